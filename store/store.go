@@ -1,0 +1,175 @@
+// Package store keeps the control plane's durable records (organizations, users,
+// memberships, API keys, clusters, operations, audit events) in PostgreSQL or in an
+// embedded SQLite file, through GORM. Every read and write of org-owned data takes the
+// organization ID, so a caller can never reach another organization's rows.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Errors the repositories return; callers test them with errors.Is.
+var (
+	// ErrNotFound means no row matched (in the caller's organization).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a unique constraint refused the write.
+	ErrConflict = errors.New("conflict")
+)
+
+// Store is the repository set over one database. It is safe for concurrent use.
+type Store struct {
+	db     *gorm.DB
+	driver string
+}
+
+// Open connects to the database named by url and migrates the schema.
+// url is "postgres://…" (or "postgresql://…") for PostgreSQL, or "sqlite://PATH" for an
+// embedded SQLite file ("sqlite://:memory:" for a private in-memory database).
+func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
+	var (
+		dialector gorm.Dialector
+		driver    string
+	)
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		dialector, driver = postgres.Open(url), "postgres"
+	case strings.HasPrefix(url, "sqlite://"):
+		dialector, driver = sqlite.Open(sqliteDSN(strings.TrimPrefix(url, "sqlite://"))), "sqlite"
+	default:
+		return nil, fmt.Errorf("database url %q: want postgres://… or sqlite://PATH", redactURL(url))
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		TranslateError: true,
+		Logger:         newGormLogger(log),
+		NowFunc:        func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", driver, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", driver, err)
+	}
+	if driver == "sqlite" {
+		// SQLite allows one writer at a time; one connection per process avoids
+		// "database is locked" between our own goroutines, busy_timeout between processes.
+		sqlDB.SetMaxOpenConns(1)
+	} else {
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	s := &Store{db: db, driver: driver}
+	if err := s.migrate(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// sqliteDSN adds the pragmas every connection needs: foreign keys, WAL so the worker
+// and the API can share the file, and a busy timeout instead of immediate lock errors.
+func sqliteDSN(path string) string {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+}
+
+// redactURL drops the password of a database URL so it can appear in errors and logs.
+func redactURL(url string) string {
+	at := strings.LastIndex(url, "@")
+	scheme := strings.Index(url, "://")
+	if at < 0 || scheme < 0 {
+		return url
+	}
+	userinfo := url[scheme+3 : at]
+	if user, _, ok := strings.Cut(userinfo, ":"); ok {
+		return url[:scheme+3] + user + ":xxxxx" + url[at:]
+	}
+	return url
+}
+
+// Driver names the database behind the store: "postgres" or "sqlite".
+func (s *Store) Driver() string { return s.driver }
+
+// Ping checks that the database answers; readiness probes call it.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Close releases the database connections.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	if err := s.db.WithContext(ctx).AutoMigrate(allModels()...); err != nil {
+		return fmt.Errorf("migrate schema: %w", err)
+	}
+	return nil
+}
+
+// translate maps GORM and driver errors to the store's errors.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return ErrNotFound
+	case errors.Is(err, gorm.ErrDuplicatedKey), errors.Is(err, gorm.ErrForeignKeyViolated):
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	default:
+		return err
+	}
+}
+
+// gormLogger sends GORM's slow-query and error lines to slog; it never logs SQL
+// arguments, which may hold secrets.
+type gormLogger struct{ log *slog.Logger }
+
+func newGormLogger(log *slog.Logger) logger.Interface {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return gormLogger{log: log}
+}
+
+func (l gormLogger) LogMode(logger.LogLevel) logger.Interface { return l }
+func (l gormLogger) Info(ctx context.Context, msg string, args ...any) {
+	l.log.DebugContext(ctx, fmt.Sprintf(msg, args...))
+}
+func (l gormLogger) Warn(ctx context.Context, msg string, args ...any) {
+	l.log.WarnContext(ctx, fmt.Sprintf(msg, args...))
+}
+func (l gormLogger) Error(ctx context.Context, msg string, args ...any) {
+	l.log.ErrorContext(ctx, fmt.Sprintf(msg, args...))
+}
+func (l gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	elapsed := time.Since(begin)
+	switch {
+	case err != nil && !errors.Is(err, gorm.ErrRecordNotFound) && !errors.Is(err, gorm.ErrDuplicatedKey):
+		l.log.WarnContext(ctx, "query failed", "err", err, "elapsed", elapsed)
+	case elapsed > 500*time.Millisecond:
+		_, rows := fc() // the SQL itself is not logged: its arguments may hold secrets
+		l.log.WarnContext(ctx, "slow query", "rows", rows, "elapsed", elapsed)
+	}
+}

@@ -1,0 +1,313 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/astropulse/astroplane/internal/testpg"
+	"github.com/astropulse/astroplane/store"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testpg.Stop()
+	os.Exit(code)
+}
+
+// eachStore runs test against a fresh SQLite file and a fresh PostgreSQL database.
+func eachStore(t *testing.T, test func(t *testing.T, s *store.Store)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		test(t, open(t, "sqlite://"+filepath.Join(t.TempDir(), "astro.db")))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		pg := testpg.Require(t)
+		test(t, open(t, pg.NewDatabase(t)))
+	})
+}
+
+func open(t *testing.T, url string) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), url, nil)
+	if err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// seed creates an organization with an admin and returns both.
+func seed(t *testing.T, s *store.Store, name string) (store.Organization, store.User) {
+	t.Helper()
+	ctx := context.Background()
+	org := store.Organization{ID: store.NewID(), Name: name}
+	user := store.User{ID: store.NewID(), Email: name + "@example.com"}
+	if err := s.CreateOrganization(ctx, &org); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateUser(ctx, &user); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddMember(ctx, org.ID, user.ID, store.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	return org, user
+}
+
+func TestOrganizationsAndMembers(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		org, user := seed(t, s, "acme")
+
+		if err := s.CreateOrganization(ctx, &store.Organization{ID: store.NewID(), Name: "acme"}); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("duplicate org name: got %v, want ErrConflict", err)
+		}
+		if err := s.AddMember(ctx, org.ID, user.ID, store.RoleViewer); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("duplicate membership: got %v, want ErrConflict", err)
+		}
+		if _, err := s.GetOrganization(ctx, store.NewID()); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("missing org: got %v, want ErrNotFound", err)
+		}
+
+		other, _ := seed(t, s, "other")
+		if err := s.AddMember(ctx, other.ID, user.ID, store.RoleViewer); err != nil {
+			t.Fatal(err)
+		}
+		orgs, total, err := s.ListOrganizationsForUser(ctx, user.ID, store.Page{Number: 1, Size: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if total != 2 || len(orgs) != 1 || orgs[0].Name != "acme" {
+			t.Fatalf("first page: total=%d orgs=%+v", total, orgs)
+		}
+		orgs, _, _ = s.ListOrganizationsForUser(ctx, user.ID, store.Page{Number: 2, Size: 1})
+		if len(orgs) != 1 || orgs[0].Name != "other" {
+			t.Fatalf("second page: %+v", orgs)
+		}
+
+		members, total, err := s.ListMembers(ctx, other.ID, store.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if total != 2 || len(members) != 2 {
+			t.Fatalf("members of other: total=%d %+v", total, members)
+		}
+		for _, m := range members {
+			if m.ID == user.ID && m.Role != store.RoleViewer {
+				t.Fatalf("role of acme's admin in other = %q, want viewer", m.Role)
+			}
+		}
+	})
+}
+
+func TestBootstrapOnlyOnce(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		first := &store.Bootstrap{
+			Org:  store.Organization{ID: store.NewID(), Name: "default"},
+			User: store.User{ID: store.NewID(), Email: "admin@localhost"},
+			Key:  store.APIKey{ID: "k1", Source: "bootstrap", Hash: []byte("h1")},
+		}
+		if err := s.BootstrapInstall(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		m, err := s.GetMembership(ctx, first.Org.ID, first.User.ID)
+		if err != nil || m.Role != store.RoleAdmin {
+			t.Fatalf("admin membership: %+v %v", m, err)
+		}
+		k, err := s.GetAPIKey(ctx, "k1")
+		if err != nil || k.OrgID != first.Org.ID || k.UserID != first.User.ID {
+			t.Fatalf("bootstrap key: %+v %v", k, err)
+		}
+		second := &store.Bootstrap{
+			Org:  store.Organization{ID: store.NewID(), Name: "second"},
+			User: store.User{ID: store.NewID(), Email: "other@localhost"},
+			Key:  store.APIKey{ID: "k2", Source: "bootstrap", Hash: []byte("h2")},
+		}
+		if err := s.BootstrapInstall(ctx, second); !errors.Is(err, store.ErrAlreadyBootstrapped) {
+			t.Fatalf("second bootstrap: got %v, want ErrAlreadyBootstrapped", err)
+		}
+		if _, err := s.GetAPIKey(ctx, "k2"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("second bootstrap left a key behind: %v", err)
+		}
+	})
+}
+
+func TestAPIKeys(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		org, user := seed(t, s, "acme")
+		other, _ := seed(t, s, "other")
+		key := store.APIKey{ID: store.NewID(), OrgID: org.ID, UserID: user.ID, Source: "cli", Hash: []byte{1, 2, 3}}
+		if err := s.CreateAPIKey(ctx, &key); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetAPIKeyInOrg(ctx, other.ID, key.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("key seen from another org: %v", err)
+		}
+		if err := s.RevokeAPIKey(ctx, other.ID, key.ID, "nope", time.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("revoke from another org: got %v, want ErrNotFound", err)
+		}
+		at := time.Now().UTC().Truncate(time.Second)
+		if err := s.RevokeAPIKey(ctx, org.ID, key.ID, "leaked", at); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RevokeAPIKey(ctx, org.ID, key.ID, "again", at.Add(time.Hour)); err != nil {
+			t.Fatalf("second revoke: %v", err)
+		}
+		got, err := s.GetAPIKey(ctx, key.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.RevokedAt == nil || !got.RevokedAt.Equal(at) || got.RevokeReason != "leaked" {
+			t.Fatalf("revocation = %v %q, want %v leaked", got.RevokedAt, got.RevokeReason, at)
+		}
+		if err := s.TouchAPIKey(ctx, key.ID, at); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = s.GetAPIKey(ctx, key.ID)
+		if got.LastUsedAt == nil {
+			t.Fatal("last used not recorded")
+		}
+	})
+}
+
+func TestClustersAndOperations(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		org, _ := seed(t, s, "acme")
+		other, _ := seed(t, s, "other")
+		newCluster := func(orgID, name string) (*store.Cluster, *store.Operation) {
+			return &store.Cluster{ID: store.NewID(), OrgID: orgID, Name: name, Provider: "aws", ProvisionerType: "eks", Status: store.ClusterPending},
+				&store.Operation{ID: store.NewID(), Type: "deploy", Status: store.OperationRunning, WorkflowID: "wf-" + name}
+		}
+
+		c, op := newCluster(org.ID, "prod")
+		if err := s.CreateClusterWithOperation(ctx, c, op); err != nil {
+			t.Fatal(err)
+		}
+		// The same name in another org is fine; in the same org it is a conflict and
+		// writes nothing.
+		oc, oop := newCluster(other.ID, "prod")
+		if err := s.CreateClusterWithOperation(ctx, oc, oop); err != nil {
+			t.Fatalf("same name in another org: %v", err)
+		}
+		dup, dupOp := newCluster(org.ID, "prod")
+		if err := s.CreateClusterWithOperation(ctx, dup, dupOp); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("duplicate live name: got %v, want ErrConflict", err)
+		}
+		if _, err := s.GetOperation(ctx, org.ID, dupOp.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("failed create left its operation behind: %v", err)
+		}
+
+		for _, ref := range []string{c.ID, "prod"} {
+			got, err := s.GetCluster(ctx, org.ID, ref)
+			if err != nil || got.ID != c.ID {
+				t.Fatalf("GetCluster(%q) = %+v, %v", ref, got, err)
+			}
+		}
+		if _, err := s.GetCluster(ctx, other.ID, c.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("cluster seen from another org: %v", err)
+		}
+
+		// A deleted cluster is kept, leaves the list, and frees its name.
+		if err := s.SetClusterStatus(ctx, org.ID, c.ID, store.ClusterDeleted, "deleted"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetClusterStatus(ctx, other.ID, c.ID, store.ClusterReady, ""); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("status set from another org: %v", err)
+		}
+		list, err := s.ListClusters(ctx, org.ID, store.ClusterFilter{})
+		if err != nil || len(list) != 0 {
+			t.Fatalf("list after delete = %+v, %v", list, err)
+		}
+		list, _ = s.ListClusters(ctx, org.ID, store.ClusterFilter{IncludeDeleted: true})
+		if len(list) != 1 {
+			t.Fatalf("list with deleted = %+v", list)
+		}
+		again, againOp := newCluster(org.ID, "prod")
+		if err := s.CreateClusterWithOperation(ctx, again, againOp); err != nil {
+			t.Fatalf("reuse a deleted cluster's name: %v", err)
+		}
+		got, _ := s.GetCluster(ctx, org.ID, "prod")
+		if got.ID != again.ID {
+			t.Fatalf("by name after reuse got %s, want the live cluster %s", got.ID, again.ID)
+		}
+		list, _ = s.ListClusters(ctx, org.ID, store.ClusterFilter{Provider: "gcp"})
+		if len(list) != 0 {
+			t.Fatalf("provider filter: %+v", list)
+		}
+
+		// Operations: idempotency keys are unique per org; finishing is first-wins.
+		k1, k1op := newCluster(org.ID, "keyed")
+		k1op.IdempotencyKey = "key-1"
+		if err := s.CreateClusterWithOperation(ctx, k1, k1op); err != nil {
+			t.Fatal(err)
+		}
+		k2, k2op := newCluster(org.ID, "keyed-2")
+		k2op.IdempotencyKey = "key-1"
+		if err := s.CreateClusterWithOperation(ctx, k2, k2op); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("reused idempotency key: got %v, want ErrConflict", err)
+		}
+		if _, err := s.GetCluster(ctx, org.ID, "keyed-2"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("conflicting create left its cluster behind: %v", err)
+		}
+		byKey, err := s.GetOperationByIdempotencyKey(ctx, org.ID, "key-1")
+		if err != nil || byKey.ID != k1op.ID {
+			t.Fatalf("by key = %+v, %v", byKey, err)
+		}
+		if _, err := s.GetOperationByIdempotencyKey(ctx, other.ID, "key-1"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("key seen from another org: %v", err)
+		}
+		now := time.Now().UTC()
+		if err := s.FinishOperation(ctx, org.ID, k1op.ID, store.OperationSucceeded, "done", now); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.FinishOperation(ctx, org.ID, k1op.ID, store.OperationFailed, "late retry", now); err != nil {
+			t.Fatal(err)
+		}
+		fin, _ := s.GetOperation(ctx, org.ID, k1op.ID)
+		if fin.Status != store.OperationSucceeded || fin.EndedAt == nil {
+			t.Fatalf("finished operation = %+v", fin)
+		}
+		if err := s.FinishOperation(ctx, other.ID, k1op.ID, store.OperationFailed, "", now); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("finish from another org: %v", err)
+		}
+	})
+}
+
+func TestAudit(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		org, user := seed(t, s, "acme")
+		other, _ := seed(t, s, "other")
+		base := time.Now().UTC().Add(-time.Hour)
+		for i, action := range []string{"CREATE", "DELETE", "CREATE"} {
+			e := &store.AuditEvent{OrgID: org.ID, UserID: user.ID, EventType: "CLUSTER", Action: action,
+				Outcome: store.OutcomeSuccess, CreatedAt: base.Add(time.Duration(i) * time.Minute)}
+			if err := s.RecordAudit(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.RecordAudit(ctx, &store.AuditEvent{OrgID: other.ID, EventType: "CLUSTER", Action: "CREATE", Outcome: store.OutcomeSuccess}); err != nil {
+			t.Fatal(err)
+		}
+		events, total, err := s.ListAudit(ctx, org.ID, store.AuditFilter{Action: "CREATE"}, store.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if total != 2 || len(events) != 2 || !events[0].CreatedAt.After(events[1].CreatedAt) {
+			t.Fatalf("CREATE events newest first: total=%d %+v", total, events)
+		}
+		events, _, _ = s.ListAudit(ctx, org.ID, store.AuditFilter{From: base.Add(30 * time.Second)}, store.Page{})
+		if len(events) != 2 {
+			t.Fatalf("events since base+30s = %d, want 2", len(events))
+		}
+	})
+}
