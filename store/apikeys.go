@@ -10,11 +10,18 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *APIKey) error {
 	return translate(s.db.WithContext(ctx).Create(k).Error)
 }
 
-// GetAPIKey returns the key with id in any organization; only authentication uses it,
-// to find the organization a presented key belongs to.
+// GetAPIKey returns the key with id in any organization.
 func (s *Store) GetAPIKey(ctx context.Context, id string) (APIKey, error) {
 	var k APIKey
 	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&k).Error
+	return k, translate(err)
+}
+
+// GetAPIKeyByHash returns the key whose hash is hash, in any organization;
+// authentication uses it to find the organization a presented key belongs to.
+func (s *Store) GetAPIKeyByHash(ctx context.Context, hash []byte) (APIKey, error) {
+	var k APIKey
+	err := s.db.WithContext(ctx).Where("hash = ?", hash).Take(&k).Error
 	return k, translate(err)
 }
 
@@ -48,4 +55,38 @@ func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time) error 
 	return translate(s.db.WithContext(ctx).Model(&APIKey{}).
 		Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", id, at.Add(-time.Minute)).
 		Update("last_used_at", at).Error)
+}
+
+// KeyOwner is an API key with what authentication needs to know of its owner.
+type KeyOwner struct {
+	Key     APIKey
+	OrgName string
+	// Role is the owner's role in the key's organization; empty when the owner is no
+	// longer a member (the key must then be refused).
+	Role string
+}
+
+// LookupAPIKey finds the key whose hash is hash, in any organization, with its
+// organization's name and its owner's current role there.
+func (s *Store) LookupAPIKey(ctx context.Context, hash []byte) (KeyOwner, error) {
+	k, err := s.GetAPIKeyByHash(ctx, hash)
+	if err != nil {
+		return KeyOwner{}, err
+	}
+	var row struct {
+		Name string
+		Role *string
+	}
+	err = s.db.WithContext(ctx).Table("organizations").
+		Select("organizations.name AS name, memberships.role AS role").
+		Joins("LEFT JOIN memberships ON memberships.org_id = organizations.id AND memberships.user_id = ?", k.UserID).
+		Where("organizations.id = ?", k.OrgID).Take(&row).Error
+	if err != nil {
+		return KeyOwner{}, translate(err)
+	}
+	owner := KeyOwner{Key: k, OrgName: row.Name}
+	if row.Role != nil {
+		owner.Role = *row.Role
+	}
+	return owner, nil
 }

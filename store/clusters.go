@@ -90,3 +90,15 @@ func (s *Store) FinishOperation(ctx context.Context, orgID, id, status, message 
 	}
 	return nil
 }
+
+// DeleteClusterWithOperations removes a cluster and its operations outright. It only
+// undoes a create whose workflow never started; clusters that existed are marked
+// DELETED instead, to keep their history.
+func (s *Store) DeleteClusterWithOperations(ctx context.Context, orgID, id string) error {
+	return s.InTx(ctx, func(tx *Store) error {
+		if err := tx.db.WithContext(ctx).Where("org_id = ? AND cluster_id = ?", orgID, id).Delete(&Operation{}).Error; err != nil {
+			return translate(err)
+		}
+		return translate(tx.db.WithContext(ctx).Where("org_id = ? AND id = ?", orgID, id).Delete(&Cluster{}).Error)
+	})
+}

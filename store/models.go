@@ -63,14 +63,14 @@ type Membership struct {
 }
 
 // APIKey authenticates requests for one organization on behalf of one user. Only the
-// SHA-256 hash of the secret is stored; the key itself is shown once, at creation.
+// SHA-256 hash of the key is stored; the key itself is shown once, at creation.
 type APIKey struct {
-	ID           string `gorm:"primaryKey;size:36"` // public key ID, also embedded in the key
+	ID           string `gorm:"primaryKey;size:36"` // public key ID; not derivable from the key
 	OrgID        string `gorm:"size:36;not null;index"`
 	UserID       string `gorm:"size:36;not null;index"`
 	Name         string `gorm:"size:200"`
 	Source       string `gorm:"size:10;not null"` // cli, ui or bootstrap
-	Hash         []byte `gorm:"not null"`
+	Hash         []byte `gorm:"not null;uniqueIndex"` // SHA-256 of the key
 	ExpiresAt    *time.Time
 	RevokedAt    *time.Time
 	RevokeReason string `gorm:"size:500"`

@@ -161,9 +161,20 @@ func TestAPIKeys(t *testing.T) {
 		if err := s.RevokeAPIKey(ctx, org.ID, key.ID, "again", at.Add(time.Hour)); err != nil {
 			t.Fatalf("second revoke: %v", err)
 		}
-		got, err := s.GetAPIKey(ctx, key.ID)
-		if err != nil {
-			t.Fatal(err)
+		got, err := s.GetAPIKeyByHash(ctx, []byte{1, 2, 3})
+		if err != nil || got.ID != key.ID {
+			t.Fatalf("by hash: %+v %v", got, err)
+		}
+		if _, err := s.GetAPIKeyByHash(ctx, []byte{1, 2}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown hash: %v", err)
+		}
+		owner, err := s.LookupAPIKey(ctx, []byte{1, 2, 3})
+		if err != nil || owner.Key.ID != key.ID || owner.OrgName != "acme" || owner.Role != store.RoleAdmin {
+			t.Fatalf("LookupAPIKey = %+v, %v", owner, err)
+		}
+		dupHash := store.APIKey{ID: store.NewID(), OrgID: org.ID, UserID: user.ID, Source: "cli", Hash: []byte{1, 2, 3}}
+		if err := s.CreateAPIKey(ctx, &dupHash); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("duplicate hash: %v", err)
 		}
 		if got.RevokedAt == nil || !got.RevokedAt.Equal(at) || got.RevokeReason != "leaked" {
 			t.Fatalf("revocation = %v %q, want %v leaked", got.RevokedAt, got.RevokeReason, at)

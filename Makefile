@@ -1,0 +1,54 @@
+# Astro Plane — `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+TEMPORAL_CLI_VERSION := v1.5.1
+REDOCLY := tools/lint/node_modules/.bin/redocly
+BIN := $(CURDIR)/bin
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: build $(BIN)/temporal ## Start the whole stack (Temporal dev server + Web UI, worker, API on SQLite, simulated cloud); Ctrl-C stops it.
+	@scripts/run.sh
+
+.PHONY: test
+test: $(BIN)/temporal postgres ## Run every test: unit, store on SQLite and PostgreSQL, workflows, and integration against a real Temporal dev server.
+	ASTRO_TEST_REQUIRE_POSTGRES=1 ASTRO_TEST_REQUIRE_TEMPORAL=1 ASTRO_TEMPORAL_CLI=$(BIN)/temporal \
+		$(GO) test -count=1 -timeout 15m ./...
+
+.PHONY: build
+build: ## Build the api and worker binaries into bin/.
+	$(GO) build -o $(BIN)/api ./cmd/api
+	$(GO) build -o $(BIN)/worker ./cmd/worker
+
+.PHONY: tools
+tools: $(BIN)/temporal postgres ## Install what run and test need (Temporal CLI, PostgreSQL).
+
+$(BIN)/temporal:
+	@echo "Installing the Temporal CLI $(TEMPORAL_CLI_VERSION) into bin/ (a few minutes the first time)…"
+	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+
+.PHONY: postgres
+postgres: ## Make sure PostgreSQL server binaries are installed (the tests start their own server).
+	@scripts/ensure-postgres.sh
+
+.PHONY: lint
+lint: $(REDOCLY) ## gofmt, go vet, and the OpenAPI linter on openapi.yaml.
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	$(REDOCLY) lint openapi.yaml
+
+$(REDOCLY): tools/lint/package.json
+	npm ci --prefix tools/lint --no-audit --no-fund
+
+.PHONY: generate
+generate: ## Regenerate server/api from openapi.yaml.
+	$(GO) generate ./server/api/...
+
+.PHONY: clean
+clean: ## Remove binaries and local state (.data: the SQLite store and Temporal's database).
+	rm -rf bin/api bin/worker .data

@@ -1,0 +1,112 @@
+// Command api serves the Astro Plane REST API. Configuration comes from the
+// environment (see Config and the README).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/astropulse/astroplane/internal/bootstrap"
+	"github.com/astropulse/astroplane/internal/config"
+	"github.com/astropulse/astroplane/server"
+	"github.com/astropulse/astroplane/store"
+)
+
+// Config is the API process's configuration.
+type Config struct {
+	HTTPAddr        string        `env:"ASTRO_HTTP_ADDR" envDefault:":8080"`
+	MaxBodyBytes    int64         `env:"ASTRO_MAX_BODY_BYTES" envDefault:"1048576"`
+	ShutdownTimeout time.Duration `env:"ASTRO_SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// BootstrapAPIKey, when set, is the first admin's API key on a fresh install.
+	BootstrapAPIKey     string `env:"ASTRO_BOOTSTRAP_API_KEY"`
+	BootstrapOrg        string `env:"ASTRO_BOOTSTRAP_ORG" envDefault:"default"`
+	BootstrapAdminEmail string `env:"ASTRO_BOOTSTRAP_ADMIN_EMAIL" envDefault:"admin@localhost"`
+
+	Log      config.Log
+	Store    config.Store
+	Temporal config.Temporal
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "api:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	var cfg Config
+	if err := config.Parse(&cfg); err != nil {
+		return err
+	}
+	log, err := cfg.Log.NewLogger()
+	if err != nil {
+		return err
+	}
+	if err := cfg.Store.EnsureDir(); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.Store.DatabaseURL, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	res, err := bootstrap.Run(ctx, st, bootstrap.Options{
+		OrgName: cfg.BootstrapOrg, AdminEmail: cfg.BootstrapAdminEmail, APIKey: cfg.BootstrapAPIKey,
+	})
+	if err != nil {
+		return err
+	}
+	if res.Created {
+		log.Info("bootstrapped a fresh install", "orgID", res.OrgID, "org", cfg.BootstrapOrg, "admin", cfg.BootstrapAdminEmail)
+		if cfg.BootstrapAPIKey == "" {
+			// Shown once, on the terminal only: never through the logger.
+			fmt.Fprintf(os.Stdout, "\nBootstrap admin API key (shown once, store it now):\n  %s\n\n", res.Key)
+		}
+	}
+
+	tc, err := cfg.Temporal.Dial(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	srv, err := server.New(server.Options{
+		Store: st, Temporal: tc, Log: log, TaskQueue: cfg.Temporal.TaskQueue, MaxBodyBytes: cfg.MaxBodyBytes,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+	log.Info("api listening", "addr", ln.Addr().String(), "store", st.Driver(), "temporal", cfg.Temporal.Address)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("api shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := httpSrv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

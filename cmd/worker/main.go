@@ -1,0 +1,87 @@
+// Command worker runs the Astro Plane workflows and activities on a Temporal task
+// queue. It is the only process that talks to clouds. Configuration comes from the
+// environment (see Config and the README).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/worker"
+
+	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/activities/sim"
+	"github.com/astropulse/astroplane/internal/config"
+	"github.com/astropulse/astroplane/store"
+	"github.com/astropulse/astroplane/workflows"
+)
+
+// Config is the worker process's configuration.
+type Config struct {
+	// SimStepDelay is how long each simulated cloud call takes.
+	SimStepDelay time.Duration `env:"ASTRO_SIM_STEP_DELAY" envDefault:"3s"`
+	// MaxConcurrentActivities caps the activities this worker runs at once.
+	MaxConcurrentActivities int `env:"ASTRO_WORKER_MAX_CONCURRENT_ACTIVITIES" envDefault:"200"`
+
+	Log      config.Log
+	Store    config.Store
+	Temporal config.Temporal
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	var cfg Config
+	if err := config.Parse(&cfg); err != nil {
+		return err
+	}
+	log, err := cfg.Log.NewLogger()
+	if err != nil {
+		return err
+	}
+	if err := cfg.Store.EnsureDir(); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.Store.DatabaseURL, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tc, err := cfg.Temporal.Dial(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	w := worker.New(tc, cfg.Temporal.TaskQueue, worker.Options{MaxConcurrentActivityExecutionSize: cfg.MaxConcurrentActivities})
+	workflows.Register(w, workflows.Dependencies{Cluster: clusterActivities(st, cfg.SimStepDelay)})
+	log.Info("worker starting", "taskQueue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address, "store", st.Driver())
+	return w.Run(interruptOn(ctx))
+}
+
+// clusterActivities wires every provider of a manifest to the simulated cloud; real
+// clouds plug in here.
+func clusterActivities(st *store.Store, stepDelay time.Duration) *activities.Cluster {
+	simCloud := sim.New(stepDelay)
+	return &activities.Cluster{Store: st, Providers: map[string]activities.Provider{
+		"aws": simCloud, "gcp": simCloud, "azure": simCloud,
+	}}
+}
+
+// interruptOn adapts ctx to the channel worker.Run stops on.
+func interruptOn(ctx context.Context) <-chan any {
+	ch := make(chan any)
+	go func() { <-ctx.Done(); close(ch) }()
+	return ch
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# make run: the whole stack on embedded defaults. Temporal dev server (Web UI on
+# :8233, state in .data/temporal.db), worker, and API (SQLite in .data/astro.db, the
+# simulated cloud). Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DATA=.data
+TEMPORAL_PORT=${TEMPORAL_PORT:-7233}
+TEMPORAL_UI_PORT=${TEMPORAL_UI_PORT:-8233}
+export ASTRO_HTTP_ADDR=${ASTRO_HTTP_ADDR:-:8080}
+export ASTRO_TEMPORAL_ADDRESS=${ASTRO_TEMPORAL_ADDRESS:-127.0.0.1:$TEMPORAL_PORT}
+export ASTRO_DATABASE_URL=${ASTRO_DATABASE_URL:-sqlite://$DATA/astro.db}
+export ASTRO_LOG_FORMAT=${ASTRO_LOG_FORMAT:-text}
+export ASTRO_SIM_STEP_DELAY=${ASTRO_SIM_STEP_DELAY:-3s}
+mkdir -p "$DATA"
+
+# A stable bootstrap key for this checkout, so every `make run` can print it.
+if [ -z "${ASTRO_BOOTSTRAP_API_KEY:-}" ]; then
+  if [ ! -s "$DATA/bootstrap-api-key" ]; then
+    (umask 077; echo "astro_$(head -c 32 /dev/urandom | base64 | tr -d '=+/\n' | head -c 43)" > "$DATA/bootstrap-api-key")
+  fi
+  ASTRO_BOOTSTRAP_API_KEY=$(cat "$DATA/bootstrap-api-key")
+fi
+export ASTRO_BOOTSTRAP_API_KEY
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo; echo "Stopping…"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  echo "Stopped."
+}
+trap stop INT TERM EXIT
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "${ASTRO_HTTP_ADDR##*:}"; do
+  if port_busy "$p"; then
+    echo "Port $p is already in use (another make run?). Stop it, or set TEMPORAL_PORT / TEMPORAL_UI_PORT / ASTRO_HTTP_ADDR." >&2
+    exit 1
+  fi
+done
+
+bin/temporal server start-dev \
+  --db-filename "$DATA/temporal.db" --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
+  --log-level warn --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
+  --search-attribute AstroOrgID=Keyword --search-attribute AstroClusterName=Keyword \
+  --search-attribute AstroOperationType=Keyword --search-attribute AstroProvider=Keyword \
+  > "$DATA/temporal.log" 2>&1 &
+pids+=($!)
+
+wait_for() { # wait_for WHAT SECONDS COMMAND…
+  local what=$1 secs=$2; shift 2
+  for _ in $(seq $((secs * 10))); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  echo "$what did not come up in ${secs}s; see $DATA/*.log" >&2
+  exit 1
+}
+wait_for "Temporal dev server" 30 bin/temporal operator cluster health --address "$ASTRO_TEMPORAL_ADDRESS"
+
+bin/worker 2> >(tee "$DATA/worker.log" >&2) &
+pids+=($!)
+bin/api 2> >(tee "$DATA/api.log" >&2) &
+pids+=($!)
+API_URL="http://localhost:${ASTRO_HTTP_ADDR##*:}"
+wait_for "API" 30 curl -fsS "$API_URL/readyz"
+
+cat <<BANNER
+
+  Astro Plane is running.
+
+    API            $API_URL   (health: $API_URL/readyz)
+    Temporal UI    http://localhost:$TEMPORAL_UI_PORT
+    API key        $ASTRO_BOOTSTRAP_API_KEY
+                   (admin of org "default"; kept in $DATA/bootstrap-api-key)
+
+  Try:
+    curl -s -H "X-Astro-API-Key: $ASTRO_BOOTSTRAP_API_KEY" $API_URL/api/v1/clusters
+
+  Ctrl-C stops everything.
+
+BANNER
+wait -n "${pids[@]}" || true
+echo "A process exited; stopping the rest." >&2

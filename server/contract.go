@@ -1,0 +1,341 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/labstack/echo/v4"
+
+	"github.com/astropulse/astroplane/server/api"
+)
+
+// contract is openapi.yaml as the server enforces it: each route's operation, its
+// security requirement, and the schemas its parameters and body must satisfy.
+type contract struct {
+	spec *openapi3.T
+	ops  map[string]*operation // by "METHOD /echo/path"
+}
+
+type operation struct {
+	id        string
+	method    string
+	path      string // as in openapi.yaml, with {params}
+	echoPath  string // as Echo routes it, with :params
+	public    bool
+	apiKey    bool // an API key satisfies the security requirement
+	adminOnly bool // only an org admin's API key does
+	item      *openapi3.PathItem
+	op        *openapi3.Operation
+}
+
+func loadContract() (*contract, error) {
+	spec, err := api.GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("load embedded openapi.yaml: %w", err)
+	}
+	c := &contract{spec: spec, ops: map[string]*operation{}}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			o := &operation{id: op.OperationID, method: method, path: path, echoPath: echoPath(path), item: item, op: op}
+			security := spec.Security
+			if op.Security != nil {
+				security = *op.Security
+			}
+			o.public = len(security) == 0
+			for _, req := range security {
+				for scheme := range req {
+					switch scheme {
+					case "ApiKeyAuth":
+						o.apiKey = true
+					case "AdminAuth":
+						o.apiKey, o.adminOnly = true, true
+					}
+				}
+			}
+			c.ops[method+" "+o.echoPath] = o
+		}
+	}
+	return c, nil
+}
+
+// echoPath turns /a/{b}/c into Echo's /a/:b/c, as oapi-codegen registers routes.
+func echoPath(p string) string {
+	return strings.NewReplacer("{", ":", "}", "").Replace(p)
+}
+
+func (ct *contract) lookup(c echo.Context) (*operation, bool) {
+	op, ok := ct.ops[c.Request().Method+" "+c.Path()]
+	return op, ok
+}
+
+// operations lists every operation of the contract, sorted by path and method.
+func (ct *contract) operations() []*operation {
+	ops := make([]*operation, 0, len(ct.ops))
+	for _, o := range ct.ops {
+		ops = append(ops, o)
+	}
+	sort.Slice(ops, func(i, j int) bool {
+		if ops[i].path != ops[j].path {
+			return ops[i].path < ops[j].path
+		}
+		return ops[i].method < ops[j].method
+	})
+	return ops
+}
+
+const bodyKey = "astro.body"
+
+// validate checks a request's parameters and JSON body against its operation in
+// openapi.yaml, reporting every fault at once with the field it concerns. The
+// checked body is kept for the handler (see bindBody).
+func (s *Server) validate() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			op, ok := s.contract.lookup(c)
+			if !ok {
+				return next(c)
+			}
+			details := map[string]any{}
+			s.contract.checkParams(c, op, details)
+			if op.op.RequestBody != nil {
+				raw, err := readBody(c, op)
+				if err != nil {
+					return err
+				}
+				if raw != nil {
+					checkBody(op, raw, details)
+					c.Set(bodyKey, raw)
+				}
+			}
+			if len(details) > 0 {
+				return ValidationFailed(details)
+			}
+			return next(c)
+		}
+	}
+}
+
+func (ct *contract) checkParams(c echo.Context, op *operation, details map[string]any) {
+	pathParams := map[string]string{}
+	for i, name := range c.ParamNames() {
+		pathParams[name] = c.ParamValues()[i]
+	}
+	input := &openapi3filter.RequestValidationInput{
+		Request:    c.Request(),
+		PathParams: pathParams,
+		Route: &routers.Route{
+			Spec: ct.spec, Path: op.path, PathItem: op.item, Method: op.method, Operation: op.op,
+		},
+		Options: &openapi3filter.Options{
+			ExcludeRequestBody:  true,
+			MultiError:          true,
+			AuthenticationFunc:  openapi3filter.NoopAuthenticationFunc,
+			SkipSettingDefaults: true,
+		},
+	}
+	err := openapi3filter.ValidateRequest(c.Request().Context(), input)
+	if err == nil {
+		return
+	}
+	var me openapi3.MultiError
+	if !errors.As(err, &me) {
+		me = openapi3.MultiError{err}
+	}
+	for _, e := range me {
+		var re *openapi3filter.RequestError
+		if errors.As(e, &re) && re.Parameter != nil {
+			key := re.Parameter.In + "." + re.Parameter.Name
+			if re.Parameter.In == openapi3.ParameterInHeader {
+				key = "header." + re.Parameter.Name
+			}
+			details[key] = paramReason(re)
+			continue
+		}
+		details["request"] = e.Error()
+	}
+}
+
+func paramReason(re *openapi3filter.RequestError) string {
+	var se *openapi3.SchemaError
+	if errors.As(re.Err, &se) {
+		return se.Reason
+	}
+	var me openapi3.MultiError
+	if errors.As(re.Err, &me) && len(me) > 0 {
+		if errors.As(me[0], &se) {
+			return se.Reason
+		}
+	}
+	if re.Reason != "" {
+		return re.Reason
+	}
+	if re.Err != nil {
+		return re.Err.Error()
+	}
+	return "invalid"
+}
+
+// readBody returns the request body, or nil when there is none and none is required.
+func readBody(c echo.Context, op *operation) ([]byte, error) {
+	req := c.Request()
+	raw, err := io.ReadAll(req.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, newError(http.StatusRequestEntityTooLarge, CodePayloadTooLarge,
+				fmt.Sprintf("request body larger than %d bytes", tooBig.Limit))
+		}
+		return nil, BadRequest("could not read the request body", map[string]any{"body": err.Error()})
+	}
+	req.Body = io.NopCloser(bytes.NewReader(raw))
+	if len(bytes.TrimSpace(raw)) == 0 {
+		if op.op.RequestBody.Value != nil && op.op.RequestBody.Value.Required {
+			return nil, BadRequest("request body is required", map[string]any{"body": "required"})
+		}
+		return nil, nil
+	}
+	if ct := req.Header.Get(echo.HeaderContentType); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return nil, newError(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "request body must be application/json")
+		}
+	}
+	return raw, nil
+}
+
+// checkBody validates raw against the operation's JSON schema.
+func checkBody(op *operation, raw []byte, details map[string]any) {
+	var value any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&value); err != nil {
+		details["body"] = jsonSyntaxReason(err)
+		return
+	}
+	if dec.More() {
+		details["body"] = "unexpected data after the JSON value"
+		return
+	}
+	mt := op.op.RequestBody.Value.Content.Get("application/json")
+	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+		return
+	}
+	schema := pickBranch(mt.Schema.Value, value)
+	err := schema.VisitJSON(value, openapi3.MultiErrors(), openapi3.VisitAsRequest())
+	if err == nil {
+		return
+	}
+	var me openapi3.MultiError
+	if !errors.As(err, &me) {
+		me = openapi3.MultiError{err}
+	}
+	for _, e := range me {
+		addSchemaError(e, details)
+	}
+}
+
+// pickBranch chooses, for a oneOf of a manifest ({apiVersion, kind, spec}) and its
+// legacy flat form, the branch the document is written in, so errors name its
+// fields rather than "matches neither alternative".
+func pickBranch(schema *openapi3.Schema, value any) *openapi3.Schema {
+	if len(schema.OneOf) == 0 {
+		return schema
+	}
+	obj, _ := value.(map[string]any)
+	_, hasSpec := obj["spec"]
+	_, hasKind := obj["kind"]
+	_, hasVersion := obj["apiVersion"]
+	manifest := hasSpec || hasKind || hasVersion
+	for _, ref := range schema.OneOf {
+		s := ref.Value
+		if s == nil {
+			continue
+		}
+		_, isManifest := s.Properties["spec"]
+		if isManifest == manifest {
+			return s
+		}
+	}
+	return schema
+}
+
+func addSchemaError(err error, details map[string]any) {
+	var me openapi3.MultiError
+	if errors.As(err, &me) {
+		for _, e := range me {
+			addSchemaError(e, details)
+		}
+		return
+	}
+	var se *openapi3.SchemaError
+	if !errors.As(err, &se) {
+		details["body"] = err.Error()
+		return
+	}
+	field := strings.Join(se.JSONPointer(), ".")
+	reason := se.Reason
+	// Unknown and missing properties are reported on the object; name the property.
+	switch {
+	case strings.HasPrefix(reason, "property \"") && strings.HasSuffix(reason, "\" is unsupported"):
+		field = join(field, strings.TrimSuffix(strings.TrimPrefix(reason, "property \""), "\" is unsupported"))
+		reason = "unknown field"
+	case strings.HasPrefix(reason, "property \"") && strings.HasSuffix(reason, "\" is missing"):
+		field = join(field, strings.TrimSuffix(strings.TrimPrefix(reason, "property \""), "\" is missing"))
+		reason = "required"
+	}
+	if field == "" {
+		field = "body"
+	}
+	if _, dup := details[field]; !dup {
+		details[field] = reason
+	}
+}
+
+func join(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return prefix + "." + name
+}
+
+func jsonSyntaxReason(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("malformed JSON at byte %d: %s", syn.Offset, syn.Error())
+	case errors.As(err, &typ):
+		return fmt.Sprintf("malformed JSON at byte %d", typ.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "malformed JSON: unexpected end of input"
+	default:
+		return "malformed JSON: " + err.Error()
+	}
+}
+
+// bindBody decodes the request body, already checked against the contract, into dst.
+// Fields the contract allows but dst lacks are an error: the two must not drift.
+func bindBody(c echo.Context, dst any) error {
+	raw, _ := c.Get(bodyKey).([]byte)
+	if raw == nil {
+		return BadRequest("request body is required", map[string]any{"body": "required"})
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) && typ.Field != "" {
+			return ValidationFailed(map[string]any{typ.Field: "must be " + typ.Type.String()})
+		}
+		return BadRequest("request body does not fit the operation", map[string]any{"body": err.Error()})
+	}
+	return nil
+}

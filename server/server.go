@@ -1,0 +1,117 @@
+// Package server is the REST API: Echo routes generated from openapi.yaml, the
+// middleware that authenticates and validates every request against that contract,
+// the handlers, and the one place errors become HTTP answers.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.temporal.io/sdk/client"
+
+	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/store"
+)
+
+// Options configure a Server.
+type Options struct {
+	Store    *store.Store
+	Temporal client.Client
+	Log      *slog.Logger
+	// TaskQueue is where workflows are started; default workflows.TaskQueue.
+	TaskQueue string
+	// MaxBodyBytes limits request bodies; default 1 MiB.
+	MaxBodyBytes int64
+}
+
+// Server implements every operation of openapi.yaml: the built ones here, the rest
+// through the embedded Unimplemented (501).
+type Server struct {
+	Unimplemented
+
+	store     *store.Store
+	temporal  client.Client
+	log       *slog.Logger
+	taskQueue string
+	contract  *contract
+	echo      *echo.Echo
+}
+
+var _ api.ServerInterface = (*Server)(nil)
+
+// New returns a Server with its routes, middleware and error handling in place.
+func New(opts Options) (*Server, error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.TaskQueue == "" {
+		return nil, fmt.Errorf("server: TaskQueue is required")
+	}
+	ct, err := loadContract()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{store: opts.Store, temporal: opts.Temporal, log: opts.Log, taskQueue: opts.TaskQueue, contract: ct}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(opts.Log)
+	e.Use(requestID(), accessLog(opts.Log), recoverPanics(opts.Log), limitBody(opts.MaxBodyBytes),
+		s.authenticate(), s.validate())
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	api.RegisterHandlers(e, s)
+	s.echo = e
+	return s, nil
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// Routes lists the method and path of every route the server serves.
+func (s *Server) Routes() []string {
+	var out []string
+	for _, r := range s.echo.Routes() {
+		out = append(out, r.Method+" "+r.Path)
+	}
+	return out
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz reports ready when the store and Temporal both answer within two seconds.
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{"store": "ok", "temporal": "ok"}
+	ready := true
+	if err := s.store.Ping(ctx); err != nil {
+		checks["store"], ready = err.Error(), false
+	}
+	if s.temporal == nil {
+		checks["temporal"], ready = "no client", false
+	} else if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		checks["temporal"], ready = err.Error(), false
+	}
+	if !ready {
+		return &APIError{Status: http.StatusServiceUnavailable, Code: CodeServiceUnavailable, Message: "not ready", Details: toAny(checks)}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "checks": checks})
+}
+
+func toAny(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

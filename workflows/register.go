@@ -1,0 +1,21 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/astropulse/astroplane/activities"
+)
+
+// Dependencies are the activity implementations a worker serves.
+type Dependencies struct {
+	Cluster *activities.Cluster
+}
+
+// Register registers every workflow and activity on w, under readable names (the
+// Go function and method names) that operators see in the Temporal Web UI.
+func Register(w worker.Registry, deps Dependencies) {
+	w.RegisterWorkflowWithOptions(DeployCluster, workflow.RegisterOptions{Name: "DeployCluster"})
+	w.RegisterActivityWithOptions(deps.Cluster, activity.RegisterOptions{})
+}
