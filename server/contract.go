@@ -8,7 +8,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -228,6 +230,7 @@ func checkBody(op *operation, raw []byte, details map[string]any) {
 	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
 		return
 	}
+	findPlaceholders(value, "", details)
 	schema := pickBranch(mt.Schema.Value, value)
 	err := schema.VisitJSON(value, openapi3.MultiErrors(), openapi3.VisitAsRequest())
 	if err == nil {
@@ -267,6 +270,30 @@ func pickBranch(schema *openapi3.Schema, value any) *openapi3.Schema {
 	return schema
 }
 
+var placeholder = regexp.MustCompile(`<[A-Z][A-Z0-9_]*>`)
+
+// findPlaceholders reports every string still holding an example placeholder such as
+// <YOUR_REGION>, naming its field, before the schema complains about its shape.
+func findPlaceholders(value any, path string, details map[string]any) {
+	switch v := value.(type) {
+	case string:
+		if m := placeholder.FindString(v); m != "" {
+			if path == "" {
+				path = "body"
+			}
+			details[path] = fmt.Sprintf("still holds the example placeholder %s; fill it in", m)
+		}
+	case map[string]any:
+		for k, item := range v {
+			findPlaceholders(item, join(path, k), details)
+		}
+	case []any:
+		for i, item := range v {
+			findPlaceholders(item, join(path, strconv.Itoa(i)), details)
+		}
+	}
+}
+
 func addSchemaError(err error, details map[string]any) {
 	var me openapi3.MultiError
 	if errors.As(err, &me) {
@@ -283,13 +310,14 @@ func addSchemaError(err error, details map[string]any) {
 	field := strings.Join(se.JSONPointer(), ".")
 	reason := se.Reason
 	// Unknown and missing properties are reported on the object; name the property.
-	switch {
-	case strings.HasPrefix(reason, "property \"") && strings.HasSuffix(reason, "\" is unsupported"):
-		field = join(field, strings.TrimSuffix(strings.TrimPrefix(reason, "property \""), "\" is unsupported"))
-		reason = "unknown field"
-	case strings.HasPrefix(reason, "property \"") && strings.HasSuffix(reason, "\" is missing"):
-		field = join(field, strings.TrimSuffix(strings.TrimPrefix(reason, "property \""), "\" is missing"))
-		reason = "required"
+	for suffix, short := range map[string]string{"\" is unsupported": "unknown field", "\" is missing": "required"} {
+		if name, ok := strings.CutPrefix(reason, "property \""); ok && strings.HasSuffix(name, suffix) {
+			name = strings.TrimSuffix(name, suffix)
+			if !strings.HasSuffix(field, name) {
+				field = join(field, name)
+			}
+			reason = short
+		}
 	}
 	if field == "" {
 		field = "body"

@@ -1,0 +1,71 @@
+// Package testtemporal starts a real Temporal dev server (the Temporal CLI binary
+// that `make test` installs into bin/) for integration tests.
+package testtemporal
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+)
+
+// SearchAttributes are the custom search attributes the control plane uses; make run
+// registers the same.
+var SearchAttributes = temporal.NewSearchAttributes(
+	temporal.NewSearchAttributeKeyKeyword("AstroOrgID").ValueSet(""),
+	temporal.NewSearchAttributeKeyKeyword("AstroClusterName").ValueSet(""),
+	temporal.NewSearchAttributeKeyKeyword("AstroOperationType").ValueSet(""),
+	temporal.NewSearchAttributeKeyKeyword("AstroProvider").ValueSet(""),
+)
+
+// Start starts a dev server in memory for the test and stops it when the test ends.
+// Without the CLI it skips, unless ASTRO_TEST_REQUIRE_TEMPORAL=1 (as `make test`
+// sets), where it fails.
+func Start(t testing.TB) *testsuite.DevServer {
+	t.Helper()
+	cli := CLIPath()
+	if cli == "" {
+		if os.Getenv("ASTRO_TEST_REQUIRE_TEMPORAL") == "1" {
+			t.Fatal("Temporal CLI not found: run `make tools` or set ASTRO_TEMPORAL_CLI")
+		}
+		t.Skip("Temporal CLI not found (make tools installs it into bin/)")
+	}
+	srv, err := testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
+		ExistingPath:     cli,
+		ClientOptions:    &client.Options{Namespace: "default"},
+		LogLevel:         "error",
+		SearchAttributes: SearchAttributes,
+		ExtraArgs:        []string{"--headless"},
+		Stdout:           os.Stderr,
+		Stderr:           os.Stderr,
+	})
+	if err != nil {
+		t.Fatalf("start temporal dev server: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	return srv
+}
+
+// CLIPath finds the Temporal CLI: ASTRO_TEMPORAL_CLI, or bin/temporal in the
+// repository above the working directory.
+func CLIPath() string {
+	if p := os.Getenv("ASTRO_TEMPORAL_CLI"); p != "" {
+		return p
+	}
+	dir, _ := os.Getwd()
+	for dir != "/" && dir != "." {
+		p := filepath.Join(dir, "bin", "temporal")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return ""
+		}
+		dir = filepath.Dir(dir)
+	}
+	return ""
+}

@@ -1,0 +1,187 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/astropulse/astroplane/internal/apikey"
+	"github.com/astropulse/astroplane/server"
+	"github.com/astropulse/astroplane/store"
+	"github.com/astropulse/astroplane/workflows"
+)
+
+// env is a server on a fresh SQLite store with one bootstrapped org and its admin key.
+type env struct {
+	t      testing.TB
+	srv    *server.Server
+	store  *store.Store
+	logs   *syncBuffer
+	orgID  string
+	userID string
+	key    string
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newEnv(t testing.TB, tc client.Client) *env {
+	t.Helper()
+	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "astro.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	logs := &syncBuffer{}
+	srv, err := server.New(server.Options{
+		Store: st, Temporal: tc, TaskQueue: workflows.TaskQueue, MaxBodyBytes: 64 << 10,
+		Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, srv: srv, store: st, logs: logs}
+	e.orgID, e.userID, e.key = e.newOrg("acme", store.RoleAdmin)
+	return e
+}
+
+// newOrg creates an organization with one member of role and returns the org ID,
+// the member's ID and an API key of theirs.
+func (e *env) newOrg(name, role string) (orgID, userID, key string) {
+	e.t.Helper()
+	ctx := context.Background()
+	org := store.Organization{ID: store.NewID(), Name: name}
+	user := store.User{ID: store.NewID(), Email: name + "-" + role + "@example.com"}
+	must(e.t, e.store.CreateOrganization(ctx, &org))
+	must(e.t, e.store.CreateUser(ctx, &user))
+	must(e.t, e.store.AddMember(ctx, org.ID, user.ID, role))
+	return org.ID, user.ID, e.newKey(org.ID, user.ID, func(*store.APIKey) {})
+}
+
+func (e *env) newKey(orgID, userID string, edit func(*store.APIKey)) string {
+	e.t.Helper()
+	key := apikey.Generate()
+	k := store.APIKey{ID: store.NewID(), OrgID: orgID, UserID: userID, Source: "cli", Hash: apikey.Hash(key)}
+	edit(&k)
+	must(e.t, e.store.CreateAPIKey(context.Background(), &k))
+	return key
+}
+
+type answer struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Envelope decodes a success answer.
+func (a answer) Envelope(t testing.TB) server.Envelope {
+	t.Helper()
+	var env server.Envelope
+	if err := json.Unmarshal(a.Body, &env); err != nil {
+		t.Fatalf("decode envelope %s: %v", a.Body, err)
+	}
+	return env
+}
+
+// Error decodes an error answer, checking it has every envelope field.
+func (a answer) Error(t testing.TB) server.ErrorEnvelope {
+	t.Helper()
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(a.Body, &fields); err != nil {
+		t.Fatalf("decode error envelope %q: %v", a.Body, err)
+	}
+	for _, f := range []string{"details", "error", "error_code", "status", "trace_id"} {
+		if _, ok := fields[f]; !ok {
+			t.Fatalf("error envelope %s lacks %q", a.Body, f)
+		}
+	}
+	var env server.ErrorEnvelope
+	_ = json.Unmarshal(a.Body, &env)
+	if env.Status != a.Status {
+		t.Fatalf("envelope status %d != HTTP status %d", env.Status, a.Status)
+	}
+	if env.TraceID == "" || env.TraceID != a.Header.Get(server.HeaderRequestID) {
+		t.Fatalf("trace_id %q does not match X-Request-ID %q", env.TraceID, a.Header.Get(server.HeaderRequestID))
+	}
+	return env
+}
+
+// do sends a request through the real router, middleware and error handler. body is
+// sent as JSON unless it is a []byte, which is sent as is.
+func (e *env) do(method, path, key string, body any, headers ...string) answer {
+	e.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		must(e.t, err)
+		r = bytes.NewReader(raw)
+	}
+	req := httptest.NewRequest(method, path, r)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set(server.HeaderAPIKey, key)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	e.srv.ServeHTTP(rec, req)
+	return answer{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// eksManifest is the EKS example of shared/examples with its placeholders filled.
+func eksManifest(name string) map[string]any {
+	return map[string]any{
+		"apiVersion": "platform.astropulse.io/v1",
+		"kind":       "K8sCluster",
+		"spec": map[string]any{
+			"clusterName": name,
+			"provider":    "aws",
+			"region":      "us-east-1",
+			"provisioner": map[string]any{
+				"type": "eks",
+				"eks":  map[string]any{"accountId": "123456789012", "credentials": map[string]any{"type": "dynamic"}},
+			},
+			"clusterSpec": map[string]any{"dataPlane": map[string]any{"nodeGroups": []any{
+				map[string]any{"name": "default-pool", "minNode": 1, "maxNode": 3, "instanceType": "ondemand",
+					"machineTypes": []any{"t3.medium"}, "labels": map[string]any{"environment": "dev"}},
+			}}},
+		},
+	}
+}
