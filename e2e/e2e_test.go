@@ -1,0 +1,192 @@
+// Package e2e runs the real binaries — cmd/api and cmd/worker — as separate processes
+// against a real Temporal dev server and a real PostgreSQL, configured only through
+// their environment variables, as production runs them.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/astropulse/astroplane/internal/testpg"
+	"github.com/astropulse/astroplane/internal/testtemporal"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testpg.Stop()
+	os.Exit(code)
+}
+
+// stack is the api and worker processes of one test.
+type stack struct {
+	t       *testing.T
+	bin     string
+	env     []string
+	apiURL  string
+	key     string
+}
+
+func build(t *testing.T) string {
+	t.Helper()
+	bin := t.TempDir()
+	for _, cmd := range []string{"api", "worker"} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(bin, cmd), "../cmd/"+cmd).CombinedOutput()
+		if err != nil {
+			t.Fatalf("build %s: %v\n%s", cmd, err, out)
+		}
+	}
+	return bin
+}
+
+func startStack(t *testing.T, databaseURL string) *stack {
+	t.Helper()
+	dev := testtemporal.Start(t)
+	port := freePort(t)
+	s := &stack{
+		t:      t,
+		bin:    build(t),
+		apiURL: fmt.Sprintf("http://127.0.0.1:%d", port),
+		key:    "astro_e2e_" + strings.Repeat("k", 40),
+	}
+	s.env = append(os.Environ(),
+		"ASTRO_HTTP_ADDR=127.0.0.1:"+fmt.Sprint(port),
+		"ASTRO_DATABASE_URL="+databaseURL,
+		"ASTRO_TEMPORAL_ADDRESS="+dev.FrontendHostPort(),
+		"ASTRO_BOOTSTRAP_API_KEY="+s.key,
+		"ASTRO_LOG_FORMAT=json",
+		"ASTRO_SIM_STEP_DELAY=0s",
+	)
+	s.start("worker")
+	s.start("api")
+	s.waitReady()
+	return s
+}
+
+func (s *stack) start(name string) *exec.Cmd {
+	s.t.Helper()
+	cmd := exec.Command(filepath.Join(s.bin, name))
+	cmd.Env = s.env
+	logs := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if s.t.Failed() {
+			s.t.Logf("%s output:\n%s", name, logs.String())
+		}
+	})
+	return cmd
+}
+
+func (s *stack) waitReady() {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(s.apiURL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatal("api not ready in 30s")
+}
+
+// call sends a request with the bootstrap key and decodes the JSON answer.
+func (s *stack) call(method, path string, body any) (int, map[string]any) {
+	s.t.Helper()
+	var r io.Reader
+	if body != nil {
+		raw, _ := json.Marshal(body)
+		r = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequestWithContext(context.Background(), method, s.apiURL+path, r)
+	req.Header.Set("X-Astro-API-Key", s.key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		s.t.Fatalf("%s %s: decode answer: %v", method, path, err)
+	}
+	return resp.StatusCode, out
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func gkeManifest(name string) map[string]any {
+	return map[string]any{
+		"apiVersion": "platform.astropulse.io/v1",
+		"kind":       "K8sCluster",
+		"spec": map[string]any{
+			"clusterName": name, "provider": "gcp", "region": "us-central1",
+			"provisioner": map[string]any{"type": "gke", "gke": map[string]any{
+				"projectId": "my-project-123456", "credentials": map[string]any{"type": "dynamic"}}},
+			"clusterSpec": map[string]any{"dataPlane": map[string]any{"nodeGroups": []any{
+				map[string]any{"name": "default-pool", "minNode": 1, "maxNode": 5, "instanceType": "ondemand",
+					"machineTypes": []any{"e2-standard-2"}, "labels": map[string]any{"environment": "dev"}}}}},
+		},
+	}
+}
+
+// TestBinariesOnPostgres runs the api and worker binaries on PostgreSQL: the
+// bootstrap key set through ASTRO_BOOTSTRAP_API_KEY authenticates, clusters list
+// empty, and a deploy reaches READY through Temporal.
+func TestBinariesOnPostgres(t *testing.T) {
+	pg := testpg.Require(t)
+	s := startStack(t, pg.NewDatabase(t))
+
+	status, body := s.call(http.MethodGet, "/api/v1/clusters", nil)
+	if status != http.StatusOK || len(body["data"].([]any)) != 0 {
+		t.Fatalf("list clusters on a fresh install: %d %v", status, body)
+	}
+	status, body = s.call(http.MethodPost, "/api/v1/clusters", gkeManifest("analytics"))
+	if status != http.StatusAccepted {
+		t.Fatalf("deploy: %d %v", status, body)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, body = s.call(http.MethodGet, "/api/v1/clusters/analytics", nil)
+		if st := body["data"].(map[string]any)["status"]; st == "READY" {
+			break
+		} else if st == "FAILED" || time.Now().After(deadline) {
+			t.Fatalf("cluster did not become READY: %v", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
