@@ -30,11 +30,11 @@ func TestMain(m *testing.M) {
 
 // stack is the api and worker processes of one test.
 type stack struct {
-	t       *testing.T
-	bin     string
-	env     []string
-	apiURL  string
-	key     string
+	t      *testing.T
+	bin    string
+	env    []string
+	apiURL string
+	key    string
 }
 
 func build(t *testing.T) string {

@@ -69,7 +69,7 @@ type APIKey struct {
 	OrgID        string `gorm:"size:36;not null;index"`
 	UserID       string `gorm:"size:36;not null;index"`
 	Name         string `gorm:"size:200"`
-	Source       string `gorm:"size:10;not null"` // cli, ui or bootstrap
+	Source       string `gorm:"size:10;not null"`     // cli, ui or bootstrap
 	Hash         []byte `gorm:"not null;uniqueIndex"` // SHA-256 of the key
 	ExpiresAt    *time.Time
 	RevokedAt    *time.Time

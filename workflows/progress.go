@@ -64,4 +64,3 @@ func (t *tracker) finish(status, message string) {
 		t.progress.Phase, t.progress.Percent = "done", 100
 	}
 }
-
