@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -165,5 +166,37 @@ func TestUnbuiltOperationsAnswer501(t *testing.T) {
 		if env := a.Error(t); env.Code != server.CodeNotImplemented {
 			t.Errorf("%s %s error_code = %q", tc.method, tc.path, env.Code)
 		}
+	}
+}
+
+// TestContractTracesBackToTheReference checks that each operation of the reference
+// (its group and title, copied into testdata) is exactly one operation of
+// openapi.yaml with that tag and that summary.
+func TestContractTracesBackToTheReference(t *testing.T) {
+	raw, err := os.ReadFile("testdata/reference-operations.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byTitle := map[string]string{}
+	for _, o := range specOps(loadSpec(t)) {
+		byTitle[o.op.Summary] = o.op.Tags[0]
+	}
+	n := 0
+	for _, line := range strings.Split(string(raw), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		group, title, _ := strings.Cut(line, "\t")
+		n++
+		tag, ok := byTitle[title]
+		switch {
+		case !ok:
+			t.Errorf("reference operation %q (%s) has no operation with that summary", title, group)
+		case tag != group:
+			t.Errorf("%q is tagged %s, the reference's group is %s", title, tag, group)
+		}
+	}
+	if n != 100 {
+		t.Fatalf("testdata lists %d reference operations, want 100", n)
 	}
 }
