@@ -1,0 +1,2 @@
+// Package deploy holds the production deployment files' checks.
+package deploy
