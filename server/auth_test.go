@@ -138,3 +138,14 @@ func TestOrganizationsOfTheUser(t *testing.T) {
 		t.Fatalf("members: %d %s", a.Status, a.Body)
 	}
 }
+
+func TestReadyzReportsAMissingTemporal(t *testing.T) {
+	e := newEnv(t, nil)
+	a := e.do(http.MethodGet, "/readyz", "", nil)
+	if a.Status != http.StatusServiceUnavailable {
+		t.Fatalf("readyz without Temporal: %d %s", a.Status, a.Body)
+	}
+	if env := a.Error(t); env.Details["temporal"] == "ok" || env.Details["store"] != "ok" {
+		t.Fatalf("readyz details %v", env.Details)
+	}
+}
