@@ -1,20 +1,20 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/labstack/echo/v4"
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
+	"go.temporal.io/api/serviceerror"
 
+	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/store"
+	"github.com/astropulse/astroplane/validate"
 	"github.com/astropulse/astroplane/workflows"
 )
 
@@ -77,147 +77,153 @@ func clusterView(cl store.Cluster) api.Cluster {
 	return v
 }
 
-// deployPlan is the step plan a deploy walks, as dry runs report it.
-var deployPlan = []string{"provision", "create-cluster", "record"}
-
 // DeployCluster validates a K8sCluster manifest (or its legacy flat form), records the
 // cluster as PENDING and starts its deploy workflow, answering 202 with the operation
-// ID at once. With dryRun=true it only validates and returns the plan.
+// ID at once. With dryRun=true it only validates and returns the step plan.
 func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) error {
 	p, err := mustPrincipal(c)
 	if err != nil {
 		return err
 	}
-	spec, err := bindClusterSpec(c)
+	spec, isManifest, err := bindClusterSpec(c)
 	if err != nil {
 		return err
 	}
-	if details := validateClusterSpec(spec); len(details) > 0 {
-		return ValidationFailed(details)
+	if errs := validate.ClusterSpec(spec); len(errs) > 0 {
+		return ValidationFailed(fieldErrors(errs, isManifest))
 	}
+	cs := clusterSpec(spec)
 	if params.DryRun != nil && *params.DryRun {
-		return ok(c, map[string]any{"validationPassed": true, "errors": []string{}, "plan": deployPlan}, "validation passed; nothing was created")
+		return ok(c, map[string]any{
+			"validationPassed": true, "errors": []string{}, "steps": workflows.DeploySteps,
+			"kubernetesVersion": cs.KubernetesVersion, "nodeGroups": len(cs.NodeGroups),
+		}, "validation passed; nothing was created")
 	}
 	ctx := c.Request().Context()
-	raw, _ := c.Get(bodyKey).([]byte)
-	requestHash := sha256.Sum256(raw)
-
-	idemKey := ""
-	if params.IdempotencyKey != nil {
-		idemKey = *params.IdempotencyKey
-		if prior, err := s.store.GetOperationByIdempotencyKey(ctx, p.OrgID, idemKey); err == nil {
-			return s.repeatOperation(c, prior, hex.EncodeToString(requestHash[:]))
-		}
-	}
-
 	cl := store.Cluster{
-		ID: store.NewID(), OrgID: p.OrgID, Name: spec.ClusterName, Provider: string(spec.Provider),
-		ProvisionerType: string(spec.Provisioner.Type), Region: deref(spec.Region),
-		KubernetesVersion: deref(spec.KubernetesVersion), Status: store.ClusterPending,
-		AccountID: accountID(spec), Spec: redactedSpec(spec),
+		ID: store.NewID(), OrgID: p.OrgID, Name: cs.Name, Provider: cs.Provider,
+		ProvisionerType: cs.ProvisionerType, Region: cs.Region, KubernetesVersion: cs.KubernetesVersion,
+		Status: store.ClusterPending, AccountID: cs.AccountID, Spec: redactedSpec(spec), State: mustJSON(cs),
 	}
-	opID := workflows.OperationID(p.OrgName, cl.Name, workflows.OpDeploy, randomSuffix())
-	op := store.Operation{
-		ID: opID, Type: workflows.OpDeploy, Status: store.OperationRunning, WorkflowID: opID,
-		IdempotencyKey: idemKey, RequestHash: hex.EncodeToString(requestHash[:]), CreatedBy: p.UserID,
+	op := newOperation(c, p, cl, workflows.OpDeploy, params.IdempotencyKey)
+	if prior, ok, err := s.priorOperation(c, op); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		return accepted(c, operationAccepted(prior), "operation already started with this Idempotency-Key")
 	}
-	cl.LastOperationID = opID
+	cl.LastOperationID = op.ID
 	if err := s.store.CreateClusterWithOperation(ctx, &cl, &op); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			if idemKey != "" {
-				if prior, err := s.store.GetOperationByIdempotencyKey(ctx, p.OrgID, idemKey); err == nil {
-					return s.repeatOperation(c, prior, op.RequestHash)
-				}
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		if prior, ok, perr := s.priorOperation(c, op); perr != nil || ok {
+			if perr != nil {
+				return perr
 			}
-			return Conflict(fmt.Sprintf("cluster %q already exists", cl.Name), map[string]any{"spec.clusterName": "already exists in this organization"})
+			return accepted(c, operationAccepted(prior), "operation already started with this Idempotency-Key")
+		}
+		return Conflict(fmt.Sprintf("cluster %q already exists", cl.Name), map[string]any{"spec.clusterName": "already exists in this organization"})
+	}
+	in := workflows.DeployClusterInput{Op: workflows.Operation{OrgID: p.OrgID, ClusterID: cl.ID, OperationID: op.ID}, Spec: cs}
+	if err := s.startWorkflow(ctx, op, cl.Provider, workflows.DeployCluster, in); err != nil {
+		// Nothing runs for this cluster: take the records back so the name stays free.
+		if derr := s.store.DeleteClusterWithOperations(context.WithoutCancel(ctx), p.OrgID, cl.ID); derr != nil {
+			s.log.ErrorContext(ctx, "roll back cluster after failed start", "err", derr, "clusterID", cl.ID, "traceID", TraceID(c))
 		}
 		return err
 	}
-	in := workflows.DeployClusterInput{
-		OrgID: p.OrgID, ClusterID: cl.ID, ClusterName: cl.Name, OperationID: opID,
-		Provider: cl.Provider, ProvisionerType: cl.ProvisionerType, Region: cl.Region,
-		KubernetesVersion: cl.KubernetesVersion,
-	}
-	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       opID,
-		TaskQueue:                s.taskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-	}, workflows.DeployCluster, in)
+	s.audit(c, p, "CLUSTER", "CREATE", op.ID, store.OutcomeSuccess)
+	return accepted(c, operationAccepted(op), "deploy started")
+}
+
+// DeleteCluster starts tearing the cluster down (202 with the operation ID). The
+// cluster ends DELETED, kept for history, and its name is free again.
+func (s *Server) DeleteCluster(c echo.Context, clusterID string, params api.DeleteClusterParams) error {
+	p, err := mustPrincipal(c)
 	if err != nil {
-		// Nothing runs for this cluster: take the records back so the name stays free.
-		if derr := s.store.DeleteClusterWithOperations(ctx, p.OrgID, cl.ID); derr != nil {
-			s.log.ErrorContext(ctx, "roll back cluster after failed start", "err", derr, "clusterID", cl.ID, "traceID", TraceID(c))
-		}
-		return fmt.Errorf("start deploy workflow: %w", err)
+		return err
 	}
-	s.audit(c, p, "CLUSTER", "CREATE", opID, store.OutcomeSuccess)
-	return accepted(c, operationAccepted(op, cl.ID), "deploy started")
-}
-
-// repeatOperation answers a request repeated with the same Idempotency-Key: the same
-// operation when the body is the same, 422 when it is not.
-func (s *Server) repeatOperation(c echo.Context, prior store.Operation, requestHash string) error {
-	if prior.RequestHash != requestHash {
-		return &APIError{Status: http.StatusUnprocessableEntity, Code: CodeUnprocessable,
-			Message: "Idempotency-Key was already used with a different request",
-			Details: map[string]any{"header.Idempotency-Key": "reused with a different body"}}
-	}
-	return accepted(c, operationAccepted(prior, prior.ClusterID), "operation already started with this Idempotency-Key")
-}
-
-func operationAccepted(op store.Operation, clusterID string) api.OperationAccepted {
-	status := op.Status
-	return api.OperationAccepted{OperationId: op.ID, ClusterId: &clusterID, Status: &status}
-}
-
-// GetClusterProgress answers the operation's progress from its workflow (a query),
-// not from a copy in the database.
-func (s *Server) GetClusterProgress(c echo.Context, clusterID string, params api.GetClusterProgressParams) error {
 	cl, err := s.findCluster(c, clusterID)
 	if err != nil {
 		return err
 	}
-	opID := cl.LastOperationID
-	if params.OperationId != nil {
-		opID = *params.OperationId
+	if cl.Status == store.ClusterDeleted {
+		return NotFound(fmt.Sprintf("cluster %q", clusterID))
 	}
-	op, err := s.store.GetOperation(c.Request().Context(), cl.OrgID, opID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && op.ClusterID != cl.ID) {
-		return NotFound(fmt.Sprintf("operation %q of cluster %q", opID, cl.Name))
+	cs, err := storedSpec(cl)
+	if err != nil {
+		return err
+	}
+	createOp := cl.ID
+	if first, err := s.store.FirstOperation(c.Request().Context(), cl.OrgID, cl.ID); err == nil {
+		createOp = first.ID
+	}
+	op := newOperation(c, p, cl, workflows.OpDelete, params.IdempotencyKey)
+	in := workflows.DeleteClusterInput{
+		Op:   workflows.Operation{OrgID: p.OrgID, ClusterID: cl.ID, OperationID: op.ID},
+		Spec: cs, Ref: activities.ClusterRef{Provider: cl.Provider, ExternalID: cl.ExternalID, Endpoint: cl.Endpoint},
+		Network: activities.NetworkRef{ID: cl.NetworkID}, CreateOperationID: createOp,
+	}
+	in.Op.OperationID = op.ID
+	started, err := s.beginOperation(c, op, cl.Provider, workflows.DeleteCluster, in)
+	if err != nil {
+		return err
+	}
+	s.audit(c, p, "CLUSTER", "DELETE", started.ID, store.OutcomeSuccess)
+	return accepted(c, operationAccepted(started), "delete started")
+}
+
+// CancelClusterOperation cancels the operation running on the cluster; its workflow
+// undoes what it half-did and ends CANCELLED.
+func (s *Server) CancelClusterOperation(c echo.Context, clusterID string, _ api.CancelClusterOperationParams) error {
+	p, err := mustPrincipal(c)
+	if err != nil {
+		return err
+	}
+	cl, err := s.findCluster(c, clusterID)
+	if err != nil {
+		return err
+	}
+	if s.temporal == nil {
+		return errNoTemporal
+	}
+	ctx := c.Request().Context()
+	running, err := s.store.RunningOperation(ctx, cl.OrgID, cl.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Conflict(fmt.Sprintf("no operation is running on cluster %q", cl.Name), nil)
 	}
 	if err != nil {
 		return err
 	}
-	resp, err := s.temporal.QueryWorkflow(c.Request().Context(), op.WorkflowID, "", workflows.QueryProgress)
-	if err != nil {
-		return fmt.Errorf("query progress of %s: %w", op.WorkflowID, err)
+	if err := s.temporal.CancelWorkflow(ctx, running.WorkflowID, ""); err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return Conflict(fmt.Sprintf("operation %s has already ended", running.ID), nil)
+		}
+		return fmt.Errorf("cancel %s: %w", running.ID, err)
 	}
-	var pr workflows.Progress
-	if err := resp.Get(&pr); err != nil {
-		return fmt.Errorf("decode progress of %s: %w", op.WorkflowID, err)
-	}
-	return ok(c, progressView(pr, cl), "progress")
+	s.audit(c, p, "CLUSTER", "CANCEL", running.ID, store.OutcomeSuccess)
+	return ok(c, map[string]any{"operationId": running.ID, "operationType": running.Type, "status": "CANCELLING"},
+		"cancel requested; the operation rolls back and ends CANCELLED")
 }
 
-func progressView(pr workflows.Progress, cl store.Cluster) api.ClusterProgress {
-	v := api.ClusterProgress{
-		OperationId: pr.OperationID, OperationType: api.ClusterOperationType(pr.OperationType),
-		Percent: pr.Percent, Status: api.ClusterOperationStatus(pr.Status),
-		ClusterId: &cl.ID, ClusterName: &cl.Name, Phase: &pr.Phase, Steps: []api.ClusterProgressStep{},
+// GetClusterSpec returns the spec the cluster was created with, secrets removed.
+func (s *Server) GetClusterSpec(c echo.Context, clusterID string, _ api.GetClusterSpecParams) error {
+	cl, err := s.findCluster(c, clusterID)
+	if err != nil {
+		return err
 	}
-	if pr.Message != "" {
-		v.Message = &pr.Message
+	var spec map[string]any
+	if err := json.Unmarshal(cl.Spec, &spec); err != nil {
+		return fmt.Errorf("decode stored spec of %s: %w", cl.ID, err)
 	}
-	for _, st := range pr.Steps {
-		step := api.ClusterProgressStep{Name: st.Name, Status: api.ClusterProgressStepStatus(st.Status), StartedAt: st.StartedAt, EndedAt: st.EndedAt}
-		if st.Message != "" {
-			msg := st.Message
-			step.Message = &msg
-		}
-		v.Steps = append(v.Steps, step)
-	}
-	return v
+	return ok(c, spec, "cluster spec")
+}
+
+func operationAccepted(op store.Operation) api.OperationAccepted {
+	status, clusterID := op.Status, op.ClusterID
+	return api.OperationAccepted{OperationId: op.ID, ClusterId: &clusterID, Status: &status}
 }
 
 // audit records an audit event; a failure to record is logged, not returned, because

@@ -91,7 +91,8 @@ func TestEveryOperationHasSummaryTagAndErrorEnvelope(t *testing.T) {
 
 // TestEveryOperationAnswersWithoutServerError sends each operation a request with a
 // valid admin key, required parameters filled and no body: whatever is or isn't built,
-// the answer is never a 5xx other than 501, and 4xx/501 answers carry the envelope.
+// the answer is never a 5xx other than 501 (or 503 for what needs Temporal, which
+// this server lacks), and every error answer carries the envelope.
 func TestEveryOperationAnswersWithoutServerError(t *testing.T) {
 	spec := loadSpec(t)
 	e := newEnv(t, nil)
@@ -117,7 +118,7 @@ func TestEveryOperationAnswersWithoutServerError(t *testing.T) {
 			path += "?" + strings.Join(query, "&")
 		}
 		a := e.do(o.method, path, e.key, nil, "X-Astro-Organization-ID", e.orgID, "X-Validate-API-Key", e.key, "Authorization", "Bearer x")
-		if a.Status >= 500 && a.Status != http.StatusNotImplemented {
+		if a.Status >= 500 && a.Status != http.StatusNotImplemented && a.Status != http.StatusServiceUnavailable {
 			t.Errorf("%s %s: %d %s", o.method, path, a.Status, a.Body)
 			continue
 		}

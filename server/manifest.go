@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -9,68 +10,32 @@ import (
 )
 
 // bindClusterSpec decodes a deploy body in either of its forms — the K8sCluster
-// manifest or the legacy flat spec — into the spec.
-func bindClusterSpec(c echo.Context) (api.K8sClusterSpec, error) {
+// manifest or the legacy flat spec — into the spec, and says which form it was.
+func bindClusterSpec(c echo.Context) (spec api.K8sClusterSpec, isManifest bool, err error) {
 	raw, _ := c.Get(bodyKey).([]byte)
 	var probe map[string]json.RawMessage
 	_ = json.Unmarshal(raw, &probe) // the contract check already proved it an object
-	_, isManifest := probe["spec"]
+	_, isManifest = probe["spec"]
 	if isManifest {
 		var m api.K8sClusterManifest
-		if err := bindBody(c, &m); err != nil {
-			return api.K8sClusterSpec{}, err
-		}
-		return m.Spec, nil
+		err := bindBody(c, &m)
+		return m.Spec, true, err
 	}
-	var spec api.K8sClusterSpec
-	err := bindBody(c, &spec)
-	return spec, err
+	err = bindBody(c, &spec)
+	return spec, false, err
 }
 
-// provisionerProvider is the provider each provisioner type runs on; selfHosted runs
-// on aws or gcp.
-var provisionerProvider = map[api.ProvisionerType][]api.ClusterProvider{
-	api.ProvisionerTypeEks:        {api.ClusterProviderAws},
-	api.ProvisionerTypeGke:        {api.ClusterProviderGcp},
-	api.ProvisionerTypeAks:        {api.ClusterProviderAzure},
-	api.ProvisionerTypeSelfHosted: {api.ClusterProviderAws, api.ClusterProviderGcp},
-}
-
-// validateClusterSpec checks the cross-field rules the schema cannot express and
-// returns every fault at once, by field.
-func validateClusterSpec(spec api.K8sClusterSpec) map[string]any {
-	details := map[string]any{}
-	fits := false
-	for _, p := range provisionerProvider[spec.Provisioner.Type] {
-		fits = fits || p == spec.Provider
-	}
-	if !fits {
-		details["spec.provisioner.type"] = string(spec.Provisioner.Type) + " does not run on provider " + string(spec.Provider)
-	}
-	pv := spec.Provisioner
-	switch spec.Provisioner.Type {
-	case api.ProvisionerTypeEks:
-		if pv.Eks == nil {
-			details["spec.provisioner.eks"] = "required for provisioner type eks"
+// fieldErrors are validation errors as details, their paths in the form the client
+// wrote: a legacy flat body has no "spec." prefix.
+func fieldErrors(errs map[string]string, isManifest bool) map[string]any {
+	out := make(map[string]any, len(errs))
+	for path, msg := range errs {
+		if !isManifest {
+			path = strings.TrimPrefix(path, "spec.")
 		}
-	case api.ProvisionerTypeGke:
-		if pv.Gke == nil {
-			details["spec.provisioner.gke"] = "required for provisioner type gke"
-		}
-	case api.ProvisionerTypeAks:
-		if pv.Aks == nil {
-			details["spec.provisioner.aks"] = "required for provisioner type aks"
-		}
-	case api.ProvisionerTypeSelfHosted:
-		if pv.SelfHosted == nil {
-			details["spec.provisioner.selfHosted"] = "required for provisioner type selfHosted"
-		}
+		out[path] = msg
 	}
-	selfHostedGCP := spec.Provider == api.ClusterProviderGcp && spec.Provisioner.Type == api.ProvisionerTypeSelfHosted
-	if deref(spec.Region) == "" && !selfHostedGCP {
-		details["spec.region"] = "required"
-	}
-	return details
+	return out
 }
 
 // redactedSpec is the spec as stored and shown: every credential's data removed.
@@ -92,10 +57,10 @@ func redactedSpec(spec api.K8sClusterSpec) []byte {
 		creds.Data = nil
 		aks.Credentials, pv.Aks = &creds, &aks
 	}
-	if pv.SelfHosted != nil {
-		sh := *pv.SelfHosted
-		sh.Credentials.Data = nil
-		pv.SelfHosted = &sh
+	if pv.SelfHosted != nil && pv.SelfHosted.Credentials != nil {
+		sh, creds := *pv.SelfHosted, *pv.SelfHosted.Credentials
+		creds.Data = nil
+		sh.Credentials, pv.SelfHosted = &creds, &sh
 	}
 	spec.Provisioner = pv
 	return mustJSON(spec)

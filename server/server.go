@@ -84,6 +84,9 @@ func (s *Server) Routes() []string {
 	return out
 }
 
+// errNoTemporal answers operations that need Temporal on a server built without it.
+var errNoTemporal = &APIError{Status: http.StatusServiceUnavailable, Code: CodeServiceUnavailable, Message: "Temporal is not configured on this server"}
+
 func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }

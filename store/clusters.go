@@ -2,6 +2,11 @@ package store
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -75,18 +80,71 @@ func (s *Store) GetOperationByIdempotencyKey(ctx context.Context, orgID, key str
 	return op, translate(err)
 }
 
-// FinishOperation records the end of orgID's operation id. Finishing twice keeps the
-// first outcome, so a retried activity cannot overwrite it.
-func (s *Store) FinishOperation(ctx context.Context, orgID, id, status, message string, at time.Time) error {
+// FinishOperation records the end of orgID's operation id and reports whether this
+// call did it. Finishing twice keeps the first outcome, so a retried activity cannot
+// overwrite it.
+func (s *Store) FinishOperation(ctx context.Context, orgID, id, status, message string, at time.Time) (bool, error) {
 	res := s.db.WithContext(ctx).Model(&Operation{}).
 		Where("org_id = ? AND id = ? AND ended_at IS NULL", orgID, id).
 		Updates(map[string]any{"status": status, "message": message, "ended_at": at, "updated_at": at})
 	if res.Error != nil {
-		return translate(res.Error)
+		return false, translate(res.Error)
 	}
 	if res.RowsAffected == 0 {
 		_, err := s.GetOperation(ctx, orgID, id)
-		return err
+		return false, err
+	}
+	return true, nil
+}
+
+// StartOperation records a new operation on an existing cluster and makes it the
+// cluster's last. A running operation on the cluster, or a reused idempotency key, is
+// ErrConflict and nothing is written.
+func (s *Store) StartOperation(ctx context.Context, op *Operation) error {
+	return s.InTx(ctx, func(tx *Store) error {
+		if err := translate(tx.db.WithContext(ctx).Create(op).Error); err != nil {
+			return err
+		}
+		return translate(tx.db.WithContext(ctx).Model(&Cluster{}).
+			Where("org_id = ? AND id = ?", op.OrgID, op.ClusterID).
+			Updates(map[string]any{"last_operation_id": op.ID, "updated_at": time.Now().UTC()}).Error)
+	})
+}
+
+// RunningOperation returns the operation running on orgID's cluster, if any.
+func (s *Store) RunningOperation(ctx context.Context, orgID, clusterID string) (Operation, error) {
+	var op Operation
+	err := s.db.WithContext(ctx).Where("org_id = ? AND cluster_id = ? AND ended_at IS NULL", orgID, clusterID).Take(&op).Error
+	return op, translate(err)
+}
+
+// ClusterFacts are what an operation learned of a cluster; zero fields are unchanged.
+type ClusterFacts struct {
+	ExternalID        string
+	NetworkID         string
+	Endpoint          string
+	KubernetesVersion string
+	State             []byte
+}
+
+// RecordClusterOutcome sets the cluster's status and message and what the operation
+// learned of it.
+func (s *Store) RecordClusterOutcome(ctx context.Context, orgID, id, status, message string, f ClusterFacts) error {
+	updates := map[string]any{"status": status, "status_message": message, "updated_at": time.Now().UTC()}
+	for col, v := range map[string]string{"external_id": f.ExternalID, "network_id": f.NetworkID, "endpoint": f.Endpoint, "kubernetes_version": f.KubernetesVersion} {
+		if v != "" {
+			updates[col] = v
+		}
+	}
+	if f.State != nil {
+		updates["state"] = f.State
+	}
+	res := s.db.WithContext(ctx).Model(&Cluster{}).Where("org_id = ? AND id = ?", orgID, id).Updates(updates)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
 	}
 	return nil
 }
@@ -101,4 +159,60 @@ func (s *Store) DeleteClusterWithOperations(ctx context.Context, orgID, id strin
 		}
 		return translate(tx.db.WithContext(ctx).Where("org_id = ? AND id = ?", orgID, id).Delete(&Cluster{}).Error)
 	})
+}
+
+// FirstOperation returns the first operation of orgID's cluster: the deploy that
+// created it.
+func (s *Store) FirstOperation(ctx context.Context, orgID, clusterID string) (Operation, error) {
+	var op Operation
+	err := s.db.WithContext(ctx).Where("org_id = ? AND cluster_id = ?", orgID, clusterID).Order("created_at, id").Take(&op).Error
+	return op, translate(err)
+}
+
+// ClusterLocation is where a cluster lived, for finding it after deletion.
+type ClusterLocation struct {
+	Name, Provider, ProvisionerType, AccountID, Region string
+}
+
+// FindDeletedCluster returns orgID's most recently deleted cluster at loc.
+func (s *Store) FindDeletedCluster(ctx context.Context, orgID string, loc ClusterLocation) (Cluster, error) {
+	var c Cluster
+	err := s.db.WithContext(ctx).
+		Where("org_id = ? AND status = ? AND name = ? AND provider = ? AND provisioner_type = ? AND account_id = ? AND region = ?",
+			orgID, ClusterDeleted, loc.Name, loc.Provider, loc.ProvisionerType, loc.AccountID, loc.Region).
+		Order("updated_at DESC").Take(&c).Error
+	return c, translate(err)
+}
+
+// ErrBadPageToken means a page token was not made by this store.
+var ErrBadPageToken = errors.New("bad page token")
+
+// ListOperations returns a page of orgID's cluster's operations, newest first, and the
+// token of the next page ("" on the last). Tokens are keyset positions, so pages stay
+// stable while new operations start.
+func (s *Store) ListOperations(ctx context.Context, orgID, clusterID, pageToken string, limit int) ([]Operation, string, error) {
+	q := s.db.WithContext(ctx).Where("org_id = ? AND cluster_id = ?", orgID, clusterID)
+	if pageToken != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(pageToken)
+		if err != nil {
+			return nil, "", ErrBadPageToken
+		}
+		nanos, id, ok := strings.Cut(string(raw), "|")
+		n, perr := strconv.ParseInt(nanos, 10, 64)
+		if !ok || perr != nil {
+			return nil, "", ErrBadPageToken
+		}
+		at := time.Unix(0, n).UTC()
+		q = q.Where("created_at < ? OR (created_at = ? AND id < ?)", at, at, id)
+	}
+	ops := []Operation{}
+	if err := q.Order("created_at DESC, id DESC").Limit(limit + 1).Find(&ops).Error; err != nil {
+		return nil, "", translate(err)
+	}
+	if len(ops) <= limit {
+		return ops, "", nil
+	}
+	last := ops[limit-1]
+	next := base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%d|%s", last.CreatedAt.UnixNano(), last.ID)))
+	return ops[:limit], next, nil
 }

@@ -94,7 +94,11 @@ type Cluster struct {
 	KubernetesVersion string `gorm:"size:50"`
 	Status            string `gorm:"size:30;not null;index"`
 	StatusMessage     string `gorm:"size:1000"`
-	Spec              []byte
+	Spec              []byte // the manifest's spec as created, secrets removed
+	State             []byte // the cluster as the workflows last left it (activities.ClusterSpec)
+	ExternalID        string `gorm:"size:300"`
+	NetworkID         string `gorm:"size:300"`
+	Endpoint          string `gorm:"size:500"`
 	LastOperationID   string `gorm:"size:100"`
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
@@ -103,11 +107,13 @@ type Cluster struct {
 }
 
 // Operation is one long-running change of a cluster, carried out by a workflow whose ID
-// is WorkflowID. IdempotencyKey, when set, is unique in the organization.
+// is WorkflowID. IdempotencyKey, when set, is unique in the organization. At most one
+// operation per cluster is running (EndedAt NULL): a unique index enforces it, so two
+// concurrent requests can never both start one.
 type Operation struct {
 	ID             string `gorm:"primaryKey;size:100"`
-	OrgID          string `gorm:"size:36;not null;index;uniqueIndex:idx_operations_idem,where:idempotency_key <> ''"`
-	ClusterID      string `gorm:"size:36;not null;index"`
+	OrgID          string `gorm:"size:36;not null;index;uniqueIndex:idx_operations_idem,where:idempotency_key <> '';uniqueIndex:idx_operations_running,where:ended_at IS NULL"`
+	ClusterID      string `gorm:"size:36;not null;index;uniqueIndex:idx_operations_running,where:ended_at IS NULL"`
 	ClusterName    string `gorm:"size:50;not null"`
 	Type           string `gorm:"size:20;not null"`
 	Status         string `gorm:"size:20;not null"`

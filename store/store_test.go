@@ -277,17 +277,41 @@ func TestClustersAndOperations(t *testing.T) {
 			t.Fatalf("key seen from another org: %v", err)
 		}
 		now := time.Now().UTC()
-		if err := s.FinishOperation(ctx, org.ID, k1op.ID, store.OperationSucceeded, "done", now); err != nil {
+		// Only one operation runs per cluster.
+		second := &store.Operation{ID: store.NewID(), OrgID: org.ID, ClusterID: k1.ID, ClusterName: k1.Name, Type: "update", Status: store.OperationRunning, WorkflowID: "wf-2"}
+		if err := s.StartOperation(ctx, second); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("second running operation: got %v, want ErrConflict", err)
+		}
+		running, err := s.RunningOperation(ctx, org.ID, k1.ID)
+		if err != nil || running.ID != k1op.ID {
+			t.Fatalf("running operation = %+v, %v", running, err)
+		}
+		if done, err := s.FinishOperation(ctx, org.ID, k1op.ID, store.OperationSucceeded, "done", now); err != nil || !done {
+			t.Fatalf("finish: %v %v", done, err)
+		}
+		if done, err := s.FinishOperation(ctx, org.ID, k1op.ID, store.OperationFailed, "late retry", now); err != nil || done {
+			t.Fatalf("second finish: %v %v", done, err)
+		}
+		if _, err := s.RunningOperation(ctx, org.ID, k1.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("running operation after finish: %v", err)
+		}
+		if err := s.StartOperation(ctx, second); err != nil {
+			t.Fatalf("operation after the first finished: %v", err)
+		}
+		if c, _ := s.GetCluster(ctx, org.ID, k1.ID); c.LastOperationID != second.ID {
+			t.Fatalf("last operation = %q, want %q", c.LastOperationID, second.ID)
+		}
+		if err := s.RecordClusterOutcome(ctx, org.ID, k1.ID, store.ClusterReady, "ok", store.ClusterFacts{Endpoint: "https://x", State: []byte(`{}`)}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.FinishOperation(ctx, org.ID, k1op.ID, store.OperationFailed, "late retry", now); err != nil {
-			t.Fatal(err)
+		if c, _ := s.GetCluster(ctx, org.ID, k1.ID); c.Endpoint != "https://x" || c.Status != store.ClusterReady || string(c.State) != "{}" {
+			t.Fatalf("outcome not recorded: %+v", c)
 		}
 		fin, _ := s.GetOperation(ctx, org.ID, k1op.ID)
 		if fin.Status != store.OperationSucceeded || fin.EndedAt == nil {
 			t.Fatalf("finished operation = %+v", fin)
 		}
-		if err := s.FinishOperation(ctx, other.ID, k1op.ID, store.OperationFailed, "", now); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.FinishOperation(ctx, other.ID, k1op.ID, store.OperationFailed, "", now); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("finish from another org: %v", err)
 		}
 	})

@@ -1,12 +1,6 @@
-// Package workflows holds the deterministic workflow code of the control plane. It
-// does no I/O, reads no clock and starts no goroutines except through the Temporal
-// SDK; everything that touches the world is an activity.
 package workflows
 
 import (
-	"fmt"
-	"time"
-
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -14,38 +8,26 @@ import (
 	"github.com/astropulse/astroplane/store"
 )
 
-// TaskQueue is the task queue the worker polls for cluster workflows and activities.
-const TaskQueue = "astro-plane"
-
-// QueryProgress is the name of the query every operation workflow answers with its
-// Progress.
-const QueryProgress = "progress"
-
-// Operation types.
+// Deploy steps, in order; progress reports them by these names.
 const (
-	OpDeploy = "deploy"
-	OpUpdate = "update"
-	OpDelete = "delete"
+	StepValidate     = "validate"
+	StepNetwork      = "network"
+	StepControlPlane = "control-plane"
+	StepWaitActive   = "wait-active"
+	StepNodeGroups   = "node-groups"
+	StepAddons       = "addons"
+	StepKubeconfig   = "kubeconfig"
+	StepRecord       = "record"
 )
 
-// OperationID returns the ID of a new operation, which is also its workflow ID, so the
-// ID a client polls is the ID an operator pastes into the Temporal Web UI. It names the
-// organization, cluster and operation type; suffix makes it unique.
-func OperationID(orgName, clusterName, opType, suffix string) string {
-	return fmt.Sprintf("%s.%s.%s.%s", orgName, clusterName, opType, suffix)
-}
+// DeploySteps is the plan every deploy follows.
+var DeploySteps = []string{StepValidate, StepNetwork, StepControlPlane, StepWaitActive, StepNodeGroups, StepAddons, StepKubeconfig, StepRecord}
 
-// DeployClusterInput is what the deploy workflow needs; it carries references, never
-// credentials.
+// DeployClusterInput is what the deploy workflow needs; it carries references and a
+// secret-free spec, never credentials.
 type DeployClusterInput struct {
-	OrgID             string
-	ClusterID         string
-	ClusterName       string
-	OperationID       string
-	Provider          string
-	ProvisionerType   string
-	Region            string
-	KubernetesVersion string
+	Op   Operation
+	Spec activities.ClusterSpec
 }
 
 // DeployClusterResult is what the deploy workflow returns.
@@ -54,97 +36,165 @@ type DeployClusterResult struct {
 	Endpoint      string
 }
 
-// Step statuses in Progress.
-const (
-	StepPending   = "PENDING"
-	StepRunning   = "RUNNING"
-	StepSucceeded = "SUCCEEDED"
-	StepFailed    = "FAILED"
-)
-
-// Step is one named step of an operation.
-type Step struct {
-	Name      string     `json:"name"`
-	Status    string     `json:"status"`
-	StartedAt *time.Time `json:"startedAt,omitempty"`
-	EndedAt   *time.Time `json:"endedAt,omitempty"`
-	Message   string     `json:"message,omitempty"`
+// deployment is one run of DeployCluster: what it has created so far, so a failure or
+// a cancel can take exactly that back.
+type deployment struct {
+	in      DeployClusterInput
+	t       *tracker
+	network activities.NetworkRef
+	ref     activities.ClusterRef
+	started map[string]bool // steps whose create has begun (may have left something behind)
 }
 
-// Progress is an operation's state as its progress query reports it.
-type Progress struct {
-	OperationID   string `json:"operationId"`
-	OperationType string `json:"operationType"`
-	Phase         string `json:"phase"`
-	Status        string `json:"status"`
-	Percent       int    `json:"percent"`
-	Message       string `json:"message,omitempty"`
-	Steps         []Step `json:"steps"`
-}
-
-// DeployCluster provisions a cluster: it marks it PROVISIONING, creates it through
-// the provider, and records READY (or FAILED) in the store.
+// DeployCluster provisions a cluster step by step (network, control plane, wait until
+// active, node groups, add-ons, kubeconfig) and records it READY. When a step fails
+// or the operation is cancelled, it removes what it created, in reverse order, in a
+// disconnected context, and records FAILED or CANCELLED.
 func DeployCluster(ctx workflow.Context, in DeployClusterInput) (DeployClusterResult, error) {
-	p := newTracker(in.OperationID, OpDeploy, "provision", "create-cluster", "record")
-	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) { return p.progress, nil }); err != nil {
+	t, err := newTracker(ctx, in.Op, OpDeploy, DeploySteps...)
+	if err != nil {
 		return DeployClusterResult{}, err
 	}
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Minute,
-		HeartbeatTimeout:    time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-			MaximumAttempts:    10,
-		},
-	})
-	var a *activities.Cluster
-
-	p.start(ctx, "provision")
-	err := workflow.ExecuteActivity(ctx, a.SetClusterStatus, activities.SetClusterStatusInput{
-		OrgID: in.OrgID, ClusterID: in.ClusterID, Status: store.ClusterProvisioning, Message: "provisioning",
-	}).Get(ctx, nil)
-	if err != nil {
-		return fail(ctx, p, in, err)
+	d := &deployment{in: in, t: t, started: map[string]bool{}}
+	if err := d.run(ctx); err != nil {
+		return d.rollBack(ctx, err)
 	}
-	p.done(ctx, "")
-
-	p.start(ctx, "create-cluster")
-	var ref activities.ClusterRef
-	err = workflow.ExecuteActivity(ctx, a.CreateCluster, activities.CreateClusterRequest{
-		RequestToken: in.OperationID, OrgID: in.OrgID, ClusterName: in.ClusterName,
-		Provider: in.Provider, ProvisionerType: in.ProvisionerType, Region: in.Region,
-		KubernetesVersion: in.KubernetesVersion,
-	}).Get(ctx, &ref)
-	if err != nil {
-		return fail(ctx, p, in, err)
-	}
-	p.done(ctx, ref.Endpoint)
-
-	p.start(ctx, "record")
-	err = workflow.ExecuteActivity(ctx, a.FinishOperation, activities.FinishOperationInput{
-		OrgID: in.OrgID, ClusterID: in.ClusterID, OperationID: in.OperationID,
-		OperationStat: store.OperationSucceeded, ClusterStatus: store.ClusterReady, Message: "cluster is ready",
-	}).Get(ctx, nil)
-	if err != nil {
-		return fail(ctx, p, in, err)
-	}
-	p.done(ctx, "")
-	p.finish(store.OperationSucceeded, "cluster is ready")
-	return DeployClusterResult{ClusterStatus: store.ClusterReady, Endpoint: ref.Endpoint}, nil
+	t.finish(ctx, StatusSucceeded, "cluster is ready")
+	return DeployClusterResult{ClusterStatus: store.ClusterReady, Endpoint: d.ref.Endpoint}, nil
 }
 
-// fail records the failure of the current step and of the operation, then returns err.
-func fail(ctx workflow.Context, p *tracker, in DeployClusterInput, cause error) (DeployClusterResult, error) {
-	p.failStep(ctx, cause.Error())
-	p.finish(store.OperationFailed, cause.Error())
-	// Recording the failure must succeed even if the workflow was cancelled.
+func (d *deployment) call(step string) activities.Call {
+	return activities.Call{Token: d.in.Op.OperationID + "-" + step, Step: step, Tags: d.in.Spec.Tags}
+}
+
+func (d *deployment) run(ctx workflow.Context) error {
+	var a *activities.Cluster
+	sctx, pctx := storeOptions(ctx), providerOptions(ctx)
+	spec := d.in.Spec
+	cp := func(step string) activities.ControlPlaneInput {
+		return activities.ControlPlaneInput{Call: d.call(step), Spec: spec, Network: d.network, Ref: d.ref, Version: spec.KubernetesVersion}
+	}
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{StepValidate, func() error {
+			return workflow.ExecuteActivity(sctx, a.BeginOperation, activities.BeginOperationInput{
+				OrgID: d.in.Op.OrgID, ClusterID: d.in.Op.ClusterID, OperationID: d.in.Op.OperationID,
+				ClusterStatus: store.ClusterProvisioning, Message: "provisioning",
+			}).Get(ctx, nil)
+		}},
+		{StepNetwork, func() error {
+			return workflow.ExecuteActivity(pctx, a.CreateNetwork, activities.NetworkInput{Call: d.call(StepNetwork), Spec: spec}).Get(ctx, &d.network)
+		}},
+		{StepControlPlane, func() error {
+			return workflow.ExecuteActivity(pctx, a.CreateControlPlane, cp(StepControlPlane)).Get(ctx, &d.ref)
+		}},
+		{StepWaitActive, func() error {
+			return workflow.ExecuteActivity(pctx, a.WaitControlPlaneActive, cp(StepWaitActive)).Get(ctx, nil)
+		}},
+		{StepNodeGroups, func() error {
+			return workflow.ExecuteActivity(pctx, a.CreateNodeGroups, activities.NodeGroupsInput{
+				Call: d.call(StepNodeGroups), Spec: spec, Ref: d.ref, NodeGroups: spec.NodeGroups,
+			}).Get(ctx, nil)
+		}},
+		{StepAddons, func() error {
+			return workflow.ExecuteActivity(pctx, a.InstallAddons, cp(StepAddons)).Get(ctx, nil)
+		}},
+		{StepKubeconfig, func() error {
+			var kc activities.KubeconfigResult
+			return workflow.ExecuteActivity(pctx, a.VerifyKubeconfig, cp(StepKubeconfig)).Get(ctx, &kc)
+		}},
+		{StepRecord, func() error {
+			return workflow.ExecuteActivity(sctx, a.FinishOperation, activities.FinishOperationInput{
+				OrgID: d.in.Op.OrgID, ClusterID: d.in.Op.ClusterID, OperationID: d.in.Op.OperationID,
+				OperationStatus: store.OperationSucceeded, ClusterStatus: store.ClusterReady, Message: "cluster is ready",
+				Ref: &d.ref, Network: &d.network, Spec: &spec,
+			}).Get(ctx, nil)
+		}},
+	}
+	for _, s := range steps {
+		if s.name == StepNodeGroups && len(spec.NodeGroups) == 0 {
+			d.t.skip(s.name, "no node groups (autopilot)")
+			continue
+		}
+		d.t.start(ctx, s.name)
+		d.started[s.name] = true
+		if err := s.run(); err != nil {
+			d.t.end(ctx, stepStatusFor(ctx, err), err.Error())
+			return err
+		}
+		msg := ""
+		if s.name == StepControlPlane {
+			msg = d.ref.Endpoint
+		}
+		d.t.end(ctx, StepSucceeded, msg)
+	}
+	return nil
+}
+
+// rollBack removes what the deploy created, newest first, even though the workflow
+// may be cancelled, then records the outcome and returns the cause.
+func (d *deployment) rollBack(ctx workflow.Context, cause error) (DeployClusterResult, error) {
+	wasCancelled := cancelled(ctx, cause)
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	var a *activities.Cluster
-	_ = workflow.ExecuteActivity(dctx, a.FinishOperation, activities.FinishOperationInput{
-		OrgID: in.OrgID, ClusterID: in.ClusterID, OperationID: in.OperationID,
-		OperationStat: store.OperationFailed, ClusterStatus: store.ClusterFailed, Message: cause.Error(),
+	pctx := providerOptions(dctx)
+	spec := d.in.Spec
+	undo := []struct {
+		step string
+		run  func() error
+	}{
+		{StepNodeGroups, func() error {
+			names := make([]string, 0, len(spec.NodeGroups))
+			for _, ng := range spec.NodeGroups {
+				names = append(names, ng.Name)
+			}
+			return workflow.ExecuteActivity(pctx, a.DeleteNodeGroups, activities.NodeGroupsInput{
+				Call: d.call("rollback-" + StepNodeGroups), Spec: spec, Ref: d.ref, Names: names,
+			}).Get(dctx, nil)
+		}},
+		{StepControlPlane, func() error {
+			// Deleting by the create's token also removes a control plane whose create
+			// was interrupted before it returned a reference.
+			in := activities.ControlPlaneInput{Call: d.call(StepControlPlane), Spec: spec, Ref: d.ref}
+			in.Call.Step = "rollback-" + StepControlPlane
+			return workflow.ExecuteActivity(pctx, a.DeleteControlPlane, in).Get(dctx, nil)
+		}},
+		{StepNetwork, func() error {
+			in := activities.NetworkInput{Call: d.call(StepNetwork), Spec: spec, Network: d.network}
+			in.Call.Step = "rollback-" + StepNetwork
+			return workflow.ExecuteActivity(pctx, a.DeleteNetwork, in).Get(dctx, nil)
+		}},
+	}
+	message := "deploy failed: " + cause.Error()
+	if wasCancelled {
+		message = "deploy cancelled"
+	}
+	for _, u := range undo {
+		if !d.started[u.step] {
+			continue
+		}
+		d.t.startCompensation(dctx, u.step)
+		if err := u.run(); err != nil {
+			d.t.end(dctx, StepFailed, err.Error())
+			message += "; rollback of " + u.step + " failed, resources may remain: " + err.Error()
+			continue
+		}
+		d.t.end(dctx, StepSucceeded, "removed")
+	}
+
+	opStatus, clusterStatus, status := store.OperationFailed, store.ClusterFailed, StatusFailed
+	if wasCancelled {
+		opStatus, clusterStatus, status = store.OperationCancelled, store.ClusterCancelled, StatusCancelled
+	}
+	_ = workflow.ExecuteActivity(storeOptions(dctx), a.FinishOperation, activities.FinishOperationInput{
+		OrgID: d.in.Op.OrgID, ClusterID: d.in.Op.ClusterID, OperationID: d.in.Op.OperationID,
+		OperationStatus: opStatus, ClusterStatus: clusterStatus, Message: message,
 	}).Get(dctx, nil)
-	return DeployClusterResult{ClusterStatus: store.ClusterFailed}, cause
+	d.t.finish(dctx, status, message)
+	if wasCancelled {
+		return DeployClusterResult{ClusterStatus: clusterStatus}, temporal.NewCanceledError(message)
+	}
+	return DeployClusterResult{ClusterStatus: clusterStatus}, cause
 }

@@ -3,7 +3,10 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
@@ -14,86 +17,106 @@ import (
 	"github.com/astropulse/astroplane/workflows"
 )
 
-var deployInput = workflows.DeployClusterInput{
-	OrgID: "org-1", ClusterID: "cl-1", ClusterName: "prod", OperationID: "acme.prod.deploy.1",
-	Provider: "aws", ProvisionerType: "eks", Region: "us-east-1",
+var op = workflows.Operation{OrgID: "org-1", ClusterID: "cl-1", OperationID: "acme.prod.deploy.1"}
+
+var spec = activities.ClusterSpec{
+	Name: "prod", Provider: "aws", ProvisionerType: "eks", Region: "us-east-1", KubernetesVersion: "1.31",
+	NodeGroups: []activities.NodeGroupSpec{{Name: "default-pool", MinNode: 1, MaxNode: 3, MachineTypes: []string{"t3.medium"}}},
 }
 
-func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *activities.Cluster) {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
+// fakeCloud mocks every cluster activity, recording the calls in order. Each provider
+// step can be told to fail or to take a while (so a cancel lands in it).
+type fakeCloud struct {
+	mu       sync.Mutex
+	calls    []string
+	finished []activities.FinishOperationInput
+	failAt   string        // activity that fails (non-retryable)
+	slowAt   string        // activity that takes an hour of (skipped) time
+	slow     time.Duration // how long slowAt takes
+}
+
+func (f *fakeCloud) record(name string) error {
+	f.mu.Lock()
+	f.calls = append(f.calls, name)
+	f.mu.Unlock()
+	if name == f.failAt {
+		return temporal.NewNonRetryableApplicationError("boom at "+name, activities.ErrTypeInjected, nil)
+	}
+	return nil
+}
+
+func (f *fakeCloud) install(env *testsuite.TestWorkflowEnvironment) {
 	a := &activities.Cluster{}
 	env.RegisterActivity(a)
-	return env, a
-}
-
-func TestDeployClusterRecordsReady(t *testing.T) {
-	env, a := newEnv(t)
-	var statuses []string
-	env.OnActivity(a.SetClusterStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.SetClusterStatusInput) error {
-		statuses = append(statuses, in.Status)
-		return nil
-	})
-	env.OnActivity(a.CreateCluster, mock.Anything, mock.MatchedBy(func(req activities.CreateClusterRequest) bool {
-		// The operation ID is the idempotency token, so a retried activity never creates twice.
-		return req.RequestToken == deployInput.OperationID && req.ClusterName == "prod" && req.Region == "us-east-1"
-	})).Return(activities.ClusterRef{Provider: "aws", ExternalID: "x", Endpoint: "https://prod"}, nil)
-	var finished activities.FinishOperationInput
-	env.OnActivity(a.FinishOperation, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FinishOperationInput) error {
-		finished = in
-		return nil
-	})
-
-	env.ExecuteWorkflow(workflows.DeployCluster, deployInput)
-
-	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
-		t.Fatalf("workflow: completed=%v err=%v", env.IsWorkflowCompleted(), env.GetWorkflowError())
-	}
-	var res workflows.DeployClusterResult
-	if err := env.GetWorkflowResult(&res); err != nil || res.ClusterStatus != store.ClusterReady || res.Endpoint != "https://prod" {
-		t.Fatalf("result %+v, %v", res, err)
-	}
-	if len(statuses) != 1 || statuses[0] != store.ClusterProvisioning {
-		t.Fatalf("statuses recorded: %v", statuses)
-	}
-	if finished.ClusterStatus != store.ClusterReady || finished.OperationStat != store.OperationSucceeded {
-		t.Fatalf("finish recorded %+v", finished)
-	}
-	p := queryProgress(t, env)
-	if p.Status != store.OperationSucceeded || p.Percent != 100 || len(p.Steps) != 3 {
-		t.Fatalf("progress %+v", p)
-	}
-	for _, s := range p.Steps {
-		if s.Status != workflows.StepSucceeded || s.StartedAt == nil || s.EndedAt == nil {
-			t.Fatalf("step %+v", s)
+	delay := func(name string) time.Duration {
+		if name == f.slowAt {
+			return f.slow
 		}
+		return 0
 	}
+	env.OnActivity(a.BeginOperation, mock.Anything, mock.Anything).After(delay("BeginOperation")).Return(func(context.Context, activities.BeginOperationInput) error {
+		return f.record("BeginOperation")
+	})
+	env.OnActivity(a.CreateNetwork, mock.Anything, mock.Anything).After(delay("CreateNetwork")).Return(func(context.Context, activities.NetworkInput) (activities.NetworkRef, error) {
+		return activities.NetworkRef{ID: "net-1"}, f.record("CreateNetwork")
+	})
+	env.OnActivity(a.DeleteNetwork, mock.Anything, mock.Anything).Return(func(context.Context, activities.NetworkInput) error {
+		return f.record("DeleteNetwork")
+	})
+	env.OnActivity(a.CreateControlPlane, mock.Anything, mock.Anything).After(delay("CreateControlPlane")).Return(func(_ context.Context, in activities.ControlPlaneInput) (activities.ClusterRef, error) {
+		if in.Network.ID != "net-1" {
+			return activities.ClusterRef{}, errors.New("control plane created without the network")
+		}
+		return activities.ClusterRef{Provider: "aws", ExternalID: "cp-1", Endpoint: "https://prod"}, f.record("CreateControlPlane")
+	})
+	env.OnActivity(a.WaitControlPlaneActive, mock.Anything, mock.Anything).After(delay("WaitControlPlaneActive")).Return(func(context.Context, activities.ControlPlaneInput) error {
+		return f.record("WaitControlPlaneActive")
+	})
+	env.OnActivity(a.DeleteControlPlane, mock.Anything, mock.Anything).Return(func(context.Context, activities.ControlPlaneInput) error {
+		return f.record("DeleteControlPlane")
+	})
+	env.OnActivity(a.CreateNodeGroups, mock.Anything, mock.Anything).After(delay("CreateNodeGroups")).Return(func(context.Context, activities.NodeGroupsInput) error {
+		return f.record("CreateNodeGroups")
+	})
+	env.OnActivity(a.DeleteNodeGroups, mock.Anything, mock.Anything).Return(func(context.Context, activities.NodeGroupsInput) error {
+		return f.record("DeleteNodeGroups")
+	})
+	env.OnActivity(a.InstallAddons, mock.Anything, mock.Anything).After(delay("InstallAddons")).Return(func(context.Context, activities.ControlPlaneInput) error {
+		return f.record("InstallAddons")
+	})
+	env.OnActivity(a.VerifyKubeconfig, mock.Anything, mock.Anything).After(delay("VerifyKubeconfig")).Return(func(context.Context, activities.ControlPlaneInput) (activities.KubeconfigResult, error) {
+		return activities.KubeconfigResult{Endpoint: "https://prod"}, f.record("VerifyKubeconfig")
+	})
+	env.OnActivity(a.UpgradeControlPlane, mock.Anything, mock.Anything).After(delay("UpgradeControlPlane")).Return(func(_ context.Context, in activities.ControlPlaneInput) error {
+		return f.record("UpgradeControlPlane " + in.Version)
+	})
+	env.OnActivity(a.UpdateNodeGroup, mock.Anything, mock.Anything).After(delay("UpdateNodeGroup")).Return(func(_ context.Context, in activities.NodeGroupsInput) error {
+		return f.record("UpdateNodeGroup " + in.NodeGroups[0].Name)
+	})
+	env.OnActivity(a.UpdateTags, mock.Anything, mock.Anything).Return(func(context.Context, activities.NodeGroupsInput) error {
+		return f.record("UpdateTags")
+	})
+	env.OnActivity(a.FinishOperation, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FinishOperationInput) error {
+		f.mu.Lock()
+		f.finished = append(f.finished, in)
+		f.mu.Unlock()
+		return f.record("FinishOperation")
+	})
 }
 
-func TestDeployClusterRecordsFailure(t *testing.T) {
-	env, a := newEnv(t)
-	env.OnActivity(a.SetClusterStatus, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(a.CreateCluster, mock.Anything, mock.Anything).Return(activities.ClusterRef{},
-		temporal.NewNonRetryableApplicationError("quota exceeded", activities.ErrTypeQuotaExceeded, nil))
-	var finished activities.FinishOperationInput
-	env.OnActivity(a.FinishOperation, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FinishOperationInput) error {
-		finished = in
-		return nil
-	})
+func (f *fakeCloud) lastFinish(t *testing.T) activities.FinishOperationInput {
+	t.Helper()
+	if len(f.finished) == 0 {
+		t.Fatal("the operation's outcome was never recorded")
+	}
+	return f.finished[len(f.finished)-1]
+}
 
-	env.ExecuteWorkflow(workflows.DeployCluster, deployInput)
-
-	var appErr *temporal.ApplicationError
-	if err := env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeQuotaExceeded {
-		t.Fatalf("workflow error %v, want the provider's QuotaExceeded", err)
-	}
-	if finished.ClusterStatus != store.ClusterFailed || finished.OperationStat != store.OperationFailed {
-		t.Fatalf("finish recorded %+v", finished)
-	}
-	p := queryProgress(t, env)
-	if p.Status != store.OperationFailed || p.Steps[1].Status != workflows.StepFailed || p.Steps[2].Status != workflows.StepPending {
-		t.Fatalf("progress %+v", p)
-	}
+func newEnv(f *fakeCloud) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	f.install(env)
+	return env
 }
 
 func queryProgress(t *testing.T, env *testsuite.TestWorkflowEnvironment) workflows.Progress {
@@ -107,4 +130,146 @@ func queryProgress(t *testing.T, env *testsuite.TestWorkflowEnvironment) workflo
 		t.Fatal(err)
 	}
 	return p
+}
+
+func TestDeployHappyPath(t *testing.T) {
+	f := &fakeCloud{}
+	env := newEnv(f)
+	env.ExecuteWorkflow(workflows.DeployCluster, workflows.DeployClusterInput{Op: op, Spec: spec})
+
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"BeginOperation", "CreateNetwork", "CreateControlPlane", "WaitControlPlaneActive",
+		"CreateNodeGroups", "InstallAddons", "VerifyKubeconfig", "FinishOperation"}
+	if !slices.Equal(f.calls, want) {
+		t.Fatalf("calls %v, want %v", f.calls, want)
+	}
+	fin := f.lastFinish(t)
+	if fin.ClusterStatus != store.ClusterReady || fin.OperationStatus != store.OperationSucceeded ||
+		fin.Ref == nil || fin.Ref.ExternalID != "cp-1" || fin.Network == nil || fin.Network.ID != "net-1" || fin.Spec == nil {
+		t.Fatalf("outcome %+v", fin)
+	}
+	p := queryProgress(t, env)
+	if p.Status != workflows.StatusSucceeded || p.Percent != 100 || len(p.Steps) != len(workflows.DeploySteps) {
+		t.Fatalf("progress %+v", p)
+	}
+	for _, s := range p.Steps {
+		if s.Status != workflows.StepSucceeded || s.StartedAt == nil || s.EndedAt == nil {
+			t.Fatalf("step %+v", s)
+		}
+	}
+}
+
+func TestDeployWithoutNodeGroupsSkipsThatStep(t *testing.T) {
+	f := &fakeCloud{}
+	env := newEnv(f)
+	autopilot := spec
+	autopilot.NodeGroups, autopilot.Autopilot = nil, true
+	env.ExecuteWorkflow(workflows.DeployCluster, workflows.DeployClusterInput{Op: op, Spec: autopilot})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(f.calls, "CreateNodeGroups") {
+		t.Fatal("node groups created for an autopilot cluster")
+	}
+	if p := queryProgress(t, env); p.Steps[4].Status != workflows.StepSkipped || p.Percent != 100 {
+		t.Fatalf("progress %+v", p)
+	}
+}
+
+// Each failing step rolls back exactly what was started before it, newest first.
+func TestDeployFailureRollsBack(t *testing.T) {
+	for _, tc := range []struct {
+		failAt   string
+		rollback []string
+	}{
+		{"BeginOperation", nil},
+		{"CreateNetwork", []string{"DeleteNetwork"}},
+		{"CreateControlPlane", []string{"DeleteControlPlane", "DeleteNetwork"}},
+		{"WaitControlPlaneActive", []string{"DeleteControlPlane", "DeleteNetwork"}},
+		{"CreateNodeGroups", []string{"DeleteNodeGroups", "DeleteControlPlane", "DeleteNetwork"}},
+		{"InstallAddons", []string{"DeleteNodeGroups", "DeleteControlPlane", "DeleteNetwork"}},
+		{"VerifyKubeconfig", []string{"DeleteNodeGroups", "DeleteControlPlane", "DeleteNetwork"}},
+	} {
+		t.Run(tc.failAt, func(t *testing.T) {
+			f := &fakeCloud{failAt: tc.failAt}
+			env := newEnv(f)
+			env.ExecuteWorkflow(workflows.DeployCluster, workflows.DeployClusterInput{Op: op, Spec: spec})
+
+			var appErr *temporal.ApplicationError
+			if err := env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeInjected {
+				t.Fatalf("workflow error %v, want the step's failure", err)
+			}
+			i := slices.Index(f.calls, tc.failAt)
+			got := f.calls[i+1 : len(f.calls)-1] // between the failure and the final record
+			if !slices.Equal(got, tc.rollback) {
+				t.Fatalf("rollback %v, want %v (all calls %v)", got, tc.rollback, f.calls)
+			}
+			fin := f.lastFinish(t)
+			if fin.ClusterStatus != store.ClusterFailed || fin.OperationStatus != store.OperationFailed {
+				t.Fatalf("outcome %+v", fin)
+			}
+			p := queryProgress(t, env)
+			if p.Status != workflows.StatusFailed {
+				t.Fatalf("progress status %s", p.Status)
+			}
+			var compensations int
+			for _, s := range p.Steps {
+				if s.Compensation {
+					compensations++
+					if s.Status != workflows.StepSucceeded {
+						t.Fatalf("compensation step %+v", s)
+					}
+				}
+			}
+			if compensations != len(tc.rollback) {
+				t.Fatalf("progress shows %d compensation steps, want %d: %+v", compensations, len(tc.rollback), p.Steps)
+			}
+		})
+	}
+}
+
+// A cancel during any step stops the deploy, rolls back what was started, and ends
+// the workflow CANCELLED.
+func TestDeployCancelAtEachStep(t *testing.T) {
+	for _, tc := range []struct {
+		slowAt   string
+		rollback []string
+	}{
+		{"CreateNetwork", []string{"DeleteNetwork"}},
+		{"CreateControlPlane", []string{"DeleteControlPlane", "DeleteNetwork"}},
+		{"WaitControlPlaneActive", []string{"DeleteControlPlane", "DeleteNetwork"}},
+		{"CreateNodeGroups", []string{"DeleteNodeGroups", "DeleteControlPlane", "DeleteNetwork"}},
+		{"InstallAddons", []string{"DeleteNodeGroups", "DeleteControlPlane", "DeleteNetwork"}},
+		{"VerifyKubeconfig", []string{"DeleteNodeGroups", "DeleteControlPlane", "DeleteNetwork"}},
+	} {
+		t.Run(tc.slowAt, func(t *testing.T) {
+			f := &fakeCloud{slowAt: tc.slowAt, slow: time.Hour}
+			env := newEnv(f)
+			env.RegisterDelayedCallback(env.CancelWorkflow, 30*time.Minute)
+			env.ExecuteWorkflow(workflows.DeployCluster, workflows.DeployClusterInput{Op: op, Spec: spec})
+
+			if err := env.GetWorkflowError(); !temporal.IsCanceledError(err) {
+				t.Fatalf("workflow error %v, want cancelled", err)
+			}
+			var undo []string
+			for _, c := range f.calls {
+				if len(c) > 6 && c[:6] == "Delete" {
+					undo = append(undo, c)
+				}
+			}
+			if !slices.Equal(undo, tc.rollback) {
+				t.Fatalf("rollback %v, want %v (all calls %v)", undo, tc.rollback, f.calls)
+			}
+			fin := f.lastFinish(t)
+			if fin.ClusterStatus != store.ClusterCancelled || fin.OperationStatus != store.OperationCancelled {
+				t.Fatalf("outcome %+v", fin)
+			}
+			p := queryProgress(t, env)
+			if p.Status != workflows.StatusCancelled {
+				t.Fatalf("progress %+v", p)
+			}
+		})
+	}
 }

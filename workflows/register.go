@@ -17,5 +17,7 @@ type Dependencies struct {
 // Go function and method names) that operators see in the Temporal Web UI.
 func Register(w worker.Registry, deps Dependencies) {
 	w.RegisterWorkflowWithOptions(DeployCluster, workflow.RegisterOptions{Name: "DeployCluster"})
+	w.RegisterWorkflowWithOptions(UpdateCluster, workflow.RegisterOptions{Name: "UpdateCluster"})
+	w.RegisterWorkflowWithOptions(DeleteCluster, workflow.RegisterOptions{Name: "DeleteCluster"})
 	w.RegisterActivityWithOptions(deps.Cluster, activity.RegisterOptions{})
 }

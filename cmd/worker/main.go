@@ -74,9 +74,11 @@ func run(ctx context.Context) error {
 // clouds plug in here.
 func clusterActivities(st *store.Store, stepDelay time.Duration) *activities.Cluster {
 	simCloud := sim.New(stepDelay)
-	return &activities.Cluster{Store: st, Providers: map[string]activities.Provider{
-		"aws": simCloud, "gcp": simCloud, "azure": simCloud,
-	}}
+	return &activities.Cluster{
+		Store:        st,
+		Providers:    map[string]activities.Provider{"aws": simCloud, "gcp": simCloud, "azure": simCloud},
+		PollInterval: max(stepDelay/4, 50*time.Millisecond),
+	}
 }
 
 // interruptOn adapts ctx to the channel worker.Run stops on.

@@ -4,11 +4,13 @@ package testtemporal
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 )
@@ -35,8 +37,9 @@ func Start(t testing.TB) *testsuite.DevServer {
 		t.Skip("Temporal CLI not found (make tools installs it into bin/)")
 	}
 	srv, err := testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
-		ExistingPath:     cli,
-		ClientOptions:    &client.Options{Namespace: "default"},
+		ExistingPath: cli,
+		ClientOptions: &client.Options{Namespace: "default",
+			Logger: tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))},
 		LogLevel:         "error",
 		SearchAttributes: SearchAttributes,
 		ExtraArgs:        []string{"--headless"},

@@ -1,0 +1,157 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/catalog"
+	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/store"
+	"github.com/astropulse/astroplane/upgrade"
+)
+
+// clusterSpec is the secret-free spec the workflows carry, from a validated manifest.
+func clusterSpec(spec api.K8sClusterSpec) activities.ClusterSpec {
+	pt := string(spec.Provisioner.Type)
+	cs := activities.ClusterSpec{
+		Name: spec.ClusterName, Provider: string(spec.Provider), ProvisionerType: pt,
+		Region: deref(spec.Region), AccountID: accountID(spec), Tags: map[string]string{},
+	}
+	version := deref(spec.KubernetesVersion)
+	if g := spec.Provisioner.Gke; g != nil {
+		if version == "" {
+			version = deref(g.KubernetesVersion)
+		}
+		cs.Autopilot = g.Autopilot != nil && *g.Autopilot
+	}
+	if minor, ok := catalog.NormalizeVersion(pt, version); ok {
+		cs.KubernetesVersion = minor
+	} else {
+		cs.KubernetesVersion = catalog.DefaultVersion(pt)
+	}
+	cs.CredentialsType = credentialsType(spec.Provisioner)
+	if spec.Tags != nil {
+		for k, v := range *spec.Tags {
+			cs.Tags[k] = v
+		}
+	}
+	if spec.ClusterSpec != nil && spec.ClusterSpec.DataPlane != nil {
+		for _, ng := range spec.ClusterSpec.DataPlane.NodeGroups {
+			cs.NodeGroups = append(cs.NodeGroups, nodeGroupSpec(ng, cs.KubernetesVersion))
+		}
+	}
+	return cs
+}
+
+func nodeGroupSpec(ng api.NodeGroupSpec, version string) activities.NodeGroupSpec {
+	out := activities.NodeGroupSpec{
+		Name: ng.Name, Version: version, MinNode: ng.MinNode, MaxNode: ng.MaxNode,
+		InstanceType: "ondemand", MachineTypes: ng.MachineTypes, Labels: map[string]string{},
+	}
+	if ng.InstanceType != nil {
+		out.InstanceType = string(*ng.InstanceType)
+	}
+	if ng.Labels != nil {
+		for k, v := range *ng.Labels {
+			out.Labels[k] = v
+		}
+	}
+	if ng.Taints != nil {
+		for _, t := range *ng.Taints {
+			out.Taints = append(out.Taints, activities.Taint{Key: t.Key, Value: deref(t.Value), Effect: string(t.Effect)})
+		}
+	}
+	return out
+}
+
+func credentialsType(p api.ClusterProvisioner) string {
+	var c *api.ClusterCredentials
+	switch {
+	case p.Eks != nil:
+		c = p.Eks.Credentials
+	case p.Gke != nil:
+		c = p.Gke.Credentials
+	case p.Aks != nil:
+		c = p.Aks.Credentials
+	case p.SelfHosted != nil:
+		c = p.SelfHosted.Credentials
+	}
+	if c == nil {
+		return "dynamic"
+	}
+	return string(c.Type)
+}
+
+// storedSpec is the cluster as the workflows last left it.
+func storedSpec(cl store.Cluster) (activities.ClusterSpec, error) {
+	var cs activities.ClusterSpec
+	if len(cl.State) == 0 {
+		return activities.ClusterSpec{}, fmt.Errorf("cluster %s has no recorded state", cl.ID)
+	}
+	err := json.Unmarshal(cl.State, &cs)
+	return cs, err
+}
+
+// upgradeCluster is the planner's view of a cluster.
+func upgradeCluster(cs activities.ClusterSpec) upgrade.Cluster {
+	c := upgrade.Cluster{Provider: cs.Provider, ProvisionerType: cs.ProvisionerType, Version: cs.KubernetesVersion, Tags: cs.Tags}
+	for _, ng := range cs.NodeGroups {
+		c.NodeGroups = append(c.NodeGroups, upgrade.NodeGroup{
+			Name: ng.Name, Version: ng.Version, MinNode: ng.MinNode, MaxNode: ng.MaxNode, InstanceType: ng.InstanceType,
+			MachineTypes: ng.MachineTypes, Labels: ng.Labels, Taints: upgradeTaints(ng.Taints),
+		})
+	}
+	return c
+}
+
+func upgradeTaints(ts []activities.Taint) []upgrade.Taint {
+	var out []upgrade.Taint
+	for _, t := range ts {
+		out = append(out, upgrade.Taint{Key: t.Key, Value: t.Value, Effect: t.Effect})
+	}
+	return out
+}
+
+// upgradeRequest is the planner's view of an update manifest.
+func upgradeRequest(spec api.K8sClusterUpdateSpec) upgrade.Request {
+	r := upgrade.Request{KubernetesVersion: deref(spec.KubernetesVersion), AllowDowngrade: spec.AllowDowngrade != nil && *spec.AllowDowngrade}
+	if spec.Tags != nil {
+		r.Tags = map[string]string(*spec.Tags)
+	}
+	if uc := spec.UpdateConfig; uc != nil {
+		r.MaxUnavailable, r.MaxSurge = deref(uc.MaxUnavailable), deref(uc.MaxSurge)
+	}
+	if spec.Eks != nil && spec.Eks.AmiFamily != nil {
+		r.AmiFamily = string(*spec.Eks.AmiFamily)
+	}
+	if spec.NodeGroups != nil {
+		for _, ng := range *spec.NodeGroups {
+			ch := upgrade.NodeGroupChange{Name: ng.Name, MinNode: ng.MinNode, MaxNode: ng.MaxNode}
+			if ng.MachineTypes != nil {
+				ch.MachineTypes = *ng.MachineTypes
+			}
+			if ng.Labels != nil {
+				ch.Labels = map[string]string(*ng.Labels)
+			}
+			if ng.Taints != nil {
+				for _, t := range *ng.Taints {
+					ch.Taints = append(ch.Taints, upgrade.Taint{Key: t.Key, Value: deref(t.Value), Effect: string(t.Effect)})
+				}
+			}
+			r.NodeGroups = append(r.NodeGroups, ch)
+		}
+	}
+	return r
+}
+
+// supportedVersions lists the minors the provisioner supports, for the planner.
+func supportedVersions(provisionerType string) []string {
+	var out []string
+	for _, v := range catalog.KubernetesVersions(provisionerType) {
+		out = append(out, v.Minor)
+	}
+	sort.Strings(out)
+	return out
+}

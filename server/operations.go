@@ -1,0 +1,142 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/astropulse/astroplane/store"
+	"github.com/astropulse/astroplane/workflows"
+)
+
+// newOperation prepares the record of an operation on cl, its ID naming org, cluster
+// and type, and the request's hash for Idempotency-Key checks.
+func newOperation(c echo.Context, p Principal, cl store.Cluster, opType string, idemKey *string) store.Operation {
+	raw, _ := c.Get(bodyKey).([]byte)
+	sum := sha256.Sum256(append([]byte(c.Request().Method+" "+c.Request().URL.Path+"\n"), raw...))
+	id := workflows.OperationID(p.OrgName, cl.Name, opType, randomSuffix())
+	return store.Operation{
+		ID: id, OrgID: p.OrgID, ClusterID: cl.ID, ClusterName: cl.Name, Type: opType,
+		Status: store.OperationRunning, WorkflowID: id, IdempotencyKey: deref(idemKey),
+		RequestHash: hex.EncodeToString(sum[:]), CreatedBy: p.UserID,
+	}
+}
+
+// priorOperation answers a request whose Idempotency-Key was seen before: the same
+// operation for the same request, 422 for another. ok is false when the key is new.
+func (s *Server) priorOperation(c echo.Context, op store.Operation) (prior store.Operation, ok bool, err error) {
+	if op.IdempotencyKey == "" {
+		return store.Operation{}, false, nil
+	}
+	prior, err = s.store.GetOperationByIdempotencyKey(c.Request().Context(), op.OrgID, op.IdempotencyKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Operation{}, false, nil
+	}
+	if err != nil {
+		return store.Operation{}, false, err
+	}
+	if prior.RequestHash != op.RequestHash {
+		return store.Operation{}, false, &APIError{Status: http.StatusUnprocessableEntity, Code: CodeUnprocessable,
+			Message: "Idempotency-Key was already used with a different request",
+			Details: map[string]any{"header.Idempotency-Key": "reused with a different request"}}
+	}
+	return prior, true, nil
+}
+
+// conflictWithRunning is the 409 for a cluster that already has an operation running.
+// An operation whose workflow has ended without recording it (terminated by an
+// operator, say) is closed here, so it never blocks the cluster for good; retry
+// reports whether the caller should try again.
+func (s *Server) conflictWithRunning(ctx context.Context, orgID, clusterID string) (retry bool, err error) {
+	running, err := s.store.RunningOperation(ctx, orgID, clusterID)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil // finished in between
+	}
+	if err != nil {
+		return false, err
+	}
+	if s.temporal == nil {
+		return false, errNoTemporal
+	}
+	desc, err := s.temporal.DescribeWorkflowExecution(ctx, running.WorkflowID, "")
+	if err == nil && desc.WorkflowExecutionInfo.Status != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		status := store.OperationFailed
+		if desc.WorkflowExecutionInfo.Status == enums.WORKFLOW_EXECUTION_STATUS_CANCELED {
+			status = store.OperationCancelled
+		}
+		done, ferr := s.store.FinishOperation(ctx, orgID, running.ID, status, "workflow ended without recording its outcome", time.Now().UTC())
+		if ferr == nil && done {
+			return true, nil
+		}
+	}
+	return false, Conflict(fmt.Sprintf("operation %s (%s) is already running on this cluster", running.ID, running.Type),
+		map[string]any{"runningOperationId": running.ID, "runningOperationType": running.Type})
+}
+
+// startWorkflow starts an operation's workflow under the operation's ID, with the
+// search attributes operators and the API find it by.
+func (s *Server) startWorkflow(ctx context.Context, op store.Operation, provider string, wf any, in any) error {
+	if s.temporal == nil {
+		return errNoTemporal
+	}
+	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       op.WorkflowID,
+		TaskQueue:                s.taskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.AttrOrgID.ValueSet(op.OrgID),
+			workflows.AttrClusterName.ValueSet(op.ClusterName),
+			workflows.AttrOperationType.ValueSet(op.Type),
+			workflows.AttrProvider.ValueSet(provider),
+		),
+		StaticSummary: fmt.Sprintf("%s of cluster %s", op.Type, op.ClusterName),
+	}, wf, in)
+	if err != nil {
+		return fmt.Errorf("start %s workflow: %w", op.Type, err)
+	}
+	return nil
+}
+
+// beginOperation records op on an existing cluster and starts its workflow; a
+// running operation is a 409 naming it, a repeated Idempotency-Key the same answer.
+// It returns the operation that runs (op, or the earlier one of the same key).
+func (s *Server) beginOperation(c echo.Context, op store.Operation, provider string, wf any, in any) (store.Operation, error) {
+	ctx := c.Request().Context()
+	if prior, ok, err := s.priorOperation(c, op); err != nil || ok {
+		return prior, err
+	}
+	for attempt := 0; ; attempt++ {
+		err := s.store.StartOperation(ctx, &op)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return store.Operation{}, err
+		}
+		if prior, ok, perr := s.priorOperation(c, op); perr != nil || ok {
+			return prior, perr // the same key won a race with us
+		}
+		retry, cerr := s.conflictWithRunning(ctx, op.OrgID, op.ClusterID)
+		if cerr != nil {
+			return store.Operation{}, cerr
+		}
+		if !retry || attempt > 0 {
+			return store.Operation{}, Conflict("another operation is running on this cluster", nil)
+		}
+	}
+	if err := s.startWorkflow(ctx, op, provider, wf, in); err != nil {
+		_, _ = s.store.FinishOperation(context.WithoutCancel(ctx), op.OrgID, op.ID, store.OperationFailed, "workflow did not start", time.Now().UTC())
+		return store.Operation{}, err
+	}
+	return op, nil
+}

@@ -1,0 +1,296 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/store"
+	"github.com/astropulse/astroplane/workflows"
+)
+
+// GetClusterProgress answers the operation's progress from its workflow — a query,
+// plus the running activity's last heartbeat from Describe — not from a copy in the
+// database.
+func (s *Server) GetClusterProgress(c echo.Context, clusterID string, params api.GetClusterProgressParams) error {
+	cl, op, err := s.findOperation(c, clusterID, params.OperationId)
+	if err != nil {
+		return err
+	}
+	pr, detail, err := s.progress(c.Request().Context(), op)
+	if err != nil {
+		return err
+	}
+	return ok(c, progressView(pr, detail, cl), "progress")
+}
+
+// findOperation resolves a cluster and one of its operations (its last by default).
+func (s *Server) findOperation(c echo.Context, clusterID string, operationID *string) (store.Cluster, store.Operation, error) {
+	cl, err := s.findCluster(c, clusterID)
+	if err != nil {
+		return store.Cluster{}, store.Operation{}, err
+	}
+	opID := cl.LastOperationID
+	if operationID != nil {
+		opID = *operationID
+	}
+	op, err := s.store.GetOperation(c.Request().Context(), cl.OrgID, opID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && op.ClusterID != cl.ID) {
+		return store.Cluster{}, store.Operation{}, NotFound(fmt.Sprintf("operation %q of cluster %q", opID, cl.Name))
+	}
+	return cl, op, err
+}
+
+// progress asks the operation's workflow for its progress and adds the running
+// activity's heartbeat to the running step. When no worker can answer the query
+// (all down), it falls back to what the store and Temporal know of the operation.
+func (s *Server) progress(ctx context.Context, op store.Operation) (workflows.Progress, map[string]any, error) {
+	if s.temporal == nil {
+		return workflows.Progress{}, nil, errNoTemporal
+	}
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var pr workflows.Progress
+	resp, qerr := s.temporal.QueryWorkflow(qctx, op.WorkflowID, "", workflows.QueryProgress)
+	if qerr == nil {
+		qerr = resp.Get(&pr)
+	}
+	desc, derr := s.temporal.DescribeWorkflowExecution(ctx, op.WorkflowID, "")
+	if qerr != nil {
+		if derr != nil {
+			return workflows.Progress{}, nil, fmt.Errorf("progress of %s: query: %v; describe: %w", op.WorkflowID, qerr, derr)
+		}
+		pr = workflows.Progress{OperationID: op.ID, OperationType: op.Type, ClusterID: op.ClusterID, Phase: "unknown",
+			Status: statusOf(desc.WorkflowExecutionInfo.Status), Message: "step details unavailable: no worker answered", Steps: []workflows.Step{}}
+		if st := desc.WorkflowExecutionInfo.StartTime; st != nil {
+			pr.StartedAt = st.AsTime()
+		}
+	}
+	var detail map[string]any
+	if derr == nil {
+		for _, pa := range desc.PendingActivities {
+			detail = map[string]any{"activity": pa.ActivityType.GetName(), "attempt": pa.Attempt}
+			if pa.HeartbeatDetails != nil {
+				var hb any
+				if err := converter.GetDefaultDataConverter().FromPayloads(pa.HeartbeatDetails, &hb); err == nil {
+					detail["heartbeat"] = hb
+				}
+			}
+			if t := pa.LastHeartbeatTime; t != nil {
+				detail["lastHeartbeatAt"] = t.AsTime()
+			}
+			if f := pa.LastFailure; f != nil {
+				detail["lastFailure"] = f.GetMessage()
+			}
+		}
+	}
+	return pr, detail, nil
+}
+
+// progressView is the API's form of pr; detail (the running activity's heartbeat)
+// goes on the running step.
+func progressView(pr workflows.Progress, detail map[string]any, cl store.Cluster) api.ClusterProgress {
+	v := api.ClusterProgress{
+		OperationId: pr.OperationID, OperationType: api.ClusterOperationType(pr.OperationType),
+		Percent: pr.Percent, Status: api.ClusterOperationStatus(pr.Status),
+		ClusterId: &cl.ID, ClusterName: &cl.Name, Phase: &pr.Phase, Steps: []api.ClusterProgressStep{},
+		EndedAt: pr.EndedAt,
+	}
+	if !pr.StartedAt.IsZero() {
+		v.StartedAt = &pr.StartedAt
+	}
+	if pr.Message != "" {
+		v.Message = &pr.Message
+	}
+	for _, st := range pr.Steps {
+		step := api.ClusterProgressStep{Name: st.Name, Status: api.ClusterProgressStepStatus(st.Status), StartedAt: st.StartedAt, EndedAt: st.EndedAt}
+		if st.Message != "" {
+			msg := st.Message
+			step.Message = &msg
+		}
+		if st.Compensation {
+			step.Detail = &map[string]any{"compensation": true}
+		}
+		if st.Status == workflows.StepRunning && detail != nil {
+			step.Detail = &detail
+		}
+		v.Steps = append(v.Steps, step)
+	}
+	return v
+}
+
+func statusOf(s enums.WorkflowExecutionStatus) string {
+	switch s {
+	case enums.WORKFLOW_EXECUTION_STATUS_RUNNING, enums.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+		return workflows.StatusRunning
+	case enums.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		return workflows.StatusSucceeded
+	case enums.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		return workflows.StatusCancelled
+	default:
+		return workflows.StatusFailed
+	}
+}
+
+// visibilityStatus is the ExecutionStatus filter for a progress status.
+var visibilityStatus = map[api.ClusterOperationStatus]string{
+	api.ClusterOperationStatusRUNNING:   "ExecutionStatus = 'Running'",
+	api.ClusterOperationStatusSUCCEEDED: "ExecutionStatus = 'Completed'",
+	api.ClusterOperationStatusFAILED:    "ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut')",
+	api.ClusterOperationStatusCANCELLED: "ExecutionStatus = 'Canceled'",
+}
+
+// ListClusterProgress lists the organization's operations from Temporal visibility,
+// newest first, filtered by the custom search attributes every operation carries.
+func (s *Server) ListClusterProgress(c echo.Context, params api.ListClusterProgressParams) error {
+	p, err := mustPrincipal(c)
+	if err != nil {
+		return err
+	}
+	if s.temporal == nil {
+		return errNoTemporal
+	}
+	clauses := []string{fmt.Sprintf("%s = '%s'", workflows.AttrOrgID.GetName(), p.OrgID)}
+	if params.OperationType != nil {
+		// The contract restricts the value to its enum, so it is safe to quote.
+		clauses = append(clauses, fmt.Sprintf("%s = '%s'", workflows.AttrOperationType.GetName(), *params.OperationType))
+	}
+	if params.Status != nil {
+		f, ok := visibilityStatus[*params.Status]
+		if !ok {
+			return ok2(c, api.ClusterProgressList{Items: []api.ClusterProgress{}})
+		}
+		clauses = append(clauses, f)
+	}
+	var token []byte
+	if params.PageToken != nil {
+		if token, err = base64.RawURLEncoding.DecodeString(*params.PageToken); err != nil {
+			return ValidationFailed(map[string]any{"query.pageToken": "not a page token of this API"})
+		}
+	}
+	size := 50
+	if params.Limit != nil && *params.Limit > 0 {
+		size = min(*params.Limit, 1000)
+	}
+	resp, err := s.temporal.ListWorkflow(c.Request().Context(), &workflowservice.ListWorkflowExecutionsRequest{
+		PageSize: int32(size), NextPageToken: token, Query: strings.Join(clauses, " AND ") + " ORDER BY StartTime DESC",
+	})
+	if err != nil {
+		return fmt.Errorf("list operations: %w", err)
+	}
+	list := api.ClusterProgressList{Items: []api.ClusterProgress{}}
+	for _, ex := range resp.Executions {
+		item := api.ClusterProgress{
+			OperationId: ex.Execution.GetWorkflowId(), Status: api.ClusterOperationStatus(statusOf(ex.Status)),
+			Steps: []api.ClusterProgressStep{},
+		}
+		var opType, name string
+		if sa := ex.SearchAttributes; sa != nil {
+			if pl, ok := sa.IndexedFields[workflows.AttrOperationType.GetName()]; ok {
+				_ = converter.GetDefaultDataConverter().FromPayload(pl, &opType)
+			}
+			if pl, ok := sa.IndexedFields[workflows.AttrClusterName.GetName()]; ok {
+				_ = converter.GetDefaultDataConverter().FromPayload(pl, &name)
+			}
+		}
+		item.OperationType, item.ClusterName = api.ClusterOperationType(opType), &name
+		if st := ex.StartTime; st != nil {
+			t := st.AsTime()
+			item.StartedAt = &t
+		}
+		if ct := ex.CloseTime; ct != nil {
+			t := ct.AsTime()
+			item.EndedAt = &t
+			if item.Status == api.ClusterOperationStatusSUCCEEDED {
+				item.Percent = 100
+			}
+		}
+		list.Items = append(list.Items, item)
+	}
+	if len(resp.NextPageToken) > 0 {
+		t := base64.RawURLEncoding.EncodeToString(resp.NextPageToken)
+		list.NextPageToken = &t
+	}
+	return ok2(c, list)
+}
+
+func ok2(c echo.Context, data any) error { return ok(c, data, "operations") }
+
+// GetClusterHistory lists a cluster's operations, newest first. A cluster that no
+// longer exists under its name is found by the reference's storage-location lookup
+// (provider, provisionerType, accountId, region) among deleted clusters.
+func (s *Server) GetClusterHistory(c echo.Context, clusterID string, params api.GetClusterHistoryParams) error {
+	p, err := mustPrincipal(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	cl, err := s.findCluster(c, clusterID)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.Status == 404 {
+		loc := store.ClusterLocation{Name: clusterID, ProvisionerType: deref(params.ProvisionerType), AccountID: deref(params.AccountId), Region: deref(params.Region)}
+		if params.Provider != nil {
+			loc.Provider = string(*params.Provider)
+		}
+		if loc.Provider == "" || loc.ProvisionerType == "" || loc.AccountID == "" || loc.Region == "" {
+			return &APIError{Status: 404, Code: CodeNotFound, Message: fmt.Sprintf("cluster %q not found", clusterID),
+				Details: map[string]any{"hint": "for a deleted cluster pass provider, provisionerType, accountId and region"}}
+		}
+		cl, err = s.store.FindDeletedCluster(ctx, p.OrgID, loc)
+		if errors.Is(err, store.ErrNotFound) {
+			return NotFound(fmt.Sprintf("cluster %q", clusterID))
+		}
+	}
+	if err != nil {
+		return err
+	}
+	limit := 100
+	if params.Limit != nil && *params.Limit > 0 {
+		limit = min(*params.Limit, 1000)
+	}
+	ops, next, err := s.store.ListOperations(ctx, cl.OrgID, cl.ID, deref(params.PageToken), limit)
+	if errors.Is(err, store.ErrBadPageToken) {
+		return ValidationFailed(map[string]any{"query.pageToken": "not a page token of this API"})
+	}
+	if err != nil {
+		return err
+	}
+	h := api.ClusterHistory{ClusterId: &cl.ID, Operations: []api.ClusterOperation{}}
+	for _, op := range ops {
+		o := api.ClusterOperation{OperationId: op.ID, OperationType: api.ClusterOperationType(op.Type),
+			Status: api.ClusterOperationStatus(operationStatus(op.Status)), StartedAt: &op.CreatedAt, EndedAt: op.EndedAt}
+		if op.Message != "" {
+			o.Message = &op.Message
+		}
+		if op.CreatedBy != "" {
+			o.RequestedBy = &op.CreatedBy
+		}
+		h.Operations = append(h.Operations, o)
+	}
+	if next != "" {
+		h.NextPageToken = &next
+	}
+	return ok(c, h, fmt.Sprintf("%d operations", len(h.Operations)))
+}
+
+// operationStatus maps the store's operation status to the API's.
+func operationStatus(s string) string {
+	switch s {
+	case store.OperationSucceeded:
+		return workflows.StatusSucceeded
+	case store.OperationCancelled:
+		return workflows.StatusCancelled
+	case store.OperationFailed:
+		return workflows.StatusFailed
+	}
+	return workflows.StatusRunning
+}

@@ -1,0 +1,198 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/store"
+	"github.com/astropulse/astroplane/upgrade"
+	"github.com/astropulse/astroplane/validate"
+	"github.com/astropulse/astroplane/workflows"
+)
+
+// UpdateCluster validates a K8sClusterUpdate manifest, runs the preflight checks and
+// plans the update (version hops, node-group rollouts, tags). Dry runs and report
+// requests answer 200 with the plan even when it is blocked; otherwise a blocked plan
+// is a 400 and a passing one starts the update workflow (202).
+func (s *Server) UpdateCluster(c echo.Context, clusterID string, params api.UpdateClusterParams) error {
+	p, err := mustPrincipal(c)
+	if err != nil {
+		return err
+	}
+	var m api.K8sClusterUpdateManifest
+	if err := bindBody(c, &m); err != nil {
+		return err
+	}
+	cl, err := s.findCluster(c, clusterID)
+	if err != nil {
+		return err
+	}
+	if cl.Status == store.ClusterDeleted {
+		return NotFound(fmt.Sprintf("cluster %q", clusterID))
+	}
+	current, err := storedSpec(cl)
+	if err != nil {
+		return err
+	}
+	spec := m.Spec
+	plan := upgrade.Build(upgradeCluster(current), upgradeRequest(spec), supportedVersions(cl.ProvisionerType))
+	fieldErrs := validate.ClusterUpdateSpec(cl.Provider, spec)
+	for field, msg := range fieldErrs {
+		plan.Errors = append(plan.Errors, field+": "+msg)
+		plan.ValidationPassed = false
+	}
+	dryRun := spec.UpdateConfig != nil && spec.UpdateConfig.DryRun != nil && *spec.UpdateConfig.DryRun
+	report := spec.GenerateReport != nil && *spec.GenerateReport
+	result := updateResult(cl, plan)
+	if dryRun || report {
+		result.Message = ptr("dry run: nothing was changed")
+		return c.JSON(http.StatusOK, result)
+	}
+	if !plan.ValidationPassed {
+		details := map[string]any{"errors": plan.Errors}
+		for field, msg := range fieldErrs {
+			details[field] = msg
+		}
+		return &APIError{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: "the update is blocked by its preflight checks", Details: details}
+	}
+	if cl.Status != store.ClusterReady {
+		return Conflict(fmt.Sprintf("cluster %q is %s; only READY clusters can be updated", cl.Name, cl.Status), map[string]any{"status": cl.Status})
+	}
+	if len(plan.Steps) == 0 {
+		result.Message = ptr("nothing to change")
+		return c.JSON(http.StatusOK, result)
+	}
+	op := newOperation(c, p, cl, workflows.OpUpdate, params.IdempotencyKey)
+	in := workflows.UpdateClusterInput{
+		Op:      workflows.Operation{OrgID: p.OrgID, ClusterID: cl.ID, OperationID: op.ID},
+		Current: current, Ref: activities.ClusterRef{Provider: cl.Provider, ExternalID: cl.ExternalID, Endpoint: cl.Endpoint},
+		Steps: updateSteps(current, upgradeRequest(spec), plan),
+	}
+	started, err := s.beginOperation(c, op, cl.Provider, workflows.UpdateCluster, in)
+	if err != nil {
+		return err
+	}
+	s.audit(c, p, "CLUSTER", "UPDATE", started.ID, store.OutcomeSuccess)
+	result.OperationId = &started.ID
+	result.Status = api.ClusterStatus(store.ClusterUpdating)
+	result.Message = ptr("update started")
+	return c.JSON(http.StatusAccepted, result)
+}
+
+func updateResult(cl store.Cluster, plan upgrade.Plan) api.ClusterUpdateResult {
+	r := api.ClusterUpdateResult{
+		ClusterId: cl.ID, Status: api.ClusterStatus(cl.Status), ValidationPassed: plan.ValidationPassed,
+		Errors: &plan.Errors, Warnings: &plan.Warnings,
+		UpgradePlan:   &api.ClusterUpgradePlan{FromVersion: &plan.FromVersion, ToVersion: &plan.ToVersion, Steps: []api.ClusterUpgradeStep{}},
+		UpgradeReport: &api.ClusterUpgradeReport{Changes: plan.Report.Changes, Disruptions: plan.Report.Disruptions, EstimatedMinutes: plan.Report.EstimatedMinutes},
+	}
+	checks := []api.ClusterPreflightCheck{}
+	for _, ch := range plan.PreflightChecks {
+		checks = append(checks, api.ClusterPreflightCheck{Name: api.ClusterPreflightCheckName(ch.Name), Result: api.ClusterPreflightCheckResult(ch.Result), Message: ch.Message})
+	}
+	r.PreflightChecks = &checks
+	for _, st := range plan.Steps {
+		step := api.ClusterUpgradeStep{Order: st.Order, Kind: api.ClusterUpgradeStepKind(st.Kind), Target: st.Target,
+			Description: st.Description, Disruptive: st.Disruptive, EstimatedMinutes: st.EstimatedMinutes}
+		if st.FromVersion != "" {
+			step.FromVersion = ptr(st.FromVersion)
+		}
+		if st.ToVersion != "" {
+			step.ToVersion = ptr(st.ToVersion)
+		}
+		if st.Batches > 0 {
+			step.Batches = ptr(st.Batches)
+		}
+		r.UpgradePlan.Steps = append(r.UpgradePlan.Steps, step)
+	}
+	return r
+}
+
+// updateSteps resolves the plan into what each workflow step needs: a node group's
+// whole spec after the step, the version, or the tags.
+func updateSteps(current activities.ClusterSpec, req upgrade.Request, plan upgrade.Plan) []workflows.UpdateStep {
+	groups := map[string]activities.NodeGroupSpec{}
+	for _, ng := range current.NodeGroups {
+		groups[ng.Name] = ng
+	}
+	changes := map[string]upgrade.NodeGroupChange{}
+	for _, ch := range req.NodeGroups {
+		changes[ch.Name] = ch
+	}
+	version := plan.ToVersion
+	if version == "" {
+		version = current.KubernetesVersion
+	}
+	var steps []workflows.UpdateStep
+	for _, st := range plan.Steps {
+		ws := workflows.UpdateStep{Name: fmt.Sprintf("%d-%s-%s", st.Order, st.Kind, st.Target), Kind: string(st.Kind), Version: st.ToVersion, Batches: st.Batches}
+		switch st.Kind {
+		case upgrade.KindTagsUpdate:
+			ws.Tags = req.Tags
+		case upgrade.KindControlPlaneUpgrade, upgrade.KindAddonsUpgrade:
+		default:
+			ng := nodeGroupAfter(groups[st.Target], changes[st.Target], st, version)
+			groups[st.Target] = ng
+			ws.NodeGroup = &ng
+		}
+		steps = append(steps, ws)
+	}
+	return steps
+}
+
+// nodeGroupAfter is ng once step has run, given the change the request asks for.
+func nodeGroupAfter(ng activities.NodeGroupSpec, ch upgrade.NodeGroupChange, step upgrade.Step, version string) activities.NodeGroupSpec {
+	switch step.Kind {
+	case upgrade.KindNodeGroupUpgrade:
+		ng.Version = step.ToVersion
+	case upgrade.KindNodeGroupScale:
+		if ch.MinNode != nil {
+			ng.MinNode = *ch.MinNode
+		}
+		if ch.MaxNode != nil {
+			ng.MaxNode = *ch.MaxNode
+		}
+	case upgrade.KindNodeGroupConfig:
+		if ch.Labels != nil {
+			ng.Labels = ch.Labels
+		}
+		if ch.Taints != nil {
+			ng.Taints = toTaints(ch.Taints)
+		}
+	case upgrade.KindNodeGroupReplace:
+		if len(ch.MachineTypes) > 0 {
+			ng.MachineTypes = ch.MachineTypes
+		}
+		if ch.InstanceType != "" {
+			ng.InstanceType = ch.InstanceType
+		}
+	case upgrade.KindNodeGroupCreate:
+		ng = activities.NodeGroupSpec{Name: ch.Name, Version: version, MachineTypes: ch.MachineTypes, Labels: ch.Labels,
+			Taints: toTaints(ch.Taints), InstanceType: ch.InstanceType}
+		if ng.InstanceType == "" {
+			ng.InstanceType = "ondemand"
+		}
+		if ch.MinNode != nil {
+			ng.MinNode = *ch.MinNode
+		}
+		if ch.MaxNode != nil {
+			ng.MaxNode = *ch.MaxNode
+		}
+	}
+	ng.Name = step.Target
+	return ng
+}
+
+func toTaints(ts []upgrade.Taint) []activities.Taint {
+	var out []activities.Taint
+	for _, t := range ts {
+		out = append(out, activities.Taint{Key: t.Key, Value: t.Value, Effect: t.Effect})
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }

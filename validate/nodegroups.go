@@ -1,0 +1,227 @@
+package validate
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/astropulse/astroplane/catalog"
+	"github.com/astropulse/astroplane/server/api"
+)
+
+// where is where node groups run, as far as known. Both fields are empty when
+// unknown or invalid; the fields naming them carry that fault.
+type where struct {
+	// provider is a catalog provider ID, or "".
+	provider string
+	// region is a catalog region of provider, or "" (gcp selfHosted clusters may
+	// have none; update manifests do not name one). Machine types are then checked
+	// against the provider's whole catalog.
+	region string
+}
+
+// nodeGroup holds the fields the deploy and update manifests' node groups share;
+// nil pointers are fields the manifest leaves out.
+type nodeGroup struct {
+	name         string
+	minNode      *int
+	maxNode      *int
+	instanceType *api.NodeGroupSpecInstanceType
+	machineTypes *[]string
+	labels       map[string]string
+	taints       []api.NodeGroupTaint
+}
+
+// checkNodeGroups checks node groups and that their names are unique.
+func checkNodeGroups(errs Errors, path string, groups []nodeGroup, w where) {
+	first := map[string]int{}
+	for i, g := range groups {
+		p := join(path, i)
+		checkNodeGroup(errs, p, g, w)
+		if g.name == "" {
+			continue
+		}
+		if j, dup := first[g.name]; dup {
+			errs.addf(join(p, "name"), "node group names must be unique; %q is also %s", g.name, join(path, j, "name"))
+			continue
+		}
+		first[g.name] = i
+	}
+}
+
+// checkNodeGroup checks one node group's fields.
+func checkNodeGroup(errs Errors, path string, g nodeGroup, w where) {
+	if w.provider == catalog.Azure {
+		checkAKSPoolName(errs, join(path, "name"), g.name)
+	} else {
+		checkName(errs, join(path, "name"), g.name)
+	}
+	if g.minNode != nil && *g.minNode < 0 {
+		errs.addf(join(path, "minNode"), "must be 0 or more; got %d", *g.minNode)
+	}
+	if g.maxNode != nil && *g.maxNode < 1 {
+		errs.addf(join(path, "maxNode"), "must be at least 1; got %d", *g.maxNode)
+	}
+	if g.minNode != nil && g.maxNode != nil && *g.minNode > *g.maxNode {
+		errs.addf(join(path, "minNode"), "minNode %d exceeds maxNode %d", *g.minNode, *g.maxNode)
+	}
+	if g.instanceType != nil && !g.instanceType.Valid() {
+		errs.addf(join(path, "instanceType"), "%q is not an instance type; use ondemand or spot", *g.instanceType)
+	}
+	if g.machineTypes != nil {
+		checkMachineTypes(errs, join(path, "machineTypes"), *g.machineTypes, w)
+	}
+	checkLabels(errs, join(path, "labels"), g.labels)
+	checkTaints(errs, join(path, "taints"), g.taints)
+}
+
+// checkAKSPoolName checks an AKS node pool name, which Azure limits further than a
+// DNS label.
+func checkAKSPoolName(errs Errors, path, name string) {
+	switch {
+	case name == "":
+		errs.addf(path, "required")
+	case !aksPoolName.MatchString(name):
+		errs.addf(path, "%q is not a valid AKS node pool name: start with a lowercase letter, use only lowercase letters and digits, at most 12 characters", name)
+	}
+}
+
+// checkTaints checks taint keys, values and effects, and that no key and effect
+// repeats (a node carries one taint per key and effect).
+func checkTaints(errs Errors, path string, taints []api.NodeGroupTaint) {
+	first := map[[2]string]int{}
+	for i, t := range taints {
+		p := join(path, i)
+		if f := qualifiedNameFault(t.Key); f != "" {
+			errs.addf(join(p, "key"), "%s", f)
+		}
+		if t.Value != nil {
+			if f := labelValueFault(*t.Value); f != "" {
+				errs.addf(join(p, "value"), "%s", f)
+			}
+		}
+		switch {
+		case t.Effect == "":
+			errs.addf(join(p, "effect"), "required: NoSchedule, PreferNoSchedule or NoExecute")
+		case !t.Effect.Valid():
+			errs.addf(join(p, "effect"), "%q is not a taint effect; use NoSchedule, PreferNoSchedule or NoExecute", t.Effect)
+		}
+		if t.Key == "" || t.Effect == "" {
+			continue
+		}
+		id := [2]string{t.Key, string(t.Effect)}
+		if j, dup := first[id]; dup {
+			errs.addf(p, "repeats the key and effect of %s", join(path, j))
+			continue
+		}
+		first[id] = i
+	}
+}
+
+// checkMachineTypes checks that a node group lists machine types, each once, each
+// offered where the group runs, all of one CPU architecture (a node group runs one
+// node image).
+func checkMachineTypes(errs Errors, path string, types []string, w where) {
+	if len(types) == 0 {
+		errs.addf(path, "at least one machine type is required")
+		return
+	}
+	first := map[string]int{}
+	byArch := map[catalog.Architecture][]string{}
+	for i, name := range types {
+		p := join(path, i)
+		if name == "" {
+			errs.addf(p, "must not be empty")
+			continue
+		}
+		if j, dup := first[name]; dup {
+			errs.addf(p, "%s is listed twice (also %s)", name, join(path, j))
+			continue
+		}
+		first[name] = i
+		if w.provider == "" {
+			continue
+		}
+		m, fault := lookupMachineType(w, name)
+		if fault != "" {
+			errs.addf(p, "%s", fault)
+			continue
+		}
+		byArch[m.Architecture] = append(byArch[m.Architecture], name)
+	}
+	if len(byArch) > 1 {
+		var parts []string
+		for _, a := range []catalog.Architecture{catalog.ArchX8664, catalog.ArchARM64} {
+			if names := byArch[a]; len(names) > 0 {
+				parts = append(parts, fmt.Sprintf("%s: %s", a, strings.Join(names, ", ")))
+			}
+		}
+		errs.addf(path, "mixes CPU architectures (%s); a node group runs one node image, so its machine types must share an architecture", strings.Join(parts, "; "))
+	}
+}
+
+// lookupMachineType finds a machine type where the group runs, or explains why it
+// cannot be used there.
+func lookupMachineType(w where, name string) (catalog.MachineTypeInfo, string) {
+	if w.region != "" {
+		if m, ok := catalog.MachineType(w.provider, w.region, name); ok {
+			return m, ""
+		}
+	}
+	m, regions, ok := catalog.MachineTypeAnyRegion(w.provider, name)
+	switch {
+	case !ok:
+		msg := fmt.Sprintf("%s is not a machine type of %s", name, w.provider)
+		if s := suggestMachineType(w.provider, name); s != "" {
+			msg += fmt.Sprintf("; did you mean %s?", s)
+		}
+		return catalog.MachineTypeInfo{}, msg
+	case w.region != "":
+		return catalog.MachineTypeInfo{}, fmt.Sprintf("%s is not offered in %s; regions offering it: %s", name, w.region, strings.Join(regions, ", "))
+	}
+	return m, ""
+}
+
+// suggestMachineType returns the provider's machine type that differs from name
+// only in case, or "".
+func suggestMachineType(provider, name string) string {
+	for _, r := range catalog.Regions(provider) {
+		for _, m := range catalog.MachineTypes(provider, r.ID) {
+			if strings.EqualFold(m.Name, name) {
+				return m.Name
+			}
+		}
+	}
+	return ""
+}
+
+// deployGroup adapts a deploy manifest's node group.
+func deployGroup(g api.NodeGroupSpec) nodeGroup {
+	return nodeGroup{
+		name:         g.Name,
+		minNode:      &g.MinNode,
+		maxNode:      &g.MaxNode,
+		instanceType: g.InstanceType,
+		machineTypes: &g.MachineTypes,
+		labels:       deref(g.Labels),
+		taints:       deref(g.Taints),
+	}
+}
+
+// updateGroup adapts an update manifest's node group.
+func updateGroup(g api.NodeGroupUpdate) nodeGroup {
+	return nodeGroup{
+		name:         g.Name,
+		minNode:      g.MinNode,
+		maxNode:      g.MaxNode,
+		machineTypes: g.MachineTypes,
+		labels:       deref(g.Labels),
+		taints:       deref(g.Taints),
+	}
+}
+
+// provisionerTypes are the valid spec.provisioner.type values, in the order
+// messages list them.
+var provisionerTypes = []string{catalog.EKS, catalog.GKE, catalog.AKS, catalog.SelfHosted}
+
+func isProvisionerType(t string) bool { return slices.Contains(provisionerTypes, t) }

@@ -1,0 +1,107 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/store"
+)
+
+// DeleteSteps is the plan every delete follows: the deploy's, in reverse.
+var DeleteSteps = []string{StepValidate, StepNodeGroups, StepControlPlane, StepNetwork, StepRecord}
+
+// DeleteClusterInput is what the delete workflow needs: the cluster's spec and its
+// provider references as the store has them (empty when a deploy never got there).
+type DeleteClusterInput struct {
+	Op      Operation
+	Spec    activities.ClusterSpec
+	Ref     activities.ClusterRef
+	Network activities.NetworkRef
+	// CreateOperationID is the deploy that created the cluster; deletes by its tokens
+	// also find resources a failed deploy left without references.
+	CreateOperationID string
+}
+
+// DeleteCluster tears a cluster down in the reverse order of its creation and records
+// it DELETED (kept for history; its name is free again). Every delete is idempotent,
+// so resources already gone are fine and a retried delete finishes the job. A failed
+// or cancelled delete leaves the cluster FAILED, to be deleted again.
+func DeleteCluster(ctx workflow.Context, in DeleteClusterInput) (string, error) {
+	t, err := newTracker(ctx, in.Op, OpDelete, DeleteSteps...)
+	if err != nil {
+		return "", err
+	}
+	var a *activities.Cluster
+	sctx, pctx := storeOptions(ctx), providerOptions(ctx)
+	createCall := func(step string) activities.Call {
+		return activities.Call{Token: in.CreateOperationID + "-" + step, Step: step, Tags: in.Spec.Tags}
+	}
+	names := make([]string, 0, len(in.Spec.NodeGroups))
+	for _, ng := range in.Spec.NodeGroups {
+		names = append(names, ng.Name)
+	}
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{StepValidate, func() error {
+			return workflow.ExecuteActivity(sctx, a.BeginOperation, activities.BeginOperationInput{
+				OrgID: in.Op.OrgID, ClusterID: in.Op.ClusterID, OperationID: in.Op.OperationID,
+				ClusterStatus: store.ClusterDeleting, Message: "deleting",
+			}).Get(ctx, nil)
+		}},
+		{StepNodeGroups, func() error {
+			return workflow.ExecuteActivity(pctx, a.DeleteNodeGroups, activities.NodeGroupsInput{
+				Call: createCall(StepNodeGroups), Spec: in.Spec, Ref: in.Ref, Names: names,
+			}).Get(ctx, nil)
+		}},
+		{StepControlPlane, func() error {
+			return workflow.ExecuteActivity(pctx, a.DeleteControlPlane, activities.ControlPlaneInput{
+				Call: createCall(StepControlPlane), Spec: in.Spec, Ref: in.Ref,
+			}).Get(ctx, nil)
+		}},
+		{StepNetwork, func() error {
+			return workflow.ExecuteActivity(pctx, a.DeleteNetwork, activities.NetworkInput{
+				Call: createCall(StepNetwork), Spec: in.Spec, Network: in.Network,
+			}).Get(ctx, nil)
+		}},
+		{StepRecord, func() error {
+			return workflow.ExecuteActivity(sctx, a.FinishOperation, activities.FinishOperationInput{
+				OrgID: in.Op.OrgID, ClusterID: in.Op.ClusterID, OperationID: in.Op.OperationID,
+				OperationStatus: store.OperationSucceeded, ClusterStatus: store.ClusterDeleted, Message: "cluster deleted",
+			}).Get(ctx, nil)
+		}},
+	}
+	for _, s := range steps {
+		t.start(ctx, s.name)
+		if err := s.run(); err != nil {
+			t.end(ctx, stepStatusFor(ctx, err), err.Error())
+			return "", finishUnfinished(ctx, t, in.Op, err, "delete", store.ClusterFailed)
+		}
+		t.end(ctx, StepSucceeded, "")
+	}
+	t.finish(ctx, StatusSucceeded, "cluster deleted")
+	return store.ClusterDeleted, nil
+}
+
+// finishUnfinished records an operation that stopped part-way (failed or cancelled)
+// with the cluster left in clusterStatus, and returns the error the workflow ends with.
+func finishUnfinished(ctx workflow.Context, t *tracker, op Operation, cause error, what, clusterStatus string) error {
+	wasCancelled := cancelled(ctx, cause)
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	var a *activities.Cluster
+	opStatus, status, message := store.OperationFailed, StatusFailed, what+" failed at "+t.p.Phase+": "+cause.Error()
+	if wasCancelled {
+		opStatus, status, message = store.OperationCancelled, StatusCancelled, what+" cancelled at "+t.p.Phase
+	}
+	_ = workflow.ExecuteActivity(storeOptions(dctx), a.FinishOperation, activities.FinishOperationInput{
+		OrgID: op.OrgID, ClusterID: op.ClusterID, OperationID: op.OperationID,
+		OperationStatus: opStatus, ClusterStatus: clusterStatus, Message: message,
+	}).Get(dctx, nil)
+	t.finish(dctx, status, message)
+	if wasCancelled {
+		return temporal.NewCanceledError(message)
+	}
+	return cause
+}

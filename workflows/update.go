@@ -1,0 +1,157 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/store"
+)
+
+// Kinds of update steps (the planner's step kinds).
+const (
+	KindControlPlaneUpgrade = "control-plane-upgrade"
+	KindNodeGroupUpgrade    = "node-group-upgrade"
+	KindNodeGroupReplace    = "node-group-replace"
+	KindNodeGroupScale      = "node-group-scale"
+	KindNodeGroupConfig     = "node-group-update-config"
+	KindNodeGroupCreate     = "node-group-create"
+	KindAddonsUpgrade       = "addons-upgrade"
+	KindTagsUpdate          = "tags-update"
+	KindAmiFamilyUpdate     = "ami-family-update"
+)
+
+// UpdateStep is one step of an update plan, resolved by the API into what the
+// activity needs: the node group's whole new spec, or the version, or the tags.
+type UpdateStep struct {
+	Name      string // unique within the plan; progress shows it
+	Kind      string
+	Version   string
+	NodeGroup *activities.NodeGroupSpec
+	Batches   int
+	Tags      map[string]string
+}
+
+// UpdateClusterInput is what the update workflow needs.
+type UpdateClusterInput struct {
+	Op      Operation
+	Current activities.ClusterSpec
+	Ref     activities.ClusterRef
+	Steps   []UpdateStep
+}
+
+// UpdateCluster carries out an upgrade plan step by step and records the cluster's new
+// state. Upgrades cannot be undone, so a failed or cancelled update stops where it is
+// and records the state reached so far; the cluster stays READY.
+func UpdateCluster(ctx workflow.Context, in UpdateClusterInput) (activities.ClusterSpec, error) {
+	names := []string{StepValidate}
+	for _, s := range in.Steps {
+		names = append(names, s.Name)
+	}
+	t, err := newTracker(ctx, in.Op, OpUpdate, append(names, StepRecord)...)
+	if err != nil {
+		return activities.ClusterSpec{}, err
+	}
+	var a *activities.Cluster
+	sctx, pctx := storeOptions(ctx), providerOptions(ctx)
+	cur := in.Current
+	call := func(step string) activities.Call {
+		return activities.Call{Token: in.Op.OperationID + "-" + step, Step: step, Tags: cur.Tags}
+	}
+	finish := func(ctx workflow.Context, opStatus, message string) error {
+		state := cur
+		return workflow.ExecuteActivity(storeOptions(ctx), a.FinishOperation, activities.FinishOperationInput{
+			OrgID: in.Op.OrgID, ClusterID: in.Op.ClusterID, OperationID: in.Op.OperationID,
+			OperationStatus: opStatus, ClusterStatus: store.ClusterReady, Message: message, Spec: &state,
+		}).Get(ctx, nil)
+	}
+	fail := func(err error) (activities.ClusterSpec, error) {
+		t.end(ctx, stepStatusFor(ctx, err), err.Error())
+		wasCancelled := cancelled(ctx, err)
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		opStatus, status, message := store.OperationFailed, StatusFailed, "update failed at "+t.p.Phase+": "+err.Error()
+		if wasCancelled {
+			opStatus, status, message = store.OperationCancelled, StatusCancelled, "update cancelled at "+t.p.Phase
+		}
+		_ = finish(dctx, opStatus, message)
+		t.finish(dctx, status, message)
+		if wasCancelled {
+			return cur, temporal.NewCanceledError(message)
+		}
+		return cur, err
+	}
+
+	t.start(ctx, StepValidate)
+	err = workflow.ExecuteActivity(sctx, a.BeginOperation, activities.BeginOperationInput{
+		OrgID: in.Op.OrgID, ClusterID: in.Op.ClusterID, OperationID: in.Op.OperationID,
+		ClusterStatus: store.ClusterUpdating, Message: "updating",
+	}).Get(ctx, nil)
+	if err != nil {
+		return fail(err)
+	}
+	t.end(ctx, StepSucceeded, "")
+
+	for _, s := range in.Steps {
+		t.start(ctx, s.Name)
+		var f workflow.Future
+		switch s.Kind {
+		case KindControlPlaneUpgrade:
+			f = workflow.ExecuteActivity(pctx, a.UpgradeControlPlane, activities.ControlPlaneInput{Call: call(s.Name), Spec: cur, Ref: in.Ref, Version: s.Version})
+		case KindAddonsUpgrade:
+			f = workflow.ExecuteActivity(pctx, a.InstallAddons, activities.ControlPlaneInput{Call: call(s.Name), Spec: cur, Ref: in.Ref, Version: s.Version})
+		case KindTagsUpdate:
+			next := cur
+			next.Tags = s.Tags
+			f = workflow.ExecuteActivity(pctx, a.UpdateTags, activities.NodeGroupsInput{Call: call(s.Name), Spec: next, Ref: in.Ref})
+		case KindNodeGroupCreate:
+			f = workflow.ExecuteActivity(pctx, a.CreateNodeGroups, activities.NodeGroupsInput{Call: call(s.Name), Spec: cur, Ref: in.Ref, NodeGroups: []activities.NodeGroupSpec{*s.NodeGroup}})
+		case KindNodeGroupUpgrade, KindNodeGroupReplace, KindNodeGroupScale, KindNodeGroupConfig, KindAmiFamilyUpdate:
+			replace := s.Kind == KindNodeGroupReplace || s.Kind == KindAmiFamilyUpdate || s.Kind == KindNodeGroupUpgrade
+			f = workflow.ExecuteActivity(pctx, a.UpdateNodeGroup, activities.NodeGroupsInput{
+				Call: call(s.Name), Spec: cur, Ref: in.Ref, NodeGroups: []activities.NodeGroupSpec{*s.NodeGroup},
+				Replace: replace, Batches: s.Batches,
+			})
+		default:
+			return fail(temporal.NewNonRetryableApplicationError("unknown update step kind "+s.Kind, activities.ErrTypeInvalidInput, nil))
+		}
+		if err := f.Get(ctx, nil); err != nil {
+			return fail(err)
+		}
+		cur = applyStep(cur, s)
+		t.end(ctx, StepSucceeded, "")
+	}
+
+	t.start(ctx, StepRecord)
+	if err := finish(ctx, store.OperationSucceeded, "cluster updated"); err != nil {
+		return fail(err)
+	}
+	t.end(ctx, StepSucceeded, "")
+	t.finish(ctx, StatusSucceeded, "cluster updated")
+	return cur, nil
+}
+
+// applyStep returns spec as it is after step succeeded.
+func applyStep(spec activities.ClusterSpec, s UpdateStep) activities.ClusterSpec {
+	switch s.Kind {
+	case KindControlPlaneUpgrade:
+		spec.KubernetesVersion = s.Version
+	case KindTagsUpdate:
+		spec.Tags = s.Tags
+	}
+	if s.NodeGroup == nil {
+		return spec
+	}
+	groups := make([]activities.NodeGroupSpec, 0, len(spec.NodeGroups)+1)
+	found := false
+	for _, ng := range spec.NodeGroups {
+		if ng.Name == s.NodeGroup.Name {
+			ng, found = *s.NodeGroup, true
+		}
+		groups = append(groups, ng)
+	}
+	if !found {
+		groups = append(groups, *s.NodeGroup)
+	}
+	spec.NodeGroups = groups
+	return spec
+}
