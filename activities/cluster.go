@@ -215,8 +215,9 @@ func (a *Cluster) CreateNodeGroups(ctx context.Context, in NodeGroupsInput) erro
 	for i := done; i < len(in.NodeGroups); i++ {
 		call := in.Call
 		call.Token = in.Call.Token + "-" + in.NodeGroups[i].Name
+		// Provider errors go back unwrapped: their type decides retryability.
 		if err := p.CreateNodeGroup(ctx, call, in.Ref, in.NodeGroups[i]); err != nil {
-			return fmt.Errorf("node group %s: %w", in.NodeGroups[i].Name, err)
+			return err
 		}
 		activity.RecordHeartbeat(ctx, i+1)
 	}
@@ -231,7 +232,7 @@ func (a *Cluster) DeleteNodeGroups(ctx context.Context, in NodeGroupsInput) erro
 	}
 	for _, name := range in.Names {
 		if err := p.DeleteNodeGroup(ctx, in.Call, in.Ref, name); err != nil {
-			return fmt.Errorf("node group %s: %w", name, err)
+			return err
 		}
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/client"
 
@@ -183,5 +184,21 @@ func eksManifest(name string) map[string]any {
 					"machineTypes": []any{"t3.medium"}, "labels": map[string]any{"environment": "dev"}},
 			}}},
 		},
+	}
+}
+
+// waitFor polls check until it reports done or the timeout passes.
+func waitFor[T any](t *testing.T, timeout time.Duration, check func() (T, bool)) T {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		v, done := check()
+		if done {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met in %s; last value %v", timeout, v)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

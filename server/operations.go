@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -68,11 +69,20 @@ func (s *Server) conflictWithRunning(ctx context.Context, orgID, clusterID strin
 		return false, errNoTemporal
 	}
 	desc, err := s.temporal.DescribeWorkflowExecution(ctx, running.WorkflowID, "")
-	if err == nil && desc.WorkflowExecutionInfo.Status != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		status := store.OperationFailed
+	var notFound *serviceerror.NotFound
+	stale, status := false, store.OperationFailed
+	switch {
+	case err == nil && desc.WorkflowExecutionInfo.Status != enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		stale = true
 		if desc.WorkflowExecutionInfo.Status == enums.WORKFLOW_EXECUTION_STATUS_CANCELED {
 			status = store.OperationCancelled
 		}
+	case errors.As(err, &notFound):
+		// A request may be between recording its operation and starting the
+		// workflow; only an old record without a workflow is stale.
+		stale = time.Since(running.CreatedAt) > staleAfter
+	}
+	if stale {
 		done, ferr := s.store.FinishOperation(ctx, orgID, running.ID, status, "workflow ended without recording its outcome", time.Now().UTC())
 		if ferr == nil && done {
 			return true, nil
@@ -81,6 +91,10 @@ func (s *Server) conflictWithRunning(ctx context.Context, orgID, clusterID strin
 	return false, Conflict(fmt.Sprintf("operation %s (%s) is already running on this cluster", running.ID, running.Type),
 		map[string]any{"runningOperationId": running.ID, "runningOperationType": running.Type})
 }
+
+// staleAfter is how old a running operation without a workflow must be before it is
+// closed as never started.
+const staleAfter = time.Minute
 
 // startWorkflow starts an operation's workflow under the operation's ID, with the
 // search attributes operators and the API find it by.

@@ -182,7 +182,7 @@ func (s *Server) ListClusterProgress(c echo.Context, params api.ListClusterProgr
 		size = min(*params.Limit, 1000)
 	}
 	resp, err := s.temporal.ListWorkflow(c.Request().Context(), &workflowservice.ListWorkflowExecutionsRequest{
-		PageSize: int32(size), NextPageToken: token, Query: strings.Join(clauses, " AND ") + " ORDER BY StartTime DESC",
+		PageSize: int32(size), NextPageToken: token, Query: strings.Join(clauses, " AND "), // newest first is the visibility store's own order
 	})
 	if err != nil {
 		return fmt.Errorf("list operations: %w", err)

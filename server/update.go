@@ -129,7 +129,7 @@ func updateSteps(current activities.ClusterSpec, req upgrade.Request, plan upgra
 	}
 	var steps []workflows.UpdateStep
 	for _, st := range plan.Steps {
-		ws := workflows.UpdateStep{Name: fmt.Sprintf("%d-%s-%s", st.Order, st.Kind, st.Target), Kind: string(st.Kind), Version: st.ToVersion, Batches: st.Batches}
+		ws := workflows.UpdateStep{Name: updateStepName(st), Kind: string(st.Kind), Version: st.ToVersion, Batches: st.Batches}
 		switch st.Kind {
 		case upgrade.KindTagsUpdate:
 			ws.Tags = req.Tags
@@ -142,6 +142,19 @@ func updateSteps(current activities.ClusterSpec, req upgrade.Request, plan upgra
 		steps = append(steps, ws)
 	}
 	return steps
+}
+
+// updateStepName is how progress shows a plan step: its order, kind, and node group
+// or target version, e.g. "1-control-plane-upgrade-1.32", "3-node-group-scale-default-pool".
+func updateStepName(st upgrade.Step) string {
+	switch {
+	case st.Target != upgrade.TargetControlPlane:
+		return fmt.Sprintf("%d-%s-%s", st.Order, st.Kind, st.Target)
+	case st.ToVersion != "":
+		return fmt.Sprintf("%d-%s-%s", st.Order, st.Kind, st.ToVersion)
+	default:
+		return fmt.Sprintf("%d-%s", st.Order, st.Kind)
+	}
 }
 
 // nodeGroupAfter is ng once step has run, given the change the request asks for.

@@ -8,8 +8,15 @@ import (
 	"github.com/astropulse/astroplane/store"
 )
 
-// DeleteSteps is the plan every delete follows: the deploy's, in reverse.
-var DeleteSteps = []string{StepValidate, StepNodeGroups, StepControlPlane, StepNetwork, StepRecord}
+// Delete steps: the deploy's, in reverse.
+const (
+	StepDeleteNodeGroups   = "delete-node-groups"
+	StepDeleteControlPlane = "delete-control-plane"
+	StepDeleteNetwork      = "delete-network"
+)
+
+// DeleteSteps is the plan every delete follows.
+var DeleteSteps = []string{StepValidate, StepDeleteNodeGroups, StepDeleteControlPlane, StepDeleteNetwork, StepRecord}
 
 // DeleteClusterInput is what the delete workflow needs: the cluster's spec and its
 // provider references as the store has them (empty when a deploy never got there).
@@ -34,8 +41,10 @@ func DeleteCluster(ctx workflow.Context, in DeleteClusterInput) (string, error) 
 	}
 	var a *activities.Cluster
 	sctx, pctx := storeOptions(ctx), providerOptions(ctx)
-	createCall := func(step string) activities.Call {
-		return activities.Call{Token: in.CreateOperationID + "-" + step, Step: step, Tags: in.Spec.Tags}
+	// Deletes use the create's tokens, so they find what a create made even without
+	// its reference; Step names the delete's own step for fault injection.
+	createCall := func(createStep, step string) activities.Call {
+		return activities.Call{Token: in.CreateOperationID + "-" + createStep, Step: step, Tags: in.Spec.Tags}
 	}
 	names := make([]string, 0, len(in.Spec.NodeGroups))
 	for _, ng := range in.Spec.NodeGroups {
@@ -51,19 +60,19 @@ func DeleteCluster(ctx workflow.Context, in DeleteClusterInput) (string, error) 
 				ClusterStatus: store.ClusterDeleting, Message: "deleting",
 			}).Get(ctx, nil)
 		}},
-		{StepNodeGroups, func() error {
+		{StepDeleteNodeGroups, func() error {
 			return workflow.ExecuteActivity(pctx, a.DeleteNodeGroups, activities.NodeGroupsInput{
-				Call: createCall(StepNodeGroups), Spec: in.Spec, Ref: in.Ref, Names: names,
+				Call: createCall(StepNodeGroups, StepDeleteNodeGroups), Spec: in.Spec, Ref: in.Ref, Names: names,
 			}).Get(ctx, nil)
 		}},
-		{StepControlPlane, func() error {
+		{StepDeleteControlPlane, func() error {
 			return workflow.ExecuteActivity(pctx, a.DeleteControlPlane, activities.ControlPlaneInput{
-				Call: createCall(StepControlPlane), Spec: in.Spec, Ref: in.Ref,
+				Call: createCall(StepControlPlane, StepDeleteControlPlane), Spec: in.Spec, Ref: in.Ref,
 			}).Get(ctx, nil)
 		}},
-		{StepNetwork, func() error {
+		{StepDeleteNetwork, func() error {
 			return workflow.ExecuteActivity(pctx, a.DeleteNetwork, activities.NetworkInput{
-				Call: createCall(StepNetwork), Spec: in.Spec, Network: in.Network,
+				Call: createCall(StepNetwork, StepDeleteNetwork), Spec: in.Spec, Network: in.Network,
 			}).Get(ctx, nil)
 		}},
 		{StepRecord, func() error {

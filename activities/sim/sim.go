@@ -9,7 +9,8 @@
 //	astro-sim-flaky-step: <step>   the step fails twice with a retryable error, then succeeds
 //
 // where <step> is a step name of the operation's progress (network, control-plane,
-// wait-active, node-groups, addons, kubeconfig, control-plane-upgrade, …).
+// wait-active, node-groups, addons, kubeconfig; delete-node-groups, delete-control-plane,
+// delete-network; update steps such as 1-control-plane-upgrade-1.32).
 package sim
 
 import (
