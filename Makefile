@@ -49,6 +49,12 @@ $(REDOCLY): tools/lint/package.json
 generate: ## Regenerate server/api from openapi.yaml.
 	$(GO) generate ./server/api/...
 
+.PHONY: record-histories
+record-histories: $(BIN)/temporal ## Re-record the workflow histories the replay tests replay (after an intended, versioned change).
+	rm -f workflows/testdata/*.json
+	ASTRO_RECORD_HISTORIES=$(CURDIR)/workflows/testdata ASTRO_TEMPORAL_CLI=$(BIN)/temporal \
+		$(GO) test -count=1 -run 'TestClusterLifecycle|TestCancelAndFailure' ./server/
+
 .PHONY: clean
 clean: ## Remove binaries and local state (.data: the SQLite store and Temporal's database).
 	rm -rf bin/api bin/worker .data

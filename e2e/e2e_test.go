@@ -30,11 +30,12 @@ func TestMain(m *testing.M) {
 
 // stack is the api and worker processes of one test.
 type stack struct {
-	t      *testing.T
-	bin    string
-	env    []string
-	apiURL string
-	key    string
+	t       *testing.T
+	bin     string
+	env     []string
+	apiURL  string
+	key     string
+	workers []*exec.Cmd
 }
 
 func build(t *testing.T) string {
@@ -49,7 +50,7 @@ func build(t *testing.T) string {
 	return bin
 }
 
-func startStack(t *testing.T, databaseURL string) *stack {
+func startStack(t *testing.T, databaseURL string, extraEnv ...string) *stack {
 	t.Helper()
 	dev := testtemporal.Start(t)
 	port := freePort(t)
@@ -67,12 +68,14 @@ func startStack(t *testing.T, databaseURL string) *stack {
 		"ASTRO_LOG_FORMAT=json",
 		"ASTRO_SIM_STEP_DELAY=0s",
 	)
-	s.start("worker")
+	s.env = append(s.env, extraEnv...)
+	s.workers = append(s.workers, s.start("worker"))
 	s.start("api")
 	s.waitReady()
 	return s
 }
 
+// start runs the named binary until the test ends (or it is killed).
 func (s *stack) start(name string) *exec.Cmd {
 	s.t.Helper()
 	cmd := exec.Command(filepath.Join(s.bin, name))
@@ -83,6 +86,9 @@ func (s *stack) start(name string) *exec.Cmd {
 		s.t.Fatal(err)
 	}
 	s.t.Cleanup(func() {
+		if cmd.ProcessState != nil {
+			return // already ended (killed by the test)
+		}
 		_ = cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
@@ -189,4 +195,60 @@ func TestBinariesOnPostgres(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestWorkerKilledMidDeploy kills the worker (SIGKILL, no goodbye) while a deploy is in
+// the middle of its control plane, starts a new one, and sees the same operation
+// finish: the workflow's state is on the Temporal server, and the interrupted
+// activity is retried on the new worker once its heartbeat times out.
+func TestWorkerKilledMidDeploy(t *testing.T) {
+	s := startStack(t, "sqlite://"+filepath.Join(t.TempDir(), "astro.db"), "ASTRO_SIM_STEP_DELAY=1s")
+	worker := s.workers[0]
+	status, body := s.call(http.MethodPost, "/api/v1/clusters", gkeManifest("survivor"))
+	if status != http.StatusAccepted {
+		t.Fatalf("deploy: %d %v", status, body)
+	}
+	opID := body["data"].(map[string]any)["operationId"].(string)
+	s.waitPhase(opID, "control-plane", "wait-active")
+	if err := worker.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = worker.Wait()
+	s.start("worker")
+
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		_, body = s.call(http.MethodGet, "/api/v1/clusters/survivor/progress?operationId="+opID, nil)
+		p := body["data"].(map[string]any)
+		if p["status"] == "SUCCEEDED" {
+			break
+		}
+		if p["status"] == "FAILED" || time.Now().After(deadline) {
+			t.Fatalf("deploy did not finish after the worker restart: %v", p)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	_, body = s.call(http.MethodGet, "/api/v1/clusters/survivor", nil)
+	if body["data"].(map[string]any)["status"] != "READY" {
+		t.Fatalf("cluster after restart: %v", body)
+	}
+}
+
+// waitPhase waits until the operation's progress is in one of phases.
+func (s *stack) waitPhase(opID string, phases ...string) {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		status, body := s.call(http.MethodGet, "/api/v1/clusters/survivor/progress?operationId="+opID, nil)
+		if status == http.StatusOK {
+			phase := body["data"].(map[string]any)["phase"]
+			for _, p := range phases {
+				if phase == p {
+					return
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatalf("operation %s never reached %v", opID, phases)
 }

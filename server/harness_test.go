@@ -24,6 +24,7 @@ import (
 // env is a server on a fresh SQLite store with one bootstrapped org and its admin key.
 type env struct {
 	t      testing.TB
+	tc     client.Client
 	srv    *server.Server
 	store  *store.Store
 	logs   *syncBuffer
@@ -64,7 +65,7 @@ func newEnv(t testing.TB, tc client.Client) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, srv: srv, store: st, logs: logs}
+	e := &env{t: t, tc: tc, srv: srv, store: st, logs: logs}
 	e.orgID, e.userID, e.key = e.newOrg("acme", store.RoleAdmin)
 	return e
 }

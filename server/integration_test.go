@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/astropulse/astroplane/activities"
@@ -155,6 +156,12 @@ func TestClusterLifecycleThroughTheRealAPI(t *testing.T) {
 		}
 	}
 
+	// No secret reaches a workflow's input or history.
+	for name, opID := range ops {
+		scanHistory(t, e, opID, "s3cr3t", "AKIAEXAMPLE")
+		recordHistory(t, e.tc, opID, "deploy-"+name)
+	}
+
 	// The spec comes back without the static credentials.
 	a := e.do(http.MethodGet, "/api/v1/clusters/prod/spec", e.key, nil)
 	if a.Status != http.StatusOK || strings.Contains(string(a.Body), "s3cr3t") || strings.Contains(string(a.Body), "AKIAEXAMPLE") {
@@ -210,6 +217,7 @@ func TestClusterLifecycleThroughTheRealAPI(t *testing.T) {
 	if c["kubernetesVersion"] != "1.32" {
 		t.Fatalf("after update: %v", c)
 	}
+	recordHistory(t, e.tc, updateOp, "update-prod")
 	// A blocked (non-dry-run) update is a 400 naming why.
 	downgrade := map[string]any{"apiVersion": "platform.astropulse.io/v1", "kind": "K8sClusterUpdate", "spec": map[string]any{"kubernetesVersion": "1.30"}}
 	if a := e.do(http.MethodPut, "/api/v1/clusters/prod", e.key, downgrade); a.Status != http.StatusBadRequest {
@@ -226,6 +234,7 @@ func TestClusterLifecycleThroughTheRealAPI(t *testing.T) {
 		p := e.progress(t, analyticsID, deleteOp)
 		return p, p["status"] == "SUCCEEDED"
 	})
+	recordHistory(t, e.tc, deleteOp, "delete-analytics")
 	a = e.do(http.MethodGet, "/api/v1/clusters/analytics", e.key, nil)
 	if a.Status != http.StatusNotFound {
 		t.Fatalf("deleted cluster by name: %d %s", a.Status, a.Body)
@@ -322,6 +331,7 @@ func TestCancelAndFailureRollBack(t *testing.T) {
 	if n := compensations(p); n < 2 {
 		t.Fatalf("cancel rolled back %d steps: %v", n, p)
 	}
+	recordHistory(t, e.tc, opID, "deploy-cancelled")
 	if a := e.do(http.MethodPost, "/api/v1/clusters/cancelme/cancel", e.key, nil); a.Status != http.StatusConflict {
 		t.Fatalf("cancel with nothing running: %d %s", a.Status, a.Body)
 	}
@@ -334,6 +344,7 @@ func TestCancelAndFailureRollBack(t *testing.T) {
 	if p["status"] != "FAILED" || compensations(p) != 3 {
 		t.Fatalf("failure rollback: %v", p)
 	}
+	recordHistory(t, e.tc, failOp, "deploy-failed")
 	// A failed cluster can be deleted, which frees its name.
 	if a := e.do(http.MethodDelete, "/api/v1/clusters/broken", e.key, nil); a.Status != http.StatusAccepted {
 		t.Fatalf("delete failed cluster: %d %s", a.Status, a.Body)
@@ -347,6 +358,24 @@ func TestCancelAndFailureRollBack(t *testing.T) {
 	deploy(t, e, withTags(eksManifest("flaky"), map[string]any{sim.TagFlakyStep: workflows.StepNetwork}))
 	if c := e.waitStatus(t, "flaky", "READY", "FAILED"); c["status"] != "READY" {
 		t.Fatalf("flaky step: %v", c)
+	}
+}
+
+// scanHistory fails the test when any of secrets appears in the workflow's history.
+func scanHistory(t *testing.T, e *env, workflowID string, secrets ...string) {
+	t.Helper()
+	it := e.tc.GetWorkflowHistory(t.Context(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := ev.String()
+		for _, s := range secrets {
+			if strings.Contains(raw, s) {
+				t.Fatalf("secret %q in the history of %s (event %s)", s, workflowID, ev.EventType)
+			}
+		}
 	}
 }
 
