@@ -20,6 +20,10 @@ test: $(BIN)/temporal postgres ## Run every test: unit, store on SQLite and Post
 	ASTRO_TEST_REQUIRE_POSTGRES=1 ASTRO_TEST_REQUIRE_TEMPORAL=1 ASTRO_TEMPORAL_CLI=$(BIN)/temporal \
 		$(GO) test -count=1 -timeout 15m ./...
 
+.PHONY: bench
+bench: build $(BIN)/temporal ## Benchmark against the raw Temporal SDK on one dev server; prints a table, writes bench/out/results.json.
+	$(GO) run ./bench -temporal $(BIN)/temporal -worker $(BIN)/worker
+
 .PHONY: build
 build: ## Build the api and worker binaries into bin/.
 	$(GO) build -o $(BIN)/api ./cmd/api

@@ -113,7 +113,13 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 		return accepted(c, operationAccepted(prior), "operation already started with this Idempotency-Key")
 	}
 	cl.LastOperationID = op.ID
-	if err := s.store.CreateClusterWithOperation(ctx, &cl, &op); err != nil {
+	err = s.store.InTx(ctx, func(tx *store.Store) error {
+		if err := tx.CreateClusterWithOperation(ctx, &cl, &op); err != nil {
+			return err
+		}
+		return tx.RecordAudit(ctx, auditEvent(c, p, "CLUSTER", "CREATE", op.ID, store.OutcomeSuccess))
+	})
+	if err != nil {
 		if !errors.Is(err, store.ErrConflict) {
 			return err
 		}
@@ -133,7 +139,6 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 		}
 		return err
 	}
-	s.audit(c, p, "CLUSTER", "CREATE", op.ID, store.OutcomeSuccess)
 	return accepted(c, operationAccepted(op), "deploy started")
 }
 
@@ -229,13 +234,15 @@ func operationAccepted(op store.Operation) api.OperationAccepted {
 // audit records an audit event; a failure to record is logged, not returned, because
 // the audited action already happened.
 func (s *Server) audit(c echo.Context, p Principal, eventType, action, resource, outcome string) {
-	err := s.store.RecordAudit(c.Request().Context(), &store.AuditEvent{
-		OrgID: p.OrgID, UserID: p.UserID, APIKeyID: p.KeyID, EventType: eventType, Action: action,
-		ResourceID: resource, Outcome: outcome, TraceID: TraceID(c),
-	})
+	err := s.store.RecordAudit(c.Request().Context(), auditEvent(c, p, eventType, action, resource, outcome))
 	if err != nil {
 		s.log.ErrorContext(c.Request().Context(), "record audit event", "err", err, "traceID", TraceID(c))
 	}
+}
+
+func auditEvent(c echo.Context, p Principal, eventType, action, resource, outcome string) *store.AuditEvent {
+	return &store.AuditEvent{OrgID: p.OrgID, UserID: p.UserID, APIKeyID: p.KeyID, EventType: eventType, Action: action,
+		ResourceID: resource, Outcome: outcome, TraceID: TraceID(c)}
 }
 
 func randomSuffix() string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -57,14 +58,26 @@ func (s *Server) progress(ctx context.Context, op store.Operation) (workflows.Pr
 	if s.temporal == nil {
 		return workflows.Progress{}, nil, errNoTemporal
 	}
+	// Query and Describe are independent: ask both at once.
+	var (
+		pr   workflows.Progress
+		qerr error
+		desc *workflowservice.DescribeWorkflowExecutionResponse
+		derr error
+		wg   sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		desc, derr = s.temporal.DescribeWorkflowExecution(ctx, op.WorkflowID, "")
+	}()
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	var pr workflows.Progress
 	resp, qerr := s.temporal.QueryWorkflow(qctx, op.WorkflowID, "", workflows.QueryProgress)
 	if qerr == nil {
 		qerr = resp.Get(&pr)
 	}
-	desc, derr := s.temporal.DescribeWorkflowExecution(ctx, op.WorkflowID, "")
+	wg.Wait()
 	if qerr != nil {
 		if derr != nil {
 			return workflows.Progress{}, nil, fmt.Errorf("progress of %s: query: %v; describe: %w", op.WorkflowID, qerr, derr)

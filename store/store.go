@@ -61,9 +61,12 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 		return nil, fmt.Errorf("open %s database: %w", driver, err)
 	}
 	if driver == "sqlite" {
-		// SQLite allows one writer at a time; one connection per process avoids
-		// "database is locked" between our own goroutines, busy_timeout between processes.
-		sqlDB.SetMaxOpenConns(1)
+		// WAL lets readers run beside the one writer; transactions begin IMMEDIATE so
+		// writers queue on busy_timeout instead of failing on a lock upgrade.
+		sqlDB.SetMaxOpenConns(4)
+		if strings.Contains(url, ":memory:") {
+			sqlDB.SetMaxOpenConns(1) // each connection would get its own empty database
+		}
 	} else {
 		sqlDB.SetMaxOpenConns(20)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
@@ -83,7 +86,7 @@ func sqliteDSN(path string) string {
 	if strings.Contains(path, "?") {
 		sep = "&"
 	}
-	return path + sep + "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	return path + sep + "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 }
 
 // redactURL drops the password of a database URL so it can appear in errors and logs.
