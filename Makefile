@@ -41,9 +41,10 @@ postgres: ## Make sure PostgreSQL server binaries are installed (the tests start
 	@scripts/ensure-postgres.sh
 
 .PHONY: lint
-lint: $(REDOCLY) ## gofmt, go vet, and the OpenAPI linter on openapi.yaml.
+lint: $(REDOCLY) ## gofmt, go vet, workflowcheck (workflow determinism), and the OpenAPI linter on openapi.yaml.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
+	$(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./workflows/...
 	$(REDOCLY) lint openapi.yaml
 
 $(REDOCLY): tools/lint/package.json
