@@ -160,3 +160,15 @@ func FuzzDeployBody(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDryRunDeploy measures a deploy request's way through authentication,
+// contract checks, decoding and validation, without the store write or Temporal.
+func BenchmarkDryRunDeploy(b *testing.B) {
+	e := newEnv(b, nil)
+	body, _ := json.Marshal(eksManifest("prod"))
+	for b.Loop() {
+		if a := e.do(http.MethodPost, dryRunDeploy, e.key, body); a.Status != http.StatusOK {
+			b.Fatalf("%d %s", a.Status, a.Body)
+		}
+	}
+}

@@ -50,6 +50,8 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 	}
 	db, err := gorm.Open(dialector, &gorm.Config{
 		TranslateError: true,
+		// Single statements are atomic already; multi-statement writes use InTx.
+		SkipDefaultTransaction: true,
 		Logger:         newGormLogger(log),
 		NowFunc:        func() time.Time { return time.Now().UTC() },
 	})
