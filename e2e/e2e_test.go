@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+
 	"github.com/astropulse/astroplane/internal/testpg"
 	"github.com/astropulse/astroplane/internal/testtemporal"
 )
@@ -209,11 +212,13 @@ func TestWorkerKilledMidDeploy(t *testing.T) {
 		t.Fatalf("deploy: %d %v", status, body)
 	}
 	opID := body["data"].(map[string]any)["operationId"].(string)
+	events := s.stream("survivor", opID)
 	s.waitPhase(opID, "control-plane", "wait-active")
 	if err := worker.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	_ = worker.Wait()
+	killedAt := time.Now()
 	s.start("worker")
 
 	deadline := time.Now().Add(90 * time.Second)
@@ -232,6 +237,53 @@ func TestWorkerKilledMidDeploy(t *testing.T) {
 	if body["data"].(map[string]any)["status"] != "READY" {
 		t.Fatalf("cluster after restart: %v", body)
 	}
+
+	// The progress stream opened before the kill carried on to the end.
+	var last streamEvent
+	after := 0
+	for ev := range events {
+		if ev.at.After(killedAt) {
+			after++
+		}
+		last = ev
+	}
+	if last.Type != "completed" || last.Progress["status"] != "SUCCEEDED" || after < 2 {
+		t.Fatalf("stream across the restart: last %+v, %d events after the kill", last, after)
+	}
+}
+
+type streamEvent struct {
+	at       time.Time
+	Type     string         `json:"type"`
+	Progress map[string]any `json:"progress"`
+}
+
+// stream follows the operation's progress over the WebSocket; the channel closes when
+// the server ends the stream.
+func (s *stack) stream(cluster, opID string) <-chan streamEvent {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	url := "ws" + strings.TrimPrefix(s.apiURL, "http") + "/api/v1/clusters/" + cluster + "/progress/stream?operationId=" + opID
+	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: http.Header{"X-Astro-API-Key": {s.key}}})
+	if err != nil {
+		cancel()
+		s.t.Fatalf("open progress stream: %v", err)
+	}
+	out := make(chan streamEvent, 100)
+	go func() {
+		defer cancel()
+		defer close(out)
+		defer conn.CloseNow()
+		for {
+			var ev streamEvent
+			if err := wsjson.Read(ctx, conn, &ev); err != nil {
+				return
+			}
+			ev.at = time.Now()
+			out <- ev
+		}
+	}()
+	return out
 }
 
 // waitPhase waits until the operation's progress is in one of phases.
