@@ -1,0 +1,85 @@
+package sim_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/activities/sim"
+)
+
+func TestFaultInjectionByTag(t *testing.T) {
+	p := sim.New(0)
+	ctx := context.Background()
+	spec := activities.ClusterSpec{Name: "prod", Provider: "aws", Region: "us-east-1"}
+	tags := map[string]string{sim.TagFailStep: "network"}
+
+	_, err := p.CreateNetwork(ctx, activities.Call{Token: "t", Step: "network", Tags: tags}, spec)
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || !appErr.NonRetryable() || appErr.Type() != activities.ErrTypeInjected {
+		t.Fatalf("injected failure: %v", err)
+	}
+	// Other steps of the same cluster are untouched.
+	if _, err := p.CreateControlPlane(ctx, activities.Call{Token: "t", Step: "control-plane", Tags: tags}, spec, activities.NetworkRef{}); err != nil {
+		t.Fatalf("other step: %v", err)
+	}
+}
+
+// A flaky step fails on its first two attempts with a retryable error, then succeeds:
+// run it as a real activity so the attempt number is the SDK's.
+func TestFlakyStepFailsTwiceThenSucceeds(t *testing.T) {
+	for _, tc := range []struct {
+		attempts int32
+		succeeds bool
+	}{{2, false}, {3, true}} {
+		var s testsuite.WorkflowTestSuite
+		env := s.NewTestWorkflowEnvironment()
+		env.RegisterActivity(&activities.Cluster{Providers: map[string]activities.Provider{"aws": sim.New(0)}})
+		env.RegisterWorkflow(flakyWorkflow)
+		env.ExecuteWorkflow(flakyWorkflow, tc.attempts)
+		if err := env.GetWorkflowError(); (err == nil) != tc.succeeds {
+			t.Fatalf("%d attempts: err=%v, want success=%v", tc.attempts, err, tc.succeeds)
+		}
+	}
+}
+
+func TestControlPlaneTurnsActiveAfterTwoStepDelays(t *testing.T) {
+	p := sim.New(50 * time.Millisecond)
+	ctx := context.Background()
+	ref, err := p.CreateControlPlane(ctx, activities.Call{Token: "t"}, activities.ClusterSpec{Name: "prod"}, activities.NetworkRef{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := p.ControlPlaneStatus(ctx, activities.Call{}, ref); s != activities.StateCreating {
+		t.Fatalf("right after creation: %s", s)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if s, _ := p.ControlPlaneStatus(ctx, activities.Call{}, ref); s != activities.StateActive {
+		t.Fatalf("after two step delays: %s", s)
+	}
+}
+
+func TestDeletesOfUnknownResourcesSucceed(t *testing.T) {
+	p := sim.New(0)
+	ctx := context.Background()
+	if err := p.DeleteControlPlane(ctx, activities.Call{Token: "never-created"}, activities.ClusterRef{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.DeleteNetwork(ctx, activities.Call{Token: "never-created"}, activities.NetworkRef{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCallsHonourCancellation(t *testing.T) {
+	p := sim.New(time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := p.CreateNetwork(ctx, activities.Call{}, activities.ClusterSpec{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled call: %v", err)
+	}
+}
