@@ -52,8 +52,8 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 		TranslateError: true,
 		// Single statements are atomic already; multi-statement writes use InTx.
 		SkipDefaultTransaction: true,
-		Logger:         newGormLogger(log),
-		NowFunc:        func() time.Time { return time.Now().UTC() },
+		Logger:                 newGormLogger(log),
+		NowFunc:                func() time.Time { return time.Now().UTC() },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", driver, err)
