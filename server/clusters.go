@@ -94,10 +94,7 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 	}
 	cs := clusterSpec(spec)
 	if params.DryRun != nil && *params.DryRun {
-		return ok(c, map[string]any{
-			"validationPassed": true, "errors": []string{}, "steps": workflows.DeploySteps,
-			"kubernetesVersion": cs.KubernetesVersion, "nodeGroups": len(cs.NodeGroups),
-		}, "validation passed; nothing was created")
+		return ok(c, deployValidation(spec, cs), "validation passed; nothing was created")
 	}
 	ctx := c.Request().Context()
 	cl := store.Cluster{
@@ -209,8 +206,8 @@ func (s *Server) CancelClusterOperation(c echo.Context, clusterID string, _ api.
 		return fmt.Errorf("cancel %s: %w", running.ID, err)
 	}
 	s.audit(c, p, "CLUSTER", "CANCEL", running.ID, store.OutcomeSuccess)
-	return ok(c, map[string]any{"operationId": running.ID, "operationType": running.Type, "status": "CANCELLING"},
-		"cancel requested; the operation rolls back and ends CANCELLED")
+	return ok(c, api.ClusterCancelResult{ClusterId: &cl.ID, OperationId: running.ID, Status: api.ClusterOperationStatusRUNNING},
+		"cancel requested: the "+running.Type+" rolls back what it started and ends CANCELLED")
 }
 
 // GetClusterSpec returns the spec the cluster was created with, secrets removed.
@@ -224,6 +221,34 @@ func (s *Server) GetClusterSpec(c echo.Context, clusterID string, _ api.GetClust
 		return fmt.Errorf("decode stored spec of %s: %w", cl.ID, err)
 	}
 	return ok(c, spec, "cluster spec")
+}
+
+// deployStepDescriptions say what each deploy step does, for dry runs.
+var deployStepDescriptions = map[string]string{
+	workflows.StepValidate:     "Check the cluster record and mark it PROVISIONING",
+	workflows.StepNetwork:      "Create the network (VPC, VNet) for the cluster",
+	workflows.StepControlPlane: "Create the Kubernetes control plane",
+	workflows.StepWaitActive:   "Wait until the control plane is ACTIVE",
+	workflows.StepNodeGroups:   "Create the node groups",
+	workflows.StepAddons:       "Install the cluster add-ons",
+	workflows.StepKubeconfig:   "Fetch the kubeconfig and check the API endpoint",
+	workflows.StepRecord:       "Record the cluster READY",
+}
+
+func deployValidation(spec api.K8sClusterSpec, cs activities.ClusterSpec) api.ClusterDeployValidation {
+	steps := make([]api.ClusterPlanStep, 0, len(workflows.DeploySteps))
+	for _, name := range workflows.DeploySteps {
+		if name == workflows.StepNodeGroups && len(cs.NodeGroups) == 0 {
+			continue
+		}
+		steps = append(steps, api.ClusterPlanStep{Name: name, Description: ptr(deployStepDescriptions[name])})
+	}
+	pt := spec.Provisioner.Type
+	return api.ClusterDeployValidation{
+		ValidationPassed: true, ClusterName: &cs.Name, Provider: &spec.Provider, ProvisionerType: &pt,
+		KubernetesVersion: &cs.KubernetesVersion, Errors: &[]string{}, Warnings: &[]string{},
+		RequiresApproval: ptr(false), Steps: &steps,
+	}
 }
 
 func operationAccepted(op store.Operation) api.OperationAccepted {

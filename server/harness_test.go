@@ -13,10 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
 	"go.temporal.io/sdk/client"
 
 	"github.com/astropulse/astroplane/internal/apikey"
 	"github.com/astropulse/astroplane/server"
+	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
@@ -157,7 +161,44 @@ func (e *env) do(method, path, key string, body any, headers ...string) answer {
 	}
 	rec := httptest.NewRecorder()
 	e.srv.ServeHTTP(rec, req)
-	return answer{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+	a := answer{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+	checkAnswer(e.t, req, a)
+	return a
+}
+
+var (
+	routerOnce sync.Once
+	router     routers.Router
+)
+
+// checkAnswer fails the test when an answer does not match its operation's response
+// in openapi.yaml (status declared, body valid against the schema): the server's
+// answers cannot drift from the contract unnoticed.
+func checkAnswer(t testing.TB, req *http.Request, a answer) {
+	t.Helper()
+	routerOnce.Do(func() {
+		spec, err := api.GetSwagger()
+		if err != nil {
+			panic(err)
+		}
+		spec.Servers = nil // match any host
+		if router, err = legacy.NewRouter(spec); err != nil {
+			panic(err)
+		}
+	})
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		return // not an operation of the contract (healthz, unknown routes)
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 a.Status, Header: a.Header,
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	in.SetBodyBytes(a.Body)
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		t.Fatalf("%s %s answered %d outside the contract: %v\nbody: %s", req.Method, req.URL.Path, a.Status, err, a.Body)
+	}
 }
 
 func must(t testing.TB, err error) {
