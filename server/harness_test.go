@@ -193,7 +193,7 @@ func checkAnswer(t testing.TB, req *http.Request, a answer) {
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
 		Status:                 a.Status, Header: a.Header,
-		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
 	}
 	in.SetBodyBytes(a.Body)
 	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
