@@ -20,6 +20,8 @@ const (
 	ClusterFailed             = "FAILED"
 	ClusterCancelled          = "CANCELLED"
 	ClusterWaitingForApproval = "WAITING_FOR_APPROVAL"
+	ClusterRejected           = "REJECTED"
+	ClusterExpired            = "EXPIRED"
 )
 
 // Operation statuses.
@@ -28,6 +30,8 @@ const (
 	OperationSucceeded = "SUCCEEDED"
 	OperationFailed    = "FAILED"
 	OperationCancelled = "CANCELLED"
+	OperationRejected  = "REJECTED"
+	OperationExpired   = "EXPIRED"
 )
 
 // Organization is a tenant; every other record belongs to one.
@@ -147,5 +151,6 @@ type AuditEvent struct {
 }
 
 func allModels() []any {
-	return []any{&Organization{}, &User{}, &Membership{}, &APIKey{}, &Cluster{}, &Operation{}, &AuditEvent{}}
+	return []any{&Organization{}, &User{}, &Membership{}, &APIKey{}, &Cluster{}, &Operation{}, &AuditEvent{},
+		&ApprovalPolicy{}, &ApprovalRequest{}, &UsedToken{}, &NotificationIntegration{}, &NotificationSubscription{}}
 }

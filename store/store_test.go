@@ -346,3 +346,98 @@ func TestAudit(t *testing.T) {
 		}
 	})
 }
+
+func TestApprovalsAndNotifications(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		org, user := seed(t, s, "acme")
+		other, _ := seed(t, s, "other")
+
+		if _, err := s.GetApprovalPolicy(ctx, org.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("no policy yet: %v", err)
+		}
+		for _, ops := range []string{"deploy", "deploy,delete"} {
+			if err := s.PutApprovalPolicy(ctx, &store.ApprovalPolicy{OrgID: org.ID, Operations: ops, ApproverRoles: "admin", ExpiresIn: 72 * time.Hour}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if p, err := s.GetApprovalPolicy(ctx, org.ID); err != nil || p.Operations != "deploy,delete" || p.ExpiresIn != 72*time.Hour {
+			t.Fatalf("policy %+v %v", p, err)
+		}
+		if _, err := s.GetApprovalPolicy(ctx, other.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("policy leaked to another org: %v", err)
+		}
+
+		req := &store.ApprovalRequest{ID: "acme.prod.deploy.1", OrgID: org.ID, ClusterID: "c", ClusterName: "prod",
+			OperationType: "deploy", Status: store.ApprovalPending, ExpiresAt: time.Now().Add(time.Hour)}
+		if err := s.CreateApprovalRequest(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		again := *req
+		again.Approvers = "changed"
+		if err := s.CreateApprovalRequest(ctx, &again); err != nil {
+			t.Fatalf("retried create: %v", err)
+		}
+		now := time.Now().UTC()
+		if err := s.DecideApprovalRequest(ctx, org.ID, req.ID, store.ApprovalApproved, user.Email, now); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DecideApprovalRequest(ctx, org.ID, req.ID, store.ApprovalRejected, "late", now); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.GetApprovalRequest(ctx, org.ID, req.ID)
+		if got.Status != store.ApprovalApproved || got.DecidedBy != user.Email || got.Approvers != "" {
+			t.Fatalf("request %+v", got)
+		}
+		if _, err := s.GetApprovalRequest(ctx, other.ID, req.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("request seen from another org: %v", err)
+		}
+
+		if err := s.UseToken(ctx, org.ID, "nonce-1", "approval", now); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UseToken(ctx, org.ID, "nonce-1", "approval", now); !errors.Is(err, store.ErrTokenUsed) {
+			t.Fatalf("second use: %v", err)
+		}
+
+		admins, err := s.MembersWithRoles(ctx, org.ID, []string{store.RoleAdmin})
+		if err != nil || len(admins) != 1 || admins[0].ID != user.ID {
+			t.Fatalf("admins %+v %v", admins, err)
+		}
+
+		for _, enabled := range []bool{true, false} {
+			if err := s.PutIntegration(ctx, &store.NotificationIntegration{OrgID: org.ID, Channel: "slack", Enabled: enabled, SealedConfig: "v1:x"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ins, _ := s.ListIntegrations(ctx, org.ID)
+		if len(ins) != 1 || ins[0].Enabled {
+			t.Fatalf("integrations %+v", ins)
+		}
+		if err := s.DeleteIntegration(ctx, other.ID, "slack"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("delete from another org: %v", err)
+		}
+		if err := s.DeleteIntegration(ctx, org.ID, "slack"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutSubscription(ctx, &store.NotificationSubscription{OrgID: org.ID, Topic: "cluster.failed", Channels: "email,slack", Enabled: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutSubscription(ctx, &store.NotificationSubscription{OrgID: org.ID, Topic: "cluster.failed", Channels: "email", Enabled: true}); err != nil {
+			t.Fatal(err)
+		}
+		sub, err := s.GetSubscription(ctx, org.ID, "cluster.failed")
+		if err != nil || sub.Channels != "email" {
+			t.Fatalf("subscription %+v %v", sub, err)
+		}
+		if subs, _ := s.ListSubscriptions(ctx, other.ID); len(subs) != 0 {
+			t.Fatalf("subscriptions leaked: %+v", subs)
+		}
+		if err := s.DeleteSubscription(ctx, org.ID, "cluster.failed"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteSubscription(ctx, org.ID, "cluster.failed"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("second delete: %v", err)
+		}
+	})
+}
