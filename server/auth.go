@@ -51,6 +51,9 @@ func (s *Server) authenticate() echo.MiddlewareFunc {
 				return next(c)
 			}
 			key := c.Request().Header.Get(HeaderAPIKey)
+			if key == "" && op.optional {
+				return next(c)
+			}
 			if key == "" && !op.apiKey {
 				return NotImplemented("OIDC bearer authentication (" + op.id + ")")
 			}

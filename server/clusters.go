@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/serviceerror"
@@ -128,7 +129,11 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 		}
 		return Conflict(fmt.Sprintf("cluster %q already exists", cl.Name), map[string]any{"spec.clusterName": "already exists in this organization"})
 	}
-	in := workflows.DeployClusterInput{Op: workflows.Operation{OrgID: p.OrgID, ClusterID: cl.ID, OperationID: op.ID}, Spec: cs}
+	gate, err := s.approvalGate(c, p, workflows.OpDeploy, clusterFacts(cs))
+	if err != nil {
+		return err
+	}
+	in := workflows.DeployClusterInput{Op: workflows.Operation{OrgID: p.OrgID, ClusterID: cl.ID, OperationID: op.ID}, Spec: cs, Approval: gate}
 	if err := s.startWorkflow(ctx, op, cl.Provider, workflows.DeployCluster, in); err != nil {
 		// Nothing runs for this cluster: take the records back so the name stays free.
 		if derr := s.store.DeleteClusterWithOperations(context.WithoutCancel(ctx), p.OrgID, cl.ID); derr != nil {
@@ -162,7 +167,11 @@ func (s *Server) DeleteCluster(c echo.Context, clusterID string, params api.Dele
 		createOp = first.ID
 	}
 	op := newOperation(c, p, cl, workflows.OpDelete, params.IdempotencyKey)
-	in := workflows.DeleteClusterInput{
+	gate, err := s.approvalGate(c, p, workflows.OpDelete, clusterFacts(cs))
+	if err != nil {
+		return err
+	}
+	in := workflows.DeleteClusterInput{PriorStatus: cl.Status, Approval: gate,
 		Op:   workflows.Operation{OrgID: p.OrgID, ClusterID: cl.ID, OperationID: op.ID},
 		Spec: cs, Ref: activities.ClusterRef{Provider: cl.Provider, ExternalID: cl.ExternalID, Endpoint: cl.Endpoint},
 		Network: activities.NetworkRef{ID: cl.NetworkID}, CreateOperationID: createOp,
@@ -248,6 +257,20 @@ func deployValidation(spec api.K8sClusterSpec, cs activities.ClusterSpec) api.Cl
 		ValidationPassed: true, ClusterName: &cs.Name, Provider: &spec.Provider, ProvisionerType: &pt,
 		KubernetesVersion: &cs.KubernetesVersion, Errors: &[]string{}, Warnings: &[]string{},
 		RequiresApproval: ptr(false), Steps: &steps,
+	}
+}
+
+// clusterFacts are what an approver sees of a cluster.
+func clusterFacts(cs activities.ClusterSpec) []activities.Fact {
+	groups := make([]string, 0, len(cs.NodeGroups))
+	for _, ng := range cs.NodeGroups {
+		groups = append(groups, fmt.Sprintf("%s (%d-%d × %s)", ng.Name, ng.MinNode, ng.MaxNode, strings.Join(ng.MachineTypes, ",")))
+	}
+	return []activities.Fact{
+		{Label: "Provider", Value: cs.Provider + " (" + cs.ProvisionerType + ")"},
+		{Label: "Region", Value: cs.Region},
+		{Label: "Kubernetes", Value: cs.KubernetesVersion},
+		{Label: "Node groups", Value: strings.Join(groups, "; ")},
 	}
 }
 

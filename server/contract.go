@@ -34,6 +34,7 @@ type operation struct {
 	path      string // as in openapi.yaml, with {params}
 	echoPath  string // as Echo routes it, with :params
 	public    bool
+	optional  bool // anonymous callers pass too (an empty requirement is listed)
 	apiKey    bool // an API key satisfies the security requirement
 	adminOnly bool // only an org admin's API key does
 	item      *openapi3.PathItem
@@ -55,6 +56,9 @@ func loadContract() (*contract, error) {
 			}
 			o.public = len(security) == 0
 			for _, req := range security {
+				if len(req) == 0 {
+					o.optional = true
+				}
 				for scheme := range req {
 					switch scheme {
 					case "ApiKeyAuth":

@@ -13,6 +13,9 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/sdk/client"
 
+	"github.com/astropulse/astroplane/approval"
+	"github.com/astropulse/astroplane/notify"
+	"github.com/astropulse/astroplane/secrets"
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/store"
 )
@@ -26,6 +29,12 @@ type Options struct {
 	TaskQueue string
 	// MaxBodyBytes limits request bodies; default 1 MiB.
 	MaxBodyBytes int64
+	// Signer verifies approval and unsubscribe links; without it they answer 501.
+	Signer *approval.Signer
+	// Box seals notification integrations' secrets; without it they answer 501.
+	Box *secrets.Box
+	// Guard vets outbound URLs (webhooks) against server-side request forgery.
+	Guard notify.Guard
 }
 
 // Server implements every operation of openapi.yaml: the built ones here, the rest
@@ -37,6 +46,9 @@ type Server struct {
 	temporal  client.Client
 	log       *slog.Logger
 	taskQueue string
+	signer    *approval.Signer
+	box       *secrets.Box
+	guard     notify.Guard
 	contract  *contract
 	echo      *echo.Echo
 }
@@ -58,7 +70,8 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{store: opts.Store, temporal: opts.Temporal, log: opts.Log, taskQueue: opts.TaskQueue, contract: ct}
+	s := &Server{store: opts.Store, temporal: opts.Temporal, log: opts.Log, taskQueue: opts.TaskQueue, contract: ct,
+		signer: opts.Signer, box: opts.Box, guard: opts.Guard}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

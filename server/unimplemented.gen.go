@@ -103,6 +103,16 @@ func (Unimplemented) StreamApplicationStatus(ctx echo.Context, _ string, _ api.S
 	return NotImplemented("streamApplicationStatus")
 }
 
+// GetApprovalPolicy answers 501.
+func (Unimplemented) GetApprovalPolicy(ctx echo.Context, _ api.GetApprovalPolicyParams) error {
+	return NotImplemented("getApprovalPolicy")
+}
+
+// SetApprovalPolicy answers 501.
+func (Unimplemented) SetApprovalPolicy(ctx echo.Context, _ api.SetApprovalPolicyParams) error {
+	return NotImplemented("setApprovalPolicy")
+}
+
 // ListAuditEvents answers 501.
 func (Unimplemented) ListAuditEvents(ctx echo.Context, _ api.ListAuditEventsParams) error {
 	return NotImplemented("listAuditEvents")
@@ -196,6 +206,11 @@ func (Unimplemented) GetSelfHostedCredentialStatus(ctx echo.Context, _ api.GetSe
 // StoreSelfHostedCredentials answers 501.
 func (Unimplemented) StoreSelfHostedCredentials(ctx echo.Context, _ api.StoreSelfHostedCredentialsParams) error {
 	return NotImplemented("storeSelfHostedCredentials")
+}
+
+// ShowClusterApprovalPage answers 501.
+func (Unimplemented) ShowClusterApprovalPage(ctx echo.Context, _ api.ShowClusterApprovalPageParams) error {
+	return NotImplemented("showClusterApprovalPage")
 }
 
 // ApproveClusterOperation answers 501.
@@ -401,6 +416,11 @@ func (Unimplemented) GetNotificationSubscription(ctx echo.Context, _ string, _ a
 // ListNotificationTopics answers 501.
 func (Unimplemented) ListNotificationTopics(ctx echo.Context) error {
 	return NotImplemented("listNotificationTopics")
+}
+
+// ShowUnsubscribePage answers 501.
+func (Unimplemented) ShowUnsubscribePage(ctx echo.Context, _ api.ShowUnsubscribePageParams) error {
+	return NotImplemented("showUnsubscribePage")
 }
 
 // UnsubscribeNotifications answers 501.

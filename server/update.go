@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"strings"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -67,7 +68,12 @@ func (s *Server) UpdateCluster(c echo.Context, clusterID string, params api.Upda
 		return c.JSON(http.StatusOK, result)
 	}
 	op := newOperation(c, p, cl, workflows.OpUpdate, params.IdempotencyKey)
-	in := workflows.UpdateClusterInput{
+	facts := append(clusterFacts(current), activities.Fact{Label: "Plan", Value: strings.Join(plan.Report.Changes, "; ")})
+	gate, err := s.approvalGate(c, p, workflows.OpUpdate, facts)
+	if err != nil {
+		return err
+	}
+	in := workflows.UpdateClusterInput{Approval: gate,
 		Op:      workflows.Operation{OrgID: p.OrgID, ClusterID: cl.ID, OperationID: op.ID},
 		Current: current, Ref: activities.ClusterRef{Provider: cl.Provider, ExternalID: cl.ExternalID, Endpoint: cl.Endpoint},
 		Steps: updateSteps(current, upgradeRequest(spec), plan),

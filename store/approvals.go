@@ -126,3 +126,10 @@ func (s *Store) MembersWithRoles(ctx context.Context, orgID string, roles []stri
 		Scan(&members).Error
 	return members, translate(err)
 }
+
+// TokenUsed reports whether a token's nonce was used.
+func (s *Store) TokenUsed(ctx context.Context, nonce string) (bool, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&UsedToken{}).Where("nonce = ?", nonce).Count(&n).Error
+	return n > 0, translate(err)
+}

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"fmt"
+
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -16,7 +18,7 @@ const (
 )
 
 // DeleteSteps is the plan every delete follows.
-var DeleteSteps = []string{StepValidate, StepDeleteNodeGroups, StepDeleteControlPlane, StepDeleteNetwork, StepRecord}
+var DeleteSteps = []string{StepApproval, StepValidate, StepDeleteNodeGroups, StepDeleteControlPlane, StepDeleteNetwork, StepRecord}
 
 // DeleteClusterInput is what the delete workflow needs: the cluster's spec and its
 // provider references as the store has them (empty when a deploy never got there).
@@ -28,6 +30,10 @@ type DeleteClusterInput struct {
 	// CreateOperationID is the deploy that created the cluster; deletes by its tokens
 	// also find resources a failed deploy left without references.
 	CreateOperationID string
+	// PriorStatus is the cluster's status before the delete; a delete that is not
+	// approved leaves the cluster in it.
+	PriorStatus string
+	Approval    *ApprovalGate
 }
 
 // DeleteCluster tears a cluster down in the reverse order of its creation and records
@@ -38,6 +44,13 @@ func DeleteCluster(ctx workflow.Context, in DeleteClusterInput) (string, error) 
 	t, err := newTracker(ctx, in.Op, OpDelete, DeleteSteps...)
 	if err != nil {
 		return "", err
+	}
+	g, err := newGate(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := g.await(ctx, t, in.Op, OpDelete, in.Spec.Name, in.Approval); err != nil {
+		return "", finishUnfinished(ctx, t, in.Op, err, "delete", in.PriorStatus, in.Spec.Name)
 	}
 	var a *activities.Cluster
 	sctx, pctx := storeOptions(ctx), providerOptions(ctx)
@@ -86,29 +99,36 @@ func DeleteCluster(ctx workflow.Context, in DeleteClusterInput) (string, error) 
 		t.start(ctx, s.name)
 		if err := s.run(); err != nil {
 			t.end(ctx, stepStatusFor(ctx, err), err.Error())
-			return "", finishUnfinished(ctx, t, in.Op, err, "delete", store.ClusterFailed)
+			return "", finishUnfinished(ctx, t, in.Op, err, "delete", store.ClusterFailed, in.Spec.Name)
 		}
 		t.end(ctx, StepSucceeded, "")
 	}
 	t.finish(ctx, StatusSucceeded, "cluster deleted")
+	emit(ctx, in.Op, activities.TopicClusterDeleted, in.Spec.Name, fmt.Sprintf("Cluster %s was deleted (operation %s).", in.Spec.Name, in.Op.OperationID))
 	return store.ClusterDeleted, nil
 }
 
-// finishUnfinished records an operation that stopped part-way (failed or cancelled)
-// with the cluster left in clusterStatus, and returns the error the workflow ends with.
-func finishUnfinished(ctx workflow.Context, t *tracker, op Operation, cause error, what, clusterStatus string) error {
-	wasCancelled := cancelled(ctx, cause)
+// finishUnfinished records an operation that stopped part-way (failed, cancelled, or
+// not approved) with the cluster left in clusterStatus, and returns the error the
+// workflow ends with.
+func finishUnfinished(ctx workflow.Context, t *tracker, op Operation, cause error, what, clusterStatus, clusterName string) error {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	var a *activities.Cluster
-	opStatus, status, message := store.OperationFailed, StatusFailed, what+" failed at "+t.p.Phase+": "+cause.Error()
-	if wasCancelled {
-		opStatus, status, message = store.OperationCancelled, StatusCancelled, what+" cancelled at "+t.p.Phase
+	opStatus, status := gateOutcome(ctx, cause)
+	wasCancelled := status == StatusCancelled
+	message := what + " failed at " + t.p.Phase + ": " + cause.Error()
+	switch status {
+	case StatusCancelled:
+		message = what + " cancelled at " + t.p.Phase
+	case StatusRejected, StatusExpired:
+		message = what + " not approved: " + cause.Error()
 	}
 	_ = workflow.ExecuteActivity(storeOptions(dctx), a.FinishOperation, activities.FinishOperationInput{
 		OrgID: op.OrgID, ClusterID: op.ClusterID, OperationID: op.OperationID,
 		OperationStatus: opStatus, ClusterStatus: clusterStatus, Message: message,
 	}).Get(dctx, nil)
 	t.finish(dctx, status, message)
+	emit(dctx, op, activities.TopicClusterFailed, clusterName, fmt.Sprintf("Cluster %s: %s (operation %s).", clusterName, message, op.OperationID))
 	if wasCancelled {
 		return temporal.NewCanceledError(message)
 	}

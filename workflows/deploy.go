@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"fmt"
+
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -21,13 +23,15 @@ const (
 )
 
 // DeploySteps is the plan every deploy follows.
-var DeploySteps = []string{StepValidate, StepNetwork, StepControlPlane, StepWaitActive, StepNodeGroups, StepAddons, StepKubeconfig, StepRecord}
+var DeploySteps = []string{StepApproval, StepValidate, StepNetwork, StepControlPlane, StepWaitActive, StepNodeGroups, StepAddons, StepKubeconfig, StepRecord}
 
 // DeployClusterInput is what the deploy workflow needs; it carries references and a
 // secret-free spec, never credentials.
 type DeployClusterInput struct {
 	Op   Operation
 	Spec activities.ClusterSpec
+	// Approval, when set, holds the deploy until someone approves it.
+	Approval *ApprovalGate
 }
 
 // DeployClusterResult is what the deploy workflow returns.
@@ -41,6 +45,7 @@ type DeployClusterResult struct {
 type deployment struct {
 	in      DeployClusterInput
 	t       *tracker
+	gate    *gate
 	network activities.NetworkRef
 	ref     activities.ClusterRef
 	started map[string]bool // steps whose create has begun (may have left something behind)
@@ -55,11 +60,16 @@ func DeployCluster(ctx workflow.Context, in DeployClusterInput) (DeployClusterRe
 	if err != nil {
 		return DeployClusterResult{}, err
 	}
-	d := &deployment{in: in, t: t, started: map[string]bool{}}
+	g, err := newGate(ctx)
+	if err != nil {
+		return DeployClusterResult{}, err
+	}
+	d := &deployment{in: in, t: t, gate: g, started: map[string]bool{}}
 	if err := d.run(ctx); err != nil {
 		return d.rollBack(ctx, err)
 	}
 	t.finish(ctx, StatusSucceeded, "cluster is ready")
+	emit(ctx, in.Op, activities.TopicClusterDeployed, in.Spec.Name, fmt.Sprintf("Cluster %s is ready at %s (operation %s).", in.Spec.Name, d.ref.Endpoint, in.Op.OperationID))
 	return DeployClusterResult{ClusterStatus: store.ClusterReady, Endpoint: d.ref.Endpoint}, nil
 }
 
@@ -113,6 +123,9 @@ func (d *deployment) run(ctx workflow.Context) error {
 			}).Get(ctx, nil)
 		}},
 	}
+	if err := d.gate.await(ctx, d.t, d.in.Op, OpDeploy, spec.Name, d.in.Approval); err != nil {
+		return err
+	}
 	for _, s := range steps {
 		if s.name == StepNodeGroups && len(spec.NodeGroups) == 0 {
 			d.t.skip(s.name, "no node groups (autopilot)")
@@ -136,7 +149,7 @@ func (d *deployment) run(ctx workflow.Context) error {
 // rollBack removes what the deploy created, newest first, even though the workflow
 // may be cancelled, then records the outcome and returns the cause.
 func (d *deployment) rollBack(ctx workflow.Context, cause error) (DeployClusterResult, error) {
-	wasCancelled := cancelled(ctx, cause)
+	opStatus, status := gateOutcome(ctx, cause)
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	var a *activities.Cluster
 	pctx := providerOptions(dctx)
@@ -168,8 +181,11 @@ func (d *deployment) rollBack(ctx workflow.Context, cause error) (DeployClusterR
 		}},
 	}
 	message := "deploy failed: " + cause.Error()
-	if wasCancelled {
+	switch status {
+	case StatusCancelled:
 		message = "deploy cancelled"
+	case StatusRejected, StatusExpired:
+		message = "deploy not approved: " + cause.Error()
 	}
 	for _, u := range undo {
 		if !d.started[u.step] {
@@ -184,16 +200,18 @@ func (d *deployment) rollBack(ctx workflow.Context, cause error) (DeployClusterR
 		d.t.end(dctx, StepSucceeded, "removed")
 	}
 
-	opStatus, clusterStatus, status := store.OperationFailed, store.ClusterFailed, StatusFailed
-	if wasCancelled {
-		opStatus, clusterStatus, status = store.OperationCancelled, store.ClusterCancelled, StatusCancelled
+	clusterStatus := map[string]string{StatusCancelled: store.ClusterCancelled, StatusRejected: store.ClusterRejected,
+		StatusExpired: store.ClusterExpired}[status]
+	if clusterStatus == "" {
+		clusterStatus = store.ClusterFailed
 	}
 	_ = workflow.ExecuteActivity(storeOptions(dctx), a.FinishOperation, activities.FinishOperationInput{
 		OrgID: d.in.Op.OrgID, ClusterID: d.in.Op.ClusterID, OperationID: d.in.Op.OperationID,
 		OperationStatus: opStatus, ClusterStatus: clusterStatus, Message: message,
 	}).Get(dctx, nil)
 	d.t.finish(dctx, status, message)
-	if wasCancelled {
+	emit(dctx, d.in.Op, activities.TopicClusterFailed, spec.Name, fmt.Sprintf("Cluster %s: %s (operation %s).", spec.Name, message, d.in.Op.OperationID))
+	if status == StatusCancelled {
 		return DeployClusterResult{ClusterStatus: clusterStatus}, temporal.NewCanceledError(message)
 	}
 	return DeployClusterResult{ClusterStatus: clusterStatus}, cause

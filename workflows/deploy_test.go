@@ -29,6 +29,8 @@ var spec = activities.ClusterSpec{
 type fakeCloud struct {
 	mu       sync.Mutex
 	calls    []string
+	topics   []string
+	decision []activities.DecisionInput
 	finished []activities.FinishOperationInput
 	failAt   string        // activity that fails (non-retryable)
 	slowAt   string        // activity that takes an hour of (skipped) time
@@ -96,6 +98,27 @@ func (f *fakeCloud) install(env *testsuite.TestWorkflowEnvironment) {
 	env.OnActivity(a.UpdateTags, mock.Anything, mock.Anything).Return(func(context.Context, activities.NodeGroupsInput) error {
 		return f.record("UpdateTags")
 	})
+	n := &activities.Notifier{}
+	env.RegisterActivity(n)
+	env.RegisterWorkflow(workflows.NotifyTopic)
+	env.OnActivity(n.RequestApproval, mock.Anything, mock.Anything).Return(func(context.Context, activities.ApprovalInput) (activities.RequestApprovalResult, error) {
+		return activities.RequestApprovalResult{Approvers: []string{"admin@example.com"}}, f.record("RequestApproval")
+	})
+	env.OnActivity(n.SendApprovalLinks, mock.Anything, mock.Anything).Return(func(context.Context, activities.ApprovalInput) error {
+		return f.record("SendApprovalLinks")
+	})
+	env.OnActivity(n.RecordApprovalDecision, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DecisionInput) error {
+		f.mu.Lock()
+		f.decision = append(f.decision, in)
+		f.mu.Unlock()
+		return f.record("RecordApprovalDecision")
+	})
+	env.OnActivity(n.DeliverTopic, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.TopicInput) error {
+		f.mu.Lock()
+		f.topics = append(f.topics, in.Topic)
+		f.mu.Unlock()
+		return nil
+	})
 	env.OnActivity(a.FinishOperation, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FinishOperationInput) error {
 		f.mu.Lock()
 		f.finished = append(f.finished, in)
@@ -155,9 +178,18 @@ func TestDeployHappyPath(t *testing.T) {
 		t.Fatalf("progress %+v", p)
 	}
 	for _, s := range p.Steps {
+		if s.Name == workflows.StepApproval {
+			if s.Status != workflows.StepSkipped {
+				t.Fatalf("approval step without a policy: %+v", s)
+			}
+			continue
+		}
 		if s.Status != workflows.StepSucceeded || s.StartedAt == nil || s.EndedAt == nil {
 			t.Fatalf("step %+v", s)
 		}
+	}
+	if !slices.Equal(f.topics, []string{activities.TopicClusterDeployed}) {
+		t.Fatalf("topics emitted %v", f.topics)
 	}
 }
 
@@ -173,7 +205,7 @@ func TestDeployWithoutNodeGroupsSkipsThatStep(t *testing.T) {
 	if slices.Contains(f.calls, "CreateNodeGroups") {
 		t.Fatal("node groups created for an autopilot cluster")
 	}
-	if p := queryProgress(t, env); p.Steps[4].Status != workflows.StepSkipped || p.Percent != 100 {
+	if p := queryProgress(t, env); p.Steps[5].Status != workflows.StepSkipped || p.Percent != 100 {
 		t.Fatalf("progress %+v", p)
 	}
 }

@@ -47,6 +47,7 @@ type Progress struct {
 	Steps         []Step     `json:"steps"`
 	StartedAt     time.Time  `json:"startedAt"`
 	EndedAt       *time.Time `json:"endedAt,omitempty"`
+	Approval      *Approval  `json:"approval,omitempty"`
 }
 
 // tracker keeps an operation's Progress as the workflow walks its steps and answers

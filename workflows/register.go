@@ -10,7 +10,8 @@ import (
 
 // Dependencies are the activity implementations a worker serves.
 type Dependencies struct {
-	Cluster *activities.Cluster
+	Cluster  *activities.Cluster
+	Notifier *activities.Notifier
 }
 
 // Register registers every workflow and activity on w, under readable names (the
@@ -19,5 +20,9 @@ func Register(w worker.Registry, deps Dependencies) {
 	w.RegisterWorkflowWithOptions(DeployCluster, workflow.RegisterOptions{Name: "DeployCluster"})
 	w.RegisterWorkflowWithOptions(UpdateCluster, workflow.RegisterOptions{Name: "UpdateCluster"})
 	w.RegisterWorkflowWithOptions(DeleteCluster, workflow.RegisterOptions{Name: "DeleteCluster"})
+	w.RegisterWorkflowWithOptions(NotifyTopic, workflow.RegisterOptions{Name: "NotifyTopic"})
 	w.RegisterActivityWithOptions(deps.Cluster, activity.RegisterOptions{})
+	if deps.Notifier != nil {
+		w.RegisterActivityWithOptions(deps.Notifier, activity.RegisterOptions{})
+	}
 }

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"fmt"
+
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -34,17 +36,18 @@ type UpdateStep struct {
 
 // UpdateClusterInput is what the update workflow needs.
 type UpdateClusterInput struct {
-	Op      Operation
-	Current activities.ClusterSpec
-	Ref     activities.ClusterRef
-	Steps   []UpdateStep
+	Op       Operation
+	Current  activities.ClusterSpec
+	Ref      activities.ClusterRef
+	Steps    []UpdateStep
+	Approval *ApprovalGate
 }
 
 // UpdateCluster carries out an upgrade plan step by step and records the cluster's new
 // state. Upgrades cannot be undone, so a failed or cancelled update stops where it is
 // and records the state reached so far; the cluster stays READY.
 func UpdateCluster(ctx workflow.Context, in UpdateClusterInput) (activities.ClusterSpec, error) {
-	names := []string{StepValidate}
+	names := []string{StepApproval, StepValidate}
 	for _, s := range in.Steps {
 		names = append(names, s.Name)
 	}
@@ -66,19 +69,32 @@ func UpdateCluster(ctx workflow.Context, in UpdateClusterInput) (activities.Clus
 		}).Get(ctx, nil)
 	}
 	fail := func(err error) (activities.ClusterSpec, error) {
-		t.end(ctx, stepStatusFor(ctx, err), err.Error())
-		wasCancelled := cancelled(ctx, err)
+		if s := t.step(t.p.Phase); s.Status == StepRunning {
+			t.end(ctx, stepStatusFor(ctx, err), err.Error())
+		}
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		opStatus, status, message := store.OperationFailed, StatusFailed, "update failed at "+t.p.Phase+": "+err.Error()
-		if wasCancelled {
-			opStatus, status, message = store.OperationCancelled, StatusCancelled, "update cancelled at "+t.p.Phase
+		opStatus, status := gateOutcome(ctx, err)
+		message := "update failed at " + t.p.Phase + ": " + err.Error()
+		switch status {
+		case StatusCancelled:
+			message = "update cancelled at " + t.p.Phase
+		case StatusRejected, StatusExpired:
+			message = "update not approved: " + err.Error()
 		}
 		_ = finish(dctx, opStatus, message)
 		t.finish(dctx, status, message)
-		if wasCancelled {
+		emit(dctx, in.Op, activities.TopicClusterFailed, cur.Name, fmt.Sprintf("Cluster %s: %s (operation %s).", cur.Name, message, in.Op.OperationID))
+		if status == StatusCancelled {
 			return cur, temporal.NewCanceledError(message)
 		}
 		return cur, err
+	}
+	g, err := newGate(ctx)
+	if err != nil {
+		return cur, err
+	}
+	if err := g.await(ctx, t, in.Op, OpUpdate, cur.Name, in.Approval); err != nil {
+		return fail(err)
 	}
 
 	t.start(ctx, StepValidate)
@@ -127,6 +143,7 @@ func UpdateCluster(ctx workflow.Context, in UpdateClusterInput) (activities.Clus
 	}
 	t.end(ctx, StepSucceeded, "")
 	t.finish(ctx, StatusSucceeded, "cluster updated")
+	emit(ctx, in.Op, activities.TopicClusterUpdated, cur.Name, fmt.Sprintf("Cluster %s was updated (operation %s).", cur.Name, in.Op.OperationID))
 	return cur, nil
 }
 

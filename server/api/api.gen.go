@@ -260,16 +260,16 @@ func (e ApplicationEventFrameSource) Valid() bool {
 
 // Defines values for ApplicationExternalAccessType.
 const (
-	Ingress ApplicationExternalAccessType = "Ingress"
-	None    ApplicationExternalAccessType = "None"
+	ApplicationExternalAccessTypeIngress ApplicationExternalAccessType = "Ingress"
+	ApplicationExternalAccessTypeNone    ApplicationExternalAccessType = "None"
 )
 
 // Valid indicates whether the value is a known member of the ApplicationExternalAccessType enum.
 func (e ApplicationExternalAccessType) Valid() bool {
 	switch e {
-	case Ingress:
+	case ApplicationExternalAccessTypeIngress:
 		return true
-	case None:
+	case ApplicationExternalAccessTypeNone:
 		return true
 	default:
 		return false
@@ -588,6 +588,66 @@ func (e ApplicationStatusFrameType) Valid() bool {
 	}
 }
 
+// Defines values for ApprovalPolicyOperations.
+const (
+	ApprovalPolicyOperationsDelete ApprovalPolicyOperations = "delete"
+	ApprovalPolicyOperationsDeploy ApprovalPolicyOperations = "deploy"
+	ApprovalPolicyOperationsUpdate ApprovalPolicyOperations = "update"
+)
+
+// Valid indicates whether the value is a known member of the ApprovalPolicyOperations enum.
+func (e ApprovalPolicyOperations) Valid() bool {
+	switch e {
+	case ApprovalPolicyOperationsDelete:
+		return true
+	case ApprovalPolicyOperationsDeploy:
+		return true
+	case ApprovalPolicyOperationsUpdate:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ApprovalPolicyInputApproverRoles.
+const (
+	ApprovalPolicyInputApproverRolesAdmin  ApprovalPolicyInputApproverRoles = "admin"
+	ApprovalPolicyInputApproverRolesEditor ApprovalPolicyInputApproverRoles = "editor"
+)
+
+// Valid indicates whether the value is a known member of the ApprovalPolicyInputApproverRoles enum.
+func (e ApprovalPolicyInputApproverRoles) Valid() bool {
+	switch e {
+	case ApprovalPolicyInputApproverRolesAdmin:
+		return true
+	case ApprovalPolicyInputApproverRolesEditor:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ApprovalPolicyInputOperations.
+const (
+	ApprovalPolicyInputOperationsDelete ApprovalPolicyInputOperations = "delete"
+	ApprovalPolicyInputOperationsDeploy ApprovalPolicyInputOperations = "deploy"
+	ApprovalPolicyInputOperationsUpdate ApprovalPolicyInputOperations = "update"
+)
+
+// Valid indicates whether the value is a known member of the ApprovalPolicyInputOperations enum.
+func (e ApprovalPolicyInputOperations) Valid() bool {
+	switch e {
+	case ApprovalPolicyInputOperationsDelete:
+		return true
+	case ApprovalPolicyInputOperationsDeploy:
+		return true
+	case ApprovalPolicyInputOperationsUpdate:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AuditEventOutcome.
 const (
 	FAILURE AuditEventOutcome = "FAILURE"
@@ -873,6 +933,30 @@ func (e ClusterAgentStatusStatus) Valid() bool {
 	}
 }
 
+// Defines values for ClusterApprovalRequestStatus.
+const (
+	ClusterApprovalRequestStatusAPPROVED ClusterApprovalRequestStatus = "APPROVED"
+	ClusterApprovalRequestStatusEXPIRED  ClusterApprovalRequestStatus = "EXPIRED"
+	ClusterApprovalRequestStatusPENDING  ClusterApprovalRequestStatus = "PENDING"
+	ClusterApprovalRequestStatusREJECTED ClusterApprovalRequestStatus = "REJECTED"
+)
+
+// Valid indicates whether the value is a known member of the ClusterApprovalRequestStatus enum.
+func (e ClusterApprovalRequestStatus) Valid() bool {
+	switch e {
+	case ClusterApprovalRequestStatusAPPROVED:
+		return true
+	case ClusterApprovalRequestStatusEXPIRED:
+		return true
+	case ClusterApprovalRequestStatusPENDING:
+		return true
+	case ClusterApprovalRequestStatusREJECTED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ClusterCredentialsType.
 const (
 	Dynamic ClusterCredentialsType = "dynamic"
@@ -932,22 +1016,22 @@ func (e ClusterOperationStatus) Valid() bool {
 
 // Defines values for ClusterOperationType.
 const (
-	Delete   ClusterOperationType = "delete"
-	Deploy   ClusterOperationType = "deploy"
-	Register ClusterOperationType = "register"
-	Update   ClusterOperationType = "update"
+	ClusterOperationTypeDelete   ClusterOperationType = "delete"
+	ClusterOperationTypeDeploy   ClusterOperationType = "deploy"
+	ClusterOperationTypeRegister ClusterOperationType = "register"
+	ClusterOperationTypeUpdate   ClusterOperationType = "update"
 )
 
 // Valid indicates whether the value is a known member of the ClusterOperationType enum.
 func (e ClusterOperationType) Valid() bool {
 	switch e {
-	case Delete:
+	case ClusterOperationTypeDelete:
 		return true
-	case Deploy:
+	case ClusterOperationTypeDeploy:
 		return true
-	case Register:
+	case ClusterOperationTypeRegister:
 		return true
-	case Update:
+	case ClusterOperationTypeUpdate:
 		return true
 	default:
 		return false
@@ -1761,6 +1845,27 @@ func (e NotificationChannelType) Valid() bool {
 	case Email:
 		return true
 	case Slack:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NotificationSMTPInputStartTLS.
+const (
+	NotificationSMTPInputStartTLSNone          NotificationSMTPInputStartTLS = "none"
+	NotificationSMTPInputStartTLSOpportunistic NotificationSMTPInputStartTLS = "opportunistic"
+	NotificationSMTPInputStartTLSRequired      NotificationSMTPInputStartTLS = "required"
+)
+
+// Valid indicates whether the value is a known member of the NotificationSMTPInputStartTLS enum.
+func (e NotificationSMTPInputStartTLS) Valid() bool {
+	switch e {
+	case NotificationSMTPInputStartTLSNone:
+		return true
+	case NotificationSMTPInputStartTLSOpportunistic:
+		return true
+	case NotificationSMTPInputStartTLSRequired:
 		return true
 	default:
 		return false
@@ -2755,6 +2860,39 @@ type ApplicationYamlSource struct {
 	Manifests string `json:"manifests"`
 }
 
+// ApprovalPolicy defines model for ApprovalPolicy.
+type ApprovalPolicy struct {
+	ApproverRoles []string `json:"approverRoles"`
+
+	// ExpiresIn Example: 72h0m0s
+	ExpiresIn  string                     `json:"expiresIn"`
+	Operations []ApprovalPolicyOperations `json:"operations"`
+	UpdatedAt  *time.Time                 `json:"updatedAt,omitempty"`
+}
+
+// ApprovalPolicyOperations defines model for ApprovalPolicy.Operations.
+type ApprovalPolicyOperations string
+
+// ApprovalPolicyInput defines model for ApprovalPolicyInput.
+type ApprovalPolicyInput struct {
+	// ApproverRoles Roles whose members may approve (default admin).
+	ApproverRoles *[]ApprovalPolicyInputApproverRoles `json:"approverRoles,omitempty"`
+
+	// ExpiresIn How long a request lives, a Go duration such as "72h" (default 72h; 5m to 30 days).
+	//
+	// Example: 72h
+	ExpiresIn *string `json:"expiresIn,omitempty"`
+
+	// Operations The cluster operations that wait for approval; empty turns approval off.
+	Operations []ApprovalPolicyInputOperations `json:"operations"`
+}
+
+// ApprovalPolicyInputApproverRoles defines model for ApprovalPolicyInput.ApproverRoles.
+type ApprovalPolicyInputApproverRoles string
+
+// ApprovalPolicyInputOperations defines model for ApprovalPolicyInput.Operations.
+type ApprovalPolicyInputOperations string
+
 // AuditEvent One audit event.
 type AuditEvent struct {
 	// Action What was done.
@@ -3256,11 +3394,17 @@ type ClusterAgentUnregisterResult struct {
 
 // ClusterApprovalRequest Present while the operation waits at an approval gate.
 type ClusterApprovalRequest struct {
+	DecidedAt *time.Time `json:"decidedAt,omitempty"`
+	DecidedBy *string    `json:"decidedBy,omitempty"`
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 
 	// RequestedFrom Who was asked to approve (emails of the organization's owners).
-	RequestedFrom *[]string `json:"requestedFrom,omitempty"`
+	RequestedFrom *[]string                     `json:"requestedFrom,omitempty"`
+	Status        *ClusterApprovalRequestStatus `json:"status,omitempty"`
 }
+
+// ClusterApprovalRequestStatus defines model for ClusterApprovalRequest.Status.
+type ClusterApprovalRequestStatus string
 
 // ClusterCancelResult defines model for ClusterCancelResult.
 type ClusterCancelResult struct {
@@ -4342,6 +4486,12 @@ type NotificationIntegration struct {
 type NotificationIntegrationConfig struct {
 	Recipients   *[]string `json:"recipients,omitempty"`
 	SlackChannel *string   `json:"slackChannel,omitempty"`
+	SmtpHost     *string   `json:"smtpHost,omitempty"`
+
+	// SmtpPasswordHint Masked SMTP password.
+	SmtpPasswordHint *string `json:"smtpPasswordHint,omitempty"`
+	SmtpPort         *int    `json:"smtpPort,omitempty"`
+	SmtpUsername     *string `json:"smtpUsername,omitempty"`
 
 	// WebhookConfigured A Slack webhook URL is stored.
 	WebhookConfigured *bool `json:"webhookConfigured,omitempty"`
@@ -4358,6 +4508,9 @@ type NotificationIntegrationConfigInput struct {
 	// SlackChannel Slack channel name shown in the console (informational).
 	SlackChannel *string `json:"slackChannel,omitempty"`
 
+	// Smtp The organization's own SMTP relay for the email channel (otherwise the server's). The password is stored encrypted and never echoed back.
+	Smtp *NotificationSMTPInput `json:"smtp,omitempty"`
+
 	// WebhookUrl Slack incoming-webhook URL (slack channel); stored encrypted and never echoed back.
 	WebhookUrl *string `json:"webhookUrl,omitempty"`
 }
@@ -4368,6 +4521,19 @@ type NotificationIntegrationInput struct {
 	Config  *NotificationIntegrationConfigInput `json:"config,omitempty"`
 	Enabled *bool                               `json:"enabled,omitempty"`
 }
+
+// NotificationSMTPInput The organization's own SMTP relay for the email channel (otherwise the server's). The password is stored encrypted and never echoed back.
+type NotificationSMTPInput struct {
+	From     *openapi_types.Email           `json:"from,omitempty"`
+	Host     string                         `json:"host"`
+	Password *string                        `json:"password,omitempty"`
+	Port     int                            `json:"port"`
+	StartTLS *NotificationSMTPInputStartTLS `json:"startTLS,omitempty"`
+	Username *string                        `json:"username,omitempty"`
+}
+
+// NotificationSMTPInputStartTLS defines model for NotificationSMTPInput.StartTLS.
+type NotificationSMTPInputStartTLS string
 
 // NotificationSubscription defines model for NotificationSubscription.
 type NotificationSubscription struct {
@@ -4913,6 +5079,18 @@ type StreamApplicationStatusParams struct {
 	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
 }
 
+// GetApprovalPolicyParams defines parameters for GetApprovalPolicy.
+type GetApprovalPolicyParams struct {
+	// XAstroAPIKey APIKey
+	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+}
+
+// SetApprovalPolicyParams defines parameters for SetApprovalPolicy.
+type SetApprovalPolicyParams struct {
+	// XAstroAPIKey APIKey
+	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+}
+
 // ListAuditEventsParams defines parameters for ListAuditEvents.
 type ListAuditEventsParams struct {
 	// Page Page number (default: 1)
@@ -5127,6 +5305,18 @@ type GetSelfHostedCredentialStatusParams struct {
 type StoreSelfHostedCredentialsParams struct {
 	// XAstroAPIKey APIKey
 	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+}
+
+// ShowClusterApprovalPageParams defines parameters for ShowClusterApprovalPage.
+type ShowClusterApprovalPageParams struct {
+	// ClusterName Name of the cluster
+	ClusterName string `form:"clusterName" json:"clusterName"`
+
+	// OrgId Organization ID
+	OrgId string `form:"orgId" json:"orgId"`
+
+	// Token Approval token
+	Token string `form:"token" json:"token"`
 }
 
 // ApproveClusterOperationParams defines parameters for ApproveClusterOperation.
@@ -5507,16 +5697,25 @@ type GetNotificationSubscriptionParams struct {
 	XAstroOrganizationID XAstroOrganizationID `json:"X-Astro-Organization-ID"`
 }
 
+// ShowUnsubscribePageParams defines parameters for ShowUnsubscribePage.
+type ShowUnsubscribePageParams struct {
+	// Token Signed unsubscribe token from the email.
+	Token string `form:"token" json:"token"`
+}
+
 // UnsubscribeNotificationsParams defines parameters for UnsubscribeNotifications.
 type UnsubscribeNotificationsParams struct {
+	// Token Signed unsubscribe token from an email link.
+	Token *string `form:"token,omitempty" json:"token,omitempty"`
+
 	// XAstroAPIKey APIKey
 	XAstroAPIKey *XAstroAPIKeyOptional `json:"X-Astro-API-Key,omitempty"`
 
 	// Authorization Auth0 Bearer token
 	Authorization *AuthorizationBearerOptional `json:"Authorization,omitempty"`
 
-	// XAstroOrganizationID Organization ID
-	XAstroOrganizationID XAstroOrganizationID `json:"X-Astro-Organization-ID"`
+	// XAstroOrganizationID Organization ID (required without a token)
+	XAstroOrganizationID *string `json:"X-Astro-Organization-ID,omitempty"`
 }
 
 // ListOrganizationsParams defines parameters for ListOrganizations.
@@ -5671,6 +5870,9 @@ type DeployApplicationJSONRequestBody DeployApplicationJSONBody
 
 // ResyncApplicationJSONRequestBody defines body for ResyncApplication for application/json ContentType.
 type ResyncApplicationJSONRequestBody = ApplicationResyncRequest
+
+// SetApprovalPolicyJSONRequestBody defines body for SetApprovalPolicy for application/json ContentType.
+type SetApprovalPolicyJSONRequestBody = ApprovalPolicyInput
 
 // ConnectAwsAccountJSONRequestBody defines body for ConnectAwsAccount for application/json ContentType.
 type ConnectAwsAccountJSONRequestBody = AwsCloudAccountRequest
@@ -6045,6 +6247,12 @@ type ServerInterface interface {
 	// StreamApplicationStatus Stream application status
 	// (GET /api/v1/applications/{appId}/status/stream)
 	StreamApplicationStatus(ctx echo.Context, appId string, params StreamApplicationStatusParams) error
+	// GetApprovalPolicy Get approval policy
+	// (GET /api/v1/approval-policy)
+	GetApprovalPolicy(ctx echo.Context, params GetApprovalPolicyParams) error
+	// SetApprovalPolicy Set approval policy
+	// (PUT /api/v1/approval-policy)
+	SetApprovalPolicy(ctx echo.Context, params SetApprovalPolicyParams) error
 	// ListAuditEvents List audit events for an organization
 	// (GET /api/v1/audit/events)
 	ListAuditEvents(ctx echo.Context, params ListAuditEventsParams) error
@@ -6102,6 +6310,9 @@ type ServerInterface interface {
 	// StoreSelfHostedCredentials Store self-hosted cluster credentials
 	// (POST /api/v1/cloud/self-hosted/credentials)
 	StoreSelfHostedCredentials(ctx echo.Context, params StoreSelfHostedCredentialsParams) error
+	// ShowClusterApprovalPage Show cluster operation approval page
+	// (GET /api/v1/cluster-approvals)
+	ShowClusterApprovalPage(ctx echo.Context, params ShowClusterApprovalPageParams) error
 	// ApproveClusterOperation Request cluster operation approval
 	// (POST /api/v1/cluster-approvals)
 	ApproveClusterOperation(ctx echo.Context, params ApproveClusterOperationParams) error
@@ -6225,6 +6436,9 @@ type ServerInterface interface {
 	// ListNotificationTopics Get available notification topics
 	// (GET /api/v1/notifications/topics)
 	ListNotificationTopics(ctx echo.Context) error
+	// ShowUnsubscribePage Show unsubscribe page
+	// (GET /api/v1/notifications/unsubscribe)
+	ShowUnsubscribePage(ctx echo.Context, params ShowUnsubscribePageParams) error
 	// UnsubscribeNotifications Unsubscribe from notifications
 	// (POST /api/v1/notifications/unsubscribe)
 	UnsubscribeNotifications(ctx echo.Context, params UnsubscribeNotificationsParams) error
@@ -6994,6 +7208,68 @@ func (w *ServerInterfaceWrapper) StreamApplicationStatus(ctx echo.Context) error
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.StreamApplicationStatus(ctx, appId, params)
+	return err
+}
+
+// GetApprovalPolicy converts echo context to params.
+func (w *ServerInterfaceWrapper) GetApprovalPolicy(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetApprovalPolicyParams
+
+	headers := ctx.Request().Header
+	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
+		var XAstroAPIKey XAstroAPIKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
+		}
+
+		params.XAstroAPIKey = XAstroAPIKey
+	} else {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetApprovalPolicy(ctx, params)
+	return err
+}
+
+// SetApprovalPolicy converts echo context to params.
+func (w *ServerInterfaceWrapper) SetApprovalPolicy(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SetApprovalPolicyParams
+
+	headers := ctx.Request().Header
+	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
+		var XAstroAPIKey XAstroAPIKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
+		}
+
+		params.XAstroAPIKey = XAstroAPIKey
+	} else {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SetApprovalPolicy(ctx, params)
 	return err
 }
 
@@ -7838,6 +8114,38 @@ func (w *ServerInterfaceWrapper) StoreSelfHostedCredentials(ctx echo.Context) er
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.StoreSelfHostedCredentials(ctx, params)
+	return err
+}
+
+// ShowClusterApprovalPage converts echo context to params.
+func (w *ServerInterfaceWrapper) ShowClusterApprovalPage(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ShowClusterApprovalPageParams
+	// ------------- Required query parameter "clusterName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "clusterName", ctx.QueryParams(), &params.ClusterName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter clusterName: %s", err))
+	}
+
+	// ------------- Required query parameter "orgId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "orgId", ctx.QueryParams(), &params.OrgId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter orgId: %s", err))
+	}
+
+	// ------------- Required query parameter "token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "token", ctx.QueryParams(), &params.Token, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ShowClusterApprovalPage(ctx, params)
 	return err
 }
 
@@ -9662,12 +9970,36 @@ func (w *ServerInterfaceWrapper) ListNotificationTopics(ctx echo.Context) error 
 	return err
 }
 
+// ShowUnsubscribePage converts echo context to params.
+func (w *ServerInterfaceWrapper) ShowUnsubscribePage(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ShowUnsubscribePageParams
+	// ------------- Required query parameter "token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "token", ctx.QueryParams(), &params.Token, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ShowUnsubscribePage(ctx, params)
+	return err
+}
+
 // UnsubscribeNotifications converts echo context to params.
 func (w *ServerInterfaceWrapper) UnsubscribeNotifications(ctx echo.Context) error {
 	var err error
 
 	// Parameter object where we will unmarshal all parameters from the context
 	var params UnsubscribeNotificationsParams
+	// ------------- Optional query parameter "token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "token", ctx.QueryParams(), &params.Token, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter token: %s", err))
+	}
 
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "X-Astro-API-Key" -------------
@@ -9700,22 +10032,20 @@ func (w *ServerInterfaceWrapper) UnsubscribeNotifications(ctx echo.Context) erro
 
 		params.Authorization = &Authorization
 	}
-	// ------------- Required header parameter "X-Astro-Organization-ID" -------------
+	// ------------- Optional header parameter "X-Astro-Organization-ID" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-Organization-ID")]; found {
-		var XAstroOrganizationID XAstroOrganizationID
+		var XAstroOrganizationID string
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-Organization-ID, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-Organization-ID", valueList[0], &XAstroOrganizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-Organization-ID", valueList[0], &XAstroOrganizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-Organization-ID: %s", err))
 		}
 
-		params.XAstroOrganizationID = XAstroOrganizationID
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-Organization-ID is required, but not found"))
+		params.XAstroOrganizationID = &XAstroOrganizationID
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -10600,7 +10930,10 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/api/v1/clusters/:clusterId/progress", wrapper.GetClusterProgress, options.OperationMiddlewares["getClusterProgress"]...)
 	router.GET(options.BaseURL+"/api/v1/clusters/:clusterId/progress/stream", wrapper.StreamClusterProgress, options.OperationMiddlewares["streamClusterProgress"]...)
 	router.GET(options.BaseURL+"/api/v1/clusters/:clusterId/spec", wrapper.GetClusterSpec, options.OperationMiddlewares["getClusterSpec"]...)
+	router.GET(options.BaseURL+"/api/v1/cluster-approvals", wrapper.ShowClusterApprovalPage, options.OperationMiddlewares["showClusterApprovalPage"]...)
 	router.POST(options.BaseURL+"/api/v1/cluster-approvals", wrapper.ApproveClusterOperation, options.OperationMiddlewares["approveClusterOperation"]...)
+	router.GET(options.BaseURL+"/api/v1/approval-policy", wrapper.GetApprovalPolicy, options.OperationMiddlewares["getApprovalPolicy"]...)
+	router.PUT(options.BaseURL+"/api/v1/approval-policy", wrapper.SetApprovalPolicy, options.OperationMiddlewares["setApprovalPolicy"]...)
 	router.GET(options.BaseURL+"/api/v1/cluster-progress", wrapper.ListClusterProgress, options.OperationMiddlewares["listClusterProgress"]...)
 	router.GET(options.BaseURL+"/api/v1/notifications/channels", wrapper.ListNotificationChannels, options.OperationMiddlewares["listNotificationChannels"]...)
 	router.GET(options.BaseURL+"/api/v1/notifications/integrations", wrapper.ListNotificationIntegrations, options.OperationMiddlewares["listNotificationIntegrations"]...)
@@ -10612,6 +10945,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/api/v1/notifications/subscriptions/:topic", wrapper.DeleteNotificationSubscription, options.OperationMiddlewares["deleteNotificationSubscription"]...)
 	router.GET(options.BaseURL+"/api/v1/notifications/subscriptions/:topic", wrapper.GetNotificationSubscription, options.OperationMiddlewares["getNotificationSubscription"]...)
 	router.GET(options.BaseURL+"/api/v1/notifications/topics", wrapper.ListNotificationTopics, options.OperationMiddlewares["listNotificationTopics"]...)
+	router.GET(options.BaseURL+"/api/v1/notifications/unsubscribe", wrapper.ShowUnsubscribePage, options.OperationMiddlewares["showUnsubscribePage"]...)
 	router.POST(options.BaseURL+"/api/v1/notifications/unsubscribe", wrapper.UnsubscribeNotifications, options.OperationMiddlewares["unsubscribeNotifications"]...)
 	router.GET(options.BaseURL+"/api/v1/orgs", wrapper.ListOrganizations, options.OperationMiddlewares["listOrganizations"]...)
 	router.POST(options.BaseURL+"/api/v1/orgs", wrapper.CreateOrganization, options.OperationMiddlewares["createOrganization"]...)
@@ -10639,533 +10973,561 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P3tcts4niiM3wpK/z0V6YwkvyTd223X1JTaVtyeOLaPZXemp50TwyQkYU0RHAK0o05StZ+26nzd+l/C",
-	"85wLmyt5Cj8AJEiCFCnb6STj2q3pmCLx+nt//dDx2CJiIQkF7+x86EQ4xgsiSAx/jRIxZzH9HQvKwp8I",
-	"jkksH/uEezGN5MPODry0idSvSLAbEnb6HSp/mRPsk7jT74R4QfSb6XCdficm/0hoTPzOjogT0u9wb04W",
-	"WM4glpH8gIuYhrPOp09911JOYAU4eMgl1S3h0CeLiAkSestXZFme9YxEBAsazhBGcmuEC3RHxRyJOUEc",
-	"Lwi6IUsUE5HEIYeHUxpzYd59xhGLSAwrQTTkgmAfsSniAsd6VE48FvqIhWRYtSFrkQO5SntLC/z+iIQz",
-	"Me/sbG9u9h1b/NuIi5iNTg+dG9TPK2b+2wA+HoxOD/XMbe7XnrnmYluuYPWMJ/EMh/r+D/fLM9q/o8P9",
-	"VVPbrw/g9eaH8Em+zCMWcgLY9xP2zxRoyL88FgoSwj9xFAXUgzk2/oPLZX6whv23mEw7O53/30aG2Rvq",
-	"V74xjmMWj8NbErCIqCnz2z2fkxR2KUcLHExZvCA+YjGaYhpwdIsD6sPcu+jKJ0I+vELyGDgi2JujKSWB",
-	"j7BAU5wEYtj51O/ssXAaUO+z74OzJPYIwkFMsL9E5D3lgsut4JCJOYlthOMoTsJQ4pn8S637JYuvqe+T",
-	"8PMu3MNBQOJnHMUsIMhnhKOQCYSDgN0hMacWoYBlHoaCxCEOYPDPt9RRiJKQvI+IJ4iPiHx9F8gaDvkd",
-	"iZGH45gSjlgYLBFGMxKSmHpoQTjHM/mWD2+LGHsEHe7DVo6ZeMmS0P+DICU9awAVRENYYXofzMJus9zD",
-	"RRSQBQkF+cyLzsFuhGMhmQUsl4XyTAW6TgRs5jqhgUBLIlD3Cq7pncd8coWOT87fHb4+PRq/Hh+fj/d7",
-	"sKVTvAwY9s8ZO8LxjPwxpOeaAbp6hPiKU3IS38IVBHShkXNC4lvqkYsQ32Ia4OvgM651hHwSkdCXbBZ1",
-	"YYGCxUSSlnPJf2Mc9OS1JNni5G8+9RUmKwSR4EUXBHZzEWItinxOOHpNOafhrJ8R+j6KyS27URSfvI8k",
-	"60JeTHwSCooDrhcbxcyTeHwdkHEoqFj+YSzqjgTBQDMpCfAeDgHmCYI1EB91yXA2RDhEBdkIxSThxFcy",
-	"muEIEvJ6epM8iSIWC+K/Jj7F58Cu/zBsoIowXRXnvBqCNKMHBqn9hp/G7JZyykIlsGPfp0qkOo0l2RBU",
-	"ShhTHHBSguzfk5ig0asJ4kRIsZNLUTOyPvvQscBh1T73goQLEu9ZXygxB+jtQcySyCVIa3I8k78rmqbG",
-	"kafgxQRLhkNDuTJLpv1xs99Z0ND8uVUScPsdnlynEx36DvkSdm+/BYyp35EAhkVnp5Mk1O+4ROdMzvut",
-	"OE1xw2/T79n1fxBPyJWNIuqWuUM0Oj2UmsMzjhZEYB8LPEQSPKQ2cYuDhABskFsSa+WC+AhP5WnBUQGv",
-	"clyhPMSRKM/4Zk4U25Pj3+H0wHPH4GNBBpJ4dRynrD/4ybGdw33DpRJOYnQ3Z+l96imHrhEVIeIrl6vf",
-	"20X4mpNQoCmLUUTiBZZQKd/glbsIk0AzESWnl9ZA/brt6EtCXYmkwr6dnnNHlJ+adZWHPY8Tgu7sjanr",
-	"1duzBrxmLCA4lCMGmIsL3uBO5YtIchuJkR6cfaqwrn88ShEqTvxzssDhQIrfwAMDfE0C53mweOZCyJz6",
-	"ZTZwTQIWzjgSrGqoY+di5FNzX3lRzjFKFJMpfV8e5CXo7N4cSxGLxNwMeEOWfURClszmSDAUE4/NQsoJ",
-	"omI3XTkVnARTia8gL/haNuYIoznmc7kQ8h5LibKz08E3755Pf/Rci1M8+oxgzXSK9FM+RzN6S8I8GEl0",
-	"1vx9WD1uM7JgjbMexCiS6JwpJlUUiITJQpJYL6CdfiehFjG1RhZYJLw88l4Sx5IQqN+tm7NHxp6gt6Rj",
-	"iI4i37BVx1wFwg+8QYFyuop0o3mk71s0uJoh7ME7lhmgBSvXX0loVFNJGUjTqTJH8BOlTZRPzfwiwVae",
-	"V/q3pK53c+rNcxSQahvBEB2CgIaROiyjTSlgkYePUZgsrkmMpkyqtlKAW6LLzvyyA0PPWRKDtn7Z8fUj",
-	"Hy/5EB1OQRTiEfHolEqZFZZFwOCA7OVuv5gP0QFLn/URyIKXna35ZaePLjvPNxeXHdTFAWeFaXqKycZk",
-	"SmISegTJG/KV+q1NHFweKA3F9y9QiEOmrXMeS0KBugdMCff7eurervo21c4EviFauVHnIw8mTwG25vKa",
-	"sJDqfWen87+7v20Ofnz7p+7l5VD9q/eXbsg/Jvzjgn/kHxcf5x/9Xu9P/9aI4cBpVYCO9bK6wmmAZxKQ",
-	"FviG5G475a5wLYDpud/vaBBojVpiE7ylpiy/pl7RsosNaauuPJWCYGQ3ewyrWQKFi2Ta6ojmDp4FYJHj",
-	"8xqQ9g439vbRKY1IQEOigOqIeThA++T2stMryKhbDrtrJfODxwbrWM4Q6cvLcOKeoZUAvRQ+lzKrMr8A",
-	"s79ewjdRgAWAHLrgpDyFPC85yYwI8+MhUOBVInYFVdciPQ19kDm4ZExxHpYsUo+mMVugrhdQSQAS2kPn",
-	"EnnkZqTKJm8DJz4VKEriiHHCwZwk96csBHIxjZhFgYCnVNAi42pDq2g03B8OgpNpZ+e3eqVIy/qf+h8K",
-	"NPjGpQGcWycEgN5PgfGqYPG+QsouPUQTMEdQgUJ2tyP/m6oIfM7uQoRnmLrknsJxyAWVN/62bA4JyZ1Z",
-	"pJwuU1VQFCQ8LxD39RpA9mGhpwwg6lD2SUAegN/5MEwtv7shSxfOvSLLw32Dc0lI/yEJC+iuU0riorSf",
-	"TjVM4VP+fLivWEQfGW0AeyLBQf4eVyJT+TIO/Ro4fK2P3KFEzmYxmUnkAObEU9vrgoH/yZN0HuQeKpa2",
-	"gvaMmyU7zABKUNqTIzoIq+LsksvDa+kYCxrShUTLjBDSUJAZiTNFz185qLFMNRtVajx7DTRe+ziaar8r",
-	"xVw5+dkKuRqn04Fydm/ReqUuiMOlJf7yR9IJ5XmewXFq20YjqthYF9TA7LFbEtepMyuhyZg8m0GTYAIH",
-	"K8eEY6UhwkEA+gZZOXIB3W30KiBGYWe5JVXThzOtNN6TtqqpPwttVVM9Cm2VR1irPevp1FvAcWE1UlC3",
-	"VpmtLRUfJW31cIiuiZJVBENRzG6pTwCl6ofLS4vfub30bZjCL6m71i1ZZKowNq5d4lff7JdgiKuArswW",
-	"V2VFdKsARyDfr/j0Ac1TVcaJyYMZJfoduMkmdkWp+ij+bMDWZgKGAzgtjgVAVFOm23NDZOq6cMgoyCdR",
-	"wJaS82TvOSzXyhNQDwHGXQDkIRsNxUnIUYXBT3+z2nS41uANpA97rLXs7uS9igMYeR7hfDW/Tacb5z/8",
-	"1O/MCQ4kBSrdUjxjaG8fqd/NiVgrf8ZTbzq3Afhn+GDZ6XdOYzaLCfgdO/3OPpnF2AeAniQcfKry39ox",
-	"2el3LsKbkN2FTjB3wbi1Le27cUpHJ8Z7Xg9IIBcpwOzLjS1DDxy5Sr+wwjBc0o8KdHBRHJ7aIE00hLIn",
-	"3M2XCOv5IN6G+L0WpMzeu3yjn3LZsJnRG8J4IuzS318l1yQOidTc07cc99+Ket6peJvVpng2pQE5Xrln",
-	"/aITm1LqckfF3E2YU8tFQ7SZqA9qaPoRnRJv6QWGz9oYcTo+3j88PpA4MD49OvnV/vd4H/55cDbah3++",
-	"HB0e6WdH43Pz5tH4fLzvNoAvQ29SsSaDwgDLIJnaq5osQw8w8CQRJ1P51woclMMY13iBoS1Dbx6zlD8u",
-	"mJ+bCieCgbwTJjhwjp1EfiuqCdjqzXE4a0M2k9gRaXiaXAfUQxdnRxnDtKeiXMo4jDsdKS6vAGBsZlWy",
-	"YdpyFazyCWQk+5aE4mXsRImTkKA35HrCvBsiUgpTxlVEbpU3JCZ4Uea0NLxlwS3xT9T8TvHRogpqmTCH",
-	"GlfKFtcsEahrvQU/8Z5DZ6ChS2WgoW9WXpqrBWXMuf7qP66gf8dFolc5zCfHzVXygoKDVL9Xoc26FZbJ",
-	"nMUCLbA3pyHJhlKvr6B0RXGWzmhoNghXtZOzFT/jQDlU5BXqniYBJz3JELO7sTE8kr93+p2b9FcnmkvE",
-	"5AIvoho0VyA1x1FEwjbILZykCbAHPDqpIf9YDhcoA/4bHEvOpP6YKFoaC+KrB0qU2VNkRpv4V8SDGAcg",
-	"vJZBg731Vfheku1aaO/5j5HHwimdJTHhaA4RpVWkDRmJMliirlFwe0O0r/wuUsVBhyFIc8rfII8xJJcd",
-	"rQ2DXhwGS6VZKqceCRYbMYkYp4LFS6TdAnLrDhOjzxaYOpWFWxKDIwh5CRdsgdSbytM+Z1yE2rGTuT0w",
-	"R1eXyebmc0/+Bv8iA/WA+urPofpTjaUeXeU9cvpfQ48tXNBmZnYgKYmlkiUQeY89ESyVMzBdadcK+L9S",
-	"81/18lPPSRCwwR2LA3+4YhkZ0GsnX0ffUqcIGT/X3v8OujRfXnZQVw/XUz5ZfdNd7dyT7++q2zb3rHwy",
-	"xbtWxN+QiGxhcjy3g6YOL34mwWKSkrM2gW5IfgqBHGDWkheAg6AMg3IDLceGIO6VA8MbbqF2Dz6WkNHA",
-	"kAXj/EJi7tSr1VC36uddrdQIyE2RtJUtqBCV0SARuzg7cjCt7OSs65WyUncuRMR3NjYkjDCP7mxs9Nr6",
-	"Ocy0feuEXNQRDH1tSeEv8BGKMNe2OWHuqnxBLBV83BMo+5TjaNTKrDPNFu3mRwYN1YcIx0RF7+yiS/3t",
-	"ZUdx4iv155WOQZizQEVIL2yk0tOt9HbCr+WjddzHKvZ0uMAzsiYeeiwUmIYkRlSOAobfJHQh4oxyETtc",
-	"pHvpCOYdoKx5+ulLcTgeUlYF6gqMHdYAWFX2RiFKi4uYgaCzIfEq9JarMVbgWdU0As/y499uDTeHm50m",
-	"SKM3sOKqjtjsvnpDwGaVWkN6m3XXZChb2TRDQ+LWNOSc8tc+KPBSrdDJIzSg4QyF5E7+6rYfMIdmccr8",
-	"6mU0kUjldGBZuIslCQ2byqSFi5OL61unps9gxSW+xiGdtnfjjEJ0ZY1yhRZ6HNS9m2OBrgCaPRHI64Yr",
-	"X6LB9ApxEvoupQ1HtJLxmCWCM0Hzn5xyYOJPMgwaUrZxu+XUEdzqYTqH/Nke3DY1O60WEfHaWHrk6yUH",
-	"XbZ5vT497oq7S02PUhyPWkWOlD8tB5HgKDpczy7a2AIucDwjwhjC72Gg/HxGyNLdRU63WSm0ZR8LrLxj",
-	"25vbJnEHwo/CHEnMsrGERCTwBUBc7x2Lb6YBuxsWoOBUGYCcEf+4bNN04V760uoYjOxdjhJuvI7W2PUu",
-	"b53FRAMqlufUmQVuvYEEVVBhsPEac+opM1fo41jZv8iCJgsncnoBS/xT5TONW2CpPtK93Oer4Po8B8uo",
-	"S97L8ahAUYA9SOzrre3RMfbotbw5LueG3mEVAt/Xzm527JjY/CT5PhZktlRwriJ3uQrXUyntJPD5DkqP",
-	"UR9sH11LOm2OGTBKu8VjrSfOIEBXh7aFBMfWB/nQb3jUKQJKv6M/cgJVrRPBnOtaTpPU39UeVM/STxta",
-	"uw1ErWPpdlml82ZoY5wuobsNGy2M1HqXPyXBzX0C+/Qw3Aq3K1FDayO8wnhrGEXkHI4KsuCFKgnfrc4o",
-	"W+D3h+pLCO1d0ND8mb6M4xgvy3KfveD258jBrlPC9ER4TPFpjK6T4EZvsI8iElezEvWSv+Lc9Fvp+eVO",
-	"rcIGZTbf74RWZrdrEiAnCyy8OQqZvdTmU/AbGkWkmmyqDEqzjWvi4YSTIm8kqTadTlzJd3mthFPBaZvv",
-	"pzHJauUueDNfIiqAJ+kDWy0u5cmEHvltpXmjAuQNmGU3ZYFFMxTYK4oGLchI7ts0lYDrmA6W+C6GpPJB",
-	"wHcM7M82gx9OjfmsnzI2TgLiGTOqTwSJFzRUQfd7mRgiuZzRf0wWA3cStXSjjr2k6815Ve94p9+ZeZGk",
-	"478nMXFyQ7U5V/AbbDqjlNn4qUUi4YM7wsVguwnYqPU3u9yHUWr1YCt0W8NIvw0d1ygTD6Dq6qEeVOMt",
-	"SDtnUmxpbSaM5VeKs2WVXbjtFf5HgkNB5SC7SOszaJFwofOPPEJ8tMDv5fPyNesfXOcPP6AuJJb0+gg7",
-	"5iwYBbcPaD5zy5G4tfh48/EV/fj642v68eDjAf14/vGcfjz9eEo/jj+Oae8vzjSuVE8rLVNvuKtj9pot",
-	"dOuRFvqpFUC0NeKnErdFxVOY0AArqTVPM2Vs4wDS299BHy47C7Jg8fKysyP/rY7wsrNzKQ/mstO/NGAB",
-	"z7bls0+fyibPKFlf9FfIACECC21+vtdAzU5+oolCGyk8VQEVdzRXUDQvdIWdNvmMo2mARa6WxS6CfMsr",
-	"eXlX8P0KCt4bonT2HXRl6fNXmcLe68tfLBZ/hbo5nVPMSUx6oGGGhEK1j25BzXSRf6fpw/hVjWWj2hgi",
-	"vzHB5LhoJMnEib4RA3bQpRr1stMbopNQkrwdBE/6yBhQ+kjbT74WK4st++jDyBsRVb6hLV2dQ35sFBOP",
-	"+JCAy25JjPJCHLgwr5mYg8uME1EKoC8qcDapw4Pf33Z/G+DB75LU/c/f9D8qKG8TadzeX2QJ6IoqSzba",
-	"R1uD7zat+gF9HRyxfzyBV3tD9BKU+R0UsDsSe1jqKEE0x2GygAJaEv3my2hOQt5X/A1KBOo6NiggcodD",
-	"NDZU7tLQ+4Fe0mXn8U7pYYwhNerHClHjLPWDreWNNMKWtmhhdEBFwfVXENGxK0x6n8bEA6e4lqQX6bjd",
-	"KMA0RL+OXh/10SsIXqG/g0KArYiEHqIhpz7ROSj2/M3d9Pm1o4uzo0ZpMapyUHm4n2IcevM+Engml+ux",
-	"xcLUtjCJ2NfwyqrIggp//8qb5cvQWzd9SUVuw98ORWvK0ni4urT4l/I1FThLbkmI6BSFTJvhlLYHpfCk",
-	"ciePkSU8X6WNi8S7QRecTJNAHVL6XqZiKve/epWGSGmQqq4oROu6UzHqTm4tTJjoinhkSsNctrbtnMCx",
-	"oFPsQaznlAhvnmZuZ/SOLhaJUBXQJBXnRLLz1wmU1/OCBNKiFAm0YsFQF2IB+hBH1LegGNj3Ei8CB6uW",
-	"77YgO1bo0Kd+B+Zr8bUd8VAKIGg4RolYVQaITLKj2c3s7Ia6QHFZ4DMqHoQKnpXvQoelC7ClBrXvvjq8",
-	"3D76HXnOTtkBfmi+z1/xIjA7bBaCkoff9sLqeSkrxSccMoYBhx5ASLWlU0ea3INl4tTXrSgiZHthAzDx",
-	"Os3HlEKEy/HRQih5RBmsUXy2Phanr7jKmtdHC/weff/cOivrbAyBcg4JBticLRAngg2ywNPUN4Yd3m/r",
-	"oL5/XjoaeRSPJ6E63MxrAFCZvKB//uf/36rDqN1Uuq6LPaldn+6RIOY+ST25zBaj8emslXKqi3xVVfdh",
-	"Ac9tkzsSYSo0Pzl6TvGTDyRwhgkOVKWWS50xc9nJom0F4UKXLsYooLfE5TddlW9ToMw6YaWQqFJXDCU7",
-	"Q0hnuW+Umc6Qqwo0u0ecCwsVI+Gu0FZIbJTkDOS87F0QQmJdQEcnUdW4iSozPvbMiLXJHm4xIPtW/t4w",
-	"96ToVmqW2/noyZsPkRIT6eU4NLCMyJuXpDQdkdgjoTETKEuqcdzWxL/8C+f3NQmFVBT+wbJz3sxxLrjB",
-	"rD3NktMQrM6hY4FBvwP1rRtGPvc1DWmRhpOVU6hywavnyk/hx8tBnIRa4qjMZa81meVsScq76DZrOzPC",
-	"5WnUWNcdTuhSuLzeryrwziXxU7pHhHN5tNlxNRLSSim6LAl8KS2kebpV5RPWidxsWBEhJ5uoEh5ZUQKu",
-	"QvLd1eXuVMaYypts6OB3FlBYAX+WJtVOIToMIV7ZkmBTk5TLF6Z/cnNvFqMFi92DqaDHX0evj5DPvGSR",
-	"TzBtkwaSLcJ5JolPBaTxudeoqsNB1qC7cpU7NAKrwAhft1jJHGV7Z+PR+dgFkBjqrDhFEV2RJuFgB5lC",
-	"1aWuVM4P9/u6HJv8q6ZMsG6w0S4HBY5loF1jHtJjoK4uAEe8mOgU3NKxwoG507lNKm7qaCtn+haO7Ohi",
-	"cj4+axrbqHIyK0Q2Go18383p9wIKH54irF5xh0bW1XtIw6pR14Tr9qztZQVdzC3eq0ZMcVD3YCqSy8l0",
-	"wXWlKx+BoJx4HiF+nllOLvb2xpOJFi4uzsYVcSDqMuurYODpVFk2zeu1cZCr48ebjVeVpbw3x2GYleyx",
-	"qpSlmk5EITpUV32UcgIXZPH5k49j7D7ac93zxLGHcnkCTuLRzEnoNOhDKXU806TOOcB4gamjysF4IJ/b",
-	"Ff8qR3Bt48LUcMdwm12r2JM6cTvdv0Xl5IwK9Q2tXimjpfzg1KlUSJ4QaUXT4g0O5qee5xh5rayRMSJX",
-	"CJ9zMXKJuvZxLvZ+y6V7yCEm9HfHMBBpqiI7tYJUodNsVZaxq0sagGBMGs6sk2pQGE/ujdcNK9fathae",
-	"vhN9ntaZmG3kJq+ED6kyuTQmgAepXVAuqMe1tTdXDhdSPuRZU+aXYeZ6OUpFihWStnVeLv6naxpeLzVx",
-	"d3Lp6+XY5tMPNSNJqyI4Z/UxDZZVfFuPIoHRx8sau4i3srRnQ2iTlNeh9+Ml6l6c7/VKVHolCdIveZVl",
-	"FIvITUJ/37mIcVa0JIOYZixDFX0apzSo/pQk8eWpHKC+XX1yak0OsgTPVT3NvDDx75IqP9+U//vjpl9V",
-	"cz8W7uOA6hnrHohgkWQzjsN4zbgw1eskh+J9VcBVP4Lmip8DEGv4KzBIAky2PWN1isIFmNUDtIFaIJSN",
-	"AUz7grJba0G1NZzlp3QS59XpZaEjeAposhV6Vhm8FVTkFNsU/hlHUQD1/MEpzVWBDpPJVtb4c6M5FUkI",
-	"cqIq7+KW+sStmDitEjS9/jWDuyjfNx4L18ZhWar5lSo/bLt/OApZWFFFf0HDMwInzqtDUGP9BnCDgomq",
-	"XiZZJIGg2vDlbLCqxoUAiSgm2EfYixnnxt1R0RoHhv07c6WW14yZA7jfWVjVeMftod2nPArwsi4/Q2HK",
-	"aYAdEHTE7ggXCiQhNcaCS1IES4sKB3hVbiaE3eU19R9/HP74P1qVMcsQy4nPdxzi9EYekKX7ty9hYUg8",
-	"ATWH30wQVsOuZ0+1HaD52MPmTs/Hc1f64MgzKd5yly72sO94qxBWaZ2T1DMtb+PW9sCnMyqQcd2r2XtD",
-	"NEoEG6RRTOC2NieUlvOnqhGHJmlKFC5Ej3/Y2v7k3lxli5n9QosZOG8JrYqFAKW3us7Z27G6u5jWMq4e",
-	"L72nNjBKvmSxRy6iTHheGe+mXkbXS6iZk5Ja1SIVjsSbE+9GNRWA4a1gfJXTyp3ebpiy5+5lRm5JkPe7",
-	"L3CodL8CnZRvZvjMEkm+ocoZjFHhZleD5RztkvKDo12r0obxyufKay6nd1qQAOPOKjKqzq1fzTolclrp",
-	"ZelpmXgIe9UaUtOkK1j0mphaT99t6llF1VMcvB9NVzEL0Cg1XsJx5FqMPtH1J7r+RNdb0fV7ESE77eKP",
-	"Jy0OzeK8ilag7uR8gkacJwtyxgLiSuABdlDlolO84oYsqzxPuBpd87hY3bgUVymJJnzC2o9uk9bYPFKf",
-	"yOtWPFhARrHrG6ZrZ9sLuiOxpKs8UW233FoHuBRH5qBd1S/lC4YzVzVZ4IRzysJzdkNcZW7Vr0jInxtU",
-	"+LGuvbzCwmS5i3IC6O9JTB5Npyl1Hb4/CwzLDQsekbs1ZgAVvSNtgJOKuOLLT5T9c0rspiqw6X9Xlsob",
-	"tu2Gn4tiC4B4nGvsXe7e3bpf9yT3u3POQjPv1b281+KlenvwTKXKWDnKcxPbpAvn3J9dAjVqyDBhabXi",
-	"tSKVFWT3ZJSIOdoebhrqDfQXsE0NnXZrfw0qUlxRWo4SNxM14RupL1x1hBK1jcBP6tipWqDVK/vxOGmb",
-	"PvZultcCwKtkDEFC7D7bc/il8jt5Tu5YH4CF1BOY0bWfCI6BkTThvTnWCnfmgmVgqnuKGT5aTcTGgZZe",
-	"uhBIaauQd0x6T5VQyMJgqcr1mjclfEP3stFrJOWvZxyJOOECRSyg3tIULeBVUc5rloFRBWBUORin046I",
-	"JLpw9b84ouGNOhFIUSUxYhEJoWbWlIaUK74N32sfEY21/cVjIZeSZHf0ZrKjErZV8pA81X8k1LsZ6H7U",
-	"GuPNofT6OnM0JKpfqYlpyih2TJsXnemvoKMtaj1mliWQESwoyZV3LMByVYS26bumq5k0GLtEse+4G/J0",
-	"rJ+Txt9DjWlWLqhw1Vxg76adBjI6Oy4CRa7/BMKg6fGqxmrejZvFlNdVtVP4serinANlkf8NcjEUQpb3",
-	"DZy08vJacE9lp/RTLqqqAkDGKPF1QlomDHxzXM115g9M/CULgjpmtYUaDe4iSIpZv9mhpNzlxP6902pg",
-	"iWImd37oroMHPXoqjlx/qWIAqr/OAtcc/AQ6w2gduSIoYqLbxxiak0NwuohIzFloGqaWppAHGzDsH2oA",
-	"P2XMMccb/VaGBxFjQaaAVHhlXeBj+SIcliP4tZ2/oGniU5q3xGKVfFGbClUb4JzxJKsggRXrXA0QjyV4",
-	"qIY6zVBIv9xclK9rsZlZRdyMtpy+dXZxfKz+9WZ0eH54fPDu5cnZu72LyfnJawhv3zs5Ph7vneczufZG",
-	"x3vjoyNnAldBYrGvrm/LLzW9NK0giQKvsOsSt6k0XC5Hl6Z3WPXvmjRTrCwGXh0y3wL08B3vo5kXQckU",
-	"CWa7aIGXUr0mi0gstUdtRuXxSGanI0MQSwRXTXhB4KoGeLlVErsVI3IjJ78hfYRvADE5CaY/My6Iv4uu",
-	"smmvlNw4I6EYXGNurcOGMXIDtRpvIKIC/p0N1+l3suFW1HCsQYA6zUnDkJZ20s9eZ/SpviPfukWHC63w",
-	"HM3v7IlqoB/C4s9Uy4+qtrJKilcRvXAfpkdIRX9ZeMeuRFlZgR6SnHR3H1PnFb7eRR6OY0o4wlKXgZPJ",
-	"zVppw+7n29uuqtDfjgkoq6i1CqtmPZOKaJCL4Pfj5VkS9lr1MLbvQgvG2nJrk87Rwfj4vNokMW7QY7p8",
-	"miZSMa362dIAVGOC6xeAog1E/sR8hz9EPq2EyR07JUQXVM8SRbRVu68qRl29+oHrqe1Z7eKnWd1TGk5j",
-	"jG5+4Cl9RIOpajPGQtLA1FK1SeMM+dSv/9692PRcP72tOcimDpcCNsfenAriiVTtSus4LPzvX5TCSez3",
-	"reKSxoJu/5xvgwfDlQpfpUKRngzHi+9fVFTjq1FSvPoQhyGaEJGVGbk4O4LkXBThGC+gGAedhUwyQzpN",
-	"nbYSX66Z7zazKtwvL0Q9T5vq8YzmZQBn2vNIOZ6qshT2glmM7jAV2m+iP85kMXeIpVMUyS+t9IrdlD9f",
-	"n4UKU5zZy9VnqetnYkkG5bmtH6HMFxFQt2OBBfWgeeL1UpvL4lsS192IjfmVt2NNtwdOm3bpoaXPddUo",
-	"63mWPGrKSKFuTGD5KmhjmgCGJJy480irDEZxzm2iLF85t4kNKpSjgHnQNaMQlqBqpzHO6XXQVI+zCUtm",
-	"4HEw/zppt0hPWiP4moxdIwixv16FH05R/WeCY3FNsGijIGSCaPuvMsGsAWcx5UXyMkZZJStJEwUtbP9w",
-	"Yv95fvL6p8n5ybGtob1tJwFkQmp6E6vEgIvQnFtWK8IBbiehK6tKPrWo6x2WXGZxzQULpapho0lMPBaD",
-	"8/OGRMJNQPW7+1mjh8p31oLQlg5Mc0yRpDm5YMKiyYmAPHo3N23dM5lVchGOsNCdmGAgNMOu5iDEliib",
-	"Ai8sifgvY7ZwCaIM7gTzG9VGUq2AoC5ZQLK9aRKdzzBhdyFUFmvRBqKGlO3h0CNBFXDVX+dKTSE76Gsi",
-	"mbUHkwUVrUJbKZypucBonrX2kNVGkD1VdOs0wGHbshj600Ekv0Uh8wlH3UwJB0+eI6ZMvpiaxxvs2F7h",
-	"cfptqeJW+kvDzR7by2ghFete4efLiKyoWFLTzyYz69QdQLpEoAUVNcZy66nbez7kocU9mwarmSMpEXM5",
-	"lKfEWJbJI0N05S9DvKDeFbggpRafEv2Cs66r7KDgCen10dWt1AfMZ1yAhCehaTBX4GSFYfTRFWQce1ep",
-	"tUAu4YYsIenuyscCXw31f5U7FKp3qEFpiLyAYNWpRP1CvDkjPrrWTrdChx8s8D3KAIFnVPeo5NYu5HIH",
-	"UL4ERZjGfIjO9O2qIgCwQXvXDludPuxiiEoeBvqdu5gKonilFGori0dBGT4jX2YLXRAxZ9DQWi1KB4yl",
-	"bcqy0ETeR5cdvSj9VqE7TMwCoq16FhipqCm7VpWqDK9G6vQ7ABxrN+VNkUDexTqk7g2Lb6TCyHztuuO7",
-	"JuzAh+4YkbL7HLwag/YS0YCJGtLnyh61x1aphOWyopaW1ajAQkpBTCmn5j22rLXWHSiUeMoqXdUaEXVB",
-	"KOVWvVL68J8lQF6tjNmsqc5VLHAC0XnXZMlCP2fUesYRX4YCv1c5gbpoVsC8G12GG9bW/UfCBO7nqQ0E",
-	"hAp8Q8Jeuy5UDXRvKS/o7je5hVnls7qq+qe2v0BewiqPUzN9Ie0/4LDd141wWng9Ax1uxNJmScMqgEft",
-	"WCrS9k3oDGUYzS2Yc0GiyhAREnF7tNQhpiaLk7AvGQGL/RboZE4uwOFEkMh147cpKpxCm3S3uvBQJc/s",
-	"iWqw9GfKTXXtNnJuSN5DRZiK6EY5L8IcipKcp4GNqgHlewGPdzWv0tWboPNitNIL27yATFEoXnlq1hw1",
-	"5/UqudYhva7SB6Eg70V9kaabdACk36+LyKy11pPFNfH9vPzTOtPhJrehMrpY600rz3V/Hb0+alB9yBq7",
-	"0ZGuZ4z++tPYvLwA3kTzsb64d6pYASytI2mYLSb/sf1iDjmUK7MLdvMeF51HIGXFdvkDzVIDmqUD1Nqo",
-	"7NuxjroGol9jGkKglUfe0NBndy0huvo6Xaf7wj7dmiyNe+ZnJHxVesaLe92Bjl45p86yD5gGS92QRy5T",
-	"7vfnn3dev77sSF59cb6XX8rm853NzdJqtt7Cij5u/7Y5eP62t/Pb5uA79Wg1TGSLq7n4jNtUVErjArFY",
-	"ihiqdXRqDNIRq6kIXzC0hX47G/GiJtaArYgqSX9vIu4V923LfGDn+2lZUYaHxcgU8gTZVkcj5a2Rw86q",
-	"IKe2kUsPbkfLH1cTu1pxfGc8VQK2ThZaHj5HhFmbyKrR6enZyS+jo05fFbEc71dFVvU7Z+O/GiP/+G+n",
-	"h2cV9bKdt295FpSAnYadgFs4IIJYQTh146bCdEnSKlQJqoyMygiCZ1skO42K9Ndc4WlMpgGdzQXolC2q",
-	"1L+ZL3Vpb+LdIA/kwgRYHxXIp24rcLobfaxaJxzwJFKl8zv97NkNuZPnzO5CKCI/wEHA7nRPYJ8MwIww",
-	"ACNC/hGnvxcfadENAssDGs4G6hqz50atTP2aAxVWUVUT1Vk4SQKgUrYVe1GT5CB7BAVX34zOjjXANm6z",
-	"oCfNKGLtpVZVvT9NQ0YrULIPdS4yl7dB0Gc8KxVfarOQKsNNYkMKLp17ez6/Ppaiewzkmso26DEQzTF3",
-	"6QVJHEMXA/mz7lukuTIXJHrGU+szSFkhEfJO+yhHR/oowxb+ZfAqy/TRym6hIdxtu1iHAWYXZpbUAPVq",
-	"Ko9nvU2msaVOp9HcVf1MVOcCR7S8MsteySXtqEDwq5XNMFr62kWBH1oNFdJ0h5bNFRoc4hHlDr9lCg3r",
-	"gIXLnPVZTUDFeFfYQ4OzqBIfhE6haB7eI0cy2SGaKNhEA6pjUrF8xtU+5iYgBHWlCrKIRD+Ny9HJEsAZ",
-	"KurFPyR1bi0M3ZNs1QmkTslz8urw9LRtdH+YCyCpB4VH6vZvT5DFsLVsp2cHueHQLzQZHL/HntAhK8oh",
-	"IfcNvZKAcoELEypOdlX7aMtNmA+qh9ZLqQe+t2u+h063UyoMNU3PoiCv3Kwu2X3D7aOQYLz6o3Hpo9nN",
-	"ShHh4IYUPrIC/Fd8O0nfLAwh1vFutCTRk4YNj0r2gDJOSWXucHJ4ohHrbDza/7XT71yc7o/sTkf5pkfN",
-	"1b0K3bEGDc7xrLYljmU73f7u+/4q3/henlgKPOOoG+BrEnDJMA72Tnt92/9pQJc/g066AV1QVWU4JXuS",
-	"Mt3SmIULEDI6PrmVhIzgRWenYyIYgJji9/bSv9usvtBzFrGAzZZrIL6+3Wdc+Y4DvJSaYBc6Yw71j5OI",
-	"eFeOQBmvEJrTMlZG1/nGbb7P/ON1sVOqRsqq8Fm30dMKjq6rxaI9ygQoGhRyZWGw3NWJ5Rxtb25m2blK",
-	"/6soX4vfT5LYpaWP34sY67AlPwFrJ0ZSCWaJ2NVGVKlfIFO9Xsq5psBhZpJ2FHv70/9wewAW+P1FWFNW",
-	"+ZipGrVYmEiPJHv9s6xx5aWPb3jbLIIFfYkXuvq9oXCjo+3N7eedvvxHp9/5iQkRkBgkf0nerpNQJG7p",
-	"oH55Bzek7fISMWcx/Z34x0r7y4vPJUP3h63+80+Xl8Peh+efsgcb6sePv21ta+vz8982B9tve1VwoIMw",
-	"LKqTitzQVNidQXfwaqzoCLzjqDGydzJ5t3dyfD46PB6f7bvndngtGlCGsrcDuGJAMCe6qYx9wZPz0U9H",
-	"Y+A6BxdHozP5r9Hp4f46l1rVLc6OLDHGGmVXQt1rHIPiLtBdjKMoSxAg4S0JWCTlJZ4lDWhHSm+I9nXb",
-	"OUl3TKrGQHWvNMkF3JS3kEQIeplDSD1IbsTfRTg1c+vVZERrW8e+WMp1dexLhZ2lKvLFWB31pJSbFbUL",
-	"WWlhAqoLfDVZcWl/OL0sczTd7c3t3i7K58ylJ68PXB9chcZuW2fXUHpzxl3HQayZB5pEYJI1lckbfHth",
-	"fZENcAZH0G4I/c3nDEPJYNUyCrWJTbnIn1ex/5dPVONxEqVx4dp2DD5QLSMhFYO8YLeEg/F2QUMWp3FV",
-	"EYnRnEW7dgAf1MrTZ60Suoi4IwaZsXxfxwoFBN9CAP1Cte4Tc6grHxM9DUfXZE5DH3WtBFfbVK/jnHp9",
-	"K+J0RgTCc4Kh2Ql1xApOY7aoS0hZywKoD7sqeEmw6hlLntIV1r6LIhhX9inlfXQHVfo58imPk0jSB+iJ",
-	"zu5QwMIZorpwoINUqhFylo/fymF3O2hr+HwT/fO//lv+Y0uuuzlF1IsqBSat/JBwQRdYEP81DRPh7itU",
-	"RCe9n/ysjqFWn7zbKnaNhTd3NZk6U+4faECBPQIhQPrlPpqzkCnxMy/DwjUZEdsi01Vtk1zB0nqft6Q6",
-	"ks8sSpXzuKWe4MjUMuHPlAzvFv+bXEF/Ja7d0NC3pZucaW2giUjereZ8qLdR8Ml5OCh9nHfB2e46yPPv",
-	"9KWMy0JuzSOV50Hqg8ULOpiC3G2evXW2XdQ2sxXtzqBso/t+MpL6THX2h+zqq9wRqYoOuUeSvvI+wr4/",
-	"YKEyXMkNVGS2NyZLakP6xtKF56EwB3MNUatgwWpnCBgt8O8sRONXE8vodxt5h4rM3Ube3uH+GfLYgiDB",
-	"ZqpHZfdabnCwZEk8YHch+uV0rydPVsq0WCAcBLuIJ9chEaramxqwVfGytOp5uYqZpTxuP3/x3ff//sOP",
-	"m1vbbQqb5/S+LHU81fwc0e9Kq1FQa9vD1tQWHyDkTh9wncWrEfsd3/AJDLUyL6hU7AsuWEs+UIRWUuFf",
-	"TvegzV2xyw7qYiHlFS7QNhr9nfcRwd4c0RCqt5jiDzqubkFDeyvbDrDXoOmwqkuAVbZqx9oKELQ5hP/b",
-	"2PreFTr2EBo1wL7LxGOdl2AmFpyGgjnxK7/u28gbbOKt623vuf+CfDcFJMjvQL4iV4cH07cNQg4zXKyg",
-	"MRpI2pkwVAmibN0KaAebKebia88n08LS9Vt1q3f4NpPrgKqu8fTWzVTczeIrunOPtTZewfoTlVhkdHap",
-	"bMdL9NfJybFRwRPukgpNxpbDEYOXUNrMNNOFUYaVvcSyigJQdFQ3nlWVs7Xx4G8DHa4xONxHUqDXLh5w",
-	"drIZd+dqVMYOjRCfS9V3nq9nVle9rKqgzJU+P8N9tS86NWP00RXWZV/VK1lwfKqmY74MvXksxT8eLIdN",
-	"+kBidd3ZHmv9d+M4ZnE9GKj6bQUgUA/roWCd/t8vKQn8gep/owfYhcO5LXXzx2iBIxUOlHX1l2TGuizL",
-	"L2Gb/FXETgfcctcEYbR/PBlsbW0/R+D86LhsYmmMQ4bpaTlJKRRMWRI6S3LDh+885udQ+afR/ruz8f+6",
-	"GE/OO/3OL6Ojw/3R+eHJ8bvUeXRxPLo4//nk7PDvyql0cvbT4f7++LjT7xyfnL97eXJxvK9qB7w8Otw7",
-	"hy9Oz072xpPJ6Kej8bvx8fnh+a+dfud09OvRyWj/3fnJybuj0dnBGF6dXJyenpydj/ffvR7vH47enf96",
-	"Kn94PT7/+WT/nZxhdHR08kYXITh593p0/KtZ8aTT7xwen4/PjkdH78ZnZydnelGHr0+Pxq/Hx8rPNRmf",
-	"/XK4N353cTz6ZXR4BCbJtzaJt/dR5+w2H7zYfOGUjyVleFekw/B08B35fvrvsx/mP66uvmsA1tx17uos",
-	"80o6nQuhDrzocXotoIO9U6TLXD71WHjqsfDHdkV7kNZnWZEqdwe0HXQJNUkvO1Lzylqfoa6rH9oajc9O",
-	"q+vNnudfMACaVSvWnRosrETdtOC4ftJDJ7qKU6ld1AAFjN2AkyLfqajQoAipms076PvB800UsDsSe5gT",
-	"FBChEqhAheR9NF9GcxLyXRVsorI4wNuh3uyUETjF3w8v+ts/fDJIXNOj6bS+yu55+aWU3ujGXvZxqWK8",
-	"WSqUla+uqV4PnRERU3JL0C3FO2iWZrPLAThS018TdHp28tfx3vm7w300GKhYqj9fdiC7v5srDdy77Li8",
-	"sQ/Ul0rurmknjQcEDag0RVk48GmsSpENzNlKsthHCR94RJKnYKvnAIQ/DdR/Ks+iNnXLBRpVnPFRevDJ",
-	"U3/QHnxPzPHbai33wGQ+RdymiPogtHdNOrTOYu9XICuH57X9fQqIi7oUL+y/TQDAKOvJ0nuQFkA12eDu",
-	"1Mj7NuhZv7D9Gq191q5krzZ3h/mqpnmft/1OZULoARXz5HpUd//anjMI6C3x0QEVPyfXJVCoqbjWBAzA",
-	"6rtgXIDre86SuNccMnQR5sqwjkPrd2vqaxKwcCb3kJsK6LLTDxiReEGhbSC/RzGl02yUlEAWEMoupBkx",
-	"TgWLqdPhaf2KulBdbgNKAFi7pBxxjwEHYrsIB0HaaMs6lWdcxwxALEu7aBvhhhrJA1fQi6KdNd8wqqL2",
-	"twLYPRYKEopxKOKlC2KnNCBS4VHSHIuXSMpuS0c9I6dAA+NW9+6PsBRZypkkYm5H+qZ3V9Hucu4w8B5Q",
-	"gdRe0eTnkfs7+rtjxRP6O4EQkCX025b758ZFUpN15i6ipbafEiCtEcoxwfMIvQmWi4CGNx1wMC2YnwSk",
-	"cS4EHF+/OghdXfFLGhB9zW7o8onHoKqIeklF0clFlm/5Osah57iyn+C56QchTKnNNEmyogNMxaL29YIA",
-	"+PRbdSO4qf9+WpgYKJJ9A0u8CDr9zn9w1aGRvBdOxfxxwfM6YNf3Ac5VQFns56WAxRx6NbzYVN5FEjTj",
-	"GkVRjvRVupuP2IyGziPQ/E+J64kuEmDXheqhQH5c11C4Ijo2P3gRAy84sP8Ta6oqpzFe1V7FPgMAeonO",
-	"bbqsrOK6FeethbQG7DbAXEyWodd6I5gLdEtiOqXEV/YbtZb12zCljUqKsX3ZRZTXQs2ZagmjjKcPLk/M",
-	"YhwKVZEWfINRpMwX6MOlwSB+2clsgp969VLHckICZQ1xXgBEeZT27bFbEnMlakCHFEXObFEml8MWBKrz",
-	"SbGsst1QjEeQauhmBMVTT1+HBJz06h3V15ahN2nSLAhASr5dBKc0WPzX4z3w12SJT5OLifxDZSuBf8e1",
-	"tVxHlcpuF1DhGRahouv8NdtaFHC2n6d1eeKUO55mZNeqL11AlERAaBCbopgs2K3KAtEUInd9aq8O+1Om",
-	"056RW6mEO5JPlMGOTU2ZVBUsAXGAtk4cqwFWS0d+1X7O44RkceH6fpTksGC3uSLJFrg9MsVcdddmN83u",
-	"UlLe9SyMylzCd1BMpjHhc9SVZ+A0iylTyzXzl2AUA280myJ9Zhx6KsEYkD9KBYccKtNBPg8h+s3VDpwz",
-	"MgDusDTk2T4proP3TY9SNwi57vdTi2N1Z4Oo5/IAVKcDwJLQB8Ij/+3AF1erz+rsrMPcRlPiCLarhcox",
-	"0ZzDlmYa15Z0yGEOfVEd+qrF4UByqOXnW5YGn3psdwLMnfJSDIzIUQEcNm7qM+hbl1WNlVJwrytPaxgx",
-	"VtEb4IKExCBckPFb6UTgv6wo966mWEUWrdW46aFbTzk3n9at4AtWniEtIN0/5RUq9EplWR+yPqam4LGu",
-	"U8jAicpWhZWHU9PqtgXpVpvhUDyRE3CmSLJ9Q5a8NQiqwpe+1WZJVcOFv5H6uPdgBpq8M8phRI6Ys1W2",
-	"dXYXZ0crRyrcshl25TVn07iU29i+wII4jkNtiHN59VhInLv6+fz8dILgd7Ot+jbcfcN1f6q41P3cvTmv",
-	"bZoEgdvDmNk2nR/OxSJwbuMNuW66fFotkVmn21h7dRsWLWCp3Azs1SFDy8c1hgUTz1oRAprOSznSrzZg",
-	"VHbDxvR2mgAp+BLuTYzuSYOuNHal0mOF4NgYszNfzFyIiO9sbMxg30OPLTawtyAbSl7M8l7WoQXO882X",
-	"Eml3ogeMzQICpf2z7I0rFT5t2lVc6dJhznRed4p5OZ4etH52pwS2GAL3RTHFMSe3/QHJ6Wlzg9Wawsi8",
-	"mrWRneNbgkKG0rIUFQ2X7pu2QUIpFb4pdLvOLdkV+zuGzziKmIkAPtg7RYej12s31pNAY5JQJTLuQiM9",
-	"eb8JN/kYkEIPpomQBM+4YdGFmITh883hd4PZDRluvXjxfHNzy313kIt7evtij/rxTwFTZSvr2vZIwNtF",
-	"GG1s/2DSRM5e7qGtH7d+QDzCXrGUxL9vD7e+h2yO7R9aZHNs/+AEthRtVuRu6Pcqkzba+LvtSIrDfdSV",
-	"+puuLWNFhRVyQRbLgf59oNIq8vE4z/PxON/XxFv8z9pQi3JFhSyUMa2psEaRBZPK1KDokklUKroS0hOt",
-	"oLBr5a5UdreOmM/PcOhKkbAL7avoHxwvUSxfhjgi+WldXMK645rPh+tXls2auKrGKZXN29Imt2mUjOKN",
-	"qr+t1bk261YLeZdgbyUz7C3RNMAQqLZQhS+tNihQfejKdMfFJvYiUkGvfUmhcUQ1Udu4oaHfG6KfmJij",
-	"BcFK+ufQOvUivAklGpqRQJX/D91mkoo5wujF5qYU1nQn00XzfrnZFrMet41b5Kp2N29zJ273pW5Zxcl5",
-	"3u7uwDiKgmXaGrhYDpZWcorR6aHVe1Ue8ej0MOUdVrV+kzNymVazGsIyoiTgZEjZxu1WPha58jUnmTCp",
-	"zoXO3TRMQ9PSSOwbqHngWll2XPmlZM/dJEre2k67Oy6G72RHnCYBw7D12OhsqXwvOHF3lDZyeK49td0X",
-	"ta9bh4MlodyWd4GXiFOhqmsKpjF5FaStBwmr2z83b+Calf1yiFGF5Hr3GbqBtVHr1nZgZU/6WCA20St6",
-	"qP4nryXmkX8kOEhtZ894vs3148UPq3J9jTuRHanXayIL9+zOxuyWxDH1yS70Vcu6GNOp3Sv8fgGjBZrS",
-	"Du/lJ8WmM+D+gDb+umS6LulvFtUbor2Yca4qqaM4CUxMMpwW8nAopVLyPoKqx5KvantuoRt2ViuJ+FDl",
-	"Bgbckbr7DAgP5c4+dTMvsuqE7qIrq0DpsKZkKOqSG/7P//pvfKeqjv7zv/575kVQe1Q+/T2JSW8XXVmF",
-	"DYeprle5mFzTvMLXdg1EGEAJYrkeo7to9Gpi1aHQ3fOsDBRcylvpw6FmT3EQzbHJEZGnaiIqt7Zz3YJM",
-	"Zu+UxlwU5wU5iy+5IAsUMRb0UpbIQp8scOhLkWlKgwAOAHQLBBVB5izwpYLcvbpMNjefe7+eXJy9++d/",
-	"/l/4i1z18qJVJk+p+26ZcJDPNe2bNoParlv0EuV0oEdPRvDyeNhA9U+LczbTyMslmlD3EtRrleRlQ/sz",
-	"ALdFbzc1mxd+Nao6eq3vOW3WUNbeC4UD/qJSCdKcglx2wW+DP4GlZjT4Ox78PhzIh//2eC3/2nydldKt",
-	"It+jlHRPC7SDE4KuDsbnaANHdON2ayMt57rxwfzz0P+0ob7nVz2rJWol8cqfdMIHBHMx2FrtkxC6lG0T",
-	"GJOv1ichpTeRP9l6dqMSIR9G4FRjrVJPdBU+RWX0DqBRiKI0T4pL/jir1JeL6pJK7aRNNdBDypnWiOsL",
-	"MqZYY6X4clpsCmOau3SvyA2/6qOr2U2Jb+k4v7uYhbO6KuRBwO72TW+bBoZm+b7h8Q6lqRuzILjG3k2v",
-	"okbYTfPyeaYG7qd+xyQH2RXuapepalWkVYt15S5T67K7vbnZA+ejLgoI8ovh81m/nPL6G9RSLxXJbdib",
-	"VuWeaWTeRVjn9pmlg6u7m9VbxAJh3blNNwwPUQABFeDNmLOotwv2f3O5KAkDKeFe5e/8qsQ+tx6FfTbs",
-	"xwxlECB0UB6BagY8xwL5jHCkBHXKBcI+9DuHb4ZoT36gKuZlDdqzQnZpzbp2fZw14XFlkrRlZyZ8Mqvj",
-	"3RiC9CfOqK1Xq8FqlMlJqCyPOR1oSjnYY4sIC+oMzzp4Nd5BCYdqOVJKKLufKrA/9E+mE4FDH8f+RK2r",
-	"IpyU67fM8hEJ/XIOntM9zvcNbfhQ1R4iJ1Lah1Fec95LwN1+p4JniSM2nZLYEBRr/BQCDZ9TTgTbraA9",
-	"DW/7qzOabltI3oWq/lredsrO9Rr+bcoos5N+2wQ4TRudYtm1avDUbRtshdkVGZL4j9eSRMNIbUvxRiBV",
-	"UCTyDcBLWaJpB5NiZoXVl0NxU8WT+tBP5G3rnFLlxJAUVen7w6aOshUYgKY0EASaigc60nAtiDeAUJ5U",
-	"3wjvo5DcKQtvzEVjKl8mnaurL9uAVr5Ga7EudHidsaZypdii/bdu5dZAI/szqdFjQWY68KrhEHvmE/l5",
-	"lJTP+Xbv9EK1urUR9B8JBj9/nn5su6BnpkZtuJ6DKMlinKz6Ts+HC+LTZOEu8LZwRpu9hucN1/7igNa1",
-	"inRFMXnklMQ/s8QVAxUOlBVKIRe8DH11J/t9FXgK3rw8Q2PJdWCxNOUcV3oOEyM7WrrMpn5noSvx9u/y",
-	"sbEOxAblsVAMStVr0EJTSmrWrE4OEVgShNILWYEGowLQGwLx/ofv363wcbgA2BrhANSF4DSJI8bliUph",
-	"JhHkJBJ0QX8H2qmAw34y8jwSSDWDxfbjg9OLVWs4UCBebCmTqNzL6njcDPrCW+pTPBCEB3ggXjTrFlK0",
-	"8zfrFfT985Wtgixk0a10oEuQ6haE+DIU+H1vZSug2iU3MZei7ujVBE2TGKLGVQMipEJ6trYrDMo80+WM",
-	"ORqM0IUYE82nBxFjweNZWNPdrmEiGEHVbRJbRu8h2kT//D//j1QAQWOCf+P38t998w/0z//z/6KtspgE",
-	"kbahZzU7MR5GYy+3WLT1SJIeJ/iv7YqydTQHzbaIUYFwPePIwwIHbJa7y98s5lBba762FrA+vtX1ufXh",
-	"517crIurbXQ8gA6gWdJQNK91nH5/Lr9bSaJ1fKzZQrbrwq28rcNcNVU7jyqZTuUwFok+ZhNvTiAbv985",
-	"hWjZ3KNjNn5PvKTC8HdDlqUOaM9XWqGhRNhqalg4NDlX3+yg9mSywnwt8HxPdSGQRI2F5IGw/ZGQs2hn",
-	"0ViaGlokrqbl6UtGlyeEbB68dsxEagy29K5yQw79Q/2aSmOZFtANGkZEAV4elxqeTgLs3awOBtALbLjD",
-	"Yrd7AtWM+h0Ok711MthskEN501l5tYc+Kq+R6a5iQcaIV6h40Kx+gYqwrmgrlEvLXiPR2hxMNs2qyypv",
-	"y2kUyYKs1cmZenYglXHixURI1YPrxLlipoNHI0qKmLfSIAaQYuFL6YM7cj1n7GZPL8mVRDlCANxIv4ou",
-	"zo4gVx8ytd02Qv3qRRz8TF31Vl7DNu0RdZk+k5whH/MhrB4yNEz468b55ubmP//z/2788z//L772KuJv",
-	"2l3XYRglbfl3/j4KweMSS1H2BuoC3hoA6OV4QAqhBrdb5kQUL7hgS4SLMyYocB7wObtLjZ8eCzkLCOpa",
-	"6To4cEe1Z3daNQ8NPbag4WxgQ0qX22vo7ZoMfxJ68TLttqT6UhFvzoiPruWtr8r76nfuYirISRgsVUJF",
-	"m4tvduWVOGwHE+2ag5zSmQmqDAnxVREDEqaeR/OthoZ//td/WzDSR+qY5NPsoHvunlN/ON1Wx1dPiVfd",
-	"xiS5zrFa5zbbyBmVGy6izENzHMEi6jmJ6315kRq5n51Gc6ZkH+86BO4hL6BarO13VPyX/hnQuOlpW83m",
-	"dRfrKaZBgxKepVNddZbnZsrCEdmGtuJiOqtsSi7m/UBbW7Wfi5Ar6LgmTfM8K4lQnkZa9BHC+Uz51dCa",
-	"PSWEgqEkW4kqy3qoyrGa2uh+336Fq3dwEGR+xakOmzOXWn2o+ZXC47Tksb089Ytjcfc4/RPT3GSke544",
-	"LH1YYOXd297cNr1FptBmxO5sOscCxUmoHRB3LL6ZBuyubRvXFr1UD/dNO9VdRMEr1o1wLBCbqlqVuqBt",
-	"kK6lqpZr1tFiRRc1a23Os7RrqJWRsj1xV66VTNhIqF/hVLkm8Z4xYjdTrcteEmer0azish0B+4wjbpFx",
-	"CGlx+yNZsFKRt4/tjAXE6PNVDXxSnysNZ0i9VLHGtMy77dQ8PTv55XByeHKsSmqN9s4Pfxl3+p20wUtW",
-	"ZMvp2KciII/CU+28+LSpSQY1qyBuD95cj2y6CwvYtdftk9VFNLJIwa3Bd5u5eHAVD7V/PIFXe1kksGKq",
-	"Q6tEfmWouW6c0C81TjB+gkdM3kgvuUB/5GN5IrjYiEpbXxB8mJL+3KF1Dc/p5de9vbm5duKkff+vien+",
-	"UDDomkLTqxW6/2A0bEehKqlJWt1wJfW6D4lIuGEkK6YpHKj+zixTL6LZCY98fz0kqy74mBW4z0EMhQz9",
-	"KbWbcfTRxcXhvq7j2supoivOt9TX1o3b8nXJVzHndJaPbj0JCWLTHXRLyR2J+4j4VLC4j7C/UPVDDIlV",
-	"L8gH8Aa0ZV1Qd7JadoX5BV7A8zTylpP4Qc6j1BjVuv90Mc0AwQRJ5W9ZMePm2okDhR2aYZTvPW8XEMcz",
-	"MtEVqBzuayZw0KDBslm1nska1ozR7EzOoFbhV4UfXwYANoS8lPiVbaGhA4+7gHfW4SEoBNRbF1lNO/pi",
-	"R8F67bEYITSNiZOZqLCBVQgj13Ck3rQYUDb6S+folbKW68StKUrn/L8SJrCJdgxwuKsL3EMRAI6SEHbh",
-	"spQv8PtRRF+RZUW7bfg9CrS2V/2SjjmufuF1RoIcaF/ebUw9Gs7s6Jx17rf82JC/RnRQr+JQkIWLAJbv",
-	"WQcKtRKr1UreVh/Cvm6R6rSntGltXDxUF00PcNh6QMDAVb5KNXLfXnfNnuHIy3tO4piEXsGGdDHZbx96",
-	"lxcnK0PnkpCK/Gy3e6cXgzlL4k7TLgAwXc1e3QSs1V5XYcOUYJHEpKU7bE5n84DO5qLKuliBZAsWinmw",
-	"PG1xzpWXtSQ4bjNUO5pqxX0XFJQ6o2qRd6hQ8EoAzF7U3eXfkGuke+rwBhHebfAxH1PcKOay/nTqAs1/",
-	"Zne5XHqouGe+yQVtFyPN+3YguoupZx2saor+rr4ZO8e0zNp1Kzwn3JUv72KCxpgL1D0eol9oPKMhxb17",
-	"MvUzrQe1421NIlGqtNNCLX4rDM7k3uzojpjp3+A5rI+NWy9KZZLCQFYUrlVpdQlEg7kqL3Dvrn7VhSob",
-	"lEe3y67rOsmVBdJrk5Pripe7zquurH+iRcLcManZnvHckrWD+9ZUs3M2CnEpJHumESv08WCxVa7NeZTX",
-	"iXdDhPseVCcCcHgj9d6wpu7AmnfZpGVI6TJVCYkshKOZHSobxsjXZVNmaiXWfv7sGygljLrK1S/mhEJf",
-	"80QXbG7OxKO1c5tUVpPKcWqTGmQXhanwbbC4OTrhOD0dY8M0fj5nNE2TThOlG4aeEzoQcd2mE3lE1pts",
-	"isd8vRqyExu1dftvXbOqFR6PzE9ZfZxKxLbsb6tLN9Qh/E/pb2ZWXiIBBbt+gxnbdnC1ay+1cSA8YmWV",
-	"fFHVNfvlWLAFhWkxDe2rTWt95EnOAIgMijCNec7QOikEIu3qKKSYiCQO0y4j9hK3irBfjkK6R09ydkti",
-	"GI6rpG4pEAADy3O2KZITuevyV5JGoxjksSErj+IwQKs6S170cHQ036fVs0ttNceHcs9MTQJyqNkvEC8b",
-	"AnMFU/Ra66na+gWcT3UdkYFqx+6jWxzSIMjl37EQ/fKa943fTZEMTSy6k+cbB3uT3j1kmO7ozST943Bf",
-	"kr58GdoekvTWJGf/8pq3FnQU3UNzFvhmGEOEYDfDBkShfaXlJgV8TfFewXQRU0RDwSw34bCzJoS5IOaC",
-	"Q6UiaBZR1vQ8QW/Jidv+fl7yECmel2VQV7QiWyearbmvslVsBJ/TqLlqb53V6/TzOqNk2apAIVVSR6Su",
-	"6hLAE3VNzqOHDqYq3gKQontyuL8Hhdav3NGwDxKGYI7dPr4VYGUdVQnAUteOy098XHWK63uG67x8K7Yx",
-	"uaPCm5/Es3s6sdpwCvWRa2F/ZyF5OMsMbmW7VfzHeW8ukElfL+8Dikx7SUzFciLvTe1i5C9oOEpcXVVG",
-	"p4dSQAKVuuDXUh6tbubHovKDOcGKaarddP42GHERs8Ho9HDwCrLCDO6CB0ZuT/li3PPnmjDqxahw6huy",
-	"fMbzK4JWyBxJCW1pKwTrLky15DYLu4a/Xho8/uub806pOZqkCF35wSZK29DonhY9pAbQnZvBRpFwpc8B",
-	"DgHsFJqAz4WIOp8+QXu5KXPRJcrtsmZGV4StIahKiQb5Dg2q+Iz5XRUwuwwvwzGcWhpZB2W4k8UCx8sr",
-	"M4OKqTERXmn4n95pfky5nMsw6+iBQx+adAg8y+qd6R+fcZUB10ecqfR6WDH2BJL/SziE++sWQfagAQ0J",
-	"uoZWb2SIJgk0wpkmgY6N5GkXAxLekoBFBF198LHAfUT9PloQzvGM9C9DFeT16WoXkThm+rurDz4RmAa8",
-	"r57q/7zzIJlQfdJXC3xH/U9XQ5SGcELVpcvwOqGBQEsiTKzmd5tbSoK7yobaQccn5+8OX58ejV+Pj8/H",
-	"+1fDy7DT7wTUIyEnWVCYlM+jmBKBY4iKliwt7VSSK0FnBU51yrfSsWrgdLaGm8NNHe4Z4oh2djrPh5vD",
-	"57plEZAHUw0RR3Rwo406M+JscSe1ItUcVEkyfd0C3u/rUrDQm9EgMgcneFozFidiLkU3T3JN5efHXsy4",
-	"6TaaYTpPCy9ypLDN+lYbYHLxq50jyoXx+cqtxXhBlOu2osx79srGSPdHgdF0m/5PbyWd5RELuaKh25ub",
-	"qoBB2j4aZy7kDWjqvPNBITrWReQaFJkfa7iF0vIFe7l2kDYSpEYpTSsZrQsc4i1Qm7L0I6/jGc9uLrPR",
-	"AX9IrXSf+p0X6ihc60mPbOMnnAZvwSdbqz+5CLNONfKj75rMcxgKEoc4GEuEU181mOqYiUPJsxckFGay",
-	"56s/0/6tizCTC2yWC9dtM5Xf3ko40mRWQ2l2xBDZDQffMeXTfpMMGYD4LfSgcBWHUuGnkl0b5m1CxO3K",
-	"uVDo3bxwR4MAgkK5au5jY6Im1VrT0G3aylSlNUaqZWrAfDiUhHX+xPxlK2xcjTv5oF4HksizfEWWWW1t",
-	"vZaOLaFp80+Bcmz9MZSj6ab9NnQiBSnMkdY7d9GVnHJ4Q5ZXoP/zPNno64RD6P4KwgTlmmN+VnryogmK",
-	"v2TxNfV9EqovXjSiJS9ZEuopflz9wR4LpwFVaseLrQZrOsXLgGH/nLEjHM+I+u67JgeQ1jl8TXyKjfv8",
-	"2yOsmibWEEQnif3ULwk/GwsisMGgeiloNovJTE4LtiGOuiWZSMtDvbRsO5R0j4lHQgELhS+oWKaCvYp+",
-	"1D1uTAZUgbK3JMQHREtGr83Ovi0BaTWZSzfekM6NijerZFu4tfTGtJpUkJueBKR74fEBSeUjtMjAtRnm",
-	"3qo+umQl5oJtGiLRRCGtycxdRmUWW9gcMFNKS6q88M4S6g5zgReR6t/AOfMoaDr3wl7dHPhBBan+hwrZ",
-	"RjCUHmKlWcWsyLKs5AWgvoXlRXPWV0Q1rK7dLeQjJzx9ZjGnpdDy7ZERA6Lm/FeTkGgQKat0Q+tHBqTI",
-	"fOhMRusjGnpBYlxi1PTRkweCBCUxL1KLtEtArkRMlcUjXcapWX5bCvE30PXUsXx9Zo/i/u9jAinktLru",
-	"+Im9O/Eyb+BwHZyNgeVLW2XskEjiGlaXwSdTGhJuY1aaj9wHJMvjkrJVWrU5077KSnGwUkOqmhK5TR2l",
-	"fT0ALq5n72jW4rK84satLsufmpaXDnHacXG5C9mR13tVHtJuJpN1I+lD/5Q+qEc9BGmRvOSNUQ0goAVp",
-	"fbdRZ2PRr9WmU6aGzamfuRnLsPPFW2e+BmPLi+3tJh9HMfMIh/YRY9Ut/OvkAMY6Xcb5VSygQh7buE6C",
-	"m4GKIAcHvZNPqHRYjhZJIGgUELeERkOEEafhLEhN3tBKKP014eBvVNqfxVB0wO4NjSJdrSztephSHnVE",
-	"Ze7wUxLcqASARxLXHsMkXlxotokaEzlwfzZNSYnqgwhhV3B7q6nq5tdAVe2z4EkgmlLZN3PqzTNghBBt",
-	"nRnRT2Grq6BQMjYogzSVWtqXToifjNiNaKMEHH3jawnJVRTyg/7Xof9JUUZDKwtxqCReYLnoYKkzeZQp",
-	"zLEUiypqQ5ly3Wj6qAijpIS2rKy7xl6nUF2mhVV0sEwGS6HLQFGgSQrYpSIs5plVKj2AVsao/teqHH8e",
-	"KVDfonbvpVFC+nEKKv/qLryvkBDtV9Kg1Xr6ast6rrQxeL6kCq6DrVIrWebdctEftxfriWx8oWTDeYVP",
-	"Nu8HRdoDIu6vVuWKnrQxc/OM6d9RMddaTzmkrxCzu9Ju/S9rsH4cS/WThbqRhboA224cqjFL76s8orxV",
-	"eoguOEF/8ePlWRL+WXIR26EKaMMSofGIhjOXeCx/spewgsGp3F/Jr9J5XEy4NLVhh/9ICAQba36olt6x",
-	"mV8xdbGc998SYVe/f+iTRcQECb3lZ7eDr2MAb2b5trwTkmSUbN5fsrH7y5ZXMkd9O3vMfrxEcRKi7pWF",
-	"sle9HV01wgyKYhh1F4VM8r2Z1o0UMwRyu725/UUfULn0dAteo1Mm09LOcvdQI1ZqhhELgkK2CIsRFzHB",
-	"i5JtQYVGPDkVnpwK7fVVB7utZNoVEu/GBxxFD2AiM5lOjpgNPkQnYbAsF9CEJDrk4dBh/uMNzGSr5ACb",
-	"0YA261B2YfefWdH9pukiXKSbLhZhhnK0Pz4anx8eH6AkFDQACErBBrxLMxY+GdO+YmNaM+JUbUCLKQGf",
-	"ozKTqRpXykbm5WBJq9/l+PY6g9nXSkC+bMlzTRPZk2nsMUxjDyIcbJBbddkgwlYaycZc4OuA8rmk3egN",
-	"uZ4wqH6iq1VJLJpCxDgOoBZEDoFhCi0k03A2RBfRLMY+4ejn8/NTJJg1oBQ21JscnSYBJ6i7t99Duhce",
-	"/GzKmARLu6CM2kdZtJjAYNaZjOHFVvRh/wHpQ6EJCgTLkvJGIHRDF4eADMbiefIKk8bND/xx7RlFmrXV",
-	"MjSsIamBa3oZq6IbJQKjamlI5fQ0ZoJ5LOA7xg5kAJJylChAUzmgGZSpZFEJUyrjN0SchD6H3rt/nZwc",
-	"I0HeCzSVk6OIxBqAu2qV6JoE7K63k7uSroJVCar6/nDo6+pGVzc/cKVq9x33rAPnrcFy7WVgpV5AVdSm",
-	"XKTWypXMpffgBYwTrttqqoD8rc3NTVWGzyGbGZemRKcIAkFVjYnnm4g/EesHJtaKAjkwGN1SCyjXpuAB",
-	"mz0u/Q7YbA3qLZelIDJtiRYxBXK6kJ1EPhzPiHDahkuE+4jNvhSy/ZIFUgWCLdIwO7YKmjyF191kWc3t",
-	"osqFOqNQGluSiwCCvwWDLGPVHk6VBPENMQnUSbmWInQ35XQhdT29yquYyCmjmNxSlugrVgsg8YKGWBew",
-	"VJdbtQTzecdx5DUHMDG6gYQiKPMoGJoRka2iaj7md1rdbjpTBqcwn+UHVGO6Zku/6TymovBITPeIzb4Q",
-	"litpDlTDyXPdIXqjXTtXCqmumrBBPBW6tAdUiIXqOk9c7tG5HCDmw/C4mPBl6FWHQ5/HdDZTyWWILhbE",
-	"p1gQdEDFSQTS1DL00kAca4I+ionHQo8GpoRj6vRXFSkBlNRzTmNF3Sw/Y+qYihingsXLMhs7g8m/TsvE",
-	"owZaq4Opia5WL2jpgXc+/SsZWzXIWjbWL5tgPdUBeSSyqpHggYw9PCJeo2oBLKYzKkV2y4tvjLM4VRdK",
-	"1DThZJoEKqsw8SlUowW1YpBGYiiSumC+ioXMCNCqEEiIOvijxP9v2qqbxYC09ZI74ALz6kCPJ6HrkUMk",
-	"NcvOX8n61AJE6FWmhZOIhJVGBchXNhaBzLqghXNtBqmNkLYLClhAF8VsFhPO+2hOcCDmclJlLeUq3XkU",
-	"z9jePgLqmdbjXmFhmJjeyF8hkXkkjVAdyedQCnV7FtAKywVr+kpprFIXvTkOZ2Vl8fzeJtInkvX4emLa",
-	"knw1mZJChXZZVRIkFfEq3zQEBi59SgNBJLIpqzeW8k2hQpHcahzFlBMoLawqlUBV6Ji5cjQgtFtO1Myn",
-	"dIpnBKkWd6irDYA7aKtXZbdS/XIdNsOtfma222pitjsUZMEBUeSg1uTfbfbRAr/fkbhQtw7dsNexFmiZ",
-	"gt/rxWxutl3aS7gWdL3UXhb5BeqOTg/fvRr/2kd7RxeT8/FZH41OT48O90bnhyfHfUSEN6xaLgwDEn87",
-	"k266DqzIVnfvbDw6H/dVIMu4jy5O9+Hvs/EvJ6/GVdOrr9edG8rhZUylMHbaXLyNMRPa20NAdncakPf0",
-	"WrWRX2DBd9D25vaLwebWYOu7vvXv883NHfj/v9cfNaim+6p4VosljUN/9YK+txb0/fn2853vftz57scV",
-	"CyKh32Q536A0n1IhSWSaCvInIVEEgU1zBLOPQnIn5UjgyV94jNZXm5Nhc6gVBTzlq9WccOMD/FeHejp5",
-	"olQUKiKtsmVIAnS4fw9+KBX2FBBXcUN4qVKA1jt60tOtA20TfJXd6rcWYvm1qukWnmlMbITh7yMWi2q/",
-	"PvycpyU0RHuTXxCLlaakWOs9sFrN0ULO1YtSE6OuRJw+8vhtDw1QKnkCOlW5y6EliVPc7OjvTHM2/afH",
-	"bx1d2Z6kzSdp80nafMz0Xos5Ncru7XcEeS82JLrmll08NidTW2Bta8qRO8wRRj67CwOG/R10ZSa4Ql0W",
-	"EqTq+aKY3VkmpJjdZYF9PZC+rhRQ/Fl+qfILgXqmjXZUo8IQwe6kDGVJbuZbeR1XkoCqSeH49tTNDfYp",
-	"Byexs0kkFgJ7c8l2dtGUBkQC2J8vO7DPgZpocJlsbj73JCTDv8jQ47eXHdRlMRrKiXu1cPjpSYZ/WJ7u",
-	"4LxN+DkXuMZ0lQkK8j3KBfV0vdwQB0v4y9n75N4S+wSWtYKvn1NlbaVMNXG21tj9d7+Pnm/6ffTjpp/j",
-	"8883qyKl1EgVbF59Zrj8v8s/1KMfN/0KTv+Nyv7qappW8i8Cj/GtqMN+UuUfT7QvHHo7bV6NTgMqlgOo",
-	"kl1r3VbFStIYB2R/rotsu2pzu+3X1rfnVEVt/gvVJyns/j5FSsq38FSbpIEdrA6MbawpwekKDNr4IP/T",
-	"zCgGZU2VEAcxDNcsETkjWXFlTkZahKVVfuTioJXGMLWRJ1tYGVvvgZ1Pnt3HYIUlmLbwqjk2Q5v8DXzH",
-	"N7I4Al4d/bunXkJLlsTI7vzOmersp7KzPByq7v9cIvn41cQ0bOdDZNXdPxy9BmkZQpehrfxLswNHKXw1",
-	"9eiOj9Sc92Sfn7VaUC2u3XHYu95WXaPAN/Ig7e77zTsFfoEhvLDrvRTs1onetYJfasrIXB2Mz1EtxG98",
-	"sIDt09VT88Cn0jOfo9OQ1T691HdQU1qbyEpVQxPSjLyqmmuG3ANONSDxGx9ojby2NyfejYoUTJtO4RCV",
-	"6Y8D/5wC2x3P8LxZ7N9ebp6sCFSV5EafpLYiQdUH3bLFWNqm3XG3Tx7OL5xqQJfDOiwtRQDWE4yY+CQU",
-	"FAc1MqGcU0hJKcbxUs2efZajWSkW8yoiYc33ZbavsNe4SlJLX2whpn2JumD+XpqSkyqI+OZkqydR6Qsh",
-	"ehkR8nJ0ZDWp+z2JyToKsPwO8eQ6faNWDx5ZerDK1mXxjQQLdAirFUv0kvgkXqEAy0kn1pzfjB4sN9ZU",
-	"E4aTf9KFH0YXLoL/kzb8pA1/odpwmeLeSykuQ/46arGDGDVVjIHmPanGT6rxk2r8OaTEekxtoRwrwpFX",
-	"jytdn5Z2rBawnn4MtKJOQy6SCTUqUIGKEkrqlWP1RjWJWOD3RyScyWP9TuWdmT+3GoQCO4h2ZSis/Vbb",
-	"kFg1T9rlfBazJKqYxrx0oN9ZY5YZrQyrVrXWzswrLQbPrhf5uvRNVUON7OdsfPIeS8Tq7HS25gAeQuJn",
-	"Z6fzv7u/bQ5+fPun7uXlUP2r95duyD8m/OOCf+QfFx/nH/1e70//1vlXCfgqIlN7s0YRlb85MflJAHVx",
-	"j7WtDDMvWsPGcLB3KsVaCZG1xoWDV2PLyT4hgqMkWs/CcOBFp2rGb8W0cOBFDQ0L8rifzAoPYlYowPuT",
-	"UeHJqPBlGhVsEnsfa0IJ4FvbElCZ/DQ0JEgK92RGeDIjPJkRPoMgWIulzY0IQC/ae9hh9rUsCJJIfOke",
-	"9twaVwlq34iHvXAvrVXRAkQ8edifJKXHIXpr6743aTeOwa1qP7rCYjonKKBcSE6Zpa1YPT3MKCoDLMsf",
-	"SWU2EqsGCECm4alP4iF6yWKpKvelcg0a9DTN0Y9JQLDUq+c4DEkAdf8JyWZKj04Vo8bCvOlM9pyYVWeL",
-	"/sXsvJFgZtZcabpliX+avVMtmJnUTnwnZ555UaffAft1ozoOp9aBClV9wd1qIH1N12hYvSBOgunPjEs4",
-	"7nfIDazuRn6Kb3ijtamDUqZY1DXNL6A4Ljd5sebnyAj0Pol7lVbh9hbbg1fjEuRomOrK31gYLKvng+/2",
-	"1Gcd1xmdjU5BHj8bH1wcjc46/c7kfPTT0bhNDY6pgnk0SgSLaMCkuLKIsIAKDSl4r1wtNp+vbCfx7cn9",
-	"JSQ+ou2q+NYSsadk4c/PzmovpAlLk9RrMAfyVZTiq3rAnum+r1ww6HBQEOIxssZMRfq07UwUYDFl8QLd",
-	"Qua+u7PrJKWpX4en8NsjFa4bUHfTzuxqAccdAY+jBB7/qY/rt0aNdJdXF+7XS9n91d0FMttiG5rjlGcd",
-	"YN3UzvhEXR6VurSzQr6ZEzHPwxY0idYAYspZ6CtRJd7FnNAYLYjAco2oGxLdXApx4sVE8N6T3fJrkHls",
-	"VM9sZyBPVNst+xVWyYkEGA6R9yx2WiXdAo1u5URCL15G8ocVgg3M01Cu+RIsmM6l1lgyJ/YZaZdUc3Pm",
-	"1rdIo5wCkCZQ3RRwerobfsjvJHsBmkS8OSPA+xZfPEl6auT0B9BBoCZrCFs5/Q8+GOAoitltredmklwv",
-	"KPQoRuptoro0ga/ZJ56K3VG0MiIh9F4p+XKsqnM4RHJbm4gTzk3LfsTi2YDdhVB80VV7bqSm1oJY2i5t",
-	"leAmxbHUVZlKhveR31ZarE6sIlrVQaIsnt23r+xI3x0S7IZUxnHq3+4zj2f6ikckBibXHZ2enp38Mt44",
-	"G/91vHe+st7sajuqHhCshHJIl23wixFuSyfWvA+WxpY7DD1j6C2JVZ8bCZ93WPdAM8C9i67klFeIcimH",
-	"zFksuSqXks6CcI5n92hM+gUGE/2Leave5jv3qV5cJcKJDIXO0XMVI+km6abZ1crWfbqrDfHT/ljQ4DT2",
-	"OcJezLgqHJhme2qZ164R2NduAvAoXS+tVUOpbNXgWwpN7m44eh+nZsEraPlJfnQ1dRV5Ne+Wqm3Xh8bk",
-	"uYuSIJyFq0XC61eQ6iLrTZ0Jm+WajgsqTGcgNtUUoap/diDf7hQMEGn/ndYNeKArEfAU4PhZY6SadkDn",
-	"mgX9y8VZ5aC7jbdllDZaKWLmH9hs5WstGWmFQqqjBFHVomxNKWstRY0puZXCberylzNYbpmUjC5wiGfE",
-	"l+TS9ojUEciG3nbjSUeH+6hLhrNhH+E73kczL+rVubz9JpX7v+GyrvqU71PN1WaKz7LLfsLPJq2NbCFD",
-	"4ibkjFSUQ7YQtMqmtw99PyUqhuTOgYJZm/ashWiuUfsQqRwDjq6ZmMMopjsJjqh2nm/c0NCHFsk9kHMC",
-	"MsPeEk0DnPYykXu5xt7NHY79NFwBilgO0QUn6C9+vDxLwj9LnUjqALc4oL7pI88SIbV5LDWCocNRKve4",
-	"lyq0tdThDTStlIpXOgU3sbtWe/rirA10ZrUBd1H2KQ446d8/tuKLScB59QPXB65Ov8YcatxFVgva3Fl/",
-	"nSGeud3/oiBJbqYhnbyywP1K9X01rZ6lggugmbOGejiOqQHVOfFuuHHkIC5IBD0LhuiYCWjzQbmCXO1e",
-	"/iJTme7V5T/1PRhhkPioq52jp+Pj/cPjg156QArysmynfKYT6HGpNpXSw1RCIqEfMRoK/mR/fgrDbcvU",
-	"FX2oZL+Npe2ND/pfuip7VUTSKYkXWK4yWOoAE26zLtXVJAgQ5px5FCtzuQq6VAn0fIjOyIzKlyVK4RkJ",
-	"xeAac+L3LLE94QIlnMDQSRjrD1JUQTTkgmB/WBHU1JBXG85RlcCUHsmj5jF9MTxXH0c+s6DcmVRHzVam",
-	"lADoAKv6GhJe78UlFJaUCH/KKaBjnGQV3xwreEp2/RZ4B0Avbsw3+qsMMs1adjinK8WPfVU0/Guyka4h",
-	"Bj815HiEhhwZvyy2nM3bXRIHyl1EvumJQd5TDhYEh/Elb3OgoRckfuFVHcHeRyHzdQkkrmP48IwP0bkd",
-	"SI4TwSRWezgIloiTgHiCa64m6AIHKIGFIS5iLMhsiUCyQyw0fE7ZTOXwd3MMqqg3x+GMhjNlpsFBwO72",
-	"2V04i7FPlLVGChcxC4Jr7N1YCatDtB8vB3GiWunNSCh/IIOYRMp1C1DIEQ7u8FJqcSKJQ7S9uan47m2q",
-	"UpsL2EVeQHWbXkmrhPXOKeZyH3KiKCbTgM7mYk9pyYLJAUi8oCFBdFrg8ZSj64B5N8Qhq6pLfJJV72cf",
-	"Uqf4Whs36gxEGjYf1zjUgACrFZ+BJ9G1XgPW3SsJhkO17D1Y9VCZda56KioIIF2/ZhDgDJ5e9bRhp49w",
-	"wBm6A7Ok1KbUIWRwuZOC+1UR3q8A4K8KEH81RKPUQR2TKYlJ6ElVjXJjTKKKKFxjVV4tCYSkLwLdxTiK",
-	"QDzQEZ2Kn61lQ3qAgz7PzqMswhsaqkV5aPqsRPkrC42vzF4tbzwDYV+RTo4XuXNAfI4jgrD6SFIjdWRP",
-	"Av+TwP/oUseFJoAu6WAtS9EGmG+aZLCBpVm+rNLTMIozI5ARMtG+6Uw7TcBNRXCYREP0Bvo7g6GIhcES",
-	"hIIdyDxFgi2uuWChI4bxIjUb6f2MYK1/FJstGFFyi1eb66MbQqL0dpTZuSrYLz2Nx/UHfU16Ddxvdusp",
-	"2W/ehxDgk3LL4viUPvdV0rnMYozDPNlZ074BIXxqoFLlHhCS1IRaAjD2PKXSWGQJARojQDfkJzG40sKB",
-	"kq5yYwxrTCIA6Oun0j0OQbOqgYHC5t4WSEaqOlptIOG3GiLTlIy1z34B4HzGW4Hnk1XnEdqsApHQR6/y",
-	"NFbQHHdgjXGS/X/sXVtv3LiS/iuEX2wD7UuCs8Csg33wOFmPN/HEsJMZ7FkMjtlqdjdhNakVKTs9Rv77",
-	"AatIibq21Jek29bTZNySSFFVH4tVX1WpFMIwSkZ0AiVDpKh03B5DBVeFPg4q5qk5YcSoDCq3K5hIG8CU",
-	"nY6bweLdeooGgzT4I3JK+XIoK6V16MhZOSMeacXaZEJpGoYZhcVYvu+IyNgoEYsVh+wsA3dCeudxONGr",
-	"7eWprLpsdXQVx07JiZlXkZdrlSZv4zJr6baPd8QszJzcww/OuXbvkmf8aD9W8/VdIj2PpXdNdN06b0sG",
-	"O2xwq9BYTgIqAhY2lE2H3xWhJE6EqMykJAfI7RpYP+HAhvwPyXBOlM2/pATd/xD44BMB6UOFQukwVNd8",
-	"yswZQeTP3293yYjG9e7mAsB7QouTVLkQErNEyRQ640QoYtDTjM+EsmFuMSJMjMAzfnH++8WHT58+vO+9",
-	"B7sHRSgHBoi4SPP7ytCwHCZNudIyni9MF8TreEBDL+JZrLVyTK5yydZ27zfmTyjFhMUYHFYDElGl0vDr",
-	"gBSKLw5cWeKr0SA9LhqRVr7DAjDBWAChlA8kiQACtYzphJFQBgvdFr/ZV28PemkMxuDc4Ub9F9eYp+dl",
-	"+nnLrqUNH7dO+0sdsW8g628rkwCbaoiepclMAwKlP8mBW1zCx6m8CanJ2GDDopSnvc3VFz2D2gw20WtA",
-	"2IOZ94OR6Qe1yqxztUk7L6Sr822keKk5pBq5zOiuwulSI7coarpLpoCDne6nqX3lgcBPzAV9bYSozPqe",
-	"plvGElvtQzJk6FVZuNuaPTS7vLzNuuvenr4ljidMnqY8ZI53ZLk+PPOukgOoGeMyUN0UDwfGlk9pSFlm",
-	"GFI0YkZH86Zd9GP2Vj0zclPZqd4ir5Cn6kkU+GXgy764bKnLnAIozcOwjRpYRjydUC56NN0gmj74gNEh",
-	"AHEluOZAMvXk2EO7Ekhep5/YmCBpLs/Bh493Ayyhf/7x7tARMT3g47MZG5mhwvk7UiktGXvzrT2fAFy5",
-	"aCL0xr/88KUKN5EUt8vgubGARbYaDdm1Hys//tZ3T/mxaN9S9C07Mt34PcWimkgRsBe4P9xVKjQEZTyJ",
-	"stvB5YcvjiwOzEmjdD01so8//IAdEzeK4jFgxRBE+/JgzlyyyQjp9jqTSpOYBRASif0qGuWqjzdUqRzd",
-	"SEuCraX99KvshoZjRtsyYT+KL+nTi7Qk5pVyJYbSZi6HPbVoYXWsLoeYdJVlIbWlN9o3aLRHmfqtgDon",
-	"SseMzmrB53PEhCKU/MmGdzJ4YDlyI9YTNPcrEvJHP0v5EbKkAB4XBEnKDMhKSIqTCjC6g8F3A49wobYU",
-	"kt50rPndAUk+GFGorFH+xHUA5JybWGoZyFCdFVuYckWSCPL8QCw8ObS5Myy2XQMExNoVkYIRzb5pMo7B",
-	"OvQLzUEeIRsQRoMpoeR/7j7/ThDcHHTdV03+nuCrkYN7jCa4B95DSZy5q80EKQnFJ9wTJWikplJjiBh8",
-	"w3ZyNi8oSOLYMQLZ4TH50yViZV5OeDWdvTC+KyVjLmhonwZnBjtD81mgPcy961inmGX8Wd7hm9PT03eE",
-	"GVizvRrMFKhyT4Bf7smQjWXM7CleKnZMLiADEsfEO/lEQBV19s2Y/R5URFxMegrpujcBBL1yGcVH7qnH",
-	"cruCQdsWRRWx7CyfgPA5hEZBTRRqKpZ+KpQsq7Mk78ywvat6bY3l0sRXWNguHeVy39KnDTzRtJwXwsiB",
-	"1+wDGrhwZdsloCOOjQ57zd+g+Zf7VEtq+1wERxQ6GjzXUsyPzFXTWAr+N1OE2/Ug5jbz9YMKanKxf2rK",
-	"L5dkzL+RGVcKmHRGquENmDLnVrftP3I9J1yphJUbTt/NReDIsAmofw8aP6BOfuPXhsCVLyajTdbJ70lv",
-	"P83umItMl5skYiEaAZXJkiZOJlxPk+HJMKYimLLFbjAahgQvBs5XWmYgc3tdcv1bMoTaB4prGc+he+84",
-	"CZEdJaMkxIKq9jFYpERiSX2vRKhjc9ZUy7+Eid+mo/zq3mABKGV3kK+3n2oZNpH8GoevLO5eeKPl4+q+",
-	"gPRmyCaqRGfaRYaZ4Du9v/I0fLHuBxQr99Tq/m9UjEJ78PhsNn4SsxGPzcEdknatxtMxQJPRdkQo+C54",
-	"m73kPIpcqpDtmGHTgtwh3v/RJaoW22xUeMXhRa68ey/cOy1AAzuvq/ywNajgT+5ffEUH1R3TSUTOgwai",
-	"qDKX/KtF26CdZP+VP1oXiMkJCuYCYFbV8njTGx0LuvLcYCixTplJkCndkkiEArrYChnzEPvpIAwZGGRC",
-	"Q3lshxgT/sgEhKezSkgOM9NCJsrly3l4GkupCR8TIe3dKjNuytDzayyfFCsaIxdW036iLZIf6ddsRyYH",
-	"I+/l7b/tLlLnCMdfuxGdb8ziPXE95cJf3tzoZq1rOd54VnytREcUKStIH4SO56tYZE47rKM9VZveOluz",
-	"dYZ44At8kGLBcqBosK4VP3rEAjnC7h0ayAhjCFEYpNSFMxoAG/L0xsfkDvklivzv+fWnAQRmMMsoCqnB",
-	"TojncGMBJpHRWsT/fUXOb66I4n8zAvk1lWwFFOP/5iHbHUycUS46IGGaSrRnbtxrkSFjlgO/QQkfa4Y1",
-	"y3+DgPjK3etlgerWcRJUBLTCvtd2Q+Cy1LId9a/7H2ZpxPSN0nYerRqLVpGQi4esJWm+2WNWrdflkoVy",
-	"wsUAkt4QQNVcBI09H8uHoLW0QN8xKyd/CFxb37G6r9r3IWvhYbKLxwuiuQaNhMhXfdDrPdNQtLpWJ4FS",
-	"EUuljtLatpZcEcqAhq43ZJYUZpX4gIaQ4kNmUOMWuwOla0AOpHBjDhMNWZjuwrz0YLnLmI1jpqb/hZ3E",
-	"Ynb0yGJjXKXDlScdsyMM4qpcK6ysS8dxZcRtQxix/qyF8kTN9BtSF7BTiTpzi0kOhlKGh3vfd9N/hW/b",
-	"paLFJxSVvCD+PKxaIlT3M5jvO9nJw4BaZhNsEF2fC27q722r/9a59WzNCnD1F60gi2uP8gF6HWC9CTaq",
-	"wzdSct3GzByaFKGB5o+MpBhc1ziqwmBYcKCs8e3nqQgruvZf6jHLXztc/9HSTnorRuirN1L34ir37m6H",
-	"oQo4qkejRUV47WHI5slAiA9IR1CjoXAqSt31Jf5AEYYavEs9GuxOrK53OG+ipG3G9uukyavZFSczGtUf",
-	"44xpm29/VGdfHGDlbyH1lOU7XRNgMkYsVtDP0CLLYVrk0jL3824ZJugQcs49HzwNAiinXISQaxr1ELJz",
-	"4X6uiJBPDb65nt+4ezh2TaMq8DKft6b5/XrBLEUL3pIF6d/QeH6aUkWGjAkyiamAAsiARkTLARnzEFus",
-	"DOcFM6jAhGrrPr71X6MHss37rrN45Sqe65IwFYg1It3CevNpg2xKRyCiP9SOgtqRTVkgFnSQy38U8sf6",
-	"Y1IGLg9MEBXIKNsikRKVs8Yh+xcaw+ENEP1+yKUceGPdXAHHSxEpyJBNaTh2hJJFJzWs3VCGK1cHs8ep",
-	"DRlc5yAOuMwt8eg8J2e1wtV7b7anJkrBYkKdWg6sslPT0VK4VIM/lCguJmGehWlmJoCPIWNycXVy8Z6o",
-	"uTJ7L9FTqolgbARl+bKnWs9yMeWNh0wtwp1sp65Bne2JoRWm2hBC8+hSXkvv3WxPsibEatgBPeF7aUfE",
-	"PhDXDTI979BqgGl78rIjsEdq0fIPRw8AZLPETBl7DHbL0vSI61gcvoq/7vM+Hd/TKAo5KD0XeQ4zpikm",
-	"io+xuHQZLf+wL5Ix7CzjcGth0szvj7QlcjuUBF4rZgW8CLjMr0FbxPxzysDbCk3fM1HD+AzXCoXJF5yX",
-	"SZN8bfDndBzhx2XH0HLSbis4FFKnRRDUSTClQrBQtSKrpytK/IeQETN7eDwn7mHkgB1PjgeEzSgPB0SF",
-	"NHg4RAwNqDmFppagNSMXZwuaI//v3qAXbt475X2qeINVHFDZ9yh9AtT8t/+5NvAGVcjWoWJCUpIZFXNX",
-	"xVY58glXJIACSO9IzLRBc8g5hdpRt+YPR+fmD/dkyugI+gOMWEjR2Nv59DuI9KUssSCTWqeovkg0aqpv",
-	"xrTydXs6Vq2u/hMLKnuHKrucbuawZxVL5LMt9damK+W53YuwRySjMYu73I7Dfvbe8+r9rvm2a77BGsnZ",
-	"laKz5aeyXYSQ573z0YwLqNdz9n9/GblAkU7/8lfJH57TcZ5XwTqwGexFSQWK3FFHLyzuKwUXjgUNQAvy",
-	"xIZTKR/I19tP5iwDSEJiFvDIgL+qRpOBMV9CGkBGhphnxAPFtPmvIxsZ08FOobrn7oVDuzot2H0gWv+J",
-	"rGatroQRiwpI8K55Ca11awGzgwlG0d+ercuBYkHMtCIzqh5+fEm3nSCDv44y6EvjeYpltaC+qgF58mzR",
-	"tDXRfKEJWcEKtWMckw8pqifDdABFEoUlZLhKwf2Jh6HXadEOlBtd1dHMWyN/oeKdt6+Qg9yZtaYEnj25",
-	"NUUrO54CUTE6xjR787hQpW8oZchoR45aJsA9y32XQdOy4pdAzMFiz1e5WGce6Rr9YRZUoNEEwEolLb5H",
-	"r9eKXhs2UXfZOO1xroRzl0xnmQPrtA9zttlKHsa8lVd97M8KMWgZ8QCTrSvc2IucjXe5Wffexp/ibfQ/",
-	"whrdjTk56t2M2+dmVAXlW9rPWPvUQmlAwIpan2HOSjsm55qEjCoNDU5KRhnU4EYDqIwyN0ktyPSOxA5g",
-	"UOtJ9C96aa7EPBp29SX60t/7DnvfYVffIXaRkTFJIiCN1ELryjbiyTPA8XIuxEUgj2UncomlBd9gzALG",
-	"HxmhIYu1MzO5baRWEyUqOwqboT3/Mv59OMvqI7b7aVPJDL2lurrjLyd/vefvpXn+WgJdC9dfPWotcgpa",
-	"IEKTNTvvcq0w3z2LkKiFHsEepl6Dh29py3GHbMYewDq49Fa119C31o7cy6D6tAdaKSnQdjA6HlMestGA",
-	"0Cg6xpQuNsrzeu18h5i9YyBxQeS26M77ghPeWU8YzH8VF5hdeSkYrGm6oETLntO7jZxeUdptl6L3JiL9",
-	"1PX5SLaZB5TtI94dUFbFfJHgYUBGXNliOg0xysrjV75IoFIy4Fn3SnOBP6TNJy4q9Nfskvy7926zZuTw",
-	"Fq4hKcq7yinl9jrM1nQ6O8h5B5z/Vo4J14eEKyvwL+/o1udHbcbc8nUI9jNRAKoW4C3jSb1ZheXdQq7A",
-	"ovJRVVXCar5wR6IqOj8bO8kHpYV1gm7ohBGRzIYsxh6OdMIFbWhcFtEJy7XImHHBZ8ls7+xNqrYQYWZx",
-	"VXuM33Eo0Eo2U9hFHh9ZN9od/7swIv1mRzw9HSwc/wVXKfK/9LriqZbIRMOQxWTIQikmKjUq+7r6jbWG",
-	"8uuIxYasmjqsyCsnhDwrTTjrn6dEsKdyVeYolo9cAZlD57AiZkomccBsOeYyYpAhC+Qs7TTvP9dg4zHx",
-	"J2jbwM4Spc2pLRH8/5OqnAqY6+d8JbctTCz3Z4hzbrCgcmvT3oR6s32eozxKLIcKfpf6dz5CcIUiCMKz",
-	"7YZVx0qLfdxy87jpcE7UVYIsAmbBuDqZMWNQqLbBxeycC2hYWfgesTOkSqNck4AKIQEC0+hPEQNxDH+y",
-	"1zCx7UdCnCfOv+lEqSDPAup+b/1RsnsffpAGL773ahvt/yCPoVtyXrZE9pWve9ARqKx//bm3NcSiant4",
-	"1xJp60zT89HIdQLXsojceFrNUDaWISuB5flotLtIeT4atYRJbKCCC7DjdqP9RF0B1VbzpgR36cyVgT46",
-	"szavvp53b2VuHgINZDnAWtLOfLbdlpp7lydhmIdDBwUZr8OcqQckCqkYOLWA1geD/Mke0mBrukteMt18",
-	"2i60YvMnVFtjty+ru5aTcs+r2Iq2KTklHM5R7Lvoun+wrPfeh6HVYWi/XmkL5TzqjXp8bUf8OepcHxdw",
-	"DbTPyJvDtlGBtHH2m0HHCMFVLi7gD3562CVKkM3gdPAqQgbdbLlPXOn2NXjhU9h68IWzmpX/Hve2D/dm",
-	"KaB0Qj5jmzTCnt+gKReCN3di3KPkz2tEvhszYm/FbNjPlXm0zAe8el+j0O7Lwsc8UIyR+8sPX4iTE/Nn",
-	"dd+nhG+hvkeoRq2VXcaTq9F387ejBzZv9KFb8jwV0Cnkgc2r1NwYWlwrcvUeXeju0kJGzpARKKyNj8hC",
-	"lOB6v0XlVeQ80dPT4s81mTrnETf62QlBRtUIAmuyZhCp4JptzGGFS4HL0uCnMp/mI5sT+N7dQpxbaN7Y",
-	"79/hyJaKJlW4Bj0v7BXzwlqkDTXAnge5aCi0AdsT7KxdT+K9pvED7tRuaIhOmZtGREnCkU2fwapP9kiZ",
-	"2AjE5m7boxny2TXlgjn8HXFNoiSOpGKqM/7ewoR6/C1AES5LY9cCqiyl2nzTYMtz2pen6PpA66T3wLNE",
-	"44Qd9jGAHqrXAdWodU7kloPl5wc2v2rh6oecT3Dlo5d+QNi3iMdzdONXpki4HAqvpbOdamfYvWT6Z2Nu",
-	"fhxjS9YdymFFfxikv1xb9UCwRxbDCeuRhi8QN18eIpkjuvt8xShEJSiBd2VhzCFLKyu531RlTsCN/WVl",
-	"hsXOcOPBpbhS05TiwvYU+MXuqEwwnSy2cEZFMQ8M7repJUgDzR8ZsbfgKJYjptkEuvwek99lYQNtKOF1",
-	"yfSNHX8Xdg871/fm0g7S3GbZ+rThrUkbNs8Br4P7YCAamTI5iS2okXzko6aQtW+7urSzIJSJpZ2Yez0N",
-	"NqaqTenP01KkwG8UhVSPZTyrTte/SafzqrYd+9br6deVfpZ+72mRflWxbp7OXBhBTz9PteacPLt/mjNh",
-	"zCata9zaa705+OqDVTDMSxcpkHn1a9akWzufRSmd9nJy9d5V5qBPakAmQTQg9O8kZjUlv7N3fx1B1FYK",
-	"jYu+ijq7Zd1XTkq2u9/mrqp/tnM5ZURni1v/dWDByTP+w/xpRoMpF+zIiIE6ebb/a/6vyX9ktnckhUJD",
-	"oLRPLaFDmWjfN2QfCCUKq8zWa/z9C/68bZBQhMqJyyetHsgt62rDXHtL1jBY7lOtNuI/pQAqxQEfEyF1",
-	"lvkwIGMe56Tyb3MphMKHQI8f1dHZzIUwr1dGv/UFugO++nrSI+sGDvX+AnspgGsFUyPz9ZbWJ+iVnvd8",
-	"wR0V5RTxmdj6OG9dVRpX/4SBdwQ/6zzsy6LnC7bbzHddxWrDJd1XKGc9rmzWYsuUmdqV3wjAnDzj3low",
-	"3jrhjo+GVfjj5jGwL4IBQTNuJf54m96rhaFKk6p6iNQ2WsVKRPo/ubj56hzDcDS3S7r/Zn9A9v/j9HS2",
-	"X2ehBVFyzcVeR9v0W+Oo/zCjvj1dNCz9trfUy87YTMbz6ve95PDGb95e89qxZ2y29Cs3jP0Ljv2Py+aR",
-	"O7+1b7JYH/e8blWzn9s5tj2VvXD3VszBfGgaB1OuWaCTuK7EVeGSzlM49+/vTyg/xrrIHVWWNzLyewlU",
-	"yJ1RHaCDcMxD/eMTa16d6ZH7Bu2sjliGrFuUBe7IlUCmSvGJwALIVUk7iJBYBMMlCh8eLyz4dwtTe00R",
-	"F/PGq+ggfgj0G5rF60MtHbNOYityLSL9iTLSNmOtdKdcvG5fGet6zEM2qNSZKY/UAOeDVrcNe+euBTH+",
-	"piuZABeY+vRVsfgGB9oJUoA/3w6SjyXcskU97reN1ZheLnMOSk1EqQA5xfA+0+LSj4rQNMDunpWeNivq",
-	"OvIx9q+TTIGZN2caO94ZVSGxp1dpHzz32cmFEYSReaqcUfPUMHScCzQRQznhoq7w4yvRFvcNaBgzOrLt",
-	"BM2qCZdUkcRmP09EMKViYvOJtrKyz4or4NWCzAroQZ33fUWCkPKZOn4FO2JbZMiVcm0HDRVb5ol64jqY",
-	"Hsl4Up8zdMc06rjdLav2PyWB22gMF4HkVKPvith6CcYeBTu12GQ1kBHDbCJ4B1cUNq3tZJOJNY0nBQuh",
-	"DBx38C6FGjabyMbx1jUdsyErJ8eW15LgmhMtdzMtclU9d1QVI7gVotQnTPZZOBV4h4qWGkM1mZJFxCuV",
-	"6oc0idwILH6s9ovP6AMjcWIen8Th3tneVOvo7OQklAENp1Lps19OfzmFg60d/rkiHfqBzaGKDyBuKYsH",
-	"ynBZ95dj7pedbeeZ0ivieh8RKbR0XLDcc7KrK551E9IAnaVQR9BW9nbaaaMl3njVD071vzxXyPyERk5V",
-	"1Yv8x5krq56AAsJDrudEc7NsTZPyrv5iLq54IjhdCA2gIpo5qgkWwHMGRLNZJGMaz43tMTLWL7UlFrEt",
-	"VTg+Mp+ajcij2ce8geGhFYN9TIYsFszY2o6oF/IxC+ZByHK344ereMIl178lQ3IeRX5Xfe/eq+yvVffn",
-	"WvC5Jn8D/1n4hoUO5+nj850nys/PHcWdF0kNPP63dXmkT8wf3iuEMhmGPMjxkr27HS+57sO6OBQJqKah",
-	"nJADG6kbYARwkPfGHRY/oseufa5y5TR4DLxH5aDn+1/f/x0AAP//",
+	"7L39cttGnij6Kl28e8rkGVCWZCeTSLW1RUu0orEs6YhSPJnIx2oBTbJXIBqDbkhmYlftX1t1/t26j3Dv",
+	"Ptg8yan+dTfQABogQEmOk1Ht1sQigP78fX/+2vPZImYRiQTv7fzai3GCF0SQBP4apWLOEvoLFpRFrwhO",
+	"SCJ/Dgj3ExrLH3s78NImUk+RYDck6nk9Kp/MCQ5I0vN6EV4Q/WY2XM/rJeTvKU1I0NsRSUq8HvfnZIHl",
+	"DGIZyw+4SGg0633+7LmWcgIrwOFDLqlpCYcBWcRMkMhfviHL6qxnJCZY0GiGMJJbI1ygOyrmSMwJ4nhB",
+	"0A1ZooSINIk4/DilCRfm3WccsZgksBJEIy4IDhCbIi5wokflxGdRgFhENuo2ZC1yKFdpb2mBPx6RaCbm",
+	"vZ3tzU3PscW/jrhI2Oj00LlB/XvNzH8dwsfD0emhnrnL/dozN1xsxxWsnvEkmeFI3//hfnVG+zk63F81",
+	"tf36EF5vfwif5cs8ZhEngH2vcHCmQEP+5bNIkAj+ieM4pD7M8fzfuVzmr9aw/5KQaW+n9/88zzH7uXrK",
+	"n4+ThCXj6JaELCZqyuJ2z+ckg13K0QKHU5YsSIBYgqaYhhzd4pAGMPcuugqIkD9eIXkMHBHsz9GUkjBA",
+	"WKApTkOx0fvs9fZYNA2p/8X3wVma+AThMCE4WCLykXLB5VZwxMScJDbCcZSkUSTxTP6l1v2aJdc0CEj0",
+	"ZRfu4zAkyTOOEhYSFDDCUcQEwmHI7pCYU4tQwDIPI0GSCIcw+Jdb6ihCaUQ+xsQXJEBEvr4LZA1H/I4k",
+	"yMdJQglHLAqXCKMZiUhCfbQgnOOZfCuAt0WCfYIO92Erx0y8ZmkU/EaQkp01gAqiEawwuw9mYbdZ7uEi",
+	"DsmCRIJ84UUXYDfGiZDMApbLInmmAl2nAjZzndJQoCURqH8F1/TBZwG5Qscn5x8O354ejd+Oj8/H+wPY",
+	"0ilehgwH54wd4WRGfhvSc80AXX1CAsUpOUlu4QpCutDIOSHJLfXJRYRvMQ3xdfgF1zpCAYlJFEg2i/qw",
+	"QMESIknLueS/CQ4H8lrSfHHyWUADhckKQSR40QWB3VxEWIsiXxKO3lLOaTTzckLvoYTcshtF8cnHWLIu",
+	"5CckIJGgOOR6sXHCfInH1yEZR4KK5W/Gou5IGA41k5IA7+MIYJ4gWAMJUJ9szDYQjlBJNkIJSTkJlIxm",
+	"OIKEvIHeJE/jmCWCBG9JQPE5sOvfDBuoIkxX5TmvNkCa0QOD1H7DTxN2SzllkRLYcRBQJVKdJpJsCCol",
+	"jCkOOalA9i9pQtDozQRxIqTYyaWoGVuf/dqzwGHVPvfClAuS7FlfKDEH6O1BwtLYJUhrcjyTzxVNU+PI",
+	"U/ATgiXDoZFcmSXTfr/p9RY0Mn9uVQRcr8fT62yiw8AhX8Lu7beAMXk9CWBY9HZ6aUqDnkt0zuW8n8vT",
+	"lDf8PvueXf878YVc2Simbpk7QqPTQ6k5PONoQQQOsMAbSIKH1CZucZgSgA1ySxKtXJAA4ak8LTgq4FWO",
+	"K5SHOBLVGd/NiWJ7cvw7nB144RgCLMhQEq+e45T1B68c2zncN1wq5SRBd3OW3aeecsM1oiJEfOVy9Xu7",
+	"CF9zEgk0ZQmKSbLAEirlG7x2F1Eaaiai5PTKGmjQtB19SagvkVTYtzNw7ojyU7Ou6rDnSUrQnb0xdb16",
+	"e9aA14yFBEdyxBBzccFb3Kl8EUluIzHSh7PPFNb1j0cpQuWJf0gXOBpK8Rt4YIivSeg8D5bMXAhZUL/M",
+	"Bq5JyKIZR4LVDXXsXIz81dxXUZRzjBInZEo/Vgd5DTq7P8dSxCIJNwPekKWHSMTS2RwJhhLis1lEOUFU",
+	"7GYrp4KTcCrxFeSFQMvGHGE0x3wuF0I+YilR9nZ6+ObDi+n3vmtxikefEayZTpl+yt/RjN6SqAhGEp01",
+	"f9+oH7cdWbDGWQ9iFEl0zpSQOgpEonQhSawf0p7XS6lFTK2RBRYpr468lyaJJATquXVz9sjYF/SW9AzR",
+	"UeQbtuqYq0T4gTcoUM5WkW20iPSeRYPrGcIevGOZATqwcv2VhEY1lZSBNJ2qcoQgVdpE9dTMEwm28ryy",
+	"vyV1vZtTf16ggFTbCDbQIQhoGKnDMtqUAhZ5+BhF6eKaJGjKpGorBbgluuzNL3sw9JylCWjrl71A/xTg",
+	"Jd9Ah1MQhXhMfDqlUmaFZREwOCB7udsv5xvogGW/eQhkwcve1vyy56HL3ovNxWUP9XHIWWmagWKyCZmS",
+	"hEQ+QfKGAqV+axMHlwdKI/HtSxThiGnrnM/SSKD+AVPC/b6eerCrvs20M4FviFZu1PnIgylSgK25vCYs",
+	"pHrf2+n97/7Pm8Pv3/+pf3m5of41+Ld+xD+l/NOCf+KfFp/mn4LB4E//0orhwGnVgI71srrCaYhnEpAW",
+	"+IYUbjvjrnAtgOmF53c0DLVGLbEJ3lJTVl9Tr2jZxYa0VVeeSUEwsps9RvUsgcJFMm11RHMHzwKwKPB5",
+	"DUh7h8/39tEpjUlII6KA6oj5OET75PayNyjJqFsOu2st84OfDdaxgiEykJfhxD1DKwF6KXwuZVZlfgFm",
+	"f72Eb+IQCwA5dMFJdQp5XnKSGRHm4SFQ4FUidg1V1yI9jQKQObhkTEkRlixSj6YJW6C+H1JJAFI6QOcS",
+	"eeRmpMombwOnARUoTpOYccLBnCT3pywEcjGtmEWJgGdU0CLjakOraDTcHw7Dk2lv5+dmpUjL+p+9X0s0",
+	"+MalAZxbJwSA7mXAeFWyeF8hZZfeQBMwR1CBIna3I/+bqQh8zu4ihGeYuuSe0nHIBVU3/r5qDonInVmk",
+	"nC5XVVAcprwoEHt6DSD7sMhXBhB1KPskJA/A7wIYppHf3ZClC+fekOXhvsG5NKJ/l4QFdNcpJUlZ2s+m",
+	"2sjgUz4+3FcswkNGG8C+SHFYvMeVyFS9jMOgAQ7f6iN3KJGzWUJmEjmAOfHM9rpg4H/yJZ0HuYeKpa2g",
+	"PeNmyQ4zgBKU9uSIDsKqOLvk8vBaNsaCRnQh0TInhDQSZEaSXNELVg5qLFPtRpUaz14Ljdc+jrba70ox",
+	"V05+tkKuxtl0oJzdW7ReqQviaGmJv/yRdEJ5nmdwnNq20YoqttYFNTD77JYkTerMSmgyJs920CSYwOHK",
+	"MeFYaYRwGIK+QVaOXEJ3G71KiFHaWWFJ9fThTCuN96StauovQlvVVI9CW+URNmrPejr1FnBcWI0U1K1V",
+	"5mvLxEdJW30coWuiZBXBUJywWxoQQKnm4YrS4jduL30XpvBj5q51Sxa5KoyNa5cE9Tf7NRjiaqArt8XV",
+	"WRHdKsARyPcrPn1A81SdcWLyYEYJrwc32cauKFUfxZ8N2NpMwHAAp8WxBIhqymx7bojMXBcOGQUFJA7Z",
+	"UnKe/D2H5Vp5ApohwLgLgDzko6EkjTiqMfjpb1abDtcavIX0YY+1lt2dfFRxACPfJ5yv5rfZdOPih5+9",
+	"3pzgUFKgyi0lM4b29pF6bk7EWvkznnnTuQ3AP8AHy57XO03YLCHgd+x5vX0yS3AAAD1JOfhU5b+1Y7Ln",
+	"9S6im4jdRU4wd8G4tS3tu3FKRyfGe94MSCAXKcD05MaWkQ+OXKVfWGEYLulHBTq4KA7PbJAmGkLZE+7m",
+	"S4T1fBBvQ4JBB1Jm712+4WVcNmpn9IYwnhi79Pc36TVJIiI19+wtx/13op53Kt5mtSmeTWlIjlfuWb/o",
+	"xKaMutxRMXcT5sxy0RJtJuqDBpp+RKfEX/qh4bM2RpyOj/cPjw8kDoxPj05+sv893od/HpyN9uGfr0eH",
+	"R/q3o/G5efNofD7edxvAl5E/qVmTQWGAZZBM7VVNlpEPGHiSipOp/GsFDsphjGu8xNCWkT9PWMYfFywo",
+	"TIVTwUDeiVIcOsdO46AT1QRs9ec4mnUhm2niiDQ8Ta9D6qOLs6OcYdpTUS5lHMadjhSXVwAwNrcq2TBt",
+	"uQpW+QRykn1LIvE6caLESUTQO3I9Yf4NERmFqeIqIrfKG5IQvKhyWhrdsvCWBCdqfqf4aFEFtUyYQ40r",
+	"ZYtrlgrUt96CR3zg0Blo5FIZaBSYlVfm6kAZC66/5o9r6N9xmejVDvPZcXO1vKDkINXv1WizboVlMmeJ",
+	"QAvsz2lE8qHU6ysoXVmcpTMamQ3CVe0UbMXPOFAOFXmF+qdpyMlAMsT8bmwMj+Xznte7yZ460VwiJhd4",
+	"ETeguQKpOY5jEnVBbuEkTYA94NHJDPnHcrhQGfDf4URyJvXHRNHSRJBA/aBEmT1FZrSJf0U8iHEAwms5",
+	"NNhbX4XvFdmug/Ze/Bj5LJrSWZoQjuYQUVpH2pCRKMMl6hsFd7CB9pXfRao46DACaU75G+QxRuSyp7Vh",
+	"0IujcKk0S+XUI+HieUJixqlgyRJpt4DcusPEGLAFpk5l4ZYk4AhCfsoFWyD1pvK0zxkXkXbs5G4PzNHV",
+	"Zbq5+cKXz+BfZKh+oIH6c0P9qcZSP10VPXL6Xxs+W7igzczsQFKSSCVLIPIR+yJcKmdgttK+FfB/pea/",
+	"GhSnnpMwZMM7loTBxopl5ECvnXw9fUu9MmT80Hj/O+jSfHnZQ3093ED5ZPVN97VzT76/q27b3LPyyZTv",
+	"WhF/QyLyhcnx3A6aJrz4gYSLSUbOugS6IfkpBHKAWUteAA7DKgzKDXQcG4K4Vw4Mb7iF2j34WEJGC0MW",
+	"jPMjSbhTr1ZD3arHu1qpEZCbImkrW1AhaqNBYnZxduRgWvnJWdcrZaX+XIiY7zx/LmGE+XTn+fNBVz+H",
+	"mdazTshFHcHQ15UU/ggfoRhzbZsT5q6qF8Qywcc9gbJPOY5Grcw603zRbn5k0FB9iHBCVPTOLrrU3172",
+	"FCe+Un9e6RiEOQtVhPTCRio93UpvJzytHq3jPlaxp8MFnpE18dBnkcA0IgmichQw/KaRCxFnlIvE4SLd",
+	"y0Yw7wBlLdLPQIrDyQZldaCuwNhhDYBV5W+UorS4SBgIOs8lXkX+cjXGCjyrm0bgWXH8262NzY3NXhuk",
+	"0RtYcVVHbHZfvSFks1qtIbvNpmsylK1qmqERcWsack751AMFXqoVOnmEhjSaoYjcyadu+wFzaBanLKhf",
+	"RhuJVE4HloW7RJLQqK1MWro4uTjPOjV9Bisu8S2O6LS7G2cUoStrlCu00OOg/t0cC3QF0OyLUF43XPkS",
+	"DadXiJMocCltOKa1jMcsEZwJmv8UlAMTf5Jj0AZlz2+3nDqCWz3M5pCP7cFtU7PTahETv4ulR75ecdDl",
+	"m9fr0+OuuLvM9CjF8bhT5Ej102oQCY7jw/Xsoq0t4AInMyKMIfweBsovZ4Ss3F3sdJtVQlv2scDKO7a9",
+	"uW0SdyD8KCqQxDwbS0hEAl8AxPXeseRmGrK7jRIUnCoDkDPiH1dtmi7cy15aHYORv8tRyo3X0Rq72eWt",
+	"s5hoSMXynDqzwK03kKAKKgw2XmNOfWXmigKcKPsXWdB04UROP2RpcKp8pkkHLNVHulf4fBVcnxdgGfXJ",
+	"RzkeFSgOsQ+JfYO1PTrGHr2WN8fl3NA7rEPg+9rZzY4dE5tHku9jQWZLBecqcpercD2V0k7CgO+g7Bj1",
+	"wXroWtJpc8yAUdotnmg9cQYBujq0LSI4sT4ohn7DT70yoHg9/ZETqBqdCOZc13KaZP6u7qB6ln3a0tpt",
+	"IGodS7fLKl00QxvjdAXdbdjoYKTWu3yVhjf3CezTw3Ar3K5CDa2N8BrjrWEUsXM4KsiCl6okfLM6o2yB",
+	"Px6qLyG0d0Ej82f2Mk4SvKzKffaCu58jB7tOBdNT4TPFpzG6TsMbvUEPxSSpZyXqpWDFuem3svMrnFqN",
+	"Dcps3utFVma3axIgJwss/DmKmL3U9lPwGxrHpJ5sqgxKs41r4uOUkzJvJJk2nU1cy3d5o4RTw2nb76c1",
+	"yerkLng3XyIqgCfpA1stLhXJhB75fa15owbkDZjlN2WBRTsU2CuLBh3ISOHbLJWA65gOlgYuhqTyQcB3",
+	"DOzPNoMfTo35zMsYGych8Y0ZNSCCJAsaqaD7vVwMkVzO6D8mi4E7iVq2UcdesvUWvKp3vOf1Zn4s6fgv",
+	"aUKc3FBtzhX8BpvOKWU+fmaRSPnwjnAx3G4DNmr97S73YZRaPdgK3dYw0j+GjmuUiQdQdfVQD6rxlqSd",
+	"Mym2dDYTJvIrxdnyyi7c9gr/PcWRoHKQXaT1GbRIudD5Rz4hAVrgj/L36jXrB67zhweoD4klAw9hx5wl",
+	"o+D2AS1mbjkStxafbj69oZ/efnpLPx18OqCfzj+d00+nn07pp/GnMR38mzONK9PTKsvUG+7rmL12C916",
+	"pIV+7gQQXY34mcRtUfEMJjTASmrNs0wZ2ziA9PZ30K+XvQVZsGR52duR/1ZHeNnbuZQHc9nzLg1YwG/b",
+	"8rfPn6smzzhdX/RXyAAhAgttfr7XQO1OfqKJQhcpPFMBFXc0V1A2L/SFnTb5jKNpiEWhlsUugnzLK3l5",
+	"V/D9Cgo+2EDZ7DvoytLnr3KFfeDJJxaLv0L9gs4p5iQhA9AwI0Kh2ke/pGa6yL/T9GH8qsayUW8Mkd+Y",
+	"YHJcNpLk4oRnxIAddKlGvewNNtBJJEneDoJfPGQMKB7S9pPfi5XFln30YRSNiCrf0JauziE/Nk6ITwJI",
+	"wGW3JEFFIQ5cmNdMzMFlxomoBNCXFTib1OHhL+/7Pw/x8BdJ6v7nz/ofNZS3jTRu7y+2BHRFlSUb9dDW",
+	"8JtNq36Ap4Mj9o8n8OpgA70GZX4HheyOJD6WOkoYz3GULqCAlkS/+TKek4h7ir9BiUBdxwaFRO5wA40N",
+	"lbs09H6ol3TZe7xTehhjSIP6sULUOMv8YGt5I42wpS1aGB1QUXL9lUR07AqT3qcJ8cEpriXpRTZuPw4x",
+	"jdBPo7dHHnoDwSv0F1AIsBWRMEA04jQgOgfFnr+9m764dnRxdtQqLUZVDqoO9yrBkT/3kMAzuVyfLRam",
+	"toVJxL6GV1ZFFtT4+1feLF9G/rrpSypyG/52KFpTlsXDNaXFv5avqcBZcksiRKcoYtoMp7Q9KIUnlTt5",
+	"jCzlxSptXKT+DbrgZJqG6pCy93IVU7n/1as0QkqDVHVFIVrXnYrRdHJrYcJEV8QjUxoVsrVt5wROBJ1i",
+	"H2I9p0T48yxzO6d3dLFIhaqAJqk4J5Kdv02hvJ4fppAWpUigFQuG+hAL4EEckWdBMbDvJV6EDlYt3+1A",
+	"dqzQoc9eD+br8LUd8VAJIGg5RoVY1QaITPKj2c3t7Ia6QHFZ4DMqHoQKnpfvQoeVC7ClBrVvTx1eYR9e",
+	"T56zU3aAB+33+RNehGaH7UJQivDbXVg9r2SlBIRDxjDg0AMIqbZ06kiTe7BMnOa6FWWE7C5sACZeZ/mY",
+	"UohwOT46CCWPKIO1is/Wx+L0FddZ8zy0wB/Rty+ss7LOxhAo55BggC3YAnEq2DAPPM18Y9jh/bYO6tsX",
+	"laORR/F4EqrDzbwGAFXJC/rHf/y/Vh1G7abSdV3sSe36dI8EMfdJ6ilkthiNT2etVFNd5Kuqug8LeWGb",
+	"3JEIU6P5ydELip/8QQJnlOJQVWq51Bkzl7082lYQLnTpYoxCektcftNV+TYlyqwTVkqJKk3FUPIzhHSW",
+	"+0aZ6Qy5ukCze8S5sEgxEu4KbYXERknOQM7L3wUhJNEFdHQSVYObqDbjY8+M2Jjs4RYD8m/l85a5J2W3",
+	"UrvczkdP3nyIlJhYL8ehgeVE3rwkpemYJD6JjJlAWVKN47Yh/uWfOL+vTSikovAPlp3zbo4LwQ1m7VmW",
+	"nIZgdQ49Cwy8HtS3bhn57Gka0iENJy+nUOeCV78rP0WQLIdJGmmJozaXvdFkVrAlKe+i26ztzAiXp9Fg",
+	"XXc4oSvh8nq/qsA7l8RP6R4xLuTR5sfVSkirpOiyNAyktJDl6daVT1gncrNlRYSCbKJKeORFCbgKyXdX",
+	"l7tTGWMqb7Klg99ZQGEF/FmaVDeF6DCCeGVLgs1MUi5fmH7k5t4sQQuWuAdTQY8/jd4eoYD56aKYYNol",
+	"DSRfRM2ZJOwWh6cspP7SGaWRsFuSnLGQdLqVrNjwYaQ0OeMq+/P2fHOxyZ1xd8bIU5zJ0C0FQz0T4QXS",
+	"Y0iE211bXk0hKmyNMC9rbfbWvNIJrT7jwyhOV9vdVtxCiVbKn9HdnHHJ5hfXJJGQtET6syzjDOFgQaNB",
+	"QdrKpFr5SG4toMJJ+ZuCsryeUnv1Y5GkpAwA1USdkBVa/Ehxm3sI23VGEU/9uUSFSwk2Vu4c+vP2fBd9",
+	"s0CCoRebutBowSP75+3ORT/rSn4WwdKRomaCMbP3VBTWHaaqYg/WALCLyCIWS6Q6F5lfEZtOnVeyPry7",
+	"7qMenp0wmwZUQHqvm3apqpGQTeyuaOcOmcIqYCrQrZfy69o7G4/Ox67Tx1B/yami6EpVKQf76BSqsfWp",
+	"4Ohw39NlGuVfDeXDdeOdbrlpcCxD7TL3kR4D9XVhSOInRKfmV44VDsxd5sGk6GcO+GoFgNKRHV1Mzsdn",
+	"bWOeVa52jSpH41EQuDWAvZDCh6cIq1c2GnHEGTidGe/7Jox/YG0vL/RkbvFetaPKg7oHUxGeTmEcXNq6",
+	"IpomQj4hQVGInlzs7Y0nE610XJyNa+LD1GU2V8fB06nyeJjXG+OjV+eVtBuvrnrB3hxHUV7Ky6pemPGK",
+	"mELUuK4GK/UHLsjiyxclSLD7aM91LyTHHqplSzhJRjMnodOgDy0W8EyTOucA4wWmjuon46H83a4EWjuC",
+	"axsXprcDhtvsW0Xg1InbZUA6VFTPqZBnaPVK3S3jB6dOY4PkCbE2QFm8wSEUq98LAl6jDpIzIldor3Mx",
+	"com6JnohJ2fLZZOQQ0zoL45hgHuqiG9tOKmxdWzVlrdsSiaCIG0azayTalEwU+6NNw0r19q1Rqa+E32e",
+	"1pmYbRQmr4WPicAuXQeegQmFckF9rr1AhTLZICbJs6YsqMLM9XKUiRQrNHDrvFz8T9c6vV5q4u7k0tfL",
+	"sc2nH2pGklVLcc4aYBou6/i2HkUCY4CXDfZSf2XJ35bQBiJn1R6Il6h/cb43qFDplSRIv+TXlletKJBR",
+	"sO9cxDgvZpRDTDuWoYrBjTMa1HxKWqfScoD6dvXJqTU5yBL8rursFoWJP0uq/GJT/u/3m0FdL45EuI8D",
+	"quqseyCCxZLNOA7jLePCVLWUHIp7qrCz/gmarn4JQGzgr8AgCTDZ7ozVKQqXYFYP0AVqgVC2BjDtI85v",
+	"rQPV1nBWnNJJnFennUaOoEqtumYhqbVBnWFNrQGbwj/jKA6hzwcEq3BVuMdkuFYtgYXRnIokBD9SlY91",
+	"SwPiVkyc1kqaXf+aQZ+U7xtPpmvjsCzVFE+VJbfdwhxFLKrprrGg0RmBE+f1oemJfgO4Qcl03SyTLNJQ",
+	"UG0QdzZeVuNC4FScEBwg7CeMc2PiqGmZBcP+jblKTjSMWQC4X1hU15DLHbmxT3kc4mVT3pbClNMQOyDo",
+	"iN0RLhRIgrHGgktSBkuLCod4Vc42hOMWNfXvv9/4/n90Km+YI5YTn+84xO+OfCBL929rxKKI+AJqkb+b",
+	"IKyGXc/PYgdGFGOS2wdDPF4YQwAOflP6Qe7SxR72HW+Vwq2tc5J6phWFsLU9DOiMCmRCetTsgw00SgUb",
+	"ZtGNEM5iTihr80FVgx5N0pQoXMoq+XVr+7N7c7Wtp/ZLrafgvCW0KhYClN7qRmlvx7bG6pZTrt5Pg6f2",
+	"UEq+ZIlPLuJceF4ZB6teRtdLqKWVkVrVOhmOxJ8T/0Y1G4HhrSQdZRnmzigYmHLg7nFIbklYjMdZ4Ejp",
+	"fiU6Kd/M8ZmlknxD9UMYoyb8Rg1WCMCRlB8CcLQqbRiv/F1F08jpnRYkwLizmkzLc+upWadETivtNDst",
+	"Eydlr1pDapaMCYteE1Ob6btNPeuoeoaD96PpKpYJGignSziOQuvhJ7r+RNef6Honun4vImSnY/32pMXl",
+	"xayjFag/OZ+gEefpgpyxkLgS+4Ad1LnoFK+4Ics6zxOuR9ciLtY3NMZ1SqIJq7L2o9sntjaPNCf4uxUP",
+	"FpJRErnd9JUF3ZFE0lWeqnZ8bq0DXIojc9CuqrjyBcOZ65qvcMI5ZdE5uyGu8tfqKRLycYvKX9a1V1dY",
+	"mqxwUU4A/SVNyKPpNJVu5PdngVG1kckjcrfWDKCmp6wNcFIRV3z5ibJ/SYndVAs3fTGrUnnLdv7wuCy2",
+	"AIgnhYb/1a7+nfv4TwrPnXOWmvyv7vG/Fi/V24PfVAqdVbtgbmIedUGt+7NLoEYtGSYsrVG8VqSyhuye",
+	"jFIxR9sbm4Z6A/0FbFNDm2tHb0FFSmpKTlLiZqImfCPzhatOcWJZz08JP2lip2qBVg/9x+Ok7RBCgbub",
+	"5XUA8DoZQ5AIu8/2HJ7UfifPyR3rA7CQeQJzuvaK4AQYSRveW2CtcGcuWAamuqeY4aPVSm0dgO1nC4FU",
+	"1xp5x6T91QmFLAqXqoy3eVPCN3Q1HL1FUv56xpFIUi5QDDGXppgJr8t+WLM8lCoMpcpEOZ12RKTxhasv",
+	"zhGNbtSJQOq6ih6MoJbelEaUK74N32sfEU20/cVnEZeSZH/0brKjCjmopEJ5qn9PqX8z1H3qNcabQxl4",
+	"OqM8IqqPsYlpyil2QtsXo/JW0NEONWBzyxLICBaUFMq+lmC5LnPD9GPUVY5ajF2h2HfcDXk61s9J4++h",
+	"xrQrI1a6ai6wf9NNAxmdHZeBotCXBmHQ9Hhdw0X/xs1iquuq2yk8rLs450B5RlCLHC2FkNV9AyetvbwO",
+	"3FPZKYOMi6pqIZBJTgKdqJoLA384ruY68wcm/pIFQX3DxgKuBncRJMut3wRVUu5qwY+903pgiRMmd37o",
+	"ro8Jvbtqjlx/qWIA6r/OA9cc/AQ6RmkduSYoYqLbShmaU0BwuohJwllkGilXppAHGzIcHGoAP2XMMcc7",
+	"/VaOBzFjYa6A1HhlXeBj+SIcliN42s1f0DYhMstnZIlKympMkWwMcM55klWoxIp1rgeIxxI8VKOtdiik",
+	"X24vyje13s2tIm5GW03rPLs4Plb/ejc6PD88Pvjw+uTsw97F5PzkLYS3750cH4/3zosZnnuj473x0ZEz",
+	"sbMu1cF0DDTyS0OPXStIosQr7HrlXSqQV8tUZmlfVl3MNk1Wa5sE1IfMdwA9fMc9NPNjKKUkwWwXcomu",
+	"iU5eUR61GZXHI5mdjgxBLBVcNecGgase4OVWSeJWjMiNnPyGeAjfAGJyEk5/YFyQYBdd5dNeKblxRiIx",
+	"vMbcWocNY+QGarjeQEQF/Dsfruf18uFW1HZtQIAmzUnDkJZ2ss/e5vSpuVPnusXISy0yHU0x7YkaoB/C",
+	"4s9UK6C6dtNKilcRvXAfpndQTd9peMeuUFvbmQKSH3XXL1P/Gb7eRT5OEko4wlKXgZMpzFprw/aKba9X",
+	"de7oxgSUVdRahdXLgklFNCxE8AfJ8iyNBp16m9t3oQVjbbm1SefoYHx8Xm+SGLfoPV89TROpmFUD7mgA",
+	"ajDBeSWg6AKRr1jg8IfIX2thcsdOCdGNFvJEEW3V9lQluas333E9tT2rXRQ5r4dMo2mC0c13PKOPaDhV",
+	"7QdZRFqYWuo2aZwhn73m792Lzc718/uGg2zrcClhc+LPqSC+yNSurL7LIvj2ZSWcxH7fKjprLOj242J7",
+	"TBiuUhAvE4r0ZDhZfPuypkpng5LiN4c4bKAJEXn5oYuzI0jaRzFO8AKK9NBZxCQzpNPMaSvx5ZoFbjOr",
+	"wv3qQtTvWbNNntO8HOBM2y4px1NVrsZeMEsg71T7TfTHuSzmDrF0iiLFpVVegaak2q9drNtEhSna7hfq",
+	"NjX1ObIkg+rc1kMo/0cE1PNZYEF9aKp6vdTmsuSWJE03YmN+7e1Y0+2B06Zbemjlc11Nzvo9Tx415eVQ",
+	"PyGwfBW0MU0BQ1JO3HmkdQajpOA2UZavgtvEBhXKUch86KZTCktQNRUZ5/Q6bKvH2YQlN/A4mH+TtFum",
+	"J50RfE3GrhGE2F+vwg+nqP4DwYm4Jlh0URByQbT7V7lg1oKzmLJDRRmjqpJVpImSFrZ/OLH/PD95+2py",
+	"fnJsa2jvu0kAuZCa3cQqMeAiMueW15BxgNtJ5Mqqkr9a1PUOSy6zuOaCRVLVsNEkIT5LwPl5Q2LhJqD6",
+	"3f28AUztO2tBaEcHpjkmXWHA4u1lkxMBefRuTrUlOJdZJRfhCAvdoU2VKphh4ex740sC2wV49Sevls7D",
+	"ILaI2hYbYI8keJ2whUuyZXDJmN+ofrVZbQyygOx9042+mLLC7iIoYditf04DZo1OT89OfgREORv/xSDQ",
+	"+K+nh2d1SFN3u3s48klYB/vN0LZSkcnh4JpIWcKHycKaDsed9OHMmmEU40ZzzWobzZ6qFXga4qhrNR/9",
+	"6TCW36KIBYSjfm4jAEejI+RNvphZ71vs2F7hcfZtpVBg9qTlZo/tZXQQ2hfYn9OInC/jVSV9Gtpw5Van",
+	"pgPIlgikqqY0YmE9TXsvRmR0uGfTFzr3c6ViLofylZTNcnFpA10FywgvqH8FHlKOMMp4UsmX2FdmWnDU",
+	"DDx0dSvVFfMZFyCASmgazhU4WVEiHrqChGj/KjNmyCXckCXkBF4FWOCrDf1f5a2F4iJqUBohPyRYNVhS",
+	"T4g/ZyRA19onWCLQWOB7VC8Dx61urcutXcjlDqG6CooxTfgGOtO3q2oUwAbtXTtMifqwyxE0RRjwencJ",
+	"FUSxcl1dyF3zDqqHGvE3X+iCiDmDPvxqUTqeLeuumEdOcg9d9vSi9FulplYJC4k2OlpgpIK67BJ7qqGF",
+	"Gqnn9QA41u4lniGBvIt1SN07ltxIfZYF2rPId01URABNfWJlljp4MwblKqYhEw2kz5Xcao+tMh2r1ZAt",
+	"JbBV/YeMgpgKdO1bA1prbTpQqLKUF+hrtHHqOnbK63ul1PV/lQB5tTKktKGoYLn+CgQPXpMli4KCze0Z",
+	"R3wZCfxR15dScW8h82909wBYW//vKRPYK1IbiFcV+IZEHYWZFqYBKS/opl2FhVlV//qqaLE2D0HaxCqH",
+	"WDt1Jmub4nAtNI1wWno9Bx1upOZ2Oc0qvkjtWOr59k3Ytb/cegMXJK6NYCExt0fL/HVqsiSNPMkIWBJ0",
+	"QCdzciGOJoLErhu/zVDhFHNep808VKVGe6IGLP2BctMUoIucG5GPULCmJvhSzoswh5op51ncpeqb+1HA",
+	"z6Zmmy4uBQ1j45VO4vb1bcpC8cpTW1G4TY/3Jr3WEceuygyRIB9Fcw2pm2wApN9vChhtdCaQxTUJgqL8",
+	"0zkR46awoSq6WOvNCmb2fxq9PWpRHMkau9WRrmcr//1n2flFAbyN5mN9ce9MthJYWkfSMplN/mP75RxS",
+	"PFcmP+wWHUI6zUHKit3SG9plLrTLVmg0odm3Yx11A0S/xTSCODCfvKNRwO46QnT9dbpO96V9ug1JJPdM",
+	"H0n5quyRl/e6Ax1cc06dVSkwDZe6j5hcptzvDz/svH172ZO8+uJ8r7iUzRc7m5uV1Wy9hxV92v55c/ji",
+	"/WDn583hN+qn1TCRL67h4nNuU1PIjQvEEiliqI73mTFIB9RmInyptFvU0Qq4aAiFYCuCXrLnbcS98r5t",
+	"mQ+shq+WNVWCWIJMnVGQbXWwVNFYutFbFYPVNbDqwe1oxeNqY1crj+8M90rBcsoiRxVcKwCuS+CXspCO",
+	"jnqeqrE53q8L/GppQq1uyEDMykK7uWumadxMmK5IWqUiRrWBWzlB8G2LZK9Vb5GGKzxNyDSks7kAnbJD",
+	"c41386XuSED8G+SDXJgC66MCBdRtBc52o49V64RDnsaq40fPy3+7IXfynNldBL0vhjgM2Z1uZR6QIZgR",
+	"hmBEKP7E6S/ln7ToBnHvIY1mQ3WN+e9GrczcrkMV9VFXstVZ10kCoFK2FXtRkxQgewT1YN+Nzo41wLbu",
+	"DqMnzSli46XWNes4zSJaa1DSgzIcuUfeIOgznne4cFUex2FLmlT2ON3bMfv7Yym6NUqhF3aL1ijxHHOX",
+	"XpAmCTRfkY91uzXNlbkg8TOeWZ9ByoqIkHfqoQId8VCOLfzr4FWW6aOT3UJDuNt2sQ4DzC/MLKkF6jUU",
+	"Rs9bMk0TS53Ogs3r2jCphiuOYH5llr2SS9pRcepXK3v4dAwFECV+aPWBybIxOvaEaXGIR5Q7/JYZNKwD",
+	"Fi5z1hc1AZXDcWEPLc6iTnwQOsOjffSRHMkkr2iiYBMNKN5JxfIZV/uYm3gV1JcqyCIWXhY2pHM5gDPU",
+	"lLN/SOrcWRi6J9lqEkidkufkzeHpadfkg6gQ39IMCmsmg8z8OEsJaRJTiyF2HbuA2jF4OApKvVHHH7Ev",
+	"dESNckjIfUOLN6Bc4MKEgph91fXechMWY/6hY1zmgR/smu+hQfeUCkNNs7MoySs3qyuK33D7KCQYr/5o",
+	"XPlodrNSRDi4IaWPrPyDFd9OsjdLQ4h1vBsdSfSkZZ+2ij2gilNSmTucHJ5oxDobj/Z/6nm9i9P9kd2g",
+	"rdirrb26V6M7NqDBOZ41dvKybKfb33zrrfKN7xWJpcAzjvohviYhlwzjYO904Nn+TwO6/Bk0AA/pgqoi",
+	"yBnZk5TpliYsWoCQ0QvIrSRkBC96Oz0TwQDEFH+0l/7NZv2FnrOYhWy2XAPx9e0+48p3HOKl1AT70NB3",
+	"Qz+cxMS/cgTK+KXQnI6xMroMOe7yfe4fb4qdUiVcVkX3uo2eVux2U6kY7VEmQNGgziyLwuWuznvnaHtz",
+	"M08eVvpfTXVd/HGSJi4tffxRJFiHLQUpWDsxkkowS8WuNqJK/QKZ4vpSzjX1F3OTtKMW3Z/+h9sDsMAf",
+	"L6KGqs/HTJXQxcJEeqT5619kjSsvfXzDuyY5LOhrvNDF+Q2FGx1tb26/6HnyHz2v94oJEZIEJH9J3q7T",
+	"SKTd4vnU8g5uSNflpWLOEvoLCY6V9lcUnyuG7l+3vBefLy83Br+++Jz/8Fw9/PTz1ra2Pr/4eXO4/X5Q",
+	"Bwc6CMOiOpnIDb3Q3Ql+B2/Gio7AO44SKHsnkw97J8fno8Pj8dm+e26H16IFZah6O4ArhgRzonve2Bc8",
+	"OR+9OhoD1zm4OBqdyX+NTg/317nUuiaXdmSJMdYouxLqX+MEFHeB7hIcx3n+AoluSchiKS/xPKdBO1IG",
+	"G2hfd8uUdMdkkgxV012T+8BN9Q1JhMgtiVTEP0huJNhFODNz69XkRGtbx75YynV97EuNnaUu8sVYHfWk",
+	"lJsVdQtZ6WACagp8NUl7WVtLvSxzNP3tze3BLiqm9GUnrw9cH1yNxm5bZ9dQegvG3cZA5E5pqmkMJllT",
+	"OL3FtxfWF/kAZ3AE3YbQ33zJMJQcVi2jUJfYlIvieZXbkwWQJ63CeUwnKGU7Bh+olpGQikFesFvCwXi7",
+	"oBFLsriqmCRozuJdO4APSvnps1b5ZkTcEYPMWL6vY4VCgm8hvn+hOo6KOZS9T4iehqNrMqdRgPpW/q1t",
+	"qtdxTgPPijidEYHwnGDoxUIdsYLThC2a8mXWsgDqw64LXhKsfsaKp3SFte+iDMa17ZW5h+6giQBHAeVJ",
+	"Gkv6IE9qbvpcUl3X0EEq1QgFy8fP1bC7HbS18WIT/eM//0v+Y0uuuz1F1IuqBCat7uHKBV1gQYK3NEqF",
+	"u+1RGZ30foqzOoZaffJuq9g1Fv68pg0qJIonJA6xTyAESL/soTmLmBI/izIsXJMRsS0yXdfVyRUsrfd5",
+	"S+oj+cyiVLWRW+oLjkypFf5MyfBu8b/NFXgrce2GRoEt3RRMa0NNRIpuNeePehsln5yPw8rHRRec7a6D",
+	"MgQ9T8q4LOLWPFJ5HmY+WLygwynI3ea3986ukNpmtqIbG1SVdN9PTlKlkosXKvn7qnBEquBE4SdJX7mH",
+	"cBAMWaQMV3IDNYn3rcmS2pC+sWzhRSgswFxL1CpZsLoZAkYL/AuL0PjNxDL63cb+oSJzt7G/d7h/hny2",
+	"IEiwmWqh2b+WGxwuWZoM2V2EfjzdG8iTlTItFgiH4S7i6XVEhCpGpwbsVFstK8peLbJmKY/bL15+8+2f",
+	"v/t+c2u7S931gt6XZ7Znmp8j+l1pNQpqbXvYmtriA4Tc6QNusni1Yr/jGz6BoVbmBVVqkcEFa8kHauRK",
+	"Kvzj6R504Ss3AUJ9LKS8wgXaRqO/cQ8R7M8RjaC4jKlNoePqFjSyt7LtAHsNmg6rugRYZat2rK0EQZsb",
+	"8H/Pt751hY49hEYNsO8y8VjnJZiJBaeRYE78Kq77NvaHm3jrett/Ebwk30wBCYo7kK/I1eHh9H2LkMMc",
+	"F2tojAaSbiYMVSEpX7cC2uFmhrn42g/ItLR0/VbT6h2+zfQ6hHycOKG3bqbiMpZDFSfnlrU2XsP6U5VY",
+	"ZHR2qWwnS/SXycmxUcFT7pIKTcaWwxGDl1B5zfT6hVE2alud5QUPoCaq7ourCntr48FfhzpcY3i4j6RA",
+	"r1084OxkM+7O1aiNHRohPpeq77xYbq2puFpdvZsrfX6G+2pfdGbG8NAV1lVp1StWC3ajpmO+jPx5IsU/",
+	"Hi432rSpxOq68z02+u/GScKSZjBQ5eVKQKB+bIaCddqTv6YkDIaqPY8eYBcOJ9dp1dwcYbTAsQoHUqXb",
+	"oa6JYPZlWX4J2+SvInZ64Ja7Jgij/ePJcGtr+wUC50fPZRPLYhxyTM+qXUqhYMrSyFkxHD784LOggMqv",
+	"Rvsfzsb/62I8Oe95vR9HR4f7o/PDk+MPmfPo4nh0cf7Dydnh35RT6eTs1eH+/vi45/WOT84/vD65ON5X",
+	"pQ1eHx3uncMXp2cne+PJZPTqaPxhfHx+eP5Tz+udjn46Ohntfzg/OflwNDo7GMOrk4vT05Oz8/H+h7fj",
+	"/cPRh/OfTuWDt+PzH072P8gZRkdHJ+90jYSTD29Hxz+ZFU96Xu/w+Hx8djw6+jA+Ozs504s6fHt6NH47",
+	"PlZ+rsn47MfDvfGHi+PRj6PDIzBJvrdJvL2PJme3+eDl5kunfCwpw4cyHYZfh9+Qb6d/nn03/351cWAD",
+	"sOauC1dnmVey6VwIdeDHj9MKAh3snSJdhfOpBcRTC4jftmnbg3Rmy2touRu07aBLKJl62ZOaV96ZDfVd",
+	"7drW6Mt2Wl8O97z4ggHQvJiybiRhYSXqZ/XQ9S8DdKKLTFW6WQ1RyNgNOCmKjZRK/ZOQKim9g74dvthE",
+	"IbsjiY85QSERKoEKVEjuofkynpOI76pgE5XFAd4O9WavisAZ/v760tv+7rNB4oYWUqfNRYDPqy9l9Eb3",
+	"HbOPS9UKzlOhrHx1TfUG6IyIhJJbgm4p3kGzLJtdDsCRmv6aoNOzk7+M984/HO6j4VDFUv3rZQ+y+/uF",
+	"ysWDy57LG/tAbbPk7to2+nhA0IBCWJRFw4AmqlLa0JytJIseSvnQJ5I8hVsDByD8aaj+U3sWjalbLtCo",
+	"44yP0iJQnvqDtgh8Yo5/rM53D0zmM8Rti6gPQnvXpEPrLPZ+9bsKeN7YfqiEuKhP8cL+2wQAjPKWMYMH",
+	"6VDUkA3uTo28b/+g9evur9F5aO1C+2pzd5iv6un3ZbsD1SaEHlAxT69HTfev7TnDkN6SAB1Q8UN6XQGF",
+	"UjJDi6oABTAAq++CcQGu7zlLk0F7yNA1omvDOg6t59bU1yRk0UzuoTAV0GWnHzAmyYJCV0N+j2JKp/ko",
+	"GYEsIZRd5zNmnAqWUKfD03qK+lCr7jmUALB2STniPgMOxHYRDsOsD5h1Ks+4jhmAWJZu0TbCDTWSB66g",
+	"F2U7a7GfVU1pcgWweywSJBLjSCRLF8ROaUikwqOkOZYskZTdlo56Rk6BBsata2IBnGjuyiQRczvSN7u7",
+	"mm6cc4eB94AKpPaKJj+M3N/RXxwrntBfCISALKEduNw/Ny6ShqwzdxEttf2MAGmNUI4JnkdonbBchDS6",
+	"6YGDacGCNCStcyHg+Lz6IHR1xa9pSPQ1u6ErID6DqiLqJRVFJxdZveXrBEe+48pewe+mXYUwlUCzJMma",
+	"BjU1i9rXCwLg0281jeCm/vtZ3WSgSPYNLPEi7Hm9f+eqgST5KJyK+eOC53XIru8DnKuAstxuTAGLOfR6",
+	"eLGpvIskaMY1iuMC6at1Nx+xGY2cR6D5nxLXU10kwK4LNUCh/Lip33FNdGxx8DIGXnBg/yfWVHVOY7yq",
+	"+4t9BgD0Ep27NIFZxXVrzlsLaS3YbYi5mCwjv/NGMBfoliR0Skmg7DdqLet3icr6qJRj+/KLqK6FmjPV",
+	"EkYVTx9cnpglOBKqvi34BuNYmS/Qr5cGg/hlL7cJfh40Sx3LCQmVNcR5ARDlUdm3z25JwpWoAQ1cFDmz",
+	"RZlCDlsYqsYs5arPdr8zHkOqoZsRlE89ex0ScLKrd1RfW0b+pE0vIwAp+XYZnLJg8Z+O98Bfkyc+TS4m",
+	"8g+VrQT+HdfWCg1faptxQAFqWISKrgvW7LpRwlmvSOuKxKlwPO3IrlX+uoQoqYDQIDZFCVmwW5UFoilE",
+	"4frUXh32p1ynPSO3Ugl3JJ8ogx2bmjKpKlgC4gBtnThRA6yWjoK6/ZwnKcnjwvX9KMlhwW4LRZItcHtk",
+	"irnqrs1u2t2lpLzrWRiVuYTvoIRME8LnqC/PwGkWU6aWaxYswSgG3mg2RfrMOLR8gjEgf5QKDjlUpsF9",
+	"EUL0m6sdOGdkCNxhacizfVJcB++bFqpuEHLd7+cOx+rOBlG/ywNQjRgAS6IACI/8twNfXJ1I67OzDgsb",
+	"zYgj2K4WKsdEcw5bmmldW9Ihhzn0RXXoqxaHQ8mhll9uWRp8mrHdCTB3yksxNCJHDXDYuKnPwLMuqx4r",
+	"peDeVJ7WMGKsojfABQmJQbgk43fSicB/WVPuXU2xiixaq3HTQ7eecm4+bVrBV6w8Q1pAtn/Ka1Tolcqy",
+	"PmR9TG3BY12nkIETla0KK4+mphNvB9KtNsOheCIn4EyRZPuGLHlnEFSFLwOrC5Sqhgt/I/Xx4MEMNEVn",
+	"lMOIHDNnJ2/r7C7OjlaOVLplM+zKa86ncSm3iX2BJXEcR9oQ5/LqsYg4d/XD+fnpBMFzs63mLuGe4bqv",
+	"ai51v3BvzmubpmHo9jDmtk3nh3OxCJ3beEeu2y6f1ktk1um21l7dhkULWGo3A3t1yNDy5wbDgolnrQkB",
+	"zealHOlXWzAqu59kdjttgBR8CfcmRvekQVcauzLpsUZwbI3ZuS9mLkTMd54/n8G+N3y2eI79BXmu5MU8",
+	"72UdWuA832IpkW4nesDYLCRQ2j/P3rhS4dOmXcWVLh3mTOd1p5hX4+lB62d3SmBLIHBflFMcC3Lbb5Cc",
+	"njU3WK0pjMyreZfbOb4lKGIoK0tR0w/qvmkbJJJS4btSM+7Ckl2xv2P4jKOYmQjgg71TdDh6u3bfPwk0",
+	"JglVIuMu9PmT95tyk48BKfRgmohI+IwbFl2KSdh4sbnxzXB2Qza2Xr58sbm55b47yMU9vX25R4PkVchU",
+	"2cqmtj0S8HYRRs+3vzNpImev99DW91vfIR5jv1xK4s/bG1vfQjbH9ncdsjm2v3MCW4Y2K3I39Hu1SRtd",
+	"/N12JMXhPupL/U3XlrGiwkq5IIvlUD8fqrSKYjzOi2I8zrcN8Rb/szHUolpRIQ9lzGoqrFFkwaQytSi6",
+	"ZBKVyq6E7ERrKOxauSu1zbdjFvAzHLlSJOxC+yr6BydLlMiXIY5IftoUl7DuuObzjfUry+Y9ZlXjlNre",
+	"clkP3ixKRvFG1X7XaqybN9OFvEuwt5IZ9pdoGmIIVFuowpdWGxSoPnRlmvdiE3sRq6BXT1JoHFNN1J7f",
+	"0CgYbKBXTMzRgmAl/XPo7HoR3UQSDc1IoMr/u+6CScUcYfRyc1MKa7rR6qJ9O998i3kL3tYdfFW7m/eF",
+	"E7fbZnes4uQ8b3fzYhzH4TLrXFwuB0trOcXo9NBqDSuPeHR6mPEOq1q/yRm5zKpZbcAy4jTkZIOy57db",
+	"xVjk2tecZMKkOpcai9MoC03LIrFvoOaBa2X5cRWXkv/uJlHy1na63XE5fCc/4iwJGIZtxkZnx+d7wYm7",
+	"4bWRwwvds+22rZ7ubA6WhGrX4AVeIk6Fqq4pmMbkVZC2HiSs7k7dvr9sXvbLIUaVkuvdZ+gG1ladZbuB",
+	"lT3pY4HYRK/oofqfvJWYR/6e4jCznT3jxS7cjxc/rMr1te5EdqReb4gs3LMbL7NbkiQ0ILvQVy1vskyn",
+	"divz+wWMlmhKN7yXn5SbzoD7Q67elEzXJf3NogYbaC9hnKtK6ihJQxOTDKeFfBxJqZR8jKHqseSr2p5b",
+	"atad10oiAVS5gQF3pO4+A8JDubNP3cyPrTqhu+jKKlC60VAyFPXJDf/Hf/4XvlNVR//xn/8182OoPSp/",
+	"/SVNyGAXXVmFDTcyXa92MYWmeaWv7RqIMIASxAo9RnfR6M3EqkOhu+dZGSi4krfiwaHmv+IwnmOTIyJP",
+	"1URUbm0XugWZzN4pTbgozwtyFl9yQRYoZiwcZCyRRQFZ4CiQItOUhiEcAOgWCCqCzFkYSAW5f3WZbm6+",
+	"8H86uTj78I//+G/4i1wNiqJVLk+p++6YcFDMNfVMm0Ft1y17iQo60KMnI/hFPGyh+mfFOdtp5NUSTah/",
+	"Ceq1SvKyof0ZgNtisJuZzUtPjaqO3up7zpo1VLX3UuGAf1OpBFlOQSG74Ofhn8BSMxr+DQ9/2RjKH//l",
+	"8Vr+dfk6L6VbR75HGemelmgHJwRdHYzP0XMc0+e3W8+zcq7PfzX/PAw+P1ff86uB1RK1lngVTzrlQ4K5",
+	"GG6t9kkIXcq2DYzJV5uTkLKbKJ5sM7tRiZAPI3CqsVapJ7oKn6IyegfQKERRmifFpXicderLRX1JpW7S",
+	"phroIeVMa8T1BRlTrLFWfDktN4UxzV36V+SGX3noanZT4Vs6zu8uYdGsqQp5GLK7fdPbpoWhWb5veLxD",
+	"aeonLAyvsX8zqKkRdtO+fJ6pgfvZ65nkILvCXeMyVa2KrGqxrtxlal32tzc3B+B81EUBQX4xfD7vl1Nd",
+	"f4ta6pUiuS1706rcM43Muwjr3D6zdHB19/N6i1ggrDu36YbhEQohoAK8GXMWD3bB/m8uF6VRKCXcq+Kd",
+	"X1XY59ajsM+W/ZihDAKEDsojUM2A51iggBGOlKBOuUA4gH7n8M0G2pMfqIp5eYP2vJBdVrOuWx9nTXhc",
+	"mSRd2ZkJn8zreLeGIP2JM2rrzWqwGuVyEqrKY04HmlIO9tgixoI6w7MO3ox3UMqhWo6UEqrupxrsj4KT",
+	"6UTgKMBJMFHrqgkn5fots3xEoqCag+d0j/N9Qxt+rWsPURAp7cOorrnoJeBuv1PJs8QRm05JYgiKNX4G",
+	"gYbPKSeC7VbQnob33uqMptsOknepqr+Wt52yc7OGf5sxyvyk37cBTtNGp1x2rR48ddsGW2F2RYakweO1",
+	"JNEw0thSvBVIlRSJYgPwSpZo1sGknFlh9eVQ3FTxJA/6ibzvnFOqnBiSoip9f6Oto2wFBqApDQWBpuKh",
+	"jjRcC+INIFQn1TfCPRSRO2XhTbhoTeWrpHN19WUb0KrXaC3WhQ5vc9ZUrRRbtv82rdwaaGR/JjV6LMhM",
+	"B161HGLPfCI/j9PqOd/unV6oVrc2gv49xeDnL9KPbRf0zNSoLddzEKd5jJNV3+nFxoIENF24C7wtnNFm",
+	"b+H3lmt/eUCbWkW6oph8ckqSH1jqioGKhsoKpZALXoa+upN9TwWegjevyNBYeh1aLE05x5Wew8TIjpau",
+	"sqlfWORKvP2b/NlYBxKD8lgoBqXqNWihKSM1a1YnhwgsCULZhaxAg1EJ6A2B+Pjdtx9W+DhcAGyNcADq",
+	"QniaJjHj8kSlMJMKchILuqC/AO1UwGH/MvJ9Eko1gyX2zwenF6vWcKBAvNxSJlW5l/XxuDn0Rbc0oHgo",
+	"CA/xULxs1y2kbOdv1yvo2xcrWwVZyKJb6UCXINUtCPFlJPDHwcpWQI1LbmMuRf3RmwmapglEjasGREiF",
+	"9Gxt1xiUea7LGXM0GKFLMSaaTw9jxsLHs7Bmu13DRDCCqtsksYzeG2gT/eP//H9SAQSNCf6NP8p/e+Yf",
+	"6B//5/9HW1UxCSJtI99qdmI8jMZebrFo6ydJepzgv7YrytbRHDTbIkYlwvWMIx8LHLJZ4S5/tphDY635",
+	"xlrA+vhW1+fWh194cbMprrbV8QA6gGZJI9G+1nH2/bn8biWJ1vGxZgv5rku38r4Jc9VU3TyqZDqVw1gk",
+	"+phN/DmBbHyvdwrRsoWfjtn4I/HTGsPfDVlWOqC9WGmFhhJhq6lh6dDkXJ7ZQePJ5IX5OuD5nupCIIka",
+	"i8gDYfsjIWfZzqKxNDO0SFzNytNXjC5PCNk+eO2YicwYbOld1YYc+kHzmipjmRbQLRpGxCFeHlcank5C",
+	"7N+sDgbQC2y5w3K3ewLVjLweh8neOxlsPsihvOm8vNpDH5XfynRXsyBjxCtVPGhXv0BFWNe0FSqkZa+R",
+	"aG0OJp9m1WVVt+U0iuRB1urkTD07kMo48RMipOrBdeJcOdPBpzElZcxbaRADSLHwpeoxWoj4B8ZF7cNT",
+	"zPkdS4IfqKtwyltYL5q8PT9FsX7THf4qh9LWzSolkk8vOElqlcs7cj1n7GZPn5wr13OEAAeRfhVdnB1B",
+	"SQFIKHebMvWrF0nYuDtrRF1N0OSQyJ/5BhwyJJKYKN3n55ubm//4j/9+/o//+G987deECXWDqsMoTruK",
+	"GUWwKcW4S2KC8jdQH8iLgdNBgVVliGRIUMfUjTIclkyecHHGUgY+Dj5nd5mN1mcRZyFBfSurCIeDWkDr",
+	"QpQk6KqjLQBE3SJp5LMFjWZDG8z63N7AYNdUMSCRnyyzjlKq9xbx54wE6FqCzKrcNq93l1BBTqJwqZJG",
+	"ukBNO3ippVN2wNSuuYUpnZnA0YiQQBVqIFHmXTXfalD6x3/+lwVgHlLHJH/ND3rg7qv1m/OmDCYauM2q",
+	"28hhq/s12KFQzziS2ABUNiEhXmad7gsoi/pMzElyR3V6j4rTe2bqmhr6nFPFNgBabQzXjh7MNVMpqySO",
+	"jF+1rCrdr4K/1zMesgX+qCTbb7/55sU33gqRGEwg50cTW5jKmL7XY+BxSSPKBTQYiVjkVrPSeh5VEiNg",
+	"+3q5qwSISXpdkDqd2NBF5K7FizJZfmjhS7CY+k4Gfl+xTI3s5afRXj6zj3cdJvqQF1Cv4Xk9FQqpH2tw",
+	"b3fauRpiGrpPMQ1bVLOtnOqqszw3U5aOyLY5lxfTW2VedcmxD7S1Vfu5iLiCjmvSNuW5llcVabjFRiGy",
+	"1VQijqzZM8ItGErzlagKxYeqMrFpExB49itcvYPDMHexG55gLrX+UIsrhZ+z6t/28tQTx+Lucfonps/P",
+	"SLf/cRi9scDK0b29uW3a7Eyh447d5HeOBUrSSPvi7lhyMw3ZXdeOxh3aCh/um87Cu4iCg7gf40QgNlVl",
+	"W3Vt5zBbS11Z47y5y4qGgtbanGdplxOsImV34q68jLlMmtKgxr94TZI9489pZ2WqMn5n1928+HhJAuIW",
+	"GYfoLrdrnoUrbVr2sZ2xkBjTVl0vqyz8gEYzpF6qWWPW8cD275+enfx4ODk8OVbV5UZ754c/jnteL+t1",
+	"lNebc8a4UBGSR+GpdomIrL9PDjWrIG4P3lyPbLprbNhtCOyT1fVk8qDZreE3m4XUCBUauH88gVcHeVC8",
+	"YqobVreI2qwL3UPEq/QQMS6zR8xjyi65RH/kz/JEcLknmzZEIvgwI/2FQ+sbnjMornt7c3PtHGL7/t8S",
+	"0wil5NswNddXKwn/zmjUjULVUpOs0OdK6nUfEiEVgFbTlA5Uf2eWqRfR7oRHQbAektXXPs17PRQghkKx",
+	"iim1+9J46OLicF+XNB4ULBYrzrfS4tmN2/J1yVcx53RWDPQ+iQhi0x10S8kdSTxEAipY4iEcLFQpHUNi",
+	"1QvyB3gDOhQvaFSrw7mO5QJ+z4LQOUke5DwqPYKt+88W0w4QTLxg8ZYVM26vnThQ2KEZxrpBpKOWPp6R",
+	"iS7G5ojkYAKHLXqNm1XrmaxhzRjtzuQMynb+rvDj6wDAlpCXEb+qvT1y4HEf8M46PAQ1sQbrIuuplhHL",
+	"zTWbtcdysNw0IU5moiJoViGMXMORetNiQPnor52j18parhO3pqic8/9KmcAm8DfE0a7u9QD1MDhKI9iF",
+	"y2m0wB9HMX1DljWd5+F5HGptr/4lHX5f/8LbnAQ50L6624T6NJrZgWrr3G/1Z0P+WtFBvYpDQRYuAli9",
+	"Zx0z10msVit5X38I+7pbsNOe0qXLd/lQXTQ9xFHnAQEDV7nt1cieve6GPcORV/ecJgmJ/JIN6WKy3z0K",
+	"tShO1kaRphEVxdlu904vhnOWJr22DTFguoa9uglYp72uwoYpwSJNSEfP8JzO5iGdzUWddbEGyRYsEvNw",
+	"edrhnGsva0lw0mWobjTVSoEoKShNRtUy71BZEbUAmL84WuBfWITekWuk20vxFskOXfCxGF7fKvy4+XSa",
+	"ci5+YHeFshJQfNJ8U8hfKCddeHZOhoup583cGupfr74ZO926ytp1V0gn3FUv72KCxpgL1D/eQD/SZEYj",
+	"igf3ZOpnWg/qxtvaBGXVaaelthRWRKhJQ9vRzWGzv8HD1hwmul7A1iSDgbw+YqcuAxKIhnNVaePeDS7r",
+	"a7a26BRgdyDQJcNrewU05uk31fF3nVdTh4tUi4SFY1KzPeOFJesgiltT2NHZM8elkOyZnsTQ0oYlVuVC",
+	"51Fep/4NEe57UE05wO2M1HsbDSU41rzLNt1zKpepqqnkYULt7FD5MEa+rpoyMyux9rbn30BVbdRXDncx",
+	"JxRa/Ke6dnl7Jh6vneanEvxUul+XLDm7PlKNb4Ml7dEJJ9npGBum8fM5I7baNF2p3DC0X9Exuev2Xyki",
+	"st5kWzzm65VTntiorTvh6/JtnfB4ZB7lpaJqEduyv62uYtKE8K+yZ2ZWXiEBJbt+ixm7NjO2y5B1cSA8",
+	"YpGhYn3hNVtHWbAFNZoxjeyrzcreFEnOEIgMijFNeMHQOimFA+3qWKCEiDSJsoY79hK3yrDvitZZuz0/",
+	"uyUJDMdVfQMpEAADK3K2KZITuVtU1JJGoxgUsSGvFOQwQKuSY378cHS02LLYt6vOtceHavtYTQIKqOmV",
+	"iJcNgYXaQXqtzVRt/Vrmp7qkznCBIzwjAbrFEQ3DQioqi9CPb7ln/G6KZGhi0Z+8eH6wNxncQ4bpj95N",
+	"sj8O9yXpK1ZkHiBJb02dgh/f8s6CjqJ7aM7CwAxjiBDsZqMFUehedLxNLWtTx1owXc8X0Ugwy0240VsT",
+	"wlwQc8GhaBf0Talqer6gt+TEbX8/r3iIFM/LiwnUdOVbJ5qtva+yU2wEn9O4vWpvndXb7PMmo2TVqkAh",
+	"a1gHLq9qmMFTdU3Oo4dmvireApCif3K4vwc9B67cEdcPEoZgjt0+vhVgZR1VBcAy147LT3xcd4rre4ab",
+	"vHwrtjG5o8KfnySzezqxunAK9ZFrYX9jEXk4ywzuZLtV/Md5by6QyV6v7gPqrftpQsVyIu9N7WIULGg0",
+	"Sl0Nhkanh1JAApW65NdSHq1+7sei8oM5wYppqt30/joccZGw4ej0cPgGEiQN7oIHRm5P+WLc8xf6kerF",
+	"qKj7G7J8xosrgq7gHEkJbWkrBOsuTHWnNwu7hr9eGzz+y7vzXqVPoKQIffnBJso6Mun2LgOkBtBNzMFG",
+	"kXKlzwEOAeyU+uHPhYh7nz9Dp8Upc9Elyu0Kf0ZXhK0hKNCKhsVmJaoOk3muavldRpfRGE4ti6yDivTp",
+	"YoGT5ZWZQcXUmAivLPxP77Q4plzOZZQ3t8FRAP1qBJ7lpf/0w2dcJYN6iDNVaQJWjH2B5P8SDkH3uluW",
+	"PWhII4Kuoesh2UCTFHpCTdNQx0byrKEHiW5JyGKCrn4NsMAeooGHFoRzPCPeZaSCvD5f7SKSJEx/d/Vr",
+	"QASmIffUr/o/H3zIq1WfeGqBH2jw+WoDZSGcUIDsMrpOaSjQkggTq/nN5paS4K7yoXbQ8cn5h8O3p0fj",
+	"t+Pj8/H+1cZl1PN6IfVJxEkeFCbl8zihROAEoqIlS8ua9hSqMVqBU73qrfSsclC9rY3NjU0d7hnhmPZ2",
+	"ei82Njde6O5dQB5MYVAc0+GNNurMiLPbo9SKVJ9cJcl4SLW+DzxdFRnalBpEhuyNvHwyTsVcim6+5JrK",
+	"z4/9hHHTeDfHdJ7VIOVIYZv1rTbAFOJXe0eUC+PzlVtL8IIo121Nx4P8lecj3SoIRlM0off5vaSzPGYR",
+	"VzR0e3NT1fLIOqnj3IX8HPqb7/yqEB3reoot+i2MNdxCl4WSvVw7SFsJUqOMplWM1iUO8R6oTVX6kdfx",
+	"jOc3l9vogD9kVrrPXu+lOgrXerIje/4KZ8Fb8MnW6k8uorxpk/zomzbzHEaCJBEOxxLh1Fctpjpm4lDy",
+	"7AWJhJnsxerPtH/rIsrlApvlwnXbTOXn9xKONJnVUJofMUR2w8H3TCXBnyVDBiB+Dzk/rjppKvxUsmvD",
+	"vE2IuF1EGjKfzAt3NAwhKJSrPlc2JmpSrTUN3bGwSlU6Y6RapgbMh0NJWOcrFiw7YeNq3CkG9TqQRJ7l",
+	"G7LMy8zrtfRsCU2bf0qUY+u3oRxtNx10oRMZSGGOtN65i67klBs3ZHkF+j8vkg1PJ7VCI2QQJijXHPOL",
+	"0pOXbVD8NUuuaRCQSH3xshUtec3SSE/x/eoP9lg0DalSO15utVjTKV6GDAfnjB3hZEbUd9+0OYCs5Odb",
+	"ElBs3Od/PMKqaWIDQXSS2M9eRfh5viACGwxqloJms4TM5LRgG+KoX5GJtDw0yDoYQHeDhPgkErBQ+IKK",
+	"PK9VRT/qdk8mA6pE2TsS4gOiJaO3Zmd/LAFpNZnLNt6Szo3KN6tkW7i17Ma0mlSSm54EpHvh8QHJ5CO0",
+	"yMG1HebeqpbSZCXmgm0aItFEKa3JzF1FZZZY2BwyU1VOqrzwzhJKcHOBF7FqZcI58yloOvfCXt0n+0EF",
+	"Ke/XGtlGMJQdYq1ZxazIsqwUBSDPwvKyOet3RDWsBvYd5CMnPH1hMaej0PLHIyMGRM35ryYh8TBWVumW",
+	"1o8cSJH50JmM5iEa+WFqXGLUtJSUB4IEJQkvU4usYUahWlKdxSNbxqlZflcK8VfQ9dSx/P7MHuX938cE",
+	"Usppdd3xE3t34mXRwOE6OBsDq5e2ytghkcQ1rO4IQaY0ItzGrCwf2QMkK+KSslVaZWqzFuNKcbBSQ+r6",
+	"c7lNHZV9PQAurmfvaNfttbri1l1fq5+a7q8OcdpxcYUL2ZHXe1Ud0u6rlDfm8aCVkAfq0QBBWiSveGNU",
+	"LxToxtvceNfZY/f3atOpUsP21M/cjGXY+eqtM78HY8vL7e02H8cJ8wmHTipj1Tj/98kBjHW6ivOrWECN",
+	"PPb8Og1vhiqCHBz0Tj6h0mE5WqShoHFI3BIajRBGnEazMDN5Q1et7GnKwd+otD+LoeiA3Rsax7pmWNYA",
+	"NKM86oiq3OFVGt6oBIBHEtcewyReXmi+iQYTOXB/Ns1IiWoJCmFXcHurqerm74Gq2mfB01C0pbLv5tSf",
+	"58AIIdo6M8LLYKuvoFAyNiiDNJVa2tdOiJ+M2K1oowQcfeNrCcl1FPJX/a/D4LOijIZWluJQSbLActHh",
+	"UmfyKFOYYykWVdSGMuW60fRREUZJCW1ZWTdQvs6gukoL6+hglQxWQpeBokC/ILBLxVjMc6tUdgCdjFHe",
+	"71U5/jJSoL5F7d7LooT0zxmo/LO78H6HhGi/lgat1tNXW9YLVb7B8yVVcB1slVnJcu+Wi/64vVhPZOMr",
+	"JRvOK3yyeT8o0h4QcX+1qlD0pIuZm+dM/46KudZ6qiF9pZjdlXbrf1qD9eNYqp8s1K0s1CXYduNQg1l6",
+	"X+URFa3SG+iCE/RvQbI8S6N/lVzEdqgC2rBUaDyi0cwlHstH9hJWMDiV+yv5VTaPiwlXpjbs8O8pgWBj",
+	"zQ/V0ns28yunLlbz/jsi7Or3DwOyiJkgkb/84nbwdQzg7SzflndCkoyKzftrNnZ/3fJK7qjvZo/ZT5Yo",
+	"SSPUv7JQ9mqwo6tGmEFRAqPuoohJvjfTupFihkButze3v+oDqpae7sBrdMpkVtpZ7h5qxErNMGZhWMoW",
+	"YQniIiF4UbEtqNCIJ6fCk1Ohu77qYLe1TLtG4n3+K47jBzCRmUwnR8wG30AnUbisFtCEJDrk48hh/uMt",
+	"zGSr5ACb0YA261B2YfdfWNH9Q9NFuEg3XSzDDOVof3w0Pj88PkBpJGgIEJSBDXiXZix6Mqb9jo1p7YhT",
+	"vQEtoQR8jspMpmpcKRuZX4AlrX5X49ubDGa/VwLydUuea5rInkxjj2EaexDh4Dm5VZcNImytkWzMBb4O",
+	"KZ9L2o3ekesJg+onulqVxKIpRIzjEGpBFBAYptBCMo1mG+giniU4IBz9cH5+igSzBpTChnqTo9M05AT1",
+	"9/YHSPdbhMemjEm4tAvKqH1URYsJDGadyRhe7EQf9h+QPpSaoECwLKluBEI3dHEIyGAsnyevMWncfMcf",
+	"155RpllbHUPDWpIauKbXiSq6USEwqpaGVE5PEyaYz0K+Y+xABiApR6kCNJUDmkOZShZVXfPkVxHiJAo4",
+	"tKH+y+TkGAnyUaCpnBzFJNEA3FerRNckZHeDncKV9BWsSlDV94ejQFc3urr5jitV23Pcsw6ctwYrtJeB",
+	"lfohVVGbcpFaK9+1Ov8hP2SccN1hVgXkb21ubqoyfA7ZzLg0JTrFEAiqaky82ET8iVg/MLFWFMiBweiW",
+	"WkC5NgUP2exx6XfIZmtQb7ksBZFZS7SYKZDThewk8uFkRoTTNlwh3Eds9rWQ7dcslCoQbJFG+bHV0OQp",
+	"vO4my2puF1Uu1RmF0tiSXIQQ/C0YZBmr9nCqJEhgiEmoTsq1FKEbi2cLaerpVV3FRE4ZJ+SWslRfsVoA",
+	"SRY0wrqApbrcuiWYz3uOI284gInRDSQUQZlHwdCMiHwVdfOxoNfpdrOZcjiF+Sw/oBrTNVv2Te8xFYVH",
+	"YrpHbPaVsFxJc6AaTpHrbqB32rVzpZDqqg0bxFOhS3tAhViorvPE5R6dywFiPgyPSwhfRn59OPR5Qmcz",
+	"lVyG6GJBAooFQQdUnMQgTS0jPwvEsSbwUEJ8Fvk0NCUcM6e/qkgJoKR+5zRR1M3yM2aOqZhxKliyrLKx",
+	"M5j892mZeNRAa3UwDdHV6gUtPfDe538mY6sGWcvG+nUTrKc6II9EVjUSPJCxh8fEb1UtgCV0RqXIbnnx",
+	"jXEWZ+pChZqmnEzTUGUVpgGFarSgVgyzSAxFUhcsULGQOQFaFQIJUQe/lfj/h7bq5jEgXb3kDrjAvD7Q",
+	"40noeuQQSc2yi1eyPrUAEXqVaeEkJlGtUQHylY1FILcuaOFcm0EaI6TtggIW0MUJmyWEcw/NCQ7FXE6q",
+	"rKVcpTuPkhnb20dAPbN63CssDBPTG/l3SGQeSSNUR/IllELdngW0wmrBGk8pjXXqoj/H0ayqLJ7f20T6",
+	"RLIeX0/MWpK3IVMJu8XhMGYhVV31GkWZO8hANGX5WV7O1tHVHd1hKkxBBJjFQ3dzhhZ4qX+B0pELRV7m",
+	"YP6LZghnRDekt4RvoGMmpFQjzBxZ1GKdgANznaoN/UFiw1cQF3vHXXK14AvULxfuNtG+kjjMMUdX+UVf",
+	"IbKIxdLUcf3nCPnWUgGcsj40C7nsCuS67GrqQKEJEQ3401es2EOqJ4CnyeXAjURykISFhNvI1IxHcgbV",
+	"A+LP2/PBBjqpVGrnUF+zE75NHgPfHsVIYq3xMJL387lYGf/3FLZ8P2wHC4hq2faUE/7HKGxqtWcoFzKb",
+	"dCJdtmSQBlToYJZasUDlwsg3jeoB4uCUhoJIMVz5w/GMRuXahfIQkjihnEDTAVXDDPpFSLpWk/QlJ2oX",
+	"bXKKZwSp5rcZ4dtBW4M6j5bqpO/wJm55uUNvq41D71CQBQcRWg5qTf7NpocW+OOOlJKb1qFb+TvWAs3U",
+	"8Ee9mM3Nrkt7DdeCrpc6/kJ+gfqj08MPb8Y/eWjv6GJyPj7z0Oj09Ohwb3R+eHLsISL8jbrlwjCAOt2c",
+	"vdk6sFJo+ntn49H52FMhrmMPXZzuw99n4x9P3ozrpldfrzs3FMrN1c3S2LrJfzc3p5BcE1K1+tOQfKTX",
+	"ITTTWGDBd9D25vbL4ebWcOsbz/r3+ebmDvz/35qPGozW+6qsZocljaNg9YK+tRb07fn2i51vvt/55vsV",
+	"CyJR0GY5f0BxO6NCksi0ZcAnEVEEgU0LBNNDEbmTQhpo6185S/7dZmvaHGpFaW/5aj0nfP4r/FcngTh5",
+	"olQWamKw82VIAnS4fw9+KDXdDBBXcUN4qda0pnf0ZMG3DrRLWHZ+q3+05Ivfq6pu4ZnGxFYY/lEqBPUR",
+	"f/C4SEtohPYmPyKWKBuqYq33wGo1Rwc5Vy9KTYz6EnE85PPbARqiTPIEdKoLpINmZU5xs6e/M21b9Z8+",
+	"v3X0a32SNp+kzSdp8zELf1jMqVXdD68nyEfxXKJrYdnlY3MytQXWXqgCucMcYRSwuyhkONhBV2aCK9QH",
+	"UzFU+kcJu7OcSwm7y0P+ByB9XSmg+Ff5pao8ANQza8GnWhhHCHYnZShLcjPfyuu4kgRUTQrHt6dubrhP",
+	"OYSPOdtHYyGwP5dsZxdNaUgkgP3rZQ/2OVQTDS/Tzc0XvoRk+BfZ8PntZQ/1WYI25MSDRjj8/CTDPyxP",
+	"d3DeNvycC9xgusoFBfke5YL6upJ+hMMl/OXsinZviX0Cy1rB18+p8sNSFsAyrDX2/xx46MVm4KHvN4MC",
+	"n3+xWRdDrUaqYfPqM8Pl/yz/UD99vxnUcPo/qOyvrqZtj58y8JioC3XYT6r844n2pUPvps2r0WlIxXII",
+	"/TMarduqjFnmLED257r9hqtrh9t+bX17TlU+xz9R5bLS7u9Tvqx6C09Vy1rYwZrA2MaaCpyuwKDnv8r/",
+	"tDOKQcFzJcSB5/mapaJgJCuvzMlIy7C0KsKsPGitMUxt5MkWVsXWe2DnU8zXY7DCCkxbeNUem/2QpcFz",
+	"fMef5xGGvD4vaE+9hJYsTdDo3QRhH1ocIs5Uz1+Vt+1jKC96S7lE8vGbiYl54RvI6shzOHoL0jIkNe3J",
+	"lbw2O3A0yVFTj+74SM15T/b5ResINuLaHYe96201tRB+Jw+SpUF27O17CH+FyT2w670M7NbJ67HCYhsK",
+	"zF0djM9RI8Q//9UCts9XT22Fn4rS/caRO4bS2kRWqhomeDAjr6oaqyH3gFMtSPzzX2mDvLY3J/6NyiHI",
+	"2lHiCFXpjwP/nALbHc/xvF1WwF5hnrw8ZJ3kRp+ktjJB1QfdsfkoMYGfjrt98nB+5VQD+h83YWklN6CZ",
+	"YCQkIJGgOGyQCeWcQkpKCU6Wavb8swLNygOe64iENd/XGUpsr3GVpJa92EFM+xp1weK9tCUndRDxh5Ot",
+	"nkSlr4To5UTIL9CR1aTulzQh6yjA8jvE0+vsjUY9eGTpwaqOB0tuJFigQ1itWKLXJCDJCgVYTjqx5vzD",
+	"6MFyY201YTj5J134YXThMvg/acNP2vBXqg1XKe69lOIq5K+jFjuIUVvFGGjek2r8pBo/qcZfQkpsxtQO",
+	"yrEiHEX1uNb1aWnHagHr6cdAK5o05DKZUKMCFagprqheOVZv1JOIBf54RKKZPNZvVN6Z+XOrRSiwg2jX",
+	"hsLab3UNiVXzmFq/aJawNK6Zxrx0oN9ZY5YZrQ2rVlVYz8wrHQbPrxcFuiheXaut/HE+PvmIJWL1dnpb",
+	"cwAPIfGzt9P73/2fN4ffv/9T//JyQ/1r8G/9iH9K+acF/8Q/LT7NPwWDwZ/+pffPEvBVRqbuZo0yKv/h",
+	"xOQnAdTFPda2Msz8eA0bw8HeqRRrJUQ2GhcO3owtJztUm0jj9SwMB358qmb8o5gWDvy4pWFBHveTWeFB",
+	"zAoleH8yKjwZFb5Oo4JNYu9jTagAfGdbAqqSn5aGBEnhnswIT2aEJzPCFxAEG7G0vREB6EV3DzvMvpYF",
+	"QRKJr93DXljjKkHtD+JhL91LZ1W0BBFPHvYnSelxiN7auu9N1qdreKsak6+wmM4JCimHIoR52orV7cuM",
+	"ojLA8vyRTGYjiWqNBGQafg1IsoFes0Sqyp5UrkGDnmY5+gkJCZZ69RxHEQmhIxAh+UzZ0ak2FViYN53J",
+	"nhOz6nzRP5qdtxLMzJprTbcsDU7zd+oFM5Paie/kzDM/7nk9sF+3quNwah2oUNUX3E2Istd0jYbVC+Ik",
+	"nP7AuIRjr0duYHU38lN8w1utTR2UMsWivmmLBWXzucmLNY9jI9AHJBnUWoW7W2wP3owrkKNhqi+fsShc",
+	"1s8H3+2pz3quMzobnYI8fjY+uDganfW83uR89Opo3KUGx1TBPBqlgsU0ZFJcWcRYQIWGDLxXrhabz1c2",
+	"mvrjyf0VJD6i3er7NxKxp2ThL8/OGi+kDUuT1Gs4B/JVluLrusOf6Y7wqgBrRYjHyBozE+mzhnRxiMWU",
+	"JQt0C5n77p7vk4ym/j48hX88UuG6AXU33cyuFnDcEfA4SuAJnjq8/9Goke7/7sL9ZinbW913KLctdqE5",
+	"TnnWAdZt7YxP1OVRqUs3K+S7ORHzImwhnBADIKachb4SVVVezAlN0IIILNeI+hHRbScRJ35CBB882S1/",
+	"DzKPjeq57QzkiXq7pVdjlZxIgOEQec8Sp1XSLdDoJo8k8pNlLB+sEGxgnpZyzddgwXQutcGSObHPSLuk",
+	"2pszt/6INMopAGkC1c8AZ6B6tuOI30n2AjSJ+HNGgPctvnqS9NTi8bfoiCChaA1hq6D/wQdD01ih3pQJ",
+	"fTfwjOh+k6oNQ0ijG8RiEvEdpKtZEY7u5ligOxqG6JqYli4B6mdsOKOJqosS5jck8PJuW6bZC/kY04Tw",
+	"gWoGgzka6VZLz9EZAQ/3dSoEA/EQC3R6MjnX/Xh9MN9toBE6GJ9rbMK+4B7iDC0wDRFfckEW/JnaAfdx",
+	"FJGEI/lfJrKeTjhaijk0tu/SSWbO7rScmHU4UU0ZGkVLKTBmztRMdr2PhLnSplZonFMbxsqS2X174ptz",
+	"QILdkNpIU/2slci8vfnyu6qYvFrshTqfc7EI16gkCv2dTbUn1RKDJZ6WDgCOlCUdRyhi0LmIJBIDUi7B",
+	"G6tPOFadTufLgpz5INwaaFbO8Ezd1DW3CzuiHC1wKCUa2EMoSCL/oWrVMRC+LWzGYUJwACWCAylIKQwO",
+	"FG8z29etozZ+ryS5SILn7K7qsbb61CjMzymwimpsEkXT6wUVPCezRLXJBYJnSJsGuphE0PyysgCruCeO",
+	"kOQem4gTzk1LNMSS2ZDdRVDjNiQbl9EPUiwBLYjOInnFnEazkAxTThTWGtpUpP39a6llIMEqdQM9VKX3",
+	"qrKo2lUyQJnYwQt0O9PTslef8azlI9RYohz5c+LfkADhGaYRF5Xpn/Fys6BdaD771yHIzcPR6eHwDVle",
+	"IS5HxdBnbJFyAf0hoxl0o8xuIEGCsXxZ2S1QrqoDYyESep0Kok8CC3RDls841MpWrSazbxKC/bne8R1W",
+	"fZCzYEQoS6yd4SG6gAZquogwusUhDbCQJIczW1oEnMICscgnkosCVlIBkY0C35BoA71K2B2XDK6vwiZ3",
+	"UEYZBmhGBLRY41J1AiyVJ0pwIK/8L5OTYwlNU8BpgASlY0P9ShJU+Z/m0hrUs1bnT/zv8flfdWLdapeh",
+	"mCSgl/ZHp6dnJz+On5+N/zLeO19ZIn6161MPCI49OaTLnffV2KMqJ1ZfbnxNtpkheoZ+6HpZwPYMXXbR",
+	"lVzXVZkrfr0ygeIEXYQCSwywG21+ZXsbRajEGFRcOPCGKJA7lnoBkOANS0f+Cq8oY1m5DDpnYSAZC/BO",
+	"4E5Wr80Ny6b4FW4nB6SAEXUL5CNE0ySAUMo6F7GM229YBomvVaqWsGXLyh4yhZez3dqvSJISKIlaqsHk",
+	"/7L3/b9t48q+/wrRX+oAjpMW5wH7Uhw85CR92aDtNkja3XvPvQcntETbhGVSV6SSeov93y84Q0rUV8t2",
+	"3NqJftpuLIkUNfPhcOYzMyK0ynSQHg0Dzucx/8CW9V4N675qsarrDeoar4brBL+yGbRt7MjCrHk8SVgg",
+	"E6M2QSIV1s7OCp5Yt2/R3EWmDJCqxktv1tAtxoAIeqXrG0La97hxE15hLH0uPh2HbrJf3LWVhjPt7PCi",
+	"+YZOtNreLTpV7TPI3PGbDZ37W6tlzRdcu+aYcmJtWNUwjchc/apkUGUtKNfuQQmNOXFDNBCU9wZt6Yj5",
+	"xdp4Ly7VoCDd6xCOzrNeg2XN/In9Bg+1arqXDYRLCSabh2xdkbUVURPOHpgCnxiyXs0IHjMpg9EFFXTK",
+	"Qmcfu9hZG0B2JJw6Mim5viQDNpqOhoQ+qiGZBvFRG+sz7NK86hl3NrCrvE1Dg5ITJsvj7fWzQ3dP38gw",
+	"uglp0w0dQTr4Ei+hE79RRcEea1QQXUvg9UPSOYZtJ3yaOj8i+osUGUs9g6e4Bn005pY/ejLnIjwxT8BQ",
+	"TcSmNFiSSUSzdn7mXcY0mD/SJMwYu1DHfUS+Kkb+X5gsb1Pxd52kZk91vi70fclUkyBh1ByeRzVcQfOO",
+	"F5nHqBUd/oAYU5KyYTaEculr+VtXRu3glMIXqO9LNKGRYsPt6cV7k4P+4RdlFxxXv4UR4BhTIVxotKa4",
+	"1oeZ5VR4+99RkszLdMTJe0/c789AuhZU8ImxZrhC0SwQAgKaJNyJ6owFc5U5o5VmMbTtgiAldLrjCiXX",
+	"nhL3Mps/s+43yuN39BtnDLKQDCw/8Ob9b5fXv10ded5685FyH3sx2b906nZ4mFlITISx5EKrnoLRZ6Kt",
+	"u6kjPjRuv52t7ZPv9l+2MVETKf+GJQtqZhktLcda+VsXht+iiFClZMApMkYw7whrSKkRuWVTrsCjSwZ0",
+	"yoQ+HlPFwiPPbE+VJhAXnDGSisTekKmKCx+NGnj9Hfdqt3M05fBnS7LTVP692XPtchSTa6vN+W3iWGNW",
+	"NYgObFWHUPNlq10CtaQC/NlOAU2TzVbx7LaCvt7Lc9g7QHpp531juMoh061rXe1wlRSKg8LwQ/KRbmAG",
+	"9z3pdtCTLt8vjdKoRr9LWqNyyNsB6hXEKs2ZrMb5UvQ5cBFEaVi61CZxDomQoa0CqiwPiU4VMouylAOa",
+	"amm0OqBRtCSKRSzQyu5qmi9oRFIkFCmdUM2mSwKWHZHC7XPoMzWPBwov0KyomAID9qtixnaUj5fyUUwT",
+	"GjL01hjjIpFRNKbB3KvZMiKXyfI4SZHzNWXC/MCOEwYNsK2BpAiNHunSnOJ0mgjy9vQU992H7EjtPsA7",
+	"EkQceqdzYbBKe9fcUGXewwwUJ2wS8elMX+ApWUvzAJYsuGCET0p7PFdkHMlgXkdjwo/Y26rb+YdwFT9Z",
+	"50abg8jK5m6dQx0AGGd8C5HEuvk6sR7cGzEc4bQvYNYjdOvcHyFjEyTdXuYU4Bb+en9kHTtDQiMlc+q7",
+	"XYRcLs8ycb8vy/s9CPx9SeLvR+Q8C1BnLHWiZ1w5ZxKyFsmYYoXhNNJD4FU8JjSOwTywSU24n23kQ3qC",
+	"hf6Sr0fVhHcYak35rzeX59aUv/fU+N69qxeNl2DsI3QquiisA1EzGjNC8SaDRrhkvcHfG/w7tzos27fW",
+	"OtjIU3QC7psuRRzA02wuxgoNlCS5E8gZmeQSwxlnZJJCmIpRkcYj8gewk8FRJEW0BKPgDIqvEC0XY6Wl",
+	"qEmS+Zq5jVyqDMz1Z22zJSdKYfL4ckMyZyzOvg66nZvIs9lq7DYedEjnGvi++VfPYL97K26QT648j2Nf",
+	"QeIgcS73GFNRhJ0N/RtA4cMHVYpXgpGEA1oLwPnz8EjjwRIBNSagbiRMEwiliWO0rgrPGLW4REDQN68m",
+	"sRtA8wriwoGt/rXAMsICwa1EwudKkekKY+sngINwvlZriWfv1Xl6rw6ChF16zKFbgTn1xBoXJFMZhGGU",
+	"jOgUquZJUeu4HUETA2UzusQyMyeMGFVB5XYLE2kHmHLQcTNYvFtP0WCQFn9EQSmfD2Wlsg5rclbOiEda",
+	"sTaZUJpGUU5hMZbvOyJyNkrMEsWhQIGBOyG98zic6NX+8lS2XbYmuopjpxTEzGtK4TJb8mXW0m0f74hZ",
+	"mCW5hx+cc+3eZeH60X5saOG7RHoeS++aWHfrvK0Y7LDBbUNjOQmoCFjU0jkIfoe0tVSI2ix3MkBu19D6",
+	"CYc25H9ExkuibG48Jej+h8AHnwpIHyr1CoKh1k1Yzp0RRP78/faQjGhc7/VcAHhPlCfHWVvBVZfIoDNJ",
+	"hSIGPc34TKi88AATIXjGL85/u3j/8eP7y957cHhQhHJggIiLLL+vCg2bYdKMKy2T5cp0QbyOBzTyIp7l",
+	"coMjcl2oZmD3fi8vF4LDakhiqlQWfh2SUv3xoevMcR0Os+OiEWnlOywAE4wFEEk5J2kMEKhlQqeMRDJY",
+	"6bb41b56d9DLYjAG54526r/4hHl6Xqaft+xa2vBx57S/zBH7BrL+9jIJsK2M/lmWzDQkUP2eDNziEj7J",
+	"5E1ITSYGG1alPL3aXYn9MyhPZhO9hoTNzbznRqbnaptZF8rzr72QrtWNkeKN5pBp5CajuyL/G43coa7/",
+	"IZkCDnbWP029Vh4I/MRc0JdGiMqt71m2ZWyw1c7TMUOvysrd1uyh+eXVbdZd9/b0LXE8YfI44xFzvCPL",
+	"9eG5d5UMoGyiy0B1UzyCSgwZDSnPDEOKBpRjaNtFP+Rv1TMjd5Wd6i3yFnmqnkSBXwa+7LPLlroqKIDS",
+	"PIq6qIFlxENxtR5Nd4imcx8w1ghAXAuuOZBMPTn20K4Ckp+yT2xMkCyXZ/D+w90Qu0idf7g7ckRMD/j4",
+	"YsFCM1S0fEdqpSVnb7615xOAKxdNJA+ckqv3X+pwE0lxhwyeOwtY5KvRkl37ofbj730DwR+L9h1F37Ij",
+	"s43fUyxbXPEZ7g93tQoNQRlPoux2cPX+iyOLA3PSKF1PjezjDz9gx8SNonwM2DIE0b08mDOXbDJCtr0u",
+	"pNIkYQGERBK/ika1Iu8NVapAN9KSaCMNhfSr/IaWY0bXMmE/ii/p04u0hIKyhRJDWT/Do55atLI61jqH",
+	"mGyVZSm1pTfad2i0x7n6bYE6J0onjC4awedzDKWWyR9sfCeDOSuQG7GeoLlfkYg/+FnKD5AlhcVY24Mk",
+	"VQZkLSQlaQ0Y3cHgh4FHuFB7CklvnrAgbulzvDeiUNum55HrAMg5N4nUMpCROit38eeKpDHk+YFYeHJo",
+	"c2dYYhtnCYi1KyIFg7LiZJKAdegXmoM8QjYkjAYzQqGqOEFwc9B1Xzf5e4KvRgb3GE1wD7yHkjhLV5sJ",
+	"UhLKT7gnStBYzaTGEDH4hu3kbF6QqyoPjUuORuQPl4iVeznh1XT+wviulEy4oJF9GpwZ7AzNZ4EOifeu",
+	"abNilvFneYdvTk9P3xFmYM22K4Myw8o9AX65J2M2kbYmPzxkRC4gAxLHxDv5VEAjIfbNmP0eVMRcTHsK",
+	"6VNvAgh61TKKD9xTj812BYO2HYoqYtlZPgXhcwiNgmoL9NvST6WSZU2W5J0ZtndVP1lv5SzxFRZ2nabK",
+	"hW/p0wYeaVbOC2Fk4PW7gx6GXNkeR+iIY+FRr/k7NP8Kn2pDbV+K4JhC+evvjRTzY3PVLJECOqRwux7Q",
+	"NcV8/aCGmuxaFTrTLeOXSzLh38iCKwVMOiPV8AZMmXOr2/YfuF4SrlTKVNXgW4rAkWFTUP8eNJ6270R9",
+	"5kjb14bAlS8mYdZSghsbRc2w2ALkNi+YUnTKetLbAdodS5HrcptErEQjoDJZ0sTJlOtZOj4ZJ1QEM7ba",
+	"DUajiODFwPnKygzkbq8rrn9Nx1D7QHEtk+XQmCWTNEJ2lIzTCAuq2sdgkRKJJfW9EqGOzdlQLf8KJn6b",
+	"jfIP9wYrQCm/g3y9/djIsInl1yR6YXH30httHlf3BaQ3Q3ZRJTrXLjLOBd/p/bWn4at1P6BYuadR93+l",
+	"IozsweOz2fhJwkKemIM7JO1ajacTgCZoeFbu62YvOY9jlypkO2bYtCB3iPd/dImq5TYbNV5xeJFr794L",
+	"904r0MDO67o4bAMq+JP7N9/SQXXHdBqT86CFKKrMJf/u0IbrINl/1Y+2DsQUBAVzATCranO86Y2OFY0u",
+	"bzCU2KTMJMiVbkMkQgFdbYVMeIT9dBCGDAwyoaE8tkOMKX9gAsLTeSUkh5lZIRPl8uU8PE2k1IRPiJD2",
+	"bpUbN1Xowa6KZWPkwmraT7RFiiP9I9+RySD0Xt7+2+4iTY5w/HU9ovONWbxHrmdc+MtbGN2sdSPHG8+K",
+	"L5XoiCJlBem90MlyG4vMaYd1tGdq01tnT2ydIR74Ah9kWLAZKBqs68SPDlkgQ+zeoYGMMIEQhUFKXTqj",
+	"AbAhT28yInfIL1HkP88/fRxCYAazjOKIGuyEeA43FmAaG61F/H+tyPnNNVH8T0Ygv6aWrYBi/P95xA4H",
+	"ExeUizWQMEslemVufNUhQ8YsB36DCj42DGuW/wYB8YW716sCtVY5cFQR0Ar7XvsNgZtSyw7Uv+5/mI0R",
+	"0zdKu3m0GixaBa06WUNv87xar8sli+SUiyEkvSGAqqUIWns+Vg9BNQ6sZ2/lFA+BT9Z3rOmr9n3IOniY",
+	"7OLxkmg+gUZC5Ks56HXJNBStbtRJoFQkUqnjrLatJVdEMqCR6w2ZJ4VZJR64XroLqHGL3YGyNSADKdyY",
+	"41RDFqa7sCg9WO4yYZOEqdnfsZNYwo4fWGKMq2y46qQTdoxBXFVohZV36RjVRtx2hBFPn7VQnaiZfkvq",
+	"AnYqUWduMclgLGV09Oqvw/Rf4duuU9HiI4pKURB/HlZtEKr7Gcz3g+zkYUAttwl2iK7fS27qv7pW/21y",
+	"69maFeDqL1tBFtce5Bx6HWC9CRY24RupuG4TZg5NitBA8wdGMgxuahxVYzCsOFA2+PaLVIQtXfvP9Zjl",
+	"rx2uf7ixk96KEfrqjdQ9u8q9h9thqAaOmtFoVRFeexiyeTIQ4gPSEdRoKJ2KMnd9hT9QhqEW71KPBocT",
+	"q+sdzrsoaZuz/dbS5O3sipMFjZuPcca0LbY/arIvBlj5W0g9Y8VO1wSYjDFLFPQztMhylBW5tMz9oluG",
+	"CTqGnHPPB0+DAMoplyHkE417CDm4cD9XRMjHFt9cz288PBz7ROM68DKft6H5/dOCWYYWvCML0r+h9fw0",
+	"o4qMGRNkmlABBZABjYiWQzLhEbZYGS9LZlCJCdXVfXzrv0YPZLv3Xefxym081xVhKhFrRLaF9ebTDtmU",
+	"jkBEf6gdBbUj27JALOggl/844g/Nx6QcXOZMEBXION8ikRJVsMYh+xcaw+ENEP2eF1IOvLFuroHjpYgU",
+	"ZMxmNJo4QsmqkxrWbqjClauD2ePUjgyucxAHXOaOeHRekLNG4eq9N/tTE6VkMaFObQZW+anpeCNcasAf",
+	"ShQX06jIwjQzE8DHkAm5uD65uCRqqczeS/SMaiIYC6EsX/5U61kup7zxiKlVuJPv1A2osz8xtNJUW0Jo",
+	"Hl3Ka+l9mO1JngixWnZAT/ie2xGxD8StB5med2g7wLQ9edkx2CONaPm7owcAsllipkw8BrtlaXrEdSwO",
+	"X8df93mfju9pFIUMKs9FnsOCaYqJ4hMsLl1Fy9/ti+QMO8s43FuYNPP7PWuJ3A0lgdeKWQHPAi6La9AV",
+	"Mf+YMfC2QtP3XNQwPsO1QmHyBed50iRfGvw5HUf4cdkxtJq02wkOhdRZEQR1EsyoECxSncjq2YoS/yEk",
+	"ZGYPT5bEPYwM2Gg6GhK2oDwaEhXRYH6EGBpQcwrNLEFrRq7OFjRH/t+8QS/cvA/K+1TzBts4oPLvUfkE",
+	"qPlv/++TgTeoQr4ONROSkiyoWLoqtsqRT7giARRAekcSpg2aQ84p1I66NX84Pjd/uCczRkPoDxCyiKKx",
+	"d/DpdxDpy1hiQS61TlF9kWjVVN+M6eTr9nSsXl39J5ZU9g5VdjPdLGDPNpbIZ1vqrUtXynO7F2GPSEYT",
+	"lqxzOw772XvP68tD8203fIMnJGfXis6en8oOEUK+vzoPF1xAvZ6z//qXkQsU6ewv/6r4wws6zosq2AQ2",
+	"w1dxWoMid9TRC8v7SsmFY0ED0II8svFMyjn5evvRnGUASUjCAh4b8Ff1aDI05ktEA8jIEMuceKCYNv91",
+	"ZCNjOtgp1PfcvXBo16QFhw9ET38ia1ira2HEogYSvGueQ2vdRsBcwwSj6G/P12WgWJAwrciCqvmPL+l2",
+	"EGTwl1EGfWM8z7CsEdS3NSBPvls07Uw0X2lC1rBC7Rgj8j5D9XScDaBIqrCEDFcZuD/yKPI6LdqBCqOr",
+	"Jpp5Z+QvVbzz9hUyKJxZG0rg2ZNbW7RyzVMgKsaaMc3ePC5V6RtLGTG6JkctF+Ce5X7IoGlZ8Rsg5nC1",
+	"56tarLOIdK3+MAsq0GgCYKWWFt+j10tFrx2bqIdsnPY4V8G5K6bzzIGntA8LttlWHsailVd/7M8LMWgZ",
+	"8wCTrWvc2KucjXeFWffexp/ibfQ/whO6Gwty1LsZ98/NqErKt7GfsfGppdKAgBWNPsOClTYi55pEjCoN",
+	"DU4qRhnU4EYDqIoyN2kjyPSOxDXAoNGT6F/03FyJRTRc15foS3/vO+x9h+v6DrGLjExIGgNppBFat7YR",
+	"T74DHG/mQlwF8lh2opBYWvINJixg/IERGrFEOzOT20ZqDVGiqqOwHdqLL+Pfh7OsP2K7n3aVzNBbqts7",
+	"/gry13v+npvnryPQdXD9NaPWKqegBSI0WfPzLtcK893zCIla6RHsYeolePg2thwPyGbsAWwNl9629hr6",
+	"1rqRexlUn/ZAKyMF2g5GownlEQuHhMbxCFO6WFjk9dr5jjF7x0Diisht2Z33BSd8sJ4wmP82LjC78lIw",
+	"WNNsQYmWPad3Hzm9orLbbkTvTUX2qRvVFTqH0ymDCj0LyqPXinj3QXEVImMm1BBrqxopGqdaQ2dKqsnN",
+	"57svqO3ebe8IJVfvv9hWlDTQakR+k5rENMma/GZFW2uqnc7k49f8aTd0ylYZKHd8KlhYmDom/mXlCuHt",
+	"Rg111V3qV7PdsqDfPjIxNVj79vRvvww3aLaj2Td9MtOLqKhO5QfV6jAYhjZNCT6Yvyc/0RjwrbkiCxpN",
+	"ZLIAWLZlSWRC2LcYHZvPQd+MhBWEJUYZa/E212bz2VY4UPSyqjdBxIP5kIRc2VJULRH+WudFscSmUjLg",
+	"ee/Xks7ZbPz/Fn9gB2rzf/dkAEOicqAuTzJVf0eEJHO2hPxqqG+s7VytdwWe8VohBBEp4JzhnN1UhHDR",
+	"WEIp5aXZq+WCa83CdwRqeD1yBbhCjeHyWvkVQOHu/zgGE/vYt7GPry+xE0NthdFsPO22NTKAMtA4pxoW",
+	"hAcjxW+6Ly73UiVk/42vL8nAARJ8cplqQvGrZEwM3A1zJGtY1PV69rSjqZMfEKhViLougu42kOCJQ0ua",
+	"qHeVM1P2pxb1E/mnBgX/qFNqOSFcH5lNwAJB2CfIv6gM0XUOnMPvxTOnrzYAFKKEuB0sWJlMm8+WWOMy",
+	"4gqMSH93ULW7Y7F6Uapq2t+bw6IPlSuLpRljlIh0MWYJNrKlUy5oS/dGa1l4OMgFX6SLV2dvMs0Fmg1L",
+	"6qD4NxwKFJMtFIlZ4oyVptHu+J+sjLx2xNPT4crxn3GpNv9LPxWpxLI5aRSxhIxZJMVUZSfrvrlIa8G1",
+	"4jpixTWrpg4risrZbInbICUlgj1WDcc4kQ9ccWvCeliRMCXTJGC2Jn0VMciYBXJhDeLicw08jkjBZMNe",
+	"2ItUaWMOp4L/T1qXWAZz/VwsZ7mH1TX8GeKcW4ymwto4q2k18eLN/rnPiyixGSpA/A+7vITvfITgCkUQ",
+	"hGffbas1y8325I3d46bDOdFUDrcMmCXj6mTBjEGhujIscncFoGFt9w/EzogqjXJNAiqEBAjMQuBlDMQx",
+	"/Ml+gontPxLiPHH+bYdIBclm0PxgfwloFVdAV7ADafBIDu/IvXnmvQE4WwnQbK5ppMnC6F3RY/mMqnH/",
+	"oLCJW3JetUReK1/3wB9W1b/+6NsZYlG1PbzriLRNpul5GFq7FipgijIFTc88lE1kxCpgeR6Gh4uU52HY",
+	"ESaxixQuwIHbjfYTrQuotqUBJbhL564MdNOZtXnxTQ16K3P3EGggywHWhnbmd9tyrpUlMkmjqAiHDgpy",
+	"cps5Uw9JHFExdGoB/V+GxZM91AJoaLF7xXT7abs1CtNQaLyvLf4kJ+WeXLYXvaMKSjheotivo+v+wbLZ",
+	"ex9FVoeVjURXbaGCR71Vjz/ZEX+OOjfHBQYhm9A00mfkzVHXqIC9Bbzy60UIrgtxAX/w06N1ogT5DE6H",
+	"LyJksJ4t95Er3b0QOXwKy3QqndWs/Pe4t3+4t8gAZS3kM7ZJK+z5XeoKUXhzJ8Y9Kv68VuS7MSP2VsyO",
+	"/Vy5R8t8wOvLBoV2XxY+5kAxRu6v3n8hTk7Mn9V9XxdjD/U9RjXqrOwymV6Hf5m/Hc/ZstWHbjOIqIB2",
+	"SXO2rFNzY2hxrcj1JbrQ3aWltMQxI9BdAB+RhyjB9X6LyqvIeapnp+WfG9IVz2Nu9HMtBAnrEQTW5IlB",
+	"pIY0tzOHFS4FLkuLn8p8mg9sSeB7rxfi3EPzxn7/NY5smWhShWvQU8NeMDWsQ+5kC+x5kIuGQhewPUnY",
+	"g5yz5s4qn2gyx53aDQ3RKXNTSJQkHFOKclj1yR5ZOgoCsbnbNqqHoh6acsEc/oZckzhNYqmYWht/b2FC",
+	"Pf6WoAiXpbV1C1WWGW++abDnhT02Z+n6QOukd+BZoknKjvoYQA/VTwHVqHVO5DaD5e9ztrzu4OqHxHdw",
+	"5aOXfogZRUt049dmurhUGK+vvZ3q2rB7xfTPxtziOMaWbDqUw4r+MEh/vrbqAPMPzQnrgUbPEDefHyKZ",
+	"I7r7fOUoRC0ogXdlZcwhz62tuN9UbU7Ajf1la4bFwXDjwaW4Veeo8sL2FPjV7qhcMJ0sdnBGxQkPDO53",
+	"KahKA80fGLG34CiWI6bZFFqdj8hvsrSBttQxvGL6xo5/CLuHneuluXQNae6ybH3thL2pnWCeA14H98FA",
+	"NHJlchJbUiP5wMO2kLVvu7q0syCSqaWdmHs9DTamqq1rUqSlQK0ErowU6YlMFvU1S26y6byobce+9dM0",
+	"Lcw+S7/3dEi/qlk3T2cujKBnn6dec06+u3+aM2HCpp0LfdtrvTn46oOlgMxLlymQRfVr16RbO59VKZ32",
+	"cki4x/JE9FENyTSIh4T+mSasoe9B/u4vI4jaSaFx0bdRZ7esr5WTkv1uOnyo6p/vXE4Z0dni1v8psODk",
+	"O/7D/GlBgxkX7NiIgTr5bv/X/F+b/8hs70gKha5oWbNuQsdYDyPzDdkHQp3WOrP1E/7+BX/eN0goQ+XU",
+	"5ZPWD+SWdbthPnlL1jJY4VNtN+I/pQAqxYBPiJA6z3wYkglPClL5p7kUQuFjoMeHTXQ2cyHM64XRb32B",
+	"XgNffT3pkXUHh3p/gb0UwCcFUyPzzZaWwXdV8nzBHTU1ZfGZ2P+9aF3VGlf/hIEPBD+bPOybouczttvM",
+	"d93GasMlfa1Qznpc2a3FlisztSu/E4A5+Y57a8l4Wwt3fDSswx83j6F9EQwImnFr8cfb9F4sDNWaVPVD",
+	"ZLbRNlYi0v/Jxc1X5xiGo7ld0tdvXg/J6/9zerp43WShBXH6iYtXa9qm31pH/ZsZ9e3pqmHpt1cbveyC",
+	"LWSyrH/fKw5v/ObtJ9449oItNn7llrF/wbH/dtU+8tpv7Zss1se9bFrV/Odujm1PZS/cvTVzMB+aJsGM",
+	"axboNGkqcVW6ZO0pnPv39yeUH2NdFI4qmxsZxb0EChAvqA7QQTjhkf7xiTUvzvQofINuVkciI7ZelAXu",
+	"KNSBp8qWsS2lJGf5hICQWATDJQofjVYW/LuFqb2kiIt54210ED8E+g3N4vWhljWzThIrch0i/aky0rZg",
+	"nXSnWrzutTLW9YRHbFirMzMeqyHOB61uG/YuXAti/E3XMgEuMPXpq2LJDQ50EKQAf75rSD6WcMsXddRv",
+	"G9sxvVzmHJSaiDMBcorhfabVpR8VoVmA3T0rO23W1HXkE2ziKZkCM2/JNLb9NKpCEk+vsmag7rOTCyMI",
+	"oXmqXFDz1ChynAs0ESM55aKp8OML0Rb3DWiUMBranqpm1YRLqkgTrDIezKiY2nyivazss+UKeLUg8wJ6",
+	"rrh+EFG+UKMXsCN2RYZCKddu0FCzZZ6oR66D2bFMps05Q3dM2+YluFvW7X9KArfRGC4CyalG3xWx9RKM",
+	"PQp2arnTdCBjhtlE8A6uKGxW28kmE2uaTEsWQk1HFHiXUg2bXWTjeOuajdmSlVNgy2tJcM2JloeZFrmt",
+	"njuqihHcGlHqEyb7LJwavENFy4yhhkzJMuJVqvVDmkRhBJY81PvFF3TOSJKax6dJ9Ors1Uzr+OzkJJIB",
+	"jWZS6bNfTn85hYOtHf57TTr0nC2hig8gbiWLB8pwWfeXY+5XnW3nudIr4hrAESm0dFywwnPyq2uedRPR",
+	"AJ2lUEfQVvZ22mmjJd549Q/O9L86V8j8hG52ddWL/MeZK+uegALCI66XRHOzbG2T8q7+Yi6ueSI4XQgN",
+	"oCKaOaoJFsBzhkSzRSwTmiwrjXewN180OTafmoXkwexj3sDw0JrBPqRjlghmbG1H1Iv4hAXLIGKF2/HD",
+	"1Tzhiutf0zE5j2MCBYSS8spd53+tu7/Qh9R1Oh36z8I3LDSV9h5f7DzR3n9HOS+SGnr8b+vyyJ5YPLzX",
+	"CGU6jnhQ4CV7dztectOHdXEoElBNIzklAxupG2IEcFj0xh2VP6LHrq3r/NbmMfAeVYCev/711/8GAAD/",
+	"/w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

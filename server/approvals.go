@@ -1,0 +1,319 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/approval"
+	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/store"
+	"github.com/astropulse/astroplane/workflows"
+)
+
+// Defaults of an approval policy.
+const (
+	defaultApprovalExpiry = 72 * time.Hour
+	minApprovalExpiry     = 5 * time.Minute
+	maxApprovalExpiry     = 30 * 24 * time.Hour
+)
+
+// GetApprovalPolicy returns the organization's approval policy (operations empty
+// when it has none).
+func (s *Server) GetApprovalPolicy(c echo.Context, _ api.GetApprovalPolicyParams) error {
+	p, err := mustPrincipal(c)
+	if err != nil {
+		return err
+	}
+	pol, err := s.approvalPolicy(c.Request().Context(), p.OrgID)
+	if err != nil {
+		return err
+	}
+	return ok(c, policyView(pol), "approval policy")
+}
+
+// SetApprovalPolicy replaces the organization's approval policy.
+func (s *Server) SetApprovalPolicy(c echo.Context, _ api.SetApprovalPolicyParams) error {
+	p, err := mustPrincipal(c)
+	if err != nil {
+		return err
+	}
+	var in api.ApprovalPolicyInput
+	if err := bindBody(c, &in); err != nil {
+		return err
+	}
+	expiry := defaultApprovalExpiry
+	if in.ExpiresIn != nil {
+		d, err := time.ParseDuration(*in.ExpiresIn)
+		if err != nil || d < minApprovalExpiry || d > maxApprovalExpiry {
+			return ValidationFailed(map[string]any{"expiresIn": fmt.Sprintf("must be a duration from %s to %s", minApprovalExpiry, maxApprovalExpiry)})
+		}
+		expiry = d
+	}
+	roles := []string{store.RoleAdmin}
+	if in.ApproverRoles != nil {
+		roles = roles[:0]
+		for _, r := range *in.ApproverRoles {
+			roles = append(roles, string(r))
+		}
+	}
+	ops := make([]string, 0, len(in.Operations))
+	for _, o := range in.Operations {
+		ops = append(ops, string(o))
+	}
+	pol := store.ApprovalPolicy{OrgID: p.OrgID, Operations: strings.Join(ops, ","), ApproverRoles: strings.Join(roles, ","),
+		ExpiresIn: expiry, UpdatedBy: p.UserID}
+	if err := s.store.PutApprovalPolicy(c.Request().Context(), &pol); err != nil {
+		return err
+	}
+	s.audit(c, p, "APPROVAL_POLICY", "UPDATE", p.OrgID, store.OutcomeSuccess)
+	return ok(c, policyView(pol), "approval policy set")
+}
+
+func (s *Server) approvalPolicy(ctx context.Context, orgID string) (store.ApprovalPolicy, error) {
+	pol, err := s.store.GetApprovalPolicy(ctx, orgID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.ApprovalPolicy{OrgID: orgID, ApproverRoles: store.RoleAdmin, ExpiresIn: defaultApprovalExpiry}, nil
+	}
+	return pol, err
+}
+
+func policyView(p store.ApprovalPolicy) api.ApprovalPolicy {
+	v := api.ApprovalPolicy{Operations: []api.ApprovalPolicyOperations{}, ApproverRoles: splitList(p.ApproverRoles), ExpiresIn: p.ExpiresIn.String()}
+	for _, o := range splitList(p.Operations) {
+		v.Operations = append(v.Operations, api.ApprovalPolicyOperations(o))
+	}
+	if !p.UpdatedAt.IsZero() {
+		v.UpdatedAt = &p.UpdatedAt
+	}
+	return v
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
+}
+
+// approvalGate is the gate an operation of opType gets under the organization's
+// policy, or nil when it needs no approval.
+func (s *Server) approvalGate(c echo.Context, p Principal, opType string, summary []activities.Fact) (*workflows.ApprovalGate, error) {
+	pol, err := s.approvalPolicy(c.Request().Context(), p.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(splitList(pol.Operations), opType) {
+		return nil, nil
+	}
+	return &workflows.ApprovalGate{ExpiresIn: pol.ExpiresIn, ApproverRoles: splitList(pol.ApproverRoles), RequestedBy: p.UserID, Summary: summary}, nil
+}
+
+// approvalAttempt is a checked approval link: its claims and the request it is for.
+type approvalAttempt struct {
+	claims  approval.Claims
+	request store.ApprovalRequest
+}
+
+// checkApprovalLink verifies a link's token against its query parameters, that it was
+// not used, and that its operation still waits. Every refusal is audited.
+func (s *Server) checkApprovalLink(c echo.Context, orgID, clusterName, token string) (approvalAttempt, *APIError) {
+	ctx := c.Request().Context()
+	refuse := func(status int, code, reason string, claims approval.Claims) (approvalAttempt, *APIError) {
+		s.auditRefusedToken(c, orgID, claims, reason)
+		return approvalAttempt{}, &APIError{Status: status, Code: code, Message: reason}
+	}
+	if s.signer == nil {
+		return approvalAttempt{}, NotImplemented("approval links (no signing key configured)")
+	}
+	claims, err := s.signer.VerifyFor(approval.PurposeApproval, token, time.Now())
+	switch {
+	case errors.Is(err, approval.ErrExpired):
+		return refuse(http.StatusBadRequest, CodeBadRequest, "this approval link has expired", claims)
+	case errors.Is(err, approval.ErrWrongPurpose):
+		return refuse(http.StatusBadRequest, CodeBadRequest, "this link is not an approval link", claims)
+	case err != nil:
+		return refuse(http.StatusBadRequest, CodeBadRequest, "this approval link is not valid (altered or malformed)", approval.Claims{})
+	}
+	if err := claims.Matches(orgID, clusterName); err != nil {
+		return refuse(http.StatusBadRequest, CodeBadRequest, "this approval link is for another operation", claims)
+	}
+	if used, err := s.store.TokenUsed(ctx, claims.Nonce); err != nil {
+		return approvalAttempt{}, toAPIError(err)
+	} else if used {
+		return refuse(http.StatusConflict, CodeConflict, "this approval link was already used", claims)
+	}
+	req, err := s.store.GetApprovalRequest(ctx, claims.OrgID, claims.OperationID)
+	if errors.Is(err, store.ErrNotFound) {
+		return refuse(http.StatusNotFound, CodeNotFound, "no approval was requested for this operation", claims)
+	}
+	if err != nil {
+		return approvalAttempt{}, toAPIError(err)
+	}
+	if req.Status != store.ApprovalPending {
+		return refuse(http.StatusConflict, CodeConflict, "this operation was already "+strings.ToLower(req.Status), claims)
+	}
+	return approvalAttempt{claims: claims, request: req}, nil
+}
+
+// ShowClusterApprovalPage shows what an approval link would approve, with Approve and
+// Reject buttons that POST; it never acts itself.
+func (s *Server) ShowClusterApprovalPage(c echo.Context, params api.ShowClusterApprovalPageParams) error {
+	attempt, apiErr := s.checkApprovalLink(c, params.OrgId, params.ClusterName, params.Token)
+	if apiErr != nil {
+		if apiErr.Status >= 500 {
+			return apiErr
+		}
+		return renderPage(c, apiErr.Status, approval.Page{ClusterName: params.ClusterName, Error: apiErr.Message})
+	}
+	r := attempt.request
+	page := approval.Page{
+		ApproveAction: decisionURL(params.OrgId, params.ClusterName, params.Token, workflows.ActionApprove),
+		RejectAction:  decisionURL(params.OrgId, params.ClusterName, params.Token, workflows.ActionReject),
+		Token:         params.Token, OrgID: params.OrgId, ClusterName: params.ClusterName,
+		OperationID: r.ID, OperationType: r.OperationType, ExpiresAt: r.ExpiresAt,
+	}
+	if u, err := s.store.GetUser(c.Request().Context(), r.RequestedBy); err == nil {
+		page.Summary = append(page.Summary, approval.Fact{Label: "Requested by", Value: u.Email})
+	}
+	page.Summary = append(page.Summary, approval.Fact{Label: "Requested at", Value: r.CreatedAt.UTC().Format(time.RFC1123)})
+	if cl, err := s.store.GetCluster(c.Request().Context(), r.OrgID, r.ClusterID); err == nil {
+		page.Summary = append(page.Summary, approval.Fact{Label: "Provider", Value: cl.Provider + " (" + cl.ProvisionerType + ")"},
+			approval.Fact{Label: "Region", Value: cl.Region}, approval.Fact{Label: "Kubernetes", Value: cl.KubernetesVersion})
+	}
+	return renderPage(c, http.StatusOK, page)
+}
+
+func decisionURL(orgID, clusterName, token, action string) string {
+	q := url.Values{"clusterName": {clusterName}, "orgId": {orgID}, "token": {token}, "action": {action}}
+	return "/api/v1/cluster-approvals?" + q.Encode()
+}
+
+func renderPage(c echo.Context, status int, p approval.Page) error {
+	var buf bytes.Buffer
+	if err := approval.RenderPage(&buf, p); err != nil {
+		return err
+	}
+	approval.SetPageHeaders(c.Response().Header())
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// ApproveClusterOperation takes an approve or reject decision from an approval link:
+// it checks the token (signed, bound, unexpired, unused), the approver's role, and
+// delivers the decision to the waiting workflow as an Update whose validator says at
+// once whether it was taken. Browsers get a page, API clients the envelope.
+func (s *Server) ApproveClusterOperation(c echo.Context, params api.ApproveClusterOperationParams) error {
+	wantsHTML := strings.Contains(c.Request().Header.Get(echo.HeaderAccept), "text/html")
+	fail := func(e *APIError) error {
+		if wantsHTML && e.Status < 500 {
+			return renderPage(c, e.Status, approval.Page{ClusterName: params.ClusterName, Error: e.Message})
+		}
+		return e
+	}
+	attempt, apiErr := s.checkApprovalLink(c, params.OrgId, params.ClusterName, params.Token)
+	if apiErr != nil {
+		return fail(apiErr)
+	}
+	claims, ctx := attempt.claims, c.Request().Context()
+	approver, apiErr := s.approver(c, claims, attempt.request)
+	if apiErr != nil {
+		return fail(apiErr)
+	}
+	// Single use, atomically: a replay racing this request loses here.
+	if err := s.store.UseToken(ctx, claims.OrgID, claims.Nonce, approval.PurposeApproval, time.Now().UTC()); errors.Is(err, store.ErrTokenUsed) {
+		s.auditRefusedToken(c, claims.OrgID, claims, "this approval link was already used")
+		return fail(Conflict("this approval link was already used", nil))
+	} else if err != nil {
+		return err
+	}
+	if s.temporal == nil {
+		return errNoTemporal
+	}
+	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: claims.OperationID, UpdateName: workflows.UpdateDecide, WaitForStage: client.WorkflowUpdateStageCompleted,
+		Args: []any{workflows.Decision{Action: string(params.Action), DecidedBy: approver}},
+	})
+	var result workflows.DecisionResult
+	if err == nil {
+		err = handle.Get(ctx, &result)
+	}
+	if err != nil {
+		var notFound *serviceerror.NotFound
+		if errors.As(err, &notFound) || strings.Contains(err.Error(), "workflow execution already completed") {
+			return fail(Conflict("the operation has already ended", nil))
+		}
+		if strings.Contains(err.Error(), "already") || strings.Contains(err.Error(), "not waiting") {
+			return fail(Conflict(strings.TrimSpace(err.Error()), nil))
+		}
+		return fmt.Errorf("deliver decision to %s: %w", claims.OperationID, err)
+	}
+	word := map[string]string{store.ApprovalApproved: "Approved", store.ApprovalRejected: "Rejected"}[result.Status]
+	msg := fmt.Sprintf("%s by %s. The %s of cluster %s %s.", word, approver, attempt.request.OperationType, claims.ClusterName,
+		map[string]string{store.ApprovalApproved: "continues", store.ApprovalRejected: "will not run"}[result.Status])
+	if wantsHTML {
+		return renderPage(c, http.StatusOK, approval.Page{ClusterName: claims.ClusterName, OperationID: claims.OperationID,
+			OperationType: attempt.request.OperationType, Done: msg})
+	}
+	return ok(c, msg, result.Status)
+}
+
+// approver is who decides: the API key's user when one is sent, else the user the
+// link was sent to (or the Slack channel it was posted in). A user must still hold a
+// role the policy lets approve.
+func (s *Server) approver(c echo.Context, claims approval.Claims, req store.ApprovalRequest) (string, *APIError) {
+	ctx := c.Request().Context()
+	pol, err := s.approvalPolicy(ctx, claims.OrgID)
+	if err != nil {
+		return "", toAPIError(err)
+	}
+	roles := splitList(pol.ApproverRoles)
+	userID := claims.Approver
+	if p, ok := principalOf(c); ok {
+		if p.OrgID != claims.OrgID {
+			return "", Forbidden("this API key belongs to another organization")
+		}
+		userID = p.UserID
+	} else if strings.HasPrefix(claims.Approver, "slack:") {
+		return "Slack channel of the organization", nil
+	}
+	m, err := s.store.GetMembership(ctx, claims.OrgID, userID)
+	if err != nil || !slices.Contains(roles, m.Role) {
+		s.auditRefusedToken(c, claims.OrgID, claims, "approver lacks an approver role")
+		return "", Forbidden("you no longer hold a role that may approve this operation")
+	}
+	u, err := s.store.GetUser(ctx, userID)
+	if err != nil {
+		return "", toAPIError(err)
+	}
+	return u.Email, nil
+}
+
+// auditRefusedToken records a refused approval token against the organization it
+// names (when that organization exists).
+func (s *Server) auditRefusedToken(c echo.Context, orgID string, claims approval.Claims, reason string) {
+	if claims.OrgID != "" {
+		orgID = claims.OrgID
+	}
+	ctx := c.Request().Context()
+	if _, err := s.store.GetOrganization(ctx, orgID); err != nil {
+		s.log.WarnContext(ctx, "refused approval token for an unknown organization", "reason", reason, "traceID", TraceID(c))
+		return
+	}
+	err := s.store.RecordAudit(ctx, &store.AuditEvent{OrgID: orgID, EventType: "APPROVAL", Action: "TOKEN_REFUSED",
+		ResourceID: claims.OperationID, Outcome: store.OutcomeDenied, TraceID: TraceID(c),
+		Details: mustJSON(map[string]string{"reason": reason, "approver": claims.Approver, "ip": c.RealIP()})})
+	if err != nil {
+		s.log.ErrorContext(ctx, "record audit event", "err", err, "traceID", TraceID(c))
+	}
+}

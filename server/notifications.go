@@ -1,0 +1,434 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/approval"
+	"github.com/astropulse/astroplane/secrets"
+	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/store"
+)
+
+// ListNotificationChannels lists the channels notifications can go out on.
+func (s *Server) ListNotificationChannels(c echo.Context) error {
+	return ok(c, []api.NotificationChannel{
+		{Channel: api.Email, DisplayName: ptr("Email"), Description: ptr("Email over SMTP to the integration's recipients (approval links go to the approvers).")},
+		{Channel: api.Slack, DisplayName: ptr("Slack"), Description: ptr("A Slack incoming webhook; messages use Block Kit with buttons.")},
+	}, "channels")
+}
+
+// ListNotificationTopics lists the topics one can subscribe to.
+func (s *Server) ListNotificationTopics(c echo.Context) error {
+	out := make([]api.NotificationTopic, 0, len(activities.Topics))
+	for _, t := range activities.Topics {
+		category, _, _ := strings.Cut(t.Name, ".")
+		out = append(out, api.NotificationTopic{Topic: t.Name, Description: ptr(t.Description), Category: ptr(category)})
+	}
+	return ok(c, out, "topics")
+}
+
+// notificationOrg is the organization a notification call acts on: the key's, which
+// X-Astro-Organization-ID must name.
+func notificationOrg(c echo.Context, orgHeader string) (Principal, error) {
+	p, err := mustPrincipal(c)
+	if err != nil {
+		return Principal{}, err
+	}
+	if orgHeader != p.OrgID {
+		return Principal{}, NotFound(fmt.Sprintf("organization %q", orgHeader))
+	}
+	return p, nil
+}
+
+func (s *Server) needBox() error {
+	if s.box == nil {
+		return NotImplemented("notification integrations (no encryption key configured)")
+	}
+	return nil
+}
+
+// ListNotificationIntegrations lists the organization's integrations, secrets masked.
+func (s *Server) ListNotificationIntegrations(c echo.Context, params api.ListNotificationIntegrationsParams) error {
+	p, err := notificationOrg(c, params.XAstroOrganizationID)
+	if err != nil {
+		return err
+	}
+	if err := s.needBox(); err != nil {
+		return err
+	}
+	list, err := s.store.ListIntegrations(c.Request().Context(), p.OrgID)
+	if err != nil {
+		return err
+	}
+	out := make([]api.NotificationIntegration, 0, len(list))
+	for _, in := range list {
+		v, err := s.integrationView(in)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
+	}
+	return ok(c, out, "integrations")
+}
+
+// GetNotificationIntegration returns one integration, secrets masked.
+func (s *Server) GetNotificationIntegration(c echo.Context, channel api.NotificationChannelType, params api.GetNotificationIntegrationParams) error {
+	p, err := notificationOrg(c, params.XAstroOrganizationID)
+	if err != nil {
+		return err
+	}
+	if err := s.needBox(); err != nil {
+		return err
+	}
+	in, err := s.store.GetIntegration(c.Request().Context(), p.OrgID, string(channel))
+	if errors.Is(err, store.ErrNotFound) {
+		return NotFound(fmt.Sprintf("%s integration", channel))
+	}
+	if err != nil {
+		return err
+	}
+	v, err := s.integrationView(in)
+	if err != nil {
+		return err
+	}
+	return ok(c, v, "integration")
+}
+
+// ConfigureNotificationIntegration stores a channel's configuration, replacing the
+// previous one. Webhook URLs must pass the SSRF guard; secrets are sealed.
+func (s *Server) ConfigureNotificationIntegration(c echo.Context, params api.ConfigureNotificationIntegrationParams) error {
+	p, err := notificationOrg(c, params.XAstroOrganizationID)
+	if err != nil {
+		return err
+	}
+	if err := s.needBox(); err != nil {
+		return err
+	}
+	var in api.NotificationIntegrationInput
+	if err := bindBody(c, &in); err != nil {
+		return err
+	}
+	if in.Channel == nil {
+		return ValidationFailed(map[string]any{"channel": "required"})
+	}
+	ctx := c.Request().Context()
+	cfg := activities.IntegrationConfig{}
+	// Keep stored secrets the request does not replace (they are never echoed back,
+	// so clients cannot send them again).
+	if prev, err := s.store.GetIntegration(ctx, p.OrgID, string(*in.Channel)); err == nil {
+		if old, err := activities.OpenIntegrationConfig(s.box, prev.SealedConfig); err == nil {
+			cfg = old
+		}
+	}
+	details := map[string]any{}
+	if ci := in.Config; ci != nil {
+		if ci.Recipients != nil {
+			cfg.Recipients = cfg.Recipients[:0]
+			for _, r := range *ci.Recipients {
+				cfg.Recipients = append(cfg.Recipients, string(r))
+			}
+		}
+		if ci.SlackChannel != nil {
+			cfg.SlackChannel = *ci.SlackChannel
+		}
+		if ci.WebhookUrl != nil {
+			if err := s.guard.CheckURL(*ci.WebhookUrl); err != nil {
+				details["config.webhookUrl"] = err.Error()
+			}
+			cfg.WebhookURL = *ci.WebhookUrl
+		}
+		if sm := ci.Smtp; sm != nil {
+			prevPassword := ""
+			if cfg.SMTP != nil {
+				prevPassword = cfg.SMTP.Password
+			}
+			cfg.SMTP = &activities.SMTPSettings{Host: sm.Host, Port: sm.Port, Username: deref(sm.Username), Password: deref(sm.Password), StartTLS: "required"}
+			if sm.Password == nil {
+				cfg.SMTP.Password = prevPassword
+			}
+			if sm.From != nil {
+				cfg.SMTP.From = string(*sm.From)
+			}
+			if sm.StartTLS != nil {
+				cfg.SMTP.StartTLS = string(*sm.StartTLS)
+			}
+		}
+	}
+	switch *in.Channel {
+	case api.Slack:
+		if cfg.WebhookURL == "" {
+			details["config.webhookUrl"] = "required for the slack channel"
+		}
+	case api.Email:
+		if len(cfg.Recipients) == 0 {
+			details["config.recipients"] = "at least one recipient is required for the email channel"
+		}
+	}
+	if len(details) > 0 {
+		return ValidationFailed(details)
+	}
+	sealed, err := activities.SealIntegrationConfig(s.box, cfg)
+	if err != nil {
+		return err
+	}
+	enabled := in.Enabled == nil || *in.Enabled
+	row := store.NotificationIntegration{OrgID: p.OrgID, Channel: string(*in.Channel), Enabled: enabled, SealedConfig: sealed, UpdatedBy: p.UserID}
+	if err := s.store.PutIntegration(ctx, &row); err != nil {
+		return err
+	}
+	s.audit(c, p, "NOTIFICATION", "UPDATE", "integration:"+row.Channel, store.OutcomeSuccess)
+	row, err = s.store.GetIntegration(ctx, p.OrgID, row.Channel)
+	if err != nil {
+		return err
+	}
+	v, err := s.integrationView(row)
+	if err != nil {
+		return err
+	}
+	return ok(c, v, "integration saved")
+}
+
+// DeleteNotificationIntegration removes a channel's integration.
+func (s *Server) DeleteNotificationIntegration(c echo.Context, channel api.NotificationChannelType, params api.DeleteNotificationIntegrationParams) error {
+	p, err := notificationOrg(c, params.XAstroOrganizationID)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteIntegration(c.Request().Context(), p.OrgID, string(channel)); errors.Is(err, store.ErrNotFound) {
+		return NotFound(fmt.Sprintf("%s integration", channel))
+	} else if err != nil {
+		return err
+	}
+	s.audit(c, p, "NOTIFICATION", "DELETE", "integration:"+string(channel), store.OutcomeSuccess)
+	return ok(c, true, "integration deleted")
+}
+
+func (s *Server) integrationView(in store.NotificationIntegration) (api.NotificationIntegration, error) {
+	cfg, err := activities.OpenIntegrationConfig(s.box, in.SealedConfig)
+	if err != nil {
+		return api.NotificationIntegration{}, err
+	}
+	v := api.NotificationIntegration{Channel: api.NotificationChannelType(in.Channel), Enabled: in.Enabled,
+		CreatedAt: &in.CreatedAt, UpdatedAt: &in.UpdatedAt, Config: &api.NotificationIntegrationConfig{}}
+	if len(cfg.Recipients) > 0 {
+		v.Config.Recipients = &cfg.Recipients
+	}
+	if cfg.SlackChannel != "" {
+		v.Config.SlackChannel = &cfg.SlackChannel
+	}
+	if cfg.WebhookURL != "" {
+		v.Config.WebhookConfigured = ptr(true)
+		v.Config.WebhookUrlHint = ptr(maskURL(cfg.WebhookURL))
+	}
+	if sm := cfg.SMTP; sm != nil {
+		v.Config.SmtpHost, v.Config.SmtpPort = &sm.Host, &sm.Port
+		if sm.Username != "" {
+			v.Config.SmtpUsername = &sm.Username
+		}
+		if sm.Password != "" {
+			v.Config.SmtpPasswordHint = ptr(secrets.Mask(sm.Password))
+		}
+	}
+	return v, nil
+}
+
+// maskURL keeps a webhook URL's scheme and host and masks its path, which is the
+// secret part of a Slack webhook.
+func maskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return secrets.Mask(raw)
+	}
+	return u.Scheme + "://" + u.Host + "/" + secrets.Mask(strings.TrimPrefix(u.Path, "/"))
+}
+
+var knownTopics = func() []string {
+	out := []string{}
+	for _, t := range activities.Topics {
+		out = append(out, t.Name)
+	}
+	return out
+}()
+
+// ListNotificationSubscriptions lists the organization's subscriptions.
+func (s *Server) ListNotificationSubscriptions(c echo.Context, params api.ListNotificationSubscriptionsParams) error {
+	p, err := notificationOrg(c, params.XAstroOrganizationID)
+	if err != nil {
+		return err
+	}
+	subs, err := s.store.ListSubscriptions(c.Request().Context(), p.OrgID)
+	if err != nil {
+		return err
+	}
+	out := make([]api.NotificationSubscription, 0, len(subs))
+	for _, sub := range subs {
+		out = append(out, subscriptionView(sub))
+	}
+	return ok(c, out, "subscriptions")
+}
+
+// GetNotificationSubscription returns the subscription to one topic.
+func (s *Server) GetNotificationSubscription(c echo.Context, topic string, params api.GetNotificationSubscriptionParams) error {
+	p, err := notificationOrg(c, params.XAstroOrganizationID)
+	if err != nil {
+		return err
+	}
+	sub, err := s.store.GetSubscription(c.Request().Context(), p.OrgID, topic)
+	if errors.Is(err, store.ErrNotFound) {
+		return NotFound(fmt.Sprintf("subscription to %q", topic))
+	}
+	if err != nil {
+		return err
+	}
+	return ok(c, subscriptionView(sub), "subscription")
+}
+
+// PutNotificationSubscription creates or replaces the subscription to a topic.
+func (s *Server) PutNotificationSubscription(c echo.Context, params api.PutNotificationSubscriptionParams) error {
+	p, err := notificationOrg(c, params.XAstroOrganizationID)
+	if err != nil {
+		return err
+	}
+	var in api.NotificationSubscriptionInput
+	if err := bindBody(c, &in); err != nil {
+		return err
+	}
+	if !slices.Contains(knownTopics, in.Topic) {
+		return ValidationFailed(map[string]any{"topic": "unknown topic; see GET /api/v1/notifications/topics"})
+	}
+	channels := make([]string, 0, len(in.Channels))
+	for _, ch := range in.Channels {
+		channels = append(channels, string(ch))
+	}
+	sub := store.NotificationSubscription{OrgID: p.OrgID, Topic: in.Topic, Channels: strings.Join(channels, ","), Enabled: in.Enabled == nil || *in.Enabled}
+	if err := s.store.PutSubscription(c.Request().Context(), &sub); err != nil {
+		return err
+	}
+	s.audit(c, p, "NOTIFICATION", "UPDATE", "subscription:"+in.Topic, store.OutcomeSuccess)
+	sub, err = s.store.GetSubscription(c.Request().Context(), p.OrgID, in.Topic)
+	if err != nil {
+		return err
+	}
+	return ok(c, subscriptionView(sub), "subscription saved")
+}
+
+// DeleteNotificationSubscription removes the subscription to a topic.
+func (s *Server) DeleteNotificationSubscription(c echo.Context, topic string, params api.DeleteNotificationSubscriptionParams) error {
+	p, err := notificationOrg(c, params.XAstroOrganizationID)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteSubscription(c.Request().Context(), p.OrgID, topic); errors.Is(err, store.ErrNotFound) {
+		return NotFound(fmt.Sprintf("subscription to %q", topic))
+	} else if err != nil {
+		return err
+	}
+	s.audit(c, p, "NOTIFICATION", "DELETE", "subscription:"+topic, store.OutcomeSuccess)
+	return ok(c, true, "subscription deleted")
+}
+
+func subscriptionView(sub store.NotificationSubscription) api.NotificationSubscription {
+	v := api.NotificationSubscription{Topic: sub.Topic, Enabled: sub.Enabled, CreatedAt: &sub.CreatedAt, UpdatedAt: &sub.UpdatedAt}
+	for _, ch := range splitList(sub.Channels) {
+		v.Channels = append(v.Channels, api.NotificationChannelType(ch))
+	}
+	return v
+}
+
+var unsubscribePage = template.Must(template.New("unsubscribe").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex"><meta name="referrer" content="no-referrer">
+<title>Unsubscribe</title></head>
+<body style="font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto">
+{{if .Error}}<p id="error">{{.Error}}</p>{{else if .Done}}<p id="done">{{.Done}}</p>{{else}}
+<h1>Unsubscribe from {{.Topic}}</h1>
+<p>Stop {{.Channel}} notifications of <strong>{{.Topic}}</strong>.</p>
+<form method="post" action="{{.Action}}"><button type="submit" id="unsubscribe">Unsubscribe</button></form>{{end}}
+</body></html>`))
+
+type unsubscribeView struct{ Topic, Channel, Action, Error, Done string }
+
+// ShowUnsubscribePage shows what an unsubscribe link would do, with a button that POSTs.
+func (s *Server) ShowUnsubscribePage(c echo.Context, params api.ShowUnsubscribePageParams) error {
+	claims, err := s.verifyUnsubscribe(c, params.Token)
+	v := unsubscribeView{Topic: claims.Topic, Channel: claims.Channel,
+		Action: "/api/v1/notifications/unsubscribe?" + url.Values{"token": {params.Token}}.Encode()}
+	status := http.StatusOK
+	if err != nil {
+		v.Error, status = err.Message, err.Status
+	}
+	var b strings.Builder
+	if err := unsubscribePage.Execute(&b, v); err != nil {
+		return err
+	}
+	approval.SetPageHeaders(c.Response().Header())
+	return c.HTML(status, b.String())
+}
+
+func (s *Server) verifyUnsubscribe(c echo.Context, token string) (approval.Claims, *APIError) {
+	if s.signer == nil {
+		return approval.Claims{}, NotImplemented("unsubscribe links (no signing key configured)")
+	}
+	claims, err := s.signer.VerifyFor(approval.PurposeUnsubscribe, token, time.Now())
+	if err != nil {
+		s.auditRefusedToken(c, claims.OrgID, claims, "unsubscribe token refused: "+err.Error())
+		return approval.Claims{}, BadRequest("this unsubscribe link is not valid: "+err.Error(), map[string]any{"query.token": err.Error()})
+	}
+	return claims, nil
+}
+
+// UnsubscribeNotifications disables one topic on one channel (or all its channels):
+// the one a signed link names, or the one an admin asks for.
+func (s *Server) UnsubscribeNotifications(c echo.Context, params api.UnsubscribeNotificationsParams) error {
+	var orgID, topic, channel string
+	if params.Token != nil {
+		claims, apiErr := s.verifyUnsubscribe(c, *params.Token)
+		if apiErr != nil {
+			return apiErr
+		}
+		orgID, topic, channel = claims.OrgID, claims.Topic, claims.Channel
+	} else {
+		p, err := notificationOrg(c, deref(params.XAstroOrganizationID))
+		if err != nil {
+			return err
+		}
+		var in api.NotificationUnsubscribeRequest
+		if err := bindBody(c, &in); err != nil {
+			return err
+		}
+		orgID, topic, channel = p.OrgID, in.Topic, deref(in.Channel)
+	}
+	ctx := c.Request().Context()
+	sub, err := s.store.GetSubscription(ctx, orgID, topic)
+	if errors.Is(err, store.ErrNotFound) {
+		return NotFound(fmt.Sprintf("subscription to %q", topic))
+	}
+	if err != nil {
+		return err
+	}
+	channels := splitList(sub.Channels)
+	if channel == "" {
+		sub.Enabled = false
+	} else {
+		channels = slices.DeleteFunc(channels, func(ch string) bool { return ch == channel })
+		sub.Channels = strings.Join(channels, ",")
+		sub.Enabled = sub.Enabled && len(channels) > 0
+	}
+	if err := s.store.PutSubscription(ctx, &sub); err != nil {
+		return err
+	}
+	_ = s.store.RecordAudit(ctx, &store.AuditEvent{OrgID: orgID, EventType: "NOTIFICATION", Action: "UNSUBSCRIBE",
+		ResourceID: "subscription:" + topic, Outcome: store.OutcomeSuccess, TraceID: TraceID(c),
+		Details: mustJSON(map[string]string{"channel": channel})})
+	return ok(c, true, "unsubscribed")
+}
+
