@@ -323,7 +323,7 @@ func TestGuardHTTPClientDNSRebinding(t *testing.T) {
 	if err := g.CheckURL("https://rebind.test/hook"); err != nil {
 		t.Fatalf("CheckURL at validation time: %v", err)
 	}
-	_, err := g.HTTPClient(5*time.Second).Get("http://rebind.test:" + u.Port() + "/hook")
+	_, err := g.HTTPClient(5 * time.Second).Get("http://rebind.test:" + u.Port() + "/hook")
 	if !errors.Is(err, ErrForbiddenDestination) {
 		t.Fatalf("Get after rebinding error = %v, want ErrForbiddenDestination", err)
 	}
@@ -379,8 +379,8 @@ func TestSendSlackThroughGuard(t *testing.T) {
 	defer srv.Close()
 
 	err := SendSlack(context.Background(), Guard{}.HTTPClient(5*time.Second), srv.URL+hookPath, approvalMessage())
-	if !errors.Is(err, ErrForbiddenDestination) {
-		t.Fatalf("SendSlack to loopback error = %v, want ErrForbiddenDestination", err)
+	if !errors.Is(err, ErrForbiddenDestination) || !errors.Is(err, ErrPermanent) {
+		t.Fatalf("SendSlack to loopback error = %v, want ErrForbiddenDestination and ErrPermanent", err)
 	}
 	if strings.Contains(err.Error(), "secretToken") {
 		t.Fatalf("error %q leaks the webhook path", err)

@@ -85,7 +85,8 @@ func SlackPayload(m Message) map[string]any {
 // client means http.DefaultClient, with no such protection.
 //
 // Errors never contain webhookURL, whose path is the credential. Answers
-// 4xx other than 429, and invalid messages, wrap ErrPermanent; 429, 5xx and
+// 4xx other than 429, invalid messages and destinations refused by the
+// client's Guard (ErrForbiddenDestination) wrap ErrPermanent; 429, 5xx and
 // network errors are transient, with any Retry-After value in the message.
 func SendSlack(ctx context.Context, client *http.Client, webhookURL string, m Message) error {
 	if client == nil {
@@ -112,7 +113,12 @@ func SendSlack(ctx context.Context, client *http.Client, webhookURL string, m Me
 
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("slack: post to %s: %w", host, stripURL(err))
+		err = fmt.Errorf("slack: post to %s: %w", host, stripURL(err))
+		if errors.Is(err, ErrForbiddenDestination) {
+			// The guard refused the address; retrying will not change that.
+			return permanent(err)
+		}
+		return err
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, slackErrorBodyLimit))

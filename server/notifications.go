@@ -431,4 +431,3 @@ func (s *Server) UnsubscribeNotifications(c echo.Context, params api.Unsubscribe
 		Details: mustJSON(map[string]string{"channel": channel})})
 	return ok(c, true, "unsubscribed")
 }
-
