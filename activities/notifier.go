@@ -176,6 +176,9 @@ func (n *Notifier) SendApprovalLinks(ctx context.Context, in ApprovalInput) erro
 }
 
 func (n *Notifier) approvalLink(in ApprovalInput, approver string) (string, error) {
+	if n.Signer == nil {
+		return "", temporal.NewNonRetryableApplicationError("no ASTRO_APPROVAL_SIGNING_KEY on this worker", ErrTypeInvalidInput, nil)
+	}
 	token, err := n.Signer.Sign(approval.Claims{
 		OrgID: in.OrgID, ClusterName: in.ClusterName, ClusterID: in.ClusterID, OperationID: in.OperationID,
 		Approver: approver, Purpose: approval.PurposeApproval, ExpiresAt: in.ExpiresAt,
@@ -253,6 +256,9 @@ func (n *Notifier) DeliverTopic(ctx context.Context, in TopicInput) error {
 }
 
 func (n *Notifier) unsubscribeLink(orgID, topic, channel string) (string, error) {
+	if n.Signer == nil {
+		return "", errors.New("no signing key")
+	}
 	token, err := n.Signer.Sign(approval.Claims{OrgID: orgID, Purpose: approval.PurposeUnsubscribe, Topic: topic, Channel: channel,
 		ExpiresAt: time.Now().Add(90 * 24 * time.Hour)})
 	if err != nil {
@@ -263,11 +269,14 @@ func (n *Notifier) unsubscribeLink(orgID, topic, channel string) (string, error)
 
 // integrations returns the organization's enabled integrations, opened.
 func (n *Notifier) integrations(ctx context.Context, orgID string) (map[string]IntegrationConfig, error) {
+	out := map[string]IntegrationConfig{}
+	if n.Box == nil {
+		return out, nil // without the key no integration can be opened, so none is configured here
+	}
 	list, err := n.Store.ListIntegrations(ctx, orgID)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]IntegrationConfig{}
 	for _, in := range list {
 		if !in.Enabled {
 			continue

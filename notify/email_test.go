@@ -58,6 +58,12 @@ func (b *smtpBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	return &smtpSession{b: b, conn: c}, nil
 }
 
+func (b *smtpBackend) sawAuth() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.authSeen
+}
+
 func (b *smtpBackend) messages() []received {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -406,175 +412,180 @@ func TestSendEmailQuotedPrintableBody(t *testing.T) {
 	}
 }
 
-func TestSendEmailErrors(t *testing.T) {
-	cfgFor := func(host string, port int) SMTPConfig {
-		return SMTPConfig{
-			Host: host, Port: port, Username: testUser, Password: testPass,
-			From: "alerts@astro.example", InsecureSkipVerify: true, Timeout: 10 * time.Second,
-		}
-	}
+func TestSendEmailPolicies(t *testing.T) {
 	tests := []struct {
 		name string
-		// setup returns the config to use; it may start a server.
-		setup         func(t *testing.T) SMTPConfig
-		wantPermanent bool
+		// server is the test server to start; nil starts none.
+		server *serverOpts
+		// backend defaults to an accepting one.
+		backend *smtpBackend
+		// config adjusts a config that authenticates with the right
+		// credentials, requires STARTTLS and skips certificate checks.
+		config        func(cfg *SMTPConfig)
 		wantDelivered bool
+		wantTLS       bool
+		wantPermanent bool
+		wantNoAuth    bool // the server must not see an AUTH attempt
 	}{
 		{
-			name: "starttls required but not offered",
-			setup: func(t *testing.T) SMTPConfig {
-				host, port := startSMTP(t, &smtpBackend{}, serverOpts{allowInsecureAuth: true})
-				return cfgFor(host, port)
-			},
+			name:          "starttls required and offered",
+			server:        &serverOpts{tls: true},
+			wantDelivered: true,
+			wantTLS:       true,
+		},
+		{
+			name:          "starttls required but not offered",
+			server:        &serverOpts{allowInsecureAuth: true},
 			wantPermanent: true,
 		},
 		{
-			name: "wrong password",
-			setup: func(t *testing.T) SMTPConfig {
-				host, port := startSMTP(t, &smtpBackend{}, serverOpts{tls: true})
-				cfg := cfgFor(host, port)
-				cfg.Password = "wrong"
-				return cfg
-			},
+			name:          "wrong password",
+			server:        &serverOpts{tls: true},
+			config:        func(cfg *SMTPConfig) { cfg.Password = "wrong" },
 			wantPermanent: true,
 		},
 		{
-			name: "untrusted certificate",
-			setup: func(t *testing.T) SMTPConfig {
-				host, port := startSMTP(t, &smtpBackend{}, serverOpts{tls: true})
-				cfg := cfgFor(host, port)
-				cfg.InsecureSkipVerify = false
-				return cfg
-			},
+			name:          "untrusted certificate",
+			server:        &serverOpts{tls: true},
+			config:        func(cfg *SMTPConfig) { cfg.InsecureSkipVerify = false },
 			wantPermanent: true,
 		},
 		{
-			name: "recipient rejected with 550",
-			setup: func(t *testing.T) SMTPConfig {
-				be := &smtpBackend{rcptErr: &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}}
-				host, port := startSMTP(t, be, serverOpts{tls: true})
-				return cfgFor(host, port)
-			},
+			name:          "recipient rejected with 550",
+			server:        &serverOpts{tls: true},
+			backend:       &smtpBackend{rcptErr: &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}},
 			wantPermanent: true,
 		},
 		{
-			name: "data deferred with 451",
-			setup: func(t *testing.T) SMTPConfig {
-				be := &smtpBackend{dataErr: &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}}
-				host, port := startSMTP(t, be, serverOpts{tls: true})
-				return cfgFor(host, port)
-			},
+			name:          "data deferred with 451",
+			server:        &serverOpts{tls: true},
+			backend:       &smtpBackend{dataErr: &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}},
 			wantPermanent: false,
 		},
 		{
+			name:          "credentials refused without tls to a non-localhost host",
+			server:        &serverOpts{allowInsecureAuth: true, host: "127.0.0.2"},
+			config:        func(cfg *SMTPConfig) { cfg.StartTLS = StartTLSNone },
+			wantPermanent: true,
+			wantNoAuth:    true,
+		},
+		{
+			name:   "auth not offered",
+			server: &serverOpts{}, // no TLS and no insecure auth: no AUTH extension
+			config: func(cfg *SMTPConfig) {
+				cfg.StartTLS = StartTLSOpportunistic
+			},
+			wantPermanent: true,
+		},
+		{
+			name:          "opportunistic without tls sends to localhost",
+			server:        &serverOpts{allowInsecureAuth: true},
+			config:        func(cfg *SMTPConfig) { cfg.StartTLS = StartTLSOpportunistic },
+			wantDelivered: true,
+		},
+		{
+			name:          "opportunistic upgrades when offered",
+			server:        &serverOpts{tls: true},
+			config:        func(cfg *SMTPConfig) { cfg.StartTLS = StartTLSOpportunistic },
+			wantDelivered: true,
+			wantTLS:       true,
+		},
+		{
+			name:   "none stays in clear text",
+			server: &serverOpts{tls: true},
+			config: func(cfg *SMTPConfig) {
+				cfg.StartTLS = StartTLSNone
+				cfg.Username, cfg.Password = "", ""
+			},
+			wantDelivered: true,
+		},
+		{
 			name: "server down",
-			setup: func(t *testing.T) SMTPConfig {
+			config: func(cfg *SMTPConfig) {
 				ln, err := net.Listen("tcp", "127.0.0.1:0")
 				if err != nil {
 					t.Fatalf("listen: %v", err)
 				}
-				port := ln.Addr().(*net.TCPAddr).Port
+				cfg.Port = ln.Addr().(*net.TCPAddr).Port
 				ln.Close()
-				return cfgFor("127.0.0.1", port)
 			},
 			wantPermanent: false,
 		},
 		{
-			name: "credentials refused without tls to a non-localhost host",
-			setup: func(t *testing.T) SMTPConfig {
-				be := &smtpBackend{}
-				host, port := startSMTP(t, be, serverOpts{allowInsecureAuth: true, host: "127.0.0.2"})
-				cfg := cfgFor(host, port)
-				cfg.StartTLS = StartTLSNone
-				t.Cleanup(func() {
-					if be.authSeen {
-						t.Errorf("credentials were sent in clear text")
-					}
-				})
-				return cfg
-			},
-			wantPermanent: true,
-		},
-		{
-			name: "opportunistic without tls sends to localhost",
-			setup: func(t *testing.T) SMTPConfig {
-				host, port := startSMTP(t, &smtpBackend{}, serverOpts{allowInsecureAuth: true})
-				cfg := cfgFor(host, port)
-				cfg.StartTLS = StartTLSOpportunistic
-				return cfg
-			},
-			wantDelivered: true,
-		},
-		{
-			name: "opportunistic upgrades when offered",
-			setup: func(t *testing.T) SMTPConfig {
-				host, port := startSMTP(t, &smtpBackend{}, serverOpts{tls: true})
-				cfg := cfgFor(host, port)
-				cfg.StartTLS = StartTLSOpportunistic
-				return cfg
-			},
-			wantDelivered: true,
-		},
-		{
-			name: "none without credentials",
-			setup: func(t *testing.T) SMTPConfig {
-				host, port := startSMTP(t, &smtpBackend{}, serverOpts{tls: true})
-				cfg := cfgFor(host, port)
-				cfg.StartTLS = StartTLSNone
-				cfg.Username, cfg.Password = "", ""
-				return cfg
-			},
-			wantDelivered: true,
-		},
-		{
 			name:          "empty host",
-			setup:         func(*testing.T) SMTPConfig { return cfgFor("", 25) },
+			config:        func(cfg *SMTPConfig) { cfg.Host = "" },
 			wantPermanent: true,
 		},
 		{
-			name: "unknown starttls policy",
-			setup: func(*testing.T) SMTPConfig {
-				cfg := cfgFor("127.0.0.1", 25)
-				cfg.StartTLS = "maybe"
-				return cfg
-			},
+			name:          "host with a port",
+			config:        func(cfg *SMTPConfig) { cfg.Host = "mail.example.com:587" },
 			wantPermanent: true,
 		},
 		{
-			name: "port out of range",
-			setup: func(*testing.T) SMTPConfig {
-				return cfgFor("127.0.0.1", 70000)
-			},
+			name:          "unknown starttls policy",
+			config:        func(cfg *SMTPConfig) { cfg.StartTLS = "maybe" },
 			wantPermanent: true,
 		},
 		{
-			name: "invalid from",
-			setup: func(*testing.T) SMTPConfig {
-				cfg := cfgFor("127.0.0.1", 25)
-				cfg.From = "not an address"
-				return cfg
-			},
+			name:          "port out of range",
+			config:        func(cfg *SMTPConfig) { cfg.Port = 70000 },
+			wantPermanent: true,
+		},
+		{
+			name:          "invalid from",
+			config:        func(cfg *SMTPConfig) { cfg.From = "not an address" },
 			wantPermanent: true,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := tt.setup(t)
+			be := tt.backend
+			if be == nil {
+				be = &smtpBackend{}
+			}
+			cfg := SMTPConfig{
+				Host: "127.0.0.1", Port: 1, Username: testUser, Password: testPass,
+				From: "alerts@astro.example", InsecureSkipVerify: true, Timeout: 10 * time.Second,
+			}
+			if tt.server != nil {
+				cfg.Host, cfg.Port = startSMTP(t, be, *tt.server)
+			}
+			if tt.config != nil {
+				tt.config(&cfg)
+			}
+
 			err := SendEmail(context.Background(), cfg, []string{"ops@example.com"}, approvalMessage())
+
+			msgs := be.messages()
 			if tt.wantDelivered {
 				if err != nil {
 					t.Fatalf("SendEmail: %v", err)
+				}
+				if len(msgs) != 1 {
+					t.Fatalf("server received %d messages, want 1", len(msgs))
+				}
+				if msgs[0].tls != tt.wantTLS {
+					t.Fatalf("delivered over TLS = %v, want %v", msgs[0].tls, tt.wantTLS)
+				}
+				if msgs[0].authd != (cfg.Username != "") {
+					t.Fatalf("authenticated = %v with username %q", msgs[0].authd, cfg.Username)
 				}
 				return
 			}
 			if err == nil {
 				t.Fatalf("SendEmail succeeded, want error")
 			}
+			if len(msgs) != 0 {
+				t.Fatalf("server received %d messages despite the error", len(msgs))
+			}
 			if got := errors.Is(err, ErrPermanent); got != tt.wantPermanent {
 				t.Fatalf("errors.Is(%v, ErrPermanent) = %v, want %v", err, got, tt.wantPermanent)
 			}
 			if strings.Contains(err.Error(), testPass) {
 				t.Fatalf("error %q leaks the password", err)
+			}
+			if tt.wantNoAuth && be.sawAuth() {
+				t.Fatalf("credentials were sent in clear text to %s", cfg.Host)
 			}
 		})
 	}

@@ -274,7 +274,7 @@ func classify(a netip.Addr) string {
 }
 
 // HTTPClient returns a client for webhook requests with the given overall
-// timeout. It re-checks every address it dials, after DNS resolution, so a
+// timeout (zero means none; the request context still applies). It re-checks every address it dials, after DNS resolution, so a
 // host that passed CheckURL cannot be re-pointed at a refused address (DNS
 // rebinding); it ignores proxy environment variables, whose dials it could
 // not check; and it follows at most 5 redirects, each re-validated with

@@ -24,6 +24,17 @@ if [ -z "${ASTRO_BOOTSTRAP_API_KEY:-}" ]; then
 fi
 export ASTRO_BOOTSTRAP_API_KEY
 
+# Keys that seal integration secrets and sign approval links, made once per checkout.
+secret() { # secret NAME: print .data/NAME, creating it with 32 random bytes first
+  [ -s "$DATA/$1" ] || (umask 077; head -c 32 /dev/urandom | base64 > "$DATA/$1")
+  cat "$DATA/$1"
+}
+export ASTRO_ENCRYPTION_KEY=${ASTRO_ENCRYPTION_KEY:-$(secret encryption-key)}
+export ASTRO_APPROVAL_SIGNING_KEY=${ASTRO_APPROVAL_SIGNING_KEY:-$(secret signing-key)}
+# Local webhook and SMTP sinks are on loopback; production leaves this empty.
+export ASTRO_NOTIFY_ALLOWED_HOSTS=${ASTRO_NOTIFY_ALLOWED_HOSTS:-127.0.0.0/8,::1/128,localhost}
+export ASTRO_PUBLIC_URL=${ASTRO_PUBLIC_URL:-http://localhost:${ASTRO_HTTP_ADDR##*:}}
+
 pids=()
 stop() {
   trap - INT TERM EXIT

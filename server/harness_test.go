@@ -56,16 +56,21 @@ func (s *syncBuffer) String() string {
 
 func newEnv(t testing.TB, tc client.Client) *env {
 	t.Helper()
+	return newEnvWith(t, tc, server.Options{})
+}
+
+// newEnvWith is newEnv with extra server options (keys, guard).
+func newEnvWith(t testing.TB, tc client.Client, opts server.Options) *env {
+	t.Helper()
 	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "astro.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	logs := &syncBuffer{}
-	srv, err := server.New(server.Options{
-		Store: st, Temporal: tc, TaskQueue: workflows.TaskQueue, MaxBodyBytes: 64 << 10,
-		Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	opts.Store, opts.Temporal, opts.TaskQueue, opts.MaxBodyBytes = st, tc, workflows.TaskQueue, 64<<10
+	opts.Log = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := server.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

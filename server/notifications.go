@@ -360,6 +360,9 @@ type unsubscribeView struct{ Topic, Channel, Action, Error, Done string }
 // ShowUnsubscribePage shows what an unsubscribe link would do, with a button that POSTs.
 func (s *Server) ShowUnsubscribePage(c echo.Context, params api.ShowUnsubscribePageParams) error {
 	claims, err := s.verifyUnsubscribe(c, params.Token)
+	if err != nil && err.Status >= 500 {
+		return err
+	}
 	v := unsubscribeView{Topic: claims.Topic, Channel: claims.Channel,
 		Action: "/api/v1/notifications/unsubscribe?" + url.Values{"token": {params.Token}}.Encode()}
 	status := http.StatusOK

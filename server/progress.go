@@ -124,6 +124,13 @@ func progressView(pr workflows.Progress, detail map[string]any, cl store.Cluster
 	if pr.Message != "" {
 		v.Message = &pr.Message
 	}
+	if a := pr.Approval; a != nil {
+		status := api.ClusterApprovalRequestStatus(a.Status)
+		v.Approval = &api.ClusterApprovalRequest{RequestedFrom: &a.RequestedFrom, ExpiresAt: &a.ExpiresAt, Status: &status, DecidedAt: a.DecidedAt}
+		if a.DecidedBy != "" {
+			v.Approval.DecidedBy = &a.DecidedBy
+		}
+	}
 	for _, st := range pr.Steps {
 		step := api.ClusterProgressStep{Name: st.Name, Status: api.ClusterProgressStepStatus(st.Status), StartedAt: st.StartedAt, EndedAt: st.EndedAt}
 		if st.Message != "" {

@@ -33,6 +33,7 @@ type Config struct {
 	Log      config.Log
 	Store    config.Store
 	Temporal config.Temporal
+	Keys     config.Keys
 }
 
 func main() {
@@ -82,8 +83,24 @@ func run(ctx context.Context) error {
 	}
 	defer tc.Close()
 
+	box, err := cfg.Keys.Box()
+	if err != nil {
+		return err
+	}
+	signer, err := cfg.Keys.Signer()
+	if err != nil {
+		return err
+	}
+	guard, err := cfg.Keys.Guard()
+	if err != nil {
+		return err
+	}
+	if box == nil || signer == nil {
+		log.Warn("ASTRO_ENCRYPTION_KEY or ASTRO_APPROVAL_SIGNING_KEY unset: notification integrations or approval links answer 501")
+	}
 	srv, err := server.New(server.Options{
 		Store: st, Temporal: tc, Log: log, TaskQueue: cfg.Temporal.TaskQueue, MaxBodyBytes: cfg.MaxBodyBytes,
+		Box: box, Signer: signer, Guard: guard,
 	})
 	if err != nil {
 		return err

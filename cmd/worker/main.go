@@ -16,6 +16,7 @@ import (
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/activities/sim"
 	"github.com/astropulse/astroplane/internal/config"
+	"github.com/astropulse/astroplane/notify"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
@@ -27,9 +28,21 @@ type Config struct {
 	// MaxConcurrentActivities caps the activities this worker runs at once.
 	MaxConcurrentActivities int `env:"ASTRO_WORKER_MAX_CONCURRENT_ACTIVITIES" envDefault:"200"`
 
+	// PublicURL is where users reach the API: the base of approval links.
+	PublicURL string `env:"ASTRO_PUBLIC_URL" envDefault:"http://localhost:8080"`
+	// SMTP is the server's relay for email notifications.
+	SMTPHost     string `env:"ASTRO_SMTP_HOST"`
+	SMTPPort     int    `env:"ASTRO_SMTP_PORT" envDefault:"587"`
+	SMTPUsername string `env:"ASTRO_SMTP_USERNAME"`
+	SMTPPassword string `env:"ASTRO_SMTP_PASSWORD"`
+	SMTPFrom     string `env:"ASTRO_SMTP_FROM" envDefault:"astro-plane@localhost"`
+	// SMTPStartTLS is required, opportunistic or none.
+	SMTPStartTLS string `env:"ASTRO_SMTP_STARTTLS" envDefault:"required"`
+
 	Log      config.Log
 	Store    config.Store
 	Temporal config.Temporal
+	Keys     config.Keys
 }
 
 func main() {
@@ -65,7 +78,11 @@ func run(ctx context.Context) error {
 	defer tc.Close()
 
 	w := worker.New(tc, cfg.Temporal.TaskQueue, worker.Options{MaxConcurrentActivityExecutionSize: cfg.MaxConcurrentActivities})
-	workflows.Register(w, workflows.Dependencies{Cluster: clusterActivities(st, cfg.SimStepDelay)})
+	notifier, err := notifierActivities(cfg, st)
+	if err != nil {
+		return err
+	}
+	workflows.Register(w, workflows.Dependencies{Cluster: clusterActivities(st, cfg.SimStepDelay), Notifier: notifier})
 	log.Info("worker starting", "taskQueue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address, "store", st.Driver())
 	return w.Run(interruptOn(ctx))
 }
@@ -79,6 +96,27 @@ func clusterActivities(st *store.Store, stepDelay time.Duration) *activities.Clu
 		Providers:    map[string]activities.Provider{"aws": simCloud, "gcp": simCloud, "azure": simCloud},
 		PollInterval: max(stepDelay/4, 50*time.Millisecond),
 	}
+}
+
+// notifierActivities wires the approval and notification activities.
+func notifierActivities(cfg Config, st *store.Store) (*activities.Notifier, error) {
+	box, err := cfg.Keys.Box()
+	if err != nil {
+		return nil, err
+	}
+	signer, err := cfg.Keys.Signer()
+	if err != nil {
+		return nil, err
+	}
+	guard, err := cfg.Keys.Guard()
+	if err != nil {
+		return nil, err
+	}
+	return &activities.Notifier{
+		Store: st, Box: box, Signer: signer, PublicURL: cfg.PublicURL, HTTP: guard.HTTPClient(30 * time.Second),
+		SMTP: notify.SMTPConfig{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
+			From: cfg.SMTPFrom, StartTLS: cfg.SMTPStartTLS, Timeout: 30 * time.Second},
+	}, nil
 }
 
 // interruptOn adapts ctx to the channel worker.Run stops on.

@@ -11,6 +11,10 @@ import (
 	"strings"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/astropulse/astroplane/approval"
+	"github.com/astropulse/astroplane/notify"
+	"github.com/astropulse/astroplane/secrets"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 )
@@ -34,6 +38,55 @@ type Temporal struct {
 type Store struct {
 	// DatabaseURL is postgres://… or sqlite://PATH.
 	DatabaseURL string `env:"ASTRO_DATABASE_URL" envDefault:"sqlite://.data/astro.db"`
+}
+
+// Keys are the secrets both processes share: the key that seals integration secrets
+// at rest and the key that signs approval and unsubscribe links.
+type Keys struct {
+	// EncryptionKey (32 bytes, base64 or hex) seals webhook URLs and SMTP passwords.
+	EncryptionKey string `env:"ASTRO_ENCRYPTION_KEY"`
+	// SigningKey (at least 32 bytes, base64 or hex) signs approval and unsubscribe links.
+	SigningKey string `env:"ASTRO_APPROVAL_SIGNING_KEY"`
+	// NotifyAllowedHosts admits webhook destinations the SSRF guard refuses by
+	// default (loopback, private ranges): CIDRs or host names, comma-separated.
+	NotifyAllowedHosts string `env:"ASTRO_NOTIFY_ALLOWED_HOSTS"`
+}
+
+// Box returns the sealer of integration secrets, or nil when no key is set.
+func (k Keys) Box() (*secrets.Box, error) {
+	if k.EncryptionKey == "" {
+		return nil, nil
+	}
+	key, err := secrets.ParseKey(k.EncryptionKey)
+	if err != nil {
+		return nil, fmt.Errorf("ASTRO_ENCRYPTION_KEY: %w", err)
+	}
+	return secrets.NewBox(key)
+}
+
+// Signer returns the signer of links, or nil when no key is set.
+func (k Keys) Signer() (*approval.Signer, error) {
+	if k.SigningKey == "" {
+		return nil, nil
+	}
+	key, err := secrets.ParseKey(k.SigningKey)
+	if err != nil {
+		key = []byte(k.SigningKey) // a long random string is a key too
+	}
+	s, err := approval.NewSigner(key)
+	if err != nil {
+		return nil, fmt.Errorf("ASTRO_APPROVAL_SIGNING_KEY: %w", err)
+	}
+	return s, nil
+}
+
+// Guard returns the SSRF guard for outbound webhook URLs.
+func (k Keys) Guard() (notify.Guard, error) {
+	g, err := notify.ParseAllowList(k.NotifyAllowedHosts)
+	if err != nil {
+		return notify.Guard{}, fmt.Errorf("ASTRO_NOTIFY_ALLOWED_HOSTS: %w", err)
+	}
+	return g, nil
 }
 
 // Parse fills cfg (a struct pointer) from the environment.
