@@ -16,8 +16,8 @@ run: build $(BIN)/temporal ## Start the whole stack (Temporal dev server + Web U
 	@scripts/run.sh
 
 .PHONY: test
-test: $(BIN)/temporal postgres ## Run every test: unit, store on SQLite and PostgreSQL, workflows, and integration against a real Temporal dev server.
-	ASTRO_TEST_REQUIRE_POSTGRES=1 ASTRO_TEST_REQUIRE_TEMPORAL=1 ASTRO_TEMPORAL_CLI=$(BIN)/temporal \
+test: $(BIN)/temporal postgres chromium ## Run every test: unit, store on SQLite and PostgreSQL, workflows, integration against a real Temporal dev server, the approval page in headless Chromium.
+	ASTRO_TEST_REQUIRE_POSTGRES=1 ASTRO_TEST_REQUIRE_TEMPORAL=1 ASTRO_TEST_REQUIRE_CHROMIUM=1 ASTRO_TEMPORAL_CLI=$(BIN)/temporal \
 		$(GO) test -count=1 -timeout 15m ./...
 
 .PHONY: bench
@@ -30,7 +30,7 @@ build: ## Build the api and worker binaries into bin/.
 	$(GO) build -o $(BIN)/worker ./cmd/worker
 
 .PHONY: tools
-tools: $(BIN)/temporal postgres ## Install what run and test need (Temporal CLI, PostgreSQL).
+tools: $(BIN)/temporal postgres chromium ## Install what run and test need (Temporal CLI, PostgreSQL, Chromium).
 
 $(BIN)/temporal:
 	@echo "Installing the Temporal CLI $(TEMPORAL_CLI_VERSION) into bin/ (a few minutes the first time)…"
@@ -39,6 +39,10 @@ $(BIN)/temporal:
 .PHONY: postgres
 postgres: ## Make sure PostgreSQL server binaries are installed (the tests start their own server).
 	@scripts/ensure-postgres.sh
+
+.PHONY: chromium
+chromium: ## Make sure Debian's Chromium is installed (the approval page is tested in it).
+	@scripts/ensure-chromium.sh
 
 .PHONY: lint
 lint: $(REDOCLY) ## gofmt, go vet, workflowcheck (workflow determinism), and the OpenAPI linter on openapi.yaml.

@@ -158,6 +158,10 @@ func TestApprovalByEmailAndSlack(t *testing.T) {
 	if a.Status != http.StatusOK || strings.Contains(string(a.Body), "secretpart") {
 		t.Fatalf("slack integration (the webhook must be masked): %d %s", a.Status, a.Body)
 	}
+	if a := s.do(http.MethodPut, "/api/v1/notifications/subscriptions", s.key,
+		map[string]any{"topic": "cluster.deployed", "channels": []any{"email", "slack"}}, orgHeader...); a.Status != http.StatusOK {
+		t.Fatalf("subscription: %d %s", a.Status, a.Body)
+	}
 	if a := s.do(http.MethodPut, "/api/v1/approval-policy", s.key, map[string]any{"operations": []any{"deploy"}, "expiresIn": "1h"}); a.Status != http.StatusOK {
 		t.Fatalf("policy: %d %s", a.Status, a.Body)
 	}
@@ -224,6 +228,23 @@ func TestApprovalByEmailAndSlack(t *testing.T) {
 	if c := s.waitStatus(t, "gated", "READY", "FAILED"); c["status"] != "READY" {
 		t.Fatalf("after approval: %v", c)
 	}
+	// Subscribers of cluster.deployed hear of it by email (with an unsubscribe link)
+	// and on Slack.
+	waitFor(t, 20*time.Second, func() (int, bool) {
+		n := 0
+		for _, m := range s.mail.all() {
+			if strings.Contains(m, "[cluster.deployed] cluster gated") && strings.Contains(unfold(m), "/api/v1/notifications/unsubscribe?token=") {
+				n++
+			}
+		}
+		for _, p := range s.hooks.all() {
+			if strings.Contains(p, "cluster.deployed") {
+				n++
+			}
+		}
+		return n, n == 2
+	})
+
 	// The same link again: refused.
 	if a := s.do(http.MethodPost, strings.TrimPrefix(emailLink, s.http.URL)+"&action=APPROVE", "", nil); a.Status != http.StatusConflict {
 		t.Fatalf("second use of the link: %d %s", a.Status, a.Body)
