@@ -56,6 +56,14 @@ func build(t *testing.T) string {
 func startStack(t *testing.T, databaseURL string, extraEnv ...string) *stack {
 	t.Helper()
 	dev := testtemporal.Start(t)
+	s := newStack(t, dev.FrontendHostPort(), databaseURL, extraEnv...)
+	s.startAll()
+	return s
+}
+
+// newStack prepares (but does not start) the processes of a stack.
+func newStack(t *testing.T, temporalAddr, databaseURL string, extraEnv ...string) *stack {
+	t.Helper()
 	port := freePort(t)
 	s := &stack{
 		t:      t,
@@ -66,16 +74,52 @@ func startStack(t *testing.T, databaseURL string, extraEnv ...string) *stack {
 	s.env = append(os.Environ(),
 		"ASTRO_HTTP_ADDR=127.0.0.1:"+fmt.Sprint(port),
 		"ASTRO_DATABASE_URL="+databaseURL,
-		"ASTRO_TEMPORAL_ADDRESS="+dev.FrontendHostPort(),
+		"ASTRO_TEMPORAL_ADDRESS="+temporalAddr,
 		"ASTRO_BOOTSTRAP_API_KEY="+s.key,
 		"ASTRO_LOG_FORMAT=json",
 		"ASTRO_SIM_STEP_DELAY=0s",
 	)
 	s.env = append(s.env, extraEnv...)
-	s.workers = append(s.workers, s.start("worker"))
-	s.start("api")
-	s.waitReady()
 	return s
+}
+
+// startAll starts a worker and the API and waits until the API is ready.
+func (s *stack) startAll() []*exec.Cmd {
+	w := s.start("worker")
+	s.workers = append(s.workers, w)
+	a := s.start("api")
+	s.waitReady()
+	return []*exec.Cmd{w, a}
+}
+
+// stop interrupts a process and waits for it to exit.
+func (s *stack) stop(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// waitProgress waits until the progress status of the cluster's operation is status.
+func (s *stack) waitProgress(cluster, opID, status string) {
+	s.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var last any
+	for time.Now().Before(deadline) {
+		code, body := s.call(http.MethodGet, "/api/v1/clusters/"+cluster+"/progress?operationId="+opID, nil)
+		if code == http.StatusOK {
+			if last = body["data"].(map[string]any)["status"]; last == status {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("operation %s never reached %s (last %v)", opID, status, last)
 }
 
 // start runs the named binary until the test ends (or it is killed).

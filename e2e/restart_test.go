@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/astropulse/astroplane/approval"
+	"github.com/astropulse/astroplane/internal/testtemporal"
+)
+
+const signingKey = "e2e-signing-key-e2e-signing-key-e2e"
+
+// TestApprovalWaitSurvivesRestarts holds a deploy at its approval gate, then stops the
+// API, the worker and the Temporal dev server (state in a file), starts them all again,
+// and approves: the deploy carries on to READY. The wait is workflow state on a
+// durable timer, not anything a process keeps.
+func TestApprovalWaitSurvivesRestarts(t *testing.T) {
+	cli := testtemporal.CLIPath()
+	if cli == "" {
+		t.Skip("Temporal CLI not found")
+	}
+	dir := t.TempDir()
+	port := freePort(t)
+	startTemporal := func() *testsuite.DevServer {
+		srv, err := testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
+			ExistingPath: cli, DBFilename: filepath.Join(dir, "temporal.db"), LogLevel: "error",
+			ClientOptions:    &client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", port), Namespace: "default"},
+			SearchAttributes: testtemporal.SearchAttributes, ExtraArgs: []string{"--headless"},
+			Stdout: os.Stderr, Stderr: os.Stderr,
+		})
+		if err != nil {
+			t.Fatalf("start temporal: %v", err)
+		}
+		return srv
+	}
+	dev := startTemporal()
+	s := newStack(t, dev.FrontendHostPort(), "sqlite://"+filepath.Join(dir, "astro.db"),
+		"ASTRO_APPROVAL_SIGNING_KEY="+signingKey, "ASTRO_ENCRYPTION_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	procs := s.startAll()
+
+	if status, body := s.call(http.MethodPut, "/api/v1/approval-policy", map[string]any{"operations": []any{"deploy"}, "expiresIn": "2h"}); status != http.StatusOK {
+		t.Fatalf("policy: %d %v", status, body)
+	}
+	status, body := s.call(http.MethodPost, "/api/v1/clusters", gkeManifest("patient"))
+	if status != http.StatusAccepted {
+		t.Fatalf("deploy: %d %v", status, body)
+	}
+	opID := body["data"].(map[string]any)["operationId"].(string)
+	clusterID := body["data"].(map[string]any)["clusterId"].(string)
+	s.waitProgress("patient", opID, "WAITING_FOR_APPROVAL")
+
+	// Everything goes down, then comes back.
+	for _, p := range procs {
+		s.stop(p)
+	}
+	if err := dev.Stop(); err != nil {
+		t.Logf("stop temporal: %v", err)
+	}
+	dev = startTemporal()
+	t.Cleanup(func() { _ = dev.Stop() })
+	s.startAll()
+	s.waitReady()
+	s.waitProgress("patient", opID, "WAITING_FOR_APPROVAL")
+
+	// Approve with a link token the way the emailed link would.
+	_, orgs := s.call(http.MethodGet, "/api/v1/orgs", nil)
+	orgID := orgs["data"].([]any)[0].(map[string]any)["id"].(string)
+	signer, err := approval.NewSigner([]byte(signingKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := signer.Sign(approval.Claims{OrgID: orgID, ClusterName: "patient", ClusterID: clusterID, OperationID: opID,
+		Approver: "api-key", Purpose: approval.PurposeApproval, ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"clusterName": {"patient"}, "orgId": {orgID}, "token": {token}, "action": {"APPROVE"}}
+	if status, body := s.call(http.MethodPost, "/api/v1/cluster-approvals?"+q.Encode(), nil); status != http.StatusOK {
+		t.Fatalf("approve after restarts: %d %v", status, body)
+	}
+	s.waitProgress("patient", opID, "SUCCEEDED")
+}
