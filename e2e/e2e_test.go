@@ -232,7 +232,7 @@ func TestBinariesOnPostgres(t *testing.T) {
 	if status != http.StatusAccepted {
 		t.Fatalf("deploy: %d %v", status, body)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		_, body = s.call(http.MethodGet, "/api/v1/clusters/analytics", nil)
 		if st := body["data"].(map[string]any)["status"]; st == "READY" {
