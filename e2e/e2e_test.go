@@ -133,17 +133,8 @@ func (s *stack) start(name string) *exec.Cmd {
 		s.t.Fatal(err)
 	}
 	s.t.Cleanup(func() {
-		if cmd.ProcessState != nil {
-			return // already ended (killed by the test)
-		}
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
+		if cmd.ProcessState == nil { // not already stopped or killed by the test
+			s.stop(cmd)
 		}
 		if s.t.Failed() {
 			s.t.Logf("%s output:\n%s", name, logs.String())

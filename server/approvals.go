@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/approval"
@@ -250,11 +251,12 @@ func (s *Server) ApproveClusterOperation(c echo.Context, params api.ApproveClust
 	}
 	if err != nil {
 		var notFound *serviceerror.NotFound
-		if errors.As(err, &notFound) || strings.Contains(err.Error(), "workflow execution already completed") {
+		var rejected *temporal.ApplicationError
+		switch {
+		case errors.As(err, &notFound), strings.Contains(err.Error(), "workflow execution already completed"):
 			return fail(Conflict("the operation has already ended", nil))
-		}
-		if strings.Contains(err.Error(), "already") || strings.Contains(err.Error(), "not waiting") {
-			return fail(Conflict(strings.TrimSpace(err.Error()), nil))
+		case errors.As(err, &rejected): // the gate's validator refused the decision
+			return fail(Conflict(rejected.Message(), nil))
 		}
 		return fmt.Errorf("deliver decision to %s: %w", claims.OperationID, err)
 	}

@@ -126,8 +126,21 @@ func (s *Store) Close() error {
 	return sqlDB.Close()
 }
 
+// migrationLock is the PostgreSQL advisory lock that serializes schema migrations.
+const migrationLock = 0x617374726f // "astro"
+
+// migrate brings the schema up to date in one transaction, holding a lock so the API
+// and the worker starting together never migrate at the same time.
 func (s *Store) migrate(ctx context.Context) error {
-	if err := s.db.WithContext(ctx).AutoMigrate(allModels()...); err != nil {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if s.driver == "postgres" {
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrationLock).Error; err != nil {
+				return err
+			}
+		}
+		return tx.AutoMigrate(allModels()...)
+	})
+	if err != nil {
 		return fmt.Errorf("migrate schema: %w", err)
 	}
 	return nil

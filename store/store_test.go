@@ -441,3 +441,32 @@ func TestApprovalsAndNotifications(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentOpensMigrateSafely opens the same fresh database from several stores
+// at once, as the API and the worker do when they start together.
+func TestConcurrentOpensMigrateSafely(t *testing.T) {
+	urls := map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "astro.db") },
+		"postgres": func(t *testing.T) string { return testpg.Require(t).NewDatabase(t) },
+	}
+	for name, url := range urls {
+		t.Run(name, func(t *testing.T) {
+			u := url(t)
+			errs := make(chan error, 4)
+			for range 4 {
+				go func() {
+					s, err := store.Open(context.Background(), u, nil)
+					if err == nil {
+						err = s.Close()
+					}
+					errs <- err
+				}()
+			}
+			for range 4 {
+				if err := <-errs; err != nil {
+					t.Fatalf("concurrent open: %v", err)
+				}
+			}
+		})
+	}
+}
