@@ -185,9 +185,9 @@ func (s *Server) ListClusterProgress(c echo.Context, params api.ListClusterProgr
 		clauses = append(clauses, fmt.Sprintf("%s = '%s'", workflows.AttrOperationType.GetName(), *params.OperationType))
 	}
 	if params.Status != nil {
-		f, ok := visibilityStatus[*params.Status]
-		if !ok {
-			return ok2(c, api.ClusterProgressList{Items: []api.ClusterProgress{}})
+		f, known := visibilityStatus[*params.Status]
+		if !known { // statuses no finished workflow has (PENDING, WAITING_FOR_APPROVAL, …)
+			return ok(c, api.ClusterProgressList{Items: []api.ClusterProgress{}}, "0 operations")
 		}
 		clauses = append(clauses, f)
 	}
@@ -240,10 +240,9 @@ func (s *Server) ListClusterProgress(c echo.Context, params api.ListClusterProgr
 		t := base64.RawURLEncoding.EncodeToString(resp.NextPageToken)
 		list.NextPageToken = &t
 	}
-	return ok2(c, list)
+	return ok(c, list, fmt.Sprintf("%d operations", len(list.Items)))
 }
 
-func ok2(c echo.Context, data any) error { return ok(c, data, "operations") }
 
 // GetClusterHistory lists a cluster's operations, newest first. A cluster that no
 // longer exists under its name is found by the reference's storage-location lookup
