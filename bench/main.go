@@ -263,7 +263,8 @@ func run(cfg config) error {
 	w := worker.New(tc, "bench-b", worker.Options{MaxConcurrentActivityExecutionSize: cfg.inFlight + 50})
 	slow := sim.New(time.Hour)
 	workflows.Register(w, workflows.Dependencies{Cluster: &activities.Cluster{Store: pb.st,
-		Providers: map[string]activities.Provider{"aws": slow, "gcp": slow, "azure": slow}}})
+		Providers: map[string]activities.Provider{"aws": slow, "gcp": slow, "azure": slow}},
+		Notifier: &activities.Notifier{Store: pb.st}})
 	if err := w.Start(); err != nil {
 		return err
 	}

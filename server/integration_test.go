@@ -33,7 +33,8 @@ func liveEnv(t *testing.T, stepDelay time.Duration) *env {
 	cloud := sim.New(stepDelay)
 	workflows.Register(w, workflows.Dependencies{Cluster: &activities.Cluster{Store: e.store,
 		Providers:    map[string]activities.Provider{"aws": cloud, "gcp": cloud, "azure": cloud},
-		PollInterval: 20 * time.Millisecond}})
+		PollInterval: 20 * time.Millisecond},
+		Notifier: &activities.Notifier{Store: e.store}}) // no keys: no integrations, nothing to send
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
