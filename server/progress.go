@@ -243,7 +243,6 @@ func (s *Server) ListClusterProgress(c echo.Context, params api.ListClusterProgr
 	return ok(c, list, fmt.Sprintf("%d operations", len(list.Items)))
 }
 
-
 // GetClusterHistory lists a cluster's operations, newest first. A cluster that no
 // longer exists under its name is found by the reference's storage-location lookup
 // (provider, provisionerType, accountId, region) among deleted clusters.
