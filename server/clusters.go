@@ -61,6 +61,20 @@ func (s *Server) findCluster(c echo.Context, ref string) (store.Cluster, error) 
 	return cl, err
 }
 
+// liveCluster is findCluster for a cluster that still exists, with the spec the
+// workflows last recorded.
+func (s *Server) liveCluster(c echo.Context, ref string) (store.Cluster, activities.ClusterSpec, error) {
+	cl, err := s.findCluster(c, ref)
+	if err != nil {
+		return store.Cluster{}, activities.ClusterSpec{}, err
+	}
+	if cl.Status == store.ClusterDeleted {
+		return store.Cluster{}, activities.ClusterSpec{}, NotFound(fmt.Sprintf("cluster %q", ref))
+	}
+	cs, err := storedSpec(cl)
+	return cl, cs, err
+}
+
 func clusterView(cl store.Cluster) api.Cluster {
 	v := api.Cluster{
 		Id: cl.ID, Name: cl.Name, OrgId: cl.OrgID, Status: api.ClusterStatus(cl.Status),
@@ -151,14 +165,7 @@ func (s *Server) DeleteCluster(c echo.Context, clusterID string, params api.Dele
 	if err != nil {
 		return err
 	}
-	cl, err := s.findCluster(c, clusterID)
-	if err != nil {
-		return err
-	}
-	if cl.Status == store.ClusterDeleted {
-		return NotFound(fmt.Sprintf("cluster %q", clusterID))
-	}
-	cs, err := storedSpec(cl)
+	cl, cs, err := s.liveCluster(c, clusterID)
 	if err != nil {
 		return err
 	}
@@ -176,7 +183,6 @@ func (s *Server) DeleteCluster(c echo.Context, clusterID string, params api.Dele
 		Spec: cs, Ref: activities.ClusterRef{Provider: cl.Provider, ExternalID: cl.ExternalID, Endpoint: cl.Endpoint},
 		Network: activities.NetworkRef{ID: cl.NetworkID}, CreateOperationID: createOp,
 	}
-	in.Op.OperationID = op.ID
 	started, err := s.beginOperation(c, op, cl.Provider, workflows.DeleteCluster, in)
 	if err != nil {
 		return err

@@ -28,14 +28,7 @@ func (s *Server) UpdateCluster(c echo.Context, clusterID string, params api.Upda
 	if err := bindBody(c, &m); err != nil {
 		return err
 	}
-	cl, err := s.findCluster(c, clusterID)
-	if err != nil {
-		return err
-	}
-	if cl.Status == store.ClusterDeleted {
-		return NotFound(fmt.Sprintf("cluster %q", clusterID))
-	}
-	current, err := storedSpec(cl)
+	cl, current, err := s.liveCluster(c, clusterID)
 	if err != nil {
 		return err
 	}
