@@ -78,6 +78,8 @@ func startMailSink(t *testing.T) *mailSink {
 type hookSink struct {
 	mu       sync.Mutex
 	payloads []string
+	refused  int
+	down     int // answer 503 to this many requests first, as a Slack outage would
 	srv      *httptest.Server
 }
 
@@ -86,8 +88,13 @@ func startHookSink(t *testing.T) *hookSink {
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, _ := io.ReadAll(r.Body)
 		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.refused < h.down {
+			h.refused++
+			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+			return
+		}
 		h.payloads = append(h.payloads, string(raw))
-		h.mu.Unlock()
 		_, _ = w.Write([]byte("ok"))
 	}))
 	t.Cleanup(h.srv.Close)
@@ -148,6 +155,7 @@ var linkRE = regexp.MustCompile(`https?://127\.0\.0\.1:\d+/api/v1/cluster-approv
 // deploy ends without touching the cloud; altered tokens are refused and audited.
 func TestApprovalByEmailAndSlack(t *testing.T) {
 	s := startApprovalStack(t)
+	s.hooks.down = 2 // Slack is down at first: the link is delayed, not lost
 	orgHeader := []string{"X-Astro-Organization-ID", s.orgID}
 	if a := s.do(http.MethodPut, "/api/v1/notifications/integrations", s.key,
 		map[string]any{"channel": "email", "config": map[string]any{"recipients": []any{"ops@example.com"}}}, orgHeader...); a.Status != http.StatusOK {
@@ -195,6 +203,13 @@ func TestApprovalByEmailAndSlack(t *testing.T) {
 		}
 		return "", false
 	})
+
+	s.hooks.mu.Lock()
+	refused := s.hooks.refused
+	s.hooks.mu.Unlock()
+	if refused != 2 {
+		t.Fatalf("the Slack outage refused %d deliveries, want 2", refused)
+	}
 
 	// A GET never acts: opening the links leaves the deploy waiting.
 	for _, l := range []string{emailLink, slackLink} {
