@@ -1,0 +1,238 @@
+package server
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	openapi_types "github.com/oapi-codegen/runtime/types"
+
+	"github.com/astropulse/astroplane/catalog"
+	"github.com/astropulse/astroplane/server/api"
+)
+
+// ListProviders lists the clouds clusters can be provisioned on.
+func (s *Server) ListProviders(c echo.Context, _ api.ListProvidersParams) error {
+	out := []api.Provider{}
+	for _, p := range catalog.Providers() {
+		pts := []api.ProvisionerType{}
+		for _, pt := range p.ProvisionerTypes {
+			pts = append(pts, api.ProvisionerType(pt))
+		}
+		out = append(out, api.Provider{Id: p.ID, Name: p.Name, Enabled: ptr(true), ProvisionerTypes: &pts})
+	}
+	return ok(c, out, fmt.Sprintf("%d providers", len(out)))
+}
+
+func providerOr404(id string) error {
+	if _, ok := catalog.ProviderByID(id); !ok {
+		return NotFound(fmt.Sprintf("provider %q", id))
+	}
+	return nil
+}
+
+func regionOr404(provider, region string) (catalog.RegionInfo, error) {
+	if err := providerOr404(provider); err != nil {
+		return catalog.RegionInfo{}, err
+	}
+	r, ok := catalog.Region(provider, region)
+	if !ok {
+		return catalog.RegionInfo{}, NotFound(fmt.Sprintf("region %q of %s", region, provider))
+	}
+	return r, nil
+}
+
+// ListProviderRegions lists a provider's regions.
+func (s *Server) ListProviderRegions(c echo.Context, providerID string, _ api.ListProviderRegionsParams) error {
+	if err := providerOr404(providerID); err != nil {
+		return err
+	}
+	out := []api.Region{}
+	for _, r := range catalog.Regions(providerID) {
+		out = append(out, api.Region{Id: r.ID, Name: r.Name, Location: ptr(r.Location), Available: ptr(true)})
+	}
+	return ok(c, out, fmt.Sprintf("%d regions", len(out)))
+}
+
+// ListZones lists a region's zones.
+func (s *Server) ListZones(c echo.Context, providerID, regionID string, _ api.ListZonesParams) error {
+	r, err := regionOr404(providerID, regionID)
+	if err != nil {
+		return err
+	}
+	out := []api.Zone{}
+	for _, z := range r.Zones {
+		out = append(out, api.Zone{Id: z, Name: ptr(z), RegionId: r.ID, Available: ptr(true)})
+	}
+	return ok(c, out, fmt.Sprintf("%d zones", len(out)))
+}
+
+// ListMachineTypes lists the machine types of a region's zone, filtered by CPU and
+// memory (Kubernetes quantities), category and architecture.
+func (s *Server) ListMachineTypes(c echo.Context, providerID, regionID, zoneID string, params api.ListMachineTypesParams) error {
+	r, err := regionOr404(providerID, regionID)
+	if err != nil {
+		return err
+	}
+	if params.ZoneId != nil && *params.ZoneId != "" {
+		zoneID = *params.ZoneId
+	}
+	if !slices.Contains(r.Zones, zoneID) {
+		return NotFound(fmt.Sprintf("zone %q of %s", zoneID, regionID))
+	}
+	bounds := map[string]*string{"query.cpuMin": params.CpuMin, "query.cpuMax": params.CpuMax, "query.memMin": params.MemMin, "query.memMax": params.MemMax}
+	limits := map[string]int64{}
+	details := map[string]any{}
+	for field, v := range bounds {
+		if v == nil {
+			continue
+		}
+		parse := parseMemoryMiB
+		if strings.HasPrefix(field, "query.cpu") {
+			parse = parseMillicores
+		}
+		n, err := parse(*v)
+		if err != nil {
+			details[field] = err.Error()
+			continue
+		}
+		limits[field] = n
+	}
+	if len(details) > 0 {
+		return ValidationFailed(details)
+	}
+	within := func(v int64, minKey, maxKey string) bool {
+		if lo, ok := limits[minKey]; ok && v < lo {
+			return false
+		}
+		if hi, ok := limits[maxKey]; ok && v > hi {
+			return false
+		}
+		return true
+	}
+	out := []api.MachineType{}
+	for _, m := range catalog.MachineTypes(providerID, regionID) {
+		switch {
+		case !within(int64(m.CPUMillicores), "query.cpuMin", "query.cpuMax"),
+			!within(int64(m.MemoryMiB), "query.memMin", "query.memMax"),
+			params.Category != nil && string(*params.Category) != string(m.Category),
+			params.Architecture != nil && string(*params.Architecture) != string(m.Architecture):
+			continue
+		}
+		out = append(out, machineTypeView(m, r.Zones))
+	}
+	return ok(c, out, fmt.Sprintf("%d machine types", len(out)))
+}
+
+// GetMachineType returns one machine type of a region.
+func (s *Server) GetMachineType(c echo.Context, providerID, regionID, name string, _ api.GetMachineTypeParams) error {
+	r, err := regionOr404(providerID, regionID)
+	if err != nil {
+		return err
+	}
+	m, found := catalog.MachineType(providerID, regionID, name)
+	if !found {
+		return NotFound(fmt.Sprintf("machine type %q in %s", name, regionID))
+	}
+	return ok(c, machineTypeView(m, r.Zones), "machine type")
+}
+
+func machineTypeView(m catalog.MachineTypeInfo, zones []string) api.MachineType {
+	cat, arch := api.MachineTypeCategory(m.Category), api.MachineTypeArchitecture(m.Architecture)
+	v := api.MachineType{Id: m.Name, Name: ptr(m.Name), Cpu: m.CPU(), Memory: m.Memory(), Category: &cat, Architecture: &arch,
+		Zones: &zones, SpotAvailable: ptr(true)}
+	if m.PricePerHour > 0 {
+		v.PricePerHour = ptr(m.PricePerHour)
+	}
+	if m.GPUs > 0 {
+		v.Gpu = &api.MachineTypeGpu{Count: ptr(m.GPUs), Type: ptr(m.GPUType)}
+	}
+	return v
+}
+
+// GetSupportedKubernetesVersions lists the Kubernetes versions a provisioner supports,
+// newest first, filtered by GKE release channel and Autopilot compatibility.
+func (s *Server) GetSupportedKubernetesVersions(c echo.Context, params api.GetSupportedKubernetesVersionsParams) error {
+	provider, pt := string(params.CloudProvider), string(params.ProvisionerType)
+	if !slices.Contains(catalog.ProvidersOf(pt), provider) {
+		return ValidationFailed(map[string]any{"query.provisionerType": fmt.Sprintf("%s does not run on %s", pt, provider)})
+	}
+	if params.Region != nil {
+		if _, err := regionOr404(provider, *params.Region); err != nil {
+			return ValidationFailed(map[string]any{"query.region": fmt.Sprintf("not a region of %s", provider)})
+		}
+	}
+	list := api.KubernetesVersionList{CloudProvider: api.KubernetesVersionListCloudProvider(provider),
+		ProvisionerType: api.KubernetesVersionListProvisionerType(pt), Region: params.Region, Versions: []api.KubernetesVersion{}}
+	if def := catalog.DefaultVersion(pt); def != "" {
+		list.DefaultVersion = &def
+	}
+	if params.ReleaseChannel != nil {
+		ch := api.KubernetesVersionListReleaseChannel(*params.ReleaseChannel)
+		list.ReleaseChannel = &ch
+	}
+	for _, v := range catalog.KubernetesVersions(pt) {
+		if params.ReleaseChannel != nil && pt == catalog.GKE && !slices.Contains(v.Channels, string(*params.ReleaseChannel)) {
+			continue
+		}
+		if params.Autopilot != nil && *params.Autopilot && pt == catalog.GKE && !v.AutopilotCompatible {
+			continue
+		}
+		kv := api.KubernetesVersion{Version: v.Minor, IsDefault: v.Default}
+		if pt == catalog.GKE {
+			kv.AutopilotCompatible = ptr(v.AutopilotCompatible)
+			chs := []api.KubernetesVersionReleaseChannels{}
+			for _, ch := range v.Channels {
+				chs = append(chs, api.KubernetesVersionReleaseChannels(ch))
+			}
+			kv.ReleaseChannels = &chs
+		}
+		if !v.EndOfStandardSupport.IsZero() {
+			d := openapiDate(v.EndOfStandardSupport)
+			kv.EndOfStandardSupport = &d
+		}
+		list.Versions = append(list.Versions, kv)
+	}
+	return ok(c, list, fmt.Sprintf("%d versions", len(list.Versions)))
+}
+
+// parseMillicores reads a Kubernetes CPU quantity ("2", "0.5", "500m").
+func parseMillicores(s string) (int64, error) {
+	if m, ok := strings.CutSuffix(s, "m"); ok {
+		n, err := strconv.ParseInt(m, 10, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%q is not a CPU quantity such as 2, 0.5 or 500m", s)
+		}
+		return n, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 {
+		return 0, fmt.Errorf("%q is not a CPU quantity such as 2, 0.5 or 500m", s)
+	}
+	return int64(f * 1000), nil
+}
+
+// parseMemoryMiB reads a Kubernetes memory quantity ("512Mi", "4Gi", "1G", bytes).
+func parseMemoryMiB(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		bytes  float64
+	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"Ti", 1 << 40}, {"k", 1e3}, {"K", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}}
+	mult, num := 1.0, s
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			mult, num = u.bytes, n
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f < 0 {
+		return 0, fmt.Errorf("%q is not a memory quantity such as 512Mi or 4Gi", s)
+	}
+	return int64(f * mult / (1 << 20)), nil
+}
+
+func openapiDate(t time.Time) openapi_types.Date { return openapi_types.Date{Time: t} }
