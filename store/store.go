@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -44,7 +46,11 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		dialector, driver = postgres.Open(url), "postgres"
 	case strings.HasPrefix(url, "sqlite://"):
-		dialector, driver = sqlite.Open(sqliteDSN(strings.TrimPrefix(url, "sqlite://"))), "sqlite"
+		path := strings.TrimPrefix(url, "sqlite://")
+		if err := ensureDir(path); err != nil {
+			return nil, err
+		}
+		dialector, driver = sqlite.Open(sqliteDSN(path)), "sqlite"
 	default:
 		return nil, fmt.Errorf("database url %q: want postgres://… or sqlite://PATH", redactURL(url))
 	}
@@ -79,6 +85,19 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// ensureDir creates the directory of an SQLite file, so a fresh checkout runs
+// without setup.
+func ensureDir(path string) error {
+	path, _, _ = strings.Cut(path, "?")
+	if path == ":memory:" || !strings.Contains(path, "/") {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("create the directory of %s: %w", path, err)
+	}
+	return nil
 }
 
 // sqliteDSN adds the pragmas every connection needs: foreign keys, WAL so the worker

@@ -470,3 +470,10 @@ func TestConcurrentOpensMigrateSafely(t *testing.T) {
 		})
 	}
 }
+
+func TestOpenCreatesTheSQLiteDirectory(t *testing.T) {
+	s := open(t, "sqlite://"+filepath.Join(t.TempDir(), "nested", "dir", "astro.db"))
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -54,9 +54,6 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.Store.EnsureDir(); err != nil {
-		return err
-	}
 	st, err := store.Open(ctx, cfg.Store.DatabaseURL, log)
 	if err != nil {
 		return err

@@ -126,17 +126,3 @@ func (t Temporal) Dial(ctx context.Context, log *slog.Logger) (client.Client, er
 	}
 	return c, nil
 }
-
-// EnsureDir creates the directory of a sqlite:// database file, so a fresh checkout
-// runs without setup.
-func (s Store) EnsureDir() error {
-	path, ok := strings.CutPrefix(s.DatabaseURL, "sqlite://")
-	if !ok || path == ":memory:" {
-		return nil
-	}
-	path, _, _ = strings.Cut(path, "?")
-	if i := strings.LastIndex(path, "/"); i > 0 {
-		return os.MkdirAll(path[:i], 0o755)
-	}
-	return nil
-}
