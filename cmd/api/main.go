@@ -80,15 +80,7 @@ func run(ctx context.Context) error {
 	}
 	defer tc.Close()
 
-	box, err := cfg.Keys.Box()
-	if err != nil {
-		return err
-	}
-	signer, err := cfg.Keys.Signer()
-	if err != nil {
-		return err
-	}
-	guard, err := cfg.Keys.Guard()
+	box, signer, guard, err := cfg.Keys.Open()
 	if err != nil {
 		return err
 	}

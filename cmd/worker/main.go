@@ -97,15 +97,7 @@ func clusterActivities(st *store.Store, stepDelay time.Duration) *activities.Clu
 
 // notifierActivities wires the approval and notification activities.
 func notifierActivities(cfg Config, st *store.Store) (*activities.Notifier, error) {
-	box, err := cfg.Keys.Box()
-	if err != nil {
-		return nil, err
-	}
-	signer, err := cfg.Keys.Signer()
-	if err != nil {
-		return nil, err
-	}
-	guard, err := cfg.Keys.Guard()
+	box, signer, guard, err := cfg.Keys.Open()
 	if err != nil {
 		return nil, err
 	}

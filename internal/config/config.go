@@ -89,6 +89,21 @@ func (k Keys) Guard() (notify.Guard, error) {
 	return g, nil
 }
 
+// Open returns the sealer, the link signer and the webhook guard the keys configure
+// (the first two nil when their key is unset).
+func (k Keys) Open() (*secrets.Box, *approval.Signer, notify.Guard, error) {
+	box, err := k.Box()
+	if err != nil {
+		return nil, nil, notify.Guard{}, err
+	}
+	signer, err := k.Signer()
+	if err != nil {
+		return nil, nil, notify.Guard{}, err
+	}
+	guard, err := k.Guard()
+	return box, signer, guard, err
+}
+
 // Parse fills cfg (a struct pointer) from the environment.
 func Parse(cfg any) error {
 	if err := env.Parse(cfg); err != nil {
