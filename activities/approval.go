@@ -67,7 +67,7 @@ var Topics = []struct{ Name, Description string }{
 	{TopicClusterDeleted, "A cluster was deleted."},
 	{TopicClusterFailed, "A cluster operation failed, was cancelled, rejected or expired."},
 	{TopicClusterApprovalRequest, "A cluster operation waits for approval."},
-	{TopicClusterApprovalDecision, "A cluster operation was approved or rejected."},
+	{TopicClusterApprovalDecision, "A cluster operation was approved or rejected, or its approval request expired."},
 	{TopicCloudConnected, "A cloud account was connected."},
 	{TopicAppDeployed, "An application was deployed."},
 	{TopicAppFailed, "An application deployment failed."},

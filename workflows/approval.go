@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -106,8 +107,8 @@ func decidedWord(action string) string {
 	return "rejected"
 }
 
-// approvalVersion guards the gate: histories recorded before it existed replay
-// without it.
+// approvalChange versions the gate and the notifications: histories recorded before
+// they existed replay without them.
 const approvalChange = "approval-gate"
 
 // await runs the approval step: it records the request, sends the links (without
@@ -166,6 +167,8 @@ func (g *gate) await(ctx workflow.Context, t *tracker, op Operation, opType, clu
 		t.end(ctx, stepStatusFor(ctx, err), err.Error())
 		return err
 	}
+	emit(ctx, op, activities.TopicClusterApprovalDecision, clusterName,
+		fmt.Sprintf("The %s of cluster %s was %s%s (operation %s).", opType, clusterName, strings.ToLower(status), byWhom(by), op.OperationID))
 	switch status {
 	case store.ApprovalApproved:
 		t.p.Status = StatusRunning
@@ -178,6 +181,13 @@ func (g *gate) await(ctx workflow.Context, t *tracker, op Operation, opType, clu
 		t.end(ctx, StepFailed, "approval request expired")
 		return temporal.NewNonRetryableApplicationError("approval request expired at "+expiresAt.UTC().Format(time.RFC3339), ErrTypeExpired, nil)
 	}
+}
+
+func byWhom(by string) string {
+	if by == "" {
+		return ""
+	}
+	return " by " + by
 }
 
 // deliveryOptions retry a notification until it is delivered or no longer useful.

@@ -57,7 +57,8 @@ func TestApprovedDeployContinues(t *testing.T) {
 	if d := f.decision[0]; d.Status != store.ApprovalApproved || d.DecidedBy != "admin@example.com" {
 		t.Fatalf("decision %+v", d)
 	}
-	if !slices.Contains(f.topics, activities.TopicClusterApprovalRequest) || !slices.Contains(f.topics, activities.TopicClusterDeployed) {
+	if !slices.Contains(f.topics, activities.TopicClusterApprovalRequest) || !slices.Contains(f.topics, activities.TopicClusterApprovalDecision) ||
+		!slices.Contains(f.topics, activities.TopicClusterDeployed) {
 		t.Fatalf("topics %v", f.topics)
 	}
 }
