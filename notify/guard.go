@@ -210,22 +210,39 @@ func (g Guard) checkAddr(a netip.Addr) error {
 }
 
 // Special-purpose ranges refused in addition to those netip.Addr's
-// predicates cover.
+// predicates cover: every entry of the IANA IPv4 and IPv6 Special-Purpose
+// Address Registries that is not globally reachable, plus deprecated and
+// reserved space. The registries' few globally reachable entries inside a
+// refused block (anycast services, AMT, AS112, ORCHIDv2 in 192.0.0.0/24 and
+// 2001::/23) are not webhook destinations, so the whole block is refused.
 var (
 	cgnat    = netip.MustParsePrefix("100.64.0.0/10")
 	reserved = []netip.Prefix{
-		netip.MustParsePrefix("0.0.0.0/8"),     // "this network"; 0.x reaches the local host on Linux
-		netip.MustParsePrefix("192.0.0.0/24"),  // IETF protocol assignments
-		netip.MustParsePrefix("198.18.0.0/15"), // benchmarking, often used internally
-		netip.MustParsePrefix("240.0.0.0/4"),   // reserved, including broadcast
-		netip.MustParsePrefix("::/96"),         // deprecated IPv4-compatible
-		netip.MustParsePrefix("100::/64"),      // discard-only
-		netip.MustParsePrefix("fec0::/10"),     // deprecated site-local
+		netip.MustParsePrefix("0.0.0.0/8"),       // "this network"; 0.x reaches the local host on Linux
+		netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
+		netip.MustParsePrefix("192.0.2.0/24"),    // documentation (TEST-NET-1)
+		netip.MustParsePrefix("192.88.99.0/24"),  // deprecated 6to4 relay anycast
+		netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking, often used internally
+		netip.MustParsePrefix("198.51.100.0/24"), // documentation (TEST-NET-2)
+		netip.MustParsePrefix("203.0.113.0/24"),  // documentation (TEST-NET-3)
+		netip.MustParsePrefix("240.0.0.0/4"),     // reserved, including broadcast
+		netip.MustParsePrefix("::/96"),           // deprecated IPv4-compatible
+		netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated (SIIT)
+		netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use IPv4/IPv6 translation
+		netip.MustParsePrefix("100::/64"),        // discard-only
+		netip.MustParsePrefix("100:0:0:1::/64"),  // dummy prefix
+		netip.MustParsePrefix("2001::/23"),       // IETF protocol assignments (Teredo, benchmarking, ORCHID…)
+		netip.MustParsePrefix("2001:db8::/32"),   // documentation
+		netip.MustParsePrefix("3fff::/20"),       // documentation
+		netip.MustParsePrefix("5f00::/16"),       // segment routing (SRv6) SIDs
+		netip.MustParsePrefix("fec0::/10"),       // deprecated site-local
 	}
 	// IPv6 ranges that embed an IPv4 address a gateway may forward to.
 	nat64     = netip.MustParsePrefix("64:ff9b::/96")
-	nat64Loc  = netip.MustParsePrefix("64:ff9b:1::/48")
 	sixToFour = netip.MustParsePrefix("2002::/16")
+	// globalUnicast is where every globally reachable IPv6 unicast address
+	// lives; outside it only nat64 is admitted (its IPv4 checked).
+	globalUnicast = netip.MustParsePrefix("2000::/3")
 )
 
 // classify names the kind of a non-public address, or returns "" for a
@@ -253,21 +270,22 @@ func classify(a netip.Addr) string {
 			return "reserved"
 		}
 	}
-	if a.Is6() {
-		b := a.As16()
-		var v4 netip.Addr
-		switch {
-		case nat64.Contains(a):
-			v4 = netip.AddrFrom4([4]byte(b[12:16]))
-		case nat64Loc.Contains(a):
-			v4 = netip.AddrFrom4([4]byte(b[12:16]))
-		case sixToFour.Contains(a):
-			v4 = netip.AddrFrom4([4]byte(b[2:6]))
-		}
-		if v4.IsValid() {
-			if kind := classify(v4); kind != "" {
-				return kind + " (IPv4-embedding)"
-			}
+	if a.Is4() {
+		return ""
+	}
+	b := a.As16()
+	var v4 netip.Addr
+	switch {
+	case nat64.Contains(a):
+		v4 = netip.AddrFrom4([4]byte(b[12:16]))
+	case sixToFour.Contains(a):
+		v4 = netip.AddrFrom4([4]byte(b[2:6]))
+	case !globalUnicast.Contains(a):
+		return "reserved"
+	}
+	if v4.IsValid() {
+		if kind := classify(v4); kind != "" {
+			return kind + " (IPv4-embedding)"
 		}
 	}
 	return ""

@@ -391,3 +391,114 @@ func TestSendSlackThroughGuard(t *testing.T) {
 		t.Fatalf("SendSlack with loopback allowed: %v", err)
 	}
 }
+
+// Every block of the IANA IPv4 and IPv6 Special-Purpose Address Registries
+// that is not globally reachable is refused (one address from each), IPv6
+// forms embedding a refused IPv4 address are refused, and the allow list
+// still admits what it names.
+func TestGuardRefusesSpecialPurposeRanges(t *testing.T) {
+	refused := []struct{ block, addr, kind string }{
+		// IPv4 registry.
+		{"0.0.0.0/8 this network", "0.0.0.7", "reserved"},
+		{"0.0.0.0/32 this host", "0.0.0.0", "unspecified"},
+		{"10.0.0.0/8 private", "10.255.0.1", "private"},
+		{"100.64.0.0/10 shared address space", "100.127.255.254", "shared"},
+		{"127.0.0.0/8 loopback", "127.3.2.1", "loopback"},
+		{"169.254.0.0/16 link-local", "169.254.0.1", "link-local"},
+		{"172.16.0.0/12 private", "172.31.255.1", "private"},
+		{"192.0.0.0/24 IETF protocol assignments", "192.0.0.1", "reserved"},
+		{"192.0.0.0/29 DS-Lite", "192.0.0.2", "reserved"},
+		{"192.0.0.8/32 IPv4 dummy", "192.0.0.8", "reserved"},
+		{"192.0.0.170/32 NAT64 discovery", "192.0.0.170", "reserved"},
+		{"192.0.2.0/24 documentation", "192.0.2.10", "reserved"},
+		{"192.88.99.0/24 deprecated 6to4 relay", "192.88.99.1", "reserved"},
+		{"192.168.0.0/16 private", "192.168.255.255", "private"},
+		{"198.18.0.0/15 benchmarking", "198.19.255.1", "reserved"},
+		{"198.51.100.0/24 documentation", "198.51.100.7", "reserved"},
+		{"203.0.113.0/24 documentation", "203.0.113.9", "reserved"},
+		{"224.0.0.0/4 multicast", "239.1.2.3", "multicast"},
+		{"240.0.0.0/4 reserved", "250.1.2.3", "reserved"},
+		{"255.255.255.255/32 limited broadcast", "255.255.255.255", "reserved"},
+		// IPv6 registry.
+		{"::1/128 loopback", "::1", "loopback"},
+		{"::/128 unspecified", "::", "unspecified"},
+		{"::ffff:0:0/96 mapped loopback", "::ffff:127.0.0.1", "loopback"},
+		{"::ffff:0:0/96 mapped private", "::ffff:10.0.0.1", "private"},
+		{"::ffff:0:0/96 mapped benchmarking", "::ffff:198.18.0.1", "reserved"},
+		{"::ffff:0:0:0/96 IPv4-translated", "::ffff:0:808:808", "reserved"},
+		{"::/96 IPv4-compatible", "::8.8.8.8", "reserved"},
+		{"64:ff9b::/96 NAT64 of loopback", "64:ff9b::127.0.0.1", "loopback"},
+		{"64:ff9b::/96 NAT64 of private", "64:ff9b::10.1.1.1", "private"},
+		{"64:ff9b::/96 NAT64 of link-local", "64:ff9b::169.254.169.254", "link-local"},
+		{"64:ff9b::/96 NAT64 of documentation", "64:ff9b::192.0.2.1", "reserved"},
+		{"64:ff9b:1::/48 local-use NAT64", "64:ff9b:1::808:808", "reserved"},
+		{"100::/64 discard-only", "100::1", "reserved"},
+		{"100:0:0:1::/64 dummy prefix", "100:0:0:1::1", "reserved"},
+		{"2001::/23 IETF protocol assignments", "2001:1ff::1", "reserved"},
+		{"2001::/32 Teredo", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "reserved"},
+		{"2001:2::/48 benchmarking", "2001:2::1", "reserved"},
+		{"2001:10::/28 deprecated ORCHID", "2001:10::1", "reserved"},
+		{"2001:db8::/32 documentation", "2001:db8::1", "reserved"},
+		{"2002::/16 6to4 of private", "2002:c0a8:101::1", "private"},
+		{"2002::/16 6to4 of loopback", "2002:7f00:1::1", "loopback"},
+		{"2002::/16 6to4 of CGNAT", "2002:6440:1::1", "shared"},
+		{"3fff::/20 documentation", "3fff:fff::1", "reserved"},
+		{"5f00::/16 segment routing", "5f00::1", "reserved"},
+		{"fc00::/7 unique local", "fc00::1", "private"},
+		{"fe80::/10 link-local", "febf::1", "link-local"},
+		{"fec0::/10 site-local", "fec0::1", "reserved"},
+		{"ff00::/8 multicast", "ff02::1", "multicast"},
+		{"outside 2000::/3, unassigned", "4000::1", "reserved"},
+	}
+	g := Guard{Resolver: newFakeResolver(nil)}
+	for _, tc := range refused {
+		t.Run(tc.block, func(t *testing.T) {
+			host := tc.addr
+			if strings.Contains(host, ":") {
+				host = "[" + host + "]"
+			}
+			err := g.CheckURL("https://" + host + "/hook")
+			if !errors.Is(err, ErrForbiddenDestination) {
+				t.Fatalf("CheckURL(%s) = %v, want ErrForbiddenDestination", tc.addr, err)
+			}
+			if !strings.Contains(err.Error(), tc.kind) {
+				t.Fatalf("CheckURL(%s) = %q, want it to say %q", tc.addr, err, tc.kind)
+			}
+			// The dial-time check refuses the same address.
+			if err := g.checkAddr(netip.MustParseAddr(tc.addr)); !errors.Is(err, ErrForbiddenDestination) {
+				t.Fatalf("checkAddr(%s) = %v, want ErrForbiddenDestination", tc.addr, err)
+			}
+		})
+	}
+
+	// Globally reachable addresses, including IPv6 forms embedding a public
+	// IPv4 address and registry entries that are globally reachable.
+	for _, addr := range []string{
+		"8.8.8.8", "1.1.1.1", "192.31.196.1", "192.52.193.1", "192.175.48.1", "198.17.255.1", "198.20.0.1",
+		"2606:4700::1111", "2620:4f:8000::1", "::ffff:8.8.8.8", "64:ff9b::8.8.8.8", "2002:808:808::1",
+		"2001:200::1", "2400:cb00::1",
+	} {
+		t.Run("allowed "+addr, func(t *testing.T) {
+			if kind := classify(netip.MustParseAddr(addr)); kind != "" {
+				t.Fatalf("classify(%s) = %q, want a public address", addr, kind)
+			}
+		})
+	}
+
+	// The allow list still admits what it names, and only that.
+	allow, err := ParseAllowList("198.18.0.0/15,64:ff9b:1::/48,192.0.2.0/24,hooks.lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	allow.Resolver = newFakeResolver(map[string][]string{"hooks.lab": {"2001:db8::5"}, "other.lab": {"2001:db8::6"}})
+	for _, u := range []string{"http://198.18.0.5:8080/x", "https://[64:ff9b:1::a00:1]/x", "http://192.0.2.4/x", "http://hooks.lab/x"} {
+		if err := allow.CheckURL(u); err != nil {
+			t.Errorf("CheckURL(%s) with an allow list = %v, want allowed", u, err)
+		}
+	}
+	for _, u := range []string{"https://198.51.100.7/x", "https://other.lab/x", "https://[2001:2::1]/x"} {
+		if err := allow.CheckURL(u); !errors.Is(err, ErrForbiddenDestination) {
+			t.Errorf("CheckURL(%s) with an allow list = %v, want ErrForbiddenDestination", u, err)
+		}
+	}
+}
