@@ -24,10 +24,7 @@ const signingKey = "e2e-signing-key-e2e-signing-key-e2e"
 // and approves: the deploy carries on to READY. The wait is workflow state on a
 // durable timer, not anything a process keeps.
 func TestApprovalWaitSurvivesRestarts(t *testing.T) {
-	cli := testtemporal.CLIPath()
-	if cli == "" {
-		t.Skip("Temporal CLI not found")
-	}
+	cli := testtemporal.RequireCLI(t)
 	dir := t.TempDir()
 	port := freePort(t)
 	startTemporal := func() *testsuite.DevServer {

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -23,6 +22,7 @@ import (
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/activities/sim"
 	"github.com/astropulse/astroplane/approval"
+	"github.com/astropulse/astroplane/internal/testreq"
 	"github.com/astropulse/astroplane/internal/testtemporal"
 	"github.com/astropulse/astroplane/notify"
 	"github.com/astropulse/astroplane/secrets"
@@ -310,10 +310,7 @@ func clickInChromium(t *testing.T, url, selector string) string {
 	t.Helper()
 	path := chromiumPath()
 	if path == "" {
-		if os.Getenv("ASTRO_TEST_REQUIRE_CHROMIUM") == "1" {
-			t.Fatal("chromium not found (make tools installs it)")
-		}
-		t.Skip("chromium not found")
+		testreq.Missing(t, "Chromium not found", "run `make tools` (installs Debian's chromium)")
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/astropulse/astroplane/internal/testreq"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 )
 
@@ -36,16 +38,14 @@ var (
 )
 
 // Require returns the shared server, starting it on first use. When no server can be
-// had it skips the test, unless ASTRO_TEST_REQUIRE_POSTGRES=1 (as `make test` sets),
-// where it fails: the Postgres run must not silently vanish in CI.
+// had the test fails, or skips under testreq.SkipEnv: the Postgres run must not
+// silently vanish.
 func Require(t testing.TB) *Server {
 	t.Helper()
 	once.Do(func() { shared, err = start() })
 	if err != nil {
-		if os.Getenv("ASTRO_TEST_REQUIRE_POSTGRES") == "1" {
-			t.Fatalf("postgres: %v", err)
-		}
-		t.Skipf("postgres not available: %v", err)
+		testreq.Missing(t, fmt.Sprintf("PostgreSQL not available: %v", err),
+			"install its server binaries (`make tools`) or set ASTRO_TEST_POSTGRES_URL")
 	}
 	return shared
 }

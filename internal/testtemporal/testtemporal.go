@@ -13,6 +13,8 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+
+	"github.com/astropulse/astroplane/internal/testreq"
 )
 
 // SearchAttributes are the custom search attributes the control plane uses; make run
@@ -25,17 +27,10 @@ var SearchAttributes = temporal.NewSearchAttributes(
 )
 
 // Start starts a dev server in memory for the test and stops it when the test ends.
-// Without the CLI it skips, unless ASTRO_TEST_REQUIRE_TEMPORAL=1 (as `make test`
-// sets), where it fails.
+// Without the CLI the test fails, or skips under testreq.SkipEnv.
 func Start(t testing.TB) *testsuite.DevServer {
 	t.Helper()
-	cli := CLIPath()
-	if cli == "" {
-		if os.Getenv("ASTRO_TEST_REQUIRE_TEMPORAL") == "1" {
-			t.Fatal("Temporal CLI not found: run `make tools` or set ASTRO_TEMPORAL_CLI")
-		}
-		t.Skip("Temporal CLI not found (make tools installs it into bin/)")
-	}
+	cli := RequireCLI(t)
 	srv, err := testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
 		ExistingPath: cli,
 		ClientOptions: &client.Options{Namespace: "default",
@@ -51,6 +46,17 @@ func Start(t testing.TB) *testsuite.DevServer {
 	}
 	t.Cleanup(func() { _ = srv.Stop() })
 	return srv
+}
+
+// RequireCLI returns the Temporal CLI's path; without it the test fails, or skips
+// under testreq.SkipEnv.
+func RequireCLI(t testing.TB) string {
+	t.Helper()
+	cli := CLIPath()
+	if cli == "" {
+		testreq.Missing(t, "Temporal CLI not found", "run `make tools` (installs it into bin/) or set ASTRO_TEMPORAL_CLI")
+	}
+	return cli
 }
 
 // CLIPath finds the Temporal CLI: ASTRO_TEMPORAL_CLI, or bin/temporal in the
