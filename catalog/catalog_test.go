@@ -327,12 +327,12 @@ func TestGKEChannels(t *testing.T) {
 	if _, ok := catalog.ChannelDefault("EXTENDED"); ok {
 		t.Error("ChannelDefault(EXTENDED) found")
 	}
-	v, _ := catalog.KubernetesVersion("gke", "1.29")
-	if v.AutopilotCompatible {
-		t.Error("gke 1.29 is autopilot compatible, want not")
+	v, ok := catalog.KubernetesVersion("gke", "1.29")
+	if !ok || v.AutopilotCompatible {
+		t.Errorf("gke 1.29 = %+v (found %v), want found and not autopilot compatible", v, ok)
 	}
-	v, _ = catalog.KubernetesVersion("gke", "1.30.5-gke.1443001")
-	if !v.AutopilotCompatible || !slices.Equal(v.Channels, []string{"REGULAR", "STABLE"}) {
+	v, ok = catalog.KubernetesVersion("gke", "1.30.5-gke.1443001")
+	if !ok || !v.AutopilotCompatible || !slices.Equal(v.Channels, []string{"REGULAR", "STABLE"}) {
 		t.Errorf("gke 1.30 = %+v, want autopilot compatible in REGULAR and STABLE", v)
 	}
 }

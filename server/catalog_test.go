@@ -8,10 +8,7 @@ import (
 func TestCatalogEndpoints(t *testing.T) {
 	e := newEnv(t, nil)
 	get := func(path string) answer { return e.do(http.MethodGet, path, e.key, nil) }
-	count := func(a answer) int {
-		d, _ := a.Envelope(t).Data.([]any)
-		return len(d)
-	}
+	count := func(a answer) int { return len(listData(t, a)) }
 	if a := get("/api/v1/providers"); a.Status != http.StatusOK || count(a) != 3 {
 		t.Fatalf("providers: %d %s", a.Status, a.Body)
 	}

@@ -212,6 +212,17 @@ func checkAnswer(t testing.TB, req *http.Request, a answer) {
 	}
 }
 
+// listData returns a success answer's data, failing the test unless it is a list: an
+// error answer must never pass for an empty list.
+func listData(t testing.TB, a answer) []any {
+	t.Helper()
+	d, ok := a.Envelope(t).Data.([]any)
+	if !ok {
+		t.Fatalf("answer %d has no list in data: %s", a.Status, a.Body)
+	}
+	return d
+}
+
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {

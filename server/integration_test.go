@@ -196,7 +196,7 @@ func TestClusterLifecycleThroughTheRealAPI(t *testing.T) {
 	}}
 	dry := e.do(http.MethodPut, "/api/v1/clusters/prod", e.key, update)
 	var plan map[string]any
-	_ = json.Unmarshal(dry.Body, &plan)
+	must(t, json.Unmarshal(dry.Body, &plan))
 	if dry.Status != http.StatusOK || plan["validationPassed"] != true || plan["operationId"] != nil {
 		t.Fatalf("dry-run update: %d %s", dry.Status, dry.Body)
 	}
@@ -205,7 +205,8 @@ func TestClusterLifecycleThroughTheRealAPI(t *testing.T) {
 	}
 	update["spec"].(map[string]any)["updateConfig"].(map[string]any)["dryRun"] = false
 	real := e.do(http.MethodPut, "/api/v1/clusters/prod", e.key, update)
-	_ = json.Unmarshal(real.Body, &plan)
+	plan = nil
+	must(t, json.Unmarshal(real.Body, &plan))
 	if real.Status != http.StatusAccepted || plan["operationId"] == nil {
 		t.Fatalf("update: %d %s", real.Status, real.Body)
 	}

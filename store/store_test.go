@@ -86,7 +86,9 @@ func TestOrganizationsAndMembers(t *testing.T) {
 		if total != 2 || len(orgs) != 1 || orgs[0].Name != "acme" {
 			t.Fatalf("first page: total=%d orgs=%+v", total, orgs)
 		}
-		orgs, _, _ = s.ListOrganizationsForUser(ctx, user.ID, store.Page{Number: 2, Size: 1})
+		if orgs, _, err = s.ListOrganizationsForUser(ctx, user.ID, store.Page{Number: 2, Size: 1}); err != nil {
+			t.Fatal(err)
+		}
 		if len(orgs) != 1 || orgs[0].Name != "other" {
 			t.Fatalf("second page: %+v", orgs)
 		}
@@ -182,7 +184,7 @@ func TestAPIKeys(t *testing.T) {
 		if err := s.TouchAPIKey(ctx, key.ID, at); err != nil {
 			t.Fatal(err)
 		}
-		got, _ = s.GetAPIKey(ctx, key.ID)
+		got = checked(s.GetAPIKey(ctx, key.ID))(t)
 		if got.LastUsedAt == nil {
 			t.Fatal("last used not recorded")
 		}
@@ -238,7 +240,7 @@ func TestClustersAndOperations(t *testing.T) {
 		if err != nil || len(list) != 0 {
 			t.Fatalf("list after delete = %+v, %v", list, err)
 		}
-		list, _ = s.ListClusters(ctx, org.ID, store.ClusterFilter{IncludeDeleted: true})
+		list = checked(s.ListClusters(ctx, org.ID, store.ClusterFilter{IncludeDeleted: true}))(t)
 		if len(list) != 1 {
 			t.Fatalf("list with deleted = %+v", list)
 		}
@@ -250,7 +252,7 @@ func TestClustersAndOperations(t *testing.T) {
 		if got.ID != again.ID {
 			t.Fatalf("by name after reuse got %s, want the live cluster %s", got.ID, again.ID)
 		}
-		list, _ = s.ListClusters(ctx, org.ID, store.ClusterFilter{Provider: "gcp"})
+		list = checked(s.ListClusters(ctx, org.ID, store.ClusterFilter{Provider: "gcp"}))(t)
 		if len(list) != 0 {
 			t.Fatalf("provider filter: %+v", list)
 		}
@@ -298,16 +300,16 @@ func TestClustersAndOperations(t *testing.T) {
 		if err := s.StartOperation(ctx, second); err != nil {
 			t.Fatalf("operation after the first finished: %v", err)
 		}
-		if c, _ := s.GetCluster(ctx, org.ID, k1.ID); c.LastOperationID != second.ID {
+		if c := checked(s.GetCluster(ctx, org.ID, k1.ID))(t); c.LastOperationID != second.ID {
 			t.Fatalf("last operation = %q, want %q", c.LastOperationID, second.ID)
 		}
 		if err := s.RecordClusterOutcome(ctx, org.ID, k1.ID, store.ClusterReady, "ok", store.ClusterFacts{Endpoint: "https://x", State: []byte(`{}`)}); err != nil {
 			t.Fatal(err)
 		}
-		if c, _ := s.GetCluster(ctx, org.ID, k1.ID); c.Endpoint != "https://x" || c.Status != store.ClusterReady || string(c.State) != "{}" {
+		if c := checked(s.GetCluster(ctx, org.ID, k1.ID))(t); c.Endpoint != "https://x" || c.Status != store.ClusterReady || string(c.State) != "{}" {
 			t.Fatalf("outcome not recorded: %+v", c)
 		}
-		fin, _ := s.GetOperation(ctx, org.ID, k1op.ID)
+		fin := checked(s.GetOperation(ctx, org.ID, k1op.ID))(t)
 		if fin.Status != store.OperationSucceeded || fin.EndedAt == nil {
 			t.Fatalf("finished operation = %+v", fin)
 		}
@@ -475,5 +477,17 @@ func TestOpenCreatesTheSQLiteDirectory(t *testing.T) {
 	s := open(t, "sqlite://"+filepath.Join(t.TempDir(), "nested", "dir", "astro.db"))
 	if err := s.Ping(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checked(v, err)(t) fails the test on a non-nil error, else returns v: a failed read
+// must never pass for an empty or zero answer.
+func checked[T any](v T, err error) func(testing.TB) T {
+	return func(t testing.TB) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
 }
