@@ -1,7 +1,9 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -146,35 +148,61 @@ func (d *deployment) run(ctx workflow.Context) error {
 	return nil
 }
 
+// rollbackLeftoversChange versions what a rollback records when a compensation fails
+// for good: from version 1 it names each resource left behind (in the outcome's
+// message, the progress and the log) and records the references of what remains on
+// the cluster, so a later delete can remove it. Histories recorded before it replay
+// with the step-only message.
+const rollbackLeftoversChange = "rollback-leftovers"
+
+// Leftover is something a rollback could not remove: the compensation step that
+// failed, the resource it was to remove and why it could not.
+type Leftover struct {
+	Step     string `json:"step"`
+	Resource string `json:"resource"`
+	Error    string `json:"error"`
+}
+
 // rollBack removes what the deploy created, newest first, even though the workflow
-// may be cancelled, then records the outcome and returns the cause.
+// may be cancelled, then records the outcome and returns the cause. A compensation
+// that fails does not stop the ones after it: each is attempted, and what could not be
+// removed is recorded.
 func (d *deployment) rollBack(ctx workflow.Context, cause error) (DeployClusterResult, error) {
 	opStatus, status := gateOutcome(ctx, cause)
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	recordLeftovers := workflow.GetVersion(dctx, rollbackLeftoversChange, workflow.DefaultVersion, 1) >= 1
 	var a *activities.Cluster
 	pctx := providerOptions(dctx)
 	spec := d.in.Spec
+	names := make([]string, 0, len(spec.NodeGroups))
+	for _, ng := range spec.NodeGroups {
+		names = append(names, ng.Name)
+	}
 	undo := []struct {
-		step string
-		run  func() error
+		step     string
+		resource func() string
+		run      func() error
 	}{
-		{StepNodeGroups, func() error {
-			names := make([]string, 0, len(spec.NodeGroups))
-			for _, ng := range spec.NodeGroups {
-				names = append(names, ng.Name)
-			}
+		{StepNodeGroups, func() string {
+			return fmt.Sprintf("node groups %s of control plane %s", strings.Join(names, ", "), d.controlPlane())
+		}, func() error {
 			return workflow.ExecuteActivity(pctx, a.DeleteNodeGroups, activities.NodeGroupsInput{
 				Call: d.call("rollback-" + StepNodeGroups), Spec: spec, Ref: d.ref, Names: names,
 			}).Get(dctx, nil)
 		}},
-		{StepControlPlane, func() error {
+		{StepControlPlane, func() string { return "control plane " + d.controlPlane() }, func() error {
 			// Deleting by the create's token also removes a control plane whose create
 			// was interrupted before it returned a reference.
 			in := activities.ControlPlaneInput{Call: d.call(StepControlPlane), Spec: spec, Ref: d.ref}
 			in.Call.Step = "rollback-" + StepControlPlane
 			return workflow.ExecuteActivity(pctx, a.DeleteControlPlane, in).Get(dctx, nil)
 		}},
-		{StepNetwork, func() error {
+		{StepNetwork, func() string {
+			if d.network.ID != "" {
+				return "network " + d.network.ID
+			}
+			return "network created with token " + d.call(StepNetwork).Token
+		}, func() error {
 			in := activities.NetworkInput{Call: d.call(StepNetwork), Spec: spec, Network: d.network}
 			in.Call.Step = "rollback-" + StepNetwork
 			return workflow.ExecuteActivity(pctx, a.DeleteNetwork, in).Get(dctx, nil)
@@ -187,6 +215,7 @@ func (d *deployment) rollBack(ctx workflow.Context, cause error) (DeployClusterR
 	case StatusRejected, StatusExpired:
 		message = "deploy not approved: " + cause.Error()
 	}
+	var left []Leftover
 	for _, u := range undo {
 		if !d.started[u.step] {
 			continue
@@ -194,7 +223,11 @@ func (d *deployment) rollBack(ctx workflow.Context, cause error) (DeployClusterR
 		d.t.startCompensation(dctx, u.step)
 		if err := u.run(); err != nil {
 			d.t.end(dctx, StepFailed, err.Error())
-			message += "; rollback of " + u.step + " failed, resources may remain: " + err.Error()
+			if recordLeftovers {
+				left = append(left, Leftover{Step: "rollback-" + u.step, Resource: u.resource(), Error: causeOf(err)})
+			} else {
+				message += "; rollback of " + u.step + " failed, resources may remain: " + err.Error()
+			}
 			continue
 		}
 		d.t.end(dctx, StepSucceeded, "removed")
@@ -205,14 +238,61 @@ func (d *deployment) rollBack(ctx workflow.Context, cause error) (DeployClusterR
 	if clusterStatus == "" {
 		clusterStatus = store.ClusterFailed
 	}
-	_ = workflow.ExecuteActivity(storeOptions(dctx), a.FinishOperation, activities.FinishOperationInput{
+	finish := activities.FinishOperationInput{
 		OrgID: d.in.Op.OrgID, ClusterID: d.in.Op.ClusterID, OperationID: d.in.Op.OperationID,
 		OperationStatus: opStatus, ClusterStatus: clusterStatus, Message: message,
-	}).Get(dctx, nil)
+	}
+	if len(left) > 0 {
+		finish.Message = leftBehindMessage(message, left)
+		// Keep the references of what remains on the cluster, so an operator sees them
+		// and a delete of the cluster removes them.
+		for _, l := range left {
+			switch l.Step {
+			case "rollback-" + StepNodeGroups, "rollback-" + StepControlPlane:
+				finish.Ref = &d.ref
+			case "rollback-" + StepNetwork:
+				finish.Network = &d.network
+			}
+		}
+		d.t.p.LeftBehind = left
+		workflow.GetLogger(dctx).Warn("rollback left resources behind", "operationID", d.in.Op.OperationID,
+			"clusterName", spec.Name, "leftBehind", finish.Message)
+	}
+	message = finish.Message
+	_ = workflow.ExecuteActivity(storeOptions(dctx), a.FinishOperation, finish).Get(dctx, nil)
 	d.t.finish(dctx, status, message)
 	emit(dctx, d.in.Op, activities.TopicClusterFailed, spec.Name, fmt.Sprintf("Cluster %s: %s (operation %s).", spec.Name, message, d.in.Op.OperationID))
 	if status == StatusCancelled {
 		return DeployClusterResult{ClusterStatus: clusterStatus}, temporal.NewCanceledError(message)
 	}
 	return DeployClusterResult{ClusterStatus: clusterStatus}, cause
+}
+
+// controlPlane names the deploy's control plane: its provider ID, or the token it was
+// created with when the create never returned one.
+func (d *deployment) controlPlane() string {
+	if d.ref.ExternalID != "" {
+		return d.ref.ExternalID
+	}
+	return "created with token " + d.call(StepControlPlane).Token
+}
+
+// leftBehindMessage is the outcome's message when a rollback could not remove
+// everything: what remains and why, so it can be removed by hand or by a delete.
+func leftBehindMessage(message string, left []Leftover) string {
+	parts := make([]string, 0, len(left))
+	for _, l := range left {
+		parts = append(parts, fmt.Sprintf("%s (%s: %s)", l.Resource, l.Step, l.Error))
+	}
+	return message + "; rollback incomplete, left behind: " + strings.Join(parts, "; ")
+}
+
+// causeOf is the message of the failure behind an activity error, without the
+// activity error's own wrapping.
+func causeOf(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Message() != "" {
+		return app.Message()
+	}
+	return err.Error()
 }

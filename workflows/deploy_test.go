@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/store"
@@ -32,9 +34,10 @@ type fakeCloud struct {
 	topics   []string
 	decision []activities.DecisionInput
 	finished []activities.FinishOperationInput
-	failAt   string        // activity that fails (non-retryable)
-	slowAt   string        // activity that takes an hour of (skipped) time
-	slow     time.Duration // how long slowAt takes
+	failAt   string           // activity that fails (non-retryable)
+	slowAt   string           // activity that takes an hour of (skipped) time
+	slow     time.Duration    // how long slowAt takes
+	failUndo map[string]error // activities that always fail with the given error
 }
 
 func (f *fakeCloud) record(name string) error {
@@ -44,7 +47,7 @@ func (f *fakeCloud) record(name string) error {
 	if name == f.failAt {
 		return temporal.NewNonRetryableApplicationError("boom at "+name, activities.ErrTypeInjected, nil)
 	}
-	return nil
+	return f.failUndo[name]
 }
 
 func (f *fakeCloud) install(env *testsuite.TestWorkflowEnvironment) {
@@ -303,5 +306,147 @@ func TestDeployCancelAtEachStep(t *testing.T) {
 				t.Fatalf("progress %+v", p)
 			}
 		})
+	}
+}
+
+// A compensation that fails for good does not stop the rollback: the ones after it
+// still run, and the outcome (the recorded message and references, the progress, the
+// cluster.failed notification) says what was left behind.
+func TestDeployRollbackContinuesPastAFailedCompensation(t *testing.T) {
+	gone := func(name string) error {
+		return temporal.NewNonRetryableApplicationError("cannot remove at "+name, activities.ErrTypeInjected, nil)
+	}
+	for _, tc := range []struct {
+		name      string
+		failAt    string // a failing step, or
+		slowAt    string // a step during which the deploy is cancelled
+		failUndo  map[string]error
+		rollback  []string // every compensation attempted, in order
+		left      []string // the rollback steps that left something behind
+		inMessage []string
+		ref, net  bool // the outcome keeps the control plane's / network's reference
+	}{
+		{
+			name: "control plane stays after a failed step", failAt: "CreateNodeGroups",
+			failUndo: map[string]error{"DeleteControlPlane": gone("DeleteControlPlane")},
+			rollback: []string{"DeleteNodeGroups", "DeleteControlPlane", "DeleteNetwork"},
+			left:     []string{"rollback-control-plane"},
+			inMessage: []string{"deploy failed: ", "boom at CreateNodeGroups", "rollback incomplete, left behind: control plane cp-1",
+				"rollback-control-plane: cannot remove at DeleteControlPlane"},
+			ref: true,
+		},
+		{
+			name: "node groups and network stay after a cancel", slowAt: "InstallAddons",
+			failUndo: map[string]error{"DeleteNodeGroups": gone("DeleteNodeGroups"), "DeleteNetwork": gone("DeleteNetwork")},
+			rollback: []string{"DeleteNodeGroups", "DeleteControlPlane", "DeleteNetwork"},
+			left:     []string{"rollback-node-groups", "rollback-network"},
+			inMessage: []string{"deploy cancelled", "node groups default-pool of control plane cp-1 (rollback-node-groups:",
+				"network net-1 (rollback-network: cannot remove at DeleteNetwork)"},
+			ref: true, net: true,
+		},
+		{
+			name: "first compensation keeps failing after its retries", failAt: "VerifyKubeconfig",
+			failUndo:  map[string]error{"DeleteNodeGroups": errors.New("provider throttled")},
+			rollback:  []string{"DeleteNodeGroups", "DeleteControlPlane", "DeleteNetwork"},
+			left:      []string{"rollback-node-groups"},
+			inMessage: []string{"left behind: node groups default-pool of control plane cp-1", "provider throttled"},
+			ref:       true,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeCloud{failAt: tc.failAt, slowAt: tc.slowAt, slow: time.Hour, failUndo: tc.failUndo}
+			env := newEnv(f)
+			wantStatus, wantCluster := workflows.StatusFailed, store.ClusterFailed
+			if tc.slowAt != "" {
+				wantStatus, wantCluster = workflows.StatusCancelled, store.ClusterCancelled
+				env.RegisterDelayedCallback(env.CancelWorkflow, 30*time.Minute)
+			}
+			env.ExecuteWorkflow(workflows.DeployCluster, workflows.DeployClusterInput{Op: op, Spec: spec})
+			if env.GetWorkflowError() == nil {
+				t.Fatal("the deploy succeeded")
+			}
+
+			var undo []string
+			for _, c := range f.calls {
+				if strings.HasPrefix(c, "Delete") && !slices.Contains(undo, c) {
+					undo = append(undo, c)
+				}
+			}
+			if !slices.Equal(undo, tc.rollback) {
+				t.Fatalf("compensations %v, want %v (all calls %v)", undo, tc.rollback, f.calls)
+			}
+			if f.calls[len(f.calls)-1] != "FinishOperation" {
+				t.Fatalf("the outcome was not recorded after the rollback: %v", f.calls)
+			}
+
+			fin := f.lastFinish(t)
+			if fin.ClusterStatus != wantCluster {
+				t.Fatalf("cluster status %s, want %s", fin.ClusterStatus, wantCluster)
+			}
+			for _, want := range tc.inMessage {
+				if !strings.Contains(fin.Message, want) {
+					t.Errorf("recorded message %q lacks %q", fin.Message, want)
+				}
+			}
+			if got := fin.Ref != nil && fin.Ref.ExternalID == "cp-1"; got != tc.ref {
+				t.Errorf("outcome keeps the control plane's reference: %v, want %v (%+v)", got, tc.ref, fin.Ref)
+			}
+			if got := fin.Network != nil && fin.Network.ID == "net-1"; got != tc.net {
+				t.Errorf("outcome keeps the network's reference: %v, want %v (%+v)", got, tc.net, fin.Network)
+			}
+
+			p := queryProgress(t, env)
+			if p.Status != wantStatus || p.Message != fin.Message {
+				t.Errorf("progress %s %q, want %s with the recorded message %q", p.Status, p.Message, wantStatus, fin.Message)
+			}
+			var left []string
+			for _, l := range p.LeftBehind {
+				left = append(left, l.Step)
+				if l.Resource == "" || l.Error == "" {
+					t.Errorf("left behind without resource or cause: %+v", l)
+				}
+			}
+			if !slices.Equal(left, tc.left) {
+				t.Errorf("progress leftBehind %v, want %v", left, tc.left)
+			}
+			for _, s := range p.Steps {
+				if !s.Compensation {
+					continue
+				}
+				want := workflows.StepSucceeded
+				if slices.Contains(tc.left, s.Name) {
+					want = workflows.StepFailed
+				}
+				if s.Status != want {
+					t.Errorf("compensation step %s is %s, want %s", s.Name, s.Status, want)
+				}
+			}
+			if !slices.Contains(f.topics, activities.TopicClusterFailed) {
+				t.Errorf("topics emitted %v, want %s", f.topics, activities.TopicClusterFailed)
+			}
+		})
+	}
+}
+
+// Workflows that started their rollback before rollback-leftovers keep doing what they
+// did: every compensation still runs, the message names the failed step.
+func TestDeployRollbackBeforeLeftoversVersion(t *testing.T) {
+	f := &fakeCloud{failAt: "CreateNodeGroups", failUndo: map[string]error{
+		"DeleteControlPlane": temporal.NewNonRetryableApplicationError("stuck", activities.ErrTypeInjected, nil)}}
+	env := newEnv(f)
+	env.OnGetVersion("rollback-leftovers", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	env.ExecuteWorkflow(workflows.DeployCluster, workflows.DeployClusterInput{Op: op, Spec: spec})
+	if env.GetWorkflowError() == nil {
+		t.Fatal("the deploy succeeded")
+	}
+	if !slices.Contains(f.calls, "DeleteNetwork") {
+		t.Fatalf("rollback stopped at the failed compensation: %v", f.calls)
+	}
+	fin := f.lastFinish(t)
+	if !strings.Contains(fin.Message, "rollback of control-plane failed, resources may remain") || fin.Ref != nil {
+		t.Fatalf("outcome %+v", fin)
+	}
+	if p := queryProgress(t, env); len(p.LeftBehind) != 0 {
+		t.Fatalf("progress leftBehind %+v before the version", p.LeftBehind)
 	}
 }

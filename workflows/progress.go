@@ -48,6 +48,8 @@ type Progress struct {
 	StartedAt     time.Time  `json:"startedAt"`
 	EndedAt       *time.Time `json:"endedAt,omitempty"`
 	Approval      *Approval  `json:"approval,omitempty"`
+	// LeftBehind lists what a rollback could not remove, when it could not.
+	LeftBehind []Leftover `json:"leftBehind,omitempty"`
 }
 
 // tracker keeps an operation's Progress as the workflow walks its steps and answers
