@@ -49,18 +49,33 @@ func TestFlakyStepFailsTwiceThenSucceeds(t *testing.T) {
 }
 
 func TestControlPlaneTurnsActiveAfterTwoStepDelays(t *testing.T) {
-	p := sim.New(50 * time.Millisecond)
 	ctx := context.Background()
-	ref, err := p.CreateControlPlane(ctx, activities.Call{Token: "t"}, activities.ClusterSpec{Name: "prod"}, activities.NetworkRef{})
+	before := time.Now()
+	ref, err := sim.New(0).CreateControlPlane(ctx, activities.Call{Token: "t"}, activities.ClusterSpec{Name: "prod"}, activities.NetworkRef{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, _ := p.ControlPlaneStatus(ctx, activities.Call{}, ref); s != activities.StateCreating {
-		t.Fatalf("right after creation: %s", s)
+	if ref.CreatedAt.Before(before) || ref.CreatedAt.After(time.Now()) {
+		t.Fatalf("created at %s, want the time of the call", ref.CreatedAt)
 	}
-	time.Sleep(100 * time.Millisecond)
-	if s, _ := p.ControlPlaneStatus(ctx, activities.Call{}, ref); s != activities.StateActive {
-		t.Fatalf("after two step delays: %s", s)
+
+	// The age of the reference decides, not the wall clock between two calls: no
+	// timing window for a loaded machine to miss.
+	p := sim.New(time.Hour)
+	for _, tc := range []struct {
+		age  time.Duration
+		want string
+	}{
+		{0, activities.StateCreating},
+		{time.Hour, activities.StateCreating},
+		{2*time.Hour - time.Minute, activities.StateCreating},
+		{2 * time.Hour, activities.StateActive},
+		{3 * time.Hour, activities.StateActive},
+	} {
+		ref.CreatedAt = time.Now().Add(-tc.age)
+		if s, err := p.ControlPlaneStatus(ctx, activities.Call{}, ref); err != nil || s != tc.want {
+			t.Errorf("%s after creation: %s, %v; want %s", tc.age, s, err, tc.want)
+		}
 	}
 }
 
