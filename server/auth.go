@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/astropulse/astroplane/internal/apikey"
+	"github.com/astropulse/astroplane/internal/authz"
 	"github.com/astropulse/astroplane/store"
 )
 
@@ -47,24 +48,27 @@ func (s *Server) authenticate() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			op, ok := s.contract.lookup(c)
-			if !ok || op.public {
+			if !ok {
 				return next(c)
 			}
+			req := op.requirement()
 			key := c.Request().Header.Get(HeaderAPIKey)
-			if key == "" && op.optional {
-				return next(c)
-			}
-			if key == "" && !op.apiKey {
+			authenticate, err := req.Admit(key != "")
+			switch {
+			case errors.Is(err, authz.ErrOIDCOnly):
 				return NotImplemented("OIDC bearer authentication (" + op.id + ")")
-			}
-			if key == "" {
+			case errors.Is(err, authz.ErrMissingKey):
 				return Unauthorized("missing " + HeaderAPIKey + " header")
+			case err != nil:
+				return err
+			case !authenticate:
+				return next(c)
 			}
 			p, err := s.principalForKey(c, key)
 			if err != nil {
 				return err
 			}
-			if op.adminOnly && p.Role != store.RoleAdmin {
+			if err := req.Authorize(p.Role); err != nil {
 				return Forbidden("this operation needs an organization admin")
 			}
 			c.Set(principalKey, p)
@@ -86,20 +90,19 @@ func (s *Server) principalForKey(c echo.Context, key string) (Principal, error) 
 		return Principal{}, err
 	}
 	now := time.Now()
-	switch {
-	case owner.Key.RevokedAt != nil:
-		return Principal{}, Unauthorized("API key revoked")
-	case owner.Key.ExpiresAt != nil && !now.Before(*owner.Key.ExpiresAt):
-		return Principal{}, Unauthorized("API key expired")
-	case owner.Role == "":
-		return Principal{}, Unauthorized("API key owner is no longer a member of its organization")
+	k := authz.Key{RevokedAt: owner.Key.RevokedAt, ExpiresAt: owner.Key.ExpiresAt, LastUsedAt: owner.Key.LastUsedAt, Role: owner.Role}
+	if err := k.Usable(now); err != nil {
+		return Principal{}, Unauthorized(err.Error())
 	}
-	// Record use at most once a minute: a write per request would queue every
-	// request behind the database's writer.
-	if last := owner.Key.LastUsedAt; last == nil || now.Sub(*last) > time.Minute {
+	if k.RecordUseDue(now) {
 		if err := s.store.TouchAPIKey(ctx, owner.Key.ID, now.UTC()); err != nil {
 			s.log.WarnContext(ctx, "record API key use", "err", err, "traceID", TraceID(c))
 		}
 	}
 	return Principal{OrgID: owner.Key.OrgID, OrgName: owner.OrgName, UserID: owner.Key.UserID, Role: owner.Role, KeyID: owner.Key.ID}, nil
+}
+
+// requirement is the operation's security requirement, for authz's decisions.
+func (o *operation) requirement() authz.Requirement {
+	return authz.Requirement{Public: o.public, Optional: o.optional, APIKey: o.apiKey, AdminOnly: o.adminOnly}
 }

@@ -1,0 +1,108 @@
+// Package authz holds the decisions of authentication and authorization, apart from
+// HTTP and the store so that they can be tested (and mutation-tested) on their own:
+// what an operation's security requirement asks of a request, whether a presented
+// key may still be used, and whether its owner's role may call the operation.
+// The server looks keys up and maps the errors below to 401, 403 and 501.
+package authz
+
+import (
+	"errors"
+	"time"
+)
+
+// RoleAdmin is the organization role admin-only operations need; it is the store's
+// RoleAdmin (a server test keeps the two equal).
+const RoleAdmin = "admin"
+
+// UseRecordInterval is how often, at most, a key's last use is recorded: a write per
+// request would queue every request behind the database's writer.
+const UseRecordInterval = time.Minute
+
+// Errors of the decisions. Check them with errors.Is.
+var (
+	// ErrMissingKey means an operation that needs an API key got none (401).
+	ErrMissingKey = errors.New("missing API key")
+	// ErrOIDCOnly means an operation accepts only an OIDC bearer token, which is
+	// not built yet (501).
+	ErrOIDCOnly = errors.New("operation accepts only OIDC bearer authentication")
+	// ErrRevoked means the key was revoked (401).
+	ErrRevoked = errors.New("API key revoked")
+	// ErrExpired means the key is past its expiry (401).
+	ErrExpired = errors.New("API key expired")
+	// ErrNotMember means the key's owner has left the key's organization (401).
+	ErrNotMember = errors.New("API key owner is no longer a member of its organization")
+	// ErrAdminOnly means the operation needs an organization admin (403).
+	ErrAdminOnly = errors.New("operation needs an organization admin")
+)
+
+// Requirement is an operation's security requirement, as openapi.yaml states it.
+type Requirement struct {
+	// Public operations take no credentials at all.
+	Public bool
+	// Optional means anonymous callers pass too (an empty requirement is listed).
+	Optional bool
+	// APIKey means an API key satisfies the requirement.
+	APIKey bool
+	// AdminOnly means only an organization admin's API key does.
+	AdminOnly bool
+}
+
+// Admit decides whether a request must be authenticated by its API key: authenticate
+// is false when the request goes on anonymously. A request without a key that the
+// operation needs is ErrMissingKey; one for an operation that takes only OIDC bearer
+// tokens is ErrOIDCOnly. A presented key is always checked (never ignored), even on
+// operations where it is optional.
+func (r Requirement) Admit(hasKey bool) (authenticate bool, err error) {
+	switch {
+	case r.Public:
+		return false, nil
+	case hasKey:
+		return true, nil
+	case r.Optional:
+		return false, nil
+	case !r.APIKey:
+		return false, ErrOIDCOnly
+	default:
+		return false, ErrMissingKey
+	}
+}
+
+// Authorize reports ErrAdminOnly when the operation needs an admin and role is not
+// RoleAdmin.
+func (r Requirement) Authorize(role string) error {
+	if r.AdminOnly && role != RoleAdmin {
+		return ErrAdminOnly
+	}
+	return nil
+}
+
+// Key is what the store knows of a presented API key and its owner.
+type Key struct {
+	RevokedAt  *time.Time
+	ExpiresAt  *time.Time
+	LastUsedAt *time.Time
+	// Role is the owner's role in the key's organization, "" when the owner is no
+	// longer a member.
+	Role string
+}
+
+// Usable reports why the key may not be used at now: ErrRevoked, ErrExpired (a key
+// expires at its ExpiresAt, not after) or ErrNotMember, in that order; nil when it
+// may.
+func (k Key) Usable(now time.Time) error {
+	switch {
+	case k.RevokedAt != nil:
+		return ErrRevoked
+	case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
+		return ErrExpired
+	case k.Role == "":
+		return ErrNotMember
+	}
+	return nil
+}
+
+// RecordUseDue reports whether a use at now should be recorded: the key was never
+// used, or last more than UseRecordInterval ago.
+func (k Key) RecordUseDue(now time.Time) bool {
+	return k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > UseRecordInterval
+}

@@ -1,0 +1,141 @@
+package authz
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestAdmit(t *testing.T) {
+	public := Requirement{Public: true}
+	apiKey := Requirement{APIKey: true}
+	admin := Requirement{APIKey: true, AdminOnly: true}
+	optional := Requirement{APIKey: true, Optional: true}
+	oidcOnly := Requirement{}
+	oidcOptional := Requirement{Optional: true}
+	for _, tc := range []struct {
+		name         string
+		req          Requirement
+		hasKey       bool
+		authenticate bool
+		err          error
+	}{
+		{"public without key goes on", public, false, false, nil},
+		{"public ignores a key", public, true, false, nil},
+		{"api key needed and missing", apiKey, false, false, ErrMissingKey},
+		{"admin key needed and missing", admin, false, false, ErrMissingKey},
+		{"api key present is checked", apiKey, true, true, nil},
+		{"admin key present is checked", admin, true, true, nil},
+		{"optional without key goes on anonymously", optional, false, false, nil},
+		{"optional with a key checks it", optional, true, true, nil},
+		{"oidc only without key is not built", oidcOnly, false, false, ErrOIDCOnly},
+		{"oidc only with a key checks it", oidcOnly, true, true, nil},
+		{"oidc or anonymous without key goes on", oidcOptional, false, false, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			authenticate, err := tc.req.Admit(tc.hasKey)
+			if authenticate != tc.authenticate || !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
+				t.Fatalf("Admit(%v) = %v, %v; want %v, %v", tc.hasKey, authenticate, err, tc.authenticate, tc.err)
+			}
+		})
+	}
+}
+
+func TestAuthorize(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		req  Requirement
+		role string
+		err  error
+	}{
+		{"admin operation, admin", Requirement{APIKey: true, AdminOnly: true}, RoleAdmin, nil},
+		{"admin operation, editor", Requirement{APIKey: true, AdminOnly: true}, "editor", ErrAdminOnly},
+		{"admin operation, viewer", Requirement{APIKey: true, AdminOnly: true}, "viewer", ErrAdminOnly},
+		{"admin operation, no role", Requirement{APIKey: true, AdminOnly: true}, "", ErrAdminOnly},
+		{"admin operation, role spelled otherwise", Requirement{APIKey: true, AdminOnly: true}, "Admin", ErrAdminOnly},
+		{"member operation, viewer", Requirement{APIKey: true}, "viewer", nil},
+		{"member operation, admin", Requirement{APIKey: true}, RoleAdmin, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.req.Authorize(tc.role); err != tc.err {
+				t.Fatalf("Authorize(%q) = %v, want %v", tc.role, err, tc.err)
+			}
+		})
+	}
+}
+
+func TestRoleAdminIsAdmin(t *testing.T) {
+	// Stored memberships say "admin"; a different spelling here would lock every
+	// admin out of admin operations.
+	if RoleAdmin != "admin" {
+		t.Fatalf("RoleAdmin = %q", RoleAdmin)
+	}
+}
+
+func TestKeyUsable(t *testing.T) {
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *time.Time { t := now.Add(d); return &t }
+	for _, tc := range []struct {
+		name string
+		key  Key
+		err  error
+	}{
+		{"never expires", Key{Role: "viewer"}, nil},
+		{"expires later", Key{ExpiresAt: at(time.Nanosecond), Role: "viewer"}, nil},
+		{"expires now", Key{ExpiresAt: at(0), Role: "viewer"}, ErrExpired},
+		{"expired", Key{ExpiresAt: at(-time.Hour), Role: "admin"}, ErrExpired},
+		{"revoked", Key{RevokedAt: at(-time.Hour), Role: "admin"}, ErrRevoked},
+		{"revoked in the future still revoked", Key{RevokedAt: at(time.Hour), Role: "admin"}, ErrRevoked},
+		{"revoked beats expired", Key{RevokedAt: at(-time.Hour), ExpiresAt: at(-time.Hour), Role: "admin"}, ErrRevoked},
+		{"revoked beats not a member", Key{RevokedAt: at(-time.Hour)}, ErrRevoked},
+		{"expired beats not a member", Key{ExpiresAt: at(-time.Hour)}, ErrExpired},
+		{"owner left the organization", Key{ExpiresAt: at(time.Hour)}, ErrNotMember},
+		{"last use does not matter", Key{LastUsedAt: at(-24 * time.Hour), Role: "editor"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.key.Usable(now); err != tc.err {
+				t.Fatalf("Usable = %v, want %v", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestKeyErrorsAreWhatClientsRead(t *testing.T) {
+	// The server answers these messages in its 401s.
+	for err, want := range map[error]string{
+		ErrRevoked:   "API key revoked",
+		ErrExpired:   "API key expired",
+		ErrNotMember: "API key owner is no longer a member of its organization",
+	} {
+		if err.Error() != want {
+			t.Errorf("%q, want %q", err.Error(), want)
+		}
+	}
+}
+
+func TestKeyRecordUseDue(t *testing.T) {
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *time.Time { t := now.Add(d); return &t }
+	for _, tc := range []struct {
+		name string
+		last *time.Time
+		due  bool
+	}{
+		{"never used", nil, true},
+		{"used just now", at(0), false},
+		{"used half a minute ago", at(-30 * time.Second), false},
+		{"used exactly a minute ago", at(-UseRecordInterval), false},
+		{"used just over a minute ago", at(-UseRecordInterval - time.Nanosecond), true},
+		{"used yesterday", at(-24 * time.Hour), true},
+		{"clock went back", at(time.Minute), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if due := (Key{LastUsedAt: tc.last, Role: "viewer"}).RecordUseDue(now); due != tc.due {
+				t.Fatalf("RecordUseDue = %v, want %v", due, tc.due)
+			}
+		})
+	}
+	if UseRecordInterval != time.Minute {
+		t.Fatalf("UseRecordInterval = %v; the README and the store's write load assume a minute", UseRecordInterval)
+	}
+}
