@@ -165,6 +165,12 @@ func (s *Server) DeleteCluster(c echo.Context, clusterID string, params api.Dele
 	if err != nil {
 		return err
 	}
+	if prior, ok, err := s.repeatedOperation(c, p, params.IdempotencyKey); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		return accepted(c, operationAccepted(prior), "operation already started with this Idempotency-Key")
+	}
 	cl, cs, err := s.liveCluster(c, clusterID)
 	if err != nil {
 		return err

@@ -22,14 +22,27 @@ import (
 // newOperation prepares the record of an operation on cl, its ID naming org, cluster
 // and type, and the request's hash for Idempotency-Key checks.
 func newOperation(c echo.Context, p Principal, cl store.Cluster, opType string, idemKey *string) store.Operation {
-	raw, _ := c.Get(bodyKey).([]byte)
-	sum := sha256.Sum256(append([]byte(c.Request().Method+" "+c.Request().URL.Path+"\n"), raw...))
 	id := workflows.OperationID(p.OrgName, cl.Name, opType, randomSuffix())
 	return store.Operation{
 		ID: id, OrgID: p.OrgID, ClusterID: cl.ID, ClusterName: cl.Name, Type: opType,
 		Status: store.OperationRunning, WorkflowID: id, IdempotencyKey: deref(idemKey),
-		RequestHash: hex.EncodeToString(sum[:]), CreatedBy: p.UserID,
+		RequestHash: requestHash(c), CreatedBy: p.UserID,
 	}
+}
+
+// requestHash identifies a request for Idempotency-Key checks: method, path and body.
+func requestHash(c echo.Context) string {
+	raw, _ := c.Get(bodyKey).([]byte)
+	sum := sha256.Sum256(append([]byte(c.Request().Method+" "+c.Request().URL.Path+"\n"), raw...))
+	return hex.EncodeToString(sum[:])
+}
+
+// repeatedOperation answers a change whose Idempotency-Key was seen before, before
+// the cluster's state is looked at: a repeat gets the first operation even when that
+// operation has since changed the cluster (UPDATING, or DELETED and gone), and the
+// same key with another request is a 422. ok is false when there is no key or it is new.
+func (s *Server) repeatedOperation(c echo.Context, p Principal, idemKey *string) (prior store.Operation, ok bool, err error) {
+	return s.priorOperation(c, store.Operation{OrgID: p.OrgID, IdempotencyKey: deref(idemKey), RequestHash: requestHash(c)})
 }
 
 // priorOperation answers a request whose Idempotency-Key was seen before: the same

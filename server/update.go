@@ -28,6 +28,12 @@ func (s *Server) UpdateCluster(c echo.Context, clusterID string, params api.Upda
 	if err := bindBody(c, &m); err != nil {
 		return err
 	}
+	if prior, ok, err := s.repeatedOperation(c, p, params.IdempotencyKey); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		return s.repeatedUpdate(c, prior)
+	}
 	cl, current, err := s.liveCluster(c, clusterID)
 	if err != nil {
 		return err
@@ -54,6 +60,10 @@ func (s *Server) UpdateCluster(c echo.Context, clusterID string, params api.Upda
 		return &APIError{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: "the update is blocked by its preflight checks", Details: details}
 	}
 	if cl.Status != store.ClusterReady {
+		if running, err := s.store.RunningOperation(c.Request().Context(), cl.OrgID, cl.ID); err == nil {
+			return Conflict(fmt.Sprintf("operation %s (%s) is already running on this cluster", running.ID, running.Type),
+				map[string]any{"runningOperationId": running.ID, "runningOperationType": running.Type, "status": cl.Status})
+		}
 		return Conflict(fmt.Sprintf("cluster %q is %s; only READY clusters can be updated", cl.Name, cl.Status), map[string]any{"status": cl.Status})
 	}
 	if len(plan.Steps) == 0 {
@@ -80,6 +90,17 @@ func (s *Server) UpdateCluster(c echo.Context, clusterID string, params api.Upda
 	result.Status = api.ClusterStatus(store.ClusterUpdating)
 	result.Message = ptr("update started")
 	return c.JSON(http.StatusAccepted, result)
+}
+
+// repeatedUpdate answers an update repeated with its Idempotency-Key: the operation it
+// started, with the cluster's status now.
+func (s *Server) repeatedUpdate(c echo.Context, prior store.Operation) error {
+	status := api.ClusterStatus(store.ClusterUpdating)
+	if cl, err := s.store.GetCluster(c.Request().Context(), prior.OrgID, prior.ClusterID); err == nil {
+		status = api.ClusterStatus(cl.Status)
+	}
+	return c.JSON(http.StatusAccepted, api.ClusterUpdateResult{ClusterId: prior.ClusterID, Status: status, ValidationPassed: true,
+		OperationId: &prior.ID, Message: ptr("operation already started with this Idempotency-Key")})
 }
 
 func updateResult(cl store.Cluster, plan upgrade.Plan) api.ClusterUpdateResult {
