@@ -9,11 +9,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/mail"
 	"os"
 	"os/signal"
+	"regexp"
 	"syscall"
 	"time"
 
+	"github.com/astropulse/astroplane/internal/apikey"
 	"github.com/astropulse/astroplane/internal/bootstrap"
 	"github.com/astropulse/astroplane/internal/config"
 	"github.com/astropulse/astroplane/server"
@@ -34,6 +37,35 @@ type Config struct {
 	Store    config.Store
 	Temporal config.Temporal
 	Keys     config.Keys
+}
+
+// orgName is what an organization's name may be: it is the first part of every
+// operation ID (org.cluster.operation.suffix), so it holds no dot.
+var orgName = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// Validate reports every variable whose value the API cannot run with, by name.
+func (c Config) Validate() error {
+	errs := []error{c.Log.Validate(), c.Store.Validate(), c.Temporal.Validate(), c.Keys.Validate()}
+	if err := config.HostPort(c.HTTPAddr, true); err != nil {
+		errs = append(errs, fmt.Errorf("ASTRO_HTTP_ADDR: %w", err))
+	}
+	if c.MaxBodyBytes <= 0 {
+		errs = append(errs, fmt.Errorf("ASTRO_MAX_BODY_BYTES: %d is not a positive number of bytes", c.MaxBodyBytes))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("ASTRO_SHUTDOWN_TIMEOUT: %s is not a positive duration", c.ShutdownTimeout))
+	}
+	if c.BootstrapAPIKey != "" && apikey.Check(c.BootstrapAPIKey) != nil {
+		// The key itself is never echoed.
+		errs = append(errs, fmt.Errorf("ASTRO_BOOTSTRAP_API_KEY: must be %d–%d letters, digits, '-' or '_'", apikey.MinLength, apikey.MaxLength))
+	}
+	if !orgName.MatchString(c.BootstrapOrg) {
+		errs = append(errs, fmt.Errorf("ASTRO_BOOTSTRAP_ORG: %q is not a lower-case DNS label (a-z, 0-9, '-')", c.BootstrapOrg))
+	}
+	if a, err := mail.ParseAddress(c.BootstrapAdminEmail); err != nil || a.Name != "" {
+		errs = append(errs, fmt.Errorf("ASTRO_BOOTSTRAP_ADMIN_EMAIL: %q is not an email address", c.BootstrapAdminEmail))
+	}
+	return errors.Join(errs...)
 }
 
 func main() {

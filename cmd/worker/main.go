@@ -5,9 +5,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -43,6 +48,40 @@ type Config struct {
 	Store    config.Store
 	Temporal config.Temporal
 	Keys     config.Keys
+}
+
+// Validate reports every variable whose value the worker cannot run with, by name.
+func (c Config) Validate() error {
+	errs := []error{c.Log.Validate(), c.Store.Validate(), c.Temporal.Validate(), c.Keys.Validate()}
+	if c.SimStepDelay < 0 {
+		errs = append(errs, fmt.Errorf("ASTRO_SIM_STEP_DELAY: %s is negative", c.SimStepDelay))
+	}
+	if c.MaxConcurrentActivities <= 0 {
+		errs = append(errs, fmt.Errorf("ASTRO_WORKER_MAX_CONCURRENT_ACTIVITIES: %d is not a positive number", c.MaxConcurrentActivities))
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		errs = append(errs, fmt.Errorf("ASTRO_PUBLIC_URL: %q is not an absolute http(s) URL without credentials, query or fragment", c.PublicURL))
+	}
+	if c.SMTPHost != "" && (strings.ContainsAny(c.SMTPHost, " \t\r\n/:@") && net.ParseIP(c.SMTPHost) == nil) {
+		errs = append(errs, fmt.Errorf("ASTRO_SMTP_HOST: %q is not a host name or IP address", c.SMTPHost))
+	}
+	if c.SMTPPort < 1 || c.SMTPPort > 65535 {
+		errs = append(errs, fmt.Errorf("ASTRO_SMTP_PORT: %d is not a port number (1–65535)", c.SMTPPort))
+	}
+	if a, err := mail.ParseAddress(c.SMTPFrom); err != nil || a.Address == "" {
+		errs = append(errs, fmt.Errorf("ASTRO_SMTP_FROM: %q is not an email address", c.SMTPFrom))
+	}
+	switch c.SMTPStartTLS {
+	case notify.StartTLSRequired, notify.StartTLSOpportunistic, notify.StartTLSNone:
+	default:
+		errs = append(errs, fmt.Errorf("ASTRO_SMTP_STARTTLS: %q is not %s, %s or %s", c.SMTPStartTLS,
+			notify.StartTLSRequired, notify.StartTLSOpportunistic, notify.StartTLSNone))
+	}
+	if c.SMTPUsername != "" && c.SMTPHost == "" {
+		errs = append(errs, errors.New("ASTRO_SMTP_USERNAME: set without ASTRO_SMTP_HOST"))
+	}
+	return errors.Join(errs...)
 }
 
 func main() {

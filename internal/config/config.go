@@ -5,9 +5,14 @@ package config
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
+	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/caarlos0/env/v11"
@@ -104,10 +109,145 @@ func (k Keys) Open() (*secrets.Box, *approval.Signer, notify.Guard, error) {
 	return box, signer, guard, err
 }
 
-// Parse fills cfg (a struct pointer) from the environment.
+// Parse fills cfg (a struct pointer) from the process's environment and validates
+// it; see ParseEnviron.
 func Parse(cfg any) error {
-	if err := env.Parse(cfg); err != nil {
-		return fmt.Errorf("configuration: %w", err)
+	return ParseEnviron(cfg, env.ToMap(os.Environ()))
+}
+
+// ParseEnviron fills cfg (a struct pointer) from environ, the variables named by its
+// `env` tags, then calls its Validate method when it has one. Every error names the
+// variable at fault (`ASTRO_SHUTDOWN_TIMEOUT: unable to parse duration: time:
+// invalid duration "soon"`), and all faults are reported at once.
+func ParseEnviron(cfg any, environ map[string]string) error {
+	if err := env.ParseWithOptions(cfg, env.Options{Environment: environ}); err != nil {
+		return fmt.Errorf("configuration: %w", nameVariables(cfg, err))
+	}
+	if v, ok := cfg.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return fmt.Errorf("configuration: %w", err)
+		}
+	}
+	return nil
+}
+
+// nameVariables rewrites the parse errors of env.Parse, which name the Go field, to
+// name the environment variable instead.
+func nameVariables(cfg any, err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	keys := map[string][]string{}
+	collectKeys(reflect.TypeOf(cfg), keys)
+	out := make([]error, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) && len(keys[pe.Name]) > 0 {
+			e = fmt.Errorf("%s: %w", strings.Join(keys[pe.Name], " or "), unwrapParse(pe.Err))
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
+// unwrapParse words a number that does not parse without strconv's function name.
+func unwrapParse(err error) error {
+	var ne *strconv.NumError
+	if errors.As(err, &ne) {
+		return fmt.Errorf("%q is not a valid number: %w", ne.Num, ne.Err)
+	}
+	return err
+}
+
+// collectKeys maps each field name of t (a struct, or pointer to one, nested structs
+// included) to the environment variables its `env` tags name.
+func collectKeys(t reflect.Type, keys map[string][]string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return
+	}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if tag, _, _ := strings.Cut(f.Tag.Get("env"), ","); tag != "" {
+			keys[f.Name] = append(keys[f.Name], tag)
+			continue
+		}
+		collectKeys(f.Type, keys)
+	}
+}
+
+// Validate reports a log format or level that NewLogger would refuse.
+func (l Log) Validate() error {
+	var errs []error
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(l.Level)); err != nil {
+		errs = append(errs, fmt.Errorf("ASTRO_LOG_LEVEL: %q is not debug, info, warn or error", l.Level))
+	}
+	switch strings.ToLower(l.Format) {
+	case "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("ASTRO_LOG_FORMAT: %q is neither json nor text", l.Format))
+	}
+	return errors.Join(errs...)
+}
+
+// Validate reports a Temporal address that is not host:port, or an empty namespace
+// or task queue.
+func (t Temporal) Validate() error {
+	var errs []error
+	if err := HostPort(t.Address, false); err != nil {
+		errs = append(errs, fmt.Errorf("ASTRO_TEMPORAL_ADDRESS: %w", err))
+	}
+	if strings.TrimSpace(t.Namespace) == "" {
+		errs = append(errs, errors.New("ASTRO_TEMPORAL_NAMESPACE: empty"))
+	}
+	if strings.TrimSpace(t.TaskQueue) == "" {
+		errs = append(errs, errors.New("ASTRO_TASK_QUEUE: empty"))
+	}
+	return errors.Join(errs...)
+}
+
+// Validate reports a database URL the store cannot open.
+func (s Store) Validate() error {
+	u := s.DatabaseURL
+	switch {
+	case strings.HasPrefix(u, "sqlite://"):
+		if strings.TrimPrefix(u, "sqlite://") == "" {
+			return errors.New("ASTRO_DATABASE_URL: sqlite:// without a path")
+		}
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		p, err := url.Parse(u)
+		if err != nil || p.Host == "" {
+			return errors.New("ASTRO_DATABASE_URL: not a postgres://user:pass@host:5432/db URL")
+		}
+	default:
+		scheme, _, _ := strings.Cut(u, ":")
+		return fmt.Errorf("ASTRO_DATABASE_URL: scheme %q: want postgres://… or sqlite://PATH", scheme)
+	}
+	return nil
+}
+
+// Validate reports keys that do not parse and an allow list that does not.
+func (k Keys) Validate() error {
+	_, err1 := k.Box()
+	_, err2 := k.Signer()
+	_, err3 := k.Guard()
+	return errors.Join(err1, err2, err3)
+}
+
+// HostPort reports whether addr is host:port with a port in 1–65535 (0 too, the
+// kernel's choice, when anyPort). The host may be empty (all interfaces).
+func HostPort(addr string, anyPort bool) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 || (n == 0 && !anyPort) {
+		return fmt.Errorf("port %q of %q is not a port number", port, addr)
 	}
 	return nil
 }
