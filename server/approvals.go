@@ -283,6 +283,7 @@ func (s *Server) approver(c echo.Context, claims approval.Claims, req store.Appr
 	userID := claims.Approver
 	if p, ok := principalOf(c); ok {
 		if p.OrgID != claims.OrgID {
+			s.auditRefusedToken(c, claims.OrgID, claims, "decision through an API key of another organization")
 			return "", Forbidden("this API key belongs to another organization")
 		}
 		userID = p.UserID
