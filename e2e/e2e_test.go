@@ -9,12 +9,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,12 +22,16 @@ import (
 	"github.com/coder/websocket/wsjson"
 
 	"github.com/astropulse/astroplane/internal/testpg"
+	"github.com/astropulse/astroplane/internal/testreq"
 	"github.com/astropulse/astroplane/internal/testtemporal"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testpg.Stop()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
 	os.Exit(code)
 }
 
@@ -41,16 +45,30 @@ type stack struct {
 	workers []*exec.Cmd
 }
 
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// build builds the api and worker once for all the tests of the package.
 func build(t *testing.T) string {
 	t.Helper()
-	bin := t.TempDir()
-	for _, cmd := range []string{"api", "worker"} {
-		out, err := exec.Command("go", "build", "-o", filepath.Join(bin, cmd), "../cmd/"+cmd).CombinedOutput()
-		if err != nil {
-			t.Fatalf("build %s: %v\n%s", cmd, err, out)
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "astro-e2e-bin-"); buildErr != nil {
+			return
 		}
+		for _, cmd := range []string{"api", "worker"} {
+			if out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, cmd), "../cmd/"+cmd).CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("build %s: %w\n%s", cmd, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	return bin
+	return binDir
 }
 
 func startStack(t *testing.T, databaseURL string, extraEnv ...string) *stack {
@@ -64,15 +82,15 @@ func startStack(t *testing.T, databaseURL string, extraEnv ...string) *stack {
 // newStack prepares (but does not start) the processes of a stack.
 func newStack(t *testing.T, temporalAddr, databaseURL string, extraEnv ...string) *stack {
 	t.Helper()
-	port := freePort(t)
 	s := &stack{
-		t:      t,
-		bin:    build(t),
-		apiURL: fmt.Sprintf("http://127.0.0.1:%d", port),
-		key:    "astro_e2e_" + strings.Repeat("k", 40),
+		t:   t,
+		bin: build(t),
+		key: "astro_e2e_" + strings.Repeat("k", 40),
 	}
+	// The API binds a port of the kernel's choosing and logs it: no port is picked
+	// free, released and raced for.
 	s.env = append(os.Environ(),
-		"ASTRO_HTTP_ADDR=127.0.0.1:"+fmt.Sprint(port),
+		"ASTRO_HTTP_ADDR=127.0.0.1:0",
 		"ASTRO_DATABASE_URL="+databaseURL,
 		"ASTRO_TEMPORAL_ADDRESS="+temporalAddr,
 		"ASTRO_BOOTSTRAP_API_KEY="+s.key,
@@ -127,10 +145,19 @@ func (s *stack) start(name string) *exec.Cmd {
 	s.t.Helper()
 	cmd := exec.Command(filepath.Join(s.bin, name))
 	cmd.Env = s.env
-	logs := &bytes.Buffer{}
+	logs := &processLog{listening: make(chan string, 1)}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		s.t.Fatal(err)
+	}
+	if name == "api" {
+		select {
+		case addr := <-logs.listening:
+			s.apiURL = "http://" + addr
+		case <-time.After(60 * time.Second):
+			s.stop(cmd)
+			s.t.Fatalf("api did not log its listening address:\n%s", logs.String())
+		}
 	}
 	s.t.Cleanup(func() {
 		if cmd.ProcessState == nil { // not already stopped or killed by the test
@@ -184,13 +211,50 @@ func (s *stack) call(method, path string, body any) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// processLog keeps a process's output and reports the address the API logs it
+// listens on.
+type processLog struct {
+	mu        sync.Mutex
+	b         bytes.Buffer
+	line      []byte
+	listening chan string
+}
+
+func (l *processLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Write(p)
+	l.line = append(l.line, p...)
+	for {
+		i := bytes.IndexByte(l.line, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		var rec struct{ Msg, Addr string }
+		if json.Unmarshal(l.line[:i], &rec) == nil && rec.Msg == "api listening" && rec.Addr != "" {
+			select {
+			case l.listening <- rec.Addr:
+			default:
+			}
+		}
+		l.line = l.line[i+1:]
+	}
+}
+
+func (l *processLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// stablePort returns a port for a server that must come back on the same one.
+func stablePort(t *testing.T) int {
+	t.Helper()
+	port, err := testreq.Port()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 func gkeManifest(name string) map[string]any {

@@ -26,7 +26,7 @@ const signingKey = "e2e-signing-key-e2e-signing-key-e2e"
 func TestApprovalWaitSurvivesRestarts(t *testing.T) {
 	cli := testtemporal.RequireCLI(t)
 	dir := t.TempDir()
-	port := freePort(t)
+	port := stablePort(t)
 	startTemporal := func() *testsuite.DevServer {
 		srv, err := testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
 			ExistingPath: cli, DBFilename: filepath.Join(dir, "temporal.db"), LogLevel: "error",

@@ -7,7 +7,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -89,7 +88,7 @@ func start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := testreq.Port()
 	if err != nil {
 		return nil, err
 	}
@@ -165,15 +164,6 @@ func runAs(dir string) (func(args ...string) *exec.Cmd, error) {
 	return func(args ...string) *exec.Cmd {
 		return exec.Command("runuser", append([]string{"-u", "postgres", "--"}, args...)...)
 	}, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func waitReady(url string) error {

@@ -8,6 +8,10 @@
 package testreq
 
 import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
 	"os"
 	"testing"
 )
@@ -24,4 +28,20 @@ func Missing(t testing.TB, what, how string) {
 		t.Skipf("%s: skipped (%s=1); %s", what, SkipEnv, how)
 	}
 	t.Fatalf("%s; %s, or set %s=1 to skip the integration tests", what, how, SkipEnv)
+}
+
+// Port returns a free loopback port for a server the test starts and that binds it
+// itself. It is taken below the kernel's ephemeral range (32768 and up on Linux), so
+// no outgoing connection or ":0" listener can take it between this check and its use,
+// and a server restarted on it finds it free again.
+func Port() (int, error) {
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		return port, l.Close()
+	}
+	return 0, errors.New("no free port in 20000-32000")
 }

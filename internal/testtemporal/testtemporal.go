@@ -4,6 +4,7 @@ package testtemporal
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -31,9 +32,13 @@ var SearchAttributes = temporal.NewSearchAttributes(
 func Start(t testing.TB) *testsuite.DevServer {
 	t.Helper()
 	cli := RequireCLI(t)
+	port, err := testreq.Port()
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
 		ExistingPath: cli,
-		ClientOptions: &client.Options{Namespace: "default",
+		ClientOptions: &client.Options{Namespace: "default", HostPort: fmt.Sprintf("127.0.0.1:%d", port),
 			Logger: tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))},
 		LogLevel:         "error",
 		SearchAttributes: SearchAttributes,
