@@ -7,6 +7,9 @@
 //
 //	astro-sim-fail-step: <step>    the step fails for good (non-retryable InjectedFailure)
 //	astro-sim-flaky-step: <step>   the step fails twice with a retryable error, then succeeds
+//	astro-sim-hold-step: <step>    the step waits, heartbeating, until the operation is
+//	                               cancelled: a cancel lands at a known step, however slow
+//	                               the machine
 //
 // where <step> is a step name of the operation's progress (network, control-plane,
 // wait-active, node-groups, addons, kubeconfig; delete-node-groups, delete-control-plane,
@@ -28,6 +31,7 @@ import (
 const (
 	TagFailStep  = "astro-sim-fail-step"
 	TagFlakyStep = "astro-sim-flaky-step"
+	TagHoldStep  = "astro-sim-hold-step"
 )
 
 // Provider is the simulated cloud. It is safe for concurrent use.
@@ -173,5 +177,25 @@ func (p *Provider) fault(ctx context.Context, c activities.Call) error {
 	if c.Tags[TagFlakyStep] == c.Step && activity.IsActivity(ctx) && activity.GetInfo(ctx).Attempt <= 2 {
 		return fmt.Errorf("simulated transient failure of step %s, attempt %d (tag %s)", c.Step, activity.GetInfo(ctx).Attempt, TagFlakyStep)
 	}
+	if c.Tags[TagHoldStep] == c.Step {
+		return hold(ctx, c.Step)
+	}
 	return nil
+}
+
+// hold waits until ctx ends, heartbeating inside an activity so that the operation's
+// cancel reaches it.
+func hold(ctx context.Context, step string) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		if activity.IsActivity(ctx) {
+			activity.RecordHeartbeat(ctx, fmt.Sprintf("step %s held until cancelled (tag %s)", step, TagHoldStep))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }

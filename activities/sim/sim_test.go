@@ -98,3 +98,27 @@ func TestCallsHonourCancellation(t *testing.T) {
 		t.Fatalf("cancelled call: %v", err)
 	}
 }
+
+func TestHoldStepWaitsUntilCancelled(t *testing.T) {
+	p := sim.New(0)
+	c := activities.Call{Token: "t", Step: "network", Tags: map[string]string{sim.TagHoldStep: "network"}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.CreateNetwork(ctx, c, activities.ClusterSpec{Region: "us-east-1"})
+		done <- err
+	}()
+	// Another step of the same operation is not held.
+	if _, err := p.CreateNetwork(context.Background(), activities.Call{Token: "t", Step: "control-plane", Tags: c.Tags}, activities.ClusterSpec{}); err != nil {
+		t.Fatalf("step not named by the tag: %v", err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("held step returned before the cancel: %v", err)
+	default:
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("held step after cancel: %v, want context.Canceled", err)
+	}
+}
