@@ -397,7 +397,9 @@ func compensations(p map[string]any) int {
 // TestProgressStream follows a deploy over the WebSocket: several progress events as
 // steps advance, then the terminal state; without a key the upgrade is refused.
 func TestProgressStream(t *testing.T) {
-	e := liveEnv(t, 100*time.Millisecond)
+	// Steps slow enough (a deploy takes seconds) that a loaded machine still connects
+	// before most of them are done.
+	e := liveEnv(t, 400*time.Millisecond)
 	srv := httptest.NewServer(e.srv)
 	t.Cleanup(srv.Close)
 	opID := deploy(t, e, eksManifest("streamed"))
