@@ -19,6 +19,17 @@ run: build $(BIN)/temporal ## Start the whole stack (Temporal dev server + Web U
 test: $(BIN)/temporal postgres chromium ## Run every test: unit, store on SQLite and PostgreSQL, workflows, integration against a real Temporal dev server, the approval page in headless Chromium.
 	ASTRO_TEST_SKIP_INTEGRATION= ASTRO_TEMPORAL_CLI=$(BIN)/temporal $(GO) test -count=1 -p 1 -timeout 20m ./...
 
+GREMLINS_VERSION := v0.6.0
+GREMLINS := $(BIN)/gremlins-$(GREMLINS_VERSION)/gremlins
+PKGS ?=
+
+.PHONY: mutation
+mutation: $(GREMLINS) ## Mutation-test the packages of .mutation-floors (or PKGS="./approval ./secrets", or those changed since MUTATION_BASE); prints each kill rate, fails below a floor.
+	@GREMLINS=$(GREMLINS) scripts/mutation.sh $(PKGS)
+
+$(GREMLINS):
+	GOBIN=$(dir $@) $(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION)
+
 .PHONY: bench
 bench: build $(BIN)/temporal ## Benchmark against the raw Temporal SDK on one dev server; prints a table, writes bench/out/results.json.
 	$(GO) run ./bench -temporal $(BIN)/temporal -worker $(BIN)/worker

@@ -76,13 +76,8 @@ func RenderPage(w io.Writer, p Page) error {
 		ShowForms:     p.Error == "" && p.Done == "",
 	}
 	if v.ShowForms {
-		switch {
-		case p.ApproveAction == "" || p.RejectAction == "":
-			return errors.New("render approval page: no form action")
-		case p.Token == "":
-			return errors.New("render approval page: no token")
-		case p.OrgID == "" || p.ClusterName == "":
-			return errors.New("render approval page: no org or cluster")
+		if err := checkForms(p); err != nil {
+			return err
 		}
 	}
 	v.Facts = append(v.Facts, Fact{"Cluster", p.ClusterName})
@@ -130,6 +125,21 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// checkForms refuses a page with buttons that could not post a decision. (Ifs, not a
+// switch: gremlins cannot mutate case expressions.)
+func checkForms(p Page) error {
+	if p.ApproveAction == "" || p.RejectAction == "" {
+		return errors.New("render approval page: no form action")
+	}
+	if p.Token == "" {
+		return errors.New("render approval page: no token")
+	}
+	if p.OrgID == "" || p.ClusterName == "" {
+		return errors.New("render approval page: no org or cluster")
+	}
+	return nil
 }
 
 // pageTemplate closes every element (void ones with "/>") and uses no named
