@@ -310,8 +310,16 @@ func deliveryError(failures []error) error {
 		return nil
 	}
 	err := errors.Join(failures...)
-	if slices.ContainsFunc(failures, func(e error) bool { return !errors.Is(e, notify.ErrPermanent) }) {
+	if slices.ContainsFunc(failures, func(e error) bool { return !permanentFailure(e) }) {
 		return err
 	}
 	return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidInput, nil)
+}
+
+// permanentFailure reports whether retrying cannot fix a delivery's failure: the
+// sender said so (notify.ErrPermanent), or the failure is a non-retryable one of ours
+// (no signing key, a link that cannot be signed).
+func permanentFailure(err error) bool {
+	var app *temporal.ApplicationError
+	return errors.Is(err, notify.ErrPermanent) || (errors.As(err, &app) && app.NonRetryable())
 }
