@@ -172,4 +172,5 @@ func TestDecisionsCheckTheApproverWhenTaken(t *testing.T) {
 	if c := s.waitStatus(t, "guarded", "READY", "FAILED"); c["status"] != "READY" {
 		t.Fatalf("after approval: %v", c)
 	}
+	recordHistory(t, s.tc, opID, "deploy-gated-approved")
 }

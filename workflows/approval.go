@@ -111,6 +111,11 @@ func decidedWord(action string) string {
 // they existed replay without them.
 const approvalChange = "approval-gate"
 
+// approvalExpiryChange ends the wait at the expiry the request reports and its links
+// carry (to the second), however long recording the request took; before it, the wait
+// ran the whole ExpiresIn from after recording, later than reported.
+const approvalExpiryChange = "approval-expiry-deadline"
+
 // await runs the approval step: it records the request, sends the links (without
 // waiting for delivery: a channel that is down delays the links, never the gate), and
 // waits for a decision or the expiry on a durable timer. It returns nil when approved,
@@ -122,7 +127,11 @@ func (g *gate) await(ctx workflow.Context, t *tracker, op Operation, opType, clu
 	}
 	var a *activities.Notifier
 	t.start(ctx, StepApproval)
+	exactExpiry := workflow.GetVersion(ctx, approvalExpiryChange, workflow.DefaultVersion, 1) >= 1
 	expiresAt := workflow.Now(ctx).Add(in.ExpiresIn)
+	if exactExpiry {
+		expiresAt = expiresAt.Truncate(time.Second) // links carry whole seconds
+	}
 	req := activities.ApprovalInput{
 		OrgID: op.OrgID, ClusterID: op.ClusterID, ClusterName: clusterName, OperationID: op.OperationID,
 		OperationType: opType, ExpiresAt: expiresAt, ApproverRoles: in.ApproverRoles, RequestedBy: in.RequestedBy,
@@ -144,7 +153,14 @@ func (g *gate) await(ctx workflow.Context, t *tracker, op Operation, opType, clu
 	defer stopSending()
 	_ = workflow.ExecuteActivity(deliveryOptions(sendCtx, in.ExpiresIn), a.SendApprovalLinks, req)
 
-	decided, err := workflow.AwaitWithTimeout(ctx, in.ExpiresIn, func() bool { return g.decision != nil })
+	wait := in.ExpiresIn
+	if exactExpiry {
+		wait = expiresAt.Sub(workflow.Now(ctx)) // recording the request took some of it
+	}
+	decided, err := false, error(nil)
+	if wait > 0 {
+		decided, err = workflow.AwaitWithTimeout(ctx, wait, func() bool { return g.decision != nil })
+	}
 	g.open = false
 	if err != nil {
 		t.end(ctx, StepCancelled, "cancelled while waiting for approval")
