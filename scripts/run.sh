@@ -15,14 +15,19 @@ export ASTRO_LOG_FORMAT=${ASTRO_LOG_FORMAT:-text}
 export ASTRO_SIM_STEP_DELAY=${ASTRO_SIM_STEP_DELAY:-3s}
 mkdir -p "$DATA"
 
-# A stable bootstrap key for this checkout, so every `make run` can print it.
+# A stable bootstrap key for this checkout, so every `make run` can print it. The API
+# adopts it if the store has never seen it (a deleted key file, a store from
+# elsewhere) and refuses to start if it was revoked: the printed key always works.
+KEY_SOURCE="set by ASTRO_BOOTSTRAP_API_KEY"
 if [ -z "${ASTRO_BOOTSTRAP_API_KEY:-}" ]; then
   if [ ! -s "$DATA/bootstrap-api-key" ]; then
     (umask 077; echo "astro_$(head -c 32 /dev/urandom | base64 | tr -d '=+/\n' | head -c 43)" > "$DATA/bootstrap-api-key")
   fi
   ASTRO_BOOTSTRAP_API_KEY=$(cat "$DATA/bootstrap-api-key")
+  KEY_SOURCE="kept in $DATA/bootstrap-api-key"
 fi
 export ASTRO_BOOTSTRAP_API_KEY
+export ASTRO_BOOTSTRAP_ORG=${ASTRO_BOOTSTRAP_ORG:-default}
 
 # Keys that seal integration secrets and sign approval links, made once per checkout.
 secret() { # secret NAME: print .data/NAME, creating it with 32 random bytes first
@@ -62,10 +67,16 @@ bin/temporal server start-dev \
   > "$DATA/temporal.log" 2>&1 &
 pids+=($!)
 
-wait_for() { # wait_for WHAT SECONDS COMMAND…
+wait_for() { # wait_for WHAT SECONDS COMMAND…: until COMMAND succeeds; gives up early if a process died
   local what=$1 secs=$2; shift 2
   for _ in $(seq $((secs * 10))); do
     if "$@" >/dev/null 2>&1; then return 0; fi
+    for pid in "${pids[@]}"; do
+      if ! kill -0 "$pid" 2>/dev/null; then
+        echo "$what did not come up: a process exited (its error is above; logs in $DATA/)" >&2
+        exit 1
+      fi
+    done
     sleep 0.1
   done
   echo "$what did not come up in ${secs}s; see $DATA/*.log" >&2
@@ -87,7 +98,7 @@ cat <<BANNER
     API            $API_URL   (health: $API_URL/readyz)
     Temporal UI    http://localhost:$TEMPORAL_UI_PORT
     API key        $ASTRO_BOOTSTRAP_API_KEY
-                   (admin of org "default"; kept in $DATA/bootstrap-api-key)
+                   (admin of org "$ASTRO_BOOTSTRAP_ORG"; $KEY_SOURCE)
 
   Try:
     curl -s -H "X-Astro-API-Key: $ASTRO_BOOTSTRAP_API_KEY" $API_URL/api/v1/clusters

@@ -31,6 +31,13 @@ func (s *Store) GetOrganization(ctx context.Context, id string) (Organization, e
 	return org, translate(err)
 }
 
+// GetOrganizationByName returns the organization named name.
+func (s *Store) GetOrganizationByName(ctx context.Context, name string) (Organization, error) {
+	var org Organization
+	err := s.db.WithContext(ctx).Where("name = ?", name).Take(&org).Error
+	return org, translate(err)
+}
+
 // CountOrganizations returns how many organizations exist.
 func (s *Store) CountOrganizations(ctx context.Context) (int64, error) {
 	var n int64

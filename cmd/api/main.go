@@ -98,12 +98,15 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if res.Created {
+	switch {
+	case res.Created:
 		log.Info("bootstrapped a fresh install", "orgID", res.OrgID, "org", cfg.BootstrapOrg, "admin", cfg.BootstrapAdminEmail)
 		if cfg.BootstrapAPIKey == "" {
 			// Shown once, on the terminal only: never through the logger.
 			fmt.Fprintf(os.Stdout, "\nBootstrap admin API key (shown once, store it now):\n  %s\n\n", res.Key)
 		}
+	case res.Adopted:
+		log.Warn("ASTRO_BOOTSTRAP_API_KEY was unknown to this store: adopted as a new admin key", "orgID", res.OrgID, "org", cfg.BootstrapOrg)
 	}
 
 	tc, err := cfg.Temporal.Dial(ctx, log)
