@@ -92,7 +92,7 @@ func TestApprovalExpiresWhenThePolicySays(t *testing.T) {
 		t.Fatalf("email integration: %d %s", a.Status, a.Body)
 	}
 	// The API accepts no expiry under 5 minutes; the store takes a short one.
-	const expiresIn = 12 * time.Second
+	const expiresIn = 15 * time.Second
 	must(t, s.store.PutApprovalPolicy(ctx, &store.ApprovalPolicy{OrgID: s.orgID, Operations: workflows.OpDeploy,
 		ApproverRoles: store.RoleAdmin, ExpiresIn: expiresIn}))
 
@@ -127,7 +127,7 @@ func TestApprovalExpiresWhenThePolicySays(t *testing.T) {
 		return "", false
 	})
 	link := linkRE.FindString(raw)
-	if m := expiresLineRE.FindStringSubmatch(raw); m == nil || strings.TrimSpace(m[1]) != expiresAt.UTC().Format(time.RFC1123) {
+	if m := expiresLineRE.FindStringSubmatch(raw); len(m) < 2 || strings.TrimSpace(m[1]) != expiresAt.UTC().Format(time.RFC1123) {
 		t.Fatalf("the email states expiry %q, progress says %s", m, expiresAt.UTC().Format(time.RFC1123))
 	}
 	u, err := url.Parse(link)
