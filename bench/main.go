@@ -160,13 +160,13 @@ func newPlane(ctx context.Context, tc client.Client, dir, queue string) (*plane,
 
 var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: time.Minute}
 
-func (p *plane) call(method, path string, body any) (int, []byte, error) {
+func (p *plane) call(ctx context.Context, method, path string, body any) (int, []byte, error) {
 	var r io.Reader
 	if body != nil {
 		raw, _ := json.Marshal(body)
 		r = bytes.NewReader(raw)
 	}
-	req, _ := http.NewRequest(method, p.url+path, r)
+	req, _ := http.NewRequestWithContext(ctx, method, p.url+path, r)
 	req.Header.Set("X-Astro-API-Key", p.key)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := httpClient.Do(req)
@@ -178,8 +178,8 @@ func (p *plane) call(method, path string, body any) (int, []byte, error) {
 	return resp.StatusCode, raw, err
 }
 
-func (p *plane) deploy(name string) (string, error) {
-	status, raw, err := p.call(http.MethodPost, "/api/v1/clusters", manifest(name))
+func (p *plane) deploy(ctx context.Context, name string) (string, error) {
+	status, raw, err := p.call(ctx, http.MethodPost, "/api/v1/clusters", manifest(name))
 	if err != nil {
 		return "", err
 	}
@@ -236,7 +236,7 @@ func run(cfg config) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "(a) %d starts through the API and through the SDK…\n", cfg.starts)
-	api, err := measure(cfg.starts, cfg.parallel, func(i int) error { _, err := pa.deploy(fmt.Sprintf("a-%d", i)); return err })
+	api, err := measure(cfg.starts, cfg.parallel, func(i int) error { _, err := pa.deploy(ctx, fmt.Sprintf("a-%d", i)); return err })
 	if err != nil {
 		return err
 	}
@@ -272,7 +272,7 @@ func run(cfg config) error {
 	ops := make([]string, cfg.inFlight)
 	if _, err := measure(cfg.inFlight, 16, func(i int) error {
 		var err error
-		ops[i], err = pb.deploy(fmt.Sprintf("b-%d", i))
+		ops[i], err = pb.deploy(ctx, fmt.Sprintf("b-%d", i))
 		return err
 	}); err != nil {
 		return err
@@ -282,7 +282,7 @@ func run(cfg config) error {
 	}
 	name := func(i int) string { return fmt.Sprintf("b-%d", i%cfg.inFlight) }
 	if res.Progress["api"], err = measure(cfg.gets, cfg.parallel, func(i int) error {
-		status, body, err := pb.call(http.MethodGet, "/api/v1/clusters/"+name(i)+"/progress", nil)
+		status, body, err := pb.call(ctx, http.MethodGet, "/api/v1/clusters/"+name(i)+"/progress", nil)
 		if err == nil && status != http.StatusOK {
 			err = fmt.Errorf("progress: %d %s", status, body)
 		}
@@ -301,7 +301,7 @@ func run(cfg config) error {
 		return err
 	}
 	if res.Progress["sdk describe"], err = measure(cfg.gets, cfg.parallel, func(i int) error {
-		_, err := tc.DescribeWorkflowExecution(ctx, ops[i%cfg.inFlight], "")
+		_, err := tc.DescribeWorkflow(ctx, ops[i%cfg.inFlight], "")
 		return err
 	}); err != nil {
 		return err
@@ -315,12 +315,12 @@ func run(cfg config) error {
 		return err
 	}
 	report(res)
-	if err := os.MkdirAll(filepath.Dir(cfg.out), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(cfg.out), 0o755); err != nil { //nolint:gosec // results are for anyone on the machine to read
 		return err
 	}
 	out, _ := json.MarshalIndent(res, "", "  ")
 	fmt.Printf("\nJSON: %s\n", cfg.out)
-	return os.WriteFile(cfg.out, out, 0o644)
+	return os.WriteFile(cfg.out, out, 0o644) //nolint:gosec // results are for anyone on the machine to read
 }
 
 // waitInFlight waits until every operation has a running provider step.
@@ -328,8 +328,8 @@ func waitInFlight(ctx context.Context, p *plane, ops []string) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	for _, op := range ops {
 		for {
-			desc, err := p.tc.DescribeWorkflowExecution(ctx, op, "")
-			if err == nil && len(desc.PendingActivities) > 0 {
+			desc, err := p.tc.DescribeWorkflow(ctx, op, "")
+			if err == nil && len(desc.RawResponse.PendingActivities) > 0 {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -346,13 +346,13 @@ func concurrentDeploys(ctx context.Context, cfg config, dir string, res *results
 	if err != nil {
 		return err
 	}
-	defer dev.Stop()
+	defer func() { _ = dev.Stop() }()
 	pc, closeC, err := newPlane(ctx, dev.Client(), dir, "bench-c")
 	if err != nil {
 		return err
 	}
 	defer closeC()
-	wcmd := exec.Command(cfg.workerBin)
+	wcmd := exec.CommandContext(ctx, cfg.workerBin) //nolint:gosec // running the worker binary named by -worker is the point
 	wcmd.Env = append(os.Environ(), "ASTRO_DATABASE_URL="+pc.dbURL, "ASTRO_TEMPORAL_ADDRESS="+dev.FrontendHostPort(),
 		"ASTRO_TASK_QUEUE=bench-c", "ASTRO_SIM_STEP_DELAY=0s", "ASTRO_LOG_LEVEL=error",
 		fmt.Sprintf("ASTRO_WORKER_MAX_CONCURRENT_ACTIVITIES=%d", cfg.concurrent))
@@ -364,7 +364,7 @@ func concurrentDeploys(ctx context.Context, cfg config, dir string, res *results
 
 	fmt.Fprintf(os.Stderr, "(c) %d concurrent deploys on a worker process…\n", cfg.concurrent)
 	start := time.Now()
-	if _, err := measure(cfg.concurrent, 32, func(i int) error { _, err := pc.deploy(fmt.Sprintf("c-%d", i)); return err }); err != nil {
+	if _, err := measure(cfg.concurrent, 32, func(i int) error { _, err := pc.deploy(ctx, fmt.Sprintf("c-%d", i)); return err }); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(10 * time.Minute)
@@ -375,9 +375,10 @@ func concurrentDeploys(ctx context.Context, cfg config, dir string, res *results
 		}
 		ready := 0
 		for _, c := range clusters {
-			if c.Status == store.ClusterReady {
+			switch c.Status {
+			case store.ClusterReady:
 				ready++
-			} else if c.Status == store.ClusterFailed {
+			case store.ClusterFailed:
 				return fmt.Errorf("cluster %s failed: %s", c.Name, c.StatusMessage)
 			}
 		}
@@ -414,7 +415,9 @@ func peakRSSMB(pid int) float64 {
 	for _, line := range strings.Split(string(raw), "\n") {
 		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 			var kb float64
-			fmt.Sscanf(strings.TrimSpace(rest), "%f", &kb)
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%f", &kb); err != nil {
+				return 0
+			}
 			return kb / 1024
 		}
 	}

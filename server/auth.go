@@ -12,7 +12,7 @@ import (
 )
 
 // HeaderAPIKey is the header clients authenticate with.
-const HeaderAPIKey = "X-Astro-API-Key"
+const HeaderAPIKey = "X-Astro-API-Key" //nolint:gosec // a header name, not a credential
 
 const principalKey = "astro.principal"
 

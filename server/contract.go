@@ -42,7 +42,7 @@ type operation struct {
 }
 
 func loadContract() (*contract, error) {
-	spec, err := api.GetSwagger()
+	spec, err := api.GetSpec()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded openapi.yaml: %w", err)
 	}

@@ -91,7 +91,7 @@ func recoverPanics(log *slog.Logger) echo.MiddlewareFunc {
 		return func(c echo.Context) (err error) {
 			defer func() {
 				if r := recover(); r != nil {
-					if r == http.ErrAbortHandler {
+					if r == http.ErrAbortHandler { //nolint:errorlint // a recovered value, matched exactly as net/http matches it
 						panic(r)
 					}
 					log.ErrorContext(c.Request().Context(), "panic", "panic", fmt.Sprint(r), "traceID", TraceID(c), "stack", string(debug.Stack()))

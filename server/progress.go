@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/astropulse/astroplane/server/api"
@@ -69,7 +70,10 @@ func (s *Server) progress(ctx context.Context, op store.Operation) (workflows.Pr
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		desc, derr = s.temporal.DescribeWorkflowExecution(ctx, op.WorkflowID, "")
+		var d *client.WorkflowExecutionDescription
+		if d, derr = s.temporal.DescribeWorkflow(ctx, op.WorkflowID, ""); derr == nil {
+			desc = d.RawResponse
+		}
 	}()
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -80,7 +84,7 @@ func (s *Server) progress(ctx context.Context, op store.Operation) (workflows.Pr
 	wg.Wait()
 	if qerr != nil {
 		if derr != nil {
-			return workflows.Progress{}, nil, fmt.Errorf("progress of %s: query: %v; describe: %w", op.WorkflowID, qerr, derr)
+			return workflows.Progress{}, nil, fmt.Errorf("progress of %s: query: %v; describe: %w", op.WorkflowID, qerr, derr) //nolint:errorlint // the answer is classified by describe's error alone
 		}
 		pr = workflows.Progress{OperationID: op.ID, OperationType: op.Type, ClusterID: op.ClusterID, Phase: "unknown",
 			Status: statusOf(desc.WorkflowExecutionInfo.Status), Message: "step details unavailable: no worker answered", Steps: []workflows.Step{}}

@@ -94,7 +94,7 @@ func ensureDir(path string) error {
 	if path == ":memory:" || !strings.Contains(path, "/") {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil { // holds the store: not for other users
 		return fmt.Errorf("create the directory of %s: %w", path, err)
 	}
 	return nil
@@ -173,7 +173,7 @@ func translate(err error) error {
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		return ErrNotFound
 	case errors.Is(err, gorm.ErrDuplicatedKey), errors.Is(err, gorm.ErrForeignKeyViolated):
-		return fmt.Errorf("%w: %v", ErrConflict, err)
+		return fmt.Errorf("%w: %v", ErrConflict, err) //nolint:errorlint // callers see ErrConflict, never the driver's error
 	default:
 		return err
 	}

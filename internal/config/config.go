@@ -16,12 +16,12 @@ import (
 	"strings"
 
 	"github.com/caarlos0/env/v11"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 
 	"github.com/astropulse/astroplane/approval"
 	"github.com/astropulse/astroplane/notify"
 	"github.com/astropulse/astroplane/secrets"
-	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 )
 
 // Log configures logging.
