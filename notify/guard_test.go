@@ -227,7 +227,7 @@ func countingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic
 			h(w, r)
 			return
 		}
-		io.WriteString(w, "ok")
+		_, _ = io.WriteString(w, "ok")
 	}))
 	t.Cleanup(srv.Close)
 	return srv, &hits
@@ -323,7 +323,10 @@ func TestGuardHTTPClientDNSRebinding(t *testing.T) {
 	if err := g.CheckURL("https://rebind.test/hook"); err != nil {
 		t.Fatalf("CheckURL at validation time: %v", err)
 	}
-	_, err := g.HTTPClient(5 * time.Second).Get("http://rebind.test:" + u.Port() + "/hook")
+	resp, err := g.HTTPClient(5 * time.Second).Get("http://rebind.test:" + u.Port() + "/hook")
+	if err == nil {
+		resp.Body.Close()
+	}
 	if !errors.Is(err, ErrForbiddenDestination) {
 		t.Fatalf("Get after rebinding error = %v, want ErrForbiddenDestination", err)
 	}
@@ -336,7 +339,7 @@ func TestGuardHTTPClientRedirects(t *testing.T) {
 	var target atomic.Value
 	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/final" {
-			io.WriteString(w, "ok")
+			_, _ = io.WriteString(w, "ok")
 			return
 		}
 		http.Redirect(w, r, target.Load().(string), http.StatusFound)

@@ -45,7 +45,7 @@ func (h *slackHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if answer == "" {
 		answer = "ok"
 	}
-	io.WriteString(w, answer)
+	_, _ = io.WriteString(w, answer)
 }
 
 // requests returns the bodies and content types received so far.

@@ -15,7 +15,7 @@ import (
 
 func loadSpec(t *testing.T) *openapi3.T {
 	t.Helper()
-	spec, err := api.GetSwagger()
+	spec, err := api.GetSpec()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -188,7 +188,7 @@ func checkAnswer(t testing.TB, req *http.Request, a answer) {
 			b, err := io.ReadAll(r)
 			return string(b), err
 		})
-		spec, err := api.GetSwagger()
+		spec, err := api.GetSpec()
 		if err != nil {
 			panic(err)
 		}

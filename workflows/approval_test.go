@@ -32,7 +32,7 @@ func TestApprovedDeployContinues(t *testing.T) {
 	env := newEnv(f)
 	var waiting workflows.Progress
 	env.RegisterDelayedCallback(func() { waiting = queryProgress(t, env) }, time.Hour)
-	var first, second error = errors.New("not sent"), errors.New("not sent")
+	first, second := errors.New("not sent"), errors.New("not sent")
 	decide(env, 2*time.Hour, workflows.ActionApprove, &first)
 	decide(env, 3*time.Hour, workflows.ActionReject, &second) // too late: already decided
 	env.ExecuteWorkflow(workflows.DeployCluster, gated)

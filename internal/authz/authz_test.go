@@ -57,7 +57,7 @@ func TestAuthorize(t *testing.T) {
 		{"member operation, admin", Requirement{APIKey: true}, RoleAdmin, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := tc.req.Authorize(tc.role); err != tc.err {
+			if err := tc.req.Authorize(tc.role); !errors.Is(err, tc.err) {
 				t.Fatalf("Authorize(%q) = %v, want %v", tc.role, err, tc.err)
 			}
 		})
@@ -93,7 +93,7 @@ func TestKeyUsable(t *testing.T) {
 		{"last use does not matter", Key{LastUsedAt: at(-24 * time.Hour), Role: "editor"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := tc.key.Usable(now); err != tc.err {
+			if err := tc.key.Usable(now); !errors.Is(err, tc.err) {
 				t.Fatalf("Usable = %v, want %v", err, tc.err)
 			}
 		})
