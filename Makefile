@@ -4,6 +4,9 @@ GO ?= go
 TEMPORAL_CLI_VERSION := v1.5.1
 REDOCLY := tools/lint/node_modules/.bin/redocly
 BIN := $(CURDIR)/bin
+GOLANGCI_LINT_VERSION := v2.15.0
+# The version is in the name, so changing it installs the new one.
+GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
 .DEFAULT_GOAL := help
 
@@ -55,11 +58,17 @@ chromium: ## Make sure Debian's Chromium is installed (the approval page is test
 	@scripts/ensure-chromium.sh
 
 .PHONY: lint
-lint: $(REDOCLY) ## gofmt, go vet, workflowcheck (workflow determinism), and the OpenAPI linter on openapi.yaml.
+lint: $(GOLANGCI_LINT) $(REDOCLY) ## gofmt, go vet, golangci-lint (.golangci.yml), workflowcheck (workflow determinism), and the OpenAPI linter on openapi.yaml.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
 	$(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./workflows/...
 	$(REDOCLY) lint openapi.yaml
+
+$(GOLANGCI_LINT):
+	@echo "Installing golangci-lint $(GOLANGCI_LINT_VERSION) into bin/ (a few minutes the first time)…"
+	GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(BIN)/golangci-lint $@
 
 $(REDOCLY): tools/lint/package.json
 	npm ci --prefix tools/lint --no-audit --no-fund
