@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/astropulse/astroplane/internal/idempotency"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
@@ -33,8 +32,7 @@ func newOperation(c echo.Context, p Principal, cl store.Cluster, opType string, 
 // requestHash identifies a request for Idempotency-Key checks: method, path and body.
 func requestHash(c echo.Context) string {
 	raw, _ := c.Get(bodyKey).([]byte)
-	sum := sha256.Sum256(append([]byte(c.Request().Method+" "+c.Request().URL.Path+"\n"), raw...))
-	return hex.EncodeToString(sum[:])
+	return idempotency.RequestHash(c.Request().Method, c.Request().URL.Path, raw)
 }
 
 // repeatedOperation answers a change whose Idempotency-Key was seen before, before
@@ -58,7 +56,7 @@ func (s *Server) priorOperation(c echo.Context, op store.Operation) (prior store
 	if err != nil {
 		return store.Operation{}, false, err
 	}
-	if prior.RequestHash != op.RequestHash {
+	if err := idempotency.Check(prior.RequestHash, op.RequestHash); err != nil {
 		return store.Operation{}, false, &APIError{Status: http.StatusUnprocessableEntity, Code: CodeUnprocessable,
 			Message: "Idempotency-Key was already used with a different request",
 			Details: map[string]any{"header.Idempotency-Key": "reused with a different request"}}
