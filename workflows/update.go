@@ -43,6 +43,10 @@ type UpdateClusterInput struct {
 	Approval *ApprovalGate
 }
 
+// updateFaultTagsChange versions the tags update steps carry: the update's planned
+// tags from the first step (version 1) rather than the cluster's tags so far.
+const updateFaultTagsChange = "update-fault-tags"
+
 // UpdateCluster carries out an upgrade plan step by step and records the cluster's new
 // state. Upgrades cannot be undone, so a failed or cancelled update stops where it is
 // and records the state reached so far; the cluster stays READY.
@@ -58,8 +62,22 @@ func UpdateCluster(ctx workflow.Context, in UpdateClusterInput) (activities.Clus
 	var a *activities.Cluster
 	sctx, pctx := storeOptions(ctx), providerOptions(ctx)
 	cur := in.Current
+	// The tags a step's call carries drive the simulated cloud's fault injection.
+	// Since update-fault-tags they are the tags the cluster has at the end of the
+	// update (the manifest's, when its plan changes them) from the first step on, so
+	// fault tags in an update manifest act on that update rather than the next one.
+	faultTags := func() map[string]string { return cur.Tags }
+	if workflow.GetVersion(ctx, updateFaultTagsChange, workflow.DefaultVersion, 1) >= 1 {
+		planned := in.Current.Tags
+		for _, s := range in.Steps {
+			if s.Kind == KindTagsUpdate {
+				planned = s.Tags
+			}
+		}
+		faultTags = func() map[string]string { return planned }
+	}
 	call := func(step string) activities.Call {
-		return activities.Call{Token: in.Op.OperationID + "-" + step, Step: step, Tags: cur.Tags}
+		return activities.Call{Token: in.Op.OperationID + "-" + step, Step: step, Tags: faultTags()}
 	}
 	finish := func(ctx workflow.Context, opStatus, message string) error {
 		state := cur
