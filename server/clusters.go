@@ -15,7 +15,6 @@ import (
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/store"
-	"github.com/astropulse/astroplane/validate"
 	"github.com/astropulse/astroplane/workflows"
 )
 
@@ -104,7 +103,7 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 	if err != nil {
 		return err
 	}
-	if errs := validate.ClusterSpec(spec); len(errs) > 0 {
+	if errs := deployRuleFaults(spec); len(errs) > 0 {
 		return ValidationFailed(fieldErrors(errs, isManifest))
 	}
 	cs := clusterSpec(spec)
@@ -231,15 +230,24 @@ func (s *Server) CancelClusterOperation(c echo.Context, clusterID string, _ api.
 		"cancel requested: the "+running.Type+" rolls back what it started and ends CANCELLED")
 }
 
-// GetClusterSpec returns the spec the cluster was created with, secrets removed.
+// GetClusterSpec returns the cluster's spec as it is now, secrets removed: the
+// manifest it was deployed with, brought to what its operations (deploy, updates)
+// last recorded of it.
 func (s *Server) GetClusterSpec(c echo.Context, clusterID string, _ api.GetClusterSpecParams) error {
 	cl, err := s.findCluster(c, clusterID)
 	if err != nil {
 		return err
 	}
-	var spec map[string]any
+	var spec api.K8sClusterSpec
 	if err := json.Unmarshal(cl.Spec, &spec); err != nil {
 		return fmt.Errorf("decode stored spec of %s: %w", cl.ID, err)
+	}
+	if len(cl.State) > 0 {
+		cs, err := storedSpec(cl)
+		if err != nil {
+			return fmt.Errorf("decode recorded state of %s: %w", cl.ID, err)
+		}
+		spec = currentSpec(spec, cs)
 	}
 	return ok(c, spec, "cluster spec")
 }

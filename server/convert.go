@@ -3,6 +3,8 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/astropulse/astroplane/activities"
@@ -154,4 +156,85 @@ func supportedVersions(provisionerType string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// currentSpec is spec, the manifest a cluster was deployed with, brought to cs, the
+// cluster as its operations last recorded it: the Kubernetes version, the node groups
+// (sizes, machine and instance types, labels, taints, groups added) and the tags.
+// What no operation changed stays as it was given.
+func currentSpec(spec api.K8sClusterSpec, cs activities.ClusterSpec) api.K8sClusterSpec {
+	deployed := clusterSpec(spec)
+	if cs.KubernetesVersion != "" && cs.KubernetesVersion != deployed.KubernetesVersion {
+		spec.KubernetesVersion = ptr(cs.KubernetesVersion)
+		if g := spec.Provisioner.Gke; g != nil && g.KubernetesVersion != nil {
+			gke := *g // the provider form of the deployed version is no longer true
+			gke.KubernetesVersion, spec.Provisioner.Gke = nil, &gke
+		}
+	}
+	if !maps.Equal(cs.Tags, deployed.Tags) {
+		tags := api.ClusterTags(maps.Clone(cs.Tags))
+		spec.Tags = &tags
+	}
+	if slices.EqualFunc(cs.NodeGroups, deployed.NodeGroups, sameNodeGroup) {
+		return spec
+	}
+	given := map[string]api.NodeGroupSpec{}
+	topology := api.ClusterTopology{}
+	if spec.ClusterSpec != nil {
+		topology = *spec.ClusterSpec
+	}
+	if topology.DataPlane != nil {
+		for _, ng := range topology.DataPlane.NodeGroups {
+			given[ng.Name] = ng
+		}
+	}
+	groups := make([]api.NodeGroupSpec, 0, len(cs.NodeGroups))
+	for _, ng := range cs.NodeGroups {
+		orig, known := given[ng.Name]
+		if known && sameNodeGroup(ng, nodeGroupSpec(orig, "")) {
+			groups = append(groups, orig)
+			continue
+		}
+		groups = append(groups, nodeGroupView(ng, orig))
+	}
+	topology.DataPlane = &api.ClusterDataPlane{NodeGroups: groups}
+	spec.ClusterSpec = &topology
+	return spec
+}
+
+// sameNodeGroup reports whether a and b are the same node group as a manifest shows
+// it (the kubelet version is the cluster's, not the group's, in a manifest).
+func sameNodeGroup(a, b activities.NodeGroupSpec) bool {
+	return a.Name == b.Name && a.MinNode == b.MinNode && a.MaxNode == b.MaxNode && a.InstanceType == b.InstanceType &&
+		slices.Equal(a.MachineTypes, b.MachineTypes) && maps.Equal(a.Labels, b.Labels) && slices.Equal(a.Taints, b.Taints)
+}
+
+// nodeGroupView is ng in the manifest's form; orig, the group as given (zero for a
+// group an update added), decides whether empty labels and taints are shown.
+func nodeGroupView(ng activities.NodeGroupSpec, orig api.NodeGroupSpec) api.NodeGroupSpec {
+	it := api.NodeGroupSpecInstanceType(ng.InstanceType)
+	v := api.NodeGroupSpec{Name: ng.Name, MinNode: ng.MinNode, MaxNode: ng.MaxNode, InstanceType: &it,
+		MachineTypes: slices.Clone(ng.MachineTypes)}
+	if v.MachineTypes == nil {
+		v.MachineTypes = []string{}
+	}
+	if len(ng.Labels) > 0 || orig.Labels != nil {
+		labels := api.NodeGroupLabels(maps.Clone(ng.Labels))
+		if labels == nil {
+			labels = api.NodeGroupLabels{}
+		}
+		v.Labels = &labels
+	}
+	if len(ng.Taints) > 0 || orig.Taints != nil {
+		taints := make([]api.NodeGroupTaint, 0, len(ng.Taints))
+		for _, t := range ng.Taints {
+			taint := api.NodeGroupTaint{Key: t.Key, Effect: api.NodeGroupTaintEffect(t.Effect)}
+			if t.Value != "" {
+				taint.Value = ptr(t.Value)
+			}
+			taints = append(taints, taint)
+		}
+		v.Taints = &taints
+	}
+	return v
 }
