@@ -102,8 +102,10 @@ func (ct *contract) operations() []*operation {
 const bodyKey = "astro.body"
 
 // validate checks a request's parameters and JSON body against its operation in
-// openapi.yaml, reporting every fault at once with the field it concerns. The
-// checked body is kept for the handler (see bindBody).
+// openapi.yaml, reporting every fault at once with the field it concerns: unknown
+// query parameters too, and, for a body the schema refuses, the faults the rules
+// beyond the schema find in it (addRuleFaults). The checked body is kept for the
+// handler (see bindBody).
 func (s *Server) validate() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -113,9 +115,11 @@ func (s *Server) validate() echo.MiddlewareFunc {
 			}
 			details := map[string]any{}
 			s.contract.checkParams(c, op, details)
+			checkUnknownQuery(c, op, details)
+			var raw []byte
 			if op.op.RequestBody != nil {
-				raw, err := readBody(c, op)
-				if err != nil {
+				var err error
+				if raw, err = readBody(c, op); err != nil {
 					return err
 				}
 				if raw != nil {
@@ -124,6 +128,7 @@ func (s *Server) validate() echo.MiddlewareFunc {
 				}
 			}
 			if len(details) > 0 {
+				s.addRuleFaults(c, op, raw, details)
 				return ValidationFailed(details)
 			}
 			return next(c)

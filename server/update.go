@@ -39,8 +39,11 @@ func (s *Server) UpdateCluster(c echo.Context, clusterID string, params api.Upda
 		return err
 	}
 	spec := m.Spec
-	plan := upgrade.Build(upgradeCluster(current), upgradeRequest(spec), supportedVersions(cl.ProvisionerType))
+	req := upgradeRequest(spec)
+	plan := upgrade.Build(upgradeCluster(current), req, supportedVersions(cl.ProvisionerType))
+	steps := updateSteps(current, req, plan)
 	fieldErrs := validate.ClusterUpdateSpec(cl.Provider, spec)
+	checkUpdateFaultTags(fieldErrs, spec, steps)
 	for field, msg := range fieldErrs {
 		plan.Errors = append(plan.Errors, field+": "+msg)
 		plan.ValidationPassed = false
@@ -79,7 +82,7 @@ func (s *Server) UpdateCluster(c echo.Context, clusterID string, params api.Upda
 	in := workflows.UpdateClusterInput{Approval: gate,
 		Op:      workflows.Operation{OrgID: p.OrgID, ClusterID: cl.ID, OperationID: op.ID},
 		Current: current, Ref: activities.ClusterRef{Provider: cl.Provider, ExternalID: cl.ExternalID, Endpoint: cl.Endpoint},
-		Steps: updateSteps(current, upgradeRequest(spec), plan),
+		Steps: steps,
 	}
 	started, err := s.beginOperation(c, op, cl.Provider, workflows.UpdateCluster, in)
 	if err != nil {

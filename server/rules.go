@@ -1,0 +1,173 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/labstack/echo/v4"
+
+	"github.com/astropulse/astroplane/activities/sim"
+	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/store"
+	"github.com/astropulse/astroplane/upgrade"
+	"github.com/astropulse/astroplane/validate"
+	"github.com/astropulse/astroplane/workflows"
+)
+
+// The steps where a deploy and a delete call the cloud: the ones a fault tag can name.
+// Tags stay on the cluster, so a deploy's tags also drive its later delete.
+var (
+	deployCloudSteps = []string{workflows.StepNetwork, workflows.StepControlPlane, workflows.StepWaitActive,
+		workflows.StepNodeGroups, workflows.StepAddons, workflows.StepKubeconfig}
+	deleteCloudSteps = []string{workflows.StepDeleteNodeGroups, workflows.StepDeleteControlPlane, workflows.StepDeleteNetwork}
+)
+
+// faultTags are the tags of the simulated cloud (activities/sim) that name a step.
+var faultTags = []string{sim.TagFailStep, sim.TagFlakyStep, sim.TagHoldStep}
+
+// checkFaultTags reports each fault tag among tags that names no step of the operation
+// (steps) nor of a later delete: such a tag would inject nothing, silently.
+func checkFaultTags(errs validate.Errors, tags map[string]string, operation string, steps []string) {
+	for _, tag := range faultTags {
+		step, ok := tags[tag]
+		if !ok || slices.Contains(steps, step) || slices.Contains(deleteCloudSteps, step) {
+			continue
+		}
+		which := "none (this update changes nothing in the cloud)"
+		if len(steps) > 0 {
+			which = strings.Join(steps, ", ")
+		}
+		errs["spec.tags."+tag] = fmt.Sprintf("%q is not a step of this %s; name one of its steps: %s; or of a later delete: %s",
+			step, operation, which, strings.Join(deleteCloudSteps, ", "))
+	}
+}
+
+// deployRuleFaults are the faults of a deploy spec beyond its schema: the manifest
+// rules of package validate and the fault tags' step names.
+func deployRuleFaults(spec api.K8sClusterSpec) validate.Errors {
+	errs := validate.ClusterSpec(spec)
+	if spec.Tags != nil {
+		checkFaultTags(errs, *spec.Tags, workflows.OpDeploy, deployCloudSteps)
+	}
+	return errs
+}
+
+// checkUpdateFaultTags reports fault tags of an update manifest that name none of the
+// update's planned steps.
+func checkUpdateFaultTags(errs validate.Errors, spec api.K8sClusterUpdateSpec, steps []workflows.UpdateStep) {
+	if spec.Tags == nil {
+		return
+	}
+	names := make([]string, 0, len(steps))
+	for _, s := range steps {
+		names = append(names, s.Name)
+	}
+	checkFaultTags(errs, *spec.Tags, workflows.OpUpdate, names)
+}
+
+// addRuleFaults adds to details, the schema faults of a deploy or update body, the
+// faults the rules beyond the schema find in what could be read of it, so that one
+// answer lists every fault. A rule's fault about a field the schema already faulted
+// (or its parent or child) is left out: it would judge a value the schema refused.
+// Nothing is added when the body could not be read as the operation's type.
+func (s *Server) addRuleFaults(c echo.Context, op *operation, raw []byte, details map[string]any) {
+	if raw == nil {
+		return
+	}
+	if _, malformed := details["body"]; malformed {
+		return
+	}
+	var faults validate.Errors
+	isManifest := true
+	switch op.id {
+	case "deployCluster":
+		var probe map[string]json.RawMessage
+		if json.Unmarshal(raw, &probe) != nil {
+			return
+		}
+		var spec api.K8sClusterSpec
+		if _, isManifest = probe["spec"]; isManifest {
+			var m api.K8sClusterManifest
+			if !lenientDecode(raw, &m) {
+				return
+			}
+			spec = m.Spec
+		} else if !lenientDecode(raw, &spec) {
+			return
+		}
+		faults = deployRuleFaults(spec)
+	case "updateCluster":
+		var m api.K8sClusterUpdateManifest
+		if !lenientDecode(raw, &m) {
+			return
+		}
+		p, ok := principalOf(c)
+		if !ok {
+			return
+		}
+		cl, err := s.store.GetCluster(c.Request().Context(), p.OrgID, c.Param("clusterId"))
+		if err != nil || cl.Status == store.ClusterDeleted {
+			return // the provider is unknown; the handler would answer 404
+		}
+		faults = validate.ClusterUpdateSpec(cl.Provider, m.Spec)
+		if current, err := storedSpec(cl); err == nil {
+			req := upgradeRequest(m.Spec)
+			plan := upgrade.Build(upgradeCluster(current), req, supportedVersions(cl.ProvisionerType))
+			checkUpdateFaultTags(faults, m.Spec, updateSteps(current, req, plan))
+		}
+	default:
+		return
+	}
+	for path, msg := range fieldErrors(faults, isManifest) {
+		if !faulted(details, path) {
+			details[path] = msg
+		}
+	}
+}
+
+// lenientDecode decodes raw into dst as far as it can: fields of the wrong type are
+// left zero. It reports false when decoding stopped short of the end.
+func lenientDecode(raw []byte, dst any) bool {
+	err := json.NewDecoder(bytes.NewReader(raw)).Decode(dst)
+	var typ *json.UnmarshalTypeError
+	return err == nil || errors.As(err, &typ)
+}
+
+// faulted reports whether details already has a fault of path, of a field inside it,
+// or of a field it is inside.
+func faulted(details map[string]any, path string) bool {
+	for k := range details {
+		if k == path || strings.HasPrefix(path, k+".") || strings.HasPrefix(k, path+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// checkUnknownQuery reports each query parameter the operation does not declare, as an
+// unknown body field is: a typo must not pass silently.
+func checkUnknownQuery(c echo.Context, op *operation, details map[string]any) {
+	var known []string
+	for _, params := range []openapi3.Parameters{op.item.Parameters, op.op.Parameters} {
+		for _, p := range params {
+			if p.Value != nil && p.Value.In == openapi3.ParameterInQuery && !slices.Contains(known, p.Value.Name) {
+				known = append(known, p.Value.Name)
+			}
+		}
+	}
+	slices.Sort(known)
+	takes := "it takes none"
+	if len(known) > 0 {
+		takes = "it takes " + strings.Join(known, ", ")
+	}
+	for name := range c.Request().URL.Query() {
+		if !slices.Contains(known, name) {
+			details["query."+name] = "unknown query parameter of this operation; " + takes
+		}
+	}
+}
