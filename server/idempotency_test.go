@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -56,9 +57,9 @@ func TestSecondChangeWhileAWorkflowRuns(t *testing.T) {
 		p := e.progress(t, "busy", running)
 		return p["status"], p["status"] == workflows.StatusWaitingForApproval
 	})
-	desc, err := e.tc.DescribeWorkflowExecution(t.Context(), running, "")
+	desc, err := e.tc.DescribeWorkflow(t.Context(), running, "")
 	must(t, err)
-	if st := desc.WorkflowExecutionInfo.Status.String(); st != "Running" {
+	if st := desc.RawResponse.WorkflowExecutionInfo.Status.String(); st != "Running" {
 		t.Fatalf("the update's workflow is %s, want Running", st)
 	}
 
@@ -98,9 +99,10 @@ func TestSecondChangeWhileAWorkflowRuns(t *testing.T) {
 	}
 }
 
-// concurrently sends n copies of one request at once through the real router and
-// returns the answers, each checked against the contract.
-func (e *env) concurrently(t *testing.T, n int, method, path string, body any, headers ...string) []answer {
+// concurrently sends n copies of one request at once through the real router, runs
+// inFlight (when not nil) while they are, and returns the answers, each checked
+// against the contract.
+func (e *env) concurrently(t *testing.T, n int, method, path string, body any, inFlight func(), headers ...string) []answer {
 	t.Helper()
 	raw, err := json.Marshal(body)
 	must(t, err)
@@ -129,6 +131,9 @@ func (e *env) concurrently(t *testing.T, n int, method, path string, body any, h
 		}()
 	}
 	close(start)
+	if inFlight != nil {
+		inFlight()
+	}
 	wg.Wait()
 	for i := range answers {
 		checkAnswer(t, reqs[i], answers[i])
@@ -168,38 +173,49 @@ func workflowsOf(t *testing.T, e *env, orgID, cluster string) []string {
 	return ids
 }
 
-// TestConcurrentRequestsWithOneIdempotencyKey: ten deploys, then ten deletes, sent at
-// once with one Idempotency-Key each, start one workflow each, and all ten answers
-// name it.
+// TestConcurrentRequestsWithOneIdempotencyKey: ten deploys, then ten updates, then ten
+// deletes, sent at once with one Idempotency-Key each and all held at the insert (so
+// each found the key unused), start one workflow each, and all ten answers name it.
 func TestConcurrentRequestsWithOneIdempotencyKey(t *testing.T) {
-	e := liveEnv(t, 0)
-	deployOp := sameOperation(t, e, "concurrent deploys",
-		e.concurrently(t, 10, http.MethodPost, "/api/v1/clusters", eksManifest("twin"), "Idempotency-Key", "twin-deploy"))
+	e, dbPath := liveEnvAt(t)
+	const n = 10
+	deployOp := sameOperation(t, e, "concurrent deploys", e.raceAtTheInsert(t, dbPath, n,
+		[]string{"(*Server).DeployCluster(", "(*Store).InTx("}, http.MethodPost, "/api/v1/clusters", eksManifest("twin"), "Idempotency-Key", "twin-deploy"))
 	c := e.waitStatus(t, "twin", "READY", "FAILED")
 	if c["status"] != "READY" || c["lastOperationId"] != deployOp {
 		t.Fatalf("after the deploys: %v", c)
 	}
-	deleteOp := sameOperation(t, e, "concurrent deletes",
-		e.concurrently(t, 10, http.MethodDelete, "/api/v1/clusters/twin", nil, "Idempotency-Key", "twin-delete"))
 	clusterID := c["id"].(string)
+	updateOp := sameOperation(t, e, "concurrent updates", e.raceAtTheInsert(t, dbPath, n,
+		[]string{"(*Server).UpdateCluster(", "(*Store).StartOperation("}, http.MethodPut, "/api/v1/clusters/twin", tagsUpdate(map[string]any{"team": "twins"}), "Idempotency-Key", "twin-update"))
+	waitFor(t, 30*time.Second, func() (any, bool) {
+		p := e.progress(t, clusterID, updateOp)
+		return p["status"], p["status"] == workflows.StatusSucceeded
+	})
+	e.waitStatus(t, "twin", "READY")
+	deleteOp := sameOperation(t, e, "concurrent deletes", e.raceAtTheInsert(t, dbPath, n,
+		[]string{"(*Server).DeleteCluster(", "(*Store).StartOperation("}, http.MethodDelete, "/api/v1/clusters/twin", nil, "Idempotency-Key", "twin-delete"))
 	waitFor(t, 30*time.Second, func() (any, bool) {
 		p := e.progress(t, clusterID, deleteOp)
 		return p["status"], p["status"] == workflows.StatusSucceeded
 	})
 
-	// The store recorded two operations, and Temporal ran two workflows: both
-	// operations have ended, so visibility has caught up with every start before them.
+	// The store recorded three operations, and Temporal ran three workflows: all have
+	// ended, so visibility has caught up with every start before them.
 	ops, _, err := e.store.ListOperations(t.Context(), e.orgID, clusterID, "", 100)
 	must(t, err)
-	if len(ops) != 2 {
+	if len(ops) != 3 {
 		t.Fatalf("operations recorded: %v", ops)
 	}
 	got := waitFor(t, 20*time.Second, func() ([]string, bool) {
 		ids := workflowsOf(t, e, e.orgID, "twin")
-		return ids, len(ids) >= 2
+		return ids, len(ids) >= 3
 	})
-	if len(got) != 2 || !(got[0] == deployOp && got[1] == deleteOp || got[0] == deleteOp && got[1] == deployOp) {
-		t.Fatalf("workflows of cluster twin: %v, want [%s %s]", got, deployOp, deleteOp)
+	slices.Sort(got)
+	want := []string{deleteOp, deployOp, updateOp}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("workflows of cluster twin: %v, want %v", got, want)
 	}
 }
 
