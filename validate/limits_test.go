@@ -52,3 +52,84 @@ func TestUnsupportedVersionMessageShowsTheForms(t *testing.T) {
 		}
 	}
 }
+
+// A node group mixing architectures is told which machine types are which.
+func TestMixedArchitecturesAreNamed(t *testing.T) {
+	s := bases["eks"](t)
+	group(&s, 0).MachineTypes = []string{"m5.large", "m6g.large"}
+	msg := validate.ClusterSpec(s)[ng0+".machineTypes"]
+	if !strings.Contains(msg, "(x86_64: m5.large; arm64: m6g.large)") {
+		t.Fatalf("message %q does not name both architectures' machine types", msg)
+	}
+}
+
+// A machine type in the wrong case is answered with the right spelling; an unknown
+// one gets no suggestion.
+func TestMachineTypeSuggestion(t *testing.T) {
+	s := bases["aks"](t)
+	group(&s, 0).MachineTypes = []string{"standard_d2s_v5"}
+	if msg := validate.ClusterSpec(s)[ng0+".machineTypes.0"]; !strings.Contains(msg, "did you mean Standard_D2s_v5?") {
+		t.Errorf("wrong case: %q", msg)
+	}
+	group(&s, 0).MachineTypes = []string{"Standard_Nothing_v9"}
+	if msg := validate.ClusterSpec(s)[ng0+".machineTypes.0"]; msg == "" || strings.Contains(msg, "did you mean") {
+		t.Errorf("unknown machine type: %q", msg)
+	}
+}
+
+// Bucket names may start and end with any lowercase letter or digit; a dotted GCS
+// name's parts are at most 63 characters.
+func TestBucketNameEnds(t *testing.T) {
+	part63 := strings.Repeat("p", 63)
+	for _, tc := range []struct {
+		base, name string
+		ok         bool
+	}{
+		{"selfHostedAWS", "abc", true},
+		{"selfHostedAWS", "zzz", true},
+		{"selfHostedAWS", "0ab", true},
+		{"selfHostedAWS", "ab9", true},
+		{"selfHostedAWS", "-ab", false},
+		{"selfHostedAWS", "ab.", false},
+		{"selfHostedGCP", part63 + ".b", true},
+		{"selfHostedGCP", part63 + "p.b", false},
+	} {
+		s := bases[tc.base](t)
+		s.Provisioner.SelfHosted.BucketName = tc.name
+		msg := validate.ClusterSpec(s)["spec.provisioner.selfHosted.bucketName"]
+		if tc.ok != (msg == "") {
+			t.Errorf("%s %q: %q, want ok=%v", tc.base, tc.name, msg, tc.ok)
+		}
+	}
+}
+
+// Maintenance windows may count days; a day is 24 hours.
+func TestMaintenanceWindowDays(t *testing.T) {
+	const field = "spec.gke.maintenanceWindow.duration"
+	for duration, want := range map[string]string{
+		"0d6h":   "",
+		"1d":     "",
+		"2d":     "got 48h0m0s",
+		"10000d": "lasts at most 24h",
+		"10001d": "is not a duration",
+	} {
+		s := api.K8sClusterUpdateSpec{Gke: validGKEUpdate()}
+		s.Gke.MaintenanceWindow.Duration = ptr(duration)
+		msg := validate.ClusterUpdateSpec("gcp", s)[field]
+		if (want == "") != (msg == "") || !strings.Contains(msg, want) {
+			t.Errorf("%s: %q, want %q", duration, msg, want)
+		}
+	}
+}
+
+// Provider-specific settings on a cluster of unknown provider say so.
+func TestUpdateForUnknownProviderSaysSo(t *testing.T) {
+	msg := validate.ClusterUpdateSpec("", api.K8sClusterUpdateSpec{Gke: validGKEUpdate()})["spec.gke"]
+	if !strings.HasSuffix(msg, "this cluster runs on an unknown provider") {
+		t.Fatalf("%q", msg)
+	}
+	msg = validate.ClusterUpdateSpec("azure", api.K8sClusterUpdateSpec{Gke: validGKEUpdate()})["spec.gke"]
+	if !strings.HasSuffix(msg, "this cluster runs on azure") {
+		t.Fatalf("%q", msg)
+	}
+}
