@@ -21,6 +21,7 @@ const (
 	CodeUnauthorized        = "UNAUTHORIZED"
 	CodeForbidden           = "FORBIDDEN"
 	CodeNotFound            = "NOT_FOUND"
+	CodeClusterDeleted      = "CLUSTER_DELETED"
 	CodeConflict            = "CONFLICT"
 	CodeUnprocessable       = "UNPROCESSABLE_ENTITY"
 	CodePayloadTooLarge     = "PAYLOAD_TOO_LARGE"

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -36,20 +37,83 @@ func (s *Server) GetClusterProgress(c echo.Context, clusterID string, params api
 }
 
 // findOperation resolves a cluster and one of its operations (its last by default).
+// An operation named by operationID is found by the cluster's ID or name even after
+// the cluster was deleted (or its name reused), so a delete can be followed to its
+// end; without operationID, a name whose cluster was deleted is a 410 naming the
+// operation that deleted it.
 func (s *Server) findOperation(c echo.Context, clusterID string, operationID *string) (store.Cluster, store.Operation, error) {
+	if operationID != nil {
+		return s.findNamedOperation(c, clusterID, *operationID)
+	}
 	cl, err := s.findCluster(c, clusterID)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+		return store.Cluster{}, store.Operation{}, s.deletedCluster(c, clusterID, err)
+	}
 	if err != nil {
 		return store.Cluster{}, store.Operation{}, err
 	}
-	opID := cl.LastOperationID
-	if operationID != nil {
-		opID = *operationID
-	}
-	op, err := s.store.GetOperation(c.Request().Context(), cl.OrgID, opID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && op.ClusterID != cl.ID) {
-		return store.Cluster{}, store.Operation{}, NotFound(fmt.Sprintf("operation %q of cluster %q", opID, cl.Name))
+	op, err := s.store.GetOperation(c.Request().Context(), cl.OrgID, cl.LastOperationID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Cluster{}, store.Operation{}, NotFound(fmt.Sprintf("operation %q of cluster %q", cl.LastOperationID, cl.Name))
 	}
 	return cl, op, err
+}
+
+// findNamedOperation is findOperation for operation opID, which must belong to the
+// cluster ref names (by ID, or by the name it had).
+func (s *Server) findNamedOperation(c echo.Context, ref, opID string) (store.Cluster, store.Operation, error) {
+	p, err := mustPrincipal(c)
+	if err != nil {
+		return store.Cluster{}, store.Operation{}, err
+	}
+	ctx := c.Request().Context()
+	op, err := s.store.GetOperation(ctx, p.OrgID, opID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && op.ClusterID != ref && op.ClusterName != ref) {
+		return store.Cluster{}, store.Operation{}, NotFound(fmt.Sprintf("operation %q of cluster %q", opID, ref))
+	}
+	if err != nil {
+		return store.Cluster{}, store.Operation{}, err
+	}
+	cl, err := s.store.GetCluster(ctx, p.OrgID, op.ClusterID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Cluster{}, store.Operation{}, NotFound(fmt.Sprintf("operation %q of cluster %q", opID, ref))
+	}
+	return cl, op, err
+}
+
+// deletedCluster is the answer for a cluster name that resolves to no live cluster:
+// a 410 naming the operation that ended the most recently deleted cluster of that
+// name and when, or notFound when there never was one.
+func (s *Server) deletedCluster(c echo.Context, name string, notFound error) error {
+	p, err := mustPrincipal(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	cl, err := s.store.LastDeletedCluster(ctx, p.OrgID, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound
+	}
+	if err != nil {
+		return err
+	}
+	details := map[string]any{"clusterId": cl.ID, "operationId": cl.LastOperationID, "deletedAt": cl.UpdatedAt}
+	msg := fmt.Sprintf("cluster %q was deleted by operation %s at %s", name, cl.LastOperationID, cl.UpdatedAt.UTC().Format(time.RFC3339))
+	if op, err := s.store.GetOperation(ctx, cl.OrgID, cl.LastOperationID); err == nil {
+		details["operationType"] = op.Type
+		if op.Type == workflows.OpDelete && op.EndedAt != nil {
+			details["deletedAt"] = op.EndedAt.UTC()
+			msg = fmt.Sprintf("cluster %q was deleted by operation %s at %s", name, op.ID, op.EndedAt.UTC().Format(time.RFC3339))
+		}
+		if op.Type != workflows.OpDelete {
+			// A deploy that left nothing behind, whose record a later deploy of the
+			// same name retired.
+			msg = fmt.Sprintf("cluster %q no longer exists: its %s %s ended %s and left nothing behind", name, op.Type, op.ID, op.Status)
+		}
+	}
+	details["hint"] = "pass operationId for the progress of one of its operations; GET /api/v1/clusters/" + name + "/history lists them"
+	return &APIError{Status: http.StatusGone, Code: CodeClusterDeleted, Message: msg, Details: details}
 }
 
 // progress asks the operation's workflow for its progress and adds the running
@@ -263,11 +327,16 @@ func (s *Server) GetClusterHistory(c echo.Context, clusterID string, params api.
 		if params.Provider != nil {
 			loc.Provider = string(*params.Provider)
 		}
-		if loc.Provider == "" || loc.ProvisionerType == "" || loc.AccountID == "" || loc.Region == "" {
+		switch {
+		case loc == store.ClusterLocation{Name: clusterID}:
+			// By name alone: the most recently deleted cluster of that name.
+			cl, err = s.store.LastDeletedCluster(ctx, p.OrgID, clusterID)
+		case loc.Provider == "" || loc.ProvisionerType == "" || loc.AccountID == "" || loc.Region == "":
 			return &APIError{Status: 404, Code: CodeNotFound, Message: fmt.Sprintf("cluster %q not found", clusterID),
 				Details: map[string]any{"hint": "for a deleted cluster pass provider, provisionerType, accountId and region"}}
+		default:
+			cl, err = s.store.FindDeletedCluster(ctx, p.OrgID, loc)
 		}
-		cl, err = s.store.FindDeletedCluster(ctx, p.OrgID, loc)
 		if errors.Is(err, store.ErrNotFound) {
 			return NotFound(fmt.Sprintf("cluster %q", clusterID))
 		}

@@ -184,6 +184,14 @@ func (s *Store) FindDeletedCluster(ctx context.Context, orgID string, loc Cluste
 	return c, translate(err)
 }
 
+// LastDeletedCluster returns orgID's most recently deleted cluster named name.
+func (s *Store) LastDeletedCluster(ctx context.Context, orgID, name string) (Cluster, error) {
+	var c Cluster
+	err := s.db.WithContext(ctx).Where("org_id = ? AND status = ? AND name = ?", orgID, ClusterDeleted, name).
+		Order("updated_at DESC").Take(&c).Error
+	return c, translate(err)
+}
+
 // ErrBadPageToken means a page token was not made by this store.
 var ErrBadPageToken = errors.New("bad page token")
 
