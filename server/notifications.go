@@ -37,17 +37,29 @@ func (s *Server) ListNotificationTopics(c echo.Context) error {
 	return ok(c, out, "topics")
 }
 
+// HeaderOrganizationID names the organization a notification call acts on.
+const HeaderOrganizationID = "X-Astro-Organization-ID"
+
 // notificationOrg is the organization a notification call acts on: the key's, which
-// X-Astro-Organization-ID must name.
+// X-Astro-Organization-ID must name by its ID (as GET /api/v1/orgs answers it) or its
+// name. Any other value is a 403 saying which organization the key belongs to: a key
+// acts for its own organization only.
 func notificationOrg(c echo.Context, orgHeader string) (Principal, error) {
 	p, err := mustPrincipal(c)
 	if err != nil {
 		return Principal{}, err
 	}
-	if orgHeader != p.OrgID {
-		return Principal{}, NotFound(fmt.Sprintf("organization %q", orgHeader))
+	if orgHeader == p.OrgID || orgHeader == p.OrgName {
+		return p, nil
 	}
-	return p, nil
+	e := Forbidden(fmt.Sprintf("this API key belongs to organization %q (ID %s), but %s asks for %q; send %s: %s (or its name)",
+		p.OrgName, p.OrgID, HeaderOrganizationID, orgHeader, HeaderOrganizationID, p.OrgID))
+	e.Details = map[string]any{
+		"header." + HeaderOrganizationID: fmt.Sprintf("%q is not this key's organization", orgHeader),
+		"keyOrganization":                p.OrgName,
+		"keyOrganizationId":              p.OrgID,
+	}
+	return Principal{}, e
 }
 
 func (s *Server) needBox() error {

@@ -63,9 +63,9 @@ func TestNotificationIntegrations(t *testing.T) {
 	if strings.Contains(row.SealedConfig, "XXXXsecretXXXX") {
 		t.Fatal("webhook URL stored in clear")
 	}
-	// Another organization (header or key) sees nothing.
+	// Another organization's key with our header is refused (403) and sees nothing.
 	_, _, otherKey := e.newOrg("globex", store.RoleAdmin)
-	if a := e.do(http.MethodGet, "/api/v1/notifications/integrations/slack", otherKey, nil, org...); a.Status != http.StatusNotFound {
+	if a := e.do(http.MethodGet, "/api/v1/notifications/integrations/slack", otherKey, nil, org...); a.Status != http.StatusForbidden || strings.Contains(string(a.Body), "#ops") {
 		t.Fatalf("another org's key with our org header: %d %s", a.Status, a.Body)
 	}
 	if a := e.do(http.MethodDelete, "/api/v1/notifications/integrations/slack", e.key, nil, org...); a.Status != http.StatusOK {

@@ -84,8 +84,10 @@ func (s *Server) addRuleFaults(c echo.Context, op *operation, raw []byte, detail
 	}
 	var faults validate.Errors
 	isManifest := true
-	switch op.id {
-	case "deployCluster":
+	// The embedded contract spells operation IDs as the generated handlers do
+	// (DeployCluster); match them whatever their case.
+	switch strings.ToLower(op.id) {
+	case "deploycluster":
 		var probe map[string]json.RawMessage
 		if json.Unmarshal(raw, &probe) != nil {
 			return
@@ -101,7 +103,7 @@ func (s *Server) addRuleFaults(c echo.Context, op *operation, raw []byte, detail
 			return
 		}
 		faults = deployRuleFaults(spec)
-	case "updateCluster":
+	case "updatecluster":
 		var m api.K8sClusterUpdateManifest
 		if !lenientDecode(raw, &m) {
 			return
