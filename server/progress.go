@@ -178,7 +178,7 @@ func (s *Server) progress(ctx context.Context, op store.Operation) (workflows.Pr
 }
 
 // progressView is the API's form of pr; detail (the running activity's heartbeat)
-// goes on the running step.
+// goes on the running step, and what a rollback left behind is listed when it did.
 func progressView(pr workflows.Progress, detail map[string]any, cl store.Cluster) api.ClusterProgress {
 	v := api.ClusterProgress{
 		OperationId: pr.OperationID, OperationType: api.ClusterOperationType(pr.OperationType),
@@ -198,6 +198,13 @@ func progressView(pr workflows.Progress, detail map[string]any, cl store.Cluster
 		if a.DecidedBy != "" {
 			v.Approval.DecidedBy = &a.DecidedBy
 		}
+	}
+	if len(pr.LeftBehind) > 0 {
+		left := make([]api.ClusterLeftover, 0, len(pr.LeftBehind))
+		for _, l := range pr.LeftBehind {
+			left = append(left, api.ClusterLeftover{Step: l.Step, Resource: l.Resource, Error: l.Error})
+		}
+		v.LeftBehind = &left
 	}
 	for _, st := range pr.Steps {
 		step := api.ClusterProgressStep{Name: st.Name, Status: api.ClusterProgressStepStatus(st.Status), StartedAt: st.StartedAt, EndedAt: st.EndedAt}
