@@ -79,13 +79,13 @@ func (s *Server) conflictWithRunning(ctx context.Context, orgID, clusterID strin
 	if s.temporal == nil {
 		return false, errNoTemporal
 	}
-	desc, err := s.temporal.DescribeWorkflowExecution(ctx, running.WorkflowID, "")
+	desc, err := s.temporal.DescribeWorkflow(ctx, running.WorkflowID, "")
 	var notFound *serviceerror.NotFound
 	stale, status := false, store.OperationFailed
 	switch {
-	case err == nil && desc.WorkflowExecutionInfo.Status != enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
+	case err == nil && desc.RawResponse.WorkflowExecutionInfo.Status != enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
 		stale = true
-		if desc.WorkflowExecutionInfo.Status == enums.WORKFLOW_EXECUTION_STATUS_CANCELED {
+		if desc.RawResponse.WorkflowExecutionInfo.Status == enums.WORKFLOW_EXECUTION_STATUS_CANCELED {
 			status = store.OperationCancelled
 		}
 	case errors.As(err, &notFound):
