@@ -36,7 +36,7 @@ func (s *Server) ListClusters(c echo.Context, params api.ListClustersParams) err
 	for _, cl := range clusters {
 		out = append(out, clusterView(cl))
 	}
-	return ok(c, out, fmt.Sprintf("%d clusters", len(out)))
+	return ok(c, out, count(len(out), "cluster", "clusters"))
 }
 
 // GetCluster returns one of the organization's clusters, by ID or name.
@@ -107,10 +107,10 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 		return ValidationFailed(fieldErrors(errs, isManifest))
 	}
 	cs := clusterSpec(spec)
-	if params.DryRun != nil && *params.DryRun {
-		return ok(c, deployValidation(spec, cs), "validation passed; nothing was created")
-	}
 	ctx := c.Request().Context()
+	if params.DryRun != nil && *params.DryRun {
+		return s.deployDryRun(c, p, spec, cs)
+	}
 	cl := store.Cluster{
 		ID: store.NewID(), OrgID: p.OrgID, Name: cs.Name, Provider: cs.Provider,
 		ProvisionerType: cs.ProvisionerType, Region: cs.Region, KubernetesVersion: cs.KubernetesVersion,
@@ -124,23 +124,53 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 		return accepted(c, operationAccepted(prior), "operation already started with this Idempotency-Key")
 	}
 	cl.LastOperationID = op.ID
-	err = s.store.InTx(ctx, func(tx *store.Store) error {
-		if err := tx.CreateClusterWithOperation(ctx, &cl, &op); err != nil {
-			return err
-		}
-		return tx.RecordAudit(ctx, auditEvent(c, p, "CLUSTER", "CREATE", op.ID, store.OutcomeSuccess))
-	})
-	if err != nil {
-		if !errors.Is(err, store.ErrConflict) {
-			return err
-		}
+	// create records the cluster and its deploy, first retiring the record of a
+	// deploy that ended without a cluster and left nothing behind under that name.
+	create := func(retire *nameHolder) error {
+		return s.store.InTx(ctx, func(tx *store.Store) error {
+			if retire != nil {
+				h, prev := retire.cluster, retire.deploy
+				done, err := tx.RetireCluster(ctx, h.OrgID, h.ID, h.Status, prev.ID, fmt.Sprintf(
+					"deploy %s ended %s and left nothing behind; the name went to operation %s", prev.ID, prev.Status, op.ID))
+				if err != nil {
+					return err
+				}
+				if !done {
+					return store.ErrConflict // it changed in between: the name is not free
+				}
+				if err := tx.RecordAudit(ctx, auditEvent(c, p, "CLUSTER", "RETIRE", prev.ID, store.OutcomeSuccess)); err != nil {
+					return err
+				}
+			}
+			if err := tx.CreateClusterWithOperation(ctx, &cl, &op); err != nil {
+				return err
+			}
+			return tx.RecordAudit(ctx, auditEvent(c, p, "CLUSTER", "CREATE", op.ID, store.OutcomeSuccess))
+		})
+	}
+	taken := Conflict(fmt.Sprintf("cluster %q already exists", cl.Name), map[string]any{"spec.clusterName": "already exists in this organization"})
+	if err = create(nil); errors.Is(err, store.ErrConflict) {
 		if prior, ok, perr := s.priorOperation(c, op); perr != nil || ok {
 			if perr != nil {
 				return perr
 			}
 			return accepted(c, operationAccepted(prior), "operation already started with this Idempotency-Key")
 		}
-		return Conflict(fmt.Sprintf("cluster %q already exists", cl.Name), map[string]any{"spec.clusterName": "already exists in this organization"})
+		holder, herr := s.holderOfName(ctx, p.OrgID, cl.Name)
+		switch {
+		case herr != nil:
+			return herr
+		case holder == nil:
+			return taken // gone in between: the caller may try again
+		case !holder.freeable():
+			return holder.conflict
+		}
+		if err = create(holder); errors.Is(err, store.ErrConflict) {
+			return taken
+		}
+	}
+	if err != nil {
+		return err
 	}
 	gate, err := s.approvalGate(c, p, workflows.OpDeploy, clusterFacts(cs))
 	if err != nil {
@@ -154,7 +184,7 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 		}
 		return err
 	}
-	return accepted(c, operationAccepted(op), "deploy started")
+	return accepted(c, operationAccepted(op), startedMessage(workflows.OpDeploy, gate))
 }
 
 // DeleteCluster starts tearing the cluster down (202 with the operation ID). The
@@ -193,7 +223,7 @@ func (s *Server) DeleteCluster(c echo.Context, clusterID string, params api.Dele
 		return err
 	}
 	s.audit(c, p, "CLUSTER", "DELETE", started.ID, store.OutcomeSuccess)
-	return accepted(c, operationAccepted(started), "delete started")
+	return accepted(c, operationAccepted(started), startedMessage(workflows.OpDelete, gate))
 }
 
 // CancelClusterOperation cancels the operation running on the cluster; its workflow
@@ -218,6 +248,7 @@ func (s *Server) CancelClusterOperation(c echo.Context, clusterID string, _ api.
 	if err != nil {
 		return err
 	}
+	waiting := s.waitingForApproval(ctx, cl, running)
 	if err := s.temporal.CancelWorkflow(ctx, running.WorkflowID, ""); err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
@@ -227,7 +258,7 @@ func (s *Server) CancelClusterOperation(c echo.Context, clusterID string, _ api.
 	}
 	s.audit(c, p, "CLUSTER", "CANCEL", running.ID, store.OutcomeSuccess)
 	return ok(c, api.ClusterCancelResult{ClusterId: &cl.ID, OperationId: running.ID, Status: api.ClusterOperationStatusRUNNING},
-		"cancel requested: the "+running.Type+" rolls back what it started and ends CANCELLED")
+		cancelMessage(running.Type, waiting))
 }
 
 // GetClusterSpec returns the cluster's spec as it is now, secrets removed: the
@@ -250,6 +281,29 @@ func (s *Server) GetClusterSpec(c echo.Context, clusterID string, _ api.GetClust
 		spec = currentSpec(spec, cs)
 	}
 	return ok(c, spec, "cluster spec")
+}
+
+// deployDryRun answers a deploy with dryRun=true: the validation and step plan, and
+// the name conflict the real call would hit (or the name it would take over from a
+// deploy that left nothing behind).
+func (s *Server) deployDryRun(c echo.Context, p Principal, spec api.K8sClusterSpec, cs activities.ClusterSpec) error {
+	v := deployValidation(spec, cs)
+	holder, err := s.holderOfName(c.Request().Context(), p.OrgID, cs.Name)
+	if err != nil {
+		return err
+	}
+	msg := "validation passed; nothing was created"
+	switch {
+	case holder.freeable():
+		h := holder.cluster
+		*v.Warnings = append(*v.Warnings, fmt.Sprintf("spec.clusterName: %q is held by cluster %s, whose deploy %s ended %s and left nothing behind; "+
+			"this deploy takes the name over (that record is kept as DELETED, in history)", cs.Name, h.ID, holder.deploy.ID, h.Status))
+	case holder != nil:
+		v.ValidationPassed = false
+		*v.Errors = append(*v.Errors, "spec.clusterName: "+holder.conflict.Message)
+		msg = "the deploy would be refused (see errors); nothing was created"
+	}
+	return ok(c, v, msg)
 }
 
 // deployStepDescriptions say what each deploy step does, for dry runs.

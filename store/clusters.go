@@ -184,6 +184,17 @@ func (s *Store) FindDeletedCluster(ctx context.Context, orgID string, loc Cluste
 	return c, translate(err)
 }
 
+// RetireCluster marks orgID's cluster id DELETED with message, freeing its name, if it
+// is still in status with lastOperationID its last operation; it reports whether it
+// did. It retires the record of a deploy that ended without a cluster, for a new
+// deploy of the same name.
+func (s *Store) RetireCluster(ctx context.Context, orgID, id, status, lastOperationID, message string) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&Cluster{}).
+		Where("org_id = ? AND id = ? AND status = ? AND last_operation_id = ?", orgID, id, status, lastOperationID).
+		Updates(map[string]any{"status": ClusterDeleted, "status_message": message, "updated_at": time.Now().UTC()})
+	return res.RowsAffected > 0, translate(res.Error)
+}
+
 // LastDeletedCluster returns orgID's most recently deleted cluster named name.
 func (s *Store) LastDeletedCluster(ctx context.Context, orgID, name string) (Cluster, error) {
 	var c Cluster
