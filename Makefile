@@ -12,10 +12,12 @@ GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
 .PHONY: help
 help: ## List the targets.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk -f scripts/help.awk $(MAKEFILE_LIST)
 
 .PHONY: run
-run: build $(BIN)/temporal ## Start the whole stack (Temporal dev server + Web UI, worker, API on SQLite, simulated cloud); Ctrl-C stops it.
+run: $(BIN)/temporal ## Start the whole stack (Temporal dev server + Web UI, worker, API on SQLite, simulated cloud); Ctrl-C stops it.
+	@scripts/run.sh --check-ports
+	@$(MAKE) --no-print-directory build
 	@scripts/run.sh
 
 .PHONY: test

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DATA=.data
+DATA=${ASTRO_DATA_DIR:-.data} # another folder runs a second, separate stack (tests do)
 TEMPORAL_PORT=${TEMPORAL_PORT:-7233}
 TEMPORAL_UI_PORT=${TEMPORAL_UI_PORT:-8233}
 export ASTRO_HTTP_ADDR=${ASTRO_HTTP_ADDR:-:8080}
@@ -13,6 +13,16 @@ export ASTRO_TEMPORAL_ADDRESS=${ASTRO_TEMPORAL_ADDRESS:-127.0.0.1:$TEMPORAL_PORT
 export ASTRO_DATABASE_URL=${ASTRO_DATABASE_URL:-sqlite://$DATA/astro.db}
 export ASTRO_LOG_FORMAT=${ASTRO_LOG_FORMAT:-text}
 export ASTRO_SIM_STEP_DELAY=${ASTRO_SIM_STEP_DELAY:-3s}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "${ASTRO_HTTP_ADDR##*:}"; do
+  if port_busy "$p"; then
+    echo "Port $p is already in use (another make run?). Stop it, or set TEMPORAL_PORT / TEMPORAL_UI_PORT / ASTRO_HTTP_ADDR." >&2
+    exit 1
+  fi
+done
+[ "${1:-}" = --check-ports ] && exit 0 # make run checks before building
+
 mkdir -p "$DATA"
 
 # A stable bootstrap key for this checkout, so every `make run` can print it. The API
@@ -51,13 +61,6 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "${ASTRO_HTTP_ADDR##*:}"; do
-  if port_busy "$p"; then
-    echo "Port $p is already in use (another make run?). Stop it, or set TEMPORAL_PORT / TEMPORAL_UI_PORT / ASTRO_HTTP_ADDR." >&2
-    exit 1
-  fi
-done
 
 bin/temporal server start-dev \
   --db-filename "$DATA/temporal.db" --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
