@@ -36,7 +36,7 @@ func (s *Server) ListClusters(c echo.Context, params api.ListClustersParams) err
 	for _, cl := range clusters {
 		out = append(out, clusterView(cl))
 	}
-	return ok(c, out, count(len(out), "cluster", "clusters"))
+	return ok(c, out, fmt.Sprintf("%d clusters", len(out)))
 }
 
 // GetCluster returns one of the organization's clusters, by ID or name.
@@ -184,7 +184,7 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 		}
 		return err
 	}
-	return accepted(c, operationAccepted(op), startedMessage(workflows.OpDeploy, gate))
+	return accepted(c, operationAccepted(op), "deploy started")
 }
 
 // DeleteCluster starts tearing the cluster down (202 with the operation ID). The
@@ -223,7 +223,7 @@ func (s *Server) DeleteCluster(c echo.Context, clusterID string, params api.Dele
 		return err
 	}
 	s.audit(c, p, "CLUSTER", "DELETE", started.ID, store.OutcomeSuccess)
-	return accepted(c, operationAccepted(started), startedMessage(workflows.OpDelete, gate))
+	return accepted(c, operationAccepted(started), "delete started")
 }
 
 // CancelClusterOperation cancels the operation running on the cluster; its workflow
@@ -248,7 +248,6 @@ func (s *Server) CancelClusterOperation(c echo.Context, clusterID string, _ api.
 	if err != nil {
 		return err
 	}
-	waiting := s.waitingForApproval(ctx, cl, running)
 	if err := s.temporal.CancelWorkflow(ctx, running.WorkflowID, ""); err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
@@ -258,7 +257,7 @@ func (s *Server) CancelClusterOperation(c echo.Context, clusterID string, _ api.
 	}
 	s.audit(c, p, "CLUSTER", "CANCEL", running.ID, store.OutcomeSuccess)
 	return ok(c, api.ClusterCancelResult{ClusterId: &cl.ID, OperationId: running.ID, Status: api.ClusterOperationStatusRUNNING},
-		cancelMessage(running.Type, waiting))
+		"cancel requested: the "+running.Type+" rolls back what it started and ends CANCELLED")
 }
 
 // GetClusterSpec returns the cluster's spec as it is now, secrets removed: the
