@@ -93,7 +93,9 @@ func clusterView(cl store.Cluster) api.Cluster {
 
 // DeployCluster validates a K8sCluster manifest (or its legacy flat form), records the
 // cluster as PENDING and starts its deploy workflow, answering 202 with the operation
-// ID at once. With dryRun=true it only validates and returns the step plan.
+// ID at once. With dryRun=true it only validates and returns the step plan, with the
+// name conflict the real call would hit. A name held by a deploy that ended without a
+// cluster and left nothing behind is taken over (see holderOfName).
 func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) error {
 	p, err := mustPrincipal(c)
 	if err != nil {
