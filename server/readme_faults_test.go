@@ -6,10 +6,13 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/activities/sim"
 	"github.com/astropulse/astroplane/server"
 	"github.com/astropulse/astroplane/store"
+	"github.com/astropulse/astroplane/workflows"
 )
 
 // TestSchemaAndCrossFieldFaultsInOneAnswer: a body the schema refuses still gets the
@@ -229,4 +232,32 @@ func seedReadyCluster(t *testing.T, e *env, name string, tags map[string]string)
 		KubernetesVersion: "1.31", Status: store.ClusterReady, State: state}
 	op := &store.Operation{ID: "acme." + name + ".deploy.1", Type: "deploy", Status: store.OperationSucceeded, WorkflowID: "acme." + name + ".deploy.1"}
 	must(t, e.store.CreateClusterWithOperation(context.Background(), cl, op))
+}
+
+// TestUpdateFaultTagActsOnThatUpdate: on a dev server with the simulated cloud, an
+// update whose manifest brings astro-sim-fail-step for its own first step fails
+// there; the cluster stays READY on its version.
+func TestUpdateFaultTagActsOnThatUpdate(t *testing.T) {
+	e := liveEnv(t, 0)
+	deploy(t, e, eksManifest("faulty"))
+	e.waitStatus(t, "faulty", "READY")
+	const step = "1-control-plane-upgrade-1.32"
+	a := e.do(http.MethodPut, "/api/v1/clusters/faulty", e.key, map[string]any{
+		"apiVersion": "platform.astropulse.io/v1", "kind": "K8sClusterUpdate",
+		"spec": map[string]any{"kubernetesVersion": "1.32", "tags": map[string]any{sim.TagFailStep: step}},
+	})
+	if a.Status != http.StatusAccepted {
+		t.Fatalf("update: %d %s", a.Status, a.Body)
+	}
+	opID := opField(t, a, "operationId")
+	p := waitFor(t, 30*time.Second, func() (map[string]any, bool) {
+		p := e.progress(t, "faulty", opID)
+		return p, p["status"] == workflows.StatusFailed || p["status"] == workflows.StatusSucceeded
+	})
+	if p["status"] != workflows.StatusFailed || p["phase"] != step {
+		t.Fatalf("the update's own fault tag did not act on %s: %v", step, p)
+	}
+	if c := e.waitStatus(t, "faulty", "READY"); c["kubernetesVersion"] != "1.31" {
+		t.Fatalf("cluster after the failed update: %v", c)
+	}
 }
