@@ -43,7 +43,8 @@ func startApprovalStackWith(t *testing.T, override func(w worker.Worker, n *acti
 	must(t, err)
 	guard, err := notify.ParseAllowList("127.0.0.0/8")
 	must(t, err)
-	e := newEnvWith(t, tc, server.Options{Box: box, Signer: signer, Guard: guard})
+	// The worker below relays email through the SMTP sink on loopback: the server has a relay.
+	e := newEnvWith(t, tc, server.Options{Box: box, Signer: signer, Guard: guard, ServerSMTPHost: "127.0.0.1"})
 	st := &approvalStack{env: e, mail: startMailSink(t), hooks: startHookSink(t)}
 	st.http = httptest.NewServer(e.srv)
 	t.Cleanup(st.http.Close)

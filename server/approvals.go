@@ -54,13 +54,17 @@ func (s *Server) SetApprovalPolicy(c echo.Context, _ api.SetApprovalPolicyParams
 	if err := bindBody(c, &in); err != nil {
 		return err
 	}
-	expiry := defaultApprovalExpiry
+	expiry, expiryText := defaultApprovalExpiry, ""
 	if in.ExpiresIn != nil {
-		d, err := time.ParseDuration(*in.ExpiresIn)
-		if err != nil || d < minApprovalExpiry || d > maxApprovalExpiry {
-			return ValidationFailed(map[string]any{"expiresIn": fmt.Sprintf("must be a duration from %s to %s", minApprovalExpiry, maxApprovalExpiry)})
+		d, err := parseDuration(*in.ExpiresIn)
+		switch {
+		case err != nil:
+			return ValidationFailed(map[string]any{"expiresIn": err.Error()})
+		case d < minApprovalExpiry || d > maxApprovalExpiry:
+			return ValidationFailed(map[string]any{"expiresIn": fmt.Sprintf("%q is out of range: from %s to %s (30d)",
+				*in.ExpiresIn, formatDuration(minApprovalExpiry), formatDuration(maxApprovalExpiry))})
 		}
-		expiry = d
+		expiry, expiryText = d, strings.TrimSpace(*in.ExpiresIn)
 	}
 	roles := []string{store.RoleAdmin}
 	if in.ApproverRoles != nil {
@@ -74,7 +78,7 @@ func (s *Server) SetApprovalPolicy(c echo.Context, _ api.SetApprovalPolicyParams
 		ops = append(ops, string(o))
 	}
 	pol := store.ApprovalPolicy{OrgID: p.OrgID, Operations: strings.Join(ops, ","), ApproverRoles: strings.Join(roles, ","),
-		ExpiresIn: expiry, UpdatedBy: p.UserID}
+		ExpiresIn: expiry, ExpiresText: expiryText, UpdatedBy: p.UserID}
 	if err := s.store.PutApprovalPolicy(c.Request().Context(), &pol); err != nil {
 		return err
 	}
@@ -91,7 +95,10 @@ func (s *Server) approvalPolicy(ctx context.Context, orgID string) (store.Approv
 }
 
 func policyView(p store.ApprovalPolicy) api.ApprovalPolicy {
-	v := api.ApprovalPolicy{Operations: []api.ApprovalPolicyOperations{}, ApproverRoles: splitList(p.ApproverRoles), ExpiresIn: p.ExpiresIn.String()}
+	v := api.ApprovalPolicy{Operations: []api.ApprovalPolicyOperations{}, ApproverRoles: splitList(p.ApproverRoles), ExpiresIn: p.ExpiresText}
+	if v.ExpiresIn == "" {
+		v.ExpiresIn = formatDuration(p.ExpiresIn) // the default, or a policy stored before ExpiresText
+	}
 	for _, o := range splitList(p.Operations) {
 		v.Operations = append(v.Operations, api.ApprovalPolicyOperations(o))
 	}

@@ -24,7 +24,7 @@ func (s *Server) ListProviders(c echo.Context, _ api.ListProvidersParams) error 
 		}
 		out = append(out, api.Provider{Id: p.ID, Name: p.Name, Enabled: ptr(true), ProvisionerTypes: &pts})
 	}
-	return ok(c, out, fmt.Sprintf("%d providers", len(out)))
+	return ok(c, out, count(len(out), "provider", "providers"))
 }
 
 func providerOr404(id string) error {
@@ -54,7 +54,7 @@ func (s *Server) ListProviderRegions(c echo.Context, providerID string, _ api.Li
 	for _, r := range catalog.Regions(providerID) {
 		out = append(out, api.Region{Id: r.ID, Name: r.Name, Location: ptr(r.Location), Available: ptr(true)})
 	}
-	return ok(c, out, fmt.Sprintf("%d regions", len(out)))
+	return ok(c, out, count(len(out), "region", "regions"))
 }
 
 // ListZones lists a region's zones.
@@ -67,7 +67,7 @@ func (s *Server) ListZones(c echo.Context, providerID, regionID string, _ api.Li
 	for _, z := range r.Zones {
 		out = append(out, api.Zone{Id: z, Name: ptr(z), RegionId: r.ID, Available: ptr(true)})
 	}
-	return ok(c, out, fmt.Sprintf("%d zones", len(out)))
+	return ok(c, out, count(len(out), "zone", "zones"))
 }
 
 // ListMachineTypes lists the machine types of a region's zone, filtered by CPU and
@@ -124,7 +124,7 @@ func (s *Server) ListMachineTypes(c echo.Context, providerID, regionID, zoneID s
 		}
 		out = append(out, machineTypeView(m, r.Zones))
 	}
-	return ok(c, out, fmt.Sprintf("%d machine types", len(out)))
+	return ok(c, out, count(len(out), "machine type", "machine types"))
 }
 
 // GetMachineType returns one machine type of a region.
@@ -196,7 +196,7 @@ func (s *Server) GetSupportedKubernetesVersions(c echo.Context, params api.GetSu
 		}
 		list.Versions = append(list.Versions, kv)
 	}
-	return ok(c, list, fmt.Sprintf("%d versions", len(list.Versions)))
+	return ok(c, list, count(len(list.Versions), "version", "versions"))
 }
 
 // parseMillicores reads a Kubernetes CPU quantity ("2", "0.5", "500m").

@@ -36,7 +36,7 @@ func (s *Server) ListClusters(c echo.Context, params api.ListClustersParams) err
 	for _, cl := range clusters {
 		out = append(out, clusterView(cl))
 	}
-	return ok(c, out, fmt.Sprintf("%d clusters", len(out)))
+	return ok(c, out, count(len(out), "cluster", "clusters"))
 }
 
 // GetCluster returns one of the organization's clusters, by ID or name.
@@ -186,7 +186,7 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 		}
 		return err
 	}
-	return accepted(c, operationAccepted(op), "deploy started")
+	return accepted(c, operationAccepted(op), startedMessage(workflows.OpDeploy, gate))
 }
 
 // DeleteCluster starts tearing the cluster down (202 with the operation ID). The
@@ -225,7 +225,7 @@ func (s *Server) DeleteCluster(c echo.Context, clusterID string, params api.Dele
 		return err
 	}
 	s.audit(c, p, "CLUSTER", "DELETE", started.ID, store.OutcomeSuccess)
-	return accepted(c, operationAccepted(started), "delete started")
+	return accepted(c, operationAccepted(started), startedMessage(workflows.OpDelete, gate))
 }
 
 // CancelClusterOperation cancels the operation running on the cluster; its workflow
@@ -250,6 +250,7 @@ func (s *Server) CancelClusterOperation(c echo.Context, clusterID string, _ api.
 	if err != nil {
 		return err
 	}
+	waiting := s.waitingForApproval(ctx, cl, running)
 	if err := s.temporal.CancelWorkflow(ctx, running.WorkflowID, ""); err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
@@ -259,7 +260,7 @@ func (s *Server) CancelClusterOperation(c echo.Context, clusterID string, _ api.
 	}
 	s.audit(c, p, "CLUSTER", "CANCEL", running.ID, store.OutcomeSuccess)
 	return ok(c, api.ClusterCancelResult{ClusterId: &cl.ID, OperationId: running.ID, Status: api.ClusterOperationStatusRUNNING},
-		"cancel requested: the "+running.Type+" rolls back what it started and ends CANCELLED")
+		cancelMessage(running.Type, waiting))
 }
 
 // GetClusterSpec returns the cluster's spec as it is now, secrets removed: the

@@ -31,6 +31,7 @@ const (
 	CodeNotImplemented      = "NOT_IMPLEMENTED"
 	CodeServiceUnavailable  = "SERVICE_UNAVAILABLE"
 	CodeTooManyRequests     = "TOO_MANY_REQUESTS"
+	CodeUpgradeRequired     = "UPGRADE_REQUIRED"
 	defaultInternalErrorMsg = "internal error; quote the trace_id when reporting it"
 )
 

@@ -134,25 +134,24 @@ func (s *Server) ConfigureNotificationIntegration(c echo.Context, params api.Con
 		return ValidationFailed(map[string]any{"channel": "required"})
 	}
 	ctx := c.Request().Context()
-	cfg := activities.IntegrationConfig{}
-	// Keep stored secrets the request does not replace (they are never echoed back,
-	// so clients cannot send them again).
-	if prev, err := s.store.GetIntegration(ctx, p.OrgID, string(*in.Channel)); err == nil {
-		if old, err := activities.OpenIntegrationConfig(s.box, prev.SealedConfig); err == nil {
-			cfg = old
+	// The request replaces the whole configuration: what it leaves out is not kept.
+	// Secrets are never echoed back, so the one thing carried over is the password of
+	// the same relay (host, port, username) when the request leaves it out.
+	var prev activities.IntegrationConfig
+	if row, err := s.store.GetIntegration(ctx, p.OrgID, string(*in.Channel)); err == nil {
+		if old, err := activities.OpenIntegrationConfig(s.box, row.SealedConfig); err == nil {
+			prev = old
 		}
 	}
+	cfg := activities.IntegrationConfig{}
 	details := map[string]any{}
 	if ci := in.Config; ci != nil {
 		if ci.Recipients != nil {
-			cfg.Recipients = cfg.Recipients[:0]
 			for _, r := range *ci.Recipients {
 				cfg.Recipients = append(cfg.Recipients, string(r))
 			}
 		}
-		if ci.SlackChannel != nil {
-			cfg.SlackChannel = *ci.SlackChannel
-		}
+		cfg.SlackChannel = deref(ci.SlackChannel)
 		if ci.WebhookUrl != nil {
 			if err := s.guard.CheckURL(*ci.WebhookUrl); err != nil {
 				details["config.webhookUrl"] = err.Error()
@@ -160,13 +159,9 @@ func (s *Server) ConfigureNotificationIntegration(c echo.Context, params api.Con
 			cfg.WebhookURL = *ci.WebhookUrl
 		}
 		if sm := ci.Smtp; sm != nil {
-			prevPassword := ""
-			if cfg.SMTP != nil {
-				prevPassword = cfg.SMTP.Password
-			}
 			cfg.SMTP = &activities.SMTPSettings{Host: sm.Host, Port: sm.Port, Username: deref(sm.Username), Password: deref(sm.Password), StartTLS: "required"}
-			if sm.Password == nil {
-				cfg.SMTP.Password = prevPassword
+			if old := prev.SMTP; sm.Password == nil && old != nil && old.Host == sm.Host && old.Port == sm.Port && old.Username == cfg.SMTP.Username {
+				cfg.SMTP.Password = old.Password
 			}
 			if sm.From != nil {
 				cfg.SMTP.From = string(*sm.From)
@@ -184,6 +179,10 @@ func (s *Server) ConfigureNotificationIntegration(c echo.Context, params api.Con
 	case api.Email:
 		if len(cfg.Recipients) == 0 {
 			details["config.recipients"] = "at least one recipient is required for the email channel"
+		}
+		if cfg.SMTP == nil && s.smtpHost == "" {
+			details["config.smtp"] = "required: this server has no mail relay of its own (ASTRO_SMTP_HOST is unset), " +
+				"so the email integration needs one (host and port, optionally username, password, from, startTLS)"
 		}
 	}
 	if len(details) > 0 {

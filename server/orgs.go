@@ -31,7 +31,7 @@ func (s *Server) ListOrganizations(c echo.Context, params api.ListOrganizationsP
 		}
 		out = append(out, orgView(o, m.Role))
 	}
-	return ok(c, out, fmt.Sprintf("%d of %d organizations", len(out), total))
+	return ok(c, out, fmt.Sprintf("%d of %s", len(out), count(int(total), "organization", "organizations")))
 }
 
 // GetOrganization returns an organization the key's user belongs to; any other
@@ -68,7 +68,7 @@ func (s *Server) GetOrganizationMembers(c echo.Context, id string, params api.Ge
 		}
 		list.Members = append(list.Members, v)
 	}
-	return ok(c, list, fmt.Sprintf("%d members", total))
+	return ok(c, list, count(int(total), "member", "members"))
 }
 
 func (s *Server) memberOrg(c echo.Context, id string) (store.Organization, string, error) {

@@ -315,7 +315,7 @@ func (s *Server) ListClusterProgress(c echo.Context, params api.ListClusterProgr
 		t := base64.RawURLEncoding.EncodeToString(resp.NextPageToken)
 		list.NextPageToken = &t
 	}
-	return ok(c, list, fmt.Sprintf("%d operations", len(list.Items)))
+	return ok(c, list, count(len(list.Items), "operation", "operations"))
 }
 
 // GetClusterHistory lists a cluster's operations, newest first. A cluster that no
@@ -377,7 +377,7 @@ func (s *Server) GetClusterHistory(c echo.Context, clusterID string, params api.
 	if next != "" {
 		h.NextPageToken = &next
 	}
-	return ok(c, h, fmt.Sprintf("%d operations", len(h.Operations)))
+	return ok(c, h, count(len(h.Operations), "operation", "operations"))
 }
 
 // operationStatus maps the store's operation status to the API's.

@@ -35,6 +35,10 @@ type Options struct {
 	Box *secrets.Box
 	// Guard vets outbound URLs (webhooks) against server-side request forgery.
 	Guard notify.Guard
+	// ServerSMTPHost is the server-wide mail relay the worker sends email through
+	// (ASTRO_SMTP_HOST); empty: there is none, and an email integration must bring
+	// its own smtp relay.
+	ServerSMTPHost string
 }
 
 // Server implements every operation of openapi.yaml: the built ones here, the rest
@@ -49,6 +53,7 @@ type Server struct {
 	signer    *approval.Signer
 	box       *secrets.Box
 	guard     notify.Guard
+	smtpHost  string
 	contract  *contract
 	echo      *echo.Echo
 }
@@ -71,7 +76,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{store: opts.Store, temporal: opts.Temporal, log: opts.Log, taskQueue: opts.TaskQueue, contract: ct,
-		signer: opts.Signer, box: opts.Box, guard: opts.Guard}
+		signer: opts.Signer, box: opts.Box, guard: opts.Guard, smtpHost: opts.ServerSMTPHost}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -24,6 +26,11 @@ import (
 // the stream carries on while workers restart. Authentication happens before the
 // upgrade (the usual X-Astro-API-Key header), so an unauthenticated client gets a 401.
 func (s *Server) StreamClusterProgress(c echo.Context, clusterID string, params api.StreamClusterProgressParams) error {
+	if !webSocketUpgrade(c.Request()) {
+		c.Response().Header().Set("Upgrade", "websocket")
+		return &APIError{Status: http.StatusUpgradeRequired, Code: CodeUpgradeRequired,
+			Message: "this route is a WebSocket: connect with a WebSocket client (e.g. websocat), or poll GET …/progress over plain HTTP"}
+	}
 	cl, op, err := s.findOperation(c, clusterID, params.OperationId)
 	if err != nil {
 		return err
@@ -107,6 +114,23 @@ func closes(ev *history.HistoryEvent) bool {
 		enums.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED, enums.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
 		enums.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT, enums.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
 		return true
+	}
+	return false
+}
+
+// webSocketUpgrade reports whether r asks to upgrade to a WebSocket (RFC 6455: a GET
+// with "Connection: upgrade" and "Upgrade: websocket", each possibly in a list).
+func webSocketUpgrade(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
 	}
 	return false
 }

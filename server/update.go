@@ -91,7 +91,7 @@ func (s *Server) UpdateCluster(c echo.Context, clusterID string, params api.Upda
 	s.audit(c, p, "CLUSTER", "UPDATE", started.ID, store.OutcomeSuccess)
 	result.OperationId = &started.ID
 	result.Status = api.ClusterStatus(store.ClusterUpdating)
-	result.Message = ptr("update started")
+	result.Message = ptr(startedMessage(workflows.OpUpdate, gate))
 	return c.JSON(http.StatusAccepted, result)
 }
 

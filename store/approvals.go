@@ -24,9 +24,12 @@ type ApprovalPolicy struct {
 	Operations    string `gorm:"size:100;not null"` // comma-separated: deploy,update,delete
 	ApproverRoles string `gorm:"size:100;not null"` // comma-separated roles
 	ExpiresIn     time.Duration
-	UpdatedBy     string `gorm:"size:36"`
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// ExpiresText is ExpiresIn as the policy was given ("72h", "3d"), to echo it back;
+	// empty for a policy stored before it was kept.
+	ExpiresText string `gorm:"size:32"`
+	UpdatedBy   string `gorm:"size:36"`
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 
 	Org Organization `gorm:"foreignKey:OrgID;constraint:OnDelete:CASCADE"`
 }
@@ -69,7 +72,7 @@ func (s *Store) GetApprovalPolicy(ctx context.Context, orgID string) (ApprovalPo
 func (s *Store) PutApprovalPolicy(ctx context.Context, p *ApprovalPolicy) error {
 	return translate(s.db.WithContext(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "org_id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"operations", "approver_roles", "expires_in", "updated_by", "updated_at"}),
+		DoUpdates: clause.AssignmentColumns([]string{"operations", "approver_roles", "expires_in", "expires_text", "updated_by", "updated_at"}),
 	}).Create(p).Error)
 }
 

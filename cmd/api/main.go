@@ -37,6 +37,9 @@ type Config struct {
 	Store    config.Store
 	Temporal config.Temporal
 	Keys     config.Keys
+	// Relay says whether the server has a mail relay (ASTRO_SMTP_HOST, the worker's):
+	// without one, an email integration must bring its own smtp.
+	Relay config.Relay
 }
 
 // orgName is what an organization's name may be: it is the first part of every
@@ -45,7 +48,7 @@ var orgName = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 // Validate reports every variable whose value the API cannot run with, by name.
 func (c Config) Validate() error {
-	errs := []error{c.Log.Validate(), c.Store.Validate(), c.Temporal.Validate(), c.Keys.Validate()}
+	errs := []error{c.Log.Validate(), c.Store.Validate(), c.Temporal.Validate(), c.Keys.Validate(), c.Relay.Validate()}
 	if err := config.HostPort(c.HTTPAddr, true); err != nil {
 		errs = append(errs, fmt.Errorf("ASTRO_HTTP_ADDR: %w", err))
 	}
@@ -125,7 +128,7 @@ func run(ctx context.Context) error {
 	}
 	srv, err := server.New(server.Options{
 		Store: st, Temporal: tc, Log: log, TaskQueue: cfg.Temporal.TaskQueue, MaxBodyBytes: cfg.MaxBodyBytes,
-		Box: box, Signer: signer, Guard: guard,
+		Box: box, Signer: signer, Guard: guard, ServerSMTPHost: cfg.Relay.SMTPHost,
 	})
 	if err != nil {
 		return err

@@ -17,7 +17,8 @@ func TestConfigDefaults(t *testing.T) {
 		c.BootstrapAPIKey != "" || c.BootstrapOrg != "default" || c.BootstrapAdminEmail != "admin@localhost" {
 		t.Fatalf("defaults %+v", c)
 	}
-	if c.Log.Format != "json" || c.Store.DatabaseURL != "sqlite://.data/astro.db" || c.Temporal.Address != "localhost:7233" {
+	if c.Log.Format != "json" || c.Store.DatabaseURL != "sqlite://.data/astro.db" || c.Temporal.Address != "localhost:7233" ||
+		c.Relay.SMTPHost != "" {
 		t.Fatalf("shared defaults %+v", c)
 	}
 }
@@ -41,6 +42,7 @@ func TestConfigEveryVariable(t *testing.T) {
 		"ASTRO_ENCRYPTION_KEY":        "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
 		"ASTRO_APPROVAL_SIGNING_KEY":  strings.Repeat("s", 32),
 		"ASTRO_NOTIFY_ALLOWED_HOSTS":  "127.0.0.0/8",
+		"ASTRO_SMTP_HOST":             "smtp.example.com",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +51,8 @@ func TestConfigEveryVariable(t *testing.T) {
 		c.BootstrapAPIKey != key || c.BootstrapOrg != "acme-corp" || c.BootstrapAdminEmail != "ops@acme.example" ||
 		c.Log.Format != "text" || c.Log.Level != "warn" || c.Store.DatabaseURL != "postgres://u:p@db:5432/astro" ||
 		c.Temporal.Address != "temporal:7233" || c.Temporal.Namespace != "ns" || c.Temporal.TaskQueue != "q" ||
-		c.Keys.EncryptionKey == "" || c.Keys.SigningKey == "" || c.Keys.NotifyAllowedHosts != "127.0.0.0/8" {
+		c.Keys.EncryptionKey == "" || c.Keys.SigningKey == "" || c.Keys.NotifyAllowedHosts != "127.0.0.0/8" ||
+		c.Relay.SMTPHost != "smtp.example.com" {
 		t.Fatalf("parsed %+v", c)
 	}
 	// Tests and e2e listen on a port the kernel picks.
@@ -83,6 +86,8 @@ func TestConfigInvalidValues(t *testing.T) {
 		{"ASTRO_ENCRYPTION_KEY", "0123"},
 		{"ASTRO_APPROVAL_SIGNING_KEY", "short"},
 		{"ASTRO_NOTIFY_ALLOWED_HOSTS", "::1/129"},
+		{"ASTRO_SMTP_HOST", "smtp.example.com:25"},
+		{"ASTRO_SMTP_HOST", "smtp://relay"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			var c Config

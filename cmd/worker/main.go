@@ -7,12 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/mail"
 	"net/url"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -35,8 +33,8 @@ type Config struct {
 
 	// PublicURL is where users reach the API: the base of approval links.
 	PublicURL string `env:"ASTRO_PUBLIC_URL" envDefault:"http://localhost:8080"`
-	// SMTP is the server's relay for email notifications.
-	SMTPHost     string `env:"ASTRO_SMTP_HOST"`
+	// SMTP is the server's relay for email notifications: its host (Relay, which the
+	// API reads too) and these.
 	SMTPPort     int    `env:"ASTRO_SMTP_PORT" envDefault:"587"`
 	SMTPUsername string `env:"ASTRO_SMTP_USERNAME"`
 	SMTPPassword string `env:"ASTRO_SMTP_PASSWORD"`
@@ -48,11 +46,12 @@ type Config struct {
 	Store    config.Store
 	Temporal config.Temporal
 	Keys     config.Keys
+	Relay    config.Relay
 }
 
 // Validate reports every variable whose value the worker cannot run with, by name.
 func (c Config) Validate() error {
-	errs := []error{c.Log.Validate(), c.Store.Validate(), c.Temporal.Validate(), c.Keys.Validate()}
+	errs := []error{c.Log.Validate(), c.Store.Validate(), c.Temporal.Validate(), c.Keys.Validate(), c.Relay.Validate()}
 	if c.SimStepDelay < 0 {
 		errs = append(errs, fmt.Errorf("ASTRO_SIM_STEP_DELAY: %s is negative", c.SimStepDelay))
 	}
@@ -62,9 +61,6 @@ func (c Config) Validate() error {
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 		u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		errs = append(errs, fmt.Errorf("ASTRO_PUBLIC_URL: %q is not an absolute http(s) URL without credentials, query or fragment", c.PublicURL))
-	}
-	if c.SMTPHost != "" && (strings.ContainsAny(c.SMTPHost, " \t\r\n/:@") && net.ParseIP(c.SMTPHost) == nil) {
-		errs = append(errs, fmt.Errorf("ASTRO_SMTP_HOST: %q is not a host name or IP address", c.SMTPHost))
 	}
 	if c.SMTPPort < 1 || c.SMTPPort > 65535 {
 		errs = append(errs, fmt.Errorf("ASTRO_SMTP_PORT: %d is not a port number (1–65535)", c.SMTPPort))
@@ -78,7 +74,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("ASTRO_SMTP_STARTTLS: %q is not %s, %s or %s", c.SMTPStartTLS,
 			notify.StartTLSRequired, notify.StartTLSOpportunistic, notify.StartTLSNone))
 	}
-	if c.SMTPUsername != "" && c.SMTPHost == "" {
+	if c.SMTPUsername != "" && c.Relay.SMTPHost == "" {
 		errs = append(errs, errors.New("ASTRO_SMTP_USERNAME: set without ASTRO_SMTP_HOST"))
 	}
 	return errors.Join(errs...)
@@ -143,7 +139,7 @@ func notifierActivities(cfg Config, st *store.Store) (*activities.Notifier, erro
 	}
 	return &activities.Notifier{
 		Store: st, Box: box, Signer: signer, PublicURL: cfg.PublicURL, HTTP: guard.HTTPClient(30 * time.Second),
-		SMTP: notify.SMTPConfig{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
+		SMTP: notify.SMTPConfig{Host: cfg.Relay.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
 			From: cfg.SMTPFrom, StartTLS: cfg.SMTPStartTLS, Timeout: 30 * time.Second},
 	}, nil
 }

@@ -16,7 +16,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.SimStepDelay != 3*time.Second || c.MaxConcurrentActivities != 200 || c.PublicURL != "http://localhost:8080" ||
-		c.SMTPHost != "" || c.SMTPPort != 587 || c.SMTPUsername != "" || c.SMTPPassword != "" ||
+		c.Relay.SMTPHost != "" || c.SMTPPort != 587 || c.SMTPUsername != "" || c.SMTPPassword != "" ||
 		c.SMTPFrom != "astro-plane@localhost" || c.SMTPStartTLS != "required" {
 		t.Fatalf("defaults %+v", c)
 	}
@@ -51,7 +51,7 @@ func TestConfigEveryVariable(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.SimStepDelay != 0 || c.MaxConcurrentActivities != 16 || c.PublicURL != "https://astro.example.com/base" ||
-		c.SMTPHost != "smtp.example.com" || c.SMTPPort != 2525 || c.SMTPUsername != "mailer" || c.SMTPPassword != "s3cret" ||
+		c.Relay.SMTPHost != "smtp.example.com" || c.SMTPPort != 2525 || c.SMTPUsername != "mailer" || c.SMTPPassword != "s3cret" ||
 		c.SMTPFrom != "Astro <astro@example.com>" || c.SMTPStartTLS != "opportunistic" ||
 		c.Log.Format != "text" || c.Log.Level != "error" || c.Store.DatabaseURL != "sqlite:///var/lib/astro/astro.db" ||
 		c.Temporal.Address != "[::1]:7233" || c.Temporal.Namespace != "ns" || c.Temporal.TaskQueue != "q" ||

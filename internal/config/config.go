@@ -57,6 +57,24 @@ type Keys struct {
 	NotifyAllowedHosts string `env:"ASTRO_NOTIFY_ALLOWED_HOSTS"`
 }
 
+// Relay is the server-wide mail relay as far as both processes need it: the worker
+// sends email through it (with the rest of its SMTP settings), and the API, knowing
+// whether there is one, refuses an email integration that has no relay at all.
+type Relay struct {
+	// SMTPHost is the server's SMTP relay; empty: none, each organization's email
+	// integration brings its own.
+	SMTPHost string `env:"ASTRO_SMTP_HOST"`
+}
+
+// Validate reports a relay host that is not a host name or IP address (a port or a
+// URL belongs elsewhere: ASTRO_SMTP_PORT).
+func (r Relay) Validate() error {
+	if r.SMTPHost != "" && strings.ContainsAny(r.SMTPHost, " \t\r\n/:@") && net.ParseIP(r.SMTPHost) == nil {
+		return fmt.Errorf("ASTRO_SMTP_HOST: %q is not a host name or IP address", r.SMTPHost)
+	}
+	return nil
+}
+
 // Box returns the sealer of integration secrets, or nil when no key is set.
 func (k Keys) Box() (*secrets.Box, error) {
 	if k.EncryptionKey == "" {

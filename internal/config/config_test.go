@@ -13,10 +13,11 @@ type shared struct {
 	Store    Store
 	Temporal Temporal
 	Keys     Keys
+	Relay    Relay
 }
 
 func (s shared) Validate() error {
-	return errors.Join(s.Log.Validate(), s.Store.Validate(), s.Temporal.Validate(), s.Keys.Validate())
+	return errors.Join(s.Log.Validate(), s.Store.Validate(), s.Temporal.Validate(), s.Keys.Validate(), s.Relay.Validate())
 }
 
 const (
@@ -55,6 +56,7 @@ func TestSharedEveryVariable(t *testing.T) {
 		"ASTRO_ENCRYPTION_KEY":       encryptionKey,
 		"ASTRO_APPROVAL_SIGNING_KEY": signingKey,
 		"ASTRO_NOTIFY_ALLOWED_HOSTS": "127.0.0.0/8, ::1/128 ,hooks.internal",
+		"ASTRO_SMTP_HOST":            "smtp.example.com",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +66,7 @@ func TestSharedEveryVariable(t *testing.T) {
 		Store:    Store{DatabaseURL: "postgres://astro:pw@db:5432/astro?sslmode=disable"},
 		Temporal: Temporal{Address: "temporal:7233", Namespace: "astro", TaskQueue: "astro-q"},
 		Keys:     Keys{EncryptionKey: encryptionKey, SigningKey: signingKey, NotifyAllowedHosts: "127.0.0.0/8, ::1/128 ,hooks.internal"},
+		Relay:    Relay{SMTPHost: "smtp.example.com"},
 	}
 	if c != want {
 		t.Fatalf("parsed %+v, want %+v", c, want)
@@ -100,6 +103,9 @@ func TestSharedInvalidValues(t *testing.T) {
 		{"ASTRO_APPROVAL_SIGNING_KEY", "short"},
 		{"ASTRO_NOTIFY_ALLOWED_HOSTS", "10.0.0.0/33"},
 		{"ASTRO_NOTIFY_ALLOWED_HOSTS", "https://hooks.internal"},
+		{"ASTRO_SMTP_HOST", "smtp.example.com:587"},
+		{"ASTRO_SMTP_HOST", "smtp://relay.example.com"},
+		{"ASTRO_SMTP_HOST", "mail relay"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			var c shared
@@ -188,5 +194,14 @@ func TestNewLogger(t *testing.T) {
 	}
 	if _, err := (Log{Format: "yaml", Level: "info"}).NewLogger(); err == nil || !strings.Contains(err.Error(), "ASTRO_LOG_FORMAT") {
 		t.Errorf("bad format: %v", err)
+	}
+}
+
+// A relay host is a host name or an IP address (IPv6 too), or unset.
+func TestRelayHost(t *testing.T) {
+	for _, host := range []string{"", "smtp.example.com", "10.0.0.25", "::1", "localhost"} {
+		if err := (Relay{SMTPHost: host}).Validate(); err != nil {
+			t.Errorf("ASTRO_SMTP_HOST=%q refused: %v", host, err)
+		}
 	}
 }
