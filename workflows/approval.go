@@ -139,7 +139,7 @@ func (g *gate) await(ctx workflow.Context, t *tracker, op Operation, opType, clu
 	}
 	var asked activities.RequestApprovalResult
 	if err := workflow.ExecuteActivity(storeOptions(ctx), a.RequestApproval, req).Get(ctx, &asked); err != nil {
-		t.end(ctx, stepStatusFor(ctx, err), err.Error())
+		t.end(ctx, stepStatusFor(ctx, err), stepMessage(ctx, err))
 		return err
 	}
 	emit(ctx, op, activities.TopicClusterApprovalRequest, clusterName,
@@ -180,7 +180,7 @@ func (g *gate) await(ctx workflow.Context, t *tracker, op Operation, opType, clu
 		OrgID: op.OrgID, ClusterID: op.ClusterID, OperationID: op.OperationID, OperationType: opType, Status: status, DecidedBy: by,
 	}).Get(ctx, nil)
 	if err != nil {
-		t.end(ctx, stepStatusFor(ctx, err), err.Error())
+		t.end(ctx, stepStatusFor(ctx, err), stepMessage(ctx, err))
 		return err
 	}
 	emit(ctx, op, activities.TopicClusterApprovalDecision, clusterName,

@@ -98,7 +98,7 @@ func DeleteCluster(ctx workflow.Context, in DeleteClusterInput) (string, error) 
 	for _, s := range steps {
 		t.start(ctx, s.name)
 		if err := s.run(); err != nil {
-			t.end(ctx, stepStatusFor(ctx, err), err.Error())
+			t.end(ctx, stepStatusFor(ctx, err), stepMessage(ctx, err))
 			return "", finishUnfinished(ctx, t, in.Op, err, "delete", store.ClusterFailed, in.Spec.Name)
 		}
 		t.end(ctx, StepSucceeded, "")
@@ -123,6 +123,10 @@ func finishUnfinished(ctx workflow.Context, t *tracker, op Operation, cause erro
 	case StatusRejected, StatusExpired:
 		message = what + " not approved: " + cause.Error()
 	}
+	if humanMessages(dctx) {
+		message = stoppedOutcome(what, status, t.p.Phase, cause,
+			"; stopped there: what it removed stays removed, and the cluster is left "+clusterStatus+" until it is deleted again")
+	}
 	_ = workflow.ExecuteActivity(storeOptions(dctx), a.FinishOperation, activities.FinishOperationInput{
 		OrgID: op.OrgID, ClusterID: op.ClusterID, OperationID: op.OperationID,
 		OperationStatus: opStatus, ClusterStatus: clusterStatus, Message: message,
@@ -133,4 +137,23 @@ func finishUnfinished(ctx workflow.Context, t *tracker, op Operation, cause erro
 		return temporal.NewCanceledError(message)
 	}
 	return cause
+}
+
+// stoppedOutcome words an update or delete that did not succeed: where it stopped and
+// why; stopped says what stays as it is (these operations are not rolled back). An
+// operation stopped at its approval step had changed nothing.
+func stoppedOutcome(what, status, stoppedAt string, cause error, stopped string) string {
+	switch status {
+	case StatusCancelled:
+		if stoppedAt == StepApproval {
+			return what + " cancelled while waiting for approval; nothing was changed"
+		}
+		return what + " cancelled at " + stoppedAt + stopped
+	case StatusRejected, StatusExpired:
+		return what + " not approved: " + describe(cause) + "; nothing was changed"
+	}
+	if stoppedAt == StepApproval {
+		return what + " failed at " + stoppedAt + ": " + describe(cause) + "; nothing was changed"
+	}
+	return what + " failed at " + stoppedAt + ": " + describe(cause) + stopped
 }

@@ -136,7 +136,7 @@ func (d *deployment) run(ctx workflow.Context) error {
 		d.t.start(ctx, s.name)
 		d.started[s.name] = true
 		if err := s.run(); err != nil {
-			d.t.end(ctx, stepStatusFor(ctx, err), err.Error())
+			d.t.end(ctx, stepStatusFor(ctx, err), stepMessage(ctx, err))
 			return err
 		}
 		msg := ""
@@ -169,6 +169,7 @@ type Leftover struct {
 // removed is recorded.
 func (d *deployment) rollBack(ctx workflow.Context, cause error) (DeployClusterResult, error) {
 	opStatus, status := gateOutcome(ctx, cause)
+	failedAt := d.t.p.Phase
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	recordLeftovers := workflow.GetVersion(dctx, rollbackLeftoversChange, workflow.DefaultVersion, 1) >= 1
 	var a *activities.Cluster
@@ -216,13 +217,14 @@ func (d *deployment) rollBack(ctx workflow.Context, cause error) (DeployClusterR
 		message = "deploy not approved: " + cause.Error()
 	}
 	var left []Leftover
+	var removed []string
 	for _, u := range undo {
 		if !d.started[u.step] {
 			continue
 		}
 		d.t.startCompensation(dctx, u.step)
 		if err := u.run(); err != nil {
-			d.t.end(dctx, StepFailed, err.Error())
+			d.t.end(dctx, StepFailed, stepMessage(dctx, err))
 			if recordLeftovers {
 				left = append(left, Leftover{Step: "rollback-" + u.step, Resource: u.resource(), Error: causeOf(err)})
 			} else {
@@ -231,6 +233,10 @@ func (d *deployment) rollBack(ctx workflow.Context, cause error) (DeployClusterR
 			continue
 		}
 		d.t.end(dctx, StepSucceeded, "removed")
+		removed = append(removed, u.step)
+	}
+	if humanMessages(dctx) {
+		message = deployOutcome(status, failedAt, cause, removed, len(left) > 0)
 	}
 
 	clusterStatus := map[string]string{StatusCancelled: store.ClusterCancelled, StatusRejected: store.ClusterRejected,
@@ -295,4 +301,26 @@ func causeOf(err error) string {
 		return app.Message()
 	}
 	return err.Error()
+}
+
+// deployOutcome words a deploy that did not succeed: where it stopped, why, and what
+// its rollback removed (what it could not remove is added by leftBehindMessage).
+func deployOutcome(status, failedAt string, cause error, removed []string, incomplete bool) string {
+	undone := "; nothing had been created"
+	switch {
+	case len(removed) > 0:
+		undone = "; rolled back: removed what " + listWords(removed) + " had created"
+	case incomplete:
+		undone = ""
+	}
+	switch status {
+	case StatusCancelled:
+		if failedAt == StepApproval {
+			return "deploy cancelled while waiting for approval; nothing had been created"
+		}
+		return "deploy cancelled at " + failedAt + undone
+	case StatusRejected, StatusExpired:
+		return "deploy not approved: " + describe(cause) + "; nothing had been created"
+	}
+	return "deploy failed at " + failedAt + ": " + describe(cause) + undone
 }

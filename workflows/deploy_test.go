@@ -331,7 +331,7 @@ func TestDeployRollbackContinuesPastAFailedCompensation(t *testing.T) {
 			failUndo: map[string]error{"DeleteControlPlane": gone("DeleteControlPlane")},
 			rollback: []string{"DeleteNodeGroups", "DeleteControlPlane", "DeleteNetwork"},
 			left:     []string{"rollback-control-plane"},
-			inMessage: []string{"deploy failed: ", "boom at CreateNodeGroups", "rollback incomplete, left behind: control plane cp-1",
+			inMessage: []string{"deploy failed at node-groups: ", "boom at CreateNodeGroups", "rollback incomplete, left behind: control plane cp-1",
 				"rollback-control-plane: cannot remove at DeleteControlPlane"},
 			ref: true,
 		},
@@ -435,6 +435,8 @@ func TestDeployRollbackBeforeLeftoversVersion(t *testing.T) {
 		"DeleteControlPlane": temporal.NewNonRetryableApplicationError("stuck", activities.ErrTypeInjected, nil)}}
 	env := newEnv(f)
 	env.OnGetVersion("rollback-leftovers", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	// Recorded before rollback-leftovers, so before human-outcome-messages too.
+	env.OnGetVersion("human-outcome-messages", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	env.ExecuteWorkflow(workflows.DeployCluster, workflows.DeployClusterInput{Op: op, Spec: spec})
 	if env.GetWorkflowError() == nil {
 		t.Fatal("the deploy succeeded")

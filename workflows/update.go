@@ -88,7 +88,7 @@ func UpdateCluster(ctx workflow.Context, in UpdateClusterInput) (activities.Clus
 	}
 	fail := func(err error) (activities.ClusterSpec, error) {
 		if s := t.step(t.p.Phase); s.Status == StepRunning {
-			t.end(ctx, stepStatusFor(ctx, err), err.Error())
+			t.end(ctx, stepStatusFor(ctx, err), stepMessage(ctx, err))
 		}
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
 		opStatus, status := gateOutcome(ctx, err)
@@ -98,6 +98,10 @@ func UpdateCluster(ctx workflow.Context, in UpdateClusterInput) (activities.Clus
 			message = "update cancelled at " + t.p.Phase
 		case StatusRejected, StatusExpired:
 			message = "update not approved: " + err.Error()
+		}
+		if humanMessages(dctx) {
+			message = stoppedOutcome(OpUpdate, status, t.p.Phase, err,
+				"; stopped there: the steps before it stay applied and the cluster records the state reached (an update is not rolled back)")
 		}
 		_ = finish(dctx, opStatus, message)
 		t.finish(dctx, status, message)
