@@ -420,3 +420,67 @@ func TestQuantities(t *testing.T) {
 		t.Error("KubernetesVersion(eks, 1.28) found")
 	}
 }
+
+// Every listed region and machine type has its provider's shape, so the shapes never
+// refuse a real name the catalog misses; names of another provider's shape fail.
+func TestShapesFitTheCatalog(t *testing.T) {
+	for _, p := range catalog.Providers() {
+		for _, r := range catalog.Regions(p.ID) {
+			if !catalog.LooksLikeRegion(p.ID, r.ID) {
+				t.Errorf("%s region %s does not have the shape of %s regions", p.ID, r.ID, p.ID)
+			}
+			for _, m := range catalog.MachineTypes(p.ID, r.ID) {
+				if !catalog.LooksLikeMachineType(p.ID, m.Name) {
+					t.Errorf("%s machine type %s does not have the shape of %s machine types", p.ID, m.Name, p.ID)
+				}
+			}
+		}
+	}
+	for _, tc := range []struct {
+		provider, region, machineType string
+	}{
+		{"aws", "us-central1", "e2-standard-4"},
+		{"aws", "moon-base-1", "Standard_D2s_v5"},
+		{"gcp", "us-east-1", "t3.medium"},
+		{"gcp", "moon-base1", "Standard_D2s_v5"},
+		{"azure", "us-east-1", "t3.medium"},
+		{"azure", "us", "e2-standard-4"},
+	} {
+		if catalog.LooksLikeRegion(tc.provider, tc.region) {
+			t.Errorf("%s: %s has the shape of a region", tc.provider, tc.region)
+		}
+		if catalog.LooksLikeMachineType(tc.provider, tc.machineType) {
+			t.Errorf("%s: %s has the shape of a machine type", tc.provider, tc.machineType)
+		}
+	}
+	for _, tc := range []struct{ provider, region, machineType string }{
+		{"aws", "ap-southeast-7", "m8g.48xlarge"},
+		{"gcp", "europe-north2", "c4d-standard-384"},
+		{"azure", "newzealandnorth", "Standard_E192ibds_v6"},
+	} {
+		if !catalog.LooksLikeRegion(tc.provider, tc.region) || !catalog.LooksLikeMachineType(tc.provider, tc.machineType) {
+			t.Errorf("%s: a real region %s or machine type %s newer than the catalog is refused", tc.provider, tc.region, tc.machineType)
+		}
+	}
+}
+
+func TestVersionStanding(t *testing.T) {
+	newest := catalog.KubernetesVersions("eks")
+	last := newest[len(newest)-1].Minor
+	for _, tc := range []struct {
+		ptype, v string
+		want     catalog.Standing
+	}{
+		{"eks", last, catalog.Supported},
+		{"eks", "1.99", catalog.Newer},
+		{"eks", "v2.0.1", catalog.Newer},
+		{"eks", "1.20", catalog.Retired},
+		{"eks", "latest", catalog.Malformed},
+		{"eks", "1.30.5-gke.1", catalog.Malformed},
+		{"gke", "1.99.1-gke.100", catalog.Newer},
+	} {
+		if _, got := catalog.VersionStanding(tc.ptype, tc.v); got != tc.want {
+			t.Errorf("VersionStanding(%s, %s) = %v, want %v", tc.ptype, tc.v, got, tc.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -170,6 +171,55 @@ func NormalizeVersion(provisionerType, v string) (minor string, ok bool) {
 		}
 	}
 	return "", false
+}
+
+// Standing is what the catalog knows of a version a manifest names.
+type Standing int
+
+const (
+	// Malformed: not a version in any form NormalizeVersion accepts.
+	Malformed Standing = iota
+	// Supported: a minor the catalog lists.
+	Supported
+	// Newer: well formed and newer than every minor the catalog lists. The catalog
+	// may simply be behind the provider, so this is no reason to refuse it.
+	Newer
+	// Retired: well formed but not listed, and not newer than what is: past its end
+	// of support.
+	Retired
+)
+
+// VersionStanding returns the minor v names and what the catalog knows of it.
+func VersionStanding(provisionerType, v string) (minor string, s Standing) {
+	m := versionForm.FindStringSubmatch(v)
+	if m == nil || (m[4] != "" && provisionerType != GKE) {
+		return "", Malformed
+	}
+	major, _ := strconv.Atoi(m[1])
+	mnr, _ := strconv.Atoi(m[2])
+	minor = strconv.Itoa(major) + "." + strconv.Itoa(mnr)
+	newer := len(versions[provisionerType]) > 0
+	for _, ver := range versions[provisionerType] {
+		if ver.Minor == minor {
+			return minor, Supported
+		}
+		vMajor, vMinor := splitMinor(ver.Minor)
+		if major < vMajor || (major == vMajor && mnr <= vMinor) {
+			newer = false
+		}
+	}
+	if newer {
+		return minor, Newer
+	}
+	return minor, Retired
+}
+
+// splitMinor splits "1.31" into 1 and 31.
+func splitMinor(minor string) (major, mnr int) {
+	a, b, _ := strings.Cut(minor, ".")
+	major, _ = strconv.Atoi(a)
+	mnr, _ = strconv.Atoi(b)
+	return major, mnr
 }
 
 // clone deep-copies v and fills Channels from the builds.

@@ -18,8 +18,16 @@ import (
 // unused in the org, that dynamic credentials have a connected account, or that
 // vault credentials are stored.
 func ClusterSpec(spec api.K8sClusterSpec) Errors {
-	errs := Errors{}
-	c := clusterCheck{errs: errs, spec: spec, ptype: string(spec.Provisioner.Type)}
+	errs, _ := Check(spec)
+	return errs
+}
+
+// Check is ClusterSpec that also returns the warnings: values the catalog does not
+// list but that may be real (see the package comment), by field.
+func Check(spec api.K8sClusterSpec) (errs, warnings Errors) {
+	errs, warnings = Errors{}, Errors{}
+	c := clusterCheck{errs: errs, warns: warnings, spec: spec, ptype: string(spec.Provisioner.Type)}
+	c.where.warns = warnings
 
 	checkName(errs, "spec.clusterName", spec.ClusterName)
 	c.provider()
@@ -52,12 +60,13 @@ func ClusterSpec(spec api.K8sClusterSpec) Errors {
 
 	c.topology()
 	checkTags(errs, "spec.tags", c.where.provider, deref(spec.Tags))
-	return errs
+	return errs, warnings
 }
 
 // clusterCheck carries what the checks of one spec learn about it.
 type clusterCheck struct {
 	errs  Errors
+	warns Errors
 	spec  api.K8sClusterSpec
 	ptype string
 	// where is the known provider and region; fields are empty when invalid.
@@ -132,8 +141,12 @@ func (c *clusterCheck) region() {
 		return
 	}
 	if _, ok := catalog.Region(c.where.provider, region); !ok {
-		c.errs.addf(path, "%q is not a region of %s (see GET /api/v1/providers/%s/regions)", region, c.where.provider, c.where.provider)
-		return
+		if !catalog.LooksLikeRegion(c.where.provider, region) {
+			c.errs.addf(path, "%q is not a region of %s (see GET /api/v1/providers/%s/regions)", region, c.where.provider, c.where.provider)
+			return
+		}
+		c.warns.addf(path, "%q is not in the catalog of %s regions (GET /api/v1/providers/%s/regions), but has the shape of one: the cloud will say whether it exists", region, c.where.provider, c.where.provider)
+		c.where.unlisted = true
 	}
 	c.where.region = region
 }
@@ -144,6 +157,11 @@ func (c *clusterCheck) version(path, v string) {
 	if !c.typeOK {
 		return
 	}
+	minor, standing := catalog.VersionStanding(c.ptype, v)
+	if standing == catalog.Newer {
+		c.warns.addf(path, "%s", newerVersion(c.ptype, minor))
+		return
+	}
 	ver, ok := catalog.KubernetesVersion(c.ptype, v)
 	if !ok {
 		c.errs.addf(path, "%s", unsupportedVersion(c.ptype, v))
@@ -152,6 +170,12 @@ func (c *clusterCheck) version(path, v string) {
 	if c.autopilot && !ver.AutopilotCompatible {
 		c.errs.addf(path, "GKE Autopilot does not run Kubernetes %s", ver.Minor)
 	}
+}
+
+// newerVersion explains that minor is newer than the catalog knows.
+func newerVersion(ptype, minor string) string {
+	vs := catalog.KubernetesVersions(ptype)
+	return fmt.Sprintf("Kubernetes %s is newer than every %s version in the catalog (newest %s): the cloud will say whether it runs it", minor, ptype, vs[len(vs)-1].Minor)
 }
 
 // unsupportedVersion explains that the provisioner does not support v.
@@ -216,7 +240,11 @@ func (c *clusterCheck) eksSubnets(path string, subnets map[string][]api.EksSubne
 	for _, az := range sortedKeys(subnets) {
 		p := join(path, az)
 		if zones != nil && !slices.Contains(zones, az) {
-			c.errs.addf(p, "%q is not an availability zone of %s; its zones are %s", az, c.where.region, strings.Join(zones, ", "))
+			if zoneOfRegion(az, c.where.region) {
+				c.warns.addf(p, "%q is not in the catalog's zones of %s (%s): the cloud will say whether it exists", az, c.where.region, strings.Join(zones, ", "))
+			} else {
+				c.errs.addf(p, "%q is not an availability zone of %s; its zones are %s", az, c.where.region, strings.Join(zones, ", "))
+			}
 		}
 		if len(subnets[az]) == 0 {
 			c.errs.addf(p, "at least one subnet per availability zone")
@@ -402,4 +430,11 @@ func (c *clusterCheck) topology() {
 			c.errs.addf(p+".minNode", "the first AKS node group is the system pool and needs at least 1 node")
 		}
 	}
+}
+
+// zoneOfRegion reports whether az is named as an AWS availability zone of region is:
+// the region's name and one letter.
+func zoneOfRegion(az, region string) bool {
+	rest, ok := strings.CutPrefix(az, region)
+	return ok && len(rest) == 1 && rest[0] >= 'a' && rest[0] <= 'y'
 }

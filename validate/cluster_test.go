@@ -98,7 +98,6 @@ func TestClusterSpec(t *testing.T) {
 		{"version with v and patch", "aks", func(s *api.K8sClusterSpec) { s.KubernetesVersion = ptr("v1.32.3") }, nil},
 		{"version gke form on gke", "gke", func(s *api.K8sClusterSpec) { s.KubernetesVersion = ptr("1.30.5-gke.1443001") }, nil},
 		{"version too old", "eks", func(s *api.K8sClusterSpec) { s.KubernetesVersion = ptr("1.28") }, []string{"spec.kubernetesVersion"}},
-		{"version too new", "aks", func(s *api.K8sClusterSpec) { s.KubernetesVersion = ptr("1.34") }, []string{"spec.kubernetesVersion"}},
 		{"version gke form on eks", "eks", func(s *api.K8sClusterSpec) { s.KubernetesVersion = ptr("1.30.5-gke.1443001") }, []string{"spec.kubernetesVersion"}},
 		{"version empty", "eks", func(s *api.K8sClusterSpec) { s.KubernetesVersion = ptr("") }, []string{"spec.kubernetesVersion"}},
 		{"version garbage", "selfHostedAWS", func(s *api.K8sClusterSpec) { s.KubernetesVersion = ptr("latest") }, []string{"spec.kubernetesVersion"}},
@@ -266,11 +265,6 @@ func TestClusterSpec(t *testing.T) {
 			g.InstanceType, g.MinNode = ptr(api.Spot), 0
 		}, nil},
 		{"aks system pool of no nodes", "aks", func(s *api.K8sClusterSpec) { group(s, 0).MinNode = 0 }, []string{ng0 + ".minNode"}},
-		{"aks machine type not in region", "aks", func(s *api.K8sClusterSpec) {
-			s.Region = ptr("uksouth")
-			addGroup(s, "gpupool").MachineTypes = []string{"Standard_NC6s_v3"}
-		}, []string{"spec.clusterSpec.dataPlane.nodeGroups.1.machineTypes.0"}},
-		{"aks machine type case", "aks", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = []string{"standard_d2s_v5"} }, []string{ng0 + ".machineTypes.0"}},
 
 		// spec.provisioner.selfHosted
 		{"selfHosted with control plane", "selfHostedAWS", func(s *api.K8sClusterSpec) {
@@ -358,18 +352,11 @@ func TestClusterSpec(t *testing.T) {
 		}, []string{ng0 + ".instanceType"}},
 		{"machineTypes empty", "eks", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = nil }, []string{ng0 + ".machineTypes"}},
 		{"machineType empty", "eks", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = []string{""} }, []string{ng0 + ".machineTypes.0"}},
-		{"machineType unknown", "eks", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = []string{"t3.medium", "t3.mega"} }, []string{ng0 + ".machineTypes.1"}},
+		{"machineType of no provider's shape", "eks", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = []string{"t3.medium", "mega"} }, []string{ng0 + ".machineTypes.1"}},
+		{"machineType in the wrong case", "eks", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = []string{"T3.medium"} }, []string{ng0 + ".machineTypes.0"}},
 		{"machineType of another provider", "gke", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = []string{"t3.medium"} }, []string{ng0 + ".machineTypes.0"}},
-		{"machineType not in region", "eks", func(s *api.K8sClusterSpec) {
-			s.Region = ptr("sa-east-1")
-			group(s, 0).MachineTypes = []string{"g5.xlarge"}
-		}, []string{ng0 + ".machineTypes.0"}},
 		{"machineType GPU in region", "eks", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = []string{"g4dn.xlarge", "g5.xlarge"} }, nil},
 		{"machineType arm in region", "gke", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = []string{"t2a-standard-2"} }, nil},
-		{"machineType arm not in region", "gke", func(s *api.K8sClusterSpec) {
-			s.Region = ptr("us-west1")
-			group(s, 0).MachineTypes = []string{"t2a-standard-2"}
-		}, []string{ng0 + ".machineTypes.0"}},
 		{"machineType listed twice", "eks", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = []string{"t3.medium", "t3.medium"} }, []string{ng0 + ".machineTypes.1"}},
 		{"machineTypes mix architectures", "eks", func(s *api.K8sClusterSpec) {
 			group(s, 0).MachineTypes = []string{"t3.medium", "m6g.large"}
@@ -483,5 +470,62 @@ func TestCredentialsNotEchoed(t *testing.T) {
 	errs := validate.ClusterSpec(s)
 	if len(errs) == 0 || strings.Contains(errs.String(), "TOPSECRETVALUE") {
 		t.Errorf("errors = %s; want a fault that does not echo the secret", errs)
+	}
+}
+
+// TestCatalogMissesAreWarnings: a value the catalog does not list but that may be
+// real is a warning, never a fault — the catalog can be behind the cloud.
+func TestCatalogMissesAreWarnings(t *testing.T) {
+	tests := []struct {
+		name   string
+		base   string
+		mutate func(s *api.K8sClusterSpec)
+		warn   string // the field warned about
+	}{
+		{"version newer than the catalog", "aks", func(s *api.K8sClusterSpec) { s.KubernetesVersion = ptr("1.99") }, "spec.kubernetesVersion"},
+		{"gke build newer than the catalog", "gke", func(s *api.K8sClusterSpec) { s.Provisioner.Gke.KubernetesVersion = ptr("1.99.1-gke.100") }, "spec.provisioner.gke.kubernetesVersion"},
+		{"aws region the catalog lacks", "eks", func(s *api.K8sClusterSpec) { s.Region = ptr("ap-southeast-7") }, "spec.region"},
+		{"gcp region the catalog lacks", "gke", func(s *api.K8sClusterSpec) { s.Region = ptr("europe-north2") }, "spec.region"},
+		{"azure region the catalog lacks", "aks", func(s *api.K8sClusterSpec) { s.Region = ptr("newzealandnorth") }, "spec.region"},
+		{"aws machine type the catalog lacks", "eks", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = []string{"t3.medium", "m8g.48xlarge"} }, ng0 + ".machineTypes.1"},
+		{"gcp machine type the catalog lacks", "gke", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = []string{"c4d-standard-384"} }, ng0 + ".machineTypes.0"},
+		{"azure machine type the catalog lacks", "aks", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = []string{"Standard_E192ibds_v6"} }, ng0 + ".machineTypes.0"},
+		{"azure machine type in other case", "aks", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = []string{"standard_d2s_v5"} }, ng0 + ".machineTypes.0"},
+		{"aks machine type not listed in the region", "aks", func(s *api.K8sClusterSpec) {
+			s.Region = ptr("uksouth")
+			addGroup(s, "gpupool").MachineTypes = []string{"Standard_NC6s_v3"}
+		}, "spec.clusterSpec.dataPlane.nodeGroups.1.machineTypes.0"},
+		{"machineType not listed in the region", "eks", func(s *api.K8sClusterSpec) {
+			s.Region = ptr("sa-east-1")
+			group(s, 0).MachineTypes = []string{"g5.xlarge"}
+		}, ng0 + ".machineTypes.0"},
+		{"arm machineType not listed in the region", "gke", func(s *api.K8sClusterSpec) {
+			s.Region = ptr("us-west1")
+			group(s, 0).MachineTypes = []string{"t2a-standard-2"}
+		}, ng0 + ".machineTypes.0"},
+		{"eks zone the catalog lacks", "eks", func(s *api.K8sClusterSpec) {
+			byoVPC(s.Provisioner.Eks)
+			(*s.Provisioner.Eks.Subnets)["us-east-1g"] = []api.EksSubnet{{Type: api.Private, Id: "subnet-0123456789abcdef9"}}
+		}, "spec.provisioner.eks.subnets.us-east-1g"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.base+"/"+tt.name, func(t *testing.T) {
+			s := bases[tt.base](t)
+			tt.mutate(&s)
+			errs, warnings := validate.Check(s)
+			assertPaths(t, errs)
+			if len(warnings) != 1 || warnings[tt.warn] == "" {
+				t.Fatalf("warnings = %v, want one on %s", warnings, tt.warn)
+			}
+			if msg := warnings[tt.warn]; !strings.Contains(msg, "cloud will say") && !strings.Contains(msg, "accepts either") {
+				t.Errorf("warning %q does not say who decides", msg)
+			}
+		})
+	}
+	// A spec the catalog knows in full has no warnings.
+	for base := range bases {
+		if _, warnings := validate.Check(bases[base](t)); len(warnings) != 0 {
+			t.Errorf("%s: warnings on a spec the catalog knows: %v", base, warnings)
+		}
 	}
 }

@@ -211,7 +211,7 @@ func TestEveryFault(t *testing.T) {
 	s.Provisioner.Eks.AccountId = "42"
 	g := &s.ClusterSpec.DataPlane.NodeGroups[0]
 	g.MinNode, g.MaxNode = 4, 2
-	g.MachineTypes = []string{"t3.medium", "nope.large"}
+	g.MachineTypes = []string{"t3.medium", "e2-standard-4"}
 	s.Tags = &api.ClusterTags{"aws:owner": "me"}
 	assertPaths(t, validate.ClusterSpec(s),
 		"spec.clusterName",

@@ -18,6 +18,11 @@ type where struct {
 	// have none; update manifests do not name one). Machine types are then checked
 	// against the provider's whole catalog.
 	region string
+	// unlisted means region has the shape of a region but the catalog does not list
+	// it, so it lists no machine types there either.
+	unlisted bool
+	// warns collects the warnings of the checks; nil drops them.
+	warns Errors
 }
 
 // nodeGroup holds the fields the deploy and update manifests' node groups share;
@@ -142,12 +147,17 @@ func checkMachineTypes(errs Errors, path string, types []string, w where) {
 		if w.provider == "" {
 			continue
 		}
-		m, fault := lookupMachineType(w, name)
+		m, fault, warning := lookupMachineType(w, name)
 		if fault != "" {
 			errs.addf(p, "%s", fault)
 			continue
 		}
-		byArch[m.Architecture] = append(byArch[m.Architecture], name)
+		if warning != "" && w.warns != nil {
+			w.warns.addf(p, "%s", warning)
+		}
+		if m.Name != "" {
+			byArch[m.Architecture] = append(byArch[m.Architecture], name)
+		}
 	}
 	if len(byArch) > 1 {
 		var parts []string
@@ -160,26 +170,36 @@ func checkMachineTypes(errs Errors, path string, types []string, w where) {
 	}
 }
 
-// lookupMachineType finds a machine type where the group runs, or explains why it
-// cannot be used there.
-func lookupMachineType(w where, name string) (catalog.MachineTypeInfo, string) {
+// lookupMachineType finds a machine type where the group runs. It returns a fault
+// when the name cannot be one of the provider's, and a warning when the catalog does
+// not list it there but it may be real; m is empty when the catalog does not know it.
+func lookupMachineType(w where, name string) (m catalog.MachineTypeInfo, fault, warning string) {
 	if w.region != "" {
 		if m, ok := catalog.MachineType(w.provider, w.region, name); ok {
-			return m, ""
+			return m, "", ""
 		}
 	}
 	m, regions, ok := catalog.MachineTypeAnyRegion(w.provider, name)
 	switch {
-	case !ok:
-		msg := fmt.Sprintf("%s is not a machine type of %s", name, w.provider)
-		if s := suggestMachineType(w.provider, name); s != "" {
-			msg += fmt.Sprintf("; did you mean %s?", s)
-		}
-		return catalog.MachineTypeInfo{}, msg
-	case w.region != "":
-		return catalog.MachineTypeInfo{}, fmt.Sprintf("%s is not offered in %s; regions offering it: %s", name, w.region, strings.Join(regions, ", "))
+	case ok && w.region != "" && !w.unlisted:
+		return m, "", fmt.Sprintf("the catalog does not list %s in %s (it does in %s): the cloud will say whether it is offered there", name, w.region, strings.Join(regions, ", "))
+	case ok:
+		return m, "", ""
 	}
-	return m, ""
+	s := suggestMachineType(w.provider, name)
+	switch {
+	case s != "" && catalog.MachineTypeNamesIgnoreCase(w.provider):
+		m, _, warning = lookupMachineType(w, s)
+		if warning == "" {
+			warning = fmt.Sprintf("%s is %s in other case; %s accepts either", name, s, w.provider)
+		}
+		return m, "", warning
+	case s != "":
+		return m, fmt.Sprintf("%s is not a machine type of %s; did you mean %s?", name, w.provider, s), ""
+	case catalog.LooksLikeMachineType(w.provider, name):
+		return m, "", fmt.Sprintf("%s is not in the catalog of %s machine types, but has the shape of one: the cloud will say whether it exists", name, w.provider)
+	}
+	return m, fmt.Sprintf("%s is not a machine type of %s", name, w.provider), ""
 }
 
 // suggestMachineType returns the provider's machine type that differs from name

@@ -29,14 +29,21 @@ var gkeImageTypes = []string{"COS_CONTAINERD", "UBUNTU_CONTAINERD", "WINDOWS_LTS
 // version is a valid upgrade path from the cluster's current one, and which node
 // groups exist are the caller's to check against the stored cluster.
 func ClusterUpdateSpec(provider string, spec api.K8sClusterUpdateSpec) Errors {
-	errs := Errors{}
-	var w where
+	errs, _ := CheckUpdate(provider, spec)
+	return errs
+}
+
+// CheckUpdate is ClusterUpdateSpec that also returns the warnings: values the
+// catalog does not list but that may be real, by field.
+func CheckUpdate(provider string, spec api.K8sClusterUpdateSpec) (errs, warnings Errors) {
+	errs, warnings = Errors{}, Errors{}
+	w := where{warns: warnings}
 	if _, ok := catalog.ProviderByID(provider); ok {
 		w.provider = provider
 	}
 
 	if spec.KubernetesVersion != nil {
-		checkUpdateVersion(errs, "spec.kubernetesVersion", w.provider, *spec.KubernetesVersion)
+		checkUpdateVersion(errs, warnings, "spec.kubernetesVersion", w.provider, *spec.KubernetesVersion)
 	}
 
 	if spec.Eks != nil {
@@ -66,7 +73,7 @@ func ClusterUpdateSpec(provider string, spec api.K8sClusterUpdateSpec) Errors {
 		checkUpdateConfig(errs, "spec.updateConfig", *spec.UpdateConfig)
 	}
 	checkTags(errs, "spec.tags", w.provider, deref(spec.Tags))
-	return errs
+	return errs, warnings
 }
 
 func providerName(provider string) string {
@@ -79,15 +86,23 @@ func providerName(provider string) string {
 // checkUpdateVersion checks a target version that some provisioner of the provider
 // supports (the update manifest does not say which one the cluster uses; the
 // caller checks the upgrade path).
-func checkUpdateVersion(errs Errors, path, provider, v string) {
+func checkUpdateVersion(errs, warns Errors, path, provider, v string) {
 	types := []string{catalog.EKS, catalog.GKE, catalog.AKS, catalog.SelfHosted}
 	if p, ok := catalog.ProviderByID(provider); ok {
 		types = p.ProvisionerTypes
 	}
+	newer := ""
 	for _, t := range types {
-		if _, ok := catalog.NormalizeVersion(t, v); ok {
+		switch minor, standing := catalog.VersionStanding(t, v); standing {
+		case catalog.Supported:
 			return
+		case catalog.Newer:
+			newer = newerVersion(t, minor)
 		}
+	}
+	if newer != "" {
+		warns.addf(path, "%s", newer)
+		return
 	}
 	errs.addf(path, "%s", unsupportedVersion(types[0], v))
 }

@@ -185,3 +185,22 @@ func TestClusterUpdateSpec(t *testing.T) {
 		})
 	}
 }
+
+// An update to a version newer than the catalog knows, or to a machine type it does
+// not list, is warned about, not refused; a retired version is refused.
+func TestUpdateCatalogMissesAreWarnings(t *testing.T) {
+	v := "1.99"
+	errs, warnings := validate.CheckUpdate("aws", api.K8sClusterUpdateSpec{KubernetesVersion: &v})
+	if len(errs) != 0 || warnings["spec.kubernetesVersion"] == "" {
+		t.Errorf("newer version: faults %v, warnings %v", errs, warnings)
+	}
+	v = "1.20"
+	if errs, _ := validate.CheckUpdate("aws", api.K8sClusterUpdateSpec{KubernetesVersion: &v}); errs["spec.kubernetesVersion"] == "" {
+		t.Errorf("retired version accepted")
+	}
+	groups := []api.NodeGroupUpdate{{Name: "default-pool", MachineTypes: &[]string{"m8g.48xlarge"}}}
+	errs, warnings = validate.CheckUpdate("aws", api.K8sClusterUpdateSpec{NodeGroups: &groups})
+	if len(errs) != 0 || warnings["spec.nodeGroups.0.machineTypes.0"] == "" {
+		t.Errorf("unlisted machine type: faults %v, warnings %v", errs, warnings)
+	}
+}

@@ -14,6 +14,12 @@
 // the form the server's schema errors use. The legacy flat deploy body carries the
 // spec's fields at the top level; a caller validating one strips the "spec." prefix.
 //
+// A value the catalog does not list is not a fault when the catalog may simply be
+// behind the cloud: a region or machine type with the shape of the provider's names,
+// a Kubernetes version newer than every listed one, a machine type listed elsewhere
+// but not in the region. Those are warnings (Check), for the cloud to settle; a
+// value that cannot be right (another provider's name, a retired version) is a fault.
+//
 // Messages never echo credential data. Checks that need the store or a cloud (name
 // uniqueness, connected accounts, the current version of an updated cluster) are the
 // caller's.
