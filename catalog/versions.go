@@ -192,7 +192,7 @@ const (
 // VersionStanding returns the minor v names and what the catalog knows of it.
 func VersionStanding(provisionerType, v string) (minor string, s Standing) {
 	m := versionForm.FindStringSubmatch(v)
-	if m == nil || (m[4] != "" && provisionerType != GKE) {
+	if len(m) < 5 || (m[4] != "" && provisionerType != GKE) {
 		return "", Malformed
 	}
 	major, _ := strconv.Atoi(m[1])
