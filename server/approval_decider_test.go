@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/astropulse/astroplane/server"
+	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
@@ -20,7 +20,7 @@ func postOverHTTP(t *testing.T, url, key string) answer {
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, nil)
 	must(t, err)
 	if key != "" {
-		req.Header.Set(server.HeaderAPIKey, key)
+		req.Header.Set(httpx.HeaderAPIKey, key)
 	}
 	return roundTrip(t, req)
 }

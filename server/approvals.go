@@ -19,6 +19,7 @@ import (
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/approval"
 	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
@@ -33,7 +34,7 @@ const (
 // GetApprovalPolicy returns the organization's approval policy (operations empty
 // when it has none).
 func (s *Server) GetApprovalPolicy(c echo.Context, _ api.GetApprovalPolicyParams) error {
-	p, err := mustPrincipal(c)
+	p, err := httpx.MustPrincipal(c)
 	if err != nil {
 		return err
 	}
@@ -41,17 +42,17 @@ func (s *Server) GetApprovalPolicy(c echo.Context, _ api.GetApprovalPolicyParams
 	if err != nil {
 		return err
 	}
-	return ok(c, policyView(pol), "approval policy")
+	return httpx.OK(c, policyView(pol), "approval policy")
 }
 
 // SetApprovalPolicy replaces the organization's approval policy.
 func (s *Server) SetApprovalPolicy(c echo.Context, _ api.SetApprovalPolicyParams) error {
-	p, err := mustPrincipal(c)
+	p, err := httpx.MustPrincipal(c)
 	if err != nil {
 		return err
 	}
 	var in api.ApprovalPolicyInput
-	if err := bindBody(c, &in); err != nil {
+	if err := httpx.BindBody(c, &in); err != nil {
 		return err
 	}
 	expiry, expiryText := defaultApprovalExpiry, ""
@@ -59,9 +60,9 @@ func (s *Server) SetApprovalPolicy(c echo.Context, _ api.SetApprovalPolicyParams
 		d, err := parseDuration(*in.ExpiresIn)
 		switch {
 		case err != nil:
-			return ValidationFailed(map[string]any{"expiresIn": err.Error()})
+			return httpx.ValidationFailed(map[string]any{"expiresIn": err.Error()})
 		case d < minApprovalExpiry || d > maxApprovalExpiry:
-			return ValidationFailed(map[string]any{"expiresIn": fmt.Sprintf("%q is out of range: from %s to %s (30d)",
+			return httpx.ValidationFailed(map[string]any{"expiresIn": fmt.Sprintf("%q is out of range: from %s to %s (30d)",
 				*in.ExpiresIn, formatDuration(minApprovalExpiry), formatDuration(maxApprovalExpiry))})
 		}
 		expiry, expiryText = d, strings.TrimSpace(*in.ExpiresIn)
@@ -83,7 +84,7 @@ func (s *Server) SetApprovalPolicy(c echo.Context, _ api.SetApprovalPolicyParams
 		return err
 	}
 	s.audit(c, p, "APPROVAL_POLICY", "UPDATE", p.OrgID, store.OutcomeSuccess)
-	return ok(c, policyView(pol), "approval policy set")
+	return httpx.OK(c, policyView(pol), "approval policy set")
 }
 
 func (s *Server) approvalPolicy(ctx context.Context, orgID string) (store.ApprovalPolicy, error) {
@@ -117,7 +118,7 @@ func splitList(s string) []string {
 
 // approvalGate is the gate an operation of opType gets under the organization's
 // policy, or nil when it needs no approval.
-func (s *Server) approvalGate(c echo.Context, p Principal, opType string, summary []activities.Fact) (*workflows.ApprovalGate, error) {
+func (s *Server) approvalGate(c echo.Context, p httpx.Principal, opType string, summary []activities.Fact) (*workflows.ApprovalGate, error) {
 	pol, err := s.approvalPolicy(c.Request().Context(), p.OrgID)
 	if err != nil {
 		return nil, err
@@ -136,41 +137,41 @@ type approvalAttempt struct {
 
 // checkApprovalLink verifies a link's token against its query parameters, that it was
 // not used, and that its operation still waits. Every refusal is audited.
-func (s *Server) checkApprovalLink(c echo.Context, orgID, clusterName, token string) (approvalAttempt, *APIError) {
+func (s *Server) checkApprovalLink(c echo.Context, orgID, clusterName, token string) (approvalAttempt, *httpx.APIError) {
 	ctx := c.Request().Context()
-	refuse := func(status int, code, reason string, claims approval.Claims) (approvalAttempt, *APIError) {
+	refuse := func(status int, code, reason string, claims approval.Claims) (approvalAttempt, *httpx.APIError) {
 		s.auditRefusedToken(c, orgID, claims, reason)
-		return approvalAttempt{}, &APIError{Status: status, Code: code, Message: reason}
+		return approvalAttempt{}, &httpx.APIError{Status: status, Code: code, Message: reason}
 	}
 	if s.signer == nil {
-		return approvalAttempt{}, NotImplemented("approval links (no signing key configured)")
+		return approvalAttempt{}, httpx.NotImplemented("approval links (no signing key configured)")
 	}
 	claims, err := s.signer.VerifyFor(approval.PurposeApproval, token, time.Now())
 	switch {
 	case errors.Is(err, approval.ErrExpired):
-		return refuse(http.StatusBadRequest, CodeBadRequest, "this approval link has expired", claims)
+		return refuse(http.StatusBadRequest, httpx.CodeBadRequest, "this approval link has expired", claims)
 	case errors.Is(err, approval.ErrWrongPurpose):
-		return refuse(http.StatusBadRequest, CodeBadRequest, "this link is not an approval link", claims)
+		return refuse(http.StatusBadRequest, httpx.CodeBadRequest, "this link is not an approval link", claims)
 	case err != nil:
-		return refuse(http.StatusBadRequest, CodeBadRequest, "this approval link is not valid (altered or malformed)", approval.Claims{})
+		return refuse(http.StatusBadRequest, httpx.CodeBadRequest, "this approval link is not valid (altered or malformed)", approval.Claims{})
 	}
 	if err := claims.Matches(orgID, clusterName); err != nil {
-		return refuse(http.StatusBadRequest, CodeBadRequest, "this approval link is for another operation", claims)
+		return refuse(http.StatusBadRequest, httpx.CodeBadRequest, "this approval link is for another operation", claims)
 	}
 	if used, err := s.store.TokenUsed(ctx, claims.Nonce); err != nil {
-		return approvalAttempt{}, toAPIError(err)
+		return approvalAttempt{}, httpx.ToAPIError(err)
 	} else if used {
-		return refuse(http.StatusConflict, CodeConflict, "this approval link was already used", claims)
+		return refuse(http.StatusConflict, httpx.CodeConflict, "this approval link was already used", claims)
 	}
 	req, err := s.store.GetApprovalRequest(ctx, claims.OrgID, claims.OperationID)
 	if errors.Is(err, store.ErrNotFound) {
-		return refuse(http.StatusNotFound, CodeNotFound, "no approval was requested for this operation", claims)
+		return refuse(http.StatusNotFound, httpx.CodeNotFound, "no approval was requested for this operation", claims)
 	}
 	if err != nil {
-		return approvalAttempt{}, toAPIError(err)
+		return approvalAttempt{}, httpx.ToAPIError(err)
 	}
 	if req.Status != store.ApprovalPending {
-		return refuse(http.StatusConflict, CodeConflict, "this operation was already "+strings.ToLower(req.Status), claims)
+		return refuse(http.StatusConflict, httpx.CodeConflict, "this operation was already "+strings.ToLower(req.Status), claims)
 	}
 	return approvalAttempt{claims: claims, request: req}, nil
 }
@@ -223,7 +224,7 @@ func renderPage(c echo.Context, status int, p approval.Page) error {
 // once whether it was taken. Browsers get a page, API clients the envelope.
 func (s *Server) ApproveClusterOperation(c echo.Context, params api.ApproveClusterOperationParams) error {
 	wantsHTML := strings.Contains(c.Request().Header.Get(echo.HeaderAccept), "text/html")
-	fail := func(e *APIError) error {
+	fail := func(e *httpx.APIError) error {
 		if wantsHTML && e.Status < 500 {
 			return renderPage(c, e.Status, approval.Page{ClusterName: params.ClusterName, Error: e.Message})
 		}
@@ -241,12 +242,12 @@ func (s *Server) ApproveClusterOperation(c echo.Context, params api.ApproveClust
 	// Single use, atomically: a replay racing this request loses here.
 	if err := s.store.UseToken(ctx, claims.OrgID, claims.Nonce, approval.PurposeApproval, time.Now().UTC()); errors.Is(err, store.ErrTokenUsed) {
 		s.auditRefusedToken(c, claims.OrgID, claims, "this approval link was already used")
-		return fail(Conflict("this approval link was already used", nil))
+		return fail(httpx.Conflict("this approval link was already used", nil))
 	} else if err != nil {
 		return err
 	}
 	if s.temporal == nil {
-		return errNoTemporal
+		return httpx.ErrNoTemporal
 	}
 	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: claims.OperationID, UpdateName: workflows.UpdateDecide, WaitForStage: client.WorkflowUpdateStageCompleted,
@@ -261,9 +262,9 @@ func (s *Server) ApproveClusterOperation(c echo.Context, params api.ApproveClust
 		var rejected *temporal.ApplicationError
 		switch {
 		case errors.As(err, &notFound), strings.Contains(err.Error(), "workflow execution already completed"):
-			return fail(Conflict("the operation has already ended", nil))
+			return fail(httpx.Conflict("the operation has already ended", nil))
 		case errors.As(err, &rejected): // the gate's validator refused the decision
-			return fail(Conflict(rejected.Message(), nil))
+			return fail(httpx.Conflict(rejected.Message(), nil))
 		}
 		return fmt.Errorf("deliver decision to %s: %w", claims.OperationID, err)
 	}
@@ -274,24 +275,24 @@ func (s *Server) ApproveClusterOperation(c echo.Context, params api.ApproveClust
 		return renderPage(c, http.StatusOK, approval.Page{ClusterName: claims.ClusterName, OperationID: claims.OperationID,
 			OperationType: attempt.request.OperationType, Done: msg})
 	}
-	return ok(c, msg, result.Status)
+	return httpx.OK(c, msg, result.Status)
 }
 
 // approver is who decides: the API key's user when one is sent, else the user the
 // link was sent to (or the Slack channel it was posted in). A user must still hold a
 // role the policy lets approve.
-func (s *Server) approver(c echo.Context, claims approval.Claims, req store.ApprovalRequest) (string, *APIError) {
+func (s *Server) approver(c echo.Context, claims approval.Claims, req store.ApprovalRequest) (string, *httpx.APIError) {
 	ctx := c.Request().Context()
 	pol, err := s.approvalPolicy(ctx, claims.OrgID)
 	if err != nil {
-		return "", toAPIError(err)
+		return "", httpx.ToAPIError(err)
 	}
 	roles := splitList(pol.ApproverRoles)
 	userID := claims.Approver
-	if p, ok := principalOf(c); ok {
+	if p, ok := httpx.PrincipalOf(c); ok {
 		if p.OrgID != claims.OrgID {
 			s.auditRefusedToken(c, claims.OrgID, claims, "decision through an API key of another organization")
-			return "", Forbidden("this API key belongs to another organization")
+			return "", httpx.Forbidden("this API key belongs to another organization")
 		}
 		userID = p.UserID
 	} else if strings.HasPrefix(claims.Approver, "slack:") {
@@ -300,11 +301,11 @@ func (s *Server) approver(c echo.Context, claims approval.Claims, req store.Appr
 	m, err := s.store.GetMembership(ctx, claims.OrgID, userID)
 	if err != nil || !slices.Contains(roles, m.Role) {
 		s.auditRefusedToken(c, claims.OrgID, claims, "approver lacks an approver role")
-		return "", Forbidden("you no longer hold a role that may approve this operation")
+		return "", httpx.Forbidden("you no longer hold a role that may approve this operation")
 	}
 	u, err := s.store.GetUser(ctx, userID)
 	if err != nil {
-		return "", toAPIError(err)
+		return "", httpx.ToAPIError(err)
 	}
 	return u.Email, nil
 }
@@ -317,13 +318,13 @@ func (s *Server) auditRefusedToken(c echo.Context, orgID string, claims approval
 	}
 	ctx := c.Request().Context()
 	if _, err := s.store.GetOrganization(ctx, orgID); err != nil {
-		s.log.WarnContext(ctx, "refused approval token for an unknown organization", "reason", reason, "traceID", TraceID(c))
+		s.log.WarnContext(ctx, "refused approval token for an unknown organization", "reason", reason, "traceID", httpx.TraceID(c))
 		return
 	}
 	err := s.store.RecordAudit(ctx, &store.AuditEvent{OrgID: orgID, EventType: "APPROVAL", Action: "TOKEN_REFUSED",
-		ResourceID: claims.OperationID, Outcome: store.OutcomeDenied, TraceID: TraceID(c),
-		Details: mustJSON(map[string]string{"reason": reason, "approver": claims.Approver, "ip": c.RealIP()})})
+		ResourceID: claims.OperationID, Outcome: store.OutcomeDenied, TraceID: httpx.TraceID(c),
+		Details: httpx.MustJSON(map[string]string{"reason": reason, "approver": claims.Approver, "ip": c.RealIP()})})
 	if err != nil {
-		s.log.ErrorContext(ctx, "record audit event", "err", err, "traceID", TraceID(c))
+		s.log.ErrorContext(ctx, "record audit event", "err", err, "traceID", httpx.TraceID(c))
 	}
 }

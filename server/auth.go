@@ -1,6 +1,8 @@
 package server
 
 import (
+	"github.com/astropulse/astroplane/server/httpx"
+
 	"errors"
 	"time"
 
@@ -10,35 +12,6 @@ import (
 	"github.com/astropulse/astroplane/internal/authz"
 	"github.com/astropulse/astroplane/store"
 )
-
-// HeaderAPIKey is the header clients authenticate with.
-const HeaderAPIKey = "X-Astro-API-Key" //nolint:gosec // a header name, not a credential
-
-const principalKey = "astro.principal"
-
-// Principal is who a request acts as: a user of one organization, through one key.
-type Principal struct {
-	OrgID   string
-	OrgName string
-	UserID  string
-	Role    string
-	KeyID   string
-}
-
-func principalOf(c echo.Context) (Principal, bool) {
-	p, ok := c.Get(principalKey).(Principal)
-	return p, ok
-}
-
-// mustPrincipal returns the authenticated principal; routes that reach a handler
-// without one are a wiring bug, answered 401 rather than trusted.
-func mustPrincipal(c echo.Context) (Principal, error) {
-	p, ok := principalOf(c)
-	if !ok {
-		return Principal{}, Unauthorized("authentication required")
-	}
-	return p, nil
-}
 
 // authenticate enforces each operation's security requirement from openapi.yaml:
 // public operations pass; API-key operations need a valid X-Astro-API-Key (admin
@@ -52,13 +25,13 @@ func (s *Server) authenticate() echo.MiddlewareFunc {
 				return next(c)
 			}
 			req := op.requirement()
-			key := c.Request().Header.Get(HeaderAPIKey)
+			key := c.Request().Header.Get(httpx.HeaderAPIKey)
 			authenticate, err := req.Admit(key != "")
 			switch {
 			case errors.Is(err, authz.ErrOIDCOnly):
-				return NotImplemented("OIDC bearer authentication (" + op.id + ")")
+				return httpx.NotImplemented("OIDC bearer authentication (" + op.id + ")")
 			case errors.Is(err, authz.ErrMissingKey):
-				return Unauthorized("missing " + HeaderAPIKey + " header")
+				return httpx.Unauthorized("missing " + httpx.HeaderAPIKey + " header")
 			case err != nil:
 				return err
 			case !authenticate:
@@ -69,37 +42,37 @@ func (s *Server) authenticate() echo.MiddlewareFunc {
 				return err
 			}
 			if err := req.Authorize(p.Role); err != nil {
-				return Forbidden("this operation needs an organization admin")
+				return httpx.Forbidden("this operation needs an organization admin")
 			}
-			c.Set(principalKey, p)
+			httpx.SetPrincipal(c, p)
 			return next(c)
 		}
 	}
 }
 
-func (s *Server) principalForKey(c echo.Context, key string) (Principal, error) {
+func (s *Server) principalForKey(c echo.Context, key string) (httpx.Principal, error) {
 	if err := apikey.Check(key); err != nil {
-		return Principal{}, Unauthorized("malformed API key")
+		return httpx.Principal{}, httpx.Unauthorized("malformed API key")
 	}
 	ctx := c.Request().Context()
 	owner, err := s.store.LookupAPIKey(ctx, apikey.Hash(key))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return Principal{}, Unauthorized("invalid API key")
+		return httpx.Principal{}, httpx.Unauthorized("invalid API key")
 	case err != nil:
-		return Principal{}, err
+		return httpx.Principal{}, err
 	}
 	now := time.Now()
 	k := authz.Key{RevokedAt: owner.Key.RevokedAt, ExpiresAt: owner.Key.ExpiresAt, LastUsedAt: owner.Key.LastUsedAt, Role: owner.Role}
 	if err := k.Usable(now); err != nil {
-		return Principal{}, Unauthorized(err.Error())
+		return httpx.Principal{}, httpx.Unauthorized(err.Error())
 	}
 	if k.RecordUseDue(now) {
 		if err := s.store.TouchAPIKey(ctx, owner.Key.ID, now.UTC()); err != nil {
-			s.log.WarnContext(ctx, "record API key use", "err", err, "traceID", TraceID(c))
+			s.log.WarnContext(ctx, "record API key use", "err", err, "traceID", httpx.TraceID(c))
 		}
 	}
-	return Principal{OrgID: owner.Key.OrgID, OrgName: owner.OrgName, UserID: owner.Key.UserID, Role: owner.Role, KeyID: owner.Key.ID}, nil
+	return httpx.Principal{OrgID: owner.Key.OrgID, OrgName: owner.OrgName, UserID: owner.Key.UserID, Role: owner.Role, KeyID: owner.Key.ID}, nil
 }
 
 // requirement is the operation's security requirement, for authz's decisions.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/astropulse/astroplane/server"
+	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 )
 
@@ -45,7 +45,7 @@ func TestAPIKeyAuthentication(t *testing.T) {
 				return
 			}
 			env := a.Error(t)
-			if env.Code != server.CodeUnauthorized || !strings.Contains(env.Error, tc.message) {
+			if env.Code != httpx.CodeUnauthorized || !strings.Contains(env.Error, tc.message) {
 				t.Fatalf("error %q (%s), want UNAUTHORIZED mentioning %q", env.Error, env.Code, tc.message)
 			}
 			if strings.Contains(e.logs.String(), tc.key) && tc.key != "" {
@@ -60,7 +60,7 @@ func TestAdminOnlyOperationsRefuseOtherRoles(t *testing.T) {
 	_, _, viewerKey := e.newOrg("viewers", store.RoleViewer)
 	// Cloud operations are AdminAuth in the reference.
 	a := e.do(http.MethodGet, "/api/v1/cloud/self-hosted/credentials?clusterName=prod", viewerKey, nil)
-	if a.Status != http.StatusForbidden || a.Error(t).Code != server.CodeForbidden {
+	if a.Status != http.StatusForbidden || a.Error(t).Code != httpx.CodeForbidden {
 		t.Fatalf("viewer on an admin operation: %d %s", a.Status, a.Body)
 	}
 	a = e.do(http.MethodGet, "/api/v1/cloud/self-hosted/credentials?clusterName=prod", e.key, nil)
@@ -111,7 +111,7 @@ func TestAnotherOrganizationsResourcesAreNotFound(t *testing.T) {
 			continue
 		}
 		// The answer may echo the path, but nothing of the cluster itself.
-		if env := a.Error(t); env.Code != server.CodeNotFound || strings.Contains(string(a.Body), `"data"`) || strings.Contains(string(a.Body), "eks") {
+		if env := a.Error(t); env.Code != httpx.CodeNotFound || strings.Contains(string(a.Body), `"data"`) || strings.Contains(string(a.Body), "eks") {
 			t.Errorf("globex GET %s leaks: %s", path, a.Body)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/astropulse/astroplane/server"
+	"github.com/astropulse/astroplane/server/httpx"
 )
 
 // onlyReader hides a reader's length, so the client sends it chunked.
@@ -31,7 +31,7 @@ func sendOverHTTP(t *testing.T, srv *httptest.Server, method, path, key string, 
 		req.ContentLength = -1
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(server.HeaderAPIKey, key)
+	req.Header.Set(httpx.HeaderAPIKey, key)
 	resp, err := srv.Client().Do(req)
 	must(t, err)
 	defer resp.Body.Close()
@@ -83,7 +83,7 @@ func TestChunkedBodiesOverTheLimitAre413(t *testing.T) {
 			if a.Status != http.StatusRequestEntityTooLarge {
 				t.Fatalf("%s %s, %d bytes, chunked=%v: %d %s", route.method, route.path, len(over), chunked, a.Status, a.Body)
 			}
-			if env := a.Error(t); env.Code != server.CodePayloadTooLarge {
+			if env := a.Error(t); env.Code != httpx.CodePayloadTooLarge {
 				t.Fatalf("%s %s chunked=%v: error_code %q", route.method, route.path, chunked, env.Code)
 			}
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/astropulse/astroplane/catalog"
 	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/httpx"
 )
 
 // ListProviders lists the clouds clusters can be provisioned on.
@@ -24,12 +25,12 @@ func (s *Server) ListProviders(c echo.Context, _ api.ListProvidersParams) error 
 		}
 		out = append(out, api.Provider{Id: p.ID, Name: p.Name, Enabled: ptr(true), ProvisionerTypes: &pts})
 	}
-	return ok(c, out, count(len(out), "provider", "providers"))
+	return httpx.OK(c, out, httpx.Count(len(out), "provider", "providers"))
 }
 
 func providerOr404(id string) error {
 	if _, ok := catalog.ProviderByID(id); !ok {
-		return NotFound(fmt.Sprintf("provider %q", id))
+		return httpx.NotFound(fmt.Sprintf("provider %q", id))
 	}
 	return nil
 }
@@ -40,7 +41,7 @@ func regionOr404(provider, region string) (catalog.RegionInfo, error) {
 	}
 	r, ok := catalog.Region(provider, region)
 	if !ok {
-		return catalog.RegionInfo{}, NotFound(fmt.Sprintf("region %q of %s", region, provider))
+		return catalog.RegionInfo{}, httpx.NotFound(fmt.Sprintf("region %q of %s", region, provider))
 	}
 	return r, nil
 }
@@ -54,7 +55,7 @@ func (s *Server) ListProviderRegions(c echo.Context, providerID string, _ api.Li
 	for _, r := range catalog.Regions(providerID) {
 		out = append(out, api.Region{Id: r.ID, Name: r.Name, Location: ptr(r.Location), Available: ptr(true)})
 	}
-	return ok(c, out, count(len(out), "region", "regions"))
+	return httpx.OK(c, out, httpx.Count(len(out), "region", "regions"))
 }
 
 // ListZones lists a region's zones.
@@ -67,7 +68,7 @@ func (s *Server) ListZones(c echo.Context, providerID, regionID string, _ api.Li
 	for _, z := range r.Zones {
 		out = append(out, api.Zone{Id: z, Name: ptr(z), RegionId: r.ID, Available: ptr(true)})
 	}
-	return ok(c, out, count(len(out), "zone", "zones"))
+	return httpx.OK(c, out, httpx.Count(len(out), "zone", "zones"))
 }
 
 // ListMachineTypes lists the machine types of a region's zone, filtered by CPU and
@@ -81,7 +82,7 @@ func (s *Server) ListMachineTypes(c echo.Context, providerID, regionID, zoneID s
 		zoneID = *params.ZoneId
 	}
 	if !slices.Contains(r.Zones, zoneID) {
-		return NotFound(fmt.Sprintf("zone %q of %s", zoneID, regionID))
+		return httpx.NotFound(fmt.Sprintf("zone %q of %s", zoneID, regionID))
 	}
 	bounds := map[string]*string{"query.cpuMin": params.CpuMin, "query.cpuMax": params.CpuMax, "query.memMin": params.MemMin, "query.memMax": params.MemMax}
 	limits := map[string]int64{}
@@ -102,7 +103,7 @@ func (s *Server) ListMachineTypes(c echo.Context, providerID, regionID, zoneID s
 		limits[field] = n
 	}
 	if len(details) > 0 {
-		return ValidationFailed(details)
+		return httpx.ValidationFailed(details)
 	}
 	within := func(v int64, minKey, maxKey string) bool {
 		if lo, ok := limits[minKey]; ok && v < lo {
@@ -124,7 +125,7 @@ func (s *Server) ListMachineTypes(c echo.Context, providerID, regionID, zoneID s
 		}
 		out = append(out, machineTypeView(m, r.Zones))
 	}
-	return ok(c, out, count(len(out), "machine type", "machine types"))
+	return httpx.OK(c, out, httpx.Count(len(out), "machine type", "machine types"))
 }
 
 // GetMachineType returns one machine type of a region.
@@ -135,9 +136,9 @@ func (s *Server) GetMachineType(c echo.Context, providerID, regionID, name strin
 	}
 	m, found := catalog.MachineType(providerID, regionID, name)
 	if !found {
-		return NotFound(fmt.Sprintf("machine type %q in %s", name, regionID))
+		return httpx.NotFound(fmt.Sprintf("machine type %q in %s", name, regionID))
 	}
-	return ok(c, machineTypeView(m, r.Zones), "machine type")
+	return httpx.OK(c, machineTypeView(m, r.Zones), "machine type")
 }
 
 func machineTypeView(m catalog.MachineTypeInfo, zones []string) api.MachineType {
@@ -158,11 +159,11 @@ func machineTypeView(m catalog.MachineTypeInfo, zones []string) api.MachineType 
 func (s *Server) GetSupportedKubernetesVersions(c echo.Context, params api.GetSupportedKubernetesVersionsParams) error {
 	provider, pt := string(params.CloudProvider), string(params.ProvisionerType)
 	if !slices.Contains(catalog.ProvidersOf(pt), provider) {
-		return ValidationFailed(map[string]any{"query.provisionerType": fmt.Sprintf("%s does not run on %s", pt, provider)})
+		return httpx.ValidationFailed(map[string]any{"query.provisionerType": fmt.Sprintf("%s does not run on %s", pt, provider)})
 	}
 	if params.Region != nil {
 		if _, err := regionOr404(provider, *params.Region); err != nil {
-			return ValidationFailed(map[string]any{"query.region": fmt.Sprintf("not a region of %s", provider)})
+			return httpx.ValidationFailed(map[string]any{"query.region": fmt.Sprintf("not a region of %s", provider)})
 		}
 	}
 	list := api.KubernetesVersionList{CloudProvider: api.KubernetesVersionListCloudProvider(provider),
@@ -196,7 +197,7 @@ func (s *Server) GetSupportedKubernetesVersions(c echo.Context, params api.GetSu
 		}
 		list.Versions = append(list.Versions, kv)
 	}
-	return ok(c, list, count(len(list.Versions), "version", "versions"))
+	return httpx.OK(c, list, httpx.Count(len(list.Versions), "version", "versions"))
 }
 
 // parseMillicores reads a Kubernetes CPU quantity ("2", "0.5", "500m").

@@ -14,13 +14,14 @@ import (
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
 
 // ListClusters lists the organization's clusters (DELETED ones are history, not listed).
 func (s *Server) ListClusters(c echo.Context, params api.ListClustersParams) error {
-	p, err := mustPrincipal(c)
+	p, err := httpx.MustPrincipal(c)
 	if err != nil {
 		return err
 	}
@@ -36,7 +37,7 @@ func (s *Server) ListClusters(c echo.Context, params api.ListClustersParams) err
 	for _, cl := range clusters {
 		out = append(out, clusterView(cl))
 	}
-	return ok(c, out, count(len(out), "cluster", "clusters"))
+	return httpx.OK(c, out, httpx.Count(len(out), "cluster", "clusters"))
 }
 
 // GetCluster returns one of the organization's clusters, by ID or name.
@@ -45,17 +46,17 @@ func (s *Server) GetCluster(c echo.Context, clusterID string, _ api.GetClusterPa
 	if err != nil {
 		return err
 	}
-	return ok(c, clusterView(cl), "cluster")
+	return httpx.OK(c, clusterView(cl), "cluster")
 }
 
 func (s *Server) findCluster(c echo.Context, ref string) (store.Cluster, error) {
-	p, err := mustPrincipal(c)
+	p, err := httpx.MustPrincipal(c)
 	if err != nil {
 		return store.Cluster{}, err
 	}
 	cl, err := s.store.GetCluster(c.Request().Context(), p.OrgID, ref)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Cluster{}, NotFound(fmt.Sprintf("cluster %q", ref))
+		return store.Cluster{}, httpx.NotFound(fmt.Sprintf("cluster %q", ref))
 	}
 	return cl, err
 }
@@ -68,7 +69,7 @@ func (s *Server) liveCluster(c echo.Context, ref string) (store.Cluster, activit
 		return store.Cluster{}, activities.ClusterSpec{}, err
 	}
 	if cl.Status == store.ClusterDeleted {
-		return store.Cluster{}, activities.ClusterSpec{}, NotFound(fmt.Sprintf("cluster %q", ref))
+		return store.Cluster{}, activities.ClusterSpec{}, httpx.NotFound(fmt.Sprintf("cluster %q", ref))
 	}
 	cs, err := storedSpec(cl)
 	return cl, cs, err
@@ -97,7 +98,7 @@ func clusterView(cl store.Cluster) api.Cluster {
 // name conflict the real call would hit. A name held by a deploy that ended without a
 // cluster and left nothing behind is taken over (see holderOfName).
 func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) error {
-	p, err := mustPrincipal(c)
+	p, err := httpx.MustPrincipal(c)
 	if err != nil {
 		return err
 	}
@@ -106,7 +107,7 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 		return err
 	}
 	if errs := deployRuleFaults(spec); len(errs) > 0 {
-		return ValidationFailed(fieldErrors(errs, isManifest))
+		return httpx.ValidationFailed(fieldErrors(errs, isManifest))
 	}
 	cs := clusterSpec(spec)
 	ctx := c.Request().Context()
@@ -116,14 +117,14 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 	cl := store.Cluster{
 		ID: store.NewID(), OrgID: p.OrgID, Name: cs.Name, Provider: cs.Provider,
 		ProvisionerType: cs.ProvisionerType, Region: cs.Region, KubernetesVersion: cs.KubernetesVersion,
-		Status: store.ClusterPending, AccountID: cs.AccountID, Spec: redactedSpec(spec), State: mustJSON(cs),
+		Status: store.ClusterPending, AccountID: cs.AccountID, Spec: redactedSpec(spec), State: httpx.MustJSON(cs),
 	}
 	op := newOperation(c, p, cl, workflows.OpDeploy, params.IdempotencyKey)
 	if prior, ok, err := s.priorOperation(c, op); err != nil || ok {
 		if err != nil {
 			return err
 		}
-		return accepted(c, operationAccepted(prior), "operation already started with this Idempotency-Key")
+		return httpx.Accepted(c, operationAccepted(prior), "operation already started with this Idempotency-Key")
 	}
 	cl.LastOperationID = op.ID
 	// create records the cluster and its deploy, first retiring the record of a
@@ -150,13 +151,13 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 			return tx.RecordAudit(ctx, auditEvent(c, p, "CLUSTER", "CREATE", op.ID, store.OutcomeSuccess))
 		})
 	}
-	taken := Conflict(fmt.Sprintf("cluster %q already exists", cl.Name), map[string]any{"spec.clusterName": "already exists in this organization"})
+	taken := httpx.Conflict(fmt.Sprintf("cluster %q already exists", cl.Name), map[string]any{"spec.clusterName": "already exists in this organization"})
 	if err = create(nil); errors.Is(err, store.ErrConflict) {
 		if prior, ok, perr := s.priorOperation(c, op); perr != nil || ok {
 			if perr != nil {
 				return perr
 			}
-			return accepted(c, operationAccepted(prior), "operation already started with this Idempotency-Key")
+			return httpx.Accepted(c, operationAccepted(prior), "operation already started with this Idempotency-Key")
 		}
 		holder, herr := s.holderOfName(ctx, p.OrgID, cl.Name)
 		switch {
@@ -182,17 +183,17 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 	if err := s.startWorkflow(ctx, op, cl.Provider, workflows.DeployCluster, in); err != nil {
 		// Nothing runs for this cluster: take the records back so the name stays free.
 		if derr := s.store.DeleteClusterWithOperations(context.WithoutCancel(ctx), p.OrgID, cl.ID); derr != nil {
-			s.log.ErrorContext(ctx, "roll back cluster after failed start", "err", derr, "clusterID", cl.ID, "traceID", TraceID(c))
+			s.log.ErrorContext(ctx, "roll back cluster after failed start", "err", derr, "clusterID", cl.ID, "traceID", httpx.TraceID(c))
 		}
 		return err
 	}
-	return accepted(c, operationAccepted(op), startedMessage(workflows.OpDeploy, gate))
+	return httpx.Accepted(c, operationAccepted(op), startedMessage(workflows.OpDeploy, gate))
 }
 
 // DeleteCluster starts tearing the cluster down (202 with the operation ID). The
 // cluster ends DELETED, kept for history, and its name is free again.
 func (s *Server) DeleteCluster(c echo.Context, clusterID string, params api.DeleteClusterParams) error {
-	p, err := mustPrincipal(c)
+	p, err := httpx.MustPrincipal(c)
 	if err != nil {
 		return err
 	}
@@ -200,7 +201,7 @@ func (s *Server) DeleteCluster(c echo.Context, clusterID string, params api.Dele
 		if err != nil {
 			return err
 		}
-		return accepted(c, operationAccepted(prior), "operation already started with this Idempotency-Key")
+		return httpx.Accepted(c, operationAccepted(prior), "operation already started with this Idempotency-Key")
 	}
 	cl, cs, err := s.liveCluster(c, clusterID)
 	if err != nil {
@@ -225,13 +226,13 @@ func (s *Server) DeleteCluster(c echo.Context, clusterID string, params api.Dele
 		return err
 	}
 	s.audit(c, p, "CLUSTER", "DELETE", started.ID, store.OutcomeSuccess)
-	return accepted(c, operationAccepted(started), startedMessage(workflows.OpDelete, gate))
+	return httpx.Accepted(c, operationAccepted(started), startedMessage(workflows.OpDelete, gate))
 }
 
 // CancelClusterOperation cancels the operation running on the cluster; its workflow
 // undoes what it half-did and ends CANCELLED.
 func (s *Server) CancelClusterOperation(c echo.Context, clusterID string, _ api.CancelClusterOperationParams) error {
-	p, err := mustPrincipal(c)
+	p, err := httpx.MustPrincipal(c)
 	if err != nil {
 		return err
 	}
@@ -240,12 +241,12 @@ func (s *Server) CancelClusterOperation(c echo.Context, clusterID string, _ api.
 		return err
 	}
 	if s.temporal == nil {
-		return errNoTemporal
+		return httpx.ErrNoTemporal
 	}
 	ctx := c.Request().Context()
 	running, err := s.store.RunningOperation(ctx, cl.OrgID, cl.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return Conflict(fmt.Sprintf("no operation is running on cluster %q", cl.Name), nil)
+		return httpx.Conflict(fmt.Sprintf("no operation is running on cluster %q", cl.Name), nil)
 	}
 	if err != nil {
 		return err
@@ -254,12 +255,12 @@ func (s *Server) CancelClusterOperation(c echo.Context, clusterID string, _ api.
 	if err := s.temporal.CancelWorkflow(ctx, running.WorkflowID, ""); err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
-			return Conflict(fmt.Sprintf("operation %s has already ended", running.ID), nil)
+			return httpx.Conflict(fmt.Sprintf("operation %s has already ended", running.ID), nil)
 		}
 		return fmt.Errorf("cancel %s: %w", running.ID, err)
 	}
 	s.audit(c, p, "CLUSTER", "CANCEL", running.ID, store.OutcomeSuccess)
-	return ok(c, api.ClusterCancelResult{ClusterId: &cl.ID, OperationId: running.ID, Status: api.ClusterOperationStatusRUNNING},
+	return httpx.OK(c, api.ClusterCancelResult{ClusterId: &cl.ID, OperationId: running.ID, Status: api.ClusterOperationStatusRUNNING},
 		cancelMessage(running.Type, waiting))
 }
 
@@ -282,13 +283,13 @@ func (s *Server) GetClusterSpec(c echo.Context, clusterID string, _ api.GetClust
 		}
 		spec = currentSpec(spec, cs)
 	}
-	return ok(c, spec, "cluster spec")
+	return httpx.OK(c, spec, "cluster spec")
 }
 
 // deployDryRun answers a deploy with dryRun=true: the validation and step plan, and
 // the name conflict the real call would hit (or the name it would take over from a
 // deploy that left nothing behind).
-func (s *Server) deployDryRun(c echo.Context, p Principal, spec api.K8sClusterSpec, cs activities.ClusterSpec) error {
+func (s *Server) deployDryRun(c echo.Context, p httpx.Principal, spec api.K8sClusterSpec, cs activities.ClusterSpec) error {
 	v := deployValidation(spec, cs)
 	holder, err := s.holderOfName(c.Request().Context(), p.OrgID, cs.Name)
 	if err != nil {
@@ -305,7 +306,7 @@ func (s *Server) deployDryRun(c echo.Context, p Principal, spec api.K8sClusterSp
 		*v.Errors = append(*v.Errors, "spec.clusterName: "+holder.conflict.Message)
 		msg = "the deploy would be refused (see errors); nothing was created"
 	}
-	return ok(c, v, msg)
+	return httpx.OK(c, v, msg)
 }
 
 // deployStepDescriptions say what each deploy step does, for dry runs.
@@ -357,16 +358,16 @@ func operationAccepted(op store.Operation) api.OperationAccepted {
 
 // audit records an audit event; a failure to record is logged, not returned, because
 // the audited action already happened.
-func (s *Server) audit(c echo.Context, p Principal, eventType, action, resource, outcome string) {
+func (s *Server) audit(c echo.Context, p httpx.Principal, eventType, action, resource, outcome string) {
 	err := s.store.RecordAudit(c.Request().Context(), auditEvent(c, p, eventType, action, resource, outcome))
 	if err != nil {
-		s.log.ErrorContext(c.Request().Context(), "record audit event", "err", err, "traceID", TraceID(c))
+		s.log.ErrorContext(c.Request().Context(), "record audit event", "err", err, "traceID", httpx.TraceID(c))
 	}
 }
 
-func auditEvent(c echo.Context, p Principal, eventType, action, resource, outcome string) *store.AuditEvent {
+func auditEvent(c echo.Context, p httpx.Principal, eventType, action, resource, outcome string) *store.AuditEvent {
 	return &store.AuditEvent{OrgID: p.OrgID, UserID: p.UserID, APIKeyID: p.KeyID, EventType: eventType, Action: action,
-		ResourceID: resource, Outcome: outcome, TraceID: TraceID(c)}
+		ResourceID: resource, Outcome: outcome, TraceID: httpx.TraceID(c)}
 }
 
 func randomSuffix() string {
@@ -380,12 +381,4 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // only our own types are marshalled here
-	}
-	return b
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/httpx"
 )
 
 // contract is openapi.yaml as the server enforces it: each route's operation, its
@@ -99,8 +100,6 @@ func (ct *contract) operations() []*operation {
 	return ops
 }
 
-const bodyKey = "astro.body"
-
 // validate checks a request's parameters and JSON body against its operation in
 // openapi.yaml, reporting every fault at once with the field it concerns: unknown
 // query parameters too, and, for a body the schema refuses, the faults the rules
@@ -124,12 +123,12 @@ func (s *Server) validate() echo.MiddlewareFunc {
 				}
 				if raw != nil {
 					checkBody(op, raw, details)
-					c.Set(bodyKey, raw)
+					httpx.SetBody(c, raw)
 				}
 			}
 			if len(details) > 0 {
 				s.addRuleFaults(c, op, raw, details)
-				return ValidationFailed(details)
+				return httpx.ValidationFailed(details)
 			}
 			return next(c)
 		}
@@ -203,21 +202,21 @@ func readBody(c echo.Context, op *operation) ([]byte, error) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, newError(http.StatusRequestEntityTooLarge, CodePayloadTooLarge,
+			return nil, httpx.NewError(http.StatusRequestEntityTooLarge, httpx.CodePayloadTooLarge,
 				fmt.Sprintf("request body larger than %d bytes", tooBig.Limit))
 		}
-		return nil, BadRequest("could not read the request body", map[string]any{"body": err.Error()})
+		return nil, httpx.BadRequest("could not read the request body", map[string]any{"body": err.Error()})
 	}
 	req.Body = io.NopCloser(bytes.NewReader(raw))
 	if len(bytes.TrimSpace(raw)) == 0 {
 		if op.op.RequestBody.Value != nil && op.op.RequestBody.Value.Required {
-			return nil, BadRequest("request body is required", map[string]any{"body": "required"})
+			return nil, httpx.BadRequest("request body is required", map[string]any{"body": "required"})
 		}
 		return nil, nil
 	}
 	if ct := req.Header.Get(echo.HeaderContentType); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return nil, newError(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "request body must be application/json")
+			return nil, httpx.NewError(http.StatusUnsupportedMediaType, httpx.CodeUnsupportedMedia, "request body must be application/json")
 		}
 	}
 	return raw, nil
@@ -356,23 +355,4 @@ func jsonSyntaxReason(err error) string {
 	default:
 		return "malformed JSON: " + err.Error()
 	}
-}
-
-// bindBody decodes the request body, already checked against the contract, into dst.
-// Fields the contract allows but dst lacks are an error: the two must not drift.
-func bindBody(c echo.Context, dst any) error {
-	raw, _ := c.Get(bodyKey).([]byte)
-	if raw == nil {
-		return BadRequest("request body is required", map[string]any{"body": "required"})
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		var typ *json.UnmarshalTypeError
-		if errors.As(err, &typ) && typ.Field != "" {
-			return ValidationFailed(map[string]any{typ.Field: "must be " + typ.Type.String()})
-		}
-		return BadRequest("request body does not fit the operation", map[string]any{"body": err.Error()})
-	}
-	return nil
 }

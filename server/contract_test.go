@@ -9,8 +9,8 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
-	"github.com/astropulse/astroplane/server"
 	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/httpx"
 )
 
 func loadSpec(t *testing.T) *openapi3.T {
@@ -124,7 +124,7 @@ func TestEveryOperationAnswersWithoutServerError(t *testing.T) {
 		}
 		if a.Status >= 400 {
 			env := a.Error(t)
-			if a.Status == http.StatusNotImplemented && env.Code != server.CodeNotImplemented {
+			if a.Status == http.StatusNotImplemented && env.Code != httpx.CodeNotImplemented {
 				t.Errorf("%s: 501 with error_code %q", o.op.OperationID, env.Code)
 			}
 		}
@@ -164,7 +164,7 @@ func TestUnbuiltOperationsAnswer501(t *testing.T) {
 			t.Errorf("%s %s = %d %s, want 501", tc.method, tc.path, a.Status, a.Body)
 			continue
 		}
-		if env := a.Error(t); env.Code != server.CodeNotImplemented {
+		if env := a.Error(t); env.Code != httpx.CodeNotImplemented {
 			t.Errorf("%s %s error_code = %q", tc.method, tc.path, env.Code)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/astropulse/astroplane/internal/apikey"
 	"github.com/astropulse/astroplane/server"
 	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
@@ -109,9 +110,9 @@ type answer struct {
 }
 
 // Envelope decodes a success answer.
-func (a answer) Envelope(t testing.TB) server.Envelope {
+func (a answer) Envelope(t testing.TB) httpx.Envelope {
 	t.Helper()
-	var env server.Envelope
+	var env httpx.Envelope
 	if err := json.Unmarshal(a.Body, &env); err != nil {
 		t.Fatalf("decode envelope %s: %v", a.Body, err)
 	}
@@ -119,7 +120,7 @@ func (a answer) Envelope(t testing.TB) server.Envelope {
 }
 
 // Error decodes an error answer, checking it has every envelope field.
-func (a answer) Error(t testing.TB) server.ErrorEnvelope {
+func (a answer) Error(t testing.TB) httpx.ErrorEnvelope {
 	t.Helper()
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(a.Body, &fields); err != nil {
@@ -130,13 +131,13 @@ func (a answer) Error(t testing.TB) server.ErrorEnvelope {
 			t.Fatalf("error envelope %s lacks %q", a.Body, f)
 		}
 	}
-	var env server.ErrorEnvelope
+	var env httpx.ErrorEnvelope
 	_ = json.Unmarshal(a.Body, &env)
 	if env.Status != a.Status {
 		t.Fatalf("envelope status %d != HTTP status %d", env.Status, a.Status)
 	}
-	if env.TraceID == "" || env.TraceID != a.Header.Get(server.HeaderRequestID) {
-		t.Fatalf("trace_id %q does not match X-Request-ID %q", env.TraceID, a.Header.Get(server.HeaderRequestID))
+	if env.TraceID == "" || env.TraceID != a.Header.Get(httpx.HeaderRequestID) {
+		t.Fatalf("trace_id %q does not match X-Request-ID %q", env.TraceID, a.Header.Get(httpx.HeaderRequestID))
 	}
 	return env
 }
@@ -160,7 +161,7 @@ func (e *env) do(method, path, key string, body any, headers ...string) answer {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if key != "" {
-		req.Header.Set(server.HeaderAPIKey, key)
+		req.Header.Set(httpx.HeaderAPIKey, key)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])

@@ -13,7 +13,7 @@ import (
 
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/astropulse/astroplane/server"
+	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
@@ -116,7 +116,7 @@ func (e *env) concurrently(t *testing.T, n int, method, path string, body any, i
 		} else {
 			req.Header.Set("Content-Type", "application/json")
 		}
-		req.Header.Set(server.HeaderAPIKey, e.key)
+		req.Header.Set(httpx.HeaderAPIKey, e.key)
 		for j := 0; j+1 < len(headers); j += 2 {
 			req.Header.Set(headers[j], headers[j+1])
 		}

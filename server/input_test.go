@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/astropulse/astroplane/server"
+	"github.com/astropulse/astroplane/server/httpx"
 )
 
 const dryRunDeploy = "/api/v1/clusters?dryRun=true"
@@ -29,24 +29,24 @@ func TestBadInputGetsA4xxNamingTheField(t *testing.T) {
 		code   string
 		field  string // a key of details; "" when details may be empty
 	}{
-		{"malformed JSON", dryRunDeploy, []byte(`{"apiVersion": `), nil, 400, server.CodeValidationFailed, "body"},
-		{"trailing garbage", dryRunDeploy, []byte(`{} {}`), nil, 400, server.CodeValidationFailed, "body"},
-		{"not an object", dryRunDeploy, []byte(`[1,2]`), nil, 400, server.CodeValidationFailed, "body"},
-		{"empty body", dryRunDeploy, []byte(``), nil, 400, server.CodeBadRequest, "body"},
+		{"malformed JSON", dryRunDeploy, []byte(`{"apiVersion": `), nil, 400, httpx.CodeValidationFailed, "body"},
+		{"trailing garbage", dryRunDeploy, []byte(`{} {}`), nil, 400, httpx.CodeValidationFailed, "body"},
+		{"not an object", dryRunDeploy, []byte(`[1,2]`), nil, 400, httpx.CodeValidationFailed, "body"},
+		{"empty body", dryRunDeploy, []byte(``), nil, 400, httpx.CodeBadRequest, "body"},
 		{"wrong type", dryRunDeploy, withSpec(func(s map[string]any) {
 			s["clusterSpec"].(map[string]any)["dataPlane"].(map[string]any)["nodeGroups"].([]any)[0].(map[string]any)["minNode"] = "one"
-		}), nil, 400, server.CodeValidationFailed, "spec.clusterSpec.dataPlane.nodeGroups.0.minNode"},
-		{"unknown field", dryRunDeploy, withSpec(func(s map[string]any) { s["regoin"] = "us-east-1" }), nil, 400, server.CodeValidationFailed, "spec.regoin"},
-		{"bad enum", dryRunDeploy, withSpec(func(s map[string]any) { s["provider"] = "ibm" }), nil, 400, server.CodeValidationFailed, "spec.provider"},
-		{"missing required", dryRunDeploy, withSpec(func(s map[string]any) { delete(s, "provisioner") }), nil, 400, server.CodeValidationFailed, "spec.provisioner"},
-		{"placeholder", dryRunDeploy, withSpec(func(s map[string]any) { s["region"] = "<YOUR_REGION>" }), nil, 400, server.CodeValidationFailed, "spec.region"},
-		{"provisioner on the wrong provider", dryRunDeploy, withSpec(func(s map[string]any) { s["provider"] = "gcp" }), nil, 400, server.CodeValidationFailed, "spec.provisioner.type"},
-		{"oversized body", dryRunDeploy, []byte(`{"x":"` + strings.Repeat("a", 70<<10) + `"}`), nil, 413, server.CodePayloadTooLarge, ""},
-		{"wrong content type", dryRunDeploy, []byte(`{}`), []string{"Content-Type", "text/plain"}, 415, server.CodeUnsupportedMedia, ""},
-		{"bad query parameter", "/api/v1/clusters/prod/history?limit=many", nil, nil, 400, server.CodeValidationFailed, "query.limit"},
-		{"bad boolean query parameter", "/api/v1/clusters?dryRun=perhaps", eksManifest("prod"), nil, 400, server.CodeValidationFailed, "query.dryRun"},
-		{"bad path parameter", "/api/v1/orgs/" + strings.Repeat("x", 3000), nil, nil, 404, server.CodeNotFound, ""},
-		{"unknown route", "/api/v1/nope", nil, nil, 404, server.CodeNotFound, ""},
+		}), nil, 400, httpx.CodeValidationFailed, "spec.clusterSpec.dataPlane.nodeGroups.0.minNode"},
+		{"unknown field", dryRunDeploy, withSpec(func(s map[string]any) { s["regoin"] = "us-east-1" }), nil, 400, httpx.CodeValidationFailed, "spec.regoin"},
+		{"bad enum", dryRunDeploy, withSpec(func(s map[string]any) { s["provider"] = "ibm" }), nil, 400, httpx.CodeValidationFailed, "spec.provider"},
+		{"missing required", dryRunDeploy, withSpec(func(s map[string]any) { delete(s, "provisioner") }), nil, 400, httpx.CodeValidationFailed, "spec.provisioner"},
+		{"placeholder", dryRunDeploy, withSpec(func(s map[string]any) { s["region"] = "<YOUR_REGION>" }), nil, 400, httpx.CodeValidationFailed, "spec.region"},
+		{"provisioner on the wrong provider", dryRunDeploy, withSpec(func(s map[string]any) { s["provider"] = "gcp" }), nil, 400, httpx.CodeValidationFailed, "spec.provisioner.type"},
+		{"oversized body", dryRunDeploy, []byte(`{"x":"` + strings.Repeat("a", 70<<10) + `"}`), nil, 413, httpx.CodePayloadTooLarge, ""},
+		{"wrong content type", dryRunDeploy, []byte(`{}`), []string{"Content-Type", "text/plain"}, 415, httpx.CodeUnsupportedMedia, ""},
+		{"bad query parameter", "/api/v1/clusters/prod/history?limit=many", nil, nil, 400, httpx.CodeValidationFailed, "query.limit"},
+		{"bad boolean query parameter", "/api/v1/clusters?dryRun=perhaps", eksManifest("prod"), nil, 400, httpx.CodeValidationFailed, "query.dryRun"},
+		{"bad path parameter", "/api/v1/orgs/" + strings.Repeat("x", 3000), nil, nil, 404, httpx.CodeNotFound, ""},
+		{"unknown route", "/api/v1/nope", nil, nil, 404, httpx.CodeNotFound, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			method := http.MethodPost
@@ -103,11 +103,11 @@ func TestDryRunAcceptsBothManifestForms(t *testing.T) {
 
 func TestTraceIDIsEchoedAndLogged(t *testing.T) {
 	e := newEnv(t, nil)
-	a := e.do(http.MethodGet, "/api/v1/clusters", e.key, nil, server.HeaderRequestID, "req-42")
-	if a.Header.Get(server.HeaderRequestID) != "req-42" || a.Envelope(t).ID != "req-42" {
-		t.Fatalf("caller's request ID not kept: header %q body %s", a.Header.Get(server.HeaderRequestID), a.Body)
+	a := e.do(http.MethodGet, "/api/v1/clusters", e.key, nil, httpx.HeaderRequestID, "req-42")
+	if a.Header.Get(httpx.HeaderRequestID) != "req-42" || a.Envelope(t).ID != "req-42" {
+		t.Fatalf("caller's request ID not kept: header %q body %s", a.Header.Get(httpx.HeaderRequestID), a.Body)
 	}
-	a = e.do(http.MethodGet, "/api/v1/clusters/nope", e.key, nil, server.HeaderRequestID, "bad id with spaces")
+	a = e.do(http.MethodGet, "/api/v1/clusters/nope", e.key, nil, httpx.HeaderRequestID, "bad id with spaces")
 	traceID := a.Error(t).TraceID
 	if traceID == "bad id with spaces" || !strings.HasPrefix(traceID, "trace-") {
 		t.Fatalf("unsafe request ID accepted: %q", traceID)
@@ -151,7 +151,7 @@ func FuzzDeployBody(f *testing.F) {
 		switch {
 		case a.Status == http.StatusOK:
 		case a.Status >= 400 && a.Status < 500:
-			var env server.ErrorEnvelope
+			var env httpx.ErrorEnvelope
 			if err := json.Unmarshal(a.Body, &env); err != nil || env.Code == "" || env.Status != a.Status {
 				t.Fatalf("4xx without the error envelope: %s", a.Body)
 			}

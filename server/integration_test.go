@@ -17,7 +17,7 @@ import (
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/activities/sim"
 	"github.com/astropulse/astroplane/internal/testtemporal"
-	"github.com/astropulse/astroplane/server"
+	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
@@ -410,7 +410,7 @@ func TestProgressStream(t *testing.T) {
 	if _, resp, err := websocket.Dial(ctx, url, nil); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("unauthenticated stream: err=%v resp=%v", err, resp)
 	}
-	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: http.Header{server.HeaderAPIKey: {e.key}}})
+	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: http.Header{httpx.HeaderAPIKey: {e.key}}})
 	if err != nil {
 		t.Fatal(err)
 	}

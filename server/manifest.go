@@ -7,21 +7,22 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/httpx"
 )
 
 // bindClusterSpec decodes a deploy body in either of its forms — the K8sCluster
 // manifest or the legacy flat spec — into the spec, and says which form it was.
 func bindClusterSpec(c echo.Context) (spec api.K8sClusterSpec, isManifest bool, err error) {
-	raw, _ := c.Get(bodyKey).([]byte)
+	raw := httpx.Body(c)
 	var probe map[string]json.RawMessage
 	_ = json.Unmarshal(raw, &probe) // the contract check already proved it an object
 	_, isManifest = probe["spec"]
 	if isManifest {
 		var m api.K8sClusterManifest
-		err := bindBody(c, &m)
+		err := httpx.BindBody(c, &m)
 		return m.Spec, true, err
 	}
-	err = bindBody(c, &spec)
+	err = httpx.BindBody(c, &spec)
 	return spec, false, err
 }
 
@@ -63,7 +64,7 @@ func redactedSpec(spec api.K8sClusterSpec) []byte {
 		sh.Credentials, pv.SelfHosted = &creds, &sh
 	}
 	spec.Provisioner = pv
-	return mustJSON(spec)
+	return httpx.MustJSON(spec)
 }
 
 // accountID is the cloud account the cluster lives in, for history look-ups.

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"github.com/astropulse/astroplane/server/httpx"
+
 	"context"
 	"errors"
 	"fmt"
@@ -18,7 +20,7 @@ type nameHolder struct {
 	// holder's record (kept as DELETED, for history). Empty when the name is taken.
 	deploy store.Operation
 	// conflict is the 409 a deploy of a taken name gets, saying how to free it.
-	conflict *APIError
+	conflict *httpx.APIError
 }
 
 func (h *nameHolder) freeable() bool { return h != nil && h.deploy.ID != "" }
@@ -38,7 +40,7 @@ func (s *Server) holderOfName(ctx context.Context, orgID, name string) (*nameHol
 		"status": cl.Status, "lastOperationId": cl.LastOperationID}
 	if running, err := s.store.RunningOperation(ctx, orgID, cl.ID); err == nil {
 		details["runningOperationId"], details["runningOperationType"] = running.ID, running.Type
-		h.conflict = Conflict(fmt.Sprintf("cluster %q already exists and operation %s (%s) is running on it; wait for it to end or cancel it (POST /api/v1/clusters/%s/cancel)",
+		h.conflict = httpx.Conflict(fmt.Sprintf("cluster %q already exists and operation %s (%s) is running on it; wait for it to end or cancel it (POST /api/v1/clusters/%s/cancel)",
 			name, running.ID, running.Type, name), details)
 		return h, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -55,10 +57,10 @@ func (s *Server) holderOfName(ctx context.Context, orgID, name string) (*nameHol
 			h.deploy = op
 			return h, nil
 		}
-		h.conflict = Conflict(fmt.Sprintf("cluster %q already exists (%s): its operation %s may have left resources behind; "+
+		h.conflict = httpx.Conflict(fmt.Sprintf("cluster %q already exists (%s): its operation %s may have left resources behind; "+
 			"delete it (DELETE /api/v1/clusters/%s), which removes what remains and frees the name", name, cl.Status, cl.LastOperationID, name), details)
 	default:
-		h.conflict = Conflict(fmt.Sprintf("cluster %q already exists (%s); choose another name, or delete it (DELETE /api/v1/clusters/%s) to free the name",
+		h.conflict = httpx.Conflict(fmt.Sprintf("cluster %q already exists (%s); choose another name, or delete it (DELETE /api/v1/clusters/%s) to free the name",
 			name, cl.Status, name), details)
 	}
 	return h, nil

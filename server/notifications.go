@@ -16,12 +16,13 @@ import (
 	"github.com/astropulse/astroplane/approval"
 	"github.com/astropulse/astroplane/secrets"
 	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 )
 
 // ListNotificationChannels lists the channels notifications can go out on.
 func (s *Server) ListNotificationChannels(c echo.Context) error {
-	return ok(c, []api.NotificationChannel{
+	return httpx.OK(c, []api.NotificationChannel{
 		{Channel: api.Email, DisplayName: ptr("Email"), Description: ptr("Email over SMTP to the integration's recipients (approval links go to the approvers).")},
 		{Channel: api.Slack, DisplayName: ptr("Slack"), Description: ptr("A Slack incoming webhook; messages use Block Kit with buttons.")},
 	}, "channels")
@@ -34,7 +35,7 @@ func (s *Server) ListNotificationTopics(c echo.Context) error {
 		category, _, _ := strings.Cut(t.Name, ".")
 		out = append(out, api.NotificationTopic{Topic: t.Name, Description: ptr(t.Description), Category: ptr(category)})
 	}
-	return ok(c, out, "topics")
+	return httpx.OK(c, out, "topics")
 }
 
 // HeaderOrganizationID names the organization a notification call acts on.
@@ -44,27 +45,27 @@ const HeaderOrganizationID = "X-Astro-Organization-ID"
 // X-Astro-Organization-ID must name by its ID (as GET /api/v1/orgs answers it) or its
 // name. Any other value is a 403 saying which organization the key belongs to: a key
 // acts for its own organization only.
-func notificationOrg(c echo.Context, orgHeader string) (Principal, error) {
-	p, err := mustPrincipal(c)
+func notificationOrg(c echo.Context, orgHeader string) (httpx.Principal, error) {
+	p, err := httpx.MustPrincipal(c)
 	if err != nil {
-		return Principal{}, err
+		return httpx.Principal{}, err
 	}
 	if orgHeader == p.OrgID || orgHeader == p.OrgName {
 		return p, nil
 	}
-	e := Forbidden(fmt.Sprintf("this API key belongs to organization %q (ID %s), but %s asks for %q; send %s: %s (or its name)",
+	e := httpx.Forbidden(fmt.Sprintf("this API key belongs to organization %q (ID %s), but %s asks for %q; send %s: %s (or its name)",
 		p.OrgName, p.OrgID, HeaderOrganizationID, orgHeader, HeaderOrganizationID, p.OrgID))
 	e.Details = map[string]any{
 		"header." + HeaderOrganizationID: fmt.Sprintf("%q is not this key's organization", orgHeader),
 		"keyOrganization":                p.OrgName,
 		"keyOrganizationId":              p.OrgID,
 	}
-	return Principal{}, e
+	return httpx.Principal{}, e
 }
 
 func (s *Server) needBox() error {
 	if s.box == nil {
-		return NotImplemented("notification integrations (no encryption key configured)")
+		return httpx.NotImplemented("notification integrations (no encryption key configured)")
 	}
 	return nil
 }
@@ -90,7 +91,7 @@ func (s *Server) ListNotificationIntegrations(c echo.Context, params api.ListNot
 		}
 		out = append(out, v)
 	}
-	return ok(c, out, "integrations")
+	return httpx.OK(c, out, "integrations")
 }
 
 // GetNotificationIntegration returns one integration, secrets masked.
@@ -104,7 +105,7 @@ func (s *Server) GetNotificationIntegration(c echo.Context, channel api.Notifica
 	}
 	in, err := s.store.GetIntegration(c.Request().Context(), p.OrgID, string(channel))
 	if errors.Is(err, store.ErrNotFound) {
-		return NotFound(fmt.Sprintf("%s integration", channel))
+		return httpx.NotFound(fmt.Sprintf("%s integration", channel))
 	}
 	if err != nil {
 		return err
@@ -113,7 +114,7 @@ func (s *Server) GetNotificationIntegration(c echo.Context, channel api.Notifica
 	if err != nil {
 		return err
 	}
-	return ok(c, v, "integration")
+	return httpx.OK(c, v, "integration")
 }
 
 // ConfigureNotificationIntegration stores a channel's configuration, replacing the
@@ -127,11 +128,11 @@ func (s *Server) ConfigureNotificationIntegration(c echo.Context, params api.Con
 		return err
 	}
 	var in api.NotificationIntegrationInput
-	if err := bindBody(c, &in); err != nil {
+	if err := httpx.BindBody(c, &in); err != nil {
 		return err
 	}
 	if in.Channel == nil {
-		return ValidationFailed(map[string]any{"channel": "required"})
+		return httpx.ValidationFailed(map[string]any{"channel": "required"})
 	}
 	ctx := c.Request().Context()
 	// The request replaces the whole configuration: what it leaves out is not kept.
@@ -186,7 +187,7 @@ func (s *Server) ConfigureNotificationIntegration(c echo.Context, params api.Con
 		}
 	}
 	if len(details) > 0 {
-		return ValidationFailed(details)
+		return httpx.ValidationFailed(details)
 	}
 	sealed, err := activities.SealIntegrationConfig(s.box, cfg)
 	if err != nil {
@@ -206,7 +207,7 @@ func (s *Server) ConfigureNotificationIntegration(c echo.Context, params api.Con
 	if err != nil {
 		return err
 	}
-	return ok(c, v, "integration saved")
+	return httpx.OK(c, v, "integration saved")
 }
 
 // DeleteNotificationIntegration removes a channel's integration.
@@ -216,12 +217,12 @@ func (s *Server) DeleteNotificationIntegration(c echo.Context, channel api.Notif
 		return err
 	}
 	if err := s.store.DeleteIntegration(c.Request().Context(), p.OrgID, string(channel)); errors.Is(err, store.ErrNotFound) {
-		return NotFound(fmt.Sprintf("%s integration", channel))
+		return httpx.NotFound(fmt.Sprintf("%s integration", channel))
 	} else if err != nil {
 		return err
 	}
 	s.audit(c, p, "NOTIFICATION", "DELETE", "integration:"+string(channel), store.OutcomeSuccess)
-	return ok(c, true, "integration deleted")
+	return httpx.OK(c, true, "integration deleted")
 }
 
 func (s *Server) integrationView(in store.NotificationIntegration) (api.NotificationIntegration, error) {
@@ -285,7 +286,7 @@ func (s *Server) ListNotificationSubscriptions(c echo.Context, params api.ListNo
 	for _, sub := range subs {
 		out = append(out, subscriptionView(sub))
 	}
-	return ok(c, out, "subscriptions")
+	return httpx.OK(c, out, "subscriptions")
 }
 
 // GetNotificationSubscription returns the subscription to one topic.
@@ -296,12 +297,12 @@ func (s *Server) GetNotificationSubscription(c echo.Context, topic string, param
 	}
 	sub, err := s.store.GetSubscription(c.Request().Context(), p.OrgID, topic)
 	if errors.Is(err, store.ErrNotFound) {
-		return NotFound(fmt.Sprintf("subscription to %q", topic))
+		return httpx.NotFound(fmt.Sprintf("subscription to %q", topic))
 	}
 	if err != nil {
 		return err
 	}
-	return ok(c, subscriptionView(sub), "subscription")
+	return httpx.OK(c, subscriptionView(sub), "subscription")
 }
 
 // PutNotificationSubscription creates or replaces the subscription to a topic.
@@ -311,11 +312,11 @@ func (s *Server) PutNotificationSubscription(c echo.Context, params api.PutNotif
 		return err
 	}
 	var in api.NotificationSubscriptionInput
-	if err := bindBody(c, &in); err != nil {
+	if err := httpx.BindBody(c, &in); err != nil {
 		return err
 	}
 	if !slices.Contains(knownTopics, in.Topic) {
-		return ValidationFailed(map[string]any{"topic": "unknown topic; see GET /api/v1/notifications/topics"})
+		return httpx.ValidationFailed(map[string]any{"topic": "unknown topic; see GET /api/v1/notifications/topics"})
 	}
 	channels := make([]string, 0, len(in.Channels))
 	for _, ch := range in.Channels {
@@ -330,7 +331,7 @@ func (s *Server) PutNotificationSubscription(c echo.Context, params api.PutNotif
 	if err != nil {
 		return err
 	}
-	return ok(c, subscriptionView(sub), "subscription saved")
+	return httpx.OK(c, subscriptionView(sub), "subscription saved")
 }
 
 // DeleteNotificationSubscription removes the subscription to a topic.
@@ -340,12 +341,12 @@ func (s *Server) DeleteNotificationSubscription(c echo.Context, topic string, pa
 		return err
 	}
 	if err := s.store.DeleteSubscription(c.Request().Context(), p.OrgID, topic); errors.Is(err, store.ErrNotFound) {
-		return NotFound(fmt.Sprintf("subscription to %q", topic))
+		return httpx.NotFound(fmt.Sprintf("subscription to %q", topic))
 	} else if err != nil {
 		return err
 	}
 	s.audit(c, p, "NOTIFICATION", "DELETE", "subscription:"+topic, store.OutcomeSuccess)
-	return ok(c, true, "subscription deleted")
+	return httpx.OK(c, true, "subscription deleted")
 }
 
 func subscriptionView(sub store.NotificationSubscription) api.NotificationSubscription {
@@ -388,14 +389,14 @@ func (s *Server) ShowUnsubscribePage(c echo.Context, params api.ShowUnsubscribeP
 	return c.HTML(status, b.String())
 }
 
-func (s *Server) verifyUnsubscribe(c echo.Context, token string) (approval.Claims, *APIError) {
+func (s *Server) verifyUnsubscribe(c echo.Context, token string) (approval.Claims, *httpx.APIError) {
 	if s.signer == nil {
-		return approval.Claims{}, NotImplemented("unsubscribe links (no signing key configured)")
+		return approval.Claims{}, httpx.NotImplemented("unsubscribe links (no signing key configured)")
 	}
 	claims, err := s.signer.VerifyFor(approval.PurposeUnsubscribe, token, time.Now())
 	if err != nil {
 		s.auditRefusedToken(c, claims.OrgID, claims, "unsubscribe token refused: "+err.Error())
-		return approval.Claims{}, BadRequest("this unsubscribe link is not valid: "+err.Error(), map[string]any{"query.token": err.Error()})
+		return approval.Claims{}, httpx.BadRequest("this unsubscribe link is not valid: "+err.Error(), map[string]any{"query.token": err.Error()})
 	}
 	return claims, nil
 }
@@ -416,7 +417,7 @@ func (s *Server) UnsubscribeNotifications(c echo.Context, params api.Unsubscribe
 			return err
 		}
 		var in api.NotificationUnsubscribeRequest
-		if err := bindBody(c, &in); err != nil {
+		if err := httpx.BindBody(c, &in); err != nil {
 			return err
 		}
 		orgID, topic, channel = p.OrgID, in.Topic, deref(in.Channel)
@@ -424,7 +425,7 @@ func (s *Server) UnsubscribeNotifications(c echo.Context, params api.Unsubscribe
 	ctx := c.Request().Context()
 	sub, err := s.store.GetSubscription(ctx, orgID, topic)
 	if errors.Is(err, store.ErrNotFound) {
-		return NotFound(fmt.Sprintf("subscription to %q", topic))
+		return httpx.NotFound(fmt.Sprintf("subscription to %q", topic))
 	}
 	if err != nil {
 		return err
@@ -441,7 +442,7 @@ func (s *Server) UnsubscribeNotifications(c echo.Context, params api.Unsubscribe
 		return err
 	}
 	_ = s.store.RecordAudit(ctx, &store.AuditEvent{OrgID: orgID, EventType: "NOTIFICATION", Action: "UNSUBSCRIBE",
-		ResourceID: "subscription:" + topic, Outcome: store.OutcomeSuccess, TraceID: TraceID(c),
-		Details: mustJSON(map[string]string{"channel": channel})})
-	return ok(c, true, "unsubscribed")
+		ResourceID: "subscription:" + topic, Outcome: store.OutcomeSuccess, TraceID: httpx.TraceID(c),
+		Details: httpx.MustJSON(map[string]string{"channel": channel})})
+	return httpx.OK(c, true, "unsubscribed")
 }

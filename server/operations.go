@@ -1,6 +1,8 @@
 package server
 
 import (
+	"github.com/astropulse/astroplane/server/httpx"
+
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +22,7 @@ import (
 
 // newOperation prepares the record of an operation on cl, its ID naming org, cluster
 // and type, and the request's hash for Idempotency-Key checks.
-func newOperation(c echo.Context, p Principal, cl store.Cluster, opType string, idemKey *string) store.Operation {
+func newOperation(c echo.Context, p httpx.Principal, cl store.Cluster, opType string, idemKey *string) store.Operation {
 	id := workflows.OperationID(p.OrgName, cl.Name, opType, randomSuffix())
 	return store.Operation{
 		ID: id, OrgID: p.OrgID, ClusterID: cl.ID, ClusterName: cl.Name, Type: opType,
@@ -31,7 +33,7 @@ func newOperation(c echo.Context, p Principal, cl store.Cluster, opType string, 
 
 // requestHash identifies a request for Idempotency-Key checks: method, path and body.
 func requestHash(c echo.Context) string {
-	raw, _ := c.Get(bodyKey).([]byte)
+	raw := httpx.Body(c)
 	return idempotency.RequestHash(c.Request().Method, c.Request().URL.Path, raw)
 }
 
@@ -39,7 +41,7 @@ func requestHash(c echo.Context) string {
 // the cluster's state is looked at: a repeat gets the first operation even when that
 // operation has since changed the cluster (UPDATING, or DELETED and gone), and the
 // same key with another request is a 422. ok is false when there is no key or it is new.
-func (s *Server) repeatedOperation(c echo.Context, p Principal, idemKey *string) (prior store.Operation, ok bool, err error) {
+func (s *Server) repeatedOperation(c echo.Context, p httpx.Principal, idemKey *string) (prior store.Operation, ok bool, err error) {
 	return s.priorOperation(c, store.Operation{OrgID: p.OrgID, IdempotencyKey: deref(idemKey), RequestHash: requestHash(c)})
 }
 
@@ -57,7 +59,7 @@ func (s *Server) priorOperation(c echo.Context, op store.Operation) (prior store
 		return store.Operation{}, false, err
 	}
 	if err := idempotency.Check(prior.RequestHash, op.RequestHash); err != nil {
-		return store.Operation{}, false, &APIError{Status: http.StatusUnprocessableEntity, Code: CodeUnprocessable,
+		return store.Operation{}, false, &httpx.APIError{Status: http.StatusUnprocessableEntity, Code: httpx.CodeUnprocessable,
 			Message: "Idempotency-Key was already used with a different request",
 			Details: map[string]any{"header.Idempotency-Key": "reused with a different request"}}
 	}
@@ -77,7 +79,7 @@ func (s *Server) conflictWithRunning(ctx context.Context, orgID, clusterID strin
 		return false, err
 	}
 	if s.temporal == nil {
-		return false, errNoTemporal
+		return false, httpx.ErrNoTemporal
 	}
 	desc, err := s.temporal.DescribeWorkflow(ctx, running.WorkflowID, "")
 	var notFound *serviceerror.NotFound
@@ -99,7 +101,7 @@ func (s *Server) conflictWithRunning(ctx context.Context, orgID, clusterID strin
 			return true, nil
 		}
 	}
-	return false, Conflict(fmt.Sprintf("operation %s (%s) is already running on this cluster", running.ID, running.Type),
+	return false, httpx.Conflict(fmt.Sprintf("operation %s (%s) is already running on this cluster", running.ID, running.Type),
 		map[string]any{"runningOperationId": running.ID, "runningOperationType": running.Type})
 }
 
@@ -111,7 +113,7 @@ const staleAfter = time.Minute
 // search attributes operators and the API find it by.
 func (s *Server) startWorkflow(ctx context.Context, op store.Operation, provider string, wf any, in any) error {
 	if s.temporal == nil {
-		return errNoTemporal
+		return httpx.ErrNoTemporal
 	}
 	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       op.WorkflowID,
@@ -156,7 +158,7 @@ func (s *Server) beginOperation(c echo.Context, op store.Operation, provider str
 			return store.Operation{}, cerr
 		}
 		if !retry || attempt > 0 {
-			return store.Operation{}, Conflict("another operation is running on this cluster", nil)
+			return store.Operation{}, httpx.Conflict("another operation is running on this cluster", nil)
 		}
 	}
 	if err := s.startWorkflow(ctx, op, provider, wf, in); err != nil {

@@ -9,12 +9,13 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 )
 
 // ListOrganizations lists the organizations the key's user belongs to.
 func (s *Server) ListOrganizations(c echo.Context, params api.ListOrganizationsParams) error {
-	p, err := mustPrincipal(c)
+	p, err := httpx.MustPrincipal(c)
 	if err != nil {
 		return err
 	}
@@ -31,7 +32,7 @@ func (s *Server) ListOrganizations(c echo.Context, params api.ListOrganizationsP
 		}
 		out = append(out, orgView(o, m.Role))
 	}
-	return ok(c, out, fmt.Sprintf("%d of %s", len(out), count(int(total), "organization", "organizations")))
+	return httpx.OK(c, out, fmt.Sprintf("%d of %s", len(out), httpx.Count(int(total), "organization", "organizations")))
 }
 
 // GetOrganization returns an organization the key's user belongs to; any other
@@ -41,7 +42,7 @@ func (s *Server) GetOrganization(c echo.Context, id string, _ api.GetOrganizatio
 	if err != nil {
 		return err
 	}
-	return ok(c, orgView(org, role), "organization")
+	return httpx.OK(c, orgView(org, role), "organization")
 }
 
 // GetOrganizationMembers lists the members of an organization the key's user belongs to.
@@ -68,17 +69,17 @@ func (s *Server) GetOrganizationMembers(c echo.Context, id string, params api.Ge
 		}
 		list.Members = append(list.Members, v)
 	}
-	return ok(c, list, count(int(total), "member", "members"))
+	return httpx.OK(c, list, httpx.Count(int(total), "member", "members"))
 }
 
 func (s *Server) memberOrg(c echo.Context, id string) (store.Organization, string, error) {
-	p, err := mustPrincipal(c)
+	p, err := httpx.MustPrincipal(c)
 	if err != nil {
 		return store.Organization{}, "", err
 	}
 	m, err := s.store.GetMembership(c.Request().Context(), id, p.UserID)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Organization{}, "", NotFound(fmt.Sprintf("organization %q", id))
+		return store.Organization{}, "", httpx.NotFound(fmt.Sprintf("organization %q", id))
 	}
 	if err != nil {
 		return store.Organization{}, "", err

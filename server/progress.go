@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
@@ -33,7 +34,7 @@ func (s *Server) GetClusterProgress(c echo.Context, clusterID string, params api
 	if err != nil {
 		return err
 	}
-	return ok(c, progressView(pr, detail, cl), "progress")
+	return httpx.OK(c, progressView(pr, detail, cl), "progress")
 }
 
 // findOperation resolves a cluster and one of its operations (its last by default).
@@ -46,7 +47,7 @@ func (s *Server) findOperation(c echo.Context, clusterID string, operationID *st
 		return s.findNamedOperation(c, clusterID, *operationID)
 	}
 	cl, err := s.findCluster(c, clusterID)
-	var apiErr *APIError
+	var apiErr *httpx.APIError
 	if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
 		return store.Cluster{}, store.Operation{}, s.deletedCluster(c, clusterID, err)
 	}
@@ -55,7 +56,7 @@ func (s *Server) findOperation(c echo.Context, clusterID string, operationID *st
 	}
 	op, err := s.store.GetOperation(c.Request().Context(), cl.OrgID, cl.LastOperationID)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Cluster{}, store.Operation{}, NotFound(fmt.Sprintf("operation %q of cluster %q", cl.LastOperationID, cl.Name))
+		return store.Cluster{}, store.Operation{}, httpx.NotFound(fmt.Sprintf("operation %q of cluster %q", cl.LastOperationID, cl.Name))
 	}
 	return cl, op, err
 }
@@ -63,21 +64,21 @@ func (s *Server) findOperation(c echo.Context, clusterID string, operationID *st
 // findNamedOperation is findOperation for operation opID, which must belong to the
 // cluster ref names (by ID, or by the name it had).
 func (s *Server) findNamedOperation(c echo.Context, ref, opID string) (store.Cluster, store.Operation, error) {
-	p, err := mustPrincipal(c)
+	p, err := httpx.MustPrincipal(c)
 	if err != nil {
 		return store.Cluster{}, store.Operation{}, err
 	}
 	ctx := c.Request().Context()
 	op, err := s.store.GetOperation(ctx, p.OrgID, opID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && op.ClusterID != ref && op.ClusterName != ref) {
-		return store.Cluster{}, store.Operation{}, NotFound(fmt.Sprintf("operation %q of cluster %q", opID, ref))
+		return store.Cluster{}, store.Operation{}, httpx.NotFound(fmt.Sprintf("operation %q of cluster %q", opID, ref))
 	}
 	if err != nil {
 		return store.Cluster{}, store.Operation{}, err
 	}
 	cl, err := s.store.GetCluster(ctx, p.OrgID, op.ClusterID)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Cluster{}, store.Operation{}, NotFound(fmt.Sprintf("operation %q of cluster %q", opID, ref))
+		return store.Cluster{}, store.Operation{}, httpx.NotFound(fmt.Sprintf("operation %q of cluster %q", opID, ref))
 	}
 	return cl, op, err
 }
@@ -86,7 +87,7 @@ func (s *Server) findNamedOperation(c echo.Context, ref, opID string) (store.Clu
 // a 410 naming the operation that ended the most recently deleted cluster of that
 // name and when, or notFound when there never was one.
 func (s *Server) deletedCluster(c echo.Context, name string, notFound error) error {
-	p, err := mustPrincipal(c)
+	p, err := httpx.MustPrincipal(c)
 	if err != nil {
 		return err
 	}
@@ -113,7 +114,7 @@ func (s *Server) deletedCluster(c echo.Context, name string, notFound error) err
 		}
 	}
 	details["hint"] = "pass operationId for the progress of one of its operations; GET /api/v1/clusters/" + name + "/history lists them"
-	return &APIError{Status: http.StatusGone, Code: CodeClusterDeleted, Message: msg, Details: details}
+	return &httpx.APIError{Status: http.StatusGone, Code: httpx.CodeClusterDeleted, Message: msg, Details: details}
 }
 
 // progress asks the operation's workflow for its progress and adds the running
@@ -121,7 +122,7 @@ func (s *Server) deletedCluster(c echo.Context, name string, notFound error) err
 // (all down), it falls back to what the store and Temporal know of the operation.
 func (s *Server) progress(ctx context.Context, op store.Operation) (workflows.Progress, map[string]any, error) {
 	if s.temporal == nil {
-		return workflows.Progress{}, nil, errNoTemporal
+		return workflows.Progress{}, nil, httpx.ErrNoTemporal
 	}
 	// Query and Describe are independent: ask both at once.
 	var (
@@ -247,12 +248,12 @@ var visibilityStatus = map[api.ClusterOperationStatus]string{
 // ListClusterProgress lists the organization's operations from Temporal visibility,
 // newest first, filtered by the custom search attributes every operation carries.
 func (s *Server) ListClusterProgress(c echo.Context, params api.ListClusterProgressParams) error {
-	p, err := mustPrincipal(c)
+	p, err := httpx.MustPrincipal(c)
 	if err != nil {
 		return err
 	}
 	if s.temporal == nil {
-		return errNoTemporal
+		return httpx.ErrNoTemporal
 	}
 	clauses := []string{fmt.Sprintf("%s = '%s'", workflows.AttrOrgID.GetName(), p.OrgID)}
 	if params.OperationType != nil {
@@ -262,14 +263,14 @@ func (s *Server) ListClusterProgress(c echo.Context, params api.ListClusterProgr
 	if params.Status != nil {
 		f, known := visibilityStatus[*params.Status]
 		if !known { // statuses no finished workflow has (PENDING, WAITING_FOR_APPROVAL, …)
-			return ok(c, api.ClusterProgressList{Items: []api.ClusterProgress{}}, "0 operations")
+			return httpx.OK(c, api.ClusterProgressList{Items: []api.ClusterProgress{}}, "0 operations")
 		}
 		clauses = append(clauses, f)
 	}
 	var token []byte
 	if params.PageToken != nil {
 		if token, err = base64.RawURLEncoding.DecodeString(*params.PageToken); err != nil {
-			return ValidationFailed(map[string]any{"query.pageToken": "not a page token of this API"})
+			return httpx.ValidationFailed(map[string]any{"query.pageToken": "not a page token of this API"})
 		}
 	}
 	size := 50
@@ -315,20 +316,20 @@ func (s *Server) ListClusterProgress(c echo.Context, params api.ListClusterProgr
 		t := base64.RawURLEncoding.EncodeToString(resp.NextPageToken)
 		list.NextPageToken = &t
 	}
-	return ok(c, list, count(len(list.Items), "operation", "operations"))
+	return httpx.OK(c, list, httpx.Count(len(list.Items), "operation", "operations"))
 }
 
 // GetClusterHistory lists a cluster's operations, newest first. A cluster that no
 // longer exists under its name is found by the reference's storage-location lookup
 // (provider, provisionerType, accountId, region) among deleted clusters.
 func (s *Server) GetClusterHistory(c echo.Context, clusterID string, params api.GetClusterHistoryParams) error {
-	p, err := mustPrincipal(c)
+	p, err := httpx.MustPrincipal(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
 	cl, err := s.findCluster(c, clusterID)
-	var apiErr *APIError
+	var apiErr *httpx.APIError
 	if errors.As(err, &apiErr) && apiErr.Status == 404 {
 		loc := store.ClusterLocation{Name: clusterID, ProvisionerType: deref(params.ProvisionerType), AccountID: deref(params.AccountId), Region: deref(params.Region)}
 		if params.Provider != nil {
@@ -339,13 +340,13 @@ func (s *Server) GetClusterHistory(c echo.Context, clusterID string, params api.
 			// By name alone: the most recently deleted cluster of that name.
 			cl, err = s.store.LastDeletedCluster(ctx, p.OrgID, clusterID)
 		case loc.Provider == "" || loc.ProvisionerType == "" || loc.AccountID == "" || loc.Region == "":
-			return &APIError{Status: 404, Code: CodeNotFound, Message: fmt.Sprintf("cluster %q not found", clusterID),
+			return &httpx.APIError{Status: 404, Code: httpx.CodeNotFound, Message: fmt.Sprintf("cluster %q not found", clusterID),
 				Details: map[string]any{"hint": "for a deleted cluster pass provider, provisionerType, accountId and region"}}
 		default:
 			cl, err = s.store.FindDeletedCluster(ctx, p.OrgID, loc)
 		}
 		if errors.Is(err, store.ErrNotFound) {
-			return NotFound(fmt.Sprintf("cluster %q", clusterID))
+			return httpx.NotFound(fmt.Sprintf("cluster %q", clusterID))
 		}
 	}
 	if err != nil {
@@ -357,7 +358,7 @@ func (s *Server) GetClusterHistory(c echo.Context, clusterID string, params api.
 	}
 	ops, next, err := s.store.ListOperations(ctx, cl.OrgID, cl.ID, deref(params.PageToken), limit)
 	if errors.Is(err, store.ErrBadPageToken) {
-		return ValidationFailed(map[string]any{"query.pageToken": "not a page token of this API"})
+		return httpx.ValidationFailed(map[string]any{"query.pageToken": "not a page token of this API"})
 	}
 	if err != nil {
 		return err
@@ -377,7 +378,7 @@ func (s *Server) GetClusterHistory(c echo.Context, clusterID string, params api.
 	if next != "" {
 		h.NextPageToken = &next
 	}
-	return ok(c, h, count(len(h.Operations), "operation", "operations"))
+	return httpx.OK(c, h, httpx.Count(len(h.Operations), "operation", "operations"))
 }
 
 // operationStatus maps the store's operation status to the API's.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/activities/sim"
-	"github.com/astropulse/astroplane/server"
+	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
@@ -123,7 +123,7 @@ func TestUnknownQueryParametersAreRefused(t *testing.T) {
 				t.Fatalf("status %d %s", a.Status, a.Body)
 			}
 			env := a.Error(t)
-			if env.Code != server.CodeValidationFailed {
+			if env.Code != httpx.CodeValidationFailed {
 				t.Fatalf("error_code %q", env.Code)
 			}
 			for _, f := range tc.unknown {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/astropulse/astroplane/activities/sim"
 	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/upgrade"
 	"github.com/astropulse/astroplane/validate"
@@ -108,7 +109,7 @@ func (s *Server) addRuleFaults(c echo.Context, op *operation, raw []byte, detail
 		if !lenientDecode(raw, &m) {
 			return
 		}
-		p, ok := principalOf(c)
+		p, ok := httpx.PrincipalOf(c)
 		if !ok {
 			return
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/astropulse/astroplane/notify"
 	"github.com/astropulse/astroplane/secrets"
 	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 )
 
@@ -42,9 +43,9 @@ type Options struct {
 }
 
 // Server implements every operation of openapi.yaml: the built ones here, the rest
-// through the embedded Unimplemented (501).
+// through the embedded httpx.Unimplemented (501).
 type Server struct {
-	Unimplemented
+	httpx.Unimplemented
 
 	store     *store.Store
 	temporal  client.Client
@@ -80,8 +81,8 @@ func New(opts Options) (*Server, error) {
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = errorHandler(opts.Log)
-	e.Use(requestID(), accessLog(opts.Log), recoverPanics(opts.Log), limitBody(opts.MaxBodyBytes),
+	e.HTTPErrorHandler = httpx.ErrorHandler(opts.Log)
+	e.Use(httpx.RequestID(), accessLog(opts.Log), recoverPanics(opts.Log), limitBody(opts.MaxBodyBytes),
 		s.authenticate(), s.validate())
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -102,9 +103,6 @@ func (s *Server) Routes() []string {
 	return out
 }
 
-// errNoTemporal answers operations that need Temporal on a server built without it.
-var errNoTemporal = &APIError{Status: http.StatusServiceUnavailable, Code: CodeServiceUnavailable, Message: "Temporal is not configured on this server"}
-
 func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
@@ -124,7 +122,7 @@ func (s *Server) readyz(c echo.Context) error {
 		checks["temporal"], ready = err.Error(), false
 	}
 	if !ready {
-		return &APIError{Status: http.StatusServiceUnavailable, Code: CodeServiceUnavailable, Message: "not ready", Details: toAny(checks)}
+		return &httpx.APIError{Status: http.StatusServiceUnavailable, Code: httpx.CodeServiceUnavailable, Message: "not ready", Details: toAny(checks)}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "checks": checks})
 }

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/api/history/v1"
 
 	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 )
 
@@ -28,7 +29,7 @@ import (
 func (s *Server) StreamClusterProgress(c echo.Context, clusterID string, params api.StreamClusterProgressParams) error {
 	if !webSocketUpgrade(c.Request()) {
 		c.Response().Header().Set("Upgrade", "websocket")
-		return &APIError{Status: http.StatusUpgradeRequired, Code: CodeUpgradeRequired,
+		return &httpx.APIError{Status: http.StatusUpgradeRequired, Code: httpx.CodeUpgradeRequired,
 			Message: "this route is a WebSocket: connect with a WebSocket client (e.g. websocat), or poll GET …/progress over plain HTTP"}
 	}
 	cl, op, err := s.findOperation(c, clusterID, params.OperationId)
@@ -48,7 +49,7 @@ func (s *Server) StreamClusterProgress(c echo.Context, clusterID string, params 
 	if err := s.streamProgress(ctx, conn, cl, op); err != nil && ctx.Err() == nil {
 		msg := err.Error()
 		_ = wsjson.Write(ctx, conn, api.ClusterProgressEvent{Type: api.ClusterProgressEventTypeError, Error: &msg})
-		s.log.WarnContext(ctx, "progress stream ended", "err", err, "operationID", op.ID, "traceID", TraceID(c))
+		s.log.WarnContext(ctx, "progress stream ended", "err", err, "operationID", op.ID, "traceID", httpx.TraceID(c))
 		conn.Close(websocket.StatusInternalError, "stream failed")
 		return nil
 	}

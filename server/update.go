@@ -9,6 +9,7 @@ import (
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/upgrade"
 	"github.com/astropulse/astroplane/validate"
@@ -20,12 +21,12 @@ import (
 // requests answer 200 with the plan even when it is blocked; otherwise a blocked plan
 // is a 400 and a passing one starts the update workflow (202).
 func (s *Server) UpdateCluster(c echo.Context, clusterID string, params api.UpdateClusterParams) error {
-	p, err := mustPrincipal(c)
+	p, err := httpx.MustPrincipal(c)
 	if err != nil {
 		return err
 	}
 	var m api.K8sClusterUpdateManifest
-	if err := bindBody(c, &m); err != nil {
+	if err := httpx.BindBody(c, &m); err != nil {
 		return err
 	}
 	if prior, ok, err := s.repeatedOperation(c, p, params.IdempotencyKey); err != nil || ok {
@@ -60,14 +61,14 @@ func (s *Server) UpdateCluster(c echo.Context, clusterID string, params api.Upda
 		for field, msg := range fieldErrs {
 			details[field] = msg
 		}
-		return &APIError{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: "the update is blocked by its preflight checks", Details: details}
+		return &httpx.APIError{Status: http.StatusBadRequest, Code: httpx.CodeValidationFailed, Message: "the update is blocked by its preflight checks", Details: details}
 	}
 	if cl.Status != store.ClusterReady {
 		if running, err := s.store.RunningOperation(c.Request().Context(), cl.OrgID, cl.ID); err == nil {
-			return Conflict(fmt.Sprintf("operation %s (%s) is already running on this cluster", running.ID, running.Type),
+			return httpx.Conflict(fmt.Sprintf("operation %s (%s) is already running on this cluster", running.ID, running.Type),
 				map[string]any{"runningOperationId": running.ID, "runningOperationType": running.Type, "status": cl.Status})
 		}
-		return Conflict(fmt.Sprintf("cluster %q is %s; only READY clusters can be updated", cl.Name, cl.Status), map[string]any{"status": cl.Status})
+		return httpx.Conflict(fmt.Sprintf("cluster %q is %s; only READY clusters can be updated", cl.Name, cl.Status), map[string]any{"status": cl.Status})
 	}
 	if len(plan.Steps) == 0 {
 		result.Message = ptr("nothing to change")

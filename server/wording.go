@@ -11,14 +11,6 @@ import (
 	"github.com/astropulse/astroplane/workflows"
 )
 
-// count is n with its noun, singular for one: "1 cluster", "0 clusters".
-func count(n int, singular, plural string) string {
-	if n == 1 {
-		return "1 " + singular
-	}
-	return strconv.Itoa(n) + " " + plural
-}
-
 // parseDuration reads a duration as people write it: Go's units (s, m, h, and the
 // smaller ones) plus days, "d" being 24 hours ("3d", "1d12h"). Its errors are
 // sentences naming the value and the units accepted.

@@ -10,6 +10,7 @@ import (
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/secrets"
 	"github.com/astropulse/astroplane/server"
+	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 )
 
@@ -105,7 +106,7 @@ func TestStreamWithoutUpgradeIs426(t *testing.T) {
 	if a.Status != http.StatusUpgradeRequired || a.Header.Get("Upgrade") != "websocket" {
 		t.Fatalf("stream without upgrade: %d %v %s", a.Status, a.Header, a.Body)
 	}
-	if env := a.Error(t); env.Code != server.CodeUpgradeRequired || !strings.Contains(env.Error, "WebSocket client") {
+	if env := a.Error(t); env.Code != httpx.CodeUpgradeRequired || !strings.Contains(env.Error, "WebSocket client") {
 		t.Fatalf("426 envelope: %s", a.Body)
 	}
 	// Authentication still comes first.

@@ -4,4 +4,4 @@
 package api
 
 //go:generate go tool oapi-codegen -config oapi-codegen.yaml ../../openapi.yaml
-//go:generate go run ./genunimpl api.gen.go ../unimplemented.gen.go
+//go:generate go run ./genunimpl api.gen.go ../httpx/unimplemented.gen.go

@@ -1,4 +1,4 @@
-package server
+package httpx
 
 import (
 	"context"
@@ -56,7 +56,8 @@ type ErrorEnvelope struct {
 	TraceID string         `json:"trace_id"`
 }
 
-func newError(status int, code, msg string) *APIError {
+// NewError is an APIError of any status and code.
+func NewError(status int, code, msg string) *APIError {
 	return &APIError{Status: status, Code: code, Message: msg}
 }
 
@@ -72,21 +73,24 @@ func ValidationFailed(details map[string]any) *APIError {
 
 // Unauthorized is a 401.
 func Unauthorized(msg string) *APIError {
-	return newError(http.StatusUnauthorized, CodeUnauthorized, msg)
+	return NewError(http.StatusUnauthorized, CodeUnauthorized, msg)
 }
 
 // Forbidden is a 403.
-func Forbidden(msg string) *APIError { return newError(http.StatusForbidden, CodeForbidden, msg) }
+func Forbidden(msg string) *APIError { return NewError(http.StatusForbidden, CodeForbidden, msg) }
 
 // NotFound is a 404 that never says whether the resource exists in another org.
 func NotFound(what string) *APIError {
-	return newError(http.StatusNotFound, CodeNotFound, what+" not found")
+	return NewError(http.StatusNotFound, CodeNotFound, what+" not found")
 }
 
 // Conflict is a 409.
 func Conflict(msg string, details map[string]any) *APIError {
 	return &APIError{Status: http.StatusConflict, Code: CodeConflict, Message: msg, Details: details}
 }
+
+// ErrNoTemporal answers operations that need Temporal on a server built without it.
+var ErrNoTemporal = &APIError{Status: http.StatusServiceUnavailable, Code: CodeServiceUnavailable, Message: "Temporal is not configured on this server"}
 
 // NotImplemented is the honest answer of an operation of the contract not built yet.
 func NotImplemented(operationID string) *APIError {
@@ -95,13 +99,13 @@ func NotImplemented(operationID string) *APIError {
 		Details: map[string]any{"operationId": operationID}}
 }
 
-// errorHandler is the one place errors become HTTP answers.
-func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+// ErrorHandler is the one place errors become HTTP answers.
+func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
 		}
-		apiErr := toAPIError(err)
+		apiErr := ToAPIError(err)
 		traceID := TraceID(c)
 		if apiErr.Status >= 500 && apiErr.Status != http.StatusNotImplemented {
 			log.ErrorContext(c.Request().Context(), "request failed", "err", err, "traceID", traceID,
@@ -122,8 +126,8 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	}
 }
 
-// toAPIError maps any error to the answer it deserves.
-func toAPIError(err error) *APIError {
+// ToAPIError maps any error to the answer it deserves.
+func ToAPIError(err error) *APIError {
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
 		return apiErr
@@ -141,9 +145,9 @@ func toAPIError(err error) *APIError {
 	case errors.Is(err, store.ErrConflict):
 		return Conflict("resource already exists", nil)
 	case errors.Is(err, context.DeadlineExceeded):
-		return newError(http.StatusServiceUnavailable, CodeServiceUnavailable, "a dependency did not answer in time")
+		return NewError(http.StatusServiceUnavailable, CodeServiceUnavailable, "a dependency did not answer in time")
 	default:
-		return newError(http.StatusInternalServerError, CodeInternal, defaultInternalErrorMsg)
+		return NewError(http.StatusInternalServerError, CodeInternal, defaultInternalErrorMsg)
 	}
 }
 
@@ -157,26 +161,26 @@ func fromEchoError(e *echo.HTTPError) *APIError {
 		// oapi-codegen's wrappers report bad path, query and header parameters here.
 		return BadRequest(msg, parameterDetails(msg))
 	case http.StatusNotFound:
-		return newError(e.Code, CodeNotFound, "no such route")
+		return NewError(e.Code, CodeNotFound, "no such route")
 	case http.StatusMethodNotAllowed:
-		return newError(e.Code, CodeMethodNotAllowed, "method not allowed on this route")
+		return NewError(e.Code, CodeMethodNotAllowed, "method not allowed on this route")
 	case http.StatusRequestEntityTooLarge:
-		return newError(e.Code, CodePayloadTooLarge, "request body too large")
+		return NewError(e.Code, CodePayloadTooLarge, "request body too large")
 	case http.StatusUnsupportedMediaType:
-		return newError(e.Code, CodeUnsupportedMedia, msg)
+		return NewError(e.Code, CodeUnsupportedMedia, msg)
 	case http.StatusUnauthorized:
 		return Unauthorized(msg)
 	case http.StatusForbidden:
 		return Forbidden(msg)
 	case http.StatusTooManyRequests:
-		return newError(e.Code, CodeTooManyRequests, msg)
+		return NewError(e.Code, CodeTooManyRequests, msg)
 	case http.StatusServiceUnavailable:
-		return newError(e.Code, CodeServiceUnavailable, msg)
+		return NewError(e.Code, CodeServiceUnavailable, msg)
 	}
 	if e.Code >= 500 {
-		return newError(http.StatusInternalServerError, CodeInternal, defaultInternalErrorMsg)
+		return NewError(http.StatusInternalServerError, CodeInternal, defaultInternalErrorMsg)
 	}
-	return newError(e.Code, CodeBadRequest, msg)
+	return NewError(e.Code, CodeBadRequest, msg)
 }
 
 // parameterDetails names the parameter in oapi-codegen's binding messages
