@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/astropulse/astroplane/cloud"
 	"github.com/astropulse/astroplane/store"
 )
 
@@ -26,21 +27,21 @@ const (
 	ErrTypeClusterFailed = "ClusterFailed"
 )
 
-// Cluster holds the cluster activities' dependencies.
+// Cluster holds the cluster activities' dependencies. Its provider activities are
+// thin adapters from workflows to the cloud contract (package cloud): they choose
+// the provider by the spec's provider and provisioner type, act in the spec's
+// account, turn progress reports into heartbeats and typed errors into Temporal
+// errors.
 type Cluster struct {
 	Store *store.Store
-	// Providers maps a manifest's provider (aws, gcp, azure) to its implementation.
+	// Clouds chooses the provider of each call by (provider, provisioner type) and
+	// builds it a session in the cluster's account.
+	Clouds *cloud.Registry
+	// Providers is the older wiring, used when Clouds is nil: one provider per cloud
+	// (aws, gcp, azure) for every provisioner and account.
 	Providers map[string]Provider
 	// PollInterval is how often WaitControlPlaneActive asks the provider; default 10s.
 	PollInterval time.Duration
-}
-
-func (a *Cluster) provider(name string) (Provider, error) {
-	p, ok := a.Providers[name]
-	if !ok {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("no provider %q on this worker", name), ErrTypeInvalidInput, nil)
-	}
-	return p, nil
 }
 
 // BeginOperationInput marks a cluster as being changed by an operation.
@@ -71,20 +72,25 @@ type NetworkInput struct {
 
 // CreateNetwork creates the cluster's network.
 func (a *Cluster) CreateNetwork(ctx context.Context, in NetworkInput) (NetworkRef, error) {
-	p, err := a.provider(in.Spec.Provider)
+	p, err := a.providerFor(ctx, in.Spec)
 	if err != nil {
 		return NetworkRef{}, err
 	}
-	return p.CreateNetwork(ctx, in.Call, in.Spec)
+	var net NetworkRef
+	err = inActivity(ctx, in.Spec, in.Call, func(c cloud.Call) (err error) {
+		net, err = p.CreateNetwork(ctx, c, in.Spec)
+		return err
+	})
+	return net, err
 }
 
 // DeleteNetwork deletes the cluster's network; one already gone is fine.
 func (a *Cluster) DeleteNetwork(ctx context.Context, in NetworkInput) error {
-	p, err := a.provider(in.Spec.Provider)
+	p, err := a.providerFor(ctx, in.Spec)
 	if err != nil {
 		return err
 	}
-	return p.DeleteNetwork(ctx, in.Call, in.Network)
+	return inActivity(ctx, in.Spec, in.Call, func(c cloud.Call) error { return gone(p.DeleteNetwork(ctx, c, in.Network)) })
 }
 
 // ControlPlaneInput names a cluster's control plane.
@@ -100,17 +106,22 @@ type ControlPlaneInput struct {
 // CreateControlPlane starts creating the control plane; WaitControlPlaneActive waits
 // for it.
 func (a *Cluster) CreateControlPlane(ctx context.Context, in ControlPlaneInput) (ClusterRef, error) {
-	p, err := a.provider(in.Spec.Provider)
+	p, err := a.providerFor(ctx, in.Spec)
 	if err != nil {
 		return ClusterRef{}, err
 	}
-	return p.CreateControlPlane(ctx, in.Call, in.Spec, in.Network)
+	var ref ClusterRef
+	err = inActivity(ctx, in.Spec, in.Call, func(c cloud.Call) (err error) {
+		ref, err = p.CreateControlPlane(ctx, c, in.Spec, in.Network)
+		return err
+	})
+	return ref, err
 }
 
 // WaitControlPlaneActive polls the control plane until it is ACTIVE, heartbeating its
 // state, so a worker that dies mid-wait hands over to the next attempt.
 func (a *Cluster) WaitControlPlaneActive(ctx context.Context, in ControlPlaneInput) error {
-	p, err := a.provider(in.Spec.Provider)
+	p, err := a.providerFor(ctx, in.Spec)
 	if err != nil {
 		return err
 	}
@@ -120,7 +131,12 @@ func (a *Cluster) WaitControlPlaneActive(ctx context.Context, in ControlPlaneInp
 	}
 	start := time.Now()
 	for {
-		state, err := p.ControlPlaneStatus(ctx, in.Call, in.Ref)
+		var state string
+		err := inActivity(ctx, in.Spec, in.Call, func(c cloud.Call) (err error) {
+			c.Progress = nil // the wait heartbeats the state itself
+			state, err = p.ControlPlaneStatus(ctx, c, in.Ref)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -130,7 +146,9 @@ func (a *Cluster) WaitControlPlaneActive(ctx context.Context, in ControlPlaneInp
 		case StateFailed:
 			return temporal.NewNonRetryableApplicationError("control plane failed to become active", ErrTypeClusterFailed, nil)
 		}
-		activity.RecordHeartbeat(ctx, fmt.Sprintf("control plane %s for %s", state, time.Since(start).Round(time.Second)))
+		if activity.IsActivity(ctx) {
+			activity.RecordHeartbeat(ctx, fmt.Sprintf("control plane %s for %s", state, time.Since(start).Round(time.Second)))
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -141,29 +159,29 @@ func (a *Cluster) WaitControlPlaneActive(ctx context.Context, in ControlPlaneInp
 
 // DeleteControlPlane deletes the control plane; one already gone is fine.
 func (a *Cluster) DeleteControlPlane(ctx context.Context, in ControlPlaneInput) error {
-	p, err := a.provider(in.Spec.Provider)
+	p, err := a.providerFor(ctx, in.Spec)
 	if err != nil {
 		return err
 	}
-	return p.DeleteControlPlane(ctx, in.Call, in.Ref)
+	return inActivity(ctx, in.Spec, in.Call, func(c cloud.Call) error { return gone(p.DeleteControlPlane(ctx, c, in.Ref)) })
 }
 
 // UpgradeControlPlane moves the control plane one minor version, to in.Version.
 func (a *Cluster) UpgradeControlPlane(ctx context.Context, in ControlPlaneInput) error {
-	p, err := a.provider(in.Spec.Provider)
+	p, err := a.providerFor(ctx, in.Spec)
 	if err != nil {
 		return err
 	}
-	return p.UpgradeControlPlane(ctx, in.Call, in.Ref, in.Version)
+	return inActivity(ctx, in.Spec, in.Call, func(c cloud.Call) error { return p.UpgradeControlPlane(ctx, c, in.Ref, in.Version) })
 }
 
 // InstallAddons installs (or upgrades) the cluster's add-ons for in.Version.
 func (a *Cluster) InstallAddons(ctx context.Context, in ControlPlaneInput) error {
-	p, err := a.provider(in.Spec.Provider)
+	p, err := a.providerFor(ctx, in.Spec)
 	if err != nil {
 		return err
 	}
-	return p.InstallAddons(ctx, in.Call, in.Ref, in.Version)
+	return inActivity(ctx, in.Spec, in.Call, func(c cloud.Call) error { return p.InstallAddons(ctx, c, in.Ref, in.Version) })
 }
 
 // KubeconfigResult is what the workflow learns of the kubeconfig: never the file,
@@ -175,11 +193,15 @@ type KubeconfigResult struct {
 // VerifyKubeconfig fetches the cluster's kubeconfig and checks it names the
 // endpoint; the file itself stays out of workflow history.
 func (a *Cluster) VerifyKubeconfig(ctx context.Context, in ControlPlaneInput) (KubeconfigResult, error) {
-	p, err := a.provider(in.Spec.Provider)
+	p, err := a.providerFor(ctx, in.Spec)
 	if err != nil {
 		return KubeconfigResult{}, err
 	}
-	kc, err := p.Kubeconfig(ctx, in.Call, in.Ref)
+	var kc string
+	err = inActivity(ctx, in.Spec, in.Call, func(c cloud.Call) (err error) {
+		kc, err = p.Kubeconfig(ctx, c, in.Ref)
+		return err
+	})
 	if err != nil {
 		return KubeconfigResult{}, err
 	}
@@ -204,34 +226,35 @@ type NodeGroupsInput struct {
 // CreateNodeGroups creates the node groups in order. It heartbeats how many are done
 // and a retried attempt resumes after them (creates are idempotent anyway).
 func (a *Cluster) CreateNodeGroups(ctx context.Context, in NodeGroupsInput) error {
-	p, err := a.provider(in.Spec.Provider)
+	p, err := a.providerFor(ctx, in.Spec)
 	if err != nil {
 		return err
 	}
 	done := 0
-	if activity.HasHeartbeatDetails(ctx) {
+	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &done)
 	}
 	for i := done; i < len(in.NodeGroups); i++ {
 		call := in.Call
 		call.Token = in.Call.Token + "-" + in.NodeGroups[i].Name
-		// Provider errors go back unwrapped: their type decides retryability.
-		if err := p.CreateNodeGroup(ctx, call, in.Ref, in.NodeGroups[i]); err != nil {
+		if err := inActivity(ctx, in.Spec, call, func(c cloud.Call) error { return p.CreateNodeGroup(ctx, c, in.Ref, in.NodeGroups[i]) }); err != nil {
 			return err
 		}
-		activity.RecordHeartbeat(ctx, i+1)
+		if activity.IsActivity(ctx) {
+			activity.RecordHeartbeat(ctx, i+1)
+		}
 	}
 	return nil
 }
 
 // DeleteNodeGroups deletes the named node groups; ones already gone are fine.
 func (a *Cluster) DeleteNodeGroups(ctx context.Context, in NodeGroupsInput) error {
-	p, err := a.provider(in.Spec.Provider)
+	p, err := a.providerFor(ctx, in.Spec)
 	if err != nil {
 		return err
 	}
 	for _, name := range in.Names {
-		if err := p.DeleteNodeGroup(ctx, in.Call, in.Ref, name); err != nil {
+		if err := inActivity(ctx, in.Spec, in.Call, func(c cloud.Call) error { return gone(p.DeleteNodeGroup(ctx, c, in.Ref, name)) }); err != nil {
 			return err
 		}
 	}
@@ -240,23 +263,25 @@ func (a *Cluster) DeleteNodeGroups(ctx context.Context, in NodeGroupsInput) erro
 
 // UpdateNodeGroup brings one node group (in.NodeGroups[0]) to its new spec.
 func (a *Cluster) UpdateNodeGroup(ctx context.Context, in NodeGroupsInput) error {
-	p, err := a.provider(in.Spec.Provider)
+	p, err := a.providerFor(ctx, in.Spec)
 	if err != nil {
 		return err
 	}
 	if len(in.NodeGroups) != 1 {
 		return temporal.NewNonRetryableApplicationError("UpdateNodeGroup takes exactly one node group", ErrTypeInvalidInput, nil)
 	}
-	return p.UpdateNodeGroup(ctx, in.Call, in.Ref, in.NodeGroups[0], in.Replace, in.Batches)
+	return inActivity(ctx, in.Spec, in.Call, func(c cloud.Call) error {
+		return p.UpdateNodeGroup(ctx, c, in.Ref, in.NodeGroups[0], in.Replace, in.Batches)
+	})
 }
 
 // UpdateTags sets the tags of the cluster's resources to in.Spec.Tags.
 func (a *Cluster) UpdateTags(ctx context.Context, in NodeGroupsInput) error {
-	p, err := a.provider(in.Spec.Provider)
+	p, err := a.providerFor(ctx, in.Spec)
 	if err != nil {
 		return err
 	}
-	return p.UpdateTags(ctx, in.Call, in.Ref, in.Spec.Tags)
+	return inActivity(ctx, in.Spec, in.Call, func(c cloud.Call) error { return p.UpdateTags(ctx, c, in.Ref, in.Spec.Tags) })
 }
 
 // FinishOperationInput records the outcome of an operation and its cluster.

@@ -12,7 +12,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/astropulse/astroplane/activities"
-	"github.com/astropulse/astroplane/activities/sim"
+	"github.com/astropulse/astroplane/cloud"
+	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/store"
 )
 
@@ -41,6 +42,15 @@ func (r *recorder) ControlPlaneStatus(context.Context, activities.Call, activiti
 	return s, nil
 }
 
+// registryOf serves p for every (provider, provisioner) pair.
+func registryOf(p cloud.Provider) *cloud.Registry {
+	r := cloud.NewRegistry(nil)
+	for _, k := range cloud.Keys() {
+		r.Register(k, func(context.Context, *cloud.Session) (cloud.Provider, error) { return p, nil })
+	}
+	return r
+}
+
 func newActivities(t *testing.T, p activities.Provider) (*activities.Cluster, *store.Store) {
 	t.Helper()
 	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "a.db"), nil)
@@ -48,7 +58,7 @@ func newActivities(t *testing.T, p activities.Provider) (*activities.Cluster, *s
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	return &activities.Cluster{Store: st, Providers: map[string]activities.Provider{"aws": p}, PollInterval: time.Millisecond}, st
+	return &activities.Cluster{Store: st, Clouds: registryOf(p), PollInterval: time.Millisecond}, st
 }
 
 func TestCreateNodeGroupsResumesAfterHeartbeat(t *testing.T) {

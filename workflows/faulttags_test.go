@@ -11,7 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/astropulse/astroplane/activities"
-	"github.com/astropulse/astroplane/activities/sim"
+	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
@@ -21,15 +21,17 @@ import (
 func simUpdateEnv(finished *[]activities.FinishOperationInput) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
-	cloud := sim.New(0)
+	// The provider activities run as the worker runs them: the adapter over the
+	// simulated cloud, which turns its typed errors into Temporal's.
+	real := &activities.Cluster{Clouds: sim.Registry(sim.New(0))}
 	a := &activities.Cluster{}
 	env.RegisterActivity(a)
 	env.OnActivity(a.BeginOperation, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(a.UpgradeControlPlane, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.ControlPlaneInput) error {
-		return cloud.UpgradeControlPlane(ctx, in.Call, in.Ref, in.Version)
+		return real.UpgradeControlPlane(ctx, in)
 	})
 	env.OnActivity(a.UpdateTags, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.NodeGroupsInput) error {
-		return cloud.UpdateTags(ctx, in.Call, in.Ref, in.Spec.Tags)
+		return real.UpdateTags(ctx, in)
 	})
 	env.OnActivity(a.FinishOperation, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FinishOperationInput) error {
 		*finished = append(*finished, in)
