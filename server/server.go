@@ -17,7 +17,9 @@ import (
 	"github.com/astropulse/astroplane/notify"
 	"github.com/astropulse/astroplane/secrets"
 	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/catalog"
 	"github.com/astropulse/astroplane/server/httpx"
+	"github.com/astropulse/astroplane/server/orgs"
 	"github.com/astropulse/astroplane/store"
 )
 
@@ -42,11 +44,10 @@ type Options struct {
 	ServerSMTPHost string
 }
 
-// Server implements every operation of openapi.yaml: the built ones here, the rest
-// through the embedded httpx.Unimplemented (501).
+// Server serves the API: every operation of openapi.yaml, answered by the handlers
+// composed in handlers, behind the middleware that authenticates and validates each
+// request against the contract.
 type Server struct {
-	httpx.Unimplemented
-
 	store     *store.Store
 	temporal  client.Client
 	log       *slog.Logger
@@ -59,7 +60,28 @@ type Server struct {
 	echo      *echo.Echo
 }
 
-var _ api.ServerInterface = (*Server)(nil)
+// The resource groups' handlers, named for embedding in handlers.
+type (
+	catalogServer = catalog.Server
+	orgsServer    = orgs.Server
+)
+
+// handlers composes the resource groups' handlers into the generated interface. Each
+// group is embedded at depth one and the 501 fallback at depth two: what a group
+// builds wins over the fallback, and an operation two groups both build is an
+// ambiguous selector at depth one, which handlers then lacks, so the assertion below
+// fails to compile.
+type handlers struct {
+	*Server // groups not moved out yet
+	*catalogServer
+	*orgsServer
+	fallback
+}
+
+// fallback puts httpx.Unimplemented one level below the groups.
+type fallback struct{ httpx.Unimplemented }
+
+var _ api.ServerInterface = handlers{}
 
 // New returns a Server with its routes, middleware and error handling in place.
 func New(opts Options) (*Server, error) {
@@ -86,7 +108,11 @@ func New(opts Options) (*Server, error) {
 		s.authenticate(), s.validate())
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	api.RegisterHandlers(e, s)
+	api.RegisterHandlers(e, handlers{
+		Server:        s,
+		catalogServer: catalog.NewServer(),
+		orgsServer:    orgs.NewServer(opts.Store),
+	})
 	s.echo = e
 	return s, nil
 }

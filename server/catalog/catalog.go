@@ -1,4 +1,7 @@
-package server
+// Package catalog serves the reference's CloudProvider group (the providers, regions,
+// zones and machine types clusters can use) and, from the same catalog, the Kubernetes
+// versions each provisioner supports (GET /api/v1/cloud/kubernetes-versions).
+package catalog
 
 import (
 	"fmt"
@@ -14,6 +17,12 @@ import (
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/server/httpx"
 )
+
+// Server answers the catalog's operations. It needs nothing but the built-in catalog.
+type Server struct{}
+
+// NewServer returns the catalog's handlers.
+func NewServer() *Server { return &Server{} }
 
 // ListProviders lists the clouds clusters can be provisioned on.
 func (s *Server) ListProviders(c echo.Context, _ api.ListProvidersParams) error {
@@ -237,3 +246,5 @@ func parseMemoryMiB(s string) (int64, error) {
 }
 
 func openapiDate(t time.Time) openapi_types.Date { return openapi_types.Date{Time: t} }
+
+func ptr[T any](v T) *T { return &v }

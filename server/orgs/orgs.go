@@ -1,4 +1,7 @@
-package server
+// Package orgs serves the reference's Organizations group: the organizations a key's
+// user belongs to and their members. (The approval policy, also tagged Organizations
+// in the reference, is served by package approvals.)
+package orgs
 
 import (
 	"errors"
@@ -12,6 +15,14 @@ import (
 	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 )
+
+// Server answers the organization operations from the store.
+type Server struct {
+	store *store.Store
+}
+
+// NewServer returns the organization handlers reading st.
+func NewServer(st *store.Store) *Server { return &Server{store: st} }
 
 // ListOrganizations lists the organizations the key's user belongs to.
 func (s *Server) ListOrganizations(c echo.Context, params api.ListOrganizationsParams) error {
