@@ -53,7 +53,7 @@ func DeleteCluster(ctx workflow.Context, in DeleteClusterInput) (string, error) 
 		return "", finishUnfinished(ctx, t, in.Op, err, "delete", in.PriorStatus, in.Spec.Name)
 	}
 	var a *activities.Cluster
-	sctx, pctx := storeOptions(ctx), providerOptions(ctx)
+	sctx := storeOptions(ctx)
 	// Deletes use the create's tokens, so they find what a create made even without
 	// its reference; Step names the delete's own step for fault injection.
 	createCall := func(createStep, step string) activities.Call {
@@ -74,17 +74,17 @@ func DeleteCluster(ctx workflow.Context, in DeleteClusterInput) (string, error) 
 			}).Get(ctx, nil)
 		}},
 		{StepDeleteNodeGroups, func() error {
-			return workflow.ExecuteActivity(pctx, a.DeleteNodeGroups, activities.NodeGroupsInput{
+			return workflow.ExecuteActivity(providerOptions(ctx, "DeleteNodeGroups"), a.DeleteNodeGroups, activities.NodeGroupsInput{
 				Call: createCall(StepNodeGroups, StepDeleteNodeGroups), Spec: in.Spec, Ref: in.Ref, Names: names,
 			}).Get(ctx, nil)
 		}},
 		{StepDeleteControlPlane, func() error {
-			return workflow.ExecuteActivity(pctx, a.DeleteControlPlane, activities.ControlPlaneInput{
+			return workflow.ExecuteActivity(providerOptions(ctx, "DeleteControlPlane"), a.DeleteControlPlane, activities.ControlPlaneInput{
 				Call: createCall(StepControlPlane, StepDeleteControlPlane), Spec: in.Spec, Ref: in.Ref,
 			}).Get(ctx, nil)
 		}},
 		{StepDeleteNetwork, func() error {
-			return workflow.ExecuteActivity(pctx, a.DeleteNetwork, activities.NetworkInput{
+			return workflow.ExecuteActivity(providerOptions(ctx, "DeleteNetwork"), a.DeleteNetwork, activities.NetworkInput{
 				Call: createCall(StepNetwork, StepDeleteNetwork), Spec: in.Spec, Network: in.Network,
 			}).Get(ctx, nil)
 		}},

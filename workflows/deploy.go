@@ -81,7 +81,7 @@ func (d *deployment) call(step string) activities.Call {
 
 func (d *deployment) run(ctx workflow.Context) error {
 	var a *activities.Cluster
-	sctx, pctx := storeOptions(ctx), providerOptions(ctx)
+	sctx := storeOptions(ctx)
 	spec := d.in.Spec
 	cp := func(step string) activities.ControlPlaneInput {
 		return activities.ControlPlaneInput{Call: d.call(step), Spec: spec, Network: d.network, Ref: d.ref, Version: spec.KubernetesVersion}
@@ -97,25 +97,25 @@ func (d *deployment) run(ctx workflow.Context) error {
 			}).Get(ctx, nil)
 		}},
 		{StepNetwork, func() error {
-			return workflow.ExecuteActivity(pctx, a.CreateNetwork, activities.NetworkInput{Call: d.call(StepNetwork), Spec: spec}).Get(ctx, &d.network)
+			return workflow.ExecuteActivity(providerOptions(ctx, "CreateNetwork"), a.CreateNetwork, activities.NetworkInput{Call: d.call(StepNetwork), Spec: spec}).Get(ctx, &d.network)
 		}},
 		{StepControlPlane, func() error {
-			return workflow.ExecuteActivity(pctx, a.CreateControlPlane, cp(StepControlPlane)).Get(ctx, &d.ref)
+			return workflow.ExecuteActivity(providerOptions(ctx, "CreateControlPlane"), a.CreateControlPlane, cp(StepControlPlane)).Get(ctx, &d.ref)
 		}},
 		{StepWaitActive, func() error {
-			return workflow.ExecuteActivity(pctx, a.WaitControlPlaneActive, cp(StepWaitActive)).Get(ctx, nil)
+			return workflow.ExecuteActivity(providerOptions(ctx, "WaitControlPlaneActive"), a.WaitControlPlaneActive, cp(StepWaitActive)).Get(ctx, nil)
 		}},
 		{StepNodeGroups, func() error {
-			return workflow.ExecuteActivity(pctx, a.CreateNodeGroups, activities.NodeGroupsInput{
+			return workflow.ExecuteActivity(providerOptions(ctx, "CreateNodeGroups"), a.CreateNodeGroups, activities.NodeGroupsInput{
 				Call: d.call(StepNodeGroups), Spec: spec, Ref: d.ref, NodeGroups: spec.NodeGroups,
 			}).Get(ctx, nil)
 		}},
 		{StepAddons, func() error {
-			return workflow.ExecuteActivity(pctx, a.InstallAddons, cp(StepAddons)).Get(ctx, nil)
+			return workflow.ExecuteActivity(providerOptions(ctx, "InstallAddons"), a.InstallAddons, cp(StepAddons)).Get(ctx, nil)
 		}},
 		{StepKubeconfig, func() error {
 			var kc activities.KubeconfigResult
-			return workflow.ExecuteActivity(pctx, a.VerifyKubeconfig, cp(StepKubeconfig)).Get(ctx, &kc)
+			return workflow.ExecuteActivity(providerOptions(ctx, "VerifyKubeconfig"), a.VerifyKubeconfig, cp(StepKubeconfig)).Get(ctx, &kc)
 		}},
 		{StepRecord, func() error {
 			return workflow.ExecuteActivity(sctx, a.FinishOperation, activities.FinishOperationInput{
@@ -173,7 +173,6 @@ func (d *deployment) rollBack(ctx workflow.Context, cause error) (DeployClusterR
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	recordLeftovers := workflow.GetVersion(dctx, rollbackLeftoversChange, workflow.DefaultVersion, 1) >= 1
 	var a *activities.Cluster
-	pctx := providerOptions(dctx)
 	spec := d.in.Spec
 	names := make([]string, 0, len(spec.NodeGroups))
 	for _, ng := range spec.NodeGroups {
@@ -187,7 +186,7 @@ func (d *deployment) rollBack(ctx workflow.Context, cause error) (DeployClusterR
 		{StepNodeGroups, func() string {
 			return fmt.Sprintf("node groups %s of control plane %s", strings.Join(names, ", "), d.controlPlane())
 		}, func() error {
-			return workflow.ExecuteActivity(pctx, a.DeleteNodeGroups, activities.NodeGroupsInput{
+			return workflow.ExecuteActivity(providerOptions(dctx, "DeleteNodeGroups"), a.DeleteNodeGroups, activities.NodeGroupsInput{
 				Call: d.call("rollback-" + StepNodeGroups), Spec: spec, Ref: d.ref, Names: names,
 			}).Get(dctx, nil)
 		}},
@@ -196,7 +195,7 @@ func (d *deployment) rollBack(ctx workflow.Context, cause error) (DeployClusterR
 			// was interrupted before it returned a reference.
 			in := activities.ControlPlaneInput{Call: d.call(StepControlPlane), Spec: spec, Ref: d.ref}
 			in.Call.Step = "rollback-" + StepControlPlane
-			return workflow.ExecuteActivity(pctx, a.DeleteControlPlane, in).Get(dctx, nil)
+			return workflow.ExecuteActivity(providerOptions(dctx, "DeleteControlPlane"), a.DeleteControlPlane, in).Get(dctx, nil)
 		}},
 		{StepNetwork, func() string {
 			if d.network.ID != "" {
@@ -206,7 +205,7 @@ func (d *deployment) rollBack(ctx workflow.Context, cause error) (DeployClusterR
 		}, func() error {
 			in := activities.NetworkInput{Call: d.call(StepNetwork), Spec: spec, Network: d.network}
 			in.Call.Step = "rollback-" + StepNetwork
-			return workflow.ExecuteActivity(pctx, a.DeleteNetwork, in).Get(dctx, nil)
+			return workflow.ExecuteActivity(providerOptions(dctx, "DeleteNetwork"), a.DeleteNetwork, in).Get(dctx, nil)
 		}},
 	}
 	message := "deploy failed: " + cause.Error()

@@ -60,7 +60,7 @@ func UpdateCluster(ctx workflow.Context, in UpdateClusterInput) (activities.Clus
 		return activities.ClusterSpec{}, err
 	}
 	var a *activities.Cluster
-	sctx, pctx := storeOptions(ctx), providerOptions(ctx)
+	sctx := storeOptions(ctx)
 	cur := in.Current
 	// The tags a step's call carries drive the simulated cloud's fault injection.
 	// Since update-fault-tags they are the tags the cluster has at the end of the
@@ -134,18 +134,18 @@ func UpdateCluster(ctx workflow.Context, in UpdateClusterInput) (activities.Clus
 		var f workflow.Future
 		switch s.Kind {
 		case KindControlPlaneUpgrade:
-			f = workflow.ExecuteActivity(pctx, a.UpgradeControlPlane, activities.ControlPlaneInput{Call: call(s.Name), Spec: cur, Ref: in.Ref, Version: s.Version})
+			f = workflow.ExecuteActivity(providerOptions(ctx, "UpgradeControlPlane"), a.UpgradeControlPlane, activities.ControlPlaneInput{Call: call(s.Name), Spec: cur, Ref: in.Ref, Version: s.Version})
 		case KindAddonsUpgrade:
-			f = workflow.ExecuteActivity(pctx, a.InstallAddons, activities.ControlPlaneInput{Call: call(s.Name), Spec: cur, Ref: in.Ref, Version: s.Version})
+			f = workflow.ExecuteActivity(providerOptions(ctx, "InstallAddons"), a.InstallAddons, activities.ControlPlaneInput{Call: call(s.Name), Spec: cur, Ref: in.Ref, Version: s.Version})
 		case KindTagsUpdate:
 			next := cur
 			next.Tags = s.Tags
-			f = workflow.ExecuteActivity(pctx, a.UpdateTags, activities.NodeGroupsInput{Call: call(s.Name), Spec: next, Ref: in.Ref})
+			f = workflow.ExecuteActivity(providerOptions(ctx, "UpdateTags"), a.UpdateTags, activities.NodeGroupsInput{Call: call(s.Name), Spec: next, Ref: in.Ref})
 		case KindNodeGroupCreate:
-			f = workflow.ExecuteActivity(pctx, a.CreateNodeGroups, activities.NodeGroupsInput{Call: call(s.Name), Spec: cur, Ref: in.Ref, NodeGroups: []activities.NodeGroupSpec{*s.NodeGroup}})
+			f = workflow.ExecuteActivity(providerOptions(ctx, "CreateNodeGroups"), a.CreateNodeGroups, activities.NodeGroupsInput{Call: call(s.Name), Spec: cur, Ref: in.Ref, NodeGroups: []activities.NodeGroupSpec{*s.NodeGroup}})
 		case KindNodeGroupUpgrade, KindNodeGroupReplace, KindNodeGroupScale, KindNodeGroupConfig, KindAmiFamilyUpdate:
 			replace := s.Kind == KindNodeGroupReplace || s.Kind == KindAmiFamilyUpdate || s.Kind == KindNodeGroupUpgrade
-			f = workflow.ExecuteActivity(pctx, a.UpdateNodeGroup, activities.NodeGroupsInput{
+			f = workflow.ExecuteActivity(providerOptions(ctx, "UpdateNodeGroup"), a.UpdateNodeGroup, activities.NodeGroupsInput{
 				Call: call(s.Name), Spec: cur, Ref: in.Ref, NodeGroups: []activities.NodeGroupSpec{*s.NodeGroup},
 				Replace: replace, Batches: s.Batches,
 			})

@@ -51,8 +51,7 @@ type Operation struct {
 }
 
 // Activity option sets: store writes are quick and retried long; provider calls are
-// long, heartbeat, and wait for their cancellation to finish so compensation never
-// races a half-done create.
+// sized per activity (providerSteps).
 func storeOptions(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
@@ -63,21 +62,68 @@ func storeOptions(ctx workflow.Context) workflow.Context {
 	})
 }
 
-func providerOptions(ctx workflow.Context) workflow.Context {
+// providerStep is how long one provider activity may take and how it is retried,
+// sized for real clouds rather than the simulated one.
+type providerStep struct {
+	// StartToClose bounds one attempt.
+	StartToClose time.Duration
+	// Attempts bounds the attempts (throttling's retries count too).
+	Attempts int32
+	// MaxInterval caps the backoff between attempts.
+	MaxInterval time.Duration
+}
+
+// providerSteps sizes each provider activity, by its registered name. A control
+// plane takes 10–20 minutes to become active (EKS), an upgrade of it up to an hour, a
+// node group 5–15 minutes and its rolling replacement an hour or more; deletes wait
+// for dependent resources (ENIs, load balancers) to go, so they retry longer.
+// Activity options are not part of a workflow's history checks: changing them does
+// not affect replay, and running workflows take the new ones on their next activity.
+var providerSteps = map[string]providerStep{
+	"CreateNetwork":          {StartToClose: 30 * time.Minute, Attempts: 8, MaxInterval: time.Minute},
+	"DeleteNetwork":          {StartToClose: 30 * time.Minute, Attempts: 20, MaxInterval: 2 * time.Minute},
+	"CreateControlPlane":     {StartToClose: 20 * time.Minute, Attempts: 8, MaxInterval: time.Minute},
+	"WaitControlPlaneActive": {StartToClose: 40 * time.Minute, Attempts: 5, MaxInterval: time.Minute},
+	"DeleteControlPlane":     {StartToClose: 45 * time.Minute, Attempts: 20, MaxInterval: 2 * time.Minute},
+	"CreateNodeGroups":       {StartToClose: 60 * time.Minute, Attempts: 8, MaxInterval: time.Minute},
+	"DeleteNodeGroups":       {StartToClose: 60 * time.Minute, Attempts: 20, MaxInterval: 2 * time.Minute},
+	"InstallAddons":          {StartToClose: 30 * time.Minute, Attempts: 8, MaxInterval: time.Minute},
+	"VerifyKubeconfig":       {StartToClose: 10 * time.Minute, Attempts: 8, MaxInterval: time.Minute},
+	"UpgradeControlPlane":    {StartToClose: 90 * time.Minute, Attempts: 8, MaxInterval: 2 * time.Minute},
+	"UpdateNodeGroup":        {StartToClose: 4 * time.Hour, Attempts: 8, MaxInterval: 2 * time.Minute},
+	"UpdateTags":             {StartToClose: 15 * time.Minute, Attempts: 8, MaxInterval: time.Minute},
+}
+
+// defaultProviderStep is the sizing of a provider activity providerSteps does not name.
+var defaultProviderStep = providerStep{StartToClose: 45 * time.Minute, Attempts: 8, MaxInterval: time.Minute}
+
+// providerHeartbeat is the heartbeat timeout of provider activities: the adapter
+// heartbeats every few seconds while a call runs, so a worker that died is noticed
+// within it, and a cancel reaches the call within about as long.
+const providerHeartbeat = 15 * time.Second
+
+// providerOptions are the options of the provider activity of that name. Provider
+// calls heartbeat and wait for their cancellation to finish, so compensation never
+// races a half-done create.
+func providerOptions(ctx workflow.Context, activity string) workflow.Context {
+	st, ok := providerSteps[activity]
+	if !ok {
+		st = defaultProviderStep
+	}
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 45 * time.Minute,
-		HeartbeatTimeout:    15 * time.Second,
+		StartToCloseTimeout: st.StartToClose,
+		HeartbeatTimeout:    providerHeartbeat,
 		WaitForCancellation: true,
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			MaximumAttempts: 8, NonRetryableErrorTypes: nonRetryable,
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: st.MaxInterval,
+			MaximumAttempts: st.Attempts, NonRetryableErrorTypes: nonRetryable,
 		},
 	})
 }
 
 var nonRetryable = []string{
 	activities.ErrTypeNotFound, activities.ErrTypeInvalidInput, activities.ErrTypeQuotaExceeded,
-	activities.ErrTypeInjected, activities.ErrTypeClusterFailed,
+	activities.ErrTypeInjected, activities.ErrTypeClusterFailed, activities.ErrTypeAlreadyExists, activities.ErrTypeFailed,
 }
 
 // cancelled reports whether err ends the operation because it was cancelled.
