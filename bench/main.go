@@ -37,7 +37,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/astropulse/astroplane/activities"
-	"github.com/astropulse/astroplane/activities/sim"
+	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/internal/apikey"
 	"github.com/astropulse/astroplane/internal/bootstrap"
 	"github.com/astropulse/astroplane/internal/testtemporal"
@@ -263,7 +263,7 @@ func run(cfg config) error {
 	w := worker.New(tc, "bench-b", worker.Options{MaxConcurrentActivityExecutionSize: cfg.inFlight + 50})
 	slow := sim.New(time.Hour)
 	workflows.Register(w, workflows.Dependencies{Cluster: &activities.Cluster{Store: pb.st,
-		Providers: map[string]activities.Provider{"aws": slow, "gcp": slow, "azure": slow}},
+		Clouds: sim.Registry(slow)},
 		Notifier: &activities.Notifier{Store: pb.st}})
 	if err := w.Start(); err != nil {
 		return err

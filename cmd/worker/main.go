@@ -17,7 +17,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/astropulse/astroplane/activities"
-	"github.com/astropulse/astroplane/activities/sim"
+	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/internal/config"
 	"github.com/astropulse/astroplane/notify"
 	"github.com/astropulse/astroplane/store"
@@ -120,13 +120,13 @@ func run(ctx context.Context) error {
 	return w.Run(interruptOn(ctx))
 }
 
-// clusterActivities wires every provider of a manifest to the simulated cloud; real
-// clouds plug in here.
+// clusterActivities wires every (provider, provisioner) pair a manifest can name to
+// the simulated cloud; real clouds register their pairs here (cloud.Registry.Register),
+// with the credential source that loads connected accounts' credentials.
 func clusterActivities(st *store.Store, stepDelay time.Duration) *activities.Cluster {
-	simCloud := sim.New(stepDelay)
 	return &activities.Cluster{
 		Store:        st,
-		Providers:    map[string]activities.Provider{"aws": simCloud, "gcp": simCloud, "azure": simCloud},
+		Clouds:       sim.Registry(sim.New(stepDelay)),
 		PollInterval: max(stepDelay/4, 50*time.Millisecond),
 	}
 }
