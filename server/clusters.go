@@ -14,6 +14,7 @@ import (
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/approvals"
 	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
@@ -141,14 +142,14 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 				if !done {
 					return store.ErrConflict // it changed in between: the name is not free
 				}
-				if err := tx.RecordAudit(ctx, auditEvent(c, p, "CLUSTER", "RETIRE", prev.ID, store.OutcomeSuccess)); err != nil {
+				if err := tx.RecordAudit(ctx, httpx.NewAuditEvent(c, p, "CLUSTER", "RETIRE", prev.ID, store.OutcomeSuccess)); err != nil {
 					return err
 				}
 			}
 			if err := tx.CreateClusterWithOperation(ctx, &cl, &op); err != nil {
 				return err
 			}
-			return tx.RecordAudit(ctx, auditEvent(c, p, "CLUSTER", "CREATE", op.ID, store.OutcomeSuccess))
+			return tx.RecordAudit(ctx, httpx.NewAuditEvent(c, p, "CLUSTER", "CREATE", op.ID, store.OutcomeSuccess))
 		})
 	}
 	taken := httpx.Conflict(fmt.Sprintf("cluster %q already exists", cl.Name), map[string]any{"spec.clusterName": "already exists in this organization"})
@@ -175,7 +176,7 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 	if err != nil {
 		return err
 	}
-	gate, err := s.approvalGate(c, p, workflows.OpDeploy, clusterFacts(cs))
+	gate, err := approvals.Gate(c.Request().Context(), s.store, p, workflows.OpDeploy, clusterFacts(cs))
 	if err != nil {
 		return err
 	}
@@ -212,7 +213,7 @@ func (s *Server) DeleteCluster(c echo.Context, clusterID string, params api.Dele
 		createOp = first.ID
 	}
 	op := newOperation(c, p, cl, workflows.OpDelete, params.IdempotencyKey)
-	gate, err := s.approvalGate(c, p, workflows.OpDelete, clusterFacts(cs))
+	gate, err := approvals.Gate(c.Request().Context(), s.store, p, workflows.OpDelete, clusterFacts(cs))
 	if err != nil {
 		return err
 	}
@@ -225,7 +226,7 @@ func (s *Server) DeleteCluster(c echo.Context, clusterID string, params api.Dele
 	if err != nil {
 		return err
 	}
-	s.audit(c, p, "CLUSTER", "DELETE", started.ID, store.OutcomeSuccess)
+	s.audit.Record(c, p, "CLUSTER", "DELETE", started.ID, store.OutcomeSuccess)
 	return httpx.Accepted(c, operationAccepted(started), startedMessage(workflows.OpDelete, gate))
 }
 
@@ -259,7 +260,7 @@ func (s *Server) CancelClusterOperation(c echo.Context, clusterID string, _ api.
 		}
 		return fmt.Errorf("cancel %s: %w", running.ID, err)
 	}
-	s.audit(c, p, "CLUSTER", "CANCEL", running.ID, store.OutcomeSuccess)
+	s.audit.Record(c, p, "CLUSTER", "CANCEL", running.ID, store.OutcomeSuccess)
 	return httpx.OK(c, api.ClusterCancelResult{ClusterId: &cl.ID, OperationId: running.ID, Status: api.ClusterOperationStatusRUNNING},
 		cancelMessage(running.Type, waiting))
 }
@@ -354,20 +355,6 @@ func clusterFacts(cs activities.ClusterSpec) []activities.Fact {
 func operationAccepted(op store.Operation) api.OperationAccepted {
 	status, clusterID := op.Status, op.ClusterID
 	return api.OperationAccepted{OperationId: op.ID, ClusterId: &clusterID, Status: &status}
-}
-
-// audit records an audit event; a failure to record is logged, not returned, because
-// the audited action already happened.
-func (s *Server) audit(c echo.Context, p httpx.Principal, eventType, action, resource, outcome string) {
-	err := s.store.RecordAudit(c.Request().Context(), auditEvent(c, p, eventType, action, resource, outcome))
-	if err != nil {
-		s.log.ErrorContext(c.Request().Context(), "record audit event", "err", err, "traceID", httpx.TraceID(c))
-	}
-}
-
-func auditEvent(c echo.Context, p httpx.Principal, eventType, action, resource, outcome string) *store.AuditEvent {
-	return &store.AuditEvent{OrgID: p.OrgID, UserID: p.UserID, APIKeyID: p.KeyID, EventType: eventType, Action: action,
-		ResourceID: resource, Outcome: outcome, TraceID: httpx.TraceID(c)}
 }
 
 func randomSuffix() string {

@@ -198,7 +198,7 @@ func (s *Server) ConfigureNotificationIntegration(c echo.Context, params api.Con
 	if err := s.store.PutIntegration(ctx, &row); err != nil {
 		return err
 	}
-	s.audit(c, p, "NOTIFICATION", "UPDATE", "integration:"+row.Channel, store.OutcomeSuccess)
+	s.audit.Record(c, p, "NOTIFICATION", "UPDATE", "integration:"+row.Channel, store.OutcomeSuccess)
 	row, err = s.store.GetIntegration(ctx, p.OrgID, row.Channel)
 	if err != nil {
 		return err
@@ -221,7 +221,7 @@ func (s *Server) DeleteNotificationIntegration(c echo.Context, channel api.Notif
 	} else if err != nil {
 		return err
 	}
-	s.audit(c, p, "NOTIFICATION", "DELETE", "integration:"+string(channel), store.OutcomeSuccess)
+	s.audit.Record(c, p, "NOTIFICATION", "DELETE", "integration:"+string(channel), store.OutcomeSuccess)
 	return httpx.OK(c, true, "integration deleted")
 }
 
@@ -326,7 +326,7 @@ func (s *Server) PutNotificationSubscription(c echo.Context, params api.PutNotif
 	if err := s.store.PutSubscription(c.Request().Context(), &sub); err != nil {
 		return err
 	}
-	s.audit(c, p, "NOTIFICATION", "UPDATE", "subscription:"+in.Topic, store.OutcomeSuccess)
+	s.audit.Record(c, p, "NOTIFICATION", "UPDATE", "subscription:"+in.Topic, store.OutcomeSuccess)
 	sub, err = s.store.GetSubscription(c.Request().Context(), p.OrgID, in.Topic)
 	if err != nil {
 		return err
@@ -345,7 +345,7 @@ func (s *Server) DeleteNotificationSubscription(c echo.Context, topic string, pa
 	} else if err != nil {
 		return err
 	}
-	s.audit(c, p, "NOTIFICATION", "DELETE", "subscription:"+topic, store.OutcomeSuccess)
+	s.audit.Record(c, p, "NOTIFICATION", "DELETE", "subscription:"+topic, store.OutcomeSuccess)
 	return httpx.OK(c, true, "subscription deleted")
 }
 
@@ -395,7 +395,7 @@ func (s *Server) verifyUnsubscribe(c echo.Context, token string) (approval.Claim
 	}
 	claims, err := s.signer.VerifyFor(approval.PurposeUnsubscribe, token, time.Now())
 	if err != nil {
-		s.auditRefusedToken(c, claims.OrgID, claims, "unsubscribe token refused: "+err.Error())
+		s.audit.RefusedToken(c, claims.OrgID, claims, "unsubscribe token refused: "+err.Error())
 		return approval.Claims{}, httpx.BadRequest("this unsubscribe link is not valid: "+err.Error(), map[string]any{"query.token": err.Error()})
 	}
 	return claims, nil
@@ -441,8 +441,16 @@ func (s *Server) UnsubscribeNotifications(c echo.Context, params api.Unsubscribe
 	if err := s.store.PutSubscription(ctx, &sub); err != nil {
 		return err
 	}
-	_ = s.store.RecordAudit(ctx, &store.AuditEvent{OrgID: orgID, EventType: "NOTIFICATION", Action: "UNSUBSCRIBE",
-		ResourceID: "subscription:" + topic, Outcome: store.OutcomeSuccess, TraceID: httpx.TraceID(c),
+	s.audit.RecordEvent(c, &store.AuditEvent{OrgID: orgID, EventType: "NOTIFICATION", Action: "UNSUBSCRIBE",
+		ResourceID: "subscription:" + topic, Outcome: store.OutcomeSuccess,
 		Details: httpx.MustJSON(map[string]string{"channel": channel})})
 	return httpx.OK(c, true, "unsubscribed")
+}
+
+// splitList reads a stored comma-separated list ("" is none).
+func splitList(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
 }

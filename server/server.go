@@ -17,6 +17,7 @@ import (
 	"github.com/astropulse/astroplane/notify"
 	"github.com/astropulse/astroplane/secrets"
 	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/approvals"
 	"github.com/astropulse/astroplane/server/catalog"
 	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/server/orgs"
@@ -56,14 +57,16 @@ type Server struct {
 	box       *secrets.Box
 	guard     notify.Guard
 	smtpHost  string
+	audit     httpx.Audit
 	contract  *contract
 	echo      *echo.Echo
 }
 
 // The resource groups' handlers, named for embedding in handlers.
 type (
-	catalogServer = catalog.Server
-	orgsServer    = orgs.Server
+	catalogServer   = catalog.Server
+	orgsServer      = orgs.Server
+	approvalsServer = approvals.Server
 )
 
 // handlers composes the resource groups' handlers into the generated interface. Each
@@ -75,6 +78,7 @@ type handlers struct {
 	*Server // groups not moved out yet
 	*catalogServer
 	*orgsServer
+	*approvalsServer
 	fallback
 }
 
@@ -99,7 +103,8 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{store: opts.Store, temporal: opts.Temporal, log: opts.Log, taskQueue: opts.TaskQueue, contract: ct,
-		signer: opts.Signer, box: opts.Box, guard: opts.Guard, smtpHost: opts.ServerSMTPHost}
+		signer: opts.Signer, box: opts.Box, guard: opts.Guard, smtpHost: opts.ServerSMTPHost,
+		audit: httpx.NewAudit(opts.Store, opts.Log)}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -109,9 +114,10 @@ func New(opts Options) (*Server, error) {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	api.RegisterHandlers(e, handlers{
-		Server:        s,
-		catalogServer: catalog.NewServer(),
-		orgsServer:    orgs.NewServer(opts.Store),
+		Server:          s,
+		catalogServer:   catalog.NewServer(),
+		orgsServer:      orgs.NewServer(opts.Store),
+		approvalsServer: approvals.NewServer(opts.Store, opts.Temporal, opts.Signer, s.audit),
 	})
 	s.echo = e
 	return s, nil

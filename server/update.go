@@ -9,6 +9,7 @@ import (
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/approvals"
 	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/upgrade"
@@ -76,7 +77,7 @@ func (s *Server) UpdateCluster(c echo.Context, clusterID string, params api.Upda
 	}
 	op := newOperation(c, p, cl, workflows.OpUpdate, params.IdempotencyKey)
 	facts := append(clusterFacts(current), activities.Fact{Label: "Plan", Value: strings.Join(plan.Report.Changes, "; ")})
-	gate, err := s.approvalGate(c, p, workflows.OpUpdate, facts)
+	gate, err := approvals.Gate(c.Request().Context(), s.store, p, workflows.OpUpdate, facts)
 	if err != nil {
 		return err
 	}
@@ -89,7 +90,7 @@ func (s *Server) UpdateCluster(c echo.Context, clusterID string, params api.Upda
 	if err != nil {
 		return err
 	}
-	s.audit(c, p, "CLUSTER", "UPDATE", started.ID, store.OutcomeSuccess)
+	s.audit.Record(c, p, "CLUSTER", "UPDATE", started.ID, store.OutcomeSuccess)
 	result.OperationId = &started.ID
 	result.Status = api.ClusterStatus(store.ClusterUpdating)
 	result.Message = ptr(startedMessage(workflows.OpUpdate, gate))

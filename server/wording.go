@@ -3,52 +3,13 @@ package server
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/astropulse/astroplane/server/approvals"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
-
-// parseDuration reads a duration as people write it: Go's units (s, m, h, and the
-// smaller ones) plus days, "d" being 24 hours ("3d", "1d12h"). Its errors are
-// sentences naming the value and the units accepted.
-func parseDuration(s string) (time.Duration, error) {
-	in := strings.TrimSpace(s)
-	if in == "" {
-		return 0, fmt.Errorf("%q is not a duration: write a number and a unit (s, m, h or d), e.g. \"72h\" or \"3d\"", s)
-	}
-	var days time.Duration
-	if i := strings.IndexByte(in, 'd'); i >= 0 {
-		n, err := strconv.ParseUint(in[:i], 10, 16)
-		if err != nil {
-			return 0, fmt.Errorf("%q is not a duration: days are a whole number before \"d\" (e.g. \"3d\" or \"1d12h\")", s)
-		}
-		days, in = time.Duration(n)*24*time.Hour, in[i+1:]
-		if in == "" {
-			return days, nil
-		}
-	}
-	d, err := time.ParseDuration(in)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration: write a number and a unit (s, m, h or d), e.g. \"72h\", \"90m\" or \"3d\"", s)
-	}
-	return days + d, nil
-}
-
-// formatDuration writes d without zero units: "72h", "1h30m", "5m", "90s" (Go's
-// String gives "72h0m0s").
-func formatDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
 
 // startedMessage is the message of the 202 that starts an operation of opType: it
 // says when the operation will first wait for approval, and for how long at most.
@@ -57,7 +18,7 @@ func startedMessage(opType string, gate *workflows.ApprovalGate) string {
 		return opType + " started"
 	}
 	return fmt.Sprintf("%s started; it waits for approval by a member with role %s before it changes anything (the request expires in %s if no one decides)",
-		opType, strings.Join(gate.ApproverRoles, " or "), formatDuration(gate.ExpiresIn))
+		opType, strings.Join(gate.ApproverRoles, " or "), approvals.FormatDuration(gate.ExpiresIn))
 }
 
 // cancelMessage says what a cancel of an operation of opType will really do: an

@@ -22,8 +22,14 @@ func NewAudit(st *store.Store, log *slog.Logger) Audit { return Audit{store: st,
 
 // Record records what p did through this request.
 func (a Audit) Record(c echo.Context, p Principal, eventType, action, resource, outcome string) {
-	a.RecordEvent(c, &store.AuditEvent{OrgID: p.OrgID, UserID: p.UserID, APIKeyID: p.KeyID, EventType: eventType, Action: action,
-		ResourceID: resource, Outcome: outcome})
+	a.RecordEvent(c, NewAuditEvent(c, p, eventType, action, resource, outcome))
+}
+
+// NewAuditEvent is the audit event of what p did through this request, for callers
+// that record it in their own transaction.
+func NewAuditEvent(c echo.Context, p Principal, eventType, action, resource, outcome string) *store.AuditEvent {
+	return &store.AuditEvent{OrgID: p.OrgID, UserID: p.UserID, APIKeyID: p.KeyID, EventType: eventType, Action: action,
+		ResourceID: resource, Outcome: outcome, TraceID: TraceID(c)}
 }
 
 // RecordEvent records ev, stamped with the request's trace ID.

@@ -1,4 +1,8 @@
-package server
+// Package approvals serves approvals of cluster operations: the organization's
+// approval policy (which operations wait for whom, and how long), the approval page
+// an approval link opens, and the approve or reject decision it posts, delivered to
+// the waiting workflow. Gate gives the clusters group the gate an operation gets.
+package approvals
 
 import (
 	"bytes"
@@ -31,6 +35,20 @@ const (
 	maxApprovalExpiry     = 30 * 24 * time.Hour
 )
 
+// Server answers the approval operations.
+type Server struct {
+	store    *store.Store
+	temporal client.Client
+	signer   *approval.Signer
+	audit    httpx.Audit
+}
+
+// NewServer returns the approval handlers: policies in st, decisions delivered through
+// tc, links verified by signer (without one, links answer 501), refusals recorded by audit.
+func NewServer(st *store.Store, tc client.Client, signer *approval.Signer, audit httpx.Audit) *Server {
+	return &Server{store: st, temporal: tc, signer: signer, audit: audit}
+}
+
 // GetApprovalPolicy returns the organization's approval policy (operations empty
 // when it has none).
 func (s *Server) GetApprovalPolicy(c echo.Context, _ api.GetApprovalPolicyParams) error {
@@ -38,7 +56,7 @@ func (s *Server) GetApprovalPolicy(c echo.Context, _ api.GetApprovalPolicyParams
 	if err != nil {
 		return err
 	}
-	pol, err := s.approvalPolicy(c.Request().Context(), p.OrgID)
+	pol, err := policy(c.Request().Context(), s.store, p.OrgID)
 	if err != nil {
 		return err
 	}
@@ -57,13 +75,13 @@ func (s *Server) SetApprovalPolicy(c echo.Context, _ api.SetApprovalPolicyParams
 	}
 	expiry, expiryText := defaultApprovalExpiry, ""
 	if in.ExpiresIn != nil {
-		d, err := parseDuration(*in.ExpiresIn)
+		d, err := ParseDuration(*in.ExpiresIn)
 		switch {
 		case err != nil:
 			return httpx.ValidationFailed(map[string]any{"expiresIn": err.Error()})
 		case d < minApprovalExpiry || d > maxApprovalExpiry:
 			return httpx.ValidationFailed(map[string]any{"expiresIn": fmt.Sprintf("%q is out of range: from %s to %s (30d)",
-				*in.ExpiresIn, formatDuration(minApprovalExpiry), formatDuration(maxApprovalExpiry))})
+				*in.ExpiresIn, FormatDuration(minApprovalExpiry), FormatDuration(maxApprovalExpiry))})
 		}
 		expiry, expiryText = d, strings.TrimSpace(*in.ExpiresIn)
 	}
@@ -83,12 +101,13 @@ func (s *Server) SetApprovalPolicy(c echo.Context, _ api.SetApprovalPolicyParams
 	if err := s.store.PutApprovalPolicy(c.Request().Context(), &pol); err != nil {
 		return err
 	}
-	s.audit(c, p, "APPROVAL_POLICY", "UPDATE", p.OrgID, store.OutcomeSuccess)
+	s.audit.Record(c, p, "APPROVAL_POLICY", "UPDATE", p.OrgID, store.OutcomeSuccess)
 	return httpx.OK(c, policyView(pol), "approval policy set")
 }
 
-func (s *Server) approvalPolicy(ctx context.Context, orgID string) (store.ApprovalPolicy, error) {
-	pol, err := s.store.GetApprovalPolicy(ctx, orgID)
+// policy is orgID's approval policy, or the default one (nothing waits) when it has none.
+func policy(ctx context.Context, st *store.Store, orgID string) (store.ApprovalPolicy, error) {
+	pol, err := st.GetApprovalPolicy(ctx, orgID)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.ApprovalPolicy{OrgID: orgID, ApproverRoles: store.RoleAdmin, ExpiresIn: defaultApprovalExpiry}, nil
 	}
@@ -98,7 +117,7 @@ func (s *Server) approvalPolicy(ctx context.Context, orgID string) (store.Approv
 func policyView(p store.ApprovalPolicy) api.ApprovalPolicy {
 	v := api.ApprovalPolicy{Operations: []api.ApprovalPolicyOperations{}, ApproverRoles: splitList(p.ApproverRoles), ExpiresIn: p.ExpiresText}
 	if v.ExpiresIn == "" {
-		v.ExpiresIn = formatDuration(p.ExpiresIn) // the default, or a policy stored before ExpiresText
+		v.ExpiresIn = FormatDuration(p.ExpiresIn) // the default, or a policy stored before ExpiresText
 	}
 	for _, o := range splitList(p.Operations) {
 		v.Operations = append(v.Operations, api.ApprovalPolicyOperations(o))
@@ -116,10 +135,10 @@ func splitList(s string) []string {
 	return strings.Split(s, ",")
 }
 
-// approvalGate is the gate an operation of opType gets under the organization's
-// policy, or nil when it needs no approval.
-func (s *Server) approvalGate(c echo.Context, p httpx.Principal, opType string, summary []activities.Fact) (*workflows.ApprovalGate, error) {
-	pol, err := s.approvalPolicy(c.Request().Context(), p.OrgID)
+// Gate is the gate an operation of opType that p asks for gets under p's
+// organization's policy in st, or nil when it needs no approval.
+func Gate(ctx context.Context, st *store.Store, p httpx.Principal, opType string, summary []activities.Fact) (*workflows.ApprovalGate, error) {
+	pol, err := policy(ctx, st, p.OrgID)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +159,7 @@ type approvalAttempt struct {
 func (s *Server) checkApprovalLink(c echo.Context, orgID, clusterName, token string) (approvalAttempt, *httpx.APIError) {
 	ctx := c.Request().Context()
 	refuse := func(status int, code, reason string, claims approval.Claims) (approvalAttempt, *httpx.APIError) {
-		s.auditRefusedToken(c, orgID, claims, reason)
+		s.audit.RefusedToken(c, orgID, claims, reason)
 		return approvalAttempt{}, &httpx.APIError{Status: status, Code: code, Message: reason}
 	}
 	if s.signer == nil {
@@ -241,7 +260,7 @@ func (s *Server) ApproveClusterOperation(c echo.Context, params api.ApproveClust
 	}
 	// Single use, atomically: a replay racing this request loses here.
 	if err := s.store.UseToken(ctx, claims.OrgID, claims.Nonce, approval.PurposeApproval, time.Now().UTC()); errors.Is(err, store.ErrTokenUsed) {
-		s.auditRefusedToken(c, claims.OrgID, claims, "this approval link was already used")
+		s.audit.RefusedToken(c, claims.OrgID, claims, "this approval link was already used")
 		return fail(httpx.Conflict("this approval link was already used", nil))
 	} else if err != nil {
 		return err
@@ -283,7 +302,7 @@ func (s *Server) ApproveClusterOperation(c echo.Context, params api.ApproveClust
 // role the policy lets approve.
 func (s *Server) approver(c echo.Context, claims approval.Claims, req store.ApprovalRequest) (string, *httpx.APIError) {
 	ctx := c.Request().Context()
-	pol, err := s.approvalPolicy(ctx, claims.OrgID)
+	pol, err := policy(ctx, s.store, claims.OrgID)
 	if err != nil {
 		return "", httpx.ToAPIError(err)
 	}
@@ -291,7 +310,7 @@ func (s *Server) approver(c echo.Context, claims approval.Claims, req store.Appr
 	userID := claims.Approver
 	if p, ok := httpx.PrincipalOf(c); ok {
 		if p.OrgID != claims.OrgID {
-			s.auditRefusedToken(c, claims.OrgID, claims, "decision through an API key of another organization")
+			s.audit.RefusedToken(c, claims.OrgID, claims, "decision through an API key of another organization")
 			return "", httpx.Forbidden("this API key belongs to another organization")
 		}
 		userID = p.UserID
@@ -300,7 +319,7 @@ func (s *Server) approver(c echo.Context, claims approval.Claims, req store.Appr
 	}
 	m, err := s.store.GetMembership(ctx, claims.OrgID, userID)
 	if err != nil || !slices.Contains(roles, m.Role) {
-		s.auditRefusedToken(c, claims.OrgID, claims, "approver lacks an approver role")
+		s.audit.RefusedToken(c, claims.OrgID, claims, "approver lacks an approver role")
 		return "", httpx.Forbidden("you no longer hold a role that may approve this operation")
 	}
 	u, err := s.store.GetUser(ctx, userID)
@@ -308,23 +327,4 @@ func (s *Server) approver(c echo.Context, claims approval.Claims, req store.Appr
 		return "", httpx.ToAPIError(err)
 	}
 	return u.Email, nil
-}
-
-// auditRefusedToken records a refused approval token against the organization it
-// names (when that organization exists).
-func (s *Server) auditRefusedToken(c echo.Context, orgID string, claims approval.Claims, reason string) {
-	if claims.OrgID != "" {
-		orgID = claims.OrgID
-	}
-	ctx := c.Request().Context()
-	if _, err := s.store.GetOrganization(ctx, orgID); err != nil {
-		s.log.WarnContext(ctx, "refused approval token for an unknown organization", "reason", reason, "traceID", httpx.TraceID(c))
-		return
-	}
-	err := s.store.RecordAudit(ctx, &store.AuditEvent{OrgID: orgID, EventType: "APPROVAL", Action: "TOKEN_REFUSED",
-		ResourceID: claims.OperationID, Outcome: store.OutcomeDenied, TraceID: httpx.TraceID(c),
-		Details: httpx.MustJSON(map[string]string{"reason": reason, "approver": claims.Approver, "ip": c.RealIP()})})
-	if err != nil {
-		s.log.ErrorContext(ctx, "record audit event", "err", err, "traceID", httpx.TraceID(c))
-	}
 }
