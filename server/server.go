@@ -20,6 +20,7 @@ import (
 	"github.com/astropulse/astroplane/server/approvals"
 	"github.com/astropulse/astroplane/server/catalog"
 	"github.com/astropulse/astroplane/server/httpx"
+	"github.com/astropulse/astroplane/server/notifications"
 	"github.com/astropulse/astroplane/server/orgs"
 	"github.com/astropulse/astroplane/store"
 )
@@ -53,10 +54,6 @@ type Server struct {
 	temporal  client.Client
 	log       *slog.Logger
 	taskQueue string
-	signer    *approval.Signer
-	box       *secrets.Box
-	guard     notify.Guard
-	smtpHost  string
 	audit     httpx.Audit
 	contract  *contract
 	echo      *echo.Echo
@@ -64,9 +61,10 @@ type Server struct {
 
 // The resource groups' handlers, named for embedding in handlers.
 type (
-	catalogServer   = catalog.Server
-	orgsServer      = orgs.Server
-	approvalsServer = approvals.Server
+	catalogServer       = catalog.Server
+	orgsServer          = orgs.Server
+	approvalsServer     = approvals.Server
+	notificationsServer = notifications.Server
 )
 
 // handlers composes the resource groups' handlers into the generated interface. Each
@@ -79,6 +77,7 @@ type handlers struct {
 	*catalogServer
 	*orgsServer
 	*approvalsServer
+	*notificationsServer
 	fallback
 }
 
@@ -103,7 +102,6 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{store: opts.Store, temporal: opts.Temporal, log: opts.Log, taskQueue: opts.TaskQueue, contract: ct,
-		signer: opts.Signer, box: opts.Box, guard: opts.Guard, smtpHost: opts.ServerSMTPHost,
 		audit: httpx.NewAudit(opts.Store, opts.Log)}
 
 	e := echo.New()
@@ -118,6 +116,8 @@ func New(opts Options) (*Server, error) {
 		catalogServer:   catalog.NewServer(),
 		orgsServer:      orgs.NewServer(opts.Store),
 		approvalsServer: approvals.NewServer(opts.Store, opts.Temporal, opts.Signer, s.audit),
+		notificationsServer: notifications.NewServer(notifications.Deps{Store: opts.Store, Box: opts.Box, Guard: opts.Guard,
+			Signer: opts.Signer, SMTPHost: opts.ServerSMTPHost, Audit: s.audit}),
 	})
 	s.echo = e
 	return s, nil

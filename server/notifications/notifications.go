@@ -1,4 +1,7 @@
-package server
+// Package notifications serves the reference's Notifications group: the channels and
+// topics, the organization's integrations (email, Slack; secrets sealed) and
+// subscriptions, and unsubscribing through a signed link or by an admin.
+package notifications
 
 import (
 	"errors"
@@ -14,11 +17,41 @@ import (
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/approval"
+	"github.com/astropulse/astroplane/notify"
 	"github.com/astropulse/astroplane/secrets"
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 )
+
+// Server answers the notification operations.
+type Server struct {
+	store    *store.Store
+	box      *secrets.Box
+	guard    notify.Guard
+	signer   *approval.Signer
+	smtpHost string
+	audit    httpx.Audit
+}
+
+// Deps are what the notification handlers use.
+type Deps struct {
+	Store *store.Store
+	// Box seals integrations' secrets; without it integrations answer 501.
+	Box *secrets.Box
+	// Guard vets webhook URLs against server-side request forgery.
+	Guard notify.Guard
+	// Signer verifies unsubscribe links; without it they answer 501.
+	Signer *approval.Signer
+	// SMTPHost is the server-wide mail relay; empty: an email integration must bring its own.
+	SMTPHost string
+	Audit    httpx.Audit
+}
+
+// NewServer returns the notification handlers using d.
+func NewServer(d Deps) *Server {
+	return &Server{store: d.Store, box: d.Box, guard: d.Guard, signer: d.Signer, smtpHost: d.SMTPHost, audit: d.Audit}
+}
 
 // ListNotificationChannels lists the channels notifications can go out on.
 func (s *Server) ListNotificationChannels(c echo.Context) error {
@@ -453,4 +486,13 @@ func splitList(s string) []string {
 		return []string{}
 	}
 	return strings.Split(s, ",")
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
