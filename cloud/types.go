@@ -126,8 +126,8 @@ type GKESpec struct {
 	ReleaseChannel string `json:",omitempty"`
 	// KubernetesVersion is the GKE form (1.30.5-gke.1443001); empty = the channel's default.
 	KubernetesVersion      string `json:",omitempty"`
-	Autopilot              bool   `json:",omitempty"`
-	EnableWorkloadIdentity bool   `json:",omitempty"`
+	Autopilot              bool
+	EnableWorkloadIdentity bool
 	// NetworkID and Subnet name an existing VPC network (bring your own).
 	NetworkID           string     `json:",omitempty"`
 	Subnet              *GKESubnet `json:",omitempty"`
