@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -103,7 +104,7 @@ func (ct *contract) operations() []*operation {
 // validate checks a request's parameters and JSON body against its operation in
 // openapi.yaml, reporting every fault at once with the field it concerns: unknown
 // query parameters too, and, for a body the schema refuses, the faults the rules
-// beyond the schema find in it (addRuleFaults). The checked body is kept for the
+// beyond the schema find in it (ruleFaults). The checked body is kept for the
 // handler (see bindBody).
 func (s *Server) validate() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -127,7 +128,13 @@ func (s *Server) validate() echo.MiddlewareFunc {
 				}
 			}
 			if len(details) > 0 {
-				s.addRuleFaults(c, op, raw, details)
+				if _, malformed := details["body"]; raw != nil && !malformed {
+					for path, msg := range s.ruleFaults(c, op.id, raw) {
+						if !faulted(details, path) { // a rule would judge a value the schema refused
+							details[path] = msg
+						}
+					}
+				}
 				return httpx.ValidationFailed(details)
 			}
 			return next(c)
@@ -354,5 +361,39 @@ func jsonSyntaxReason(err error) string {
 		return "malformed JSON: unexpected end of input"
 	default:
 		return "malformed JSON: " + err.Error()
+	}
+}
+
+// faulted reports whether details already has a fault of path, of a field inside it,
+// or of a field it is inside.
+func faulted(details map[string]any, path string) bool {
+	for k := range details {
+		if k == path || strings.HasPrefix(path, k+".") || strings.HasPrefix(k, path+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// checkUnknownQuery reports each query parameter the operation does not declare, as an
+// unknown body field is: a typo must not pass silently.
+func checkUnknownQuery(c echo.Context, op *operation, details map[string]any) {
+	var known []string
+	for _, params := range []openapi3.Parameters{op.item.Parameters, op.op.Parameters} {
+		for _, p := range params {
+			if p.Value != nil && p.Value.In == openapi3.ParameterInQuery && !slices.Contains(known, p.Value.Name) {
+				known = append(known, p.Value.Name)
+			}
+		}
+	}
+	slices.Sort(known)
+	takes := "it takes none"
+	if len(known) > 0 {
+		takes = "it takes " + strings.Join(known, ", ")
+	}
+	for name := range c.Request().URL.Query() {
+		if !slices.Contains(known, name) {
+			details["query."+name] = "unknown query parameter of this operation; " + takes
+		}
 	}
 }

@@ -1,14 +1,14 @@
-// Package server is the REST API: Echo routes generated from openapi.yaml, the
-// middleware that authenticates and validates every request against that contract,
-// the handlers, and the one place errors become HTTP answers.
+// Package server is the REST API's composition root: Echo routes generated from
+// openapi.yaml, the middleware that authenticates and validates every request against
+// that contract, and the resource groups' handlers (server/<group>) composed into the
+// generated interface, with the 501 fallback below them. It holds no handler itself;
+// the plumbing the groups share is server/httpx.
 package server
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/sdk/client"
@@ -19,6 +19,8 @@ import (
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/server/approvals"
 	"github.com/astropulse/astroplane/server/catalog"
+	"github.com/astropulse/astroplane/server/clusters"
+	"github.com/astropulse/astroplane/server/health"
 	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/server/notifications"
 	"github.com/astropulse/astroplane/server/orgs"
@@ -50,21 +52,21 @@ type Options struct {
 // composed in handlers, behind the middleware that authenticates and validates each
 // request against the contract.
 type Server struct {
-	store     *store.Store
-	temporal  client.Client
-	log       *slog.Logger
-	taskQueue string
-	audit     httpx.Audit
-	contract  *contract
-	echo      *echo.Echo
+	store    *store.Store
+	log      *slog.Logger
+	contract *contract
+	// ruleFaults are the faults of a body beyond its schema (see validate).
+	ruleFaults func(c echo.Context, operationID string, raw []byte) map[string]any
+	echo       *echo.Echo
 }
 
 // The resource groups' handlers, named for embedding in handlers.
 type (
-	catalogServer       = catalog.Server
-	orgsServer          = orgs.Server
+	clustersServer      = clusters.Server
 	approvalsServer     = approvals.Server
 	notificationsServer = notifications.Server
+	orgsServer          = orgs.Server
+	catalogServer       = catalog.Server
 )
 
 // handlers composes the resource groups' handlers into the generated interface. Each
@@ -73,11 +75,11 @@ type (
 // ambiguous selector at depth one, which handlers then lacks, so the assertion below
 // fails to compile.
 type handlers struct {
-	*Server // groups not moved out yet
-	*catalogServer
-	*orgsServer
+	*clustersServer
 	*approvalsServer
 	*notificationsServer
+	*orgsServer
+	*catalogServer
 	fallback
 }
 
@@ -101,24 +103,26 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{store: opts.Store, temporal: opts.Temporal, log: opts.Log, taskQueue: opts.TaskQueue, contract: ct,
-		audit: httpx.NewAudit(opts.Store, opts.Log)}
+	audit := httpx.NewAudit(opts.Store, opts.Log)
+	h := handlers{
+		clustersServer:  clusters.NewServer(opts.Store, opts.Temporal, opts.TaskQueue, opts.Log, audit),
+		approvalsServer: approvals.NewServer(opts.Store, opts.Temporal, opts.Signer, audit),
+		notificationsServer: notifications.NewServer(notifications.Deps{Store: opts.Store, Box: opts.Box, Guard: opts.Guard,
+			Signer: opts.Signer, SMTPHost: opts.ServerSMTPHost, Audit: audit}),
+		orgsServer:    orgs.NewServer(opts.Store),
+		catalogServer: catalog.NewServer(),
+	}
+	s := &Server{store: opts.Store, log: opts.Log, contract: ct, ruleFaults: h.RuleFaults}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpx.ErrorHandler(opts.Log)
 	e.Use(httpx.RequestID(), accessLog(opts.Log), recoverPanics(opts.Log), limitBody(opts.MaxBodyBytes),
 		s.authenticate(), s.validate())
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-	api.RegisterHandlers(e, handlers{
-		Server:          s,
-		catalogServer:   catalog.NewServer(),
-		orgsServer:      orgs.NewServer(opts.Store),
-		approvalsServer: approvals.NewServer(opts.Store, opts.Temporal, opts.Signer, s.audit),
-		notificationsServer: notifications.NewServer(notifications.Deps{Store: opts.Store, Box: opts.Box, Guard: opts.Guard,
-			Signer: opts.Signer, SMTPHost: opts.ServerSMTPHost, Audit: s.audit}),
-	})
+	probes := health.NewServer(opts.Store, opts.Temporal)
+	e.GET("/healthz", probes.Healthz)
+	e.GET("/readyz", probes.Readyz)
+	api.RegisterHandlers(e, h)
 	s.echo = e
 	return s, nil
 }
@@ -131,38 +135,6 @@ func (s *Server) Routes() []string {
 	var out []string
 	for _, r := range s.echo.Routes() {
 		out = append(out, r.Method+" "+r.Path)
-	}
-	return out
-}
-
-func (s *Server) healthz(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// readyz reports ready when the store and Temporal both answer within two seconds.
-func (s *Server) readyz(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
-	defer cancel()
-	checks := map[string]string{"store": "ok", "temporal": "ok"}
-	ready := true
-	if err := s.store.Ping(ctx); err != nil {
-		checks["store"], ready = err.Error(), false
-	}
-	if s.temporal == nil {
-		checks["temporal"], ready = "no client", false
-	} else if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		checks["temporal"], ready = err.Error(), false
-	}
-	if !ready {
-		return &httpx.APIError{Status: http.StatusServiceUnavailable, Code: httpx.CodeServiceUnavailable, Message: "not ready", Details: toAny(checks)}
-	}
-	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "checks": checks})
-}
-
-func toAny(m map[string]string) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package server
+package clusters
 
 import (
 	"encoding/json"

@@ -1,4 +1,9 @@
-package server
+// Package clusters serves the reference's Clusters group: list, get, deploy, update,
+// delete and cancel clusters, each change a Temporal workflow recorded as an
+// operation; their progress (polled or streamed), history and current spec. The
+// approval page and decision, which the reference also tags Clusters, are in package
+// approvals.
+package clusters
 
 import (
 	"context"
@@ -7,10 +12,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/server/api"
@@ -19,6 +26,22 @@ import (
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
+
+// Server answers the cluster operations.
+type Server struct {
+	store     *store.Store
+	temporal  client.Client
+	taskQueue string
+	log       *slog.Logger
+	audit     httpx.Audit
+}
+
+// NewServer returns the cluster handlers: records in st, workflows started on
+// taskQueue through tc (without a client, operations that need Temporal answer 503),
+// failures that cannot be answered logged to log, changes recorded by audit.
+func NewServer(st *store.Store, tc client.Client, taskQueue string, log *slog.Logger, audit httpx.Audit) *Server {
+	return &Server{store: st, temporal: tc, taskQueue: taskQueue, log: log, audit: audit}
+}
 
 // ListClusters lists the organization's clusters (DELETED ones are history, not listed).
 func (s *Server) ListClusters(c echo.Context, params api.ListClustersParams) error {

@@ -1,4 +1,4 @@
-package server
+package clusters
 
 import (
 	"github.com/astropulse/astroplane/server/httpx"

@@ -1,4 +1,4 @@
-package server
+package clusters
 
 import (
 	"bytes"
@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 
 	"github.com/astropulse/astroplane/activities/sim"
@@ -71,51 +70,44 @@ func checkUpdateFaultTags(errs validate.Errors, spec api.K8sClusterUpdateSpec, s
 	checkFaultTags(errs, *spec.Tags, workflows.OpUpdate, names)
 }
 
-// addRuleFaults adds to details, the schema faults of a deploy or update body, the
-// faults the rules beyond the schema find in what could be read of it, so that one
-// answer lists every fault. A rule's fault about a field the schema already faulted
-// (or its parent or child) is left out: it would judge a value the schema refused.
-// Nothing is added when the body could not be read as the operation's type.
-func (s *Server) addRuleFaults(c echo.Context, op *operation, raw []byte, details map[string]any) {
-	if raw == nil {
-		return
-	}
-	if _, malformed := details["body"]; malformed {
-		return
-	}
+// RuleFaults are the faults the rules beyond the schema find in raw, the body of a
+// deploy or update (operationID) the schema refused, so that one answer lists every
+// fault; by field, as the client wrote them. Nil when the body could not be read as
+// the operation's type, or for any other operation.
+func (s *Server) RuleFaults(c echo.Context, operationID string, raw []byte) map[string]any {
 	var faults validate.Errors
 	isManifest := true
 	// The embedded contract spells operation IDs as the generated handlers do
 	// (DeployCluster); match them whatever their case.
-	switch strings.ToLower(op.id) {
+	switch strings.ToLower(operationID) {
 	case "deploycluster":
 		var probe map[string]json.RawMessage
 		if json.Unmarshal(raw, &probe) != nil {
-			return
+			return nil
 		}
 		var spec api.K8sClusterSpec
 		if _, isManifest = probe["spec"]; isManifest {
 			var m api.K8sClusterManifest
 			if !lenientDecode(raw, &m) {
-				return
+				return nil
 			}
 			spec = m.Spec
 		} else if !lenientDecode(raw, &spec) {
-			return
+			return nil
 		}
 		faults = deployRuleFaults(spec)
 	case "updatecluster":
 		var m api.K8sClusterUpdateManifest
 		if !lenientDecode(raw, &m) {
-			return
+			return nil
 		}
 		p, ok := httpx.PrincipalOf(c)
 		if !ok {
-			return
+			return nil
 		}
 		cl, err := s.store.GetCluster(c.Request().Context(), p.OrgID, c.Param("clusterId"))
 		if err != nil || cl.Status == store.ClusterDeleted {
-			return // the provider is unknown; the handler would answer 404
+			return nil // the provider is unknown; the handler would answer 404
 		}
 		faults = validate.ClusterUpdateSpec(cl.Provider, m.Spec)
 		if current, err := storedSpec(cl); err == nil {
@@ -124,13 +116,9 @@ func (s *Server) addRuleFaults(c echo.Context, op *operation, raw []byte, detail
 			checkUpdateFaultTags(faults, m.Spec, updateSteps(current, req, plan))
 		}
 	default:
-		return
+		return nil
 	}
-	for path, msg := range fieldErrors(faults, isManifest) {
-		if !faulted(details, path) {
-			details[path] = msg
-		}
-	}
+	return fieldErrors(faults, isManifest)
 }
 
 // lenientDecode decodes raw into dst as far as it can: fields of the wrong type are
@@ -139,38 +127,4 @@ func lenientDecode(raw []byte, dst any) bool {
 	err := json.NewDecoder(bytes.NewReader(raw)).Decode(dst)
 	var typ *json.UnmarshalTypeError
 	return err == nil || errors.As(err, &typ)
-}
-
-// faulted reports whether details already has a fault of path, of a field inside it,
-// or of a field it is inside.
-func faulted(details map[string]any, path string) bool {
-	for k := range details {
-		if k == path || strings.HasPrefix(path, k+".") || strings.HasPrefix(k, path+".") {
-			return true
-		}
-	}
-	return false
-}
-
-// checkUnknownQuery reports each query parameter the operation does not declare, as an
-// unknown body field is: a typo must not pass silently.
-func checkUnknownQuery(c echo.Context, op *operation, details map[string]any) {
-	var known []string
-	for _, params := range []openapi3.Parameters{op.item.Parameters, op.op.Parameters} {
-		for _, p := range params {
-			if p.Value != nil && p.Value.In == openapi3.ParameterInQuery && !slices.Contains(known, p.Value.Name) {
-				known = append(known, p.Value.Name)
-			}
-		}
-	}
-	slices.Sort(known)
-	takes := "it takes none"
-	if len(known) > 0 {
-		takes = "it takes " + strings.Join(known, ", ")
-	}
-	for name := range c.Request().URL.Query() {
-		if !slices.Contains(known, name) {
-			details["query."+name] = "unknown query parameter of this operation; " + takes
-		}
-	}
 }
