@@ -105,7 +105,7 @@ func translate(err error) error {
 	if d, ok := cloud.RetryAfter(err); ok {
 		return temporal.NewApplicationErrorWithOptions(msg, ErrTypeThrottled, temporal.ApplicationErrorOptions{NextRetryDelay: d, Cause: err})
 	}
-	typ := ""
+	var typ string
 	switch {
 	case errors.Is(err, cloud.ErrNotFound):
 		typ = ErrTypeNotFound

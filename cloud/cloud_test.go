@@ -155,7 +155,7 @@ func TestTypedErrors(t *testing.T) {
 	if !errors.Is(err, cloud.ErrQuotaExceeded) || !errors.Is(err, cause) || errors.Is(err, cloud.ErrInvalid) {
 		t.Fatalf("kinds of %v", err)
 	}
-	if cloud.KindOf(err) != cloud.ErrQuotaExceeded || cloud.KindOf(cause) != nil {
+	if !errors.Is(cloud.KindOf(err), cloud.ErrQuotaExceeded) || cloud.KindOf(cause) != nil {
 		t.Fatalf("KindOf %v", cloud.KindOf(err))
 	}
 	var e *cloud.Error

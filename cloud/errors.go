@@ -63,7 +63,7 @@ func (e *Error) Message() string {
 }
 
 // Is matches e's kind.
-func (e *Error) Is(target error) bool { return target == e.Kind } //nolint:errorlint // kinds are sentinels compared by identity
+func (e *Error) Is(target error) bool { return target == e.Kind }
 
 // Unwrap returns the cloud's error.
 func (e *Error) Unwrap() error { return e.Err }
