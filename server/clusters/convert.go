@@ -9,6 +9,7 @@ import (
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/catalog"
+	"github.com/astropulse/astroplane/cloud"
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/upgrade"
@@ -44,7 +45,61 @@ func clusterSpec(spec api.K8sClusterSpec) activities.ClusterSpec {
 			cs.NodeGroups = append(cs.NodeGroups, nodeGroupSpec(ng, cs.KubernetesVersion))
 		}
 	}
+	providerSpecs(spec, &cs)
 	return cs
+}
+
+// providerSpecs carries the rest of the manifest to the provider: the account, the
+// sub-spec of the provisioner the manifest names (bring-your-own network, GKE and
+// AKS settings…), a selfHosted control plane's nodes and the node image. Everything
+// but the credentials' data, which never leaves the API.
+func providerSpecs(spec api.K8sClusterSpec, cs *activities.ClusterSpec) {
+	cs.Account = cloud.AccountRef{Provider: cs.Provider, AccountID: cs.AccountID, CredentialsType: cs.CredentialsType}
+	pv := spec.Provisioner
+	switch {
+	case pv.Type == api.ProvisionerTypeEks && pv.Eks != nil:
+		e := pv.Eks
+		eks := &cloud.EKSSpec{AccountID: e.AccountId, VPCID: deref(e.VpcId), VPCCIDR: deref(e.VpcCIDR), AMIFamily: "AL2023"}
+		if e.AmiFamily != nil {
+			eks.AMIFamily = string(*e.AmiFamily)
+		}
+		if e.Subnets != nil {
+			eks.Subnets = map[string][]cloud.Subnet{}
+			for az, subnets := range *e.Subnets {
+				for _, sn := range subnets {
+					eks.Subnets[az] = append(eks.Subnets[az], cloud.Subnet{ID: sn.Id, Type: string(sn.Type)})
+				}
+			}
+		}
+		for i := range cs.NodeGroups {
+			cs.NodeGroups[i].ImageType = eks.AMIFamily
+		}
+		cs.EKS = eks
+	case pv.Type == api.ProvisionerTypeGke && pv.Gke != nil:
+		g := pv.Gke
+		gke := &cloud.GKESpec{ProjectID: g.ProjectId, ReleaseChannel: "STABLE", KubernetesVersion: deref(g.KubernetesVersion),
+			Autopilot: g.Autopilot != nil && *g.Autopilot, EnableWorkloadIdentity: g.EnableWorkloadIdentity == nil || *g.EnableWorkloadIdentity,
+			NetworkID: deref(g.NetworkId), MasterIPv4CIDRBlock: deref(g.MasterIPv4CidrBlock)}
+		if g.ReleaseChannel != nil {
+			gke.ReleaseChannel = string(*g.ReleaseChannel)
+		}
+		if g.Subnet != nil {
+			gke.Subnet = &cloud.GKESubnet{Name: g.Subnet.Name, PodsRange: deref(g.Subnet.PodsRange), ServicesRange: deref(g.Subnet.ServicesRange)}
+		}
+		if g.AuthorizedNetworks != nil {
+			gke.AuthorizedNetworks = slices.Clone(*g.AuthorizedNetworks)
+		}
+		cs.GKE = gke
+	case pv.Type == api.ProvisionerTypeAks && pv.Aks != nil:
+		cs.AKS = &cloud.AKSSpec{SubscriptionID: pv.Aks.SubscriptionId.String(), ResourceGroup: pv.Aks.ResourceGroup}
+	case pv.Type == api.ProvisionerTypeSelfHosted && pv.SelfHosted != nil:
+		sh := pv.SelfHosted
+		cs.SelfHosted = &cloud.SelfHostedSpec{AccountID: sh.AccountId, BucketName: sh.BucketName, NetworkID: deref(sh.NetworkId)}
+	}
+	if spec.ClusterSpec != nil && spec.ClusterSpec.ControlPlane != nil {
+		ng := spec.ClusterSpec.ControlPlane.NodeGroup
+		cs.ControlPlane = &cloud.ControlPlaneNodes{Name: ng.Name, MachineTypes: slices.Clone(ng.MachineTypes)}
+	}
 }
 
 func nodeGroupSpec(ng api.NodeGroupSpec, version string) activities.NodeGroupSpec {

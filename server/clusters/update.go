@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/cloud"
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/server/approvals"
 	"github.com/astropulse/astroplane/server/httpx"
@@ -161,6 +162,13 @@ func updateSteps(current activities.ClusterSpec, req upgrade.Request, plan upgra
 		case upgrade.KindControlPlaneUpgrade, upgrade.KindAddonsUpgrade:
 		default:
 			ng := nodeGroupAfter(groups[st.Target], changes[st.Target], st, version)
+			if st.Kind == upgrade.KindAmiFamilyUpdate && req.AmiFamily != "" {
+				ng.ImageType = req.AmiFamily
+			}
+			if req.MaxUnavailable != "" || req.MaxSurge != "" {
+				// The provider rolls the group's nodes within the manifest's updateConfig.
+				ng.Rollout = &cloud.Rollout{MaxUnavailable: req.MaxUnavailable, MaxSurge: req.MaxSurge}
+			}
 			groups[st.Target] = ng
 			ws.NodeGroup = &ng
 		}
