@@ -26,16 +26,12 @@ var heartbeatEvery = 5 * time.Second
 // providerFor returns the provider of spec's (provider, provisioner) acting in its
 // account.
 func (a *Cluster) providerFor(ctx context.Context, spec ClusterSpec) (cloud.Provider, error) {
-	if a.Clouds != nil {
-		p, err := a.Clouds.Provider(ctx, spec.Key(), spec.AccountRef())
-		if err != nil {
-			return nil, translate(err)
-		}
-		return p, nil
+	if a.Clouds == nil {
+		return nil, temporal.NewNonRetryableApplicationError("no clouds on this worker", ErrTypeInvalidInput, nil)
 	}
-	p, ok := a.Providers[spec.Provider]
-	if !ok {
-		return nil, temporal.NewNonRetryableApplicationError("no provider \""+spec.Provider+"\" on this worker", ErrTypeInvalidInput, nil)
+	p, err := a.Clouds.Provider(ctx, spec.Key(), spec.AccountRef())
+	if err != nil {
+		return nil, translate(err)
 	}
 	return p, nil
 }

@@ -37,9 +37,6 @@ type Cluster struct {
 	// Clouds chooses the provider of each call by (provider, provisioner type) and
 	// builds it a session in the cluster's account.
 	Clouds *cloud.Registry
-	// Providers is the older wiring, used when Clouds is nil: one provider per cloud
-	// (aws, gcp, azure) for every provisioner and account.
-	Providers map[string]Provider
 	// PollInterval is how often WaitControlPlaneActive asks the provider; default 10s.
 	PollInterval time.Duration
 }

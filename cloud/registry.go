@@ -117,6 +117,16 @@ func NewRegistry(creds CredentialSource) *Registry {
 	return &Registry{Credentials: creds}
 }
 
+// RegistryOf returns a registry serving p for every pair of Keys, needing no
+// credentials: for the simulated cloud and for tests.
+func RegistryOf(p Provider) *Registry {
+	r := NewRegistry(nil)
+	for _, k := range Keys() {
+		r.Register(k, func(context.Context, *Session) (Provider, error) { return p, nil })
+	}
+	return r
+}
+
 // Register makes f the implementation of k, replacing any earlier one.
 func (r *Registry) Register(k Key, f Factory) {
 	r.mu.Lock()

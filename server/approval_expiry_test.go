@@ -19,8 +19,8 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/astropulse/astroplane/activities"
-	"github.com/astropulse/astroplane/activities/sim"
 	"github.com/astropulse/astroplane/approval"
+	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/internal/testtemporal"
 	"github.com/astropulse/astroplane/notify"
 	"github.com/astropulse/astroplane/secrets"
@@ -57,7 +57,7 @@ func startApprovalStackWith(t *testing.T, override func(w worker.Worker, n *acti
 		SMTP: notify.SMTPConfig{Host: host, Port: portN, From: "astro@test", StartTLS: "none", Timeout: 10 * time.Second}}
 	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
 	workflows.Register(w, workflows.Dependencies{
-		Cluster:  &activities.Cluster{Store: e.store, Providers: map[string]activities.Provider{"aws": cloud, "gcp": cloud, "azure": cloud}, PollInterval: 10 * time.Millisecond},
+		Cluster:  &activities.Cluster{Store: e.store, Clouds: sim.Registry(cloud), PollInterval: 10 * time.Millisecond},
 		Notifier: n,
 	})
 	override(w, n)

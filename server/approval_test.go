@@ -20,8 +20,8 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/astropulse/astroplane/activities"
-	"github.com/astropulse/astroplane/activities/sim"
 	"github.com/astropulse/astroplane/approval"
+	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/internal/testreq"
 	"github.com/astropulse/astroplane/internal/testtemporal"
 	"github.com/astropulse/astroplane/notify"
@@ -139,7 +139,7 @@ func startApprovalStack(t *testing.T) *approvalStack {
 	cloud := sim.New(0)
 	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
 	workflows.Register(w, workflows.Dependencies{
-		Cluster: &activities.Cluster{Store: e.store, Providers: map[string]activities.Provider{"aws": cloud, "gcp": cloud, "azure": cloud}, PollInterval: 10 * time.Millisecond},
+		Cluster: &activities.Cluster{Store: e.store, Clouds: sim.Registry(cloud), PollInterval: 10 * time.Millisecond},
 		Notifier: &activities.Notifier{Store: e.store, Box: box, Signer: signer, PublicURL: st.http.URL, HTTP: guard.HTTPClient(10 * time.Second),
 			SMTP: notify.SMTPConfig{Host: host, Port: portN, From: "astro@test", StartTLS: "none", Timeout: 10 * time.Second}},
 	})

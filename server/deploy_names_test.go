@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/astropulse/astroplane/activities/sim"
+	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/workflows"
 )
 

@@ -14,7 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/astropulse/astroplane/activities"
-	"github.com/astropulse/astroplane/activities/sim"
+	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/internal/testtemporal"
 	"github.com/astropulse/astroplane/server"
 	"github.com/astropulse/astroplane/store"
@@ -41,7 +41,7 @@ func liveEnvAt(t *testing.T) (*env, string) {
 	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
 	cloud := sim.New(0)
 	workflows.Register(w, workflows.Dependencies{Cluster: &activities.Cluster{Store: st,
-		Providers:    map[string]activities.Provider{"aws": cloud, "gcp": cloud, "azure": cloud},
+		Clouds:       sim.Registry(cloud),
 		PollInterval: 20 * time.Millisecond},
 		Notifier: &activities.Notifier{Store: st}})
 	must(t, w.Start())

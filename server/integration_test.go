@@ -15,7 +15,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/astropulse/astroplane/activities"
-	"github.com/astropulse/astroplane/activities/sim"
+	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/internal/testtemporal"
 	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
@@ -32,7 +32,7 @@ func liveEnv(t *testing.T, stepDelay time.Duration) *env {
 	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
 	cloud := sim.New(stepDelay)
 	workflows.Register(w, workflows.Dependencies{Cluster: &activities.Cluster{Store: e.store,
-		Providers:    map[string]activities.Provider{"aws": cloud, "gcp": cloud, "azure": cloud},
+		Clouds:       sim.Registry(cloud),
 		PollInterval: 20 * time.Millisecond},
 		Notifier: &activities.Notifier{Store: e.store}}) // no keys: no integrations, nothing to send
 	if err := w.Start(); err != nil {

@@ -11,7 +11,8 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/astropulse/astroplane/activities"
-	"github.com/astropulse/astroplane/activities/sim"
+	cloudpkg "github.com/astropulse/astroplane/cloud"
+	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/internal/testtemporal"
 	"github.com/astropulse/astroplane/workflows"
 )
@@ -26,7 +27,7 @@ func leakyEnv(t *testing.T) *env {
 	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
 	cloud := leakyCloud{sim.New(0)}
 	workflows.Register(w, workflows.Dependencies{Cluster: &activities.Cluster{Store: e.store,
-		Providers:    map[string]activities.Provider{"aws": cloud, "gcp": cloud, "azure": cloud},
+		Clouds:       cloudpkg.RegistryOf(cloud),
 		PollInterval: 20 * time.Millisecond},
 		Notifier: &activities.Notifier{Store: e.store}})
 	if err := w.Start(); err != nil {

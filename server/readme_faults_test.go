@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/astropulse/astroplane/activities"
-	"github.com/astropulse/astroplane/activities/sim"
+	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"

@@ -65,11 +65,7 @@ func Register(r *cloud.Registry, p *Provider) {
 }
 
 // Registry returns a registry serving p for every pair, needing no credentials.
-func Registry(p *Provider) *cloud.Registry {
-	r := cloud.NewRegistry(nil)
-	Register(r, p)
-	return r
-}
+func Registry(p *Provider) *cloud.Registry { return cloud.RegistryOf(p) }
 
 // Inject makes every call of step fail with err (nil removes it); for tests of
 // callers' error handling.

@@ -134,6 +134,7 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 		return httpx.ValidationFailed(fieldErrors(errs, isManifest))
 	}
 	cs := clusterSpec(spec)
+	cs.Account.OrgID = p.OrgID // every provider call acts in the organization's account
 	ctx := c.Request().Context()
 	if params.DryRun != nil && *params.DryRun {
 		return s.deployDryRun(c, p, spec, cs)

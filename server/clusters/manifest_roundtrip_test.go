@@ -204,7 +204,7 @@ func TestExampleManifestsAreTheSharedOnes(t *testing.T) {
 			t.Errorf("%s: a shared example not copied to testdata/manifests and classified", name)
 			continue
 		}
-		want, _ := os.ReadFile(f) //nolint:gosec // test data
+		want, _ := os.ReadFile(f)                                          //nolint:gosec // test data
 		got, err := os.ReadFile(filepath.Join("testdata/manifests", name)) //nolint:gosec // test data
 		if err != nil || string(got) != string(want) {
 			t.Errorf("testdata/manifests/%s differs from the shared example (%v)", name, err)

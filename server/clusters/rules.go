@@ -10,7 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/astropulse/astroplane/activities/sim"
+	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
@@ -27,7 +27,7 @@ var (
 	deleteCloudSteps = []string{workflows.StepDeleteNodeGroups, workflows.StepDeleteControlPlane, workflows.StepDeleteNetwork}
 )
 
-// faultTags are the tags of the simulated cloud (activities/sim) that name a step.
+// faultTags are the tags of the simulated cloud (cloud/sim) that name a step.
 var faultTags = []string{sim.TagFailStep, sim.TagFlakyStep, sim.TagHoldStep}
 
 // checkFaultTags reports each fault tag among tags that names no step of the operation
