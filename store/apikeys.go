@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"gorm.io/gorm/clause"
 )
 
 // CreateAPIKey inserts k.
@@ -89,4 +91,67 @@ func (s *Store) LookupAPIKey(ctx context.Context, hash []byte) (KeyOwner, error)
 		owner.Role = *row.Role
 	}
 	return owner, nil
+}
+
+// APIKeyAddress records that a key was used from an IP address, once per address, so
+// a use from a new address can be audited.
+type APIKeyAddress struct {
+	KeyID       string `gorm:"primaryKey;size:36"`
+	IP          string `gorm:"primaryKey;size:64"`
+	OrgID       string `gorm:"size:36;not null"`
+	FirstSeenAt time.Time
+
+	Key APIKey `gorm:"foreignKey:KeyID;constraint:OnDelete:CASCADE"`
+}
+
+// RecordKeyAddress records that key id of orgID was used from ip at `at`, and
+// reports whether that address is new for the key. Recording an address twice
+// keeps the first sighting.
+func (s *Store) RecordKeyAddress(ctx context.Context, orgID, id, ip string, at time.Time) (bool, error) {
+	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&APIKeyAddress{KeyID: id, IP: ip, OrgID: orgID, FirstSeenAt: at})
+	if res.Error != nil {
+		return false, translate(res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// OrgAPIKey is an API key with its organization's name.
+type OrgAPIKey struct {
+	APIKey
+	OrgName string
+}
+
+// ListAPIKeysForUser returns every key userID owns, in every organization, newest
+// first, with the organizations' names.
+func (s *Store) ListAPIKeysForUser(ctx context.Context, userID string) ([]OrgAPIKey, error) {
+	keys := []OrgAPIKey{}
+	err := s.db.WithContext(ctx).Table("api_keys").
+		Select("api_keys.*, organizations.name AS org_name").
+		Joins("JOIN organizations ON organizations.id = api_keys.org_id").
+		Where("api_keys.user_id = ?", userID).
+		Order("api_keys.created_at DESC, api_keys.id").Scan(&keys).Error
+	return keys, translate(err)
+}
+
+// ListAPIKeysOfUserInOrg returns the keys userID owns in orgID, newest first.
+func (s *Store) ListAPIKeysOfUserInOrg(ctx context.Context, orgID, userID string) ([]APIKey, error) {
+	keys := []APIKey{}
+	err := s.db.WithContext(ctx).Where("org_id = ? AND user_id = ?", orgID, userID).
+		Order("created_at DESC, id").Find(&keys).Error
+	return keys, translate(err)
+}
+
+// DeleteAPIKey removes the key with id from orgID and returns it as it was;
+// ErrNotFound when orgID has no such key.
+func (s *Store) DeleteAPIKey(ctx context.Context, orgID, id string) (APIKey, error) {
+	var k APIKey
+	err := s.InTx(ctx, func(tx *Store) error {
+		var err error
+		if k, err = tx.GetAPIKeyInOrg(ctx, orgID, id); err != nil {
+			return err
+		}
+		return translate(tx.db.WithContext(ctx).Where("org_id = ? AND id = ?", orgID, id).Delete(&APIKey{}).Error)
+	})
+	return k, err
 }

@@ -75,6 +75,7 @@ type APIKey struct {
 	Name         string `gorm:"size:200"`
 	Source       string `gorm:"size:10;not null"`     // cli, ui or bootstrap
 	Hash         []byte `gorm:"not null;uniqueIndex"` // SHA-256 of the key
+	Prefix       string `gorm:"size:20"`              // the key's first characters (apikey.Display), to recognise it
 	ExpiresAt    *time.Time
 	RevokedAt    *time.Time
 	RevokeReason string `gorm:"size:500"`
@@ -145,6 +146,9 @@ type AuditEvent struct {
 	Outcome    string `gorm:"size:20;not null"` // SUCCESS, FAILURE, DENIED
 	Details    []byte
 	TraceID    string    `gorm:"size:64"`
+	IPAddress  string    `gorm:"size:64"`  // client address, as the trusted proxies report it
+	UserAgent  string    `gorm:"size:300"` // client user agent, truncated
+	Source     string    `gorm:"size:10"`  // api, cli, ui or system
 	CreatedAt  time.Time `gorm:"index:idx_audit_org_time,priority:2"`
 
 	Org Organization `gorm:"foreignKey:OrgID;constraint:OnDelete:CASCADE"`
@@ -152,5 +156,6 @@ type AuditEvent struct {
 
 func allModels() []any {
 	return []any{&Organization{}, &User{}, &Membership{}, &APIKey{}, &Cluster{}, &Operation{}, &AuditEvent{},
-		&ApprovalPolicy{}, &ApprovalRequest{}, &UsedToken{}, &NotificationIntegration{}, &NotificationSubscription{}}
+		&ApprovalPolicy{}, &ApprovalRequest{}, &UsedToken{}, &NotificationIntegration{}, &NotificationSubscription{},
+		&APIKeyAddress{}, &NotificationOptOut{}}
 }

@@ -101,3 +101,30 @@ func (s *Store) DeleteSubscription(ctx context.Context, orgID, topic string) err
 	}
 	return nil
 }
+
+// NotificationOptOut records that one recipient of an organization's channel no
+// longer wants one topic: deliveries of that topic skip that recipient only.
+type NotificationOptOut struct {
+	OrgID     string `gorm:"primaryKey;size:36"`
+	Channel   string `gorm:"primaryKey;size:20"`
+	Topic     string `gorm:"primaryKey;size:100"`
+	Recipient string `gorm:"primaryKey;size:320"` // an e-mail address, lower-cased
+	CreatedAt time.Time
+
+	Org Organization `gorm:"foreignKey:OrgID;constraint:OnDelete:CASCADE"`
+}
+
+// AddOptOut records that recipient opted out of topic on orgID's channel.
+// Opting out twice keeps the first record.
+func (s *Store) AddOptOut(ctx context.Context, o *NotificationOptOut) error {
+	return translate(s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(o).Error)
+}
+
+// OptedOut returns the recipients who opted out of topic on orgID's channel.
+func (s *Store) OptedOut(ctx context.Context, orgID, channel, topic string) ([]string, error) {
+	var out []string
+	err := s.db.WithContext(ctx).Model(&NotificationOptOut{}).
+		Where("org_id = ? AND channel = ? AND topic = ?", orgID, channel, topic).
+		Order("recipient").Pluck("recipient", &out).Error
+	return out, translate(err)
+}
