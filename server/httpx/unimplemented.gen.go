@@ -393,6 +393,11 @@ func (Unimplemented) GetNotificationIntegration(ctx echo.Context, _ api.Notifica
 	return NotImplemented("getNotificationIntegration")
 }
 
+// ReceiveSlackAction answers 501.
+func (Unimplemented) ReceiveSlackAction(ctx echo.Context, _ api.ReceiveSlackActionParams) error {
+	return NotImplemented("receiveSlackAction")
+}
+
 // ListNotificationSubscriptions answers 501.
 func (Unimplemented) ListNotificationSubscriptions(ctx echo.Context, _ api.ListNotificationSubscriptionsParams) error {
 	return NotImplemented("listNotificationSubscriptions")
