@@ -63,45 +63,37 @@ func DeleteCluster(ctx workflow.Context, in DeleteClusterInput) (string, error) 
 	for _, ng := range in.Spec.NodeGroups {
 		names = append(names, ng.Name)
 	}
-	steps := []struct {
-		name string
-		run  func() error
-	}{
-		{StepValidate, func() error {
+	steps := []step{
+		{name: StepValidate, run: func() error {
 			return workflow.ExecuteActivity(sctx, a.BeginOperation, activities.BeginOperationInput{
 				OrgID: in.Op.OrgID, ClusterID: in.Op.ClusterID, OperationID: in.Op.OperationID,
 				ClusterStatus: store.ClusterDeleting, Message: "deleting",
 			}).Get(ctx, nil)
 		}},
-		{StepDeleteNodeGroups, func() error {
+		{name: StepDeleteNodeGroups, run: func() error {
 			return workflow.ExecuteActivity(providerOptions(ctx, "DeleteNodeGroups"), a.DeleteNodeGroups, activities.NodeGroupsInput{
 				Call: createCall(StepNodeGroups, StepDeleteNodeGroups), Spec: in.Spec, Ref: in.Ref, Names: names,
 			}).Get(ctx, nil)
 		}},
-		{StepDeleteControlPlane, func() error {
+		{name: StepDeleteControlPlane, run: func() error {
 			return workflow.ExecuteActivity(providerOptions(ctx, "DeleteControlPlane"), a.DeleteControlPlane, activities.ControlPlaneInput{
 				Call: createCall(StepControlPlane, StepDeleteControlPlane), Spec: in.Spec, Ref: in.Ref,
 			}).Get(ctx, nil)
 		}},
-		{StepDeleteNetwork, func() error {
+		{name: StepDeleteNetwork, run: func() error {
 			return workflow.ExecuteActivity(providerOptions(ctx, "DeleteNetwork"), a.DeleteNetwork, activities.NetworkInput{
 				Call: createCall(StepNetwork, StepDeleteNetwork), Spec: in.Spec, Network: in.Network,
 			}).Get(ctx, nil)
 		}},
-		{StepRecord, func() error {
+		{name: StepRecord, run: func() error {
 			return workflow.ExecuteActivity(sctx, a.FinishOperation, activities.FinishOperationInput{
 				OrgID: in.Op.OrgID, ClusterID: in.Op.ClusterID, OperationID: in.Op.OperationID,
 				OperationStatus: store.OperationSucceeded, ClusterStatus: store.ClusterDeleted, Message: "cluster deleted",
 			}).Get(ctx, nil)
 		}},
 	}
-	for _, s := range steps {
-		t.start(ctx, s.name)
-		if err := s.run(); err != nil {
-			t.end(ctx, stepStatusFor(ctx, err), stepMessage(ctx, err))
-			return "", finishUnfinished(ctx, t, in.Op, err, "delete", store.ClusterFailed, in.Spec.Name)
-		}
-		t.end(ctx, StepSucceeded, "")
+	if err := newRunner(t, in.Op).run(ctx, steps); err != nil {
+		return "", finishUnfinished(ctx, t, in.Op, err, "delete", store.ClusterFailed, in.Spec.Name)
 	}
 	t.finish(ctx, StatusSucceeded, "cluster deleted")
 	emit(ctx, in.Op, activities.TopicClusterDeleted, in.Spec.Name, fmt.Sprintf("Cluster %s was deleted (operation %s).", in.Spec.Name, in.Op.OperationID))

@@ -50,7 +50,7 @@ type deployment struct {
 	gate    *gate
 	network activities.NetworkRef
 	ref     activities.ClusterRef
-	started map[string]bool // steps whose create has begun (may have left something behind)
+	runner  *runner // its started steps are those whose create has begun (may have left something behind)
 }
 
 // DeployCluster provisions a cluster step by step (network, control plane, wait until
@@ -66,7 +66,7 @@ func DeployCluster(ctx workflow.Context, in DeployClusterInput) (DeployClusterRe
 	if err != nil {
 		return DeployClusterResult{}, err
 	}
-	d := &deployment{in: in, t: t, gate: g, started: map[string]bool{}}
+	d := &deployment{in: in, t: t, gate: g, runner: newRunner(t, in.Op)}
 	if err := d.run(ctx); err != nil {
 		return d.rollBack(ctx, err)
 	}
@@ -86,38 +86,39 @@ func (d *deployment) run(ctx workflow.Context) error {
 	cp := func(step string) activities.ControlPlaneInput {
 		return activities.ControlPlaneInput{Call: d.call(step), Spec: spec, Network: d.network, Ref: d.ref, Version: spec.KubernetesVersion}
 	}
-	steps := []struct {
-		name string
-		run  func() error
-	}{
-		{StepValidate, func() error {
+	noNodeGroups := ""
+	if len(spec.NodeGroups) == 0 {
+		noNodeGroups = "no node groups (autopilot)"
+	}
+	steps := []step{
+		{name: StepValidate, run: func() error {
 			return workflow.ExecuteActivity(sctx, a.BeginOperation, activities.BeginOperationInput{
 				OrgID: d.in.Op.OrgID, ClusterID: d.in.Op.ClusterID, OperationID: d.in.Op.OperationID,
 				ClusterStatus: store.ClusterProvisioning, Message: "provisioning",
 			}).Get(ctx, nil)
 		}},
-		{StepNetwork, func() error {
+		{name: StepNetwork, run: func() error {
 			return workflow.ExecuteActivity(providerOptions(ctx, "CreateNetwork"), a.CreateNetwork, activities.NetworkInput{Call: d.call(StepNetwork), Spec: spec}).Get(ctx, &d.network)
 		}},
-		{StepControlPlane, func() error {
+		{name: StepControlPlane, run: func() error {
 			return workflow.ExecuteActivity(providerOptions(ctx, "CreateControlPlane"), a.CreateControlPlane, cp(StepControlPlane)).Get(ctx, &d.ref)
-		}},
-		{StepWaitActive, func() error {
+		}, done: func() string { return d.ref.Endpoint }},
+		{name: StepWaitActive, run: func() error {
 			return workflow.ExecuteActivity(providerOptions(ctx, "WaitControlPlaneActive"), a.WaitControlPlaneActive, cp(StepWaitActive)).Get(ctx, nil)
 		}},
-		{StepNodeGroups, func() error {
+		{name: StepNodeGroups, skip: noNodeGroups, run: func() error {
 			return workflow.ExecuteActivity(providerOptions(ctx, "CreateNodeGroups"), a.CreateNodeGroups, activities.NodeGroupsInput{
 				Call: d.call(StepNodeGroups), Spec: spec, Ref: d.ref, NodeGroups: spec.NodeGroups,
 			}).Get(ctx, nil)
 		}},
-		{StepAddons, func() error {
+		{name: StepAddons, run: func() error {
 			return workflow.ExecuteActivity(providerOptions(ctx, "InstallAddons"), a.InstallAddons, cp(StepAddons)).Get(ctx, nil)
 		}},
-		{StepKubeconfig, func() error {
+		{name: StepKubeconfig, run: func() error {
 			var kc activities.KubeconfigResult
 			return workflow.ExecuteActivity(providerOptions(ctx, "VerifyKubeconfig"), a.VerifyKubeconfig, cp(StepKubeconfig)).Get(ctx, &kc)
 		}},
-		{StepRecord, func() error {
+		{name: StepRecord, run: func() error {
 			return workflow.ExecuteActivity(sctx, a.FinishOperation, activities.FinishOperationInput{
 				OrgID: d.in.Op.OrgID, ClusterID: d.in.Op.ClusterID, OperationID: d.in.Op.OperationID,
 				OperationStatus: store.OperationSucceeded, ClusterStatus: store.ClusterReady, Message: "cluster is ready",
@@ -128,24 +129,7 @@ func (d *deployment) run(ctx workflow.Context) error {
 	if err := d.gate.await(ctx, d.t, d.in.Op, OpDeploy, spec.Name, d.in.Approval); err != nil {
 		return err
 	}
-	for _, s := range steps {
-		if s.name == StepNodeGroups && len(spec.NodeGroups) == 0 {
-			d.t.skip(s.name, "no node groups (autopilot)")
-			continue
-		}
-		d.t.start(ctx, s.name)
-		d.started[s.name] = true
-		if err := s.run(); err != nil {
-			d.t.end(ctx, stepStatusFor(ctx, err), stepMessage(ctx, err))
-			return err
-		}
-		msg := ""
-		if s.name == StepControlPlane {
-			msg = d.ref.Endpoint
-		}
-		d.t.end(ctx, StepSucceeded, msg)
-	}
-	return nil
+	return d.runner.run(ctx, steps)
 }
 
 // rollbackLeftoversChange versions what a rollback records when a compensation fails
@@ -218,12 +202,10 @@ func (d *deployment) rollBack(ctx workflow.Context, cause error) (DeployClusterR
 	var left []Leftover
 	var removed []string
 	for _, u := range undo {
-		if !d.started[u.step] {
+		if !d.runner.started[u.step] {
 			continue
 		}
-		d.t.startCompensation(dctx, u.step)
-		if err := u.run(); err != nil {
-			d.t.end(dctx, StepFailed, stepMessage(dctx, err))
+		if err := d.runner.compensate(dctx, u.step, u.run); err != nil {
 			if recordLeftovers {
 				left = append(left, Leftover{Step: "rollback-" + u.step, Resource: u.resource(), Error: causeOf(err)})
 			} else {
@@ -231,7 +213,6 @@ func (d *deployment) rollBack(ctx workflow.Context, cause error) (DeployClusterR
 			}
 			continue
 		}
-		d.t.end(dctx, StepSucceeded, "removed")
 		removed = append(removed, u.step)
 	}
 	if humanMessages(dctx) {

@@ -17,12 +17,19 @@ type Dependencies struct {
 // Register registers every workflow and activity on w, under readable names (the
 // Go function and method names) that operators see in the Temporal Web UI.
 func Register(w worker.Registry, deps Dependencies) {
-	w.RegisterWorkflowWithOptions(DeployCluster, workflow.RegisterOptions{Name: "DeployCluster"})
-	w.RegisterWorkflowWithOptions(UpdateCluster, workflow.RegisterOptions{Name: "UpdateCluster"})
-	w.RegisterWorkflowWithOptions(DeleteCluster, workflow.RegisterOptions{Name: "DeleteCluster"})
-	w.RegisterWorkflowWithOptions(NotifyTopic, workflow.RegisterOptions{Name: "NotifyTopic"})
+	RegisterWorkflows(w)
 	w.RegisterActivityWithOptions(deps.Cluster, activity.RegisterOptions{})
 	if deps.Notifier != nil {
 		w.RegisterActivityWithOptions(deps.Notifier, activity.RegisterOptions{})
 	}
+}
+
+// RegisterWorkflows registers every workflow under the name the worker serves it by.
+// The worker (through Register) and the replay test (a worker.WorkflowReplayer) both
+// call it, so the workflows replayed are the workflows served, by the same names.
+func RegisterWorkflows(w worker.WorkflowRegistry) {
+	w.RegisterWorkflowWithOptions(DeployCluster, workflow.RegisterOptions{Name: "DeployCluster"})
+	w.RegisterWorkflowWithOptions(UpdateCluster, workflow.RegisterOptions{Name: "UpdateCluster"})
+	w.RegisterWorkflowWithOptions(DeleteCluster, workflow.RegisterOptions{Name: "DeleteCluster"})
+	w.RegisterWorkflowWithOptions(NotifyTopic, workflow.RegisterOptions{Name: "NotifyTopic"})
 }

@@ -119,51 +119,49 @@ func UpdateCluster(ctx workflow.Context, in UpdateClusterInput) (activities.Clus
 		return fail(err)
 	}
 
-	t.start(ctx, StepValidate)
-	err = workflow.ExecuteActivity(sctx, a.BeginOperation, activities.BeginOperationInput{
-		OrgID: in.Op.OrgID, ClusterID: in.Op.ClusterID, OperationID: in.Op.OperationID,
-		ClusterStatus: store.ClusterUpdating, Message: "updating",
-	}).Get(ctx, nil)
-	if err != nil {
-		return fail(err)
-	}
-	t.end(ctx, StepSucceeded, "")
-
+	steps := make([]step, 0, len(in.Steps)+2)
+	steps = append(steps, step{name: StepValidate, run: func() error {
+		return workflow.ExecuteActivity(sctx, a.BeginOperation, activities.BeginOperationInput{
+			OrgID: in.Op.OrgID, ClusterID: in.Op.ClusterID, OperationID: in.Op.OperationID,
+			ClusterStatus: store.ClusterUpdating, Message: "updating",
+		}).Get(ctx, nil)
+	}})
 	for _, s := range in.Steps {
-		t.start(ctx, s.Name)
-		var f workflow.Future
-		switch s.Kind {
-		case KindControlPlaneUpgrade:
-			f = workflow.ExecuteActivity(providerOptions(ctx, "UpgradeControlPlane"), a.UpgradeControlPlane, activities.ControlPlaneInput{Call: call(s.Name), Spec: cur, Ref: in.Ref, Version: s.Version})
-		case KindAddonsUpgrade:
-			f = workflow.ExecuteActivity(providerOptions(ctx, "InstallAddons"), a.InstallAddons, activities.ControlPlaneInput{Call: call(s.Name), Spec: cur, Ref: in.Ref, Version: s.Version})
-		case KindTagsUpdate:
-			next := cur
-			next.Tags = s.Tags
-			f = workflow.ExecuteActivity(providerOptions(ctx, "UpdateTags"), a.UpdateTags, activities.NodeGroupsInput{Call: call(s.Name), Spec: next, Ref: in.Ref})
-		case KindNodeGroupCreate:
-			f = workflow.ExecuteActivity(providerOptions(ctx, "CreateNodeGroups"), a.CreateNodeGroups, activities.NodeGroupsInput{Call: call(s.Name), Spec: cur, Ref: in.Ref, NodeGroups: []activities.NodeGroupSpec{*s.NodeGroup}})
-		case KindNodeGroupUpgrade, KindNodeGroupReplace, KindNodeGroupScale, KindNodeGroupConfig, KindAmiFamilyUpdate:
-			replace := s.Kind == KindNodeGroupReplace || s.Kind == KindAmiFamilyUpdate || s.Kind == KindNodeGroupUpgrade
-			f = workflow.ExecuteActivity(providerOptions(ctx, "UpdateNodeGroup"), a.UpdateNodeGroup, activities.NodeGroupsInput{
-				Call: call(s.Name), Spec: cur, Ref: in.Ref, NodeGroups: []activities.NodeGroupSpec{*s.NodeGroup},
-				Replace: replace, Batches: s.Batches,
-			})
-		default:
-			return fail(temporal.NewNonRetryableApplicationError("unknown update step kind "+s.Kind, activities.ErrTypeInvalidInput, nil))
-		}
-		if err := f.Get(ctx, nil); err != nil {
-			return fail(err)
-		}
-		cur = applyStep(cur, s)
-		t.end(ctx, StepSucceeded, "")
+		steps = append(steps, step{name: s.Name, run: func() error {
+			var f workflow.Future
+			switch s.Kind {
+			case KindControlPlaneUpgrade:
+				f = workflow.ExecuteActivity(providerOptions(ctx, "UpgradeControlPlane"), a.UpgradeControlPlane, activities.ControlPlaneInput{Call: call(s.Name), Spec: cur, Ref: in.Ref, Version: s.Version})
+			case KindAddonsUpgrade:
+				f = workflow.ExecuteActivity(providerOptions(ctx, "InstallAddons"), a.InstallAddons, activities.ControlPlaneInput{Call: call(s.Name), Spec: cur, Ref: in.Ref, Version: s.Version})
+			case KindTagsUpdate:
+				next := cur
+				next.Tags = s.Tags
+				f = workflow.ExecuteActivity(providerOptions(ctx, "UpdateTags"), a.UpdateTags, activities.NodeGroupsInput{Call: call(s.Name), Spec: next, Ref: in.Ref})
+			case KindNodeGroupCreate:
+				f = workflow.ExecuteActivity(providerOptions(ctx, "CreateNodeGroups"), a.CreateNodeGroups, activities.NodeGroupsInput{Call: call(s.Name), Spec: cur, Ref: in.Ref, NodeGroups: []activities.NodeGroupSpec{*s.NodeGroup}})
+			case KindNodeGroupUpgrade, KindNodeGroupReplace, KindNodeGroupScale, KindNodeGroupConfig, KindAmiFamilyUpdate:
+				replace := s.Kind == KindNodeGroupReplace || s.Kind == KindAmiFamilyUpdate || s.Kind == KindNodeGroupUpgrade
+				f = workflow.ExecuteActivity(providerOptions(ctx, "UpdateNodeGroup"), a.UpdateNodeGroup, activities.NodeGroupsInput{
+					Call: call(s.Name), Spec: cur, Ref: in.Ref, NodeGroups: []activities.NodeGroupSpec{*s.NodeGroup},
+					Replace: replace, Batches: s.Batches,
+				})
+			default:
+				return temporal.NewNonRetryableApplicationError("unknown update step kind "+s.Kind, activities.ErrTypeInvalidInput, nil)
+			}
+			if err := f.Get(ctx, nil); err != nil {
+				return err
+			}
+			cur = applyStep(cur, s)
+			return nil
+		}})
 	}
-
-	t.start(ctx, StepRecord)
-	if err := finish(ctx, store.OperationSucceeded, "cluster updated"); err != nil {
+	steps = append(steps, step{name: StepRecord, run: func() error {
+		return finish(ctx, store.OperationSucceeded, "cluster updated")
+	}})
+	if err := newRunner(t, in.Op).run(ctx, steps); err != nil {
 		return fail(err)
 	}
-	t.end(ctx, StepSucceeded, "")
 	t.finish(ctx, StatusSucceeded, "cluster updated")
 	emit(ctx, in.Op, activities.TopicClusterUpdated, cur.Name, fmt.Sprintf("Cluster %s was updated (operation %s).", cur.Name, in.Op.OperationID))
 	return cur, nil
