@@ -19,6 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/labstack/echo/v4"
 
+	"github.com/astropulse/astroplane/internal/authz"
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/server/httpx"
 )
@@ -39,9 +40,15 @@ type operation struct {
 	optional  bool // anonymous callers pass too (an empty requirement is listed)
 	apiKey    bool // an API key satisfies the security requirement
 	adminOnly bool // only an org admin's API key does
-	item      *openapi3.PathItem
-	op        *openapi3.Operation
+	// role is the least role the caller needs (x-astro-role): authz.LevelPublic,
+	// authz.LevelAuthenticated, or a member role. The authorize middleware enforces it.
+	role string
+	item *openapi3.PathItem
+	op   *openapi3.Operation
 }
+
+// roleExtension names, on each operation of openapi.yaml, the least role its caller needs.
+const roleExtension = "x-astro-role"
 
 func loadContract() (*contract, error) {
 	spec, err := api.GetSpec()
@@ -52,6 +59,10 @@ func loadContract() (*contract, error) {
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
 			o := &operation{id: op.OperationID, method: method, path: path, echoPath: echoPath(path), item: item, op: op}
+			o.role, _ = op.Extensions[roleExtension].(string)
+			if !authz.ValidLevel(o.role) {
+				return nil, fmt.Errorf("openapi.yaml: %s declares %s %q; want public, authenticated, viewer, editor or admin", o.id, roleExtension, o.role)
+			}
 			security := spec.Security
 			if op.Security != nil {
 				security = *op.Security

@@ -118,7 +118,7 @@ func New(opts Options) (*Server, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpx.ErrorHandler(opts.Log)
 	e.Use(httpx.RequestID(), accessLog(opts.Log), recoverPanics(opts.Log), limitBody(opts.MaxBodyBytes),
-		s.authenticate(), s.validate())
+		s.authenticate(), s.authorize(), s.validate())
 	probes := health.NewServer(opts.Store, opts.Temporal)
 	e.GET("/healthz", probes.Healthz)
 	e.GET("/readyz", probes.Readyz)

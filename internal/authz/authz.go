@@ -110,3 +110,85 @@ func (k Key) Usable(now time.Time) error {
 func (k Key) RecordUseDue(now time.Time) bool {
 	return k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > UseRecordInterval
 }
+
+// Levels an operation declares as the least its caller needs (x-astro-role in
+// openapi.yaml), besides the member roles viewer, editor and RoleAdmin.
+const (
+	// LevelPublic operations take no credentials; their handlers decide on their own
+	// proof (a signed link, a signed Slack request).
+	LevelPublic = "public"
+	// LevelAuthenticated operations take any authenticated caller, even one without
+	// an organization yet (who may create one).
+	LevelAuthenticated = "authenticated"
+	// RoleViewer reads; RoleEditor also deploys, updates and cancels.
+	RoleViewer = "viewer"
+	RoleEditor = "editor"
+)
+
+var (
+	// ErrUnauthenticated means an operation that needs a caller got none (401).
+	ErrUnauthenticated = errors.New("authentication required")
+	// ErrNoOrganization means the caller acts for no organization, and the operation
+	// works within one (403).
+	ErrNoOrganization = errors.New("operation needs an organization")
+	// ErrRoleTooLow means the caller's role is below the operation's (403).
+	ErrRoleTooLow = errors.New("role does not allow this operation")
+	// ErrUnknownLevel means an operation declares no level this package knows.
+	ErrUnknownLevel = errors.New("unknown role level")
+)
+
+// Rank orders member roles: 1 viewer, 2 editor, 3 admin; 0 for anything else (no
+// role, a role spelled otherwise).
+func Rank(role string) int {
+	if role == RoleViewer {
+		return 1
+	}
+	if role == RoleEditor {
+		return 2
+	}
+	if role == RoleAdmin {
+		return 3
+	}
+	return 0
+}
+
+// ValidLevel reports whether level is one an operation may declare.
+func ValidLevel(level string) bool {
+	return level == LevelPublic || level == LevelAuthenticated || Rank(level) > 0
+}
+
+// Caller is who a request acts as, as far as authorization cares.
+type Caller struct {
+	// Authenticated is false for an anonymous request.
+	Authenticated bool
+	// OrgID is the organization the caller acts for, "" when none.
+	OrgID string
+	// Role is the caller's role in OrgID.
+	Role string
+}
+
+// Permit decides whether caller may call an operation that declares level: public
+// ones anyone; authenticated ones any authenticated caller (ErrUnauthenticated);
+// member roles a caller acting for an organization (ErrNoOrganization) with a role
+// at least level (ErrRoleTooLow). An unknown level refuses everyone (ErrUnknownLevel).
+func Permit(level string, caller Caller) error {
+	if level == LevelPublic {
+		return nil
+	}
+	if !ValidLevel(level) {
+		return ErrUnknownLevel
+	}
+	if !caller.Authenticated {
+		return ErrUnauthenticated
+	}
+	if level == LevelAuthenticated {
+		return nil
+	}
+	if caller.OrgID == "" {
+		return ErrNoOrganization
+	}
+	if Rank(caller.Role) < Rank(level) {
+		return ErrRoleTooLow
+	}
+	return nil
+}

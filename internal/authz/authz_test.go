@@ -139,3 +139,56 @@ func TestKeyRecordUseDue(t *testing.T) {
 		t.Fatalf("UseRecordInterval = %v; the README and the store's write load assume a minute", UseRecordInterval)
 	}
 }
+
+func TestRankAndLevels(t *testing.T) {
+	for role, want := range map[string]int{RoleViewer: 1, RoleEditor: 2, RoleAdmin: 3, "": 0, "Admin": 0, "owner": 0, LevelPublic: 0, LevelAuthenticated: 0} {
+		if got := Rank(role); got != want {
+			t.Errorf("Rank(%q) = %d, want %d", role, got, want)
+		}
+	}
+	for level, want := range map[string]bool{LevelPublic: true, LevelAuthenticated: true, RoleViewer: true, RoleEditor: true, RoleAdmin: true, "": false, "member": false, "Viewer": false} {
+		if got := ValidLevel(level); got != want {
+			t.Errorf("ValidLevel(%q) = %v, want %v", level, got, want)
+		}
+	}
+}
+
+func TestPermit(t *testing.T) {
+	anon := Caller{}
+	noOrg := Caller{Authenticated: true}
+	as := func(role string) Caller { return Caller{Authenticated: true, OrgID: "o1", Role: role} }
+	for _, tc := range []struct {
+		level  string
+		caller Caller
+		err    error
+	}{
+		{LevelPublic, anon, nil},
+		{LevelPublic, as(RoleViewer), nil},
+		{LevelAuthenticated, anon, ErrUnauthenticated},
+		{LevelAuthenticated, noOrg, nil},
+		{LevelAuthenticated, as(RoleViewer), nil},
+		{RoleViewer, anon, ErrUnauthenticated},
+		{RoleViewer, noOrg, ErrNoOrganization},
+		{RoleViewer, Caller{Authenticated: true, Role: RoleAdmin}, ErrNoOrganization},
+		{RoleViewer, as(RoleViewer), nil},
+		{RoleViewer, as(RoleEditor), nil},
+		{RoleViewer, as(RoleAdmin), nil},
+		{RoleViewer, as(""), ErrRoleTooLow},
+		{RoleViewer, as("Viewer"), ErrRoleTooLow},
+		{RoleEditor, as(RoleViewer), ErrRoleTooLow},
+		{RoleEditor, as(RoleEditor), nil},
+		{RoleEditor, as(RoleAdmin), nil},
+		{RoleAdmin, as(RoleViewer), ErrRoleTooLow},
+		{RoleAdmin, as(RoleEditor), ErrRoleTooLow},
+		{RoleAdmin, as(RoleAdmin), nil},
+		{"", as(RoleAdmin), ErrUnknownLevel},
+		{"owner", as(RoleAdmin), ErrUnknownLevel},
+		{"owner", anon, ErrUnknownLevel},
+	} {
+		t.Run(tc.level+"/"+tc.caller.Role, func(t *testing.T) {
+			if err := Permit(tc.level, tc.caller); !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
+				t.Fatalf("Permit(%q, %+v) = %v, want %v", tc.level, tc.caller, err, tc.err)
+			}
+		})
+	}
+}
