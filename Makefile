@@ -79,11 +79,29 @@ $(REDOCLY): tools/lint/package.json
 generate: ## Regenerate server/api from openapi.yaml.
 	$(GO) generate ./server/api/...
 
+# RELEASE names the folder a recording goes into, workflows/testdata/$(RELEASE) (the
+# date by default: make record-histories RELEASE=v1.4.0). Histories are never deleted
+# nor re-recorded: a workflow started on any earlier release may still be running, and
+# make test replays every folder (and checks them against workflows/testdata/SHA256SUMS).
+RELEASE ?= $(shell date -u +%Y-%m-%d)
+HISTORIES := workflows/testdata/$(RELEASE)
+# The integration tests that record a history where they run an operation to its end:
+# deploys (plain, failed and rolled back, cancelled, left-behind rollbacks), approval
+# gates (approved, rejected, expired, cancelled while waiting), updates (done,
+# cancelled) and deletes; and, in workflows, every path of the three workflows with
+# stub activities (each step failing, cancels, every gate outcome).
+RECORD_TESTS := TestRecordEveryPath|TestClusterLifecycleThroughTheRealAPI|TestCancelAndFailureRollBack|TestDecisionsCheckTheApproverWhenTaken|TestApprovalExpiresWhenThePolicySays|TestApprovalByEmailAndSlack|TestUpdateAnswersAsDocumented|TestProgressShowsWhatARollbackLeftBehind
+
 .PHONY: record-histories
-record-histories: $(BIN)/temporal ## Re-record the workflow histories the replay tests replay (after an intended, versioned change).
-	rm -f workflows/testdata/*.json
-	ASTRO_RECORD_HISTORIES=$(CURDIR)/workflows/testdata ASTRO_TEMPORAL_CLI=$(BIN)/temporal \
-		$(GO) test -count=1 -run 'TestClusterLifecycle|TestCancelAndFailure' ./server/
+record-histories: $(BIN)/temporal chromium ## Record this release's workflow histories into a new folder, workflows/testdata/$(RELEASE) (date by default); replaces nothing.
+	@test ! -e $(HISTORIES) || { echo "$(HISTORIES) exists: recorded histories are never replaced; record into another folder with RELEASE=<name>"; exit 1; }
+	rm -rf $(HISTORIES).tmp && mkdir -p $(HISTORIES).tmp
+	ASTRO_TEST_SKIP_INTEGRATION= ASTRO_RECORD_HISTORIES=$(CURDIR)/$(HISTORIES).tmp ASTRO_TEMPORAL_CLI=$(BIN)/temporal \
+		$(GO) test -count=1 -p 1 -timeout 20m -run '^($(RECORD_TESTS))$$' ./workflows/ ./server/...
+	mv $(HISTORIES).tmp $(HISTORIES)
+	cd workflows/testdata && sha256sum $(RELEASE)/*.json >> SHA256SUMS
+	$(GO) test -count=1 -run 'TestReplayRecordedHistories|TestRecordedHistoriesAreKept' ./workflows/
+	@echo "Recorded $$(ls $(HISTORIES) | wc -l) histories into $(HISTORIES); commit the folder and workflows/testdata/SHA256SUMS."
 
 .PHONY: clean
 clean: ## Remove binaries and local state (.data: the SQLite store and Temporal's database).
