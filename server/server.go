@@ -24,6 +24,7 @@ import (
 	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/server/notifications"
 	"github.com/astropulse/astroplane/server/orgs"
+	"github.com/astropulse/astroplane/server/pricing"
 	"github.com/astropulse/astroplane/store"
 )
 
@@ -67,6 +68,7 @@ type (
 	notificationsServer = notifications.Server
 	orgsServer          = orgs.Server
 	catalogServer       = catalog.Server
+	pricingServer       = pricing.Server
 )
 
 // handlers composes the resource groups' handlers into the generated interface. Each
@@ -80,6 +82,7 @@ type handlers struct {
 	*notificationsServer
 	*orgsServer
 	*catalogServer
+	*pricingServer
 	fallback
 }
 
@@ -109,8 +112,9 @@ func New(opts Options) (*Server, error) {
 		approvalsServer: approvals.NewServer(opts.Store, opts.Temporal, opts.Signer, audit),
 		notificationsServer: notifications.NewServer(notifications.Deps{Store: opts.Store, Box: opts.Box, Guard: opts.Guard,
 			Signer: opts.Signer, SMTPHost: opts.ServerSMTPHost, Audit: audit}),
-		orgsServer:    orgs.NewServer(opts.Store),
+		orgsServer:    orgs.NewServer(opts.Store, audit),
 		catalogServer: catalog.NewServer(),
+		pricingServer: pricing.NewServer(),
 	}
 	s := &Server{store: opts.Store, log: opts.Log, contract: ct, ruleFaults: h.RuleFaults}
 
