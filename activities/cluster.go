@@ -25,6 +25,8 @@ const (
 	ErrTypeQuotaExceeded = "QuotaExceeded"
 	ErrTypeInjected      = "InjectedFailure"
 	ErrTypeClusterFailed = "ClusterFailed"
+	// ErrTypeOperationClosed: the store had already closed the operation.
+	ErrTypeOperationClosed = "OperationClosed"
 )
 
 // Cluster holds the cluster activities' dependencies. Its provider activities are
@@ -51,11 +53,16 @@ type BeginOperationInput struct {
 }
 
 // BeginOperation records the cluster's new status; a cluster that no longer exists is
-// a non-retryable NotFound.
+// a non-retryable NotFound, and an operation the store has already closed (the API
+// recorded its start as failed) a non-retryable OperationClosed, so the workflow stops
+// before it changes anything.
 func (a *Cluster) BeginOperation(ctx context.Context, in BeginOperationInput) error {
-	err := a.Store.SetClusterStatus(ctx, in.OrgID, in.ClusterID, in.ClusterStatus, in.Message)
-	if errors.Is(err, store.ErrNotFound) {
+	err := a.Store.BeginOperation(ctx, in.OrgID, in.ClusterID, in.OperationID, in.ClusterStatus, in.Message)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("cluster %s not found", in.ClusterID), ErrTypeNotFound, err)
+	case errors.Is(err, store.ErrOperationClosed):
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("operation %s was already closed", in.OperationID), ErrTypeOperationClosed, err)
 	}
 	return err
 }

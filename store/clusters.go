@@ -66,6 +66,28 @@ func (s *Store) SetClusterStatus(ctx context.Context, orgID, id, status, message
 	return nil
 }
 
+// ErrOperationClosed means the operation has already ended (it was recorded failed,
+// cancelled or done), so nothing may act for it any more.
+var ErrOperationClosed = errors.New("operation already closed")
+
+// BeginOperation sets orgID's cluster's status and message as its operation
+// operationID begins, unless that operation has already ended: then it is
+// ErrOperationClosed and nothing is written (an operation the API recorded FAILED
+// because its start seemed to fail must not go on to change the cluster). An
+// operation the store does not hold does not stop it.
+func (s *Store) BeginOperation(ctx context.Context, orgID, clusterID, operationID, status, message string) error {
+	return s.InTx(ctx, func(tx *Store) error {
+		op, err := tx.GetOperation(ctx, orgID, operationID)
+		switch {
+		case err == nil && op.EndedAt != nil:
+			return fmt.Errorf("%w: %s ended %s", ErrOperationClosed, operationID, op.Status)
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return err
+		}
+		return tx.SetClusterStatus(ctx, orgID, clusterID, status, message)
+	})
+}
+
 // GetOperation returns orgID's operation id.
 func (s *Store) GetOperation(ctx context.Context, orgID, id string) (Operation, error) {
 	var op Operation
