@@ -108,14 +108,15 @@ func (n *Notifier) RequestApproval(ctx context.Context, in ApprovalInput) (Reque
 	return RequestApprovalResult{Approvers: emails}, err
 }
 
-// RecordApprovalDecision records the decision (or the expiry) and audits it.
+// RecordApprovalDecision records the decision (or the expiry, or the cancel of the
+// operation while it waited) and audits it.
 func (n *Notifier) RecordApprovalDecision(ctx context.Context, in DecisionInput) error {
 	now := time.Now().UTC()
 	return n.Store.InTx(ctx, func(tx *store.Store) error {
 		if err := tx.DecideApprovalRequest(ctx, in.OrgID, in.OperationID, in.Status, in.DecidedBy, now); err != nil {
 			return err
 		}
-		action := map[string]string{store.ApprovalApproved: "APPROVE", store.ApprovalRejected: "REJECT", store.ApprovalExpired: "EXPIRE"}[in.Status]
+		action := map[string]string{store.ApprovalApproved: "APPROVE", store.ApprovalRejected: "REJECT", store.ApprovalExpired: "EXPIRE", store.ApprovalCancelled: "CANCEL"}[in.Status]
 		return tx.RecordAudit(ctx, &store.AuditEvent{OrgID: in.OrgID, EventType: "APPROVAL", Action: action,
 			ResourceID: in.OperationID, Outcome: store.OutcomeSuccess, CreatedAt: now,
 			Details: mustJSON(map[string]string{"decidedBy": in.DecidedBy, "status": in.Status})})

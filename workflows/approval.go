@@ -164,6 +164,7 @@ func (g *gate) await(ctx workflow.Context, t *tracker, op Operation, opType, clu
 	g.open = false
 	if err != nil {
 		t.end(ctx, StepCancelled, "cancelled while waiting for approval")
+		g.recordCancel(ctx, t, op, opType)
 		return err
 	}
 	status, by := store.ApprovalExpired, ""
@@ -197,6 +198,27 @@ func (g *gate) await(ctx workflow.Context, t *tracker, op Operation, opType, clu
 		t.end(ctx, StepFailed, "approval request expired")
 		return temporal.NewNonRetryableApplicationError("approval request expired at "+expiresAt.UTC().Format(time.RFC3339), ErrTypeExpired, nil)
 	}
+}
+
+// approvalCancelChange records an approval request cancelled while waiting as
+// CANCELLED (version 1), so its links say so instead of offering buttons; before it,
+// the request stayed PENDING until it expired.
+const approvalCancelChange = "approval-cancel-recorded"
+
+// recordCancel records the request of an operation cancelled while it waited, in a
+// context the cancel does not reach. The operation is cancelled whatever happens, so a
+// store that fails here only leaves the request PENDING, as before this change.
+func (g *gate) recordCancel(ctx workflow.Context, t *tracker, op Operation, opType string) {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if workflow.GetVersion(dctx, approvalCancelChange, workflow.DefaultVersion, 1) < 1 {
+		return
+	}
+	var a *activities.Notifier
+	now := workflow.Now(dctx)
+	t.p.Approval.Status, t.p.Approval.DecidedAt = store.ApprovalCancelled, &now
+	_ = workflow.ExecuteActivity(storeOptions(dctx), a.RecordApprovalDecision, activities.DecisionInput{
+		OrgID: op.OrgID, ClusterID: op.ClusterID, OperationID: op.OperationID, OperationType: opType, Status: store.ApprovalCancelled,
+	}).Get(dctx, nil)
 }
 
 func byWhom(by string) string {

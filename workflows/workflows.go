@@ -50,14 +50,21 @@ type Operation struct {
 	OperationID string
 }
 
-// Activity option sets: store writes are quick and retried long; provider calls are
-// sized per activity (providerSteps).
+// storeAttempts bounds the attempts of a store activity: about five minutes of
+// retries (backoff doubling from a second up to 30s) ride out a database restart or
+// failover; a store down longer fails the step, rather than holding the workflow open
+// for ever.
+const storeAttempts = 15
+
+// Activity option sets: store writes are quick and retried for a few minutes;
+// provider calls are sized per activity (providerSteps). Activity options are not
+// checked on replay, so bounding the retries changes no recorded history.
 func storeOptions(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
-			NonRetryableErrorTypes: nonRetryable,
+			MaximumAttempts: storeAttempts, NonRetryableErrorTypes: nonRetryable,
 		},
 	})
 }
