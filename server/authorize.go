@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -40,7 +41,7 @@ func (s *Server) authorize() echo.MiddlewareFunc {
 					role = "none"
 				}
 				return &httpx.APIError{Status: http.StatusForbidden, Code: httpx.CodeForbidden,
-					Message: fmt.Sprintf("%s needs the role %s or higher; your role in %s is %s", op.id, op.role, orgLabel(p), role),
+					Message: fmt.Sprintf("%s needs the role %s or higher; your role in %s is %s", lowerFirst(op.id), op.role, orgLabel(p), role),
 					Details: map[string]any{"requiredRole": op.role, "role": role}}
 			default:
 				return err
@@ -54,4 +55,13 @@ func orgLabel(p httpx.Principal) string {
 		return "organization " + p.OrgName
 	}
 	return "organization " + p.OrgID
+}
+
+// lowerFirst spells an operation ID as openapi.yaml does (the embedded spec's come
+// capitalized).
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }

@@ -154,7 +154,6 @@ func sampleValue(s *openapi3.SchemaRef) string {
 func TestUnbuiltOperationsAnswer501(t *testing.T) {
 	e := newEnv(t, nil)
 	for _, tc := range []struct{ method, path, key string }{
-		{http.MethodGet, "/api/v1/pricing", ""},
 		{http.MethodGet, "/api/v1/applications", e.key},
 		{http.MethodGet, "/api/v1/audit/events", e.key},
 		{http.MethodGet, "/api/v1/api-keys", ""}, // OIDC-only: not built

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -315,9 +316,16 @@ func roleList() []api.Role {
 		for _, item := range spec.Paths.Map() {
 			for _, op := range item.Operations() {
 				level, _ := op.Extensions["x-astro-role"].(string)
+				if authz.Rank(level) == 0 {
+					continue // public and authenticated operations need no role
+				}
+				id := op.OperationID // the embedded spec's IDs come capitalized
+				if id != "" {
+					id = strings.ToLower(id[:1]) + id[1:]
+				}
 				for _, role := range []string{authz.RoleViewer, authz.RoleEditor, authz.RoleAdmin} {
 					if authz.Permit(level, authz.Caller{Authenticated: true, OrgID: "org", Role: role}) == nil {
-						ops[role] = append(ops[role], op.OperationID)
+						ops[role] = append(ops[role], id)
 					}
 				}
 			}
