@@ -70,7 +70,9 @@ func TestMembersAddChangeRemove(t *testing.T) {
 	ctx := context.Background()
 	u := store.User{ID: store.NewID(), Email: "newbie@example.com"}
 	must(t, e.store.CreateUser(ctx, &u))
-	body := func(role string) map[string]any { return map[string]any{"orgId": e.orgID, "userId": u.ID, "role": role} }
+	body := func(role string) map[string]any {
+		return map[string]any{"orgId": e.orgID, "userId": u.ID, "role": role}
+	}
 
 	a := e.do(http.MethodPost, "/api/v1/orgs/members", e.key, body("viewer"))
 	require.Equal(t, http.StatusCreated, a.Status, string(a.Body))
