@@ -78,6 +78,18 @@ func (e *env) progress(t *testing.T, name, opID string) map[string]any {
 	return e.data(a)
 }
 
+// settledProgress waits until the operation's workflow has ended and returns its
+// progress. A cluster's status changes in the operation's record step, a moment
+// before the workflow ends: a test that saw the status must not expect the progress
+// to have ended too.
+func (e *env) settledProgress(t *testing.T, name, opID string) map[string]any {
+	t.Helper()
+	return waitFor(t, 30*time.Second, func() (map[string]any, bool) {
+		p := e.progress(t, name, opID)
+		return p, p["status"] != "RUNNING"
+	})
+}
+
 func gkeManifest(name string) map[string]any {
 	return map[string]any{"apiVersion": "platform.astropulse.io/v1", "kind": "K8sCluster", "spec": map[string]any{
 		"clusterName": name, "provider": "gcp", "region": "us-central1",
@@ -151,7 +163,7 @@ func TestClusterLifecycleThroughTheRealAPI(t *testing.T) {
 		if c["status"] != "READY" || c["lastOperationId"] != opID {
 			t.Fatalf("%s after deploy: %v", name, c)
 		}
-		p := e.progress(t, name, opID)
+		p := e.settledProgress(t, name, opID)
 		if p["status"] != "SUCCEEDED" || p["percent"] != float64(100) || len(p["steps"].([]any)) != len(workflows.DeploySteps) {
 			t.Fatalf("%s progress: %v", name, p)
 		}
@@ -344,7 +356,7 @@ func TestCancelAndFailureRollBack(t *testing.T) {
 	if c := e.waitStatus(t, "broken", "FAILED", "READY"); c["status"] != "FAILED" {
 		t.Fatalf("injected failure: %v", c)
 	}
-	p = e.progress(t, "broken", failOp)
+	p = e.settledProgress(t, "broken", failOp)
 	if p["status"] != "FAILED" || compensations(p) != 3 {
 		t.Fatalf("failure rollback: %v", p)
 	}

@@ -13,7 +13,7 @@ func TestFailedDeployIsWordedForPeople(t *testing.T) {
 	e := liveEnv(t, 0)
 	opID := deploy(t, e, withTags(eksManifest("broken"), map[string]any{"astro-sim-fail-step": "node-groups"}))
 	cl := e.waitStatus(t, "broken", "FAILED")
-	p := e.progress(t, "broken", opID)
+	p := e.settledProgress(t, "broken", opID)
 	h := e.data(e.do(http.MethodGet, "/api/v1/clusters/broken/history", e.key, nil))
 	var history string
 	for _, o := range h["operations"].([]any) {
