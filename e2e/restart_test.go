@@ -44,7 +44,7 @@ func TestApprovalWaitSurvivesRestarts(t *testing.T) {
 		"ASTRO_APPROVAL_SIGNING_KEY="+signingKey, "ASTRO_ENCRYPTION_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
 	procs := s.startAll()
 
-	if status, body := s.call(http.MethodPut, "/api/v1/approval-policy", map[string]any{"operations": []any{"deploy"}, "expiresIn": "2h"}); status != http.StatusOK {
+	if status, body := s.call(http.MethodPut, "/api/v1/approval-policy", map[string]any{"operations": []any{"deploy"}, "expiresIn": "2h", "allowSelfApproval": true}); status != http.StatusOK {
 		t.Fatalf("policy: %d %v", status, body)
 	}
 	status, body := s.call(http.MethodPost, "/api/v1/clusters", gkeManifest("patient"))

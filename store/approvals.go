@@ -27,9 +27,12 @@ type ApprovalPolicy struct {
 	// ExpiresText is ExpiresIn as the policy was given ("72h", "3d"), to echo it back;
 	// empty for a policy stored before it was kept.
 	ExpiresText string `gorm:"size:32"`
-	UpdatedBy   string `gorm:"size:36"`
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// AllowSelfApproval lets the member who asked for an operation approve it; by
+	// default (false) another approver must decide (separation of duties).
+	AllowSelfApproval bool   `gorm:"not null;default:false"`
+	UpdatedBy         string `gorm:"size:36"`
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 
 	Org Organization `gorm:"foreignKey:OrgID;constraint:OnDelete:CASCADE"`
 }
@@ -72,7 +75,7 @@ func (s *Store) GetApprovalPolicy(ctx context.Context, orgID string) (ApprovalPo
 func (s *Store) PutApprovalPolicy(ctx context.Context, p *ApprovalPolicy) error {
 	return translate(s.db.WithContext(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "org_id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"operations", "approver_roles", "expires_in", "expires_text", "updated_by", "updated_at"}),
+		DoUpdates: clause.AssignmentColumns([]string{"operations", "approver_roles", "expires_in", "expires_text", "allow_self_approval", "updated_by", "updated_at"}),
 	}).Create(p).Error)
 }
 

@@ -97,7 +97,7 @@ func (s *Server) SetApprovalPolicy(c echo.Context, _ api.SetApprovalPolicyParams
 		ops = append(ops, string(o))
 	}
 	pol := store.ApprovalPolicy{OrgID: p.OrgID, Operations: strings.Join(ops, ","), ApproverRoles: strings.Join(roles, ","),
-		ExpiresIn: expiry, ExpiresText: expiryText, UpdatedBy: p.UserID}
+		ExpiresIn: expiry, ExpiresText: expiryText, AllowSelfApproval: in.AllowSelfApproval != nil && *in.AllowSelfApproval, UpdatedBy: p.UserID}
 	if err := s.store.PutApprovalPolicy(c.Request().Context(), &pol); err != nil {
 		return err
 	}
@@ -115,7 +115,9 @@ func policy(ctx context.Context, st *store.Store, orgID string) (store.ApprovalP
 }
 
 func policyView(p store.ApprovalPolicy) api.ApprovalPolicy {
-	v := api.ApprovalPolicy{Operations: []api.ApprovalPolicyOperations{}, ApproverRoles: splitList(p.ApproverRoles), ExpiresIn: p.ExpiresText}
+	self := p.AllowSelfApproval
+	v := api.ApprovalPolicy{Operations: []api.ApprovalPolicyOperations{}, ApproverRoles: splitList(p.ApproverRoles), ExpiresIn: p.ExpiresText,
+		AllowSelfApproval: &self}
 	if v.ExpiresIn == "" {
 		v.ExpiresIn = FormatDuration(p.ExpiresIn) // the default, or a policy stored before ExpiresText
 	}
@@ -298,15 +300,11 @@ func (s *Server) ApproveClusterOperation(c echo.Context, params api.ApproveClust
 }
 
 // approver is who decides: the API key's user when one is sent, else the user the
-// link was sent to (or the Slack channel it was posted in). A user must still hold a
-// role the policy lets approve.
+// link was sent to. A link posted in the Slack channel names no one, so it decides
+// only with an API key (or through the Slack app's signed buttons, ReceiveSlackAction):
+// never "anyone in the channel". The user must still hold a role the policy lets
+// approve, and, unless the policy allows self-approval, must not be who asked.
 func (s *Server) approver(c echo.Context, claims approval.Claims, req store.ApprovalRequest) (string, *httpx.APIError) {
-	ctx := c.Request().Context()
-	pol, err := policy(ctx, s.store, claims.OrgID)
-	if err != nil {
-		return "", httpx.ToAPIError(err)
-	}
-	roles := splitList(pol.ApproverRoles)
 	userID := claims.Approver
 	if p, ok := httpx.PrincipalOf(c); ok {
 		if p.OrgID != claims.OrgID {
@@ -315,12 +313,32 @@ func (s *Server) approver(c echo.Context, claims approval.Claims, req store.Appr
 		}
 		userID = p.UserID
 	} else if strings.HasPrefix(claims.Approver, "slack:") {
-		return "Slack channel of the organization", nil
+		s.audit.RefusedToken(c, claims.OrgID, claims, "Slack channel link without an approver")
+		return "", httpx.Forbidden("a link from the Slack channel names no approver: decide with the Slack message's buttons " +
+			"(as a Slack user mapped to an approver), or send your " + httpx.HeaderAPIKey)
+	}
+	return s.checkApprover(c, claims, req, userID)
+}
+
+// checkApprover is the email of userID when they may decide on req: a member holding
+// an approver role of the policy, and not the requester unless the policy allows
+// self-approval. Refusals are audited.
+func (s *Server) checkApprover(c echo.Context, claims approval.Claims, req store.ApprovalRequest, userID string) (string, *httpx.APIError) {
+	ctx := c.Request().Context()
+	pol, err := policy(ctx, s.store, claims.OrgID)
+	if err != nil {
+		return "", httpx.ToAPIError(err)
 	}
 	m, err := s.store.GetMembership(ctx, claims.OrgID, userID)
-	if err != nil || !slices.Contains(roles, m.Role) {
+	if err != nil || !slices.Contains(splitList(pol.ApproverRoles), m.Role) {
 		s.audit.RefusedToken(c, claims.OrgID, claims, "approver lacks an approver role")
 		return "", httpx.Forbidden("you no longer hold a role that may approve this operation")
+	}
+	if userID == req.RequestedBy && !pol.AllowSelfApproval {
+		s.audit.RefusedToken(c, claims.OrgID, claims, "requester cannot approve their own operation")
+		return "", &httpx.APIError{Status: http.StatusForbidden, Code: httpx.CodeForbidden,
+			Message: "you asked for this operation, so another approver must decide it (the approval policy does not allow self-approval)",
+			Details: map[string]any{"requestedBy": userID}}
 	}
 	u, err := s.store.GetUser(ctx, userID)
 	if err != nil {
