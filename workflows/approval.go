@@ -164,7 +164,7 @@ func (g *gate) await(ctx workflow.Context, t *tracker, op Operation, opType, clu
 	g.open = false
 	if err != nil {
 		t.end(ctx, StepCancelled, "cancelled while waiting for approval")
-		g.recordCancel(ctx, t, op, opType)
+		g.recordCancel(ctx, op, opType)
 		return err
 	}
 	status, by := store.ApprovalExpired, ""
@@ -208,14 +208,12 @@ const approvalCancelChange = "approval-cancel-recorded"
 // recordCancel records the request of an operation cancelled while it waited, in a
 // context the cancel does not reach. The operation is cancelled whatever happens, so a
 // store that fails here only leaves the request PENDING, as before this change.
-func (g *gate) recordCancel(ctx workflow.Context, t *tracker, op Operation, opType string) {
+func (g *gate) recordCancel(ctx workflow.Context, op Operation, opType string) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	if workflow.GetVersion(dctx, approvalCancelChange, workflow.DefaultVersion, 1) < 1 {
 		return
 	}
 	var a *activities.Notifier
-	now := workflow.Now(dctx)
-	t.p.Approval.Status, t.p.Approval.DecidedAt = store.ApprovalCancelled, &now
 	_ = workflow.ExecuteActivity(storeOptions(dctx), a.RecordApprovalDecision, activities.DecisionInput{
 		OrgID: op.OrgID, ClusterID: op.ClusterID, OperationID: op.OperationID, OperationType: opType, Status: store.ApprovalCancelled,
 	}).Get(dctx, nil)
