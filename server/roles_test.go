@@ -46,13 +46,9 @@ func samplePath(spec *openapi3.T, o specOp, values map[string]string) string {
 func TestRoleMatrix(t *testing.T) {
 	spec := loadSpec(t)
 	e := newEnv(t, nil)
-	ctx := context.Background()
 	keys := map[string]string{authz.RoleAdmin: e.key}
 	for _, role := range []string{authz.RoleViewer, authz.RoleEditor} {
-		u := store.User{ID: store.NewID(), Email: role + "@acme.example.com"}
-		must(t, e.store.CreateUser(ctx, &u))
-		must(t, e.store.AddMember(ctx, e.orgID, u.ID, role))
-		keys[role] = e.newKey(e.orgID, u.ID, func(*store.APIKey) {})
+		_, keys[role] = e.addMember(role)
 	}
 	values := map[string]string{"id": e.orgID, "orgId": e.orgID}
 	cases, refused := 0, 0
@@ -95,14 +91,8 @@ func TestRoleMatrix(t *testing.T) {
 // the body, and the editor's passes to validation.
 func TestViewerCannotDeploy(t *testing.T) {
 	e := newEnv(t, nil)
-	ctx := context.Background()
-	keyOf := func(role string) string {
-		u := store.User{ID: store.NewID(), Email: role + "@acme.example.com"}
-		must(t, e.store.CreateUser(ctx, &u))
-		must(t, e.store.AddMember(ctx, e.orgID, u.ID, role))
-		return e.newKey(e.orgID, u.ID, func(*store.APIKey) {})
-	}
-	viewer, editor := keyOf(store.RoleViewer), keyOf(store.RoleEditor)
+	viewerID, viewer := e.addMember(store.RoleViewer)
+	_, editor := e.addMember(store.RoleEditor)
 	a := e.do(http.MethodPost, "/api/v1/clusters", viewer, eksManifest("demo"))
 	if a.Status != http.StatusForbidden || !strings.Contains(a.Error(t).Error, "editor") {
 		t.Fatalf("viewer deploys: %d %s", a.Status, a.Body)
@@ -116,16 +106,17 @@ func TestViewerCannotDeploy(t *testing.T) {
 		t.Fatalf("editor deletes: %d %s", a.Status, a.Body)
 	}
 	// A role change applies at once: the viewer made editor passes.
-	var viewerID string
-	members, _, err := e.store.ListMembers(ctx, e.orgID, store.Page{Number: 1, Size: 10})
-	must(t, err)
-	for _, m := range members {
-		if m.Role == store.RoleViewer {
-			viewerID = m.ID
-		}
-	}
-	must(t, e.store.SetMemberRole(ctx, e.orgID, viewerID, store.RoleEditor))
+	must(t, e.store.SetMemberRole(context.Background(), e.orgID, viewerID, store.RoleEditor))
 	if a := e.do(http.MethodPost, "/api/v1/clusters", viewer, map[string]any{"kind": "nope"}); a.Status != http.StatusBadRequest {
 		t.Fatalf("promoted viewer: %d %s", a.Status, a.Body)
 	}
+}
+
+// addMember adds a member of role to e's organization and returns their ID and a key.
+func (e *env) addMember(role string) (userID, key string) {
+	e.t.Helper()
+	u := store.User{ID: store.NewID(), Email: role + "@acme.example.com"}
+	must(e.t, e.store.CreateUser(context.Background(), &u))
+	must(e.t, e.store.AddMember(context.Background(), e.orgID, u.ID, role))
+	return u.ID, e.newKey(e.orgID, u.ID, func(*store.APIKey) {})
 }
