@@ -15,9 +15,9 @@ export ASTRO_LOG_FORMAT=${ASTRO_LOG_FORMAT:-text}
 export ASTRO_SIM_STEP_DELAY=${ASTRO_SIM_STEP_DELAY:-3s}
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "${ASTRO_HTTP_ADDR##*:}"; do
+for p in "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "${ASTRO_HTTP_ADDR##*:}" "${DEV_OIDC_PORT:-8081}"; do
   if port_busy "$p"; then
-    echo "Port $p is already in use (another make run?). Stop it, or set TEMPORAL_PORT / TEMPORAL_UI_PORT / ASTRO_HTTP_ADDR." >&2
+    echo "Port $p is already in use (another make run?). Stop it, or set TEMPORAL_PORT / TEMPORAL_UI_PORT / ASTRO_HTTP_ADDR / DEV_OIDC_PORT." >&2
     exit 1
   fi
 done
@@ -49,6 +49,13 @@ export ASTRO_APPROVAL_SIGNING_KEY=${ASTRO_APPROVAL_SIGNING_KEY:-$(secret signing
 # Local webhook and SMTP sinks are on loopback; production leaves this empty.
 export ASTRO_NOTIFY_ALLOWED_HOSTS=${ASTRO_NOTIFY_ALLOWED_HOSTS:-127.0.0.0/8,::1/128,localhost}
 export ASTRO_PUBLIC_URL=${ASTRO_PUBLIC_URL:-http://localhost:${ASTRO_HTTP_ADDR##*:}}
+# The development OIDC issuer: users sign in with no account anywhere (any user name,
+# no password). Loopback only; the API refuses it with a non-loopback ASTRO_PUBLIC_URL
+# or ASTRO_PRODUCTION=true. ASTRO_DEV_OIDC=false turns it off (ASTRO_OIDC_ISSUER for a real one).
+if [ -z "${ASTRO_OIDC_ISSUER:-}" ]; then
+  export ASTRO_DEV_OIDC=${ASTRO_DEV_OIDC:-true}
+  export ASTRO_DEV_OIDC_ADDR=${ASTRO_DEV_OIDC_ADDR:-127.0.0.1:${DEV_OIDC_PORT:-8081}}
+fi
 
 pids=()
 stop() {
@@ -105,6 +112,21 @@ cat <<BANNER
 
   Try:
     curl -s -H "X-Astro-API-Key: $ASTRO_BOOTSTRAP_API_KEY" $API_URL/api/v1/clusters
+BANNER
+if [ "${ASTRO_DEV_OIDC:-false}" = true ]; then
+  DEV_URL="http://localhost:${ASTRO_DEV_OIDC_ADDR##*:}"
+  cat <<BANNER
+
+  Sign in as a user (development OIDC issuer on $DEV_URL: any name, no password):
+    TOKEN=\$(ASTRO_DEV_OIDC_URL=$DEV_URL scripts/dev-token.sh alice)     # alice@localhost; "admin" is admin@localhost
+    curl -s -H "Authorization: Bearer \$TOKEN" $API_URL/api/v1/users/me
+    curl -s -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -d '{"name":"alice-team"}' $API_URL/api/v1/orgs
+  By hand (device flow, RFC 8628): curl -d client_id=astro-cli -d 'scope=openid email profile' $DEV_URL/device_authorization,
+  then open $DEV_URL/device (or: curl -d user_code=CODE -d username=alice $DEV_URL/device),
+  then curl -d grant_type=urn:ietf:params:oauth:grant-type:device_code -d device_code=… -d client_id=astro-cli $DEV_URL/oauth/token
+BANNER
+fi
+cat <<BANNER
 
   Ctrl-C stops everything.
 

@@ -1,22 +1,25 @@
 package server
 
 import (
-	"github.com/astropulse/astroplane/server/httpx"
-
 	"errors"
+	"fmt"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/astropulse/astroplane/internal/apikey"
 	"github.com/astropulse/astroplane/internal/authz"
+	"github.com/astropulse/astroplane/internal/oidcauth"
+	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 )
 
 // authenticate enforces each operation's security requirement from openapi.yaml:
-// public operations pass; API-key operations need a valid X-Astro-API-Key (whose
-// role authorize then checks); operations that take only an OIDC bearer token answer 501
-// until OIDC login is built.
+// public operations pass; others need the credential their requirement names, an
+// X-Astro-API-Key or a user's OIDC bearer token (Authorization: Bearer), checked
+// whenever one is presented. The caller's role is authorize's to check.
 func (s *Server) authenticate() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -26,18 +29,25 @@ func (s *Server) authenticate() echo.MiddlewareFunc {
 			}
 			req := op.requirement()
 			key := c.Request().Header.Get(httpx.HeaderAPIKey)
-			authenticate, err := req.Admit(key != "")
+			token, hasBearer := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
+			how, err := req.Choose(key != "", hasBearer)
 			switch {
-			case errors.Is(err, authz.ErrOIDCOnly):
-				return httpx.NotImplemented("OIDC bearer authentication (" + op.id + ")")
-			case errors.Is(err, authz.ErrMissingKey):
-				return httpx.Unauthorized("missing " + httpx.HeaderAPIKey + " header")
+			case errors.Is(err, authz.ErrNoCredentials):
+				return httpx.Unauthorized("missing credentials: " + accepted(req))
+			case errors.Is(err, authz.ErrBearerRefused):
+				return httpx.Unauthorized(op.id + " takes " + accepted(req))
 			case err != nil:
 				return err
-			case !authenticate:
+			}
+			var p httpx.Principal
+			switch how {
+			case authz.ByAPIKey:
+				p, err = s.principalForKey(c, key)
+			case authz.ByBearer:
+				p, err = s.principalForBearer(c, token)
+			default:
 				return next(c)
 			}
-			p, err := s.principalForKey(c, key)
 			if err != nil {
 				return err
 			}
@@ -46,6 +56,90 @@ func (s *Server) authenticate() echo.MiddlewareFunc {
 		}
 	}
 }
+
+// accepted names the credentials req takes, for error messages.
+func accepted(req authz.Requirement) string {
+	switch {
+	case req.APIKey && req.Bearer:
+		return "an " + httpx.HeaderAPIKey + " header or an Authorization: Bearer token"
+	case req.Bearer:
+		return "a user's Authorization: Bearer token (OIDC), not an API key"
+	default:
+		return "an " + httpx.HeaderAPIKey + " header, not a bearer token"
+	}
+}
+
+// bearerToken returns the token of an Authorization header of the Bearer scheme
+// (case-insensitive, as RFC 9110 has it); ok is false for no header. Any other
+// scheme counts as a bearer token too, an empty one, so it is refused rather than
+// ignored.
+func bearerToken(header string) (token string, ok bool) {
+	if header == "" {
+		return "", false
+	}
+	scheme, rest, _ := strings.Cut(header, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", true
+	}
+	return strings.TrimSpace(rest), true
+}
+
+// principalForBearer verifies an OIDC bearer token and returns its user, signed in
+// (created or claimed on their first sign-in), acting for the organization
+// X-Astro-Organization-ID names, or else their active one, with their role there;
+// a user with no organization yet acts for none (authorize lets them reach only
+// operations that need none, such as creating one).
+func (s *Server) principalForBearer(c echo.Context, token string) (httpx.Principal, error) {
+	ctx := c.Request().Context()
+	if s.verifier == nil {
+		return httpx.Principal{}, httpx.Unauthorized("bearer tokens are not accepted: this server has no OIDC issuer (ASTRO_OIDC_ISSUER, or ASTRO_DEV_OIDC under make run)")
+	}
+	if token == "" {
+		return httpx.Principal{}, httpx.Unauthorized("malformed Authorization header: want Bearer <token>")
+	}
+	id, err := s.verifier.Verify(ctx, token)
+	switch {
+	case errors.Is(err, oidcauth.ErrUnavailable):
+		s.log.WarnContext(ctx, "OIDC issuer unavailable", "err", err, "traceID", httpx.TraceID(c))
+		return httpx.Principal{}, httpx.NewError(http.StatusServiceUnavailable, httpx.CodeServiceUnavailable,
+			"the OIDC issuer cannot be reached to check the token; try again shortly")
+	case err != nil:
+		s.log.InfoContext(ctx, "bearer token refused", "reason", err.Error(), "traceID", httpx.TraceID(c))
+		return httpx.Principal{}, httpx.Unauthorized(err.Error())
+	}
+	u, first, err := s.store.SignIn(ctx, store.Identity{Issuer: id.Issuer, Subject: id.Subject, Email: id.Email,
+		Name: id.Name, EmailVerified: id.EmailVerified})
+	switch {
+	case errors.Is(err, store.ErrNoEmail):
+		return httpx.Principal{}, httpx.Unauthorized("the token carries no email address (the claim ASTRO_OIDC_EMAIL_CLAIM names), which a first sign-in needs")
+	case errors.Is(err, store.ErrEmailTaken):
+		return httpx.Principal{}, httpx.Unauthorized(fmt.Sprintf("cannot sign in: the email address %s belongs to another user, who signs in with another identity (or the token does not say the email is verified)", id.Email))
+	case err != nil:
+		return httpx.Principal{}, err
+	}
+	if first {
+		s.log.InfoContext(ctx, "first sign-in", "userID", u.ID, "traceID", httpx.TraceID(c))
+	}
+	rows, err := s.store.ListUserMemberships(ctx, u.ID)
+	if err != nil {
+		return httpx.Principal{}, err
+	}
+	memberships := make([]authz.Membership, len(rows))
+	for i, r := range rows {
+		memberships[i] = authz.Membership{OrgID: r.OrgID, OrgName: r.OrgName, Role: r.Role}
+	}
+	named := c.Request().Header.Get(HeaderOrganizationID)
+	m, _, err := authz.UserOrg(memberships, u.ActiveOrgID, named)
+	if errors.Is(err, authz.ErrNotMemberOf) {
+		e := httpx.Forbidden(fmt.Sprintf("you are not a member of organization %q (%s); your organizations are listed by GET /api/v1/users/me", named, HeaderOrganizationID))
+		e.Details = map[string]any{"header." + HeaderOrganizationID: "not one of your organizations"}
+		return httpx.Principal{}, e
+	}
+	return httpx.Principal{OrgID: m.OrgID, OrgName: m.OrgName, UserID: u.ID, Role: m.Role, Bearer: true, FirstSignIn: first}, nil
+}
+
+// HeaderOrganizationID names the organization a request acts for.
+const HeaderOrganizationID = "X-Astro-Organization-ID"
 
 func (s *Server) principalForKey(c echo.Context, key string) (httpx.Principal, error) {
 	if err := apikey.Check(key); err != nil {
@@ -74,5 +168,5 @@ func (s *Server) principalForKey(c echo.Context, key string) (httpx.Principal, e
 
 // requirement is the operation's security requirement, for authz's decisions.
 func (o *operation) requirement() authz.Requirement {
-	return authz.Requirement{Public: o.public, Optional: o.optional, APIKey: o.apiKey, AdminOnly: o.adminOnly}
+	return authz.Requirement{Public: o.public, Optional: o.optional, APIKey: o.apiKey, AdminOnly: o.adminOnly, Bearer: o.bearer}
 }

@@ -40,6 +40,7 @@ type operation struct {
 	optional  bool // anonymous callers pass too (an empty requirement is listed)
 	apiKey    bool // an API key satisfies the security requirement
 	adminOnly bool // only an org admin's API key does
+	bearer    bool // a user's OIDC bearer token satisfies the security requirement
 	// role is the least role the caller needs (x-astro-role): authz.LevelPublic,
 	// authz.LevelAuthenticated, or a member role. The authorize middleware enforces it.
 	role string
@@ -78,6 +79,8 @@ func loadContract() (*contract, error) {
 						o.apiKey = true
 					case "AdminAuth":
 						o.apiKey, o.adminOnly = true, true
+					case "BearerAuth":
+						o.bearer = true
 					}
 				}
 			}

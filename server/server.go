@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/astropulse/astroplane/approval"
+	"github.com/astropulse/astroplane/internal/oidcauth"
 	"github.com/astropulse/astroplane/notify"
 	"github.com/astropulse/astroplane/secrets"
 	"github.com/astropulse/astroplane/server/api"
@@ -25,6 +26,7 @@ import (
 	"github.com/astropulse/astroplane/server/notifications"
 	"github.com/astropulse/astroplane/server/orgs"
 	"github.com/astropulse/astroplane/server/pricing"
+	"github.com/astropulse/astroplane/server/users"
 	"github.com/astropulse/astroplane/store"
 )
 
@@ -47,6 +49,9 @@ type Options struct {
 	// (ASTRO_SMTP_HOST); empty: there is none, and an email integration must bring
 	// its own smtp relay.
 	ServerSMTPHost string
+	// Verifier checks users' OIDC bearer tokens; without it bearer tokens are
+	// refused (401) and only API keys authenticate.
+	Verifier *oidcauth.Verifier
 }
 
 // Server serves the API: every operation of openapi.yaml, answered by the handlers
@@ -55,6 +60,7 @@ type Options struct {
 type Server struct {
 	store    *store.Store
 	log      *slog.Logger
+	verifier *oidcauth.Verifier
 	contract *contract
 	// ruleFaults are the faults of a body beyond its schema (see validate).
 	ruleFaults func(c echo.Context, operationID string, raw []byte) map[string]any
@@ -69,6 +75,7 @@ type (
 	orgsServer          = orgs.Server
 	catalogServer       = catalog.Server
 	pricingServer       = pricing.Server
+	usersServer         = users.Server
 )
 
 // handlers composes the resource groups' handlers into the generated interface. Each
@@ -83,6 +90,7 @@ type handlers struct {
 	*orgsServer
 	*catalogServer
 	*pricingServer
+	*usersServer
 	fallback
 }
 
@@ -115,8 +123,9 @@ func New(opts Options) (*Server, error) {
 		orgsServer:    orgs.NewServer(opts.Store, audit),
 		catalogServer: catalog.NewServer(),
 		pricingServer: pricing.NewServer(),
+		usersServer:   users.NewServer(opts.Store, audit),
 	}
-	s := &Server{store: opts.Store, log: opts.Log, contract: ct, ruleFaults: h.RuleFaults}
+	s := &Server{store: opts.Store, log: opts.Log, verifier: opts.Verifier, contract: ct, ruleFaults: h.RuleFaults}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -49,7 +49,8 @@ type User struct {
 	ID          string  `gorm:"primaryKey;size:36"`
 	Email       string  `gorm:"size:320;not null;uniqueIndex"`
 	Name        string  `gorm:"size:200"`
-	Subject     *string `gorm:"size:200;uniqueIndex"` // OIDC subject, once the user has logged in
+	Issuer      *string `gorm:"size:300;uniqueIndex:idx_users_identity,priority:1"` // OIDC issuer (iss) of the user's sign-ins
+	Subject     *string `gorm:"size:200;uniqueIndex:idx_users_identity,priority:2"` // OIDC subject (sub) there; nil until the first sign-in
 	ActiveOrgID string  `gorm:"size:36"`
 	CreatedAt   time.Time
 	UpdatedAt   time.Time

@@ -157,7 +157,10 @@ func (s *Store) migrate(ctx context.Context) error {
 				return err
 			}
 		}
-		return tx.AutoMigrate(allModels()...)
+		if err := tx.AutoMigrate(allModels()...); err != nil {
+			return err
+		}
+		return dropRetiredIndexes(tx)
 	})
 	if err != nil {
 		return fmt.Errorf("migrate schema: %w", err)

@@ -40,6 +40,8 @@ type Config struct {
 	// Relay says whether the server has a mail relay (ASTRO_SMTP_HOST, the worker's):
 	// without one, an email integration must bring its own smtp.
 	Relay config.Relay
+	// OIDC is user sign-in with bearer tokens, and the development issuer.
+	OIDC config.OIDC
 }
 
 // orgName is what an organization's name may be: it is the first part of every
@@ -48,7 +50,7 @@ var orgName = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 // Validate reports every variable whose value the API cannot run with, by name.
 func (c Config) Validate() error {
-	errs := []error{c.Log.Validate(), c.Store.Validate(), c.Temporal.Validate(), c.Keys.Validate(), c.Relay.Validate()}
+	errs := []error{c.Log.Validate(), c.Store.Validate(), c.Temporal.Validate(), c.Keys.Validate(), c.Relay.Validate(), c.OIDC.Validate()}
 	if err := config.HostPort(c.HTTPAddr, true); err != nil {
 		errs = append(errs, fmt.Errorf("ASTRO_HTTP_ADDR: %w", err))
 	}
@@ -126,9 +128,23 @@ func run(ctx context.Context) error {
 	if box == nil || signer == nil {
 		log.Warn("ASTRO_ENCRYPTION_KEY or ASTRO_APPROVAL_SIGNING_KEY unset: notification integrations or approval links answer 501")
 	}
+	verifier, err := cfg.OIDC.Verifier()
+	if err != nil {
+		return err
+	}
+	if cfg.OIDC.Dev {
+		stopDev, err := startDevIssuer(ctx, cfg.OIDC, log)
+		if err != nil {
+			return err
+		}
+		defer stopDev()
+	}
+	if verifier != nil {
+		log.Info("users sign in with OIDC bearer tokens", "issuer", verifier.Issuer())
+	}
 	srv, err := server.New(server.Options{
 		Store: st, Temporal: tc, Log: log, TaskQueue: cfg.Temporal.TaskQueue, MaxBodyBytes: cfg.MaxBodyBytes,
-		Box: box, Signer: signer, Guard: guard, ServerSMTPHost: cfg.Relay.SMTPHost,
+		Box: box, Signer: signer, Guard: guard, ServerSMTPHost: cfg.Relay.SMTPHost, Verifier: verifier,
 	})
 	if err != nil {
 		return err

@@ -2,7 +2,8 @@
 // HTTP and the store so that they can be tested (and mutation-tested) on their own:
 // what an operation's security requirement asks of a request, whether a presented
 // key may still be used, and whether its owner's role may call the operation.
-// The server looks keys up and maps the errors below to 401, 403 and 501.
+// The server looks keys up, verifies bearer tokens, and maps the errors below to
+// 401 and 403.
 package authz
 
 import (
@@ -20,11 +21,6 @@ const UseRecordInterval = time.Minute
 
 // Errors of the decisions. Check them with errors.Is.
 var (
-	// ErrMissingKey means an operation that needs an API key got none (401).
-	ErrMissingKey = errors.New("missing API key")
-	// ErrOIDCOnly means an operation accepts only an OIDC bearer token, which is
-	// not built yet (501).
-	ErrOIDCOnly = errors.New("operation accepts only OIDC bearer authentication")
 	// ErrRevoked means the key was revoked (401).
 	ErrRevoked = errors.New("API key revoked")
 	// ErrExpired means the key is past its expiry (401).
@@ -45,29 +41,8 @@ type Requirement struct {
 	APIKey bool
 	// AdminOnly means only an organization admin's API key does.
 	AdminOnly bool
-}
-
-// Admit decides whether a request must be authenticated by its API key: authenticate
-// is false when the request goes on anonymously. A request without a key that the
-// operation needs is ErrMissingKey; one for an operation that takes only OIDC bearer
-// tokens is ErrOIDCOnly. A presented key is always checked (never ignored), even on
-// operations where it is optional.
-func (r Requirement) Admit(hasKey bool) (authenticate bool, err error) {
-	// If chains rather than switches here and below: gremlins cannot mutate a
-	// case expression (coverage profiles leave them out).
-	if r.Public {
-		return false, nil
-	}
-	if hasKey {
-		return true, nil
-	}
-	if r.Optional {
-		return false, nil
-	}
-	if !r.APIKey {
-		return false, ErrOIDCOnly
-	}
-	return false, ErrMissingKey
+	// Bearer means a user's OIDC bearer token satisfies the requirement.
+	Bearer bool
 }
 
 // Authorize reports ErrAdminOnly when the operation needs an admin and role is not

@@ -6,41 +6,6 @@ import (
 	"time"
 )
 
-func TestAdmit(t *testing.T) {
-	public := Requirement{Public: true}
-	apiKey := Requirement{APIKey: true}
-	admin := Requirement{APIKey: true, AdminOnly: true}
-	optional := Requirement{APIKey: true, Optional: true}
-	oidcOnly := Requirement{}
-	oidcOptional := Requirement{Optional: true}
-	for _, tc := range []struct {
-		name         string
-		req          Requirement
-		hasKey       bool
-		authenticate bool
-		err          error
-	}{
-		{"public without key goes on", public, false, false, nil},
-		{"public ignores a key", public, true, false, nil},
-		{"api key needed and missing", apiKey, false, false, ErrMissingKey},
-		{"admin key needed and missing", admin, false, false, ErrMissingKey},
-		{"api key present is checked", apiKey, true, true, nil},
-		{"admin key present is checked", admin, true, true, nil},
-		{"optional without key goes on anonymously", optional, false, false, nil},
-		{"optional with a key checks it", optional, true, true, nil},
-		{"oidc only without key is not built", oidcOnly, false, false, ErrOIDCOnly},
-		{"oidc only with a key checks it", oidcOnly, true, true, nil},
-		{"oidc or anonymous without key goes on", oidcOptional, false, false, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			authenticate, err := tc.req.Admit(tc.hasKey)
-			if authenticate != tc.authenticate || !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
-				t.Fatalf("Admit(%v) = %v, %v; want %v, %v", tc.hasKey, authenticate, err, tc.authenticate, tc.err)
-			}
-		})
-	}
-}
-
 func TestAuthorize(t *testing.T) {
 	for _, tc := range []struct {
 		name string

@@ -7,13 +7,20 @@ const HeaderAPIKey = "X-Astro-API-Key" //nolint:gosec // a header name, not a cr
 
 const principalKey = "astro.principal"
 
-// Principal is who a request acts as: a user of one organization, through one key.
+// Principal is who a request acts as: a user of one organization, through one key or
+// a bearer token.
 type Principal struct {
 	OrgID   string
 	OrgName string
 	UserID  string
 	Role    string
 	KeyID   string
+	// Bearer is true when a user's OIDC bearer token authenticated the request
+	// (KeyID is then empty, and OrgID empty for a user without an organization).
+	Bearer bool
+	// FirstSignIn is true when this request's token signed its user in for the
+	// first time (the user was created or claimed from its claims).
+	FirstSignIn bool
 }
 
 // SetPrincipal records who the request acts as; only authentication calls it.
