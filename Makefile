@@ -90,7 +90,7 @@ HISTORIES := workflows/testdata/$(RELEASE)
 # gates (approved, rejected, expired, cancelled while waiting), updates (done,
 # cancelled) and deletes; and, in workflows, every path of the three workflows with
 # stub activities (each step failing, cancels, every gate outcome).
-RECORD_TESTS := TestRecordEveryPath|TestClusterLifecycleThroughTheRealAPI|TestCancelAndFailureRollBack|TestDecisionsCheckTheApproverWhenTaken|TestApprovalExpiresWhenThePolicySays|TestApprovalByEmailAndSlack|TestUpdateAnswersAsDocumented|TestProgressShowsWhatARollbackLeftBehind
+RECORD_TESTS := TestRecordEveryPath|TestClusterLifecycleThroughTheRealAPI|TestCancelAndFailureRollBack|TestDecisionsCheckTheApproverWhenTaken|TestApprovalExpiresWhenThePolicySays|TestApprovalByEmailAndSlack|TestUpdateAnswersAsDocumented|TestProgressShowsWhatARollbackLeftBehind|TestApprovalCancelledWhileWaiting
 
 .PHONY: record-histories
 record-histories: $(BIN)/temporal chromium ## Record this release's workflow histories into a new folder, workflows/testdata/$(RELEASE) (date by default); replaces nothing.

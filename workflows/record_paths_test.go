@@ -248,8 +248,18 @@ func TestRecordEveryPath(t *testing.T) {
 			}
 			events = append(events, ev)
 		}
-		raw, _ := protojson.MarshalOptions{Indent: "  "}.Marshal(&historypb.History{Events: events})
-		if err := os.WriteFile(filepath.Join(dir, "paths-"+r.name+".json"), raw, 0o644); err != nil {
+		raw, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&historypb.History{Events: events})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(filepath.Join(dir, "paths-"+r.name+".json"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			t.Fatalf("record %s (recorded histories are never overwritten): %v", r.name, err)
+		}
+		if _, err := f.Write(raw); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
 			t.Fatal(err)
 		}
 	}
