@@ -74,6 +74,10 @@ type Notifier struct {
 	PublicURL string            // base URL of links, e.g. https://astro.example.com
 	SMTP      notify.SMTPConfig // the server's relay, for organizations without their own
 	HTTP      *http.Client      // for webhooks; refuses destinations the allow-list does not admit
+	// Guard vets the relays organizations bring (their own smtp) at each dial, as
+	// HTTP does for webhooks; nil: those relays are refused. The server's relay
+	// (SMTP) is the operator's and is dialled directly.
+	Guard *notify.Guard
 }
 
 // RequestApproval records the approval request, marks the cluster WAITING_FOR_APPROVAL
@@ -160,7 +164,7 @@ func (n *Notifier) SendApprovalLinks(ctx context.Context, in ApprovalInput) erro
 				if err != nil {
 					return err
 				}
-				return notify.SendEmail(ctx, n.smtpFor(cfg), []string{m.Email}, approvalMessage(subject, in, link))
+				return n.sendEmail(ctx, cfg, []string{m.Email}, approvalMessage(subject, in, link))
 			})
 		}
 	}
@@ -232,14 +236,7 @@ func (n *Notifier) DeliverTopic(ctx context.Context, in TopicInput) error {
 		var err error
 		switch channel {
 		case ChannelEmail:
-			if len(cfg.Recipients) == 0 {
-				continue
-			}
-			msg := notify.Message{Subject: in.Subject, Text: in.Text}
-			if link, lerr := n.unsubscribeLink(in.OrgID, in.Topic, channel); lerr == nil {
-				msg.Text += "\n\nUnsubscribe from " + in.Topic + " emails: " + link + "\n"
-			}
-			err = notify.SendEmail(ctx, n.smtpFor(cfg), cfg.Recipients, msg)
+			err = n.deliverEmail(ctx, in, cfg, done)
 		case ChannelSlack:
 			if cfg.WebhookURL == "" {
 				continue
@@ -256,12 +253,56 @@ func (n *Notifier) DeliverTopic(ctx context.Context, in TopicInput) error {
 	return deliveryError(failures)
 }
 
-func (n *Notifier) unsubscribeLink(orgID, topic, channel string) (string, error) {
+// deliverEmail sends the event to each recipient of the email integration who has
+// not opted out of its topic, one message each with their own unsubscribe link (it
+// names them, and unsubscribes them alone). Recipients already served are marked in
+// done (heartbeated), so a retry sends only to the others.
+func (n *Notifier) deliverEmail(ctx context.Context, in TopicInput, cfg IntegrationConfig, done map[string]bool) error {
+	optedOut, err := n.Store.OptedOut(ctx, in.OrgID, ChannelEmail, in.Topic)
+	if err != nil {
+		return err
+	}
+	skip := map[string]bool{}
+	for _, r := range optedOut {
+		skip[r] = true
+	}
+	var failures []error
+	for _, rcpt := range cfg.Recipients {
+		key := ChannelEmail + ":" + strings.ToLower(strings.TrimSpace(rcpt))
+		if skip[strings.ToLower(strings.TrimSpace(rcpt))] || done[key] {
+			continue
+		}
+		msg := notify.Message{Subject: in.Subject, Text: in.Text}
+		if link, lerr := n.unsubscribeLink(in.OrgID, in.Topic, ChannelEmail, rcpt); lerr == nil {
+			msg.Text += "\n\nUnsubscribe " + rcpt + " from " + in.Topic + " emails: " + link + "\n"
+		}
+		if err := n.sendEmail(ctx, cfg, []string{rcpt}, msg); err != nil {
+			failures = append(failures, err)
+			continue
+		}
+		done[key] = true
+		activity.RecordHeartbeat(ctx, done)
+	}
+	// A retry can still help the recipients that failed for a passing reason: report
+	// those alone, so one bad address does not make the whole delivery permanent.
+	var transient []error
+	for _, f := range failures {
+		if !permanentFailure(f) {
+			transient = append(transient, f)
+		}
+	}
+	if len(transient) > 0 {
+		return errors.Join(transient...)
+	}
+	return errors.Join(failures...)
+}
+
+func (n *Notifier) unsubscribeLink(orgID, topic, channel, recipient string) (string, error) {
 	if n.Signer == nil {
 		return "", errors.New("no signing key")
 	}
 	token, err := n.Signer.Sign(approval.Claims{OrgID: orgID, Purpose: approval.PurposeUnsubscribe, Topic: topic, Channel: channel,
-		ExpiresAt: time.Now().Add(90 * 24 * time.Hour)})
+		Recipient: strings.ToLower(strings.TrimSpace(recipient)), ExpiresAt: time.Now().Add(90 * 24 * time.Hour)})
 	if err != nil {
 		return "", err
 	}
@@ -289,6 +330,44 @@ func (n *Notifier) integrations(ctx context.Context, orgID string) (map[string]I
 		out[in.Channel] = cfg
 	}
 	return out, nil
+}
+
+// errOrgRelay is what an organization's own relay's failure says beyond the worker's
+// log: whether and how a connection failed (refused, timed out, what answered) would
+// make the relay setting a port scanner of whatever the worker can reach.
+var errOrgRelay = errors.New("the organization's SMTP relay did not take the message (the worker's log has the cause)")
+
+// relayError is a failure of an organization's relay as the rest of the system sees
+// it: errOrgRelay, permanent or not as the cause was.
+type relayError struct{ permanent bool }
+
+func (e relayError) Error() string { return errOrgRelay.Error() }
+func (e relayError) Is(target error) bool {
+	return target == errOrgRelay || (e.permanent && target == notify.ErrPermanent)
+}
+
+// sendEmail sends m through the integration's relay: the organization's own through
+// the guard (no private or loopback address, at dial time too), its failures
+// reported without detail; or the server's.
+func (n *Notifier) sendEmail(ctx context.Context, cfg IntegrationConfig, to []string, m notify.Message) error {
+	smtp := n.smtpFor(cfg)
+	if cfg.SMTP == nil || cfg.SMTP.Host == "" {
+		return notify.SendEmail(ctx, smtp, to, m)
+	}
+	guard := n.Guard
+	if guard == nil {
+		guard = &notify.Guard{} // the default guard: public addresses only
+	}
+	smtp.Dial = guard.DialContext
+	err := notify.SendEmail(ctx, smtp, to, m)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err // cancelled or timed out as a whole: nothing learnt of the relay
+	}
+	activity.GetLogger(ctx).Warn("organization's SMTP relay failed", "orgRelayError", err.Error())
+	return relayError{permanent: errors.Is(err, notify.ErrPermanent) || errors.Is(err, notify.ErrForbiddenDestination)}
 }
 
 func (n *Notifier) smtpFor(cfg IntegrationConfig) notify.SMTPConfig {

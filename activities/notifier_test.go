@@ -296,7 +296,7 @@ func newNotifierFixture(t *testing.T) *notifierFixture {
 	}
 	f.clusterID = cl.ID
 	guard := notify.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
-	f.n = &activities.Notifier{Store: st, Box: box, Signer: signer, PublicURL: publicURL + "/", HTTP: guard.HTTPClient(10 * time.Second),
+	f.n = &activities.Notifier{Store: st, Box: box, Signer: signer, PublicURL: publicURL + "/", HTTP: guard.HTTPClient(10 * time.Second), Guard: &guard,
 		SMTP: notify.SMTPConfig{Host: f.relay.host, Port: f.relay.port, From: "astro@example.com", StartTLS: notify.StartTLSNone, Timeout: 10 * time.Second}}
 	f.approvalInput = activities.ApprovalInput{OrgID: org.ID, ClusterID: cl.ID, ClusterName: "prod", OperationID: opID, OperationType: "deploy",
 		ExpiresAt: time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second), ApproverRoles: []string{store.RoleAdmin, store.RoleEditor},
@@ -582,9 +582,9 @@ func TestNotifierSkipsWhatIsNotConfigured(t *testing.T) {
 	})
 }
 
-// DeliverTopic sends the event to the email integration's recipients through the
-// server's relay (the integration has none of its own), with an unsubscribe link for
-// that topic and channel, and to Slack without one.
+// DeliverTopic sends the event to each of the email integration's recipients through
+// the server's relay (the integration has none of its own), one email each with an
+// unsubscribe link for that topic, channel and recipient, and to Slack without one.
 func TestDeliverTopic(t *testing.T) {
 	f := newNotifierFixture(t)
 	topic := activities.TopicClusterDeployed
@@ -596,22 +596,37 @@ func TestDeliverTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	mails := f.relay.received()
-	if len(mails) != 1 || !slices.Equal(mails[0].rcpts, []string{"ops@acme.example", "oncall@acme.example"}) || mails[0].from != "astro@example.com" {
-		t.Fatalf("emails %+v, want one to the recipients through the server's relay", mails)
+	if len(mails) != 2 || !slices.Equal(mails[0].rcpts, []string{"ops@acme.example"}) || !slices.Equal(mails[1].rcpts, []string{"oncall@acme.example"}) ||
+		mails[0].from != "astro@example.com" {
+		t.Fatalf("emails %+v, want one to each recipient through the server's relay", mails)
 	}
-	if got := subjectOf(t, mails[0].data); got != in.Subject {
-		t.Errorf("subject %q", got)
+	for i, rcpt := range []string{"ops@acme.example", "oncall@acme.example"} {
+		if got := subjectOf(t, mails[i].data); got != in.Subject {
+			t.Errorf("subject %q", got)
+		}
+		text := textOf(t, mails[i].data)
+		if !strings.Contains(text, in.Text) || !strings.Contains(text, publicURL+"/api/v1/notifications/unsubscribe?token=") {
+			t.Errorf("email text lacks the event or the unsubscribe link:\n%s", text)
+		}
+		claims := claimsIn(t, f.signer, approval.PurposeUnsubscribe, text)
+		if len(claims) != 1 || claims[0].OrgID != f.orgID || claims[0].Topic != topic || claims[0].Channel != activities.ChannelEmail ||
+			claims[0].Recipient != rcpt {
+			t.Errorf("unsubscribe link %+v, want one for this organization, topic, email and %s", claims, rcpt)
+		}
 	}
-	text := textOf(t, mails[0].data)
-	if !strings.Contains(text, in.Text) || !strings.Contains(text, publicURL+"/api/v1/notifications/unsubscribe?token=") {
-		t.Errorf("email text lacks the event or the unsubscribe link:\n%s", text)
+
+	// A recipient who opted out gets no more; the other still does.
+	if err := f.st.AddOptOut(context.Background(), &store.NotificationOptOut{OrgID: f.orgID, Channel: activities.ChannelEmail, Topic: topic, Recipient: "ops@acme.example"}); err != nil {
+		t.Fatal(err)
 	}
-	claims := claimsIn(t, f.signer, approval.PurposeUnsubscribe, text)
-	if len(claims) != 1 || claims[0].OrgID != f.orgID || claims[0].Topic != topic || claims[0].Channel != activities.ChannelEmail {
-		t.Errorf("unsubscribe link %+v, want one for this organization, topic and email", claims)
+	if _, err := f.env().ExecuteActivity(f.n.DeliverTopic, in); err != nil {
+		t.Fatal(err)
+	}
+	if mails := f.relay.received(); len(mails) != 3 || !slices.Equal(mails[2].rcpts, []string{"oncall@acme.example"}) {
+		t.Fatalf("after ops@ opted out: %+v", mails)
 	}
 	posts := f.slack.received()
-	if len(posts) != 1 || !strings.Contains(posts[0], in.Subject) || strings.Contains(posts[0], "unsubscribe") {
+	if len(posts) != 2 || !strings.Contains(posts[0], in.Subject) || strings.Contains(posts[0], "unsubscribe") { // one per delivery
 		t.Fatalf("slack posts %v", posts)
 	}
 
@@ -621,7 +636,7 @@ func TestDeliverTopic(t *testing.T) {
 	if _, err := f.env().ExecuteActivity(f.n.DeliverTopic, in); err != nil {
 		t.Fatal(err)
 	}
-	if mails := f.relay.received(); len(mails) != 2 || strings.Contains(textOf(t, mails[1].data), "unsubscribe") {
+	if mails := f.relay.received(); len(mails) != 4 || strings.Contains(textOf(t, mails[3].data), "unsubscribe") {
 		t.Fatalf("without a signing key: %d emails", len(mails))
 	}
 	f.afterwards(t)
@@ -676,7 +691,7 @@ func TestNotifierErrorClassification(t *testing.T) {
 			relay.Host = "localhost" // credentials go in clear text to localhost only
 			relay.Username, relay.Password = "mailer", smtpPassword
 			f.integrate(t, activities.ChannelEmail, true, activities.IntegrationConfig{Recipients: []string{"ops@acme.example"}, SMTP: relay})
-		}, false, "AUTH"},
+		}, false, "organization's SMTP relay"}, // its cause (no AUTH) stays in the worker's log
 		{"integration sealed with another key", func(t *testing.T, f *notifierFixture) {
 			other, err := secrets.NewBox(bytes.Repeat([]byte{8}, 32))
 			if err != nil {

@@ -67,6 +67,9 @@ type Claims struct {
 	// Topic and Channel say what an unsubscribe token unsubscribes from.
 	Topic   string
 	Channel string
+	// Recipient is who an unsubscribe token was sent to (an email address): the link
+	// unsubscribes that recipient only, never the organization's whole channel.
+	Recipient string
 	// Nonce is 128 random bits, base64url-encoded; Sign fills it when empty. The
 	// caller's store enforces single use by recording it.
 	Nonce string
@@ -95,6 +98,7 @@ type wireClaims struct {
 	Purpose     string `json:"p"`
 	Topic       string `json:"t,omitempty"`
 	Channel     string `json:"ch,omitempty"`
+	Recipient   string `json:"r,omitempty"`
 	Nonce       string `json:"n"`
 	ExpiresAt   int64  `json:"e"` // Unix seconds
 }
@@ -139,6 +143,7 @@ func (s *Signer) Sign(c Claims) (string, error) {
 		Purpose:     c.Purpose,
 		Topic:       c.Topic,
 		Channel:     c.Channel,
+		Recipient:   c.Recipient,
 		Nonce:       c.Nonce,
 		ExpiresAt:   c.ExpiresAt.Unix(),
 	})
@@ -219,6 +224,7 @@ func (s *Signer) verify(token, purpose string, now time.Time) (Claims, error) {
 		Purpose:     w.Purpose,
 		Topic:       w.Topic,
 		Channel:     w.Channel,
+		Recipient:   w.Recipient,
 		Nonce:       w.Nonce,
 		ExpiresAt:   time.Unix(w.ExpiresAt, 0).UTC(),
 	}

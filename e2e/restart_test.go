@@ -17,7 +17,7 @@ import (
 	"github.com/astropulse/astroplane/internal/testtemporal"
 )
 
-const signingKey = "e2e-signing-key-e2e-signing-key-e2e"
+const signingKey = "QMKv6A1qFzBLHrea1-zMedjpHpMdYr9OHBh13XU-vY2hsdAr" // random: weak keys are refused at start
 
 // TestApprovalWaitSurvivesRestarts holds a deploy at its approval gate, then stops the
 // API, the worker and the Temporal dev server (state in a file), starts them all again,
@@ -41,7 +41,7 @@ func TestApprovalWaitSurvivesRestarts(t *testing.T) {
 	}
 	dev := startTemporal()
 	s := newStack(t, dev.FrontendHostPort(), "sqlite://"+filepath.Join(dir, "astro.db"),
-		"ASTRO_APPROVAL_SIGNING_KEY="+signingKey, "ASTRO_ENCRYPTION_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+		"ASTRO_APPROVAL_SIGNING_KEY="+signingKey, "ASTRO_ENCRYPTION_KEY=kZb7aZJyKwZN/WSzEeQMb56oMhQCtuYqeDctmrDRcnU=")
 	procs := s.startAll()
 
 	if status, body := s.call(http.MethodPut, "/api/v1/approval-policy", map[string]any{"operations": []any{"deploy"}, "expiresIn": "2h", "allowSelfApproval": true}); status != http.StatusOK {

@@ -73,6 +73,9 @@ type SMTPConfig struct {
 	// Timeout bounds the whole delivery; DefaultSMTPTimeout when zero. The
 	// context's deadline applies too, whichever comes first.
 	Timeout time.Duration
+	// Dial connects to the relay; a plain net.Dialer when nil. Relays an
+	// organization chose go through Guard.DialContext.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // withDefaults validates cfg and fills in defaults. Its errors are permanent.
@@ -149,8 +152,12 @@ func deliver(ctx context.Context, cfg SMTPConfig, addr, from string, rcpts []*ma
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	dial := cfg.Dial
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	conn, err := dial(ctx, "tcp", addr)
 	if err != nil {
 		return classifySMTP(ctx, fmt.Errorf("dial: %w", err))
 	}

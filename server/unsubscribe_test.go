@@ -18,13 +18,15 @@ var (
 )
 
 // TestUnsubscribeLinkSentByEmail follows the unsubscribe link of a real email, captured
-// from the SMTP sink: its page shows a button, whose POST stops that topic on email
-// only; the next event still reaches Slack, and no longer email.
+// from the SMTP sink: its page names the recipient and shows a button, whose POST
+// unsubscribes that recipient from that topic only; the organization's subscription
+// is untouched, the next event still reaches Slack and the other recipient, and no
+// longer the one who unsubscribed.
 func TestUnsubscribeLinkSentByEmail(t *testing.T) {
 	s := startApprovalStack(t)
 	org := []string{"X-Astro-Organization-ID", s.orgID}
 	for _, body := range []map[string]any{
-		{"channel": "email", "config": map[string]any{"recipients": []any{"ops@example.com"}}},
+		{"channel": "email", "config": map[string]any{"recipients": []any{"ops@example.com", "dev@example.com"}}},
 		{"channel": "slack", "config": map[string]any{"webhookUrl": s.hooks.srv.URL + "/services/T000/B000/XXXX"}},
 	} {
 		if a := s.do(http.MethodPut, "/api/v1/notifications/integrations", s.key, body, org...); a.Status != http.StatusOK {
@@ -39,17 +41,17 @@ func TestUnsubscribeLinkSentByEmail(t *testing.T) {
 	}
 
 	deploy(t, s.env, eksManifest("news"))
-	mailAbout := func(cluster string) []string {
+	mailAbout := func(cluster, to string) []string {
 		var out []string
 		for _, m := range s.mail.all() {
-			if strings.Contains(m, "["+activities.TopicClusterDeployed+"] cluster "+cluster) {
+			if strings.Contains(m, "["+activities.TopicClusterDeployed+"] cluster "+cluster) && strings.Contains(m, to) {
 				out = append(out, unfold(m))
 			}
 		}
 		return out
 	}
 	link := waitFor(t, 30*time.Second, func() (string, bool) {
-		for _, m := range mailAbout("news") {
+		for _, m := range mailAbout("news", "ops@example.com") {
 			if l := unsubscribeLinkRE.FindString(m); l != "" {
 				return l, true
 			}
@@ -59,7 +61,7 @@ func TestUnsubscribeLinkSentByEmail(t *testing.T) {
 
 	// GET shows the page and changes nothing.
 	page := getOverHTTP(t, link)
-	if page.Status != http.StatusOK || !strings.Contains(string(page.Body), `id="unsubscribe"`) ||
+	if page.Status != http.StatusOK || !strings.Contains(string(page.Body), `id="unsubscribe"`) || !strings.Contains(string(page.Body), "ops@example.com") ||
 		!strings.Contains(string(page.Body), activities.TopicClusterDeployed) {
 		t.Fatalf("unsubscribe page: %d %s", page.Status, page.Body)
 	}
@@ -84,15 +86,16 @@ func TestUnsubscribeLinkSentByEmail(t *testing.T) {
 		t.Fatalf("unsubscribe: %d %s", a.Status, a.Body)
 	}
 	sub := subscription(activities.TopicClusterDeployed)
-	if chs := sub["channels"].([]any); len(chs) != 1 || chs[0] != "slack" || sub["enabled"] != true {
-		t.Fatalf("after unsubscribing from email: %v", sub)
+	if chs := sub["channels"].([]any); len(chs) != 2 || sub["enabled"] != true {
+		t.Fatalf("one recipient's unsubscribe changed the organization's subscription: %v", sub)
 	}
 	if chs := subscription(activities.TopicClusterFailed)["channels"].([]any); len(chs) != 2 {
 		t.Fatalf("another topic changed: %v", chs)
 	}
 	events, _, err := s.store.ListAudit(t.Context(), s.orgID, store.AuditFilter{Action: "UNSUBSCRIBE"}, store.Page{Size: 10})
 	must(t, err)
-	if len(events) != 1 || events[0].ResourceID != "subscription:"+activities.TopicClusterDeployed || !strings.Contains(string(events[0].Details), `"email"`) {
+	if len(events) != 1 || events[0].ResourceID != "subscription:"+activities.TopicClusterDeployed || !strings.Contains(string(events[0].Details), `"email"`) ||
+		!strings.Contains(string(events[0].Details), "ops@example.com") {
 		t.Fatalf("unsubscribe audit: %+v", events)
 	}
 
@@ -109,7 +112,10 @@ func TestUnsubscribeLinkSentByEmail(t *testing.T) {
 		return n, n == 1
 	})
 	must(t, s.tc.GetWorkflow(t.Context(), opID+".notify."+activities.TopicClusterDeployed, "").Get(t.Context(), nil))
-	if got := mailAbout("quiet"); len(got) != 0 {
-		t.Fatalf("an email was sent after unsubscribing: %s", got[0])
+	if got := mailAbout("quiet", "ops@example.com"); len(got) != 0 {
+		t.Fatalf("an email was sent to ops@ after it unsubscribed: %s", got[0])
+	}
+	if got := mailAbout("quiet", "dev@example.com"); len(got) != 1 {
+		t.Fatalf("dev@, still subscribed, got %d emails of the next deploy", len(got))
 	}
 }

@@ -39,8 +39,8 @@ func TestConfigEveryVariable(t *testing.T) {
 		"ASTRO_TEMPORAL_ADDRESS":      "temporal:7233",
 		"ASTRO_TEMPORAL_NAMESPACE":    "ns",
 		"ASTRO_TASK_QUEUE":            "q",
-		"ASTRO_ENCRYPTION_KEY":        "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-		"ASTRO_APPROVAL_SIGNING_KEY":  strings.Repeat("s", 32),
+		"ASTRO_ENCRYPTION_KEY":        "kZb7aZJyKwZN/WSzEeQMb56oMhQCtuYqeDctmrDRcnU=",
+		"ASTRO_APPROVAL_SIGNING_KEY":  "iLRwn3PIS69mFXezv1Kq38UZuJFO8zcma6y1-dDMHPnqj-qf",
 		"ASTRO_NOTIFY_ALLOWED_HOSTS":  "127.0.0.0/8",
 		"ASTRO_SMTP_HOST":             "smtp.example.com",
 	})

@@ -138,7 +138,7 @@ func notifierActivities(cfg Config, st *store.Store) (*activities.Notifier, erro
 		return nil, err
 	}
 	return &activities.Notifier{
-		Store: st, Box: box, Signer: signer, PublicURL: cfg.PublicURL, HTTP: guard.HTTPClient(30 * time.Second),
+		Store: st, Box: box, Signer: signer, PublicURL: cfg.PublicURL, HTTP: guard.HTTPClient(30 * time.Second), Guard: &guard,
 		SMTP: notify.SMTPConfig{Host: cfg.Relay.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
 			From: cfg.SMTPFrom, StartTLS: cfg.SMTPStartTLS, Timeout: 30 * time.Second},
 	}, nil

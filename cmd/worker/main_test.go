@@ -43,8 +43,8 @@ func TestConfigEveryVariable(t *testing.T) {
 		"ASTRO_TEMPORAL_ADDRESS":                 "[::1]:7233",
 		"ASTRO_TEMPORAL_NAMESPACE":               "ns",
 		"ASTRO_TASK_QUEUE":                       "q",
-		"ASTRO_ENCRYPTION_KEY":                   "3031323334353637383961626364656630313233343536373839616263646566",
-		"ASTRO_APPROVAL_SIGNING_KEY":             strings.Repeat("s", 32),
+		"ASTRO_ENCRYPTION_KEY":                   "9196fb6992722b064dfd64b311e40c6f9ea8321402b6e62a78372d9ab0d17275",
+		"ASTRO_APPROVAL_SIGNING_KEY":             "iLRwn3PIS69mFXezv1Kq38UZuJFO8zcma6y1-dDMHPnqj-qf",
 		"ASTRO_NOTIFY_ALLOWED_HOSTS":             "hooks.internal",
 	})
 	if err != nil {
@@ -65,7 +65,7 @@ func TestNotifierFromConfig(t *testing.T) {
 	var c Config
 	if err := config.ParseEnviron(&c, map[string]string{
 		"ASTRO_SMTP_HOST": "smtp.example.com", "ASTRO_SMTP_PORT": "2525", "ASTRO_SMTP_STARTTLS": "none",
-		"ASTRO_PUBLIC_URL": "https://astro.example.com", "ASTRO_APPROVAL_SIGNING_KEY": strings.Repeat("s", 32),
+		"ASTRO_PUBLIC_URL": "https://astro.example.com", "ASTRO_APPROVAL_SIGNING_KEY": "iLRwn3PIS69mFXezv1Kq38UZuJFO8zcma6y1-dDMHPnqj-qf",
 	}); err != nil {
 		t.Fatal(err)
 	}

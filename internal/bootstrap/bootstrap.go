@@ -42,7 +42,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Result, error) {
 	if key == "" {
 		key = apikey.Generate()
 	} else if err := apikey.Check(key); err != nil {
-		return Result{}, fmt.Errorf("ASTRO_BOOTSTRAP_API_KEY: must be %d–%d letters, digits, '-' or '_'", apikey.MinLength, apikey.MaxLength)
+		return Result{}, fmt.Errorf("ASTRO_BOOTSTRAP_API_KEY: must be %d–%d letters, digits, '-' or '_' (a key starting with %s must carry its checksum: take one from a key this server made)", apikey.MinLength, apikey.MaxLength, apikey.Prefix)
 	}
 	b := &store.Bootstrap{
 		Org:  store.Organization{ID: store.NewID(), Name: opts.OrgName, Title: "Default organization"},

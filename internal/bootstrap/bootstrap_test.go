@@ -74,7 +74,7 @@ func TestRunAdoptsAnUnknownPresetKeyOnAnExistingStore(t *testing.T) {
 		t.Fatalf("first run: %+v, %v", first, err)
 	}
 
-	opts.APIKey = "astro_" + strings.Repeat("a", 40)
+	opts.APIKey = apikey.Generate()
 	res, err := bootstrap.Run(ctx, st, opts)
 	if err != nil || res.Created || !res.Adopted || res.OrgID != first.OrgID {
 		t.Fatalf("unknown preset key on an existing store: %+v, %v", res, err)
@@ -100,7 +100,7 @@ func TestRunAdoptsAnUnknownPresetKeyOnAnExistingStore(t *testing.T) {
 	}
 
 	// Expired: refused too.
-	expired := "astro_" + strings.Repeat("e", 40)
+	expired := apikey.Generate()
 	past := time.Now().Add(-time.Hour)
 	must(t, st.CreateAPIKey(ctx, &store.APIKey{ID: store.NewID(), OrgID: first.OrgID, UserID: owner.Key.UserID, Source: "cli", Hash: apikey.Hash(expired), ExpiresAt: &past}))
 	opts.APIKey = expired
@@ -109,7 +109,7 @@ func TestRunAdoptsAnUnknownPresetKeyOnAnExistingStore(t *testing.T) {
 	}
 
 	// No such organization: said plainly.
-	opts.APIKey, opts.OrgName = "astro_"+strings.Repeat("n", 40), "elsewhere"
+	opts.APIKey, opts.OrgName = apikey.Generate(), "elsewhere"
 	if _, err := bootstrap.Run(ctx, st, opts); err == nil || !strings.Contains(err.Error(), `"elsewhere"`) {
 		t.Fatalf("preset key for an organization that does not exist: %v", err)
 	}

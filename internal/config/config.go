@@ -84,6 +84,9 @@ func (k Keys) Box() (*secrets.Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ASTRO_ENCRYPTION_KEY: %w", err)
 	}
+	if err := CheckKeyStrength(key); err != nil {
+		return nil, fmt.Errorf("ASTRO_ENCRYPTION_KEY: %w (make one with: openssl rand -base64 32)", err)
+	}
 	return secrets.NewBox(key)
 }
 
@@ -92,15 +95,38 @@ func (k Keys) Signer() (*approval.Signer, error) {
 	if k.SigningKey == "" {
 		return nil, nil
 	}
-	key, err := secrets.ParseKey(k.SigningKey)
-	if err != nil {
-		key = []byte(k.SigningKey) // a long random string is a key too
+	key := k.signingKeyBytes()
+	if err := CheckKeyStrength(key); err != nil {
+		return nil, fmt.Errorf("ASTRO_APPROVAL_SIGNING_KEY: %w (make one with: openssl rand -base64 32)", err)
 	}
 	s, err := approval.NewSigner(key)
 	if err != nil {
 		return nil, fmt.Errorf("ASTRO_APPROVAL_SIGNING_KEY: %w", err)
 	}
 	return s, nil
+}
+
+// signingKeyBytes is the signing key as configured: base64 or hex decoded, else the
+// string itself (a long random string is a key too).
+func (k Keys) signingKeyBytes() []byte {
+	key, err := secrets.ParseKey(k.SigningKey)
+	if err != nil {
+		return []byte(k.SigningKey)
+	}
+	return key
+}
+
+// checkDistinct refuses one value serving as both keys: a leak of either would
+// then give both powers (reading sealed secrets and forging links).
+func (k Keys) checkDistinct() error {
+	if k.EncryptionKey == "" || k.SigningKey == "" {
+		return nil
+	}
+	enc, _ := secrets.ParseKey(k.EncryptionKey)
+	if sameKey(strings.TrimSpace(k.EncryptionKey), strings.TrimSpace(k.SigningKey), enc, k.signingKeyBytes()) {
+		return errors.New("ASTRO_APPROVAL_SIGNING_KEY: the same value as ASTRO_ENCRYPTION_KEY; each needs its own random key")
+	}
+	return nil
 }
 
 // Guard returns the SSRF guard for outbound webhook URLs.
@@ -121,6 +147,9 @@ func (k Keys) Open() (*secrets.Box, *approval.Signer, notify.Guard, error) {
 	}
 	signer, err := k.Signer()
 	if err != nil {
+		return nil, nil, notify.Guard{}, err
+	}
+	if err := k.checkDistinct(); err != nil {
 		return nil, nil, notify.Guard{}, err
 	}
 	guard, err := k.Guard()
@@ -253,7 +282,7 @@ func (k Keys) Validate() error {
 	_, err1 := k.Box()
 	_, err2 := k.Signer()
 	_, err3 := k.Guard()
-	return errors.Join(err1, err2, err3)
+	return errors.Join(err1, err2, err3, k.checkDistinct())
 }
 
 // HostPort reports whether addr is host:port with a port in 1–65535 (0 too, the

@@ -21,7 +21,7 @@ func (s shared) Validate() error {
 }
 
 const (
-	encryptionKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 bytes, base64
+	encryptionKey = "kZb7aZJyKwZN/WSzEeQMb56oMhQCtuYqeDctmrDRcnU=" // 32 random bytes, base64
 	signingKey    = "a-long-random-string-that-signs-approval-links"
 )
 

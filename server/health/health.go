@@ -4,6 +4,7 @@ package health
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -18,10 +19,17 @@ import (
 type Server struct {
 	store    *store.Store
 	temporal client.Client
+	log      *slog.Logger
 }
 
-// NewServer returns the probes of st and tc (a nil tc is never ready).
-func NewServer(st *store.Store, tc client.Client) *Server { return &Server{store: st, temporal: tc} }
+// NewServer returns the probes of st and tc (a nil tc is never ready); why a
+// dependency is down goes to log, never into the answer.
+func NewServer(st *store.Store, tc client.Client, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{store: st, temporal: tc, log: log}
+}
 
 // Healthz reports the process up.
 func (s *Server) Healthz(c echo.Context) error {
@@ -34,13 +42,17 @@ func (s *Server) Readyz(c echo.Context) error {
 	defer cancel()
 	checks := map[string]string{"store": "ok", "temporal": "ok"}
 	ready := true
+	// The probe is public: it says which dependency is down, never why (an error's
+	// text names hosts, ports, users and versions). The cause is in the API's log.
 	if err := s.store.Ping(ctx); err != nil {
-		checks["store"], ready = err.Error(), false
+		checks["store"], ready = "unavailable", false
+		s.log.WarnContext(ctx, "readiness: store unavailable", "err", err)
 	}
 	if s.temporal == nil {
-		checks["temporal"], ready = "no client", false
+		checks["temporal"], ready = "not configured", false
 	} else if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		checks["temporal"], ready = err.Error(), false
+		checks["temporal"], ready = "unavailable", false
+		s.log.WarnContext(ctx, "readiness: Temporal unavailable", "err", err)
 	}
 	if !ready {
 		return &httpx.APIError{Status: http.StatusServiceUnavailable, Code: httpx.CodeServiceUnavailable, Message: "not ready", Details: toAny(checks)}

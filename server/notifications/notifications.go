@@ -194,6 +194,16 @@ func (s *Server) ConfigureNotificationIntegration(c echo.Context, params api.Con
 		}
 		if sm := ci.Smtp; sm != nil {
 			cfg.SMTP = &activities.SMTPSettings{Host: sm.Host, Port: sm.Port, Username: deref(sm.Username), Password: deref(sm.Password), StartTLS: "required"}
+			port := sm.Port
+			if port == 0 {
+				port = notify.DefaultSMTPPort
+			}
+			// The same guard as webhooks: an organization's relay must not reach the
+			// server's own network, nor any port of other hosts. The worker checks
+			// again at each dial (DNS can change).
+			if err := s.guard.CheckSMTP(sm.Host, port); err != nil {
+				details["config.smtp.host"] = err.Error()
+			}
 			if old := prev.SMTP; sm.Password == nil && old != nil && old.Host == sm.Host && old.Port == sm.Port && old.Username == cfg.SMTP.Username {
 				cfg.SMTP.Password = old.Password
 			}
@@ -396,11 +406,11 @@ var unsubscribePage = template.Must(template.New("unsubscribe").Parse(`<!doctype
 <body style="font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto">
 {{if .Error}}<p id="error">{{.Error}}</p>{{else if .Done}}<p id="done">{{.Done}}</p>{{else}}
 <h1>Unsubscribe from {{.Topic}}</h1>
-<p>Stop {{.Channel}} notifications of <strong>{{.Topic}}</strong>.</p>
+<p>Stop {{.Channel}} notifications of <strong>{{.Topic}}</strong>{{if .Recipient}} to <strong id="recipient">{{.Recipient}}</strong>{{end}}. Other recipients keep receiving them.</p>
 <form method="post" action="{{.Action}}"><button type="submit" id="unsubscribe">Unsubscribe</button></form>{{end}}
 </body></html>`))
 
-type unsubscribeView struct{ Topic, Channel, Action, Error, Done string }
+type unsubscribeView struct{ Topic, Channel, Recipient, Action, Error, Done string }
 
 // ShowUnsubscribePage shows what an unsubscribe link would do, with a button that POSTs.
 func (s *Server) ShowUnsubscribePage(c echo.Context, params api.ShowUnsubscribePageParams) error {
@@ -408,7 +418,7 @@ func (s *Server) ShowUnsubscribePage(c echo.Context, params api.ShowUnsubscribeP
 	if err != nil && err.Status >= 500 {
 		return err
 	}
-	v := unsubscribeView{Topic: claims.Topic, Channel: claims.Channel,
+	v := unsubscribeView{Topic: claims.Topic, Channel: claims.Channel, Recipient: claims.Recipient,
 		Action: "/api/v1/notifications/unsubscribe?" + url.Values{"token": {params.Token}}.Encode()}
 	status := http.StatusOK
 	if err != nil {
@@ -427,6 +437,11 @@ func (s *Server) verifyUnsubscribe(c echo.Context, token string) (approval.Claim
 		return approval.Claims{}, httpx.NotImplemented("unsubscribe links (no signing key configured)")
 	}
 	claims, err := s.signer.VerifyFor(approval.PurposeUnsubscribe, token, time.Now())
+	if err == nil && claims.Recipient == "" {
+		// Links from before per-recipient unsubscribe named no recipient and stopped
+		// the channel for everyone; they are refused rather than honoured so.
+		err = errors.New("this link names no recipient (it predates per-recipient unsubscribe); use the link of a newer email, or ask an admin")
+	}
 	if err != nil {
 		s.audit.RefusedToken(c, claims.OrgID, claims, "unsubscribe token refused: "+err.Error())
 		return approval.Claims{}, httpx.BadRequest("this unsubscribe link is not valid: "+err.Error(), map[string]any{"query.token": err.Error()})
@@ -434,27 +449,26 @@ func (s *Server) verifyUnsubscribe(c echo.Context, token string) (approval.Claim
 	return claims, nil
 }
 
-// UnsubscribeNotifications disables one topic on one channel (or all its channels):
-// the one a signed link names, or the one an admin asks for.
+// UnsubscribeNotifications answers a signed link by unsubscribing the one recipient
+// it was sent to (see optOut); an admin's call without a link disables one topic on
+// one channel (or all its channels) for the whole organization.
 func (s *Server) UnsubscribeNotifications(c echo.Context, params api.UnsubscribeNotificationsParams) error {
-	var orgID, topic, channel string
 	if params.Token != nil {
 		claims, apiErr := s.verifyUnsubscribe(c, *params.Token)
 		if apiErr != nil {
 			return apiErr
 		}
-		orgID, topic, channel = claims.OrgID, claims.Topic, claims.Channel
-	} else {
-		p, err := notificationOrg(c, deref(params.XAstroOrganizationID))
-		if err != nil {
-			return err
-		}
-		var in api.NotificationUnsubscribeRequest
-		if err := httpx.BindBody(c, &in); err != nil {
-			return err
-		}
-		orgID, topic, channel = p.OrgID, in.Topic, deref(in.Channel)
+		return s.optOut(c, claims)
 	}
+	p, err := notificationOrg(c, deref(params.XAstroOrganizationID))
+	if err != nil {
+		return err
+	}
+	var in api.NotificationUnsubscribeRequest
+	if err := httpx.BindBody(c, &in); err != nil {
+		return err
+	}
+	orgID, topic, channel := p.OrgID, in.Topic, deref(in.Channel)
 	ctx := c.Request().Context()
 	sub, err := s.store.GetSubscription(ctx, orgID, topic)
 	if errors.Is(err, store.ErrNotFound) {
@@ -478,6 +492,23 @@ func (s *Server) UnsubscribeNotifications(c echo.Context, params api.Unsubscribe
 		ResourceID: "subscription:" + topic, Outcome: store.OutcomeSuccess,
 		Details: httpx.MustJSON(map[string]string{"channel": channel})})
 	return httpx.OK(c, true, "unsubscribed")
+}
+
+// optOut unsubscribes the recipient a signed link was sent to from its topic on its
+// channel; the organization's subscription and its other recipients are untouched.
+// Anyone holding the link can do this, so its audit event goes through the flood
+// guard.
+func (s *Server) optOut(c echo.Context, claims approval.Claims) error {
+	recipient := strings.ToLower(strings.TrimSpace(claims.Recipient))
+	err := s.store.AddOptOut(c.Request().Context(), &store.NotificationOptOut{OrgID: claims.OrgID, Channel: claims.Channel,
+		Topic: claims.Topic, Recipient: recipient})
+	if err != nil {
+		return err
+	}
+	s.audit.RecordPublic(c, &store.AuditEvent{OrgID: claims.OrgID, EventType: "NOTIFICATION", Action: "UNSUBSCRIBE",
+		ResourceID: "subscription:" + claims.Topic, Outcome: store.OutcomeSuccess,
+		Details: httpx.MustJSON(map[string]string{"channel": claims.Channel, "recipient": recipient})})
+	return httpx.OK(c, true, recipient+" unsubscribed from "+claims.Topic+" ("+claims.Channel+")")
 }
 
 // splitList reads a stored comma-separated list ("" is none).
