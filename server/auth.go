@@ -156,6 +156,7 @@ func (s *Server) principalForKey(c echo.Context, key string) (httpx.Principal, e
 	now := time.Now()
 	k := authz.Key{RevokedAt: owner.Key.RevokedAt, ExpiresAt: owner.Key.ExpiresAt, LastUsedAt: owner.Key.LastUsedAt, Role: owner.Role}
 	if err := k.Usable(now); err != nil {
+		s.keyAudit.refused(c, owner, err.Error())
 		return httpx.Principal{}, httpx.Unauthorized(err.Error())
 	}
 	if k.RecordUseDue(now) {
@@ -163,7 +164,9 @@ func (s *Server) principalForKey(c echo.Context, key string) (httpx.Principal, e
 			s.log.WarnContext(ctx, "record API key use", "err", err, "traceID", httpx.TraceID(c))
 		}
 	}
-	return httpx.Principal{OrgID: owner.Key.OrgID, OrgName: owner.OrgName, UserID: owner.Key.UserID, Role: owner.Role, KeyID: owner.Key.ID}, nil
+	p := httpx.Principal{OrgID: owner.Key.OrgID, OrgName: owner.OrgName, UserID: owner.Key.UserID, Role: owner.Role, KeyID: owner.Key.ID}
+	s.keyAudit.used(c, p, &owner.Key)
+	return p, nil
 }
 
 // requirement is the operation's security requirement, for authz's decisions.

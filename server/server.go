@@ -8,7 +8,9 @@ package server
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/sdk/client"
@@ -18,7 +20,9 @@ import (
 	"github.com/astropulse/astroplane/notify"
 	"github.com/astropulse/astroplane/secrets"
 	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/apikeys"
 	"github.com/astropulse/astroplane/server/approvals"
+	auditlog "github.com/astropulse/astroplane/server/audit"
 	"github.com/astropulse/astroplane/server/catalog"
 	"github.com/astropulse/astroplane/server/clusters"
 	"github.com/astropulse/astroplane/server/health"
@@ -26,6 +30,7 @@ import (
 	"github.com/astropulse/astroplane/server/notifications"
 	"github.com/astropulse/astroplane/server/orgs"
 	"github.com/astropulse/astroplane/server/pricing"
+	"github.com/astropulse/astroplane/server/ratelimit"
 	"github.com/astropulse/astroplane/server/users"
 	"github.com/astropulse/astroplane/store"
 )
@@ -49,6 +54,14 @@ type Options struct {
 	// (ASTRO_SMTP_HOST); empty: there is none, and an email integration must bring
 	// its own smtp relay.
 	ServerSMTPHost string
+	// RateLimits limit requests per client IP and per credential (429 with
+	// Retry-After above them); nil: no limit (tests, the benchmark). cmd/api always
+	// sets them (ASTRO_RATE_LIMIT_*).
+	RateLimits *ratelimit.Limits
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client: the
+	// address audit events and per-IP rate limits use. Empty: the client is the
+	// connection's peer and X-Forwarded-For is ignored, whoever sends it.
+	TrustedProxies []netip.Prefix
 	// Verifier checks users' OIDC bearer tokens; without it bearer tokens are
 	// refused (401) and only API keys authenticate.
 	Verifier *oidcauth.Verifier
@@ -62,6 +75,8 @@ type Server struct {
 	log      *slog.Logger
 	verifier *oidcauth.Verifier
 	contract *contract
+	// keyAudit audits keys' new addresses and refused known keys.
+	keyAudit *keyAudit
 	// ruleFaults are the faults of a body beyond its schema (see validate).
 	ruleFaults func(c echo.Context, operationID string, raw []byte) map[string]any
 	echo       *echo.Echo
@@ -74,8 +89,10 @@ type (
 	notificationsServer = notifications.Server
 	orgsServer          = orgs.Server
 	catalogServer       = catalog.Server
-	pricingServer       = pricing.Server
 	usersServer         = users.Server
+	pricingServer       = pricing.Server
+	apikeysServer       = apikeys.Server
+	auditServer         = auditlog.Server
 )
 
 // handlers composes the resource groups' handlers into the generated interface. Each
@@ -89,8 +106,10 @@ type handlers struct {
 	*notificationsServer
 	*orgsServer
 	*catalogServer
-	*pricingServer
 	*usersServer
+	*pricingServer
+	*apikeysServer
+	*auditServer
 	fallback
 }
 
@@ -122,17 +141,24 @@ func New(opts Options) (*Server, error) {
 			Signer: opts.Signer, SMTPHost: opts.ServerSMTPHost, Audit: audit}),
 		orgsServer:    orgs.NewServer(opts.Store, audit),
 		catalogServer: catalog.NewServer(),
-		pricingServer: pricing.NewServer(),
 		usersServer:   users.NewServer(opts.Store, audit),
+		pricingServer: pricing.NewServer(),
+		apikeysServer: apikeys.NewServer(opts.Store, audit),
+		auditServer:   auditlog.NewServer(opts.Store, opts.Log),
 	}
 	s := &Server{store: opts.Store, log: opts.Log, verifier: opts.Verifier, contract: ct, ruleFaults: h.RuleFaults}
+	s.keyAudit = newKeyAudit(opts.Store, audit)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpx.ErrorHandler(opts.Log)
-	e.Use(httpx.RequestID(), accessLog(opts.Log), recoverPanics(opts.Log), limitBody(opts.MaxBodyBytes),
-		s.authenticate(), s.authorize(), s.validate())
-	probes := health.NewServer(opts.Store, opts.Temporal)
+	e.IPExtractor = ipExtractor(opts.TrustedProxies)
+	e.Use(httpx.RequestID(), accessLog(opts.Log), recoverPanics(opts.Log))
+	if opts.RateLimits != nil {
+		e.Use(ratelimit.New(*opts.RateLimits).Middleware())
+	}
+	e.Use(limitBody(opts.MaxBodyBytes), s.authenticate(), s.authorize(), s.auditMutations(audit), s.validate())
+	probes := health.NewServer(opts.Store, opts.Temporal, opts.Log)
 	e.GET("/healthz", probes.Healthz)
 	e.GET("/readyz", probes.Readyz)
 	api.RegisterHandlers(e, h)
@@ -150,4 +176,21 @@ func (s *Server) Routes() []string {
 		out = append(out, r.Method+" "+r.Path)
 	}
 	return out
+}
+
+// ipExtractor is how the server learns a client's address (c.RealIP): from
+// X-Forwarded-For only when the connection comes from one of trusted, walking the
+// chain from the right past trusted hops; otherwise the connection's peer. Echo's
+// default would believe X-Forwarded-For and X-Real-IP from anyone, and its XFF
+// extractor trusts loopback and private ranges unless told not to.
+func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		p = p.Masked()
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }

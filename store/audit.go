@@ -160,3 +160,16 @@ func (s *Store) AuditStatistics(ctx context.Context, orgID string, from, to time
 	}
 	return st, translate(rows.Err())
 }
+
+// RecordAuditBatch appends events in one transaction, in batches: imports, tests and
+// benchmarks that need many events at once.
+func (s *Store) RecordAuditBatch(ctx context.Context, events []AuditEvent) error {
+	for i := range events {
+		if events[i].ID == "" {
+			events[i].ID = NewID()
+		}
+	}
+	return translate(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return tx.CreateInBatches(events, 1000).Error
+	}))
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/astropulse/astroplane/internal/bootstrap"
 	"github.com/astropulse/astroplane/internal/config"
 	"github.com/astropulse/astroplane/server"
+	"github.com/astropulse/astroplane/server/ratelimit"
 	"github.com/astropulse/astroplane/store"
 )
 
@@ -42,6 +43,8 @@ type Config struct {
 	Relay config.Relay
 	// OIDC is user sign-in with bearer tokens, and the development issuer.
 	OIDC config.OIDC
+	// Edge is rate limiting and the trusted proxies (ASTRO_RATE_LIMIT_*, ASTRO_TRUSTED_PROXIES).
+	Edge config.Edge
 }
 
 // orgName is what an organization's name may be: it is the first part of every
@@ -50,7 +53,7 @@ var orgName = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 // Validate reports every variable whose value the API cannot run with, by name.
 func (c Config) Validate() error {
-	errs := []error{c.Log.Validate(), c.Store.Validate(), c.Temporal.Validate(), c.Keys.Validate(), c.Relay.Validate(), c.OIDC.Validate()}
+	errs := []error{c.Log.Validate(), c.Store.Validate(), c.Temporal.Validate(), c.Keys.Validate(), c.Relay.Validate(), c.OIDC.Validate(), c.Edge.Validate()}
 	if err := config.HostPort(c.HTTPAddr, true); err != nil {
 		errs = append(errs, fmt.Errorf("ASTRO_HTTP_ADDR: %w", err))
 	}
@@ -62,7 +65,7 @@ func (c Config) Validate() error {
 	}
 	if c.BootstrapAPIKey != "" && apikey.Check(c.BootstrapAPIKey) != nil {
 		// The key itself is never echoed.
-		errs = append(errs, fmt.Errorf("ASTRO_BOOTSTRAP_API_KEY: must be %d–%d letters, digits, '-' or '_'", apikey.MinLength, apikey.MaxLength))
+		errs = append(errs, fmt.Errorf("ASTRO_BOOTSTRAP_API_KEY: must be %d–%d letters, digits, '-' or '_' (a key starting with %s must carry its checksum: take one from a key this server made)", apikey.MinLength, apikey.MaxLength, apikey.Prefix))
 	}
 	if !orgName.MatchString(c.BootstrapOrg) {
 		errs = append(errs, fmt.Errorf("ASTRO_BOOTSTRAP_ORG: %q is not a lower-case DNS label (a-z, 0-9, '-')", c.BootstrapOrg))
@@ -142,9 +145,15 @@ func run(ctx context.Context) error {
 	if verifier != nil {
 		log.Info("users sign in with OIDC bearer tokens", "issuer", verifier.Issuer())
 	}
+	proxies, err := cfg.Edge.Proxies()
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Options{
 		Store: st, Temporal: tc, Log: log, TaskQueue: cfg.Temporal.TaskQueue, MaxBodyBytes: cfg.MaxBodyBytes,
 		Box: box, Signer: signer, Guard: guard, ServerSMTPHost: cfg.Relay.SMTPHost, Verifier: verifier,
+		RateLimits:     &ratelimit.Limits{PerIP: cfg.Edge.RateIP, BurstIP: cfg.Edge.BurstIP, PerKey: cfg.Edge.RateKey, BurstKey: cfg.Edge.BurstKey},
+		TrustedProxies: proxies,
 	})
 	if err != nil {
 		return err

@@ -650,6 +650,7 @@ func (e ApprovalPolicyInputOperations) Valid() bool {
 
 // Defines values for AuditEventOutcome.
 const (
+	DENIED  AuditEventOutcome = "DENIED"
 	FAILURE AuditEventOutcome = "FAILURE"
 	SUCCESS AuditEventOutcome = "SUCCESS"
 )
@@ -657,6 +658,8 @@ const (
 // Valid indicates whether the value is a known member of the AuditEventOutcome enum.
 func (e AuditEventOutcome) Valid() bool {
 	switch e {
+	case DENIED:
+		return true
 	case FAILURE:
 		return true
 	case SUCCESS:
@@ -2221,10 +2224,8 @@ type ApiKeyStatus string
 
 // ApiKeyCreateRequest Request to create an API key.
 type ApiKeyCreateRequest struct {
-	// Duration duration is the duration for which the API key is valid. It is a string in the format of a number followed by "h" for hours or "d" for days. If not specified, the default duration is 24h. Go duration, e.g. "1h", "30m" (also "d" for days). The reference typed this field as an int64 nanosecond count (Go time.Duration); this contract takes the string form.
-	//
-	// Example: 1h
-	Duration string `json:"duration"`
+	// Duration How long the key is valid: a duration such as "720h", "30m" or "30d" (units ns, us, ms, s, m, h, d), or, as the reference types it, an integer count of nanoseconds (Go's time.Duration: 2592000000000000 is 720h). Default 24h; between 1m and 8760h (a year). Ignored, and not needed, when isPermanent is true.
+	Duration *ApiKeyCreateRequest_Duration `json:"duration,omitempty"`
 
 	// IsPermanent isPermanent is a flag to make the API key permanent. If true, the API key will not expire. If false, the API key will expire after the duration. If not specified, the default value is false.
 	IsPermanent *bool `json:"isPermanent,omitempty"`
@@ -2237,6 +2238,17 @@ type ApiKeyCreateRequest struct {
 
 	// Source source indicates where the API key was created from (cli or ui) This is used for audit purposes and rate limiting
 	Source ApiKeyCreateRequestSource `json:"source"`
+}
+
+// ApiKeyCreateRequestDuration0 Example: 720h
+type ApiKeyCreateRequestDuration0 = string
+
+// ApiKeyCreateRequestDuration1 Example: 2592000000000000
+type ApiKeyCreateRequestDuration1 = int64
+
+// ApiKeyCreateRequest_Duration How long the key is valid: a duration such as "720h", "30m" or "30d" (units ns, us, ms, s, m, h, d), or, as the reference types it, an integer count of nanoseconds (Go's time.Duration: 2592000000000000 is 720h). Default 24h; between 1m and 8760h (a year). Ignored, and not needed, when isPermanent is true.
+type ApiKeyCreateRequest_Duration struct {
+	union json.RawMessage
 }
 
 // ApiKeyCreateRequestSource source indicates where the API key was created from (cli or ui) This is used for audit purposes and rate limiting
@@ -2936,7 +2948,7 @@ type AuditEvent struct {
 	// OrgId Organization the event belongs to.
 	OrgId string `json:"orgId"`
 
-	// Outcome Whether the action succeeded.
+	// Outcome Whether the action succeeded; DENIED when it was refused (rights or credentials).
 	Outcome *AuditEventOutcome `json:"outcome,omitempty"`
 
 	// ResourceId ID of the affected resource.
@@ -2964,7 +2976,7 @@ type AuditEvent struct {
 	UserId *string `json:"userId,omitempty"`
 }
 
-// AuditEventOutcome Whether the action succeeded.
+// AuditEventOutcome Whether the action succeeded; DENIED when it was refused (rights or credentials).
 type AuditEventOutcome string
 
 // AuditEventSource Channel of the request.
@@ -4977,6 +4989,9 @@ type PayloadTooLarge = ErrorEnvelope
 // ServiceUnavailable The error envelope every error answer uses.
 type ServiceUnavailable = ErrorEnvelope
 
+// TooManyRequests The error envelope every error answer uses.
+type TooManyRequests = ErrorEnvelope
+
 // Unauthorized The error envelope every error answer uses.
 type Unauthorized = ErrorEnvelope
 
@@ -4992,25 +5007,25 @@ type UpgradeRequired = ErrorEnvelope
 // ListApiKeysParams defines parameters for ListApiKeys.
 type ListApiKeysParams struct {
 	// Authorization Auth0 Bearer token
-	Authorization AuthorizationBearer `json:"Authorization"`
+	Authorization *AuthorizationBearerOptional `json:"Authorization,omitempty"`
 }
 
 // CreateApiKeyParams defines parameters for CreateApiKey.
 type CreateApiKeyParams struct {
 	// Authorization Auth0 Bearer token
-	Authorization AuthorizationBearer `json:"Authorization"`
+	Authorization *AuthorizationBearerOptional `json:"Authorization,omitempty"`
 }
 
 // GetApiKeyMetadataParams defines parameters for GetApiKeyMetadata.
 type GetApiKeyMetadataParams struct {
 	// Authorization Auth0 Bearer token
-	Authorization AuthorizationBearer `json:"Authorization"`
+	Authorization *AuthorizationBearerOptional `json:"Authorization,omitempty"`
 }
 
 // ValidateApiKeyParams defines parameters for ValidateApiKey.
 type ValidateApiKeyParams struct {
 	// Authorization Auth0 Bearer token
-	Authorization AuthorizationBearer `json:"Authorization"`
+	Authorization *AuthorizationBearerOptional `json:"Authorization,omitempty"`
 
 	// XValidateAPIKey API Key to validate
 	XValidateAPIKey string `json:"X-Validate-API-Key"`
@@ -5839,19 +5854,19 @@ type GetOrganizationPlanParams struct {
 // DeleteApiKeyParams defines parameters for DeleteApiKey.
 type DeleteApiKeyParams struct {
 	// Authorization Auth0 Bearer token
-	Authorization AuthorizationBearer `json:"Authorization"`
+	Authorization *AuthorizationBearerOptional `json:"Authorization,omitempty"`
 }
 
 // RevokeApiKeyParams defines parameters for RevokeApiKey.
 type RevokeApiKeyParams struct {
 	// Authorization Auth0 Bearer token
-	Authorization AuthorizationBearer `json:"Authorization"`
+	Authorization *AuthorizationBearerOptional `json:"Authorization,omitempty"`
 }
 
 // GetApiKeyParams defines parameters for GetApiKey.
 type GetApiKeyParams struct {
 	// Authorization Auth0 Bearer token
-	Authorization AuthorizationBearer `json:"Authorization"`
+	Authorization *AuthorizationBearerOptional `json:"Authorization,omitempty"`
 }
 
 // ListPlansParams defines parameters for ListPlans.
@@ -6006,6 +6021,68 @@ type RevokeApiKeyJSONRequestBody = ApiKeyRevokeRequest
 
 // SwitchOrganizationJSONRequestBody defines body for SwitchOrganization for application/json ContentType.
 type SwitchOrganizationJSONRequestBody = UserProfileSwitchOrgRequest
+
+// AsApiKeyCreateRequestDuration0 returns the union data inside the ApiKeyCreateRequest_Duration as a ApiKeyCreateRequestDuration0
+func (t ApiKeyCreateRequest_Duration) AsApiKeyCreateRequestDuration0() (ApiKeyCreateRequestDuration0, error) {
+	var body ApiKeyCreateRequestDuration0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromApiKeyCreateRequestDuration0 overwrites any union data inside the ApiKeyCreateRequest_Duration as the provided ApiKeyCreateRequestDuration0
+func (t *ApiKeyCreateRequest_Duration) FromApiKeyCreateRequestDuration0(v ApiKeyCreateRequestDuration0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeApiKeyCreateRequestDuration0 performs a merge with any union data inside the ApiKeyCreateRequest_Duration, using the provided ApiKeyCreateRequestDuration0
+func (t *ApiKeyCreateRequest_Duration) MergeApiKeyCreateRequestDuration0(v ApiKeyCreateRequestDuration0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsApiKeyCreateRequestDuration1 returns the union data inside the ApiKeyCreateRequest_Duration as a ApiKeyCreateRequestDuration1
+func (t ApiKeyCreateRequest_Duration) AsApiKeyCreateRequestDuration1() (ApiKeyCreateRequestDuration1, error) {
+	var body ApiKeyCreateRequestDuration1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromApiKeyCreateRequestDuration1 overwrites any union data inside the ApiKeyCreateRequest_Duration as the provided ApiKeyCreateRequestDuration1
+func (t *ApiKeyCreateRequest_Duration) FromApiKeyCreateRequestDuration1(v ApiKeyCreateRequestDuration1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeApiKeyCreateRequestDuration1 performs a merge with any union data inside the ApiKeyCreateRequest_Duration, using the provided ApiKeyCreateRequestDuration1
+func (t *ApiKeyCreateRequest_Duration) MergeApiKeyCreateRequestDuration1(v ApiKeyCreateRequestDuration1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ApiKeyCreateRequest_Duration) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ApiKeyCreateRequest_Duration) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // AsClusterAgentRegistrationRequest returns the union data inside the ClusterAgentRegistrationBody as a ClusterAgentRegistrationRequest
 func (t ClusterAgentRegistrationBody) AsClusterAgentRegistrationRequest() (ClusterAgentRegistrationRequest, error) {
@@ -6587,22 +6664,20 @@ func (w *ServerInterfaceWrapper) ListApiKeys(ctx echo.Context) error {
 	var params ListApiKeysParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "Authorization" -------------
+	// ------------- Optional header parameter "Authorization" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("Authorization")]; found {
-		var Authorization AuthorizationBearer
+		var Authorization AuthorizationBearerOptional
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Authorization, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "Authorization", valueList[0], &Authorization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "Authorization", valueList[0], &Authorization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Authorization: %s", err))
 		}
 
-		params.Authorization = Authorization
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter Authorization is required, but not found"))
+		params.Authorization = &Authorization
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -6618,22 +6693,20 @@ func (w *ServerInterfaceWrapper) CreateApiKey(ctx echo.Context) error {
 	var params CreateApiKeyParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "Authorization" -------------
+	// ------------- Optional header parameter "Authorization" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("Authorization")]; found {
-		var Authorization AuthorizationBearer
+		var Authorization AuthorizationBearerOptional
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Authorization, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "Authorization", valueList[0], &Authorization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "Authorization", valueList[0], &Authorization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Authorization: %s", err))
 		}
 
-		params.Authorization = Authorization
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter Authorization is required, but not found"))
+		params.Authorization = &Authorization
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -6649,22 +6722,20 @@ func (w *ServerInterfaceWrapper) GetApiKeyMetadata(ctx echo.Context) error {
 	var params GetApiKeyMetadataParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "Authorization" -------------
+	// ------------- Optional header parameter "Authorization" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("Authorization")]; found {
-		var Authorization AuthorizationBearer
+		var Authorization AuthorizationBearerOptional
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Authorization, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "Authorization", valueList[0], &Authorization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "Authorization", valueList[0], &Authorization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Authorization: %s", err))
 		}
 
-		params.Authorization = Authorization
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter Authorization is required, but not found"))
+		params.Authorization = &Authorization
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -6680,22 +6751,20 @@ func (w *ServerInterfaceWrapper) ValidateApiKey(ctx echo.Context) error {
 	var params ValidateApiKeyParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "Authorization" -------------
+	// ------------- Optional header parameter "Authorization" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("Authorization")]; found {
-		var Authorization AuthorizationBearer
+		var Authorization AuthorizationBearerOptional
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Authorization, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "Authorization", valueList[0], &Authorization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "Authorization", valueList[0], &Authorization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Authorization: %s", err))
 		}
 
-		params.Authorization = Authorization
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter Authorization is required, but not found"))
+		params.Authorization = &Authorization
 	}
 	// ------------- Required header parameter "X-Validate-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Validate-API-Key")]; found {
@@ -10443,22 +10512,20 @@ func (w *ServerInterfaceWrapper) DeleteApiKey(ctx echo.Context) error {
 	var params DeleteApiKeyParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "Authorization" -------------
+	// ------------- Optional header parameter "Authorization" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("Authorization")]; found {
-		var Authorization AuthorizationBearer
+		var Authorization AuthorizationBearerOptional
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Authorization, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "Authorization", valueList[0], &Authorization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "Authorization", valueList[0], &Authorization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Authorization: %s", err))
 		}
 
-		params.Authorization = Authorization
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter Authorization is required, but not found"))
+		params.Authorization = &Authorization
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -10481,22 +10548,20 @@ func (w *ServerInterfaceWrapper) RevokeApiKey(ctx echo.Context) error {
 	var params RevokeApiKeyParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "Authorization" -------------
+	// ------------- Optional header parameter "Authorization" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("Authorization")]; found {
-		var Authorization AuthorizationBearer
+		var Authorization AuthorizationBearerOptional
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Authorization, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "Authorization", valueList[0], &Authorization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "Authorization", valueList[0], &Authorization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Authorization: %s", err))
 		}
 
-		params.Authorization = Authorization
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter Authorization is required, but not found"))
+		params.Authorization = &Authorization
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -10527,22 +10592,20 @@ func (w *ServerInterfaceWrapper) GetApiKey(ctx echo.Context) error {
 	var params GetApiKeyParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "Authorization" -------------
+	// ------------- Optional header parameter "Authorization" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("Authorization")]; found {
-		var Authorization AuthorizationBearer
+		var Authorization AuthorizationBearerOptional
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Authorization, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "Authorization", valueList[0], &Authorization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "Authorization", valueList[0], &Authorization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Authorization: %s", err))
 		}
 
-		params.Authorization = Authorization
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter Authorization is required, but not found"))
+		params.Authorization = &Authorization
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -11081,607 +11144,614 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P1tc9vGfjCMf5Ud/nuNyaugLMlOTiJNp0NLssNGllRRSpoT+TJXwJLcCtzFwS4kM4ln+qoz19vO/yPc",
-	"dz/Y+ST37G93gQWwAEFJdpxU086JRQD7+Ht+/LUX8mXCGWFS9PZ+7SU4xUsiSQp/jTK54Cn9BUvK2SuC",
-	"U5KqnyMiwpQm6sfeHry0jfRTJPkNYb2gR9WTBcERSXtBj+ElMW/mw/WCXkr+ltGURL09mWYk6IlwQZZY",
-	"zSBXifpAyJSyee/jx8C3lFNYAY4fc0ltSxhHZJlwSVi4+p6s6rOek4RgSdkcYaS2RoREd1QukFwQJPCS",
-	"oBuyQimRWcoE/DijqZD23WcC8YSksBJEmZAER4jPkJA4NaMKEnIWIc7IVtOGnEUO1SrdLS3xh2PC5nLR",
-	"29vd3g48W/y3kZApH52NvRs0vzfM/G9D+Hg4OhubmTe5X3fmlovdcAXrZzxN55iZ+x8f1me8WBDEnXfg",
-	"3kIcxwiHUiDO9hCVAo0PUR8L9OboAj3HCX1+u/Ocp3OBMBN3JBWIygHiKbyqFruFxhItMyHRNYERR2dj",
-	"BR0KBpzJ9hFmXC5IiqhAGL3cfqG+VrCgvoH3t9YdhrvB4fhwo2v5qF4WCWeCAD14haNzDazqr5AzSRj8",
-	"EydJTEOY4/m/C3VwvzrD/kNKZr293v/veUFrnuun4vlRmvL0iN2SmCdET1m/AItNVKAljmc8XZJIHecM",
-	"01igWxzTyJzXNCJS/TiFYxaI4HCBZpTEEcISzXAWy63ex6B3wNkspuFn34fgWRoShOOU4GiFyAcqFBSl",
-	"+UU7JECgNGNM3bb6S6/7NU+vaRQR9nkXrgCepM8ESnlMUMSJQIxLhOOY3yG5oA7pCtRuGoDPXApmZZTS",
-	"O5cLzCq40C+uUy4IM5/nsL+Hpjdk5c4xDWo/jaPpAI7uDWfkM59anAlJUlh2hO6wQBGJiSQR6k+JGuB9",
-	"yCMyRQfHl5OLo/P3h0fHRxdHh4O9GhirLReQIRdY5kNRifrT/Nk4UkeQ/3mxSsh0EKA7dXrqNOGbkZwO",
-	"EGYRDGvHMYt9JtDU/HMcTRWdcu5WICGpIn1A1TRzK80NBz1mkqQMx3BGn+/ERwxljHxISKi2A+e7Dzs0",
-	"qw1xmlKiSHa8QhjNCSMpDdGSCIHnJD8PmeKQoPEhbOWEy9c8Y9HvRCZyRAM6gWjBfeCiXCSyyx0vk5gs",
-	"CZPkMy+6RLgSnEolu8ByOVNnKtF1JmEz1xmNJVoRWUGDk9OL9+O3Z8dHb49OFBrAls7wKuY4uuD8GKdz",
-	"8vvwnWsOtDokJNK4KEh6C1cQ06WhzBOS3tKQXDJ8i2mMr+PPuNYRikhCWKSkPtSHBUqeKsEFXShxMMXx",
-	"QF1LVixOPYtopMm4RhAFXnRJYDeXDBvJ+HPC0VsqBGXzoODyAUrJLb/R7J58SJTcgsKURIRJimNhFpuk",
-	"PFR4fB2TIyapXP1u8skdieOhkVAUwIeYAcwTBGtQtJ9szbcUD6yI6iglmVB8QlFVKw4oyBuYTYosSXgq",
-	"SfSWRBRfgKz2u2ED1YRpWp1Ts4DLZJ7iiJznkubnw4QfyfWEhzdEopRnkiAsbsyh8kwi7DzP9CIrVOjy",
-	"7M356PDo/fnRv16Oz48OB14mMjU73EN35FrAeNMtdMAZI6HR+typwpgSJpWsrsV0kKbNEHWdIx+yVYOB",
-	"3ZuDAWX9Rpyl/JYKypnW03EUUa1JnaWKPEuqxPgZjgWpndsvWUrQ6PsJEkQqbRMUi8T57Neeg3br7ulA",
-	"SxAHzhdalwC+9iblWeLTnw3bm6vnmncYCYoKhfQY5B2mVuaost9uB70lZfbPnZpeG/REdp1PNI48aiXs",
-	"3n0LBICgpxAZy95eL8to1PNpzIUy9XN1muqG3+Xf8+t/J6FUKxsl1K9qM0cMXhKJIyzxFrrQoq9SeTIC",
-	"OEhuSWpsCiRCeKZOC44KZALPFWIQAOsz/qhERCNag6xq3i0dQ4QlGSom0fOcsvnglWc740MrDWRCCY4L",
-	"nt+nmXLLN6Im+GLtcs17+whfC8IkmvEUJSRdYgWV6g3RuAuWxYZZa2W4tgYatW3HXBLqK2Io3dsZeHdE",
-	"xZldl8fWkGZEi+p2JH29ZnvOgNecxwQzNWKMhbwUHe5UvYgUV1cYGcLZ53aq+x+PtjZUJ/4uW2I2VDou",
-	"yBoxviax9zx4Ovch5GnV4qI2cE1izuYCSd401Il3MepXe19lkdkzSpKSGf1QH+Q1mOrCBVaiLEmFHfCG",
-	"rAJEGM/mCyQ5SknI54wKgqjcz1dOpSDxTOEryGWR0UEEwmiBxUIthHzASnLv7fXwzfsXs29D3+K0LHRO",
-	"sGGaVfqpfkdzektYGYwUOhs5aqt53G5kwRnnfhCjSaJ3ppQ0USDCsqUisWFMe0Evow4xdUaWWGaiPvJB",
-	"lqaKEOjnzs25I+NQ0lvSs0RHk2/YqmeuCuEH3qBBOV9FvtEy0gcODW5mCAfwjmNr24CVm68UNOqplKxp",
-	"6FSdI0SZ1trqp2afKLAFQ4H9W1HXuwUNFyUKSI0hDkybYK7Uh2W1Vg0s6vAxYtnymqRoxuOY3ylBeYWu",
-	"eourHgy94FkKJrGrXmR+ivBKbKHxDEROkZCQzqjSDbT9Aqx6yF3u7svFFnrD898CBDL3VW9ncdUL0FXv",
-	"xfbyqof6OBa8Ms1AM9mUzEhKWEiQuqFI27iMHREMWJTJr18ihhk3RvmQZ0yi/huulahDMzWIj0p8sVqw",
-	"xDfGoGPORx1MmQLsLNQ1YSlJqi7i//R/3h5+++4f+1dXW/pfg3/uM/FbJn5bit/Eb8vfFr9Fg8E//kMn",
-	"hgOn1QA6zsv6CmcxnitAWuKbkp264K5wLYDpped3NI6N5UJhE7ylp6y/pl8xsosLaeuuPJeCYGQ/e2TN",
-	"LIFqS6RxNqCFh2cBWJT4vAGkg/Hzg0N0RhMSU0Y0UB3zEMfokNxe9QYVGXXH425pZH7ws8W6kqF0HKnL",
-	"8OKepZUAvRQ+VzKrNnMBs79ewTdJjCWAHLoUpD6FOi81yZxI+3AMFHidiN1A1Y1IT1kEModQjCktw5JD",
-	"6tEs5UvUD2OqCEBGB+hCIY/ajFKN1W3gLKISJVmacAG25Aip/WlLjFpMJ2ZRIeA5FXTIuN7QOhoN94fj",
-	"+HTW2/u5XSkysv7H4NcKDb7xaQAXzgkBoAc5ME4rjq4p0lrlFpqA2YdKxPjdnvpvriKIBb9jCM8x9ck9",
-	"leNQC6pv/F1d2Wbkzi5S+8GsqoKSOBNlgTgwawDZh7NQG5r0oRyCEfrB/E7bslv53Q1Z+XDue7IaH1qc",
-	"yxj9myIsoLvOKEmr0n4+1VYOn+rx+FCziABZbQCHMsNx+R7XIlP9MsZRCxy+NUfuUSLn85TMFXIAcxK5",
-	"jXvJwe0cKjoPcg+VK1dBeybskj1mAC0oHagRPYRVc3bF5eG1fIwlZXSp0LIghJRJMidpoehFawe1FsBu",
-	"oyqN56CDxuseR1ftd62YqyY/XyNX43w6UM4eLFqv1QUxWznir/hEOqE6z3M4TmPb6EQVO+uCBphDfkvS",
-	"NnVmLTRZ03I3aJJc4njtmHCslCEcx6BvkLUjV9DdRa8KYlR2VlpSM304N0rjA2mrnvqz0FY91SehreoI",
-	"W7VnM51+CzgurMbGXNi952vLxUdFW0PM0DXRsorkKEn5LY0IoFT7cGVp8St/cM4mTOGHPCbCL1kUqjC2",
-	"8RMkar7ZL8EQ1wBdhS2uyYroVwGOQb5f8+kjmqeajBOTRzNKBD24yS52RaX6aP5swdZlApYDeC2OFUDU",
-	"U+bb80Nk7u7xyCgoIknMV4rzFO95LNc2JqENAqy7AMhDMRpKMyZQg8HPfLPedHivwTtIH+5Y97K7kw86",
-	"3mIUhkSI9fw2n+6o/OFH8E7FigLVbimdc3RwiPRzeyLOyp+JPGpBuAD8HXyw6gW9s5TPUwL+3V7QOyTg",
-	"+1KQM8kE+K7Vv40DuBf0LtkN43fMC+Y+GHe2ZXw3XunotAhWaQMkkIs0YAZqYysWgsNc6xd5qIN3GhNQ",
-	"4qM4IrdB2qgTbU+4W6wQNvNBUBuJBhuQMnfv6o0g57Ksm9EbgowS7NPfv8+uScqI0tzztzz3vxH1vNNB",
-	"betN8XxGY3Kyds/mRS825dTljsqFnzDnlouOaDPRH7TQ9GM6I+EqjC2fdTHi7OjkcHzyRuHA0dnx6U/u",
-	"v48O4Z/ggFb/fD0aH5vfjo8u7JsQJOY3gK9YOGlYk0VhgGWQTN1VTVYsBAw8zeTpTP21BgfVMDYEocLQ",
-	"VixcpDznj0selabCmeQg77AMx96xsyTaiGoCtoYLzOabkM0s9QQYn2XXMQ3R5flxwTDdqahQMg4XXkeK",
-	"zysAGFtYlVyYdlwF63wCBcm+JUy+Tr0occqIE3JgKUwdVxG51d6QlOBlndNSdsvjWxKd6vm94qNDFfQy",
-	"YQ49rpItrnkmUd95Cx6JgUdnoMynMlAW2ZXX5tqAMpZcf+0fN9C/kyrRaxzmo+fmGnlBxUFq3mvQZv0K",
-	"y2TBU4mWOFxQRoqh9OtrKF1VnKVzyuwG4ar2SrbiZwIoh45wQ/2zLBYE4tmLu3ExPFHPe0HvJn/qRXOF",
-	"mELiZdKC5hqkFjhJCNsEuaWXNAH2gEcnN+SfqOFibcD/EaeKM+k/JpqWppJE+gctyhxoMmNM/GviQawD",
-	"EF4roMHd+jp8r8l2G2jv5Y9RyNmMzrOUCLSAsO0m0oasRBmvUN8quIMtdKj9LkrFQWMG0pz2N6hjZOSq",
-	"Z7Rh0ItZvNKapXbqkXj5PCUJF1TydIWMW0Bt3WNijPgSU6+ycEtScAShMBOSL5F+U3vaF1xIZhw7hdsD",
-	"CzS9yra3X4TqGfyLDPUPNNJ/buk/9Vj6p2nZI2f+tRXypQ/a7MweJCWpUrIkIh9wKOOVdgbmK+07eT5T",
-	"Pf90UJ56QeKYD+94Gkdba5ZRAL1x8vXMLfWqkPFd6/3voSv75VUP9c1wA+2TNTfdN8499f6+vm17z9on",
-	"U71rTfwtiSgWpsbzO2ja8OI7Ei8nOTnbJNANqU8hkAPMWuoCcBzXYVBtYMOxIeZ/7cDwhl+oPYCPIUFo",
-	"vSELxvmBpMKrV+uhbvXjfaPUSEhJU7SVL6mUjdEgCb88P/YwreLknOtVslJ/IWUi9p4/VzDCQ7r3/Plg",
-	"Uz+HnTZwTshHHcHQtykp/AE+QgkWxjYn7V3VL4jngo9/Am2f8hyNXplzpsWi/fzIoqH+EOGU6OidfXRl",
-	"vr3qaU481X9OTQzCgsc6En3pIpWZbq23E57Wj9ZzH+vY03iJ5+SeeBhyJjFlJEVUjQKG34z5EHFOhUw9",
-	"LtKDfAT7DlDWMv2MlDicblHeBOoajD3WAFhV8UYlSkvIlIOg81zhFQtX6zFW4nnTNBLPy+Pf7mxtb233",
-	"uiCN2cCaqzrm84fqDTGfN2oN+W22XZOlbHXTDGXEr2moOdXTIA/hNkk6NKZsjhi5U0/99gPu0SzOeNS8",
-	"jC4SqZoOLAt3qSKhrKtMWrk4tbjAOTVzBmsu8S1mdLa5G2fE0NQZZYqWZhzUv1tgiaYAzaGM1XXDla/Q",
-	"cDZFgrDIp7ThhDYyHrtEcCYY/lNSDmz8SYFBW5Q/v93x6gh+9TCfQz12B3dNzV6rRULCTSw96vWag67Y",
-	"vFmfGXfN3eWmRyWOJxtFjtQ/rQeR4CQZ388u2tkCLnE6h2QGeP8BBsrPZ4Ss3V3idZvVQlsOscTaO7a7",
-	"vWuTPyD8iJVIYiUpE3wBENd7x9ObWczvtipQcKYNQN6If1y3afpwL39pfQxG8a5AmbBeR2fsdpe3yRaj",
-	"MZWrC+ot/uC8gSTVUGGx8RoLGmozF4twqu1fZEmzpRc5w5hn0Zn2maYbYKk50oPS5+vg+qIEy6hPPqjx",
-	"qERJjENIoBzc26Nj7dH38ub4nBtmh00I/FA7u92xZ2L7SPF9LMl8peFcR+4KHa6nK1mQOBJ7KD9Gc7AB",
-	"ulZ02h4zYJRxi6dGT5zbpHE1DiM4dT4oh37DT70qoAQ985EXqFqdCPZc7+U0yf1dm4Pqef5pR2u3haj7",
-	"WLp9VumyGdoap2vo7sLGBkZqs8tXWXzzkMA+M4xwwu1q1NDZiGgw3lpGkXiHo5IsRaU4ylfrM8qW+MNY",
-	"fwmhvUvK7J/5yzhN8aou97kL3vwcBdh1apieyZBrPo3RdRbfmA0GKCFpMysxqf9rzs0WCLDnVzq1BhuU",
-	"3XzQY04GvW8SICdLLMMFYtxdavcpxA1NEtJMNnWmqt3GNQlxJkiVN5Jcm84nbuS7olXCaeC03ffTmWRt",
-	"5C74cbFCVAJPMge2Xlwqkwkz8rtG80YDyFswK27KAYtuKHBQFQ02ICOlb/NUAmFiOngW+RiSzgcB3zGw",
-	"P9cMPp5Z81mQMzZBYhJaM2pEJEmXlOmg+4NCDFFczuo/NotBeIlavlHPXvL1lryqd6IX9OZhouj4L1lK",
-	"vNxQb84X/AabLihlMX5ukcjE8I4IOdztAjZ6/d0u93GUWjPYGt3WMtI/h45rlYlHUHXNUI+q8VaknXMl",
-	"tmxsJkzVV5qzFeWThOsV/luGmaRqkH1k9BldW0u7KEJCIrTEH9Tv9Ws2D3znDw9QHxJLBgHCnjkrRsHd",
-	"N7ScueVJ3Fr+dvPb9/S3t7+9pb+9+e0N/e3itwv629lvZ/S3o9+O6OCfvWlcuZ5WW6bZcN/E7HVb6M4n",
-	"WujHjQBiUyN+LnE7VDyHCQOwilqLPFPGNQ4gs/099OtVb0mWPF1d9fbUv/URXvX2rtTBXPWCKwsW8Nuu",
-	"+u3jx7rJM8nuL/prZIAQgaUxPz9ooG4nPzFEYRMpPFcBNXe0V1A1L/Slmzb5TKBZjGWpZsg+gnzLqbq8",
-	"KXy/hoIPtlA++15elkox0mmhsA8C9cRh8VPUL+mcckFSMgANkxEKVVX6FTXTR/69pg/rV7WWjWZjiPrG",
-	"BpPjqpGkECcCKwbsoSs96lVvsIVOmSJ5ewh+CZA1oATI2E/+KFYWV/Yxh1E2Iup8Q1e6uoD82CQlIYkg",
-	"AZffkhSVhThwYV5zuQCXmSCyFkBfVeBcUoeHv7zr/zzEw18UqfvfP5t/NFDeLtK4u7/EEdA1VVZsNEA7",
-	"w6+2nfoBgQmOODyZwKuDLfQalPk9FPM7koZY6ShxssAsW0KhMoV+i1WyIEwEmr9BZVBbbCYmaodb6MhS",
-	"uStL74dmSVe9T3dKj2MMaVE/1oga57kf7F7eSCtsGYsWRm+orLj+KiI69oVJH9KUhOAUN5L0Mh+3n8SY",
-	"MvTT6O1xgL6H4BX6CygE2IlIGCDKBI2IyUFx5+/upi+vHV2eH3dKi9GVg+rDvUoxCxcBkniulhvy5dLW",
-	"trCJ2NfwyrrIggZ//9qbFSsW3jd9SUduw98eRWvG83i4trT41+o1HThLbglDdIYYN2Y4re1ByUGl3Klj",
-	"5JkoV8MTMgtv0KUgsyzWh5S/V6iY2v2vX6UMaQ1SlxOGaF1/Kkbbyd0LEyam8iCZUVbK1nadEziVdIZD",
-	"iPWcERku8sztgt7R5TKTutKcouKCKHb+NoMyhmGcQVqUJoFOLBjqQyxAAHFEgQPFwL5XeBl7WLV6dwOy",
-	"44QOfQx6MN8GX7sRD7UAgo5j1IhVY4DIpDia/cLObqkL1JQGPqPjQagURfkuNK5dgCs16H0H+vBK+wh6",
-	"6py9sgM86L7Pn/AytjvsFoJSht/NhdWLWlZKRARkDAMOPYKQ6kqnnjS5R8vEaa9bUUXIzYWNt6b4tHF6",
-	"KCHC5/jYQCj5hDJYp/hscyxeX3GTNS9AS/wBff3COSvnbCyB8g5pyng7tkCcST4sAk9z3xj2eL+dg/r6",
-	"Re1o1FF8OgnV42a+BwDVyQv6+3/8/516l8ZNZeq6uJO69ek+EcQ8JKmnlNliNT6TtVJPdVGv6uo+PBal",
-	"bQpPIkyD5qdGLyl+6gcFnCzDsa7UcmUyZq56RbStJEKa+uAYxfSW+Pym6/JtKpTZJKxUElXaiqEUZwjp",
-	"LA+NMjMZck2BZg+Ic+FMMxLhC22FxEZFzkDOK94FISQ1BXRMElWLm6gx4+PAjtia7OEXA4pv1fOOuSdV",
-	"t1K33M5Pnrz5GCkxiVmORwMriLx9SUnTCUlDU4A1N/hax21L/Mv/4Py+LqGQmsI/WnbOjwtcCm6wa8+z",
-	"5AwE63PoOWAQ9KCCb8fI58DQkA3ScIpyCk0ueP279lNE6WqYZsxIHI257K0ms5ItSXsX/WZtb0a4Oo0W",
-	"67rHCV0Llzf71YX0hSJ+WvdIcCmPtjiuTkJaLUWXZ3GkpIU8T7epfMJ9Ijc7VkQoySa6hEdRlEDokHx/",
-	"dbk7nTGm8yY7Ovi9BRTWwJ+jSW2mEI0ZxCs7EmxukvL5wswjP/fmKVry1D+YDnr8afT2GEU8zJblBNNN",
-	"0kCKRTScScpvcXzGYxquPFEacczvJiSe2Re95Mv0G8kLXZjINDecc4lXCi5Sfgv11OSCLAWJb5uq8JpX",
-	"03Mek42gIS9yPGb+/JCYlxpKKSlPBOq4gUDAMUBQhy772r/q/WXXFrmMrnqDsqFOcVeBzDtll+Bfdhfe",
-	"2MK890dpV5Y2azzp2Sg2kJBjIv0u6erOS5Fv9whlc9bmHmP1NtbD0Zgl2Xrb4oMgbUkgKPduwU1FehNM",
-	"3AHi8gw8XedyDwmSYPMRn6EoU0sK8pYBdvPaRxCRkEalYtRtUFvhaepntWRh1y9Kq8zXhaMlZYOSVJxr",
-	"H+qRup6ISi+HbgueC3raPGEeyzQj90OYvaLorBLxMcoYlQGaimmApkv1P4upom/TaIr6uy91DdpBgEQW",
-	"LhSuOVj17fayQC+dErkT7ainxXn8ZXexj75aIsnRi+1osIWOwgVXGgQOb0ocpYp+jjb8YnctNjZ3HHI6",
-	"9kCA3R2muhgTNsC6j8gykSuke9HZXxGfzby3eH80911hMxp7UTWLqITMbT9b0gVBIVHcX6zQHw2HdSxc",
-	"ZJrpFTdxcH40ujjy0UIMpbW82qcpQpYJMH3PoNBeXzeGC0wFTvVXS2V40/Fps7RDOJahiYYIkRkD9U3N",
-	"TxKmxFRdqB0rHJi/goetvpDHVtSLO1SOTDew6hrOrtPwG7R0moyiyK/cHUAXDTQ+Q1i/stXKsbwx8Tm5",
-	"7dsMjYGzvaKGl73FB5UFqw7qH0wH77azDw3Hih6FhERl/WhyeXBwNJkYffLy/Kgh9E9fZnvhIzybaWeW",
-	"fb019H19ylC38ZoKUxwsMGNFlTanMGXOXhIKCQGm0K9SDYUky89fbyLF/qO9MO3EPHuoV6QRJB3NvYTO",
-	"gD50z8BzQ+q8AxwtMfXIIkdD9btb5LVxBN82Lm3bDgy32Xfq++kTdyu8bFAsv6BCgaXVa9XynB+cee1I",
-	"iickxrbo8AaPvqN/L8m1replwYh8UdvexaglGsmjlG614zM3qSEm9BfPMMA9dTC/sYk1mLF2GiuXtuWJ",
-	"Qfw9ZXPnpDrUQlV7E23DqrVuWv7U3Ik5T+dM7DZKkzfCx0RinxoLz8A6RoWkobBqn0u4QUxSZ015VIeZ",
-	"69UoFynWGFec8/LxP1PG9npliLuXS1+vjlw+/VgzkrwQjnfWCNN41cS3zSgKGCO8ajGFh2urOXeENhA5",
-	"66ZevEL9y4uDQY1KryVB5qWwsXJuTUdn0aF3EUdFnaoCYrqxDF3n7yinQe2nZNQwIwfob9efnF6ThyzB",
-	"77qEclmY+Iuiyi+21f9+ux01tVlJpf84oGDSfQ9E8kSxGc9hvOVC2oKlikOJQNfsNj9BG+3PAYgt/BUY",
-	"JAEmuzlj9YrCFZg1A2wCtUAoOwOYcf8Xt7YB1TZwVp7SS5zXZxQzT7ysUV3zaOPGeN2YrG/h/UygJIYW",
-	"LhCHJHRNJpu8XLeSlEbzKpIQ10p1qt0tjYhfMfEaoml+/feM56Xi0DqpfRuHZem+krrivOvxF4hx1tA4",
-	"ZUnZOYETF81ZB6l5A7hBxSvRLpMss1hS4+vwttLX40JMXJISHCEcplwIa+JosMPCsH/lvmoiLWOWAO4X",
-	"zpqsvP6gnEMqkhiv2lLyNKacxdgDQcf8jgipQRKMNQ5ckipYOlQ4xuvS8SHSuqypf/vt1rf/a6PKlQVi",
-	"efH5TkBo9igEsvTwjlWmgyZmaPTjBGE97P1caG7MSzncvHucy6eLUIkgdsNW9VC79LGHQ89blUh655yU",
-	"nukEmOzsDiM6pxLZaC09+2ALjTLJh3ngKkQq2RPKO7hQ3XvJkDQtClcShn7d2f3o31xjV7HDSlcxOG8F",
-	"rZqFAKV3Go2623EaetluYr62XoOnzl9avuRpSC6TQnheG+KsX0bXKyiTlpNa3X0cjiRckPBG95GB4Z38",
-	"K20ZFt4AJ5hy4G9fSW5JXA61WmKmdb8KnVRvFvjMM0W+obAljNEQWaUHK8VWKcoPsVVGlbaMV/2uA6XU",
-	"9F4LEmDceUMS7YXz1K5TIaeTUZyflg2Bc1dtIDXPs4VF3xNT2+m7Sz2bqHqOgw+j6TpMDXqQpys4jlL3",
-	"7ie6/kTXn+j6RnT9QUTIzbT7/UmLz4vZRCtQf3IxQSMhsiU55zHx5WwCO2hy0WlecUNWTZ4n3IyuZVxs",
-	"7lWNm5REGzHn7Md0xuxsHmmv3eBXPHhMRinze/ZrC7ojqaKrItPRCX6tA1yKI3vQvoLH6gXLmZv66ggi",
-	"BOXsgt8QX2Vz/RRJ9bhDUTfn2usrrExWuigvgP6SpeST6TS1RvMPZ4Gs3qPmE3K3zgygoV2wC3BKEdd8",
-	"+Ymyf06J3RaCty1P61K5lVPfpDxLvMGuxeOq2AIgngu6cxihBI/f+nrhujjho8CT0nPvnO4QaHzoEtYs",
-	"A5PGY/BSsz34TWdHOmUpFjac1dRKezi7BGrUkWHC0lrFa00qG8ju6SiTC7S7tW2pN9BfwDY9tL129BZU",
-	"pLShmiglfiZqwzdyX7huAihXzfyUiNM2dqoXaN78tJy0G0JocPezvA0AvEnGkIRh/9lewJPG79Q5+WN9",
-	"ABZyT2BB114RnAIj6cJ7S6wV7swHy8BUDzQz/GRlcDvH1of5QiCLuUHesRmdTUIhZ/FKV2i3byr4hoaV",
-	"o7dIyV/PBJJpJqSN1TWnJ5oSW+5Z+UvX/NIVwLxOOyKz5NLX8uiYsht9IlCVQEcPMiiTOKOMCs234Xvj",
-	"I6Kpsb+EnAklSfZHP072dI0OnS+qTvVvGQ1vhpoQWoy3hzIITLEARnSLahvTVFDslHavMxasoaMblPct",
-	"LEsgIzhQUqroW4HlpqQc22rTFLDqMHaNYt8JP+SZWD8vjX+AGtOtQlzlqoXE4c1mGsjo/KQKFKWWQwiD",
-	"pieaemmGN34WU19X007hYdPFeQcqkr06pN9phKzvGzhp4+VtwD21nTLKuaguBANFAkhkcpALYeBPx9V8",
-	"Z/7IxF+xIChd2Vqb1+IugjzI+/e3VZS7Xsvl4KwZWJKUq52P/aVPoS1bw5GbL3UMQPPXReCah59AMzCj",
-	"IzcERUxMxzBLc0oITpcJSQVntkd2bQp1sDHH0dgA+BnnviQL81aBBwnncaGANHhlfeDj+CI8liN4upm/",
-	"oGuua56qylOdb9ea/doa4FzwJCe1xIl1bgaITyV46B5q3VDIvNxdlG/rqlxYRfyMtp6xe355cqL/9eNo",
-	"fDE+efP+9en5+4PLycXpWwhvPzg9OTk6uCgn7x6MTg6Ojo+9ObtNqQ62GaSVX1raJztBEhVe4Zai36S4",
-	"fL0CaZ7R55Q87dI/t7H/Q3PI/Aagh+9EgOZhAlWyFJjtQ/rRNTHJK9qjNqfqeBSzM5EhiGdS6L7rIHA1",
-	"A7zaKkn9ihG5UZPfkADhG0BMQeLZd1xIEu2jaTHtVMuNc8Lk8BoLZx0ujJEbKM97AxEV8O9iuF7QK4Zb",
-	"U7a3BQHaNCcDQ0bayT97W9Cn9ias960zX+l+6ul36k7UAv0QFn+uuzw1dRLXUryO6IX7sG2hGlqKwztu",
-	"8eHGpiOQ12oautnS3vD1PgpxmlIiEFa6DJxMadZGG3ZQ7mi+rinLZkxAW0WdVThtSrhSRONSBH+Urs4z",
-	"Ntiobb17F0YwNpZbl3SO3hydXDSbJI60vaCVN9RP00Yq5oWeNzQAtZjgggpQbAKRr3jk8YeoXxthcs9N",
-	"CTE9NIpEEWPVDnSRwOn33wgztTurW++6KHVN2SzF6OYbkdNHNJzpzpKckQ6mlqZNWmfIx6D9e/9i83P9",
-	"+K7lILs6XCrYnIYLKkkoc7UrL92zjL5+WQsncd936glbC7r7uNz5FIar1TrMhSIzGU6XX79sKMDaoqSE",
-	"7SEOW2hCZFFZ6vL8GOoxoASneAn1l+icccUM6Sx32ip8ueaR38yqcb++EP173kdVFDSvADjbkU3J8VRX",
-	"InIXzFPIOzV+E/NxIYv5Qyy9okh5abVXoN+s8WuXS3JRaevxh6WSXG0trBzJoD638xAqOxIJpZqWWNIQ",
-	"+uVer4y5LL0laduNuJjfeDvOdAfgtNksPbT2uSkU6PxeJI/ayoGonxJYvg7amGWAIZkg/jzSJoNRWnKb",
-	"aMtXyW3iggoVKOYhNEqqhCXocplcCHodd9XjXMJSGHg8zL9N2q3Sk40R/J6M3SAIcb9ehx9eUf07glN5",
-	"TbDcREEoBNHNvyoEsw6cxVaUKssYdZWsJk1UtLDD8cT98+L07avJxemJq6G920wCKITU/CbWiQGXzJ5b",
-	"UR7IA26nzJdVpX51qOsdVlxmeS0kZ0rVcNEkJSFPwfl5QxLpJ6Dm3cOit0/jO/eC0A0dmPaYTIUBh7dX",
-	"TU4E5NG7BTWW4EJmVVxEICxN8z1dqmCOpbelUagI7CbAaz55tfIeBnFF1K7YoIvKRK9TvvRJthwuWZcB",
-	"UQKFLadBlpC9bwTASsoKv2NQnXKz1kgtmDU6Ozs//QEQ5fzoXywCHf3b2fi8CWmabvcAs5DETbDfDm1r",
-	"FZkCDq6JkiVCmCxuaF69kT6cWzOsYtxqrllvoznQZSDPYsw2LdRkPh0m6lvEeEQE6hc2AnA0ekLe1Iu5",
-	"9b7Djt0VnuTf1mpA5k86bvbEXcYGQvsShwvKyMUqWVc1qaXDWmF1ajuAfIlAqhqqXpbW07b3ckTGBvds",
-	"W34Xfq5MLtRQoZayeSEubaFptGJ4ScMpeEgFwijnSRVfYl+bacFRMwjQ9FapK/YzIUEAVdA0XGhwcqJE",
-	"AjSFhOhwmhsz1BJuyApyAqcRlni6Zf6rvbVQXEQPShkKY4J1XR39hBTFbjwEGkv8gMJ04Lg1XZOFswu1",
-	"3CFUV0EJpqnYQufmdnWNAtigu2uPKdEcdjWCpgwDQe8upZJoVm4KEvnLGUJhWCv+FgtdErng0R666ulF",
-	"mXi2vHFmETkpAnTVM4syb1X6laU8Jsbo6ICRDupyqyfqXiV6pF7QA+C4d5v4HAnUXdyH1P3I0xulz/LI",
-	"eBbFvo2KiKBfU6LNUm++PwLlKqExly2kz5fc6o6tMx3rha4dJbBT/Yecgtjigt27PjprbTtQqLJU1F5s",
-	"tXGaEoXa6zvV6vo/KYCcrg0pbakXWa2/AsGD12TFWVSyuT0TSKyYxB9MfSkd9xbz8MbUm4O19f+WcYmD",
-	"MrWBeFWJbwjbUJjpYBpQ8oLpx1ZamFPQsa/rURvzEKRNrHOIdVNn8o44HtdC2whnldcL0BHNpeV8Oc2m",
-	"FiDsWOn57k24tb/8eoOQJGmMYCGJcEfL/XV6sjRjgWIEPI02QCd7cjFmE0kS343f5qhwhoVo0mYeqwin",
-	"O1ELln5Hhe33sImcy8gHKFjTEHyp5kVYQM2UizzuUrdE/iDhZ1uzzRSXgl7AyVoncff6NlWheO2prSnc",
-	"Zsb7Prs2Ece+ygxMkg+yvYbUTT4AMu+3BYy2OhPI8ppEUVn+2TgR46a0oTq6OOvNa6H2fxq9Pe5QHMkZ",
-	"u9OR3s9W/sfPsgvLAngXzcf54sGZbBWwdI6kYzKb+sfuywWkeK5NftgvO4RMmoOSFTdLb+iWudAtW6HV",
-	"hObejnPULRB9TGaS33rrgThtP5XAG0MRzRAYD+MSpWTJbz2WIF0RvKkNcvH9NTFDRK0hck1OVrO0mMxk",
-	"oGUxKkUhoUPiZuoEq5sWzMYBDl9U7oURqfgruk3C4Tbeud4NX0R+SwdJGqqA8mVCmLC+WZKYpv150aBi",
-	"MnugQzPr2ouGWZ1jqZder93tW0wZxPiF5EfKIn63IbVqRlUf5rx0MaclQeiBqUGZWJcZ9PJB+GUCpy6o",
-	"t+IIpvHKtP9Ty1T7/e67vbdvr3pKDru8OCgvZfvF3vZ2bTU772BFv+3+vD188W6w9/P28Cv90z90AAO7",
-	"uJaLLySJhiJ9QiKeKvGRQReT3NBngqVz9ayC2WxDC++yJcyFrwloyp93EeWr+3blebAIv1o1VIDiKbI1",
-	"ZAFXTSBc2RC+1VsXX7dp0Nyj20jLx9XFZlod3xvKl4FVnDNPhWMnuHGToD5t/R4d9wJdP/XosCmor6N5",
-	"vL4hCzFriygXbre2cXNFqSZFVwpUNQblFQQhdK3NvU4tgVqu8Cwls5jOFxLsBRv0xFHMWDcSIYqng8yf",
-	"gVhDJYqonyPnuzHHavT9ocgS3ainFxS/3ZA7dc78jkHLmiFUbYdXGI/IEExEQzAQlX8S9JfqT0Ysh5yG",
-	"mLL5UF9j8btl+rlLfagjeprK8XprdikA1IYUzV70JCXIHkGt3x9H5ycGYDs3dTKTFhSx9VKbeuyc5dHK",
-	"DSgZQImVItrCIugzUTSmqTV1yg0dXcKSKt7EBzvdN2YpSt57RRbezv2FKxMKrmmxC1qnWs+VsaM8E80C",
-	"LSK3JF1JqMqq5FUtL+4hgsNFVeyU62Q+MM7fLVZaHLL3dUOMWYemhYgkAiQ4AsJkptbrgReXmxp3crHe",
-	"Y9z53bmyaQql/VDdm0IlCyx8anOWptB2Sj02jSaNYKOu45nInTMgqBp5O0AlUhygguCIL4PdO5bBjcx6",
-	"hkj4TXv3kSGKC7NL6kC9WvoGFM3oZqljbcpzMZoa0DUolhCYx1M0VUva02kc07XdyzaMlJEVkcLpgJUn",
-	"K23YDavDIR5T4XHr59BwH7DwEYTPaiGtRqvDHjqcRZMEJk0CVPfgPDWSze0yRMElGlDblkrFJGAfCxvO",
-	"hfpKi1smMsij6gw3AOba0O3hMXWmjeXJB5KtNpneK7xPvh+fnW2am8NK4V/toHDPXKl5mOQZU22SfjkC",
-	"dcP+x26IquL75a7QRx9wKE3AmfbXqX1Dc0ugXODhh3qxffVx6nrRyykx0CszD1AZ7Nvvoe3QjEpLTfOz",
-	"qIh8N+sL7t8I9ygUGK//6Kj20fxmrYjw5oZUPnLSc9Z8O8nfrAwh7+P825BETzp2qKyZVOo4pfTh8WR8",
-	"ahDr/Gh0+FMv6F2eHY7c1pTlLpXdNeYG9bsFDS7wvLWHoeNa2P3q62Bd6MhBmVhKPBeoH+NrEgvFMN4c",
-	"nA0CNzzAgq54pt5FMV1SXSM8J3uKMt3SlLMlCBm9iNwqQkbwsrfXswE+QEzxB3fpX203X+gFT3jM56t7",
-	"IL653WdCh1bEeKWU6T60Mt8yDycJCaeeOLKwErm2YSiZqdKPN/m+CB9pCy3UFY7WBb/77cZOakNbJSUT",
-	"cEGAokEZZs7i1b4pCyHQ7vZ2kVuvVeiG4tP4wyRLfYaOow8yxSaqL8rAYKydGTyT+8YOrfQLZHtPKDnX",
-	"lictPDaeUo3/+L/8DrIl/nDJWoqin3BdYRpLGwiVFa9/ljWuvfSjG7FpDtCSvsZL07vCUrjR8e727ote",
-	"oP7RC3qvuJQxSUHyV+TtOmMy2yzcVS/vzQ3ZdHmZXPCU/kKiE639lcXnmq/g153gxcerq63Bry8+Fj88",
-	"1w9/+3ln1xjwX/y8Pdx9N2iCAxOj5FCdXOSmSyVMe8PX3nx/pOkIvOOpEHRwOnl/cHpyMRqfHJ0f+uf2",
-	"OH46UIa6wwi4YkywIKYllHvBk4vRq+Mj4DpvLo9H5+pfo7Px4X0utam9rxt4Ze0n2jSH+tc4BcVdorsU",
-	"J0mR3kPYLYl5QqBdZ57yYwwtgy10aPoEK7pjE62Gut24TQ0StjiNIkLkljBtVQLJjUT7COeeArOagmjt",
-	"mtAwR7luDg1rsLM0BYZZw62ZlAq7os0iujYwAbXFhduc1ryhr1mWPZr+7vbuYB+VM17zkzcHbg6uQWN3",
-	"Ddz3UHpL9vHWOP2NsrizBKzatq9Ah28vnS+KAc7hCDYbwnzzOaO0Clh1jEKbhG5dls+r2r0vgjICOtrN",
-	"NkrT5ndtN9UCD9Ih+tooytW/KONpHnaYkBQteLLvxrdCpUtz1jodk8g7YpEZq/dNKF1M8C2kvyx1r2W5",
-	"gK4QKTHTCHQNVmfUd9LTXW+HCQMcBE5A9pxIhBcEQ6si6gmlnaV82ZZOdi8LoDnsptg+yZtn9MQciA73",
-	"WoBxY2N5EaA76LEhUERFmiXSWMcXtnMsNWU/PaRSj1CyfPxcj0rdQztbL7bR3//zv9Q/dtS6u1NEs6ha",
-	"3N76LtJC0iWWJHpLWSb9XcGq6GT2U57VM9T6k/dbxa6xDBcNjYWhjkJKkhiHBCLkzMsBWnDGtfhZlmHh",
-	"mqyI7ZDppqZnvlwCs89b0hzoaheli/Hc0lAKZCsRiWdahveL/12uIFiLazfGp2Slm5JpbWiISNkz6f3R",
-	"bKPi1gxxXPu47MV0PZ7gdOoFSsblTDjzKOV5mLux8ZIOZyB329/eeZumGpvZmmaFUHTVfz8FSVVKLl7q",
-	"2gjT0hHpeiylnxR9FQHCUTTkTBuu1AYa6lJ0Jkt6Q+bG8oWXobAEcx1Rq2LB2swQMFriXzhDR99PHKPf",
-	"bRKONZm7TcKD8eE5CvmSIMnnusNs/1ptcLjiWTrkdwz9cHYwUCerZFosEY7jfSSya0akrtWoB9yo9GDe",
-	"s6Beg9BRHndfvPzq67988+32zu4mbQlKel9R+CHX/DzJIVqr0VDr2sPuqS0+QkSqOeA2i1cn9nt0IyYw",
-	"1Nq0uVqpPrhgI/lACWlFhX84O4AmldUeWaiPpZJXhES7aPRXEWjfNGVQe8mWbjFhp0vK3K3sesDegKbH",
-	"qq4AVtuqPWurQND2Fvzf852vfdF3j6FRA+z7TDzOeUluUyUok9yLX+V1u8GeL8lXM0CC8g7UK2p1eDh7",
-	"1yEit8DFBhpjgGQzE4YuIFasWwPtcDvHXHwdRmRWWbp5q231Ht9mdh1DulqS0ls/U/EZy6HImXfLRhtv",
-	"YP2ZzruzOruOv0D/Mjk9sSp4JnxSoU1o9Dhi8AoKE9pW2DDKVmMnwKIeCJQMNm2jdd17Yzz4t6GJeBmO",
-	"D5ES6I2LB5ydfC78qUyN4VcjJBZK9V2UqxG21R5sKgc1Nednua/xRedmjABNsSnarF8pckdyNR2LFQsX",
-	"qRL/RLza6tLFFevrLvbY6r87SlOetoOBrr5YAQL9YzsU3Kd7/2tK4miou1eZAfbhcAqdVs8tEEZLnOiI",
-	"Kt3ZAMr+SO5eluOXcE3+OuipB265a4IwOjyZDHd2dl8gcH70fDaxPMahwPS8GKwSCmY8Y96gdPjwfcij",
-	"Eiq/Gh2+Pz/618ujyUUv6P0wOh4fji7Gpyfvc+fR5cno8uK70/PxX7VT6fT81fjw8OikF/ROTi/evz69",
-	"PAEf0/Hl5OLo/H3hfjo4PXl9PD64gDHOzk8PjiaT0avjo/dHJxfji596Qe9s9NPx6ejw/cXp6fvj0fmb",
-	"I3h1cnl2dnp+cXT4/u3R4Xj0/uKnM/Xg7dHFd6eH79Wco+Pj0x/14s7enI8Oj2ALxpelBns7OvnJbmvS",
-	"C3rjk4uj85PR8fuj8/PTc7Py8duz46O3Ryd6tZOj8x/GB0fvL09GP4zGx2C3fOfyAXezbR5x+8HL7Zde",
-	"IVqRj/dVYg2/Dr8iX8/+Mv9m8e36AtsWqi1AlO7XscHk0/mw7k2YfJp2KujNwRkylWyf2qg8tVH5fRsf",
-	"Pkp3w6IOnb/J4R66grLDVz2lnhXdDVHf1/LwHr0Nz5pLSl+UX7AAWhQkN81YHKxE/byngPllgE5NobZa",
-	"R7ghijm/AU9GuRlZpQcZ0mXZ99DXwxfbKOZ3JA2xICgmUichgp4pArRYJQvCxL6OSNHZMuAS0W/26gic",
-	"4++vL4Pdbz5aJG5pw3bWXkj7ov5STm9M7z73uHS97SKd0Kn5YKjeAJ0TmVJyS9AtxXtonleEUAMIpKe/",
-	"Jujs/PRfjg4u3o8P0XCoA67+6aoHFTL6perfg6uez2X7SK3n1O66Nst5RNCAYnKUs2FEU11tcGjPVpHF",
-	"AGViGBJFnuKdgQcQ/nGo/9N4Fq3pjz7QaOKMn6TNpjr1R22z+cQc/1zdIx+ZzOeI2xVRH4X23pMO3Wex",
-	"D6uBV8Lz1hZeFcRFfYqX7t82SmBUtF0aPEqXr5aKCv4U1If24Lp/74p7dO+6d7MKvbk7LNb1xfy8HbYa",
-	"E2/fULnIrkdt92+MPsOY3pIIvaHyu+y6BgqVjIcOlTVKYACm4SUXEvzjC56lg+6QYeqsN8Z+jJ3nztTX",
-	"JOZsrvZQmgrostdZmJB0SaEzqHhAQbKzYpScQFYQyq2Vm3BBJU+p1yvqPEV9qPf4HMpouOUDBBIhBw7E",
-	"9xGO47yXnnMqz4QJLICAl81CcqQfahQPXEMvqsbYck+4hvL+GmAPOJOEySMm05UPYmc0Jkrh0dIcT1dI",
-	"yW4rT00wr0AD4zY1ggFOtPClm8iFGw6c311DR9uFxwr8hkqk94om343839FfPCue0F8IxImsoKW+2r+w",
-	"fpSW1DR/ITq9/ZwAGY1QjQnuSWg/slrGlN30wAu15FEWk84JE3B8QXOkur7i1zQm5pr90BWRkENlHv2S",
-	"DrVTi6zf8nWKWei5slfwu235Im013TwZtaHJU8OiDs2CAPjMW20j+Kn/YV57HCiSewMrvIx7Qe/fhW7C",
-	"Sj5Ir2L+acHzOubXDwHOdUBZbdmngcUeejO8uFTeRxIM4xolSYn0Nfqkj/mcMu8RGP6nxfXMFGNwa6sN",
-	"UKw+busZ3hBCWx68ioGXAtj/qTNVk2cZr+ug5J4BAL1C500aKa3jug3nbYS0Duw2xkJOVizceCNYSHRL",
-	"Ujqjpl6Oufv7d1rLexFVAwCLi6ivhdozNRJGHU8fXZ6Yp5hJXSMaHIhJos0X6Ncri0HiqlfYBD8O2qWO",
-	"1YTE2hrivQAIBantO+S3JBVa1IAmSJqcuaJMKdEtjnVzo2rldLdnoEggH9HPCKqnnr8OWTr51XsqGK5Y",
-	"OOnSDwxASr1dBac8ovynkwPw1xTZUZPLifpDpzSBf8e3tVLTpMaGNlDEHRahQ/Cie3auqeBsUKZ1ZeJU",
-	"Op5uZNcpIV9BlExC/BCf6eIAOlXEUIjS9em9euxPhU57Tm6VEu7JUNEGOz6zpYZ1RAUEC7o6caoHWC8d",
-	"RU37uUgzUgSPm/vRkkO1MJgDbp+YYq67a7ubbnepKO/9LIzaXCL2UEpmKREL1Fdn4DWLaVPLNY9WYBQD",
-	"lzWfIXNmAtqmwRiQZEqlgEQrdEM8krx5c70D55wMgTusLHl2T0qYCH/bhtgPQr77/bjBsfpTRvTv6gB0",
-	"MxPAEhYB4VH/9uCLr5tvcwrXuLTRnDiC7WqpE1EM53Clmc4lPDxymEdf1Ie+bnE4Vhxq9fmWZcCnHdu9",
-	"AHOnvRRDK3I0AIeLm+YMAueymrFSCe5tJZ4tI8Y6xANckJA9hCsy/kY6EfgvG0oc6inWkUVnNX566NdT",
-	"LuynbSv4gpVnyB3I909Fgwq9Vlk2h2yOqSt43NcpZOFEp7TCytnMdrPegHTrzQgoQCoIOFMU2b4hK7Ex",
-	"COrisZHTSU1XlIa/kf548GgGmrIzymNETri3G75zdpfnx2tHqtyyHXbtNRfT+CueOhdYEccxM4Y4n1eP",
-	"M+Ld1XcXF2cTBM/ttto77QeW675quNTD0r15r22WxbHfw1jYNr0fLuQy9m7jR3Lddfm0WSJzTrez9uo3",
-	"LDrA0rgZ2KtHhlY/txgWbNBrQ5xoPi8VyLzagVG5PVnz2+kCpOBLeDAxeiANmhrsyqXHBsGxM2YXvpiF",
-	"lInYe/58DvveCvnyOQ6X5LmWF4vkmPvQAu/5luuNbHaibzifxwTaYxQpHlMdY21bvkxNfTFvzq8/D70e",
-	"dA9aP7/TAlsK0f2ymgdZktt+hwz2vEHIek1hZF8tOkUv8C1BjKO8dkVDT7WH5nYQpqTCHysN7UtL9gUI",
-	"H8FnAiXchgm/OThD49Hbe/fOVEBjM1UVMu5Dr0x1v5mwSRuQZw+mCUbiZ8Ky6EpMwtaL7a2vhvMbsrXz",
-	"8uWL7e0d/91Bwu7Z7csDGqWvYq7Lg7a1vlKAt48wer77jc0lOX99gHa+3fkGiQSH1XoTf9nd2vkaUj52",
-	"v9kg5WP3Gy+w5WizJsHDFuluyuzYxN/tRlKMD1Ff6W+mAI0TFVZJGFmuhub5UOdelONxXpTjcb5uibf4",
-	"362hFvWyC0UoY1544R6VGGy+U4fKTDabqepKyE+0gcLeK8GlsYF9wiNxjpkvj8JtVqGjf3C6Qql6GeKI",
-	"1KdtcQn3Hdd+vnX/Cr5Fn2bdfKixP2PexzqPktG8UbewdppTFw2pITkT7K1kjsMVmsUYAtWWujqm00oI",
-	"ShRNbQNsbGMvEh30GigKjRNqiNrzG8qiwRZ6xeUCLQnW0r+A7siX7IYpNLQjgSr/76aTLJULhNHL7W0l",
-	"rJlmxcvuLbGLLRZtrDt3wdYto96VTtxtPb9hqSfvefsbgOMkiVd59+9q2V3ayClGZ2OnvbI64tHZOOcd",
-	"TscLm1hylZe82oJlJFksyBblz293yrHIja95ycSNt8bu95TloWl5JPYNFEbwraw4rvJSit/9JErd2t5m",
-	"d1wN3ymOOM8UhmHbsdHbNf1BcOJvGm/l8FIHerf1cYBMJ3DMIlTvvL3EKySo1CU4JTeYvA7S7gcJ6zu8",
-	"d+/RXNQG84hRlQx8/xn6gbVTd+bNwMqd9FOB2MSs6LF6CL1VmEf+luE4t509E+VO9p8ufljX9Ovcze9Y",
-	"v94SWXjgNi/ntyRNaUT2oTdh0aic5m3ntx4cMFqhKZvhvfqk2rgJ3B9QGdyUpjetE+yiBlvoIOVC6Ir1",
-	"KM1iG5MMp4VCzJRUSj4kUBpZ8VVjz600vC8KKpEISuHAgHtKd58D4aHC2+txHiZOMdF9NHWqmG611BVF",
-	"fXIj/v6f/4XvdGnSv//nf83DBAqUql9/yVIy2EdTp/rhVq7rNS6m1Hiy8rVbKBEG0IJYqU/vPhp9P3GK",
-	"VZgOlE4GCq7lrQRwqMWvOE4W2OaIqFO1EZU7u6WOWzb9d0ZTIavzgpwlVkKSJUo4jwc5S+QsIkvMIiUy",
-	"zSjUpDe6BYKyIQseR0pB7k+vsu3tF+FPp5fn7//+H/8Nf5HpoCxaFfKUvu8NEw7KCamBbdVp7LpVL1FJ",
-	"B/rkyQhhGQ87qP55Bc9uGnm9jhPqX4F6rZO8XGh/BuC2HOznZvPKU6uqo7fmnvOmGHXtvVJd4J91KkGe",
-	"U1DKLvh5+I9gqRkN/4qHv2wN1Y//8OnaZm7ydVFvt4l8j3LSPavQDkEImr45ukDPcUKf3+48z2u+Pv/V",
-	"/nMcfXyuvxfTgdNWuJF4lU86E0OChRzurPdJSFPvtguMqVfbk5DymyifbDu70YmQjyNw6rHWqSemVJ+m",
-	"MmYH0JBFU5onxaV8nE3qy2Vz3aXNpE090GPKmc6I9xdkbEXHRvHlrNp8xzbR6U/JjZgGaDq/qfEtE+d3",
-	"l3I2bytVHsf87tD2EOpgaFbvWx7vUZr6tuvLoKGQ2E33Gnu2UO7HoGeTg9wyeK3L1AUt8tLGpryXLYjZ",
-	"393eHoDz0VQOBPnF8vmiL1F9/R0Krtcq6Xbs76xzzwwy7yNscvvs0sHV3S+KMmKJsOmQZ5ruMxRDQAV4",
-	"MxY8GeyD/d9eLspYrCTcafnOpzX2ufNJ2GfHnuZQBgFCB9UR6IbaCyxRxIlAWlCnQiIcKWVef7OFDtQH",
-	"uqxeuKAMyv6KotpdXthus17ohvD4Mkk2ZWc2fLIo9t0Zgswn3qit79eD1aiQk1BdHvM60LRycMCXCZbU",
-	"G5715vujPZQJKKmjpIS6+6kB+1l0OptIzCKcRhO9roZwUmHesstHhEX1HDyve1wcWtrwa1MPiZJI6R5G",
-	"fc1lL4Hw+50qniWB+GxGUktQnPFzCLR8TjsRXLeC8TS8C9ZnNN1uIHlXSv8bedsrO7dr+Lc5oyxO+l0X",
-	"4LS9dqq12ZrB0/R2cBVmX2RIFn26viUGRlrb8ncCqYoiUW6iX8sSzducVDMrnOYdmptqnhRA05F3G+eU",
-	"aieGoqha39/q6ihbgwFoRmNJoDF/bCIN7wXxFhDqk5obEQFi5E5beFMhO1P5OulcX6LZBbT6NTqL9aHD",
-	"24I11cvJVu2/bSt3Bhq5nymNHksyN4FXHYc4sJ+oz5Osfs63B2eXuqWwi6B/yzD4+cv0Y9cHPXM9asf1",
-	"vEmyIsbJqe/0YmtJIpot/VXglt5os7fwe8e1v3xD21py+qKYQnJG0u945ouBYkNthdLIBS9D/+LJYaAD",
-	"T8GbV2ZoPLuOHZamneNaz+Fy5EZL19nUL5z5Em//qn621oHUojyWmkHpeg1GaMpJzT1LmEMElgKh/ELW",
-	"oMGoAvSWQHz45uv3a3wcPgB2RngD6kJ8lqUJF+pElTCTSXKaSLqkvwDt1MDh/jIKQxIrNYOn7s9vzi7X",
-	"reGNBvFq35lM5142x+M6ndFvaUTxUBIR46F82a2lSNXO362h0Ncv1vYTcpDF9NuBVkK6pRASKybxh8Ha",
-	"fkGtS+5iLkX90fcTNMtSiBrXXYqQDunZ2W0wKItCl7PmaDBCV2JMDJ8eJpzHn87Cmu/2HiaCEZTmJqlj",
-	"9N5C2+jv//f/UQogaEzwb/xB/Tuw/0B//7//L9qpi0kQactCpyOK9TBae7nDop2fFOnxgv+9XVGujuah",
-	"2Q4xqhCuZwKFWOKYz0t3+bPDHFoL0rcWDDbHt76Itzn80ovbbXG1nY4H0AE0S8pk94LI+fcX6ru1JNrE",
-	"x9otFLuu3Mq7NszVU23mUSWzmRrGIdEnfBIuCGTjB70ziJYt/XTCjz6QMGsw/N2QVa1N2ou1VmgoEbae",
-	"GlYOTc0V2B20nkxRmG8DPD/QrQoUUeOMPBK2fyLkrNpZDJbmhhaFq3kN+5rR5QkhuwevnXCZG4Mdvave",
-	"tcM8aF9TbSzbJ7pDV4kkxquTWlfUSYzDm/XBAGaBHXd4USmTTaCaUdATMNk7L4MtBhmrmy7Kqz32UYWd",
-	"THcNC7JGvErFg271C3SEdUPvoVJa9j0Sre3BFNOsu6z6trxGkSLIWp+crWcHUpkgYUqkUj2ESZyrZjqE",
-	"NKGkinlrDWKCzhll8wkMf2Dm9WVKjhBAMDIfmAVBTr7OyO5HJKTaBgUF1PTrOCUo4ULQ65g0eDgAWB2U",
-	"rTut1AuXgqQPqaWglwMlPcaHwkk+XRKlNIpnCJBHeKsmiKVMvuNC+pe3lMkZFuKOp9F31Fc95i1cGpq8",
-	"vThDiXnTHwOshjIm3jo5Vk/VMTRq2HfkesH5TZdrNK+iy/Pj4g7992NevUzj1t05I5qSijaRRv0stuAW",
-	"IZvGhio/v9je3v77f/z387//x3/j67AhVmoz1BqzJNtU1irjTiXQXwEFKt5AfQATi6yDEr/OqYmlwxvm",
-	"r5SQ0U8kDFYlSmCooGIfTjhf2Z56K+W3OLZ14UHcYCjEKeRfSZJCX3GCRvCibqp0Dv5QdJ1JCRnQCy4I",
-	"CmMa3giHAghNlajct+hPWJiu8g5autcYCRecROhaXTw6JjOJeCYD6FMI3yjxjQp0QxJZCQHc3a4olbWW",
-	"vkHvLqWSnLJ4pfNlPJTERwGsuRUcZWLB73JDf8iZ4DFBfSc1Dcf+DI5uJGk9PLTSqP7l3//jvwfNpGpP",
-	"3Q5E3SrSGxGH7m6hkb406NbCUMbMKMUUEJGvnpph4UZ5JtXrGnJIilIek0CHxs0yYQprVBsYbzdQzE1Y",
-	"v6KNGndLFKfpFikL+ZKy+dClYxUE6Aya6zJI66C2AVnqRpAapQE3LHHfgumMzm14NiMk0uVQCMtjGOy3",
-	"hlb9/T//y6FgAdLHpH4tDnrgb3H3u0uAOUy0yHTrbqOArc2vwQ04fCaQIhfAxlMS45WutLwgqMQTUJ/L",
-	"BUnvqEmi09Gwz0RQ1E8wAbILDE0jTf0UKxk4MtUayN1HcU5UddFg+CofyKYLKVKnF9xfcCEDZJqcRkAI",
-	"dFlJhw7X+0F2I2YLIyFVjQyeHH69wLoQ46Pq1ue9xB+0rvr1V1+9+CpYo+SCUfPieOKqR7kYH/Q4+FAz",
-	"RoWEvkKMM7/hJGsWuCqKAWzfLHedSjDJrkt6pBfzNlGiG3GwKmM8tjoleUJDrzT6UEVLjxwUp9Fd43KP",
-	"9z4S4WNeQLPNJujp4Gbz2IB7t9MuDAsmgGRrhmncoT517VTXneWFnbJyRK4XqbqYtaKOTzN9pK2t288l",
-	"Exo6rknXIgaNfLHMLxyWDbHqtrY4c2bPmYTkKCtWokW3sa41bht/RIH7ilGrcRwXQTOW/9hLbT7U8krh",
-	"57yev7s8/cSzuAec/qlt7zUyXb88biwssQ5d2d3etd21ZtBoy+3tvcASpRkz3vU7nt7MYn63aSPzDbqJ",
-	"jw9tQ/F9RMHa0U9wKhGf6ULMplp7nK+lqVB50a5pTR9RZ23es3QLhNaRcnPiruMGCvk3o1FDxMA1SQ+s",
-	"h7ab3bjO+L3Ntot2AhVpSzhkHOI1/cE2PF5rpXaP7ZzHxBqrm1rY5QFFoF/DSw1rzHuYuBE7Z+enP4wn",
-	"49MTXS9ydHAx/uGoF/TyFmdFBUlv1BqVMfkkPNUt+pJ37CqgZh3EHcCb9yOb/qo5bmMR92RNhagiDH5n",
-	"+NV2KdlJB/senkzg1UGR5qKZ6pbT/6Uxj8p0BQpqXYGsE/wTZibml1yhP+pndSK42orRuBYQfJiT/tKh",
-	"9S3PGXjMKfesCuDe/1tiWxtVvJW2i8J6JeHfOWWbUahGapKX7l1LvR5CIpQC0GmayoGa7+wyzSK6nfAo",
-	"iu6HZM3VjIvuLSWIoVB+ZkbdTlMBurwcH5oi5YOSdWTN+dY6u/txW72u+CoWgs7LqRunjCA+20O3lNyR",
-	"NEAkopKnAcLRUhfHsiRWv6B+gDegMfmSskYdzncsl/B7nlYiSPoo51FrDe7cf76YboBgI4DLt2zsgJ21",
-	"Ew8KezTDxPSF9XTHwHMyMeUVPbFZXOLY96hyDnbVZiZnWDtGtzM5h0K8fyj8+DIAsCPk5cSv7jxiHjzu",
-	"A945h4egyt3gvsh6ZmTEak/ddu1xRrDMUl8IRlG0MwZDuMkEU7+cpRSq7+oEaZ0LlBvMQA6AMFQxqIRP",
-	"2ZwNtQ/jYxFgQyoUKdEeWVXFvWr07iwlXl6oQ/rW4bs6wmP9psM/i9Ffe0dvFBV9AONMUTvxf824xDYT",
-	"IcZs3zSfgQI9Ql2B+tDnxV7iD6OEfk9Wwk9q4HkS52fc9NKBvaCmF94WFNRDteq71YDiRs5uBp7Ur4nm",
-	"ANKJjJtVjCVZ+mCofs8miHcjrUCv5F3zIRyaHudec5CNndxgO248fY0lxZhtPCAQkHVxRHrkwF13y57h",
-	"yOt7ztKUsLBiArucHG4eFl+WhhvD2jNGZXm224Ozy+GCZ2mva4cemK5lr376u9FeNyHW3Wnkgs4XMZ0v",
-	"ZJNxtAHJlpzJRbw62+CcGy9rRXC6yVCb0VQnJ6uiX7XZhKu8Q6dpNQJg8eJoiX/hDP1IrpHpdyc6ZF9t",
-	"go/lfJ9O+RDtp9OWBPYdvyvVuYFquPabUkJVNQsscJPEfDJJ0V2ypSD/+ptx6z/UWbtpU+uFu/rlXU7Q",
-	"ERYS9U+20A80nVNG8eCBTP3cqHGb8bYuUaJNynWlT45Hxtoz3arzv8FBuIl01dXQMclhoCjYulHbEwVE",
-	"w4Uu/fPgjrvNRaQ7tC5xW6KYHgaNzUtaC4e0NRbxnVdby53MiISlY9KzPROlJZuAnFtbadbbxMunTx3Y",
-	"JunQY4unTilV71FeZ+ENkf570F2CwKWO9HtbLTWB7nmXXdp51S5Tl3cqQva6mdGKYax8XbfE5kZuE0lQ",
-	"fANl/lFfhyDIBaEpguQAMdispWRy77xjnXGs8483Sdt1C7Y1uGZ42h2dcJqfjjXBWjelN3qySxeo2g1D",
-	"PyiTJHDfhlBlRDab7IrH4n713Scuausm9bae5EZ4PLKPitp1jYjtmA/Xl1VqQ/hX+TM7q6iRgIpbosOM",
-	"m3ZXd+sibuL/+IRVz8oFz+8Zf+3AFhSNx5S5V5vX4SqTnCEQGZRgmoqSnXhSCZDaN9FRKZFZyvIOYO4S",
-	"d6qw7ws2mvE0JEVaUnvRnNfFy1AKEoYTuuCKEgiAgZU52wypifw9cxpJo1UMythQlC7z2M91DcQweTw6",
-	"Wu6hHrplMLvjQ72ftSEBJdQMKsTLhcBSMTOz1naqdv/mCmemxtdwiRmekwjdYkbjuJQbzxn64a0IrNtQ",
-	"kwxDLPqTF8/fHEwGD5Bh+qMfJ/kf40NF+sol4gdI0VtbOOWHt2JjQUfTPbTgcWSHsUQIdrPVgShs3gWh",
-	"S3F9W1hfclNgHFEmuePl3OrdE8J8EHMpoIogNHKqa3oQKX/qdx9c1BxcmucV1U0a2oTeJxivu6t1o9AO",
-	"saBJd9XeOau3+edtRsm6VYFCGQMT472ug4/I9DV5jx66i+twEUCK/un48ACaoEz90fuPEkVhj909vjVg",
-	"5RxVDcByz5TPzX3SdIr3d2y3OSnXbGNyR2W4OE3nD/TBbcIp9Ee+hf2VM/J4lhm8ke1W8x/vvflAJn+9",
-	"vg9oABFmKZWribo3vYtRtKRslPk6no3OxkpAApW64pbTDrl+4Yaj6oMFwZpp6t30/m04EjLlw9HZePg9",
-	"ZGxb3AUPjNqe9sX45y81SDaL0QkKN2T1TJRXJEKeKMHolqQrVyG478JeEZyS1C7sGv56bfH4X3686NUa",
-	"lyqK0FcfbKO8RZzpNzVAegBNR7SNIhNanwMcAtiBV4q1LKRMeh8/QuvXGffRJSrckqNWV4StIagYjYbl",
-	"7km6MJx9rouLXrErdgSnlgcGQouMbLnE6WpqZ9AhQTZALY9eNDstj6mWc8WKbluYRdBAS+J5UYvUPHwm",
-	"tG80QILr0jewYhxKpP6XCEhDMO373EFjygi6hjasZAtNMmhSN8tiE9op8g5DhN2SmCcETX+NsMQBolFg",
-	"89WCK6Zj1D5O9xFJU26+m/4aEYlpLAL9q/nP+xAS/fUngV7gexp9nG6hPAIVKiJeseuMxhKtiLShpl9t",
-	"72gJbloMtYdOTi/ej9+eHR+9PTq5ODqcwnWMLAA/E8i0L8QpgbjcvNg5ZZDb9nJ7O0BTs9ipQgxdI93U",
-	"QU9wipdEaXNXrD/9W0bS1Ra4RqcBmmqs2BpHZJlwSVi4UsgwHQQIXnQ+rly6rft4xSS+IcgOrIvqFsV0",
-	"p3so0w1SBoHus2YbPsyVaibdiu/9rNxKRXI+CK4YZlEAQGvFRVvdV+h0lDWV4wNFD1ieFHPFzFu2P6xJ",
-	"OcsbwcHpKwYm9gwlKTYNgqowDWawkJ44BQXjIY5jpVtDWzTKrtj0wxDq9w7VK9MAEQYKINySrhwaRTG5",
-	"Uxd8TWZc3TNboQVmkRoHQpH72A57TWJ+d8WoRHMiBXq5/aKopwpglUP7YA9NdUzEFKnNin001aERU4Rj",
-	"YcVdEZjSqgIOW51fSGJRtCyDWvCOQ3wfTYH4m1G02iIseQbrHuQmieCKGbklKNtWRACZoSYHy1xknkia",
-	"8JiGK/NjFlGJYj6HuvNXTJuKxRaa4kwulKQfKiFrihQYCjg3QeeMREPKzIkZCFAH7SQfuld3xRSS9mOj",
-	"EMAhQPsCNi+9JwKgoSKAu1bnJggYiaDha6CmMNlbQP3UYQz20TTJrmMa2iUyXtLV+8W21SmWgvGhXbCa",
-	"VPtMgytmCu3AGefx+VCQnyc0FAPIyNRwgkPb7drpWFoCWD5T4HrFLJPv8xTg1+Truu8O9hFmcKmNkclA",
-	"n15uv9y6Yr2gF9OQMEGKkNyekthSSiROISdFSeR5E8RSdWsnbLVXZyo9p7xmb2dre2vbBNsznNDeXu/F",
-	"1vbWC9MNFaQbW2gdJ3R4Y2zSc+Ltni2zFDpHx+YIAkVEtGFMd5mAtu8OoN+xoh1FCR41ZOAw5UIPWAKj",
-	"vKa7QFpYcL419uNS9kDvmAppQ1bU1ixRbuwgVbzyfGRaL8JoWqTpfXynxESRcCa0CLi7va1rozFJTBWh",
-	"AuGf/7vQphpNOk196g79q44MIYKuVRV3n4nv6KQHjnKRrOZzqwi470BYqitv6jqeOSSqcDEA5OdOho9B",
-	"76U+Ct968iN7/grnobPwyc76Ty5Z0QRTf/Ri/UeveXpNo4iAOvFVl5WNmSQpw/GRYgX6qw6LO+FyrJSU",
-	"JWFSL++rLsszDv1LVihCro4BAOJK0T+/U5Bn5EoD18WlQCYOXFXP1nL+WWkgAPbvgp7LRRUQuAin++X5",
-	"CtnqbAJF8i2dsxk/bpcPyI21L9zROIYYf6Ez4t2ZjOhqLC+mpXSdTG2M4nqZBtIfD8dhna94tNoIvdcj",
-	"YzlHw4N16iy/J6uiD5BZS8/VWI05vEKKdn4fUtR109EmhCcHKSyQscPto6macuuGrKZgDxVlOhSYghHA",
-	"u4FvU2E0iC+cQL3cftmJ1LzmGTNTfLv+gwPOZjHVZpiXOx3WdIZXMcfRBefHOJ0T/d1XXQ4gr8n+lkQU",
-	"23CiPx/dNTSxhSB2osAm4FpNXZWyni+JxBaz2sWt+Twlc7UcrRqgfk34MoLXIG89BW2pUhISJmED8AWV",
-	"RakEHeRuyiDYRNcKxd+QQL8hRgR7a3f255LE1pO/fOMd6d+oerNaiIZby2/MmJMqAtqTJPaZKcIbkgti",
-	"aFkA+MZSmI8UQAyBcXW3kgJwCkIIsKykw+Yqao028NQhDzG39YWVHgvvrKAZi5B4mWhDhhA8pKCjPYgc",
-	"/GA29ZgSW/BrgxAlOcoPsdGebVfkmLTLklbgkI2qH+EPRIbMPqE3QHdBzAtPfzZ56s9HlyxQ2xt7ME1K",
-	"htZe180QVEB9bujzZkUHiLIwzmxwA7XdytV5IUlzO2pBfvJebKVCnE3Gn3wZZ3b5m5KcfwMtVZ/aH88C",
-	"VN3/Q6xBFROm746fBJBHQvSyrcd31C5K16+5WetoN/gIU2GwOp1pW0ZmlBHh4mhuyA4AXctYqQ3ATi8F",
-	"JIiUlM2N1crxjjQ1kfWbe2r7fQSsvp/NhzPSAaHrK85bdyoU3+xT3fPRqzp4Lq50IXvqeqf1Id3mn0X3",
-	"yAD6XQagCg4QZPqLmodeO5xmMZamp3zuq5S2/BGKyS2Jt9ArLheQZ5on8m79Ue1adbranY7am3GMW1+8",
-	"RPVHMDi93N3t8nGS8pAIaPd3BJ2T/qCcwVro6zi/KWswif9NEt/z6yy+GWoXMgRzefmHrvwg0DKLJU1i",
-	"4pcBKUMYCcrmce4OgJaw+dNMQGyKcaYWjMYkd9xQqJRb6l6fUyR9dHWu8SqLb3Sy2CcSCD+Fu6C60GIT",
-	"Le4DkBb4LCcxup89hOjC7a2nttt/BGrrnoXIYtmV+v64oOGiAEZI5zFZdEEOW30NhYrhQcW/mVITv3QC",
-	"/WTg70QzFeCYG38UoVpXSmkknL+af42jj5pgWhJaSWUg6RKrvcQrkwwqbGhPdYUOsTQmP+3tMmRT00tS",
-	"DjyyoV3XObDXSWQTeaxTx1r2CxAa6IEJFrYEy0VhX8sPYCOzWvBH1co/j9BobtF4RPNAU/NzDir/072e",
-	"f0D6dNhImu5JmYIOroNSQxvwFSpF3kTG5la7wh/oI0t+v98TNflCqYn3Cp+M+r8z9r8h8jFQ3xtfUC7M",
-	"tYkBXxRShRMSW4/brOSVrLXI/481xX8aG/yT7f0T2d4r2ODHxnsY3A911mzZ3r6FLgVB/xylq/OM/ZPi",
-	"bK4XO4/E1xhJ2dwnyatH7tLWMF1d6ULx0Hwen2BQm9qyaEhhKXi0XnrPZcjVRP16lZsNUX/9+05qzme3",
-	"8N/HtN/Npu/4XRTxqVnzv2Qz/pctQxXREZtZlA7TFUozhvpTB2Wngz1TI8kOilIYdR8xrjjo3Khxmq0C",
-	"4d7d3v2iD6jeJ2IDrmUKBOR9GNTuoaC7UmITHseVNDmeIiFTgpc1M4iOR3lylzy5SzZXrT3stjMz97tI",
-	"cqHg+a84SR7BymfzfT3xLmILnbJ45clHu2MkRSFmHsOm6GDpWycfuAwING+PYg67/8xK+Z+aXsJF+ull",
-	"FWaoQIdHx0cX45M3KGOSxgBB5QTDOWdP9sA/sD3wfkRrrQ0wpQScrNrSpwtAajNfWAIxo/fXkx3abH5/",
-	"VLryZQuq97TyPVn3vgzr3v0QeY1Fz0ofz8mtBhuQnRvtfEdC4uuYioViDuhHcj3hUGTMFIVU+DiD/AAc",
-	"Q8mlEimAKYx0Ttl8C10m8xRHRKDvLi7OkOTOgEqa0W8KdJbFgqD+weEAmRbj8NhWC4tXbt02vY+67DKB",
-	"wZyzOoIXN6I0h49IaSqt0iCSmdQ3AlEvpgYTJMZWz1M02FJuvhGf1pBSpX47G0bbdSRacE2vU13bqt5Z",
-	"G0pWKa34LOWShzwWe9YAZQGSCpRpQNOpxQWU6Rxk07QXeqgLwiLo3Yv+ZXJ6giT5INFMTY4SkhoA7pt6",
-	"JlAWRLdjz6+kr2FVgaq5PyimokvQ3HwjtI4feO7ZpEk4g5Wa0MFKw5jqQFi1SGMO2HcbD4cxF8T0cDfp",
-	"Fzvb29tFg+KK8GfdvgqdEoit1QVYXmwj8UT2f3eyr2mWB+fRLXXA+NF5Qcznn5YTxHx+Dz4AZVgAtvMW",
-	"rAnXwGsqzyo0xumcSK95u8YCjvn8S2EAr3mstDXYImXFsTVQ9xm87ifwem4ffa8UBodeForwxBCZLzmk",
-	"wet2tLqGV95qPNYn5VuK1OUSi4W09RCtr2KipkxSckt5Zq5YL4CkS8qwqTitL7dpCfbznufIWw5gYvUV",
-	"BUVQl1lyNCeyWEXTfDzqbXS7+UwFnDLbi8pY0/WYvtnyb3qfUnn5ROz7mM+/EOataA6Uryvz7y30o/FO",
-	"TTVSTbswVDyTppgNlHSHcnhP/PIL5JeAyp+WW6ZErFjYHN1+kdL5XGcjIrpckohiSdAbKk8TkPBWLMwj",
-	"pZwJApSSkLOQxrZ6cx5LoYtR5zXoIiJoqumk43TNvXQJF1TydFVniOcw+R/T7vJJ4+b1wbQEy+sXjBwi",
-	"eh//J1mYDcg6huWnIjlPMfSdCLRBm0/rSHsuEhJ2qnzBUzqnSo1wgiOsERvnKkyNLmeCzLJYp6FmETVF",
-	"K1FKhnmAiybOSx7psNeClK2LdoVgjt9LJflTW7+L0JpNgw88cIFFc/zMkyD4xUXDGnGhfImPLghqBWGd",
-	"4eQ0IazRZAKp8tbeUdhOjOphjD+tYfVuVQwHfJOUz3Vx5gXBsVyoSbVVWehM+1E65weHCOhz3h5kjf3E",
-	"dIX7Q5KrT6Tv6iP5HCqv6RYHOm+9jFOgVeImZThcYDavq8IXDzYlPxG/L1ELFhZRH0LwoGb2UJcKXyte",
-	"3UG6rC0gz4s6/baZgRuGdIeptFU9YJYA3S04WuKV+QVqwC41oVqAmZTNEc7JekxvidhCJ1wqSUvaOfIA",
-	"1SahC+Y60xv6kyQUrCFT7o43ySCEL1C/2pHEBnYrMrPAAk2Li54iskzk6qnC86cSbtzK/Q5mu/1bRHtq",
-	"QebB3wmRLcjb1xKFbV8QGKo/8GOwGgTK9ruY3I7EagbdWesvu4vBFjqt9b/RFfY3QvbJp0D2T2J/ctY4",
-	"Zup+Ppb7Df2RwuMfRmrAuKQb4T5VT/hzlEd2ml5Vaw5OHkTSPJUUsohKE9LUKKroFC3odmIUKxB2ZzSW",
-	"JLVdSRI8p6xar1SdTZqkVBDoTqLLDEJzLrWihuxFNVG3mKMzPCeIae+spYd7aGfQ5I3Ec+L3BO8EhTN2",
-	"p4szdizJUoCCoAZ1Jv9qO0BL/GFP6QBt65jQXxrWAp1r8QezmO3tTZf2Gq4FXa9MFI76AvVHZ+P33x/9",
-	"FKCD48vJxdF5gEZnZ8fjg9HF+PQkQESGW03LhWEAozZz1OfrwFpd6x+cH40ujgIdSX0UoMuzQ/j7/OiH",
-	"0++PmqbXX993bqi2XSjTlbHV0/GmLmqpmClkCvZnMflAr2PoXLbEUuyh3e3dl8PtneHOV4Hz74vt7T34",
-	"/7+2HzW4CQ51Kd0NlnTEovUL+tpZ0NcXuy/2vvp276tv1yyIsKjLcv6EKkBOhRSR6cqXTxnRBIHPSgQz",
-	"QIzcKdkNbBFPkv6nSSJ2OdSavgHq1Y0Z5PNf4b8mBcnLKpXK0RDqX6xO0aXx4QPYpFLKc/hcxyThpUZ7",
-	"otnRkwPEOdBNov+LW30y6H0ZCr+DZwYTH4L4H5RW0RzbCY/LlIcydDD5AfFU25M1I34Asus5NpCKzaL0",
-	"xKiv8ClAobgdoCHK5VTAsqaQSegj6xVOe+Y721Hf/BmKW08r/SfZ9Ek2fZJNP2W9G4dndSp3E/Qk+SCf",
-	"K3QtLbt6bF5et8TGI1cid1ggjCJ+x2KOoz00tRNMUR+M3dALBKX8znG0pfyuSBMZgKw21UDxT+pLXSYD",
-	"qGfeHRksDopaqt0p0cqR8+y36jqmioDqSeH4DvTNDQ+pgPA+qm+svDssJQ4XihvtoxmNiQKwf7rqwT6H",
-	"eqKhbh+sIFm3D94Kxe1VDxqTbqmJB61w+PFJ4n9cVu/hvA9g80LiFvtXIVao96iQNDQdMxiOV/CXt2/j",
-	"g+X7CSxrDbu/oNpVTXkEy3DW2P9LFKAX21GAvt2OSuz/xXZTEL0eqYH7688s8/+L+kP/9O121CAA/Ek1",
-	"BX01XbuNVYHHBqbow36yB3w6RaBy6I9iEtCT0pjK1RDa57RaznWtv9w/gdzPTfcdX9Mev23c+faC6jyf",
-	"/0Hl/Sq7f0iNv/otPGHhJ7HKtQG+i341yO4WbVPDxee/qv90s9FBXwMtPILb/Boa8Ds2u+qKvZy6CpXr",
-	"ovyqgzba5vRGnkxzdbx/AJ4/mem+DO5cwwIHEx9OF8KYZ9FzfCeeF/Giojnz7EC/hFY8S9HoxwnCIfSF",
-	"RYLrBuq6WkGIoV7wLRWKXBx9P7GhP2ILOa29xqO3INhDOt2BWslruzNPty099ehOjPScD2Tpn7VsZyvW",
-	"3gnYu9lWWz/2H9VB8izKj717Q/YvMH0Mdn2Qg919MsecIOeWeo7TN0cXqBXin//qANvH6VP62VMNyN85",
-	"gMlSWpfIKvXHxlDm5FUXP7ZsAHCqk3bWgAe0RSA8WJDwRieK5J14MUN1suRBS69EeCcK9O+W+nFQmqco",
-	"0tokGtInsbBKZ81Bb9h3mdiwWM/dPomKXzgxgc7wbVhaS+e4Fx1JSUSYpDhukSDVUqSSq1KcrvSiis9K",
-	"FK6IEm+iHc58X2b8tbvGdXJd/uIGQt2XqIOW76UrlWmCiD+dJPYkWH0htLAgQmGJjtybAv6SpeQ+WrT6",
-	"DonsOn+jVZkeOcq0LkPD0xsFLWgMm5Ar9JpEJF2jRatJJ86cfxplWm2sqzoNJ/+kUD+OQl0F/yeV+kml",
-	"/kJV6jrF/RSadR0h7qNbe2hUV+0aSOGTfv2kXz/p159DpmzH1Idr2JqelHXsRr+to2Lrdd1PyQYS0qZm",
-	"V6mHHhWIQ0PtUf3KiX6jmXIs8YdjwubqtL/SqX32z50O8dMeEt8YP+y+tWkcsZ7HFtVG85RnScM09qU3",
-	"5p17zDKnjbHoukjxuX1lg8GL60WRqfTY1EyveFyMTz5ghW+9vd7OAsBDKrTt7fX+T//n7eG37/6xf3W1",
-	"pf81+Oc+E79l4rel+E38f+x9e3PbOLbnV0G5tspSrSw72Z5bvU5NbXlsj9s3ScdlO9Ozd3tqBJGQhBJF",
-	"cAnQjibT3/0WzgFA8KW3E8nhX522SOJ1zu8cnOe/Z/+e/Dvsdv/n/zj6UcLhysy0vm2kzMqvTqlu1dU6",
-	"obJrU8U4SDYwVNxc3mndWBPqQgvFzftrz90P5T+yZDMzxU2Q3OGIr8U+cRMkK1on9Ha3tomd2CZK9N5a",
-	"JlrLxH5aJnyIfQGTRIUP1jZIkCoqrWiN0MDX2iJaW0Rri/gGauNCLt3aEgEwsr6vHya1kRlCY8e++/oL",
-	"c1ym1r0SX3/pXNa+z5YoovX1t3rVy2Dhri/QU9ds7+SJpdJeoputsRNGIi6htGSe5+O17LNfwdy7PLHG",
-	"KX4sxa5kAOrw15ClffJXker7dk/f0OEaPnJFE1IWMaov5xMaxyyCZlyM5SO5HcW+LlTZJ2vTbB/srPNJ",
-	"/82ufCU1zs650SwssvAuf6ZZjbNJtfRZjzwOkqPeEdjGVyqscedtqMJyGPX9v9xjpmjG8glJFo1+EVKT",
-	"d++ITWF2U/0qncqV5oYbhWZe0rEd6aA7hLQZyfbnxN4KQpZ2Gy3O61uDb95fVyjH0FRH/ybiaN48Hrx3",
-	"ia8d1e3R/cUdaO/31zefP1zcH/WOHh4v/vLhep2iKCOkeXKRKZHwSGjlZpZQBSUzHHkvnS21ry/t8fb6",
-	"bgkVJv7A12tjsRDE2gTRby/lFh7IFpJOg9rJBFCtrPNjpea6gu0z8cRstd2Kyk+J9013AXAtIpOIqpFI",
-	"Z+QJSimURRH2oH9wUHsYzsnXhyB1J4Bns55J1yOOZwZOTk08bf+vVwdSSBy1vL+RTt5b3owrt1uuA0W1",
-	"2m8Nta9qw2xB50VBZz0L528TpiZFkiM0ZZZAbH0RcyTYWUBNGE/JjCmq50g6MTP9YYlkQcqU7LY20UPQ",
-	"kHxWzw1woGasbRPtNVg8HzQdScgvEGmtxbNe/TGtVVkcpPNE/7BEDYJxVtSC9sE6WjvVBVbSB3+PjHNs",
-	"dVPpm9cIXbXqksGtjiOc7jtspRXLZy11AKpYMBEMROJs75GqbZP6PZplaCranWpWuETCd05sK45mMyl0",
-	"aqFjZlq5YuOOiMdTIhIWy3NiapQxSZ4nVJFnHkVkyGwToJB0nNB2UIlNv6icsrCXt5mz7YHYl4SnTHax",
-	"fRCV5MJ0Bjsl9wxc8MNMKQHKJFXk7tPDo2mOHYBpsE8uyM31o2EyGijZI1KQGeURkXOp2Ewe4wpkQOOY",
-	"pZLo/wrlWpDReK4mPB6v13toIp6NVul64mC/joWKqFYvnVvXabrb6KNL7XWFVkuN4bciHa9fu6nSDxLp",
-	"RYkpa4yQNb+tpGC/Pfvp56pSvVxJhqKuEzWLNigbC83WbYkt7JYi0p5RGoCO0EpPYxIL6HXFUs0BmdTk",
-	"TfEVSbFZ8KTYJ20nQhygLJeDtkjuhsuFFXFJZjTSig6sIVIs1f/ACoQCVHWPm2mUMhpCPehQ61fIwSGK",
-	"PLt802ys72m+OzigX0WOSs9UWhBxdwYu84mW5yNF3xNuO6IW2D49E39TesQWSHTBMv4jGrnC6n6Z+R2i",
-	"WCuKsYl4rkYUeG2gECZzKYYxqjWCLMmGEQ8WqPnZcMaVzGUVw3bdIDWsfDCcm7AYWudWJubVvaUx0ZL5",
-	"jEgmpW2DSEQ6PhHPMVSFjlj/9/gXrfLBxZOPY33aksfjiJ1kkiH0WYAvCtDOUF/siBKV2pk9UhWaWHQX",
-	"V5V2iVPpZEH4uauxe/RYuoaxUNOLSxJMWDBlIaFjymOpKsMfy3KPrnfQBPvvJ3AnObm4uz15z+YDIvVX",
-	"KbT3m2VSQXfZeAy9bN0JpEQJkU/LnQKXWE+bKpXyYaaY2QmqyJTNjyVUl8dGte6dlNFgYlb8TLEfuws5",
-	"hULeJoghIp+hb6Epu02eaMRDqjRuS+Fr4sBoVBERB0yrIgBtXAF7KjplcZ/8JRXPUmsJHQyOPScOH7pk",
-	"zBR0NpT6tgqsq3eU0VAf+X8+fPpVU9MIgBEoAc0aUNqVhVUlwqg6hgU+2d9aJeLllYjqwKZRtyAJS+HO",
-	"37m4u7v/9Lfr0/vr/7y+fFzaVGG5b9p8EDyv+pN1/ta9MQFWdqy5QP+GwtMxumM/MpwXuN0T5gM9r0FV",
-	"tdhXxQolwTqaladL9b3b/p6t7SImJcGA0f8gG+JQr1hfrgCC+579YQ+PyImsXJGfiCjUggVkJ0gnr8Vt",
-	"gzK7L8vJCSkUDE+BfYFwpxQYCi2fca5CN+jDe3U12Uy31g9NqCQsDg0zHaS1SIPzRcLfs3m9xciYBhdo",
-	"2+sp2jUmoyQV45RJubQxvGmoyiDGDF4hKQtEqtkpSIXEuvKuZo4xtRfVYAxxgmi44dxbDfRd0uCCDoL6",
-	"RqxmfXd2wkuUqE/Fr+PQTXqNfbbSumlxEkBRrUPDZW0XJJXJxTNwnpHNhs5t3NWS/zOubFNaMTK6rWyY",
-	"RqSfPiopWq7169q9X6EhLgpKDU15T94FnWgfje73w2WUFKh7nUixC9fjs8yZbZ/Pb9BRwMsew80H5c/D",
-	"wtUwurZquHl6ATannD0xCaZLDHzWI3vBaQ6QZzSmYxZaDdx6PhdB7YoxxzaemNxekQ7rj/s9Qp9lj4yD",
-	"pLso8DdcpaHcK+4fYnZ5m7YhJTOPywdvOf1FOvr6Co7mckjYb2jgswKrN9k9r1gSiblm6pg91zAzmsHA",
-	"QokZDOi+H/FxZm2eaNuSZCjUBL5i22/ShJtg5NMpj8NT/QX0zUVsTIM5GUXUNevUaxzSYPpM09CFf0Pv",
-	"gz75LBn5P2E6v8/iP6s003Le2uXQTicyRYKUUX3RR1t4mM5JmsWERlKQlCUiVZJ0eEyYPmPZ1QumM2Zc",
-	"czQigd7xZ5FFIRnxOLQmvAt8bMIigDNKQtgwvM/BlYD89eL2w/VVj1xe/Hp5/QH+iSaZ6yt9d7j++93t",
-	"/fWVWfdI6csU9BIcsgnHS+4oZYx00MYJX0+ZAisyjIICtkemLFGEStOn86rbrwml1W9fOjPeQkD9Dbyn",
-	"acZ6bi+lTRHNj7eyvStYCvGk6vuojWgkWW/7oPy9Kf/w/mdpNhx3f0EIjI0cxEPWsFHc68NMGSys/m9I",
-	"SXoxK4qWgcfXg3PfwB7QNOWWJicsmErnCpCKJdBP8B0ZPLkh76iULBwAR2kyg8cHyPDO2jf3wwaKfD8E",
-	"Lz1Y3EG3gIeA/bmxKXbBrw/cyyWyhLEJ7GWFDndn26g2hw1ksyq+3hYTgHt3/evV7a83Xc83A7jlPCrF",
-	"Ah4lG4uVKE6LZXGYCB4r2QYztfmi66pLCDyNCsxqahILuRL1N6LTr+ZfprFaU5LMHUtnVM8+mpucB+nL",
-	"SnTCRhGhUoqAU4zJwvRALCMn++SejbkEuz7p0DGL1cmQShZ2vatVJhUB7/CEkSxOzQuOhawTsd+QZ7Oi",
-	"cmBFVVNhDrclL1qfY2+EvNmOYmp8BTU/mfzOxpoIQDogGw+hvtNW0gO5pCIQnAQBJVaLkFcnItraTq9B",
-	"pgD10o3lydKUJmNLW60ZZ+0sKilNBwXth2Qo30BrbvOH9qLVZi54NZvJtU1mWQ3zYngYRPiBS1xfBmvs",
-	"ZkUrCo+DKAtLj5pk7h6JRWgqDUsT7kbHEgPYXNYQzZTQ+KDvq3MiWcQCJY3YVHxGI5Jh3JpUKVVsPCeg",
-	"OhIRW0GKhnP9eQi3h2g+Go8hWv2zvi1HkXi+Es/xOKUhQ0Ob1l5SEUVDGky9kk59cpXOT8C+FodkzGL9",
-	"AztBO5uNpJWERs/60p2CW5e8PTtDwZ7f2O3BvCNBxPUBa/U1YYEi5Vs9DJSkbBTx8URdojlACf0Bls54",
-	"zAgflZQILskwEsG0LloOD7FVhrezeOEufqQxHy0xeRnafFlz1wpQjjO+B8d03XwtWXcGmgz7OO1LmHUf",
-	"DVWDLgYGA6WbxywD3MNfB11jweqh9dnZm8wm5HR57si9xooFxqsSxQ/65MLFO7iMEgxWN1YzDI4lQ4pV",
-	"zLNI9SB85zmlSQKKhslLRMm4kfFqBxv9mO9H9Y5gMdTcFT7fXV2Yu8LAY+OBXasX3CHgNoHQKemssA9E",
-	"TmjCCMWXNBrhlrU3ivZG8eLaiAkqr9UOdmqiOgW70SrVXMDUrh/GUi2UpLn1yaqx5AodN+dklIFHktE4",
-	"S/rkNwiOBwuViKM5KAvnUJyJKDEbSiXimkS3z85eZdPdYK7fS/yWrDeFyePiemTKWOJODe3gTbHbbjde",
-	"1vN1SDcnON/81J04WPk6hfTJpWfqbEvJHCT+5aZqGhdhZ7eGFQggxe9XKuSCToXzMAqDtS/iDchDKwLc",
-	"TYALSZil4PKLT1AZK3yjv8AWA/S/eVmZl8E5r+o23O/qlwWKFBYnXxjG+lrDqlZFt/VLPgBxHsu1yLM1",
-	"J+2DOQlhxRwW5oKuBV7LgrGs+086jET/H1EZlO0Uca1Jug+tWKTJWIznTl/RBFmFp/stdLAXQKeD9gjC",
-	"5t17LAuDLDCEFNj79UT/VPZhzfCfc+LH/6DSF0tFo4jMjHkJbhfvXPQclyRhqeSQsa+BMxaeIQBMCXJ/",
-	"I3O23bamAB0bj1MgM6+1js3cyrdZCSuI3hG9MXMygB+sVW9gs8z9OAZsy+PbYtrIndYmsq5Iva/cCEDA",
-	"vUTgzmlA44BFC/qiwe+QrpnFcW11B9LBKLeeMVz2TJBDlwznRJqaEJSgPwI8MXwcQ9pcqRMaDLVuon5u",
-	"BSHi+8vhQ1LTcb/Xsz3gO1GeFOqqw2B4uYPUNIsl0aiqx2exzAtusDgEU70LC2/NFocHUUgHGqB47PJX",
-	"q9CwW6yacKlEOl+aJovP8YBGnmu2XPG0T24L1T2MruDlqYMXW/aAiiHamUYiZpAFgUbimZCQhYCxjQh6",
-	"eUE5KB5CFbz6jiRUSuds7pFS14We7V50G/bcbVfzi/TtLQA4Wu2IhJiSLAF8VSKlY0YiESy1uvxi9m91",
-	"RHUeJ72I7ouaXz5ikquXJuudnRLGWb5yzqwzL7+BlNm9zKBd1Dzk3OXv9Qj0/CAdu7mEjxyRxUKRkQae",
-	"ZVl+Ry/XWOQc6ima3MYeYVM976mm6ancZtaFpiRrb6RtB6apeKM5OI7cZHTb2mSjkVfoZnJIeoaFnfWv",
-	"cMdeqbnDSqT+0QLJ8svAxAmZ7RKuC5J/mg0ZGoWWCn8tmPPHq1LfPvf27C2xAdzkecIjZuO1TIwUz83M",
-	"pAMVY236tp1iFwqluPCtPEcQQ1ugWsoiefw+X1Ubm/pSqd3eJm+R5O1RFJiV4GRfXXrbTYEBpOJRtAob",
-	"mFQFqH3Y4vJe4fLUh5g1rmJNnpjbmCsOYb4eR3i4WYHbj45YtFrk0rU61+8fetjP7+L9Q9eGwnoQymcz",
-	"Fuqhovk7Ukt3efzsW3NnAuCzDlryxCm5uX6sQ2AMSzxkGH4xz02+Gwsytt/XHv7ed3j9tnJjRdI38alO",
-	"hfAYy1RRfYWS5qGWocE75VGUESw31482XB9iVzXTtcGprSPmG0hSFBTlC8UL+WJWrwNoFTKTJuLErmeR",
-	"1FcTrzRNtST3HZWyENmlBFGaSgopdl51WK4MVklbwCq/pufeF8KeWEzoSLGCJgDOAmMi7eVg5z5/LK2D",
-	"KMLmFxhLKzLlz7GXl54QIyg6U7S5ckko+enNmX7E1mTBZxbdw1YtZ/jirqYFAWlKQGHsQoEz1zi3+w4N",
-	"SphXsXDv27C1pXX/1rkXuvMQpSyr19fhfYWl3IiYvYJLU5LjwQ5tWParp1KljM4aQf5TAjXtyW9s+CCC",
-	"KSvE62KBVv2+JBF/8gsBPEGeIFa9XuyVqwb11kI/5HstR5TuO1cLi6tdAvQDrHNjjP6m2Ixn0gTP3xl0",
-	"3+ywyHnpOK411dW2tXvmKoCAtLtUKBGISJ7b670lZi5JlkBSLVCgR/ImUY2lpv9kDHEkkoiYQasIMkrh",
-	"IuCX/ISkXdYjjAYTQqFTBEH4tuA8qJv8gODSSGeAziz7wQEU2ppbKoU8n/IXBkTGNJEToTD8AVwTZnIm",
-	"Cc92CgGlptsnv9msx9xkzqxD2SwY10rJCLQh/BpoTGaG+liArTAZMoiEZCbK1cTgvjk7O3tnSvph108o",
-	"HS/tF+CXARmykTB9VuAjfXIJ6cY4Jr7JxzE03mNf9A3PQ6WEx2P5Q4u5n97+xwqLQAq/t1hzmOIRsbha",
-	"Z/eJe1y7W3mp5dAKVXeL9xArvEy4kdSXFuiW8HzuF+s0v5uuNKZeHXBQjwxTkY0nimQJ5NG7ljdQHCCi",
-	"BUlqUScknaX1C/TWdBddQx70gltH0K60+jwdHzZ2I+9zDTn5LmkSUanyIGOuSMfrtws9lDXxQddENFaz",
-	"sG2hvF/KfuGId4xg8zg4odBV4mtjZsuJfmqSihgaj3GzT9CMTNNRUJMRYbsrW0XdpbUIMuJfyIxLCYG6",
-	"ml9gZUwSkTrN64mrOeFSZkxWde55HNgY/AyApYWj3bZzqk99W3Ta4HD2ySR0nZrgOiUnWFwGajnMmJR0",
-	"zNqY2gPUseZxzsuLKGJjqzMEORrZdTrmapINT4cpjYMJW250plFE8GG437tyK7mR+YarX7Ih1ICReux5",
-	"j2SSjbII4yZFkkVYKtt8Bos1CexU4xV/tkHkDU1obmDi926Uv9gVLAGr/A3y+f5DY+xdIj6n0Q8WR1Na",
-	"0eZxMj6BtIrOfrRMyPmRDHNWsQhy62HCarpOHYoEFGuhNaLILzQOI3Nd+6RVC5KykKcsMOUODHagpZFC",
-	"p9JyQ1bzyEWS2BxI09LK5DtaS43/o83lL/fBqrmHwUJuvXcv7ZqW4IqZ121x2AZ88Sf3T76lFfKBqSwh",
-	"F8GCYHSpH/nnCv0zDzLCuHpo64BVgVAwmQlvcpsjV6vWLOlcfYehAU3MTIKc6VZEqJrGerUIhYS7XM8Z",
-	"8Qg7JCA8adhksYKOCxZJxvyJxRCGktecsxjrSkNJmyDs4W8qhCJ8RGJh3pa5+lSFJGyTXFZ3Lg0Hfkdt",
-	"pzjSX3KZTzqht3jzbyN1mrwg+Ot6SRZ3evOeuZrw2N/ewuh6rxvzS/CW+qOGRiNJGUK6jlU630bns9xh",
-	"vCyObVr977vrf4ggPosEDj12qwBq1FwpNyNkgQixWZaCMKUReLo05qrSfRIgEiN7R33ygBFpkvzfi48f",
-	"euDfw1zJJKIahcEtyLWOiZZ7lDDHklzc3RLJ/8UIZAnWWuCRIf7KI3Y46DqjPF4DU11C5JF+8WiFPD+9",
-	"HXgGFaRtGFZv/x1C6w/ufKgS1Fo9IpBFgCvMul6fo3Wz8NUD9Tb4R7lz7PUV6NXseA3at4R+4BiNUe0c",
-	"nddqt7m1kRjzuAdJwAjFch4HCxtIVy9sNWa7V695FS+sO2s92nSqbSvSF7Grme3mJWJ+Qd4Gj2KzM/GK",
-	"KWh+0MjdEC2UCilPXI10EzcUiYBGtmV1niRr4KBjW//PoFY6trdze0M6IrZjDjPo4+keLNIhlkdO2Shl",
-	"cvJn7LGZspMnlmqFzw1XnXTKTjBIQxaaRObtpPq1nswXQpvd515VJ6qnvyABC1tqyXO7maQzFCLqHv1x",
-	"mFY7XO06hYg+IKkUCfGQUO+75O8cZMspDWq5drEd6poyyWuB7teSzf6PVYvIN9k4TaUh8HuU1SwDd09i",
-	"Cq10sMAPC5tgj1Ts2CnT9ztJaKD4EyMOmpsaH9ZoJEvuvg2OjmLkx5Z+jtd6I/T37spk5GzqsTBkhI4L",
-	"TXVha3Hblw55NSi1Nkgtq+VuLmEmBxDcoBD6BbVySrcx57qoRGuU0WmBfawFicPxZ7ZQsB+V0fMoza0g",
-	"YaPbYkVxOZ3RpPn6qFXqYvu+JgWmgx0qYqEmLC2qLxCZmrBUQsNfg1FdVyvZJMMUDUsspkOo2OH5KWgQ",
-	"QH3/Mhh9pEkLRgcXXIEpGAusi2286uHh20ea1IGaPl7/aL/x5ezUgQhfMajVf2HhvW1CJRkyFpNxSmMo",
-	"rw8gRZTokRGPsEOYKY2Q61mlcLRV7eL3/jJafHt5o3zu0t3GJF8hplJ0U+wkW6uf7VVwrI3vonuhqEG5",
-	"4UVpQwa+MPnjJOJPzTe6HKamLCYyEEkugzGSrXBxgOIA0DkVX4BQg2khR8Ub6+4WQvYkETEZsgmNRjYO",
-	"aNmlEkvrVIHPlk5uEe+FNLoLIAfc5hWR7aJAZ43E1YLa/pSsKqlkyFMrgtiKqUP5de1kI7xqwCVKJI/H",
-	"UTGoVs84hqAYkZLL29PLKyLnUkt3U2WfsRDqsuZfNTbzcu4kj5hchke5LtCARvvjNCxNdYHP0ItZ4/FI",
-	"pLMDbq+1IyRbIBk94mtDr35Iz6ODUs8s9TJAaprcsxPQXxpR9G82TgIQz0TNitRLVDAhtF5+AjYxqUtT",
-	"8INybTCuZiDSqXwXAz5mTFGsaTDCcnNVFP2bWUge/mjCQfcWPvX8zKzh0r0KekLQMSZ/vAoYLe7Bqkj6",
-	"24SB+VfTj0dq6HriSiIx+YTTAumPCaQWFRCwbNoUreaLb3XNjoVydTzkaTChccwiuVJOgttp4n+EhExr",
-	"Cemc2I+RDuuP+z3CZpRHPSIjGky7iMYB1fdfp2saRXV52ukHLtWv3qCXdt4HZUGrWcE2RrT8PCpHsDGG",
-	"vP3fO5McwFX51tWsQQgyo/HcVkSXNtaHSxJAhbV3JGVKixJXWXFwr/9wcqH/MCATRkOoQBSyiKIGevCp",
-	"n+APdbF6QU7olud9Klox07PI9L5utZLp32PXes73v1ji/gfk/s3YvABv26hHn0yNyVVaQF8YAYkNmRlN",
-	"WbrO6zjsJ2+dt1eHZupvOIMdBuHXkk4bgb9zaPl6dBHOeAxVqs7/3z80XSBJu7/8o2LsL/A4L7LgqiDk",
-	"grOSrAZcHqgN/ixLrpIZymAJgAh5ZsOJEFPy+f6DvncBwJCUBTzRskLWg0xPK04RDSAhJ57nURuSKf1f",
-	"G/OllRMzBSz+CYUM8TYIhEYiBrOGCr4SwvenLFGkQ2MykDOVDEiqpRCJ2EjZp0zEYbdPHliQMoXFQrHU",
-	"HQsmgoVkSINpj0hBKLn7/GiqmqoJm2GnIKyYKmJmSouaOAEYsZ9QKZ9FGg565HnCgwmZ0bnWr9wUlCBT",
-	"xhJU3zBE1r5jHRDQKwJn3oF/T4RUPaI1C7iWZFLT84x1++QiNpvuEQWYFCWhxJxGROfnWP/v2e4L9P/K",
-	"C7ceS9K5eHi8//TPh4+Pd//85dPDoymOTGLG3WXJNPzAUshnrhTyAAmkD1+uSpBLK6qaIOzwpcju7/gN",
-	"e3Uba+atwXPvmUrJrQO83jdKuzVUcYoen3xfOtIw/IzK6QHUs2z7pOydMHZY1iiR1xfIK10KTr8aUbhy",
-	"DsfSa0FNZLUZo0+unUjOhm4ASTKJpaq4dJL5mUeR13raDFQYXTZlcKwsEEq1Oz2lgHQKJo2GYp7mYr/I",
-	"jb6mkQD5ZU1ne3vlKdUbHQoRMbpmdGZOwG0CySFjqUk42R2Q9pbbS6vViIsAuNCKarAG+lMB2tRmnLSg",
-	"9qOC2gsrtIesyrbwV4G/G6byFJtvoE0ClpxiPU3Z7KoHu86xqedObdF1QzJg5+lIpqA7BXrm0RBEk+RY",
-	"OgNOF3tWXCRJKp7QlXrPoKHNMFNKa5JiRGis30rFE41s8W+i50QmLGU9Dc6zExZjQaHOIMGLzqBHqDRj",
-	"ol2Gqy4mE1uj0CyTCjvgELsY+5Pk45gqrb53Bn8/gV9PHuzfBj3ydEZ++XhxefLwy8XbP/0HEVqTHTyd",
-	"nf+enZ39r0DxGZOKzhL4X2b+OhThHP8w8LoDFk2rZr58HKOZS/MuupvdNMwOnzzaQQa2eNWfyIzHmWKy",
-	"+87bcKgz+zwRJIh4MGUhLnvITAELDEebsdmQpaTjLDT61c+SpXJgbU34NY/kuvDViYhCmR8RS4kmM5hz",
-	"j2RxBMFHE2hZzIM5oVEkniV2O7aH2rM2Oc9ix9I++VVA8O2Uzc/dAeUH4wfr6sOtyth7FjD+xOBVV0F2",
-	"oWx9OvszntWEfSke8Ij8frTkfFP6TPIz/v0oP+TieeLvVlajGyyX1hVq26622ueYf9HjCs0B0LPfsURh",
-	"v/vL5lMhu8Mstbtx/4KQBVzau4RR+Lw2BZLOJZqdJ5qtYkli9kW1LXxffQ20Bk+wwR5CPdxMTcEKV6p6",
-	"Z17hgvFlK7dw0YxT75TJq6QpkfAA6xfVhDEs8xA/FGbduoi/i4vYP4Qd+ogLdNT6hvfPNyxLzLdr53Dj",
-	"YKUS4wAhjY7eghmmTy7AkysV+FQrVheO+rvWSKrgc5c1Yk/rV1wDIxodi/5Dr82zWATJdV2LPvW3rsTW",
-	"lbiuKxHKQhKRkiyBGONGaN2lEcgXD6dfAaU38yguw360yRQqrJRchanVpSOWKquUctMPHOzgq/gNFyN+",
-	"cTH+ezjLetO6/emlkm5bvXZ7P2CB/lpH4GtzBG6Hfyt4ApvBbJmP0OATKrj5pZkrifWg8jgKudRB2KLX",
-	"j+Dw21jPPCANs8W1NTx8L6Tdod1utcQxBg1sPCxzWSKmkWt/RHnEwh6hSdLHggQsLOaMmWUM0d2kkXJJ",
-	"2FfZVPiIEz5YKxvMfxvzmtl5ETPYU7ehRIk2X+yV5IvFFbm909SxLHZU08j5j5DpPGZQI3NGeXQsifce",
-	"lDckImGx7KF7UxMkuuqR4e8+PTwicHivvSOU3Fw/mtwJGijZJ78KRRKaKutedu0aavocTMTz5/xrd3TM",
-	"lqlAD3wcs7AwdayA4SqSw+r6DV2ebA2EZs1oRr98YPFYo/nbs59+7m3g8VTsizqdqFlUZLPyh2rhAFRP",
-	"k5cPB+aDwI7GgLPmksxoNBLpDBDeVAAUKWFfEjS0vgY+1BRWIJYEaWxd3us1xMqYlqBQ777KTxCY0SMh",
-	"l6ZI7IJQw1prSrG6vpQi4FDBzAUgVPig/3sMjUoG8H8D0rFhCiw0PD5yEPCOxIJM2RyyhaDjiTJzNeYe",
-	"+MaxRMgiIoYbjjXK0ziEh4YCmqtAipOYcaVY+I5Add1nLgFvQGk5ln7xf3j77yeg3J/42v3J7RX2i6tt",
-	"LuDGU1Zykg40hsE51YRjevBSPOt9cQ0sdbjdXmmu1Hvi8slMnA8EWGEczbEkHYtpQB0iU4TiAXabI0Bq",
-	"93+9dqaLAdmSGtDeMlBeF4Rf1jfiUc6C0ireU1YD2p9GNjuyrXUKtl3L/2JEuOpqOWIwI2xrpPxQNVLW",
-	"uRX3vhYvxj7bAFDEJXDeQjkW6bj5BoyF7SMuQT/1oVbWCthi5dBMAn5Wr7Q+hC4teaz1XBJnEJipJX1C",
-	"xzymCxrhG6XFw0ce81k2Ozp/4zga4jexrEzFbIhDAcOymSQJS60e1DTaA/8XKyOyGfHsrLd0/I1k6WGF",
-	"2vgnvqvwGpOhQqOIpWTIIhGP5TZ2gDbKZgFiJfw9m68VZlM8Kiy4bBDBwlURB2rsdz6cNF8rjGeYkpg9",
-	"V7XgJBVPGLKq9XEPtVImRZYGzPTWqmIXGbJAzIx2X/yuBvA+8ecPOqd02mYW8/+f1Vzica6filXzd6Fb",
-	"v5CO588U575AvSvskdXvlke9vNk/b0QRrzbDJ/CyYjPL8J2PVVwiKQIR7bsW+I0indvImRfEYwuQcVO7",
-	"jjWBuKQ+nmLajFw1Lia36QDK1nZHREyOqFTIJySgcSwAWl3gQjXRRf/gr+UjTGw/q5JW54nzX3R9llAx",
-	"ALrA7W804ca5JZiilYemuKwS7uqJa6GdRcrmv73SxJJv5IuyW85lXQ6ex3tgNKzyX3vpX7kwKrK2h3eb",
-	"ArELO6/VhC/C0GjZkM8Yl+MJ1cQDX/hkGUMvwvBwAfQiDFdET2y+ixtwgEHZNUe0Cc7aZu828RW0VI6p",
-	"q7aTW27KFDFDB0mtVMZnTKdAzK/fe81+w60zO+PShZ35C/dA714rmL6DYCqQoHcM7ZXkxeWbFjxW7Gwn",
-	"2sp3i6+mDfvCCK1RFkVFWWdxPo83RZ9gEtG4ZxkXWpb2ilYiSFCHTsq1waiLLTfF2RXMQ42tq9puVTux",
-	"trTxnnvRBrnAhMM5kv2qEFBT699hgG9kaPZVRZHhbVsxpaoAF/xHC/n7oxnx+7B5sxesE7IRzSJ1Tt50",
-	"V/WBmVfAB7WeP+y24AXzBz/rruMTy2dw1ns5B9kBIh6S2QcOt5YVW1vBUZiQwZJ6ZOi/xcP9w8OZA5Sd",
-	"IKLWZRbCod+IvRCjot9El1zFJLwQEe/0iK3W88K20NzqqQ/w9qqB0e3JwmF2JGNkcHP9SCyd6D/LQVvp",
-	"bg9xIEE22hoERDq+Df/QfzuZsvlC/4vJGaSxjYGsY3+tsHElye0Vul/so6VE5CEj0McOP5G7hsBtc49M",
-	"LclFpiZn5Z8bEpTRnbUesoT1yAJ7smNwqYlKfTGrJm4FbssCY6Y+mvdsTuC813O376E6ZM5/jaufI00s",
-	"Q8ZUG1D5AwdUrpAtvQD2PChGBWIbED5N2ZOYsuaCoR9pOpV+NDoBj6d+KSRSEI7pgjnc+s53lzeGAK3f",
-	"Tlkg0hCr/ijKY2ZxOeSKJFmaCMnk2rh8DxNqcbkEUbgtC5uHUmlSUvSZBnte+WfzmHcfgC31djzNNc1Y",
-	"t6372EL4LiAcuc6S3G7h+uuUzW9XcDFADQxwIaB3oIepf3N0H9SmntncNJpntZslrA3HN0x9bywujqN1",
-	"z6bLPezoN4P616vbdjBRWN/Inmj0CvH09SGVvurb4yt7P9YCK7DeLPV15EnzFfOerM28uTO/7Czi/GAy",
-	"UMB0uVWn4vIGt4km3z2wuVg4wpL99lHNScoDLZlWKSFtqlmbV3ASJjBFsbFIOYMyDyURv6BE6w1Td2b8",
-	"Q5BvZq5X+tE1+GmVbWsruhxyRRf9HTC92DMGasrZ0xL5SmmqEJ8TLvL/+4q6zVgNIpGZ2B79rocVWi83",
-	"hZuKsT9QwYVLTZBqJNJZfVGmOzedHYTGHo4MNaveTcd/dyytIN21xwkSMGt22uO+S80a7kBX00ntZ06/",
-	"2n/qq3TKxiv3WzDPenPzGRGrpunNKMfUFhl5MU/em/ksyys3j5PbK1vJjT7LHhkHSY/Qf2Upa2gkl6/9",
-	"x/BhrwQNuOnbAIPdVmg/NT6Afgk/gusagCSXmpZ90aplT+wlUeX0K/5D/2lGgwmP2YkmKHn61fyv/r9F",
-	"BjytimA0MLS31jLdmOmGWPbHGefMB6GUdp1W/hF/f8Sf9w1cyqA7tknp9QPZbd1umI/eli0YrHBU2434",
-	"XyKGmJgOH0GzNJfP1CMjnhao9V/6UYhdGEJCQdgUr6gfhHn9YHHXPkGvgdQ+n7QYvRfhRf6ReBnC3wSW",
-	"Nfc0a39agsiSsRLeqKkUjt8kPCa0pPHVKnz/BQMfCBI3OUs2xeFXrEvqc91Gk8QtPZZIZy1C7ZsWmbM/",
-	"NWf1TaHq9CvK+5JCuRaC+Xhbh2R2Hj2zQPQS63FrkcwTxD8soNWqefVDOH1tG80Vc07I5d1na4sHw4PZ",
-	"0uM3xz1y/Kezs9lxk9YYJNlHHh+tqS9/WTjqT3rUt2fLhqVfjjZa7IzNRDqvX+8NhxW/efuRN449Y7ON",
-	"l7xg7J9x7J9uFo+89qp9pci4FeZNu5r/vJpjwGPZS/tuzRz0QdM0mHDFAtPGuG740iNrT+HCf7+9NX0b",
-	"PaVwfdpcXSnKEigfP6MqQPPniEeqzebaQyWmcGrb6S/6l/X8WvBGobUIlaZseSkB36XDAtZi2QSb/97t",
-	"L63Oeg9T+xHjRfTKt+FqPBC0mupNbJ1cexEtUixRaah7+4CRTGq6n7GVuLhaafRY6hvDiEesV8u9E57I",
-	"Hk4XbxImeqLwLDDSF1UbUHKJuYKfJUvvcKCDiC3x57sG72GdzXxTW+l5CHGTNp8V6sgkjkotc3q0sHWt",
-	"YEmoC/CwQ7lbfE0hYD7CVtuCSVCf50xhc27NriT1eNu17LakRy41MYb6q2JG9VejyMYCoeodiTGPmyoF",
-	"/yAca8/AViSDbdS7FtvMpizFxhnBhMZjk+y3lwXGttwBr2hwXhnVtpYJIspnrSrxrdGpUGB8J/BUozqc",
-	"ymeugsmJSMfNyYMPTJm2Yqg11OkBUkCwsj73GKPRNeZIYgqw6BsC3BxK5QRkIBKGaYWwRFvJ3JW5M1UI",
-	"FE3HJUWqplcZrKVULOsl0vK8bXdjLkjPK6THKEFwz4kSh5k3vS3W2CArTdc1pNRmVLfpeDVwiIzm9LWG",
-	"VOo1AXHJ1U5PgKVP9S6RGZ0ykmZ69CyNjs6PJkol56enkQhoNBFSnf989vMZWCDM7L7WlFOYsjlUDQNA",
-	"rmT1QTlAY/m0mTxVO+tFjgmS2CawRMRK2CDHwnfyp2u+dRfRAO3kUKzWdKuwzGscaN549R928FCdK2SI",
-	"Q0fbumpp/uf0k3VfQPrhEVdzorjetkWT8p5+1A/XfBGsZ4QGUJlR32hjFsB3ekSxWSJSms4rnfGwP280",
-	"OtFHzULypMWcNzB8tGaw99mQpTHT1wEbgRrxEQvmQcQKr+PB1XzhhqtfsiG5SBICBcvS8s7d5n+te7/Q",
-	"otw2Qe/538IV+slH/pYW+z1Vv18waFizn+x52RbGNuW+WDSB1BAlhOYXQvq9t21If9PBWhckCaiikRiT",
-	"jnHS9tAp3CuaVbvlQ/QC0Ot6AS4yrHifKiDTH//4478DAAD//w==",
+	"7L17c9u4li/6VVC6cyrSGUqxnfTLrqkpxVbSmvZrLLt7erdzI5iEJGxTADcB2lF3p2r+mqrz79T9CPfO",
+	"B9uf5BYWABIkQYmynfRj55yp3bFI4rmwsJ6/9Usn5MuEM8Kk6Oz/0klwipdEkhT+GmZywVP6M5aUs1cE",
+	"pyRVP0dEhClN1I+dfXhpB+mnSPJbwjpBh6onC4IjknaCDsNLYt7Mm+sEnZT8LaMpiTr7Ms1I0BHhgiyx",
+	"6kGuEvWBkCll886HD4FvKGcwAhw/5ZDWDWEckWXCJWHh6juyqvd6QRKCJWVzhJGaGhES3VO5QHJBkMBL",
+	"gm7JCqVEZikT8OOMpkLad58JxBOSwkgQZUISHCE+Q0Li1LQqSMhZhDgjg6YJOYPsq1G6U1ri98eEzeWi",
+	"s7+3sxN4pvgfQyFTPjwfeydofm/o+T/68HF/eD42PW+zv27PazZ2yxFs7vEsnWNm9n98VO/xckEQd96B",
+	"fQtxHCMcSoE420dUCjQ+Ql0s0JvRJXqOE/r8bvc5T+cCYSbuSSoQlT3EU3hVDXaAxhItMyHRDYEWh+dj",
+	"RR2KBpzODhBmXC5IiqhAGL3ceaG+VrSgvoH3B5sWw51gf3y01bZ8UC+LhDNBgB+8wtGFJlb1V8iZJAz+",
+	"iZMkpiH08fyvQi3cL06z/5SSWWe/8389L3jNc/1UPB+lKU9H7I7EPCG6y/oG2NNEBVrieMbTJYnUcs4w",
+	"jQW6wzGNzHpNIyLVj1NYZoEIDhdoRkkcISzRDGexHHQ+BJ1DzmYxDT/5PATP0pAgHKcERytE3lOhqCjN",
+	"N9phAQKlGWNqt9VfetyveXpDo4iwTztwRfAkfSZQymOCIk4EYlwiHMf8HskFdVhXoGbTQHxmUzArHyk9",
+	"c7nArHIWusV2ygVh5vOc9vfR9Jas3D6mQe2ncTTtwdK94Yx84lWLMyFJCsOO0D0WKCIxkSRC3SlRDbwL",
+	"eUSm6PD4anI5unh3NDoeXY6Oevs1MlZTLihDLrDMm6ISdaf5s3GkliD/83KVkGkvQPdq9dRqwjdDOe0h",
+	"zCJo1rZjBvtMoKn55ziaKj7l7K1AQlLF+oCr6cut1Dcs9JhJkjIcwxp9uhUfMpQx8j4hoZoOrO8BzNCM",
+	"NsRpSoli2fEKYTQnjKQ0REsiBJ6TfD1kikOCxkcwlVMuX/OMRb8Rm8gPGvAJRIvbBzbKPUR2uONlEpMl",
+	"YZJ84kGXGFeCU6lkFxguZ2pNJbrJJEzmJqOxRCsiK8fg9Ozy3fjk/Hh0MjpVxwCmdI5XMcfRJefHOJ2T",
+	"3+beueHAq0NCIn0WBUnvYAtiujSceULSOxqSK4bvMI3xTfwJxzpEEUkIi5TUh7owQMlTJbigSyUOpjju",
+	"qW3JisGpZxGNNBvXB0SRF10SmM0l5yeYrcxtL36L2wYJwiSSnKMlZiu7F6JCNJdnZ+9Ohqc/vrsY/fvV",
+	"aHI56e2jhKT2EgngjxtHE4CDrn4MY6o6GJ8H6n4ldyRdoZRnkgRqnTJ14Ug1SQICt0CUhXEWkWiAphdE",
+	"pqv+cCZJOkUCrwRa8Hs9TC2iCyQ5useKNAIjmcEaOh/WRc1J+VN0Q2ZqE1P1DWXzQVmWp4wus2VnfzeX",
+	"4ymTZE5Staofgs4VzEHpNp+SE5xQISibB4WcFqCU3PFbLbCR94mSPFGYkkgtL44FkNsVS1IeKk58E5MR",
+	"k1SufjMJ857Ecd/ImIplhZgB1yIIxqBubzKYD5QUU1G2UEoyoW56dS9agU7xjp6ZpMiShKeSRCckovgS",
+	"tu0342dUXy3Tap/6Er9K5imOyEWuK3w6XvYDuZnw8JZIfRwRFrdmUXkmEXaeZ3qQFZZwdf7mYng0Ao4w",
+	"vhgd9bxiwNTMcB/dkxsB7U0H6JAzRkKjt7tdaW5ROc6mifpRzptcq4PC7M3CgLnlVpyn/I4KyplmEDiK",
+	"qNaFz1N1wUqqFLEZjgWprdvPWUrQ8LsJEkRKyuagGibOZ790nGO3aZ8OtQx46HyhtUGQTN6kPEt8FhAj",
+	"uMzVc337GxmYCnXogZtSpkbmGCO+2QkUP7N/7tYsE0FHZDd5R+PIYxiA2btvgQgXdNRBxrKz38kyGnV8",
+	"No9CHf6p2k11wm/z7/nNX0ko1ciGCfUbS5ijyCyJxBGWeIAutfKilNaMwBlUN4+xCpEIYXU36KUCqc6z",
+	"hRhE+HqPPygh3yhHoG2Yd0vLEGFJ+uqa73hW2XzwyjOd8ZGV5zKhRP8Fz/fTdDnwtagZvtg4XPPeAcI3",
+	"cO3PeKou6SVWVKneEI2zYFlsxC1tzqiNgUbrpmM2CXUVM5Tu7vS8M6Li3I7LYy1KM6KVLduS3l4zPafB",
+	"G85jgplqMcZCXokWe6peRGXJJLc0Pnx5tL2o2vG32RKzfkpwBNJijG9I7F0Pns59B/KsajNTE7ghMWdz",
+	"JeE0NXXqHYz61e5XWenxtJKkZEbf1xt5DcbWcIGVMkJSYRsEKZEwns0XSvRKScjnjAqCqDzIR06lIPFM",
+	"nVeQrCOjRQqE0QKLhRoIeY+V7tXZ7+Dbdy9m34S+wWlZ6IJgc2lW+af6Hc3pHWFlMlLH2chRg+Z227EF",
+	"p52HUYxmid6eUtLEgQhT0upPnTCmnaCTUYeZOi1LLDNRb/kwS1PFCPRzZ+fclnEo6R3pWKaj2TdM1dNX",
+	"hfHD3aBJOR9FPtHyoQ8cHtx8IRzCO461dIur3HylqFF3pWRNw6fqN0KUab3bc4b5PVIHrqBiYyzdRxjZ",
+	"z5DIwoWi5OvOV3s7i+tOgK47L3aW1x0lsKt/Rtcd1M0Y2K5FgDIRoKUIkPpPgBYBinoB4mmg2pAgZM5I",
+	"SlhIkFoagagM1PiNdoJCnjGwDTDMuNWWum/4M6G1zyMzrn2098U3ezvO/1PDV0PsDdARAVMu2nu5OEA3",
+	"RN4TwtDuEnS7r7/6cmeBuhitCE57AzSeM3ViA3iomDwjJFJ/wwFzdla1ryheLTFn5GzW2f/pF+dYq77V",
+	"6mMpSarW9//u/rTT/+btP3evrwf6X71/7TLxayZ+XYpfxa/LXxe/Rr3eP/+T58Q6DVfn6RxLyuSXLzvB",
+	"Wm3vre9SguVpIK/KlDGaxXiuiG2Jb0veiOIGHqDxDNYmKD2/p3Fs7FPqxMFbusv6a/oVI9+A4dFsNHyl",
+	"GhEJCemMqq3Rhkm9x7mkBC37r1DWfG1QbW82LiW08NxrIG2UZAFQ8K47h+Pnh0fonCYkpozoo3HMQxyj",
+	"I3J33elV5Nhdj1Ot8YKEn4Hkqh6mcQQmgAUNF6VRFSK0FiMpfK7kWm3MBIHgZgXfJDGWiooG6EqQehdq",
+	"vVQncyLtwzFw6U1ieAPnN2I/ZRHIJUKdrbRMS851gGYpX6JuGFPFYjLaQ5cLKmAySn1Wu4GziEqUZGnC",
+	"BXgMIqTmp+1tajCtLpQKk8/5u57FJuYNm4bj2DCCddqSUQLUsS4z51ufanDpLAtQd5BT4LTiw5wirW4O",
+	"0AQselQixu/31X9z3UEs+D1DeI6pTyCqrIEaUH3ib+taOCP3dpDaxWl1GJTEmShLyoEZAwhFnIXahqgX",
+	"5Qj8C4++CLWbYu1FeEtWvoP2HVmNj+xByxj9m+ImoNTOKEmrakDe1SAnSvV4fKS9iAGyagIOZYbj8j5u",
+	"PEH1zRhHa+jwxCy5R7ucz1MyVycC7lORuy+WHCIKQsXcQSCicuVqbs+EHbLHPqAlqEPVooebZssbvV76",
+	"tbyN/HLaqV9OuTC2sVFrGmzXqlKFDluowu5ytFWLN8q/qvOLDQI3zrsDre3RMvdGJRGzlSMXi4+kLKr1",
+	"vIDlNEaPVlyxtZJoiDnkdyRdp+dspCZrc25HTZJLHG9sE5aVMoTjGBQRsrHlynF3j1flYFRmVhpSM3+4",
+	"MNrkI3mr7vqT8Fbd1UfhrWoJ16rV1Oon8Je6cWE0NpzGzj0fWy4zKt4aYoZuiBZQJEdJyu9oROBIrW+u",
+	"LCJ+4Y+72uZS+D4Pd/FLFoWOjG1oDImad/b3YKFroK7CSNdkXvTL/ccg1G/49AntVk1Wi8mTWSuCDuxk",
+	"G4Oj0nf0/WzJ1r0EcjeqT4+qEKLuMp+enyJzP5BHRkERSWK+UjdP8Z7HpG3DTdZRgPUjAHsoWkNpxgRq",
+	"sASabzbbFB/UeAvpw23rQQZ58l6H0gzDkAix+b7NuxuVP/wAbqtYcaDaLqVzjg6PkH5uV8QZ+TORB6QI",
+	"l4C/hQ9WnaBznvJ5SsDx2wk6RwScYopyJpmAsAT1b+MZ7gSdK3bL+D3zkrmPxp1pGaeOVzo6K+KQ1hES",
+	"yEWaMAM1sRULIRZC6xd5FIu3GxMr5OM4IjdO2oAibUS4X6wQNv1BvCKJeluwMnfu6o0gv2VZO2s4xI8l",
+	"2Ke0f5fdkJQRpa7nb3n2fyvuea/jFTfb6PmMxuR045zNi97TlHOXeyoXfsacmytaHpuJ/mANTz+mMxKu",
+	"wtjes+6JOB+dHo1P36gzMDo/PvvR/ffoCP4Jnmn1z9fD8bH57Xh0ad+E+D+/ZXzFwknDmOwRBloGydQd",
+	"1WTFQjiBZ5k8m6m/NpxB1YyNTahcaCsWLlKe349LHpW6wpnkIO+wDMfetrMk2oprwmkNF5jNt2GbWeqJ",
+	"HT/PbmIaoquL4+LCdLuiQsk4XHg9LD53AZzYwmvg0rTjQ9jkLChY9h1h8nXqPRJnjDixCJbD1M8qInfa",
+	"TZISvKzftJTd8fiORGe6f6/46HAFPUzoQ7erZIsbnknUdd6CR6Ln0Rko86kMlEV25LW+tuCMJZ/g+o8b",
+	"+N9plek1NvPBs3ONd0HFc2rea9Bm/QrLZMFTiZY4XFBGiqb06xs4XVWcpXPK7ARhq/ZLBuJnAjiHDl5E",
+	"3fMsFgRSFYq9cU94op53gs5t/tR7zNXBFBIvkzXHXJPUAicJYdscbullTXB6wOOUW+9PVXOxttr/gFN1",
+	"M+k/JpqXppJE+gctyhxqNmPs+hsCRaxnEF4rqMGd+qbzXpPtttDeyx+jkLMZnWcp0ZGIzawNWYkyXqGu",
+	"VXALhxoEH44ZSHPayaCWkZHrjtGGQS9m8UprlqAELki8fJ6ShAsqebpCxhcAzj+Pt5IvMfUqC3ckBe8P",
+	"CjMh+RLpN7ULfsGFZMabU/g6sEDT62xn50WonsG/SF//QCP950D/qdvSP03Lznrzr0HIlz5qsz37wjVT",
+	"pWRJRN7jUMYrnQeRj7TrpHBNdf/TXrnrBYlj3r/naRwNNgyjIHrj2euYXeoEHqdv8/7vo2v75XUHdU1z",
+	"Pe3qNTvdNR499f6B3m27z9oRU91rzfwtiygGptrze2XWnYtvSbyc5Oxsmwg4pD6FCA8wa6kNwHFcp0E1",
+	"gS3bhrDkjQ3DG36h9hA+htyvzYYsaOd7kgqvXq2butOPD4xSIyHbUPFWvqRSNoaJJPzq4thzaRUr52yv",
+	"kpW6CykTsf/8uaIRHtL958972/o5bLeBs0I+7giGvm1Z4ffwEUqwMLY5afeqvkE8F3z8HWj7lGdp9Mic",
+	"NS0G7b+P7DHUHyKcEh3Wc4CuzbfXHX0TT/WfU5OmtuCxTjJYuofKdLfRxQlP60vr2Y9N19N4iefkgecw",
+	"5ExiykiKqGoFDL8Z8x3EORUy9bhID/MW7DvAWcv8M1LicDqgvInUNRl7rAEwquKNSviWkCkHQee5Olcs",
+	"XG0+sRLPm7qReF5u/253sDPY6bQ5NGYCG7bqmM8fqzfEfN6oNeS7uW6bLGerm2YoI35NQ/WpngZ5bLfJ",
+	"v6IxZXPEyL166rcfcI9mcc6j5mG0kUhVd2BZuE8VC2VtZdLKxqnBBc6qmTXYsIknmNHZ9m6cIUNTp5Up",
+	"Wpp2UPd+gSWaAjWHMlbbDVu+Qv3ZFAnCIp/ShhPaePHYIYIzwdw/JeXABp0UJ2hA+fO7Xa+O4FcP8z7U",
+	"Y7dx19TstVokJNzG0qNerznoismb8Zl2N+xdbnpU4niyVeRI/dN6EAlOkvHD7KKtLeASp3PIcoD3H2Gg",
+	"/HRGyNreJV63WS205QhLrL1jezt7NisEYo5YiSVW8m3BFwABv/c8vZ3F/H5QoYJzbQDypgLguk3Td/by",
+	"lzbHYBTvCpQJ63V02l7v8jaJgDSmcnVJvbgezhtIUk0V9jTeYEFDbeZiEU61/Yssabb0Hs4w5ll0rn2m",
+	"6Ran1CzpYenzTXR9WaJl1CXvVXtUoiTGIeTG9h7s0bH26Ad5c3zODTPDpgP8WDu7nbGnY/tI3ftYkvlK",
+	"0/mMxzG/FzpGT4OUkDgS+yhfRrOwAbpRfNouM5wo4xZPjZ44t3gAqh1GcOp8UI4Jh586VUIJOuYjL1Gt",
+	"dSLYdX2Q0yT3d21Pqhf5py2t3ZaiHmLp9lmly2Zoa5yuHXeXNrYwUptZvsri28cE9plmhBNuV+OGzkRE",
+	"g/HWXhSJtzkqyVJUcG++2JxqtsTvx/pLiOddUmb/zF/GaYpXdbnPHfD26yjArlM76ZkMub6nMbrJ4lsz",
+	"QZ3Y3HiVGFSHDetmsR/s+pVWrcEGZScfdJgDjuDrBNjJEstwgRh3h9q+C3FLk4Q0s02dwmqncUNCnAlS",
+	"vRtJrk3nHTfeu2KthNNw07afT2uWtZW74IfFClEJd5JZsM3iUplNmJbfNpo3GkjeklmxUw5ZtDsCh1XR",
+	"YAs2Uvo2zx8QJqaDZ5HvQgJZT/uO4fpzzeDjmTWfBfnFJkhMQmtGjYgk6ZIyHWl/WIgh6paz+o9NXRBe",
+	"ppZP1DOXfLwlr+q96ASdeZgoPv5zlhLvbagn5wt+g0kXnLJoP7dIZKJ/T4Ts77UhGz3+dpv7NEqtaWyD",
+	"bmsv0j+HjmuViSdQdU1TT6rxVqSdCyW2bG0mTNVX+mYrkLGE6xX+W4aZpKqRA2T0GQ2bpl0UISERWuL3",
+	"6vf6NpsHvvWHB6gL2SS9AGFPnxWj4N4bWs798qR+LX+9/fU7+uvJryf01ze/vqG/Xv56SX89//Wc/jr6",
+	"dUR7//pP3qAiq6fVhmkm3DUxe+0GuvuRBvphK4LY1oifS9wOF89pwhCs4tYiz5RxjQPITH8f/XLdWZIl",
+	"T1fXnX31b72E1539a7Uw153g2pIF/LanfvvwoW7yTLKHi/76MECIwNKYnx/VULuVnximsI0UnquA+na0",
+	"W1A1L3RLaZ3PBJrFWJbARA4QjgVHU7V5U/h+AwfvDVDe+36OOKYu0mmhsPcC9cS54qeoW9I55YKkBLJP",
+	"ESMU4Fa6FTXTx/69pg/rV7WWjWZjiPrGBpPjqpGkECcCKwbso2vd6nWnN0BnTLG8fQS/BMgaUAJk7Cd/",
+	"FCuLK/uYxSgbEXWSoStdXeJbItQ8QxJBgjC/IykqC3HgwrzhcgEuM0FkLYC+qsC5rA73f37b/amP+z8r",
+	"Vve/fzL/aOC8baRxd36JI6BrrkwhsXi3/8WOAywQmOCIo9MJvNoboNegzO+jmN+TNMRKR4mTBWbZEjDo",
+	"1PFbrJIFYSLQ9xuAvloUmpioGQ7QyHK5a8vv+2ZI152Pt0pPYwxZo35sEDUucj/Yg7yRVtgyFi2M3lBZ",
+	"cf1VRHTsC5M+oikJwSluJOll3m43iTFl6MfhyXGAvoPgFfozKATYiUjoIcoEjYjJQXH7b++mL48dXV0c",
+	"t0qL0ZBC9eZepZiFiwBJPFfDDflyaUEvbPb1DbyyKbKgwd+/cWfFioUPTV/Skdvwt0fRmvE8Hm5dLvxr",
+	"9ZoOnCV3hCE6Q4wbM5zW9gBNUil3ahl5JspAh0Jm4S26EmSWxXqR8vcKFVO7//WrlCGtQWqkaIjW9adi",
+	"rFu5B52EiQGVJDPKSinarnMCp5LOcAixnjMiw0Werl3wO7pcZlKDCCouLoi6zk8yQKgEjDybeeTGgqEu",
+	"xAIEEEcUOFQM1/cKL2PPVa3e3YLtOKFDH4IO9LfF127EQy2AoGUbNWbVGCAyKZbmoLCzW+4CcOFwz+h4",
+	"ECpFgeuFxrUNcKUGPe9AL15pHkFHrbNXdoAH7ef5I17GdobtQlDK9Lu9sHpZy0qJiICMYThDTyCkutKp",
+	"J03uyTJx1oNVVA/k9sLGicEVN04PJUT4HB9bCCUfUQZrFZ9tlsXrK26y5gVoid+jL184a+WsjWVQ3iYN",
+	"QrtjC8SZ5P0i8DT3jWGP99tZqC9f1JZGLcXHk1A9buYHEFCdvaC//+f/4wBhGjeVAXNxO3WB6z4SxTwm",
+	"qaeU2WI1PpO1Uk91Ua9q+GIei9I0hScRpkHzU62XFD/1gyJOluFYw7Ncm4yZ604RbSuJkAb6HaOY3hGf",
+	"33RTvk2FM5uElUqiyjowlGINIZ3lsVFmJkOuKdDsEXEunOmLRPhCWyGxUbEzkPOKd0EISQ1qjkmiWuMm",
+	"asz4OLQtrk328IsBxbfqecvck6pbqV1u50dP3nyKlJjEDMejgRVM3r6kpOmEpKFBZs0NvtZxuyb+5R84",
+	"v69NKKTm8E+WnfPDApeCG+zY8yw5Q8F6HToOGQQdgPZtGfkcGB6yRRpOAafQ5ILXv2s/RZSu+mnGjMTR",
+	"mMu+1mRWsiVp76LfrO3NCFersca67nFC18LlzXx1jQShmJ/WPRJcyqMtlquVkFZL0eVZHClpIc/TbYJP",
+	"eEjkZktEhJJsoiE8ClACoUPy/ZBy9zpjTOdNtnTwewEUNtCfo0ltpxCNGcQrOxJsbpLy+cLMI//tzVO0",
+	"5Km/MR30+OPw5BhFPMyW5QTTbdJAikE0rEnK73B8zmMarjxRGnHM7yckntkXvezLlJLJgS5MZJobzrnE",
+	"K0UXKb8DPDW5IEtB4rsmeF7zanrBY7IVNeTox+N12JxFrTAl5YkcRjOBZYCgDo0H273ufLVn8Tmj606v",
+	"bKhTt6sG8Vxcd8ouwa/2Ft7YwrysS2lWljfrc9KxUWwgIcdE+l3S1ZmXIt8eEMrmjM1dxupubKajMUuy",
+	"zbbFR1HakkBQ7v2CG6h6E0zcguLyDDwNbrmPBEmw+YjPUJSpIQV5LQE7ee0jiEhIoxJK9Tqqrdxp6mc1",
+	"ZGHHL0qjzMeFoyVlvZJUnGsf6pHanohK7w29Lngu6GjzhHks04w87MDsI4yYDotWIj5GGaMyQFMxDdB0",
+	"qf5nMVX8bRpNUXfvJVrwLBW9oAR7a07VNzvL4njplMjdaFc9Ldbjq73FAfpiiSRHL3ai3gCNwgVXGgQO",
+	"b0s3SvX4Odrwi72Np7G5mJRTjAkC7KBUCFCcIdYDRJaJXCFdZtD+ivhs5t3Fhx9z3xY2H2PvUc0iKiFz",
+	"238taRRQSBT3gxX6o+GwjoWLTJ3EYicOL0bDy5GPF2KA1vJqnwaELBNg+p4B0F5X1/wLDAKn+msNZLwp",
+	"5rVd2iEsS99EQ4TItIG6BvOThCkxqAu1ZYUF8yN4WPSFPLaiDu5QWTJdm6xtOLtOw2/Q0mkyjCK/cndo",
+	"i/EgrF8ZrL2xvDHxObvt2gyNnjO9AsPL7uKjYMGqjfob08G7668PTceKH4UATH2Ajkan49GRwaeWBrN9",
+	"BtBz3ZTOF7pioFPMo5R/Pbk6PBxNJkYHvboYgeapWmyIG9SUsB41Cc9m2hNmX18bN78536hde02oFocL",
+	"zFgB8eagWuZ3U0Ihm8BAAyu9Ukiy/PRgFSn2L+2lKTPnmUMdzkaQdDj3cklzbqAmB54bPultYLTE1CPI",
+	"jPrqdxchtrEF3zSubDEQDLvZdcAB9Yq78DBbQPAXLCywjH6jTp9fJudeI5S6UBJjmHQuFo+ypH8vCcVr",
+	"ddPiFvOFfHsHo4ZoxJbBBnx33cSE/uxpBq5enQlgDGoNNrDdRtjTdUlmELxP2dxZqRZAqmpuYl2zaqzb",
+	"YqeaPTHr6ayJnUap80b6mEjs04HhGZjWqJA0FFZndLk+yFhqrSmP6jRzsxrm8sgGy4yzXr7L02Dg3qzM",
+	"zeC94m9WI/eSf6oeSY6i4+01wjReNV36phVFjBFerbGjhxuhoFtSG8irdTsxXqHu1eVhr8alN7Ig81LY",
+	"CLtbU/BZdOQdxKgAuSoopt2VoUECRzkPWr9KRoczQoT+dvPK6TF52BL8rvGXy5barxRXfrGj/vebnaip",
+	"eEsq/csBaEsPXRDJE3XNeBbjhAtp0U7VDSUCDfhtfoLy6p+CENfcr3BBErhkt79YvXJ0hWZNA9tQLTDK",
+	"1gRmYgeKXduCaxs6K3fpZc6b05GZJ9jW6L15qHJjsG9MNpd2fyZQEkOlGghiEhrQyWY+100spda8WigE",
+	"xVKdp3dHI+LXarxWbJpv/wODgak4sh5u38RhWLpapYard8MFBGKcNZRaWVJ2QWDFRXPKQmregNug4tJY",
+	"L5Mss1hS4yjxuWJMuxBQl6QERwiHKRfC2kcajLjQ7F+4D4pkTZslgvuZsyYTsT+i54iKJMardfl8+qSc",
+	"x9hDQcf8ngipSRIsPQ5dkipZOlw4xpty+SFMu6zmf/PN4Jv/tRXsZXGwvOf5XkBc9zAEtvT4OlimLidm",
+	"aPjDBGHd7MP8b27ATDlWvX2QzMcLb4kg8MNCgqhZ+q6HI89blTB8Z52UnulEp+zu9SM6pxLZUC/de2+A",
+	"hpnk/TzqFcKc7Arl5V+ortZkWJoWhSvZRr/s7n3wT66xVpkt+2UnAeutqFVfIcDpHYuHO503vChmpiUK",
+	"ZBAgd91yZj33xcD7CupChOB1J7ru6MAyvBI9DYRYLmsW6ctB+02xMAXOvnzpVDUzlc66b3i5sBn4bago",
+	"6qJLSIvQVbvVQsEkKkldT1d4TEdGXyWF8LwxPlq/jG5WgLGWs1pdlR6WJFyQ8FYXoYHmneQtbVYW3ugo",
+	"6LLnL4pJ7khcjtNaYqZ1vwqfVG8W55lnin0DKia00RCWpRsrBWYpzg+BWUaVthev+l1HWanuvRYkOHEX",
+	"DRm4l85TO051OJ105Hy1bPycO2pDqXmSLgz6gSd1PX93uWcTV8/P4ON4uo5xg9r06QqWo1QT/DNf/8zX",
+	"P/P1rfj6o5iQm6b327MWnwu0iVeg7uRygoZCZEtywWPiS/iE66DJv6fviluyanJb4ebjWj6LzRWwcZOS",
+	"aMPtnPmYWpqtzSPrgR/8igePyTBl/rCA2oDuSar4qsh0aINf6wB/5NAutA8tWb1gb+amojyCCEE5u+S3",
+	"xAeLrp8iqR63QIRztr0+wkpnpY3yEujPWUo+mk5TK1//+CuQ1QvcfMTbrfUF4LJ0p8ipS3BKEdf38mfO",
+	"/ikldosij62/rSaVWzn1TcqzxBspWzyuii1A4rmgO4cWSvT4ja96rnsmfBx4Unru7dNtAo2PXMaaZWDS",
+	"eIq71EwPftOplQ6mxcLGwhqgtcdfl8CNWl6YMLS14rVmlQ1s92yYyQXaG+xY7g38F06bbtpuOzoBFSlt",
+	"gCKlxH+J2tiP3BeuKwjKVfN9SsTZuutUD9C8+XFv0nYHQpO7/8rbgsCbZAxJGPav7SU8afxOrZM/UAho",
+	"IfcEFnztFcEpXCRt7t7S1Qp75qNluFQP9WX40TB0Wwfmh/lAIAW6Qd6x6aBNQiFn8UrDu9s3FX1Dtcvh",
+	"CVLy1zMoNi+kDfQ1qyeasmIeCBumAcM0fJjXaUdkllz56iUdU3arVwQgDXToIQOMxRllVOh7G743PiKa",
+	"GvtLyJlQkmR3+MNkXwN86GRTtap/y2h429eM0J54uyg9U5WfM6LrW5OoEm2TpbQ9SFmwgY9ugQ1cWJZA",
+	"RnCopAQHXKHlpoweW6fToF+1aLvGse+Fn/JMoKCXxz9CjWkHL1fZaiFxeLudBjK8OK0SRaleEcKg6Ymm",
+	"Qpzhrf+KqY+raabwsGnjvA0VmWItcvf0gazPG27Sxs3b4vbUdsoov0U1igwgDJDIJDAXwsCf7lbzrfkT",
+	"M391BQHu5VpgX3t2ESRRPrw4ruLcdSCYw/NmYklSrmY+9uOmQk23hiU3X+oYgOavi8A1z30ClcSMjtwQ",
+	"FDEx5cYszykdcLpMSCo4swW2a12ohY05jsaGwM8592VomLeKc5BwHhcKSINX1kc+ji/CYzmCp9v5C9om",
+	"yuZ5rjzVyXprU2fXRkcXd5KTl+IESjcTxMcSPHQBtnZHyLzcXpRfV5K5sIr4L9p6uu/F1emp/tcPw/Hl",
+	"+PTNu9dnF+8OryaXZycQG394dno6OrwsZ/4eDk8PR8fH3rjrpjwJW0nSyi9rai87QRKVu8LFsd8Gmb4O",
+	"X5qnAzp4qW2K7zYWj2iOt9+C9PC9CNA8TABiS5HZAeQu3RCT+aI9anOqlkdddiYyBPFMCl20HQSuZoJX",
+	"UyWpXzEit6rzWxIgfAsHU5B49i0XkkQHaFp0O9Vy45ww2b/BwhmHS2PkFrB9byGiAv5dNNcJOkVzGzB/",
+	"1xyAdZqToSEj7eSfnRT8aX0F14eC1FdKp3qKpbodraF+CIu/0CWimsqQayleR/TCftiaUg31yOEdF7m4",
+	"sWIJJMWaanAWFxy+PkAhTlNKBMJKl4GVKfXaaMMOyuXQN1V02e4S0FZRZxROjROuFNG4FMEfpauLjPW2",
+	"qnnv7oURjI3l1mWdwzej08tmk8RI2wvW3g311bSRijlK9JYGoDUmuKBCFNtQ5Cseefwh6tdGmtx3U0JM",
+	"AY4iUcRYtQONMDj97mthunZ7dcGyC5xsymYpRrdfi5w/ov5Ml6XkjLQwtTRN0jpDPgTrv/cPNl/XD2/X",
+	"LGRbh0vlNKfhgkoSylztynF/ltGXL2vhJO77DhixtaC7j8tlU6G5GlBiLhSZznC6/PJlA3rrGiUlXB/i",
+	"MEATIgtYqquLYwBzQAlO8RLAm+iccXUZ0lnutFXn5YZHfjOrPvv1gejf8yKsouB5BcHZcm5Kjqcaxsgd",
+	"ME8hadX4TczHhSzmD7H0iiLlodVegWK1xq9dxvOi0oL5hyU8r3X1rxzJoN638xBgIYkEnKclljSEYrs3",
+	"K2MuS+9Ium5H3JPfuDtOd4fgtNkut7T2uUEZdH4vMk8t7CDqpgSGr4M2ZhmckEwQfxJqk8EoLblNtOWr",
+	"5DZxSYUKFPMQqixVwhI01iYXgt7EbfU4l7EUBh7P5b9O2q3yk60P+AMvdnNAiPv1pvPhFdW/JTiVNwTL",
+	"bRSEQhDd/qtCMGtxs1g4qrKMUVfJatJERQs7Gk/cPy/PTl5NLs9OXQ3t7XYSQCGk5juxSQy4YnbdCmwh",
+	"D7mdMV9WlfrV4a73WN0yyxshOVOqhntMUhLyFJyftySRfgZq3j0qCgM1vvMgCt3SgWmXycATOHd71eRE",
+	"QB69X1BjCS5kVnWLCISlqdyncQ7mWHrrIYWKwW5DvOaTVyvvYhBXRG17GjQiTfQ65UufZMthkzWGiBIo",
+	"LBYHWULqvxEAKykr/J4BtOV2dZXWnKzh+fnF2fdwUC5G/2YP0Og/zscXTYemaXcPMQtJ3ET766ltoyJT",
+	"0MENUbJECJ3FDZWvt9KHc2uGVYzXmms222gONYbkeYzZtihP5tN+or5FjEdEoG5hIwBHoyfkTb2YW+9b",
+	"zNgd4Wn+bQ1AMn/ScrKn7jC2ENqXOFxQRi5XySbIpTXl2Qqr07oFyIcIrKoBMrM0nnVzL0dkbLHPtl54",
+	"4efK5EI1FWopmxfi0gBNoxXDSxpOwUMqEEb5nVTxJXa1mRYcNb0ATe+UumI/ExIEUEVN/YUmJydKJEBT",
+	"SIgOp7kxQw3hlqwgJ3AaYYmnA/Nf7a0FZBLdKGUojAnWoDz6CSmQcjwMGkv8CFQ7cNyaksvCmYUabh+g",
+	"WVCCaSoG6MLsrsYogAm6s/aYEs1iVyNoyjQQdO5TKom+yg2akR8LEVBlrfhbDHRJ5IJH++i6owdl4tny",
+	"qptF5KQI0HXHDMq8VSl2lvKYGKOjQ0Y6qMuFXtSFTnRLnaADxPHgGvP5IVB78RBW9wNPb5U+yyPjWRQH",
+	"NioigmJPiTZLvfluBMpVQmMu17A+X3Kr27bOdKyjZDtKYCv8h5yDWGTC9iUjnbGuW1CAaCqAG9faOA2+",
+	"ofb6TrW6/i+KIKcbQ0rXgE1W8VcgePCGrDiLSja3ZwKJFZP4vQGn0nFvMQ9vDVgdjK37t4xLHJS5DcSr",
+	"SnxL2JbCTAvTgJIXTDG30sAcNMiuBrM25iFIm9jkEGunzuTldDyuhXUtnFdeL0hHNOPS+XKaDZAgzFjp",
+	"+e5OuMBhfr1BSJI0RrCQRLit5f463VmasUBdBDyNtjhOduVizCaSJL4dv8uPwjkWokmbeSoET7ejNaf0",
+	"WypssYht5FxG3gNgTUPwpeoXYQGYKZd53KWup/xews8W8M0gU0Eh4WSjk7g9vk1VKN64ahtQ30x732U3",
+	"JuLYh8zAJHkv12NI3eYNIPP+uoDRtc4EsrwhUVSWf7ZOxLgtTah+XJzx5kCq3R+HJ8ctwJGctlst6cNs",
+	"5X/8LLuwLIC30XycLx6dyVYhS2dJWiazqX/svVxAiufG5IeDskPIpDkoWXG79IZ2mQvtshXWmtDc3XGW",
+	"eg1FH5OZ5HdePBCnZqgSeGNA4Azh4mFcopQs+Z3HEqThxJtqKBff3xDTRLQ2RK7JyWqGFpOZDLQsRqUo",
+	"JHRI3EydYHWD82cc4PBFZV8Ykep+RXdJ2N/Buzd74YvIb+kgSQOEKF8mhAnrmyWJqfifgwYVndkF7Zte",
+	"N2409OosSx23vba3J5gyiPELyQ+URfx+S27VfFR9J+ele3LWJAg9MjUoE5syg14+6nyZwKlL6kUcwTRe",
+	"mdqBaphqvt9+u39yct1RctjV5WF5KDsv9nd2aqPZfQsj+nXvp53+i7e9/Z92+l/on/6pBRnYwa3Z+EKS",
+	"aADpExLxVImPDEqg5IY+Eyydq2eVk822tPAu14S58A0BTfnzNqJ8dd6uPA8W4VerBgQoniILQAtn1QTC",
+	"lQ3hg86m+Lptg+ae3EZaXq42NtNq+95Qvgys4px54JGd4MZtgvq09Xt43Ak0kOroqCmor6V5vD4hSzEb",
+	"EZgLt9u6dnNFqSZFVwCqGoPyCoYQutbmTqt6Qmu28Dwls5jOFxLsBVsU1FGXsa5CQtSdDjJ/BmINlSii",
+	"/hs5n41ZVqPv90WW6Co/naD47Zbcq3Xm9wzq3fQB8h1eYTwifTAR9cFAVP5J0J+rPxmxHHIaYsrmfb2N",
+	"xe/20s9d6n0d0dMEx+vF7FIEqA0p+nrRnZQoewigvz8ML04NwbauCGU6LTji2k1tKtBznkcrNxzJACBW",
+	"imgLe0CfiaKqTa0iVG7oaBOWVPEmPtrpvvWVouS9V2ThLftfuDIBcE2LXYDkbD1Xxo7yTDQLtIjckXQl",
+	"AZVVyataXtxHBIeLqtgpN8l8YJy/X6y0OGT365YYsw5NCxFJBEhwBIzJdK3HAy8utzXu5GK9x7jzm9/K",
+	"pqKU9kO1ryiVLLDwqc1ZmkLNKvXYVKk0go3ajmcid86AoGrk7QCVWHGACoYjfh/XvWMZ3MqsZ5iE37T3",
+	"EBmi2DA7pBbca03RgaKS3Sx1rE15LkZT9boGxRIC83iKpmpI+zqNY7qx9NmWkTKyIlI45bPyZKUtS2m1",
+	"WMRjKjxu/ZwaHkIWPobwSS2k1Wh1mEOLtWiSwKRJgGofnKdasrldhim4TAOwbalUlwTMY2HDuVBXaXHL",
+	"RAZ5VJ25DeBybSgV8ZQ609by5CPZ1jqZ3iu8T74bn59vm5vDSuFf60nhgblS8zDJM6bWSfrlCNQtiye7",
+	"Iarq3i+XlB69x6E0AWfaX6fmDZUxgXOBh1+XoFAfp64XvZwSA4U28wCV3oH9HmoWzai03DRfi4rId7sZ",
+	"cP9WuEuhyHjzR6PaR/PbjSLCm1tS+chJz9nw7SR/s9KEfIjzb0sWPWlZ3rJmUqmfKaUPjyfjM3OwLkbD",
+	"ox87Qefq/Gjo1rUsl7hsrzE3qN9rjsElnq8tgOi4Fva++DLYFDpyWGaWEs8F6sb4hsRCXRhvDs97gRse",
+	"YElXPFPvopguqcYIz9me4kx3NOVsCUJGJyJ3ipERvOzsd2yADzBT/N4d+hc7zRt6yRMe8/nqAQff7O4z",
+	"oUMrYrxSynQX6qAPzMNJQsKpJ44srESubRlKZlD68TbfF+Ej60ILNcLRpuB3v93YSW1Yh6RkAi4IcDSA",
+	"YeYsXh0YWAiB9nZ2itx6rUI3gE/j95Ms9Rk6Ru9lik1UX5SBwVg7M3gmD4wdWukXyNaeUHKuhSctPDYe",
+	"qMZ//l9+B9kSv79ia0DRT7lGmMbSBkJlxeufZIwbN310K7bNAVrS13hpaldYDjc83tvZe9EJ1D86QecV",
+	"lzImKUj+ir3dZExm24W76uG9uSXbDi+TC57Sn0l0qrW/svhc8xX8shu8+HB9Pej98uJD8cNz/fDXn3b3",
+	"jAH/xU87/b23vSY6MDFKDtfJRW66VMK0N3ztzXcjzUfgHQ9C0OHZ5N3h2enlcHw6ujjy9+1x/LTgDHWH",
+	"EdyKMcGCmJJQ7gZPLoevjkdw67y5Oh5eqH8Nz8dHD9nUptrAbuCVtZ9o0xzq3uAUFHeJ7lOcJEV6D2F3",
+	"JOYJgVqfecqPMbT0BujIFBlWfMcmWvV1rXKbGiQsOI1iQuSOMG1VAsmNRAcI554CM5qCae2Z0DBHuW4O",
+	"DWuwszQFhlnDremUCjui7SK6tjABrYsLtzmteTVgMyy7NN29nb3eASpnvOYrbxbcLFyDxu4auB+g9Jbs",
+	"42vj9LfK4s4SsGrbugItvr1yvigauIAl2K4J882njNIqaNUxCm0TunVVXq9q6b8IYAR0tJstlKbN79pu",
+	"qgUepEP0tVGUq39RxtM87DAhKVrw5MCNbwWkS7PWOh2TyHtiDzNW75tQupjgO0h/WepCzXIBVSFSYroR",
+	"6AaszqjrpKe73g4TBtgLnIDsOZEILwiGUkXUE0o7S/lyXTrZgyyAZrGbYvskb+7RE3MgWuxrQcaNVelF",
+	"gO6hxoZAERVplkhjHV/YsrPUwH56WKVuoWT5+KkelbqPdgcvdtDf/+u/1T921bjbc0QzqFrc3uYS1ELS",
+	"JZYkOqEsk/6qYNXjZOZT7tXT1OaV91vFbrAMFw1ViQFHISVJjEMCEXLm5QAtOONa/CzLsLBNVsR22HRT",
+	"0TNfLoGZ5x1pDnS1g9JgPHc0lAJZJCLxTMvwfvG/zRYEG8/arfEpWemmZFrrGyZS9kx6fzTTqLg1QxzX",
+	"Pi57MV2PJzidOoGScTkTTj9Kee7nbmy8pP0ZyN32t7feiqvGZrahWCGArvr3p2CpSsnFS42NMC0tkcZj",
+	"Kf2k+KsIEI6iPmfacKUm0IBL0Zot6QmZHcsHXqbCEs21PFoVC9Z2hoDhEv/MGRp9N3GMfndJONZs7i4J",
+	"D8dHFyjkS4Ikn+vytN0bNcH+imdpn98z9P35YU+trJJpsUQ4jg+QyG4YkRqrUTe4FfRgXrOgjkHoKI97",
+	"L15+8eVXX3+zs7u3TVmCkt5XAD/kmp8nOURrNZpqXXvYA7XFJ4hINQu8zuLV6vod3YoJNLUxba4G1Qcb",
+	"bCQfgJBWXPj780MoUlmtkYW6WCp5RUi0h4Z/EYH2TVMG2EsWusWEnS4pc6ey5yF7Q5oeq7oiWG2r9oyt",
+	"QkE7A/j/z3e/9EXfPYVGDbTvM/E46yW5TZWgTHLv+SqP2w32fEm+mMEhKM9AvaJGh/uzty0icouz2MBj",
+	"DJFsZ8LQAGLFuDXR9nfyk4tvwojMKkM3b60bvce3md3EkK6WpPTOf6n4jOUAcuadstHGG67+TOfdWZ1d",
+	"x1+gf5ucnVoVPBM+qdAmNHocMXgFwIS2FDa0MmisBFjggQBksCkbrXHvjfHgP/om4qU/PkJKoDcuHnB2",
+	"8rnwpzI1hl8NkVgo1XdRRiNchz3YBAc1Netnb1/ji87NGAGaYgParF8pckdyNR2LFQsXqRL/RLwatKni",
+	"ivV2F3Nc678bpSlP15OBRl+sEIH+cT0VPKT0/2tK4qivq1eZBg5gcQqdVvctEEZLnOiIKl3ZAGB/JHc3",
+	"y/FLuCZ/HfTUAbfcDUEYHZ1O+ru7ey8QOD86PptYHuNQnPQcDFYJBTOeMW9QOnz4LuRR6Si/Gh69uxj9",
+	"+9VoctkJOt8Pj8dHw8vx2em73Hl0dTq8uvz27GL8F+1UOrt4NT46Gp12gs7p2eW712dXp+BjOr6aXI4u",
+	"3hXup8Oz09fH48NLaOP84uxwNJkMXx2P3o1OL8eXP3aCzvnwx+Oz4dG7y7Ozd8fDizcjeHVydX5+dnE5",
+	"Onp3MjoaD99d/niuHpyMLr89O3qn+hweH5/9oAd3/uZieDSCKRhflmrsZHj6o53WpBN0xqeXo4vT4fG7",
+	"0cXF2YUZ+fjk/Hh0MjrVo52MLr4fH47eXZ0Ovx+Oj8Fu+da9B9zJrvOI2w9e7rz0CtGKfbyrMmv4tf8F",
+	"+XL21fzrxTebAbYtVVuCKO2vY4PJu/Odujdh8nHKqaA3h+fIINl+LqPyuYzKb1v48EmqGxY4dP4ih/vo",
+	"GmCHrztKPSuqG6Kur+ThA2obnjdDSl+WX7AEWgCSm2IszqlE3bymgPmlh84MUFutIlwfxZzfgiejXIys",
+	"UoMMaVj2ffRl/8UOivk9SUMsCIqJ1EmIoGeKAC1WyYIwcaAjUnS2DLhE9Jud+gHOz+8vL4O9rz/YQ7ym",
+	"DNv5eiDty/pLOb8xtfvc5dJ420U6oYP5YLheD10QmVJyR9AdxftoniNCqAYE0t3fEHR+cfZvo8PLd+Mj",
+	"1O/rgKt/ue4AQka3hP7du+74XLZPVHpOza5tsZwnJA0Ak6Oc9SOaarTBvl1bxRYDlIl+SBR7ind7HkL4",
+	"577+T+NarE1/9JFG0834UcpsqlV/0jKbny/HP1f1yCdm8/nBbXtQn4T3PpAPPWSwj8PAK53ztSW8KgcX",
+	"dSleun/bKIFhUXap9yRVvtYgKvhTUB9bg+vhtSseUL3rwcUq9OTusdhUF/PTVthqTLx9Q+Uiuxmu239j",
+	"9OnH9I5E6A2V32Y3NVKoZDy0QNYokQGYhpdcSPCPL3iW9tpThsFZb4z9GDvPna5vSMzZXM2h1BXwZa+z",
+	"MCHpkkJlUPEIQLLzopWcQVYOlIuVm3BBJU+p1yvqPEVdwHt8DjAaLnyAQCLkcAPxA4TjOK+l56zKM2EC",
+	"CyDgZbuQHOmnGnUHbuAXVWNsuSZcA7y/JthDziRhcsRkuvJR7IzGRCk8Wprj6Qop2W3lwQTzCjTQblMh",
+	"GLiJFr50E7lww4HzvWuoaLvwWIHfUIn0XNHk26H/O/qzZ8QT+jOBOJEVlNRX8xfWj7ImNc0PRKennzMg",
+	"oxGqNsE9CeVHVsuYstsOeKGWPMpi0jphApYvaI5U11v8msbEbLOfuiISckDm0S/pUDs1yPou36SYhZ4t",
+	"ewW/25Iv0qLp5smoDUWeGgZ1ZAYExGfeWteCn/sf5djjwJHcHVjhZdwJOn8VuggreS+9ivnHJc+bmN88",
+	"hjg3EWW1ZJ8mFrvozfTicnkfSzAX1zBJSqyv0Sd9zOeUeZfA3H9aXM8MGIOLrdZDsfp4Xc3whhDacuPV",
+	"E3gl4Po/c7pq8izjTRWU3DUAolfHeZtCSptu3Yb1NkJai+s2xkJOVizceiJYSHRHUjqjBi/H7P3DK63l",
+	"tYiqAYDFRtTHQu2aGgmjfk6fXJ6Yp5hJjRENDsQk0eYL9Mu1PUHiulPYBD/01ksdqwmJtTXEuwEQClKb",
+	"d8jvSCq0qAFFkDQ7c0WZUqJbHOviRlXkdLdmoEggH9F/EVRXPX8dsnTyrfcgGK5YOGlTDwxISr1dJac8",
+	"ovzH00Pw1xTZUZOrifpDpzSBf8c3tVLRpMaCNgDiDoPQIXjRAyvXVM5sUOZ1ZeZUWp52bNeBkK8clExC",
+	"/BCfaXAAnSpiOERp+/RcPfanQqe9IHdKCfdkqGiDHZ9ZqGEdUQHBgq5OnOoGNktHUdN8LtOMFMHjZn+0",
+	"5FAFBnPI7SNzzE17bWfTbi8V532YhVGbS8Q+SsksJWKBumoNvGYxbWq54dEKjGLgsuYzZNZMQNk0aAOS",
+	"TKkUkGiFbolHkjdvbnbgXJA+3A4ry57dlRImwt+WIfaTkG9/P2yxrP6UEf27WgBdzAROCYuA8ah/e86L",
+	"r5pvcwrXuDTRnDmC7WqpE1HMzeFKM60hPDxymEdf1Iu+aXA4VjfU6tMNy5DP+tPuJZh77aXoW5GjgTjc",
+	"s2nWIHA2q/lUKsF9HcSzvYixDvEAFyRkD+GKjL+VTgT+ywaIQ93FJrbojMbPD/16yqX9dN0IfsfKM+QO",
+	"5POnokGF3qgsm0U2y9SWPB7qFLJ0olNaYeRsZqtZb8G69WQEAJAKAs4UxbZvyUpsTYIaPDZyKqlpRGn4",
+	"G+mPe09moCk7ozxG5IR7q+E7a3d1cbyxpcou22Y3bnPRjR/x1NnAijiOmTHE+bx6nBHvrL69vDyfIHhu",
+	"p7W+0n5gb91XDZt6VNo377bNsjj2exgL26b3w4Vcxt5p/EBu2g6fNktkzuq21l79hkWHWBonA3P1yNDq",
+	"5zWGBRv02hAnmvdLBTKvtrio3Jqs+e60IVLwJTyaGT2SB03N6cqlxwbBsfXJLnwxCykTsf/8+RzmPQj5",
+	"8jkOl+S5lheL5JiH8ALv+pbxRrZb0Tecz2MC5TGKFI+pjrG2JV+mBl/Mm/Prz0OvB92D1s/vtcCWQnS/",
+	"rOZBluS23yCDPS8QsllTGNpXi0rRC3xHEOMox65oqKn22NwOwpRU+EOloH1pyL4A4RF8JlDCbZjwm8Nz",
+	"NB6ePLh2piIam6mqDuMB1MpU+5sJm7QBefZgmmAkfibsFV2JSRi82Bl80Z/fksHuy5cvdnZ2/XsHCbvn",
+	"dy8PaZS+irmGB11X+koR3gHC6Pne1zaX5OL1Idr9ZvdrJBIcVvEmvtob7H4JKR97X2+R8rH3tZfY8mOz",
+	"IcHDgnQ3ZXZs4+92IynGR6ir9DcDQONEhVUSRparvnne17kX5XicF+V4nC/XxFv877WhFnXYhSKUMQde",
+	"eAASg813aoHMZLOZqq6EfEUbOOyDElwaC9gnPBIXmPnyKNxiFTr6B6crlKqXIY5IfbouLuGh7drPBw9H",
+	"8C3qNOviQ431GfM61nmUjL4bdQlrpzh1UZAakjPB3krmOFyhWYwhUG2p0TGdUkIAUTS1BbCxjb1IdNBr",
+	"oDg0Tqhhas9vKYt6A/SKywVaEqylfwHVka/YLVPH0LYEqvxfTSVZKhcIo5c7O0pYM8WKl+1LYhdTLMpY",
+	"t66CrUtGvS2tuFt6fkuoJ+96+wuA4ySJV3n17yrsLm28KYbnY6e8slri4fk4vzucihc2seQ6h7wawDCS",
+	"LBZkQPnzu91yLHLja142cevF2P2Osjw0LY/EvgVgBN/IiuUqD6X43c+i1K7tb7fH1fCdYonzTGFodv1p",
+	"9FZNfxSd+IvGWzm8VIHeLX0cIFMJHLMI1StvL/EKCSo1BKfk5iRvorSHUcLmCu/tazQX2GAeMaqSge9f",
+	"Qz+xtqrOvB1ZuZ1+LBKbmBE9VQ2hE3XyyN8yHOe2s2eiXMn+48UPa0y/1tX8jvXrayILD93i5fyOpCmN",
+	"yAHUJiwKldO87Pzg0QGjFZ6y3blXn1QLN4H7A5DBDTS9KZ1gB9UboMOUC6ER61GaxTYmGVYLhZgpqZS8",
+	"TwAaWd2rxp5bKXhfACqRCKBwoMF9pbvPgfFQ4a31OA8TB0z0AE0dFNPBGlxR1CW34u//9d/4XkOT/v2/",
+	"/nseJgBQqn79OUtJ7wBNHfTDQa7rNQ6mVHiy8rULlAgNaEGsVKf3AA2/mzhgFaYCpZOBgmt5KwEsavEr",
+	"jpMFtjkialVtROXuXqnilk3/ndFUyGq/IGeJlZBkiRLO415+JXIWkSVmkRKZZhQw6Y1ugQA2ZMHjSCnI",
+	"3el1trPzIvzx7Ori3d//83/gLzLtlUWrQp7S+71lwkE5ITWwpTqNXbfqJSrpQB89GSEsn8MWqn+O4NlO",
+	"I6/jOKHuNajXOsnLpfZnQG7L3kFuNq88tao6OjH7nBfFqGvvFXSBf9WpBHlOQSm74Kf+P4OlZtj/C+7/",
+	"POirH//p45XN3ObrAm+3iX0Pc9Y9q/AOQQiavhldouc4oc/vdp/nmK/Pf7H/HEcfnuvvxbTnlBVuZF7l",
+	"lc5En2Ah+7ubfRLS4N22oTH16vokpHwnyiu7/rrRiZBPI3DqtjapJwaqT3MZMwMoyKI5zWfFpbycTerL",
+	"VTPu0nbSpm7oKeVMp8WHCzIW0bFRfDmvFt+xRXS6U3IrpgGazm9r95aJ87tPOZuvgyqPY35/ZGsItTA0",
+	"q/ftHe9Rmrq26kuvAUjstj3GngXK/RB0bHKQC4O3dpga0CKHNjbwXhYQs7u3s9MD56NBDgT5xd7zRV2i",
+	"+vhbAK7XkHRb1nfWuWfmMB8gbHL77NDB1d0tQBmxRNhUyDNF9xmKIaACvBkLnvQOwP5vNxdlLFYS7rS8",
+	"59Pa9bn7Ua7PljXNAQYBQgfVEuiC2gssUcSJQFpQp0IiHCllXn8zQIfqAw2rFy4oA9hfUaDd5cB229VC",
+	"N4zHl0my7XVmwycLsO/WFGQ+8UZtfbeZrIaFnITq8pjXgaaVg0O+TLCk3vCsN9+N9lEmAFJHSQl191PD",
+	"6WfR2WwiMYtwGk30uBrCSYV5yw4fERbVc/C87nFxZHnDL001JEoipbsY9TGXvQTC73eqeJYE4rMZSS1D",
+	"cdrPKdDec9qJ4LoVjKfhbbA5o+luC8m7Av1v5G2v7Lxew7/LL8pipd+2IU5ba6eKzdZMnqa2g6sw+yJD",
+	"sujj1S0xNLK2LH8rkqooEuUi+rUs0bzMSTWzwineoW9TfScFUHTk7dY5pdqJoTiq1vcHbR1lG04AmtFY",
+	"EijMH5tIwwdRvCWEeqdmR0SAGLnXFt5UyNZcvs46N0M0u4RW30ZnsL7jcFJcTXU42ar9d93InYaG7mdK",
+	"o8eSzE3gVcsmDu0n6vMkq6/z3eH5lS4p7B7Qv2UY/Pxl/rHno565brXleN4kWRHj5OA7vRgsSUSzpR8F",
+	"bumNNjuB31uO/eUbuq4kpy+KKSTnJP2WZ74YKNbXVih9uOBlqF88OQp04Cl488oXGs9uYudK085xredw",
+	"OXSjpevX1M+c+RJv/6J+ttaB1B55LPUFpfEajNCUs5oHQphDBJYioXxDNhyDYYXoLYN4//WX7zb4OHwE",
+	"7LTwBtSF+DxLEy7UiiphJpPkLJF0SX8G3qmJw/1lGIYkVmoGT92f35xfbRrDG03i1bozmc69bI7HdSqj",
+	"39GI4r4kIsZ9+bJdSZGqnb9dQaEvX2ysJ+QcFlNvB0oJ6ZJCSKyYxO97G+sFrR1yG3Mp6g6/m6BZlkLU",
+	"uK5ShHRIz+5eg0FZFLqcNUeDEboSY2Lu6X7CefzxLKz5bB9gIhgCNDdJHaP3AO2gv/+f/1cpgKAxwb/x",
+	"e/XvwP4D/f3//H9oty4mQaQtC52KKNbDaO3lzhXt/KRYj5f8H+yKcnU0D892mFGFcT0TKMQSx3xe2suf",
+	"nMthLSD9WsBgs3ybQbzN4pde3FkXV9tqeeA4gGZJmWwPiJx/f6m+28iiTXysnUIx68quvF13cnVX23lU",
+	"yWymmnFY9CmfhAsC2fhB5xyiZUs/nfLRexJmDYa/W7KqlUl7sdEKDRBhm7lhZdFUX4GdwdqVKYD5tjjn",
+	"h7pUgWJqnJEnOu0f6XBW7SzmlOaGFnVWcwz7mtHl84FsH7x2ymVuDHb0rnrVDvNg/Zhqbdk60S2qSiQx",
+	"Xp3WqqJOYhzebg4GMANsOcPLCkw2ATSjoCOgs7feC7ZoZKx2uoBXe+qlCluZ7hoGZI14FcSDdvgFOsK6",
+	"ofZQKS37AYnWdmGKbjZtVn1aXqNIEWStV87i2YFUJkiYEqlUD2ES56qZDiFNKKmevI0GMUHnjLL5BJo/",
+	"NP36MiWHCCgYmQ/MgCAnX2dkdyMSUm2DAgA1/TpOCUq4EPQmJg0eDiBW58jWnVbqhStB0sdgKejhAKTH",
+	"+Eg4yadLopRG8QzB4RFe1ASxlMm3XEj/8JYyOcdC3PM0+pb60GNOYNPQ5OTyHCXmTX8MsGrKmHjr7Fg9",
+	"VcvQqGHfk5sF57dtttG8iq4ujos99O+PefUqjdfOzmnRQCraRBr1sxjALkI2jQ1Vfn65s7Pz9//8n+d/",
+	"/8//wTdhQ6zUdkdrzJJsW1mrfHYqgf6KKFDxBuoCmdjD2ivd1zk3sXx4y/yV0mH0MwlzqhIlMFSOYhdW",
+	"OB/Zvnor5Xc4trjwIG4wFOIU8q8kSaGuOEFDeFEXVboAfyi6yaSEDOgFFwSFMQ1vhcMBhOZKVB7Y409Y",
+	"mK7yClq61hgJF5xE6EZtPDomM4l4JgOoUwjfKPGNCnRLElkJAdzbqSiVtZK+Qec+pZKcsXil82U8nMTH",
+	"Aay5FRxlYsHvc0N/yJngMUFdJzUNx/4MjnYsaTM9rOVR3au//+f/9JpZ1b7aHYi6Vaw3Ig7fHaCh3jSo",
+	"1sJQxkwrRRcQka+emmZhR3km1euackiKUh6TQIfGzTJhgDWqBYx3GjjmNle/4o367JY4TtMuUhbyJWXz",
+	"vsvHKgegNWluyiCtk9oWbKkdQ2qUBtywxANLpjM6t+HZjJBIw6EQlscw2G8Nr/r7f/23w8ECpJdJ/Vos",
+	"dM9f4u43lwBzmlgj023ajYK2tt8GN+DwmUCKXcA1npIYrzTS8oKg0p2AulwuSHpPTRKdjoZ9JoICP8EE",
+	"yC4wFI00+ClWMnBkqg2Ue4DinKlq0GD4Km/IpgspVqcH3F1wIQNkipxGwAg0rKTDh+v1INsxs4WRkKpG",
+	"Bk8Ovx5gXYjxcXXr817i91pX/fKLL158EWxQcsGoeXk8cdWjXIwPOhx8qBmjQkJdIcaZ33CSNQtcFcUA",
+	"pm+Gu0klmGQ3JT3Se/K2UaIbz2BVxnhqdUryhIZeafSxipZuOShWo73G5S7vQyTCp9yAZptN0NHBzeax",
+	"Ifd2q10YFkwAyWCGadwCn7q2qpvW8tJ2WVki14tUHcxGUcenmT7R1DbN54oJTR03pC2IQeO9WL4vnCsb",
+	"YtUttjhzes8vCclRVoxEi25jjTVuC39EgfuKUatxHBdBM/b+sZvavKjlkcLPOZ6/Ozz9xDO4R6z+mS3v",
+	"NTRVvzxuLCyxDl3Z29mz1bVmUGjLre29wBKlGTPe9Xue3s5ifr9tIfMtqomPj2xB8QNEwdrRTXAqEZ9p",
+	"IGaD1h7nY2kCKi/KNW2oI+qMzbuWLkBo/VBuz9x13EAh/2Y0aogYuCHpofXQtrMb1y9+b7HtopxARdoS",
+	"DhuHeE1/sA2PN1qp3WW74DGxxuqmEnZ5QBHo1/BSwxjzGiZuxM75xdn348n47FTjRQ4PL8ffjzpBJy9x",
+	"ViBIeqPWqIzJR7lTXdCXvGJXQTWbKO4Q3nwY2/Sj5riFRdyVNQhRRRj8bv+LnVKykw72PTqdwKu9Is1F",
+	"X6oDp/5LYx6VqQoU1KoCWSf4R8xMzDe5wn/Uz2pFcLUUo3EtIPgwZ/2lRevaO6fnMac8EBXA3f8TYksb",
+	"VbyVtorCZiXhr5yy7ThUIzfJoXs3cq/HsAilALTqprKg5js7TDOIdis8jKKHHbJmNOOiekuJYijAz8yo",
+	"W2kqQFdX4yMDUt4rWUc2rG+tsrv/bKvX1b2KhaDzcurGGSOIz/bRHSX3JA0QiajkaYBwtNTgWJbF6hfU",
+	"D/AGFCZfUtaow/mW5Qp+z9NKBEmfZD1qpcGd/c8H044QbARweZeNHbC1duI5wh7NMDF1YT3VMfCcTAy8",
+	"oic2i0sc+x5V1sGO2vTkNGvbaLcmFwDE+4c6H78PAmxJeTnzqzuPmOccd+HcOYuHAOWu99DDem5kxGpN",
+	"3fXa44xgmaW+EIwCtDMGQ7jJBFO/nKcU0Hd1grTOBcoNZiAHQBiq6FXCp2zOhpqH8bEIsCEVipRYH1lV",
+	"PXvV6N1ZSrx3oQ7p23Te1RIe6zed+7No/bW39UZR0UcwThe1Ff/3jEtsMxFizA5M8RkA6BFqC9SHPi/2",
+	"Er8fJvQ7shJ+VgPPkzhf46aXDu0GNb1wUnBQD9eqz1YTihs5ux15Ur8mmhNIKzZuRjGWZOmjofo+myDe",
+	"rbQCPZK3zYtwZGqce81BNnZyi+m48fS1KynGbOsGgYFsiiPSLQfuuNfMGZa8PucsTQkLKyawq8nR9mHx",
+	"ZWm4Maw9Y1SWe7s7PL/qL3iWdtpW6IHu1szVz3+3mus2zLo9j1zQ+SKm84VsMo42HLIlZ3IRr863WOfG",
+	"zVoRnG7T1HY81cnJquhX62zC1btDp2k1EmDx4nCJf+YM/UBukKl3J1pkX21zHsv5Pq3yIdavzroksG/5",
+	"fQnnBtBw7TelhKpqFljgJon5ZJKiuuQaQP7NO+PiP9SvdlOm1kt39c27mqARFhJ1Twfoe5rOKaO498hL",
+	"/cKocdvdbW2iRJuU60qdHI+MtW+qVed/g4NwG+mqraFjktNAAdi6VdkTRUT9hYb+eXTF3WYQ6RalS9yS",
+	"KKaGQWPxkrXAIesKi/jWa13JncyIhKVl0r09E6Uhm4CcO4s06y3i5dOnDm2RdKixxVMHStW7lDdZeEuk",
+	"fx90lSBwqSP93mANJtAD97JNOa/aZmp4pyJkr50ZrWjGytd1S2xu5DaRBMU3APOPujoEQS4ITREkB4je",
+	"diUlkwfnHeuMY51/vE3argvY1uCa4Wn744TTfHWsCda6Kb3Rk22qQNV2GOpBmSSBhxaEKh9kM8m251g8",
+	"DN994h5tXaTe4kludY6H9lGBXdd4sB3z4WZYpXUH/lX+zPYqaiyg4pZo0eO21dVdXMRt/B8fEfWsDHj+",
+	"wPhrh7YANB5T5m5tjsNVZjl9YDIowTQVJTvxpBIgdWCio1Iis5TlFcDcIe5Wad8XbDTjaUiKtKT1oDmv",
+	"i5cBChKaExpwRQkEcIGVb7YZUh35a+Y0skarGJRPQwFd5rGfawzEMHk6PlquoR66MJjtz0O9nrVhAaWj",
+	"GVSYl0uBJTAzM9b1XO3hxRXODcZXf4kZnpMI3WFG47iUG88Z+v5EBNZtqFmGYRbdyYvnbw4nvUfIMN3h",
+	"D5P8j/GRYn1liPgeUvzWAqd8fyK2FnQ030MLHke2GcuEYDaDFkxh+yoIbcD1LbC+5AZgHFEmuePlHHQe",
+	"SGE+irkSgCIIhZzqmh5Eyp/53QeXNQeXvvMKdJOGMqEPCcZr72rdKrRDLGjSXrV31uok/3ydUbJuVaAA",
+	"Y2BivDdV8BGZ3ibv0kN1cR0uAoeiezY+OoQiKFN/9P6TRFHYZXeXbwNZOUtVI7DcM+Vzc582reLDHdvr",
+	"nJQbpjG5pzJcnKXzR/rgtrkp9Ee+gf2FM/J0lhm8le1W3z/effORTP56fR5QACLMUipXE7VvehbDaEnZ",
+	"MPNVPBuej5WABCp1xS2nHXLdwg1H1QcLgvWlqWfT+Y/+UMiU94fn4/53kLFtzy54YNT0tC/G33+pQLIZ",
+	"jE5QuCWrZ6I8IhHyRAlGdyRduQrBQwf2iuCUpHZgN/DXa3uO/+2Hy06tcKniCF31wQ7KS8SZelM9pBvQ",
+	"fETbKDKh9Tk4Q0A78EoxloWUSefDByj9OuM+vkSFCzlqdUWYGgLEaNQvV0/SwHD2uQYXvWbXbASrlgcG",
+	"QomMbLnE6Wpqe9AhQTZALY9eNDMtt6mGc82KaluYRVBAS+J5gUVqHj4T2jcaIME19A2MGIcSqf8lAtIQ",
+	"TPk+t9GYMoJuoAwrGaBJBkXqZllsQjtFXmGIsDsS84Sg6S8RljhANApsvlpwzXSM2ofpASJpys13018i",
+	"IjGNRaB/Nf95F0Kiv/4k0AN8R6MP0wHKI1ABEfGa3WQ0lmhFpA01/WJnV0tw06KpfXR6dvlufHJ+PDoZ",
+	"nV6OjqawHUNLwM8EMuULcUogLjcHO6cMctte7uwEaGoGO1UHQ2OkGxz0BKd4SZQ2d826079lJF0NwDU6",
+	"DdBUn4rBOCLLhEvCwpU6DNNegOBF5+PKplvcx2sm8S1BtmENqluA6U73UaYLpPQCXWfNFnyYK9VMuojv",
+	"3axcSkVy3guuGWZRAERrxUWL7it0OsoG5PhA8QOWJ8VcM/OWrQ9rUs7yQnCw+uoCE/uGkxSTBkFVmAIz",
+	"WEhPnIKi8RDHsdKtoSwaZdds+r4P+L199co0QISBAgi7pJFDoygm92qDb8iMq31mK7TALFLtQChyF9tm",
+	"b0jM768ZlWhOpEAvd14UeKpAVjm19/bRVMdETJGarDhAUx0aMUU4FlbcFYGBVhWw2Gr9QhKLomQZYME7",
+	"DvEDNAXmb1rRaouw7Bmse5CbJIJrZuSWoGxbEQFkhpocLLOReSJpwmMarsyPWUQlivkccOevmTYViwGa",
+	"4kwulKQfKiFrihQZClg3QeeMRH3KzIoZClAL7SQfult3zdQh7cZGIYBFgPIFbF56TwTAQ0UAe63WTRAw",
+	"EkHB10B1YbK3gPupxegdoGmS3cQ0tENkvKSrd4tpq1UsBeNDuWDVqfaZBtfMAO3AGufx+QDIzxMaih5k",
+	"ZGo6waGtdu1ULC0RLJ8pcr1m9pLv8hTo1+Truu/2DhBmsKmNkcnAn17uvBxcs07QiWlImCBFSG5HSWwp",
+	"JRKnkJOiJPK8CGIJ3doJW+3UL5WOA6/Z2R3sDHZMsD3DCe3sd14MdgYvTDVUkG4s0DpOaP/W2KTnxFs9",
+	"W2YpVI6OzRIEiolow5iuMgFl3x1Cv2dFOYoSPWrKwGHKhW6wREY5prtAWlhwvjX241L2QOeYCmlDVtTU",
+	"LFNurCBVvPJ8aEovQmtapDkzmm3nw1slLoqEM6FFwb2dHY2RxiQxaELFwX/+V6FNNpqFGpzqFnWsRoYh",
+	"QfWqitvPxHm00geHuWhW871VBN23IDTVlTi1Lc8cVlW4GuAE5M6GD0HnpV4K33jyJXv+CuchtPDJ7uZP",
+	"rlhRDFN/9GLzR695ekOjiIBa8XLvm81fXHJ+gpmtrgbGkC/azGjMJEkZjkfqKtFftZjUKZdjpeQsCZN6",
+	"Wl+0mZYJCLhihSLl6ihAWK4U/tNbRUGuwvDTW0XDRlI1J6XYXsjtgU3vWHTon5ROAwfpbdBx72VFTu4R",
+	"1hX4fNC4Oj9BXSKWc9ocIrduCGTb2hfuaRxD1oDQOfZuT0YYNrYcU6S6zvi2Zhp6mObMPD3XgPG+4tFq",
+	"K4ax+XiXsz8851it6XdkVVQYMmPpuLqwMbRXmNvub8Pc2k462oaV5aSFBTIWvgM0VV0ObslqCpZWUeZs",
+	"gYGiAKkAJAIqjG7ye2d5Oy9bMaHXPGOmixY88pCzWUy1geflbosxneNVzHF0yfkxTudEf/dFmwXI0d5P",
+	"SESxDVT6zMmbObnhsmtYbCueboLC1WCqkuDzJZHYntH1IuF8npK5Go5WX1C3JiAa4bCXl8eC0lkpCQmT",
+	"MAH4gsoCzkEH4huoBpuMW7lDtmT5b4gRE0/szP6c0uJmhpovQEuOOqzusBb4YffynTOmr4oQ+Vla/MPy",
+	"mDckFxbRsjgyW0uKPuYCkRPGwb+WuYArFAKfZSUJOFfMa9yGpw7DiblFVVbaO7yzghI0QuJlos03QvCQ",
+	"gmb6KAbzvZnUx5Aqg18aBD3JUb6YjdZ8OzLHoF+WBgOHEVW9KH8gxmbmCZUR2guLXrr608l8nzldI6ez",
+	"x8Pu/aO5XNK3ds92BrXi/OQGU292eYAoC+PMBolQW/VdrSCSNLdHFwwtr2lXAjRtMqLlwzi3w9+Wif0H",
+	"6OZ61f54FrTq/B9jTauYgn17/Fk4+o1ZRtky5tsilxXUyaNZo1pvHhMG4bHanSkbR2aUEeGe7dyREMAx",
+	"L59mbYB3alkgQaSkbG5sfI53qqmIr984VpvvE3CDh1nGOCMtGEF9xHnpVMUatvtU19z0qkOejSttyL7a",
+	"3mm9Sbf4alG9M4B6owGouT0ESAuiFiGhHX6zGEtT0z/3FUsLP4VickfiAXrF5QLyfPNE6sEf1fpX58ft",
+	"+a/dGccE+LuX6f4YZrm9Nh8nKQ+JgHKLI6hc9Q92o1g/SJ1XbHulGMCGJgnz+U0W3/a16x+C8Lz3jkbs",
+	"EGiZxZImMfHLnJQhjARl8zh3ukAp3/xpJiCmyDjBiwvKJOXcUkA41uahIhDHFFeGpavfNq+y+FYn+X0k",
+	"AfRjOGOqAy0mscY5A1IGn+WsiUG+F4RWw+5t5tI7fwQu7a6FyGLZlmv/sKDhoiBGSMMy2Y9BTltdTYXq",
+	"ogSkxplScH/vjP2z++Sj8lpFcIZSnkSI18g4jQz3F/OvcfRBM1rLeiupKyRdYjWXeGWSf4UN5aqO0GGy",
+	"xtipfZCG3Wo+S8qBZjaU7yY/JHXW2sRW61y1lu0EDApqnoJNMcFyUVgU8wXYypAY/FGtB59GSDW7aPzU",
+	"eWCx+TknlX94X/Q/Dl87amRpD+RoQQtnS6nwEfhrKUmRiaDOrZKFT9bHzvy+189c6HfKhbxb+Nn98Qfl",
+	"Gm+IfAqW4Y0NKQO/bePYEIUU44Rc1+OCK3lLGz0V/7Auio/jm/jsk/id+SQqp8h/ih/giDjS2dxlP8QA",
+	"XQmC/jVKVxcZ+xd1k7rxBXmGiD7JlM19God65A5twyWvEVjUnZ334xNEal1bkQBSqwqZQA+94woAVQCJ",
+	"OvrSlixj8/tOytgn93w8xOXRztfh+KMU06p5OX7P7o3ft8xWxK1sZzE7SlcozRjqTp0jO+3tG+wu2yhK",
+	"odUDxLi6eedG3dTXMTD8vZ293/UC1euXbHHbGeCKvD6Imj0UGlDKdsLjuJK+yVMkZErwsmau0ZFCn91I",
+	"n91In84E4LmmWwsBftdRLkw8/wUnyRNYMW3+uifuSAzQGYtXnvzKe0ZSFGLmMdyKFpbMTXKFe3GBhcBj",
+	"QIDZf2LjwZ+az8JG+vlslWaoQEej49Hl+PQNypikMVBQOWF2ztlne+c/oL3zYcxuo40zpQSc1tqSqYFQ",
+	"tRkzLJGmsU/UE2rW2TT/qPzo9y0YP9CK+dl6+ce2Xj6MAWywWFpp5zm50+QGMn6jHXMkJL6JqVioywj9",
+	"QG4mHED6DKiqOsczyDTBMUCWlVgIdGG0CMrmA3SVzFMcEYG+vbw8R5I7DSrpSb8p0HkWC4K6h0c9ZEr0",
+	"w2OLthevXNxDPY+6rDSBxpy1GsGLW3GooyfkUJVSgxDBTuoTgegjg2EGaeDV9RQNNp/br8XHNfhUuebu",
+	"ltGSLZkdbNPrVGPD1SvTA+Sb0t7PUy55yGOxbw1lliCpQJkmNJ1IX1CZzrg3Ra/lgjAkCIug9jX6t8nZ",
+	"KZLkvUQz1TlKSGoIuGvwgABWp7df2pKuplVFqmb/AIxIQzjdfi20LSLw7LNJtHEaKxVxhJGGMdWBzGqQ",
+	"xmxx4BbuDmMuiNDdmQSe3Z2dnaLAd0XYtG50dZwSiI3WAEYvdpD4fF38Ya8Lzes8vALdUYf8n/wOifn8",
+	"494gMZ8/4P4A+CM4E3np44RrojeIz+r443ROpNd8X7s6jvn893JxvOax0iphipQVy9ZwK8zgdf/FoPv2",
+	"3QsVQH6oIaMYVgwZGZIDSIQuA62x8/IS/7FeKd9QpIYpLQayrnZvfRQT1WWSkjvKM7PFegAkXVKGDdK7",
+	"3tymIdjPO54lX7MAE6sfKSoCPHTJ0ZzIYhRN/fGos9Xu5j0VdMpsDTjjLdBt+nrLv+l8TGXpI137x3z+",
+	"O7n0Fc8B2MjyvT9APxjv21QfqmmbixjPpAGPglIKAEP5+Z79E92zwAI+7i2bErFiYXNWw2VK53Od9Yro",
+	"ckkiiiVBb6g8S0CiXLEwj1hzOghQSkLOQhpbtPU8NkWDx+eYkRERNNX81XFG597LhAsqebqqX6QX0Pkf",
+	"0z70UfMl9MKsSZLQLxj5RXQ+/CNZ0A3JOobzz+bvz7kTH5Wxm+P2cR2Mz0VCwlZYLzylc6rUFifYxBrp",
+	"ca4y1fh5Jsgsi3W6cxZRA06LUtLPA4Y0U1/ySIctFyxwU7QyBMf8VirQn9q6X4QqbRvM4aELLJrjkT4L",
+	"nn+aaGYjnpQ3/8kFT63IbDLwnCWENZp2AMrB2mUKG49RkYyRam06hYv24pB9kvK5Bm9fEBzLhepUW82F",
+	"RoIYpnN+eISAr+flgzbYeUzVyD8km/tIerlekk+hmptqkqCb1wHPAq26Nynt4QKzeV1lv3y0qfwz0/wz",
+	"aevCHvDHMErA4u/rEgQbxbl7SOe2hSl4Uf/DFklxw8HuMZUWrQZ6CdD9gqMlXplfAAl6qRncAszAbI5w",
+	"fh3E9I6IATrlUkl20vaRBxg3CXnQ17me0J8kkWQDe3NnvE2mKnyButVKRzYwX7GnBRZoWmz0FJFlIlef",
+	"EeN/b8KUW0nE4QhuPSmxPqUk85z7CZFrDn1XSzC2nEpgbpme/+SrRqCMiMsB1h9+1YOu9PfV3qI3QGe1",
+	"ely64sdWTGLyMZjER7GvOWMcM7U/H8r1z/5IaRGPY1FgPNOFuT+jgvxjg6o7xfuqmJ+TR7FCD0JIFlFp",
+	"QssaRSOd0gdVm4wCCEL5jMaSpLa6UoLnlFURiNXapElKBYEqSxrmE4oMqhE1ZMmqjtrFfp3jOUFMe7st",
+	"H91Hu70m7y6eE79nfTconNu7bZzbY0mWAhQZ1ajT+Rc7AVri9/tKV1k3jgn9uWEsUIEbvzeD2dnZdmiv",
+	"YVvQzcpEQ6kvUHd4Pn733ejHAB0eX00uRxcBGp6fH48Ph5fjs9MAERkOmoYLzcBJ3C7wIR8H1mpl9/Bi",
+	"NLwcBTqCfhSgq/Mj+Pti9P3Zd6Om7vXXD+0bEPkLpb/Stno63tblL9UlDJml3VlM3tObGCowLrEU+2hv",
+	"Z+9lf2e3v/tF4Pz7cmdnH/7vL+uXGtwnRxoUe4shjVi0eUBfOgP68nLvxf4X3+x/8c2GAREWtRnOn1Dl",
+	"yLmQYjJt7/MzRjRD4LMSwwwQI/dK5gObyWfN4veVrO7ebBtqkqhXt75Yn/8C/zUpa94rVqk4DSkexegU",
+	"PxsfPeJ6fUOc23XT5QovNdpLzYw+O4acBd0m66PY1c8Gyz+2YcI5n+YEP4ZhvFfaT3NsLjwucyzK0OHk",
+	"e8RTbWfXF/8jmITuYwsp3AxKd4y66hwGKBR3PdRHuVwMp7Mp5BXqb3uF4Y75jjAl//5k/wzFnVMKvY0c",
+	"+FkW/iwLf5aFH4vj5Nx1rWCcgo4k7+VzdVxLw64um/eOXGLjqSyxOywQRhG/ZzHH0T6a2g6mqAvGfKgi",
+	"hFJ+7zggU35fpAf1QMabaqL4F/WlhnEB7plXlQcLh+KWanZKJHPkQ/ut2o6pYqC6U1i+Q71z/SMqIMyS",
+	"6h0rzw5LicOFuo0O0IzGRBHYv1x3YJ593VFfl11XlKzLrg9CcXfdgYLOA9Vxby0dfvisYfw+RATPjf0I",
+	"8UBIvMZOV4gj6j0qJA1NZR2G4xX85a1q+2h9YgLD2iAmXFLt+qc8gmE4Y+x+FQXoxU4UoG92opLY8GKn",
+	"KXlCt9QgNejPrNDwlfpD//TNTtQgOPxJNRO9NW0rJlaJxwb66MX+bLf4/Skelc16EtOF7pTGVK76UJ5r",
+	"rWdAY2bmfhvkfm6qe/mKgvlt/863l1Tnhf0DwWRWZv8YrMz6Lnw+vb8rq+O6A+Me29qJaBf1VDvDz39R",
+	"/2lng4T6J1rIhTCEG57Jkk2yOmKvZFCl5k1RmtVGG22PeiKfTY91fvEI/vDZDPnHlgZqp8c5wY/nJ2HM",
+	"s+g5vhfPizhh0ZzheKhfQiuepWj4wwThEGpwI8ERnDONwhFiwPm+o0KxmdF3ExuCJQbIKTk4Hp6AAgJp",
+	"m4dqJK/tzDxVAHXXw3sx1H0+UoT4pLC5a0/7vYC5m2mtyUVUCw4bli+7GU8LxNnfYZoizPowJ7uHZCg6",
+	"we3/P3vv/ts4juWL/ytE8AViYx0n1d+ZRd8UFotMkklnq6orSFLTc3d77piWaJuwTOqKVFKe6v7fL3gO",
+	"KVEvv1NtJ/qpq2NJfB1+zvucBfVUBzfXj2QhxZ9+84jt90Gb5tjWYD3QQDKH0D44GzXNxcBmsIxFyx37",
+	"gLu4khbZcH/4AgH0csKCKSYWZb3NqSBVOKu5zrUS6LPKYWO1VKHLwjh5ceUmUZS3YmgZn+1Gr9nJnrmw",
+	"5pqzbUXTVwpCRnBdeLsr6T8b4U/CQiY0p9ECidVMRRs5LqHJHCeVv1ZAxjw7oAlzvPH2M+7en+MyOTJ7",
+	"cA0hch915eK5rIpOTRTx6iCpFeQOHENz8AoK+LMxcv4rTdgm2r55j6h0mD2xUOm/8JR+LMskk6mhMnIL",
+	"i9Bz8lcWWpBt1vbNoA/emK9G6TcLW1Xth51vFf/dKP5l8m9V/1b1f2WqfxWpX8ICUL1Im9gAarBtVSsA",
+	"QGhrB2jtAK0dYJ9l2MU3fHtLAOJQ0RbQ6Af3TAE4r82MAQA9i8wBZdTBrwKoNNQMxkd+xieaEWdGv35k",
+	"Ymx2+8+YQur+990KcfM1rKExbtx/at34cRzHFdEn40SmccMw7qEb+8wGo4x5Yw4CFhe/d4+s8fH8eElo",
+	"K602NfnMf86/z75Sc9+Ozo/eTYA8tLm2R+dH/6fzP2cn/+sf/9b59dc+/qv7nx2hfkvVbzP1m/pt9tvk",
+	"t7Db/bf/7+ithDOWL9P6NpzyVX59DKUVj3fIjHZtUhkH8QYGlZvLOyOLGwJfaEm5+XDthU9AWZs03syc",
+	"chPEdzjia7Gj3ATxilYUs92tDWUnNpQSvbcWlNaC8rosKD40v4DppHJ/1jackCqarWg1MYDZ2kxam0lr",
+	"M9ljMXXh7d7aYgLws37sBExqI3OJwZx9j50ozHGZGPlKYidK57K23l2iiDZ2opXj9gtDd63oT7PmoSdP",
+	"LFFO2W+2Nk8YibiC0q55XpjXgtR9BXM880SsTNBkCXZLBGYAfw1Z0id/lQm5+XDdI3OZgrlglBUDSVjE",
+	"qGJQiF2wCJoEMpaPlO0o9o2i2j1Zmwb+4GadT/pvbuUriY1uzo1mb5mGd/kzzWKjS/qmz2bkcRAf9Y7A",
+	"9r9SwZg7b0M1lnmp70uYPWaLwSyfkGLR6CepDHn3jtgUZjc1r9KpWmluuFFoxiYd1ykTusgolzHvfo6d",
+	"FhKypNtoUV/f2n3z4bpCOZamOuY3KaJ583jw3iW+dlS3R/cXd6At3F/ffPl4cX/UO3p4vPjLx+t1iv2M",
+	"kObJRaplzCNphKJZTDWUgsnIe+lsqXt9ae/J16eVVC7xR75eu5uFINYmIh8Od1x4kFtwSAOGJxNAw7KO",
+	"gRXW6xo0zOQTc1WyKyoGJd43M4Uja3kbR1SPZDIjT1AipMzCrmDQhwyiD8Np+/qQp+4E8GzWM1l7xPHM",
+	"wPlriKftS9iCmwU3JKpazNhIB+gtbxKY22XXgbBaabvmlqxqo23B6kXBaj0L7i8TpidFkiM0YY5AXN0c",
+	"eyTYSURPGE/IjGlq5kg6gtk+2USxIGFadVub72uWyHyIyA2MINasbfPtNVh0Hwz9KcgrkUmtRbde3LIt",
+	"ppkIknlsflgidsE4K0pd+2D9rZ3qAivwg79H1mm4uin43WuEvFrxzOJdJyOc7nts8SfUs+FWAHEsmEgG",
+	"rHS29wjXtos+pKY6hvp2JwoWlF34zolr2dNsBoZOUHTMbEtrbPATcTElMmZCnRNb648p8jyhmjzzKCJD",
+	"5pqMhaSTCQkZxGIzQqqmLOzlbTNd+zH2NeYJU11sT0YVubAdC0/JPYOQhmGqtQThlWpy9/nhEd4PWQCm",
+	"zz65IDfXj/Zy0kCrHlGSzCiPiJorzWbqGFegAioESxQx/5U6a41IxVxPuBiv19tsIp+tFJv13MK+PgsF",
+	"XyPOZm7yTLLeRv5dao8stHJrDJ+WyXj9WmaV/rZIL1pOWWOEs/1tJYH+h7M//VgV4pcL5VCMeaJn0Qbl",
+	"ngMpRtyVnMOuSjLpWWED6Ai9EFQQIaGXHkvMDUiVIW+KryiKTdMnxf6NO2H+AGU5/3TFrTdcLqyIKzKj",
+	"kRGQYA2RZon5B1bylKAaeLeZRgmjIdRxD41chjc4RFbplm+bGfY9SXsHB/SzzFHpmSoHIpmOwlU+0fJ8",
+	"lOx7THFH1ALbZ2bib0qPuEKjWfCR/4hBrrC6X25+b4gdFtnfRD5XIzS8NnMIrzn3wxjjGgYYp8OIBwvU",
+	"inQ441rlPI6ZA0uQ2zi+Ym98zAS0EK9MzKtXTQUxHP2MKKaUa+tKZDI+kc8CqsBHrP+r+MmImKAg87Ew",
+	"VKK4GEfsJFUMIdMxhiLj7QyNAkq0rNSu7ZEqs8Vi2biqpEsyEVIVmGamwmePHquscTbUuOOKBBMWTFlI",
+	"6JhyoXRl+GNV7gH43mzF4O8noAOdXNzdnnxg8wFR5qsU2o7OUqWhy7YYQ0/v7AQSoqXMp5WdAldYP59q",
+	"nfBhqpndCarJlM2PFXSTwIbd2TsJo8HErviZcg1Q7EKGoXC/DQqJyBfop2rL7JMnGvGQaoP3SvqSP1xQ",
+	"qokUATMiDEAi13CtNZ0y0Sd/SeSzMtJFB4Obz0mGK10yZho6riqjHcOVNzvKaGiO/L8ePv9sqGkEgAqU",
+	"gOYXKK3MwqrwYUUkewU+u99a4ePlhY/qwBjmpiWJWQI2hs7F3d39579dn95f/9f15ePSJirLffb2g+CR",
+	"Np+s80PvjamysmPNDTk2ZLrZRc+uHxnOC7fdEwIGZl6DqkiyrwIZcoJ1JDJPBut71oU9W9uFICXGgNkb",
+	"wBtEaFZslDKA4L5n79jDI8pYVq4ATGQUGsYCvBO4k9d6u0EI3pfl5IQUSoanwL5CGFgCFwotrSIXvRvk",
+	"6L1SaTaTyc1DE6oIE6G7TG/JOmVA/SLmH9i83kJlF7hASl9PQK8xUcWJHCdMNVuonCvTNnpmELMHr5CE",
+	"BTIx1zBIpMJ+EFlNJ+sSKIrPGDIG0YXDubca6M9mQAkdGfUNou367tyElwhfn4tfx6Gb5CH3bKXF2+Ik",
+	"jqI4iAbW2m5pOlWLZ5B5cDYbOrfFV1t1zLh2zbLlyMrEqmEakXn6qCSgZS2p1+5JDY26kcEaSMt7hS/o",
+	"kP1oZcY3lxFUoO51Iu8ust7D5ZvZ9h/e404gXtYgHhoImx6GrobttVX77dMLMD3h7IkpMLFiALoZ2Qv2",
+	"y4B8RgUds9BJ/M6zuwiiV4z9dnHd5PaKdFh/3O8R+qx6ZBzE3UUB2OEqDStfcb8gu8vbtAkqmZWy+gEt",
+	"QuxVh3JfoDLoAIUhGhp9rQARTfbZKxZHcm7AQLDnGhBAcx1YUjEDBcMaRnycOtss2uAUGUo9ga+4tsA0",
+	"5jaY/HTKRXhqvoC+x4iNaTAno4hmTYTNGoc0mD7TJMzC96FnSZ98UYz8Z5jM71PxHzpJjVzh7IdoT5Sp",
+	"JkHCqOZijLb+MJmTJBWERkqShMUy0Yp0uCDMnLHqmgXTGbOuRxqRwOz4s0yjkIy4CJ2p8QIfm7AIYJCS",
+	"EDYM9U5QXchfL24/Xl/1yOXFz5fXH+GfaDq6vjI6zvXf727vr6/sukfaKH3Q43TIJhyV8VHCGOmgLRa+",
+	"njAN1m4YBRl6j0xZrAlVtn/wVbdfE9Js3r7MzI0LgfgX8A4nKetle6lcSnF+vJXtXcGiiSdV36dxRCPF",
+	"etsnVexNmZEPPyq74bj7C0KDXCQmHrKBjeJeH2aqaGH1f0NKMotZkSUNvHs9OPcdAQFNEu5ocsKCqcpc",
+	"FkqzGPqVvieDp2zIO6oUCwdwowyZweMDvPCZVXLuh0UU7/0QohDAMwAyCTwE159b22cX4hbg9nKFV8La",
+	"LvayEkymI25UA8YF+DmVwmyLDWi+u/756vbnm67nQwLcyjw/xUIxJVuQ4yiZ9MtEGEsutGqDvNo84e8l",
+	"ZiFgNQo+q4lXLORa1mtgp9/sv2wDxqYkpzuWzKiZfTS3OSvK57HoZI4iQpWSAacYq4ZpoVgeUfXJPRtz",
+	"BX4L0qFjJvTJkCoWdj1VLlWagPd7wkgqEvtCdvWck7TfkCe1olDhWFxTAZhsS160DszeCAd2O4qlFCpo",
+	"+9nm9TbW0ADSAZ56CPXHtuI6eEsqjCTjPCD8Gtbz6lhLW3vsLfMioHq6MR9ampJmbX6rNfutnUUlJe2g",
+	"WMIhOQI2kNLb/K+DbuWbM3pzPdXapr205tJjuB1ETEKIgVFaa+x7RWsPF0GUhqVHbfJ/jwgZ2ordyoYP",
+	"0rHCgMAs64umWhpcMXr1nCgWsUAry6Y1n9GIpBgHqHRCNRvPCYiqRArHuNExYD4PaQ8QHUnFGLIGvhit",
+	"Pork85V8FuOEhgwNgkZaSmQUDWkw9UqO9clVMj8BO6AIyZgJ8wM7QXugi2hWhEbPdG7UXJ0mgvxwdoaC",
+	"RG5ZcAfzngQRNwdsxOWYBZqUrQ8wUJywUcTHE32JZgstzQdYMuOCET4qCS1ckWEkg2ld9CEeYit8b2eZ",
+	"w138RAUfLTHNWdp8WbPcCiwAZ3wPDvu6+Tqy7gwMGfZx2pcw6z4a1AZdDLQGSrePuQtwD38ddK2lrYdW",
+	"8swuZjchp8vzjNxrrG1gZCtR/KBPLrI4kCyzB5MGrHUPg43JkGI3gDTSPQiHek5oHIOAYvNKkaNuZGTb",
+	"wUY/5vtR1Ukchlrd5Mvd1YXVTQbeNR64tXpBLxK0F4RORWeFfSBqQmNGKL5k0Ai3rNVgWg1mb6UYG9xf",
+	"K1Xs1JR2CvatVaoGgSvBPIwlgShJciuZE5vJFTqmzskoBY8royKN++QXSFIAS5oU0RyEjHMoHka0nA2V",
+	"lqImUfFLZldz6Yow1z+KbZesTIXJ4+J6ZMpYnJ0a2vmbYuiz3XhZz94haWpwvvmpZ2xkZfUN6ZMrzyTb",
+	"lix6U7iZm+KpKMLVbg1AEMiL369UjAYZDudhBRRnP0WNy0M5AqhA4PaSME3AFSpOUPgrfKO/wGYE92bz",
+	"8kUvg49e9XrQJ+uXBYIbFvlfGE78WsPUVkXF9UuEAHEeq7XIszV7HbLZC+HIHjLmAK8FesuC25xbVGXY",
+	"in5RolMoYytFrcm9Dy2UlM1UFfNMPjKEXIW1+y1kvhdAtYP2lMLm3XtXHQZZYLApwMLriaaq7MOa4VTn",
+	"xI+nQiFTKE2jiMysGQy0mfdZNCJXJGaJ4lDhwQCukJ7BAkwean8jnbbdtqaAJxffVCAzryWWy9jLt1lL",
+	"x8DeE7MxczKAH5z1ceCqC/jxHdhOy7cZtZFQre3me7Hi+4oGAozxJQKhTgMqAhYt6IMIv0N6bypEbTUQ",
+	"0sFow541zPZs0EiXDOdE2RoilKC/BTxNfCwgXbLU+RCGWrewQ26tIfKP59+HpBbgfq9nI8F3ojyJOKtC",
+	"hGH+GRQnqVDEoLEZnwmVF2hhIgRXRBae35pX3g60If0YYOMiy3euQspuMW7ClZbJfGlaNT7HAxp5Luty",
+	"BeA+uS1UkbGyiVcPAbz7qgfUD9HqNJKCQRYLGsFnUkEWCcaYIljmBQ+hSA3V8Op7ElOlMid8j5S6nvRc",
+	"17HbsJdp5eaeKd8uBEBlxJxIyilJY8BlLRM6ZiSSwVLr0E92/1ZH4swTZxbRfVEz0SdMivbSqr2z09IG",
+	"EaycY52Zz99BivVeZlwvat5znuVt9gj03CEdt7mEjzIiE1KTkQGsZdmdRy/X2Occ6n3anNYeYVMz76mh",
+	"6anaZtaFpkBrb6Rr42eoeKM5ZDdyk9Fda6GNRl6hm9AhyScOdtZXGY+9UogHlnjfWihXCszLlY9Jxpy2",
+	"S9AvSAzTdMjQeLVUaDAMPX+8Ki245344+4G4AHzyPOERc/FvNuaM52Z00oFKyC7d302xC4V8snC4PDcU",
+	"Q4Wgms8iPv4hX1UbI/xSpQC8Td6iKIBHUWD+gpN9dWmNN4ULoDSPolWugU01gdqcLZ6/Cjyf+tC0hurX",
+	"5Gm6FVxzCLf2bpKHtxWY/pQRmRHDsjS9zvWHhx7277z48NB1Icke9PLZjIVmqGj+ntTSax7H/IPV0QAw",
+	"neOaPHFKbq4f65Abw0MPGb5fzDOV78aCDP8PtYe/952gvy+/WZH0bZxwJnp4F8tWB36FHOqh9kKD982j",
+	"KMuQbq4fXdoExBCbS9caN1tH0x5zYGQwZQXmhXxNq9e3dAKgTfPJ2LVnOTWqkFcCqVqi/o4qVYiU05Jo",
+	"Q12F1EqvWjLXFuOUK7CWmxNy7xJhT0wQOtKsIEGAM8Sacns5SGafP1bOARZhExmMaZap9ufYy0ucyBEU",
+	"NyrahrkilPzp3Zl5xNX+wWcW6X2rlul8cVfaggA/LaFQfKEAX9Zgu/seDV+YF7Nw79swwKX1LNfRQ7Pz",
+	"kKUsuVfH196tsJQbKdgbVtLiHEd2aGtzXz1VOmF01sgcPsfQG4L8woYPMpiyQtw0Fiw27ysS8Se/4MQT",
+	"5Idi9fjFXsdqcHUty4A8v+VI1H2f1WrjepfA/gDr3Bjbvyum45k0wfofDNbvdtgsoHQc14bqattRPnMd",
+	"QIDfXSK1DGSkzp05wREzVySNIZkaKNAjeZugyBLbb1ZAfI0iUjBouUJGCSgefilbSNZmPcJoMCEUOq4Q",
+	"hH0H6oO6yQ8ILo10Buiscx8cQCG4uaNSyNMqf2FAlKCxmkiNYSHgerGTs8mXruMOCEPdPvnFZbvmpn3m",
+	"HOZ2wbhWSkYgReHXQNKyMzTHAtcKk2CDSCpmo4ZtTPO7s7Oz97bkJHb5hRYMyn0BfhmQIRtJ268IPtIn",
+	"l5BmjmPim3wsoGEm+2o0Sg+VYi7G6o2zx39fYRFI4fcOa94WW0UMr9adfuLebd8tnzX8a4Uq1EW9xzE9",
+	"G76ljJIE3Uqez/0itPZ32xXK1mGEm9cjw0Sm44kmaQx1F7KWU1BMIqIFDuzQKiSdpfUuzNZ0F6k9D2bB",
+	"raNrV1pEXr4BNnYjr3wNOfmuehJRpfNgb65Jx+uvDb3WDfFBt1M0qrOwbbX+OpSLAmnsGPnmIjih0NXl",
+	"W2Nm0ol5apJIAQ0Dud0naCJo6C+oyWhxXdidYpClJUky4l/JjCsFAdPmnsHKmCIyySS9J67nhCuVMlWV",
+	"8ecicDkUKQBSC2O7bcNWn/K46LTBEe+TSZh1WAP1TU2wiBHUDJkxpeiYteb/NyTTzUWOAYsoaWOrOgSb",
+	"Wl55OuZ6kg5PhwkVwYQtN6rTKCL4MNghsnJAuRH9huuf0iHUKFJm7HmPpIqN0gjjV2WcRlhy3n4Gi4lJ",
+	"7DDlFVF3SQANzaNuYOL32Sh/cStYAnL5G+TL/cfGGMhYfkmiNxaXVFrR5nFHPoG0gtVhtyzJ7zEZ5lfM",
+	"Ic+thyWryVZ16BNQrPHXiD4/URFGVq38bEQZkrCQJyywZTUs5qAllUJH43LjZvvIRRy7nFnbws7mxzpL",
+	"lP+jqxlR7ntXoy/CQm69dy/dmpbgkZ3XbXHYBlzyJ/dPvqWV9YHpNCYXwYJkAmUe+ecKfXYPMkK8emjr",
+	"gFyBUDCJDTXOzRGvFaNeqDP+HYZoNIEACfLLuiKy1TTgrEU2JPjlctWIR9jZBGHNwC0TGjqlOAQa8ycm",
+	"IBwor8HosDkreaZcIrqH24mUmvAREdK+rXJxrQpl2Ia9LF5d2pv7B0pXxZH+kssYpBN6i7f/ttyqyTuE",
+	"v66XXHNnNu+Z6wkX/vYWRjd73ZhXhNr0Ww1tR5KyhHQtdDLfRsZ0t8N6n7Jr08qbBytvIvL4VyvIUGe3",
+	"AqdB25VyckIWyBCb42kIFxuB59BgtS7pvQCtGJk96pMHjChU5H9ffPrYA38p5tbGETXoDW5WbmRa9Ggg",
+	"ZzpW5OLulij+L0Ygq7TWM4EX6a88YoeDyjPKxRpYnCXQHpkXj1bICzXbgWdQQeiGYc323yEkv3GnTJWg",
+	"1urtglcEboVd1+tzXG8Yfvy2vDA+Cewcs32BfTU7ZYO0r0jExRSjYqod7fNeCS6HO5JjLnqQbI4QruYi",
+	"WNjYvqpY1pglX72kV1Ssd9bauOlU21bHe2U3tMfES5fgBTEBPLTNztkrpqFpSSMqQLRXIpU6yXob2Liv",
+	"SAY0ci3482RsCyMdGkFqLZlBjwNsn5ntDelI4cYcptAnOHuwSL9Ynjxho4SpyX9gD9+EnTyxxAiY2XDV",
+	"SSfsBINlVKEJbd52rl/rGX4hlNp9rl51omb6CxL2sPWeOnebSTpDKaPu0e+HaZXE1a5TYOsjkkqREA8K",
+	"Lf+YfK831JrOgGEuzWyH1rZM+Vpg/a3ky/h91eYPTTZcW0EL/EFlsc7C5JOcQussLFzFwia4JBX7fsKM",
+	"HqoIDTR/YiSD9KbGqjUS0BIdvcEBVIzA2dL/81o1V3/vrmwG16aeHEtG6NAxVBe2FsVD78BZg25rg9uy",
+	"HgxWWbS5puBWhtA9qB1V0hozl04laqaMagvsfy24HI5/uIWQw+5okEfnbgUlG2m1FUHpdEbjZjXXiP7F",
+	"9qBNAlMHO9IIqScsKYpLEJEcs0RBA3OLbd2sxrlNuioazpigQ6hE4/lvaBBAP48yiH2icQtiBxfkgik7",
+	"C6ynbZzy28HFTzSuA0NDFj5JfGcl8jQDH75iMLP/wkL9ckIVGTImyDihAtppALgRLXtkxCPsQGhLfuRy",
+	"XSmccFV/wb2/jBYXX95ZkbvIt3FVVIipFGUmMo7YyoOvIijaxefRvRAMoUz4ovQ0C3uYZHQS8admzTOH",
+	"tykTRAUyznk+RiIWFBwoegGdoPEFCPmYFnKhvLHubiHkUhEpyJBNaDRycVzLlF8sNVUFTFfyvEXKF5Ig",
+	"L4AccJtXRMSLAp01ElcLhodf+q0kAuJdXBH8VkxRy9XKk41wrgHPKFFcjKNiMLWZsYCgJpmQy9vTyyui",
+	"5spIE7arBmMh1FPOv2p9CeXcXh4xtQzHctmjAcX2xwlbmuoCH6wXc8jFSCazA27ftyMEXMBRPeJrQ+da",
+	"T+4mEOyZ3V4GgJ9oxEOq2QnIS43o+zcXrwJIaaOlZeIlttjQaS+fBZsd1aW1+MHYLgjbXDzSqXwXA29m",
+	"TFOs8THCco9V9P2bXUge9mrDgPcWds387KzBOLAK6kKwOSYLvQr4Le7Bqgj8y4SBedvQj0dq6JLjWiEx",
+	"+YTTAnALwOsAsEMTBDqXnkerdRC2MgcIqbO6Nuo0mFAhWKRWymHJToj4HyEhM1JJMifuY6TD+uN+j7AZ",
+	"5VGPqIgG0y6ieECNnp7JtlYwXp4W/ZEr/bM36KWb90FZCGtWsI2RMD+PyhFsjD143XbCceBW5VtXswYp",
+	"yYyKueuAoFzMFVckgAqH70nCtGFBWWXTwb35w8mF+cOATBgNoZJXyCKKEu/BpxiDnziLtQxyQnd33qei",
+	"FTOKi5fel8lWcm1417X+5vtfLN3+B7z9m13zArxtI1Z9tjVeV2lpf2EZKzaYZzRhyTqv47CfvXXeXh2a",
+	"K6PhDHaYfFFLOm3mxd5A0reji3DGBVR7O/+ffxh6wquQ/eUfFWdGARt48equCl5ZkFyc1oDSA3XBu2WO",
+	"VzKXWQwC8CHPbDiRckq+3H80eh4AE0lYwGPDY1Q9OPWMwBXRABK4xDyPglFMm/+62Dsj1NgpYNFeKCSK",
+	"2ieQAIkYzBoqbytI25iyWJMOFWSgZjoekMRwLxKxkXZP2YjRbp88sCBhGov8YqlJFkwkC8mQBtMeUZJQ",
+	"cvfl0VYj1hM2w05kWOlYCmZLAtu4CxixH1OlnmUSDnrkecKDCZnRuZHLsiloSaaMxSj2YYize8c5WKCn",
+	"DM68A/+eSKV7xEgkoAalytDzjHX75ELYTfeIAkyfilBiTyOi83Osv/ns9gX6C+YFl48V6Vw8PN5//ufD",
+	"p8e7f/70+eHRFjUngvFMObONgbCE+VlWwnyABNKHL1c5z6VjcU3Qd/jcZ/c2hYa9uhXm8tbwAe+ZSgm6",
+	"AzQnNHLJNUR4ih6tfF86yl74GVXTA6gn2/ZTejVMPMPARk6+PiNfSQk5/WZZ6Mq5O0vVkJrIeDtGn1xn",
+	"rDwdZgMokios3cZVxtGfeRR5rfTtQIXRVVPmzsqMpFQ71xMmSKdgQmkopmsNCYvCC9Y0SuA9WzMIoVWx",
+	"SvV+h1JGjK4ZJZsTcJs49BYx2CYa7Q6Ae8vtutUq4kXgXGjttRgF/e8ApWozjVowfKtg+MIC9CGLzi1s",
+	"7gw2b5jOU6u+g/QKGHSK9WxVcwgD2J+Obf8G6pos2LMBe1RHMQ1dbDBiAQ1WNI6PVWZo6mJvm4s4TuQT",
+	"upjvGTTMGqZaG8lVjggV5q1EPtHIFfsnZk5kwhLWM6A+O2ECC2x1BjEqZIMeocqOifYjrruYtO6MV7NU",
+	"aeywRdxi3E+KjwXVRl3oDP5+Ar+ePLi/DXrk6Yz89Oni8uThp4sf/vzvRBrJefB0dv5renb2/weaz5jS",
+	"dBbD/zL716EM5/iHgde1tGg6tvPlY4HmOHPn0Q2fTcPu8MmjG2Tgirn9mcy4SDVT3ffehkOd5+eJJEHE",
+	"gykLcdlDZgusYHjfjM2GLCGdzJJkXv2iWKIGziaGX/NIrgtfncgoVPkRsYQYMoM590gqIgjmmkALdh7M",
+	"CY0i+aywe7s71J6zHXqWRZb0yc8SgqCnbH6eHVB+MH7QtDncKm++ZwHjTwxezSo4L+TJT2f/gWc1YV+L",
+	"Bzwivx4tOd+EPpP8jH89yg+5eJ74u+Px6ObLuXyF2rarNfhF8K9mXGluwPOEifxKFPa7v2w+FbI7zFLX",
+	"G/crCVnAldNdrKDotSVRdK7QPD4x10ooIthX3eb6tTUB1/OQW8wi1MPbxBZUyUrM78xbXjASbeUuL5qb",
+	"6p1OedVALWMeYF2umvCOZZ7zh8KsW9f5H+I69w9hh77zAh21PvPX4zNXpUu7a6d542Cl1gAAPY0O8IK5",
+	"qE8uwMOtNPiaK9YhjvqCkYCqoHWXNmJW629dA1saHa7+Q6/N41oE13Vdrj71ty7W1sX6vVysUF6VyISk",
+	"McR6N0LyLo1VPls5/QbovpmndRnPQNtRoQJQyYWaONk9Yol2QjBXhD25hJxV/KmLOUVxMf57OMt614H7",
+	"6aWStFs5env/aIH+Wgdp6yDdBW6u4CFtBsFlvlOLayhQ58o91wrrnOVxKWqp47RFvbfgCN1Yrj0gibbF",
+	"w+/g+XwhaRLtkqslDDJodOVhYJYdZBtT90eURyzsERrHfSx8wcJirqBdxhDdcAZhl4TflU2hjzjhg7Ui",
+	"wvy3MR/anZeCwZ5mG0q0bPMEX0meoKjw+52mDKYio5rGm/8ImfFjBjVjZ5RHx4p470G5TyJjJlQP3b6G",
+	"IDGEAS/83eeHRwQO77X3hJKb60eb+0IDrfrkZ6lJTBPt3O5Zm5Wa/iQT+fwl/9odHbNlotMDHwsWFqaO",
+	"lVayjgCwun5DNzhXM6NZoprRrx+ZGBs0/+HsTz/2NvAEa/ZVn070LCpes/KHauEARFZbxwEOzAeBHY0B",
+	"Z80VmdFoJJMZILytbCkTwr7GaBB+y15MQ5kFIouRNte9s72G2CPbqhj6VFTvIQS69EjIlS22vCDks9bq",
+	"U+yKoZQMOFTmywI6Kven/6uAxkQD+L8B6biwDxZabBhl0PGeCEmmbA5ZYtDhSNu5WrMUfONYIdQRKUCj",
+	"ck4HKkJ4aCihmRKktskZ15qF7wlUqX7mCnAKhJ1j5TftgLf/fgLKxImvTZzcXmE/ytqmINl42nFc0oFG",
+	"UDinmrBYD5aKZ70vro+ljsjbK3ObzZ5keYQ2bgoC1jAu6ViRjsNCoA6ZakLxALvNETW1+79em+XFQO5I",
+	"DWhvGZivC94v6/vxKGdBCR/vKSc57U/jqh3ZADsFG7S7/3JEuO4a/mMxI2xr8bS1eHashfe+FRVx/7oB",
+	"wIgSqG8hjMtk3KxxY2OJiCuQh32IVrWMuVhJN1WAu1UV2ofepaXDjVxNRAoBskZCiOmYC+dorm9hD8KO",
+	"h6tc8Fk6Ozp/lyEBxNFi+aKKeROHgovOZorELHHyU9NoD/xfrIzkdsSzs97S8TfiwYcVuuSf+K7ClWyG",
+	"EY0ilpAhi6QYq23sDm3U0gsgXcw/sPlaYUvFI8bC5RZJHMwV8aPGzujDULMaYz3mlAj2XJW640Q+Ycix",
+	"kf89tEuYkmkSMNuDr4p5ZMgCObPaRPG7Bvj7xJ8/yLgqk25Twf9vWmNswLl+Lnat2IUs/0IypT9TnPsC",
+	"cbKwR06eXB5F9G7/vC1FnNsM18D7jM1yw/c+xnGFpAhEtO9S5/eKVG8jkfYPxx2wiqY2O2sCeElcPcV0",
+	"KbVqnFFuewJ0ru2+ilgeUaXxfpGACiEBkrNAkGqCk/nBX8snmNh+VumtzhPnv0jNV1CZArpF7m9U58Y5",
+	"RZial4f6ZNlEPKvLb5h9GmmX9/hKE4q+k6/NbTlXdbmX3t0D42b1/rXGiRcvFIyQ4OHkpgCepQ3USt4X",
+	"YWilesh/FeW4Tj3xQBs+WcbeizA8XOC9CMMVURebguMGHGBQfc0RbYLPNEoYDedZojRIxRxTnV3Hx9xU",
+	"KwVDB1AtN8dnbEdRrOOw95rEhltndyZLL8/MdLgHZvdahvYHMLQCCXrH0KpAe8sXDcNy7Go7lljWZb7x",
+	"8PelEW+jNIqKPNLxhzzuF32lcURFz114aIncK1qzoBACdHivDQpebGEqzq5gxmpsVdd2p9uJVaiNuz3o",
+	"9uyFyzuc43VZFTpqem1k2OEbQ5p9eFFkMcFV9KkK3AW/2kJc+GRH/GPgodk72AnZiKaRPifvuqv6Bu0r",
+	"4Jtbz094W/AO+oOfddfxFeYzOOu9nOPwAJESyewjBy1pxVZ2cBQ2dLMkjln6b3H09eDoLAOinSCpkZ0W",
+	"wij4YtIkYUIXY4XMm+iqrJi8FyLpnRmxlbJe2NabW3XNAd5eNQCEO1k4zI5ijAxurh+JoxPzZzVoKz++",
+	"IvyI8fptDR4yGd+Gv5u/nUzZfKFfyuaYUuFiWOtgwwiIXCtye4VuKfdoKeF9yAj0u8RP5C4zcGfdIxgo",
+	"cpHqyVn554ZEeHTzrYdIYT0iwZ7sGJQWRhW/kPUWtwS3Z4HR1hzRBzYncO7rhTHsoRhm6WANVTUjUSzP",
+	"x3QbGNv6ntYOM6jEwZYDD+ry9RcAqQfuKMpsA+unCXuSU9ZckvcTTabKz08g4Fs2L4VEScIx8TQHcD/M",
+	"IctARMg3bycskEmIda405YI5pA+5JnGaxFIxtTbS38OEWqRvAD3cnoXti6myyUrmbIM9r3m1eTaED+mO",
+	"ijueLJ2krNtWWG2Zwn4xBby/jnh3ywC+Tdn8dgV3DdR1AXcMelp6mJY6R1dMbXqjy3+kecUFu4S1Af6G",
+	"6T8a3YvjGLm4yXABO/rdmcfrlb87mMxutMcnGr1GhG6xrxH7bpjOCKHsY1oL/sDWtdSjlJeIqBhDVW3e",
+	"1539ZWd5CweT/wSG3q36sZc3uE1zOtjw+GJ5FXddto+NjxMeGB65SiF5W9PevoKTsGFKmo1lwhkUQykJ",
+	"GwsKLt8wfWfHPwQOa+d6ZR5d4x6usm1t3aNDrntkvgNmJXfGQE359XREvlJyNURdhYuiM3yVweVZB5FM",
+	"bcSWedfDCqMh2PJmxYguqHPElSFIPZLJrL502V02nR0ESh8O77Wr3o7/Wj08P5aWAe+LXw/ShmtOyLu1",
+	"l+ZKZYSwmgzsPnP6zf3zNvz9NGHjlbu12Ge9ufkXGGsSms0oR2YXAWDxXb6381lWRcE+Tm6vXJ1E+qx6",
+	"ZBzEPUL/lSasoe1lvva3EWGwEqTgpm8DKG5boend+BC6rbSK+mIAyrm0u/Zoz3Mn/ZJodPoN/2H+NKPB",
+	"hAt2YghRnX6z/2v+b5Hp0og+GFPOQsKFkSGsgXKIRbUys6T9IBTUr9MCPuHvj/jzvoFSGazHrgRD/UBu",
+	"W7cb5pO3ZQsGKxzVdiP+txQQ6dThI2jtmGXT9ciIJwVq/Zd5FCJLhpDOEjZFr5oHYV5vLHrfJ+g1EN6/",
+	"Jy22H3TQmH+UXj78d4Fzc+uapU3DeVTJGAtv1PQLwG8SLggtSZi1AuZ/w8AHguBN7qVN8fsVy67mXLeR",
+	"XHFLjxXSWYtsr0VqzWGD2jP+rhB3+g3li5IAuxby+Thdh4BuHj27QPTHm3FrEdBj/G8WCGvFyvohMvlw",
+	"G0kZM57I5d0X52sAA4nd0uN3xz1y/Oezs9lxk5QaxOknLo7WlM+/Lhz1T2bUH86WDUu/Hm202BmbyWRe",
+	"v94bDit+98Mn3jj2jM02XvKCsX/Esf90s3jktVftC1PWbTJv2tX859UcH96VvXTv1szBHDRNggnXLLBN",
+	"3uuGLz2y9hQu/PdbLe37yDcFdW1zMafIS6CJxIzqAM20Ix7pNpfwFQk/hdPeTu4xv6zn74M3Co2JqLLN",
+	"C0rlJrIkbsBoLC7iqj10+0trLd/D1N5i/I1Z+TZogAeC1l2zia3z76Cjb4oFZ+2t2D4AJ1XmvszYSre/",
+	"Wjf4WBkNZcQj1qu99RMeqx5OFzUXG41SeBYu4FddG6BziRmuXxRL7nCgg4jV8ee7xp3Fqrn5prbc+hVF",
+	"wlbjdmz2NlRpijPqdpfao6GtK4YrQrNAGzdUZm2oKQfOR1CTLpRMgZg/Z5qwr1xpc81J4mEC/BUCyyzJ",
+	"kktDxKH5qpxR89UocjFZqCJEcsxFU73wN3LT3Rm4OoGwjWbXhMueSxNs1xNMqBjb1NS9LPu35Q54pcPz",
+	"OseuoVUQUT5rRZdDQbVCe4KdwFqNqHKqnrkOJicyGTcntj4wbZsnopRSJ3coCUHq5kQEZiEYrFLEljcy",
+	"mgxoOKWiGyqQMcOUV1ii64OQFa20tTo0TcYlwa2mIyOspVTC7iVSRb1tz8ZckDJaSLTSkuCeEy0PszrA",
+	"thjlgt0MXdeQUls3oE0R3SGM4gXN5MOG8gBrAukSFdRMgCVP9a6iGZ0ykqRm9DSJjs6PJlrH56enkQxo",
+	"NJFKn/949uMZWFjs7L7VFBuZsjnU8gMgr+SVQnFPaxF2mV9V+/NFjiWKuBbZRAotXZBq4Tv50zXfuoto",
+	"gP4DKFlte+S4S28di9549R/OYKU6V6h6AP2+62oY+p8zT9Z9AemHR1zPieZm2xZNynv60Txc80WwDhIa",
+	"QJ1Vo3kLFsB3ekSzWSwTmswr/T+xe3k0OjFHzULyZNijNzB8tGawD+mQJYIZ9cNFEEd8xIJ5ELHC63hw",
+	"NV+44fqndEgu4phAGcGkvHO3+V/r3ve7y7mGiKrnfwtX6Cer+Vta7E5X/X7B8OLMmqrnZdlY21v2xaKp",
+	"poYoISWjkMrhve1SOZoO1rlmSUA1jeSYdKzzuofO8l7RbNwtH6KXeFDX8XSRAcj7VAGZfv/H7/8vAAD/",
+	"/w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
