@@ -245,6 +245,7 @@ func TestApprovalByEmailAndSlack(t *testing.T) {
 	if c := s.waitStatus(t, "gated", "READY", "FAILED"); c["status"] != "READY" {
 		t.Fatalf("after approval: %v", c)
 	}
+	recordHistory(t, s.tc, opID, "deploy-gated-approved-by-link")
 	// Subscribers of cluster.deployed hear of it by email (with an unsubscribe link)
 	// and on Slack.
 	waitFor(t, 20*time.Second, func() (int, bool) {
@@ -297,6 +298,7 @@ func TestApprovalByEmailAndSlack(t *testing.T) {
 	if c := s.waitStatus(t, "refused", "REJECTED", "READY", "FAILED"); c["status"] != "REJECTED" {
 		t.Fatalf("after reject: %v", c)
 	}
+	recordHistory(t, s.tc, opID, "deploy-gated-rejected")
 	p = s.progress(t, "refused", opID)
 	for _, st := range p["steps"].([]any) {
 		step := st.(map[string]any)

@@ -362,19 +362,22 @@ func TestCancelAndFailureRollBack(t *testing.T) {
 	}
 	recordHistory(t, e.tc, failOp, "deploy-failed")
 	// A failed cluster can be deleted, which frees its name.
-	if a := e.do(http.MethodDelete, "/api/v1/clusters/broken", e.key, nil); a.Status != http.StatusAccepted {
+	a = e.do(http.MethodDelete, "/api/v1/clusters/broken", e.key, nil)
+	if a.Status != http.StatusAccepted {
 		t.Fatalf("delete failed cluster: %d %s", a.Status, a.Body)
 	}
 	waitFor(t, 20*time.Second, func() (int, bool) {
 		a := e.do(http.MethodGet, "/api/v1/clusters/broken", e.key, nil)
 		return a.Status, a.Status == http.StatusNotFound
 	})
+	recordHistory(t, e.tc, e.data(a)["operationId"].(string), "delete-after-failed-deploy")
 
 	// A flaky step is retried and the deploy still succeeds.
-	deploy(t, e, withTags(eksManifest("flaky"), map[string]any{sim.TagFlakyStep: workflows.StepNetwork}))
+	flakyOp := deploy(t, e, withTags(eksManifest("flaky"), map[string]any{sim.TagFlakyStep: workflows.StepNetwork}))
 	if c := e.waitStatus(t, "flaky", "READY", "FAILED"); c["status"] != "READY" {
 		t.Fatalf("flaky step: %v", c)
 	}
+	recordHistory(t, e.tc, flakyOp, "deploy-flaky-retried")
 }
 
 // scanHistory fails the test when any of secrets appears in the workflow's history.

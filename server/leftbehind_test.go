@@ -70,4 +70,5 @@ func TestProgressShowsWhatARollbackLeftBehind(t *testing.T) {
 	if l["step"] != "rollback-network" || !strings.HasPrefix(l["resource"].(string), "network ") || !strings.Contains(l["error"].(string), "still in use") {
 		t.Fatalf("leftBehind entry %v", l)
 	}
+	recordHistory(t, e.tc, opID, "deploy-cancelled-left-behind")
 }

@@ -12,9 +12,10 @@ import (
 )
 
 // recordHistory writes the workflow's history to $ASTRO_RECORD_HISTORIES/name.json
-// when that variable names a directory (make record-histories sets it to
-// workflows/testdata). The replay tests in workflows replay every file there, so a
-// change that breaks determinism for running workflows fails the suite.
+// when that variable names a directory (make record-histories sets it to a new
+// release folder under workflows/testdata). The replay tests in workflows replay every
+// file there, so a change that breaks determinism for running workflows fails the
+// suite. A history is never overwritten: a name recorded twice fails.
 func recordHistory(t *testing.T, tc client.Client, workflowID, name string) {
 	t.Helper()
 	dir := os.Getenv("ASTRO_RECORD_HISTORIES")
@@ -35,7 +36,14 @@ func recordHistory(t *testing.T, tc client.Client, workflowID, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, name+".json"), raw, 0o644); err != nil {
+	f, err := os.OpenFile(filepath.Join(dir, name+".json"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		t.Fatalf("record %s (recorded histories are never overwritten): %v", name, err)
+	}
+	if _, err := f.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -70,6 +70,7 @@ func TestUpdateAnswersAsDocumented(t *testing.T) {
 		}
 	}
 	e.waitStatus(t, "steady", "READY")
+	recordHistory(t, e.tc, opID, "update-cancelled")
 
 	// With approval required, the 202 says the operation will wait; its cancel says
 	// there is nothing to roll back.
@@ -93,6 +94,7 @@ func TestUpdateAnswersAsDocumented(t *testing.T) {
 	if m := a.Envelope(t).Message; a.Status != http.StatusOK || !strings.Contains(m, "waiting for approval") || !strings.Contains(m, "nothing to roll back") {
 		t.Fatalf("cancel while waiting for approval: %d %s", a.Status, a.Body)
 	}
+	recordHistory(t, e.tc, gatedID, "update-gated-cancelled")
 	a = e.do(http.MethodPost, "/api/v1/clusters", e.key, eksManifest("gated"))
 	if m := a.Envelope(t).Message; a.Status != http.StatusAccepted || !strings.Contains(m, "deploy started") || !strings.Contains(m, "waits for approval by a member with role admin") {
 		t.Fatalf("202 of a deploy that waits for approval: %d %s", a.Status, a.Body)

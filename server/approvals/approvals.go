@@ -191,6 +191,9 @@ func (s *Server) checkApprovalLink(c echo.Context, orgID, clusterName, token str
 	if err != nil {
 		return approvalAttempt{}, httpx.ToAPIError(err)
 	}
+	if req.Status == store.ApprovalCancelled {
+		return refuse(http.StatusConflict, httpx.CodeConflict, "this operation was cancelled while it waited for approval: there is nothing to approve or reject", claims)
+	}
 	if req.Status != store.ApprovalPending {
 		return refuse(http.StatusConflict, httpx.CodeConflict, "this operation was already "+strings.ToLower(req.Status), claims)
 	}

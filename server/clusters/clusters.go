@@ -205,7 +205,10 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 		return err
 	}
 	in := workflows.DeployClusterInput{Op: workflows.Operation{OrgID: p.OrgID, ClusterID: cl.ID, OperationID: op.ID}, Spec: cs, Approval: gate}
-	if err := s.startWorkflow(ctx, op, cl.Provider, workflows.DeployCluster, in); err != nil {
+	if notStarted, err := s.startWorkflow(ctx, op, cl.Provider, workflows.DeployCluster, in); err != nil {
+		if !notStarted {
+			return err // it may run: keep the records it needs
+		}
 		// Nothing runs for this cluster: take the records back so the name stays free.
 		if derr := s.store.DeleteClusterWithOperations(context.WithoutCancel(ctx), p.OrgID, cl.ID); derr != nil {
 			s.log.ErrorContext(ctx, "roll back cluster after failed start", "err", derr, "clusterID", cl.ID, "traceID", httpx.TraceID(c))

@@ -109,13 +109,25 @@ func (s *Server) conflictWithRunning(ctx context.Context, orgID, clusterID strin
 // closed as never started.
 const staleAfter = time.Minute
 
+// startTimeout bounds a workflow start and the question whether it happened.
+const startTimeout = 30 * time.Second
+
 // startWorkflow starts an operation's workflow under the operation's ID, with the
-// search attributes operators and the API find it by.
-func (s *Server) startWorkflow(ctx context.Context, op store.Operation, provider string, wf any, in any) error {
+// search attributes operators and the API find it by. The start runs in a context the
+// client's disconnect cannot cancel: once the operation is recorded, its workflow
+// starts or the record says why not. When the start answers an error, Temporal is
+// asked whether the workflow exists (the start may have happened with its answer
+// lost): if it does, the start succeeded. notStarted reports that Temporal confirmed
+// no such workflow, so the caller may record the operation failed; an error with
+// notStarted false leaves the record as it is (a record without a workflow is closed
+// as stale later, and a workflow that did start finds its operation open).
+func (s *Server) startWorkflow(ctx context.Context, op store.Operation, provider string, wf any, in any) (notStarted bool, err error) {
 	if s.temporal == nil {
-		return httpx.ErrNoTemporal
+		return true, httpx.ErrNoTemporal
 	}
-	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startTimeout)
+	defer cancel()
+	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       op.WorkflowID,
 		TaskQueue:                s.taskQueue,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
@@ -128,10 +140,19 @@ func (s *Server) startWorkflow(ctx context.Context, op store.Operation, provider
 		),
 		StaticSummary: fmt.Sprintf("%s of cluster %s", op.Type, op.ClusterName),
 	}, wf, in)
-	if err != nil {
-		return fmt.Errorf("start %s workflow: %w", op.Type, err)
+	if err == nil {
+		return false, nil
 	}
-	return nil
+	_, derr := s.temporal.DescribeWorkflow(ctx, op.WorkflowID, "")
+	var notFound *serviceerror.NotFound
+	switch {
+	case derr == nil:
+		s.log.WarnContext(ctx, "workflow start answered an error but the workflow exists: it started", "operationID", op.ID, "err", err)
+		return false, nil
+	case errors.As(derr, &notFound):
+		return true, fmt.Errorf("start %s workflow: %w", op.Type, err)
+	}
+	return false, fmt.Errorf("start %s workflow: %w (and whether it started is unknown: %w)", op.Type, err, derr)
 }
 
 // beginOperation records op on an existing cluster and starts its workflow; a
@@ -161,8 +182,10 @@ func (s *Server) beginOperation(c echo.Context, op store.Operation, provider str
 			return store.Operation{}, httpx.Conflict("another operation is running on this cluster", nil)
 		}
 	}
-	if err := s.startWorkflow(ctx, op, provider, wf, in); err != nil {
-		_, _ = s.store.FinishOperation(context.WithoutCancel(ctx), op.OrgID, op.ID, store.OperationFailed, "workflow did not start", time.Now().UTC())
+	if notStarted, err := s.startWorkflow(ctx, op, provider, wf, in); err != nil {
+		if notStarted {
+			_, _ = s.store.FinishOperation(context.WithoutCancel(ctx), op.OrgID, op.ID, store.OperationFailed, "workflow did not start", time.Now().UTC())
+		}
 		return store.Operation{}, err
 	}
 	return op, nil
