@@ -139,3 +139,19 @@ func TestUpdateForUnknownProviderSaysSo(t *testing.T) {
 		t.Fatalf("%q", msg)
 	}
 }
+
+// An AWS availability zone is its region's name and one letter, a to y.
+func TestSubnetZoneLetters(t *testing.T) {
+	for zone, ok := range map[string]bool{"us-east-1a": true, "us-east-1y": true, "us-east-1z": false, "us-east-1`": false, "us-east-1": false, "us-east-1ab": false} {
+		s := bases["eks"](t)
+		byoVPC(s.Provisioner.Eks)
+		s.Provisioner.Eks.Subnets = &map[string][]api.EksSubnet{
+			zone:         {{Type: api.Private, Id: "subnet-0123456789abcdef0"}},
+			"us-east-1b": {{Type: api.Private, Id: "subnet-0123456789abcdef1"}},
+		}
+		errs := validate.ClusterSpec(s)
+		if ok != (len(errs) == 0) {
+			t.Errorf("zone %q: %v, want ok=%v", zone, errs, ok)
+		}
+	}
+}
