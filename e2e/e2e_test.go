@@ -21,6 +21,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 
+	"github.com/astropulse/astroplane/internal/apikey"
 	"github.com/astropulse/astroplane/internal/testpg"
 	"github.com/astropulse/astroplane/internal/testreq"
 	"github.com/astropulse/astroplane/internal/testtemporal"
@@ -85,7 +86,7 @@ func newStack(t *testing.T, temporalAddr, databaseURL string, extraEnv ...string
 	s := &stack{
 		t:   t,
 		bin: build(t),
-		key: "astro_e2e_" + strings.Repeat("k", 40),
+		key: apikey.Generate(),
 	}
 	// The API binds a port of the kernel's choosing and logs it: no port is picked
 	// free, released and raced for.
