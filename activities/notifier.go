@@ -27,12 +27,19 @@ const (
 )
 
 // IntegrationConfig is a channel's configuration as stored, sealed: it holds the
-// Slack webhook URL and SMTP password in clear once opened.
+// Slack webhook URL, the Slack signing secret and the SMTP password in clear once
+// opened.
 type IntegrationConfig struct {
-	Recipients   []string      `json:"recipients,omitempty"`
-	SlackChannel string        `json:"slackChannel,omitempty"`
-	WebhookURL   string        `json:"webhookUrl,omitempty"`
-	SMTP         *SMTPSettings `json:"smtp,omitempty"`
+	Recipients   []string `json:"recipients,omitempty"`
+	SlackChannel string   `json:"slackChannel,omitempty"`
+	WebhookURL   string   `json:"webhookUrl,omitempty"`
+	// SigningSecret is the Slack app's signing secret: with it, approval messages
+	// carry interactive Approve and Reject buttons whose clicks Slack signs with it.
+	SigningSecret string `json:"signingSecret,omitempty"`
+	// SlackUsers maps Slack user IDs to members' emails (lower case): who may
+	// decide from Slack, as that member.
+	SlackUsers map[string]string `json:"slackUsers,omitempty"`
+	SMTP       *SMTPSettings     `json:"smtp,omitempty"`
 }
 
 // SMTPSettings override the server's SMTP relay for one organization.
@@ -170,29 +177,63 @@ func (n *Notifier) SendApprovalLinks(ctx context.Context, in ApprovalInput) erro
 	}
 	if cfg, ok := integrations[ChannelSlack]; ok && cfg.WebhookURL != "" {
 		deliver("slack", func() error {
-			link, err := n.approvalLink(in, "slack:"+in.OrgID)
+			link, token, err := n.approvalLinkToken(in, SlackApprover(in.OrgID))
 			if err != nil {
 				return err
 			}
-			return notify.SendSlack(ctx, n.HTTP, cfg.WebhookURL, approvalMessage(subject, in, link))
+			msg := approvalMessage(subject, in, link)
+			if cfg.SigningSecret != "" && len(token) <= notify.SlackValueMax {
+				msg = slackApprovalMessage(subject, in, link, token)
+			}
+			return notify.SendSlack(ctx, n.HTTP, cfg.WebhookURL, msg)
 		})
 	}
 	return deliveryError(failures)
 }
 
+// SlackApprover is the approver an approval token sent to orgID's Slack channel
+// names: the channel, never a member. A decision through it is attributed to the
+// member the clicking Slack user is mapped to, when the click arrives.
+func SlackApprover(orgID string) string { return "slack:" + orgID }
+
 func (n *Notifier) approvalLink(in ApprovalInput, approver string) (string, error) {
+	link, _, err := n.approvalLinkToken(in, approver)
+	return link, err
+}
+
+// approvalLinkToken is the approval link for approver and the signed token it carries.
+func (n *Notifier) approvalLinkToken(in ApprovalInput, approver string) (link, token string, err error) {
 	if n.Signer == nil {
-		return "", temporal.NewNonRetryableApplicationError("no ASTRO_APPROVAL_SIGNING_KEY on this worker", ErrTypeInvalidInput, nil)
+		return "", "", temporal.NewNonRetryableApplicationError("no ASTRO_APPROVAL_SIGNING_KEY on this worker", ErrTypeInvalidInput, nil)
 	}
-	token, err := n.Signer.Sign(approval.Claims{
+	token, err = n.Signer.Sign(approval.Claims{
 		OrgID: in.OrgID, ClusterName: in.ClusterName, ClusterID: in.ClusterID, OperationID: in.OperationID,
 		Approver: approver, Purpose: approval.PurposeApproval, ExpiresAt: in.ExpiresAt,
 	})
 	if err != nil {
-		return "", temporal.NewNonRetryableApplicationError("sign approval link", ErrTypeInvalidInput, err)
+		return "", "", temporal.NewNonRetryableApplicationError("sign approval link", ErrTypeInvalidInput, err)
 	}
 	q := url.Values{"clusterName": {in.ClusterName}, "orgId": {in.OrgID}, "token": {token}}
-	return strings.TrimRight(n.PublicURL, "/") + "/api/v1/cluster-approvals?" + q.Encode(), nil
+	return strings.TrimRight(n.PublicURL, "/") + "/api/v1/cluster-approvals?" + q.Encode(), token, nil
+}
+
+// slackApprovalMessage is the approval message of a Slack channel whose app has a
+// signing secret: interactive Approve and Reject buttons carrying the channel's
+// token (Slack signs each click; the server decides as the member the clicking
+// Slack user is mapped to), and a link to the approval page for viewing.
+func slackApprovalMessage(subject string, in ApprovalInput, link, token string) notify.Message {
+	var b strings.Builder
+	fmt.Fprintf(&b, "A %s of cluster %s waits for approval.\n\n", in.OperationType, in.ClusterName)
+	for _, f := range in.Summary {
+		fmt.Fprintf(&b, "%s: %s\n", f.Label, f.Value)
+	}
+	fmt.Fprintf(&b, "Operation: %s\nExpires: %s\n\nApprovers mapped to a member with an approver role decide with the buttons below.\n",
+		in.OperationID, in.ExpiresAt.UTC().Format(time.RFC1123))
+	return notify.Message{Subject: subject, Text: b.String(), Links: []notify.Link{
+		{Label: "Approve", ActionID: notify.SlackActionApprove, Value: token, Style: notify.StylePrimary},
+		{Label: "Reject", ActionID: notify.SlackActionReject, Value: token, Style: notify.StyleDanger},
+		{Label: "View approval page", URL: link},
+	}}
 }
 
 func approvalMessage(subject string, in ApprovalInput, link string) notify.Message {

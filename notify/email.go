@@ -444,11 +444,12 @@ func is7bit(s string) bool {
 func renderText(m Message) string {
 	var b strings.Builder
 	b.WriteString(strings.TrimRight(m.Text, "\r\n"))
-	if len(m.Links) > 0 {
+	links := urlLinks(m.Links)
+	if len(links) > 0 {
 		if b.Len() > 0 {
 			b.WriteString("\n\n")
 		}
-		for _, l := range m.Links {
+		for _, l := range links {
 			fmt.Fprintf(&b, "%s: %s\n", l.Label, l.URL)
 		}
 	}
@@ -500,7 +501,7 @@ func renderHTML(m Message) (string, error) {
 		Body    template.HTML
 		Links   []link
 	}{Subject: headerText(m.Subject), Body: body}
-	for _, l := range m.Links {
+	for _, l := range urlLinks(m.Links) {
 		data.Links = append(data.Links, link{Label: l.Label, URL: l.URL, CSS: buttonCSS[l.Style]})
 	}
 	var b strings.Builder
@@ -526,4 +527,16 @@ func textToHTML(text string) template.HTML {
 		b.WriteString("<p>" + strings.Join(lines, "<br>\n") + "</p>\n")
 	}
 	return template.HTML(b.String()) //nolint:gosec // every line is escaped above
+}
+
+// urlLinks are the links email can render: those with a URL (interactive Slack
+// buttons have none).
+func urlLinks(links []Link) []Link {
+	out := make([]Link, 0, len(links))
+	for _, l := range links {
+		if l.URL != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }

@@ -37,7 +37,23 @@ type Link struct {
 	URL string
 	// Style is StylePrimary, StyleDanger or empty for a neutral button.
 	Style string
+	// ActionID and Value make the link an interactive Slack button instead of a
+	// URL button: a click makes Slack post ActionID and Value to the Slack app's
+	// interactivity Request URL, signed with the app's signing secret. URL is then
+	// empty, and email leaves the link out. Value is at most SlackValueMax bytes.
+	ActionID string
+	Value    string
 }
+
+// SlackValueMax is the longest value Block Kit lets a button carry.
+const SlackValueMax = 2000
+
+// Action IDs of the interactive Approve and Reject buttons of an approval message:
+// the receiver of Slack's interactivity requests acts on these alone.
+const (
+	SlackActionApprove = "astro_approve"
+	SlackActionReject  = "astro_reject"
+)
 
 // Message is a channel-neutral notification.
 type Message struct {
@@ -82,11 +98,20 @@ func (m Message) validate() error {
 		if strings.TrimSpace(l.Label) == "" {
 			return permanentf("link %d: empty label", i)
 		}
-		u, err := url.Parse(l.URL)
-		if err != nil {
+		if l.Value != "" || l.ActionID != "" {
+			switch {
+			case l.URL != "":
+				return permanentf("link %q: a url or an action, not both", l.Label)
+			case l.Value == "" || l.ActionID == "":
+				return permanentf("link %q: an action needs both an action id and a value", l.Label)
+			case len(l.Value) > SlackValueMax:
+				return permanentf("link %q: value of %d bytes exceeds %d", l.Label, len(l.Value), SlackValueMax)
+			case len(l.ActionID) > slackActionIDMax:
+				return permanentf("link %q: action id of %d bytes exceeds %d", l.Label, len(l.ActionID), slackActionIDMax)
+			}
+		} else if u, err := url.Parse(l.URL); err != nil {
 			return permanentf("link %q: invalid url", l.Label)
-		}
-		if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		} else if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return permanentf("link %q: url must be absolute http or https", l.Label)
 		}
 		switch l.Style {

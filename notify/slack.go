@@ -28,7 +28,8 @@ const (
 
 // SlackPayload renders m as a Slack incoming-webhook payload: a header block
 // with the subject, a mrkdwn section with the text, and an actions block with
-// one URL button per link. The top-level "text" is the fallback shown in
+// one button per link: a URL button, or an interactive one for a link with an
+// ActionID and Value (see Link). The top-level "text" is the fallback shown in
 // notifications. Text is escaped (&, <, >) so it cannot create Slack links or
 // mentions, and every field is truncated to Block Kit's limits.
 func SlackPayload(m Message) map[string]any {
@@ -56,10 +57,14 @@ func SlackPayload(m Message) map[string]any {
 				break
 			}
 			b := map[string]any{
-				"type":      "button",
-				"text":      map[string]any{"type": "plain_text", "text": truncateRunes(headerText(l.Label), slackButtonTextMax), "emoji": true},
-				"url":       l.URL,
-				"action_id": actionID(l.Label, i, used),
+				"type": "button",
+				"text": map[string]any{"type": "plain_text", "text": truncateRunes(headerText(l.Label), slackButtonTextMax), "emoji": true},
+			}
+			if l.Value != "" { // interactive: Slack posts action_id and value to the app
+				b["action_id"], b["value"] = l.ActionID, l.Value
+				used[l.ActionID] = true
+			} else {
+				b["url"], b["action_id"] = l.URL, actionID(l.Label, i, used)
 			}
 			if l.Style == StylePrimary || l.Style == StyleDanger {
 				b["style"] = l.Style

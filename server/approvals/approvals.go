@@ -22,6 +22,7 @@ import (
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/approval"
+	"github.com/astropulse/astroplane/secrets"
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
@@ -40,13 +41,16 @@ type Server struct {
 	store    *store.Store
 	temporal client.Client
 	signer   *approval.Signer
+	box      *secrets.Box
 	audit    httpx.Audit
 }
 
 // NewServer returns the approval handlers: policies in st, decisions delivered through
-// tc, links verified by signer (without one, links answer 501), refusals recorded by audit.
-func NewServer(st *store.Store, tc client.Client, signer *approval.Signer, audit httpx.Audit) *Server {
-	return &Server{store: st, temporal: tc, signer: signer, audit: audit}
+// tc, links verified by signer (without one, links answer 501), the Slack
+// integration's signing secret opened with box (without one, decisions from Slack
+// answer 501), refusals recorded by audit.
+func NewServer(st *store.Store, tc client.Client, signer *approval.Signer, box *secrets.Box, audit httpx.Audit) *Server {
+	return &Server{store: st, temporal: tc, signer: signer, box: box, audit: audit}
 }
 
 // GetApprovalPolicy returns the organization's approval policy (operations empty
@@ -179,25 +183,38 @@ func (s *Server) checkApprovalLink(c echo.Context, orgID, clusterName, token str
 	if err := claims.Matches(orgID, clusterName); err != nil {
 		return refuse(http.StatusBadRequest, httpx.CodeBadRequest, "this approval link is for another operation", claims)
 	}
+	req, apiErr := s.pendingRequest(ctx, claims)
+	if apiErr != nil {
+		if apiErr.Status < 500 {
+			s.audit.RefusedToken(c, orgID, claims, apiErr.Message)
+		}
+		return approvalAttempt{}, apiErr
+	}
+	return approvalAttempt{claims: claims, request: req}, nil
+}
+
+// pendingRequest is the approval request a genuine token is for, when the token is
+// unused and the request still waits; otherwise the refusal (not audited here).
+func (s *Server) pendingRequest(ctx context.Context, claims approval.Claims) (store.ApprovalRequest, *httpx.APIError) {
 	if used, err := s.store.TokenUsed(ctx, claims.Nonce); err != nil {
-		return approvalAttempt{}, httpx.ToAPIError(err)
+		return store.ApprovalRequest{}, httpx.ToAPIError(err)
 	} else if used {
-		return refuse(http.StatusConflict, httpx.CodeConflict, "this approval link was already used", claims)
+		return store.ApprovalRequest{}, httpx.Conflict("this approval link was already used", nil)
 	}
 	req, err := s.store.GetApprovalRequest(ctx, claims.OrgID, claims.OperationID)
 	if errors.Is(err, store.ErrNotFound) {
-		return refuse(http.StatusNotFound, httpx.CodeNotFound, "no approval was requested for this operation", claims)
+		return store.ApprovalRequest{}, &httpx.APIError{Status: http.StatusNotFound, Code: httpx.CodeNotFound, Message: "no approval was requested for this operation"}
 	}
 	if err != nil {
-		return approvalAttempt{}, httpx.ToAPIError(err)
+		return store.ApprovalRequest{}, httpx.ToAPIError(err)
 	}
 	if req.Status == store.ApprovalCancelled {
-		return refuse(http.StatusConflict, httpx.CodeConflict, "this operation was cancelled while it waited for approval: there is nothing to approve or reject", claims)
+		return store.ApprovalRequest{}, httpx.Conflict("this operation was cancelled while it waited for approval: there is nothing to approve or reject", nil)
 	}
 	if req.Status != store.ApprovalPending {
-		return refuse(http.StatusConflict, httpx.CodeConflict, "this operation was already "+strings.ToLower(req.Status), claims)
+		return store.ApprovalRequest{}, httpx.Conflict("this operation was already "+strings.ToLower(req.Status), nil)
 	}
-	return approvalAttempt{claims: claims, request: req}, nil
+	return req, nil
 }
 
 // ShowClusterApprovalPage shows what an approval link would approve, with Approve and
@@ -270,14 +287,34 @@ func (s *Server) ApproveClusterOperation(c echo.Context, params api.ApproveClust
 	} else if err != nil {
 		return err
 	}
+	result, err := s.deliver(ctx, claims, string(params.Action), approver)
+	if err != nil {
+		var e *httpx.APIError
+		if errors.As(err, &e) {
+			return fail(e)
+		}
+		return err
+	}
+	msg := decidedMessage(result, approver, attempt.request.OperationType, claims.ClusterName)
+	if wantsHTML {
+		return renderPage(c, http.StatusOK, approval.Page{ClusterName: claims.ClusterName, OperationID: claims.OperationID,
+			OperationType: attempt.request.OperationType, Done: msg})
+	}
+	return httpx.OK(c, msg, result.Status)
+}
+
+// deliver hands a decision taken by approver to the operation's waiting workflow as
+// an Update, and waits for its validator and handler. An operation that ended, or a
+// decision the gate refuses, is a 409 *httpx.APIError.
+func (s *Server) deliver(ctx context.Context, claims approval.Claims, action, approver string) (workflows.DecisionResult, error) {
+	var result workflows.DecisionResult
 	if s.temporal == nil {
-		return httpx.ErrNoTemporal
+		return result, httpx.ErrNoTemporal
 	}
 	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: claims.OperationID, UpdateName: workflows.UpdateDecide, WaitForStage: client.WorkflowUpdateStageCompleted,
-		Args: []any{workflows.Decision{Action: string(params.Action), DecidedBy: approver}},
+		Args: []any{workflows.Decision{Action: action, DecidedBy: approver}},
 	})
-	var result workflows.DecisionResult
 	if err == nil {
 		err = handle.Get(ctx, &result)
 	}
@@ -286,20 +323,21 @@ func (s *Server) ApproveClusterOperation(c echo.Context, params api.ApproveClust
 		var rejected *temporal.ApplicationError
 		switch {
 		case errors.As(err, &notFound), strings.Contains(err.Error(), "workflow execution already completed"):
-			return fail(httpx.Conflict("the operation has already ended", nil))
+			return result, httpx.Conflict("the operation has already ended", nil)
 		case errors.As(err, &rejected): // the gate's validator refused the decision
-			return fail(httpx.Conflict(rejected.Message(), nil))
+			return result, httpx.Conflict(rejected.Message(), nil)
 		}
-		return fmt.Errorf("deliver decision to %s: %w", claims.OperationID, err)
+		return result, fmt.Errorf("deliver decision to %s: %w", claims.OperationID, err)
 	}
+	return result, nil
+}
+
+// decidedMessage says what a delivered decision means: "Approved by ann@example.com.
+// The deploy of cluster prod continues."
+func decidedMessage(result workflows.DecisionResult, approver, opType, clusterName string) string {
 	word := map[string]string{store.ApprovalApproved: "Approved", store.ApprovalRejected: "Rejected"}[result.Status]
-	msg := fmt.Sprintf("%s by %s. The %s of cluster %s %s.", word, approver, attempt.request.OperationType, claims.ClusterName,
+	return fmt.Sprintf("%s by %s. The %s of cluster %s %s.", word, approver, opType, clusterName,
 		map[string]string{store.ApprovalApproved: "continues", store.ApprovalRejected: "will not run"}[result.Status])
-	if wantsHTML {
-		return renderPage(c, http.StatusOK, approval.Page{ClusterName: claims.ClusterName, OperationID: claims.OperationID,
-			OperationType: attempt.request.OperationType, Done: msg})
-	}
-	return httpx.OK(c, msg, result.Status)
 }
 
 // approver is who decides: the API key's user when one is sent, else the user the
@@ -320,13 +358,14 @@ func (s *Server) approver(c echo.Context, claims approval.Claims, req store.Appr
 		return "", httpx.Forbidden("a link from the Slack channel names no approver: decide with the Slack message's buttons " +
 			"(as a Slack user mapped to an approver), or send your " + httpx.HeaderAPIKey)
 	}
-	return s.checkApprover(c, claims, req, userID)
+	return s.checkApprover(c, claims, req, userID, func(reason string) { s.audit.RefusedToken(c, claims.OrgID, claims, reason) })
 }
 
 // checkApprover is the email of userID when they may decide on req: a member holding
 // an approver role of the policy, and not the requester unless the policy allows
-// self-approval. Refusals are audited.
-func (s *Server) checkApprover(c echo.Context, claims approval.Claims, req store.ApprovalRequest, userID string) (string, *httpx.APIError) {
+// self-approval. Refusals are audited through refused, with their reason.
+func (s *Server) checkApprover(c echo.Context, claims approval.Claims, req store.ApprovalRequest, userID string,
+	refused func(reason string)) (string, *httpx.APIError) {
 	ctx := c.Request().Context()
 	pol, err := policy(ctx, s.store, claims.OrgID)
 	if err != nil {
@@ -334,11 +373,11 @@ func (s *Server) checkApprover(c echo.Context, claims approval.Claims, req store
 	}
 	m, err := s.store.GetMembership(ctx, claims.OrgID, userID)
 	if err != nil || !slices.Contains(splitList(pol.ApproverRoles), m.Role) {
-		s.audit.RefusedToken(c, claims.OrgID, claims, "approver lacks an approver role")
+		refused("approver lacks an approver role")
 		return "", httpx.Forbidden("you no longer hold a role that may approve this operation")
 	}
 	if userID == req.RequestedBy && !pol.AllowSelfApproval {
-		s.audit.RefusedToken(c, claims.OrgID, claims, "requester cannot approve their own operation")
+		refused("requester cannot approve their own operation")
 		return "", &httpx.APIError{Status: http.StatusForbidden, Code: httpx.CodeForbidden,
 			Message: "you asked for this operation, so another approver must decide it (the approval policy does not allow self-approval)",
 			Details: map[string]any{"requestedBy": userID}}

@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -192,6 +193,20 @@ func (s *Server) ConfigureNotificationIntegration(c echo.Context, params api.Con
 			}
 			cfg.WebhookURL = *ci.WebhookUrl
 		}
+		if ci.SigningSecret != nil {
+			cfg.SigningSecret = strings.TrimSpace(*ci.SigningSecret)
+		} else if *in.Channel == api.Slack {
+			cfg.SigningSecret = prev.SigningSecret // left out: the stored one is kept (it is never echoed back)
+		}
+		if ci.SlackUsers != nil {
+			cfg.SlackUsers = map[string]string{}
+			for id, email := range *ci.SlackUsers {
+				cfg.SlackUsers[id] = strings.TrimSpace(string(email))
+			}
+			for field, fault := range s.slackUserFaults(c, p.OrgID, cfg.SlackUsers) {
+				details[field] = fault
+			}
+		}
 		if sm := ci.Smtp; sm != nil {
 			cfg.SMTP = &activities.SMTPSettings{Host: sm.Host, Port: sm.Port, Username: deref(sm.Username), Password: deref(sm.Password), StartTLS: "required"}
 			port := sm.Port
@@ -221,6 +236,12 @@ func (s *Server) ConfigureNotificationIntegration(c echo.Context, params api.Con
 			details["config.webhookUrl"] = "required for the slack channel"
 		}
 	case api.Email:
+		if ci := in.Config; ci != nil && ci.SigningSecret != nil {
+			details["config.signingSecret"] = "only for the slack channel"
+		}
+		if ci := in.Config; ci != nil && ci.SlackUsers != nil {
+			details["config.slackUsers"] = "only for the slack channel"
+		}
 		if len(cfg.Recipients) == 0 {
 			details["config.recipients"] = "at least one recipient is required for the email channel"
 		}
@@ -285,6 +306,12 @@ func (s *Server) integrationView(in store.NotificationIntegration) (api.Notifica
 		v.Config.WebhookConfigured = ptr(true)
 		v.Config.WebhookUrlHint = ptr(maskURL(cfg.WebhookURL))
 	}
+	if cfg.SigningSecret != "" {
+		v.Config.SigningSecretConfigured = ptr(true) // the secret itself is never echoed, not even masked
+	}
+	if len(cfg.SlackUsers) > 0 {
+		v.Config.SlackUsers = &cfg.SlackUsers
+	}
 	if sm := cfg.SMTP; sm != nil {
 		v.Config.SmtpHost, v.Config.SmtpPort = &sm.Host, &sm.Port
 		if sm.Username != "" {
@@ -295,6 +322,31 @@ func (s *Server) integrationView(in store.NotificationIntegration) (api.Notifica
 		}
 	}
 	return v, nil
+}
+
+// slackUserID is a Slack user ID as Slack's payloads carry it (U… or W…).
+var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
+
+// slackUserFaults are the faults of a Slack user mapping: IDs that are not Slack user
+// IDs, and emails of no member of orgID (the mapping says who decides from Slack, as
+// which member; a typo would only show when someone's click is refused).
+func (s *Server) slackUserFaults(c echo.Context, orgID string, users map[string]string) map[string]any {
+	faults := map[string]any{}
+	for id, email := range users {
+		field := "config.slackUsers." + id
+		if !slackUserID.MatchString(id) {
+			faults[field] = "not a Slack user ID (U… or W…, as the user's profile shows under \"Copy member ID\")"
+			continue
+		}
+		u, err := s.store.GetUserByEmail(c.Request().Context(), email)
+		if err == nil {
+			_, err = s.store.GetMembership(c.Request().Context(), orgID, u.ID)
+		}
+		if err != nil {
+			faults[field] = fmt.Sprintf("%q is not a member of this organization", email)
+		}
+	}
+	return faults
 }
 
 // maskURL keeps a webhook URL's scheme and host and masks its path, which is the
