@@ -103,7 +103,7 @@ func (e *env) raceAtTheInsert(t *testing.T, dbPath string, n int, frames []strin
 	e.do("GET", "/api/v1/clusters", e.key, nil) // the key's last use is recorded now, not under the lock
 	release := holdWriteLock(t, dbPath)
 	return e.concurrently(t, n, method, path, body, func() {
-		waitFor(t, 5*time.Second, func() (int, bool) {
+		waitFor(t, 60*time.Second, func() (int, bool) { // a condition, not a window: generous for loaded machines
 			got := goroutinesIn(frames...)
 			return got, got >= 2
 		})
