@@ -30,8 +30,13 @@ mkdir -p "$DATA"
 # elsewhere) and refuses to start if it was revoked: the printed key always works.
 KEY_SOURCE="set by ASTRO_BOOTSTRAP_API_KEY"
 if [ -z "${ASTRO_BOOTSTRAP_API_KEY:-}" ]; then
-  if [ ! -s "$DATA/bootstrap-api-key" ]; then
-    (umask 077; echo "astro_$(head -c 32 /dev/urandom | base64 | tr -d '=+/\n' | head -c 43)" > "$DATA/bootstrap-api-key")
+  # astro_ + 43 letters and digits: the earlier generator's shape, which the API checks
+  # for length and alphabet (base64 with +/ dropped came out short, and the API refused
+  # it as a checksummed key gone wrong; such a file, from an earlier make run, is replaced).
+  old_key=$(cat "$DATA/bootstrap-api-key" 2>/dev/null || true)
+  if [ -z "$old_key" ] || { [[ $old_key == astro_* ]] && [ ${#old_key} -ne 49 ] && [ ${#old_key} -ne 42 ]; }; then
+    random=$(head -c 256 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+    (umask 077; echo "astro_${random:0:43}" > "$DATA/bootstrap-api-key")
   fi
   ASTRO_BOOTSTRAP_API_KEY=$(cat "$DATA/bootstrap-api-key")
   KEY_SOURCE="kept in $DATA/bootstrap-api-key"

@@ -19,7 +19,9 @@ import (
 // authenticate enforces each operation's security requirement from openapi.yaml:
 // public operations pass; others need the credential their requirement names, an
 // X-Astro-API-Key or a user's OIDC bearer token (Authorization: Bearer), checked
-// whenever one is presented. The caller's role is authorize's to check.
+// whenever one is presented. A request carrying both has both checked, and they
+// must belong to one user; it then acts as the key (see bothPrincipal). The
+// caller's role is authorize's to check.
 func (s *Server) authenticate() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -34,8 +36,8 @@ func (s *Server) authenticate() echo.MiddlewareFunc {
 			switch {
 			case errors.Is(err, authz.ErrNoCredentials):
 				return httpx.Unauthorized("missing credentials: " + accepted(req))
-			case errors.Is(err, authz.ErrBearerRefused):
-				return httpx.Unauthorized(op.id + " takes " + accepted(req))
+			case errors.Is(err, authz.ErrBearerRefused), errors.Is(err, authz.ErrKeyRefused):
+				return httpx.Unauthorized(lowerFirst(op.id) + " takes " + accepted(req))
 			case err != nil:
 				return err
 			}
@@ -45,6 +47,8 @@ func (s *Server) authenticate() echo.MiddlewareFunc {
 				p, err = s.principalForKey(c, key)
 			case authz.ByBearer:
 				p, err = s.principalForBearer(c, token)
+			case authz.ByBoth:
+				p, err = s.bothPrincipal(c, key, token)
 			default:
 				return next(c)
 			}
@@ -138,6 +142,28 @@ func (s *Server) principalForBearer(c echo.Context, token string) (httpx.Princip
 	return httpx.Principal{OrgID: m.OrgID, OrgName: m.OrgName, UserID: u.ID, Role: m.Role, Bearer: true, FirstSignIn: first}, nil
 }
 
+// bothPrincipal authenticates a request that carries an API key and a bearer token:
+// neither is ignored (a stale or forged one beside a good one is a 401, as it would
+// be alone), and both must belong to one user, else 401. The request acts as the
+// key, the narrower of the two: its organization and role, whatever the user's
+// active organization is.
+func (s *Server) bothPrincipal(c echo.Context, key, token string) (httpx.Principal, error) {
+	byKey, err := s.principalForKey(c, key)
+	if err != nil {
+		return byKey, err
+	}
+	byToken, err := s.principalForBearer(c, token)
+	if err != nil {
+		return byToken, err
+	}
+	if byKey.UserID != byToken.UserID {
+		e := httpx.Unauthorized("the API key and the bearer token belong to different users; send one of them")
+		e.Details = map[string]any{"header." + httpx.HeaderAPIKey: "another user's key", "header.Authorization": "another user's token"}
+		return httpx.Principal{}, e
+	}
+	return byKey, nil
+}
+
 // HeaderOrganizationID names the organization a request acts for.
 const HeaderOrganizationID = "X-Astro-Organization-ID"
 
@@ -165,8 +191,26 @@ func (s *Server) principalForKey(c echo.Context, key string) (httpx.Principal, e
 		}
 	}
 	p := httpx.Principal{OrgID: owner.Key.OrgID, OrgName: owner.OrgName, UserID: owner.Key.UserID, Role: owner.Role, KeyID: owner.Key.ID}
+	if named := c.Request().Header.Get(HeaderOrganizationID); named != "" && named != p.OrgID && named != p.OrgName {
+		return httpx.Principal{}, otherOrgThanKey(p, named)
+	}
 	s.keyAudit.used(c, p, &owner.Key)
 	return p, nil
+}
+
+// otherOrgThanKey is the 403 for an X-Astro-Organization-ID naming another
+// organization than the API key's: a key acts for its own organization only, and a
+// header it does not match is refused rather than ignored (the caller meant another
+// organization).
+func otherOrgThanKey(p httpx.Principal, named string) *httpx.APIError {
+	e := httpx.Forbidden(fmt.Sprintf("this API key belongs to organization %q (ID %s), but %s asks for %q; send %s: %s (or its name), or a key of that organization",
+		p.OrgName, p.OrgID, HeaderOrganizationID, named, HeaderOrganizationID, p.OrgID))
+	e.Details = map[string]any{
+		"header." + HeaderOrganizationID: fmt.Sprintf("%q is not this key's organization", named),
+		"keyOrganization":                p.OrgName,
+		"keyOrganizationId":              p.OrgID,
+	}
+	return e
 }
 
 // requirement is the operation's security requirement, for authz's decisions.

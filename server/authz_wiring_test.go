@@ -24,12 +24,13 @@ func TestOperationRequirement(t *testing.T) {
 	seen := map[authz.Requirement]bool{}
 	for _, op := range ct.operations() {
 		r := op.requirement()
-		if r.Public != op.public || r.Optional != op.optional || r.APIKey != op.apiKey || r.AdminOnly != op.adminOnly {
+		if r.Public != op.public || r.Optional != op.optional || r.APIKey != op.apiKey || r.AdminOnly != op.adminOnly || r.Bearer != op.bearer {
 			t.Fatalf("%s: requirement %+v from %+v", op.id, r, *op)
 		}
 		seen[r] = true
 	}
-	for _, want := range []authz.Requirement{{Public: true}, {APIKey: true}, {APIKey: true, AdminOnly: true}} {
+	for _, want := range []authz.Requirement{{Public: true}, {APIKey: true, Bearer: true}, {APIKey: true, AdminOnly: true, Bearer: true},
+		{Bearer: true}, {Optional: true, APIKey: true}} {
 		if !seen[want] {
 			t.Errorf("no operation has requirement %+v", want)
 		}

@@ -80,7 +80,8 @@ func TestBearerRefusals(t *testing.T) {
 		require.Contains(t, a.Error(t).Error, "bearer token")
 	})
 	t.Run("bearer token where only API keys are taken", func(t *testing.T) {
-		a := e.do(http.MethodGet, "/api/v1/clusters", "", nil, bearer(iss.Token(t, "k1", userClaims("u1", "u1@example.com", nil)))...)
+		a := e.do(http.MethodPost, "/api/v1/cluster-approvals?clusterName=demo&orgId=acme&token=x", "", nil,
+			bearer(iss.Token(t, "k1", userClaims("u1", "u1@example.com", nil)))...)
 		require.Equal(t, http.StatusUnauthorized, a.Status, string(a.Body))
 		require.Contains(t, a.Error(t).Error, "X-Astro-API-Key")
 	})
@@ -166,9 +167,9 @@ func TestUserProfileFlow(t *testing.T) {
 
 	// The active organization and the role there apply to requests: a viewer in second.
 	a = e.do(http.MethodGet, "/api/v1/clusters", "", nil, bearer(tok)...)
-	if a.Status != http.StatusUnauthorized { // bearer tokens on cluster operations, where openapi.yaml allows them
-		require.Equal(t, http.StatusOK, a.Status, string(a.Body))
-	}
+	require.Equal(t, http.StatusOK, a.Status, string(a.Body))
+	a = e.do(http.MethodPost, "/api/v1/clusters", "", map[string]any{"kind": "nope"}, bearer(tok)...)
+	require.Equal(t, http.StatusForbidden, a.Status, "a viewer in second: %s", a.Body)
 
 	// Not a member: another organization, or none of that name.
 	for _, target := range []string{e.orgID, "acme", "no-such-org"} {

@@ -13,6 +13,9 @@ const (
 	ByAPIKey
 	// ByBearer: an OIDC bearer token authenticates a user.
 	ByBearer
+	// ByBoth: the request carries both, and both must be checked and name the same
+	// user; it then acts as the key (its organization and role).
+	ByBoth
 )
 
 // Errors of Choose.
@@ -22,25 +25,35 @@ var (
 	// ErrBearerRefused means a bearer token came to an operation that takes only API
 	// keys (401).
 	ErrBearerRefused = errors.New("operation takes an API key, not a bearer token")
+	// ErrKeyRefused means an API key came, beside a bearer token, to an operation that
+	// takes only bearer tokens (401).
+	ErrKeyRefused = errors.New("operation takes a bearer token, not an API key")
 )
 
 // Choose decides how a request presenting an API key (hasKey) and/or a bearer
-// token (hasBearer) is authenticated under r. A presented API key is always
-// checked and authenticates the request, as before bearer tokens existed (clients
-// send the Authorization header the reference declares beside it); a bearer token
-// alone authenticates where the operation takes bearer tokens and is refused
-// elsewhere, never ignored, even where anonymous callers pass.
+// token (hasBearer) is authenticated under r. No credential is ever ignored, even
+// where anonymous callers pass: a bearer token where the operation takes none is
+// refused (ErrBearerRefused); a request carrying both is ByBoth where the operation
+// takes both (the caller checks both and that they name one user), and refused
+// where it takes only bearer tokens (ErrKeyRefused). A key alone is always checked
+// (ByAPIKey; operations taking only bearer tokens refuse it in their handler).
 func (r Requirement) Choose(hasKey, hasBearer bool) (Credential, error) {
 	if r.Public {
 		return Anonymous, nil
+	}
+	if hasBearer && !r.Bearer {
+		return Anonymous, ErrBearerRefused
+	}
+	if hasKey && hasBearer {
+		if !r.APIKey {
+			return Anonymous, ErrKeyRefused
+		}
+		return ByBoth, nil
 	}
 	if hasKey {
 		return ByAPIKey, nil
 	}
 	if hasBearer {
-		if !r.Bearer {
-			return Anonymous, ErrBearerRefused
-		}
 		return ByBearer, nil
 	}
 	if r.Optional {

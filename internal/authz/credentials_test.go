@@ -18,10 +18,12 @@ func TestChoose(t *testing.T) {
 		err               error
 	}{
 		{"public ignores everything", Requirement{Public: true}, true, true, Anonymous, nil},
-		{"both: the key where keys are taken", either, true, true, ByAPIKey, nil},
-		{"both: the key where optional", optional, true, true, ByAPIKey, nil},
-		{"both: the key where only keys", keyOnly, true, true, ByAPIKey, nil},
-		{"both: the key is checked where only bearer", bearerOnly, true, true, ByAPIKey, nil},
+		{"both: both checked where both are taken", either, true, true, ByBoth, nil},
+		{"both: both checked where optional", optional, true, true, ByBoth, nil},
+		{"both: the bearer refused where only keys", keyOnly, true, true, Anonymous, ErrBearerRefused},
+		{"both: the key refused where only bearer", bearerOnly, true, true, Anonymous, ErrKeyRefused},
+		{"both: the bearer refused where keys or nothing", Requirement{APIKey: true, Optional: true}, true, true, Anonymous, ErrBearerRefused},
+		{"bearer refused where keys or nothing", Requirement{APIKey: true, Optional: true}, false, true, Anonymous, ErrBearerRefused},
 		{"key where keys are taken", keyOnly, true, false, ByAPIKey, nil},
 		{"key where only bearer is checked", bearerOnly, true, false, ByAPIKey, nil},
 		{"bearer where bearer is taken", bearerOnly, false, true, ByBearer, nil},

@@ -4971,9 +4971,6 @@ type IdempotencyKey = string
 // XAstroAPIKey defines model for XAstroAPIKey.
 type XAstroAPIKey = string
 
-// XAstroAPIKeyOptional defines model for XAstroAPIKeyOptional.
-type XAstroAPIKeyOptional = string
-
 // XAstroOrganizationID defines model for XAstroOrganizationID.
 type XAstroOrganizationID = string
 
@@ -5048,8 +5045,8 @@ type ValidateApiKeyParams struct {
 
 // ListApplicationProfilesParams defines parameters for ListApplicationProfiles.
 type ListApplicationProfilesParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // CreateApplicationProfileJSONBody defines parameters for CreateApplicationProfile.
@@ -5059,32 +5056,32 @@ type CreateApplicationProfileJSONBody struct {
 
 // CreateApplicationProfileParams defines parameters for CreateApplicationProfile.
 type CreateApplicationProfileParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // BulkDeleteApplicationProfilesParams defines parameters for BulkDeleteApplicationProfiles.
 type BulkDeleteApplicationProfilesParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // DeleteApplicationProfileParams defines parameters for DeleteApplicationProfile.
 type DeleteApplicationProfileParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetApplicationProfileParams defines parameters for GetApplicationProfile.
 type GetApplicationProfileParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ListApplicationsParams defines parameters for ListApplications.
 type ListApplicationsParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // DeployApplicationJSONBody defines parameters for DeployApplication.
@@ -5097,8 +5094,8 @@ type DeployApplicationParams struct {
 	// DryRun When true, validates the configuration without deploying
 	DryRun *bool `form:"dryRun,omitempty" json:"dryRun,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 
 	// IdempotencyKey Repeating a request with the same key returns the first request's operation instead of starting a second one.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
@@ -5106,14 +5103,14 @@ type DeployApplicationParams struct {
 
 // DeleteApplicationParams defines parameters for DeleteApplication.
 type DeleteApplicationParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetApplicationParams defines parameters for GetApplication.
 type GetApplicationParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // StreamApplicationEventsParams defines parameters for StreamApplicationEvents.
@@ -5121,8 +5118,8 @@ type StreamApplicationEventsParams struct {
 	// K8s Include Kubernetes events in addition to application events
 	K8s *bool `form:"k8s,omitempty" json:"k8s,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // StreamApplicationLogsParams defines parameters for StreamApplicationLogs.
@@ -5142,38 +5139,38 @@ type StreamApplicationLogsParams struct {
 	// Container Specific container name within the pod
 	Container *string `form:"container,omitempty" json:"container,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ResyncApplicationParams defines parameters for ResyncApplication.
 type ResyncApplicationParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetApplicationSpecParams defines parameters for GetApplicationSpec.
 type GetApplicationSpecParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // StreamApplicationStatusParams defines parameters for StreamApplicationStatus.
 type StreamApplicationStatusParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetApprovalPolicyParams defines parameters for GetApprovalPolicy.
 type GetApprovalPolicyParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // SetApprovalPolicyParams defines parameters for SetApprovalPolicy.
 type SetApprovalPolicyParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ListAuditEventsParams defines parameters for ListAuditEvents.
@@ -5199,14 +5196,14 @@ type ListAuditEventsParams struct {
 	// EndDate End date (flexible formats: 2024-01-16, 2024-01-16T23:59:59Z, etc.)
 	EndDate *string `form:"endDate,omitempty" json:"endDate,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetAuditEventParams defines parameters for GetAuditEvent.
 type GetAuditEventParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ExportAuditEventsParams defines parameters for ExportAuditEvents.
@@ -5229,8 +5226,8 @@ type ExportAuditEventsParams struct {
 	// EndDate End date (flexible formats: 2024-01-16, 2024-01-16T23:59:59Z, etc.)
 	EndDate *string `form:"endDate,omitempty" json:"endDate,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ExportAuditEventsParamsFormat defines parameters for ExportAuditEvents.
@@ -5241,8 +5238,8 @@ type GetAuditStatsParams struct {
 	// Period Time period for statistics (7d, 30d, 90d) - default: 30d
 	Period *GetAuditStatsParamsPeriod `form:"period,omitempty" json:"period,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetAuditStatsParamsPeriod defines parameters for GetAuditStats.
@@ -5250,20 +5247,20 @@ type GetAuditStatsParamsPeriod string
 
 // ListAvailabilityTiersParams defines parameters for ListAvailabilityTiers.
 type ListAvailabilityTiersParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetAvailabilityTierParams defines parameters for GetAvailabilityTier.
 type GetAvailabilityTierParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ConnectAwsAccountParams defines parameters for ConnectAwsAccount.
 type ConnectAwsAccountParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 
 	// IdempotencyKey Repeating a request with the same key returns the first request's operation instead of starting a second one.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
@@ -5271,20 +5268,20 @@ type ConnectAwsAccountParams struct {
 
 // GetAwsConnectionStatusParams defines parameters for GetAwsConnectionStatus.
 type GetAwsConnectionStatusParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetAwsCredentialsParams defines parameters for GetAwsCredentials.
 type GetAwsCredentialsParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ConnectAzureSubscriptionParams defines parameters for ConnectAzureSubscription.
 type ConnectAzureSubscriptionParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 
 	// IdempotencyKey Repeating a request with the same key returns the first request's operation instead of starting a second one.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
@@ -5292,8 +5289,8 @@ type ConnectAzureSubscriptionParams struct {
 
 // GetAzureConnectionStatusParams defines parameters for GetAzureConnectionStatus.
 type GetAzureConnectionStatusParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetAzureCredentialsParams defines parameters for GetAzureCredentials.
@@ -5313,14 +5310,14 @@ type GetAzureCredentialsParams struct {
 	// Duration Credential duration
 	Duration *string `form:"duration,omitempty" json:"duration,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ConnectGcpProjectParams defines parameters for ConnectGcpProject.
 type ConnectGcpProjectParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 
 	// IdempotencyKey Repeating a request with the same key returns the first request's operation instead of starting a second one.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
@@ -5328,14 +5325,14 @@ type ConnectGcpProjectParams struct {
 
 // GetGcpConnectionStatusParams defines parameters for GetGcpConnectionStatus.
 type GetGcpConnectionStatusParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetGcpCredentialsParams defines parameters for GetGcpCredentials.
 type GetGcpCredentialsParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetSupportedKubernetesVersionsParams defines parameters for GetSupportedKubernetesVersions.
@@ -5355,8 +5352,8 @@ type GetSupportedKubernetesVersionsParams struct {
 	// Autopilot Filter for GKE Autopilot compatible versions (GKE only)
 	Autopilot *bool `form:"autopilot,omitempty" json:"autopilot,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetSupportedKubernetesVersionsParamsCloudProvider defines parameters for GetSupportedKubernetesVersions.
@@ -5373,8 +5370,8 @@ type DeleteSelfHostedCredentialsParams struct {
 	// ClusterName Cluster name
 	ClusterName string `form:"clusterName" json:"clusterName"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetSelfHostedCredentialStatusParams defines parameters for GetSelfHostedCredentialStatus.
@@ -5382,14 +5379,14 @@ type GetSelfHostedCredentialStatusParams struct {
 	// ClusterName Cluster name
 	ClusterName string `form:"clusterName" json:"clusterName"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // StoreSelfHostedCredentialsParams defines parameters for StoreSelfHostedCredentials.
 type StoreSelfHostedCredentialsParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ShowClusterApprovalPageParams defines parameters for ShowClusterApprovalPage.
@@ -5436,8 +5433,8 @@ type ListClusterProgressParams struct {
 	// PageToken Page token for pagination
 	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ListClustersParams defines parameters for ListClusters.
@@ -5445,8 +5442,8 @@ type ListClustersParams struct {
 	// ProviderId Cloud Provider ID (e.g., aws, gcp)
 	ProviderId *string `form:"providerId,omitempty" json:"providerId,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // DeployClusterParams defines parameters for DeployCluster.
@@ -5454,8 +5451,8 @@ type DeployClusterParams struct {
 	// DryRun When true, validates the configuration without creating the cluster
 	DryRun *bool `form:"dryRun,omitempty" json:"dryRun,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 
 	// IdempotencyKey Repeating a request with the same key returns the first request's operation instead of starting a second one.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
@@ -5463,8 +5460,8 @@ type DeployClusterParams struct {
 
 // DeleteClusterParams defines parameters for DeleteCluster.
 type DeleteClusterParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 
 	// IdempotencyKey Repeating a request with the same key returns the first request's operation instead of starting a second one.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
@@ -5472,14 +5469,14 @@ type DeleteClusterParams struct {
 
 // GetClusterParams defines parameters for GetCluster.
 type GetClusterParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // UpdateClusterParams defines parameters for UpdateCluster.
 type UpdateClusterParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 
 	// IdempotencyKey Repeating a request with the same key returns the first request's operation instead of starting a second one.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
@@ -5490,8 +5487,8 @@ type UnregisterClusterAgentParams struct {
 	// AgentOnly Only tombstone agent, keep cluster record
 	AgentOnly *bool `form:"agent-only,omitempty" json:"agent-only,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetClusterAgentStatusParams defines parameters for GetClusterAgentStatus.
@@ -5499,14 +5496,14 @@ type GetClusterAgentStatusParams struct {
 	// OperationId Operation ID for in-flight registration polling
 	OperationId *string `form:"operationId,omitempty" json:"operationId,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // RegisterClusterAgentParams defines parameters for RegisterClusterAgent.
 type RegisterClusterAgentParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 
 	// IdempotencyKey Repeating a request with the same key returns the first request's operation instead of starting a second one.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
@@ -5514,8 +5511,8 @@ type RegisterClusterAgentParams struct {
 
 // CancelClusterOperationParams defines parameters for CancelClusterOperation.
 type CancelClusterOperationParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetClusterHistoryParams defines parameters for GetClusterHistory.
@@ -5544,14 +5541,14 @@ type GetClusterHistoryParamsProvider string
 
 // GetClusterKubeconfigParams defines parameters for GetClusterKubeconfig.
 type GetClusterKubeconfigParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GenerateClusterKubeconfigParams defines parameters for GenerateClusterKubeconfig.
 type GenerateClusterKubeconfigParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetClusterProgressParams defines parameters for GetClusterProgress.
@@ -5559,8 +5556,8 @@ type GetClusterProgressParams struct {
 	// OperationId Operation ID to get progress for (optional); found also after the cluster was deleted
 	OperationId *string `form:"operationId,omitempty" json:"operationId,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // StreamClusterProgressParams defines parameters for StreamClusterProgress.
@@ -5568,20 +5565,20 @@ type StreamClusterProgressParams struct {
 	// OperationId Operation ID to stream progress for (optional)
 	OperationId *string `form:"operationId,omitempty" json:"operationId,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetClusterSpecParams defines parameters for GetClusterSpec.
 type GetClusterSpecParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // SyncClusterAuthParams defines parameters for SyncClusterAuth.
 type SyncClusterAuthParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ListGithubRepositoryBranchesParams defines parameters for ListGithubRepositoryBranches.
@@ -5589,8 +5586,8 @@ type ListGithubRepositoryBranchesParams struct {
 	// RepoUrl Repository URL
 	RepoUrl string `form:"repoUrl" json:"repoUrl"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GithubInstallationCallbackParams defines parameters for GithubInstallationCallback.
@@ -5613,8 +5610,8 @@ type BrowseGithubRepositoryContentParams struct {
 	// Path Path within repository (defaults to root)
 	Path *string `form:"path,omitempty" json:"path,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetGithubFileContentParams defines parameters for GetGithubFileContent.
@@ -5628,68 +5625,68 @@ type GetGithubFileContentParams struct {
 	// FilePath File path within repository
 	FilePath string `form:"filePath" json:"filePath"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ListGithubInstallationsParams defines parameters for ListGithubInstallations.
 type ListGithubInstallationsParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // SyncGithubInstallationsParams defines parameters for SyncGithubInstallations.
 type SyncGithubInstallationsParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // DeleteGithubInstallationParams defines parameters for DeleteGithubInstallation.
 type DeleteGithubInstallationParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetGithubInstallationParams defines parameters for GetGithubInstallation.
 type GetGithubInstallationParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // MapGithubInstallationParams defines parameters for MapGithubInstallation.
 type MapGithubInstallationParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ListGithubInstallationRepositoriesParams defines parameters for ListGithubInstallationRepositories.
 type ListGithubInstallationRepositoriesParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GenerateGithubInstallationTokenParams defines parameters for GenerateGithubInstallationToken.
 type GenerateGithubInstallationTokenParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GenerateGithubRepositoryTokenParams defines parameters for GenerateGithubRepositoryToken.
 type GenerateGithubRepositoryTokenParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ValidateGithubFilePathParams defines parameters for ValidateGithubFilePath.
 type ValidateGithubFilePathParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ListNotificationIntegrationsParams defines parameters for ListNotificationIntegrations.
 type ListNotificationIntegrationsParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey *XAstroAPIKeyOptional `json:"X-Astro-API-Key,omitempty"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 
 	// Authorization Auth0 Bearer token
 	Authorization *AuthorizationBearerOptional `json:"Authorization,omitempty"`
@@ -5700,8 +5697,8 @@ type ListNotificationIntegrationsParams struct {
 
 // ConfigureNotificationIntegrationParams defines parameters for ConfigureNotificationIntegration.
 type ConfigureNotificationIntegrationParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey *XAstroAPIKeyOptional `json:"X-Astro-API-Key,omitempty"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 
 	// Authorization Auth0 Bearer token
 	Authorization *AuthorizationBearerOptional `json:"Authorization,omitempty"`
@@ -5712,8 +5709,8 @@ type ConfigureNotificationIntegrationParams struct {
 
 // DeleteNotificationIntegrationParams defines parameters for DeleteNotificationIntegration.
 type DeleteNotificationIntegrationParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey *XAstroAPIKeyOptional `json:"X-Astro-API-Key,omitempty"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 
 	// Authorization Auth0 Bearer token
 	Authorization *AuthorizationBearerOptional `json:"Authorization,omitempty"`
@@ -5724,8 +5721,8 @@ type DeleteNotificationIntegrationParams struct {
 
 // GetNotificationIntegrationParams defines parameters for GetNotificationIntegration.
 type GetNotificationIntegrationParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey *XAstroAPIKeyOptional `json:"X-Astro-API-Key,omitempty"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 
 	// Authorization Auth0 Bearer token
 	Authorization *AuthorizationBearerOptional `json:"Authorization,omitempty"`
@@ -5754,8 +5751,8 @@ type ReceiveSlackAction200JSONResponseBodyResponseType string
 
 // ListNotificationSubscriptionsParams defines parameters for ListNotificationSubscriptions.
 type ListNotificationSubscriptionsParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey *XAstroAPIKeyOptional `json:"X-Astro-API-Key,omitempty"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 
 	// Authorization Auth0 Bearer token
 	Authorization *AuthorizationBearerOptional `json:"Authorization,omitempty"`
@@ -5766,8 +5763,8 @@ type ListNotificationSubscriptionsParams struct {
 
 // PutNotificationSubscriptionParams defines parameters for PutNotificationSubscription.
 type PutNotificationSubscriptionParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey *XAstroAPIKeyOptional `json:"X-Astro-API-Key,omitempty"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 
 	// Authorization Auth0 Bearer token
 	Authorization *AuthorizationBearerOptional `json:"Authorization,omitempty"`
@@ -5778,8 +5775,8 @@ type PutNotificationSubscriptionParams struct {
 
 // DeleteNotificationSubscriptionParams defines parameters for DeleteNotificationSubscription.
 type DeleteNotificationSubscriptionParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey *XAstroAPIKeyOptional `json:"X-Astro-API-Key,omitempty"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 
 	// Authorization Auth0 Bearer token
 	Authorization *AuthorizationBearerOptional `json:"Authorization,omitempty"`
@@ -5790,8 +5787,8 @@ type DeleteNotificationSubscriptionParams struct {
 
 // GetNotificationSubscriptionParams defines parameters for GetNotificationSubscription.
 type GetNotificationSubscriptionParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey *XAstroAPIKeyOptional `json:"X-Astro-API-Key,omitempty"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 
 	// Authorization Auth0 Bearer token
 	Authorization *AuthorizationBearerOptional `json:"Authorization,omitempty"`
@@ -5811,8 +5808,8 @@ type UnsubscribeNotificationsParams struct {
 	// Token Signed unsubscribe token from an email link.
 	Token *string `form:"token,omitempty" json:"token,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey *XAstroAPIKeyOptional `json:"X-Astro-API-Key,omitempty"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 
 	// Authorization Auth0 Bearer token
 	Authorization *AuthorizationBearerOptional `json:"Authorization,omitempty"`
@@ -5829,32 +5826,32 @@ type ListOrganizationsParams struct {
 	// PageSize Number of items per page
 	PageSize *int `form:"pageSize,omitempty" json:"pageSize,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey *XAstroAPIKeyOptional `json:"X-Astro-API-Key,omitempty"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // CreateOrganizationParams defines parameters for CreateOrganization.
 type CreateOrganizationParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey *XAstroAPIKeyOptional `json:"X-Astro-API-Key,omitempty"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // RemoveOrganizationMemberParams defines parameters for RemoveOrganizationMember.
 type RemoveOrganizationMemberParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // AddOrganizationMemberParams defines parameters for AddOrganizationMember.
 type AddOrganizationMemberParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetOrganizationParams defines parameters for GetOrganization.
 type GetOrganizationParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetOrganizationMembersParams defines parameters for GetOrganizationMembers.
@@ -5865,14 +5862,14 @@ type GetOrganizationMembersParams struct {
 	// PageSize Items per page (default: 10)
 	PageSize *int `form:"pageSize,omitempty" json:"pageSize,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetOrganizationPlanParams defines parameters for GetOrganizationPlan.
 type GetOrganizationPlanParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // DeleteApiKeyParams defines parameters for DeleteApiKey.
@@ -5895,20 +5892,20 @@ type GetApiKeyParams struct {
 
 // ListPlansParams defines parameters for ListPlans.
 type ListPlansParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey *XAstroAPIKeyOptional `json:"X-Astro-API-Key,omitempty"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ListProvidersParams defines parameters for ListProviders.
 type ListProvidersParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ListProviderRegionsParams defines parameters for ListProviderRegions.
 type ListProviderRegionsParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // GetMachineTypeParams defines parameters for GetMachineType.
@@ -5916,14 +5913,14 @@ type GetMachineTypeParams struct {
 	// ZoneId Zone ID (if not specified, first available zone will be used)
 	ZoneId *string `form:"zoneId,omitempty" json:"zoneId,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ListZonesParams defines parameters for ListZones.
 type ListZonesParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ListMachineTypesParams defines parameters for ListMachineTypes.
@@ -5949,14 +5946,14 @@ type ListMachineTypesParams struct {
 	// ZoneId Zone ID (if not specified, first available zone will be used)
 	ZoneId *string `form:"zoneId,omitempty" json:"zoneId,omitempty"`
 
-	// XAstroAPIKey APIKey
-	XAstroAPIKey XAstroAPIKey `json:"X-Astro-API-Key"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // ListOrganizationRolesParams defines parameters for ListOrganizationRoles.
 type ListOrganizationRolesParams struct {
-	// XAstroAPIKey APIKey
-	XAstroAPIKey *XAstroAPIKeyOptional `json:"X-Astro-API-Key,omitempty"`
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
 // CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
@@ -6824,7 +6821,7 @@ func (w *ServerInterfaceWrapper) ListApplicationProfiles(ctx echo.Context) error
 	var params ListApplicationProfilesParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -6832,14 +6829,12 @@ func (w *ServerInterfaceWrapper) ListApplicationProfiles(ctx echo.Context) error
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -6855,7 +6850,7 @@ func (w *ServerInterfaceWrapper) CreateApplicationProfile(ctx echo.Context) erro
 	var params CreateApplicationProfileParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -6863,14 +6858,12 @@ func (w *ServerInterfaceWrapper) CreateApplicationProfile(ctx echo.Context) erro
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -6886,7 +6879,7 @@ func (w *ServerInterfaceWrapper) BulkDeleteApplicationProfiles(ctx echo.Context)
 	var params BulkDeleteApplicationProfilesParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -6894,14 +6887,12 @@ func (w *ServerInterfaceWrapper) BulkDeleteApplicationProfiles(ctx echo.Context)
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -6924,7 +6915,7 @@ func (w *ServerInterfaceWrapper) DeleteApplicationProfile(ctx echo.Context) erro
 	var params DeleteApplicationProfileParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -6932,14 +6923,12 @@ func (w *ServerInterfaceWrapper) DeleteApplicationProfile(ctx echo.Context) erro
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -6962,7 +6951,7 @@ func (w *ServerInterfaceWrapper) GetApplicationProfile(ctx echo.Context) error {
 	var params GetApplicationProfileParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -6970,14 +6959,12 @@ func (w *ServerInterfaceWrapper) GetApplicationProfile(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -6993,7 +6980,7 @@ func (w *ServerInterfaceWrapper) ListApplications(ctx echo.Context) error {
 	var params ListApplicationsParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7001,14 +6988,12 @@ func (w *ServerInterfaceWrapper) ListApplications(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -7030,7 +7015,7 @@ func (w *ServerInterfaceWrapper) DeployApplication(ctx echo.Context) error {
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7038,14 +7023,12 @@ func (w *ServerInterfaceWrapper) DeployApplication(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 	// ------------- Optional header parameter "Idempotency-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
@@ -7083,7 +7066,7 @@ func (w *ServerInterfaceWrapper) DeleteApplication(ctx echo.Context) error {
 	var params DeleteApplicationParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7091,14 +7074,12 @@ func (w *ServerInterfaceWrapper) DeleteApplication(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -7121,7 +7102,7 @@ func (w *ServerInterfaceWrapper) GetApplication(ctx echo.Context) error {
 	var params GetApplicationParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7129,14 +7110,12 @@ func (w *ServerInterfaceWrapper) GetApplication(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -7165,7 +7144,7 @@ func (w *ServerInterfaceWrapper) StreamApplicationEvents(ctx echo.Context) error
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7173,14 +7152,12 @@ func (w *ServerInterfaceWrapper) StreamApplicationEvents(ctx echo.Context) error
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -7237,7 +7214,7 @@ func (w *ServerInterfaceWrapper) StreamApplicationLogs(ctx echo.Context) error {
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7245,14 +7222,12 @@ func (w *ServerInterfaceWrapper) StreamApplicationLogs(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -7275,7 +7250,7 @@ func (w *ServerInterfaceWrapper) ResyncApplication(ctx echo.Context) error {
 	var params ResyncApplicationParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7283,14 +7258,12 @@ func (w *ServerInterfaceWrapper) ResyncApplication(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -7313,7 +7286,7 @@ func (w *ServerInterfaceWrapper) GetApplicationSpec(ctx echo.Context) error {
 	var params GetApplicationSpecParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7321,14 +7294,12 @@ func (w *ServerInterfaceWrapper) GetApplicationSpec(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -7351,7 +7322,7 @@ func (w *ServerInterfaceWrapper) StreamApplicationStatus(ctx echo.Context) error
 	var params StreamApplicationStatusParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7359,14 +7330,12 @@ func (w *ServerInterfaceWrapper) StreamApplicationStatus(ctx echo.Context) error
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -7382,7 +7351,7 @@ func (w *ServerInterfaceWrapper) GetApprovalPolicy(ctx echo.Context) error {
 	var params GetApprovalPolicyParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7390,14 +7359,12 @@ func (w *ServerInterfaceWrapper) GetApprovalPolicy(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -7413,7 +7380,7 @@ func (w *ServerInterfaceWrapper) SetApprovalPolicy(ctx echo.Context) error {
 	var params SetApprovalPolicyParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7421,14 +7388,12 @@ func (w *ServerInterfaceWrapper) SetApprovalPolicy(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -7492,7 +7457,7 @@ func (w *ServerInterfaceWrapper) ListAuditEvents(ctx echo.Context) error {
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7500,14 +7465,12 @@ func (w *ServerInterfaceWrapper) ListAuditEvents(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -7530,7 +7493,7 @@ func (w *ServerInterfaceWrapper) GetAuditEvent(ctx echo.Context) error {
 	var params GetAuditEventParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7538,14 +7501,12 @@ func (w *ServerInterfaceWrapper) GetAuditEvent(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -7602,7 +7563,7 @@ func (w *ServerInterfaceWrapper) ExportAuditEvents(ctx echo.Context) error {
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7610,14 +7571,12 @@ func (w *ServerInterfaceWrapper) ExportAuditEvents(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -7639,7 +7598,7 @@ func (w *ServerInterfaceWrapper) GetAuditStats(ctx echo.Context) error {
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7647,14 +7606,12 @@ func (w *ServerInterfaceWrapper) GetAuditStats(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -7670,7 +7627,7 @@ func (w *ServerInterfaceWrapper) ListAvailabilityTiers(ctx echo.Context) error {
 	var params ListAvailabilityTiersParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7678,14 +7635,12 @@ func (w *ServerInterfaceWrapper) ListAvailabilityTiers(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -7708,7 +7663,7 @@ func (w *ServerInterfaceWrapper) GetAvailabilityTier(ctx echo.Context) error {
 	var params GetAvailabilityTierParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7716,14 +7671,12 @@ func (w *ServerInterfaceWrapper) GetAvailabilityTier(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -7739,7 +7692,7 @@ func (w *ServerInterfaceWrapper) ConnectAwsAccount(ctx echo.Context) error {
 	var params ConnectAwsAccountParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7747,14 +7700,12 @@ func (w *ServerInterfaceWrapper) ConnectAwsAccount(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 	// ------------- Optional header parameter "Idempotency-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
@@ -7792,7 +7743,7 @@ func (w *ServerInterfaceWrapper) GetAwsConnectionStatus(ctx echo.Context) error 
 	var params GetAwsConnectionStatusParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7800,14 +7751,12 @@ func (w *ServerInterfaceWrapper) GetAwsConnectionStatus(ctx echo.Context) error 
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -7823,7 +7772,7 @@ func (w *ServerInterfaceWrapper) GetAwsCredentials(ctx echo.Context) error {
 	var params GetAwsCredentialsParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7831,14 +7780,12 @@ func (w *ServerInterfaceWrapper) GetAwsCredentials(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -7854,7 +7801,7 @@ func (w *ServerInterfaceWrapper) ConnectAzureSubscription(ctx echo.Context) erro
 	var params ConnectAzureSubscriptionParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7862,14 +7809,12 @@ func (w *ServerInterfaceWrapper) ConnectAzureSubscription(ctx echo.Context) erro
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 	// ------------- Optional header parameter "Idempotency-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
@@ -7907,7 +7852,7 @@ func (w *ServerInterfaceWrapper) GetAzureConnectionStatus(ctx echo.Context) erro
 	var params GetAzureConnectionStatusParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7915,14 +7860,12 @@ func (w *ServerInterfaceWrapper) GetAzureConnectionStatus(ctx echo.Context) erro
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -7972,7 +7915,7 @@ func (w *ServerInterfaceWrapper) GetAzureCredentials(ctx echo.Context) error {
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -7980,14 +7923,12 @@ func (w *ServerInterfaceWrapper) GetAzureCredentials(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -8003,7 +7944,7 @@ func (w *ServerInterfaceWrapper) ConnectGcpProject(ctx echo.Context) error {
 	var params ConnectGcpProjectParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8011,14 +7952,12 @@ func (w *ServerInterfaceWrapper) ConnectGcpProject(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 	// ------------- Optional header parameter "Idempotency-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
@@ -8056,7 +7995,7 @@ func (w *ServerInterfaceWrapper) GetGcpConnectionStatus(ctx echo.Context) error 
 	var params GetGcpConnectionStatusParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8064,14 +8003,12 @@ func (w *ServerInterfaceWrapper) GetGcpConnectionStatus(ctx echo.Context) error 
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -8087,7 +8024,7 @@ func (w *ServerInterfaceWrapper) GetGcpCredentials(ctx echo.Context) error {
 	var params GetGcpCredentialsParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8095,14 +8032,12 @@ func (w *ServerInterfaceWrapper) GetGcpCredentials(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -8152,7 +8087,7 @@ func (w *ServerInterfaceWrapper) GetSupportedKubernetesVersions(ctx echo.Context
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8160,14 +8095,12 @@ func (w *ServerInterfaceWrapper) GetSupportedKubernetesVersions(ctx echo.Context
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -8189,7 +8122,7 @@ func (w *ServerInterfaceWrapper) DeleteSelfHostedCredentials(ctx echo.Context) e
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8197,14 +8130,12 @@ func (w *ServerInterfaceWrapper) DeleteSelfHostedCredentials(ctx echo.Context) e
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -8226,7 +8157,7 @@ func (w *ServerInterfaceWrapper) GetSelfHostedCredentialStatus(ctx echo.Context)
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8234,14 +8165,12 @@ func (w *ServerInterfaceWrapper) GetSelfHostedCredentialStatus(ctx echo.Context)
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -8257,7 +8186,7 @@ func (w *ServerInterfaceWrapper) StoreSelfHostedCredentials(ctx echo.Context) er
 	var params StoreSelfHostedCredentialsParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8265,14 +8194,12 @@ func (w *ServerInterfaceWrapper) StoreSelfHostedCredentials(ctx echo.Context) er
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -8386,7 +8313,7 @@ func (w *ServerInterfaceWrapper) ListClusterProgress(ctx echo.Context) error {
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8394,14 +8321,12 @@ func (w *ServerInterfaceWrapper) ListClusterProgress(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -8423,7 +8348,7 @@ func (w *ServerInterfaceWrapper) ListClusters(ctx echo.Context) error {
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8431,14 +8356,12 @@ func (w *ServerInterfaceWrapper) ListClusters(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -8460,7 +8383,7 @@ func (w *ServerInterfaceWrapper) DeployCluster(ctx echo.Context) error {
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8468,14 +8391,12 @@ func (w *ServerInterfaceWrapper) DeployCluster(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 	// ------------- Optional header parameter "Idempotency-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
@@ -8513,7 +8434,7 @@ func (w *ServerInterfaceWrapper) DeleteCluster(ctx echo.Context) error {
 	var params DeleteClusterParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8521,14 +8442,12 @@ func (w *ServerInterfaceWrapper) DeleteCluster(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 	// ------------- Optional header parameter "Idempotency-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
@@ -8566,7 +8485,7 @@ func (w *ServerInterfaceWrapper) GetCluster(ctx echo.Context) error {
 	var params GetClusterParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8574,14 +8493,12 @@ func (w *ServerInterfaceWrapper) GetCluster(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -8604,7 +8521,7 @@ func (w *ServerInterfaceWrapper) UpdateCluster(ctx echo.Context) error {
 	var params UpdateClusterParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8612,14 +8529,12 @@ func (w *ServerInterfaceWrapper) UpdateCluster(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 	// ------------- Optional header parameter "Idempotency-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
@@ -8663,7 +8578,7 @@ func (w *ServerInterfaceWrapper) UnregisterClusterAgent(ctx echo.Context) error 
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8671,14 +8586,12 @@ func (w *ServerInterfaceWrapper) UnregisterClusterAgent(ctx echo.Context) error 
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -8707,7 +8620,7 @@ func (w *ServerInterfaceWrapper) GetClusterAgentStatus(ctx echo.Context) error {
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8715,14 +8628,12 @@ func (w *ServerInterfaceWrapper) GetClusterAgentStatus(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -8745,7 +8656,7 @@ func (w *ServerInterfaceWrapper) RegisterClusterAgent(ctx echo.Context) error {
 	var params RegisterClusterAgentParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8753,14 +8664,12 @@ func (w *ServerInterfaceWrapper) RegisterClusterAgent(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 	// ------------- Optional header parameter "Idempotency-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
@@ -8798,7 +8707,7 @@ func (w *ServerInterfaceWrapper) CancelClusterOperation(ctx echo.Context) error 
 	var params CancelClusterOperationParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8806,14 +8715,12 @@ func (w *ServerInterfaceWrapper) CancelClusterOperation(ctx echo.Context) error 
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -8896,7 +8803,7 @@ func (w *ServerInterfaceWrapper) GetClusterKubeconfig(ctx echo.Context) error {
 	var params GetClusterKubeconfigParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8904,14 +8811,12 @@ func (w *ServerInterfaceWrapper) GetClusterKubeconfig(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -8934,7 +8839,7 @@ func (w *ServerInterfaceWrapper) GenerateClusterKubeconfig(ctx echo.Context) err
 	var params GenerateClusterKubeconfigParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8942,14 +8847,12 @@ func (w *ServerInterfaceWrapper) GenerateClusterKubeconfig(ctx echo.Context) err
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -8978,7 +8881,7 @@ func (w *ServerInterfaceWrapper) GetClusterProgress(ctx echo.Context) error {
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -8986,14 +8889,12 @@ func (w *ServerInterfaceWrapper) GetClusterProgress(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -9022,7 +8923,7 @@ func (w *ServerInterfaceWrapper) StreamClusterProgress(ctx echo.Context) error {
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -9030,14 +8931,12 @@ func (w *ServerInterfaceWrapper) StreamClusterProgress(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -9060,7 +8959,7 @@ func (w *ServerInterfaceWrapper) GetClusterSpec(ctx echo.Context) error {
 	var params GetClusterSpecParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -9068,14 +8967,12 @@ func (w *ServerInterfaceWrapper) GetClusterSpec(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -9098,7 +8995,7 @@ func (w *ServerInterfaceWrapper) SyncClusterAuth(ctx echo.Context) error {
 	var params SyncClusterAuthParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -9106,14 +9003,12 @@ func (w *ServerInterfaceWrapper) SyncClusterAuth(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -9135,7 +9030,7 @@ func (w *ServerInterfaceWrapper) ListGithubRepositoryBranches(ctx echo.Context) 
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -9143,14 +9038,12 @@ func (w *ServerInterfaceWrapper) ListGithubRepositoryBranches(ctx echo.Context) 
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -9211,7 +9104,7 @@ func (w *ServerInterfaceWrapper) BrowseGithubRepositoryContent(ctx echo.Context)
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -9219,14 +9112,12 @@ func (w *ServerInterfaceWrapper) BrowseGithubRepositoryContent(ctx echo.Context)
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -9262,7 +9153,7 @@ func (w *ServerInterfaceWrapper) GetGithubFileContent(ctx echo.Context) error {
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -9270,14 +9161,12 @@ func (w *ServerInterfaceWrapper) GetGithubFileContent(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -9293,7 +9182,7 @@ func (w *ServerInterfaceWrapper) ListGithubInstallations(ctx echo.Context) error
 	var params ListGithubInstallationsParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -9301,14 +9190,12 @@ func (w *ServerInterfaceWrapper) ListGithubInstallations(ctx echo.Context) error
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -9324,7 +9211,7 @@ func (w *ServerInterfaceWrapper) SyncGithubInstallations(ctx echo.Context) error
 	var params SyncGithubInstallationsParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -9332,14 +9219,12 @@ func (w *ServerInterfaceWrapper) SyncGithubInstallations(ctx echo.Context) error
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -9362,7 +9247,7 @@ func (w *ServerInterfaceWrapper) DeleteGithubInstallation(ctx echo.Context) erro
 	var params DeleteGithubInstallationParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -9370,14 +9255,12 @@ func (w *ServerInterfaceWrapper) DeleteGithubInstallation(ctx echo.Context) erro
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -9400,7 +9283,7 @@ func (w *ServerInterfaceWrapper) GetGithubInstallation(ctx echo.Context) error {
 	var params GetGithubInstallationParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -9408,14 +9291,12 @@ func (w *ServerInterfaceWrapper) GetGithubInstallation(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -9438,7 +9319,7 @@ func (w *ServerInterfaceWrapper) MapGithubInstallation(ctx echo.Context) error {
 	var params MapGithubInstallationParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -9446,14 +9327,12 @@ func (w *ServerInterfaceWrapper) MapGithubInstallation(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -9476,7 +9355,7 @@ func (w *ServerInterfaceWrapper) ListGithubInstallationRepositories(ctx echo.Con
 	var params ListGithubInstallationRepositoriesParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -9484,14 +9363,12 @@ func (w *ServerInterfaceWrapper) ListGithubInstallationRepositories(ctx echo.Con
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -9514,7 +9391,7 @@ func (w *ServerInterfaceWrapper) GenerateGithubInstallationToken(ctx echo.Contex
 	var params GenerateGithubInstallationTokenParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -9522,14 +9399,12 @@ func (w *ServerInterfaceWrapper) GenerateGithubInstallationToken(ctx echo.Contex
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -9545,7 +9420,7 @@ func (w *ServerInterfaceWrapper) GenerateGithubRepositoryToken(ctx echo.Context)
 	var params GenerateGithubRepositoryTokenParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -9553,14 +9428,12 @@ func (w *ServerInterfaceWrapper) GenerateGithubRepositoryToken(ctx echo.Context)
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -9576,7 +9449,7 @@ func (w *ServerInterfaceWrapper) ValidateGithubFilePath(ctx echo.Context) error 
 	var params ValidateGithubFilePathParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -9584,14 +9457,12 @@ func (w *ServerInterfaceWrapper) ValidateGithubFilePath(ctx echo.Context) error 
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -9618,7 +9489,7 @@ func (w *ServerInterfaceWrapper) ListNotificationIntegrations(ctx echo.Context) 
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
-		var XAstroAPIKey XAstroAPIKeyOptional
+		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
@@ -9679,7 +9550,7 @@ func (w *ServerInterfaceWrapper) ConfigureNotificationIntegration(ctx echo.Conte
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
-		var XAstroAPIKey XAstroAPIKeyOptional
+		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
@@ -9747,7 +9618,7 @@ func (w *ServerInterfaceWrapper) DeleteNotificationIntegration(ctx echo.Context)
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
-		var XAstroAPIKey XAstroAPIKeyOptional
+		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
@@ -9815,7 +9686,7 @@ func (w *ServerInterfaceWrapper) GetNotificationIntegration(ctx echo.Context) er
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
-		var XAstroAPIKey XAstroAPIKeyOptional
+		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
@@ -9924,7 +9795,7 @@ func (w *ServerInterfaceWrapper) ListNotificationSubscriptions(ctx echo.Context)
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
-		var XAstroAPIKey XAstroAPIKeyOptional
+		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
@@ -9985,7 +9856,7 @@ func (w *ServerInterfaceWrapper) PutNotificationSubscription(ctx echo.Context) e
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
-		var XAstroAPIKey XAstroAPIKeyOptional
+		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
@@ -10053,7 +9924,7 @@ func (w *ServerInterfaceWrapper) DeleteNotificationSubscription(ctx echo.Context
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
-		var XAstroAPIKey XAstroAPIKeyOptional
+		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
@@ -10121,7 +9992,7 @@ func (w *ServerInterfaceWrapper) GetNotificationSubscription(ctx echo.Context) e
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
-		var XAstroAPIKey XAstroAPIKeyOptional
+		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
@@ -10215,7 +10086,7 @@ func (w *ServerInterfaceWrapper) UnsubscribeNotifications(ctx echo.Context) erro
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
-		var XAstroAPIKey XAstroAPIKeyOptional
+		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
@@ -10287,7 +10158,7 @@ func (w *ServerInterfaceWrapper) ListOrganizations(ctx echo.Context) error {
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
-		var XAstroAPIKey XAstroAPIKeyOptional
+		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
@@ -10316,7 +10187,7 @@ func (w *ServerInterfaceWrapper) CreateOrganization(ctx echo.Context) error {
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
-		var XAstroAPIKey XAstroAPIKeyOptional
+		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
@@ -10343,7 +10214,7 @@ func (w *ServerInterfaceWrapper) RemoveOrganizationMember(ctx echo.Context) erro
 	var params RemoveOrganizationMemberParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -10351,14 +10222,12 @@ func (w *ServerInterfaceWrapper) RemoveOrganizationMember(ctx echo.Context) erro
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -10374,7 +10243,7 @@ func (w *ServerInterfaceWrapper) AddOrganizationMember(ctx echo.Context) error {
 	var params AddOrganizationMemberParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -10382,14 +10251,12 @@ func (w *ServerInterfaceWrapper) AddOrganizationMember(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -10412,7 +10279,7 @@ func (w *ServerInterfaceWrapper) GetOrganization(ctx echo.Context) error {
 	var params GetOrganizationParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -10420,14 +10287,12 @@ func (w *ServerInterfaceWrapper) GetOrganization(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -10463,7 +10328,7 @@ func (w *ServerInterfaceWrapper) GetOrganizationMembers(ctx echo.Context) error 
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -10471,14 +10336,12 @@ func (w *ServerInterfaceWrapper) GetOrganizationMembers(ctx echo.Context) error 
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -10501,7 +10364,7 @@ func (w *ServerInterfaceWrapper) GetOrganizationPlan(ctx echo.Context) error {
 	var params GetOrganizationPlanParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -10509,14 +10372,12 @@ func (w *ServerInterfaceWrapper) GetOrganizationPlan(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -10650,7 +10511,7 @@ func (w *ServerInterfaceWrapper) ListPlans(ctx echo.Context) error {
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
-		var XAstroAPIKey XAstroAPIKeyOptional
+		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
@@ -10686,7 +10547,7 @@ func (w *ServerInterfaceWrapper) ListProviders(ctx echo.Context) error {
 	var params ListProvidersParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -10694,14 +10555,12 @@ func (w *ServerInterfaceWrapper) ListProviders(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -10724,7 +10583,7 @@ func (w *ServerInterfaceWrapper) ListProviderRegions(ctx echo.Context) error {
 	var params ListProviderRegionsParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -10732,14 +10591,12 @@ func (w *ServerInterfaceWrapper) ListProviderRegions(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -10784,7 +10641,7 @@ func (w *ServerInterfaceWrapper) GetMachineType(ctx echo.Context) error {
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -10792,14 +10649,12 @@ func (w *ServerInterfaceWrapper) GetMachineType(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -10830,7 +10685,7 @@ func (w *ServerInterfaceWrapper) ListZones(ctx echo.Context) error {
 	var params ListZonesParams
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -10838,14 +10693,12 @@ func (w *ServerInterfaceWrapper) ListZones(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -10932,7 +10785,7 @@ func (w *ServerInterfaceWrapper) ListMachineTypes(ctx echo.Context) error {
 	}
 
 	headers := ctx.Request().Header
-	// ------------- Required header parameter "X-Astro-API-Key" -------------
+	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
 		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
@@ -10940,14 +10793,12 @@ func (w *ServerInterfaceWrapper) ListMachineTypes(ctx echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
 		}
 
-		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Astro-API-Key", valueList[0], &XAstroAPIKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Astro-API-Key: %s", err))
 		}
 
-		params.XAstroAPIKey = XAstroAPIKey
-	} else {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-Astro-API-Key is required, but not found"))
+		params.XAstroAPIKey = &XAstroAPIKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -10965,7 +10816,7 @@ func (w *ServerInterfaceWrapper) ListOrganizationRoles(ctx echo.Context) error {
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "X-Astro-API-Key" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Astro-API-Key")]; found {
-		var XAstroAPIKey XAstroAPIKeyOptional
+		var XAstroAPIKey XAstroAPIKey
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Astro-API-Key, got %d", n))
@@ -11171,619 +11022,625 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17c9u4li/6VVC6cyrSGUqxnfTLrqkpxVbSmvZrLLt7erdzI5iEJGxTADcB2lF3p2r+mqrz79T9CPfO",
-	"B9uf5BYWABIkQYmynfRj55yp3bFI4rmwsJ6/9Usn5MuEM8Kk6Oz/0klwipdEkhT+GmZywVP6M5aUs1cE",
-	"pyRVP0dEhClN1I+dfXhpB+mnSPJbwjpBh6onC4IjknaCDsNLYt7Mm+sEnZT8LaMpiTr7Ms1I0BHhgiyx",
-	"6kGuEvWBkCll886HD4FvKGcwAhw/5ZDWDWEckWXCJWHh6juyqvd6QRKCJWVzhJGaGhES3VO5QHJBkMBL",
-	"gm7JCqVEZikT8OOMpkLad58JxBOSwkgQZUISHCE+Q0Li1LQqSMhZhDgjg6YJOYPsq1G6U1ri98eEzeWi",
-	"s7+3sxN4pvgfQyFTPjwfeydofm/o+T/68HF/eD42PW+zv27PazZ2yxFs7vEsnWNm9n98VO/xckEQd96B",
-	"fQtxHCMcSoE420dUCjQ+Ql0s0JvRJXqOE/r8bvc5T+cCYSbuSSoQlT3EU3hVDXaAxhItMyHRDYEWh+dj",
-	"RR2KBpzODhBmXC5IiqhAGL3ceaG+VrSgvoH3B5sWw51gf3y01bZ8UC+LhDNBgB+8wtGFJlb1V8iZJAz+",
-	"iZMkpiH08fyvQi3cL06z/5SSWWe/8389L3jNc/1UPB+lKU9H7I7EPCG6y/oG2NNEBVrieMbTJYnUcs4w",
-	"jQW6wzGNzHpNIyLVj1NYZoEIDhdoRkkcISzRDGexHHQ+BJ1DzmYxDT/5PATP0pAgHKcERytE3lOhqCjN",
-	"N9phAQKlGWNqt9VfetyveXpDo4iwTztwRfAkfSZQymOCIk4EYlwiHMf8HskFdVhXoGbTQHxmUzArHyk9",
-	"c7nArHIWusV2ygVh5vOc9vfR9Jas3D6mQe2ncTTtwdK94Yx84lWLMyFJCsOO0D0WKCIxkSRC3SlRDbwL",
-	"eUSm6PD4anI5unh3NDoeXY6Oevs1MlZTLihDLrDMm6ISdaf5s3GkliD/83KVkGkvQPdq9dRqwjdDOe0h",
-	"zCJo1rZjBvtMoKn55ziaKj7l7K1AQlLF+oCr6cut1Dcs9JhJkjIcwxp9uhUfMpQx8j4hoZoOrO8BzNCM",
-	"NsRpSoli2fEKYTQnjKQ0REsiBJ6TfD1kikOCxkcwlVMuX/OMRb8Rm8gPGvAJRIvbBzbKPUR2uONlEpMl",
-	"YZJ84kGXGFeCU6lkFxguZ2pNJbrJJEzmJqOxRCsiK8fg9Ozy3fjk/Hh0MjpVxwCmdI5XMcfRJefHOJ2T",
-	"3+beueHAq0NCIn0WBUnvYAtiujSceULSOxqSK4bvMI3xTfwJxzpEEUkIi5TUh7owQMlTJbigSyUOpjju",
-	"qW3JisGpZxGNNBvXB0SRF10SmM0l5yeYrcxtL36L2wYJwiSSnKMlZiu7F6JCNJdnZ+9Ohqc/vrsY/fvV",
-	"aHI56e2jhKT2EgngjxtHE4CDrn4MY6o6GJ8H6n4ldyRdoZRnkgRqnTJ14Ug1SQICt0CUhXEWkWiAphdE",
-	"pqv+cCZJOkUCrwRa8Hs9TC2iCyQ5useKNAIjmcEaOh/WRc1J+VN0Q2ZqE1P1DWXzQVmWp4wus2VnfzeX",
-	"4ymTZE5Staofgs4VzEHpNp+SE5xQISibB4WcFqCU3PFbLbCR94mSPFGYkkgtL44FkNsVS1IeKk58E5MR",
-	"k1SufjMJ857Ecd/ImIplhZgB1yIIxqBubzKYD5QUU1G2UEoyoW56dS9agU7xjp6ZpMiShKeSRCckovgS",
-	"tu0342dUXy3Tap/6Er9K5imOyEWuK3w6XvYDuZnw8JZIfRwRFrdmUXkmEXaeZ3qQFZZwdf7mYng0Ao4w",
-	"vhgd9bxiwNTMcB/dkxsB7U0H6JAzRkKjt7tdaW5ROc6mifpRzptcq4PC7M3CgLnlVpyn/I4KyplmEDiK",
-	"qNaFz1N1wUqqFLEZjgWprdvPWUrQ8LsJEkRKyuagGibOZ790nGO3aZ8OtQx46HyhtUGQTN6kPEt8FhAj",
-	"uMzVc337GxmYCnXogZtSpkbmGCO+2QkUP7N/7tYsE0FHZDd5R+PIYxiA2btvgQgXdNRBxrKz38kyGnV8",
-	"No9CHf6p2k11wm/z7/nNX0ko1ciGCfUbS5ijyCyJxBGWeIAutfKilNaMwBlUN4+xCpEIYXU36KUCqc6z",
-	"hRhE+HqPPygh3yhHoG2Yd0vLEGFJ+uqa73hW2XzwyjOd8ZGV5zKhRP8Fz/fTdDnwtagZvtg4XPPeAcI3",
-	"cO3PeKou6SVWVKneEI2zYFlsxC1tzqiNgUbrpmM2CXUVM5Tu7vS8M6Li3I7LYy1KM6KVLduS3l4zPafB",
-	"G85jgplqMcZCXokWe6peRGXJJLc0Pnx5tL2o2vG32RKzfkpwBNJijG9I7F0Pns59B/KsajNTE7ghMWdz",
-	"JeE0NXXqHYz61e5XWenxtJKkZEbf1xt5DcbWcIGVMkJSYRsEKZEwns0XSvRKScjnjAqCqDzIR06lIPFM",
-	"nVeQrCOjRQqE0QKLhRoIeY+V7tXZ7+Dbdy9m34S+wWlZ6IJgc2lW+af6Hc3pHWFlMlLH2chRg+Z227EF",
-	"p52HUYxmid6eUtLEgQhT0upPnTCmnaCTUYeZOi1LLDNRb/kwS1PFCPRzZ+fclnEo6R3pWKaj2TdM1dNX",
-	"hfHD3aBJOR9FPtHyoQ8cHtx8IRzCO461dIur3HylqFF3pWRNw6fqN0KUab3bc4b5PVIHrqBiYyzdRxjZ",
-	"z5DIwoWi5OvOV3s7i+tOgK47L3aW1x0lsKt/Rtcd1M0Y2K5FgDIRoKUIkPpPgBYBinoB4mmg2pAgZM5I",
-	"SlhIkFoagagM1PiNdoJCnjGwDTDMuNWWum/4M6G1zyMzrn2098U3ezvO/1PDV0PsDdARAVMu2nu5OEA3",
-	"RN4TwtDuEnS7r7/6cmeBuhitCE57AzSeM3ViA3iomDwjJFJ/wwFzdla1ryheLTFn5GzW2f/pF+dYq77V",
-	"6mMpSarW9//u/rTT/+btP3evrwf6X71/7TLxayZ+XYpfxa/LXxe/Rr3eP/+T58Q6DVfn6RxLyuSXLzvB",
-	"Wm3vre9SguVpIK/KlDGaxXiuiG2Jb0veiOIGHqDxDNYmKD2/p3Fs7FPqxMFbusv6a/oVI9+A4dFsNHyl",
-	"GhEJCemMqq3Rhkm9x7mkBC37r1DWfG1QbW82LiW08NxrIG2UZAFQ8K47h+Pnh0fonCYkpozoo3HMQxyj",
-	"I3J33elV5Nhdj1Ot8YKEn4Hkqh6mcQQmgAUNF6VRFSK0FiMpfK7kWm3MBIHgZgXfJDGWiooG6EqQehdq",
-	"vVQncyLtwzFw6U1ieAPnN2I/ZRHIJUKdrbRMS851gGYpX6JuGFPFYjLaQ5cLKmAySn1Wu4GziEqUZGnC",
-	"BXgMIqTmp+1tajCtLpQKk8/5u57FJuYNm4bj2DCCddqSUQLUsS4z51ufanDpLAtQd5BT4LTiw5wirW4O",
-	"0AQselQixu/31X9z3UEs+D1DeI6pTyCqrIEaUH3ib+taOCP3dpDaxWl1GJTEmShLyoEZAwhFnIXahqgX",
-	"5Qj8C4++CLWbYu1FeEtWvoP2HVmNj+xByxj9m+ImoNTOKEmrakDe1SAnSvV4fKS9iAGyagIOZYbj8j5u",
-	"PEH1zRhHa+jwxCy5R7ucz1MyVycC7lORuy+WHCIKQsXcQSCicuVqbs+EHbLHPqAlqEPVooebZssbvV76",
-	"tbyN/HLaqV9OuTC2sVFrGmzXqlKFDluowu5ytFWLN8q/qvOLDQI3zrsDre3RMvdGJRGzlSMXi4+kLKr1",
-	"vIDlNEaPVlyxtZJoiDnkdyRdp+dspCZrc25HTZJLHG9sE5aVMoTjGBQRsrHlynF3j1flYFRmVhpSM3+4",
-	"MNrkI3mr7vqT8Fbd1UfhrWoJ16rV1Oon8Je6cWE0NpzGzj0fWy4zKt4aYoZuiBZQJEdJyu9oROBIrW+u",
-	"LCJ+4Y+72uZS+D4Pd/FLFoWOjG1oDImad/b3YKFroK7CSNdkXvTL/ccg1G/49AntVk1Wi8mTWSuCDuxk",
-	"G4Oj0nf0/WzJ1r0EcjeqT4+qEKLuMp+enyJzP5BHRkERSWK+UjdP8Z7HpG3DTdZRgPUjAHsoWkNpxgRq",
-	"sASabzbbFB/UeAvpw23rQQZ58l6H0gzDkAix+b7NuxuVP/wAbqtYcaDaLqVzjg6PkH5uV8QZ+TORB6QI",
-	"l4C/hQ9WnaBznvJ5SsDx2wk6RwScYopyJpmAsAT1b+MZ7gSdK3bL+D3zkrmPxp1pGaeOVzo6K+KQ1hES",
-	"yEWaMAM1sRULIRZC6xd5FIu3GxMr5OM4IjdO2oAibUS4X6wQNv1BvCKJeluwMnfu6o0gv2VZO2s4xI8l",
-	"2Ke0f5fdkJQRpa7nb3n2fyvuea/jFTfb6PmMxuR045zNi97TlHOXeyoXfsacmytaHpuJ/mANTz+mMxKu",
-	"wtjes+6JOB+dHo1P36gzMDo/PvvR/ffoCP4Jnmn1z9fD8bH57Xh0ad+E+D+/ZXzFwknDmOwRBloGydQd",
-	"1WTFQjiBZ5k8m6m/NpxB1YyNTahcaCsWLlKe349LHpW6wpnkIO+wDMfetrMk2oprwmkNF5jNt2GbWeqJ",
-	"HT/PbmIaoquL4+LCdLuiQsk4XHg9LD53AZzYwmvg0rTjQ9jkLChY9h1h8nXqPRJnjDixCJbD1M8qInfa",
-	"TZISvKzftJTd8fiORGe6f6/46HAFPUzoQ7erZIsbnknUdd6CR6Ln0Rko86kMlEV25LW+tuCMJZ/g+o8b",
-	"+N9plek1NvPBs3ONd0HFc2rea9Bm/QrLZMFTiZY4XFBGiqb06xs4XVWcpXPK7ARhq/ZLBuJnAjiHDl5E",
-	"3fMsFgRSFYq9cU94op53gs5t/tR7zNXBFBIvkzXHXJPUAicJYdscbullTXB6wOOUW+9PVXOxttr/gFN1",
-	"M+k/JpqXppJE+gctyhxqNmPs+hsCRaxnEF4rqMGd+qbzXpPtttDeyx+jkLMZnWcp0ZGIzawNWYkyXqGu",
-	"VXALhxoEH44ZSHPayaCWkZHrjtGGQS9m8UprlqAELki8fJ6ShAsqebpCxhcAzj+Pt5IvMfUqC3ckBe8P",
-	"CjMh+RLpN7ULfsGFZMabU/g6sEDT62xn50WonsG/SF//QCP950D/qdvSP03Lznrzr0HIlz5qsz37wjVT",
-	"pWRJRN7jUMYrnQeRj7TrpHBNdf/TXrnrBYlj3r/naRwNNgyjIHrj2euYXeoEHqdv8/7vo2v75XUHdU1z",
-	"Pe3qNTvdNR499f6B3m27z9oRU91rzfwtiygGptrze2XWnYtvSbyc5Oxsmwg4pD6FCA8wa6kNwHFcp0E1",
-	"gS3bhrDkjQ3DG36h9hA+htyvzYYsaOd7kgqvXq2butOPD4xSIyHbUPFWvqRSNoaJJPzq4thzaRUr52yv",
-	"kpW6CykTsf/8uaIRHtL958972/o5bLeBs0I+7giGvm1Z4ffwEUqwMLY5afeqvkE8F3z8HWj7lGdp9Mic",
-	"NS0G7b+P7DHUHyKcEh3Wc4CuzbfXHX0TT/WfU5OmtuCxTjJYuofKdLfRxQlP60vr2Y9N19N4iefkgecw",
-	"5ExiykiKqGoFDL8Z8x3EORUy9bhID/MW7DvAWcv8M1LicDqgvInUNRl7rAEwquKNSviWkCkHQee5Olcs",
-	"XG0+sRLPm7qReF5u/253sDPY6bQ5NGYCG7bqmM8fqzfEfN6oNeS7uW6bLGerm2YoI35NQ/WpngZ5bLfJ",
-	"v6IxZXPEyL166rcfcI9mcc6j5mG0kUhVd2BZuE8VC2VtZdLKxqnBBc6qmTXYsIknmNHZ9m6cIUNTp5Up",
-	"Wpp2UPd+gSWaAjWHMlbbDVu+Qv3ZFAnCIp/ShhPaePHYIYIzwdw/JeXABp0UJ2hA+fO7Xa+O4FcP8z7U",
-	"Y7dx19TstVokJNzG0qNerznoismb8Zl2N+xdbnpU4niyVeRI/dN6EAlOkvHD7KKtLeASp3PIcoD3H2Gg",
-	"/HRGyNreJV63WS205QhLrL1jezt7NisEYo5YiSVW8m3BFwABv/c8vZ3F/H5QoYJzbQDypgLguk3Td/by",
-	"lzbHYBTvCpQJ63V02l7v8jaJgDSmcnVJvbgezhtIUk0V9jTeYEFDbeZiEU61/Yssabb0Hs4w5ll0rn2m",
-	"6Ran1CzpYenzTXR9WaJl1CXvVXtUoiTGIeTG9h7s0bH26Ad5c3zODTPDpgP8WDu7nbGnY/tI3ftYkvlK",
-	"0/mMxzG/FzpGT4OUkDgS+yhfRrOwAbpRfNouM5wo4xZPjZ44t3gAqh1GcOp8UI4Jh586VUIJOuYjL1Gt",
-	"dSLYdX2Q0yT3d21Pqhf5py2t3ZaiHmLp9lmly2Zoa5yuHXeXNrYwUptZvsri28cE9plmhBNuV+OGzkRE",
-	"g/HWXhSJtzkqyVJUcG++2JxqtsTvx/pLiOddUmb/zF/GaYpXdbnPHfD26yjArlM76ZkMub6nMbrJ4lsz",
-	"QZ3Y3HiVGFSHDetmsR/s+pVWrcEGZScfdJgDjuDrBNjJEstwgRh3h9q+C3FLk4Q0s02dwmqncUNCnAlS",
-	"vRtJrk3nHTfeu2KthNNw07afT2uWtZW74IfFClEJd5JZsM3iUplNmJbfNpo3GkjeklmxUw5ZtDsCh1XR",
-	"YAs2Uvo2zx8QJqaDZ5HvQgJZT/uO4fpzzeDjmTWfBfnFJkhMQmtGjYgk6ZIyHWl/WIgh6paz+o9NXRBe",
-	"ppZP1DOXfLwlr+q96ASdeZgoPv5zlhLvbagn5wt+g0kXnLJoP7dIZKJ/T4Ts77UhGz3+dpv7NEqtaWyD",
-	"bmsv0j+HjmuViSdQdU1TT6rxVqSdCyW2bG0mTNVX+mYrkLGE6xX+W4aZpKqRA2T0GQ2bpl0UISERWuL3",
-	"6vf6NpsHvvWHB6gL2SS9AGFPnxWj4N4bWs798qR+LX+9/fU7+uvJryf01ze/vqG/Xv56SX89//Wc/jr6",
-	"dUR7//pP3qAiq6fVhmkm3DUxe+0GuvuRBvphK4LY1oifS9wOF89pwhCs4tYiz5RxjQPITH8f/XLdWZIl",
-	"T1fXnX31b72E1539a7Uw153g2pIF/LanfvvwoW7yTLKHi/76MECIwNKYnx/VULuVnximsI0UnquA+na0",
-	"W1A1L3RLaZ3PBJrFWJbARA4QjgVHU7V5U/h+AwfvDVDe+36OOKYu0mmhsPcC9cS54qeoW9I55YKkBLJP",
-	"ESMU4Fa6FTXTx/69pg/rV7WWjWZjiPrGBpPjqpGkECcCKwbso2vd6nWnN0BnTLG8fQS/BMgaUAJk7Cd/",
-	"FCuLK/uYxSgbEXWSoStdXeJbItQ8QxJBgjC/IykqC3HgwrzhcgEuM0FkLYC+qsC5rA73f37b/amP+z8r",
-	"Vve/fzL/aOC8baRxd36JI6BrrkwhsXi3/8WOAywQmOCIo9MJvNoboNegzO+jmN+TNMRKR4mTBWbZEjDo",
-	"1PFbrJIFYSLQ9xuAvloUmpioGQ7QyHK5a8vv+2ZI152Pt0pPYwxZo35sEDUucj/Yg7yRVtgyFi2M3lBZ",
-	"cf1VRHTsC5M+oikJwSluJOll3m43iTFl6MfhyXGAvoPgFfozKATYiUjoIcoEjYjJQXH7b++mL48dXV0c",
-	"t0qL0ZBC9eZepZiFiwBJPFfDDflyaUEvbPb1DbyyKbKgwd+/cWfFioUPTV/Skdvwt0fRmvE8Hm5dLvxr",
-	"9ZoOnCV3hCE6Q4wbM5zW9gBNUil3ahl5JspAh0Jm4S26EmSWxXqR8vcKFVO7//WrlCGtQWqkaIjW9adi",
-	"rFu5B52EiQGVJDPKSinarnMCp5LOcAixnjMiw0Werl3wO7pcZlKDCCouLoi6zk8yQKgEjDybeeTGgqEu",
-	"xAIEEEcUOFQM1/cKL2PPVa3e3YLtOKFDH4IO9LfF127EQy2AoGUbNWbVGCAyKZbmoLCzW+4CcOFwz+h4",
-	"ECpFgeuFxrUNcKUGPe9AL15pHkFHrbNXdoAH7ef5I17GdobtQlDK9Lu9sHpZy0qJiICMYThDTyCkutKp",
-	"J03uyTJx1oNVVA/k9sLGicEVN04PJUT4HB9bCCUfUQZrFZ9tlsXrK26y5gVoid+jL184a+WsjWVQ3iYN",
-	"QrtjC8SZ5P0i8DT3jWGP99tZqC9f1JZGLcXHk1A9buYHEFCdvaC//+f/4wBhGjeVAXNxO3WB6z4SxTwm",
-	"qaeU2WI1PpO1Uk91Ua9q+GIei9I0hScRpkHzU62XFD/1gyJOluFYw7Ncm4yZ604RbSuJkAb6HaOY3hGf",
-	"33RTvk2FM5uElUqiyjowlGINIZ3lsVFmJkOuKdDsEXEunOmLRPhCWyGxUbEzkPOKd0EISQ1qjkmiWuMm",
-	"asz4OLQtrk328IsBxbfqecvck6pbqV1u50dP3nyKlJjEDMejgRVM3r6kpOmEpKFBZs0NvtZxuyb+5R84",
-	"v69NKKTm8E+WnfPDApeCG+zY8yw5Q8F6HToOGQQdgPZtGfkcGB6yRRpOAafQ5ILXv2s/RZSu+mnGjMTR",
-	"mMu+1mRWsiVp76LfrO3NCFersca67nFC18LlzXx1jQShmJ/WPRJcyqMtlquVkFZL0eVZHClpIc/TbYJP",
-	"eEjkZktEhJJsoiE8ClACoUPy/ZBy9zpjTOdNtnTwewEUNtCfo0ltpxCNGcQrOxJsbpLy+cLMI//tzVO0",
-	"5Km/MR30+OPw5BhFPMyW5QTTbdJAikE0rEnK73B8zmMarjxRGnHM7yckntkXvezLlJLJgS5MZJobzrnE",
-	"K0UXKb8DPDW5IEtB4rsmeF7zanrBY7IVNeTox+N12JxFrTAl5YkcRjOBZYCgDo0H273ufLVn8Tmj606v",
-	"bKhTt6sG8Vxcd8ouwa/2Ft7YwrysS2lWljfrc9KxUWwgIcdE+l3S1ZmXIt8eEMrmjM1dxupubKajMUuy",
-	"zbbFR1HakkBQ7v2CG6h6E0zcguLyDDwNbrmPBEmw+YjPUJSpIQV5LQE7ee0jiEhIoxJK9Tqqrdxp6mc1",
-	"ZGHHL0qjzMeFoyVlvZJUnGsf6pHanohK7w29Lngu6GjzhHks04w87MDsI4yYDotWIj5GGaMyQFMxDdB0",
-	"qf5nMVX8bRpNUXfvJVrwLBW9oAR7a07VNzvL4njplMjdaFc9Ldbjq73FAfpiiSRHL3ai3gCNwgVXGgQO",
-	"b0s3SvX4Odrwi72Np7G5mJRTjAkC7KBUCFCcIdYDRJaJXCFdZtD+ivhs5t3Fhx9z3xY2H2PvUc0iKiFz",
-	"238taRRQSBT3gxX6o+GwjoWLTJ3EYicOL0bDy5GPF2KA1vJqnwaELBNg+p4B0F5X1/wLDAKn+msNZLwp",
-	"5rVd2iEsS99EQ4TItIG6BvOThCkxqAu1ZYUF8yN4WPSFPLaiDu5QWTJdm6xtOLtOw2/Q0mkyjCK/cndo",
-	"i/EgrF8ZrL2xvDHxObvt2gyNnjO9AsPL7uKjYMGqjfob08G7668PTceKH4UATH2Ajkan49GRwaeWBrN9",
-	"BtBz3ZTOF7pioFPMo5R/Pbk6PBxNJkYHvboYgeapWmyIG9SUsB41Cc9m2hNmX18bN78536hde02oFocL",
-	"zFgB8eagWuZ3U0Ihm8BAAyu9Ukiy/PRgFSn2L+2lKTPnmUMdzkaQdDj3cklzbqAmB54bPultYLTE1CPI",
-	"jPrqdxchtrEF3zSubDEQDLvZdcAB9Yq78DBbQPAXLCywjH6jTp9fJudeI5S6UBJjmHQuFo+ypH8vCcVr",
-	"ddPiFvOFfHsHo4ZoxJbBBnx33cSE/uxpBq5enQlgDGoNNrDdRtjTdUlmELxP2dxZqRZAqmpuYl2zaqzb",
-	"YqeaPTHr6ayJnUap80b6mEjs04HhGZjWqJA0FFZndLk+yFhqrSmP6jRzsxrm8sgGy4yzXr7L02Dg3qzM",
-	"zeC94m9WI/eSf6oeSY6i4+01wjReNV36phVFjBFerbGjhxuhoFtSG8irdTsxXqHu1eVhr8alN7Ig81LY",
-	"CLtbU/BZdOQdxKgAuSoopt2VoUECRzkPWr9KRoczQoT+dvPK6TF52BL8rvGXy5barxRXfrGj/vebnaip",
-	"eEsq/csBaEsPXRDJE3XNeBbjhAtp0U7VDSUCDfhtfoLy6p+CENfcr3BBErhkt79YvXJ0hWZNA9tQLTDK",
-	"1gRmYgeKXduCaxs6K3fpZc6b05GZJ9jW6L15qHJjsG9MNpd2fyZQEkOlGghiEhrQyWY+100spda8WigE",
-	"xVKdp3dHI+LXarxWbJpv/wODgak4sh5u38RhWLpapYard8MFBGKcNZRaWVJ2QWDFRXPKQmregNug4tJY",
-	"L5Mss1hS4yjxuWJMuxBQl6QERwiHKRfC2kcajLjQ7F+4D4pkTZslgvuZsyYTsT+i54iKJMardfl8+qSc",
-	"x9hDQcf8ngipSRIsPQ5dkipZOlw4xpty+SFMu6zmf/PN4Jv/tRXsZXGwvOf5XkBc9zAEtvT4OlimLidm",
-	"aPjDBGHd7MP8b27ATDlWvX2QzMcLb4kg8MNCgqhZ+q6HI89blTB8Z52UnulEp+zu9SM6pxLZUC/de2+A",
-	"hpnk/TzqFcKc7Arl5V+ortZkWJoWhSvZRr/s7n3wT66xVpkt+2UnAeutqFVfIcDpHYuHO503vChmpiUK",
-	"ZBAgd91yZj33xcD7CupChOB1J7ru6MAyvBI9DYRYLmsW6ctB+02xMAXOvnzpVDUzlc66b3i5sBn4bago",
-	"6qJLSIvQVbvVQsEkKkldT1d4TEdGXyWF8LwxPlq/jG5WgLGWs1pdlR6WJFyQ8FYXoYHmneQtbVYW3ugo",
-	"6LLnL4pJ7khcjtNaYqZ1vwqfVG8W55lnin0DKia00RCWpRsrBWYpzg+BWUaVthev+l1HWanuvRYkOHEX",
-	"DRm4l85TO051OJ105Hy1bPycO2pDqXmSLgz6gSd1PX93uWcTV8/P4ON4uo5xg9r06QqWo1QT/DNf/8zX",
-	"P/P1rfj6o5iQm6b327MWnwu0iVeg7uRygoZCZEtywWPiS/iE66DJv6fviluyanJb4ebjWj6LzRWwcZOS",
-	"aMPtnPmYWpqtzSPrgR/8igePyTBl/rCA2oDuSar4qsh0aINf6wB/5NAutA8tWb1gb+amojyCCEE5u+S3",
-	"xAeLrp8iqR63QIRztr0+wkpnpY3yEujPWUo+mk5TK1//+CuQ1QvcfMTbrfUF4LJ0p8ipS3BKEdf38mfO",
-	"/ikldosij62/rSaVWzn1TcqzxBspWzyuii1A4rmgO4cWSvT4ja96rnsmfBx4Unru7dNtAo2PXMaaZWDS",
-	"eIq71EwPftOplQ6mxcLGwhqgtcdfl8CNWl6YMLS14rVmlQ1s92yYyQXaG+xY7g38F06bbtpuOzoBFSlt",
-	"gCKlxH+J2tiP3BeuKwjKVfN9SsTZuutUD9C8+XFv0nYHQpO7/8rbgsCbZAxJGPav7SU8afxOrZM/UAho",
-	"IfcEFnztFcEpXCRt7t7S1Qp75qNluFQP9WX40TB0Wwfmh/lAIAW6Qd6x6aBNQiFn8UrDu9s3FX1Dtcvh",
-	"CVLy1zMoNi+kDfQ1qyeasmIeCBumAcM0fJjXaUdkllz56iUdU3arVwQgDXToIQOMxRllVOh7G743PiKa",
-	"GvtLyJlQkmR3+MNkXwN86GRTtap/y2h429eM0J54uyg9U5WfM6LrW5OoEm2TpbQ9SFmwgY9ugQ1cWJZA",
-	"RnCopAQHXKHlpoweW6fToF+1aLvGse+Fn/JMoKCXxz9CjWkHL1fZaiFxeLudBjK8OK0SRaleEcKg6Ymm",
-	"Qpzhrf+KqY+raabwsGnjvA0VmWItcvf0gazPG27Sxs3b4vbUdsoov0U1igwgDJDIJDAXwsCf7lbzrfkT",
-	"M391BQHu5VpgX3t2ESRRPrw4ruLcdSCYw/NmYklSrmY+9uOmQk23hiU3X+oYgOavi8A1z30ClcSMjtwQ",
-	"FDEx5cYszykdcLpMSCo4swW2a12ohY05jsaGwM8592VomLeKc5BwHhcKSINX1kc+ji/CYzmCp9v5C9om",
-	"yuZ5rjzVyXprU2fXRkcXd5KTl+IESjcTxMcSPHQBtnZHyLzcXpRfV5K5sIr4L9p6uu/F1emp/tcPw/Hl",
-	"+PTNu9dnF+8OryaXZycQG394dno6OrwsZ/4eDk8PR8fH3rjrpjwJW0nSyi9rai87QRKVu8LFsd8Gmb4O",
-	"X5qnAzp4qW2K7zYWj2iOt9+C9PC9CNA8TABiS5HZAeQu3RCT+aI9anOqlkdddiYyBPFMCl20HQSuZoJX",
-	"UyWpXzEit6rzWxIgfAsHU5B49i0XkkQHaFp0O9Vy45ww2b/BwhmHS2PkFrB9byGiAv5dNNcJOkVzGzB/",
-	"1xyAdZqToSEj7eSfnRT8aX0F14eC1FdKp3qKpbodraF+CIu/0CWimsqQayleR/TCftiaUg31yOEdF7m4",
-	"sWIJJMWaanAWFxy+PkAhTlNKBMJKl4GVKfXaaMMOyuXQN1V02e4S0FZRZxROjROuFNG4FMEfpauLjPW2",
-	"qnnv7oURjI3l1mWdwzej08tmk8RI2wvW3g311bSRijlK9JYGoDUmuKBCFNtQ5Cseefwh6tdGmtx3U0JM",
-	"AY4iUcRYtQONMDj97mthunZ7dcGyC5xsymYpRrdfi5w/ov5Ml6XkjLQwtTRN0jpDPgTrv/cPNl/XD2/X",
-	"LGRbh0vlNKfhgkoSylztynF/ltGXL2vhJO77DhixtaC7j8tlU6G5GlBiLhSZznC6/PJlA3rrGiUlXB/i",
-	"MEATIgtYqquLYwBzQAlO8RLAm+iccXUZ0lnutFXn5YZHfjOrPvv1gejf8yKsouB5BcHZcm5Kjqcaxsgd",
-	"ME8hadX4TczHhSzmD7H0iiLlodVegWK1xq9dxvOi0oL5hyU8r3X1rxzJoN638xBgIYkEnKclljSEYrs3",
-	"K2MuS+9Ium5H3JPfuDtOd4fgtNkut7T2uUEZdH4vMk8t7CDqpgSGr4M2ZhmckEwQfxJqk8EoLblNtOWr",
-	"5DZxSYUKFPMQqixVwhI01iYXgt7EbfU4l7EUBh7P5b9O2q3yk60P+AMvdnNAiPv1pvPhFdW/JTiVNwTL",
-	"bRSEQhDd/qtCMGtxs1g4qrKMUVfJatJERQs7Gk/cPy/PTl5NLs9OXQ3t7XYSQCGk5juxSQy4YnbdCmwh",
-	"D7mdMV9WlfrV4a73WN0yyxshOVOqhntMUhLyFJyftySRfgZq3j0qCgM1vvMgCt3SgWmXycATOHd71eRE",
-	"QB69X1BjCS5kVnWLCISlqdyncQ7mWHrrIYWKwW5DvOaTVyvvYhBXRG17GjQiTfQ65UufZMthkzWGiBIo",
-	"LBYHWULqvxEAKykr/J4BtOV2dZXWnKzh+fnF2fdwUC5G/2YP0Og/zscXTYemaXcPMQtJ3ET766ltoyJT",
-	"0MENUbJECJ3FDZWvt9KHc2uGVYzXmms222gONYbkeYzZtihP5tN+or5FjEdEoG5hIwBHoyfkTb2YW+9b",
-	"zNgd4Wn+bQ1AMn/ScrKn7jC2ENqXOFxQRi5XySbIpTXl2Qqr07oFyIcIrKoBMrM0nnVzL0dkbLHPtl54",
-	"4efK5EI1FWopmxfi0gBNoxXDSxpOwUMqEEb5nVTxJXa1mRYcNb0ATe+UumI/ExIEUEVN/YUmJydKJEBT",
-	"SIgOp7kxQw3hlqwgJ3AaYYmnA/Nf7a0FZBLdKGUojAnWoDz6CSmQcjwMGkv8CFQ7cNyaksvCmYUabh+g",
-	"WVCCaSoG6MLsrsYogAm6s/aYEs1iVyNoyjQQdO5TKom+yg2akR8LEVBlrfhbDHRJ5IJH++i6owdl4tny",
-	"qptF5KQI0HXHDMq8VSl2lvKYGKOjQ0Y6qMuFXtSFTnRLnaADxPHgGvP5IVB78RBW9wNPb5U+yyPjWRQH",
-	"NioigmJPiTZLvfluBMpVQmMu17A+X3Kr27bOdKyjZDtKYCv8h5yDWGTC9iUjnbGuW1CAaCqAG9faOA2+",
-	"ofb6TrW6/i+KIKcbQ0rXgE1W8VcgePCGrDiLSja3ZwKJFZP4vQGn0nFvMQ9vDVgdjK37t4xLHJS5DcSr",
-	"SnxL2JbCTAvTgJIXTDG30sAcNMiuBrM25iFIm9jkEGunzuTldDyuhXUtnFdeL0hHNOPS+XKaDZAgzFjp",
-	"+e5OuMBhfr1BSJI0RrCQRLit5f463VmasUBdBDyNtjhOduVizCaSJL4dv8uPwjkWokmbeSoET7ejNaf0",
-	"WypssYht5FxG3gNgTUPwpeoXYQGYKZd53KWup/xews8W8M0gU0Eh4WSjk7g9vk1VKN64ahtQ30x732U3",
-	"JuLYh8zAJHkv12NI3eYNIPP+uoDRtc4EsrwhUVSWf7ZOxLgtTah+XJzx5kCq3R+HJ8ctwJGctlst6cNs",
-	"5X/8LLuwLIC30XycLx6dyVYhS2dJWiazqX/svVxAiufG5IeDskPIpDkoWXG79IZ2mQvtshXWmtDc3XGW",
-	"eg1FH5OZ5HdePBCnZqgSeGNA4Azh4mFcopQs+Z3HEqThxJtqKBff3xDTRLQ2RK7JyWqGFpOZDLQsRqUo",
-	"JHRI3EydYHWD82cc4PBFZV8Ykep+RXdJ2N/Buzd74YvIb+kgSQOEKF8mhAnrmyWJqfifgwYVndkF7Zte",
-	"N2409OosSx23vba3J5gyiPELyQ+URfx+S27VfFR9J+ele3LWJAg9MjUoE5syg14+6nyZwKlL6kUcwTRe",
-	"mdqBaphqvt9+u39yct1RctjV5WF5KDsv9nd2aqPZfQsj+nXvp53+i7e9/Z92+l/on/6pBRnYwa3Z+EKS",
-	"aADpExLxVImPDEqg5IY+Eyydq2eVk822tPAu14S58A0BTfnzNqJ8dd6uPA8W4VerBgQoniILQAtn1QTC",
-	"lQ3hg86m+Lptg+ae3EZaXq42NtNq+95Qvgys4px54JGd4MZtgvq09Xt43Ak0kOroqCmor6V5vD4hSzEb",
-	"EZgLt9u6dnNFqSZFVwCqGoPyCoYQutbmTqt6Qmu28Dwls5jOFxLsBVsU1FGXsa5CQtSdDjJ/BmINlSii",
-	"/hs5n41ZVqPv90WW6Co/naD47Zbcq3Xm9wzq3fQB8h1eYTwifTAR9cFAVP5J0J+rPxmxHHIaYsrmfb2N",
-	"xe/20s9d6n0d0dMEx+vF7FIEqA0p+nrRnZQoewigvz8ML04NwbauCGU6LTji2k1tKtBznkcrNxzJACBW",
-	"imgLe0CfiaKqTa0iVG7oaBOWVPEmPtrpvvWVouS9V2ThLftfuDIBcE2LXYDkbD1Xxo7yTDQLtIjckXQl",
-	"AZVVyataXtxHBIeLqtgpN8l8YJy/X6y0OGT365YYsw5NCxFJBEhwBIzJdK3HAy8utzXu5GK9x7jzm9/K",
-	"pqKU9kO1ryiVLLDwqc1ZmkLNKvXYVKk0go3ajmcid86AoGrk7QCVWHGACoYjfh/XvWMZ3MqsZ5iE37T3",
-	"EBmi2DA7pBbca03RgaKS3Sx1rE15LkZT9boGxRIC83iKpmpI+zqNY7qx9NmWkTKyIlI45bPyZKUtS2m1",
-	"WMRjKjxu/ZwaHkIWPobwSS2k1Wh1mEOLtWiSwKRJgGofnKdasrldhim4TAOwbalUlwTMY2HDuVBXaXHL",
-	"RAZ5VJ25DeBybSgV8ZQ609by5CPZ1jqZ3iu8T74bn59vm5vDSuFf60nhgblS8zDJM6bWSfrlCNQtiye7",
-	"Iarq3i+XlB69x6E0AWfaX6fmDZUxgXOBh1+XoFAfp64XvZwSA4U28wCV3oH9HmoWzai03DRfi4rId7sZ",
-	"cP9WuEuhyHjzR6PaR/PbjSLCm1tS+chJz9nw7SR/s9KEfIjzb0sWPWlZ3rJmUqmfKaUPjyfjM3OwLkbD",
-	"ox87Qefq/Gjo1rUsl7hsrzE3qN9rjsElnq8tgOi4Fva++DLYFDpyWGaWEs8F6sb4hsRCXRhvDs97gRse",
-	"YElXPFPvopguqcYIz9me4kx3NOVsCUJGJyJ3ipERvOzsd2yADzBT/N4d+hc7zRt6yRMe8/nqAQff7O4z",
-	"oUMrYrxSynQX6qAPzMNJQsKpJ44srESubRlKZlD68TbfF+Ej60ILNcLRpuB3v93YSW1Yh6RkAi4IcDSA",
-	"YeYsXh0YWAiB9nZ2itx6rUI3gE/j95Ms9Rk6Ru9lik1UX5SBwVg7M3gmD4wdWukXyNaeUHKuhSctPDYe",
-	"qMZ//l9+B9kSv79ia0DRT7lGmMbSBkJlxeufZIwbN310K7bNAVrS13hpaldYDjc83tvZe9EJ1D86QecV",
-	"lzImKUj+ir3dZExm24W76uG9uSXbDi+TC57Sn0l0qrW/svhc8xX8shu8+HB9Pej98uJD8cNz/fDXn3b3",
-	"jAH/xU87/b23vSY6MDFKDtfJRW66VMK0N3ztzXcjzUfgHQ9C0OHZ5N3h2enlcHw6ujjy9+1x/LTgDHWH",
-	"EdyKMcGCmJJQ7gZPLoevjkdw67y5Oh5eqH8Nz8dHD9nUptrAbuCVtZ9o0xzq3uAUFHeJ7lOcJEV6D2F3",
-	"JOYJgVqfecqPMbT0BujIFBlWfMcmWvV1rXKbGiQsOI1iQuSOMG1VAsmNRAcI554CM5qCae2Z0DBHuW4O",
-	"DWuwszQFhlnDremUCjui7SK6tjABrYsLtzmteTVgMyy7NN29nb3eASpnvOYrbxbcLFyDxu4auB+g9Jbs",
-	"42vj9LfK4s4SsGrbugItvr1yvigauIAl2K4J882njNIqaNUxCm0TunVVXq9q6b8IYAR0tJstlKbN79pu",
-	"qgUepEP0tVGUq39RxtM87DAhKVrw5MCNbwWkS7PWOh2TyHtiDzNW75tQupjgO0h/WepCzXIBVSFSYroR",
-	"6AaszqjrpKe73g4TBtgLnIDsOZEILwiGUkXUE0o7S/lyXTrZgyyAZrGbYvskb+7RE3MgWuxrQcaNVelF",
-	"gO6hxoZAERVplkhjHV/YsrPUwH56WKVuoWT5+KkelbqPdgcvdtDf/+u/1T921bjbc0QzqFrc3uYS1ELS",
-	"JZYkOqEsk/6qYNXjZOZT7tXT1OaV91vFbrAMFw1ViQFHISVJjEMCEXLm5QAtOONa/CzLsLBNVsR22HRT",
-	"0TNfLoGZ5x1pDnS1g9JgPHc0lAJZJCLxTMvwfvG/zRYEG8/arfEpWemmZFrrGyZS9kx6fzTTqLg1QxzX",
-	"Pi57MV2PJzidOoGScTkTTj9Kee7nbmy8pP0ZyN32t7feiqvGZrahWCGArvr3p2CpSsnFS42NMC0tkcZj",
-	"Kf2k+KsIEI6iPmfacKUm0IBL0Zot6QmZHcsHXqbCEs21PFoVC9Z2hoDhEv/MGRp9N3GMfndJONZs7i4J",
-	"D8dHFyjkS4Ikn+vytN0bNcH+imdpn98z9P35YU+trJJpsUQ4jg+QyG4YkRqrUTe4FfRgXrOgjkHoKI97",
-	"L15+8eVXX3+zs7u3TVmCkt5XAD/kmp8nOURrNZpqXXvYA7XFJ4hINQu8zuLV6vod3YoJNLUxba4G1Qcb",
-	"bCQfgJBWXPj780MoUlmtkYW6WCp5RUi0h4Z/EYH2TVMG2EsWusWEnS4pc6ey5yF7Q5oeq7oiWG2r9oyt",
-	"QkE7A/j/z3e/9EXfPYVGDbTvM/E46yW5TZWgTHLv+SqP2w32fEm+mMEhKM9AvaJGh/uzty0icouz2MBj",
-	"DJFsZ8LQAGLFuDXR9nfyk4tvwojMKkM3b60bvce3md3EkK6WpPTOf6n4jOUAcuadstHGG67+TOfdWZ1d",
-	"x1+gf5ucnVoVPBM+qdAmNHocMXgFwIS2FDa0MmisBFjggQBksCkbrXHvjfHgP/om4qU/PkJKoDcuHnB2",
-	"8rnwpzI1hl8NkVgo1XdRRiNchz3YBAc1Netnb1/ji87NGAGaYgParF8pckdyNR2LFQsXqRL/RLwatKni",
-	"ivV2F3Nc678bpSlP15OBRl+sEIH+cT0VPKT0/2tK4qivq1eZBg5gcQqdVvctEEZLnOiIKl3ZAGB/JHc3",
-	"y/FLuCZ/HfTUAbfcDUEYHZ1O+ru7ey8QOD86PptYHuNQnPQcDFYJBTOeMW9QOnz4LuRR6Si/Gh69uxj9",
-	"+9VoctkJOt8Pj8dHw8vx2em73Hl0dTq8uvz27GL8F+1UOrt4NT46Gp12gs7p2eW712dXp+BjOr6aXI4u",
-	"3hXup8Oz09fH48NLaOP84uxwNJkMXx2P3o1OL8eXP3aCzvnwx+Oz4dG7y7Ozd8fDizcjeHVydX5+dnE5",
-	"Onp3MjoaD99d/niuHpyMLr89O3qn+hweH5/9oAd3/uZieDSCKRhflmrsZHj6o53WpBN0xqeXo4vT4fG7",
-	"0cXF2YUZ+fjk/Hh0MjrVo52MLr4fH47eXZ0Ovx+Oj8Fu+da9B9zJrvOI2w9e7rz0CtGKfbyrMmv4tf8F",
-	"+XL21fzrxTebAbYtVVuCKO2vY4PJu/Odujdh8nHKqaA3h+fIINl+LqPyuYzKb1v48EmqGxY4dP4ih/vo",
-	"GmCHrztKPSuqG6Kur+ThA2obnjdDSl+WX7AEWgCSm2IszqlE3bymgPmlh84MUFutIlwfxZzfgiejXIys",
-	"UoMMaVj2ffRl/8UOivk9SUMsCIqJ1EmIoGeKAC1WyYIwcaAjUnS2DLhE9Jud+gHOz+8vL4O9rz/YQ7ym",
-	"DNv5eiDty/pLOb8xtfvc5dJ420U6oYP5YLheD10QmVJyR9AdxftoniNCqAYE0t3fEHR+cfZvo8PLd+Mj",
-	"1O/rgKt/ue4AQka3hP7du+74XLZPVHpOza5tsZwnJA0Ak6Oc9SOaarTBvl1bxRYDlIl+SBR7ind7HkL4",
-	"577+T+NarE1/9JFG0834UcpsqlV/0jKbny/HP1f1yCdm8/nBbXtQn4T3PpAPPWSwj8PAK53ztSW8KgcX",
-	"dSleun/bKIFhUXap9yRVvtYgKvhTUB9bg+vhtSseUL3rwcUq9OTusdhUF/PTVthqTLx9Q+Uiuxmu239j",
-	"9OnH9I5E6A2V32Y3NVKoZDy0QNYokQGYhpdcSPCPL3iW9tpThsFZb4z9GDvPna5vSMzZXM2h1BXwZa+z",
-	"MCHpkkJlUPEIQLLzopWcQVYOlIuVm3BBJU+p1yvqPEVdwHt8DjAaLnyAQCLkcAPxA4TjOK+l56zKM2EC",
-	"CyDgZbuQHOmnGnUHbuAXVWNsuSZcA7y/JthDziRhcsRkuvJR7IzGRCk8Wprj6Qop2W3lwQTzCjTQblMh",
-	"GLiJFr50E7lww4HzvWuoaLvwWIHfUIn0XNHk26H/O/qzZ8QT+jOBOJEVlNRX8xfWj7ImNc0PRKennzMg",
-	"oxGqNsE9CeVHVsuYstsOeKGWPMpi0jphApYvaI5U11v8msbEbLOfuiISckDm0S/pUDs1yPou36SYhZ4t",
-	"ewW/25Iv0qLp5smoDUWeGgZ1ZAYExGfeWteCn/sf5djjwJHcHVjhZdwJOn8VuggreS+9ivnHJc+bmN88",
-	"hjg3EWW1ZJ8mFrvozfTicnkfSzAX1zBJSqyv0Sd9zOeUeZfA3H9aXM8MGIOLrdZDsfp4Xc3whhDacuPV",
-	"E3gl4Po/c7pq8izjTRWU3DUAolfHeZtCSptu3Yb1NkJai+s2xkJOVizceiJYSHRHUjqjBi/H7P3DK63l",
-	"tYiqAYDFRtTHQu2aGgmjfk6fXJ6Yp5hJjRENDsQk0eYL9Mu1PUHiulPYBD/01ksdqwmJtTXEuwEQClKb",
-	"d8jvSCq0qAFFkDQ7c0WZUqJbHOviRlXkdLdmoEggH9F/EVRXPX8dsnTyrfcgGK5YOGlTDwxISr1dJac8",
-	"ovzH00Pw1xTZUZOrifpDpzSBf8c3tVLRpMaCNgDiDoPQIXjRAyvXVM5sUOZ1ZeZUWp52bNeBkK8clExC",
-	"/BCfaXAAnSpiOERp+/RcPfanQqe9IHdKCfdkqGiDHZ9ZqGEdUQHBgq5OnOoGNktHUdN8LtOMFMHjZn+0",
-	"5FAFBnPI7SNzzE17bWfTbi8V532YhVGbS8Q+SsksJWKBumoNvGYxbWq54dEKjGLgsuYzZNZMQNk0aAOS",
-	"TKkUkGiFbolHkjdvbnbgXJA+3A4ry57dlRImwt+WIfaTkG9/P2yxrP6UEf27WgBdzAROCYuA8ah/e86L",
-	"r5pvcwrXuDTRnDmC7WqpE1HMzeFKM60hPDxymEdf1Iu+aXA4VjfU6tMNy5DP+tPuJZh77aXoW5GjgTjc",
-	"s2nWIHA2q/lUKsF9HcSzvYixDvEAFyRkD+GKjL+VTgT+ywaIQ93FJrbojMbPD/16yqX9dN0IfsfKM+QO",
-	"5POnokGF3qgsm0U2y9SWPB7qFLJ0olNaYeRsZqtZb8G69WQEAJAKAs4UxbZvyUpsTYIaPDZyKqlpRGn4",
-	"G+mPe09moCk7ozxG5IR7q+E7a3d1cbyxpcou22Y3bnPRjR/x1NnAijiOmTHE+bx6nBHvrL69vDyfIHhu",
-	"p7W+0n5gb91XDZt6VNo377bNsjj2exgL26b3w4Vcxt5p/EBu2g6fNktkzuq21l79hkWHWBonA3P1yNDq",
-	"5zWGBRv02hAnmvdLBTKvtrio3Jqs+e60IVLwJTyaGT2SB03N6cqlxwbBsfXJLnwxCykTsf/8+RzmPQj5",
-	"8jkOl+S5lheL5JiH8ALv+pbxRrZb0Tecz2MC5TGKFI+pjrG2JV+mBl/Mm/Prz0OvB92D1s/vtcCWQnS/",
-	"rOZBluS23yCDPS8QsllTGNpXi0rRC3xHEOMox65oqKn22NwOwpRU+EOloH1pyL4A4RF8JlDCbZjwm8Nz",
-	"NB6ePLh2piIam6mqDuMB1MpU+5sJm7QBefZgmmAkfibsFV2JSRi82Bl80Z/fksHuy5cvdnZ2/XsHCbvn",
-	"dy8PaZS+irmGB11X+koR3gHC6Pne1zaX5OL1Idr9ZvdrJBIcVvEmvtob7H4JKR97X2+R8rH3tZfY8mOz",
-	"IcHDgnQ3ZXZs4+92IynGR6ir9DcDQONEhVUSRparvnne17kX5XicF+V4nC/XxFv877WhFnXYhSKUMQde",
-	"eAASg813aoHMZLOZqq6EfEUbOOyDElwaC9gnPBIXmPnyKNxiFTr6B6crlKqXIY5IfbouLuGh7drPBw9H",
-	"8C3qNOviQ431GfM61nmUjL4bdQlrpzh1UZAakjPB3krmOFyhWYwhUG2p0TGdUkIAUTS1BbCxjb1IdNBr",
-	"oDg0Tqhhas9vKYt6A/SKywVaEqylfwHVka/YLVPH0LYEqvxfTSVZKhcIo5c7O0pYM8WKl+1LYhdTLMpY",
-	"t66CrUtGvS2tuFt6fkuoJ+96+wuA4ySJV3n17yrsLm28KYbnY6e8slri4fk4vzucihc2seQ6h7wawDCS",
-	"LBZkQPnzu91yLHLja142cevF2P2Osjw0LY/EvgVgBN/IiuUqD6X43c+i1K7tb7fH1fCdYonzTGFodv1p",
-	"9FZNfxSd+IvGWzm8VIHeLX0cIFMJHLMI1StvL/EKCSo1BKfk5iRvorSHUcLmCu/tazQX2GAeMaqSge9f",
-	"Qz+xtqrOvB1ZuZ1+LBKbmBE9VQ2hE3XyyN8yHOe2s2eiXMn+48UPa0y/1tX8jvXrayILD93i5fyOpCmN",
-	"yAHUJiwKldO87Pzg0QGjFZ6y3blXn1QLN4H7A5DBDTS9KZ1gB9UboMOUC6ER61GaxTYmGVYLhZgpqZS8",
-	"TwAaWd2rxp5bKXhfACqRCKBwoMF9pbvPgfFQ4a31OA8TB0z0AE0dFNPBGlxR1CW34u//9d/4XkOT/v2/",
-	"/nseJgBQqn79OUtJ7wBNHfTDQa7rNQ6mVHiy8rULlAgNaEGsVKf3AA2/mzhgFaYCpZOBgmt5KwEsavEr",
-	"jpMFtjkialVtROXuXqnilk3/ndFUyGq/IGeJlZBkiRLO415+JXIWkSVmkRKZZhQw6Y1ugQA2ZMHjSCnI",
-	"3el1trPzIvzx7Ori3d//83/gLzLtlUWrQp7S+71lwkE5ITWwpTqNXbfqJSrpQB89GSEsn8MWqn+O4NlO",
-	"I6/jOKHuNajXOsnLpfZnQG7L3kFuNq88tao6OjH7nBfFqGvvFXSBf9WpBHlOQSm74Kf+P4OlZtj/C+7/",
-	"POirH//p45XN3ObrAm+3iX0Pc9Y9q/AOQQiavhldouc4oc/vdp/nmK/Pf7H/HEcfnuvvxbTnlBVuZF7l",
-	"lc5En2Ah+7ubfRLS4N22oTH16vokpHwnyiu7/rrRiZBPI3DqtjapJwaqT3MZMwMoyKI5zWfFpbycTerL",
-	"VTPu0nbSpm7oKeVMp8WHCzIW0bFRfDmvFt+xRXS6U3IrpgGazm9r95aJ87tPOZuvgyqPY35/ZGsItTA0",
-	"q/ftHe9Rmrq26kuvAUjstj3GngXK/RB0bHKQC4O3dpga0CKHNjbwXhYQs7u3s9MD56NBDgT5xd7zRV2i",
-	"+vhbAK7XkHRb1nfWuWfmMB8gbHL77NDB1d0tQBmxRNhUyDNF9xmKIaACvBkLnvQOwP5vNxdlLFYS7rS8",
-	"59Pa9bn7Ua7PljXNAQYBQgfVEuiC2gssUcSJQFpQp0IiHCllXn8zQIfqAw2rFy4oA9hfUaDd5cB229VC",
-	"N4zHl0my7XVmwycLsO/WFGQ+8UZtfbeZrIaFnITq8pjXgaaVg0O+TLCk3vCsN9+N9lEmAFJHSQl191PD",
-	"6WfR2WwiMYtwGk30uBrCSYV5yw4fERbVc/C87nFxZHnDL001JEoipbsY9TGXvQTC73eqeJYE4rMZSS1D",
-	"cdrPKdDec9qJ4LoVjKfhbbA5o+luC8m7Av1v5G2v7Lxew7/LL8pipd+2IU5ba6eKzdZMnqa2g6sw+yJD",
-	"sujj1S0xNLK2LH8rkqooEuUi+rUs0bzMSTWzwineoW9TfScFUHTk7dY5pdqJoTiq1vcHbR1lG04AmtFY",
-	"EijMH5tIwwdRvCWEeqdmR0SAGLnXFt5UyNZcvs46N0M0u4RW30ZnsL7jcFJcTXU42ar9d93InYaG7mdK",
-	"o8eSzE3gVcsmDu0n6vMkq6/z3eH5lS4p7B7Qv2UY/Pxl/rHno565brXleN4kWRHj5OA7vRgsSUSzpR8F",
-	"bumNNjuB31uO/eUbuq4kpy+KKSTnJP2WZ74YKNbXVih9uOBlqF88OQp04Cl488oXGs9uYudK085xredw",
-	"OXSjpevX1M+c+RJv/6J+ttaB1B55LPUFpfEajNCUs5oHQphDBJYioXxDNhyDYYXoLYN4//WX7zb4OHwE",
-	"7LTwBtSF+DxLEy7UiiphJpPkLJF0SX8G3qmJw/1lGIYkVmoGT92f35xfbRrDG03i1bozmc69bI7HdSqj",
-	"39GI4r4kIsZ9+bJdSZGqnb9dQaEvX2ysJ+QcFlNvB0oJ6ZJCSKyYxO97G+sFrR1yG3Mp6g6/m6BZlkLU",
-	"uK5ShHRIz+5eg0FZFLqcNUeDEboSY2Lu6X7CefzxLKz5bB9gIhgCNDdJHaP3AO2gv/+f/1cpgKAxwb/x",
-	"e/XvwP4D/f3//H9oty4mQaQtC52KKNbDaO3lzhXt/KRYj5f8H+yKcnU0D892mFGFcT0TKMQSx3xe2suf",
-	"nMthLSD9WsBgs3ybQbzN4pde3FkXV9tqeeA4gGZJmWwPiJx/f6m+28iiTXysnUIx68quvF13cnVX23lU",
-	"yWymmnFY9CmfhAsC2fhB5xyiZUs/nfLRexJmDYa/W7KqlUl7sdEKDRBhm7lhZdFUX4GdwdqVKYD5tjjn",
-	"h7pUgWJqnJEnOu0f6XBW7SzmlOaGFnVWcwz7mtHl84FsH7x2ymVuDHb0rnrVDvNg/Zhqbdk60S2qSiQx",
-	"Xp3WqqJOYhzebg4GMANsOcPLCkw2ATSjoCOgs7feC7ZoZKx2uoBXe+qlCluZ7hoGZI14FcSDdvgFOsK6",
-	"ofZQKS37AYnWdmGKbjZtVn1aXqNIEWStV87i2YFUJkiYEqlUD2ES56qZDiFNKKmevI0GMUHnjLL5BJo/",
-	"NP36MiWHCCgYmQ/MgCAnX2dkdyMSUm2DAgA1/TpOCUq4EPQmJg0eDiBW58jWnVbqhStB0sdgKejhAKTH",
-	"+Eg4yadLopRG8QzB4RFe1ASxlMm3XEj/8JYyOcdC3PM0+pb60GNOYNPQ5OTyHCXmTX8MsGrKmHjr7Fg9",
-	"VcvQqGHfk5sF57dtttG8iq4ujos99O+PefUqjdfOzmnRQCraRBr1sxjALkI2jQ1Vfn65s7Pz9//8n+d/",
-	"/8//wTdhQ6zUdkdrzJJsW1mrfHYqgf6KKFDxBuoCmdjD2ivd1zk3sXx4y/yV0mH0MwlzqhIlMFSOYhdW",
-	"OB/Zvnor5Xc4trjwIG4wFOIU8q8kSaGuOEFDeFEXVboAfyi6yaSEDOgFFwSFMQ1vhcMBhOZKVB7Y409Y",
-	"mK7yClq61hgJF5xE6EZtPDomM4l4JgOoUwjfKPGNCnRLElkJAdzbqSiVtZK+Qec+pZKcsXil82U8nMTH",
-	"Aay5FRxlYsHvc0N/yJngMUFdJzUNx/4MjnYsaTM9rOVR3au//+f/9JpZ1b7aHYi6Vaw3Ig7fHaCh3jSo",
-	"1sJQxkwrRRcQka+emmZhR3km1euackiKUh6TQIfGzTJhgDWqBYx3GjjmNle/4o367JY4TtMuUhbyJWXz",
-	"vsvHKgegNWluyiCtk9oWbKkdQ2qUBtywxANLpjM6t+HZjJBIw6EQlscw2G8Nr/r7f/23w8ECpJdJ/Vos",
-	"dM9f4u43lwBzmlgj023ajYK2tt8GN+DwmUCKXcA1npIYrzTS8oKg0p2AulwuSHpPTRKdjoZ9JoICP8EE",
-	"yC4wFI00+ClWMnBkqg2Ue4DinKlq0GD4Km/IpgspVqcH3F1wIQNkipxGwAg0rKTDh+v1INsxs4WRkKpG",
-	"Bk8Ovx5gXYjxcXXr817i91pX/fKLL158EWxQcsGoeXk8cdWjXIwPOhx8qBmjQkJdIcaZ33CSNQtcFcUA",
-	"pm+Gu0klmGQ3JT3Se/K2UaIbz2BVxnhqdUryhIZeafSxipZuOShWo73G5S7vQyTCp9yAZptN0NHBzeax",
-	"Ifd2q10YFkwAyWCGadwCn7q2qpvW8tJ2WVki14tUHcxGUcenmT7R1DbN54oJTR03pC2IQeO9WL4vnCsb",
-	"YtUttjhzes8vCclRVoxEi25jjTVuC39EgfuKUatxHBdBM/b+sZvavKjlkcLPOZ6/Ozz9xDO4R6z+mS3v",
-	"NTRVvzxuLCyxDl3Z29mz1bVmUGjLre29wBKlGTPe9Xue3s5ifr9tIfMtqomPj2xB8QNEwdrRTXAqEZ9p",
-	"IGaD1h7nY2kCKi/KNW2oI+qMzbuWLkBo/VBuz9x13EAh/2Y0aogYuCHpofXQtrMb1y9+b7HtopxARdoS",
-	"DhuHeE1/sA2PN1qp3WW74DGxxuqmEnZ5QBHo1/BSwxjzGiZuxM75xdn348n47FTjRQ4PL8ffjzpBJy9x",
-	"ViBIeqPWqIzJR7lTXdCXvGJXQTWbKO4Q3nwY2/Sj5riFRdyVNQhRRRj8bv+LnVKykw72PTqdwKu9Is1F",
-	"X6oDp/5LYx6VqQoU1KoCWSf4R8xMzDe5wn/Uz2pFcLUUo3EtIPgwZ/2lRevaO6fnMac8EBXA3f8TYksb",
-	"VbyVtorCZiXhr5yy7ThUIzfJoXs3cq/HsAilALTqprKg5js7TDOIdis8jKKHHbJmNOOiekuJYijAz8yo",
-	"W2kqQFdX4yMDUt4rWUc2rG+tsrv/bKvX1b2KhaDzcurGGSOIz/bRHSX3JA0QiajkaYBwtNTgWJbF6hfU",
-	"D/AGFCZfUtaow/mW5Qp+z9NKBEmfZD1qpcGd/c8H044QbARweZeNHbC1duI5wh7NMDF1YT3VMfCcTAy8",
-	"oic2i0sc+x5V1sGO2vTkNGvbaLcmFwDE+4c6H78PAmxJeTnzqzuPmOccd+HcOYuHAOWu99DDem5kxGpN",
-	"3fXa44xgmaW+EIwCtDMGQ7jJBFO/nKcU0Hd1grTOBcoNZiAHQBiq6FXCp2zOhpqH8bEIsCEVipRYH1lV",
-	"PXvV6N1ZSrx3oQ7p23Te1RIe6zed+7No/bW39UZR0UcwThe1Ff/3jEtsMxFizA5M8RkA6BFqC9SHPi/2",
-	"Er8fJvQ7shJ+VgPPkzhf46aXDu0GNb1wUnBQD9eqz1YTihs5ux15Ur8mmhNIKzZuRjGWZOmjofo+myDe",
-	"rbQCPZK3zYtwZGqce81BNnZyi+m48fS1KynGbOsGgYFsiiPSLQfuuNfMGZa8PucsTQkLKyawq8nR9mHx",
-	"ZWm4Maw9Y1SWe7s7PL/qL3iWdtpW6IHu1szVz3+3mus2zLo9j1zQ+SKm84VsMo42HLIlZ3IRr863WOfG",
-	"zVoRnG7T1HY81cnJquhX62zC1btDp2k1EmDx4nCJf+YM/UBukKl3J1pkX21zHsv5Pq3yIdavzroksG/5",
-	"fQnnBtBw7TelhKpqFljgJon5ZJKiuuQaQP7NO+PiP9SvdlOm1kt39c27mqARFhJ1Twfoe5rOKaO498hL",
-	"/cKocdvdbW2iRJuU60qdHI+MtW+qVed/g4NwG+mqraFjktNAAdi6VdkTRUT9hYb+eXTF3WYQ6RalS9yS",
-	"KKaGQWPxkrXAIesKi/jWa13JncyIhKVl0r09E6Uhm4CcO4s06y3i5dOnDm2RdKixxVMHStW7lDdZeEuk",
-	"fx90lSBwqSP93mANJtAD97JNOa/aZmp4pyJkr50ZrWjGytd1S2xu5DaRBMU3APOPujoEQS4ITREkB4je",
-	"diUlkwfnHeuMY51/vE3argvY1uCa4Wn744TTfHWsCda6Kb3Rk22qQNV2GOpBmSSBhxaEKh9kM8m251g8",
-	"DN994h5tXaTe4kludY6H9lGBXdd4sB3z4WZYpXUH/lX+zPYqaiyg4pZo0eO21dVdXMRt/B8fEfWsDHj+",
-	"wPhrh7YANB5T5m5tjsNVZjl9YDIowTQVJTvxpBIgdWCio1Iis5TlFcDcIe5Wad8XbDTjaUiKtKT1oDmv",
-	"i5cBChKaExpwRQkEcIGVb7YZUh35a+Y0skarGJRPQwFd5rGfawzEMHk6PlquoR66MJjtz0O9nrVhAaWj",
-	"GVSYl0uBJTAzM9b1XO3hxRXODcZXf4kZnpMI3WFG47iUG88Z+v5EBNZtqFmGYRbdyYvnbw4nvUfIMN3h",
-	"D5P8j/GRYn1liPgeUvzWAqd8fyK2FnQ030MLHke2GcuEYDaDFkxh+yoIbcD1LbC+5AZgHFEmuePlHHQe",
-	"SGE+irkSgCIIhZzqmh5Eyp/53QeXNQeXvvMKdJOGMqEPCcZr72rdKrRDLGjSXrV31uok/3ydUbJuVaAA",
-	"Y2BivDdV8BGZ3ibv0kN1cR0uAoeiezY+OoQiKFN/9P6TRFHYZXeXbwNZOUtVI7DcM+Vzc582reLDHdvr",
-	"nJQbpjG5pzJcnKXzR/rgtrkp9Ee+gf2FM/J0lhm8le1W3z/effORTP56fR5QACLMUipXE7VvehbDaEnZ",
-	"MPNVPBuej5WABCp1xS2nHXLdwg1H1QcLgvWlqWfT+Y/+UMiU94fn4/53kLFtzy54YNT0tC/G33+pQLIZ",
-	"jE5QuCWrZ6I8IhHyRAlGdyRduQrBQwf2iuCUpHZgN/DXa3uO/+2Hy06tcKniCF31wQ7KS8SZelM9pBvQ",
-	"fETbKDKh9Tk4Q0A78EoxloWUSefDByj9OuM+vkSFCzlqdUWYGgLEaNQvV0/SwHD2uQYXvWbXbASrlgcG",
-	"QomMbLnE6Wpqe9AhQTZALY9eNDMtt6mGc82KaluYRVBAS+J5gUVqHj4T2jcaIME19A2MGIcSqf8lAtIQ",
-	"TPk+t9GYMoJuoAwrGaBJBkXqZllsQjtFXmGIsDsS84Sg6S8RljhANApsvlpwzXSM2ofpASJpys13018i",
-	"IjGNRaB/Nf95F0Kiv/4k0AN8R6MP0wHKI1ABEfGa3WQ0lmhFpA01/WJnV0tw06KpfXR6dvlufHJ+PDoZ",
-	"nV6OjqawHUNLwM8EMuULcUogLjcHO6cMctte7uwEaGoGO1UHQ2OkGxz0BKd4SZQ2d826079lJF0NwDU6",
-	"DdBUn4rBOCLLhEvCwpU6DNNegOBF5+PKplvcx2sm8S1BtmENqluA6U73UaYLpPQCXWfNFnyYK9VMuojv",
-	"3axcSkVy3guuGWZRAERrxUWL7it0OsoG5PhA8QOWJ8VcM/OWrQ9rUs7yQnCw+uoCE/uGkxSTBkFVmAIz",
-	"WEhPnIKi8RDHsdKtoSwaZdds+r4P+L199co0QISBAgi7pJFDoygm92qDb8iMq31mK7TALFLtQChyF9tm",
-	"b0jM768ZlWhOpEAvd14UeKpAVjm19/bRVMdETJGarDhAUx0aMUU4FlbcFYGBVhWw2Gr9QhKLomQZYME7",
-	"DvEDNAXmb1rRaouw7Bmse5CbJIJrZuSWoGxbEQFkhpocLLOReSJpwmMarsyPWUQlivkccOevmTYViwGa",
-	"4kwulKQfKiFrihQZClg3QeeMRH3KzIoZClAL7SQfult3zdQh7cZGIYBFgPIFbF56TwTAQ0UAe63WTRAw",
-	"EkHB10B1YbK3gPupxegdoGmS3cQ0tENkvKSrd4tpq1UsBeNDuWDVqfaZBtfMAO3AGufx+QDIzxMaih5k",
-	"ZGo6waGtdu1ULC0RLJ8pcr1m9pLv8hTo1+Truu/2DhBmsKmNkcnAn17uvBxcs07QiWlImCBFSG5HSWwp",
-	"JRKnkJOiJPK8CGIJ3doJW+3UL5WOA6/Z2R3sDHZMsD3DCe3sd14MdgYvTDVUkG4s0DpOaP/W2KTnxFs9",
-	"W2YpVI6OzRIEiolow5iuMgFl3x1Cv2dFOYoSPWrKwGHKhW6wREY5prtAWlhwvjX241L2QOeYCmlDVtTU",
-	"LFNurCBVvPJ8aEovQmtapDkzmm3nw1slLoqEM6FFwb2dHY2RxiQxaELFwX/+V6FNNpqFGpzqFnWsRoYh",
-	"QfWqitvPxHm00geHuWhW871VBN23IDTVlTi1Lc8cVlW4GuAE5M6GD0HnpV4K33jyJXv+CuchtPDJ7uZP",
-	"rlhRDFN/9GLzR695ekOjiIBa8XLvm81fXHJ+gpmtrgbGkC/azGjMJEkZjkfqKtFftZjUKZdjpeQsCZN6",
-	"Wl+0mZYJCLhihSLl6ihAWK4U/tNbRUGuwvDTW0XDRlI1J6XYXsjtgU3vWHTon5ROAwfpbdBx72VFTu4R",
-	"1hX4fNC4Oj9BXSKWc9ocIrduCGTb2hfuaRxD1oDQOfZuT0YYNrYcU6S6zvi2Zhp6mObMPD3XgPG+4tFq",
-	"K4ax+XiXsz8851it6XdkVVQYMmPpuLqwMbRXmNvub8Pc2k462oaV5aSFBTIWvgM0VV0ObslqCpZWUeZs",
-	"gYGiAKkAJAIqjG7ye2d5Oy9bMaHXPGOmixY88pCzWUy1geflbosxneNVzHF0yfkxTudEf/dFmwXI0d5P",
-	"SESxDVT6zMmbObnhsmtYbCueboLC1WCqkuDzJZHYntH1IuF8npK5Go5WX1C3JiAa4bCXl8eC0lkpCQmT",
-	"MAH4gsoCzkEH4huoBpuMW7lDtmT5b4gRE0/szP6c0uJmhpovQEuOOqzusBb4YffynTOmr4oQ+Vla/MPy",
-	"mDckFxbRsjgyW0uKPuYCkRPGwb+WuYArFAKfZSUJOFfMa9yGpw7DiblFVVbaO7yzghI0QuJlos03QvCQ",
-	"gmb6KAbzvZnUx5Aqg18aBD3JUb6YjdZ8OzLHoF+WBgOHEVW9KH8gxmbmCZUR2guLXrr608l8nzldI6ez",
-	"x8Pu/aO5XNK3ds92BrXi/OQGU292eYAoC+PMBolQW/VdrSCSNLdHFwwtr2lXAjRtMqLlwzi3w9+Wif0H",
-	"6OZ61f54FrTq/B9jTauYgn17/Fk4+o1ZRtky5tsilxXUyaNZo1pvHhMG4bHanSkbR2aUEeGe7dyREMAx",
-	"L59mbYB3alkgQaSkbG5sfI53qqmIr984VpvvE3CDh1nGOCMtGEF9xHnpVMUatvtU19z0qkOejSttyL7a",
-	"3mm9Sbf4alG9M4B6owGouT0ESAuiFiGhHX6zGEtT0z/3FUsLP4VickfiAXrF5QLyfPNE6sEf1fpX58ft",
-	"+a/dGccE+LuX6f4YZrm9Nh8nKQ+JgHKLI6hc9Q92o1g/SJ1XbHulGMCGJgnz+U0W3/a16x+C8Lz3jkbs",
-	"EGiZxZImMfHLnJQhjARl8zh3ukAp3/xpJiCmyDjBiwvKJOXcUkA41uahIhDHFFeGpavfNq+y+FYn+X0k",
-	"AfRjOGOqAy0mscY5A1IGn+WsiUG+F4RWw+5t5tI7fwQu7a6FyGLZlmv/sKDhoiBGSMMy2Y9BTltdTYXq",
-	"ogSkxplScH/vjP2z++Sj8lpFcIZSnkSI18g4jQz3F/OvcfRBM1rLeiupKyRdYjWXeGWSf4UN5aqO0GGy",
-	"xtipfZCG3Wo+S8qBZjaU7yY/JHXW2sRW61y1lu0EDApqnoJNMcFyUVgU8wXYypAY/FGtB59GSDW7aPzU",
-	"eWCx+TknlX94X/Q/Dl87amRpD+RoQQtnS6nwEfhrKUmRiaDOrZKFT9bHzvy+189c6HfKhbxb+Nn98Qfl",
-	"Gm+IfAqW4Y0NKQO/bePYEIUU44Rc1+OCK3lLGz0V/7Auio/jm/jsk/id+SQqp8h/ih/giDjS2dxlP8QA",
-	"XQmC/jVKVxcZ+xd1k7rxBXmGiD7JlM19God65A5twyWvEVjUnZ334xNEal1bkQBSqwqZQA+94woAVQCJ",
-	"OvrSlixj8/tOytgn93w8xOXRztfh+KMU06p5OX7P7o3ft8xWxK1sZzE7SlcozRjqTp0jO+3tG+wu2yhK",
-	"odUDxLi6eedG3dTXMTD8vZ293/UC1euXbHHbGeCKvD6Imj0UGlDKdsLjuJK+yVMkZErwsmau0ZFCn91I",
-	"n91In84E4LmmWwsBftdRLkw8/wUnyRNYMW3+uifuSAzQGYtXnvzKe0ZSFGLmMdyKFpbMTXKFe3GBhcBj",
-	"QIDZf2LjwZ+az8JG+vlslWaoQEej49Hl+PQNypikMVBQOWF2ztlne+c/oL3zYcxuo40zpQSc1tqSqYFQ",
-	"tRkzLJGmsU/UE2rW2TT/qPzo9y0YP9CK+dl6+ce2Xj6MAWywWFpp5zm50+QGMn6jHXMkJL6JqVioywj9",
-	"QG4mHED6DKiqOsczyDTBMUCWlVgIdGG0CMrmA3SVzFMcEYG+vbw8R5I7DSrpSb8p0HkWC4K6h0c9ZEr0",
-	"w2OLthevXNxDPY+6rDSBxpy1GsGLW3GooyfkUJVSgxDBTuoTgegjg2EGaeDV9RQNNp/br8XHNfhUuebu",
-	"ltGSLZkdbNPrVGPD1SvTA+Sb0t7PUy55yGOxbw1lliCpQJkmNJ1IX1CZzrg3Ra/lgjAkCIug9jX6t8nZ",
-	"KZLkvUQz1TlKSGoIuGvwgABWp7df2pKuplVFqmb/AIxIQzjdfi20LSLw7LNJtHEaKxVxhJGGMdWBzGqQ",
-	"xmxx4BbuDmMuiNDdmQSe3Z2dnaLAd0XYtG50dZwSiI3WAEYvdpD4fF38Ya8Lzes8vALdUYf8n/wOifn8",
-	"494gMZ8/4P4A+CM4E3np44RrojeIz+r443ROpNd8X7s6jvn893JxvOax0iphipQVy9ZwK8zgdf/FoPv2",
-	"3QsVQH6oIaMYVgwZGZIDSIQuA62x8/IS/7FeKd9QpIYpLQayrnZvfRQT1WWSkjvKM7PFegAkXVKGDdK7",
-	"3tymIdjPO54lX7MAE6sfKSoCPHTJ0ZzIYhRN/fGos9Xu5j0VdMpsDTjjLdBt+nrLv+l8TGXpI137x3z+",
-	"O7n0Fc8B2MjyvT9APxjv21QfqmmbixjPpAGPglIKAEP5+Z79E92zwAI+7i2bErFiYXNWw2VK53Od9Yro",
-	"ckkiiiVBb6g8S0CiXLEwj1hzOghQSkLOQhpbtPU8NkWDx+eYkRERNNX81XFG597LhAsqebqqX6QX0Pkf",
-	"0z70UfMl9MKsSZLQLxj5RXQ+/CNZ0A3JOobzz+bvz7kTH5Wxm+P2cR2Mz0VCwlZYLzylc6rUFifYxBrp",
-	"ca4y1fh5Jsgsi3W6cxZRA06LUtLPA4Y0U1/ySIctFyxwU7QyBMf8VirQn9q6X4QqbRvM4aELLJrjkT4L",
-	"nn+aaGYjnpQ3/8kFT63IbDLwnCWENZp2AMrB2mUKG49RkYyRam06hYv24pB9kvK5Bm9fEBzLhepUW82F",
-	"RoIYpnN+eISAr+flgzbYeUzVyD8km/tIerlekk+hmptqkqCb1wHPAq26Nynt4QKzeV1lv3y0qfwz0/wz",
-	"aevCHvDHMErA4u/rEgQbxbl7SOe2hSl4Uf/DFklxw8HuMZUWrQZ6CdD9gqMlXplfAAl6qRncAszAbI5w",
-	"fh3E9I6IATrlUkl20vaRBxg3CXnQ17me0J8kkWQDe3NnvE2mKnyButVKRzYwX7GnBRZoWmz0FJFlIlef",
-	"EeN/b8KUW0nE4QhuPSmxPqUk85z7CZFrDn1XSzC2nEpgbpme/+SrRqCMiMsB1h9+1YOu9PfV3qI3QGe1",
-	"ely64sdWTGLyMZjER7GvOWMcM7U/H8r1z/5IaRGPY1FgPNOFuT+jgvxjg6o7xfuqmJ+TR7FCD0JIFlFp",
-	"QssaRSOd0gdVm4wCCEL5jMaSpLa6UoLnlFURiNXapElKBYEqSxrmE4oMqhE1ZMmqjtrFfp3jOUFMe7st",
-	"H91Hu70m7y6eE79nfTconNu7bZzbY0mWAhQZ1ajT+Rc7AVri9/tKV1k3jgn9uWEsUIEbvzeD2dnZdmiv",
-	"YVvQzcpEQ6kvUHd4Pn733ejHAB0eX00uRxcBGp6fH48Ph5fjs9MAERkOmoYLzcBJ3C7wIR8H1mpl9/Bi",
-	"NLwcBTqCfhSgq/Mj+Pti9P3Zd6Om7vXXD+0bEPkLpb/Stno63tblL9UlDJml3VlM3tObGCowLrEU+2hv",
-	"Z+9lf2e3v/tF4Pz7cmdnH/7vL+uXGtwnRxoUe4shjVi0eUBfOgP68nLvxf4X3+x/8c2GAREWtRnOn1Dl",
-	"yLmQYjJt7/MzRjRD4LMSwwwQI/dK5gObyWfN4veVrO7ebBtqkqhXt75Yn/8C/zUpa94rVqk4DSkexegU",
-	"PxsfPeJ6fUOc23XT5QovNdpLzYw+O4acBd0m66PY1c8Gyz+2YcI5n+YEP4ZhvFfaT3NsLjwucyzK0OHk",
-	"e8RTbWfXF/8jmITuYwsp3AxKd4y66hwGKBR3PdRHuVwMp7Mp5BXqb3uF4Y75jjAl//5k/wzFnVMKvY0c",
-	"+FkW/iwLf5aFH4vj5Nx1rWCcgo4k7+VzdVxLw64um/eOXGLjqSyxOywQRhG/ZzHH0T6a2g6mqAvGfKgi",
-	"hFJ+7zggU35fpAf1QMabaqL4F/WlhnEB7plXlQcLh+KWanZKJHPkQ/ut2o6pYqC6U1i+Q71z/SMqIMyS",
-	"6h0rzw5LicOFuo0O0IzGRBHYv1x3YJ593VFfl11XlKzLrg9CcXfdgYLOA9Vxby0dfvisYfw+RATPjf0I",
-	"8UBIvMZOV4gj6j0qJA1NZR2G4xX85a1q+2h9YgLD2iAmXFLt+qc8gmE4Y+x+FQXoxU4UoG92opLY8GKn",
-	"KXlCt9QgNejPrNDwlfpD//TNTtQgOPxJNRO9NW0rJlaJxwb66MX+bLf4/Skelc16EtOF7pTGVK76UJ5r",
-	"rWdAY2bmfhvkfm6qe/mKgvlt/863l1Tnhf0DwWRWZv8YrMz6Lnw+vb8rq+O6A+Me29qJaBf1VDvDz39R",
-	"/2lng4T6J1rIhTCEG57Jkk2yOmKvZFCl5k1RmtVGG22PeiKfTY91fvEI/vDZDPnHlgZqp8c5wY/nJ2HM",
-	"s+g5vhfPizhh0ZzheKhfQiuepWj4wwThEGpwI8ERnDONwhFiwPm+o0KxmdF3ExuCJQbIKTk4Hp6AAgJp",
-	"m4dqJK/tzDxVAHXXw3sx1H0+UoT4pLC5a0/7vYC5m2mtyUVUCw4bli+7GU8LxNnfYZoizPowJ7uHZCg6",
-	"we3/P3vv2ty4ja0L/xWU661qqbYsu/PO7Mpx19Quje1xvLs77bLdkzl7khNBJCShRAE8BGi10sl/P4W1",
-	"ABIUSd3dkWx+SsfiBcTlWbdnrbWknmr/5vqRLN3xZ1+9zfZHv0lzbGqwHimRzCG0D87GTHMc2AyWsWi5",
-	"Ex9wFteyImvOD1+igF6OWTDBxKKstzkVpAxnFce5UgOdqRw21ksVuiy8Jy+uXKeK8kYNXcRnO9EbdrJn",
-	"jtZcsbaNavpCQcgorktPdyn9Zyv8SVjIhOY0WqKxmqFoo8clNJnjoPLbCsiYZwfUYY73vsPk3ftjXKVH",
-	"ZhduoEQeoq1cXJd10aluR7w4SGoUuSPH0By8ggL+bI2cv6UJ28baN/cRlQ6yK5Ya/T3P6MeyTDKZmF1G",
-	"buEj9Jz8g4UWZOutffPSB++dL8boNx+2rtkPM98Y/vsx/Be3f2P6N6b/CzP9y0j9HB6A8kHaxgdQgW3r",
-	"egEAQhs/QOMHaPwAh6zDLj/hu3sCEIeKvoDaOLjnCsBxbecMAOhZ5g5YRB18KoBKTc1gvORHvKIecab0",
-	"ywcmRma2/4oppO5/367Bm68QDbW8cf+qTfnj+B5XRJ+MEpnGNa9xF93Ya7Z4y4jX5iBgcfF7d8kGD8+X",
-	"l4S20mpdk8/85/z57As15+3k4uTtGLaHNsf25OLk/7T+fX76v375j9bPP3fxX+3/agn1e6p+n6rf1e/T",
-	"38e/h+32f/x/J6+Fzrh4mDb34Swe5ZcnUBr1eI/CaN8ulVEQb+FQubm8M7q42eBLPSk37689+gSUtUnj",
-	"7dwpN0F8h298KX6UmyBe04tiprvxoezFh7Kw3xsPSuNBeVkeFB+an8F1Ujo/GztOSBnN1vSaGMBsfCaN",
-	"z6TxmRywmrr0dO/sMQH42Zw7AYPayl1iMOfQuROFMa5SI18Id2JhXTa2uxd2RMOdaPS4w8LQfRv6k6x5",
-	"6OkTS5Qz9uu9zWNGIq6gtGueF+a1IHVPwRzPPBErUzRZgt0SQRjAX0OWdMk/ZEJu3l93yFym4C4YZsVA",
-	"EhYxqhgUYhcsgiaBjOVvymYU+0ZR7a6sTAN/cKPOB/1P9+VrqY1uzLVub5mGd/k19WqjS/qmM/PmURCf",
-	"dE7A979WwZg7b0I1lnmp7kuYXWaLwawekGLR8AepzPbunLAJjG5ibqUTtdbYcKLQjU1arlMmdJFRLmPe",
-	"/Rw7KyRkSbvWo765t/vm/XVp59g91TK/SRHN698H913ibSdVc3TfuwNr4f765vOH3v1J5+Thsff3D9eb",
-	"FPsZ4p4nvVTLmEfSKEXTmGooBZNt75Wjpe72lb0nX55VUjrEH/hm7W6WgliTiHw80nHpQu4gIQ0Yno4B",
-	"DRdtDKywXtWgYSqfmKuSXTIxKPGemRkcWcvbOKJ6KJMpeYISIYsi7Ape+pBB9HEEbV8e8lStAK7NZi5r",
-	"b3PMGAR/zeZp+hI24GbBDTdVJWZsZQN0VjcJzP2ym0BYpbZdcUrW9dE2YPWsYLWZB/enMdPj4pYjNGFu",
-	"g7i6OXZJsJOIHjOekCnT1IyRtASzfbKJYkHCtGo3Pt+XrJH5EJE7GEGt2djn26nx6D6Y/acgr0QmlR7d",
-	"anXLtphmIkjmsflhhdoF71lT6zoE72/lUJd4gR/8ObJBw/VdwW9fIuRVqmcW71rZxmm/wxZ/Qs2MtAKI",
-	"Y8FYMhCl04NHuKZd9DE11TG7b3+qYMHYheecupY99W5g6ARFR8y2tMYGPxEXEyJjJtQFsbX+mCKzMdVk",
-	"xqOIDJhrMhaSVqYkZBCLzQipmrCwk7fNdO3H2JeYJ0y1sT0ZVaRnOxaekXsGlIZBqrUE5ZVqcvfp4RHu",
-	"D1kArs8u6ZGb60d7OGmgVYcoSaaUR0TNlWZT9Qa/QAVUCJYoYv4rddYakYq5HnMx2qy32VjOrBab9dzC",
-	"vj5LFV+jzmZh8kyz3kX/XemPLLRyq6VPy2S0eS2zUn9b3C9aTlgtw9n+tpZC/935X74vK/GrlXIoxjzW",
-	"02iLcs+BFEPuSs5hVyWZdKyyAfsIoxBUECGhlx5LzAlIldneFG9RFJumj4v9G/ci/AHKcvnpiltv+bnw",
-	"RVyRKY2MggTfEGmWmH9gJU8JpoF3mmmUMBpCHffQ6GV4gkMUle7zbTPDrqdp72GBfpQ5Ks2ociCS2Shc",
-	"5QNdHI+SXU8o7mm3wPSZkfiT0iGu0GhGPvIvMcgVlufLje8VicOi+BvLWZmh4bWZQ3jNpR9yjCsEYJwO",
-	"Ih4sMSvSwZRrlcs4ZhYsQWnj5Io98TET0EK8NDCvXjUVxEj0c6KYUq6tK5HJ6FTOBFSBj1j3Z/GDUTHB",
-	"QOYjYXaJ4mIUsdNUMYRMJxiKgrc1MAYo0bJUu7ZDysIWi2XjVyVtkqmQqiA0MxM+u/SNyhpnQ407rkgw",
-	"ZsGEhYSOKBdKl17/Ri32AHxnpqL/r1OwgU57d7en79m8T5R5KoW2o9NUaeiyLUbQ0ztbgYRoKfNhZavA",
-	"FdbPp1onfJBqZmeCajJh8zcKuklgw+7snoTRYGy/eEa5Bih2lGEo3G9JIRH5DP1UbZl98kQjHlJt8F5J",
-	"X/OHA0o1kSJgRoUBSOQajrWmEya65O+JnCmjXbSQ3HxBMlxpkxHT0HFVGesYjryZUUZDs+T//fDpR7Ob",
-	"hgCosBPQ/QKllVlYVj6simSPwCf3W6N8PL/yUX4x0ty0JDFLwMfQ6t3d3X/65/XZ/fV/X18+rmyisjpm",
-	"bx8IEWnzyKo49MG4KkszVt+QY0uhmx307PiRwbxw2j0loG/G1S+rJIeqkKEk2EQj83SwruddOLBv6wmy",
-	"IBgwewNkgwjNFxujDCC46/k7DnCJMpGVGwBjGYVGsIDsBOnktd6uUYIP5XPyjRRKhqvAvgANLIEDhZ5W",
-	"kaveNXr0QZk02+nk5qIxVYSJ0B2m1+SdMqDei/l7Nq/2UNkPXKKlb6agV7io4kSOEqbqPVQulGkbPTPg",
-	"7MEtJGGBTMwxDBKpsB9EVtPJhgSK6jNSxoBdOJh7XwP92QwoYSCjukG0/b47N+AVyten4tPx1XX6kLu2",
-	"1OJteRJHUR1EB2tltzSdquUjyCI4270698WXW3VMuXbNsuXQ6sSqZhiRufpkQUHLWlJv3JMaGnWjgDWQ",
-	"lvcKX9Ih+9HqjK8uI6iwuzdh3vWy3sOLJ7PpP3zAnUC8rEFcNFA2PQxdD9srq/bbq5dgesLZE1PgYkUC",
-	"unmzR/bLgHxKBR2x0Gn8LrK7DKLX5H47Xje5vSIt1h11O4TOVIeMgri9jIAdrtOw8gX3C7KzvEuboAW3",
-	"UlY/oEGIg+pQ7itUBh2gMERNo681IKLOP3vF4kjODRgINqsAAXTXgScVM1CQ1jDko9T5ZtEHp8hA6jE8",
-	"xbUFpjG3ZPKzCRfhmXkCxh4jNqLBnAwjmjURNt84oMFkRpMwo+9Dz5Iu+awY+a8wmd+n4m86SY1e4fyH",
-	"6E+UqSZBwqjmYoS+/jCZkyQVhEZKkoTFMtGKtLggzKyxapsPplNmQ480IoGZ8ZlMo5AMuQidq7GHl41Z",
-	"BDBISQgThnYnmC7kH73bD9dXHXLZ+/Hy+gP8E11H11fGxrn+193t/fWV/e6hNkYf9DgdsDFHY3yYMEZa",
-	"6IuFpydMg7cb3oICvUMmLNaEKts/+KrdraA0m7svM3fjUiD+CaLDSco62Vwql1KcL29petfwaOJKVfdp",
-	"HNJIsc7uSRUHU2bk/ffKTjjO/hJqkGNi4iIb2CjO9XGmiha+/p+4k8zHrCmS+t657l/4gYCAJgl3e3LM",
-	"gonKQhZKsxj6lb4j/afslXdUKRb24USZbQaX9/HAZ17JuU+LKJ77AbAQIDIAOglcBMefW99nG3gLcHq5",
-	"wiNhfRcHWQkmsxG3qgHjCH7OpDDTYgnNd9c/Xt3+eNP2YkiAW1nkp1goZsEX5CRKpv0yEcaSC60akleT",
-	"J/yt1CwErFrFZz31ioVcy2oL7Oyr/ZdtwFiX5HTHkik1o4/mNmdF+TIWg8xRRKhSMuAUuWqYForlEVWX",
-	"3LMRVxC3IC06YkKfDqhiYdsz5VKlCUS/x4ykIrE3ZEfPBUm7NXlSayoVTsTVFYDJpuRZ68AcjHJgp6NY",
-	"SqGEtp9sXm9tDQ3YOiBTj6H+2E5SB09JSZBkkgeUXyN6XpxoaWqPvWZZBLuebi2HVqakWZ/fes1+K0dR",
-	"Skk7KpFwTIGALbT0Jv/rqFv55oLeHE+1sWsvrTj0SLcDxiRQDIzRWuHfK3p7uAiiNFy41Cb/d4iQoa3Y",
-	"rSx9kI4UEgKzrC+aamlwxdjVc6JYxAKtrJjWfEojkiIPUOmEajaaE1BViRROcGNgwDwe0h6AHUnFCLIG",
-	"PhurPork7ErOxCihIUOHoNGWEhlFAxpMvJJjXXKVzE/BDyhCMmLC/MBO0R/oGM2K0GhG58bM1WkiyHfn",
-	"56hI5J4FtzDvSBBxs8BGXY5ZoMmi9wFeFCdsGPHRWF+i20JL8wCWTLlghA8XlBauyCCSwaSKfYiL2Cjf",
-	"u3nmcBY/UsGHK1xzdm8+r1tuDRGAI76HgH3VeN22bvXNNuzisC9h1F10qPXbSLSGnW4vcwfgHv7ab1tP",
-	"Wwe95JlfzE5Cvi8vsu1e4W0DJ9vCju93SS/jgWSZPZg0YL17SDYmA4rdANJId4AONUtoHIOCYvNKUaJu",
-	"5WTbw0Q/5vNRtkkchlrb5PPdVc/aJn3vGPfdt3qkFwnWC0KnotPCPBA1pjEjFG8yaIRT1lgwjQVzsFqM",
-	"JfdXahV7daWdgX9rnapBEEowF2NJIEqS3Evm1GZyhYGpCzJMIeLKqEjjLvkJkhTAkyZFNAcl4wKKhxEt",
-	"pwOlpahIVPyc+dVcuiKM9c8S2wtepsLg8eM6ZMJYnK0a+vnrOPTZbDxvZO+YLDVY33zVMzGytvmG+5Mr",
-	"zyXblCx6VbiZu+KpKMLVfh1AQOTF55cqRoMOh+OwCorzn6LF5aEcAVQgcHpJmCYQChWnqPwVntFd4jOC",
-	"c7N9+aLnwUevej3Yk9WfBYobFvlfSid+qTS1dVFx8xIhsDnfqI22Z+P2Oma3F8KRXWTMAd4I9FaR21xY",
-	"VGXYinFRolMoYytFpcu9Cy2UlM1UFfNMPzIbuQxr9zvofM+AakcdKYXJu/eOOrxkicOmAAsvh01VmocN",
-	"6VQXxOdToZIplKZRRKbWDQbWzLuMjcgViVmiOFR4MIArpOewAJeHOlym067TVkd4cvymwjbzWmK5jL18",
-	"mrV0AuwdMRMzJ334wXkf+666gM/vwHZavs+oYUI1vptvJYrvSxYICMbnIEKdBVQELFrSBxF+h/TeVIjK",
-	"aiCkhWzDjnXMdixppE0Gc6JsDRFKMN4CkSY+EpAuudD5EF61aWGH3FtD5J8vv4/JLMD53sxHgvdEeRJx",
-	"VoUIaf4ZFCepUMSgsXk/Eyov0MJECKGIjJ7fuFdeD7Th/jHAxkWW71yGlP1i3JgrLZP5yrRqvI4HNPJC",
-	"1osVgLvktlBFxuomXj0EiO6rDux+YKvTSAoGWSzoBJ9KBVkkyDFFsMwLHkKRGqrh1nckpkplQfgOWeh6",
-	"0nFdx27DTmaVm3OmfL8QAJVRcyIpJySNAZe1TOiIkUgGK71DP9j5Wx+Js0ic+Yj2s7qJPmJStJdW7a2d",
-	"lpZEsHaOdeY+fwsp1geZcb2sec9FlrfZIdBzh7Tc5BI+zDaZkJoMDWCtyu48eb7GPhdQ79PmtHYIm5hx",
-	"T8yenqhdRl1oCrTxRLo2fmYXbzWG7ERu83bXWmirN6/RTeiY9BMHO5ubjG+8UohHlnjfeCjXIublxsc4",
-	"E067JegXNIZJOmDovFqpNBiBnl9e1hbcdd+df0ccAZ/Mxjxijv9mOWc8d6OTFlRCdun+bohtKOST0eHy",
-	"3FCkCkE1n2Vy/H3+VQ1H+LlKAXiTvENRAG9HgfsLVvbFpTXeFA6A0jyK1jkGNtUEanM2eP4i8HziQ9MG",
-	"pl9dpOlWcM2Bbu2dJA9vSzD9MdtkRg3L0vRa1+8fOti/s/f+oe0oyR708umUheZV0fwdqdyvOY/5O2uj",
-	"AWC6wDV54pTcXD9WITfSQ48Zvp8tMpXPxpIM//eVi3/wnaC/rbxZc+tbnnCmengHy1YHfoES6qHyQEP0",
-	"zdtRViDdXD+6tAngEJtD1zg3m0DTAUtgFDCLBswzxZrWr2/pFECb5pOJa89zakwhrwRSuUT9HVWqwJTT",
-	"kmizuwqplV61ZK4txilXYC13J+TRJcKemCB0qFlBg4BgiHXldnKQzB7/RrkAWIRNZJDTLFPtj7GTlziR",
-	"QyhuVPQNc0Uo+cvbc3OJq/2D1yyz+9Yt0/nsobQlBD8toVB8oQBf1mC7/Q4dX5gXs3TuGxrgynqWm9ih",
-	"2XrIhSy5FyfX3q7xKTdSsFdspMU5juzR1+aeeqZ0wui0Vjh8iqE3BPmJDR5kMGEF3jQWLDb3KxLxJ7/g",
-	"xBPkh2L1+OVRxzK5ulJkQJ7faiRqv8tqtXG9T2B/gO/cGtu/KabjmtTB+p8M1m/32CxgYTmuza6rbEc5",
-	"4zoAgt9dIrUMZKQunDvBbWauSBpDMjXsQG/L2wRFlth+swL4NYpIwaDlChkmYHj4pWwhWZt1CKPBmFDo",
-	"uEIQ9h2o96sG3yf4aaTVx2Cde2AfCsHN3S6FPK3FJ/SJEjRWY6mRFgKhFzs4m3zpOu6AMtTukp9ctmvu",
-	"2mcuYG4/GL+VkiFoUfg00LTsCM2ywLHCJNggkopZ1rDlNL89Pz9/Z0tOYpdfaMGg3BPglz4ZsKG0/Yrg",
-	"IV1yCWnm+E68k48ENMxkX4xF6aFSzMVIvXLx+J9rfATu8HuHNa9LrCKGl+tOP3HvtO9Xzhr5tUYV6qLd",
-	"44SepW8pYyRBt5LZhV+E1v5uu0LZOoxw8jpkkMh0NNYkjaHuQtZyCopJRLQggR1ahaS1st6FmZr2MrPn",
-	"wXxwE+jalxWRl2+Aid0qKl+xnfxQPYmo0jnZm2vS8vprQ691s/mg2yk61VnYtFp/GcZFYWvsGfnmIjil",
-	"0NXla21m0qm5apxIAQ0DuZ0naCJo9l9QkdHiurA7wyBLS5JkyL+QKVcKCNPmnMGXMUVkkml6T1zPCVcq",
-	"Zaqs489F4HIoUgCkBsb224atOuVx2WpDIN7fJmHWYQ3MNzXGIkZQM2TKlKIj1rj/X5FONxc5BizbSVt7",
-	"1YFsamXl2YjrcTo4GyRUBGO22qlOo4jgxeCHyMoB5U70G65/SAdQo0iZd887JFVsmEbIX5VxGmHJefsY",
-	"LCYmscOUV0TdJQHUNI+6gYHfZ2/5u/uCFSCX30E+33+o5UDG8nMSvTJe0sIXbc878jdIo1gdd8uS/ByT",
-	"QX7EHPLceliynm5VhT4BxRp/tejzAxVhZM3KT0aVIQkLecICW1bDYg56Uil0NF5s3Gwv6cWxy5m1Lexs",
-	"fqzzRPk/upoRi33vKuxF+JBb795L900r8MiO67b42hpc8gf3K9/Ry/rAdBqTXrAkmUCZS35do8/uUTLE",
-	"y4u2CcgVNgomsaHFuT3iNWrUM3XGv0OKRh0IkCA/rGsiW0UDzkpkww2/Wq8a8gg7myCsGbhlQkOnFIdA",
-	"I/7EBNCB8hqMDpuzkmfKJaJ7uJ1IqQkfEiHt3SpX18pQhm3YF9WrS3ty/0Ttqvimv+c6BmmF3sfbf1tp",
-	"VRcdwl83S665M5M343rMhT+9hbebua7NK0Jr+rVS23FL2Y10LXQy30XHdKfDRp+yY9Pom0erbyLy+Ecr",
-	"yFBnvwqnQdu1cnJCFsgQm+NpoIsNIXJosFov2L0ArcjMHnbJAzIKFfnfvY8fOhAvxdzaOKIGvSHMyo1O",
-	"ixENlExvFOnd3RLFf2MEskorIxN4kP7BI3Y8qDylXGyAxVkC7Ym58WSNvFAzHbgGJYSuea2Z/juE5Fce",
-	"lClvqI16u+ARgVNhv+vlBa63pB+/riiMvwX2jtm+wr6en7JG21ck4mKCrJhyR/u8V4LL4Y7kiIsOJJsj",
-	"hKu5CJY2ti8blhVuyRev6RUN6721Nq5b1abV8UH5De0y8YVD8IyYABHa+uDsFdPQtKQWFYDtlUilTrPe",
-	"Bpb3FcmARq4Ff56MbWGkRSNIrSVT6HGA7TOzuSEtKdw7Byn0Cc4uLO5fLE+esGHC1Phv2MM3YadPLDEK",
-	"Zva68qATdopkGVVoQpu3netWRoafCaX2n6tXHqgZ/pKEPWy9py7cZJLWQMqoffLHcXol8Ws3KbD1AbdK",
-	"cSMeFVr+Ofler6g1nQHDXJvZDa1tmfKNwPrrQizjj3WbP9T5cG0FLYgHLap1Fiaf5ARaZ2HhKhbWwSUp",
-	"+fcTZuxQRWig+RMjGaTXNVat0IBW2Og1AaAiA2fH+M9LtVz9ubuyGVzbRnLsNsKAjtl1YeNRPPYOnBXo",
-	"tjG4rerBYI1Fm2sKYWWg7kHtqAWrMQvplFgzi6i2xP/XgMvxxIcbCDnujgY5O3cnKNnKqi0pSmdTGteb",
-	"uUb1L7YHrVOYWtiRRkg9ZklRXQJGcswSBQ3MLba1sxrnNumq6Dhjgg6gEo0Xv6FBAP08FkHsI40bEDs6",
-	"kgum7CzxnjY85deDix9pXAWGZlv4W+IbG5FnGfjwNcnM/g1L7csxVWTAmCCjhApopwHgRrTskCGPsAOh",
-	"LfmR63ULdMJ14wX3/mc0uPj8wYo8RL5LqKK0mRZYZiKTiI0++CJI0Y6fRw9CMYQy4cvS0yzsYZLRacSf",
-	"6i3PHN4mTBAVyDiX+chELBg4UPQCOkHjDUD5mBRyobx33d0C5VIRKciAjWk0dDyuVcYvlpoqA6Yred4g",
-	"5TNpkD3YDjjNayJir7DPajdXA4bHX/ptQQXEs7gm+K2Zopabladb4VwNnlGiuBhFRTK1GbEAUpNMyOXt",
-	"2eUVUXNltAnbVYOxEOop50+1sYTF3F4eMbUKx3LdowbFDicIuzDUJTFYj3PIxVAm0yNu37cnBFwiUb3N",
-	"11DnmkjuNhDsud2eB4CfaMRDqtkp6Eu16PtPx1cBpLRsaZl4iS2WOu3ls2Czo6q0Fp+M7UjY5uCRVum5",
-	"SLyZMk2xxscQyz2W0fef9kNy2qulAR8s7Jrx2VGDc2Ad1AWyOSYLvQj4Lc7Bugj805iBe9vsH2+rYUiO",
-	"a4Wbyd84DQA3ALwJADs0QaBz6Xm0XAdhJ3eAkDqra6POgjEVgkVqrRyWbIWI/xASMqOVJHPiHkZarDvq",
-	"dgibUh51iIpoMGkjigfU2OmZbmsV49Vp0R+40j96L7104z4qD2HFF+ziJMzXo7QEW2MPHre9SBw4VfnU",
-	"VXyDlGRKxdx1QFCOc8UVCaDC4TuSMG1EUFbZtH9v/nDaM3/okzGjIVTyCllEUeM9+hRjiBNnXMsg3+ju",
-	"zPu7aM2M4uKh93WytUIb3nGtPvn+ExdO/wOe/u2OeQHedlGrPtkar+u0tO9ZwYoN5hlNWLLJ7fjaT953",
-	"3l4dWyijZg32mHxRuXWazIuDgaSvJ71wygVUe7v49y9mP+FRyP7ySymYUcAGXjy664JXRpKL0wpQeqCO",
-	"vLso8RbcZRaDAHzIjA3GUk7I5/sPxs4DYCIJC3hsZIyqBqeOUbgiGkACl5jnLBjFtPmv494ZpcYOAYv2",
-	"QiFRtD5hC5CIwaih8raCtI0JizVpUUH6aqrjPkmM9CIRG2p3lWWMtrvkgQUJ01jkF0tNsmAsWUgGNJh0",
-	"iJKEkrvPj7YasR6zKXYiw0rHUjBbEtjyLuCN3ZgqNZNJ2O+Q2ZgHYzKlc6OXZUPQkkwYi1HtQ4qzu8cF",
-	"WKCnDI68Bf8eS6U7xGgkYAalyuznKWt3SU/YSfc2Bbg+FaHErkZE5xdYf3Pm5gX6C+YFl98o0uo9PN5/",
-	"+vXh4+Pdrz98eni0Rc2JYDwzzmxjICxhfp6VMO/jBunCk8uS59KJuDroO37ps3+fQs1c3QpzeCvkgHdN",
-	"qQTdEboTaqXkBio8xYhWPi8tZQ/8lKrJEdSTbfopvRghnmFgrSTfXJCvZYScfbUidO3cnZVmSAUz3r6j",
-	"S64zUZ4Oshcokios3cZVJtFnPIq8Vvr2RYW3q7rMnbUFyULtXE+ZIK2CC6WmmK51JCyjF2zolMBztiEJ",
-	"oTGxFur9DqSMGN2QJZtv4CZx6DVisE002h8Ad1b7dctVxIvAudTbazEK+t8BSlVmGjVg+FrB8JkV6GNW",
-	"nRvY3Bts3jCdp1Z9A+0VMOgM69mqegoD+J/e2P4N1DVZsGsD/qiWYhq62CBjAR1WNI7fqMzR1MbeNr04",
-	"TuQThpjvGTTMGqRaG81VDgkV5q5EPtHIFfsnZkxkzBLWMaA+PWUCC2y1+jEaZP0Oocq+E/1HXLcxad05",
-	"r6ap0thhi7iPcT8pPhJUG3Oh1f/XKfx6+uD+1u+Qp3Pyw8fe5enDD73v/vqfRBrNuf90fvFzen7+/wea",
-	"T5nSdBrD/zL714EM5/iHvte1tOg6tuPlI4HuOHPmMQyfDcPO8Omje0nfFXP7K5lykWqm2u+8CYc6z7Ox",
-	"JEHEgwkL8bMHzBZYQXrflE0HLCGtzJNkbv2sWKL6zieGT/O2XBueOpZRqPIlYgkx2wzG3CGpiIDMNYYW",
-	"7DyYExpFcqawe7tb1I7zHXqeRZZ0yY8SSNATNr/IFihfGJ80bRa3LJvvWcD4E4NbswrOS2Xy0/nfcK3G",
-	"7EtxgYfk55MV65vQGcnX+OeTfJGL64m/OxmPYb5cypd22261Bj8L/sW8V5oTMBszkR+Jwnx3V42ntO02",
-	"L3W9jpPuy+lsNjuFI50mkT3VRfFdlMX2uJfxyUnQhAauBZItMLkICxeEkv4gksHEVvFWfWIfa5vemTPU",
-	"5QZT+prRqfknHkp7/b/Pf+mTlv2/X+FXg7i/2jMBqaLwhwTArUP6TzRKWR+dug7bbFLAmGUoZ8CJg7Tv",
-	"nEy5+MDEyEiI7ypKPXqL8e9sUn4p6RrFKw/KHVnqrIBBCvarTPiIG42xwv7MB/8r/lQSU2M5E1lSroFA",
-	"cxIBFKWI5mZmmUinZtZYPGZTltDImzevzwP7oqt3GUQIzIFiImDQ4hBa1XTMeUsccEZSTlwajF1eaFT9",
-	"BY7e8uWEV/+yQRMwHkzAxi4mlrRKINq+IF50IWQBV848t7YQCyFSYdvNJWyYKktsoSRhVEETfqqzVpP+",
-	"BL8ByvdEyBlp6THjiS+RLOSXhVDHngAQSChdhFyULnrM5gQ04TzA5bC/U4hQsS+xmUbzEfhZATd6gi1H",
-	"1u66vkJwnM1E94micwwddZCklC0tDj+ggqixnDWJvA1p7htyZ6w2Q6iniSW21FLWfGJvPJqC+3gnIk3R",
-	"EV0djs7riWoZ8wAr9lUQv1Zxah4Ko25INX8KqcZfhD2yagr7qGHTvBw2jVo4tPum09S+bKFpCEBPLTWm",
-	"4Ejukh5wX5QGFkrJb8zRk2AUjzJo3aW1mNUwMTbAlloqhn/RS+NiFMF1UzKGv/sb8kVDvvhW5AsovGxM",
-	"sDSGLJBaSN6nG9sXK2dfAd2342CskhnoVS7UBlsgVyROd49Yop0SzBVhTy5Vbx2mxXJJUfwY/z4cZXVQ",
-	"0f30XOUbGj16d+ZEYf811ImGOrEP3FyDO1EPgqtYFRbXUKHOjXuuFVZAzBlraiWlokG910CR2FqvPSKN",
-	"tsHDb8CJeCZtEv2S66USM2iB52FgljdoW9Z3h5RHLOwQGsddLInDwmIWsf2MAcZGDMKuIOYuukIfccBH",
-	"60WE8e/iPrQzLwXDiI2bUKJlk0H8QjKIRUne7zWZOBXZrqk9+Y9QM2PEoJr0lPLojSLefVAImMiYCdVB",
-	"MoHZkEhuwgN/9+nhEYHDu+0doeTm+tFmxdFAqy75UWoS00Q7Qk7WgKmic9FYzj7nT7ujI7ZKdXrgI8HC",
-	"wtCRj5D1CoGv69b0iXTVdOo1qin9kvEXzv/yfWeLduiafdFnYz2Nisds8UHVQXGjstoKL7BgPgjs6R2w",
-	"1lyRKY2GMpkCwtuatzJxkejuq45imp1Z2GQx7s1Nz2ynhpVom5hDB5vyOQR6QoeEXNky7EvI4JVen2K/",
-	"HKVkwIFakVG9Suen+7OAlmV9+L8+MCGAgMFCiw3DDDreESHJhM0hfxR6n2k7VuuWgmcArSLmAZECLCoX",
-	"dKAihIsGEtqsQdKrnHKtWfiOQP36GVeAU6DsvFF+Ox+4+1+nYEyc+tbE6e0VdqqtbBeUvU87iUta0CIO",
-	"x1RBmPdgqbjWhxL6WBmIvL0yp9nMSZZhbBmVQGVFxuIbRVoOC2F3yFQTigvYrufaVc7/Zg3YlwO522qw",
-	"91aB+abg/byxH2/nLCnu5V3lNKeTP16YD7BV8EG78y+HhOu2kT8WM8KmSldDONqzFd75WjTE/eMGACMW",
-	"QH0HZVwmo3qLG1vORFyBPuxDtKoUzEUqZKoAd8smtA+9K5sKGL2aiBSYikZDiOmICxdorgJWq+x4uMoF",
-	"n6bTk4u3GRIAwx4Lm5Xcm/gqOOhsqkjMEqc/1b3tgf/GFpHcvvH8vLPy/VvJ4OOiLvkrvi+6kiXD0ihi",
-	"CRmwSIqR2sXv0LCWngHpYv6ezTeiLRWXGEnQFkkczBXxo8LP6MNQvRljI+aUCDYra91xIp+QqW30fw/t",
-	"EqZkmgTMducsYx4ZsEBOrTVRfK4B/i7xxw86rsq021Tw/5tWOBtwrJ+K/Wz2ocs/k07pjxTHvkSdLMyR",
-	"0ydXs4jeHl60pYhz2+EaRJ+xjXb4zsc4rnArwiY6dK3zOGjuDRPpOXDcAauoa8C1IYAvqKtnmLei1uUZ",
-	"5b4nQOfKvsyI5RFVGs8XCagQEiA5I4KUUx/ND/63fISBHWb97vI4cfzLzHwFNWugj+zJsaS0rQ+6mLSb",
-	"U33euTQlnnXsMMI+jbRLJnuh2UjfKNbmppyrqqxs7+yBc7N8/hrnxLOXEEdI8HByWwDP0gYqNe9eGFqt",
-	"HpISxSKvU4890IZHLmJvLwyPF3h7Ybgm6sJRsBNwhKT6iiXaBp9tHmmWvQpaMcc0VdcLNnfVSsEwAFQp",
-	"zfEa22sYK7wcvCWx5dTZmckKT2RuOpwDM3uNQPsTBFphC3rL0JhABysXjcBy4mo3kbhoy3zl4R8rGW/D",
-	"NIqKMtLJh5z3i7HSOKKi4w48NEvvFL1ZUCJFU51Wk4KXe5iKoyu4sWqbWDZ9K/fiFWp4t0fcGK3o1SaD",
-	"OR6XdaGjogtPhh2+M6Q+hhdFFhNcra+ywl2Iqy3FhY/2jX8OPNRHB1shG9I00hfkbXvd2KC9BWJzm8UJ",
-	"bwvRQf/l5+1NYoX5CM47zxc4PEKkxG32gYOVtGaTS1gKS91cUMfs/m9w9OXg6DQDor0gqdGdlsIoxGLS",
-	"JGFCF7lC5k4MVZZc3kuR9M68sdGyntnXm3t1zQLeXtUAhFtZWMyWYoz0b64fidsn5s+q39SEfUH4EePx",
-	"2xk8ZDK6Df8wfzudsPnSuJTNMaXCcVirYMMoiFwrcnuFYSl36ULC+4AR6ISLj8hDZhDOukcwUKSX6vH5",
-	"4s81ifAY5tsMkcJqRII52TMoLWUVP5P3FqcEp2eJ09Ys0Xs2J7Dum9EYDlANs/tgA1M126JY1ZDphhjb",
-	"xJ42phmUeLCLxIOqfP0lQOqBO6oyu8D6WcKe5ITVF+v+SJOJ8vMTCMSWzU0hUZJwTDzNAdynOWQZiAj5",
-	"5u6EBTIJsc6Vply4mqBpyDWJ0ySWiqmNkf4eBtQgfQ3o4fQsbWwOBVnNSpi1DQ685tX22RA+pLtd3PJ0",
-	"6SRl7aY8ayMUDkso4Pl1m3e/AuDrhM1v1wjXQF0XCMdgpKWDaalzDMVUpje6/EeaV1ywn7AxwN8w/Wej",
-	"e/E9Ri+uc1zAjH5z4fFy9e8WJrMb6xGq3zf+ileEfTdMZxthMca0EfyBr2tlRCkvEVFyhqrKvK87+8ve",
-	"8haOJv8JHL075D2VJ7hJczpaenyxvIo7Lrtz4+OEB0ZGrlNI3ta0t7fgICxNSbORTDiDYigLysaSgss3",
-	"TN/Z9x+DhLVjvTKXbnAO15m2pu7RMdc9Ms8Bt5JbY9hN+fF0m3yt5GpgXYXL2Bm+yeDyrINIppaxZe71",
-	"sMJYCLa8WZHRBXWOuDIbUg9lMq0uXXaXDWcPROnjkb32q3eTv9YOz5elEcCHEteDtOGKFfJO7aU5UtlG",
-	"WE8Hdo85++r+eRv+cZaw0drdWuy13tj8A4w1Cc1kLDKziwCw/Czf2/GsqqJgLye3V65OIp2pDhkFcYfQ",
-	"39KE1TTEzb/9dTAM1oIUnPRdAMVNK7TDHB1Dt5XGUF8OQLmUdsce/XlupZ8Tjc6+4j/Mn6Y0GHPBTs1G",
-	"VGdf7f+a/1vmujSqD3LKWUi4MDqEdVAOsKhW5pa0D4SC+lVWwEf8/RF/PjRQWgTrkSvBUP0iN627veaj",
-	"N2VLXlZYqt3e+D9SANOpxYfQATDLpuuQIU8Ku/U3cykwSwaQzhLWsVfNhTCuV8be9zf0Bgjvn5MG24+a",
-	"NOYvpZcP/03g3Jy6em3TSB614IyFOyr6BeAzsdtmUcOsVDD/B158JAheF17aFr9fsO5q1nUXzRWn9I3C",
-	"fdYg20vRWnPYoHaNvynEnX1F/WJBgd0I+XycrkJAN46O/UCMx5v3ViKgJ/hfLRBWqpXVr8j0w100Zcx4",
-	"Ipd3n12sARwkdkrfvH3TIW/+en4+fVOnpQZx+pGLkw318y9L3/oX89bvzle9ln452epjp2wqk3n1995w",
-	"+OK3333kte+esunWn7zk3d/ju/9ys/zNG3+1r0zZsMm8blbzn9cLfHhH9tLdWzEGs9A0CcZcs0CnSV1t",
-	"z4VLNh5Cz7+/sdK+jX5TMNe2V3OKsgSaSEypDtBNO+SRbnIJX5DyU1jt3fQe88tm8T64o9CYiCrbvGCh",
-	"3ESWxA0YjcVFXLWHdndlreV7GNpr5N+YL98FDXBB0LtrJrEJ/h01+6ZYcNaeit0JOKky52XK1jr95brB",
-	"b5SxUIY8Yp3KUz/msergcNFysWyUwrVwAL/oSoLOJWa4flYsucMXHQVXxx/vBmcWq+bmk9pI6xfEhC3z",
-	"dmz2NlRpirPd7Q61t4d2rhiuCM2INu5Vmbehohw4H0JNulAyBWr+nGnCvnClzTEniYcJ8FcgltktSy7N",
-	"Jg7NU+WUmqdGkeNkoYkQyREXdfXCX8lJd2vg6gTCNJpZEy57Lk2wXU8wpmJkU1MPsuzfjjPglQ7P6xy7",
-	"hlZBRPm0UV2OBdUK7Qn2AmsVqsqZmnEdjE9lMqpPbH1g2jZPRC2lSu9QEkjqZkUEZiEYrFLEljcylgxY",
-	"OAtFN1QgY4Ypr/CJrg9CVrTS1urQNBktKG4VHRnhWxZK2D1Hqqg37dk7l6SMFhKttCQ450TL46wOsCtG",
-	"ObKb2dcVW6mpG9CkiO4RRvGAZvphTXmADYF0hQlqBsCSp+pQ0ZROGElS8/Y0iU4uTsZaxxdnZ5EMaDSW",
-	"Sl98f/79OXhY7Oi+VhQbmbA51PIDIC/llUJxT+sRdplfZf9zL8cSRVyLbCKFlo6kWnhOfnXFs+4iGmD8",
-	"AEpW2x457tDbwKL3vuoHZ7BSHitUPYB+31U1DP3HmSurnoD7h0dcz4nmZtqWDcq7+tFcXPFE8A4SGkCd",
-	"VWN5CxbAczpEs2ksE5rMS/0/sXt5NDw1S81C8mTEo/dieGjFy96nA5YIZswPxyCO+JAF8yBihdtx4Sqe",
-	"cMP1D+mA9OKYQBnBZHHmbvO/Vt3vd5dzDRFVx38WfqGfrOZPabE7Xfn5BceLc2uqjpdlY31v2ROLrpqK",
-	"TQkpGYVUDu9ul8pRt7AuNEsCqmkkR6Rlg9cdDJZ3im7j9uIieokHVR1PlzmAvEcVkOmPX/74fwEAAP//",
+	"7L3rcuO2mij6Kiid2dXSHkptu7uzErumptS20tHEt7HsZLLiPi2YhCSMKYCLAO1Wkq5av6Zq/506j3DO",
+	"PFie5BQ+ACRIghJluzuX1XtPrbQpEpcPH7775edOyJcJZ4RJ0dn/uZPgFC+JJCn8Nczkgqf0JywpZ68J",
+	"TkmqHkdEhClN1MPOPry0g/SvSPJbwjpBh6pfFgRHJO0EHYaXxLyZD9cJOin5W0ZTEnX2ZZqRoCPCBVli",
+	"NYNcJeoDIVPK5p0PHwLfUs5gBTh+yiWtW8I4IsuES8LC1bdkVZ/1giQES8rmCCO1NSIkuqdygeSCIIGX",
+	"BN2SFUqJzFIm4OGMpkLad58JxBOSwkoQZUISHCE+Q0Li1IwqSMhZhDgjg6YNOYvsq1W6W1ri98eEzeWi",
+	"s7+3sxN4tvgfQyFTPjwfezc4PB/DFrpTrF579+vf/2faGyB7DvsIo0yQ9JlA0xJc981RTPVZoO7Z+Oiw",
+	"h6gGAo4lSRmW9I6g+wVJyZ06tAUpoPFMqJ1nKZUrFFMhhRlPTTJAE8IMnDG6cY48QDdcPUwJChckvCUR",
+	"wixCy0xIdENizuZI8uJs1MoP4E97dnJBGMKhFAjrlcLeqRSIp3PMzOZg0JTHpNd4Jv/RB7D2h+fj2pk0",
+	"ncGZM8X4qH4WlwpA7jLUAkMcx3rFCuhqpeMj1MUCvRldouc4oc/vdp/zdC4QZuKepAJR2UM8hVfVYgdo",
+	"LC2EYERz5M/Kez5AmHG5IKk6Q4xe7rxQXyscNWB6JjYCw91gf3y0FTn4oF4WCWeCAJ16jaMLfWjqr5Az",
+	"SRj8EydJTEOY4/l/CgW4n51h/ykls85+5/96XtDA5/pX8XyUpjwdsTsS84ToKesHYDGFCrTE8YynSxIp",
+	"cM4wjQW6wzGNDLymEZHq4RTALBDB4QLNKIkjhCWa4SyWg86HoHPI2Sym4Sffh+BZGqq7mBIcrRB5D9eM",
+	"p/lBO6RJoDRjTJ22+kuv+2ue3tAoIuzTLlwhPBAcdQFRxIlAjEuE45jfI7mgDkkN1G4akM8cCmblK6V3",
+	"LheYVe5CtzhOIBL68xz399H0lqzcOaZB7dE4mvYAdG84I58YanEmJElh2RG6xwJFJCaSRKg7JWqAdyGP",
+	"yBQdHl9NLkcX745Gx6PL0VFvv4bGJTKtICXzoahE3Wn+2zhSIMj/vFwlZNoLFL1nAE34ZiinPSCnalg7",
+	"jlmsYirmn+NoquiUc7YCCUkV6QOqpplBaW4A9JgBo4kBRp8O4kOGMkbeJyRU2wH4aj5jVhviNKVEkex4",
+	"hTCaE0ZSGqIlEQLPSQ4PmeKQoPERbOWUy695xqLfiEzkFw3oBKIF94GDci+RXe54mcRkSZgkn3jRJcKV",
+	"4FQqmQqWy5mCqUQ3mYTN3GQ0lmhFZOUanJ5dvhufnB+PTkan6hrAls7xKuY4uuT8GKdz8tvwnRsOtDok",
+	"JNJ3UZD0Do4gpktDmSckvaMhuWL4DtMY38SfcK1DFJGEsEhJo6gLC5Q8VYILulRiaopjEAOzYnHqt4hG",
+	"mozrC6LQiy4J7OaS8xPMVobbi9+C2yChBE7JOVpitrJnISpIc3l29u5kePrDu4vRv1+NJpeT3j5KSGqZ",
+	"SAB/uOIqXHT1MIypmmB8Hij+qqThFUp5Jkmg4JQphiPVJgkoAgJRFsZZRKIBml4Qma76w5lUsrbAK4EW",
+	"/F4vU6sOQom891ihRmAkM4Ch82Fd1JyUP0U3ZKYOMVXfUDYflHUMyugyW3b2d3P9gjJJ5iRVUP0QdK5g",
+	"D0o3+JSU4IQKQdk8KOS0AKXkjt9qgY28T5TkicKURAq8OBaAblcsSXmoKPFNTEZMUrn6zSTMexLHfSNj",
+	"KpIVYgZUiyBYg+LeZDAfKCmmogSilGRCcXpQkoxAp2hHz2xSZEnCU0miExJRfAnH9pvRM6pZy7Q6p2bi",
+	"V8k8xRG5yHWFT0fLvic3Ex7eEqmvI8Li1gCVZxJh5/dML7JCEq7O31wMj0ZAEcYXo6OeVwyYmh3uo3ty",
+	"I2C86QAdcsZImOu5xVSaWlSusxmifpXzIdfqoLB7AxgwA92K85TfUUE50wQCRxHVSv95qhispEoRm+FY",
+	"kBrcfspSgobfTpAgUlI2B9UwcT77ueNcu03ndKhlwEPnC60NgmTyJuVZ4rPMGMFlrn7X3N/IwFSoSw/U",
+	"lDK1MsdI8tVOoOiZ/XO3ZjEJOiK7yScaRx6TCezefQtEuKCjLjKWnf1OltGo47PFFOrwj9Vpqht+m3/P",
+	"b/6ThFKtbJhQvxGHOYrMkkgcYYkH6NLYN+5wnBG4g2CH0dYqEiGseIMGFUh1niPEIMLXZ/xeCfnWfqK0",
+	"DfNuCQwRlqSv2HzHA2XzwWvPdsZHVp7LhBL9Fzw/TzPlwDeiJvhi43LNewcI3wDbn/FUMeklVlip3hCN",
+	"u2BZbMQtbc6orYFG67aTG9sUMZTu6fS8O6Li3K7LYy1KM6KVLTuSPl6zPWfAG85jgpkaMcZCXokWZ6pe",
+	"RGXJJLeAPhw82l5UnfibbIlZPyU4Amkxxjck9sKDp3PfhTyr2szUBrQ5UEk4TUOdehejntrzKis9nlGS",
+	"lMzo+/ogX4MROFxgpYyQVNgBQUokjGfzhRK9UhLyOaOCICoP8pVTKUg8U/cVJOvIaJECYbTAYqEWQt5j",
+	"pXt19jv49t2L2Vehb3FaFrog2DDNKv1Uz9Gc3hFWRiN1nY0cNWgetx1ZcMZ5GMZokuidKSVNFIgwJa3+",
+	"2Alj2gk6GXWIqTOyxDIT9ZEPszRVhED/7pycOzIOJb0jHUt0NPmGrXrmqhB+4A0alfNV5BstX/rAocHN",
+	"DOEQ3nGspVuw8gtrGLc0Vsmahk7VOUKUab3bc4f5PdL2d4vFxli6jzCynyGRhQuFydedv+ztLK47Abru",
+	"vNhZXneUwK7+GV13UDdjYLsWAcpEgJYiQOo/AVoEKOoFiKeBtd6nZEZSwkKCFGgEojJQ6zfaCQp5xsA2",
+	"wDDjVlvqvuHPhNY+j8y69tHeq6/2dpz/p5avltgboCMCply093JxgG6IvCeEod0l6HZf/uWLnQXqYrQi",
+	"OO0N0HjO1I0N4EdF5BkhkfobLphzsuAoSTPw+XBGzmad/R9/dq61mltBH0tJUgXf/7v7407/q7f/3L2+",
+	"Huh/9f61y8QvmfhlKX4Rvyx/WfwS9Xr//E+eG+sMXN2ncy0pk1+87ARrtb23PqYE4GlAr8qWMZrFGHw0",
+	"S3xb8kYUHHiAxjOATVD6/Z7GsbFPqRsHb+kp66/pV4x8A4ZHc9DwlRpEJCSkM6qORhsm9RnnkhKM7Geh",
+	"rJltUG1vNr4ztPDwNZA2SrIAKHjXncPx88MjdE4TElNG9NU45iGO0RG5u+70KnLsrsfZ18gg4bH1zZXM",
+	"4eMITAALGi5KqypEaC1GUvhcybXamAkCwc0KvkliLBUWDdCVIPUpFLzUJHMi7Y9joNKbxPAGym/Efsoi",
+	"kEuEdjCWkaBgB2iW8iXqhjFVJCajPXS5oAI2o9RndRo4i6hESZYmXIDHIEJqf9rephbTiqFUiHxO3/Uu",
+	"NhFvODQcx4YQrNOWjBKgrnWZON/6VINLByyA3UGOgdOKD3OKtLo5QBOw6FGJGL/fV//NdQex4PcM4Tmm",
+	"PoGoAgO1oPrG39a1cEbu7SK1i9PqMCiJM1GWlAOzBhCKOAu1DVED5Qj8C49mhNpNsZYR3pKV76J9S1bj",
+	"I3vRMkb/pqgJKLUzStKqGpBPNciRUv08PtJexABZNQGHMsNx+Rw33qD6YYyjNXh4YkDu0S7n85TM1Y0A",
+	"fipy98WSQ6RDqIg7CERUrlzN7ZmwS/bYB7QEdahG9FDTbHmj4aVfy8fImdNOnTnlwtjGQa1psN2oShU6",
+	"bKEKu+BoqxZvlH/V5BcbBG6cTwda26Nl7o1KImYrRy4WH0lZVPC8AHAao0crqthaSTTIHPI7kq7TczZi",
+	"k7U5t8MmySWON44JYKUM4TgGRYRsHLly3d3rVbkYlZ2VltRMHy6MNvlI2qqn/iS0VU/1UWirAuFatZpa",
+	"/QT+UhwXVmPDaeze87XlMqOirSFm6IZoAUVylKT8jkYErtT64coi4it/PNg2TOG7PNzFL1kUOjK2oTEk",
+	"aj7Z34OFrgG7CiNdk3nRL/cfg1C/4dMntFs1WS0mT2atCDpwkm0Mjkrf0fzZoq3LBHI3qk+PqiCinjLf",
+	"nh8jcz+QR0ZBEUlivlKcp3jPY9K24SbrMMD6EYA8FKOhNGMCNVgCzTebbYoPGryF9OGO9SCDPHmvQ2mG",
+	"YUiE2Mxv8+lG5Q8/gNsqVhSodkrpnKPDI6R/txBxVv5M5AEpwkXgb+CDVSfonKd8nhJw/HaCzhEBp5jC",
+	"nEkmICxB/dt4hjtB54rdMn7PvGjuw3FnW8ap45WOzoo4pHWIBHKRRsxAbWzFQoiF0PpFHsXincbECvko",
+	"jsiNkzagSBsR7hcrhM18EK9Iot4WpMzdu3ojyLksa2cNh/ixBPuU9m+zG5IyotT1/C3P+W9FPe91vOJm",
+	"Gz2f0ZicbtyzedF7m3Lqck/lwk+Yc3NFy2sz0R+soenHdEbCVRhbPuveiPPR6dH49I26A6Pz47Mf3H+P",
+	"juCf4JlW//x6OD42z45Hl/ZNiP/zW8ZXLJw0rMleYcBlkEzdVU1WLIQbeJbJs5n6a8MdVMPY2IQKQ1ux",
+	"cJHynD8ueVSaCmeSg7zDMhx7x86SaCuqCbc1XGA234ZsZqknWeE8u4lpiK4ujguG6U5FhZJxuPB6WHzu",
+	"ArixhdfAxWnHh7DJWVCQ7DvC5Nep90qcMeLEIlgKU7+riNxpN0lK8LLOaSm74/Edic70/F7x0aEKepkw",
+	"hx5XyRY3PJOo67wFP4meR2egzKcyUBbZldfm2oIylnyC6z9uoH+nVaLXOMwHz8k18oKK59S816DN+hWW",
+	"yYKnEi1xuKCMFEPp1zdQuqo4S+eU2Q3CUe2XDMTPBFAOHbyIuudZLAikKhRn497wRP3eCTq3+a/ea64u",
+	"ppB4may55hqlFjhJCNvmcksvaYLbAx6n3Hp/qoaLtdX+e5wqzqT/mGhamkoS6QdalDnUZMbY9TcEiljP",
+	"ILxWYIO79U33vSbbbaG9lz9GIWczOs9SoiMRm0kbshJlvEJdq+AWDjUIPhwzkOa0k0GBkZHrjtGGQS9m",
+	"8UprlqAELki8fJ6ShAsqebpCxhcAzj+Pt5IvMfUqC3ckBe8PCjMh+RLpN7ULfsGFZMabU/g6sEDT62xn",
+	"50WofoN/kb5+QCP950D/qcfSj6ZlZ7351yDkSx+22Zl94ZqpUrIkIu9xKOOVzoPIV9p1Usumev5przz1",
+	"gsQx79/zNI4GG5ZRIL3x7HXMKXUCj9O3+fz30bX98rqDuma4nnb1mpPuGo+eev9An7Y9Z+2IqZ61Jv6W",
+	"RBQLU+P5vTLr7sU3JF5OcnK2TQQcUp9ChAeYtdQB4Diu46DawJZjQ1jyxoHhDb9QewgfQ+7XZkMWjPMd",
+	"SYVXr9ZD3emfD4xSIyELUtFWvqRSNoaJJPzq4tjDtArIOcerZKXuQspE7D9/rnCEh3T/+fPetn4OO23g",
+	"QMhHHcHQty0p/A4+QgkWxjYn7VnVD4jngo9/Am2f8oBGr8yBabFoPz+y11B/CNmRENZzgK7Nt9cdzYmn",
+	"+s+pSVNb8FgnGSzdS2Wm2+jihF/roPWcxyb2NF7iOXngPQw5k5gykiKqRgHDb8Z8F3FOhUw9LtLDfAT7",
+	"DlDWMv2MlDicDihvQnWNxh5rAKyqeKMSviVkykHQea7uFQtXm2+sxPOmaSSel8e/2x3sDHY6bS6N2cCG",
+	"ozrm88fqDTGfN2oN+WmuOyZL2eqmGcqIX9NQc6pfgzy22+Rf0ZiyOWLkXv3qtx9wj2ZxzqPmZbSRSNV0",
+	"YFm4TxUJZW1l0srBqcUFDtQMDDYc4glmdLa9G2fI0NQZZYqWZhzUvV9giXQKeShjddxw5CvUn02RICzy",
+	"KW04oY2Mxy4RnAmG/5SUAxt0UtygAeXP73a9OoJfPcznUD+7g7umZq/VIiHhNpYe9XrNQVds3qzPjLvh",
+	"7HLToxLHk60iR+qf1oNIcJKMH2YXbW0BlzidQ5YDvP8IA+WnM0LWzi7xus1qoS1HWGLtHdvb2bNZIRBz",
+	"xEoksZJvC74ACPi95+ntLOb3gwoWnGsDkDcVANdtmr67l7+0OQajeFegTFivozP2epe3SQSkMZWrS+qt",
+	"N+K8gSTVWGFv4w0WNNRmLhbhVNu/yJJmS+/lDGOeRefaZ5pucUsNSA9Ln2/C68sSLqMuea/GoxIlMQ4h",
+	"N7b3YI+OtUc/yJvjc26YHTZd4Mfa2e2OPRPbnxTfx5LMVxrPZzyO+b3QMXq6eAqJI7GPcjAawAboRtFp",
+	"C2a4UcYtnho9cW7rAahxGMGp80E5JhwedaqIEnTMR16kWutEsHB9kNMk93dtj6oX+actrd0Wox5i6fZZ",
+	"pctmaGucrl13Fze2MFKbXb7O4tvHBPaZYYQTblejhs5GRIPx1jKKxDsclWQpKvV4Xm1ONVvi92P9JcTz",
+	"Limzf+Yv4zTFq7rc5y54ezgKsOvUbnomQ675NEY3WXxrNqgTmxtZianqsAFutvaDhV8Jag02KLv5oMOc",
+	"4gi+SYCcLLEMF4hxd6ntpxC3NElIM9nUKax2GzckxJkgVd5Icm06n7iR74q1Ek4Dp22/n9Ykayt3wfeL",
+	"FaISeJIB2GZxqUwmzMhvG80bDShv0aw4KQct2l2Bw6posAUZKX2b5w8IE9PBs8jHkEDW075jYH+uGXw8",
+	"s+azIGdsgsQktGbUiEiSLinTkfaHhRiiuJzVf2zqgvAStXyjnr3k6y15Ve9FJ+jMw0TR8Z+ylHi5od6c",
+	"L/gNNl1QymL83CKRif49EbK/1wZt9PrbHe7TKLVmsA26rWWkfw4d1yoTT6DqmqGeVOOtSDsXSmzZ2kyY",
+	"qq80ZysqYwnXK/y3DDNJ1SAHyOgzumyadlGEhERoid+r5/VjNj/44A8/oC5kk/QChD1zVoyCe29oOffL",
+	"k/q1/OX2l2/pLye/nNBf3vzyhv5y+csl/eX8l3P6y+iXEe396z95g4qsnlZbptlw18TstVvo7kda6Iet",
+	"EGJbI34ucTtUPMcJg7CKWos8U8Y1DiCz/X3083VnSZY8XV139tW/NQivO/vXCjDXneDaogU821PPPnyo",
+	"mzyT7OGiv74MECKwNObnRw3UDvITQxS2kcJzFVBzR3sEVfNCt5TW+UygWYxlqZjIAcKx4GiqDm8K32+g",
+	"4L0BymffzyuOKUY6LRT2XqB+cVj8FHVLOqdckJRA9ilihEK5lW5FzfSRf6/pw/pVrWWj2RiivsmLalaN",
+	"JIU4EVgxYB9d61GvO70BOmOK5O0jeBIga0AJkLGf/FGsLK7sY4BRNiLqJENXurrEt0SofYYkggRhfkdS",
+	"VBbiwIWZFxQVRNYC6KsKnEvqcP+nt90f+7j/kyJ1//tH848GyttGGnf3lzgCuqbKFBKLd/uvdpzCAoEJ",
+	"jjg6ncCrvQH6GpT5fRTze5KGWOkocbLALFtCDTp1/RarZEGYCDR/g2K0tgpNTNQOB2hkqdy1pfd9s6Tr",
+	"zseD0tMYQ9aoHxtEjYvcD/Ygb6QVtoxFC6M3VFZcfxURHfvCpI9oSkJwihtJepmP201iTBn6YXhyHKBv",
+	"IXiF/gQKAXYiEnqIMkEjYnJQ3Pnbu+nLa0dXF8et0mJ0SaH6cK9TzMJFgCSeq+WGfLm0RS9s9vUNvLIp",
+	"sqDB37/xZMWKhQ9NX9KR2/C3R9Ga8Twebl0u/NfqNR04S+4IQ3SGGDdmOK3tQTVJpdwpMPJMlAsdCpmF",
+	"t+hKkFkWayDl7xUqpnb/61cpQ1qD1BWsIVrXn4qxDnIPugkTU1SSzCgrpWi7zgmcSjrDIcR6zogMF3m6",
+	"dkHv6HKZSV1EUFFxQRQ7P8mgQiXUyLOZR24sGOpCLEAAcUSBg8XAvld4GXtYtXp3C7LjhA59CDow3xZf",
+	"uxEPtQCClmPUiFVjgMikAM1BYWe31AVKZQOf0fEgVIqirhca1w7AlRr0vgMNvNI+go6Cs1d2gB/a7/MH",
+	"vIztDtuFoJTxd3th9bKWlRIRARnDcIeeQEh1pVNPmtyTZeKsL1ZRvZDbCxsnpq64cXooIcLn+NhCKPmI",
+	"Mlir+GwDFq+vuMmaF6Alfo++eOHAyoGNJVDeIU2FdscWiDPJ+0Xgae4bwx7vtwOoL17UQKNA8fEkVI+b",
+	"+QEIVCcv6Ne//z9OIUzjpjLFXNxJ3cJ1HwljHpPUU8pssRqfyVqpp7qoV3X5Yh6L0jaFJxGmQfNTo5cU",
+	"P/VAISfLcKzLs1ybjJnrThFtK4mQpvQ7RjG9Iz6/6aZ8mwplNgkrlUSVdcVQChhCOstjo8xMhlxToNkj",
+	"4lw404xE+EJbIbFRkTOQ84p3QQhJTdUck0S1xk3UmPFxaEdcm+zhFwOKb9XvLXNPqm6ldrmdHz158ylS",
+	"YhKzHI8GVhB5+5KSphOShqYya27wtY7bNfEv/8D5fW1CITWFf7LsnO8XuBTcYNeeZ8kZDNZw6DhoEHSg",
+	"tG/LyOfA0JAt0nCKcgpNLnj9XPsponTVTzNmJI7GXPa1JrOSLUl7F/1mbW9GuILGGuu6xwldC5c3+9U9",
+	"EoQiflr3SHApj7YAVyshrZaiy7M4UtJCnqfbVD7hIZGbLSsilGQTXcKjKEogdEi+v6Tcvc4Y03mTLR38",
+	"3gIKG/DP0aS2U4jGDOKVHQk2N0n5fGHmJz/35ila8tQ/mA56/GF4cowiHmbLcoLpNmkgxSIaYJLyOxyf",
+	"85iGK0+URhzz+wmJZ/ZFL/kyrWTyQhcmMs0N51zilcKLlN9BPTW5IEtB4rum8rzm1fSCx2QrbMirH4/X",
+	"1eYsepgpKU/kZTQTAAMEdeh6sN3rzl/2bH3O6LrTKxvqFHfVRTwX152yS/AvewtvbGHe1qW0K0ub9T3p",
+	"2Cg2kJBjIv0u6erOS5FvDwhlc9bmgrF6GpvxaMySbLNt8VGYtiQQlHu/4KZUvQkmboFxeQaeLm65jwRJ",
+	"sPmIz1CUqSUFeS8Bu3ntI4hISKNSlep1WFvhaeqxWrKw6xelVebrwtGSsl5JKs61D/WTOp6ISi+HXhc8",
+	"F3S0ecL8LNOMPOzC7COMmA6LViI+RhmjMkBTMQ3QdKn+ZzFV9G0aTVF37yVa8CwVvaBU9tbcqq92lsX1",
+	"0imRu9Gu+rWAx1/2Fgfo1RJJjl7sRL0BGoULrjQIHN6WOEr1+jna8Iu9jbexuZmU04wJAuygVQhgnEHW",
+	"A0SWiVwh3f7QPkV8NvOe4sOvue8Im6+x96pmEZWQue1nS7oKKCSK+4sV+qPhsI6Fi0z/xuIkDi9Gw8uR",
+	"jxZiKK3l1T5NEbJMgOl7BoX2urrnX2AqcKq/1pSMN828tks7BLD0TTREiMwYqGtqfpIwJabqQg2sADB/",
+	"BQ9bfSGPragXd6iATPcmaxvOrtPwG7R0mgyjyK/cHdpmPAjrVwZrOZY3Jj4nt12bodFztlfU8LKn+Kiy",
+	"YNVB/YPp4N317EPjsaJHIRSmPkBHo9Px6MjUp5amZvsMSs91Uzpf6I6BTjOPUv715OrwcDSZGB306mIE",
+	"mqcasSFuUGPC+qpJeDbTnjD7+tq4+c35Ru3Ga6pqcbjAjBUl3pyqljlvSihkE5jSwEqvFJIsP32xihT7",
+	"QXtp2sx59lAvZyNIOpx7qaS5N9CTA88NnfQOMFpi6hFkRn313K0Q2ziCbxtXthkIhtPsOsUBNcTd8jBb",
+	"lOAvSFhgCf1GnT5nJudeI5RiKIkxTDqMxaMs6ecloXitblpwMV/It3cxaolGbBlsqO+uh5jQnzzDAOvV",
+	"mQDGoNZgA9ttLHu6LskMgvcpmzuQalFIVe1NrBtWrXXb2qnmTAw8HZjYbZQmb8SPicQ+HRh+A9MaFZKG",
+	"wuqMLtUHGUvBmvKojjM3q2Euj2ywzDjw8jFPUwP3ZmU4g5fF36xGLpN/qhlJXkXHO2uEabxqYvpmFIWM",
+	"EV6tsaOHG0tBt8Q2kFfrdmK8Qt2ry8NejUpvJEHmpbCx7G5NwWfRkXcRo6LIVYEx7ViGLhI4ymnQeigZ",
+	"Hc4IEfrbzZDTa/KQJXiu6y+XLbV/UVT5xY763692oqbmLan0gwOqLT0UIJInis14gHHChbTVThWHEoEu",
+	"+G0eQdv3T4GIa/grMEgCTHZ7xuqVoys4awbYBmuBULZGMBM7UJzaFlTb4Fl5Si9x3pyOzDzBtkbvzUOV",
+	"G4N9Y7K5tfszgZIYOtVAEJPQBZ1s5nPdxFIazauFQlAs1Xl6dzQifq3Ga8Wm+fE/MBiYiiPr4fZtHJal",
+	"u1XqcvVuuIBAjLOGVitLyi4IQFw0pyyk5g3gBhWXxnqZZJnFkhpHic8VY8aFgLokJThCOEy5ENY+0mDE",
+	"hWH/yn2lSNaMWUK4nzhrMhH7I3qOqEhivFqXz6dvynmMPRh0zO+JkBolwdLj4CWpoqVDhWO8KZcfwrTL",
+	"av5XXw2++l9blb0sLpb3Pt8LiOsehkCWHt8Hy/TlxAwNv58grId9mP/NDZgpx6q3D5L5eOEtEQR+2JIg",
+	"apc+9nDkeasShu/ASemZTnTK7l4/onMqkQ310rP3BmiYSd7Po14hzMlCKG//QnW3JkPStChcyTb6eXfv",
+	"g39zjb3KbNsvuwmAt8JWzUKA0jsWD3c7b3jRzExLFMhUgNx125n13BcD7yuoCxGC153ouqMDy/BK9HQh",
+	"xHJbs0gzB+03xcI0OPvipdPVzHQ6677h5cZm4LehouiLLiEtQnftVoCCTVSSup6u8ZiOjL5KCuF5Y3y0",
+	"fhndrKDGWk5qdVd6AEm4IOGtbkIDwzvJW9qsLLzRUTBlz98Uk9yRuByntcRM634VOqneLO4zzxT5hqqY",
+	"MEZDWJYerBSYpSg/BGYZVdoyXvVcR1mp6b0WJLhxFw0ZuJfOr3ad6nI66cg5tGz8nLtqg6l5ki4s+oE3",
+	"dT19d6lnE1XP7+DjaLqOcYPe9OkKwFHqCf6Zrn+m65/p+lZ0/VFEyE3T++1Ji88F2kQrUHdyOUFDIbIl",
+	"ueAx8SV8Ajto8u9pXnFLVk1uK9x8Xct3sbkDNm5SEm24nbMf00uztXlkfeEHv+LBYzJMmT8soLage5Iq",
+	"uioyHdrg1zrAHzm0gPZVS1YvWM7c1JRHECEoZ5f8lvjKoutfkVQ/t6gI5xx7fYWVyUoH5UXQn7KUfDSd",
+	"pta+/vEskNUb3HxE7taaAbgk3Wly6iKcUsQ1X/5M2T+lxG6ryGPrb6tJ5VZOfZPyLPFGyhY/V8UWQPFc",
+	"0J3DCCV8/MrXPde9Ez4KPCn97p3THQKNj1zCmmVg0ngKXmq2B890aqVT02JhY2FNobXHs0ugRi0ZJixt",
+	"rXitSWUD2T0bZnKB9gY7lnoD/YXbpoe2x45OQEVKG0qRUuJnojb2I/eF6w6CctXMT4k4W8dO9QLNmx+X",
+	"k7a7EBrd/SxvCwRvkjEkYdgP20v4pfE7BSd/oBDgQu4JLOjaa4JTYCRteG+JtcKZ+XAZmOqhZoYfrYZu",
+	"68D8MF8IpEA3yDs2HbRJKOQsXuny7vZNhd/Q7XJ4gpT89QyazQtpA30N9ERTVswDy4bpgmG6fJjXaUdk",
+	"llz5+iUdU3arIQIlDXToIYMaizPKqNB8G743PiKaGvtLyJlQkmR3+P1kXxf40MmmCqp/y2h429eE0N54",
+	"C5Se6crPGdH9rUlUibbJUtq+SFmwgY5uURu4sCyBjOBgSakccAWXmzJ6bJ9OU/2qxdg1in0v/JhnAgW9",
+	"NP4Raky78nKVoxYSh7fbaSDDi9MqUpT6FSEMmp5oasQZ3vpZTH1dTTuFH5sOzjtQkSnWIndPX8j6voGT",
+	"Nh7eFtxT2ymjnIvqKjJQYYBEJoG5EAb+dFzNB/MnJv6KBUHdy7WFfe3dRZBE+fDmuIpy1wvBHJ43I0uS",
+	"crXzsb9uKvR0awC5+VLHADR/XQSuefgJdBIzOnJDUMTEtBuzNKd0wekyIangzDbYrk2hABtzHI0Ngp9z",
+	"7svQMG8V9yDhPC4UkAavrA99HF+Ex3IEv27nL2ibKJvnufJUJ+utTZ1dGx1d8CQnL8UJlG5GiI8leOgG",
+	"bO2ukHm5vSi/riVzYRXxM9p6uu/F1emp/tf3w/Hl+PTNu6/PLt4dXk0uz04gNv7w7PR0dHhZzvw9HJ4e",
+	"jo6PvXHXTXkStpOklV/W9F52giQqvMKtY79NZfp6+dI8HdCpl9qm+W5j84jmePstUA/fiwDNwwRKbCk0",
+	"O4DcpRtiMl+0R21OFXgUszORIYhnUuim7SBwNSO82ipJ/YoRuVWT35IA4Vu4mILEs2+4kCQ6QNNi2qmW",
+	"G+eEyf4NFs46XBwjt1Db9xYiKuDfxXCdoFMMt6Hm75oLsE5zMjhkpJ38s5OCPq3v4PrQIvWV1qmeZqnu",
+	"RGuwH8LiL3SLqKY25FqK1xG9cB62p1RDP3J4x61c3NixBJJiTTc4Wxccvj5AIU5TSgTCSpcByJRmbbRh",
+	"B+V26Js6umzHBLRV1FmF0+OEK0U0LkXwR+nqImO9rXreu2dhBGNjuXVJ5/DN6PSy2SQx0vaCtbyhDk0b",
+	"qZhXid7SALTGBBdUkGIbjHzNI48/RD1txMl9NyXENOAoEkWMVTvQFQan334pzNTurG6x7KJONmWzFKPb",
+	"L0VOH1F/pttSckZamFqaNmmdIR+C9d/7F5vD9cPbNYBs63Cp3OY0XFBJQpmrXXndn2X0xctaOIn7vlOM",
+	"2FrQ3Z/LbVNhuFqhxFwoMpPhdPnFy4bqrWuUlHB9iMMATYgsylJdXRxDMQeU4BQvoXgTnTOumCGd5U5b",
+	"dV9ueOQ3s+q7X1+Ifp43YRUFzSsQzrZzU3I81WWM3AXzFJJWjd/EfFzIYv4QS68oUl5a7RVoVmv82uV6",
+	"XlTaYv5hqZ7Xuv5XjmRQn9v5EcpCEgl1npZY0hCa7d6sjLksvSPpuhNxb37j6TjTHYLTZrvc0trnpsqg",
+	"87zIPLVlB1E3JbB8HbQxy+CGZIL4k1CbDEZpyW2iLV8lt4mLKlSgmIfQZakSlqBrbXIh6E3cVo9zCUth",
+	"4PEw/3XSbpWebH3BH8jYzQUh7teb7odXVP+G4FTeECy3URAKQXT7rwrBrAVnseWoyjJGXSWrSRMVLexo",
+	"PHH/vDw7eT25PDt1NbS320kAhZCan8QmMeCKWbgVtYU86HbGfFlV6qlDXe+x4jLLGyE5U6qGe01SEvIU",
+	"nJ+3JJF+AmrePSoaAzW+8yAM3dKBacFkyhM4vL1qciIgj94vqLEEFzKr4iICYWk69+k6B3Msvf2QQkVg",
+	"t0Fe88nrlRcYxBVR294GXZEm+jrlS59ky+GQdQ0RJVDYWhxkCan/RgCspKzwewalLbfrq7TmZg3Pzy/O",
+	"voOLcjH6N3uBRv9xPr5oujRNp3uIWUjiJtxfj20bFZkCD26IkiVCmCxu6Hy9lT6cWzOsYrzWXLPZRnOo",
+	"a0iex5htW+XJfNpP1LeI8YgI1C1sBOBo9IS8qRdz632LHbsrPM2/rRWQzH9pudlTdxlbCO1LHC4oI5er",
+	"ZFPJpTXt2Qqr0zoA5EsEUtVQMrO0nnV7L0dkbHHOtl944efK5EINFWopmxfi0gBNoxXDSxpOwUMqEEY5",
+	"T6r4ErvaTAuOml6ApndKXbGfCQkCqMKm/kKjkxMlEqApJESH09yYoZZwS1aQEziNsMTTgfmv9tZCZRI9",
+	"KGUojAnWRXn0L6SolOMh0FjiR1S1A8etabksnF2o5fahNAtKME3FAF2Y09U1CmCD7q49pkQD7GoETRkH",
+	"gs59SiXRrNxUM/LXQoSqslb8LRa6JHLBo3103dGLMvFsedfNInJSBOi6YxZl3qo0O0t5TIzR0UEjHdTl",
+	"ll7UjU70SJ2gA8jx4B7z+SVQZ/EQUvc9T2+VPssj41kUBzYqIoJmT4k2S735dgTKVUJjLteQPl9yqzu2",
+	"znSsV8l2lMBW9R9yCmIrE7ZvGemsdR1AoURTUbhxrY3T1DfUXt+pVtf/RSHkdGNI6Zpik9X6KxA8eENW",
+	"nEUlm9szgcSKSfzeFKfScW8xD29NsTpYW/dvGZc4KFMbiFeV+JawLYWZFqYBJS+YZm6lhTnVILu6mLUx",
+	"D0HaxCaHWDt1Jm+n43EtrBvhvPJ6gTqiuS6dL6fZFBKEHSs93z0Jt3CYX28QkiSNESwkEe5oub9OT5Zm",
+	"LFCMgKfRFtfJQi7GbCJJ4jvxu/wqnGMhmrSZp6rg6U605pZ+Q4VtFrGNnMvIeyhY0xB8qeZFWEDNlMs8",
+	"7lL3U34v4bEt+GYqU0Ej4WSjk7h9fZuqULwRahuqvpnxvs1uTMSxrzIDk+S9XF9D6jYfAJn31wWMrnUm",
+	"kOUNiaKy/LN1IsZtaUP16+KsNy+k2v1heHLcojiSM3YrkD7MVv7Hz7ILywJ4G83H+eLRmWwVtHRA0jKZ",
+	"Tf1j7+UCUjw3Jj8clB1CJs1ByYrbpTe0y1xol62w1oTmno4D6jUYfUxmkt9564E4PUOVwBtDBc4QGA/j",
+	"EqVkye88liBdTryph3Lx/Q0xQ0RrQ+SanKxmaTGZyUDLYlSKQkKHxM3UCVY3df6MAxy+qJwLI1LxV3SX",
+	"hP0dvHuzF76I/JYOkjSUEOXLhDBhfbMkMR3/86JBxWQWoH0z68aDhlkdsNTrttfO9gRTBjF+Ifmesojf",
+	"b0mtmq+q7+a8dG/OmgShR6YGZWJTZtDLR90vEzh1Sb0VRzCNV6Z3oFqm2u833+yfnFx3lBx2dXlYXsrO",
+	"i/2dndpqdt/Cin7Z+3Gn/+Jtb//Hnf4r/eifWqCBXdyagy8kiYYifUIinirxkUELlNzQZ4Klc/WscrPZ",
+	"lhbe5ZowF74hoCn/vY0oX923K8+DRfj1qqECFE+RLUALd9UEwpUN4YPOpvi6bYPmntxGWgZXG5tpdXxv",
+	"KF8GVnHOPOWRneDGbYL6tPV7eNwJdCHV0VFTUF9L83h9QxZjNlZgLtxu68bNFaWaFF0pUNUYlFcQhNC1",
+	"Nnda9RNac4TnKZnFdL6QYC/YoqGOYsa6CwlRPB1k/gzEGipRRP0cOd+NAavR9/siS3SXn05QPLsl9wrO",
+	"/J5Bv5s+lHyHVxiPSB9MRH0wEJUfCfpT9ZERyyGnIaZs3tfHWDy3TD93qfd1RE9TOV5vzS6FgNqQotmL",
+	"nqSE2UMo+vv98OLUIGzrjlBm0oIirj3UpgY953m0csOVDKDEShFtYS/oM1F0tal1hMoNHW3CkirexEc7",
+	"3bdmKUree00W3rb/hSsTCq5psQsqOVvPlbGjPBPNAi0idyRdSajKquRVLS/uI4LDRVXslJtkPjDO3y9W",
+	"Whyy53VLjFmHpoWIJAIkOALCZKbW64EXl9sad3Kx3mPc+c25sukopf1Q7TtKJQssfGpzlqbQs0r9bLpU",
+	"GsFGHcczkTtnQFA18naASqQ4QAXBEb8Pdu9YBrcy6xki4TftPUSGKA7MLqkF9VrTdKDoZDdLHWtTnovR",
+	"1L2uQbGEwDyeoqla0r5O45hubH22ZaSMrIgUTvusPFlpy1ZaLYB4TIXHrZ9jw0PQwkcQPqmFtBqtDnto",
+	"AYsmCUyaBKj2wXlqJJvbZYiCSzSgti2ViknAPhY2nAt1lRa3TGSQR9UZbgDMtaFVxFPqTFvLk48kW+tk",
+	"eq/wPvl2fH6+bW4OK4V/rUeFB+ZKzcMkz5haJ+mXI1C3bJ7shqgqvl9uKT16j0NpAs60v07tGzpjAuUC",
+	"D79uQaE+Tl0vejklBhpt5gEqvQP7PfQsmlFpqWkOi4rId7u54P6tcEGh0HjzR6PaR/PbjSLCm1tS+chJ",
+	"z9nw7SR/szKEfIjzb0sSPWnZ3rJmUqnfKaUPjyfjM3OxLkbDox86Qefq/Gjo9rUst7hsrzE3qN9rrsEl",
+	"nq9tgOi4FvZefRFsCh05LBNLiecCdWN8Q2KhGMabw/Ne4IYHWNQVz9S7KKZLqmuE52RPUaY7mnK2BCGj",
+	"E5E7RcgIXnb2OzbAB4gpfu8u/dVO84Fe8oTHfL56wMU3p/tM6NCKGK+UMt2FPugD8+MkIeHUE0cWViLX",
+	"tgwlM1X68TbfF+Ej60ILdYWjTcHvfruxk9qwrpKSCbggQNGgDDNn8erAlIUQaG9np8it1yp0Q/Fp/H6S",
+	"pT5Dx+i9TLGJ6osyMBhrZwbP5IGxQyv9AtneE0rOteVJC4+Np1TjP/8vv4Nsid9fsTVF0U+5rjCNpQ2E",
+	"yorXP8kaNx766FZsmwO0pF/jpeldYSnc8HhvZ+9FJ1D/6ASd11zKmKQg+SvydpMxmW0X7qqX9+aWbLu8",
+	"TC54Sn8i0anW/sric81X8PNu8OLD9fWg9/OLD8WD5/rHX37c3TMG/Bc/7vT33vaa8MDEKDlUJxe56VIJ",
+	"097wtTffjjQdgXc8FYIOzybvDs9OL4fj09HFkX9uj+OnBWWoO4yAK8YEC2JaQrkHPLkcvj4eAdd5c3U8",
+	"vFD/Gp6Pjx5yqE29gd3AK2s/0aY51L3BKSjuEt2nOEmK9B7C7kjMEwK9PvOUH2No6Q3QkWkyrOiOTbTq",
+	"617lNjVI2OI0igiRO8K0VQkkNxIdIJx7CsxqCqK1Z0LDHOW6OTSswc7SFBhmDbdmUirsiraL6NrCBLQu",
+	"LtzmtObdgM2yLGi6ezt7vQNUznjNIW8AbgDXoLG7Bu4HKL0l+/jaOP2tsrizBKzatq9Ai2+vnC+KAS4A",
+	"BNsNYb75lFFaBa46RqFtQreuyvCqtv6LoIyAjnazjdK0+V3bTbXAg3SIvjaKcvUvyniahx0mJEULnhy4",
+	"8a1Q6dLAWqdjEnlP7GXG6n0TShcTfAfpL0vdqFkuoCtESsw0At2A1Rl1nfR019thwgB7gROQPScS4QXB",
+	"0KqIekJpZylfrksne5AF0AC7KbZP8uYZPTEHosW5Fmjc2JVeBOgeemwIFFGRZok01vGFbTtLTdlPD6nU",
+	"I5QsHz/Wo1L30e7gxQ769b/+W/1jV627PUU0i6rF7W1uQS0kXWJJohPKMunvCla9TmY/5Vk9Q22GvN8q",
+	"doNluGjoSgx1FFKSxDgkECFnXg7QgjOuxc+yDAvHZEVsh0w3NT3z5RKYfd6R5kBXuyhdjOeOhlIgW4lI",
+	"PNMyvF/8b3MEwca7dmt8Sla6KZnW+oaIlD2T3odmGxW3Zojj2sdlL6br8QSnUydQMi5nwplHKc/93I2N",
+	"l7Q/A7nbPnvr7bhqbGYbmhVC0VX/+RQkVSm5eKlrI0xLINL1WEqPFH0VAcJR1OdMG67UBhrqUrQmS3pD",
+	"5sTyhZexsIRzLa9WxYK1nSFguMQ/cYZG304co99dEo41mbtLwsPx0QUK+ZIgyee6PW33Rm2wv+JZ2uf3",
+	"DH13fthTkFUyLZYIx/EBEtkNI1LXatQDblV6MO9ZUK9B6CiPey9evvriL19+tbO7t01bgpLeVxR+yDU/",
+	"T3KI1mo01rr2sAdqi08QkWoAvM7i1Yr9jm7FBIbamDZXK9UHB2wkHyghrajwd+eH0KSy2iMLdbFU8oqQ",
+	"aA8N/yoC7ZumDGov2dItJux0SZm7lT0P2hvU9FjVFcJqW7VnbRUM2hnA/3+++4Uv+u4pNGrAfZ+Jx4GX",
+	"5DZVgjLJvfervG432PMleTWDS1DegXpFrQ73Z29bROQWd7GBxhgk2c6EoQuIFevWSNvfyW8uvgkjMqss",
+	"3by1bvUe32Z2E0O6WpLSOz9T8RnLociZd8tGG29g/ZnOu7M6u46/QP82OTu1KngmfFKhTWj0OGLwCgoT",
+	"2lbYMMqgsRNgUQ8ESgabttG67r0xHvxH30S89MdHSAn0xsUDzk4+F/5UpsbwqyESC6X6LsrVCNfVHmwq",
+	"BzU18LPc1/iiczNGgKbYFG3WrxS5I7majsWKhYtUiX8iXg3adHHF+riLPa71343SlKfr0UBXX6wggX64",
+	"Hgse0vr/a0riqK+7V5kBDgA4hU6r5xYIoyVOdESV7mwAZX8kdw/L8Uu4Jn8d9NQBt9wNQRgdnU76u7t7",
+	"LxA4Pzo+m1ge41Dc9LwYrBIKZjxj3qB0+PBdyKPSVX49PHp3Mfr3q9HkshN0vhsej4+Gl+Oz03e58+jq",
+	"dHh1+c3Zxfiv2ql0dvF6fHQ0Ou0EndOzy3dfn12dgo/p+GpyObp4V7ifDs9Ovz4eH17CGOcXZ4ejyWT4",
+	"+nj0bnR6Ob78oRN0zoc/HJ8Nj95dnp29Ox5evBnBq5Or8/Ozi8vR0buT0dF4+O7yh3P1w8no8puzo3dq",
+	"zuHx8dn3enHnby6GRyPYgvFlqcFOhqc/2G1NOkFnfHo5ujgdHr8bXVycXZiVj0/Oj0cno1O92sno4rvx",
+	"4ejd1enwu+H4GOyWb10+4G52nUfcfvBy56VXiFbk412VWMPT/ivyxewv8y8XX20usG2x2iJE6XwdG0w+",
+	"ne/WvQmTj9NOBb05PEemku3nNiqf26j8to0Pn6S7YVGHzt/kcB9dQ9nh645Sz4ruhqjra3n4gN6G580l",
+	"pS/LL1gELQqSm2Yszq1E3byngHnSQ2emUFutI1wfxZzfgiej3Iys0oMM6bLs++iL/osdFPN7koZYEBQT",
+	"qZMQQc8UAVqskgVh4kBHpOhsGXCJ6Dc79Quc39+fXwZ7X36wl3hNG7bz9YW0L+sv5fTG9O5zwaXrbRfp",
+	"hE7NB0P1euiCyJSSO4LuKN5H87wihBpAID39DUHnF2f/Njq8fDc+Qv2+Drj6l+sOVMjolqp/9647Ppft",
+	"E7WeU7tr2yznCVEDislRzvoRTXW1wb6FrSKLAcpEPySKPMW7PQ8i/HNf/6cRFmvTH32o0cQZP0qbTQX1",
+	"J22z+Zk5/rm6Rz4xmc8vbtuL+iS094F06CGLfVwNvNI9X9vCq3JxUZfipfu3jRIYFm2Xek/S5WtNRQV/",
+	"Cupje3A9vHfFA7p3PbhZhd7cPRab+mJ+2g5bjYm3b6hcZDfDdedvjD79mN6RCL2h8pvspoYKlYyHFpU1",
+	"SmgApuElFxL84wuepb32mGHqrDfGfoyd352pb0jM2VztoTQV0GWvszAh6ZJCZ1DxiIJk58UoOYGsXCi3",
+	"Vm7CBZU8pV6vqPMr6kK9x+dQRsMtHyCQCDlwIH6AcBznvfQcqDwTJrAAAl62C8mRfqxRPHADvagaY8s9",
+	"4RrK+2uEPeRMEiZHTKYrH8bOaEyUwqOlOZ6ukJLdVp6aYF6BBsZtagQDnGjhSzeRCzccOD+7ho62C48V",
+	"+A2VSO8VTb4Z+r+jP3lWPKE/EYgTWUFLfbV/Yf0oa1LT/IXo9PZzAmQ0QjUmuCeh/chqGVN22wEv1JJH",
+	"WUxaJ0wA+ILmSHV9xF/TmJhj9mNXREIOlXn0SzrUTi2yfso3KWah58hew3Pb8kXaarp5MmpDk6eGRR2Z",
+	"BQHymbfWjeCn/kd57XGgSO4JrPAy7gSd/xS6CSt5L72K+cdFz5uY3zwGOTchZbVln0YWC/RmfHGpvI8k",
+	"GMY1TJIS6Wv0SR/zOWVeEBj+p8X1zBRjcGur9VCsPl7XM7whhLY8ePUGXglg/2fOVE2eZbypg5ILA0B6",
+	"dZ23aaS0ies2wNsIaS3YbYyFnKxYuPVGsJDojqR0Rk29HHP2D++0lvciqgYAFgdRXwu1MDUSRv2ePrk8",
+	"MU8xk7pGNDgQk0SbL9DP1/YGietOYRP80FsvdawmJNbWEO8BQChIbd8hvyOp0KIGNEHS5MwVZUqJbnGs",
+	"mxtVK6e7PQNFAvmIfkZQhXr+OmTp5EfvqWC4YuGkTT8wQCn1dhWd8ojyH04PwV9TZEdNribqD53SBP4d",
+	"39ZKTZMaG9pAEXdYhA7Bix7YuaZyZ4MyrSsTpxJ42pFdp4R85aJkEuKH+EwXB9CpIoZClI5P79Vjfyp0",
+	"2gtyp5RwT4aKNtjxmS01rCMqIFjQ1YlTPcBm6Shq2s9lmpEieNycj5YcqoXBHHT7yBRz01nb3bQ7S0V5",
+	"H2Zh1OYSsY9SMkuJWKCugoHXLKZNLTc8WoFRDFzWfIYMzAS0TYMxIMmUSgGJVuiWeCR58+ZmB84F6QN3",
+	"WFny7EJKmAh/24bYj0K+8/2wBVj9KSP6uQKAbmYCt4RFQHjUvz33xdfNtzmFa1zaaE4cwXa11IkohnO4",
+	"0kzrEh4eOcyjL2qgb1ocjhWHWn26ZRn0WX/bvQhzr70UfStyNCCHezcNDALnsJpvpRLc15V4towY6xAP",
+	"cEFC9hCuyPhb6UTgv2wocain2EQWndX46aFfT7m0n65bwe9YeYbcgXz/VDSo0BuVZQNkA6a26PFQp5DF",
+	"E53SCitnM9vNegvSrTcjoACpIOBMUWT7lqzE1iioi8dGTic1XVEa/kb6496TGWjKziiPETnh3m74Duyu",
+	"Lo43jlQ5ZTvsxmMupvFXPHUOsCKOY2YMcT6vHmfEu6tvLi/PJwh+t9ta32k/sFz3dcOhHpXOzXtssyyO",
+	"/R7Gwrbp/XAhl7F3G9+Tm7bLp80SmQPd1tqr37DoIEvjZmCvHhlaPV5jWLBBrw1xovm8VCDzagtG5fZk",
+	"zU+nDZKCL+HRxOiRNGhqblcuPTYIjq1vduGLWUiZiP3nz+ew70HIl89xuCTPtbxYJMc8hBZ44VuuN7Id",
+	"RN9wPo8JtMcoUjymOsbatnyZmvpi3pxffx56PegetH5+rwW2FKL7ZTUPsiS3/QYZ7HmDkM2awtC+WnSK",
+	"XuA7ghhHee2Khp5qj83tIExJhd9XGtqXluwLEB7BZwIl3IYJvzk8R+PhyYN7ZyqksZmq6jIeQK9Mdb6Z",
+	"sEkbkGcPpglG4mfCsuhKTMLgxc7gVX9+Swa7L1++2NnZ9Z8dJOye3708pFH6Oua6POi61lcK8Q4QRs/3",
+	"vrS5JBdfH6Ldr3a/RCLBYbXexF/2BrtfQMrH3pdbpHzsfelFtvzabEjwsEW6mzI7tvF3u5EU4yPUVfqb",
+	"KUDjRIVVEkaWq775va9zL8rxOC/K8ThfrIm3+N9rQy3qZReKUMa88MIDKjHYfKcWlZlsNlPVlZBDtIHC",
+	"PijBpbGBfcIjcYGZL4/CbVaho39wukKpehniiNSn6+ISHjqu/Xzw8Aq+RZ9m3XyosT9j3sc6j5LRvFG3",
+	"sHaaUxcNqSE5E+ytZI7DFZrFGALVlro6ptNKCEoUTW0DbGxjLxId9BooCo0Taoja81vKot4AveZygZYE",
+	"a+lfQHfkK3bL1DW0I4Eq/5+mkyyVC4TRy50dJayZZsXL9i2xiy0Wbaxbd8HWLaPeliDutp7fstSTF97+",
+	"BuA4SeJV3v27WnaXNnKK4fnYaa+sQDw8H+e8w+l4YRNLrvOSVwNYRpLFggwof363W45FbnzNSyZuvTV2",
+	"v6UsD03LI7FvoTCCb2UFuMpLKZ77SZQ6tf3tzrgavlOAOM8UhmHX30Zv1/RH4Ym/abyVw0sd6N3WxwEy",
+	"ncAxi1C98/YSr5CgUpfglNzc5E2Y9jBM2NzhvX2P5qI2mEeMqmTg+2HoR9ZW3Zm3Qyt30o+FYhOzoqfq",
+	"IXSibh75W4bj3Hb2TJQ72X+8+GFd0691N79j/fqayMJDt3k5vyNpSiNyAL0Ji0blNG87P3h0wGiFpmx3",
+	"79Un1cZN4P6AyuCmNL1pnWAX1Rugw5QLoSvWozSLbUwyQAuFmCmplLxPoDSy4qvGnltpeF8UVCIRlMKB",
+	"AfeV7j4HwkOFt9fjPEycYqIHaOpUMR2sqSuKuuRW/Ppf/43vdWnSX//rv+dhAgVK1dOfspT0DtDUqX44",
+	"yHW9xsWUGk9WvnYLJcIAWhAr9ek9QMNvJ06xCtOB0slAwbW8lQCAWjzFcbLANkdEQdVGVO7ulTpu2fTf",
+	"GU2FrM4LcpZYCUmWKOE87uUskbOILDGLlMg0o1CT3ugWCMqGLHgcKQW5O73OdnZehD+cXV28+/Xv/wN/",
+	"kWmvLFoV8pQ+7y0TDsoJqYFt1WnsulUvUUkH+ujJCGH5HrZQ/fMKnu008nodJ9S9BvVaJ3m52P4M0G3Z",
+	"O8jN5pVfraqOTsw5500x6tp7pbrAv+pUgjynoJRd8GP/n8FSM+z/Ffd/GvTVw3/6eG0zt/m6qLfbRL6H",
+	"OemeVWiHIARN34wu0XOc0Od3u8/zmq/Pf7b/HEcfnuvvxbTntBVuJF5lSGeiT7CQ/d3NPglp6t22wTH1",
+	"6vokpPwkypBdz250IuTTCJx6rE3qiSnVp6mM2QE0ZNGU5rPiUgZnk/py1Vx3aTtpUw/0lHKmM+LDBRlb",
+	"0bFRfDmvNt+xTXS6U3IrpgGazm9rfMvE+d2nnM3XlSqPY35/ZHsItTA0q/ctj/coTV3b9aXXUEjstn2N",
+	"PVso90PQsclBbhm8tcvUBS3y0samvJctiNnd29npgfPRVA4E+cXy+aIvUX39LQqu1yrptuzvrHPPzGU+",
+	"QNjk9tmlg6u7WxRlxBJh0yHPNN1nKIaACvBmLHjSOwD7vz1clLFYSbjT8plPa+xz96Owz5Y9zaEMAoQO",
+	"KhDohtoLLFHEiUBaUKdCIhwpZV5/M0CH6gNdVi9cUAZlf0VR7S4vbLddL3RDeHyZJNuyMxs+WRT7bo1B",
+	"5hNv1Na3m9FqWMhJqC6PeR1oWjk45MsES+oNz3rz7WgfZQJK6igpoe5+arj9LDqbTSRmEU6jiV5XQzip",
+	"MG/Z5SPConoOntc9Lo4sbfi5qYdESaR0gVFfc9lLIPx+p4pnSSA+m5HUEhRn/BwDLZ/TTgTXrWA8DW+D",
+	"zRlNd1tI3pXS/0be9srO6zX8u5xRFpB+2wY5ba+dam22ZvQ0vR1chdkXGZJFH69vicGRtW35W6FURZEo",
+	"N9GvZYnmbU6qmRVO8w7NTTVPCqDpyNutc0q1E0NRVK3vD9o6yjbcADSjsSTQmD82kYYPwniLCPVJzYmI",
+	"ADFyry28qZCtqXyddG4u0ewiWv0YncX6rsNJwZrq5WSr9t91K3cGGrqfKY0eSzI3gVcthzi0n6jPk6wO",
+	"57vD8yvdUti9oH/LMPj5y/Rjz4c9cz1qy/W8SbIixsmp7/RisCQRzZb+KnBLb7TZCTxvufaXb+i6lpy+",
+	"KKaQnJP0G575YqBYX1uh9OWCl6F/8eQo0IGn4M0rMzSe3cQOS9POca3ncDl0o6XrbOonznyJt39Vj611",
+	"ILVXHkvNoHS9BiM05aTmgSXMIQJLoVB+IBuuwbCC9JZAvP/yi3cbfBw+BHZGeAPqQnyepQkXCqJKmMkk",
+	"OUskXdKfgHZq5HCfDMOQxErN4Kn7+M351aY1vNEoXu07k+ncy+Z4XKcz+h2NKO5LImLcly/btRSp2vnb",
+	"NRT64sXGfkLOZTH9dqCVkG4phMSKSfy+t7Ff0NoltzGXou7w2wmaZSlEjesuRUiH9OzuNRiURaHLWXM0",
+	"GKErMSaGT/cTzuOPZ2HNd/sAE8EQSnOT1DF6D9AO+vX//L9KAQSNCf6N36t/B/Yf6Nf/8/+h3bqYBJG2",
+	"LHQ6olgPo7WXOyzaeaRIjxf9H+yKcnU0D812iFGFcD0TKMQSx3xeOssfHeawtiD92oLBBnybi3gb4Jde",
+	"3FkXV9sKPHAdQLOkTLYviJx/f6m+20iiTXys3UKx68qpvF13c/VU23lUyWymhnFI9CmfhAsC2fhB5xyi",
+	"ZUuPTvnoPQmzBsPfLVnV2qS92GiFhhJhm6lhBWhqrsDuYC1kisJ8W9zzQ92qQBE1zsgT3faPdDmrdhZz",
+	"S3NDi7qreQ37mtHl84VsH7x2ymVuDHb0rnrXDvPD+jXVxrJ9olt0lUhivDqtdUWdxDi83RwMYBbYcoeX",
+	"lTLZBKoZBR0Bk731MthikLE66aK82lODKmxlumtYkDXiVSoetKtfoCOsG3oPldKyH5BobQFTTLPpsOrb",
+	"8hpFiiBrDTlbzw6kMkHClEilegiTOFfNdAhpQkn15m00iAk6Z5TNJzD8oZnXlyk5RIDByHxgFgQ5+Toj",
+	"uxuRkGobFBRQ06/jlKCEC0FvYtLg4QBkda5s3WmlXrgSJH1MLQW9HCjpMT4STvLpkiilUTxDcHmEt2qC",
+	"WMrkGy6kf3lLmZxjIe55Gn1DfdVjTuDQ0OTk8hwl5k1/DLAayph46+RY/arA0Khh35ObBee3bY7RvIqu",
+	"Lo6LM/Sfj3n1Ko3X7s4Z0ZRUtIk06rEYwClCNo0NVX5+ubOz8+vf/+f5r3//H3wTNsRKbXe1xizJtpW1",
+	"ynenEuivkAIVb6AuoIm9rL0Sv86piaXDW+avlC6jn0iYW5UogaFyFbsA4Xxl++qtlN/h2NaFB3GDoRCn",
+	"kH8lSQp9xQkawou6qdIF+EPRTSYlZEAvuCAojGl4KxwKIDRVovLAXn/CwnSVd9DSvcZIuOAkQjfq4NEx",
+	"mUnEMxlAn0L4RolvVKBbkshKCODeTkWprLX0DTr3KZXkjMUrnS/joSQ+CmDNreAoEwt+nxv6Q84Ejwnq",
+	"OqlpOPZncLQjSZvxYS2N6l79+vf/6TWTqn11OhB1q0hvRBy6O0BDfWjQrYWhjJlRiikgIl/9aoaFE+WZ",
+	"VK9rzCEpSnlMAh0aN8uEKaxRbWC800Axt2H9ijbqu1uiOE2nSFnIl5TN+y4dq1yA1qi5KYO0jmpbkKV2",
+	"BKlRGnDDEg8sms7o3IZnM0IiXQ6FsDyGwX5raNWv//XfDgULkAaTeloAuudvcfebS4A5TqyR6TadRoFb",
+	"2x+DG3D4TCBFLoCNpyTGK11peUFQiSegLpcLkt5Tk0Sno2GfiaCon2ACZBcYmkaa+ilWMnBkqg2Ye4Di",
+	"nKjqosHwVT6QTRdSpE4vuLvgQgbINDmNgBDospIOHa73g2xHzBZGQqoaGTw5/HqBdSHGR9Wtz3uJ32td",
+	"9YtXr168CjYouWDUvDyeuOpRLsYHHQ4+1IxRIaGvEOPMbzjJmgWuimIA2zfL3aQSTLKbkh7pvXnbKNGN",
+	"d7AqYzy1OiV5QkOvNPpYRUuPHBTQaK9xueB9iET4lAfQbLMJOjq42fxs0L0dtAvDggkgGcwwjVvUp65B",
+	"dRMsL+2UFRC5XqTqYjaKOj7N9Im2tmk/V0xo7LghbYsYNPLFMr9wWDbEqtva4syZPWcSkqOsWIkW3ca6",
+	"1rht/BEF7itGrcZxXATNWP5jD7UZqOWVwuO8nr+7PP2LZ3GPgP6Zbe81NF2/PG4sLLEOXdnb2bPdtWbQ",
+	"aMvt7b3AEqUZM971e57ezmJ+v20j8y26iY+PbEPxA0TB2tFNcCoRn+lCzKZae5yvpalQedGuaUMfUWdt",
+	"Xli6BULrl3J74q7jBgr5N6NRQ8TADUkPrYe2nd24zvi9zbaLdgIVaUs4ZBziNf3BNjzeaKV2wXbBY2KN",
+	"1U0t7PKAItCv4aWGNeY9TNyInfOLs+/Gk/HZqa4XOTy8HH836gSdvMVZUUHSG7VGZUw+Ck91i77kHbsK",
+	"rNmEcYfw5sPIpr9qjttYxIWsqRBVhMHv9l/tlJKddLDv0ekEXu0VaS6aqQ6c/i+NeVSmK1BQ6wpkneAf",
+	"MTMxP+QK/VGPFURwtRWjcS0g+DAn/SWgdS3P6XnMKQ+sCuCe/wmxrY0q3krbRWGzkvCfnLLtKFQjNclL",
+	"926kXo8hEUoBaDVNBaDmO7tMs4h2EB5G0cMuWXM146J7SwljKJSfmVG301SArq7GR6ZIea9kHdkA31pn",
+	"d//dVq8rvoqFoPNy6sYZI4jP9tEdJfckDRCJqORpgHC01MWxLInVL6gH8AY0Jl9S1qjD+cByBc/ztBJB",
+	"0ieBR601uHP++WLaIYKNAC6fsrEDttZOPFfYoxkmpi+spzsGnpOJKa/oic3iEse+nypwsKs2MznD2jHa",
+	"weQCCvH+oe7H7wMBW2JeTvzqziPmucdduHcO8BBUues99LKeGxmx2lN3vfY4I1hmqS8EoyjaGYMh3GSC",
+	"qSfnKYXquzpBWucC5QYzkAMgDFX0KuFTNmdD7cP4WATYkApFSqyPrKrevWr07iwlXl6oQ/o23XcFwmP9",
+	"psM/i9G/9o7eKCr6EMaZogbxf8+4xDYTIcbswDSfgQI9Qh2B+tDnxV7i98OEfktWwk9q4PckzmHc9NKh",
+	"PaCmF04KCuqhWvXdakRxI2e3Q0/q10RzBGlFxs0qxpIsfThUP2cTxLuVVqBX8rYZCEemx7nXHGRjJ7fY",
+	"jhtPX2NJMWZbDwgEZFMckR45cNe9Zs8A8vqeszQlLKyYwK4mR9uHxZel4caw9oxRWZ7t7vD8qr/gWdpp",
+	"26EHpluzVz/93Wqv2xDr9jRyQeeLmM4Xssk42nDJlpzJRbw63wLOjYe1IjjdZqjtaKqTk1XRr9bZhKu8",
+	"Q6dpNSJg8eJwiX/iDH1PbpDpdydaZF9tcx/L+T6t8iHWQ2ddEtg3/L5U5waq4dpvSglV1SywwE0S88kk",
+	"RXfJNQX5N5+MW/+hztpNm1ov3tUP72qCRlhI1D0doO9oOqeM4t4jmfqFUeO2421tokSblOtKnxyPjLVv",
+	"ulXnf4ODcBvpqq2hY5LjQFGwdau2JwqJ+gtd+ufRHXebi0i3aF3itkQxPQwam5esLRyyrrGID17rWu5k",
+	"RiQsgUnP9kyUlmwCcu5spVlvEy+fPnVom6RDjy2eOqVUvaC8ycJbIv3noLsEgUsd6fcGa2oCPfAs27Tz",
+	"qh2mLu9UhOy1M6MVw1j5um6JzY3cJpKg+AbK/KOuDkGQC0JTBMkBorddS8nkwXnHOuNY5x9vk7brFmxr",
+	"cM3wtP11wmkOHWuCtW5Kb/Rkmy5QtROGflAmSeChDaHKF9lssu09Fg+r7z5xr7ZuUm/rSW51j4f2p6J2",
+	"XePFdsyHm8sqrbvwr/Pf7KyiRgIqbokWM27bXd2ti7iN/+MjVj0rFzx/YPy1g1tQNB5T5h5tXoerTHL6",
+	"QGRQgmkqSnbiSSVA6sBER6VEZinLO4C5S9yt4r4v2GjG05AUaUnri+Z8XbwMpSBhOKELriiBABhYmbPN",
+	"kJrI3zOnkTRaxaB8G4rSZR77ua6BGCZPR0fLPdRDtwxm+/tQ72dtSEDpagYV4uViYKmYmVnreqr28OYK",
+	"56bGV3+JGZ6TCN1hRuO4lBvPGfruRATWbahJhiEW3cmL528OJ71HyDDd4feT/I/xkSJ95RLxPaTorS2c",
+	"8t2J2FrQ0XQPLXgc2WEsEYLdDFoQhe27ILQprm8L60tuCowjyiR3vJyDzgMxzIcxVwKqCEIjp7qmB5Hy",
+	"Z373wWXNwaV5XlHdpKFN6EOC8dq7WrcK7RALmrRX7R1YneSfrzNK1q0KFMoYmBjvTR18RKaPyQt66C6u",
+	"w0XgUnTPxkeH0ARl6o/ef5IoCgt2F3wb0MoBVQ3Bcs+Uz8192gTFhzu21zkpN2xjck9luDhL54/0wW3D",
+	"KfRHvoX9lTPydJYZvJXtVvMf77n5UCZ/vb4PaAARZimVq4k6N72LYbSkbJj5Op4Nz8dKQAKVuuKW0w65",
+	"buGGo+qDBcGaaerddP6jPxQy5f3h+bj/LWRs27sLHhi1Pe2L8c9fapBsFqMTFG7J6pkor0iEPFGC0R1J",
+	"V65C8NCFvSY4Jald2A389bW9x//2/WWn1rhUUYSu+mAH5S3iTL+pHtIDaDqibRSZ0Poc3CHAHXilWMtC",
+	"yqTz4QO0fp1xH12iwi05anVF2BqCitGoX+6epAvD2d91cdFrds1GALU8MBBaZGTLJU5XUzuDDgmyAWp5",
+	"9KLZaXlMtZxrVnTbwiyCBloSz4tapObHZ0L7RgMkuC59AyvGoUTqf4mANATTvs8dNKaMoBtow0oGaJJB",
+	"k7pZFpvQTpF3GCLsjsQ8IWj6c4QlDhCNApuvFlwzHaP2YXqASJpy893054hITGMR6KfmP+9CSPTXnwR6",
+	"ge9o9GE6QHkEKlREvGY3GY0lWhFpQ01f7exqCW5aDLWPTs8u341Pzo9HJ6PTy9HRFI5jaBH4mUCmfSFO",
+	"CcTl5sXOKYPctpc7OwGamsVO1cXQNdJNHfQEp3hJlDZ3zbrTv2UkXQ3ANToN0FTfisE4IsuES8LClboM",
+	"016A4EXn48qh27qP10ziW4LswLqoblFMd7qPMt0gpRfoPmu24cNcqWbSrfjezcqtVCTnveCaYRYFgLRW",
+	"XLTVfYVOR9lQOT5Q9IDlSTHXzLxl+8OalLO8ERxAXzEwsW8oSbFpEFSFaTCDhfTEKSgcD3EcK90a2qJR",
+	"ds2m7/tQv7evXpkGiDBQAOGUdOXQKIrJvTrgGzLj6pzZCi0wi9Q4EIrcxXbYGxLz+2tGJZoTKdDLnRdF",
+	"PVVAqxzbe/toqmMipkhtVhygqQ6NmCIcCyvuisCUVhUAbAW/kMSiaFkGteAdh/gBmgLxN6NotUVY8gzW",
+	"PchNEsE1M3JLULatiAAyQ00OljnIPJE04TENV+ZhFlGJYj6HuvPXTJuKxQBNcSYXStIPlZA1RQoNBcBN",
+	"0DkjUZ8yAzGDAQrQTvKhe3TXTF3SbmwUAgACtC9g89J7IgAaKgI4awU3QcBIBA1fAzWFyd4C6qeA0TtA",
+	"0yS7iWlol8h4SVfvFttWUCwF40O7YDWp9pkG18wU2gEY5/H5UJCfJzQUPcjI1HiCQ9vt2ulYWkJYPlPo",
+	"es0sk+/yFPDX5Ou67/YOEGZwqI2RyUCfXu681OSrOBzK2b4C+LTCcadKy9Q8UDGboekQaD7QvHequeU1",
+	"A2H7oMY2rjua2b52WOt1p6fU5erdhah+qmvV6gNRtMVU5S2zPSMhTXWsjgKpYd22aQ2A1hcae83yXbqS",
+	"S398NDUdGbpau1Z/HABKFiFZem15oqw6HXHNXu686AWIxKJ49Zn3iNQ61Snmi4Nu5/dVTFcYsY/WLlPf",
+	"AX3aFCiMGttuHhK71Ss3XC6umYvLCyzgqe3UsY8I1TjDCKJM2xJhxN28jcTKlh6POZvnPB5iowAsXdj6",
+	"y53dnj1+vQxIMoe9YmEFwsDmi1cEQ6Ac6srC9ShMf36WBvfUyUZGXTV7YEx/dM7AI3LNOkEnpiFhghSB",
+	"5x2ll6SUSJxC5pXSO/NWn6Ua7k5wdqcuOnWcIrKd3cHOYMeklDCc0M5+58VgZ/DC9PwFGd62E8AJ7d8a",
+	"z8uceHvEyyyF/uixwaJAsUpt/tW9VO74LYkccn7PiqYrJaqrTwiHKRd6wBKxzDsXCKRvKS4RBWiD5ubI",
+	"dI6pkDYwS23Nih6NfdKKV56XyIcmB2fGftP58FYpRSLhTGiFZ29nR1cCZJKYmlkFe3v+n0IbJrWgYKqx",
+	"t+jWNjJsF3q0VZzbJpqpldVjmCsgNQ9zRZ17C6pB3VRhiER+goVDDShE7lL7EHRealD41pOD7PlrnAeK",
+	"wye7mz+5YkXLV/3Ri80ffc3TGxpFBJTnl3tfbf7ikvMTzGwPQTD5vWqzozGTJGU4HimBSX/VYlOnXI6V",
+	"Kr8kTOptvWqzLRP2csUKc4GriQNiubrmj28VBrlq8Y9vFQ4bfczclOJ4Zzkj7dga6D8qzR0u0tug40qf",
+	"Cp3cK6z7TPoKQOssHMW5rXxgM+VKTOfSqJ7qhXsax5AbI3QlCXcml3jnrdjrhG9roqGXae7M01MNWO9r",
+	"Hq22Ihibr3c5x8lzjxVMvyWroo+WWUvHtfgYd1KFuO3+NsSt7aajbUhZjlpYIGPHPkBTNeXgVsmQCw6q",
+	"okvZAlNwBWRfkHupMBr4753k7bxsRYS+5hkzU7SgkYeczWKqzZgvd1us6RyvYo6jS86PcTon+rtXbQCQ",
+	"9zQ4IRHFNhzvMyVvpuSGyq4hsa1oukl9UIupSoLPl0Rie0fXi4TzeUrmajlaSUfdmoBohMNe3gQOGsSl",
+	"JCRMWu2D3lFZFC3Ruo0pSGJTzis8ZEuS/4YYMfHE7uzPKS1uJqg5AFpS1GH1hLXAD6eXn5wx8FaEyM/S",
+	"4h+WxrwhubCIlsWV2VpS9BEX0OlNGMta4gIOfwjvl5VU99z8VKM2PHUIDtgHcv0e3llBoyUh8TLRRkoh",
+	"eEhBM30UgfnObOpjSJXBzw2CnuQoB2ajz8quzHFblaXBwCFEVV/hH4iwmX1C/4/2wqIXr/50Mt9nStdI",
+	"6ez1sGf/aCqX9K11v51Brbg/uVvAaygOEGVhnNlQKJoaX4yCIJI097oUBC3v3Fgq29tkRMuXcW6Xvy0R",
+	"+w/QzTXU/ngWtOr+H2NNqzg8fGf8WTj6jUlG2TLmOyKXFNTRo1mjWm8eE6aOaXU60xyRzCgjwr3bubss",
+	"gGtevs3aAO90bEGCSEnZ3Nj4HB9sU6tqv3Gstt8noAYPs4xxRloQgvqK8wbBijRs96nuLOtVhzwHVzoQ",
+	"7bisD+m2GC561AbQVTcANbeHoJ6IqMUBabf2LMYSTdWL0zwiQtoiaygmdyQeoNdcLiCbPS8XMPijWv/q",
+	"9Lg9/bUn45gAf/cy3R/DLLfX5uMk5SER0FR0BP3Z/sE4ivWD1GnFtizFlCVpkjCf32TxbV8HuECoqZfv",
+	"6Lo0Ai2zWNIkJn6ZkzKEkaBsHudOF2hYnf+aCYicM3EEBYMyqWe3FOp4a/NQEW5mWogD6Orc5nUW3+pU",
+	"1o8kgH4MZ0x1ocUm1jhnQMrgs5w06dgOSCCA09tMpXf+CFTahYXIYtmWan+/oOGiQEZINjQ5vkGOW12N",
+	"hT0Ih+ESzZSC+3sn7J/dJx+V1iqEM5jyJEK8rv/USHB/Nv8aRx80obWkt5KgRdIlVnuJVybFXdiAxeoK",
+	"HSJrjJ3aB2nIraazpBxOaQNWb/JLUietTWS1TlVrOX1AoKCzL9gUEywXhUUxB8BWhsTgj2o9+DRCqjlF",
+	"46fOw+fN4xxV/uF90f84dO2okaQ9kKIFLZwtpfZe4K+lJEUmTyC3ShY+WR858/teP1Oh3ykV8h7hZ/fH",
+	"H5RqvCHyKUiGNzakXN5wG8eGKKQYJ7GgHhdcyc7b6Kn4h3VRfBzfxGefxO/MJ1G5Rf5b/ABHxJGuWVD2",
+	"QwzQlSDoX6N0dZGxf1Gc1I0vyPOg9E2mbO7TONRP7tI2MHldZ0jx7HwenyBSm9qKBJBAWMgEeukdVwCo",
+	"lkmp1xjbkmRsft9JjPzkno+HuDza+Tocf5QiWjUvx+/ZvfH7ltmKuJXtLGZH6QqlGUPdqXNlp719U6HO",
+	"DopSGPUAMa4479yom5odA8Hf29n7XQOo3qVnC25nyrPkXXDU7qGdhlK2Ex5XM7p4ioRMCV7WzDU6Uuiz",
+	"G+mzG+nTmQA8bLq1EOB3HeXCxPOfcZI8gRXTVmnwxB2JATpj8cqTRXzPSIpCzDyGW9HCkrlJrnAZF1gI",
+	"PAYE2P0nNh78qeksHKSfzlZxhgp0NDoeXY5P36CMSRoDBpXTwuecfbZ3/gPaOx9G7DbaOFNKwGmtLZm6",
+	"3K82Y4Yl1DT2iXpCzTqb5h+VHv2+BeMHWjE/Wy//2NbLhxGADRZLK+08J3ca3UDGb7RjjoTENzEVC8WM",
+	"0PfkZsKhFKUpHazu8QwyTXAMhflKJASmMFoEZfMBukrmKY6IQN9cXp4jyZ0BlfSk3xToPIsFQd3Dox60",
+	"4aamBJatKRmv3Oqeeh91WWkCgzmwGsGLW1GooyekUJWGmhDBTuobgegjU6kP0sCr8BQNNp/bL8XHNfhU",
+	"qebultGSLYkdHNPXqa6AWCNxurCh0t7PUy55yGOxbw1lFiGpQJlGNJ1IX2CZzrg3rd2hCIogLIIO7+jf",
+	"JmenSJL3Es3U5CghqUHgrql6BcWjevulI+lqXFWoas4PSm7pQmW3Xwptiwg852wSbZzBSq1KYaVhTHUg",
+	"s1qkMVscuO3pw5gLIvR0JoFnd2dnp2hjXxE2rRtdXacEYqN1qZ8XO0h8Zhd/WHahaZ2HVqA76qD/k/OQ",
+	"mM8/LgeJ+fwB/AOKfMGdyBt8J1wjvalrrq4/TudEes33NdZxzOe/F8bxNY+VVglbpKwAWwNXmMHrfsag",
+	"5/bxhUrbiczW1IohI0NyKBKhm53rCpGRJWexhpRvKVIX4y0Wsq5DdX0VEzVlkpI7yjNzxHoBJF1Shk0/",
+	"A324TUuwn3c8IF8DgInVjxQWQdV/ydGcyGIVTfPxqLPV6eYzFXjKbKdD4y3QY/pmy7/pfExl6SOx/WM+",
+	"/50wfUVzoDhqme8P0PfG+zbVl2rahhHjmTTFo6BhCBRb/cxn/0R8FkjAx+WyKRErFjZnNVymdD7XWa+I",
+	"LpckolgS9IbKswQkyhUL84g1Z4IApSTkLKSx7SmQx6boFgl5ZdSICJpq+uo4o3PvZcIFlTxd1RnpBUz+",
+	"x7QPfdR8CQ2YNUkS+gUjv4jOh38kC7pBWcdw/tn8/Tl34qMSdnPdPq6D8blISNiq1gtP6ZwqtcUJNrFG",
+	"epyrTDV6ngkyy2Kd7pxF1JRgRinp5wFDmqgveaTDlgsSuClaGYJjfisV6E9t3S9ClbYN5vDgBRbN8Uif",
+	"Bc8/TTSzLeRcOvwnFzy1IrPJwHOWENZo2oFSDtYuU9h4jIpkjFRr0yncai8O2icpn+sWBQuCY7lQk2qr",
+	"udCVIIbpnB8eIaDreZOsDXYe0xv1D0nmPpJerkHyKVRz0zMVdPN6wbNAq+5NSnu4wGxeV9kvH20q/0w0",
+	"/0zaurAX/DGEEjpO9HWjjY3i3D2kc9v2K7zocmNbAbnhYPeYSlutBmYJ0P2CoyVemSdQCXqpCdwCzMBs",
+	"jnDODmJ6R8QAnXKpJDtp58gDjJuEPJjrXG/oT5JIsoG8uTveJlMVvkDdaj8vG5ivyNMCCzQtDnqKyDKR",
+	"q88V439vwpTbL8ehCG5TD7E+pSTz3PsJkWsufVdLMLZpUGC4TM9/89Ug0CzHpQDrL7+aQfez/MveojdA",
+	"Z7Wuc7qvzVZEYvIxiMRHsa85axwzdT4fyl3+/khpEY8jUWA80+3nP1cF+ccuqu60qNRVQCt1QUtVQCeP",
+	"Io6emiFZRKUJNmsUlnSSH3QrMyohiOkzGkuS2q5iCZ5TVq1JrKCVJikVBLqL6cKf0FwTWhb582bVRO2i",
+	"wc7xnCCm/d+Wsu6j3V6TvxfPid/XvhsU7u7dNu7usSRLAaqNGtSZ/NVOgJb4/b7SXtatY0J/algLdJ7H",
+	"781idna2XdrXcCzoZmXio9QXqDs8H7/7dvRDgA6PryaXo4sADc/Pj8eHw8vx2WmAiAwHTcuFYeBubhcK",
+	"ka8Da0Wze3gxGl6OAh1TPwrQ1fkR/H0x+u7s21HT9Prrh84NNfoLM0BlbPXreNsgAKnYMuSadmcxeU9v",
+	"Yug8usRS7KO9nb2X/Z3d/u6rwPn35c7OPvzfX9eDGhwqR7pM9hZLGrFo84K+cBb0xeXei/1XX+2/+mrD",
+	"ggiL2iznT6iE5FRIEZm2HP6MEU0Q+KxEMAPEyL2SAsGK8lnX+H2lr7ucbUOXEvXq1oz1+c/wX5PE5mWx",
+	"SulpSPooVqfo2fjoEez1DXG46ybmCi81WlDNjj67ihyAbpMHUpzqZxPmH9tU4dxPc4MfQzDeK32oOVoX",
+	"fi5TLMrQ4eQ7xFNtedeM/xFEQs+xhRRuFqUnRl11DwMUirse6qNcLobb2RQEC33nvcJwx3xHmJJ/f7R/",
+	"huJOAXULOfCzLPxZFv4sCz+2spPD61oVdgo6kryXz9V1LS27CjYvj1xi47sskTssEEYRv2cxx9E+mtoJ",
+	"pqgL5n3oK4RSfu+4JFN+XyQM9UDGm2qk+Bf1pS7sAtTT9pfXFg5FLdXulEjmyIf2W3UcU0VA9aQAvkN9",
+	"cv0jKiDwkuoTK+8OS4nDheJGB2hGY6IQ7F+u/3/23r+5cRvJG38rKNe3aqQ6WfZkd+9ynrq60tpexzcz",
+	"GZft2ez3NnkiiIQklCiADwFao53kvT+FboAERVK/PZFs/pWJRRK/Gh80uj/dfQLjPMWGTn9Oz8//FBhJ",
+	"hn+xbqCefj6BQuZd03B7qRz+3twwDkNFqDixd1APlKZL7HS5OmKe40rzwNbaETSaw/9V1rnd+T7xAN1a",
+	"oSY8ciQDcBlCN7w+tv4j7JA/nYcd8p/nYUFt+NN5XTgFfqlGa8DXnNLwH+Z/8E//eR7WKA4v9GaCS7Nu",
+	"DcVF4XHUH5zsxm5xeBePhcXai+kCG+UR1/NTKNi11DOAWTQzTw7xX7f1vqrKhFXb/r13HzlGir2ixJkL",
+	"o98le2Z5FZrde1BWx2Ubxt+2pR2xHg+qtIfPvpr/rGeDhIooqOQCMWEgU12wSS72uFIzWJTmVbzNxY/W",
+	"2h5xII3psYwXO+BDY4Y8bm2gtHu8Hbw7ngSRTMMzOlNnOXNY1cc8XuJDZC7ThPR+eiA0gKrcREkC+wzz",
+	"cgQUMn8/cWVg5vr9gyNlqS7xihDe9j7CBQQCOS9NT/7mRlZRFxCb7s1UD9vcUYX4pol0l+72mYKx22Et",
+	"iU40Ew4Llk277c8aOWgPMHARRn2Zid02MYse3X1JhtX+zfUjWSrxZ189Yfu93wQ+NllZXwy1zGG2D9fm",
+	"4uZ4shlQY2Jzd6DA7lzrXlmzo/gSlfRyzIIJBh9l9c+pIGWAq9jglTrpTOVAsl440WWhnTwBc51yyhvF",
+	"dBGx7URvWO2eOepzxdo2yuqrgSWj3C7d76Wgoa0QKWEhE5rTaIlWa7qija6X0GSOncpfK2BlHlNQh0Je",
+	"e4fJ1vf7uErXzB7cQNE8xPt0cV3Wxas6iXhxINUoey8OVXM4CwqItDWW/itN2DY2AvMeUekge2KpqaDn",
+	"mQowvZNMJkbuyC0MQs/J31hoYbfeRmAaffDafDGmAjOwdY0FMPONuWA/5oJF8W8MBo3B4MUbDMrY/Rx2",
+	"g/LW2sZyUIF269oOAFQb60FjPWisB8el5y7f87vbDxCZihaEWg+7Z0DAfm1nQgAwWmZEWMQh/CrATE1+",
+	"YnzkR3yiHoOm9MsHJkZmtv+Cwanuf9+uwcivOCxqGen+U5sy07Edl7CfjBKZxjXNuIdu7DNbtDLitdEN",
+	"mMj83j2ywcfz5SWhzepaV1A0/zn/PvtCzQ48uTh5Owbx0GYjn1yc/J/WP89P//OXf2v9/HMX/9X+75ZQ",
+	"v6Xqt6n6Tf02/W38W9hu/9v/d/JaiJKLm2lzy8/iVn55R0yjQj/r8bRvQ8woiLcww9xc3hl93Yj8UvvL",
+	"zftrj6oBSXXSeDsjzE0Q32GLL8X6chPEa9pezHQ3lpe9WF4W5L2xuzR2l5dud/HB+hkMLqUdtbG5hZTx",
+	"bU1bi4HQxtLSWFoaS8tRqbJL9/vOdhYApM15GtCprYwsBoUOnadR6OMqVfOF8DQW1mXj2/qCRDQ8jUbX",
+	"O3RU3bd5YJIVPD19YolyJoJ6q/WYkYgrSEebR655ZVPdVzAKNQ8Vy5RRlmCFRzge4K8hS7rkbzIhN++v",
+	"O2QuUzAyDLN0JQmLGFUMkscLFkFhQ8bylrI5xlpXVLsnKwPVH1yv807/3Y18LdXS9bnWfC7T8C5/pl61",
+	"dGHpdGZaHgXxSecEfAhrpbS58yZUYyKa6lqK2WM2Xc3qDikWDX+Qygh854RNoHcT8yqdqLX6hhOF5nDS",
+	"ctU9ofKNcjH97ufY3VRClrRrLfObW81v3l+XJMfKVMv8JkU0r28P3rvE106q5ui+dwc3ivvrm88fevcn",
+	"nZOHx95fP1xvko5oiDJPeqmWMY+kUZOmMdWQrCYT75W9pe71lfUyX97NpbSJP/DNSvQsBbEmVPqYz8ul",
+	"S7vDmWng8XQM+Lh4D8E88VVlJqbyiblc36VrCCXeN7NLSVa4N46oHspkSp4grcnioXYFjT5koH0c7uCX",
+	"h0VVK4Brs5np2xOOGQO3shGeprpiA3e1cIdiVokiW90TOquLH+b23U1ArVIjr9g369p6G/h6VvjazBL8",
+	"05jpcVHkCE2YExCX/ccuCVZI0WPGEzJlmpo+kpZgtv43USxImFbtxnb8urQ2HzRyQyWoPhvbjjs1luEH",
+	"I5EKIl9kUmkZrlbJbDFtJoJkHpsfVqhm0M6amtkhWJEru7rEmvzgz5F1R65vUn77EkGwUoWzCNjKBKf9",
+	"DosZCjUz5xeAHgvGksHhOj14zGsKYx93+SAjj/tTFwtXZPjOqStOVG9OhipYdMRsOW8sZRRxMSEyZkJd",
+	"EJvVkCkyG1NNZjyKyIC5AmshaWWKRAa6WIiRqgkLO3nJUFd6jX2JecJUG0uzUUV6tlrjGblnQJ8YpFpL",
+	"UHCpJnefHh7h/ZAFYELtkh65uX6025UGWnWIkmRKeUTUXGk2VW9wBCqgQrBEEfNfqbOykFTM9ZiL0WZ1",
+	"3cZyZjXdrN4YVjBaqhwblTdzyWfa9y468kq7ZqGMXS2dWyajzbO2lWr7orxoOWG1jGv721pK/3fnf/6+",
+	"rOivVtwh7fRYT6MtElsHUgy5S66H9aNk0rHqB8gRejOoIEJCHUGWmB2QKiPeFF9RFAvGj4u1K/eiDgC4",
+	"5SeqS+O95XBhRFyRKY2MygRjiDRLzD8wZ6mE64O3m2mUMBpCxvrQaGq4g0M8PN3wbSHHrqeN72GBfpQ5",
+	"Ks2ociCS3WO4yju62B8lu94xuSdpgekzPfEnpUNcStWM6OQ/YpArLM+X698rOiCLx99YzsrcD6+gHsJr",
+	"fvohw7niAIzTQcSDJReNdDDlWuVnHDMLluBp484Vu+NjJqB8eqljXmZuKog50c+JYkq5krZEJqNTOROQ",
+	"7z5i3Z/FD0bphEs0HwkjJYqLUcROU8UQMt3BUDx4WwNzSSValrL0dkj5sMW04DiqpE0ypVIVDs3smp89",
+	"+kZlRcMhmx9XJBizYMJCQkeUC6VLzb9Ri9UO35mp6P/jFG5Fp72729P3bN4nynyVQsnVaao0VBgXI6hn",
+	"nq1AQrSUebeyVeAKKwVQrRM+SDWzM0E1mbD5GwV1M7BYefZOwmgwtiOeUa4Bih1hGUoUWLpJRD5DLVlb",
+	"UIA80YiHVBu8V9K/C8AGpZpIETCjwgAkcg3bWtMJE13y10TOlNEuWkitviAZrrTJiGmoNqvMfRm2vJlR",
+	"RkOz5P/z8OlHI01DAFSQBDTRQBJpFpaVD6si2S3wyf3WKB/Pr3yUG0YCnZYkZglYHVq9u7v7T3+/Pru/",
+	"/p/ry8eV5WJW+/7tB8GzbT5Z5c8+GHNmacbqS49seehmGz3bfmQwL+x2Twnom371yyrJoSpkeBJsopF5",
+	"OljXszcc2Nh6giwcDBg7AmeDCM2IzaUMILjrWUAOcImyIyu/AIxlFJqDBc5OOJ28suM1SvChDCcXpFAy",
+	"XAX2BehkCWwotL2KXPWu0aMP6kqznU5uHhpTRZgI3WZ6TfYqA+q9mL9n82oLlR3gEi19MwW9wkQVJ3KU",
+	"MFVvoXLuTlvSmgH3D14hCQtkYrZhkEiFlS+yPFTWSVBUn5F6BizFwdwbDVSiM6CEro3qUth2fHeuwyuU",
+	"r0/Fr2PTdfqQe7ZUzG55wEhRHUSTa2VdOJ2q5T3IfDrbNZ1b58tFSaZcu7Lgcmh1YlXTjcg8fbKgoGXF",
+	"tzeuvg0lyfGANZCWV0VfUgv80eqMry76qCDdmzD4elmV5cWd2VRaPuCaJ16EIi4aKJsehq6H7ZX1CezT",
+	"SzA94eyJKTCxIpHdtOxRBDMgn1JBRyx0Gr/z9S6D6DU55I4fTm6vSIt1R90OoTPVIaMgbi8jcofrlOZ8",
+	"wZWR7CzvUhBpwayUZS9oEOKgarH7CpVBB0hLUVPSbA2IqLPPXrE4knMDBoLNKkAAzXVgScVIFiQ6DPko",
+	"dbZZtMEpMpB6DF9xBZBpzC0p/WzCRXhmvoC+x4iNaDAnw4hm5ZLNGAc0mMxoEmZhAFCdpUs+K0b+O0zm",
+	"96n4L52kRq9w9kO0J8pUkyBhVHMxQlt/mMxJkgpCIyVJwmKZaEVaXBBm1li1zYDplFnXI41IYGZ8JtMo",
+	"JEMuQmdq7OFjYxYBDFISwoThvROuLuRvvdsP11cdctn78fL6A/wTTUfXV+aOc/2Pu9v76ys77qE2lz6o",
+	"5jpgY46X8WHCGGmhLRa+njAN1m5oBQ/0DpmwWBOqbKXkq3a3gght3r7MzI1Lgfgn8A4nKetkc6lc+HK+",
+	"vKXpXcOiiStVXZFySCPFOrsHZxxMkpP33ys74Tj7S8hCjq2Ji2xgozjXxxmEWhj931GSzGDWPJL63r7u",
+	"X/iOgIAmCXcyOWbBRGUuC6VZDJVZ35H+U9bkHVWKhX3YUUbM4PE+bvjMKjn3aRHFfT8AFgJ4BkAngYdg",
+	"+3Nr+2wDbwF2L1e4Jazt4iDz0GR3xK0y0DjKn7tSmGmxpOe76x+vbn+8aXs+JMCtzPNTTFOzYAtyJ0qm",
+	"/TIRxpILrRraVxOB/K3ULASsWsVnPfWKhVzL6hvY2Vf7L1tqsi406o4lU2p6H81tpIvyz1h0MkcRoUrJ",
+	"gFPkqmF4KaZrVF1yz0Zcgd+CtOiICX06oIqFbe8qlypNwPs9ZiQViX0h23rOSdqtia5aU6lwR1xdspls",
+	"Sp4158zBKAd2OopJGkpo+8nGB9dm5wDRgTP1GLKf7XTq4C4pHSTZyQPKrzl6XtzR0mQ+e81nEUg93foc",
+	"Whm2Zm1+65U1ruxFKWztqI6EY3IEbKGlNzFiR120OD/ozfZUG5v20opNj3Q7YEwCxcBcWivse0VrDxdB",
+	"lIYLj9qUAR0iZGgziCtLH6QjhYTALA6MploaXDH36jlRLGKBVvaY1nxKI5IiD1DphGo2mhNQVYkU7uBG",
+	"x4D5PIQ9ADuSihFEDXw2t/ookrMrOROjhIYMDYJGW0pkFA1oMPGSmXXJVTI/BTugCMmICfMDO0V7oGM0",
+	"K0KjGZ2ba65OE0G+Oz9HRSK3LLiFeUeCiJsFNupyzAJNFq0P0FCcsGHER2N9iWYLLc0HWDLlghE+XFBa",
+	"uCKDSAaTKvYhLmKjfO9mmcNZ/EgFH64wzVnZfF6z3BpHAPb4Hhz2Vf11Yt3qGzHsYrcvodddNKj120i0",
+	"Bkm3j7kNcA9/7betpa2DVvLMLmYnIZfLi0zcK6xtYGRbkPh+l/QyHkgW2YNBA9a6h2RjMqBYnSCNdAfo",
+	"ULOExjEoKDbSFE/UrYxse5jox3w+yncSh6H2bvL57qpn7yZ9bxv33Vg90ouE2wtCp6LTwjwQNaYxIxRf",
+	"MmiEU9bcYJobzMFqMZbcX6lV7NWUdgb2rXVyDYErwTyMiYQoSXIrmVObyRU6pi7IMAWPK6MijbvkJwhS",
+	"AEuaFNEclIwLSEJGtJwOlJaiIlDxc2ZXc+GK0Nc/6thesDIVOo+D65AJY3G2amjnr+PQZ7PxvJ69Y7qp",
+	"wfrmq54dI2tf31A+ufJMsk2io1eFm7kpnooiXO3XAAREXvx+KRc16HDYD6ugOPsp3rg8lCOACgR2LwnT",
+	"BFyh4hSVv8I3uktsRrBvtk9x9Dz46GXKh/tk9bBAccOCAkvpxC+VprYuKm6eNASE843aSDwbs9cxm70Q",
+	"juwiYwzwRqC3itzm3KIqw1b0ixKdQjpcKSpN7l0o4KRspKqYZ/qREeQyrN3voPM9A6odtacUJu/e2+rQ",
+	"yBKDTQEWXg6bqjQPG9KpLojPp0IlUyhNo4hMrRkMbjPvMjYiVyRmieKQ4cEArpCewQJMHupwmU67Tlsd",
+	"4cnxmwpi5hXkchF7+TRr6Q6wd8RMzJz04Qdnfey77AI+vwOLefk2o4YJ1dhuvtVRfF+6gcDB+BxEqLOA",
+	"ioBFS6owwu8Q3psKUZkNhLSQbdixhtmOJY20yWBOlM0hQgn6W8DTxEcCwiUX6i5CU5smdsitNUT+8ef3",
+	"MV0LcL43s5HgO1EeRJxlIUKafwbFSSoUMWhs2mdC5QlamAjBFZHR8xvzyuuBNpQfA2xcZPHOZUjZL8aN",
+	"udIyma8Mq8bneEAjz2W9mCW4S24LWWSsbuLlQwDvvuqA9ANbnUZSMIhiQSP4VCqIIkGOKYJlnvAQktRQ",
+	"Da++IzFVKnPCd8hC9ZSOq2d2G3ayW7nZZ8q3CwFQGTUnknJC0hhwWcuEjhiJZLDSOvSDnb/1kTjzxJlB",
+	"tJ/VTPQRg6K9sGpv7bS0JIK1Y6wz8/lbCLE+yIjrZUWALrK4zQ6B2j2k5SaX8GEmZEJqMjSAtSq68+T5",
+	"CgRdQL5PG9PaIWxi+j0xMj1Ru/S6UFxo44l0BQKNFG/Vh2xHbtO6K1G0VctrVCU6Jv3Ewc7mV8Y3XirE",
+	"Iwu8byyUaxHz8svHODucdgvQL2gMk3TA0Hi1UmkwB3r+eFlbcM99d/4dcQR8MhvziDn+m+Wc8dyMTlqQ",
+	"CdmF+7sutiGRT0aHy2NDkSoE2XyWnePv81E1HOHnSgXgTfIOSQE8iQLzF6zsiwtrvClsAKV5FK2zDWyo",
+	"CeTmbPD8ReD5xIemDa5+dZ6mW8E1B7q1t5M8vC3B9MdMyIwaloXpta7fP3SwDmjv/UPbUZI96OXTKQtN",
+	"U9H8HamU15zH/J29owFgOsc1eeKU3Fw/ViE30kOPGb6fzTOVz8aSCP/3lYt/8DWmv+15s6boW55wpnp4",
+	"G8tmB36BJ9RD5YYG75snUfZAurl+dGETwCE2m64xbjaOpgM+gfGAWbzAPJOvaf38lk4BtGE+2XHtWU7N",
+	"VchLgVROUX9HlSow5bQk2khXIbTSy5bMtcU45RKs5eaE3LtE2BMThA41K2gQ4AyxptxODpLZ598o5wCL",
+	"sIgMcpplqv0+dvIUJ3IIyY2KtmGuCCV/fntuHnG5f/CZZfe+ddN0PrsrbQnBT0tIFF9IwJcV6m6/Q8MX",
+	"xsUsnfuGBrgyn+Um99BsPeRClNyLO9ferjGUGynYK76kxTmO7NHW5r56pnTC6LT2cPgUQ20I8hMbPMhg",
+	"wgq8aUxYbN5XJOJPfsKJJ4gPxezxy72OZXJ15ZEBcX6rkaj9LsvVxvU+gf0Bxrk1tn9TTMc1qYP1Pxis",
+	"3+6xWMDCclwbqassUDnjOgCC310itQxkpC6cOcEJM1ckjSGYGiTQE3kboMgSW5NWAL9GESkYlFwhwwQu",
+	"Hn4qWwjWZh3CaDAmFCquEIR9B+r9qs73CQ6NtProrHMf7EMiuLmTUojTWvxCnyhBYzWWGmkh4HqxnbPB",
+	"l67iDihD7S75yUW75qZ95hzmdsA4VkqGoEXh10DTsj00ywLbCoNgg0gqZlnDltP89vz8/J1NOYmVgKEE",
+	"g3JfgF/6ZMCG0tYrgo90ySWEmWOb+CYfCSihyb6YG6WHSjEXI/XKj8d/X2MQKOH3Dmte17GKGF7OO/3E",
+	"vd2+33PWnF9rZKEu3nvcoWfpW8pckqBayezCT0Jrf7dVoWweRth5HTJIZDoaa5LGkHchKzkFySQiWjiB",
+	"HVqFpLUy34WZmvaya8+DGXDj6NrXLSJP3wATu5VXvkKcfFc9iajSOdmba9LyKm5DPXYjfFDtFI3qLGzK",
+	"sb+My0VBNPaMfHMRnFKo6vK1NjLp1Dw1TqSAgoHczhMUETTyF1REtLi67O5ikIUlSTLkX8iUKwWEabPP",
+	"YGRMEZlkmt4T13PClUqZKuv4cxG4GIoUAKmBsf2WYasOeVy22uCI98UkzCqswfVNjTGJEeQMmTKl6Ig1",
+	"5v9XpNPNRY4ByyRpa6s6kE3tWXk24nqcDs4GCRXBmK02qtMoIvgw2CGydEC5Ef2G6x/SAeQoUqbteYek",
+	"ig3TCPmrMk4jTDlvP4PJxCRWmPKSqLsggJriUTfQ8fuslb+6EawAufwN8vn+Qy0HMpafk+iV8ZIWRrQ9",
+	"78gXkEaxOu6SJfk+JoN8iznkufWwZD3dqgp9Aoo5/mrR5wcqwsheKz8ZVYYkLOQJC2xaDYs5aEmlUNF4",
+	"sXCzfaQXxy5m1paws/GxzhLl/+hyRizWvau4L8JAbr13L92YVuCR7ddtsdkaXPI79yvf0cr6wHQak16w",
+	"JJhAmUd+XaPO7lEyxMuLtgnIFQQFg9jwxrk94jVq1DNVxr9DikYdCJAg36xrIltFAc5KZEOBX61XDXmE",
+	"lU0Q1gzcMqGhUopDoBF/YgLoQHkORofNWcoz5QLRPdxOpNSED4mQ9m2Vq2tlKMMy7Ivq1aXduX+gdlVs",
+	"6a+5jkFaoTd4+297WtV5h/DXzYJr7szkzbgec+FPb6F1M9e1cUV4m36t1HYUKStI10In8110TLc7rPcp",
+	"2zaNvnm0+iYij7+1ggx19qtwGrRdKyYnZIEMsTieBrrYEDyHBqv1wr0XoBWZ2cMueUBGoSL/f+/jhw74",
+	"SzG2No6oQW9ws3Kj06JHA0+mN4r07m6J4v9iBKJKKz0TuJH+xiN2PKg8pVxsgMVZAO2JefFkjbhQMx24",
+	"BiWErmnWTP8dQvIrd8qUBWqj2i64RWBX2HG9PMf1lvTj1+WF8UVg75jtK+zr2SlrtH1FIi4myIopV7TP",
+	"ayW4GO5IjrjoQLA5Qriai2BpYfvyxbLCLPniNb3ixXpvpY3rVrUpdXxQdkO7THxhEzwjJoCHtt45e8U0",
+	"FC2pRQVgeyVSqdOstoHlfUUyoJErwZ8HY1sYadEIQmvJFGocYPnMbG5ISwrX5iCFOsHZg0X5xfTkCRsm",
+	"TI3/C2v4Juz0iSVGwcyaK3c6YadIllGFIrR52blupWf4mVBq/7F65Y6a7i8J2MPSe+rCTSZpDaSM2ie/",
+	"H6dVEke7SYKtDygqRUE8KrT8Y+K9XlFpOgOGuTazG1rbNOUbgfXXBV/G7+sWf6iz4doMWuAPWlTrLEw+",
+	"yQmUzsLEVSysg0tSsu8nzNxDFaGB5k+MZJBeV1i1QgNacUevcQAVGTg7+n9e6s3Vn7srG8G1rSfHihE6",
+	"dIzUhY1F8dgrcFag28bgtqoGg70s2lhTcCsDdQ9yRy3cGjOXTok1s4hqS+x/Dbgcj3+4gZDjrmiQs3N3",
+	"gpKtbrUlRelsSuP6a65R/YvlQesUphZWpBFSj1lSVJeAkRyzREEBc4tt7SzHuQ26KhrOmKADyETj+W9o",
+	"EEA9j0UQ+0jjBsSOjuSCITtLrKcNT/n14OJHGleBoRELXyS+8SXyLAMfviaZ2X9h6f1yTBUZMCbIKKEC",
+	"ymkAuBEtO2TII6xAaFN+5HrdAp1wXX/BvT+MBhef31mRu8h3cVWUhGmBZSayE7HRB18EKdrx8+hBKIaQ",
+	"JnxZeJqFPQwyOo34U/3NM4e3CRNEBTLOz3xkIhYuOJD0AipB4wtA+ZgUYqG8tu5ugXKpiBRkwMY0Gjoe",
+	"16rLL6aaKgOmS3neIOUzaZA9EAec5jURsVeQs1rhasDw+FO/LaiAuBfXBL81Q9Tya+XpVjhXg2eUKC5G",
+	"UZFMbXosgNQkE3J5e3Z5RdRcGW3CVtVgLIR8yvlXrS9hMbaXR0ytwrFc96hBscNxwi50dYkP1uMccjGU",
+	"yfSIy/ftCQGXnKie8DXUucaTuw0Ee2a35wHgJxrxkGp2CvpSLfr+3fFVACktW1omXmCLpU578SxY7Kgq",
+	"rMUnYzsSttl4pFX6LhJvpkxTzPExxHSPZfT9ux1ITnu1NOCDhV3TP9trMA6sg7pANsdgoRcBv8U5WBeB",
+	"fxozMG8b+fFEDV1yXCsUJl9wGgBuAHgTAHZogkDnwvNoOQ/CTuYAIXWW10adBWMqBIvUWjEs2QoR/yMk",
+	"ZEYrSebEfYy0WHfU7RA2pTzqEBXRYNJGFA+ouadnuq1VjFeHRX/gSv/oNXrp+n1UFsKKEexiJMzXo7QE",
+	"W2MPbre9nDiwq/KpqxiDlGRKxdxVQFCOc8UVCSDD4TuSMG2OoCyzaf/e/OG0Z/7QJ2NGQ8jkFbKIosZ7",
+	"9CHG4CfOuJZBLuhuz/tStGZEcXHT+zrZWq4Nb7tW73z/iwu7/wF3/3bbvABvu6lVqy1qPXugYmF5RhOW",
+	"fLKpYU/WNsh98sZ3e3VsLoyaud9j0EWlyDQRFwcDRV9PeuGUC8jydvHPX4w84VbI/vJLyYlRwARe3LLr",
+	"glZGjovTCjB6oI60u3jSLZjJLPYA6JAZG4ylnJDP9x/M/Q4AiSQs4LE5W1Q1KHWMohXRAAK3xDxnvyim",
+	"zX8d584oM7YLmKwXEojirRNEgEQMeg0ZtxWEa0xYrEmLCtJXUx33SWJOLRKxoXZPWaZou0seWJAwjcl9",
+	"McUkC8aShWRAg0mHKEkoufv8aLMQ6zGbYgUyzHAsBbOpgC3fAlrsxlSpmUzCfofMxjwYkymdG30s64KW",
+	"ZMJYjOoeUpvdO86xArVksOct+PdYKt0hRhOB60+qjDxPWbtLesJOuicUYPJUhBK7GhGdX2DezZmbF6gr",
+	"mCdafqNIq/fweP/p14ePj3e//vDp4dEmMyeC8exSZgsCYery8yx1eR8FpAtfLp84l+5oq4O+4z119m9D",
+	"qJmjW2E2bQX+e8+UUs4dofmg9nTcQGWn6MHK56Wl7EafUjU5gvyxTf2kF3N4Z9hXe4JvfoCvdek4+2qP",
+	"zrVjdVZeOyqY8LaNLrnOjvB0kDWgSKowVRtX2Uk+41Hklc63DRVaV3WROmsfIAu5cj0lgrQKJpOa5LnW",
+	"cLCMTrChEQL32cakg9d+pbKYP5AyYnRDNmwuuE2A0GvEXhtQtD/g7ay235azhRcBc6lV12IT1LkDdKqM",
+	"KGpA8LWB4DMrzMesKjdwuTe4vGE6D536BtoqYM8Z5qtV9RQFsDO9sfUZqCuiYNcG7E4txTRUqUFGAhqm",
+	"aBy/UZlBqY21a3pxnMgndCHfMyiINUi1NpqqHBIqzFuJfKKRS+ZPTJ/ImCWsY8B8esoEJtBq9WO8gPU7",
+	"hCrbJtqJuG5jULozUk1TpbGCFnGDcT8pPhJUm+tBq/+PU/j19MH9rd8hT+fkh4+9y9OHH3rf/eXfiTSa",
+	"cv/p/OLn9Pz8T4HmU6Y0ncbwv8z+dSDDOf6h71UlLZqIbX/5SKDZzex5dLNn3bAzfProGum7ZG1/IVMu",
+	"Us1U+5034ZDHeTaWJIh4MGEhDnvAbAIVpO9N2XTAEtLKLEbm1c+KJarvbF/4NU/k2vDVsYxClS8RS4gR",
+	"M+hzh6QiArLWGEqs82BOaBTJmcLq7G5RO85G6FkQWdIlP0ogOU/Y/CJboHxhfFK0WdzymXzPAsafGLya",
+	"ZWheehY/nf8XrtWYfSku8JD8fLJifRM6I/ka/3ySL3JxPfF3d7ajGy8/3UvStlsuwc+CfzHtSrMDZmMm",
+	"8i1RmO/uqv6UxG7zVNbrGOW+nM5ms1PY0mkS2V1dPL6LZ7Hd7mV8cidoQgNX4sgmkFyEhQtCSX8QyWBi",
+	"s3SrPrGftUXtzB7qcoMpfc3o1PwTN6V9/p/nv/RJy/7fr/CrQdxf7Z6AUFD4QwLg1iH9JxqlrI/GW4dt",
+	"lvQ/ZhnKGXDicNp3TqZcfGBiZE6I7ypSOXqL8c9sUn4p6RrFJw/K/FiqnIDOCParTPiIG42x4t6Zd/5X",
+	"/Kl0TI3lTGRBtwYCzU4EUJQimpuZZSKdmllj8ZhNWUIjb968Og7si66WMvAEmA3FRMCghCGUoumY/ZY4",
+	"4IyknLgwF7u8UIj6C2y95csJTf+yQZEvHkzgbl0MHGmVQLR9QTwvQsgCrty13N6BWAgeCVtOLmHDVFni",
+	"CiUJowqK7FOdlZL0J/gNULonQs5IS48ZT/wTyUJ++RDq2B0ABxKeLkIuni56zOYENOHckeWwv1PwRLEv",
+	"sZlGMwgcVsCNnmDTjbW7rm4QbGcz0X2i6BxdRB0kIWVLi90PqCBqLGdNoG5DivuG3BirzRDqaWKJTaWU",
+	"FZfYG0+mYC7eiShTNDxXu53zfKFaxjzAjHwVxK5VnJmHQq8b0sw3Jc34k79H1kxBfhq2zMthy6iFzbpv",
+	"ukxtYwvFQAByaqkvBcNxl/SA26I0sExKdmKOFgSjcJTB6i6txaqGabEGptRSLfyHXhrXogiqm5ItfKlv",
+	"yBUNueJbkSsgkbK5cqUxRHXUQvE+zdb+cXL2FVB9O47FqrMCrciFXF8L5InE6eoRS7RTerki7MmF3q3D",
+	"pFh+QhQH47+Hvax2Hrqfni8dQ8OM2JYZUZC7hhrRUCP2gZdrcCPqwW8Va8LiGSrQ+SWea4WZDHMmmlpJ",
+	"mWjQ7iVTILbWY49Ig21w8BtwHp5Je0S743qhwAxK2HnYl8X92ZLz3SHlEQs7hMZxF1PasLAYBWyHMUDf",
+	"h0HWFUTbRVPnI3b4aK2F0P9dzIR25qVg6JFxE0q0bCKAX0gEsCid83sNBk5FJjW1O/8Rcl6MGGSDnlIe",
+	"vVHEew8S+RIZM6E6SBYwAonkJdzwd58eHhE4vNfeEUpurh9tdBsNtOqSH6UmMU20I9xkBZQqKg+N5exz",
+	"/rU7OmKrVKYHPhIsLHQd+QZZrQ8YXbemzqPLhlOvSU3pl4yfcP7n7ztblDPX7Is+G+tpVNxmix+qdnob",
+	"VdVmaIEF80FgT23AWnNFpjQaymQKCG9z1srEeZq7r9pLaSSzIGQxyuame7ZTwzq0RcihAk15HwL9oENC",
+	"rmwa9SUk70orT7HejVIy4ECdyKhcpf3T/VlAybE+/F8fmA5AsGChxYZhBh3viJBkwuYQBwq1y7TtqzVD",
+	"wTeANhHzgEgBNynnXKAihIcGEsqkQfCqnHKtWfiOQP75GVeAU6DsvFF+OR54+x+ncJk49W8Tp7dXWGm2",
+	"stxP1p52Jy5pQYk37FMFEd6DpeJa/9EujpWOxtsrs4vNXGQRwpYpCRRVZCK+UaTlMBCkQqaaUFy4dj2H",
+	"rnLeNyucvhzAnYiBzK0C8U1B+3l9PJ7ELEnK5T3lNKaT31+Yza9VsDW7fS+HhOu2OXcsVoRNdq2GSLTn",
+	"23fna/EC7m83ABixAOY7KOEyGdXftLFUTMQV6ME+RKvKA7lIcUwV4G756uxD78piAEafJiIFBqLRDGI6",
+	"4sI5lKuA1So5Hq5ywafp9OTibYYEwJzHhGQlcyY2BRudTRWJWeL0prrWHvi/2CKS2xbPzzsr23/BpQj8",
+	"ld4XDcmSW2kUsYQMWCTFSO1iZ2jYSM+AcDF/z+Yb0ZGKS4ykZosgDt6KuFFhV/Thp/7aYj3ilAg2K2vZ",
+	"cSKfkHlt9H0P5RKmZJoEzFbTLGMdGbBATu3tofhdA/hd4vcfdFuVabWp4P83rTAuYF8/FevPHGBWV7+H",
+	"2Ocl6mNhbpz+uJod9PbwvCpFfNsOz8C7jOWuw3c+tnGFIgjCc+ha5nHQ1RuG0XPgtwNUUVcoa0PgXlBP",
+	"zzD+RK3LH8ptTIDKlfWTEcMjqjTuLxJQISRAcUb0KIcwmh/8sXyEjh0+ImM/sf/LrvUKcs1AvdeTYwlN",
+	"Wx90Mfg2p/K8c+FGPKusYQ75NNIuKOyFRhV9I5+am3KuqqKrvb0HRszy/muMEc+e6hshwcPJbQE8CwOo",
+	"1Lh7YWi1eQguFIt8TT32QBs+uYi9vTA8XuDtheGaqItl/XECjpAsX7FE2+CzjQfNolBBK+YYbupqtuam",
+	"WSkYOnoqT3N8xtYExkwtB3+T2HLq7MxkCSQysxzOgZm95kD7Aw60ggh6y9BcgQ72XDQHljuudjsSF+8y",
+	"X3n4+0pm2zCNouIZ6c6HnNeLvtE4oqLjNjwUNe8UrViQ6kRTnVaTfpdbloq9K5ivaotNNvUl92IVavi1",
+	"R1zArGjNJoM5bpd1oaOiWk6GHb4xpN5nF0UWE1zOrrLCXfCjLcWFj7bFPwYe6r2BrZANaRrpC/K2va4v",
+	"0L4CvrjN/IK3BW+g3/h5exPfYN6D886rcBRupvV+4HBLWrMYJSyFpWguqGNW/hscfTk4Os2AaC9IanSn",
+	"pTAKvpg0SZjQRW6QeRNdlCWT91IkvTMtNlrWM9t6c6uuWcDbqxqAcCsLi9lSjJH+zfUjcXJi/qz6TW7X",
+	"F4QfMW6/ncFDJqPb8Hfzt9MJmy/1S9kYUiocZ7UKNoyCyLUit1folnKPLgSyDxiBirX4idxlBu6sewQD",
+	"RXqpHp8v/lwT4I5uvs0QKaxGJJiTPYPSUhbxM1lvcUpwepYYbc0SvWdzAuu+GY3hANUwKwcbXFUzEcXs",
+	"hEw3RNjG97QxzaDEe10kHlTF4y8BUg/cUZXZBdbPEvYkJ6w+6fZHmkyUH49AwLdsXgqJkoRjgGkO4D7N",
+	"IYs0RMg3bycskEmIeas05cLl9kxDrkmcJrFUTG2M9PfQoQbpa0APp2dpAXJIrGpWwqxtcOC5rLaPfvAh",
+	"3Ulxy9Olk5S1mzSrzaFwWIcC7l8nvPs9AL5O2Px2DXcN5G0Bdwx6WjoYfjpHV0xlGKOLc6R5ZgU7hI0B",
+	"/obpPxrdi+0YvbjOcAEz+s0Pj5erf7cwaN3cHiGLfWOveEXYd8N0JgiLPqaN4A9sXSs9SnkqiJIxVFXG",
+	"ed3ZX3YmaR1NvBMYeHeIcypPbBPWdLS0+GL6FLdNdufExwkPzNm4TiJ4m5PevoKdsPQkzUYy4QySnSwo",
+	"GUsSJ98wfWfbP4aT1fb1yjy6wT5cZ9qavEbHnNfIfAfMSW6NQZry7emEfK0gamBbhctYGf5VwcVTB5FM",
+	"LVPLvOthhbkZ2PRlRSYX5DHiygikHspkWp2a7C7rzqs6e+2odzt/7f07X5bmAD4Ufx6ECVeskLdrL82W",
+	"ygRhPd3Xfebsq/vnbfj7WcJGa1dbsc96ffM3MOYcNJOxyMguAsDyvXxv+7MqW4J9nNxeuTyIdKY6ZBTE",
+	"HUL/lSasppBtPvbXwSxYC1Jw0ncBFDetUM5ydAxVU5oL+nIAyk9pt+3RjudW+jnR6Owr/sP8aUqDMRfs",
+	"1AiiOvtq/9f83zKTpVF9kEvOQsKF0SGsYXKAybMyc6T9ICTIr7oFfMTfH/HnQwOlRbAeuZQL1Q25ad2t",
+	"mY/elC1prLBUu7X4v1IAw6nFh1DBL4ui65AhTwrS+i/zKDBKBhDGEtaxVs2D0K9Xxtr3BXoDhPf3SYPt",
+	"R00W85fSi4P/JnBudl29tmlOHrVghIU3KuoA4DexWmZRw6xUMP8XGj4SBK9zK22L3y9YdzXruovmilP6",
+	"RqGcNcj2UrTWHDaoXeNvCnFnX1G/WFBgN0I+H6erEND1o2MHiH54024lAnoH/6sFwkq1srqJTD/cRVPG",
+	"SCdyeffZ+RrAQGKn9M3bNx3y5i/n59M3dVpqEKcfuTjZUD//srTVP5tWvztf1Sz9crLVYKdsKpN59Xhv",
+	"OIz47XcfeW3bUzbdeshL2v4e2/7zzfKWNx61r0xZt8m8blbzn9dzfHhb9tK9W9EHs9A0CcZcs0CnSV0O",
+	"z4VHNu5Cz3+/uaV9G/2mcF3bXs0pniVQJGJKdYBm2iGPdBND+IKUn8Jq76b3mF828/fBG4XCQ1TZ4gQL",
+	"aSay4G3AaEwq4rI8tLsrcyrfQ9dek+/PjHgXFMCFQKuumbzG6XfUrJtiglm7G3Yn3qTK7JMpW2vXl/MD",
+	"v1HmZjLkEetU7vYxj1UHu4s3FstCKTwLG/CLriTmXGJE62fFkjts6Cg4On5/N9izmCU3n9TmlH5BzNcy",
+	"X8dGa0NWpjiTbrepPRnaOTO4IjQj2LimMitDRdpvPoQcdKFkCtT7OdOEfeFKm21OEg8T4K9AKLMiSy6N",
+	"EIfmq3JKzVejyHGx8GoQyREXdXnBX8lOd2vg8gLCNJpZEy5aLk2wHE8wpmJkQ1EPMs3fjjPgpQrP8xq7",
+	"QlVBRPm0UV2OBdUKZQj2AmsVqsqZmnEdjE9lMqoPZH1g2hZFRC2lSu9QEsjpZkUERh0YrFLEpjMyNxi4",
+	"2Swk2VCBjBmGuMIQXb2DLEmlzc2haTJaUNwqKi3CWBZS1j1HaKg37VmbS0JEC4FVWhKcc6LlcWYD2BWj",
+	"HMnNyHWFKDV5ApqQ0D3CKG7QTD+sSQewIZBudQVlyVO102hKJ4wkqelPmkQnFydjreOLs7NIBjQaS6Uv",
+	"vj///hxsLra/XyvSjUzYHLL5AbSXIkshvae1DbvYr7IlupejiyKuGDaRQktHVy18J3+64lt3EQ3QkwBJ",
+	"q211HAcD1sXotVf94Qxoyn2FvAdQ2bsqi6H/OfNk1RdQonjE9ZxobqZtWae8px/NwxVfBDshoQFkWjV3",
+	"ccEC+E6HaDaNZUKTeanSJ9Ypj4anZqlZSJ7Mgek1DB+taOx9OmCJYOZC4rjEER+yYB5ErPA6LlzFF264",
+	"/iEdkF4cE0gkmCzO3G3+16r3/XpyrgSi6vjfwhH6YWv+lBbr0ZW/XzDFOAOn6njxNtYal32xaLypEEoI",
+	"zigEdXhvu6COuoV1TloSUE0jOSIt68buoNu8UzQgtxcX0QtBqKpxuswk5H2qgFW///L7/wsAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -86,9 +86,9 @@ func (s *Server) view(k *store.APIKey, orgName string) Key {
 }
 
 // org resolves the organization a request names (its ID or its name) for caller p,
-// with p's role there: a key's caller only its key's organization (another is 403,
-// naming the key's), a bearer caller any organization it is a member of (another is
-// 404, never saying whether it exists).
+// with p's role there: a key's caller only its key's organization, a bearer caller
+// any organization it is a member of; any other is 404, never saying whether it
+// exists (as every route naming another organization's resource answers).
 func (s *Server) org(c echo.Context, p httpx.Principal, ref string) (store.Organization, string, error) {
 	ctx := c.Request().Context()
 	org, err := s.store.GetOrganization(ctx, ref)
@@ -96,9 +96,6 @@ func (s *Server) org(c echo.Context, p httpx.Principal, ref string) (store.Organ
 		org, err = s.store.GetOrganizationByName(ctx, ref)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		if !p.Bearer {
-			return org, "", otherOrg(p, ref)
-		}
 		return org, "", httpx.NotFound("organization " + ref)
 	}
 	if err != nil {
@@ -106,7 +103,7 @@ func (s *Server) org(c echo.Context, p httpx.Principal, ref string) (store.Organ
 	}
 	if !p.Bearer {
 		if org.ID != p.OrgID {
-			return org, "", otherOrg(p, ref)
+			return org, "", httpx.NotFound("organization " + ref)
 		}
 		return org, p.Role, nil
 	}
@@ -118,12 +115,6 @@ func (s *Server) org(c echo.Context, p httpx.Principal, ref string) (store.Organ
 		return org, "", err
 	}
 	return org, m.Role, nil
-}
-
-func otherOrg(p httpx.Principal, ref string) error {
-	return &httpx.APIError{Status: http.StatusForbidden, Code: httpx.CodeForbidden,
-		Message: fmt.Sprintf("this API key belongs to organization %s, not %s", p.OrgName, ref),
-		Details: map[string]any{"keyOrganization": p.OrgName, "keyOrganizationId": p.OrgID}}
 }
 
 // keyFor returns orgID's key id if p may act on it: p owns it, or p is an admin there.
