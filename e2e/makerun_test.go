@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -91,7 +92,13 @@ func TestMakeRunStopsCleanlyOnCtrlC(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
-	case <-done:
+	case err := <-done:
+		// make itself dies of the SIGINT, as programs do on Ctrl-C; anything else is a
+		// failure of the stack's shutdown.
+		var exit *exec.ExitError
+		if err != nil && !(errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signal() == syscall.SIGINT) {
+			t.Errorf("make run ended with %v after Ctrl-C, want a clean exit or SIGINT", err)
+		}
 	case <-time.After(60 * time.Second):
 		t.Fatalf("make run did not stop on Ctrl-C:\n%s", out)
 	}
