@@ -30,13 +30,14 @@ func TestNotifyTopicBacksOffToTwoMinutes(t *testing.T) {
 	if env.GetWorkflowError() == nil {
 		t.Fatal("delivery that always fails succeeded")
 	}
-	want := []time.Duration{1, 2, 4, 8, 16, 32, 64, 120, 120}
+	want := []time.Duration{1 * time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second,
+		32 * time.Second, 64 * time.Second, 120 * time.Second, 120 * time.Second}
 	if len(at) < len(want)+1 {
 		t.Fatalf("%d attempts", len(at))
 	}
 	for i, w := range want {
-		if gap := at[i+1].Sub(at[i]); gap != w*time.Second {
-			t.Errorf("wait before attempt %d: %v, want %v", i+2, gap, w*time.Second)
+		if gap := at[i+1].Sub(at[i]); gap != w {
+			t.Errorf("wait before attempt %d: %v, want %v", i+2, gap, w)
 		}
 	}
 }
