@@ -215,7 +215,11 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 		}
 		return err
 	}
-	return httpx.Accepted(c, operationAccepted(op), startedMessage(workflows.OpDeploy, gate))
+	msg := startedMessage(workflows.OpDeploy, gate)
+	if warnings := catalogWarnings(spec); len(warnings) > 0 {
+		msg += "; warnings: " + strings.Join(warnings, "; ")
+	}
+	return httpx.Accepted(c, operationAccepted(op), msg)
 }
 
 // DeleteCluster starts tearing the cluster down (202 with the operation ID). The
@@ -319,6 +323,7 @@ func (s *Server) GetClusterSpec(c echo.Context, clusterID string, _ api.GetClust
 // deploy that left nothing behind).
 func (s *Server) deployDryRun(c echo.Context, p httpx.Principal, spec api.K8sClusterSpec, cs activities.ClusterSpec) error {
 	v := deployValidation(spec, cs)
+	*v.Warnings = append(*v.Warnings, catalogWarnings(spec)...)
 	holder, err := s.holderOfName(c.Request().Context(), p.OrgID, cs.Name)
 	if err != nil {
 		return err

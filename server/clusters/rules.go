@@ -57,6 +57,22 @@ func deployRuleFaults(spec api.K8sClusterSpec) validate.Errors {
 	return errs
 }
 
+// catalogWarnings are the spec's values the catalog does not list but that may be
+// real (validate.Check), as "field: why", sorted: said, never refused.
+func catalogWarnings(spec api.K8sClusterSpec) []string {
+	_, warnings := validate.Check(spec)
+	return warningLines(warnings)
+}
+
+// warningLines spells warnings by field as "field: why", sorted by field.
+func warningLines(warnings validate.Errors) []string {
+	lines := make([]string, 0, len(warnings))
+	for _, field := range warnings.Paths() {
+		lines = append(lines, field+": "+warnings[field])
+	}
+	return lines
+}
+
 // checkUpdateFaultTags reports fault tags of an update manifest that name none of the
 // update's planned steps.
 func checkUpdateFaultTags(errs validate.Errors, spec api.K8sClusterUpdateSpec, steps []workflows.UpdateStep) {
