@@ -288,6 +288,24 @@ func (a *Cluster) UpdateTags(ctx context.Context, in NodeGroupsInput) error {
 	return inActivity(ctx, in.Spec, in.Call, func(c cloud.Call) error { return p.UpdateTags(ctx, c, in.Ref, in.Spec.Tags) })
 }
 
+// ClusterSettingsInput asks for a change of a cluster's cluster-wide settings.
+type ClusterSettingsInput struct {
+	Call     Call
+	Spec     ClusterSpec
+	Ref      ClusterRef
+	Settings ClusterSettings
+}
+
+// UpdateClusterSettings changes the cluster's settings in place (EKS AMI family; GKE
+// image type, release channel, maintenance window, authorized networks).
+func (a *Cluster) UpdateClusterSettings(ctx context.Context, in ClusterSettingsInput) error {
+	p, err := a.providerFor(ctx, in.Spec)
+	if err != nil {
+		return err
+	}
+	return inActivity(ctx, in.Spec, in.Call, func(c cloud.Call) error { return p.UpdateClusterSettings(ctx, c, in.Ref, in.Settings) })
+}
+
 // FinishOperationInput records the outcome of an operation and its cluster.
 type FinishOperationInput struct {
 	OrgID           string

@@ -18,6 +18,8 @@ type (
 	NetworkRef = cloud.NetworkRef
 	// ClusterRef is cloud.ClusterRef.
 	ClusterRef = cloud.ClusterRef
+	// ClusterSettings is cloud.ClusterSettings.
+	ClusterSettings = cloud.ClusterSettings
 	// Provider is cloud.Provider.
 	Provider = cloud.Provider
 )

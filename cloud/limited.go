@@ -99,3 +99,10 @@ func (l limited) UpdateTags(ctx context.Context, c Call, ref ClusterRef, tags ma
 	}
 	return l.p.UpdateTags(ctx, c, ref, tags)
 }
+
+func (l limited) UpdateClusterSettings(ctx context.Context, c Call, ref ClusterRef, s ClusterSettings) error {
+	if err := l.wait(ctx); err != nil {
+		return err
+	}
+	return l.p.UpdateClusterSettings(ctx, c, ref, s)
+}

@@ -1,7 +1,7 @@
 // Package cloud is the provider contract of the control plane: the domain types a
 // cluster is described by (ClusterSpec and its typed, secret-free provider
 // sub-specs), one small interface per capability (network, control plane, node
-// groups, add-ons, kubeconfig, upgrades), typed errors, and the registry that
+// groups, add-ons, kubeconfig, upgrades, settings), typed errors, and the registry that
 // chooses an implementation by provider and provisioner type and gives it a cached,
 // rate-limited session in the cluster's own cloud account.
 //
@@ -75,6 +75,16 @@ type UpgradeService interface {
 	UpdateTags(ctx context.Context, c Call, ref ClusterRef, tags map[string]string) error
 }
 
+// SettingsService changes a running cluster's cluster-wide settings in place: the
+// EKS node image family, GKE's node image type, release channel, maintenance window
+// and authorized networks. Only the non-empty fields of the provisioner's sub-spec
+// change (see ClusterSettings); settings that change nothing are ErrInvalid. It
+// returns when the cloud has applied them (GKE re-images node pools for a new image
+// type).
+type SettingsService interface {
+	UpdateClusterSettings(ctx context.Context, c Call, ref ClusterRef, s ClusterSettings) error
+}
+
 // Provider is every capability a provisioner offers: what a deploy, an update and
 // a delete need.
 type Provider interface {
@@ -84,4 +94,5 @@ type Provider interface {
 	AddonService
 	KubeconfigService
 	UpgradeService
+	SettingsService
 }

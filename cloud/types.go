@@ -133,6 +133,92 @@ type GKESpec struct {
 	Subnet              *GKESubnet `json:",omitempty"`
 	MasterIPv4CIDRBlock string     `json:",omitempty"`
 	AuthorizedNetworks  []string   `json:",omitempty"`
+	// ImageType is the node image type of the cluster's node pools (COS_CONTAINERD…)
+	// once an update set it; empty = GKE's default.
+	ImageType string `json:",omitempty"`
+	// MaintenanceWindow is the daily maintenance window once an update set it; nil =
+	// GKE's default (any time).
+	MaintenanceWindow *MaintenanceWindow `json:",omitempty"`
+}
+
+// MaintenanceWindow is a daily window in which the cloud may maintain the cluster.
+type MaintenanceWindow struct {
+	StartTime string // HH:MM, UTC
+	Duration  string `json:",omitempty"` // Go duration ("4h"); empty = the provider's default
+}
+
+// ClusterSettings are the cluster-wide settings an update changes in place, one typed
+// sub-spec per provisioner (the one the cluster's ProvisionerType names). Empty fields
+// are unchanged, except GKESettings.AuthorizedNetworks, which replaces the list when
+// non-nil (so an empty list clears it).
+type ClusterSettings struct {
+	EKS *EKSSettings `json:",omitempty"`
+	GKE *GKESettings `json:",omitempty"`
+}
+
+// EKSSettings are the settings of an EKS cluster an update changes.
+type EKSSettings struct {
+	// AMIFamily is the node image family new and rolled node groups take.
+	AMIFamily string `json:",omitempty"`
+}
+
+// GKESettings are the settings of a GKE cluster an update changes.
+type GKESettings struct {
+	ImageType         string             `json:",omitempty"`
+	ReleaseChannel    string             `json:",omitempty"` // STABLE, REGULAR, RAPID
+	MaintenanceWindow *MaintenanceWindow `json:",omitempty"`
+	// AuthorizedNetworks replaces the CIDRs allowed to reach the control plane when
+	// non-nil; empty clears them. (No omitempty: nil and empty differ.)
+	AuthorizedNetworks []string
+}
+
+// Empty reports whether s changes nothing.
+func (s ClusterSettings) Empty() bool {
+	return (s.EKS == nil || *s.EKS == EKSSettings{}) &&
+		(s.GKE == nil || s.GKE.ImageType == "" && s.GKE.ReleaseChannel == "" && s.GKE.MaintenanceWindow == nil && s.GKE.AuthorizedNetworks == nil)
+}
+
+// Apply returns spec with s applied: the provisioner's sub-spec takes the settings
+// (and its node groups the node image), without changing what spec points to.
+func (s ClusterSettings) Apply(spec ClusterSpec) ClusterSpec {
+	image := ""
+	if e := s.EKS; e != nil && e.AMIFamily != "" {
+		eks := EKSSpec{}
+		if spec.EKS != nil {
+			eks = *spec.EKS
+		}
+		eks.AMIFamily = e.AMIFamily
+		spec.EKS, image = &eks, e.AMIFamily
+	}
+	if g := s.GKE; g != nil {
+		gke := GKESpec{}
+		if spec.GKE != nil {
+			gke = *spec.GKE
+		}
+		if g.ReleaseChannel != "" {
+			gke.ReleaseChannel = g.ReleaseChannel
+		}
+		if g.ImageType != "" {
+			gke.ImageType, image = g.ImageType, g.ImageType
+		}
+		if g.MaintenanceWindow != nil {
+			mw := *g.MaintenanceWindow
+			gke.MaintenanceWindow = &mw
+		}
+		if g.AuthorizedNetworks != nil {
+			gke.AuthorizedNetworks = append([]string{}, g.AuthorizedNetworks...)
+		}
+		spec.GKE = &gke
+	}
+	if image != "" {
+		groups := make([]NodeGroupSpec, len(spec.NodeGroups))
+		for i, ng := range spec.NodeGroups {
+			ng.ImageType = image
+			groups[i] = ng
+		}
+		spec.NodeGroups = groups
+	}
+	return spec
 }
 
 // GKESubnet is a subnetwork of a bring-your-own VPC network and its secondary ranges.

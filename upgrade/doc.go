@@ -24,8 +24,12 @@
 // Step order: version steps (hops interleaved with the node-group rollouts they
 // need, then the final node-group upgrades), addons-upgrade, node-group-create,
 // node-group-scale, node-group-update-config, node-group-replace,
-// ami-family-update, tags-update; within one kind, node groups by name. New node
-// groups are created after the version steps so they start at the target version.
+// ami-family-update, tags-update, cluster-settings; within one kind, node groups by
+// name. New node groups are created after the version steps so they start at the
+// target version. cluster-settings comes last, one step for every cluster-wide
+// setting that changes (the eks AMI family, which the cluster records for node
+// groups created later; gke's release channel, maintenance window, authorized
+// networks and node image type): what it sets applies to the cluster as it ends up.
 //
 // # Rolling replacements
 //
@@ -46,7 +50,9 @@
 //
 // EstimatedMinutes per step: control-plane hop 12 (eks), 8 (gke), 10 (aks), 15
 // (selfHosted); rolling steps 4 per batch; node-group-create 10; node-group-scale 3;
-// node-group-update-config 1; addons-upgrade 5; tags-update 1. The report's total
+// node-group-update-config 1; addons-upgrade 5; tags-update 1; cluster-settings 2,
+// plus 4 per batch of every node pool when a gke image type change recreates their
+// nodes (rolled as rolling steps are, from MaxNode after scaling). The report's total
 // is the sum, as steps run one after another.
 //
 // # Errors

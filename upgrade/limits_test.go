@@ -44,10 +44,13 @@ func TestAmiFamilyChangeTakesMinutesPerBatch(t *testing.T) {
 	c.AmiFamily = "AL2"
 	p := Build(c, Request{AmiFamily: "Bottlerocket"}, supported)
 	require.True(t, p.ValidationPassed, p.Errors)
-	require.Len(t, p.Steps, 1)
+	require.Len(t, p.Steps, 2)
 	s := p.Steps[0]
 	assert.Equal(t, KindAmiFamilyUpdate, s.Kind)
 	assert.Equal(t, 2, s.Batches) // 4 nodes, 1 surge + 1 unavailable at a time
 	assert.Equal(t, 2*minutesPerBatch, s.EstimatedMinutes)
-	assert.Equal(t, 2*minutesPerBatch, p.Report.EstimatedMinutes)
+	assert.Equal(t, KindClusterSettings, p.Steps[1].Kind)
+	assert.Equal(t, minutesSettings, p.Steps[1].EstimatedMinutes)
+	assert.False(t, p.Steps[1].Disruptive)
+	assert.Equal(t, 2*minutesPerBatch+minutesSettings, p.Report.EstimatedMinutes)
 }

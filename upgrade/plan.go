@@ -16,6 +16,7 @@ const (
 	minutesConfig   = 1
 	minutesAddons   = 5
 	minutesTags     = 1
+	minutesSettings = 2
 )
 
 // maxKubeletSkew is how many minors a kubelet may lag the API server (n-3 since
@@ -45,6 +46,7 @@ func Build(c Cluster, r Request, supported []string) Plan {
 	b.planNodeGroups()
 	b.planAmiFamily()
 	b.planTags()
+	b.planSettings()
 	return b.finish()
 }
 
@@ -207,6 +209,13 @@ func (b *builder) checkProvisioner() {
 			pc.fail("amiFamily is an eks field; this cluster is %s on %s", cmp.Or(prov, "unknown"), cmp.Or(b.c.Provider, "unknown"))
 		} else if _, ok := canonicalAmiFamily(b.r.AmiFamily); !ok {
 			pc.fail("amiFamily %q: want AL2023, AL2, Bottlerocket or Ubuntu", b.r.AmiFamily)
+		}
+	}
+	if g := b.r.GKE; g != nil {
+		if prov != "gke" {
+			pc.fail("gke settings are gke fields; this cluster is %s on %s", cmp.Or(prov, "unknown"), cmp.Or(b.c.Provider, "unknown"))
+		} else if _, ok := canonicalChannel(g.ReleaseChannel); g.ReleaseChannel != "" && !ok {
+			pc.fail("gke.releaseChannel %q: want STABLE, REGULAR or RAPID", g.ReleaseChannel)
 		}
 	}
 	pc.pass = fmt.Sprintf("provider-specific fields fit %s on %s", prov, b.c.Provider)
@@ -655,6 +664,77 @@ func (b *builder) planTags() {
 		Description:      "Update the cluster's cloud tags: " + diff,
 		EstimatedMinutes: minutesTags,
 	}, "")
+}
+
+// planSettings plans the in-place change of cluster-wide settings, last, once the
+// node groups run what they should: the eks AMI family (recorded on the cluster, for
+// node groups created later; the groups themselves roll in ami-family-update
+// steps), gke's release channel, maintenance window, authorized networks and node
+// image type (which recreates every node pool's nodes).
+func (b *builder) planSettings() {
+	var what []string
+	if fam, ok := canonicalAmiFamily(b.r.AmiFamily); ok && b.c.ProvisionerType == "eks" {
+		if cur, _ := canonicalAmiFamily(b.c.AmiFamily); cur != fam {
+			what = append(what, "node image family "+fam+" for node groups created from now on")
+		}
+	}
+	image := ""
+	if g := b.r.GKE; g != nil && b.c.ProvisionerType == "gke" {
+		cur := GKESettings{}
+		if b.c.GKE != nil {
+			cur = *b.c.GKE
+		}
+		if ch, ok := canonicalChannel(g.ReleaseChannel); ok && ch != cur.ReleaseChannel {
+			what = append(what, fmt.Sprintf("releaseChannel %s → %s", cmp.Or(cur.ReleaseChannel, "unknown"), ch))
+		}
+		if w := g.MaintenanceWindow; w != nil && (cur.MaintenanceWindow == nil || *w != *cur.MaintenanceWindow) {
+			what = append(what, fmt.Sprintf("maintenanceWindow %s → %s", windowString(cur.MaintenanceWindow), windowString(w)))
+		}
+		if g.AuthorizedNetworks != nil && !slices.Equal(sortedCopy(g.AuthorizedNetworks), sortedCopy(cur.AuthorizedNetworks)) {
+			what = append(what, fmt.Sprintf("authorizedNetworks %s → %s", listString(cur.AuthorizedNetworks), listString(g.AuthorizedNetworks)))
+		}
+		if g.ImageType != "" && !strings.EqualFold(g.ImageType, cur.ImageType) {
+			image = strings.ToUpper(g.ImageType)
+			what = append(what, fmt.Sprintf("imageType %s → %s", cmp.Or(cur.ImageType, "default"), image))
+		}
+		for _, w := range what {
+			b.changes = append(b.changes, "spec.gke."+strings.Replace(w, " ", ": ", 1))
+		}
+	}
+	if len(what) == 0 {
+		return
+	}
+	s := Step{
+		Kind: KindClusterSettings, Target: TargetControlPlane,
+		Description:      "Change the cluster's settings in place: " + strings.Join(what, "; "),
+		EstimatedMinutes: minutesSettings,
+	}
+	disruption := ""
+	if image != "" {
+		nodes := 0
+		for _, g := range b.groups {
+			_, batches := b.roll.batches(b.maxAfter[g.Name])
+			s.Batches += batches
+			nodes += b.maxAfter[g.Name]
+		}
+		s.Disruptive = true
+		s.EstimatedMinutes += minutesPerBatch * s.Batches
+		s.Description += fmt.Sprintf(": every node pool is recreated with %s images, rolling, %s in all", image, plural(s.Batches, "batch"))
+		disruption = fmt.Sprintf("up to %s recreated with %s images; pods are evicted and rescheduled", plural(nodes, "node"), image)
+	}
+	b.add(s, disruption)
+}
+
+// windowString formats a maintenance window: "03:00 UTC for 4h", or "none".
+func windowString(w *MaintenanceWindow) string {
+	switch {
+	case w == nil:
+		return "none"
+	case w.Duration == "":
+		return w.StartTime + " UTC"
+	default:
+		return w.StartTime + " UTC for " + w.Duration
+	}
 }
 
 // finish assembles the plan: checks in checkOrder, their findings into Errors

@@ -450,6 +450,7 @@ func TestBuild(t *testing.T) {
 			steps: []string{
 				"1 ami-family-update a batches=1 disruptive",
 				"2 ami-family-update b batches=2 disruptive",
+				"3 cluster-settings control-plane", // the cluster's family, for groups created later
 			},
 			valid:   true,
 			changes: []string{"spec.eks.amiFamily: AL2023 → Bottlerocket"},
@@ -665,6 +666,7 @@ func TestBuildDeterministic(t *testing.T) {
 		"16 ami-family-update mid batches=2 disruptive",
 		"17 ami-family-update zeta batches=3 disruptive",
 		"18 tags-update control-plane",
+		"19 cluster-settings control-plane",
 	}, stepLines(want))
 	assert.Contains(t, want.Report.Changes, "spec.nodeGroups[zeta].labels: a: 1 → 0, -b, -c, +x=7, +y=8, +z=9")
 	assert.Contains(t, want.Warnings,

@@ -11,6 +11,9 @@ type Cluster struct {
 	// AmiFamily is the node image family of an eks cluster; "" means unknown, so
 	// any requested family is planned as a change rather than silently skipped.
 	AmiFamily string `json:"amiFamily,omitempty"`
+	// GKE is the cluster-wide settings of a gke cluster; nil (or an empty field)
+	// means unknown, so any requested value is planned as a change.
+	GKE *GKESettings `json:"gke,omitempty"`
 	// NodeGroups are the data-plane node groups.
 	NodeGroups []NodeGroup `json:"nodeGroups"`
 	// Tags are the cloud tags on the cluster's resources.
@@ -63,6 +66,29 @@ type Request struct {
 	// AmiFamily is the eks node image family (AL2023, AL2, Bottlerocket, Ubuntu);
 	// "" = unchanged, rejected on other provisioners.
 	AmiFamily string `json:"amiFamily,omitempty"`
+	// GKE are the gke cluster settings to change; nil = unchanged, rejected on
+	// other provisioners.
+	GKE *GKESettings `json:"gke,omitempty"`
+}
+
+// GKESettings are a gke cluster's cluster-wide settings. In a Request empty fields
+// are unchanged, except AuthorizedNetworks, which replaces the list when non-nil
+// (so an empty list clears it).
+type GKESettings struct {
+	// ImageType is the node image type of every node pool (COS_CONTAINERD…);
+	// changing it recreates the nodes.
+	ImageType string `json:"imageType,omitempty"`
+	// ReleaseChannel is STABLE, REGULAR or RAPID.
+	ReleaseChannel    string             `json:"releaseChannel,omitempty"`
+	MaintenanceWindow *MaintenanceWindow `json:"maintenanceWindow,omitempty"`
+	// AuthorizedNetworks are the CIDRs allowed to reach the control plane.
+	AuthorizedNetworks []string `json:"authorizedNetworks"`
+}
+
+// MaintenanceWindow is a daily maintenance window.
+type MaintenanceWindow struct {
+	StartTime string `json:"startTime"`          // HH:MM, UTC
+	Duration  string `json:"duration,omitempty"` // e.g. "4h"; "" = the provider's default
 }
 
 // NodeGroupChange is the requested change to one node group, or a new group when
@@ -135,10 +161,14 @@ const (
 	KindAddonsUpgrade       StepKind = "addons-upgrade"
 	KindTagsUpdate          StepKind = "tags-update"
 	KindAmiFamilyUpdate     StepKind = "ami-family-update"
+	// KindClusterSettings changes cluster-wide settings in place: the eks AMI family
+	// new node groups take, gke's image type, release channel, maintenance window and
+	// authorized networks.
+	KindClusterSettings StepKind = "cluster-settings"
 )
 
 // TargetControlPlane is the Target of the cluster-wide steps: control-plane hops,
-// addons-upgrade and tags-update.
+// addons-upgrade, tags-update and cluster-settings.
 const TargetControlPlane = "control-plane"
 
 // Step is one action of the update, run in Order (1-based).

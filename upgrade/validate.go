@@ -112,6 +112,19 @@ func canonicalAmiFamily(s string) (string, bool) {
 	return "", false
 }
 
+// releaseChannels are the gke release channels.
+var releaseChannels = []string{"STABLE", "REGULAR", "RAPID"}
+
+// canonicalChannel returns the canonical spelling of a gke release channel.
+func canonicalChannel(s string) (string, bool) {
+	for _, c := range releaseChannels {
+		if strings.EqualFold(c, s) {
+			return c, true
+		}
+	}
+	return "", false
+}
+
 // providerOf is the cloud each managed provisioner runs on.
 var providerOf = map[string]string{"eks": "aws", "gke": "gcp", "aks": "azure"}
 

@@ -38,6 +38,7 @@ type fakeCloud struct {
 	slowAt   string           // activity that takes an hour of (skipped) time
 	slow     time.Duration    // how long slowAt takes
 	failUndo map[string]error // activities that always fail with the given error
+	settings []activities.ClusterSettingsInput
 }
 
 func (f *fakeCloud) record(name string) error {
@@ -100,6 +101,12 @@ func (f *fakeCloud) install(env *testsuite.TestWorkflowEnvironment) {
 	})
 	env.OnActivity(a.UpdateTags, mock.Anything, mock.Anything).Return(func(context.Context, activities.NodeGroupsInput) error {
 		return f.record("UpdateTags")
+	})
+	env.OnActivity(a.UpdateClusterSettings, mock.Anything, mock.Anything).After(delay("UpdateClusterSettings")).Return(func(_ context.Context, in activities.ClusterSettingsInput) error {
+		f.mu.Lock()
+		f.settings = append(f.settings, in)
+		f.mu.Unlock()
+		return f.record("UpdateClusterSettings")
 	})
 	n := &activities.Notifier{}
 	env.RegisterActivity(n)

@@ -21,10 +21,12 @@ const (
 	KindAddonsUpgrade       = "addons-upgrade"
 	KindTagsUpdate          = "tags-update"
 	KindAmiFamilyUpdate     = "ami-family-update"
+	KindClusterSettings     = "cluster-settings"
 )
 
 // UpdateStep is one step of an update plan, resolved by the API into what the
-// activity needs: the node group's whole new spec, or the version, or the tags.
+// activity needs: the node group's whole new spec, or the version, or the tags, or
+// the cluster settings.
 type UpdateStep struct {
 	Name      string // unique within the plan; progress shows it
 	Kind      string
@@ -32,6 +34,8 @@ type UpdateStep struct {
 	NodeGroup *activities.NodeGroupSpec
 	Batches   int
 	Tags      map[string]string
+	// Settings are the cluster-wide settings a cluster-settings step changes.
+	Settings *activities.ClusterSettings `json:",omitempty"`
 }
 
 // UpdateClusterInput is what the update workflow needs.
@@ -46,6 +50,12 @@ type UpdateClusterInput struct {
 // updateFaultTagsChange versions the tags update steps carry: the update's planned
 // tags from the first step (version 1) rather than the cluster's tags so far.
 const updateFaultTagsChange = "update-fault-tags"
+
+// clusterSettingsStepChange versions the cluster-settings step kind. Before it, the
+// update workflow failed such a step as an unknown kind (a plan from an API newer
+// than the worker): a history that did so keeps doing so on replay (no marker), and
+// new runs (version 1) call UpdateClusterSettings.
+const clusterSettingsStepChange = "update-cluster-settings-step"
 
 // UpdateCluster carries out an upgrade plan step by step and records the cluster's new
 // state. Upgrades cannot be undone, so a failed or cancelled update stops where it is
@@ -138,6 +148,13 @@ func UpdateCluster(ctx workflow.Context, in UpdateClusterInput) (activities.Clus
 				next := cur
 				next.Tags = s.Tags
 				f = workflow.ExecuteActivity(providerOptions(ctx, "UpdateTags"), a.UpdateTags, activities.NodeGroupsInput{Call: call(s.Name), Spec: next, Ref: in.Ref})
+			case KindClusterSettings:
+				if s.Settings == nil || workflow.GetVersion(ctx, clusterSettingsStepChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+					return temporal.NewNonRetryableApplicationError("unknown update step kind "+s.Kind, activities.ErrTypeInvalidInput, nil)
+				}
+				f = workflow.ExecuteActivity(providerOptions(ctx, "UpdateClusterSettings"), a.UpdateClusterSettings, activities.ClusterSettingsInput{
+					Call: call(s.Name), Spec: cur, Ref: in.Ref, Settings: *s.Settings,
+				})
 			case KindNodeGroupCreate:
 				f = workflow.ExecuteActivity(providerOptions(ctx, "CreateNodeGroups"), a.CreateNodeGroups, activities.NodeGroupsInput{Call: call(s.Name), Spec: cur, Ref: in.Ref, NodeGroups: []activities.NodeGroupSpec{*s.NodeGroup}})
 			case KindNodeGroupUpgrade, KindNodeGroupReplace, KindNodeGroupScale, KindNodeGroupConfig, KindAmiFamilyUpdate:
@@ -174,6 +191,10 @@ func applyStep(spec activities.ClusterSpec, s UpdateStep) activities.ClusterSpec
 		spec.KubernetesVersion = s.Version
 	case KindTagsUpdate:
 		spec.Tags = s.Tags
+	case KindClusterSettings:
+		if s.Settings != nil {
+			spec = s.Settings.Apply(spec)
+		}
 	}
 	if s.NodeGroup == nil {
 		return spec

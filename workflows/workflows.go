@@ -99,6 +99,8 @@ var providerSteps = map[string]providerStep{
 	"UpgradeControlPlane":    {StartToClose: 90 * time.Minute, Attempts: 8, MaxInterval: 2 * time.Minute},
 	"UpdateNodeGroup":        {StartToClose: 4 * time.Hour, Attempts: 8, MaxInterval: 2 * time.Minute},
 	"UpdateTags":             {StartToClose: 15 * time.Minute, Attempts: 8, MaxInterval: time.Minute},
+	// A GKE image type change recreates every node pool's nodes: as long as a rollout.
+	"UpdateClusterSettings": {StartToClose: 4 * time.Hour, Attempts: 8, MaxInterval: 2 * time.Minute},
 }
 
 // defaultProviderStep is the sizing of a provider activity providerSteps does not name.

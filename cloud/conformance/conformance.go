@@ -118,6 +118,12 @@ func createIsIdempotent(t *testing.T, h Harness) {
 	ng := h.Spec.NodeGroups[0]
 	must(t, "create node group", p.CreateNodeGroup(ctx, call(h, tok, "node-groups", nil), r1, ng))
 	must(t, "create node group again with the same token", p.CreateNodeGroup(ctx, call(h, tok, "node-groups", nil), r1, ng))
+
+	// An in-place change retried with its token is applied once more, harmlessly.
+	tok = token(t, "settings")
+	settings := settingsFor(h.Spec)
+	must(t, "update cluster settings", p.UpdateClusterSettings(ctx, call(h, tok, "cluster-settings", nil), r1, settings))
+	must(t, "update cluster settings again with the same token", p.UpdateClusterSettings(ctx, call(h, tok, "cluster-settings", nil), r1, settings))
 }
 
 func deleteMissing(t *testing.T, h Harness) {
@@ -176,6 +182,20 @@ func invalidIsTyped(t *testing.T, h Harness) {
 	isKind(t, "control plane without a name", err, cloud.ErrInvalid)
 	_, err = p.ControlPlaneStatus(ctx, call(h, token(t, "cp"), "wait-active", nil), cloud.ClusterRef{Provider: h.Spec.Provider})
 	isKind(t, "status of a control plane without an ID", err, cloud.ErrNotFound)
+	isKind(t, "cluster settings that change nothing", p.UpdateClusterSettings(ctx, call(h, token(t, "settings"), "cluster-settings", nil),
+		cloud.ClusterRef{Provider: h.Spec.Provider, ExternalID: "x"}, cloud.ClusterSettings{}), cloud.ErrInvalid)
+	isKind(t, "an unknown GKE release channel", p.UpdateClusterSettings(ctx, call(h, token(t, "settings"), "cluster-settings", nil),
+		cloud.ClusterRef{Provider: h.Spec.Provider, ExternalID: "x"}, cloud.ClusterSettings{GKE: &cloud.GKESettings{ReleaseChannel: "NIGHTLY"}}), cloud.ErrInvalid)
+}
+
+// settingsFor is a change of spec's cluster settings its provider accepts: the
+// provisioner's own sub-spec.
+func settingsFor(spec cloud.ClusterSpec) cloud.ClusterSettings {
+	if spec.ProvisionerType == "gke" {
+		return cloud.ClusterSettings{GKE: &cloud.GKESettings{ImageType: "COS_CONTAINERD", ReleaseChannel: "REGULAR",
+			MaintenanceWindow: &cloud.MaintenanceWindow{StartTime: "03:00", Duration: "4h"}, AuthorizedNetworks: []string{"10.0.0.0/8"}}}
+	}
+	return cloud.ClusterSettings{EKS: &cloud.EKSSettings{AMIFamily: "Bottlerocket"}}
 }
 
 func backendFailuresTyped(t *testing.T, h Harness) {
@@ -190,6 +210,12 @@ func backendFailuresTyped(t *testing.T, h Harness) {
 			isKind(t, "create network", err, kind)
 		})
 	}
+	t.Run("cluster settings", func(t *testing.T) {
+		p := h.New(t)
+		h.Inject(t, p, "cluster-settings", &cloud.Error{Kind: cloud.ErrFailed, Msg: "injected"})
+		err := p.UpdateClusterSettings(t.Context(), call(h, token(t, "settings"), "cluster-settings", nil), cloud.ClusterRef{ExternalID: "x"}, settingsFor(h.Spec))
+		isKind(t, "update cluster settings", err, cloud.ErrFailed)
+	})
 	t.Run("throttled", func(t *testing.T) {
 		p := h.New(t)
 		h.Inject(t, p, "node-groups", cloud.Throttled(7*time.Second, "injected", nil))
@@ -203,6 +229,7 @@ func backendFailuresTyped(t *testing.T, h Harness) {
 
 func progressReported(t *testing.T, h Harness) {
 	p, ctx := h.New(t), t.Context()
+	settings := settingsFor(h.Spec)
 	tok := token(t, "all")
 	cases := []struct {
 		what string
@@ -223,6 +250,9 @@ func progressReported(t *testing.T, h Harness) {
 			return p.UpgradeControlPlane(ctx, c, cloud.ClusterRef{ExternalID: "x"}, "1.32")
 		}},
 		{"install add-ons", func(c cloud.Call) error { return p.InstallAddons(ctx, c, cloud.ClusterRef{ExternalID: "x"}, "1.31") }},
+		{"update cluster settings", func(c cloud.Call) error {
+			return p.UpdateClusterSettings(ctx, c, cloud.ClusterRef{ExternalID: "x"}, settings)
+		}},
 		{"delete node group", func(c cloud.Call) error {
 			return p.DeleteNodeGroup(ctx, c, cloud.ClusterRef{ExternalID: "x"}, h.Spec.NodeGroups[0].Name)
 		}},

@@ -24,6 +24,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -196,6 +197,18 @@ func (p *Provider) UpdateNodeGroup(ctx context.Context, c cloud.Call, _ cloud.Cl
 // UpdateTags "retags" the cluster's resources.
 func (p *Provider) UpdateTags(ctx context.Context, c cloud.Call, _ cloud.ClusterRef, _ map[string]string) error {
 	return p.work(ctx, c, "updating tags")
+}
+
+// UpdateClusterSettings "applies" cluster-wide settings; settings that change nothing,
+// or a release channel other than STABLE, REGULAR or RAPID, are ErrInvalid.
+func (p *Provider) UpdateClusterSettings(ctx context.Context, c cloud.Call, _ cloud.ClusterRef, s cloud.ClusterSettings) error {
+	if s.Empty() {
+		return cloud.Errorf(cloud.ErrInvalid, "update cluster settings: nothing to change")
+	}
+	if g := s.GKE; g != nil && g.ReleaseChannel != "" && !slices.Contains([]string{"STABLE", "REGULAR", "RAPID"}, g.ReleaseChannel) {
+		return cloud.Errorf(cloud.ErrInvalid, "update cluster settings: release channel %q", g.ReleaseChannel)
+	}
+	return p.work(ctx, c, "updating cluster settings")
 }
 
 func validNodeGroup(ng cloud.NodeGroupSpec) error {

@@ -154,6 +154,15 @@ func storedSpec(cl store.Cluster) (activities.ClusterSpec, error) {
 // upgradeCluster is the planner's view of a cluster.
 func upgradeCluster(cs activities.ClusterSpec) upgrade.Cluster {
 	c := upgrade.Cluster{Provider: cs.Provider, ProvisionerType: cs.ProvisionerType, Version: cs.KubernetesVersion, Tags: cs.Tags}
+	if cs.EKS != nil {
+		c.AmiFamily = cs.EKS.AMIFamily
+	}
+	if g := cs.GKE; g != nil {
+		c.GKE = &upgrade.GKESettings{ImageType: g.ImageType, ReleaseChannel: g.ReleaseChannel, AuthorizedNetworks: g.AuthorizedNetworks}
+		if w := g.MaintenanceWindow; w != nil {
+			c.GKE.MaintenanceWindow = &upgrade.MaintenanceWindow{StartTime: w.StartTime, Duration: w.Duration}
+		}
+	}
 	for _, ng := range cs.NodeGroups {
 		c.NodeGroups = append(c.NodeGroups, upgrade.NodeGroup{
 			Name: ng.Name, Version: ng.Version, MinNode: ng.MinNode, MaxNode: ng.MaxNode, InstanceType: ng.InstanceType,
@@ -182,6 +191,21 @@ func upgradeRequest(spec api.K8sClusterUpdateSpec) upgrade.Request {
 	}
 	if spec.Eks != nil && spec.Eks.AmiFamily != nil {
 		r.AmiFamily = string(*spec.Eks.AmiFamily)
+	}
+	if g := spec.Gke; g != nil {
+		r.GKE = &upgrade.GKESettings{ImageType: deref(g.ImageType)}
+		if g.ReleaseChannel != nil {
+			r.GKE.ReleaseChannel = string(*g.ReleaseChannel)
+		}
+		if w := g.MaintenanceWindow; w != nil {
+			r.GKE.MaintenanceWindow = &upgrade.MaintenanceWindow{StartTime: w.StartTime, Duration: deref(w.Duration)}
+		}
+		if g.AuthorizedNetworks != nil {
+			r.GKE.AuthorizedNetworks = slices.Clone(*g.AuthorizedNetworks)
+			if r.GKE.AuthorizedNetworks == nil {
+				r.GKE.AuthorizedNetworks = []string{} // an empty list clears them
+			}
+		}
 	}
 	if spec.NodeGroups != nil {
 		for _, ng := range *spec.NodeGroups {
@@ -226,6 +250,7 @@ func currentSpec(spec api.K8sClusterSpec, cs activities.ClusterSpec) api.K8sClus
 			gke.KubernetesVersion, spec.Provisioner.Gke = nil, &gke
 		}
 	}
+	spec.Provisioner = currentProvisioner(spec.Provisioner, cs, deployed)
 	if !maps.Equal(cs.Tags, deployed.Tags) {
 		tags := api.ClusterTags(maps.Clone(cs.Tags))
 		spec.Tags = &tags
@@ -255,6 +280,32 @@ func currentSpec(spec api.K8sClusterSpec, cs activities.ClusterSpec) api.K8sClus
 	topology.DataPlane = &api.ClusterDataPlane{NodeGroups: groups}
 	spec.ClusterSpec = &topology
 	return spec
+}
+
+// currentProvisioner is pv, the provisioner as deployed, with the settings updates
+// changed since: the eks AMI family, the gke release channel and authorized
+// networks. (GKE's image type and maintenance window have no place in the
+// deploy manifest's provisioner: the recorded state keeps them.) The sub-specs are
+// copied, never changed where pv points.
+func currentProvisioner(pv api.ClusterProvisioner, cs, deployed activities.ClusterSpec) api.ClusterProvisioner {
+	if e := pv.Eks; e != nil && cs.EKS != nil && deployed.EKS != nil && cs.EKS.AMIFamily != deployed.EKS.AMIFamily && cs.EKS.AMIFamily != "" {
+		eks := *e
+		fam := api.EksProvisionerAmiFamily(cs.EKS.AMIFamily)
+		eks.AmiFamily, pv.Eks = &fam, &eks
+	}
+	if g := pv.Gke; g != nil && cs.GKE != nil && deployed.GKE != nil {
+		gke := *g
+		if ch := cs.GKE.ReleaseChannel; ch != "" && ch != deployed.GKE.ReleaseChannel {
+			rc := api.GkeProvisionerReleaseChannel(ch)
+			gke.ReleaseChannel = &rc
+		}
+		if !slices.Equal(cs.GKE.AuthorizedNetworks, deployed.GKE.AuthorizedNetworks) {
+			nets := append([]string{}, cs.GKE.AuthorizedNetworks...)
+			gke.AuthorizedNetworks = &nets
+		}
+		pv.Gke = &gke
+	}
+	return pv
 }
 
 // sameNodeGroup reports whether a and b are the same node group as a manifest shows

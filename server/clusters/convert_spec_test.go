@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/cloud"
 	"github.com/astropulse/astroplane/server/api"
 )
 
@@ -72,12 +73,67 @@ func TestCurrentSpec(t *testing.T) {
 				t.Fatalf("version changed though not upgraded: %s", asJSON(got))
 			}
 		}},
+		{"gke settings updated", func(cs *activities.ClusterSpec) {
+			*cs = cloud.ClusterSettings{GKE: &cloud.GKESettings{ReleaseChannel: "RAPID", AuthorizedNetworks: []string{"10.0.0.0/8"},
+				ImageType: "UBUNTU_CONTAINERD"}}.Apply(*cs)
+		}, func(t *testing.T, got api.K8sClusterSpec) {
+			g := got.Provisioner.Gke
+			if g.ReleaseChannel == nil || *g.ReleaseChannel != "RAPID" || g.AuthorizedNetworks == nil || asJSON(*g.AuthorizedNetworks) != `["10.0.0.0/8"]` ||
+				g.ProjectId != "my-project-123456" || g.KubernetesVersion == nil {
+				t.Fatalf("gke: %s", asJSON(g))
+			}
+			if asJSON(got.ClusterSpec) != asJSON(deployed().ClusterSpec) {
+				t.Fatalf("node groups changed by a settings change: %s", asJSON(got.ClusterSpec))
+			}
+		}},
+		{"image type only: nowhere in the manifest to show it", func(cs *activities.ClusterSpec) {
+			*cs = cloud.ClusterSettings{GKE: &cloud.GKESettings{ImageType: "UBUNTU_CONTAINERD"}}.Apply(*cs)
+		}, func(t *testing.T, got api.K8sClusterSpec) {
+			if asJSON(got) != asJSON(deployed()) {
+				t.Fatalf("got %s", asJSON(got))
+			}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cs := clusterSpec(deployed())
 			tc.edit(&cs)
 			tc.check(t, currentSpec(deployed(), cs))
 		})
+	}
+}
+
+// GET …/spec shows the settings an update changed in the deployed manifest's
+// provisioner: the EKS AMI family; GKE authorized networks cleared.
+func TestCurrentSpecProvisionerSettings(t *testing.T) {
+	var eks api.K8sClusterSpec
+	noErr(t, json.Unmarshal([]byte(`{"clusterName":"web","provider":"aws","region":"us-east-1",
+		"provisioner":{"type":"eks","eks":{"accountId":"123456789012","vpcId":"vpc-1"}}}`), &eks))
+	cs := cloud.ClusterSettings{EKS: &cloud.EKSSettings{AMIFamily: "Bottlerocket"}}.Apply(clusterSpec(eks))
+	got := currentSpec(eks, cs)
+	if e := got.Provisioner.Eks; e.AmiFamily == nil || *e.AmiFamily != "Bottlerocket" || e.VpcId == nil || *e.VpcId != "vpc-1" {
+		t.Fatalf("eks: %+v", e)
+	}
+	if eks.Provisioner.Eks.AmiFamily != nil {
+		t.Fatal("currentSpec changed the deployed spec")
+	}
+	if got := currentSpec(eks, clusterSpec(eks)); got.Provisioner.Eks.AmiFamily != nil {
+		t.Fatalf("the default family shown though unchanged: %v", *got.Provisioner.Eks.AmiFamily)
+	}
+
+	var gke api.K8sClusterSpec
+	noErr(t, json.Unmarshal([]byte(`{"clusterName":"data","provider":"gcp","region":"us-central1",
+		"provisioner":{"type":"gke","gke":{"projectId":"my-project-123456","releaseChannel":"REGULAR","authorizedNetworks":["10.0.0.0/8"]}}}`), &gke))
+	cs = cloud.ClusterSettings{GKE: &cloud.GKESettings{AuthorizedNetworks: []string{}}}.Apply(clusterSpec(gke))
+	raw, err := json.Marshal(cs) // as the workflow records it
+	noErr(t, err)
+	var recorded activities.ClusterSpec
+	noErr(t, json.Unmarshal(raw, &recorded))
+	g := currentSpec(gke, recorded).Provisioner.Gke
+	if g.AuthorizedNetworks == nil || len(*g.AuthorizedNetworks) != 0 || g.ReleaseChannel == nil || *g.ReleaseChannel != "REGULAR" {
+		t.Fatalf("gke: %+v", g)
+	}
+	if len(*gke.Provisioner.Gke.AuthorizedNetworks) != 1 {
+		t.Fatal("currentSpec changed the deployed spec")
 	}
 }
 

@@ -3,6 +3,7 @@ package clusters
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -159,6 +160,8 @@ func updateSteps(current activities.ClusterSpec, req upgrade.Request, plan upgra
 		switch st.Kind {
 		case upgrade.KindTagsUpdate:
 			ws.Tags = req.Tags
+		case upgrade.KindClusterSettings:
+			ws.Settings = clusterSettings(current.ProvisionerType, req)
 		case upgrade.KindControlPlaneUpgrade, upgrade.KindAddonsUpgrade:
 		default:
 			ng := nodeGroupAfter(groups[st.Target], changes[st.Target], st, version)
@@ -175,6 +178,25 @@ func updateSteps(current activities.ClusterSpec, req upgrade.Request, plan upgra
 		steps = append(steps, ws)
 	}
 	return steps
+}
+
+// clusterSettings are the cluster-wide settings the request sets on a cluster of that
+// provisioner type: the eks AMI family, or gke's image type, release channel,
+// maintenance window and authorized networks (a list, cleared when empty).
+func clusterSettings(provisioner string, req upgrade.Request) *activities.ClusterSettings {
+	var s activities.ClusterSettings
+	switch {
+	case provisioner == "eks" && req.AmiFamily != "":
+		s.EKS = &cloud.EKSSettings{AMIFamily: req.AmiFamily}
+	case provisioner == "gke" && req.GKE != nil:
+		g := req.GKE
+		s.GKE = &cloud.GKESettings{ImageType: strings.ToUpper(g.ImageType), ReleaseChannel: strings.ToUpper(g.ReleaseChannel),
+			AuthorizedNetworks: slices.Clone(g.AuthorizedNetworks)}
+		if w := g.MaintenanceWindow; w != nil {
+			s.GKE.MaintenanceWindow = &cloud.MaintenanceWindow{StartTime: w.StartTime, Duration: w.Duration}
+		}
+	}
+	return &s
 }
 
 // updateStepName is how progress shows a plan step: its order, kind, and node group
