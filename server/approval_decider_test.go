@@ -112,7 +112,7 @@ func TestDecisionsCheckTheApproverWhenTaken(t *testing.T) {
 	must(t, s.store.AddMember(ctx, s.orgID, editor, store.RoleEditor))
 	both := addUser("both@acme.test")
 	must(t, s.store.AddMember(ctx, s.orgID, both, store.RoleAdmin))
-	globexID, _, globexAdminKey := s.newOrg("globex", store.RoleAdmin)
+	globexID, globexAdmin, globexAdminKey := s.newOrg("globex", store.RoleAdmin)
 	must(t, s.store.AddMember(ctx, globexID, both, store.RoleAdmin))
 	bothGlobexKey := s.newKey(globexID, both, func(*store.APIKey) {})
 
@@ -146,12 +146,28 @@ func TestDecisionsCheckTheApproverWhenTaken(t *testing.T) {
 			}
 		}
 	}
-	a = postOverHTTP(t, links["both@acme.test"]+"&action=APPROVE", bothGlobexKey)
-	if !strings.Contains(a.Error(t).Error, "another organization") {
-		t.Fatalf("decision through another organization's key: %s", a.Body)
+	// Each of the four (two keys, two links) is its own event, naming who tried.
+	const foreignKey = "API key of another organization"
+	if n := refusedTokens(t, s.store, s.orgID, foreignKey); n != 4 {
+		t.Fatalf("decisions through globex keys audited %d times, want 4 (two keys × two links)", n)
 	}
-	if n := refusedTokens(t, s.store, s.orgID, "API key of another organization"); n != 5 {
-		t.Fatalf("decisions through globex keys audited %d times, want 5", n)
+	tried := map[string]int{}
+	for _, ev := range s.auditEvents(s.orgID, "TOKEN_REFUSED") {
+		if strings.Contains(string(ev.Details), foreignKey) && ev.APIKeyID != "" {
+			tried[ev.UserID]++
+		}
+	}
+	if tried[globexAdmin] != 2 || tried[both] != 2 {
+		t.Fatalf("refused decisions by user (with their key): %v, want 2 each for %s and %s", tried, globexAdmin, both)
+	}
+	// The same attempt again (same key, link and address, within the flood guard's
+	// window) is refused as before, and is the same event: not recorded twice.
+	a = postOverHTTP(t, links["both@acme.test"]+"&action=APPROVE", bothGlobexKey)
+	if a.Status != http.StatusForbidden || !strings.Contains(a.Error(t).Error, "another organization") {
+		t.Fatalf("decision through another organization's key: %d %s", a.Status, a.Body)
+	}
+	if n := refusedTokens(t, s.store, s.orgID, foreignKey); n != 4 {
+		t.Fatalf("a repeated refused decision audited again: %d events, want 4", n)
 	}
 	// A link presented under another organization's ID: refused, audited.
 	before := refusedTokens(t, s.store, s.orgID, "for another operation")

@@ -114,7 +114,11 @@ func (a Audit) RecordPublic(c echo.Context, ev *store.AuditEvent) {
 }
 
 // RefusedToken records a refused signed link (approval or unsubscribe) against the
-// organization it names (when that organization exists).
+// organization it names (when that organization exists). When the request carried a
+// credential (an approver deciding with their API key, even one of another
+// organization), the event names its user and key: who tried, not only which link.
+// Its details say which request was refused (method: GET opens a link's page, POST
+// decides), so a decision attempt is not taken for a repeat of a page view.
 func (a Audit) RefusedToken(c echo.Context, orgID string, claims approval.Claims, reason string) {
 	if claims.OrgID != "" {
 		orgID = claims.OrgID
@@ -124,9 +128,14 @@ func (a Audit) RefusedToken(c echo.Context, orgID string, claims approval.Claims
 		a.log.WarnContext(ctx, "refused approval token for an unknown organization", "reason", reason, "traceID", TraceID(c))
 		return
 	}
-	a.RecordPublic(c, &store.AuditEvent{OrgID: orgID, EventType: "APPROVAL", Action: "TOKEN_REFUSED",
+	ev := &store.AuditEvent{OrgID: orgID, EventType: "APPROVAL", Action: "TOKEN_REFUSED",
 		ResourceID: claims.OperationID, Outcome: store.OutcomeDenied,
-		Details: MustJSON(map[string]string{"reason": reason, "approver": claims.Approver, "ip": c.RealIP()})})
+		Details: MustJSON(map[string]string{"reason": reason, "approver": claims.Approver, "ip": c.RealIP(),
+			"method": c.Request().Method})}
+	if p, ok := PrincipalOf(c); ok {
+		ev.UserID, ev.APIKeyID = p.UserID, p.KeyID
+	}
+	a.RecordPublic(c, ev)
 }
 
 // MustJSON marshals v, one of our own types, for an audit event's details.

@@ -39,3 +39,43 @@ func TestPublicGuardDedupesAndCapsPerOrganization(t *testing.T) {
 		t.Fatal("the bucket refills at the sustained rate (one a second here)")
 	}
 }
+
+// Events that differ in who acted, what was refused, why, or for which approver are
+// each recorded, from one address and at once; only a true repeat is dropped.
+func TestPublicGuardKeepsDistinctEvents(t *testing.T) {
+	g := newPublicGuard(100, 60)
+	now := time.Unix(1_700_000_000, 0)
+	base := store.AuditEvent{OrgID: "a", EventType: "APPROVAL", Action: "TOKEN_REFUSED", ResourceID: "acme.prod.deploy.1",
+		Outcome: store.OutcomeDenied, IPAddress: "198.51.100.1",
+		Details: []byte(`{"approver":"u1","reason":"requester cannot approve their own operation"}`)}
+	variants := map[string]func(*store.AuditEvent){
+		"another user":    func(ev *store.AuditEvent) { ev.UserID = "u2" },
+		"another API key": func(ev *store.AuditEvent) { ev.UserID, ev.APIKeyID = "u2", "k2" },
+		"another action":  func(ev *store.AuditEvent) { ev.Action = "UNSUBSCRIBE" },
+		"another target":  func(ev *store.AuditEvent) { ev.ResourceID = "acme.prod.deploy.2" },
+		"another outcome": func(ev *store.AuditEvent) { ev.Outcome = store.OutcomeFailure },
+		"another type":    func(ev *store.AuditEvent) { ev.EventType = "NOTIFICATION" },
+		"another reason": func(ev *store.AuditEvent) {
+			ev.Details = []byte(`{"approver":"u1","reason":"approver lacks an approver role"}`)
+		},
+		"another approver": func(ev *store.AuditEvent) {
+			ev.Details = []byte(`{"approver":"u3","reason":"requester cannot approve their own operation"}`)
+		},
+	}
+	first := base
+	if !g.admit(&first, now) {
+		t.Fatal("the first event must be recorded")
+	}
+	for name, change := range variants {
+		ev := base
+		change(&ev)
+		if !g.admit(&ev, now) {
+			t.Errorf("%s: dropped as a duplicate of a different event", name)
+		}
+	}
+	again := base
+	again.TraceID, again.UserAgent = "trace-other", "curl/8"
+	if g.admit(&again, now.Add(time.Second)) {
+		t.Fatal("a repeat of the same event (another trace ID and user agent) must be dropped")
+	}
+}
