@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -72,6 +74,9 @@ func newEnvWith(t testing.TB, tc client.Client, opts server.Options) *env {
 	logs := &syncBuffer{}
 	opts.Store, opts.Temporal, opts.TaskQueue, opts.MaxBodyBytes = st, tc, workflows.TaskQueue, 64<<10
 	opts.Log = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if opts.Guard.Resolver == nil {
+		opts.Guard.Resolver = testHosts // no server test depends on DNS or the internet
+	}
 	srv, err := server.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +84,30 @@ func newEnvWith(t testing.TB, tc client.Client, opts server.Options) *env {
 	e := &env{t: t, tc: tc, srv: srv, store: st, logs: logs}
 	e.orgID, e.userID, e.key = e.newOrg("acme", store.RoleAdmin)
 	return e
+}
+
+// testResolver answers the host names server tests use from its table, and no
+// other: every other name does not exist, as if NXDOMAIN.
+type testResolver map[string][]netip.Addr
+
+func (r testResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if addrs, ok := r[host]; ok {
+		return addrs, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+// testHosts is the DNS of server tests (the guard's resolver unless a test sets its
+// own): public relays and webhook hosts, and names that point into the server's own
+// network, which the request-forgery guard must refuse.
+var testHosts = testResolver{
+	"example.com":        {netip.MustParseAddr("93.184.216.34")},
+	"smtp.example.com":   {netip.MustParseAddr("93.184.216.34")},
+	"smtp.acme.example":  {netip.MustParseAddr("93.184.216.35")},
+	"smtp.other.example": {netip.MustParseAddr("93.184.216.36")},
+	"mail.corp.example":  {netip.MustParseAddr("10.1.2.3")},
+	"relay.lo.example":   {netip.MustParseAddr("127.0.0.1")},
+	"mixed.example":      {netip.MustParseAddr("93.184.216.37"), netip.MustParseAddr("fd00::25")},
 }
 
 // newOrg creates an organization with one member of role and returns the org ID,

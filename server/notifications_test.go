@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -44,10 +45,41 @@ func TestNotificationIntegrations(t *testing.T) {
 	if a.Status != http.StatusOK || strings.Contains(string(a.Body), "XXXXsecretXXXX") {
 		t.Fatalf("slack integration: %d %s", a.Status, a.Body)
 	}
-	a = put(map[string]any{"channel": "email", "config": map[string]any{"recipients": []any{"ops@example.com"},
-		"smtp": map[string]any{"host": "smtp.example.com", "port": 587, "username": "u", "password": "smtp-password-123"}}})
+	// An organization's mail relay passes the same guard at configure time, resolved
+	// (through the tests' resolver, testHosts): a relay in the server's own network,
+	// by address or by a name pointing there (any of its addresses), a name that
+	// does not resolve, and a port that is not a mail port are refused, naming the
+	// field; a public relay on a mail port is accepted.
+	relay := func(host string, port int) answer {
+		return put(map[string]any{"channel": "email", "config": map[string]any{"recipients": []any{"ops@example.com"},
+			"smtp": map[string]any{"host": host, "port": port, "username": "u", "password": "smtp-password-123"}}})
+	}
+	for _, r := range []struct {
+		host string
+		port int
+		why  string
+	}{
+		{"127.0.0.1", 587, "loopback"}, {"10.0.0.25", 25, "private"}, {"169.254.169.254", 465, "link-local"},
+		{"relay.lo.example", 587, "loopback"}, {"mail.corp.example", 587, "private"}, {"mixed.example", 587, "private"},
+		{"nowhere.example", 587, "does not resolve"}, {"smtp.example.com", 22, "not a mail port"},
+	} {
+		a := relay(r.host, r.port)
+		if a.Status != http.StatusBadRequest {
+			t.Fatalf("relay %s:%d: %d %s", r.host, r.port, a.Status, a.Body)
+		}
+		if msg, _ := a.Error(t).Details["config.smtp.host"].(string); !strings.Contains(msg, r.why) {
+			t.Fatalf("relay %s:%d: config.smtp.host %q, want it to say %q", r.host, r.port, msg, r.why)
+		}
+	}
+	if _, err := e.store.GetIntegration(t.Context(), e.orgID, "email"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused relay was stored: %v", err)
+	}
+	a = relay("smtp.example.com", 587)
 	if a.Status != http.StatusOK || strings.Contains(string(a.Body), "smtp-password-123") {
 		t.Fatalf("email integration: %d %s", a.Status, a.Body)
+	}
+	if a := relay("93.184.216.34", 2525); a.Status != http.StatusOK {
+		t.Fatalf("public relay by address: %d %s", a.Status, a.Body)
 	}
 	if a := put(map[string]any{"channel": "email", "config": map[string]any{"recipients": []any{}}}); a.Status != http.StatusBadRequest {
 		t.Fatalf("email without recipients: %d %s", a.Status, a.Body)
@@ -101,26 +133,75 @@ func TestSubscriptionsAndUnsubscribeLinks(t *testing.T) {
 		t.Fatalf("topics: %s", a.Body)
 	}
 
-	// An unsubscribe link: its GET shows a button and changes nothing; its POST
-	// removes that one channel; an altered token is refused.
+	// An unsubscribe link, built as the notifier builds it (activities.Notifier's
+	// unsubscribeLink: the recipient's address, trimmed and lower-cased, in the signed
+	// claim r): its GET shows a button naming the recipient and changes nothing; its
+	// POST opts that one recipient out of that topic on that channel, and nothing
+	// else (the organization's subscription keeps both channels, other recipients
+	// still receive); an altered token is refused.
 	signer, _ := approval.NewSigner([]byte("signing-key-signing-key-signing-key!"))
-	token, err := signer.Sign(approval.Claims{OrgID: e.orgID, Purpose: approval.PurposeUnsubscribe, Topic: "cluster.failed",
-		Channel: "email", ExpiresAt: time.Now().Add(time.Hour)})
-	must(t, err)
-	q := "?" + url.Values{"token": {token}}.Encode()
-	if a := e.do(http.MethodGet, "/api/v1/notifications/unsubscribe"+q, "", nil); a.Status != http.StatusOK || !strings.Contains(string(a.Body), `id="unsubscribe"`) {
+	linkFor := func(recipient string) string {
+		token, err := signer.Sign(approval.Claims{OrgID: e.orgID, Purpose: approval.PurposeUnsubscribe, Topic: "cluster.failed",
+			Channel: "email", Recipient: recipient, ExpiresAt: time.Now().Add(time.Hour)})
+		must(t, err)
+		return "/api/v1/notifications/unsubscribe?" + url.Values{"token": {token}}.Encode()
+	}
+	optedOut := func() []string {
+		t.Helper()
+		out, err := e.store.OptedOut(t.Context(), e.orgID, "email", "cluster.failed")
+		must(t, err)
+		return out
+	}
+	link := linkFor(strings.ToLower(strings.TrimSpace("Ops@Example.com ")))
+	if a := e.do(http.MethodGet, link, "", nil); a.Status != http.StatusOK || !strings.Contains(string(a.Body), `id="unsubscribe"`) ||
+		!strings.Contains(string(a.Body), `<strong id="recipient">ops@example.com</strong>`) {
 		t.Fatalf("unsubscribe page: %d %s", a.Status, a.Body)
+	}
+	if got := optedOut(); len(got) != 0 {
+		t.Fatalf("a GET of the link opted out %v", got)
 	}
 	if a := e.do(http.MethodPost, "/api/v1/notifications/unsubscribe?token=v1.bogus.sig", "", nil); a.Status != http.StatusBadRequest {
 		t.Fatalf("bogus token: %d %s", a.Status, a.Body)
 	}
-	if a := e.do(http.MethodPost, "/api/v1/notifications/unsubscribe"+q, "", nil); a.Status != http.StatusOK {
+	// A link from before per-recipient unsubscribe names no recipient: it used to
+	// stop the channel for everyone, and is refused (page and POST), saying why;
+	// nothing changes, and the refusal is audited.
+	old := linkFor("")
+	if a := e.do(http.MethodGet, old, "", nil); a.Status != http.StatusBadRequest || !strings.Contains(string(a.Body), "names no recipient") ||
+		strings.Contains(string(a.Body), `id="unsubscribe"`) {
+		t.Fatalf("page of a link without a recipient: %d %s", a.Status, a.Body)
+	}
+	a := e.do(http.MethodPost, old, "", nil)
+	if a.Status != http.StatusBadRequest {
+		t.Fatalf("link without a recipient: %d %s", a.Status, a.Body)
+	}
+	if env := a.Error(t); !strings.Contains(env.Error, "names no recipient") || !strings.Contains(env.Error, "predates per-recipient unsubscribe") ||
+		env.Details["query.token"] == nil {
+		t.Fatalf("refusal of a link without a recipient does not say why: %s", a.Body)
+	}
+	if got := optedOut(); len(got) != 0 {
+		t.Fatalf("a link without a recipient opted out %v", got)
+	}
+	if n := refusedTokens(t, e.store, e.orgID, "names no recipient"); n == 0 {
+		t.Fatal("the refused link without a recipient was not audited")
+	}
+
+	a = e.do(http.MethodPost, link, "", nil)
+	if a.Status != http.StatusOK || !strings.Contains(string(a.Body), "ops@example.com unsubscribed from cluster.failed (email)") {
 		t.Fatalf("unsubscribe: %d %s", a.Status, a.Body)
 	}
-	a := e.do(http.MethodGet, "/api/v1/notifications/subscriptions/cluster.failed", e.key, nil, org...)
+	if got := optedOut(); len(got) != 1 || got[0] != "ops@example.com" {
+		t.Fatalf("opted out after ops@example.com's link: %v, want only ops@example.com", got)
+	}
+	for _, other := range []struct{ channel, topic string }{{"slack", "cluster.failed"}, {"email", "cluster.deployed"}} {
+		if got, err := e.store.OptedOut(t.Context(), e.orgID, other.channel, other.topic); err != nil || len(got) != 0 {
+			t.Fatalf("opted out of %s on %s: %v (%v)", other.topic, other.channel, got, err)
+		}
+	}
+	a = e.do(http.MethodGet, "/api/v1/notifications/subscriptions/cluster.failed", e.key, nil, org...)
 	sub := e.data(a)
-	if chs := sub["channels"].([]any); len(chs) != 1 || chs[0] != "slack" || sub["enabled"] != true {
-		t.Fatalf("after unsubscribing email: %v", sub)
+	if chs := sub["channels"].([]any); len(chs) != 2 || chs[0] != "email" || chs[1] != "slack" || sub["enabled"] != true {
+		t.Fatalf("one recipient's link changed the organization's subscription: %v", sub)
 	}
 	// An admin unsubscribes the rest with the reference's body.
 	if a := e.do(http.MethodPost, "/api/v1/notifications/unsubscribe", e.key, map[string]any{"topic": "cluster.failed"}, org...); a.Status != http.StatusOK {
