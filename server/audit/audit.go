@@ -39,7 +39,9 @@ func NewServer(st *store.Store, log *slog.Logger) *Server {
 
 // gate admits an admin of an organization whose plan unlocks the audit log. The role
 // middleware checks the role already (x-astro-role: admin); it is checked again here
-// so the audit log never depends on one line of openapi.yaml.
+// so the audit log never depends on one line of openapi.yaml. A plan that does not
+// unlock it is a 403 with its own code, PLAN_REQUIRED (details plan and
+// requiredPlan), so it is never mistaken for a role refusal (FORBIDDEN, requiredRole).
 func (s *Server) gate(c echo.Context) (httpx.Principal, error) {
 	p, err := httpx.MustPrincipal(c)
 	if err != nil {
@@ -53,7 +55,7 @@ func (s *Server) gate(c echo.Context) (httpx.Principal, error) {
 		return p, err
 	}
 	if !plans.Allows(org.Plan, plans.FeatureAudit) {
-		return p, &httpx.APIError{Status: http.StatusForbidden, Code: httpx.CodeForbidden,
+		return p, &httpx.APIError{Status: http.StatusForbidden, Code: httpx.CodePlanRequired,
 			Message: fmt.Sprintf("the audit log needs the %s plan; organization %s is on %s", plans.Cheapest(plans.FeatureAudit), org.Name, plans.Of(org.Plan).ID),
 			Details: map[string]any{"plan": plans.Of(org.Plan).ID, "requiredPlan": plans.Cheapest(plans.FeatureAudit)}}
 	}

@@ -20,6 +20,7 @@ const (
 	CodeValidationFailed    = "VALIDATION_FAILED"
 	CodeUnauthorized        = "UNAUTHORIZED"
 	CodeForbidden           = "FORBIDDEN"
+	CodePlanRequired        = "PLAN_REQUIRED" // a 403 of the organization's plan, told apart from a role's (FORBIDDEN)
 	CodeNotFound            = "NOT_FOUND"
 	CodeClusterDeleted      = "CLUSTER_DELETED"
 	CodeConflict            = "CONFLICT"
