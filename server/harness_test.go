@@ -35,6 +35,7 @@ type env struct {
 	tc     client.Client
 	srv    *server.Server
 	store  *store.Store
+	dbPath string // the SQLite file of the store
 	logs   *syncBuffer
 	orgID  string
 	userID string
@@ -66,7 +67,8 @@ func newEnv(t testing.TB, tc client.Client) *env {
 // newEnvWith is newEnv with extra server options (keys, guard).
 func newEnvWith(t testing.TB, tc client.Client, opts server.Options) *env {
 	t.Helper()
-	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "astro.db"), nil)
+	dbPath := filepath.Join(t.TempDir(), "astro.db")
+	st, err := store.Open(context.Background(), "sqlite://"+dbPath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +83,7 @@ func newEnvWith(t testing.TB, tc client.Client, opts server.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, tc: tc, srv: srv, store: st, logs: logs}
+	e := &env{t: t, tc: tc, srv: srv, store: st, dbPath: dbPath, logs: logs}
 	e.orgID, e.userID, e.key = e.newOrg("acme", store.RoleAdmin)
 	return e
 }
