@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -43,5 +44,26 @@ func TestCatalogMissesAreWarnedNotRefused(t *testing.T) {
 	spec["region"] = "us-central1" // a GCP region on AWS: wrong whatever the catalog says
 	if a := e.do(http.MethodPost, "/api/v1/clusters?dryRun=true", e.key, m); a.Status != http.StatusBadRequest || a.Error(t).Details["spec.region"] == nil {
 		t.Fatalf("another provider's region: %d %s", a.Status, a.Body)
+	}
+}
+
+// An update to a machine type the catalog does not list is planned, with a warning.
+func TestUpdateWarnsAboutCatalogMisses(t *testing.T) {
+	e := liveEnv(t, 0)
+	deploy(t, e, eksManifest("grow"))
+	e.waitStatus(t, "grow", "READY")
+	update := map[string]any{"apiVersion": "platform.astropulse.io/v1", "kind": "K8sClusterUpdate", "spec": map[string]any{
+		"nodeGroups":   []any{map[string]any{"name": "default-pool", "machineTypes": []any{"m8g.48xlarge"}}},
+		"updateConfig": map[string]any{"dryRun": true},
+	}}
+	a := e.do(http.MethodPut, "/api/v1/clusters/grow", e.key, update)
+	if a.Status != http.StatusOK {
+		t.Fatalf("dry-run update: %d %s", a.Status, a.Body)
+	}
+	var plan map[string]any
+	must(t, json.Unmarshal(a.Body, &plan))
+	warnings, _ := json.Marshal(plan["warnings"])
+	if plan["validationPassed"] != true || !strings.Contains(string(warnings), "spec.nodeGroups.0.machineTypes.0: ") {
+		t.Fatalf("update to a machine type the catalog lacks: %s", a.Body)
 	}
 }

@@ -46,12 +46,13 @@ func (s *Server) UpdateCluster(c echo.Context, clusterID string, params api.Upda
 	req := upgradeRequest(spec)
 	plan := upgrade.Build(upgradeCluster(current), req, supportedVersions(cl.ProvisionerType))
 	steps := updateSteps(current, req, plan)
-	fieldErrs := validate.ClusterUpdateSpec(cl.Provider, spec)
+	fieldErrs, warnings := validate.CheckUpdate(cl.Provider, spec)
 	checkUpdateFaultTags(fieldErrs, spec, steps)
 	for field, msg := range fieldErrs {
 		plan.Errors = append(plan.Errors, field+": "+msg)
 		plan.ValidationPassed = false
 	}
+	plan.Warnings = append(plan.Warnings, warningLines(warnings)...)
 	dryRun := spec.UpdateConfig != nil && spec.UpdateConfig.DryRun != nil && *spec.UpdateConfig.DryRun
 	report := spec.GenerateReport != nil && *spec.GenerateReport
 	result := updateResult(cl, plan)
