@@ -109,6 +109,7 @@ func (s *Server) principalForBearer(c echo.Context, token string) (httpx.Princip
 			"the OIDC issuer cannot be reached to check the token; try again shortly")
 	case err != nil:
 		s.log.InfoContext(ctx, "bearer token refused", "reason", err.Error(), "traceID", httpx.TraceID(c))
+		s.bearerRefused(c, token, err.Error())
 		return httpx.Principal{}, httpx.Unauthorized(err.Error())
 	}
 	u, first, err := s.store.SignIn(ctx, store.Identity{Issuer: id.Issuer, Subject: id.Subject, Email: id.Email,
@@ -216,4 +217,29 @@ func otherOrgThanKey(p httpx.Principal, named string) *httpx.APIError {
 // requirement is the operation's security requirement, for authz's decisions.
 func (o *operation) requirement() authz.Requirement {
 	return authz.Requirement{Public: o.public, Optional: o.optional, APIKey: o.apiKey, AdminOnly: o.adminOnly, Bearer: o.bearer}
+}
+
+// bearerRefused audits a refused bearer token as a failed sign-in of its user, in each
+// of their organizations, when the token can be held to a known user (a valid
+// signature from the issuer: expired, early or for another audience). A token no one
+// can be held to names no organization and is only logged. Repeats are deduplicated
+// and capped per organization, as for any unauthenticated request.
+func (s *Server) bearerRefused(c echo.Context, token, reason string) {
+	ctx := c.Request().Context()
+	issuer, subject, ok := s.verifier.Attribute(ctx, token)
+	if !ok {
+		return
+	}
+	u, err := s.store.UserByIdentity(ctx, issuer, subject)
+	if err != nil {
+		return // not a user yet (or the store is down: the 401 stands either way)
+	}
+	rows, err := s.store.ListUserMemberships(ctx, u.ID)
+	if err != nil {
+		return
+	}
+	for _, m := range rows {
+		s.keyAudit.audit.RecordPublic(c, &store.AuditEvent{OrgID: m.OrgID, UserID: u.ID, EventType: "USER", Action: "SIGN_IN",
+			ResourceID: u.ID, Outcome: store.OutcomeDenied, Details: httpx.MustJSON(map[string]string{"reason": reason})})
+	}
 }

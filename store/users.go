@@ -43,6 +43,13 @@ func (s *Store) SignIn(ctx context.Context, id Identity) (u User, first bool, er
 	}
 }
 
+// UserByIdentity returns the user who signs in as subject at issuer.
+func (s *Store) UserByIdentity(ctx context.Context, issuer, subject string) (User, error) {
+	var u User
+	err := s.db.WithContext(ctx).Where("issuer = ? AND subject = ?", issuer, subject).Take(&u).Error
+	return u, translate(err)
+}
+
 func (s *Store) signIn(ctx context.Context, id Identity) (u User, first bool, err error) {
 	db := s.db.WithContext(ctx)
 	err = db.Where("issuer = ? AND subject = ?", id.Issuer, id.Subject).Take(&u).Error

@@ -75,8 +75,10 @@ type Verifier struct {
 
 	mu       sync.Mutex
 	verifier *oidc.IDTokenVerifier
-	lastTry  time.Time
-	lastErr  error
+	// attributor checks only the signature and issuer (see Attribute).
+	attributor *oidc.IDTokenVerifier
+	lastTry    time.Time
+	lastErr    error
 }
 
 // discoveryRetry is how long a failed discovery is remembered before it is tried
@@ -190,8 +192,34 @@ func (v *Verifier) discover() (*oidc.IDTokenVerifier, error) {
 		// stays valid for ClockSkew after its exp.
 		Now: func() time.Time { return now0().Add(-skew) },
 	})
+	v.attributor = oidc.NewVerifier(v.cfg.Issuer, keys, &oidc.Config{
+		SkipClientIDCheck: true, SkipExpiryCheck: true, SupportedSigningAlgs: signingAlgs(meta.Algs),
+	})
 	v.lastErr = nil
 	return v.verifier, nil
+}
+
+// Attribute returns the issuer and subject of a token Verify refused, when its
+// signature and issuer hold — an expired token, or one for another audience, is
+// still a sign-in attempt by that subject — so the refusal can be audited as theirs.
+// ok is false for a token no one can be held to (forged, malformed, no subject).
+func (v *Verifier) Attribute(ctx context.Context, raw string) (issuer, subject string, ok bool) {
+	if _, err := v.discover(); err != nil { //nolint:contextcheck // as in Verify
+		return "", "", false
+	}
+	v.mu.Lock()
+	attributor := v.attributor
+	v.mu.Unlock()
+	tok, err := attributor.Verify(oidc.ClientContext(ctx, v.cfg.HTTPClient), raw)
+	if err != nil {
+		return "", "", false
+	}
+	var claims map[string]json.RawMessage
+	if tok.Claims(&claims) != nil {
+		return "", "", false
+	}
+	subject = stringClaim(claims[v.cfg.SubjectClaim])
+	return tok.Issuer, subject, subject != ""
 }
 
 // signingAlgs keeps the asymmetric algorithms go-oidc verifies among those the
