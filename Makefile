@@ -36,7 +36,7 @@ $(GREMLINS):
 	GOBIN=$(dir $@) $(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION)
 
 .PHONY: bench
-bench: build $(BIN)/temporal ## Benchmark against the raw Temporal SDK on one dev server; prints a table, writes bench/out/results.json.
+bench: build $(BIN)/temporal postgres ## Benchmark the API against the raw Temporal SDK on make run's dev server, on SQLite and PostgreSQL, in rounds; writes bench/out/results.{json,md}, appends to bench/history.tsv.
 	$(GO) run ./bench -temporal $(BIN)/temporal -worker $(BIN)/worker
 
 .PHONY: build
