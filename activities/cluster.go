@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -41,6 +42,11 @@ type Cluster struct {
 	Clouds *cloud.Registry
 	// PollInterval is how often WaitControlPlaneActive asks the provider; default 10s.
 	PollInterval time.Duration
+	// Finished, when set, is told each operation FinishOperation records (the first
+	// time only): its type (deploy, update, delete; "other" for an ID of another
+	// shape) and its status in lower case (succeeded, failed, cancelled, rejected,
+	// expired). cmd/worker counts them in astro_operations_finished_total.
+	Finished func(opType, status string)
 }
 
 // BeginOperationInput marks a cluster as being changed by an operation.
@@ -341,8 +347,10 @@ func (a *Cluster) FinishOperation(ctx context.Context, in FinishOperationInput) 
 		}
 		facts.State = raw
 	}
+	first := false
 	err := a.Store.InTx(ctx, func(tx *store.Store) error {
 		finished, err := tx.FinishOperation(ctx, in.OrgID, in.OperationID, in.OperationStatus, in.Message, now)
+		first = finished
 		if err != nil || !finished {
 			return err // already recorded: keep the first outcome
 		}
@@ -362,7 +370,24 @@ func (a *Cluster) FinishOperation(ctx context.Context, in FinishOperationInput) 
 	if errors.Is(err, store.ErrNotFound) {
 		return temporal.NewNonRetryableApplicationError("operation or cluster not found", ErrTypeNotFound, err)
 	}
+	if err == nil && first && a.Finished != nil {
+		a.Finished(operationType(in.OperationID), strings.ToLower(in.OperationStatus))
+	}
 	return err
+}
+
+// operationType is the type part of an operation ID (org.cluster.type.suffix):
+// deploy, update or delete, and "other" for anything else, so a metric's labels stay
+// bounded whatever an ID holds.
+func operationType(id string) string {
+	parts := strings.Split(id, ".")
+	if len(parts) == 4 {
+		switch parts[2] {
+		case "deploy", "update", "delete":
+			return parts[2]
+		}
+	}
+	return "other"
 }
 
 func mustJSON(v any) []byte {

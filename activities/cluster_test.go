@@ -116,6 +116,8 @@ func TestUnknownProviderAndMissingClusterAreNonRetryable(t *testing.T) {
 
 func TestFinishOperationRecordsOnceWithAudit(t *testing.T) {
 	a, st := newActivities(t, sim.New(0))
+	var finished []string // what the worker's astro_operations_finished_total counts
+	a.Finished = func(opType, status string) { finished = append(finished, opType+" "+status) }
 	ctx := context.Background()
 	org := store.Organization{ID: store.NewID(), Name: "acme"}
 	if err := st.CreateOrganization(ctx, &org); err != nil {
@@ -139,6 +141,9 @@ func TestFinishOperationRecordsOnceWithAudit(t *testing.T) {
 	late.OperationStatus, late.ClusterStatus, late.Ref = store.OperationFailed, store.ClusterFailed, nil
 	if _, err := env.ExecuteActivity(a.FinishOperation, late); err != nil {
 		t.Fatal(err)
+	}
+	if len(finished) != 1 || finished[0] != "deploy succeeded" {
+		t.Fatalf("Finished told %q, want once: deploy succeeded", finished)
 	}
 	got, _ := st.GetCluster(ctx, org.ID, cl.ID)
 	if got.Status != store.ClusterReady || got.Endpoint != "https://prod" || got.ExternalID != "cp-1" || got.KubernetesVersion != "1.31" {

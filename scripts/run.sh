@@ -99,7 +99,12 @@ wait_for() { # wait_for WHAT SECONDS COMMAND…: until COMMAND succeeds; gives u
 }
 wait_for "Temporal dev server" 30 bin/temporal operator cluster health --address "$ASTRO_TEMPORAL_ADDRESS"
 
-bin/worker 2> >(tee "$DATA/worker.log" >&2) &
+# One ASTRO_METRICS_ADDR for the stack: the API serves it, the worker the next port.
+WORKER_METRICS_ADDR=
+if [ -n "${ASTRO_METRICS_ADDR:-}" ]; then
+  WORKER_METRICS_ADDR="${ASTRO_METRICS_ADDR%:*}:$(( ${ASTRO_METRICS_ADDR##*:} + 1 ))"
+fi
+ASTRO_METRICS_ADDR=$WORKER_METRICS_ADDR bin/worker 2> >(tee "$DATA/worker.log" >&2) &
 pids+=($!)
 bin/api 2> >(tee "$DATA/api.log" >&2) &
 pids+=($!)
@@ -112,7 +117,8 @@ cat <<BANNER
 
     API            $API_URL   (health: $API_URL/readyz)
     Temporal UI    http://localhost:$TEMPORAL_UI_PORT
-    API key        $ASTRO_BOOTSTRAP_API_KEY
+${ASTRO_METRICS_ADDR:+    Metrics        http://$ASTRO_METRICS_ADDR/metrics (api), http://$WORKER_METRICS_ADDR/metrics (worker)
+}    API key        $ASTRO_BOOTSTRAP_API_KEY
                    (admin of org "$ASTRO_BOOTSTRAP_ORG"; $KEY_SOURCE)
 
   Try:

@@ -13,6 +13,8 @@ import (
 	"net/netip"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 
 	"github.com/astropulse/astroplane/approval"
@@ -65,6 +67,13 @@ type Options struct {
 	// Verifier checks users' OIDC bearer tokens; without it bearer tokens are
 	// refused (401) and only API keys authenticate.
 	Verifier *oidcauth.Verifier
+	// Metrics, when set, record every request's duration and the cluster operations
+	// asked for (see NewMetrics); nil: none.
+	Metrics *Metrics
+	// TracerProvider makes a server span of every request, which the Temporal
+	// client's tracing interceptor (internal/telemetry) continues into the
+	// workflow; nil: the global provider (a no-op one unless telemetry set it).
+	TracerProvider trace.TracerProvider
 }
 
 // Server serves the API: every operation of openapi.yaml, answered by the handlers
@@ -153,7 +162,11 @@ func New(opts Options) (*Server, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpx.ErrorHandler(opts.Log)
 	e.IPExtractor = ipExtractor(opts.TrustedProxies)
-	e.Use(httpx.RequestID(), accessLog(opts.Log), recoverPanics(opts.Log))
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = otel.GetTracerProvider()
+	}
+	routes := routeSet{}
+	e.Use(observe(opts.Metrics, opts.TracerProvider, routes), httpx.RequestID(), accessLog(opts.Log), recoverPanics(opts.Log))
 	if opts.RateLimits != nil {
 		e.Use(ratelimit.New(*opts.RateLimits).Middleware())
 	}
@@ -162,6 +175,9 @@ func New(opts Options) (*Server, error) {
 	e.GET("/healthz", probes.Healthz)
 	e.GET("/readyz", probes.Readyz)
 	api.RegisterHandlers(e, h)
+	for _, r := range e.Routes() {
+		routes[r.Path] = struct{}{}
+	}
 	s.echo = e
 	return s, nil
 }

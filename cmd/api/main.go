@@ -19,6 +19,7 @@ import (
 	"github.com/astropulse/astroplane/internal/apikey"
 	"github.com/astropulse/astroplane/internal/bootstrap"
 	"github.com/astropulse/astroplane/internal/config"
+	"github.com/astropulse/astroplane/internal/telemetry"
 	"github.com/astropulse/astroplane/server"
 	"github.com/astropulse/astroplane/server/ratelimit"
 	"github.com/astropulse/astroplane/store"
@@ -45,6 +46,8 @@ type Config struct {
 	OIDC config.OIDC
 	// Edge is rate limiting and the trusted proxies (ASTRO_RATE_LIMIT_*, ASTRO_TRUSTED_PROXIES).
 	Edge config.Edge
+	// Telemetry is the metrics listener (ASTRO_METRICS_ADDR); traces follow OTEL_EXPORTER_OTLP_*.
+	Telemetry config.Telemetry
 }
 
 // orgName is what an organization's name may be: it is the first part of every
@@ -53,9 +56,12 @@ var orgName = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 // Validate reports every variable whose value the API cannot run with, by name.
 func (c Config) Validate() error {
-	errs := []error{c.Log.Validate(), c.Store.Validate(), c.Temporal.Validate(), c.Keys.Validate(), c.Relay.Validate(), c.OIDC.Validate(), c.Edge.Validate()}
+	errs := []error{c.Log.Validate(), c.Store.Validate(), c.Temporal.Validate(), c.Keys.Validate(), c.Relay.Validate(), c.OIDC.Validate(), c.Edge.Validate(), c.Telemetry.Validate()}
 	if err := config.HostPort(c.HTTPAddr, true); err != nil {
 		errs = append(errs, fmt.Errorf("ASTRO_HTTP_ADDR: %w", err))
+	}
+	if c.Telemetry.MetricsAddr != "" && c.Telemetry.MetricsAddr == c.HTTPAddr {
+		errs = append(errs, fmt.Errorf("ASTRO_METRICS_ADDR: %q is ASTRO_HTTP_ADDR too: metrics have a listener of their own", c.Telemetry.MetricsAddr))
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("ASTRO_MAX_BODY_BYTES: %d is not a positive number of bytes", c.MaxBodyBytes))
@@ -118,7 +124,16 @@ func run(ctx context.Context) error {
 		log.Warn("ASTRO_BOOTSTRAP_API_KEY was unknown to this store: adopted as a new admin key", "orgID", res.OrgID, "org", cfg.BootstrapOrg)
 	}
 
-	tc, err := cfg.Temporal.Dial(ctx, log)
+	tel, err := telemetry.Start(ctx, "astro-api", cfg.Telemetry.MetricsAddr, log)
+	if err != nil {
+		return err
+	}
+	defer flushSpans(ctx, tel, log)
+	metrics, err := server.NewMetrics(tel.Registry)
+	if err != nil {
+		return err
+	}
+	tc, err := cfg.Temporal.Dial(ctx, log, tel.Temporal)
 	if err != nil {
 		return err
 	}
@@ -153,7 +168,7 @@ func run(ctx context.Context) error {
 		Store: st, Temporal: tc, Log: log, TaskQueue: cfg.Temporal.TaskQueue, MaxBodyBytes: cfg.MaxBodyBytes,
 		Box: box, Signer: signer, Guard: guard, ServerSMTPHost: cfg.Relay.SMTPHost, Verifier: verifier,
 		RateLimits:     &ratelimit.Limits{PerIP: cfg.Edge.RateIP, BurstIP: cfg.Edge.BurstIP, PerKey: cfg.Edge.RateKey, BurstKey: cfg.Edge.BurstKey},
-		TrustedProxies: proxies,
+		TrustedProxies: proxies, Metrics: metrics, TracerProvider: tel.TracerProvider,
 	})
 	if err != nil {
 		return err
@@ -179,4 +194,13 @@ func run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// flushSpans sends the spans still buffered before the process exits.
+func flushSpans(ctx context.Context, tel *telemetry.Process, log *slog.Logger) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(sctx); err != nil {
+		log.Warn("flushing traces", "err", err)
+	}
 }

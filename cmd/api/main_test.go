@@ -80,6 +80,8 @@ func TestConfigInvalidValues(t *testing.T) {
 		{"ASTRO_BOOTSTRAP_ORG", " "},
 		{"ASTRO_BOOTSTRAP_ADMIN_EMAIL", "admin"},
 		{"ASTRO_BOOTSTRAP_ADMIN_EMAIL", "Admin <admin@x.example>"},
+		{"ASTRO_METRICS_ADDR", ":9090"},
+		{"ASTRO_METRICS_ADDR", "9090"},
 		{"ASTRO_LOG_LEVEL", "verbose"},
 		{"ASTRO_DATABASE_URL", "astro.db"},
 		{"ASTRO_TEMPORAL_ADDRESS", "temporal"},
@@ -102,5 +104,20 @@ func TestConfigInvalidValues(t *testing.T) {
 				t.Fatalf("error %q echoes the key", err)
 			}
 		})
+	}
+}
+
+// The metrics listener is off by default, and never the API's own.
+func TestConfigMetricsAddr(t *testing.T) {
+	var c Config
+	if err := config.ParseEnviron(&c, map[string]string{}); err != nil || c.Telemetry.MetricsAddr != "" {
+		t.Fatalf("default %q, %v: want no metrics listener", c.Telemetry.MetricsAddr, err)
+	}
+	if err := config.ParseEnviron(&c, map[string]string{"ASTRO_METRICS_ADDR": "127.0.0.1:9464"}); err != nil || c.Telemetry.MetricsAddr != "127.0.0.1:9464" {
+		t.Fatalf("parsed %q, %v", c.Telemetry.MetricsAddr, err)
+	}
+	err := config.ParseEnviron(&c, map[string]string{"ASTRO_HTTP_ADDR": "127.0.0.1:8080", "ASTRO_METRICS_ADDR": "127.0.0.1:8080"})
+	if err == nil || !strings.Contains(err.Error(), "ASTRO_METRICS_ADDR: ") || !strings.Contains(err.Error(), "a listener of their own") {
+		t.Fatalf("metrics on the API's address: %v", err)
 	}
 }

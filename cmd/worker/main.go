@@ -14,11 +14,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/internal/config"
+	"github.com/astropulse/astroplane/internal/telemetry"
 	"github.com/astropulse/astroplane/notify"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
@@ -47,11 +49,13 @@ type Config struct {
 	Temporal config.Temporal
 	Keys     config.Keys
 	Relay    config.Relay
+	// Telemetry is the metrics listener (ASTRO_METRICS_ADDR); traces follow OTEL_EXPORTER_OTLP_*.
+	Telemetry config.Telemetry
 }
 
 // Validate reports every variable whose value the worker cannot run with, by name.
 func (c Config) Validate() error {
-	errs := []error{c.Log.Validate(), c.Store.Validate(), c.Temporal.Validate(), c.Keys.Validate(), c.Relay.Validate()}
+	errs := []error{c.Log.Validate(), c.Store.Validate(), c.Temporal.Validate(), c.Keys.Validate(), c.Relay.Validate(), c.Telemetry.Validate()}
 	if c.SimStepDelay < 0 {
 		errs = append(errs, fmt.Errorf("ASTRO_SIM_STEP_DELAY: %s is negative", c.SimStepDelay))
 	}
@@ -104,7 +108,22 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
-	tc, err := cfg.Temporal.Dial(ctx, log)
+	tel, err := telemetry.Start(ctx, "astro-worker", cfg.Telemetry.MetricsAddr, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := tel.Shutdown(sctx); err != nil {
+			log.Warn("flushing traces", "err", err)
+		}
+	}()
+	finished, err := finishedCounter(tel.Registry)
+	if err != nil {
+		return err
+	}
+	tc, err := cfg.Temporal.Dial(ctx, log, tel.Temporal)
 	if err != nil {
 		return err
 	}
@@ -115,9 +134,21 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	workflows.Register(w, workflows.Dependencies{Cluster: clusterActivities(st, cfg.SimStepDelay), Notifier: notifier})
+	cluster := clusterActivities(st, cfg.SimStepDelay)
+	cluster.Finished = func(opType, status string) { finished.WithLabelValues(opType, status).Inc() }
+	workflows.Register(w, workflows.Dependencies{Cluster: cluster, Notifier: notifier})
 	log.Info("worker starting", "taskQueue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address, "store", st.Driver())
 	return w.Run(interruptOn(ctx))
+}
+
+// finishedCounter registers astro_operations_finished_total{type, outcome} on reg:
+// the operations the worker recorded as ended (activities.Cluster.Finished).
+func finishedCounter(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "astro_operations_finished_total",
+		Help: "Cluster operations ended, by type (deploy, update, delete) and outcome (succeeded, failed, cancelled, rejected, expired).",
+	}, []string{"type", "outcome"})
+	return c, reg.Register(c)
 }
 
 // clusterActivities wires every (provider, provisioner) pair a manifest can name to

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/astropulse/astroplane/internal/config"
+	"github.com/astropulse/astroplane/internal/telemetry"
 	"github.com/astropulse/astroplane/store"
 )
 
@@ -105,6 +108,8 @@ func TestConfigInvalidValues(t *testing.T) {
 		{map[string]string{"ASTRO_SMTP_STARTTLS": "always"}, "ASTRO_SMTP_STARTTLS"},
 		{map[string]string{"ASTRO_SMTP_STARTTLS": "REQUIRED"}, "ASTRO_SMTP_STARTTLS"},
 		{map[string]string{"ASTRO_SMTP_USERNAME": "mailer", "ASTRO_SMTP_PASSWORD": "hunter2-secret"}, "ASTRO_SMTP_USERNAME"},
+		{map[string]string{"ASTRO_METRICS_ADDR": ":9090"}, "ASTRO_METRICS_ADDR"},
+		{map[string]string{"ASTRO_METRICS_ADDR": "9090"}, "ASTRO_METRICS_ADDR"},
 		{map[string]string{"ASTRO_LOG_FORMAT": "logfmt"}, "ASTRO_LOG_FORMAT"},
 		{map[string]string{"ASTRO_TASK_QUEUE": " "}, "ASTRO_TASK_QUEUE"},
 		{map[string]string{"ASTRO_DATABASE_URL": "sqlite:"}, "ASTRO_DATABASE_URL"},
@@ -125,5 +130,31 @@ func TestConfigInvalidValues(t *testing.T) {
 				t.Fatalf("error %q echoes the SMTP password", err)
 			}
 		})
+	}
+}
+
+// The worker's metrics listener (Temporal SDK metrics, operations finished) is off
+// by default; astro_operations_finished_total is registered once.
+func TestConfigMetricsAddr(t *testing.T) {
+	var c Config
+	if err := config.ParseEnviron(&c, map[string]string{}); err != nil || c.Telemetry.MetricsAddr != "" {
+		t.Fatalf("default %q, %v: want no metrics listener", c.Telemetry.MetricsAddr, err)
+	}
+	if err := config.ParseEnviron(&c, map[string]string{"ASTRO_METRICS_ADDR": "0.0.0.0:9465"}); err != nil || c.Telemetry.MetricsAddr != "0.0.0.0:9465" {
+		t.Fatalf("parsed %q, %v", c.Telemetry.MetricsAddr, err)
+	}
+	reg := telemetry.NewRegistry()
+	finished, err := finishedCounter(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finished.WithLabelValues("deploy", "succeeded").Inc()
+	rec := httptest.NewRecorder()
+	telemetry.Handler(reg).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), `astro_operations_finished_total{outcome="succeeded",type="deploy"} 1`) {
+		t.Fatalf("metrics:\n%s", rec.Body)
+	}
+	if _, err := finishedCounter(reg); err == nil {
+		t.Fatal("registered twice")
 	}
 }

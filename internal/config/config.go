@@ -285,6 +285,30 @@ func (k Keys) Validate() error {
 	return errors.Join(err1, err2, err3, k.checkDistinct())
 }
 
+// Telemetry is where a process serves its Prometheus metrics. Traces are configured
+// by the standard OTEL_EXPORTER_OTLP_* variables (see internal/telemetry).
+type Telemetry struct {
+	// MetricsAddr is the host:port of the metrics listener (GET /metrics), apart from
+	// the API's own: empty, no listener. Its host must be named (127.0.0.1 for this
+	// machine only, 0.0.0.0 or [::] for every interface), so /metrics is never public
+	// because a port alone was written.
+	MetricsAddr string `env:"ASTRO_METRICS_ADDR"`
+}
+
+// Validate reports a metrics address that is not host:port, or names no host.
+func (t Telemetry) Validate() error {
+	if t.MetricsAddr == "" {
+		return nil
+	}
+	if err := HostPort(t.MetricsAddr, true); err != nil {
+		return fmt.Errorf("ASTRO_METRICS_ADDR: %w", err)
+	}
+	if host, _, _ := net.SplitHostPort(t.MetricsAddr); host == "" {
+		return fmt.Errorf("ASTRO_METRICS_ADDR: %q names no host: write 127.0.0.1%s for this machine only, or 0.0.0.0%s for every interface", t.MetricsAddr, t.MetricsAddr, t.MetricsAddr)
+	}
+	return nil
+}
+
 // HostPort reports whether addr is host:port with a port in 1–65535 (0 too, the
 // kernel's choice, when anyPort). The host may be empty (all interfaces).
 func HostPort(addr string, anyPort bool) error {
@@ -316,13 +340,18 @@ func (l Log) NewLogger() (*slog.Logger, error) {
 	}
 }
 
-// Dial connects to Temporal, logging through log.
-func (t Temporal) Dial(ctx context.Context, log *slog.Logger) (client.Client, error) {
-	c, err := client.DialContext(ctx, client.Options{
+// Dial connects to Temporal, logging through log; each of extra adjusts the client's
+// options first (interceptors, metrics handler).
+func (t Temporal) Dial(ctx context.Context, log *slog.Logger, extra ...func(*client.Options)) (client.Client, error) {
+	opts := client.Options{
 		HostPort:  t.Address,
 		Namespace: t.Namespace,
 		Logger:    tlog.NewStructuredLogger(log.With("component", "temporal")),
-	})
+	}
+	for _, f := range extra {
+		f(&opts)
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to temporal at %s: %w", t.Address, err)
 	}
