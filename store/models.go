@@ -158,5 +158,5 @@ type AuditEvent struct {
 func allModels() []any {
 	return []any{&Organization{}, &User{}, &Membership{}, &APIKey{}, &Cluster{}, &Operation{}, &AuditEvent{},
 		&ApprovalPolicy{}, &ApprovalRequest{}, &UsedToken{}, &NotificationIntegration{}, &NotificationSubscription{},
-		&APIKeyAddress{}, &NotificationOptOut{}}
+		&APIKeyAddress{}, &NotificationOptOut{}, &ProgressReport{}}
 }
