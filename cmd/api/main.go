@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -84,12 +85,69 @@ func (c Config) Validate() error {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx)
+	err := dispatch(ctx, os.Args[1:])
 	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "api:", err)
 		os.Exit(1)
 	}
+}
+
+// dispatch runs what the command line asks: the API (no arguments), or -migrate.
+func dispatch(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("api", flag.ContinueOnError)
+	migrateOnly := fs.Bool("migrate", false, "bring the store's schema (ASTRO_DATABASE_URL) up to date and exit, serving nothing")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q (the API is configured by ASTRO_* environment variables)", fs.Args())
+	}
+	if *migrateOnly {
+		var cfg MigrateConfig
+		if err := config.Parse(&cfg); err != nil {
+			return err
+		}
+		return migrate(ctx, cfg)
+	}
+	return run(ctx)
+}
+
+// MigrateConfig is what `api -migrate` reads: the store and logging alone, so a
+// migrations job (the Helm chart's) needs neither Temporal nor the keys.
+type MigrateConfig struct {
+	Log   config.Log
+	Store config.Store
+}
+
+// Validate reports every variable whose value the migration cannot run with.
+func (c MigrateConfig) Validate() error {
+	return errors.Join(c.Log.Validate(), c.Store.Validate())
+}
+
+// migrate brings the store's schema up to date and returns. store.Open migrates
+// under PostgreSQL's advisory lock, so it is safe beside API and worker replicas
+// starting at the same time (which migrate on open too: the job only makes a failed
+// migration fail a deploy, before any new pod starts).
+func migrate(ctx context.Context, cfg MigrateConfig) error {
+	log, err := cfg.Log.NewLogger()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	st, err := store.Open(ctx, cfg.Store.DatabaseURL, log)
+	if err != nil {
+		return err
+	}
+	driver := st.Driver()
+	if err := st.Close(); err != nil {
+		return fmt.Errorf("close the store: %w", err)
+	}
+	log.Info("schema up to date", "store", driver, "took", time.Since(start).Round(time.Millisecond).String())
+	return nil
 }
 
 func run(ctx context.Context) error {

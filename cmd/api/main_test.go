@@ -1,11 +1,20 @@
 package main
 
 import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	_ "github.com/glebarez/go-sqlite" // database/sql driver "sqlite"
+
 	"github.com/astropulse/astroplane/internal/config"
+	"github.com/astropulse/astroplane/internal/testpg"
 )
 
 func TestConfigDefaults(t *testing.T) {
@@ -119,5 +128,81 @@ func TestConfigMetricsAddr(t *testing.T) {
 	err := config.ParseEnviron(&c, map[string]string{"ASTRO_HTTP_ADDR": "127.0.0.1:8080", "ASTRO_METRICS_ADDR": "127.0.0.1:8080"})
 	if err == nil || !strings.Contains(err.Error(), "ASTRO_METRICS_ADDR: ") || !strings.Contains(err.Error(), "a listener of their own") {
 		t.Fatalf("metrics on the API's address: %v", err)
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testpg.Stop()
+	os.Exit(code)
+}
+
+// `api -migrate` creates the schema and returns, on SQLite and on PostgreSQL, reading
+// only the store and log variables: a Temporal address it cannot use, or keys it
+// would refuse, do not stop a migrations job. It bootstraps nothing.
+func TestMigrateCreatesTheSchemaAndExits(t *testing.T) {
+	pg := func(t *testing.T) (string, string, string) {
+		u := testpg.Require(t).NewDatabase(t)
+		return u, "pgx", u
+	}
+	sqlite := func(t *testing.T) (string, string, string) {
+		path := filepath.Join(t.TempDir(), "nested", "astro.db")
+		return "sqlite://" + path, "sqlite", path
+	}
+	for name, db := range map[string]func(*testing.T) (url, driver, dsn string){"sqlite": sqlite, "postgres": pg} {
+		t.Run(name, func(t *testing.T) {
+			url, driver, dsn := db(t)
+			t.Setenv("ASTRO_DATABASE_URL", url)
+			t.Setenv("ASTRO_LOG_LEVEL", "warn")
+			t.Setenv("ASTRO_TEMPORAL_ADDRESS", "not-a-host-port")
+			t.Setenv("ASTRO_ENCRYPTION_KEY", "0123")
+			t.Setenv("ASTRO_HTTP_ADDR", "127.0.0.1:1") // would fail to listen: -migrate serves nothing
+
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			if err := dispatch(ctx, []string{"-migrate"}); err != nil {
+				t.Fatalf("api -migrate: %v", err)
+			}
+
+			sqlDB, err := sql.Open(driver, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sqlDB.Close()
+			for _, table := range []string{"organizations", "api_keys", "clusters", "operations", "audit_events"} {
+				var n int
+				if err := sqlDB.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+					t.Errorf("table %s after -migrate: %v", table, err)
+				} else if n != 0 {
+					t.Errorf("table %s has %d rows after -migrate; a migration bootstraps nothing", table, n)
+				}
+			}
+		})
+	}
+}
+
+// Without -migrate, the API reads its whole configuration; a bad command line or a
+// bad store URL is refused with the reason.
+func TestDispatchRefuses(t *testing.T) {
+	t.Setenv("ASTRO_DATABASE_URL", "mysql://db/astro")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-migrate"}, "ASTRO_DATABASE_URL: "},
+		{[]string{"-migrate", "now"}, "unexpected arguments"},
+		{[]string{"migrate"}, "unexpected arguments"},
+		{[]string{"-serve"}, "flag provided but not defined"},
+		{nil, "ASTRO_DATABASE_URL: "}, // the API itself
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			err := dispatch(t.Context(), tc.args)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("api %v: %v, want an error containing %q", tc.args, err, tc.want)
+			}
+		})
+	}
+	if err := dispatch(t.Context(), []string{"-h"}); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("api -h: %v, want flag.ErrHelp (exit 0)", err)
 	}
 }
