@@ -68,17 +68,22 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", driver, err)
 	}
+	conns := 20
 	if driver == "sqlite" {
 		// WAL lets readers run beside the one writer; transactions begin IMMEDIATE so
 		// writers queue on busy_timeout instead of failing on a lock upgrade.
-		sqlDB.SetMaxOpenConns(4)
+		conns = 4
 		if strings.Contains(url, ":memory:") {
-			sqlDB.SetMaxOpenConns(1) // each connection would get its own empty database
+			conns = 1 // each connection would get its own empty database
 		}
-	} else {
-		sqlDB.SetMaxOpenConns(20)
-		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
+	sqlDB.SetMaxOpenConns(conns)
+	// As many idle as open: database/sql keeps 2 by default, so under concurrent
+	// requests every connection beyond two was closed after each use and opened
+	// again (a PostgreSQL backend forked, SQLite's pragmas rerun, statements
+	// prepared anew) — the largest cost of a request on the store.
+	sqlDB.SetMaxIdleConns(conns)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{db: db, driver: driver}
 	if err := s.migrate(ctx); err != nil {
 		_ = sqlDB.Close()
