@@ -129,7 +129,15 @@ func run(ctx context.Context) error {
 	}
 	defer tc.Close()
 
-	w := worker.New(tc, cfg.Temporal.TaskQueue, worker.Options{MaxConcurrentActivityExecutionSize: cfg.MaxConcurrentActivities})
+	// Provider calls' progress reports go to the store's progress feed, from which the
+	// API pushes them to open progress streams at once.
+	feed := activities.NewProgressFeed(st, log)
+	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
+	feedDone := make(chan struct{})
+	go func() { defer close(feedDone); feed.Run(feedCtx) }()
+	defer func() { stopFeed(); <-feedDone }()
+	w := worker.New(tc, cfg.Temporal.TaskQueue, worker.Options{MaxConcurrentActivityExecutionSize: cfg.MaxConcurrentActivities,
+		BackgroundActivityContext: activities.WithProgressFeed(context.Background(), feed)})
 	notifier, err := notifierActivities(cfg, st)
 	if err != nil {
 		return err
