@@ -30,6 +30,12 @@ import (
 type Config struct {
 	// SimStepDelay is how long each simulated cloud call takes.
 	SimStepDelay time.Duration `env:"ASTRO_SIM_STEP_DELAY" envDefault:"3s"`
+	// SimLedger, when set, is the file the simulated cloud records what it makes in
+	// (sim.OpenLedger): it outlives the worker and is shared by every worker naming it.
+	SimLedger string `env:"ASTRO_SIM_LEDGER"`
+	// SimIgnoreTokens makes the simulated cloud a cloud without idempotency (a retried
+	// create makes a second resource): for checking that the chaos suite catches it.
+	SimIgnoreTokens bool `env:"ASTRO_SIM_IGNORE_TOKENS"`
 	// MaxConcurrentActivities caps the activities this worker runs at once.
 	MaxConcurrentActivities int `env:"ASTRO_WORKER_MAX_CONCURRENT_ACTIVITIES" envDefault:"200"`
 
@@ -142,7 +148,15 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cluster := clusterActivities(st, cfg.SimStepDelay)
+	cloudSim := sim.New(cfg.SimStepDelay)
+	cloudSim.IgnoreTokens = cfg.SimIgnoreTokens
+	if cfg.SimLedger != "" {
+		if cloudSim.Ledger, err = sim.OpenLedger(cfg.SimLedger); err != nil {
+			return fmt.Errorf("ASTRO_SIM_LEDGER: %w", err)
+		}
+		defer cloudSim.Ledger.Close()
+	}
+	cluster := clusterActivities(st, cloudSim)
 	cluster.Finished = func(opType, status string) { finished.WithLabelValues(opType, status).Inc() }
 	workflows.Register(w, workflows.Dependencies{Cluster: cluster, Notifier: notifier})
 	log.Info("worker starting", "taskQueue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address, "store", st.Driver())
@@ -162,11 +176,11 @@ func finishedCounter(reg prometheus.Registerer) (*prometheus.CounterVec, error) 
 // clusterActivities wires every (provider, provisioner) pair a manifest can name to
 // the simulated cloud; real clouds register their pairs here (cloud.Registry.Register),
 // with the credential source that loads connected accounts' credentials.
-func clusterActivities(st *store.Store, stepDelay time.Duration) *activities.Cluster {
+func clusterActivities(st *store.Store, cloudSim *sim.Provider) *activities.Cluster {
 	return &activities.Cluster{
 		Store:        st,
-		Clouds:       sim.Registry(sim.New(stepDelay)),
-		PollInterval: max(stepDelay/4, 50*time.Millisecond),
+		Clouds:       sim.Registry(cloudSim),
+		PollInterval: max(cloudSim.StepDelay/4, 50*time.Millisecond),
 	}
 }
 
