@@ -174,6 +174,12 @@ func TestAPIKeys(t *testing.T) {
 		if err != nil || owner.Key.ID != key.ID || owner.OrgName != "acme" || owner.Role != store.RoleAdmin {
 			t.Fatalf("LookupAPIKey = %+v, %v", owner, err)
 		}
+		if owner.Key.RevokedAt == nil || owner.Key.RevokeReason != "leaked" || string(owner.Key.Hash) != "\x01\x02\x03" || owner.Key.OrgID != org.ID || owner.Key.UserID != user.ID {
+			t.Fatalf("LookupAPIKey lost the key's fields: %+v", owner.Key)
+		}
+		if _, err := s.LookupAPIKey(ctx, []byte{9}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("LookupAPIKey of an unknown hash: %v", err)
+		}
 		dupHash := store.APIKey{ID: store.NewID(), OrgID: org.ID, UserID: user.ID, Source: "cli", Hash: []byte{1, 2, 3}}
 		if err := s.CreateAPIKey(ctx, &dupHash); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("duplicate hash: %v", err)

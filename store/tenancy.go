@@ -14,8 +14,12 @@ func NewID() string { return uuid.NewString() }
 
 // InTx runs fn with a Store bound to one transaction; fn's error rolls it back.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
+	if s.writers != nil {
+		s.writers.Lock()
+		defer s.writers.Unlock()
+	}
 	return translate(s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-		return fn(&Store{db: db, driver: s.driver})
+		return fn(&Store{db: db, driver: s.driver}) // writers nil: a nested InTx joins this one
 	}))
 }
 
