@@ -4,72 +4,36 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 
-	"github.com/astropulse/astroplane/internal/apikey"
 	"github.com/astropulse/astroplane/internal/testpg"
 	"github.com/astropulse/astroplane/internal/testreq"
+	"github.com/astropulse/astroplane/internal/teststack"
 	"github.com/astropulse/astroplane/internal/testtemporal"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testpg.Stop()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
+	teststack.Clean()
 	os.Exit(code)
 }
 
-// stack is the api and worker processes of one test.
+// stack is the api and worker processes of one test (teststack), failing the test
+// where they do.
 type stack struct {
+	*teststack.Stack
 	t       *testing.T
-	bin     string
-	env     []string
-	apiURL  string
-	key     string
-	workers []*exec.Cmd
-}
-
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-// build builds the api and worker once for all the tests of the package.
-func build(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		if binDir, buildErr = os.MkdirTemp("", "astro-e2e-bin-"); buildErr != nil {
-			return
-		}
-		for _, cmd := range []string{"api", "worker"} {
-			if out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, cmd), "../cmd/"+cmd).CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("build %s: %w\n%s", cmd, err, out)
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binDir
+	workers []*teststack.Process
 }
 
 func startStack(t *testing.T, databaseURL string, extraEnv ...string) *stack {
@@ -83,46 +47,24 @@ func startStack(t *testing.T, databaseURL string, extraEnv ...string) *stack {
 // newStack prepares (but does not start) the processes of a stack.
 func newStack(t *testing.T, temporalAddr, databaseURL string, extraEnv ...string) *stack {
 	t.Helper()
-	s := &stack{
-		t:   t,
-		bin: build(t),
-		key: apikey.Generate(),
+	bin, err := teststack.Build()
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The API binds a port of the kernel's choosing and logs it: no port is picked
-	// free, released and raced for.
-	s.env = append(os.Environ(),
-		"ASTRO_HTTP_ADDR=127.0.0.1:0",
-		"ASTRO_DATABASE_URL="+databaseURL,
-		"ASTRO_TEMPORAL_ADDRESS="+temporalAddr,
-		"ASTRO_BOOTSTRAP_API_KEY="+s.key,
-		"ASTRO_LOG_FORMAT=json",
-		"ASTRO_SIM_STEP_DELAY=0s",
-	)
-	s.env = append(s.env, extraEnv...)
-	return s
+	return &stack{t: t, Stack: teststack.New(bin, temporalAddr, databaseURL, extraEnv...)}
 }
 
 // startAll starts a worker and the API and waits until the API is ready.
-func (s *stack) startAll() []*exec.Cmd {
+func (s *stack) startAll() []*teststack.Process {
 	w := s.start("worker")
 	s.workers = append(s.workers, w)
 	a := s.start("api")
 	s.waitReady()
-	return []*exec.Cmd{w, a}
+	return []*teststack.Process{w, a}
 }
 
 // stop interrupts a process and waits for it to exit.
-func (s *stack) stop(cmd *exec.Cmd) {
-	_ = cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
+func (s *stack) stop(p *teststack.Process) { p.Stop() }
 
 // waitProgress waits until the progress status of the cluster's operation is status.
 func (s *stack) waitProgress(cluster, opID, status string) {
@@ -141,111 +83,40 @@ func (s *stack) waitProgress(cluster, opID, status string) {
 	s.t.Fatalf("operation %s never reached %s (last %v)", opID, status, last)
 }
 
-// start runs the named binary until the test ends (or it is killed).
-func (s *stack) start(name string) *exec.Cmd {
+// start runs the named binary until the test ends (or it is killed), and shows its
+// output if the test fails.
+func (s *stack) start(name string) *teststack.Process {
 	s.t.Helper()
-	cmd := exec.Command(filepath.Join(s.bin, name))
-	cmd.Env = s.env
-	logs := &processLog{listening: make(chan string, 1)}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
+	p, err := s.Start(name)
+	if err != nil {
 		s.t.Fatal(err)
 	}
-	if name == "api" {
-		select {
-		case addr := <-logs.listening:
-			s.apiURL = "http://" + addr
-		case <-time.After(60 * time.Second):
-			s.stop(cmd)
-			s.t.Fatalf("api did not log its listening address:\n%s", logs.String())
-		}
-	}
 	s.t.Cleanup(func() {
-		if cmd.ProcessState == nil { // not already stopped or killed by the test
-			s.stop(cmd)
+		if !p.Exited() { // not already stopped or killed by the test
+			p.Stop()
 		}
 		if s.t.Failed() {
-			s.t.Logf("%s output:\n%s", name, logs.String())
+			s.t.Logf("%s output:\n%s", name, p.Log)
 		}
 	})
-	return cmd
+	return p
 }
 
 func (s *stack) waitReady() {
 	s.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(s.apiURL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := s.WaitReady(context.Background(), 30*time.Second); err != nil {
+		s.t.Fatal(err)
 	}
-	s.t.Fatal("api not ready in 30s")
 }
 
 // call sends a request with the bootstrap key and decodes the JSON answer.
 func (s *stack) call(method, path string, body any) (int, map[string]any) {
 	s.t.Helper()
-	var r io.Reader
-	if body != nil {
-		raw, _ := json.Marshal(body)
-		r = bytes.NewReader(raw)
-	}
-	req, _ := http.NewRequestWithContext(context.Background(), method, s.apiURL+path, r)
-	req.Header.Set("X-Astro-API-Key", s.key)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
+	code, out, err := s.Do(context.Background(), method, path, body, nil)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		s.t.Fatalf("%s %s: decode answer: %v", method, path, err)
-	}
-	return resp.StatusCode, out
-}
-
-// processLog keeps a process's output and reports the address the API logs it
-// listens on.
-type processLog struct {
-	mu        sync.Mutex
-	b         bytes.Buffer
-	line      []byte
-	listening chan string
-}
-
-func (l *processLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b.Write(p)
-	l.line = append(l.line, p...)
-	for {
-		i := bytes.IndexByte(l.line, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		var rec struct{ Msg, Addr string }
-		if json.Unmarshal(l.line[:i], &rec) == nil && rec.Msg == "api listening" && rec.Addr != "" {
-			select {
-			case l.listening <- rec.Addr:
-			default:
-			}
-		}
-		l.line = l.line[i+1:]
-	}
-}
-
-func (l *processLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	return code, out
 }
 
 // stablePort returns a port for a server that must come back on the same one.
@@ -314,10 +185,7 @@ func TestWorkerKilledMidDeploy(t *testing.T) {
 	opID := body["data"].(map[string]any)["operationId"].(string)
 	events := s.stream("survivor", opID)
 	s.waitPhase(opID, "control-plane", "wait-active")
-	if err := worker.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = worker.Wait()
+	worker.Kill()
 	killedAt := time.Now()
 	s.start("worker")
 
@@ -363,8 +231,8 @@ type streamEvent struct {
 func (s *stack) stream(cluster, opID string) <-chan streamEvent {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	url := "ws" + strings.TrimPrefix(s.apiURL, "http") + "/api/v1/clusters/" + cluster + "/progress/stream?operationId=" + opID
-	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: http.Header{"X-Astro-API-Key": {s.key}}})
+	url := "ws" + strings.TrimPrefix(s.URL(), "http") + "/api/v1/clusters/" + cluster + "/progress/stream?operationId=" + opID
+	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: http.Header{"X-Astro-API-Key": {s.Key}}})
 	if err != nil {
 		cancel()
 		s.t.Fatalf("open progress stream: %v", err)

@@ -14,18 +14,19 @@ import (
 	"unicode/utf8"
 
 	"github.com/astropulse/astroplane/internal/testreq"
+	"github.com/astropulse/astroplane/internal/teststack"
 	"github.com/astropulse/astroplane/internal/testtemporal"
 )
 
 // makeRun starts `make run` in the repository in its own process group, on ports of
 // its own and a data folder of the test's, and returns its command and output.
-func makeRun(t *testing.T, env ...string) (*exec.Cmd, *processLog) {
+func makeRun(t *testing.T, env ...string) (*exec.Cmd, *teststack.Log) {
 	t.Helper()
 	cmd := exec.Command("make", "--no-print-directory", "run")
 	cmd.Dir = ".."
 	cmd.Env = append(os.Environ(), append([]string{"ASTRO_DATA_DIR=" + t.TempDir()}, env...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out := &processLog{listening: make(chan string, 1)}
+	out := teststack.NewLog()
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

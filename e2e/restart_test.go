@@ -1,17 +1,11 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/astropulse/astroplane/approval"
 	"github.com/astropulse/astroplane/internal/testtemporal"
@@ -24,23 +18,9 @@ const signingKey = "QMKv6A1qFzBLHrea1-zMedjpHpMdYr9OHBh13XU-vY2hsdAr" // random:
 // and approves: the deploy carries on to READY. The wait is workflow state on a
 // durable timer, not anything a process keeps.
 func TestApprovalWaitSurvivesRestarts(t *testing.T) {
-	cli := testtemporal.RequireCLI(t)
 	dir := t.TempDir()
-	port := stablePort(t)
-	startTemporal := func() *testsuite.DevServer {
-		srv, err := testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
-			ExistingPath: cli, DBFilename: filepath.Join(dir, "temporal.db"), LogLevel: "error",
-			ClientOptions:    &client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", port), Namespace: "default"},
-			SearchAttributes: testtemporal.SearchAttributes, ExtraArgs: []string{"--headless"},
-			Stdout: os.Stderr, Stderr: os.Stderr,
-		})
-		if err != nil {
-			t.Fatalf("start temporal: %v", err)
-		}
-		return srv
-	}
-	dev := startTemporal()
-	s := newStack(t, dev.FrontendHostPort(), "sqlite://"+filepath.Join(dir, "astro.db"),
+	dev := testtemporal.StartFile(t, filepath.Join(dir, "temporal.db"))
+	s := newStack(t, dev.Address(), "sqlite://"+filepath.Join(dir, "astro.db"),
 		"ASTRO_APPROVAL_SIGNING_KEY="+signingKey, "ASTRO_ENCRYPTION_KEY=kZb7aZJyKwZN/WSzEeQMb56oMhQCtuYqeDctmrDRcnU=")
 	procs := s.startAll()
 
@@ -59,11 +39,9 @@ func TestApprovalWaitSurvivesRestarts(t *testing.T) {
 	for _, p := range procs {
 		s.stop(p)
 	}
-	if err := dev.Stop(); err != nil {
-		t.Logf("stop temporal: %v", err)
+	if err := dev.Restart(); err != nil {
+		t.Fatal(err)
 	}
-	dev = startTemporal()
-	t.Cleanup(func() { _ = dev.Stop() })
 	s.startAll()
 	s.waitReady()
 	s.waitProgress("patient", opID, "WAITING_FOR_APPROVAL")

@@ -137,7 +137,7 @@ func (s *stack) as(cred credential, method, path string, body any) (int, map[str
 		}
 		r = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(context.Background(), method, s.apiURL+path, r)
+	req, err := http.NewRequestWithContext(context.Background(), method, s.URL()+path, r)
 	if err != nil {
 		s.t.Fatal(err)
 	}

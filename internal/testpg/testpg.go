@@ -28,6 +28,11 @@ type Server struct {
 	// URL is the admin connection URL (database "postgres").
 	URL  string
 	stop func()
+	// ctl runs pg_ctl on the server's data directory, with its options; nil for a
+	// server named by ASTRO_TEST_POSTGRES_URL.
+	ctl func(args ...string) error
+	// own marks a server StartOwn started, which the test may stop and start.
+	own bool
 }
 
 var (
@@ -80,10 +85,63 @@ func (s *Server) NewDatabase(t testing.TB) string {
 	return strings.Replace(s.URL, "/postgres?", "/"+name+"?", 1)
 }
 
+// StartOwn starts a PostgreSQL server for the test alone, from the machine's binaries
+// (never the one ASTRO_TEST_POSTGRES_URL names), which the test may stop and start
+// again (Down, Up, Restart); it is removed when the test ends. Without the binaries
+// the test fails, or skips under testreq.SkipEnv.
+func StartOwn(t testing.TB) *Server {
+	t.Helper()
+	s, err := startLocal(true)
+	if err != nil {
+		testreq.Missing(t, fmt.Sprintf("PostgreSQL server binaries not available: %v", err), "install them (`make tools`)")
+	}
+	s.own = true
+	t.Cleanup(s.stop)
+	return s
+}
+
+// Down stops the server the way a crash would (immediate shutdown: no checkpoint,
+// clients cut off; the next start recovers from the WAL). Only for a server
+// StartOwn started.
+func (s *Server) Down() error {
+	if !s.own {
+		return fmt.Errorf("testpg: %s is not a server of the test's own", s.URL)
+	}
+	return s.ctl("-m", "immediate", "-w", "stop")
+}
+
+// Up starts a server Down stopped again, on the same data directory and port, and
+// waits until it answers.
+func (s *Server) Up() error {
+	if !s.own {
+		return fmt.Errorf("testpg: %s is not a server of the test's own", s.URL)
+	}
+	if err := s.ctl("-w", "-t", "60", "start"); err != nil {
+		return err
+	}
+	return waitReady(s.URL)
+}
+
+// Restart is Down then Up.
+func (s *Server) Restart() error {
+	if err := s.Down(); err != nil {
+		return err
+	}
+	return s.Up()
+}
+
 func start() (*Server, error) {
 	if url := os.Getenv("ASTRO_TEST_POSTGRES_URL"); url != "" {
 		return &Server{URL: url}, nil
 	}
+	return startLocal(false)
+}
+
+// startLocal initialises a data directory in a new temporary directory and starts a
+// server on it. Without fsync (an operating system crash is not what tests
+// simulate); with synchronous commits when crashSafe, so that a commit survives
+// the server's own crash (Down), and without them, faster, otherwise.
+func startLocal(crashSafe bool) (*Server, error) {
 	bin, err := findBin()
 	if err != nil {
 		return nil, err
@@ -116,12 +174,18 @@ func start() (*Server, error) {
 	if err := run(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"); err != nil {
 		return nil, err
 	}
-	opts := fmt.Sprintf("-h 127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", port, dir)
-	if err := run(filepath.Join(bin, "pg_ctl"), "-D", data, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "-o", opts, "start"); err != nil {
+	opts := fmt.Sprintf("-h 127.0.0.1 -p %d -k %s -c fsync=off -c full_page_writes=off -c max_connections=200", port, dir)
+	if !crashSafe {
+		opts += " -c synchronous_commit=off"
+	}
+	ctl := func(args ...string) error {
+		return run(append([]string{filepath.Join(bin, "pg_ctl"), "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts}, args...)...)
+	}
+	if err := ctl("-w", "-t", "60", "start"); err != nil {
 		return nil, err
 	}
 	stop := func() {
-		_ = run(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop")
+		_ = ctl("-m", "immediate", "-w", "stop")
 		_ = os.RemoveAll(dir)
 	}
 	url := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
@@ -129,7 +193,7 @@ func start() (*Server, error) {
 		stop()
 		return nil, err
 	}
-	return &Server{URL: url, stop: stop}, nil
+	return &Server{URL: url, stop: stop, ctl: ctl}, nil
 }
 
 // findBin finds the newest PostgreSQL server binaries on the machine.

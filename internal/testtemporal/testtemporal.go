@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"go.temporal.io/sdk/client"
@@ -82,4 +83,77 @@ func CLIPath() string {
 		dir = filepath.Dir(dir)
 	}
 	return ""
+}
+
+// FileServer is a dev server that keeps its state in a file and listens on a fixed
+// port, so that it can be stopped and started again on the same state and address,
+// as production restarts its Temporal server.
+type FileServer struct {
+	cli, db string
+	port    int
+	mu      sync.Mutex
+	srv     *testsuite.DevServer
+}
+
+// StartFile starts a dev server on the database file db (created if missing) and a
+// port of its own, and stops it when the test ends. Without the CLI the test fails,
+// or skips under testreq.SkipEnv.
+func StartFile(t testing.TB, db string) *FileServer {
+	t.Helper()
+	port, err := testreq.Port()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &FileServer{cli: RequireCLI(t), db: db, port: port}
+	if err := f.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Stop() })
+	return f
+}
+
+// Address is the server's frontend host:port, the same across restarts.
+func (f *FileServer) Address() string { return fmt.Sprintf("127.0.0.1:%d", f.port) }
+
+// Start starts the server on its file and port; it returns once the server answers.
+// Starting a running server does nothing.
+func (f *FileServer) Start() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.srv != nil {
+		return nil
+	}
+	srv, err := testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
+		ExistingPath: f.cli, DBFilename: f.db, LogLevel: "error",
+		ClientOptions: &client.Options{HostPort: f.Address(), Namespace: "default",
+			Logger: tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))},
+		SearchAttributes: SearchAttributes, ExtraArgs: []string{"--headless"},
+		Stdout: os.Stderr, Stderr: os.Stderr,
+	})
+	if err != nil {
+		return fmt.Errorf("start temporal dev server on %s: %w", f.db, err)
+	}
+	f.srv = srv
+	return nil
+}
+
+// Stop interrupts the server and waits for it to exit: a second server on the same
+// file while the first still runs would corrupt it.
+func (f *FileServer) Stop() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.srv == nil {
+		return nil
+	}
+	srv := f.srv
+	f.srv = nil
+	srv.Client().Close()
+	return srv.Stop()
+}
+
+// Restart stops the server and starts it again on the same file and port.
+func (f *FileServer) Restart() error {
+	// An interrupted dev server exits with an error status; it stopped all the same.
+	_ = f.Stop()
+	return f.Start()
 }
