@@ -122,7 +122,7 @@ const approvalExpiryChange = "approval-expiry-deadline"
 // an ApplicationError of type Rejected or Expired otherwise, or the cancellation.
 func (g *gate) await(ctx workflow.Context, t *tracker, op Operation, opType, clusterName string, in *ApprovalGate) error {
 	if in == nil || workflow.GetVersion(ctx, approvalChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		t.skip(StepApproval, "no approval required")
+		t.skip(ctx, StepApproval, "no approval required")
 		return nil
 	}
 	var a *activities.Notifier
@@ -146,6 +146,7 @@ func (g *gate) await(ctx workflow.Context, t *tracker, op Operation, opType, clu
 		fmt.Sprintf("The %s of cluster %s waits for approval until %s (operation %s).", opType, clusterName, expiresAt.UTC().Format(time.RFC1123), op.OperationID))
 	t.p.Status = StatusWaitingForApproval
 	t.p.Approval = &Approval{RequestedFrom: asked.Approvers, ExpiresAt: expiresAt, Status: store.ApprovalPending}
+	t.publish(ctx)
 	g.open = true
 
 	// Links go out on their own; the gate waits for the decision, not for delivery.
@@ -177,6 +178,7 @@ func (g *gate) await(ctx workflow.Context, t *tracker, op Operation, opType, clu
 	}
 	now := workflow.Now(ctx)
 	t.p.Approval.Status, t.p.Approval.DecidedBy, t.p.Approval.DecidedAt = status, by, &now
+	t.publish(ctx)
 	err = workflow.ExecuteActivity(storeOptions(ctx), a.RecordApprovalDecision, activities.DecisionInput{
 		OrgID: op.OrgID, ClusterID: op.ClusterID, OperationID: op.OperationID, OperationType: opType, Status: status, DecidedBy: by,
 	}).Get(ctx, nil)

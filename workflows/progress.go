@@ -52,10 +52,22 @@ type Progress struct {
 	LeftBehind []Leftover `json:"leftBehind,omitempty"`
 }
 
-// tracker keeps an operation's Progress as the workflow walks its steps and answers
-// the progress query. Times come from workflow.Now, so replay reproduces them.
+// MemoProgress is the memo field in which an operation's workflow keeps its Progress.
+const MemoProgress = "progress"
+
+// progressMemoChange: from it on, the workflow keeps its Progress in its memo
+// (MemoProgress) at every change, besides answering the progress query, so the API
+// reads progress with one DescribeWorkflowExecution, which the Temporal server answers
+// from the workflow's mutable state alone — no round trip to a worker, no replay, the
+// same cost at any history length. Workflows started before it answer the query only.
+const progressMemoChange = "progress-memo"
+
+// tracker keeps an operation's Progress as the workflow walks its steps, answers
+// the progress query and (see progressMemoChange) keeps the memo up to date. Times
+// come from workflow.Now, so replay reproduces them.
 type tracker struct {
-	p Progress
+	p    Progress
+	memo bool // Progress goes to the memo at every change
 }
 
 func newTracker(ctx workflow.Context, op Operation, opType string, steps ...string) (*tracker, error) {
@@ -68,7 +80,24 @@ func newTracker(ctx workflow.Context, op Operation, opType string, steps ...stri
 	}
 	err := workflow.SetQueryHandlerWithOptions(ctx, QueryProgress, func() (Progress, error) { return t.p, nil },
 		workflow.QueryHandlerOptions{Description: "The operation's phase, status, percent and steps."})
-	return t, err
+	if err != nil {
+		return nil, err
+	}
+	t.memo = workflow.GetVersion(ctx, progressMemoChange, workflow.DefaultVersion, 1) >= 1
+	t.publish(ctx)
+	return t, nil
+}
+
+// publish puts the Progress in the workflow's memo. Every method that changes it
+// calls publish; code that changes t.p directly calls it before it next blocks.
+func (t *tracker) publish(ctx workflow.Context) {
+	if !t.memo {
+		return
+	}
+	if err := workflow.UpsertMemo(ctx, map[string]any{MemoProgress: t.p}); err != nil {
+		// Only an unencodable value fails here; the query still answers.
+		workflow.GetLogger(ctx).Error("progress memo not updated", "error", err)
+	}
 }
 
 func (t *tracker) step(name string) *Step {
@@ -86,6 +115,7 @@ func (t *tracker) start(ctx workflow.Context, name string) {
 	s := t.step(name)
 	s.Status, s.StartedAt = StepRunning, &now
 	t.p.Phase = name
+	t.publish(ctx)
 }
 
 // startCompensation adds and starts a step that undoes name.
@@ -100,12 +130,14 @@ func (t *tracker) end(ctx workflow.Context, status, message string) {
 	s := t.step(t.p.Phase)
 	s.Status, s.EndedAt, s.Message = status, &now, message
 	t.p.Percent = t.percent()
+	t.publish(ctx)
 }
 
-func (t *tracker) skip(name, why string) {
+func (t *tracker) skip(ctx workflow.Context, name, why string) {
 	s := t.step(name)
 	s.Status, s.Message = StepSkipped, why
 	t.p.Percent = t.percent()
+	t.publish(ctx)
 }
 
 // percent counts finished forward steps; compensation is not progress.
@@ -131,13 +163,14 @@ func (t *tracker) finish(ctx workflow.Context, status, message string) {
 	t.p.Status, t.p.Message, t.p.EndedAt = status, message, &now
 	if status == StatusSucceeded {
 		t.p.Phase, t.p.Percent = "done", 100
-		return
-	}
-	for i := range t.p.Steps {
-		if t.p.Steps[i].Status == StepPending {
-			t.p.Steps[i].Status = StepCancelled
+	} else {
+		for i := range t.p.Steps {
+			if t.p.Steps[i].Status == StepPending {
+				t.p.Steps[i].Status = StepCancelled
+			}
 		}
 	}
+	t.publish(ctx)
 }
 
 // stepStatusFor is how a step that ended with err is shown.

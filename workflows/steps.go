@@ -37,7 +37,7 @@ func (r *runner) run(ctx workflow.Context, list []step) error {
 	log := workflow.GetLogger(ctx)
 	for _, s := range list {
 		if s.skip != "" {
-			r.t.skip(s.name, s.skip)
+			r.t.skip(ctx, s.name, s.skip)
 			log.Info("step skipped", "operationID", r.op.OperationID, "step", s.name, "reason", s.skip)
 			continue
 		}

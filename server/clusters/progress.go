@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/astropulse/astroplane/server/api"
@@ -117,65 +115,83 @@ func (s *Server) deletedCluster(c echo.Context, name string, notFound error) err
 	return &httpx.APIError{Status: http.StatusGone, Code: httpx.CodeClusterDeleted, Message: msg, Details: details}
 }
 
-// progress asks the operation's workflow for its progress and adds the running
-// activity's heartbeat to the running step. When no worker can answer the query
-// (all down), it falls back to what the store and Temporal know of the operation.
+// progress reads the operation's progress with one DescribeWorkflowExecution: the
+// workflow keeps its Progress in its memo, and the running activity's heartbeat comes
+// in the same answer; the Temporal server answers it alone, at the same cost at any
+// history length. A workflow started before it kept the memo is asked its progress
+// query; when no worker can answer that (all down), what the store and Temporal know
+// of the operation stands in.
 func (s *Server) progress(ctx context.Context, op store.Operation) (workflows.Progress, map[string]any, error) {
 	if s.temporal == nil {
 		return workflows.Progress{}, nil, httpx.ErrNoTemporal
 	}
-	// Query and Describe are independent: ask both at once.
-	var (
-		pr   workflows.Progress
-		qerr error
-		desc *workflowservice.DescribeWorkflowExecutionResponse
-		derr error
-		wg   sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		var d *client.WorkflowExecutionDescription
-		if d, derr = s.temporal.DescribeWorkflow(ctx, op.WorkflowID, ""); derr == nil {
-			desc = d.RawResponse
-		}
-	}()
+	d, err := s.temporal.DescribeWorkflow(ctx, op.WorkflowID, "")
+	if err != nil {
+		return workflows.Progress{}, nil, fmt.Errorf("progress of %s: describe: %w", op.WorkflowID, err)
+	}
+	desc := d.RawResponse
+	pr, ok, err := memoProgress(desc)
+	if err != nil {
+		return workflows.Progress{}, nil, fmt.Errorf("progress of %s: %w", op.WorkflowID, err)
+	}
+	if !ok {
+		pr = s.queryProgress(ctx, op, desc)
+	}
+	return pr, heartbeatDetail(desc), nil
+}
+
+// memoProgress is the Progress the workflow keeps in its memo, if it keeps one.
+func memoProgress(desc *workflowservice.DescribeWorkflowExecutionResponse) (workflows.Progress, bool, error) {
+	var pr workflows.Progress
+	field := desc.GetWorkflowExecutionInfo().GetMemo().GetFields()[workflows.MemoProgress]
+	if field == nil {
+		return pr, false, nil
+	}
+	if err := converter.GetDefaultDataConverter().FromPayload(field, &pr); err != nil {
+		return pr, false, fmt.Errorf("decode the progress memo: %w", err)
+	}
+	return pr, true, nil
+}
+
+// queryProgress asks the workflow's progress query, for a workflow without the memo.
+func (s *Server) queryProgress(ctx context.Context, op store.Operation, desc *workflowservice.DescribeWorkflowExecutionResponse) workflows.Progress {
+	var pr workflows.Progress
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	resp, qerr := s.temporal.QueryWorkflow(qctx, op.WorkflowID, "", workflows.QueryProgress)
-	if qerr == nil {
-		qerr = resp.Get(&pr)
+	resp, err := s.temporal.QueryWorkflow(qctx, op.WorkflowID, "", workflows.QueryProgress)
+	if err == nil {
+		err = resp.Get(&pr)
 	}
-	wg.Wait()
-	if qerr != nil {
-		if derr != nil {
-			return workflows.Progress{}, nil, fmt.Errorf("progress of %s: query: %v; describe: %w", op.WorkflowID, qerr, derr) //nolint:errorlint // the answer is classified by describe's error alone
-		}
-		pr = workflows.Progress{OperationID: op.ID, OperationType: op.Type, ClusterID: op.ClusterID, Phase: "unknown",
-			Status: statusOf(desc.WorkflowExecutionInfo.Status), Message: "step details unavailable: no worker answered", Steps: []workflows.Step{}}
-		if st := desc.WorkflowExecutionInfo.StartTime; st != nil {
-			pr.StartedAt = st.AsTime()
-		}
+	if err == nil {
+		return pr
 	}
+	pr = workflows.Progress{OperationID: op.ID, OperationType: op.Type, ClusterID: op.ClusterID, Phase: "unknown",
+		Status: statusOf(desc.WorkflowExecutionInfo.Status), Message: "step details unavailable: no worker answered", Steps: []workflows.Step{}}
+	if st := desc.WorkflowExecutionInfo.StartTime; st != nil {
+		pr.StartedAt = st.AsTime()
+	}
+	return pr
+}
+
+// heartbeatDetail is what the running activity last reported, for the running step.
+func heartbeatDetail(desc *workflowservice.DescribeWorkflowExecutionResponse) map[string]any {
 	var detail map[string]any
-	if derr == nil {
-		for _, pa := range desc.PendingActivities {
-			detail = map[string]any{"activity": pa.ActivityType.GetName(), "attempt": pa.Attempt}
-			if pa.HeartbeatDetails != nil {
-				var hb any
-				if err := converter.GetDefaultDataConverter().FromPayloads(pa.HeartbeatDetails, &hb); err == nil {
-					detail["heartbeat"] = hb
-				}
-			}
-			if t := pa.LastHeartbeatTime; t != nil {
-				detail["lastHeartbeatAt"] = t.AsTime()
-			}
-			if f := pa.LastFailure; f != nil {
-				detail["lastFailure"] = f.GetMessage()
+	for _, pa := range desc.PendingActivities {
+		detail = map[string]any{"activity": pa.ActivityType.GetName(), "attempt": pa.Attempt}
+		if pa.HeartbeatDetails != nil {
+			var hb any
+			if err := converter.GetDefaultDataConverter().FromPayloads(pa.HeartbeatDetails, &hb); err == nil {
+				detail["heartbeat"] = hb
 			}
 		}
+		if t := pa.LastHeartbeatTime; t != nil {
+			detail["lastHeartbeatAt"] = t.AsTime()
+		}
+		if f := pa.LastFailure; f != nil {
+			detail["lastFailure"] = f.GetMessage()
+		}
 	}
-	return pr, detail, nil
+	return detail
 }
 
 // progressView is the API's form of pr; detail (the running activity's heartbeat)
