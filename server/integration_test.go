@@ -190,6 +190,12 @@ func TestClusterLifecycleThroughTheRealAPI(t *testing.T) {
 		items := e.data(a)["items"].([]any)
 		return string(a.Body), len(items) == 3
 	})
+	for _, it := range e.data(e.do(http.MethodGet, "/api/v1/cluster-progress?operationType=deploy", e.key, nil))["items"].([]any) {
+		item := it.(map[string]any)
+		if item["phase"] != "done" || item["percent"] != float64(100) || len(item["steps"].([]any)) < 5 || item["clusterId"] == nil {
+			t.Fatalf("listed operation without its progress (phase, percent, steps, cluster): %v", item)
+		}
+	}
 	page := e.data(e.do(http.MethodGet, "/api/v1/cluster-progress?limit=2", e.key, nil))
 	if len(page["items"].([]any)) != 2 || page["nextPageToken"] == nil {
 		t.Fatalf("first page: %v", page)

@@ -326,6 +326,17 @@ func (s *Server) ListClusterProgress(c echo.Context, params api.ListClusterProgr
 				item.Percent = 100
 			}
 		}
+		// Visibility carries the memo: phase, percent and steps with no query per row.
+		if field := ex.GetMemo().GetFields()[workflows.MemoProgress]; field != nil {
+			var pr workflows.Progress
+			if err := converter.GetDefaultDataConverter().FromPayload(field, &pr); err == nil {
+				full := progressView(pr, nil, store.Cluster{ID: pr.ClusterID, Name: name})
+				if ex.CloseTime != nil && pr.EndedAt == nil { // ended without the workflow saying so (terminated)
+					full.Status, full.EndedAt = item.Status, item.EndedAt
+				}
+				item = full
+			}
+		}
 		list.Items = append(list.Items, item)
 	}
 	if len(resp.NextPageToken) > 0 {
