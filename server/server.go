@@ -74,6 +74,9 @@ type Options struct {
 	// client's tracing interceptor (internal/telemetry) continues into the
 	// workflow; nil: the global provider (a no-op one unless telemetry set it).
 	TracerProvider trace.TracerProvider
+	// Streams caps the progress streams open on this process per API key and per
+	// organization (zero values: 50 and 500); see clusters.StreamLimits.
+	Streams clusters.StreamLimits
 }
 
 // Server serves the API: every operation of openapi.yaml, answered by the handlers
@@ -155,6 +158,7 @@ func New(opts Options) (*Server, error) {
 		apikeysServer: apikeys.NewServer(opts.Store, audit),
 		auditServer:   auditlog.NewServer(opts.Store, opts.Log),
 	}
+	h.SetStreamLimits(opts.Streams)
 	s := &Server{store: opts.Store, log: opts.Log, verifier: opts.Verifier, contract: ct, ruleFaults: h.RuleFaults}
 	s.keyAudit = newKeyAudit(opts.Store, audit)
 

@@ -22,6 +22,7 @@ import (
 	"github.com/astropulse/astroplane/internal/config"
 	"github.com/astropulse/astroplane/internal/telemetry"
 	"github.com/astropulse/astroplane/server"
+	"github.com/astropulse/astroplane/server/clusters"
 	"github.com/astropulse/astroplane/server/ratelimit"
 	"github.com/astropulse/astroplane/store"
 )
@@ -35,6 +36,10 @@ type Config struct {
 	BootstrapAPIKey     string `env:"ASTRO_BOOTSTRAP_API_KEY"`
 	BootstrapOrg        string `env:"ASTRO_BOOTSTRAP_ORG" envDefault:"default"`
 	BootstrapAdminEmail string `env:"ASTRO_BOOTSTRAP_ADMIN_EMAIL" envDefault:"admin@localhost"`
+	// StreamsPerKey and StreamsPerOrg cap the progress streams (WebSockets) open on
+	// this process per API key (or user of a bearer token) and per organization.
+	StreamsPerKey int `env:"ASTRO_STREAMS_PER_KEY" envDefault:"50"`
+	StreamsPerOrg int `env:"ASTRO_STREAMS_PER_ORG" envDefault:"500"`
 
 	Log      config.Log
 	Store    config.Store
@@ -66,6 +71,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("ASTRO_MAX_BODY_BYTES: %d is not a positive number of bytes", c.MaxBodyBytes))
+	}
+	if c.StreamsPerKey <= 0 {
+		errs = append(errs, fmt.Errorf("ASTRO_STREAMS_PER_KEY: %d is not a positive number", c.StreamsPerKey))
+	}
+	if c.StreamsPerOrg <= 0 {
+		errs = append(errs, fmt.Errorf("ASTRO_STREAMS_PER_ORG: %d is not a positive number", c.StreamsPerOrg))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("ASTRO_SHUTDOWN_TIMEOUT: %s is not a positive duration", c.ShutdownTimeout))
@@ -227,6 +238,7 @@ func run(ctx context.Context) error {
 		Box: box, Signer: signer, Guard: guard, ServerSMTPHost: cfg.Relay.SMTPHost, Verifier: verifier,
 		RateLimits:     &ratelimit.Limits{PerIP: cfg.Edge.RateIP, BurstIP: cfg.Edge.BurstIP, PerKey: cfg.Edge.RateKey, BurstKey: cfg.Edge.BurstKey},
 		TrustedProxies: proxies, Metrics: metrics, TracerProvider: tel.TracerProvider,
+		Streams: clusters.StreamLimits{PerKey: cfg.StreamsPerKey, PerOrg: cfg.StreamsPerOrg},
 	})
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"sync"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
@@ -36,6 +37,9 @@ type Server struct {
 	audit     httpx.Audit
 }
 
+	// hub feeds the progress streams (see streamHub).
+	hub     *hub
+	hubOnce sync.Once
 // NewServer returns the cluster handlers: records in st, workflows started on
 // taskQueue through tc (without a client, operations that need Temporal answer 503),
 // failures that cannot be answered logged to log, changes recorded by audit.

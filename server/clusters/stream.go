@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -18,14 +19,21 @@ import (
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
+	"github.com/astropulse/astroplane/workflows"
 )
 
 // StreamClusterProgress upgrades to a WebSocket and pushes the operation's progress
-// each time it changes, then its terminal state, then closes. Changes are learned by
-// long-polling the workflow's history on the Temporal server (each step is an
-// activity event there), not by polling on a timer; the server keeps the history, so
-// the stream carries on while workers restart. Authentication happens before the
-// upgrade (the usual X-Astro-API-Key header), so an unauthenticated client gets a 401.
+// each time it changes, then its terminal state, then closes. Step changes are
+// learned by long-polling the workflow's history on the Temporal server (each step is
+// an activity event there), not by polling on a timer; the server keeps the history,
+// so the stream carries on while workers restart. The running step's provider
+// reports (heartbeat details) come from the store's progress feed through the
+// process's hub, milliseconds after the worker saw them. Authentication happens
+// before the upgrade (the usual X-Astro-API-Key header), so an unauthenticated client
+// gets a 401, and a key or organization over its cap of open streams a 429. A stream
+// opened with an API key closes (1008) within about a second of the key being
+// revoked, deleted or expiring. Failures reach the client as a generic message with
+// the request's trace ID; their detail goes to the log.
 func (s *Server) StreamClusterProgress(c echo.Context, clusterID string, params api.StreamClusterProgressParams) error {
 	if !webSocketUpgrade(c.Request()) {
 		c.Response().Header().Set("Upgrade", "websocket")
@@ -36,65 +44,243 @@ func (s *Server) StreamClusterProgress(c echo.Context, clusterID string, params 
 	if err != nil {
 		return err
 	}
+	p, err := httpx.MustPrincipal(c)
+	if err != nil {
+		return err
+	}
+	sub, err := s.streamHub().subscribe(p, op.WorkflowID)
+	if err != nil {
+		return err
+	}
+	defer sub.unsubscribe()
 	conn, err := websocket.Accept(c.Response(), c.Request(), nil)
 	if err != nil {
 		return nil // Accept has answered the client already
 	}
 	defer conn.CloseNow()
+	traceID := httpx.TraceID(c)
 	// The request context ends when the handler returns; the stream lives on its own,
 	// ending when the client goes away (CloseRead) or the operation ends.
 	ctx := conn.CloseRead(context.WithoutCancel(c.Request().Context()))
 	ctx, cancel := context.WithTimeout(ctx, 24*time.Hour)
 	defer cancel()
-	if err := s.streamProgress(ctx, conn, cl, op); err != nil && ctx.Err() == nil {
-		msg := err.Error()
+	err = s.streamProgress(ctx, conn, cl, op, sub)
+	switch {
+	case errors.Is(err, errStreamEnded):
+		msg := sub.endReason
 		_ = wsjson.Write(ctx, conn, api.ClusterProgressEvent{Type: api.ClusterProgressEventTypeError, Error: &msg})
-		s.log.WarnContext(ctx, "progress stream ended", "err", err, "operationID", op.ID, "traceID", httpx.TraceID(c))
-		conn.Close(websocket.StatusInternalError, "stream failed")
-		return nil
+		s.log.InfoContext(ctx, "progress stream closed", "reason", sub.endReason, "operationID", op.ID, "traceID", traceID)
+		conn.Close(websocket.StatusPolicyViolation, sub.endReason)
+	case err != nil && ctx.Err() == nil:
+		// The cause stays in the log: it may name internal hosts, queries or state.
+		msg := "progress stream failed; trace ID " + traceID
+		_ = wsjson.Write(ctx, conn, api.ClusterProgressEvent{Type: api.ClusterProgressEventTypeError, Error: &msg})
+		s.log.WarnContext(ctx, "progress stream ended", "err", err, "operationID", op.ID, "traceID", traceID)
+		conn.Close(websocket.StatusInternalError, msg)
+	case err == nil:
+		conn.Close(websocket.StatusNormalClosure, "operation ended")
 	}
-	conn.Close(websocket.StatusNormalClosure, "operation ended")
 	return nil
 }
 
-func (s *Server) streamProgress(ctx context.Context, conn *websocket.Conn, cl store.Cluster, op store.Operation) error {
-	var last []byte
-	push := func(kind api.ClusterProgressEventType) error {
-		pr, detail, err := s.progress(ctx, op)
-		if err != nil {
-			return err
-		}
-		view := progressView(pr, detail, cl)
-		raw, _ := json.Marshal(view)
-		if kind == api.ClusterProgressEventTypeProgress && bytes.Equal(raw, last) {
-			return nil
-		}
-		last = raw
-		return wsjson.Write(ctx, conn, api.ClusterProgressEvent{Type: kind, Progress: &view})
-	}
-	if err := push(api.ClusterProgressEventTypeProgress); err != nil {
+// errStreamEnded: the hub ended the stream (sub.endReason says why).
+var errStreamEnded = errors.New("stream ended by the server")
+
+// refresh is a progress read for a stream: seq is the number of reads asked for
+// when it began, so a read older than a request is told apart.
+type refresh struct {
+	seq    uint64
+	pr     workflows.Progress
+	detail map[string]any
+	err    error
+}
+
+func (s *Server) streamProgress(ctx context.Context, conn *websocket.Conn, cl store.Cluster, op store.Operation, sub *subscription) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pr, detail, err := s.progress(ctx, op)
+	if err != nil {
 		return err
 	}
+	view := &streamView{cl: cl}
+	view.set(pr, detail, 0)
+	if err := view.push(ctx, conn, api.ClusterProgressEventTypeProgress); err != nil {
+		return err
+	}
+	var asked atomic.Uint64 // progress reads asked for
+	kick := make(chan struct{}, 1)
+	ask := func() uint64 {
+		n := asked.Add(1)
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+		return n
+	}
+	refreshes := make(chan refresh)
+	go func() { // reads the progress when asked, one read at a time
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-kick:
+			}
+			r := refresh{seq: asked.Load()}
+			r.pr, r.detail, r.err = s.progress(ctx, op)
+			select {
+			case refreshes <- r:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	closed := make(chan error, 1)
+	go func() { closed <- s.followHistory(ctx, op, func() { ask() }) }()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-sub.ended:
+			return errStreamEnded
+		case err := <-closed:
+			if err != nil {
+				return err
+			}
+			pr, detail, err := s.progress(ctx, op)
+			if err != nil {
+				return err
+			}
+			view.set(pr, detail, asked.Load())
+			return view.push(ctx, conn, api.ClusterProgressEventTypeCompleted)
+		case r := <-refreshes:
+			if r.err != nil {
+				// A query can fail while no worker is up; the next event tries again.
+				s.log.DebugContext(ctx, "progress query failed during stream", "err", r.err, "operationID", op.ID)
+				continue
+			}
+			view.set(r.pr, r.detail, r.seq)
+		case <-sub.ready:
+			for _, r := range sub.take() {
+				if view.take(r) {
+					view.waitingSeq = ask()
+				}
+			}
+		}
+		if err := view.push(ctx, conn, api.ClusterProgressEventTypeProgress); err != nil {
+			return err
+		}
+	}
+}
+
+// followHistory long-polls the workflow's history, calling changed on each event
+// that can change its progress, and returns when the workflow has closed (nil) or
+// the poll fails.
+func (s *Server) followHistory(ctx context.Context, op store.Operation, changed func()) error {
 	it := s.temporal.GetWorkflowHistory(ctx, op.WorkflowID, "", true, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
 			return err
 		}
 		if closes(ev) {
-			return push(api.ClusterProgressEventTypeCompleted)
+			return nil
 		}
 		if changesProgress(ev) {
-			if err := push(api.ClusterProgressEventTypeProgress); err != nil && !errors.Is(err, context.Canceled) {
-				// A query can fail while no worker is up; the next event tries again.
-				s.log.DebugContext(ctx, "progress query failed during stream", "err", err, "operationID", op.ID)
-			}
+			changed()
 		}
 	}
-	return push(api.ClusterProgressEventTypeCompleted)
+	return nil
+}
+
+// streamView is what a stream last knew of its operation: the progress read from
+// the workflow and the latest provider report of the running activity from the
+// feed, which replaces the (older) heartbeat of the read on the running step.
+type streamView struct {
+	cl     store.Cluster
+	pr     workflows.Progress
+	detail map[string]any
+	// report is the feed's latest report of the activity the view's running step
+	// runs (reportStep), if any.
+	report     *store.ProgressReport
+	reportStep string
+	// waiting is the latest report of an activity the progress read did not show
+	// running yet; it is adopted by a read asked for after it arrived
+	// (seq ≥ waitingSeq).
+	waiting    *store.ProgressReport
+	waitingSeq uint64
+	last       []byte
+}
+
+// set takes a progress read made when seq reads had been asked for.
+func (v *streamView) set(pr workflows.Progress, detail map[string]any, seq uint64) {
+	v.pr, v.detail = pr, detail
+	running := runningStep(pr)
+	if v.report != nil && (running != v.reportStep || activityOf(detail) != v.report.Activity) {
+		v.report = nil // that call is over
+	}
+	if w := v.waiting; w != nil && seq >= v.waitingSeq {
+		v.waiting = nil
+		if running != "" && activityOf(detail) == w.Activity {
+			v.report, v.reportStep = w, running
+		}
+	}
+}
+
+// take takes a report from the feed and says whether the view needs a fresh
+// progress read to place it (its activity is not the one the view knows running).
+func (v *streamView) take(r store.ProgressReport) bool {
+	if cur := v.report; cur != nil && cur.ActivityID == r.ActivityID && cur.Attempt == r.Attempt {
+		if !r.At.Before(cur.At) {
+			v.report = &r
+		}
+		return false
+	}
+	if w := v.waiting; w != nil && w.ActivityID == r.ActivityID && w.Attempt == r.Attempt {
+		if !r.At.Before(w.At) {
+			v.waiting = &r // the read asked for at the first one will place it
+		}
+		return false
+	}
+	v.waiting = &r
+	return true
+}
+
+// push sends the view as an event of kind, unless it is a progress event that says
+// nothing new.
+func (v *streamView) push(ctx context.Context, conn *websocket.Conn, kind api.ClusterProgressEventType) error {
+	detail := v.detail
+	if r := v.report; r != nil && !r.At.Before(heartbeatAt(detail)) {
+		detail = map[string]any{"activity": r.Activity, "attempt": r.Attempt, "heartbeat": r.Detail, "lastHeartbeatAt": r.At}
+		if f, ok := v.detail["lastFailure"]; ok {
+			detail["lastFailure"] = f
+		}
+	}
+	view := progressView(v.pr, detail, v.cl)
+	raw, _ := json.Marshal(view)
+	if kind == api.ClusterProgressEventTypeProgress && bytes.Equal(raw, v.last) {
+		return nil
+	}
+	v.last = raw
+	return wsjson.Write(ctx, conn, api.ClusterProgressEvent{Type: kind, Progress: &view})
+}
+
+func runningStep(pr workflows.Progress) string {
+	for _, st := range pr.Steps {
+		if st.Status == workflows.StepRunning {
+			return st.Name
+		}
+	}
+	return ""
+}
+
+func activityOf(detail map[string]any) string {
+	a, _ := detail["activity"].(string)
+	return a
+}
+
+func heartbeatAt(detail map[string]any) time.Time {
+	t, _ := detail["lastHeartbeatAt"].(time.Time)
+	return t
 }
 
 // changesProgress reports whether an event can change what the progress query says.
