@@ -14,9 +14,9 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
-	"sync"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
@@ -35,11 +35,11 @@ type Server struct {
 	taskQueue string
 	log       *slog.Logger
 	audit     httpx.Audit
-}
-
 	// hub feeds the progress streams (see streamHub).
 	hub     *hub
 	hubOnce sync.Once
+}
+
 // NewServer returns the cluster handlers: records in st, workflows started on
 // taskQueue through tc (without a client, operations that need Temporal answer 503),
 // failures that cannot be answered logged to log, changes recorded by audit.
