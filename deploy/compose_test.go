@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"cmp"
 	"net"
 	"net/url"
 	"os"
@@ -222,7 +223,8 @@ func TestComposeUsageComment(t *testing.T) {
 		}
 		header.WriteString(line)
 	}
-	for _, want := range []string{"docker compose up --build", "http://localhost:8080", "http://localhost:8233", "ASTRO_BOOTSTRAP_API_KEY", "docker compose logs api"} {
+	for _, want := range []string{"docker compose up --build", "http://localhost:8080", "http://localhost:8233", "ASTRO_BOOTSTRAP_API_KEY", "docker compose logs api",
+		"127.0.0.1", "ssh -N -L 8233:127.0.0.1:8233"} {
 		if !strings.Contains(header.String(), want) {
 			t.Errorf("%s: the opening comment should say how to use the stack; it does not mention %q", composePath, want)
 		}
@@ -349,6 +351,57 @@ func TestComposeTemporalUI(t *testing.T) {
 	}
 	if got := ui.Environment["TEMPORAL_ADDRESS"]; got != "temporal:7233" {
 		t.Errorf("temporal-ui: TEMPORAL_ADDRESS=%q, want temporal:7233", got)
+	}
+}
+
+// bindAddress returns the host address a short-syntax port spec publishes on ("" for
+// every interface): "8080:8080", "8080", "127.0.0.1:8233:8080", "[::1]:7233:7233".
+func bindAddress(spec string) string {
+	spec, _, _ = strings.Cut(interpolate(spec), "/") // drop /tcp
+	if strings.HasPrefix(spec, "[") {
+		host, _, _ := strings.Cut(strings.TrimPrefix(spec, "["), "]")
+		return host
+	}
+	if parts := strings.Split(spec, ":"); len(parts) == 3 {
+		return parts[0]
+	}
+	return ""
+}
+
+// Only the API, which authenticates every request, is published to the network:
+// Temporal's frontend and Web UI have no authentication in this file, so they (and
+// any other service's ports) are bound to loopback.
+func TestComposePublishesOnlyTheAPIToTheNetwork(t *testing.T) {
+	c := loadCompose(t)
+	for _, name := range sortedKeys(c.Services) {
+		for _, p := range c.Services[name].Ports {
+			addr := bindAddress(p)
+			ip := net.ParseIP(addr)
+			loopback := ip != nil && ip.IsLoopback()
+			if name != "api" && !loopback {
+				t.Errorf("service %q publishes %q on %s: bind it to 127.0.0.1 (HOST_IP:HOST:CONTAINER) and reach it through an SSH tunnel",
+					name, p, cmp.Or(addr, "every interface"))
+			}
+		}
+	}
+	for _, name := range []string{"temporal", "temporal-ui"} {
+		if ports := c.svc(t, name).Ports; len(ports) == 0 {
+			t.Errorf("service %q publishes nothing; the file's comment promises it on localhost", name)
+		}
+	}
+	if ports := c.svc(t, "api").Ports; len(ports) == 0 || bindAddress(ports[0]) != "" {
+		t.Errorf("api: ports %v, want 8080 published on every interface", ports)
+	}
+}
+
+func TestBindAddress(t *testing.T) {
+	for spec, want := range map[string]string{
+		"8080:8080": "", "8080": "", "127.0.0.1:8233:8080": "127.0.0.1", "[::1]:7233:7233": "::1",
+		"0.0.0.0:7233:7233/tcp": "0.0.0.0", "${BIND:-127.0.0.1}:8233:8080": "127.0.0.1",
+	} {
+		if got := bindAddress(spec); got != want {
+			t.Errorf("bindAddress(%q) = %q, want %q", spec, got, want)
+		}
 	}
 }
 
