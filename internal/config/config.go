@@ -37,6 +37,8 @@ type Temporal struct {
 	Address   string `env:"ASTRO_TEMPORAL_ADDRESS" envDefault:"localhost:7233"`
 	Namespace string `env:"ASTRO_TEMPORAL_NAMESPACE" envDefault:"default"`
 	TaskQueue string `env:"ASTRO_TASK_QUEUE" envDefault:"astro-plane"`
+	// TLS is TLS and credentials towards the frontend (ASTRO_TEMPORAL_TLS*, ASTRO_TEMPORAL_API_KEY).
+	TLS TemporalTLS
 }
 
 // Store configures the database.
@@ -254,6 +256,7 @@ func (t Temporal) Validate() error {
 	if strings.TrimSpace(t.TaskQueue) == "" {
 		errs = append(errs, errors.New("ASTRO_TASK_QUEUE: empty"))
 	}
+	errs = append(errs, t.TLS.Validate())
 	return errors.Join(errs...)
 }
 
@@ -347,6 +350,9 @@ func (t Temporal) Dial(ctx context.Context, log *slog.Logger, extra ...func(*cli
 		HostPort:  t.Address,
 		Namespace: t.Namespace,
 		Logger:    tlog.NewStructuredLogger(log.With("component", "temporal")),
+	}
+	if err := t.TLS.apply(&opts); err != nil {
+		return nil, err
 	}
 	for _, f := range extra {
 		f(&opts)
