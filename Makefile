@@ -39,6 +39,22 @@ $(GREMLINS):
 bench: build $(BIN)/temporal postgres ## Benchmark the API against the raw Temporal SDK on make run's dev server, on SQLite and PostgreSQL, in rounds; writes bench/out/results.{json,md}, appends to bench/history.tsv.
 	$(GO) run ./bench -temporal $(BIN)/temporal -worker $(BIN)/worker
 
+.PHONY: scaleout
+scaleout: build $(BIN)/temporal-server $(BIN)/temporal-sql-tool postgres ## Scale out under fire: 2 APIs and 3 workers on one Temporal server (on PostgreSQL) and one PostgreSQL, 1,000 concurrent operations, one API and one worker SIGKILLed midway; prints the figures, fails on any lost operation or a worker over 300 MB (SCALEOUT_FLAGS="-ops 200" to vary).
+	$(GO) run ./scaleout $(SCALEOUT_FLAGS)
+
+# The Temporal server (all services in one process) and its SQL schema tool, built
+# from go.temporal.io/server in a wrapper module of their own (hack/temporal, never
+# the project's go.mod: the server's dependencies stay out of ours); rebuilt only when
+# that go.mod changes. The version is the one the CLI's dev server and
+# docker-compose's image run (1.29.1).
+$(BIN)/temporal-server: hack/temporal/go.mod hack/temporal/go.sum
+	@echo "Building the Temporal server into bin/ from hack/temporal (a few minutes the first time)…"
+	cd hack/temporal && $(GO) build -trimpath -o $@ go.temporal.io/server/cmd/server
+
+$(BIN)/temporal-sql-tool: hack/temporal/go.mod hack/temporal/go.sum
+	cd hack/temporal && $(GO) build -trimpath -o $@ go.temporal.io/server/cmd/tools/sql
+
 .PHONY: build
 build: ## Build the api and worker binaries into bin/.
 	$(GO) build -o $(BIN)/api ./cmd/api

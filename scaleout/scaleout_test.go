@@ -1,0 +1,142 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseMem(t *testing.T) {
+	status := "Name:\tworker\nVmPeak:\t 2000000 kB\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\nThreads:\t12\n"
+	rss, hwm, ok := parseMem(status)
+	if !ok || rss != 100 || hwm != 200 {
+		t.Fatalf("parseMem = %v MB, %v MB, %v; want 100, 200, true", rss, hwm, ok)
+	}
+	// A zombie's status has no memory lines: no sample, rather than a zero one.
+	if _, _, ok := parseMem("Name:\tworker\nState:\tZ (zombie)\n"); ok {
+		t.Fatal("parseMem of a status without VmRSS and VmHWM is ok")
+	}
+}
+
+func TestPlanSpreadsUpdatesAndDeletes(t *testing.T) {
+	cfg := config{ops: 1000, updates: 50, deletes: 50}
+	ops := plan(cfg, "tag")
+	kinds := map[string][]int{}
+	clusters, keys := map[string]bool{}, map[string]bool{}
+	for i, op := range ops {
+		if op.index != i {
+			t.Fatalf("ops[%d].index = %d", i, op.index)
+		}
+		kinds[op.kind] = append(kinds[op.kind], i)
+		if clusters[op.kind+op.cluster] || keys[op.key] {
+			t.Fatalf("ops[%d] repeats a cluster or key: %+v", i, op)
+		}
+		clusters[op.kind+op.cluster], keys[op.key] = true, true
+	}
+	if len(kinds[kindDeploy]) != 900 || len(kinds[kindUpdate]) != 50 || len(kinds[kindDelete]) != 50 {
+		t.Fatalf("kinds: %d deploys, %d updates, %d deletes; want 900, 50, 50",
+			len(kinds[kindDeploy]), len(kinds[kindUpdate]), len(kinds[kindDelete]))
+	}
+	// Spread over the whole run, so some are in flight when the kill comes and some
+	// are sent after it.
+	for _, k := range []string{kindUpdate, kindDelete} {
+		idx := kinds[k]
+		if idx[0] > 100 || idx[len(idx)-1] < 900 {
+			t.Errorf("%ss from %d to %d: not spread over the run", k, idx[0], idx[len(idx)-1])
+		}
+	}
+	// Updates and deletes act on distinct clusters.
+	targets := map[string]bool{}
+	for _, op := range ops {
+		if op.kind != kindDeploy {
+			if targets[op.cluster] {
+				t.Fatalf("%s is updated or deleted twice", op.cluster)
+			}
+			targets[op.cluster] = true
+		}
+	}
+}
+
+func TestEnded(t *testing.T) {
+	deploy := &operation{kind: kindDeploy, cluster: "a", operationID: "op-a"}
+	del := &operation{kind: kindDelete, cluster: "b", operationID: "op-b"}
+	for _, tc := range []struct {
+		name   string
+		op     *operation
+		listed map[string]clusterView
+		want   bool
+	}{
+		{"deploy ready", deploy, map[string]clusterView{"a": {Status: "READY", LastOperationID: "op-a"}}, true},
+		{"deploy provisioning", deploy, map[string]clusterView{"a": {Status: "PROVISIONING", LastOperationID: "op-a"}}, false},
+		{"ready by another operation", deploy, map[string]clusterView{"a": {Status: "READY", LastOperationID: "op-x"}}, false},
+		{"deploy not listed", deploy, map[string]clusterView{}, false},
+		{"delete gone", del, map[string]clusterView{}, true},
+		{"delete running", del, map[string]clusterView{"b": {Status: "DELETING", LastOperationID: "op-b"}}, false},
+	} {
+		if got := ended(tc.op, tc.listed); got != tc.want {
+			t.Errorf("%s: ended = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestCountAndProblems(t *testing.T) {
+	ok := func(i int, kind string) *operation {
+		return &operation{index: i, kind: kind, cluster: fmt.Sprint("c", i), operationID: fmt.Sprint("op", i), status: "SUCCEEDED"}
+	}
+	clean := []*operation{ok(0, kindDeploy), ok(1, kindUpdate), ok(2, kindDelete)}
+	workflows := map[string]int{"deploy/c0": 1, "update/c1": 1, "delete/c2": 1, "deploy/c1": 1, "deploy/c2": 1}
+	mem := []workerMem{{Name: "worker-1", memStats: memStats{PeakRSSMB: 120, HWMMB: 125, Samples: 10}}}
+
+	r := &results{WorkerMem: mem}
+	r.count(clean, workflows)
+	if p := r.problems(300); len(p) != 0 || r.Accepted != 3 || r.Workflows != 5 {
+		t.Fatalf("a clean run: accepted %d, workflows %d, problems %v", r.Accepted, r.Workflows, p)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		mutate func(ops []*operation, wf map[string]int, r *results)
+		budget float64
+		want   string
+	}{
+		{"no workflow ran it", func(_ []*operation, wf map[string]int, _ *results) { delete(wf, "update/c1") }, 300, "1 accepted operations lost"},
+		{"never ended", func(ops []*operation, _ map[string]int, _ *results) { ops[0].status = "RUNNING" }, 300, "1 accepted operations lost"},
+		{"two workflows", func(_ []*operation, wf map[string]int, _ *results) { wf["deploy/c0"] = 2 }, 300, "1 operations run by more than one workflow"},
+		{"refused", func(ops []*operation, _ map[string]int, _ *results) {
+			ops[2].operationID, ops[2].refused = "", errors.New("409 taken")
+		}, 300, "accepted by no API (e.g. 409 taken)"},
+		{"failed", func(ops []*operation, _ map[string]int, _ *results) { ops[1].status = "FAILED" }, 300, "did not succeed"},
+		{"over budget", func([]*operation, map[string]int, *results) {}, 125, "worker-1 peaked at 125 MB"},
+		{"crashed", func(_ []*operation, _ map[string]int, r *results) { r.Crashed = []string{"api-1"} }, 300, "api-1 died without being killed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ops := []*operation{ok(0, kindDeploy), ok(1, kindUpdate), ok(2, kindDelete)}
+			wf := map[string]int{}
+			for k, v := range workflows {
+				wf[k] = v
+			}
+			r := &results{WorkerMem: mem}
+			tc.mutate(ops, wf, r)
+			r.count(ops, wf)
+			p := strings.Join(r.problems(tc.budget), "\n")
+			if !strings.Contains(p, tc.want) {
+				t.Fatalf("problems %q do not say %q", p, tc.want)
+			}
+		})
+	}
+}
+
+func TestTableNamesTheFigures(t *testing.T) {
+	r := &results{Ops: 1000, Updates: 50, Deletes: 50, APIs: 2, Workers: 3, Parallel: 64, StepDelay: time.Second,
+		Accepted: 1000, Wall: 100 * time.Second, Outcomes: map[string]int{"deploy SUCCEEDED": 900},
+		WorkerMem: []workerMem{{Name: "worker-3", Killed: true, memStats: memStats{PeakRSSMB: 80, HWMMB: 81, Samples: 3}}}}
+	table := r.table()
+	for _, want := range []string{"| accepted | 1000 |", "| lost | 0 |", "| duplicated | 0 |", "10.0 operations/s",
+		"| completed: deploy SUCCEEDED | 900 |", "peak RSS worker-3 (killed midway) | 80 MB (VmHWM 81 MB"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+}
