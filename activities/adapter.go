@@ -52,7 +52,7 @@ func inActivity(ctx context.Context, spec ClusterSpec, c cloud.Call, run func(cl
 		last = detail
 		mu.Unlock()
 		activity.RecordHeartbeat(ctx, detail)
-		publishProgress(ctx, c.Account.OrgID, detail) // to open streams at once; heartbeats are throttled
+		publishProgress(ctx, c.Account.OrgID, c.Step, detail) // to open streams at once; heartbeats are throttled
 	}
 	stop := make(chan struct{})
 	done := make(chan struct{})

@@ -152,14 +152,15 @@ func WithProgressFeed(ctx context.Context, f *ProgressFeed) context.Context {
 
 // publishProgress sends a provider call's progress report to the activity's
 // progress feed, if its context carries one (see WithProgressFeed). orgID is the
-// operation's organization; the operation is the activity's workflow.
-func publishProgress(ctx context.Context, orgID, detail string) {
+// operation's organization, step the step the call serves; the operation is the
+// activity's workflow.
+func publishProgress(ctx context.Context, orgID, step, detail string) {
 	f, _ := ctx.Value(progressFeedKey{}).(*ProgressFeed)
 	if f == nil {
 		return
 	}
 	info := activity.GetInfo(ctx)
-	f.Publish(store.ProgressReport{OrgID: orgID, OperationID: info.WorkflowExecution.ID, Activity: info.ActivityType.Name,
+	f.Publish(store.ProgressReport{OrgID: orgID, OperationID: info.WorkflowExecution.ID, Activity: info.ActivityType.Name, Step: step,
 		ActivityID: info.ActivityID, Attempt: info.Attempt, Detail: truncate(detail, 2000), At: time.Now().UTC()})
 }
 

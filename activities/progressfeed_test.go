@@ -45,7 +45,7 @@ func TestProgressReportsReachTheFeed(t *testing.T) {
 		t.Fatalf("feed holds %v, want the one report of the call", got)
 	}
 	r := got[0]
-	if r.OrgID != "org-1" || r.OperationID == "" || r.Activity != "CreateNetwork" || r.ActivityID == "" || r.Detail == "" ||
+	if r.OrgID != "org-1" || r.OperationID == "" || r.Activity != "CreateNetwork" || r.Step != "network" || r.ActivityID == "" || r.Detail == "" ||
 		r.At.Before(before.Add(-time.Second)) || r.At.After(time.Now().Add(time.Second)) {
 		t.Fatalf("report %+v", r)
 	}

@@ -15,7 +15,11 @@
 //	(b) progress GETs with operations in flight vs a raw workflow query and vs
 //	    DescribeWorkflowExecution;
 //	(c) concurrent deploys on the simulated cloud with zero step delay, run by a
-//	    worker process: wall time and the worker's peak RSS.
+//	    worker process: wall time and the worker's peak RSS;
+//	(d) progress streams: operations in flight on a worker whose simulated calls
+//	    report progress every second, a WebSocket stream open on each, and the
+//	    delay of every change they deliver (arrival minus when it happened), p50,
+//	    p99 and max, against issue 11's 100 ms p99; every report counted.
 //
 // (a) and (b) run in rounds, alternating which path goes first; each round gives one
 // ratio (API over SDK for latency and for throughput), and the report gives their
@@ -43,6 +47,8 @@ type config struct {
 	stores                                                       []string
 	temporalCLI, workerBin, runScript, outDir, history           string
 	postgresURL, pgBin, commit                                   string
+	streams                                                      int
+	streamWindow                                                 time.Duration
 }
 
 func main() {
@@ -55,6 +61,8 @@ func main() {
 	flag.IntVar(&cfg.gets, "gets", 500, "progress reads per path and round in (b)")
 	flag.IntVar(&cfg.concurrent, "concurrent", 500, "concurrent deploys in (c); 0 skips (c)")
 	flag.IntVar(&cfg.parallel, "parallel", 8, "client concurrency of (a) and (b)")
+	flag.IntVar(&cfg.streams, "streams", 200, "operations in flight with a progress stream open on each in (d); 0 skips (d)")
+	flag.DurationVar(&cfg.streamWindow, "stream-window", 20*time.Second, "how long (d) measures the streams' deliveries")
 	flag.StringVar(&stores, "stores", "sqlite,postgres", "API stores to measure on, in order")
 	flag.StringVar(&cfg.temporalCLI, "temporal", "bin/temporal", "Temporal CLI binary")
 	flag.StringVar(&cfg.workerBin, "worker", "bin/worker", "worker binary for (c)")
@@ -95,6 +103,7 @@ type settings struct {
 	Gets       int `json:"getsPerRound"`
 	Concurrent int `json:"concurrent"`
 	Parallel   int `json:"parallel"`
+	Streams    int `json:"streams"`
 	// TemporalArgs are the dev server's arguments as run (from RunScript, with this
 	// run's directory and ports).
 	TemporalArgs []string `json:"temporalArgs"`
@@ -132,6 +141,7 @@ type storeResults struct {
 		PerSecond   float64 `json:"deploysPerSecond"`
 		WorkerRSSMB float64 `json:"workerPeakRssMb"`
 	} `json:"c_concurrent"`
+	Streams streamResults `json:"d_streams"`
 }
 
 func run(ctx context.Context, cfg config) error {
@@ -151,7 +161,7 @@ func run(ctx context.Context, cfg config) error {
 	res := results{
 		Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(), GoVersion: runtime.Version(),
 		Settings: settings{Rounds: cfg.rounds, Warmup: cfg.warmup, Starts: cfg.starts, InFlight: cfg.inFlight,
-			Gets: cfg.gets, Concurrent: cfg.concurrent, Parallel: cfg.parallel, RunScript: cfg.runScript},
+			Gets: cfg.gets, Concurrent: cfg.concurrent, Parallel: cfg.parallel, Streams: cfg.streams, RunScript: cfg.runScript},
 	}
 	res.Commit, res.Dirty = gitCommit(ctx, cfg.history)
 	if cfg.commit != "" {

@@ -84,6 +84,9 @@ func markdown(w io.Writer, res results) {
 			fmt.Fprintf(w, "\n(c) %d concurrent deploys (zero step delay): %.1f s wall, %.1f deploys/s, worker peak RSS %.0f MB\n",
 				c.Deploys, c.WallSeconds, c.PerSecond, c.WorkerRSSMB)
 		}
+		if d := sr.Streams; d.Streams > 0 {
+			streamTable(w, d)
+		}
 		fmt.Fprintln(w)
 	}
 }

@@ -54,6 +54,9 @@ func (b *storeBench) run(ctx context.Context) (*storeResults, []string, error) {
 	if err == nil && b.cfg.concurrent > 0 {
 		err = b.concurrentDeploys(ctx)
 	}
+	if err == nil && b.cfg.streams > 0 {
+		err = b.streams(ctx)
+	}
 	return &b.res, args, err
 }
 

@@ -17,7 +17,10 @@ type ProgressReport struct {
 	OrgID       string `gorm:"size:36;not null"`
 	OperationID string `gorm:"size:100;not null"` // the operation's (workflow's) ID
 	// Activity and ActivityID name the activity that reported, Attempt its attempt.
-	Activity   string `gorm:"size:100;not null"`
+	Activity string `gorm:"size:100;not null"`
+	// Step is the step of the operation the call serves, as the workflow named it
+	// in the call (a rollback's call may name the step it undoes).
+	Step       string `gorm:"size:100;not null;default:''"`
 	ActivityID string `gorm:"size:100;not null"`
 	Attempt    int32
 	Detail     string `gorm:"size:2000;not null"`

@@ -21,7 +21,7 @@ func TestProgressFeed(t *testing.T) {
 		}
 		var fresh []store.ProgressReport
 		for i, d := range []string{"one", "two", "three"} {
-			fresh = append(fresh, store.ProgressReport{OrgID: "o", OperationID: "op-2", Activity: "B", ActivityID: "7", Attempt: 1,
+			fresh = append(fresh, store.ProgressReport{OrgID: "o", OperationID: "op-2", Activity: "B", ActivityID: "7", Attempt: 1, Step: "network",
 				Detail: d, At: now.Add(time.Duration(i) * time.Millisecond)})
 		}
 		if err := s.AddProgressReports(ctx, fresh); err != nil {
@@ -36,7 +36,7 @@ func TestProgressFeed(t *testing.T) {
 				t.Fatalf("IDs not increasing: %v", all)
 			}
 		}
-		if all[3].Detail != "three" || all[3].OperationID != "op-2" || all[3].Attempt != 1 || !all[3].At.Equal(fresh[2].At) {
+		if all[3].Detail != "three" || all[3].OperationID != "op-2" || all[3].Attempt != 1 || all[3].Step != "network" || !all[3].At.Equal(fresh[2].At) {
 			t.Fatalf("last report %+v, want %+v", all[3], fresh[2])
 		}
 		page, err := s.ProgressReportsAfter(ctx, all[1].ID, 1)

@@ -193,19 +193,19 @@ func (s *Server) followHistory(ctx context.Context, op store.Operation, changed 
 }
 
 // streamView is what a stream last knew of its operation: the progress read from
-// the workflow and the latest provider report of the running activity from the
-// feed, which replaces the (older) heartbeat of the read on the running step.
+// the workflow and the latest provider report of the running step from the feed,
+// which replaces the (older, throttled) heartbeat of the read on that step.
 type streamView struct {
 	cl     store.Cluster
 	pr     workflows.Progress
 	detail map[string]any
-	// report is the feed's latest report of the activity the view's running step
-	// runs (reportStep), if any.
+	// report is the feed's latest report of the running step (reportStep).
 	report     *store.ProgressReport
 	reportStep string
-	// waiting is the latest report of an activity the progress read did not show
-	// running yet; it is adopted by a read asked for after it arrived
-	// (seq ≥ waitingSeq).
+	// waiting is the latest report the view cannot place yet: its step is not the
+	// running one in the last read (the read is behind, or a rollback names the
+	// step it undoes). A read asked for after it arrived (seq ≥ waitingSeq) places
+	// it, or drops it when the call is over.
 	waiting    *store.ProgressReport
 	waitingSeq uint64
 	last       []byte
@@ -215,28 +215,30 @@ type streamView struct {
 func (v *streamView) set(pr workflows.Progress, detail map[string]any, seq uint64) {
 	v.pr, v.detail = pr, detail
 	running := runningStep(pr)
-	if v.report != nil && (running != v.reportStep || activityOf(detail) != v.report.Activity) {
-		v.report = nil // that call is over
+	if v.report != nil && running != v.reportStep {
+		v.report = nil // that step is over
 	}
-	if w := v.waiting; w != nil && seq >= v.waitingSeq {
+	if w := v.waiting; w != nil && (running == w.Step || seq >= v.waitingSeq) {
 		v.waiting = nil
-		if running != "" && activityOf(detail) == w.Activity {
-			v.report, v.reportStep = w, running
+		if running != "" && (running == w.Step || activityOf(detail) == w.Activity) {
+			v.place(w, running)
 		}
 	}
 }
 
 // take takes a report from the feed and says whether the view needs a fresh
-// progress read to place it (its activity is not the one the view knows running).
+// progress read to place it.
 func (v *streamView) take(r store.ProgressReport) bool {
-	if cur := v.report; cur != nil && cur.ActivityID == r.ActivityID && cur.Attempt == r.Attempt {
-		if !r.At.Before(cur.At) {
-			v.report = &r
-		}
+	running := runningStep(v.pr)
+	switch {
+	case running != "" && running == r.Step:
+		v.place(&r, running)
 		return false
-	}
-	if w := v.waiting; w != nil && w.ActivityID == r.ActivityID && w.Attempt == r.Attempt {
-		if !r.At.Before(w.At) {
+	case v.report != nil && v.report.ActivityID == r.ActivityID:
+		v.place(&r, v.reportStep) // the call placed before, e.g. a rollback's
+		return false
+	case v.waiting != nil && v.waiting.ActivityID == r.ActivityID:
+		if !r.At.Before(v.waiting.At) {
 			v.waiting = &r // the read asked for at the first one will place it
 		}
 		return false
@@ -245,11 +247,21 @@ func (v *streamView) take(r store.ProgressReport) bool {
 	return true
 }
 
+// place puts r on step, unless the step has a later report already.
+func (v *streamView) place(r *store.ProgressReport, step string) {
+	if v.report != nil && v.reportStep == step && r.At.Before(v.report.At) {
+		return
+	}
+	v.report, v.reportStep = r, step
+}
+
 // push sends the view as an event of kind, unless it is a progress event that says
 // nothing new.
 func (v *streamView) push(ctx context.Context, conn *websocket.Conn, kind api.ClusterProgressEventType) error {
 	detail := v.detail
-	if r := v.report; r != nil && !r.At.Before(heartbeatAt(detail)) {
+	// The feed's report is the latest the provider said: a later heartbeat time in
+	// the read can only be the adapter repeating that report to Temporal.
+	if r := v.report; r != nil {
 		detail = map[string]any{"activity": r.Activity, "attempt": r.Attempt, "heartbeat": r.Detail, "lastHeartbeatAt": r.At}
 		if f, ok := v.detail["lastFailure"]; ok {
 			detail["lastFailure"] = f
@@ -278,18 +290,15 @@ func activityOf(detail map[string]any) string {
 	return a
 }
 
-func heartbeatAt(detail map[string]any) time.Time {
-	t, _ := detail["lastHeartbeatAt"].(time.Time)
-	return t
-}
-
-// changesProgress reports whether an event can change what the progress query says.
+// changesProgress reports whether an event can change what a progress read says:
+// the workflow changes its progress (memo and query state) only in workflow tasks,
+// so a completed workflow task (a cancel request leads to one too). Activity events
+// come in the same page as the task that scheduled them or are followed by the
+// task that handles their result; one read per task, not per event, keeps 200
+// streams' reads off the Temporal server.
 func changesProgress(ev *history.HistoryEvent) bool {
 	switch ev.EventType {
-	case enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, enums.EVENT_TYPE_ACTIVITY_TASK_STARTED,
-		enums.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, enums.EVENT_TYPE_ACTIVITY_TASK_FAILED,
-		enums.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT, enums.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
-		enums.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED, enums.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+	case enums.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, enums.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
 		return true
 	}
 	return false
