@@ -3,9 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/astropulse/astroplane/internal/testreq"
 )
 
 func TestParseMem(t *testing.T) {
@@ -139,4 +144,59 @@ func TestTableNamesTheFigures(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
 	}
+}
+
+// TestScaleOutSmoke is make scaleout in small (20 operations, 100 ms steps): the real
+// Temporal server on PostgreSQL, two APIs and three workers built from this tree, one
+// of each SIGKILLed midway; every operation must succeed exactly once and no worker
+// pass the budget. About 35 s on 2 busy cores, most of it starting the processes.
+func TestScaleOutSmoke(t *testing.T) {
+	server, tool := temporalServerBins(t)
+	if _, err := pgBinDir(""); err != nil {
+		testreq.Missing(t, "PostgreSQL not available: "+err.Error(), "install its server binaries (`make postgres`)")
+	}
+	bins := t.TempDir()
+	for _, cmd := range []string{"api", "worker"} {
+		if out, err := exec.CommandContext(t.Context(), "go", "build", "-o", filepath.Join(bins, cmd), "../cmd/"+cmd).CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", cmd, err, out)
+		}
+	}
+	cfg := config{ops: 20, updates: 2, deletes: 2, apis: 2, workers: 3, parallel: 8,
+		stepDelay: 100 * time.Millisecond, timeout: 2 * time.Minute, rssBudgetMB: 300,
+		apiBin: filepath.Join(bins, "api"), workerBin: filepath.Join(bins, "worker"), temporalServer: server, sqlTool: tool}
+	res, err := run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(res.table())
+	if p := res.problems(cfg.rssBudgetMB); len(p) > 0 {
+		t.Fatalf("scale-out run failed:\n%s", strings.Join(p, "\n"))
+	}
+	if res.Accepted != cfg.ops || res.Outcomes["deploy SUCCEEDED"] != 16 || res.Outcomes["update SUCCEEDED"] != 2 ||
+		res.Outcomes["delete SUCCEEDED"] != 2 || res.KilledAfter == 0 {
+		t.Fatalf("want 16 deploys, 2 updates and 2 deletes accepted and succeeded after a kill: %+v", res)
+	}
+	for _, w := range res.WorkerMem {
+		if w.Samples == 0 || w.PeakRSSMB <= 0 {
+			t.Fatalf("%s: no memory figures: %+v", w.Name, w)
+		}
+	}
+}
+
+// temporalServerBins finds bin/temporal-server and bin/temporal-sql-tool in the
+// repository (make builds them from hack/temporal).
+func temporalServerBins(t *testing.T) (server, tool string) {
+	t.Helper()
+	dir, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, tool = filepath.Join(dir, "bin", "temporal-server"), filepath.Join(dir, "bin", "temporal-sql-tool")
+	for _, p := range []string{server, tool} {
+		if _, err := os.Stat(p); err != nil {
+			testreq.Missing(t, "the Temporal server's binaries are not built ("+err.Error()+")",
+				"run `make bin/temporal-server bin/temporal-sql-tool`")
+		}
+	}
+	return server, tool
 }
