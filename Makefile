@@ -64,7 +64,7 @@ build: ## Build the api and worker binaries into bin/.
 	$(GO) build -o $(BIN)/worker ./cmd/worker
 
 .PHONY: tools
-tools: $(BIN)/temporal postgres chromium ## Install what run and test need (Temporal CLI, PostgreSQL, Chromium).
+tools: $(BIN)/temporal postgres chromium ## Install what run and test need (Temporal CLI, PostgreSQL, Chromium; etcd, kube-apiserver and helm built from hack/).
 
 $(BIN)/temporal:
 	@echo "Installing the Temporal CLI $(TEMPORAL_CLI_VERSION) into bin/ (a few minutes the first time)…"
@@ -125,3 +125,33 @@ record-histories: $(BIN)/temporal chromium ## Record this release's workflow his
 .PHONY: clean
 clean: ## Remove binaries and local state (.data: the SQLite store and Temporal's database).
 	rm -rf bin/api bin/worker .data
+
+# A real Kubernetes API server (etcd + kube-apiserver) and helm for the tests of
+# internal/testkube and deploy/ (the Helm chart is linted, rendered and applied with a
+# server-side dry-run). Each is built from Go modules in a wrapper module of its own
+# under hack/ (never the project's go.mod), and rebuilt only when that go.mod changes;
+# the first kube-apiserver build takes about 6 minutes on 2 cores.
+KUBE_TOOLS := $(BIN)/etcd $(BIN)/kube-apiserver $(BIN)/helm
+tools test: $(KUBE_TOOLS)
+
+$(BIN)/etcd: hack/kube/etcd/go.mod hack/kube/etcd/go.sum
+	@echo "Building etcd into bin/ from hack/kube/etcd (about a minute the first time)…"
+	cd hack/kube/etcd && $(GO) build -trimpath -ldflags "-s -w" -o $@ go.etcd.io/etcd/server/v3
+
+$(BIN)/kube-apiserver: hack/kube/apiserver/go.mod hack/kube/apiserver/go.sum
+	@echo "Building kube-apiserver into bin/ from hack/kube/apiserver (about 6 minutes the first time)…"
+	cd hack/kube/apiserver && v=$$($(GO) list -m -f '{{.Version}}' k8s.io/kubernetes) && \
+	minor=$$(echo $$v | cut -d. -f2) && \
+	$(GO) build -trimpath -o $@ \
+		-ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$$minor" \
+		k8s.io/kubernetes/cmd/kube-apiserver
+
+$(BIN)/helm: hack/helm/go.mod hack/helm/go.sum
+	@echo "Building helm into bin/ from hack/helm (a few minutes the first time)…"
+	@# As helm's own Makefile does: its version, and the Kubernetes version it renders
+	@# for by default (from client-go's: v0.37 is Kubernetes 1.37).
+	cd hack/helm && v=$$($(GO) list -m -f '{{.Version}}' helm.sh/helm/v3) && \
+	minor=$$($(GO) list -m -f '{{.Version}}' k8s.io/client-go | cut -d. -f2) && \
+	$(GO) build -trimpath -o $@ \
+		-ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$$v $(foreach p,chartutil lint/rules,-X helm.sh/helm/v3/pkg/$(p).k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/$(p).k8sVersionMinor=$$minor)" \
+		helm.sh/helm/v3/cmd/helm
