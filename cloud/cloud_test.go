@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,6 +147,63 @@ func TestCallsArePacedPerAccount(t *testing.T) {
 	}
 	if _, err := q.CreateNetwork(t.Context(), cloud.Call{Token: "3"}, spec); err != nil {
 		t.Fatalf("other account: %v", err)
+	}
+}
+
+// A call queued behind its account's other calls says so through its progress
+// callback as soon as it starts waiting, and again when it goes: the activity adapter
+// heartbeats on reports, so a long wait does not time the activity out.
+func TestWaitsForTheRateLimitAreReported(t *testing.T) {
+	r := cloud.NewRegistry(nil)
+	r.Rate, r.Burst = 0.5, 1 // one call every 2 s
+	sim.Register(r, sim.New(0))
+	p, err := r.Provider(t.Context(), cloud.Key{Provider: "gcp", Provisioner: "gke"}, cloud.AccountRef{Provider: "gcp", AccountID: "p1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type report struct {
+		detail string
+		at     time.Time
+	}
+	var (
+		mu      sync.Mutex
+		reports []report
+	)
+	call := func(token string) cloud.Call {
+		return cloud.Call{Token: token, Progress: func(d string) {
+			if !strings.Contains(d, "rate limit") {
+				return // the simulated cloud's own reports
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			reports = append(reports, report{d, time.Now()})
+		}}
+	}
+	spec := cloud.ClusterSpec{Name: "c", Provider: "gcp"}
+	if _, err := p.CreateNetwork(t.Context(), call("1"), spec); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if len(reports) != 0 {
+		t.Fatalf("a call that did not wait reported %v", reports)
+	}
+	mu.Unlock()
+	start := time.Now()
+	if _, err := p.CreateNetwork(t.Context(), call("2"), spec); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	mu.Lock()
+	defer mu.Unlock()
+	if took < time.Second || len(reports) != 2 {
+		t.Fatalf("second call took %s and reported %v; want a wait of about 2 s, reported before and after", took, reports)
+	}
+	if !strings.Contains(reports[0].detail, "waiting") || reports[0].at.Sub(start) > 500*time.Millisecond {
+		t.Fatalf("the wait was reported %s after it began (%q): the adapter would not heartbeat meanwhile",
+			reports[0].at.Sub(start), reports[0].detail)
+	}
+	if !strings.Contains(reports[1].detail, "calling the cloud") || reports[1].at.Sub(start) < time.Second {
+		t.Fatalf("after the wait: %q at %s", reports[1].detail, reports[1].at.Sub(start))
 	}
 }
 
