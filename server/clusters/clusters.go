@@ -149,7 +149,8 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 		Status: store.ClusterPending, AccountID: cs.AccountID, Spec: redactedSpec(spec), State: httpx.MustJSON(cs),
 	}
 	op := newOperation(c, p, cl, workflows.OpDeploy, params.IdempotencyKey)
-	if prior, ok, err := s.priorOperation(c, op); err != nil || ok {
+	prior, ok, err := s.priorOperation(c, op)
+	if err != nil || ok {
 		if err != nil {
 			return err
 		}
@@ -181,23 +182,25 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 		})
 	}
 	taken := httpx.Conflict(fmt.Sprintf("cluster %q already exists", cl.Name), map[string]any{"spec.clusterName": "already exists in this organization"})
-	if err = create(nil); errors.Is(err, store.ErrConflict) {
-		if prior, ok, perr := s.priorOperation(c, op); perr != nil || ok {
+	// A repeat of a request whose records were made but whose workflow never started
+	// starts it under the records made (priorOperation).
+	resumed := func(prior store.Operation) {
+		op, cl.ID, cl.LastOperationID = prior, prior.ClusterID, prior.ID
+	}
+	if resume(prior) {
+		resumed(prior)
+	} else if err = create(nil); errors.Is(err, store.ErrConflict) {
+		prior, ok, perr := s.priorOperation(c, op)
+		if perr != nil || ok {
 			if perr != nil {
 				return perr
 			}
 			return httpx.Accepted(c, operationAccepted(prior), "operation already started with this Idempotency-Key")
 		}
-		holder, herr := s.holderOfName(ctx, p.OrgID, cl.Name)
-		switch {
-		case herr != nil:
-			return herr
-		case holder == nil:
-			return taken // gone in between: the caller may try again
-		case !holder.freeable():
-			return holder.conflict
-		}
-		if err = create(holder); errors.Is(err, store.ErrConflict) {
+		if resume(prior) { // the same request's records, made in between
+			resumed(prior)
+			err = nil
+		} else if err = s.takeOver(ctx, p.OrgID, cl.Name, create); errors.Is(err, store.ErrConflict) {
 			return taken
 		}
 	}
@@ -226,6 +229,22 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 	return httpx.Accepted(c, operationAccepted(op), msg)
 }
 
+// takeOver creates the records of a deploy of name when the name's holder can give
+// it up (see holderOfName): a conflict when it is gone in between (the caller may try
+// again), the holder's own conflict when it cannot.
+func (s *Server) takeOver(ctx context.Context, orgID, name string, create func(retire *nameHolder) error) error {
+	holder, err := s.holderOfName(ctx, orgID, name)
+	switch {
+	case err != nil:
+		return err
+	case holder == nil:
+		return store.ErrConflict // gone in between: the caller may try again
+	case !holder.freeable():
+		return holder.conflict
+	}
+	return create(holder)
+}
+
 // DeleteCluster starts tearing the cluster down (202 with the operation ID). The
 // cluster ends DELETED, kept for history, and its name is free again.
 func (s *Server) DeleteCluster(c echo.Context, clusterID string, params api.DeleteClusterParams) error {
@@ -233,7 +252,8 @@ func (s *Server) DeleteCluster(c echo.Context, clusterID string, params api.Dele
 	if err != nil {
 		return err
 	}
-	if prior, ok, err := s.repeatedOperation(c, p, params.IdempotencyKey); err != nil || ok {
+	prior, ok, err := s.repeatedOperation(c, p, params.IdempotencyKey)
+	if err != nil || ok {
 		if err != nil {
 			return err
 		}
@@ -248,6 +268,9 @@ func (s *Server) DeleteCluster(c echo.Context, clusterID string, params api.Dele
 		createOp = first.ID
 	}
 	op := newOperation(c, p, cl, workflows.OpDelete, params.IdempotencyKey)
+	if resume(prior) {
+		op = prior // recorded by this request before, never started: beginOperation starts it
+	}
 	gate, err := approvals.Gate(c.Request().Context(), s.store, p, workflows.OpDelete, clusterFacts(cs))
 	if err != nil {
 		return err

@@ -40,13 +40,24 @@ func requestHash(c echo.Context) string {
 // repeatedOperation answers a change whose Idempotency-Key was seen before, before
 // the cluster's state is looked at: a repeat gets the first operation even when that
 // operation has since changed the cluster (UPDATING, or DELETED and gone), and the
-// same key with another request is a 422. ok is false when there is no key or it is new.
+// same key with another request is a 422. ok is false when there is no key or it is
+// new, or when the first operation must be started again (see priorOperation).
 func (s *Server) repeatedOperation(c echo.Context, p httpx.Principal, idemKey *string) (prior store.Operation, ok bool, err error) {
 	return s.priorOperation(c, store.Operation{OrgID: p.OrgID, IdempotencyKey: deref(idemKey), RequestHash: requestHash(c)})
 }
 
 // priorOperation answers a request whose Idempotency-Key was seen before: the same
 // operation for the same request, 422 for another. ok is false when the key is new.
+//
+// A first operation that is still running but whose workflow Temporal does not have
+// was recorded and never started: the API was killed, or Temporal or the store failed,
+// between the record and the start, and the client, which got no 202, repeats the
+// request. Answering it 202 would hand the client an operation that never runs (and
+// leave its cluster PENDING for good), so priorOperation returns it with ok false:
+// the caller handles the repeat as the first request (resume), under the first
+// operation's ID — the request is the same, by its hash — and its start either starts
+// the workflow or finds it started by the first request in the meantime. When Temporal
+// cannot say, the repeat is answered the error, for the client to repeat again.
 func (s *Server) priorOperation(c echo.Context, op store.Operation) (prior store.Operation, ok bool, err error) {
 	if op.IdempotencyKey == "" {
 		return store.Operation{}, false, nil
@@ -63,8 +74,23 @@ func (s *Server) priorOperation(c echo.Context, op store.Operation) (prior store
 			Message: "Idempotency-Key was already used with a different request",
 			Details: map[string]any{"header.Idempotency-Key": "reused with a different request"}}
 	}
-	return prior, true, nil
+	if prior.EndedAt != nil || s.temporal == nil {
+		return prior, true, nil
+	}
+	_, err = s.temporal.DescribeWorkflow(c.Request().Context(), prior.WorkflowID, "")
+	var notFound *serviceerror.NotFound
+	switch {
+	case err == nil:
+		return prior, true, nil
+	case errors.As(err, &notFound):
+		s.log.WarnContext(c.Request().Context(), "repeated request of an operation whose workflow never started: starting it", "operationID", prior.ID)
+		return prior, false, nil
+	}
+	return store.Operation{}, false, fmt.Errorf("is the workflow of %s started: %w", prior.ID, err)
 }
+
+// resume reports whether priorOperation returned an operation to start again.
+func resume(prior store.Operation) bool { return prior.ID != "" }
 
 // conflictWithRunning is the 409 for a cluster that already has an operation running.
 // An operation whose workflow has ended without recording it (terminated by an
@@ -155,13 +181,28 @@ func (s *Server) startWorkflow(ctx context.Context, op store.Operation, provider
 	return false, fmt.Errorf("start %s workflow: %w (and whether it started is unknown: %w)", op.Type, err, derr)
 }
 
+// resumeStart starts the workflow of op, recorded by an earlier request whose start
+// never happened. A start that fails again leaves the record for the next repeat.
+func (s *Server) resumeStart(ctx context.Context, op store.Operation, provider string, wf any, in any) error {
+	_, err := s.startWorkflow(ctx, op, provider, wf, in)
+	return err
+}
+
 // beginOperation records op on an existing cluster and starts its workflow; a
 // running operation is a 409 naming it, a repeated Idempotency-Key the same answer.
 // It returns the operation that runs (op, or the earlier one of the same key).
 func (s *Server) beginOperation(c echo.Context, op store.Operation, provider string, wf any, in any) (store.Operation, error) {
 	ctx := c.Request().Context()
-	if prior, ok, err := s.priorOperation(c, op); err != nil || ok {
+	prior, ok, err := s.priorOperation(c, op)
+	if err != nil || ok {
 		return prior, err
+	}
+	if resume(prior) {
+		if prior.ID != op.ID {
+			// Recorded by a request of the same key running alongside, which starts it.
+			return prior, nil
+		}
+		return op, s.resumeStart(ctx, op, provider, wf, in)
 	}
 	for attempt := 0; ; attempt++ {
 		err := s.store.StartOperation(ctx, &op)
@@ -171,8 +212,8 @@ func (s *Server) beginOperation(c echo.Context, op store.Operation, provider str
 		if !errors.Is(err, store.ErrConflict) {
 			return store.Operation{}, err
 		}
-		if prior, ok, perr := s.priorOperation(c, op); perr != nil || ok {
-			return prior, perr // the same key won a race with us
+		if prior, ok, perr := s.priorOperation(c, op); perr != nil || ok || resume(prior) {
+			return prior, perr // the same key won a race with us (and starts its workflow)
 		}
 		retry, cerr := s.conflictWithRunning(ctx, op.OrgID, op.ClusterID)
 		if cerr != nil {

@@ -32,7 +32,8 @@ func (s *Server) UpdateCluster(c echo.Context, clusterID string, params api.Upda
 	if err := httpx.BindBody(c, &m); err != nil {
 		return err
 	}
-	if prior, ok, err := s.repeatedOperation(c, p, params.IdempotencyKey); err != nil || ok {
+	prior, ok, err := s.repeatedOperation(c, p, params.IdempotencyKey)
+	if err != nil || ok {
 		if err != nil {
 			return err
 		}
@@ -79,6 +80,9 @@ func (s *Server) UpdateCluster(c echo.Context, clusterID string, params api.Upda
 		return c.JSON(http.StatusOK, result)
 	}
 	op := newOperation(c, p, cl, workflows.OpUpdate, params.IdempotencyKey)
+	if resume(prior) {
+		op = prior // recorded by this request before, never started: beginOperation starts it
+	}
 	facts := append(clusterFacts(current), activities.Fact{Label: "Plan", Value: strings.Join(plan.Report.Changes, "; ")})
 	gate, err := approvals.Gate(c.Request().Context(), s.store, p, workflows.OpUpdate, facts)
 	if err != nil {
