@@ -39,7 +39,7 @@ func TestApprovalWaitSurvivesRestarts(t *testing.T) {
 	for _, p := range procs {
 		s.stop(p)
 	}
-	if err := dev.Restart(); err != nil {
+	if err := dev.Restart(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	s.startAll()

@@ -112,22 +112,22 @@ func (s *Server) Down() error {
 
 // Up starts a server Down stopped again, on the same data directory and port, and
 // waits until it answers.
-func (s *Server) Up() error {
+func (s *Server) Up(ctx context.Context) error {
 	if !s.own {
 		return fmt.Errorf("testpg: %s is not a server of the test's own", s.URL)
 	}
 	if err := s.ctl("-w", "-t", "60", "start"); err != nil {
 		return err
 	}
-	return waitReady(s.URL)
+	return waitReady(ctx, s.URL)
 }
 
 // Restart is Down then Up.
-func (s *Server) Restart() error {
+func (s *Server) Restart(ctx context.Context) error {
 	if err := s.Down(); err != nil {
 		return err
 	}
-	return s.Up()
+	return s.Up(ctx)
 }
 
 func start() (*Server, error) {
@@ -189,7 +189,7 @@ func startLocal(crashSafe bool) (*Server, error) {
 		_ = os.RemoveAll(dir)
 	}
 	url := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-	if err := waitReady(url); err != nil {
+	if err := waitReady(context.Background(), url); err != nil {
 		stop()
 		return nil, err
 	}
@@ -230,13 +230,13 @@ func runAs(dir string) (func(args ...string) *exec.Cmd, error) {
 	}, nil
 }
 
-func waitReady(url string) error {
+func waitReady(ctx context.Context, url string) error {
 	db, err := sql.Open("pgx", url)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for {
 		if err = db.PingContext(ctx); err == nil {

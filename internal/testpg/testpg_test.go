@@ -33,14 +33,14 @@ func TestRestartKeepsCommittedData(t *testing.T) {
 	if err := db.Ping(); err == nil {
 		t.Fatal("the server answered while down")
 	}
-	if err := pg.Up(); err != nil {
+	if err := pg.Up(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	var v string
 	if err := db.QueryRow("SELECT v FROM kept").Scan(&v); err != nil || v != "before" {
 		t.Fatalf("after the restart: %q, %v", v, err)
 	}
-	if err := pg.Restart(); err != nil {
+	if err := pg.Restart(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Ping(); err != nil {

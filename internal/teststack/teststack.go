@@ -139,6 +139,9 @@ func (p *Process) Exited() bool {
 	}
 }
 
+// Done is closed when the process has ended.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
 // Stop interrupts the process (as Ctrl-C or an orchestrator's stop would) and waits
 // for it to exit, killing it after 15 seconds.
 func (p *Process) Stop() {

@@ -105,7 +105,7 @@ func StartFile(t testing.TB, db string) *FileServer {
 		t.Fatal(err)
 	}
 	f := &FileServer{cli: RequireCLI(t), db: db, port: port}
-	if err := f.Start(); err != nil {
+	if err := f.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.Stop() })
@@ -117,13 +117,13 @@ func (f *FileServer) Address() string { return fmt.Sprintf("127.0.0.1:%d", f.por
 
 // Start starts the server on its file and port; it returns once the server answers.
 // Starting a running server does nothing.
-func (f *FileServer) Start() error {
+func (f *FileServer) Start(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.srv != nil {
 		return nil
 	}
-	srv, err := testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath: f.cli, DBFilename: f.db, LogLevel: "error",
 		ClientOptions: &client.Options{HostPort: f.Address(), Namespace: "default",
 			Logger: tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))},
@@ -152,8 +152,8 @@ func (f *FileServer) Stop() error {
 }
 
 // Restart stops the server and starts it again on the same file and port.
-func (f *FileServer) Restart() error {
+func (f *FileServer) Restart(ctx context.Context) error {
 	// An interrupted dev server exits with an error status; it stopped all the same.
 	_ = f.Stop()
-	return f.Start()
+	return f.Start(ctx)
 }
