@@ -104,7 +104,16 @@ func helmBin(t *testing.T) string {
 // helm runs the helm binary on the chart with values (as a file) and extra args.
 func helm(t *testing.T, values map[string]any, args ...string) (string, error) {
 	t.Helper()
+	return helmOn(t, "", values, args...)
+}
+
+// helmOn is helm with a kubeconfig ("": none, helm reaches no cluster).
+func helmOn(t *testing.T, kubeconfig string, values map[string]any, args ...string) (string, error) {
+	t.Helper()
 	dir := t.TempDir()
+	if kubeconfig == "" {
+		kubeconfig = filepath.Join(dir, "none")
+	}
 	file := filepath.Join(dir, "values.yaml")
 	raw, err := yaml.Marshal(values)
 	if err != nil {
@@ -115,7 +124,7 @@ func helm(t *testing.T, values map[string]any, args ...string) (string, error) {
 	}
 	cmd := exec.Command(helmBin(t), append(args, "-f", file)...)
 	// helm's own state stays out of the user's home.
-	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+dir, "HELM_CONFIG_HOME="+dir, "HELM_DATA_HOME="+dir, "KUBECONFIG="+filepath.Join(dir, "none"))
+	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+dir, "HELM_CONFIG_HOME="+dir, "HELM_DATA_HOME="+dir, "KUBECONFIG="+kubeconfig)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -567,6 +576,22 @@ func TestHelmChartServerSideDryRun(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// helm's own install, dry run on the server: it reaches the cluster, renders the
+	// NOTES, and installs nothing.
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, kube.Kubeconfig(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := helmOn(t, kubeconfig, minimalValues, "install", release, chartPath, "--namespace", namespace, "--dry-run=server")
+	if err != nil {
+		t.Fatalf("helm install --dry-run=server: %v\n%s", err, out)
+	}
+	for _, want := range []string{"STATUS: pending-install", "NOTES:", "port-forward svc/astro-astroplane-api", "Bootstrap admin API key", "WARNING: secrets.encryptionKey"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("helm install --dry-run=server does not say %q:\n%s", want, out)
+		}
 	}
 
 	// Nothing was stored.

@@ -127,6 +127,7 @@ func StartWith(t testing.TB, opts Options) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	began := time.Now()
 	c, stop, err := start(dir, etcdBin, apiBin, opts)
 	t.Cleanup(func() {
 		stop()
@@ -137,6 +138,7 @@ func StartWith(t testing.TB, opts Options) *Cluster {
 	if err != nil {
 		t.Fatalf("start kube-apiserver: %v (logs in %s)", err, dir)
 	}
+	t.Logf("etcd and kube-apiserver ready at %s in %s", c.URL, time.Since(began).Round(time.Millisecond))
 	return c
 }
 
