@@ -131,3 +131,24 @@ func TestFeedCursorReadsLateCommits(t *testing.T) {
 		t.Fatalf("gaps kept %v", cur.gaps)
 	}
 }
+
+// Progress changes from the history's memo replace the view's progress at once;
+// a read asked before the last change is ignored, a later one brings only the
+// running activity's detail.
+func TestStreamViewTakesMemoChanges(t *testing.T) {
+	steps := []string{"network", "control-plane"}
+	v := &streamView{}
+	v.set(progressAt("network", steps...), map[string]any{"activity": "CreateNetwork"}, 0)
+	v.setMemo(progressAt("control-plane", steps...), 2)
+	if runningStep(v.pr) != "control-plane" || v.detail != nil {
+		t.Fatalf("after the memo change: running %q, detail %v (the network call's detail must not move to the new step)", runningStep(v.pr), v.detail)
+	}
+	v.set(progressAt("network", steps...), map[string]any{"activity": "CreateNetwork"}, 1) // asked before the change
+	if runningStep(v.pr) != "control-plane" || v.detail != nil {
+		t.Fatalf("an older read went back: running %q, detail %v", runningStep(v.pr), v.detail)
+	}
+	v.set(progressAt("network", steps...), map[string]any{"activity": "CreateControlPlane"}, 2)
+	if runningStep(v.pr) != "control-plane" || activityOf(v.detail) != "CreateControlPlane" {
+		t.Fatalf("a read from the change's task: running %q, detail %v", runningStep(v.pr), v.detail)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/server/httpx"
@@ -98,6 +100,13 @@ type refresh struct {
 func (s *Server) streamProgress(ctx context.Context, conn *websocket.Conn, cl store.Cluster, op store.Operation, sub *subscription) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The history's length before the first read: progress changes later in the
+	// history are newer than that read.
+	d, err := s.temporal.DescribeWorkflow(ctx, op.WorkflowID, "")
+	if err != nil {
+		return fmt.Errorf("describe %s: %w", op.WorkflowID, err)
+	}
+	seen := d.RawResponse.GetWorkflowExecutionInfo().GetHistoryLength()
 	pr, detail, err := s.progress(ctx, op)
 	if err != nil {
 		return err
@@ -134,8 +143,9 @@ func (s *Server) streamProgress(ctx context.Context, conn *websocket.Conn, cl st
 			}
 		}
 	}()
+	changes := make(chan refresh)
 	closed := make(chan error, 1)
-	go func() { closed <- s.followHistory(ctx, op, func() { ask() }) }()
+	go func() { closed <- s.followHistory(ctx, op, seen, ask, changes) }()
 	for {
 		select {
 		case <-ctx.Done():
@@ -150,12 +160,15 @@ func (s *Server) streamProgress(ctx context.Context, conn *websocket.Conn, cl st
 			if err != nil {
 				return err
 			}
+			view.memoSeen = false // the final read is the last word
 			view.set(pr, detail, asked.Load())
 			return view.push(ctx, conn, api.ClusterProgressEventTypeCompleted)
+		case c := <-changes:
+			view.setMemo(c.pr, c.seq)
 		case r := <-refreshes:
 			if r.err != nil {
-				// A query can fail while no worker is up; the next event tries again.
-				s.log.DebugContext(ctx, "progress query failed during stream", "err", r.err, "operationID", op.ID)
+				// A read can fail while Temporal is busy; the next change tries again.
+				s.log.DebugContext(ctx, "progress read failed during stream", "err", r.err, "operationID", op.ID)
 				continue
 			}
 			view.set(r.pr, r.detail, r.seq)
@@ -172,11 +185,14 @@ func (s *Server) streamProgress(ctx context.Context, conn *websocket.Conn, cl st
 	}
 }
 
-// followHistory long-polls the workflow's history, calling changed on each event
-// that can change its progress, and returns when the workflow has closed (nil) or
-// the poll fails.
-func (s *Server) followHistory(ctx context.Context, op store.Operation, changed func()) error {
+// followHistory long-polls the workflow's history and returns when the workflow
+// has closed (nil) or the poll fails. For each workflow task completed it asks for
+// a progress read (the running activity's detail, or the progress of a workflow
+// that keeps none in its memo); each change of the progress memo after event seen
+// goes to changes at once, with the number of the read asked for its task.
+func (s *Server) followHistory(ctx context.Context, op store.Operation, seen int64, ask func() uint64, changes chan<- refresh) error {
 	it := s.temporal.GetWorkflowHistory(ctx, op.WorkflowID, "", true, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var asked uint64
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
@@ -186,7 +202,24 @@ func (s *Server) followHistory(ctx context.Context, op store.Operation, changed 
 			return nil
 		}
 		if changesProgress(ev) {
-			changed()
+			asked = ask()
+		}
+		if ev.EventId <= seen {
+			continue
+		}
+		field := ev.GetWorkflowPropertiesModifiedEventAttributes().GetUpsertedMemo().GetFields()[workflows.MemoProgress]
+		if field == nil {
+			continue
+		}
+		var pr workflows.Progress
+		if err := converter.GetDefaultDataConverter().FromPayload(field, &pr); err != nil {
+			s.log.DebugContext(ctx, "progress memo not decoded", "err", err, "operationID", op.ID)
+			continue
+		}
+		select {
+		case changes <- refresh{seq: asked, pr: pr}:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 	return nil
@@ -208,17 +241,46 @@ type streamView struct {
 	// it, or drops it when the call is over.
 	waiting    *store.ProgressReport
 	waitingSeq uint64
-	last       []byte
+	// memoSeen: the progress comes from the history's memo changes (memoSeq is
+	// the read asked for the last one's task); reads only bring the running
+	// activity's detail then, and only reads asked from that task on.
+	memoSeen bool
+	memoSeq  uint64
+	last     []byte
 }
 
 // set takes a progress read made when seq reads had been asked for.
 func (v *streamView) set(pr workflows.Progress, detail map[string]any, seq uint64) {
+	if v.memoSeen {
+		if seq < v.memoSeq {
+			return // older than the progress the view has
+		}
+		pr = v.pr
+	}
+	v.apply(pr, detail, seq)
+}
+
+// setMemo takes a progress change from the history, made in the workflow task
+// for which read seq was asked. Until that read comes, the running step has no
+// activity detail if it is a new step.
+func (v *streamView) setMemo(pr workflows.Progress, seq uint64) {
+	detail := v.detail
+	if runningStep(pr) != runningStep(v.pr) {
+		detail = nil
+	}
+	v.memoSeen, v.memoSeq = true, seq
+	v.apply(pr, detail, 0)
+}
+
+// apply makes pr and detail the view's, placing the report waiting if it can
+// (by step always, by activity with a read asked after it arrived: seq ≥ waitingSeq).
+func (v *streamView) apply(pr workflows.Progress, detail map[string]any, seq uint64) {
 	v.pr, v.detail = pr, detail
 	running := runningStep(pr)
 	if v.report != nil && running != v.reportStep {
 		v.report = nil // that step is over
 	}
-	if w := v.waiting; w != nil && (running == w.Step || seq >= v.waitingSeq) {
+	if w := v.waiting; w != nil && (running == w.Step || (seq > 0 && seq >= v.waitingSeq)) {
 		v.waiting = nil
 		if running != "" && (running == w.Step || activityOf(detail) == w.Activity) {
 			v.place(w, running)
@@ -268,12 +330,15 @@ func (v *streamView) push(ctx context.Context, conn *websocket.Conn, kind api.Cl
 		}
 	}
 	view := progressView(v.pr, detail, v.cl)
-	raw, _ := json.Marshal(view)
-	if kind == api.ClusterProgressEventTypeProgress && bytes.Equal(raw, v.last) {
-		return nil
+	raw, err := json.Marshal(api.ClusterProgressEvent{Type: kind, Progress: &view})
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(raw, v.last) {
+		return nil // nothing new (a completed event always differs from a progress one)
 	}
 	v.last = raw
-	return wsjson.Write(ctx, conn, api.ClusterProgressEvent{Type: kind, Progress: &view})
+	return conn.Write(ctx, websocket.MessageText, raw) // one encoding, compared and sent
 }
 
 func runningStep(pr workflows.Progress) string {
