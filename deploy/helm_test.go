@@ -269,6 +269,7 @@ func TestHelmRefusesBadValues(t *testing.T) {
 		{"keys beside an existing secret", map[string]any{"secrets": map[string]any{"existingSecret": "mine", "encryptionKey": encryptionKey}}, "leave secrets.encryptionKey", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // helm processes: two at a time on two cores
 			out, err := helm(t, tc.values, "template", release, chartPath, "--namespace", namespace)
 			if err == nil {
 				t.Fatalf("helm template accepted %v", tc.values)
