@@ -331,6 +331,9 @@ func TestHelmRendersTheDeployment(t *testing.T) {
 		if api.Spec.Strategy.RollingUpdate == nil || api.Spec.Strategy.RollingUpdate.MaxUnavailable.IntValue() != 0 {
 			t.Errorf("api rolls with %+v: it should never drop below its replicas", api.Spec.Strategy)
 		}
+		if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil || c.Lifecycle.PreStop.Sleep.Seconds < 1 {
+			t.Errorf("api: preStop %+v, want a sleep (no shell in the image) so the endpoint goes before SIGTERM", c.Lifecycle)
+		}
 		if *api.Spec.Replicas != 2 {
 			t.Errorf("api replicas %d, want 2 by default", *api.Spec.Replicas)
 		}
