@@ -173,11 +173,16 @@ func (s *Server) streamProgress(ctx context.Context, conn *websocket.Conn, cl st
 			}
 			view.set(r.pr, r.detail, r.seq)
 		case <-sub.ready:
+			// Each report is a change of its own: pushed one by one, none hidden
+			// behind a newer one that arrived with it.
 			for _, r := range sub.take() {
 				if view.take(r) {
 					view.waitingSeq = ask()
+				} else if err := view.push(ctx, conn, api.ClusterProgressEventTypeProgress); err != nil {
+					return err
 				}
 			}
+			continue
 		}
 		if err := view.push(ctx, conn, api.ClusterProgressEventTypeProgress); err != nil {
 			return err
