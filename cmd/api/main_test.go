@@ -22,7 +22,7 @@ func TestConfigDefaults(t *testing.T) {
 	if err := config.ParseEnviron(&c, map[string]string{}); err != nil {
 		t.Fatal(err)
 	}
-	if c.HTTPAddr != ":8080" || c.MaxBodyBytes != 1<<20 || c.ShutdownTimeout != 15*time.Second ||
+	if c.HTTPAddr != ":8080" || c.MaxBodyBytes != 1<<20 || c.ShutdownTimeout != 15*time.Second || c.StreamsPerKey != 50 || c.StreamsPerOrg != 500 ||
 		c.BootstrapAPIKey != "" || c.BootstrapOrg != "default" || c.BootstrapAdminEmail != "admin@localhost" {
 		t.Fatalf("defaults %+v", c)
 	}
@@ -39,6 +39,8 @@ func TestConfigEveryVariable(t *testing.T) {
 		"ASTRO_HTTP_ADDR":             "127.0.0.1:9090",
 		"ASTRO_MAX_BODY_BYTES":        "2048",
 		"ASTRO_SHUTDOWN_TIMEOUT":      "1m30s",
+		"ASTRO_STREAMS_PER_KEY":       "5",
+		"ASTRO_STREAMS_PER_ORG":       "40",
 		"ASTRO_BOOTSTRAP_API_KEY":     key,
 		"ASTRO_BOOTSTRAP_ORG":         "acme-corp",
 		"ASTRO_BOOTSTRAP_ADMIN_EMAIL": "ops@acme.example",
@@ -61,7 +63,7 @@ func TestConfigEveryVariable(t *testing.T) {
 		c.Log.Format != "text" || c.Log.Level != "warn" || c.Store.DatabaseURL != "postgres://u:p@db:5432/astro" ||
 		c.Temporal.Address != "temporal:7233" || c.Temporal.Namespace != "ns" || c.Temporal.TaskQueue != "q" ||
 		c.Keys.EncryptionKey == "" || c.Keys.SigningKey == "" || c.Keys.NotifyAllowedHosts != "127.0.0.0/8" ||
-		c.Relay.SMTPHost != "smtp.example.com" {
+		c.Relay.SMTPHost != "smtp.example.com" || c.StreamsPerKey != 5 || c.StreamsPerOrg != 40 {
 		t.Fatalf("parsed %+v", c)
 	}
 	// Tests and e2e listen on a port the kernel picks.
@@ -82,6 +84,9 @@ func TestConfigInvalidValues(t *testing.T) {
 		{"ASTRO_SHUTDOWN_TIMEOUT", "15"},
 		{"ASTRO_SHUTDOWN_TIMEOUT", "0s"},
 		{"ASTRO_SHUTDOWN_TIMEOUT", "-1s"},
+		{"ASTRO_STREAMS_PER_KEY", "0"},
+		{"ASTRO_STREAMS_PER_ORG", "-1"},
+		{"ASTRO_STREAMS_PER_ORG", "many"},
 		{"ASTRO_BOOTSTRAP_API_KEY", "tooshort"},
 		{"ASTRO_BOOTSTRAP_API_KEY", strings.Repeat("k", 39) + "!"},
 		{"ASTRO_BOOTSTRAP_ORG", "Acme"},
