@@ -134,7 +134,10 @@ func (s *Server) progress(ctx context.Context, op store.Operation) (workflows.Pr
 	if err != nil {
 		return workflows.Progress{}, nil, fmt.Errorf("progress of %s: %w", op.WorkflowID, err)
 	}
-	if !ok {
+	// The memo is as of the workflow's last completed task: an operation the store
+	// has seen end, whose workflow has not yet run the task that ends its progress,
+	// is asked the query, which Temporal answers after that task.
+	if !ok || (op.Status != store.OperationRunning && pr.EndedAt == nil) {
 		pr = s.queryProgress(ctx, op, desc)
 	}
 	return pr, heartbeatDetail(desc), nil
