@@ -33,6 +33,7 @@ import (
 type config struct {
 	ops, updates, deletes   int
 	apis, workers, parallel int
+	accounts                int
 	stepDelay, timeout      time.Duration
 	rssBudgetMB             float64
 	apiBin, workerBin       string
@@ -46,6 +47,7 @@ func main() {
 	flag.IntVar(&cfg.ops, "ops", 1000, "concurrent simulated operations: deploys, and -updates and -deletes among them")
 	flag.IntVar(&cfg.updates, "updates", 50, "of -ops, updates of clusters deployed before the measured phase")
 	flag.IntVar(&cfg.deletes, "deletes", 50, "of -ops, deletes of clusters deployed before the measured phase")
+	flag.IntVar(&cfg.accounts, "accounts", 0, "cloud accounts the deploys are spread over (0: one each); the registry paces each account to 10 calls a second")
 	flag.IntVar(&cfg.apis, "apis", 2, "API processes (the last is killed midway)")
 	flag.IntVar(&cfg.workers, "workers", 3, "worker processes (the last is killed midway)")
 	flag.IntVar(&cfg.parallel, "parallel", 64, "client requests in flight at once")

@@ -12,6 +12,7 @@ import (
 type results struct {
 	Ops, Updates, Deletes   int
 	APIs, Workers, Parallel int
+	Accounts                int
 	StepDelay               time.Duration
 
 	Accepted   int            // operations some API answered 202
@@ -110,6 +111,11 @@ func (r *results) table() string {
 	row("processes", fmt.Sprintf("%d APIs, %d workers, 1 Temporal server, 1 PostgreSQL", r.APIs, r.Workers))
 	row("operations sent", fmt.Sprintf("%d (%d deploys, %d updates, %d deletes), %d requests in flight, sim step delay %s",
 		r.Ops, r.Ops-r.Updates-r.Deletes, r.Updates, r.Deletes, r.Parallel, r.StepDelay))
+	accounts := "one per deploy"
+	if r.Accounts > 0 {
+		accounts = fmt.Sprint(r.Accounts)
+	}
+	row("cloud accounts", accounts)
 	row("killed (SIGKILL)", fmt.Sprintf("1 API and 1 worker, %s after the first request", r.KilledAfter.Round(time.Millisecond)))
 	row("accepted", r.Accepted)
 	row("re-sent to another API (same Idempotency-Key)", r.FailedOver)

@@ -133,7 +133,7 @@ func run(ctx context.Context, cfg config) (*results, error) {
 	go func() { sampleMemory(sampleCtx, 250*time.Millisecond, workers); close(sampled) }()
 
 	res := &results{Ops: cfg.ops, APIs: cfg.apis, Workers: cfg.workers, StepDelay: cfg.stepDelay, Parallel: cfg.parallel,
-		Updates: cfg.updates, Deletes: cfg.deletes}
+		Updates: cfg.updates, Deletes: cfg.deletes, Accounts: cfg.accounts}
 	ops := plan(cfg, key[len(key)-8:])
 	if cfg.updates+cfg.deletes > 0 {
 		say("deploying the %d clusters the run will update or delete…", cfg.updates+cfg.deletes)
@@ -245,6 +245,9 @@ func plan(cfg config, tag string) []*operation {
 		}
 		ops[i].index = i
 		ops[i].account = fmt.Sprintf("%012d", 200000000000+i)
+		if cfg.accounts > 0 {
+			ops[i].account = fmt.Sprintf("%012d", 200000000000+i%cfg.accounts)
+		}
 		ops[i].key = fmt.Sprintf("scaleout-%s-%d", tag, i)
 	}
 	return ops
