@@ -138,3 +138,19 @@ func runAs(ctx context.Context, dir string) (func(args ...string) *exec.Cmd, err
 		return exec.Command("runuser", append([]string{"-u", "postgres", "--"}, args...)...) //nolint:gosec,noctx // PostgreSQL's own binaries
 	}, nil
 }
+
+// count counts the rows of each table of database db, in order.
+func (p *postgres) count(ctx context.Context, db string, tables ...string) ([]int, error) {
+	conn, err := sql.Open("pgx", p.url(db))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	counts := make([]int, len(tables))
+	for i, t := range tables {
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+t).Scan(&counts[i]); err != nil {
+			return nil, fmt.Errorf("count %s: %w", t, err)
+		}
+	}
+	return counts, nil
+}

@@ -24,6 +24,11 @@ type results struct {
 	Duplicated int            // clusters with more than one deploy workflow
 	Workflows  int            // deploy workflows in Temporal's visibility
 
+	// Bootstrapped counts the organizations, users and API keys the store holds after
+	// every API started at once on it: 1, 1, 1 (one bootstrap, the preset key adopted
+	// by no other).
+	Bootstrapped []int
+
 	KilledAfter, SentIn, Wall time.Duration
 	WorkerMem                 []workerMem
 	Crashed                   []string // processes that died without being killed
@@ -89,6 +94,9 @@ func (r *results) problems(rssBudgetMB float64) []string {
 	if ok := r.Outcomes[kindDeploy+" SUCCEEDED"] + r.Outcomes[kindUpdate+" SUCCEEDED"] + r.Outcomes[kindDelete+" SUCCEEDED"]; ok != r.Accepted {
 		p = append(p, fmt.Sprintf("%d of %d accepted operations did not succeed: %v", r.Accepted-ok, r.Accepted, r.Outcomes))
 	}
+	if !slices.Equal(r.Bootstrapped, []int{1, 1, 1}) {
+		p = append(p, fmt.Sprintf("after the APIs started at once the store holds %v organizations, users and API keys, not one of each", r.Bootstrapped))
+	}
 	for _, c := range r.Crashed {
 		p = append(p, c+" died without being killed")
 	}
@@ -117,6 +125,7 @@ func (r *results) table() string {
 	}
 	row("cloud accounts", accounts)
 	row("killed (SIGKILL)", fmt.Sprintf("1 API and 1 worker, %s after the first request", r.KilledAfter.Round(time.Millisecond)))
+	row("bootstrapped by the APIs started at once (organizations, users, API keys)", fmt.Sprint(r.Bootstrapped))
 	row("accepted", r.Accepted)
 	row("re-sent to another API (same Idempotency-Key)", r.FailedOver)
 	row("refused by every API", r.Refused)

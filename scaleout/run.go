@@ -126,6 +126,10 @@ func run(ctx context.Context, cfg config) (*results, error) {
 			return nil, fmt.Errorf("%s exited at start (log %s)", w.name, w.logPath)
 		}
 	}
+	bootstrapped, err := pg.count(ctx, "astroplane", "organizations", "users", "api_keys")
+	if err != nil {
+		return nil, err
+	}
 
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	defer stopSampling()
@@ -133,7 +137,7 @@ func run(ctx context.Context, cfg config) (*results, error) {
 	go func() { sampleMemory(sampleCtx, 250*time.Millisecond, workers); close(sampled) }()
 
 	res := &results{Ops: cfg.ops, APIs: cfg.apis, Workers: cfg.workers, StepDelay: cfg.stepDelay, Parallel: cfg.parallel,
-		Updates: cfg.updates, Deletes: cfg.deletes, Accounts: cfg.accounts}
+		Updates: cfg.updates, Deletes: cfg.deletes, Accounts: cfg.accounts, Bootstrapped: bootstrapped}
 	ops := plan(cfg, key[len(key)-8:])
 	if cfg.updates+cfg.deletes > 0 {
 		say("deploying the %d clusters the run will update or delete…", cfg.updates+cfg.deletes)

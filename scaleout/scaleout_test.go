@@ -94,7 +94,7 @@ func TestCountAndProblems(t *testing.T) {
 	workflows := map[string]int{"deploy/c0": 1, "update/c1": 1, "delete/c2": 1, "deploy/c1": 1, "deploy/c2": 1}
 	mem := []workerMem{{Name: "worker-1", memStats: memStats{PeakRSSMB: 120, HWMMB: 125, Samples: 10}}}
 
-	r := &results{WorkerMem: mem}
+	r := &results{WorkerMem: mem, Bootstrapped: []int{1, 1, 1}}
 	r.count(clean, workflows)
 	if p := r.problems(300); len(p) != 0 || r.Accepted != 3 || r.Workflows != 5 {
 		t.Fatalf("a clean run: accepted %d, workflows %d, problems %v", r.Accepted, r.Workflows, p)
@@ -115,6 +115,7 @@ func TestCountAndProblems(t *testing.T) {
 		{"failed", func(ops []*operation, _ map[string]int, _ *results) { ops[1].status = "FAILED" }, 300, "did not succeed"},
 		{"over budget", func([]*operation, map[string]int, *results) {}, 125, "worker-1 peaked at 125 MB"},
 		{"crashed", func(_ []*operation, _ map[string]int, r *results) { r.Crashed = []string{"api-1"} }, 300, "api-1 died without being killed"},
+		{"bootstrapped twice", func(_ []*operation, _ map[string]int, r *results) { r.Bootstrapped = []int{2, 2, 2} }, 300, "[2 2 2] organizations"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ops := []*operation{ok(0, kindDeploy), ok(1, kindUpdate), ok(2, kindDelete)}
@@ -122,7 +123,7 @@ func TestCountAndProblems(t *testing.T) {
 			for k, v := range workflows {
 				wf[k] = v
 			}
-			r := &results{WorkerMem: mem}
+			r := &results{WorkerMem: mem, Bootstrapped: []int{1, 1, 1}}
 			tc.mutate(ops, wf, r)
 			r.count(ops, wf)
 			p := strings.Join(r.problems(tc.budget), "\n")
