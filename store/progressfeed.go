@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // ProgressReport is one progress report of a running provider call, as the worker
@@ -28,12 +32,65 @@ type ProgressReport struct {
 	At time.Time `gorm:"not null;index"`
 }
 
-// AddProgressReports appends reports to the feed, assigning their IDs.
+// progressFeedChannel is the PostgreSQL notification channel that tells readers of
+// the feed that reports were added.
+const progressFeedChannel = "astro_progress_feed"
+
+// ErrNoNotifications means the database cannot notify readers of the feed (SQLite);
+// they poll.
+var ErrNoNotifications = errors.New("the database has no notifications: poll the progress feed")
+
+// AddProgressReports appends reports to the feed, assigning their IDs, and on
+// PostgreSQL notifies the readers listening (ListenProgressFeed).
 func (s *Store) AddProgressReports(ctx context.Context, reports []ProgressReport) error {
 	if len(reports) == 0 {
 		return nil
 	}
-	return translate(s.db.WithContext(ctx).CreateInBatches(&reports, 200).Error)
+	if err := translate(s.db.WithContext(ctx).CreateInBatches(&reports, 200).Error); err != nil {
+		return err
+	}
+	if s.driver == "postgres" {
+		// The reports are in; a lost notification only leaves readers to their polling.
+		_ = s.db.WithContext(ctx).Exec("SELECT pg_notify(?, '')", progressFeedChannel).Error
+	}
+	return nil
+}
+
+// ListenProgressFeed calls added each time reports were added to the feed (by any
+// process), until ctx ends or the connection fails; it holds one connection of the
+// pool meanwhile. On SQLite it returns ErrNoNotifications at once.
+func (s *Store) ListenProgressFeed(ctx context.Context, added func()) error {
+	if s.driver != "postgres" {
+		return ErrNoNotifications
+	}
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("listen for progress reports: a %T is not a pgx connection", dc)
+		}
+		pc := sc.Conn()
+		if _, err := pc.Exec(ctx, "LISTEN "+progressFeedChannel); err != nil {
+			return fmt.Errorf("listen for progress reports: %w", err)
+		}
+		// A wait cut short by ctx closes the connection (the pool drops it);
+		// otherwise it goes back to the pool listening to nothing.
+		defer func() { _, _ = pc.Exec(context.WithoutCancel(ctx), "UNLISTEN *") }()
+		for {
+			if _, err := pc.WaitForNotification(ctx); err != nil {
+				return err
+			}
+			added()
+		}
+	})
 }
 
 // ProgressReportsAfter returns up to limit reports with an ID above after, in ID

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -112,6 +113,50 @@ func TestUsableAPIKeys(t *testing.T) {
 		}
 		if usable, err := s.UsableAPIKeys(ctx, []string{outsider.ID}, time.Now()); err != nil || usable[outsider.ID] {
 			t.Fatalf("key of a non-member: %v, %v", usable, err)
+		}
+	})
+}
+
+// On PostgreSQL a reader listening is told at once that reports were added, by
+// another process as well (here another Store on the same database); SQLite says
+// it cannot.
+func TestProgressFeedNotifications(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		added := make(chan struct{}, 10)
+		done := make(chan error, 1)
+		go func() { done <- s.ListenProgressFeed(ctx, func() { added <- struct{}{} }) }()
+		if s.Driver() == "sqlite" {
+			if err := <-done; !errors.Is(err, store.ErrNoNotifications) {
+				t.Fatalf("sqlite: %v", err)
+			}
+			return
+		}
+		// The listener may not be listening yet: add until it hears one.
+		deadline := time.After(10 * time.Second)
+		for heard := false; !heard; {
+			report := []store.ProgressReport{{OrgID: "o", OperationID: "op", Activity: "A", ActivityID: "1", Detail: "d", At: time.Now()}}
+			if err := s.AddProgressReports(ctx, report); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-added:
+				heard = true
+			case err := <-done:
+				t.Fatalf("listener ended: %v", err)
+			case <-time.After(200 * time.Millisecond):
+			case <-deadline:
+				t.Fatal("no notification")
+			}
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("listener after cancel: %v", err)
+		}
+		// The pool still works after the listening connection was given back.
+		if _, err := s.ProgressReportsAfter(context.Background(), 0, 1); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package clusters
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -59,8 +60,9 @@ func (s *Server) streamHub() *hub {
 
 // hub is the one reader of the progress feed in an API process: while at least one
 // progress stream is open, it reads the reports added since its last read (one
-// indexed query per PollEvery) and hands each to the streams of its operation, and
-// checks the streams' API keys once per KeyCheckEvery.
+// indexed query per PollEvery, and at once when PostgreSQL notifies that reports
+// were added) and hands each to the streams of its operation, and checks the
+// streams' API keys once per KeyCheckEvery.
 type hub struct {
 	st  *store.Store
 	log *slog.Logger
@@ -208,10 +210,27 @@ func (h *hub) run() {
 	defer poll.Stop()
 	keys := time.NewTicker(limits.KeyCheckEvery)
 	defer keys.Stop()
+	// On PostgreSQL the writers' notifications wake the hub at once; polling stays,
+	// for SQLite and for a notification lost with its connection.
+	added := make(chan struct{}, 1)
+	lctx, stopListening := context.WithCancel(ctx)
+	defer stopListening()
+	go func() {
+		err := h.st.ListenProgressFeed(lctx, func() {
+			select {
+			case added <- struct{}{}:
+			default:
+			}
+		})
+		if err != nil && lctx.Err() == nil && !errors.Is(err, store.ErrNoNotifications) {
+			h.log.WarnContext(ctx, "progress feed: listening for notifications; polling only", "err", err)
+		}
+	}()
 	var cur *feedCursor
 	for {
 		select {
 		case <-poll.C:
+		case <-added:
 		case <-keys.C:
 			h.checkKeys(ctx)
 			continue

@@ -57,12 +57,18 @@ func TestStreamViewPlacesReports(t *testing.T) {
 	}
 	v.waitingSeq = 3
 	v.set(progressAt("network", steps...), map[string]any{"activity": "CreateNetwork"}, 2) // a read from before
-	if v.waiting == nil || shown(v) != "network=vpc" {
-		t.Fatalf("a read older than the report placed or dropped it: %q, waiting %v", shown(v), v.waiting)
+	if len(v.waiting) != 2 || v.placeReady() || shown(v) != "network=vpc" {
+		t.Fatalf("a read older than the reports placed or dropped them: %q, waiting %v", shown(v), v.waiting)
 	}
 	v.set(progressAt("control-plane", steps...), map[string]any{"activity": "CreateControlPlane"}, 3)
-	if v.waiting != nil || shown(v) != "control-plane=eks 2" {
-		t.Fatalf("after the read that shows the step: %q", shown(v))
+	// Both reports, each in turn: every report is a change the client sees.
+	for _, want := range []string{"control-plane=eks", "control-plane=eks 2"} {
+		if !v.placeReady() || shown(v) != want {
+			t.Fatalf("after the read that shows the step: %q, want %q", shown(v), want)
+		}
+	}
+	if v.placeReady() || len(v.waiting) != 0 {
+		t.Fatalf("left over: ready %v, waiting %v", v.ready, v.waiting)
 	}
 	// A rollback's call names the step it undoes: placed by its activity instead.
 	if !v.take(rep("network", "12", "deleting vpc", 3*time.Second)) {
@@ -70,7 +76,7 @@ func TestStreamViewPlacesReports(t *testing.T) {
 	}
 	v.waitingSeq = 4
 	v.set(progressAt("rollback-network", steps...), map[string]any{"activity": "CreateNetwork"}, 4)
-	if shown(v) != "rollback-network=deleting vpc" {
+	if !v.placeReady() || shown(v) != "rollback-network=deleting vpc" {
 		t.Fatalf("rollback report: %q", shown(v))
 	}
 	if v.take(rep("network", "12", "still deleting", 4*time.Second)) || shown(v) != "rollback-network=still deleting" {
@@ -150,5 +156,21 @@ func TestStreamViewTakesMemoChanges(t *testing.T) {
 	v.set(progressAt("network", steps...), map[string]any{"activity": "CreateControlPlane"}, 2)
 	if runningStep(v.pr) != "control-plane" || activityOf(v.detail) != "CreateControlPlane" {
 		t.Fatalf("a read from the change's task: running %q, detail %v", runningStep(v.pr), v.detail)
+	}
+}
+
+// A report whose call is over by the time the read comes is dropped, not put on
+// the step running then.
+func TestStreamViewDropsReportsOfEndedCalls(t *testing.T) {
+	steps := []string{"network", "control-plane", "addons"}
+	v := &streamView{}
+	v.set(progressAt("network", steps...), map[string]any{"activity": "CreateNetwork"}, 0)
+	if !v.take(store.ProgressReport{Step: "control-plane", Activity: "CreateControlPlane", ActivityID: "9", Detail: "eks", At: time.Now()}) {
+		t.Fatal("no read asked")
+	}
+	v.waitingSeq = 1
+	v.set(progressAt("addons", steps...), map[string]any{"activity": "InstallAddons"}, 1)
+	if v.placeReady() || shown(v) != "" || len(v.waiting) != 0 {
+		t.Fatalf("report of an ended call: shown %q, waiting %v", shown(v), v.waiting)
 	}
 }

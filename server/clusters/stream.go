@@ -184,6 +184,11 @@ func (s *Server) streamProgress(ctx context.Context, conn *websocket.Conn, cl st
 			}
 			continue
 		}
+		for view.placeReady() {
+			if err := view.push(ctx, conn, api.ClusterProgressEventTypeProgress); err != nil {
+				return err
+			}
+		}
 		if err := view.push(ctx, conn, api.ClusterProgressEventTypeProgress); err != nil {
 			return err
 		}
@@ -240,12 +245,14 @@ type streamView struct {
 	// report is the feed's latest report of the running step (reportStep).
 	report     *store.ProgressReport
 	reportStep string
-	// waiting is the latest report the view cannot place yet: its step is not the
-	// running one in the last read (the read is behind, or a rollback names the
-	// step it undoes). A read asked for after it arrived (seq ≥ waitingSeq) places
-	// it, or drops it when the call is over.
-	waiting    *store.ProgressReport
+	// waiting are the reports the view cannot place yet, oldest first: their step
+	// is not the running one in the last read (the read is behind, or a rollback
+	// names the step it undoes). A read asked for after they arrived (seq ≥
+	// waitingSeq) places them, or drops them when their call is over; placed ones
+	// wait in ready to be pushed one by one.
+	waiting    []store.ProgressReport
 	waitingSeq uint64
+	ready      []readyReport
 	// memoSeen: the progress comes from the history's memo changes (memoSeq is
 	// the read asked for the last one's task); reads only bring the running
 	// activity's detail then, and only reads asked from that task on.
@@ -277,21 +284,48 @@ func (v *streamView) setMemo(pr workflows.Progress, seq uint64) {
 	v.apply(pr, detail, 0)
 }
 
-// apply makes pr and detail the view's, placing the report waiting if it can
-// (by step always, by activity with a read asked after it arrived: seq ≥ waitingSeq).
+// apply makes pr and detail the view's, and readies the waiting reports it can
+// place (by step always, by activity with a read asked after they arrived: seq ≥
+// waitingSeq).
 func (v *streamView) apply(pr workflows.Progress, detail map[string]any, seq uint64) {
 	v.pr, v.detail = pr, detail
 	running := runningStep(pr)
 	if v.report != nil && running != v.reportStep {
 		v.report = nil // that step is over
 	}
-	if w := v.waiting; w != nil && (running == w.Step || (seq > 0 && seq >= v.waitingSeq)) {
-		v.waiting = nil
-		if running != "" && (running == w.Step || activityOf(detail) == w.Activity) {
-			v.place(w, running)
+	read := seq > 0 && seq >= v.waitingSeq
+	keep := v.waiting[:0]
+	for _, w := range v.waiting {
+		switch {
+		case running != "" && (running == w.Step || (read && activityOf(detail) == w.Activity)):
+			v.ready = append(v.ready, readyReport{w, running})
+		case !read:
+			keep = append(keep, w)
 		}
 	}
+	v.waiting = keep
 }
+
+// readyReport is a report placed on step, still to be pushed.
+type readyReport struct {
+	r    store.ProgressReport
+	step string
+}
+
+// placeReady places the next ready report and says whether there was one: each is
+// a change of its own, pushed before the next.
+func (v *streamView) placeReady() bool {
+	if len(v.ready) == 0 {
+		return false
+	}
+	next := v.ready[0]
+	v.ready = v.ready[1:]
+	v.place(&next.r, next.step)
+	return true
+}
+
+// maxWaiting bounds the reports a stream holds while it cannot place them.
+const maxWaiting = 64
 
 // take takes a report from the feed and says whether the view needs a fresh
 // progress read to place it.
@@ -304,14 +338,16 @@ func (v *streamView) take(r store.ProgressReport) bool {
 	case v.report != nil && v.report.ActivityID == r.ActivityID:
 		v.place(&r, v.reportStep) // the call placed before, e.g. a rollback's
 		return false
-	case v.waiting != nil && v.waiting.ActivityID == r.ActivityID:
-		if !r.At.Before(v.waiting.At) {
-			v.waiting = &r // the read asked for at the first one will place it
-		}
-		return false
 	}
-	v.waiting = &r
-	return true
+	asked := false
+	for _, w := range v.waiting {
+		asked = asked || w.ActivityID == r.ActivityID // the read asked for at its first report will do
+	}
+	v.waiting = append(v.waiting, r)
+	if len(v.waiting) > maxWaiting {
+		v.waiting = v.waiting[len(v.waiting)-maxWaiting:]
+	}
+	return !asked
 }
 
 // place puts r on step, unless the step has a later report already.
