@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/astropulse/astroplane/cloud/sim"
 )
 
 // results are the figures of one run.
@@ -23,6 +25,11 @@ type results struct {
 	Lost       int            // accepted operations that did not end, or that no workflow ran
 	Duplicated int            // clusters with more than one deploy workflow
 	Workflows  int            // deploy workflows in Temporal's visibility
+
+	// What the simulated cloud's ledger shows at the end: resources made, alive,
+	// made twice (of one kind, owner and name alive at once), in-place changes applied
+	// twice, and resources still alive of the clusters the run deleted.
+	CloudResources, CloudLive, CloudDuplicates, CloudRepeated, CloudLeftBehind int
 
 	// Bootstrapped counts the organizations, users and API keys the store holds after
 	// every API started at once on it: 1, 1, 1 (one bootstrap, the preset key adopted
@@ -75,6 +82,24 @@ func (r *results) count(ops []*operation, workflows map[string]int) {
 	}
 }
 
+// auditCloud fills the cloud figures from the simulated cloud's ledger.
+func (r *results) auditCloud(a sim.Audit, ops []*operation) {
+	deleted := map[string]bool{}
+	for _, op := range ops {
+		if op.kind == kindDelete && op.status == "SUCCEEDED" {
+			deleted[op.cluster] = true
+		}
+	}
+	live := a.Live()
+	r.CloudResources, r.CloudLive, r.CloudLeftBehind = len(a.Resources), len(live), 0
+	r.CloudDuplicates, r.CloudRepeated = len(a.Duplicates), len(a.Repeated)
+	for _, res := range live {
+		if res.Kind != sim.KindNodeGroup && deleted[res.Name] {
+			r.CloudLeftBehind++
+		}
+	}
+}
+
 // terminalOperation: statuses an operation ends in.
 var terminalOperation = map[string]bool{"SUCCEEDED": true, "FAILED": true, "CANCELLED": true, "REJECTED": true, "EXPIRED": true}
 
@@ -93,6 +118,12 @@ func (r *results) problems(rssBudgetMB float64) []string {
 	}
 	if ok := r.Outcomes[kindDeploy+" SUCCEEDED"] + r.Outcomes[kindUpdate+" SUCCEEDED"] + r.Outcomes[kindDelete+" SUCCEEDED"]; ok != r.Accepted {
 		p = append(p, fmt.Sprintf("%d of %d accepted operations did not succeed: %v", r.Accepted-ok, r.Accepted, r.Outcomes))
+	}
+	if r.CloudDuplicates > 0 || r.CloudRepeated > 0 {
+		p = append(p, fmt.Sprintf("the simulated cloud made %d resources twice and applied %d changes twice", r.CloudDuplicates, r.CloudRepeated))
+	}
+	if r.CloudLeftBehind > 0 {
+		p = append(p, fmt.Sprintf("%d networks or control planes of deleted clusters are still alive in the cloud", r.CloudLeftBehind))
 	}
 	if !slices.Equal(r.Bootstrapped, []int{1, 1, 1}) {
 		p = append(p, fmt.Sprintf("after the APIs started at once the store holds %v organizations, users and API keys, not one of each", r.Bootstrapped))
@@ -135,6 +166,9 @@ func (r *results) table() string {
 	row("lost", r.Lost)
 	row("duplicated", r.Duplicated)
 	row("workflows in Temporal", r.Workflows)
+	row("cloud resources made / alive at the end", fmt.Sprintf("%d / %d", r.CloudResources, r.CloudLive))
+	row("cloud resources made twice, changes applied twice", fmt.Sprintf("%d, %d", r.CloudDuplicates, r.CloudRepeated))
+	row("cloud resources left behind by deletes", r.CloudLeftBehind)
 	row("all sent in", r.SentIn.Round(time.Millisecond))
 	row("wall time (first request to last operation ended)", r.Wall.Round(time.Second))
 	if r.Wall > 0 {

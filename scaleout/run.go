@@ -14,6 +14,7 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/internal/apikey"
 )
 
@@ -65,6 +66,7 @@ func run(ctx context.Context, cfg config) (*results, error) {
 	defer ts.close()
 
 	key := apikey.Generate()
+	ledger := filepath.Join(dir, "sim-ledger.jsonl")
 	env := []string{
 		"ASTRO_DATABASE_URL=" + pg.url("astroplane"),
 		"ASTRO_TEMPORAL_ADDRESS=" + ts.addr,
@@ -79,6 +81,10 @@ func run(ctx context.Context, cfg config) (*results, error) {
 		// the rate limiter.
 		"ASTRO_RATE_LIMIT_IP_RPS=100000", "ASTRO_RATE_LIMIT_IP_BURST=100000",
 		"ASTRO_RATE_LIMIT_KEY_RPS=100000", "ASTRO_RATE_LIMIT_KEY_BURST=100000",
+		// One simulated cloud for all workers, as a real cloud is: what it makes is
+		// recorded in one file (survives a SIGKILL), idempotent on each call's token
+		// whichever worker retries it, and audited for duplicates at the end.
+		"ASTRO_SIM_LEDGER=" + ledger,
 	}
 	var (
 		apis    []*apiEndpoint
@@ -186,6 +192,11 @@ func run(ctx context.Context, cfg config) (*results, error) {
 		return nil, err
 	}
 	res.count(ops, workflows)
+	audit, err := sim.AuditLedger(ledger)
+	if err != nil {
+		return nil, fmt.Errorf("the simulated cloud's ledger: %w", err)
+	}
+	res.auditCloud(audit, ops)
 	for _, w := range workers {
 		res.WorkerMem = append(res.WorkerMem, workerMem{Name: w.name, Killed: w == killedWorker, memStats: w.memory()})
 	}
@@ -301,9 +312,19 @@ func countWorkflows(ctx context.Context, tc sdkclient.Client) (map[string]int, e
 	counts := map[string]int{}
 	var token []byte
 	for {
-		resp, err := tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: "default", Query: "AstroOperationType IN ('deploy', 'update', 'delete')", PageSize: 1000, NextPageToken: token,
-		})
+		// Small pages, each tried a few times: on a loaded machine a page of 1,000
+		// can outlast the SDK's per-call deadline.
+		var resp *workflowservice.ListWorkflowExecutionsResponse
+		var err error
+		for attempt := range 5 {
+			resp, err = tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+				Namespace: "default", Query: "AstroOperationType IN ('deploy', 'update', 'delete')", PageSize: 200, NextPageToken: token,
+			})
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(time.Duration(attempt+1) * time.Second)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("list workflows: %w", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/internal/testreq"
 )
 
@@ -134,6 +135,34 @@ func TestCountAndProblems(t *testing.T) {
 	}
 }
 
+func TestAuditCloud(t *testing.T) {
+	gone := time.Now()
+	ops := []*operation{
+		{kind: kindDeploy, cluster: "a", status: "SUCCEEDED"},
+		{kind: kindDelete, cluster: "b", status: "SUCCEEDED"},
+		{kind: kindDelete, cluster: "c", status: "SUCCEEDED"},
+	}
+	a := sim.Audit{Resources: []sim.Resource{
+		{Kind: sim.KindNetwork, Name: "a"}, {Kind: sim.KindControlPlane, Name: "a"}, {Kind: sim.KindNodeGroup, Name: "pool"},
+		{Kind: sim.KindNetwork, Name: "b", DeletedAt: &gone}, {Kind: sim.KindControlPlane, Name: "b", DeletedAt: &gone},
+		{Kind: sim.KindNetwork, Name: "c", DeletedAt: &gone}, {Kind: sim.KindControlPlane, Name: "c"}, // c's control plane outlived its delete
+	}}
+	r := &results{Bootstrapped: []int{1, 1, 1}}
+	r.auditCloud(a, ops)
+	if r.CloudResources != 7 || r.CloudLive != 4 || r.CloudLeftBehind != 1 {
+		t.Fatalf("made %d, alive %d, left behind %d; want 7, 4, 1", r.CloudResources, r.CloudLive, r.CloudLeftBehind)
+	}
+	a.Duplicates = [][]sim.Resource{{a.Resources[0], a.Resources[0]}}
+	a.Repeated = map[string]int{"tok": 2}
+	r.auditCloud(a, ops)
+	p := strings.Join(r.problems(300), "\n")
+	for _, want := range []string{"made 1 resources twice and applied 1 changes twice", "1 networks or control planes of deleted clusters"} {
+		if !strings.Contains(p, want) {
+			t.Errorf("problems %q do not say %q", p, want)
+		}
+	}
+}
+
 func TestTableNamesTheFigures(t *testing.T) {
 	r := &results{Ops: 1000, Updates: 50, Deletes: 50, APIs: 2, Workers: 3, Parallel: 64, StepDelay: time.Second,
 		Accepted: 1000, Wall: 100 * time.Second, Outcomes: map[string]int{"deploy SUCCEEDED": 900},
@@ -170,6 +199,9 @@ func TestScaleOutSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log(res.table())
+	if res.CloudResources == 0 {
+		t.Fatal("the simulated cloud's ledger shows nothing made: the workers did not share it")
+	}
 	if p := res.problems(cfg.rssBudgetMB); len(p) > 0 {
 		t.Fatalf("scale-out run failed:\n%s", strings.Join(p, "\n"))
 	}
