@@ -114,9 +114,13 @@ func TestStreamPushesHeartbeatDetailsAsTheyHappen(t *testing.T) {
 			break
 		}
 	}
+	// Temporal's throttled heartbeats would take seconds (0.8 × the heartbeat
+	// timeout) and, making no history event, push nothing; the feed takes
+	// milliseconds (make bench (d) measures them). The bound leaves room for a
+	// loaded machine.
 	for step, delays := range beats {
 		for _, d := range delays[1:] { // the first may predate the stream
-			if d > time.Second {
+			if d > 3*time.Second {
 				t.Errorf("step %s: a heartbeat reached the stream %s after it was reported (all: %v)", step, d, delays)
 			}
 		}
