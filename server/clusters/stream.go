@@ -26,9 +26,10 @@ import (
 
 // StreamClusterProgress upgrades to a WebSocket and pushes the operation's progress
 // each time it changes, then its terminal state, then closes. Step changes are
-// learned by long-polling the workflow's history on the Temporal server (each step is
-// an activity event there), not by polling on a timer; the server keeps the history,
-// so the stream carries on while workers restart. The running step's provider
+// learned by long-polling the workflow's history on the Temporal server (the
+// workflow's progress memo changes there, in the workflow task that changes it),
+// not by polling on a timer; the server keeps the history, so the stream carries on
+// while workers restart. The running step's provider
 // reports (heartbeat details) come from the store's progress feed through the
 // process's hub, milliseconds after the worker saw them. Authentication happens
 // before the upgrade (the usual X-Astro-API-Key header), so an unauthenticated client
