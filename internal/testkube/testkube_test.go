@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -62,8 +63,17 @@ func TestStartServesAuthenticatedAndAuthorizedAPI(t *testing.T) {
 		if _, err := admin.RbacV1().RoleBindings("team-a").Create(ctx, binding, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := alice.CoreV1().ConfigMaps("team-a").Get(ctx, "settings", metav1.GetOptions{}); err != nil || got.Data["k"] != "v" {
-			t.Fatalf("alice reads the configmap once bound: %v, %v", got, err)
+		// The authorizer sees the binding through an informer: allowed within moments.
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			got, err := alice.CoreV1().ConfigMaps("team-a").Get(ctx, "settings", metav1.GetOptions{})
+			if err == nil && got.Data["k"] == "v" {
+				break
+			}
+			if !apierrors.IsForbidden(err) || time.Now().After(deadline) {
+				t.Fatalf("alice reads the configmap once bound: %v, %v", got, err)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 
 		cfg, err := clientcmd.RESTConfigFromKubeConfig(c.Kubeconfig())
