@@ -131,9 +131,11 @@ func StartWith(t testing.TB, opts Options) *Cluster {
 	c, stop, err := start(dir, etcdBin, apiBin, opts)
 	t.Cleanup(func() {
 		stop()
-		if !t.Failed() {
-			_ = os.RemoveAll(dir)
+		if t.Failed() {
+			t.Logf("etcd and kube-apiserver logs kept in %s", dir)
+			return
 		}
+		_ = os.RemoveAll(dir)
 	})
 	if err != nil {
 		t.Fatalf("start kube-apiserver: %v (logs in %s)", err, dir)
