@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"go.temporal.io/api/workflowservice/v1"
@@ -91,10 +92,12 @@ func run(ctx context.Context, cfg config) (*results, error) {
 		workers []*proc
 		all     []*proc
 	)
-	defer func() {
+	defer func() { // all at once: each may take its shutdown timeout
+		var wg sync.WaitGroup
 		for _, p := range all {
-			p.stop()
+			wg.Go(p.stop)
 		}
+		wg.Wait()
 	}()
 	say("starting %d workers and %d APIs at once on one fresh store…", cfg.workers, cfg.apis)
 	for i := range cfg.workers {

@@ -176,10 +176,12 @@ func TestTableNamesTheFigures(t *testing.T) {
 	}
 }
 
-// TestScaleOutSmoke is make scaleout in small (20 operations, 100 ms steps): the real
+// TestScaleOutSmoke is make scaleout in small (12 operations, 100 ms steps): the real
 // Temporal server on PostgreSQL, two APIs and three workers built from this tree, one
 // of each SIGKILLed midway; every operation must succeed exactly once and no worker
-// pass the budget. About 35 s on 2 busy cores, most of it starting the processes.
+// pass the budget. 20–30 s on 2 shared cores (up to about 50 s under a load average
+// of 18): starting the processes, and the 15 s heartbeat timeout after which the
+// killed worker's activities move.
 func TestScaleOutSmoke(t *testing.T) {
 	server, tool := temporalServerBins(t)
 	if _, err := pgBinDir(""); err != nil {
@@ -191,7 +193,7 @@ func TestScaleOutSmoke(t *testing.T) {
 			t.Fatalf("build %s: %v\n%s", cmd, err, out)
 		}
 	}
-	cfg := config{ops: 20, updates: 2, deletes: 2, apis: 2, workers: 3, parallel: 8,
+	cfg := config{ops: 12, updates: 1, deletes: 1, apis: 2, workers: 3, parallel: 6,
 		stepDelay: 100 * time.Millisecond, timeout: 2 * time.Minute, rssBudgetMB: 300,
 		apiBin: filepath.Join(bins, "api"), workerBin: filepath.Join(bins, "worker"), temporalServer: server, sqlTool: tool}
 	res, err := run(t.Context(), cfg)
@@ -205,9 +207,9 @@ func TestScaleOutSmoke(t *testing.T) {
 	if p := res.problems(cfg.rssBudgetMB); len(p) > 0 {
 		t.Fatalf("scale-out run failed:\n%s", strings.Join(p, "\n"))
 	}
-	if res.Accepted != cfg.ops || res.Outcomes["deploy SUCCEEDED"] != 16 || res.Outcomes["update SUCCEEDED"] != 2 ||
-		res.Outcomes["delete SUCCEEDED"] != 2 || res.KilledAfter == 0 {
-		t.Fatalf("want 16 deploys, 2 updates and 2 deletes accepted and succeeded after a kill: %+v", res)
+	if res.Accepted != cfg.ops || res.Outcomes["deploy SUCCEEDED"] != 10 || res.Outcomes["update SUCCEEDED"] != 1 ||
+		res.Outcomes["delete SUCCEEDED"] != 1 || res.KilledAfter == 0 {
+		t.Fatalf("want 10 deploys, an update and a delete accepted and succeeded after a kill: %+v", res)
 	}
 	for _, w := range res.WorkerMem {
 		if w.Samples == 0 || w.PeakRSSMB <= 0 {
