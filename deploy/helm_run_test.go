@@ -28,6 +28,9 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testpg.Stop()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
 	os.Exit(code)
 }
 
@@ -87,7 +90,8 @@ var (
 	buildErr  error
 )
 
-// buildBinaries builds cmd/api and cmd/worker once for the test binary.
+// buildBinaries builds cmd/api and cmd/worker once for the test binary, into a
+// directory TestMain removes.
 func buildBinaries(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -102,8 +106,7 @@ func buildBinaries(t *testing.T) string {
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
-	t.Cleanup(func() { _ = os.RemoveAll(buildDir) })
-	return buildDir
+	return buildDir // removed by TestMain
 }
 
 // containerCmd is c's command with the environment its pod would get: the
