@@ -115,7 +115,7 @@ checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256
 {{- end -}}
 
 {{- define "astroplane.metricsAnnotations" -}}
-{{- if and .Values.metrics.enabled .Values.metrics.podAnnotations }}
+{{- if and .Values.metrics.enabled .Values.metrics.podAnnotations -}}
 prometheus.io/scrape: "true"
 prometheus.io/port: {{ .Values.metrics.port | quote }}
 prometheus.io/path: /metrics
@@ -129,7 +129,7 @@ prometheus.io/path: /metrics
 
 {{/* The Temporal TLS volume mount, when there is a Secret to mount. */}}
 {{- define "astroplane.temporalTLSMount" -}}
-{{- if .Values.temporal.tls.secretName }}
+{{- if .Values.temporal.tls.secretName -}}
 - name: temporal-tls
   mountPath: {{ include "astroplane.temporalTLSDir" . }}
   readOnly: true
@@ -138,8 +138,8 @@ prometheus.io/path: /metrics
 
 {{/* The Temporal TLS volume: only the keys the values name, so a missing one fails the pod's start, saying which. */}}
 {{- define "astroplane.temporalTLSVolume" -}}
-{{- with .Values.temporal.tls }}
-{{- if .secretName }}
+{{- with .Values.temporal.tls -}}
+{{- if .secretName -}}
 - name: temporal-tls
   secret:
     secretName: {{ .secretName }}
