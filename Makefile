@@ -59,7 +59,7 @@ $(BIN)/temporal-sql-tool: hack/temporal/go.mod hack/temporal/go.sum
 	cd hack/temporal && $(GO) build -trimpath -o $@ go.temporal.io/server/cmd/tools/sql
 
 .PHONY: chaos
-chaos: $(BIN)/temporal postgres ## Chaos suite: 100 mixed operations while the worker is SIGKILLed every 10 s and the API, Temporal and PostgreSQL are restarted in turn; prints the figures, fails on any operation lost or run twice, duplicate or leftover cloud resource, or cluster left mid-operation (a few minutes; make test runs a 17-operation variant).
+chaos: $(BIN)/temporal postgres ## Chaos suite: 100 mixed operations while the worker is SIGKILLed every 10 s and the API, Temporal and PostgreSQL are restarted in turn; prints the figures, fails on any operation lost or run twice, duplicate or leftover cloud resource, or cluster left mid-operation (a few minutes; make test runs an 18-operation variant).
 	ASTRO_CHAOS=full ASTRO_TEST_SKIP_INTEGRATION= ASTRO_TEMPORAL_CLI=$(BIN)/temporal $(GO) test -count=1 -v -timeout 30m -run '^TestChaos$$' ./chaos/
 
 .PHONY: build

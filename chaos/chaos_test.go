@@ -40,6 +40,10 @@ type size struct {
 	stagger time.Duration
 	// workerKillEvery is the period of the worker's SIGKILLs.
 	workerKillEvery time.Duration
+	// killDuringCreates times each worker SIGKILL, within its period, for a moment
+	// an operation is in a step that creates cloud resources, so that even a short
+	// run kills creates in flight (what duplicates resources without idempotency).
+	killDuringCreates bool
 	// faultEvery is the period of the other faults, which take turns: the API
 	// SIGKILLed and started again, the Temporal server restarted, PostgreSQL
 	// crashed and started again.
@@ -52,14 +56,15 @@ type size struct {
 }
 
 // The sizes: full is issue 11's (100 operations, a worker SIGKILL every 10 s, the
-// other faults in turn every 20 s), ci the variant make test runs (17 operations, a
-// worker SIGKILL every 10 s, each other fault once).
+// other faults in turn every 20 s), ci the variant make test runs in about a minute
+// (18 operations, no cluster's script longer than three, a worker SIGKILL every 15 s
+// timed for a create in flight, each other fault once).
 var (
 	fullSize = size{name: "full", mix: map[string]int{"lifecycle": 13, "failing": 8, "flaky": 8},
 		stepDelay: time.Second, stagger: 30 * time.Second, workerKillEvery: 10 * time.Second, faultEvery: 20 * time.Second,
 		deadline: 15 * time.Minute}
-	ciSize = size{name: "ci", mix: map[string]int{"lifecycle": 2, "failing": 1, "flaky": 2},
-		stepDelay: 700 * time.Millisecond, stagger: 3 * time.Second, workerKillEvery: 10 * time.Second, faultEvery: 6 * time.Second,
+	ciSize = size{name: "ci", mix: map[string]int{"upgrade": 2, "failing": 2, "flaky": 2},
+		stepDelay: 500 * time.Millisecond, stagger: 3 * time.Second, workerKillEvery: 15 * time.Second, killDuringCreates: true, faultEvery: 6 * time.Second,
 		faultRounds: 1, deadline: 3 * time.Minute}
 )
 
@@ -77,11 +82,15 @@ func TestChaos(t *testing.T) {
 	if os.Getenv("ASTRO_CHAOS") == "full" {
 		sz = fullSize
 	}
+	began := time.Now()
 	r := newRun(t, sz)
 	r.start()
+	started := time.Now()
 	r.operate()
+	operated := time.Since(started)
 	r.stopFaults()
 	f := r.check()
+	f.setup, f.operated = started.Sub(began), operated
 	t.Logf("chaos run (%s): %d operations on %d clusters, step delay %s, a worker SIGKILL every %s, other faults every %s\n%s",
 		sz.name, f.planned, len(r.clusters), sz.stepDelay, sz.workerKillEvery, sz.faultEvery, f)
 	if problems := f.problems(); len(problems) > 0 {
@@ -145,7 +154,7 @@ func newRun(t *testing.T, sz size) *run {
 	r.api = &supervisor{name: "api", stack: r.stack}
 	r.worker = &supervisor{name: "worker", stack: r.stack}
 	n := 0
-	for _, script := range []string{"lifecycle", "failing", "flaky"} {
+	for _, script := range []string{"lifecycle", "upgrade", "failing", "flaky"} {
 		for range sz.mix[script] {
 			r.clusters = append(r.clusters, newCluster(fmt.Sprintf("chaos-%s-%02d", script, n), script, n))
 			n++
@@ -181,14 +190,44 @@ func (r *run) start() {
 // the operations end sooner.
 func (r *run) every(ctx context.Context, period time.Duration, kinds []string, rounds int) {
 	for i := 0; rounds == 0 || i < rounds*len(kinds); i++ {
+		kind := kinds[i%len(kinds)]
+		wait := period
+		if kind == "worker SIGKILL" && r.sz.killDuringCreates {
+			wait = period / 2
+		}
 		select {
-		case <-time.After(period):
+		case <-time.After(wait):
 		case <-ctx.Done():
 			if i >= len(kinds) || r.ctx.Err() != nil {
 				return
 			}
 		}
-		r.deal(kinds[i%len(kinds)])
+		if wait != period {
+			r.awaitCreate(ctx, period-wait)
+		}
+		r.deal(kind)
+	}
+}
+
+// Deploy steps that create cloud resources.
+var createSteps = map[string]bool{"network": true, "control-plane": true, "node-groups": true}
+
+// awaitCreate waits up to d for an operation to be seen in a step that creates cloud
+// resources.
+func (r *run) awaitCreate(ctx context.Context, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		for _, c := range r.clusters {
+			for _, op := range c.ops {
+				op.mu.Lock()
+				creating := createSteps[op.phase] && !terminal[op.status]
+				op.mu.Unlock()
+				if creating {
+					return
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -387,6 +426,7 @@ type operation struct {
 	attempts int
 	refused  string // the answer that refused it for good
 	status   string // the last progress status seen
+	phase    string // and its phase
 }
 
 func newCluster(name, script string, n int) *cluster {
@@ -401,6 +441,10 @@ func newCluster(name, script string, n int) *cluster {
 		op("deploy", http.MethodPost, "/api/v1/clusters", c.manifest(nil), "SUCCEEDED")
 		op("scale", http.MethodPut, self, update(map[string]any{"nodeGroups": []any{
 			map[string]any{"name": "default-pool", "minNode": 2, "maxNode": 6}}}), "SUCCEEDED")
+		op("upgrade", http.MethodPut, self, update(map[string]any{"kubernetesVersion": "1.32"}), "SUCCEEDED")
+		op("delete", http.MethodDelete, self, nil, "SUCCEEDED")
+	case "upgrade": // deploy, upgrade, delete
+		op("deploy", http.MethodPost, "/api/v1/clusters", c.manifest(nil), "SUCCEEDED")
 		op("upgrade", http.MethodPut, self, update(map[string]any{"kubernetesVersion": "1.32"}), "SUCCEEDED")
 		op("delete", http.MethodDelete, self, nil, "SUCCEEDED")
 	case "failing": // a deploy that fails at its node groups and rolls back, the name deployed again, deleted
@@ -518,13 +562,13 @@ func (r *run) await(c *cluster, op *operation) bool {
 				r.advanced.Store(time.Now().UnixNano())
 			}
 			op.mu.Lock()
-			op.status = status
+			op.status, op.phase = status, fmt.Sprint(p["phase"])
 			op.mu.Unlock()
 			if terminal[status] {
 				return true
 			}
 		}
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 	return false
 }
@@ -543,6 +587,9 @@ type figures struct {
 	retried           int // requests sent again (no answer, 5xx, 409, 429)
 	faults            []fault
 	resources         int
+	// setup is how long building and starting everything took, operated how long
+	// the operations took from the first request to the end of the last.
+	setup, operated time.Duration
 }
 
 // problems are the findings that fail the run.
@@ -569,6 +616,8 @@ func (f figures) problems() []string {
 func (f figures) String() string {
 	var b strings.Builder
 	row := func(k string, v any) { fmt.Fprintf(&b, "  %-34s %v\n", k, v) }
+	row("setup (build, start)", f.setup.Round(100*time.Millisecond))
+	row("operations ran for", f.operated.Round(100*time.Millisecond))
 	row("operations planned", f.planned)
 	row("accepted (202)", f.accepted)
 	var outs []string
@@ -739,7 +788,7 @@ func (r *run) check() figures {
 		for _, res := range d {
 			ids = append(ids, res.ID)
 		}
-		f.duplicated = append(f.duplicated, fmt.Sprintf("%d %ss of %s: %s", len(d), d[0].Kind, d[0].Name, strings.Join(ids, ", ")))
+		f.duplicated = append(f.duplicated, fmt.Sprintf("%d %ss %s of %s: %s", len(d), d[0].Kind, d[0].Name, d[0].Owner, strings.Join(ids, ", ")))
 	}
 	for tok, n := range audit.Repeated {
 		f.runTwice = append(f.runTwice, fmt.Sprintf("change %s applied %d times in the cloud", tok, n))
