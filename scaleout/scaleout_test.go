@@ -179,7 +179,7 @@ func TestTableNamesTheFigures(t *testing.T) {
 // TestScaleOutSmoke is make scaleout in small (12 operations, 100 ms steps): the real
 // Temporal server on PostgreSQL, two APIs and three workers built from this tree, one
 // of each SIGKILLed midway; every operation must succeed exactly once and no worker
-// pass the budget. 20–30 s on 2 shared cores (up to about 50 s under a load average
+// pass the budget. 20–40 s on 2 shared cores (up to about 50 s under a load average
 // of 18): starting the processes, and the 15 s heartbeat timeout after which the
 // killed worker's activities move.
 func TestScaleOutSmoke(t *testing.T) {
