@@ -48,7 +48,7 @@ scaleout: build $(BIN)/temporal-server $(BIN)/temporal-sql-tool postgres ## Scal
 # the project's go.mod: the server's dependencies stay out of ours); rebuilt only when
 # that go.mod changes. The version is the one the CLI's dev server and
 # docker-compose's image run (1.29.1).
-# make test runs a small scale-out (scaleout.TestScaleOutSmoke, 20–30 s) on them.
+# make test runs a small scale-out (scaleout.TestScaleOutSmoke, 20–40 s) on them.
 tools test: $(BIN)/temporal-server $(BIN)/temporal-sql-tool
 
 $(BIN)/temporal-server: hack/temporal/go.mod hack/temporal/go.sum
