@@ -145,6 +145,9 @@ func (s *Server) streamProgress(ctx context.Context, conn *websocket.Conn, cl st
 		}
 	}()
 	changes := make(chan refresh)
+	detailRead := time.NewTimer(time.Hour)
+	detailRead.Stop()
+	defer detailRead.Stop()
 	closed := make(chan error, 1)
 	go func() { closed <- s.followHistory(ctx, op, seen, ask, changes) }()
 	for {
@@ -165,7 +168,11 @@ func (s *Server) streamProgress(ctx context.Context, conn *websocket.Conn, cl st
 			view.set(pr, detail, asked.Load())
 			return view.push(ctx, conn, api.ClusterProgressEventTypeCompleted)
 		case c := <-changes:
-			view.setMemo(c.pr, c.seq)
+			// Reads in flight predate the change: only the next one counts.
+			view.setMemo(c.pr, asked.Load()+1)
+			detailRead.Reset(detailDelay)
+		case <-detailRead.C:
+			ask()
 		case r := <-refreshes:
 			if r.err != nil {
 				// A read can fail while Temporal is busy; the next change tries again.
@@ -196,14 +203,20 @@ func (s *Server) streamProgress(ctx context.Context, conn *websocket.Conn, cl st
 	}
 }
 
+// detailDelay is how long after a progress change from the history a stream reads
+// the running activity's detail (its attempt, last failure): the change itself is
+// pushed at once, and a step's provider reports come from the feed, so the read can
+// wait out the burst of work that comes with a change (the new activity starting,
+// other streams' changes) instead of adding to it.
+const detailDelay = 250 * time.Millisecond
+
 // followHistory long-polls the workflow's history and returns when the workflow
-// has closed (nil) or the poll fails. For each workflow task completed it asks for
-// a progress read (the running activity's detail, or the progress of a workflow
-// that keeps none in its memo); each change of the progress memo after event seen
-// goes to changes at once, with the number of the read asked for its task.
+// has closed (nil) or the poll fails. Each change of the progress memo after event
+// seen goes to changes at once; until the first, each workflow task completed asks
+// for a progress read (a workflow that keeps no memo is read that way throughout).
 func (s *Server) followHistory(ctx context.Context, op store.Operation, seen int64, ask func() uint64, changes chan<- refresh) error {
 	it := s.temporal.GetWorkflowHistory(ctx, op.WorkflowID, "", true, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var asked uint64
+	memo := false // the workflow keeps its progress in its memo: the caller reads details
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
@@ -212,8 +225,8 @@ func (s *Server) followHistory(ctx context.Context, op store.Operation, seen int
 		if closes(ev) {
 			return nil
 		}
-		if changesProgress(ev) {
-			asked = ask()
+		if changesProgress(ev) && !memo {
+			ask()
 		}
 		if ev.EventId <= seen {
 			continue
@@ -227,8 +240,9 @@ func (s *Server) followHistory(ctx context.Context, op store.Operation, seen int
 			s.log.DebugContext(ctx, "progress memo not decoded", "err", err, "operationID", op.ID)
 			continue
 		}
+		memo = true
 		select {
-		case changes <- refresh{seq: asked, pr: pr}:
+		case changes <- refresh{pr: pr}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -273,9 +287,9 @@ func (v *streamView) set(pr workflows.Progress, detail map[string]any, seq uint6
 	v.apply(pr, detail, seq)
 }
 
-// setMemo takes a progress change from the history, made in the workflow task
-// for which read seq was asked. Until that read comes, the running step has no
-// activity detail if it is a new step.
+// setMemo takes a progress change from the history; read seq is the first asked
+// after it. Until that read comes, a new running step has no activity detail (but
+// the feed's reports).
 func (v *streamView) setMemo(pr workflows.Progress, seq uint64) {
 	detail := v.detail
 	if runningStep(pr) != runningStep(v.pr) {
