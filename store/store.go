@@ -88,7 +88,7 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 	if driver == "sqlite" {
 		// WAL lets readers run beside the one writer; transactions begin IMMEDIATE so
 		// writers queue on busy_timeout instead of failing on a lock upgrade.
-		conns = 4
+		conns = 8 // readers run beside the writer (WAL); a request may read while it writes
 		if strings.Contains(url, ":memory:") {
 			conns = 1 // each connection would get its own empty database
 		}

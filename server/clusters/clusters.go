@@ -157,6 +157,9 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 		return httpx.Accepted(c, operationAccepted(prior), "operation already started with this Idempotency-Key")
 	}
 	cl.LastOperationID = op.ID
+	// The approval policy is read while the records are written: the two are
+	// independent, and a deploy is the API's hot path.
+	awaitGate := gateAhead(ctx, s.store, p, workflows.OpDeploy, clusterFacts(cs))
 	// create records the cluster and its deploy, first retiring the record of a
 	// deploy that ended without a cluster and left nothing behind under that name.
 	create := func(retire *nameHolder) error {
@@ -207,7 +210,7 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 	if err != nil {
 		return err
 	}
-	gate, err := approvals.Gate(c.Request().Context(), s.store, p, workflows.OpDeploy, clusterFacts(cs))
+	gate, err := awaitGate()
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,6 @@
 package clusters
 
 import (
-	"github.com/astropulse/astroplane/server/httpx"
-
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +13,10 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/internal/idempotency"
+	"github.com/astropulse/astroplane/server/approvals"
+	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
@@ -230,4 +231,23 @@ func (s *Server) beginOperation(c echo.Context, op store.Operation, provider str
 		return store.Operation{}, err
 	}
 	return op, nil
+}
+
+// gateAhead starts reading the organization's approval policy for an operation of
+// opType and returns the wait for its gate (approvals.Gate), so the read can overlap
+// the caller's other work.
+func gateAhead(ctx context.Context, st *store.Store, p httpx.Principal, opType string, facts []activities.Fact) func() (*workflows.ApprovalGate, error) {
+	type result struct {
+		gate *workflows.ApprovalGate
+		err  error
+	}
+	ch := make(chan result, 1) // the read ends even when nobody waits for it
+	go func() {
+		g, err := approvals.Gate(ctx, st, p, opType, facts)
+		ch <- result{g, err}
+	}()
+	return func() (*workflows.ApprovalGate, error) {
+		r := <-ch
+		return r.gate, r.err
+	}
 }
