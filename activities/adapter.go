@@ -80,6 +80,17 @@ func inActivity(ctx context.Context, spec ClusterSpec, c cloud.Call, run func(cl
 	return translate(err)
 }
 
+// heartbeat records detail, progress an activity reports itself (not a provider
+// call's report), as its heartbeat and sends it to the progress feed, as inActivity
+// does for provider reports.
+func heartbeat(ctx context.Context, spec ClusterSpec, c cloud.Call, detail string) {
+	if !activity.IsActivity(ctx) {
+		return
+	}
+	activity.RecordHeartbeat(ctx, detail)
+	publishProgress(ctx, spec.AccountRef().OrgID, c.Step, detail)
+}
+
 // translate turns a provider's typed error into the Temporal error a workflow's
 // retry policy understands: a permanent failure is a non-retryable ApplicationError
 // of its kind's type (or the cloud's code), throttling a retryable one retried after

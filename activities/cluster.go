@@ -156,9 +156,7 @@ func (a *Cluster) WaitControlPlaneActive(ctx context.Context, in ControlPlaneInp
 		case StateFailed:
 			return temporal.NewNonRetryableApplicationError("control plane failed to become active", ErrTypeClusterFailed, nil)
 		}
-		if activity.IsActivity(ctx) {
-			activity.RecordHeartbeat(ctx, fmt.Sprintf("control plane %s for %s", state, time.Since(start).Round(time.Second)))
-		}
+		heartbeat(ctx, in.Spec, in.Call, fmt.Sprintf("control plane %s for %s", state, time.Since(start).Round(time.Second)))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

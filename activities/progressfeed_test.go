@@ -2,6 +2,7 @@ package activities_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,5 +85,32 @@ func TestProgressFeedCoalescesBoundsAndSurvivesFailures(t *testing.T) {
 	feed.Run(ctx)
 	if s := feed.Stats(); s.Failed != 1 || s.Written != 2 {
 		t.Fatalf("stats after a failed write %+v", s)
+	}
+}
+
+// The wait for an active control plane reports its progress itself (not through a
+// provider call's reports): it reaches the feed too.
+func TestWaitProgressReachesTheFeed(t *testing.T) {
+	a, st := newActivities(t, sim.New(100*time.Millisecond))
+	feed := activities.NewProgressFeed(st, nil)
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.SetWorkerOptions(worker.Options{BackgroundActivityContext: activities.WithProgressFeed(t.Context(), feed)})
+	env.RegisterActivity(a)
+	in := activities.ControlPlaneInput{Call: activities.Call{Token: "t", Step: "wait-active"}, Spec: eksSpec,
+		Ref: activities.ClusterRef{ExternalID: "cp-1", CreatedAt: time.Now()}}
+	if _, err := env.ExecuteActivity(a.WaitControlPlaneActive, in); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	feed.Run(ctx) // writes what is queued
+	got, err := st.ProgressReportsAfter(t.Context(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 || got[0].Activity != "WaitControlPlaneActive" || got[0].Step != "wait-active" ||
+		!strings.HasPrefix(got[0].Detail, "control plane CREATING for") {
+		t.Fatalf("feed holds %+v, want the wait's progress", got)
 	}
 }
