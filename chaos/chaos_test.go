@@ -165,10 +165,13 @@ func newRun(t *testing.T, sz size) *run {
 
 // start starts the worker and the API under supervisors, and the faults.
 func (r *run) start() {
-	r.worker.start()
-	r.api.start()
-	r.t.Cleanup(r.worker.shutdown)
-	r.t.Cleanup(r.api.shutdown)
+	for _, v := range []*supervisor{r.worker, r.api} {
+		err := v.start()
+		r.t.Cleanup(v.shutdown)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+	}
 	if err := r.stack.WaitReady(r.ctx, time.Minute); err != nil {
 		r.t.Fatal(err)
 	}
@@ -326,7 +329,8 @@ type supervisor struct {
 	starts   int
 }
 
-func (v *supervisor) start() {
+// start keeps the process running from now on, and returns once it first started.
+func (v *supervisor) start() error {
 	v.done = make(chan struct{})
 	go func() {
 		defer close(v.done)
@@ -357,15 +361,19 @@ func (v *supervisor) start() {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}()
-	for {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
 		v.mu.Lock()
 		up := v.cur != nil
 		v.mu.Unlock()
 		if up {
-			return
+			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return fmt.Errorf("%s did not start in 2 minutes (%d attempts)", v.name, v.starts)
 }
 
 // kill SIGKILLs the running process; the supervisor starts another.
