@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/gorm"
 )
 
 // ProgressReport is one progress report of a running provider call, as the worker
@@ -46,14 +47,22 @@ func (s *Store) AddProgressReports(ctx context.Context, reports []ProgressReport
 	if len(reports) == 0 {
 		return nil
 	}
-	if err := translate(s.db.WithContext(ctx).CreateInBatches(&reports, 200).Error); err != nil {
-		return err
+	if s.driver != "postgres" {
+		return translate(s.db.WithContext(ctx).CreateInBatches(&reports, 200).Error)
 	}
-	if s.driver == "postgres" {
-		// The reports are in; a lost notification only leaves readers to their polling.
-		_ = s.db.WithContext(ctx).Exec("SELECT pg_notify(?, '')", progressFeedChannel).Error
-	}
-	return nil
+	// The feed is minutes of progress details, there to be fast: its commits do not
+	// wait for the WAL to reach the disk (a crash may lose the last milliseconds of
+	// reports, which Temporal's heartbeats still carry). The notification goes out
+	// with the commit.
+	return translate(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec("SET LOCAL synchronous_commit = off").Error; err != nil {
+			return err
+		}
+		if err := tx.CreateInBatches(&reports, 200).Error; err != nil {
+			return err
+		}
+		return tx.Exec("SELECT pg_notify(?, '')", progressFeedChannel).Error
+	}))
 }
 
 // ListenProgressFeed calls added each time reports were added to the feed (by any
