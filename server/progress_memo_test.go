@@ -39,8 +39,9 @@ func TestProgressComesFromTheMemo(t *testing.T) {
 			t.Fatalf("progress: %d %s", a.Status, a.Body)
 		}
 		p := e.data(a)
+		// The network step's simulated call takes an hour: the workflow stays there.
 		for _, s := range p["steps"].([]any) {
-			if s.(map[string]any)["status"] == workflows.StepRunning && s.(map[string]any)["name"] != workflows.StepApproval {
+			if s.(map[string]any)["status"] == workflows.StepRunning && s.(map[string]any)["name"] == "network" {
 				return p, true
 			}
 		}
@@ -55,7 +56,7 @@ func TestProgressComesFromTheMemo(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no provider step started: %v", p)
+			t.Fatalf("the network step never started: %v", p)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -118,5 +119,32 @@ func TestProgressOfAWorkflowWithoutMemo(t *testing.T) {
 			t.Fatalf("progress of a workflow without memo = %v, want its query's answer", p)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestProgressOfAnOperationWithoutWorkflow: an operation recorded whose workflow
+// never started (its start failed, then the record was closed) is answered from its
+// record, not with a 500.
+func TestProgressOfAnOperationWithoutWorkflow(t *testing.T) {
+	dev := testtemporal.Start(t)
+	e := newEnv(t, dev.Client())
+	ctx := context.Background()
+	for _, tc := range []struct{ name, status, message string }{
+		{"closed", store.OperationFailed, "the workflow never started"},
+		{"unstarted", store.OperationRunning, ""},
+	} {
+		cl := store.Cluster{ID: store.NewID(), OrgID: e.orgID, Name: tc.name, Provider: "aws", ProvisionerType: "eks", Status: store.ClusterPending}
+		op := store.Operation{ID: store.NewID(), Type: workflows.OpDeploy, Status: tc.status, Message: tc.message}
+		op.WorkflowID = "never-started-" + op.ID
+		cl.LastOperationID = op.ID
+		must(t, e.store.CreateClusterWithOperation(ctx, &cl, &op))
+		a := e.do(http.MethodGet, "/api/v1/clusters/"+tc.name+"/progress", e.key, nil)
+		if a.Status != http.StatusOK {
+			t.Fatalf("%s: progress %d %s", tc.name, a.Status, a.Body)
+		}
+		p := e.data(a)
+		if p["status"] != tc.status || p["operationId"] != op.ID || p["message"] == nil || p["message"] == "" {
+			t.Fatalf("%s: progress %v, want status %s from the record with a message", tc.name, p, tc.status)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 
@@ -126,6 +127,10 @@ func (s *Server) progress(ctx context.Context, op store.Operation) (workflows.Pr
 		return workflows.Progress{}, nil, httpx.ErrNoTemporal
 	}
 	d, err := s.temporal.DescribeWorkflow(ctx, op.WorkflowID, "")
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return recordedProgress(op), nil, nil
+	}
 	if err != nil {
 		return workflows.Progress{}, nil, fmt.Errorf("progress of %s: describe: %w", op.WorkflowID, err)
 	}
@@ -141,6 +146,17 @@ func (s *Server) progress(ctx context.Context, op store.Operation) (workflows.Pr
 		pr = s.queryProgress(ctx, op, desc)
 	}
 	return pr, heartbeatDetail(desc), nil
+}
+
+// recordedProgress is the progress of an operation Temporal has no workflow for (its
+// start never happened, or its history is past retention): what the store recorded.
+func recordedProgress(op store.Operation) workflows.Progress {
+	pr := workflows.Progress{OperationID: op.ID, OperationType: op.Type, ClusterID: op.ClusterID, Phase: "unknown",
+		Status: op.Status, Message: op.Message, StartedAt: op.CreatedAt, EndedAt: op.EndedAt, Steps: []workflows.Step{}}
+	if pr.Message == "" {
+		pr.Message = "step details unavailable: Temporal has no workflow for this operation"
+	}
+	return pr
 }
 
 // memoProgress is the Progress the workflow keeps in its memo, if it keeps one.
