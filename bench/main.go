@@ -36,6 +36,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -49,6 +50,7 @@ type config struct {
 	postgresURL, pgBin, commit                                   string
 	streams                                                      int
 	streamWindow                                                 time.Duration
+	cpuProfile                                                   string
 }
 
 func main() {
@@ -72,16 +74,38 @@ func main() {
 	flag.StringVar(&cfg.outDir, "out", "bench/out", "directory for results.json and results.md")
 	flag.StringVar(&cfg.history, "history", "bench/history.tsv", "file to append one line per store to; empty: none")
 	flag.StringVar(&cfg.commit, "commit", "", "the commit measured, for a copy outside git (default: git's HEAD, +dirty with uncommitted changes)")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (the API runs in this process) to this file")
 	flag.Parse()
 	cfg.stores = strings.Split(stores, ",")
 	cfg.warmup = max(cfg.warmup, 1) // the baseline replays a request recorded in the warm-up
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, cfg)
+	stopProfile, err := startCPUProfile(cfg.cpuProfile)
+	if err == nil {
+		err = run(ctx, cfg)
+		stopProfile()
+	}
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// startCPUProfile profiles the process into path until the returned func is called;
+// with no path it does nothing.
+func startCPUProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path) //nolint:gosec // the file named by -cpuprofile
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }
 
 // results is what results.json holds.
