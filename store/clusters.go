@@ -14,13 +14,19 @@ import (
 // atomically. A live cluster of the same name in the org, or a reused idempotency key,
 // is ErrConflict and nothing is written.
 func (s *Store) CreateClusterWithOperation(ctx context.Context, c *Cluster, op *Operation) error {
-	return s.InTx(ctx, func(tx *Store) error {
-		if err := translate(tx.db.WithContext(ctx).Create(c).Error); err != nil {
-			return err
-		}
-		op.OrgID, op.ClusterID, op.ClusterName = c.OrgID, c.ID, c.Name
-		return translate(tx.db.WithContext(ctx).Create(op).Error)
-	})
+	op.OrgID, op.ClusterID, op.ClusterName = c.OrgID, c.ID, c.Name
+	return s.insertAll(ctx, c, op)
+}
+
+// CreateDeploy is CreateClusterWithOperation that also records ev, the audit event
+// of the creation, all or none: on PostgreSQL in one round trip (insertAll), as a
+// deploy is the API's hot path.
+func (s *Store) CreateDeploy(ctx context.Context, c *Cluster, op *Operation, ev *AuditEvent) error {
+	op.OrgID, op.ClusterID, op.ClusterName = c.OrgID, c.ID, c.Name
+	if ev.ID == "" {
+		ev.ID = NewID()
+	}
+	return s.insertAll(ctx, c, op, ev)
 }
 
 // GetCluster returns the cluster of orgID whose ID is ref, or else the live (not

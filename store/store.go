@@ -38,6 +38,7 @@ type Store struct {
 	// handler (1, 2, 5, 10… ms) instead of starting when the holder commits. Nil on
 	// PostgreSQL and inside a transaction.
 	writers *sync.Mutex
+	inTx    bool // bound to a transaction (InTx)
 }
 
 // Open connects to the database named by url and migrates the schema.

@@ -497,3 +497,64 @@ func checked[T any](v T, err error) func(testing.TB) T {
 		return v
 	}
 }
+
+// CreateDeploy writes the cluster, its deploy and the audit event all or none (on
+// PostgreSQL one pipelined batch, one implicit transaction): an operation refused
+// for its idempotency key leaves neither the cluster nor the event behind.
+func TestCreateDeployIsAllOrNone(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		org, user := seed(t, s, "acme")
+		deploy := func(name, key string) (*store.Cluster, *store.Operation, *store.AuditEvent, error) {
+			c := &store.Cluster{ID: store.NewID(), OrgID: org.ID, Name: name, Provider: "aws", ProvisionerType: "eks", Status: store.ClusterPending, Spec: []byte(`{"a":1}`)}
+			op := &store.Operation{ID: store.NewID(), Type: "deploy", Status: store.OperationRunning, WorkflowID: "wf-" + name, IdempotencyKey: key, CreatedBy: user.ID}
+			ev := &store.AuditEvent{OrgID: org.ID, UserID: user.ID, EventType: "CLUSTER", Action: "CREATE", ResourceID: op.ID, Outcome: store.OutcomeSuccess}
+			return c, op, ev, s.CreateDeploy(ctx, c, op, ev)
+		}
+		c, op, ev, err := deploy("first", "k1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetCluster(ctx, org.ID, "first")
+		if err != nil || got.ID != c.ID || string(got.Spec) != `{"a":1}` || got.CreatedAt.IsZero() {
+			t.Fatalf("cluster = %+v, %v", got, err)
+		}
+		if o, err := s.GetOperation(ctx, org.ID, op.ID); err != nil || o.ClusterID != c.ID || o.ClusterName != "first" || o.IdempotencyKey != "k1" {
+			t.Fatalf("operation = %+v, %v", o, err)
+		}
+		if ev.ID == "" {
+			t.Fatal("the event got no ID")
+		}
+		// The same idempotency key: the operation's insert fails after the cluster's.
+		if _, _, _, err := deploy("second", "k1"); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("reused key: %v, want ErrConflict", err)
+		}
+		if _, err := s.GetCluster(ctx, org.ID, "second"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the refused deploy left its cluster: %v", err)
+		}
+		// A live name: the cluster's insert fails first.
+		if _, _, _, err := deploy("first", "k3"); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("taken name: %v, want ErrConflict", err)
+		}
+		events, n, err := s.ListAudit(ctx, org.ID, store.AuditFilter{EventType: "CLUSTER"}, store.Page{Number: 1, Size: 10})
+		if err != nil || n != 1 || len(events) != 1 || events[0].ID != ev.ID {
+			t.Fatalf("audit events = %d %+v %v, want only the first deploy's", n, events, err)
+		}
+		// Inside a transaction it joins it: rolled back with it.
+		rollback := errors.New("roll back")
+		err = s.InTx(ctx, func(tx *store.Store) error {
+			c := &store.Cluster{ID: store.NewID(), OrgID: org.ID, Name: "inside", Provider: "aws", ProvisionerType: "eks", Status: store.ClusterPending}
+			op := &store.Operation{ID: store.NewID(), Type: "deploy", Status: store.OperationRunning, WorkflowID: "wf-inside"}
+			if err := tx.CreateDeploy(ctx, c, op, &store.AuditEvent{OrgID: org.ID, EventType: "CLUSTER", Action: "CREATE", Outcome: store.OutcomeSuccess}); err != nil {
+				return err
+			}
+			return rollback
+		})
+		if !errors.Is(err, rollback) {
+			t.Fatalf("InTx: %v", err)
+		}
+		if _, err := s.GetCluster(ctx, org.ID, "inside"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a deploy inside a rolled-back transaction stayed: %v", err)
+		}
+	})
+}

@@ -19,7 +19,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 		defer s.writers.Unlock()
 	}
 	return translate(s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-		return fn(&Store{db: db, driver: s.driver}) // writers nil: a nested InTx joins this one
+		return fn(&Store{db: db, driver: s.driver, inTx: true}) // writers nil: a nested InTx joins this one
 	}))
 }
 

@@ -163,25 +163,24 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 	// create records the cluster and its deploy, first retiring the record of a
 	// deploy that ended without a cluster and left nothing behind under that name.
 	create := func(retire *nameHolder) error {
+		created := httpx.NewAuditEvent(c, p, "CLUSTER", "CREATE", op.ID, store.OutcomeSuccess)
+		if retire == nil {
+			return s.store.CreateDeploy(ctx, &cl, &op, created)
+		}
 		return s.store.InTx(ctx, func(tx *store.Store) error {
-			if retire != nil {
-				h, prev := retire.cluster, retire.deploy
-				done, err := tx.RetireCluster(ctx, h.OrgID, h.ID, h.Status, prev.ID, fmt.Sprintf(
-					"deploy %s ended %s and left nothing behind; the name went to operation %s", prev.ID, prev.Status, op.ID))
-				if err != nil {
-					return err
-				}
-				if !done {
-					return store.ErrConflict // it changed in between: the name is not free
-				}
-				if err := tx.RecordAudit(ctx, httpx.NewAuditEvent(c, p, "CLUSTER", "RETIRE", prev.ID, store.OutcomeSuccess)); err != nil {
-					return err
-				}
-			}
-			if err := tx.CreateClusterWithOperation(ctx, &cl, &op); err != nil {
+			h, prev := retire.cluster, retire.deploy
+			done, err := tx.RetireCluster(ctx, h.OrgID, h.ID, h.Status, prev.ID, fmt.Sprintf(
+				"deploy %s ended %s and left nothing behind; the name went to operation %s", prev.ID, prev.Status, op.ID))
+			if err != nil {
 				return err
 			}
-			return tx.RecordAudit(ctx, httpx.NewAuditEvent(c, p, "CLUSTER", "CREATE", op.ID, store.OutcomeSuccess))
+			if !done {
+				return store.ErrConflict // it changed in between: the name is not free
+			}
+			if err := tx.RecordAudit(ctx, httpx.NewAuditEvent(c, p, "CLUSTER", "RETIRE", prev.ID, store.OutcomeSuccess)); err != nil {
+				return err
+			}
+			return tx.CreateDeploy(ctx, &cl, &op, created)
 		})
 	}
 	taken := httpx.Conflict(fmt.Sprintf("cluster %q already exists", cl.Name), map[string]any{"spec.clusterName": "already exists in this organization"})
