@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/astropulse/astroplane/cloud/sim"
+	"github.com/astropulse/astroplane/internal/pgserver"
 	"github.com/astropulse/astroplane/internal/testreq"
 )
 
@@ -184,7 +185,7 @@ func TestTableNamesTheFigures(t *testing.T) {
 // killed worker's activities move.
 func TestScaleOutSmoke(t *testing.T) {
 	server, tool := temporalServerBins(t)
-	if _, err := pgBinDir(""); err != nil {
+	if _, err := pgserver.FindBin(""); err != nil {
 		testreq.Missing(t, "PostgreSQL not available: "+err.Error(), "install its server binaries (`make postgres`)")
 	}
 	bins := t.TempDir()
