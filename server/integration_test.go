@@ -6,15 +6,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/cloud"
 	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/internal/testtemporal"
 	"github.com/astropulse/astroplane/server/httpx"
@@ -29,17 +32,23 @@ func liveEnv(t *testing.T, stepDelay time.Duration) *env {
 	dev := testtemporal.Start(t)
 	tc := dev.Client()
 	e := newEnv(t, tc)
-	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
-	cloud := sim.New(stepDelay)
-	workflows.Register(w, workflows.Dependencies{Cluster: &activities.Cluster{Store: e.store,
-		Clouds:       sim.Registry(cloud),
-		PollInterval: 20 * time.Millisecond},
-		Notifier: &activities.Notifier{Store: e.store}}) // no keys: no integrations, nothing to send
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
+	e.startWorker(tc, sim.Registry(sim.New(stepDelay)), worker.Options{})
 	return e
+}
+
+// startWorker runs a worker of every workflow on tc's task queue against e's store
+// and clouds (no keys: no integrations, nothing to send), until the test ends or
+// stop is called.
+func (e *env) startWorker(tc client.Client, clouds *cloud.Registry, opts worker.Options) (stop func()) {
+	e.t.Helper()
+	w := worker.New(tc, workflows.TaskQueue, opts)
+	workflows.Register(w, workflows.Dependencies{
+		Cluster:  &activities.Cluster{Store: e.store, Clouds: clouds, PollInterval: 20 * time.Millisecond},
+		Notifier: &activities.Notifier{Store: e.store}})
+	must(e.t, w.Start())
+	stop = sync.OnceFunc(w.Stop) // a worker stopped twice panics
+	e.t.Cleanup(stop)
+	return stop
 }
 
 func (e *env) data(a answer) map[string]any {

@@ -24,16 +24,7 @@ func leakyEnv(t *testing.T) *env {
 	dev := testtemporal.Start(t)
 	tc := dev.Client()
 	e := newEnv(t, tc)
-	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
-	cloud := leakyCloud{sim.New(0)}
-	workflows.Register(w, workflows.Dependencies{Cluster: &activities.Cluster{Store: e.store,
-		Clouds:       cloudpkg.RegistryOf(cloud),
-		PollInterval: 20 * time.Millisecond},
-		Notifier: &activities.Notifier{Store: e.store}})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
+	e.startWorker(tc, cloudpkg.RegistryOf(leakyCloud{sim.New(0)}), worker.Options{})
 	return e
 }
 

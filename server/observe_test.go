@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -15,12 +14,10 @@ import (
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/internal/telemetry"
 	"github.com/astropulse/astroplane/internal/testtemporal"
 	"github.com/astropulse/astroplane/server"
-	"github.com/astropulse/astroplane/workflows"
 )
 
 // scrape answers what the metrics listener would serve.
@@ -100,13 +97,7 @@ func TestTraceLinksRequestToWorkflow(t *testing.T) {
 	}
 	t.Cleanup(tc.Close)
 	e := newEnvWith(t, tc, server.Options{TracerProvider: tp})
-	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
-	workflows.Register(w, workflows.Dependencies{Cluster: &activities.Cluster{Store: e.store, Clouds: sim.Registry(sim.New(0)), PollInterval: 20 * time.Millisecond},
-		Notifier: &activities.Notifier{Store: e.store}})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
+	e.startWorker(tc, sim.Registry(sim.New(0)), worker.Options{})
 
 	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	opID := deploy(t, e, eksManifest("traced"), "traceparent", parent)

@@ -10,7 +10,6 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/internal/testtemporal"
 	"github.com/astropulse/astroplane/store"
@@ -25,12 +24,7 @@ func TestProgressComesFromTheMemo(t *testing.T) {
 	dev := testtemporal.Start(t)
 	tc := dev.Client()
 	e := newEnv(t, tc)
-	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
-	workflows.Register(w, workflows.Dependencies{
-		Cluster:  &activities.Cluster{Store: e.store, Clouds: sim.Registry(sim.New(time.Hour)), PollInterval: 20 * time.Millisecond},
-		Notifier: &activities.Notifier{Store: e.store},
-	})
-	must(t, w.Start())
+	stopWorker := e.startWorker(tc, sim.Registry(sim.New(time.Hour)), worker.Options{})
 	opID := deploy(t, e, eksManifest("remembered"))
 
 	running := func() (map[string]any, bool) {
@@ -60,7 +54,7 @@ func TestProgressComesFromTheMemo(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	w.Stop() // no worker can answer a query now
+	stopWorker() // no worker can answer a query now
 
 	start := time.Now()
 	after, ok := running()

@@ -11,7 +11,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/internal/testtemporal"
 	"github.com/astropulse/astroplane/store"
@@ -65,11 +64,7 @@ func TestStartAndStoreStayConsistent(t *testing.T) {
 	dev := testtemporal.Start(t)
 	lossy := &lossyStarts{Client: dev.Client()}
 	e := newEnv(t, lossy)
-	w := worker.New(dev.Client(), workflows.TaskQueue, worker.Options{})
-	workflows.Register(w, workflows.Dependencies{Cluster: &activities.Cluster{Store: e.store, Clouds: sim.Registry(sim.New(0)), PollInterval: 20 * time.Millisecond},
-		Notifier: &activities.Notifier{Store: e.store}})
-	must(t, w.Start())
-	t.Cleanup(w.Stop)
+	e.startWorker(dev.Client(), sim.Registry(sim.New(0)), worker.Options{})
 
 	lossy.set("lose-answer")
 	a := e.do(http.MethodPost, "/api/v1/clusters", e.key, eksManifest("lossy"))

@@ -11,11 +11,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/internal/testtemporal"
 	"github.com/astropulse/astroplane/store"
-	"github.com/astropulse/astroplane/workflows"
 )
 
 // goneTemporal is a Temporal client whose server can go away: while down, starts and
@@ -51,11 +49,7 @@ func TestRepeatStartsAnOperationWhoseStartNeverHappened(t *testing.T) {
 	dev := testtemporal.Start(t)
 	gone := &goneTemporal{Client: dev.Client()}
 	e := newEnv(t, gone)
-	w := worker.New(dev.Client(), workflows.TaskQueue, worker.Options{})
-	workflows.Register(w, workflows.Dependencies{Cluster: &activities.Cluster{Store: e.store, Clouds: sim.Registry(sim.New(0)), PollInterval: 20 * time.Millisecond},
-		Notifier: &activities.Notifier{Store: e.store}})
-	must(t, w.Start())
-	t.Cleanup(w.Stop)
+	e.startWorker(dev.Client(), sim.Registry(sim.New(0)), worker.Options{})
 
 	// send sends the request while Temporal is away (5xx, twice), then once it is
 	// back, and returns the operation the 202 names.

@@ -22,7 +22,6 @@ import (
 	"github.com/astropulse/astroplane/server/clusters"
 	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
-	"github.com/astropulse/astroplane/workflows"
 )
 
 // streamEnv is liveEnv with the worker writing the progress feed, as cmd/worker
@@ -36,15 +35,9 @@ func streamEnv(t *testing.T, stepDelay time.Duration, opts server.Options) (*env
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); feed.Run(ctx) }()
-	w := worker.New(tc, workflows.TaskQueue, worker.Options{BackgroundActivityContext: activities.WithProgressFeed(context.Background(), feed)})
-	workflows.Register(w, workflows.Dependencies{Cluster: &activities.Cluster{Store: e.store,
-		Clouds: sim.Registry(sim.New(stepDelay)), PollInterval: 20 * time.Millisecond},
-		Notifier: &activities.Notifier{Store: e.store}})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stopWorker := e.startWorker(tc, sim.Registry(sim.New(stepDelay)), worker.Options{BackgroundActivityContext: activities.WithProgressFeed(context.Background(), feed)})
 	srv := httptest.NewServer(e.srv)
-	t.Cleanup(func() { srv.Close(); w.Stop(); cancel(); <-done })
+	t.Cleanup(func() { srv.Close(); stopWorker(); cancel(); <-done })
 	return e, "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 
