@@ -44,11 +44,19 @@ var (
 // concurrent use.
 type Box struct {
 	aead cipher.AEAD
+	// keyID names the key Box seals with (KeyID); keys are every key it opens with
+	// (the sealing key and, for a keyring, older ones), by ID.
+	keyID string
+	keys  map[string]cipher.AEAD
 }
 
 // NewBox returns a Box using key, which must be exactly KeySize (32) bytes.
 // The key is not retained beyond the cipher state.
 func NewBox(key []byte) (*Box, error) {
+	return NewKeyring(key)
+}
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
 	if len(key) != KeySize {
 		return nil, fmt.Errorf("secrets: key must be %d bytes, got %d", KeySize, len(key))
 	}
@@ -60,7 +68,7 @@ func NewBox(key []byte) (*Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secrets: new gcm: %w", err)
 	}
-	return &Box{aead: aead}, nil
+	return aead, nil
 }
 
 // ParseKey decodes a 32-byte key written as standard base64 (padded, as
@@ -112,6 +120,9 @@ func (b *Box) Open(sealed string) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("secrets: open: %w: missing version prefix", ErrMalformed)
 	}
+	if version == version2 {
+		return b.OpenBound(sealed, nil)
+	}
 	if version != version1 {
 		return nil, fmt.Errorf("secrets: open: %w %q", ErrUnknownVersion, truncate(version, 16))
 	}
@@ -124,10 +135,16 @@ func (b *Box) Open(sealed string) ([]byte, error) {
 		return nil, fmt.Errorf("secrets: open: %w: %d bytes is too short", ErrMalformed, len(raw))
 	}
 	plaintext, err := b.aead.Open(nil, raw[:ns], raw[ns:], []byte(version1))
-	if err != nil {
-		return nil, fmt.Errorf("secrets: open: %w", ErrDecrypt)
+	if err == nil {
+		return plaintext, nil
 	}
-	return plaintext, nil
+	// A v1 value does not name its key: after a rotation it may be an older one's.
+	for _, id := range b.olderKeys() {
+		if plaintext, err := b.keys[id].Open(nil, raw[:ns], raw[ns:], []byte(version1)); err == nil {
+			return plaintext, nil
+		}
+	}
+	return nil, fmt.Errorf("secrets: open: %w", ErrDecrypt)
 }
 
 // maskPrefix replaces the hidden part of a masked value. Its length is fixed

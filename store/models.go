@@ -158,5 +158,6 @@ type AuditEvent struct {
 func allModels() []any {
 	return []any{&Organization{}, &User{}, &Membership{}, &APIKey{}, &Cluster{}, &Operation{}, &AuditEvent{},
 		&ApprovalPolicy{}, &ApprovalRequest{}, &UsedToken{}, &NotificationIntegration{}, &NotificationSubscription{},
-		&APIKeyAddress{}, &NotificationOptOut{}, &ProgressReport{}}
+		&APIKeyAddress{}, &NotificationOptOut{}, &ProgressReport{},
+		&CloudExternalID{}, &CloudConnection{}, &SelfHostedCredential{}}
 }
