@@ -40,7 +40,7 @@ func (a *Cluster) providerFor(ctx context.Context, spec ClusterSpec) (cloud.Prov
 // turns the provider's progress reports into heartbeats (repeating the last one
 // every heartbeatEvery while the provider is silent), and translates its error.
 func inActivity(ctx context.Context, spec ClusterSpec, c cloud.Call, run func(cloud.Call) error) error {
-	c.Account = spec.AccountRef()
+	c.Account, c.Region = spec.AccountRef(), spec.Region
 	if !activity.IsActivity(ctx) {
 		return translate(run(c))
 	}

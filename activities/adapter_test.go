@@ -90,7 +90,7 @@ func TestDeleteOfMissingIsSuccess(t *testing.T) {
 	}
 }
 
-// Every call carries the account of the spec and the activity's attempt.
+// Every call carries the account and region of the spec and the activity's attempt.
 func TestCallsActInTheSpecsAccount(t *testing.T) {
 	f := &failing{Provider: sim.New(0)}
 	a, _ := newActivities(t, f)
@@ -100,7 +100,7 @@ func TestCallsActInTheSpecsAccount(t *testing.T) {
 	if _, err := env.ExecuteActivity(a.CreateNetwork, activities.NetworkInput{Call: activities.Call{Token: "t"}, Spec: eksSpec}); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.calls) != 1 || f.calls[0].Account != eksSpec.Account || f.calls[0].Attempt != 1 || f.calls[0].Token != "t" {
+	if len(f.calls) != 1 || f.calls[0].Account != eksSpec.Account || f.calls[0].Region != eksSpec.Region || f.calls[0].Region == "" || f.calls[0].Attempt != 1 || f.calls[0].Token != "t" {
 		t.Fatalf("calls %+v", f.calls)
 	}
 }

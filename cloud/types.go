@@ -252,6 +252,10 @@ type Call struct {
 
 	// Account is whose account the call acts in (set by the adapter from the spec).
 	Account AccountRef `json:"-"`
+	// Region is the cluster's region (set by the adapter from the spec), for calls
+	// whose reference does not name it: a delete by the create's token after a create
+	// interrupted before it returned a reference. Empty outside an activity.
+	Region string `json:"-"`
 	// Attempt is the attempt number of the activity (1 on the first); 0 outside one.
 	Attempt int `json:"-"`
 	// Progress receives what the call is doing, as often as it likes; the adapter
