@@ -122,6 +122,11 @@ func createIsIdempotent(t *testing.T, h Harness) {
 	// An in-place change retried with its token is applied once more, harmlessly.
 	tok = token(t, "settings")
 	settings := settingsFor(h.Spec)
+	if settings.Empty() { // the provisioner has no settings: every change is invalid
+		isKind(t, "update cluster settings of a provisioner without any", p.UpdateClusterSettings(ctx, call(h, tok, "cluster-settings", nil), r1,
+			cloud.ClusterSettings{EKS: &cloud.EKSSettings{AMIFamily: "Bottlerocket"}}), cloud.ErrInvalid)
+		return
+	}
 	must(t, "update cluster settings", p.UpdateClusterSettings(ctx, call(h, tok, "cluster-settings", nil), r1, settings))
 	must(t, "update cluster settings again with the same token", p.UpdateClusterSettings(ctx, call(h, tok, "cluster-settings", nil), r1, settings))
 }
@@ -148,12 +153,23 @@ func becomesActive(t *testing.T, h Harness) {
 	tok := token(t, "cp")
 	ref, err := p.CreateControlPlane(ctx, call(h, tok, "control-plane", nil), h.Spec, cloud.NetworkRef{})
 	must(t, "create control plane", err)
+	waitActive(t, h, p, tok, ref)
+	kc, err := p.Kubeconfig(ctx, call(h, tok, "kubeconfig", nil), ref)
+	must(t, "kubeconfig", err)
+	if kc == "" {
+		t.Error("empty kubeconfig")
+	}
+}
+
+// waitActive waits until the control plane ref is ACTIVE.
+func waitActive(t *testing.T, h Harness, p cloud.Provider, tok string, ref cloud.ClusterRef) {
+	t.Helper()
 	deadline := time.Now().Add(h.ActiveWithin)
 	for {
-		state, err := p.ControlPlaneStatus(ctx, call(h, tok, "wait-active", nil), ref)
+		state, err := p.ControlPlaneStatus(t.Context(), call(h, tok, "wait-active", nil), ref)
 		must(t, "control plane status", err)
 		if state == cloud.StateActive {
-			break
+			return
 		}
 		if state != cloud.StateCreating {
 			t.Fatalf("state %q, want %s then %s", state, cloud.StateCreating, cloud.StateActive)
@@ -163,11 +179,20 @@ func becomesActive(t *testing.T, h Harness) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	kc, err := p.Kubeconfig(ctx, call(h, tok, "kubeconfig", nil), ref)
-	must(t, "kubeconfig", err)
-	if kc == "" {
-		t.Error("empty kubeconfig")
-	}
+}
+
+// activeCluster makes a network and a control plane with p and waits until it is
+// ACTIVE: the cluster that the cases acting on one use (a real cloud refuses calls on
+// a cluster it does not have).
+func activeCluster(t *testing.T, h Harness, p cloud.Provider) cloud.ClusterRef {
+	t.Helper()
+	tok := token(t, "cluster")
+	net, err := p.CreateNetwork(t.Context(), call(h, tok+"-network", "network", nil), h.Spec)
+	must(t, "create network", err)
+	ref, err := p.CreateControlPlane(t.Context(), call(h, tok+"-control-plane", "control-plane", nil), h.Spec, net)
+	must(t, "create control plane", err)
+	waitActive(t, h, p, tok, ref)
+	return ref
 }
 
 func invalidIsTyped(t *testing.T, h Harness) {
@@ -191,7 +216,10 @@ func invalidIsTyped(t *testing.T, h Harness) {
 // settingsFor is a change of spec's cluster settings its provider accepts: the
 // provisioner's own sub-spec.
 func settingsFor(spec cloud.ClusterSpec) cloud.ClusterSettings {
-	if spec.ProvisionerType == "gke" {
+	switch spec.ProvisionerType {
+	case "aks": // the contract carries no AKS settings: none to change
+		return cloud.ClusterSettings{}
+	case "gke":
 		return cloud.ClusterSettings{GKE: &cloud.GKESettings{ImageType: "COS_CONTAINERD", ReleaseChannel: "REGULAR",
 			MaintenanceWindow: &cloud.MaintenanceWindow{StartTime: "03:00", Duration: "4h"}, AuthorizedNetworks: []string{"10.0.0.0/8"}}}
 	}
@@ -211,15 +239,20 @@ func backendFailuresTyped(t *testing.T, h Harness) {
 		})
 	}
 	t.Run("cluster settings", func(t *testing.T) {
+		if settingsFor(h.Spec).Empty() {
+			t.Skip("the provisioner has no cluster settings")
+		}
 		p := h.New(t)
+		ref := activeCluster(t, h, p)
 		h.Inject(t, p, "cluster-settings", &cloud.Error{Kind: cloud.ErrFailed, Msg: "injected"})
-		err := p.UpdateClusterSettings(t.Context(), call(h, token(t, "settings"), "cluster-settings", nil), cloud.ClusterRef{ExternalID: "x"}, settingsFor(h.Spec))
+		err := p.UpdateClusterSettings(t.Context(), call(h, token(t, "settings"), "cluster-settings", nil), ref, settingsFor(h.Spec))
 		isKind(t, "update cluster settings", err, cloud.ErrFailed)
 	})
 	t.Run("throttled", func(t *testing.T) {
 		p := h.New(t)
+		ref := activeCluster(t, h, p)
 		h.Inject(t, p, "node-groups", cloud.Throttled(7*time.Second, "injected", nil))
-		err := p.CreateNodeGroup(t.Context(), call(h, token(t, "ng"), "node-groups", nil), cloud.ClusterRef{ExternalID: "x"}, h.Spec.NodeGroups[0])
+		err := p.CreateNodeGroup(t.Context(), call(h, token(t, "ng"), "node-groups", nil), ref, h.Spec.NodeGroups[0])
 		isKind(t, "create node group", err, cloud.ErrThrottled)
 		if d, ok := cloud.RetryAfter(err); !ok || d != 7*time.Second {
 			t.Errorf("retry after %s (%v), want 7s", d, ok)
@@ -231,34 +264,33 @@ func progressReported(t *testing.T, h Harness) {
 	p, ctx := h.New(t), t.Context()
 	settings := settingsFor(h.Spec)
 	tok := token(t, "all")
+	var net cloud.NetworkRef
+	var ref cloud.ClusterRef
 	cases := []struct {
 		what string
 		run  func(c cloud.Call) error
 	}{
-		{"create network", func(c cloud.Call) error { _, err := p.CreateNetwork(ctx, c, h.Spec); return err }},
-		{"create control plane", func(c cloud.Call) error {
-			_, err := p.CreateControlPlane(ctx, c, h.Spec, cloud.NetworkRef{})
+		{"create network", func(c cloud.Call) (err error) { net, err = p.CreateNetwork(ctx, c, h.Spec); return err }},
+		{"create control plane", func(c cloud.Call) (err error) {
+			if ref, err = p.CreateControlPlane(ctx, c, h.Spec, net); err == nil {
+				waitActive(t, h, p, tok, ref)
+			}
 			return err
 		}},
-		{"create node group", func(c cloud.Call) error {
-			return p.CreateNodeGroup(ctx, c, cloud.ClusterRef{ExternalID: "x"}, h.Spec.NodeGroups[0])
-		}},
-		{"roll a node group", func(c cloud.Call) error {
-			return p.UpdateNodeGroup(ctx, c, cloud.ClusterRef{ExternalID: "x"}, h.Spec.NodeGroups[0], true, 2)
-		}},
-		{"upgrade the control plane", func(c cloud.Call) error {
-			return p.UpgradeControlPlane(ctx, c, cloud.ClusterRef{ExternalID: "x"}, "1.32")
-		}},
-		{"install add-ons", func(c cloud.Call) error { return p.InstallAddons(ctx, c, cloud.ClusterRef{ExternalID: "x"}, "1.31") }},
+		{"create node group", func(c cloud.Call) error { return p.CreateNodeGroup(ctx, c, ref, h.Spec.NodeGroups[0]) }},
+		{"roll a node group", func(c cloud.Call) error { return p.UpdateNodeGroup(ctx, c, ref, h.Spec.NodeGroups[0], true, 2) }},
+		{"upgrade the control plane", func(c cloud.Call) error { return p.UpgradeControlPlane(ctx, c, ref, "1.32") }},
+		{"install add-ons", func(c cloud.Call) error { return p.InstallAddons(ctx, c, ref, "1.31") }},
 		{"update cluster settings", func(c cloud.Call) error {
-			return p.UpdateClusterSettings(ctx, c, cloud.ClusterRef{ExternalID: "x"}, settings)
+			return p.UpdateClusterSettings(ctx, c, ref, settings)
 		}},
-		{"delete node group", func(c cloud.Call) error {
-			return p.DeleteNodeGroup(ctx, c, cloud.ClusterRef{ExternalID: "x"}, h.Spec.NodeGroups[0].Name)
-		}},
-		{"delete control plane", func(c cloud.Call) error { return p.DeleteControlPlane(ctx, c, cloud.ClusterRef{ExternalID: "x"}) }},
+		{"delete node group", func(c cloud.Call) error { return p.DeleteNodeGroup(ctx, c, ref, h.Spec.NodeGroups[0].Name) }},
+		{"delete control plane", func(c cloud.Call) error { return p.DeleteControlPlane(ctx, c, ref) }},
 	}
 	for _, tc := range cases {
+		if tc.what == "update cluster settings" && settings.Empty() {
+			continue // the provisioner has no cluster settings
+		}
 		rec := &recorder{}
 		if err := tc.run(call(h, tok+"-"+tc.what, "step", rec)); err != nil {
 			t.Errorf("%s: %v", tc.what, err)
