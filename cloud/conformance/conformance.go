@@ -153,7 +153,7 @@ func becomesActive(t *testing.T, h Harness) {
 	tok := token(t, "cp")
 	ref, err := p.CreateControlPlane(ctx, call(h, tok, "control-plane", nil), h.Spec, cloud.NetworkRef{})
 	must(t, "create control plane", err)
-	waitActive(t, h, p, tok, ref)
+	waitActive(ctx, t, h, p, tok, ref)
 	kc, err := p.Kubeconfig(ctx, call(h, tok, "kubeconfig", nil), ref)
 	must(t, "kubeconfig", err)
 	if kc == "" {
@@ -162,11 +162,11 @@ func becomesActive(t *testing.T, h Harness) {
 }
 
 // waitActive waits until the control plane ref is ACTIVE.
-func waitActive(t *testing.T, h Harness, p cloud.Provider, tok string, ref cloud.ClusterRef) {
+func waitActive(ctx context.Context, t *testing.T, h Harness, p cloud.Provider, tok string, ref cloud.ClusterRef) {
 	t.Helper()
 	deadline := time.Now().Add(h.ActiveWithin)
 	for {
-		state, err := p.ControlPlaneStatus(t.Context(), call(h, tok, "wait-active", nil), ref)
+		state, err := p.ControlPlaneStatus(ctx, call(h, tok, "wait-active", nil), ref)
 		must(t, "control plane status", err)
 		if state == cloud.StateActive {
 			return
@@ -186,12 +186,12 @@ func waitActive(t *testing.T, h Harness, p cloud.Provider, tok string, ref cloud
 // a cluster it does not have).
 func activeCluster(t *testing.T, h Harness, p cloud.Provider) cloud.ClusterRef {
 	t.Helper()
-	tok := token(t, "cluster")
-	net, err := p.CreateNetwork(t.Context(), call(h, tok+"-network", "network", nil), h.Spec)
+	ctx, tok := t.Context(), token(t, "cluster")
+	net, err := p.CreateNetwork(ctx, call(h, tok+"-network", "network", nil), h.Spec)
 	must(t, "create network", err)
-	ref, err := p.CreateControlPlane(t.Context(), call(h, tok+"-control-plane", "control-plane", nil), h.Spec, net)
+	ref, err := p.CreateControlPlane(ctx, call(h, tok+"-control-plane", "control-plane", nil), h.Spec, net)
 	must(t, "create control plane", err)
-	waitActive(t, h, p, tok, ref)
+	waitActive(ctx, t, h, p, tok, ref)
 	return ref
 }
 
@@ -273,7 +273,7 @@ func progressReported(t *testing.T, h Harness) {
 		{"create network", func(c cloud.Call) (err error) { net, err = p.CreateNetwork(ctx, c, h.Spec); return err }},
 		{"create control plane", func(c cloud.Call) (err error) {
 			if ref, err = p.CreateControlPlane(ctx, c, h.Spec, net); err == nil {
-				waitActive(t, h, p, tok, ref)
+				waitActive(ctx, t, h, p, tok, ref)
 			}
 			return err
 		}},
