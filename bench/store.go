@@ -332,6 +332,7 @@ func (b *storeBench) newPlane(ctx context.Context, tc client.Client, queue strin
 	if err != nil {
 		return nil, nil, err
 	}
+	st.CacheKeyLookups(time.Second) // as cmd/api does (ASTRO_KEY_CACHE_TTL's default)
 	key := apikey.Generate()
 	if _, err := bootstrap.Run(ctx, st, bootstrap.Options{OrgName: "bench", AdminEmail: "bench@localhost", APIKey: key}); err != nil {
 		_ = st.Close()

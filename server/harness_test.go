@@ -73,6 +73,7 @@ func newEnvWith(t testing.TB, tc client.Client, opts server.Options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
+	st.CacheKeyLookups(time.Second) // as cmd/api runs it: every test sees its own key changes at once
 	logs := &syncBuffer{}
 	opts.Store, opts.Temporal, opts.TaskQueue, opts.MaxBodyBytes = st, tc, workflows.TaskQueue, 64<<10
 	opts.Log = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

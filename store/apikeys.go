@@ -41,6 +41,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, orgID, id, reason string, at t
 		Where("org_id = ? AND id = ?", orgID, id).
 		Where("revoked_at IS NULL").
 		Updates(map[string]any{"revoked_at": at, "revoke_reason": reason})
+	s.keysChanged()
 	if res.Error != nil {
 		return translate(res.Error)
 	}
@@ -54,9 +55,13 @@ func (s *Store) RevokeAPIKey(ctx context.Context, orgID, id, reason string, at t
 // TouchAPIKey records that the key was used at `at`, at most once per minute so
 // authentication does not write on every request.
 func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
-	return translate(s.db.WithContext(ctx).Model(&APIKey{}).
+	err := translate(s.db.WithContext(ctx).Model(&APIKey{}).
 		Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", id, at.Add(-time.Minute)).
 		Update("last_used_at", at).Error)
+	if err == nil && s.keys != nil {
+		s.keys.touched(id, at)
+	}
+	return err
 }
 
 // KeyOwner is an API key with what authentication needs to know of its owner.
@@ -71,7 +76,17 @@ type KeyOwner struct {
 // LookupAPIKey finds the key whose hash is hash, in any organization, with its
 // organization's name and its owner's current role there.
 func (s *Store) LookupAPIKey(ctx context.Context, hash []byte) (KeyOwner, error) {
-	// One query, as authentication runs it on every request.
+	// One query, as authentication runs it on every request; none while a cached
+	// answer is fresh (CacheKeyLookups).
+	var gen uint64
+	start := time.Now()
+	if s.keys != nil && !s.inTx {
+		owner, ok, g := s.keys.get(hash)
+		if ok {
+			return owner, nil
+		}
+		gen = g
+	}
 	var row struct {
 		APIKey  `gorm:"embedded"`
 		OrgName string
@@ -88,6 +103,9 @@ func (s *Store) LookupAPIKey(ctx context.Context, hash []byte) (KeyOwner, error)
 	owner := KeyOwner{Key: row.APIKey, OrgName: row.OrgName}
 	if row.Role != nil {
 		owner.Role = *row.Role
+	}
+	if s.keys != nil && !s.inTx {
+		s.keys.put(hash, owner, gen, start)
 	}
 	return owner, nil
 }
@@ -150,6 +168,7 @@ func (s *Store) DeleteAPIKey(ctx context.Context, orgID, id string) (APIKey, err
 		if k, err = tx.GetAPIKeyInOrg(ctx, orgID, id); err != nil {
 			return err
 		}
+		tx.keysChanged()
 		return translate(tx.db.WithContext(ctx).Where("org_id = ? AND id = ?", orgID, id).Delete(&APIKey{}).Error)
 	})
 	return k, err

@@ -7,6 +7,7 @@ import "context"
 // are taken, so a change applies at once.
 func (s *Store) SetMemberRole(ctx context.Context, orgID, userID, role string) error {
 	res := s.db.WithContext(ctx).Model(&Membership{}).Where("org_id = ? AND user_id = ?", orgID, userID).Update("role", role)
+	s.keysChanged()
 	if err := translate(res.Error); err != nil {
 		return err
 	}

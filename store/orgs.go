@@ -98,6 +98,7 @@ func (s *Store) RemoveMember(ctx context.Context, orgID, userID string) error {
 			}
 		}
 		db := tx.db.WithContext(ctx)
+		tx.keysChanged()
 		if err := db.Where("org_id = ? AND user_id = ?", orgID, userID).Delete(&Membership{}).Error; err != nil {
 			return translate(err)
 		}

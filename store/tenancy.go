@@ -18,8 +18,18 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 		s.writers.Lock()
 		defer s.writers.Unlock()
 	}
+	changed := s.keysChangedInTx // a nested InTx reports to the outermost one
+	if changed == nil {
+		changed = new(bool)
+		defer func() {
+			if *changed && s.keys != nil {
+				s.keys.changed() // after the commit (or the rollback): lookups see it now
+			}
+		}()
+	}
 	return translate(s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-		return fn(&Store{db: db, driver: s.driver, inTx: true}) // writers nil: a nested InTx joins this one
+		// writers nil: a nested InTx joins this one
+		return fn(&Store{db: db, driver: s.driver, inTx: true, keys: s.keys, keysChangedInTx: changed})
 	}))
 }
 
@@ -96,7 +106,9 @@ func (s *Store) GetUser(ctx context.Context, id string) (User, error) {
 
 // AddMember gives userID role in orgID; an existing membership is ErrConflict.
 func (s *Store) AddMember(ctx context.Context, orgID, userID, role string) error {
-	return translate(s.db.WithContext(ctx).Create(&Membership{OrgID: orgID, UserID: userID, Role: role}).Error)
+	err := translate(s.db.WithContext(ctx).Create(&Membership{OrgID: orgID, UserID: userID, Role: role}).Error)
+	s.keysChanged() // the user's keys in orgID had no role
+	return err
 }
 
 // GetMembership returns userID's membership in orgID.

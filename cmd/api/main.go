@@ -40,6 +40,11 @@ type Config struct {
 	// this process per API key (or user of a bearer token) and per organization.
 	StreamsPerKey int `env:"ASTRO_STREAMS_PER_KEY" envDefault:"50"`
 	StreamsPerOrg int `env:"ASTRO_STREAMS_PER_ORG" envDefault:"500"`
+	// KeyCacheTTL is how long an API key's lookup (the key, its revocation, its
+	// owner's role) is reused by this process: changes made through it apply at
+	// once, those made through other replicas within the TTL; 0 looks the key up on
+	// every request.
+	KeyCacheTTL time.Duration `env:"ASTRO_KEY_CACHE_TTL" envDefault:"1s"`
 
 	Log      config.Log
 	Store    config.Store
@@ -77,6 +82,9 @@ func (c Config) Validate() error {
 	}
 	if c.StreamsPerOrg <= 0 {
 		errs = append(errs, fmt.Errorf("ASTRO_STREAMS_PER_ORG: %d is not a positive number", c.StreamsPerOrg))
+	}
+	if c.KeyCacheTTL < 0 || c.KeyCacheTTL > time.Minute {
+		errs = append(errs, fmt.Errorf("ASTRO_KEY_CACHE_TTL: %s is not between 0s and 1m (a revoked key works on other replicas for up to this long)", c.KeyCacheTTL))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("ASTRO_SHUTDOWN_TIMEOUT: %s is not a positive duration", c.ShutdownTimeout))
@@ -175,6 +183,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
+	st.CacheKeyLookups(cfg.KeyCacheTTL)
 
 	res, err := bootstrap.Run(ctx, st, bootstrap.Options{
 		OrgName: cfg.BootstrapOrg, AdminEmail: cfg.BootstrapAdminEmail, APIKey: cfg.BootstrapAPIKey,

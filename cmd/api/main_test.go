@@ -41,6 +41,7 @@ func TestConfigEveryVariable(t *testing.T) {
 		"ASTRO_SHUTDOWN_TIMEOUT":      "1m30s",
 		"ASTRO_STREAMS_PER_KEY":       "5",
 		"ASTRO_STREAMS_PER_ORG":       "40",
+		"ASTRO_KEY_CACHE_TTL":         "250ms",
 		"ASTRO_BOOTSTRAP_API_KEY":     key,
 		"ASTRO_BOOTSTRAP_ORG":         "acme-corp",
 		"ASTRO_BOOTSTRAP_ADMIN_EMAIL": "ops@acme.example",
@@ -63,7 +64,8 @@ func TestConfigEveryVariable(t *testing.T) {
 		c.Log.Format != "text" || c.Log.Level != "warn" || c.Store.DatabaseURL != "postgres://u:p@db:5432/astro" ||
 		c.Temporal.Address != "temporal:7233" || c.Temporal.Namespace != "ns" || c.Temporal.TaskQueue != "q" ||
 		c.Keys.EncryptionKey == "" || c.Keys.SigningKey == "" || c.Keys.NotifyAllowedHosts != "127.0.0.0/8" ||
-		c.Relay.SMTPHost != "smtp.example.com" || c.StreamsPerKey != 5 || c.StreamsPerOrg != 40 {
+		c.Relay.SMTPHost != "smtp.example.com" || c.StreamsPerKey != 5 || c.StreamsPerOrg != 40 ||
+		c.KeyCacheTTL != 250*time.Millisecond {
 		t.Fatalf("parsed %+v", c)
 	}
 	// Tests and e2e listen on a port the kernel picks.
@@ -87,6 +89,9 @@ func TestConfigInvalidValues(t *testing.T) {
 		{"ASTRO_STREAMS_PER_KEY", "0"},
 		{"ASTRO_STREAMS_PER_ORG", "-1"},
 		{"ASTRO_STREAMS_PER_ORG", "many"},
+		{"ASTRO_KEY_CACHE_TTL", "-1s"},
+		{"ASTRO_KEY_CACHE_TTL", "2m"},
+		{"ASTRO_KEY_CACHE_TTL", "5"},
 		{"ASTRO_BOOTSTRAP_API_KEY", "tooshort"},
 		{"ASTRO_BOOTSTRAP_API_KEY", strings.Repeat("k", 39) + "!"},
 		{"ASTRO_BOOTSTRAP_ORG", "Acme"},
