@@ -151,7 +151,9 @@ func deleteMissing(t *testing.T, h Harness) {
 func becomesActive(t *testing.T, h Harness) {
 	p, ctx := h.New(t), t.Context()
 	tok := token(t, "cp")
-	ref, err := p.CreateControlPlane(ctx, call(h, tok, "control-plane", nil), h.Spec, cloud.NetworkRef{})
+	net, err := p.CreateNetwork(ctx, call(h, tok, "network", nil), h.Spec) // a real cloud needs one
+	must(t, "create network", err)
+	ref, err := p.CreateControlPlane(ctx, call(h, tok, "control-plane", nil), h.Spec, net)
 	must(t, "create control plane", err)
 	waitActive(ctx, t, h, p, tok, ref)
 	kc, err := p.Kubeconfig(ctx, call(h, tok, "kubeconfig", nil), ref)
