@@ -199,6 +199,13 @@ func (f *fakeARM) AddGroup(name, location string, resources ...string) {
 	f.extra[strings.ToLower(name)] = resources
 }
 
+// AddGroupResource sets the resources of group we did not make.
+func (f *fakeARM) AddGroupResource(group string, resources ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.extra[strings.ToLower(group)] = resources
+}
+
 // Group returns the resource group name, if it exists.
 func (f *fakeARM) Group(name string) (armresources.ResourceGroup, bool) {
 	f.mu.Lock()
