@@ -334,3 +334,37 @@ func TestCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A retried call finds its first attempt's operation still running: it waits for it
+// to end instead of starting a second one, which AKS would refuse (409).
+func TestRetriesWaitForRunningOperations(t *testing.T) {
+	p, f := newProvider(t)
+	_, ref := deployed(t, p, aksSpec("web", "rg-web"))
+	c := call("op-upgrade", "upgrade", nil)
+	if err := p.UpgradeControlPlane(t.Context(), c, ref, "1.32"); err != nil {
+		t.Fatal(err)
+	}
+	f.Busy("rg-web", "web", "", "Upgrading", 3)
+	before := count(f.APIs(), "ManagedClustersClient.BeginCreateOrUpdate")
+	var reports []string
+	if err := p.UpgradeControlPlane(t.Context(), call("op-upgrade", "upgrade", &reports), ref, "1.32"); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(f.APIs(), "ManagedClustersClient.BeginCreateOrUpdate") - before; n != 0 || count(f.APIs(), "ManagedClustersClient.Get") < 7 {
+		t.Fatalf("a retried upgrade sent %d PUTs while the first ran (calls %v)", n, f.APIs())
+	}
+	if !strings.Contains(strings.Join(reports, "\n"), "Upgrading, waiting") {
+		t.Errorf("progress %q does not say it waits", reports)
+	}
+
+	ng := aksSpec("web", "rg-web").NodeGroups[0]
+	f.Busy("rg-web", "web", ng.Name, "Scaling", 2)
+	ng.MaxNode = 6
+	if err := p.UpdateNodeGroup(t.Context(), call("op-scale", "scale", nil), ref, ng, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, pools, _ := f.Cluster("rg-web", "web")
+	if got := pools[ng.Name].Properties; *got.MaxCount != 6 || count(f.APIs(), "AgentPoolsClient.Get") < 2 {
+		t.Fatalf("pool %s after waiting (calls %v)", js(got), f.APIs())
+	}
+}
