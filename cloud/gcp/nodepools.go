@@ -175,22 +175,36 @@ func (p *Provider) CreateNodeGroup(ctx context.Context, c cloud.Call, r cloud.Cl
 	if err := p.waitIdle(ctx, c, path, what); err != nil {
 		return err
 	}
-	c.Report(fmt.Sprintf("creating node pool %s (%d-%d × %s%s)", ng.Name, ng.MinNode, ng.MaxNode, np.Config.MachineType, map[bool]string{true: ", spot"}[ng.Spot()]))
-	op, err := p.gke.Projects.Locations.Clusters.NodePools.Create(path, &container.CreateNodePoolRequest{NodePool: np}).Context(ctx).Do()
-	if err != nil {
-		err = typed(ctx, what, err)
-		if !errors.Is(err, cloud.ErrAlreadyExists) {
+	// A pool of that name made with this token, or with the cluster (the first node
+	// group), is this create done already: wait for it rather than ask again.
+	existing := func(cause error) error {
+		np, err := p.gke.Projects.Locations.Clusters.NodePools.Get(path + "/nodePools/" + ng.Name).Context(ctx).Do()
+		if err = typed(ctx, what, err); err != nil {
+			if cause != nil {
+				return cause
+			}
 			return err
 		}
-		existing, gerr := p.gke.Projects.Locations.Clusters.NodePools.Get(path + "/nodePools/" + ng.Name).Context(ctx).Do()
-		if gerr != nil || existing.Config == nil {
-			return err
+		tok := ""
+		if np.Config != nil {
+			tok = np.Config.ResourceLabels[LabelToken]
 		}
-		if tok := existing.Config.ResourceLabels[LabelToken]; tok != hashOf(c.Token) && tok != cl.ResourceLabels[LabelToken] {
-			return &cloud.Error{Kind: cloud.ErrAlreadyExists, Msg: fmt.Sprintf("node pool %s of cluster %s exists and was not created by this operation", ng.Name, cl.Name), Err: err}
+		if tok != hashOf(c.Token) && tok != cl.ResourceLabels[LabelToken] {
+			return &cloud.Error{Kind: cloud.ErrAlreadyExists, Msg: fmt.Sprintf("node pool %s of cluster %s exists and was not created by this operation", ng.Name, cl.Name), Err: cause}
 		}
 		c.Report(fmt.Sprintf("node pool %s exists already (made with this token or with the cluster)", ng.Name))
 		return p.waitPool(ctx, c, path, ng.Name, what)
+	}
+	if err := existing(nil); !errors.Is(err, cloud.ErrNotFound) {
+		return err
+	}
+	c.Report(fmt.Sprintf("creating node pool %s (%d-%d × %s%s)", ng.Name, ng.MinNode, ng.MaxNode, np.Config.MachineType, map[bool]string{true: ", spot"}[ng.Spot()]))
+	op, err := p.gke.Projects.Locations.Clusters.NodePools.Create(path, &container.CreateNodePoolRequest{NodePool: np}).Context(ctx).Do()
+	if err != nil {
+		if err = typed(ctx, what, err); errors.Is(err, cloud.ErrAlreadyExists) {
+			return existing(err) // made meanwhile
+		}
+		return err
 	}
 	return p.waitOp(ctx, c, parentOf(path), what, op)
 }
