@@ -55,6 +55,7 @@ type request struct {
 	Query  url.Values
 	Body   map[string]any // EKS JSON body
 	Form   url.Values     // EC2 query-protocol form
+	At     time.Time      // when it arrived
 }
 
 // fault answers matching requests with an AWS error.
@@ -127,7 +128,7 @@ func (r request) isEC2() bool { return r.Form != nil }
 func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request, rp *httputil.ReverseProxy) {
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	req := request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.Query()}
+	req := request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.Query(), At: time.Now()}
 	if p, err := url.PathUnescape(req.Path); err == nil {
 		req.Path = p
 	}
@@ -532,6 +533,13 @@ func (f *fakeAWS) inject(step string, err error) {
 		retry = strconv.Itoa(int(d / time.Second))
 	}
 	f.fail(func(r request) bool { return r.isEC2() == ec2 }, status, code, msg, retry, -1)
+}
+
+// reset forgets the requests received so far.
+func (f *fakeAWS) reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests = nil
 }
 
 // ops lists the operations received, in order, optionally only those named.

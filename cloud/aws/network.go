@@ -300,20 +300,30 @@ func quarter(cidr string) ([]string, error) {
 }
 
 // DeleteNetwork deletes a VPC the provider made, in reverse order: route tables,
-// subnets, internet gateway, VPC. A VPC without the provider's TagManaged (the
-// manifest's own) is left as it is; one already gone, or a reference this provider
-// did not make, is success.
+// subnets, internet gateway, VPC. An empty reference finds the VPC by the create's
+// token tag in the call's region (a create interrupted before it returned). A VPC
+// without the provider's TagManaged (the manifest's own) is left as it is; one
+// already gone, or a reference this provider did not make, is success.
 func (p *Provider) DeleteNetwork(ctx context.Context, c cloud.Call, net cloud.NetworkRef) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	a, ok := parseARN(net.ID)
-	if !ok || a.Service != "ec2" || !strings.HasPrefix(a.Resource, "vpc/") {
+	var in *ec2.DescribeVpcsInput
+	var cl *clients
+	vpcID := "made with this operation's token"
+	switch a, ok := parseARN(net.ID); {
+	case ok && a.Service == "ec2" && strings.HasPrefix(a.Resource, "vpc/"):
+		vpcID, cl = strings.TrimPrefix(a.Resource, "vpc/"), p.in(a.Region)
+		in = &ec2.DescribeVpcsInput{VpcIds: []string{vpcID}}
+	case net.ID == "" && c.Token != "":
+		// A create interrupted before it returned: its VPC carries the create's token.
+		cl = p.in(p.regionOf(c, ""))
+		in = &ec2.DescribeVpcsInput{Filters: []ec2types.Filter{{Name: aws.String("tag:" + TagToken), Values: []string{requestToken(c.Token)}}}}
+	default:
 		c.Report("no VPC of this provider to delete")
 		return nil
 	}
-	vpcID, cl := strings.TrimPrefix(a.Resource, "vpc/"), p.in(a.Region)
-	out, err := cl.ec2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{vpcID}})
+	out, err := cl.ec2.DescribeVpcs(ctx, in)
 	if err = classify(err, "describe VPC "+vpcID); err != nil {
 		if isKind(err, cloud.ErrNotFound) {
 			c.Report("VPC " + vpcID + " is already gone")
@@ -322,8 +332,10 @@ func (p *Provider) DeleteNetwork(ctx context.Context, c cloud.Call, net cloud.Ne
 		return err
 	}
 	if len(out.Vpcs) == 0 {
+		c.Report("no VPC " + vpcID + " to delete")
 		return nil
 	}
+	vpcID = aws.ToString(out.Vpcs[0].VpcId)
 	if tagOf(out.Vpcs[0].Tags, TagManaged) != "true" {
 		c.Report("VPC " + vpcID + " was not made by Astro Plane: left as it is")
 		return nil

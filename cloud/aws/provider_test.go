@@ -110,6 +110,15 @@ func network(t *testing.T, m *testmoto.Server) {
 	require.Equal(t, n1, n2)
 	require.Len(t, f.ops("CreateVpc", "CreateSubnet", "CreateInternetGateway", "CreateRouteTable"), creates, "a retry created again")
 
+	// A network whose create never returned is found by the create's token.
+	n3, err := p.CreateNetwork(ctx, rec.call("op-3-network"), s)
+	require.NoError(t, err)
+	require.NotEqual(t, n1, n3)
+	require.NoError(t, p.DeleteNetwork(ctx, rec.call("op-3-network"), cloud.NetworkRef{}))
+	_, err = directTo(m, region).ec2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{n3.ID[strings.LastIndex(n3.ID, "/")+1:]}})
+	require.Error(t, err, "the interrupted create's VPC is still there")
+	f.reset()
+
 	// Delete takes everything back, in reverse order; twice is fine.
 	require.NoError(t, p.DeleteNetwork(ctx, rec.call("op-2-delete-network"), n1))
 	require.NoError(t, p.DeleteNetwork(ctx, rec.call("op-2-delete-network"), n1))
