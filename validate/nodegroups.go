@@ -205,14 +205,8 @@ func lookupMachineType(w where, name string) (m catalog.MachineTypeInfo, fault, 
 // suggestMachineType returns the provider's machine type that differs from name
 // only in case, or "".
 func suggestMachineType(provider, name string) string {
-	for _, r := range catalog.Regions(provider) {
-		for _, m := range catalog.MachineTypes(provider, r.ID) {
-			if strings.EqualFold(m.Name, name) {
-				return m.Name
-			}
-		}
-	}
-	return ""
+	s, _ := catalog.MachineTypeNameFold(provider, name)
+	return s
 }
 
 // deployGroup adapts a deploy manifest's node group.
