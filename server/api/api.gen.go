@@ -843,6 +843,33 @@ func (e CloudConnectionStatusStatus) Valid() bool {
 	}
 }
 
+// Defines values for CloudConnectionStepStatus.
+const (
+	CloudConnectionStepStatusCANCELLED CloudConnectionStepStatus = "CANCELLED"
+	CloudConnectionStepStatusFAILED    CloudConnectionStepStatus = "FAILED"
+	CloudConnectionStepStatusPENDING   CloudConnectionStepStatus = "PENDING"
+	CloudConnectionStepStatusRUNNING   CloudConnectionStepStatus = "RUNNING"
+	CloudConnectionStepStatusSUCCEEDED CloudConnectionStepStatus = "SUCCEEDED"
+)
+
+// Valid indicates whether the value is a known member of the CloudConnectionStepStatus enum.
+func (e CloudConnectionStepStatus) Valid() bool {
+	switch e {
+	case CloudConnectionStepStatusCANCELLED:
+		return true
+	case CloudConnectionStepStatusFAILED:
+		return true
+	case CloudConnectionStepStatusPENDING:
+		return true
+	case CloudConnectionStepStatusRUNNING:
+		return true
+	case CloudConnectionStepStatusSUCCEEDED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ClusterProvisionerType.
 const (
 	ClusterProvisionerTypeAks        ClusterProvisionerType = "aks"
@@ -3114,10 +3141,8 @@ type AwsCloudAccountRequest struct {
 	// DestinationAccountId DestinationAccountId is the target AWS account ID (optional, 12-digit numeric string). Auto-detected from cluster metadata if not provided.
 	DestinationAccountId *string `json:"destinationAccountId,omitempty"`
 
-	// Duration Duration is the validity period for credentials (optional, Go duration format e.g. "1h", "30m") Go duration, e.g. "1h", "30m" (also "d" for days). The reference typed this field as an int64 nanosecond count (Go time.Duration); this contract takes the string form.
-	//
-	// Example: 1h
-	Duration *string `json:"duration,omitempty"`
+	// Duration Duration is the validity period for credentials (optional, default 1h, between 15m and 12h): a duration such as "1h" or "30m" (units ns, us, ms, s, m, h, d), or, as the reference types it, an integer count of nanoseconds (Go's time.Duration: 3600000000000 is 1h). A value outside the bounds is a 400 naming the field.
+	Duration *AwsCloudAccountRequest_Duration `json:"duration,omitempty"`
 
 	// ForceUpdate ForceUpdate bypasses cluster existence checks and forces resource updates (optional, default: false)
 	ForceUpdate *bool `json:"forceUpdate,omitempty"`
@@ -3127,6 +3152,17 @@ type AwsCloudAccountRequest struct {
 
 	// TargetRegion TargetRegion is the AWS region for resource creation (optional, e.g. "us-west-2"). Auto-detected from cluster metadata if not provided.
 	TargetRegion *string `json:"targetRegion,omitempty"`
+}
+
+// AwsCloudAccountRequestDuration0 Example: 1h
+type AwsCloudAccountRequestDuration0 = string
+
+// AwsCloudAccountRequestDuration1 Example: 3600000000000
+type AwsCloudAccountRequestDuration1 = int64
+
+// AwsCloudAccountRequest_Duration Duration is the validity period for credentials (optional, default 1h, between 15m and 12h): a duration such as "1h" or "30m" (units ns, us, ms, s, m, h, d), or, as the reference types it, an integer count of nanoseconds (Go's time.Duration: 3600000000000 is 1h). A value outside the bounds is a 400 naming the field.
+type AwsCloudAccountRequest_Duration struct {
+	union json.RawMessage
 }
 
 // AwsCloudAccountRequestLevel Level is the cloud access level (optional, default: "manage"). One of: read, manage.
@@ -3140,13 +3176,22 @@ type AwsCredentialRequest struct {
 	// DestinationAccountId DestinationAccountId is the target AWS account ID (optional, 12-digit numeric string). Auto-detected from cluster metadata if not provided.
 	DestinationAccountId *string `json:"destinationAccountId,omitempty"`
 
-	// Duration Duration is the validity period for credentials (optional, Go duration format e.g. "1h", "30m") Go duration, e.g. "1h", "30m" (also "d" for days). The reference typed this field as an int64 nanosecond count (Go time.Duration); this contract takes the string form.
-	//
-	// Example: 1h
-	Duration *string `json:"duration,omitempty"`
+	// Duration Duration is the validity period for credentials (optional, default 1h, between 15m and 12h): a duration such as "1h" or "30m" (units ns, us, ms, s, m, h, d), or, as the reference types it, an integer count of nanoseconds (Go's time.Duration: 3600000000000 is 1h). A value outside the bounds is a 400 naming the field.
+	Duration *AwsCredentialRequest_Duration `json:"duration,omitempty"`
 
 	// TargetRegion TargetRegion is the AWS region (optional). Auto-detected from cluster metadata if not provided.
 	TargetRegion *string `json:"targetRegion,omitempty"`
+}
+
+// AwsCredentialRequestDuration0 Example: 1h
+type AwsCredentialRequestDuration0 = string
+
+// AwsCredentialRequestDuration1 Example: 3600000000000
+type AwsCredentialRequestDuration1 = int64
+
+// AwsCredentialRequest_Duration Duration is the validity period for credentials (optional, default 1h, between 15m and 12h): a duration such as "1h" or "30m" (units ns, us, ms, s, m, h, d), or, as the reference types it, an integer count of nanoseconds (Go's time.Duration: 3600000000000 is 1h). A value outside the bounds is a 400 naming the field.
+type AwsCredentialRequest_Duration struct {
+	union json.RawMessage
 }
 
 // AwsCredentials Temporary AWS credentials (STS AssumeRole).
@@ -3256,17 +3301,32 @@ type CloudConnectionStatus struct {
 		// AccountId AWS account ID.
 		AccountId *string `json:"accountId,omitempty"`
 
+		// ExternalId The external ID the role's trust policy requires (unique to the organization; not a secret).
+		ExternalId *string `json:"externalId,omitempty"`
+
 		// Region Region of the CloudFormation stack.
 		Region *string `json:"region,omitempty"`
 
 		// RoleArn ARN of the IAM role the platform assumes.
 		RoleArn *string `json:"roleArn,omitempty"`
 
+		// RoleName Name of the IAM role the template creates.
+		RoleName *string `json:"roleName,omitempty"`
+
+		// SetupUrl CloudFormation quick-create link that creates the role (with the template at templateUrl).
+		SetupUrl *string `json:"setupUrl,omitempty"`
+
 		// StackId CloudFormation stack ID.
 		StackId *string `json:"stackId,omitempty"`
 
+		// StackName Stack name the setup link proposes.
+		StackName *string `json:"stackName,omitempty"`
+
 		// StackStatus CloudFormation stack status.
 		StackStatus *string `json:"stackStatus,omitempty"`
+
+		// TemplateUrl The CloudFormation template, at an unguessable URL.
+		TemplateUrl *string `json:"templateUrl,omitempty"`
 	} `json:"aws,omitempty"`
 
 	// Azure Azure details.
@@ -3289,6 +3349,9 @@ type CloudConnectionStatus struct {
 
 	// CompletedAt When the workflow ended.
 	CompletedAt *time.Time `json:"completedAt,omitempty"`
+
+	// Deadline When the wait for the customer's part gives up (the connection then fails).
+	Deadline *time.Time `json:"deadline,omitempty"`
 
 	// Gcp GCP details.
 	Gcp *struct {
@@ -3322,6 +3385,9 @@ type CloudConnectionStatus struct {
 
 	// Status State of the connection workflow.
 	Status CloudConnectionStatusStatus `json:"status"`
+
+	// Steps The workflow's steps in order (AWS: template, waitForRole, record), each with its state.
+	Steps *[]CloudConnectionStep `json:"steps,omitempty"`
 }
 
 // CloudConnectionStatusLevel Access level.
@@ -3332,6 +3398,27 @@ type CloudConnectionStatusProvider string
 
 // CloudConnectionStatusStatus State of the connection workflow.
 type CloudConnectionStatusStatus string
+
+// CloudConnectionStep One step of a cloud account connection workflow.
+type CloudConnectionStep struct {
+	// EndedAt When the step ended.
+	EndedAt *time.Time `json:"endedAt,omitempty"`
+
+	// Message What the step did, or why it failed.
+	Message *string `json:"message,omitempty"`
+
+	// Name Step name.
+	Name string `json:"name"`
+
+	// StartedAt When the step started.
+	StartedAt *time.Time `json:"startedAt,omitempty"`
+
+	// Status State of the step.
+	Status CloudConnectionStepStatus `json:"status"`
+}
+
+// CloudConnectionStepStatus State of the step.
+type CloudConnectionStepStatus string
 
 // Cluster defines model for Cluster.
 type Cluster struct {
@@ -4867,6 +4954,12 @@ type SelfHostedCredentialStatus struct {
 	// CredentialKeys Names of the stored credential keys (never their values).
 	CredentialKeys *[]string `json:"credentialKeys,omitempty"`
 
+	// KeyId ID of the vault key the credentials are sealed with (keys rotate; the ID is not key material).
+	KeyId *string `json:"keyId,omitempty"`
+
+	// MaskedCredentials Each stored credential masked (at most its last 4 characters, for secrets of 12 or more).
+	MaskedCredentials *map[string]string `json:"maskedCredentials,omitempty"`
+
 	// Provider Cloud provider.
 	Provider *SelfHostedCredentialStatusProvider `json:"provider,omitempty"`
 
@@ -6114,6 +6207,130 @@ func (t *ApiKeyCreateRequest_Duration) UnmarshalJSON(b []byte) error {
 	return err
 }
 
+// AsAwsCloudAccountRequestDuration0 returns the union data inside the AwsCloudAccountRequest_Duration as a AwsCloudAccountRequestDuration0
+func (t AwsCloudAccountRequest_Duration) AsAwsCloudAccountRequestDuration0() (AwsCloudAccountRequestDuration0, error) {
+	var body AwsCloudAccountRequestDuration0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAwsCloudAccountRequestDuration0 overwrites any union data inside the AwsCloudAccountRequest_Duration as the provided AwsCloudAccountRequestDuration0
+func (t *AwsCloudAccountRequest_Duration) FromAwsCloudAccountRequestDuration0(v AwsCloudAccountRequestDuration0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAwsCloudAccountRequestDuration0 performs a merge with any union data inside the AwsCloudAccountRequest_Duration, using the provided AwsCloudAccountRequestDuration0
+func (t *AwsCloudAccountRequest_Duration) MergeAwsCloudAccountRequestDuration0(v AwsCloudAccountRequestDuration0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsAwsCloudAccountRequestDuration1 returns the union data inside the AwsCloudAccountRequest_Duration as a AwsCloudAccountRequestDuration1
+func (t AwsCloudAccountRequest_Duration) AsAwsCloudAccountRequestDuration1() (AwsCloudAccountRequestDuration1, error) {
+	var body AwsCloudAccountRequestDuration1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAwsCloudAccountRequestDuration1 overwrites any union data inside the AwsCloudAccountRequest_Duration as the provided AwsCloudAccountRequestDuration1
+func (t *AwsCloudAccountRequest_Duration) FromAwsCloudAccountRequestDuration1(v AwsCloudAccountRequestDuration1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAwsCloudAccountRequestDuration1 performs a merge with any union data inside the AwsCloudAccountRequest_Duration, using the provided AwsCloudAccountRequestDuration1
+func (t *AwsCloudAccountRequest_Duration) MergeAwsCloudAccountRequestDuration1(v AwsCloudAccountRequestDuration1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t AwsCloudAccountRequest_Duration) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *AwsCloudAccountRequest_Duration) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsAwsCredentialRequestDuration0 returns the union data inside the AwsCredentialRequest_Duration as a AwsCredentialRequestDuration0
+func (t AwsCredentialRequest_Duration) AsAwsCredentialRequestDuration0() (AwsCredentialRequestDuration0, error) {
+	var body AwsCredentialRequestDuration0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAwsCredentialRequestDuration0 overwrites any union data inside the AwsCredentialRequest_Duration as the provided AwsCredentialRequestDuration0
+func (t *AwsCredentialRequest_Duration) FromAwsCredentialRequestDuration0(v AwsCredentialRequestDuration0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAwsCredentialRequestDuration0 performs a merge with any union data inside the AwsCredentialRequest_Duration, using the provided AwsCredentialRequestDuration0
+func (t *AwsCredentialRequest_Duration) MergeAwsCredentialRequestDuration0(v AwsCredentialRequestDuration0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsAwsCredentialRequestDuration1 returns the union data inside the AwsCredentialRequest_Duration as a AwsCredentialRequestDuration1
+func (t AwsCredentialRequest_Duration) AsAwsCredentialRequestDuration1() (AwsCredentialRequestDuration1, error) {
+	var body AwsCredentialRequestDuration1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAwsCredentialRequestDuration1 overwrites any union data inside the AwsCredentialRequest_Duration as the provided AwsCredentialRequestDuration1
+func (t *AwsCredentialRequest_Duration) FromAwsCredentialRequestDuration1(v AwsCredentialRequestDuration1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAwsCredentialRequestDuration1 performs a merge with any union data inside the AwsCredentialRequest_Duration, using the provided AwsCredentialRequestDuration1
+func (t *AwsCredentialRequest_Duration) MergeAwsCredentialRequestDuration1(v AwsCredentialRequestDuration1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t AwsCredentialRequest_Duration) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *AwsCredentialRequest_Duration) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // AsClusterAgentRegistrationRequest returns the union data inside the ClusterAgentRegistrationBody as a ClusterAgentRegistrationRequest
 func (t ClusterAgentRegistrationBody) AsClusterAgentRegistrationRequest() (ClusterAgentRegistrationRequest, error) {
 	var body ClusterAgentRegistrationRequest
@@ -6451,6 +6668,9 @@ type ServerInterface interface {
 	// GetAwsCredentials Get AWS temporary credentials
 	// (POST /api/v1/cloud/aws/credentials)
 	GetAwsCredentials(ctx echo.Context, params GetAwsCredentialsParams) error
+	// GetAwsConnectionTemplate Get an AWS connection's CloudFormation template
+	// (GET /api/v1/cloud/aws/templates/{token})
+	GetAwsConnectionTemplate(ctx echo.Context, token string) error
 	// ConnectAzureSubscription Connect Azure subscription for cluster provisioning
 	// (POST /api/v1/cloud/azure/connections)
 	ConnectAzureSubscription(ctx echo.Context, params ConnectAzureSubscriptionParams) error
@@ -7796,6 +8016,22 @@ func (w *ServerInterfaceWrapper) GetAwsCredentials(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetAwsCredentials(ctx, params)
+	return err
+}
+
+// GetAwsConnectionTemplate converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAwsConnectionTemplate(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "token" -------------
+	var token string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "token", ctx.Param("token"), &token, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetAwsConnectionTemplate(ctx, token)
 	return err
 }
 
@@ -10945,6 +11181,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/api/v1/cloud/aws/connections/:id", wrapper.GetAwsConnectionStatus, options.OperationMiddlewares["getAwsConnectionStatus"]...)
 	router.POST(options.BaseURL+"/api/v1/cloud/aws/connections", wrapper.ConnectAwsAccount, options.OperationMiddlewares["connectAwsAccount"]...)
 	router.POST(options.BaseURL+"/api/v1/cloud/aws/credentials", wrapper.GetAwsCredentials, options.OperationMiddlewares["getAwsCredentials"]...)
+	router.GET(options.BaseURL+"/api/v1/cloud/aws/templates/:token", wrapper.GetAwsConnectionTemplate, options.OperationMiddlewares["getAwsConnectionTemplate"]...)
 	router.GET(options.BaseURL+"/api/v1/cloud/azure/connections/:id", wrapper.GetAzureConnectionStatus, options.OperationMiddlewares["getAzureConnectionStatus"]...)
 	router.POST(options.BaseURL+"/api/v1/cloud/azure/connections", wrapper.ConnectAzureSubscription, options.OperationMiddlewares["connectAzureSubscription"]...)
 	router.GET(options.BaseURL+"/api/v1/cloud/azure/credentials", wrapper.GetAzureCredentials, options.OperationMiddlewares["getAzureCredentials"]...)
@@ -11028,627 +11265,638 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rcuO2mij6Kiid2dXSHkptu7uzErt2TaltdUcT37ZlJ5MV92nBJCRhmQK4CNBuJemq9Wuq9t+p8wjn",
-	"zIPlSU7hA0CCJChRtju31XtPrbQpEpcPH7775adOyJcJZ4RJ0dn/qZPgFC+JJCn8Nczkgqf0RywpZ68J",
-	"TkmqHkdEhClN1MPOPry0g/SvSPJbwjpBh6pfFgRHJO0EHYaXxLyZD9cJOin5e0ZTEnX2ZZqRoCPCBVli",
-	"NYNcJeoDIVPK5p2PHwPfUs5gBTh+yiWtW8I4IsuES8LC1TdkVZ/1giQES8rmCCO1NSIkuqdygeSCIIGX",
-	"BN2SFUqJzFIm4OGMpkLad58JxBOSwkoQZUISHCE+Q0Li1IwqSMhZhDgjg6YNOYvsq1W6W1riD8eEzeWi",
-	"s7+3sxN4tvgfQyFTPjwfezc4PB/DFrpTrF57/8s//nvaGyB7DvsIo0yQ9JlA0xJc981RTPVZoO7Z+Oiw",
-	"h6gGAo4lSRmW9I6g+wVJyZ06tAUpoPFMqJ1nKZUrFFMhhRlPTTJAE8IMnDG6cY48QDdcPUwJChckvCUR",
-	"wixCy0xIdENizuZI8uJs1MoP4E97dnJBGMKhFAjrlcLeqRSIp3PMzOZg0JTHpNd4Jv/RB7D2h+fj2pk0",
-	"ncGZM8X4qH4WlwpA7jLUAkMcx3rFCuhqpeMj1MUCvR1douc4oc/vdp/zdC4QZuKepAJR2UM8hVfVYgdo",
-	"LC2EYERz5M/Kez5AmHG5IKk6Q4xe7rxQXyscNWB6JjYCw91gf3y0FTn4qF4WCWeCAJ16jaMLfWjqr5Az",
-	"SRj8EydJTEOY4/nfhALcT86w/5KSWWe/8389L2jgc/2reD5KU56O2B2JeUL0lPUDsJhCBVrieMbTJYkU",
-	"OGeYxgLd4ZhGBl7TiEj1cApgFojgcIFmlMQRwhLNcBbLQedj0DnkbBbT8Fffh+BZGqq7mBIcrRD5ANeM",
-	"p/lBO6RJoDRjTJ22+kuv+w1Pb2gUEfbrLlwhPBAcdQFRxIlAjEuE45jfI7mgLknt2jMYWES74DGZ9gK1",
-	"zQasNKeFWfmuaZDIBWaVS9Itzhmoh/48vxT7aHpLVu4c06D2aBxNewcF7ZoSBYj3IY/IFL05u3g9Pjoa",
-	"nQ5QlQA8EyiJMSuAQFkYZ5G+xjOCZZYS1AWCm0VUopjPESMkEogwSdIkpYIATS5NeH48PH1/MfrfV+OL",
-	"0VGgyWwORzXfFOhfDbTn6ifAjLeckV8ZKeJMSJIC8CN0jwWKSEwkiVC3tLfD46vJ5eji/dHoeHQ5Ourt",
-	"125piQup85b5UFSi7jT/bRypg8z/vFwlgFj3CgcUTsA3QzntAbTUsHYcs1jFM80/x9FUkWEHdQUSkirK",
-	"DkTbHII7NwB6zICPxgCjXw/iQ4YyRj4kJFTbAfhqNmpWG+I0pURxpHiFMJoTRlIaoiURAs9JDg+Z4pCg",
-	"8RFs5ZTLNzxj0W9EBfMrBGQQ0YK5wkG5t84ud7xMYrJUN+lXXnSJLic4lUpkhOVypmAq0U0mYTM3GY0l",
-	"WhFZuQanZ5fvxyfnx6OT0am6BrClc7yKOY4uOT/G6Zz8Nmz1hgMrCoFKgaBG0js4gpguDeOZkPSOhuSK",
-	"4TtMY3wT/4prHaKIJIRFStjWpFVIniqyjC6VFJ7iGChqVixO/RbRSHMpfUEUetElgd1ccn6C2coIM+K3",
-	"YKZIKHlaco6WmK3sWYgK0lyenb0/GZ5+D7xhNLmc9PZRQlLLCgP4w5XG4aKrh2FM1QTj80CJD0rYX6GU",
-	"Z5IECk6ZYptSbZKAniMsG4sGaHpBZLrqD2dSqRICrwRa8Hu9TK0ZCSXR32OFGoERPAGGzod1SXpS/hTd",
-	"kJk6xFR9Q9l8UFahKKPLbNnZ383VJ8okmZNUQfVj0LmCPSjV59ekBCdUCMrmQSGGBigld/xWy6PkQ6KY",
-	"MgpTEinw4lgAul2xJOWhosQ3MRkxSeXqNxOg70kc940IrUhWiBlQLYJgDYp7k8F8oGSxio6LUpIJxelB",
-	"BzTyqqIdPbNJkSUJTyWJTkhE8SUc229Gz6hmLdPqnJqJXyXzFEfkIleFfj1a9h25mfDwlkh9HREWtwao",
-	"PJMIO79nepEVknB1/vZieDTKpcWeVwyYmh3uo3tyI2C86QAdcsZImKvxxVSaWlSusxmifpXzIdeq2LB7",
-	"Axiwct2K85TfUUE50wQCRxHVNo3zVDFYSZWeOcOxIDW4/ajk6uE3EySIlJTNQfNNnM9+6jjXbtM5HWoZ",
-	"8ND5Qiu7IJm8TXmW+AxPRnCZq9819zcyMBXq0gM1pUytzLEBfbUTKHpm/9ytGYSCjshu8onGkcciBLt3",
-	"3wIRLuioi4xlZ7+TZTTq+ExNhbb/Q3Wa6obf5d/zm7+RUKqVDRPqt1ExRx1bEokjLLHWlm7JSunkGYE7",
-	"CGYmbYwjEcKKN2hQgVTnOUIMInx9xu+UkG/NQ0rbMO+WwBBhSfqKzXc8UDYfvPZsZ3xk5blMKNF/wfPz",
-	"NFMOfCNqgi82Lte8d4DwDbD9GU8Vk15ihZXqDdG4C5bFRtzS1praGmi0bju5LVERQ+meTs+7IyrO7bo8",
-	"xrA0I1rZsiPp4zXbcwa84TwmmKkRYyzklWhxpupFVJZMcgPvw8GjzWHVib/Olpj1U4IjkBZjfENiLzx4",
-	"OvddyLOqSVBtQFs7lYTTNNSpdzHqqT2vstLjGSVJyYx+qA/yBmzc4QIrZYSkwg4IUiJhPJsvlOiVkpDP",
-	"GRUEUXmQr5xKQeKZuq8gWUdGixQIowUWC7UQ8gEr3auz38G371/Mvgp9i9Oy0AXBhmlW6ad6jub0jrAy",
-	"GqnrbOSoQfO47ciCM87DMEaTRO9MKWmiQIQpafWHThjTTtDJqENMnZEllpmoj3yYpakiBPp35+TckXEo",
-	"6R3pWKKjyTds1TNXhfADb9ConK8i32j50gcODW5mCIfwjmMM3oKVX1i7v6WxStY0dKrOEaJM692eO8zv",
-	"kXYvWCw2tuB9hJH9DIksXChMvu78ZW9ncd0J0HXnxc7yuqMEdvXP6LqDuhkD07wIUCYCtBQBUv8J0CJA",
-	"EVguA+ucSMmMpISFBCnQCERloNZvtBMU8oyBbYBhxq221H3LnwmtfR6Zde2jvVdf7e04/08tXy2xN0BH",
-	"BCzVaO/l4gDdEHlPCEO7S9DtvvzLFzsL1MVoRXDaG6DxnKkbG8CPisgzQiL1N1ww52TBD5Rm4NLijJzN",
-	"Ovs//ORcazW3gj6WkqQKvv9394ed/lfv/rV7fT3Q/+r9W5eJnzPx81L8LH5e/rz4Oer1/vVfPDfWGbi6",
-	"T+daUia/eNkJ1mp773xMCcDTgF6VLWM0izG4oJb4tuRsKTjwAI1nAJug9Ps9jWNjn1I3Dt7SU9Zf068Y",
-	"+QYMj+ag4Ss1iEhISGdUHY02TOozziUlGNnPQlkz26Daam5cg2jh4WsgbZRkAVDwrjuH4+eHR+icJiSm",
-	"jOirccxDHKMjcnfd6VXk2F2PL7ORQcJj63osGfXHEZgAFjRclFZViNBajKTwuZJrtTETBIKbFXyTxFgq",
-	"LBqgK0HqUyh4qUnmRNofx0ClN4nhDZTfiP2URSCXCO0/LSNBwQ7QLOVL1A1jqkhMRnvockEFbEapz+o0",
-	"tGsgydKEC/B7REjtT9vb1GJaMZQKkc/pu97FJuINh4bj2BCCddqSUQLUtS4T51ufanDpgAWwO8gxcFpx",
-	"0U6RVjcHaAIWPSoR4/f76r+57iAW/J4hPMfUJxBVYKAWVN/4u7oWzsi9XaT24FodBiVxJsqScmDWAEIR",
-	"Z6G2IWqgHIF/4dGMULsp1jLCW7LyXbRvyGp8ZC9axujfFTUBpXZGSVpVA/KpBjlSqp/HR9pJGiCrJuBQ",
-	"Zjgun+PGG1Q/jHG0Bg9PDMg92uV8npK5uhHAT0XuvlhyCOQIFXEHgYjKlau5PRN2yR77gJagDtWIHmqa",
-	"LW80vPRr+Rg5c9qpM6dcGNs4qDUNthtVqUKHLVRhFxxt1eKN8q+a/GKDwI3z6UBre7TMvVFJxGzlyMXi",
-	"EymLCp4XAE5j9GhFFVsriQaZQ35H0nV6zkZssjbndtgkucTxxjEBrJQhHMegiJCNI1euu3u9KhejsrPS",
-	"kprpw4XRJh9JW/XUvwpt1VN9EtqqQLhWraZWP4G/FMeF1dhoIbv3fG25zKhoa4gZuiFaQJEcJSm/oxGB",
-	"K7V+uLKI+Mof7rYNU/g2j+bxSxaFjoxt5A+Jmk/292Cha8CuwkjXZF70y/3HINRv+PQJ7VZNVovJk1kr",
-	"gg6cZBuDo9J3NH+2aOsygdyN6tOjKoiop8y358fI3A/kkVFQRJKYrxTnKd7zmLRtuMk6DLB+BCAPxWgo",
-	"zZhADZZA881mm+KDBm8hfbhjPcggTz7oUJphGBIhNvPbfLpR+cOP4LaKFQWqnVI65+jwCOnfLUSclT8T",
-	"eUCKcBH4a/hg1Qk65ymfpwQcv52gc0TAKaYwZ5IJCEtQ/zae4U7QuWK3jN8zL5r7cNzZlnHqeKWjsyIO",
-	"aR0igVykETNQG1uxEGIhtH6RR7F4pzGxQj6KI3LjpA0o0kaE+8UKYTMfhGOSqLcFKXP3rt4Ici7L2lnD",
-	"IX4swT6l/ZvshqSMKHU9f8tz/ltRz3sdjrnZRs9nNCanG/dsXvTeppy63FO58BPm3FzR8tpM9AdraPox",
-	"nZFwFcaWz7o34nx0ejQ+favuwOj8+Ox799+jI/gneKbVP98Mx8fm2fHo0r4J8X9+y/iKhZOGNdkrDLgM",
-	"kqm7qsmKhXADzzJ5NlN/bbiDahgbm1BhaCsWLlKe88clj0pT4UxykHdYhmPv2FkSbUU14baGC8zm25DN",
-	"LPXkYpxnNzEN0dXFccEw3amoUDIOF14Pi89dADe28Bq4OO34EDY5CwqSfUeYfJN6r8QZI04sgqUw9buK",
-	"yJ12k6QEL+uclrI7Ht+R6EzP7xUfHaqglwlz6HGVbHHDM4m6zlvwk+h5dAbKfCoDZZFdeW2uLShjySe4",
-	"/uMG+ndaJXqNw3z0nFwjL6h4Ts17DdqsX2GZLHgq0RKHC8pIMZR+fQOlq4qzdE6Z3SAc1X7JQPxMAOXQ",
-	"wYuoe57FgkAmRnE27g1P1O+doHOb/+q95upiComXyZprrlFqgZOEsG0ut/SSJrg94HHKrfenarhYW+2/",
-	"w6niTPqPiaalqSSRfqBFmUNNZoxdf0OgiPUMwmsFNrhb33Tfa7LdFtp7+WMUcjaj8ywlOhKxmbQhK1HG",
-	"K9S1Cm7hUIPgwzEDaU47GRQYGbnuGG0Y9GIWr7RmCUrggsTL5ylJuKCSpytkfAHg/PN4K/kSU6+ycEdS",
-	"8P6gMBOSL5F+U7vgF1xIZrw5ha8DCzS9znZ2XoTqN/gX6esHNNJ/DvSfeiz9aFp21pt/DUK+9GGbndkX",
-	"rpkqJUsi8gGHMl7pNI98pV0nc26q55/2ylMvSBzz/j1P42iwYRkF0hvPXsecUifwOH2bz38fXdsvrzuo",
-	"a4braVevOemu8eip9w/0adtz1o6Y6llr4m9JRLEwNZ7fK7PuXnxN4uUkJ2fbRMAh9SlEeIBZSx0AjuM6",
-	"DqoNbDk2hCVvHBje8Au1h/AxpLZtNmTBON+SVHj1aj3Unf75wCg1EpI8FW3lSyplY5hIwq8ujj1Mq4Cc",
-	"c7xKVuoupEzE/vPnCkd4SPefP+9t6+ew0wYOhHzUEQx925LCb+EjlGBhbHPSnlX9gHgu+Pgn0PYpD2j0",
-	"yhyYFov28yN7DfWHkEAFYT0H6Np8e93RnHiq/5yaLLwFj3WSwdK9VGa6jS5O+LUOWs95bGJP4yWekwfe",
-	"w5AziSkjKaJqFDD8Zsx3EedUyNTjIj3MR7DvAGUt089IicPpgPImVNdo7LEGwKqKNyrhW0KmHASd5+pe",
-	"sXC1+cZKPG+aRuJ5efy73cHOYKfT5tKYDWw4qmM+f6zeEPN5o9aQn+a6Y7KUrW6aoYz4NQ01p/o1yGO7",
-	"Tf4VjSmbI0bu1a9++wH3aBbnPGpeRhuJVE0HloX7VJFQ1lYmrRycWlzgQM3AYMMhnmBGZ9u7cYYMTZ1R",
-	"pmhpxkHd+wWWSGfIhzJWxw1HvkL92RQJwiKf0oYT2sh47BLBmWD4T0k5sEEnxQ0aUP78bterI/jVw3wO",
-	"9bM7uGtq9lotEhJuY+lRr9ccdMXmzfrMuBvOLjc9KnE82SpypP5pPYgEJ8n4YXbR1hZwidM5ZDnA+48w",
-	"UP56Rsja2SVet1kttOUIS6y9Y3s7ezYrBGKOWIkkVvJtwRcAAb/3PL2dxfx+UMGCc20A8qYC4LpN03f3",
-	"8pc2x2AU7wqUCet1dMZe7/I2iYA0pnJ1Sb3lVJw3kKQaK+xtvMGChtrMxSKcavsXWdJs6b2cYcyz6Fz7",
-	"TNMtbqkB6WHp8014fVnCZdQlH9R4VKIkxiHkxvYe7NGx9ugHeXN8zg2zw6YL/Fg7u92xZ2L7k+L7WJL5",
-	"SuP5jMcxvxc6Rk/XhiFxJPZRDkYD2ADdKDptwQw3yrjFU6MnzilnUNVAjcMITp0PyjHh8KhTRZSgYz7y",
-	"ItVaJ4KF64OcJrm/a3tUvcg/bWntthj1EEu3zypdNkNb43Tturu4sYWR2uzydRbfPiawzwwjnHC7GjV0",
-	"NiIajLeWUSTe4agkS1EpN/Rqc6rZEn8Y6y8hnndJmf0zfxmnKV7V5T53wdvDUYBdp3bTMxlyzacxusni",
-	"W7NBndjcyEpMVYcNcLO1Hyz8SlBrsEHZzQcd5hRH8E0C5GSJZbhAjLtLbT+FuKVJQprJpk5htdu4ISHO",
-	"BKnyRpJr0/nEjXxXrJVwGjht+/20JllbuQu+W6wQlcCTDMA2i0tlMmFGftdo3mhAeYtmxUk5aNHuChxW",
-	"RYMtyEjp2zx/QJiYDp5FPoYEsp72HQP7c83g45k1nwU5YxMkJqE1o0ZEknRJmY60PyzEEMXlrP5jUxeE",
-	"l6jlG/XsJV9vyat6LzpBZx4mio7/mKXEyw315nzBb7DpglIW4+cWiUz074mQ/b02aKPX3+5wn0apNYNt",
-	"0G0tI/1z6LhWmXgCVdcM9aQab0XauVBiy9ZmwlR9pTlbUfhLuF7hv2eYSaoGOUBGn9FV4bSLIiQkQkv8",
-	"QT2vH7P5wQd/+AF1IZukFyDsmbNiFNx7S8u5X57Ur+XPtz9/Q38++fmE/vz257f058ufL+nP5z+f059H",
-	"P49o79/+xRtUZPW02jLNhrsmZq/dQnc/0UI/boUQ2xrxc4nboeI5ThiEVdRa5JkyrnEAme3vo5+uO0uy",
-	"5OnqurOv/q1BeN3Zv1aAue4E1xYt4NmeevbxY93kmWQPF/31ZYAQgaUxPz9qoHaQnxiisI0UnquAmjva",
-	"I6iaF7qltM5nAs1iLEvFRA4QjgVHU3V4U/h+AwXvDVA++35ecUwx0mmhsPcC9YvD4qeoW9I55YKkRNfN",
-	"Y4RCuZVuRc30kX+v6cP6Va1lo9kYor7Ja4ZWjSSFOBFYMWAfXetRrzu9ATpjiuTtI3gSIGtACZCxn/xR",
-	"rCyu7GOAUTYi6iRDV7q6xLdEqH2GJIIEYX5HUlQW4sCFmdccFETWAuirCpxL6nD/x3fdH/q4/6Midf/z",
-	"B/OPBsrbRhp395c4ArqmyhQSi3f7r3acwgKBCY44Op3Aq70BegPK/D6K+T1JQ6x0lDhZYJYtoQadun6L",
-	"VbIgTASav0GtXVuFJiZqhwM0slTu2tL7vlnSdefTQelpjCFr1I8NosZF7gd7kDfSClvGooXRWyorrr+K",
-	"iI59YdJHNCUhOMWNJL3Mx+0mMaYMfT88OQ7QNxC8Qn8EhQA7EQk9RJmgpgxmef72bvry2tHVxXGrtBhd",
-	"Uqg+3OsUs3ARIInnarkhXy5t0QubfX0Dr2yKLGjw9288WbFi4UPTl3TkNvztUbRmPI+HW5cL/0a9pgNn",
-	"yR1hiM4Q48YMp7U9qCaplDsFRp6JcqFDIbPwFl0JMstiDaT8vULF1O5//SplSGuQukA3ROv6UzHWQe5B",
-	"N2FiikqSGWWlFG3XOYFTSWc4hFjPGZHhIk/XLugdXS4zqYsIKiouiGLnJ5koSr2azCM3Fgx1IRYggDii",
-	"wMFiYN8rvIw9rFq9uwXZcUKHPgYdmG+Lr92Ih1oAQcsxasSqMUBkUoDmoLCzW+oClcCBz+h4ECpFUdcL",
-	"jWsH4EoNet+BBl5pH0FHwdkrO8AP7ff5PV7GdoftQlDK+Lu9sHpZy0qJiICMYbhDTyCkutKpJ03uyTJx",
-	"1herqF7I7YWNE1M23Tg9lBDhc3xsIZR8QhmsVXy2AYvXV9xkzQvQEn9AX7xwYOXAxhIo75CmAL1jC8SZ",
-	"5P0i8DT3jWGP99sB1BcvaqBRoPh0EqrHzfwABKqTF/TLP/4fpxCmcVOZYi7upG7huk+EMY9J6illtliN",
-	"z2St1FNd1Ku6fDGPRWmbwpMI06D5qdFLip96oJCTZTjW5VmuTcbMdaeItpVESFPZHqOY3hGf33RTvk2F",
-	"MpuElUqiyrpiKAUMIZ3lsVFmJkOuKdDsEXEunGlGInyhrZDYqMgZyHnFuyCEpKZqjkmiWuMmasz4OLQj",
-	"rk328IsBxbfq95a5J1W3Urvczk+evPkUKTGJWY5HAyuIvH1JSdMJSUNTmTU3+FrH7Zr4l3/i/L42oZCa",
-	"wj9Zds53C1wKbrBrz7PkDAZrOHQcNAg6UNq3ZeRzYGjIFmk4RTmFJhe8fq79FFG66qcZMxJHYy77WpNZ",
-	"yZakvYt+s7Y3I1xBY4113eOEroXLm/3qHglCET+teyS4lEdbgKuVkFZL0eVZHClpIc/TbSqf8JDIzZYV",
-	"EUqyiS7hURQlEDok319S7l5njOm8yZYOfm8BhQ3452hS2ylEYwbxyo4Em5ukfL4w85Ofe/MULXnqH0wH",
-	"PX4/PDlGEQ+zZTnBdJs0kGIRDTBJ+R2Oz3lMw5UnSiOO+f2ExDP7opd8mYY4eaELE5nmhnMu8UrhRcrv",
-	"oJ6aXJClIPFdU3le82p6wWOyFTbk1Y/H62pzFi3alJQn8jKaCYABgjp0Pdjudecve7Y+Z3Td6ZUNdYq7",
-	"6iKei+tO2SX4l72FN7Ywb+tS2pWlzfqedGwUG0jIMZF+l3R156XItweEsjlrc8FYPY3NeDRmSbbZtvgo",
-	"TFsSCMq9X3BTqt4EE7fAuDwDTxe33EeCJNh8xGcoytSSgryXgN289hFEJKRRqUr1Oqyt8DT1WC1Z2PWL",
-	"0irzdeFoSVmvJBXn2of6SR1PRKWXQ68Lngs62jxhfpZpRh52YfYRRkyHRSsRH6OMURmgqZgGaLpU/7OY",
-	"Kvo2jaaou/cSLXiWil5QKntrbtVXO8vieumUyN1oV/1awOMve4sD9GqJJEcvdqLeAI3CBVcaBA5vSxyl",
-	"ev0cbfjF3sbb2NxMymnGBAF20CoEMM4g6wEiy0SukO7uaJ8iPpt5T/Hh19x3hM3X2HtVs4hKyNz2syVd",
-	"BRQSxf3FCv3RcFjHwkWmPWVxEocXo+HlyEcLMZTW8mqfpghZJsD0PYNCe13d0jAwFTjVX2tKxptmXtul",
-	"HQJY+iYaIkRmDNQ1NT9JmBJTdaEGVgCYv4KHrb6Qx1bUiztUQKZ7k7UNZ9dp+A1aOk2GUeRX7g5tMx6E",
-	"9SuDtRzLGxNfNNizGRo9Z3tFDS97io8qC1Yd1D+YDt5dzz40Hit6FEJh6gN0NDodj45MfWpparbPoPRc",
-	"N6XzhW6I6DTzKOVfT64OD0eTidFBry5GoHmqERviBjUmrK+ahGcz7Qmzr6+Nm9+cb9RuvKaqFocLzFhR",
-	"4s2papnzpoRCNoEpDaz0SiHJ8tcvVpFiP2gvTZs5zx7q5WwESYdzL5U09wZ6cuC5oZPeAUZLTD2CzKiv",
-	"nrsVYhtH8G3jyjYDwXCaXac4oIa4Wx5mixL8BQkLLKHfqNPnzOTca4RSDCUxhkmHsXiUJf28JBSv1U0L",
-	"LuYL+fYuRi3RiC2DDfXd9RAT+qNnGGC9OhPAGNQabGC7jWVP1yWZQfA+ZXMHUi0Kqaq9iXXDqrVuWzvV",
-	"nImBpwMTu43S5I34MZHYpwPDb2Bao0LSUFid0aX6IGMpWFMe1XHmZjXM5ZENlhkHXj7maWrg3qwMZ/Cy",
-	"+JvVyGXyTzUjyavoeGeNMI1XTUzfjKKQMcKrNXb0cGMp6JbYBvJq3U6MV6h7dXnYq1HpjSTIvBQ2lt2t",
-	"KfgsOvIuYlQUuSowph3L0EUCRzkNWg8lo8MZIUJ/uxlyek0esgTPdf3lsqX2L4oqv9hR//vVTtTUvCWV",
-	"fnBAtaWHAkTyRLEZDzBOuJC22qniUCLQBb/NI+hq/2sg4hr+CgySAJPdnrF65egKzpoBtsFaIJStEczE",
-	"DhSntgXVNnhWntJLnDenIzNPsK3Re/NQ5cZg35hs7lxvG1ebICahCzrZzOe6iaU0mlcLhaBYqvP07mhE",
-	"/FqN14pN8+N/YDAwFUfWw+3bOCxLd6vU5erdcAGBGGcNrVaWlF0QgLhoTllIzRvADSoujfUyyTKLJTWO",
-	"Ep8rxowLAXVJSnCEcJhyIax9pMGIC8P+lftKkawZs4RwP3LWZCL2R/QcUZHEeLUun6/oUe7xRPJ7IqRG",
-	"SbD0OHhJqmjpUOEYb8rlhzDtspr/1VeDr/7HVmUvi4vlvc/3AuK6hyGQpcf3wTJ9OTFDw+8mCOthH+Z/",
-	"cwNmyrHq7YNkPl14SwSBH7YkiNqljz0ced6qhOE7cFJ6phOdsrvXj+icSmRDvfTsvQEaZpL386hXCHOy",
-	"EMrbv1DdrcmQNC0KV7KNftrd++jfXGOvMtv2y24C4K2wVbMQoPSOxcPdzlteNDPTEgUyFSB33XZmPffF",
-	"wPsK6kKE4HUnuu7owDK8Ej1dCLHc1izSzEH7TbEwDc6+eOl0NTOdzrpvebmxGfhtqCj6oktIi9BduxWg",
-	"YBOVpK6nazymI6OvkkJ43hgfrV9GNyuosZaTWt2VHkASLkh4q5vQwPBO8pY2KwtvdBRM2fM3xSR3JC7H",
-	"aS0x07pfhU6qN4v7zDNFvqEqJozREJalBysFZinKD4FZRpW2jFc911FWanqvBQlu3EVDBu6l86tdp7qc",
-	"TjpyDi0bP+eu2mBqnqQLi37gTV1P313q2UTV8zv4OJquY9ygN326AnCUeoJ/puuf6fpnur4VXX8UEXLT",
-	"9H570uJzgTbRCtSdXE7QUIhsSS54THwJn8AOmvx7mlfcklWT2wo3X9fyXWzugI2blEQbbufsx/TSbG0e",
-	"WV/4wa948JgMU+YPC6gt6J6kiq6KTIc2+LUO8EcOLaB91ZLVC5YzNzXlEUQIytklvyW+suj6VyTVzy0q",
-	"wjnHXl9hZbLSQXkR9McsJZ9Mp6m1r388C2T1BjefkLu1ZgAuSXeanLoIpxRxzZc/U/ZfU2K3VeSx9bfV",
-	"pHIrp75NeZZ4I2WLn6tiC6B4LujOYYQSPn7l657r3gkfBZ6UfvfO6Q6BxkcuYc0yMGk8BS8124NnOrXS",
-	"qWmxsLGwptDa49klUKOWDBOWtla81qSygeyeDTO5QHuDHUu9gf7CbdND22NHJ6AipQ2lSCnxM1Eb+5H7",
-	"wnUHQblq5qdEnK1jp3qB5s1Py0nbXQiN7n6WtwWCN8kYkjDsh+0l/NL4nYKTP1AIcCH3BBZ07TXBKTCS",
-	"Nry3xFrhzHy4DEz1UDPDT1ZDt3VgfpgvBFKgG+Qdmw7aJBRyFq90eXf7psJv6HY5PEFK/noGzeaFtIG+",
-	"BnqiKSvmgWXDdMEwXT7M67QjMkuufP2Sjim71RCBkgY69JBBjcUZZVRovg3fGx8RTY39JeRMKEmyO/xu",
-	"sq8LfOhkUwXVv2c0vO1rQmhvvAVKz3Tl54zo/tYkqkTbZCltX6Qs2EBHt6gNXFiWQEZwsKRUDriCy00Z",
-	"PbZPp6l+1WLsGsW+F37MM4GCXhr/CDWmXXm5ylELicPb7TSQ4cVpFSlK/YoQBk1PNDXiDG/9LKa+rqad",
-	"wo9NB+cdqMgUa5G7py9kfd/ASRsPbwvuqe2UUc5FdRUZqDBAIpPAXAgDfzqu5oP5ExN/xYKg7uXawr72",
-	"7iJIonx4c1xFueuFYA7Pm5ElSbna+dhfNxV6ujWA3HypYwCavy4C1zz8BDqJGR25IShiYtqNWZpTuuB0",
-	"mZBUcGYbbNemUICNOY7GBsHPOfdlaJi3inuQcB4XCkiDV9aHPo4vwmM5gl+38xe0TZTN81x5qpP11qbO",
-	"ro2OLniSk5fiBEo3I8SnEjx0A7Z2V8i83F6UX9eSubCK+BltPd334ur0VP/ru+H4cnz69v2bs4v3h1eT",
-	"y7MTiI0/PDs9HR1eljN/D4enh6PjY2/cdVOehO0kaeWXNb2XnSCJCq9w69hvU5m+Xr40Twd06qW2ab7b",
-	"2DyiOd5+C9TD9yJA8zCBElsKzQ4gd+mGmMwX7VGbUwUexexMZAjimRS6aTsIXM0Ir7ZKUr9iRG7V5Lck",
-	"QPgWLqYg8exrLiSJDtC0mHaq5cY5YbJ/g4WzDhfHyC3U9r2FiAr4dzFcJ+gUw22o+bvmAqzTnAwOGWkn",
-	"/+ykoE/rO7g+tEh9pXWqp1mqO9Ea7Iew+AvdIqqpDbmW4nVEL5yH7SnV0I8c3nErFzd2LIGkWNMNztYF",
-	"h68PUIjTlBKBsNJlADKlWRtt2EG5Hfqmji7bMQFtFXVW4fQ44UoRjUsR/FG6ushYb6ue9+5ZGMHYWG5d",
-	"0jl8Ozq9bDZJjLS9YC1vqEPTRirmVaK3NACtMcEFFaTYBiNf88jjD1FPG3Fy300JMQ04ikQRY9UOdIXB",
-	"6TdfCjO1O6tbLLuok03ZLMXo9kuR00fUn+m2lJyRFqaWpk1aZ8jHYP33/sXmcP34bg0g2zpcKrc5DRdU",
-	"klDmalde92cZffGyFk7ivu8UI7YWdPfncttUGK5WKDEXisxkOF1+8bKheusaJSVcH+IwQBMii7JUVxfH",
-	"UMwBJTjFSyjeROeMK2ZIZ7nTVt2XGx75zaz67tcXop/nTVhFQfMKhLPt3JQcT3UZI3fBPIWkVeM3MR8X",
-	"spg/xNIripSXVnsFmtUav3a5nheVtph/WKrnta7/lSMZ1Od2foSykERCnaclljSEZrs3K2MuS+9Iuu5E",
-	"3JvfeDrOdIfgtNkut7T2uaky6DwvMk9t2UHUTQksXwdtzDK4IZkg/iTUJoNRWnKbaMtXyW3iogoVKOYh",
-	"dFmqhCXoWptcCHoTt9XjXMJSGHg8zH+dtFulJ1tf8AcydnNBiPv1pvvhFdW/JjiVNwTLbRSEQhDd/qtC",
-	"MGvBWWw5qrKMUVfJatJERQs7Gk/cPy/PTl5PLs9OXQ3t3XYSQCGk5iexSQy4YhZuRW0hD7qdMV9WlXrq",
-	"UNd7rLjM8kZIzpSq4V6TlIQ8BefnLUmkn4Cad4+KxkCN7zwIQ7d0YFowmfIEDm+vmpwIyKP3C2oswYXM",
-	"qriIQFiazn26zsEcS28/pFAR2G2Q13zyeuUFBnFF1La3QVekid6kfOmTbDkcsq4hogQKW4uDLCH13wiA",
-	"lZQVfs+gtOV2fZXW3Kzh+fnF2bdwUS5G/24v0Og/zscXTZem6XQPMQtJ3IT767FtoyJT4MENUbJECJPF",
-	"DZ2vt9KHc2uGVYzXmms222gOdQ3J8xizbas8mU/7ifoWMR4RgbqFjQAcjZ6QN/Vibr1vsWN3haf5t7UC",
-	"kvkvLTd76i5jC6F9icMFZeRylWwqubSmPVthdVoHgHyJQKoaSmaW1rNu7+WIjC3O2fYLL/xcmVyooUIt",
-	"ZfNCXBqgabRieEnDKXhIBcIo50kVX2JXm2nBUdML0PROqSv2MyFBAFXY1F9odHKiRAI0hYTocJobM9QS",
-	"bskKcgKnEZZ4OjD/1d5aqEyiB6UMhTHBuiiP/oUUlXI8BBpL/IiqduC4NS2XhbMLtdw+lGZBCaapGKAL",
-	"c7q6RgFs0N21x5RogF2NoCnjQNC5T6kkmpWbakb+WohQVdaKv8VCl0QueLSPrjt6USaeLe+6WUROigBd",
-	"d8yizFuVZmcpj4kxOjpopIO63NKLutGJHqkTdAA5HtxjPr8E6iweQuq+4+mt0md5ZDyL4sBGRUTQ7CnR",
-	"Zqm334xAuUpozOUa0udLbnXH1pmO9SrZjhLYqv5DTkFsZcL2LSOdta4DKJRoKgo3rrVxmvqG2us71er6",
-	"/1IIOd0YUrqm2GS1/goED96QFWdRyeb2TCCxYhJ/MMWpdNxbzMNbU6wO1tb9e8YlDsrUBuJVJb4lbEth",
-	"poVpQMkLpplbaWFONciuLmZtzEOQNrHJIdZOncnb6XhcC+tGOK+8XqCOaK5L58tpNoUEYcdKz3dPwi0c",
-	"5tcbhCRJYwQLSYQ7Wu6v05OlGQsUI+BptMV1spCLMZtIkvhO/C6/CudYiCZt5qkqeLoTrbmlX1Nhm0Vs",
-	"I+cy8gEK1jQEX6p5ERZQM+Uyj7vU/ZQ/SHhsC76ZylTQSDjZ6CRuX9+mKhRvhNqGqm9mvG+yGxNx7KvM",
-	"wCT5INfXkLrNB0Dm/XUBo2udCWR5Q6KoLP9snYhxW9pQ/bo4680LqXa/H54ctyiO5IzdCqQPs5X/8bPs",
-	"wrIA3kbzcb54dCZbBS0dkLRMZlP/2Hu5gBTPjckPB2WHkElzULLidukN7TIX2mUrrDWhuafjgHoNRh+T",
-	"meR33nogTs9QJfDGUIEzBMbDuEQpWfI7jyVIlxNv6qFcfH9DzBDR2hC5JierWVpMZjLQshiVopDQIXEz",
-	"dYLVTZ0/4wCHLyrnwohU/BXdJWF/B+/e7IUvIr+lgyQNJUT5MiFMWN8sSUzH/7xoUDGZBWjfzLrxoGFW",
-	"Byz1uu21sz3BlEGMX0i+oyzi91tSq+ar6rs5L92bsyZB6JGpQZnYlBn08lH3ywROXVJvxRFM45XpHaiW",
-	"qfb79df7JyfXHSWHXV0elpey82J/Z6e2mt13sKKf937Y6b9419v/Yaf/Sj/6lxZoYBe35uALSaKhSJ+Q",
-	"iKdKfGTQAiU39Jlg6Vw9q9xstqWFd7kmzIVvCGjKf28jylf37crzYBF+vWqoAMVTZAvQwl01gXBlQ/ig",
-	"sym+btuguSe3kZbB1cZmWh3fG8qXgVWcM095ZCe4cZugPm39Hh53Al1IdXTUFNTX0jxe35DFmI0VmAu3",
-	"27pxc0WpJkVXClQ1BuUVBCF0rc2dVv2E1hzheUpmMZ0vJNgLtmioo5ix7kJCFE8HmT8DsYZKFFE/R853",
-	"Y8Bq9P2+yBLd5acTFM9uyb2CM79n0O+mDyXf4RXGI9IHE1EfDETlR4L+WH1kxHLIaYgpm/f1MRbPLdPP",
-	"Xep9HdHTVI7XW7NLIaA2pGj2oicpYfYQiv5+N7w4NQjbuiOUmbSgiGsPtalBz3kerdxwJQMosVJEW9gL",
-	"+kwUXW1qHaFyQ0ebsKSKN/HRTvetWYqS916Thbftf+HKhIJrWuyCSs7Wc2XsKM9Es0CLyB1JVxKqsip5",
-	"VcuL+4jgcFEVO+UmmQ+M8/eLlRaH7HndEmPWoWkhIokACY6AMJmp9XrgxeW2xp1crPcYd35zrmw6Smk/",
-	"VPuOUskCC5/anKUp9KxSP5sulUawUcfxTOTOGRBUjbwdoBIpDlBBcMTvg907lsGtzHqGSPhNew+RIYoD",
-	"s0tqQb3WNB0oOtnNUsfalOdiNHWva1AsITCPp2iqlrSv0zimG1ufbRkpIysihdM+K09W2rKVVgsgHlPh",
-	"cevn2PAQtPARhF/VQlqNVoc9tIBFkwQmTQJU++A8NZLN7TJEwSUaUNuWSsUkYB8LG86FukqLWyYyyKPq",
-	"DDcA5trQKuIpdaat5clHkq11Mr1XeJ98Mz4/3zY3h5XCv9ajwgNzpeZhkmdMrZP0yxGoWzZPdkNUFd8v",
-	"t5QefcChNAFn2l+n9g2dMYFygYdft6BQH6euF72cEgONNvMAld6B/R56Fs2otNQ0h0VF5LvdXHD/Vrig",
-	"UGi8+aNR7aP57UYR4e0tqXzkpOds+HaSv1kZQj7E+bcliZ60bG9ZM6nU75TSh8eT8Zm5WBej4dH3naBz",
-	"dX40dPtalltctteYG9TvNdfgEs/XNkB0XAt7r74INoWOHJaJpcRzgboxviGxUAzj7eF5L3DDAyzqimfq",
-	"XRTTJdU1wnOypyjTHU05W4KQ0YnInSJkBC87+x0b4APEFH9wl/5qp/lAL3nCYz5fPeDim9N9JnRoRYxX",
-	"SpnuQh/0gflxkpBw6okjCyuRa1uGkpkq/Xib74vwkXWhhbrC0abgd7/d2EltWFdJyQRcEKBoUIaZs3h1",
-	"YMpCCLS3s1Pk1msVuqH4NP4wyVKfoWP0QabYRPVFGRiMtTODZ/LA2KGVfoFs7wkl59rypIXHxlOq8V//",
-	"h99BtsQfrtiaouinXFeYxtIGQmXF67/KGjce+uhWbJsDtKRv8NL0rrAUbni8t7P3ohOof3SCzmsuZUxS",
-	"kPwVebvJmMy2C3fVy3t7S7ZdXiYXPKU/kuhUa39l8bnmK/hpN3jx8fp60PvpxcfiwXP9488/7O4ZA/6L",
-	"H3b6e+96TXhgYpQcqpOL3HSphGlv+Nrbb0aajsA7ngpBh2eT94dnp5fD8eno4sg/t8fx04Iy1B1GwBVj",
-	"ggUxLaHcA55cDl8fj4DrvL06Hl6ofw3Px0cPOdSm3sBu4JW1n2jTHOre4BQUd4nuU5wkRXoPYXck5gmB",
-	"Xp95yo8xtPQG6Mg0GVZ0xyZa9XWvcpsaJGxxGkWEyB1h2qoEkhuJDhDOPQVmNQXR2jOhYY5y3Rwa1mBn",
-	"aQoMs4ZbMykVdkXbRXRtYQJaFxduc1rzbsBmWRY03b2dvd4BKme85pA3ADeAa9DYXQP3A5Tekn18bZz+",
-	"VlncWQJWbdtXoMW3V84XxQAXAILthjDf/JpRWgWuOkahbUK3rsrwqrb+i6CMgI52s43StPld2021wIN0",
-	"iL42inL1L8p4mocdJiRFC54cuPGtUOnSwFqnYxJ5T+xlxup9E0oXE3wH6S9L3ahZLqArRErMNALdgNUZ",
-	"dZ30dNfbYcIAe4ETkD0nEuEFwdCqiHpCaWcpX65LJ3uQBdAAuym2T/LmGT0xB6LFuRZo3NiVXgToHnps",
-	"CBRRkWaJNNbxhW07S03ZTw+p1COULB8/1KNS99Hu4MUO+uU//0v9Y1etuz1FNIuqxe1tbkEtJF1iSaIT",
-	"yjLp7wpWvU5mP+VZPUNthrzfKnaDZbho6EoMdRRSksQ4JBAhZ14O0IIzrsXPsgwLx2RFbIdMNzU98+US",
-	"mH3ekeZAV7soXYznjoZSIFuJSDzTMrxf/G9zBMHGu3ZrfEpWuimZ1vqGiJQ9k96HZhsVt2aI49rHZS+m",
-	"6/EEp1MnUDIuZ8KZRynP/dyNjZe0PwO5u3hmaHXfWp68ij4EDIMqv75/IdRh9R9ZQWWV3ouXulzCtAQ1",
-	"XaKl9EiRXBEgHEV9zkSgrQEKwaxwl1vM/MUrWtMuvUVzrPlWyqhaQsyW969i5trOWjBc4h85Q6NvJo5l",
-	"8C4Jx5oW3iXh4fjoAoV8SZDkc93DtnujNthf8Szt83uGvj0/7ClYK8EXS4Tj+ACJ7IYRqQs66gG3qk+Y",
-	"NzaoFyp0NMy9Fy9fffGXL7/a2d3bpndBSTksqkPk6qEng0SrPhq1XaPZA1XKJwhbNQBeZxZrxaNHt2IC",
-	"Q23MravV84MDNuIR1JlWpPrb80PoZFltpIW6WCqhRki0h4Z/FYF2YFMGBZpsfRcTm7qkzN3KngftDWp6",
-	"TO8KYbVB27O2CgbtDOD/P9/9whei9xRqN+C+zw7kwEtym09BmeTe+1VetxsR+pK8msElKO9AvaJWh/uz",
-	"dy3Cdou72EBjDJJsZ+fQVcaKdWuk7e/kNxffhBGZVZZu3lq3eo8DNLuJIactSekd9naz91nUoRKad8tG",
-	"ZW+QDzKdnGcVex2kgf59cnZq9fRM+ERHm/Xo8dbgFVQvtP2yYZRBY7vAomgI1BU2vaV1cXxjYfiPvgmL",
-	"6Y+PkJL6jR8IPKJ8Lvz5To0xWkMkFko/XpRLFq4rUNhUM2pq4Gf5sXFY57aOAE2xqeysXykSTHJdHosV",
-	"CxepkhFFvBq0afWK9XEXe1zr5BulKU/Xo4Eu0VhBAv1wPRZoZ+92buI3lMRRX7e4MgMcAHAKxVfPLRBG",
-	"S5zosCvd/gBqA0nuHpbjvHD9AjoyqgO+uxuCMDo6nfR3d/deIPCQdHyGszwQorjpecVYJRTMeMa8kevw",
-	"4fuQR6Wr/Hp49P5i9L+vRpPLTtD5dng8Phpejs9O3+cepqvT4dXl12cX479qz9PZxevx0dHotBN0Ts8u",
-	"3785uzoFR9Tx1eRydPG+8FEdnp2+OR4fXsIY5xdnh6PJZPj6ePR+dHo5vvy+E3TOh98fnw2P3l+enb0/",
-	"Hl68HcGrk6vz87OLy9HR+5PR0Xj4/vL7c/XDyejy67Oj92rO4fHx2Xcwx/nx8BTWb7xdV+dvL4ZHI/eR",
-	"GvxkePq93eakE3TGp5eji9Ph8fvRxcXZhdnJ+OT8eHQyOtWrn4wuvh0fjt5fnQ6/HY6Pwdj5zuUL7ubX",
-	"udHtBy93XnrFbEVO3leJNzztvyJfzP4y/3Lx1eaq3BbLLYKUztsx3OTT+W7h2zD5ND1Y0NvDc2TK337u",
-	"vfK598pv2y3xSVoiFsXr/J0R99E11Cq+7ih1rWiJiLq+PokPaIh43lyH+rL8gkXQooq56eDi3ErUzRsR",
-	"mCc9dGaqu9XayPVRzPktuD/KHcwqjcuQruW+j77ov9hBMb8naYgFQTGROnMR9E4RoMUqWRAmDnQYi06x",
-	"AT+KfrNTv8D5/f3pZbD35Ud7idf0bjtfX337sv5STm9Mwz8XXLpId5GD6BSKMFSvhy6ITCm5I+iO4n00",
-	"z8tIqAEE0tPfEHR+cfbvo8PL9+Mj1O/rKK3/dd2BshrdUsnw3nXH5+d9on51andtO+w8IWpABTrKWT+i",
-	"qS5R2LewVWQxQJnoh0SRp3i350GEf+3r/zTCYm3OpA81mjjjJ+nNqaD+pL05PzPHP1fLyScm8/nFbXtR",
-	"n4T2PpAOPWSxjyucV7rna/t+VS4u6lK8dP+2oQXDoldT70lag60pw+DPW31s466HN7x4QMuvB3e40Ju7",
-	"x2JTM81fty1XY7buWyoX2c1w3fkbI1A/pnckQm+p/Dq7qaFCJU2iRTmOEhqAqXjJhQSn+oJnaa89Zpji",
-	"7I0BI2Pnd2fqGxJzNld7KE0FdNnrYUxIuqTQTlQ8oorZeTFKTiArF8otsJtwQSVPqdeV6vyKulAk8jnU",
-	"3nBrDggkQg4ciB8gHMd5Az4HKs+EiUaAKJnt4nikH2sUD9xAL6rG2XIjuYaeABphDzmThMkRk+nKh7Ez",
-	"GhOl8GhpjqcrpGS3laeQmFeggXGbuscAJ1r4clTkwo0hzs+uoQ3uwmMVfksl0ntFk6+H/u/oj54VT+iP",
-	"BIJLVtCHX+1fWL/Kmnw2f/U6vf2cABmNUI0J7kroWbJaxpTddsArteRRFpPWWRYAvqA5vF0f8RsaE3PM",
-	"fuyKSMihnI9+ScfnqUXWT/kmxSz0HNlreG77xEhbgjfPYG3oDNWwqCOzIEA+89a6EfzU/ygvWA4UyT2B",
-	"FV7GnaDzN6E7t5IP0quYf1r0vIn5zWOQcxNSVvv8aWSxQG/GF5fK+0iCYVzDJCmRvkYf9TGfU+YFgeF/",
-	"WlzPTAUHtyBbD8Xq43WNxhvibsuDV2/glQD2f+ZM1eRpxpvaLrkwAKRX13mb7kubuG4DvI2Q1oLdxljI",
-	"yYqFW28EC4nuSEpn1BTZMWf/8PZseQOjatRgcRD1tVALUyNh1O/pk8sT8xQzqQtLg0MxSbT5Av10bW+Q",
-	"uO4UNsGPvfVSx2pCYm0N8R4AhIbU9h3yO5IKLWpA5yRNzlxRppQdF8e6I1K13LrbaFAkkMToZwRVqOev",
-	"Q2pPfvSesocrFk7aNBEDlFJvV9EpD0P//vRQe4LylKrJ1UT9ofOgwL/j21qp01JjFxyo/A6L0HF70QPb",
-	"3VTubFCmdWXiVAJPO7Lr1J2vXJRMQjwRn+mKAjq/xFCI0vHpvXrsT4VOe0HulBLuSWvRBjs+s/WJdYQF",
-	"RBi6OnGqB9gsHUVN+7lMM1JEnJvz0ZJDtZqYg26fmGJuOmu7m3ZnqSjvwyyM2lwi9lFKZikRC9RVMPCa",
-	"xbSp5YZHKzCKgQubz5CBmYBeazAGZKZSKSA7C90SjyRv3tzswLkgfeAOK0ueXUgJkxZgexf7Uch3vh+3",
-	"AKs/z0Q/VwDQHVDglrAICI/6t+e++FoAN+d9jUsbzYkj2K6WOnvFcA5Xmmld98Mjh3n0RQ30TYvDseJQ",
-	"q19vWQZ91t92L8Lcay9F34ocDcjh3k0Dg8A5rOZbqQT3dXWhLSPGOuQDXJCQcoQrMv5WOhH4LxvqIuop",
-	"NpFFZzV+eujXUy7tp+tW8DtWniHhIN8/FQ0q9EZl2QDZgKktejzUKWTxROfBwsrZzLbA3oJ0680IqFoq",
-	"CDhTFNm+JSuxNQrqirOR035Nl6GGv5H+uPdkBpqyM8pjRE64t4W+A7uri+ONI1VO2Q678ZiLafxlUp0D",
-	"rIjjmBlDnM+rxxnx7urry8vzCYLf7bbWt+cPLNd93XCoR6Vz8x7bLItjv4exsG16P1zIZezdxnfkpu3y",
-	"abNE5kC3tfbqNyw6yNK4GdirR4ZWj9cYFmwQbEPcaD4vFci82oJRuY1c89Npg6TgS3g0MXokDZqa25VL",
-	"jw2CY+ubXfhiFlImYv/58znsexDy5XMcLslzLS8WGTUPoQVe+JaLlGwH0becz2MCPTWKlI+pjrm2fWKm",
-	"piiZN1HYn7xeD8IHrZ/fa4EthWh/WU2eLMltv0Hae95VZLOmMLSvFu2lF/iOIMZRXvCioRHbY3M9CFNS",
-	"4XeVLvilJfsChkfwmUAJt2HDbw/P0Xh48uCGmwppbHqruowH0GBTnW8mbBIHJOeDaYKR+JmwLLoSkzB4",
-	"sTN41Z/fksHuy5cvdnZ2/WcHWb7ndy8PaZS+jrmuKbquX5ZCvAOE0fO9L21uycWbQ7T71e6XSCQ4rBap",
-	"+MveYPcLSAHZ+3KLFJC9L73Ill+bDQkftrJ3U6bHNv5uN5JifIS6Sn8zVWucqLBKAsly1Te/93UuRjke",
-	"50U5HueLNfEW/3NtqEW9VkMRyphXa3hA+Qab/9SinJPNbqq6EnKINlDYByW8NHa9T3gkLjDz5VW4HS50",
-	"9A9OVyhVL0Mckfp0XVzCQ8e1nw8eXva3aO6sOxY1NnXMm1/nUTKaN+q+105H66KLNaRvgr2VzHG4QrMY",
-	"Q6DaUpfUdPoPQV2jqe2ajW3sRaKDXgNFoXFCDVF7fktZ1Bug11wu0JJgLf0LaKl8xW6ZuoZ2JFDl/2ba",
-	"z1K5QBi93NlRwprpcLxs30e72GLR+7p162zdZ+pdCeJuv/ot60N54e3vGo6TJF7lLcOrtXppI6cYno+d",
-	"nswKxMPzcc47nDYZNtHkOq+TNYBlJFksyIDy53e75Vjkxte8ZOLWW5j3G8ry0LQ8EvsWqin4VlaAq7yU",
-	"4rmfRKlT29/ujKvhOwWI88xhGHb9bfS2Wn8Unvg7zVs5vNS23u2XHCDTPhyzCNXbdS/xCgkqdd1Oyc1N",
-	"3oRpD8OEzW3h2zd2LgqKecSoStq+H4Z+ZG3V0nk7tHIn/VQoNjEreqrGQyfq5pG/ZzjObWfPRLn9/aeL",
-	"H9aFAFu3ADzWr6+JLDx0O57zO5KmNCIH0NCw6G5O8171g0cHjFZoynb3Xn1S7fYE7g8oJ27q2Zt+C3ZR",
-	"vQE6TLkQusw9SrPYxiQDtFCImZJKyYcE6ikrvmrsuZUu+UUVJhJB/RwYcF/p7nMgPFR4G0TOw8SpQHqA",
-	"pk7p08GaYqSoS27FL//5X/he1zP95T//ax4mUNVUPf0xS0nvAE2dkomDXNdrXEypW2Xla7e6IgygBbFS",
-	"c98DNPxm4pSzMG0rnQwUXMtbCQCoxVMcJwtsc0QUVG1E5e5eqU2XTQee0VTI6rwgZ4mVkGSJEs7jXs4S",
-	"OYvIErNIiUwzCoXsjW6BoNbIgseRUpC70+tsZ+dF+P3Z1cX7X/7x3/AXmfbKolUhT+nz3jLhoJygGtj+",
-	"nsauW/USlXSgT56MEJbvYQvVPy/72U4jrxd/Qt1rUK91kpeL7c8A3Za9g9xsXvnVquroxJxz3kmjrr1X",
-	"qg38m04lyHMKStkFP/T/FSw1w/5fcf/HQV89/JdP12tzm6+LIr1N5HuYk+5ZhXYIQtD07egSPccJfX63",
-	"+zwvFPv8J/vPcfTxuf5eTHtOL+JG4lWGdCb6BAvZ393sk5CmSG4bHFOvrk9Cyk+iDNn17EYnQj6NwKnH",
-	"2qSemPp+msrYSkOKXmpK81lxKYOzSX0x6a6PV2L0QE8pZzojPlyQsWUgG8WX82rHHtt5pzslt2IaoOn8",
-	"tsa3TJzffcrZfF198zjm90e28VALQ7N63/J4j9LUta1ieg3Vx27bF+az1XU/Bh2bHOTWzlu7TF3gIq+H",
-	"bGqC2Sqa3b2dnR44H025QZBfLJ8vmhnV19+iSnut/G7LptA698xc5gOETW6fXTq4urtFJUcsETZt9Uyn",
-	"foZiCKgAb8aCJ70DsP/bw0UZi5WEOy2f+bTGPnc/Cfts2QgdyiBA6KACge7CvcASRZwIpAV1KiTCkVLm",
-	"9TcDdKg+0LX4wgVlUCtYFCXy8mp42zVQN4THl0myLTuz4ZNFhfDWGGQ+8UZtfbMZrYaFnITq8pjXgaaV",
-	"g0O+TLCk3vCst9+M9lEmoMSOkhLq7qeG28+is9lEYhbhNJrodTWEkwrzll0+Iiyq5+B53ePiyNKGn5oa",
-	"T5REShcY9TWXvQTC73eqeJYE4rMZSS1BccbPMdDyOe1EcN0KxtPwLtic0XS3heRd6Rdg5G2v7Lxew7/L",
-	"GWUB6XdtkNM26KnWamtGT9MQwlWYfZEhWfTpmp0YHFnby78VSlUUiXLn/VqWaN4bpZpZ4XT80NxU86QA",
-	"OpW82zqnVDsxFEXV+v6graNsww1AMxpLAt38YxNp+CCMt4hQn9SciAgQI/fawpsK2ZrK10nn5rrOLqLV",
-	"j9FZrO86nBSsqV6Dtmr/XbdyZ6Ch+5nS6LEkcxN41XKIQ/uJ+jzJ6nC+Ozy/0n2I3Qv69wyDn79MP/Z8",
-	"2DPXo7Zcz9skK2KcnPpOLwZLEtFs6a8Kt/RGm53A85Zrf/mWruvj6YtiCsk5Sb/mmS8GivW1FUpfLngZ",
-	"mh5PjgIdeArevDJD49lN7LA07RzXeg6XQzdaus6mfuTMl3j7V/XYWgdSe+Wx1AxK12swQlNOah5Y9xwi",
-	"sBQK5Qey4RoMK0hvCcSHL794v8HH4UNgZ4S3oC7E51macKEgqoSZTJKzRNIl/RFop0YO98kwDEms1Aye",
-	"uo/fnl9tWsNbjeLVZjWZzr1sjsd12qnf0YjiviQixn35sl0fkqqdv10Xoi9ebGxC5FwW06QH+g/pPkRI",
-	"rJjEH3obmwytXXIbcynqDr+ZoFmWQtS4bm2EdEjP7l6DQVkUupw1R4MRuhJjYvh0P+E8/nQW1ny3DzAR",
-	"DKGeN0kdo/cA7aBf/s//qxRA0Jjg3/iD+ndg/4F++T//H9qti0kQactCp42K9TBae7nDop1HivR40f/B",
-	"rihXR/PQbIcYVQjXM4FCLHHM56Wz/MFhDmur2K8tIGzAt7nMtwF+6cWddXG1rcAD1wE0S8pk+wLJ+feX",
-	"6ruNJNrEx9otFLuunMq7dTdXT7WdR5XMZmoYh0Sf8km4IJCNH3TOIVq29OiUjz6QMGsw/N2SVa232ouN",
-	"VmgoEbaZGlaApuYK7A7WQqYozLfFPT/U/Q0UUeOMPNFt/0SXs2pnMbc0N7Sou5pXua8ZXT5fyPbBa6dc",
-	"5sZgR++qt/owP6xfU20s21y6RSuKJMar01or1UmMw9vNwQBmgS13eFkpm02gmlHQETDZOy+DLQYZq5Mu",
-	"yqs9NajCVqa7hgVZI16l4kG7+gU6wrqhYVEpLfsBidYWMMU0mw6rvi2vUaQIstaQs/XsQCoTJEyJVKqH",
-	"MIlz1UyHkCaUVG/eRoOYoHNG2XwCwx+aeX2ZkkMEGIzMB2ZBkJOvM7K7EQmptkFBATX9Ok4JSrgQ9CYm",
-	"DR4OQFbnytadVuqFK0HSx9RS0MuBkh7jI+Ekny6JUhrFMwSXR3irJoilTL7mQvqXt5TJORbinqfR19RX",
-	"PeYEDg1NTi7PUWLe9McAq6GMibdOjtWvCgyNGvY9uVlwftvmGM2r6OriuDhD//mYV6/SeO3unBFNSUWb",
-	"SKMeiwGcImTT2FDl55c7Ozu//OO/n//yj//GN2FDrNR2V2vMkmxbWat8dyqB/gopUPEG6gKa2MvaK/Hr",
-	"nJpYOrxl/krpMvqJhLlViRIYKlexCxDOV7av3kr5HY5tnXgQNxgKcQr5V5Kk0IycoCG8qDsxXYA/FN1k",
-	"UkIG9IILgsKYhrfCoQBCUyUqD+z1JyxMV3nbLd2gjIQLTiJ0ow4eHZOZRDyTATQ3hG+U+EYFuiWJrIQA",
-	"7u1UlMpaH+Cgc59SSc5YvNL5Mh5K4qMA1twKjjKx4Pe5oT/kTPCYoK6TmoZjfwZHO5K0GR/W0qju1S//",
-	"+O9eM6naV6cDUbeK9EbEobsDNNSHBt1bGMqYGaWYAiLy1a9mWDhRnkn1usYckqKUxyTQoXGzTJjCGtWu",
-	"xzsNFHMb1q9oo767JYrTdIqUhXxJ2bzv0rHKBWiNmpsySOuotgVZakeQGqUBNyzxwKLpjM5teDYjJNLl",
-	"UAjLYxjst4ZW/fKf/+VQsABpMKmnBaB7/r54v7kEmOPEGplu02kUuLX9MbgBh88EUuQC2HhKYrzSlZYX",
-	"BJV4AupyuSDpPTVJdDoa9pkIivoJJkB2gaHTpKmfYiUDR6bagLkHKM6Jqi4aDF/lA9l0IUXq9IK7Cy5k",
-	"gExn1AgIgS4r6dDhehPJdsRsYSSkqpHBk8OvF1gXYnxU3fq8l/iD1lW/ePXqxatgg5ILRs3L44mrHuVi",
-	"fNDh4EPNGBUS+gwxzvyGk6xZ4KooBrB9s9xNKsEkuynpkd6bt40S3XgHqzLGU6tTkic09Eqjj1W09MhB",
-	"AY32GpcL3odIhE95AM02m6Cjg5vNzwbd20G7MCyYAJLBDNO4RX3qGlQ3wfLSTlkBketFqi5mo6jj00yf",
-	"aGub9nPFhMaOG9K2iEEjXyzzC4dlQ6y6rS3OnNlzJiE5yoqVaNFtrGuN28YfUeC+YtRqHMdF0IzlP/ZQ",
-	"m4FaXik8zuv5u8vTv3gW9wjon9l2X0PTBczjxsIS69CVvZ09221rBo233IbgCyxRmjHjXb/n6e0s5vfb",
-	"dj/fogX5+Mh2IT9AFKwd3QSnEvGZLsRsqrXH+VqaCpUX7Zo29BV11uaFpVsgtH4ptyfuOm6gkH8zGjVE",
-	"DNyQ9NB6aNvZjeuM39uhu2gnUJG2hEPGIV7TH2zD441WahdsFzwm1ljd1NIuDygC/Rpealhj3sPEjdg5",
-	"vzj7djwZn53qepHDw8vxt6NO0MlbnhUVJL1Ra1TG5JPwVLfoS96xq8CaTRh3CG8+jGz6q+a4jUVcyJoK",
-	"UUUY/G7/1U4p2UkH+x6dTuDVXpHmopnqwOn/0phHZboCBbWuQNYJ/gkzE/NDrtAf9VhBBFdbMxrXAoIP",
-	"c9JfAlrX8pyex5zywKoA7vmfENvaqOKttF0UNisJf+OUbUehGqlJXrp3I/V6DIlQCkCraSoANd/ZZZpF",
-	"tIPwMIoedsmaqxkX3VtKGEOh/MyMup2mAnR1NT4yRcp7JevIBvjW2sH777Z6XfFVLASdl1M3zhhBfLaP",
-	"7ii5J2mASEQlTwOEo6UujmVJrH5BPYA3oJv5krJGHc4Hlit4nqeVCJI+CTxqrcKd888X0w4RbARw+ZSN",
-	"HbC1duK5wh7NMDF9Yj3dMfCcTEx5RU9sFpc49v1UgYNdtZnJGdaO0Q4mF1CI9w91P34fCNgS83LiV3ce",
-	"Mc897sK9c4CHoMpd76GX9dzIiNUeu+u1xxnBMkt9IRhF0c4YDOEmE0w9OU8pVN/VCdI6Fyg3mIEcAGGo",
-	"olcJn7I5G2ofxsciwIZUKFJifWRV9e5Vo3dnKfHyQh3St+m+KxAe6zcd/lmM/sY7eqOo6EMYZ4oaxP93",
-	"xiW2mQgxZgem+QwU6BHqCNSHPi/2En8YJvQbshJ+UgO/J3EO46aXDu0BNb1wUlBQD9Wq71Yjihs5ux16",
-	"Ur8mmiNIKzJuVjGWZOnDofo5myDerbQCvZJ3zUA4Mj3PveYgGzu5xXbcePoaS4ox23pAICCb4oj0yIG7",
-	"7jV7BpDX95ylKWFhxQR2NTnaPiy+LA03hrVnjMrybHeH51f9Bc/STtsOPTDdmr366e9We92GWLenkQs6",
-	"X8R0vpBNxtGGS7bkTC7i1fkWcG48rBXB6TZDbUdTnZysin61ziZc5R06TasRAYsXh0v8I2foO3KDTL87",
-	"0SL7apv7WM73aZUPsR4665LAvub3pTo3UA3XflNKqKpmgQVukphPJim6S64pyL/5ZNz6D3XWbtrUevGu",
-	"fnhXEzTCQqLu6QB9S9M5ZRT3HsnUL4watx1vaxMl2qRcV/rkeGSsfdOtOv8bHITbSFdtDR2THAeKgq1b",
-	"tT1RSNRf6NI/j+6421xEukXrErcliulh0Ni8ZG3hkHWNRXzwWtdyJzMiYQlMerZnorRkE5BzZyvNept4",
-	"+fSpQ9skHXps8dQppeoF5U0W3hLpPwfdJQhc6ki/N1hTE+iBZ9mmnVftMHV5pyJkr50ZrRjGytd1S2xu",
-	"5DaRBMU3UOYfdXUIglwQmiJIDhC97VpKJg/OO9YZxzr/eJu0XbdgW4NrhqftrxNOc+hYE6x1U3qjJ9t0",
-	"gaqdMPSDMkkCD20IVb7IZpNt77F4WH33iXu1dZN6W09yq3s8tD8VtesaL7ZjPtxcVmndhX+d/2ZnFTUS",
-	"UHFLtJhx2+7qbl3Ebfwfn7DqWbng+QPjrx3cgqLxmDL3aPM6XGWS0wcigxJMU1GyE08qAVIHJjoqJTJL",
-	"Wd4BzF3ibhX3fcFGM56GpEhLWl80503xMpSChOGELriiBAJgYGXONkNqIn/PnEbSaBWD8m0oSpd57Oe6",
-	"BmKYPB0dLfdQD90ymO3vQ72ftSEBpasZVIiXi4GlYmZmreup2sObK5ybGl/9JWZ4TiJ0hxmN41JuPGfo",
-	"2xMRWLehJhmGWHQnL56/PZz0HiHDdIffTfI/xkeK9JVLxPeQore2cMq3J2JrQUfTPbTgcWSHsUQIdjNo",
-	"QRS274LQpri+LawvuSkwjiiT3PFyDjoPxDAfxlwJqCIIjZzqmh5Eyp/53QeXNQeX5nlFdZOGNqEPCcZr",
-	"72rdKrRDLGjSXrV3YHWSf77OKFm3KlAoY2BivDd18BGZPiYv6KG7uA4XgUvRPRsfHUITlKk/ev9Joigs",
-	"2F3wbUArB1Q1BMs9Uz4392kTFB/u2F7npNywjck9leHiLJ0/0ge3DafQH/kW9lfOyNNZZvBWtlvNf7zn",
-	"5kOZ/PX6PqABRJilVK4m6tz0LobRkrJh5ut4NjwfKwEJVOqKW0475LqFG46qDxYEa6apd9P5j/5QyJT3",
-	"h+fj/jeQsW3vLnhg1Pa0L8Y/f6lBslmMTlC4JatnorwiEfJECUZ3JF25CsFDF/aa4JSkdmE38Ncbe4//",
-	"/bvLTq1xqaIIXfXBDspbxJl+Uz2kB9B0RNsoMqH1ObhDgDvwSrGWhZRJ5+NHaP064z66RIVbctTqirA1",
-	"BBWjUb/cPUkXhrO/6+Ki1+yajQBqeWAgtMjIlkucrqZ2Bh0SZAPU8uhFs9PymGo516zotoVZBA20JJ4X",
-	"tUjNj8+E9o0GSHBd+gZWjEOJ1P8SAWkIpn2fO2hMGUE30IaVDNAkgyZ1syw2oZ0i7zBE2B2JeULQ9KcI",
-	"SxwgGgU2Xy24ZjpG7eP0AJE05ea76U8RkZjGItBPzX/eh5Dorz8J9ALf0+jjdIDyCFSoiHjNbjIaS7Qi",
-	"0oaavtrZ1RLctBhqH52eXb4fn5wfj05Gp5ejoykcx9Ai8DOBTPtCnBKIy82LnVMGuW0vd3YCNDWLnaqL",
-	"oWukmzroCU7xkiht7pp1p3/PSLoagGt0GqCpvhWDcUSWCZeEhSt1Gaa9AMGLzseVQ7d1H6+ZxLcE2YF1",
-	"Ud2imO50H2W6QUov0H3WbMOHuVLNpFvxvZuVW6lIznvBNcMsCgBprbhoq/sKnY6yoXJ8oOgBy5Nirpl5",
-	"y/aHNSlneSM4gL5iYGLfUJJi0yCoCtNgBgvpiVNQOB7iOFa6NbRFo+yaTT/0oX5vX70yDRBhoADCKenK",
-	"oVEUk3t1wDdkxtU5sxVaYBapcSAUuYvtsDck5vfXjEo0J1KglzsvinqqgFY5tvf20VTHREyR2qw4QFMd",
-	"GjFFOBZW3BWBKa0qANgKfiGJRdGyDGrBOw7xAzQF4m9G0WqLsOQZrHuQmySCa2bklqBsWxEBZIaaHCxz",
-	"kHkiacJjGq7MwyyiEsV8DnXnr5k2FYsBmuJMLpSkHyoha4oUGgqAm6BzRqI+ZQZiBgMUoJ3kQ/forpm6",
-	"pN3YKAQABGhfwOal90QANFQEcNYKboKAkQgavgZqCpO9BdRPAaN3gKZJdhPT0C6R8ZKu3i22raBYCsaH",
-	"dsFqUu0zDa6ZKbQDMM7j86EgP09oKHqQkanxBIe227XTsbSEsHym0PWaWSbf5Sngr8nXdd/tHSDM4FAb",
-	"I5OBPr3ceanJV3E4lLN9BfBpheNOlZapeaBiNkPTIdB8oHnvVHPLawbC9kGNbVx3NLN97bDW605PqcvV",
-	"uwtR/VTXqtUHomiLqcpbZntGQprqWB0FUsO6bdMaAK0vNPaa5bt0JZf++GhqOjJ0tXat/jgAlCxCsvTa",
-	"8kRZdTrimr3cedELEIlF8eoz7xGpdapTzBcH3c7vq5iuMGIfrV2mvgP6tClQGDW23TwkdqtXbrhcXDMX",
-	"lxdYwFPbqWMfEapxhhFEmbYlwoi7eRuJlS09HnM2z3k8xEYBWLqw9Zc7uz17/HoZkGQOe8XCCoSBzRev",
-	"CIZAOdSVhetRmP78LA3uqZONjLpq9sCY/uicgUfkmnWCTkxDwgQpAs87Si9JKZE4hcwrpXfmrT5LNdyd",
-	"4OxOXXTqOEVkO7uDncGOSSlhOKGd/c6Lwc7ghen5CzK8bSeAE9q/NZ6XOfH2iJdZCv3RY4NFgWKV2vyr",
-	"e6nc8VsSOeT8nhVNV0pUV58QDlMu9IAlYpl3LhBI31JcIgrQBs3NkekcUyFtYJbamhU9GvukFa88L5EP",
-	"TQ7OjP2m8/GdUopEwpnQCs/ezo6uBMgkMTWzCvb2/G9CGya1oGCqsbfo1jYybBd6tFWc2yaaqZXVY5gr",
-	"IDUPc0WdeweqQd1UYYhEfoKFQw0oRO5S+xh0XmpQ+NaTg+z5a5wHisMnu5s/uWJFy1f90YvNH73h6Q2N",
-	"IgLK88u9rzZ/ccn5CWa2hyCY/F612dGYSZIyHI+UwKS/arGpUy7HSpVfEib1tl612ZYJe7lihbnA1cQB",
-	"sVxd84d3CoNctfiHdwqHjT5mbkpxvLOckXZsDfQflOYOF+ld0HGlT4VO7hXWfSZ9BaB1Fo7i3FY+sJly",
-	"JaZzaVRP9cI9jWPIjRG6koQ7k0u881bsdcK3NdHQyzR35umpBqz3NY9WWxGMzde7nOPkuccKpt+QVdFH",
-	"y6yl41p8jDupQtx2fxvi1nbT0TakLEctLJCxYx+gqZpycKtkyAUHVdGlbIEpuAKyL8i9VBgN/PdO8nZe",
-	"tiJCb3jGzBQtaOQhZ7OYajPmy90WazrHq5jj6JLzY5zOif7uVRsA5D0NTkhEsQ3H+0zJmym5obJrSGwr",
-	"mm5SH9RiqpLg8yWR2N7R9SLhfJ6SuVqOVtJRtyYgGuGwlzeBgwZxKQkJk1b7oHdUFkVLtG5jCpLYlPMK",
-	"D9mS5L8lRkw8sTv7c0qLmwlqDoCWFHVYPWEt8MPp5SdnDLwVIfKztPiHpTFvSS4somVxZbaWFH3EBXR6",
-	"E8aylriAwx/C+2Ul1T03P9WoDU8dggP2gVy/h3dW0GhJSLxMtJFSCB5S0EwfRWC+NZv6FFJl8FODoCc5",
-	"yoHZ6LOyK3PcVmVpMHAIUdVX+AcibGaf0P+jvbDoxas/ncz3mdI1Ujp7PezZP5rKJX1r3W9nUCvuT+4W",
-	"8BqKA0RZGGc2FIqmxhejIIgkzb0uBUHLOzeWyvY2GdHyZZzb5W9LxP4DdHMNtT+eBa26/8dY0yoOD98Z",
-	"fxaOfmOSUbaM+Y7IJQV19GjWqNabx4SpY1qdzjRHJDPKiHDvdu4uC+Cal2+zNsA7HVuQIFJSNjc2PscH",
-	"29Sq2m8cq+33CajBwyxjnJEWhKC+4rxBsCIN232qO8t61SHPwZUORDsu60O6LYaLHrUBdNUNQM3tIagn",
-	"ImpxQNqtPYuxRFP14jSPiJC2yBqKyR2JB+g1lwvIZs/LBQz+qNa/Oj1uT3/tyTgmwN+9TPfHMMvttfk4",
-	"SXlIBDQVHUF/tn8yjmL9IHVasS1LMWVJmiTM5zdZfNvXAS4QaurlO7oujUDLLJY0iYlf5qQMYSQom8e5",
-	"0wUaVue/ZgIi50wcQcGgTOrZLYU63to8VISbmRbiALo6t3mdxbc6lfUTCaCfwhlTXWixiTXOGZAy+Cwn",
-	"TTq2AxII4PQ2U+mdPwKVdmEhsli2pdrfLWi4KJARkg1Njm+Q41ZXY2EPwmG4RDOl4P7eCftn98knpbUK",
-	"4QymPIkQr+s/NRLcn8y/xtFHTWgt6a0kaJF0idVe4pVJcRc2YLG6QofIGmOn9kEacqvpLCmHU9qA1Zv8",
-	"ktRJaxNZrVPVWk4fECjo7As2xQTLRWFRzAGwlSEx+KNaD34dIdWcovFT5+Hz5nGOKv/0vuh/Hrp21EjS",
-	"HkjRghbOllJ7L/DXUpIikyeQWyULn6yPnPl9r5+p0O+UCnmP8LP74w9KNd4S+RQkwxsbUi5vuI1jQxRS",
-	"jJNYUI8LrmTnbfRU/NO6KD6Nb+KzT+J35pOo3CL/LX6AI+JI1ywo+yEG6EoQ9G9RurrI2P9SnNSNL8jz",
-	"oPRNpmzu0zjUT+7SNjB5XWdI8ex8Hp8gUpvaigSQQFjIBHrpHVcAqJZJqdcY25JkbH7fSYz81T0fD3F5",
-	"tPN1OP4oRbRqXo7fs3vj9y2zFXEr21nMjtIVSjOGulPnyk57+6ZCnR0UpTDqAWJccd65UTc1OwaCv7ez",
-	"97sGUL1LzxbczpRnybvgqN1DOw2lbCc8rmZ08RQJmRK8rJlrdKTQZzfSZzfSr2cC8LDp1kKA33WUCxPP",
-	"f8JJ8gRWTFulwRN3JAbojMUrTxbxPSMpCjHzGG5FC0vmJrnCZVxgIfAYEGD3v7Lx4E9NZ+Eg/XS2ijNU",
-	"oKPR8ehyfPoWZUzSGDConBY+5+yzvfOf0N75MGK30caZUgJOa23J1OV+tRkzLKGmsU/UE2rW2TT/qPTo",
-	"9y0YP9CK+dl6+ce2Xj6MAGywWFpp5zm50+gGMn6jHXMkJL6JqVgoZoS+IzcTDqUoTelgdY9nkGmCYyjM",
-	"VyIhMIXRIiibD9BVMk9xRAT6+vLyHEnuDKikJ/2mQOdZLAjqHh71oA03NSWwbE3JeOVW99T7qMtKExjM",
-	"gdUIXtyKQh09IYWqNNSECHZS3whEH5lKfZAGXoWnaLD53H4pPq3Bp0o1d7eMlmxJ7OCY3qS6AmKNxOnC",
-	"hkp7P0+55CGPxb41lFmEpAJlGtF0In2BZTrj3rR2hyIogrAIOryjf5+cnSJJPkg0U5OjhKQGgbum6hUU",
-	"j+rtl46kq3FVoao5Pyi5pQuV3X4ptC0i8JyzSbRxBiu1KoWVhjHVgcxqkcZsceC2pw9jLojQ05kEnt2d",
-	"nZ2ijX1F2LRudHWdEoiN1qV+Xuwg8Zld/GHZhaZ1HlqB7qiD/k/OQ2I+/7QcJObzB/APKPIFdyJv8J1w",
-	"jfSmrrm6/jidE+k139dYxzGf/14YxxseK60StkhZAbYGrjCD1/2MQc/t4wuVthOZrakVQ0aG5FAkQjc7",
-	"1xUiI0vOYg0p31KkLsZbLGRdh+r6KiZqyiQld5Rn5oj1Aki6pAybfgb6cJuWYD/veEC+BgATqx8pLIKq",
-	"/5KjOZHFKprm41Fnq9PNZyrwlNlOh8ZboMf0zZZ/0/mUytInYvvHfP47YfqK5kBx1DLfH6DvjPdtqi/V",
-	"tA0jxjNpikdBwxAotvqZz/6J+CyQgE/LZVMiVixszmq4TOl8rrNeEV0uSUSxJOgtlWcJSJQrFuYRa84E",
-	"AUpJyFlIY9tTII9N0S0S8sqoERE01fTVcUbn3suECyp5uqoz0guY/I9pH/qk+RIaMGuSJPQLRn4RnY//",
-	"TBZ0g7KO4fyz+ftz7sQnJezmun1aB+NzkZCwVa0XntI5VWqLE2xijfQ4V5lq9DwTZJbFOt05i6gpwYxS",
-	"0s8DhjRRX/JIhy0XJHBTtDIEx/xWKtCf2rpfhCptG8zhwQssmuORPguef5poZlvIuXT4Ty54akVmk4Hn",
-	"LCGs0bQDpRysXaaw8RgVyRip1qZTuNVeHLRPUj7XLQoWBMdyoSbVVnOhK0EM0zk/PEJA1/MmWRvsPKY3",
-	"6h+SzH0ivVyD5NdQzU3PVNDN6wXPAq26Nynt4QKzeV1lv3y0qfwz0fwzaevCXvDHEEroONHXjTY2inP3",
-	"kM5t26/wosuNbQXkhoPdYypttRqYJUD3C46WeGWeQCXopSZwCzADsznCOTuI6R0RA3TKpZLspJ0jDzBu",
-	"EvJgrnO9oT9JIskG8ubueJtMVfgCdav9vGxgviJPCyzQtDjoKSLLRK4+V4z/vQlTbr8chyK4TT3E+pSS",
-	"zHPvJ0SuufRdLcHYpkGB4TI9/81Xg0CzHJcCrL/8agbdz/Ive4veAJ3Vus7pvjZbEYnJpyASn8S+5qxx",
-	"zNT5fCx3+fsjpUU8jkSB8Uy3n/9cFeSfu6i606JSVwGt1AUtVQGdPIo4emqGZBGVJtisUVjSSX7Qrcyo",
-	"hCCmz2gsSWq7iiV4Tlm1JrGCVpqkVBDoLqYLf0JzTWhZ5M+bVRO1iwY7x3OCmPZ/W8q6j3Z7Tf5ePCd+",
-	"X/tuULi7d9u4u8eSLAWoNmpQZ/JXOwFa4g/7SntZt44J/bFhLdB5Hn8wi9nZ2XZpb+BY0M3KxEepL1B3",
-	"eD5+/83o+wAdHl9NLkcXARqenx+PD4eX47PTABEZDpqWC8PA3dwuFCJfB9aKZvfwYjS8HAU6pn4UoKvz",
-	"I/j7YvTt2Tejpun11w+dG2r0F2aAytjq1/G2QQBSsWXINe3OYvKB3sTQeXSJpdhHezt7L/s7u/3dV4Hz",
-	"78udnX34v7+uBzU4VI50mewtljRi0eYFfeEs6IvLvRf7r77af/XVhgURFrVZzp9QCcmpkCIybTn8GSOa",
-	"IPBZiWAGiJF7JQWCFeWzrvH7Sl93OduGLiXq1a0Z6/Of4L8mic3LYpXS05D0UaxO0bPx0SPY61vicNdN",
-	"zBVearSgmh19dhU5AN0mD6Q41c8mzD+2qcK5n+YGP4ZgfFD6UHO0LvxcpliUocPJt4in2vKuGf8jiISe",
-	"Ywsp3CxKT4y66h4GKBR3PdRHuVwMt7MpCBb6znuF4Y75jjAl//5g/wzFnQLqFnLgZ1n4syz8WRZ+bGUn",
-	"h9e1KuwUdCT5IJ+r61padhVsXh65xMZ3WSJ3WCCMIn7PYo6j/5+9t29uHDf2hb8KyvVUjVRHlj2b5JzE",
-	"U6lTiu14fWZmx2V7snlOdu8KIiEJJQrgJUBrlNn97rfQDZCgSOrds5LNv3bWIom3xg+N7l93X5C+a6BP",
-	"WmDeh7pCJJEzzyWZyFkeMNQGHa+PQvFX8yYmdgH0dPXl0cJh0NKMzqhknn7o3jXL0TcAio3C9F3iyp1e",
-	"cQXES44rVhwd1ZoGY3MavSNDHjEjYH/96QTGeYoNnf6Unp//ITCSDP9i3UA9/XQChcy7puH2Ujn8rblh",
-	"HIaKUHFi76AeKE2X2OlydcQ8x5Xmga21I2g0h/+rrHO7833iAbq1Qk145EgG4DKEbnh9bP1X2CF/OA87",
-	"5C/nYUFt+MN5XTgFfqlGa8DXnNLwX+Z/8E9/OQ9rFIcXejPBpVm3huKi8DjqD052Y7c4vIvHwmLtxXSB",
-	"jfKI6/kpFOxa6hnALJqZJ4f4r9t6X1Vlwqpt/967jxwjxV5R4syF0e+SPbO8Cs3uPSir47IN42/b0o5Y",
-	"jwdV2sNnX81/1rNBQkUUVHKBmDCQqS7YJBd7XKkZLErzKt7m4kdrbY84kMb0WMaLHfChMUMetzZQ2j3e",
-	"Dt4dT4JIpuEZnamznDms6mMeL/EhMpdpQno/PhAaQFVuoiSBfYZ5OQIKmb+fuDIwc/3+wZGyVJd4RQhv",
-	"ex/hAgKBnJemJ393I6uoC4hN92aqh23uqEJ800S6S3f7TMHY7bCWRCeaCYcFy6bd9meNHLQHGLgIo77M",
-	"xG6bmEWP7r4kw2r/5vqRLJX4s6+esP3WbwIfm6ysL4Za5jDbh2tzcXM82QyoMbG5O1Bgd651r6zZUXyJ",
-	"Sno5ZsEEg4+y+udUkDLAVWzwSp10pnIgWS+c6LLQTp6AuU455Y1iuojYdqI3rHbPHPW5Ym0bZfXVwJJR",
-	"bpfu91LQ0FaIlLCQCc1ptESrNV3RRtdLaDLHTuWvFbAyjymoQyGvvcNk6/t9XKVrZg9uoGge4n26uC7r",
-	"4lWdRLw4kGqUvReHqjmcBQVE2hpL/50mbBsbgXmPqHSQPbHUVNDzTAWY3kkmEyN35BYGoefk7yy0sFtv",
-	"IzCNPnhtvhhTgRnYusYCmPnGXLAfc8Gi+DcGg8Zg8OINBmXsfg67QXlrbWM5qEC7dW0HAKqN9aCxHjTW",
-	"g+PSc5fv+d3tB4hMRQtCrYfdMyBgv7YzIQAYLTMiLOIQfhVgpiY/MT7yAz5Rj0FT+uUDEyMz23/C4FT3",
-	"v2/XYORXHBa1jHT/qU2Z6diOS9hPRolM45pm3EM39pktWhnx2ugGTGR+7x7Z4OP58pLQZnWtKyia/5x/",
-	"n32hZgeeXJy8HYN4aLORTy5O/k/rX+enf/n5P1o//dTFf7X/uyXUr6n6dap+Vb9Ofx3/Grbb//H/nbwW",
-	"ouTiZtrc8rO4lV/eEdOo0M96PO3bEDMK4i3MMDeXd0ZfNyK/1P5y8/7ao2pAUp003s4IcxPEd9jiS7G+",
-	"3ATxmrYXM92N5WUvlpcFeW/sLo3d5aXbXXywfgaDS2lHbWxuIWV8W9PWYiC0sbQ0lpbG0nJUquzS/b6z",
-	"nQUAaXOeBnRqKyOLQaFD52kU+rhK1XwhPI2Fddn4tr4gEQ1Po9H1Dh1V920emGQFT0+fWKKciaDeaj1m",
-	"JOIK0tHmkWte2VT3FYxCzUPFMmWUJVjhEY4H+GvIki75u0zIzfvrDpnLFIwMwyxdScIiRhWD5PGCRVDY",
-	"kLG8pWyOsdYV1e7JykD1B9frvNP/cCNfS7V0fa41n8s0vMufqVctXVg6nZmWR0F80jkBH8JaKW3uvAnV",
-	"mIimupZi9phNV7O6Q4pFw++lMgLfOWET6N3EvEonaq2+4UShOZy0XHVPqHyjXEy/+zl2N5WQJe1ay/zm",
-	"VvOb99clybEy1TK/SRHN69uD9y7xtZOqObrv3cGN4v765vOH3v1J5+Thsfe3D9ebpCMaosyTXqplzCNp",
-	"1KRpTDUkq8nEe2VvqXt9Zb3Ml3dzKW3iD3yzEj1LQawJlT7m83Lp0u5wZhp4PB0DPi7eQzBPfFWZial8",
-	"Yi7Xd+kaQon3zexSkhXujSOqhzKZkidIa7J4qF1Bow8ZaB+HO/jlYVHVCuDabGb69oRjxsCtbISnqa7Y",
-	"wF0t3KGYVaLIVveEzurih7l9dxNQq9TIK/bNurbeBr6eFb42swT/OGZ6XBQ5QhPmBMRl/7FLghVS9Jjx",
-	"hEyZpqaPpCWYrf9NFAsSplW7sR2/Lq3NB43cUAmqz8a2406NZfjBSKSCyBeZVFqGq1UyW0ybiSCZx+aH",
-	"FaoZtLOmZnYIVuTKri6xJj/4c2TdkeublN++RBCsVOEsArYywWm/w2KGQs3M+QWgx4KxZHC4Tg8e85rC",
-	"2MddPsjI4/7UxcIVGb5z6ooT1ZuToQoWHTFbzhtLGUVcTIiMmVAXxGY1ZIrMxlSTGY8iMmCuwFpIWpki",
-	"kYEuFmKkasLCTl4y1JVeY19injDVxtJsVJGerdZ4Ru4Z0CcGqdYSFFyqyd2nh0d4P2QBmFC7pEdurh/t",
-	"dqWBVh2iJJlSHhE1V5pN1RscgQqoECxRxPxX6qwsJBVzPeZitFldt7GcWU03qzeGFYyWKsdG5c1c8pn2",
-	"vYuOvNKuWShjV0vnlslo86xtpdq+KC9aTlgt49r+tpbS/935H/9cVvRXK+6Qdnqsp9EWia0DKYbcJdfD",
-	"+lEy6Vj1A+QIvRlUECGhjiBLzA5IlRFviq8oigXjx8XalXtRBwDc8hPVpfHecrgwIq7IlEZGZYIxRJol",
-	"5h+Ys1TC9cHbzTRKGA0hY31oNDXcwSEenm74tpBj19PG97BAP8gclWZUORDJ7jFc5R1d7I+SXe+Y3JO0",
-	"wPSZnviT0iEupWpGdPIfMcgVlufL9e8VHZDF428sZ2Xuh1dQD+E1P/2Q4VxxAMbpIOLBkotGOphyrfIz",
-	"jpkFS/C0ceeK3fExE1A+vdQxLzM3FcSc6OdEMaVcSVsik9GpnAnIdx+x7k/ie6N0wiWaj4SREsXFKGKn",
-	"qWIIme5gKB68rYG5pBItS1l6O6R82GJacBxV0iaZUqkKh2Z2zc8efaOyouGQzY8rEoxZMGEhoSPKhdKl",
-	"5t+oxWqH78xU9P95Crei097d7el7Nu8TZb5KoeTqNFUaKoyLEdQzz1YgIVrKvFvZKnCFlQKo1gkfpJrZ",
-	"maCaTNj8jYK6GVisPHsnYTQY2xHPKNcAxY6wDCUKLN0kIp+hlqwtKECeaMRDqg3eK+nfBWCDUk2kCJhR",
-	"YQASuYZtremEiS75WyJnymgXLaRWX5AMV9pkxDRUm1Xmvgxb3swoo6FZ8v95+PSDkaYhACpIAppoIIk0",
-	"C8vKh1WR7Bb45H5rlI/nVz7KDSOBTksSswSsDq3e3d39p39cn91f/8/15ePKcjGrff/2g+DZNp+s8mcf",
-	"jDmzNGP1pUe2PHSzjZ5tPzKYF3a7pwT0Tb/6ZZXkUBUyPAk20cg8Hazr2RsObGw9QRYOBowdgbNBhGbE",
-	"5lIGENz1LCAHuETZkZVfAMYyCs3BAmcnnE5e2fEaJfhQhpMLUigZrgL7AnSyBDYU2l5FrnrX6NEHdaXZ",
-	"Tic3D42pIkyEbjO9JnuVAfVezN+zebWFyg5wiZa+mYJeYaKKEzlKmKq3UDl3py1pzYD7B6+QhAUyMdsw",
-	"SKTCyhdZHirrJCiqz0g9A5biYO6NBirRGVBC10Z1KWw7vjvX4RXK16fi17HpOn3IPVsqZrc8YKSoDqLJ",
-	"tbIunE7V8h5kPp3tms6t8+WiJFOuXVlwObQ6sarpRmSePllQ0LLi2xtX34aS5HjAGkjLq6IvqQX+aHXG",
-	"Vxd9VJDuTRh8vazK8uLObCotH3DNEy9CERcNlE0PQ9fD9sr6BPbpJZiecPbEFJhYkchuWvYoghmQT6mg",
-	"IxY6jd/5epdB9JoccscPJ7dXpMW6o26H0JnqkFEQt5cRucN1SnO+4MpIdpZ3KYi0YFbKshc0CHFQtdh9",
-	"hcqgA6SlqClptgZE1Nlnr1gcybkBA8FmFSCA5jqwpGIkCxIdhnyUOtss2uAUGUg9hq+4Asg05paUfjbh",
-	"IjwzX0DfY8RGNJiTYUSzcslmjAMaTGY0CbMwAKjO0iWfFSP/HSbz+1T8VSep0Suc/RDtiTLVJEgY1VyM",
-	"0NYfJnOSpILQSEmSsFgmWpEWF4SZNVZtM2A6Zdb1SCMSmBmfyTQKyZCL0Jkae/jYmEUAg5SEMGF474Sr",
-	"C/l77/bD9VWHXPZ+uLz+AP9E09H1lbnjXP/z7vb++sqOe6jNpQ+quQ7YmONlfJgwRlpoi4WvJ0yDtRta",
-	"wQO9QyYs1oQqWyn5qt2tIEKbty8zc+NSIP4RvMNJyjrZXCoXvpwvb2l617Bo4kpVV6Qc0kixzu7BGQeT",
-	"5OT9n5WdcJz9JWQhx9bERTawUZzr4wxCLYz+HyhJZjBrHkl9b1/3L3xHQECThDuZHLNgojKXhdIshsqs",
-	"70j/KWvyjirFwj7sKCNm8HgfN3xmlZz7tIjivh8ACwE8A6CTwEOw/bm1fbaBtwC7lyvcEtZ2cZB5aLI7",
-	"4lYZaBzlz10pzLRY0vPd9Q9Xtz/ctD0fEuBW5vkppqlZsAW5EyXTfpkIY8mFVg3tq4lA/lZqFgJWreKz",
-	"nnrFQq5l9Q3s7Kv9ly01WRcadceSKTW9j+Y20kX5Zyw6maOIUKVkwCly1TC8FNM1qi65ZyOuwG9BWnTE",
-	"hD4dUMXCtneVS5Um4P0eM5KKxL6QbT3nJO3WRFetqVS4I64u2Uw2Jc+ac+ZglAM7HcUkDSW0/WTjg2uz",
-	"c4DowJl6DNnPdjp1cJeUDpLs5AHl1xw9L+5oaTKfveazCKSebn0OrQxbsza/9coaV/aiFLZ2VEfCMTkC",
-	"ttDSmxixoy5anB/0ZnuqjU17acWmR7odMCaBYmAurRX2vaK1h4sgSsOFR23KgA4RMrQZxJWlD9KRQkJg",
-	"FgdGUy0Nrph79ZwoFrFAK3tMaz6lEUmRB6h0QjUbzQmoqkQKd3CjY8B8HsIegB1JxQiiBj6bW30UydmV",
-	"nIlRQkOGBkGjLSUyigY0mHjJzLrkKpmfgh1QhGTEhPmBnaI90DGaFaHRjM7NNVeniSDfnZ+jIpFbFtzC",
-	"vCNBxM0CG3U5ZoEmi9YHaChO2DDio7G+RLOFluYDLJlywQgfLigtXJFBJINJFfsQF7FRvnezzOEsfqSC",
-	"D1eY5qxsPq9Zbo0jAHt8Dw77qv46sW71jRh2sduX0OsuGtT6bSRag6Tbx9wGuIe/9tvW0tZBK3lmF7OT",
-	"kMvlRSbuFdY2MLItSHy/S3oZDySL7MGgAWvdQ7IxGVCsTpBGugN0qFlC4xgUFBtpiifqVka2PUz0Yz4f",
-	"5TuJw1B7N/l8d9Wzd5O+t437bqwe6UXC7QWhU9FpYR6IGtOYEYovGTTCKWtuMM0N5mC1GEvur9Qq9mpK",
-	"OwP71jq5hsCVYB7GREKUJLmVzKnN5AodUxdkmILHlVGRxl3yIwQpgCVNimgOSsYFJCEjWk4HSktREaj4",
-	"ObOruXBF6OvvdWwvWJkKncfBdciEsThbNbTz13Hos9l4Xs/eMd3UYH3zVc+OkbWvbyifXHkm2SbR0avC",
-	"zdwUT0URrvZrAAIiL36/lIsadDjsh1VQnP0Ub1weyhFABQK7l4RpAq5QcYrKX+Eb3SU2I9g326c4eh58",
-	"9DLlw32yeliguGFBgaV04pdKU1sXFTdPGgLC+UZtJJ6N2euYzV4IR3aRMQZ4I9BbRW5zblGVYSv6RYlO",
-	"IR2uFJUm9y4UcFI2UlXMM/3ICHIZ1u530PmeAdWO2lMKk3fvbXVoZInBpgALL4dNVZqHDelUF8TnU6GS",
-	"KZSmUUSm1gwGt5l3GRuRKxKzRHHI8GAAV0jPYAEmD3W4TKddp62O8OT4TQUx8wpyuYi9fJq1dAfYO2Im",
-	"Zk768IOzPvZddgGf34HFvHybUcOEamw33+oovi/dQOBgfA4i1FlARcCiJVUY4XcI702FqMwGQlrINuxY",
-	"w2zHkkbaZDAnyuYQoQT9LeBp4iMB4ZILdRehqU0TO+TWGiJ///P7mK4FON+b2UjwnSgPIs6yECHNP4Pi",
-	"JBWKGDQ27TOh8gQtTITgisjo+Y155fVAG8qPATYusnjnMqTsF+PGXGmZzFeGVeNzPKCR57JezBLcJbeF",
-	"LDJWN/HyIYB3X3VA+oGtTiMpGESxoBF8KhVEkSDHFMEyT3gISWqohlffkZgqlTnhO2ShekrH1TO7DTvZ",
-	"rdzsM+XbhQCojJoTSTkhaQy4rGVCR4xEMlhpHfrezt/6SJx54swg2s9qJvqIQdFeWLW3dlpaEsHaMdaZ",
-	"+fwthFgfZMT1siJAF1ncZodA7R7ScpNL+DATMiE1GRrAWhXdefJ8BYIuIN+njWntEDYx/Z4YmZ6oXXpd",
-	"KC608US6AoFGirfqQ7Yjt2ndlSjaquU1qhIdk37iYGfzK+MbLxXikQXeNxbKtYh5+eVjnB1OuwXoFzSG",
-	"STpgaLxaqTSYAz1/vKwtuOe+O/+OOAI+mY15xBz/zXLOeG5GJy3IhOzC/V0X25DIJ6PD5bGhSBWCbD7L",
-	"zvH3+agajvBzpQLwJnmHpACeRIH5C1b2xYU13hQ2gNI8itbZBjbUBHJzNnj+IvB84kPTBle/Ok/TreCa",
-	"A93a20ke3pZg+mMmZEYNy8L0WtfvHzpYB7T3/qHtKMke9PLplIWmqWj+jlTKa85j/s7e0QAwneOaPHFK",
-	"bq4fq5Ab6aHHDN/P5pnKZ2NJhP/7ysU/+BrT3/a8WVP0LU84Uz28jWWzA7/AE+qhckOD982TKHsg3Vw/",
-	"urAJ4BCbTdcYNxtH0wGfwHjALF5gnsnXtH5+S6cA2jCf7Lj2LKfmKuSlQCqnqL+jShWYcloSbaSrEFrp",
-	"ZUvm2mKccgnWcnNC7l0i7IkJQoeaFTQIcIZYU24nB8ns82+Uc4BFWEQGOc0y1X4fO3mKEzmE5EZF2zBX",
-	"hJI/vj03j7jcP/jMsnvfumk6n92VtoTgpyUkii8k4MsKdbffoeEL42KWzn1DA1yZz3KTe2i2HnIhSu7F",
-	"nWtv1xjKjRTsFV/S4hxH9mhrc189UzphdFp7OHyKoTYE+ZENHmQwYQXeNCYsNu8rEvEnP+HEE8SHYvb4",
-	"5V7HMrm68siAOL/VSNR+l+Vq43qfwP4A49wa278ppuOa1MH67wzWb/dYLGBhOa6N1FUWqJxxHQDB7y6R",
-	"WgYyUhfOnOCEmSuSxhBMDRLoibwNUGSJrUkrgF+jiBQMSq6QYQIXDz+VLQRrsw5hNBgTChVXCMK+A/V+",
-	"Vef7BIdGWn101rkP9iER3NxJKcRpLX6hT5SgsRpLjbQQcL3YztngS1dxB5Shdpf86KJdc9M+cw5zO2Ac",
-	"KyVD0KLwa6Bp2R6aZYFthUGwQSQVs6xhy2l+e35+/s6mnMRKwFCCQbkvwC99MmBDaesVwUe65BLCzLFN",
-	"fJOPBJTQZF/MjdJDpZiLkXrlx+N/rjEIlPB7hzWv61hFDC/nnX7i3m7f7zlrzq81slAX7z3u0LP0LWUu",
-	"SVCtZHbhJ6G1v9uqUDYPI+y8DhkkMh2NNUljyLuQlZyCZBIRLZzADq1C0lqZ78JMTXvZtefBDLhxdO3r",
-	"FpGnb4CJ3corXyFOvqueRFTpnOzNNWl5FbehHrsRPqh2ikZ1Fjbl2F/G5aIgGntGvrkITilUdflaG5l0",
-	"ap4aJ1JAwUBu5wmKCBr5CyoiWlxddncxyMKSJBnyL2TKlQLCtNlnMDKmiEwyTe+J6znhSqVMlXX8uQhc",
-	"DEUKgNTA2H7LsFWHPC5bbXDE+2ISZhXW4PqmxpjECHKGTJlSdMQa8/8r0unmIseAZZK0tVUdyKb2rDwb",
-	"cT1OB2eDhIpgzFYb1WkUEXwY7BBZOqDciH7D9ffpAHIUKdP2vENSxYZphPxVGacRppy3n8FkYhIrTHlJ",
-	"1F0QQE3xqBvo+H3Wyt/cCFaAXP4G+Xz/oZYDGcvPSfTKeEkLI9qed+QLSKNYHXfJknwfk0G+xRzy3HpY",
-	"sp5uVYU+AcUcf7Xo8z0VYWSvlZ+MKkMSFvKEBTathsUctKRSqGi8WLjZPtKLYxcza0vY2fhYZ4nyf3Q5",
-	"Ixbr3lXcF2Egt967l25MK/DI9uu22GwNLvmd+4XvaGV9YDqNSS9YEkygzCO/rFFn9ygZ4uVF2wTkCoKC",
-	"QWx449we8Ro16pkq498hRaMOBEiQb9Y1ka2iAGclsqHAr9arhjzCyiYIawZumdBQKcUh0Ig/MQF0oDwH",
-	"o8PmLOWZcoHoHm4nUmrCh0RI+7bK1bUylGEZ9kX16tLu3N9Ruyq29LdcxyCt0Bu8/bc9req8Q/jrZsE1",
-	"d2byZlyPufCnt9C6mevauCK8Tb9WajuKlBWka6GT+S46ptsd1vuUbZtG3zxafRORx99aQYY6+1U4Ddqu",
-	"FZMTskCGWBxPA11sCJ5Dg9V64d4L0IrM7GGXPCCjUJH/v/fxQwf8pRhbG0fUoDe4WbnRadGjgSfTG0V6",
-	"d7dE8X8zAlGllZ4J3Eh/5xE7HlSeUi42wOIsgPbEvHiyRlyomQ5cgxJC1zRrpv8OIfmVO2XKArVRbRfc",
-	"IrAr7LhenuN6S/rx6/LC+CKwd8z2Ffb17JQ12r4iERcTZMWUK9rntRJcDHckR1x0INgcIVzNRbC0sH35",
-	"Yllhlnzxml7xYr230sZ1q9qUOj4ou6FdJr6wCZ4RE8BDW++cvWIaipbUogKwvRKp1GlW28DyviIZ0MiV",
-	"4M+DsS2MtGgEobVkCjUOsHxmNjekJYVrc5BCneDswaL8YnryhA0TpsZ/xRq+CTt9YolRMLPmyp1O2CmS",
-	"ZVShCG1edq5b6Rl+JpTaf6xeuaOm+0sC9rD0nrpwk0laAymj9slvx2mVxNFukmDrA4pKURCPCi1/n3iv",
-	"V1SazoBhrs3shtY2TflGYP11wZfx27rFH+psuDaDFviDFtU6C5NPcgKlszBxFQvr4JKU7PsJM/dQRWig",
-	"+RMjGaTXFVat0IBW3NFrHEBFBs6O/p+XenP15+7KRnBt68mxYoQOHSN1YWNRPPYKnBXotjG4rarBYC+L",
-	"NtYU3MpA3YPcUQu3xsylU2LNLKLaEvtfAy7H4x9uIOS4Kxrk7NydoGSrW21JUTqb0rj+mmtU/2J50DqF",
-	"qYUVaYTUY5YU1SVgJMcsUVDA3GJbO8txboOuioYzJugAMtF4/hsaBFDPYxHEPtK4AbGjI7lgyM4S62nD",
-	"U349uPiRxlVgaMTCF4lvfIk8y8CHr0lm9l9Yer8cU0UGjAkySqiAchoAbkTLDhnyCCsQ2pQfuV63QCdc",
-	"119w7w+jwcXnd1bkLvJdXBUlYVpgmYnsRGz0wRdBinb8PHoQiiGkCV8WnmZhD4OMTiP+VH/zzOFtwgRR",
-	"gYzzMx+ZiIULDiS9gErQ+AJQPiaFWCivrbtboFwqIgUZsDGNho7Hteryi6mmyoDpUp43SPlMGmQPxAGn",
-	"eU1E7BXkrFa4GjA8/tRvCyog7sU1wW/NELX8Wnm6Fc7V4BkliotRVCRTmx4LIDXJhFzenl1eETVXRpuw",
-	"VTUYCyGfcv5V60tYjO3lEVOrcCzXPWpQ7HCcsAtdXeKD9TiHXAxlMj3i8n17QsAlJ6onfA11rvHkbgPB",
-	"ntnteQD4iUY8pJqdgr5Ui77/cHwVQErLlpaJF9hiqdNePAsWO6oKa/HJ2I6EbTYeaZW+i8SbKdMUc3wM",
-	"Md1jGX3/YQeS014tDfhgYdf0z/YajAProC6QzTFY6EXAb3EO1kXgH8cMzNtGfjxRQ5cc1wqFyRecBoAb",
-	"AN4EgB2aINC58DxazoOwkzlASJ3ltVFnwZgKwSK1VgxLtkLE/wgJmdFKkjlxHyMt1h11O4RNKY86REU0",
-	"mLQRxQNq7umZbmsV49Vh0R+40j94jV66fh+VhbBiBLsYCfP1KC3B1tiD220vJw7sqnzqKsYgJZlSMXcV",
-	"EJTjXHFFAshw+I4kTJsjKMts2r83fzjtmT/0yZjREDJ5hSyiqPEefYgx+IkzrmWQC7rb874UrRlRXNz0",
-	"vk62lmvD267VO9//4sLuf8Ddv902L8DbbmrVaotazx6oWFie0YQln2xq2JO1DXKfvPHdXh2bC6Nm7vcY",
-	"dFEpMk3ExcFA0deTXjjlArK8XfzrZyNPuBWyv/xccmIUMIEXt+y6oJWR4+K0AoweqCPtLp50C2Yyiz0A",
-	"OmTGBmMpJ+Tz/QdzvwNAIgkLeGzOFlUNSh2jaEU0gMAtMc/ZL4pp81/HuTPKjO0CJuuFBKJ46wQRIBGD",
-	"XkPGbQXhGhMWa9KigvTVVMd9kphTi0RsqN1Tlina7pIHFiRMY3JfTDHJgrFkIRnQYNIhShJK7j4/2izE",
-	"esymWIEMMxxLwWwqYMu3gBa7MVVqJpOw3yGzMQ/GZErnRh/LuqAlmTAWo7qH1Gb3jnOsQC0Z7HkL/j2W",
-	"SneI0UTg+pMqI89T1u6SnrCT7gkFmDwVocSuRkTnF5h3c+bmBeoK5omW3yjS6j083n/65eHj490v3396",
-	"eLTJzIlgPLuU2YJAmLr8PEtd3kcB6cKXyyfOpTva6qDveE+d/dsQauboVphNW4H/3jOllHNHaD6oPR03",
-	"UNkperDyeWkpu9GnVE2OIH9sUz/pxRzeGfbVnuCbH+BrXTrOvtqjc+1YnZXXjgomvG2jS66zIzwdZA0o",
-	"kipM1cZVdpLPeBR5pfNtQ4XWVV2kztoHyEKuXE+JIK2CyaQmea41HCyjE2xohMB9tjHp4LVfqSzmD6SM",
-	"GN2QDZsLbhMg9Bqx1wYU7Q94O6vtt+Vs4UXAXGrVtdgEde4AnSojihoQfG0g+MwK8zGryg1c7g0ub5jO",
-	"Q6e+gbYK2HOG+WpVPUUB7ExvbH0G6ooo2LUBu1NLMQ1VapCRgIYpGsdvVGZQamPtml4cJ/IJXcj3DApi",
-	"DVKtjaYqh4QK81Yin2jkkvkT0ycyZgnrGDCfnjKBCbRa/RgvYP0Oocq2iXYirtsYlO6MVNNUaaygRdxg",
-	"3E+KjwTV5nrQ6v/zFH49fXB/63fI0zn5/mPv8vTh+953f/pPIo2m3H86v/gpPT//Q6D5lClNpzH8L7N/",
-	"Hchwjn/oe1VJiyZi218+Emh2M3se3exZN+wMnz66RvouWdufyJSLVDPVfudNOORxno0lCSIeTFiIwx4w",
-	"m0AF6XtTNh2whLQyi5F59bNiieo72xd+zRO5Nnx1LKNQ5UvEEmLEDPrcIamIgKw1hhLrPJgTGkVyprA6",
-	"u1vUjrMRehZElnTJDxJIzhM2v8gWKF8YnxRtFrd8Jt+zgPEnBq9mGZqXnsVP53/FtRqzL8UFHpKfTlas",
-	"b0JnJF/jn07yRS6uJ/7uznZ04+Wne0nadssl+FnwL6ZdaXbAbMxEviUK891d1Z+S2G2eynodo9yX09ls",
-	"dgpbOk0iu6uLx3fxLLbbvYxP7gRNaOBKHNkEkouwcEEo6Q8iGUxslm7VJ/aztqid2UNdbjClrxmdmn/i",
-	"prTP/+v85z5p2f/7BX41iPuL3RMQCgp/SADcOqT/RKOU9dF467DNkv7HLEM5A04cTvvOyZSLD0yMzAnx",
-	"XUUqR28x/pVNys8lXaP45EGZH0uVE9AZwX6RCR9xozFW3Dvzzv+CP5WOqbGciSzo1kCg2YkAilJEczOz",
-	"TKRTM2ssHrMpS2jkzZtXx4F90dVSBp4As6GYCBiUMIRSNB2z3xIHnJGUExfmYpcXClF/ga23fDmh6Z83",
-	"KPLFgwncrYuBI60SiLYviOdFCFnAlbuW2zsQC8EjYcvJJWyYKktcoSRhVEGRfaqzUpL+BL8BSvdEyBlp",
-	"6THjiX8iWcgvH0IduwPgQMLTRcjF00WP2ZyAJpw7shz2dwqeKPYlNtNoBoHDCrjRE2y6sXbX1Q2C7Wwm",
-	"uk8UnaOLqIMkpGxpsfsBFUSN5awJ1G1Icd+QG2O1GUI9TSyxqZSy4hJ748kUzMU7EWWKhudqt3OeL1TL",
-	"mAeYka+C2LWKM/NQ6HVDmvmmpBl/8vfIminIT8OWeTlsGbWwWfdNl6ltbKEYCEBOLfWlYDjukh5wW5QG",
-	"lknJTszRgmAUjjJY3aW1WNUwLdbAlFqqhf/QS+NaFEF1U7KFL/UNuaIhV3wrcgUkUjZXrjSGqI5aKN6n",
-	"2do/Ts6+Aqpvx7FYdVagFbmQ62uBPJE4XT1iiXZKL1eEPbnQu3WYFMtPiOJg/Pewl9XOQ/fT86VjaJgR",
-	"2zIjCnLXUCMaasQ+8HINbkQ9+K1iTVg8QwU6v8RzrTCTYc5EUyspEw3avWQKxNZ67BFpsA0OfgPOwzNp",
-	"j2h3XC8UmEEJOw/7srg/W3K+O6Q8YmGH0DjuYkobFhajgO0wBuj7MMi6gmi7aOp8xA4frbUQ+r+LmdDO",
-	"vBQMPTJuQomWTQTwC4kAFqVzfq/BwKnIpKZ25z9CzosRg2zQU8qjN4p470EiXyJjJlQHyQJGIJG8hBv+",
-	"7tPDIwKH99o7QsnN9aONbqOBVl3yg9Qkpol2hJusgFJF5aGxnH3Ov3ZHR2yVyvTAR4KFha4j3yCr9QGj",
-	"69bUeXTZcOo1qSn9kvETzv/4584W5cw1+6LPxnoaFbfZ4oeqnd5GVbUZWmDBfBDYUxuw1lyRKY2GMpkC",
-	"wtuctTJxnubuq/ZSGsksCFmMsrnpnu3UsA5tEXKoQFPeh0A/6JCQK5tGfQnJu9LKU6x3o5QMOFAnMipX",
-	"af90fxJQcqwP/9cHpgMQLFhosWGYQcc7IiSZsDnEgULtMm37as1Q8A2gTcQ8IFLATco5F6gI4aGBhDJp",
-	"ELwqp1xrFr4jkH9+xhXgFCg7b5Rfjgfe/ucpXCZO/dvE6e0VVpqtLPeTtafdiUtaUOIN+1RBhPdgqbjW",
-	"v7eLY6Wj8fbK7GIzF1mEsGVKAkUVmYhvFGk5DASpkKkmFBeuXc+hq5z3zQqnLwdwJ2Igc6tAfFPQfl4f",
-	"jycxS5JyeU85jenktxdm82sVbM1u38sh4bptzh2LFWGTXashEu359t35WryA+9sNAEYsgPkOSrhMRvU3",
-	"bSwVE3EFerAP0aryQC5SHFMFuFu+OvvQu7IYgNGniUiBgWg0g5iOuHAO5SpgtUqOh6tc8Gk6Pbl4myEB",
-	"MOcxIVnJnIlNwUZnU0Vilji9qa61B/5vtojktsXz887K9l9wKQJ/pfdFQ7LkVhpFLCEDFkkxUrvYGRo2",
-	"0jMgXMzfs/lGdKTiEiOp2SKIg7ciblTYFX34qb+2WI84JYLNylp2nMgnZF4bfd9DuYQpmSYBs9U0y1hH",
-	"BiyQU3t7KH7XAH6X+P0H3VZlWm0q+P9NK4wL2NdPxfozB5jV1e8h9nmJ+liYG6c/rmYHvT08r0oR37bD",
-	"M/AuY7nr8J2PbVyhCILwHLqWeRx09YZh9Bz47QBV1BXK2hC4F9TTM4w/Uevyh3IbE6ByZf1kxPCIKo37",
-	"iwRUCAlQnBE9yiGM5gd/LB+hY4ePyNhP7P+ya72CXDNQ7/XkWELT1gddDL7NqTzvXLgRzyprmEM+jbQL",
-	"CnuhUUXfyKfmppyrquhqb++BEbO8/xpjxLOn+kZI8HByWwDPwgAqNe5eGFptHoILxSJfU4890IZPLmJv",
-	"LwyPF3h7Ybgm6mJZf5yAIyTLVyzRNvhs40GzKFTQijmGm7qarblpVgqGjp7K0xyfsTWBMVPLwd8ktpw6",
-	"OzNZAonMLIdzYGavOdB+hwOtIILeMjRXoIM9F82B5Y6r3Y7ExbvMVx7+tpLZNkyjqHhGuvMh5/WibzSO",
-	"qOi4DQ9FzTtFKxakOtFUp9Wk3+WWpWLvCuar2mKTTX3JvViFGn7tERcwK1qzyWCO22Vd6KiolpNhh28M",
-	"qffZRZHFBJezq6xwF/xoS3Hho23x94GHem9gK2RDmkb6grxtr+sLtK+AL24zv+BtwRvoN37e3sQ3mPfg",
-	"vPMqHIWbab0fONyS1ixGCUthKZoL6piV/wZHXw6OTjMg2guSGt1pKYyCLyZNEiZ0kRtk3kQXZcnkvRRJ",
-	"70yLjZb1zLbe3KprFvD2qgYg3MrCYrYUY6R/c/1InJyYP6t+k9v1BeFHjNtvZ/CQyeg2/M387XTC5kv9",
-	"UjaGlArHWa2CDaMgcq3I7RW6pdyjC4HsA0agYi1+IneZgTvrHsFAkV6qx+eLP9cEuKObbzNECqsRCeZk",
-	"z6C0lEX8TNZbnBKcniVGW7NE79mcwLpvRmM4QDXMysEGV9VMRDE7IdMNEbbxPW1MMyjxXheJB1Xx+EuA",
-	"1AN3VGV2gfWzhD3JCatPuv2RJhPlxyMQ8C2bl0KiJOEYYJoDuE9zyCINEfLN2wkLZBJi3ipNuXC5PdOQ",
-	"axKnSSwVUxsj/T10qEH6GtDD6VlagBwSq5qVMGsbHHguq+2jH3xId1Lc8nTpJGXtJs1qcygc1qGA+9cJ",
-	"734PgK8TNr9dw10DeVvAHYOelg6Gn87RFVMZxujiHGmeWcEOYWOAv2H690b3YjtGL64zXMCMfvPD4+Xq",
-	"3y0MWje3R8hi39grXhH23TCdCcKij2kj+ANb10qPUp4KomQMVZVxXnf2l51JWkcT7wQG3h3inMoT24Q1",
-	"HS0tvpg+xW2T3TnxccIDczaukwje5qS3r2AnLD1Js5FMOINkJwtKxpLEyTdM39n2j+FktX29Mo9usA/X",
-	"mbYmr9Ex5zUy3wFzkltjkKZ8ezohXyuIGthW4TJWhn9VcPHUQSRTy9Qy73pYYW4GNn1ZkckFeYy4MgKp",
-	"hzKZVqcmu8u686rOXjvq3c5fe//Ol6U5gA/FnwdhwhUr5O3aS7OlMkFYT/d1nzn76v55G/52lrDR2tVW",
-	"7LNe3/wNjDkHzWQsMrKLALB8L9/b/qzKlmAfJ7dXLg8inakOGQVxh9B/pwmrKWSbj/11MAvWghSc9F0A",
-	"xU0rlLMcHUPVlOaCvhyA8lPabXu047mVfk40OvuK/zB/mtJgzAU7NYKozr7a/zX/t8xkaVQf5JKzkHBh",
-	"dAhrmBxg8qzMHGk/CAnyq24BH/H3R/z50EBpEaxHLuVCdUNuWndr5qM3ZUsaKyzVbi3+rxTAcGrxIVTw",
-	"y6LoOmTIk4K0/ts8CoySAYSxhHWsVfMg9OuVsfZ9gd4A4f190mD7UZPF/KX04uC/CZybXVevbZqTRy0Y",
-	"YeGNijoA+E2sllnUMCsVzP+Fho8EwevcStvi9wvWXc267qK54pS+UShnDbK9FK01hw1q1/ibQtzZV9Qv",
-	"FhTYjZDPx+kqBHT96NgBoh/etFuJgN7B/2qBsFKtrG4i0w930ZQx0olc3n12vgYwkNgpffP2TYe8+dP5",
-	"+fRNnZYaxOlHLk421M+/LG31j6bV785XNUu/nGw12CmbymRePd4bDiN++91HXtv2lE23HvKStv+Mbf/x",
-	"ZnnLG4/aV6as22ReN6v5z+s5Prwte+nereiDWWiaBGOuWaDTpC6H58IjG3eh57/f3NK+jX5TuK5tr+YU",
-	"zxIoEjGlOkAz7ZBHuokhfEHKT2G1d9N7zC+b+fvgjULhIapscYKFNBNZ8DZgNCYVcVke2t2VOZXvoWuv",
-	"yfdnRrwLCuBCoFXXTF7j9Dtq1k0xwazdDbsTb1Jl9smUrbXry/mB3yhzMxnyiHUqd/uYx6qD3cUbi2Wh",
-	"FJ6FDfhFVxJzLjGi9bNiyR02dBQcHb+/G+xZzJKbT2pzSr8g5muZr2OjtSErU5xJt9vUngztnBlcEZoR",
-	"bFxTmZWhIu03H0IOulAyBer9nGnCvnClzTYniYcJ8FcglFmRJZdGiEPzVTml5qtR5LhYeDWI5IiLurzg",
-	"r2SnuzVweQFhGs2sCRctlyZYjicYUzGyoagHmeZvxxnwUoXneY1doaogonzaqC7HgmqFMgR7gbUKVeVM",
-	"zbgOxqcyGdUHsj4wbYsiopZSpXcoCeR0syICow4MVili0xmZGwzcbBaSbKhAxgxDXGGIrt5BlqTS5ubQ",
-	"NBktKG4VlRZhLAsp654jNNSb9qzNJSGihcAqLQnOOdHyOLMB7IpRjuRm5LpClJo8AU1I6B5hFDdoph/W",
-	"pAPYEEi3uoKy5KnaaTSlE0aS1PQnTaKTi5Ox1vHF2VkkAxqNpdIXfz7/8znYXGx/v1akG5mwOWTzA2gv",
-	"RZZCek9rG3axX2VLdC9HF0VcMWwihZaOrlr4Tv50xbfuIhqgJwGSVtvqOA4GrIvRa6/6wxnQlPsKeQ+g",
-	"sndVFkP/c+bJqi+gRPGI6znR3Ezbsk55Tz+ahyu+CHZCQgPItGru4oIF8J0O0Wway4Qm81KlT6xTHg1P",
-	"zVKzkDyZA9NrGD5a0dj7dMASwcyFxHGJIz5kwTyIWOF1XLiKL9xw/X06IL04JpBIMFmcudv8r1Xv+/Xk",
-	"XAlE1fG/hSP0w9b8KS3Woyt/v2CKcQZO1fHibaw1Lvti0XhTIZQQnFEI6vDedkEddQvrnLQkoJpGckRa",
-	"1o3dQbd5p2hAbi8uoheCUFXjdJlJyPtUAat++/m3/xcAAP//",
+	"7L1tc+M2mij6V1C6c6qls5TadncyiV2nttS2uqON2/ax7GQycd8WTEISxhTAIUC7laSr5tNWna9b9yfc",
+	"uz8sv+QWHgAkSIIS5ZdOMtO7VZM2ReLlwYPn/eXnTsiXCWeESdHZ/7mT4BQviSQp/DXM5IKn9CcsKWev",
+	"CE5Jqh5HRIQpTdTDzj68tIP0r0jyG8I6QYeqXxYERyTtBB2Gl8S8mQ/XCTop+XtGUxJ19mWakaAjwgVZ",
+	"YjWDXCXqAyFTyuadjx8D31JOYQU4fswlrVvCOCLLhEvCwtW3ZFWf9ZwkBEvK5ggjtTUiJLqjcoHkgiCB",
+	"lwTdkBVKicxSJuDhjKZC2nefCcQTksJKEGVCEhwhPkNC4tSMKkjIWYQ4I4OmDTmL7KtVulta4g/HhM3l",
+	"orO/t7MTeLb4l6GQKR+ejb0bHJ6NYQvdKVavvf/1H/897Q2QPYd9hFEmSPpMoGkJrvvmKKb6LFD3dHx0",
+	"2ENUAwHHkqQMS3pL0N2CpORWHdqCFNB4JtTOs5TKFYqpkMKMpyYZoAlhBs4YXTtHHqBrrh6mBIULEt6Q",
+	"CGEWoWUmJLomMWdzJHlxNmrlB/CnPTu5IAzhUAqE9Uph71QKxNM5ZmZzMGjKY9JrPJO/9AGs/eHZuHYm",
+	"TWdw6kwxPqqfxYUCkLsMtcAQx7FesQK6Wun4CHWxQG9GF+g5Tujz293nPJ0LhJm4I6lAVPYQT+FVtdgB",
+	"GksLIRjRHPmz8p4PEGZcLkiqzhCjlzsv1NcKRw2YnomNwHA32B8fbUUOPqqXRcKZIECnXuHoXB+a+ivk",
+	"TBIG/8RJEtMQ5nj+N6EA97Mz7J9SMuvsd/6v5wUNfK5/Fc9HacrTEbslMU+InrJ+ABZTqEBLHM94uiSR",
+	"AucM01igWxzTyMBrGhGpHk4BzAIRHC7QjJI4QliiGc5iOeh8DDqHnM1iGn7yfQiepaG6iynB0QqRD3DN",
+	"eJoftEOaBEozxtRpq7/0ul/z9JpGEWGfduEK4YHgqAuIIk4EYlwiHMf8DskFdUlq157BwCLaOY/JtBeo",
+	"bTZgpTktzMp3TYNELjCrXJJucc5APfTn+aXYR9MbsnLnmAa1R+No2jsoaNeUKEC8D3lEpuj16fmr8dHR",
+	"6GSAqgTgmUBJjFkBBMrCOIv0NZ4RLLOUoC4Q3CyiEsV8jhghkUCESZImKRUEaHJpwrPj4cn789H/vhyf",
+	"j44CTWZzOKr5pkD/aqA9Uz8BZrzhjHxipIgzIUkKwI/QHRYoIjGRJELd0t4Ojy8nF6Pz90ej49HF6Ki3",
+	"X7ulJS6kzlvmQ1GJutP8t3GkDjL/82KVAGLdKRxQOAHfDOW0B9BSw9pxzGIVzzT/HEdTRYYd1BVISKoo",
+	"OxBtcwju3ADoMQM+GgOMPh3EhwxljHxISKi2A/DVbNSsNsRpSoniSPEKYTQnjKQ0REsiBJ6THB4yxSFB",
+	"4yPYygmXr3nGot+ICuZXCMggogVzhYNyb51d7niZxGSpbtInXnSJLic4lUpkhOVypmAq0XUmYTPXGY0l",
+	"WhFZuQYnpxfvx2/PjkdvRyfqGsCWzvAq5ji64PwYp3Py27DVaw6sKAQqBYIaSW/hCGK6NIxnQtJbGpJL",
+	"hm8xjfF1/AnXOkQRSQiLlLCtSauQPFVkGV0oKTzFMVDUrFic+i2ikeZS+oIo9KJLAru54PwtZisjzIjf",
+	"gpkioeRpyTlaYrayZyEqSHNxevr+7fDkB+ANo8nFpLePEpJaVhjAH640DhddPQxjqiYYnwVKfFDC/gql",
+	"PJMkUHDKFNuUapME9Bxh2Vg0QNNzItNVfziTSpUQeCXQgt/pZWrNSCiJ/g4r1AiM4AkwdD6sS9KT8qfo",
+	"mszUIabqG8rmg7IKRRldZsvO/m6uPlEmyZykCqofg84l7EGpPp+SErylQlA2DwoxNEApueU3Wh4lHxLF",
+	"lFGYkkiBF8cC0O2SJSkPFSW+jsmISSpXv5kAfUfiuG9EaEWyQsyAahEEa1DcmwzmAyWLVXRclJJMKE4P",
+	"OqCRVxXt6JlNiixJeCpJ9JZEFF/Asf1m9Ixq1jKtzqmZ+GUyT3FEznNV6NPRsu/J9YSHN0Tq64iwuDFA",
+	"5ZlE2Pk904uskITLszfnw6NRLi32vGLA1OxwH92RawHjTQfokDNGwlyNL6bS1KJync0Q9aucD7lWxYbd",
+	"G8CAletGnKX8lgrKmSYQOIqotmmcpYrBSqr0zBmOBanB7SclVw+/nSBBpKRsDppv4nz2c8e5dpvO6VDL",
+	"gIfOF1rZBcnkTcqzxGd4MoLLXP2uub+RgalQlx6oKWVqZY4N6OudQNEz++duzSAUdER2nU80jjwWIdi9",
+	"+xaIcEFHXWQsO/udLKNRx2dqKrT9H6vTVDf8Lv+eX/+NhFKtbJhQv42KOerYkkgcYYm1tnRDVkonzwjc",
+	"QTAzaWMciRBWvEGDCqQ6zxFiEOHrM36vhHxrHlLahnm3BIYIS9JXbL7jgbL54JVnO+MjK89lQon+C56f",
+	"p5ly4BtRE3yxcbnmvQOEr4Htz3iqmPQSK6xUb4jGXbAsNuKWttbU1kCjddvJbYmKGEr3dHreHVFxZtfl",
+	"MYalGdHKlh1JH6/ZnjPgNecxwUyNGGMhL0WLM1UvorJkkht47w8ebQ6rTvxNtsSsnxIcgbQY42sSe+HB",
+	"07nvQp5WTYJqA9raqSScpqFOvItRT+15lZUezyhJSmb0Q32Q12DjDhdYKSMkFXZAkBIJ49l8oUSvlIR8",
+	"zqggiMqDfOVUChLP1H0FyToyWqRAGC2wWKiFkA9Y6V6d/Q6+ef9i9nXoW5yWhc4JNkyzSj/VczSnt4SV",
+	"0UhdZyNHDZrHbUcWnHHuhzGaJHpnSkkTBSJMSas/dsKYdoJORh1i6owsscxEfeTDLE0VIdC/OyfnjoxD",
+	"SW9JxxIdTb5hq565KoQfeING5XwV+UbLlz5waHAzQziEdxxj8Bas/Nza/S2NVbKmoVN1jhBlWu/23GF+",
+	"h7R7wWKxsQXvI4zsZ0hk4UJh8lXnz3s7i6tOgK46L3aWVx0lsKt/Rlcd1M0YmOZFgDIRoKUIkPpPgBYB",
+	"isByGVjnREpmJCUsJEiBRiAqA7V+o52gkGcMbAMMM261pe4b/kxo7fPIrGsf7X3x9d6O839q+WqJvQE6",
+	"ImCpRnsvFwfomsg7QhjaXYJu99Wfv9xZoC5GK4LT3gCN50zd2AB+VESeERKpv+GCOScLfqA0A5cWZ+R0",
+	"1tn/8WfnWqu5FfSxlCRV8P2/uz/u9L9+92/dq6uB/lfv37tM/JKJX5biF/HL8pfFL1Gv929/8txYZ+Dq",
+	"Pp1rSZn88mUnWKvtvfMxJQBPA3pVtozRLMbgglrim5KzpeDAAzSeAWyC0u93NI6NfUrdOHhLT1l/Tb9i",
+	"5BswPJqDhq/UICIhIZ1RdTTaMKnPOJeUYGQ/C2XNbINqq7lxDaKFh6+BtFGSBUDBu+ocjp8fHqEzmpCY",
+	"MqKvxjEPcYyOyO1Vp1eRY3c9vsxGBgmPreuxZNQfR2ACWNBwUVpVIUJrMZLC50qu1cZMEAiuV/BNEmOp",
+	"sGiALgWpT6HgpSaZE2l/HAOV3iSGN1B+I/ZTFoFcIrT/tIwEBTtAs5QvUTeMqSIxGe2hiwUVsBmlPqvT",
+	"0K6BJEsTLsDvESG1P21vU4tpxVAqRD6n73oXm4g3HBqOY0MI1mlLRglQ17pMnG98qsGFAxbA7iDHwGnF",
+	"RTtFWt0coAlY9KhEjN/tq//muoNY8DuG8BxTn0BUgYFaUH3j7+paOCN3dpHag2t1GJTEmShLyoFZAwhF",
+	"nIXahqiBcgT+hQczQu2mWMsIb8jKd9G+Javxkb1oGaN/V9QElNoZJWlVDcinGuRIqX4eH2knaYCsmoBD",
+	"meG4fI4bb1D9MMbRGjx8a0Du0S7n85TM1Y0Afipy98WSQyBHqIg7CERUrlzN7ZmwS/bYB7QEdahG9FDT",
+	"bHmt4aVfy8fImdNOnTnlwtjGQa1psN2oShU6bKEKu+BoqxZvlH/V5OcbBG6cTwda24Nl7o1KImYrRy4W",
+	"T6QsKnieAziN0aMVVWytJBpkDvktSdfpORuxydqc22GT5BLHG8cEsFKGcByDIkI2jly57u71qlyMys5K",
+	"S2qmD+dGm3wgbdVTfxLaqqd6EtqqQLhWraZWP4G/FMeF1dhoIbv3fG25zKhoa4gZuiZaQJEcJSm/pRGB",
+	"K7V+uLKI+IU/3G0bpvBdHs3jlywKHRnbyB8SNZ/s78FC14BdhZGuybzol/uPQajf8Okj2q2arBaTR7NW",
+	"BB04yTYGR6XvaP5s0dZlArkb1adHVRBRT5lvz4+RuR/II6OgiCQxXynOU7znMWnbcJN1GGD9CEAeitFQ",
+	"mjGBGiyB5pvNNsV7Dd5C+nDHupdBnnzQoTTDMCRCbOa3+XSj8ocfwW0VKwpUO6V0ztHhEdK/W4g4K38m",
+	"8oAU4SLwN/DBqhN0zlI+Twk4fjtB54iAU0xhziQTEJag/m08w52gc8luGL9jXjT34bizLePU8UpHp0Uc",
+	"0jpEArlII2agNrZiIcRCaP0ij2LxTmNihXwUR+TGSRtQpI0Id4sVwmY+CMckUW8LUubuXb0R5FyWtbOG",
+	"Q/xYgn1K+7fZNUkZUep6/pbn/Leinnc6HHOzjZ7PaExONu7ZvOi9TTl1uaNy4SfMubmi5bWZ6A/W0PRj",
+	"OiPhKowtn3VvxNno5Gh88kbdgdHZ8ekP7r9HR/BP8Eyrf74ejo/Ns+PRhX0T4v/8lvEVCycNa7JXGHAZ",
+	"JFN3VZMVC+EGnmbydKb+2nAH1TA2NqHC0FYsXKQ8549LHpWmwpnkIO+wDMfesbMk2opqwm0NF5jNtyGb",
+	"WerJxTjLrmMaosvz44JhulNRoWQcLrweFp+7AG5s4TVwcdrxIWxyFhQk+5Yw+Tr1XolTRpxYBEth6ncV",
+	"kVvtJkkJXtY5LWW3PL4l0ame3ys+OlRBLxPm0OMq2eKaZxJ1nbfgJ9Hz6AyU+VQGyiK78tpcW1DGkk9w",
+	"/ccN9O+kSvQah/noOblGXlDxnJr3GrRZv8IyWfBUoiUOF5SRYij9+gZKVxVn6Zwyu0E4qv2SgfiZAMqh",
+	"gxdR9yyLBYFMjOJs3BueqN87Qecm/9V7zdXFFBIvkzXXXKPUAicJYdtcbuklTXB7wOOUW+9P1HCxttp/",
+	"j1PFmfQfE01LU0ki/UCLMoeazBi7/oZAEesZhNcKbHC3vum+12S7LbT38sco5GxG51lKdCRiM2lDVqKM",
+	"V6hrFdzCoQbBh2MG0px2MigwMnLVMdow6MUsXmnNEpTABYmXz1OScEElT1fI+ALA+efxVvIlpl5l4Zak",
+	"4P1BYSYkXyL9pnbBL7iQzHhzCl8HFmh6le3svAjVb/Av0tcPaKT/HOg/9Vj60bTsrDf/GoR86cM2O7Mv",
+	"XDNVSpZE5AMOZbzSaR75SrtO5txUzz/tladekDjm/TuextFgwzIKpDeevY45pU7gcfo2n/8+urJfXnVQ",
+	"1wzX065ec9Jd49FT7x/o07bnrB0x1bPWxN+SiGJhajy/V2bdvfiGxMtJTs62iYBD6lOI8ACzljoAHMd1",
+	"HFQb2HJsCEveODC84RdqD+FjSG3bbMiCcb4jqfDq1XqoW/3zgVFqJCR5KtrKl1TKxjCRhF+eH3uYVgE5",
+	"53iVrNRdSJmI/efPFY7wkO4/f97b1s9hpw0cCPmoIxj6tiWF38FHKMHC2OakPav6AfFc8PFPoO1THtDo",
+	"lTkwLRbt50f2GuoPIYEKwnoO0JX59qqjOfFU/zk1WXgLHuskg6V7qcx0G12c8GsdtJ7z2MSexks8J/e8",
+	"hyFnElNGUkTVKGD4zZjvIs6pkKnHRXqYj2DfAcpapp+REofTAeVNqK7R2GMNgFUVb1TCt4RMOQg6z9W9",
+	"YuFq842VeN40jcTz8vi3u4OdwU6nzaUxG9hwVMd8/lC9IebzRq0hP811x2QpW900QxnxaxpqTvVrkMd2",
+	"m/wrGlM2R4zcqV/99gPu0SzOeNS8jDYSqZoOLAt3qSKhrK1MWjk4tbjAgZqBwYZDfIsZnW3vxhkyNHVG",
+	"maKlGQd17xZYIp0hH8pYHTcc+Qr1Z1MkCIt8ShtOaCPjsUsEZ4LhPyXlwAadFDdoQPnz212vjuBXD/M5",
+	"1M/u4K6p2Wu1SEi4jaVHvV5z0BWbN+sz4244u9z0qMTxZKvIkfqn9SASnCTj+9lFW1vAJU7nkOUA7z/A",
+	"QPnpjJC1s0u8brNaaMsRllh7x/Z29mxWCMQcsRJJrOTbgi8AAn7veHozi/ndoIIFZ9oA5E0FwHWbpu/u",
+	"5S9tjsEo3hUoE9br6Iy93uVtEgFpTOXqgnrLqThvIEk1VtjbeI0FDbWZi0U41fYvsqTZ0ns5w5hn0Zn2",
+	"maZb3FID0sPS55vw+qKEy6hLPqjxqERJjEPIje3d26Nj7dH38ub4nBtmh00X+KF2drtjz8T2J8X3sSTz",
+	"lcbzGY9jfid0jJ6uDUPiSOyjHIwGsAG6VnTaghlulHGLp0ZPnFPOoKqBGocRnDoflGPC4VGniihBx3zk",
+	"Raq1TgQL13s5TXJ/1/aoep5/2tLabTHqPpZun1W6bIa2xunadXdxYwsjtdnlqyy+eUhgnxlGOOF2NWro",
+	"bEQ0GG8to0i8w1FJlqJSbuiLzalmS/xhrL+EeN4lZfbP/GWcpnhVl/vcBW8PRwF2ndpNz2TINZ/G6DqL",
+	"b8wGdWJzIysxVR02wM3WfrDwK0GtwQZlNx90mFMcwTcJkJMlluECMe4utf0U4oYmCWkmmzqF1W7jmoQ4",
+	"E6TKG0muTecTN/JdsVbCaeC07ffTmmRt5S74frFCVAJPMgDbLC6VyYQZ+V2jeaMB5S2aFSfloEW7K3BY",
+	"FQ22ICOlb/P8AWFiOngW+RgSyHradwzszzWDj2fWfBbkjE2QmITWjBoRSdIlZTrS/rAQQxSXs/qPTV0Q",
+	"XqKWb9Szl3y9Ja/qnegEnXmYKDr+U5YSLzfUm/MFv8GmC0pZjJ9bJDLRvyNC9vfaoI1ef7vDfRyl1gy2",
+	"Qbe1jPSfQ8e1ysQjqLpmqEfVeCvSzrkSW7Y2E6bqK83ZisJfwvUK/z3DTFI1yAEy+oyuCqddFCEhEVri",
+	"D+p5/ZjNDz74ww+oC9kkvQBhz5wVo+DeG1rO/fKkfi1/ufnlW/rL21/e0l/e/PKG/nLxywX95eyXM/rL",
+	"6JcR7f37n7xBRVZPqy3TbLhrYvbaLXT3iRb6cSuE2NaIn0vcDhXPccIgrKLWIs+UcY0DyGx/H/181VmS",
+	"JU9XV5199W8NwqvO/pUCzFUnuLJoAc/21LOPH+smzyS7v+ivLwOECCyN+flBA7WD/MQQhW2k8FwF1NzR",
+	"HkHVvNAtpXU+E2gWY1kqJnKAcCw4mqrDm8L3Gyh4b4Dy2ffzimOKkU4Lhb0XqF8cFj9F3ZLOKRckJbpu",
+	"HiMUyq10K2qmj/x7TR/Wr2otG83GEPVNXjO0aiQpxInAigH76EqPetXpDdApUyRvH8GTAFkDSoCM/eSP",
+	"YmVxZR8DjLIRUScZutLVBb4hQu0zJBEkCPNbkqKyEAcuzLzmoCCyFkBfVeBcUof7P73r/tjH/Z8Uqfuf",
+	"P5p/NFDeNtK4u7/EEdA1VaaQWLzb/2LHKSwQmOCIo5MJvNoboNegzO+jmN+RNMRKR4mTBWbZEmrQqeu3",
+	"WCULwkSg+RvU2rVVaGKidjhAI0vlriy975slXXWeDkqPYwxZo35sEDXOcz/YvbyRVtgyFi2M3lBZcf1V",
+	"RHTsC5M+oikJwSluJOllPm43iTFl6Ifh2+MAfQvBK/QnUAiwE5HQQ5QJaspgludv76Yvrx1dnh+3SovR",
+	"JYXqw71KMQsXAZJ4rpYb8uXSFr2w2dfX8MqmyIIGf//GkxUrFt43fUlHbsPfHkVrxvN4uHW58K/Vazpw",
+	"ltwShugMMW7McFrbg2qSSrlTYOSZKBc6FDILb9ClILMs1kDK3ytUTO3+169ShrQGqQt0Q7SuPxVjHeTu",
+	"dRMmpqgkmVFWStF2nRM4lXSGQ4j1nBEZLvJ07YLe0eUyk7qIoKLigih2/jYTRalXk3nkxoKhLsQCBBBH",
+	"FDhYDOx7hZexh1Wrd7cgO07o0MegA/Nt8bUb8VALIGg5Ro1YNQaITArQHBR2dktdoBI48BkdD0KlKOp6",
+	"oXHtAFypQe870MAr7SPoKDh7ZQf4of0+f8DL2O6wXQhKGX+3F1YvalkpERGQMQx36BGEVFc69aTJPVom",
+	"zvpiFdULub2w8daUTTdODyVE+BwfWwglTyiDtYrPNmDx+oqbrHkBWuIP6MsXDqwc2FgC5R3SFKB3bIE4",
+	"k7xfBJ7mvjHs8X47gPryRQ00ChRPJ6F63Mz3QKA6eUG//uP/cQphGjeVKebiTuoWrnsijHlIUk8ps8Vq",
+	"fCZrpZ7qol7V5Yt5LErbFJ5EmAbNT41eUvzUA4WcLMOxLs9yZTJmrjpFtK0kQprK9hjF9Jb4/Kab8m0q",
+	"lNkkrFQSVdYVQylgCOksD40yMxlyTYFmD4hz4UwzEuELbYXERkXOQM4r3gUhJDVVc0wS1Ro3UWPGx6Ed",
+	"cW2yh18MKL5Vv7fMPam6ldrldj558uZjpMQkZjkeDawg8vYlJU0nJA1NZdbc4Gsdt2viX/6F8/vahEJq",
+	"Cv9o2TnfL3ApuMGuPc+SMxis4dBx0CDoQGnflpHPgaEhW6ThFOUUmlzw+rn2U0Tpqp9mzEgcjbnsa01m",
+	"JVuS9i76zdrejHAFjTXWdY8TuhYub/areyQIRfy07pHgUh5tAa5WQlotRZdncaSkhTxPt6l8wn0iN1tW",
+	"RCjJJrqER1GUQOiQfH9JuTudMabzJls6+L0FFDbgn6NJbacQjRnEKzsSbG6S8vnCzE9+7s1TtOSpfzAd",
+	"9PjD8O0xiniYLcsJptukgRSLaIBJym9xfMZjGq48URpxzO8mJJ7ZF73kyzTEyQtdmMg0N5xziVcKL1J+",
+	"C/XU5IIsBYlvm8rzmlfTcx6TrbAhr348Xlebs2jRpqQ8kZfRTAAMENSh68F2rzp/3rP1OaOrTq9sqFPc",
+	"VRfxXFx1yi7BP+8tvLGFeVuX0q4sbdb3pGOj2EBCjon0u6SrOy9Fvt0jlM1ZmwvG6mlsxqMxS7LNtsUH",
+	"YdqSQFDu3YKbUvUmmLgFxuUZeLq45T4SJMHmIz5DUaaWFOS9BOzmtY8gIiGNSlWq12Fthaepx2rJwq5f",
+	"lFaZrwtHS8p6Jak41z7UT+p4Iiq9HHpd8FzQ0eYJ87NMM3K/C7OPMGI6LFqJ+BhljMoATcU0QNOl+p/F",
+	"VNG3aTRF3b2XaMGzVPSCUtlbc6u+3lkW10unRO5Gu+rXAh5/3lscoC+WSHL0YifqDdAoXHClQeDwpsRR",
+	"qtfP0YZf7G28jc3NpJxmTBBgB61CAOMMsh4gskzkCunujvYp4rOZ9xTvf819R9h8jb1XNYuohMxtP1vS",
+	"VUAhUdxfrNAfDYd1LFxk2lMWJ3F4PhpejHy0EENpLa/2aYqQZQJM3zMotNfVLQ0DU4FT/bWmZLxp5rVd",
+	"2iGApW+iIUJkxkBdU/OThCkxVRdqYAWA+St42OoLeWxFvbhDBWS6N1nbcHadht+gpdNkGEV+5e7QNuNB",
+	"WL8yWMuxvDHxRYM9m6HRc7ZX1PCyp/igsmDVQf2D6eDd9exD47GiRyEUpj5AR6OT8ejI1KeWpmb7DErP",
+	"dVM6X+iGiE4zj1L+9eTy8HA0mRgd9PJ8BJqnGrEhblBjwvqqSXg2054w+/rauPnN+UbtxmuqanG4wIwV",
+	"Jd6cqpY5b0ooZBOY0sBKrxSSLD99sYoU+0F7YdrMefZQL2cjSDqce6mkuTfQkwPPDZ30DjBaYuoRZEZ9",
+	"9dytENs4gm8bl7YZCIbT7DrFATXE3fIwW5TgL0hYYAn9Rp0+ZyZnXiOUYiiJMUw6jMWjLOnnJaF4rW5a",
+	"cDFfyLd3MWqJRmwZbKjvroeY0J88wwDr1ZkAxqDWYAPbbSx7ui7JDIL3KZs7kGpRSFXtTawbVq1129qp",
+	"5kwMPB2Y2G2UJm/Ej4nEPh0YfgPTGhWShsLqjC7VBxlLwZryqI4z16thLo9ssMw48PIxT1MD93plOIOX",
+	"xV+vRi6Tf6wZSV5FxztrhGm8amL6ZhSFjBFerbGjhxtLQbfENpBX63ZivELdy4vDXo1KbyRB5qWwsexu",
+	"TcFn0ZF3EaOiyFWBMe1Yhi4SOMpp0HooGR3OCBH6282Q02vykCV4rusvly21f1ZU+cWO+t+vd6Km5i2p",
+	"9IMDqi3dFyCSJ4rNeIDxlgtpq50qDiUCXfDbPIKu9p8CEdfwV2CQBJjs9ozVK0dXcNYMsA3WAqFsjWAm",
+	"dqA4tS2otsGz8pRe4rw5HZl5gm2N3puHKjcG+8Zkc+d627jaBDEJXdDJZj7XTSyl0bxaKATFUp2nd0sj",
+	"4tdqvFZsmh//PYOBqTiyHm7fxmFZululLlfvhgsIxDhraLWypOycAMRFc8pCat4AblBxaayXSZZZLKlx",
+	"lPhcMWZcCKhLUoIjhMOUC2HtIw1GXBj2r9xXimTNmCWE+4mzJhOxP6LniIokxqt1+XxFj3KPJ5LfESE1",
+	"SoKlx8FLUkVLhwrHeFMuP4Rpl9X8r78efP0/tip7WVws732+ExDXPQyBLD28D5bpy4kZGn4/QVgPez//",
+	"mxswU45Vbx8k83ThLREEftiSIGqXPvZw5HmrEobvwEnpmU50yu5eP6JzKpEN9dKz9wZomEnez6NeIczJ",
+	"Qihv/0J1tyZD0rQoXMk2+nl376N/c429ymzbL7sJgLfCVs1CgNI7Fg9PsA3aXQRFL7AvdK263b1Fr6Hb",
+	"2e6iaHG2/I1anL34stLfbHehTsH0vOKZzCPGr3mmRoF+XS93dhQW2kxkcN42NS3bfZKWZaV136NfGURn",
+	"XyaFAL8xRlu/jK5XUOctJ/e6Mz4cRbgg4Y1uhAPDOwlk2rQtvBFaMGXP35iT3JK4HCu2xEzrnxVard4s",
+	"aArPFAuBypwwRkNomB6sFBymuA8Ehxl13jJ/9VxHeqnpvVYsuPXnDVnAF86vdp2KQDgp0Tm0bAyfu2pT",
+	"UjVPFIZF35NarOcxLgVv4iw5HXgYX9FxdtAfP10BOEp9yT/zls+85TNv+cPxlgcRQjdd8bcnbz5XcBO9",
+	"Qt3JxQQNhciW5JzHxJf4Ciypyc+p+dUNWTW573AzySjTg+ZO4LhJWbZhh85+TE/R1mai9QUw/AoYj8kw",
+	"Zf7wiNqC7kiqaLvIdIiHX/sCv+zQAtpXNVq9YKWDpuZEgghBObvgN8RXHl7/iqT6uUVlPOfY6yusTFY6",
+	"KC+C/pSl5Ml0u1ob/4ezYVZv9POEHLY1E8q5huI+RbNXF+FwangVesPz93NZbLfUq7kLuU1Xneiqo1Ni",
+	"8Er0dAn3MkeJtFlLR3xiYXjLly8dhmKYTPcNL/MUiDijQqdE4FAiCQndkK8GEEBQGaVcjuLxeMQn0xps",
+	"NX1s/Y41zcDKym9SniXeiOHi56roBCieC9tzGKGEj1/7ugi7d8JHgSel371zukOg8ZFLWLMMTDuPoVSY",
+	"7cEznWLq1PZY2JhgU3Du4ewSqFFLhglLWyvia1LZQHZPh5lcoL3BjqXeQH/htumh7bGjt6CmpQ0lWSnx",
+	"M1EbA5PHBOhOinLVzE+JOF3HTvUCzZtPy0nbXQiN7n6WtwWCN8kYkjDsh+0F/NL4nYKTP2AKcCH3iBZ0",
+	"7RXBKTCSNry3xFrhzHy4DEz1UDPDJ6sl3DpBIcwXAqngDfKOTYttEgo5i1e6zL19U+E3dP0cvkVK/noG",
+	"TfeFtAHPBnqiKTvonuXTdOE0XUbN67wkMksufX2jjim70RCB0g46BJNBrckZZVRovg3fG18ZTY0NKORM",
+	"KEmyO/x+sq8LneikWwXVv2c0vOlrQmhvvAVKLzAVFxjRfb5JVIk6ylLavlhbsIGOblEjubBugYzgYEmp",
+	"LHIFl5sym2y/UlMFrMXYNYp9J/yYZwImvTT+QWpMM8JfeNB8HYqDWeDvGbFNK1xn5AHoldgEevYGnXuX",
+	"/KugnZA4vNlOGxqen1QRtNRDCmHQOkXjqJvjAUvjSrJUQ1spQTSoSE0Xdt09i/VlxtKOnR8S6kK1ndL8",
+	"WOb/vkzj3uYLCN7Z8MbP3evH0IRk8KMfaBP4DnSaguzArhSWc9EELfVZ0y30Lq1If/Sw2Rwm/ktQGdC+",
+	"HyiAYoYyNs+IEJALakrYbKRrNW6pCXodV0ESa7z8W0hf2tYe5VIYyvFjRiJTCKAQJv/ppCIfzB9ZeFAi",
+	"DNSPXVsg29J+BMnI928yHREc+ZuRFFPZXAqX3T8TKMGphMwOgbJEVxpxdijV5zOFb732MraSQ+rlnQ7P",
+	"mlE3Sbk6h7G/GjJ0amxAAPOljuxp/roIR/UQW+gPaCw+DaFOE9NE0HLQEougy4SkgrNGeq6OOeY4Gpvr",
+	"dsa5L+/KvFXcyoTzuFCnG2ItfMjsePc8dlD4dTsPXNv09zx7nac6BXdtQvzanIdCwnKyzZz0h2aEeCox",
+	"WrdVbHehzcvtL826RuuFjc8vNtaT+M8vT070v74fji/GJ2/evz49f394Obk4fQsZL4enJyejw4tyPv/h",
+	"8ORwdHzclMYvSdIg59rFPBMI3lLKAk8jkhr1oOCSigy95pC6F4A5Ko16ASI4XGgeBMWgbBmAViHqNXGc",
+	"JBuzl13EC1xdYk0/eN883kB8BYF7y/zACNaiGAy/nl+0v755KB+MGtEIKpbd6aLrRcRty4Y5CibNIWFt",
+	"7g8s42nujhp602WB/KLRUftb4a9CsxaL8vC/ivTmdmjZpudKvTB3nujuVAJv01a+8ZSbM8m2IL/4TgRo",
+	"HiZQPFKR2gPIyr0mJqdTx2nMqQKPEj9NzGPuzTXXqZnoq62S1G/qIjdq8hslpt8AcxIknn3DhSTRAZoW",
+	"0061JWBOmOxfY+Gsw0UdcgNV628gVhD+XQzXCTrFcBuq2a9B5PUUD5ZkVJ78s7fFJV/fm/y+7VcqTcE9",
+	"bcDdidZgPyR8nevmhw0upaG2y+hcFTgP2y0R+11n8I5bk7+xFxeUezB9Tm0sAHx9gEKcppQIhBFnGjKl",
+	"WRu9krn60HArKsrFdoKQ9nM5q3C6d3GU8Dgu5aZF6eo8Y73BNoTSPQujHRtfnCs+DN+MTi6ajcwjbQFe",
+	"S9/r0LQx+Hn/gy1N+mucKkEFKbbByFc88ni41dNGnNx3kx1Na6kiBdL4KQNdO3f67VfCTO3O6raBKDpA",
+	"UDZLMbr5SuT0EfVnuuFyEbrSgmDUNmnd2x+D9d/7F5vDFUJTNs2xZZmKNFxQSUKZG0LyinbLCEJlKszF",
+	"ed8ps299ou7P5YbgMFytBHCuGJjJcLr88mVDXfI1ZoNwfeDcAE2ILAouXp4fQ5kipZLjJZQlpHPGFTOk",
+	"szwMR92Xax75HWf67tcXop/n7cVFQfMKhLONSpUuS3WBPnfBSizEVBpPuPm4EGn9yQNeUaS8tNor0Ibd",
+	"RCqVK1VSadvUhKVKles6OzqSQX1u50coeEwkVDBcYklDaCN/vTKWyPSWpOtOxL35jafjTHcIbvjtqibU",
+	"Pjf1c53nRU0FW1AXdVMCy9ehgLMMbkgmiL+8QpPZPS05wrVeU3KEu6hCBYp5CP0DK4Fmuoo0F4Jex21t",
+	"GS5hKay8Hua/Ttqt0pOtL/g9Gbu5IMT9etP98Irq3xCcymuC5TYKQiGIbv9VIZi14Cy20GJZxqhrWjVp",
+	"omKJOBpP3D8vTt++mlycnrj62LvtJIBCSM1PYpMYcMks3IqqeR50O2W+fGH11KGud1hxmeW1kJwpVcO9",
+	"Jtr6oW7LDUmkn4Cad4+KlneN79wLQ7cMSbFgMoV3HN5eNbsSkEfvFtT4vQqZVXERYbwleQWfOZbeTn8h",
+	"jbZDXvPJq5UXGMQVUdveBl1rLXqd8qVPsuVwyLo6lhIobJUpsoSiNkYArCRj8jsGRZu36xi45mYNz87O",
+	"T7+Di3I++g97gUZ/ORufN12aptM9xCwkcRPur8e2jYpMgQfXRMkSIUzWZGbaSh/OrRlWMV5r9NtsoznU",
+	"1ZHPYsy2rV9oPu0n6lvEeEQE6hY2Aggd8QQxqxdzf1qLHbsrPMm/rRml8l9abvbEXcYWQvsShwvKyMUq",
+	"2VRMcE3j0cLqtA4A+RKBVDWY4UrrWbf3cozdFuf8Db+rRAtkcqGGCrWUzQtxaYCm0YrhJQ2nEPMiEEY5",
+	"T6pYirvaVQGu016AprdKXbGfCQkCqMKm/kKjkxP3F6AplPoIp7kxQy3hhqzAKD+NsMTTgfmvjr+Bmlt6",
+	"UMpQGBOsy83pX0hRA85DoLHED6jXCqE4IWcSUyacXajl9nUuR4JpKgbo3Jyurr4DG3R37TElGmBXYyLL",
+	"OBB07lIqiWblpk6fv8ov1Eu34m+x0CWRCx7to6uOXpSJUM77SRex8CJAVx2zKPNWpY1nymNijI4OGukw",
+	"XbeosG7hpUfqBB1AjpY1hNdcAnUW9yF13/P0RumzPDK+fnFgg4AiaGOYaLPUm29HoFwlNOZyDenzlW1w",
+	"x9Y5/PX+D44S2MptlFMQW3O3fTNkZ63rAArFB4uSxGttnKZyr/aBTbW6/r8UQk43JgmsKaNcrSwG4eDX",
+	"ZMVZVLK5PRNIrJjEH0zZRR3JHPPwxpRhhbV1/55xiYMytdHROviGsC2FmRamASUvmDalpYU5dY67uk2D",
+	"MQ9BMt4mp3A7dSZvFOdxLawb4azyeoE6orniqq9ahymRCztWer57Em5JTL/esMZXqx20zmi5z1pPlmYs",
+	"yP23W3hhNeRi3OCBNUWtdQs1LESTNvNYtandidbc0m+osG2QtpFzGfkApdgawunVvAgLqAZ2kUfSQ8YO",
+	"+SDhsS1lamouQov8ZGOgRPvKbVWhuL1PfC1V+za7NjkkvppDTJIPcn005E0+ADLvr0sBWOtMIMtrEkVl",
+	"+Wfr1Lqb0obq18VZb14ivPvD8O1xi7J/ztitQHo/W/kfP3c7LAvgbTQf54sH50dX0NIBiZObhjQ6eTPU",
+	"1D/2Xi6gcMDGdLYDTyp0hJSsuF3CWrtctHb5Z2tNaO7pOKBeg9HHZCb5rbfSldMNWwm8MdSWDoHxMC5R",
+	"Spb81mMJ0o0yPKQAAlWK76+JGSJaG7Ta5GQ1S4vJTAZFPFIuoUM5gNRJPzIVbI0DHL6onAsjUvFXdJuE",
+	"/R28e70Xvog6DcFVDcWx+TIhTFjfLEm0LFQE5xSTWYD2zawbDxpmdcBS70hSO9u3mDKIug3J95RF/G5L",
+	"atV8VX0356V7c9akfD4w2TMTm3I9Xz7ofpngpwvqraWFabwyXXHVMtV+v/lm/+3bq46Swy4vDstL2Xmx",
+	"v7NTW83uO1jRL3s/7vRfvOvt/7jT/0I/+lMLNLCLW3PwhSTRUH5WSMRTJT4yaO6VG/pMKFyunjUGvG0d",
+	"y7bJ/Nj8extRvrpvV54Hi/CrVUNtQ54iW1od7qoJaCsbwjfHyG0b/PboNtIyuNrYTKvje0PyMrCKc+Yp",
+	"/O8E+G4T2Kqt38PjzSF8Lc3j9Q1ZjNnYW6Bwu60bN1eUalJ0pfRiY1BeQRBC19rcaRWjuOYIz1Iyi+l8",
+	"IcFesEWrOMWMdX8tong6yPwZiDVUooiuDyS1YDX6fl9kie5f1wmKZzfkTsGZ3zHo5NaHZibwCuMR6YOJ",
+	"qA8GovIjQX+qPjJiOeRwxZTN+/oYi+eW6ecu9b6O6GkqNO+tRqkQUBtSNHvRk5Qwewjl7L8fnp8YhG0d",
+	"ZWomLSji2kNtaj13lkfsN1zJAAp3FdEWpVhvr9sOO4aONmFJFW/ig53uW7MUJe+9IgvKonWuTCglqsUu",
+	"6FFgPVfGjvJMNAu0iNySdCWh3ji1+XnRvo57r4idcpPMB8b5u8VKi0P2vG6IMevQtBCRRIAER0CYzNR6",
+	"PfDiclvjTi7We4w7vzlXNr0StR+qfa/EZIGFT23O0hS6MaqfTf9lI9io43gmcucMCKpG3g5QiRQHqCA4",
+	"4vfB7h3L4FZmPUMk7pFc0SBDFAdml9SCeq1pp1P0aJ2ljrUpz0dq6svaoFhCYB5P0VQtaV+nMk03NvXc",
+	"MlJGVkQKpzFknj64ZZPIFkA8psLj1s+x4T5o4SMIn9RCWo1Whz20gEWTBCZNEmD74DxIfTH5jYYouEQD",
+	"qrZTqZgE7GNhw7lQV2lxy0QGeVSd4QbAXBuaID2mzrS1PPlAsrV1/s3k2/HZ2ZNl4pzdO19wHiZ51uA6",
+	"Sb8cgbqFa/VCE7A8RFXxfciPM7GdAzT6gENpAs60v07tG3o+A+UCD79urqQ+Tl0vejklBlpI5wEqvQP7",
+	"PXTjm1FpqWkOi4rId7O5lcyNcEGh0HjzR6PaR/ObjSLCmxtS+chJz9nw7SR/szKEvI/zb0sSPWnZuLlm",
+	"UqnfKaUPjyfjU3OxzkfDox86Qefy7GjodmwuN29urzE3qN9rrsEFnq9t7eu4Fva++DLYFDpyWCaWEs8F",
+	"6sb4msRCMYw3h2e9wA0PsKgrnql3UUyXVHe/yMmeoky3NOVsCUJGJyK3ipARvOzsd2yADxBT/MFd+hc7",
+	"zQd6wRMe8/nqHhffnO4zoUMrYrxSynR3qtTRgflxkpBw6okjCyuRa1uGkpn+M3ib74vwkXWhhbpm3abg",
+	"d7/d2EltWFcbzwRcEKBo0GCAs3h1YAr9CLS3s1NUu9AqdENbBfxhkqU+Q8fog0yxieqLMjAYa2cGz+SB",
+	"W9DWdlVScq4tel14bDwFgP/tf/gdZEv84ZKtafdxwnXvBCxtIFRWvP5J1rjx0Ec3YtscoCV9jZemK5Ol",
+	"cMPjvZ29F51A/aMTdF5xKWOSguSvyNt1xmS2XbirXt6bG7Lt8jK54Cn9iUQnWvsri881X8HPu8GLj1dX",
+	"g97PLz4WD57rH3/5cXfPGPBf/LjT33vXa8IDE6PkUJ1c5KZLJUx7w9fefDvSdATe8dR8OzydvD88PbkY",
+	"jk9G50f+uT2OnxaUoe4wAq4YEyyIaXboHvDkYvjqeARc583l8fBc/Wt4Nj66z6E2db13A6+s/USb5lD3",
+	"GqeguEt0l+IkKdJ7CLslMU8IVLPOU36MoaU3QEemfb6iOzbRqp+ShKfSpgYJW25MESFyS5i2KoHkRqID",
+	"hHNPgVlNQbT2TGiYo1w3h4Y12FmaAsOs4dZMSoVd0XYRXVuYgNbFhduc1rzPvVmWBU13b2evd4DKGa85",
+	"5A3ADeAaNHbXwH0PpbdkH18bp79VFneWgFXbdsxp8e2l80UxwDmAYLshzDefMkqrwFXHKLRN6NZlGV7V",
+	"prYRlBHQ0W62Bag2v2u7qRZ4kA7R10ZRrv5FGU/zsMOEpGjBkwM3vhVqFxtY63RMUzzfmIgXPDGhdDHB",
+	"t5D+skRLDkly0O8oJWYaga7B6oy6Tnq66+0wYYC9wAnInhOJ8IJgaMJHPaG0s5Qv16WT3csCaIDdFNsn",
+	"efOMnpgD0eJcCzT2lCwJF5jNiQjQHXSPEiiiIs0SaazjC9tQnZpCzh5SqUcoWT5+rEel7qPdwYsd9Ot/",
+	"/pf6x65ad3uKaBZVi9vb+CERki6xJNFbyjLp73dZvU5mP+VZPUNthrzfKnaNZbho6LcPdRRSksQ4JBAh",
+	"Z14O0IIzrsXPsgwLx2RFbIdMN7Xz9OUSmH3ekuZAV7soXZDqloZSIFuNSzzTMrxf/G9zBMHGu3ZjfEpW",
+	"uimZ1vqGiJQ9k96HZhsVt2aI49rHZS+m6/EEp1MnUDIuZ8KZRynP/dyNjZe0PwO5u3hmaHXfWp68ij4E",
+	"DIMqv74zL1TW9h9ZQWWV3ouXulzCtAQ1XaKl9EiRXBEgHEV9zkSgrQEKwaxwl1vM/MUrWtMuvUVzrPlW",
+	"yqhaQsyW969i5trOWjBc4p84Q6NvJ45l8DYJx5oW3ibh4fjoHIV8SZDkc92dvXutNthf8Szt8zuGvjs7",
+	"7ClYQ2VWiXAcHyCRXTMidYlePeBWFWfzdjn10rOOhrn34uUXX/75q693dve26YhTUg6L6hC5eujJINGq",
+	"j0Zt12h2T5XyEcJWDYDXmcVa8ejRjZjAUBtz62oVNuGAjXgEnQMUqf7u7BB6NFdbRKIulkqoERLtoeFf",
+	"hSncRlnebkfXBOiZXpjuVvY8aG9Q02N6VwirDdqetVUwaGcA//9890tfiN5jqN2A+z47kAMvyW0+BWWS",
+	"e+9Xed1uROhL8sUMLkF5B+oVtTrcn71rEbZb3MUGGmOQZDs7h64yVqxbI21/J7+5+DqMyKyydPPWutV7",
+	"HKDZdQw5bUlKbxXnaef0hEpo3i0blb1BPsh0cp5V7HWQBvqPyemJ1dMz4RMdbdajx1uDV1DB0yCtHmXQ",
+	"2Ai3KBoCZbRxSCDEGNqdGAvDX/omLKY/PkJK6jd+IPCI8rnw5zs1xmgNkVgo/XhRLtu5rkhnU82oqYGf",
+	"5cfGYZ3bOgI0xaZWv36lSDDJdXksVixcpEpGFPFq0KaJOdbHXexxrZNvlKY8XY8GukxpBQn0w/VYoJ29",
+	"27mJX1MSR33dONEMcADAKRRfPbdAGC1xosOudEMbqA0kuXtYjvPC9QvoyKgO+O6uCcLo6GTS393de4HA",
+	"Q9LxGc7yQIjipuc1nJVQMOMZ80auw4fvQx6VrvKr4dH789H/vhxNLjpB57vh8fhoeDE+PXmfe5guT4aX",
+	"F9+cno//qj1Pp+evxkdHo5NO0Dk5vXj/+vTyBBxRx5eTi9H5+8JHdXh68vp4fHgBY5ydnx6OJpPhq+PR",
+	"+9HJxfjih07QORv+cHw6PHp/cXr6/nh4/mYEr04uz85Ozy9GR+/fjo7Gw/cXP5ypH96OLr45PXqv5hwe",
+	"H59+D3OcHQ9PYP3G23V59uZ8eDRyH6nB3w5PfrDbnHSCzvjkYnR+Mjx+Pzo/Pz03Oxm/PTsevR2d6NVP",
+	"RuffjQ9H7y9Pht8Nx8dg7Hzn8gV38+vc6PaDlzsvvWK2Iifvq8Qbnva/IF/O/jz/avH15j4LFsstgpTO",
+	"2zHc5NP5buGbMHmarlrozeEZMiWgP3fT+txN61N30yr34H2URrtF8Tp/v919dAX1um0TTttoF3V93Xfv",
+	"0Wb3rLkW+0X5BYugRV8B05PLuZWom7eWMU966NRUd6s1J+2jmPMbcH+Ue1JWWlEi3X9hH33Zf7GDYn5H",
+	"0hALgmIideYi6J0iQItVsiBMHOgwFp1iA34U/WanfoHz+/vzy2Dvq4/2Ev+pswleTRXoL+ov5fTGtJF1",
+	"waUL1Rc5iE6hCEP1euicyJSSW4JuKd5H87yMhBpAID39NUFn56f/MTq8eD8+Qv2+jtL6X1cdKKvRLZXN",
+	"7111fH7ePz1O1zS1u7Y90x4RNaACHeWsH9FUlyjsW9gqshigTPRDoshTvNvzIMK/9fV/GmGxNmfShxpN",
+	"nPFJOj4rqD9qx+fPzPGfhTk+CZnPL27bi/ootPeedOg+i31Y4bzSPV/bybFycVGX4qX7tw0tGBbd93qP",
+	"0uxxTRkGf97qQ1sx3r/pyz2aON67y4ve3B0Wm9ojf9pGi43Zum+oXGTXw3Xnb4xA/Zjekgi9ofKb7LqG",
+	"CpU0iRblOEpoAKbiJRcSnOoLnqVbNBAyxdkbA0bGzu/O1Nck5myu9lCayjZX9yT/kHRJoUG0eEAVs7Ni",
+	"lJxAVi6UW2A34YJKnlKvK9X5FXWhSORzqL3h1hwQSIQcOBA/QDiO85aqDlSeCRONAFEy28XxSD/WKB64",
+	"gV5UjbPl1qANPQE0wh5yJgmTIybTlQ9jZzQmSuHR0hxPV0jJbitPITGvQAPjNrcmSbASWeo5KnLhxhDn",
+	"Z9fQ2HzhsQq/oRLpvaLJN0P/d/QnXy8V+hOB4JKVVLig9i+sX2VNPpu/ep3efk6AjEaoxgR3JXS+WS1j",
+	"ym464JVa8iiLSessCwBf0Bzero/4NY2JOWY/dkUk5FDOR7+k4/PUIuunfJ1iFnqO7BU8t72SpC3Bm2ew",
+	"NvRqa1jUkVkQIJ95a90Ifup/lBcsB4rknsAKL+NO0Pmb0L24yQfpVcyfFj2vY379EOTchJTVzq0aWSzQ",
+	"m/HFpfI+kmAY1zBJSqSv0Ud9zOeUeUFg+J8W1zNTwcEtyNZDsfrYCyHzYUPcbXnw6g28FMD+T52pmjzN",
+	"eFPrJBcGgPTqOm/TRWkT122AtxHSWrDbGAs5WbFw641gIdEtSemMmiI75uzv3zAxb2BUjRosDqK+Fmph",
+	"aiSM+j19dHlinmImdWFpcCgmiTZfoJ+v7A0SV53CJvixt17qWE1IrK0h3gOA0JDavkN+S1KhRQ3onKTJ",
+	"mSvKlLLj4lh3RKqWW3dbf4oEkhj9jKAK9fx1SO3Jj95T9nDFwkmbZmCAUurtKjrlYeg/nBxqT1CeUjW5",
+	"nKg/dB4U+Hd8Wyt1WmrsggOV32EROm4vume7m8qdDcq0rkycSuBpR3aduvOVi5JJiCfiM11RQOeXGApR",
+	"Oj69V4/9qdBpz8mtUsI9aS3aYMdntj6xjrCACENXJ071AJulo6hpPxdpRoqIc3M+WnKoVhNz0O2JKeam",
+	"s7a7aXeWivLez8KozSViH6VklhKxQF0FA69ZTJtarnm0AqMYuLD5DBmYCei1BmNAZiqVArKz0A3xSPLm",
+	"zc0OnHPSB+6wsuTZhZQwaQG2S7YfhXzn+3ELsPrzTPRzBQDdAQVuCYuA8Kh/e+6Lr6l7c97XuLTRnDiC",
+	"7Wqps1c8/ddb1/3wyGEefVEDfdPicKw41OrTLcugz/rb7kWYO+2l6FuRowE53LtpYBA4h9V8K5Xgvq4u",
+	"tGXEWId8gAsSUo5wRcbfSicC/2VDXUQ9xSay6KzGTw/9esqF/XTdCn7HynPeIxU2QUWDCr1RWTZANmBq",
+	"ix73dQpZPNF5sLByNrNt67cg3XozAqqWCgLOFEW2b8hKbI2CuuJs5LRf02Wo4W+kP+49moGm7IzyGJET",
+	"7u3y78DOdPBfO1LllO2wG4+5mMZfJtU5wIo4jpkxxPm8epwR766+ubg4myD43W4rF0CylPp76cDBvGo4",
+	"1KPSuXmPbZbFsd/DWNg2vR8u5DL2buN7ct12+bRZInOg21p79RsWHWRp3Azs1SNDq8drDAs2CLYhbjSf",
+	"lwpkXm3BqNxGrvnptEFS8CU8mBg9kAZNze3KpccGwbH1zS58MQspE7H//Pkc9j0I+fI5DpfkuZYXi4ya",
+	"+9ACL3zLRUq2g+gbzucxgZ4aRcrHVMdc2z4xU1OUzJso7E9erwfhg9bP77TAlkK0v6wmT5bktt8g7T3v",
+	"KrJZUxjaV4v20gt8SxDjKC940dCI7aG5HoQpqfB7k3s2hp9kOXvFFzA8gs8ESrgNG35zeIbGw7f3brip",
+	"kMamt6rLeAANNtX5ZsImcUByPpgmGImfCcuiKzEJgxc7gy/68xsy2H358sXOzq7/7CDL9+z25SGN0lcx",
+	"1zVF1/XLUoh3gDB6vveVzS05f32Idr/e/QqJBIfVIhV/3hvsfgkpIHtfbZECsveVF9nya7Mh4cNW9m7K",
+	"9NjG3+1GUoyPUFfpb6ZqjRMVVkkgWa765ve+zsUox+O8KMfjfLkm3uJ/rg21qNdqKEIZ82oN9yjfYPOf",
+	"WpRzstlNVVdCDtEGCnuvhJfGrvcJj8Q5Zr68CrfDhY7+wekKpepliCNSn66LS7jvuPbzwf3L/hbNnXXH",
+	"osamjnnz6zxKRvNG3ffa6WhddLGG9E2wt5I5DldoFmMIVFvqkppO/yGoazS1XbOxjb1IdNBroCg0Tqgh",
+	"as9vKIt6A/SKywVaEqylfwEtlS/ZDVPX0I4EqvzfTPtZKhcIo5c7O0pYMx2Ol+37aBdbLHpft26drftM",
+	"vStB3O1Xv2V9KC+8/V3DcZLEq7xleLVWL23kFMOzsdOTWYF4eDbOeYfTJsMmmlzldbIGsIwkiwUZUP78",
+	"drcci9z4mpdM3HgL835LWR6alkdi30A1Bd/KCnCVl1I895ModWr7251xNXynAHGeOQzDrr+N3lbrD8IT",
+	"f6d5K4eX2ta7/ZIDZNqHYxahervuJV4hQaWu2ym5ucmbMO1+mLC5LXz7xs5FQTGPGFVJ2/fD0I+srVo6",
+	"b4dW7qRPhWITs6LHajz0Vt088vcMx7nt7Jkot79/uvhhXQiwdQvAY/36msjCQ7fjOb8laUojcgANDYvu",
+	"5jTvVT94cMBohaZsd+/VJ9VuT+D+gHLipp696bdgF9UboMOUC6HL3KM0i21MMkALhZgpqZR8SKCesuKr",
+	"xp5b6ZJfVGEiEdTPgQH3le4+B8JDhbdB5DxMnAqkB2jqlD4drClGirrkRvz6n/+F73Q901//87/mYQJV",
+	"TdXTn7KU9A7Q1CmZOMh1vcbFlLpVVr52qyvCAFoQKzX3PUDDbydOOQvTttLJQMG1vJUAgFo8xXGywDZH",
+	"REHVRlTu7pXadNl04BlNhazOC3KWWAlJlijhPO7lLJGziCwxi5TINKNQyN7oFghqjSx4HCkFuTu9ynZ2",
+	"XoQ/nF6ev//1H/8Nf5FpryxaFfKUPu8tEw7KCaqB7e9p7LpVL1FJB3ryZISwfA9bqP552c92Gnm9+BPq",
+	"XoF6rZO8XGx/Bui27B3kZvPKr1ZVR2/NOeedNOrae6XawL/rVII8p6CUXfBj/9/AUjPs/xX3fxr01cM/",
+	"PV2vzW2+Lor0NpHvYU66ZxXaIQhB0zejC/QcJ/T57e7zvFDs85/tP8fRx+f6ezHtOb2IG4lXGdKZ6BMs",
+	"ZH93s09CmiK5bXBMvbo+CSk/iTJk17MbnQj5OAKnHmuTemLq+2kqYysNKXqpKc1nxaUMzib1xaS7PlyJ",
+	"0QM9ppzpjHh/QcaWgWwUX86qHXts553ulNyIaYCm85sa3zJxfncpZ/N19c3jmN8d2cZDLQzN6n3L4z1K",
+	"U9e2iuk1VB+7aV+Yz1bX/Rh0bHKQWztv7TJ1gYu8HrKpCWaraHb3dnZ64Hw05QZBfrF8vmhmVF9/iyrt",
+	"tfK7LZtC69wzc5kPEDa5fXbp4OruFpUcsUTYtNUznfoZiiGgArwZC570DsD+bw8XZSxWEu60fObTGvvc",
+	"fRL22bIROpRBgNBBBQLdhXuBJYo4EUgL6lRIhCOlzOtvBuhQfaBr8YULyqBWsChK5OXV8LZroG4Ijy+T",
+	"ZFt2ZsMniwrhrTHIfOKN2vp2M1oNCzkJ1eUxrwNNKweHfJlgSb3hWW++He2jTECJHSUl1N1PDbefRaez",
+	"icQswmk00etqCCcV5i27fERYVM/B87rHxZGlDT83NZ4oiZQuMOprLnsJhN/vVPEsCcRnM5JaguKMn2Og",
+	"5XPaieC6FYyn4V2wOaPpdgvJu9IvwMjbXtl5vYZ/mzPKAtLv2iCnbdBTrdXWjJ6mIYSrMPsiQ7Lo6Zqd",
+	"GBxZ28u/FUpVFIly5/1almjeG6WaWeF0/NDcVPOkADqVvNs6p1Q7MRRF1fr+oK2jbMMNQDMaSwLd/GMT",
+	"aXgvjLeIUJ/UnIgIECN32sKbCtmaytdJ5+a6zi6i1Y/RWazvOrwtWFO9Bm3V/rtu5c5AQ/czpdFjSeYm",
+	"8KrlEIf2E/V5ktXhfHt4dqn7ELsX9O8ZBj9/mX7s+bBnrkdtuZ43SVbEODn1nV4MliSi2dJfFW7pjTZ7",
+	"C89brv3lG7quj6cviikkZyT9hme+GCjW11YofbngZWh6PDkKdOApePPKDI1n17HD0rRzXOs5XA7daOk6",
+	"m/qJM1/i7V/VY2sdSO2Vx1IzKF2vwQhNOam5Z91ziMBSKJQfyIZrMKwgvSUQH7768v0GH4cPgZ0R3oC6",
+	"EJ9lacKFgqgSZjJJThNJl/QnoJ0aOdwnwzAksVIzeOo+fnN2uWkNbzSKV5vVZDr3sjke12mnfksjivuS",
+	"iBj35ct2fUiqdv52XYi+fLGxCZFzWUyTHug/pPsQIbFiEn/obWwytHbJbcylqDv8doJmWQpR47q1EdIh",
+	"Pbt7DQZlUehy1hwNRuhKjInh0/2E8/jpLKz5bu9hIhhCPW+SOkbvAdpBv/6f/1cpgKAxwb/xB/XvwP4D",
+	"/fp//j+0WxeTINKWhU4bFethtPZyh0U7jxTp8aL/vV1Rro7modkOMaoQrmcChVjimM9LZ/mjwxzWVrFf",
+	"W0DYgG9zmW8D/NKLO+vialuBB64DaJaUyfYFkvPvL9R3G0m0iY+1Wyh2XTmVd+turp5qO48qmc3UMA6J",
+	"PuGTcEEgGz/onEG0bOnRCR99IGHWYPi7Iatab7UXG63QUCJsMzWsAE3NFdgdrIVMUZhvi3t+qPsbKKLG",
+	"GXmk2/5El7NqZzG3NDe0qLuaV7mvGV0+X8j2wWsnXObGYEfvqrf6MD+sX1NtLNtcukUriiTGq5NaK9VJ",
+	"jMObzcEAZoEtd3hRKZtNoJpR0BEw2Tsvgy0GGauTLsqrPTaowlamu4YFWSNepeJBu/oFOsK6oWFRKS37",
+	"HonWFjDFNJsOq74tr1GkCLLWkLP17EAqEyRMiVSqhzCJc9VMh5AmlFRv3kaDmKBzRtl8AsMfmnl9mZJD",
+	"BBiMzAdmQZCTrzOyuxEJqbZBQQE1/TpOCUq4EPQ6Jg0eDkBW58rWnVbqhUtB0ofUUtDLgZIe4yPhJJ8u",
+	"iVIaxTMEl0d4qyaIpUy+4UL6l7eUyRkW4o6n0TfUVz3mLRwamry9OEOJedMfA6yGMibeOjlWvyowNGrY",
+	"d+R6wflNm2M0r6LL8+PiDP3nY169TOO1u3NGNCUVbSKNeiwGcIqQTWNDlZ9f7Ozs/PqP/37+6z/+G1+H",
+	"DbFS212tMUuybWWt8t2pBPorpEDFG6gLaGIva6/Er3NqYunwlvkrpcvoJxLmViVKYKhcxS5AOF/Zvnor",
+	"5bc4tnXiQdxgKMQp5F9JkkIzcoKG8KLuxHQO/lB0nUkJGdALLggKYxreCIcCCE2VqDyw15+wMF3lbbd0",
+	"gzISLjiJ0LU6eHRMZhLxTAbQ3BC+UeIbFeiGJLISAri3U1Eqa32Ag85dSiU5ZfFK58t4KImPAlhzKzjK",
+	"xILf5Yb+kDPBY4K6Tmoajv0ZHO1I0mZ8WEujupe//uO/e82kal+dDkTdKtIbEYfuDtBQHxp0b2EoY2aU",
+	"YgqIyFe/mmHhRHkm1esac0iKUh6TQIfGzTJhCmtUux7vNFDMbVi/oo367pYoTtMpUhbyJWXzvkvHKheg",
+	"NWpuyiCto9oWZKkdQWqUBtywxAOLpjM6t+HZjJBIl0MhLI9hsN8aWvXrf/6XQ8ECpMGknhaA7vn74v3m",
+	"EmCOE2tkuk2nUeDW9sfgBhw+E0iRC2DjKYnxSldaXhBU4gmoy+WCpHfUJNHpaNhnIijqJ5gA2QWGTpOm",
+	"foqVDByZagPmHqA4J6q6aDB8lQ9k04UUqdML7i64kAEynVEjIAS6rKRDh+tNJNsRs4WRkKpGBk8Ov15g",
+	"XYjxUXXr817iD1pX/fKLL158EWxQcsGoeXE8cdWjXIwPOhx8qBmjQkKfIcaZ33CSNQtcFcUAtm+Wu0kl",
+	"mGTXJT3Se/O2UaIb72BVxnhsdUryhIZeafShipYeOSig0V7jcsF7H4nwMQ+g2WYTdHRws/nZoHs7aBeG",
+	"BRNAMphhGreoT12D6iZYXtgpKyByvUjVxWwUdXya6SNtbdN+LpnQ2HFN2hYxaOSLZX7hsGyIVbe1xZkz",
+	"e84kJEdZsRItuo11rXHb+CMK3FeMWo3juAiasfzHHmozUMsrhcd5PX93efoXz+IeAP1T2+5raLqAedxY",
+	"WGIdurK3s2e7bc2g8ZbbEHyBJUozZrzrdzy9mcX8btvu51u0IB8f2S7kB4iCtaOb4FQiPtOFmE219jhf",
+	"S1Oh8qJd04a+os7avLB0C4TWL+X2xF3HDRTyb0ajhoiBa5IeWg9tO7txnfF7O3QX7QQq0pZwyDjEa/qD",
+	"bXi80Urtgu2cx8Qaq5ta2uUBRaBfw0sNa8x7mLgRO2fnp9+NJ+PTE10vcnh4Mf5u1Ak6ecuzooKkN2qN",
+	"ypg8CU91i77kHbsKrNmEcYfw5v3Ipr9qjttYxIWsqRBVhMHv9r/YKSU76WDfo5MJvNor0lw0Ux04/V8a",
+	"86hMV6Cg1hXIOsGfMDMxP+QK/VGPFURwtTWjcS0g+DAn/SWgdS3P6XnMKfesCuCe/1tiWxtVvJW2i8Jm",
+	"JeFvnLLtKFQjNclL926kXg8hEUoBaDVNBaDmO7tMs4h2EB5G0f0uWXM146J7SwljKJSfmVG301SALi/H",
+	"R6ZIea9kHdkA31o7eP/dVq8rvoqFoPNy6sYpI4jP9tEtJXckDRCJqORpgHC01MWxLInVL6gH8AZ0M19S",
+	"1qjD+cByCc/ztBJB0keBR61VuHP++WLaIYKNAC6fsrEDttZOPFfYoxkmpk+spzsGnpOJKa/oic3iEse+",
+	"nypwsKs2MznD2jHaweQcCvH+oe7H7wMBW2JeTvzqziPmucdduHcO8BBUuevd97KeGRmx2mN3vfY4I1hm",
+	"qS8EoyjaGYMh3GSCqSdnKYXquzpBWucC5QYzkAMgDFX0KuFTNmdD7cP4WATYkApFSqyPrKrevWr07iwl",
+	"Xl6oQ/o23XcFwmP9psM/i9Ffe0dvFBV9CONMUYP4/864xDYTIcbswDSfgQI9Qh2B+tDnxV7iD8OEfktW",
+	"wk9q4PckzmHc9NKhPaCmF94WFNRDteq71YjiRs5uh57Ur4nmCNKKjJtVjCVZ+nCofs4miHcrrUCv5F0z",
+	"EI5Mz3OvOcjGTm6xHTeevsaSYsy2HhAIyKY4Ij1y4K57zZ4B5PU9Z2lKWFgxgV1OjrYPiy9Lw41h7Rmj",
+	"sjzb7eHZZX/Bs7TTtkMPTLdmr376u9VetyHW7Wnkgs4XMZ0vZJNxtOGSLTmTi3h1tgWcGw9rRXC6zVDb",
+	"0VQnJ6uiX62zCVd5h07TakTA4sXhEv/EGfqeXCPT7060yL7a5j6W831a5UOsh866JLBv+F2pzg1Uw7Xf",
+	"lBKqqllggZsk5pNJiu6Sawrybz4Zt/5DnbWbNrVevKsf3uUEjbCQqHsyQN/RdE4Zxb0HMvVzo8Ztx9va",
+	"RIk2KdeVPjkeGWvfdKvO/wYH4TbSVVtDxyTHgaJg61ZtTxQS9Re69M+DO+42F5Fu0brEbYliehg0Ni9Z",
+	"WzhkXWMRH7zWtdzJjEhYApOe7ZkoLdkE5NzaSrPeJl4+ferQNkmHHls8dUqpekF5nYU3RPrPQXcJApc6",
+	"0u8N1tQEuudZtmnnVTtMXd6pCNlrZ0YrhrHydd0Smxu5TSRB8Q2U+UddHYIgF4SmCJIDRG+7lpI3ZOXt",
+	"45m7AODQ1Wze7s2C4NiW7+zCklKuzunA9iWmuuaB+n6JJUlpUwSXDqSttOK9Z2zpCIcLD8j0FEX/UypN",
+	"B7OXJUO2Lhqmw3v5DO3uKcRd8pT4O3gl987c1jnbOoN7m8Rnt+Rdg3OLp+0JEpyjBpY1YltHrzf+tE0f",
+	"rdodATibNIv7ttQqk0KzybaUUNyvQv7EJY66zb+tyLkVJRzan4rqf42k0THAbi5MtY5kvsp/s7OKGhGt",
+	"OHZazLhtf3q3suQ2HqQnrBv3KFTGwS0ou48pc482r2RWJtp9INMowTQVJUv7pBJidmDiy1Iis5TlPdTc",
+	"Je5Wcd8XrjXjaUiKxK71ZYdeFy9DMU0YTuiSNUqk0tygJBvMkJrI33WokTRa1ap8G4ribx4PhK4iGSaP",
+	"R0fLXehDt5Bo+/tQ7whuSEDpagYV4uViYKkcnFnreqp2//YUZ6ZKWn+JGZ6TCN1iRuO4VF2AM/TdWxFY",
+	"x6smGYZYdCcvnr85nPQeIAV2h99P8j+UnJGicpH9HlL01pae+e6t2FpU1HQPLXgc2WEsEYLdDFoQhe37",
+	"SLRpT2BbE0huSrQjyiR3/MSDzj0xzIcxlwLqMEIrrLquDLkGp34HzEXNRah5XlEfpqHR6n3CGds7q7cK",
+	"jhELmrQ3jjiwept/vs6sW7fLUCgEYaLkN/VAEpk+Ji/ooT+7DriBS9E9HR8dQhuZqV96fpQ4FAt2F3wb",
+	"0MoBVQ3Bct+eL1DgpAmK9w8NWOfm3bCNyR2V4eI0nT/Qi7kNp9Af+Rb2V87I49m28FbWb81/vOfmQ5n8",
+	"9fo+oIVGmKVUribq3PQuhtGSsmHm6xk3PBuDnshnEGXoUh/t0uwWjkyqPlgQrJmm3k3nL/2hkCnvD8/G",
+	"/W8h593eXfBhqe1pb5Z//lKLabMYrcfekNUzUV6RCHmiBKNbkq5cheC+C3tFcEpSu7Br+Ou1vcf/8f1F",
+	"p9b6VVGErvpgB+VN9kzHrh7SA2g6oq08mdD6HNwhwB14pVjLQsqk8/EjNM+dcR9dosIt2mp1Rdgagprb",
+	"qF/uP6VL69nfdXnWK3bFRgC1PLQSmoxkyyVOV1M7gw6qsiF+efyn2Wl5TLWcK1b0K8MsAt1e4nlRzdX8",
+	"+Exo73KABNfFg2DFOJRI/S8RkMhhGiC6g8aUEXQNjWzJAE0yaPM3y2ITHCvyHk2E3ZKYJwRNf46wxAGi",
+	"UWAz/oIrpqP8Pk4PEElTbr6b/hwRiWksAv3U/Od9CKUS9CeBXuB7Gn2cDlAewwv2lSt2ndFYohWRNlj3",
+	"i51dLcFNi6H20cnpxfvx27Pj0dvRycXoaArHMbQI/Ewg0wASpwQim/Ny8ZRBduDLnZ0ATc1ip+pi6Crz",
+	"ppJ8glO8JEqbu2Ld6d8zkq4G4FyeBmiqb8VgHJFlwiVh4UpdhmkvQPCi83Hl0G3lzCsm8Q1BdmBdlrgo",
+	"RzzdR5luMdMLdKc62zJjrlQz6dbM72blZjSS815wxTCLtP3Hiou2PrLQCT0bau8Hih6wPK3oipm3bIdd",
+	"k7SXt9ID6CsGJvYNJSk2DYKqMC16sJCeSA+F4yGOY6VbQ2M5yq7Y9EMfKiD31SvTABEGCiCckq69GkUx",
+	"uVMHfE1mXJ0zW6EFZpEaB4K5u9gOe01ifnfFqERzIgV6ufOiqEgLaJVje28fTXVUyRSpzYoDNNXBJVOE",
+	"Y2HFXRGY4rQCgK3gF5JYFE3foJq+E1JwgKZA/M0oWm0RljyDgQ6yu0RwxYzcEpRtKyKA3FqTxWYOMk/F",
+	"TXhMw5V5mEVUopjPoXL/FdPGdjFAU5zJhZL0QyVkTZFCQwFwE3TOSNSnzEDMYIACtJO+6R7dFVOXtBsb",
+	"hQCAAA0g2Lz0ngiAhooAzlrBTRAwEkHL3EBNYfLfgPopYPQO0DTJrmMa2iUyXtLVu8W2FRRL6QzQcFlN",
+	"qr3OwRUzpYoAxnmGA7Q04AkNRQ9yWjWe4ND2C3d6vpYQls8Uul4xy+S7PAX8NRnP7ru9A4QZHGpjbDfQ",
+	"p5c7LzX5Kg6HcravAD6tcNyp0jI1D1TMZmh6LJoPNO+dam55xUDYPqixjauOZravHNZ61ekpdbl6dyEv",
+	"wli+9YEo2mLqGpfZnpGQpjraSYHUsG7b9gdA6wsuvmL5Ll3JpT8+mpqeFl2tXas/DgAli6A2vbY81Vid",
+	"jrhiL3de9AJEYlG8+sx7RGqd6hTzxUG/+LsqpiuM2Edrl6nvgD5tChRGjW03D6nx6pVrLhdXzMXlBRbw",
+	"1PY62UeEapxhBFGmbYkw4m7eiGNli7fHnM1zHg/RZQCWLmz95c5uzx6/Xgak6cNesbACYWAz7iuCIVAO",
+	"dWXhehSmPz9Lg3vq5HOjrpo9MKY/OmfgU7pinaAT05AwQYrQ/Y7SS1JKJE4hd03pnXmz1FIVfCe8vVMX",
+	"nTpOGd7O7mBnsGOSchhOaGe/82KwM3hhuiaDDG8bMuCE9m+M72pOvF32ZZZCh/nYYFGgWKU2/+puNLf8",
+	"hkQOOb9jRduaEtXVJ4TDlAs9YIlY5r0fBNK3FJeIAjSSc7OMOsdUSBvaprZmRY/GTnPFK89L5EOTg1Nj",
+	"v+l8fKeUIpFwJrTCs7ezo2spMklM1bGCvT3/m9CGSS0omHr2LfrdjQzbhS53lfAAEw/WyuoxzBWQmo++",
+	"os69A9WgbqowRCI/wcIlCRQid0p+DDovNSh868lB9vwVzkPt4ZPdzZ9csqJprv7oxeaPXvP0mkYRAeX5",
+	"5d7Xm7+44PwtZrYLI5j8vmizozGTJGU4HimBSX/VYlMnXI6VKr8kTOptfdFmWyZw6JIV5gJXEwfEcnXN",
+	"H98pDHLV4h/fKRw2+pi5KcXxznJG2rFV5H9UmjtcpHdBx5U+FTq5V1h36vSV0NZ5TIpzW/nA5hqWmM6F",
+	"UT3VC3c0jiG7SOhaHO5MLvHOm9nXCd/WREMv09yZx6casN5XPFptRTA2X+9ylpjnHiuYfktWRScys5aO",
+	"a/Ex7qQKcdv9bYhb201H25CyHLWwQMaOfYCmasrBjZIhFxxURZeyBaZkDci+IPdSYTTw3zvJ23nZigi9",
+	"5hkzU7SgkYeczWKqzZgvd1us6QyvYo6jC86PcTon+rsv2gAg7wrxlkQU24DGz5S8mZIbKruGxLai6SZ5",
+	"RC2mKgk+XxKJ7R1dLxLO5ymZq+VoJR11awKiEQ57eRs9CNpJSUiYtNoHvaWyKPuidRtT0sUm7Vd4yJYk",
+	"/w0xYuJbu7N/TmlxM0HNAdCSog6rJ6wFfji9/OSMgbciRH6WFv+wNOYNyYVFtCyuzNaSoo+4gE5vwljW",
+	"Ehdw+EOChKwUC8jNTzVqw1OH4IB9INfv4Z0VtKoSEi8TbaQUgocUNNMHEZjvzKaeQqoMfm4Q9CRHOTAb",
+	"fVZ2ZY7bqiwNBg4hqvoK/0CEzewTOqi0Fxa9ePVPJ/N9pnSNlM5eD3v2D6ZySd9a99sZ1Ir7k7sFvIbi",
+	"AFEWxpkNhaKp8cUoCCJJc69LQdDy3pelwsdNRrR8GWd2+dsSsb+Abq6h9sezoFX3/xBrWsXh4Tvjz8LR",
+	"b0wyypYx3xG5pKCOHs0a1XrzmDCVYKvTmfaSZEYZEe7dzt1lAVzz8m3WBnin5w0SRErK5sbG5/hgm5p9",
+	"+41jtf0+AjW4n2WMM9KCENRXnLdYVqRhu091b16vOuQ5uNKBaMdlfUi3SXPR5TeAvsQBqLk9BBVZRC0O",
+	"SLu1ZzGWaKpenOYREdKWqUMxuSXxAL3icgH1APKCC4M/qvWvTo/b0197Mo4J8Hcv0/0xzHJ7bT5OUh4S",
+	"AW1ZR9Dh7l+Mo1g/SJ1WbMtSTGGXJgnz+XUW3/R1gAuEmnr5jq7sI9AyiyVNYuKXOSlDGAnK5nHudIGW",
+	"3/mvmYDIORNHUDAok3p2Q6ESujYPFeFmpgk7gK7ObV5l8Y1OBn4iAfQpnDHVhRabWOOcASmDz3LSpGM7",
+	"IIEATm8zld75I1BpFxYii2Vbqv39goaLAhkh2dBkSQc5bnU1FvYgHIZLNFMK7u+dsH92nzwprVUIZzDl",
+	"UYR4XUGrkeD+bP41jj5qQmtJbyVBi6RLrPYSr0yRAGEDFqsrdIisMXZqH6Qht5rOknI4pQ1Yvc4vSZ20",
+	"NpHVOlWt5fQBgYLeyGBTTLBcFBbFHABbGRKDP6r14NMIqeYUjZ86D583j3NU+Zf3Rf/r0LWjRpJ2T4oW",
+	"tHC2lBqkgb+WkhSZPIHcKln4ZH3kzO97/UyFfqdUyHuEn90ff1Cq8YbIxyAZ3tiQcoHIbRwbopBinMSC",
+	"elxwJTtvo6fiX9ZF8TS+ic8+id+ZT6Jyi/y3+B6OiCNds6DshxigS0HQv0fp6jxj/0txUje+IM+D0jeZ",
+	"srlP41A/uUvbwOR1nSHFs/N5fIJIbWorEkACYSET6KV3XAGgWialXqVtS5Kx+X0nMfKTez7u4/Jo5+tw",
+	"/FGKaNW8HL9n98bvW2Yr4la2s5gdpSuUZgx1p86Vnfb2Tbk3OyhKYdQDxLjivHOjbmp2DAR/b2fvdw2g",
+	"ep+jLbidKc+S9xFSu4eGJErZTnhczejiKRIyJXhZM9foSKHPbqTPbqRPZwLwsOnWQoDfdZQLE89/xkny",
+	"CFZMW6XBE3ckBuiUxStPFvEdIykKMfMYbkULS+YmucJlXGAh8BgQYPef2HjwT01n4SD9dLaKM1Sgo9Hx",
+	"6GJ88gZlTNIYMKicFj7n7LO981/Q3nk/YrfRxplSAk5rbcnUBZO1GTMsoaaxT9QTatbZNP+o9Oj3LRjf",
+	"04r52Xr5x7Ze3o8AbLBYWmnnObnV6AYyfqMdcyQkvo6pWChmhL4n1xMOpShN6WB1j2eQaYJjKMxXIiEw",
+	"hdEiKJsP0GUyT3FEBPrm4uIMSe4MqKQn/aZAZ1ksCOoeHvWgkTk1JbBsTcl45Vb31Puoy0oTGMyB1Qhe",
+	"3IpCHT0iharUI4cIdlLfCEQfmUp9kAZehadosPncfCWe1uBTpZq7W0ZLtiR2cEyvU10BsUbidGFDpb2f",
+	"pVzykMdi3xrKLEJSgTKNaDqRvsAynXFvmuNDERRBWAQ98tF/TE5PkCQfJJqpyVFCUoPAXVP1CopH9fZL",
+	"R9LVuKpQ1ZwflNzShcpuvhLaFhF4ztkk2jiDlZq9wkrDmOpAZrVIY7Y4cBv8hzEXROjpTALP7s7OTl6x",
+	"qypsWje6uk4JxEbrUj8vdpD4zC7+sOxC0zoPrUC31EH/R+chMZ8/LQeJ+fwe/AOKfMGdyFukJ1wjvalr",
+	"rq4/TudEes33NdZxzOe/F8bxmsdKq4QtUlaArYErzOB1P2PQc/v4QqVxR2ZrasWQkSE5FInQ7eJ1hcjI",
+	"krNYQ8q3FKmL8RYLWdfju76KiZoySckt5Zk5Yr0Aki4pw6afgT7cpiXYzzsekK8BwMTqRwqLoOq/5GhO",
+	"ZLGKpvl41NnqdPOZCjxltlek8RboMX2z5d90nlJZeiK2f8znvxOmr2gOFEct8/0B+t5436b6Uk3bMGI8",
+	"k6Z4FDQMgWKrn/nsPxGfBRLwtFw2JWLFwuashouUzuc66xXR5ZJEFEuC3lB5moBEuWJhHrHmTBCglISc",
+	"hTS2PQXy2BTdIiGvjBoRQVNNXx1ndO69TLigkqerOiM9h8n/mPahJ82X0IBZkyShXzDyi+h8/FeyoBuU",
+	"dQznn83fn3MnnpSwm+v2tA7G5yIhYataLzylc6rUFifYxBrpca4y1eh5Jsgsi3W6cxZRU4IZpaSfBwxp",
+	"or7kkQ5bLkjgpmhlCI75rVSgf2rrfhGqtG0whwcvsGiOR/oseP7TRDPbQs6lw390wVMrMpsMPKcJYY2m",
+	"HSjlYO0yhY3HqEjGSLU2ncKt9uKgfZLyuW5RsCA4lgs1qbaaC10JYpjO+eERArqeN8naYOcx3WX/kGTu",
+	"ifRyDZJPoZqbrrOgm9cLngVadW9S2sMFZvO6yn7xYFP5Z6L5z6StC3vBH0IooeNEXzfa2CjO3UE6t22/",
+	"wosuN7YVkBsOdoeptNVqYJYA3S04WuKVeQKVoJeawC3ADMzmCOfsIKa3RAzQCZdKspN2jjzAuEnIg7nO",
+	"9Ib+SRJJNpA3d8fbZKrCF6hb7edlA/MVeVpggabFQU8RWSZy9bli/O9NmHL75TgUwW3qIdanlGSeez8h",
+	"cs2l72oJxjYNCgyX6flvvhoEmuW4FGD95Vcz6H6Wf95b9AbotNZ1Tve12YpITJ6CSDyJfc1Z45ip8/lY",
+	"7vL3R0qLeBiJAuOZbuD/uSrIv3ZRdadFpa4CWqkLWqoCOnkQcfTUDMkiKk2wWaOwpJP8oFuZUQlBTJ/R",
+	"WJLUdhVL8Jyyak1iBa00Sakg0F1MF/6E5prQssifN6smahcNdobnBDHt/7aUdR/t9pr8vXhO/L723aBw",
+	"d++2cXePJVkKUG3UoM7kX+wEaIk/7CvtZd06JvSnhrVA53n8wSxmZ2fbpb2GY0HXKxMfpb5A3eHZ+P23",
+	"ox8CdHh8ObkYnf//7H2Nb+PIke+/UjAeYBkny55JNpd4EBwU2/H6ZmbHsD27eZfdt2qRLakhiq1jN61R",
+	"Jvu/P3RVN9kUSX3as5ZNIEBmLZL9VfWr6vpsQ/fm5sP1eff++tMPbeA66NRNFz+DvLlZKEQ2D0YXzdb5",
+	"7WX3/rJNMfWXbfh8c4H/fXv546f3l3XD09vbjo01+nMzwMK3za/XmwYBaCOWMde0NYj4F9GPsPPohGl1",
+	"Bm9P3/7x+PTN8Zvv2t6/709Pz/B//7N8q9GhckFlsjeY0mUcrp7Qn7wJ/en+7R/OvvvL2Xd/WTEhHofr",
+	"TOcFXkIyFDIgs66E/xRzAgQ5KABmG2I+M1ogWlGau8bzSl/3JduKLiXm0Y0F68lX/H+bxFYpYs2lpybp",
+	"I5+dwbPrix3E6xX3pOsq4YoP1VpQ7YoaV5G3oZvkgeSn2pgw99tU4fGn5eBdAOOLuQ/VR+viz0XEEjGc",
+	"3/0IMiHLOwn+HUCCxthAC7eTooGhZfiwDYF6OIJjyPRi5M66IFjsO1+pDB/Y93hs9N9/uv8M1IPZ1A30",
+	"wEYXbnThRhfetbKTJ+vWKuzUPtD8iz4x7FqY9uK2VcrICbO+ywLcMQUMQjmLI8nCM+i5AXrQQvM+9hWC",
+	"RM48l2QiZ3nC0BHqeD0iir+aN6mwC6Kn6y9PFg6DlmZ1RiXz9EP3rjmOngFQGhS375xO7vhCKAy8FHRi",
+	"xdUxrVkwMtLoHQxExA2B/fXnA1znMQ10/HN6evqHwFAy/ot3AvXw8wE2Mu+YgY+W0uFvzQ3jeagIFRJ7",
+	"B/VAabbETperI+Y5obQIbK+dmEVz/K/KPrc73yfucFor1IR7QcEAQoY4DW+Orf8M2/CH07ANfzkNC2rD",
+	"H07r0inoSzVaA73mlIb/NP9Bf/rLaVijOLzQmwkdzbo9FBeJx4X+0GY3dovnd/FYOKxHMV3QoCISen6M",
+	"DbuWegaoimbmyQH/ddvvq6pNWLXt33v3XlCm2CsqnLmw+l2qZ5ZPoeHeZ2V1XMYwPtuWOGK9OKgSD598",
+	"Nf+3ng0SO6KQkouBCX2Z6oJNcnHGlZrBIjWvittc/Git7ZEW0pgey3ixAz40Zsj91gZK3ONx8O54EkQy",
+	"DU/YTJ3kkcOqPufxnB6CuUwT6P50ByzArtygJCCfUV2OgGHl7wehDMxcvr9zQVmqA14TwuvuR7yAYCLn",
+	"uZnJ393KKvoC0tDdmerSmDuqEN+0kO5Sbp8pXLtd1pLsRLPheGDZttv5rFGD9hkmLuKqzzOy2yZn0Qt3",
+	"X1JhtXd1eQ9LKf7kq0dsv/WaxMemKuuLCS1zmO3Dtbm4uTjZDKipsLkTKMida90razhKLFFJz0c8GFPy",
+	"Udb/nMVQBrgKBq/USWcqB5L10onOC+PkBZjrlFPRKKaLiG03esNu99yFPlecbaOsvhpYMsrtUn4vJQ1t",
+	"hUgJD3msBYuWaLVmKtroeglL5jSp/LUCVuY5BXUo5I33PKP1/Tmu0jWzBzdQNJ/jfbp4LuviVR1FvDiQ",
+	"apS9F4eqOZwFBUTaBUvNNyNzdz/5quWYx/XqnRH1xfs8uJd9TS/D+rZrtZLGw9QeN3y+/YBl2f83FcH4",
+	"mLqoQyTiMbQU1+n0cxIdURdjSn1eGDCQsZIRhwHXwYgrEDpLF/R5Ga41jGSEhT5B8SDhGlroGouYHshk",
+	"cqhgmog4EFMWtUvejkMF/AsRDFxf0O9mK81bMhKB4Opo48xQX5m9t/u20gs74tkeHyrAA2rntQJxx3D3",
+	"OjW2V/PCUg13wr584PHQUB1mLyxqvLtqsAuQXK1A1lFV67/vPv2wQ7Jno9fVItAvFRWyi+x7qOrOZQ3E",
+	"mab9SARVkPOvNOHbmCXNe6DSfvbEUutk17NOUkU5mYyNqINrBAk9h7/z0LJovVnSDHrnjflirJNmYeva",
+	"J3HnGwvl41goF8m/sVE2NsoXb6MsY/dTmCrLrLWNsbIC7dY1VyKoNgbLxmDZGCz362q9nOd3N1kSMhWN",
+	"lrVBPZ7Nkua1ndUSwWiZ3XIRh+irCDM1JdHpkR/oibWulN9RPnx2w1wjCahCWNQmwfhPbZoMQ+O4HiEw",
+	"TGQ6rRnGPXRln9lilKGoTaii3gm37pENPp4fL4S2kHRdD+P85/z7/AszHHhwdvBmhOShDSMfnB38v9Y/",
+	"T4//8st/tH7+uUP/OvqvVqz+nap/T9S/1b8n/x79Ozw6+o//c/BaYrMXmWlzY/MiK788EdOo0E8qnh7b",
+	"9jsMpluYYa7Ob4y+bkh+qf3l6v2lFx2GdbzS6XZGmKtgekMjvhTry1UwXdP2Yra7sbw8iuVlgd4bu0tj",
+	"d3npdhcfrJ/A4FLiqI3NLVDGtzVtLQZCG0tLY2lpLC17pcou5fed7SwISJuHhuGktjKyGBR67qFhhTmu",
+	"UjVfSGjYwrlsfFtfoIgmNKzR9Z47qj62eWCc9Vg+fuCJciaCeqv1iEMkFAZD5cmyXqdm9xVKfM+zUzNl",
+	"lCfUVBbFA/415EkH/i4TuHp/2Ya5TNHIMMgqJCU84kxx7FcR8wh7qXKej5TtMbXXY9o9WRmgdedmnU/6",
+	"R7fytVRLN+da87lMw5v8mXrV0lXCYDMz8jCYHrQP0IewVhWtG29DNdW+qm7fmj1mK2StnpDi0eB7qQzB",
+	"tw/4GGc3Nq+ysVprbrRRZA6HlmsojM22lCsj4n6euptKyJOjWsv85lbzq/eXJcqxNNUyv8k4mtePh++d",
+	"02sHVXt0273BG8Xt5dXnD93bg/bB3X33bx8uN6mANiCah26q5VRE0qhJkynTWB8rI++Vs2Xu9ZUtel/e",
+	"zaXExB/EZl3BloJYU51hn+Xl0qPdQWYaeDweIT4u3kOoNUVVZ5uJfOCuvUDpGsLA+2Z2Kcnif100Mzxg",
+	"JaVFoXaBg95loL0f7uCXh0VVJ0Bns5np2yOOGUe3siGepqFrA3e1cEdkVokiW90T2qv7reb23U1ArVIj",
+	"r+CbdW29DXw9KXxtZgn+acT1qEhywBLuCMQVHLNHQk2Z9IiLBCZcMzNHaMX8wTb/p3weddTYjl+X1uaD",
+	"Rm6oRNVnY9txu8YyfGcoUmEmjEwqLcPVKpnt38/jIJlPzQ8rVDMcZ03N7DlYkSunusSafOfvkXVHrm9S",
+	"fvMSQbBShbMI2MoI5+gd9U+N1czILwQ9HowkR+E6efaY1/Ti3++OZYYeH09dLFyR8TvHrh+aWppnjG15",
+	"WJx3T8MUYTnlsToDW0iVK5iNmIaZiCLoc9fTMYRWpkhkoEu9X5ka87Cddyl23R75l6lIuDqibpBMQdc2",
+	"iD2BW47hE/1Ua4kKLtNw8+nuHt8PeYAm1A504ery3rIrC7Rqg5IwYSICNVeaT9QhrUAFLI55osD8v9RZ",
+	"J1oWz/VIxMPNWkmO5MxqulmLQ2qatlQ5Nipv5pLPtO9ddOSVds1C58zacG6ZDDcvFFlqJ0704jKfKyOu",
+	"N8mKfnv6xz9vkxaNle5HehJtUUs/kPFAuKxbalknk7ZVP5COyJvBYoglti7lieGAVBnyZvSKYnMRD2E2",
+	"KrbLfRR1AMEtl6iuc8CWy8UVCQUTFhmVCdcQaZ6Yf1CZZInXB4+bWZRwFmKTjNBoasTBIQlPt3zbO7bj",
+	"aeOPcEA/yByVZkw5EMnuMULlE12cj5IdT0w+ErXg9pmZ+JvSBlfFOQt08h8xyBWW98vN77UmwhtELcd+",
+	"eD08CV5z6UcRzksS4GsvGml/IrTKZRw3B5aQtHFyxXL8lMehYeXSxLxmACwGI9FPQXGlXBdtkMnwWM5i",
+	"bLER8c7P8fdG6cRLtBjGhkqUiIcRP04VJ8h0gqEoeFt9c0kFLUulMtpQFrbUiYBWlRxBplSqgtDMrvnZ",
+	"o4cKgjRJeKypgKhQEIx4MOYhsCETsdJVlToWGqy+M1vR+8cx3oqOuzfXx+/5vAfKfJVhl+dJqjT0Of5b",
+	"S+8EEtBS5tPKTkEoak7CtE5EPzWsjjvBNIz5/FBhq54O3PvvJJxhgRLzoRkTGqHYBSxjVxQbbhLBZ2xf",
+	"bXuYwAOLRMi0wXsl/bsAMijTIOOAGxUGIVFoZGvNxjzuwN8SOVNGu2hRaPUZZLhyBEOuscG1MvdlZHmz",
+	"o5yF5sj/++7TD4aaBgioSAlkosG69TwsKx9WRbIs8Mn91igfT698lAemADotYcoTtDq0ujc3t59+vDy5",
+	"vfzvy/P7lR2qVvv+7QfRs20+WeXPfjbmzNKO1Xc72lLoZoyesR/05wVu95SAnplXr6ySPFeFjCTBJhqZ",
+	"p4N1PHvDM1tbN4YFwUC5Iygb4tCs2FzKEII7ngXkGR5RJrLyCwAVvGIkO1E6TdjcPVijBD+X5eSEFEpO",
+	"p8C/YDhZggxFttc4V71r9OhndaXZTic3D42YAh6Hjplek73KgHp3Kt7zebWFyi5wiZa+mYJeYaKaJnKY",
+	"cFVvoXLuTttFn2PsH74CCQ9kYtgwSKSiZjtZHSrrJCiqzxR6hlGK/bm3Gmx+aUCJXBvV3fft+m7chFco",
+	"X5+KX6eh6/Qh92ypf+byhJGiOkgm18pWlDpVy2eQ+XS2Gzq3zpf7IE2Ehjid9A39DKxOrGqmEZmnDxYU",
+	"tKzf/8YN/2+M5k0C1kCaJaH61H2jqd9bnfHVZR8VqHuTCL5u1th9kTOb5u7PuM2Sl6FIh4bKpoeh62F7",
+	"ZUsU+/QSTE8Ef+AKTawUyG5G9kIEMyCfsJgNeeg0fufrXQbRa8aQu/hwuL6AFu8MO21gM9WGYTA9WhbI",
+	"Ha7TDfgFN2Ozu7xLD7YFs1JWvaBBiOeEEAWFyqADlqWo6aK4BkTU2Wcv+DSScwMGMZ9VgACZ69CSSpks",
+	"FOgwEMPU2WbJBqegL/UIv+J6rrOpsEHpJ2MRhyfmC+R7jPiQBXMYRCzr0G7W2GfBeMaSMEsDwIZQHfis",
+	"OPxXmMxv0/ivOkmNXuHsh9yvi8y0iIdk6w+TOSRpDCxSEhI+lYlW0BIxcHPG6sgsmE24dT2yCAKz4zOZ",
+	"RiEMRBw6U2OXHhvxCGGQQYgbRvdOvLrA37vXHy4v2nDe/eH88gP+k0xHlxfmjnP5j5vr28sLu+6BNpc+",
+	"bCDd5yNBl/FBwjnVbbZfT7hGazeOQgK9DWM+1cCUbc5+cdSpCIQ2b59n5salQPwTeoeTlLezvVQufTk/",
+	"3tL2rmHRpJOqboI7YJHi7d2TM55NkZP3f1Z2w2n3lwQLuWhNOmQDG8W93s8k1MLqfyRKMotZUyT1PL7u",
+	"nfmOgIAliXA0OeLBWGUuC6X5FJtBv4PeQzbkDVOKhz3kKENm+HiPGD6zSs79sIgi3/cxCgE9A6iT4EPI",
+	"/sLaPqkaOnKvUMQS1nbxLOvQZHfErSrQuJA/d6Uw22KDnm8uf7i4/uHqyPMhIW5lnp9imZoFW5CTKJn2",
+	"y+NwKkWsVRP21WQgfys1iwCrVvFZT73iodCy+gZ28tX+y3a3rUuNuuHJhJnZR3Ob6aJ8GUtO5igCppQM",
+	"BKNYNUovpXKNqgO3fCgU+i2gxYY81sd9pnh45F3lUqUBvd/YqCKxL2Ss55yknZrsqjWVCifi6orNZFvy",
+	"pDVnno1yYLejWKShhLafbH5wbXUOJB2UqftQ/WwnqUNcUhIkmeRB5deInhcnWprKZ69ZFiHVs63l0Mq0",
+	"NWvzW6+TeuUsSmlreyUS9skRsIWW3uSI7XWf9FzQG/ZUG5v20gqmp3A7jJjEEANzaa2w7xWtPSIOojRc",
+	"eNSWDGhDLENbQVzZ8EE2VBQQmOWBsVRLgyvmXj0HxSMeaGXFtBYTFkFKcYBKJ0zz4RxQVQUZO8FNjgHz",
+	"eUx7wOhIFg8xa+CzudVHkZxdyFk8TFjIySBotKVERlGfBWOvmFkHLpL5MdoB4xCGPDY/8GOyB7qIZgUs",
+	"mrG5uebqNInh7ekpKRK5ZcEdzDsIImEO2KjLUx5oWLQ+4EDThA8iMRzpczJbaGk+wJOJiDmIwYLSIhT0",
+	"IxmMq6IP6RAb5Xs3yxzt4kcWi8EK05ylzac1y60hAmjGt+iwr5qvI+tWz5Bhh6Z9jrPukEGtd0SB1kjp",
+	"9jHHALf4196RtbS1yUqe2cXsJuR0eZaRe4W1DY1sCxTf60A3iwPJMnsoacBa9yjYGPqMuhOkkW5jONQs",
+	"YdMpKig205Qk6lZGtkfY6Pt8P8p3Eoeh9m7y+eaia+8mPY+Ne26tXtCLxNsLQadik8I+gBqxKQdGLxk0",
+	"oi1rbjDNDebZajE2uL9Sq3hUU9oJ2rfWqTWErgTzMBUSYpDkVjKnNsMFOabOYJCix5WzOJ124CdMUkBL",
+	"moyjOSoZZ1iEDLSc9JWWcUWi4ufMrubSFXGuv5fYXrAyFSZPi2vDmPNpdmpk56+Loc9242k9e/t0U8Pz",
+	"zU89EyNrX9+IPoXyTLJNoaNXhZu5KZ7FRbh6XAMQBvLS90u1qFGHo3lYBcXZT+nG5aEcICoAci+EaYKu",
+	"0PiYlL/CNzpLbEbIN9uXOHoafPQq5eN9snpZqLhRQ4Gl4cQvNUxtXVTcvGgIEueh2og8G7PXPpu9CI7s",
+	"IVMO8Eagtyq4zblFVYat5BcFnWI5XBlXmtw72MBJ2UzVeJ7pR4aQy7B2u4PO9wSotteeUty8W4/VcZAl",
+	"BpsCLLycaKrSPmwYTnUGfjwVKZmx0iyKYGLNYHibeZdFIwoFU54ogRUeDODG0jNYoMlDPd9Ip123rS7g",
+	"ycU3FcjMa8jlMvbybdbSCbB3YDZmDj38wVkfe666gB/fQc28fJtREwnV2G6+lSi+Ld1AUDA+RSDUScDi",
+	"gEdLujDi75jem8ZxZTUQaFG0YdsaZts2aOQI+nNQtoYIA/K3oKdJDGNMl1zou4hDbVrYIbfWgPz95fc+",
+	"XQtovzezkdA7UZ5EnFUhojD/DIqTNFZg0NiMz2OVF2jhcYiuiCw8vzGvvB5oI/oxwCbiLN+5DCmPi3Ej",
+	"obRM5ivTquk5EbDIc1kvVgnuwHWhiozVTbx6COjdV22kfoxWZ5GMOWaxkBF8IhVmkVCMKYFlXvAQi9Qw",
+	"ja++gylTKnPCt2Ghe0rb9TO7DtvZrdzwmfLtQghURs2JpBxDOkVc1jJhQw6RDFZah763+7c+EmeeOLOI",
+	"oyc1E32kpGgvrdo7Oy1tEMHaOdaZ+fwNplg/y4zrZU2AzrK8zTZg7x5ouc0FMciILJYaBgawVmV3Hjxd",
+	"g6AzrPdpc1rbwMdm3mND02O1y6wLzYU23kjXINBQ8VZzyDhym9Fdi6KtRl6jK9E+6ScOdja/Mh56pRD3",
+	"LPG+sVCuFZiXXz5GmXDaLUG/oDGM0z4n49VKpcEI9Pzxsrbgnnt7+hZcAD7MRiLiLv7NxpyJ3IwOLayE",
+	"7NL93RSPsJBPFg6X54ZSqBBW81kmx9/nq2pihJ+qFIC3yTsUBfAoCs1feLIvLq3xqsAASosoWocNbKoJ",
+	"1uZs8PxF4PnYh6YNrn51nqbrWGiB4dYeJ3l4W4LpjxmRGTUsS9NrXb6/a1Mf0O77uyMXkuxBr5hMeGiG",
+	"iubvoJJe8zjmt/aOhoDpHNfwIBhcXd5XITeFh+4zfD+ZZyrfjSUZ/u8rD//Z95j+tvJmTdK3ccKZ6uEx",
+	"lq0O/AIl1F0lQ6P3zaMoK5CuLu9d2gTGEBuma4ybjaPpGUtgEjCLF5gn8jWtX9/SKYA2zScT157l1FyF",
+	"vBJI5RL1N0ypQqSclqANdRVSK71qyUJbjFOuwFpuTsi9S8AfeAxsoHlBg0BniDXltnOQzD5/qJwDLKIm",
+	"MhTTLFPtz7GdlziRAyxuVLQNCwUM/vjm1Dziav/QM8vufeuW6XxyV9qSAD8tsVB8oQBf1qj76B0Zvigv",
+	"ZuneN2GAK+tZbnIPzc5DLmTJvTi59maNpVzJmL/iS9o0x5FHtLW5r54onXA2qRUOn6bYGwJ+4v07GYx5",
+	"IW6aChab9xVE4sEvOPGA+aFUPX6517EcXF0pMjDPbzUSHb3LarUJ/ZjAfofr3Brbvymm05nUwfrvDNZv",
+	"HrFZwMJxXBqqq2xQORM6wAC/m0RqGchInTlzgiNmoSCdYjI1UqBH8jZBkSe2J22M8TUKZMyx5QoMErx4",
+	"+KVsMVmbt4GzYAQMO64Awb4D9V7V5HtAS4NWj5x17oM9LAQ3d1SKeVqLX+iBitlUjaSmsBB0vdjJ2eRL",
+	"13EHlaGjDvzksl1z0z53DnO7YForgwFqUfQ11LTsDM2xIFtREmwQScVt1LCNaX5zenr6zpacpE7A2IJB",
+	"uS/gLz3o84G0/YrwIx04xzRzGpPeFMMYW2jyL+ZG6aHSVMRD9crF45/WWARR+K3DmtclVgnDy3WnH4TH",
+	"7Y8rZ438WqMKdfHe44SeDd9S5pKE3UpmZ34RWvu77Qpl6zAi57Whn8h0ONKQTrHuQtZyCotJRKwggR1a",
+	"hdBaWe/CbM3RsmvPnVlw4+h6rFtEXr4BN3Yrr3wFOfmueoiY0nmwt9DQ8jpuYz92Q3zY7ZSM6jxs2rG/",
+	"jMtFgTQeGfnmcXDMsKvL19rMpGPz1CiRMTYMFHafsImgob+gIqPF9WV3F4MsLUnCQHyBiVAKA6YNn+HK",
+	"uAKZZJreg9BzEEqlXJV1/HkcuByKFAGpgbHHbcNWnfK47LTREe+TSZh1WMPrmxpRESOsGTLhSrEhb8z/",
+	"r0inm8c5BiyjpK2t6hhsamXlyVDoUdo/6ScsDkZ8tVGdRRHQw2iHyMoB5Ub0K6G/T/tYo0iZsedtSBUf",
+	"pBHFr8ppGlHJefsZKiYmqcOUV0TdJQHUNI+6wonfZqP8za1gBcjlb8Dn2w+1MZBT+TmJXllc0sKKto87",
+	"8gmkUaz2u2VJzsfQz1nMIc+1hyXr6VZV6BMwqvFXiz7fsziM7LXyk1FlIOGhSHhgy2pYzCFLKsOOxouN",
+	"m+0j3enU5czaFnY2P9ZZovwfXc2Ixb53FfdFXMi19+65W9MKPLLzui4OW4NL/uR+FTtaWe+4TqfQDZYk",
+	"EyjzyK9r9Nndywjx8qFtAnIFQqEkNrpxbo94jRr1RJ3xbyhEow4EIMiZdU1kq2jAWYlsRPCr9aqBiKiz",
+	"CcGagVsea+yU4hBoKB54jOFAeQ1Gh81ZyTPlEtE93E6k1CAGEEv7tsrVtTKUURv2RfXq3HLu76hdFUf6",
+	"W65jQCv0Fm//baVVnXeIft0suebGbN5M6JGI/e0tjG72ujaviG7TrzW0nUjKEtJlrJP5Ljqm4w7rfcrY",
+	"ptE391bfJOTxWSvIUOdxFU6Dtmvl5IQ8kCE1x9MYLjZAz6HBar1w70VopcjsQQfuKKJQwf/tfvzQRn8p",
+	"5dZOI2bQG92swui05NEgyXSooHtzDUr8iwNmlVZ6JoiR/i4ivj+oPGEi3gCLswTaA/PiwRp5oWY76AxK",
+	"CF0zrNn+G4LkV+6UKRPURr1diEWQK+y6Xp7jesvw49flhfFJ4NEx21fY17NT1mj7CiIRjykqptzRPu+V",
+	"4HK4IzkUcRuTzQnC1TwOlja2L18sK8ySL17TK16sH621cd2pNq2On5Xd0B6TWGCCJ8QE9NDWO2cvuMam",
+	"JbWogNFeiVTqOOttYOO+IhmwyLXgz5OxLYy0WISptTDBHgfUPjPbG2jJ2I3ZT7FPcPZgkX6pPHnCBwlX",
+	"o79SD9+EHz/wxCiY2XDlSSf8mIJlVKEJbd52rlPpGX4ilHr8XL3yRM30lyTsUes9deY2E1p9KaOjg9/2",
+	"0ypJq92kwNYHIpUiIe4VWv4++V6vqDWdAcNcm9kNrW2Z8o3A+uuCL+O3dZs/1NlwbQUt9ActqnUWJh/k",
+	"GFtnUeEqHtbBJZTs+wk391AFLNDigUMG6XWNVSs0oBV39BoHUDECZ0f/z0u9ufp7d2EzuLb15FgyIoeO",
+	"obqwsSjuewfOCnTbGNxW9WCwl0Wba4puZQzdw9pRC7fGzKVTippZRLUl9r8GXPbHP9xAyH53NMijc3eC",
+	"kq1utSVF6WTCpvXXXKP6F9uD1ilMLepIE0s94klRXcKI5ClPFDYwt9h2lNU4t0lXRcMZj1kfK9F4/hsW",
+	"BNjPYxHEPrJpA2J7F+RCKTtLrKdNnPLrwcWPbFoFhoYsfJL4xpfIkwx8xJrBzP4LS++XI6agz3kMw4TF",
+	"2E4DwQ20bMNARNSB0Jb8yPW6hXDCdf0Ft/4yGlx8emdF7iLfxVVRIqaFKLM4k4iNPvgigqJdfB57Fooh",
+	"lglflp5mYY+SjI4j8VB/88zhbcxjUIGc5jKfIhELFxwseoGdoOkFDPkYF3KhvLFurjHkUoGMoc9HLBq4",
+	"OK5Vl18qNVUGTFfyvEHKJ9Igu0gOtM1rImK3QGe1xNWA4f6XfltQAYkX1wS/NVPU8mvl8VY4V4NnDJSI",
+	"h1ExmNrMOMagJpnA+fXJ+QWouTLahO2qwXmI9ZTzr1pfwmJur4i4WoVjue5Rg2LPxwm7MNUlPlgv5lDE",
+	"A5lM9rh93yMh4BKJ6hFfEzrXeHK3gWDP7PY0APzAIhEyzY9RX6pF3x9dvAoipY2WlomX2GJDp718Fmp2",
+	"VJXW4gdjuyBsw3jQKn2XAm8mXDOq8TGgco9l9P3RLiQPe7VhwM8Wds387KzROLAO6mKwOSULvQj4Le7B",
+	"ugj804ijedvQj0dq5JITWhEx+YTTAHADwJsAsEMTAjqXnsfKdRB2MgfEUmd1bdRJMGJxzCO1Vg5LdkLg",
+	"fwRCbrSSZA7uY9DinWGnDXzCRNQGFbFgfEQoHjBzT890W6sYr06L/iCU/sEb9NzNe68shBUr2MVImJ9H",
+	"6Qi2xh5it0eROMhV+dZVrEFKmLB47jogKBdzJRQEWOHwHSRcGxGUVTbt3Zo/HHfNH3ow4izESl4hjxhp",
+	"vHufYox+4izWMsgJ3fG8T0VrZhQXmd7XydZybXjsWs35/hcXuP+OuH87Ni/A225q1WqLWtcKVGosz1nC",
+	"k0+2NOzB2ga5T976ri/2zYVRs/ePmHRRSTJNxsWzgaKvB91wImKs8nb2z18MPRErZH/5peTEKGCCKLLs",
+	"uqCVBcdN0wowumMuaHdR0i2YySz2IOjAjPdHUo7h8+0Hc79DQIKEB2JqZIuqBqW2UbQiFmDiVjzPo18U",
+	"1+b/XcydUWbsFKhYLxYQpVsnkgBEHGeNFbcVpmuM+VRDi8XQUxM97UFipBZEfKDdUzZS9KgDdzxIuKbi",
+	"vlRikgcjyUPos2DcBiWBwc3ne1uFWI/4hDqQUYVjGXNbCtjGW+CInSlTaiaTsNeG2UgEI5iwudHHsilo",
+	"CWPOp6TuUWize8c5VrCXDM28hf8eSaXbYDQRvP6kytDzhB91oBvbTfeIAk2eChjY04jY/Izqbs7cvmBf",
+	"wbzQ8qGCVvfu/vbTr3cf729+/f7T3b0tZg4xF9mlzDYEotLlp1np8h4RSAe/XJY450601UHf/kqdx7ch",
+	"1OzRdWyYtgL/vWdKJef20HxQKx03UNkZebDyfWkpy+gTpsZ7UD+26Z/0YoR3hn21EnxzAb7WpePkqxWd",
+	"a+fqrLx2VETC2zE6cJmJ8LSfDaAgVVSqTahMks9EFHmt8+1AhdFVXabO2gJkoVaup0RAq2AyqSmeaw0H",
+	"y8IJNjRCEJ9tHHTw2q9UFvP7UkacbRgNmxNukyD0GrHXJhQ9HvC2V9tvy9XCi4C51KprsQn73CE6VWYU",
+	"NSD42kDwiRXmfVaVG7h8NLi84jpPnfoG2ipizwnVq1X1IQpoZzq0/RmYa6JgzwbtTi3FNXapoYgEMkyx",
+	"6fRQZQalI+pd051OE/lALuRbjg2x+qnWRlOVA2CxeSuRDyxyxfzBzAlGPOFtA+aTYx5TAa1Wb0oXsF4b",
+	"mLJjkp1I6CNKSndGqkmqNHXQArcY95MSw5hpcz1o9f5xjL8e37m/9drwcArff+yeH99933373Z9AGk25",
+	"93B69nN6evqHQIsJV5pNpvif3P61L8M5/aHndSUtmojtfMUwJrOb4Xlys2fTsDt8fO8G6blibd/BRMSp",
+	"5uronbfhWMd5NpIQRCIY85CW3ee2gAqF7034pM8TaGUWI/PqZ8UT1XO2L/qaR3JH+NWRjEKVHxFPwJAZ",
+	"zrkNaRxhsNYIW6yLYA4siuRMUXd2d6htZyP0LIg86cAPEoOcx3x+lh1QfjB+ULQ53LJMvuUBFw8cX80q",
+	"NC+VxQ+nf6WzGvEvxQMewM8HK843YTPIz/jng/yQi+dJvzvZTm68XLqXqG23WoKfY/HFjCsNB8xGPM5Z",
+	"orDfnVXzKZHd5qWs1zHKfTmezWbHyNJpElmuLorvoiy27F7GJydBExa4Fke2gOQiLJwBg14/ksHYVulW",
+	"PbCftU3tDA91hMGUnuZsYv5JTGmf/+fpLz1o2f/6FX81iPur5QlMBcU/JAhubeg9sCjlPTLeOmyzQf8j",
+	"nqGcASeB0r59MBHxBx4PjYR4W1HK0TuMf2ab8ktJ1yg++azMj6XOCeSM4L/KRAyF0Rgr7p355H+ln0pi",
+	"aiRncZZ0ayDQcCKCooyjudlZHqcTs2t8OuITnrDI2zevjwP/oqupDD0BhqF4HHBsYYitaNqG3xIHnJGU",
+	"Y5fmYo8XG1F/QdZbfpw49C8bNPkSwRjv1sXEkVYJRI/OwPMihDwQyl3L7R2Ih+iRsO3kEj5IlQ1cYZBw",
+	"prDJPtNZK0l/gw8xpHscyxm09IiLxJdIFvLLQqhtOQAFEkmXWC5KFz3ic0BNOHdkOexvFzxR/MvUbKNZ",
+	"BC0rEEZPsOXGjjqubxCys9noHig2JxdRm4KQsqOl6QcsBjWSsyZRtwmK+4axMVabAeZpYoktpZQ1l3i0",
+	"OJmCuXinQJmi4bna7ZzXC9VyKgKqyFcR2LUqZuauMOsmaOabBs34m/+IUTMF+mmiZV5OtIxaYNbHDpep",
+	"HWyhGQhCTm3oS8Fw3IEuxrYojVEmJTuxIAuCUTjKYHWT1mJVE2mxBqbUhlr4D720WIsiqG4abOFTfRNc",
+	"0QRXfKvgCiykbK5c6RSzOmqh+DHN1r44OfmKqL5djMUqWUFW5EKtr4XgicTp6hFPtFN6hQL+4FLv1omk",
+	"WC4hiovx36NZVjsP3U9PV46hiYzYNjKiQHdNaEQTGvEYeLlGbEQ9+K2KmrB4Rgp0fokXWlElwzwSTa0M",
+	"mWjQ7iWHQGytx+6RBtvg4DeIeXgi7ZHsjuulAnNsYedhX5b3Z1vOdwZMRDxsA5tOO1TShofFLGC7jD75",
+	"Pgyyrgi0XTR13tOE99ZaiPPfxUxod17GnDwybkNByyYD+IVkAMclOf+oycBpnFFNLeffY82LIcdq0BMm",
+	"okMF3ntYyBfklMeqTcEChiApeIkY/ubT3T0Bh/faO2BwdXlvs9tYoFUHfpAapizRLuAma6BU0XloJGef",
+	"86/dsCFfpTLdiWHMw8LUKd4g6/WBq+vU9Hl01XDqNakJ+5LFJ5z+8c/tLdqZa/5Fn4z0JCqy2eKHqp3e",
+	"RlW1FVrwwHwQeKQx8KyFggmLBjKZIMLbmrUycZ7mzqv2UhrKLBDZlGhzU55t10Qd2ibk2IGmzIcYftCG",
+	"UChbRn1JkHellafY70YpGQgMnchCuUr80/k5xpZjPfyvHkY6YIAFDy02DDLoeAexhDGfYx4o9i7Tdq7W",
+	"DIXfwLCJqQhAxniTcs4FFof4UF9imzRMXpUToTUP3wHWn58JhTiFys6h8tvx4Nv/OMbLxLF/mzi+vqBO",
+	"s5XtfrLxtJO40MIWbzSnikB4D5aKZ/17uzhWOhqvLwwXm73IMoRtpCSGqFIk4qGClsNApAqZamB0cEf1",
+	"MXSV+75Z4/TlAO5IDGluFYhvCtpP6+PxKGZJUS7vKacxHfz2wmx+rYKt2fG9HIDQR0buWKwIm+paTSDR",
+	"I9++21+LF3Cf3RBg4gUw30EJl8mw/qZNrWIioVAP9iFaVQrkYohjqhB3y1dnH3pXNgMw+jTEKUYgGs1g",
+	"yoYidg7lKmC1So6HqyIWk3RycPYmQwKMnKeCZCVzJg2FjM4nCqY8cXpT3Wh34l98EcntiKen7ZXjv+BW",
+	"BP5JP1YYkg1uZVHEE+jzSMZDtYudoYlGegKEm4r3fL5ROFLxiCmo2SKIg7ciblTYFX34qb+2WI84g5jP",
+	"ylr2NJEPFHlt9H0P5RKuZJoE3HbTLGMd9HkgJ/b2UPyuAfwO+PNH3VZlWm0ai/9NK4wLNNdPxf4zz7Cq",
+	"qz9DmvMS9bGwN05/XB0d9Ob5eVWK+LYdnqF3mdpdh+98bBOKSBCJ57lrmfsRrt5EGD0FfjtAjesaZW0I",
+	"3Avq6Qnln6h144dyGxOicmX/ZMLwiClN/AUBi2OJUJwFepRTGM0P/lo+4sSePyLTPGn+y671CmvNYL/X",
+	"g31JTVsfdCn5Ng/leefSjUTWWcMI+TTSLinshWYVfSOfmttyoaqyqz3eQyNmmf8aY8STl/omSPBwclsA",
+	"z9IAKjXubhhabR6TC+PFeE098kAbP7mIvd0w3F/g7YbhmqhLbf1pA/YwWL7iiLbBZ5sPmmWholYsKN3U",
+	"9WzNTbMy5uToqZTm9IztCUyVWp79TWLLrbM7kxWQyMxytAdm9xqB9jsItAIJesfQXIGerVw0AsuJq91E",
+	"4uJd5qsIf1sZ2TZIo6goI518yON6yTc6jVjcdgyPTc3bRSsWljrRTKfVQb/LLUvF2RXMV7XNJpv+ko9i",
+	"FWria/e4gVnRmg39ObHLutBR0S0nww7fGFLvs4siiwmuZldZ4S740Zbiwkc74u8DD/XewFbIByyN9Bm8",
+	"OVrXF2hfQV/cZn7B64I30B/89GgT32A+g9P2q3AUbqb1fhB4S1qzGSUehQ3RXFDHLP03OPpycHSSAdGj",
+	"IKnRnZbCKPpi0iThsS7GBpk3yUVZMnkvRdIbM2KjZT2xrTe36poDvL6oAQh3sniYLcU59K4u78HRifmz",
+	"6jW1XV8QfkyJ/XYGD5kMr8PfzN+Ox3y+1C9lc0hZ7GJWq2DDKIhCK7i+ILeUe3Qhkb3PATvW0idylxm6",
+	"s24JDBR0Uz06Xfy5JsGd3HybIVJYjUi4J48MSkujiJ/IektbQtuzxGhrjug9nwOe+2ZhDM9QDbN0sMFV",
+	"NSNRqk7IdRMI2/ieNg4zKMW9LgYeVOXjLwFSD9xJldkF1k8S/iDHvL7o9keWjJWfjwDoWzYvhaAkCEow",
+	"zQHcD3PIMg0J8s3bCQ9kElLdKs1E7Gp7pqHQME2TqVRcbYz0tzihBulrQI+2Z2kDciysak7CnG3wzGtZ",
+	"bZ/94EO6o+KWp0snKT9qyqw2QuF5CQXiX0e8jysAvo75/HoNdw3WbUF3DHla2pR+OidXTGUao8tzZHll",
+	"BbuEjQH+iuvfG92L4xi9uM5wgTv6zYXHy9W/W5S0bm6PWMW+sVe8Iuy74jojhEUf00bwh7aulR6lvBRE",
+	"yRiqKvO8buwvOwdp7U2+Exp4d8hzKm9sk9a0t2HxxfIpjk12j4mfJiIwsnGdQvC2Jr19hSZhw5M0H8pE",
+	"cCx2sqBkLCmcfMX1jR1/HySrneuFeXQDPlxn25q6Rvtc18h8B81J7oyRmnL2dES+VhI1RluFy6Iy/KuC",
+	"y6cOIpnaSC3zrocV5mZgy5cVI7mwjpFQhiD1QCaT6tJkN9l0XpXstaveTf7a+3d+LI0Afi7+PEwTrjgh",
+	"j2vPDUtlhLCe7us+c/LV/fM6/O0k4cO1u63YZ725+QxMNQfNZixGZBcBYDkv39r5rKqWYB+H6wtXB5HN",
+	"VBuGwbQN7F9pwmsa2eZrfx2RBWtBCm36LoDithXbWQ73oWtKc0FfDkC5lHZsT3Y8d9JPiUYnX+kf5k8T",
+	"FoxEzI8NIaqTr/Y/zX8tM1ka1YdiyXkIIjY6hDVM9ql4VmaOtB/EAvlVt4CP9Ps9/fzcQGkRrIeu5EL1",
+	"QG5bdxvmo7dlSwYrHNVuI/6PjDHCqSUG2MEvy6Jrw0AkBWr9l3kUI0r6mMYS1kWtmgdxXq8sat8n6A0Q",
+	"3ueTBtv3OljMP0ovD/6bwLnhunpt00getWCExTcq+gDQN6lbZlHDrFQw/wcH3hMEr3MrbYvfL1h3Nee6",
+	"i+ZKW3qoiM4aZHspWmsOG8ye8TeFuJOvpF8sKLAbIZ+P01UI6ObRtgskP7wZtxIBPcH/aoGwUq2sHiLT",
+	"D3fRlCnTCc5vPjtfAxpI7JYevjlsw+F3p6eTwzotNZimH0V8sKF+/mXpqH80o749XTUs+3Kw1WInfCKT",
+	"efV6rwSu+M3bj6J27AmfbL3kJWP/mcb+49XykTdeta9MWbfJvG5X85/Xc3x4LHvu3q2YgzlolgQjoXmg",
+	"06SuhufCIxtPoeu/39zSvo1+U7iuba/mFGUJNomYMB2QmXYgIt3kEL4g5adw2rvpPeaXzfx9+Eah8RBT",
+	"tjnBQpmJLHkbMZqKirgqD0edlTWVb3Fqr8n3Z1a8CwrQQZBV12xe4/Tb66ibYoFZyw27B96kyvDJhK/F",
+	"9eX6wIfK3EwGIuLtSm4fialq03TpxmKjUArPIgN+0ZWBOeeU0fpZ8eSGBtqLGB1/vhvwLFXJzTe1kdIv",
+	"KPK1HK9js7WxKtM0o27H1B4N7VwZXAHLAmzcUJmVoaLstxhgDbpQcoXq/Zxr4F+E0obNIfEwAf+KAWWW",
+	"ZOHcEHFovionzHw1ilwsFl0NIjkUcV1d8FfC6e4MXF1A3Eaza7HLlksTascTjFg8tKmoz7LM34474JUK",
+	"z+sau0ZVQcTEpFFd9gXVCm0IHgXWKlSVEzUTOhgdy2RYn8h6x7VtikhaSpXeoSQGp5sTiSnrwGCVAlvO",
+	"yNxg8GazUGRDBXLKKcUVl+j6HWRFKm1tDs2S4YLiVtFpEdeyULLuKVJDvW3PxlySIlpIrNISaM9By/2s",
+	"BrArRrkgN0PXFaTU1AloUkIfEUaJQTP9sKYcwIZAutUVlCcP1U6jCRtzSFIznzSJDs4ORlpPz05OIhmw",
+	"aCSVPvvz6Z9P0eZi5/u1otzImM+xmh9CeymzFMt7Wtuwy/0qW6K7OboocM2wQcZaunDVwnfypyu+dROx",
+	"gDwJWLTadsdxMGBdjN541R/OgKY8V6x7gJ29q6oY+p8zT1Z9gShKRELPQQuzbcsm5T19bx6u+CLaCYEF",
+	"WGnV3MVjHuB32qD5ZCoTlsxLnT6pT3k0ODZHzUN4MALTGxg/WjHY+7TPk5ibC4mLJY7EgAfzIOKF1+ng",
+	"Kr5wJfT3aR+60ylgIcFkceeu879Wve/3k3MtEFXb/xat0E9b87e02I+u/P2CKcYZOFXby7ex1rjsi0Xj",
+	"TQVRYnJGIanDe9slddQdrHPSQsA0i+QQWtaN3Sa3ebtoQD5aPEQvBaGqx+kyk5D3qQJW/fbLb/8/AAD/",
+	"/w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
