@@ -328,10 +328,35 @@ func TestCredentials(t *testing.T) {
 	if len(f.Requests()) != 0 {
 		t.Fatal("a request went out with an expired token")
 	}
-	// A service principal builds a credential (it logs in on first use).
-	s.Credentials.Values = map[string]string{azure.CredTenantID: "00000000-0000-0000-0000-000000000001", azure.CredClientID: "app", azure.CredClientSecret: "s3cret"}
-	if _, err := azure.New(s, azure.Options{Transport: f}); err != nil {
+}
+
+// A service principal signs in with Microsoft Entra ID (through the same transport)
+// and calls Azure with the token it was given; a wrong secret is ErrInvalid saying
+// what to check, without the secret.
+func TestServicePrincipal(t *testing.T) {
+	f := newFakeARM(testSub)
+	s := session()
+	s.Credentials = cloud.Credentials{Values: map[string]string{azure.CredTenantID: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+		azure.CredClientID: spClientID, azure.CredClientSecret: spClientSecret}}
+	p, err := azure.New(s, azure.Options{Transport: f})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := p.CreateNetwork(t.Context(), call("op", "network", nil), aksSpec("web", "rg-web")); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.Requests(); len(r) == 0 || r[0].Auth != "Bearer "+spToken {
+		t.Fatalf("requests %v: want the token Entra ID issued", r)
+	}
+
+	s.Credentials.Values[azure.CredClientSecret] = "wrong-secret-value"
+	p, err = azure.New(s, azure.Options{Transport: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.CreateNetwork(t.Context(), call("op", "network", nil), aksSpec("web", "rg-web"))
+	if !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), "check the tenant ID, client ID and secret") || strings.Contains(err.Error(), "wrong-secret-value") {
+		t.Fatalf("wrong secret: %v", err)
 	}
 }
 
