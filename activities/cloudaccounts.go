@@ -42,8 +42,13 @@ type CloudAccounts struct {
 	PlatformPrincipal string
 	// TemplateBaseURL is where the API serves connection templates: the template's
 	// URL is TemplateBaseURL + its token (cmd/worker: ASTRO_PUBLIC_URL +
-	// "/api/v1/cloud/aws/templates/").
+	// "/api/v1/cloud/aws/templates/"). Used when TemplateBucket is empty.
 	TemplateBaseURL string
+	// TemplateBucket, when set, is the platform's S3 bucket templates are published
+	// to (awsconnect.PublishTemplate), as the CloudFormation console reads a
+	// quick-create link's template from Amazon S3 only; TemplateBucketURL is its
+	// public base URL (default https://BUCKET.s3.amazonaws.com/).
+	TemplateBucket, TemplateBucketURL string
 }
 
 // ConnectionStep is one step of a connection workflow as its status shows it.
@@ -75,7 +80,7 @@ type PrepareAWSConnectionResult struct {
 // records them on the connection. Repeated, it records the same template under the
 // token it already has.
 func (a *CloudAccounts) PrepareAWSConnection(ctx context.Context, in PrepareAWSConnectionInput) (PrepareAWSConnectionResult, error) {
-	if a.PlatformPrincipal == "" || a.TemplateBaseURL == "" {
+	if a.PlatformPrincipal == "" || (a.TemplateBaseURL == "" && a.TemplateBucket == "") {
 		return PrepareAWSConnectionResult{}, temporal.NewNonRetryableApplicationError(
 			"this worker has no platform AWS principal or template URL (ASTRO_AWS_PLATFORM_PRINCIPAL, ASTRO_PUBLIC_URL)", ErrTypeNotConfigured, nil)
 	}
@@ -113,8 +118,16 @@ func (a *CloudAccounts) PrepareAWSConnection(ctx context.Context, in PrepareAWSC
 		}
 		createEKSRoles = &create
 	}
-	link := awsconnect.QuickCreateURL(c.Region, strings.TrimSuffix(a.TemplateBaseURL, "/")+"/"+token,
-		awsconnect.StackName(c.ClusterName), ext, createEKSRoles)
+	templateURL := strings.TrimSuffix(a.TemplateBaseURL, "/") + "/" + token
+	if a.TemplateBucket != "" {
+		if a.AWS == nil {
+			return PrepareAWSConnectionResult{}, temporal.NewNonRetryableApplicationError("this worker has no platform AWS identity to publish templates with", ErrTypeNotConfigured, nil)
+		}
+		if templateURL, err = awsconnect.PublishTemplate(ctx, *a.AWS, a.TemplateBucket, a.TemplateBucketURL, token, tpl); err != nil {
+			return PrepareAWSConnectionResult{}, err
+		}
+	}
+	link := awsconnect.QuickCreateURL(c.Region, templateURL, awsconnect.StackName(c.ClusterName), ext, createEKSRoles)
 	err = a.Store.UpdateCloudConnection(ctx, in.OrgID, in.ConnectionID, map[string]any{
 		"template": tpl, "template_token": token, "setup_url": link, "role_name": role,
 		"role_arn": awsconnect.RoleARN(c.AccountID, role), "stack_name": awsconnect.StackName(c.ClusterName)})
