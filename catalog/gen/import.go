@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/astropulse/astroplane/catalog/internal/rules"
 )
 
 // The import step turns upstream files, checked out or installed on the machine
@@ -308,7 +310,7 @@ func importAWS(f importFlags) ([]regionRow, error) {
 			for _, g := range t.GpuInfo.Gpus {
 				if g.Count > 0 { // a fractional GPU (g6f) counts none
 					gpus += g.Count
-					model = awsGPUModel(g.Manufacturer, g.Name, g.MemoryInfo.SizeInMiB)
+					model = rules.AWSGPU(g.Manufacturer, g.Name, g.MemoryInfo.SizeInMiB)
 				}
 			}
 		}
@@ -324,27 +326,6 @@ func importAWS(f importFlags) ([]regionRow, error) {
 		"regions: * every region of regions.tsv; -a,b every region but a and b; a,b only those.",
 		"name\tvcpus\tmemory_mib\tarch\tgpus\tgpu\tfamily\tregions",
 	}, rows)
-}
-
-// awsGPUModel names an EC2 GPU the way GKE names accelerators ("nvidia-tesla-t4"),
-// which is the catalog's GPUType form.
-func awsGPUModel(manufacturer, name string, memMiB int) string {
-	known := map[string]string{
-		"T4": "nvidia-tesla-t4", "T4g": "nvidia-t4g", "V100": "nvidia-tesla-v100", "K80": "nvidia-tesla-k80",
-		"M60": "nvidia-tesla-m60", "A10G": "nvidia-a10g", "L4": "nvidia-l4", "L40S": "nvidia-l40s",
-		"H100": "nvidia-h100-80gb", "H200": "nvidia-h200-141gb", "B200": "nvidia-b200", "B300": "nvidia-b300",
-		"GB200": "nvidia-gb200", "Radeon Pro V520": "amd-radeon-pro-v520", "RTX PRO 6000": "nvidia-rtx-pro-6000",
-	}
-	if name == "A100" {
-		if memMiB > 48*1024 {
-			return "nvidia-a100-80gb"
-		}
-		return "nvidia-tesla-a100"
-	}
-	if m, ok := known[name]; ok {
-		return m
-	}
-	return strings.ToLower(strings.ReplaceAll(manufacturer+"-"+name, " ", "-"))
 }
 
 // gcpGPUs gives the GPUs built into a GCE accelerator-optimized machine type, by the

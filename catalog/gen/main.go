@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/astropulse/astroplane/catalog/internal/rules"
 )
 
 var providers = []struct{ id, constName, varPrefix string }{
@@ -54,6 +56,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+}
+
+// categoryCode is the generated tables' constant of each category.
+var categoryCode = map[string]string{
+	"GeneralPurpose": "gp", "ComputeOptimized": "co", "MemoryOptimized": "mo", "AcceleratorOptimized": "ao", "GPU": "gu",
 }
 
 // row is a machine type as the generated table holds it.
@@ -126,7 +133,7 @@ func merge(provider string, ms []machineRow, legacy []legacyRow, ids []string) (
 			return nil, fmt.Errorf("%s lists %s twice", provider, m.name)
 		}
 		byName[m.name] = len(rows)
-		rows = append(rows, row{machineRow: m, category: categoryOf[provider](m), bits: mask(m.regions, ids)})
+		rows = append(rows, row{machineRow: m, category: categoryCode[rules.Category(provider, m.name, m.gpus)], bits: mask(m.regions, ids)})
 	}
 	for _, l := range legacy {
 		if l.provider != provider {
@@ -165,7 +172,7 @@ func merge(provider string, ms []machineRow, legacy []legacyRow, ids []string) (
 	}
 	sort.Slice(rows, func(i, j int) bool {
 		a, b := rows[i], rows[j]
-		if fa, fb := familyKey(provider, a.name), familyKey(provider, b.name); fa != fb {
+		if fa, fb := rules.FamilyKey(provider, a.name), rules.FamilyKey(provider, b.name); fa != fb {
 			return fa < fb
 		}
 		if a.vcpus != b.vcpus {
@@ -253,7 +260,7 @@ func machinesFile(constName, prefix string, rows []row, gpus []string) []byte {
 func families(rows []row, provider string) int {
 	seen := map[string]bool{}
 	for _, r := range rows {
-		seen[familyKey(provider, r.name)] = true
+		seen[rules.FamilyKey(provider, r.name)] = true
 	}
 	return len(seen)
 }
