@@ -69,7 +69,7 @@ func classify(err error, what string) error {
 		// Its text holds Microsoft Entra's answer (never the secret); the message says
 		// what to do.
 		return &cloud.Error{Kind: cloud.ErrInvalid, Msg: what, Code: "AuthenticationFailed", Err: fmt.Errorf(
-			"Microsoft Entra ID refused the account's credentials (HTTP %d): check the tenant ID, client ID and secret, or connect the account again: %w", status, err)}
+			"sign-in refused by Microsoft Entra ID (HTTP %d): check the tenant ID, client ID and secret, or connect the account again: %w", status, err)}
 	}
 	var re *azcore.ResponseError
 	if !errors.As(err, &re) {
