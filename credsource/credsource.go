@@ -52,7 +52,8 @@ func New(st *store.Store, box *secrets.Box, platform *aws.Config) *Source {
 
 // Credentials loads account's credentials: dynamic ones by assuming the connected
 // role, vault and static ones by opening the record account.VaultRef names (its ID,
-// or the self-hosted cluster's name). A missing connection or record is
+// or the self-hosted cluster's name), sealing anew with the current key what an
+// older key sealed. A missing connection or record is
 // cloud.ErrNotFound; a record that does not open (moved, altered, or sealed under a key
 // this worker lacks) cloud.ErrInvalid. Errors never hold credential values.
 func (s *Source) Credentials(ctx context.Context, account cloud.AccountRef) (cloud.Credentials, error) {
@@ -114,6 +115,12 @@ func (s *Source) vault(ctx context.Context, account cloud.AccountRef) (cloud.Cre
 	plain, err := s.box.OpenBound(rec.Sealed, VaultAD(rec.OrgID, rec.ID))
 	if err != nil {
 		return cloud.Credentials{}, cloud.Errorf(cloud.ErrInvalid, "credentials %q of organization %s do not open: %v", account.VaultRef, account.OrgID, err)
+	}
+	if secrets.SealedKeyID(rec.Sealed) != s.box.KeyID() {
+		// Sealed with an older key: seal it anew with the current one (rotation).
+		if resealed, err := s.box.SealBound(plain, VaultAD(rec.OrgID, rec.ID)); err == nil {
+			_, _ = s.store.ResealSelfHostedCredential(ctx, rec.OrgID, rec.ID, rec.Sealed, resealed, s.box.KeyID())
+		}
 	}
 	values := map[string]string{}
 	if err := json.Unmarshal(plain, &values); err != nil {
