@@ -58,8 +58,8 @@ type fakeCluster struct {
 // request is one request the fake received: the SDK method, its HTTP method and
 // path, its Authorization header and, for PUTs, its JSON body.
 type request struct {
-	API, Method, Path, Auth string
-	Body                    []byte
+	API, Method, Host, Path, Auth string
+	Body                          []byte
 }
 
 func (r request) String() string { return r.API }
@@ -114,7 +114,7 @@ func (f *fakeARM) Do(req *http.Request) (*http.Response, error) {
 		return f.entra(req), nil
 	}
 	api, _ := req.Context().Value(runtime.CtxAPINameKey{}).(string)
-	r := request{API: api, Method: req.Method, Path: req.URL.Path, Auth: req.Header.Get("Authorization")}
+	r := request{API: api, Method: req.Method, Host: req.URL.Host, Path: req.URL.Path, Auth: req.Header.Get("Authorization")}
 	if req.Body != nil && req.Method == http.MethodPut {
 		r.Body, _ = io.ReadAll(req.Body)
 		req.Body = io.NopCloser(bytes.NewReader(r.Body))

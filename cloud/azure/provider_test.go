@@ -393,3 +393,24 @@ func TestRetriesWaitForRunningOperations(t *testing.T) {
 		t.Fatalf("pool %s after waiting (calls %v)", js(got), f.APIs())
 	}
 }
+
+// Options.Endpoint points the clients at another Resource Manager (a sovereign cloud,
+// a test server).
+func TestEndpoint(t *testing.T) {
+	f := newFakeARM(testSub)
+	p, err := azure.New(session(), azure.Options{Transport: f, Endpoint: "https://management.sovereign.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.CreateNetwork(t.Context(), call("op", "network", nil), aksSpec("web", "rg-web")); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range f.Requests() {
+		if r.Host != "management.sovereign.example" {
+			t.Fatalf("%s went to %s", r.API, r.Host)
+		}
+	}
+	if f.Requests()[0].Host == "" {
+		t.Fatal("no request recorded")
+	}
+}
