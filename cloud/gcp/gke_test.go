@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -279,5 +281,29 @@ func TestKubeconfig(t *testing.T) {
 		if token && user.Token != apiToken || !token && (user.Exec == nil || user.Exec.Command != "gke-gcloud-auth-plugin" || user.Token != "") {
 			t.Errorf("token mode %v: user %s", token, js(user))
 		}
+	}
+}
+
+// TestNoSDKDebugLogs: the SDK's debug logging, which logs requests and answers whole,
+// stays off even when its variable asks for it.
+func TestNoSDKDebugLogs(t *testing.T) {
+	t.Setenv("GOOGLE_SDK_GO_LOGGING_LEVEL", "debug")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := os.Stderr
+	os.Stderr = w
+	p, fake := newProvider(t, gcp.Options{})
+	fake.AddCluster(parent, "c", "1.31")
+	_, err = p.ControlPlaneStatus(t.Context(), call("t", nil), cloud.ClusterRef{ExternalID: parent + "/clusters/c"})
+	os.Stderr = stderr
+	_ = w.Close()
+	out, _ := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 0 {
+		t.Fatalf("the SDK logged:\n%s", out)
 	}
 }
