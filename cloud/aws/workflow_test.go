@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/awsconnect"
 	"github.com/astropulse/astroplane/cloud"
 	"github.com/astropulse/astroplane/cloud/aws"
 	"github.com/astropulse/astroplane/internal/testmoto"
@@ -224,6 +225,23 @@ func lifecycle(t *testing.T, s *stack) {
 	require.Equal(t, []string{"DeleteNodegroup", "DeleteCluster", "DeleteVpc"}, f.ops("DeleteNodegroup", "DeleteCluster", "DeleteVpc"))
 	s.nothingLeft("prod")
 	s.noSecrets(deployID, updateID, deleteID)
+	s.allowedByTheConnectTemplate()
+}
+
+// allowedByTheConnectTemplate fails when the provider made a call the connected
+// account's role (awsconnect's template at level manage) does not allow.
+func (s *stack) allowedByTheConnectTemplate() {
+	s.t.Helper()
+	granted := append(append([]string{}, awsconnect.ReadActions...), awsconnect.ManageActions...)
+	for action := range s.f.actions() {
+		ok := false
+		for _, g := range granted {
+			if prefix, wild := strings.CutSuffix(g, "*"); g == action || wild && strings.HasPrefix(action, prefix) {
+				ok = true
+			}
+		}
+		require.True(s.t, ok, "the provider calls %s, which the connect template does not grant", action)
+	}
 }
 
 // nothingLeft fails when moto holds an EKS cluster, or a VPC of the cluster name.
