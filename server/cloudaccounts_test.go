@@ -219,6 +219,29 @@ func TestAWSConnectionAndVaultThroughTheAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("workflow ended without recording", func(t *testing.T) {
+		a := e.do(http.MethodPost, "/api/v1/cloud/aws/connections", e.key, map[string]any{"clusterName": "lost", "destinationAccountId": "210987654321"})
+		if a.Status != http.StatusAccepted {
+			t.Fatalf("connect: %d %s", a.Status, a.Body)
+		}
+		id := e.data(a)["operationId"].(string)
+		e.connection(t, id, "WAITING_FOR_CUSTOMER")
+		must(t, tc.TerminateWorkflow(t.Context(), id, "", "operator"))
+		if d := e.connection(t, id, "FAILED"); !strings.Contains(d["message"].(string), "terminated") || d["completedAt"] == nil {
+			t.Fatalf("terminated: %v", d)
+		}
+		// The cluster may connect again.
+		if a := e.do(http.MethodPost, "/api/v1/cloud/aws/connections", e.key, map[string]any{"clusterName": "lost", "destinationAccountId": "210987654321"}); a.Status != http.StatusAccepted {
+			t.Fatalf("connect again: %d %s", a.Status, a.Body)
+		} else {
+			e.connection(t, e.data(a)["operationId"].(string), "WAITING_FOR_CUSTOMER")
+			must(t, tc.CancelWorkflow(t.Context(), e.data(a)["operationId"].(string), ""))
+			if d := e.connection(t, e.data(a)["operationId"].(string), "CANCELLED"); stepStatus(d, workflows.StepWaitForRole) != "CANCELLED" {
+				t.Fatalf("cancelled: %v", d)
+			}
+		}
+	})
+
 	t.Run("bad input", func(t *testing.T) {
 		for _, tc := range []struct {
 			path string
@@ -401,7 +424,7 @@ func TestAWSConnectionAndVaultThroughTheAPI(t *testing.T) {
 			for _, x := range resp.Executions {
 				ids[x.Execution.WorkflowId] = true
 			}
-			return len(ids), len(ids) >= 5 // 3 connections, 2 credentials
+			return len(ids), len(ids) >= 7 // 5 connections, 2 credentials
 		})
 		for id := range ids {
 			scanHistory(t, e, id, leaks...)

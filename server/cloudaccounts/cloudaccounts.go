@@ -25,6 +25,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -146,6 +147,9 @@ func (s *Server) ConnectAwsAccount(c echo.Context, _ api.ConnectAwsAccountParams
 		return httpx.ErrNoTemporal
 	}
 	prior, err := s.d.Store.LatestCloudConnection(ctx, p.OrgID, "aws", in.ClusterName)
+	if err == nil {
+		prior = s.reconcile(ctx, prior)
+	}
 	switch {
 	case err == nil && prior.EndedAt == nil:
 		return httpx.Conflict(fmt.Sprintf("connection %s of cluster %q is still running", prior.ID, in.ClusterName),
@@ -178,6 +182,8 @@ func (s *Server) ConnectAwsAccount(c echo.Context, _ api.ConnectAwsAccountParams
 			workflows.AttrOrgID.ValueSet(p.OrgID), workflows.AttrClusterName.ValueSet(in.ClusterName),
 			workflows.AttrOperationType.ValueSet(workflows.OpConnectAWS), workflows.AttrProvider.ValueSet("aws")),
 		StaticSummary: fmt.Sprintf("connect AWS account %s for cluster %s", account, in.ClusterName),
+		// A safety net past the workflow's own deadline: a connection never runs for ever.
+		WorkflowExecutionTimeout: cmpDuration(s.d.ConnectTimeout, workflows.DefaultConnectTimeout) + 15*time.Minute,
 	}, workflows.ConnectAWSAccount, workflows.ConnectAWSAccountInput{OrgID: p.OrgID, ConnectionID: conn.ID,
 		Timeout: s.d.ConnectTimeout, Poll: s.d.ConnectPoll})
 	if err != nil {
@@ -207,7 +213,67 @@ func (s *Server) GetAwsConnectionStatus(c echo.Context, id string, _ api.GetAwsC
 	if err != nil {
 		return err
 	}
+	conn = s.reconcile(c.Request().Context(), conn)
 	return httpx.OK(c, connectionView(conn), conn.Message)
+}
+
+// reconcile closes a connection the store still shows running whose workflow has
+// ended without recording it (its worker lost, its execution timed out or was
+// terminated): the record then says FAILED or CANCELLED with Temporal's status, and
+// the cluster may connect again. A connection whose workflow runs, or whose state
+// Temporal cannot tell now, is returned as it is.
+func (s *Server) reconcile(ctx context.Context, conn store.CloudConnection) store.CloudConnection {
+	if conn.EndedAt != nil || s.d.Temporal == nil {
+		return conn
+	}
+	d, err := s.d.Temporal.DescribeWorkflow(ctx, conn.ID, "")
+	var notFound *serviceerror.NotFound
+	var st enums.WorkflowExecutionStatus
+	switch {
+	case errors.As(err, &notFound):
+		st = enums.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED
+		if time.Since(conn.CreatedAt) < time.Minute {
+			return conn // its start may still be under way
+		}
+	case err != nil:
+		return conn
+	default:
+		st = d.Status
+		if st == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			return conn
+		}
+	}
+	// The workflow may have recorded its end meanwhile: read again before closing.
+	if fresh, err := s.d.Store.GetCloudConnection(ctx, conn.OrgID, conn.ID); err != nil || fresh.EndedAt != nil {
+		if err == nil {
+			return fresh
+		}
+		return conn
+	}
+	status, msg := store.ConnectionFailed, "the connection workflow ended without recording its outcome"
+	switch st {
+	case enums.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		status, msg = store.ConnectionCancelled, "the connection was cancelled"
+	case enums.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+		msg = "the connection workflow timed out"
+	case enums.WORKFLOW_EXECUTION_STATUS_TERMINATED:
+		msg = "the connection workflow was terminated"
+	case enums.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED:
+		msg = "the connection workflow never started or is gone"
+	}
+	now := time.Now().UTC()
+	if err := s.d.Store.UpdateCloudConnection(ctx, conn.OrgID, conn.ID, map[string]any{"status": status, "message": msg, "ended_at": now}); err != nil {
+		return conn
+	}
+	conn.Status, conn.Message, conn.EndedAt = status, msg, &now
+	return conn
+}
+
+func cmpDuration(a, b time.Duration) time.Duration {
+	if a > 0 {
+		return a
+	}
+	return b
 }
 
 func connectionView(conn store.CloudConnection) map[string]any {
