@@ -69,6 +69,29 @@ func TestProvider(t *testing.T) {
 	t.Run("DeleteByTokenAndVanishedNodeGroup", func(t *testing.T) { deletes(t, m) })
 	t.Run("ErrorsAreClassified", func(t *testing.T) { errorsClassified(t, m) })
 	t.Run("KubeconfigHasABoundedEKSToken", func(t *testing.T) { kubeconfig(t, m) })
+	t.Run("LongTokensAreHashedStably", func(t *testing.T) { longTokens(t, m) })
+}
+
+// A token longer than AWS's request tokens (64 characters) goes on the wire as a
+// stable hash, by which a retry still finds what the first attempt made.
+func longTokens(t *testing.T, m *testmoto.Server) {
+	f := newFakeOn(t, m)
+	p, ctx, rec := newProvider(t, f), t.Context(), &progress{}
+	long := "a-very-long-organization-name.a-very-long-cluster-name.deploy.0123456789abcdef-control-plane"
+	ref, err := p.CreateControlPlane(ctx, rec.call(long), spec("long"), cloud.NetworkRef{})
+	require.NoError(t, err)
+	again, err := p.CreateControlPlane(ctx, rec.call(long), spec("long"), cloud.NetworkRef{})
+	require.NoError(t, err)
+	require.Equal(t, ref, again)
+	creates := f.find("CreateCluster")
+	require.Len(t, creates, 2)
+	tok := creates[0].Body["clientRequestToken"].(string)
+	require.LessOrEqual(t, len(tok), 64)
+	require.Equal(t, tok, creates[1].Body["clientRequestToken"])
+	require.NoError(t, p.DeleteControlPlane(ctx, rec.call(long), cloud.ClusterRef{}))
+	clusters, err := directTo(m, region).eks.ListClusters(ctx, &eks.ListClustersInput{})
+	require.NoError(t, err)
+	require.Empty(t, clusters.Clusters)
 }
 
 func network(t *testing.T, m *testmoto.Server) {
