@@ -70,6 +70,30 @@ func TestProvider(t *testing.T) {
 	t.Run("ErrorsAreClassified", func(t *testing.T) { errorsClassified(t, m) })
 	t.Run("KubeconfigHasABoundedEKSToken", func(t *testing.T) { kubeconfig(t, m) })
 	t.Run("LongTokensAreHashedStably", func(t *testing.T) { longTokens(t, m) })
+	t.Run("EndpointFromTheEnvironment", func(t *testing.T) { endpointFromEnv(t, m) })
+}
+
+// Without Options.Endpoint the SDK's own resolution applies: AWS_ENDPOINT_URL points
+// every client at moto (how the stack runs against moto). A session without keys is
+// refused unless the SDK's default chain is allowed.
+func endpointFromEnv(t *testing.T, m *testmoto.Server) {
+	f := newFakeOn(t, m)
+	t.Setenv("AWS_ENDPOINT_URL", f.URL)
+	p, err := aws.New(t.Context(), session(), aws.Options{PollInterval: 5 * time.Millisecond})
+	require.NoError(t, err)
+	rec := &progress{}
+	_, err = p.CreateNetwork(t.Context(), rec.call("op-env-network"), spec("env"))
+	require.NoError(t, err)
+	require.NotEmpty(t, f.find("CreateVpc"), "the provider did not call AWS_ENDPOINT_URL")
+
+	_, err = aws.New(t.Context(), &cloud.Session{Account: session().Account}, aws.Options{})
+	require.ErrorIs(t, err, cloud.ErrInvalid)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAENV")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
+	p, err = aws.New(t.Context(), &cloud.Session{Account: session().Account}, aws.Options{DefaultCredentials: true, PollInterval: 5 * time.Millisecond})
+	require.NoError(t, err)
+	_, err = p.CreateNetwork(t.Context(), rec.call("op-env-network"), spec("env"))
+	require.NoError(t, err)
 }
 
 // A token longer than AWS's request tokens (64 characters) goes on the wire as a
