@@ -484,26 +484,6 @@ func importGCP(f importFlags) ([]regionRow, error) {
 	}, rows)
 }
 
-// azureGPUModel names the GPU of an Azure GPU family.
-func azureGPUModel(family, name string) string {
-	f := strings.ToLower(family)
-	rules := []struct{ match, model string }{
-		{"h200", "nvidia-h200-141gb"}, {"h100", "nvidia-h100-80gb"}, {"nccads2023", "nvidia-h100-80gb"},
-		{"gb300", "nvidia-gb300"}, {"gb200", "nvidia-gb200"}, {"mi300x", "amd-mi300x"},
-		{"ndamsv4_a100", "nvidia-a100-80gb"}, {"ncadsa100", "nvidia-a100-80gb"}, {"a100", "nvidia-tesla-a100"},
-		{"t4", "nvidia-tesla-t4"}, {"a10", "nvidia-a10"}, {"v710", "amd-radeon-pro-v710"}, {"v620", "amd-radeon-pro-v620"},
-		{"nvsv4", "amd-radeon-instinct-mi25"}, {"nvsv3", "nvidia-tesla-m60"}, {"nvsv2", "nvidia-tesla-m60"},
-		{"standardnvfamily", "nvidia-tesla-m60"}, {"ncsv3", "nvidia-tesla-v100"}, {"ndsv2", "nvidia-tesla-v100"},
-		{"ncsv2", "nvidia-tesla-p100"}, {"standardndsfamily", "nvidia-tesla-p40"}, {"standardncfamily", "nvidia-tesla-k80"},
-	}
-	for _, r := range rules {
-		if strings.Contains(f, r.match) {
-			return r.model
-		}
-	}
-	return "gpu-of-" + strings.ToLower(name)
-}
-
 var azureField = regexp.MustCompile(`^\s*(InstanceType|SkuFamily|VCPU|MemoryMb|GPU|Architecture):\s*("?)([^",]*)"?,`)
 
 // importAzure reads kubernetes/autoscaler's generated table of Azure VM sizes
@@ -574,7 +554,7 @@ func importAzure(f importFlags) ([]regionRow, error) {
 			gpus = 0 // NP sizes carry FPGAs, which the upstream table counts as GPUs
 		}
 		if gpus > 0 {
-			model = azureGPUModel(cur["SkuFamily"], cur["InstanceType"])
+			model = rules.AzureGPU(cur["SkuFamily"], cur["InstanceType"])
 		}
 		rows = append(rows, []string{cur["InstanceType"], cur["VCPU"], cur["MemoryMb"], arch, strconv.Itoa(gpus), model, cur["SkuFamily"], "*"})
 		cur = map[string]string{}
