@@ -10,8 +10,8 @@
 // network, every function is safe for concurrent use, and every result is a copy the
 // caller may modify freely.
 //
-// A connected account's own answer (Live, cached by Cache; catalog/awscatalog for
-// AWS) is the authority where there is one: the static tables can be behind a cloud,
+// A connected account's own answer (Live, cached by Cache; catalog/awscatalog,
+// gcpcatalog and azurecatalog) is the authority where there is one: the static tables can be behind a cloud,
 // so a name they lack is a warning, while a type the live catalog does not offer in
 // a region is not offered there.
 //

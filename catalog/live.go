@@ -13,7 +13,7 @@ import (
 // DescribeClusterVersions; GKE machineTypes and serverConfig; Azure resource SKUs
 // and AKS versions). Where it answers, it is the authority: a machine type it does
 // not list in a region is not offered there. Implementations are safe for
-// concurrent use; catalog/awscatalog is the AWS one.
+// concurrent use: catalog/awscatalog, catalog/gcpcatalog and catalog/azurecatalog.
 type Live interface {
 	// MachineTypes returns every machine type the account can run in the region,
 	// described as the static tables describe them.
