@@ -299,7 +299,7 @@ func TestDeployOverQuotaRollsBack(t *testing.T) {
 		t.Fatal("deploy over quota succeeded")
 	}
 	got := s.cluster(cl.ID)
-	for _, want := range []string{"failed at wait-active", `Insufficient regional quota to satisfy request: resource "CPUS"`, "raise the quota", "rolled back"} {
+	for _, want := range []string{"failed at wait-active", "quota is exhausted (CPUS)", `Insufficient regional quota to satisfy request: resource "CPUS"`, "raise the quota", "rolled back"} {
 		if !strings.Contains(got.StatusMessage, want) {
 			t.Errorf("outcome %q does not say %q", got.StatusMessage, want)
 		}
