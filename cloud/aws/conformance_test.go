@@ -90,7 +90,7 @@ func TestConformance(t *testing.T) {
 			mu.Lock()
 			f := fakes[p]
 			mu.Unlock()
-			f.inject(step, err)
+			f.Inject(step, err)
 		},
 		ActiveWithin: 10 * time.Second,
 	})

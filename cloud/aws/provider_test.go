@@ -84,7 +84,7 @@ func endpointFromEnv(t *testing.T, m *testmoto.Server) {
 	rec := &progress{}
 	_, err = p.CreateNetwork(t.Context(), rec.call("op-env-network"), spec("env"))
 	require.NoError(t, err)
-	require.NotEmpty(t, f.find("CreateVpc"), "the provider did not call AWS_ENDPOINT_URL")
+	require.NotEmpty(t, f.Find("CreateVpc"), "the provider did not call AWS_ENDPOINT_URL")
 
 	_, err = aws.New(t.Context(), &cloud.Session{Account: session().Account}, aws.Options{})
 	require.ErrorIs(t, err, cloud.ErrInvalid)
@@ -107,7 +107,7 @@ func longTokens(t *testing.T, m *testmoto.Server) {
 	again, err := p.CreateControlPlane(ctx, rec.call(long), spec("long"), cloud.NetworkRef{})
 	require.NoError(t, err)
 	require.Equal(t, ref, again)
-	creates := f.find("CreateCluster")
+	creates := f.Find("CreateCluster")
 	require.Len(t, creates, 2)
 	tok := creates[0].Body["clientRequestToken"].(string)
 	require.LessOrEqual(t, len(tok), 64)
@@ -153,7 +153,7 @@ func network(t *testing.T, m *testmoto.Server) {
 	require.NoError(t, err)
 	require.Len(t, nats.NatGateways, 1)
 	require.Equal(t, ec2types.NatGatewayStateAvailable, nats.NatGateways[0].State)
-	require.Equal(t, "op-1-network", f.find("CreateNatGateway")[0].Form.Get("ClientToken"))
+	require.Equal(t, "op-1-network", f.Find("CreateNatGateway")[0].Form.Get("ClientToken"))
 	// Public subnets route out through the internet gateway, private ones through the NAT gateway.
 	rts, err := d.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: []ec2types.Filter{{Name: awssdk.String("vpc-id"), Values: []string{vpcID}}}})
 	require.NoError(t, err)
@@ -181,11 +181,11 @@ func network(t *testing.T, m *testmoto.Server) {
 
 	// A retry with the token makes nothing new; another token another network.
 	makes := []string{"CreateVpc", "CreateSubnet", "CreateInternetGateway", "CreateRouteTable", "AllocateAddress", "CreateNatGateway", "AssociateRouteTable"}
-	creates := len(f.ops(makes...))
+	creates := len(f.Ops(makes...))
 	n2, err := p.CreateNetwork(ctx, rec.call("op-1-network"), s)
 	require.NoError(t, err)
 	require.Equal(t, n1, n2)
-	require.Len(t, f.ops(makes...), creates, "a retry created again")
+	require.Len(t, f.Ops(makes...), creates, "a retry created again")
 
 	// A network whose create never returned is found by the create's token.
 	n3, err := p.CreateNetwork(ctx, rec.call("op-3-network"), s)
@@ -194,12 +194,12 @@ func network(t *testing.T, m *testmoto.Server) {
 	require.NoError(t, p.DeleteNetwork(ctx, rec.call("op-3-network"), cloud.NetworkRef{}))
 	_, err = directTo(m, region).ec2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{n3.ID[strings.LastIndex(n3.ID, "/")+1:]}})
 	require.Error(t, err, "the interrupted create's VPC is still there")
-	f.reset()
+	f.Reset()
 
 	// Delete takes everything back, in reverse order; twice is fine.
 	require.NoError(t, p.DeleteNetwork(ctx, rec.call("op-2-delete-network"), n1))
 	require.NoError(t, p.DeleteNetwork(ctx, rec.call("op-2-delete-network"), n1))
-	order := f.ops("DeleteNatGateway", "ReleaseAddress", "DeleteRouteTable", "DeleteSubnet", "DeleteInternetGateway", "DeleteVpc")
+	order := f.Ops("DeleteNatGateway", "ReleaseAddress", "DeleteRouteTable", "DeleteSubnet", "DeleteInternetGateway", "DeleteVpc")
 	require.Equal(t, []string{"DeleteNatGateway", "ReleaseAddress", "DeleteRouteTable", "DeleteRouteTable",
 		"DeleteSubnet", "DeleteSubnet", "DeleteSubnet", "DeleteSubnet", "DeleteInternetGateway", "DeleteVpc"}, order)
 	addrs, err := d.ec2.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{})
@@ -222,9 +222,9 @@ func byoVPC(t *testing.T, m *testmoto.Server) {
 	net, err := p.CreateNetwork(ctx, rec.call("op-1-network"), s)
 	require.NoError(t, err)
 	require.True(t, strings.HasSuffix(net.ID, "/"+id), net.ID)
-	require.Empty(t, f.ops("CreateVpc", "CreateSubnet", "ModifyVpcAttribute"), "the manifest's VPC was changed")
+	require.Empty(t, f.Ops("CreateVpc", "CreateSubnet", "ModifyVpcAttribute"), "the manifest's VPC was changed")
 	require.NoError(t, p.DeleteNetwork(ctx, rec.call("op-2"), net))
-	require.Empty(t, f.ops("DeleteVpc", "DeleteSubnet"))
+	require.Empty(t, f.Ops("DeleteVpc", "DeleteSubnet"))
 	_, err = d.ec2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{id}})
 	require.NoError(t, err, "the manifest's VPC is gone")
 
@@ -245,7 +245,7 @@ func controlPlaneAndNodeGroup(t *testing.T, m *testmoto.Server) {
 	require.Equal(t, "arn:aws:eks:"+region+":"+account+":cluster/cp", ref.ExternalID)
 	require.NotEmpty(t, ref.Endpoint)
 
-	creates := f.find("CreateCluster")
+	creates := f.Find("CreateCluster")
 	require.Len(t, creates, 1)
 	body := creates[0].Body
 	require.Equal(t, "op-1-control-plane", body["clientRequestToken"])
@@ -277,7 +277,7 @@ func controlPlaneAndNodeGroup(t *testing.T, m *testmoto.Server) {
 
 	ngRec := &progress{}
 	require.NoError(t, p.CreateNodeGroup(ctx, ngRec.call("op-1-node-groups-arm"), ref, s.NodeGroups[0]))
-	ngs := f.find("CreateNodegroup")
+	ngs := f.Find("CreateNodegroup")
 	require.Len(t, ngs, 1)
 	ng := ngs[0].Body
 	require.Equal(t, "arm", ng["nodegroupName"])
@@ -299,7 +299,7 @@ func controlPlaneAndNodeGroup(t *testing.T, m *testmoto.Server) {
 	require.Len(t, privateIDs, 2)
 	require.ElementsMatch(t, privateIDs, ng["subnets"], "node groups run in the network's private subnets")
 	// Polled until ACTIVE (two CREATING answers), reporting each.
-	require.GreaterOrEqual(t, len(f.find("DescribeNodegroup")), 3)
+	require.GreaterOrEqual(t, len(f.Find("DescribeNodegroup")), 3)
 	require.Contains(t, strings.Join(ngRec.all(), "\n"), "node group arm CREATING")
 	require.Contains(t, strings.Join(ngRec.all(), "\n"), "node group arm ACTIVE")
 
@@ -328,7 +328,7 @@ func nodeGroupUpdate(t *testing.T, m *testmoto.Server) {
 	ng.Taints = []cloud.Taint{{Key: "dedicated", Value: "api", Effect: "NoSchedule"}, {Key: "spot", Effect: "PreferNoSchedule"}}
 	ng.Rollout = &cloud.Rollout{MaxUnavailable: "25%"}
 	require.NoError(t, p.UpdateNodeGroup(ctx, rec.call("op-2-scale"), ref, ng, false, 0))
-	ups := f.find("UpdateNodegroupConfig")
+	ups := f.Find("UpdateNodegroupConfig")
 	require.Len(t, ups, 1)
 	b := ups[0].Body
 	require.Equal(t, map[string]any{"addOrUpdateLabels": map[string]any{"env": "prod", "zone": "a"}, "removeLabels": []any{"tier"}}, b["labels"])
@@ -338,7 +338,7 @@ func nodeGroupUpdate(t *testing.T, m *testmoto.Server) {
 	}, b["taints"].(map[string]any)["addOrUpdateTaints"])
 	require.Equal(t, map[string]any{"minSize": 2.0, "maxSize": 6.0, "desiredSize": 2.0}, b["scalingConfig"])
 	require.Equal(t, map[string]any{"maxUnavailablePercentage": 25.0}, b["updateConfig"])
-	require.Empty(t, f.find("UpdateNodegroupVersion"), "a config change rolled the nodes")
+	require.Empty(t, f.Find("UpdateNodegroupVersion"), "a config change rolled the nodes")
 	got, err := directTo(m, region).eks.DescribeNodegroup(ctx, &eks.DescribeNodegroupInput{ClusterName: awssdk.String("upd"), NodegroupName: awssdk.String("arm")})
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"env": "prod", "zone": "a"}, got.Nodegroup.Labels)
@@ -346,13 +346,13 @@ func nodeGroupUpdate(t *testing.T, m *testmoto.Server) {
 
 	// The same again changes nothing; a version moves the nodes, polled to the end.
 	require.NoError(t, p.UpdateNodeGroup(ctx, rec.call("op-3"), ref, ng, false, 0))
-	require.Len(t, f.find("UpdateNodegroupConfig"), 1)
+	require.Len(t, f.Find("UpdateNodegroupConfig"), 1)
 	ng.Version = "1.31"
 	require.NoError(t, p.UpdateNodeGroup(ctx, rec.call("op-4-node-group-upgrade"), ref, ng, true, 0))
-	vs := f.find("UpdateNodegroupVersion")
+	vs := f.Find("UpdateNodegroupVersion")
 	require.Len(t, vs, 1)
 	require.Equal(t, "1.31", vs[0].Body["version"])
-	require.NotEmpty(t, f.find("DescribeUpdate"), "the rollout was not polled")
+	require.NotEmpty(t, f.Find("DescribeUpdate"), "the rollout was not polled")
 	got, err = viaProxy(f).eks.DescribeNodegroup(ctx, &eks.DescribeNodegroupInput{ClusterName: awssdk.String("upd"), NodegroupName: awssdk.String("arm")})
 	require.NoError(t, err)
 	require.Equal(t, "1.31", awssdk.ToString(got.Nodegroup.Version))
@@ -360,11 +360,11 @@ func nodeGroupUpdate(t *testing.T, m *testmoto.Server) {
 	// Replace without a version rolls to the latest AMI release of the same version.
 	ng.Version = ""
 	require.NoError(t, p.UpdateNodeGroup(ctx, rec.call("op-5-node-group-replace"), ref, ng, true, 0))
-	require.Len(t, f.find("UpdateNodegroupVersion"), 2)
-	require.Nil(t, f.find("UpdateNodegroupVersion")[1].Body["version"])
+	require.Len(t, f.Find("UpdateNodegroupVersion"), 2)
+	require.Nil(t, f.Find("UpdateNodegroupVersion")[1].Body["version"])
 
 	// An update that EKS says failed is ErrFailed with its reasons.
-	f.fail(op("UpdateNodegroupVersion"), 404, "ResourceNotFoundException", "No node group found for name: arm.", "", 1)
+	f.Fail(op("UpdateNodegroupVersion"), 404, "ResourceNotFoundException", "No node group found for name: arm.", "", 1)
 	err = p.UpdateNodeGroup(ctx, rec.call("op-6"), ref, ng, true, 0)
 	require.ErrorIs(t, err, cloud.ErrNotFound)
 }
@@ -384,21 +384,21 @@ func upgrade(t *testing.T, m *testmoto.Server) {
 
 	err = p.UpgradeControlPlane(ctx, rec.call("op-2-hop"), ref, "1.32")
 	require.ErrorIs(t, err, cloud.ErrInvalid, "two minors at once")
-	require.Empty(t, f.find("UpdateClusterVersion"))
+	require.Empty(t, f.Find("UpdateClusterVersion"))
 
 	require.NoError(t, p.UpgradeControlPlane(ctx, rec.call("op-2-1-control-plane-upgrade"), ref, "1.31"))
-	ups := f.find("UpdateClusterVersion")
+	ups := f.Find("UpdateClusterVersion")
 	require.Len(t, ups, 1)
 	require.Equal(t, "1.31", ups[0].Body["version"])
 	require.Equal(t, "op-2-1-control-plane-upgrade", ups[0].Body["clientRequestToken"])
-	require.NotEmpty(t, f.find("DescribeUpdate"))
+	require.NotEmpty(t, f.Find("DescribeUpdate"))
 	got, err := viaProxy(f).eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: awssdk.String("up")})
 	require.NoError(t, err)
 	require.Equal(t, "1.31", awssdk.ToString(got.Cluster.Version))
 
 	// Retried after it succeeded: nothing more to do.
 	require.NoError(t, p.UpgradeControlPlane(ctx, rec.call("op-2-1-control-plane-upgrade"), ref, "1.31"))
-	require.Len(t, f.find("UpdateClusterVersion"), 1)
+	require.Len(t, f.Find("UpdateClusterVersion"), 1)
 	require.Contains(t, strings.Join(rec.all(), "\n"), "runs Kubernetes 1.31 already")
 }
 
@@ -418,7 +418,7 @@ func tagsAddonsSettings(t *testing.T, m *testmoto.Server) {
 
 	require.NoError(t, p.InstallAddons(ctx, rec.call("op-1-addons"), ref, "1.30"))
 	var names []string
-	for _, r := range f.find("CreateAddon") {
+	for _, r := range f.Find("CreateAddon") {
 		names = append(names, r.Body["addonName"].(string))
 		require.Equal(t, "v1.30.0-eksbuild.1", r.Body["addonVersion"])
 		require.Equal(t, "OVERWRITE", r.Body["resolveConflicts"])
@@ -426,8 +426,8 @@ func tagsAddonsSettings(t *testing.T, m *testmoto.Server) {
 	require.Equal(t, aws.Addons, names)
 	// Installing again for the next minor updates each add-on.
 	require.NoError(t, p.InstallAddons(ctx, rec.call("op-2-addons-upgrade"), ref, "1.31"))
-	require.Len(t, f.find("UpdateAddon"), 3)
-	require.Len(t, f.find("CreateAddon"), 3)
+	require.Len(t, f.Find("UpdateAddon"), 3)
+	require.Len(t, f.Find("CreateAddon"), 3)
 
 	require.NoError(t, p.UpdateClusterSettings(ctx, rec.call("op-3-settings"), ref, cloud.ClusterSettings{EKS: &cloud.EKSSettings{AMIFamily: "Bottlerocket"}}))
 	got, err = d.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: awssdk.String("tags")})
@@ -435,7 +435,7 @@ func tagsAddonsSettings(t *testing.T, m *testmoto.Server) {
 	require.Equal(t, "Bottlerocket", got.Cluster.Tags[aws.TagAMIFamily])
 	// Node groups made from now on take it.
 	require.NoError(t, p.CreateNodeGroup(ctx, rec.call("op-4-ng"), ref, cloud.NodeGroupSpec{Name: "br", MinNode: 1, MaxNode: 2, MachineTypes: []string{"c6i.large"}}))
-	require.Equal(t, "BOTTLEROCKET_x86_64", f.find("CreateNodegroup")[0].Body["amiType"])
+	require.Equal(t, "BOTTLEROCKET_x86_64", f.Find("CreateNodegroup")[0].Body["amiType"])
 	err = p.UpdateClusterSettings(ctx, rec.call("op-5"), ref, cloud.ClusterSettings{EKS: &cloud.EKSSettings{AMIFamily: "Ubuntu"}})
 	require.ErrorIs(t, err, cloud.ErrInvalid)
 	require.Contains(t, err.Error(), "launch template")
@@ -451,7 +451,7 @@ func deletes(t *testing.T, m *testmoto.Server) {
 	require.NoError(t, p.CreateNodeGroup(ctx, rec.call("op-1-node-groups-b"), ref, cloud.NodeGroupSpec{Name: "b", MinNode: 1, MaxNode: 2}))
 
 	// A node group someone deleted a moment before: its delete is a success.
-	f.vanish("DeleteNodegroup")
+	f.Vanish("DeleteNodegroup")
 	require.NoError(t, p.DeleteNodeGroup(ctx, rec.call("op-2-delete"), ref, "a"))
 	d := directTo(m, region)
 	groups, err := d.eks.ListNodegroups(ctx, &eks.ListNodegroupsInput{ClusterName: awssdk.String("del")})
@@ -464,7 +464,7 @@ func deletes(t *testing.T, m *testmoto.Server) {
 	clusters, err := d.eks.ListClusters(ctx, &eks.ListClustersInput{})
 	require.NoError(t, err)
 	require.Empty(t, clusters.Clusters)
-	require.Contains(t, f.ops("DeleteNodegroup", "DeleteCluster"), "DeleteNodegroup")
+	require.Contains(t, f.Ops("DeleteNodegroup", "DeleteCluster"), "DeleteNodegroup")
 	// Gone is gone.
 	require.NoError(t, p.DeleteControlPlane(ctx, rec.call("op-1-control-plane"), ref))
 	require.NoError(t, p.DeleteNodeGroup(ctx, rec.call("op-2-delete"), ref, "b"))
@@ -496,9 +496,9 @@ func errorsClassified(t *testing.T, m *testmoto.Server) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.code, func(t *testing.T) {
-			ft := f.fail(op("CreateNodegroup"), tc.status, tc.code, tc.msg, tc.retryAfter, 1)
+			ft := f.Fail(op("CreateNodegroup"), tc.status, tc.code, tc.msg, tc.retryAfter, 1)
 			err := p.CreateNodeGroup(ctx, rec.call("op-err-"+tc.code), ref, ng)
-			require.Equal(t, 1, ft.hits)
+			require.Equal(t, 1, ft.Hits())
 			require.Error(t, err)
 			require.Equal(t, tc.kind, cloud.KindOf(err), "%v", err)
 			require.Contains(t, err.Error(), tc.says)
@@ -514,15 +514,15 @@ func errorsClassified(t *testing.T, m *testmoto.Server) {
 		})
 	}
 	// EC2's codes too: a quota on VPCs.
-	f.fail(op("CreateVpc"), 400, "VpcLimitExceeded", "The maximum number of VPCs has been reached.", "", 1)
+	f.Fail(op("CreateVpc"), 400, "VpcLimitExceeded", "The maximum number of VPCs has been reached.", "", 1)
 	_, err = p.CreateNetwork(ctx, rec.call("op-net"), spec("err"))
 	require.ErrorIs(t, err, cloud.ErrQuotaExceeded)
 	require.Contains(t, err.Error(), "VpcLimitExceeded")
 	// Invalid specs never reach AWS.
-	before := len(f.ops())
+	before := len(f.Ops())
 	err = p.CreateNodeGroup(ctx, rec.call("op-bad"), ref, cloud.NodeGroupSpec{Name: "bad", MinNode: 1, MaxNode: 2, Taints: []cloud.Taint{{Key: "k", Effect: "Sometimes"}}})
 	require.ErrorIs(t, err, cloud.ErrInvalid)
-	require.Len(t, f.ops(), before)
+	require.Len(t, f.Ops(), before)
 }
 
 func kubeconfig(t *testing.T, m *testmoto.Server) {

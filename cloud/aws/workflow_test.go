@@ -149,7 +149,7 @@ func lifecycle(t *testing.T, s *stack) {
 	spec := eksSpec("prod", s.org)
 	cl := store.Cluster{ID: store.NewID(), OrgID: s.org, Name: "prod", Provider: "aws", ProvisionerType: "eks", Region: region, Status: store.ClusterPending}
 
-	f.fail(op("CreateNodegroup"), 429, "ThrottlingException", "Rate exceeded", "2", 1)
+	f.Fail(op("CreateNodegroup"), 429, "ThrottlingException", "Rate exceeded", "2", 1)
 	deployID, err := s.run(cl, workflows.OpDeploy, "DeployCluster", workflows.DeployClusterInput{Spec: spec})
 	require.NoError(t, err, "deploy")
 	got := s.cluster(cl.ID)
@@ -157,17 +157,17 @@ func lifecycle(t *testing.T, s *stack) {
 	require.Equal(t, "arn:aws:eks:"+region+":"+account+":cluster/prod", got.ExternalID)
 	require.True(t, strings.HasPrefix(got.NetworkID, "arn:aws:ec2:"+region+":"+account+":vpc/"), got.NetworkID)
 	require.NotEmpty(t, got.Endpoint)
-	creates := f.find("CreateNodegroup")
+	creates := f.Find("CreateNodegroup")
 	require.Len(t, creates, 2, "one throttled create, one retried")
 	// Retried after the 2s AWS asked for: not the activity's own first interval
 	// (1s), nor the provider's default (5s).
 	gap := creates[1].At.Sub(creates[0].At)
 	require.GreaterOrEqual(t, gap, 2*time.Second, "the throttled create was retried before AWS's Retry-After")
 	require.Less(t, gap, aws.DefaultRetryAfter, "the throttled create waited the default, not AWS's Retry-After")
-	require.Len(t, f.find("CreateCluster"), 1)
-	require.Equal(t, deployID+"-control-plane", f.find("CreateCluster")[0].Body["clientRequestToken"])
-	require.Len(t, f.find("CreateAddon"), 3)
-	require.Len(t, f.find("CreateVpc"), 1)
+	require.Len(t, f.Find("CreateCluster"), 1)
+	require.Equal(t, deployID+"-control-plane", f.Find("CreateCluster")[0].Body["clientRequestToken"])
+	require.Len(t, f.Find("CreateAddon"), 3)
+	require.Len(t, f.Find("CreateVpc"), 1)
 
 	proxy := viaProxy(f)
 	c, err := proxy.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: awssdk.String("prod")})
@@ -181,7 +181,7 @@ func lifecycle(t *testing.T, s *stack) {
 	require.Equal(t, deployID+"-node-groups-default", ng.Nodegroup.Tags[aws.TagToken])
 
 	// Update: one minor, the node group rolled to it, then scaled and relabelled.
-	f.reset()
+	f.Reset()
 	rolled := spec.NodeGroups[0]
 	rolled.Version = "1.31"
 	scaled := rolled
@@ -196,9 +196,9 @@ func lifecycle(t *testing.T, s *stack) {
 	}})
 	require.NoError(t, err, "update")
 	require.Equal(t, []string{"UpdateClusterVersion", "UpdateNodegroupVersion", "UpdateNodegroupConfig", "UpdateAddon", "UpdateAddon", "UpdateAddon"},
-		f.ops("UpdateClusterVersion", "UpdateNodegroupVersion", "UpdateNodegroupConfig", "UpdateAddon"))
-	require.Equal(t, updateID+"-1-control-plane-upgrade", f.find("UpdateClusterVersion")[0].Body["clientRequestToken"])
-	cfg := f.find("UpdateNodegroupConfig")[0].Body
+		f.Ops("UpdateClusterVersion", "UpdateNodegroupVersion", "UpdateNodegroupConfig", "UpdateAddon"))
+	require.Equal(t, updateID+"-1-control-plane-upgrade", f.Find("UpdateClusterVersion")[0].Body["clientRequestToken"])
+	cfg := f.Find("UpdateNodegroupConfig")[0].Body
 	require.Equal(t, map[string]any{"minSize": 2.0, "maxSize": 5.0, "desiredSize": 2.0}, cfg["scalingConfig"])
 	require.Equal(t, map[string]any{"addOrUpdateLabels": map[string]any{"env": "prod", "tier": "api"}}, cfg["labels"])
 	c, err = proxy.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: awssdk.String("prod")})
@@ -214,15 +214,15 @@ func lifecycle(t *testing.T, s *stack) {
 	require.Equal(t, "1.31", got.KubernetesVersion)
 
 	// Delete, the node group vanishing under its delete.
-	f.reset()
-	f.vanish("DeleteNodegroup")
+	f.Reset()
+	f.Vanish("DeleteNodegroup")
 	after := spec
 	after.KubernetesVersion, after.NodeGroups = "1.31", []cloud.NodeGroupSpec{scaled}
 	deleteID, err := s.run(got, workflows.OpDelete, "DeleteCluster", workflows.DeleteClusterInput{Spec: after, Ref: ref,
 		Network: cloud.NetworkRef{ID: got.NetworkID}, CreateOperationID: deployID, PriorStatus: store.ClusterReady})
 	require.NoError(t, err, "delete")
 	require.Equal(t, store.ClusterDeleted, s.cluster(cl.ID).Status)
-	require.Equal(t, []string{"DeleteNodegroup", "DeleteCluster", "DeleteVpc"}, f.ops("DeleteNodegroup", "DeleteCluster", "DeleteVpc"))
+	require.Equal(t, []string{"DeleteNodegroup", "DeleteCluster", "DeleteVpc"}, f.Ops("DeleteNodegroup", "DeleteCluster", "DeleteVpc"))
 	s.nothingLeft("prod")
 	s.noSecrets(deployID, updateID, deleteID)
 	s.allowedByTheConnectTemplate()
@@ -233,7 +233,7 @@ func lifecycle(t *testing.T, s *stack) {
 func (s *stack) allowedByTheConnectTemplate() {
 	s.t.Helper()
 	granted := append(append([]string{}, awsconnect.ReadActions...), awsconnect.ManageActions...)
-	for action := range s.f.actions() {
+	for action := range s.f.Actions() {
 		ok := false
 		for _, g := range granted {
 			if prefix, wild := strings.CutSuffix(g, "*"); g == action || wild && strings.HasPrefix(action, prefix) {
@@ -262,19 +262,19 @@ func (s *stack) nothingLeft(name string) {
 // A deploy refused by a quota fails for good with what to do about it, and rolls
 // back: moto holds nothing of the cluster afterwards.
 func overQuota(t *testing.T, s *stack) {
-	s.f.reset()
+	s.f.Reset()
 	spec := eksSpec("quota", s.org)
 	cl := store.Cluster{ID: store.NewID(), OrgID: s.org, Name: "quota", Provider: "aws", ProvisionerType: "eks", Region: region, Status: store.ClusterPending}
-	s.f.fail(op("CreateNodegroup"), 400, "ResourceLimitExceededException", "Nodegroups limit per cluster exceeded", "", -1)
+	s.f.Fail(op("CreateNodegroup"), 400, "ResourceLimitExceededException", "Nodegroups limit per cluster exceeded", "", -1)
 	deployID, err := s.run(cl, workflows.OpDeploy, "DeployCluster", workflows.DeployClusterInput{Spec: spec})
 	require.Error(t, err)
-	require.Len(t, s.f.find("CreateNodegroup"), 1, "a quota error was retried")
+	require.Len(t, s.f.Find("CreateNodegroup"), 1, "a quota error was retried")
 	got := s.cluster(cl.ID)
 	require.Equal(t, store.ClusterFailed, got.Status)
 	for _, says := range []string{"ResourceLimitExceededException", "Nodegroups limit per cluster exceeded", "raise the quota"} {
 		require.Contains(t, got.StatusMessage, says)
 	}
-	require.Equal(t, []string{"DeleteCluster", "DeleteVpc"}, s.f.ops("DeleteCluster", "DeleteVpc"), "rollback")
+	require.Equal(t, []string{"DeleteCluster", "DeleteVpc"}, s.f.Ops("DeleteCluster", "DeleteVpc"), "rollback")
 	s.nothingLeft("quota")
 	s.noSecrets(deployID)
 }
