@@ -188,7 +188,7 @@ func (p *Provider) UpdateNodeGroup(ctx context.Context, c cloud.Call, ref cloud.
 	if cur.ScalingConfig != nil && cur.ScalingConfig.DesiredSize != nil {
 		size = *cur.ScalingConfig.DesiredSize
 	}
-	if uc := updateConfig(ng, rolloutBatches(replace, batches, size)); uc != nil && !sameUpdateConfig(cur.UpdateConfig, uc) {
+	if uc := updateConfig(ng, rolloutBatches(replace, batches, size)); !sameUpdateConfig(cur.UpdateConfig, uc) {
 		in.UpdateConfig, changes = uc, append(changes, "rollout bound")
 	}
 	if len(changes) > 0 {
@@ -374,8 +374,9 @@ func rolloutBatches(replace bool, batches int, size int32) int {
 }
 
 // updateConfig is the rollout bound of ng: its Rollout's maxUnavailable (a count or
-// a percentage), else the group's size over batches, else nil (EKS's default of one
-// node). EKS has no maxSurge for managed node groups: it surges by itself.
+// a percentage), else the group's size over batches, else one node at a time (the
+// contract's default, and EKS's). EKS has no maxSurge for managed node groups: it
+// surges by itself.
 func updateConfig(ng cloud.NodeGroupSpec, batches int) *ekstypes.NodegroupUpdateConfig {
 	if ng.Rollout != nil && ng.Rollout.MaxUnavailable != "" {
 		mu := strings.TrimSpace(ng.Rollout.MaxUnavailable)
@@ -391,12 +392,18 @@ func updateConfig(ng cloud.NodeGroupSpec, batches int) *ekstypes.NodegroupUpdate
 		n := int32(math.Ceil(float64(max(ng.MaxNode, 1)) / float64(batches)))
 		return &ekstypes.NodegroupUpdateConfig{MaxUnavailable: aws.Int32(max(min(n, 100), 1))}
 	}
-	return nil
+	return &ekstypes.NodegroupUpdateConfig{MaxUnavailable: aws.Int32(1)}
 }
 
+// sameUpdateConfig reports whether a and b bound a rollout alike; nil is EKS's
+// default, one node at a time.
 func sameUpdateConfig(a, b *ekstypes.NodegroupUpdateConfig) bool {
-	if a == nil || b == nil {
-		return a == b
+	one := &ekstypes.NodegroupUpdateConfig{MaxUnavailable: aws.Int32(1)}
+	if a == nil {
+		a = one
+	}
+	if b == nil {
+		b = one
 	}
 	return aws.ToInt32(a.MaxUnavailable) == aws.ToInt32(b.MaxUnavailable) && aws.ToInt32(a.MaxUnavailablePercentage) == aws.ToInt32(b.MaxUnavailablePercentage)
 }
