@@ -292,7 +292,15 @@ func (n *network) natGateway(ctx context.Context, subnet string) (string, error)
 	}
 }
 
-// zones are the region's first two available zones.
+// noEKS are the zones (by ID, the same in every account) where EKS creates no
+// control plane: a cluster with a subnet there fails with
+// UnsupportedAvailabilityZoneException.
+var noEKS = map[string]bool{"use1-az3": true, "usw1-az2": true, "cac1-az3": true}
+
+// eksZone reports whether EKS takes subnets in the zone of that ID.
+func eksZone(id string) bool { return !noEKS[id] }
+
+// zones are the region's first two available zones EKS takes.
 func (n *network) zones(ctx context.Context) ([]string, error) {
 	out, err := n.cl.ec2.DescribeAvailabilityZones(ctx, &ec2.DescribeAvailabilityZonesInput{Filters: []ec2types.Filter{
 		{Name: aws.String("state"), Values: []string{"available"}},
@@ -303,7 +311,9 @@ func (n *network) zones(ctx context.Context) ([]string, error) {
 	}
 	var zones []string
 	for _, z := range out.AvailabilityZones {
-		zones = append(zones, aws.ToString(z.ZoneName))
+		if eksZone(aws.ToString(z.ZoneId)) {
+			zones = append(zones, aws.ToString(z.ZoneName))
+		}
 	}
 	slices.Sort(zones)
 	if len(zones) < 2 {

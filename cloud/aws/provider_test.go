@@ -210,6 +210,13 @@ func network(t *testing.T, m *testmoto.Server) {
 	require.Empty(t, vpcs.Vpcs)
 }
 
+// Zones where EKS makes no control plane are never chosen for a network.
+func TestZonesWithoutEKSAreSkipped(t *testing.T) {
+	for id, ok := range map[string]bool{"use1-az3": false, "usw1-az2": false, "cac1-az3": false, "use1-az1": true, "euw1-az2": true} {
+		require.Equal(t, ok, aws.EKSZone(id), id)
+	}
+}
+
 func byoVPC(t *testing.T, m *testmoto.Server) {
 	f := newFakeOn(t, m)
 	p, ctx, rec := newProvider(t, f), t.Context(), &progress{}

@@ -1,0 +1,4 @@
+package aws
+
+// EKSZone is eksZone, for the tests.
+var EKSZone = eksZone
