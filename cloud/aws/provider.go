@@ -118,7 +118,9 @@ type clients struct {
 
 // New builds the provider of s's account. Credentials come from
 // s.Credentials.Values (CredAccessKeyID, CredSecretAccessKey, CredSessionToken);
-// a session without them is ErrInvalid unless opts.DefaultCredentials.
+// a session without them is ErrInvalid unless opts.DefaultCredentials. When the
+// session names its account, New checks the credentials act in it (STS
+// GetCallerIdentity): credentials of another account are ErrInvalid.
 func New(ctx context.Context, s *cloud.Session, opts Options) (*Provider, error) {
 	if opts.Region == "" {
 		opts.Region = "us-east-1"
@@ -150,7 +152,19 @@ func New(ctx context.Context, s *cloud.Session, opts Options) (*Provider, error)
 	if opts.Endpoint != "" {
 		cfg.BaseEndpoint = aws.String(opts.Endpoint)
 	}
-	return &Provider{opts: opts, session: s, base: cfg, regions: map[string]*clients{}}, nil
+	p := &Provider{opts: opts, session: s, base: cfg, regions: map[string]*clients{}}
+	if want := s.Account.AccountID; want != "" {
+		// Act only in the session's account: keys of another account would create
+		// its clusters there (GetCallerIdentity needs no permission).
+		id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			return nil, classify(err, "check the credentials of "+s.Account.String())
+		}
+		if got := aws.ToString(id.Account); got != want {
+			return nil, cloud.Errorf(cloud.ErrInvalid, "the credentials of %s act in AWS account %s", s.Account, got)
+		}
+	}
+	return p, nil
 }
 
 // in returns the clients of region (the default region when empty).

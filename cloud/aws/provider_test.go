@@ -88,6 +88,14 @@ func endpointFromEnv(t *testing.T, m *testmoto.Server) {
 
 	_, err = aws.New(t.Context(), &cloud.Session{Account: session().Account}, aws.Options{})
 	require.ErrorIs(t, err, cloud.ErrInvalid)
+	// Keys of another account than the session's are refused (moto's keys act in
+	// 123456789012).
+	other := session()
+	other.Account.AccountID = "210987654321"
+	_, err = aws.New(t.Context(), other, aws.Options{})
+	require.ErrorIs(t, err, cloud.ErrInvalid)
+	require.Contains(t, err.Error(), "act in AWS account "+account)
+	require.Equal(t, "sts:GetCallerIdentity", f.Find("GetCallerIdentity")[0].Service+":GetCallerIdentity")
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAENV")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
 	p, err = aws.New(t.Context(), &cloud.Session{Account: session().Account}, aws.Options{DefaultCredentials: true, PollInterval: 5 * time.Millisecond})

@@ -67,7 +67,10 @@ type Proxy struct {
 
 // Request is one request the proxy received.
 type Request struct {
-	Op     string // EKS or EC2 operation name
+	// Service is the signing name of the request's service (eks, ec2, sts), from its
+	// SigV4 credential scope.
+	Service string
+	Op      string // the operation's name
 	Method string
 	Path   string
 	Query  url.Values
@@ -143,8 +146,12 @@ var (
 	}
 )
 
-// IsEC2 reports whether r is an EC2 (query protocol) request.
-func (r Request) IsEC2() bool { return r.Form != nil }
+// IsEC2 reports whether r is an EC2 request.
+func (r Request) IsEC2() bool { return r.Service == "ec2" }
+
+// scope is the service of a SigV4 Authorization header
+// (Credential=AKID/20260101/us-east-1/eks/aws4_request).
+var scope = regexp.MustCompile(`Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request`)
 
 // ServeHTTP answers an AWS request: a fault's error, the proxy's own answer for
 // what moto lacks, or moto's (rewritten).
@@ -155,6 +162,9 @@ func (f *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.Query(), At: time.Now()}
 	if p, err := url.PathUnescape(req.Path); err == nil {
 		req.Path = p
+	}
+	if m := scope.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+		req.Service = m[1]
 	}
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		req.Form, _ = url.ParseQuery(string(body))
@@ -487,10 +497,17 @@ func (f *Proxy) answerError(w http.ResponseWriter, req Request, status int, code
 	if retryAfter != "" {
 		w.Header().Set("Retry-After", retryAfter)
 	}
-	if req.IsEC2() {
+	switch {
+	case req.IsEC2():
 		w.Header().Set("Content-Type", "text/xml")
 		w.WriteHeader(status)
 		_, _ = fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>%s</Code><Message>%s</Message></Error></Errors><RequestID>fake</RequestID></Response>`,
+			html.EscapeString(code), html.EscapeString(msg))
+		return
+	case req.Form != nil: // the query protocol (STS)
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(status)
+		_, _ = fmt.Fprintf(w, `<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>fake</RequestId></ErrorResponse>`,
 			html.EscapeString(code), html.EscapeString(msg))
 		return
 	}
@@ -568,11 +585,7 @@ func (f *Proxy) Actions() map[string]bool {
 	defer f.mu.Unlock()
 	out := map[string]bool{}
 	for _, r := range f.history {
-		svc := "eks:"
-		if r.IsEC2() {
-			svc = "ec2:"
-		}
-		out[svc+r.Op] = true
+		out[r.Service+":"+r.Op] = true
 	}
 	return out
 }
