@@ -71,12 +71,12 @@ type Request struct {
 	// SigV4 credential scope.
 	Service string
 	Op      string // the operation's name
-	Method string
-	Path   string
-	Query  url.Values
-	Body   map[string]any // EKS JSON body
-	Form   url.Values     // EC2 query-protocol form
-	At     time.Time      // when it arrived
+	Method  string
+	Path    string
+	Query   url.Values
+	Body    map[string]any // EKS JSON body
+	Form    url.Values     // EC2 query-protocol form
+	At      time.Time      // when it arrived
 }
 
 // Fault answers matching requests with an AWS error.
