@@ -234,6 +234,14 @@ func (p *Provider) clustersByToken(ctx context.Context, token string) ([]ref, er
 // upgraded by UpdateNodeGroup.
 func (p *Provider) UpgradeControlPlane(ctx context.Context, c cloud.Call, cr cloud.ClusterRef, version string) error {
 	r, cl, mc, err := p.cluster(ctx, cr)
+	for err == nil && !settled(str(stateOf(mc))) {
+		// An operation runs (an earlier attempt's upgrade): wait for it, as AKS
+		// refuses a second one.
+		c.Report(fmt.Sprintf("%s: %s, waiting for it to finish", r, str(stateOf(mc))))
+		if err = p.sleep(ctx); err == nil {
+			r, cl, mc, err = p.cluster(ctx, cr)
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -52,6 +52,7 @@ type fakeCluster struct {
 	mc       armcontainerservice.ManagedCluster
 	pools    map[string]*armcontainerservice.AgentPool
 	getsLeft int
+	poolBusy map[string]int // GETs an agent pool still answers its busy state
 }
 
 // request is one request the fake received: the SDK method, its HTTP method and
@@ -199,6 +200,13 @@ func (f *fakeARM) AddGroup(name, location string, resources ...string) {
 	f.extra[strings.ToLower(name)] = resources
 }
 
+// AddGroupResource sets the resources of group we did not make.
+func (f *fakeARM) AddGroupResource(group string, resources ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.extra[strings.ToLower(group)] = resources
+}
+
 // Group returns the resource group name, if it exists.
 func (f *fakeARM) Group(name string) (armresources.ResourceGroup, bool) {
 	f.mu.Lock()
@@ -230,6 +238,23 @@ func (f *fakeARM) ClusterCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.clusters)
+}
+
+// Busy puts an operation on the managed cluster (pool empty) or its agent pool:
+// it answers state until its gets-th GET, which answers Succeeded.
+func (f *fakeARM) Busy(group, cluster, pool, state string, gets int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.clusters[key(group, cluster)]
+	if pool == "" {
+		c.mc.Properties.ProvisioningState, c.getsLeft = ptr(state), gets
+		return
+	}
+	c.pools[pool].Properties.ProvisioningState = ptr(state)
+	if c.poolBusy == nil {
+		c.poolBusy = map[string]int{}
+	}
+	c.poolBusy[pool] = gets
 }
 
 // VanishOnDelete makes agent pool name disappear by itself when its delete begins:
@@ -509,10 +534,15 @@ func (f *fakeARM) agentPools() aksfake.AgentPoolsServer {
 		Get: func(_ context.Context, group, cluster, name string, _ *armcontainerservice.AgentPoolsClientGetOptions) (resp azfake.Responder[armcontainerservice.AgentPoolsClientGetResponse], errResp azfake.ErrorResponder) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			_, p, err := pool(group, cluster, name)
+			c, p, err := pool(group, cluster, name)
 			if err != nil {
 				errResp.SetError(err)
 				return
+			}
+			if c.poolBusy[name] > 0 {
+				if c.poolBusy[name]--; c.poolBusy[name] == 0 {
+					p.Properties.ProvisioningState = ptr("Succeeded")
+				}
 			}
 			resp.SetResponse(http.StatusOK, armcontainerservice.AgentPoolsClientGetResponse{AgentPool: *p}, nil)
 			return

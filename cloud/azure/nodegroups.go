@@ -137,7 +137,12 @@ func (p *Provider) CreateNodeGroup(ctx context.Context, c cloud.Call, cr cloud.C
 		if str(tags[TagToken]) != c.Token && str(tags[TagPool]) != "system" {
 			return cloud.Errorf(cloud.ErrAlreadyExists, "%s already exists and was not created by this operation", what)
 		}
-		return p.waitPool(ctx, c, r, cl, ng.Name, what)
+		ap, err := p.settledPool(ctx, c, r, cl, ng.Name, what)
+		if err != nil {
+			return err
+		}
+		c.Report(what + " was created by this operation")
+		return poolOutcome(ap, what)
 	case !notFound(err):
 		return classify(err, "get "+what)
 	}
@@ -168,28 +173,37 @@ func poolOutcome(ap armcontainerservice.AgentPool, what string) error {
 	return nil
 }
 
-// waitPool waits until an existing pool's provisioning has ended.
-func (p *Provider) waitPool(ctx context.Context, c cloud.Call, r ref, cl *clients, name, what string) error {
+// settledPool returns the agent pool once no operation runs on it (a retried call
+// waits for the operation its first attempt started rather than colliding with it:
+// AKS refuses a second one with 409).
+func (p *Provider) settledPool(ctx context.Context, c cloud.Call, r ref, cl *clients, name, what string) (armcontainerservice.AgentPool, error) {
 	for {
 		got, err := cl.pools.Get(ctx, r.group, r.name, name, nil)
 		if err != nil {
-			return classify(err, "get "+what)
+			return armcontainerservice.AgentPool{}, classify(err, "get "+what)
 		}
 		state := ""
 		if got.Properties != nil {
 			state = str(got.Properties.ProvisioningState)
 		}
-		c.Report(fmt.Sprintf("%s: %s", what, state))
-		switch strings.ToLower(state) {
-		case "succeeded":
-			return nil
-		case "failed", "canceled":
-			return cloud.Errorf(cloud.ErrFailed, "%s: provisioning %s", what, strings.ToLower(state))
+		if settled(state) {
+			return got.AgentPool, nil
 		}
+		c.Report(fmt.Sprintf("%s: %s, waiting for it to finish", what, state))
 		if err := p.sleep(ctx); err != nil {
-			return err
+			return armcontainerservice.AgentPool{}, err
 		}
 	}
+}
+
+// settled reports whether a provisioningState is final: Succeeded, Failed, Canceled
+// (or unknown).
+func settled(state string) bool {
+	switch strings.ToLower(state) {
+	case "", "succeeded", "failed", "canceled":
+		return true
+	}
+	return false
 }
 
 // UpdateNodeGroup brings the agent pool to ng: size and autoscaling, labels, taints,
@@ -205,11 +219,10 @@ func (p *Provider) UpdateNodeGroup(ctx context.Context, c cloud.Call, cr cloud.C
 	if err != nil {
 		return err
 	}
-	got, err := cl.pools.Get(ctx, r.group, r.name, ng.Name, nil)
+	ap, err := p.settledPool(ctx, c, r, cl, ng.Name, what)
 	if err != nil {
-		return classify(err, "get "+what)
+		return err
 	}
-	ap := got.AgentPool
 	if ap.Properties == nil {
 		ap.Properties = &armcontainerservice.ManagedClusterAgentPoolProfileProperties{}
 	}
