@@ -102,6 +102,10 @@ $(REDOCLY): tools/lint/package.json
 generate: ## Regenerate server/api from openapi.yaml.
 	$(GO) generate ./server/api/...
 
+.PHONY: catalog
+catalog: ## Regenerate the catalog's machine-type and region tables (catalog/zz_*_gen.go) from the committed sources in catalog/gen/sources (no network).
+	$(GO) run ./catalog/gen
+
 # RELEASE names the folder a recording goes into, workflows/testdata/$(RELEASE) (the
 # date by default: make record-histories RELEASE=v1.4.0). Histories are never deleted
 # nor re-recorded: a workflow started on any earlier release may still be running, and

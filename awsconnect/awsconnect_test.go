@@ -3,6 +3,7 @@ package awsconnect_test
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/url"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/astropulse/astroplane/awsconnect"
 	"github.com/astropulse/astroplane/internal/testmoto"
@@ -162,5 +164,32 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 		if !strings.Contains(link, want) {
 			t.Errorf("link %s lacks %s", link, want)
 		}
+	}
+}
+
+// The template published to the platform's bucket is there, under its unguessable
+// key, at the URL the link names.
+func TestPublishTemplate(t *testing.T) {
+	moto := testmoto.Start(t)
+	cfg := motoConfig(t, moto.URL)
+	s := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := s.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("astro-templates")}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := awsconnect.PublishTemplate(t.Context(), cfg, "astro-templates", "", "tok123", []byte(`{"Resources":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u != "https://astro-templates.s3.amazonaws.com/astroplane/templates/tok123.json" {
+		t.Fatalf("url %s", u)
+	}
+	out, err := s.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String("astro-templates"), Key: aws.String(awsconnect.TemplateKey("tok123"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = out.Body.Close() }()
+	body, _ := io.ReadAll(out.Body)
+	if string(body) != `{"Resources":{}}` || aws.ToString(out.ContentType) != "application/json" {
+		t.Fatalf("object %q %s", body, aws.ToString(out.ContentType))
 	}
 }

@@ -1,8 +1,9 @@
 package catalog
 
 import (
-	"slices"
 	"strconv"
+	"strings"
+	"sync"
 )
 
 // Category is the family a machine type belongs to; the values are the API's
@@ -69,141 +70,86 @@ func (m MachineTypeInfo) Memory() string {
 	return strconv.Itoa(m.MemoryMiB) + "Mi"
 }
 
-// offering is a machine type and the regions that offer it.
-type offering struct {
-	MachineTypeInfo
-	// regions offering the type; nil means every region of the provider.
-	regions []string
+// typeRow is one machine type of the generated tables (zz_*_gen.go): compact, so
+// the thousands of types the clouds offer cost little in the binary.
+type typeRow struct {
+	name    string
+	milli   int32   // vCPUs in millicores
+	mib     int32   // memory in MiB
+	regions uint64  // bit i set: regions[provider][i] offers the type
+	price   float64 // USD per hour, 0 when unknown
+	cat     uint8   // index into categories
+	arch    uint8   // index into architectures
+	gpus    uint8   // GPUs attached
+	gpu     uint8   // index into gpuModels
 }
 
-// Region subsets for types that only some regions offer (GPUs, accelerators, Arm).
-var (
-	awsGPURegions   = []string{"us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1", "ap-southeast-1"}
-	awsG5Regions    = []string{"us-east-1", "us-west-2", "eu-west-1"}
-	awsP3Regions    = []string{"us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1"}
-	awsInf2Regions  = []string{"us-east-1", "us-east-2", "us-west-2"}
-	awsM7gRegions   = []string{"us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1", "ap-northeast-1"}
-	gcpT2ARegions   = []string{"us-central1", "europe-west4", "asia-southeast1"}
-	gcpG2Regions    = []string{"us-central1", "us-east1", "us-east4", "us-west1", "europe-west1", "europe-west4", "asia-southeast1"}
-	gcpA2Regions    = []string{"us-central1", "us-east1", "europe-west4", "asia-southeast1"}
-	azureArmRegions = []string{"eastus", "eastus2", "westus2", "westus3", "northeurope", "westeurope", "southeastasia", "japaneast", "australiaeast", "centralindia"}
-	azureT4Regions  = []string{"eastus", "westus2", "westeurope", "southeastasia", "japaneast"}
-	azureV100Region = []string{"eastus", "westus2", "westeurope", "southeastasia"}
+// Category and architecture codes of the generated tables.
+const (
+	gp uint8 = iota // GeneralPurpose
+	co              // ComputeOptimized
+	mo              // MemoryOptimized
+	ao              // AcceleratorOptimized
+	gu              // GPU
 )
 
-// gib is MiB per GiB, for readable memory sizes below.
-const gib = 1024
+const (
+	x86 uint8 = iota
+	arm
+)
 
-// machineTypes lists each provider's machine types, grouped by family.
-var machineTypes = map[string][]offering{
-	AWS: {
-		general("t3.small", 2, 2*gib, 0.0208),
-		general("t3.medium", 2, 4*gib, 0.0416),
-		general("t3.large", 2, 8*gib, 0.0832),
-		general("t3.xlarge", 4, 16*gib, 0.1664),
-		general("m5.large", 2, 8*gib, 0.096),
-		general("m5.xlarge", 4, 16*gib, 0.192),
-		general("m5.2xlarge", 8, 32*gib, 0.384),
-		general("m6i.large", 2, 8*gib, 0.096),
-		arm(general("m6g.large", 2, 8*gib, 0.077)),
-		arm(general("m6g.xlarge", 4, 16*gib, 0.154)),
-		in(awsM7gRegions, arm(general("m7g.large", 2, 8*gib, 0.0816))),
-		compute("c5.large", 2, 4*gib, 0.085),
-		compute("c5.xlarge", 4, 8*gib, 0.17),
-		arm(compute("c6g.xlarge", 4, 8*gib, 0.136)),
-		memory("r5.large", 2, 16*gib, 0.126),
-		memory("r5.xlarge", 4, 32*gib, 0.252),
-		in(awsGPURegions, gpu("g4dn.xlarge", 4, 16*gib, 1, "nvidia-tesla-t4", 0.526)),
-		in(awsG5Regions, gpu("g5.xlarge", 4, 16*gib, 1, "nvidia-a10g", 1.006)),
-		in(awsP3Regions, gpu("p3.2xlarge", 8, 61*gib, 1, "nvidia-tesla-v100", 3.06)),
-		in(awsInf2Regions, accelerator("inf2.xlarge", 4, 16*gib, 0, "", 0.7582)),
-	},
-	GCP: {
-		general("e2-medium", 2, 4*gib, 0.0335),
-		general("e2-standard-2", 2, 8*gib, 0.067),
-		general("e2-standard-4", 4, 16*gib, 0.134),
-		general("e2-standard-8", 8, 32*gib, 0.268),
-		general("n2-standard-2", 2, 8*gib, 0.0971),
-		general("n2-standard-4", 4, 16*gib, 0.1942),
-		general("n2-standard-8", 8, 32*gib, 0.3885),
-		in(gcpT2ARegions, arm(general("t2a-standard-2", 2, 8*gib, 0.077))),
-		in(gcpT2ARegions, arm(general("t2a-standard-4", 4, 16*gib, 0.154))),
-		compute("n2-highcpu-8", 8, 8*gib, 0.2868),
-		compute("c2-standard-4", 4, 16*gib, 0.2088),
-		compute("c2-standard-8", 8, 32*gib, 0.4176),
-		memory("n2-highmem-4", 4, 32*gib, 0.262),
-		in(gcpG2Regions, accelerator("g2-standard-4", 4, 16*gib, 1, "nvidia-l4", 0.7069)),
-		in(gcpA2Regions, accelerator("a2-highgpu-1g", 12, 85*gib, 1, "nvidia-tesla-a100", 3.6734)),
-	},
-	Azure: {
-		general("Standard_B2s", 2, 4*gib, 0.0416),
-		general("Standard_D2s_v5", 2, 8*gib, 0.096),
-		general("Standard_D4s_v5", 4, 16*gib, 0.192),
-		general("Standard_D8s_v5", 8, 32*gib, 0.384),
-		general("Standard_D2s_v7", 2, 8*gib, 0),
-		general("Standard_D4s_v7", 4, 16*gib, 0),
-		in(azureArmRegions, arm(general("Standard_D2ps_v5", 2, 8*gib, 0.077))),
-		in(azureArmRegions, arm(general("Standard_D4ps_v5", 4, 16*gib, 0.154))),
-		compute("Standard_F4s_v2", 4, 8*gib, 0.169),
-		memory("Standard_E4s_v5", 4, 32*gib, 0.252),
-		in(azureT4Regions, gpu("Standard_NC4as_T4_v3", 4, 28*gib, 1, "nvidia-tesla-t4", 0.526)),
-		in(azureV100Region, gpu("Standard_NC6s_v3", 6, 112*gib, 1, "nvidia-tesla-v100", 3.06)),
-	},
+var (
+	categories    = [...]Category{CategoryGeneralPurpose, CategoryComputeOptimized, CategoryMemoryOptimized, CategoryAcceleratorOptimized, CategoryGPU}
+	architectures = [...]Architecture{ArchX8664, ArchARM64}
+)
+
+func (r *typeRow) info() MachineTypeInfo {
+	return MachineTypeInfo{Name: r.name, CPUMillicores: int(r.milli), MemoryMiB: int(r.mib), Category: categories[r.cat],
+		Architecture: architectures[r.arch], GPUs: int(r.gpus), GPUType: gpuModels[r.gpu], PricePerHour: r.price}
 }
 
-func general(name string, vcpus, mib int, price float64) offering {
-	return offering{MachineTypeInfo: MachineTypeInfo{Name: name, CPUMillicores: vcpus * 1000, MemoryMiB: mib,
-		Category: CategoryGeneralPurpose, Architecture: ArchX8664, PricePerHour: price}}
+// index maps each provider's machine type names, as given and in lower case, to
+// their rows.
+type index struct {
+	byName, byFold map[string]*typeRow
 }
 
-func compute(name string, vcpus, mib int, price float64) offering {
-	o := general(name, vcpus, mib, price)
-	o.Category = CategoryComputeOptimized
-	return o
-}
+var indexes = sync.OnceValue(func() map[string]index {
+	out := make(map[string]index, len(machineTypes))
+	for p, rows := range machineTypes {
+		ix := index{byName: make(map[string]*typeRow, len(rows)), byFold: make(map[string]*typeRow, len(rows))}
+		for i := range rows {
+			ix.byName[rows[i].name] = &rows[i]
+			ix.byFold[strings.ToLower(rows[i].name)] = &rows[i]
+		}
+		out[p] = ix
+	}
+	return out
+})
 
-func memory(name string, vcpus, mib int, price float64) offering {
-	o := general(name, vcpus, mib, price)
-	o.Category = CategoryMemoryOptimized
-	return o
-}
-
-func gpu(name string, vcpus, mib, gpus int, gpuType string, price float64) offering {
-	o := general(name, vcpus, mib, price)
-	o.Category, o.GPUs, o.GPUType = CategoryGPU, gpus, gpuType
-	return o
-}
-
-func accelerator(name string, vcpus, mib, gpus int, gpuType string, price float64) offering {
-	o := gpu(name, vcpus, mib, gpus, gpuType, price)
-	o.Category = CategoryAcceleratorOptimized
-	return o
-}
-
-func arm(o offering) offering {
-	o.Architecture = ArchARM64
-	return o
-}
-
-func in(regions []string, o offering) offering {
-	o.regions = regions
-	return o
-}
-
-func (o offering) offeredIn(region string) bool {
-	return o.regions == nil || slices.Contains(o.regions, region)
+// regionBit returns the bit of the provider's region in the tables' region sets;
+// false for an unknown provider or region.
+func regionBit(provider, region string) (uint64, bool) {
+	for i, r := range regions[provider] {
+		if r.ID == region {
+			return 1 << i, true
+		}
+	}
+	return 0, false
 }
 
 // MachineTypes returns the machine types the provider offers in the region, grouped
-// by family; nil when the provider or the region is unknown.
+// by family, smallest first; nil when the provider or the region is unknown.
 func MachineTypes(provider, region string) []MachineTypeInfo {
-	if _, ok := Region(provider, region); !ok {
+	bit, ok := regionBit(provider, region)
+	if !ok {
 		return nil
 	}
 	var out []MachineTypeInfo
-	for _, o := range machineTypes[provider] {
-		if o.offeredIn(region) {
-			out = append(out, o.MachineTypeInfo)
+	rows := machineTypes[provider]
+	for i := range rows {
+		if rows[i].regions&bit != 0 {
+			out = append(out, rows[i].info())
 		}
 	}
 	return out
@@ -213,15 +159,15 @@ func MachineTypes(provider, region string) []MachineTypeInfo {
 // region; ok is false when the provider, the region or the type is unknown, or the
 // region does not offer the type.
 func MachineType(provider, region, name string) (m MachineTypeInfo, ok bool) {
-	if _, ok := Region(provider, region); !ok {
+	bit, ok := regionBit(provider, region)
+	if !ok {
 		return MachineTypeInfo{}, false
 	}
-	for _, o := range machineTypes[provider] {
-		if o.Name == name && o.offeredIn(region) {
-			return o.MachineTypeInfo, true
-		}
+	r := indexes()[provider].byName[name]
+	if r == nil || r.regions&bit == 0 {
+		return MachineTypeInfo{}, false
 	}
-	return MachineTypeInfo{}, false
+	return r.info(), true
 }
 
 // MachineTypeAnyRegion returns the named machine type if some region of the
@@ -229,16 +175,24 @@ func MachineType(provider, region, name string) (m MachineTypeInfo, ok bool) {
 // It serves checks that do not know the region (a gcp selfHosted cluster without
 // one, an update manifest).
 func MachineTypeAnyRegion(provider, name string) (m MachineTypeInfo, regionIDs []string, ok bool) {
-	for _, o := range machineTypes[provider] {
-		if o.Name != name {
-			continue
-		}
-		for _, r := range regions[provider] {
-			if o.offeredIn(r.ID) {
-				regionIDs = append(regionIDs, r.ID)
-			}
-		}
-		return o.MachineTypeInfo, regionIDs, true
+	r := indexes()[provider].byName[name]
+	if r == nil {
+		return MachineTypeInfo{}, nil, false
 	}
-	return MachineTypeInfo{}, nil, false
+	for i, rg := range regions[provider] {
+		if r.regions&(1<<i) != 0 {
+			regionIDs = append(regionIDs, rg.ID)
+		}
+	}
+	return r.info(), regionIDs, true
+}
+
+// MachineTypeNameFold returns the name the provider's catalog gives a machine type
+// that differs from name at most in case; ok is false when there is none.
+func MachineTypeNameFold(provider, name string) (canonical string, ok bool) {
+	r := indexes()[provider].byFold[strings.ToLower(name)]
+	if r == nil {
+		return "", false
+	}
+	return r.name, true
 }

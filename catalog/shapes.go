@@ -16,8 +16,8 @@ var (
 		Azure: regexp.MustCompile(`^[a-z]{4,}[a-z0-9]*$`),
 	}
 	machineTypeShapes = map[string]*regexp.Regexp{
-		// t3.medium, m7g.2xlarge, u-6tb1.56xlarge, p5e.48xlarge
-		AWS: regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`),
+		// t3.medium, m7g.2xlarge, u-6tb1.56xlarge, p5e.48xlarge, m7i.metal-24xl
+		AWS: regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9-]*$`),
 		// e2-standard-4, n2d-highmem-8, t2a-standard-2, a3-highgpu-8g, e2-micro
 		GCP: regexp.MustCompile(`^[a-z][a-z0-9]*-[a-z0-9-]+$`),
 		// Standard_D2s_v5, Standard_NC24ads_A100_v4, Basic_A1 (any case: Azure ignores it)

@@ -64,8 +64,12 @@ func TestAdminOnlyOperationsRefuseOtherRoles(t *testing.T) {
 		t.Fatalf("viewer on an admin operation: %d %s", a.Status, a.Body)
 	}
 	a = e.do(http.MethodGet, "/api/v1/cloud/self-hosted/credentials?clusterName=prod", e.key, nil)
-	if a.Status != http.StatusNotImplemented {
-		t.Fatalf("admin on an unbuilt admin operation: %d %s", a.Status, a.Body)
+	if a.Status != http.StatusOK {
+		t.Fatalf("admin on an admin operation: %d %s", a.Status, a.Body)
+	}
+	a = e.do(http.MethodGet, "/api/v1/cloud/gcp/connections/x", viewerKey, nil)
+	if a.Status != http.StatusForbidden {
+		t.Fatalf("viewer on an unbuilt admin operation: %d %s", a.Status, a.Body)
 	}
 }
 

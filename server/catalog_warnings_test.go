@@ -53,7 +53,7 @@ func TestUpdateWarnsAboutCatalogMisses(t *testing.T) {
 	deploy(t, e, eksManifest("grow"))
 	e.waitStatus(t, "grow", "READY")
 	update := map[string]any{"apiVersion": "platform.astropulse.io/v1", "kind": "K8sClusterUpdate", "spec": map[string]any{
-		"nodeGroups":   []any{map[string]any{"name": "default-pool", "machineTypes": []any{"m8g.48xlarge"}}},
+		"nodeGroups":   []any{map[string]any{"name": "default-pool", "machineTypes": []any{"m9i.48xlarge"}}},
 		"updateConfig": map[string]any{"dryRun": true},
 	}}
 	a := e.do(http.MethodPut, "/api/v1/clusters/grow", e.key, update)

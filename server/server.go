@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"go.opentelemetry.io/otel"
@@ -26,6 +27,7 @@ import (
 	"github.com/astropulse/astroplane/server/approvals"
 	auditlog "github.com/astropulse/astroplane/server/audit"
 	"github.com/astropulse/astroplane/server/catalog"
+	"github.com/astropulse/astroplane/server/cloudaccounts"
 	"github.com/astropulse/astroplane/server/clusters"
 	"github.com/astropulse/astroplane/server/health"
 	"github.com/astropulse/astroplane/server/httpx"
@@ -74,6 +76,10 @@ type Options struct {
 	// client's tracing interceptor (internal/telemetry) continues into the
 	// workflow; nil: the global provider (a no-op one unless telemetry set it).
 	TracerProvider trace.TracerProvider
+	// CloudConnectTimeout bounds a cloud account connection's wait for the customer's
+	// role (ASTRO_CLOUD_CONNECT_TIMEOUT; zero: an hour); CloudConnectPoll is its first
+	// wait between attempts (zero: 10 s).
+	CloudConnectTimeout, CloudConnectPoll time.Duration
 	// Streams caps the progress streams open on this process per API key and per
 	// organization (zero values: 50 and 500); see clusters.StreamLimits.
 	Streams clusters.StreamLimits
@@ -105,6 +111,7 @@ type (
 	pricingServer       = pricing.Server
 	apikeysServer       = apikeys.Server
 	auditServer         = auditlog.Server
+	cloudaccountsServer = cloudaccounts.Server
 )
 
 // handlers composes the resource groups' handlers into the generated interface. Each
@@ -122,6 +129,7 @@ type handlers struct {
 	*pricingServer
 	*apikeysServer
 	*auditServer
+	*cloudaccountsServer
 	fallback
 }
 
@@ -157,6 +165,9 @@ func New(opts Options) (*Server, error) {
 		pricingServer: pricing.NewServer(),
 		apikeysServer: apikeys.NewServer(opts.Store, audit),
 		auditServer:   auditlog.NewServer(opts.Store, opts.Log),
+		cloudaccountsServer: cloudaccounts.NewServer(cloudaccounts.Deps{Store: opts.Store, Temporal: opts.Temporal,
+			TaskQueue: opts.TaskQueue, Box: opts.Box, Audit: audit, Log: opts.Log,
+			ConnectTimeout: opts.CloudConnectTimeout, ConnectPoll: opts.CloudConnectPoll}),
 	}
 	h.SetStreamLimits(opts.Streams)
 	s := &Server{store: opts.Store, log: opts.Log, verifier: opts.Verifier, contract: ct, ruleFaults: h.RuleFaults}

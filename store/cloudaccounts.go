@@ -208,3 +208,12 @@ func (s *Store) DeleteSelfHostedCredential(ctx context.Context, orgID, cluster s
 	}
 	return nil
 }
+
+// ResealSelfHostedCredential replaces the sealed value of orgID's record id with
+// sealed (under keyID) if it still holds old: a key rotation re-sealing what an older
+// key sealed, never overwriting a value replaced meanwhile. It reports whether it did.
+func (s *Store) ResealSelfHostedCredential(ctx context.Context, orgID, id, old, sealed, keyID string) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&SelfHostedCredential{}).Where("org_id = ? AND id = ? AND sealed = ?", orgID, id, old).
+		Updates(map[string]any{"sealed": sealed, "key_id": keyID})
+	return res.RowsAffected == 1, translate(res.Error)
+}

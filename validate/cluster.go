@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -25,9 +26,24 @@ func ClusterSpec(spec api.K8sClusterSpec) Errors {
 // Check is ClusterSpec that also returns the warnings: values the catalog does not
 // list but that may be real (see the package comment), by field.
 func Check(spec api.K8sClusterSpec) (errs, warnings Errors) {
+	return check(spec, nil)
+}
+
+// CheckLive is Check with the connected account's own catalog of the spec's
+// provider (a catalog.Cache around catalog/awscatalog, say): a machine type it does
+// not list in the spec's region is a fault naming the region, and one it lists is
+// no warning even when the static catalog lacks it. It asks live once, for the
+// spec's region; when live cannot answer (an error), the static catalog decides as
+// in Check.
+func CheckLive(ctx context.Context, spec api.K8sClusterSpec, live catalog.Live) (errs, warnings Errors) {
+	return check(spec, &liveTypes{ctx: ctx, source: live})
+}
+
+func check(spec api.K8sClusterSpec, live *liveTypes) (errs, warnings Errors) {
 	errs, warnings = Errors{}, Errors{}
 	c := clusterCheck{errs: errs, warns: warnings, spec: spec, ptype: string(spec.Provisioner.Type)}
 	c.where.warns = warnings
+	c.where.live = live
 
 	checkName(errs, "spec.clusterName", spec.ClusterName)
 	c.provider()

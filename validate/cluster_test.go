@@ -486,18 +486,14 @@ func TestCatalogMissesAreWarnings(t *testing.T) {
 		{"gke build newer than the catalog", "gke", func(s *api.K8sClusterSpec) { s.Provisioner.Gke.KubernetesVersion = ptr("1.99.1-gke.100") }, "spec.provisioner.gke.kubernetesVersion"},
 		{"aws region the catalog lacks", "eks", func(s *api.K8sClusterSpec) { s.Region = ptr("ap-southeast-7") }, "spec.region"},
 		{"gcp region the catalog lacks", "gke", func(s *api.K8sClusterSpec) { s.Region = ptr("europe-north2") }, "spec.region"},
-		{"azure region the catalog lacks", "aks", func(s *api.K8sClusterSpec) { s.Region = ptr("newzealandnorth") }, "spec.region"},
-		{"aws machine type the catalog lacks", "eks", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = []string{"t3.medium", "m8g.48xlarge"} }, ng0 + ".machineTypes.1"},
-		{"gcp machine type the catalog lacks", "gke", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = []string{"c4d-standard-384"} }, ng0 + ".machineTypes.0"},
+		{"azure region the catalog lacks", "aks", func(s *api.K8sClusterSpec) { s.Region = ptr("newzealandsouth") }, "spec.region"},
+		{"aws machine type the catalog lacks", "eks", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = []string{"t3.medium", "m9i.48xlarge"} }, ng0 + ".machineTypes.1"},
+		{"gcp machine type the catalog lacks", "gke", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = []string{"c9d-standard-384"} }, ng0 + ".machineTypes.0"},
 		{"azure machine type the catalog lacks", "aks", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = []string{"Standard_E192ibds_v6"} }, ng0 + ".machineTypes.0"},
 		{"azure machine type in other case", "aks", func(s *api.K8sClusterSpec) { group(s, 0).MachineTypes = []string{"standard_d2s_v5"} }, ng0 + ".machineTypes.0"},
-		{"aks machine type not listed in the region", "aks", func(s *api.K8sClusterSpec) {
-			s.Region = ptr("uksouth")
-			addGroup(s, "gpupool").MachineTypes = []string{"Standard_NC6s_v3"}
-		}, "spec.clusterSpec.dataPlane.nodeGroups.1.machineTypes.0"},
 		{"machineType not listed in the region", "eks", func(s *api.K8sClusterSpec) {
-			s.Region = ptr("sa-east-1")
-			group(s, 0).MachineTypes = []string{"g5.xlarge"}
+			s.Region = ptr("af-south-1")
+			group(s, 0).MachineTypes = []string{"p5.48xlarge"}
 		}, ng0 + ".machineTypes.0"},
 		{"arm machineType not listed in the region", "gke", func(s *api.K8sClusterSpec) {
 			s.Region = ptr("us-west1")

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -23,6 +24,45 @@ type where struct {
 	unlisted bool
 	// warns collects the warnings of the checks; nil drops them.
 	warns Errors
+	// live, when set, is the connected account's own catalog of region's machine
+	// types (CheckLive).
+	live *liveTypes
+}
+
+// liveTypes is a live catalog's answer for one region, asked once per check.
+type liveTypes struct {
+	ctx    context.Context //nolint:containedctx // one check's context, held for its lazy lookup
+	source catalog.Live
+	asked  bool
+	types  map[string]catalog.MachineTypeInfo // by name, in lower case where the provider ignores case
+	err    error
+}
+
+// lookup returns the live answer for name in region: found, or not offered (ok
+// false); answered is false when the live catalog could not answer.
+func (l *liveTypes) lookup(provider, region, name string) (m catalog.MachineTypeInfo, ok, answered bool) {
+	fold := catalog.MachineTypeNamesIgnoreCase(provider)
+	if !l.asked {
+		l.asked = true
+		var ms []catalog.MachineTypeInfo
+		ms, l.err = l.source.MachineTypes(l.ctx, region)
+		l.types = make(map[string]catalog.MachineTypeInfo, len(ms))
+		for _, m := range ms {
+			key := m.Name
+			if fold {
+				key = strings.ToLower(key)
+			}
+			l.types[key] = m
+		}
+	}
+	if l.err != nil {
+		return catalog.MachineTypeInfo{}, false, false
+	}
+	if fold {
+		name = strings.ToLower(name)
+	}
+	m, ok = l.types[name]
+	return m, ok, true
 }
 
 // nodeGroup holds the fields the deploy and update manifests' node groups share;
@@ -174,6 +214,16 @@ func checkMachineTypes(errs Errors, path string, types []string, w where) {
 // when the name cannot be one of the provider's, and a warning when the catalog does
 // not list it there but it may be real; m is empty when the catalog does not know it.
 func lookupMachineType(w where, name string) (m catalog.MachineTypeInfo, fault, warning string) {
+	if w.live != nil && w.region != "" {
+		// The connected account's own catalog settles it; when it cannot answer,
+		// the static catalog decides as without one.
+		if m, ok, answered := w.live.lookup(w.provider, w.region, name); answered {
+			if !ok {
+				return m, fmt.Sprintf("%s is not offered in %s: the connected %s account's catalog of %s does not list it", name, w.region, w.provider, w.region), ""
+			}
+			return m, "", ""
+		}
+	}
 	if w.region != "" {
 		if m, ok := catalog.MachineType(w.provider, w.region, name); ok {
 			return m, "", ""
@@ -205,14 +255,8 @@ func lookupMachineType(w where, name string) (m catalog.MachineTypeInfo, fault, 
 // suggestMachineType returns the provider's machine type that differs from name
 // only in case, or "".
 func suggestMachineType(provider, name string) string {
-	for _, r := range catalog.Regions(provider) {
-		for _, m := range catalog.MachineTypes(provider, r.ID) {
-			if strings.EqualFold(m.Name, name) {
-				return m.Name
-			}
-		}
-	}
-	return ""
+	s, _ := catalog.MachineTypeNameFold(provider, name)
+	return s
 }
 
 // deployGroup adapts a deploy manifest's node group.

@@ -198,7 +198,7 @@ func TestUpdateCatalogMissesAreWarnings(t *testing.T) {
 	if errs, _ := validate.CheckUpdate("aws", api.K8sClusterUpdateSpec{KubernetesVersion: &v}); errs["spec.kubernetesVersion"] == "" {
 		t.Errorf("retired version accepted")
 	}
-	groups := []api.NodeGroupUpdate{{Name: "default-pool", MachineTypes: &[]string{"m8g.48xlarge"}}}
+	groups := []api.NodeGroupUpdate{{Name: "default-pool", MachineTypes: &[]string{"m9i.48xlarge"}}}
 	errs, warnings = validate.CheckUpdate("aws", api.K8sClusterUpdateSpec{NodeGroups: &groups})
 	if len(errs) != 0 || warnings["spec.nodeGroups.0.machineTypes.0"] == "" {
 		t.Errorf("unlisted machine type: faults %v, warnings %v", errs, warnings)

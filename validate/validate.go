@@ -19,6 +19,8 @@
 // a Kubernetes version newer than every listed one, a machine type listed elsewhere
 // but not in the region. Those are warnings (Check), for the cloud to settle; a
 // value that cannot be right (another provider's name, a retired version) is a fault.
+// With the connected account's own catalog (CheckLive), the cloud settles machine
+// types at once: one it does not offer in the region is a fault naming the region.
 //
 // Messages never echo credential data. Checks that need the store or a cloud (name
 // uniqueness, connected accounts, the current version of an updated cluster) are the

@@ -12,6 +12,9 @@ import (
 type Dependencies struct {
 	Cluster  *activities.Cluster
 	Notifier *activities.Notifier
+	// CloudAccounts connects cloud accounts and issues temporary credentials; nil:
+	// this worker does not serve them.
+	CloudAccounts *activities.CloudAccounts
 }
 
 // Register registers every workflow and activity on w, under readable names (the
@@ -21,6 +24,9 @@ func Register(w worker.Registry, deps Dependencies) {
 	w.RegisterActivityWithOptions(deps.Cluster, activity.RegisterOptions{})
 	if deps.Notifier != nil {
 		w.RegisterActivityWithOptions(deps.Notifier, activity.RegisterOptions{})
+	}
+	if deps.CloudAccounts != nil {
+		w.RegisterActivityWithOptions(deps.CloudAccounts, activity.RegisterOptions{})
 	}
 }
 
@@ -32,5 +38,7 @@ func RegisterWorkflows(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(UpdateCluster, workflow.RegisterOptions{Name: "UpdateCluster"})
 	w.RegisterWorkflowWithOptions(DeleteCluster, workflow.RegisterOptions{Name: "DeleteCluster"})
 	w.RegisterWorkflowWithOptions(NotifyTopic, workflow.RegisterOptions{Name: "NotifyTopic"})
+	w.RegisterWorkflowWithOptions(ConnectAWSAccount, workflow.RegisterOptions{Name: "ConnectAWSAccount"})
+	w.RegisterWorkflowWithOptions(IssueAWSCredentials, workflow.RegisterOptions{Name: "IssueAWSCredentials"})
 	w.RegisterWorkflowWithOptions(IssueKubeconfig, workflow.RegisterOptions{Name: "IssueKubeconfig"})
 }

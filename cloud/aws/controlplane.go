@@ -153,8 +153,10 @@ func (p *Provider) DeleteControlPlane(ctx context.Context, c cloud.Call, ref clo
 		if len(groups.Nodegroups) == 0 {
 			return err // in use for another reason (an update in progress): transient
 		}
+		in := c
+		in.Region = region // the bare name below is in the cluster's region
 		for _, ng := range groups.Nodegroups {
-			if err := p.DeleteNodeGroup(ctx, c, cloud.ClusterRef{ExternalID: name}, ng); err != nil {
+			if err := p.DeleteNodeGroup(ctx, in, cloud.ClusterRef{ExternalID: name}, ng); err != nil {
 				return err
 			}
 		}
@@ -401,8 +403,8 @@ func (p *Provider) InstallAddons(ctx context.Context, c cloud.Call, ref cloud.Cl
 		return cloud.Errorf(cloud.ErrNotFound, "no EKS cluster for add-ons: the reference is empty")
 	}
 	cl := p.in(region)
-	tok := requestToken(c.Token)
 	for _, addon := range Addons {
+		tok := requestToken(c.Token + "-" + addon) // one request token per add-on
 		want, err := p.addonVersion(ctx, cl, addon, version)
 		if err != nil {
 			return err

@@ -38,6 +38,7 @@ type fakeAWS struct {
 
 	mu       sync.Mutex
 	requests []request
+	history  []request // every request, reset or not
 	faults   []*fault
 	// creating is how many describes of a new cluster or node group say CREATING.
 	creating int
@@ -55,6 +56,7 @@ type request struct {
 	Query  url.Values
 	Body   map[string]any // EKS JSON body
 	Form   url.Values     // EC2 query-protocol form
+	At     time.Time      // when it arrived
 }
 
 // fault answers matching requests with an AWS error.
@@ -127,7 +129,7 @@ func (r request) isEC2() bool { return r.Form != nil }
 func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request, rp *httputil.ReverseProxy) {
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	req := request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.Query()}
+	req := request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.Query(), At: time.Now()}
 	if p, err := url.PathUnescape(req.Path); err == nil {
 		req.Path = p
 	}
@@ -147,6 +149,7 @@ func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request, rp *httputil.Rev
 	}
 	f.mu.Lock()
 	f.requests = append(f.requests, req)
+	f.history = append(f.history, req)
 	var hit *fault
 	for _, ft := range f.faults {
 		if ft.times != 0 && ft.match(req) {
@@ -532,6 +535,28 @@ func (f *fakeAWS) inject(step string, err error) {
 		retry = strconv.Itoa(int(d / time.Second))
 	}
 	f.fail(func(r request) bool { return r.isEC2() == ec2 }, status, code, msg, retry, -1)
+}
+
+// actions are the IAM actions of every request received ("eks:CreateCluster").
+func (f *fakeAWS) actions() map[string]bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]bool{}
+	for _, r := range f.history {
+		svc := "eks:"
+		if r.isEC2() {
+			svc = "ec2:"
+		}
+		out[svc+r.Op] = true
+	}
+	return out
+}
+
+// reset forgets the requests received so far.
+func (f *fakeAWS) reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests = nil
 }
 
 // ops lists the operations received, in order, optionally only those named.

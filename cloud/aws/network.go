@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -25,16 +26,14 @@ const (
 	rolePrivate = "private"
 )
 
-// CreateNetwork creates the cluster's VPC: an internet gateway, a public route
-// table, and a public and a private subnet in each of the region's first two
-// availability zones (the VPC's range cut in four), every piece tagged with the
-// cluster and the call's token, so a retry finds and completes what an earlier
-// attempt made. A spec naming a VPC (EKS.VPCID) gets that VPC, checked to exist,
-// never changed. The network's ID is the VPC's ARN.
-//
-// The private subnets have no NAT gateway: node groups of a network made here run
-// in the public subnets (nodes with public addresses behind the cluster's security
-// group); a bring-your-own VPC brings its own egress.
+// CreateNetwork creates the cluster's VPC: a public and a private subnet in each of
+// the region's first two availability zones (the VPC's range cut in four), an
+// internet gateway the public subnets route through, and a NAT gateway (with its
+// elastic IP, in the first public subnet) the private subnets route through, where
+// node groups run. Every piece is tagged with the cluster and the call's token (the
+// NAT gateway also takes it as its client token), so a retry finds and completes
+// what an earlier attempt made. A spec naming a VPC (EKS.VPCID) gets that VPC,
+// checked to exist, never changed. The network's ID is the VPC's ARN.
 func (p *Provider) CreateNetwork(ctx context.Context, c cloud.Call, spec cloud.ClusterSpec) (cloud.NetworkRef, error) {
 	if err := ctx.Err(); err != nil {
 		return cloud.NetworkRef{}, err
@@ -78,15 +77,22 @@ func (p *Provider) CreateNetwork(ctx context.Context, c cloud.Call, spec cloud.C
 	if err != nil {
 		return cloud.NetworkRef{}, err
 	}
-	rt, err := n.publicRoutes(ctx, vpcID, igw)
-	if err != nil {
-		return cloud.NetworkRef{}, err
-	}
 	zones, err := n.zones(ctx)
 	if err != nil {
 		return cloud.NetworkRef{}, err
 	}
-	if err := n.subnets(ctx, vpcID, rt, zones, blocks); err != nil {
+	public, private, err := n.subnets(ctx, vpcID, zones, blocks)
+	if err != nil {
+		return cloud.NetworkRef{}, err
+	}
+	if err := n.routes(ctx, vpcID, rolePublic, ec2types.Route{GatewayId: aws.String(igw)}, public); err != nil {
+		return cloud.NetworkRef{}, err
+	}
+	nat, err := n.natGateway(ctx, public[0])
+	if err != nil {
+		return cloud.NetworkRef{}, err
+	}
+	if err := n.routes(ctx, vpcID, rolePrivate, ec2types.Route{NatGatewayId: aws.String(nat)}, private); err != nil {
 		return cloud.NetworkRef{}, err
 	}
 	c.Report(fmt.Sprintf("VPC %s ready: public and private subnets in %s", vpcID, strings.Join(zones, ", ")))
@@ -186,31 +192,104 @@ func (n *network) internetGateway(ctx context.Context, vpcID string) (string, er
 	return id, nil
 }
 
-func (n *network) publicRoutes(ctx context.Context, vpcID, igw string) (ec2types.RouteTable, error) {
+// routes makes the route table of role (its default route to via) and associates
+// subnets with it.
+func (n *network) routes(ctx context.Context, vpcID, role string, via ec2types.Route, subnets []string) error {
 	out, err := n.cl.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: n.mine(
 		ec2types.Filter{Name: aws.String("vpc-id"), Values: []string{vpcID}},
-		ec2types.Filter{Name: aws.String("tag:" + TagRole), Values: []string{rolePublic}})})
+		ec2types.Filter{Name: aws.String("tag:" + TagRole), Values: []string{role}})})
 	if err != nil {
-		return ec2types.RouteTable{}, classify(err, "find the VPC's public route table")
+		return classify(err, "find the VPC's "+role+" route table")
 	}
 	var rt ec2types.RouteTable
 	if len(out.RouteTables) > 0 {
 		rt = out.RouteTables[0]
 	} else {
-		made, err := n.cl.ec2.CreateRouteTable(ctx, &ec2.CreateRouteTableInput{VpcId: aws.String(vpcID), TagSpecifications: n.tags(ec2types.ResourceTypeRouteTable, rolePublic, "")})
+		made, err := n.cl.ec2.CreateRouteTable(ctx, &ec2.CreateRouteTableInput{VpcId: aws.String(vpcID), TagSpecifications: n.tags(ec2types.ResourceTypeRouteTable, role, "")})
 		if err != nil {
-			return rt, classify(err, "create the public route table of VPC "+vpcID)
+			return classify(err, "create the "+role+" route table of VPC "+vpcID)
 		}
 		rt = *made.RouteTable
 	}
-	if slices.ContainsFunc(rt.Routes, func(r ec2types.Route) bool { return aws.ToString(r.DestinationCidrBlock) == "0.0.0.0/0" }) {
-		return rt, nil
+	if !slices.ContainsFunc(rt.Routes, func(r ec2types.Route) bool { return aws.ToString(r.DestinationCidrBlock) == "0.0.0.0/0" }) {
+		_, err = n.cl.ec2.CreateRoute(ctx, &ec2.CreateRouteInput{RouteTableId: rt.RouteTableId, DestinationCidrBlock: aws.String("0.0.0.0/0"),
+			GatewayId: via.GatewayId, NatGatewayId: via.NatGatewayId})
+		if err = classify(err, "route the "+role+" subnets' traffic out"); err != nil && !isKind(err, cloud.ErrAlreadyExists) {
+			return err
+		}
 	}
-	_, err = n.cl.ec2.CreateRoute(ctx, &ec2.CreateRouteInput{RouteTableId: rt.RouteTableId, DestinationCidrBlock: aws.String("0.0.0.0/0"), GatewayId: aws.String(igw)})
-	if err = classify(err, "route 0.0.0.0/0 to internet gateway "+igw); err != nil && !isKind(err, cloud.ErrAlreadyExists) {
-		return rt, err
+	associated := map[string]bool{}
+	for _, a := range rt.Associations {
+		associated[aws.ToString(a.SubnetId)] = true
 	}
-	return rt, nil
+	for _, id := range subnets {
+		if associated[id] {
+			continue
+		}
+		if _, err := n.cl.ec2.AssociateRouteTable(ctx, &ec2.AssociateRouteTableInput{RouteTableId: rt.RouteTableId, SubnetId: aws.String(id)}); err != nil {
+			return classify(err, "route subnet "+id+" through the "+role+" route table")
+		}
+	}
+	return nil
+}
+
+// natGateway makes the NAT gateway of the private subnets in subnet, with an
+// elastic IP, and waits until it is available.
+func (n *network) natGateway(ctx context.Context, subnet string) (string, error) {
+	live := ec2types.Filter{Name: aws.String("state"), Values: []string{"pending", "available"}}
+	out, err := n.cl.ec2.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{Filter: n.mine(live)})
+	if err != nil {
+		return "", classify(err, "find the VPC's NAT gateway")
+	}
+	var id string
+	if len(out.NatGateways) > 0 {
+		id = aws.ToString(out.NatGateways[0].NatGatewayId)
+	} else {
+		addrs, err := n.cl.ec2.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: n.mine()})
+		if err != nil {
+			return "", classify(err, "find the NAT gateway's elastic IP")
+		}
+		var alloc string
+		if len(addrs.Addresses) > 0 {
+			alloc = aws.ToString(addrs.Addresses[0].AllocationId)
+		} else {
+			n.c.Report("allocating the NAT gateway's elastic IP")
+			made, err := n.cl.ec2.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc, TagSpecifications: n.tags(ec2types.ResourceTypeElasticIp, "", "")})
+			if err != nil {
+				return "", classify(err, "allocate an elastic IP for the NAT gateway")
+			}
+			alloc = aws.ToString(made.AllocationId)
+		}
+		n.c.Report("creating the NAT gateway of the private subnets in " + subnet)
+		made, err := n.cl.ec2.CreateNatGateway(ctx, &ec2.CreateNatGatewayInput{SubnetId: aws.String(subnet), AllocationId: aws.String(alloc),
+			ClientToken: aws.String(n.token), TagSpecifications: n.tags(ec2types.ResourceTypeNatgateway, "", "")})
+		if err != nil {
+			return "", classify(err, "create a NAT gateway in "+subnet)
+		}
+		id = aws.ToString(made.NatGateway.NatGatewayId)
+	}
+	start := time.Now()
+	for {
+		out, err := n.cl.ec2.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{NatGatewayIds: []string{id}})
+		if err != nil {
+			return "", classify(err, "describe NAT gateway "+id)
+		}
+		if len(out.NatGateways) == 0 {
+			return "", fmt.Errorf("NAT gateway %s vanished while it was being created", id)
+		}
+		switch g := out.NatGateways[0]; g.State {
+		case ec2types.NatGatewayStateAvailable:
+			return id, nil
+		case ec2types.NatGatewayStatePending:
+			n.c.Report(fmt.Sprintf("NAT gateway %s pending for %s", id, time.Since(start).Round(time.Second)))
+		default:
+			return "", &cloud.Error{Kind: cloud.ErrFailed, Msg: fmt.Sprintf("NAT gateway %s is %s: %s", id, g.State, aws.ToString(g.FailureMessage)),
+				Code: aws.ToString(g.FailureCode)}
+		}
+		if err := n.p.sleep(ctx); err != nil {
+			return "", err
+		}
+	}
 }
 
 // zones are the region's first two available zones.
@@ -234,20 +313,16 @@ func (n *network) zones(ctx context.Context) ([]string, error) {
 }
 
 // subnets makes the public subnets (blocks 0, 1) and private ones (2, 3), in zones
-// 0 and 1, the public ones routed through rt and giving their instances public
-// addresses.
-func (n *network) subnets(ctx context.Context, vpcID string, rt ec2types.RouteTable, zones []string, blocks []string) error {
+// 0 and 1, the public ones giving their instances public addresses, and returns
+// their IDs by role.
+func (n *network) subnets(ctx context.Context, vpcID string, zones []string, blocks []string) (public, private []string, err error) {
 	out, err := n.cl.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: n.mine(ec2types.Filter{Name: aws.String("vpc-id"), Values: []string{vpcID}})})
 	if err != nil {
-		return classify(err, "find the VPC's subnets")
+		return nil, nil, classify(err, "find the VPC's subnets")
 	}
 	have := map[string]ec2types.Subnet{}
 	for _, s := range out.Subnets {
 		have[tagOf(s.Tags, TagRole)+"/"+aws.ToString(s.AvailabilityZone)] = s
-	}
-	associated := map[string]bool{}
-	for _, a := range rt.Associations {
-		associated[aws.ToString(a.SubnetId)] = true
 	}
 	for i, role := range []string{rolePublic, rolePublic, rolePrivate, rolePrivate} {
 		zone := zones[i%2]
@@ -257,27 +332,24 @@ func (n *network) subnets(ctx context.Context, vpcID string, rt ec2types.RouteTa
 			made, err := n.cl.ec2.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: aws.String(vpcID), CidrBlock: aws.String(blocks[i]),
 				AvailabilityZone: aws.String(zone), TagSpecifications: n.tags(ec2types.ResourceTypeSubnet, role, zone)})
 			if err != nil {
-				return classify(err, fmt.Sprintf("create the %s subnet %s in %s", role, blocks[i], zone))
+				return nil, nil, classify(err, fmt.Sprintf("create the %s subnet %s in %s", role, blocks[i], zone))
 			}
 			s = *made.Subnet
 		}
 		id := aws.ToString(s.SubnetId)
-		if role != rolePublic {
+		if role == rolePrivate {
+			private = append(private, id)
 			continue
 		}
+		public = append(public, id)
 		if !aws.ToBool(s.MapPublicIpOnLaunch) {
 			if _, err := n.cl.ec2.ModifySubnetAttribute(ctx, &ec2.ModifySubnetAttributeInput{SubnetId: aws.String(id),
 				MapPublicIpOnLaunch: &ec2types.AttributeBooleanValue{Value: aws.Bool(true)}}); err != nil {
-				return classify(err, "give subnet "+id+" public addresses")
-			}
-		}
-		if !associated[id] {
-			if _, err := n.cl.ec2.AssociateRouteTable(ctx, &ec2.AssociateRouteTableInput{RouteTableId: rt.RouteTableId, SubnetId: aws.String(id)}); err != nil {
-				return classify(err, "route subnet "+id+" through the internet gateway")
+				return nil, nil, classify(err, "give subnet "+id+" public addresses")
 			}
 		}
 	}
-	return nil
+	return public, private, nil
 }
 
 // quarter cuts cidr into four equal blocks.
@@ -300,20 +372,30 @@ func quarter(cidr string) ([]string, error) {
 }
 
 // DeleteNetwork deletes a VPC the provider made, in reverse order: route tables,
-// subnets, internet gateway, VPC. A VPC without the provider's TagManaged (the
-// manifest's own) is left as it is; one already gone, or a reference this provider
-// did not make, is success.
+// subnets, internet gateway, VPC. An empty reference finds the VPC by the create's
+// token tag in the call's region (a create interrupted before it returned). A VPC
+// without the provider's TagManaged (the manifest's own) is left as it is; one
+// already gone, or a reference this provider did not make, is success.
 func (p *Provider) DeleteNetwork(ctx context.Context, c cloud.Call, net cloud.NetworkRef) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	a, ok := parseARN(net.ID)
-	if !ok || a.Service != "ec2" || !strings.HasPrefix(a.Resource, "vpc/") {
+	var in *ec2.DescribeVpcsInput
+	var cl *clients
+	vpcID := "made with this operation's token"
+	switch a, ok := parseARN(net.ID); {
+	case ok && a.Service == "ec2" && strings.HasPrefix(a.Resource, "vpc/"):
+		vpcID, cl = strings.TrimPrefix(a.Resource, "vpc/"), p.in(a.Region)
+		in = &ec2.DescribeVpcsInput{VpcIds: []string{vpcID}}
+	case net.ID == "" && c.Token != "":
+		// A create interrupted before it returned: its VPC carries the create's token.
+		cl = p.in(p.regionOf(c, ""))
+		in = &ec2.DescribeVpcsInput{Filters: []ec2types.Filter{{Name: aws.String("tag:" + TagToken), Values: []string{requestToken(c.Token)}}}}
+	default:
 		c.Report("no VPC of this provider to delete")
 		return nil
 	}
-	vpcID, cl := strings.TrimPrefix(a.Resource, "vpc/"), p.in(a.Region)
-	out, err := cl.ec2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{vpcID}})
+	out, err := cl.ec2.DescribeVpcs(ctx, in)
 	if err = classify(err, "describe VPC "+vpcID); err != nil {
 		if isKind(err, cloud.ErrNotFound) {
 			c.Report("VPC " + vpcID + " is already gone")
@@ -322,13 +404,18 @@ func (p *Provider) DeleteNetwork(ctx context.Context, c cloud.Call, net cloud.Ne
 		return err
 	}
 	if len(out.Vpcs) == 0 {
+		c.Report("no VPC " + vpcID + " to delete")
 		return nil
 	}
+	vpcID = aws.ToString(out.Vpcs[0].VpcId)
 	if tagOf(out.Vpcs[0].Tags, TagManaged) != "true" {
 		c.Report("VPC " + vpcID + " was not made by Astro Plane: left as it is")
 		return nil
 	}
 	inVPC := []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpcID}}}
+	if err := p.deleteNATs(ctx, c, cl, vpcID, tagOf(out.Vpcs[0].Tags, TagToken)); err != nil {
+		return err
+	}
 	c.Report("deleting the route tables of VPC " + vpcID)
 	rts, err := cl.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: inVPC})
 	if err != nil {
@@ -389,6 +476,52 @@ func (p *Provider) DeleteNetwork(ctx context.Context, c cloud.Call, net cloud.Ne
 	return nil
 }
 
+// deleteNATs deletes the VPC's NAT gateways, waits until they are gone (their
+// addresses are in use until then), and releases the elastic IPs made with token.
+func (p *Provider) deleteNATs(ctx context.Context, c cloud.Call, cl *clients, vpcID, token string) error {
+	live := []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpcID}},
+		{Name: aws.String("state"), Values: []string{"pending", "available", "deleting", "failed"}}}
+	start := time.Now()
+	for {
+		out, err := cl.ec2.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{Filter: live})
+		if err != nil {
+			return classify(err, "list the NAT gateways of VPC "+vpcID)
+		}
+		if len(out.NatGateways) == 0 {
+			break
+		}
+		for _, g := range out.NatGateways {
+			if g.State == ec2types.NatGatewayStateDeleting {
+				continue
+			}
+			c.Report("deleting NAT gateway " + aws.ToString(g.NatGatewayId))
+			_, err := cl.ec2.DeleteNatGateway(ctx, &ec2.DeleteNatGatewayInput{NatGatewayId: g.NatGatewayId})
+			if err = classify(err, "delete NAT gateway "+aws.ToString(g.NatGatewayId)); err != nil && !isKind(err, cloud.ErrNotFound) {
+				return err
+			}
+		}
+		c.Report(fmt.Sprintf("NAT gateways of VPC %s deleting for %s", vpcID, time.Since(start).Round(time.Second)))
+		if err := p.sleep(ctx); err != nil {
+			return err
+		}
+	}
+	if token == "" {
+		return nil
+	}
+	addrs, err := cl.ec2.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: []ec2types.Filter{{Name: aws.String("tag:" + TagToken), Values: []string{token}}}})
+	if err != nil {
+		return classify(err, "list the elastic IPs of VPC "+vpcID)
+	}
+	for _, a := range addrs.Addresses {
+		c.Report("releasing elastic IP " + aws.ToString(a.PublicIp))
+		_, err := cl.ec2.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: a.AllocationId})
+		if err = classify(err, "release elastic IP "+aws.ToString(a.PublicIp)); err != nil && !isKind(err, cloud.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
 // subnetsOf are the subnets EKS should use for the control plane of a cluster on
 // net (a VPC ARN), or on the spec's own VPC, or, with neither, on the region's
 // default VPC.
@@ -427,9 +560,8 @@ func (p *Provider) subnetsOf(ctx context.Context, cl *clients, spec cloud.Cluste
 }
 
 // nodeSubnets are the subnets of the cluster's own subnets a node group runs in:
-// the public ones of a network the provider made (it has no NAT gateway), else the
-// private ones (kubernetes.io/role/internal-elb, or not giving public addresses),
-// else all.
+// the private ones (the provider's own role tag, kubernetes.io/role/internal-elb, or
+// not giving public addresses), else all.
 func (p *Provider) nodeSubnets(ctx context.Context, cl *clients, clusterSubnets []string) ([]string, error) {
 	if len(clusterSubnets) == 0 {
 		return nil, nil
@@ -438,20 +570,13 @@ func (p *Provider) nodeSubnets(ctx context.Context, cl *clients, clusterSubnets 
 	if err != nil {
 		return nil, classify(err, "describe the cluster's subnets")
 	}
-	var ours, private []string
+	var private []string
 	for _, s := range out.Subnets {
-		id := aws.ToString(s.SubnetId)
-		if tagOf(s.Tags, TagManaged) == "true" && tagOf(s.Tags, TagRole) == rolePublic {
-			ours = append(ours, id)
-		}
-		if tagOf(s.Tags, "kubernetes.io/role/internal-elb") != "" || !aws.ToBool(s.MapPublicIpOnLaunch) {
-			private = append(private, id)
+		if tagOf(s.Tags, TagRole) == rolePrivate || tagOf(s.Tags, "kubernetes.io/role/internal-elb") != "" || !aws.ToBool(s.MapPublicIpOnLaunch) {
+			private = append(private, aws.ToString(s.SubnetId))
 		}
 	}
-	switch {
-	case len(ours) > 0:
-		return ours, nil
-	case len(private) > 0:
+	if len(private) > 0 {
 		return private, nil
 	}
 	return clusterSubnets, nil

@@ -162,8 +162,7 @@ func (p *Provider) UpdateNodeGroup(ctx context.Context, c cloud.Call, ref cloud.
 		return classify(err, "describe node group "+ng.Name)
 	}
 	cur := out.Nodegroup
-	tok := requestToken(c.Token)
-	in := &eks.UpdateNodegroupConfigInput{ClusterName: aws.String(name), NodegroupName: aws.String(ng.Name), ClientRequestToken: aws.String(tok + "-config")}
+	in := &eks.UpdateNodegroupConfigInput{ClusterName: aws.String(name), NodegroupName: aws.String(ng.Name), ClientRequestToken: aws.String(requestToken(c.Token + "-config"))}
 	var changes []string
 	if want := scaling(ng); cur.ScalingConfig == nil || aws.ToInt32(cur.ScalingConfig.MinSize) != *want.MinSize || aws.ToInt32(cur.ScalingConfig.MaxSize) != *want.MaxSize {
 		// Keep the current desired size when it fits the new bounds: a scaling change
@@ -215,7 +214,7 @@ func (p *Provider) UpdateNodeGroup(ctx context.Context, c cloud.Call, ref cloud.
 		}
 		return nil
 	}
-	vin := &eks.UpdateNodegroupVersionInput{ClusterName: aws.String(name), NodegroupName: aws.String(ng.Name), ClientRequestToken: aws.String(tok + "-version")}
+	vin := &eks.UpdateNodegroupVersionInput{ClusterName: aws.String(name), NodegroupName: aws.String(ng.Name), ClientRequestToken: aws.String(requestToken(c.Token + "-version"))}
 	target := "the control plane's version"
 	if version != "" {
 		vin.Version, target = aws.String(version), version

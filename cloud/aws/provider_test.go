@@ -69,6 +69,53 @@ func TestProvider(t *testing.T) {
 	t.Run("DeleteByTokenAndVanishedNodeGroup", func(t *testing.T) { deletes(t, m) })
 	t.Run("ErrorsAreClassified", func(t *testing.T) { errorsClassified(t, m) })
 	t.Run("KubeconfigHasABoundedEKSToken", func(t *testing.T) { kubeconfig(t, m) })
+	t.Run("LongTokensAreHashedStably", func(t *testing.T) { longTokens(t, m) })
+	t.Run("EndpointFromTheEnvironment", func(t *testing.T) { endpointFromEnv(t, m) })
+}
+
+// Without Options.Endpoint the SDK's own resolution applies: AWS_ENDPOINT_URL points
+// every client at moto (how the stack runs against moto). A session without keys is
+// refused unless the SDK's default chain is allowed.
+func endpointFromEnv(t *testing.T, m *testmoto.Server) {
+	f := newFakeOn(t, m)
+	t.Setenv("AWS_ENDPOINT_URL", f.URL)
+	p, err := aws.New(t.Context(), session(), aws.Options{PollInterval: 5 * time.Millisecond})
+	require.NoError(t, err)
+	rec := &progress{}
+	_, err = p.CreateNetwork(t.Context(), rec.call("op-env-network"), spec("env"))
+	require.NoError(t, err)
+	require.NotEmpty(t, f.find("CreateVpc"), "the provider did not call AWS_ENDPOINT_URL")
+
+	_, err = aws.New(t.Context(), &cloud.Session{Account: session().Account}, aws.Options{})
+	require.ErrorIs(t, err, cloud.ErrInvalid)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAENV")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
+	p, err = aws.New(t.Context(), &cloud.Session{Account: session().Account}, aws.Options{DefaultCredentials: true, PollInterval: 5 * time.Millisecond})
+	require.NoError(t, err)
+	_, err = p.CreateNetwork(t.Context(), rec.call("op-env-network"), spec("env"))
+	require.NoError(t, err)
+}
+
+// A token longer than AWS's request tokens (64 characters) goes on the wire as a
+// stable hash, by which a retry still finds what the first attempt made.
+func longTokens(t *testing.T, m *testmoto.Server) {
+	f := newFakeOn(t, m)
+	p, ctx, rec := newProvider(t, f), t.Context(), &progress{}
+	long := "a-very-long-organization-name.a-very-long-cluster-name.deploy.0123456789abcdef-control-plane"
+	ref, err := p.CreateControlPlane(ctx, rec.call(long), spec("long"), cloud.NetworkRef{})
+	require.NoError(t, err)
+	again, err := p.CreateControlPlane(ctx, rec.call(long), spec("long"), cloud.NetworkRef{})
+	require.NoError(t, err)
+	require.Equal(t, ref, again)
+	creates := f.find("CreateCluster")
+	require.Len(t, creates, 2)
+	tok := creates[0].Body["clientRequestToken"].(string)
+	require.LessOrEqual(t, len(tok), 64)
+	require.Equal(t, tok, creates[1].Body["clientRequestToken"])
+	require.NoError(t, p.DeleteControlPlane(ctx, rec.call(long), cloud.ClusterRef{}))
+	clusters, err := directTo(m, region).eks.ListClusters(ctx, &eks.ListClustersInput{})
+	require.NoError(t, err)
+	require.Empty(t, clusters.Clusters)
 }
 
 func network(t *testing.T, m *testmoto.Server) {
@@ -102,19 +149,62 @@ func network(t *testing.T, m *testmoto.Server) {
 	igw, err := d.ec2.DescribeInternetGateways(ctx, &ec2.DescribeInternetGatewaysInput{Filters: []ec2types.Filter{{Name: awssdk.String("attachment.vpc-id"), Values: []string{vpcID}}}})
 	require.NoError(t, err)
 	require.Len(t, igw.InternetGateways, 1)
+	nats, err := d.ec2.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{Filter: []ec2types.Filter{{Name: awssdk.String("vpc-id"), Values: []string{vpcID}}}})
+	require.NoError(t, err)
+	require.Len(t, nats.NatGateways, 1)
+	require.Equal(t, ec2types.NatGatewayStateAvailable, nats.NatGateways[0].State)
+	require.Equal(t, "op-1-network", f.find("CreateNatGateway")[0].Form.Get("ClientToken"))
+	// Public subnets route out through the internet gateway, private ones through the NAT gateway.
+	rts, err := d.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: []ec2types.Filter{{Name: awssdk.String("vpc-id"), Values: []string{vpcID}}}})
+	require.NoError(t, err)
+	routed := map[string]string{}
+	for _, rt := range rts.RouteTables {
+		via := ""
+		for _, r := range rt.Routes {
+			if awssdk.ToString(r.DestinationCidrBlock) == "0.0.0.0/0" {
+				via = awssdk.ToString(r.GatewayId) + awssdk.ToString(r.NatGatewayId)
+			}
+		}
+		for _, a := range rt.Associations {
+			if a.SubnetId != nil {
+				routed[awssdk.ToString(a.SubnetId)] = via
+			}
+		}
+	}
+	for _, sn := range subnets.Subnets {
+		want := awssdk.ToString(igw.InternetGateways[0].InternetGatewayId)
+		if tag(sn.Tags, aws.TagRole) == "private" {
+			want = awssdk.ToString(nats.NatGateways[0].NatGatewayId)
+		}
+		require.Equal(t, want, routed[awssdk.ToString(sn.SubnetId)], "route of the %s subnet", tag(sn.Tags, aws.TagRole))
+	}
 
 	// A retry with the token makes nothing new; another token another network.
-	creates := len(f.ops("CreateVpc", "CreateSubnet", "CreateInternetGateway", "CreateRouteTable"))
+	makes := []string{"CreateVpc", "CreateSubnet", "CreateInternetGateway", "CreateRouteTable", "AllocateAddress", "CreateNatGateway", "AssociateRouteTable"}
+	creates := len(f.ops(makes...))
 	n2, err := p.CreateNetwork(ctx, rec.call("op-1-network"), s)
 	require.NoError(t, err)
 	require.Equal(t, n1, n2)
-	require.Len(t, f.ops("CreateVpc", "CreateSubnet", "CreateInternetGateway", "CreateRouteTable"), creates, "a retry created again")
+	require.Len(t, f.ops(makes...), creates, "a retry created again")
+
+	// A network whose create never returned is found by the create's token.
+	n3, err := p.CreateNetwork(ctx, rec.call("op-3-network"), s)
+	require.NoError(t, err)
+	require.NotEqual(t, n1, n3)
+	require.NoError(t, p.DeleteNetwork(ctx, rec.call("op-3-network"), cloud.NetworkRef{}))
+	_, err = directTo(m, region).ec2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{n3.ID[strings.LastIndex(n3.ID, "/")+1:]}})
+	require.Error(t, err, "the interrupted create's VPC is still there")
+	f.reset()
 
 	// Delete takes everything back, in reverse order; twice is fine.
 	require.NoError(t, p.DeleteNetwork(ctx, rec.call("op-2-delete-network"), n1))
 	require.NoError(t, p.DeleteNetwork(ctx, rec.call("op-2-delete-network"), n1))
-	order := f.ops("DeleteRouteTable", "DeleteSubnet", "DeleteInternetGateway", "DeleteVpc")
-	require.Equal(t, []string{"DeleteRouteTable", "DeleteSubnet", "DeleteSubnet", "DeleteSubnet", "DeleteSubnet", "DeleteInternetGateway", "DeleteVpc"}, order)
+	order := f.ops("DeleteNatGateway", "ReleaseAddress", "DeleteRouteTable", "DeleteSubnet", "DeleteInternetGateway", "DeleteVpc")
+	require.Equal(t, []string{"DeleteNatGateway", "ReleaseAddress", "DeleteRouteTable", "DeleteRouteTable",
+		"DeleteSubnet", "DeleteSubnet", "DeleteSubnet", "DeleteSubnet", "DeleteInternetGateway", "DeleteVpc"}, order)
+	addrs, err := d.ec2.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{})
+	require.NoError(t, err)
+	require.Empty(t, addrs.Addresses, "elastic IPs left")
 	vpcs, err := d.ec2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: []ec2types.Filter{{Name: awssdk.String("tag:" + aws.TagCluster), Values: []string{"net"}}}})
 	require.NoError(t, err)
 	require.Empty(t, vpcs.Vpcs)
@@ -199,7 +289,15 @@ func controlPlaneAndNodeGroup(t *testing.T, m *testmoto.Server) {
 	require.Equal(t, []any{map[string]any{"key": "dedicated", "value": "web", "effect": "NO_SCHEDULE"}}, ng["taints"])
 	require.Equal(t, "arn:aws:iam::"+account+":role/"+aws.NodeRoleName, ng["nodeRole"])
 	require.Equal(t, "op-1-node-groups-arm", ng["clientRequestToken"])
-	require.Len(t, ng["subnets"], 2, "node groups run in the network's two public subnets")
+	private, err := directTo(m, region).ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{
+		{Name: awssdk.String("tag:" + aws.TagRole), Values: []string{"private"}}, {Name: awssdk.String("tag:" + aws.TagCluster), Values: []string{"cp"}}}})
+	require.NoError(t, err)
+	var privateIDs []any
+	for _, sn := range private.Subnets {
+		privateIDs = append(privateIDs, awssdk.ToString(sn.SubnetId))
+	}
+	require.Len(t, privateIDs, 2)
+	require.ElementsMatch(t, privateIDs, ng["subnets"], "node groups run in the network's private subnets")
 	// Polled until ACTIVE (two CREATING answers), reporting each.
 	require.GreaterOrEqual(t, len(f.find("DescribeNodegroup")), 3)
 	require.Contains(t, strings.Join(ngRec.all(), "\n"), "node group arm CREATING")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/astropulse/astroplane/cloud"
 )
@@ -58,6 +59,17 @@ func classify(err error, what string) error {
 	var typed *cloud.Error
 	if errors.As(err, &typed) {
 		return err
+	}
+	var auth *azidentity.AuthenticationFailedError
+	if errors.As(err, &auth) && (auth.RawResponse == nil || auth.RawResponse.StatusCode < 500 && auth.RawResponse.StatusCode != http.StatusTooManyRequests) {
+		status := 0
+		if auth.RawResponse != nil {
+			status = auth.RawResponse.StatusCode
+		}
+		// Its text holds Microsoft Entra's answer (never the secret); the message says
+		// what to do.
+		return &cloud.Error{Kind: cloud.ErrInvalid, Msg: what, Code: "AuthenticationFailed", Err: fmt.Errorf(
+			"sign-in refused by Microsoft Entra ID (HTTP %d): check the tenant ID, client ID and secret, or connect the account again: %w", status, err)}
 	}
 	var re *azcore.ResponseError
 	if !errors.As(err, &re) {

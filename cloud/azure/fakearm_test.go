@@ -58,8 +58,8 @@ type fakeCluster struct {
 // request is one request the fake received: the SDK method, its HTTP method and
 // path, its Authorization header and, for PUTs, its JSON body.
 type request struct {
-	API, Method, Path, Auth string
-	Body                    []byte
+	API, Method, Host, Path, Auth string
+	Body                          []byte
 }
 
 func (r request) String() string { return r.API }
@@ -110,8 +110,11 @@ func newFakeARM(sub string) *fakeARM {
 
 // Do is the transport the SDK clients use.
 func (f *fakeARM) Do(req *http.Request) (*http.Response, error) {
+	if req.URL.Host == "login.microsoftonline.com" {
+		return f.entra(req), nil
+	}
 	api, _ := req.Context().Value(runtime.CtxAPINameKey{}).(string)
-	r := request{API: api, Method: req.Method, Path: req.URL.Path, Auth: req.Header.Get("Authorization")}
+	r := request{API: api, Method: req.Method, Host: req.URL.Host, Path: req.URL.Path, Auth: req.Header.Get("Authorization")}
 	if req.Body != nil && req.Method == http.MethodPut {
 		r.Body, _ = io.ReadAll(req.Body)
 		req.Body = io.NopCloser(bytes.NewReader(r.Body))
@@ -139,6 +142,41 @@ func (f *fakeARM) Do(req *http.Request) (*http.Response, error) {
 		return (&armError{Status: re.StatusCode, Code: re.ErrorCode}).response(req), nil
 	}
 	return resp, err
+}
+
+// Service principal the fake's Microsoft Entra ID knows, and the token it issues.
+const (
+	spClientID     = "11111111-2222-3333-4444-555555555555"
+	spClientSecret = "sp-secret-value-x9z"
+	spToken        = "entra-issued-arm-token-q4r"
+)
+
+// entra answers as Microsoft Entra ID does the requests of azidentity's client secret
+// credential: instance discovery, the tenant's OpenID configuration, and the token
+// endpoint, which checks the client's ID and secret.
+func (f *fakeARM) entra(req *http.Request) *http.Response {
+	answer := func(status int, v any) *http.Response {
+		body, _ := json.Marshal(v)
+		return &http.Response{StatusCode: status, Status: http.StatusText(status), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: req}
+	}
+	tenant := strings.Split(strings.Trim(req.URL.Path, "/"), "/")[0]
+	base := "https://login.microsoftonline.com/" + tenant
+	switch {
+	case strings.HasSuffix(req.URL.Path, "/discovery/instance"):
+		return answer(http.StatusOK, map[string]any{"tenant_discovery_endpoint": base + "/v2.0/.well-known/openid-configuration", "api-version": "1.1",
+			"metadata": []map[string]any{{"preferred_network": "login.microsoftonline.com", "preferred_cache": "login.windows.net", "aliases": []string{"login.microsoftonline.com"}}}})
+	case strings.HasSuffix(req.URL.Path, "/openid-configuration"):
+		return answer(http.StatusOK, map[string]any{"token_endpoint": base + "/oauth2/v2.0/token", "authorization_endpoint": base + "/oauth2/v2.0/authorize",
+			"issuer": base + "/v2.0", "tenant_region_scope": "NA"})
+	case strings.HasSuffix(req.URL.Path, "/oauth2/v2.0/token"):
+		_ = req.ParseForm()
+		if req.PostForm.Get("client_id") != spClientID || req.PostForm.Get("client_secret") != spClientSecret {
+			return answer(http.StatusUnauthorized, map[string]any{"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided.", "error_codes": []int{7000215}})
+		}
+		return answer(http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": spToken})
+	}
+	return answer(http.StatusNotFound, map[string]any{"error": "not_found"})
 }
 
 // injected returns the error to answer api with, if any; f.mu is held.

@@ -289,6 +289,8 @@ func (p *Provider) UpdateNodeGroup(ctx context.Context, c cloud.Call, cr cloud.C
 	if err := poolOutcome(res.AgentPool, what); err != nil || !replace || upgrade {
 		return err
 	}
+	// A retried upgrade finds the version set and lands here too: harmless, as AKS
+	// answers a node image upgrade of nodes already on the latest image at once.
 	action = fmt.Sprintf("roll the nodes of %s onto the latest node image (max surge %s)", what, orDefault(surge))
 	roll, err := cl.pools.BeginUpgradeNodeImageVersion(ctx, r.group, r.name, ng.Name, nil)
 	if err == nil {

@@ -328,10 +328,35 @@ func TestCredentials(t *testing.T) {
 	if len(f.Requests()) != 0 {
 		t.Fatal("a request went out with an expired token")
 	}
-	// A service principal builds a credential (it logs in on first use).
-	s.Credentials.Values = map[string]string{azure.CredTenantID: "00000000-0000-0000-0000-000000000001", azure.CredClientID: "app", azure.CredClientSecret: "s3cret"}
-	if _, err := azure.New(s, azure.Options{Transport: f}); err != nil {
+}
+
+// A service principal signs in with Microsoft Entra ID (through the same transport)
+// and calls Azure with the token it was given; a wrong secret is ErrInvalid saying
+// what to check, without the secret.
+func TestServicePrincipal(t *testing.T) {
+	f := newFakeARM(testSub)
+	s := session()
+	s.Credentials = cloud.Credentials{Values: map[string]string{azure.CredTenantID: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+		azure.CredClientID: spClientID, azure.CredClientSecret: spClientSecret}}
+	p, err := azure.New(s, azure.Options{Transport: f})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := p.CreateNetwork(t.Context(), call("op", "network", nil), aksSpec("web", "rg-web")); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.Requests(); len(r) == 0 || r[0].Auth != "Bearer "+spToken {
+		t.Fatalf("requests %v: want the token Entra ID issued", r)
+	}
+
+	s.Credentials.Values[azure.CredClientSecret] = "wrong-secret-value"
+	p, err = azure.New(s, azure.Options{Transport: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.CreateNetwork(t.Context(), call("op", "network", nil), aksSpec("web", "rg-web"))
+	if !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), "check the tenant ID, client ID and secret") || strings.Contains(err.Error(), "wrong-secret-value") {
+		t.Fatalf("wrong secret: %v", err)
 	}
 }
 
@@ -366,5 +391,26 @@ func TestRetriesWaitForRunningOperations(t *testing.T) {
 	_, pools, _ := f.Cluster("rg-web", "web")
 	if got := pools[ng.Name].Properties; *got.MaxCount != 6 || count(f.APIs(), "AgentPoolsClient.Get") < 2 {
 		t.Fatalf("pool %s after waiting (calls %v)", js(got), f.APIs())
+	}
+}
+
+// Options.Endpoint points the clients at another Resource Manager (a sovereign cloud,
+// a test server).
+func TestEndpoint(t *testing.T) {
+	f := newFakeARM(testSub)
+	p, err := azure.New(session(), azure.Options{Transport: f, Endpoint: "https://management.sovereign.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.CreateNetwork(t.Context(), call("op", "network", nil), aksSpec("web", "rg-web")); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range f.Requests() {
+		if r.Host != "management.sovereign.example" {
+			t.Fatalf("%s went to %s", r.API, r.Host)
+		}
+	}
+	if f.Requests()[0].Host == "" {
+		t.Fatal("no request recorded")
 	}
 }

@@ -23,6 +23,8 @@ var (
 	channels   = []string{"STABLE", "REGULAR", "RAPID", "EXTENDED"}
 	hhmmRE     = regexp.MustCompile(`^([01]\d|2[0-3]):[0-5]\d$`)
 	defaultRel = "STABLE"
+	// quotaResource finds the quota a GKE message says ran out.
+	quotaResource = regexp.MustCompile(`quota[^"]*resource "([A-Z0-9_]+)"`)
 )
 
 // minorOf is the minor number of a version ("1.31", "1.31.6-gke.1020000"); -1 if none.
@@ -289,6 +291,9 @@ func (p *Provider) ControlPlaneStatus(ctx context.Context, c cloud.Call, r cloud
 		}
 		if a.message == "" {
 			a.message = "the cluster is in ERROR"
+		}
+		if m := quotaResource.FindStringSubmatch(a.message); m != nil {
+			a.quota = append(a.quota, m[1]) // GKE names the exhausted quota: resource "CPUS"
 		}
 		return "", classify(fmt.Sprintf("GKE cluster %q failed", cl.Name), a, nil)
 	case "STOPPING":

@@ -43,6 +43,7 @@ package gcp
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -139,6 +140,9 @@ func New(ctx context.Context, s *cloud.Session, opts Options) (*Provider, error)
 	} else {
 		copts = append(copts, option.WithHTTPClient(&http.Client{Transport: base}))
 	}
+	// The SDK's own debug logging (GOOGLE_SDK_GO_LOGGING_LEVEL) logs requests and
+	// answers whole: off, so nothing of an account's ever reaches the worker's logs.
+	copts = append(copts, option.WithLogger(slog.New(slog.DiscardHandler)))
 	copts = append(copts, opts.ClientOptions...)
 	gkeOpts, gceOpts := copts, copts
 	if opts.Endpoint != "" {

@@ -52,6 +52,10 @@ type Store struct {
 type Keys struct {
 	// EncryptionKey (32 bytes, base64 or hex) seals webhook URLs and SMTP passwords.
 	EncryptionKey string `env:"ASTRO_ENCRYPTION_KEY"`
+	// EncryptionKeysOld are earlier encryption keys (comma-separated), kept so what
+	// they sealed still opens after a rotation: make a new ASTRO_ENCRYPTION_KEY and
+	// move the old one here. New values are always sealed with ASTRO_ENCRYPTION_KEY.
+	EncryptionKeysOld string `env:"ASTRO_ENCRYPTION_KEYS_OLD"`
 	// SigningKey (at least 32 bytes, base64 or hex) signs approval and unsubscribe links.
 	SigningKey string `env:"ASTRO_APPROVAL_SIGNING_KEY"`
 	// NotifyAllowedHosts admits webhook destinations the SSRF guard refuses by
@@ -89,7 +93,18 @@ func (k Keys) Box() (*secrets.Box, error) {
 	if err := CheckKeyStrength(key); err != nil {
 		return nil, fmt.Errorf("ASTRO_ENCRYPTION_KEY: %w (make one with: openssl rand -base64 32)", err)
 	}
-	return secrets.NewBox(key)
+	var older [][]byte
+	for i, s := range strings.Split(k.EncryptionKeysOld, ",") {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		old, err := secrets.ParseKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("ASTRO_ENCRYPTION_KEYS_OLD: key %d: %w", i+1, err)
+		}
+		older = append(older, old)
+	}
+	return secrets.NewKeyring(key, older...)
 }
 
 // Signer returns the signer of links, or nil when no key is set.

@@ -843,6 +843,33 @@ func (e CloudConnectionStatusStatus) Valid() bool {
 	}
 }
 
+// Defines values for CloudConnectionStepStatus.
+const (
+	CloudConnectionStepStatusCANCELLED CloudConnectionStepStatus = "CANCELLED"
+	CloudConnectionStepStatusFAILED    CloudConnectionStepStatus = "FAILED"
+	CloudConnectionStepStatusPENDING   CloudConnectionStepStatus = "PENDING"
+	CloudConnectionStepStatusRUNNING   CloudConnectionStepStatus = "RUNNING"
+	CloudConnectionStepStatusSUCCEEDED CloudConnectionStepStatus = "SUCCEEDED"
+)
+
+// Valid indicates whether the value is a known member of the CloudConnectionStepStatus enum.
+func (e CloudConnectionStepStatus) Valid() bool {
+	switch e {
+	case CloudConnectionStepStatusCANCELLED:
+		return true
+	case CloudConnectionStepStatusFAILED:
+		return true
+	case CloudConnectionStepStatusPENDING:
+		return true
+	case CloudConnectionStepStatusRUNNING:
+		return true
+	case CloudConnectionStepStatusSUCCEEDED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ClusterProvisionerType.
 const (
 	ClusterProvisionerTypeAks        ClusterProvisionerType = "aks"
@@ -3114,10 +3141,8 @@ type AwsCloudAccountRequest struct {
 	// DestinationAccountId DestinationAccountId is the target AWS account ID (optional, 12-digit numeric string). Auto-detected from cluster metadata if not provided.
 	DestinationAccountId *string `json:"destinationAccountId,omitempty"`
 
-	// Duration Duration is the validity period for credentials (optional, Go duration format e.g. "1h", "30m") Go duration, e.g. "1h", "30m" (also "d" for days). The reference typed this field as an int64 nanosecond count (Go time.Duration); this contract takes the string form.
-	//
-	// Example: 1h
-	Duration *string `json:"duration,omitempty"`
+	// Duration Duration is the validity period for credentials (optional, default 1h, between 15m and 12h): a duration such as "1h" or "30m" (units ns, us, ms, s, m, h, d), or, as the reference types it, an integer count of nanoseconds (Go's time.Duration: 3600000000000 is 1h). A value outside the bounds is a 400 naming the field.
+	Duration *AwsCloudAccountRequest_Duration `json:"duration,omitempty"`
 
 	// ForceUpdate ForceUpdate bypasses cluster existence checks and forces resource updates (optional, default: false)
 	ForceUpdate *bool `json:"forceUpdate,omitempty"`
@@ -3127,6 +3152,17 @@ type AwsCloudAccountRequest struct {
 
 	// TargetRegion TargetRegion is the AWS region for resource creation (optional, e.g. "us-west-2"). Auto-detected from cluster metadata if not provided.
 	TargetRegion *string `json:"targetRegion,omitempty"`
+}
+
+// AwsCloudAccountRequestDuration0 Example: 1h
+type AwsCloudAccountRequestDuration0 = string
+
+// AwsCloudAccountRequestDuration1 Example: 3600000000000
+type AwsCloudAccountRequestDuration1 = int64
+
+// AwsCloudAccountRequest_Duration Duration is the validity period for credentials (optional, default 1h, between 15m and 12h): a duration such as "1h" or "30m" (units ns, us, ms, s, m, h, d), or, as the reference types it, an integer count of nanoseconds (Go's time.Duration: 3600000000000 is 1h). A value outside the bounds is a 400 naming the field.
+type AwsCloudAccountRequest_Duration struct {
+	union json.RawMessage
 }
 
 // AwsCloudAccountRequestLevel Level is the cloud access level (optional, default: "manage"). One of: read, manage.
@@ -3140,13 +3176,22 @@ type AwsCredentialRequest struct {
 	// DestinationAccountId DestinationAccountId is the target AWS account ID (optional, 12-digit numeric string). Auto-detected from cluster metadata if not provided.
 	DestinationAccountId *string `json:"destinationAccountId,omitempty"`
 
-	// Duration Duration is the validity period for credentials (optional, Go duration format e.g. "1h", "30m") Go duration, e.g. "1h", "30m" (also "d" for days). The reference typed this field as an int64 nanosecond count (Go time.Duration); this contract takes the string form.
-	//
-	// Example: 1h
-	Duration *string `json:"duration,omitempty"`
+	// Duration Duration is the validity period for credentials (optional, default 1h, between 15m and 12h): a duration such as "1h" or "30m" (units ns, us, ms, s, m, h, d), or, as the reference types it, an integer count of nanoseconds (Go's time.Duration: 3600000000000 is 1h). A value outside the bounds is a 400 naming the field.
+	Duration *AwsCredentialRequest_Duration `json:"duration,omitempty"`
 
 	// TargetRegion TargetRegion is the AWS region (optional). Auto-detected from cluster metadata if not provided.
 	TargetRegion *string `json:"targetRegion,omitempty"`
+}
+
+// AwsCredentialRequestDuration0 Example: 1h
+type AwsCredentialRequestDuration0 = string
+
+// AwsCredentialRequestDuration1 Example: 3600000000000
+type AwsCredentialRequestDuration1 = int64
+
+// AwsCredentialRequest_Duration Duration is the validity period for credentials (optional, default 1h, between 15m and 12h): a duration such as "1h" or "30m" (units ns, us, ms, s, m, h, d), or, as the reference types it, an integer count of nanoseconds (Go's time.Duration: 3600000000000 is 1h). A value outside the bounds is a 400 naming the field.
+type AwsCredentialRequest_Duration struct {
+	union json.RawMessage
 }
 
 // AwsCredentials Temporary AWS credentials (STS AssumeRole).
@@ -3256,17 +3301,32 @@ type CloudConnectionStatus struct {
 		// AccountId AWS account ID.
 		AccountId *string `json:"accountId,omitempty"`
 
+		// ExternalId The external ID the role's trust policy requires (unique to the organization; not a secret).
+		ExternalId *string `json:"externalId,omitempty"`
+
 		// Region Region of the CloudFormation stack.
 		Region *string `json:"region,omitempty"`
 
 		// RoleArn ARN of the IAM role the platform assumes.
 		RoleArn *string `json:"roleArn,omitempty"`
 
+		// RoleName Name of the IAM role the template creates.
+		RoleName *string `json:"roleName,omitempty"`
+
+		// SetupUrl CloudFormation quick-create link that creates the role (with the template at templateUrl).
+		SetupUrl *string `json:"setupUrl,omitempty"`
+
 		// StackId CloudFormation stack ID.
 		StackId *string `json:"stackId,omitempty"`
 
+		// StackName Stack name the setup link proposes.
+		StackName *string `json:"stackName,omitempty"`
+
 		// StackStatus CloudFormation stack status.
 		StackStatus *string `json:"stackStatus,omitempty"`
+
+		// TemplateUrl The CloudFormation template, at an unguessable URL.
+		TemplateUrl *string `json:"templateUrl,omitempty"`
 	} `json:"aws,omitempty"`
 
 	// Azure Azure details.
@@ -3289,6 +3349,9 @@ type CloudConnectionStatus struct {
 
 	// CompletedAt When the workflow ended.
 	CompletedAt *time.Time `json:"completedAt,omitempty"`
+
+	// Deadline When the wait for the customer's part gives up (the connection then fails).
+	Deadline *time.Time `json:"deadline,omitempty"`
 
 	// Gcp GCP details.
 	Gcp *struct {
@@ -3322,6 +3385,9 @@ type CloudConnectionStatus struct {
 
 	// Status State of the connection workflow.
 	Status CloudConnectionStatusStatus `json:"status"`
+
+	// Steps The workflow's steps in order (AWS: template, waitForRole, record), each with its state.
+	Steps *[]CloudConnectionStep `json:"steps,omitempty"`
 }
 
 // CloudConnectionStatusLevel Access level.
@@ -3332,6 +3398,27 @@ type CloudConnectionStatusProvider string
 
 // CloudConnectionStatusStatus State of the connection workflow.
 type CloudConnectionStatusStatus string
+
+// CloudConnectionStep One step of a cloud account connection workflow.
+type CloudConnectionStep struct {
+	// EndedAt When the step ended.
+	EndedAt *time.Time `json:"endedAt,omitempty"`
+
+	// Message What the step did, or why it failed.
+	Message *string `json:"message,omitempty"`
+
+	// Name Step name.
+	Name string `json:"name"`
+
+	// StartedAt When the step started.
+	StartedAt *time.Time `json:"startedAt,omitempty"`
+
+	// Status State of the step.
+	Status CloudConnectionStepStatus `json:"status"`
+}
+
+// CloudConnectionStepStatus State of the step.
+type CloudConnectionStepStatus string
 
 // Cluster defines model for Cluster.
 type Cluster struct {
@@ -4876,6 +4963,12 @@ type SelfHostedCredentialStatus struct {
 	// CredentialKeys Names of the stored credential keys (never their values).
 	CredentialKeys *[]string `json:"credentialKeys,omitempty"`
 
+	// KeyId ID of the vault key the credentials are sealed with (keys rotate; the ID is not key material).
+	KeyId *string `json:"keyId,omitempty"`
+
+	// MaskedCredentials Each stored credential masked (at most its last 4 characters, for secrets of 12 or more).
+	MaskedCredentials *map[string]string `json:"maskedCredentials,omitempty"`
+
 	// Provider Cloud provider.
 	Provider *SelfHostedCredentialStatusProvider `json:"provider,omitempty"`
 
@@ -6123,6 +6216,130 @@ func (t *ApiKeyCreateRequest_Duration) UnmarshalJSON(b []byte) error {
 	return err
 }
 
+// AsAwsCloudAccountRequestDuration0 returns the union data inside the AwsCloudAccountRequest_Duration as a AwsCloudAccountRequestDuration0
+func (t AwsCloudAccountRequest_Duration) AsAwsCloudAccountRequestDuration0() (AwsCloudAccountRequestDuration0, error) {
+	var body AwsCloudAccountRequestDuration0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAwsCloudAccountRequestDuration0 overwrites any union data inside the AwsCloudAccountRequest_Duration as the provided AwsCloudAccountRequestDuration0
+func (t *AwsCloudAccountRequest_Duration) FromAwsCloudAccountRequestDuration0(v AwsCloudAccountRequestDuration0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAwsCloudAccountRequestDuration0 performs a merge with any union data inside the AwsCloudAccountRequest_Duration, using the provided AwsCloudAccountRequestDuration0
+func (t *AwsCloudAccountRequest_Duration) MergeAwsCloudAccountRequestDuration0(v AwsCloudAccountRequestDuration0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsAwsCloudAccountRequestDuration1 returns the union data inside the AwsCloudAccountRequest_Duration as a AwsCloudAccountRequestDuration1
+func (t AwsCloudAccountRequest_Duration) AsAwsCloudAccountRequestDuration1() (AwsCloudAccountRequestDuration1, error) {
+	var body AwsCloudAccountRequestDuration1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAwsCloudAccountRequestDuration1 overwrites any union data inside the AwsCloudAccountRequest_Duration as the provided AwsCloudAccountRequestDuration1
+func (t *AwsCloudAccountRequest_Duration) FromAwsCloudAccountRequestDuration1(v AwsCloudAccountRequestDuration1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAwsCloudAccountRequestDuration1 performs a merge with any union data inside the AwsCloudAccountRequest_Duration, using the provided AwsCloudAccountRequestDuration1
+func (t *AwsCloudAccountRequest_Duration) MergeAwsCloudAccountRequestDuration1(v AwsCloudAccountRequestDuration1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t AwsCloudAccountRequest_Duration) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *AwsCloudAccountRequest_Duration) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsAwsCredentialRequestDuration0 returns the union data inside the AwsCredentialRequest_Duration as a AwsCredentialRequestDuration0
+func (t AwsCredentialRequest_Duration) AsAwsCredentialRequestDuration0() (AwsCredentialRequestDuration0, error) {
+	var body AwsCredentialRequestDuration0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAwsCredentialRequestDuration0 overwrites any union data inside the AwsCredentialRequest_Duration as the provided AwsCredentialRequestDuration0
+func (t *AwsCredentialRequest_Duration) FromAwsCredentialRequestDuration0(v AwsCredentialRequestDuration0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAwsCredentialRequestDuration0 performs a merge with any union data inside the AwsCredentialRequest_Duration, using the provided AwsCredentialRequestDuration0
+func (t *AwsCredentialRequest_Duration) MergeAwsCredentialRequestDuration0(v AwsCredentialRequestDuration0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsAwsCredentialRequestDuration1 returns the union data inside the AwsCredentialRequest_Duration as a AwsCredentialRequestDuration1
+func (t AwsCredentialRequest_Duration) AsAwsCredentialRequestDuration1() (AwsCredentialRequestDuration1, error) {
+	var body AwsCredentialRequestDuration1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAwsCredentialRequestDuration1 overwrites any union data inside the AwsCredentialRequest_Duration as the provided AwsCredentialRequestDuration1
+func (t *AwsCredentialRequest_Duration) FromAwsCredentialRequestDuration1(v AwsCredentialRequestDuration1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAwsCredentialRequestDuration1 performs a merge with any union data inside the AwsCredentialRequest_Duration, using the provided AwsCredentialRequestDuration1
+func (t *AwsCredentialRequest_Duration) MergeAwsCredentialRequestDuration1(v AwsCredentialRequestDuration1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t AwsCredentialRequest_Duration) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *AwsCredentialRequest_Duration) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // AsClusterAgentRegistrationRequest returns the union data inside the ClusterAgentRegistrationBody as a ClusterAgentRegistrationRequest
 func (t ClusterAgentRegistrationBody) AsClusterAgentRegistrationRequest() (ClusterAgentRegistrationRequest, error) {
 	var body ClusterAgentRegistrationRequest
@@ -6522,6 +6739,9 @@ type ServerInterface interface {
 	// GetAwsCredentials Get AWS temporary credentials
 	// (POST /api/v1/cloud/aws/credentials)
 	GetAwsCredentials(ctx echo.Context, params GetAwsCredentialsParams) error
+	// GetAwsConnectionTemplate Get an AWS connection's CloudFormation template
+	// (GET /api/v1/cloud/aws/templates/{token})
+	GetAwsConnectionTemplate(ctx echo.Context, token string) error
 	// ConnectAzureSubscription Connect Azure subscription for cluster provisioning
 	// (POST /api/v1/cloud/azure/connections)
 	ConnectAzureSubscription(ctx echo.Context, params ConnectAzureSubscriptionParams) error
@@ -7867,6 +8087,22 @@ func (w *ServerInterfaceWrapper) GetAwsCredentials(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetAwsCredentials(ctx, params)
+	return err
+}
+
+// GetAwsConnectionTemplate converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAwsConnectionTemplate(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "token" -------------
+	var token string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "token", ctx.Param("token"), &token, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetAwsConnectionTemplate(ctx, token)
 	return err
 }
 
@@ -11016,6 +11252,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/api/v1/cloud/aws/connections/:id", wrapper.GetAwsConnectionStatus, options.OperationMiddlewares["getAwsConnectionStatus"]...)
 	router.POST(options.BaseURL+"/api/v1/cloud/aws/connections", wrapper.ConnectAwsAccount, options.OperationMiddlewares["connectAwsAccount"]...)
 	router.POST(options.BaseURL+"/api/v1/cloud/aws/credentials", wrapper.GetAwsCredentials, options.OperationMiddlewares["getAwsCredentials"]...)
+	router.GET(options.BaseURL+"/api/v1/cloud/aws/templates/:token", wrapper.GetAwsConnectionTemplate, options.OperationMiddlewares["getAwsConnectionTemplate"]...)
 	router.GET(options.BaseURL+"/api/v1/cloud/azure/connections/:id", wrapper.GetAzureConnectionStatus, options.OperationMiddlewares["getAzureConnectionStatus"]...)
 	router.POST(options.BaseURL+"/api/v1/cloud/azure/connections", wrapper.ConnectAzureSubscription, options.OperationMiddlewares["connectAzureSubscription"]...)
 	router.GET(options.BaseURL+"/api/v1/cloud/azure/credentials", wrapper.GetAzureCredentials, options.OperationMiddlewares["getAzureCredentials"]...)
@@ -11099,629 +11336,638 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rcuO2mij6Kiid2dXSHkptu7uzErt2TaltdUcT37ZlJ5MV92nBJCRhmQK4CNBuJemq9Wuq9t+p8wjn",
-	"zIPlSU7hA0CCJChRtju31bN3rbQpEpcPH7775adOyJcJZ4RJ0dn/qZPgFC+JJCn8Nczkgqf0RywpZ68J",
-	"TkmqHkdEhClN1MPOPry0g/SvSPJbwjpBh6pfFgRHJO0EHYaXxLyZD9cJOin5e0ZTEnX2ZZqRoCPCBVli",
-	"NYNcJeoDIVPK5p2PHwPfUs5gBTh+yiWtW8I4IsuES8LC1TdkVZ/1giQES8rmCCO1NSIkuqdygeSCIIGX",
-	"BN2SFUqJzFIm4OGMpkLad58JxBOSwkoQZUISHCE+Q0Li1IwqSMhZhDgjg6YNOYvsq1W6W1riD8eEzeWi",
-	"s7+3sxN4tvgfQyFTPjwfezc4PB/DFrpTrF57/8s//nvaGyB7DvsIo0yQ9JlA0xJc981RTPVZoO7Z+Oiw",
-	"h6gGAo4lSRmW9I6g+wVJyZ06tAUpoPFMqJ1nKZUrFFMhhRlPTTJAE8IMnDG6cY48QDdcPUwJChckvCUR",
-	"wixCy0xIdENizuZI8uJs1MoP4E97dnJBGMKhFAjrlcLeqRSIp3PMzOZg0JTHpNd4Jv/RB7D2h+fj2pk0",
-	"ncGZM8X4qH4WlwpA7jLUAkMcx3rFCuhqpeMj1MUCvR1douc4oc/vdp/zdC4QZuKepAJR2UM8hVfVYgdo",
-	"LC2EYERz5M/Kez5AmHG5IKk6Q4xe7rxQXyscNWB6JjYCw91gf3y0FTn4qF4WCWeCAJ16jaMLfWjqr5Az",
-	"SRj8EydJTEOY4/nfhALcT86w/5KSWWe/8389L2jgc/2reD5KU56O2B2JeUL0lPUDsJhCBVrieMbTJYkU",
-	"OGeYxgLd4ZhGBl7TiEj1cApgFojgcIFmlMQRwhLNcBbLQedj0DnkbBbT8Fffh+BZGqq7mBIcrRD5ANeM",
-	"p/lBO6RJoDRjTJ22+kuv+w1Pb2gUEfbrLlwhPBAcdQFRxIlAjEuE45jfI7mgLknt2jMYWES74DGZ9gK1",
-	"zQasNKeFWfmuaZDIBWaVS9Itzhmoh/48vxT7aHpLVu4c06D2aBxNewcF7ZoSBYj3IY/IFL05u3g9Pjoa",
-	"nQ5QlQA8EyiJMSuAQFkYZ5G+xjOCZZYS1AWCm0VUopjPESMkEogwSdIkpYIATS5NeH48PH1/MfrfV+OL",
-	"0VGgyWwORzXfFOhfDbTn6ifAjLeckV8ZKeJMSJIC8CN0jwWKSEwkiVC3tLfD46vJ5eji/dHoeHQ5Ourt",
-	"125piQup85b5UFSi7jT/bRypg8z/vFwlgFj3CgcUTsA3QzntAbTUsHYcs1jFM80/x9FUkWEHdQUSkirK",
-	"DkTbHII7NwB6zICPxgCjXw/iQ4YyRj4kJFTbAfhqNmpWG+I0pURxpHiFMJoTRlIaoiURAs9JDg+Z4pCg",
-	"8RFs5ZTLNzxj0W9EBfMrBGQQ0YK5wkG5t84ud7xMYrJUN+lXXnSJLic4lUpkhOVypmAq0U0mYTM3GY0l",
-	"WhFZuQanZ5fvxyfnx6OT0am6BrClc7yKOY4uOT/G6Zz8Nmz1hgMrCoFKgaBG0js4gpguDeOZkPSOhuSK",
-	"4TtMY3wT/4prHaKIJIRFStjWpFVIniqyjC6VFJ7iGChqVixO/RbRSHMpfUEUetElgd1ccn6C2coIM+K3",
-	"YKZIKHlaco6WmK3sWYgK0lyenb0/GZ5+D7xhNLmc9PZRQlLLCgP4w5XG4aKrh2FM1QTj80CJD0rYX6GU",
-	"Z5IECk6ZYptSbZKAniMsG4sGaHpBZLrqD2dSqRICrwRa8Hu9TK0ZCSXR32OFGoERPAGGzod1SXpS/hTd",
-	"kJk6xFR9Q9l8UFahKKPLbNnZ383VJ8okmZNUQfVj0LmCPSjV59ekBCdUCMrmQSGGBigld/xWy6PkQ6KY",
-	"MgpTEinw4lgAul2xJOWhosQ3MRkxSeXqNxOg70kc940IrUhWiBlQLYJgDYp7k8F8oGSxio6LUpIJxelB",
-	"BzTyqqIdPbNJkSUJTyWJTkhE8SUc229Gz6hmLdPqnJqJXyXzFEfkIleFfj1a9h25mfDwlkh9HREWtwao",
-	"PJMIO79nepEVknB1/vZieDTKpcWeVwyYmh3uo3tyI2C86QAdcsZImKvxxVSaWlSusxmifpXzIdeq2LB7",
-	"Axiwct2K85TfUUE50wQCRxHVNo3zVDFYSZWeOcOxIDW4/ajk6uE3EySIlJTNQfNNnM9+6jjXbtM5HWoZ",
-	"8ND5Qiu7IJm8TXmW+AxPRnCZq9819zcyMBXq0gM1pUytzLEBfbUTKHpm/9ytGYSCjshu8onGkcciBLt3",
-	"3wIRLuioi4xlZ7+TZTTq+ExNhbb/Q3Wa6obf5d/zm7+RUKqVDRPqt1ExRx1bEokjLLHWlm7JSunkGYE7",
-	"CGYmbYwjEcKKN2hQgVTnOUIMInx9xu+UkG/NQ0rbMO+WwBBhSfqKzXc8UDYfvPZsZ3xk5blMKNF/wfPz",
-	"NFMOfCNqgi82Lte8d4DwDbD9GU8Vk15ihZXqDdG4C5bFRtzS1praGmi0bju5LVERQ+meTs+7IyrO7bo8",
-	"xrA0I1rZsiPp4zXbcwa84TwmmKkRYyzklWhxpupFVJZMcgPvw8GjzWHVib/Olpj1U4IjkBZjfENiLzx4",
-	"OvddyLOqSVBtQFs7lYTTNNSpdzHqqT2vstLjGSVJyYx+qA/yBmzc4QIrZYSkwg4IUiJhPJsvlOiVkpDP",
-	"GRUEUXmQr5xKQeKZuq8gWUdGixQIowUWC7UQ8gEr3auz38G371/Mvgp9i9Oy0AXBhmlW6ad6jub0jrAy",
-	"GqnrbOSoQfO47ciCM87DMEaTRO9MKWmiQIQpafWHThjTTtDJqENMnZEllpmoj3yYpakiBPp35+TckXEo",
-	"6R3pWKKjyTds1TNXhfADb9ConK8i32j50gcODW5mCIfwjmMM3oKVX1i7v6WxStY0dKrOEaJM692eO8zv",
-	"kXYvWCw2tuB9hJH9DIksXChMvu78ZW9ncd0J0HXnxc7yuqMEdvXP6LqDuhkD07wIUCYCtBQBUv8J0CJA",
-	"EVguA+ucSMmMpISFBCnQCERloNZvtBMU8oyBbYBhxq221H3LnwmtfR6Zde2jvVdf7e04/6eWr5bYG6Aj",
-	"ApZqtPdycYBuiLwnhKHdJeh2X/7li50F6mK0IjjtDdB4ztSNDeBHReQZIZH6Gy6Yc7LgB0ozcGlxRs5m",
-	"nf0ffnKutZpbQR9LSVIF3/+7+8NO/6t3/9q9vh7of/X+rcvEz5n4eSl+Fj8vf178HPV6//ovnhvrDFzd",
-	"p3MtKZNfvOwEa7W9dz6mBOBpQK/KljGaxRhcUEt8W3K2FBx4gMYzgE1Q+v2exrGxT6kbB2/pKeuv6VeM",
-	"fAOGR3PQ8JUaRCQkpDOqjkYbJvUZ55ISjOxnoayZbVBtNTeuQbTw8DWQNkqyACh4153D8fPDI3ROExJT",
-	"RvTVOOYhjtERubvu9Cpy7K7Hl9nIIOGxdT2WjPrjCEwACxouSqsqRGgtRlL4XMm12pgJAsHNCr5JYiwV",
-	"Fg3QlSD1KRS81CRzIu2PY6DSm8TwBspvxH7KIpBLhPaflpGgYAdolvIl6oYxVSQmoz10uaACNqPUZ3Ua",
-	"2jWQZGnCBfg9IqT2p+1tajGtGEqFyOf0Xe9iE/GGQ8NxbAjBOm3JKAHqWpeJ861PNbh0wALYHeQYOK24",
-	"aKdIq5sDNAGLHpWI8ft99d9cdxALfs8QnmPqE4gqMFALqm/8XV0LZ+TeLlJ7cK0Og5I4E2VJOTBrAKGI",
-	"s1DbEDVQjsC/8GhGqN0UaxnhLVn5Lto3ZDU+shctY/TvipqAUjujJK2qAflUgxwp1c/jI+0kDZBVE3Ao",
-	"MxyXz3HjDaofxjhag4cnBuQe7XI+T8lc3QjgpyJ3Xyw5BHKEiriDQETlytXcngm7ZI99QEtQh2pEDzXN",
-	"ljcaXvq1fIycOe3UmVMujG0c1JoG242qVKHDFqqwC462avFG+VdNfrFB4Mb5dKC1PVrm3qgkYrZy5GLx",
-	"iZRFBc8LAKcxerSiiq2VRIPMIb8j6To9ZyM2WZtzO2ySXOJ445gAVsoQjmNQRMjGkSvX3b1elYtR2Vlp",
-	"Sc304cJok4+krXrqX4W26qk+CW1VIFyrVlOrn8BfiuPCamy0kN17vrZcZlS0NcQM3RAtoEiOkpTf0YjA",
-	"lVo/XFlEfOUPd9uGKXybR/P4JYtCR8Y28odEzSf7e7DQNWBXYaRrMi/65f5jEOo3fPqEdqsmq8XkyawV",
-	"QQdOso3BUek7mj9btHWZQO5G9elRFUTUU+bb82Nk7gfyyCgoIknMV4rzFO95TNo23GQdBlg/ApCHYjSU",
-	"ZkygBkug+WazTfFBg7eQPtyxHmSQJx90KM0wDIkQm/ltPt2o/OFHcFvFigLVTimdc3R4hPTvFiLOyp+J",
-	"PCBFuAj8NXyw6gSd85TPUwKO307QOSLgFFOYM8kEhCWofxvPcCfoXLFbxu+ZF819OO5syzh1vNLRWRGH",
-	"tA6RQC7SiBmoja1YCLEQWr/Io1i805hYIR/FEblx0gYUaSPC/WKFsJkPwjFJ1NuClLl7V28EOZdl7azh",
-	"ED+WYJ/S/k12Q1JGlLqev+U5/62o570Ox9xso+czGpPTjXs2L3pvU05d7qlc+Alzbq5oeW0m+oM1NP2Y",
-	"zki4CmPLZ90bcT46PRqfvlV3YHR+fPa9++/REfwTPNPqn2+G42Pz7Hh0ad+E+D+/ZXzFwknDmuwVBlwG",
-	"ydRd1WTFQriBZ5k8m6m/NtxBNYyNTagwtBULFynP+eOSR6WpcCY5yDssw7F37CyJtqKacFvDBWbzbchm",
-	"lnpyMc6zm5iG6OriuGCY7lRUKBmHC6+HxecugBtbeA1cnHZ8CJucBQXJviNMvkm9V+KMEScWwVKY+l1F",
-	"5E67SVKCl3VOS9kdj+9IdKbn94qPDlXQy4Q59LhKtrjhmURd5y34SfQ8OgNlPpWBssiuvDbXFpSx5BNc",
-	"/3ED/TutEr3GYT56Tq6RF1Q8p+a9Bm3Wr7BMFjyVaInDBWWkGEq/voHSVcVZOqfMbhCOar9kIH4mgHLo",
-	"4EXUPc9iQSATozgb94Yn6vdO0LnNf/Vec3UxhcTLZM011yi1wElC2DaXW3pJE9we8Djl1vtTNVysrfbf",
-	"4VRxJv3HRNPSVJJIP9CizKEmM8auvyFQxHoG4bUCG9ytb7rvNdluC+29/DEKOZvReZYSHYnYTNqQlSjj",
-	"FepaBbdwqEHw4ZiBNKedDAqMjFx3jDYMejGLV1qzBCVwQeLl85QkXFDJ0xUyvgBw/nm8lXyJqVdZuCMp",
-	"eH9QmAnJl0i/qV3wCy4kM96cwteBBZpeZzs7L0L1G/yL9PUDGuk/B/pPPZZ+NC07682/BiFf+rDNzuwL",
-	"10yVkiUR+YBDGa90mke+0q6TOTfV80975akXJI55/56ncTTYsIwC6Y1nr2NOqRN4nL7N57+Pru2X1x3U",
-	"NcP1tKvXnHTXePTU+wf6tO05a0dM9aw18bckoliYGs/vlVl3L74m8XKSk7NtIuCQ+hQiPMCspQ4Ax3Ed",
-	"B9UGthwbwpI3Dgxv+IXaQ/gYUts2G7JgnG9JKrx6tR7qTv98YJQaCUmeirbyJZWyMUwk4VcXxx6mVUDO",
-	"OV4lK3UXUiZi//lzhSM8pPvPn/e29XPYaQMHQj7qCIa+bUnht/ARSrAwtjlpz6p+QDwXfPwTaPuUBzR6",
-	"ZQ5Mi0X7+ZG9hvpDSKCCsJ4DdG2+ve5oTjzVf05NFt6CxzrJYOleKjPdRhcn/FoHrec8NrGn8RLPyQPv",
-	"YciZxJSRFFE1Chh+M+a7iHMqZOpxkR7mI9h3gLKW6WekxOF0QHkTqms09lgDYFXFG5XwLSFTDoLOc3Wv",
-	"WLjafGMlnjdNI/G8PP7d7mBnsNNpc2nMBjYc1TGfP1ZviPm8UWvIT3PdMVnKVjfNUEb8moaaU/0a5LHd",
-	"Jv+KxpTNESP36le//YB7NItzHjUvo41EqqYDy8J9qkgoayuTVg5OLS5woGZgsOEQTzCjs+3dOEOGps4o",
-	"U7Q046Du/QJLpDPkQxmr44YjX6H+bIoEYZFPacMJbWQ8dongTDD8p6Qc2KCT4gYNKH9+t+vVEfzqYT6H",
-	"+tkd3DU1e60WCQm3sfSo12sOumLzZn1m3A1nl5selTiebBU5Uv+0HkSCk2T8MLtoawu4xOkcshzg/UcY",
-	"KH89I2Tt7BKv26wW2nKEJdbesb2dPZsVAjFHrEQSK/m24AuAgN97nt7OYn4/qGDBuTYAeVMBcN2m6bt7",
-	"+UubYzCKdwXKhPU6OmOvd3mbREAaU7m6pN5yKs4bSFKNFfY23mBBQ23mYhFOtf2LLGm29F7OMOZZdK59",
-	"pukWt9SA9LD0+Sa8vizhMuqSD2o8KlES4xByY3sP9uhYe/SDvDk+54bZYdMFfqyd3e7YM7H9SfF9LMl8",
-	"pfF8xuOY3wsdo6drw5A4EvsoB6MBbIBuFJ22YIYbZdziqdET55QzqGqgxmEEp84H5ZhweNSpIkrQMR95",
-	"kWqtE8HC9UFOk9zftT2qXuSftrR2W4x6iKXbZ5Uum6Gtcbp23V3c2MJIbXb5OotvHxPYZ4YRTrhdjRo6",
-	"GxENxlvLKBLvcFSSpaiUG3q1OdVsiT+M9ZcQz7ukzP6Zv4zTFK/qcp+74O3hKMCuU7vpmQy55tMY3WTx",
-	"rdmgTmxuZCWmqsMGuNnaDxZ+Jag12KDs5oMOc4oj+CYBcrLEMlwgxt2ltp9C3NIkIc1kU6ew2m3ckBBn",
-	"glR5I8m16XziRr4r1ko4DZy2/X5ak6yt3AXfLVaISuBJBmCbxaUymTAjv2s0bzSgvEWz4qQctGh3BQ6r",
-	"osEWZKT0bZ4/IExMB88iH0MCWU/7joH9uWbw8cyaz4KcsQkSk9CaUSMiSbqkTEfaHxZiiOJyVv+xqQvC",
-	"S9TyjXr2kq+35FW9F52gMw8TRcd/zFLi5YZ6c77gN9h0QSmL8XOLRCb690TI/l4btNHrb3e4T6PUmsE2",
-	"6LaWkf45dFyrTDyBqmuGelKNtyLtXCixZWszYaq+0pytKPwlXK/w3zPMJFWDHCCjz+iqcNpFERISoSX+",
-	"oJ7Xj9n84IM//IC6kE3SCxD2zFkxCu69peXcL0/q1/Ln25+/oT+f/HxCf37781v68+XPl/Tn85/P6c+j",
-	"n0e092//4g0qsnpabZlmw10Ts9duobufaKEft0KIbY34ucTtUPEcJwzCKmot8kwZ1ziAzPb30U/XnSVZ",
-	"8nR13dlX/9YgvO7sXyvAXHeCa4sW8GxPPfv4sW7yTLKHi/76MkCIwNKYnx81UDvITwxR2EYKz1VAzR3t",
-	"EVTNC91SWuczgWYxlqViIgcIx4KjqTq8KXy/gYL3BiiffT+vOKYY6bRQ2HuB+sVh8VPULemcckFSouvm",
-	"MUKh3Eq3omb6yL/X9GH9qtay0WwMUd/kNUOrRpJCnAisGLCPrvWo153eAJ0xRfL2ETwJkDWgBMjYT/4o",
-	"VhZX9jHAKBsRdZKhK11d4lsi1D5DEkGCML8jKSoLceDCzGsOCiJrAfRVBc4ldbj/47vuD33c/1GRuv/5",
-	"g/lHA+VtI427+0scAV1TZQqJxbv9VztOYYHABEccnU7g1d4AvQFlfh/F/J6kIVY6SpwsMMuWUINOXb/F",
-	"KlkQJgLN36DWrq1CExO1wwEaWSp3bel93yzpuvPpoPQ0xpA16scGUeMi94M9yBtphS1j0cLoLZUV119F",
-	"RMe+MOkjmpIQnOJGkl7m43aTGFOGvh+eHAfoGwheoT+CQoCdiIQeokxQUwazPH97N3157ejq4rhVWowu",
-	"KVQf7nWKWbgIkMRztdyQL5e26IXNvr6BVzZFFjT4+zeerFix8KHpSzpyG/72KFoznsfDrcuFf6Ne04Gz",
-	"5I4wRGeIcWOG09oeVJNUyp0CI89EudChkFl4i64EmWWxBlL+XqFiave/fpUypDVIXaAbonX9qRjrIPeg",
-	"mzAxRSXJjLJSirbrnMCppDMcQqznjMhwkadrF/SOLpeZ1EUEFRUXRLHzk0wUpV5N5pEbC4a6EAsQQBxR",
-	"4GAxsO8VXsYeVq3e3YLsOKFDH4MOzLfF127EQy2AoOUYNWLVGCAyKUBzUNjZLXWBSuDAZ3Q8CJWiqOuF",
-	"xrUDcKUGve9AA6+0j6Cj4OyVHeCH9vv8Hi9ju8N2IShl/N1eWL2sZaVEREDGMNyhJxBSXenUkyb3ZJk4",
-	"64tVVC/k9sLGiSmbbpweSojwOT62EEo+oQzWKj7bgMXrK26y5gVoiT+gL144sHJgYwmUd0hTgN6xBeJM",
-	"8n4ReJr7xrDH++0A6osXNdAoUHw6CdXjZn4AAtXJC/rlH/+PUwjTuKlMMRd3Urdw3SfCmMck9ZQyW6zG",
-	"Z7JW6qku6lVdvpjHorRN4UmEadD81OglxU89UMjJMhzr8izXJmPmulNE20oipKlsj1FM74jPb7op36ZC",
-	"mU3CSiVRZV0xlAKGkM7y2CgzkyHXFGj2iDgXzjQjEb7QVkhsVOQM5LziXRBCUlM1xyRRrXETNWZ8HNoR",
-	"1yZ7+MWA4lv1e8vck6pbqV1u5ydP3nyKlJjELMejgRVE3r6kpOmEpKGpzJobfK3jdk38yz9xfl+bUEhN",
-	"4Z8sO+e7BS4FN9i151lyBoM1HDoOGgQdKO3bMvI5MDRkizScopxCkwteP9d+iihd9dOMGYmjMZd9rcms",
-	"ZEvS3kW/WdubEa6gsca67nFC18LlzX51jwShiJ/WPRJcyqMtwNVKSKul6PIsjpS0kOfpNpVPeEjkZsuK",
-	"CCXZRJfwKIoSCB2S7y8pd68zxnTeZEsHv7eAwgb8czSp7RSiMYN4ZUeCzU1SPl+Y+cnPvXmKljz1D6aD",
-	"Hr8fnhyjiIfZspxguk0aSLGIBpik/A7H5zym4coTpRHH/H5C4pl90Uu+TEOcvNCFiUxzwzmXeKXwIuV3",
-	"UE9NLshSkPiuqTyveTW94DHZChvy6sfjdbU5ixZtSsoTeRnNBMAAQR26Hmz3uvOXPVufM7ru9MqGOsVd",
-	"dRHPxXWn7BL8y97CG1uYt3Up7crSZn1POjaKDSTkmEi/S7q681Lk2wNC2Zy1uWCsnsZmPBqzJNtsW3wU",
-	"pi0JBOXeL7gpVW+CiVtgXJ6Bp4tb7iNBEmw+4jMUZWpJQd5LwG5e+wgiEtKoVKV6HdZWeJp6rJYs7PpF",
-	"aZX5unC0pKxXkopz7UP9pI4notLLodcFzwUdbZ4wP8s0Iw+7MPsII6bDopWIj1HGqAzQVEwDNF2q/1lM",
-	"FX2bRlPU3XuJFjxLRS8olb01t+qrnWVxvXRK5G60q34t4PGXvcUBerVEkqMXO1FvgEbhgisNAoe3JY5S",
-	"vX6ONvxib+NtbG4m5TRjggA7aBUCGGeQ9QCRZSJXSHd3tE8Rn828p/jwa+47wuZr7L2qWUQlZG772ZKu",
-	"AgqJ4v5ihf5oOKxj4SLTnrI4icOL0fBy5KOFGEprebVPU4QsE2D6nkGhva5uaRiYCpzqrzUl400zr+3S",
-	"DgEsfRMNESIzBuqamp8kTImpulADKwDMX8HDVl/IYyvqxR0qINO9ydqGs+s0/AYtnSbDKPIrd4e2GQ/C",
-	"+pXBWo7ljYkvGuzZDI2es72ihpc9xUeVBasO6h9MB++uZx8ajxU9CqEw9QE6Gp2OR0emPrU0NdtnUHqu",
-	"m9L5QjdEdJp5lPKvJ1eHh6PJxOigVxcj0DzViA1xgxoT1ldNwrOZ9oTZ19fGzW/ON2o3XlNVi8MFZqwo",
-	"8eZUtcx5U0Ihm8CUBlZ6pZBk+esXq0ixH7SXps2cZw/1cjaCpMO5l0qaewM9OfDc0EnvAKMlph5BZtRX",
-	"z90KsY0j+LZxZZuBYDjNrlMcUEPcLQ+zRQn+goQFltBv1OlzZnLuNUIphpIYw6TDWDzKkn5eEorX6qYF",
-	"F/OFfHsXo5ZoxJbBhvrueogJ/dEzDLBenQlgDGoNNrDdxrKn65LMIHifsrkDqRaFVNXexLph1Vq3rZ1q",
-	"zsTA04GJ3UZp8kb8mEjs04HhNzCtUSFpKKzO6FJ9kLEUrCmP6jhzsxrm8sgGy4wDLx/zNDVwb1aGM3hZ",
-	"/M1q5DL5p5qR5FV0vLNGmMarJqZvRlHIGOHVGjt6uLEUdEtsA3m1bifGK9S9ujzs1aj0RhJkXgoby+7W",
-	"FHwWHXkXMSqKXBUY045l6CKBo5wGrYeS0eGMEKG/3Qw5vSYPWYLnuv5y2VL7F0WVX+yo//1qJ2pq3pJK",
-	"Pzig2tJDASJ5otiMBxgnXEhb7VRxKBHogt/mEXS1/zUQcQ1/BQZJgMluz1i9cnQFZ80A22AtEMrWCGZi",
-	"B4pT24JqGzwrT+klzpvTkZkn2NbovXmocmOwb0w2d663jatNEJPQBZ1s5nPdxFIazauFQlAs1Xl6dzQi",
-	"fq3Ga8Wm+fE/MBiYiiPr4fZtHJalu1XqcvVuuIBAjLOGVitLyi4IQFw0pyyk5g3gBhWXxnqZZJnFkhpH",
-	"ic8VY8aFgLokJThCOEy5ENY+0mDEhWH/yn2lSNaMWUK4HzlrMhH7I3qOqEhivFqXz1f0KPd4Ivk9EVKj",
-	"JFh6HLwkVbR0qHCMN+XyQ5h2Wc3/6qvBV/9jq7KXxcXy3ud7AXHdwxDI0uP7YJm+nJih4XcThPWwD/O/",
-	"uQEz5Vj19kEyny68JYLAD1sSRO3Sxx6OPG9VwvAdOCk904lO2d3rR3ROJbKhXnr23gANM8n7edQrhDlZ",
-	"COXtX6ju1mRImhaFK9lGP+3uffRvrrFXmW37ZTcB8FbYqlkIUHrH4uFu5y0vmplpiQKZCpC7bjuznvti",
-	"4H0FdSFC8LoTXXd0YBleiZ4uhFhuaxZp5qD9pliYBmdfvHS6mplOZ923vNzYDPw2VBR90SWkReiu3QpQ",
-	"sIlKUtfTNR7TkdFXSSE8b4yP1i+jmxXUWMtJre5KDyAJFyS81U1oYHgneUublYU3Ogqm7PmbYpI7Epfj",
-	"tJaYad2vQifVm8V95pki31AVE8ZoCMvSg5UCsxTlh8Aso0pbxque6ygrNb3XggQ37qIhA/fS+dWuU11O",
-	"Jx05h5aNn3NXbTA1T9KFRT/wpq6n7y71bKLq+R18HE3XMW7Qmz5dAThKPcE/0/XPdP0zXd+Krj+KCLlp",
-	"er89afG5QJtoBepOLidoKES2JBc8Jr6ET2AHTf49zStuyarJbYWbr2v5LjZ3wMZNSqINt3P2Y3pptjaP",
-	"rC/84Fc8eEyGKfOHBdQWdE9SRVdFpkMb/FoH+COHFtC+asnqBcuZm5ryCCIE5eyS3xJfWXT9K5Lq5xYV",
-	"4Zxjr6+wMlnpoLwI+mOWkk+m09Ta1z+eBbJ6g5tPyN1aMwCXpDtNTl2EU4q45sufKfuvKbHbKvLY+ttq",
-	"UrmVU9+mPEu8kbLFz1WxBVA8F3TnMEIJH7/ydc9174SPAk9Kv3vndIdA4yOXsGYZmDSegpea7cEznVrp",
-	"1LRY2FhYU2jt8ewSqFFLhglLWytea1LZQHbPhplcoL3BjqXeQH/htumh7bGjE1CR0oZSpJT4maiN/ch9",
-	"4bqDoFw181MiztaxU71A8+an5aTtLoRGdz/L2wLBm2QMSRj2w/YSfmn8TsHJHygEuJB7Agu69prgFBhJ",
-	"G95bYq1wZj5cBqZ6qJnhJ6uh2zowP8wXAinQDfKOTQdtEgo5i1e6vLt9U+E3dLscniAlfz2DZvNC2kBf",
-	"Az3RlBXzwLJhumCYLh/mddoRmSVXvn5Jx5TdaohASQMdesigxuKMMio034bvjY+Ipsb+EnImlCTZHX43",
-	"2dcFPnSyqYLq3zMa3vY1IbQ33gKlZ7ryc0Z0f2sSVaJtspS2L1IWbKCjW9QGLixLICM4WFIqB1zB5aaM",
-	"Htun01S/ajF2jWLfCz/mmUBBL41/hBrTrrxc5aiFxOHtdhrI8OK0ihSlfkUIg6Ynmhpxhrd+FlNfV9NO",
-	"4cemg/MOVGSKtcjd0xeyvm/gpI2HtwX31HbKKOeiuooMVBggkUlgLoSBPx1X88H8iYm/YkFQ93JtYV97",
-	"dxEkUT68Oa6i3PVCMIfnzciSpFztfOyvmwo93RpAbr7UMQDNXxeBax5+Ap3EjI7cEBQxMe3GLM0pXXC6",
-	"TEgqOLMNtmtTKMDGHEdjg+DnnPsyNMxbxT1IOI8LBaTBK+tDH8cX4bEcwa/b+QvaJsrmea481cl6a1Nn",
-	"10ZHFzzJyUtxAqWbEeJTCR66AVu7K2Rebi/Kr2vJXFhF/Iy2nu57cXV6qv/13XB8OT59+/7N2cX7w6vJ",
-	"5dkJxMYfnp2ejg4vy5m/h8PTw9HxsTfuuilPwnaStPLLmt7LTpBEhVe4dey3qUxfL1+apwM69VLbNN9t",
-	"bB7RHG+/BerhexGgeZhAiS2FZgeQu3RDTOaL9qjNqQKPYnYmMgTxTArdtB0ErmaEV1slqV8xIrdq8lsS",
-	"IHwLF1OQePY1F5JEB2haTDvVcuOcMNm/wcJZh4tj5BZq+95CRAX8uxiuE3SK4TbU/F1zAdZpTgaHjLST",
-	"f3ZS0Kf1HVwfWqS+0jrV0yzVnWgN9kNY/IVuEdXUhlxL8TqiF87D9pRq6EcO77iVixs7lkBSrOkGZ+uC",
-	"w9cHKMRpSolAWOkyAJnSrI027KDcDn1TR5ftmIC2ijqrcHqccKWIxqUI/ihdXWSst1XPe/csjGBsLLcu",
-	"6Ry+HZ1eNpskRtpesJY31KFpIxXzKtFbGoDWmOCCClJsg5GveeTxh6injTi576aEmAYcRaKIsWoHusLg",
-	"9JsvhZnandUtll3UyaZslmJ0+6XI6SPqz3RbSs5IC1NL0yatM+RjsP57/2JzuH58twaQbR0ulduchgsq",
-	"SShztSuv+7OMvnhZCydx33eKEVsLuvtzuW0qDFcrlJgLRWYynC6/eNlQvXWNkhKuD3EYoAmRRVmqq4tj",
-	"KOaAEpziJRRvonPGFTOks9xpq+7LDY/8ZlZ99+sL0c/zJqyioHkFwtl2bkqOp7qMkbtgnkLSqvGbmI8L",
-	"WcwfYukVRcpLq70CzWqNX7tcz4tKW8w/LNXzWtf/ypEM6nM7P0JZSCKhztMSSxpCs92blTGXpXckXXci",
-	"7s1vPB1nukNw2myXW1r73FQZdJ4Xmae27CDqpgSWr4M2ZhnckEwQfxJqk8EoLblNtOWr5DZxUYUKFPMQ",
-	"uixVwhJ0rU0uBL2J2+pxLmEpDDwe5r9O2q3Sk60v+AMZu7kgxP160/3wiupfE5zKG4LlNgpCIYhu/1Uh",
-	"mLXgLLYcVVnGqKtkNWmiooUdjSfun5dnJ68nl2enrob2bjsJoBBS85PYJAZcMQu3oraQB93OmC+rSj11",
-	"qOs9VlxmeSMkZ0rVcK9JSkKegvPzliTST0DNu0dFY6DGdx6EoVs6MC2YTHkCh7dXTU4E5NH7BTWW4EJm",
-	"VVxEICxN5z5d52COpbcfUqgI7DbIaz55vfICg7giatvboCvSRG9SvvRJthwOWdcQUQKFrcVBlpD6bwTA",
-	"SsoKv2dQ2nK7vkprbtbw/Pzi7Fu4KBejf7cXaPQf5+OLpkvTdLqHmIUkbsL99di2UZEp8OCGKFkihMni",
-	"hs7XW+nDuTXDKsZrzTWbbTSHuobkeYzZtlWezKf9RH2LGI+IQN3CRgCORk/Im3oxt9632LG7wtP821oB",
-	"yfyXlps9dZexhdC+xOGCMnK5SjaVXFrTnq2wOq0DQL5EIFUNJTNL61m393JExhbnbPuFF36uTC7UUKGW",
-	"snkhLg3QNFoxvKThFDykAmGU86SKL7GrzbTgqOkFaHqn1BX7mZAggCps6i80OjlRIgGaQkJ0OM2NGWoJ",
-	"t2QFOYHTCEs8HZj/am8tVCbRg1KGwphgXZRH/0KKSjkeAo0lfkRVO3DcmpbLwtmFWm4fSrOgBNNUDNCF",
-	"OV1dowA26O7aY0o0wK5G0JRxIOjcp1QSzcpNNSN/LUSoKmvF32KhSyIXPNpH1x29KBPPlnfdLCInRYCu",
-	"O2ZR5q1Ks7OUx8QYHR000kFdbulF3ehEj9QJOoAcD+4xn18CdRYPIXXf8fRW6bM8Mp5FcWCjIiJo9pRo",
-	"s9Tbb0agXCU05nIN6fMlt7pj60zHepVsRwlsVf8hpyC2MmH7lpHOWtcBFEo0FYUb19o4TX1D7fWdanX9",
-	"fymEnG4MKV1TbLJafwWCB2/IirOoZHN7JpBYMYk/mOJUOu4t5uGtKVYHa+v+PeMSB2VqA/GqEt8StqUw",
-	"08I0oOQF08yttDCnGmRXF7M25iFIm9jkEGunzuTtdDyuhXUjnFdeL1BHNNel8+U0m0KCsGOl57sn4RYO",
-	"8+sNQpKkMYKFJMIdLffX6cnSjAWKEfA02uI6WcjFmE0kSXwnfpdfhXMsRJM281QVPN2J1tzSr6mwzSK2",
-	"kXMZ+QAFaxqCL9W8CAuomXKZx13qfsofJDy2Bd9MZSpoJJxsdBK3r29TFYo3Qm1D1Tcz3jfZjYk49lVm",
-	"YJJ8kOtrSN3mAyDz/rqA0bXOBLK8IVFUln+2TsS4LW2ofl2c9eaFVLvfD0+OWxRHcsZuBdKH2cr/+Fl2",
-	"YVkAb6P5OF88OpOtgpYOSG6IvCeEoVdLkIj3Xi56+4pZ20GLcpS7C1t80mQ4ZIxKgZgIUCYCtBQBUv8J",
-	"0CJAETS/y2vGljMeBKIyMHkOZE5Sk97AZ07Kg0Ddt/yZKOc77KMXX+wU/6c2vLvoDdBQFznM/ehqyhue",
-	"qVGoUkJe7uyo87X2fvBblV1LnyQ/whm2tG7n3kKmx4baE+/Wm/9czHLQZM1tPCYzye+8tUycfqdKWI+h",
-	"emgITJNxiVKy5HceK5Yuhd7U/7n4/oaYIaK14X1NDmKztJjMZKDlSIWAuXYBSaepE2hvahQa5z180StH",
-	"jTMilWyA7pKwv4N3b/bCF5HfSkOShvKnfJkQJqxfmSRajisKHhWTWYD2zawbiSvM6oClXnO+drYnWOEN",
-	"wywk31EW8fstKW0zmfGlPL10U57WJDc9Mq0pE5uyml423Nq2mUwQx3VJvdVSMI1Xpu+hWqba79df75+c",
-	"XHeUDHl1eVheys6L/Z2d2mp238GKft77Yaf/4l1v/4ed/iv96F9aoIFd3JqDL6SghgKDQirinWaMQfuW",
-	"3EhpAr1z1bJys9mW1unlmhAdviEYK/+9jRpS3beri4A1+/WqoXoVT5Etngt31QTxlY34g86m2MBtA/6e",
-	"3L5bBlcbe291fG8YYgYWfc48pZ2dwMxtAhK15X543Al0EdjRUVNAYkvTfn1DFmM2Vo8uXIbrxs2VvJoG",
-	"UCmu1RhQWBCE0LWUd1r1QlpzhOcpmcV0vpBg69iiGZBixrqDClE8HfSVTCrSTCWKqJ8j57sxYDW2ir7I",
-	"Et2hqBMUz27JvYIzv2fQq6cP5erhFcYj0gfzVh+MW+VHgv5YfWRUCsjHiCmb9/UxFs8t08/DAfo6Gqmp",
-	"lLC33phCQG0E0uxFT1LC7CEULP5ueHFqELZ1NyszaUER1x5qU3Oh8zzSuuFKBlAepogUsRf0mSg68tS6",
-	"WeVGmjYhVRVP6KMDBrZmKUree00WlEXr3LBQLE6LXVCF2nrdjA3omWgWaBG5I+lKQkVZJa9qeXEfERwu",
-	"qmKn3CTzgRp1v1hpccie1y0xJimaFiKS0pg4AsJkptbrgReX2xqmcrHeY5j6zbmy6YalfWjtu2ElCyx8",
-	"Kn+WptBvS/1sOmwawUYdxzORO5ZAUDXydoBKpDhABcERvw9271g1tzJJGiLhN0s+RIYoDswuqQX1WtMw",
-	"oejCN0sdS1meR9LUea9BsYSgQp6iqVrSvk5BmW5s27ZllI+siBRO66880WrLNmAtgHhMhSckIceGh6CF",
-	"jyD8qtbdaqQ97KEFLJokMGmSt9oHFqqRbF6aIQou0YC6vFQqJgH7WNhQNNRVWtwykUEeEWi4ATDXhjYX",
-	"T6kzbS1PPpJsrZPpvcL75Jvx+fm2eUWsFLq2HhUemOc1D5M822udpF+Ont2y8bMbXqv4frkd9ugDDqUJ",
-	"ltO+RrVv6OoJlAuiE3T7DPVx6kYAlNN5oEloHlzTO7DfQ7+lGZWWmuawqIh8t5ubBdwKFxQKjTd/NKp9",
-	"NL/dKCK8vSWVj5zUog3fTvI3K0PIhzgutyTRk5atOWsmlfqdUvrweDI+MxfrYjQ8+r4TdK7Oj4ZuT85y",
-	"e872GnOD+r3mGlzi+drmjY5bZO/VF8GmsJfDMrGUeC5QN8Y3JBaKYbw9PO8FbmiDRV3xTL2LYrqkur55",
-	"TvYUZbqjKWdLEDI6EblThIzgZWe/Y4OTgJjiD+7SX+00H+glT3jM56sHXHxzus+EDguJ8Uop013o4T4w",
-	"P04SEk49MXBhJepuyzA402EAb/N9EfqyLixSV2faFLjvtxs7aRnrqkCZYBECFA1KSHMWrw5MSQuB9nZ2",
-	"iroAWoVuKJyNP0yy1GfoGH2QKTYRiVEGBmPtzOCZPHDdTrZvhpJzbWnVwg/kKTP5r//D79xb4g9XbE1B",
-	"91Ouq2NjaYO4suL1X2WNGw99dCu2zV9a0jd4afpuWAo3PN7b2XvRCdQ/OkHnNZcyJilI/oq83WRMZtuF",
-	"6urlvb0l2y4vkwue0h9JdKq1v7L4XPMV/LQbvPh4fT3o/fTiY/Hguf7x5x9294wB/8UPO/29d70mPDDx",
-	"VQ7VyUVuulTCtDf07u03I01H4B1PdaPDs8n7w7PTy+H4dHRx5J/b4/hpQRnqDiPgijHBgph2Vu4BTy6H",
-	"r49HwHXeXh0PL9S/hufjo4ccalNfYzdozNpPtGkOdW9wCoq7RPcpTpIiNYmwOxLzhIDPOU9XMoaW3gAd",
-	"mQbJiu7YJLG+7rNu05qELayjiBC5I0xblUByI9EBwrmnwKymIFp7JqzNUa6bw9oa7CxNQW3WcGsmpcKu",
-	"aLtotC1MQOti2m0+bt7J2CzLgqa7t7PXO0DlbN0c8gbgBnANGrtr4H6A0luyj6/NMdgqAz1LwKpteyK0",
-	"+PbK+aIY4AJAsN0Q5ptfM8KswFXHKLRN2NlVGV7VtoURlEDQkXq2yZs2v2u7qRZ4kE4v0EZRrv5FGU/z",
-	"kMmEpGjBkwM3NheqdBpY61RSE+FiTMQLnpgwwJjgOwgWWeom03IBHS1SYqYR6AaszqjrpNa73g4TwtgL",
-	"nGDyOZEILwiGNkvUEwY8S/lyXSrcgyyABthNcYmSN8/oiTkQLc61QOPGjvoiQPfQH0SgiIo0S6Sxji9s",
-	"y1xqSpZ6SKUeoWT5+KEeUbuPdgcvdtAv//lf6h+7at3tKaJZVC3mcHP7bCHpEksSnVCWSX9Hs+p1Mvsp",
-	"z+oZajPk/VaxGyzDRUNHZagBkZIkxiGB6D7zcoAWnHEtfpZlWDgmK2I7ZLqpYZsvD8Ls8440B+naRelC",
-	"Qnc0lALZKkrimZbh/eJ/myMINt61W+NTstJNybTWN0Sk7Jn0PjTbqLg1QxzXPi57MV2PJzidOoGScTkT",
-	"zjxKee7nbmy8pP0ZyN3FM0Or+9by5FX0IdgZVPn1vRehhqz/yAoqq/RevNSlHqYlqOnyMqVHiuSKAOEo",
-	"6nMmAm0NUAhmhbvcYuYvvNGaduktmmPNt1JG1RJitrx/FTPXdtaC4RL/yBkafTNxLIN3STjWtPAuCQ/H",
-	"Rxco5EuCJJ/r/rvdG7XB/opnaZ/fM/Tt+WFPwVoJvlgiHMcHSGQ3jEhdjFIPuFVtxbwpQ73IoqNh7r14",
-	"+eqLv3z51c7u3jZ9F0rKYVHZIlcPPdkvWvXRqO0azR6oUj5ByK0B8DqzWCsePboVExhqY15grRYhHLAR",
-	"j6BGtiLV354fQhfOahMw1MVSCTVCoj00/KsItAObsjwoVtcz6JluZ+5W9jxob1DTY3pXCKsN2p61VTBo",
-	"ZwD/7/nuF74QvadQuwH3fXYgB16S21wQyiT33q/yut2I0Jfk1QwuQXkH6hW1OtyfvfvXf2lTetjcxQYa",
-	"Y5BkOzuHrpBWrFsjbX8nv7n4JozIrLJ089a61XscoNlNDPl4SUrvsLcTv8+iDlXcvFs2KnuDfJDpxEKr",
-	"2OsgDfTvk7NTq6dnwic62oxNj7cGr6Dyou31DaMMGlsdFgVPoCay6YutC/sbC8N/9E1YTH98hJTUb/xA",
-	"4BHlc+HP1WqM0RoisVD68aJcbnFdccWmeldTAz/Lj43DOrd1BGiKTVVq/UqRHJPr8lisWLhIlYwo4tWg",
-	"TZtarI+72ONaJ98oTXm6Hg10eckKEuiH67FAO3u3cxO/oSSO+ro9lxngAIBTKL56boEwWuJEh13p1g1Q",
-	"10hy97Ac54XrF9CRUR3w3d0QhNHR6aS/u7v3AoGHpOMznOWBEMVNz6vdKqFgxjPmjVyHD9+HPCpd5dfD",
-	"o/cXo/99NZpcdoLOt8Pj8dHwcnx2+j73MF2dDq8uvz67GP9Ve57OLl6Pj45Gp52gc3p2+f7N2dUpOKKO",
-	"ryaXo4v3hY/q8Oz0zfH48BLGOL84OxxNJsPXx6P3o9PL8eX3naBzPvz++Gx49P7y7Oz98fDi7QhenVyd",
-	"n59dXI6O3p+MjsbD95ffn6sfTkaXX58dvVdzDo+Pz76DOc6Ph6ewfuPtujp/ezE8GrmP1OAnw9Pv7TYn",
-	"naAzPr0cXZwOj9+PLi7OLsxOxifnx6OT0ale/WR08e34cPT+6nT47XB8DMbOdy5fcDe/zo1uP3i589Ir",
-	"Zity8r5KvOFp/xX5YvaX+ZeLrzZXFLdYbhGkdN6O4SafzncL34bJp+kfg94eniNTuvdz35jPfWN+206P",
-	"T9LOsSi85+/quI+uoc6yTZWz7RxR19fj8QHNHM+ba2hfll+wCFpUYDfdZ5xbibp5EwXzpIfOTGW6Wgu8",
-	"Poo5vwX3R7n7WqXpGtJ16PfRF/0XOyjm9yQNsSAoJlJnXYLeKQK0WCULwsSBDmPRKTbgR9FvduoXOL+/",
-	"P70M9r78aC/xmr5z5+srh1/WX8rpjWlW6IJLFxgv8iedIheG6vXQBZEpJXcE3VG8j+Z5CQw1gEB6+huC",
-	"zi/O/n10ePl+fIT6fR2l9b+uO5DI2C2VO+9dd3x+3ifqtad217Y70BOiBlTPo5z1I5rq8op9C1tFFgOU",
-	"iX5IFHmKd3seRPjXvv5PIyzW5kz6UKOJM36SvqIK6k/aV/Qzc/xztct8YjKfX9y2F/VJaO8D6dBDFvu4",
-	"on+le762Z1nl4qIuxUv3bxtaMCz6TPWepK3ZmhIS/rzVxzYde3izjge0K3twdw69uXssNjUC/XVbijVm",
-	"676lcpHdDNedvzEC9WN6RyL0lsqvs5saKlTSJFqUEimhAZiKl1xIcKoveJb22mOGKSzfGDAydn53pr4h",
-	"MWdztYfSVLYEgif5h6RLCq1QxSMqsJ0Xo+QEsnKh3OLACRdU8pR6XanOr6gLBS6fQ90Qt+aAQCLkwIH4",
-	"AcJxnDcPdKDyTJhoBIiS2S6OR/qxRvHADfSiapwtN8Fr6GegEfaQM0mYHDGZrnwYO6MxUQqPluZ4ukJK",
-	"dlt5iqB5BRoYt6nzDXCihS9HRS7cGOL87Bpa+C48VuG3VCK9VzT5euj/jv7oWfGE/kgguGQlFS6o/Qvr",
-	"V1mTz+avvKe3nxMgoxGqMcFdCf1WVsuYstsOeKWWPMpi0jrLAsAXNIe36yN+Q2NijtmPXREJOZQi0i/p",
-	"+Dy1yPop36SYhZ4jew3PbY8bacsH5xmsDV2tGhZ1ZBYEyGfeWjeCn/of5cXWgSK5J7DCy7gTdP4mdNdZ",
-	"8kF6FfNPi543Mb95DHJuQspqj0KNLBbozfjiUnkfSTCMa5gkJdLX6KM+5nPKvCAw/E+L65mp4OAWk+uh",
-	"WH28rkl6Q9xtefDqDbwSwP7PnKmaPM14U8soFwaA9Oo6b9M5ahPXbYC3EdJasNsYCzlZsXDrjWAh0R1J",
-	"6YyaIjvm7B/eWi5vvlSNGiwOor4WamFqJIz6PX1yeWKeYiZ1UWxwKCaJNl+gn67tDRLXncIm+LG3XupY",
-	"TUisrSHeA4DQkNq+Q35HUqFFDej6pMmZK8qUsuPiWHdzqpaKd5skigSSGP2MoAr1/HVI7cmP3lOyccXC",
-	"SZsGaIBS6u0qOuVh6N+fHmpPUJ5SNbmaqD90HhT4d3xbK3WJauzgA1XrYRE6bi96YKueyp0NyrSuTJxK",
-	"4GlHdp2a+ZWLkkmIJ+IzXVFA55cYClE6Pr1Xj/2p0GkvyJ1Swj1pLdpgx2e2trKOsIAIQ1cnTvUAm6Wj",
-	"qGk/l2lGiohzcz5acqhWE3PQ7RNTzE1nbXfT7iwV5X2YhVGbS8Q+SsksJWKBugoGXrOYMKXxohUYxcCF",
-	"zWfIwExAnzgYAzJTqRSQnYVuiUeSN29uduBckD5wh5Ulzy6khEkLsH2X/SjkO9+PW4DVn2einysA6O4t",
-	"cEtYBIRH/dtzX3zti5vzvsaljebEEWxXS529YjiHK820rvvhkcM8+qIG+qbF4VhxqNWvtyyDPutvuxdh",
-	"7rWXom9FjgbkcO+mgUHgHFbzrVSC+7qa1pYRYx3yAS5ISDnCFRl/K50I/JcNdRH1FJvIorMaPz306ymX",
-	"9tN1K/gdK8+QcJDvn4oGFXqjsmyAbMDUFj0e6hSyeKLzYGHlbGbbd29BuvVmBLTdEQScKYps35KV2BoF",
-	"dbXcyGkdp0tow99If9x7MgNN2RnlMSIn3Nv+34Hd1cXxxpEqp2yH3XjMxTT+MqnOAVbEccyMIc7n1eOM",
-	"eHf19eXl+QTB73ZbuQCSpdTfBwgO5nXDoR6Vzs17bLMsjv0exsK26f1wIZexdxvfkZu2y6fNEpkD3dba",
-	"q9+w6CBL42Zgrx4ZWj1eY1iwQbANcaP5vFQg82oLRuU2oc1Ppw2Sgi/h0cTokTRoam5XLj02CI6tb3bh",
-	"i1lImYj958/nsO9ByJfPcbgkz7W8WGTUPIQWeOFbLlKyHUTfcj6PCfQDKVI+pjrm2va4mZqiZN5EYX/y",
-	"ej0IH7R+fq8FthSi/WU1ebIkt/0Gae95R5TNmsLQvlq0xl7gO4IYR3nBi4Ymco/N9SBMSYXfVTr4l5bs",
-	"CxgewWcCJdyGDb89PEfj4cmDm4UqpLHpreoyHkBzUHW+mbBJHJCcD6YJRuJnwrLoSkzC4MXO4FV/fksG",
-	"uy9fvtjZ2fWfHWT5nt+9PKRR+jrmuqboul5fCvEOEEbP9760uSUXbw7R7le7XyKR4LBapOIve4PdLyAF",
-	"ZO/LLVJA9r70Ilt+bTYkfNjK3k2ZHtv4u91IivER6ir9zVStcaLCKgkky1Xf/N7XuRjleJwX5XicL9bE",
-	"W/zPtaEW9VoNRShjXq3hAeUbbP5Ti3JONrup6krIIdpAYR+U8NLYsT/hkbjAzJdX4Xbn0NE/OF2hVL0M",
-	"cUTq03VxCQ8d134+eHjZ36Ixte621NiQMm/cnUfJaN6oe3Y73biLDtyQvgn2VjLH4QrNYgyBaktdUtPp",
-	"nQR1jaa24ze2sReJDnoNFIXGCTVE7fktZVFvgF5zuUBLgrX0L6Ad9BW7Zeoa2pFAlf+baZ1L5aLWrWHZ",
-	"vgd4scWib3frtt+6R9a7EsTdXvtb1ofywtvf8RwnSbzK251Xa/XSRk4xPB87/aQViIfn45x3OC0+bKLJ",
-	"dV4nawDLSLJYkAHlz+92y7HIja95ycSttzDvN5TloWl5JPYtVFPwrawAV3kpxXM/iVKntr/dGVfDdwoQ",
-	"55nDMOz62+htE/8oPPF3ybdyeKnlvtvrOUCm9TlmEaq3Gl/iFRJU6rqdkpubvAnTHoYJm1vat29KXRQU",
-	"84hRlbR9Pwz9yNqqHfV2aOVO+qlQbGJW9FRNk07UzSN/z3Cc286eiXLr/k8XP6wLAbZuX3isX18TWXjo",
-	"dmvndyRNaUQOoBlj0Zmd5n32B48OGK3QlO3uvfqk2qkK3B9QTtzUszf9FuyiegN0mHIhdJl7lGaxjUkG",
-	"aKEQMyWVkg8J1FNWfNXYcysd/osqTCSC+jkw4L7S3edAeKjwNrech4lTgfQATZ3Sp4M1xUhRl9yKX/7z",
-	"v/C9rmf6y3/+1zxMoKqpevpjlpLeAZo6JRMHua7XuJhSp83K1251RRhAC2KlxsQHaPjNxClnYVpuOhko",
-	"uJa3EgBQi6c4ThbY5ogoqNqIyt29Uosxmw48o6mQ1XlBzhIrIckSJZzHvZwlchaRJWaREplmFArZG90C",
-	"Qa2RBY8jpSB3p9fZzs6L8Puzq4v3v/zjv+EvMu2VRStf96stqEU5QTWwvUmNXbfqJSrpQJ88GSEs38MW",
-	"qn9e9rOdRl4v/oS616Be6yQvF9ufAbotewe52bzyq1XV0Yk557yTRl17r1Qb+DedSpDnFJSyC37o/ytY",
-	"aob9v+L+j4O+evgvn65P6DZfF0V6m8j3MCfdswrtEISg6dvRJXqOE/r8bvd5Xij2+U/2n+Po43P9vZj2",
-	"nD7KjcSrDOlM9AkWsr+72SchTZHcNjimXl2fhJSfRBmy69mNToR8GoFTj7VJPTH1/TSVsZWGFL3UlOaz",
-	"4lIGZ5P6YtJdH6/E6IGeUs50Rny4IGPLQDaKL+fVjj228053Sm7FNEDT+W2Nb5k4v/uUs/m6+uZxzO+P",
-	"bOOhFoZm9b7l8R6lqWtbxfQaqo/dti/MZ6vrfgw6NjnIrZ23dpm6wEVeD9nUBLNVNLt7Ozs9cD6acoMg",
-	"v1g+XzQzqq+/RZX2Wvndlg2tde6ZucwHCJvcPrt0cHV3i0qOWCJs2uoB5Y8xQzEEVIA3Y8GT3gHY/+3h",
-	"oozFSsKdls98WmOfu5+EfbZs4g5lECB0UIFAdxBfYIkiTgTSgjoVEuFIKfP6mwE6VB/oWnzhgjKoFSyK",
-	"Enl5Nbztmr8bwuPLJNmWndnwyaJCeGsMMp94o7a+2YxWw0JOQnV5zOtA08rBIV8mWFJveNbbb0b7KBNQ",
-	"YkdJCXX3U8PtZ9HZbCIxi3AaTfS6GsJJhXnLLh8RFtVz8LzucXFkacNPTY0nSiKlC4z6msteAuH3O1U8",
-	"SwLx2YyklqA44+cYaPmcdiK4bgXjaXgXbM5outtC8q70CzDytld2Xq/h3+WMsoD0uzbIaRv0VGu1NaOn",
-	"aQjhKsy+yJAs+nTNTgyONJPttihVUSScbhq+LNG8N0o1s8Lp+KG5qeZJAXQqebd1Tql2YiiKqvX9QVtH",
-	"2YYbgGY0liQFE72JNHwQxltEqE9qTkQEiJF7beFNhWxN5eukc3NdZxfR6sfoLNZ3HU4K1lSvQVu1/65b",
-	"uTPQ0P1MafRYkrkJvGo5xKH9RH2eZHU43x2eX+k+xO4F/XuGwc9fph97PuyZ61FbrudtkhUxTk59pxeD",
-	"JYlotvRXhVt6o81O4HnLtb98S9f18fRFMYXknKRf88wXA8X62gqlLxe8DE2PJ0eBDjwFb16ZofHsJnZY",
-	"mnaOaz2Hy6EbLV1nUz9y5ku8/at6bK0Dqb3yWGoGpes1GKEpJzUPrHsOEVgKhfID2XANhhWktwTiw5df",
-	"vN/g4/AhsDPCW1AX4vMsTbhQEFXCTCbJWSLpkv4ItFMjh/tkGIYkVmoGT93Hb8+vNq3hrUbxarOaTOde",
-	"NsfjOu3U72hEcV8SEeO+fNmuD0nVzt+uC9EXLzY2IXIui2nSA/2HdB8iJFZM4g+9jU2G1i65jbkUdYff",
-	"TNAsSyFqXLc2QjqkZ3evwaAsCl3OmqPBCF2JMTF8up9wHn86C2u+2weYCIZQz5ukjtF7gHbQL//n/1UK",
-	"IGhM8G/8Qf07sP9Av/yf/w/t1sUkiLRlodNGxXoYrb3cYdHOI0V6vOj/YFeUq6N5aLZDjCqE65lAIZY4",
-	"5vPSWf7gMIe1VezXFhA24Ntc5tsAv/Tizrq42lbggesAmiVlsn2B5Pz7S/XdRhJt4mPtFopdV07l3bqb",
-	"q6fazqNKZjM1jEOiT/kkXBDIxg865xAtW3p0ykcfSJg1GP5uyarWW+3FRis0lAjbTA0rQFNzBXYHayFT",
-	"FObb4p4f6v4GiqhxRp7otn+iy1m1s5hbmhta1F3Nq9zXjC6fL2T74LVTLnNjsKN31Vt9mB/Wr6k2lm0u",
-	"3aIVRRLj1WmtleokxuHt5mAAs8CWO7yslM0mUM0o6AiY7J2XwRaDjNVJF+XVnhpUYSvTXcOCrBGvUvGg",
-	"Xf0CHWHd0LColJb9gERrC5himk2HVd+W1yhSBFlryNl6diCVCRKmRCrVQ5jEuWqmQ0gTSqo3b6NBTNA5",
-	"o2w+geEPzby+TMkhAgxG5gOzIMjJ1xnZ3YiEVNugoICafh2nBCVcCHoTkwYPByCrc2XrTiv1wpUg6WNq",
-	"KejlQEmP8ZFwkk+XRCmN4hmCyyO8VRPEUiZfcyH9y1vK5BwLcc/T6Gvqqx5zAoeGJieX5ygxb/pjgNVQ",
-	"xsRbJ8fqVwWGRg37ntwsOL9tc4zmVXR1cVycof98zKtXabx2d86IpqSiTaRRj8UAThGyaWyo8vPLnZ2d",
-	"X/7x389/+cd/45uwIVZqu6s1Zkm2raxVvjuVQH+FFKh4A3UBTexl7ZX4dU5NLB3eMn+ldBn9RMLcqkQJ",
-	"DJWr2AUI5yvbV2+l/A7Htk48iBsMhTiF/CtJUmhGTtAQXtSdmC7AH4puMikhA3rBBUFhTMNb4VAAoakS",
-	"lQf2+hMWpqu87ZZuUEbCBScRulEHj47JTCKeyQCaG8I3SnyjAt2SRFZCAPd2KkplrQ9w0LlPqSRnLF7p",
-	"fBkPJfFRAGtuBUeZWPD73NAfciZ4TFDXSU3DsT+Dox1J2owPa2lU9+qXf/x3r5lU7avTgahbRXoj4tDd",
-	"ARrqQ4PuLQxlzIxSTAER+epXMyycKM+kel1jDklRymMS6NC4WSZMYY1q1+OdBoq5DetXtFHf3RLFaTpF",
-	"ykK+pGzed+lY5QK0Rs1NGaR1VNuCLLUjSI3SgBuWeGDRdEbnNjybERLpciiE5TEM9ltDq375z/9yKFiA",
-	"NJjU0wLQPX9fvN9cAsxxYo1Mt+k0Ctza/hjcgMNnAilyAWw8JTFe6UrLC4JKPAF1uVyQ9J6aJDodDftM",
-	"BEX9BBMgu8DQadLUT7GSgSNTbcDcAxTnRFUXDYav8oFsupAidXrB3QUXMkCmM2oEhECXlXTocL2JZDti",
-	"tjASUtXI4Mnh1wusCzE+qm593kv8QeuqX7x69eJVsEHJBaPm5fHEVY9yMT7ocPChZowKCX2GGGd+w0nW",
-	"LHBVFAPYvlnuJpVgkt2U9EjvzdtGiW68g1UZ46nVKckTGnql0ccqWnrkoIBGe43LBe9DJMKnPIBmm03Q",
-	"0cHN5meD7u2gXRgWTADJYIZp3KI+dQ2qm2B5aaesgMj1IlUXs1HU8WmmT7S1Tfu5YkJjxw1pW8SgkS+W",
-	"+YXDsiFW3dYWZ87sOZOQHGXFSrToNta1xm3jjyhwXzFqNY7jImjG8h97qM1ALa8UHuf1/N3l6V88i3sE",
-	"9M9su6+h6QLmcWNhiXXoyt7Onu22NYPGW25D8AWWKM2Y8a7f8/R2FvP7bbufb9GCfHxku5AfIArWjm6C",
-	"U4n4TBdiNtXa43wtTYXKi3ZNG/qKOmvzwtItEFq/lNsTdx03UMi/GY0aIgZuSHpoPbTt7MZ1xu/t0F20",
-	"E6hIW8Ih4xCv6Q+24fFGK7ULtgseE2usbmpplwcUgX4NLzWsMe9h4kbsnF+cfTuejM9Odb3I4eHl+NtR",
-	"J+jkLc+KCpLeqDUqY/JJeKpb9CXv2FVgzSaMO4Q3H0Y2/VVz3MYiLmRNhagiDH63/2qnlOykg32PTifw",
-	"aq9Ic9FMdeD0f2nMozJdgYJaVyDrBP+EmYn5IVfoj3qsIIKrrRmNawHBhznpLwGta3lOz2NOeWBVAPf8",
-	"T4htbVTxVtouCpuVhL9xyrajUI3UJC/du5F6PYZEKAWg1TQVgJrv7DLNItpBeBhFD7tkzdWMi+4tJYyh",
-	"UH5mRt1OUwG6uhofmSLlvZJ1ZAN8a+3g/Xdbva74KhaCzsupG2eMID7bR3eU3JM0QCSikqcBwtFSF8ey",
-	"JFa/oB7AG9DNfElZow7nA8sVPM/TSgRJnwQetVbhzvnni2mHCDYCuHzKxg7YWjvxXGGPZpiYPrGe7hh4",
-	"TiamvKInNotLHPt+qsDBrtrM5Axrx2gHkwsoxPuHuh+/DwRsiXk58as7j5jnHnfh3jnAQ1DlrvfQy3pu",
-	"ZMRqj9312uOMYJmlvhCMomhnDIZwkwmmnpynFKrv6gRpnQuUG8xADoAwVNGrhE/ZnA21D+NjEWBDKhQp",
-	"sT6yqnr3qtG7s5R4eaEO6dt03xUIj/WbDv8sRn/jHb1RVPQhjDNFDeL/O+MS20yEGLMD03wGCvQIdQTq",
-	"Q58Xe4k/DBP6DVkJP6mB35M4h3HTS4f2gJpeOCkoqIdq1XerEcWNnN0OPalfE80RpBUZN6sYS7L04VD9",
-	"nE0Q71ZagV7Ju2YgHJme515zkI2d3GI7bjx9jSXFmG09IBCQTXFEeuTAXfeaPQPI63vO0pSwsGICu5oc",
-	"bR8WX5aGG8PaM0Zleba7w/Or/oJnaadthx6Ybs1e/fR3q71uQ6zb08gFnS9iOl/IJuNowyVbciYX8ep8",
-	"Czg3HtaK4HSbobajqU5OVkW/WmcTrvIOnabViIDFi8Ml/pEz9B25QabfnWiRfbXNfSzn+7TKh1gPnXVJ",
-	"YF/z+1KdG6iGa78pJVRVs8ACN0nMJ5MU3SXXFOTffDJu/Yc6azdtar14Vz+8qwkaYSFR93SAvqXpnDKK",
-	"e49k6hdGjduOt7WJEm1Srit9cjwy1r7pVp3/DQ7CbaSrtoaOSY4DRcHWrdqeKCTqL3Tpn0d33G0uIt2i",
-	"dYnbEsX0MGhsXrK2cMi6xiI+eK1ruZMZkbAEJj3bM1FasgnIubOVZr1NvHz61KFtkg49tnjqlFL1gvIm",
-	"C2+J9J+D7hIELnWk3xusqQn0wLNs086rdpi6vFMRstfOjFYMY+XruiU2N3KbSILiGyjzj7o6BEEuCE0R",
-	"JAeI3nYtJZMH5x3rjGOdf7xN2q5bsK3BNcPT9tcJpzl0rAnWuim90ZNtukDVThj6QZkkgYc2hCpfZLPJ",
-	"tvdYPKy++8S92rpJva0nudU9Htqfitp1jRfbMR9uLqu07sK/zn+zs4oaCai4JVrMuG13dbcu4jb+j09Y",
-	"9axc8PyB8dcObkHReEyZe7R5Ha4yyekDkUEJpqko2YknlQCpAxMdlRKZpSzvAOYucbeK+75goxlPQ1Kk",
-	"Ja0vmvOmeBlKQcJwQhdcUQIBMLAyZ5shNZG/Z04jabSKQfk2FKXLPPZzXQMxTJ6OjpZ7qIduGcz296He",
-	"z9qQgNLVDCrEy8XAUjEzs9b1VO3hzRXOTY2v/hIzPCcRusOMxnEpN54z9O2JCKzbUJMMQyy6kxfP3x5O",
-	"eo+QYbrD7yb5H+MjRfrKJeJ7SNFbWzjl2xOxtaCj6R5a8Diyw1giBLsZtCAK23dBaFNc3xbWl9wUGEeU",
-	"Se54OQedB2KYD2OuBFQRhEZOdU0PIuXP/O6Dy5qDS/O8orpJQ5vQhwTjtXe1bhXaIRY0aa/aO7A6yT9f",
-	"Z5SsWxUolDEwMd6bOviITB+TF/TQXVyHi8Cl6J6Njw6hCcrUH73/JFEUFuwu+DaglQOqGoLlnimfm/u0",
-	"CYoPd2yvc1Ju2MbknspwcZbOH+mD24ZT6I98C/srZ+TpLDN4K9ut5j/ec/OhTP56fR/QACLMUipXE3Vu",
-	"ehfDaEnZMPN1PBuej5WABCp1xS2nHXLdwg1H1QcLgjXT1Lvp/Ed/KGTK+8Pzcf8byNi2dxc8MGp72hfj",
-	"n7/UINksRico3JLVM1FekQh5ogSjO5KuXIXgoQt7TXBKUruwG/jrjb3H//7dZafWuFRRhK76YAflLeJM",
-	"v6ke0gNoOqJtFJnQ+hzcIcAdeKVYy0LKpPPxI7R+nXEfXaLCLTlqdUXYGoKK0ahf7p6kC8PZ33Vx0Wt2",
-	"zUYAtTwwEFpkZMslTldTO4MOCbIBann0otlpeUy1nGtWdNvCLIIGWhLPi1qk5sdnQvtGAyS4Ln0DK8ah",
-	"ROp/iYA0BNO+zx00poygG2jDSgZokkGTulkWm9BOkXcYIuyOxDwhaPpThCUOEI0Cm68WXDMdo/ZxeoBI",
-	"mnLz3fSniEhMYxHop+Y/70NI9NefBHqB72n0cTpAeQQqVES8ZjcZjSVaEWlDTV/t7GoJbloMtY9Ozy7f",
-	"j0/Oj0cno9PL0dEUjmNoEfiZQKZ9IU4JxOXmxc4pg9y2lzs7AZqaxU7VxdA10k0d9ASneEmUNnfNutO/",
-	"ZyRdDcA1Og3QVN+KwTgiy4RLwsKVugzTXoDgRefjyqHbuo/XTOJbguzAuqhuUUx3uo8y3SClF+g+a7bh",
-	"w1ypZtKt+N7Nyq1UJOe94JphFgWAtFZctNV9hU5H2VA5PlD0gOVJMdfMvGX7w5qUs7wRHEBfMTCxbyhJ",
-	"sWkQVIVpMIOF9MQpKBwPcRwr3RraolF2zaYf+lC/t69emQaIMFAA4ZR05dAoism9OuAbMuPqnNkKLTCL",
-	"1DgQitzFdtgbEvP7a0YlmhMp0MudF0U9VUCrHNt7+2iqYyKmSG1WHKCpDo2YIhwLK+6KwJRWFQBsBb+Q",
-	"xKJoWQa14B2H+AGaAvE3o2i1RVjyDNY9yE0SwTUzcktQtq2IADJDTQ6WOcg8kTThMQ1X5mEWUYliPoe6",
-	"89dMm4rFAE1xJhdK0g+VkDVFCg0FwE3QOSNRnzIDMYMBCtBO8qF7dNdMXdJubBQCAAK0L2Dz0nsiABoq",
-	"AjhrBTdBwEgEDV8DNYXJ3gLqp4DRO0DTJLuJaWiXyHhJV+8W21ZQLAXjQ7tgNan2mQbXzBTaARjn8flQ",
-	"kJ8nNBQ9yMjUeIJD2+3a6VhaQlg+U+h6zSyT7/IU8Nfk67rv9g4QZnCojZHJQJ9e7rzU5Ks4HMrZvgL4",
-	"tMJxp0rL1DxQMZuh6RBoPtC8d6q55TUDYfugxjauO5rZvnZY63Wnp9Tl6t2FqH6qa9XqA1G0xVTlLbM9",
-	"IyFNdayOAqlh3bZpDYDWFxp7zfJdupJLf3w0NR0Zulq7Vn8cAEoWIVl6bXmirDodcc1e7rzoBYjEonj1",
-	"mfeI1DrVKeaLg27n91VMVxixj9YuU98BfdoUKIwa224eErvVKzdcLq6Zi8sLLOCp7dSxjwjVOMMIokzb",
-	"EmHE3byNxMqWHo85m+c8HmKjACxd2PrLnd2ePX69DEgyh71iYQXCwOaLVwRDoBzqysL1KEx/fpYG99TJ",
-	"RkZdNXtgTH90zsAjcs06QSemIWGCFIHnHaWXpJRInELmldI781afpRruTnB2py46dZwisp3dwc5gx6SU",
-	"MJzQzn7nxWBn8ML0/AUZ3rYTwAnt3xrPy5x4e8TLLIX+6LHBokCxSm3+1b1U7vgtiRxyfs+KpislqqtP",
-	"CIcpF3rAErHMOxcIpG8pLhEFaIPm5sh0jqmQNjBLbc2KHo190opXnpfIhyYHZ8Z+0/n4TilFIuFMaIVn",
-	"b2dHVwJkkpiaWQV7e/43oQ2TWlAw1dhbdGsbGbYLPdoqzm0TzdTK6jHMFZCah7mizr0D1aBuqjBEIj/B",
-	"wqEGFCJ3qX0MOi81KHzryUH2/DXOA8Xhk93Nn1yxouWr/ujF5o/e8PSGRhEB5fnl3lebv7jk/AQz20MQ",
-	"TH6v2uxozCRJGY5HSmDSX7XY1CmXY6XKLwmTeluv2mzLhL1cscJc4GrigFiurvnDO4VBrlr8wzuFw0Yf",
-	"MzelON5Zzkg7tgb6D0pzh4v0Lui40qdCJ/cK6z6TvgLQOgtHcW4rH9hMuRLTuTSqp3rhnsYx5MYIXUnC",
-	"nckl3nkr9jrh25po6GWaO/P0VAPW+5pHq60IxubrXc5x8txjBdNvyKroo2XW0nEtPsadVCFuu78NcWu7",
-	"6WgbUpajFhbI2LEP0FRNObhVMuSCg6roUrbAFFwB2RfkXiqMBv57J3k7L1sRoTc8Y2aKFjTykLNZTLUZ",
-	"8+VuizWd41XMcXTJ+TFO50R/96oNAPKeBickotiG432m5M2U3FDZNSS2FU03qQ9qMVVJ8PmSSGzv6HqR",
-	"cD5PyVwtRyvpqFsTEI1w2MubwEGDuJSEhEmrfdA7KouiJVq3MQVJbMp5hYdsSfLfEiMmntid/Tmlxc0E",
-	"NQdAS4o6rJ6wFvjh9PKTMwbeihD5WVr8w9KYtyQXFtGyuDJbS4o+4gI6vQljWUtcwOEP4f2ykuqem59q",
-	"1IanDsEB+0Cu38M7K2i0JCReJtpIKQQPKWimjyIw35pNfQqpMvipQdCTHOXAbPRZ2ZU5bquyNBg4hKjq",
-	"K/wDETazT+j/0V5Y9OLVn07m+0zpGimdvR727B9N5ZK+te63M6gV9yd3C3gNxQGiLIwzGwpFU+OLURBE",
-	"kuZel4Kg5Z0bS2V7m4xo+TLO7fK3JWL/Abq5htofz4JW3f9jrGkVh4fvjD8LR78xyShbxnxH5JKCOno0",
-	"a1TrzWPC1DGtTmeaI5IZZUS4dzt3lwVwzcu3WRvgnY4tSBApKZsbG5/jg21qVe03jtX2+wTU4GGWMc5I",
-	"C0JQX3HeIFiRhu0+1Z1lveqQ5+BKB6Idl/Uh3RbDRY/aALrqBqDm9hDUExG1OCDt1p7FWKKpenGaR0RI",
-	"W2QNxeSOxAP0mssFZLPn5QIGf1TrX50et6e/9mQcE+DvXqb7Y5jl9tp8nKQ8JAKaio6gP9s/GUexfpA6",
-	"rdiWpZiyJE0S5vObLL7t6wAXCDX18h1dl0agZRZLmsTEL3NShjASlM3j3OkCDavzXzMBkXMmjqBgUCb1",
-	"7JZCHW9tHirCzUwLcQBdndu8zuJbncr6iQTQT+GMqS602MQa5wxIGXyWkyYd2wEJBHB6m6n0zh+BSruw",
-	"EFks21Lt7xY0XBTICMmGJsc3yHGrq7GwB+EwXKKZUnB/74T9s/vkk9JahXAGU55EiNf1nxoJ7k/mX+Po",
-	"oya0lvRWErRIusRqL/HKpLgLG7BYXaFDZI2xU/sgDbnVdJaUwyltwOpNfknqpLWJrNapai2nDwgUdPYF",
-	"m2KC5aKwKOYA2MqQGPxRrQe/jpBqTtH4qfPwefM4R5V/el/0Pw9dO2okaQ+kaEELZ0upvRf4aylJkckT",
-	"yK2ShU/WR878vtfPVOh3SoW8R/jZ/fEHpRpviXwKkuGNDSmXN9zGsSEKKcZJLKjHBVey8zZ6Kv5pXRSf",
-	"xjfx2SfxO/NJVG6R/xY/wBFxpGsWlP0QA3QlCPq3KF1dZOx/KU7qxhfkeVD6JlM292kc6id3aRuYvK4z",
-	"pHh2Po9PEKlNbUUCSCAsZAK99I4rAFTLpNRrjG1JMja/7yRG/uqej4e4PNr5Ohx/lCJaNS/H79m98fuW",
-	"2Yq4le0sZkfpCqUZQ92pc2WnvX1Toc4OilIY9QAxrjjv3Kibmh0Dwd/b2ftdA6jepWcLbmfKs+RdcNTu",
-	"oZ2GUrYTHlczuniKhEwJXtbMNTpS6LMb6bMb6dczAXjYdGshwO86yoWJ5z/hJHkCK6at0uCJOxIDdMbi",
-	"lSeL+J6RFIWYeQy3ooUlc5Nc4TIusBB4DAiw+1/ZePCnprNwkH46W8UZKtDR6Hh0OT59izImaQwYVE4L",
-	"n3P22d75T2jvfBix22jjTCkBp7W2ZOpyv9qMGZZQ09gn6gk162yaf1R69PsWjB9oxfxsvfxjWy8fRgA2",
-	"WCyttPOc3Gl0Axm/0Y45EhLfxFQsFDNC35GbCYdSlKZ0sLrHM8g0wTEU5iuREJjCaBGUzQfoKpmnOCIC",
-	"fX15eY4kdwZU0pN+U6DzLBYEdQ+PetCGm5oSWLamZLxyq3vqfdRlpQkM5sBqBC9uRaGOnpBCVRpqQgQ7",
-	"qW8Eoo9MpT5IA6/CUzTYfG6/FJ/W4FOlmrtbRku2JHZwTG9SXQGxRuJ0YUOlvZ+nXPKQx2LfGsosQlKB",
-	"Mo1oOpG+wDKdcW9au0MRFEFYBB3e0b9Pzk6RJB8kmqnJUUJSg8BdU/UKikf19ktH0tW4qlDVnB+U3NKF",
-	"ym6/FNoWEXjO2STaOIOVWpXCSsOY6kBmtUhjtjhw29OHMRdE6OlMAs/uzs5O0ca+ImxaN7q6TgnERutS",
-	"Py92kPjMLv6w7ELTOg+tQHfUQf8n5yExn39aDhLz+QP4BxT5gjuRN/hOuEZ6U9dcXX+czon0mu9rrOOY",
-	"z38vjOMNj5VWCVukrABbA1eYwet+xqDn9vGFStuJzNbUiiEjQ3IoEqGbnesKkZElZ7GGlG8pUhfjLRay",
-	"rkN1fRUTNWWSkjvKM3PEegEkXVKGTT8DfbhNS7CfdzwgXwOAidWPFBZB1X/J0ZzIYhVN8/Gos9Xp5jMV",
-	"eMpsp0PjLdBj+mbLv+l8SmXpE7H9Yz7/nTB9RXOgOGqZ7w/Qd8b7NtWXatqGEeOZNMWjoGEIFFv9zGf/",
-	"RHwWSMCn5bIpESsWNmc1XKZ0PtdZr4gulySiWBL0lsqzBCTKFQvziDVnggClJOQspLHtKZDHpugWCXll",
-	"1IgImmr66jijc+9lwgWVPF3VGekFTP7HtA990nwJDZg1SRL6BSO/iM7HfyYLukFZx3D+2fz9OXfikxJ2",
-	"c90+rYPxuUhI2KrWC0/pnCq1xQk2sUZ6nKtMNXqeCTLLYp3unEXUlGBGKennAUOaqC95pMOWCxK4KVoZ",
-	"gmN+KxXoT23dL0KVtg3m8OAFFs3xSJ8Fzz9NNLMt5Fw6/CcXPLUis8nAc5YQ1mjagVIO1i5T2HiMimSM",
-	"VGvTKdxqLw7aJymf6xYFC4JjuVCTaqu50JUghumcHx4hoOt5k6wNdh7TG/UPSeY+kV6uQfJrqOamZyro",
-	"5vWCZ4FW3ZuU9nCB2byusl8+2lT+mWj+mbR1YS/4YwgldJzo60YbG8W5e0jntu1XeNHlxrYCcsPB7jGV",
-	"tloNzBKg+wVHS7wyT6AS9FITuAWYgdkc4ZwdxPSOiAE65VJJdtLOkQcYNwl5MNe53tCfJJFkA3lzd7xN",
-	"pip8gbrVfl42MF+RpwUWaFoc9BSRZSJXnyvG/96EKbdfjkMR3KYeYn1KSea59xMi11z6rpZgbNOgwHCZ",
-	"nv/mq0GgWY5LAdZffjWD7mf5l71Fb4DOal3ndF+brYjE5FMQiU9iX3PWOGbqfD6Wu/z9kdIiHkeiwHim",
-	"289/rgryz11U3WlRqauAVuqClqqATh5FHD01Q7KIShNs1igs6SQ/6FZmVEIQ02c0liS1XcUSPKesWpNY",
-	"QStNUioIdBfThT+huSa0LPLnzaqJ2kWDneM5QUz7vy1l3Ue7vSZ/L54Tv699Nyjc3btt3N1jSZYCVBs1",
-	"qDP5q50ALfGHfaW9rFvHhP7YsBboPI8/mMXs7Gy7tDdwLOhmZeKj1BeoOzwfv/9m9H2ADo+vJpejiwAN",
-	"z8+Px4fDy/HZaYCIDAdNy4Vh4G5uFwqRrwNrRbN7eDEaXo4CHVM/CtDV+RH8fTH69uybUdP0+uuHzg01",
-	"+gszQGVs9et42yAAqdgy5Jp2ZzH5QG9i6Dy6xFLso72dvZf9nd3+7qvA+fflzs4+/P+/rgc1OFSOdJns",
-	"LZY0YtHmBX3hLOiLy70X+6++2n/11YYFERa1Wc6fUAnJqZAiMm05/BkjmiDwWYlgBoiReyUFghXls67x",
-	"+0pfdznbhi4l6tWtGevzn+C/JonNy2KV0tOQ9FGsTtGz8dEj2Otb4nDXTcwVXmq0oJodfXYVOQDdJg+k",
-	"ONXPJsw/tqnCuZ//P3tv39w2cuwLf5Uu1VNlsg5FyZvknESu1ClFVrQ6ttcqyc7mOdm9yyEwJKcIYnAx",
-	"A9GMd7/7remeAQYEwFfJK0r4a70igHn/dU/3r7vtCd4HML6Y+1AzWxd/LiOWiOHi7h8gU7K8k+DfAySo",
-	"jS20cNspahg65hz2IFD3XTiGXC/G09lEgsW687XK8JF9j8dG//2X+99A3ZtJ3UIPbHXhVhdudeF9Mzt5",
-	"sm6jxE69I82/6BNzXEvdXp62Whk5Y9Z3WYI7poBBKOdxJFl4BgPXwAA6aN7HukKQyrnnkkzlvAgY6qKO",
-	"N6BN8VfzJiV2QfR09eXJwmHQ0ozOqGSefujeNcsxMABKjeL0XdDKHb8VComXglasPDqmNQsmRhq9gZGI",
-	"uNlgf/3pCMd5TA0d/5Sdnv4hMDsZ/8X7gbr/6QgLmfdNw92V+/C39obxNFSEGom9h3qgNFthpyvUEfOc",
-	"UFoEttZOzKIF/l9tndu97xN32K01asInQWQAIUPshtfHzn+FPfjDadiDv5yGJbXhD6dN4RT0pQatgV5z",
-	"SsN/mf+hP/3lNGxQHJ7pzYSWZtMaisubx1F/aLJbu8XTu3gsLdaDmC6oUREJvTjGgl0rPQOURTP35ID/",
-	"uq33VVcmrN727737SVCk2AtKnLk0+n2yZ1ZXoT29T8rquOrA+Me2ciI240FVzvDJV/OfzWyQWBGFlFwk",
-	"Jgxlpks2yeUe12oGy7t5HW9z+aONtkcaSGt6rOLFHvjQmiEPWxuonB7vBO+PJ0Eks/CEzdVJwRxWzTGP",
-	"F/QQLGSWwvmPd8ACrMoNSgKeM8rLETDM/H0vlIGZy3d3jpSl+uAVIbw+/4AXEAzkvDA9+bsbWU1dQGr6",
-	"fK7Oqc09VYhvmkh35WmfKxy7HdaK6EQz4bhg+bTb/myQg/YJBi7iqC/ybbdLzKJHd1+RYXVwdfkJVu74",
-	"k6/eZvtt0AY+tllZnw21zGG2D9fm4uZ4sjlQU2JzJ1DwdG50r2w4UWKFSnox4cGUgo/y+ucshirA1Rzw",
-	"Wp10rgog2Syc6KLUTpGAuUk5Fa1iuozYdqK3rHbPHfW5Zm1bZfXFwJJRblee90rQ0E6IlPKQx1qwaIVW",
-	"a7qija6XsnRBnSpeK2FlEVPQhEJee0+Tre/3cZ2umT+4haL5FO/T5XXZFK+adsSzA6lW2Xt2qFrAWVBC",
-	"pJ2x9N9ZynexEZj3QGXD/ImVpoJzz1RA6Z1kOjX7Dq5xEHoBf+ehhd1mG4Fp9M5r89mYCszANjUW4My3",
-	"5oKHMRcsb//WYNAaDJ69waCK3Y9hN6gerV0sBzVot6ntAEG1tR601oPWenBYeu7qM7+//YCQqWxBaPSw",
-	"ewYE6tduJgQEo1VGhGUcoq8izDTkJ6ZHfqAnmjFoxr685/HYzPafKDjV/e/rDRj5NcKikZHuP7UtM53a",
-	"cQn7YZzKLGloxj10ZZ/ZoZWxaIxuoETmt+6RLT5eLC+ENqtrU0HR4ufi+/wLMyfw6Ozo9QS3hzYH+ejs",
-	"6P90/nV6/Jef/6Pz0099+lf3vzux+jVTv87Ur+rX2a+TX8Nu9z/+v6OXQpRcPkzbW36Wj/LzEzGtCv2o",
-	"4umhDTHjINnBDHN1cWP0dbPlV9pfrt5delQNTKqTJbsZYa6C5IZafC7Wl6sg2dD2Yqa7tbw8iOVlab+3",
-	"dpfW7vLc7S4+WD+CwaVyorY2t0AV3za0tRgIbS0traWltbQclCq78rzvbWdBQNqep4Gd2snIYlDoqfM0",
-	"Sn1cp2o+E57G0rpsfVtf2hEtT6PV9Z46qj60eWCaFzw9vuepciaCZqv1hEMkFKajLSLXvLKp7isUhVqE",
-	"iuXKKE+pwiOKB/xryNM+/F2mcPXusgcLmaGRYZSnK0l5xJnimDw+5hEWNuS8aCmfY6p1xbR7sjZQ/c71",
-	"uuj0P9zIN1ItXZ8bzecyC2+KZ5pVSxeWzuam5XGQHPWO0IewUUqbG29CNSWiqa+lmD9m09Ws75Di0eh7",
-	"qcyG7x3xKfZual5lU7VR32iiyBwOHVfdEyvfKBfT735O3E0l5Gm30TK/vdX86t1lZefYPdUxv8k4WjS3",
-	"h+9d0GtHdXN0e36DN4rby6vP789vj3pHd5/O//b+cpt0RCPa83CeaZmISBo1aZYwjclq8u29trfMvb62",
-	"Xubzu7lUDvF7sV2JnpUg1oZKH7K8XLm0e8hMA4/HE8TH5XsI5YmvKzMxk/fc5fquXEMYeN/MLyV54d4k",
-	"Ynok0xncY1qTZaH2Fhu9y0H7MNzBzw+L6laA1mY707e3OeYc3cpm87TVFVu4a4Q72ma1KLLTPaG3vvhh",
-	"Yd/dBtRqNfKac7OprbeFr0eFr+0swT9OuJ6UtxywlLsN4rL/2CWhCil6wkUKM66Z6SN0Ym7rf4PiQcq1",
-	"6ra245eltfmgURgqUfXZ2nbca7AM35kdqTDyRaa1luF6lcwW0+ZxkC4S88Ma1Qzb2VAzewpW5NqurrAm",
-	"3/lzZN2Rm5uUXz9HEKxV4SwCdvKN031DxQxjNTfyC0GPBxPJUbjOnjzmtYWxD7t8kNmPD6culq7I+J1j",
-	"V5yo2ZyMVbDYmNty3lTKKBLxFGTCY3UGNqshVzCfMA1zEUUw5K7AWgidXJHIQZcKMTI15WGvKBnqSq/x",
-	"L4lIuepSaTam4NxWazyBW470iWGmtUQFl2m4+Xj3Cd8PeYAm1D6cw9XlJ3tcWaBVD5SEGRMRqIXSfKZe",
-	"0QhUwOKYpwrMf6XOy0KyeKEnIh5vV9dtIudW083rjVEFo5XKsVF5c5d8rn3voyOvtWuWytg10rllOt4+",
-	"a1ulti/tFy2nvJFxbX/bSOn/7vSPf64q+usVd0w7PdGzaIfE1oGMR8Il16P6UTLtWfUD9xF5M1gMscQ6",
-	"gjw1JyBTZnszekUxKhg/KdeufBB1AMGtkKgujfeOw8URCQUzFhmVCccQaZ6af1DOUonXB+80syjlLMSM",
-	"9aHR1OgEhyQ83fBtIce+p40/wAL9IAtUmjPlQCS/xwhVdHS5P0r2PTH5QLsFp8/0xJ+UHriUqjnRyX/E",
-	"IFdYnS/XvxckIMvibyLnVe6HV1CP4LWQfsRwrhGASTaMRLDiopENZ0KrQsZxs2ApSRsnV+yJT3iM5dMr",
-	"HfMyc7MYjEQ/BcWVciVtQabjYzmPMd99xPs/xd8bpRMv0WIcm12iRDyO+HGmOEGmEwxlwdsZmksqaFnJ",
-	"0tuDqrCltOA0qrQLuVKpSkIzv+bnj75SedFwzOYnFAQTHkx5CGzMRKx0pflXarna4RszFYN/HuOt6Pj8",
-	"5vr4HV8MQJmvMiy5OsuUxgrj8RjrmecrkIKWsuhWvgpCUaUApnUqhpnmdiaYhilfvFJYN4OKlefvpJwF",
-	"EzviORMaodgRlrFEgaWbRPAZa8naggJwzyIRMm3wXkn/LoAHlGmQccCNCoOQKDQea82mPO7D31I5V0a7",
-	"6BC1+gxyXOnCmGusNqvMfRmPvJlRzkKz5P9z9/EHs5tGCKi4E8hEg0mkeVhVPqyKZI/AR/dbq3w8vvJR",
-	"bZgIdFpCwlO0OnTOb25uP/7j8uT28n8uLz6tLRez3vdvP4iebfPJOn/2kzFnVmasufTIjkI3P+j58YPh",
-	"onTaPSVgYPo1qKokT1UhI0mwjUbm6WB9z97wxMZ2HsOSYKDYEZQNcWhGbC5lCMF9zwLyBJcoF1nFBWAi",
-	"o9AIFpSdKJ28suMNSvBTGU6xkULJaRX4F6STpXigyPYaF6p3gx79pK40u+nk5qEJU8Dj0B2ml2SvMqB+",
-	"noh3fFFvobIDXKGlb6eg15ioklSOU66aLVTO3WlLWnPk/uErkPJApuYYBqlUVPkiz0NlnQRl9ZmoZ8hS",
-	"HC680WAlOgNK5NqoL4Vtx3fjOrxG+fpY/jo13aQPuWcrxexWB4yU1UEyudbWhdOZWt2D3KezW9OFdb5a",
-	"lGQmtCsLLkdWJ1YN3YjM00dLClpefHvr6ttYkpwErIG0oir6ilrgn6zO+OKij0q7exsG33leZXn5ZLaV",
-	"lp9wzRMvQpEWDZVND0M3w/ba+gT26RWYngp+zxWaWInIblr2KII5kM9YzMY8dBq/8/WugugNOeSOHw7X",
-	"b6HD++N+D9hc9WAcJN1VRO5wk9Kcz7gykp3lfQoiLZmV8uwFLUI8qVrsvkJl0AHTUjSUNNsAIprss295",
-	"EsmFAYOYz2tAgMx1aEmlSBYiOozEOHO2WbLBKRhKPcGvuALILBGWlH4yFXF4Yr5AvseIj1mwgFHE8nLJ",
-	"ZoxDFkznLA3zMACsztKHz4rDf4fp4jaL/6rTzOgVzn5I9kSZaQhSzrSIx2TrD9MFpFkMLFISUp7IVCvo",
-	"iBi4WWPVNQNmM25djyyCwMz4XGZRCCMRh87UeE6PTXiEMMggxAmjeydeXeDv59fvL9/24OL8h4vL9/hP",
-	"Mh1dvjV3nMt/3lzfXr614x5pc+nDaq5DPhF0GR+lnEOHbLH49ZRrtHZjKyTQezDliQambKXkt91+DRHa",
-	"vH2RmxtXAvGP6B1OM97L51K58OVieSvTu4FFk1aqviLliEWK9/YPzngySU7e/VnZCafZX0EWcmxNWmQD",
-	"G+W5Pswg1NLo/0E7yQxmQ5E08M714Mx3BAQsTYXbkxMeTFXuslCaJ1iZ9Q0M7vMmb5hSPBzgiTLbDB8f",
-	"0IHPrZILnxZRPvdDZCGgZwB1EnwIj7+wts8u8hbw9ApFR8LaLp5kHpr8jrhTBhpH+XNXCjMtlvR8c/nD",
-	"2+sfrrqeDwlxK/f8lNPULNmCnETJtV8eh4kUsVYt7auNQP5WahYBVqPis5l6xUOhZf0N7OSr/ZctNdkU",
-	"GnXD0xkzvY8WNtJF+TKWnMxRBEwpGQhGXDUKL6V0jaoPt3wsFPotoMPGPNbHQ6Z42PWucpnSgN7vCYcs",
-	"Tu0L+dFzTtJ+Q3TVhkqFE3FNyWbyKXnUnDNPRjmw01FO0lBB2482PrgxOwduHZSph5D9bC+pQ6ekIkhy",
-	"yYPKrxE9z060tJnPXrIswl3PdpZDa8PWrM1vs7LGtb2ohK0dlEg4JEfADlp6GyN20EWLC0Fvjqfa2rSX",
-	"1Rx6otshYxIpBubSWmPfK1t7RBxEWbj0qE0Z0INYhjaDuLL0QTZWRAjM48BYpqXBFXOvXoDiEQ+0smJa",
-	"ixmLICMeoNIp03y8AFRVQcZOcJNjwHwewx6QHcniMUYNfDa3+iiS87dyHo9TFnIyCBptKZVRNGTB1Etm",
-	"1oe36eIY7YBxCGMemx/4MdkDHaNZAYvmbGGuuTpLY/ju9JQUicKy4BbmDQSRMAts1OWEBxqWrQ/YUJLy",
-	"USTGE31BZgstzQd4OhMxBzFaUlqEgmEkg2kd+5AWsVW+97PM0Sx+YLEYrTHN2b35uGa5DUQA9fgWHfZ1",
-	"/XXbujMw27BP3b7AXvfJoDboEtEad7p9zB2AW/zroGstbT2ykud2MTsJxb48y7d7jbUNjWxLO37Qh/Oc",
-	"B5JH9lDQgLXuEdkYhoyqE2SR7iEdap6yJEEFxUaakkTdycj2ABP9qZiP6p3EYai9m3y+eXtu7yYD7xgP",
-	"3Fg90ovE2wtBp2Kz0jyAmrCEA6OXDBrRlLU3mPYG82S1GEvur9UqHtSUdoL2rU1yDaErwTxMiYQYpIWV",
-	"zKnN8JYcU2cwytDjylmcJX34EYMU0JIm42iBSsYZJiEDLWdDpWVcE6j4OberuXBF7OvvJbaXrEylztPg",
-	"ejDlPMlXjez8TRz6fDYe17N3SDc1XN9i1XMxsvH1jfanUJ5Jtk109KJwszDFs7gMVw9rAEIiL32/kosa",
-	"dTjqh1VQnP2UblweygGiAuDphTBL0RUaH5PyV/pGf4XNCM/N7imOHgcfvUz5eJ+sHxYqblRQYCWd+LnS",
-	"1DZFxe2ThuDmfKW22p6t2euQzV4ER3aRKQZ4K9BbR25zblGVYyv5RUFnmA5XxrUm9z4WcFI2UjVe5PqR",
-	"2chVWLvdQ+d7BFQ7aE8pTt6td9SxkRUGmxIsPB82VWUetqRTnYHPpyIlM1aaRRHMrBkMbzNvcjaiUJDw",
-	"VAnM8GAAN5aewQJNHurpMp32nbYmwpPjN5W2mVeQy0XsFdOspRNgb8BMzAIG+IOzPg5cdgGf30HFvHyb",
-	"UcuEam0330oU31ZuICgYH4MIdRKwOODRiiqM+DuG92ZxXJsNBDrENuxZw2zPkka6MFyAsjlEGJC/BT1N",
-	"YhxjuORS3UVsatvEDoW1BuTvL78P6VpA872djYTeiYog4jwLEdH8cyhOs1iBQWPTPo9VkaCFxyG6InJ6",
-	"fmteeTnQRvvHAJuI83jnKqQ8LMZNhNIyXawNq6bnRMAiz2W9nCW4D9elLDJWN/HyIaB3X/Vw9yNbnUUy",
-	"5hjFQkbwmVQYRUIcUwLLIuEhJqlhGl99AwlTKnfC92CpekrP1TO7Dnv5rdycM+XbhRCojJoTSTmFLEFc",
-	"1jJlYw6RDNZah76387c5EueeODOI7qOaiT5QULQXVu2tnZaWRLBxjHVuPn+NIdZPMuJ6VRGgszxuswdY",
-	"uwc6bnJBjPJNFksNIwNY66I7jx6vQNAZ5vu0Ma094FPT76nZ01O1T69LxYW2nkhXINDs4p36kJ/IXVp3",
-	"JYp2anmDqkSHpJ842Nn+yvjKS4V4YIH3rYVyI2JecfmY5MJpvwD9ksYwzYacjFdrlQYj0IvHq9qCe+67",
-	"0+/AEfBhPhERd/w3yzkThRkdOpgJ2YX7uy52MZFPTocrYkOJKoTZfFbJ8XfFqFqO8GOlAvAmeY+kAN6O",
-	"QvMXruyzC2u8Kh0ApUUUbXIMbKgJ5uZ8fnj+3aOlFlu30wKMujVqxpDDjIWc7vQzrpSX2XhBkfEY8/bK",
-	"0Qe7/RcsjKY+rm5xb21yk13HQgvkinuL4wmLioz5kJ8Qo0PmMYady3d3PSpiev7uruv41J7cELMZD01T",
-	"0eIN1B62goT9nb1gIto7rzvcCwZXl5/qxA5xWw9Z9jyaW62YjRXpCd7VLv6TL5D9bYXlhlvfkpxzvck7",
-	"WDa18TMUr3e1Bxpdh96OstL06vKTi/lAArQ5dK1ltvWSPWEJTAJm+fb1SI6yzZNzOu3Vxijl4toz+5p7",
-	"nJe/qZpf/4YpVaL5aQna7K5SXKiX6lloi3HKZYcrbCGFawz4PY+BjTQvaRDoybF26F4BkvnnXynnvYuo",
-	"Ag4RsmWm/T72ivwscoSZmcqGbaGAwR9fn5pHXOIiembVpXXTHKOP7gdcwU7UErPcl7IH5lXGu2/IakdB",
-	"PSvnvuUwrk3Guc0lOl8PuRTi9+zk2usNhnIlY/6CL2lJgSMPaCh0Xz1ROuVs1igcPiZY2AJ+5MM7GUx5",
-	"ifRN2ZbN+woice9ny7jH4FZKfb/aZVplhteKDAxSXI9E3Td5ojmhHxLY73CcO2P7N8V0WpMmWP+dwfr1",
-	"A1Y6WFqOS7PraqtrzoUOkJ14k0otAxmpM2dOcJtZKMgSjATHHehteRtdyVNbUDdGcpACGXOsFwOjFC8e",
-	"fh5ejDTnPeAsmADDcjFAsO9AfVDX+QHQ0KAzIE+j++AAs9gt3C7FILPlLwxAxSxRE6nJ/oV+I9s5Gznq",
-	"ygWhMtTtw48uVLfwS3Dn7bcDprEyGKEWRV9DTcv20CwLHiuK4A0iqbilPFtC9uvT09M3Nl8mlTHG+hHK",
-	"fQF/GcCQj6QttoQf6cMFxshTm/SmGMdY/5N/MTdKD5USEY/VCxeP/7nBIGiH3zqseVlilTC8mjT7Xnin",
-	"/WHlrJFfG6TQLt97nNCz3DNlLklYamV+5mfQtb/bklY2iSSevB4MU5mNJxqyBJNG5PWyMBNGxEoS2KFV",
-	"CJ21yTrM1HRXXXvuzIBbL91D3SKK3BM4sTtRCmq2k88zgIgpXTDVhYaOVy4ci8mbzYelWsmozsO2lvzz",
-	"uFyUtsYDI98iDo4ZlqT52hhWdWyemqQyxmqHws4TVkA0+y+oCcdxReXdxSCPqZIwEl9gJpRCtrc5Zzgy",
-	"rkCmuaZ3L/QChFIZV1UdfxEHLgAkQ0BqYexha8jVx2uuWm1kEfjbJMzLw+H1TU0oAxMmPLEe39b8/4J0",
-	"ukVcYMCqnbSzVR2ZslZWnoyFnmTDk2HK4mDC1xvVWRQBPYx2iDyXUWFEvxL6+2yICZaUaXvRg0zxURYR",
-	"+VYmWUT58u1nKBOapPJYXgZ4F8HQUPnqCjt+m7fyNzeCNSBXvAGfb983EjgT+TmNXhipamlEu5Om/A3S",
-	"KlaHXW+lOMcwLI6YQ55rD0s2063q0CdglKCwEX2+Z3EY2WvlR6PKQMpDkfLA5gSxmEOWVIblmJerTttH",
-	"zpPEBfza+ns2uNdZovwfXcKL5aJ9NfdFHMi19+6FG9MaPLL9ui4324BLfud+EXtaWe+4zhI4D1ZEQijz",
-	"yC8bFAk+SHp7ddG2AbnSRqEIPLpx7o54rRr1SGX9b4ii0QQCEBSHdUNkq6keWotstOHX61UjEVFZFoI1",
-	"A7c81ljmxSHQWNzzGOlARQJJh815vjbloug93E6l1CBGEEv7tirUtSqUUQ35ZfXqwp7c31G7Krf0t0LH",
-	"gE7oDd7+20qrJu8Q/bpdZNCNmby50BMR+9Nbat3MdWNQFN2mXyovn7aU3UiXsU4X++iY7nRY71N+bFp9",
-	"82D1TUIe/2gFOeo8rMJp0HajgKKQBzKkyn4a6WIj9BwarNZL916EVmJmj/pwR4xCBf//+Yf3PfSXUmBw",
-	"EjGD3uhmFUanJY8GSaZXCs5vrkGJf3PAkNhazwQdpL+LiB8OKs+YiLfA4jz698i8eLRBUKuZDlqDCkI3",
-	"NGum/4Yg+YU7ZaobaqvCNHRE8FTYcT0/x/WO9OOX5YXxt8CDY7avsG9mp2zQ9hVEIp4SK6Zajr8o9OAC",
-	"0CM5FnEPI+UJwtUiDlZW5a9eLGvMks9e0ytfrB+sLnPTqrZ1mp+U3dAuk1g6BI+ICeihbXbOvuUaK640",
-	"ogKyvVKp1HFemMHyviIZsMjad1QRSW5hpMMijAuGGRZooNqf+dxAR8auzWGGRY7zB8v7l3Krp3yUcjX5",
-	"KxUgTvnxPU+Ngpk3V+10yo+JLKNKFXSLmnn9Ws/wI6HUw8fqVTtqur8iYI/qBqozN5nQGUoZdY9+O0yr",
-	"JI12m+xg72mrlDfiQaHl7xPv9YLq6hkwLLSZ/dDa5ljfCqy/Lvkyftu0ckWTDdem/0J/0LJaZ2HyXk6x",
-	"7hdl3eJhE1xCxb6fcnMPVcACLe455JDeVBW2RgNac0dvcACVGTh7+n+e683Vn7u3NoJrV0+O3Ubk0DG7",
-	"LmwtiodePrQG3bYGt3UFJOxl0caaolsZqXuY+Grp1pi7dCqsmWVUW2H/a8HlcPzDLYQcdjmGgp27F5Ts",
-	"dKutKEonM5Y0X3ON6l+ubdqkMHWonE4s9YSnZXUJGckJTxVWX7fY1s0TtNugq7LhjMdsiJloPP8NCwIs",
-	"RrIMYh9Y0oLYwZFcKGRnhfW05Sm/HFz8wJI6MDTbwt8S3/gSeZKDj9iQzOy/sPJ+OWEKhpzHME5ZjLVA",
-	"ENxAyx6MRETlE23Kj0KvW6ITbuovuPWH0eLi4zsrChf5Pq6KymZaYpnFuURs9cFnQYp2/Dz2JBRDzHG+",
-	"KjzNwh4FGR1H4r755lnA25THoAKZFDKfmIilCw4mvcAy1vQCUj6mpVgor62ba6RcKpAxDPmERSPH41p3",
-	"+aVUU1XAdPnaW6R8JA3yHLcDTfOGiHhe2meNm6sFw8NP/bakAtJZ3BD8NgxRK66VxzvhXAOeMVAiHkdl",
-	"MrXpcYykJpnCxfXJxVtQC2W0CVsShPMQk0EXX7W+hOXYXhFxtQ7HCt2jAcWejhN2qasrfLAe51DEI5nO",
-	"Drj24AMh4AqJ6m2+ljrXenJ3gWDP7PY4AHzPIhEyzY9RX2pE3384vgoipWVLy9QLbLHUaS+ehSo11YW1",
-	"+GRsR8I2Bw86le8S8WbGNaMcHyNK91hF33/YgRS0V0sDfrKwa/pne43GgU1QF8nmFCz0LOC3PAebIvCP",
-	"E47mbbN/vK1GLjmhFW0mf+O0ANwC8DYA7NCEgM6F57FqHoS9zAGx1HleG3USTFgc80htFMOSrxD4H4GQ",
-	"G60kXYD7GHR4f9zvAZ8xEfVARSyYdgnFA2bu6bluaxXj9WHR74XSP3iNXrh+H5SFsGYE+xgJi/WoLMHO",
-	"2EPH7RsVK5ESZixeuAoIynGuhIIAMxy+gZRrI4LyzKaDW/OH43PzhwFMOAsxk1fII0Ya78GHGKOfOOda",
-	"BsVGd2fe30UbRhSXD72vk23k2vCOa/3J97+4dPrv6PTvdsxL8LafWrXeonZuBSpVxecs5elHmxr2aGOD",
-	"3EdvfNdvD82F0TD3Dxh0Ubtl2oiLJwNFX4/Ow5mIMcvb2b9+NvuJjkL+l58rTowSJojykd0UtHJyXJLV",
-	"gNEdc6TdZUm3ZCaz2IOgA3M+nEg5hc+37839DgEJUh6IxMgWVQ9KPaNoRSzAwK14UbBfFNfmv45zZ5QZ",
-	"2wVK1osJROnWiVsAIo69xozbCsM1pjzR0GExDNRMJwNIjdSCiI+0e8oyRbt9uONByjUl96UUkzyYSB7C",
-	"kAXTHigJDG4+f7JZiPWEz6h8GmU4ljG3qYAt3wJb7CdMqblMw0EP5hMRTGDGFkYfy7ugJUw5T0jdI2qz",
-	"e8c5VrCWDPW8g/+eSKV7YDQRvP5kyuznGe/24Ty2k+5tCjR5KmBgVyNiizPKuzl384JFEYtEy68UdM7v",
-	"Pt1+/OXuw6ebX77/ePfJJjOHmIv8UmYLAlHq8tM8dfmANkgfv1yVOBdOtDVB3+FKnYe3ITTM0XVsDm0N",
-	"/nvPVFLOHaD5oFE6bqGyM/JgFfPSUfagz5iaHkD+2LZ+0rMR3jn2NUrw7QX4RpeOk69WdG4cq7P22lHD",
-	"hLdt9OEyF+HZMG9AQaYoVZtQuSSfiyjy6v7bhkqtq6ZInY0FyFKuXE+JgE7JZNKQPNcaDlbRCbY0QtA5",
-	"25p08NKvVBbzh1JGnG3Jhi02bhsg9BKx1wYUPRzw9tbbb6vZwsuAudKqa7EJ69whOtVGFLUg+NJA8JEV",
-	"5kNWlVu4fDC4vOK6CJ36BtoqYs8J5atVzRQFtDO9svUZmCuiYNcG7U4dxTVWqSFGAhmmWJK8UrlBqUu1",
-	"a86TJJX35EK+5VgQa5hpbTRVOQIWm7dSec+ivHy76RNMeMp7BsxnxzymBFqdQUIXsEEPmLJtkp1I6C4F",
-	"pTsj1SxTmipogRuM+0mJccy0uR50Bv88xl+P79zfBj24P4XvP5xfHN99f/7dn/4TpNGUB/enZz9lp6d/",
-	"CLSYcaXZLMH/5favQxku6A8Drypp2URs+yvGMZndzJknN3veDTvDx59cIwOXrO1PMBNxprnqvvEmHPM4",
-	"zycSgkgEUx7SsLEmfpLT92Z8NuQpdHKLkXn1s+KpGjjbF33N23Jd/OpERqEqloinYLYZ9rkHWRwhWWuC",
-	"JdZFsAAWRXKuqDq7W9SesxF6FkSe9uEHiSTnKV+c5QtULIxPijaLW5XJtzzg4p7jq3mG5pWy+P70r7RW",
-	"E/6lvMAj+OlozfqmbA7FGv90VCxyeT3pdyfbyY1XSPfKbtsvl+DnWHwx7UpzAuYTHhdHojTf/XX9qWy7",
-	"7VNZb2KU+3I8n8+P8UhnaWRPdVl8l2WxPe5VfHISNGWBK3FkE0guw8IZMBgMIxlMbZZuNQD7WVvUzpyh",
-	"vjCYMtCczcw/6VDa5/91+vMAOvb/fsFfDeL+Ys8EhoLiH1IEtx4M7lmU8QEZbx22WdL/hOcoZ8BJoLTv",
-	"Hc1E/J7HYyMhvqtJ5egtxr/ySfm5omuUn3xS5sdK5QRyRvBfZCrGwmiMNffOovO/0E8VMTWR8zgPujUQ",
-	"aE4igqKMo4WZWR5nMzNrPJnwGU9Z5M2bV8eBf9H1uww9AeZA8TjgWMIQS9H0zHlLHXBGUk5dmItdXixE",
-	"/QWP3urlxKZ/3qLIlwimeLcuB450KiDaPQPPixDyQCh3Lbd3IB6iR8KWk0v5KFOWuMIg5UxhkX2m81KS",
-	"/gS/Qkr3NJZz6OgJF6kvkSzkV4VQz54AFEgkXWK5LF30hC8ANeHCkeWwv1fyRPEviZlGMwgaViCMnmDT",
-	"jXX7rm4QHmcz0QNQbEEuoh6RkPKlpe4HLAY1kfM2ULclxX1DbozVZoB5mlhqUynlxSUejCdTMhfvRZQp",
-	"G57r3c5FvlAtExFQRr4aYtc6zsxdqdctaeabkmb8yX9A1kxp/7RsmefDllFLh/Wh6TKNjS0VA0HIaaS+",
-	"lAzHfThHbovSyDKp2IkFWRCMwlEFq5usEatapsUGmNJItfAfem5cizKobku28Hd9S65oyRXfilyBiZTN",
-	"lStLMKqjEYof0mzti5OTr4jqu3Es1skKsiKXcn0tkSdSp6tHPNVO6RUK+L0LvduESbFaQpQH479Hvax3",
-	"HrqfHi8dQ8uM2JUZUdp3LTWipUY8BF5uwI1oBr91rAmLZ6RAF5d4oRVlMiyYaGotZaJFu+dMgdhZjz0g",
-	"DbbFwW/AeXgk7ZHsjpuFAnMsYedhXx73Z0vO90dMRDzsAUuSPqW04WE5CtgOY0i+D4Osa4i2y6bOT9Th",
-	"g7UWYv/3MRPamZcxJ4+Mm1DQso0AfiYRwHFFzj9oMHAW57um8eR/wpwXY47ZoGdMRK8UeO9hIl+QCY9V",
-	"j8gCZkMSeYkO/M3Hu08EHN5rb4DB1eUnG93GAq368IPUkLBUO8JNXkCppvLQRM4/F1+7YWO+TmW6E+OY",
-	"h6WuE98gr/WBo+s31Hl02XCaNakZ+5LzE07/+OfeDuXMNf+iTyZ6FpWP2fKH6p3eRlW1GVpwwXwQeKA2",
-	"cK2FghmLRjKdIcLbnLUydZ7m/ov2UpqdWdpkCe3Nbc9sr4F1aIuQYwWa6jlE+kEPQqFsGvUVJO9aK0+5",
-	"3o1SMhBIncipXJXz0/8pxpJjA/y/ATIdkGDBQ4sNoxw63kAsYcoXGAeKtcu07as1Q+E3kDaRiABkjDcp",
-	"51xgcYgPDSWWScPgVTkTWvPwDWD++blQiFOo7LxSfjkefPufx3iZOPZvE8fXb6nSbG25n7w97SQudLDE",
-	"G/WphgjvwVJ5rX9vF8daR+P1W3OKzVzkEcKWKYkUVWIivlLQcRiIu0JmGhgtXLeZQ1c779sVTl8N4G6L",
-	"4Z5bB+Lbgvbj+ni8HbMiKZf3lNOYjn57Zja/TsnW7M69HIHQXSN3LFaEbXatlkj0wLfv3tfyBdw/bggw",
-	"8RKY76GEy3TcfNOmUjGRUKgH+xCtagVymeKYKcTd6tXZh961xQCMPg1xhgxEoxkkbCxi51CuA1ar5Hi4",
-	"KmIxy2ZHZ69zJEDmPCUkq5gzqSk86HymIOGp05uaWrsT/+bLSG5bPD3trW3/GZci8Ff6oWhIltzKooin",
-	"MOSRjMdqHztDy0Z6BIRLxDu+2IqOVF5iIjVbBHHwVsaNGruiDz/N1xbrEWcQ83lVy05SeU/Ma6PveyiX",
-	"ciWzNOC2mmYV62DIAzmzt4fydw3g98HvP+q2Ktdqs1j836zGuEB9/ViuP/MEs7r6PaQ+r1AfS3Pj9Mf1",
-	"7KDXT8+rUsa33fAMvctU7jp842ObULQFcfM8dS3zMOjqLcPoMfDbAWrcVChrS+BeUk9PKP5EbcofKmxM",
-	"iMq19ZMJwyOmNJ0vCFgcS4TinOhRDWE0P/hj+YAde/qITP2k/q+61ivMNYP1Xo8OJTRtc9Cl4NuCyvPG",
-	"hRuJvLKGEfJZpF1Q2DONKvpGPjU35ULVRVd7Zw+NmNXz1xojHj3VN0GCh5O7AngeBlCrcZ+HodXmMbgw",
-	"XuZr6okH2vjJZew9D8PDBd7zMNwQdfEo2Ak4QLJ8zRLtgs82HjSPQkWtWFC4qavZWphmZczJ0VMrzekZ",
-	"WxOYMrU8+ZvEjlNnZyZPIJGb5WgOzOy1Au13EGilLegtQ3sFerJy0QgsJ672E4nLd5mvIvxtLbNtlEVR",
-	"WUY6+VDwesk3mkQs7rkDj0XNe2UrFqY60Uxn9aTf1Zalcu9K5qvGYpNtfckHsQq1/NoDLmBWtmbDcEHH",
-	"ZVPoqKmWk2OHbwxp9tlFkcUEl7OrqnCX/GgrceGDbfH3gYdmb2An5COWRfoMXnc39QXaV9AXt51f8Lrk",
-	"DfQbP+1u4xssenDaexGOwu203vcCb0kbFqPEpbAUzSV1zO7/FkefD47OciB6ECQ1utNKGEVfTJamPNZl",
-	"bpB5k1yUFZP3SiS9MS22WtYj23oLq65ZwOu3DQDhVhYXs6M4h8HV5Sdw+8T8WQ3a3K7PCD8SOn57g4dM",
-	"x9fhb+Zvx1O+WOmXsjGkLHac1TrYMAqi0Aqu35Jbyj26FMg+5IAVa+kThcsM3Vm3BAYKzjM9OV3+uSHA",
-	"ndx82yFSWI9IOCcPDEorWcSPZL2lKaHpWWG0NUv0ji8A1307GsMTVMPsPtjiqppvUcpOyHVLhG19T1vT",
-	"DCq812XiQV08/gog9cCdVJl9YP0k5fdyypuTbn9g6VT58QiAvmXzUghKgqAA0wLAfZpDHmlIkG/eTnkg",
-	"05DyVmkmYpfbMwuFhiRLE6m42hrpb7FDLdI3gB5Nz8oC5JhY1ayEWdvgieey2j36wYd0t4s7ni6dZrzb",
-	"pllthcLTEgp0ft3mfVgB8HXKF9cbuGswbwu6Y8jT0qPw0wW5YmrDGF2cIysyK9ghbA3wV1z/3uhebsfo",
-	"xU2GC5zRby48nq/+3aGgdXN7xCz2rb3iBWHfFdf5Rlj2MW0Ff2jrWutRKlJBVIyhqjbO68b+sjdJ62Di",
-	"ndDAu0ecU3Vi27Cmg6XFl9OnuGOyPyc+SUVgZOMmieBtTnr7CnXC0pM0H8tUcEx2sqRkrEicfMX1jW3/",
-	"ECSr7etb8+gW53CTaWvzGh1yXiPzHTQnuTXG3VQcT7fJNwqiRrZVuIqV4V8VXDx1EMnMMrXMux5WmJuB",
-	"TV9WZnJhHiOhzIbUI5nO6lOT3eTdeVGy1456P/lr79/FsrQC+Kn48zBMuGaFvFN7YY5UvhE2033dZ06+",
-	"un9eh7+dpHy8cbUV+6zXN/8AU85BMxnLjOwyAKw+y7e2P+uyJdjH4fqty4PI5qoH4yDpAft3lvKGQrbF",
-	"2F8Gs2AjSKFJ3wdQ3LRiOcvxIVRNaS/oqwGokNLu2JMdz630Y6LRyVf6h/nTjAUTEfNjsxHVyVf7v+b/",
-	"VpksjepDXHIegoiNDmENk0NKnpWbI+0HMUF+3S3gA/3+iX5+aqC0DNZjl3KhviE3rfs188GbshWNlZZq",
-	"vxb/V8bIcOqIEVbwy6PoejASaWm3/ts8ioySIYaxhE2sVfMg9uuFsfb9Db0FwvvnpMX2gyaL+UvpxcF/",
-	"Ezg3p65Z2zSSRy0ZYfGNmjoA9E2qllnWMGsVzP/Fhg8EwZvcSrvi9zPWXc267qO50pS+UrTPWmR7Llpr",
-	"ARvMrvE3hbiTr6RfLCmwWyGfj9N1COj60bMDJD+8abcWAT3B/2KBsFatrG8i1w/30ZQp0gkubj47XwMa",
-	"SOyUvnr9qgev/nR6OnvVpKUGSfZBxEdb6udfVrb6R9Pqd6frmmVfjnYa7IzPZLqoH++VwBG//u6DaGx7",
-	"xmc7D3lF23+mtv94tbrlrUftK1PWbbJomtXi580cH96RvXDv1vTBLDRLg4nQPNBZ2pTDc+mRrbtw7r/f",
-	"3tK+jX5Tuq7truaUZQkWiZgxHZCZdiQi3cYQPiPlp7Ta++k95pft/H34RqnwEFO2OMFSmok8eBsxmpKK",
-	"uCwP3f7anMq32LWX5PszI94HBWghyKprJq91+h0066acYNaehv2JN5ky52TGNzr11fzAr5S5mYxExHu1",
-	"p30iEtWj7tKNxbJQSs/iAfyia4k5FxTR+lnx9IYaOgiOjt/fLc4sZcktJrWV0s+I+Vrl69hobczKlOS7",
-	"2x1qbw/tnRlcAcsJNq6p3MpQk/ZbjDAHXSi5QvV+wTXwL0Jpc8wh9TAB/4qEMrtl4cJs4tB8Vc6Y+WoU",
-	"OS4WXQ0iORZxU17wF3LS3Rq4vIA4jWbWYhctl6VUjieYsHhsQ1GfZJq/PWfASxVe5DV2haqCiIlZq7oc",
-	"CqqVyhA8CKzVqConai50MDmW6bg5kPWOa1sUkbSUOr1DSSSnmxWJKerAYJUCm87I3GDwZrOUZEMFMuEU",
-	"4opDdPUO8iSVNjeHZul4SXGrqbSIY1lKWfcYoaHetOdtrggRLQVWaQk056DlYWYD2BejHMnN7OuardTm",
-	"CWhDQh8QRumA5vphQzqALYF0pysoT+/rnUYzNuWQZqY/WRodnR1NtE7OTk4iGbBoIpU++/Ppn0/R5mL7",
-	"+7Um3ciULzCbH0J7JbIU03ta27CL/apaos8LdFHgimGDjLV0dNXSd4qna751E7GAPAmYtNpWx3EwYF2M",
-	"Xnv1H86BptpXzHuAlb3rshj6nzNP1n2BdpSIhF6AFmbaVnXKe/qTebjmi2gnBBZgplVzF495gN/pgeaz",
-	"RKYsXVQqfVKd8mh0bJaah3BvBKbXMH60prF32ZCnMTcXEscljsSIB4sg4qXXaeFqvnAl9PfZEM6TBDCR",
-	"YLo8c9fFX+ve9+vJuRKIqud/i0boh635U1quR1f9fskU4wycqufF21hrXP7FsvGmZlNicEYpqMN72wV1",
-	"NC2sc9JCwDSL5Bg61o3dI7d5r2xA7i4voheCUFfjdJVJyPtUCat++/m3/xcAAP//",
+	"7L1tc+M2mij6V1C6c6qls5TadncyiV2nttS2uqON2/ax7GQycd8WTEISxhTAIUC7laSr5tNWna9b9yfc",
+	"uz8sv+QWHgAkSIIS5ZdOMtO7VZM2ReLlwYPn/eXnTsiXCWeESdHZ/7mT4BQviSQp/DXM5IKn9CcsKWev",
+	"CE5Jqh5HRIQpTdTDzj68tIP0r0jyG8I6QYeqXxYERyTtBB2Gl8S8mQ/XCTop+XtGUxJ19mWakaAjwgVZ",
+	"YjWDXCXqAyFTyuadjx8D31JOYQU4fswlrVvCOCLLhEvCwtW3ZFWf9ZwkBEvK5ggjtTUiJLqjcoHkgiCB",
+	"lwTdkBVKicxSJuDhjKZC2nefCcQTksJKEGVCEhwhPkNC4tSMKkjIWYQ4I4OmDTmL7KtVulta4g/HhM3l",
+	"orO/t7MTeLb4l6GQKR+ejb0bHJ6NYQvdKVavvf/1H/897Q2QPYd9hFEmSPpMoGkJrvvmKKb6LFD3dHx0",
+	"2ENUAwHHkqQMS3pL0N2CpORWHdqCFNB4JtTOs5TKFYqpkMKMpyYZoAlhBs4YXTtHHqBrrh6mBIULEt6Q",
+	"CGEWoWUmJLomMWdzJHlxNmrlB/CnPTu5IAzhUAqE9Uph71QKxNM5ZmZzMGjKY9JrPJO/9AGs/eHZuHYm",
+	"TWdw6kwxPqqfxYUCkLsMtcAQx7FesQK6Wun4CHWxQG9GF+g5Tujz293nPJ0LhJm4I6lAVPYQT+FVtdgB",
+	"GksLIRjRHPmz8p4PEGZcLkiqzhCjlzsv1NcKRw2YnomNwHA32B8fbUUOPqqXRcKZIECnXuHoXB+a+ivk",
+	"TBIG/8RJEtMQ5nj+N6EA97Mz7J9SMuvsd/6v5wUNfK5/Fc9HacrTEbslMU+InrJ+ABZTqEBLHM94uiSR",
+	"AucM01igWxzTyMBrGhGpHk4BzAIRHC7QjJI4QliiGc5iOeh8DDqHnM1iGn7yfQiepaG6iynB0QqRD3DN",
+	"eJoftEOaBEozxtRpq7/0ul/z9JpGEWGfduEK4YHgqAuIIk4EYlwiHMf8DskFdUlq157BwCLaOY/JtBeo",
+	"bTZgpTktzMp3TYNELjCrXJJucc5APfTn+aXYR9MbsnLnmAa1R+No2jsoaNeUKEC8D3lEpuj16fmr8dHR",
+	"6GSAqgTgmUBJjFkBBMrCOIv0NZ4RLLOUoC4Q3CyiEsV8jhghkUCESZImKRUEaHJpwrPj4cn789H/vhyf",
+	"j44CTWZzOKr5pkD/aqA9Uz8BZrzhjHxipIgzIUkKwI/QHRYoIjGRJELd0t4Ojy8nF6Pz90ej49HF6Ki3",
+	"X7ulJS6kzlvmQ1GJutP8t3GkDjL/82KVAGLdKRxQOAHfDOW0B9BSw9pxzGIVzzT/HEdTRYYd1BVISKoo",
+	"OxBtcwju3ADoMQM+GgOMPh3EhwxljHxISKi2A/DVbNSsNsRpSoniSPEKYTQnjKQ0REsiBJ6THB4yxSFB",
+	"4yPYygmXr3nGot+ICuZXCMggogVzhYNyb51d7niZxGSpbtInXnSJLic4lUpkhOVypmAq0XUmYTPXGY0l",
+	"WhFZuQYnpxfvx2/PjkdvRyfqGsCWzvAq5ji64PwYp3Py27DVaw6sKAQqBYIaSW/hCGK6NIxnQtJbGpJL",
+	"hm8xjfF1/AnXOkQRSQiLlLCtSauQPFVkGV0oKTzFMVDUrFic+i2ikeZS+oIo9KJLAru54PwtZisjzIjf",
+	"gpkioeRpyTlaYrayZyEqSHNxevr+7fDkB+ANo8nFpLePEpJaVhjAH640DhddPQxjqiYYnwVKfFDC/gql",
+	"PJMkUHDKFNuUapME9Bxh2Vg0QNNzItNVfziTSpUQeCXQgt/pZWrNSCiJ/g4r1AiM4AkwdD6sS9KT8qfo",
+	"mszUIabqG8rmg7IKRRldZsvO/m6uPlEmyZykCqofg84l7EGpPp+SErylQlA2DwoxNEApueU3Wh4lHxLF",
+	"lFGYkkiBF8cC0O2SJSkPFSW+jsmISSpXv5kAfUfiuG9EaEWyQsyAahEEa1DcmwzmAyWLVXRclJJMKE4P",
+	"OqCRVxXt6JlNiixJeCpJ9JZEFF/Asf1m9Ixq1jKtzqmZ+GUyT3FEznNV6NPRsu/J9YSHN0Tq64iwuDFA",
+	"5ZlE2Pk904uskITLszfnw6NRLi32vGLA1OxwH92RawHjTQfokDNGwlyNL6bS1KJync0Q9aucD7lWxYbd",
+	"G8CAletGnKX8lgrKmSYQOIqotmmcpYrBSqr0zBmOBanB7SclVw+/nSBBpKRsDppv4nz2c8e5dpvO6VDL",
+	"gIfOF1rZBcnkTcqzxGd4MoLLXP2uub+RgalQlx6oKWVqZY4N6OudQNEz++duzSAUdER2nU80jjwWIdi9",
+	"+xaIcEFHXWQsO/udLKNRx2dqKrT9H6vTVDf8Lv+eX/+NhFKtbJhQv42KOerYkkgcYYm1tnRDVkonzwjc",
+	"QTAzaWMciRBWvEGDCqQ6zxFiEOHrM36vhHxrHlLahnm3BIYIS9JXbL7jgbL54JVnO+MjK89lQon+C56f",
+	"p5ly4BtRE3yxcbnmvQOEr4Htz3iqmPQSK6xUb4jGXbAsNuKWttbU1kCjddvJbYmKGEr3dHreHVFxZtfl",
+	"MYalGdHKlh1JH6/ZnjPgNecxwUyNGGMhL0WLM1UvorJkkht47w8ebQ6rTvxNtsSsnxIcgbQY42sSe+HB",
+	"07nvQp5WTYJqA9raqSScpqFOvItRT+15lZUezyhJSmb0Q32Q12DjDhdYKSMkFXZAkBIJ49l8oUSvlIR8",
+	"zqggiMqDfOVUChLP1H0FyToyWqRAGC2wWKiFkA9Y6V6d/Q6+ef9i9nXoW5yWhc4JNkyzSj/VczSnt4SV",
+	"0UhdZyNHDZrHbUcWnHHuhzGaJHpnSkkTBSJMSas/dsKYdoJORh1i6owsscxEfeTDLE0VIdC/OyfnjoxD",
+	"SW9JxxIdTb5hq565KoQfeING5XwV+UbLlz5waHAzQziEdxxj8Bas/Nza/S2NVbKmoVN1jhBlWu/23GF+",
+	"h7R7wWKxsQXvI4zsZ0hk4UJh8lXnz3s7i6tOgK46L3aWVx0lsKt/Rlcd1M0YmOZFgDIRoKUIkPpPgBYB",
+	"isByGVjnREpmJCUsJEiBRiAqA7V+o52gkGcMbAMMM261pe4b/kxo7fPIrGsf7X3x9d6O839q+WqJvQE6",
+	"ImCpRnsvFwfomsg7QhjaXYJu99Wfv9xZoC5GK4LT3gCN50zd2AB+VESeERKpv+GCOScLfqA0A5cWZ+R0",
+	"1tn/8WfnWqu5FfSxlCRV8P2/uz/u9L9+92/dq6uB/lfv37tM/JKJX5biF/HL8pfFL1Gv929/8txYZ+Dq",
+	"Pp1rSZn88mUnWKvtvfMxJQBPA3pVtozRLMbgglrim5KzpeDAAzSeAWyC0u93NI6NfUrdOHhLT1l/Tb9i",
+	"5BswPJqDhq/UICIhIZ1RdTTaMKnPOJeUYGQ/C2XNbINqq7lxDaKFh6+BtFGSBUDBu+ocjp8fHqEzmpCY",
+	"MqKvxjEPcYyOyO1Vp1eRY3c9vsxGBgmPreuxZNQfR2ACWNBwUVpVIUJrMZLC50qu1cZMEAiuV/BNEmOp",
+	"sGiALgWpT6HgpSaZE2l/HAOV3iSGN1B+I/ZTFoFcIrT/tIwEBTtAs5QvUTeMqSIxGe2hiwUVsBmlPqvT",
+	"0K6BJEsTLsDvESG1P21vU4tpxVAqRD6n73oXm4g3HBqOY0MI1mlLRglQ17pMnG98qsGFAxbA7iDHwGnF",
+	"RTtFWt0coAlY9KhEjN/tq//muoNY8DuG8BxTn0BUgYFaUH3j7+paOCN3dpHag2t1GJTEmShLyoFZAwhF",
+	"nIXahqiBcgT+hQczQu2mWMsIb8jKd9G+Javxkb1oGaN/V9QElNoZJWlVDcinGuRIqX4eH2knaYCsmoBD",
+	"meG4fI4bb1D9MMbRGjx8a0Du0S7n85TM1Y0Afipy98WSQyBHqIg7CERUrlzN7ZmwS/bYB7QEdahG9FDT",
+	"bHmt4aVfy8fImdNOnTnlwtjGQa1psN2oShU6bKEKu+BoqxZvlH/V5OcbBG6cTwda24Nl7o1KImYrRy4W",
+	"T6QsKnieAziN0aMVVWytJBpkDvktSdfpORuxydqc22GT5BLHG8cEsFKGcByDIkI2jly57u71qlyMys5K",
+	"S2qmD+dGm3wgbdVTfxLaqqd6EtqqQLhWraZWP4G/FMeF1dhoIbv3fG25zKhoa4gZuiZaQJEcJSm/pRGB",
+	"K7V+uLKI+IU/3G0bpvBdHs3jlywKHRnbyB8SNZ/s78FC14BdhZGuybzol/uPQajf8Okj2q2arBaTR7NW",
+	"BB04yTYGR6XvaP5s0dZlArkb1adHVRBRT5lvz4+RuR/II6OgiCQxXynOU7znMWnbcJN1GGD9CEAeitFQ",
+	"mjGBGiyB5pvNNsV7Dd5C+nDHupdBnnzQoTTDMCRCbOa3+XSj8ocfwW0VKwpUO6V0ztHhEdK/W4g4K38m",
+	"8oAU4SLwN/DBqhN0zlI+Twk4fjtB54iAU0xhziQTEJag/m08w52gc8luGL9jXjT34bizLePU8UpHp0Uc",
+	"0jpEArlII2agNrZiIcRCaP0ij2LxTmNihXwUR+TGSRtQpI0Id4sVwmY+CMckUW8LUubuXb0R5FyWtbOG",
+	"Q/xYgn1K+7fZNUkZUep6/pbn/Leinnc6HHOzjZ7PaExONu7ZvOi9TTl1uaNy4SfMubmi5bWZ6A/W0PRj",
+	"OiPhKowtn3VvxNno5Gh88kbdgdHZ8ekP7r9HR/BP8Eyrf74ejo/Ns+PRhX0T4v/8lvEVCycNa7JXGHAZ",
+	"JFN3VZMVC+EGnmbydKb+2nAH1TA2NqHC0FYsXKQ8549LHpWmwpnkIO+wDMfesbMk2opqwm0NF5jNtyGb",
+	"WerJxTjLrmMaosvz44JhulNRoWQcLrweFp+7AG5s4TVwcdrxIWxyFhQk+5Yw+Tr1XolTRpxYBEth6ncV",
+	"kVvtJkkJXtY5LWW3PL4l0ame3ys+OlRBLxPm0OMq2eKaZxJ1nbfgJ9Hz6AyU+VQGyiK78tpcW1DGkk9w",
+	"/ccN9O+kSvQah/noOblGXlDxnJr3GrRZv8IyWfBUoiUOF5SRYij9+gZKVxVn6Zwyu0E4qv2SgfiZAMqh",
+	"gxdR9yyLBYFMjOJs3BueqN87Qecm/9V7zdXFFBIvkzXXXKPUAicJYdtcbuklTXB7wOOUW+9P1HCxttp/",
+	"j1PFmfQfE01LU0ki/UCLMoeazBi7/oZAEesZhNcKbHC3vum+12S7LbT38sco5GxG51lKdCRiM2lDVqKM",
+	"V6hrFdzCoQbBh2MG0px2MigwMnLVMdow6MUsXmnNEpTABYmXz1OScEElT1fI+ALA+efxVvIlpl5l4Zak",
+	"4P1BYSYkXyL9pnbBL7iQzHhzCl8HFmh6le3svAjVb/Av0tcPaKT/HOg/9Vj60bTsrDf/GoR86cM2O7Mv",
+	"XDNVSpZE5AMOZbzSaR75SrtO5txUzz/tladekDjm/TuextFgwzIKpDeevY45pU7gcfo2n/8+urJfXnVQ",
+	"1wzX065ec9Jd49FT7x/o07bnrB0x1bPWxN+SiGJhajy/V2bdvfiGxMtJTs62iYBD6lOI8ACzljoAHMd1",
+	"HFQb2HJsCEveODC84RdqD+FjSG3bbMiCcb4jqfDq1XqoW/3zgVFqJCR5KtrKl1TKxjCRhF+eH3uYVgE5",
+	"53iVrNRdSJmI/efPFY7wkO4/f97b1s9hpw0cCPmoIxj6tiWF38FHKMHC2OakPav6AfFc8PFPoO1THtDo",
+	"lTkwLRbt50f2GuoPIYEKwnoO0JX59qqjOfFU/zk1WXgLHuskg6V7qcx0G12c8GsdtJ7z2MSexks8J/e8",
+	"hyFnElNGUkTVKGD4zZjvIs6pkKnHRXqYj2DfAcpapp+REofTAeVNqK7R2GMNgFUVb1TCt4RMOQg6z9W9",
+	"YuFq842VeN40jcTz8vi3u4OdwU6nzaUxG9hwVMd8/lC9IebzRq0hP811x2QpW900QxnxaxpqTvVrkMd2",
+	"m/wrGlM2R4zcqV/99gPu0SzOeNS8jDYSqZoOLAt3qSKhrK1MWjk4tbjAgZqBwYZDfIsZnW3vxhkyNHVG",
+	"maKlGQd17xZYIp0hH8pYHTcc+Qr1Z1MkCIt8ShtOaCPjsUsEZ4LhPyXlwAadFDdoQPnz212vjuBXD/M5",
+	"1M/u4K6p2Wu1SEi4jaVHvV5z0BWbN+sz4244u9z0qMTxZKvIkfqn9SASnCTj+9lFW1vAJU7nkOUA7z/A",
+	"QPnpjJC1s0u8brNaaMsRllh7x/Z29mxWCMQcsRJJrOTbgi8AAn7veHozi/ndoIIFZ9oA5E0FwHWbpu/u",
+	"5S9tjsEo3hUoE9br6Iy93uVtEgFpTOXqgnrLqThvIEk1VtjbeI0FDbWZi0U41fYvsqTZ0ns5w5hn0Zn2",
+	"maZb3FID0sPS55vw+qKEy6hLPqjxqERJjEPIje3d26Nj7dH38ub4nBtmh00X+KF2drtjz8T2J8X3sSTz",
+	"lcbzGY9jfid0jJ6uDUPiSOyjHIwGsAG6VnTaghlulHGLp0ZPnFPOoKqBGocRnDoflGPC4VGniihBx3zk",
+	"Raq1TgQL13s5TXJ/1/aoep5/2tLabTHqPpZun1W6bIa2xunadXdxYwsjtdnlqyy+eUhgnxlGOOF2NWro",
+	"bEQ0GG8to0i8w1FJlqJSbuiLzalmS/xhrL+EeN4lZfbP/GWcpnhVl/vcBW8PRwF2ndpNz2TINZ/G6DqL",
+	"b8wGdWJzIysxVR02wM3WfrDwK0GtwQZlNx90mFMcwTcJkJMlluECMe4utf0U4oYmCWkmmzqF1W7jmoQ4",
+	"E6TKG0muTecTN/JdsVbCaeC07ffTmmRt5S74frFCVAJPMgDbLC6VyYQZ+V2jeaMB5S2aFSfloEW7K3BY",
+	"FQ22ICOlb/P8AWFiOngW+RgSyHradwzszzWDj2fWfBbkjE2QmITWjBoRSdIlZTrS/rAQQxSXs/qPTV0Q",
+	"XqKWb9Szl3y9Ja/qnegEnXmYKDr+U5YSLzfUm/MFv8GmC0pZjJ9bJDLRvyNC9vfaoI1ef7vDfRyl1gy2",
+	"Qbe1jPSfQ8e1ysQjqLpmqEfVeCvSzrkSW7Y2E6bqK83ZisJfwvUK/z3DTFI1yAEy+oyuCqddFCEhEVri",
+	"D+p5/ZjNDz74ww+oC9kkvQBhz5wVo+DeG1rO/fKkfi1/ufnlW/rL21/e0l/e/PKG/nLxywX95eyXM/rL",
+	"6JcR7f37n7xBRVZPqy3TbLhrYvbaLXT3iRb6cSuE2NaIn0vcDhXPccIgrKLWIs+UcY0DyGx/H/181VmS",
+	"JU9XV5199W8NwqvO/pUCzFUnuLJoAc/21LOPH+smzyS7v+ivLwOECCyN+flBA7WD/MQQhW2k8FwF1NzR",
+	"HkHVvNAtpXU+E2gWY1kqJnKAcCw4mqrDm8L3Gyh4b4Dy2ffzimOKkU4Lhb0XqF8cFj9F3ZLOKRckJbpu",
+	"HiMUyq10K2qmj/x7TR/Wr2otG83GEPVNXjO0aiQpxInAigH76EqPetXpDdApUyRvH8GTAFkDSoCM/eSP",
+	"YmVxZR8DjLIRUScZutLVBb4hQu0zJBEkCPNbkqKyEAcuzLzmoCCyFkBfVeBcUof7P73r/tjH/Z8Uqfuf",
+	"P5p/NFDeNtK4u7/EEdA1VaaQWLzb/2LHKSwQmOCIo5MJvNoboNegzO+jmN+RNMRKR4mTBWbZEmrQqeu3",
+	"WCULwkSg+RvU2rVVaGKidjhAI0vlriy975slXXWeDkqPYwxZo35sEDXOcz/YvbyRVtgyFi2M3lBZcf1V",
+	"RHTsC5M+oikJwSluJOllPm43iTFl6Ifh2+MAfQvBK/QnUAiwE5HQQ5QJaspgludv76Yvrx1dnh+3SovR",
+	"JYXqw71KMQsXAZJ4rpYb8uXSFr2w2dfX8MqmyIIGf//GkxUrFt43fUlHbsPfHkVrxvN4uHW58K/Vazpw",
+	"ltwShugMMW7McFrbg2qSSrlTYOSZKBc6FDILb9ClILMs1kDK3ytUTO3+169ShrQGqQt0Q7SuPxVjHeTu",
+	"dRMmpqgkmVFWStF2nRM4lXSGQ4j1nBEZLvJ07YLe0eUyk7qIoKLigih2/jYTRalXk3nkxoKhLsQCBBBH",
+	"FDhYDOx7hZexh1Wrd7cgO07o0MegA/Nt8bUb8VALIGg5Ro1YNQaITArQHBR2dktdoBI48BkdD0KlKOp6",
+	"oXHtAFypQe870MAr7SPoKDh7ZQf4of0+f8DL2O6wXQhKGX+3F1YvalkpERGQMQx36BGEVFc69aTJPVom",
+	"zvpiFdULub2w8daUTTdODyVE+BwfWwglTyiDtYrPNmDx+oqbrHkBWuIP6MsXDqwc2FgC5R3SFKB3bIE4",
+	"k7xfBJ7mvjHs8X47gPryRQ00ChRPJ6F63Mz3QKA6eUG//uP/cQphGjeVKebiTuoWrnsijHlIUk8ps8Vq",
+	"fCZrpZ7qol7V5Yt5LErbFJ5EmAbNT41eUvzUA4WcLMOxLs9yZTJmrjpFtK0kQprK9hjF9Jb4/Kab8m0q",
+	"lNkkrFQSVdYVQylgCOksD40yMxlyTYFmD4hz4UwzEuELbYXERkXOQM4r3gUhJDVVc0wS1Ro3UWPGx6Ed",
+	"cW2yh18MKL5Vv7fMPam6ldrldj558uZjpMQkZjkeDawg8vYlJU0nJA1NZdbc4Gsdt2viX/6F8/vahEJq",
+	"Cv9o2TnfL3ApuMGuPc+SMxis4dBx0CDoQGnflpHPgaEhW6ThFOUUmlzw+rn2U0Tpqp9mzEgcjbnsa01m",
+	"JVuS9i76zdrejHAFjTXWdY8TuhYub/areyQIRfy07pHgUh5tAa5WQlotRZdncaSkhTxPt6l8wn0iN1tW",
+	"RCjJJrqER1GUQOiQfH9JuTudMabzJls6+L0FFDbgn6NJbacQjRnEKzsSbG6S8vnCzE9+7s1TtOSpfzAd",
+	"9PjD8O0xiniYLcsJptukgRSLaIBJym9xfMZjGq48URpxzO8mJJ7ZF73kyzTEyQtdmMg0N5xziVcKL1J+",
+	"C/XU5IIsBYlvm8rzmlfTcx6TrbAhr348Xlebs2jRpqQ8kZfRTAAMENSh68F2rzp/3rP1OaOrTq9sqFPc",
+	"VRfxXFx1yi7BP+8tvLGFeVuX0q4sbdb3pGOj2EBCjon0u6SrOy9Fvt0jlM1ZmwvG6mlsxqMxS7LNtsUH",
+	"YdqSQFDu3YKbUvUmmLgFxuUZeLq45T4SJMHmIz5DUaaWFOS9BOzmtY8gIiGNSlWq12Fthaepx2rJwq5f",
+	"lFaZrwtHS8p6Jak41z7UT+p4Iiq9HHpd8FzQ0eYJ87NMM3K/C7OPMGI6LFqJ+BhljMoATcU0QNOl+p/F",
+	"VNG3aTRF3b2XaMGzVPSCUtlbc6u+3lkW10unRO5Gu+rXAh5/3lscoC+WSHL0YifqDdAoXHClQeDwpsRR",
+	"qtfP0YZf7G28jc3NpJxmTBBgB61CAOMMsh4gskzkCunujvYp4rOZ9xTvf819R9h8jb1XNYuohMxtP1vS",
+	"VUAhUdxfrNAfDYd1LFxk2lMWJ3F4PhpejHy0EENpLa/2aYqQZQJM3zMotNfVLQ0DU4FT/bWmZLxp5rVd",
+	"2iGApW+iIUJkxkBdU/OThCkxVRdqYAWA+St42OoLeWxFvbhDBWS6N1nbcHadht+gpdNkGEV+5e7QNuNB",
+	"WL8yWMuxvDHxRYM9m6HRc7ZX1PCyp/igsmDVQf2D6eDd9exD47GiRyEUpj5AR6OT8ejI1KeWpmb7DErP",
+	"dVM6X+iGiE4zj1L+9eTy8HA0mRgd9PJ8BJqnGrEhblBjwvqqSXg2054w+/rauPnN+UbtxmuqanG4wIwV",
+	"Jd6cqpY5b0ooZBOY0sBKrxSSLD99sYoU+0F7YdrMefZQL2cjSDqce6mkuTfQkwPPDZ30DjBaYuoRZEZ9",
+	"9dytENs4gm8bl7YZCIbT7DrFATXE3fIwW5TgL0hYYAn9Rp0+ZyZnXiOUYiiJMUw6jMWjLOnnJaF4rW5a",
+	"cDFfyLd3MWqJRmwZbKjvroeY0J88wwDr1ZkAxqDWYAPbbSx7ui7JDIL3KZs7kGpRSFXtTawbVq1129qp",
+	"5kwMPB2Y2G2UJm/Ej4nEPh0YfgPTGhWShsLqjC7VBxlLwZryqI4z16thLo9ssMw48PIxT1MD93plOIOX",
+	"xV+vRi6Tf6wZSV5FxztrhGm8amL6ZhSFjBFerbGjhxtLQbfENpBX63ZivELdy4vDXo1KbyRB5qWwsexu",
+	"TcFn0ZF3EaOiyFWBMe1Yhi4SOMpp0HooGR3OCBH6282Q02vykCV4rusvly21f1ZU+cWO+t+vd6Km5i2p",
+	"9IMDqi3dFyCSJ4rNeIDxlgtpq50qDiUCXfDbPIKu9p8CEdfwV2CQBJjs9ozVK0dXcNYMsA3WAqFsjWAm",
+	"dqA4tS2otsGz8pRe4rw5HZl5gm2N3puHKjcG+8Zkc+d627jaBDEJXdDJZj7XTSyl0bxaKATFUp2nd0sj",
+	"4tdqvFZsmh//PYOBqTiyHm7fxmFZululLlfvhgsIxDhraLWypOycAMRFc8pCat4AblBxaayXSZZZLKlx",
+	"lPhcMWZcCKhLUoIjhMOUC2HtIw1GXBj2r9xXimTNmCWE+4mzJhOxP6LniIokxqt1+XxFj3KPJ5LfESE1",
+	"SoKlx8FLUkVLhwrHeFMuP4Rpl9X8r78efP0/tip7WVws732+ExDXPQyBLD28D5bpy4kZGn4/QVgPez//",
+	"mxswU45Vbx8k83ThLREEftiSIGqXPvZw5HmrEobvwEnpmU50yu5eP6JzKpEN9dKz9wZomEnez6NeIczJ",
+	"Qihv/0J1tyZD0rQoXMk2+nl376N/c429ymzbL7sJgLfCVs1CgNI7Fg9PsA3aXQRFL7AvdK263b1Fr6Hb",
+	"2e6iaHG2/I1anL34stLfbHehTsH0vOKZzCPGr3mmRoF+XS93dhQW2kxkcN42NS3bfZKWZaV136NfGURn",
+	"XyaFAL8xRlu/jK5XUOctJ/e6Mz4cRbgg4Y1uhAPDOwlk2rQtvBFaMGXP35iT3JK4HCu2xEzrnxVard4s",
+	"aArPFAuBypwwRkNomB6sFBymuA8Ehxl13jJ/9VxHeqnpvVYsuPXnDVnAF86vdp2KQDgp0Tm0bAyfu2pT",
+	"UjVPFIZF35NarOcxLgVv4iw5HXgYX9FxdtAfP10BOEp9yT/zls+85TNv+cPxlgcRQjdd8bcnbz5XcBO9",
+	"Qt3JxQQNhciW5JzHxJf4Ciypyc+p+dUNWTW573AzySjTg+ZO4LhJWbZhh85+TE/R1mai9QUw/AoYj8kw",
+	"Zf7wiNqC7kiqaLvIdIiHX/sCv+zQAtpXNVq9YKWDpuZEgghBObvgN8RXHl7/iqT6uUVlPOfY6yusTFY6",
+	"KC+C/pSl5Ml0u1ob/4ezYVZv9POEHLY1E8q5huI+RbNXF+FwangVesPz93NZbLfUq7kLuU1Xneiqo1Ni",
+	"8Er0dAn3MkeJtFlLR3xiYXjLly8dhmKYTPcNL/MUiDijQqdE4FAiCQndkK8GEEBQGaVcjuLxeMQn0xps",
+	"NX1s/Y41zcDKym9SniXeiOHi56roBCieC9tzGKGEj1/7ugi7d8JHgSel371zukOg8ZFLWLMMTDuPoVSY",
+	"7cEznWLq1PZY2JhgU3Du4ewSqFFLhglLWyvia1LZQHZPh5lcoL3BjqXeQH/htumh7bGjt6CmpQ0lWSnx",
+	"M1EbA5PHBOhOinLVzE+JOF3HTvUCzZtPy0nbXQiN7n6WtwWCN8kYkjDsh+0F/NL4nYKTP2AKcCH3iBZ0",
+	"7RXBKTCSNry3xFrhzHy4DEz1UDPDJ6sl3DpBIcwXAqngDfKOTYttEgo5i1e6zL19U+E3dP0cvkVK/noG",
+	"TfeFtAHPBnqiKTvonuXTdOE0XUbN67wkMksufX2jjim70RCB0g46BJNBrckZZVRovg3fG18ZTY0NKORM",
+	"KEmyO/x+sq8LneikWwXVv2c0vOlrQmhvvAVKLzAVFxjRfb5JVIk6ylLavlhbsIGOblEjubBugYzgYEmp",
+	"LHIFl5sym2y/UlMFrMXYNYp9J/yYZwImvTT+QWpMM8JfeNB8HYqDWeDvGbFNK1xn5AHoldgEevYGnXuX",
+	"/KugnZA4vNlOGxqen1QRtNRDCmHQOkXjqJvjAUvjSrJUQ1spQTSoSE0Xdt09i/VlxtKOnR8S6kK1ndL8",
+	"WOb/vkzj3uYLCN7Z8MbP3evH0IRk8KMfaBP4DnSaguzArhSWc9EELfVZ0y30Lq1If/Sw2Rwm/ktQGdC+",
+	"HyiAYoYyNs+IEJALakrYbKRrNW6pCXodV0ESa7z8W0hf2tYe5VIYyvFjRiJTCKAQJv/ppCIfzB9ZeFAi",
+	"DNSPXVsg29J+BMnI928yHREc+ZuRFFPZXAqX3T8TKMGphMwOgbJEVxpxdijV5zOFb732MraSQ+rlnQ7P",
+	"mlE3Sbk6h7G/GjJ0amxAAPOljuxp/roIR/UQW+gPaCw+DaFOE9NE0HLQEougy4SkgrNGeq6OOeY4Gpvr",
+	"dsa5L+/KvFXcyoTzuFCnG2ItfMjsePc8dlD4dTsPXNv09zx7nac6BXdtQvzanIdCwnKyzZz0h2aEeCox",
+	"WrdVbHehzcvtL826RuuFjc8vNtaT+M8vT070v74fji/GJ2/evz49f394Obk4fQsZL4enJyejw4tyPv/h",
+	"8ORwdHzclMYvSdIg59rFPBMI3lLKAk8jkhr1oOCSigy95pC6F4A5Ko16ASI4XGgeBMWgbBmAViHqNXGc",
+	"JBuzl13EC1xdYk0/eN883kB8BYF7y/zACNaiGAy/nl+0v755KB+MGtEIKpbd6aLrRcRty4Y5CibNIWFt",
+	"7g8s42nujhp602WB/KLRUftb4a9CsxaL8vC/ivTmdmjZpudKvTB3nujuVAJv01a+8ZSbM8m2IL/4TgRo",
+	"HiZQPFKR2gPIyr0mJqdTx2nMqQKPEj9NzGPuzTXXqZnoq62S1G/qIjdq8hslpt8AcxIknn3DhSTRAZoW",
+	"0061JWBOmOxfY+Gsw0UdcgNV628gVhD+XQzXCTrFcBuq2a9B5PUUD5ZkVJ78s7fFJV/fm/y+7VcqTcE9",
+	"bcDdidZgPyR8nevmhw0upaG2y+hcFTgP2y0R+11n8I5bk7+xFxeUezB9Tm0sAHx9gEKcppQIhBFnGjKl",
+	"WRu9krn60HArKsrFdoKQ9nM5q3C6d3GU8Dgu5aZF6eo8Y73BNoTSPQujHRtfnCs+DN+MTi6ajcwjbQFe",
+	"S9/r0LQx+Hn/gy1N+mucKkEFKbbByFc88ni41dNGnNx3kx1Na6kiBdL4KQNdO3f67VfCTO3O6raBKDpA",
+	"UDZLMbr5SuT0EfVnuuFyEbrSgmDUNmnd2x+D9d/7F5vDFUJTNs2xZZmKNFxQSUKZG0LyinbLCEJlKszF",
+	"ed8ps299ou7P5YbgMFytBHCuGJjJcLr88mVDXfI1ZoNwfeDcAE2ILAouXp4fQ5kipZLjJZQlpHPGFTOk",
+	"szwMR92Xax75HWf67tcXop/n7cVFQfMKhLONSpUuS3WBPnfBSizEVBpPuPm4EGn9yQNeUaS8tNor0Ibd",
+	"RCqVK1VSadvUhKVKles6OzqSQX1u50coeEwkVDBcYklDaCN/vTKWyPSWpOtOxL35jafjTHcIbvjtqibU",
+	"Pjf1c53nRU0FW1AXdVMCy9ehgLMMbkgmiL+8QpPZPS05wrVeU3KEu6hCBYp5CP0DK4Fmuoo0F4Jex21t",
+	"GS5hKay8Hua/Ttqt0pOtL/g9Gbu5IMT9etP98Irq3xCcymuC5TYKQiGIbv9VIZi14Cy20GJZxqhrWjVp",
+	"omKJOBpP3D8vTt++mlycnrj62LvtJIBCSM1PYpMYcMks3IqqeR50O2W+fGH11KGud1hxmeW1kJwpVcO9",
+	"Jtr6oW7LDUmkn4Cad4+KlneN79wLQ7cMSbFgMoV3HN5eNbsSkEfvFtT4vQqZVXERYbwleQWfOZbeTn8h",
+	"jbZDXvPJq5UXGMQVUdveBl1rLXqd8qVPsuVwyLo6lhIobJUpsoSiNkYArCRj8jsGRZu36xi45mYNz87O",
+	"T7+Di3I++g97gUZ/ORufN12aptM9xCwkcRPur8e2jYpMgQfXRMkSIUzWZGbaSh/OrRlWMV5r9NtsoznU",
+	"1ZHPYsy2rV9oPu0n6lvEeEQE6hY2Aggd8QQxqxdzf1qLHbsrPMm/rRml8l9abvbEXcYWQvsShwvKyMUq",
+	"2VRMcE3j0cLqtA4A+RKBVDWY4UrrWbf3cozdFuf8Db+rRAtkcqGGCrWUzQtxaYCm0YrhJQ2nEPMiEEY5",
+	"T6pYirvaVQGu016AprdKXbGfCQkCqMKm/kKjkxP3F6AplPoIp7kxQy3hhqzAKD+NsMTTgfmvjr+Bmlt6",
+	"UMpQGBOsy83pX0hRA85DoLHED6jXCqE4IWcSUyacXajl9nUuR4JpKgbo3Jyurr4DG3R37TElGmBXYyLL",
+	"OBB07lIqiWblpk6fv8ov1Eu34m+x0CWRCx7to6uOXpSJUM77SRex8CJAVx2zKPNWpY1nymNijI4OGukw",
+	"XbeosG7hpUfqBB1AjpY1hNdcAnUW9yF13/P0RumzPDK+fnFgg4AiaGOYaLPUm29HoFwlNOZyDenzlW1w",
+	"x9Y5/PX+D44S2MptlFMQW3O3fTNkZ63rAArFB4uSxGttnKZyr/aBTbW6/r8UQk43JgmsKaNcrSwG4eDX",
+	"ZMVZVLK5PRNIrJjEH0zZRR3JHPPwxpRhhbV1/55xiYMytdHROviGsC2FmRamASUvmDalpYU5dY67uk2D",
+	"MQ9BMt4mp3A7dSZvFOdxLawb4azyeoE6orniqq9ahymRCztWer57Em5JTL/esMZXqx20zmi5z1pPlmYs",
+	"yP23W3hhNeRi3OCBNUWtdQs1LESTNvNYtandidbc0m+osG2QtpFzGfkApdgawunVvAgLqAZ2kUfSQ8YO",
+	"+SDhsS1lamouQov8ZGOgRPvKbVWhuL1PfC1V+za7NjkkvppDTJIPcn005E0+ADLvr0sBWOtMIMtrEkVl",
+	"+Wfr1Lqb0obq18VZb14ivPvD8O1xi7J/ztitQHo/W/kfP3c7LAvgbTQf54sH50dX0NIBiU2LNlnRey8/",
+	"Z0X/7rKi15r/XMxy0GTNbTwmM8lvvVW6nE7eSliPoS52CEyTcYlSsuS3HiuWbvLhIWMQZFN8f03MENHa",
+	"gNsmB7FZWkxmMihiqXLtAkoZpE7qlKm+a5z38EWvnAfEiFSyAbpNwv4O3r3eC19EnYbAsIbC3nyZECas",
+	"X5kkWo4rAouKySxA+2bWjcQVZnXAUu+mUjvbt1jhDcMsJN9TFvG7LSltM5nxJbG+dJNY16SrPjBRNROb",
+	"8lRfNtzatrmpEI91Qb11wDCNV6ajr1qm2u833+y/fXvVUTLk5cVheSk7L/Z3dmqr2X0HK/pl78ed/ot3",
+	"vf0fd/pf6Ed/aoEGdnFrDr6QghpK5wqpiHeaMQaNyXIjpQnjy1XLxmC9rePwNplOm39vo4ZU9+3qImDN",
+	"frVqqMvIU2TLwsNdNcF4ZSP+5vi+bQP3Ht2+WwZXG3tvdXxvOGEGFn3OPE0LnODkbYJyteV+eLw5/LCl",
+	"ab++IYsxG/siFC7DdePmSl5NA6iUjWwMKCwIQuhayjut4ivXHOFZSmYxnS8k2Dq2aHOnmLHuDUYUTwd9",
+	"JZOKNFOJIro+CNaC1dgq+iJLdO+9TlA8uyF3Cs78jkEXuj40YoFXGI9IH8xbfTBulR8J+lP1kVEpIP8s",
+	"pmze18dYPLdMPw8H6OtopKYi+d5KmgoBtRFIsxc9SQmzh1CK//vh+YlB2NYRsmbSgiKuPdSmtnlnebZB",
+	"w5UMoOhYESlSilP3uhyxY6RpE1JV8YQ+OGBga5ai5L1XZEFZtM4NC2VQtdgF/RWs183YgJ6JZoEWkVuS",
+	"riTUSqc2tzDa1zH7FbFTbpL5QI26W6y0OGTP64YYkxRNCxFJaUwcAWEyU+v1wIvLbQ1TuVjvMUz95lzZ",
+	"9HnUPrT2fR6TBRY+lT9LU+gkqX42vaONYKOO45nIHUsgqBp5O0AlUhygguCI3we7d6yaW5kkDZG4R2JI",
+	"gwxRHJhdUgvqtaYVUNFfdpY6lrI8l6qpp2yDYglBhTxFU7WkfZ2GNd3YkHTLKB9ZESmcppZ56uOWDS5b",
+	"APGYCk9IQo4N90ELH0H4pNbdaqQ97KEFLJokMGkSGNsHFkLajsnNNETBJRpQcZ5KxSRgHwsbioa6Sotb",
+	"JjLIIwINNwDm2tDA6TF1pq3lyQeSra1zhybfjs/OniyL6OzeuY7zMMkzHtdJ+uXo2S3cwheagOXhtYrv",
+	"Q26fiUsdoNEHHEoTLKd9jWrf0K8aKBdEJ+jGUOrj1I0AKKfzQPvrPLimd2C/h06CMyotNc1hURH5bja3",
+	"wbkRLigUGm/+aFT7aH6zUUR4c0MqHzmpRRu+neRvVoaQ93FcbkmiJy2bTtdMKvU7pfTh8WR8ai7W+Wh4",
+	"9EMn6FyeHQ3dbtPlxtPtNeYG9XvNNbjA87VtiR23yN4XXwabwl4Oy8RS4rlA3Rhfk1gohvHm8KwXuKEN",
+	"FnXFM/UuiumS6s4dOdlTlOmWppwtQcjoRORWETKCl539jg1OAmKKP7hL/2Kn+UAveMJjPl/d4+Kb030m",
+	"dFhIjFdKme5OlTo6MD9OEhJOPTFwYSXqbsswONM7B2/zfRH6si4sUtfb2xS477cbO2kZ6+r6mWARAhQN",
+	"miNwFq8OTJEigfZ2dopKHVqFbmgJgT9MstRn6Bh9kCk2EYlRBgZj7czgmTxw3U62I5SSc23B7sIP5Cle",
+	"/G//w+/cW+IPl2xNq5ITrvs+YGmDuLLi9U+yxo2HProR2+YvLelrvDQdpSyFGx7v7ey96ATqH52g84pL",
+	"GZMUJH9F3q4zJrPtQnX18t7ckG2Xl8kFT+lPJDrR2l9ZfK75Cn7eDV58vLoa9H5+8bF48Fz/+MuPu3vG",
+	"gP/ix53+3rteEx6Y+CqH6uQiN10qYdobevfm25GmI/COp17d4enk/eHpycVwfDI6P/LP7XH8tKAMdYcR",
+	"cMWYYEFMo0b3gCcXw1fHI+A6by6Ph+fqX8Oz8dF9DrWpY78bNGbtJ9o0h7rXOAXFXaK7FCdJkZpE2C2J",
+	"eULA55ynKxlDS2+Ajkzrf0V3bJJYPyUJT6VNaxK2VJoiQuSWMG1VAsmNRAcI554Cs5qCaO2ZsDZHuW4O",
+	"a2uwszQFtVnDrZmUCrui7aLRtjABrYtpt/m4eY9+sywLmu7ezl7vAJWzdXPIG4AbwDVo7K6B+x5Kb8k+",
+	"vjbHYKsM9CwBq7bt9tPi20vni2KAcwDBdkOYbz5lhFmBq45RaJuws8syvKoNeSMogaAj9Wz7Um1+13ZT",
+	"LfAgnV6gjaJc/YsynuYhkwlJ0YInB25sLtRdNrDWqaQmwsWYiBc8MWGAMcG3ECyyREsOCX7QqyklZhqB",
+	"rsHqjLpOar3r7TAhjL3ACSafE4nwgmBoIEg9YcCzlC/XpcLdywJogN0Ulyh584yemAPR4lwLNPaUWwkX",
+	"mM2JCNAddL4SKKIizRJprOML2wyemiLUHlKpRyhZPn6sR9Tuo93Bix3063/+l/rHrlp3e4poFlWLOdz4",
+	"IRGSLrEk0VvKMunv1Vm9TmY/5Vk9Q22GvN8qdo1luPA1bj3XHjRo6oZDAtF95uUALTjjWvwsy7BwTFbE",
+	"dsh0UytSXx6E2ectaQ7StYvSxbRuaSgFspXExDMtw/vF/zZHEGy8azfGp2Slm5JprW+ISNkz6X1otlFx",
+	"a4Y4rn1c9mK6Hk9wOnUCJeNyJpx5lPLcz93YeEn7M5C7i2eGVvet5cmr6EOwM6jy67sKQ1Vw/5EVVFbp",
+	"vXipSz1MS1DT5WVKjxTJFQHCUdTnTATaGqAQzAp3ucXMX3ijNe3SWzTHmm+ljKolxGx5/ypmru2sBcMl",
+	"/okzNPp24lgGb5NwrGnhbRIejo/OUciXBEk+153lu9dqg/0Vz9I+v2Pou7PDnoI1VJWVCMfxARLZNSNS",
+	"lxfWA25VLTdv9VMvm+tomHsvXn7x5Z+/+npnd2+bbj4l5bCobJGrh57sF636aNR2jWb3VCkfIeTWAHid",
+	"WawVjx7diAkMtTEvsFYdFA7YiEfQ9UCR6u/ODqG/dLW9JepiqYQaIdEeGv5VmKJzlOVBsbqeQc/08XS3",
+	"sudBe4OaHtO7Qlht0PasrYJBOwP4/+e7X/pC9B5D7Qbc99mBHHhJbnNBKJPce7/K63YjQl+SL2ZwCco7",
+	"UK+o1eH+7N2//alNMXlzFxtojEGS7ewcukJasW6NtP2d/Obi6zAis8rSzVvrVu9xgGbXMeTjJSm9VZyn",
+	"ndMTqrh5t2xU9gb5INOJhVax10Ea6D8mpydWT8+ET3S0GZsebw1eQfVRg7R6lEFjE9+i4AmUAMchgRBj",
+	"aNViLAx/6ZuwmP74CCmp3/iBwCPK58Kfq9UYozVEYqH040W55Oi6AqNN9a6mBn6WHxuHdW7rCNAUmz4D",
+	"+pUiOSbX5bFYsXCRKhlRxKtBmwbsWB93sce1Tr5RmvJ0PRroEqsVJNAP12OBdvZu5yZ+TUkc9XXTRzPA",
+	"AQCnUHz13AJhtMSJDrvSzXigrpHk7mE5zgvXL6Ajozrgu7smCKOjk0l/d3fvBQIPScdnOMsDIYqbntef",
+	"VkLBjGfMG7kOH74PeVS6yq+GR+/PR//7cjS56ASd74bH46Phxfj05H3uYbo8GV5efHN6Pv6r9jydnr8a",
+	"Hx2NTjpB5+T04v3r08sTcEQdX04uRufvCx/V4enJ6+Px4QWMcXZ+ejiaTIavjkfvRycX44sfOkHnbPjD",
+	"8enw6P3F6en74+H5mxG8Ork8Ozs9vxgdvX87OhoP31/8cKZ+eDu6+Ob06L2ac3h8fPo9zHF2PDyB9Rtv",
+	"1+XZm/Ph0ch9pAZ/Ozz5wW5z0gk645OL0fnJ8Pj96Pz89NzsZPz27Hj0dnSiVz8ZnX83Phy9vzwZfjcc",
+	"H4Ox853LF9zNr3Oj2w9e7rz0itmKnLyvEm942v+CfDn78/yrxdebe0RYLLcIUjpvx3CTT+e7hW/C5Gk6",
+	"gqE3h2fIlK/+3AnscyewT90JrNw/+FGaBBeF9/y9gvfRFdQat6lytkkw6vo6B9+jRfBZcx35i/ILFkGL",
+	"ngimn5hzK1E3b4tjnvTQqalMV2us2kcx5zfg/ij306y00US6d8Q++rL/YgfF/I6kIRYExUTqrEvQO0WA",
+	"FqtkQZg40GEsOsUG/Cj6zU79Auf39+eXwd5XH+0l/lNnE7yaqudf1F/K6Y1pgeuCSxfZL/InnSIXhur1",
+	"0DmRKSW3BN1SvI/meQkMNYBAevprgs7OT/9jdHjxfnyE+n0dpfW/rjqQyNgtlfzvXXV8ft4/PU7HN7W7",
+	"tv3eHhE1oHoe5awf0VSXV+xb2CqyGKBM9EOiyFO82/Mgwr/19X8aYbE2Z9KHGk2c8Um6VSuoP2q36s/M",
+	"8Z+FOT4Jmc8vbtuL+ii095506D6LfVjRv9I9X9uFsnJxUZfipfu3DS0YFp0De4/SqHJNCQl/3upD20je",
+	"v2HNPRpQ3rtDjd7cHRabWjt/2iaRjdm6b6hcZNfDdedvjED9mN6SCL2h8pvsuoYKlTSJFqVESmgApuIl",
+	"FxKc6guepVs0PzKF5RsDRsbO787U1yTmbK72UJrKlkDwJP+QdEmhubV4QAW2s2KUnEBWLpRbHDjhgkqe",
+	"Uq8r1fkVdaHA5XOoG+LWHBBIhBw4ED9AOI7zdrAOVJ4JE40AUTLbxfFIP9YoHriBXlSNs+W2pg39DDTC",
+	"HnImCZMjJtOVD2NnNCZK4dHSHE9XSMluK08RNK9AA+M2t1VJsBJZ6jkqcuHGEOdn19CUfeGxCr+hEum9",
+	"osk3Q/939CdfHxj6E4HgkpVUuKD2L6xfZU0+m7/ynt5+ToCMRqjGBHcldO1ZLWPKbjrglVryKItJ6ywL",
+	"AF/QHN6uj/g1jYk5Zj92RSTkUIpIv6Tj89Qi66d8nWIWeo7sFTy3fZ6kLR+cZ7A29JlrWNSRWRAgn3lr",
+	"3Qh+6n+UF1sHiuSewAov407Q+ZvQfcTJB+lVzJ8WPa9jfv0Q5NyElNWusxpZLNCb8cWl8j6SYBjXMElK",
+	"pK/RR33M55R5QWD4nxbXM1PBwS0m10Ox+tgLIfNhQ9xtefDqDbwUwP5PnamaPM14U9snFwaA9Oo6b9MB",
+	"ahPXbYC3EdJasNsYCzlZsXDrjWAh0S1J6YyaIjvm7O/f7DFvvlSNGiwOor4WamFqJIz6PX10eWKeYiZ1",
+	"UWxwKCaJNl+gn6/sDRJXncIm+LG3XupYTUisrSHeA4DQkNq+Q35LUqFFDej6pMmZK8qUsuPiWHdzqpaK",
+	"d9uWigSSGP2MoAr1/HVI7cmP3lOyccXCSZtGZoBS6u0qOuVh6D+cHGpPUJ5SNbmcqD90HhT4d3xbK3WJ",
+	"auzgA1XrYRE6bi+6Z6ueyp0NyrSuTJxK4GlHdp2a+ZWLkkmIJ+IzXVFA55cYClE6Pr1Xj/2p0GnPya1S",
+	"wj1pLdpgx2e2trKOsIAIQ1cnTvUAm6WjqGk/F2lGiohzcz5acqhWE3PQ7Ykp5qaztrtpd5aK8t7PwqjN",
+	"JWIfpWSWErFAXQUDr1lMmNJ40QqMYuDC5jNkYCagTxyMAZmpVArIzkI3xCPJmzc3O3DOSR+4w8qSZxdS",
+	"wqQF2A7ffhTyne/HLcDqzzPRzxUAdPcWuCUsAsKj/u25L76G9M15X+PSRnPiCLarpc5e8fSOb133wyOH",
+	"efRFDfRNi8Ox4lCrT7csgz7rb7sXYe60l6JvRY4G5HDvpoFB4BxW861Ugvu6mtaWEWMd8gEuSEg5whUZ",
+	"fyudCPyXDXUR9RSbyKKzGj899OspF/bTdSv4HSvPeX9X2AQVDSr0RmXZANmAqS163NcpZPFE58HCytnM",
+	"ttzfgnTrzQhouyMIOFMU2b4hK7E1CupquZHTOk6X0Ia/kf6492gGmrIzymNETvhlGq8xwq3Q5fnxxpEq",
+	"p2yH3XjMxTT+MqnOAVbEccyMIc7n1eOMeHf1zcXF2QTB73ZbuQCSpdTfBwgO5lXDoR6Vzs17bLMsjv0e",
+	"xsK26f1wIZexdxvfk+u2y6fNEpkD3dbaq9+w6CBL42Zgrx4ZWj1eY1iwQbANcaP5vFQg82oLRuU2oc1P",
+	"pw2Sgi/hwcTogTRoam5XLj02CI6tb3bhi1lImYj958/nsO9ByJfPcbgkz7W8WGTU3IcWeOFbLlKyHUTf",
+	"cD6PCfQDKVI+pjrm2va4mZqiZN5EYX/yej0IH7R+fqcFthSi/WU1ebIkt/0Gae95R5TNmsLQvlq0xl7g",
+	"W4IYR3nBi4Ymcg/N9SBMSYXfm9yzMfwky9krvoDhEXwmUMJt2PCbwzM0Hr69d7NQhTQ2vVVdxgNoDqrO",
+	"NxM2iQOS88E0wUj8TFgWXYlJGLzYGXzRn9+Qwe7Lly92dnb9ZwdZvme3Lw9plL6Kua4puq7Xl0K8A4TR",
+	"872vbG7J+etDtPv17ldIJDisFqn4895g90tIAdn7aosUkL2vvMiWX5sNCR+2sndTpsc2/m43kmJ8hLpK",
+	"fzNVa5yosEoCyXLVN7/3dS5GOR7nRTke58s18Rb/c22oRb1WQxHKmFdruEf5Bpv/1KKck81uqroScog2",
+	"UNh7Jbw0duxPeCTOMfPlVbjdOXT0D05XKFUvQxyR+nRdXMJ9x7WfD+5f9rdoTK27LTU2pMwbd+dRMpo3",
+	"6p7dTjfuogM3pG+CvZXMcbhCsxhDoNpSl9R0eidBXaOp7fiNbexFooNeA0WhcUINUXt+Q1nUG6BXXC7Q",
+	"kmAt/QtoB33Jbpi6hnYkUOX/ZlrnUrmodWtYtu8BXmyx6Nvduu237pH1rgRxt9f+lvWhvPD2dzzHSRKv",
+	"8nbn1Vq9tJFTDM/GTj9pBeLh2TjnHU6LD5tocpXXyRrAMpIsFmRA+fPb3XIscuNrXjJx4y3M+y1leWha",
+	"Hol9A9UUfCsrwFVeSvHcT6LUqe1vd8bV8J0CxHnmMAy7/jZ628Q/CE/8XfKtHF5que/2eg6QaX2OWYTq",
+	"rcaXeIUElbpup+TmJm/CtPthwuaW9u2bUhcFxTxiVCVt3w9DP7K2ake9HVq5kz4Vik3Mih6radJbdfPI",
+	"3zMc57azZ6Lcuv/p4od1IcDW7QuP9etrIgsP3W7t/JakKY3IATRjLDqz07zP/uDBAaMVmrLdvVefVDtV",
+	"gfsDyombevam34JdVG+ADlMuhC5zj9IstjHJAC0UYqakUvIhgXrKiq8ae26lw39RhYlEUD8HBtxXuvsc",
+	"CA8V3uaW8zBxKpAeoKlT+nSwphgp6pIb8et//he+0/VMf/3P/5qHCVQ1VU9/ylLSO0BTp2TiINf1GhdT",
+	"6rRZ+dqtrggDaEGs1Jj4AA2/nTjlLEzLTScDBdfyVgIAavEUx8kC2xwRBVUbUbm7V2oxZtOBZzQVsjov",
+	"yFliJSRZooTzuJezRM4issQsUiLTjEIhe6NbIKg1suBxpBTk7vQq29l5Ef5wenn+/td//Df8Raa9smjl",
+	"6361BbUoJ6gGtjepsetWvUQlHejJkxHC8j1sofrnZT/baeT14k+oewXqtU7ycrH9GaDbsneQm80rv1pV",
+	"Hb0155x30qhr75VqA/+uUwnynIJSdsGP/X8DS82w/1fc/2nQVw//9HR9Qrf5uijS20S+hznpnlVohyAE",
+	"Td+MLtBznNDnt7vP80Kxz3+2/xxHH5/r78W05/RRbiReZUhnok+wkP3dzT4JaYrktsEx9er6JKT8JMqQ",
+	"Xc9udCLk4wiceqxN6omp76epjK00pOilpjSfFZcyOJvUF5Pu+nAlRg/0mHKmM+L9BRlbBrJRfDmrduyx",
+	"nXe6U3IjpgGazm9qfMvE+d2lnM3X1TePY353ZBsPtTA0q/ctj/coTV3bKqbXUH3spn1hPltd92PQsclB",
+	"bu28tcvUBS7yesimJpitotnd29npgfPRlBsE+cXy+aKZUX39Laq018rvtmxorXPPzGU+QNjk9tmlg6u7",
+	"W1RyxBJh01YPKH+MGYohoAK8GQue9A7A/m8PF2UsVhLutHzm0xr73H0S9tmyiTuUQYDQQQUC3UF8gSWK",
+	"OBFIC+pUSIQjpczrbwboUH2ga/GFC8qgVrAoSuTl1fC2a/5uCI8vk2RbdmbDJ4sK4a0xyHzijdr6djNa",
+	"DQs5CdXlMa8DTSsHh3yZYEm94Vlvvh3to0xAiR0lJdTdTw23n0Wns4nELMJpNNHraggnFeYtu3xEWFTP",
+	"wfO6x8WRpQ0/NzWeKImULjDqay57CYTf71TxLAnEZzOSWoLijJ9joOVz2onguhWMp+FdsDmj6XYLybvS",
+	"L8DI217Zeb2Gf5szygLS79ogp23QU63V1oyepiGEqzD7IkOy6OmanRgcaSbbbVGqokg43TR8WaJ5b5Rq",
+	"ZoXT8UNzU82TAuhU8m7rnFLtxFAUVev7g7aOsg03AM1oLEkKJnoTaXgvjLeIUJ/UnIgIECN32sKbCtma",
+	"ytdJ5+a6zi6i1Y/RWazvOrwtWFO9Bm3V/rtu5c5AQ/czpdFjSeYm8KrlEIf2E/V5ktXhfHt4dqn7ELsX",
+	"9O8ZBj9/mX7s+bBnrkdtuZ43SVbEODn1nV4MliSi2dJfFW7pjTZ7C89brv3lG7quj6cviikkZyT9hme+",
+	"GCjW11YofbngZWh6PDkKdOApePPKDI1n17HD0rRzXOs5XA7daOk6m/qJM1/i7V/VY2sdSO2Vx1IzKF2v",
+	"wQhNOam5Z91ziMBSKJQfyIZrMKwgvSUQH7768v0GH4cPgZ0R3oC6EJ9lacKFgqgSZjJJThNJl/QnoJ0a",
+	"OdwnwzAksVIzeOo+fnN2uWkNbzSKV5vVZDr3sjke12mnfksjivuSiBj35ct2fUiqdv52XYi+fLGxCZFz",
+	"WUyTHug/pPsQIbFiEn/obWwytHbJbcylqDv8doJmWQpR47q1EdIhPbt7DQZlUehy1hwNRuhKjInh0/2E",
+	"8/jpLKz5bu9hIhhCPW+SOkbvAdpBv/6f/1cpgKAxwb/xB/XvwP4D/fp//j+0WxeTINKWhU4bFethtPZy",
+	"h0U7jxTp8aL/vV1Rro7modkOMaoQrmcChVjimM9LZ/mjwxzWVrFfW0DYgG9zmW8D/NKLO+vialuBB64D",
+	"aJaUyfYFkvPvL9R3G0m0iY+1Wyh2XTmVd+turp5qO48qmc3UMA6JPuGTcEEgGz/onEG0bOnRCR99IGHW",
+	"YPi7Iatab7UXG63QUCJsMzWsAE3NFdgdrIVMUZhvi3t+qPsbKKLGGXmk2/5El7NqZzG3NDe0qLuaV7mv",
+	"GV0+X8j2wWsnXObGYEfvqrf6MD+sX1NtLNtcukUriiTGq5NaK9VJjMObzcEAZoEtd3hRKZtNoJpR0BEw",
+	"2Tsvgy0GGauTLsqrPTaowlamu4YFWSNepeJBu/oFOsK6oWFRKS37HonWFjDFNJsOq74tr1GkCLLWkLP1",
+	"7EAqEyRMiVSqhzCJc9VMh5AmlFRv3kaDmKBzRtl8AsMfmnl9mZJDBBiMzAdmQZCTrzOyuxEJqbZBQQE1",
+	"/TpOCUq4EPQ6Jg0eDkBW58rWnVbqhUtB0ofUUtDLgZIe4yPhJJ8uiVIaxTMEl0d4qyaIpUy+4UL6l7eU",
+	"yRkW4o6n0TfUVz3mLRwamry9OEOJedMfA6yGMibeOjlWvyowNGrYd+R6wflNm2M0r6LL8+PiDP3nY169",
+	"TOO1u3NGNCUVbSKNeiwGcIqQTWNDlZ9f7Ozs/PqP/37+6z/+G1+HDbFS212tMUuybWWt8t2pBPorpEDF",
+	"G6gLaGIva6/Er3NqYunwlvkrpcvoJxLmViVKYKhcxS5AOF/Zvnor5bc4tnXiQdxgKMQp5F9JkkIzcoKG",
+	"8KLuxHQO/lB0nUkJGdALLggKYxreCIcCCE2VqDyw15+wMF3lbbd0gzISLjiJ0LU6eHRMZhLxTAbQ3BC+",
+	"UeIbFeiGJLISAri3U1Eqa32Ag85dSiU5ZfFK58t4KImPAlhzKzjKxILf5Yb+kDPBY4K6Tmoajv0ZHO1I",
+	"0mZ8WEujupe//uO/e82kal+dDkTdKtIbEYfuDtBQHxp0b2EoY2aUYgqIyFe/mmHhRHkm1esac0iKUh6T",
+	"QIfGzTJhCmtUux7vNFDMbVi/oo367pYoTtMpUhbyJWXzvkvHKhegNWpuyiCto9oWZKkdQWqUBtywxAOL",
+	"pjM6t+HZjJBIl0MhLI9hsN8aWvXrf/6XQ8ECpMGknhaA7vn74v3mEmCOE2tkuk2nUeDW9sfgBhw+E0iR",
+	"C2DjKYnxSldaXhBU4gmoy+WCpHfUJNHpaNhnIijqJ5gA2QWGTpOmfoqVDByZagPmHqA4J6q6aDB8lQ9k",
+	"04UUqdML7i64kAEynVEjIAS6rKRDh+tNJNsRs4WRkKpGBk8Ov15gXYjxUXXr817iD1pX/fKLL158EWxQ",
+	"csGoeXE8cdWjXIwPOhx8qBmjQkKfIcaZ33CSNQtcFcUAtm+Wu0klmGTXJT3Se/O2UaIb72BVxnhsdUry",
+	"hIZeafShipYeOSig0V7jcsF7H4nwMQ+g2WYTdHRws/nZoHs7aBeGBRNAMphhGreoT12D6iZYXtgpKyBy",
+	"vUjVxWwUdXya6SNtbdN+LpnQ2HFN2hYxaOSLZX7hsGyIVbe1xZkze84kJEdZsRItuo11rXHb+CMK3FeM",
+	"Wo3juAiasfzHHmozUMsrhcd5PX93efoXz+IeAP1T2+5raLqAedxYWGIdurK3s2e7bc2g8ZbbEHyBJUoz",
+	"Zrzrdzy9mcX8btvu51u0IB8f2S7kB4iCtaOb4FQiPtOFmE219jhfS1Oh8qJd04a+os7avLB0C4TWL+X2",
+	"xF3HDRTyb0ajhoiBa5IeWg9tO7txnfF7O3QX7QQq0pZwyDjEa/qDbXi80Urtgu2cx8Qaq5ta2uUBRaBf",
+	"w0sNa8x7mLgRO2fnp9+NJ+PTE10vcnh4Mf5u1Ak6ecuzooKkN2qNypg8CU91i77kHbsKrNmEcYfw5v3I",
+	"pr9qjttYxIWsqRBVhMHv9r/YKSU76WDfo5MJvNor0lw0Ux04/V8a86hMV6Cg1hXIOsGfMDMxP+QK/VGP",
+	"FURwtTWjcS0g+DAn/SWgdS3P6XnMKfesCuCe/1tiWxtVvJW2i8JmJeFvnLLtKFQjNclL926kXg8hEUoB",
+	"aDVNBaDmO7tMs4h2EB5G0f0uWXM146J7SwljKJSfmVG301SALi/HR6ZIea9kHdkA31o7eP/dVq8rvoqF",
+	"oPNy6sYpI4jP9tEtJXckDRCJqORpgHC01MWxLInVL6gH8AZ0M19S1qjD+cByCc/ztBJB0keBR61VuHP+",
+	"+WLaIYKNAC6fsrEDttZOPFfYoxkmpk+spzsGnpOJKa/oic3iEse+nypwsKs2MznD2jHaweQcCvH+oe7H",
+	"7wMBW2JeTvzqziPmucdduHcO8BBUuevd97KeGRmx2mN3vfY4I1hmqS8EoyjaGYMh3GSCqSdnKYXquzpB",
+	"WucC5QYzkAMgDFX0KuFTNmdD7cP4WATYkApFSqyPrKrevWr07iwlXl6oQ/o23XcFwmP9psM/i9Ffe0dv",
+	"FBV9CONMUYP4/864xDYTIcbswDSfgQI9Qh2B+tDnxV7iD8OEfktWwk9q4PckzmHc9NKhPaCmF94WFNRD",
+	"teq71YjiRs5uh57Ur4nmCNKKjJtVjCVZ+nCofs4miHcrrUCv5F0zEI5Mz3OvOcjGTm6xHTeevsaSYsy2",
+	"HhAIyKY4Ij1y4K57zZ4B5PU9Z2lKWFgxgV1OjrYPiy9Lw41h7Rmjsjzb7eHZZX/Bs7TTtkMPTLdmr376",
+	"u9VetyHW7Wnkgs4XMZ0vZJNxtOGSLTmTi3h1tgWcGw9rRXC6zVDb0VQnJ6uiX62zCVd5h07TakTA4sXh",
+	"Ev/EGfqeXCPT7060yL7a5j6W831a5UOsh866JLBv+F2pzg1Uw7XflBKqqllggZsk5pNJiu6Sawrybz4Z",
+	"t/5DnbWbNrVevKsf3uUEjbCQqHsyQN/RdE4Zxb0HMvVzo8Ztx9vaRIk2KdeVPjkeGWvfdKvO/wYH4TbS",
+	"VVtDxyTHgaJg61ZtTxQS9Re69M+DO+42F5Fu0brEbYliehg0Ni9ZWzhkXWMRH7zWtdzJjEhYApOe7Zko",
+	"LdkE5NzaSrPeJl4+ferQNkmHHls8dUqpekF5nYU3RPrPQXcJApc60u8N1tQEuudZtmnnVTtMXd6pCNlr",
+	"Z0YrhrHydd0Smxu5TSRB8Q2U+UddHYIgF4SmCJIDRG+7lpI3ZOXt45m7AODQ1Wze7s2C4NiW7+zCklKu",
+	"zunA9iWmuuaB+n6JJUlpUwSXDqSttOK9Z2zpCIcLD8j0FEX/UypNB7OXJUO2Lhqmw3v5DO3uKcRd8pT4",
+	"O3gl987c1jnbOoN7m8Rnt+Rdg3OLp+0JEpyjBpY1YltHrzf+tE0frdodATibNIv7ttQqk0KzybaUUNyv",
+	"Qv7EJY66zb+tyLkVJRzan4rqf42k0THAbi5MtY5kvsp/s7OKGhGtOHZazLhtf3q3suQ2HqQnrBv3KFTG",
+	"wS0ou48pc482r2RWJtp9INMowTQVJUv7pBJidmDiy1Iis5TlPdTcJe5Wcd8XrjXjaUiKxK71ZYdeFy9D",
+	"MU0YTuiSNUqk0tygJBvMkJrI33WokTRa1ap8G4ribx4PhK4iGSaPR0fLXehDt5Bo+/tQ7whuSEDpagYV",
+	"4uViYKkcnFnreqp2//YUZ6ZKWn+JGZ6TCN1iRuO4VF2AM/TdWxFYx6smGYZYdCcvnr85nPQeIAV2h99P",
+	"8j+UnJGicpH9HlL01pae+e6t2FpU1HQPLXgc2WEsEYLdDFoQhe37SLRpT2BbE0huSrQjyiR3/MSDzj0x",
+	"zIcxlwLqMEIrrLquDLkGp34HzEXNRah5XlEfpqHR6n3CGds7q7cKjhELmrQ3jjiwept/vs6sW7fLUCgE",
+	"YaLkN/VAEpk+Ji/ooT+7DriBS9E9HR8dQhuZqV96fpQ4FAt2F3wb0MoBVQ3Bct+eL1DgpAmK9w8NWOfm",
+	"3bCNyR2V4eI0nT/Qi7kNp9Af+Rb2V87I49m28FbWb81/vOfmQ5n89fo+oIVGmKVUribq3PQuhtGSsmHm",
+	"6xk3PBuDnshnEGXoUh/t0uwWjkyqPlgQrJmm3k3nL/2hkCnvD8/G/W8h593eXfBhqe1pb5Z//lKLabMY",
+	"rcfekNUzUV6RCHmiBKNbkq5cheC+C3tFcEpSu7Br+Ou1vcf/8f1Fp9b6VVGErvpgB+VN9kzHrh7SA2g6",
+	"oq08mdD6HNwhwB14pVjLQsqk8/EjNM+dcR9dosIt2mp1RdgagprbqF/uP6VL69nfdXnWK3bFRgC1PLQS",
+	"moxkyyVOV1M7gw6qsiF+efyn2Wl5TLWcK1b0K8MsAt1e4nlRzdX8+Exo73KABNfFg2DFOJRI/S8RkMhh",
+	"GiC6g8aUEXQNjWzJAE0yaPM3y2ITHCvyHk2E3ZKYJwRNf46wxAGiUWAz/oIrpqP8Pk4PEElTbr6b/hwR",
+	"iWksAv3U/Od9CKUS9CeBXuB7Gn2cDlAewwv2lSt2ndFYohWRNlj3i51dLcFNi6H20cnpxfvx27Pj0dvR",
+	"ycXoaArHMbQI/Ewg0wASpwQim/Ny8ZRBduDLnZ0ATc1ip+pi6CrzppJ8glO8JEqbu2Ld6d8zkq4G4Fye",
+	"Bmiqb8VgHJFlwiVh4UpdhmkvQPCi83Hl0G3lzCsm8Q1BdmBdlrgoRzzdR5luMdMLdKc62zJjrlQz6dbM",
+	"72blZjSS815wxTCLtP3Hiou2PrLQCT0bau8Hih6wPK3oipm3bIddk7SXt9ID6CsGJvYNJSk2DYKqMC16",
+	"sJCeSA+F4yGOY6VbQ2M5yq7Y9EMfKiD31SvTABEGCiCckq69GkUxuVMHfE1mXJ0zW6EFZpEaB4K5u9gO",
+	"e01ifnfFqERzIgV6ufOiqEgLaJVje28fTXVUyRSpzYoDNNXBJVOEY2HFXRGY4rQCgK3gF5JYFE3foJq+",
+	"E1JwgKZA/M0oWm0RljyDgQ6yu0RwxYzcEpRtKyKA3FqTxWYOMk/FTXhMw5V5mEVUopjPoXL/FdPGdjFA",
+	"U5zJhZL0QyVkTZFCQwFwE3TOSNSnzEDMYIACtJO+6R7dFVOXtBsbhQCAAA0g2Lz0ngiAhooAzlrBTRAw",
+	"EkHL3EBNYfLfgPopYPQO0DTJrmMa2iUyXtLVu8W2FRRL6QzQcFlNqr3OwRUzpYoAxnmGA7Q04AkNRQ9y",
+	"WjWe4ND2C3d6vpYQls8Uul4xy+S7PAX8NRnP7ru9A4QZHGpjbDfQp5c7LzX5Kg6HcravAD6tcNyp0jI1",
+	"D1TMZmh6LJoPNO+dam55xUDYPqixjauOZravHNZ61ekpdbl6dyEvwli+9YEo2mLqGpfZnpGQpjraSYHU",
+	"sG7b9gdA6wsuvmL5Ll3JpT8+mpqeFl2tXas/DgAli6A2vbY81VidjrhiL3de9AJEYlG8+sx7RGqd6hTz",
+	"xUG/+LsqpiuM2Edrl6nvgD5tChRGjW03D6nx6pVrLhdXzMXlBRbw1PY62UeEapxhBFGmbYkw4m7eiGNl",
+	"i7fHnM1zHg/RZQCWLmz95c5uzx6/Xgak6cNesbACYWAz7iuCIVAOdWXhehSmPz9Lg3vq5HOjrpo9MKY/",
+	"OmfgU7pinaAT05AwQYrQ/Y7SS1JKJE4hd03pnXmz1FIVfCe8vVMXnTpOGd7O7mBnsGOSchhOaGe/82Kw",
+	"M3hhuiaDDG8bMuCE9m+M72pOvF32ZZZCh/nYYFGgWKU2/+puNLf8hkQOOb9jRduaEtXVJ4TDlAs9YIlY",
+	"5r0fBNK3FJeIAjSSc7OMOsdUSBvaprZmRY/GTnPFK89L5EOTg1Njv+l8fKeUIpFwJrTCs7ezo2spMklM",
+	"1bGCvT3/m9CGSS0omHr2LfrdjQzbhS53lfAAEw/WyuoxzBWQmo++os69A9WgbqowRCI/wcIlCRQid0p+",
+	"DDovNSh868lB9vwVzkPt4ZPdzZ9csqJprv7oxeaPXvP0mkYRAeX55d7Xm7+44PwtZrYLI5j8vmizozGT",
+	"JGU4HimBSX/VYlMnXI6VKr8kTOptfdFmWyZw6JIV5gJXEwfEcnXNH98pDHLV4h/fKRw2+pi5KcXxznJG",
+	"2rFV5H9UmjtcpHdBx5U+FTq5V1h36vSV0NZ5TIpzW/nA5hqWmM6FUT3VC3c0jiG7SOhaHO5MLvHOm9nX",
+	"Cd/WREMv09yZx6casN5XPFptRTA2X+9ylpjnHiuYfktWRScys5aOa/Ex7qQKcdv9bYhb201H25CyHLWw",
+	"QMaOfYCmasrBjZIhFxxURZeyBaZkDci+IPdSYTTw3zvJ23nZigi95hkzU7SgkYeczWKqzZgvd1us6Qyv",
+	"Yo6jC86PcTon+rsv2gAg7wrxlkQU24DGz5S8mZIbKruGxLai6SZ5RC2mKgk+XxKJ7R1dLxLO5ymZq+Vo",
+	"JR11awKiEQ57eRs9CNpJSUiYtNoHvaWyKPuidRtT0sUm7Vd4yJYk/w0xYuJbu7N/TmlxM0HNAdCSog6r",
+	"J6wFfji9/OSMgbciRH6WFv+wNOYNyYVFtCyuzNaSoo+4gE5vwljWEhdw+EOChKwUC8jNTzVqw1OH4IB9",
+	"INfv4Z0VtKoSEi8TbaQUgocUNNMHEZjvzKaeQqoMfm4Q9CRHOTAbfVZ2ZY7bqiwNBg4hqvoK/0CEzewT",
+	"Oqi0Fxa9ePVPJ/N9pnSNlM5eD3v2D6ZySd9a99sZ1Ir7k7sFvIbiAFEWxpkNhaKp8cUoCCJJc69LQdDy",
+	"3pelwsdNRrR8GWd2+dsSsb+Abq6h9sezoFX3/xBrWsXh4Tvjz8LRb0wyypYx3xG5pKCOHs0a1XrzmDCV",
+	"YKvTmfaSZEYZEe7dzt1lAVzz8m3WBnin5w0SRErK5sbG5/hgm5p9+41jtf0+AjW4n2WMM9KCENRXnLdY",
+	"VqRhu091b16vOuQ5uNKBaMdlfUi3SXPR5TeAvsQBqLk9BBVZRC0OSLu1ZzGWaKpenOYREdKWqUMxuSXx",
+	"AL3icgH1APKCC4M/qvWvTo/b0197Mo4J8Hcv0/0xzHJ7bT5OUh4SAW1ZR9Dh7l+Mo1g/SJ1WbMtSTGGX",
+	"Jgnz+XUW3/R1gAuEmnr5jq7sI9AyiyVNYuKXOSlDGAnK5nHudIGW3/mvmYDIORNHUDAok3p2Q6ESujYP",
+	"FeFmpgk7gK7ObV5l8Y1OBn4iAfQpnDHVhRabWOOcASmDz3LSpGM7IIEATm8zld75I1BpFxYii2Vbqv39",
+	"goaLAhkh2dBkSQc5bnU1FvYgHIZLNFMK7u+dsH92nzwprVUIZzDlUYR4XUGrkeD+bP41jj5qQmtJbyVB",
+	"i6RLrPYSr0yRAGEDFqsrdIisMXZqH6Qht5rOknI4pQ1Yvc4vSZ20NpHVOlWt5fQBgYLeyGBTTLBcFBbF",
+	"HABbGRKDP6r14NMIqeYUjZ86D583j3NU+Zf3Rf/r0LWjRpJ2T4oWtHC2lBqkgb+WkhSZPIHcKln4ZH3k",
+	"zO97/UyFfqdUyHuEn90ff1Cq8YbIxyAZ3tiQcoHIbRwbopBinMSCelxwJTtvo6fiX9ZF8TS+ic8+id+Z",
+	"T6Jyi/y3+B6OiCNds6DshxigS0HQv0fp6jxj/0txUje+IM+D0jeZsrlP41A/uUvbwOR1nSHFs/N5fIJI",
+	"bWorEkACYSET6KV3XAGgWialXqVtS5Kx+X0nMfKTez7u4/Jo5+tw/FGKaNW8HL9n98bvW2Yr4la2s5gd",
+	"pSuUZgx1p86Vnfb2Tbk3OyhKYdQDxLjivHOjbmp2DAR/b2fvdw2gep+jLbidKc+S9xFSu4eGJErZTnhc",
+	"zejiKRIyJXhZM9foSKHPbqTPbqRPZwLwsOnWQoDfdZQLE89/xknyCFZMW6XBE3ckBuiUxStPFvEdIykK",
+	"MfMYbkULS+YmucJlXGAh8BgQYPef2HjwT01n4SD9dLaKM1Sgo9Hx6GJ88gZlTNIYMKicFj7n7LO981/Q",
+	"3nk/YrfRxplSAk5rbcnUBZO1GTMsoaaxT9QTatbZNP+o9Oj3LRjf04r52Xr5x7Ze3o8AbLBYWmnnObnV",
+	"6AYyfqMdcyQkvo6pWChmhL4n1xMOpShN6WB1j2eQaYJjKMxXIiEwhdEiKJsP0GUyT3FEBPrm4uIMSe4M",
+	"qKQn/aZAZ1ksCOoeHvWgkTk1JbBsTcl45Vb31Puoy0oTGMyB1Qhe3IpCHT0iharUI4cIdlLfCEQfmUp9",
+	"kAZehadosPncfCWe1uBTpZq7W0ZLtiR2cEyvU10BsUbidGFDpb2fpVzykMdi3xrKLEJSgTKNaDqRvsAy",
+	"nXFvmuNDERRBWAQ98tF/TE5PkCQfJJqpyVFCUoPAXVP1CopH9fZLR9LVuKpQ1ZwflNzShcpuvhLaFhF4",
+	"ztkk2jiDlZq9wkrDmOpAZrVIY7Y4cBv8hzEXROjpTALP7s7OTl6xqypsWje6uk4JxEbrUj8vdpD4zC7+",
+	"sOxC0zoPrUC31EH/R+chMZ8/LQeJ+fwe/AOKfMGdyFukJ1wjvalrrq4/TudEes33NdZxzOe/F8bxmsdK",
+	"q4QtUlaArYErzOB1P2PQc/v4QqVxR2ZrasWQkSE5FInQ7eJ1hcjIkrNYQ8q3FKmL8RYLWdfju76KiZoy",
+	"Sckt5Zk5Yr0Aki4pw6afgT7cpiXYzzsekK8BwMTqRwqLoOq/5GhOZLGKpvl41NnqdPOZCjxltlek8Rbo",
+	"MX2z5d90nlJZeiK2f8znvxOmr2gOFEct8/0B+t5436b6Uk3bMGI8k6Z4FDQMgWKrn/nsPxGfBRLwtFw2",
+	"JWLFwuashouUzuc66xXR5ZJEFEuC3lB5moBEuWJhHrHmTBCglISchTS2PQXy2BTdIiGvjBoRQVNNXx1n",
+	"dO69TLigkqerOiM9h8n/mPahJ82X0IBZkyShXzDyi+h8/FeyoBuUdQznn83fn3MnnpSwm+v2tA7G5yIh",
+	"YataLzylc6rUFifYxBrpca4y1eh5Jsgsi3W6cxZRU4IZpaSfBwxpor7kkQ5bLkjgpmhlCI75rVSgf2rr",
+	"fhGqtG0whwcvsGiOR/oseP7TRDPbQs6lw390wVMrMpsMPKcJYY2mHSjlYO0yhY3HqEjGSLU2ncKt9uKg",
+	"fZLyuW5RsCA4lgs1qbaaC10JYpjO+eERArqeN8naYOcx3WX/kGTuifRyDZJPoZqbrrOgm9cLngVadW9S",
+	"2sMFZvO6yn7xYFP5Z6L5z6StC3vBH0IooeNEXzfa2CjO3UE6t22/wosuN7YVkBsOdoeptNVqYJYA3S04",
+	"WuKVeQKVoJeawC3ADMzmCOfsIKa3RAzQCZdKspN2jjzAuEnIg7nO9Ib+SRJJNpA3d8fbZKrCF6hb7edl",
+	"A/MVeVpggabFQU8RWSZy9bli/O9NmHL75TgUwW3qIdanlGSeez8hcs2l72oJxjYNCgyX6flvvhoEmuW4",
+	"FGD95Vcz6H6Wf95b9AbotNZ1Tve12YpITJ6CSDyJfc1Z45ip8/lY7vL3R0qLeBiJAuOZbuD/uSrIv3ZR",
+	"dadFpa4CWqkLWqoCOnkQcfTUDMkiKk2wWaOwpJP8oFuZUQlBTJ/RWJLUdhVL8Jyyak1iBa00Sakg0F1M",
+	"F/6E5prQssifN6smahcNdobnBDHt/7aUdR/t9pr8vXhO/L723aBwd++2cXePJVkKUG3UoM7kX+wEaIk/",
+	"7CvtZd06JvSnhrVA53n8wSxmZ2fbpb2GY0HXKxMfpb5A3eHZ+P23ox8CdHh8ObkYnQdoeHZ2PD4cXoxP",
+	"/3/2vsa3ceTI918pGA+whJNlzySbSzwIDo7teH0zs2PYnt28y+5btciW1BDF1rGb1iiT/d8fuqqbbIqk",
+	"Pu1ZyyYQILMWyf6q+lV1ff7QAa6Dbt108TPIm5uFQmTzYHTRbJ3fXp7dX3Yopv6yA59vLvC/by9//PT+",
+	"sm54envbsbFGf24GWPi2+fV60yAAbcQy5pq2BhH/IvoRdh6dMK1O4e3J2z8enbw5evNdx/v3/cnJKf7v",
+	"f5ZvNTpULqhM9gZTuozD1RP6kzehP92//cPpd385/e4vKybE43Cd6bzAS0iGQgZk1pXwn2JOgCAHBcDs",
+	"QMxnRgtEK0pz13he6eu+ZFvRpcQ8urFgPf6K/2+T2CpFrLn01CR95LMzeHZ9sYN4veKedF0lXPGhWguq",
+	"XVHjKvI2dJM8kPxUGxPmfpsqPP60HLwLYHwx96H6aF38uYhYIobzux9BJmR5J8G/A0jQGBto4XZSNDC0",
+	"DB92IFAPbTiCTC9G7qwLgsW+85XK8IF9j8dG//2n+89APZhN3UAPbHThRhdudOFdKzt5sm6twk6dA82/",
+	"6GPDroVpL25bpYycMOu7LMAdU8AglLM4kiw8hZ4boActNO9jXyFI5MxzSSZylicMtVHH6xFR/NW8SYVd",
+	"ED1df3mycBi0NKszKpmnH7p3zXH0DIDSoLh953RyRxdCYeCloBMrro5pzYKRkUbvYCAibgjsrz8f4DqP",
+	"aKCjn9OTkz8EhpLxX7wbqIefD7CRedcM3F5Kh781N4znoSJUSOwd1AOl2RI7Xa6OmOeE0iKwvXZiFs3x",
+	"vyr73O58n7jDaa1QE+4FBQMIGeI0vDm2/jPswB9Owg785SQsqA1/OKlLp6Av1WgN9JpTGv7T/Af96S8n",
+	"YY3i8EJvJnQ06/ZQXCQeF/pDm93YLZ7fxWPhsB7FdEGDikjo+RE27FrqGaAqmpknB/zXbb+vqjZh1bZ/",
+	"7917QZlir6hw5sLqd6meWT6FhnufldVxGcP4bFviiPXioEo8fPzV/N96NkjsiEJKLgYm9GWqCzbJxRlX",
+	"agaL1LwqbnPxo7W2R1pIY3os48UO+NCYIfdbGyhxj8fBu+NJEMk0PGYzdZxHDqv6nMdzegjmMk3g7Kc7",
+	"YAF25QYlAfmM6nIEDCt/PwhlYOby/Z0LylJd8JoQXp99xAsIJnKem5n83a2soi8gDX02U2c05o4qxDct",
+	"pLuU22cK126XtSQ70Ww4Hli27XY+a9SgfYaJi7jq84zstslZ9MLdl1RY7V1d3sNSij/+6hHbb70m8bGp",
+	"yvpiQsscZvtwbS5uLk42A2oqbO4ECnLnWvfKGo4SS1TS8xEPxpR8lPU/ZzGUAa6CwSt10pnKgWS9dKLz",
+	"wjh5AeY65VQ0iukiYtuN3rDbPXehzxVn2yirrwaWjHK7lN9LSUNbIVLCQx5rwaIlWq2Zija6XsKSOU0q",
+	"f62AlXlOQR0KeeM9z2h9f46rdM3swQ0Uzed4ny6ey7p4VUcRLw6kGmXvxaFqDmdBAZF2wVLzzcjc3Y+/",
+	"ajnmcb16Z0R98T4P7mVf08uwvuNaraTxMLXHDZ9vP2BZ9v9NRTA+oi7qEIl4DC3FdTr9nERt6mJMqc8L",
+	"AwYyVjLiMOA6GHEFQmfpgj4vw7WGkYyw0CcoHiRcQwtdYxHTA5lMDhVMExEHYsqiTsnbcaiAfyGCgesL",
+	"+t1spXlLRiIQXLU3zgz1ldl7u28rvbAjnu3xoQI8oE5eKxB3DHevW2N7NS8s1XAn7MsHHg8N1WH2wqLG",
+	"u6sGuwDJ1QpkHVW1/vvu0w87JHs2el0tAv1SUSG7yL6Hqu5c1kCcadqPRFAFOf9KE76NWdK8ByrtZ08s",
+	"tU6eedZJqignk7ERdXCNIKHn8HceWhatN0uaQe+8MV+MddIsbF37JO58Y6F8HAvlIvk3NsrGRvnibZRl",
+	"7H4KU2WZtbYxVlag3brmSgTVxmDZGCwbg+V+Xa2X8/zuJktCpqLRsjaox7NZ0ry2s1oiGC2zWy7iEH0V",
+	"YaamJDo98gM9sdaV8jvKh89umGskAVUIi9okGP+pTZNhaBzXIwSGiUynNcO4h67sM1uMMhS1CVXUO+HW",
+	"PbLBx/PjhdAWkq7rYZz/nH+ff2GGAw9OD96MkDy0YeSD04P/1/rnydFffvmP1s8/d+lf7f9qxerfqfr3",
+	"RP1b/Xvy79G/w3b7P/7PwWuJzV5kps2NzYus/PJETKNCP6l4emzb7zCYbmGGuTq/Mfq6Ifml9per95de",
+	"dBjW8Uqn2xlhroLpDY34UqwvV8F0TduL2e7G8vIolpcFem/sLo3d5aXbXXywfgKDS4mjNja3QBnf1rS1",
+	"GAhtLC2NpaWxtOyVKruU33e2syAgbR4ahpPayshiUOi5h4YV5rhK1XwhoWEL57LxbX2BIprQsEbXe+6o",
+	"+tjmgXHWY/nogSfKmQjqrdYjDpFQGAyVJ8t6nZrdVyjxPc9OzZRRnlBTWRQP+NeQJ134u0zg6v1lB+Yy",
+	"RSPDIKuQlPCIM8WxX0XMI+ylynk+UrbH1F6PafdkZYDWnZt1Pukf3crXUi3dnGvN5zINb/Jn6lVLVwmD",
+	"zczIw2B60DlAH8JaVbRuvA3VVPuqun1r9pitkLV6QopHg++lMgTfOeBjnN3YvMrGaq250UaRORxarqEw",
+	"NttSroyI+3nqbiohT9q1lvnNreZX7y9LlGNpqmV+k3E0rx8P3zun1w6q9uj27AZvFLeXV58/nN0edA7u",
+	"7s/+9uFykwpoA6J5OEu1nIpIGjVpMmUa62Nl5L1ytsy9vrJF78u7uZSY+IPYrCvYUhBrqjPss7xcerQ7",
+	"yEwDj0cjxMfFewi1pqjqbDORD9y1FyhdQxh438wuJVn8r4tmhgespLQo1C5w0LsMtPfDHfzysKjqBOhs",
+	"NjN9e8Qx4+hWNsTTNHRt4K4W7ojMKlFkq3tCZ3W/1dy+uwmoVWrkFXyzrq23ga8nha/NLME/jbgeFUkO",
+	"WMIdgbiCY/ZIqCmTHnGRwIRrZuYIrZg/2Ob/lM+j2o3t+HVpbT5o5IZKVH02th13aizDd4YiFWbCyKTS",
+	"Mlytktn+/TwOkvnU/LBCNcNx1tTMnoMVuXKqS6zJd/4eWXfk+iblNy8RBCtVOIuArYxw2u+of2qsZkZ+",
+	"IejxYCQ5CtfJs8e8phf/fncsM/T4eOpi4YqM3zly/dDU0jxjbMvD4rx7GqYIyymP1SnYQqpcwWzENMxE",
+	"FEGfu56OIbQyRSIDXer9ytSYh528S7Hr9si/TEXCVZu6QTIFZ7ZB7DHccgyf6KdaS1RwmYabT3f3+H7I",
+	"AzShduEMri7vLbuyQKsOKAkTJiJQc6X5RB3SClTA4pgnCsz/S511omXxXI9EPNysleRIzqymm7U4pKZp",
+	"S5Vjo/JmLvlM+95FR15p1yx0zqwN55bJcPNCkaV24kQvLvO5MuJ6k6zotyd//PM2adFY6X6kJ9EWtfQD",
+	"GQ+Ey7qllnUy6Vj1A+mIvBkshlhi61KeGA5IlSFvRq8oNhfxEGajYrvcR1EHENxyieo6B2y5XFyRUDBh",
+	"kVGZcA2R5on5B5VJlnh98LiZRQlnITbJCI2mRhwckvB0y7e9Y7ueNv4IB/SDzFFpxpQDkeweI1Q+0cX5",
+	"KNn1xOQjUQtun5mJvykdcFWcs0An/xGDXGF5v9z8XmsivEHUcuyH18OT4DWXfhThvCQBvvaikfYnQqtc",
+	"xnFzYAlJGydXLMdPeRwaVi5NzGsGwGIwEv0EFFfKddEGmQyP5CzGFhsR7/4cf2+UTrxEi2FsqESJeBjx",
+	"o1RxgkwnGIqCt9U3l1TQslQqowNlYUudCGhVSRsypVIVhGZ2zc8ePVQQpEnCY00FRIWCYMSDMQ+BDZmI",
+	"la6q1LHQYPWd2YreP47wVnR0dnN99J7Pe6DMVxl2eZ6kSkOf47+19E4gAS1lPq3sFISi5iRM60T0U8Pq",
+	"uBNMw5jPDxW26unCvf9OwhkWKDEfmjGhEYpdwDJ2RbHhJhF8xvbVtocJPLBIhEwbvFfSvwsggzINMg64",
+	"UWEQEoVGttZszOMu/C2RM2W0ixaFVp9ChittGHKNDa6VuS8jy5sd5Sw0R/7fd59+MNQ0QEBFSiATDdat",
+	"52FZ+bAqkmWBT+63Rvl4euWjPDAF0GkJU56g1aF1dnNz++nHy+Pby/++PL9f2aFqte/ffhA92+aTVf7s",
+	"Z2POLO1YfbejLYVuxugZ+0F/XuB2TwnomXn1yirJc1XISBJsopF5OljXszc8s7WdxbAgGCh3BGVDHJoV",
+	"m0sZQnDXs4A8wyPKRFZ+AaCCV4xkJ0qnCZu7B2uU4OeynJyQQsnpFPgXDCdLkKHI9hrnqneNHv2srjTb",
+	"6eTmoRFTwOPQMdNrslcZUD+bivd8Xm2hsgtcoqVvpqBXmKimiRwmXNVbqJy703bR5xj7h69AwgOZGDYM",
+	"Eqmo2U5Wh8o6CYrqM4WeYZRif+6tBptfGlAi10Z19327vhs34RXK16fi12noOn3IPVvqn7k8YaSoDpLJ",
+	"tbIVpU7V8hlkPp3ths6t8+U+SBOhIU4nfUM/A6sTq5ppRObpgwUFLev3v3HD/xujeZOANZBmSag+dd9o",
+	"6vdWZ3x12UcF6t4kgu8sa+y+yJlNc/dn3GbJy1CkQ0Nl08PQ9bC9siWKfXoJpieCP3CFJlYKZDcjeyGC",
+	"GZBPWMyGPHQav/P1LoPoNWPIXXw4XF9Ai3eH3Q6wmerAMJi2lwVyh+t0A37BzdjsLu/Sg23BrJRVL2gQ",
+	"4jkhREGhMuiAZSlquiiuARF19tkLPo3k3IBBzGcVIEDmOrSkUiYLBToMxDB1tlmywSnoSz3Cr7ie62wq",
+	"bFD68VjE4bH5AvkeIz5kwRwGEcs6tJs19lkwnrEkzNIAsCFUFz4rDv8VJvPbNP6rTlKjVzj7IffrIjMt",
+	"4iHZ+sNkDkkaA4uUhIRPZaIVtEQM3JyxapsFswm3rkcWQWB2fCbTKISBiENnajyjx0Y8QhhkEOKG0b0T",
+	"ry7w97PrD5cXHTg/++H88gP+k0xHlxfmjnP5j5vr28sLu+6BNpc+bCDd5yNBl/FBwjnVbbZfT7hGazeO",
+	"QgK9A2M+1cCUbc5+0e5WBEKbt88zc+NSIP4JvcNJyjvZXiqXvpwfb2l717Bo0klVN8EdsEjxzu7JGc+m",
+	"yMn7Pyu74bT7S4KFXLQmHbKBjeJe72cSamH1PxIlmcWsKZJ6Hl/3Tn1HQMCSRDiaHPFgrDKXhdJ8is2g",
+	"30HvIRvyhinFwx5ylCEzfLxHDJ9ZJed+WESR7/sYhYCeAdRJ8CFkf2Ftn1QNHblXKGIJa7t4lnVosjvi",
+	"VhVoXMifu1KYbbFBzzeXP1xc/3DV9nxIiFuZ56dYpmbBFuQkSqb98jicShFr1YR9NRnI30rNIsCqVXzW",
+	"U694KLSsvoEdf7X/st1t61KjbngyYWb20dxmuihfxpKTOYqAKSUDwShWjdJLqVyj6sItHwqFfgtosSGP",
+	"9VGfKR62vatcqjSg9xsbVST2hYz1nJO0W5NdtaZS4URcXbGZbEuetObMs1EO7HYUizSU0PaTzQ+urc6B",
+	"pIMydR+qn+0kdYhLSoIkkzyo/BrR8+JES1P57DXLIqR6trUcWpm2Zm1+63VSr5xFKW1tr0TCPjkCttDS",
+	"mxyxve6Tngt6w55qY9NeWsH0FG6HEZMYYmAurRX2vaK1R8RBlIYLj9qSAR2IZWgriCsbPsiGigICszww",
+	"lmppcMXcq+egeMQDrayY1mLCIkgpDlDphGk+nAOqqiBjJ7jJMWA+j2kPGB3J4iFmDXw2t/ookrMLOYuH",
+	"CQs5GQSNtpTIKOqzYOwVM+vCRTI/QjtgHMKQx+YHfkT2QBfRrIBFMzY311ydJjG8PTkhRSK3LLiDeQdB",
+	"JMwBG3V5ygMNi9YHHGia8EEkhiN9TmYLLc0HeDIRMQcxWFBahIJ+JINxVfQhHWKjfO9mmaNd/MhiMVhh",
+	"mrO0+bRmuTVEAM34Fh32VfN1ZN3qGTLs0rTPcdZdMqj12hRojZRuH3MMcIt/7bWtpa1DVvLMLmY3IafL",
+	"04zcK6xtaGRboPheF86yOJAss4eSBqx1j4KNoc+oO0Ea6Q6GQ80SNp2igmIzTUmibmVke4SNvs/3o3wn",
+	"cRhq7yafby7O7N2k57Fxz63VC3qReHsh6FRsUtgHUCM25cDoJYNGtGXNDaa5wTxbLcYG91dqFY9qSjtG",
+	"+9Y6tYbQlWAepkJCDJLcSubUZrggx9QpDFL0uHIWp9Mu/IRJCmhJk3E0RyXjFIuQgZaTvtIyrkhU/JzZ",
+	"1Vy6Is719xLbC1amwuRpcR0Ycz7NTo3s/HUx9NluPK1nb59uani++alnYmTt6xvRp1CeSbYpdPSqcDM3",
+	"xbO4CFePawDCQF76fqkWNepwNA+roDj7Kd24PJQDRAVA7oUwTdAVGh+R8lf4RneJzQj5ZvsSR0+Dj16l",
+	"fLxPVi8LFTdqKLA0nPilhqmti4qbFw1B4jxUG5FnY/baZ7MXwZE9ZMoB3gj0VgW3ObeoyrCV/KKgUyyH",
+	"K+NKk3sXGzgpm6kazzP9yBByGdZud9D5ngDV9tpTipt367E6DrLEYFOAhZcTTVXahw3DqU7Bj6ciJTNW",
+	"mkURTKwZDG8z77JoRKFgyhMlsMKDAdxYegYLNHmo5xvptOu21QU8ufimApl5Dblcxl6+zVo6AfYOzMbM",
+	"oYc/OOtjz1UX8OM7qJmXbzNqIqEa2823EsW3pRsICsanCIQ6Dlgc8GhJF0b8HdN70ziurAYCLYo27FjD",
+	"bMcGjbShPwdla4gwIH8LeprEMMZ0yYW+izjUpoUdcmsNyN9ffu/TtYD2ezMbCb0T5UnEWRUiCvPPoDhJ",
+	"YwUGjc34PFZ5gRYeh+iKyMLzG/PK64E2oh8DbCLO8p3LkPK4GDcSSstkvjKtmp4TAYs8l/VileAuXBeq",
+	"yFjdxKuHgN591UHqx2h1FsmYYxYLGcEnUmEWCcWYEljmBQ+xSA3T+Oo7mDKlMid8Bxa6p3RcP7PrsJPd",
+	"yg2fKd8uhEBl1JxIyjGkU8RlLRM25BDJYKV16Hu7f+sjceaJM4toP6mZ6CMlRXtp1d7ZaWmDCNbOsc7M",
+	"528wxfpZZlwvawJ0muVtdgB790DLbS6IQUZksdQwMIC1Krvz4OkaBJ1ivU+b09oBPjbzHhuaHqtdZl1o",
+	"LrTxRroGgYaKt5pDxpHbjO5aFG018hpdifZJP3Gws/mV8dArhbhnifeNhXKtwLz88jHKhNNuCfoFjWGc",
+	"9jkZr1YqDUag54+XtQX33NuTt+AC8GE2EhF38W825kzkZnRoYSVkl+7vptjGQj5ZOFyeG0qhQljNZ5kc",
+	"f5+vqokRfqpSAN4m71AUwKMoNH/hyb64tMarAgMoLaJoHTawqSZYm/Pl4fnbJysttorSAsy6NWpGn8OE",
+	"hZzu9BOulFfZeE6Z8ZjzdujCB9vdVyyMxj6ubnBvrXOTXcdCC4wV9w7HExYlGfMx4xCjQ2Y5hq3L93cd",
+	"amJ69v6u7eKpPbkhJhMemqGi+TuoZLY8CPutvWAi2juvOzwIBleX91Vih2Jb91n2PJlbLd+NJeUJ3lce",
+	"/rNvkP1theWapG+DnDO9yWMsW9r4BYrXu0qGRtehR1FWml5d3rucDwyANkzXWGYbL9kzlsAkYBZvX0/k",
+	"KFu/OKfTXm2OUiauPbOvucd59ZvK9fVvmFKFMD8tQRvqKuSFeqWehbYYp1x1uNwWkrvGgD/wGNhA84IG",
+	"gZ4ca4fu5CCZff5QOe9dRB1wKCBbptqfYyevzyIHWJmpaNgWChj88c2JecQVLqJnll1a160x+uR+wCXR",
+	"iVpilftC9cCsy3j7HVntKKln6d43MYwri3FuconOzkMupPi9OLn2Zo2lXMmYv+JL2jTHkUc0FLqvHiud",
+	"cDapFQ6fptjYAn7i/TsZjHkh6JuqLZv3FUTiwa+W8YDJrVT6frnLtBwZXikyMElxNRK132WF5oR+TGC/",
+	"w3Vuje3fFNPpTOpg/XcG6zeP2Olg4TguDdVVdtecCR1gdOJNIrUMZKROnTnBEbNQkE4xExwp0CN5m13J",
+	"E9tQN8bgIAUy5tgvBgYJXjz8OryYac47wFkwAobtYoBg34F6r2ryPaClQatHnkb3wR5WsZs7KsUks8Uv",
+	"9EDFbKpGUpP9C/1GdnI2c9S1C0JlqN2Fn1yqbu6X4M7bbxdMa2UwQC2Kvoaalp2hORZkK8rgDSKpuA15",
+	"tgHZb05OTt7ZepnUxhj7Ryj3BfylB30+kLbZEn6kC+eYI09j0ptiGGP/T/7F3Cg9VJqKeKheuXj80xqL",
+	"IAq/dVjzusQqYXi5aPaD8Lj9ceWskV9rlNAu3nuc0LOxZ8pckrDVyuzUr6Brf7ctrWwRSeS8DvQTmQ5H",
+	"GtIpFo3I+mVhJYyIFSSwQ6sQWiuLdZitaS+79tyZBTdeuse6ReS1J3BjtwopqCAnP84AIqZ0HqkuNLS8",
+	"duHYTN4QH7ZqJaM6D5te8i/jclEgjUdGvnkcHDFsSfO1Nq3qyDw1SmSM3Q6F3SfsgGjoL6hIx3FN5d3F",
+	"IMupkjAQX2AilMJob8NnuDKuQCaZpvcg9ByEUilXZR1/HgcuASRFQGpg7HF7yFXnay47bYwi8MkkzNrD",
+	"4fVNjagCExY8sR7fxvz/inS6eZxjwDJK2tqqjpGyVlYeD4Uepf3jfsLiYMRXG9VZFAE9jHaIrJZRbkS/",
+	"Evr7tI8FlpQZe96BVPFBGlHwrZymEdXLt5+hSmiS2mN5FeBdBkNN56srnPhtNsrf3ApWgFz+Bny+/VAb",
+	"wDmVn5PolQVVLaxo+6Apn0AaxWq/+63kfAz9nMUc8lx7WLKeblWFPgGjAoW16PM9i8PIXis/GVUGEh6K",
+	"hAe2JojFHLKkMmzHvNh12j5yNp26hF/bf88m9zpLlP+jK3ix2LSv4r6IC7n23j13a1qBR3Ze18Vha3DJ",
+	"n9yvYkcr6x3X6RTOgiWZEMo88usaTYL3Mry9fGibgFyBUCgDj26c2yNeo0Y9UVv/GwrRqAMBCHJmXRPZ",
+	"KrqHViIbEfxqvWogImrLQrBm4JbHGtu8OAQaigceYzhQXkDSYXNWr025LHoPtxMpNYgBxNK+rXJ1rQxl",
+	"1EN+Ub06t5z7O2pXxZH+lusY0Aq9xdt/W2lV5x2iXzfLDLoxmzcTeiRif3sLo5u9rk2Kotv0a43LJ5Ky",
+	"hHQZ62S+i47puMN6nzK2afTNvdU3CXl81goy1HlchdOg7VoJRSEPZEid/TSGiw3Qc2iwWi/cexFaKTJ7",
+	"0IU7iihU8H/PPn7ooL+UEoOnETPojW5WYXRa8miQZDpUcHZzDUr8iwOmxFZ6JoiR/i4ivj+oPGEi3gCL",
+	"s+zfA/PiwRpJrWY76AxKCF0zrNn+G4LkV+6UKRPURo1piEWQK+y6Xp7jesvw49flhfFJ4NEx21fY17NT",
+	"1mj7CiIRjykqptyOP2/04BLQIzkUcQcz5QnC1TwOlnblL18sK8ySL17TK16sH60vc92pNn2an5Xd0B6T",
+	"WGCCJ8QE9NDWO2cvuMaOK7WogNFeiVTqKGvMYOO+IhmwyNp3VJ5JbmGkxSLMC4YJNmig3p/Z3kBLxm7M",
+	"fopNjrMHi/RLtdUTPki4Gv2VGhAn/OiBJ0bBzIYrTzrhRxQsowoddPOeed1Kz/ATodTj5+qVJ2qmvyRh",
+	"j/oGqlO3mdDqSxm1D37bT6skrXaT6mAfiFSKhLhXaPn75Hu9or56BgxzbWY3tLY11jcC668Lvozf1u1c",
+	"UWfDteW/0B+0qNZZmHyQY+z7RVW3eFgHl1Cy7yfc3EMVsECLBw4ZpNd1ha3QgFbc0WscQMUInB39Py/1",
+	"5urv3YXN4NrWk2PJiBw6hurCxqK47+1DK9BtY3Bb1UDCXhZtrim6lTF0DwtfLdwaM5dOKWpmEdWW2P8a",
+	"cNkf/3ADIfvdjiGPzt0JSra61ZYUpeMJm9Zfc43qX+xtWqcwtaidTiz1iCdFdQkjkqc8Udh93WJbOyvQ",
+	"bpOuioYzHrM+VqLx/DcsCLAZySKIfWTTBsT2LsiFUnaWWE+bOOXXg4sf2bQKDA1Z+CTxjS+Rxxn4iDWD",
+	"mf0Xlt4vR0xBn/MYhgmLsRcIghto2YGBiKh9oi35ket1C+GE6/oLbv1lNLj49M6K3EW+i6uiREwLUWZx",
+	"JhEbffBFBEW7+Dz2LBRDrHG+LD3Nwh4lGR1F4qH+5pnD25jHoAI5zWU+RSIWLjhY9ALbWNMLGPIxLuRC",
+	"eWPdXGPIpQIZQ5+PWDRwcVyrLr9UaqoMmK5ee4OUT6RBniE50DaviYhnBTqrJa4GDPe/9NuCCki8uCb4",
+	"rZmill8rj7bCuRo8Y6BEPIyKwdRmxjEGNckEzq+Pzy9AzZXRJmxLEM5DLAadf9X6EhZze0XE1Socy3WP",
+	"GhR7Pk7Yhaku8cF6MYciHshksse9Bx8JAZdIVI/4mtC5xpO7DQR7ZrenAeAHFomQaX6E+lIt+v7o4lUQ",
+	"KW20tEy8xBYbOu3ls1Cnpqq0Fj8Y2wVhG8aDVum7FHgz4ZpRjY8BlXsso++PdiF52KsNA362sGvmZ2eN",
+	"xoF1UBeDzSlZ6EXAb3EP1kXgn0YczduGfjxSI5ec0IqIySecBoAbAN4EgB2aENC59DxWroOwkzkgljqr",
+	"a6OOgxGLYx6ptXJYshMC/yMQcqOVJHNwH4MW7w67HeATJqIOqIgF4zaheMDMPT3Tba1ivDot+oNQ+gdv",
+	"0HM3772yEFasYBcjYX4epSPYGnuI3b5RsxIpYcLiueuAoFzMlVAQYIXDd5BwbURQVtm0d2v+cHRm/tCD",
+	"EWchVvIKecRI4937FGP0E2exlkFO6I7nfSpaM6O4yPS+TraWa8Nj12rO97+4wP13xP3bsXkB3nZTq1Zb",
+	"1M6sQKWu+JwlPPlkS8MerG2Q++St7/pi31wYNXv/iEkXlSTTZFw8Gyj6enAWTkSMVd5O//mLoSdihewv",
+	"v5ScGAVMEEWWXRe0suC4aVoBRnfMBe0uSroFM5nFHgQdmPH+SMoxfL79YO53CEiQ8EBMjWxR1aDUMYpW",
+	"xAJM3IrnefSL4tr8v4u5M8qMnQIV68UConTrRBKAiOOsseK2wnSNMZ9qaLEYemqipz1IjNSCiA+0e8pG",
+	"ira7cMeDhGsq7kslJnkwkjyEPgvGHVASGNx8vrdViPWIT6h9GlU4ljG3pYBtvAWO2J0ypWYyCXsdmI1E",
+	"MIIJmxt9LJuCljDmfErqHoU2u3ecYwV7ydDMW/jvkVS6A0YTwetPqgw9T3i7C2ex3XSPKNDkqYCBPY2I",
+	"zU+p7ubM7Qs2RcwLLR8qaJ3d3d9++vXu4/3Nr99/uru3xcwh5iK7lNmGQFS6/CQrXd4jAunil8sS59yJ",
+	"tjro21+p8/g2hJo9uo4N01bgv/dMqeTcHpoPaqXjBio7Iw9Wvi8tZRl9wtR4D+rHNv2TXozwzrCvVoJv",
+	"LsDXunQcf7Wic+1cnZXXjopIeDtGFy4zEZ72swEUpIpKtQmVSfKZiCKv778dqDC6qsvUWVuALNTK9ZQI",
+	"aBVMJjXFc63hYFk4wYZGCOKzjYMOXvuVymJ+X8qIsw2jYXPCbRKEXiP22oSixwPezmr7bblaeBEwl1p1",
+	"LTZhnztEp8qMogYEXxsIPrHCvM+qcgOXjwaXV1znqVPfQFtF7DmmerWqPkQB7UyHtj8Dc00U7Nmg3aml",
+	"uMYuNRSRQIYpNp0eqsyg1KbeNWfTaSIfyIV8y7EhVj/V2miqcgAsNm8l8oFFWft2MycY8YR3DJhPjnhM",
+	"BbRavSldwHodYMqOSXYioduUlO6MVJNUaeqgBW4x7iclhjHT5nrQ6v3jCH89unN/63Xg4QS+/3h2fnT3",
+	"/dnb7/4E0mjKvYeT05/Tk5M/BFpMuNJsMsX/5PavfRnO6Q89rytp0URs5yuGMZndDM+Tmz2bht3ho3s3",
+	"SM8Va/sOJiJONVftd96GYx3n2UhCEIlgzENaNvbEn2bhexM+6fMEWpnFyLz6WfFE9Zzti77mkVwbvzqS",
+	"UajyI+IJGDLDOXcgjSMM1hphi3URzIFFkZwp6s7uDrXjbISeBZEnXfhBYpDzmM9PswPKD8YPijaHW5bJ",
+	"tzzg4oHjq1mF5qWy+OHkr3RWI/6leMAD+PlgxfkmbAb5Gf98kB9y8TzpdyfbyY2XS/cSte1WS/BzLL6Y",
+	"caXhgNmIxzlLFPa7u2o+JbLbvJT1Oka5L0ez2ewIWTpNIsvVRfFdlMWW3cv45CRowgLX4sgWkFyEhVNg",
+	"0OtHMhjbKt2qB/aztqmd4aGuMJjS05xNzD+JKe3z/zz5pQct+1+/4q8GcX+1PIGpoPiHBMGtA70HFqW8",
+	"R8Zbh2026H/EM5Qz4CRQ2ncOJiL+wOOhkRBvK0o5eofxz2xTfinpGsUnn5X5sdQ5gZwR/FeZiKEwGmPF",
+	"vTOf/K/0U0lMjeQszpJuDQQaTkRQlHE0NzvL43Rido1PR3zCExZ5++b1ceBfdDWVoSfAMBSPA44tDLEV",
+	"TcfwW+KAM5Jy7NJc7PFiI+ovyHrLjxOH/mWDJl8iGOPdupg40iqBaPsUPC9CyAOh3LXc3oF4iB4J204u",
+	"4YNU2cAVBglnCpvsM521kvQ3+BBDusexnEFLj7hIfIlkIb8shDqWA1AgkXSJ5aJ00SM+B9SEc0eWw/5O",
+	"wRPFv0zNNppF0LICYfQEW26s3XV9g5CdzUb3QLE5uYg6FISUHS1NP2AxqJGcNYm6TVDcN4yNsdoMME8T",
+	"S2wppay5xKPFyRTMxTsFyhQNz9Vu57xeqJZTEVBFvorArlUxM3eFWTdBM980aMbf/EeMminQTxMt83Ki",
+	"ZdQCsz52uEztYAvNQBByakNfCobjLpxhbIvSGGVSshMLsiAYhaMMVjdpLVY1kRZrYEptqIX/0EuLtSiC",
+	"6qbBFj7VN8EVTXDFtwquwELK5sqVTjGroxaKH9Ns7YuT46+I6tvFWKySFWRFLtT6WgieSJyuHvFEO6VX",
+	"KOAPLvVunUiK5RKiuBj/PZpltfPQ/fR05RiayIhtIyMKdNeERjShEY+Bl2vERtSD36qoCYtnpEDnl3ih",
+	"FVUyzCPR1MqQiQbtXnIIxNZ67B5psA0OfoOYhyfSHsnuuF4qMMcWdh72ZXl/tuV8d8BExMMOsOm0SyVt",
+	"eFjMArbL6JPvwyDrikDbRVPnPU14b62FOP9dzIR252XMySPjNhS0bDKAX0gGcFyS84+aDJzGGdXUcv49",
+	"1rwYcqwGPWEiOlTgvYeFfEFOeaw6FCxgCJKCl4jhbz7d3RNweK+9AwZXl/c2u40FWnXhB6lhyhLtAm6y",
+	"BkoVnYdGcvY5/9oNG/JVKtOdGMY8LEyd4g2yXh+4um5Nn0dXDadek5qwL1l8wskf/9zZop255l/08UhP",
+	"oiKbLX6o2ultVFVboQUPzAeBRxoDz1oomLBoIJMJIrytWSsT52nuvmovpaHMApFNiTY35dlOTdShbUKO",
+	"HWjKfIjhBx0IhbJl1JcEeVdaeYr9bpSSgcDQiSyUq8Q/3Z9jbDnWw//qYaQDBljw0GLDIIOOdxBLGPM5",
+	"5oFi7zJt52rNUPgNDJuYigBkjDcp51xgcYgP9SW2ScPkVTkRWvPwHWD9+ZlQiFOo7Bwqvx0Pvv2PI7xM",
+	"HPm3iaPrC+o0W9nuJxtPO4kLLWzxRnOqCIT3YKl41r+3i2Olo/H6wnCx2YssQ9hGSmKIKkUiHipoOQxE",
+	"qpCpBkYH166Poavc980apy8HcEdiSHOrQHxT0H5aH49HMUuKcnlPOY3p4LcXZvNrFWzNju/lAIRuG7lj",
+	"sSJsqms1gUSPfPvufC1ewH12Q4CJF8B8ByVcJsP6mza1iomEQj3Yh2hVKZCLIY6pQtwtX5196F3ZDMDo",
+	"0xCnGIFoNIMpG4rYOZSrgNUqOR6uilhM0snB6ZsMCTByngqSlcyZNBQyOp8omPLE6U11o92Jf/FFJLcj",
+	"npx0Vo7/glsR+Cf9WGFINriVRRFPoM8jGQ/VLnaGJhrpCRBuKt7z+UbhSMUjpqBmiyAO3oq4UWFX9OGn",
+	"/tpiPeIMYj4ra9nTRD5Q5LXR9z2US7iSaRJw202zjHXQ54Gc2NtD8bsG8Lvgzx91W5VptWks/jetMC7Q",
+	"XD8V+888w6qu/gxpzkvUx8LeOP1xdXTQm+fnVSni23Z4ht5lancdvvOxTSgiQSSe565l7ke4ehNh9BT4",
+	"7QA1rmuUtSFwL6inx5R/otaNH8ptTIjKlf2TCcMjpjTxFwQsjiVCcRboUU5hND/4a/mIE3v+iEzzpPkv",
+	"u9YrrDWD/V4P9iU1bX3QpeTbPJTnnUs3EllnDSPk00i7pLAXmlX0jXxqbsuFqsqu9ngPjZhl/muMEU9e",
+	"6psgwcPJbQE8SwOo1LjPwtBq85hcGC/Ga+qRB9r4yUXsPQvD/QXeszBcE3WprT9twB4Gy1cc0Tb4bPNB",
+	"syxU1IoFpZu6nq25aVbGnBw9ldKcnrE9galSy7O/SWy5dXZnsgISmVmO9sDsXiPQfgeBViBB7xiaK9Cz",
+	"lYtGYDlxtZtIXLzLfBXhbysj2wZpFBVlpJMPeVwv+UanEYs7juGxqXmnaMXCUiea6bQ66He5Zak4u4L5",
+	"qrbZZNNf8lGsQk187R43MCtas6E/J3ZZFzoquuVk2OEbQ+p9dlFkMcHV7Cor3AU/2lJc+GhH/H3god4b",
+	"2Ar5gKWRPoU37XV9gfYV9MVt5he8LngD/cFP2pv4BvMZnHRehaNwM633g8Bb0prNKPEobIjmgjpm6b/B",
+	"0ZeDo5MMiB4FSY3utBRG0ReTJgmPdTE2yLxJLsqSyXspkt6YERst64ltvblV1xzg9UUNQLiTxcNsKc6h",
+	"d3V5D45OzJ9Vr6nt+oLwY0rstzN4yGR4Hf5m/nY05vOlfimbQ8piF7NaBRtGQRRawfUFuaXcowuJ7H0O",
+	"2LGWPpG7zNCddUtgoOAs1aOTxZ9rEtzJzbcZIoXViIR78sigtDSK+Imst7QltD1LjLbmiN7zOeC5bxbG",
+	"8AzVMEsHG1xVMxKl6oRcN4Gwje9p4zCDUtzrYuBBVT7+EiD1wJ1UmV1g/TjhD3LM64tuf2TJWPn5CIC+",
+	"ZfNSCEqCoATTHMD9MIcs05Ag37yd8EAmIdWt0kzErrZnGgoN0zSZSsXVxkh/ixNqkL4G9Gh7ljYgx8Kq",
+	"5iTM2QbPvJbV9tkPPqQ7Km55unSS8nZTZrURCs9LKBD/OuJ9XAHwdczn12u4a7BuC7pjyNPSofTTObli",
+	"KtMYXZ4jyysr2CVsDPBXXP/e6F4cx+jFdYYL3NFvLjxerv7doqR1c3vEKvaNveIVYd8V1xkhLPqYNoI/",
+	"tHWt9CjlpSBKxlBVmed1Y3/ZOUhrb/Kd0MC7Q55TeWObtKa9DYsvlk9xbLJ7TPw0EYGRjesUgrc16e0r",
+	"NAkbnqT5UCaCY7GTBSVjSeHkK65v7Pj7IFntXC/Moxvw4Trb1tQ12ue6RuY7aE5yZ4zUlLOnI/K1kqgx",
+	"2ipcFpXhXxVcPnUQydRGapl3PawwNwNbvqwYyYV1jIQyBKkHMplUlya7yabzqmSvXfVu8tfev/NjaQTw",
+	"c/HnYZpwxQl5XHtuWCojhPV0X/eZ46/un9fhb8cJH67dbcU+683NZ2CqOWg2YzEiuwgAy3n51s5nVbUE",
+	"+zhcX7g6iGymOjAMph1g/0oTXtPINl/764gsWAtSaNN3ARS3rdjOcrgPXVOaC/pyAMqltGN7suO5k35K",
+	"NDr+Sv8wf5qwYCRifmQIUR1/tf9p/muZydKoPhRLzkMQsdEhrGGyT8WzMnOk/SAWyK+6BXyk3+/p5+cG",
+	"SotgPXQlF6oHctu62zAfvS1bMljhqHYb8X9kjBFOLTHADn5ZFl0HBiIpUOu/zKMYUdLHNJawLmrVPIjz",
+	"emVR+z5Bb4DwPp802L7XwWL+UXp58N8Ezg3X1WubRvKoBSMsvlHRB4C+Sd0yixpmpYL5PzjwniB4nVtp",
+	"W/x+wbqrOdddNFfa0kNFdNYg20vRWnPYYPaMvynEHX8l/WJBgd0I+XycrkJAN4+OXSD54c24lQjoCf5X",
+	"C4SVamX1EJl+uIumTJlOcH7z2fka0EBit/TwzWEHDr87OZkc1mmpwTT9KOKDDfXzL0tH/aMZ9e3JqmHZ",
+	"l4OtFjvhE5nMq9d7JXDFb95+FLVjT/hk6yUvGfvPNPYfr5aPvPGqfWXKuk3mdbua/7ye48Nj2XP3bsUc",
+	"zEGzJBgJzQOdJnU1PBce2XgKZ/77zS3t2+g3heva9mpOUZZgk4gJ0wGZaQci0k0O4QtSfgqnvZveY37Z",
+	"zN+HbxQaDzFlmxMslJnIkrcRo6moiKvy0O6urKl8i1N7Tb4/s+JdUIAOgqy6ZvMap99eR90UC8xabtg9",
+	"8CZVhk8mfC2uL9cHPlTmZjIQEe9UcvtITFWHpks3FhuFUngWGfCLrgzMOaeM1s+KJzc00F7E6Pjz3YBn",
+	"qUpuvqmNlH5Bka/leB2brY1VmaYZdTum9mho58rgClgWYOOGyqwMFWW/xQBr0IWSK1Tv51wD/yKUNmwO",
+	"iYcJ+FcMKLMkC+eGiEPzVTlh5qtR5GKx6GoQyaGI6+qCvxJOd2fg6gLiNppdi122XJpQO55gxOKhTUV9",
+	"lmX+dtwBr1R4XtfYNaoKIiYmjeqyL6hWaEPwKLBWoaocq5nQwehIJsP6RNY7rm1TRNJSqvQOJTE43ZxI",
+	"TFkHBqsU2HJG5gaDN5uFIhsqkFNOKa64RNfvICtSaWtzaJYMFxS3ik6LuJaFknVPkRrqbXs25pIU0UJi",
+	"lZZAew5a7mc1gF0xygW5GbquIKWmTkCTEvqIMEoMmumHNeUANgTSra6gPHmodhpN2JhDkpr5pEl0cHow",
+	"0np6enwcyYBFI6n06Z9P/nyCNhc7368V5UbGfI7V/BDaS5mlWN7T2oZd7lfZEn2Wo4sC1wwbZKylC1ct",
+	"fCd/uuJbNxELyJOARattdxwHA9bF6I1X/eEMaMpzxboH2Nm7qoqh/znzZNUXiKJEJPQctDDbtmxS3tP3",
+	"5uGKL6KdEFiAlVbNXTzmAX6nA5pPpjJhybzU6ZP6lEeDI3PUPIQHIzC9gfGjFYO9T/s8ibm5kLhY4kgM",
+	"eDAPIl54nQ6u4gtXQn+f9uFsOgUsJJgs7tx1/teq9/1+cq4Four436IV+mlr/pYW+9GVv18wxTgDp+p4",
+	"+TbWGpd9sWi8qSBKTM4oJHV4b7ukjrqDdU5aCJhmkRxCy7qxO+Q27xQNyO3FQ/RSEKp6nC4zCXmfKmDV",
+	"b7/89v8DAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

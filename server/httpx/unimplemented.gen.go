@@ -158,6 +158,11 @@ func (Unimplemented) GetAwsCredentials(ctx echo.Context, _ api.GetAwsCredentials
 	return NotImplemented("getAwsCredentials")
 }
 
+// GetAwsConnectionTemplate answers 501.
+func (Unimplemented) GetAwsConnectionTemplate(ctx echo.Context, _ string) error {
+	return NotImplemented("getAwsConnectionTemplate")
+}
+
 // ConnectAzureSubscription answers 501.
 func (Unimplemented) ConnectAzureSubscription(ctx echo.Context, _ api.ConnectAzureSubscriptionParams) error {
 	return NotImplemented("connectAzureSubscription")

@@ -86,6 +86,8 @@ type Request struct {
 	Name string
 	// Body is the request's JSON body, if any.
 	Body json.RawMessage
+	// At is when it arrived.
+	At time.Time
 }
 
 // New returns an empty fake whose operations end after two observations.
@@ -211,7 +213,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests = append(s.requests, Request{Method: rt.method, Name: rt.name, Body: json.RawMessage(body)})
+	s.requests = append(s.requests, Request{Method: rt.method, Name: rt.name, Body: json.RawMessage(body), At: time.Now()})
 	req := &request{s: s, rt: rt, body: body, query: r.URL.Query()}
 	if f := s.fault(rt.method, rt.name); f != nil {
 		if !f.InOperation {

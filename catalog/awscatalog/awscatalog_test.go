@@ -1,0 +1,182 @@
+package awscatalog_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+
+	"github.com/astropulse/astroplane/catalog"
+	"github.com/astropulse/astroplane/catalog/awscatalog"
+	"github.com/astropulse/astroplane/internal/testmoto"
+)
+
+// recorder keeps each request's action and the region its signature is scoped to.
+type recorder struct {
+	mu    sync.Mutex
+	calls []string // "Action@region"
+	next  http.RoundTripper
+}
+
+var scope = regexp.MustCompile(`Credential=[^/]+/\d+/([a-z0-9-]+)/`)
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	action := req.URL.Path
+	if req.Body != nil && req.Method == http.MethodPost {
+		b, _ := io.ReadAll(req.Body)
+		req.Body = io.NopCloser(strings.NewReader(string(b)))
+		if v, err := url.ParseQuery(string(b)); err == nil && v.Get("Action") != "" {
+			action = v.Get("Action")
+		}
+	}
+	region := ""
+	if m := scope.FindStringSubmatch(req.Header.Get("Authorization")); m != nil {
+		region = m[1]
+	}
+	r.mu.Lock()
+	r.calls = append(r.calls, action+"@"+region)
+	r.mu.Unlock()
+	return r.next.RoundTrip(req)
+}
+
+func (r *recorder) count(call string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, c := range r.calls {
+		if c == call {
+			n++
+		}
+	}
+	return n
+}
+
+func config(endpoint string, rec *recorder) aws.Config {
+	return aws.Config{
+		Region:           "us-east-1",
+		Credentials:      credentials.NewStaticCredentialsProvider("AKIATEST", "test-secret", ""),
+		BaseEndpoint:     aws.String(endpoint),
+		RetryMaxAttempts: 1,
+		HTTPClient:       &http.Client{Transport: rec},
+	}
+}
+
+func newCatalog(endpoint string) (*awscatalog.Catalog, *recorder) {
+	rec := &recorder{next: http.DefaultTransport}
+	cfg := config(endpoint, rec)
+	return awscatalog.New(ec2.NewFromConfig(cfg), eks.NewFromConfig(cfg)), rec
+}
+
+// The live answer for a region is EC2's own: the types moto (AWS's data) offers in
+// af-south-1, described exactly as the static table describes them, asked of that
+// region's endpoint.
+func TestMachineTypesFromEC2(t *testing.T) {
+	moto := testmoto.Start(t)
+	live, rec := newCatalog(moto.URL)
+
+	got, err := live.MachineTypes(t.Context(), "af-south-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := catalog.MachineTypes("aws", "af-south-1")
+	if len(got) < 400 || len(got) != len(want) {
+		t.Fatalf("af-south-1: live %d types, static %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("live %+v\nstatic %+v", got[i], want[i])
+		}
+	}
+	names := func(ms []catalog.MachineTypeInfo) []string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.Name)
+		}
+		return out
+	}(got)
+	if !slices.Contains(names, "m7i.48xlarge") || slices.Contains(names, "p5.48xlarge") {
+		t.Errorf("af-south-1 offers m7i.48xlarge and not p5.48xlarge; live says %v", names)
+	}
+	if rec.count("DescribeInstanceTypeOfferings@af-south-1") == 0 || rec.count("DescribeInstanceTypes@af-south-1") != (len(want)+99)/100 {
+		t.Errorf("calls = %v, want offerings, then instance types 100 at a time, asked of af-south-1", rec.calls)
+	}
+
+	us, err := live.MachineTypes(t.Context(), "ap-southeast-3") // a small region that has p5
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(us, func(m catalog.MachineTypeInfo) bool { return m.Name == "p5.48xlarge" })
+	if i < 0 || us[i].GPUs != 8 || us[i].GPUType != "nvidia-h100-80gb" || us[i].Category != catalog.CategoryGPU {
+		t.Fatalf("ap-southeast-3 p5.48xlarge = %+v", us)
+	}
+	j := slices.IndexFunc(us, func(m catalog.MachineTypeInfo) bool { return m.Name == "t3.medium" })
+	if j < 0 || us[j].PricePerHour != 0.0416 {
+		t.Errorf("t3.medium lacks the static table's price: %+v", us[j])
+	}
+}
+
+// moto does not implement DescribeClusterVersions: the lookup says the live catalog
+// cannot answer, so callers use the static versions.
+func TestVersionsUnavailableOnMoto(t *testing.T) {
+	moto := testmoto.Start(t)
+	live, _ := newCatalog(moto.URL)
+	_, err := live.KubernetesVersions(t.Context())
+	if !errors.Is(err, catalog.ErrLiveUnavailable) {
+		t.Fatalf("err = %v, want ErrLiveUnavailable", err)
+	}
+}
+
+// EKS's DescribeClusterVersions, served by a wire server speaking EKS's REST JSON:
+// pages followed, unsupported versions dropped, newest first, the default kept.
+func TestVersionsFromEKS(t *testing.T) {
+	var queries []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || r.URL.Path != "/cluster-versions" {
+			http.NotFound(w, r)
+			return
+		}
+		queries = append(queries, r.URL.RawQuery)
+		w.Header().Set("Content-Type", "application/json")
+		page := map[string]any{"clusterVersions": []any{
+			map[string]any{"clusterVersion": "1.32", "status": "standard-support", "defaultVersion": false, "endOfStandardSupportDate": 1774224000},
+			map[string]any{"clusterVersion": "1.9", "status": "unsupported"},
+		}, "nextToken": "p2"}
+		if r.URL.Query().Get("nextToken") == "p2" {
+			page = map[string]any{"clusterVersions": []any{
+				map[string]any{"clusterVersion": "1.33", "status": "standard-support", "defaultVersion": true, "endOfStandardSupportDate": 1785283200},
+				map[string]any{"clusterVersion": "1.10", "status": "extended-support"},
+			}}
+		}
+		_ = json.NewEncoder(w).Encode(page)
+	}))
+	defer srv.Close()
+	live, _ := newCatalog(srv.URL)
+	vs, err := live.KubernetesVersions(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var minors []string
+	for _, v := range vs {
+		minors = append(minors, v.Minor)
+	}
+	if !slices.Equal(minors, []string{"1.33", "1.32", "1.10"}) || !vs[0].Default || vs[1].Default ||
+		!vs[1].EndOfStandardSupport.Equal(time.Date(2026, 3, 23, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("versions = %+v", vs)
+	}
+	if len(queries) != 2 || !strings.Contains(queries[1], "nextToken=p2") {
+		t.Errorf("queries = %q, want two pages", queries)
+	}
+}

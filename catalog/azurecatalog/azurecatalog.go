@@ -1,0 +1,221 @@
+// Package azurecatalog is the live catalog of a connected Azure subscription: the
+// VM sizes a region offers the subscription (the Microsoft.Compute resource SKUs
+// list, filtered by location) and the Kubernetes versions AKS offers there
+// (ManagedClusters ListKubernetesVersions), through the official Azure SDK (azcore's
+// ARM pipeline and armcontainerservice/v6).
+//
+// The resource SKUs list is called through azcore's ARM pipeline (authentication,
+// retries, throttling) rather than armcompute, a module the project does not
+// otherwise need. A size restricted in the region for the subscription
+// (NotAvailableForSubscription) is not offered there. Sizes are described as the
+// static tables describe them, with the static table's price where it has one.
+package azurecatalog
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
+
+	"github.com/astropulse/astroplane/catalog"
+	"github.com/astropulse/astroplane/catalog/internal/rules"
+)
+
+// skusAPIVersion is the Microsoft.Compute API version of the resource SKUs list.
+const skusAPIVersion = "2021-07-01"
+
+// Catalog answers catalog.Live for one Azure subscription. Safe for concurrent use.
+type Catalog struct {
+	sub      string
+	location string
+	arm      *arm.Client
+	aks      *armcontainerservice.ManagedClustersClient
+}
+
+// New returns the live catalog of the subscription; versions are those AKS offers
+// in location (e.g. "eastus"). opts carries the cloud, transport and retry options
+// of every call (nil: Azure public cloud, azcore's defaults).
+func New(subscriptionID, location string, cred azcore.TokenCredential, opts *arm.ClientOptions) (*Catalog, error) {
+	a, err := arm.NewClient("astroplane/catalog/azurecatalog", "v1.0.0", cred, opts)
+	if err != nil {
+		return nil, fmt.Errorf("azure arm client: %w", err)
+	}
+	aks, err := armcontainerservice.NewManagedClustersClient(subscriptionID, cred, opts)
+	if err != nil {
+		return nil, fmt.Errorf("azure managed clusters client: %w", err)
+	}
+	return &Catalog{sub: subscriptionID, location: location, arm: a, aks: aks}, nil
+}
+
+var _ catalog.Live = (*Catalog)(nil)
+
+// sku is the part of a resource SKU the catalog reads.
+type sku struct {
+	ResourceType string   `json:"resourceType"`
+	Name         string   `json:"name"`
+	Family       string   `json:"family"`
+	Locations    []string `json:"locations"`
+	Capabilities []struct {
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	} `json:"capabilities"`
+	Restrictions []struct {
+		Type       string   `json:"type"`
+		Values     []string `json:"values"`
+		ReasonCode string   `json:"reasonCode"`
+	} `json:"restrictions"`
+}
+
+type skuPage struct {
+	Value    []sku  `json:"value"`
+	NextLink string `json:"nextLink"`
+}
+
+// MachineTypes returns the VM sizes the region offers the subscription.
+func (c *Catalog) MachineTypes(ctx context.Context, region string) ([]catalog.MachineTypeInfo, error) {
+	q := url.Values{"api-version": {skusAPIVersion}, "$filter": {"location eq '" + region + "'"}}
+	next := runtime.JoinPaths(c.arm.Endpoint(), "/subscriptions/"+url.PathEscape(c.sub)+"/providers/Microsoft.Compute/skus") + "?" + q.Encode()
+	seen := map[string]bool{}
+	var out []catalog.MachineTypeInfo
+	for next != "" {
+		page, err := c.skuPage(ctx, next)
+		if err != nil {
+			return nil, fmt.Errorf("list resource skus in %s: %w", region, err)
+		}
+		for _, s := range page.Value {
+			if s.ResourceType != "virtualMachines" || seen[strings.ToLower(s.Name)] || !offered(s, region) {
+				continue
+			}
+			seen[strings.ToLower(s.Name)] = true
+			out = append(out, describe(s))
+		}
+		next = page.NextLink
+	}
+	slices.SortFunc(out, func(a, b catalog.MachineTypeInfo) int {
+		if fa, fb := rules.FamilyKey("azure", a.Name), rules.FamilyKey("azure", b.Name); fa != fb {
+			return strings.Compare(fa, fb)
+		}
+		if a.CPUMillicores != b.CPUMillicores {
+			return a.CPUMillicores - b.CPUMillicores
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out, nil
+}
+
+// skuPage gets one page of the resource SKUs list through the ARM pipeline.
+func (c *Catalog) skuPage(ctx context.Context, u string) (skuPage, error) {
+	var page skuPage
+	req, err := runtime.NewRequest(ctx, http.MethodGet, u)
+	if err != nil {
+		return page, err
+	}
+	resp, err := c.arm.Pipeline().Do(req)
+	if err != nil {
+		return page, err
+	}
+	defer resp.Body.Close()
+	if !runtime.HasStatusCode(resp, http.StatusOK) {
+		return page, runtime.NewResponseError(resp)
+	}
+	err = runtime.UnmarshalAsJSON(resp, &page)
+	return page, err
+}
+
+// offered reports whether the SKU is listed in the region and not restricted there
+// for the subscription.
+func offered(s sku, region string) bool {
+	if !slices.ContainsFunc(s.Locations, func(l string) bool { return strings.EqualFold(l, region) }) {
+		return false
+	}
+	for _, r := range s.Restrictions {
+		if r.Type == "Location" && slices.ContainsFunc(r.Values, func(l string) bool { return strings.EqualFold(l, region) }) {
+			return false
+		}
+	}
+	return true
+}
+
+func describe(s sku) catalog.MachineTypeInfo {
+	m := catalog.MachineTypeInfo{Name: s.Name, Architecture: catalog.ArchX8664}
+	for _, c := range s.Capabilities {
+		switch c.Name {
+		case "vCPUs":
+			n, _ := strconv.Atoi(c.Value)
+			m.CPUMillicores = n * 1000
+		case "MemoryGB":
+			gb, _ := strconv.ParseFloat(c.Value, 64)
+			m.MemoryMiB = int(gb * 1024)
+		case "GPUs":
+			m.GPUs, _ = strconv.Atoi(c.Value)
+		case "CpuArchitectureType":
+			if strings.EqualFold(c.Value, "Arm64") {
+				m.Architecture = catalog.ArchARM64
+			}
+		}
+	}
+	if strings.Contains(strings.ToLower(s.Family), "nps") {
+		m.GPUs = 0 // NP sizes carry FPGAs, as in the static table
+	}
+	if m.GPUs > 0 {
+		m.GPUType = rules.AzureGPU(s.Family, s.Name)
+	}
+	m.Category = catalog.Category(rules.Azure(s.Name, m.GPUs))
+	if static, _, ok := catalog.MachineTypeAnyRegion(catalog.Azure, s.Name); ok {
+		m.PricePerHour = static.PricePerHour
+		if m.GPUs > 0 && static.GPUType != "" {
+			m.GPUType = static.GPUType
+		}
+	}
+	return m
+}
+
+// KubernetesVersions returns the AKS minors the location offers (previews left
+// out), newest first, AKS's default marked; end of standard support from the static
+// table where it knows the minor.
+func (c *Catalog) KubernetesVersions(ctx context.Context) ([]catalog.Version, error) {
+	resp, err := c.aks.ListKubernetesVersions(ctx, c.location, nil)
+	if err != nil {
+		return nil, fmt.Errorf("list aks kubernetes versions in %s: %w", c.location, err)
+	}
+	var out []catalog.Version
+	for _, v := range resp.Values {
+		if v == nil || v.Version == nil || (v.IsPreview != nil && *v.IsPreview) {
+			continue
+		}
+		ver := catalog.Version{Minor: *v.Version, Default: v.IsDefault != nil && *v.IsDefault}
+		if static, ok := catalog.KubernetesVersion(catalog.AKS, ver.Minor); ok {
+			ver.EndOfStandardSupport = static.EndOfStandardSupport
+		}
+		out = append(out, ver)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("aks lists no version in %s: %w", c.location, catalog.ErrLiveUnavailable)
+	}
+	slices.SortFunc(out, func(a, b catalog.Version) int { return compareMinor(b.Minor, a.Minor) })
+	return out, nil
+}
+
+func compareMinor(a, b string) int {
+	ma, na := split(a)
+	mb, nb := split(b)
+	if ma != mb {
+		return ma - mb
+	}
+	return na - nb
+}
+
+func split(v string) (major, minor int) {
+	x, y, _ := strings.Cut(v, ".")
+	major, _ = strconv.Atoi(x)
+	minor, _ = strconv.Atoi(y)
+	return major, minor
+}

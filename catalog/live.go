@@ -1,0 +1,150 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Live is the catalog of one connected cloud account as the provider's own APIs
+// give it (EC2 DescribeInstanceTypes and DescribeInstanceTypeOfferings, EKS
+// DescribeClusterVersions; GKE machineTypes and serverConfig; Azure resource SKUs
+// and AKS versions). Where it answers, it is the authority: a machine type it does
+// not list in a region is not offered there. Implementations are safe for
+// concurrent use: catalog/awscatalog, catalog/gcpcatalog and catalog/azurecatalog.
+type Live interface {
+	// MachineTypes returns every machine type the account can run in the region,
+	// described as the static tables describe them.
+	MachineTypes(ctx context.Context, region string) ([]MachineTypeInfo, error)
+	// KubernetesVersions returns the managed service's supported minors, newest
+	// first, with exactly one Default.
+	KubernetesVersions(ctx context.Context) ([]Version, error)
+}
+
+// ErrLiveUnavailable is wrapped by a Live's errors when it cannot answer this kind
+// of question at all (the endpoint does not implement the call); callers fall back
+// to the static tables. Other errors (throttling, permissions, network) are
+// transient or the account's, and fall back too, but say so.
+var ErrLiveUnavailable = errors.New("the live catalog cannot answer this")
+
+// Cache keeps a Live's answers for a TTL: per region for machine types, once for
+// versions. Errors are not kept, so a failed lookup is retried by the next caller.
+// Concurrent callers of a missing entry share one lookup. A Cache is itself a Live.
+type Cache struct {
+	live Live
+	ttl  time.Duration
+	now  func() time.Time
+
+	mu       sync.Mutex
+	types    map[string]*entry[[]MachineTypeInfo]
+	versions *entry[[]Version]
+}
+
+type entry[T any] struct {
+	ready   chan struct{} // closed when the lookup ends
+	val     T
+	err     error
+	fetched time.Time
+}
+
+// DefaultLiveTTL is how long a Cache made with a zero TTL keeps an answer: clouds
+// add machine types and versions every few weeks, not minutes.
+const DefaultLiveTTL = 6 * time.Hour
+
+// NewCache returns a cache of live's answers kept for ttl (DefaultLiveTTL when zero).
+func NewCache(live Live, ttl time.Duration) *Cache {
+	if ttl <= 0 {
+		ttl = DefaultLiveTTL
+	}
+	return &Cache{live: live, ttl: ttl, now: time.Now, types: map[string]*entry[[]MachineTypeInfo]{}}
+}
+
+// MachineTypes returns live's machine types of the region, from the cache while
+// they are fresh. The slice is the caller's.
+func (c *Cache) MachineTypes(ctx context.Context, region string) ([]MachineTypeInfo, error) {
+	c.mu.Lock()
+	e := c.types[region]
+	if e == nil || c.stale(e.ready, e.fetched, e.err) {
+		e = &entry[[]MachineTypeInfo]{ready: make(chan struct{})}
+		c.types[region] = e
+		c.mu.Unlock()
+		val, err := c.live.MachineTypes(ctx, region)
+		c.finish(func() { e.val, e.err, e.fetched = val, err, c.now() }, e.ready)
+	} else {
+		c.mu.Unlock()
+	}
+	if err := wait(ctx, e.ready); err != nil {
+		return nil, err
+	}
+	return slices.Clone(e.val), e.err
+}
+
+// MachineType returns the named machine type if live lists it in the region; ok is
+// false when live answered and does not list it.
+func (c *Cache) MachineType(ctx context.Context, region, name string) (m MachineTypeInfo, ok bool, err error) {
+	ms, err := c.MachineTypes(ctx, region)
+	if err != nil {
+		return MachineTypeInfo{}, false, err
+	}
+	for _, m := range ms {
+		if m.Name == name {
+			return m, true, nil
+		}
+	}
+	return MachineTypeInfo{}, false, nil
+}
+
+// KubernetesVersions returns live's versions, from the cache while they are fresh.
+func (c *Cache) KubernetesVersions(ctx context.Context) ([]Version, error) {
+	c.mu.Lock()
+	e := c.versions
+	if e == nil || c.stale(e.ready, e.fetched, e.err) {
+		e = &entry[[]Version]{ready: make(chan struct{})}
+		c.versions = e
+		c.mu.Unlock()
+		val, err := c.live.KubernetesVersions(ctx)
+		c.finish(func() { e.val, e.err, e.fetched = val, err, c.now() }, e.ready)
+	} else {
+		c.mu.Unlock()
+	}
+	if err := wait(ctx, e.ready); err != nil {
+		return nil, err
+	}
+	out := make([]Version, len(e.val))
+	for i, v := range e.val {
+		out[i] = v.clone()
+	}
+	return out, e.err
+}
+
+// stale reports whether an entry must be fetched again: it failed, or it is older
+// than the TTL. An entry still being fetched is never stale. Called with c.mu held.
+func (c *Cache) stale(ready chan struct{}, fetched time.Time, err error) bool {
+	select {
+	case <-ready:
+		return err != nil || c.now().Sub(fetched) >= c.ttl
+	default:
+		return false
+	}
+}
+
+// finish records a lookup's answer and wakes its waiters, under c.mu.
+func (c *Cache) finish(record func(), ready chan struct{}) {
+	c.mu.Lock()
+	record()
+	close(ready)
+	c.mu.Unlock()
+}
+
+func wait(ctx context.Context, ready chan struct{}) error {
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var _ Live = (*Cache)(nil)
