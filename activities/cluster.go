@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/astropulse/astroplane/cloud"
+	"github.com/astropulse/astroplane/secrets"
 	"github.com/astropulse/astroplane/store"
 )
 
@@ -47,6 +48,8 @@ type Cluster struct {
 	// shape) and its status in lower case (succeeded, failed, cancelled, rejected,
 	// expired). cmd/worker counts them in astro_operations_finished_total.
 	Finished func(opType, status string)
+	// Box seals the kubeconfigs IssueKubeconfig makes; without it they are refused.
+	Box *secrets.Box
 }
 
 // BeginOperationInput marks a cluster as being changed by an operation.

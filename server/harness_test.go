@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/astropulse/astroplane/internal/apikey"
+	"github.com/astropulse/astroplane/secrets"
 	"github.com/astropulse/astroplane/server"
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/server/httpx"
@@ -37,6 +38,7 @@ type env struct {
 	store  *store.Store
 	dbPath string // the SQLite file of the store
 	logs   *syncBuffer
+	box    *secrets.Box // the server's (Options.Box), which startWorker's worker seals with
 	orgID  string
 	userID string
 	key    string
@@ -84,7 +86,7 @@ func newEnvWith(t testing.TB, tc client.Client, opts server.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, tc: tc, srv: srv, store: st, dbPath: dbPath, logs: logs}
+	e := &env{t: t, tc: tc, srv: srv, store: st, dbPath: dbPath, logs: logs, box: opts.Box}
 	e.orgID, e.userID, e.key = e.newOrg("acme", store.RoleAdmin)
 	return e
 }

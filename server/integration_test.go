@@ -43,7 +43,7 @@ func (e *env) startWorker(tc client.Client, clouds *cloud.Registry, opts worker.
 	e.t.Helper()
 	w := worker.New(tc, workflows.TaskQueue, opts)
 	workflows.Register(w, workflows.Dependencies{
-		Cluster:  &activities.Cluster{Store: e.store, Clouds: clouds, PollInterval: 20 * time.Millisecond},
+		Cluster:  &activities.Cluster{Store: e.store, Clouds: clouds, PollInterval: 20 * time.Millisecond, Box: e.box},
 		Notifier: &activities.Notifier{Store: e.store}})
 	must(e.t, w.Start())
 	stop = sync.OnceFunc(w.Stop) // a worker stopped twice panics

@@ -155,7 +155,7 @@ func New(opts Options) (*Server, error) {
 	}
 	audit := httpx.NewAudit(opts.Store, opts.Log)
 	h := handlers{
-		clustersServer:  clusters.NewServer(opts.Store, opts.Temporal, opts.TaskQueue, opts.Log, audit),
+		clustersServer:  clusters.NewServer(opts.Store, opts.Temporal, opts.TaskQueue, opts.Log, audit, opts.Box),
 		approvalsServer: approvals.NewServer(opts.Store, opts.Temporal, opts.Signer, opts.Box, audit),
 		notificationsServer: notifications.NewServer(notifications.Deps{Store: opts.Store, Box: opts.Box, Guard: opts.Guard,
 			Signer: opts.Signer, SMTPHost: opts.ServerSMTPHost, Audit: audit}),

@@ -40,4 +40,5 @@ func RegisterWorkflows(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(NotifyTopic, workflow.RegisterOptions{Name: "NotifyTopic"})
 	w.RegisterWorkflowWithOptions(ConnectAWSAccount, workflow.RegisterOptions{Name: "ConnectAWSAccount"})
 	w.RegisterWorkflowWithOptions(IssueAWSCredentials, workflow.RegisterOptions{Name: "IssueAWSCredentials"})
+	w.RegisterWorkflowWithOptions(IssueKubeconfig, workflow.RegisterOptions{Name: "IssueKubeconfig"})
 }

@@ -101,6 +101,7 @@ var providerSteps = map[string]providerStep{
 	"UpdateTags":             {StartToClose: 15 * time.Minute, Attempts: 8, MaxInterval: time.Minute},
 	// A GKE image type change recreates every node pool's nodes: as long as a rollout.
 	"UpdateClusterSettings": {StartToClose: 4 * time.Hour, Attempts: 8, MaxInterval: 2 * time.Minute},
+	"IssueKubeconfig":       kubeconfigStep,
 }
 
 // defaultProviderStep is the sizing of a provider activity providerSteps does not name.

@@ -157,6 +157,7 @@ func run(ctx context.Context) error {
 		defer cloudSim.Ledger.Close()
 	}
 	cluster := clusterActivities(st, cloudSim)
+	cluster.Box = notifier.Box // seals the kubeconfigs it issues (ASTRO_ENCRYPTION_KEY)
 	cluster.Finished = func(opType, status string) { finished.WithLabelValues(opType, status).Inc() }
 	workflows.Register(w, workflows.Dependencies{Cluster: cluster, Notifier: notifier})
 	log.Info("worker starting", "taskQueue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address, "store", st.Driver())

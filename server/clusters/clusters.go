@@ -15,12 +15,14 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/secrets"
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/server/approvals"
 	"github.com/astropulse/astroplane/server/httpx"
@@ -38,13 +40,18 @@ type Server struct {
 	// hub feeds the progress streams (see streamHub).
 	hub     *hub
 	hubOnce sync.Once
+	// box opens the kubeconfigs workers seal; nil: kubeconfigs answer 503.
+	box *secrets.Box
+	// lastPrune is when expired kubeconfig grants were last pruned (Unix ns).
+	lastPrune atomic.Int64
 }
 
 // NewServer returns the cluster handlers: records in st, workflows started on
 // taskQueue through tc (without a client, operations that need Temporal answer 503),
-// failures that cannot be answered logged to log, changes recorded by audit.
-func NewServer(st *store.Store, tc client.Client, taskQueue string, log *slog.Logger, audit httpx.Audit) *Server {
-	return &Server{store: st, temporal: tc, taskQueue: taskQueue, log: log, audit: audit}
+// failures that cannot be answered logged to log, changes recorded by audit,
+// kubeconfigs opened with box.
+func NewServer(st *store.Store, tc client.Client, taskQueue string, log *slog.Logger, audit httpx.Audit, box *secrets.Box) *Server {
+	return &Server{store: st, temporal: tc, taskQueue: taskQueue, log: log, audit: audit, box: box}
 }
 
 // ListClusters lists the organization's clusters (DELETED ones are history, not listed).
