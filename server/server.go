@@ -35,6 +35,7 @@ import (
 	"github.com/astropulse/astroplane/server/orgs"
 	"github.com/astropulse/astroplane/server/pricing"
 	"github.com/astropulse/astroplane/server/ratelimit"
+	"github.com/astropulse/astroplane/server/tiers"
 	"github.com/astropulse/astroplane/server/users"
 	"github.com/astropulse/astroplane/store"
 )
@@ -112,6 +113,7 @@ type (
 	apikeysServer       = apikeys.Server
 	auditServer         = auditlog.Server
 	cloudaccountsServer = cloudaccounts.Server
+	tiersServer         = tiers.Server
 )
 
 // handlers composes the resource groups' handlers into the generated interface. Each
@@ -130,6 +132,7 @@ type handlers struct {
 	*apikeysServer
 	*auditServer
 	*cloudaccountsServer
+	*tiersServer
 	fallback
 }
 
@@ -168,6 +171,7 @@ func New(opts Options) (*Server, error) {
 		cloudaccountsServer: cloudaccounts.NewServer(cloudaccounts.Deps{Store: opts.Store, Temporal: opts.Temporal,
 			TaskQueue: opts.TaskQueue, Box: opts.Box, Audit: audit, Log: opts.Log,
 			ConnectTimeout: opts.CloudConnectTimeout, ConnectPoll: opts.CloudConnectPoll}),
+		tiersServer: tiers.NewServer(opts.Store),
 	}
 	h.SetStreamLimits(opts.Streams)
 	s := &Server{store: opts.Store, log: opts.Log, verifier: opts.Verifier, contract: ct, ruleFaults: h.RuleFaults}
