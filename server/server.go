@@ -34,6 +34,7 @@ import (
 	"github.com/astropulse/astroplane/server/notifications"
 	"github.com/astropulse/astroplane/server/orgs"
 	"github.com/astropulse/astroplane/server/pricing"
+	"github.com/astropulse/astroplane/server/profiles"
 	"github.com/astropulse/astroplane/server/ratelimit"
 	"github.com/astropulse/astroplane/server/tiers"
 	"github.com/astropulse/astroplane/server/users"
@@ -114,6 +115,7 @@ type (
 	auditServer         = auditlog.Server
 	cloudaccountsServer = cloudaccounts.Server
 	tiersServer         = tiers.Server
+	profilesServer      = profiles.Server
 )
 
 // handlers composes the resource groups' handlers into the generated interface. Each
@@ -133,6 +135,7 @@ type handlers struct {
 	*auditServer
 	*cloudaccountsServer
 	*tiersServer
+	*profilesServer
 	fallback
 }
 
@@ -171,7 +174,8 @@ func New(opts Options) (*Server, error) {
 		cloudaccountsServer: cloudaccounts.NewServer(cloudaccounts.Deps{Store: opts.Store, Temporal: opts.Temporal,
 			TaskQueue: opts.TaskQueue, Box: opts.Box, Audit: audit, Log: opts.Log,
 			ConnectTimeout: opts.CloudConnectTimeout, ConnectPoll: opts.CloudConnectPoll}),
-		tiersServer: tiers.NewServer(opts.Store),
+		tiersServer:    tiers.NewServer(opts.Store),
+		profilesServer: profiles.NewServer(profiles.Deps{Store: opts.Store}),
 	}
 	h.SetStreamLimits(opts.Streams)
 	s := &Server{store: opts.Store, log: opts.Log, verifier: opts.Verifier, contract: ct, ruleFaults: h.RuleFaults}
