@@ -14,10 +14,25 @@ export ASTRO_DATABASE_URL=${ASTRO_DATABASE_URL:-sqlite://$DATA/astro.db}
 export ASTRO_LOG_FORMAT=${ASTRO_LOG_FORMAT:-text}
 export ASTRO_SIM_STEP_DELAY=${ASTRO_SIM_STEP_DELAY:-3s}
 
+# ASTRO_AWS=moto: EKS clusters are made for real, through the AWS SDK, in moto (the AWS
+# emulator, moto_server) behind bin/motoproxy (what moto lacks for EKS), in moto's
+# account 123456789012; every other cloud stays simulated.
+MOTO_PORT=${MOTO_PORT:-5000}
+case "${ASTRO_AWS:-}" in
+  "") ports_moto= ;;
+  moto)
+    ports_moto="$MOTO_PORT $((MOTO_PORT + 1))"
+    if ! command -v moto_server >/dev/null; then
+      echo "ASTRO_AWS=moto needs moto_server (pip install 'moto[server]')." >&2
+      exit 1
+    fi ;;
+  *) echo "ASTRO_AWS=${ASTRO_AWS}: the only value is moto (unset: the simulated cloud)." >&2; exit 1 ;;
+esac
+
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "${ASTRO_HTTP_ADDR##*:}" "${DEV_OIDC_PORT:-8081}"; do
+for p in "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "${ASTRO_HTTP_ADDR##*:}" "${DEV_OIDC_PORT:-8081}" $ports_moto; do
   if port_busy "$p"; then
-    echo "Port $p is already in use (another make run?). Stop it, or set TEMPORAL_PORT / TEMPORAL_UI_PORT / ASTRO_HTTP_ADDR / DEV_OIDC_PORT." >&2
+    echo "Port $p is already in use (another make run?). Stop it, or set TEMPORAL_PORT / TEMPORAL_UI_PORT / ASTRO_HTTP_ADDR / DEV_OIDC_PORT / MOTO_PORT." >&2
     exit 1
   fi
 done
@@ -73,6 +88,17 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+if [ "${ASTRO_AWS:-}" = moto ]; then
+  export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
+  export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
+  export AWS_REGION=${AWS_REGION:-us-east-1}
+  export ASTRO_CLOUDS=${ASTRO_CLOUDS:-aws}
+  export ASTRO_AWS_PLATFORM_PRINCIPAL=${ASTRO_AWS_PLATFORM_PRINCIPAL:-arn:aws:iam::123456789012:root}
+  moto_server -H 127.0.0.1 -p $((MOTO_PORT + 1)) > "$DATA/moto.log" 2>&1 &
+  pids+=($!)
+  bin/motoproxy -listen "127.0.0.1:$MOTO_PORT" -moto "http://127.0.0.1:$((MOTO_PORT + 1))" >> "$DATA/moto.log" 2>&1 &
+  pids+=($!)
+fi
 
 bin/temporal server start-dev \
   --db-filename "$DATA/temporal.db" --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
@@ -98,6 +124,9 @@ wait_for() { # wait_for WHAT SECONDS COMMAND…: until COMMAND succeeds; gives u
   exit 1
 }
 wait_for "Temporal dev server" 30 bin/temporal operator cluster health --address "$ASTRO_TEMPORAL_ADDRESS"
+if [ "${ASTRO_AWS:-}" = moto ]; then
+  wait_for "moto" 60 curl -fsS "$AWS_ENDPOINT_URL/moto-api/data.json"
+fi
 
 # One ASTRO_METRICS_ADDR for the stack: the API serves it, the worker the next port.
 WORKER_METRICS_ADDR=
@@ -124,6 +153,13 @@ ${ASTRO_METRICS_ADDR:+    Metrics        http://$ASTRO_METRICS_ADDR/metrics (api
   Try:
     curl -s -H "X-Astro-API-Key: $ASTRO_BOOTSTRAP_API_KEY" $API_URL/api/v1/clusters
 BANNER
+if [ "${ASTRO_AWS:-}" = moto ]; then
+  cat <<BANNER
+
+  AWS is moto on $AWS_ENDPOINT_URL (account 123456789012; log in $DATA/moto.log): EKS
+  clusters are made through the AWS SDK. Connect the account first (README, "Real clouds").
+BANNER
+fi
 if [ "${ASTRO_DEV_OIDC:-false}" = true ]; then
   DEV_URL="http://localhost:${ASTRO_DEV_OIDC_ADDR##*:}"
   cat <<BANNER

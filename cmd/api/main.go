@@ -45,6 +45,9 @@ type Config struct {
 	// once, those made through other replicas within the TTL; 0 looks the key up on
 	// every request.
 	KeyCacheTTL time.Duration `env:"ASTRO_KEY_CACHE_TTL" envDefault:"1s"`
+	// CloudConnectTimeout is how long a cloud account connection waits for the
+	// customer to create its role before it fails.
+	CloudConnectTimeout time.Duration `env:"ASTRO_CLOUD_CONNECT_TIMEOUT" envDefault:"1h"`
 
 	Log      config.Log
 	Store    config.Store
@@ -85,6 +88,9 @@ func (c Config) Validate() error {
 	}
 	if c.KeyCacheTTL < 0 || c.KeyCacheTTL > time.Minute {
 		errs = append(errs, fmt.Errorf("ASTRO_KEY_CACHE_TTL: %s is not between 0s and 1m (a revoked key works on other replicas for up to this long)", c.KeyCacheTTL))
+	}
+	if c.CloudConnectTimeout < time.Minute || c.CloudConnectTimeout > 7*24*time.Hour {
+		errs = append(errs, fmt.Errorf("ASTRO_CLOUD_CONNECT_TIMEOUT: %s is not between 1m and 168h", c.CloudConnectTimeout))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("ASTRO_SHUTDOWN_TIMEOUT: %s is not a positive duration", c.ShutdownTimeout))
@@ -247,7 +253,8 @@ func run(ctx context.Context) error {
 		Box: box, Signer: signer, Guard: guard, ServerSMTPHost: cfg.Relay.SMTPHost, Verifier: verifier,
 		RateLimits:     &ratelimit.Limits{PerIP: cfg.Edge.RateIP, BurstIP: cfg.Edge.BurstIP, PerKey: cfg.Edge.RateKey, BurstKey: cfg.Edge.BurstKey},
 		TrustedProxies: proxies, Metrics: metrics, TracerProvider: tel.TracerProvider,
-		Streams: clusters.StreamLimits{PerKey: cfg.StreamsPerKey, PerOrg: cfg.StreamsPerOrg},
+		Streams:             clusters.StreamLimits{PerKey: cfg.StreamsPerKey, PerOrg: cfg.StreamsPerOrg},
+		CloudConnectTimeout: cfg.CloudConnectTimeout,
 	})
 	if err != nil {
 		return err

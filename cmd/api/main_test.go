@@ -42,6 +42,7 @@ func TestConfigEveryVariable(t *testing.T) {
 		"ASTRO_STREAMS_PER_KEY":       "5",
 		"ASTRO_STREAMS_PER_ORG":       "40",
 		"ASTRO_KEY_CACHE_TTL":         "250ms",
+		"ASTRO_CLOUD_CONNECT_TIMEOUT": "2h",
 		"ASTRO_BOOTSTRAP_API_KEY":     key,
 		"ASTRO_BOOTSTRAP_ORG":         "acme-corp",
 		"ASTRO_BOOTSTRAP_ADMIN_EMAIL": "ops@acme.example",
@@ -65,7 +66,7 @@ func TestConfigEveryVariable(t *testing.T) {
 		c.Temporal.Address != "temporal:7233" || c.Temporal.Namespace != "ns" || c.Temporal.TaskQueue != "q" ||
 		c.Keys.EncryptionKey == "" || c.Keys.SigningKey == "" || c.Keys.NotifyAllowedHosts != "127.0.0.0/8" ||
 		c.Relay.SMTPHost != "smtp.example.com" || c.StreamsPerKey != 5 || c.StreamsPerOrg != 40 ||
-		c.KeyCacheTTL != 250*time.Millisecond {
+		c.KeyCacheTTL != 250*time.Millisecond || c.CloudConnectTimeout != 2*time.Hour {
 		t.Fatalf("parsed %+v", c)
 	}
 	// Tests and e2e listen on a port the kernel picks.
@@ -92,6 +93,7 @@ func TestConfigInvalidValues(t *testing.T) {
 		{"ASTRO_KEY_CACHE_TTL", "-1s"},
 		{"ASTRO_KEY_CACHE_TTL", "2m"},
 		{"ASTRO_KEY_CACHE_TTL", "5"},
+		{"ASTRO_CLOUD_CONNECT_TIMEOUT", "30s"},
 		{"ASTRO_BOOTSTRAP_API_KEY", "tooshort"},
 		{"ASTRO_BOOTSTRAP_API_KEY", strings.Repeat("k", 39) + "!"},
 		{"ASTRO_BOOTSTRAP_ORG", "Acme"},

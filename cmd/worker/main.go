@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/cloud/sim"
+	"github.com/astropulse/astroplane/credsource"
 	"github.com/astropulse/astroplane/internal/config"
 	"github.com/astropulse/astroplane/internal/telemetry"
 	"github.com/astropulse/astroplane/notify"
@@ -36,6 +38,20 @@ type Config struct {
 	// SimIgnoreTokens makes the simulated cloud a cloud without idempotency (a retried
 	// create makes a second resource): for checking that the chaos suite catches it.
 	SimIgnoreTokens bool `env:"ASTRO_SIM_IGNORE_TOKENS"`
+	// Clouds are the clouds this worker provisions in for real, through their SDKs
+	// (aws, gcp, azure, comma-separated): their managed provisioners (EKS, GKE, AKS)
+	// act in the clusters' own accounts with the credentials of the Cloud group
+	// (connected accounts, the vault). Empty: every cloud is simulated.
+	Clouds []string `env:"ASTRO_CLOUDS" envSeparator:","`
+	// AWSPlatformPrincipal is the ARN of the platform's AWS identity, which
+	// customers' connection roles trust (the worker runs as it: AWS_* variables,
+	// an instance or pod role).
+	AWSPlatformPrincipal string `env:"ASTRO_AWS_PLATFORM_PRINCIPAL"`
+	// AWSTemplateBucket is the S3 bucket AWS connection templates are published to
+	// (the CloudFormation console reads quick-create templates from S3 only);
+	// empty: the API serves them (enough for moto and local runs).
+	AWSTemplateBucket    string `env:"ASTRO_AWS_TEMPLATE_BUCKET"`
+	AWSTemplateBucketURL string `env:"ASTRO_AWS_TEMPLATE_BUCKET_URL"`
 	// MaxConcurrentActivities caps the activities this worker runs at once.
 	MaxConcurrentActivities int `env:"ASTRO_WORKER_MAX_CONCURRENT_ACTIVITIES" envDefault:"200"`
 
@@ -64,6 +80,9 @@ func (c Config) Validate() error {
 	errs := []error{c.Log.Validate(), c.Store.Validate(), c.Temporal.Validate(), c.Keys.Validate(), c.Relay.Validate(), c.Telemetry.Validate()}
 	if c.SimStepDelay < 0 {
 		errs = append(errs, fmt.Errorf("ASTRO_SIM_STEP_DELAY: %s is negative", c.SimStepDelay))
+	}
+	if err := checkClouds(c.Clouds); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxConcurrentActivities <= 0 {
 		errs = append(errs, fmt.Errorf("ASTRO_WORKER_MAX_CONCURRENT_ACTIVITIES: %d is not a positive number", c.MaxConcurrentActivities))
@@ -156,11 +175,20 @@ func run(ctx context.Context) error {
 		}
 		defer cloudSim.Ledger.Close()
 	}
+	platform, err := platformAWS(ctx)
+	if err != nil {
+		return err
+	}
 	cluster := clusterActivities(st, cloudSim)
+	cluster.Clouds = cloudRegistry(cloudSim, cfg.Clouds, credsource.New(st, notifier.Box, platform))
 	cluster.Box = notifier.Box // seals the kubeconfigs it issues (ASTRO_ENCRYPTION_KEY)
 	cluster.Finished = func(opType, status string) { finished.WithLabelValues(opType, status).Inc() }
-	workflows.Register(w, workflows.Dependencies{Cluster: cluster, Notifier: notifier})
-	log.Info("worker starting", "taskQueue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address, "store", st.Driver())
+	accounts := &activities.CloudAccounts{Store: st, AWS: platform, PlatformPrincipal: cfg.AWSPlatformPrincipal,
+		TemplateBaseURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/cloud/aws/templates/",
+		TemplateBucket:  cfg.AWSTemplateBucket, TemplateBucketURL: cfg.AWSTemplateBucketURL}
+	workflows.Register(w, workflows.Dependencies{Cluster: cluster, Notifier: notifier, CloudAccounts: accounts})
+	log.Info("worker starting", "taskQueue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address, "store", st.Driver(),
+		"realClouds", strings.Join(cfg.Clouds, ","))
 	return w.Run(interruptOn(ctx))
 }
 

@@ -49,6 +49,10 @@ func TestConfigEveryVariable(t *testing.T) {
 		"ASTRO_ENCRYPTION_KEY":                   "9196fb6992722b064dfd64b311e40c6f9ea8321402b6e62a78372d9ab0d17275",
 		"ASTRO_APPROVAL_SIGNING_KEY":             "iLRwn3PIS69mFXezv1Kq38UZuJFO8zcma6y1-dDMHPnqj-qf",
 		"ASTRO_NOTIFY_ALLOWED_HOSTS":             "hooks.internal",
+		"ASTRO_CLOUDS":                           "aws,gcp",
+		"ASTRO_AWS_PLATFORM_PRINCIPAL":           "arn:aws:iam::111122223333:role/astro-plane",
+		"ASTRO_AWS_TEMPLATE_BUCKET":              "astro-templates",
+		"ASTRO_AWS_TEMPLATE_BUCKET_URL":          "https://astro-templates.s3.amazonaws.com/",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +62,9 @@ func TestConfigEveryVariable(t *testing.T) {
 		c.SMTPFrom != "Astro <astro@example.com>" || c.SMTPStartTLS != "opportunistic" ||
 		c.Log.Format != "text" || c.Log.Level != "error" || c.Store.DatabaseURL != "sqlite:///var/lib/astro/astro.db" ||
 		c.Temporal.Address != "[::1]:7233" || c.Temporal.Namespace != "ns" || c.Temporal.TaskQueue != "q" ||
-		c.Keys.NotifyAllowedHosts != "hooks.internal" {
+		c.Keys.NotifyAllowedHosts != "hooks.internal" || strings.Join(c.Clouds, " ") != "aws gcp" ||
+		c.AWSPlatformPrincipal != "arn:aws:iam::111122223333:role/astro-plane" || c.AWSTemplateBucket != "astro-templates" ||
+		c.AWSTemplateBucketURL != "https://astro-templates.s3.amazonaws.com/" {
 		t.Fatalf("parsed %+v", c)
 	}
 }
@@ -93,6 +99,7 @@ func TestConfigInvalidValues(t *testing.T) {
 		name string
 	}{
 		{map[string]string{"ASTRO_SIM_STEP_DELAY": "3"}, "ASTRO_SIM_STEP_DELAY"},
+		{map[string]string{"ASTRO_CLOUDS": "aws,ec2"}, "ASTRO_CLOUDS"},
 		{map[string]string{"ASTRO_SIM_STEP_DELAY": "-1s"}, "ASTRO_SIM_STEP_DELAY"},
 		{map[string]string{"ASTRO_WORKER_MAX_CONCURRENT_ACTIVITIES": "many"}, "ASTRO_WORKER_MAX_CONCURRENT_ACTIVITIES"},
 		{map[string]string{"ASTRO_WORKER_MAX_CONCURRENT_ACTIVITIES": "0"}, "ASTRO_WORKER_MAX_CONCURRENT_ACTIVITIES"},
