@@ -50,6 +50,10 @@ func (s *Server) GenerateClusterKubeconfig(c echo.Context, clusterID string, _ a
 	if err != nil {
 		return err
 	}
+	cl, cs, err := s.liveCluster(c, clusterID) // another organization's cluster is a 404 before anything else
+	if err != nil {
+		return err
+	}
 	if s.box == nil {
 		return &httpx.APIError{Status: http.StatusServiceUnavailable, Code: httpx.CodeServiceUnavailable,
 			Message: "kubeconfigs need the server's encryption key (ASTRO_ENCRYPTION_KEY), which is not set"}
@@ -67,10 +71,6 @@ func (s *Server) GenerateClusterKubeconfig(c echo.Context, clusterID string, _ a
 	}
 	if err != nil {
 		return httpx.ValidationFailed(map[string]any{"duration": err.Error()})
-	}
-	cl, cs, err := s.liveCluster(c, clusterID)
-	if err != nil {
-		return err
 	}
 	if in.ClusterName != cl.Name {
 		return httpx.ValidationFailed(map[string]any{"clusterName": fmt.Sprintf("is %q, but the path names cluster %q", in.ClusterName, cl.Name)})
