@@ -2,8 +2,6 @@ package aws_test
 
 import (
 	"context"
-	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,16 +11,12 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 
-	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/awsconnect"
 	"github.com/astropulse/astroplane/cloud"
 	"github.com/astropulse/astroplane/cloud/aws"
+	"github.com/astropulse/astroplane/internal/testflow"
 	"github.com/astropulse/astroplane/internal/testmoto"
-	"github.com/astropulse/astroplane/internal/testtemporal"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
@@ -38,87 +32,27 @@ func (keys) Credentials(context.Context, cloud.AccountRef) (cloud.Credentials, e
 		aws.CredSessionToken: "session-token-never-in-history"}, Expires: time.Now().Add(time.Hour)}, nil
 }
 
-// stack is the real workflows and activities on a Temporal dev server and a SQLite
-// store, with aws/eks served by the provider against moto behind the proxy.
+// stack is the real workflows and activities (testflow), with aws/eks served by the
+// provider against moto behind the proxy.
 type stack struct {
-	t   *testing.T
-	tc  client.Client
-	st  *store.Store
-	m   *testmoto.Server
-	f   *fakeAWS
-	org string
+	*testflow.Stack
+	m *testmoto.Server
+	f *fakeAWS
 }
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	srv := testtemporal.Start(t)
-	st, err := store.Open(t.Context(), "sqlite://"+filepath.Join(t.TempDir(), "astro.db"), nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	org := &store.Organization{ID: store.NewID(), Name: "acme"}
-	require.NoError(t, st.CreateOrganization(t.Context(), org))
 	m := testmoto.Start(t)
 	f := newFakeOn(t, m)
 	clouds := cloud.NewRegistry(keys{})
 	clouds.Register(cloud.Key{Provider: "aws", Provisioner: "eks"}, aws.Factory(aws.Options{Endpoint: f.URL, PollInterval: 5 * time.Millisecond}))
-	w := worker.New(srv.Client(), workflows.TaskQueue, worker.Options{})
-	workflows.Register(w, workflows.Dependencies{
-		Cluster:  &activities.Cluster{Store: st, Clouds: clouds, PollInterval: 10 * time.Millisecond},
-		Notifier: &activities.Notifier{Store: st},
-	})
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
-	return &stack{t: t, tc: srv.Client(), st: st, m: m, f: f, org: org.ID}
-}
-
-// run records an operation of opType on the cluster (creating the cluster for a
-// deploy), runs the workflow wf with in (and the operation) to its end and returns
-// the operation's ID and the workflow's error.
-func (s *stack) run(c store.Cluster, opType, wf string, in any) (string, error) {
-	s.t.Helper()
-	ctx := s.t.Context()
-	opID := workflows.OperationID("acme", c.Name, opType, store.NewID()[:8])
-	op := &store.Operation{ID: opID, OrgID: s.org, ClusterID: c.ID, ClusterName: c.Name, Type: opType, Status: store.OperationRunning, WorkflowID: opID}
-	if opType == workflows.OpDeploy {
-		require.NoError(s.t, s.st.CreateClusterWithOperation(ctx, &c, op))
-	} else {
-		require.NoError(s.t, s.st.StartOperation(ctx, op))
-	}
-	input := map[string]any{}
-	raw, _ := json.Marshal(in)
-	_ = json.Unmarshal(raw, &input)
-	input["Op"] = workflows.Operation{OrgID: s.org, ClusterID: c.ID, OperationID: opID}
-	run, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: opID, TaskQueue: workflows.TaskQueue}, wf, input)
-	require.NoError(s.t, err)
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	return opID, run.Get(ctx, nil)
-}
-
-func (s *stack) cluster(id string) store.Cluster {
-	s.t.Helper()
-	c, err := s.st.GetCluster(s.t.Context(), s.org, id)
-	require.NoError(s.t, err)
-	return c
+	return &stack{Stack: testflow.Start(t, clouds), m: m, f: f}
 }
 
 // noSecrets fails when the histories of ops hold the session's keys or a token.
 func (s *stack) noSecrets(ops ...string) {
-	s.t.Helper()
-	for _, id := range ops {
-		it := s.tc.GetWorkflowHistory(s.t.Context(), id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		events := 0
-		for it.HasNext() {
-			ev, err := it.Next()
-			require.NoError(s.t, err)
-			events++
-			raw, _ := json.Marshal(ev)
-			for _, secret := range []string{secretKey, "session-token-never-in-history", "k8s-aws-v1.", "X-Amz-Signature"} {
-				require.NotContains(s.t, string(raw), secret, "history of %s, event %d (%s)", id, ev.EventId, ev.EventType)
-			}
-		}
-		require.NotZero(s.t, events, "no history for %s", id)
-	}
+	s.T.Helper()
+	s.NoSecrets(ops, secretKey, "session-token-never-in-history", "k8s-aws-v1.", "X-Amz-Signature")
 }
 
 func eksSpec(name, org string) cloud.ClusterSpec {
@@ -140,19 +74,19 @@ func eksSpec(name, org string) cloud.ClusterSpec {
 // fails and rolls back.
 func TestWorkflowsOnEKS(t *testing.T) {
 	s := newStack(t)
-	t.Run("DeployUpdateDelete", func(t *testing.T) { s.t = t; lifecycle(t, s) })
-	t.Run("DeployOverQuotaRollsBack", func(t *testing.T) { s.t = t; overQuota(t, s) })
+	t.Run("DeployUpdateDelete", func(t *testing.T) { s.T = t; lifecycle(t, s) })
+	t.Run("DeployOverQuotaRollsBack", func(t *testing.T) { s.T = t; overQuota(t, s) })
 }
 
 func lifecycle(t *testing.T, s *stack) {
 	f, ctx := s.f, t.Context()
-	spec := eksSpec("prod", s.org)
-	cl := store.Cluster{ID: store.NewID(), OrgID: s.org, Name: "prod", Provider: "aws", ProvisionerType: "eks", Region: region, Status: store.ClusterPending}
+	spec := eksSpec("prod", s.OrgID)
+	cl := store.Cluster{ID: store.NewID(), OrgID: s.OrgID, Name: "prod", Provider: "aws", ProvisionerType: "eks", Region: region, Status: store.ClusterPending}
 
 	f.Fail(op("CreateNodegroup"), 429, "ThrottlingException", "Rate exceeded", "2", 1)
-	deployID, err := s.run(cl, workflows.OpDeploy, "DeployCluster", workflows.DeployClusterInput{Spec: spec})
+	deployID, err := s.Run(cl, workflows.OpDeploy, "DeployCluster", workflows.DeployClusterInput{Spec: spec})
 	require.NoError(t, err, "deploy")
-	got := s.cluster(cl.ID)
+	got := s.Cluster(cl.ID)
 	require.Equal(t, store.ClusterReady, got.Status, got.StatusMessage)
 	require.Equal(t, "arn:aws:eks:"+region+":"+account+":cluster/prod", got.ExternalID)
 	require.True(t, strings.HasPrefix(got.NetworkID, "arn:aws:ec2:"+region+":"+account+":vpc/"), got.NetworkID)
@@ -188,7 +122,7 @@ func lifecycle(t *testing.T, s *stack) {
 	scaled.MinNode, scaled.MaxNode = 2, 5
 	scaled.Labels = map[string]string{"env": "prod", "tier": "api"}
 	ref := cloud.ClusterRef{Provider: "aws", ExternalID: got.ExternalID, Endpoint: got.Endpoint}
-	updateID, err := s.run(got, workflows.OpUpdate, "UpdateCluster", workflows.UpdateClusterInput{Current: spec, Ref: ref, Steps: []workflows.UpdateStep{
+	updateID, err := s.Run(got, workflows.OpUpdate, "UpdateCluster", workflows.UpdateClusterInput{Current: spec, Ref: ref, Steps: []workflows.UpdateStep{
 		{Name: "1-control-plane-upgrade", Kind: workflows.KindControlPlaneUpgrade, Version: "1.31"},
 		{Name: "2-node-group-upgrade", Kind: workflows.KindNodeGroupUpgrade, Version: "1.31", NodeGroup: &rolled},
 		{Name: "3-node-group-scale", Kind: workflows.KindNodeGroupScale, NodeGroup: &scaled},
@@ -209,7 +143,7 @@ func lifecycle(t *testing.T, s *stack) {
 	require.Equal(t, "1.31", awssdk.ToString(ng.Nodegroup.Version))
 	require.Equal(t, map[string]string{"env": "prod", "tier": "api"}, ng.Nodegroup.Labels)
 	require.Equal(t, int32(5), awssdk.ToInt32(ng.Nodegroup.ScalingConfig.MaxSize))
-	got = s.cluster(cl.ID)
+	got = s.Cluster(cl.ID)
 	require.Equal(t, store.ClusterReady, got.Status, got.StatusMessage)
 	require.Equal(t, "1.31", got.KubernetesVersion)
 
@@ -218,10 +152,10 @@ func lifecycle(t *testing.T, s *stack) {
 	f.Vanish("DeleteNodegroup")
 	after := spec
 	after.KubernetesVersion, after.NodeGroups = "1.31", []cloud.NodeGroupSpec{scaled}
-	deleteID, err := s.run(got, workflows.OpDelete, "DeleteCluster", workflows.DeleteClusterInput{Spec: after, Ref: ref,
+	deleteID, err := s.Run(got, workflows.OpDelete, "DeleteCluster", workflows.DeleteClusterInput{Spec: after, Ref: ref,
 		Network: cloud.NetworkRef{ID: got.NetworkID}, CreateOperationID: deployID, PriorStatus: store.ClusterReady})
 	require.NoError(t, err, "delete")
-	require.Equal(t, store.ClusterDeleted, s.cluster(cl.ID).Status)
+	require.Equal(t, store.ClusterDeleted, s.Cluster(cl.ID).Status)
 	require.Equal(t, []string{"DeleteNodegroup", "DeleteCluster", "DeleteVpc"}, f.Ops("DeleteNodegroup", "DeleteCluster", "DeleteVpc"))
 	s.nothingLeft("prod")
 	s.noSecrets(deployID, updateID, deleteID)
@@ -231,7 +165,7 @@ func lifecycle(t *testing.T, s *stack) {
 // allowedByTheConnectTemplate fails when the provider made a call the connected
 // account's role (awsconnect's template at level manage) does not allow.
 func (s *stack) allowedByTheConnectTemplate() {
-	s.t.Helper()
+	s.T.Helper()
 	granted := append(append([]string{}, awsconnect.ReadActions...), awsconnect.ManageActions...)
 	granted = append(granted, "sts:GetCallerIdentity") // needs no permission
 	for action := range s.f.Actions() {
@@ -241,36 +175,36 @@ func (s *stack) allowedByTheConnectTemplate() {
 				ok = true
 			}
 		}
-		require.True(s.t, ok, "the provider calls %s, which the connect template does not grant", action)
+		require.True(s.T, ok, "the provider calls %s, which the connect template does not grant", action)
 	}
 }
 
 // nothingLeft fails when moto holds an EKS cluster, or a VPC of the cluster name.
 func (s *stack) nothingLeft(name string) {
-	s.t.Helper()
+	s.T.Helper()
 	d := directTo(s.m, region)
-	clusters, err := d.eks.ListClusters(s.t.Context(), &eks.ListClustersInput{})
-	require.NoError(s.t, err)
-	require.Empty(s.t, clusters.Clusters, "EKS clusters left")
-	vpcs, err := d.ec2.DescribeVpcs(s.t.Context(), &ec2.DescribeVpcsInput{Filters: []ec2types.Filter{{Name: awssdk.String("tag:" + aws.TagCluster), Values: []string{name}}}})
-	require.NoError(s.t, err)
-	require.Empty(s.t, vpcs.Vpcs, "VPCs left")
-	subnets, err := d.ec2.DescribeSubnets(s.t.Context(), &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{{Name: awssdk.String("tag:" + aws.TagCluster), Values: []string{name}}}})
-	require.NoError(s.t, err)
-	require.Empty(s.t, subnets.Subnets, "subnets left")
+	clusters, err := d.eks.ListClusters(s.T.Context(), &eks.ListClustersInput{})
+	require.NoError(s.T, err)
+	require.Empty(s.T, clusters.Clusters, "EKS clusters left")
+	vpcs, err := d.ec2.DescribeVpcs(s.T.Context(), &ec2.DescribeVpcsInput{Filters: []ec2types.Filter{{Name: awssdk.String("tag:" + aws.TagCluster), Values: []string{name}}}})
+	require.NoError(s.T, err)
+	require.Empty(s.T, vpcs.Vpcs, "VPCs left")
+	subnets, err := d.ec2.DescribeSubnets(s.T.Context(), &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{{Name: awssdk.String("tag:" + aws.TagCluster), Values: []string{name}}}})
+	require.NoError(s.T, err)
+	require.Empty(s.T, subnets.Subnets, "subnets left")
 }
 
 // A deploy refused by a quota fails for good with what to do about it, and rolls
 // back: moto holds nothing of the cluster afterwards.
 func overQuota(t *testing.T, s *stack) {
 	s.f.Reset()
-	spec := eksSpec("quota", s.org)
-	cl := store.Cluster{ID: store.NewID(), OrgID: s.org, Name: "quota", Provider: "aws", ProvisionerType: "eks", Region: region, Status: store.ClusterPending}
+	spec := eksSpec("quota", s.OrgID)
+	cl := store.Cluster{ID: store.NewID(), OrgID: s.OrgID, Name: "quota", Provider: "aws", ProvisionerType: "eks", Region: region, Status: store.ClusterPending}
 	s.f.Fail(op("CreateNodegroup"), 400, "ResourceLimitExceededException", "Nodegroups limit per cluster exceeded", "", -1)
-	deployID, err := s.run(cl, workflows.OpDeploy, "DeployCluster", workflows.DeployClusterInput{Spec: spec})
+	deployID, err := s.Run(cl, workflows.OpDeploy, "DeployCluster", workflows.DeployClusterInput{Spec: spec})
 	require.Error(t, err)
 	require.Len(t, s.f.Find("CreateNodegroup"), 1, "a quota error was retried")
-	got := s.cluster(cl.ID)
+	got := s.Cluster(cl.ID)
 	require.Equal(t, store.ClusterFailed, got.Status)
 	for _, says := range []string{"ResourceLimitExceededException", "Nodegroups limit per cluster exceeded", "raise the quota"} {
 		require.Contains(t, got.StatusMessage, says)

@@ -3,21 +3,16 @@ package azure_test
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 
-	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/cloud"
 	"github.com/astropulse/astroplane/cloud/azure"
-	"github.com/astropulse/astroplane/internal/testtemporal"
+	"github.com/astropulse/astroplane/internal/testflow"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
@@ -30,106 +25,26 @@ func (tokenSource) Credentials(context.Context, cloud.AccountRef) (cloud.Credent
 	return cloud.Credentials{Values: map[string]string{azure.CredAccessToken: testToken}, Expires: time.Now().Add(time.Hour)}, nil
 }
 
-// stack is the real workflows and activities on a Temporal dev server and a SQLite
-// store, with azure/aks served by the provider on a fake subscription.
+// stack is the real workflows and activities (testflow), with azure/aks served by
+// the provider on a fake subscription.
 type stack struct {
-	t   *testing.T
-	tc  client.Client
-	st  *store.Store
-	f   *fakeARM
-	org string
+	*testflow.Stack
+	f *fakeARM
 }
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	srv := testtemporal.Start(t)
-	st, err := store.Open(t.Context(), "sqlite://"+filepath.Join(t.TempDir(), "astro.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	org := &store.Organization{ID: store.NewID(), Name: "acme"}
-	if err := st.CreateOrganization(t.Context(), org); err != nil {
-		t.Fatal(err)
-	}
 	f := newFakeARM(testSub)
 	f.readyAfter = 3
 	clouds := cloud.NewRegistry(tokenSource{})
 	clouds.Register(cloud.Key{Provider: "azure", Provisioner: "aks"}, azure.Factory(azure.Options{Transport: f, PollInterval: time.Millisecond}))
-	w := worker.New(srv.Client(), workflows.TaskQueue, worker.Options{})
-	workflows.Register(w, workflows.Dependencies{
-		Cluster:  &activities.Cluster{Store: st, Clouds: clouds, PollInterval: 10 * time.Millisecond},
-		Notifier: &activities.Notifier{Store: st},
-	})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
-	return &stack{t: t, tc: srv.Client(), st: st, f: f, org: org.ID}
-}
-
-// run records an operation of opType on the cluster (creating the cluster for a
-// deploy), runs the workflow named wf with in (and the operation) to its end and
-// returns the operation and the workflow's error.
-func (s *stack) run(c store.Cluster, opType, wf string, in any) (string, error) {
-	s.t.Helper()
-	ctx := s.t.Context()
-	opID := workflows.OperationID("acme", c.Name, opType, store.NewID()[:8])
-	op := &store.Operation{ID: opID, OrgID: s.org, ClusterID: c.ID, ClusterName: c.Name, Type: opType, Status: store.OperationRunning, WorkflowID: opID}
-	var err error
-	if opType == workflows.OpDeploy {
-		err = s.st.CreateClusterWithOperation(ctx, &c, op)
-	} else {
-		err = s.st.StartOperation(ctx, op)
-	}
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	input := map[string]any{}
-	raw, _ := json.Marshal(in)
-	_ = json.Unmarshal(raw, &input)
-	input["Op"] = workflows.Operation{OrgID: s.org, ClusterID: c.ID, OperationID: opID}
-	run, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: opID, TaskQueue: workflows.TaskQueue}, wf, input)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	return opID, run.Get(ctx, nil)
-}
-
-func (s *stack) cluster(id string) store.Cluster {
-	s.t.Helper()
-	c, err := s.st.GetCluster(s.t.Context(), s.org, id)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return c
+	return &stack{Stack: testflow.Start(t, clouds), f: f}
 }
 
 // noSecrets fails when the histories of ops hold the access token or the kubeconfig.
 func (s *stack) noSecrets(ops ...string) {
-	s.t.Helper()
-	for _, id := range ops {
-		it := s.tc.GetWorkflowHistory(s.t.Context(), id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		events := 0
-		for it.HasNext() {
-			ev, err := it.Next()
-			if err != nil {
-				s.t.Fatal(err)
-			}
-			events++
-			raw, _ := json.Marshal(ev)
-			for _, secret := range []string{testToken, s.f.secret} {
-				if strings.Contains(string(raw), secret) {
-					s.t.Fatalf("history of %s holds a secret in event %d (%s)", id, ev.EventId, ev.EventType)
-				}
-			}
-		}
-		if events == 0 {
-			s.t.Fatalf("no history for %s", id)
-		}
-	}
+	s.T.Helper()
+	s.NoSecrets(ops, testToken, s.f.secret)
 }
 
 func count(list []string, api string) int {
@@ -151,21 +66,21 @@ func TestWorkflowsOnAKS(t *testing.T) {
 	s := newStack(t)
 	f := s.f
 	spec := aksSpec("prod", "rg-prod")
-	spec.Account.OrgID = s.org
+	spec.Account.OrgID = s.OrgID
 	spec.Tags = map[string]string{"team": "core"}
 	spec.NodeGroups = append(spec.NodeGroups, cloud.NodeGroupSpec{Name: "spotpool", MinNode: 0, MaxNode: 5, InstanceType: cloud.InstanceSpot,
 		MachineTypes: []string{"Standard_D4s_v5"}, Labels: map[string]string{"workload": "batch"},
 		Taints: []cloud.Taint{{Key: "batch", Value: "true", Effect: "NoSchedule"}}})
-	cl := store.Cluster{ID: store.NewID(), OrgID: s.org, Name: "prod", Provider: "azure", ProvisionerType: "aks", Region: "eastus", Status: store.ClusterPending}
+	cl := store.Cluster{ID: store.NewID(), OrgID: s.OrgID, Name: "prod", Provider: "azure", ProvisionerType: "aks", Region: "eastus", Status: store.ClusterPending}
 
 	// Deploy, with the agent pool's first create throttled for 2s (the activity retry's own first interval is 1s).
 	f.Inject("AgentPoolsClient.BeginCreateOrUpdate", &armError{Status: 429, Code: "TooManyRequests", Message: "slow down", RetryAfter: 2 * time.Second}, 1)
 	start := time.Now()
-	deployID, err := s.run(cl, workflows.OpDeploy, "DeployCluster", workflows.DeployClusterInput{Spec: spec})
+	deployID, err := s.Run(cl, workflows.OpDeploy, "DeployCluster", workflows.DeployClusterInput{Spec: spec})
 	if err != nil {
 		t.Fatalf("deploy: %v", err)
 	}
-	got := s.cluster(cl.ID)
+	got := s.Cluster(cl.ID)
 	wantID := clusterID(testSub, "rg-prod", "prod")
 	if got.Status != store.ClusterReady || got.ExternalID != wantID || got.NetworkID != groupID(testSub, "rg-prod") ||
 		got.Endpoint != "https://prod-k7x2q9.hcp.eastus.azmk8s.io:443" {
@@ -219,7 +134,7 @@ func TestWorkflowsOnAKS(t *testing.T) {
 	upgraded := state.NodeGroups[0]
 	upgraded.Version, upgraded.Rollout = "1.32", &cloud.Rollout{MaxSurge: "33%"}
 	ref := cloud.ClusterRef{Provider: "azure", ExternalID: got.ExternalID, Endpoint: got.Endpoint}
-	updateID, err := s.run(cl, workflows.OpUpdate, "UpdateCluster", workflows.UpdateClusterInput{Current: state, Ref: ref, Steps: []workflows.UpdateStep{
+	updateID, err := s.Run(cl, workflows.OpUpdate, "UpdateCluster", workflows.UpdateClusterInput{Current: state, Ref: ref, Steps: []workflows.UpdateStep{
 		{Name: "1-control-plane-upgrade", Kind: workflows.KindControlPlaneUpgrade, Version: "1.32"},
 		{Name: "2-node-group-upgrade", Kind: workflows.KindNodeGroupUpgrade, Version: "1.32", NodeGroup: &upgraded, Batches: 1},
 		{Name: "3-node-group-scale", Kind: workflows.KindNodeGroupScale, NodeGroup: &scaled},
@@ -229,7 +144,7 @@ func TestWorkflowsOnAKS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("update: %v", err)
 	}
-	got = s.cluster(cl.ID)
+	got = s.Cluster(cl.ID)
 	mc, pools, _ = f.Cluster("rg-prod", "prod")
 	sys, spot = pools["systempool"].Properties, pools["spotpool"].Properties
 	if got.Status != store.ClusterReady || got.KubernetesVersion != "1.32" || str(mc.Properties.KubernetesVersion) != "1.32" {
@@ -251,13 +166,13 @@ func TestWorkflowsOnAKS(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.VanishOnDelete("spotpool")
-	deleteID, err := s.run(cl, workflows.OpDelete, "DeleteCluster", workflows.DeleteClusterInput{
+	deleteID, err := s.Run(cl, workflows.OpDelete, "DeleteCluster", workflows.DeleteClusterInput{
 		Spec: state, Ref: ref, Network: cloud.NetworkRef{ID: got.NetworkID}, CreateOperationID: deployID, PriorStatus: store.ClusterReady,
 	})
 	if err != nil {
 		t.Fatalf("delete: %v", err)
 	}
-	if got = s.cluster(cl.ID); got.Status != store.ClusterDeleted {
+	if got = s.Cluster(cl.ID); got.Status != store.ClusterDeleted {
 		t.Fatalf("cluster after delete: %s %q", got.Status, got.StatusMessage)
 	}
 	if _, ok := f.Group("rg-prod"); ok || f.ClusterCount() != 0 {
@@ -279,17 +194,17 @@ func TestDeployOverQuotaRollsBack(t *testing.T) {
 	s := newStack(t)
 	f := s.f
 	spec := aksSpec("big", "rg-big")
-	spec.Account.OrgID = s.org
+	spec.Account.OrgID = s.OrgID
 	spec.NodeGroups = append(spec.NodeGroups, cloud.NodeGroupSpec{Name: "gpu", MinNode: 4, MaxNode: 8, InstanceType: cloud.InstanceOnDemand,
 		MachineTypes: []string{"Standard_NC24ads_A100_v4"}})
 	f.Inject("AgentPoolsClient.BeginCreateOrUpdate", &armError{Status: 400, Code: "QuotaExceeded",
 		Message: "Operation could not be completed as it results in exceeding approved standardNCADSA100v4Family Cores quota. Current Limit: 24, Current Usage: 0, Additional Required: 96."}, 0)
-	cl := store.Cluster{ID: store.NewID(), OrgID: s.org, Name: "big", Provider: "azure", ProvisionerType: "aks", Region: "eastus", Status: store.ClusterPending}
-	deployID, err := s.run(cl, workflows.OpDeploy, "DeployCluster", workflows.DeployClusterInput{Spec: spec})
+	cl := store.Cluster{ID: store.NewID(), OrgID: s.OrgID, Name: "big", Provider: "azure", ProvisionerType: "aks", Region: "eastus", Status: store.ClusterPending}
+	deployID, err := s.Run(cl, workflows.OpDeploy, "DeployCluster", workflows.DeployClusterInput{Spec: spec})
 	if err == nil {
 		t.Fatal("deploy over quota succeeded")
 	}
-	got := s.cluster(cl.ID)
+	got := s.Cluster(cl.ID)
 	for _, want := range []string{"failed at node-groups", "Azure QuotaExceeded", "standardNCADSA100v4Family Cores quota", "ask for more quota", "rolled back"} {
 		if !strings.Contains(got.StatusMessage, want) {
 			t.Errorf("outcome %q does not say %q", got.StatusMessage, want)

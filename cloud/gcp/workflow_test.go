@@ -1,121 +1,38 @@
 package gcp_test
 
 import (
-	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 	container "google.golang.org/api/container/v1"
 
-	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/cloud"
 	"github.com/astropulse/astroplane/cloud/gcp/gkefake"
-	"github.com/astropulse/astroplane/internal/testtemporal"
+	"github.com/astropulse/astroplane/internal/testflow"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
 
-// stack is the real workflows and activities on a Temporal dev server and a SQLite
-// store, with gcp/gke served by the provider on a GKE wire server.
+// stack is the real workflows and activities (testflow), with gcp/gke served by the
+// provider on a GKE wire server.
 type stack struct {
-	t    *testing.T
-	tc   client.Client
-	st   *store.Store
+	*testflow.Stack
 	fake *gkefake.Server
-	org  string
 }
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	srv := testtemporal.Start(t)
-	st, err := store.Open(t.Context(), "sqlite://"+filepath.Join(t.TempDir(), "astro.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	org := &store.Organization{ID: store.NewID(), Name: "acme"}
-	if err := st.CreateOrganization(t.Context(), org); err != nil {
-		t.Fatal(err)
-	}
 	fake, url := startFake(t)
 	fake.PollsToDone = 3
-	w := worker.New(srv.Client(), workflows.TaskQueue, worker.Options{})
-	workflows.Register(w, workflows.Dependencies{
-		Cluster:  &activities.Cluster{Store: st, Clouds: registryOn(url, time.Millisecond), PollInterval: 10 * time.Millisecond},
-		Notifier: &activities.Notifier{Store: st},
-	})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
-	return &stack{t: t, tc: srv.Client(), st: st, fake: fake, org: org.ID}
-}
-
-// run records an operation of opType on the cluster (creating the cluster for a
-// deploy), runs the workflow wf with in (and the operation) to its end and returns
-// the operation's ID and the workflow's error.
-func (s *stack) run(c store.Cluster, opType, wf string, in any) (string, error) {
-	s.t.Helper()
-	ctx := s.t.Context()
-	opID := workflows.OperationID("acme", c.Name, opType, store.NewID()[:8])
-	op := &store.Operation{ID: opID, OrgID: s.org, ClusterID: c.ID, ClusterName: c.Name, Type: opType, Status: store.OperationRunning, WorkflowID: opID}
-	var err error
-	if opType == workflows.OpDeploy {
-		err = s.st.CreateClusterWithOperation(ctx, &c, op)
-	} else {
-		err = s.st.StartOperation(ctx, op)
-	}
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	input := map[string]any{}
-	raw, _ := json.Marshal(in)
-	_ = json.Unmarshal(raw, &input)
-	input["Op"] = workflows.Operation{OrgID: s.org, ClusterID: c.ID, OperationID: opID}
-	run, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: opID, TaskQueue: workflows.TaskQueue}, wf, input)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	return opID, run.Get(ctx, nil)
-}
-
-func (s *stack) cluster(id string) store.Cluster {
-	s.t.Helper()
-	c, err := s.st.GetCluster(s.t.Context(), s.org, id)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return c
+	return &stack{Stack: testflow.Start(t, registryOn(url, time.Millisecond)), fake: fake}
 }
 
 // noSecrets fails when the histories of ops hold the access token.
 func (s *stack) noSecrets(ops ...string) {
-	s.t.Helper()
-	for _, id := range ops {
-		it := s.tc.GetWorkflowHistory(s.t.Context(), id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		events := 0
-		for it.HasNext() {
-			ev, err := it.Next()
-			if err != nil {
-				s.t.Fatal(err)
-			}
-			events++
-			if raw, _ := json.Marshal(ev); strings.Contains(string(raw), apiToken) {
-				s.t.Fatalf("history of %s holds the access token in event %d (%s)", id, ev.EventId, ev.EventType)
-			}
-		}
-		if events == 0 {
-			s.t.Fatalf("no history for %s", id)
-		}
-	}
+	s.T.Helper()
+	s.NoSecrets(ops, apiToken)
 }
 
 // body decodes the JSON body of the i-th request of method (negative: from the end).
@@ -154,19 +71,19 @@ func TestWorkflowsOnGKE(t *testing.T) {
 	s := newStack(t)
 	fake := s.fake
 	spec := gkeSpec("prod")
-	spec.Account.OrgID = s.org
+	spec.Account.OrgID = s.OrgID
 	spec.Tags = map[string]string{"team": "core", "Cost-Center": "R&D 42"}
 	spec.NodeGroups = append(spec.NodeGroups, cloud.NodeGroupSpec{Name: "spot", MinNode: 0, MaxNode: 5, InstanceType: cloud.InstanceSpot,
 		MachineTypes: []string{"n2-standard-8"}, Labels: map[string]string{"workload": "batch"},
 		Taints: []cloud.Taint{{Key: "batch", Value: "true", Effect: "NoSchedule"}}})
-	cl := store.Cluster{ID: store.NewID(), OrgID: s.org, Name: "prod", Provider: "gcp", ProvisionerType: "gke", Region: region, Status: store.ClusterPending}
+	cl := store.Cluster{ID: store.NewID(), OrgID: s.OrgID, Name: "prod", Provider: "gcp", ProvisionerType: "gke", Region: region, Status: store.ClusterPending}
 
 	fake.Inject(gkefake.Fault{Method: "nodePools.create", Times: 1, Err: gkefake.Throttled(2500 * time.Millisecond)})
-	deployID, err := s.run(cl, workflows.OpDeploy, "DeployCluster", workflows.DeployClusterInput{Spec: spec})
+	deployID, err := s.Run(cl, workflows.OpDeploy, "DeployCluster", workflows.DeployClusterInput{Spec: spec})
 	if err != nil {
 		t.Fatalf("deploy: %v", err)
 	}
-	got := s.cluster(cl.ID)
+	got := s.Cluster(cl.ID)
 	path := parent + "/clusters/prod"
 	if got.Status != store.ClusterReady || got.ExternalID != path || !strings.HasPrefix(got.NetworkID, "projects/"+project+"/global/networks/astro-") ||
 		!strings.HasPrefix(got.Endpoint, "https://34.118.") {
@@ -216,7 +133,7 @@ func TestWorkflowsOnGKE(t *testing.T) {
 	ref := cloud.ClusterRef{Provider: "gcp", ExternalID: got.ExternalID, Endpoint: got.Endpoint}
 	settings := &cloud.ClusterSettings{GKE: &cloud.GKESettings{ReleaseChannel: "REGULAR",
 		MaintenanceWindow: &cloud.MaintenanceWindow{StartTime: "03:00", Duration: "4h"}, AuthorizedNetworks: []string{"10.0.0.0/8"}}}
-	updateID, err := s.run(cl, workflows.OpUpdate, "UpdateCluster", workflows.UpdateClusterInput{Current: state, Ref: ref, Steps: []workflows.UpdateStep{
+	updateID, err := s.Run(cl, workflows.OpUpdate, "UpdateCluster", workflows.UpdateClusterInput{Current: state, Ref: ref, Steps: []workflows.UpdateStep{
 		{Name: "1-control-plane-upgrade", Kind: workflows.KindControlPlaneUpgrade, Version: "1.32"},
 		{Name: "2-node-group-upgrade", Kind: workflows.KindNodeGroupUpgrade, Version: "1.32", NodeGroup: &upgraded, Batches: 1},
 		{Name: "3-node-group-scale", Kind: workflows.KindNodeGroupScale, NodeGroup: &scaled},
@@ -226,7 +143,7 @@ func TestWorkflowsOnGKE(t *testing.T) {
 	if err != nil {
 		t.Fatalf("update: %v", err)
 	}
-	got = s.cluster(cl.ID)
+	got = s.Cluster(cl.ID)
 	gke, _ = fake.Cluster(path)
 	if got.Status != store.ClusterReady || got.KubernetesVersion != "1.32" || !strings.HasPrefix(gke.CurrentMasterVersion, "1.32.") {
 		t.Fatalf("after update: store %s %s %q, GKE %s", got.Status, got.KubernetesVersion, got.StatusMessage, gke.CurrentMasterVersion)
@@ -260,13 +177,13 @@ func TestWorkflowsOnGKE(t *testing.T) {
 		t.Fatal(err)
 	}
 	fake.Inject(gkefake.Fault{Method: "nodePools.delete", Name: "/nodePools/spot", InOperation: true, Err: gkefake.NotFound("Not found: node pool spot.")})
-	deleteID, err := s.run(cl, workflows.OpDelete, "DeleteCluster", workflows.DeleteClusterInput{
+	deleteID, err := s.Run(cl, workflows.OpDelete, "DeleteCluster", workflows.DeleteClusterInput{
 		Spec: state, Ref: ref, Network: cloud.NetworkRef{ID: got.NetworkID}, CreateOperationID: deployID, PriorStatus: store.ClusterReady,
 	})
 	if err != nil {
 		t.Fatalf("delete: %v", err)
 	}
-	if got = s.cluster(cl.ID); got.Status != store.ClusterDeleted {
+	if got = s.Cluster(cl.ID); got.Status != store.ClusterDeleted {
 		t.Fatalf("cluster after delete: %s %q", got.Status, got.StatusMessage)
 	}
 	if len(fake.Clusters()) != 0 || len(fake.Networks()) != 0 {
@@ -291,14 +208,14 @@ func TestDeployOverQuotaRollsBack(t *testing.T) {
 	s := newStack(t)
 	fake := s.fake
 	spec := gkeSpec("big")
-	spec.Account.OrgID = s.org
+	spec.Account.OrgID = s.OrgID
 	fake.Inject(gkefake.Fault{Method: "clusters.create", InOperation: true, Err: gkefake.QuotaExceeded("CPUS")})
-	cl := store.Cluster{ID: store.NewID(), OrgID: s.org, Name: "big", Provider: "gcp", ProvisionerType: "gke", Region: region, Status: store.ClusterPending}
-	deployID, err := s.run(cl, workflows.OpDeploy, "DeployCluster", workflows.DeployClusterInput{Spec: spec})
+	cl := store.Cluster{ID: store.NewID(), OrgID: s.OrgID, Name: "big", Provider: "gcp", ProvisionerType: "gke", Region: region, Status: store.ClusterPending}
+	deployID, err := s.Run(cl, workflows.OpDeploy, "DeployCluster", workflows.DeployClusterInput{Spec: spec})
 	if err == nil {
 		t.Fatal("deploy over quota succeeded")
 	}
-	got := s.cluster(cl.ID)
+	got := s.Cluster(cl.ID)
 	for _, want := range []string{"failed at wait-active", "quota is exhausted (CPUS)", `Insufficient regional quota to satisfy request: resource "CPUS"`, "raise the quota", "rolled back"} {
 		if !strings.Contains(got.StatusMessage, want) {
 			t.Errorf("outcome %q does not say %q", got.StatusMessage, want)
