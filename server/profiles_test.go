@@ -108,6 +108,22 @@ func TestApplicationProfiles(t *testing.T) {
 		t.Fatalf("get unknown: %d", a.Status)
 	}
 
+	// A profile in use (an application names it) is kept: delete 409 naming the
+	// application, bulk delete skips it saying why.
+	must(t, e.store.CreateApplication(ctx, &store.Application{OrgID: e.orgID, Name: "hello-world", Profile: "anywhere",
+		SourceType: "image", Namespace: "hello-world", SyncType: "auto", Status: store.AppDeployed}))
+	if a := e.do(http.MethodDelete, "/api/v1/app-profiles/anywhere", e.key, nil); a.Status != http.StatusConflict ||
+		!strings.Contains(string(a.Body), "hello-world") {
+		t.Fatalf("delete in use: %d %s", a.Status, a.Body)
+	}
+	a = e.do(http.MethodPost, "/api/v1/app-profiles/bulk-delete", e.key, map[string]any{"profileNames": []string{"anywhere"}})
+	if sk := data(a)["skipped"].([]any); len(sk) != 1 || sk[0].(map[string]any)["reason"] != "in use by 1 application" {
+		t.Fatalf("bulk delete in use: %s", a.Body)
+	}
+	if a := e.do(http.MethodGet, "/api/v1/app-profiles/anywhere", e.key, nil); data(a)["applicationCount"] != 1.0 {
+		t.Fatalf("count: %s", a.Body)
+	}
+
 	// Delete and bulk delete.
 	if a := e.do(http.MethodDelete, "/api/v1/app-profiles/profile3", e.key, nil); a.Status != http.StatusOK || data(a)["profileName"] != "profile3" {
 		t.Fatalf("delete: %d %s", a.Status, a.Body)

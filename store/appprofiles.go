@@ -65,11 +65,9 @@ func (s *Store) DeleteAppProfile(ctx context.Context, orgID, id string) error {
 
 // AppProfileUsers returns the names of orgID's applications that use the profile
 // named profile, by name.
-//
-// There is no application table yet (issue 13's deploy slice adds it): until then no
-// application can name a profile, so the answer is always empty. When the table
-// lands, this becomes a query on it and the delete check in server/profiles, which
-// already refuses a profile with users, needs no change.
-func (s *Store) AppProfileUsers(_ context.Context, _, _ string) ([]string, error) {
-	return []string{}, nil
+func (s *Store) AppProfileUsers(ctx context.Context, orgID, profile string) ([]string, error) {
+	out := []string{}
+	err := s.db.WithContext(ctx).Model(&Application{}).Where("org_id = ? AND profile = ?", orgID, profile).
+		Order("name").Pluck("name", &out).Error
+	return out, translate(err)
 }

@@ -41,6 +41,47 @@ func TestAppProfiles(t *testing.T) {
 		if err != nil || len(list) != 2 || list[0].Name != "api" || list[1].Name != "web" {
 			t.Fatalf("list: %+v %v", list, err)
 		}
+		// Applications name their profile: they are its users, per organization.
+		for _, a := range []store.Application{
+			{OrgID: acme.ID, Name: "web-b", Profile: "web", ClusterID: "c1"},
+			{OrgID: acme.ID, Name: "web-a", Profile: "web", ClusterID: "c1"},
+			{OrgID: acme.ID, Name: "solo", Profile: "api", ClusterID: "c2"},
+			{OrgID: other.ID, Name: "theirs", Profile: "web", ClusterID: "c1"},
+		} {
+			a.SourceType, a.Namespace, a.SyncType, a.Status = "image", a.Name, "auto", store.AppPending
+			if err := s.CreateApplication(ctx, &a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.CreateApplication(ctx, &store.Application{OrgID: acme.ID, Name: "solo", Profile: "web", Status: store.AppPending}); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("same application name: %v", err)
+		}
+		if users, err := s.AppProfileUsers(ctx, acme.ID, "web"); err != nil || len(users) != 2 || users[0] != "web-a" || users[1] != "web-b" {
+			t.Fatalf("users of web: %v %v", users, err)
+		}
+		if per, err := s.ApplicationsPerCluster(ctx, acme.ID); err != nil || per["c1"] != 2 || per["c2"] != 1 {
+			t.Fatalf("per cluster: %v %v", per, err)
+		}
+		solo, err := s.GetApplication(ctx, acme.ID, "solo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UpdateApplication(ctx, acme.ID, solo.ID, map[string]any{"status": store.AppDeployed, "sync_status": "Synced"}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetApplication(ctx, acme.ID, solo.ID); got.Status != store.AppDeployed || got.SyncStatus != "Synced" {
+			t.Fatalf("updated: %+v", got)
+		}
+		if err := s.UpdateApplication(ctx, other.ID, solo.ID, map[string]any{"status": store.AppFailed}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("another org updates: %v", err)
+		}
+		if err := s.DeleteApplication(ctx, acme.ID, solo.ID); err != nil {
+			t.Fatal(err)
+		}
+		if users, _ := s.AppProfileUsers(ctx, acme.ID, "api"); len(users) != 0 {
+			t.Fatalf("users after delete: %v", users)
+		}
+
 		if err := s.DeleteAppProfile(ctx, other.ID, p.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("another org deletes: %v", err)
 		}

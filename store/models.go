@@ -159,5 +159,5 @@ func allModels() []any {
 	return []any{&Organization{}, &User{}, &Membership{}, &APIKey{}, &Cluster{}, &Operation{}, &AuditEvent{},
 		&ApprovalPolicy{}, &ApprovalRequest{}, &UsedToken{}, &NotificationIntegration{}, &NotificationSubscription{},
 		&APIKeyAddress{}, &NotificationOptOut{}, &ProgressReport{},
-		&CloudExternalID{}, &CloudConnection{}, &SelfHostedCredential{}, &KubeconfigGrant{}, &AppProfile{}}
+		&CloudExternalID{}, &CloudConnection{}, &SelfHostedCredential{}, &KubeconfigGrant{}, &AppProfile{}, &Application{}}
 }

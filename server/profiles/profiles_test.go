@@ -22,8 +22,8 @@ import (
 
 // A profile applications use is never deleted: delete answers 409 naming them, and
 // bulk delete skips it with the reason and the applications, deleting the rest. The
-// application table does not exist yet, so the users come from Deps.Users here; the
-// router-level tests (server/profiles_test.go) cover the rest of the group.
+// users come from Deps.Users here; server/profiles_test.go checks the same through
+// the router with applications recorded in the store.
 func TestProfileInUseIsKept(t *testing.T) {
 	ctx := context.Background()
 	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "astro.db"), nil)
