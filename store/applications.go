@@ -27,6 +27,9 @@ type Application struct {
 	Namespace  string `gorm:"size:63;not null"`
 	SyncType   string `gorm:"size:10;not null"`
 	Spec       []byte
+	// Desired is what a deploy writes, as the API resolved it from Spec
+	// (activities.AppSpec as JSON).
+	Desired []byte
 	// ClusterID is the cluster the last deploy placed it on ("" before).
 	ClusterID       string `gorm:"size:36;index"`
 	Status          string `gorm:"size:20;not null"`

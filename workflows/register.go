@@ -15,6 +15,9 @@ type Dependencies struct {
 	// CloudAccounts connects cloud accounts and issues temporary credentials; nil:
 	// this worker does not serve them.
 	CloudAccounts *activities.CloudAccounts
+	// Apps deploys applications onto clusters through Argo CD; nil: this worker
+	// does not serve them.
+	Apps *activities.Apps
 }
 
 // Register registers every workflow and activity on w, under readable names (the
@@ -27,6 +30,9 @@ func Register(w worker.Registry, deps Dependencies) {
 	}
 	if deps.CloudAccounts != nil {
 		w.RegisterActivityWithOptions(deps.CloudAccounts, activity.RegisterOptions{})
+	}
+	if deps.Apps != nil {
+		w.RegisterActivityWithOptions(deps.Apps, activity.RegisterOptions{})
 	}
 }
 
@@ -41,4 +47,6 @@ func RegisterWorkflows(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(ConnectAWSAccount, workflow.RegisterOptions{Name: "ConnectAWSAccount"})
 	w.RegisterWorkflowWithOptions(IssueAWSCredentials, workflow.RegisterOptions{Name: "IssueAWSCredentials"})
 	w.RegisterWorkflowWithOptions(IssueKubeconfig, workflow.RegisterOptions{Name: "IssueKubeconfig"})
+	w.RegisterWorkflowWithOptions(DeployApplication, workflow.RegisterOptions{Name: "DeployApplication"})
+	w.RegisterWorkflowWithOptions(DeleteApplication, workflow.RegisterOptions{Name: "DeleteApplication"})
 }

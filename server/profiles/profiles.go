@@ -321,26 +321,7 @@ func checkRange(faults map[string]any, field string, r *api.ApplicationProfileRe
 
 // clusters are orgID's live clusters as placement sees them.
 func (s *Server) clusters(ctx context.Context, orgID string) ([]placement.Cluster, error) {
-	return Clusters(ctx, s.store, orgID)
-}
-
-// Clusters are orgID's live clusters as placement sees them, with how many
-// applications each runs.
-func Clusters(ctx context.Context, st *store.Store, orgID string) ([]placement.Cluster, error) {
-	rows, err := st.ListClusters(ctx, orgID, store.ClusterFilter{})
-	if err != nil {
-		return nil, err
-	}
-	apps, err := st.ApplicationsPerCluster(ctx, orgID)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]placement.Cluster, len(rows))
-	for i, c := range rows {
-		out[i] = placement.Cluster{ID: c.ID, Name: c.Name, Provider: c.Provider, Region: c.Region, Status: c.Status,
-			KubernetesVersion: c.KubernetesVersion, Applications: apps[c.ID]}
-	}
-	return out, nil
+	return placement.Candidates(ctx, s.store, orgID)
 }
 
 func (s *Server) view(ctx context.Context, row store.AppProfile) (api.ApplicationProfile, error) {

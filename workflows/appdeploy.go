@@ -1,0 +1,153 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/store"
+)
+
+// Application operation types (Progress.OperationType).
+const (
+	OpAppDeploy = "app-deploy"
+	OpAppDelete = "app-delete"
+)
+
+// Application deploy and delete steps.
+const (
+	StepResolveProfile    = "resolve-profile"
+	StepWriteApplication  = "write-application" //nolint:gosec // a step name, not a credential
+	StepWaitHealthy       = "wait-healthy"
+	StepDeleteApplication = "delete-application"
+)
+
+// AppDeploySteps is the plan every application deploy follows; AppDeleteSteps every
+// delete.
+var (
+	AppDeploySteps = []string{StepValidate, StepResolveProfile, StepWriteApplication, StepWaitHealthy, StepRecord}
+	AppDeleteSteps = []string{StepDeleteApplication, StepRecord}
+)
+
+// DefaultAppWait bounds how long a deploy waits for Synced and Healthy.
+const DefaultAppWait = 10 * time.Minute
+
+// AppOperationInput is what an application deploy or delete needs: references only.
+type AppOperationInput struct {
+	OrgID, AppID, OperationID string
+	// ClusterID is where a delete finds the Application ("" if never placed).
+	ClusterID string
+	// Wait bounds a deploy's wait for Synced and Healthy; zero: DefaultAppWait.
+	Wait time.Duration
+}
+
+// AppDeployResult is where a deploy placed the application and how it ended.
+type AppDeployResult struct {
+	ClusterID, ClusterName, Reason string
+	Sync, Health                   string
+}
+
+// DeployApplication validates the application, resolves its profile to a cluster,
+// creates or updates its Argo CD Application there, waits until Argo CD reports it
+// Synced and Healthy, and records it DEPLOYED. A failure or cancel records it FAILED
+// with where and why; the Application written stays (a later deploy updates it, a
+// delete removes it).
+func DeployApplication(ctx workflow.Context, in AppOperationInput) (AppDeployResult, error) {
+	op := Operation{OrgID: in.OrgID, OperationID: in.OperationID}
+	t, err := newTracker(ctx, op, OpAppDeploy, AppDeploySteps...)
+	if err != nil {
+		return AppDeployResult{}, err
+	}
+	var a *activities.Apps
+	ref := activities.AppRef{OrgID: in.OrgID, AppID: in.AppID}
+	sctx := storeOptions(ctx)
+	kctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
+			MaximumAttempts: 10, NonRetryableErrorTypes: nonRetryable},
+	})
+	wait := in.Wait
+	if wait <= 0 {
+		wait = DefaultAppWait
+	}
+	wctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: wait, HeartbeatTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+	var res AppDeployResult
+	var target activities.AppTarget
+	var health activities.AppHealth
+	on := func() activities.AppOnCluster {
+		return activities.AppOnCluster{OrgID: in.OrgID, AppID: in.AppID, ClusterID: target.ClusterID}
+	}
+	steps := []step{
+		{name: StepValidate, run: func() error { return workflow.ExecuteActivity(sctx, a.ValidateApplication, ref).Get(ctx, nil) }},
+		{name: StepResolveProfile, run: func() error {
+			return workflow.ExecuteActivity(sctx, a.ResolveAppProfile, ref).Get(ctx, &target)
+		}, done: func() string { return target.ClusterName + ": " + target.Reason }},
+		{name: StepWriteApplication, run: func() error { return workflow.ExecuteActivity(kctx, a.WriteApplication, on()).Get(ctx, nil) }},
+		{name: StepWaitHealthy, run: func() error {
+			return workflow.ExecuteActivity(wctx, a.WaitApplication, on()).Get(ctx, &health)
+		}, done: func() string { return health.Sync + "/" + health.Health }},
+		{name: StepRecord, run: func() error {
+			return workflow.ExecuteActivity(sctx, a.RecordApplication, activities.AppRecord{OrgID: in.OrgID, AppID: in.AppID,
+				OperationID: in.OperationID, Status: store.AppDeployed, Message: "deployed on " + target.ClusterName,
+				ClusterID: target.ClusterID, Sync: health.Sync, Health: health.Health}).Get(ctx, nil)
+		}},
+	}
+	if err := newRunner(t, op).run(ctx, steps); err != nil {
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		status, message := StatusFailed, "deploy failed at "+t.p.Phase+": "+describe(err)
+		if cancelled(ctx, err) {
+			status, message = StatusCancelled, "deploy cancelled at "+t.p.Phase
+		}
+		_ = workflow.ExecuteActivity(storeOptions(dctx), a.RecordApplication, activities.AppRecord{OrgID: in.OrgID, AppID: in.AppID,
+			OperationID: in.OperationID, Status: store.AppFailed, Message: message, ClusterID: target.ClusterID,
+			Sync: health.Sync, Health: health.Health}).Get(dctx, nil)
+		t.finish(dctx, status, message)
+		if status == StatusCancelled {
+			return AppDeployResult{}, temporal.NewCanceledError(message)
+		}
+		return AppDeployResult{}, err
+	}
+	res = AppDeployResult{ClusterID: target.ClusterID, ClusterName: target.ClusterName, Reason: target.Reason, Sync: health.Sync, Health: health.Health}
+	t.finish(ctx, StatusSucceeded, "deployed on "+target.ClusterName)
+	return res, nil
+}
+
+// DeleteApplication deletes the application's Argo CD Application with cascade,
+// waits until it is gone, and forgets the application. A failure records it FAILED,
+// to be deleted again.
+func DeleteApplication(ctx workflow.Context, in AppOperationInput) (string, error) {
+	op := Operation{OrgID: in.OrgID, ClusterID: in.ClusterID, OperationID: in.OperationID}
+	t, err := newTracker(ctx, op, OpAppDelete, AppDeleteSteps...)
+	if err != nil {
+		return "", err
+	}
+	var a *activities.Apps
+	ref := activities.AppRef{OrgID: in.OrgID, AppID: in.AppID}
+	dctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Minute, HeartbeatTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3, NonRetryableErrorTypes: nonRetryable},
+	})
+	steps := []step{
+		{name: StepDeleteApplication, run: func() error {
+			return workflow.ExecuteActivity(dctx, a.DeleteArgoApplication, activities.AppOnCluster{OrgID: in.OrgID, AppID: in.AppID, ClusterID: in.ClusterID}).Get(ctx, nil)
+		}},
+		{name: StepRecord, run: func() error {
+			return workflow.ExecuteActivity(storeOptions(ctx), a.ForgetApplication, ref).Get(ctx, nil)
+		}},
+	}
+	if err := newRunner(t, op).run(ctx, steps); err != nil {
+		fctx, _ := workflow.NewDisconnectedContext(ctx)
+		message := "delete failed at " + t.p.Phase + ": " + describe(err)
+		_ = workflow.ExecuteActivity(storeOptions(fctx), a.RecordApplication, activities.AppRecord{OrgID: in.OrgID, AppID: in.AppID,
+			OperationID: in.OperationID, Status: store.AppFailed, Message: message}).Get(fctx, nil)
+		t.finish(fctx, StatusFailed, message)
+		return "", err
+	}
+	t.finish(ctx, StatusSucceeded, "application deleted")
+	return "DELETED", nil
+}
