@@ -25,6 +25,7 @@ import (
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/server/apikeys"
 	"github.com/astropulse/astroplane/server/approvals"
+	"github.com/astropulse/astroplane/server/apps"
 	auditlog "github.com/astropulse/astroplane/server/audit"
 	"github.com/astropulse/astroplane/server/catalog"
 	"github.com/astropulse/astroplane/server/cloudaccounts"
@@ -116,6 +117,7 @@ type (
 	cloudaccountsServer = cloudaccounts.Server
 	tiersServer         = tiers.Server
 	profilesServer      = profiles.Server
+	appsServer          = apps.Server
 )
 
 // handlers composes the resource groups' handlers into the generated interface. Each
@@ -136,6 +138,7 @@ type handlers struct {
 	*cloudaccountsServer
 	*tiersServer
 	*profilesServer
+	*appsServer
 	fallback
 }
 
@@ -176,6 +179,7 @@ func New(opts Options) (*Server, error) {
 			ConnectTimeout: opts.CloudConnectTimeout, ConnectPoll: opts.CloudConnectPoll}),
 		tiersServer:    tiers.NewServer(opts.Store),
 		profilesServer: profiles.NewServer(profiles.Deps{Store: opts.Store}),
+		appsServer:     apps.NewServer(apps.Deps{Store: opts.Store, Temporal: opts.Temporal, TaskQueue: opts.TaskQueue}),
 	}
 	h.SetStreamLimits(opts.Streams)
 	s := &Server{store: opts.Store, log: opts.Log, verifier: opts.Verifier, contract: ct, ruleFaults: h.RuleFaults}

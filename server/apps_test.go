@@ -1,0 +1,163 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/worker"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/apps/argocd"
+	"github.com/astropulse/astroplane/internal/testargocd"
+	"github.com/astropulse/astroplane/internal/testkube"
+	"github.com/astropulse/astroplane/internal/testtemporal"
+	"github.com/astropulse/astroplane/store"
+	"github.com/astropulse/astroplane/workflows"
+)
+
+// The flow through the API, on a real Temporal dev server and worker and a
+// real kube-apiserver with Argo CD's real Application CRD (the test reconciler in
+// Argo CD's place): apply profile3, dry-run and deploy hello-world and a Helm app
+// until DEPLOYED (Synced/Healthy), refuse immutable changes and the delete of the
+// profile in use, read the spec as sent, delete with cascade.
+func TestApplicationsThroughTheAPI(t *testing.T) {
+	kube := testkube.Start(t)
+	cfg := kube.RESTConfig()
+	testargocd.InstallApplicationCRD(t, cfg)
+	typed := kubernetes.NewForConfigOrDie(cfg)
+	dyn := dynamic.NewForConfigOrDie(cfg)
+	ctx := context.Background()
+	if _, err := typed.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "argocd"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testargocd.StartReconciler(t, cfg, "argocd")
+
+	dev := testtemporal.Start(t)
+	tc := dev.Client()
+	e := newEnv(t, tc)
+	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
+	workflows.Register(w, workflows.Dependencies{
+		Cluster: &activities.Cluster{Store: e.store},
+		Apps: &activities.Apps{Store: e.store, ChartRepoURL: "https://astro.example.com/api/v1/charts", Poll: 50 * time.Millisecond,
+			Clusters: activities.ClusterClientsFunc(func(context.Context, string, string) (dynamic.Interface, error) { return dyn, nil })},
+	})
+	must(t, w.Start())
+	stop := sync.OnceFunc(w.Stop)
+	t.Cleanup(stop)
+
+	prod := store.Cluster{ID: store.NewID(), OrgID: e.orgID, Name: "prod", Provider: "aws", ProvisionerType: "eks", Region: "us-west-2", Status: store.ClusterReady}
+	must(t, e.store.CreateClusterWithOperation(ctx, &prod, &store.Operation{ID: "prod.deploy", Type: "deploy", Status: store.OperationSucceeded, WorkflowID: "prod.deploy"}))
+	if a := e.do(http.MethodPost, "/api/v1/app-profiles", e.key, map[string]any{"apiVersion": "platform.astropulse.io/v1", "kind": "ApplicationProfile",
+		"spec": map[string]any{"profileName": "profile3", "clusterName": "prod"}}); a.Status != http.StatusCreated {
+		t.Fatalf("profile3: %d %s", a.Status, a.Body)
+	}
+	hello := map[string]any{"apiVersion": "platform.astropulse.io/v1", "kind": "Application", "spec": map[string]any{
+		"name": "hello-world", "profileName": "profile3",
+		"source":         map[string]any{"type": "image", "image": map[string]any{"registry": "docker.io", "repository": "astropulse/latency", "tag": "v1.0.0"}},
+		"externalAccess": map[string]any{"hostname": "hello.example.com"},
+	}}
+
+	// Dry runs: the validation and the cluster the profile selects; nothing recorded.
+	a := e.do(http.MethodPost, "/api/v1/applications?dryRun=true", e.key, hello)
+	if d := e.data(a); a.Status != http.StatusOK || d["valid"] != true || d["clusterName"] != "prod" || d["namespace"] != "hello-world" {
+		t.Fatalf("dry run: %d %s", a.Status, a.Body)
+	}
+	bad := map[string]any{"name": "bad", "profileName": "nope", "source": map[string]any{"type": "yaml", "image": map[string]any{"repository": "x"}}}
+	a = e.do(http.MethodPost, "/api/v1/applications?dryRun=true", e.key, bad)
+	errs, _ := e.data(a)["errors"].(map[string]any)
+	if a.Status != http.StatusOK || e.data(a)["valid"] != false || errs["source.yaml"] == nil || errs["source.image"] == nil || errs["profileName"] == nil {
+		t.Fatalf("dry run of a bad spec: %d %s", a.Status, a.Body)
+	}
+	if a := e.do(http.MethodPost, "/api/v1/applications", e.key, bad); a.Status != http.StatusBadRequest || a.Error(t).Details["source.yaml"] == nil {
+		t.Fatalf("bad spec: %d %s", a.Status, a.Body)
+	}
+	if a := e.do(http.MethodGet, "/api/v1/applications", e.key, nil); len(listData(t, a)) != 0 {
+		t.Fatalf("a dry run recorded: %s", a.Body)
+	}
+
+	waitApp := func(name string, status string) map[string]any {
+		t.Helper()
+		return waitFor(t, 30*time.Second, func() (map[string]any, bool) {
+			a := e.do(http.MethodGet, "/api/v1/applications/"+name, e.key, nil)
+			if a.Status != http.StatusOK {
+				return map[string]any{"answer": string(a.Body)}, false
+			}
+			d := e.data(a)
+			return d, d["status"] == status
+		})
+	}
+	a = e.do(http.MethodPost, "/api/v1/applications", e.key, hello)
+	if a.Status != http.StatusAccepted || e.data(a)["clusterName"] != "prod" {
+		t.Fatalf("deploy: %d %s", a.Status, a.Body)
+	}
+	d := waitApp("hello-world", "DEPLOYED")
+	if d["syncStatus"] != "Synced" || d["health"] != "Healthy" || d["clusterName"] != "prod" || d["url"] != "https://hello.example.com" {
+		t.Fatalf("hello-world: %v", d)
+	}
+	u, err := dyn.Resource(argocd.GVR).Namespace("argocd").Get(ctx, "hello-world", metav1.GetOptions{})
+	must(t, err)
+	if ns, _, _ := unstructured.NestedString(u.Object, "spec", "destination", "namespace"); ns != "hello-world" {
+		t.Fatalf("the Application's destination: %v", u.Object["spec"])
+	}
+	if _, err := typed.AppsV1().Deployments("hello-world").Get(ctx, "hello-world", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the Deployment: %v", err)
+	}
+
+	// A Helm source, flat spec.
+	a = e.do(http.MethodPost, "/api/v1/applications", e.key, map[string]any{"name": "podinfo", "profileName": "profile3",
+		"source": map[string]any{"type": "helm", "helm": map[string]any{"repo": map[string]any{"repoURL": "https://stefanprodan.github.io/podinfo",
+			"chartName": "podinfo", "chartVersion": "6.7.1"}, "values": map[string]any{"type": "object", "object": map[string]any{"replicaCount": 2}}}},
+		"externalAccess": map[string]any{"type": "None"}})
+	if a.Status != http.StatusAccepted {
+		t.Fatalf("helm deploy: %d %s", a.Status, a.Body)
+	}
+	waitApp("podinfo", "DEPLOYED")
+
+	// Immutable fields; the profile in use.
+	other := e.do(http.MethodPost, "/api/v1/app-profiles", e.key, map[string]any{"profileName": "other", "clusterName": "prod"})
+	if other.Status != http.StatusCreated {
+		t.Fatalf("other: %d %s", other.Status, other.Body)
+	}
+	changed := map[string]any{"name": "hello-world", "profileName": "other", "source": map[string]any{"type": "helm",
+		"helm": map[string]any{"repo": map[string]any{"repoURL": "https://x.example.com", "chartName": "x"}}}}
+	a = e.do(http.MethodPost, "/api/v1/applications", e.key, changed)
+	if a.Status != http.StatusUnprocessableEntity || a.Error(t).Details["profileName"] == nil || a.Error(t).Details["source.type"] == nil {
+		t.Fatalf("immutable change: %d %s", a.Status, a.Body)
+	}
+	if a := e.do(http.MethodDelete, "/api/v1/app-profiles/profile3", e.key, nil); a.Status != http.StatusConflict {
+		t.Fatalf("delete of a profile in use: %d %s", a.Status, a.Body)
+	}
+
+	// The spec as sent, the list.
+	a = e.do(http.MethodGet, "/api/v1/applications/hello-world/spec", e.key, nil)
+	if spec, _ := e.data(a)["spec"].(map[string]any); a.Status != http.StatusOK || spec["profileName"] != "profile3" || e.data(a)["kind"] != "Application" {
+		t.Fatalf("spec: %d %s", a.Status, a.Body)
+	}
+	if a := e.do(http.MethodGet, "/api/v1/applications", e.key, nil); len(listData(t, a)) != 2 {
+		t.Fatalf("list: %s", a.Body)
+	}
+
+	// Delete: the Application and what it deployed go, then the record.
+	if a := e.do(http.MethodDelete, "/api/v1/applications/hello-world", e.key, nil); a.Status != http.StatusAccepted {
+		t.Fatalf("delete: %d %s", a.Status, a.Body)
+	}
+	waitFor(t, 30*time.Second, func() (int, bool) {
+		a := e.do(http.MethodGet, "/api/v1/applications/hello-world", e.key, nil)
+		return a.Status, a.Status == http.StatusNotFound
+	})
+	if _, err := dyn.Resource(argocd.GVR).Namespace("argocd").Get(ctx, "hello-world", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the Application after delete: %v", err)
+	}
+	if _, err := typed.AppsV1().Deployments("hello-world").Get(ctx, "hello-world", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the Deployment after delete: %v", err)
+	}
+}
