@@ -306,6 +306,33 @@ func (a *Apps) DeleteArgoApplication(ctx context.Context, in AppOnCluster) error
 	return w.Delete(ctx, app.Name)
 }
 
+// AppResync asks for a sync of the application's Application now.
+type AppResync struct {
+	OrgID, AppID, ClusterID string
+	Force                   bool
+}
+
+// ResyncArgoApplication asks Argo CD to refresh and sync the application's
+// Application now (force: replace what cannot be patched).
+func (a *Apps) ResyncArgoApplication(ctx context.Context, in AppResync) error {
+	app, err := a.Store.GetApplication(ctx, in.OrgID, in.AppID)
+	if errors.Is(err, store.ErrNotFound) {
+		return temporal.NewNonRetryableApplicationError("application "+in.AppID+" not found", ErrTypeNotFound, err)
+	}
+	if err != nil {
+		return err
+	}
+	w, err := a.writer(ctx, in.OrgID, in.ClusterID)
+	if err != nil {
+		return err
+	}
+	err = w.Resync(ctx, app.Name, in.Force)
+	if errors.Is(err, argocd.ErrNotFound) {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("application %s has no Argo CD Application on its cluster; deploy it again", app.Name), ErrTypeNotFound, err)
+	}
+	return err
+}
+
 // RecordApplication records an operation's outcome on the application.
 func (a *Apps) RecordApplication(ctx context.Context, in AppRecord) error {
 	changes := map[string]any{"status": in.Status, "status_message": in.Message, "sync_status": in.Sync, "health_status": in.Health}

@@ -122,6 +122,29 @@ func TestApplicationsThroughTheAPI(t *testing.T) {
 	}
 	waitApp("podinfo", "DEPLOYED")
 
+	// Manual sync: written, not synced, until a resync (forced here).
+	a = e.do(http.MethodPost, "/api/v1/applications", e.key, map[string]any{"name": "manual", "profileName": "profile3", "syncType": "manual",
+		"source": map[string]any{"type": "yaml", "yaml": map[string]any{"manifests": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  a: b\n"}}})
+	if a.Status != http.StatusAccepted {
+		t.Fatalf("manual deploy: %d %s", a.Status, a.Body)
+	}
+	if d := waitApp("manual", "DEPLOYED"); d["syncStatus"] == "Synced" {
+		t.Fatalf("a manual application synced unasked: %v", d)
+	}
+	if _, err := typed.CoreV1().ConfigMaps("manual").Get(ctx, "cfg", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the manual application's ConfigMap before a resync: %v", err)
+	}
+	if a := e.do(http.MethodPost, "/api/v1/applications/manual/resync", e.key, map[string]any{"force": true}); a.Status != http.StatusAccepted {
+		t.Fatalf("resync: %d %s", a.Status, a.Body)
+	}
+	waitFor(t, 30*time.Second, func() (map[string]any, bool) {
+		d := e.data(e.do(http.MethodGet, "/api/v1/applications/manual", e.key, nil))
+		return d, d["status"] == "DEPLOYED" && d["syncStatus"] == "Synced" && d["health"] == "Healthy"
+	})
+	if _, err := typed.CoreV1().ConfigMaps("manual").Get(ctx, "cfg", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the manual application's ConfigMap after the resync: %v", err)
+	}
+
 	// Immutable fields; the profile in use.
 	other := e.do(http.MethodPost, "/api/v1/app-profiles", e.key, map[string]any{"profileName": "other", "clusterName": "prod"})
 	if other.Status != http.StatusCreated {
@@ -142,7 +165,7 @@ func TestApplicationsThroughTheAPI(t *testing.T) {
 	if spec, _ := e.data(a)["spec"].(map[string]any); a.Status != http.StatusOK || spec["profileName"] != "profile3" || e.data(a)["kind"] != "Application" {
 		t.Fatalf("spec: %d %s", a.Status, a.Body)
 	}
-	if a := e.do(http.MethodGet, "/api/v1/applications", e.key, nil); len(listData(t, a)) != 2 {
+	if a := e.do(http.MethodGet, "/api/v1/applications", e.key, nil); len(listData(t, a)) != 3 {
 		t.Fatalf("list: %s", a.Body)
 	}
 

@@ -14,6 +14,7 @@ import (
 const (
 	OpAppDeploy = "app-deploy"
 	OpAppDelete = "app-delete"
+	OpAppResync = "app-resync"
 )
 
 // Application deploy and delete steps.
@@ -22,6 +23,7 @@ const (
 	StepWriteApplication  = "write-application" //nolint:gosec // a step name, not a credential
 	StepWaitHealthy       = "wait-healthy"
 	StepDeleteApplication = "delete-application"
+	StepResync            = "resync"
 )
 
 // AppDeploySteps is the plan every application deploy follows; AppDeleteSteps every
@@ -29,6 +31,7 @@ const (
 var (
 	AppDeploySteps = []string{StepValidate, StepResolveProfile, StepWriteApplication, StepWaitHealthy, StepRecord}
 	AppDeleteSteps = []string{StepDeleteApplication, StepRecord}
+	AppResyncSteps = []string{StepResync, StepWaitHealthy, StepRecord}
 )
 
 // DefaultAppWait bounds how long a deploy waits for Synced and Healthy.
@@ -41,6 +44,11 @@ type AppOperationInput struct {
 	ClusterID string
 	// Wait bounds a deploy's wait for Synced and Healthy; zero: DefaultAppWait.
 	Wait time.Duration
+	// ManualSync: the application syncs only when asked (resync), so a deploy
+	// writes its Application and does not wait for it.
+	ManualSync bool
+	// Force makes a resync replace what cannot be patched.
+	Force bool
 }
 
 // AppDeployResult is where a deploy placed the application and how it ended.
@@ -88,12 +96,16 @@ func DeployApplication(ctx workflow.Context, in AppOperationInput) (AppDeployRes
 			return workflow.ExecuteActivity(sctx, a.ResolveAppProfile, ref).Get(ctx, &target)
 		}, done: func() string { return target.ClusterName + ": " + target.Reason }},
 		{name: StepWriteApplication, run: func() error { return workflow.ExecuteActivity(kctx, a.WriteApplication, on()).Get(ctx, nil) }},
-		{name: StepWaitHealthy, run: func() error {
+		{name: StepWaitHealthy, skip: manualSkip(in.ManualSync), run: func() error {
 			return workflow.ExecuteActivity(wctx, a.WaitApplication, on()).Get(ctx, &health)
 		}, done: func() string { return health.Sync + "/" + health.Health }},
 		{name: StepRecord, run: func() error {
+			msg := "deployed on " + target.ClusterName
+			if in.ManualSync {
+				msg = "written on " + target.ClusterName + "; manual sync: resync to sync it"
+			}
 			return workflow.ExecuteActivity(sctx, a.RecordApplication, activities.AppRecord{OrgID: in.OrgID, AppID: in.AppID,
-				OperationID: in.OperationID, Status: store.AppDeployed, Message: "deployed on " + target.ClusterName,
+				OperationID: in.OperationID, Status: store.AppDeployed, Message: msg,
 				ClusterID: target.ClusterID, Sync: health.Sync, Health: health.Health}).Get(ctx, nil)
 		}},
 	}
@@ -115,6 +127,60 @@ func DeployApplication(ctx workflow.Context, in AppOperationInput) (AppDeployRes
 	res = AppDeployResult{ClusterID: target.ClusterID, ClusterName: target.ClusterName, Reason: target.Reason, Sync: health.Sync, Health: health.Health}
 	t.finish(ctx, StatusSucceeded, "deployed on "+target.ClusterName)
 	return res, nil
+}
+
+func manualSkip(manual bool) string {
+	if manual {
+		return "manual sync: the application syncs when resynced"
+	}
+	return ""
+}
+
+// ResyncApplication asks Argo CD to sync the application now, waits until it is
+// Synced and Healthy, and records it DEPLOYED; a failure records it FAILED.
+func ResyncApplication(ctx workflow.Context, in AppOperationInput) (AppDeployResult, error) {
+	op := Operation{OrgID: in.OrgID, ClusterID: in.ClusterID, OperationID: in.OperationID}
+	t, err := newTracker(ctx, op, OpAppResync, AppResyncSteps...)
+	if err != nil {
+		return AppDeployResult{}, err
+	}
+	var a *activities.Apps
+	wait := in.Wait
+	if wait <= 0 {
+		wait = DefaultAppWait
+	}
+	kctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
+			MaximumAttempts: 10, NonRetryableErrorTypes: nonRetryable},
+	})
+	wctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: wait, HeartbeatTimeout: time.Minute, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+	on := activities.AppOnCluster{OrgID: in.OrgID, AppID: in.AppID, ClusterID: in.ClusterID}
+	var health activities.AppHealth
+	steps := []step{
+		{name: StepResync, run: func() error {
+			return workflow.ExecuteActivity(kctx, a.ResyncArgoApplication, activities.AppResync{OrgID: in.OrgID, AppID: in.AppID,
+				ClusterID: in.ClusterID, Force: in.Force}).Get(ctx, nil)
+		}},
+		{name: StepWaitHealthy, run: func() error { return workflow.ExecuteActivity(wctx, a.WaitApplication, on).Get(ctx, &health) },
+			done: func() string { return health.Sync + "/" + health.Health }},
+		{name: StepRecord, run: func() error {
+			return workflow.ExecuteActivity(storeOptions(ctx), a.RecordApplication, activities.AppRecord{OrgID: in.OrgID, AppID: in.AppID,
+				OperationID: in.OperationID, Status: store.AppDeployed, Message: "resynced", Sync: health.Sync, Health: health.Health}).Get(ctx, nil)
+		}},
+	}
+	if err := newRunner(t, op).run(ctx, steps); err != nil {
+		fctx, _ := workflow.NewDisconnectedContext(ctx)
+		message := "resync failed at " + t.p.Phase + ": " + describe(err)
+		_ = workflow.ExecuteActivity(storeOptions(fctx), a.RecordApplication, activities.AppRecord{OrgID: in.OrgID, AppID: in.AppID,
+			OperationID: in.OperationID, Status: store.AppFailed, Message: message, Sync: health.Sync, Health: health.Health}).Get(fctx, nil)
+		t.finish(fctx, StatusFailed, message)
+		return AppDeployResult{}, err
+	}
+	t.finish(ctx, StatusSucceeded, "resynced")
+	return AppDeployResult{ClusterID: in.ClusterID, Sync: health.Sync, Health: health.Health}, nil
 }
 
 // DeleteApplication deletes the application's Argo CD Application with cascade,

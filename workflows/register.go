@@ -49,4 +49,5 @@ func RegisterWorkflows(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(IssueKubeconfig, workflow.RegisterOptions{Name: "IssueKubeconfig"})
 	w.RegisterWorkflowWithOptions(DeployApplication, workflow.RegisterOptions{Name: "DeployApplication"})
 	w.RegisterWorkflowWithOptions(DeleteApplication, workflow.RegisterOptions{Name: "DeleteApplication"})
+	w.RegisterWorkflowWithOptions(ResyncApplication, workflow.RegisterOptions{Name: "ResyncApplication"})
 }

@@ -184,7 +184,9 @@ func (r *Reconciler) reconcile(ctx context.Context, app *unstructured.Unstructur
 		next["health"] = map[string]any{"status": r.healthOf(app.GetName())}
 		synced = true
 		if asked {
-			next["operationState"] = map[string]any{"phase": "Succeeded", "message": "successfully synced (all tasks run)", "operation": op}
+			now := time.Now().UTC().Format(time.RFC3339)
+			next["operationState"] = map[string]any{"phase": "Succeeded", "message": "successfully synced (all tasks run)", "operation": op,
+				"startedAt": now, "finishedAt": now}
 		}
 	}
 	if health := r.healthOf(app.GetName()); synced || r.applied[app.GetUID()] == spec {

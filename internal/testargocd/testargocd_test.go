@@ -102,6 +102,24 @@ func TestInstallApplicationCRD(t *testing.T) {
 	if _, err := configMaps("manual").Get(ctx, "cfg", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("a manual application was synced unasked: %v", err)
 	}
+	// A sync operation on the manual one: synced, its outcome reported (in the
+	// shape the real schema requires), the operation cleared.
+	u, err := argo.Get(ctx, "manual", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Object["operation"] = map[string]any{"sync": map[string]any{"prune": true}}
+	if _, err := argo.Update(ctx, u, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("manual Synced by its operation", func() bool {
+		u, err := argo.Get(ctx, "manual", metav1.GetOptions{})
+		phase, _, _ := unstructured.NestedString(u.Object, "status", "operationState", "phase")
+		return err == nil && phase == "Succeeded" && u.Object["operation"] == nil
+	})
+	if _, err := configMaps("manual").Get(ctx, "cfg", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the ConfigMap of the synced manual application: %v", err)
+	}
 	r.SetHealth("auto", "Degraded")
 	waitFor("auto Degraded", func() bool { _, h := status("auto"); return h == "Degraded" })
 

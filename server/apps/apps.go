@@ -3,7 +3,7 @@
 // application and starts the DeployApplication workflow (workflows/appdeploy.go); a
 // delete starts DeleteApplication. At most one operation runs per application: both
 // use the application's own workflow ID, and a second while one runs is 409.
-// Streams and resync are not built yet (501).
+// Streams are not built yet (501).
 package apps
 
 import (
@@ -156,7 +156,7 @@ func (s *Server) DeployApplication(c echo.Context, params api.DeployApplicationP
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		StaticSummary:            "deploy application " + spec.Name,
-	}, workflows.DeployApplication, workflows.AppOperationInput{OrgID: p.OrgID, AppID: id, OperationID: wfID})
+	}, workflows.DeployApplication, workflows.AppOperationInput{OrgID: p.OrgID, AppID: id, OperationID: wfID, ManualSync: syncType == "manual"})
 	if err != nil {
 		return fmt.Errorf("start the deploy of %s: %w", spec.Name, err) // already running: 409 by the error handler
 	}
@@ -318,6 +318,51 @@ func (s *Server) DeleteApplication(c echo.Context, appID string, _ api.DeleteApp
 	status := store.AppDeleting
 	return httpx.Accepted(c, api.ApplicationOperationAccepted{OperationId: run.GetID(), AppId: row.ID, Name: &row.Name,
 		Namespace: &row.Namespace, Status: &status}, "deleting "+row.Name)
+}
+
+// ResyncApplication starts a sync of a deployed application now (force: replace
+// what cannot be patched, e.g. a sync stuck on a terminating resource); the way a
+// manual-sync application syncs.
+func (s *Server) ResyncApplication(c echo.Context, appID string, _ api.ResyncApplicationParams) error {
+	p, err := httpx.MustPrincipal(c)
+	if err != nil {
+		return err
+	}
+	var req api.ApplicationResyncRequest
+	if httpx.Body(c) != nil {
+		if err := httpx.BindBody(c, &req); err != nil {
+			return err
+		}
+	}
+	ctx := c.Request().Context()
+	row, err := s.get(ctx, p.OrgID, appID)
+	if err != nil {
+		return err
+	}
+	if row.ClusterID == "" {
+		return httpx.Conflict(fmt.Sprintf("application %s has not been placed on a cluster yet; deploy it first", row.Name), map[string]any{"path.appId": row.Status})
+	}
+	if s.temporal == nil {
+		return httpx.ErrNoTemporal
+	}
+	wfID := WorkflowID(p.OrgID, row.ID)
+	run, err := s.temporal.ExecuteWorkflow(context.WithoutCancel(ctx), client.StartWorkflowOptions{
+		ID: wfID, TaskQueue: s.taskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		StaticSummary:            "resync application " + row.Name,
+	}, workflows.ResyncApplication, workflows.AppOperationInput{OrgID: p.OrgID, AppID: row.ID, OperationID: wfID, ClusterID: row.ClusterID,
+		Force: req.Force != nil && *req.Force})
+	if err != nil {
+		return fmt.Errorf("start the resync of %s: %w", row.Name, err)
+	}
+	if err := s.store.UpdateApplication(ctx, p.OrgID, row.ID, map[string]any{"status": store.AppDeploying, "status_message": "resyncing",
+		"last_operation_id": run.GetID()}); err != nil {
+		return err
+	}
+	status := store.AppDeploying
+	return httpx.Accepted(c, api.ApplicationOperationAccepted{OperationId: run.GetID(), AppId: row.ID, Name: &row.Name,
+		Namespace: &row.Namespace, Status: &status}, "resyncing "+row.Name)
 }
 
 func (s *Server) get(ctx context.Context, orgID, ref string) (store.Application, error) {
