@@ -1,8 +1,10 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -182,5 +184,22 @@ func TestApplicationsThroughTheAPI(t *testing.T) {
 	}
 	if _, err := typed.AppsV1().Deployments("hello-world").Get(ctx, "hello-world", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("the Deployment after delete: %v", err)
+	}
+}
+
+// The platform's Helm repository is served without credentials: its index (the
+// archive's URL relative to it), the archive, and 404 for any other file.
+func TestChartRepository(t *testing.T) {
+	e := newEnv(t, nil)
+	a := e.do(http.MethodGet, "/api/v1/charts/index.yaml", "", nil)
+	if a.Status != http.StatusOK || !strings.Contains(string(a.Body), "- "+argocd.ChartArchiveName()) {
+		t.Fatalf("index: %d %s", a.Status, a.Body)
+	}
+	a = e.do(http.MethodGet, "/api/v1/charts/"+argocd.ChartArchiveName(), "", nil)
+	if a.Status != http.StatusOK || !bytes.Equal(a.Body, argocd.ChartArchive()) {
+		t.Fatalf("archive: %d (%d bytes)", a.Status, len(a.Body))
+	}
+	if a := e.do(http.MethodGet, "/api/v1/charts/other-1.0.0.tgz", "", nil); a.Status != http.StatusNotFound {
+		t.Fatalf("another file: %d", a.Status)
 	}
 }

@@ -201,6 +201,8 @@ func New(opts Options) (*Server, error) {
 	probes := health.NewServer(opts.Store, opts.Temporal, opts.Log)
 	e.GET("/healthz", probes.Healthz)
 	e.GET("/readyz", probes.Readyz)
+	e.GET(apps.ChartsPath+"/index.yaml", apps.ChartIndex)
+	e.GET(apps.ChartsPath+"/:file", apps.ChartArchive)
 	api.RegisterHandlers(e, h)
 	for _, r := range e.Routes() {
 		routes[r.Path] = struct{}{}

@@ -365,6 +365,25 @@ func (s *Server) ResyncApplication(c echo.Context, appID string, _ api.ResyncApp
 		Namespace: &row.Namespace, Status: &status}, "resyncing "+row.Name)
 }
 
+// ChartsPath is where the API serves the platform's Helm repository (the chart of
+// image and yaml sources, argocd.ManifestsChart); it is public, as Argo CD fetches
+// it without credentials: the chart is generic, the objects travel as values in the
+// Application on the cluster.
+const ChartsPath = "/api/v1/charts"
+
+// ChartIndex answers the repository's index.yaml.
+func ChartIndex(c echo.Context) error {
+	return c.Blob(http.StatusOK, "application/yaml", argocd.ChartIndex(""))
+}
+
+// ChartArchive answers the chart's archive; any other file is 404.
+func ChartArchive(c echo.Context) error {
+	if c.Param("file") != argocd.ChartArchiveName() {
+		return httpx.NotFound("chart " + c.Param("file"))
+	}
+	return c.Blob(http.StatusOK, "application/gzip", argocd.ChartArchive())
+}
+
 func (s *Server) get(ctx context.Context, orgID, ref string) (store.Application, error) {
 	row, err := s.store.GetApplication(ctx, orgID, ref)
 	if errors.Is(err, store.ErrNotFound) {
