@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +19,8 @@ import (
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/apps/argocd"
+	"github.com/astropulse/astroplane/cloud"
+	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/internal/testargocd"
 	"github.com/astropulse/astroplane/internal/testkube"
 	"github.com/astropulse/astroplane/store"
@@ -50,23 +52,20 @@ func TestApplicationDeployAndDelete(t *testing.T) {
 	t.Cleanup(func() { _ = st.Close() })
 	org := store.Organization{ID: store.NewID(), Name: "acme"}
 	must(t, st.CreateOrganization(ctx, &org))
-	cluster := store.Cluster{ID: store.NewID(), OrgID: org.ID, Name: "prod", Provider: "aws", ProvisionerType: "eks", Region: "us-west-2", Status: store.ClusterReady}
+	state, err := json.Marshal(activities.ClusterSpec{Name: "prod", Provider: "aws", ProvisionerType: "eks", Region: "us-west-2"})
+	must(t, err)
+	cluster := store.Cluster{ID: store.NewID(), OrgID: org.ID, Name: "prod", Provider: "aws", ProvisionerType: "eks", Region: "us-west-2",
+		Status: store.ClusterReady, State: state, ExternalID: "prod-cp", Endpoint: kube.URL}
 	must(t, st.CreateClusterWithOperation(ctx, &cluster, &store.Operation{ID: "op-prod", Type: "deploy", Status: store.OperationSucceeded, WorkflowID: "op-prod"}))
 	must(t, st.CreateAppProfile(ctx, &store.AppProfile{OrgID: org.ID, Name: "profile3", ClusterName: "prod", AvailabilityTier: "standard",
 		Resources: []byte(`{"memory":{"minimum":"64Mi","maximum":"128Mi"}}`)}))
 	must(t, st.CreateAppProfile(ctx, &store.AppProfile{OrgID: org.ID, Name: "on-gcp", Provider: "gcp", AvailabilityTier: "basic"}))
 
-	var (
-		mu      sync.Mutex
-		reached []string
-	)
-	apps := &activities.Apps{Store: st, ChartRepoURL: "https://astro.example.com/api/v1/charts", Poll: 50 * time.Millisecond,
-		Clusters: activities.ClusterClientsFunc(func(_ context.Context, orgID, clusterID string) (dynamic.Interface, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			reached = append(reached, orgID+"/"+clusterID)
-			return dyn, nil
-		})}
+	// The cluster is reached the way a worker reaches it: its record, its provider's
+	// kubeconfig (here the test API server's), KubeClients' cache.
+	prov := &kubeconfigProvider{Provider: sim.New(0), kubeconfig: string(kube.Kubeconfig())}
+	clients := &activities.KubeClients{Cluster: &activities.Cluster{Store: st, Clouds: cloud.RegistryOf(prov)}}
+	apps := &activities.Apps{Store: st, ChartRepoURL: "https://astro.example.com/api/v1/charts", Poll: 50 * time.Millisecond, Clusters: clients}
 	record := func(name, profile string, spec activities.AppSpec) store.Application {
 		desired, err := json.Marshal(spec)
 		must(t, err)
@@ -114,11 +113,9 @@ func TestApplicationDeployAndDelete(t *testing.T) {
 	if _, err := typed.NetworkingV1().Ingresses("hello-world").Get(ctx, "hello-world", metav1.GetOptions{}); err != nil {
 		t.Fatalf("the ingress: %v", err)
 	}
-	mu.Lock()
-	if len(reached) == 0 || reached[0] != org.ID+"/"+cluster.ID {
-		t.Fatalf("clusters reached %v", reached)
+	if n := prov.calls.Load(); n != 1 {
+		t.Fatalf("%d kubeconfigs asked of the provider, want 1 (cached)", n)
 	}
-	mu.Unlock()
 
 	// A Helm source: the Application names the chart, values as given.
 	helm := record("podinfo", "profile3", activities.AppSpec{Name: "podinfo", Namespace: "podinfo", Source: argocd.Source{Type: argocd.SourceHelm,
@@ -176,5 +173,60 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// kubeconfigProvider is the simulated cloud whose clusters' kubeconfig reaches the
+// test's API server, counting the kubeconfigs asked.
+type kubeconfigProvider struct {
+	*sim.Provider
+	kubeconfig string
+	calls      atomic.Int32
+}
+
+func (p *kubeconfigProvider) Kubeconfig(context.Context, cloud.Call, cloud.ClusterRef) (string, error) {
+	p.calls.Add(1)
+	return p.kubeconfig, nil
+}
+
+// KubeClients caches a cluster's config for its TTL, asks again after it or after
+// Forget, and refuses a cluster that is not READY.
+func TestKubeClientsCache(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "astro.db"), nil)
+	must(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	org := store.Organization{ID: store.NewID(), Name: "acme"}
+	must(t, st.CreateOrganization(ctx, &org))
+	state, _ := json.Marshal(activities.ClusterSpec{Name: "prod", Provider: "aws", ProvisionerType: "eks"})
+	cl := store.Cluster{ID: store.NewID(), OrgID: org.ID, Name: "prod", Provider: "aws", ProvisionerType: "eks", Status: store.ClusterReady, State: state}
+	must(t, st.CreateClusterWithOperation(ctx, &cl, &store.Operation{ID: "op", Type: "deploy", Status: store.OperationSucceeded, WorkflowID: "op"}))
+	prov := &kubeconfigProvider{Provider: sim.New(0),
+		kubeconfig: "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://prod.example.com\ncontexts:\n- name: c\n  context:\n    cluster: c\ncurrent-context: c\n"}
+	now := time.Now()
+	k := &activities.KubeClients{Cluster: &activities.Cluster{Store: st, Clouds: cloud.RegistryOf(prov)}, TTL: time.Minute, Now: func() time.Time { return now }}
+	for range 3 {
+		cfg, err := k.Config(ctx, org.ID, cl.ID)
+		if err != nil || cfg.Host != "https://prod.example.com" {
+			t.Fatalf("config %+v %v", cfg, err)
+		}
+	}
+	if n := prov.calls.Load(); n != 1 {
+		t.Fatalf("%d kubeconfigs within the TTL, want 1", n)
+	}
+	now = now.Add(2 * time.Minute)
+	_, _ = k.Config(ctx, org.ID, cl.ID)
+	k.Forget(org.ID, cl.ID)
+	_, _ = k.Config(ctx, org.ID, cl.ID)
+	if n := prov.calls.Load(); n != 3 {
+		t.Fatalf("%d kubeconfigs after expiry and forget, want 3", n)
+	}
+	must(t, st.SetClusterStatus(ctx, org.ID, cl.ID, store.ClusterDeleting, ""))
+	k.Forget(org.ID, cl.ID)
+	if _, err := k.Config(ctx, org.ID, cl.ID); err == nil || !strings.Contains(err.Error(), "DELETING") {
+		t.Fatalf("a deleting cluster: %v", err)
+	}
+	if _, err := k.Config(ctx, "other-org", cl.ID); err == nil {
+		t.Fatal("another organization's cluster was reached")
 	}
 }
