@@ -174,6 +174,7 @@ func TestAWSConnectionAndVaultThroughTheAPI(t *testing.T) {
 			stepStatus(d, workflows.StepConnectRecord) != "SUCCEEDED" || d["completedAt"] == nil {
 			t.Fatalf("connected: %v", d)
 		}
+		recordHistory(t, e.tc, id, "connect-aws-connected")
 		// Connected: again only with forceUpdate, which re-runs over it.
 		if a := e.do(http.MethodPost, "/api/v1/cloud/aws/connections", e.key, map[string]any{"clusterName": "prod", "destinationAccountId": motoAccount}); a.Status != http.StatusConflict {
 			t.Fatalf("connect again: %d %s", a.Status, a.Body)
@@ -214,6 +215,7 @@ func TestAWSConnectionAndVaultThroughTheAPI(t *testing.T) {
 			!strings.Contains(msg, "setup link") || stepStatus(d, workflows.StepWaitForRole) != "FAILED" {
 			t.Fatalf("deadline: %v", d)
 		}
+		recordHistory(t, e.tc, id, "connect-aws-deadline")
 		if a := e.do(http.MethodPost, "/api/v1/cloud/aws/credentials", e.key, map[string]any{"clusterName": "ghost"}); a.Status != http.StatusNotFound {
 			t.Fatalf("credentials of a failed connection: %d %s", a.Status, a.Body)
 		}
