@@ -41,7 +41,7 @@ func TestApplicationsThroughTheAPI(t *testing.T) {
 	if _, err := typed.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "argocd"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	testargocd.StartReconciler(t, cfg, "argocd")
+	recon := testargocd.StartReconciler(t, cfg, "argocd")
 
 	dev := testtemporal.Start(t)
 	tc := dev.Client()
@@ -124,6 +124,26 @@ func TestApplicationsThroughTheAPI(t *testing.T) {
 	}
 	waitApp("podinfo", "DEPLOYED")
 
+	// One operation per application: a deploy while one runs is 409 and changes
+	// nothing of the application's spec.
+	recon.SetHealth("slow", "Progressing")
+	slow := func(tag string) map[string]any {
+		return map[string]any{"name": "slow", "profileName": "profile3",
+			"source": map[string]any{"type": "image", "image": map[string]any{"repository": "astropulse/latency", "tag": tag}}}
+	}
+	if a := e.do(http.MethodPost, "/api/v1/applications", e.key, slow("v1")); a.Status != http.StatusAccepted {
+		t.Fatalf("slow: %d %s", a.Status, a.Body)
+	}
+	if a := e.do(http.MethodPost, "/api/v1/applications", e.key, slow("v2")); a.Status != http.StatusConflict {
+		t.Fatalf("a second deploy while one runs: %d %s", a.Status, a.Body)
+	}
+	a = e.do(http.MethodGet, "/api/v1/applications/slow/spec", e.key, nil)
+	if img := e.data(a)["spec"].(map[string]any)["source"].(map[string]any)["image"].(map[string]any); img["tag"] != "v1" {
+		t.Fatalf("the refused deploy changed the spec: %s", a.Body)
+	}
+	recon.SetHealth("slow", "")
+	waitApp("slow", "DEPLOYED")
+
 	// Manual sync: written, not synced, until a resync (forced here).
 	a = e.do(http.MethodPost, "/api/v1/applications", e.key, map[string]any{"name": "manual", "profileName": "profile3", "syncType": "manual",
 		"source": map[string]any{"type": "yaml", "yaml": map[string]any{"manifests": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  a: b\n"}}})
@@ -136,9 +156,12 @@ func TestApplicationsThroughTheAPI(t *testing.T) {
 	if _, err := typed.CoreV1().ConfigMaps("manual").Get(ctx, "cfg", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("the manual application's ConfigMap before a resync: %v", err)
 	}
-	if a := e.do(http.MethodPost, "/api/v1/applications/manual/resync", e.key, map[string]any{"force": true}); a.Status != http.StatusAccepted {
-		t.Fatalf("resync: %d %s", a.Status, a.Body)
-	}
+	// The deploy records DEPLOYED as its last step and ends a moment later: until
+	// then another operation is 409.
+	waitFor(t, 10*time.Second, func() (string, bool) {
+		a := e.do(http.MethodPost, "/api/v1/applications/manual/resync", e.key, map[string]any{"force": true})
+		return string(a.Body), a.Status == http.StatusAccepted
+	})
 	waitFor(t, 30*time.Second, func() (map[string]any, bool) {
 		d := e.data(e.do(http.MethodGet, "/api/v1/applications/manual", e.key, nil))
 		return d, d["status"] == "DEPLOYED" && d["syncStatus"] == "Synced" && d["health"] == "Healthy"
@@ -167,13 +190,13 @@ func TestApplicationsThroughTheAPI(t *testing.T) {
 	if spec, _ := e.data(a)["spec"].(map[string]any); a.Status != http.StatusOK || spec["profileName"] != "profile3" || e.data(a)["kind"] != "Application" {
 		t.Fatalf("spec: %d %s", a.Status, a.Body)
 	}
-	if a := e.do(http.MethodGet, "/api/v1/applications", e.key, nil); len(listData(t, a)) != 3 {
+	if a := e.do(http.MethodGet, "/api/v1/applications", e.key, nil); len(listData(t, a)) != 4 {
 		t.Fatalf("list: %s", a.Body)
 	}
 
 	// Delete: the Application and what it deployed go, then the record.
 	if a := e.do(http.MethodDelete, "/api/v1/applications/hello-world", e.key, nil); a.Status != http.StatusAccepted {
-		t.Fatalf("delete: %d %s", a.Status, a.Body)
+		t.Fatalf("delete: %d %s", a.Status, a.Body) // its deploy ended long ago
 	}
 	waitFor(t, 30*time.Second, func() (int, bool) {
 		a := e.do(http.MethodGet, "/api/v1/applications/hello-world", e.key, nil)

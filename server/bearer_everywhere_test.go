@@ -116,7 +116,7 @@ func TestBothCredentials(t *testing.T) {
 	_ = viewerID
 
 	t.Run("key and its user's token act as the key", func(t *testing.T) {
-		a := e.do(http.MethodGet, "/api/v1/applications", e.key, nil, bearer(admin)...)
+		a := e.do(http.MethodGet, "/api/v1/integrations/github/installations", e.key, nil, bearer(admin)...)
 		require.Equal(t, http.StatusNotImplemented, a.Status, string(a.Body))
 		require.Equal(t, httpx.CodeNotImplemented, a.Error(t).Code)
 		a = e.do(http.MethodGet, "/api/v1/orgs", e.key, nil, bearer(admin)...)

@@ -154,7 +154,7 @@ func sampleValue(s *openapi3.SchemaRef) string {
 func TestUnbuiltOperationsAnswer501(t *testing.T) {
 	e := newEnv(t, nil)
 	for _, tc := range []struct{ method, path, key string }{
-		{http.MethodGet, "/api/v1/applications", e.key},
+		{http.MethodGet, "/api/v1/integrations/github/installations", e.key},
 	} {
 		a := e.do(tc.method, tc.path, tc.key, nil)
 		if a.Status != http.StatusNotImplemented {

@@ -144,10 +144,21 @@ func (s *Server) DeployApplication(c echo.Context, params api.DeployApplicationP
 	}
 	if !found {
 		app := store.Application{ID: id, OrgID: p.OrgID, Name: spec.Name, Profile: spec.ProfileName, SourceType: string(spec.Source.Type),
-			Namespace: ns, SyncType: syncType, Spec: asSent, Desired: desired, Status: store.AppPending}
+			Namespace: ns, SyncType: syncType, Spec: asSent, Desired: desired, Status: store.AppDeploying, StatusMessage: "deploying", LastOperationID: wfID}
 		if err := s.store.CreateApplication(ctx, &app); errors.Is(err, store.ErrConflict) {
 			return httpx.Conflict(fmt.Sprintf("application %s was created meanwhile; deploy again", spec.Name), map[string]any{prefix + "name": "taken"})
 		} else if err != nil {
+			return err
+		}
+	}
+	// The workflow reads the desired spec from the store and records its outcome
+	// there: both the spec and the status are written before the start (a status
+	// written after could land after a quick workflow's outcome), and put back when
+	// the start fails (another operation of the application runs: 409), so a refused
+	// deploy changes nothing.
+	if found {
+		if err := s.store.UpdateApplication(ctx, p.OrgID, id, map[string]any{"spec": asSent, "desired": desired, "namespace": ns, "sync_type": syncType,
+			"status": store.AppDeploying, "status_message": "deploying", "last_operation_id": wfID}); err != nil {
 			return err
 		}
 	}
@@ -155,14 +166,20 @@ func (s *Server) DeployApplication(c echo.Context, params api.DeployApplicationP
 		ID: wfID, TaskQueue: s.taskQueue,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		StaticSummary:            "deploy application " + spec.Name,
+		// Without it the SDK answers a running workflow's handle, as if started.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		StaticSummary:                            "deploy application " + spec.Name,
 	}, workflows.DeployApplication, workflows.AppOperationInput{OrgID: p.OrgID, AppID: id, OperationID: wfID, ManualSync: syncType == "manual"})
 	if err != nil {
+		bg := context.WithoutCancel(ctx)
+		if found {
+			_ = s.store.UpdateApplication(bg, p.OrgID, id, map[string]any{"spec": existing.Spec, "desired": existing.Desired,
+				"namespace": existing.Namespace, "sync_type": existing.SyncType, "status": existing.Status,
+				"status_message": existing.StatusMessage, "last_operation_id": existing.LastOperationID})
+		} else {
+			_ = s.store.DeleteApplication(bg, p.OrgID, id)
+		}
 		return fmt.Errorf("start the deploy of %s: %w", spec.Name, err) // already running: 409 by the error handler
-	}
-	if err := s.store.UpdateApplication(ctx, p.OrgID, id, map[string]any{"spec": asSent, "desired": desired, "namespace": ns,
-		"sync_type": syncType, "status": store.AppDeploying, "status_message": "deploying", "last_operation_id": run.GetID()}); err != nil {
-		return err
 	}
 	status := store.AppDeploying
 	return httpx.Accepted(c, api.ApplicationOperationAccepted{OperationId: run.GetID(), AppId: id, Name: &spec.Name,
@@ -302,18 +319,10 @@ func (s *Server) DeleteApplication(c echo.Context, appID string, _ api.DeleteApp
 		return httpx.ErrNoTemporal
 	}
 	wfID := WorkflowID(p.OrgID, row.ID)
-	run, err := s.temporal.ExecuteWorkflow(context.WithoutCancel(ctx), client.StartWorkflowOptions{
-		ID: wfID, TaskQueue: s.taskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		StaticSummary:            "delete application " + row.Name,
-	}, workflows.DeleteApplication, workflows.AppOperationInput{OrgID: p.OrgID, AppID: row.ID, OperationID: wfID, ClusterID: row.ClusterID})
+	run, err := s.start(ctx, row, store.AppDeleting, "deleting", client.StartWorkflowOptions{ID: wfID, StaticSummary: "delete application " + row.Name},
+		workflows.DeleteApplication, workflows.AppOperationInput{OrgID: p.OrgID, AppID: row.ID, OperationID: wfID, ClusterID: row.ClusterID})
 	if err != nil {
 		return fmt.Errorf("start the delete of %s: %w", row.Name, err)
-	}
-	if err := s.store.UpdateApplication(ctx, p.OrgID, row.ID, map[string]any{"status": store.AppDeleting, "status_message": "deleting",
-		"last_operation_id": run.GetID()}); err != nil {
-		return err
 	}
 	status := store.AppDeleting
 	return httpx.Accepted(c, api.ApplicationOperationAccepted{OperationId: run.GetID(), AppId: row.ID, Name: &row.Name,
@@ -346,19 +355,11 @@ func (s *Server) ResyncApplication(c echo.Context, appID string, _ api.ResyncApp
 		return httpx.ErrNoTemporal
 	}
 	wfID := WorkflowID(p.OrgID, row.ID)
-	run, err := s.temporal.ExecuteWorkflow(context.WithoutCancel(ctx), client.StartWorkflowOptions{
-		ID: wfID, TaskQueue: s.taskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		StaticSummary:            "resync application " + row.Name,
-	}, workflows.ResyncApplication, workflows.AppOperationInput{OrgID: p.OrgID, AppID: row.ID, OperationID: wfID, ClusterID: row.ClusterID,
-		Force: req.Force != nil && *req.Force})
+	run, err := s.start(ctx, row, store.AppDeploying, "resyncing", client.StartWorkflowOptions{ID: wfID, StaticSummary: "resync application " + row.Name},
+		workflows.ResyncApplication, workflows.AppOperationInput{OrgID: p.OrgID, AppID: row.ID, OperationID: wfID, ClusterID: row.ClusterID,
+			Force: req.Force != nil && *req.Force})
 	if err != nil {
 		return fmt.Errorf("start the resync of %s: %w", row.Name, err)
-	}
-	if err := s.store.UpdateApplication(ctx, p.OrgID, row.ID, map[string]any{"status": store.AppDeploying, "status_message": "resyncing",
-		"last_operation_id": run.GetID()}); err != nil {
-		return err
 	}
 	status := store.AppDeploying
 	return httpx.Accepted(c, api.ApplicationOperationAccepted{OperationId: run.GetID(), AppId: row.ID, Name: &row.Name,
@@ -382,6 +383,30 @@ func ChartArchive(c echo.Context) error {
 		return httpx.NotFound("chart " + c.Param("file"))
 	}
 	return c.Blob(http.StatusOK, "application/gzip", argocd.ChartArchive())
+}
+
+// start records row's status for the operation about to start, then starts its
+// workflow (one per application at a time: a second is refused, 409). The status is
+// written first because the workflow records its own outcome, which a status
+// written after the start could overwrite; a start that fails puts back what was
+// there.
+func (s *Server) start(ctx context.Context, row store.Application, status, message string, opts client.StartWorkflowOptions,
+	wf any, in workflows.AppOperationInput) (client.WorkflowRun, error) {
+	if err := s.store.UpdateApplication(ctx, row.OrgID, row.ID, map[string]any{"status": status, "status_message": message,
+		"last_operation_id": opts.ID}); err != nil {
+		return nil, err
+	}
+	opts.TaskQueue = s.taskQueue
+	opts.WorkflowIDConflictPolicy = enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL
+	opts.WorkflowIDReusePolicy = enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+	opts.WorkflowExecutionErrorWhenAlreadyStarted = true // else the SDK answers the running one's handle
+	run, err := s.temporal.ExecuteWorkflow(context.WithoutCancel(ctx), opts, wf, in)
+	if err != nil {
+		_ = s.store.UpdateApplication(context.WithoutCancel(ctx), row.OrgID, row.ID, map[string]any{"status": row.Status,
+			"status_message": row.StatusMessage, "last_operation_id": row.LastOperationID})
+		return nil, err
+	}
+	return run, nil
 }
 
 func (s *Server) get(ctx context.Context, orgID, ref string) (store.Application, error) {
