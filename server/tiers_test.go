@@ -48,4 +48,3 @@ func TestAvailabilityTiers(t *testing.T) {
 		t.Fatalf("no key: %d", a.Status)
 	}
 }
-
