@@ -43,12 +43,18 @@ type Application struct {
 	Org Organization `gorm:"foreignKey:OrgID;constraint:OnDelete:CASCADE"`
 }
 
-// CreateApplication records a; a taken name is ErrConflict.
+// CreateApplication records a; a taken name is ErrConflict, and a profile that does
+// not exist (or is being deleted: its row lock is held) ErrNotFound.
 func (s *Store) CreateApplication(ctx context.Context, a *Application) error {
 	if a.ID == "" {
 		a.ID = NewID()
 	}
-	return translate(s.db.WithContext(ctx).Create(a).Error)
+	return s.InTx(ctx, func(tx *Store) error {
+		if _, err := tx.lockAppProfile(ctx, a.OrgID, a.Profile); err != nil {
+			return err
+		}
+		return translate(tx.db.WithContext(ctx).Create(a).Error)
+	})
 }
 
 // GetApplication returns orgID's application whose ID or name is ref.

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // AppProfile is an application profile: where an organization's applications run
@@ -50,8 +52,8 @@ func (s *Store) ListAppProfiles(ctx context.Context, orgID string) ([]AppProfile
 	return out, translate(err)
 }
 
-// DeleteAppProfile removes orgID's profile id; ErrNotFound when there is none.
-// Whether applications still use it is the caller's check (AppProfileUsers).
+// DeleteAppProfile removes orgID's profile id, whoever uses it; ErrNotFound when
+// there is none. DeleteUnusedAppProfile is the delete the API makes.
 func (s *Store) DeleteAppProfile(ctx context.Context, orgID, id string) error {
 	res := s.db.WithContext(ctx).Where("org_id = ? AND id = ?", orgID, id).Delete(&AppProfile{})
 	if res.Error != nil {
@@ -70,4 +72,40 @@ func (s *Store) AppProfileUsers(ctx context.Context, orgID, profile string) ([]s
 	err := s.db.WithContext(ctx).Model(&Application{}).Where("org_id = ? AND profile = ?", orgID, profile).
 		Order("name").Pluck("name", &out).Error
 	return out, translate(err)
+}
+
+// DeleteUnusedAppProfile removes orgID's profile id unless applications use it:
+// then it returns their names and ErrConflict, and keeps it. The check and the
+// delete hold the profile's row lock, which CreateApplication takes too, so an
+// application created meanwhile either sees the profile gone (ErrNotFound) or keeps
+// it in use.
+func (s *Store) DeleteUnusedAppProfile(ctx context.Context, orgID, id string) (users []string, err error) {
+	err = s.InTx(ctx, func(tx *Store) error {
+		p, err := tx.lockAppProfile(ctx, orgID, id)
+		if err != nil {
+			return err
+		}
+		if users, err = tx.AppProfileUsers(ctx, orgID, p.Name); err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			return ErrConflict
+		}
+		return tx.DeleteAppProfile(ctx, orgID, p.ID)
+	})
+	return users, err
+}
+
+// lockAppProfile takes the row lock of orgID's profile whose ID or name is ref for
+// the rest of the transaction and returns it; ErrNotFound when there is none.
+func (s *Store) lockAppProfile(ctx context.Context, orgID, ref string) (AppProfile, error) {
+	res := s.db.WithContext(ctx).Model(&AppProfile{}).Where("org_id = ? AND (id = ? OR name = ?)", orgID, ref, ref).
+		UpdateColumn("updated_at", gorm.Expr("updated_at"))
+	if res.Error != nil {
+		return AppProfile{}, translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return AppProfile{}, ErrNotFound
+	}
+	return s.GetAppProfile(ctx, orgID, ref)
 }

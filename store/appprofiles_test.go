@@ -56,6 +56,12 @@ func TestAppProfiles(t *testing.T) {
 		if err := s.CreateApplication(ctx, &store.Application{OrgID: acme.ID, Name: "solo", Profile: "web", Status: store.AppPending}); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("same application name: %v", err)
 		}
+		if err := s.CreateApplication(ctx, &store.Application{OrgID: acme.ID, Name: "orphan", Profile: "gone", Status: store.AppPending}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("an application of no profile: %v", err)
+		}
+		if users, err := s.DeleteUnusedAppProfile(ctx, acme.ID, "web"); !errors.Is(err, store.ErrConflict) || len(users) != 2 {
+			t.Fatalf("delete of a profile in use: %v %v", users, err)
+		}
 		if users, err := s.AppProfileUsers(ctx, acme.ID, "web"); err != nil || len(users) != 2 || users[0] != "web-a" || users[1] != "web-b" {
 			t.Fatalf("users of web: %v %v", users, err)
 		}
@@ -80,6 +86,15 @@ func TestAppProfiles(t *testing.T) {
 		}
 		if users, _ := s.AppProfileUsers(ctx, acme.ID, "api"); len(users) != 0 {
 			t.Fatalf("users after delete: %v", users)
+		}
+		if users, err := s.DeleteUnusedAppProfile(ctx, acme.ID, "api"); err != nil || len(users) != 0 {
+			t.Fatalf("delete of an unused profile: %v %v", users, err)
+		}
+		if _, err := s.GetAppProfile(ctx, acme.ID, "api"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the unused profile after its delete: %v", err)
+		}
+		if _, err := s.DeleteUnusedAppProfile(ctx, acme.ID, "api"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("second delete: %v", err)
 		}
 
 		if err := s.DeleteAppProfile(ctx, other.ID, p.ID); !errors.Is(err, store.ErrNotFound) {

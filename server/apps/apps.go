@@ -145,9 +145,13 @@ func (s *Server) DeployApplication(c echo.Context, params api.DeployApplicationP
 	if !found {
 		app := store.Application{ID: id, OrgID: p.OrgID, Name: spec.Name, Profile: spec.ProfileName, SourceType: string(spec.Source.Type),
 			Namespace: ns, SyncType: syncType, Spec: asSent, Desired: desired, Status: store.AppDeploying, StatusMessage: "deploying", LastOperationID: wfID}
-		if err := s.store.CreateApplication(ctx, &app); errors.Is(err, store.ErrConflict) {
+		switch err := s.store.CreateApplication(ctx, &app); {
+		case errors.Is(err, store.ErrConflict):
 			return httpx.Conflict(fmt.Sprintf("application %s was created meanwhile; deploy again", spec.Name), map[string]any{prefix + "name": "taken"})
-		} else if err != nil {
+		case errors.Is(err, store.ErrNotFound): // the profile was deleted meanwhile
+			return &httpx.APIError{Status: http.StatusUnprocessableEntity, Code: httpx.CodeUnprocessable,
+				Message: fmt.Sprintf("profile %q no longer exists", spec.ProfileName), Details: map[string]any{prefix + "profileName": "no such profile"}}
+		case err != nil:
 			return err
 		}
 	}

@@ -193,9 +193,14 @@ func (s *Server) DeleteApplicationProfile(c echo.Context, profileID string, _ ap
 		return httpx.Conflict(fmt.Sprintf("profile %q is in use by %s; delete or move them first", row.Name, httpx.Count(len(users), "application", "applications")),
 			map[string]any{"path.profileId": "in use", "applications": users})
 	}
-	if err := s.store.DeleteAppProfile(ctx, p.OrgID, row.ID); errors.Is(err, store.ErrNotFound) {
+	users, err = s.store.DeleteUnusedAppProfile(ctx, p.OrgID, row.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return httpx.NotFound("profile " + profileID)
-	} else if err != nil {
+	case errors.Is(err, store.ErrConflict): // an application came meanwhile
+		return httpx.Conflict(fmt.Sprintf("profile %q is in use by %s; delete or move them first", row.Name, httpx.Count(len(users), "application", "applications")),
+			map[string]any{"path.profileId": "in use", "applications": users})
+	case err != nil:
 		return err
 	}
 	return httpx.OK(c, v, "profile "+row.Name+" deleted")
@@ -237,13 +242,18 @@ func (s *Server) BulkDeleteApplicationProfiles(c echo.Context, _ api.BulkDeleteA
 			out.Skipped = append(out.Skipped, skipped{Applications: &apps, ProfileName: name, Reason: "in use by " + httpx.Count(len(users), "application", "applications")})
 			continue
 		}
-		if err := s.store.DeleteAppProfile(ctx, p.OrgID, row.ID); errors.Is(err, store.ErrNotFound) {
+		users, err = s.store.DeleteUnusedAppProfile(ctx, p.OrgID, row.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
 			out.NotFound = append(out.NotFound, name) // deleted meanwhile
-			continue
-		} else if err != nil {
+		case errors.Is(err, store.ErrConflict): // an application came meanwhile
+			apps := users
+			out.Skipped = append(out.Skipped, skipped{Applications: &apps, ProfileName: name, Reason: "in use by " + httpx.Count(len(users), "application", "applications")})
+		case err != nil:
 			return err
+		default:
+			out.Deleted = append(out.Deleted, name)
 		}
-		out.Deleted = append(out.Deleted, name)
 	}
 	return httpx.OK(c, out, fmt.Sprintf("%d deleted, %d skipped, %d not found", len(out.Deleted), len(out.Skipped), len(out.NotFound)))
 }
