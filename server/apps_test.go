@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 	"go.temporal.io/sdk/worker"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,6 +26,7 @@ import (
 	"github.com/astropulse/astroplane/internal/testargocd"
 	"github.com/astropulse/astroplane/internal/testkube"
 	"github.com/astropulse/astroplane/internal/testtemporal"
+	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
@@ -141,8 +146,31 @@ func TestApplicationsThroughTheAPI(t *testing.T) {
 	if img := e.data(a)["spec"].(map[string]any)["source"].(map[string]any)["image"].(map[string]any); img["tag"] != "v1" {
 		t.Fatalf("the refused deploy changed the spec: %s", a.Body)
 	}
+	// The status stream: the current status first, then each change, as recorded.
+	srv := httptest.NewServer(e.srv)
+	defer srv.Close()
+	wsURL := "ws" + strings.TrimPrefix(srv.URL, "http") + "/api/v1/applications/"
+	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+	defer scancel()
+	stream := dialStream(t, sctx, wsURL+"slow/status/stream", e.key)
+	var fr api.ApplicationStatusFrame
+	must(t, wsjson.Read(sctx, stream, &fr))
+	if fr.Type != "status" || fr.Status == nil || *fr.Status != "DEPLOYING" {
+		t.Fatalf("first frame %+v", fr)
+	}
 	recon.SetHealth("slow", "")
-	waitApp("slow", "DEPLOYED")
+	for fr.Status == nil || *fr.Status != "DEPLOYED" {
+		must(t, wsjson.Read(sctx, stream, &fr))
+	}
+	if fr.SyncStatus == nil || *fr.SyncStatus != "Synced" || fr.Health == nil || *fr.Health != "Healthy" {
+		t.Fatalf("deployed frame %+v", fr)
+	}
+	stream.CloseNow()
+	if a := e.do(http.MethodGet, "/api/v1/applications/slow/status/stream", e.key, nil); a.Status != http.StatusUpgradeRequired {
+		t.Fatalf("the stream over plain HTTP: %d %s", a.Status, a.Body)
+	}
+	helloStream := dialStream(t, sctx, wsURL+"hello-world/status/stream", e.key)
+	must(t, wsjson.Read(sctx, helloStream, &fr))
 
 	// Manual sync: written, not synced, until a resync (forced here).
 	a = e.do(http.MethodPost, "/api/v1/applications", e.key, map[string]any{"name": "manual", "profileName": "profile3", "syncType": "manual",
@@ -204,6 +232,20 @@ func TestApplicationsThroughTheAPI(t *testing.T) {
 	})
 	if _, err := dyn.Resource(argocd.GVR).Namespace("argocd").Get(ctx, "hello-world", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("the Application after delete: %v", err)
+	}
+	// Its status stream said DELETING, then DELETED, and closed normally.
+	var seen []string
+	for {
+		if err := wsjson.Read(sctx, helloStream, &fr); err != nil {
+			if websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+				t.Fatalf("the stream of a deleted application ended with %v", err)
+			}
+			break
+		}
+		seen = append(seen, string(*fr.Status))
+	}
+	if len(seen) < 2 || seen[len(seen)-1] != "DELETED" || !slices.Contains(seen, "DELETING") {
+		t.Fatalf("status frames of the delete: %v", seen)
 	}
 	if _, err := typed.AppsV1().Deployments("hello-world").Get(ctx, "hello-world", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("the Deployment after delete: %v", err)
