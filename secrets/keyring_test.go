@@ -1,6 +1,7 @@
 package secrets
 
 import (
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -73,5 +74,30 @@ func TestKeyringRotation(t *testing.T) {
 	}
 	if _, err := NewKeyring(testKey(2), []byte("short")); err == nil {
 		t.Fatal("a short older key was accepted")
+	}
+}
+
+// The shortest bound value (an empty secret: nonce and tag only) opens; anything
+// shorter is malformed, never a panic or a decryption attempt.
+func TestOpenBoundLengths(t *testing.T) {
+	box := newTestBox(t, 1)
+	ad := Bind("org", "rec")
+	sealed, err := box.SealBound(nil, ad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := box.OpenBound(sealed, ad); err != nil || len(got) != 0 {
+		t.Fatalf("empty secret: %q, %v", got, err)
+	}
+	prefix := "k1:" + box.KeyID() + ":"
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(sealed, prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 1, 12, len(raw) - 1} {
+		short := prefix + base64.StdEncoding.EncodeToString(raw[:n])
+		if _, err := box.OpenBound(short, ad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%d bytes: %v, want ErrMalformed", n, err)
+		}
 	}
 }
