@@ -140,3 +140,36 @@ func contains(s string, subs ...string) bool {
 	}
 	return true
 }
+
+// Without a timeout or a poll interval the defaults apply (an hour's deadline, a
+// first wait of 10 s); a ceiling equal to the poll interval keeps every wait at it.
+func TestConnectAWSAccountDefaultsAndFixedPoll(t *testing.T) {
+	env, records, attempts := connectEnv(t, 3, false)
+	env.ExecuteWorkflow(workflows.ConnectAWSAccount, workflows.ConnectAWSAccountInput{OrgID: "org-1", ConnectionID: "acme.prod.connect-aws.2"})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	waiting := (*records)[1]
+	if waiting.Deadline == nil {
+		t.Fatalf("waiting record without a deadline: %+v", waiting)
+	}
+	if d := waiting.Deadline.Sub((*attempts)[0]); d < workflows.DefaultConnectTimeout-time.Minute || d > workflows.DefaultConnectTimeout {
+		t.Fatalf("deadline %s after the first attempt, want about %s", d, workflows.DefaultConnectTimeout)
+	}
+	if gap := (*attempts)[1].Sub((*attempts)[0]); gap != workflows.DefaultConnectPoll {
+		t.Fatalf("first wait %s, want %s", gap, workflows.DefaultConnectPoll)
+	}
+
+	env, _, attempts = connectEnv(t, 4, false)
+	in := connectIn
+	in.Poll, in.MaxPoll = 15*time.Second, 15*time.Second
+	env.ExecuteWorkflow(workflows.ConnectAWSAccount, in)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(*attempts); i++ {
+		if gap := (*attempts)[i].Sub((*attempts)[i-1]); gap != 15*time.Second {
+			t.Fatalf("wait %d was %s, want the fixed 15s", i, gap)
+		}
+	}
+}
