@@ -186,7 +186,9 @@ func run(ctx context.Context) error {
 	accounts := &activities.CloudAccounts{Store: st, AWS: platform, PlatformPrincipal: cfg.AWSPlatformPrincipal,
 		TemplateBaseURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/cloud/aws/templates/",
 		TemplateBucket:  cfg.AWSTemplateBucket, TemplateBucketURL: cfg.AWSTemplateBucketURL}
-	workflows.Register(w, workflows.Dependencies{Cluster: cluster, Notifier: notifier, CloudAccounts: accounts})
+	apps := &activities.Apps{Store: st, Clusters: &activities.KubeClients{Cluster: cluster},
+		ChartRepoURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/charts"}
+	workflows.Register(w, workflows.Dependencies{Cluster: cluster, Notifier: notifier, CloudAccounts: accounts, Apps: apps})
 	log.Info("worker starting", "taskQueue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address, "store", st.Driver(),
 		"realClouds", strings.Join(cfg.Clouds, ","))
 	return w.Run(interruptOn(ctx))
