@@ -175,6 +175,10 @@ func TestAWSConnectionAndVaultThroughTheAPI(t *testing.T) {
 			t.Fatalf("connected: %v", d)
 		}
 		recordHistory(t, e.tc, id, "connect-aws-connected")
+		// Connections are not cluster operations: the progress list leaves them out.
+		if items := e.data(e.do(http.MethodGet, "/api/v1/cluster-progress", e.key, nil))["items"].([]any); len(items) != 0 {
+			t.Errorf("cluster-progress lists %d items, want none (the organization has connections only): %v", len(items), items)
+		}
 		// Connected: again only with forceUpdate, which re-runs over it.
 		if a := e.do(http.MethodPost, "/api/v1/cloud/aws/connections", e.key, map[string]any{"clusterName": "prod", "destinationAccountId": motoAccount}); a.Status != http.StatusConflict {
 			t.Fatalf("connect again: %d %s", a.Status, a.Body)

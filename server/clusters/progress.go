@@ -294,6 +294,11 @@ func (s *Server) ListClusterProgress(c echo.Context, params api.ListClusterProgr
 	if params.OperationType != nil {
 		// The contract restricts the value to its enum, so it is safe to quote.
 		clauses = append(clauses, fmt.Sprintf("%s = '%s'", workflows.AttrOperationType.GetName(), *params.OperationType))
+	} else {
+		// Cluster operations only: the organization's other workflows (cloud account
+		// connections) carry the same attributes.
+		clauses = append(clauses, fmt.Sprintf("%s IN ('%s', '%s', '%s')", workflows.AttrOperationType.GetName(),
+			workflows.OpDeploy, workflows.OpUpdate, workflows.OpDelete))
 	}
 	if params.Status != nil {
 		f, known := visibilityStatus[*params.Status]
