@@ -34,7 +34,6 @@ import (
 	"github.com/astropulse/astroplane/credsource"
 	"github.com/astropulse/astroplane/secrets"
 	"github.com/astropulse/astroplane/server/api"
-	"github.com/astropulse/astroplane/server/apikeys"
 	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
@@ -98,12 +97,12 @@ type credentialsRequest struct {
 // duration string such as "1h" or "30m", or an integer of nanoseconds): absent, the
 // default hour; outside 15m … 12h, an error naming the bounds.
 func ParseDuration(raw json.RawMessage) (time.Duration, error) {
-	if s := strings.TrimSpace(string(raw)); s == "" || s == "null" {
-		return awsconnect.DefaultDuration, nil
-	}
-	d, err := apikeys.ParseDuration(raw)
+	d, given, err := httpx.ParseJSONDuration(raw)
 	if err != nil {
 		return 0, err
+	}
+	if !given {
+		return awsconnect.DefaultDuration, nil
 	}
 	if d < awsconnect.MinDuration || d > awsconnect.MaxDuration {
 		return 0, fmt.Errorf("%s is outside 15m to 12h (900 to 43200 seconds, as STS allows)", d)

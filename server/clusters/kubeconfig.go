@@ -14,7 +14,6 @@ import (
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/server/api"
-	"github.com/astropulse/astroplane/server/apikeys"
 	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
@@ -65,7 +64,10 @@ func (s *Server) GenerateClusterKubeconfig(c echo.Context, clusterID string, _ a
 	if err := httpx.BindBody(c, &in); err != nil {
 		return err
 	}
-	d, err := apikeys.ParseDuration(in.Duration)
+	d, given, err := httpx.ParseJSONDuration(in.Duration)
+	if err == nil && !given {
+		err = errors.New("is required: a duration such as \"1h\", or an integer of nanoseconds")
+	}
 	if err == nil && (d < MinKubeconfigDuration || d > MaxKubeconfigDuration) {
 		err = fmt.Errorf("%s is outside 5m to 24h", d)
 	}
