@@ -39,6 +39,21 @@ func (s *Store) GetCluster(ctx context.Context, orgID, ref string) (Cluster, err
 	return c, translate(err)
 }
 
+// ClusterNames returns the names of orgID's clusters among ids (deleted ones
+// included), by ID, in one query.
+func (s *Store) ClusterNames(ctx context.Context, orgID string, ids []string) (map[string]string, error) {
+	names := map[string]string{}
+	if len(ids) == 0 {
+		return names, nil
+	}
+	var rows []Cluster
+	err := s.db.WithContext(ctx).Select("id", "name").Where("org_id = ? AND id IN ?", orgID, ids).Find(&rows).Error
+	for _, c := range rows {
+		names[c.ID] = c.Name
+	}
+	return names, translate(err)
+}
+
 // ClusterFilter narrows ListClusters; zero fields match everything.
 type ClusterFilter struct {
 	Provider       string

@@ -217,6 +217,10 @@ func TestClustersAndOperations(t *testing.T) {
 		if err := s.CreateClusterWithOperation(ctx, oc, oop); err != nil {
 			t.Fatalf("same name in another org: %v", err)
 		}
+		// Names by ID in one query, of the organization's own clusters only.
+		if names, err := s.ClusterNames(ctx, org.ID, []string{c.ID, oc.ID, "missing"}); err != nil || len(names) != 1 || names[c.ID] != "prod" {
+			t.Fatalf("ClusterNames = %v, %v; want only %s → prod", names, err, c.ID)
+		}
 		dup, dupOp := newCluster(org.ID, "prod")
 		if err := s.CreateClusterWithOperation(ctx, dup, dupOp); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("duplicate live name: got %v, want ErrConflict", err)

@@ -262,9 +262,19 @@ func (s *Server) ListApplications(c echo.Context, _ api.ListApplicationsParams) 
 	if err != nil {
 		return err
 	}
+	ids := make([]string, 0, len(rows))
+	for _, r := range rows {
+		if r.ClusterID != "" {
+			ids = append(ids, r.ClusterID)
+		}
+	}
+	names, err := s.store.ClusterNames(ctx, p.OrgID, ids) // one query, not one per application
+	if err != nil {
+		return err
+	}
 	out := make([]api.Application, 0, len(rows))
 	for _, r := range rows {
-		v, err := s.view(ctx, r)
+		v, err := view(r, names)
 		if err != nil {
 			return err
 		}
@@ -283,7 +293,11 @@ func (s *Server) GetApplication(c echo.Context, appID string, _ api.GetApplicati
 	if err != nil {
 		return err
 	}
-	v, err := s.view(c.Request().Context(), row)
+	names, err := s.store.ClusterNames(c.Request().Context(), p.OrgID, []string{row.ClusterID})
+	if err != nil {
+		return err
+	}
+	v, err := view(row, names)
 	if err != nil {
 		return err
 	}
@@ -421,7 +435,7 @@ func (s *Server) get(ctx context.Context, orgID, ref string) (store.Application,
 	return row, err
 }
 
-func (s *Server) view(ctx context.Context, r store.Application) (api.Application, error) {
+func view(r store.Application, clusterNames map[string]string) (api.Application, error) {
 	var m api.ApplicationManifest
 	if err := json.Unmarshal(r.Spec, &m); err != nil {
 		return api.Application{}, fmt.Errorf("application %s spec: %w", r.ID, err)
@@ -448,8 +462,8 @@ func (s *Server) view(ctx context.Context, r store.Application) (api.Application
 	}
 	if r.ClusterID != "" {
 		v.ClusterId = &r.ClusterID
-		if cl, err := s.store.GetCluster(ctx, r.OrgID, r.ClusterID); err == nil {
-			v.ClusterName = &cl.Name
+		if name, ok := clusterNames[r.ClusterID]; ok {
+			v.ClusterName = &name
 		}
 	}
 	var desired activities.AppSpec
