@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/cloud"
 	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/credsource"
 	"github.com/astropulse/astroplane/internal/config"
@@ -179,8 +180,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cluster := clusterActivities(st, cloudSim)
-	cluster.Clouds = cloudRegistry(cloudSim, cfg.Clouds, credsource.New(st, notifier.Box, platform))
+	cluster := clusterActivities(st, cloudSim, cloudRegistry(cloudSim, cfg.Clouds, credsource.New(st, notifier.Box, platform)))
 	cluster.Box = notifier.Box // seals the kubeconfigs it issues (ASTRO_ENCRYPTION_KEY)
 	cluster.Finished = func(opType, status string) { finished.WithLabelValues(opType, status).Inc() }
 	accounts := &activities.CloudAccounts{Store: st, AWS: platform, PlatformPrincipal: cfg.AWSPlatformPrincipal,
@@ -204,13 +204,13 @@ func finishedCounter(reg prometheus.Registerer) (*prometheus.CounterVec, error) 
 	return c, reg.Register(c)
 }
 
-// clusterActivities wires every (provider, provisioner) pair a manifest can name to
-// the simulated cloud; real clouds register their pairs here (cloud.Registry.Register),
-// with the credential source that loads connected accounts' credentials.
-func clusterActivities(st *store.Store, cloudSim *sim.Provider) *activities.Cluster {
+// clusterActivities wires the cluster activities to clouds (cloudRegistry: the real
+// clouds ASTRO_CLOUDS lists, the simulated one for the rest), polling as often as
+// the simulated cloud's steps need.
+func clusterActivities(st *store.Store, cloudSim *sim.Provider, clouds *cloud.Registry) *activities.Cluster {
 	return &activities.Cluster{
 		Store:        st,
-		Clouds:       sim.Registry(cloudSim),
+		Clouds:       clouds,
 		PollInterval: max(cloudSim.StepDelay/4, 50*time.Millisecond),
 	}
 }
