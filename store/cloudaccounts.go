@@ -55,7 +55,13 @@ type CloudConnection struct {
 	// TemplateToken is the SHA-256 (hex) of the unguessable token in the template's
 	// URL; the token itself is only in the link.
 	TemplateToken string `gorm:"size:64;index"`
-	CreatedBy     string `gorm:"size:36"`
+	// GCP connections (AccountID is the project ID, Template the setup script): the
+	// project number, the workload identity pool provider's full resource name and
+	// the service account the platform impersonates.
+	GCPProjectNumber  string `gorm:"size:30"`
+	GCPPoolProvider   string `gorm:"size:300"`
+	GCPServiceAccount string `gorm:"size:200"`
+	CreatedBy         string `gorm:"size:36"`
 	Deadline      *time.Time
 	ConnectedAt   *time.Time
 	EndedAt       *time.Time
