@@ -62,11 +62,11 @@ type CloudConnection struct {
 	GCPPoolProvider   string `gorm:"size:300"`
 	GCPServiceAccount string `gorm:"size:200"`
 	CreatedBy         string `gorm:"size:36"`
-	Deadline      *time.Time
-	ConnectedAt   *time.Time
-	EndedAt       *time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	Deadline          *time.Time
+	ConnectedAt       *time.Time
+	EndedAt           *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 
 	Org Organization `gorm:"foreignKey:OrgID;constraint:OnDelete:CASCADE"`
 }
