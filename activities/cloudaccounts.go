@@ -49,6 +49,9 @@ type CloudAccounts struct {
 	// quick-create link's template from Amazon S3 only; TemplateBucketURL is its
 	// public base URL (default https://BUCKET.s3.amazonaws.com/).
 	TemplateBucket, TemplateBucketURL string
+	// GCP is the platform's GCP identity (gcpconnect.go); nil: GCP connections fail
+	// with ErrTypeNotConfigured.
+	GCP *GCPPlatform
 }
 
 // ConnectionStep is one step of a connection workflow as its status shows it.
