@@ -46,6 +46,8 @@ func RegisterWorkflows(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(NotifyTopic, workflow.RegisterOptions{Name: "NotifyTopic"})
 	w.RegisterWorkflowWithOptions(ConnectAWSAccount, workflow.RegisterOptions{Name: "ConnectAWSAccount"})
 	w.RegisterWorkflowWithOptions(IssueAWSCredentials, workflow.RegisterOptions{Name: "IssueAWSCredentials"})
+	w.RegisterWorkflowWithOptions(ConnectGCPProject, workflow.RegisterOptions{Name: "ConnectGCPProject"})
+	w.RegisterWorkflowWithOptions(IssueGCPCredentials, workflow.RegisterOptions{Name: "IssueGCPCredentials"})
 	w.RegisterWorkflowWithOptions(IssueKubeconfig, workflow.RegisterOptions{Name: "IssueKubeconfig"})
 	w.RegisterWorkflowWithOptions(DeployApplication, workflow.RegisterOptions{Name: "DeployApplication"})
 	w.RegisterWorkflowWithOptions(DeleteApplication, workflow.RegisterOptions{Name: "DeleteApplication"})
