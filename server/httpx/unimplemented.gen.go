@@ -178,6 +178,16 @@ func (Unimplemented) GetAzureCredentials(ctx echo.Context, _ api.GetAzureCredent
 	return NotImplemented("getAzureCredentials")
 }
 
+// GetAzureSetupScript answers 501.
+func (Unimplemented) GetAzureSetupScript(ctx echo.Context, _ string) error {
+	return NotImplemented("getAzureSetupScript")
+}
+
+// ReportAzureIdentity answers 501.
+func (Unimplemented) ReportAzureIdentity(ctx echo.Context, _ string) error {
+	return NotImplemented("reportAzureIdentity")
+}
+
 // ConnectGcpProject answers 501.
 func (Unimplemented) ConnectGcpProject(ctx echo.Context, _ api.ConnectGcpProjectParams) error {
 	return NotImplemented("connectGcpProject")
