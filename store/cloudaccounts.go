@@ -61,12 +61,21 @@ type CloudConnection struct {
 	GCPProjectNumber  string `gorm:"size:30"`
 	GCPPoolProvider   string `gorm:"size:300"`
 	GCPServiceAccount string `gorm:"size:200"`
-	CreatedBy         string `gorm:"size:36"`
-	Deadline          *time.Time
-	ConnectedAt       *time.Time
-	EndedAt           *time.Time
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// Azure connections (AccountID is the subscription ID, Template the az CLI setup
+	// script, TemplateToken the token of its URL): the Entra tenant, the resource
+	// group when the role is assigned on one (empty: the subscription), the managed
+	// identity the script creates and the client ID it reports, and the role.
+	AzureTenantID      string `gorm:"size:36"`
+	AzureResourceGroup string `gorm:"size:90"`
+	AzureIdentityName  string `gorm:"size:128"`
+	AzureClientID      string `gorm:"size:36"`
+	AzureRole          string `gorm:"size:100"`
+	CreatedBy          string `gorm:"size:36"`
+	Deadline           *time.Time
+	ConnectedAt        *time.Time
+	EndedAt            *time.Time
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 
 	Org Organization `gorm:"foreignKey:OrgID;constraint:OnDelete:CASCADE"`
 }
