@@ -18,6 +18,9 @@ type Dependencies struct {
 	// Apps deploys applications onto clusters through Argo CD; nil: this worker
 	// does not serve them.
 	Apps *activities.Apps
+	// Catalog answers live catalog lookups of connected accounts; nil: this worker
+	// does not serve them.
+	Catalog *activities.Catalog
 }
 
 // Register registers every workflow and activity on w, under readable names (the
@@ -33,6 +36,9 @@ func Register(w worker.Registry, deps Dependencies) {
 	}
 	if deps.Apps != nil {
 		w.RegisterActivityWithOptions(deps.Apps, activity.RegisterOptions{})
+	}
+	if deps.Catalog != nil {
+		w.RegisterActivityWithOptions(deps.Catalog, activity.RegisterOptions{})
 	}
 }
 
@@ -52,4 +58,5 @@ func RegisterWorkflows(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(DeployApplication, workflow.RegisterOptions{Name: "DeployApplication"})
 	w.RegisterWorkflowWithOptions(DeleteApplication, workflow.RegisterOptions{Name: "DeleteApplication"})
 	w.RegisterWorkflowWithOptions(ResyncApplication, workflow.RegisterOptions{Name: "ResyncApplication"})
+	w.RegisterWorkflowWithOptions(LookupCatalog, workflow.RegisterOptions{Name: "LookupCatalog"})
 }
