@@ -53,6 +53,8 @@ type Config struct {
 	// empty: the API serves them (enough for moto and local runs).
 	AWSTemplateBucket    string `env:"ASTRO_AWS_TEMPLATE_BUCKET"`
 	AWSTemplateBucketURL string `env:"ASTRO_AWS_TEMPLATE_BUCKET_URL"`
+	// GCP is the platform's GCP identity for GCP connections (ASTRO_GCP_*, gcpconnect.go).
+	GCP gcpConfig
 	// MaxConcurrentActivities caps the activities this worker runs at once.
 	MaxConcurrentActivities int `env:"ASTRO_WORKER_MAX_CONCURRENT_ACTIVITIES" envDefault:"200"`
 
@@ -180,15 +182,21 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cluster := clusterActivities(st, cloudSim, cloudRegistry(cloudSim, cfg.Clouds, credsource.New(st, notifier.Box, platform)))
+	creds := credsource.New(st, notifier.Box, platform)
+	cluster := clusterActivities(st, cloudSim, cloudRegistry(cloudSim, cfg.Clouds, creds))
 	cluster.Box = notifier.Box // seals the kubeconfigs it issues (ASTRO_ENCRYPTION_KEY)
 	cluster.Finished = func(opType, status string) { finished.WithLabelValues(opType, status).Inc() }
 	accounts := &activities.CloudAccounts{Store: st, AWS: platform, PlatformPrincipal: cfg.AWSPlatformPrincipal,
 		TemplateBaseURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/cloud/aws/templates/",
 		TemplateBucket:  cfg.AWSTemplateBucket, TemplateBucketURL: cfg.AWSTemplateBucketURL}
+	if accounts.GCP, err = platformGCP(cfg); err != nil {
+		return err
+	}
 	apps := &activities.Apps{Store: st, Clusters: &activities.KubeClients{Cluster: cluster},
 		ChartRepoURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/charts"}
-	workflows.Register(w, workflows.Dependencies{Cluster: cluster, Notifier: notifier, CloudAccounts: accounts, Apps: apps})
+	// Live catalogs of connected accounts (LookupCatalog): AWS's so far.
+	liveCatalog := &activities.Catalog{Credentials: creds, Live: map[string]activities.LiveFactory{"aws": activities.AWSCatalog(activities.AWSCatalogOptions{})}}
+	workflows.Register(w, workflows.Dependencies{Cluster: cluster, Notifier: notifier, CloudAccounts: accounts, Apps: apps, Catalog: liveCatalog})
 	log.Info("worker starting", "taskQueue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address, "store", st.Driver(),
 		"realClouds", strings.Join(cfg.Clouds, ","))
 	return w.Run(interruptOn(ctx))
