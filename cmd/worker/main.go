@@ -53,6 +53,8 @@ type Config struct {
 	// empty: the API serves them (enough for moto and local runs).
 	AWSTemplateBucket    string `env:"ASTRO_AWS_TEMPLATE_BUCKET"`
 	AWSTemplateBucketURL string `env:"ASTRO_AWS_TEMPLATE_BUCKET_URL"`
+	// GCP is the platform's GCP identity for GCP connections (ASTRO_GCP_*, gcpconnect.go).
+	GCP gcpConfig
 	// MaxConcurrentActivities caps the activities this worker runs at once.
 	MaxConcurrentActivities int `env:"ASTRO_WORKER_MAX_CONCURRENT_ACTIVITIES" envDefault:"200"`
 
@@ -187,6 +189,9 @@ func run(ctx context.Context) error {
 	accounts := &activities.CloudAccounts{Store: st, AWS: platform, PlatformPrincipal: cfg.AWSPlatformPrincipal,
 		TemplateBaseURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/cloud/aws/templates/",
 		TemplateBucket:  cfg.AWSTemplateBucket, TemplateBucketURL: cfg.AWSTemplateBucketURL}
+	if accounts.GCP, err = platformGCP(cfg); err != nil {
+		return err
+	}
 	apps := &activities.Apps{Store: st, Clusters: &activities.KubeClients{Cluster: cluster},
 		ChartRepoURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/charts"}
 	// Live catalogs of connected accounts (LookupCatalog): AWS's so far.
