@@ -17,7 +17,7 @@ import (
 	"github.com/astropulse/astroplane/store"
 )
 
-// ErrTypeGCPCondition: the project's workload identity provider refuses the
+// ErrTypeGCPCondition is the error type of a project whose workload identity provider refuses the
 // organization's token (its attribute condition, issuer or keys are not the setup
 // script's).
 const ErrTypeGCPCondition = "GCPAttributeCondition"
