@@ -32,9 +32,10 @@ func Check(spec api.K8sClusterSpec) (errs, warnings Errors) {
 // CheckLive is Check with the connected account's own catalog of the spec's
 // provider (a catalog.Cache around catalog/awscatalog, say): a machine type it does
 // not list in the spec's region is a fault naming the region, and one it lists is
-// no warning even when the static catalog lacks it. It asks live once, for the
-// spec's region; when live cannot answer (an error), the static catalog decides as
-// in Check.
+// no warning even when the static catalog lacks it; likewise a Kubernetes version
+// whose minor it does not list. It asks live once per question, for the spec's
+// region; when live cannot answer one (an error), the static catalog decides that
+// one as in Check.
 func CheckLive(ctx context.Context, spec api.K8sClusterSpec, live catalog.Live) (errs, warnings Errors) {
 	return check(spec, &liveTypes{ctx: ctx, source: live})
 }
@@ -173,6 +174,18 @@ func (c *clusterCheck) version(path, v string) {
 	if !c.typeOK {
 		return
 	}
+	if live := c.where.live; live != nil && c.ptype != catalog.SelfHosted {
+		// The connected account's own list settles it; when it cannot answer, the
+		// static catalog decides as without one.
+		if ver, ok, offered, answered := live.version(c.ptype, v); answered {
+			if !ok {
+				c.errs.addf(path, "%s", notOfferedVersion(c.ptype, v, c.where, offered))
+			} else if c.autopilot && !ver.AutopilotCompatible {
+				c.errs.addf(path, "GKE Autopilot does not run Kubernetes %s", ver.Minor)
+			}
+			return
+		}
+	}
 	minor, standing := catalog.VersionStanding(c.ptype, v)
 	if standing == catalog.Newer {
 		c.warns.addf(path, "%s", newerVersion(c.ptype, minor))
@@ -186,6 +199,16 @@ func (c *clusterCheck) version(path, v string) {
 	if c.autopilot && !ver.AutopilotCompatible {
 		c.errs.addf(path, "GKE Autopilot does not run Kubernetes %s", ver.Minor)
 	}
+}
+
+// notOfferedVersion explains that the connected account's live catalog does not
+// offer v.
+func notOfferedVersion(ptype, v string, w where, offered []string) string {
+	where := ""
+	if w.region != "" {
+		where = " in " + w.region
+	}
+	return fmt.Sprintf("Kubernetes %s is not offered by %s%s: the connected %s account's catalog lists %s", v, ptype, where, w.provider, strings.Join(offered, ", "))
 }
 
 // newerVersion explains that minor is newer than the catalog knows.

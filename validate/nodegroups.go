@@ -33,9 +33,36 @@ type where struct {
 type liveTypes struct {
 	ctx    context.Context //nolint:containedctx // one check's context, held for its lazy lookup
 	source catalog.Live
+	// region is the cluster's region where the manifest names none (updates).
+	region string
 	asked  bool
 	types  map[string]catalog.MachineTypeInfo // by name, in lower case where the provider ignores case
 	err    error
+
+	versionsAsked bool
+	versions      []catalog.Version
+	versionsErr   error
+}
+
+// version returns the live catalog's answer for the minor v names: offered (ok),
+// or not, with the minors it offers; answered is false when the live catalog
+// could not answer or v names no minor.
+func (l *liveTypes) version(ptype, v string) (ver catalog.Version, ok bool, offered []string, answered bool) {
+	if !l.versionsAsked {
+		l.versionsAsked = true
+		l.versions, l.versionsErr = l.source.KubernetesVersions(l.ctx)
+	}
+	minor, standing := catalog.VersionStanding(ptype, v)
+	if l.versionsErr != nil || len(l.versions) == 0 || standing == catalog.Malformed {
+		return catalog.Version{}, false, nil, false
+	}
+	for _, lv := range l.versions {
+		if lv.Minor == minor {
+			return lv, true, nil, true
+		}
+		offered = append(offered, lv.Minor)
+	}
+	return catalog.Version{}, false, offered, true
 }
 
 // lookup returns the live answer for name in region: found, or not offered (ok

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -36,14 +37,43 @@ func ClusterUpdateSpec(provider string, spec api.K8sClusterUpdateSpec) Errors {
 // CheckUpdate is ClusterUpdateSpec that also returns the warnings: values the
 // catalog does not list but that may be real, by field.
 func CheckUpdate(provider string, spec api.K8sClusterUpdateSpec) (errs, warnings Errors) {
+	return checkUpdate(provider, "", spec, nil)
+}
+
+// CheckUpdateLive is CheckUpdate for a cluster of the provisioner type ptype in
+// region, with the connected account's own catalog of that region (see
+// CheckLive): a machine type or Kubernetes version it does not offer there is a
+// fault; what it cannot answer, the static catalog decides as in CheckUpdate.
+func CheckUpdateLive(ctx context.Context, provider, ptype, region string, spec api.K8sClusterUpdateSpec, live catalog.Live) (errs, warnings Errors) {
+	return checkUpdate(provider, ptype, spec, &liveTypes{ctx: ctx, source: live, region: region})
+}
+
+func checkUpdate(provider, ptype string, spec api.K8sClusterUpdateSpec, live *liveTypes) (errs, warnings Errors) {
 	errs, warnings = Errors{}, Errors{}
 	w := where{warns: warnings}
 	if _, ok := catalog.ProviderByID(provider); ok {
 		w.provider = provider
 	}
+	if live != nil && w.provider != "" && live.region != "" {
+		w.live = live
+		w.region = live.region
+		_, listed := catalog.Region(w.provider, live.region)
+		w.unlisted = !listed
+	}
 
-	if spec.KubernetesVersion != nil {
-		checkUpdateVersion(errs, warnings, "spec.kubernetesVersion", w.provider, *spec.KubernetesVersion)
+	if v := spec.KubernetesVersion; v != nil {
+		decided := false
+		if w.live != nil && ptype != "" && ptype != catalog.SelfHosted {
+			if _, ok, offered, answered := w.live.version(ptype, *v); answered {
+				decided = true
+				if !ok {
+					errs.addf("spec.kubernetesVersion", "%s", notOfferedVersion(ptype, *v, w, offered))
+				}
+			}
+		}
+		if !decided {
+			checkUpdateVersion(errs, warnings, "spec.kubernetesVersion", w.provider, *v)
+		}
 	}
 
 	if spec.Eks != nil {
