@@ -2,6 +2,7 @@ package gcpconnect
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -149,10 +150,18 @@ func classifyIAM(serviceAccount string, err error) error {
 	return fmt.Errorf("generateAccessToken for %s: %w", serviceAccount, err)
 }
 
-// describe is a Google error's message for a user.
+// describe is a Google error's message for a user: Google's message, or an OAuth
+// error's description (STS answers those).
 func describe(g *googleapi.Error) string {
 	if g.Message != "" {
 		return fmt.Sprintf("%d %s", g.Code, g.Message)
+	}
+	var oauth struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal([]byte(g.Body), &oauth) == nil && oauth.Error != "" {
+		return fmt.Sprintf("%d %s: %s", g.Code, oauth.Error, oauth.Description)
 	}
 	return fmt.Sprintf("%d %s", g.Code, strings.TrimSpace(g.Body))
 }
