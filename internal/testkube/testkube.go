@@ -7,7 +7,9 @@
 // pods run, no `default` ServiceAccount appears in a new namespace, a Job never
 // finishes). Clients authenticate with a bearer token of a system:masters user;
 // RBAC is on, so tokens of other users (Options.Users) are authorized by the roles
-// the test binds.
+// the test binds. The server trusts kubelets whose serving certificate chains to
+// Cluster.KubeletCACert (--kubelet-certificate-authority), so a test can run a
+// kubelet endpoint of its own (cloud/sim/simnode) and read pods/log through it.
 package testkube
 
 import (
@@ -66,6 +68,10 @@ type Cluster struct {
 	CAData []byte
 	// Dir holds the servers' data, keys and logs (etcd.log, kube-apiserver.log).
 	Dir string
+	// KubeletCACert and KubeletCAKey (PEM) are the CA the server verifies kubelets'
+	// serving certificates with, when it proxies pods/log, exec and the like to a
+	// node (see cloud/sim/simnode).
+	KubeletCACert, KubeletCAKey []byte
 }
 
 // RESTConfig returns a client configuration for the admin user.
@@ -224,6 +230,7 @@ func start(dir, etcdBin, apiBin string, opts Options) (c *Cluster, stop func(), 
 		"--token-auth-file=" + files.tokens,
 		"--authorization-mode=RBAC",
 		"--service-cluster-ip-range=10.0.0.0/24",
+		"--kubelet-certificate-authority=" + files.kubeletCA,
 	}
 	api, err := run(dir, "kube-apiserver", apiBin, append(args, opts.ExtraArgs...)...)
 	if err != nil {
@@ -239,7 +246,7 @@ func start(dir, etcdBin, apiBin string, opts Options) (c *Cluster, stop func(), 
 	return c, stop, nil
 }
 
-type credentialFiles struct{ cert, key, saKey, saPub, tokens string }
+type credentialFiles struct{ cert, key, saKey, saPub, tokens, kubeletCA string }
 
 // writeCredentials writes the serving certificate (for 127.0.0.1), the service
 // account signing key pair and the token file, and fills c's CA and tokens.
@@ -247,6 +254,7 @@ func writeCredentials(dir string, c *Cluster, users []string) (credentialFiles, 
 	f := credentialFiles{
 		cert: filepath.Join(dir, "serving.crt"), key: filepath.Join(dir, "serving.key"),
 		saKey: filepath.Join(dir, "sa.key"), saPub: filepath.Join(dir, "sa.pub"), tokens: filepath.Join(dir, "tokens.csv"),
+		kubeletCA: filepath.Join(dir, "kubelet-ca.crt"),
 	}
 	servingKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -277,6 +285,25 @@ func writeCredentials(dir string, c *Cluster, users []string) (credentialFiles, 
 	if err != nil {
 		return f, err
 	}
+	kubeletKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return f, err
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(2),
+		Subject:               pkix.Name{CommonName: "testkube kubelet CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &kubeletKey.PublicKey, kubeletKey)
+	if err != nil {
+		return f, err
+	}
+	c.KubeletCACert = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	c.KubeletCAKey = pemKey(kubeletKey)
 	c.Token = randomToken()
 	var tokens bytes.Buffer
 	fmt.Fprintf(&tokens, "%s,admin,admin,system:masters\n", c.Token)
@@ -288,11 +315,12 @@ func writeCredentials(dir string, c *Cluster, users []string) (credentialFiles, 
 		fmt.Fprintf(&tokens, "%s,%s,%s\n", c.Tokens[u], u, u)
 	}
 	for path, content := range map[string][]byte{
-		f.cert:   c.CAData,
-		f.key:    pemKey(servingKey),
-		f.saKey:  pemKey(saKey),
-		f.saPub:  pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPub}),
-		f.tokens: tokens.Bytes(),
+		f.cert:      c.CAData,
+		f.key:       pemKey(servingKey),
+		f.saKey:     pemKey(saKey),
+		f.saPub:     pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPub}),
+		f.tokens:    tokens.Bytes(),
+		f.kubeletCA: c.KubeletCACert,
 	} {
 		if err := os.WriteFile(path, content, 0o600); err != nil {
 			return f, err
