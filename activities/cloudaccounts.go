@@ -52,6 +52,9 @@ type CloudAccounts struct {
 	// GCP is the platform's GCP identity (gcpconnect.go); nil: GCP connections fail
 	// with ErrTypeNotConfigured.
 	GCP *GCPPlatform
+	// Azure is the platform's Azure identity (azureconnect.go); nil: Azure
+	// connections fail with ErrTypeNotConfigured.
+	Azure *AzurePlatform
 }
 
 // ConnectionStep is one step of a connection workflow as its status shows it.
