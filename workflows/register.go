@@ -54,6 +54,8 @@ func RegisterWorkflows(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(IssueAWSCredentials, workflow.RegisterOptions{Name: "IssueAWSCredentials"})
 	w.RegisterWorkflowWithOptions(ConnectGCPProject, workflow.RegisterOptions{Name: "ConnectGCPProject"})
 	w.RegisterWorkflowWithOptions(IssueGCPCredentials, workflow.RegisterOptions{Name: "IssueGCPCredentials"})
+	w.RegisterWorkflowWithOptions(ConnectAzureSubscription, workflow.RegisterOptions{Name: "ConnectAzureSubscription"})
+	w.RegisterWorkflowWithOptions(IssueAzureCredentials, workflow.RegisterOptions{Name: "IssueAzureCredentials"})
 	w.RegisterWorkflowWithOptions(IssueKubeconfig, workflow.RegisterOptions{Name: "IssueKubeconfig"})
 	w.RegisterWorkflowWithOptions(DeployApplication, workflow.RegisterOptions{Name: "DeployApplication"})
 	w.RegisterWorkflowWithOptions(DeleteApplication, workflow.RegisterOptions{Name: "DeleteApplication"})
