@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -29,6 +30,10 @@ type GCPPlatform struct {
 	Identity *gcpconnect.Identity
 	// Endpoints of STS and iamcredentials (empty: Google's).
 	Endpoints gcpconnect.Endpoints
+	// ScriptBaseURL is where the API serves setup scripts: a script's URL is it + its
+	// token (cmd/worker: ASTRO_PUBLIC_URL + "/api/v1/cloud/gcp/scripts/"); empty: the
+	// status shows the script only.
+	ScriptBaseURL string
 }
 
 // PrepareGCPConnectionInput names the connection whose setup script to make.
@@ -82,8 +87,12 @@ func (a *CloudAccounts) PrepareGCPConnection(ctx context.Context, in PrepareGCPC
 	}
 	out := PrepareGCPConnectionResult{ProjectID: c.AccountID, ProjectNumber: c.GCPProjectNumber,
 		ServiceAccount: gcpconnect.ServiceAccountEmail(c.AccountID, c.ClusterName), Provider: gcpconnect.ProviderName(c.GCPProjectNumber, in.OrgID)}
-	err = a.Store.UpdateCloudConnection(ctx, in.OrgID, in.ConnectionID, map[string]any{
-		"template": []byte(script), "template_token": token, "gcp_pool_provider": out.Provider, "gcp_service_account": out.ServiceAccount})
+	fields := map[string]any{"template": []byte(script), "template_token": token, "gcp_pool_provider": out.Provider,
+		"gcp_service_account": out.ServiceAccount}
+	if p.ScriptBaseURL != "" {
+		fields["setup_url"] = strings.TrimSuffix(p.ScriptBaseURL, "/") + "/" + token
+	}
+	err = a.Store.UpdateCloudConnection(ctx, in.OrgID, in.ConnectionID, fields)
 	if err != nil {
 		return PrepareGCPConnectionResult{}, err
 	}

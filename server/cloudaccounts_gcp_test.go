@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -79,7 +80,8 @@ func TestGCPConnectionThroughTheAPI(t *testing.T) {
 	workflows.Register(w, workflows.Dependencies{
 		Cluster: &activities.Cluster{Store: e.store}, Notifier: &activities.Notifier{Store: e.store},
 		CloudAccounts: &activities.CloudAccounts{Store: e.store, GCP: &activities.GCPPlatform{Identity: identity,
-			Endpoints: gcpconnect.Endpoints{STS: gsrv.URL + "/", IAMCredentials: gsrv.URL + "/"}}}})
+			Endpoints:     gcpconnect.Endpoints{STS: gsrv.URL + "/", IAMCredentials: gsrv.URL + "/"},
+			ScriptBaseURL: "https://astro.example/api/v1/cloud/gcp/scripts/"}}})
 	must(t, w.Start())
 	t.Cleanup(w.Stop)
 
@@ -110,8 +112,18 @@ func TestGCPConnectionThroughTheAPI(t *testing.T) {
 		if a := e.do(http.MethodPost, "/api/v1/cloud/gcp/connections", e.key, connect); a.Status != http.StatusConflict {
 			t.Fatalf("connect while running: %d %s", a.Status, a.Body)
 		}
-		// The customer runs the script.
-		if err := fake.Run(script); err != nil {
+		// The customer fetches the script at its URL (no key: the URL is the proof)
+		// and runs it.
+		su, err := url.Parse(g["setupScriptUrl"].(string))
+		must(t, err)
+		fetched := e.do(http.MethodGet, su.Path, "", nil)
+		if fetched.Status != http.StatusOK || string(fetched.Body) != script || !strings.HasPrefix(fetched.Header.Get("Content-Type"), "text/x-shellscript") {
+			t.Fatalf("script at %s: %d %s", su, fetched.Status, fetched.Body)
+		}
+		if a := e.do(http.MethodGet, "/api/v1/cloud/gcp/scripts/not-a-token", "", nil); a.Status != http.StatusNotFound {
+			t.Fatalf("a wrong token: %d %s", a.Status, a.Body)
+		}
+		if err := fake.Run(string(fetched.Body)); err != nil {
 			t.Fatalf("the setup script: %v", err)
 		}
 		d = e.gcpConnection(t, id, "CONNECTED", "FAILED")

@@ -218,11 +218,13 @@ var (
 func checkAnswer(t testing.TB, req *http.Request, a answer) {
 	t.Helper()
 	routerOnce.Do(func() {
-		// Pages are HTML; their schema is a string.
-		openapi3filter.RegisterBodyDecoder("text/html", func(r io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
-			b, err := io.ReadAll(r)
-			return string(b), err
-		})
+		// Pages are HTML, setup scripts shell; their schema is a string.
+		for _, ct := range []string{"text/html", "text/x-shellscript"} {
+			openapi3filter.RegisterBodyDecoder(ct, func(r io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+				b, err := io.ReadAll(r)
+				return string(b), err
+			})
+		}
 		spec, err := api.GetSpec()
 		if err != nil {
 			panic(err)

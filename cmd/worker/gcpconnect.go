@@ -57,7 +57,8 @@ func platformGCP(cfg Config) (*activities.GCPPlatform, error) {
 		return nil, nil
 	}
 	return &activities.GCPPlatform{Identity: id, Endpoints: gcpconnect.Endpoints{
-		STS: withSlash(cfg.GCP.STSEndpoint), IAMCredentials: withSlash(cfg.GCP.IAMCredentialsEndpoint)}}, nil
+		STS: withSlash(cfg.GCP.STSEndpoint), IAMCredentials: withSlash(cfg.GCP.IAMCredentialsEndpoint)},
+		ScriptBaseURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/cloud/gcp/scripts/"}, nil
 }
 
 // withSlash ends a base URL with the slash the clients resolve paths against.

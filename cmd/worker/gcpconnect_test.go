@@ -36,7 +36,8 @@ func TestPlatformGCP(t *testing.T) {
 	}
 	b, _ := platformGCP(parse(enc))
 	if a.Identity.Issuer() != "http://localhost:8080" || !bytes.Equal(a.Identity.JWKS(), b.Identity.JWKS()) ||
-		a.Endpoints.STS != "http://127.0.0.1:9/sts/" || a.Endpoints.IAMCredentials != "" {
+		a.Endpoints.STS != "http://127.0.0.1:9/sts/" || a.Endpoints.IAMCredentials != "" ||
+		a.ScriptBaseURL != "http://localhost:8080/api/v1/cloud/gcp/scripts/" {
 		t.Fatalf("derived: %s %s %+v", a.Identity.Issuer(), a.Identity.JWKS(), a.Endpoints)
 	}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -205,9 +205,26 @@ func gcpConnectionView(conn store.CloudConnection) map[string]any {
 	if len(conn.Template) > 0 && conn.Status != store.ConnectionConnected {
 		// The script matters until the federation works.
 		gcp["setupScript"] = string(conn.Template)
+		if conn.SetupURL != "" {
+			gcp["setupScriptUrl"] = conn.SetupURL
+		}
 	}
 	out["gcp"] = gcp
 	return out
+}
+
+// GetGcpSetupScript serves a GCP connection's setup script to whoever holds its
+// unguessable URL (curl … | bash in Cloud Shell). It holds no secret.
+func (s *Server) GetGcpSetupScript(c echo.Context, token string) error {
+	conn, err := s.d.Store.CloudConnectionByTemplateToken(c.Request().Context(), token)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (conn.Provider != "gcp" || len(conn.Template) == 0)) {
+		return httpx.NotFound("setup script")
+	}
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.Blob(http.StatusOK, "text/x-shellscript; charset=utf-8", conn.Template)
 }
 
 // GetGcpCredentials answers a temporary access token of the cluster's connected

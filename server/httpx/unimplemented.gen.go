@@ -203,6 +203,11 @@ func (Unimplemented) GetGcpCredentials(ctx echo.Context, _ api.GetGcpCredentials
 	return NotImplemented("getGcpCredentials")
 }
 
+// GetGcpSetupScript answers 501.
+func (Unimplemented) GetGcpSetupScript(ctx echo.Context, _ string) error {
+	return NotImplemented("getGcpSetupScript")
+}
+
 // GetSupportedKubernetesVersions answers 501.
 func (Unimplemented) GetSupportedKubernetesVersions(ctx echo.Context, _ api.GetSupportedKubernetesVersionsParams) error {
 	return NotImplemented("getSupportedKubernetesVersions")
