@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/azureconnect"
+)
+
+// azureConfig is the platform's Azure identity for Azure connections (workload
+// identity federation): the OIDC issuer and RSA key of the tokens customers'
+// federated credentials trust, and where Microsoft Entra ID and Resource Manager are.
+type azureConfig struct {
+	// Issuer is the issuer URL of the platform's tokens (default ASTRO_PUBLIC_URL +
+	// "/oidc/azure"). Microsoft Entra ID fetches Issuer + "/.well-known/openid-configuration"
+	// and the keys it names, so it must be reachable over https: publish the two
+	// documents there (DocsDir writes them).
+	Issuer string `env:"ASTRO_AZURE_OIDC_ISSUER"`
+	// KeyFile is a PEM RSA private key of 2048 bits or more (openssl genpkey -algorithm
+	// RSA -pkeyopt rsa_keygen_bits:2048). Unset: a key made at start, enough for
+	// development only (federated credentials trusting it stop working when the
+	// worker restarts), which the worker warns about.
+	KeyFile string `env:"ASTRO_AZURE_OIDC_KEY_FILE"`
+	// DocsDir, when set, is where the worker writes the issuer's documents at start
+	// (.well-known/openid-configuration and jwks), for a static host or storage
+	// container serving Issuer.
+	DocsDir string `env:"ASTRO_AZURE_OIDC_DOCS_DIR"`
+	// AuthorityHost and ResourceManager replace Azure public cloud's
+	// (https://login.microsoftonline.com/, https://management.azure.com): a
+	// sovereign cloud, or a wire server in development.
+	AuthorityHost   string `env:"ASTRO_AZURE_AUTHORITY_HOST"`
+	ResourceManager string `env:"ASTRO_AZURE_RESOURCE_MANAGER_ENDPOINT"`
+}
+
+// platformAzure is the worker's Azure identity.
+func platformAzure(cfg Config, log *slog.Logger) (*activities.AzurePlatform, error) {
+	issuer := cfg.Azure.Issuer
+	if issuer == "" {
+		issuer = strings.TrimRight(cfg.PublicURL, "/") + "/oidc/azure"
+	}
+	var id *azureconnect.Identity
+	if cfg.Azure.KeyFile != "" {
+		raw, err := os.ReadFile(cfg.Azure.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("ASTRO_AZURE_OIDC_KEY_FILE: %w", err)
+		}
+		if id, err = azureconnect.IdentityFromPEM(issuer, raw); err != nil {
+			return nil, fmt.Errorf("ASTRO_AZURE_OIDC_KEY_FILE: %w", err)
+		}
+	} else {
+		var err error
+		if id, err = azureconnect.EphemeralIdentity(issuer); err != nil {
+			return nil, err
+		}
+		log.Warn("no ASTRO_AZURE_OIDC_KEY_FILE: Azure connections trust a key made for this run only (development)", "issuer", issuer)
+	}
+	if dir := cfg.Azure.DocsDir; dir != "" {
+		if err := os.MkdirAll(filepath.Join(dir, ".well-known"), 0o755); err != nil { //nolint:gosec // public documents, served to anyone
+			return nil, fmt.Errorf("ASTRO_AZURE_OIDC_DOCS_DIR: %w", err)
+		}
+		for name, doc := range map[string][]byte{".well-known/openid-configuration": id.Discovery(), "jwks": id.JWKS()} {
+			if err := os.WriteFile(filepath.Join(dir, name), doc, 0o644); err != nil { //nolint:gosec // public documents, served to anyone
+				return nil, fmt.Errorf("ASTRO_AZURE_OIDC_DOCS_DIR: %w", err)
+			}
+		}
+	}
+	return &activities.AzurePlatform{Identity: id, Endpoints: azureconnect.Endpoints{
+		AuthorityHost: cfg.Azure.AuthorityHost, ResourceManager: cfg.Azure.ResourceManager},
+		ScriptBaseURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/cloud/azure/scripts/"}, nil
+}
