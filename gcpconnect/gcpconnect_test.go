@@ -1,7 +1,10 @@
 package gcpconnect_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -96,6 +99,22 @@ func TestScriptFederatesOneOrganization(t *testing.T) {
 	// provider, fails the attribute condition.
 	if _, err := gcpconnect.Exchange(t.Context(), ep, id, orgB, number, sa, time.Hour); !errors.Is(err, gcpconnect.ErrNotReady) {
 		t.Fatalf("org B at its own (absent) provider: %v, want not ready", err)
+	}
+	aud := gcpconnect.Audience(number, orgA)
+	tokB, err := id.SubjectToken(orgB, aud, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(map[string]string{"grantType": gcpconnect.GrantTypeTokenExchange, "audience": aud, "scope": gcpconnect.ScopeCloudPlatform,
+		"requestedTokenType": gcpconnect.TokenTypeAccessToken, "subjectToken": tokB, "subjectTokenType": gcpconnect.TokenTypeJWT})
+	resp, err := http.Post(ep.STS+"v1/token", "application/json", bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "attribute condition") {
+		t.Fatalf("org B's token at org A's provider: %d %s", resp.StatusCode, body)
 	}
 	fake.SetCondition(gcpconnect.ProviderName(number, orgA), "assertion.org == '"+orgB+"'")
 	if _, err := gcpconnect.Exchange(t.Context(), ep, id, orgA, number, sa, time.Hour); !errors.Is(err, gcpconnect.ErrCondition) {
