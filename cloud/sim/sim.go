@@ -29,6 +29,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -60,6 +61,12 @@ type Provider struct {
 	// idempotency would: a retried create makes a second resource, a retried change
 	// is applied again. For testing that such duplicates are caught; never in use.
 	IgnoreTokens bool
+	// KubeconfigFile, when set, is a kubeconfig of a real Kubernetes API server (make
+	// run's, written by cmd/devkube) that Kubeconfig issues for every cluster, read
+	// at each call: every simulated cluster is that one server, so applications can
+	// be deployed on them. Empty: a kubeconfig naming the cluster's endpoint, which
+	// answers nothing.
+	KubeconfigFile string
 
 	mu       sync.Mutex
 	injected map[string]error // errors Inject set, by step
@@ -269,10 +276,18 @@ func (p *Provider) InstallAddons(ctx context.Context, c cloud.Call, ref cloud.Cl
 	return p.wait(ctx, c, "installing add-ons for "+version)
 }
 
-// Kubeconfig returns a kubeconfig for the simulated cluster.
+// Kubeconfig returns a kubeconfig for the simulated cluster: KubeconfigFile's content
+// when it is set.
 func (p *Provider) Kubeconfig(ctx context.Context, c cloud.Call, ref cloud.ClusterRef) (string, error) {
 	if err := p.work(ctx, c, "generating kubeconfig"); err != nil {
 		return "", err
+	}
+	if p.KubeconfigFile != "" {
+		kc, err := os.ReadFile(p.KubeconfigFile)
+		if err != nil {
+			return "", fmt.Errorf("the simulated clusters' API server: %w (is cmd/devkube running?)", err)
+		}
+		return string(kc), nil
 	}
 	return fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: %s\n  cluster:\n    server: %s\n", ref.ExternalID, ref.Endpoint), nil
 }

@@ -39,6 +39,10 @@ type Config struct {
 	// SimIgnoreTokens makes the simulated cloud a cloud without idempotency (a retried
 	// create makes a second resource): for checking that the chaos suite catches it.
 	SimIgnoreTokens bool `env:"ASTRO_SIM_IGNORE_TOKENS"`
+	// SimKubeconfig, when set, is the kubeconfig file of the Kubernetes API server every
+	// simulated cluster is (make run's, written by cmd/devkube), so applications can
+	// be deployed on them.
+	SimKubeconfig string `env:"ASTRO_SIM_KUBECONFIG"`
 	// Clouds are the clouds this worker provisions in for real, through their SDKs
 	// (aws, gcp, azure, comma-separated): their managed provisioners (EKS, GKE, AKS)
 	// act in the clusters' own accounts with the credentials of the Cloud group
@@ -174,6 +178,7 @@ func run(ctx context.Context) error {
 	}
 	cloudSim := sim.New(cfg.SimStepDelay)
 	cloudSim.IgnoreTokens = cfg.SimIgnoreTokens
+	cloudSim.KubeconfigFile = cfg.SimKubeconfig
 	if cfg.SimLedger != "" {
 		if cloudSim.Ledger, err = sim.OpenLedger(cfg.SimLedger); err != nil {
 			return fmt.Errorf("ASTRO_SIM_LEDGER: %w", err)
