@@ -32,6 +32,7 @@ import (
 	"github.com/astropulse/astroplane/server/clusters"
 	"github.com/astropulse/astroplane/server/health"
 	"github.com/astropulse/astroplane/server/httpx"
+	"github.com/astropulse/astroplane/server/livecatalog"
 	"github.com/astropulse/astroplane/server/notifications"
 	"github.com/astropulse/astroplane/server/orgs"
 	"github.com/astropulse/astroplane/server/pricing"
@@ -49,6 +50,9 @@ type Options struct {
 	Log      *slog.Logger
 	// TaskQueue is where workflows are started; default workflows.TaskQueue.
 	TaskQueue string
+	// LiveCatalog asks connected accounts' live catalogs through the worker;
+	// default one over Store and Temporal with livecatalog's defaults.
+	LiveCatalog *livecatalog.Lookup
 	// MaxBodyBytes limits request bodies; default 1 MiB.
 	MaxBodyBytes int64
 	// Signer verifies approval and unsubscribe links; without it they answer 501.
@@ -163,13 +167,16 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	audit := httpx.NewAudit(opts.Store, opts.Log)
+	if opts.LiveCatalog == nil && opts.Store != nil {
+		opts.LiveCatalog = livecatalog.New(opts.Store.ConnectedAccounts, opts.Temporal, opts.TaskQueue)
+	}
 	h := handlers{
-		clustersServer:  clusters.NewServer(opts.Store, opts.Temporal, opts.TaskQueue, opts.Log, audit, opts.Box),
+		clustersServer:  clusters.NewServer(opts.Store, opts.Temporal, opts.TaskQueue, opts.Log, audit, opts.Box).WithLiveCatalog(opts.LiveCatalog),
 		approvalsServer: approvals.NewServer(opts.Store, opts.Temporal, opts.Signer, opts.Box, audit),
 		notificationsServer: notifications.NewServer(notifications.Deps{Store: opts.Store, Box: opts.Box, Guard: opts.Guard,
 			Signer: opts.Signer, SMTPHost: opts.ServerSMTPHost, Audit: audit}),
 		orgsServer:    orgs.NewServer(opts.Store, audit),
-		catalogServer: catalog.NewServer(),
+		catalogServer: catalog.NewServer(opts.LiveCatalog),
 		usersServer:   users.NewServer(opts.Store, audit),
 		pricingServer: pricing.NewServer(),
 		apikeysServer: apikeys.NewServer(opts.Store, audit),

@@ -16,13 +16,40 @@ import (
 	"github.com/astropulse/astroplane/catalog"
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/server/httpx"
+	"github.com/astropulse/astroplane/server/livecatalog"
 )
 
-// Server answers the catalog's operations. It needs nothing but the built-in catalog.
-type Server struct{}
+// Server answers the catalog's operations from the built-in catalog or, for an
+// organization with a connected account of the provider, from that account's live
+// catalog (machine types and Kubernetes versions of a region).
+type Server struct {
+	live *livecatalog.Lookup
+}
 
-// NewServer returns the catalog's handlers.
-func NewServer() *Server { return &Server{} }
+// NewServer returns the catalog's handlers; live finds connected accounts' live
+// catalogs (nil: the built-in catalog answers everything).
+func NewServer(live *livecatalog.Lookup) *Server { return &Server{live: live} }
+
+// Where an answer came from, said after its count.
+const builtIn = "from the built-in catalog"
+
+// liveRegion returns the live catalog of the caller's organization's connected
+// account of provider for region, and the note saying which catalog answers: the
+// live one, or the built-in one and why (empty when the organization connected
+// no account of provider, so nothing was asked).
+func (s *Server) liveRegion(c echo.Context, provider, region string) (a livecatalog.Answer, ok bool, note string) {
+	p, _ := httpx.PrincipalOf(c)
+	ctx := c.Request().Context()
+	account, connected := s.live.Account(ctx, p.OrgID, provider, "")
+	if !connected {
+		return a, false, ""
+	}
+	a, err := s.live.Region(ctx, account, region)
+	if err != nil {
+		return a, false, fmt.Sprintf(" (%s: the live catalog of %s account %s did not answer)", builtIn, provider, account.AccountID)
+	}
+	return a, true, " (from " + a.Source() + ")"
+}
 
 // ListProviders lists the clouds clusters can be provisioned on.
 func (s *Server) ListProviders(c echo.Context, _ api.ListProvidersParams) error {
@@ -123,8 +150,14 @@ func (s *Server) ListMachineTypes(c echo.Context, providerID, regionID, zoneID s
 		}
 		return true
 	}
+	types, note := catalog.MachineTypes(providerID, regionID), ""
+	if a, ok, n := s.liveRegion(c, providerID, regionID); ok && a.MachineTypesError == "" {
+		types, note = a.MachineTypes, n
+	} else if n != "" {
+		note = fallbackNote(n, ok, a.MachineTypesError)
+	}
 	out := []api.MachineType{}
-	for _, m := range catalog.MachineTypes(providerID, regionID) {
+	for _, m := range types {
 		switch {
 		case !within(int64(m.CPUMillicores), "query.cpuMin", "query.cpuMax"),
 			!within(int64(m.MemoryMiB), "query.memMin", "query.memMax"),
@@ -134,7 +167,17 @@ func (s *Server) ListMachineTypes(c echo.Context, providerID, regionID, zoneID s
 		}
 		out = append(out, machineTypeView(m, r.Zones))
 	}
-	return httpx.OK(c, out, httpx.Count(len(out), "machine type", "machine types"))
+	return httpx.OK(c, out, httpx.Count(len(out), "machine type", "machine types")+note)
+}
+
+// fallbackNote is the note of an answer the built-in catalog gave although a
+// connected account's live catalog was asked: note when the look-up failed, else
+// the reason the live catalog gave for this question.
+func fallbackNote(note string, answered bool, reason string) string {
+	if !answered {
+		return note
+	}
+	return fmt.Sprintf(" (%s: the live catalog could not answer: %s)", builtIn, reason)
 }
 
 // GetMachineType returns one machine type of a region.
@@ -142,6 +185,15 @@ func (s *Server) GetMachineType(c echo.Context, providerID, regionID, name strin
 	r, err := regionOr404(providerID, regionID)
 	if err != nil {
 		return err
+	}
+	if a, ok, note := s.liveRegion(c, providerID, regionID); ok && a.MachineTypesError == "" {
+		fold := catalog.MachineTypeNamesIgnoreCase(providerID)
+		for _, m := range a.MachineTypes {
+			if m.Name == name || (fold && strings.EqualFold(m.Name, name)) {
+				return httpx.OK(c, machineTypeView(m, r.Zones), "machine type"+note)
+			}
+		}
+		return httpx.NotFound(fmt.Sprintf("machine type %q in %s (%s does not offer it there)", name, regionID, a.Source()))
 	}
 	m, found := catalog.MachineType(providerID, regionID, name)
 	if !found {
@@ -184,7 +236,21 @@ func (s *Server) GetSupportedKubernetesVersions(c echo.Context, params api.GetSu
 		ch := api.KubernetesVersionListReleaseChannel(*params.ReleaseChannel)
 		list.ReleaseChannel = &ch
 	}
-	for _, v := range catalog.KubernetesVersions(pt) {
+	versions, note := catalog.KubernetesVersions(pt), ""
+	if params.Region != nil && pt != catalog.SelfHosted {
+		if a, ok, n := s.liveRegion(c, provider, *params.Region); ok && a.VersionsError == "" {
+			versions, note = a.Versions, n
+			list.DefaultVersion = nil
+			for _, v := range versions {
+				if v.Default {
+					list.DefaultVersion = &v.Minor
+				}
+			}
+		} else if n != "" {
+			note = fallbackNote(n, ok, a.VersionsError)
+		}
+	}
+	for _, v := range versions {
 		if params.ReleaseChannel != nil && pt == catalog.GKE && !slices.Contains(v.Channels, string(*params.ReleaseChannel)) {
 			continue
 		}
@@ -206,7 +272,7 @@ func (s *Server) GetSupportedKubernetesVersions(c echo.Context, params api.GetSu
 		}
 		list.Versions = append(list.Versions, kv)
 	}
-	return httpx.OK(c, list, httpx.Count(len(list.Versions), "version", "versions"))
+	return httpx.OK(c, list, httpx.Count(len(list.Versions), "version", "versions")+note)
 }
 
 // parseMillicores reads a Kubernetes CPU quantity ("2", "0.5", "500m").

@@ -26,6 +26,7 @@ import (
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/server/approvals"
 	"github.com/astropulse/astroplane/server/httpx"
+	"github.com/astropulse/astroplane/server/livecatalog"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
@@ -44,6 +45,8 @@ type Server struct {
 	box *secrets.Box
 	// lastPrune is when expired kubeconfig grants were last pruned (Unix ns).
 	lastPrune atomic.Int64
+	// live asks connected accounts' live catalogs (WithLiveCatalog); nil: none.
+	live *livecatalog.Lookup
 }
 
 // NewServer returns the cluster handlers: records in st, workflows started on
@@ -141,14 +144,15 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 	if err != nil {
 		return err
 	}
-	if errs := deployRuleFaults(spec); len(errs) > 0 {
+	ctx := c.Request().Context()
+	errs, warnings, source := s.checkDeploy(ctx, p.OrgID, spec)
+	if len(errs) > 0 {
 		return httpx.ValidationFailed(fieldErrors(errs, isManifest))
 	}
 	cs := clusterSpec(spec)
 	cs.Account.OrgID = p.OrgID // every provider call acts in the organization's account
-	ctx := c.Request().Context()
 	if params.DryRun != nil && *params.DryRun {
-		return s.deployDryRun(c, p, spec, cs)
+		return s.deployDryRun(c, p, spec, cs, warningLines(warnings), source)
 	}
 	cl := store.Cluster{
 		ID: store.NewID(), OrgID: p.OrgID, Name: cs.Name, Provider: cs.Provider,
@@ -232,8 +236,8 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 		return err
 	}
 	msg := startedMessage(workflows.OpDeploy, gate)
-	if warnings := catalogWarnings(spec); len(warnings) > 0 {
-		msg += "; warnings: " + strings.Join(warnings, "; ")
+	if len(warnings) > 0 {
+		msg += "; warnings: " + strings.Join(warningLines(warnings), "; ")
 	}
 	return httpx.Accepted(c, operationAccepted(op), msg)
 }
@@ -357,14 +361,17 @@ func (s *Server) GetClusterSpec(c echo.Context, clusterID string, _ api.GetClust
 // deployDryRun answers a deploy with dryRun=true: the validation and step plan, and
 // the name conflict the real call would hit (or the name it would take over from a
 // deploy that left nothing behind).
-func (s *Server) deployDryRun(c echo.Context, p httpx.Principal, spec api.K8sClusterSpec, cs activities.ClusterSpec) error {
+func (s *Server) deployDryRun(c echo.Context, p httpx.Principal, spec api.K8sClusterSpec, cs activities.ClusterSpec, warnings []string, source string) error {
 	v := deployValidation(spec, cs)
-	*v.Warnings = append(*v.Warnings, catalogWarnings(spec)...)
+	*v.Warnings = append(*v.Warnings, warnings...)
 	holder, err := s.holderOfName(c.Request().Context(), p.OrgID, cs.Name)
 	if err != nil {
 		return err
 	}
 	msg := "validation passed; nothing was created"
+	if source != "" {
+		msg = "validation passed (machine types and versions checked against " + source + "); nothing was created"
+	}
 	switch {
 	case holder.freeable():
 		h := holder.cluster

@@ -57,13 +57,6 @@ func deployRuleFaults(spec api.K8sClusterSpec) validate.Errors {
 	return errs
 }
 
-// catalogWarnings are the spec's values the catalog does not list but that may be
-// real (validate.Check), as "field: why", sorted: said, never refused.
-func catalogWarnings(spec api.K8sClusterSpec) []string {
-	_, warnings := validate.Check(spec)
-	return warningLines(warnings)
-}
-
 // warningLines spells warnings by field as "field: why", sorted by field.
 func warningLines(warnings validate.Errors) []string {
 	lines := make([]string, 0, len(warnings))

@@ -15,7 +15,6 @@ import (
 	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/upgrade"
-	"github.com/astropulse/astroplane/validate"
 	"github.com/astropulse/astroplane/workflows"
 )
 
@@ -47,7 +46,7 @@ func (s *Server) UpdateCluster(c echo.Context, clusterID string, params api.Upda
 	req := upgradeRequest(spec)
 	plan := upgrade.Build(upgradeCluster(current), req, supportedVersions(cl.ProvisionerType))
 	steps := updateSteps(current, req, plan)
-	fieldErrs, warnings := validate.CheckUpdate(cl.Provider, spec)
+	fieldErrs, warnings, source := s.checkUpdate(c.Request().Context(), cl, spec)
 	checkUpdateFaultTags(fieldErrs, spec, steps)
 	for field, msg := range fieldErrs {
 		plan.Errors = append(plan.Errors, field+": "+msg)
@@ -58,7 +57,11 @@ func (s *Server) UpdateCluster(c echo.Context, clusterID string, params api.Upda
 	report := spec.GenerateReport != nil && *spec.GenerateReport
 	result := updateResult(cl, plan)
 	if dryRun || report {
-		result.Message = ptr("dry run: nothing was changed")
+		msg := "dry run: nothing was changed"
+		if source != "" {
+			msg += " (machine types and versions checked against " + source + ")"
+		}
+		result.Message = ptr(msg)
 		return c.JSON(http.StatusOK, result)
 	}
 	if !plan.ValidationPassed {

@@ -1,0 +1,196 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/catalog"
+	"github.com/astropulse/astroplane/cloud"
+	"github.com/astropulse/astroplane/cloud/sim"
+	"github.com/astropulse/astroplane/internal/testtemporal"
+	"github.com/astropulse/astroplane/server"
+	"github.com/astropulse/astroplane/server/livecatalog"
+	"github.com/astropulse/astroplane/store"
+	"github.com/astropulse/astroplane/workflows"
+)
+
+// startsCounted is a Temporal client that counts the workflows started through it.
+type startsCounted struct {
+	client.Client
+	n *atomic.Int32
+}
+
+func (c startsCounted) ExecuteWorkflow(ctx context.Context, o client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {
+	c.n.Add(1)
+	return c.Client.ExecuteWorkflow(ctx, o, wf, args...)
+}
+
+// regionLive is a connected AWS account's catalog as the test's worker sees it:
+// us-east-1 offers t3.medium and m9i.48xlarge (real, say, but not in the built-in
+// catalog) and not p5.48xlarge; eu-central-1 refuses (AccessDenied); eu-west-1
+// answers too late. Versions are never answered (as moto).
+type regionLive struct{ region string }
+
+func (r regionLive) MachineTypes(ctx context.Context, region string) ([]catalog.MachineTypeInfo, error) {
+	switch region {
+	case "eu-central-1":
+		return nil, errors.New("UnauthorizedOperation: not authorized to perform ec2:DescribeInstanceTypeOfferings")
+	case "eu-west-1":
+		select {
+		case <-time.After(3 * time.Second):
+		case <-ctx.Done():
+		}
+		return nil, ctx.Err()
+	}
+	return []catalog.MachineTypeInfo{
+		{Name: "t3.medium", CPUMillicores: 2000, MemoryMiB: 4096, Category: catalog.CategoryGeneralPurpose, Architecture: catalog.ArchX8664},
+		{Name: "m9i.48xlarge", CPUMillicores: 192000, MemoryMiB: 786432, Category: catalog.CategoryGeneralPurpose, Architecture: catalog.ArchX8664},
+	}, nil
+}
+
+func (regionLive) KubernetesVersions(context.Context) ([]catalog.Version, error) {
+	return nil, fmt.Errorf("DescribeClusterVersions: %w", catalog.ErrLiveUnavailable)
+}
+
+// A deploy of an organization with a connected AWS account is checked against the
+// account's live catalog, through the worker's LookupCatalog: a type the built-in
+// catalog lacks but the account offers passes without a warning; one the account
+// does not offer in the region is a 400 naming the field; a look-up that fails or
+// does not answer in time falls back to the built-in catalog with a warning. An
+// organization without a connection gets the built-in catalog's warning, and its
+// deploys make no look-up at all (no workflow; one store query per half minute).
+// The machine-type listing answers from the live catalog too, and says so.
+func TestDeployChecksTheLiveCatalog(t *testing.T) {
+	dev := testtemporal.Start(t)
+	tc := dev.Client()
+	var st *store.Store
+	var queries, lookups atomic.Int32
+	live := livecatalog.New(func(ctx context.Context, orgID string) ([]store.ConnectedAccountRef, error) {
+		queries.Add(1)
+		return st.ConnectedAccounts(ctx, orgID)
+	}, startsCounted{Client: tc, n: &lookups}, workflows.TaskQueue)
+	live.Wait = time.Second
+	e := newEnvWith(t, tc, server.Options{LiveCatalog: live})
+	st = e.store
+	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
+	workflows.Register(w, workflows.Dependencies{
+		Cluster:  &activities.Cluster{Store: st, Clouds: sim.Registry(sim.New(0)), PollInterval: 20 * time.Millisecond},
+		Notifier: &activities.Notifier{Store: st},
+		Catalog: &activities.Catalog{Live: map[string]activities.LiveFactory{
+			"aws": func(_ context.Context, _ cloud.AccountRef, _ cloud.Credentials, region string) (catalog.Live, error) {
+				return regionLive{region: region}, nil
+			}}},
+	})
+	must(t, w.Start())
+	t.Cleanup(w.Stop)
+
+	const mt0 = "spec.clusterSpec.dataPlane.nodeGroups.0.machineTypes.0"
+	manifest := func(name, region, machineType string) map[string]any {
+		m := eksManifest(name)
+		spec := m["spec"].(map[string]any)
+		spec["region"] = region
+		spec["clusterSpec"].(map[string]any)["dataPlane"].(map[string]any)["nodeGroups"].([]any)[0].(map[string]any)["machineTypes"] = []any{machineType}
+		return m
+	}
+	warningsOf := func(a answer) string {
+		t.Helper()
+		v := e.data(a)
+		ws, _ := v["warnings"].([]any)
+		var out []string
+		for _, w := range ws {
+			out = append(out, fmt.Sprint(w))
+		}
+		return strings.Join(out, "\n")
+	}
+
+	// Without a connection: the built-in catalog's warning; no look-up workflow,
+	// and one store query for three requests.
+	a := e.do(http.MethodPost, "/api/v1/clusters?dryRun=true", e.key, manifest("plain", "us-east-1", "m9i.48xlarge"))
+	if a.Status != http.StatusOK || !strings.Contains(warningsOf(a), mt0+": ") {
+		t.Fatalf("unconnected dry run of m9i.48xlarge: %d %s", a.Status, a.Body)
+	}
+	for _, name := range []string{"plain-1", "plain-2"} {
+		if a := e.do(http.MethodPost, "/api/v1/clusters", e.key, manifest(name, "us-east-1", "m9i.48xlarge")); a.Status != http.StatusAccepted ||
+			!strings.Contains(a.Envelope(t).Message, mt0) {
+			t.Fatalf("unconnected deploy: %d %s", a.Status, a.Body)
+		}
+	}
+	if n := lookups.Load(); n != 0 {
+		t.Errorf("an organization without a connection started %d look-ups", n)
+	}
+	if n := queries.Load(); n != 1 {
+		t.Errorf("three requests of an organization without a connection made %d connection queries, want 1 (then cached)", n)
+	}
+
+	// Connected: the account's own catalog decides.
+	orgID, _, key := e.newOrg("globex", store.RoleAdmin)
+	now := time.Now().UTC()
+	must(t, st.CreateCloudConnection(context.Background(), &store.CloudConnection{ID: "globex.c.connect-aws.1", OrgID: orgID, Provider: "aws",
+		ClusterName: "c", Level: "read", Status: store.ConnectionConnected, AccountID: "123456789012", ConnectedAt: &now, EndedAt: &now}))
+
+	a = e.do(http.MethodPost, "/api/v1/clusters?dryRun=true", key, manifest("live", "us-east-1", "m9i.48xlarge"))
+	if a.Status != http.StatusOK || e.data(a)["validationPassed"] != true {
+		t.Fatalf("connected dry run of an offered type: %d %s", a.Status, a.Body)
+	}
+	if w := warningsOf(a); strings.Contains(w, mt0) {
+		t.Errorf("an offered type is still warned about: %s", w)
+	}
+	if msg := a.Envelope(t).Message; !strings.Contains(msg, "live catalog of aws account 123456789012") {
+		t.Errorf("the dry run does not say the live catalog decided: %q", msg)
+	}
+
+	for _, dry := range []string{"?dryRun=true", ""} {
+		a = e.do(http.MethodPost, "/api/v1/clusters"+dry, key, manifest("gpu", "us-east-1", "p5.48xlarge"))
+		if a.Status != http.StatusBadRequest {
+			t.Fatalf("deploy%s of a type the account does not offer: %d %s", dry, a.Status, a.Body)
+		}
+		if msg := fmt.Sprint(a.Error(t).Details[mt0]); !strings.Contains(msg, "not offered in us-east-1") {
+			t.Errorf("deploy%s: fault of %s is %q; details %v", dry, mt0, msg, a.Error(t).Details)
+		}
+	}
+	if n := lookups.Load(); n != 1 {
+		t.Errorf("%d look-ups for three requests in one region, want 1 (then the API's cache)", n)
+	}
+
+	// The account refuses the look-up, or the worker does not answer in time: the
+	// built-in catalog decides, with a warning saying so.
+	for _, region := range []string{"eu-central-1", "eu-west-1"} {
+		start := time.Now()
+		a = e.do(http.MethodPost, "/api/v1/clusters?dryRun=true", key, manifest("fallback", region, "m9i.48xlarge"))
+		if a.Status != http.StatusOK || e.data(a)["validationPassed"] != true {
+			t.Fatalf("%s: a failed look-up refused the deploy: %d %s", region, a.Status, a.Body)
+		}
+		w := warningsOf(a)
+		if !strings.Contains(w, "spec.region: the live catalog of connected aws account 123456789012") || !strings.Contains(w, mt0+": ") {
+			t.Errorf("%s: warnings %s; want the fallback said and the built-in catalog's warning", region, w)
+		}
+		if d := time.Since(start); d > 2500*time.Millisecond {
+			t.Errorf("%s: the dry run took %s; the look-up is awaited %s", region, d, live.Wait)
+		}
+	}
+
+	// The listing answers from the live catalog and says so; the unconnected
+	// organization's from the built-in one.
+	a = e.do(http.MethodGet, "/api/v1/providers/aws/regions/us-east-1/zones/us-east-1a/machine-types", key, nil)
+	if a.Status != http.StatusOK || !strings.Contains(a.Envelope(t).Message, "2 machine types (from the live catalog of aws account 123456789012)") {
+		t.Fatalf("connected listing: %d %.300s", a.Status, a.Body)
+	}
+	a = e.do(http.MethodGet, "/api/v1/providers/aws/regions/us-east-1/machine-types/p5.48xlarge", key, nil)
+	if a.Status != http.StatusNotFound {
+		t.Errorf("a type the account does not offer: %d %.300s", a.Status, a.Body)
+	}
+	a = e.do(http.MethodGet, "/api/v1/providers/aws/regions/us-east-1/zones/us-east-1a/machine-types", e.key, nil)
+	if a.Status != http.StatusOK || strings.Contains(a.Envelope(t).Message, "live") {
+		t.Fatalf("unconnected listing: %d %.300s", a.Status, a.Body)
+	}
+}
