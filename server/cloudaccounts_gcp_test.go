@@ -123,6 +123,10 @@ func TestGCPConnectionThroughTheAPI(t *testing.T) {
 		if a := e.do(http.MethodGet, "/api/v1/cloud/gcp/scripts/not-a-token", "", nil); a.Status != http.StatusNotFound {
 			t.Fatalf("a wrong token: %d %s", a.Status, a.Body)
 		}
+		token := su.Path[strings.LastIndex(su.Path, "/")+1:]
+		if a := e.do(http.MethodGet, "/api/v1/cloud/aws/templates/"+token, "", nil); a.Status != http.StatusNotFound {
+			t.Fatalf("the GCP script's token at the AWS template URL: %d %s", a.Status, a.Body)
+		}
 		if err := fake.Run(string(fetched.Body)); err != nil {
 			t.Fatalf("the setup script: %v", err)
 		}

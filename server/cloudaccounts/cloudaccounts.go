@@ -322,7 +322,7 @@ func externalIDOf(link string) string {
 // holds its unguessable URL (the CloudFormation console fetches it unauthenticated).
 func (s *Server) GetAwsConnectionTemplate(c echo.Context, token string) error {
 	conn, err := s.d.Store.CloudConnectionByTemplateToken(c.Request().Context(), token)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && len(conn.Template) == 0) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (len(conn.Template) == 0 || conn.Provider != "aws")) {
 		return httpx.NotFound("template")
 	}
 	if err != nil {
