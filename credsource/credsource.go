@@ -36,6 +36,7 @@ type Source struct {
 	store *store.Store
 	box   *secrets.Box
 	aws   *aws.Config
+	gcp   *gcpPlatform // gcp.go
 	// Duration is how long assumed-role credentials last; default an hour (the
 	// registry rebuilds a session 5 minutes before they expire).
 	Duration time.Duration
@@ -67,6 +68,9 @@ func (s *Source) Credentials(ctx context.Context, account cloud.AccountRef) (clo
 }
 
 func (s *Source) dynamic(ctx context.Context, account cloud.AccountRef) (cloud.Credentials, error) {
+	if account.Provider == "gcp" {
+		return s.dynamicGCP(ctx, account)
+	}
 	if account.Provider != "aws" {
 		return cloud.Credentials{}, cloud.Errorf(cloud.ErrInvalid, "dynamic credentials of %s accounts are not supported yet", account.Provider)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,7 +18,10 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/cloud"
+	"github.com/astropulse/astroplane/cloud/gcp"
 	"github.com/astropulse/astroplane/cloud/gcp/wiffake"
+	"github.com/astropulse/astroplane/credsource"
 	"github.com/astropulse/astroplane/gcpconnect"
 	"github.com/astropulse/astroplane/internal/testtemporal"
 	"github.com/astropulse/astroplane/server"
@@ -273,6 +277,25 @@ func TestGCPConnectionThroughTheAPI(t *testing.T) {
 		}
 		if n != 2 {
 			t.Errorf("%d ISSUE_CREDENTIALS audit events, want 2", n)
+		}
+	})
+
+	t.Run("worker credential source", func(t *testing.T) {
+		src := credsource.New(e.store, nil, nil).WithGCP(identity, gcpconnect.Endpoints{STS: gsrv.URL + "/", IAMCredentials: gsrv.URL + "/"})
+		c, err := src.Credentials(t.Context(), cloud.AccountRef{OrgID: e.orgID, Provider: "gcp", AccountID: gcpProject, CredentialsType: "dynamic"})
+		must(t, err)
+		tok := c.Values[gcp.AccessTokenKey]
+		leaks = append(leaks, tok)
+		if who, _, ok := fake.AccessTokenInfo(tok); !ok || who != sa || c.Values[gcp.ProjectKey] != gcpProject || time.Until(c.Expires) > time.Hour {
+			t.Fatalf("worker's token of %q, %v until %v", who, c.Values[gcp.ProjectKey], c.Expires)
+		}
+		_, err = src.Credentials(t.Context(), cloud.AccountRef{OrgID: e.orgID, Provider: "gcp", AccountID: "ghost-project", CredentialsType: "dynamic"})
+		if !errors.Is(err, cloud.ErrNotFound) {
+			t.Fatalf("unconnected project: %v", err)
+		}
+		_, err = credsource.New(e.store, nil, nil).Credentials(t.Context(), cloud.AccountRef{OrgID: e.orgID, Provider: "gcp", AccountID: gcpProject, CredentialsType: "dynamic"})
+		if !errors.Is(err, cloud.ErrInvalid) {
+			t.Fatalf("no GCP identity: %v", err)
 		}
 	})
 

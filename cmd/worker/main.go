@@ -189,16 +189,21 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	gcpPlatform, err := platformGCP(cfg)
+	if err != nil {
+		return err
+	}
 	creds := credsource.New(st, notifier.Box, platform)
+	if gcpPlatform != nil {
+		creds.WithGCP(gcpPlatform.Identity, gcpPlatform.Endpoints) // dynamic credentials of connected GCP projects
+	}
 	cluster := clusterActivities(st, cloudSim, cloudRegistry(cloudSim, cfg.Clouds, creds))
 	cluster.Box = notifier.Box // seals the kubeconfigs it issues (ASTRO_ENCRYPTION_KEY)
 	cluster.Finished = func(opType, status string) { finished.WithLabelValues(opType, status).Inc() }
 	accounts := &activities.CloudAccounts{Store: st, AWS: platform, PlatformPrincipal: cfg.AWSPlatformPrincipal,
 		TemplateBaseURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/cloud/aws/templates/",
 		TemplateBucket:  cfg.AWSTemplateBucket, TemplateBucketURL: cfg.AWSTemplateBucketURL}
-	if accounts.GCP, err = platformGCP(cfg); err != nil {
-		return err
-	}
+	accounts.GCP = gcpPlatform
 	if accounts.Azure, err = platformAzure(cfg, log); err != nil {
 		return err
 	}
