@@ -15,7 +15,7 @@ help: ## List the targets.
 	@awk -f scripts/help.awk $(MAKEFILE_LIST)
 
 .PHONY: run
-run: $(BIN)/temporal ## Start the whole stack (Temporal dev server + Web UI, worker, API on SQLite, simulated cloud); Ctrl-C stops it.
+run: $(BIN)/temporal $(BIN)/etcd $(BIN)/kube-apiserver ## Start the whole stack (Temporal dev server + Web UI, worker, API on SQLite, simulated cloud with a real Kubernetes API for apps); Ctrl-C stops it.
 	@scripts/run.sh --check-ports
 	@$(MAKE) --no-print-directory build
 	@scripts/run.sh
@@ -63,10 +63,11 @@ chaos: $(BIN)/temporal postgres ## Chaos suite: 100 mixed operations while the w
 	ASTRO_CHAOS=full ASTRO_TEST_SKIP_INTEGRATION= ASTRO_TEMPORAL_CLI=$(BIN)/temporal $(GO) test -count=1 -v -timeout 30m -run '^TestChaos$$' ./chaos/
 
 .PHONY: build
-build: ## Build the api and worker binaries into bin/ (and motoproxy, for ASTRO_AWS=moto make run).
+build: ## Build the api and worker binaries into bin/ (and motoproxy for ASTRO_AWS=moto, devkube for make run's Kubernetes).
 	$(GO) build -o $(BIN)/api ./cmd/api
 	$(GO) build -o $(BIN)/worker ./cmd/worker
 	$(GO) build -o $(BIN)/motoproxy ./hack/motoproxy
+	$(GO) build -o $(BIN)/devkube ./cmd/devkube
 
 .PHONY: tools
 tools: $(BIN)/temporal postgres chromium ## Install what run and test need (Temporal CLI, PostgreSQL, Chromium; etcd, kube-apiserver and helm built from hack/).

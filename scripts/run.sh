@@ -100,6 +100,19 @@ if [ "${ASTRO_AWS:-}" = moto ]; then
   pids+=($!)
 fi
 
+# The simulated cloud's Kubernetes (cmd/devkube): a real etcd and kube-apiserver on
+# loopback (data in $DATA/kube), Argo CD's Application CRD, and a stand-in for Argo
+# CD's controller whose Deployments run on a simulated node. Every simulated cluster
+# is this one server, so applications deploy on them. ASTRO_SIM_KUBECONFIG set: your
+# own cluster's kubeconfig instead (it needs Argo CD); ASTRO_DEVKUBE=false: neither.
+DEVKUBE=
+if [ -z "${ASTRO_SIM_KUBECONFIG:-}" ] && [ "${ASTRO_DEVKUBE:-true}" = true ]; then
+  DEVKUBE=1
+  export ASTRO_SIM_KUBECONFIG=$DATA/kube/kubeconfig
+  bin/devkube -dir "$DATA/kube" -kubeconfig "$ASTRO_SIM_KUBECONFIG" > "$DATA/devkube.log" 2>&1 &
+  pids+=($!)
+fi
+
 bin/temporal server start-dev \
   --db-filename "$DATA/temporal.db" --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
   --log-level warn --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
@@ -124,6 +137,9 @@ wait_for() { # wait_for WHAT SECONDS COMMAND…: until COMMAND succeeds; gives u
   exit 1
 }
 wait_for "Temporal dev server" 30 bin/temporal operator cluster health --address "$ASTRO_TEMPORAL_ADDRESS"
+if [ -n "$DEVKUBE" ]; then
+  wait_for "Kubernetes API (bin/devkube; log in $DATA/devkube.log, ASTRO_DEVKUBE=false to go without)" 120 test -s "$ASTRO_SIM_KUBECONFIG"
+fi
 if [ "${ASTRO_AWS:-}" = moto ]; then
   wait_for "moto" 60 curl -fsS "$AWS_ENDPOINT_URL/moto-api/data.json"
 fi
@@ -146,7 +162,8 @@ cat <<BANNER
 
     API            $API_URL   (health: $API_URL/readyz)
     Temporal UI    http://localhost:$TEMPORAL_UI_PORT
-${ASTRO_METRICS_ADDR:+    Metrics        http://$ASTRO_METRICS_ADDR/metrics (api), http://$WORKER_METRICS_ADDR/metrics (worker)
+${ASTRO_SIM_KUBECONFIG:+    Kubernetes     $(sed -n 's/^ *server: //p' "$ASTRO_SIM_KUBECONFIG" | head -1)   (every simulated cluster; KUBECONFIG=$ASTRO_SIM_KUBECONFIG)
+}${ASTRO_METRICS_ADDR:+    Metrics        http://$ASTRO_METRICS_ADDR/metrics (api), http://$WORKER_METRICS_ADDR/metrics (worker)
 }    API key        $ASTRO_BOOTSTRAP_API_KEY
                    (admin of org "$ASTRO_BOOTSTRAP_ORG"; $KEY_SOURCE)
 
