@@ -1,0 +1,381 @@
+package cloudaccounts
+
+import (
+	"context"
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/azureconnect"
+	"github.com/astropulse/astroplane/server/api"
+	"github.com/astropulse/astroplane/server/httpx"
+	"github.com/astropulse/astroplane/store"
+	"github.com/astropulse/astroplane/workflows"
+)
+
+// azureConnectRequest is AzureCloudAccountRequest with duration in either form.
+type azureConnectRequest struct {
+	ClusterName    string          `json:"clusterName"`
+	Duration       json.RawMessage `json:"duration"`
+	ForceUpdate    bool            `json:"forceUpdate"`
+	Level          string          `json:"level"`
+	ResourceGroup  string          `json:"resourceGroup"`
+	SubscriptionID string          `json:"subscriptionId"`
+	TargetRegion   string          `json:"targetRegion"`
+	TenantID       string          `json:"tenantId"`
+}
+
+// ConnectAzureSubscription records an Azure connection and starts its workflow
+// (ConnectAzureSubscription makes the setup script and waits for the identity): 202
+// with the operation ID to poll. The subscription comes from the request or the
+// cluster, the tenant from the request or the cluster's last connection to that
+// subscription. A cluster with a running connection is 409; one already connected
+// too, unless forceUpdate.
+func (s *Server) ConnectAzureSubscription(c echo.Context, _ api.ConnectAzureSubscriptionParams) error {
+	p, err := httpx.MustPrincipal(c)
+	if err != nil {
+		return err
+	}
+	var in azureConnectRequest
+	if err := httpx.BindBody(c, &in); err != nil {
+		return err
+	}
+	faults := map[string]any{}
+	if _, err := ParseDuration(in.Duration); err != nil {
+		faults["duration"] = err.Error()
+	}
+	if in.Level == "" {
+		in.Level = azureconnect.LevelManage
+	}
+	if _, err := azureconnect.Role(in.Level); err != nil {
+		faults["level"] = err.Error()
+	}
+	for field, v := range map[string]string{"subscriptionId": in.SubscriptionID, "tenantId": in.TenantID} {
+		if v != "" {
+			if err := azureconnect.CheckGUID(map[string]string{"subscriptionId": "subscription ID", "tenantId": "tenant ID"}[field], v); err != nil {
+				faults[field] = err.Error()
+			}
+		}
+	}
+	if in.ResourceGroup != "" {
+		if err := azureconnect.CheckResourceGroup(in.ResourceGroup); err != nil {
+			faults["resourceGroup"] = err.Error()
+		}
+	}
+	if in.TargetRegion != "" {
+		if err := azureconnect.CheckRegion(in.TargetRegion); err != nil {
+			faults["targetRegion"] = err.Error()
+		}
+	}
+	if len(faults) > 0 {
+		return httpx.ValidationFailed(faults)
+	}
+	ctx := c.Request().Context()
+	subscription, region := strings.ToLower(in.SubscriptionID), in.TargetRegion
+	if cl, err := s.d.Store.GetCluster(ctx, p.OrgID, in.ClusterName); err == nil && cl.Provider == "azure" {
+		subscription = cmp(subscription, strings.ToLower(cl.AccountID))
+		region = cmp(region, cl.Region)
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if subscription == "" {
+		return &httpx.APIError{Status: http.StatusUnprocessableEntity, Code: httpx.CodeUnprocessable,
+			Message: fmt.Sprintf("the Azure subscription to connect is unknown: no Azure cluster %q names one; give subscriptionId", in.ClusterName),
+			Details: map[string]any{"subscriptionId": "required when the cluster does not name its Azure subscription"}}
+	}
+	prior, err := s.d.Store.LatestCloudConnection(ctx, p.OrgID, "azure", in.ClusterName)
+	if err == nil {
+		prior = s.reconcile(ctx, prior)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	tenant := strings.ToLower(in.TenantID)
+	if err == nil && prior.AccountID == subscription {
+		// Connecting the same subscription again: the tenant and region stay unless given.
+		tenant = cmp(tenant, prior.AzureTenantID)
+		region = cmp(region, prior.Region)
+	}
+	if tenant == "" {
+		return httpx.ValidationFailed(map[string]any{"tenantId": "required: the Microsoft Entra tenant ID of the subscription (az account show --query tenantId)"})
+	}
+	if s.d.Temporal == nil {
+		return httpx.ErrNoTemporal
+	}
+	switch {
+	case err == nil && prior.EndedAt == nil:
+		return httpx.Conflict(fmt.Sprintf("connection %s of cluster %q is still running", prior.ID, in.ClusterName),
+			map[string]any{"operationId": prior.ID})
+	case err == nil && prior.Status == store.ConnectionConnected && !in.ForceUpdate:
+		return httpx.Conflict(fmt.Sprintf("cluster %q is already connected to Azure subscription %s (connection %s); send forceUpdate to connect again",
+			in.ClusterName, prior.AccountID, prior.ID), map[string]any{"operationId": prior.ID, "forceUpdate": "false"})
+	}
+	org := p.OrgName
+	if org == "" {
+		org = p.OrgID
+	}
+	conn := store.CloudConnection{ID: workflows.OperationID(org, in.ClusterName, workflows.OpConnectAzure, randomSuffix()),
+		OrgID: p.OrgID, Provider: "azure", ClusterName: in.ClusterName, Level: in.Level, Status: store.ConnectionPending,
+		Message: "starting", AccountID: subscription, Region: cmp(region, azureconnect.DefaultLocation), AzureTenantID: tenant,
+		AzureResourceGroup: in.ResourceGroup, CreatedBy: p.UserID}
+	if err := s.d.Store.CreateCloudConnection(ctx, &conn); errors.Is(err, store.ErrConflict) {
+		return httpx.Conflict(fmt.Sprintf("a connection of cluster %q is already running", in.ClusterName), nil)
+	} else if err != nil {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_, err = s.d.Temporal.ExecuteWorkflow(sctx, client.StartWorkflowOptions{
+		ID: conn.ID, TaskQueue: s.d.TaskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.AttrOrgID.ValueSet(p.OrgID), workflows.AttrClusterName.ValueSet(in.ClusterName),
+			workflows.AttrOperationType.ValueSet(workflows.OpConnectAzure), workflows.AttrProvider.ValueSet("azure")),
+		StaticSummary: fmt.Sprintf("connect Azure subscription %s for cluster %s", subscription, in.ClusterName),
+		// A safety net past the workflow's own deadline: a connection never runs for ever.
+		WorkflowExecutionTimeout: cmpDuration(s.d.ConnectTimeout, workflows.DefaultConnectTimeout) + 15*time.Minute,
+	}, workflows.ConnectAzureSubscription, workflows.ConnectAzureSubscriptionInput{OrgID: p.OrgID, ConnectionID: conn.ID,
+		Timeout: s.d.ConnectTimeout, Poll: s.d.ConnectPoll})
+	if err != nil {
+		now := time.Now().UTC()
+		_ = s.d.Store.UpdateCloudConnection(sctx, p.OrgID, conn.ID, map[string]any{"status": store.ConnectionFailed,
+			"message": "the connection workflow could not be started", "ended_at": now})
+		return fmt.Errorf("start connection workflow: %w", err)
+	}
+	ev := httpx.NewAuditEvent(c, p, "CLOUD_ACCOUNT", "CONNECT", conn.ID, store.OutcomeSuccess)
+	ev.Details = httpx.MustJSON(map[string]any{"provider": "azure", "clusterName": in.ClusterName, "subscriptionId": subscription,
+		"tenantId": tenant, "resourceGroup": in.ResourceGroup, "level": in.Level, "region": conn.Region, "forceUpdate": in.ForceUpdate})
+	s.d.Audit.RecordEvent(c, ev)
+	return httpx.Accepted(c, map[string]any{"operationId": conn.ID, "status": store.ConnectionPending, "provider": "azure",
+		"clusterName": in.ClusterName}, fmt.Sprintf("connecting Azure subscription %s: poll GET /api/v1/cloud/azure/connections/%s for the setup script", subscription, conn.ID))
+}
+
+// GetAzureConnectionStatus answers an Azure connection's state, steps and setup
+// script.
+func (s *Server) GetAzureConnectionStatus(c echo.Context, id string, _ api.GetAzureConnectionStatusParams) error {
+	p, err := httpx.MustPrincipal(c)
+	if err != nil {
+		return err
+	}
+	conn, err := s.d.Store.GetCloudConnection(c.Request().Context(), p.OrgID, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && conn.Provider != "azure") {
+		return httpx.NotFound("Azure connection " + id)
+	}
+	if err != nil {
+		return err
+	}
+	conn = s.reconcile(c.Request().Context(), conn)
+	return httpx.OK(c, azureConnectionView(conn), conn.Message)
+}
+
+func azureConnectionView(conn store.CloudConnection) map[string]any {
+	out := connectionView(conn)
+	delete(out, "aws")
+	az := map[string]any{"subscriptionId": conn.AccountID, "tenantId": conn.AzureTenantID, "region": conn.Region,
+		"scope": azureconnect.Scope(conn.AccountID, conn.AzureResourceGroup), "subject": azureconnect.Subject(conn.OrgID)}
+	for k, v := range map[string]string{"resourceGroup": conn.AzureResourceGroup, "clientId": conn.AzureClientID,
+		"identityName": conn.AzureIdentityName, "role": conn.AzureRole, "issuer": scriptVar(conn.Template, "ISSUER")} {
+		if v != "" {
+			az[k] = v
+		}
+	}
+	if len(conn.Template) > 0 && conn.Status != store.ConnectionConnected {
+		// The script (and its URL) matter until the identity works.
+		az["setupScript"] = string(conn.Template)
+		az["setupScriptUrl"] = conn.SetupURL
+	}
+	out["azure"] = az
+	return out
+}
+
+// scriptVar reads NAME='value' from a setup script.
+func scriptVar(script []byte, name string) string {
+	for _, l := range strings.Split(string(script), "\n") {
+		if v, ok := strings.CutPrefix(l, name+"='"); ok {
+			return strings.TrimSuffix(v, "'")
+		}
+	}
+	return ""
+}
+
+// GetAzureSetupScript serves an Azure connection's setup script to whoever holds its
+// unguessable URL (curl … | bash in Azure Cloud Shell). It holds no secret.
+func (s *Server) GetAzureSetupScript(c echo.Context, token string) error {
+	conn, err := s.d.Store.CloudConnectionByTemplateToken(c.Request().Context(), token)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (conn.Provider != "azure" || len(conn.Template) == 0)) {
+		return httpx.NotFound("setup script")
+	}
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.Blob(http.StatusOK, "text/x-shellscript; charset=utf-8", conn.Template)
+}
+
+// azureIdentityReport is AzureIdentityReport.
+type azureIdentityReport struct {
+	ClientID    string `json:"clientId"`
+	PrincipalID string `json:"principalId"`
+}
+
+// ReportAzureIdentity records the client ID a setup script reports at its
+// unguessable URL, for the connection's workflow to verify. The token is the proof;
+// a wrong client ID connects nothing (the token exchange proves the identity trusts
+// this organization). A connection that has ended is 409.
+func (s *Server) ReportAzureIdentity(c echo.Context, token string) error {
+	var in azureIdentityReport
+	if err := httpx.BindBody(c, &in); err != nil {
+		return err
+	}
+	faults := map[string]any{}
+	if err := azureconnect.CheckGUID("client ID", in.ClientID); err != nil {
+		faults["clientId"] = err.Error()
+	}
+	if in.PrincipalID != "" {
+		if err := azureconnect.CheckGUID("principal ID", in.PrincipalID); err != nil {
+			faults["principalId"] = err.Error()
+		}
+	}
+	if len(faults) > 0 {
+		return httpx.ValidationFailed(faults)
+	}
+	ctx := c.Request().Context()
+	conn, err := s.d.Store.CloudConnectionByTemplateToken(ctx, token)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && conn.Provider != "azure") {
+		return httpx.NotFound("setup script")
+	}
+	if err != nil {
+		return err
+	}
+	if conn.EndedAt != nil {
+		return httpx.Conflict(fmt.Sprintf("connection %s has ended (%s); connect again for a new setup script", conn.ID, conn.Status), nil)
+	}
+	clientID := strings.ToLower(in.ClientID)
+	if err := s.d.Store.UpdateCloudConnection(ctx, conn.OrgID, conn.ID, map[string]any{"azure_client_id": clientID}); err != nil {
+		return err
+	}
+	s.d.Audit.RecordPublic(c, &store.AuditEvent{OrgID: conn.OrgID, EventType: "CLOUD_ACCOUNT", Action: "REPORT_IDENTITY",
+		ResourceID: conn.ID, Outcome: store.OutcomeSuccess, Details: httpx.MustJSON(map[string]any{"provider": "azure",
+			"clusterName": conn.ClusterName, "clientId": clientID, "principalId": strings.ToLower(in.PrincipalID)})})
+	return httpx.OK(c, map[string]any{"operationId": conn.ID, "clientId": clientID},
+		"identity recorded: the connection verifies it now")
+}
+
+// GetAzureCredentials answers a temporary access token of Azure Resource Manager as
+// the cluster's connected identity: exchanged by the worker with the organization's
+// token, handed over sealed to a key made for this request, answered once, never
+// stored, audited without the token. Its lifetime is Entra's (about an hour); the
+// duration asked (15m … 12h) is checked but cannot lengthen or shorten it.
+func (s *Server) GetAzureCredentials(c echo.Context, params api.GetAzureCredentialsParams) error {
+	p, err := httpx.MustPrincipal(c)
+	if err != nil {
+		return err
+	}
+	faults := map[string]any{}
+	d := time.Duration(0)
+	if params.Duration != nil {
+		if d, err = ParseDuration(json.RawMessage(strconv.Quote(*params.Duration))); err != nil {
+			faults["duration"] = err.Error()
+		}
+	}
+	if params.SubscriptionId != nil && *params.SubscriptionId != "" {
+		if err := azureconnect.CheckGUID("subscription ID", *params.SubscriptionId); err != nil {
+			faults["subscriptionId"] = err.Error()
+		}
+	}
+	if len(faults) > 0 {
+		return httpx.ValidationFailed(faults)
+	}
+	ctx := c.Request().Context()
+	conn, err := s.d.Store.LatestCloudConnection(ctx, p.OrgID, "azure", params.ClusterName, store.ConnectionConnected)
+	if errors.Is(err, store.ErrNotFound) {
+		return httpx.NotFound(fmt.Sprintf("connected Azure subscription of cluster %q (connect it: POST /api/v1/cloud/azure/connections)", params.ClusterName))
+	}
+	if err != nil {
+		return err
+	}
+	if v := params.SubscriptionId; v != nil && *v != "" && !strings.EqualFold(*v, conn.AccountID) {
+		return &httpx.APIError{Status: http.StatusUnprocessableEntity, Code: httpx.CodeUnprocessable,
+			Message: fmt.Sprintf("cluster %q is connected to Azure subscription %s, not %s", params.ClusterName, conn.AccountID, *v),
+			Details: map[string]any{"subscriptionId": "not the connected subscription"}}
+	}
+	if v := params.ResourceGroup; v != nil && *v != "" && !strings.EqualFold(*v, conn.AzureResourceGroup) {
+		return &httpx.APIError{Status: http.StatusUnprocessableEntity, Code: httpx.CodeUnprocessable,
+			Message: fmt.Sprintf("cluster %q is connected on %s, not resource group %s", params.ClusterName, azureconnect.Scope(conn.AccountID, conn.AzureResourceGroup), *v),
+			Details: map[string]any{"resourceGroup": "not the connected resource group"}}
+	}
+	if s.d.Temporal == nil {
+		return httpx.ErrNoTemporal
+	}
+	key, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	org := p.OrgName
+	if org == "" {
+		org = p.OrgID
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.d.CredentialsTimeout)
+	defer cancel()
+	run, err := s.d.Temporal.ExecuteWorkflow(wctx, client.StartWorkflowOptions{
+		ID: workflows.OperationID(org, params.ClusterName, "azure-credentials", randomSuffix()), TaskQueue: s.d.TaskQueue,
+		WorkflowExecutionTimeout: s.d.CredentialsTimeout,
+		StaticSummary:            fmt.Sprintf("temporary Azure credentials for cluster %s", params.ClusterName),
+	}, workflows.IssueAzureCredentials, workflows.IssueAzureCredentialsInput{OrgID: p.OrgID, ConnectionID: conn.ID,
+		RecipientKey: key.PublicKey().Bytes()})
+	if err != nil {
+		return fmt.Errorf("start credentials workflow: %w", err)
+	}
+	var res activities.IssueAzureCredentialsResult
+	if err := run.Get(wctx, &res); err != nil {
+		s.auditAzure(c, p, conn, d, time.Time{}, store.OutcomeFailure)
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) && app.Type() == activities.ErrTypeNotConnected {
+			return &httpx.APIError{Status: http.StatusUnprocessableEntity, Code: httpx.CodeUnprocessable,
+				Message: fmt.Sprintf("the managed identity %s of cluster %q no longer signs in for your organization; connect the subscription again (forceUpdate)",
+					conn.AzureIdentityName, params.ClusterName)}
+		}
+		s.d.Log.ErrorContext(ctx, "temporary Azure credentials", "err", err, "operationID", run.GetID(), "traceID", httpx.TraceID(c))
+		return &httpx.APIError{Status: http.StatusServiceUnavailable, Code: httpx.CodeServiceUnavailable,
+			Message: "temporary credentials could not be issued now; retry later"}
+	}
+	tok, err := activities.OpenAzureToken(key, res.Sealed)
+	if err != nil {
+		return err
+	}
+	s.auditAzure(c, p, conn, d, tok.ExpiresOn, store.OutcomeSuccess)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	out := map[string]any{"accessToken": tok.AccessToken, "tokenType": "Bearer", "expiresOn": tok.ExpiresOn.UTC(),
+		"tenantId": res.TenantID, "clientId": res.ClientID, "subscriptionId": res.SubscriptionID, "region": conn.Region}
+	if res.ResourceGroup != "" {
+		out["resourceGroup"] = res.ResourceGroup
+	}
+	return httpx.OK(c, out, "temporary credentials: they are not stored and cannot be shown again")
+}
+
+// auditAzure records an issue of Azure credentials: who, which identity; never the token.
+func (s *Server) auditAzure(c echo.Context, p httpx.Principal, conn store.CloudConnection, d time.Duration, expires time.Time, outcome string) {
+	ev := httpx.NewAuditEvent(c, p, "CLOUD_ACCOUNT", "ISSUE_CREDENTIALS", conn.ID, outcome)
+	details := map[string]any{"provider": "azure", "clusterName": conn.ClusterName, "subscriptionId": conn.AccountID,
+		"tenantId": conn.AzureTenantID, "clientId": conn.AzureClientID}
+	if d > 0 {
+		details["durationSeconds"] = int(d / time.Second)
+	}
+	if !expires.IsZero() {
+		details["expiration"] = expires.UTC()
+	}
+	ev.Details = httpx.MustJSON(details)
+	s.d.Audit.RecordEvent(c, ev)
+}
