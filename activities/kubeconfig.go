@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -69,10 +71,36 @@ func (a *Cluster) IssueKubeconfig(ctx context.Context, in IssueKubeconfigInput) 
 		return IssuedKubeconfig{}, err
 	}
 	expires := time.Now().UTC().Add(in.Duration).Truncate(time.Second)
+	if t, ok := credentialsExpiry(kc); ok && t.Before(expires) {
+		// The file's credentials stop working sooner than asked (an EKS token lasts
+		// 15 minutes whatever the grant asks): the grant says when they really do.
+		expires = t.UTC().Truncate(time.Second)
+	}
 	if err := a.Store.CompleteKubeconfigGrant(ctx, in.OrgID, in.GrantID, sealed, cfg.CurrentContext, "", &expires); err != nil {
 		return IssuedKubeconfig{}, grantError(in.GrantID, err)
 	}
 	return IssuedKubeconfig{Context: cfg.CurrentContext, ExpiresAt: expires}, nil
+}
+
+// expiresAt finds the time in a kubeconfig's leading comment "... expires at
+// <RFC 3339>", which providers whose credentials expire on their own write first
+// (cloud/aws: "# EKS cluster NAME; the token expires at …").
+var expiresAt = regexp.MustCompile(`expires at (\S+)`)
+
+// credentialsExpiry returns when the credentials of kc stop working, if its
+// leading comments say.
+func credentialsExpiry(kc string) (time.Time, bool) {
+	for line := range strings.Lines(kc) {
+		if !strings.HasPrefix(line, "#") {
+			break
+		}
+		if m := expiresAt.FindStringSubmatch(line); m != nil {
+			if t, err := time.Parse(time.RFC3339, m[1]); err == nil {
+				return t, true
+			}
+		}
+	}
+	return time.Time{}, false
 }
 
 // FailKubeconfigInput ends a grant that could not be made.

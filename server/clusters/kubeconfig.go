@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -158,6 +159,12 @@ func (s *Server) answerGrant(c echo.Context, p httpx.Principal, cl store.Cluster
 	v := api.ClusterKubeconfig{Kubeconfig: string(raw), ExpiresAt: g.ExpiresAt}
 	if g.Context != "" {
 		v.Context = &g.Context
+	}
+	if asked := g.CreatedAt.Add(g.Duration); g.Duration > 0 && g.ExpiresAt.Before(asked.Add(-time.Minute)) {
+		// The provider's credentials in the file do not last as long as asked (an
+		// EKS token lasts 15 minutes): say so rather than promise the duration.
+		note += fmt.Sprintf("; shorter than the %s asked: the cluster's provider issues credentials of at most %s (%s tokens), so POST this path again for a fresh file once it expires",
+			g.Duration, g.ExpiresAt.Sub(g.CreatedAt).Round(time.Minute), strings.ToUpper(cl.ProvisionerType))
 	}
 	return httpx.OK(c, []api.ClusterKubeconfig{v}, fmt.Sprintf("kubeconfig of cluster %s, valid until %s", cl.Name, g.ExpiresAt.Format(time.RFC3339))+note)
 }
