@@ -84,6 +84,7 @@ func TestLookupCatalogAgainstMoto(t *testing.T) {
 		t.Errorf("versions: %d, error %q, unavailable %v; want moto's missing DescribeClusterVersions said", len(out.Versions), out.VersionsError, out.VersionsUnavailable)
 	}
 	raw, _ := json.Marshal(out)
+	t.Logf("ca-west-1: %d machine types, %d bytes of result", len(out.MachineTypes), len(raw))
 	if strings.Contains(string(raw), "catalog-test-secret") || strings.Contains(string(raw), "AKIACATALOGTEST") {
 		t.Errorf("the result carries the account's keys: %s", raw[:200])
 	}
