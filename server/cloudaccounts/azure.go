@@ -37,6 +37,19 @@ type azureConnectRequest struct {
 	TenantID       string          `json:"tenantId"`
 }
 
+// parseAzureDuration reads a duration in either form clients send, between 15m and
+// 12h (absent: zero). It cannot set an Azure token's lifetime, which is Entra's.
+func parseAzureDuration(raw json.RawMessage) (time.Duration, error) {
+	d, given, err := httpx.ParseJSONDuration(raw)
+	if err != nil || !given {
+		return 0, err
+	}
+	if d < 15*time.Minute || d > 12*time.Hour {
+		return 0, fmt.Errorf("%s is outside 15m to 12h", d)
+	}
+	return d, nil
+}
+
 // ConnectAzureSubscription records an Azure connection and starts its workflow
 // (ConnectAzureSubscription makes the setup script and waits for the identity): 202
 // with the operation ID to poll. The subscription comes from the request or the
@@ -53,7 +66,7 @@ func (s *Server) ConnectAzureSubscription(c echo.Context, _ api.ConnectAzureSubs
 		return err
 	}
 	faults := map[string]any{}
-	if _, err := ParseDuration(in.Duration); err != nil {
+	if _, err := parseAzureDuration(in.Duration); err != nil {
 		faults["duration"] = err.Error()
 	}
 	if in.Level == "" {
@@ -286,7 +299,7 @@ func (s *Server) GetAzureCredentials(c echo.Context, params api.GetAzureCredenti
 	faults := map[string]any{}
 	d := time.Duration(0)
 	if params.Duration != nil {
-		if d, err = ParseDuration(json.RawMessage(strconv.Quote(*params.Duration))); err != nil {
+		if d, err = parseAzureDuration(json.RawMessage(strconv.Quote(*params.Duration))); err != nil {
 			faults["duration"] = err.Error()
 		}
 	}
