@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,9 +16,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/oauth2"
+	"google.golang.org/api/compute/v1"
+	"google.golang.org/api/container/v1"
+	"google.golang.org/api/option"
 
 	"github.com/astropulse/astroplane/catalog"
 	"github.com/astropulse/astroplane/catalog/awscatalog"
+	"github.com/astropulse/astroplane/catalog/gcpcatalog"
 	"github.com/astropulse/astroplane/cloud"
 )
 
@@ -265,5 +273,49 @@ func AWSCatalog(opts AWSCatalogOptions) LiveFactory {
 			cfg.BaseEndpoint = aws.String(opts.Endpoint)
 		}
 		return awscatalog.New(ec2.NewFromConfig(cfg), eks.NewFromConfig(cfg)), nil
+	}
+}
+
+// GCPCatalogOptions configure the GCP live catalog; the zero value talks to Google.
+type GCPCatalogOptions struct {
+	// Endpoint, when set, is the root of the APIs (a server serving container/v1
+	// under v1/ and compute/v1 under compute/v1/), as cloud/gcp's Options.Endpoint.
+	Endpoint string
+}
+
+// GCPCatalog is the LiveFactory of GCP: catalog/gcpcatalog with the project's
+// access token (accessToken, as the credential source gives it), in the account's
+// project (or the credentials' projectID), GKE versions of the region looked up.
+func GCPCatalog(opts GCPCatalogOptions) LiveFactory {
+	return func(ctx context.Context, account cloud.AccountRef, creds cloud.Credentials, region string) (catalog.Live, error) {
+		tok := creds.Values["accessToken"]
+		if tok == "" {
+			return nil, cloud.Errorf(cloud.ErrInvalid, "no GCP access token for %s", account)
+		}
+		project := account.AccountID
+		if project == "" {
+			project = creds.Values["projectID"]
+		}
+		src := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok, TokenType: "Bearer", Expiry: creds.Expires})
+		copts := []option.ClientOption{
+			option.WithHTTPClient(&http.Client{Transport: &oauth2.Transport{Source: src, Base: http.DefaultTransport}}),
+			// The SDK's debug logging logs requests whole: off, as in cloud/gcp.
+			option.WithLogger(slog.New(slog.DiscardHandler)),
+		}
+		gkeOpts, gceOpts := copts, copts
+		if opts.Endpoint != "" {
+			root := strings.TrimSuffix(opts.Endpoint, "/") + "/"
+			gkeOpts = append(append([]option.ClientOption{}, copts...), option.WithEndpoint(root))
+			gceOpts = append(append([]option.ClientOption{}, copts...), option.WithEndpoint(root+"compute/v1/"))
+		}
+		gke, err := container.NewService(ctx, gkeOpts...)
+		if err != nil {
+			return nil, fmt.Errorf("gke client: %w", err)
+		}
+		gce, err := compute.NewService(ctx, gceOpts...)
+		if err != nil {
+			return nil, fmt.Errorf("compute client: %w", err)
+		}
+		return gcpcatalog.New(gce, gke, project, region), nil
 	}
 }

@@ -209,8 +209,9 @@ func run(ctx context.Context) error {
 	}
 	apps := &activities.Apps{Store: st, Clusters: &activities.KubeClients{Cluster: cluster},
 		ChartRepoURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/charts"}
-	// Live catalogs of connected accounts (LookupCatalog): AWS's so far.
-	liveCatalog := &activities.Catalog{Credentials: creds, Live: map[string]activities.LiveFactory{"aws": activities.AWSCatalog(activities.AWSCatalogOptions{})}}
+	// Live catalogs of connected accounts (LookupCatalog): AWS's and GCP's.
+	liveCatalog := &activities.Catalog{Credentials: creds, Live: map[string]activities.LiveFactory{
+		"aws": activities.AWSCatalog(activities.AWSCatalogOptions{}), "gcp": activities.GCPCatalog(activities.GCPCatalogOptions{})}}
 	workflows.Register(w, workflows.Dependencies{Cluster: cluster, Notifier: notifier, CloudAccounts: accounts, Apps: apps, Catalog: liveCatalog})
 	log.Info("worker starting", "taskQueue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address, "store", st.Driver(),
 		"realClouds", strings.Join(cfg.Clouds, ","))
