@@ -1,7 +1,9 @@
 // Command devkube is the Kubernetes of make run's simulated cloud: a real etcd and
 // kube-apiserver on loopback (internal/devkube, binaries in bin/), Argo CD's
 // Application CRD, and internal/argosim in Argo CD's place (its reconciler over the
-// argocd namespace; Deployments' pods run on a simulated node and become available).
+// argocd namespace; Deployments' pods run on a simulated node, cloud/sim/simnode, and
+// become available; their logs, a few made-up lines and a request line every few
+// seconds, are served through the API server's pods/log).
 // Once all is up it writes an admin kubeconfig to -kubeconfig, which the worker's
 // simulated cloud issues for every cluster (ASTRO_SIM_KUBECONFIG), and runs until
 // SIGINT or SIGTERM, then stops the servers and removes the kubeconfig. etcd's data
@@ -26,6 +28,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/astropulse/astroplane/cloud/sim/simnode"
 	"github.com/astropulse/astroplane/internal/argosim"
 	"github.com/astropulse/astroplane/internal/devkube"
 )
@@ -81,16 +84,17 @@ func serve(ctx context.Context, o options, log *slog.Logger, ready func(*devkube
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("namespace %s: %w", ArgoNamespace, err)
 	}
-	pods, err := argosim.NewBoundPods(ctx, cfg, NodeName)
+	node, err := simnode.Start(ctx, cfg, NodeName, newAppLogs(), simnode.CA{Cert: c.KubeletCACert, Key: c.KubeletCAKey})
 	if err != nil {
 		return err
 	}
+	defer func() { _ = node.Close() }()
 	recon, err := argosim.NewReconciler(cfg, ArgoNamespace)
 	if err != nil {
 		return err
 	}
 	recon.WorkloadHealth = true
-	workloads, err := argosim.NewWorkloads(cfg, pods)
+	workloads, err := argosim.NewWorkloads(cfg, node)
 	if err != nil {
 		return err
 	}

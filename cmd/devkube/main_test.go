@@ -34,7 +34,8 @@ import (
 // cluster record) deploys hello-world on profile3 (standard tier, 2 replicas) to
 // Synced/Healthy, which takes the stand-in for Argo CD (the Application synced, its
 // events) and the workloads (pods Running on the simulated node, the Deployment
-// available: without them the wait for Healthy fails). Delete removes the
+// available: without them the wait for Healthy fails), whose logs the simulated
+// node serves through the API server's pods/log. Delete removes the
 // Application and the pods; stopping devkube removes the kubeconfig, and a second
 // start on the same directory still has the data.
 func TestDevkubeHostsAnApplication(t *testing.T) {
@@ -127,6 +128,11 @@ func TestDevkubeHostsAnApplication(t *testing.T) {
 		if p.Spec.NodeName != NodeName || p.Status.Phase != corev1.PodRunning || p.Spec.Containers[0].Image != "docker.io/astropulse/latency:v1.0.0" {
 			t.Fatalf("pod %s on %q, %s, image %s", p.Name, p.Spec.NodeName, p.Status.Phase, p.Spec.Containers[0].Image)
 		}
+	}
+	// Their logs come from the simulated node through the API server's pods/log.
+	raw, err := typed.CoreV1().Pods("hello-world").GetLogs(pods.Items[0].Name, &corev1.PodLogOptions{Container: "hello-world"}).DoRaw(ctx)
+	if err != nil || !strings.Contains(string(raw), `msg="starting" container=hello-world`) {
+		t.Fatalf("the pod's log: %q, %v", raw, err)
 	}
 	dep, err := typed.AppsV1().Deployments("hello-world").Get(ctx, "hello-world", metav1.GetOptions{})
 	if err != nil || dep.Status.AvailableReplicas != 2 {
