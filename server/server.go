@@ -32,6 +32,7 @@ import (
 	"github.com/astropulse/astroplane/server/clusters"
 	"github.com/astropulse/astroplane/server/health"
 	"github.com/astropulse/astroplane/server/httpx"
+	"github.com/astropulse/astroplane/server/kubeaccess"
 	"github.com/astropulse/astroplane/server/livecatalog"
 	"github.com/astropulse/astroplane/server/notifications"
 	"github.com/astropulse/astroplane/server/orgs"
@@ -90,6 +91,9 @@ type Options struct {
 	// Streams caps the progress streams open on this process per API key and per
 	// organization (zero values: 50 and 500); see clusters.StreamLimits.
 	Streams clusters.StreamLimits
+	// ClusterConfigs reach applications' clusters for their events and logs
+	// streams; default kubeaccess.FromWorker over Store, Temporal and Box.
+	ClusterConfigs kubeaccess.ClusterConfigs
 }
 
 // Server serves the API: every operation of openapi.yaml, answered by the handlers
@@ -167,6 +171,9 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	audit := httpx.NewAudit(opts.Store, opts.Log)
+	if opts.ClusterConfigs == nil && opts.Store != nil {
+		opts.ClusterConfigs = &kubeaccess.FromWorker{Store: opts.Store, Temporal: opts.Temporal, TaskQueue: opts.TaskQueue, Box: opts.Box}
+	}
 	if opts.LiveCatalog == nil && opts.Store != nil {
 		opts.LiveCatalog = livecatalog.New(opts.Store.ConnectedAccounts, opts.Temporal, opts.TaskQueue)
 	}
@@ -186,7 +193,8 @@ func New(opts Options) (*Server, error) {
 			ConnectTimeout: opts.CloudConnectTimeout, ConnectPoll: opts.CloudConnectPoll}),
 		tiersServer:    tiers.NewServer(opts.Store),
 		profilesServer: profiles.NewServer(profiles.Deps{Store: opts.Store}),
-		appsServer:     apps.NewServer(apps.Deps{Store: opts.Store, Temporal: opts.Temporal, TaskQueue: opts.TaskQueue}),
+		appsServer: apps.NewServer(apps.Deps{Store: opts.Store, Temporal: opts.Temporal, TaskQueue: opts.TaskQueue, Log: opts.Log,
+			Clusters: opts.ClusterConfigs, Streams: apps.StreamLimits{PerKey: opts.Streams.PerKey, PerOrg: opts.Streams.PerOrg}}),
 	}
 	h.SetStreamLimits(opts.Streams)
 	s := &Server{store: opts.Store, log: opts.Log, verifier: opts.Verifier, contract: ct, ruleFaults: h.RuleFaults}

@@ -3,7 +3,9 @@
 // application and starts the DeployApplication workflow (workflows/appdeploy.go); a
 // delete starts DeleteApplication. At most one operation runs per application: both
 // use the application's own workflow ID, and a second while one runs is 409.
-// Streams are not built yet (501).
+// The status, events and logs streams are WebSockets (stream.go, events.go,
+// logs.go); events and logs read the cluster's Kubernetes API through
+// kubeaccess.ClusterConfigs.
 package apps
 
 import (
@@ -12,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -23,6 +26,7 @@ import (
 	"github.com/astropulse/astroplane/apps/placement"
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/server/httpx"
+	"github.com/astropulse/astroplane/server/kubeaccess"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
@@ -32,18 +36,39 @@ type Deps struct {
 	Store     *store.Store
 	Temporal  client.Client // nil: deploys and deletes answer 503
 	TaskQueue string
+	// Clusters reach the applications' clusters for the events and logs streams;
+	// nil: those answer 503.
+	Clusters kubeaccess.ClusterConfigs
+	// ArgoNamespace is Argo CD's namespace on the clusters; default argocd.
+	ArgoNamespace string
+	// Streams cap the open application streams.
+	Streams StreamLimits
+	Log     *slog.Logger
 }
 
 // Server answers the application operations.
 type Server struct {
-	store     *store.Store
-	temporal  client.Client
-	taskQueue string
+	store         *store.Store
+	temporal      client.Client
+	taskQueue     string
+	clusters      kubeaccess.ClusterConfigs
+	argoNamespace string
+	log           *slog.Logger
+	streams       streamCounts
 }
 
 // NewServer returns the Application group using d.
 func NewServer(d Deps) *Server {
-	return &Server{store: d.Store, temporal: d.Temporal, taskQueue: d.TaskQueue}
+	s := &Server{store: d.Store, temporal: d.Temporal, taskQueue: d.TaskQueue, clusters: d.Clusters,
+		argoNamespace: d.ArgoNamespace, log: d.Log}
+	if s.argoNamespace == "" {
+		s.argoNamespace = argocd.DefaultNamespace
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.streams.setLimits(d.Streams)
+	return s
 }
 
 // WorkflowID is the workflow ID of every operation on an application: one at a time.

@@ -1,7 +1,6 @@
 package apps
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -24,11 +23,11 @@ const statusPoll = 500 * time.Millisecond
 // it changes, as the application's operations record it; when the application is
 // deleted it sends DELETED and closes (1000). The application is found before the
 // upgrade (another organization's is 404); a stream opened with an API key closes
-// (1008) within a poll of the key being revoked, deleted or expiring.
+// (1008) within a poll of the key being revoked, deleted or expiring. Open
+// application streams are capped per key and per organization (429).
 //
-// Not built yet: the open-stream caps the cluster progress streams have, and live
-// sync/health changes Argo CD reports between operations (only what operations
-// record is streamed).
+// Not built yet: live sync/health changes Argo CD reports between operations (only
+// what operations record is streamed; the events stream has them).
 func (s *Server) StreamApplicationStatus(c echo.Context, appID string, _ api.StreamApplicationStatusParams) error {
 	p, err := httpx.MustPrincipal(c)
 	if err != nil {
@@ -38,19 +37,12 @@ func (s *Server) StreamApplicationStatus(c echo.Context, appID string, _ api.Str
 	if err != nil {
 		return err
 	}
-	if !webSocketUpgrade(c.Request()) {
-		c.Response().Header().Set("Upgrade", "websocket")
-		return &httpx.APIError{Status: http.StatusUpgradeRequired, Code: httpx.CodeUpgradeRequired,
-			Message: "this route is a WebSocket: connect with a WebSocket client (e.g. websocat), or poll GET /api/v1/applications/{appId}"}
+	st, err := s.open(c, p)
+	if st == nil {
+		return err
 	}
-	conn, err := websocket.Accept(c.Response(), c.Request(), nil)
-	if err != nil {
-		return nil // Accept has answered the client already
-	}
-	defer conn.CloseNow()
-	ctx := conn.CloseRead(context.WithoutCancel(c.Request().Context()))
-	ctx, cancel := context.WithTimeout(ctx, 24*time.Hour)
-	defer cancel()
+	defer st.close()
+	ctx, conn := st.ctx, st.conn
 	last := row
 	if err := wsjson.Write(ctx, conn, frame(api.ApplicationStatusFrameTypeStatus, row)); err != nil {
 		return nil
