@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/astropulse/astroplane/activities"
@@ -23,7 +25,7 @@ type azureConfig struct {
 	// KeyFile is a PEM RSA private key of 2048 bits or more (openssl genpkey -algorithm
 	// RSA -pkeyopt rsa_keygen_bits:2048). Unset: a key made at start, enough for
 	// development only (federated credentials trusting it stop working when the
-	// worker restarts), which the worker warns about.
+	// worker restarts), which the worker says (a warning when ASTRO_CLOUDS has azure).
 	KeyFile string `env:"ASTRO_AZURE_OIDC_KEY_FILE"`
 	// DocsDir, when set, is where the worker writes the issuer's documents at start
 	// (.well-known/openid-configuration and jwks), for a static host or storage
@@ -56,7 +58,12 @@ func platformAzure(cfg Config, log *slog.Logger) (*activities.AzurePlatform, err
 		if id, err = azureconnect.EphemeralIdentity(issuer); err != nil {
 			return nil, err
 		}
-		log.Warn("no ASTRO_AZURE_OIDC_KEY_FILE: Azure connections trust a key made for this run only (development)", "issuer", issuer)
+		// A development default: quiet unless Azure is provisioned for real.
+		level := slog.LevelInfo
+		if slices.Contains(cfg.Clouds, "azure") {
+			level = slog.LevelWarn
+		}
+		log.Log(context.Background(), level, "no ASTRO_AZURE_OIDC_KEY_FILE: Azure connections trust a key made for this run only (development)", "issuer", issuer)
 	}
 	if dir := cfg.Azure.DocsDir; dir != "" {
 		if err := os.MkdirAll(filepath.Join(dir, ".well-known"), 0o755); err != nil { //nolint:gosec // public documents, served to anyone

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -47,4 +48,20 @@ func TestPlatformAzure(t *testing.T) {
 	require.NoError(t, os.WriteFile(kf, []byte("not a key"), 0o600))
 	_, err = platformAzure(cfg, slog.New(slog.DiscardHandler))
 	require.ErrorContains(t, err, "ASTRO_AZURE_OIDC_KEY_FILE")
+}
+
+// Without a key file the worker says so: quietly for development, as a warning when
+// Azure is provisioned for real.
+func TestPlatformAzureWarnsOnlyForRealAzure(t *testing.T) {
+	for clouds, want := range map[string]string{"": "level=INFO", "aws,azure": "level=WARN"} {
+		var out strings.Builder
+		cfg := Config{PublicURL: "http://localhost:8080"}
+		if clouds != "" {
+			cfg.Clouds = strings.Split(clouds, ",")
+		}
+		_, err := platformAzure(cfg, slog.New(slog.NewTextHandler(&out, nil)))
+		require.NoError(t, err)
+		require.Contains(t, out.String(), want, clouds)
+		require.Contains(t, out.String(), "ASTRO_AZURE_OIDC_KEY_FILE")
+	}
 }
