@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -59,11 +58,11 @@ func platformAzure(cfg Config, log *slog.Logger) (*activities.AzurePlatform, err
 			return nil, err
 		}
 		// A development default: quiet unless Azure is provisioned for real.
-		level := slog.LevelInfo
+		say := log.Info
 		if slices.Contains(cfg.Clouds, "azure") {
-			level = slog.LevelWarn
+			say = log.Warn
 		}
-		log.Log(context.Background(), level, "no ASTRO_AZURE_OIDC_KEY_FILE: Azure connections trust a key made for this run only (development)", "issuer", issuer)
+		say("no ASTRO_AZURE_OIDC_KEY_FILE: Azure connections trust a key made for this run only (development)", "issuer", issuer)
 	}
 	if dir := cfg.Azure.DocsDir; dir != "" {
 		if err := os.MkdirAll(filepath.Join(dir, ".well-known"), 0o755); err != nil { //nolint:gosec // public documents, served to anyone
