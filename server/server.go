@@ -49,6 +49,8 @@ type Options struct {
 	Log      *slog.Logger
 	// TaskQueue is where workflows are started; default workflows.TaskQueue.
 	TaskQueue string
+	// Namespace is Temporal's namespace the client works in; default "default".
+	Namespace string
 	// MaxBodyBytes limits request bodies; default 1 MiB.
 	MaxBodyBytes int64
 	// Signer verifies approval and unsubscribe links; without it they answer 501.
@@ -158,13 +160,16 @@ func New(opts Options) (*Server, error) {
 	if opts.TaskQueue == "" {
 		return nil, fmt.Errorf("server: TaskQueue is required")
 	}
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
 	ct, err := loadContract()
 	if err != nil {
 		return nil, err
 	}
 	audit := httpx.NewAudit(opts.Store, opts.Log)
 	h := handlers{
-		clustersServer:  clusters.NewServer(opts.Store, opts.Temporal, opts.TaskQueue, opts.Log, audit, opts.Box),
+		clustersServer:  clusters.NewServer(opts.Store, opts.Temporal, opts.Namespace, opts.TaskQueue, opts.Log, audit, opts.Box),
 		approvalsServer: approvals.NewServer(opts.Store, opts.Temporal, opts.Signer, opts.Box, audit),
 		notificationsServer: notifications.NewServer(notifications.Deps{Store: opts.Store, Box: opts.Box, Guard: opts.Guard,
 			Signer: opts.Signer, SMTPHost: opts.ServerSMTPHost, Audit: audit}),
