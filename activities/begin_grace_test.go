@@ -28,7 +28,7 @@ func TestBeginOperationWaitsBrieflyForRecordsBeingCommitted(t *testing.T) {
 		})
 		return workflow.ExecuteActivity(ctx, "BeginOperation", in).Get(ctx, nil)
 	}
-	run := func(t *testing.T, recordAfter time.Duration) (error, time.Duration, *store.Store, activities.BeginOperationInput) {
+	run := func(t *testing.T, recordAfter time.Duration) (time.Duration, *store.Store, activities.BeginOperationInput, error) {
 		a, st := newActivities(t, sim.New(0))
 		ctx := context.Background()
 		org := store.Organization{ID: store.NewID(), Name: "acme"}
@@ -53,10 +53,10 @@ func TestBeginOperationWaitsBrieflyForRecordsBeingCommitted(t *testing.T) {
 		in := activities.BeginOperationInput{OrgID: org.ID, ClusterID: cl.ID, OperationID: op.ID, ClusterStatus: store.ClusterProvisioning, Message: "provisioning"}
 		env.ExecuteWorkflow("begin", in)
 		took = env.Now().Sub(start)
-		return env.GetWorkflowError(), took, st, in
+		return took, st, in, env.GetWorkflowError()
 	}
 	t.Run("records land after the first look", func(t *testing.T) {
-		err, _, st, in := run(t, 500*time.Millisecond)
+		_, st, in, err := run(t, 500*time.Millisecond)
 		if err != nil {
 			t.Fatalf("begin with records committed 0.5 s late: %v", err)
 		}
@@ -65,7 +65,7 @@ func TestBeginOperationWaitsBrieflyForRecordsBeingCommitted(t *testing.T) {
 		}
 	})
 	t.Run("records never land", func(t *testing.T) {
-		err, took, _, _ := run(t, 0)
+		took, _, _, err := run(t, 0)
 		var app *temporal.ApplicationError
 		if !errors.As(err, &app) || app.Type() != activities.ErrTypeNotFound {
 			t.Fatalf("begin without records: %v, want %s", err, activities.ErrTypeNotFound)
