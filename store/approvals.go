@@ -65,18 +65,38 @@ type UsedToken struct {
 }
 
 // GetApprovalPolicy returns orgID's policy; ErrNotFound means none (nothing waits).
+// Every operation's start reads it, so it answers from the cache while an answer
+// is fresh (CacheKeyLookups).
 func (s *Store) GetApprovalPolicy(ctx context.Context, orgID string) (ApprovalPolicy, error) {
+	cache := s.keys != nil && !s.inTx
+	var gen uint64
+	start := time.Now()
+	if cache {
+		a, ok, g := s.keys.policy(orgID)
+		if ok {
+			if !a.found {
+				return ApprovalPolicy{}, ErrNotFound
+			}
+			return a.policy, nil
+		}
+		gen = g
+	}
 	var p ApprovalPolicy
-	err := s.db.WithContext(ctx).Where("org_id = ?", orgID).Take(&p).Error
-	return p, translate(err)
+	err := translate(s.db.WithContext(ctx).Where("org_id = ?", orgID).Take(&p).Error)
+	if cache && (err == nil || errors.Is(err, ErrNotFound)) {
+		s.keys.putPolicy(orgID, policyAnswer{policy: p, found: err == nil}, gen, start)
+	}
+	return p, err
 }
 
 // PutApprovalPolicy creates or replaces the organization's policy.
 func (s *Store) PutApprovalPolicy(ctx context.Context, p *ApprovalPolicy) error {
-	return translate(s.db.WithContext(ctx).Clauses(clause.OnConflict{
+	err := translate(s.db.WithContext(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "org_id"}},
 		DoUpdates: clause.AssignmentColumns([]string{"operations", "approver_roles", "expires_in", "expires_text", "allow_self_approval", "updated_by", "updated_at"}),
 	}).Create(p).Error)
+	s.keysChanged() // even on error: the write may have happened
+	return err
 }
 
 // CreateApprovalRequest records a request; a request for the same operation already

@@ -39,26 +39,28 @@ type Store struct {
 	// PostgreSQL and inside a transaction.
 	writers *sync.Mutex
 	inTx    bool // bound to a transaction (InTx)
-	// keys keeps API key lookups for a short time (CacheKeyLookups); nil: every
-	// lookup queries.
-	keys *keyCache
+	// keys keeps API key lookups and approval policies for a short time
+	// (CacheKeyLookups); nil: every read queries.
+	keys *readCache
 	// keysChangedInTx, inside a transaction, notes a write that changes what
-	// LookupAPIKey answers: InTx drops the cached answers once the transaction ends.
+	// LookupAPIKey or GetApprovalPolicy answers: InTx drops the cached answers once
+	// the transaction ends.
 	keysChangedInTx *bool
 }
 
-// CacheKeyLookups makes LookupAPIKey keep its answers for ttl (zero: never). Changes
-// made through this Store are seen at once; changes made by other processes sharing
-// the database (other API replicas) within ttl. Call it before the Store is used.
+// CacheKeyLookups makes LookupAPIKey and GetApprovalPolicy keep their answers for
+// ttl (zero: never). Changes made through this Store are seen at once; changes made
+// by other processes sharing the database (other API replicas) within ttl. Call it
+// before the Store is used.
 func (s *Store) CacheKeyLookups(ttl time.Duration) {
 	s.keys = nil
 	if ttl > 0 {
-		s.keys = newKeyCache(ttl)
+		s.keys = newReadCache(ttl)
 	}
 }
 
-// keysChanged records a write that changes what LookupAPIKey answers (a key
-// revoked or deleted, a member's role, a membership).
+// keysChanged records a write that changes what LookupAPIKey or GetApprovalPolicy
+// answers (a key revoked or deleted, a member's role, a membership, a policy).
 func (s *Store) keysChanged() {
 	switch {
 	case s.keysChangedInTx != nil:

@@ -41,9 +41,9 @@ type Config struct {
 	StreamsPerKey int `env:"ASTRO_STREAMS_PER_KEY" envDefault:"50"`
 	StreamsPerOrg int `env:"ASTRO_STREAMS_PER_ORG" envDefault:"500"`
 	// KeyCacheTTL is how long an API key's lookup (the key, its revocation, its
-	// owner's role) is reused by this process: changes made through it apply at
-	// once, those made through other replicas within the TTL; 0 looks the key up on
-	// every request.
+	// owner's role) and an organization's approval policy are reused by this
+	// process: changes made through it apply at once, those made through other
+	// replicas within the TTL; 0 reads them on every request.
 	KeyCacheTTL time.Duration `env:"ASTRO_KEY_CACHE_TTL" envDefault:"1s"`
 	// CloudConnectTimeout is how long a cloud account connection waits for the
 	// customer to create its role before it fails.
@@ -249,7 +249,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	srv, err := server.New(server.Options{
-		Store: st, Temporal: tc, Log: log, TaskQueue: cfg.Temporal.TaskQueue, MaxBodyBytes: cfg.MaxBodyBytes,
+		Store: st, Temporal: tc, Log: log, TaskQueue: cfg.Temporal.TaskQueue, Namespace: cfg.Temporal.Namespace, MaxBodyBytes: cfg.MaxBodyBytes,
 		Box: box, Signer: signer, Guard: guard, ServerSMTPHost: cfg.Relay.SMTPHost, Verifier: verifier,
 		RateLimits:     &ratelimit.Limits{PerIP: cfg.Edge.RateIP, BurstIP: cfg.Edge.BurstIP, PerKey: cfg.Edge.RateKey, BurstKey: cfg.Edge.BurstKey},
 		TrustedProxies: proxies, Metrics: metrics, TracerProvider: tel.TracerProvider,

@@ -9,7 +9,7 @@ import (
 // answer is served only within its TTL.
 func TestKeyCacheDropsAnswersReadBeforeAChange(t *testing.T) {
 	now := time.Unix(1000, 0)
-	c := newKeyCache(time.Second)
+	c := newReadCache(time.Second)
 	c.now = func() time.Time { return now }
 	owner := KeyOwner{Key: APIKey{ID: "k"}, Role: RoleAdmin}
 

@@ -116,3 +116,57 @@ func TestCachedKeyLookupsSeeEveryChange(t *testing.T) {
 		each(t, testpg.Require(t).NewDatabase(t))
 	})
 }
+
+// With reads cached, an organization's approval policy (and its absence, the
+// common case) is served from the cache, a policy put through the store is seen by
+// the next read, and one put by another replica once the TTL has passed.
+func TestCachedApprovalPoliciesSeeEveryChange(t *testing.T) {
+	each := func(t *testing.T, url string) {
+		ctx := context.Background()
+		s, replica := open(t, url), open(t, url)
+		const ttl = 300 * time.Millisecond
+		s.CacheKeyLookups(ttl)
+		org, admin := seed(t, s, "acme")
+		operations := func() string {
+			t.Helper()
+			p, err := s.GetApprovalPolicy(ctx, org.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				return "none"
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p.Operations
+		}
+		if got := operations(); got != "none" {
+			t.Fatalf("policy before any was put: %q", got)
+		}
+		put := func(st *store.Store, ops string) {
+			t.Helper()
+			p := store.ApprovalPolicy{OrgID: org.ID, Operations: ops, ApproverRoles: store.RoleAdmin, ExpiresIn: time.Hour, UpdatedBy: admin.ID, UpdatedAt: time.Now()}
+			if err := st.PutApprovalPolicy(ctx, &p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		put(s, "deploy")
+		if got := operations(); got != "deploy" {
+			t.Fatalf("a policy put through the store is not seen at once: %q", got)
+		}
+		put(replica, "deploy,delete")
+		if got := operations(); got != "deploy" {
+			t.Fatalf("the cached policy was not served within the TTL: %q", got)
+		}
+		time.Sleep(ttl + 50*time.Millisecond)
+		if got := operations(); got != "deploy,delete" {
+			t.Fatalf("another replica's policy is not seen after the TTL: %q", got)
+		}
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		each(t, "sqlite://"+filepath.Join(t.TempDir(), "astro.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		each(t, testpg.Require(t).NewDatabase(t))
+	})
+}
