@@ -170,3 +170,15 @@ func TestChecks(t *testing.T) {
 	require.Contains(t, string(id.Discovery()), `"jwks_uri":"https://astro.example/oidc/azure/jwks"`)
 	require.True(t, errors.Is(azureconnect.CheckGUID("tenant ID", "x"), nil) == false)
 }
+
+// Another cloud's Resource Manager is asked for tokens of its own audience.
+func TestResourceManagerAudience(t *testing.T) {
+	fake, e, id := setup(t)
+	rep, err := fake.RunScript(tenant, script(t, id, "org-a", "aks-prod", azureconnect.LevelRead))
+	require.NoError(t, err)
+	e.ResourceManager = "https://management.usgovcloudapi.net/"
+	_, err = azureconnect.Exchange(t.Context(), e, id, tenant, clientIDOf(t, rep), "org-a")
+	require.ErrorContains(t, err, "AADSTS70011", "the fake knows the public cloud's scope only")
+	reqs := fake.Requests()
+	require.Equal(t, "https://management.usgovcloudapi.net/.default", strings.Fields(reqs[len(reqs)-1].Get("scope"))[0])
+}

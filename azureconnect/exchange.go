@@ -1,6 +1,7 @@
 package azureconnect
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,7 +35,8 @@ type Endpoints struct {
 	// AuthorityHost is the Microsoft identity platform (https only), default
 	// https://login.microsoftonline.com/.
 	AuthorityHost string
-	// ResourceManager is ARM's endpoint, default https://management.azure.com.
+	// ResourceManager is ARM's endpoint and token audience, default
+	// https://management.azure.com.
 	ResourceManager string
 	// Transport carries the identity platform's requests and ARMTransport ARM's
 	// (tests: a TLS test server's client, the SDK's fake transports); nil: the SDK's
@@ -54,17 +56,22 @@ func (e Endpoints) cloud() cloud.Configuration {
 	if e.AuthorityHost != "" {
 		c.ActiveDirectoryAuthorityHost = e.AuthorityHost
 	}
-	// The ARM client asks for tokens of the audience TokenScope names, as Exchange does.
-	rm := cloud.ServiceConfiguration{Endpoint: armAudience, Audience: armAudience}
-	if e.ResourceManager != "" {
-		rm.Endpoint = e.ResourceManager
-	}
-	c.Services[cloud.ResourceManager] = rm
+	// The ARM client asks for tokens of the audience Exchange asks for.
+	c.Services[cloud.ResourceManager] = cloud.ServiceConfiguration{Endpoint: cmp.Or(e.ResourceManager, armAudience), Audience: e.audience()}
 	return c
 }
 
-// TokenScope is the token scope of Azure Resource Manager.
+// TokenScope is the token scope of Azure Resource Manager in the public cloud.
 const TokenScope = armAudience + "/.default"
+
+// audience is Resource Manager's token audience: its endpoint in another cloud (such
+// as https://management.usgovcloudapi.net), the public cloud's otherwise.
+func (e Endpoints) audience() string {
+	return strings.TrimSuffix(cmp.Or(e.ResourceManager, armAudience), "/")
+}
+
+// scope is the token scope Exchange and Verify ask for.
+func (e Endpoints) scope() string { return e.audience() + "/.default" }
 
 // Token is an access token of Azure Resource Manager and when it expires.
 type Token struct {
@@ -105,7 +112,7 @@ func Exchange(ctx context.Context, e Endpoints, id *Identity, tenant, clientID, 
 	if err != nil {
 		return Token{}, err
 	}
-	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{TokenScope}})
+	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{e.scope()}})
 	if err != nil {
 		return Token{}, classifyToken(err)
 	}
@@ -163,7 +170,7 @@ func Verify(ctx context.Context, e Endpoints, id *Identity, tenant, clientID, or
 	if err != nil {
 		return err
 	}
-	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{TokenScope}}); err != nil {
+	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{e.scope()}}); err != nil {
 		return classifyToken(err)
 	}
 	rg, err := armresources.NewResourceGroupsClient(subscription, cred, &arm.ClientOptions{
