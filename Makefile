@@ -101,8 +101,8 @@ $(REDOCLY): tools/lint/package.json
 	npm ci --prefix tools/lint --no-audit --no-fund
 
 .PHONY: generate
-generate: ## Regenerate server/api from openapi.yaml.
-	$(GO) generate ./server/api/...
+generate: ## Regenerate server/api and astroctl's client (cmd/astroctl/internal/apiclient) from openapi.yaml.
+	$(GO) generate ./server/api/... ./cmd/astroctl/internal/apiclient/...
 
 .PHONY: catalog
 catalog: ## Regenerate the catalog's machine-type and region tables (catalog/zz_*_gen.go) from the committed sources in catalog/gen/sources (no network).
