@@ -137,9 +137,6 @@ wait_for() { # wait_for WHAT SECONDS COMMAND…: until COMMAND succeeds; gives u
   exit 1
 }
 wait_for "Temporal dev server" 30 bin/temporal operator cluster health --address "$ASTRO_TEMPORAL_ADDRESS"
-if [ -n "$DEVKUBE" ]; then
-  wait_for "Kubernetes API (bin/devkube; log in $DATA/devkube.log, ASTRO_DEVKUBE=false to go without)" 120 test -s "$ASTRO_SIM_KUBECONFIG"
-fi
 if [ "${ASTRO_AWS:-}" = moto ]; then
   wait_for "moto" 60 curl -fsS "$AWS_ENDPOINT_URL/moto-api/data.json"
 fi
@@ -155,6 +152,10 @@ bin/api 2> >(tee "$DATA/api.log" >&2) &
 pids+=($!)
 API_URL="http://localhost:${ASTRO_HTTP_ADDR##*:}"
 wait_for "API" 30 curl -fsS "$API_URL/readyz"
+# The worker reads the kubeconfig at each use: only the banner waits for devkube.
+if [ -n "$DEVKUBE" ]; then
+  wait_for "Kubernetes API (bin/devkube; log in $DATA/devkube.log, ASTRO_DEVKUBE=false to go without)" 120 test -s "$ASTRO_SIM_KUBECONFIG"
+fi
 
 cat <<BANNER
 
