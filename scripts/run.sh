@@ -109,6 +109,7 @@ DEVKUBE=
 if [ -z "${ASTRO_SIM_KUBECONFIG:-}" ] && [ "${ASTRO_DEVKUBE:-true}" = true ]; then
   DEVKUBE=1
   export ASTRO_SIM_KUBECONFIG=$DATA/kube/kubeconfig
+  rm -f "$ASTRO_SIM_KUBECONFIG" # a killed run's, naming a server gone
   bin/devkube -dir "$DATA/kube" -kubeconfig "$ASTRO_SIM_KUBECONFIG" > "$DATA/devkube.log" 2>&1 &
   pids+=($!)
 fi
