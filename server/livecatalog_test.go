@@ -38,11 +38,14 @@ func (c startsCounted) ExecuteWorkflow(ctx context.Context, o client.StartWorkfl
 // regionLive is a connected AWS account's catalog as the test's worker sees it:
 // us-east-1 offers t3.medium and m9i.48xlarge (real, say, but not in the built-in
 // catalog) and not p5.48xlarge; eu-central-1 refuses (AccessDenied); eu-west-1
-// answers too late. Versions are never answered (as moto).
+// answers too late; ap-south-1 cannot be asked at all. Versions are never
+// answered (as moto).
 type regionLive struct{ region string }
 
 func (r regionLive) MachineTypes(ctx context.Context, region string) ([]catalog.MachineTypeInfo, error) {
 	switch region {
+	case "ap-south-1":
+		return nil, fmt.Errorf("DescribeInstanceTypeOfferings: %w", catalog.ErrLiveUnavailable)
 	case "eu-central-1":
 		return nil, errors.New("UnauthorizedOperation: not authorized to perform ec2:DescribeInstanceTypeOfferings")
 	case "eu-west-1":
@@ -176,6 +179,23 @@ func TestDeployChecksTheLiveCatalog(t *testing.T) {
 		}
 		if d := time.Since(start); d > 2500*time.Millisecond {
 			t.Errorf("%s: the dry run took %s; the look-up is awaited %s", region, d, live.Wait)
+		}
+	}
+
+	// A failure for a passing reason is asked again; "cannot answer at all" is kept.
+	for _, tc := range []struct {
+		region string
+		asks   int32
+	}{{"eu-central-1", 2}, {"ap-south-1", 1}} {
+		before := lookups.Load()
+		for range 2 {
+			a = e.do(http.MethodPost, "/api/v1/clusters?dryRun=true", key, manifest("again", tc.region, "m9i.48xlarge"))
+			if a.Status != http.StatusOK || !strings.Contains(warningsOf(a), "spec.region: the live catalog of connected aws account") {
+				t.Fatalf("%s: %d %s", tc.region, a.Status, a.Body)
+			}
+		}
+		if n := lookups.Load() - before; n != tc.asks {
+			t.Errorf("%s: two dry runs made %d look-ups, want %d", tc.region, n, tc.asks)
 		}
 	}
 

@@ -211,8 +211,10 @@ func (l *Lookup) Region(ctx context.Context, account cloud.AccountRef, region st
 			a.MachineTypes[i] = m.Info()
 		}
 	}
-	// An answer whose both halves failed is not kept: the next caller asks again.
-	if a.MachineTypesError == "" || a.VersionsError == "" {
+	// An answer with a half that failed for a passing reason (throttling, network,
+	// permissions) is not kept: the next caller asks again. "Cannot answer this at
+	// all" is an answer, and kept.
+	if (a.MachineTypesError == "" || res.MachineTypesUnavailable) && (a.VersionsError == "" || res.VersionsUnavailable) {
 		l.mu.Lock()
 		if l.answers == nil || len(l.answers) >= maxEntries {
 			l.answers = prune(l.answers, func(e answerEntry) bool { return now.Sub(e.fetched) < ttl })
