@@ -255,11 +255,21 @@ func TestGCPConnectionThroughTheAPI(t *testing.T) {
 		if last := g[len(g)-1]; last.Body["lifetime"] != "1800s" || last.Name != sa {
 			t.Fatalf("generateAccessToken asked %v for %s", last.Body, last.Name)
 		}
-		// The default is an hour; a viewer and another organization get none.
+		// The default is an hour, and integer nanoseconds work too (the reference's
+		// form); a viewer and another organization get none.
 		if a := e.do(http.MethodPost, "/api/v1/cloud/gcp/credentials", e.key, map[string]any{"clusterName": "prod"}); a.Status != http.StatusOK {
 			t.Fatalf("default duration: %d %s", a.Status, a.Body)
 		} else {
 			leaks = append(leaks, e.data(a)["accessToken"].(string))
+		}
+		if a := e.do(http.MethodPost, "/api/v1/cloud/gcp/credentials", e.key, map[string]any{"clusterName": "prod", "duration": int64(10 * time.Minute)}); a.Status != http.StatusOK {
+			t.Fatalf("nanoseconds: %d %s", a.Status, a.Body)
+		} else {
+			leaks = append(leaks, e.data(a)["accessToken"].(string))
+			g := fake.Requests("generateAccessToken")
+			if l := g[len(g)-1].Body["lifetime"]; l != "600s" {
+				t.Fatalf("lifetime %v, want 600s", l)
+			}
 		}
 		if a := e.do(http.MethodPost, "/api/v1/cloud/gcp/credentials", viewerKey, map[string]any{"clusterName": "prod"}); a.Status != http.StatusForbidden {
 			t.Fatalf("viewer: %d %s", a.Status, a.Body)
@@ -275,8 +285,8 @@ func TestGCPConnectionThroughTheAPI(t *testing.T) {
 				n++
 			}
 		}
-		if n != 2 {
-			t.Errorf("%d ISSUE_CREDENTIALS audit events, want 2", n)
+		if n != 3 {
+			t.Errorf("%d ISSUE_CREDENTIALS audit events, want 3", n)
 		}
 	})
 
@@ -314,7 +324,7 @@ func TestGCPConnectionThroughTheAPI(t *testing.T) {
 			for _, x := range resp.Executions {
 				ids[x.Execution.WorkflowId] = true
 			}
-			return len(ids), len(ids) >= 6 // 4 connections, 2 credentials
+			return len(ids), len(ids) >= 7 // 4 connections, 3 credentials
 		})
 		for id := range ids {
 			scanHistory(t, e, id, leaks...)
