@@ -165,6 +165,28 @@ func TestDeployChecksTheLiveCatalog(t *testing.T) {
 		t.Errorf("%d look-ups for three requests in one region, want 1 (then the API's cache)", n)
 	}
 
+	// An update of a cluster of the connected account is checked against its region.
+	if a := e.do(http.MethodPost, "/api/v1/clusters", key, manifest("grow", "us-east-1", "t3.medium")); a.Status != http.StatusAccepted {
+		t.Fatalf("deploy grow: %d %s", a.Status, a.Body)
+	}
+	waitFor(t, 30*time.Second, func() (string, bool) {
+		a := e.do(http.MethodGet, "/api/v1/clusters/grow", key, nil)
+		return string(a.Body), a.Status == http.StatusOK && e.data(a)["status"] == "READY"
+	})
+	update := func(machineType string, dryRun bool) answer {
+		return e.do(http.MethodPut, "/api/v1/clusters/grow", key, map[string]any{"apiVersion": "platform.astropulse.io/v1", "kind": "K8sClusterUpdate",
+			"spec": map[string]any{"nodeGroups": []any{map[string]any{"name": "default-pool", "machineTypes": []any{machineType}}},
+				"updateConfig": map[string]any{"dryRun": dryRun}}})
+	}
+	if a := update("p5.48xlarge", false); a.Status != http.StatusBadRequest ||
+		!strings.Contains(fmt.Sprint(a.Error(t).Details["spec.nodeGroups.0.machineTypes.0"]), "not offered in us-east-1") {
+		t.Errorf("update to a type the account does not offer: %d %s", a.Status, a.Body)
+	}
+	if a := update("m9i.48xlarge", true); a.Status != http.StatusOK || !strings.Contains(string(a.Body), "live catalog of aws account 123456789012") ||
+		strings.Contains(string(a.Body), "spec.nodeGroups.0.machineTypes.0") {
+		t.Errorf("dry-run update to an offered type: %d %s", a.Status, a.Body)
+	}
+
 	// The account refuses the look-up, or the worker does not answer in time: the
 	// built-in catalog decides, with a warning saying so.
 	for _, region := range []string{"eu-central-1", "eu-west-1"} {
