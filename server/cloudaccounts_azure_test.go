@@ -233,6 +233,29 @@ func TestAzureConnectionThroughTheAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("an AKS cluster names its subscription, region and resource group", func(t *testing.T) {
+		cl := store.Cluster{ID: store.NewID(), OrgID: e.orgID, Name: "aks-one", Provider: "azure", ProvisionerType: "aks",
+			Region: "northeurope", AccountID: azSub, Status: store.ClusterPending,
+			Spec: []byte(`{"provisioner":{"type":"aks","aks":{"subscriptionId":"` + azSub + `","resourceGroup":"aks-prod"}}}`)}
+		must(t, e.store.CreateClusterWithOperation(t.Context(), &cl, &store.Operation{ID: "aks-one-deploy", Type: "deploy",
+			Status: "RUNNING", WorkflowID: "aks-one-deploy"}))
+		a := e.do(http.MethodPost, "/api/v1/cloud/azure/connections", e.key, map[string]any{"clusterName": "aks-one", "tenantId": azTenant, "level": "read"})
+		if a.Status != http.StatusAccepted {
+			t.Fatalf("connect: %d %s", a.Status, a.Body)
+		}
+		id := e.data(a)["operationId"].(string)
+		d := e.azureConnection(t, e.key, id, "WAITING_FOR_CUSTOMER")
+		az := d["azure"].(map[string]any)
+		if az["subscriptionId"] != azSub || az["resourceGroup"] != "aks-prod" || az["region"] != "northeurope" || az["role"] != "Reader" ||
+			az["scope"] != "/subscriptions/"+azSub+"/resourceGroups/aks-prod" {
+			t.Fatalf("from the cluster: %v", az)
+		}
+		must(t, tc.CancelWorkflow(t.Context(), id, ""))
+		if d := e.azureConnection(t, e.key, id, "CANCELLED"); stepStatus(d, workflows.StepWaitForIdentity) != "CANCELLED" {
+			t.Fatalf("cancelled: %v", d)
+		}
+	})
+
 	t.Run("bad input", func(t *testing.T) {
 		for _, tc := range []struct {
 			body  map[string]any

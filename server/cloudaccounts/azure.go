@@ -96,10 +96,24 @@ func (s *Server) ConnectAzureSubscription(c echo.Context, _ api.ConnectAzureSubs
 		return httpx.ValidationFailed(faults)
 	}
 	ctx := c.Request().Context()
-	subscription, region := strings.ToLower(in.SubscriptionID), in.TargetRegion
+	subscription, region, group := strings.ToLower(in.SubscriptionID), in.TargetRegion, in.ResourceGroup
 	if cl, err := s.d.Store.GetCluster(ctx, p.OrgID, in.ClusterName); err == nil && cl.Provider == "azure" {
+		// An AKS cluster names its subscription, region and resource group: the
+		// connection defaults to them (the resource group: the least privilege).
 		subscription = cmp(subscription, strings.ToLower(cl.AccountID))
 		region = cmp(region, cl.Region)
+		if group == "" && strings.EqualFold(subscription, cl.AccountID) {
+			var spec struct {
+				Provisioner struct {
+					Aks *struct {
+						ResourceGroup string `json:"resourceGroup"`
+					} `json:"aks"`
+				} `json:"provisioner"`
+			}
+			if json.Unmarshal(cl.Spec, &spec) == nil && spec.Provisioner.Aks != nil {
+				group = spec.Provisioner.Aks.ResourceGroup
+			}
+		}
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
@@ -141,7 +155,7 @@ func (s *Server) ConnectAzureSubscription(c echo.Context, _ api.ConnectAzureSubs
 	conn := store.CloudConnection{ID: workflows.OperationID(org, in.ClusterName, workflows.OpConnectAzure, randomSuffix()),
 		OrgID: p.OrgID, Provider: "azure", ClusterName: in.ClusterName, Level: in.Level, Status: store.ConnectionPending,
 		Message: "starting", AccountID: subscription, Region: cmp(region, azureconnect.DefaultLocation), AzureTenantID: tenant,
-		AzureResourceGroup: in.ResourceGroup, CreatedBy: p.UserID}
+		AzureResourceGroup: group, CreatedBy: p.UserID}
 	if err := s.d.Store.CreateCloudConnection(ctx, &conn); errors.Is(err, store.ErrConflict) {
 		return httpx.Conflict(fmt.Sprintf("a connection of cluster %q is already running", in.ClusterName), nil)
 	} else if err != nil {
@@ -169,7 +183,7 @@ func (s *Server) ConnectAzureSubscription(c echo.Context, _ api.ConnectAzureSubs
 	}
 	ev := httpx.NewAuditEvent(c, p, "CLOUD_ACCOUNT", "CONNECT", conn.ID, store.OutcomeSuccess)
 	ev.Details = httpx.MustJSON(map[string]any{"provider": "azure", "clusterName": in.ClusterName, "subscriptionId": subscription,
-		"tenantId": tenant, "resourceGroup": in.ResourceGroup, "level": in.Level, "region": conn.Region, "forceUpdate": in.ForceUpdate})
+		"tenantId": tenant, "resourceGroup": group, "level": in.Level, "region": conn.Region, "forceUpdate": in.ForceUpdate})
 	s.d.Audit.RecordEvent(c, ev)
 	return httpx.Accepted(c, map[string]any{"operationId": conn.ID, "status": store.ConnectionPending, "provider": "azure",
 		"clusterName": in.ClusterName}, fmt.Sprintf("connecting Azure subscription %s: poll GET /api/v1/cloud/azure/connections/%s for the setup script", subscription, conn.ID))
