@@ -20,7 +20,7 @@ const (
 // specification as sent (the API's getApplicationSpec answers it).
 type Application struct {
 	ID         string `gorm:"primaryKey;size:36"`
-	OrgID      string `gorm:"size:36;not null;uniqueIndex:idx_applications_name,priority:1;index:idx_applications_profile,priority:1"`
+	OrgID      string `gorm:"size:36;not null;uniqueIndex:idx_applications_name,priority:1;index:idx_applications_profile,priority:1;index:idx_applications_idem,priority:1"`
 	Name       string `gorm:"size:50;not null;uniqueIndex:idx_applications_name,priority:2"`
 	Profile    string `gorm:"size:50;not null;index:idx_applications_profile,priority:2"`
 	SourceType string `gorm:"size:20;not null"`
@@ -37,8 +37,12 @@ type Application struct {
 	SyncStatus      string `gorm:"size:20"`
 	HealthStatus    string `gorm:"size:20"`
 	LastOperationID string `gorm:"size:300"`
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// IdempotencyKey and RequestHash are the Idempotency-Key and the request's hash
+	// (internal/idempotency) of the last deploy ("" when it had no key).
+	IdempotencyKey string `gorm:"size:200;not null;default:'';index:idx_applications_idem,priority:2"`
+	RequestHash    string `gorm:"size:64;not null;default:''"`
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 
 	Org Organization `gorm:"foreignKey:OrgID;constraint:OnDelete:CASCADE"`
 }
@@ -61,6 +65,17 @@ func (s *Store) CreateApplication(ctx context.Context, a *Application) error {
 func (s *Store) GetApplication(ctx context.Context, orgID, ref string) (Application, error) {
 	var a Application
 	err := s.db.WithContext(ctx).Where("org_id = ? AND (id = ? OR name = ?)", orgID, ref, ref).Take(&a).Error
+	return a, translate(err)
+}
+
+// ApplicationByIdempotencyKey returns orgID's application whose last deploy
+// carried Idempotency-Key key (the newest, should two); ErrNotFound when none did.
+func (s *Store) ApplicationByIdempotencyKey(ctx context.Context, orgID, key string) (Application, error) {
+	var a Application
+	if key == "" {
+		return a, ErrNotFound
+	}
+	err := s.db.WithContext(ctx).Where("org_id = ? AND idempotency_key = ?", orgID, key).Order("updated_at DESC").Take(&a).Error
 	return a, translate(err)
 }
 

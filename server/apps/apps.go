@@ -20,10 +20,12 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/apps/argocd"
 	"github.com/astropulse/astroplane/apps/placement"
+	"github.com/astropulse/astroplane/internal/idempotency"
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/server/kubeaccess"
@@ -89,6 +91,16 @@ func (s *Server) DeployApplication(c echo.Context, params api.DeployApplicationP
 	}
 	ctx := c.Request().Context()
 	dry := params.DryRun != nil && *params.DryRun
+	idemKey, hash := "", idempotency.RequestHash(c.Request().Method, c.Request().URL.Path, httpx.Body(c))
+	if params.IdempotencyKey != nil && !dry {
+		idemKey = *params.IdempotencyKey
+		if prior, ok, err := s.repeated(ctx, p.OrgID, idemKey, hash); ok || err != nil {
+			if err != nil {
+				return err
+			}
+			return s.answerRepeat(c, prior)
+		}
+	}
 	ns := spec.Name
 	if spec.Namespace != nil {
 		ns = *spec.Namespace
@@ -169,9 +181,13 @@ func (s *Server) DeployApplication(c echo.Context, params api.DeployApplicationP
 	}
 	if !found {
 		app := store.Application{ID: id, OrgID: p.OrgID, Name: spec.Name, Profile: spec.ProfileName, SourceType: string(spec.Source.Type),
-			Namespace: ns, SyncType: syncType, Spec: asSent, Desired: desired, Status: store.AppDeploying, StatusMessage: "deploying", LastOperationID: wfID}
+			Namespace: ns, SyncType: syncType, Spec: asSent, Desired: desired, Status: store.AppDeploying, StatusMessage: "deploying", LastOperationID: wfID,
+			IdempotencyKey: idemKey, RequestHash: hash}
 		switch err := s.store.CreateApplication(ctx, &app); {
 		case errors.Is(err, store.ErrConflict):
+			if prior, ok, _ := s.repeated(ctx, p.OrgID, idemKey, hash); ok { // the same request, a moment earlier
+				return s.answerRepeat(c, prior)
+			}
 			return httpx.Conflict(fmt.Sprintf("application %s was created meanwhile; deploy again", spec.Name), map[string]any{prefix + "name": "taken"})
 		case errors.Is(err, store.ErrNotFound): // the profile was deleted meanwhile
 			return &httpx.APIError{Status: http.StatusUnprocessableEntity, Code: httpx.CodeUnprocessable,
@@ -187,7 +203,8 @@ func (s *Server) DeployApplication(c echo.Context, params api.DeployApplicationP
 	// deploy changes nothing.
 	if found {
 		if err := s.store.UpdateApplication(ctx, p.OrgID, id, map[string]any{"spec": asSent, "desired": desired, "namespace": ns, "sync_type": syncType,
-			"status": store.AppDeploying, "status_message": "deploying", "last_operation_id": wfID}); err != nil {
+			"status": store.AppDeploying, "status_message": "deploying", "last_operation_id": wfID,
+			"idempotency_key": idemKey, "request_hash": hash}); err != nil {
 			return err
 		}
 	}
@@ -198,13 +215,22 @@ func (s *Server) DeployApplication(c echo.Context, params api.DeployApplicationP
 		// Without it the SDK answers a running workflow's handle, as if started.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		StaticSummary:                            "deploy application " + spec.Name,
+		Memo:                                     map[string]any{memoIdempotencyKey: idemKey},
 	}, workflows.DeployApplication, workflows.AppOperationInput{OrgID: p.OrgID, AppID: id, OperationID: wfID, ManualSync: syncType == "manual"})
 	if err != nil {
 		bg := context.WithoutCancel(ctx)
+		if idemKey != "" && s.runningWithKey(bg, wfID, idemKey) {
+			// The same request, a moment earlier, started it (and wrote what this one
+			// wrote): its operation is the answer.
+			if prior, ok, _ := s.repeated(bg, p.OrgID, idemKey, hash); ok {
+				return s.answerRepeat(c, prior)
+			}
+		}
 		if found {
 			_ = s.store.UpdateApplication(bg, p.OrgID, id, map[string]any{"spec": existing.Spec, "desired": existing.Desired,
 				"namespace": existing.Namespace, "sync_type": existing.SyncType, "status": existing.Status,
-				"status_message": existing.StatusMessage, "last_operation_id": existing.LastOperationID})
+				"status_message": existing.StatusMessage, "last_operation_id": existing.LastOperationID,
+				"idempotency_key": existing.IdempotencyKey, "request_hash": existing.RequestHash})
 		} else {
 			_ = s.store.DeleteApplication(bg, p.OrgID, id)
 		}
@@ -213,6 +239,79 @@ func (s *Server) DeployApplication(c echo.Context, params api.DeployApplicationP
 	status := store.AppDeploying
 	return httpx.Accepted(c, api.ApplicationOperationAccepted{OperationId: run.GetID(), AppId: id, Name: &spec.Name,
 		ClusterName: &clusterName, Namespace: &ns, Status: &status}, "deploying "+spec.Name+" on "+clusterName)
+}
+
+// memoIdempotencyKey is the memo field of a deploy workflow holding the request's
+// Idempotency-Key ("" without one).
+const memoIdempotencyKey = "idempotencyKey"
+
+// repeated finds the deploy whose Idempotency-Key was key: ok with the application
+// when it was this same request (by hash), 422 when it was another.
+func (s *Server) repeated(ctx context.Context, orgID, key, hash string) (store.Application, bool, error) {
+	if key == "" {
+		return store.Application{}, false, nil
+	}
+	prior, err := s.store.ApplicationByIdempotencyKey(ctx, orgID, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Application{}, false, nil
+	case err != nil:
+		return store.Application{}, false, err
+	}
+	if err := idempotency.Check(prior.RequestHash, hash); err != nil {
+		return store.Application{}, false, &httpx.APIError{Status: http.StatusUnprocessableEntity, Code: httpx.CodeUnprocessable,
+			Message: "Idempotency-Key was already used with a different request",
+			Details: map[string]any{"header.Idempotency-Key": "reused with a different request"}}
+	}
+	return prior, true, nil
+}
+
+// runningWithKey reports whether the application's running workflow wfID was
+// started by a request carrying Idempotency-Key key.
+func (s *Server) runningWithKey(ctx context.Context, wfID, key string) bool {
+	desc, err := s.temporal.DescribeWorkflow(ctx, wfID, "")
+	if err != nil || desc.RawResponse.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return false
+	}
+	field := desc.RawResponse.GetWorkflowExecutionInfo().GetMemo().GetFields()[memoIdempotencyKey]
+	var got string
+	if field == nil || converter.GetDefaultDataConverter().FromPayload(field, &got) != nil {
+		return false
+	}
+	return got == key
+}
+
+// answerRepeat answers a deploy repeated with the same Idempotency-Key: 202 with
+// the first request's operation and the application as it stands.
+func (s *Server) answerRepeat(c echo.Context, prior store.Application) error {
+	status, ns := prior.Status, prior.Namespace
+	out := api.ApplicationOperationAccepted{OperationId: prior.LastOperationID, AppId: prior.ID, Name: &prior.Name, Namespace: &ns, Status: &status}
+	ctx := c.Request().Context()
+	if prior.ClusterID != "" {
+		if cl, err := s.store.GetCluster(ctx, prior.OrgID, prior.ClusterID); err == nil {
+			out.ClusterName = &cl.Name
+		}
+	} else if name := s.placeOf(ctx, prior.OrgID, prior.Profile); name != "" { // not placed yet: where the profile places it, as the first answer said
+		out.ClusterName = &name
+	}
+	return httpx.Accepted(c, out, "a repeat of an earlier request (same Idempotency-Key): its operation, not a second one")
+}
+
+// placeOf is the cluster the profile places applications on now ("" when none).
+func (s *Server) placeOf(ctx context.Context, orgID, profile string) string {
+	prof, err := s.store.GetAppProfile(ctx, orgID, profile)
+	if err != nil {
+		return ""
+	}
+	clusters, err := placement.Candidates(ctx, s.store, orgID)
+	if err != nil {
+		return ""
+	}
+	choice, err := placement.Resolve(placement.Want{ClusterName: prof.ClusterName, Provider: prof.Provider, Region: prof.Region}, clusters)
+	if err != nil {
+		return ""
+	}
+	return choice.Cluster.Name
 }
 
 // desiredSpec is what the deploy writes for spec: the host external access serves
