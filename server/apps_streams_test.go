@@ -294,6 +294,26 @@ func TestApplicationEventsAndLogsThroughTheAPI(t *testing.T) {
 			break
 		}
 	}
-	events.CloseNow()
 	follow.CloseNow()
+
+	// Deleting the application ends its events stream normally, after Argo CD's
+	// last events.
+	if a := e.do(http.MethodDelete, "/api/v1/applications/hello-world", e.key, nil); a.Status != http.StatusAccepted {
+		t.Fatalf("delete: %d %s", a.Status, a.Body)
+	}
+	sawDeleted := false
+	for {
+		var f api.ApplicationEventFrame
+		err := wsjson.Read(sctx, events, &f)
+		if err != nil {
+			if websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+				t.Fatalf("the events stream of a deleted application ended with %v", err)
+			}
+			break
+		}
+		sawDeleted = sawDeleted || f.Type == "Deleted"
+	}
+	if !sawDeleted {
+		t.Errorf("no Deleted event before the stream closed")
+	}
 }

@@ -84,8 +84,9 @@ type FromWorker struct {
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]*entry
+	mu        sync.Mutex
+	cache     map[string]*entry
+	lastPrune time.Time
 }
 
 type entry struct {
@@ -162,6 +163,7 @@ func (f *FromWorker) issue(ctx context.Context, orgID, clusterID string) (*rest.
 	if f.Temporal == nil {
 		return nil, time.Time{}, fmt.Errorf("%w: the server has no Temporal connection to ask the worker with", ErrUnavailable)
 	}
+	f.prune(ctx)
 	var spec activities.ClusterSpec
 	if len(cl.State) == 0 || json.Unmarshal(cl.State, &spec) != nil {
 		return nil, time.Time{}, fmt.Errorf("%w: cluster %s has no recorded state", ErrNoControlPlane, cl.Name)
@@ -210,6 +212,20 @@ func (f *FromWorker) issue(ctx context.Context, orgID, clusterID string) (*rest.
 	}
 	cfg.QPS, cfg.Burst = 20, 40
 	return cfg, *g.ExpiresAt, nil
+}
+
+// prune deletes expired kubeconfig grants (the API's and users'), at most once a
+// minute per process: the grants this makes would otherwise pile up.
+func (f *FromWorker) prune(ctx context.Context) {
+	f.mu.Lock()
+	due := f.now().Sub(f.lastPrune) >= time.Minute
+	if due {
+		f.lastPrune = f.now()
+	}
+	f.mu.Unlock()
+	if due {
+		_, _ = f.Store.PruneKubeconfigGrants(ctx, time.Now()) // best effort: the next issue tries again
+	}
 }
 
 func suffix() string {
