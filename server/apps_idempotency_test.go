@@ -54,7 +54,9 @@ func TestApplicationDeployIdempotencyKey(t *testing.T) {
 	var wg sync.WaitGroup
 	answers := make([]answer, 2)
 	for i := range answers {
-		wg.Go(func() { answers[i] = e.do(http.MethodPost, "/api/v1/applications", e.key, app("api", "v1"), "Idempotency-Key", "k3") })
+		wg.Go(func() {
+			answers[i] = e.do(http.MethodPost, "/api/v1/applications", e.key, app("api", "v1"), "Idempotency-Key", "k3")
+		})
 	}
 	wg.Wait()
 	for i, a := range answers {
