@@ -36,7 +36,9 @@ const templateHashLabel = "pod-template-hash"
 // labels and its pod-template-hash), deletes the pods of a template gone by or of a
 // Deployment deleted (there is no garbage collector), and reports each Deployment's
 // status as its controller would: observed, replicas updated, ready and available,
-// Available and Progressing conditions. It acts only through the Kubernetes API.
+// Available and Progressing conditions. A pod it starts gets the Events a scheduler
+// and a kubelet would record (Scheduled, Pulled, Created, Started). It acts only
+// through the Kubernetes API.
 type Workloads struct {
 	client kubernetes.Interface
 	pods   PodRunner
@@ -122,7 +124,9 @@ func (w *Workloads) deployment(ctx context.Context, d *appsv1.Deployment) ([]str
 		names = append(names, name)
 		p, err := w.client.CoreV1().Pods(d.Namespace).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			p, err = w.pods.RunPod(ctx, w.pod(d, name, hash))
+			if p, err = w.pods.RunPod(ctx, w.pod(d, name, hash)); err == nil {
+				w.started(ctx, p)
+			}
 		}
 		if err != nil {
 			return names, fmt.Errorf("pod %s: %w", name, err)
@@ -154,6 +158,29 @@ func (w *Workloads) deployment(ctx context.Context, d *appsv1.Deployment) ([]str
 		err = nil // read again next pass
 	}
 	return names, err
+}
+
+// started records the Events a scheduler and a kubelet would for a pod they started
+// (a failure to is not the pod's).
+func (w *Workloads) started(ctx context.Context, p *corev1.Pod) {
+	type ev struct{ component, reason, message string }
+	evs := []ev{{"default-scheduler", "Scheduled", fmt.Sprintf("Successfully assigned %s/%s to %s", p.Namespace, p.Name, p.Spec.NodeName)}}
+	for _, c := range p.Spec.Containers {
+		evs = append(evs,
+			ev{"kubelet", "Pulled", fmt.Sprintf("Container image %q already present on machine", c.Image)},
+			ev{"kubelet", "Created", "Created container " + c.Name},
+			ev{"kubelet", "Started", "Started container " + c.Name})
+	}
+	now := metav1.Now()
+	for _, e := range evs {
+		_, _ = w.client.CoreV1().Events(p.Namespace).Create(ctx, &corev1.Event{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: p.Name + "."},
+			InvolvedObject: corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Name: p.Name, Namespace: p.Namespace,
+				UID: p.UID, ResourceVersion: p.ResourceVersion},
+			Reason: e.reason, Message: e.message, Type: corev1.EventTypeNormal, Count: 1, FirstTimestamp: now, LastTimestamp: now,
+			Source: corev1.EventSource{Component: e.component, Host: p.Spec.NodeName},
+		}, metav1.CreateOptions{})
+	}
 }
 
 // pod is the pod of d's template called name.

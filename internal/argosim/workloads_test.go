@@ -1,6 +1,7 @@
 package argosim_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,7 +16,7 @@ import (
 )
 
 // Workloads on a real API server: a Deployment gets a Running pod per replica on the
-// node and reports available; a new template replaces the pods, a scale-down drops
+// node, with a scheduler's and a kubelet's events, and reports available; a new template replaces the pods, a scale-down drops
 // the extra one, and a deleted Deployment's pods go (there is no garbage collector).
 func TestWorkloads(t *testing.T) {
 	kube := testkube.Start(t)
@@ -78,6 +79,17 @@ func TestWorkloads(t *testing.T) {
 	first := pods()
 	if len(first) != 2 || !strings.HasSuffix(first[0], "web:1") {
 		t.Fatalf("pods %v", first)
+	}
+	events, err := typed.CoreV1().Events("web").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + strings.Fields(first[0])[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for _, e := range events.Items {
+		reasons = append(reasons, e.Reason)
+	}
+	if slices.Sort(reasons); strings.Join(reasons, ",") != "Created,Pulled,Scheduled,Started" {
+		t.Fatalf("the pod's events: %v", reasons)
 	}
 	before := pass().ResourceVersion
 	if again := pass(); strings.Join(pods(), ",") != strings.Join(first, ",") || again.ResourceVersion != before {
