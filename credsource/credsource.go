@@ -1,6 +1,7 @@
 // Package credsource is the worker's cloud.CredentialSource: for a connected account
 // (credentials type dynamic) it assumes the account's role with the organization's
-// external ID through STS; for the vault (vault, static) it opens the sealed
+// external ID through STS (AWS), or exchanges the platform's token for the connected
+// identity's (GCP, Azure); for the vault (vault, static) it opens the sealed
 // credentials from the store. Credentials live in the session's memory only.
 package credsource
 
@@ -36,7 +37,8 @@ type Source struct {
 	store *store.Store
 	box   *secrets.Box
 	aws   *aws.Config
-	gcp   *gcpPlatform // gcp.go
+	gcp   *gcpPlatform   // gcp.go
+	azure *azurePlatform // azure.go
 	// Duration is how long assumed-role credentials last; default an hour (the
 	// registry rebuilds a session 5 minutes before they expire).
 	Duration time.Duration
@@ -68,8 +70,11 @@ func (s *Source) Credentials(ctx context.Context, account cloud.AccountRef) (clo
 }
 
 func (s *Source) dynamic(ctx context.Context, account cloud.AccountRef) (cloud.Credentials, error) {
-	if account.Provider == "gcp" {
+	switch account.Provider {
+	case "gcp":
 		return s.dynamicGCP(ctx, account)
+	case "azure":
+		return s.dynamicAzure(ctx, account)
 	}
 	if account.Provider != "aws" {
 		return cloud.Credentials{}, cloud.Errorf(cloud.ErrInvalid, "dynamic credentials of %s accounts are not supported yet", account.Provider)

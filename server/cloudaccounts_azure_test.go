@@ -17,6 +17,9 @@ import (
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/azureconnect"
 	"github.com/astropulse/astroplane/azureconnect/entrafake"
+	"github.com/astropulse/astroplane/cloud"
+	"github.com/astropulse/astroplane/cloud/azure"
+	"github.com/astropulse/astroplane/credsource"
 	"github.com/astropulse/astroplane/internal/testtemporal"
 	"github.com/astropulse/astroplane/server"
 	"github.com/astropulse/astroplane/store"
@@ -319,6 +322,25 @@ func TestAzureConnectionThroughTheAPI(t *testing.T) {
 		}
 		if a := e.do(http.MethodGet, "/api/v1/cloud/azure/credentials?clusterName=prod", otherKey, nil); a.Status != http.StatusNotFound {
 			t.Fatalf("other org: %d %s", a.Status, a.Body)
+		}
+	})
+
+	t.Run("worker credential source", func(t *testing.T) {
+		ep := azureconnect.Endpoints{AuthorityHost: fake.URL, Transport: fake.Client(), DisableInstanceDiscovery: true}
+		src := credsource.New(e.store, nil, nil).WithAzure(identity, ep)
+		c, err := src.Credentials(t.Context(), cloud.AccountRef{OrgID: e.orgID, Provider: "azure", AccountID: azSub, CredentialsType: "dynamic"})
+		must(t, err)
+		tok := c.Values[azure.CredAccessToken]
+		leaks = append(leaks, tok)
+		issued := fake.Issued()
+		if tok == "" || tok != issued[len(issued)-1] || c.Values[azure.CredTenantID] != azTenant || time.Until(c.Expires) > 61*time.Minute {
+			t.Fatalf("worker's Azure credentials: tenant %q, until %v, issued by the fake: %v", c.Values[azure.CredTenantID], c.Expires, tok == issued[len(issued)-1])
+		}
+		if _, err := src.Credentials(t.Context(), cloud.AccountRef{OrgID: otherOrg, Provider: "azure", AccountID: azSub, CredentialsType: "dynamic"}); !errors.Is(err, cloud.ErrNotFound) {
+			t.Fatalf("another organization's credentials of the subscription: %v, want not found", err)
+		}
+		if _, err := credsource.New(e.store, nil, nil).Credentials(t.Context(), cloud.AccountRef{OrgID: e.orgID, Provider: "azure", AccountID: azSub, CredentialsType: "dynamic"}); !errors.Is(err, cloud.ErrInvalid) {
+			t.Fatalf("credentials without the platform's identity: %v, want invalid", err)
 		}
 	})
 

@@ -207,6 +207,7 @@ func run(ctx context.Context) error {
 	if accounts.Azure, err = platformAzure(cfg, log); err != nil {
 		return err
 	}
+	creds.WithAzure(accounts.Azure.Identity, accounts.Azure.Endpoints) // dynamic credentials of connected Azure subscriptions
 	apps := &activities.Apps{Store: st, Clusters: &activities.KubeClients{Cluster: cluster},
 		ChartRepoURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/charts"}
 	// Live catalogs of connected accounts (LookupCatalog): AWS's and GCP's.
