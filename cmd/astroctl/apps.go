@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/astropulse/astroplane/cmd/astroctl/internal/apiclient"
+	"github.com/astropulse/astroplane/cmd/astroctl/internal/manifest"
+)
+
+func (a *app) appCommand() *cobra.Command {
+	c := &cobra.Command{Use: "app", Aliases: []string{"apps"}, Short: "Application profiles and applications"}
+	var mf manifestFlags
+	apply := &cobra.Command{
+		Use:     "apply -f FILE|DIR|-",
+		Short:   "Deploy the applications a manifest describes (Application; ApplicationProfile documents go first)",
+		Example: "  astroctl app apply -f demo.yaml\n  astroctl app apply -f apps/ --set YOUR_PROFILE_NAME=web",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.applyFiles(cmd, mf, waitFlags{}, manifest.KindProfile, manifest.KindApplication)
+		},
+	}
+	mf.add(apply)
+
+	get := &cobra.Command{
+		Use:     "get [NAME]",
+		Short:   "List the applications, or show one",
+		Example: "  astroctl app get\n  astroctl app get hello-world -o yaml",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.getApps(cmd, args)
+		},
+	}
+	status := &cobra.Command{
+		Use:     "status NAME",
+		Short:   "Show an application's status, sync state and health",
+		Example: "  astroctl app status hello-world\n  astroctl app status hello-world -o json",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.getApps(cmd, args)
+		},
+	}
+	del := &cobra.Command{
+		Use:     "delete NAME",
+		Short:   "Delete an application (its resources are removed from the cluster)",
+		Example: "  astroctl app delete hello-world",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.session()
+			if err != nil {
+				return err
+			}
+			resp, err := s.client.DeleteApplicationWithResponse(cmd.Context(), args[0], &apiclient.DeleteApplicationParams{})
+			if err != nil {
+				return err
+			}
+			if _, err := data(resp, resp.Body, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "app/%s: delete requested\n", args[0])
+			return nil
+		},
+	}
+	resync := &cobra.Command{
+		Use:     "resync NAME",
+		Short:   "Sync an application with its source again",
+		Example: "  astroctl app resync hello-world",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.session()
+			if err != nil {
+				return err
+			}
+			resp, err := s.client.ResyncApplicationWithBodyWithResponse(cmd.Context(), args[0], &apiclient.ResyncApplicationParams{}, "application/json", bytes.NewReader([]byte("{}")))
+			if err != nil {
+				return err
+			}
+			if _, err := data(resp, resp.Body, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "app/%s: resync requested\n", args[0])
+			return nil
+		},
+	}
+	c.AddCommand(apply, get, status, del, resync, a.profileCommand())
+	return c
+}
+
+func (a *app) getApps(cmd *cobra.Command, args []string) error {
+	if err := a.checkOutput(); err != nil {
+		return err
+	}
+	s, err := a.session()
+	if err != nil {
+		return err
+	}
+	if len(args) == 1 {
+		resp, err := s.client.GetApplicationWithResponse(cmd.Context(), args[0], &apiclient.GetApplicationParams{})
+		if err != nil {
+			return err
+		}
+		app, raw, err := decode[apiclient.Application](resp, resp.Body, nil)
+		if err != nil {
+			return err
+		}
+		return a.print(raw, appTable(app))
+	}
+	resp, err := s.client.ListApplicationsWithResponse(cmd.Context(), &apiclient.ListApplicationsParams{})
+	if err != nil {
+		return err
+	}
+	list, raw, err := decode[[]apiclient.Application](resp, resp.Body, nil)
+	if err != nil {
+		return err
+	}
+	return a.print(raw, appTable(list...))
+}
+
+func appTable(list ...apiclient.Application) table {
+	t := table{header: []string{"NAME", "PROFILE", "CLUSTER", "STATUS", "SYNC", "HEALTH", "AGE"}, wide: []string{"NAMESPACE", "URL", "MESSAGE"}}
+	for _, x := range list {
+		sync, health := "", ""
+		if x.SyncStatus != nil {
+			sync = string(*x.SyncStatus)
+		}
+		if x.Health != nil {
+			health = string(*x.Health)
+		}
+		t.rows = append(t.rows, []string{x.Name, x.ProfileName, str(x.ClusterName), string(x.Status), sync, health, age(x.CreatedAt), str(x.Namespace), str(x.Url), str(x.Message)})
+	}
+	return t
+}
+
+func (a *app) profileCommand() *cobra.Command {
+	c := &cobra.Command{Use: "profile", Aliases: []string{"profiles"}, Short: "Application profiles: where applications are placed"}
+	var mf manifestFlags
+	apply := &cobra.Command{
+		Use:     "apply -f FILE|DIR|-",
+		Short:   "Create the application profiles a manifest describes (ApplicationProfile)",
+		Example: "  astroctl app profile apply -f profile3.yaml --set YOUR_CLUSTER_NAME=prod\n  astroctl app profile apply -f profiles/",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.applyFiles(cmd, mf, waitFlags{}, manifest.KindProfile)
+		},
+	}
+	mf.add(apply)
+	get := &cobra.Command{
+		Use:     "get [NAME]",
+		Short:   "List the application profiles, or show one",
+		Example: "  astroctl app profile get\n  astroctl app profile get profile3 -o yaml",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			s, err := a.session()
+			if err != nil {
+				return err
+			}
+			if len(args) == 1 {
+				resp, err := s.client.GetApplicationProfileWithResponse(cmd.Context(), args[0], &apiclient.GetApplicationProfileParams{})
+				if err != nil {
+					return err
+				}
+				p, raw, err := decode[apiclient.ApplicationProfile](resp, resp.Body, nil)
+				if err != nil {
+					return err
+				}
+				return a.print(raw, profileTable(p))
+			}
+			resp, err := s.client.ListApplicationProfilesWithResponse(cmd.Context(), &apiclient.ListApplicationProfilesParams{})
+			if err != nil {
+				return err
+			}
+			list, raw, err := decode[[]apiclient.ApplicationProfile](resp, resp.Body, nil)
+			if err != nil {
+				return err
+			}
+			return a.print(raw, profileTable(list...))
+		},
+	}
+	del := &cobra.Command{
+		Use:     "delete NAME",
+		Short:   "Delete an application profile (refused while applications use it)",
+		Example: "  astroctl app profile delete profile3",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.session()
+			if err != nil {
+				return err
+			}
+			resp, err := s.client.DeleteApplicationProfileWithResponse(cmd.Context(), args[0], &apiclient.DeleteApplicationProfileParams{})
+			if err != nil {
+				return err
+			}
+			if _, err := data(resp, resp.Body, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "profile/%s: deleted\n", args[0])
+			return nil
+		},
+	}
+	c.AddCommand(apply, get, del)
+	return c
+}
+
+func profileTable(list ...apiclient.ApplicationProfile) table {
+	t := table{header: []string{"NAME", "CLUSTER", "PLACEMENT", "TIER", "AGE"}, wide: []string{"ID", "PLACEMENT ERROR"}}
+	for _, p := range list {
+		t.rows = append(t.rows, []string{p.ProfileName, str(p.ClusterName), string(p.Placement), string(p.AvailabilityTier), age(p.CreatedAt), p.Id, str(p.PlacementError)})
+	}
+	return t
+}
+
+// applyProfile creates a profile.
+func (a *app) applyProfile(cmd *cobra.Command, s *session, d manifest.Doc) error {
+	body, err := d.JSON()
+	if err != nil {
+		return err
+	}
+	resp, err := s.client.CreateApplicationProfileWithBodyWithResponse(cmd.Context(), &apiclient.CreateApplicationProfileParams{}, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	p, _, err := decode[apiclient.ApplicationProfile](resp, resp.Body, nil)
+	if err != nil {
+		return fmt.Errorf("%s: profile/%s: %w", d.Source, d.Name, err)
+	}
+	fmt.Fprintf(a.stdout, "profile/%s: created (cluster %s)\n", p.ProfileName, str(p.ClusterName))
+	return nil
+}
+
+// applyApp deploys an application.
+func (a *app) applyApp(cmd *cobra.Command, s *session, d manifest.Doc) error {
+	body, err := d.JSON()
+	if err != nil {
+		return err
+	}
+	resp, err := s.client.DeployApplicationWithBodyWithResponse(cmd.Context(), &apiclient.DeployApplicationParams{}, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	op, _, err := decode[apiclient.ApplicationOperationAccepted](resp, resp.Body, nil)
+	if err != nil {
+		return fmt.Errorf("%s: app/%s: %w", d.Source, d.Name, err)
+	}
+	fmt.Fprintf(a.stdout, "app/%s: deploy started on cluster %s; its state: astroctl app status %s\n", d.Name, str(op.ClusterName), d.Name)
+	return nil
+}

@@ -1,0 +1,265 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	astroctlOnce sync.Once
+	astroctlBin  string
+	astroctlErr  error
+)
+
+// buildAstroctl builds cmd/astroctl once for the test binary, next to teststack's
+// binaries (removed with them by TestMain's teststack.Clean).
+func buildAstroctl(t *testing.T, dir string) string {
+	t.Helper()
+	astroctlOnce.Do(func() {
+		astroctlBin = filepath.Join(dir, "astroctl")
+		out, err := exec.Command("go", "build", "-o", astroctlBin, "github.com/astropulse/astroplane/cmd/astroctl").CombinedOutput()
+		if err != nil {
+			astroctlErr = err
+			t.Logf("build astroctl:\n%s", out)
+		}
+	})
+	if astroctlErr != nil {
+		t.Fatal(astroctlErr)
+	}
+	return astroctlBin
+}
+
+// cli runs the astroctl binary with its own configuration file.
+type cli struct {
+	t   *testing.T
+	bin string
+	env []string
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (c *cli) run(stdin string, args ...string) result {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.bin, args...)
+	cmd.Env = c.env
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("astroctl %v: %v", args, err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// ok runs astroctl and fails the test unless it exits 0.
+func (c *cli) ok(args ...string) result {
+	c.t.Helper()
+	r := c.run("", args...)
+	if r.code != 0 {
+		c.t.Fatalf("astroctl %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// expect runs astroctl and fails the test unless it exits code with want in stderr.
+func (c *cli) expect(code int, want string, args ...string) result {
+	c.t.Helper()
+	r := c.run("", args...)
+	if r.code != code || !strings.Contains(r.stderr, want) {
+		c.t.Fatalf("astroctl %s: exit %d (want %d), stderr lacks %q\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, code, want, r.stdout, r.stderr)
+	}
+	return r
+}
+
+const examples = "../cmd/astroctl/testdata/examples/"
+
+// TestAstroctlAgainstTheRealStack drives the astroctl binary against the api and
+// worker binaries on a Temporal dev server, as a user follows the guide: log in with
+// an API key, apply the users' example manifests (filled with --set) and watch them
+// to READY with progress shown, read and delete; a broken manifest fails with the
+// field named and exit 2; a directory and a multi-document file apply in dependency
+// order; Ctrl-C detaches, --no-wait and progress --watch (polling) re-attach.
+func TestAstroctlAgainstTheRealStack(t *testing.T) {
+	s := startStack(t, "sqlite://"+filepath.Join(t.TempDir(), "astro.db"), "ASTRO_SIM_STEP_DELAY=100ms")
+	bin := buildAstroctl(t, s.Bin)
+	cfgPath := filepath.Join(t.TempDir(), "astroctl", "config.yaml")
+	c := &cli{t: t, bin: bin, env: append(os.Environ(), "ASTROCTL_CONFIG="+cfgPath, "ASTROCTL_API_KEY=", "NO_COLOR=1")}
+
+	// Not logged in: exit 3 and how to log in.
+	c.expect(3, "auth login", "clusters", "get")
+	// A wrong key is refused at login, nothing saved.
+	c.expect(3, "", "auth", "login", "--api-key", "astro_wrong", "--server", s.URL())
+	if _, err := os.Stat(cfgPath); err == nil {
+		t.Fatal("a refused login saved a context")
+	}
+	r := c.ok("auth", "login", "--api-key", s.Key, "--server", s.URL(), "--context", "e2e")
+	if !strings.Contains(r.stdout, `context "e2e" is current`) || strings.Contains(r.stdout, s.Key) {
+		t.Fatalf("login said: %s", r.stdout)
+	}
+	if fi, err := os.Stat(cfgPath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("config file: %v %v", fi, err)
+	}
+	var who map[string]any
+	if err := json.Unmarshal([]byte(c.ok("whoami", "-o", "json").stdout), &who); err != nil || who["context"] != "e2e" || who["organization"] == "" || who["valid"] != true {
+		t.Fatalf("whoami: %v %v", who, err)
+	}
+	if r := c.ok("config", "get-contexts"); !strings.Contains(r.stdout, "*") || !strings.Contains(r.stdout, "e2e") || strings.Contains(r.stdout, s.Key) {
+		t.Fatalf("get-contexts: %s", r.stdout)
+	}
+	if r := c.ok("version"); !strings.Contains(r.stdout, "healthy") {
+		t.Fatalf("version: %s", r.stdout)
+	}
+
+	// The example as users have it: refused before sending, each placeholder named.
+	r = c.expect(2, "spec.provisioner.eks.accountId", "clusters", "apply", "-f", examples+"aws_eks_byoa.yaml")
+	if !strings.Contains(r.stderr, "spec.region") || !strings.Contains(r.stderr, "<YOUR_REGION>") {
+		t.Fatalf("placeholders: %s", r.stderr)
+	}
+	// Filled: deployed and followed to the end with progress.
+	fill := []string{"--set", "YOUR_CLUSTER_NAME=prod", "--set", "YOUR_REGION=us-east-1", "--set", "YOUR_AWS_ACCOUNT_ID=123456789012"}
+	r = c.ok(append([]string{"clusters", "apply", "-f", examples + "aws_eks_byoa.yaml"}, fill...)...)
+	t.Logf("astroctl clusters apply -f aws_eks_byoa.yaml:\n%s", r.stdout)
+	if !strings.Contains(r.stdout, "cluster/prod: deploy started") || !strings.Contains(r.stdout, "%] deploy RUNNING") ||
+		!strings.Contains(r.stdout, "✓ ") || !strings.Contains(r.stdout, "cluster/prod: deploy SUCCEEDED") {
+		t.Fatalf("apply showed:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+	r = c.ok("clusters", "get")
+	if !strings.Contains(r.stdout, "NAME") || !strings.Contains(r.stdout, "prod") || !strings.Contains(r.stdout, "READY") {
+		t.Fatalf("clusters get:\n%s", r.stdout)
+	}
+	var cl map[string]any
+	if err := json.Unmarshal([]byte(c.ok("clusters", "get", "prod", "-o", "json").stdout), &cl); err != nil || cl["status"] != "READY" || cl["provider"] != "aws" {
+		t.Fatalf("get -o json: %v %v", cl, err)
+	}
+	if r := c.ok("clusters", "get", "prod", "-o", "yaml"); !strings.Contains(r.stdout, "status: READY") {
+		t.Fatalf("get -o yaml:\n%s", r.stdout)
+	}
+	if r := c.ok("clusters", "history", "prod"); !strings.Contains(r.stdout, "deploy") || !strings.Contains(r.stdout, "SUCCEEDED") {
+		t.Fatalf("history:\n%s", r.stdout)
+	}
+
+	// A manifest the API refuses: the field named, exit 2.
+	broken := filepath.Join(t.TempDir(), "broken.yaml")
+	raw, _ := os.ReadFile(examples + "aws_eks_byoa.yaml")
+	writeFile(t, broken, strings.Replace(string(raw), "maxNode: 3", "maxNode: 0", 1))
+	c.expect(2, "maxNode", append([]string{"clusters", "apply", "-f", broken, "--set", "YOUR_CLUSTER_NAME=broken"}, fill[2:]...)...)
+	c.expect(2, `unknown kind "Widget"`, "apply", "-f", writeFile(t, filepath.Join(t.TempDir(), "w.yaml"), "apiVersion: platform.astropulse.io/v1\nkind: Widget\nspec: {}\n"))
+	c.expect(4, "", "clusters", "get", "nope")
+
+	// A directory: the profile (read first, by name) is created after its cluster.
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a-profile.yaml"), strings.ReplaceAll(mustRead(t, examples+"app-profiles_profile3.yaml"), "<YOUR_CLUSTER_NAME>", "analytics"))
+	writeFile(t, filepath.Join(dir, "b-cluster.yaml"), mustRead(t, examples+"gcp_gke_cluster.yaml"))
+	r = c.ok("apply", "-f", dir, "--set", "YOUR_CLUSTER_NAME=analytics", "--set", "YOUR_REGION=us-central1", "--set", "YOUR_GCP_PROJECT_ID=my-project-123456")
+	if i, j := strings.Index(r.stdout, "cluster/analytics: deploy SUCCEEDED"), strings.Index(r.stdout, "profile/profile3: created"); i < 0 || j < i {
+		t.Fatalf("directory apply:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+	if r := c.ok("app", "profile", "get"); !strings.Contains(r.stdout, "profile3") || !strings.Contains(r.stdout, "analytics") {
+		t.Fatalf("profile get:\n%s", r.stdout)
+	}
+
+	// A multi-document file on standard input, the profile first in it.
+	multi := strings.ReplaceAll(mustRead(t, examples+"app-profiles_profile3.yaml"), "profile3", "azure-apps") + "\n---\n" + mustRead(t, examples+"azure_aks_byoa.yaml")
+	multi = strings.NewReplacer("<YOUR_CLUSTER_NAME>", "billing", "<YOUR_REGION>", "eastus", "<YOUR_SUBSCRIPTION_ID>", "0b1f6471-1bf0-4dda-aec3-cb9272f09590", "<YOUR_RESOURCE_GROUP>", "rg-billing").Replace(multi)
+	r = c.run(multi, "apply", "-f", "-", "--no-wait")
+	if r.code != 0 || !strings.Contains(r.stdout, "cluster/billing: deploy started, operation ") {
+		t.Fatalf("multi-document apply: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	// --no-wait: the profile was sent after the cluster (which the API accepted).
+	if i, j := strings.Index(r.stdout, "cluster/billing"), strings.Index(r.stdout, "profile/azure-apps"); j >= 0 && j < i {
+		t.Fatalf("order:\n%s", r.stdout)
+	}
+	op := strings.TrimSpace(strings.SplitN(strings.SplitAfter(r.stdout, "operation ")[1], "\n", 2)[0])
+	// Re-attach by polling (as without a WebSocket) to the end.
+	c.env = append(c.env, "ASTROCTL_PROGRESS=poll")
+	if r := c.ok("clusters", "progress", "billing", "--watch", "--operation", op); !strings.Contains(r.stdout, "deploy SUCCEEDED") || !strings.Contains(r.stderr, "polling") {
+		t.Fatalf("progress --watch (poll):\n%s\n%s", r.stdout, r.stderr)
+	}
+	c.env = c.env[:len(c.env)-1]
+
+	// Ctrl-C while waiting detaches: exit 130, how to re-attach; the delete carries on.
+	cmd := exec.Command(bin, "clusters", "delete", "billing")
+	cmd.Env = c.env
+	out := &syncBuffer{}
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "%] delete") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 || !strings.Contains(errb.String(), "astroctl clusters progress billing --watch") {
+		t.Fatalf("Ctrl-C: %v\n%s\n%s", err, out.String(), errb.String())
+	}
+	_, reattach, _ := strings.Cut(errb.String(), "Re-attach: astroctl ")
+	reattach, _, _ = strings.Cut(reattach, "\n")
+	if r := c.ok(strings.Fields(reattach)...); !strings.Contains(r.stdout, "delete SUCCEEDED") {
+		t.Fatalf("re-attach (%s):\n%s", reattach, r.stdout)
+	}
+
+	// Delete waits for the end; the cluster is then gone.
+	if r := c.ok("clusters", "delete", "prod"); !strings.Contains(r.stdout, "cluster/prod: delete SUCCEEDED") {
+		t.Fatalf("delete:\n%s", r.stdout)
+	}
+	c.expect(4, "", "clusters", "get", "prod")
+}
+
+func writeFile(t *testing.T, path, body string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
