@@ -29,6 +29,10 @@ import (
 // recentEvents is how many past events a new events stream starts with, per source.
 const recentEvents = 50
 
+// maxRemembered bounds the events a stream remembers having sent (to skip them
+// when it lists again after a watch ended).
+const maxRemembered = 10000
+
 // StreamApplicationEvents upgrades to a WebSocket and sends the application's
 // events, oldest first, as they happen: Argo CD's (source "pulse") — the
 // Application's sync operations (SyncStarted, then SyncSucceeded, SyncFailed…),
@@ -52,6 +56,18 @@ func (s *Server) StreamApplicationEvents(c echo.Context, appID string, params ap
 	if !webSocketUpgrade(c.Request()) {
 		return upgradeRequired(c)
 	}
+	// Counted before the cluster is asked anything: a key at its cap costs the
+	// cluster nothing.
+	release, err := s.streams.acquire(p)
+	if err != nil {
+		return err
+	}
+	accepted := false
+	defer func() {
+		if !accepted {
+			release()
+		}
+	}()
 	ctx := c.Request().Context()
 	client, cfg, err := s.clusterOf(ctx, row)
 	if err != nil {
@@ -80,9 +96,10 @@ func (s *Server) StreamApplicationEvents(c echo.Context, appID string, params ap
 		}
 	}
 
-	st, err := s.open(c, p)
+	accepted = true
+	st := accept(c, release)
 	if st == nil {
-		return err
+		return nil // Accept has answered the client
 	}
 	defer st.close()
 	go s.guard(st, p, row.ID)
@@ -226,6 +243,9 @@ func (w *eventWatch) sendEvent(e *corev1.Event, source api.ApplicationEventFrame
 	key := string(e.UID)
 	if sent[key] == e.ResourceVersion {
 		return true
+	}
+	if len(sent) >= maxRemembered {
+		clear(sent) // a long stream of a busy namespace: at worst a relist repeats some
 	}
 	sent[key] = e.ResourceVersion
 	f := api.ApplicationEventFrame{Source: source, Type: e.Type, Message: e.Message, Timestamp: eventTime(*e).UTC()}

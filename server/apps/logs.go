@@ -70,6 +70,18 @@ func (s *Server) StreamApplicationLogs(c echo.Context, appID string, params api.
 	if !webSocketUpgrade(c.Request()) {
 		return upgradeRequired(c)
 	}
+	// Counted before the cluster is asked anything: a key at its cap costs the
+	// cluster nothing.
+	release, err := s.streams.acquire(p)
+	if err != nil {
+		return err
+	}
+	accepted := false
+	defer func() {
+		if !accepted {
+			release()
+		}
+	}()
 	ctx := c.Request().Context()
 	client, _, err := s.clusterOf(ctx, row)
 	if err != nil {
@@ -121,10 +133,11 @@ func (s *Server) StreamApplicationLogs(c echo.Context, appID string, params api.
 	if err != nil {
 		return s.kubeAnswer(row, fmt.Sprintf("log of container %s in pod %s", targets[0].container, targets[0].pod), err)
 	}
-	st, err := s.open(c, p)
+	accepted = true
+	st := accept(c, release)
 	if st == nil {
 		_ = body.Close()
-		return err
+		return nil // Accept has answered the client
 	}
 	defer st.close()
 	go s.guard(st, p, row.ID)

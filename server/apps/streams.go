@@ -115,14 +115,20 @@ func (s *Server) open(c echo.Context, p httpx.Principal) (*stream, error) {
 	if err != nil {
 		return nil, err
 	}
+	return accept(c, release), nil
+}
+
+// accept upgrades the request to a WebSocket for a stream already counted (release
+// uncounts it); nil when Accept has answered the client (and release was called).
+func accept(c echo.Context, release func()) *stream {
 	conn, err := websocket.Accept(c.Response(), c.Request(), nil)
 	if err != nil {
 		release()
-		return nil, nil //nolint:nilerr // Accept has answered the client already
+		return nil
 	}
 	ctx := conn.CloseRead(context.WithoutCancel(c.Request().Context()))
 	ctx, cancel := context.WithTimeout(ctx, maxStreamTime)
-	return &stream{conn: conn, ctx: ctx, release: release, cancel: cancel}, nil
+	return &stream{conn: conn, ctx: ctx, release: release, cancel: cancel}
 }
 
 func (st *stream) close() {
