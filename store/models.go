@@ -159,5 +159,6 @@ func allModels() []any {
 	return []any{&Organization{}, &User{}, &Membership{}, &APIKey{}, &Cluster{}, &Operation{}, &AuditEvent{},
 		&ApprovalPolicy{}, &ApprovalRequest{}, &UsedToken{}, &NotificationIntegration{}, &NotificationSubscription{},
 		&APIKeyAddress{}, &NotificationOptOut{}, &ProgressReport{},
-		&CloudExternalID{}, &CloudConnection{}, &SelfHostedCredential{}, &KubeconfigGrant{}, &AppProfile{}, &Application{}}
+		&CloudExternalID{}, &CloudConnection{}, &SelfHostedCredential{}, &KubeconfigGrant{}, &AppProfile{}, &Application{},
+		&ClusterAgent{}}
 }
