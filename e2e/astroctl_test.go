@@ -154,6 +154,10 @@ func TestAstroctlAgainstTheRealStack(t *testing.T) {
 	if r := c.ok("clusters", "get", "prod", "-o", "yaml"); !strings.Contains(r.stdout, "status: READY") {
 		t.Fatalf("get -o yaml:\n%s", r.stdout)
 	}
+	// Shell completion asks the API for the names.
+	if r := c.ok("__complete", "clusters", "delete", ""); !strings.Contains(r.stdout, "prod\n") {
+		t.Fatalf("completion:\n%s", r.stdout)
+	}
 	if r := c.ok("clusters", "history", "prod"); !strings.Contains(r.stdout, "deploy") || !strings.Contains(r.stdout, "SUCCEEDED") {
 		t.Fatalf("history:\n%s", r.stdout)
 	}

@@ -84,7 +84,8 @@ func (a *app) appCommand() *cobra.Command {
 			return nil
 		},
 	}
-	c.AddCommand(apply, get, status, del, resync, a.profileCommand())
+	c.AddCommand(apply, get, status, del, resync, a.appEventsCommand(), a.appLogsCommand(), a.profileCommand())
+	completeArgs(c, a.completeNames(appNames))
 	return c
 }
 
@@ -203,6 +204,7 @@ func (a *app) profileCommand() *cobra.Command {
 		},
 	}
 	c.AddCommand(apply, get, del)
+	completeArgs(c, a.completeNames(profileNames))
 	return c
 }
 
