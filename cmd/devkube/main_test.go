@@ -19,17 +19,20 @@ import (
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/apps/argocd"
+	"github.com/astropulse/astroplane/cloud"
 	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/internal/devkube"
 	"github.com/astropulse/astroplane/internal/testargocd"
+	"github.com/astropulse/astroplane/internal/testflow"
 	"github.com/astropulse/astroplane/internal/testkube"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
 )
 
 // make run's Kubernetes hosts applications: devkube comes up and writes its
-// kubeconfig; the simulated cloud (KubeconfigFile, as the worker's
-// ASTRO_SIM_KUBECONFIG) issues it for a READY simulated cluster; the real
+// kubeconfig; a simulated EKS cluster is deployed through the real DeployCluster
+// workflow (Temporal dev server); the simulated cloud (KubeconfigFile, as the
+// worker's ASTRO_SIM_KUBECONFIG) issues devkube's kubeconfig for it; the real
 // DeployApplication workflow with the worker's activities (KubeClients from the
 // cluster record) deploys hello-world on profile3 (standard tier, 2 replicas) to
 // Synced/Healthy, which takes the stand-in for Argo CD (the Application synced, its
@@ -45,23 +48,12 @@ func TestDevkubeHostsAnApplication(t *testing.T) {
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	start := func(ctx context.Context) (*devkube.Cluster, chan error) {
-		ready, done := make(chan *devkube.Cluster, 1), make(chan error, 1)
-		go func() {
-			done <- serve(ctx, options{dir: dir, binDir: testkube.BinDir(), kubeconfig: kubeconfig}, log, func(c *devkube.Cluster) { ready <- c })
-		}()
-		select {
-		case c := <-ready:
-			return c, done
-		case err := <-done:
-			t.Fatalf("devkube: %v", err)
-		case <-time.After(90 * time.Second):
-			t.Fatal("devkube not ready in 90 s")
-		}
-		return nil, nil
-	}
+	// devkube starts while the Temporal dev server does.
 	began := time.Now()
-	kube, done := start(ctx)
+	ready, done := make(chan *devkube.Cluster, 1), make(chan error, 1)
+	go func() {
+		done <- serve(ctx, options{dir: dir, binDir: testkube.BinDir(), kubeconfig: kubeconfig}, log, func(c *devkube.Cluster) { ready <- c })
+	}()
 	stopped := false
 	t.Cleanup(func() {
 		if !stopped {
@@ -71,25 +63,39 @@ func TestDevkubeHostsAnApplication(t *testing.T) {
 			}
 		}
 	})
-	t.Logf("devkube ready in %s", time.Since(began).Round(time.Millisecond))
-	typed := kubernetes.NewForConfigOrDie(kube.RESTConfig())
-
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "astro.db"), nil)
-	must(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	org := store.Organization{ID: store.NewID(), Name: "acme"}
-	must(t, st.CreateOrganization(ctx, &org))
-	state, err := json.Marshal(activities.ClusterSpec{Name: "demo", Provider: "aws", ProvisionerType: "eks", Region: "us-east-1"})
-	must(t, err)
-	cluster := store.Cluster{ID: store.NewID(), OrgID: org.ID, Name: "demo", Provider: "aws", ProvisionerType: "eks", Region: "us-east-1",
-		Status: store.ClusterReady, State: state, ExternalID: "demo-cp", Endpoint: "https://demo.sim.example"}
-	must(t, st.CreateClusterWithOperation(ctx, &cluster, &store.Operation{ID: "op-demo", Type: "deploy", Status: store.OperationSucceeded, WorkflowID: "op-demo"}))
-	must(t, st.CreateAppProfile(ctx, &store.AppProfile{OrgID: org.ID, Name: "profile3", ClusterName: "demo", AvailabilityTier: "standard"}))
-
 	cloudSim := sim.New(0)
 	cloudSim.KubeconfigFile = kubeconfig
+	clouds := sim.Registry(cloudSim)
+	flow := testflow.Start(t, clouds)
+	var kube *devkube.Cluster
+	select {
+	case kube = <-ready:
+	case err := <-done:
+		stopped = true
+		t.Fatalf("devkube: %v", err)
+	case <-time.After(90 * time.Second):
+		t.Fatal("devkube not ready in 90 s")
+	}
+	t.Logf("devkube and the Temporal dev server ready in %s", time.Since(began).Round(time.Millisecond))
+	typed := kubernetes.NewForConfigOrDie(kube.RESTConfig())
+
+	// A simulated EKS cluster, deployed through the real workflow on a Temporal dev
+	// server by the simulated cloud as the worker runs it under make run.
+	st, org := flow.Store, flow.OrgID
+	cluster := store.Cluster{ID: store.NewID(), OrgID: org, Name: "demo", Provider: "aws", ProvisionerType: "eks", Region: "us-east-1", Status: store.ClusterPending}
+	if _, err := flow.Run(cluster, workflows.OpDeploy, "DeployCluster", workflows.DeployClusterInput{Spec: cloud.ClusterSpec{
+		Name: "demo", Provider: "aws", ProvisionerType: "eks", Region: "us-east-1", AccountID: "123456789012", KubernetesVersion: "1.31",
+		CredentialsType: "dynamic", Account: cloud.AccountRef{OrgID: org},
+		NodeGroups: []cloud.NodeGroupSpec{{Name: "default-pool", MinNode: 1, MaxNode: 3, InstanceType: cloud.InstanceOnDemand, MachineTypes: []string{"t3.medium"}}},
+	}}); err != nil {
+		t.Fatalf("deploy the cluster: %v", err)
+	}
+	if got := flow.Cluster(cluster.ID); got.Status != store.ClusterReady {
+		t.Fatalf("the cluster after deploy: %s %s", got.Status, got.StatusMessage)
+	}
+	must(t, st.CreateAppProfile(ctx, &store.AppProfile{OrgID: org, Name: "profile3", ClusterName: "demo", AvailabilityTier: "standard"}))
 	apps := &activities.Apps{Store: st, ChartRepoURL: "http://localhost:8080/api/v1/charts", Poll: 100 * time.Millisecond,
-		Clusters: &activities.KubeClients{Cluster: &activities.Cluster{Store: st, Clouds: sim.Registry(cloudSim)}}}
+		Clusters: &activities.KubeClients{Cluster: &activities.Cluster{Store: st, Clouds: clouds}}}
 	run := func(wf any, in workflows.AppOperationInput, result any) error {
 		var s testsuite.WorkflowTestSuite
 		env := s.NewTestWorkflowEnvironment()
@@ -109,11 +115,11 @@ func TestDevkubeHostsAnApplication(t *testing.T) {
 	desired, err := json.Marshal(activities.AppSpec{Name: "hello-world", Namespace: "hello-world",
 		Source: argocd.Source{Type: argocd.SourceImage, Image: &argocd.ImageSource{Registry: "docker.io", Repository: "astropulse/latency", Tag: "v1.0.0"}}})
 	must(t, err)
-	hello := store.Application{OrgID: org.ID, Name: "hello-world", Profile: "profile3", SourceType: argocd.SourceImage, Namespace: "hello-world",
+	hello := store.Application{OrgID: org, Name: "hello-world", Profile: "profile3", SourceType: argocd.SourceImage, Namespace: "hello-world",
 		SyncType: "auto", Desired: desired, Status: store.AppPending}
 	must(t, st.CreateApplication(ctx, &hello))
 	var res workflows.AppDeployResult
-	if err := run(workflows.DeployApplication, workflows.AppOperationInput{OrgID: org.ID, AppID: hello.ID, OperationID: "op-1", Wait: 20 * time.Second}, &res); err != nil {
+	if err := run(workflows.DeployApplication, workflows.AppOperationInput{OrgID: org, AppID: hello.ID, OperationID: "op-1", Wait: 20 * time.Second}, &res); err != nil {
 		t.Fatalf("deploy: %v", err)
 	}
 	if res.ClusterID != cluster.ID || res.Sync != "Synced" || res.Health != "Healthy" {
@@ -149,7 +155,7 @@ func TestDevkubeHostsAnApplication(t *testing.T) {
 	}
 
 	var out string
-	if err := run(workflows.DeleteApplication, workflows.AppOperationInput{OrgID: org.ID, AppID: hello.ID, OperationID: "op-2", ClusterID: cluster.ID}, &out); err != nil {
+	if err := run(workflows.DeleteApplication, workflows.AppOperationInput{OrgID: org, AppID: hello.ID, OperationID: "op-2", ClusterID: cluster.ID}, &out); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
 	waitFor(t, "hello-world's pods to go", func() bool {
