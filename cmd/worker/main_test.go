@@ -53,6 +53,7 @@ func TestConfigEveryVariable(t *testing.T) {
 		"ASTRO_AWS_PLATFORM_PRINCIPAL":           "arn:aws:iam::111122223333:role/astro-plane",
 		"ASTRO_AWS_TEMPLATE_BUCKET":              "astro-templates",
 		"ASTRO_AWS_TEMPLATE_BUCKET_URL":          "https://astro-templates.s3.amazonaws.com/",
+		"ASTRO_SIM_KUBECONFIG":                   ".data/kube/kubeconfig",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +65,7 @@ func TestConfigEveryVariable(t *testing.T) {
 		c.Temporal.Address != "[::1]:7233" || c.Temporal.Namespace != "ns" || c.Temporal.TaskQueue != "q" ||
 		c.Keys.NotifyAllowedHosts != "hooks.internal" || strings.Join(c.Clouds, " ") != "aws gcp" ||
 		c.AWSPlatformPrincipal != "arn:aws:iam::111122223333:role/astro-plane" || c.AWSTemplateBucket != "astro-templates" ||
-		c.AWSTemplateBucketURL != "https://astro-templates.s3.amazonaws.com/" {
+		c.AWSTemplateBucketURL != "https://astro-templates.s3.amazonaws.com/" || c.SimKubeconfig != ".data/kube/kubeconfig" {
 		t.Fatalf("parsed %+v", c)
 	}
 }
