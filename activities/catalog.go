@@ -10,6 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -23,6 +26,7 @@ import (
 
 	"github.com/astropulse/astroplane/catalog"
 	"github.com/astropulse/astroplane/catalog/awscatalog"
+	"github.com/astropulse/astroplane/catalog/azurecatalog"
 	"github.com/astropulse/astroplane/catalog/gcpcatalog"
 	"github.com/astropulse/astroplane/cloud"
 )
@@ -318,4 +322,50 @@ func GCPCatalog(opts GCPCatalogOptions) LiveFactory {
 		}
 		return gcpcatalog.New(gce, gke, project, region), nil
 	}
+}
+
+// AzureCatalogOptions configure the Azure live catalog; the zero value talks to the
+// Azure public cloud.
+type AzureCatalogOptions struct {
+	// ClientOptions are the clients' cloud, transport and retry options (tests
+	// give a transport).
+	ClientOptions *arm.ClientOptions
+}
+
+// AzureCatalog is the LiveFactory of Azure: catalog/azurecatalog with the
+// subscription's Resource Manager token (accessToken, expiresOn as cloud/azure
+// reads them), AKS versions of the region looked up.
+func AzureCatalog(opts AzureCatalogOptions) LiveFactory {
+	return func(_ context.Context, account cloud.AccountRef, creds cloud.Credentials, region string) (catalog.Live, error) {
+		tok := azureToken{token: creds.Values["accessToken"], expires: creds.Expires}
+		if tok.token == "" {
+			return nil, cloud.Errorf(cloud.ErrInvalid, "no Azure access token for %s", account)
+		}
+		if e := creds.Values["expiresOn"]; e != "" {
+			t, err := time.Parse(time.RFC3339, e)
+			if err != nil {
+				return nil, cloud.Errorf(cloud.ErrInvalid, "Azure credentials of %s: expiresOn is not an RFC 3339 time", account)
+			}
+			tok.expires = t
+		}
+		return azurecatalog.New(account.AccountID, region, tok, opts.ClientOptions)
+	}
+}
+
+// azureToken is an access token the credential source obtained, as an
+// azcore.TokenCredential.
+type azureToken struct {
+	token   string
+	expires time.Time
+}
+
+func (t azureToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	if !t.expires.IsZero() && time.Now().After(t.expires) {
+		return azcore.AccessToken{}, fmt.Errorf("the Azure access token expired at %s", t.expires.UTC().Format(time.RFC3339))
+	}
+	exp := t.expires
+	if exp.IsZero() {
+		exp = time.Now().Add(time.Hour)
+	}
+	return azcore.AccessToken{Token: t.token, ExpiresOn: exp}, nil
 }

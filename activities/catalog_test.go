@@ -1,13 +1,19 @@
 package activities_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"google.golang.org/api/compute/v1"
 	"google.golang.org/api/container/v1"
 
@@ -71,4 +77,74 @@ type staticCreds cloud.Credentials
 
 func (s staticCreds) Credentials(context.Context, cloud.AccountRef) (cloud.Credentials, error) {
 	return cloud.Credentials(s), nil
+}
+
+// azureWire answers the resource SKUs and AKS versions of a subscription, keeping
+// each request's Authorization header.
+type azureWire struct {
+	mu   sync.Mutex
+	auth map[string]string
+}
+
+func (a *azureWire) Do(req *http.Request) (*http.Response, error) {
+	a.mu.Lock()
+	a.auth[req.URL.Path] = req.Header.Get("Authorization")
+	a.mu.Unlock()
+	var body any
+	switch {
+	case strings.HasSuffix(req.URL.Path, "/providers/Microsoft.Compute/skus"):
+		body = map[string]any{"value": []any{map[string]any{"resourceType": "virtualMachines", "name": "Standard_D2s_v5", "family": "standardDSv5Family",
+			"locations": []string{"uksouth"}, "capabilities": []any{map[string]string{"name": "vCPUs", "value": "2"}, map[string]string{"name": "MemoryGB", "value": "8"}}}}}
+	case strings.HasSuffix(req.URL.Path, "/locations/uksouth/kubernetesVersions"):
+		body = map[string]any{"values": []any{map[string]any{"version": "1.33", "isDefault": true, "isPreview": false}}}
+	default:
+		return &http.Response{StatusCode: http.StatusNotFound, Body: io.NopCloser(strings.NewReader("{}")), Header: http.Header{}, Request: req}, nil
+	}
+	b, _ := json.Marshal(body)
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(bytes.NewReader(b)), Request: req}, nil
+}
+
+// AzureCatalog reads the subscription's sizes and AKS versions of the region with
+// the account's Resource Manager token; an expired token fails the look-up (the
+// caller falls back), it is not sent.
+func TestAzureCatalogUsesTheAccountsToken(t *testing.T) {
+	wire := &azureWire{auth: map[string]string{}}
+	creds := cloud.Credentials{Values: map[string]string{"accessToken": "eyJ.catalog-test",
+		"expiresOn": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}}
+	a := &activities.Catalog{Credentials: staticCreds(creds), Live: map[string]activities.LiveFactory{"azure": activities.AzureCatalog(
+		activities.AzureCatalogOptions{ClientOptions: &arm.ClientOptions{ClientOptions: policy.ClientOptions{Transport: wire}}})}}
+	in := activities.LookupCatalogInput{Account: cloud.AccountRef{OrgID: "org-1", Provider: "azure",
+		AccountID: "0b1f6471-1bf0-4dda-aec3-cb9272f09590", CredentialsType: "dynamic"}, Region: "uksouth"}
+	out, err := a.LookupCatalog(t.Context(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.MachineTypesError != "" || len(out.MachineTypes) != 1 || out.MachineTypes[0].Name != "Standard_D2s_v5" || out.MachineTypes[0].MemoryMiB != 8192 {
+		t.Errorf("machine types: %+v (error %q)", out.MachineTypes, out.MachineTypesError)
+	}
+	if out.VersionsError != "" || len(out.Versions) != 1 || out.Versions[0].Minor != "1.33" {
+		t.Errorf("versions: %+v (error %q)", out.Versions, out.VersionsError)
+	}
+	wire.mu.Lock()
+	if len(wire.auth) != 2 {
+		t.Errorf("requests %v, want the SKUs and the versions", wire.auth)
+	}
+	for path, h := range wire.auth {
+		if h != "Bearer eyJ.catalog-test" {
+			t.Errorf("%s sent Authorization %q", path, h)
+		}
+	}
+	wire.mu.Unlock()
+
+	expired := cloud.Credentials{Values: map[string]string{"accessToken": "eyJ.old", "expiresOn": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)}}
+	a = &activities.Catalog{Credentials: staticCreds(expired), Live: a.Live}
+	wire.auth = map[string]string{}
+	out, err = a.LookupCatalog(t.Context(), in)
+	if err != nil || out.MachineTypesError == "" || !strings.Contains(out.MachineTypesError, "expired") {
+		t.Errorf("expired token: %+v, %v", out, err)
+	}
+	if len(wire.auth) != 0 {
+		t.Errorf("an expired token was sent: %v", wire.auth)
+	}
 }

@@ -210,9 +210,10 @@ func run(ctx context.Context) error {
 	creds.WithAzure(accounts.Azure.Identity, accounts.Azure.Endpoints) // dynamic credentials of connected Azure subscriptions
 	apps := &activities.Apps{Store: st, Clusters: &activities.KubeClients{Cluster: cluster},
 		ChartRepoURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/charts"}
-	// Live catalogs of connected accounts (LookupCatalog): AWS's and GCP's.
+	// Live catalogs of connected accounts (LookupCatalog).
 	liveCatalog := &activities.Catalog{Credentials: creds, Live: map[string]activities.LiveFactory{
-		"aws": activities.AWSCatalog(activities.AWSCatalogOptions{}), "gcp": activities.GCPCatalog(activities.GCPCatalogOptions{})}}
+		"aws": activities.AWSCatalog(activities.AWSCatalogOptions{}), "gcp": activities.GCPCatalog(activities.GCPCatalogOptions{}),
+		"azure": activities.AzureCatalog(activities.AzureCatalogOptions{})}}
 	workflows.Register(w, workflows.Dependencies{Cluster: cluster, Notifier: notifier, CloudAccounts: accounts, Apps: apps, Catalog: liveCatalog})
 	log.Info("worker starting", "taskQueue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address, "store", st.Driver(),
 		"realClouds", strings.Join(cfg.Clouds, ","))
