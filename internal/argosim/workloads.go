@@ -77,21 +77,26 @@ func (w *Workloads) Pass(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	pods, err := w.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: ManagedLabel})
+	if err != nil {
+		return err
+	}
+	running := map[string]*corev1.Pod{} // by namespace/name
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		running[p.Namespace+"/"+p.Name] = p
+	}
 	want := map[string]bool{} // namespace/pod of every pod a Deployment wants
 	var errs []error
 	for i := range deps.Items {
 		d := &deps.Items[i]
-		names, err := w.deployment(ctx, d)
+		names, err := w.deployment(ctx, d, running)
 		for _, n := range names {
 			want[d.Namespace+"/"+n] = true
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("deployment %s/%s: %w", d.Namespace, d.Name, err))
 		}
-	}
-	pods, err := w.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: ManagedLabel})
-	if err != nil {
-		return errors.Join(append(errs, err)...)
 	}
 	zero := int64(0)
 	for _, p := range pods.Items {
@@ -108,7 +113,7 @@ func (w *Workloads) Pass(ctx context.Context) error {
 
 // deployment runs d's pods and reports its status; it returns the names of the
 // pods d wants (those running, and those it could not run yet).
-func (w *Workloads) deployment(ctx context.Context, d *appsv1.Deployment) ([]string, error) {
+func (w *Workloads) deployment(ctx context.Context, d *appsv1.Deployment, running map[string]*corev1.Pod) ([]string, error) {
 	replicas := int32(1)
 	if d.Spec.Replicas != nil {
 		replicas = *d.Spec.Replicas
@@ -118,30 +123,32 @@ func (w *Workloads) deployment(ctx context.Context, d *appsv1.Deployment) ([]str
 		return nil, err
 	}
 	var names []string
-	running := int32(0)
+	ready := int32(0)
 	for i := range replicas {
 		name := fmt.Sprintf("%s-%s-%d", d.Name, hash, i)
 		names = append(names, name)
-		p, err := w.client.CoreV1().Pods(d.Namespace).Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			if p, err = w.pods.RunPod(ctx, w.pod(d, name, hash)); err == nil {
-				w.started(ctx, p)
+		p, ok := running[d.Namespace+"/"+name]
+		if !ok {
+			var err error
+			if p, err = w.pods.RunPod(ctx, w.pod(d, name, hash)); err != nil && !apierrors.IsAlreadyExists(err) {
+				return names, fmt.Errorf("pod %s: %w", name, err)
 			}
-		}
-		if err != nil {
-			return names, fmt.Errorf("pod %s: %w", name, err)
+			if err != nil {
+				continue // made since the list: counted next pass
+			}
+			w.started(ctx, p)
 		}
 		if p.Status.Phase == corev1.PodRunning {
-			running++
+			ready++
 		}
 	}
 	s := d.Status
 	now := metav1.Now()
 	next := appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: replicas, UpdatedReplicas: replicas,
-		ReadyReplicas: running, AvailableReplicas: running, UnavailableReplicas: replicas - running}
+		ReadyReplicas: ready, AvailableReplicas: ready, UnavailableReplicas: replicas - ready}
 	available, progressing := corev1.ConditionFalse, corev1.ConditionTrue
 	availableReason, progressingReason := "MinimumReplicasUnavailable", "ReplicaSetUpdated"
-	if running >= replicas {
+	if ready >= replicas {
 		available, availableReason, progressingReason = corev1.ConditionTrue, "MinimumReplicasAvailable", "NewReplicaSetAvailable"
 	}
 	next.Conditions = []appsv1.DeploymentCondition{
