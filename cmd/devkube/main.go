@@ -101,7 +101,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, ready func(*devkube
 
 	runCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { recon.Run(runCtx, 100*time.Millisecond, reporter(log, "argo cd reconciler")) })
+	wg.Go(func() { recon.Run(runCtx, 250*time.Millisecond, reporter(log, "argo cd reconciler")) })
 	wg.Go(func() { workloads.Run(runCtx, 250*time.Millisecond, reporter(log, "workloads")) })
 	defer func() { cancel(); wg.Wait() }()
 
