@@ -223,6 +223,18 @@ func TestTunnelToARealAPIServer(t *testing.T) {
 				t.Fatalf("through the proxy at %s: %v", base, err)
 			}
 		}
+		// The worker's seam: a dynamic client through the relaying replica.
+		dyn, err := tunnel.Proxied{Base: relay.URL, Key: key}.Dynamic(ctx, idA.Org, idA.Cluster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dyn.Resource(corev1.SchemeGroupVersion.WithResource("configmaps")).Namespace("default").Get(ctx, "through-tunnel", metav1.GetOptions{}); err != nil {
+			t.Fatalf("dynamic client through the proxy: %v", err)
+		}
+		// The API's seam: Local falls back to the proxy for a tunnel another replica holds.
+		if cfg, err := (tunnel.Local{Server: other, Fallback: tunnel.Proxied{Base: relay.URL, Key: key}}).Config(ctx, idA.Org, idA.Cluster); err != nil || !strings.HasPrefix(cfg.Host, relay.URL) {
+			t.Fatalf("Local on a replica without the tunnel: %v, %v", cfg, err)
+		}
 		// A credential for org B's cluster does not open org A's path; expired ones nothing.
 		tokB, _ := key.Token(idB.Org, idB.Cluster, time.Minute)
 		expired, _ := key.Token(idA.Org, idA.Cluster, -time.Second)

@@ -8,7 +8,9 @@
 //	-endpoint  ASTRO_AGENT_ENDPOINT   the tunnel endpoint, https://HOST:PORT
 //	-ca-file   ASTRO_AGENT_CA_FILE    PEM of the tunnel CA (or ASTRO_AGENT_CA, the PEM itself)
 //	-token-file ASTRO_AGENT_TOKEN_FILE the registration token (or ASTRO_AGENT_TOKEN)
-//	-state-dir ASTRO_AGENT_STATE_DIR  where its key and certificate are kept
+//	-state-dir ASTRO_AGENT_STATE_DIR  where its key and certificate are kept, or
+//	-cert-secret ASTRO_AGENT_CERT_SECRET a Secret of its namespace (POD_NAMESPACE, or the
+//	                                  ServiceAccount's) keeping them instead
 //	-kubeconfig ASTRO_AGENT_KUBECONFIG a kubeconfig instead of the in-cluster ServiceAccount
 //	-region    ASTRO_AGENT_REGION     the region to report (default: the nodes' label)
 package main
@@ -24,6 +26,7 @@ import (
 	"strings"
 	"syscall"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -56,6 +59,7 @@ func run() error {
 	tokenFile := flag.String("token-file", env("ASTRO_AGENT_TOKEN_FILE", ""), "file holding the registration token")
 	stateDir := flag.String("state-dir", env("ASTRO_AGENT_STATE_DIR", "/var/lib/astro-agent"), "where the key and certificate are kept")
 	kubeconfig := flag.String("kubeconfig", env("ASTRO_AGENT_KUBECONFIG", ""), "kubeconfig (default: in-cluster ServiceAccount)")
+	certSecret := flag.String("cert-secret", env("ASTRO_AGENT_CERT_SECRET", ""), "Secret of the agent's namespace keeping its key and certificate")
 	region := flag.String("region", env("ASTRO_AGENT_REGION", ""), "region to report")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
@@ -98,8 +102,24 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	var certs tunnel.CertStore = tunnel.DirStore(*stateDir)
+	if *certSecret != "" {
+		ns := os.Getenv("POD_NAMESPACE")
+		if ns == "" {
+			b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+			if err != nil {
+				return fmt.Errorf("-cert-secret: the agent's namespace (POD_NAMESPACE): %w", err)
+			}
+			ns = strings.TrimSpace(string(b))
+		}
+		cs, err := kubernetes.NewForConfig(kube)
+		if err != nil {
+			return err
+		}
+		certs = tunnel.SecretStore{Client: cs, Namespace: ns, Name: *certSecret}
+	}
 	a := &tunnel.Agent{
-		Endpoint: *endpoint, CAPEM: caPEM, Token: token, Store: tunnel.DirStore(*stateDir),
+		Endpoint: *endpoint, CAPEM: caPEM, Token: token, Store: certs,
 		Kube: kube, Version: version, Region: *region, Logger: log,
 	}
 	log.Info("starting", "endpoint", *endpoint)
