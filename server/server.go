@@ -223,6 +223,7 @@ func New(opts Options) (*Server, error) {
 	e.GET("/readyz", probes.Readyz)
 	e.GET(apps.ChartsPath+"/index.yaml", apps.ChartIndex)
 	e.GET(apps.ChartsPath+"/:file", apps.ChartArchive)
+	e.GET("/oidc/*", s.publishedDocument) // the Azure identity's issuer documents (documents.go)
 	api.RegisterHandlers(e, h)
 	for _, r := range e.Routes() {
 		routes[r.Path] = struct{}{}

@@ -1,15 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/azureconnect"
+	"github.com/astropulse/astroplane/store"
 )
 
 // azureConfig is the platform's Azure identity for Azure connections (workload
@@ -77,4 +81,25 @@ func platformAzure(cfg Config, log *slog.Logger) (*activities.AzurePlatform, err
 	return &activities.AzurePlatform{Identity: id, Endpoints: azureconnect.Endpoints{
 		AuthorityHost: cfg.Azure.AuthorityHost, ResourceManager: cfg.Azure.ResourceManager},
 		ScriptBaseURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/cloud/azure/scripts/"}, nil
+}
+
+// publishAzureIdentity puts the identity's OpenID discovery document and key set in
+// the store, which the API serves at the issuer's URL (server/documents.go), when the
+// issuer is the API's own /oidc/ path (the default, ASTRO_PUBLIC_URL/oidc/azure):
+// Microsoft Entra ID fetches them from there to trust the tokens this worker signs.
+// Workers sharing the store must share the key (ASTRO_AZURE_OIDC_KEY_FILE): each one
+// publishes its own.
+func publishAzureIdentity(ctx context.Context, st *store.Store, id *azureconnect.Identity) (published bool, err error) {
+	u, err := url.Parse(id.Issuer())
+	if err != nil || !strings.HasPrefix(u.Path, "/oidc/") {
+		return false, nil // served elsewhere (ASTRO_AZURE_OIDC_DOCS_DIR)
+	}
+	base := strings.TrimRight(u.Path, "/")
+	now := time.Now()
+	for path, body := range map[string][]byte{base + "/.well-known/openid-configuration": id.Discovery(), base + "/jwks": id.JWKS()} {
+		if err := st.PutPublishedDocument(ctx, &store.PublishedDocument{Path: path, ContentType: "application/json", Body: body, UpdatedAt: now}); err != nil {
+			return false, fmt.Errorf("publish the Azure identity's %s: %w", path, err)
+		}
+	}
+	return true, nil
 }

@@ -7,12 +7,18 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/astropulse/astroplane/azureconnect"
+	"github.com/astropulse/astroplane/server"
+	"github.com/astropulse/astroplane/store"
 )
 
 // The worker's Azure identity: the issuer defaults under the public URL; a key file
@@ -64,4 +70,45 @@ func TestPlatformAzureWarnsOnlyForRealAzure(t *testing.T) {
 		require.Contains(t, out.String(), want, clouds)
 		require.Contains(t, out.String(), "ASTRO_AZURE_OIDC_KEY_FILE")
 	}
+}
+
+// The worker publishes its Azure identity's discovery document and keys, and the API
+// serves them at the issuer's URL, as Entra ID fetches them: the keys are the ones
+// the worker signs with. An issuer outside the API's /oidc/ path is not published;
+// an unknown document is a 404.
+func TestAzureIdentityServedByTheAPI(t *testing.T) {
+	ctx := t.Context()
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "astro.db"), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	id, err := azureconnect.EphemeralIdentity("https://astro.example/oidc/azure")
+	require.NoError(t, err)
+	ok, err := publishAzureIdentity(ctx, st, id)
+	require.NoError(t, err)
+	require.True(t, ok)
+	elsewhere, err := azureconnect.EphemeralIdentity("https://issuer.example/astro")
+	require.NoError(t, err)
+	ok, err = publishAzureIdentity(ctx, st, elsewhere)
+	require.NoError(t, err)
+	require.False(t, ok)
+
+	srv, err := server.New(server.Options{Store: st, TaskQueue: "q", Log: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	get := func(path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec
+	}
+	disc := get("/oidc/azure/.well-known/openid-configuration")
+	require.Equal(t, http.StatusOK, disc.Code, disc.Body.String())
+	var d map[string]any
+	require.NoError(t, json.Unmarshal(disc.Body.Bytes(), &d))
+	require.Equal(t, id.Issuer(), d["issuer"])
+	require.Equal(t, "https://astro.example/oidc/azure/jwks", d["jwks_uri"])
+	keys := get("/oidc/azure/jwks")
+	require.Equal(t, http.StatusOK, keys.Code)
+	require.Equal(t, "application/json", keys.Header().Get("Content-Type"))
+	require.JSONEq(t, string(id.JWKS()), keys.Body.String())
+	require.Equal(t, http.StatusNotFound, get("/oidc/azure/other").Code)
+	require.Equal(t, http.StatusNotFound, get("/oidc/astro/jwks").Code)
 }

@@ -208,6 +208,11 @@ func run(ctx context.Context) error {
 		return err
 	}
 	creds.WithAzure(accounts.Azure.Identity, accounts.Azure.Endpoints) // dynamic credentials of connected Azure subscriptions
+	if ok, err := publishAzureIdentity(ctx, st, accounts.Azure.Identity); err != nil {
+		return err
+	} else if ok {
+		log.Info("Azure identity's issuer documents published for the API to serve", "issuer", accounts.Azure.Identity.Issuer())
+	}
 	apps := &activities.Apps{Store: st, Clusters: &activities.KubeClients{Cluster: cluster},
 		ChartRepoURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/charts"}
 	// Live catalogs of connected accounts (LookupCatalog).
