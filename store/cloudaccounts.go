@@ -52,8 +52,9 @@ type CloudConnection struct {
 	StackID     string `gorm:"size:300"`
 	SetupURL    string `gorm:"size:4000"`
 	Template    []byte // the CloudFormation template (JSON) the setup link points at
-	// TemplateToken is the SHA-256 (hex) of the unguessable token in the template's
-	// URL; the token itself is only in the link.
+	// TemplateToken is the unguessable token of the setup template's or script's URL
+	// (kept as it is: SetupURL, shown to the organization, holds it too). It lets
+	// whoever holds it read that template or script, which carries no secret.
 	TemplateToken string `gorm:"size:64;index"`
 	// GCP connections (AccountID is the project ID, Template the setup script): the
 	// project number, the workload identity pool provider's full resource name and
@@ -133,12 +134,12 @@ func (s *Store) GetCloudConnection(ctx context.Context, orgID, id string) (Cloud
 // CloudConnectionByTemplateToken returns the connection whose template URL carries
 // the token whose SHA-256 (hex) is tokenHash, of any organization: the token is the
 // proof.
-func (s *Store) CloudConnectionByTemplateToken(ctx context.Context, tokenHash string) (CloudConnection, error) {
+func (s *Store) CloudConnectionByTemplateToken(ctx context.Context, token string) (CloudConnection, error) {
 	var c CloudConnection
-	if tokenHash == "" {
+	if token == "" {
 		return c, ErrNotFound
 	}
-	err := s.db.WithContext(ctx).Where("template_token = ?", tokenHash).Take(&c).Error
+	err := s.db.WithContext(ctx).Where("template_token = ?", token).Take(&c).Error
 	return c, translate(err)
 }
 
