@@ -131,9 +131,8 @@ func (s *Store) GetCloudConnection(ctx context.Context, orgID, id string) (Cloud
 	return c, translate(err)
 }
 
-// CloudConnectionByTemplateToken returns the connection whose template URL carries
-// the token whose SHA-256 (hex) is tokenHash, of any organization: the token is the
-// proof.
+// CloudConnectionByTemplateToken returns the connection whose template or script URL
+// carries token, of any organization: the token is the proof.
 func (s *Store) CloudConnectionByTemplateToken(ctx context.Context, token string) (CloudConnection, error) {
 	var c CloudConnection
 	if token == "" {
