@@ -175,3 +175,21 @@ func (s *Store) DeleteClusterAgent(ctx context.Context, orgID, clusterID string)
 	}
 	return translate(err)
 }
+
+// RecordAgentRegistration ends a registration that saw its agent connect: the agent
+// is registered at at, and the cluster READY with its Kubernetes version and region.
+func (s *Store) RecordAgentRegistration(ctx context.Context, orgID, clusterID, kubeVersion, region, message string, at time.Time) error {
+	return s.InTx(ctx, func(tx *Store) error {
+		if err := tx.MarkAgentRegistered(ctx, orgID, clusterID, at); err != nil {
+			return err
+		}
+		if err := tx.RecordClusterOutcome(ctx, orgID, clusterID, "READY", message, ClusterFacts{KubernetesVersion: kubeVersion}); err != nil {
+			return err
+		}
+		if region == "" {
+			return nil
+		}
+		return translate(tx.db.WithContext(ctx).Model(&Cluster{}).Where("org_id = ? AND id = ?", orgID, clusterID).
+			Update("region", region).Error)
+	})
+}
