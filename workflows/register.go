@@ -21,6 +21,8 @@ type Dependencies struct {
 	// Catalog answers live catalog lookups of connected accounts; nil: this worker
 	// does not serve them.
 	Catalog *activities.Catalog
+	// Agents serves registered clusters' workflows; nil: this worker does not.
+	Agents *activities.Agents
 }
 
 // Register registers every workflow and activity on w, under readable names (the
@@ -39,6 +41,9 @@ func Register(w worker.Registry, deps Dependencies) {
 	}
 	if deps.Catalog != nil {
 		w.RegisterActivityWithOptions(deps.Catalog, activity.RegisterOptions{})
+	}
+	if deps.Agents != nil {
+		w.RegisterActivityWithOptions(deps.Agents, activity.RegisterOptions{})
 	}
 }
 
@@ -61,4 +66,6 @@ func RegisterWorkflows(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(DeleteApplication, workflow.RegisterOptions{Name: "DeleteApplication"})
 	w.RegisterWorkflowWithOptions(ResyncApplication, workflow.RegisterOptions{Name: "ResyncApplication"})
 	w.RegisterWorkflowWithOptions(LookupCatalog, workflow.RegisterOptions{Name: "LookupCatalog"})
+	w.RegisterWorkflowWithOptions(RegisterClusterAgent, workflow.RegisterOptions{Name: "RegisterClusterAgent"})
+	w.RegisterWorkflowWithOptions(UnregisterClusterAgent, workflow.RegisterOptions{Name: "UnregisterClusterAgent"})
 }
