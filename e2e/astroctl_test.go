@@ -226,6 +226,26 @@ func TestAstroctlAgainstTheRealStack(t *testing.T) {
 		t.Fatalf("re-attach (%s):\n%s", reattach, r.stdout)
 	}
 
+	// Cloud connections: the API takes what the flags send, and the state reads back.
+	// This stack's worker has no platform AWS or GCP identity, so a connection may fail
+	// at once: --no-wait then says so with exit 1 rather than leave the user waiting.
+	for _, args := range [][]string{
+		{"aws", "connect", "--account-id", "123456789012", "--cluster-name", "prod", "--region", "us-east-1", "--no-wait"},
+		{"gcp", "connect", "--project-id", "my-project-123456", "--project-number", "123456789012", "--cluster-name", "analytics", "--region", "us-central1", "--no-wait"},
+	} {
+		r := c.run("", append([]string{"cloud"}, args...)...)
+		_, after, ok := strings.Cut(r.stdout, "connection for cluster ")
+		if failed := strings.Contains(r.stderr, ": FAILED: "); !ok || (r.code == 1) != failed || (r.code != 0 && r.code != 1) {
+			t.Fatalf("cloud %v: exit %d\n%s\n%s", args, r.code, r.stdout, r.stderr)
+		}
+		op := strings.Fields(strings.SplitAfter(after, "operation ")[1])[0]
+		var st map[string]any
+		if err := json.Unmarshal([]byte(c.ok("cloud", args[0], "status", op, "-o", "json").stdout), &st); err != nil || st["operationId"] != op || st["provider"] != args[0] {
+			t.Fatalf("%s status: %v %v", args[0], st, err)
+		}
+		t.Logf("%s connection under this stack: %v %v", args[0], st["status"], st["message"])
+	}
+
 	// Delete waits for the end; the cluster is then gone.
 	if r := c.ok("clusters", "delete", "prod"); !strings.Contains(r.stdout, "cluster/prod: delete SUCCEEDED") {
 		t.Fatalf("delete:\n%s", r.stdout)
