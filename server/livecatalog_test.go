@@ -231,6 +231,11 @@ func TestDeployChecksTheLiveCatalog(t *testing.T) {
 	if a.Status != http.StatusNotFound {
 		t.Errorf("a type the account does not offer: %d %.300s", a.Status, a.Body)
 	}
+	// Versions the account cannot list (as moto): the built-in catalog's, said so.
+	a = e.do(http.MethodGet, "/api/v1/cloud/kubernetes-versions?cloudProvider=aws&provisionerType=eks&region=us-east-1", key, nil)
+	if a.Status != http.StatusOK || !strings.Contains(a.Envelope(t).Message, "(from the built-in catalog: the live catalog could not answer") {
+		t.Errorf("connected version listing: %d %.300s", a.Status, a.Body)
+	}
 	a = e.do(http.MethodGet, "/api/v1/providers/aws/regions/us-east-1/zones/us-east-1a/machine-types", e.key, nil)
 	if a.Status != http.StatusOK || strings.Contains(a.Envelope(t).Message, "live") {
 		t.Fatalf("unconnected listing: %d %.300s", a.Status, a.Body)
