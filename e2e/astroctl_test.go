@@ -246,6 +246,26 @@ func TestAstroctlAgainstTheRealStack(t *testing.T) {
 		t.Logf("%s connection under this stack: %v %v", args[0], st["status"], st["message"])
 	}
 
+	// API keys: create one, log in with it as a second context, switch back and forth,
+	// revoke it: it no longer authenticates (exit 3).
+	r = c.ok("apikeys", "create", "--name", "ci", "--duration", "1h")
+	ciKey := strings.TrimSpace(r.stdout)
+	if !strings.HasPrefix(ciKey, "astro_") || !strings.Contains(r.stderr, "never shown again") {
+		t.Fatalf("apikeys create: %q %s", ciKey, r.stderr)
+	}
+	c.ok("auth", "login", "--api-key", ciKey, "--server", s.URL(), "--context", "ci")
+	var ci map[string]any
+	if err := json.Unmarshal([]byte(c.ok("whoami", "-o", "json").stdout), &ci); err != nil || ci["context"] != "ci" || ci["keyName"] != "ci" {
+		t.Fatalf("whoami as ci: %v %v", ci, err)
+	}
+	c.ok("config", "use-context", "e2e")
+	if r := c.ok("apikeys", "list"); !strings.Contains(r.stdout, ci["keyId"].(string)) || strings.Contains(r.stdout, ciKey) {
+		t.Fatalf("apikeys list:\n%s", r.stdout)
+	}
+	c.ok("apikeys", "revoke", ci["keyId"].(string), "--reason", "test over")
+	c.expect(3, "", "clusters", "get", "--context", "ci")
+	c.expect(4, `no context "nope"`, "config", "use-context", "nope")
+
 	// Delete waits for the end; the cluster is then gone.
 	if r := c.ok("clusters", "delete", "prod"); !strings.Contains(r.stdout, "cluster/prod: delete SUCCEEDED") {
 		t.Fatalf("delete:\n%s", r.stdout)
