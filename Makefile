@@ -118,9 +118,9 @@ HISTORIES := workflows/testdata/$(RELEASE)
 # deploys (plain, failed and rolled back, cancelled, left-behind rollbacks), approval
 # gates (approved, rejected, expired, cancelled while waiting), updates (done,
 # cancelled) and deletes, kubeconfigs and AWS, GCP and Azure connections (connected, past their
-# deadline); and, in workflows, every path of the three workflows with
-# stub activities (each step failing, cancels, every gate outcome).
-RECORD_TESTS := TestRecordEveryPath|TestClusterLifecycleThroughTheRealAPI|TestCancelAndFailureRollBack|TestDecisionsCheckTheApproverWhenTaken|TestApprovalExpiresWhenThePolicySays|TestApprovalByEmailAndSlack|TestUpdateAnswersAsDocumented|TestProgressShowsWhatARollbackLeftBehind|TestApprovalCancelledWhileWaiting|TestKubeconfigIsHandedToWhoAskedOnly|TestAWSConnectionAndVaultThroughTheAPI|TestGCPConnectionThroughTheAPI|TestAzureConnectionThroughTheAPI
+# deadline), applications (deploy, resync, delete) and a live catalog look-up; and, in
+# workflows, every path of the three workflows with stub activities (each step failing, cancels, every gate outcome).
+RECORD_TESTS := TestRecordEveryPath|TestClusterLifecycleThroughTheRealAPI|TestCancelAndFailureRollBack|TestDecisionsCheckTheApproverWhenTaken|TestApprovalExpiresWhenThePolicySays|TestApprovalByEmailAndSlack|TestUpdateAnswersAsDocumented|TestProgressShowsWhatARollbackLeftBehind|TestApprovalCancelledWhileWaiting|TestKubeconfigIsHandedToWhoAskedOnly|TestAWSConnectionAndVaultThroughTheAPI|TestGCPConnectionThroughTheAPI|TestAzureConnectionThroughTheAPI|TestApplicationsThroughTheAPI|TestDeployChecksTheLiveCatalog
 
 .PHONY: record-histories
 record-histories: $(BIN)/temporal chromium ## Record this release's workflow histories into a new folder, workflows/testdata/$(RELEASE) (date by default); replaces nothing.

@@ -109,6 +109,7 @@ func TestApplicationsThroughTheAPI(t *testing.T) {
 	if d["syncStatus"] != "Synced" || d["health"] != "Healthy" || d["clusterName"] != "prod" || d["url"] != "https://hello.example.com" {
 		t.Fatalf("hello-world: %v", d)
 	}
+	recordHistory(t, e.tc, e.data(a)["operationId"].(string), "app-deploy-hello-world")
 	u, err := dyn.Resource(argocd.GVR).Namespace("argocd").Get(ctx, "hello-world", metav1.GetOptions{})
 	must(t, err)
 	if ns, _, _ := unstructured.NestedString(u.Object, "spec", "destination", "namespace"); ns != "hello-world" {
@@ -185,14 +186,15 @@ func TestApplicationsThroughTheAPI(t *testing.T) {
 	}
 	// The deploy records DEPLOYED as its last step and ends a moment later: until
 	// then another operation is 409.
-	waitFor(t, 10*time.Second, func() (string, bool) {
+	resync := waitFor(t, 10*time.Second, func() (answer, bool) {
 		a := e.do(http.MethodPost, "/api/v1/applications/manual/resync", e.key, map[string]any{"force": true})
-		return string(a.Body), a.Status == http.StatusAccepted
+		return a, a.Status == http.StatusAccepted
 	})
 	waitFor(t, 30*time.Second, func() (map[string]any, bool) {
 		d := e.data(e.do(http.MethodGet, "/api/v1/applications/manual", e.key, nil))
 		return d, d["status"] == "DEPLOYED" && d["syncStatus"] == "Synced" && d["health"] == "Healthy"
 	})
+	recordHistory(t, e.tc, e.data(resync)["operationId"].(string), "app-resync-manual")
 	if _, err := typed.CoreV1().ConfigMaps("manual").Get(ctx, "cfg", metav1.GetOptions{}); err != nil {
 		t.Fatalf("the manual application's ConfigMap after the resync: %v", err)
 	}
@@ -222,13 +224,15 @@ func TestApplicationsThroughTheAPI(t *testing.T) {
 	}
 
 	// Delete: the Application and what it deployed go, then the record.
-	if a := e.do(http.MethodDelete, "/api/v1/applications/hello-world", e.key, nil); a.Status != http.StatusAccepted {
-		t.Fatalf("delete: %d %s", a.Status, a.Body) // its deploy ended long ago
+	del := e.do(http.MethodDelete, "/api/v1/applications/hello-world", e.key, nil)
+	if del.Status != http.StatusAccepted {
+		t.Fatalf("delete: %d %s", del.Status, del.Body) // its deploy ended long ago
 	}
 	waitFor(t, 30*time.Second, func() (int, bool) {
 		a := e.do(http.MethodGet, "/api/v1/applications/hello-world", e.key, nil)
 		return a.Status, a.Status == http.StatusNotFound
 	})
+	recordHistory(t, e.tc, e.data(del)["operationId"].(string), "app-delete-hello-world")
 	if _, err := dyn.Resource(argocd.GVR).Namespace("argocd").Get(ctx, "hello-world", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("the Application after delete: %v", err)
 	}

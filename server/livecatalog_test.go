@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -239,5 +240,12 @@ func TestDeployChecksTheLiveCatalog(t *testing.T) {
 	a = e.do(http.MethodGet, "/api/v1/providers/aws/regions/us-east-1/zones/us-east-1a/machine-types", e.key, nil)
 	if a.Status != http.StatusOK || strings.Contains(a.Envelope(t).Message, "live") {
 		t.Fatalf("unconnected listing: %d %.300s", a.Status, a.Body)
+	}
+	// One look-up that answered, for the replay tests (make record-histories).
+	resp, err := tc.ListWorkflow(t.Context(), &workflowservice.ListWorkflowExecutionsRequest{
+		Query: "WorkflowType = 'LookupCatalog' AND ExecutionStatus = 'Completed'", PageSize: 1})
+	must(t, err)
+	if len(resp.Executions) == 1 {
+		recordHistory(t, tc, resp.Executions[0].GetExecution().GetWorkflowId(), "lookup-catalog")
 	}
 }
