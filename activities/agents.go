@@ -125,8 +125,8 @@ type UnregisterInput struct {
 	AgentOnly bool
 }
 
-// RemoveAgentObjects deletes what the install manifest made (the cluster-wide RBAC,
-// then the namespace, which ends the agent) through the tunnel. It returns a note for
+// RemoveAgentObjects deletes what the install manifest made (the namespace, which ends
+// the agent, then its ClusterRoleBinding) through the tunnel. It returns a note for
 // the operation's message when the cluster could not be reached (its agent is not
 // connected): those objects are then the user's to delete.
 func (a *Agents) RemoveAgentObjects(ctx context.Context, in UnregisterInput) (string, error) {
@@ -142,12 +142,14 @@ func (a *Agents) RemoveAgentObjects(ctx context.Context, in UnregisterInput) (st
 	if err != nil {
 		return "", err
 	}
+	// The namespace first (the agent, its Secrets), then the binding that let the agent
+	// do it; the ClusterRole, unbound, grants nothing and cannot be deleted by the
+	// agent once unbound (the note says so).
 	del := []func() error{
+		func() error { return cs.CoreV1().Namespaces().Delete(ctx, AgentNamespace, metav1.DeleteOptions{}) },
 		func() error {
 			return cs.RbacV1().ClusterRoleBindings().Delete(ctx, "astro-agent", metav1.DeleteOptions{})
 		},
-		func() error { return cs.RbacV1().ClusterRoles().Delete(ctx, "astro-agent", metav1.DeleteOptions{}) },
-		func() error { return cs.CoreV1().Namespaces().Delete(ctx, AgentNamespace, metav1.DeleteOptions{}) },
 	}
 	for _, d := range del {
 		if err := d(); err != nil && !apierrors.IsNotFound(err) {
@@ -157,7 +159,7 @@ func (a *Agents) RemoveAgentObjects(ctx context.Context, in UnregisterInput) (st
 			return "", err
 		}
 	}
-	return "", nil
+	return "the unbound ClusterRole astro-agent is left (it grants nothing): kubectl delete clusterrole astro-agent", nil
 }
 
 func isUnreachable(err error) bool {

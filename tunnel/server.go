@@ -312,6 +312,12 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		case <-tick.C:
+			if err := s.Registry.Admit(ctx, id, serial); errors.Is(err, ErrRefused) {
+				// Unregistered (or its certificate replaced and the new one in use).
+				s.log().Info("agent no longer admitted: closing its tunnel", "org", id.Org, "cluster", id.Cluster)
+				_ = sess.Close()
+				continue
+			}
 			info, err := fetchInfo(ctx, sess)
 			if err != nil {
 				continue

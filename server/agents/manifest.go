@@ -34,7 +34,8 @@ const TokenPlaceholder = "REPLACED-BY-A-REAL-REGISTRATION" //nolint:gosec // G10
 // Manifest is the agent's install manifest: its namespace, a ServiceAccount bound to
 // exactly what the platform does through the tunnel (read nodes for the cluster's
 // facts; namespaces, Argo CD Applications for deploys; pods, logs and events for the
-// application streams; its own Secret, to keep its certificate), the Secret holding
+// application streams; its own Secret, to keep its certificate; deleting its own
+// namespace and binding, to be unregistered), the Secret holding
 // the one-time token and the CA, and the Deployment (one replica: one tunnel) on nodes
 // of the architecture. The agent listens on no port and no Service exposes it.
 func Manifest(p ManifestParams) (string, error) {
@@ -92,6 +93,15 @@ rules:
 - apiGroups: ["argoproj.io"]
   resources: ["applications"]
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+# Unregistering removes the agent through its own tunnel: its namespace, then this binding.
+- apiGroups: [""]
+  resources: ["namespaces"]
+  resourceNames: ["{{.NS}}"]
+  verbs: ["delete"]
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["clusterrolebindings"]
+  resourceNames: ["astro-agent"]
+  verbs: ["delete"]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
