@@ -22,6 +22,7 @@ import (
 	"github.com/astropulse/astroplane/internal/oidcauth"
 	"github.com/astropulse/astroplane/notify"
 	"github.com/astropulse/astroplane/secrets"
+	"github.com/astropulse/astroplane/server/agents"
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/server/apikeys"
 	"github.com/astropulse/astroplane/server/approvals"
@@ -96,6 +97,9 @@ type Options struct {
 	// ClusterConfigs reach applications' clusters for their events and logs
 	// streams; default kubeaccess.FromWorker over Store, Temporal and Box.
 	ClusterConfigs kubeaccess.ClusterConfigs
+	// Agents configure registered clusters' operations (docs/registered-clusters.md);
+	// their Store, Temporal, TaskQueue and Log are the server's.
+	Agents agents.Deps
 }
 
 // Server serves the API: every operation of openapi.yaml, answered by the handlers
@@ -128,6 +132,7 @@ type (
 	tiersServer         = tiers.Server
 	profilesServer      = profiles.Server
 	appsServer          = apps.Server
+	agentsServer        = agents.Server
 )
 
 // handlers composes the resource groups' handlers into the generated interface. Each
@@ -149,6 +154,7 @@ type handlers struct {
 	*tiersServer
 	*profilesServer
 	*appsServer
+	*agentsServer
 	fallback
 }
 
@@ -201,6 +207,9 @@ func New(opts Options) (*Server, error) {
 		appsServer: apps.NewServer(apps.Deps{Store: opts.Store, Temporal: opts.Temporal, TaskQueue: opts.TaskQueue, Log: opts.Log,
 			Clusters: opts.ClusterConfigs, Streams: apps.StreamLimits{PerKey: opts.Streams.PerKey, PerOrg: opts.Streams.PerOrg}}),
 	}
+	ad := opts.Agents
+	ad.Store, ad.Temporal, ad.TaskQueue, ad.Log = opts.Store, opts.Temporal, opts.TaskQueue, opts.Log
+	h.agentsServer = agents.NewServer(ad)
 	h.SetStreamLimits(opts.Streams)
 	s := &Server{store: opts.Store, log: opts.Log, verifier: opts.Verifier, contract: ct, ruleFaults: h.RuleFaults}
 	s.keyAudit = newKeyAudit(opts.Store, audit)
