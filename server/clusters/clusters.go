@@ -298,6 +298,10 @@ func (s *Server) DeleteCluster(c echo.Context, clusterID string, params api.Dele
 		}
 		return httpx.Accepted(c, operationAccepted(prior), "operation already started with this Idempotency-Key")
 	}
+	if reg, err := s.findCluster(c, clusterID); err == nil && reg.ProvisionerType == "registered" && reg.Status != store.ClusterDeleted {
+		return httpx.Conflict(fmt.Sprintf("cluster %q is registered with an agent, not made by the platform: unregister it (DELETE /api/v1/clusters/%s/agent; ?agent-only=true keeps the record)", reg.Name, reg.Name),
+			map[string]any{"clusterId": "a registered cluster: use unregisterClusterAgent"})
+	}
 	cl, cs, err := s.liveCluster(c, clusterID)
 	if err != nil {
 		return err
