@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"os"
@@ -44,6 +46,7 @@ type cli struct {
 	t   *testing.T
 	bin string
 	env []string
+	dir string
 }
 
 type result struct {
@@ -56,7 +59,7 @@ func (c *cli) run(stdin string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.bin, args...)
-	cmd.Env = c.env
+	cmd.Env, cmd.Dir = c.env, c.dir // files astroctl saves (setup scripts) go to the test's dir
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -91,7 +94,13 @@ func (c *cli) expect(code int, want string, args ...string) result {
 	return r
 }
 
-const examples = "../cmd/astroctl/testdata/examples/"
+var examples = func() string {
+	p, err := filepath.Abs("../cmd/astroctl/testdata/examples")
+	if err != nil {
+		panic(err)
+	}
+	return p + "/"
+}()
 
 // TestAstroctlAgainstTheRealStack drives the astroctl binary against the api and
 // worker binaries on a Temporal dev server, as a user follows the guide: log in with
@@ -100,10 +109,13 @@ const examples = "../cmd/astroctl/testdata/examples/"
 // field named and exit 2; a directory and a multi-document file apply in dependency
 // order; Ctrl-C detaches, --no-wait and progress --watch (polling) re-attach.
 func TestAstroctlAgainstTheRealStack(t *testing.T) {
-	s := startStack(t, "sqlite://"+filepath.Join(t.TempDir(), "astro.db"), "ASTRO_SIM_STEP_DELAY=100ms")
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	s := startStack(t, "sqlite://"+filepath.Join(t.TempDir(), "astro.db"), "ASTRO_SIM_STEP_DELAY=100ms",
+		"ASTRO_ENCRYPTION_KEY="+base64.StdEncoding.EncodeToString(key)) // kubeconfigs are sealed
 	bin := buildAstroctl(t, s.Bin)
 	cfgPath := filepath.Join(t.TempDir(), "astroctl", "config.yaml")
-	c := &cli{t: t, bin: bin, env: append(os.Environ(), "ASTROCTL_CONFIG="+cfgPath, "ASTROCTL_API_KEY=", "NO_COLOR=1")}
+	c := &cli{t: t, bin: bin, env: append(os.Environ(), "ASTROCTL_CONFIG="+cfgPath, "ASTROCTL_API_KEY=", "NO_COLOR=1"), dir: t.TempDir()}
 
 	// Not logged in: exit 3 and how to log in.
 	c.expect(3, "auth login", "clusters", "get")
@@ -154,6 +166,24 @@ func TestAstroctlAgainstTheRealStack(t *testing.T) {
 	if r := c.ok("clusters", "get", "prod", "-o", "yaml"); !strings.Contains(r.stdout, "status: READY") {
 		t.Fatalf("get -o yaml:\n%s", r.stdout)
 	}
+	// set-context writes the cluster's kubeconfig as a context and switches to it;
+	// delete-context removes that and keeps what was there.
+	kube := filepath.Join(t.TempDir(), "kubeconfig")
+	writeFile(t, kube, "apiVersion: v1\nkind: Config\nclusters:\n- name: mine\n  cluster: {server: 'https://mine.example:6443'}\nusers:\n- name: me\n  user: {token: t}\ncontexts:\n- name: mine\n  context: {cluster: mine, user: me}\ncurrent-context: mine\n")
+	c.env = append(c.env, "KUBECONFIG="+kube)
+	if r := c.ok("clusters", "set-context", "prod"); !strings.Contains(r.stdout, `Context "astro-prod" written to `+kube) {
+		t.Fatalf("set-context: %s", r.stdout)
+	}
+	if k := mustRead(t, kube); !strings.Contains(k, "current-context: astro-prod") || !strings.Contains(k, "name: mine") || !strings.Contains(k, "prod.us-east-1.aws.sim.astro.local") {
+		t.Fatalf("kubeconfig after set-context:\n%s", k)
+	}
+	c.ok("clusters", "delete-context", "prod")
+	if k := mustRead(t, kube); strings.Contains(k, "astro-prod") || !strings.Contains(k, "name: mine") || !strings.Contains(k, "token: t") {
+		t.Fatalf("kubeconfig after delete-context:\n%s", k)
+	}
+	c.expect(4, "added no kubeconfig context", "clusters", "delete-context", "prod")
+	c.env = c.env[:len(c.env)-1]
+
 	// Shell completion asks the API for the names.
 	if r := c.ok("__complete", "clusters", "delete", ""); !strings.Contains(r.stdout, "prod\n") {
 		t.Fatalf("completion:\n%s", r.stdout)
@@ -244,6 +274,11 @@ func TestAstroctlAgainstTheRealStack(t *testing.T) {
 			t.Fatalf("%s status: %v %v", args[0], st, err)
 		}
 		t.Logf("%s connection under this stack: %v %v", args[0], st["status"], st["message"])
+		if st["status"] == "WAITING_FOR_CUSTOMER" && args[0] == "gcp" {
+			if script := mustRead(t, filepath.Join(c.dir, "astro-gcp-setup-analytics.sh")); !strings.Contains(script, "gcloud") {
+				t.Fatalf("gcp setup script: %.300s", script)
+			}
+		}
 	}
 
 	// API keys: create one, log in with it as a second context, switch back and forth,

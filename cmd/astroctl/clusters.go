@@ -246,6 +246,7 @@ Ctrl-C detaches and says how to re-attach or cancel.`,
 		},
 	}
 	c.AddCommand(apply, update, get, del, progress, history, cancel)
+	c.AddCommand(a.setContextCommands()...)
 	completeArgs(c, a.completeNames(clusterNames))
 	return c
 }

@@ -28,6 +28,16 @@ type Context struct {
 type Config struct {
 	CurrentContext string    `json:"currentContext,omitempty"`
 	Contexts       []Context `json:"contexts,omitempty"`
+	// KubeContexts are the kubeconfig contexts `clusters set-context` added, so that
+	// `delete-context` removes those and nothing else.
+	KubeContexts []KubeContext `json:"kubeContexts,omitempty"`
+}
+
+// KubeContext is a context (and its cluster and user, of the same name) added to a
+// kubeconfig file.
+type KubeContext struct {
+	Name string `json:"name"`
+	File string `json:"file"`
 }
 
 // ErrNoContext is returned when no context is selected or none exists.
