@@ -58,6 +58,8 @@ type Config struct {
 	Relay config.Relay
 	// OIDC is user sign-in with bearer tokens, and the development issuer.
 	OIDC config.OIDC
+	// Agents is registered clusters' tunnel endpoint (cmd/api/agents.go).
+	Agents AgentsConfig
 	// Edge is rate limiting and the trusted proxies (ASTRO_RATE_LIMIT_*, ASTRO_TRUSTED_PROXIES).
 	Edge config.Edge
 	// Telemetry is the metrics listener (ASTRO_METRICS_ADDR); traces follow OTEL_EXPORTER_OTLP_*.
@@ -248,6 +250,11 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	agentDeps, withProxy, stopTunnel, err := startAgents(ctx, cfg.Agents, cfg.HTTPAddr, st, log)
+	if err != nil {
+		return err
+	}
+	defer stopTunnel()
 	srv, err := server.New(server.Options{
 		Store: st, Temporal: tc, Log: log, TaskQueue: cfg.Temporal.TaskQueue, Namespace: cfg.Temporal.Namespace, MaxBodyBytes: cfg.MaxBodyBytes,
 		Box: box, Signer: signer, Guard: guard, ServerSMTPHost: cfg.Relay.SMTPHost, Verifier: verifier,
@@ -255,6 +262,7 @@ func run(ctx context.Context) error {
 		TrustedProxies: proxies, Metrics: metrics, TracerProvider: tel.TracerProvider,
 		Streams:             clusters.StreamLimits{PerKey: cfg.StreamsPerKey, PerOrg: cfg.StreamsPerOrg},
 		CloudConnectTimeout: cfg.CloudConnectTimeout,
+		Agents:              agentDeps,
 	})
 	if err != nil {
 		return err
@@ -263,7 +271,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	httpSrv := &http.Server{Handler: withProxy(srv), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
 	log.Info("api listening", "addr", ln.Addr().String(), "store", st.Driver(), "temporal", cfg.Temporal.Address)
