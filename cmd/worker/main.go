@@ -61,6 +61,8 @@ type Config struct {
 	GCP gcpConfig
 	// Azure is the platform's Azure identity for Azure connections (ASTRO_AZURE_*, azureconnect.go).
 	Azure azureConfig
+	// Agents is the way into registered clusters (ASTRO_API_INTERNAL_URL, agents.go).
+	Agents agentsConfig
 	// MaxConcurrentActivities caps the activities this worker runs at once.
 	MaxConcurrentActivities int `env:"ASTRO_WORKER_MAX_CONCURRENT_ACTIVITIES" envDefault:"200"`
 
@@ -219,7 +221,11 @@ func run(ctx context.Context) error {
 	liveCatalog := &activities.Catalog{Credentials: creds, Live: map[string]activities.LiveFactory{
 		"aws": activities.AWSCatalog(activities.AWSCatalogOptions{}), "gcp": activities.GCPCatalog(activities.GCPCatalogOptions{}),
 		"azure": activities.AzureCatalog(activities.AzureCatalogOptions{})}}
-	workflows.Register(w, workflows.Dependencies{Cluster: cluster, Notifier: notifier, CloudAccounts: accounts, Apps: apps, Catalog: liveCatalog})
+	agentActs, _, err := agentActivities(st, cfg.Agents)
+	if err != nil {
+		return err
+	}
+	workflows.Register(w, workflows.Dependencies{Cluster: cluster, Notifier: notifier, CloudAccounts: accounts, Apps: apps, Catalog: liveCatalog, Agents: agentActs})
 	log.Info("worker starting", "taskQueue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address, "store", st.Driver(),
 		"realClouds", strings.Join(cfg.Clouds, ","))
 	return w.Run(interruptOn(ctx))
