@@ -184,6 +184,17 @@ func TestAstroctlAgainstTheRealStack(t *testing.T) {
 	c.expect(4, "added no kubeconfig context", "clusters", "delete-context", "prod")
 	c.env = c.env[:len(c.env)-1]
 
+	// The older CLI's spelling the examples print works the same.
+	if r := c.ok("infra", "k8s", "get", "prod"); !strings.Contains(r.stdout, "READY") {
+		t.Fatalf("infra k8s get:\n%s", r.stdout)
+	}
+	// Registration sends the example; this stack's API has no agent tunnel configured
+	// (ASTRO_TUNNEL_*), in which case the API's 503 says so (exit 1).
+	r = c.run("", "infra", "k8s", "register", "-f", examples+"byok_register.yaml")
+	if !(r.code == 0 && strings.Contains(r.stdout, "apiVersion")) && !(r.code == 1 && strings.Contains(r.stderr, "HTTP 503")) {
+		t.Fatalf("register: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+
 	// Shell completion asks the API for the names.
 	if r := c.ok("__complete", "clusters", "delete", ""); !strings.Contains(r.stdout, "prod\n") {
 		t.Fatalf("completion:\n%s", r.stdout)

@@ -120,7 +120,10 @@ func (a *app) register(cmd *cobra.Command, s *session, d manifest.Doc) error {
 		fmt.Fprintf(a.stderr, " and expires at %s", reg.TokenExpiresAt.Local())
 	}
 	fmt.Fprintln(a.stderr, ".")
-	fmt.Fprintln(a.stdout, reg.AgentManifest)
+	fmt.Fprint(a.stdout, reg.AgentManifest)
+	if !strings.HasSuffix(reg.AgentManifest, "\n") {
+		fmt.Fprintln(a.stdout)
+	}
 	if op := str(reg.OperationId); op != "" {
 		fmt.Fprintf(a.stderr, "Follow the registration with: astroctl clusters progress %s --watch --operation %s\n", d.Name, op)
 	}

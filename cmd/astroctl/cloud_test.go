@@ -79,3 +79,24 @@ func TestCloudConnect(t *testing.T) {
 		t.Fatalf("no --cluster-name: %d", code)
 	}
 }
+
+func TestRegisterPrintsTheAgentManifest(t *testing.T) {
+	isolate(t)
+	var got map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/api/v1/clusters/edge-1/agent" {
+			t.Errorf("unexpected %s %s", r.Method, r.URL)
+		}
+		_ = json.NewDecoder(r.Body).Decode(&got)
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"data":{"clusterName":"edge-1","operationId":"op-9","agentManifest":"apiVersion: v1\nkind: Namespace\n","tokenExpiresAt":"2026-12-01T10:00:00Z"},"id":"t","message":"","status":"success"}`)
+	}))
+	defer srv.Close()
+	out, errOut, code := astroctl(t, "", "clusters", "register", "--cluster-name", "edge-1", "--server", srv.URL, "--api-key", "k")
+	if code != 0 || out != "apiVersion: v1\nkind: Namespace\n" || !strings.Contains(errOut, "single-use") || !strings.Contains(errOut, "--operation op-9") {
+		t.Fatalf("register: %d %q %s", code, out, errOut)
+	}
+	if spec, _ := got["spec"].(map[string]any); got["kind"] != "K8sClusterRegistration" || spec["clusterName"] != "edge-1" {
+		t.Fatalf("request: %v", got)
+	}
+}
