@@ -47,7 +47,7 @@ const agentSAUser = "system:serviceaccount:" + agents.Namespace + ":astro-agent"
 // nothing; registering answers the manifest, which applied to the cluster runs the
 // agent (as its ServiceAccount) to CONNECTED and the registration to READY with the
 // cluster's version; hello-world deploys onto it through the worker's proxy and the
-// tunnel; kill → DISCONNECTED, restart → CONNECTED; sync auth rotates; the normal
+// tunnel (Argo CD's Application written as the agent's ServiceAccount); kill → DISCONNECTED, restart → CONNECTED; sync auth rotates; the normal
 // delete is refused; unregistering removes the agent's namespace and the cluster.
 func TestRegisteredClusterThroughTheAPI(t *testing.T) {
 	kube := testkube.StartWith(t, testkube.Options{Users: []string{agentSAUser}})
@@ -178,6 +178,26 @@ func TestRegisteredClusterThroughTheAPI(t *testing.T) {
 	must(t, err)
 	if _, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).List(ctx, metav1.ListOptions{}); err != nil {
 		t.Fatalf("namespaces through the proxy: %v", err)
+	}
+
+	// hello-world deploys onto it: the worker's Apps activity writes Argo CD's
+	// Application through the proxy and the tunnel, as the agent's ServiceAccount.
+	if a := e.do(http.MethodPost, "/api/v1/app-profiles", e.key, map[string]any{"apiVersion": "platform.astropulse.io/v1", "kind": "ApplicationProfile",
+		"spec": map[string]any{"profileName": "on-byok", "clusterName": "byok"}}); a.Status != http.StatusCreated {
+		t.Fatalf("profile: %d %s", a.Status, a.Body)
+	}
+	if a := e.do(http.MethodPost, "/api/v1/applications", e.key, map[string]any{"apiVersion": "platform.astropulse.io/v1", "kind": "Application", "spec": map[string]any{
+		"name": "hello-world", "profileName": "on-byok",
+		"source": map[string]any{"type": "image", "image": map[string]any{"registry": "docker.io", "repository": "astropulse/latency", "tag": "v1.0.0"}},
+	}}); a.Status != http.StatusAccepted {
+		t.Fatalf("deploy: %d %s", a.Status, a.Body)
+	}
+	waitFor(t, 30*time.Second, func() (string, bool) {
+		a := e.do(http.MethodGet, "/api/v1/applications/hello-world", e.key, nil)
+		return string(a.Body), a.Status == http.StatusOK && e.dataOf(a)["status"] == "DEPLOYED"
+	})
+	if _, err := typed.AppsV1().Deployments("hello-world").Get(ctx, "hello-world", metav1.GetOptions{}); err != nil {
+		t.Fatalf("hello-world's Deployment: %v", err)
 	}
 
 	// Kill → DISCONNECTED; restart → CONNECTED (its certificate kept in its Secret).
