@@ -92,7 +92,7 @@ func (a *app) applyFiles(cmd *cobra.Command, mf manifestFlags, wf waitFlags, kin
 		case manifest.KindProfile:
 			err = a.applyProfile(cmd, s, d)
 		case manifest.KindApplication:
-			err = a.applyApp(cmd, s, d)
+			err = a.applyApp(cmd, s, d, wf)
 		}
 		if err != nil {
 			return err

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,16 +15,18 @@ import (
 func (a *app) appCommand() *cobra.Command {
 	c := &cobra.Command{Use: "app", Aliases: []string{"apps"}, Short: "Application profiles and applications"}
 	var mf manifestFlags
+	var wf waitFlags
 	apply := &cobra.Command{
 		Use:     "apply -f FILE|DIR|-",
-		Short:   "Deploy the applications a manifest describes (Application; ApplicationProfile documents go first)",
-		Example: "  astroctl app apply -f demo.yaml\n  astroctl app apply -f apps/ --set YOUR_PROFILE_NAME=web",
+		Short:   "Deploy the applications a manifest describes (Application; ApplicationProfile documents go first), waiting until DEPLOYED",
+		Example: "  astroctl app apply -f demo.yaml\n  astroctl app apply -f apps/ --set YOUR_PROFILE_NAME=web --no-wait",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.applyFiles(cmd, mf, waitFlags{}, manifest.KindProfile, manifest.KindApplication)
+			return a.applyFiles(cmd, mf, wf, manifest.KindProfile, manifest.KindApplication)
 		},
 	}
 	mf.add(apply)
+	wf.add(apply)
 
 	get := &cobra.Command{
 		Use:     "get [NAME]",
@@ -235,7 +239,7 @@ func (a *app) applyProfile(cmd *cobra.Command, s *session, d manifest.Doc) error
 }
 
 // applyApp deploys an application.
-func (a *app) applyApp(cmd *cobra.Command, s *session, d manifest.Doc) error {
+func (a *app) applyApp(cmd *cobra.Command, s *session, d manifest.Doc, wf waitFlags) error {
 	body, err := d.JSON()
 	if err != nil {
 		return err
@@ -248,6 +252,68 @@ func (a *app) applyApp(cmd *cobra.Command, s *session, d manifest.Doc) error {
 	if err != nil {
 		return fmt.Errorf("%s: app/%s: %w", d.Source, d.Name, err)
 	}
-	fmt.Fprintf(a.stdout, "app/%s: deploy started on cluster %s; its state: astroctl app status %s\n", d.Name, str(op.ClusterName), d.Name)
-	return nil
+	fmt.Fprintf(a.stdout, "app/%s: deploy started on cluster %s\n", d.Name, str(op.ClusterName))
+	if wf.noWait {
+		fmt.Fprintf(a.stderr, "Its state: astroctl app status %s\n", d.Name)
+		return nil
+	}
+	return a.waitApp(cmd.Context(), s, d.Name, wf.timeout)
+}
+
+// waitApp polls the application until it is DEPLOYED (exit 0) or FAILED or DEGRADED
+// (exit 1), printing each change of status, sync and health.
+func (a *app) waitApp(ctx context.Context, s *session, name string, timeout time.Duration) error {
+	parent := ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	last := ""
+	for {
+		resp, err := s.client.GetApplicationWithResponse(ctx, name, &apiclient.GetApplicationParams{})
+		if err == nil {
+			x, _, err := decode[apiclient.Application](resp, resp.Body, nil)
+			if err != nil {
+				return err
+			}
+			line := string(x.Status)
+			if x.SyncStatus != nil {
+				line += " · " + string(*x.SyncStatus)
+			}
+			if x.Health != nil {
+				line += " · " + string(*x.Health)
+			}
+			if m := str(x.Message); m != "" {
+				line += " · " + m
+			}
+			if line != last {
+				last = line
+				fmt.Fprintf(a.stdout, "  %s\n", line)
+			}
+			switch x.Status {
+			case apiclient.ApplicationStatusDEPLOYED:
+				msg := fmt.Sprintf("app/%s: %s", name, a.statusColor("DEPLOYED"))
+				if u := str(x.Url); u != "" {
+					msg += " at " + u
+				}
+				fmt.Fprintln(a.stdout, msg)
+				return nil
+			case apiclient.ApplicationStatusFAILED, apiclient.ApplicationStatusDEGRADED:
+				fmt.Fprintf(a.stderr, "app/%s: %s: %s\nEvents: astroctl app events %s -k\n", name, a.statusColor(string(x.Status)), str(x.Message), name)
+				return &silentError{exitFailed}
+			}
+		} else if ctx.Err() == nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			fmt.Fprintf(a.stderr, "Stopped waiting; the deploy carries on. Its state: astroctl app status %s\n", name)
+			if parent.Err() != nil {
+				return &silentError{exitDetached}
+			}
+			return &silentError{exitRunning}
+		case <-time.After(pollInterval):
+		}
+	}
 }
