@@ -63,11 +63,12 @@ chaos: $(BIN)/temporal postgres ## Chaos suite: 100 mixed operations while the w
 	ASTRO_CHAOS=full ASTRO_TEST_SKIP_INTEGRATION= ASTRO_TEMPORAL_CLI=$(BIN)/temporal $(GO) test -count=1 -v -timeout 30m -run '^TestChaos$$' ./chaos/
 
 .PHONY: build
-build: ## Build the api and worker binaries into bin/ (and motoproxy for ASTRO_AWS=moto, devkube for make run's Kubernetes).
+build: ## Build the api and worker binaries into bin/ (and motoproxy for ASTRO_AWS=moto, devkube for make run's Kubernetes, astro-agent for registered clusters).
 	$(GO) build -o $(BIN)/api ./cmd/api
 	$(GO) build -o $(BIN)/worker ./cmd/worker
 	$(GO) build -o $(BIN)/motoproxy ./hack/motoproxy
 	$(GO) build -o $(BIN)/devkube ./cmd/devkube
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/astro-agent ./cmd/agent
 
 .PHONY: tools
 tools: $(BIN)/temporal postgres chromium ## Install what run and test need (Temporal CLI, PostgreSQL, Chromium; etcd, kube-apiserver and helm built from hack/).
