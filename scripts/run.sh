@@ -68,6 +68,15 @@ export ASTRO_ENCRYPTION_KEY=${ASTRO_ENCRYPTION_KEY:-$(secret encryption-key)}
 export ASTRO_APPROVAL_SIGNING_KEY=${ASTRO_APPROVAL_SIGNING_KEY:-$(secret signing-key)}
 # Local webhook and SMTP sinks are on loopback; production leaves this empty.
 export ASTRO_NOTIFY_ALLOWED_HOSTS=${ASTRO_NOTIFY_ALLOWED_HOSTS:-127.0.0.0/8,::1/128,localhost}
+# Registered clusters (docs/registered-clusters.md): the agents' tunnel endpoint on
+# loopback (its CA made once in $DATA/tunnel-ca); the worker reaches registered
+# clusters through the API's internal proxy with a key made once per checkout.
+export ASTRO_TUNNEL_ADDR=${ASTRO_TUNNEL_ADDR:-127.0.0.1:8443}
+export ASTRO_TUNNEL_CA_DIR=${ASTRO_TUNNEL_CA_DIR:-$DATA/tunnel-ca}
+[ -s "$DATA/agent-proxy-key" ] || (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$DATA/agent-proxy-key")
+export ASTRO_AGENT_PROXY_KEY=${ASTRO_AGENT_PROXY_KEY:-$(cat "$DATA/agent-proxy-key")}
+export ASTRO_REPLICA_URL=${ASTRO_REPLICA_URL:-http://127.0.0.1:${ASTRO_HTTP_ADDR##*:}}
+export ASTRO_API_INTERNAL_URL=${ASTRO_API_INTERNAL_URL:-$ASTRO_REPLICA_URL}
 export ASTRO_PUBLIC_URL=${ASTRO_PUBLIC_URL:-http://localhost:${ASTRO_HTTP_ADDR##*:}}
 # The development OIDC issuer: users sign in with no account anywhere (any user name,
 # no password). Loopback only; the API refuses it with a non-loopback ASTRO_PUBLIC_URL
@@ -171,6 +180,8 @@ ${ASTRO_SIM_KUBECONFIG:+    Kubernetes     $(sed -n 's/^ *server: //p' "$ASTRO_S
 
   Try:
     curl -s -H "X-Astro-API-Key: $ASTRO_BOOTSTRAP_API_KEY" $API_URL/api/v1/clusters
+  Register a cluster of your own (agent tunnel on https://$ASTRO_TUNNEL_ADDR, agent bin/astro-agent):
+    docs/registered-clusters.md
 BANNER
 if [ "${ASTRO_AWS:-}" = moto ]; then
   cat <<BANNER
