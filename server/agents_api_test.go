@@ -97,6 +97,9 @@ func TestRegisteredClusterThroughTheAPI(t *testing.T) {
 		"spec": map[string]any{"clusterName": "other"}}); a.Status != http.StatusBadRequest || a.Error(t).Details["spec.clusterName"] == nil {
 		t.Fatalf("manifest naming another cluster: %d %s", a.Status, a.Body)
 	}
+	if a := e.do(http.MethodPost, base, e.key, map[string]any{"architecture": "s390x"}); a.Status != http.StatusBadRequest || !strings.Contains(string(a.Body), "architecture") {
+		t.Fatalf("unknown architecture: %d %s", a.Status, a.Body)
+	}
 	// A dry run answers the manifest and records nothing.
 	a := e.do(http.MethodPost, base, e.key, map[string]any{"dryRun": true, "architecture": "arm64"})
 	if d := e.dataOf(a); a.Status != http.StatusOK || !strings.Contains(d["agentManifest"].(string), agents.TokenPlaceholder) || !strings.Contains(d["agentManifest"].(string), "kubernetes.io/arch: arm64") {
@@ -134,6 +137,13 @@ func TestRegisteredClusterThroughTheAPI(t *testing.T) {
 	_, _, otherKey := e.newOrg("globex", store.RoleAdmin)
 	if a := e.do(http.MethodGet, base, otherKey, nil); a.Status != http.StatusNotFound {
 		t.Fatalf("another organization's status: %d %s", a.Status, a.Body)
+	}
+	if a := e.do(http.MethodDelete, base, otherKey, nil); a.Status != http.StatusNotFound {
+		t.Fatalf("another organization's unregister: %d %s", a.Status, a.Body)
+	}
+	_, _, viewerKey := e.newOrg("initech", store.RoleViewer)
+	if a := e.do(http.MethodPost, "/api/v1/clusters/mine/agent", viewerKey, map[string]any{}); a.Status != http.StatusForbidden {
+		t.Fatalf("a viewer registering: %d %s", a.Status, a.Body)
 	}
 
 	// Install: apply the manifest, run the agent as its ServiceAccount.
