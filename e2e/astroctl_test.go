@@ -138,6 +138,14 @@ func TestAstroctlAgainstTheRealStack(t *testing.T) {
 	if r := c.ok("config", "get-contexts"); !strings.Contains(r.stdout, "*") || !strings.Contains(r.stdout, "e2e") || strings.Contains(r.stdout, s.Key) {
 		t.Fatalf("get-contexts: %s", r.stdout)
 	}
+	if r := c.ok("orgs"); !strings.Contains(r.stdout, "default") {
+		t.Fatalf("orgs:\n%s", r.stdout)
+	}
+	// The audit export is an enterprise plan's: the file, or the API's answer why not.
+	r = c.run("", "audit", "export", "--format", "csv", "--output-file", "audit.csv")
+	if _, err := os.Stat(filepath.Join(c.dir, "audit.csv")); (r.code == 0) != (err == nil) || (r.code != 0 && !strings.Contains(r.stderr, "PLAN_REQUIRED")) {
+		t.Fatalf("audit export: exit %d\n%s", r.code, r.stderr)
+	}
 	if r := c.ok("version"); !strings.Contains(r.stdout, "healthy") {
 		t.Fatalf("version: %s", r.stdout)
 	}

@@ -68,7 +68,7 @@ anything is sent, naming the field; --set NAME=VALUE fills them.
 	pf.DurationVar(&a.timeout, "request-timeout", 60*time.Second, "how long one API request may take")
 	root.AddCommand(
 		a.authCommand(), a.whoamiCommand(), a.configCommand(), a.versionCommand(),
-		a.applyCommand(), a.clustersCommand(), a.appCommand(), a.cloudCommand(), a.apikeysCommand(), a.infraCommand(),
+		a.applyCommand(), a.clustersCommand(), a.appCommand(), a.cloudCommand(), a.apikeysCommand(), a.infraCommand(), a.orgsCommand(), a.auditCommand(),
 	)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)

@@ -221,9 +221,10 @@ func (a *app) configCommand() *cobra.Command {
 		},
 	}
 	current := &cobra.Command{
-		Use:   "current-context",
-		Short: "Print the current context's name",
-		Args:  cobra.NoArgs,
+		Use:     "current-context",
+		Short:   "Print the current context's name",
+		Example: "  astroctl config current-context",
+		Args:    cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
 			_, c, err := loadConfig()
 			if err != nil {
