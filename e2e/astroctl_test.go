@@ -163,6 +163,15 @@ func TestAstroctlAgainstTheRealStack(t *testing.T) {
 		!strings.Contains(r.stdout, "✓ ") || !strings.Contains(r.stdout, "cluster/prod: deploy SUCCEEDED") {
 		t.Fatalf("apply showed:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
+	// Applying it again: the cluster exists, so it is an update to the manifest.
+	if r := c.ok(append([]string{"clusters", "apply", "-f", examples + "aws_eks_byoa.yaml"}, fill...)...); r.stdout != "cluster/prod: unchanged (nothing to change)\n" {
+		t.Fatalf("re-apply:\n%s", r.stdout)
+	}
+	// A change (maxNode 3 → 4) is an update, waited for like the deploy.
+	grown := writeFile(t, filepath.Join(t.TempDir(), "grown.yaml"), strings.Replace(mustRead(t, examples+"aws_eks_byoa.yaml"), "maxNode: 3", "maxNode: 4", 1))
+	if r := c.ok(append([]string{"clusters", "apply", "-f", grown}, fill...)...); !strings.Contains(r.stdout, "cluster/prod: update started") || !strings.Contains(r.stdout, "cluster/prod: update SUCCEEDED") {
+		t.Fatalf("apply of a change:\n%s", r.stdout)
+	}
 	r = c.ok("clusters", "get")
 	if !strings.Contains(r.stdout, "NAME") || !strings.Contains(r.stdout, "prod") || !strings.Contains(r.stdout, "READY") {
 		t.Fatalf("clusters get:\n%s", r.stdout)

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/spf13/cobra"
 
@@ -252,6 +255,9 @@ Ctrl-C detaches and says how to re-attach or cancel.`,
 	return c
 }
 
+// isUnchanged recognises the update answer that nothing differs.
+func isUnchanged(msg string) bool { return strings.Contains(strings.ToLower(msg), "nothing to change") }
+
 func clusterTable(list ...apiclient.Cluster) table {
 	t := table{header: []string{"NAME", "STATUS", "PROVIDER", "REGION", "VERSION", "AGE"}, wide: []string{"PROVISIONER", "LAST OPERATION", "MESSAGE"}}
 	for _, c := range list {
@@ -356,6 +362,7 @@ func (a *app) updateCluster(cmd *cobra.Command, s *session, name string, d manif
 		OperationID      string   `json:"operationId"`
 		ValidationPassed *bool    `json:"validationPassed"`
 		Status           string   `json:"status"`
+		Message          string   `json:"message"`
 		Warnings         []string `json:"warnings"`
 		Errors           []string `json:"errors"`
 	}
@@ -363,14 +370,26 @@ func (a *app) updateCluster(cmd *cobra.Command, s *session, name string, d manif
 	for _, w := range res.Warnings {
 		fmt.Fprintf(a.stderr, "warning: %s\n", w)
 	}
-	if res.OperationID == "" { // a dry run or a report: the answer is the plan
-		if a.output == "table" || a.output == "wide" {
-			a.output = "yaml"
+	if res.OperationID == "" { // nothing to change, a dry run or a report: the answer is the plan
+		blocked := res.ValidationPassed != nil && !*res.ValidationPassed
+		switch {
+		case a.output == "json" || a.output == "yaml":
+			if err := a.print(raw, table{}); err != nil {
+				return err
+			}
+		case !blocked && len(res.Errors) == 0 && res.Message != "" && d.Kind == manifest.KindUpdate && isUnchanged(res.Message):
+			fmt.Fprintf(a.stdout, "cluster/%s: unchanged (%s)\n", name, res.Message)
+		default:
+			out, err := yaml.JSONToYAML(raw)
+			if err != nil {
+				return err
+			}
+			_, _ = a.stdout.Write(out)
 		}
-		if err := a.print(raw, table{}); err != nil {
-			return err
+		for _, e := range res.Errors {
+			fmt.Fprintf(a.stderr, "error: %s\n", e)
 		}
-		if res.ValidationPassed != nil && !*res.ValidationPassed {
+		if blocked {
 			return &silentError{exitValidation}
 		}
 		return nil
