@@ -105,6 +105,9 @@ func TestApplyWaitsAndExitsAsTheOperationEnds(t *testing.T) {
 			if code != want || !strings.Contains(out, "deploy started, operation op-1") || !strings.Contains(out+errOut, "deploy "+final) {
 				t.Fatalf("exit %d (want %d)\n%s\n%s", code, want, out, errOut)
 			}
+			if strings.Contains(out+errOut, "\x1b[") {
+				t.Fatalf("colour or redraws when not on a terminal: %q", out)
+			}
 			if final == "FAILED" && !strings.Contains(errOut, "step network failed: quota exceeded") {
 				t.Fatalf("failure without its step: %s", errOut)
 			}
