@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/sdk/client"
 
@@ -123,6 +124,18 @@ func (s *Server) RegisterClusterAgent(c echo.Context, clusterID string, _ api.Re
 	p, err := httpx.MustPrincipal(c)
 	if err != nil {
 		return err
+	}
+	if _, perr := uuid.Parse(clusterID); perr == nil {
+		// A cluster ID names an existing cluster: the caller's organization's, or none.
+		cl, err := s.d.Store.GetCluster(c.Request().Context(), p.OrgID, clusterID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && cl.Status == store.ClusterDeleted) {
+			return httpx.NotFound(fmt.Sprintf("cluster %q", clusterID))
+		}
+		if err != nil {
+			return err
+		}
+		return httpx.Conflict(fmt.Sprintf("cluster %q exists; registering names a new cluster (an agent on a cluster the platform made is not supported)", cl.Name),
+			map[string]any{"clusterId": cl.Name})
 	}
 	reg, err := parseRegistration(httpx.Body(c), clusterID)
 	if err != nil {
