@@ -232,6 +232,22 @@ func TestRegisteredClusterThroughTheAPI(t *testing.T) {
 		t.Fatalf("normal delete of a registered cluster: %d %s", a.Status, a.Body)
 	}
 
+	// A registration still waiting for its agent ends when unregistered with
+	// agent-only: the cluster stays as a tombstone, its agent refused.
+	if a := e.do(http.MethodPost, "/api/v1/clusters/never/agent", e.key, map[string]any{}); a.Status != http.StatusAccepted {
+		t.Fatalf("register never: %d %s", a.Status, a.Body)
+	}
+	if a := e.do(http.MethodDelete, "/api/v1/clusters/never/agent?agent-only=true", e.key, nil); a.Status != http.StatusOK {
+		t.Fatalf("unregister a waiting registration: %d %s", a.Status, a.Body)
+	}
+	waitFor(t, 15*time.Second, func() (string, bool) {
+		a := e.do(http.MethodGet, "/api/v1/clusters/never/agent", e.key, nil)
+		return string(a.Body), a.Status == http.StatusOK && e.dataOf(a)["status"] == "TOMBSTONED"
+	})
+	if a := e.do(http.MethodDelete, "/api/v1/clusters/never/agent?agent-only=true", e.key, nil); a.Status != http.StatusConflict {
+		t.Fatalf("tombstoning twice: %d %s", a.Status, a.Body)
+	}
+
 	// Unregister: the agent's namespace goes (through the tunnel), then the cluster.
 	if a := e.do(http.MethodDelete, base, e.key, nil); a.Status != http.StatusOK {
 		t.Fatalf("unregister: %d %s", a.Status, a.Body)

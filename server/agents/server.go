@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/astropulse/astroplane/server/api"
@@ -323,6 +324,9 @@ func (s *Server) UnregisterClusterAgent(c echo.Context, clusterID string, params
 		return httpx.ErrNoTemporal
 	}
 	ctx := c.Request().Context()
+	if err := s.endWaitingRegistration(ctx, p.OrgID, cl.ID); err != nil {
+		return err
+	}
 	opID := workflows.OperationID(p.OrgName, cl.Name, "delete", store.NewID()[:8])
 	op := store.Operation{ID: opID, OrgID: p.OrgID, ClusterID: cl.ID, ClusterName: cl.Name, Type: "delete", Status: store.OperationRunning,
 		WorkflowID: opID, CreatedBy: p.UserID}
@@ -343,6 +347,29 @@ func (s *Server) UnregisterClusterAgent(c echo.Context, clusterID string, params
 	deleted := !agentOnly
 	return httpx.OK(c, api.ClusterAgentUnregisterResult{AgentOnly: &agentOnly, ClusterDeleted: &deleted, ClusterId: &cl.ID, ClusterName: cl.Name},
 		"unregistering: operation "+op.ID)
+}
+
+// endWaitingRegistration ends a registration still waiting for its agent (its
+// workflow only waits), so unregistering need not wait for the token's deadline.
+func (s *Server) endWaitingRegistration(ctx context.Context, orgID, clusterID string) error {
+	run, err := s.d.Store.RunningOperation(ctx, orgID, clusterID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && run.Type != "register") {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	var nf *serviceerror.NotFound
+	if err := s.d.Temporal.TerminateWorkflow(tctx, run.WorkflowID, "", "unregistered while waiting for the agent"); err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("end the waiting registration: %w", err)
+	}
+	_, err = s.d.Store.FinishOperation(tctx, orgID, run.ID, "CANCELLED", "unregistered while waiting for the agent", time.Now().UTC())
+	if err == nil {
+		err = s.d.Store.RecordClusterOutcome(tctx, orgID, clusterID, "CANCELLED", "registration cancelled by unregistering", store.ClusterFacts{})
+	}
+	return err
 }
 
 // SyncClusterAuth rotates the agent's certificate: the agent makes a new key, gets
