@@ -160,5 +160,5 @@ func allModels() []any {
 		&ApprovalPolicy{}, &ApprovalRequest{}, &UsedToken{}, &NotificationIntegration{}, &NotificationSubscription{},
 		&APIKeyAddress{}, &NotificationOptOut{}, &ProgressReport{},
 		&CloudExternalID{}, &CloudConnection{}, &SelfHostedCredential{}, &KubeconfigGrant{}, &AppProfile{}, &Application{},
-		&ClusterAgent{}, &PublishedDocument{}}
+		&ClusterAgent{}, &PublishedDocument{}, &GithubInstallation{}}
 }
