@@ -125,6 +125,17 @@ func NewWithKey(cfg Config, pemBytes []byte, hc *http.Client) (*App, error) {
 		tokens: map[int64]Token{}, etags: map[string]cachedResult{}}, nil
 }
 
+// WebHost is the host of the GitHub the app talks to: github.com for
+// api.github.com, the Enterprise Server's host otherwise.
+func (a *App) WebHost() string {
+	u, _ := url.Parse(a.base)
+	h := strings.ToLower(u.Hostname())
+	if h == "api.github.com" {
+		return "github.com"
+	}
+	return h
+}
+
 // ID is the app's ID; Slug its URL name.
 func (a *App) ID() int64                     { return a.id }
 func (a *App) Slug() string                  { return a.slug }
@@ -323,6 +334,8 @@ type TokenOptions struct {
 	Repositories  []string          `json:"repositories,omitempty"` // names, without owner
 	RepositoryIDs []int64           `json:"repository_ids,omitempty"`
 	Permissions   map[string]string `json:"permissions,omitempty"`
+	// Fresh mints a new token even when nothing scopes it (never cached).
+	Fresh bool `json:"-"`
 }
 
 // Token is an installation access token. Its value is a secret: never log it.
@@ -342,7 +355,8 @@ const tokenMargin = 5 * time.Minute
 // than tokenMargin left when opts is empty, a freshly minted one when opts scope it.
 func (a *App) InstallationToken(ctx context.Context, id int64, opts *TokenOptions) (Token, error) {
 	scoped := opts != nil && (len(opts.Repositories) > 0 || len(opts.RepositoryIDs) > 0 || len(opts.Permissions) > 0)
-	if !scoped {
+	fresh := scoped || (opts != nil && opts.Fresh)
+	if !fresh {
 		a.mu.Lock()
 		t, ok := a.tokens[id]
 		a.mu.Unlock()
@@ -366,7 +380,7 @@ func (a *App) InstallationToken(ctx context.Context, id int64, opts *TokenOption
 	if err := json.Unmarshal(b, &t); err != nil {
 		return Token{}, errors.New("github: unreadable access token answer")
 	}
-	if !scoped {
+	if !fresh {
 		a.mu.Lock()
 		a.tokens[id] = t
 		a.mu.Unlock()

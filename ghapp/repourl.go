@@ -46,3 +46,19 @@ func ParseRepoURL(raw string) (owner, name string, err error) {
 	}
 	return strings.ToLower(owner), strings.ToLower(name), nil
 }
+
+// RepoURLHost is the host a repository URL names ("" for the OWNER/NAME form),
+// lower-cased and without a leading www.
+func RepoURLHost(raw string) string {
+	s := strings.TrimSpace(raw)
+	host := ""
+	switch {
+	case strings.Contains(s, "://"):
+		if u, err := url.Parse(s); err == nil {
+			host = u.Hostname()
+		}
+	case strings.HasPrefix(s, "git@"):
+		host, _, _ = strings.Cut(strings.TrimPrefix(s, "git@"), ":")
+	}
+	return strings.TrimPrefix(strings.ToLower(host), "www.")
+}
