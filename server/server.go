@@ -31,6 +31,7 @@ import (
 	"github.com/astropulse/astroplane/server/catalog"
 	"github.com/astropulse/astroplane/server/cloudaccounts"
 	"github.com/astropulse/astroplane/server/clusters"
+	"github.com/astropulse/astroplane/server/ghintegration"
 	"github.com/astropulse/astroplane/server/health"
 	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/server/kubeaccess"
@@ -100,6 +101,9 @@ type Options struct {
 	// Agents configure registered clusters' operations (docs/registered-clusters.md);
 	// their Store, Temporal, TaskQueue and Log are the server's.
 	Agents agents.Deps
+	// GitHub is the Integrations group's GitHub App (docs/github.md); without its App
+	// the group answers 501. Its Store, Audit and Log are the server's.
+	GitHub ghintegration.Deps
 }
 
 // Server serves the API: every operation of openapi.yaml, answered by the handlers
@@ -133,6 +137,7 @@ type (
 	profilesServer      = profiles.Server
 	appsServer          = apps.Server
 	agentsServer        = agents.Server
+	githubServer        = ghintegration.Server
 )
 
 // handlers composes the resource groups' handlers into the generated interface. Each
@@ -155,6 +160,7 @@ type handlers struct {
 	*profilesServer
 	*appsServer
 	*agentsServer
+	*githubServer
 	fallback
 }
 
@@ -210,6 +216,9 @@ func New(opts Options) (*Server, error) {
 	ad := opts.Agents
 	ad.Store, ad.Temporal, ad.TaskQueue, ad.Log = opts.Store, opts.Temporal, opts.TaskQueue, opts.Log
 	h.agentsServer = agents.NewServer(ad)
+	gd := opts.GitHub
+	gd.Store, gd.Audit, gd.Log = opts.Store, audit, opts.Log
+	h.githubServer = ghintegration.NewServer(gd)
 	h.SetStreamLimits(opts.Streams)
 	s := &Server{store: opts.Store, log: opts.Log, verifier: opts.Verifier, contract: ct, ruleFaults: h.RuleFaults}
 	s.keyAudit = newKeyAudit(opts.Store, audit)
