@@ -227,6 +227,25 @@ func TestRegisteredClusterThroughTheAPI(t *testing.T) {
 		return nil, ag.CertSerial != before.CertSerial && ag.PrevSerial == "" && ag.Replica != ""
 	})
 
+	// On a replica without the tunnel, sync auth is relayed through the internal proxy.
+	other, err := server.New(server.Options{Store: e.store, Temporal: tc, TaskQueue: workflows.TaskQueue,
+		Agents: agents.Deps{Tunnel: &tunnel.Server{CA: ca, Registry: agents.Registry{Store: e.store}, Replica: "api-1"}, Endpoint: endpoint.URL,
+			Proxy: &tunnel.Proxied{Base: proxy.URL, Key: key}}})
+	must(t, err)
+	mid, err := e.store.GetClusterAgent(ctx, e.orgID, s["clusterId"].(string))
+	must(t, err)
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/clusters/byok/sync-auth", nil)
+	req.Header.Set("X-Astro-API-Key", e.key)
+	rec := httptest.NewRecorder()
+	other.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("sync auth on the other replica: %d %s", rec.Code, rec.Body)
+	}
+	waitFor(t, 15*time.Second, func() (any, bool) {
+		ag, _ := e.store.GetClusterAgent(ctx, e.orgID, s["clusterId"].(string))
+		return nil, ag.CertSerial != mid.CertSerial && ag.PrevSerial == "" && ag.Replica != ""
+	})
+
 	// The normal delete points to unregister.
 	if a := e.do(http.MethodDelete, "/api/v1/clusters/byok", e.key, nil); a.Status != http.StatusConflict || !strings.Contains(string(a.Body), "agent") {
 		t.Fatalf("normal delete of a registered cluster: %d %s", a.Status, a.Body)

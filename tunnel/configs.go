@@ -3,6 +3,9 @@ package tunnel
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"time"
 
 	"k8s.io/client-go/dynamic"
@@ -68,4 +71,31 @@ func (p Proxied) Dynamic(ctx context.Context, orgID, clusterID string) (dynamic.
 		return nil, err
 	}
 	return dynamic.NewForConfig(cfg)
+}
+
+// Rotate asks org's cluster's agent to rotate its certificate through the proxy, for
+// a replica that does not hold the tunnel (Server.Rotate on the one that does).
+func (p Proxied) Rotate(ctx context.Context, orgID, clusterID string) error {
+	cfg, err := p.Config(ctx, orgID, clusterID)
+	if err != nil {
+		return err
+	}
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.Host+RotatePath, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("agent rotation through the proxy: %s %s", resp.Status, b)
+	}
+	return nil
 }

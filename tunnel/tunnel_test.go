@@ -325,6 +325,13 @@ func TestTunnelToARealAPIServer(t *testing.T) {
 		if err := p.srv.Rotate(ctx, idA.Org, idA.Cluster); err != nil {
 			t.Fatal(err)
 		}
+		// Asked by a replica without the tunnel, through the proxy of the one holding it.
+		key := tunnel.ProxyKey(bytes.Repeat([]byte("r"), 32))
+		holder := httptest.NewServer(p.srv.ProxyHandler(key, "", nil))
+		defer holder.Close()
+		if err := (tunnel.Proxied{Base: holder.URL, Key: key}).Rotate(ctx, idA.Org, idA.Cluster); err != nil {
+			t.Fatalf("rotation through the proxy: %v", err)
+		}
 		waitFor(t, "agent A on its new certificate", 20*time.Second, func() bool {
 			s := p.srv.Status(idA.Org, idA.Cluster)
 			return s.Connected && s.Serial != before

@@ -108,6 +108,7 @@ func startAgents(ctx context.Context, cfg AgentsConfig, httpAddr string, st *sto
 			_ = srv.Close()
 			return deps, nil, nil, errors.New("ASTRO_AGENT_PROXY_KEY: hex of at least 32 bytes is required")
 		}
+		deps.Proxy = &tunnel.Proxied{Base: replica, Key: tunnel.ProxyKey(key)}
 		proxy := ts.ProxyHandler(tunnel.ProxyKey(key), replica, func(r *http.Request, org, cluster string) (string, error) {
 			a, err := st.GetClusterAgent(r.Context(), org, cluster)
 			return a.Replica, err

@@ -47,7 +47,7 @@ func TestStartAgents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	if deps.Tunnel == nil || deps.Endpoint != "https://tunnel.example.com:8443" || !bytes.Equal(deps.Tunnel.CA.PEM(), a.PEM()) {
+	if deps.Tunnel == nil || deps.Endpoint != "https://tunnel.example.com:8443" || !bytes.Equal(deps.Tunnel.CA.PEM(), a.PEM()) || deps.Proxy == nil {
 		t.Fatalf("configured: %+v", deps)
 	}
 	h := wrap(api)

@@ -35,6 +35,9 @@ type Deps struct {
 	Tunnel *tunnel.Server
 	// Endpoint is the tunnel endpoint as agents reach it (https://HOST:PORT).
 	Endpoint string
+	// Proxy reaches tunnels other replicas hold (the internal proxy, which relays);
+	// nil: operations needing the tunnel answer 503 on a replica without it.
+	Proxy *tunnel.Proxied
 	// Image is the agent's container image (ASTRO_AGENT_IMAGE).
 	Image string
 	// TokenTTL is how long a registration token lasts, and so how long a registration
@@ -374,7 +377,8 @@ func (s *Server) endWaitingRegistration(ctx context.Context, orgID, clusterID st
 
 // SyncClusterAuth rotates the agent's certificate: the agent makes a new key, gets
 // it signed with its current certificate, reconnects with it, and the old tunnel
-// drains; nothing is cut. The replica holding the tunnel does it.
+// drains; nothing is cut. The replica holding the tunnel does it (others relay
+// through the internal proxy).
 func (s *Server) SyncClusterAuth(c echo.Context, clusterID string, _ api.SyncClusterAuthParams) error {
 	p, cl, ag, err := s.registered(c, clusterID)
 	if err != nil {
@@ -387,13 +391,17 @@ func (s *Server) SyncClusterAuth(c echo.Context, clusterID string, _ api.SyncClu
 		return httpx.Conflict(fmt.Sprintf("the agent of cluster %q is not connected: its certificate can only be rotated while it is", cl.Name),
 			map[string]any{"clusterId": cl.Name})
 	}
-	if s.d.Tunnel == nil || !s.d.Tunnel.Status(p.OrgID, cl.ID).Connected {
-		return httpx.NewError(http.StatusServiceUnavailable, httpx.CodeServiceUnavailable,
-			"another API replica holds this agent's tunnel ("+ag.Replica+"); retry (see docs/registered-clusters.md on routing)")
-	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 30*time.Second)
 	defer cancel()
-	if err := s.d.Tunnel.Rotate(ctx, p.OrgID, cl.ID); err != nil {
+	rotate := func(ctx context.Context, org, cluster string) error { return s.d.Tunnel.Rotate(ctx, org, cluster) }
+	if s.d.Tunnel == nil || !s.d.Tunnel.Status(p.OrgID, cl.ID).Connected {
+		if s.d.Proxy == nil {
+			return httpx.NewError(http.StatusServiceUnavailable, httpx.CodeServiceUnavailable,
+				"another API replica holds this agent's tunnel and this one has no internal proxy (ASTRO_AGENT_PROXY_KEY); retry")
+		}
+		rotate = s.d.Proxy.Rotate // relayed to the replica holding the tunnel
+	}
+	if err := rotate(ctx, p.OrgID, cl.ID); err != nil {
 		s.d.Log.WarnContext(ctx, "agent certificate rotation", "clusterID", cl.ID, "err", err)
 		return httpx.NewError(http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "the agent could not rotate its certificate; its current one stays valid")
 	}
