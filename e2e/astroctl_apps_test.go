@@ -74,6 +74,16 @@ func TestAstroctlApplicationsAgainstTheRealStack(t *testing.T) {
 	if i < 0 || j < i || k < j {
 		t.Fatalf("apply -f DIR:\n%s\n%s", r.stdout, r.stderr)
 	}
+	// Applied again (as CI does): the cluster and profile are unchanged, the app redeployed.
+	r2 := c.run("", "apply", "-f", dir, "--set", "YOUR_CLUSTER_NAME=prod", "--set", "YOUR_REGION=us-east-1",
+		"--set", "YOUR_AWS_ACCOUNT_ID=123456789012", "--set", "YOUR_PROFILE_NAME=profile3")
+	if r2.code != 0 || !strings.Contains(r2.stdout, "cluster/prod: unchanged") || !strings.Contains(r2.stdout, "profile/profile3: unchanged") ||
+		!strings.Contains(r2.stdout, "app/hello-world: DEPLOYED") || strings.Contains(r2.stderr, "warning") {
+		t.Fatalf("re-apply: exit %d\n%s\n%s", r2.code, r2.stdout, r2.stderr)
+	}
+	// A profile that differs is refused, naming the field, not silently kept.
+	other := writeFile(t, filepath.Join(t.TempDir(), "p.yaml"), "apiVersion: platform.astropulse.io/v1\nkind: ApplicationProfile\nspec:\n  profileName: profile3\n  clusterName: prod\n  cloudProvider: {provider: gcp, region: us-central1}\n")
+	c.expect(1, `spec.cloudProvider is null, the manifest says {"provider":"gcp","region":"us-central1"}`, "app", "profile", "apply", "-f", other)
 	var app map[string]any
 	if err := json.Unmarshal([]byte(c.ok("app", "status", "hello-world", "-o", "json").stdout), &app); err != nil || app["status"] != "DEPLOYED" || app["clusterName"] != "prod" {
 		t.Fatalf("app status: %v %v", app, err)

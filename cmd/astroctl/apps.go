@@ -3,7 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -230,12 +235,46 @@ func (a *app) applyProfile(cmd *cobra.Command, s *session, d manifest.Doc) error
 	if err != nil {
 		return err
 	}
+	if resp.StatusCode() == http.StatusConflict {
+		return a.existingProfile(cmd, s, d)
+	}
 	p, _, err := decode[apiclient.ApplicationProfile](resp, resp.Body, nil)
 	if err != nil {
 		return fmt.Errorf("%s: profile/%s: %w", d.Source, d.Name, err)
 	}
 	fmt.Fprintf(a.stdout, "profile/%s: created (cluster %s)\n", p.ProfileName, str(p.ClusterName))
 	return nil
+}
+
+// existingProfile answers the apply of a profile that exists: unchanged when every
+// field the manifest sets has that value already, else an error saying which differ
+// (profiles are not changed in place).
+func (a *app) existingProfile(cmd *cobra.Command, s *session, d manifest.Doc) error {
+	resp, err := s.client.GetApplicationProfileWithResponse(cmd.Context(), d.Name, &apiclient.GetApplicationProfileParams{})
+	if err != nil {
+		return err
+	}
+	raw, err := data(resp, resp.Body, nil)
+	if err != nil {
+		return err
+	}
+	var have map[string]any
+	if err := json.Unmarshal(raw, &have); err != nil {
+		return err
+	}
+	var diffs []string
+	for _, k := range slices.Sorted(maps.Keys(d.Spec())) {
+		want, _ := json.Marshal(d.Spec()[k])
+		got, _ := json.Marshal(have[k])
+		if !bytes.Equal(want, got) {
+			diffs = append(diffs, fmt.Sprintf("spec.%s is %s, the manifest says %s", k, got, want))
+		}
+	}
+	if len(diffs) == 0 {
+		fmt.Fprintf(a.stdout, "profile/%s: unchanged\n", d.Name)
+		return nil
+	}
+	return withCode(exitFailed, fmt.Errorf("%s: profile/%s exists with other settings (%s); profiles are not changed in place: astroctl app profile delete %s, then apply", d.Source, d.Name, strings.Join(diffs, "; "), d.Name))
 }
 
 // applyApp deploys an application.

@@ -367,8 +367,11 @@ func (a *app) updateCluster(cmd *cobra.Command, s *session, name string, d manif
 		Errors           []string `json:"errors"`
 	}
 	_ = json.Unmarshal(raw, &res)
+	unchanged := res.OperationID == "" && isUnchanged(res.Message)
 	for _, w := range res.Warnings {
-		fmt.Fprintf(a.stderr, "warning: %s\n", w)
+		if !unchanged { // "no changes" is what unchanged says
+			fmt.Fprintf(a.stderr, "warning: %s\n", w)
+		}
 	}
 	if res.OperationID == "" { // nothing to change, a dry run or a report: the answer is the plan
 		blocked := res.ValidationPassed != nil && !*res.ValidationPassed
@@ -377,7 +380,7 @@ func (a *app) updateCluster(cmd *cobra.Command, s *session, name string, d manif
 			if err := a.print(raw, table{}); err != nil {
 				return err
 			}
-		case !blocked && len(res.Errors) == 0 && res.Message != "" && d.Kind == manifest.KindUpdate && isUnchanged(res.Message):
+		case unchanged && !blocked && len(res.Errors) == 0:
 			fmt.Fprintf(a.stdout, "cluster/%s: unchanged (%s)\n", name, res.Message)
 		default:
 			out, err := yaml.JSONToYAML(raw)
