@@ -121,7 +121,7 @@ HISTORIES := workflows/testdata/$(RELEASE)
 # cancelled) and deletes, kubeconfigs and AWS, GCP and Azure connections (connected, past their
 # deadline), applications (deploy, resync, delete) and a live catalog look-up; and, in
 # workflows, every path of the three workflows with stub activities (each step failing, cancels, every gate outcome).
-RECORD_TESTS := TestRecordEveryPath|TestClusterLifecycleThroughTheRealAPI|TestCancelAndFailureRollBack|TestDecisionsCheckTheApproverWhenTaken|TestApprovalExpiresWhenThePolicySays|TestApprovalByEmailAndSlack|TestUpdateAnswersAsDocumented|TestProgressShowsWhatARollbackLeftBehind|TestApprovalCancelledWhileWaiting|TestKubeconfigIsHandedToWhoAskedOnly|TestAWSConnectionAndVaultThroughTheAPI|TestGCPConnectionThroughTheAPI|TestAzureConnectionThroughTheAPI|TestApplicationsThroughTheAPI|TestDeployChecksTheLiveCatalog
+RECORD_TESTS := TestRecordEveryPath|TestClusterLifecycleThroughTheRealAPI|TestCancelAndFailureRollBack|TestDecisionsCheckTheApproverWhenTaken|TestApprovalExpiresWhenThePolicySays|TestApprovalByEmailAndSlack|TestUpdateAnswersAsDocumented|TestProgressShowsWhatARollbackLeftBehind|TestApprovalCancelledWhileWaiting|TestKubeconfigIsHandedToWhoAskedOnly|TestAWSConnectionAndVaultThroughTheAPI|TestGCPConnectionThroughTheAPI|TestAzureConnectionThroughTheAPI|TestApplicationsThroughTheAPI|TestDeployChecksTheLiveCatalog|TestRegisteredClusterThroughTheAPI
 
 .PHONY: record-histories
 record-histories: $(BIN)/temporal chromium ## Record this release's workflow histories into a new folder, workflows/testdata/$(RELEASE) (date by default); replaces nothing.

@@ -182,6 +182,7 @@ func TestRegisteredClusterThroughTheAPI(t *testing.T) {
 	if a := e.do(http.MethodGet, "/api/v1/clusters/byok", e.key, nil); a.Status != http.StatusOK || e.dataOf(a)["status"] != "READY" || e.dataOf(a)["region"] != "lab-1" {
 		t.Fatalf("the registered cluster: %d %s", a.Status, a.Body)
 	}
+	recordHistory(t, e.tc, opID, "agent-register")
 
 	// The worker reaches it through the API's proxy and the tunnel (as the agent's ServiceAccount).
 	dyn, err := viaProxy.Dynamic(ctx, e.orgID, s["clusterId"].(string))
@@ -266,15 +267,21 @@ func TestRegisteredClusterThroughTheAPI(t *testing.T) {
 	if a := e.do(http.MethodDelete, "/api/v1/clusters/never/agent?agent-only=true", e.key, nil); a.Status != http.StatusConflict {
 		t.Fatalf("tombstoning twice: %d %s", a.Status, a.Body)
 	}
+	if never, err := e.store.GetCluster(ctx, e.orgID, "never"); err == nil {
+		recordHistory(t, e.tc, never.LastOperationID, "agent-unregister-agent-only")
+	}
 
 	// Unregister: the agent's namespace goes (through the tunnel), then the cluster.
 	if a := e.do(http.MethodDelete, base, e.key, nil); a.Status != http.StatusOK {
 		t.Fatalf("unregister: %d %s", a.Status, a.Body)
 	}
+	byok, err := e.store.GetCluster(ctx, e.orgID, s["clusterId"].(string))
+	must(t, err)
 	waitFor(t, 30*time.Second, func() (any, bool) {
 		_, err := e.store.GetCluster(ctx, e.orgID, "byok")
 		return nil, errors.Is(err, store.ErrNotFound)
 	})
+	recordHistory(t, e.tc, byok.LastOperationID, "agent-unregister")
 	ns, err := typed.CoreV1().Namespaces().Get(ctx, agents.Namespace, metav1.GetOptions{})
 	if err == nil && ns.DeletionTimestamp == nil {
 		t.Fatal("the agent's namespace was not deleted")
