@@ -44,12 +44,7 @@ var (
 func agentBinary(t *testing.T) string {
 	t.Helper()
 	agentOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "astro-agent-bin-")
-		if err != nil {
-			agentErr = err
-			return
-		}
-		agentBin = filepath.Join(dir, "astro-agent")
+		agentBin = filepath.Join(t.TempDir(), "astro-agent") // the one test using it outlives every use
 		cmd := exec.Command("go", "build", "-ldflags", "-X main.version=v0.0.0-test", "-o", agentBin, "../cmd/agent")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
