@@ -52,6 +52,9 @@ type Config struct {
 	// APIURL is the REST API's base: https://api.github.com (default) or a GitHub
 	// Enterprise Server's https://HOST/api/v3.
 	APIURL string
+	// WebHost is the host repository URLs name (github.com, an Enterprise Server's
+	// host); default: github.com for api.github.com, else APIURL's host.
+	WebHost string
 }
 
 // ConfigFromEnv reads Config from the ASTRO_GITHUB_* variables; ok is false when
@@ -79,6 +82,7 @@ type App struct {
 	slug string
 	key  *rsa.PrivateKey
 	base string
+	web  string
 	hc   *http.Client
 	now  func() time.Time
 
@@ -121,13 +125,16 @@ func NewWithKey(cfg Config, pemBytes []byte, hc *http.Client) (*App, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	return &App{id: cfg.AppID, slug: cfg.Slug, key: key, base: base, hc: hc, now: time.Now,
+	return &App{id: cfg.AppID, slug: cfg.Slug, key: key, base: base, web: strings.ToLower(cfg.WebHost), hc: hc, now: time.Now,
 		tokens: map[int64]Token{}, etags: map[string]cachedResult{}}, nil
 }
 
 // WebHost is the host of the GitHub the app talks to: github.com for
 // api.github.com, the Enterprise Server's host otherwise.
 func (a *App) WebHost() string {
+	if a.web != "" {
+		return a.web
+	}
 	u, _ := url.Parse(a.base)
 	h := strings.ToLower(u.Hostname())
 	if h == "api.github.com" {

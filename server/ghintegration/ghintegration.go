@@ -218,7 +218,7 @@ func (s *Server) GithubInstallationCallback(c echo.Context, params api.GithubIns
 	default:
 		return httpx.ValidationFailed(map[string]any{"setup_action": "must be install, update or request"})
 	}
-	st := c.QueryParam("state")
+	st := deref(params.State)
 	if st == "" {
 		return httpx.ValidationFailed(map[string]any{"state": "is required: start the installation from the platform"})
 	}
@@ -762,4 +762,25 @@ func (s *Server) ValidateGithubFilePath(c echo.Context, _ api.ValidateGithubFile
 	}
 	out.Type = &t
 	return httpx.OK(c, out, fp+" exists on "+branch)
+}
+
+// DepsFromEnv is the group's GitHub App as the ASTRO_GITHUB_* variables configure
+// it (ghapp.ConfigFromEnv), its installation states signed with a key derived from
+// signingKey (ASTRO_APPROVAL_SIGNING_KEY); no app configured: the zero Deps, and
+// the group answers 501.
+func DepsFromEnv(signingKey string) (Deps, error) {
+	cfg, ok, err := ghapp.ConfigFromEnv()
+	if err != nil || !ok {
+		return Deps{}, err
+	}
+	if len(signingKey) < 32 {
+		return Deps{}, errors.New(ghapp.EnvAppID + " needs ASTRO_APPROVAL_SIGNING_KEY, which signs installation states")
+	}
+	app, err := ghapp.New(cfg, nil)
+	if err != nil {
+		return Deps{}, err
+	}
+	m := hmac.New(sha256.New, []byte(signingKey))
+	m.Write([]byte("astro github installation state key"))
+	return Deps{App: app, StateKey: m.Sum(nil)}, nil
 }
