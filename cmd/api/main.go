@@ -23,6 +23,7 @@ import (
 	"github.com/astropulse/astroplane/internal/telemetry"
 	"github.com/astropulse/astroplane/server"
 	"github.com/astropulse/astroplane/server/clusters"
+	"github.com/astropulse/astroplane/server/ghintegration"
 	"github.com/astropulse/astroplane/server/ratelimit"
 	"github.com/astropulse/astroplane/store"
 )
@@ -250,6 +251,10 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	github, err := ghintegration.DepsFromEnv(cfg.Keys.SigningKey) // docs/github.md
+	if err != nil {
+		return err
+	}
 	agentDeps, withProxy, stopTunnel, err := startAgents(ctx, cfg.Agents, cfg.HTTPAddr, st, log)
 	if err != nil {
 		return err
@@ -263,6 +268,7 @@ func run(ctx context.Context) error {
 		Streams:             clusters.StreamLimits{PerKey: cfg.StreamsPerKey, PerOrg: cfg.StreamsPerOrg},
 		CloudConnectTimeout: cfg.CloudConnectTimeout,
 		Agents:              agentDeps,
+		GitHub:              github,
 	})
 	if err != nil {
 		return err
