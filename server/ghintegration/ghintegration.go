@@ -52,8 +52,10 @@ type Deps struct {
 	App *ghapp.App
 	// StateKey signs installation callback states (at least 32 bytes).
 	StateKey []byte
-	Audit    httpx.Audit
-	Log      *slog.Logger
+	// WebhookSecret verifies the app's webhook deliveries (Webhook); empty: 501.
+	WebhookSecret []byte
+	Audit         httpx.Audit
+	Log           *slog.Logger
 }
 
 // Server answers the Integrations group.
@@ -782,5 +784,5 @@ func DepsFromEnv(signingKey string) (Deps, error) {
 	}
 	m := hmac.New(sha256.New, []byte(signingKey))
 	m.Write([]byte("astro github installation state key"))
-	return Deps{App: app, StateKey: m.Sum(nil)}, nil
+	return Deps{App: app, StateKey: m.Sum(nil), WebhookSecret: []byte(cfg.WebhookSecret)}, nil
 }
