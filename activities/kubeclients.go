@@ -129,3 +129,31 @@ func (k *KubeClients) issue(ctx context.Context, orgID, clusterID string) (*rest
 	}
 	return cfg, nil
 }
+
+// RoutedClusters reaches registered clusters (provisioner type "registered")
+// through Registered, the API's proxy to their agents' tunnels, and every other
+// cluster through Provisioned, the provider's kubeconfig. A nil Registered refuses
+// registered clusters, saying what the worker lacks.
+type RoutedClusters struct {
+	Store       *store.Store
+	Registered  ClusterClients
+	Provisioned ClusterClients
+}
+
+var _ ClusterClients = RoutedClusters{}
+
+// Dynamic implements ClusterClients.
+func (r RoutedClusters) Dynamic(ctx context.Context, orgID, clusterID string) (dynamic.Interface, error) {
+	cl, err := r.Store.GetCluster(ctx, orgID, clusterID)
+	if err != nil || cl.ProvisionerType != registeredClusters {
+		return r.Provisioned.Dynamic(ctx, orgID, clusterID) // it reports a missing cluster its way
+	}
+	if r.Registered == nil {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"registered cluster %s: this worker has no way to its agent (ASTRO_API_INTERNAL_URL and ASTRO_AGENT_PROXY_KEY)", cl.Name), ErrTypeInvalidInput, nil)
+	}
+	return r.Registered.Dynamic(ctx, orgID, clusterID)
+}
+
+// registeredClusters is the provisioner type of clusters an agent joined.
+const registeredClusters = "registered"

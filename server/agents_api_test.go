@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket/wsjson"
 	"go.temporal.io/sdk/worker"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -83,7 +84,12 @@ func TestRegisteredClusterThroughTheAPI(t *testing.T) {
 	workflows.Register(w, workflows.Dependencies{
 		Cluster: &activities.Cluster{Store: e.store},
 		Agents:  &activities.Agents{Store: e.store, Clusters: viaProxy, Poll: 100 * time.Millisecond},
-		Apps:    &activities.Apps{Store: e.store, ChartRepoURL: "https://astro.example.com/api/v1/charts", Poll: 50 * time.Millisecond, Clusters: viaProxy},
+		// As cmd/worker routes them: registered clusters through the API's proxy.
+		Apps: &activities.Apps{Store: e.store, ChartRepoURL: "https://astro.example.com/api/v1/charts", Poll: 50 * time.Millisecond,
+			Clusters: activities.RoutedClusters{Store: e.store, Registered: viaProxy, Provisioned: activities.ClusterClientsFunc(
+				func(context.Context, string, string) (dynamic.Interface, error) {
+					return nil, errors.New("the registered cluster was routed to the provider's kubeconfig")
+				})}},
 	})
 	must(t, w.Start())
 	t.Cleanup(sync.OnceFunc(w.Stop))
@@ -210,6 +216,23 @@ func TestRegisteredClusterThroughTheAPI(t *testing.T) {
 	if _, err := typed.AppsV1().Deployments("hello-world").Get(ctx, "hello-world", metav1.GetOptions{}); err != nil {
 		t.Fatalf("hello-world's Deployment: %v", err)
 	}
+	// Its events stream reads the cluster through the tunnel this API holds (server.New
+	// routes registered clusters to it): Argo CD's event about the Application.
+	api := httptest.NewServer(e.srv)
+	defer api.Close()
+	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+	defer scancel()
+	events := dialStream(t, sctx, "ws"+strings.TrimPrefix(api.URL, "http")+"/api/v1/applications/hello-world/events/stream", e.key)
+	for {
+		var f map[string]any
+		if err := wsjson.Read(sctx, events, &f); err != nil {
+			t.Fatalf("events of the registered cluster's application: %v", err)
+		}
+		if obj, _ := f["involvedObject"].(map[string]any); obj["kind"] == "Application" && obj["name"] == "hello-world" {
+			break
+		}
+	}
+	events.CloseNow()
 
 	// Kill → DISCONNECTED; restart → CONNECTED (its certificate kept in its Secret).
 	_ = agent.Process.Kill()

@@ -91,7 +91,10 @@ func platformAzure(cfg Config, log *slog.Logger) (*activities.AzurePlatform, err
 // publishes its own.
 func publishAzureIdentity(ctx context.Context, st *store.Store, id *azureconnect.Identity) (published bool, err error) {
 	u, err := url.Parse(id.Issuer())
-	if err != nil || !strings.HasPrefix(u.Path, "/oidc/") {
+	if err != nil {
+		return false, fmt.Errorf("ASTRO_AZURE_OIDC_ISSUER: %w", err)
+	}
+	if !strings.HasPrefix(u.Path, "/oidc/") {
 		return false, nil // served elsewhere (ASTRO_AZURE_OIDC_DOCS_DIR)
 	}
 	base := strings.TrimRight(u.Path, "/")

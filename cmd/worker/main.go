@@ -215,16 +215,19 @@ func run(ctx context.Context) error {
 	} else if ok {
 		log.Info("Azure identity's issuer documents published for the API to serve", "issuer", accounts.Azure.Identity.Issuer())
 	}
-	apps := &activities.Apps{Store: st, Clusters: &activities.KubeClients{Cluster: cluster},
-		ChartRepoURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/charts"}
+	agentActs, agentConfigs, err := agentActivities(st, cfg.Agents)
+	if err != nil {
+		return err
+	}
+	clusters := activities.RoutedClusters{Store: st, Provisioned: &activities.KubeClients{Cluster: cluster}}
+	if reach, ok := agentConfigs.(activities.ClusterClients); ok { // registered clusters, through the API's proxy
+		clusters.Registered = reach
+	}
+	apps := &activities.Apps{Store: st, Clusters: clusters, ChartRepoURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/charts"}
 	// Live catalogs of connected accounts (LookupCatalog).
 	liveCatalog := &activities.Catalog{Credentials: creds, Live: map[string]activities.LiveFactory{
 		"aws": activities.AWSCatalog(activities.AWSCatalogOptions{}), "gcp": activities.GCPCatalog(activities.GCPCatalogOptions{}),
 		"azure": activities.AzureCatalog(activities.AzureCatalogOptions{})}}
-	agentActs, _, err := agentActivities(st, cfg.Agents)
-	if err != nil {
-		return err
-	}
 	workflows.Register(w, workflows.Dependencies{Cluster: cluster, Notifier: notifier, CloudAccounts: accounts, Apps: apps, Catalog: liveCatalog, Agents: agentActs})
 	log.Info("worker starting", "taskQueue", cfg.Temporal.TaskQueue, "temporal", cfg.Temporal.Address, "store", st.Driver(),
 		"realClouds", strings.Join(cfg.Clouds, ","))

@@ -233,3 +233,42 @@ func suffix() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// ByProvisioner reaches registered clusters (provisioner type "registered") through
+// Registered, the agent's tunnel, and every other cluster through Others, the
+// provider's kubeconfig; a nil Registered refuses registered clusters as
+// unavailable. It reads the cluster's record on each Config.
+type ByProvisioner struct {
+	Store      *store.Store
+	Registered ClusterConfigs
+	Others     ClusterConfigs
+}
+
+// Config implements ClusterConfigs.
+func (b ByProvisioner) Config(ctx context.Context, orgID, clusterID string) (*rest.Config, error) {
+	cl, err := b.Store.GetCluster(ctx, orgID, clusterID)
+	if err != nil || cl.ProvisionerType != registered {
+		return b.Others.Config(ctx, orgID, clusterID) // it reports a missing cluster its way
+	}
+	if b.Registered == nil {
+		return nil, fmt.Errorf("%w: registered cluster %s: this API serves no agent tunnel (ASTRO_TUNNEL_ADDR)", ErrUnavailable, cl.Name)
+	}
+	cfg, err := b.Registered.Config(ctx, orgID, clusterID)
+	if err != nil && !errors.Is(err, ErrClusterNotFound) && !errors.Is(err, ErrNoControlPlane) && !errors.Is(err, ErrUnavailable) {
+		// The tunnel's own errors (no agent connected, no replica holds it) say
+		// what is wrong in the platform's terms; the answer names them as such.
+		return nil, fmt.Errorf("%w: registered cluster %s: its agent is not connected", ErrUnavailable, cl.Name)
+	}
+	return cfg, err
+}
+
+// Forget implements ClusterConfigs.
+func (b ByProvisioner) Forget(orgID, clusterID string) {
+	if b.Registered != nil {
+		b.Registered.Forget(orgID, clusterID)
+	}
+	b.Others.Forget(orgID, clusterID)
+}
+
+// registered is the provisioner type of clusters an agent joined (server/agents).
+const registered = "registered"
