@@ -44,6 +44,7 @@ import (
 	"github.com/astropulse/astroplane/server/tiers"
 	"github.com/astropulse/astroplane/server/users"
 	"github.com/astropulse/astroplane/store"
+	"github.com/astropulse/astroplane/tunnel"
 )
 
 // Options configure a Server.
@@ -189,7 +190,16 @@ func New(opts Options) (*Server, error) {
 	}
 	audit := httpx.NewAudit(opts.Store, opts.Log)
 	if opts.ClusterConfigs == nil && opts.Store != nil {
-		opts.ClusterConfigs = &kubeaccess.FromWorker{Store: opts.Store, Temporal: opts.Temporal, TaskQueue: opts.TaskQueue, Box: opts.Box}
+		routed := kubeaccess.ByProvisioner{Store: opts.Store,
+			Others: &kubeaccess.FromWorker{Store: opts.Store, Temporal: opts.Temporal, TaskQueue: opts.TaskQueue, Box: opts.Box}}
+		if opts.Agents.Tunnel != nil { // registered clusters: through their agent's tunnel, here or on its replica
+			local := tunnel.Local{Server: opts.Agents.Tunnel}
+			if opts.Agents.Proxy != nil {
+				local.Fallback = opts.Agents.Proxy
+			}
+			routed.Registered = local
+		}
+		opts.ClusterConfigs = routed
 	}
 	if opts.LiveCatalog == nil && opts.Store != nil {
 		opts.LiveCatalog = livecatalog.New(opts.Store.ConnectedAccounts, opts.Temporal, opts.TaskQueue)
