@@ -2,10 +2,15 @@ package server_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -34,7 +39,7 @@ func TestGithubIntegration(t *testing.T) {
 	f.AddInstallation(&ghfake.Installation{ID: 8, Account: "globex", AccountType: "User", Permissions: map[string]string{"contents": "read"},
 		Repos: []*ghfake.Repo{{ID: 200, Owner: "globex", Name: "secret", DefaultBranch: "main", Branches: []string{"main"}, Files: map[string]string{"x": "y"}}}})
 	stateKey := []byte("0123456789abcdef0123456789abcdef")
-	deps := ghintegration.Deps{App: app, StateKey: stateKey}
+	deps := ghintegration.Deps{App: app, StateKey: stateKey, WebhookSecret: []byte("hook secret")}
 	e := newEnvWith(t, nil, server.Options{GitHub: deps})
 	issuer := ghintegration.NewServer(deps) // the same key: states it issues are the server's
 	base := "/api/v1/integrations/github"
@@ -224,6 +229,20 @@ func TestGithubIntegration(t *testing.T) {
 		t.Fatalf("B's link went with A's: %d", a.Status)
 	}
 
+	// The webhook is routed, outside the contract, and refuses an unsigned delivery.
+	for sig, want := range map[string]int{"": 401, "sha256=00": 401, hookSig([]byte("hook secret"), "{}"): 200} {
+		req := httptest.NewRequest(http.MethodPost, ghintegration.WebhookPath, strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Hub-Signature-256", sig)
+		req.Header.Set("X-GitHub-Event", "ping")
+		req.Header.Set("X-GitHub-Delivery", "delivery-"+strconv.Itoa(want)+strconv.Itoa(len(sig)))
+		rec := httptest.NewRecorder()
+		e.srv.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Fatalf("webhook with signature %q: %d %s", sig, rec.Code, rec.Body)
+		}
+	}
+
 	// No private key or token in a log line, nor a token in any answer but a token's.
 	logs := e.logs.String()
 	for tok := range f.Issued() {
@@ -238,4 +257,10 @@ func TestGithubIntegration(t *testing.T) {
 	if n := strings.Count(all, "ghs_"); n != 2 {
 		t.Fatalf("%d tokens in answers, want exactly the 2 issued", n)
 	}
+}
+
+func hookSig(secret []byte, body string) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(body))
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
