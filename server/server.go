@@ -252,7 +252,8 @@ func New(opts Options) (*Server, error) {
 	e.GET(apps.ChartsPath+"/index.yaml", apps.ChartIndex)
 	e.GET(apps.ChartsPath+"/:file", apps.ChartArchive)
 	e.GET("/oidc/*", s.publishedDocument) // the Azure identity's issuer documents (documents.go)
-	e.POST(ghintegration.WebhookPath, h.Webhook) // the GitHub App's webhook, beyond the contract (docs/github.md)
+	// The GitHub App's webhook, beyond the contract (docs/github.md).
+	e.POST(ghintegration.WebhookPath, h.Webhook)
 	api.RegisterHandlers(e, h)
 	for _, r := range e.Routes() {
 		routes[r.Path] = struct{}{}
