@@ -343,6 +343,11 @@ func (Unimplemented) GetGithubFileContent(ctx echo.Context, _ api.GetGithubFileC
 	return NotImplemented("getGithubFileContent")
 }
 
+// CreateGithubInstallLink answers 501.
+func (Unimplemented) CreateGithubInstallLink(ctx echo.Context, _ api.CreateGithubInstallLinkParams) error {
+	return NotImplemented("createGithubInstallLink")
+}
+
 // ListGithubInstallations answers 501.
 func (Unimplemented) ListGithubInstallations(ctx echo.Context, _ api.ListGithubInstallationsParams) error {
 	return NotImplemented("listGithubInstallations")

@@ -5902,6 +5902,12 @@ type GetGithubFileContentParams struct {
 	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
 }
 
+// CreateGithubInstallLinkParams defines parameters for CreateGithubInstallLink.
+type CreateGithubInstallLinkParams struct {
+	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
+	XAstroAPIKey *XAstroAPIKey `json:"X-Astro-API-Key,omitempty"`
+}
+
 // ListGithubInstallationsParams defines parameters for ListGithubInstallations.
 type ListGithubInstallationsParams struct {
 	// XAstroAPIKey API key (`astro_…`). Optional: a user's `Authorization: Bearer` token (OIDC) is the alternative wherever the operation's security lists BearerAuth. Sent with a bearer token, both are checked and must belong to the same user; the request then acts as the key (its organization and role).
@@ -7738,6 +7744,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v1/integrations/github/file (the `GetGithubFileContent` operationId).
 	GetGithubFileContent(ctx context.Context, params *GetGithubFileContentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateGithubInstallLink Start a GitHub App installation
+	//
+	// Beyond the reference. Returns the link where the caller installs the platform's GitHub App; it carries a signed state bound to the organization and the caller, single use and valid 15 minutes, which GitHub hands back to the installation callback.
+	//
+	// Corresponds with POST /api/v1/integrations/github/install-link (the `CreateGithubInstallLink` operationId).
+	CreateGithubInstallLink(ctx context.Context, params *CreateGithubInstallLinkParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListGithubInstallations List GitHub installations
 	//
@@ -9677,6 +9690,23 @@ func (c *Client) BrowseGithubRepositoryContent(ctx context.Context, params *Brow
 // Corresponds with GET /api/v1/integrations/github/file (the `GetGithubFileContent` operationId).
 func (c *Client) GetGithubFileContent(ctx context.Context, params *GetGithubFileContentParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetGithubFileContentRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateGithubInstallLink Start a GitHub App installation
+//
+// Beyond the reference. Returns the link where the caller installs the platform's GitHub App; it carries a signed state bound to the organization and the caller, single use and valid 15 minutes, which GitHub hands back to the installation callback.
+//
+// Corresponds with POST /api/v1/integrations/github/install-link (the `CreateGithubInstallLink` operationId).
+func (c *Client) CreateGithubInstallLink(ctx context.Context, params *CreateGithubInstallLinkParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateGithubInstallLinkRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -14980,6 +15010,48 @@ func NewGetGithubFileContentRequest(server string, params *GetGithubFileContentP
 	return req, nil
 }
 
+// NewCreateGithubInstallLinkRequest constructs an http.Request for the CreateGithubInstallLink method
+func NewCreateGithubInstallLinkRequest(server string, params *CreateGithubInstallLinkParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/integrations/github/install-link")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XAstroAPIKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Astro-API-Key", *params.XAstroAPIKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Astro-API-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewListGithubInstallationsRequest constructs an http.Request for the ListGithubInstallations method
 func NewListGithubInstallationsRequest(server string, params *ListGithubInstallationsParams) (*http.Request, error) {
 	var err error
@@ -18268,6 +18340,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v1/integrations/github/file (the `GetGithubFileContent` operationId).
 	GetGithubFileContentWithResponse(ctx context.Context, params *GetGithubFileContentParams, reqEditors ...RequestEditorFn) (*GetGithubFileContentResponse, error)
+
+	// CreateGithubInstallLinkWithResponse Start a GitHub App installation
+	//
+	// Beyond the reference. Returns the link where the caller installs the platform's GitHub App; it carries a signed state bound to the organization and the caller, single use and valid 15 minutes, which GitHub hands back to the installation callback.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/integrations/github/install-link (the `CreateGithubInstallLink` operationId).
+	CreateGithubInstallLinkWithResponse(ctx context.Context, params *CreateGithubInstallLinkParams, reqEditors ...RequestEditorFn) (*CreateGithubInstallLinkResponse, error)
 
 	// ListGithubInstallationsWithResponse List GitHub installations
 	//
@@ -27470,6 +27551,137 @@ func (r GetGithubFileContentResponse) ContentType() string {
 	return ""
 }
 
+// CreateGithubInstallLinkResponse429Headers the declared response headers of an HTTP 429 response for CreateGithubInstallLink
+type CreateGithubInstallLinkResponse429Headers struct {
+	RetryAfter *int
+}
+
+type CreateGithubInstallLinkResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Data struct {
+			// ExpiresAt When the state expires.
+			ExpiresAt time.Time `json:"expiresAt"`
+
+			// Url Where to install the app (GitHub's installation page with the state).
+			Url string `json:"url"`
+		} `json:"data"`
+
+		// Id The request's trace ID (also in the X-Request-ID header and the logs).
+		Id string `json:"id"`
+
+		// Message A short human-readable message.
+		Message string `json:"message"`
+
+		// Status `success` for completed requests, `accepted` for operations started asynchronously.
+		Status string `json:"status"`
+	}
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON501 the response for an HTTP 501 `application/json` response
+	JSON501 *NotImplemented
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateGithubInstallLinkResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateGithubInstallLinkResponse) GetJSON200() *struct {
+	Data struct {
+		// ExpiresAt When the state expires.
+		ExpiresAt time.Time `json:"expiresAt"`
+
+		// Url Where to install the app (GitHub's installation page with the state).
+		Url string `json:"url"`
+	} `json:"data"`
+
+	// Id The request's trace ID (also in the X-Request-ID header and the logs).
+	Id string `json:"id"`
+
+	// Message A short human-readable message.
+	Message string `json:"message"`
+
+	// Status `success` for completed requests, `accepted` for operations started asynchronously.
+	Status string `json:"status"`
+} {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateGithubInstallLinkResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateGithubInstallLinkResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateGithubInstallLinkResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateGithubInstallLinkResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateGithubInstallLinkResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON501 returns the response for an HTTP 501 `application/json` response
+func (r CreateGithubInstallLinkResponse) GetJSON501() *NotImplemented {
+	return r.JSON501
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateGithubInstallLinkResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateGithubInstallLinkResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateGithubInstallLinkResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateGithubInstallLinkResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateGithubInstallLinkResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListGithubInstallationsResponse429Headers the declared response headers of an HTTP 429 response for ListGithubInstallations
 type ListGithubInstallationsResponse429Headers struct {
 	RetryAfter *int
@@ -34264,6 +34476,21 @@ func (c *ClientWithResponses) GetGithubFileContentWithResponse(ctx context.Conte
 		return nil, err
 	}
 	return ParseGetGithubFileContentResponse(rsp)
+}
+
+// CreateGithubInstallLinkWithResponse Start a GitHub App installation
+//
+// Beyond the reference. Returns the link where the caller installs the platform's GitHub App; it carries a signed state bound to the organization and the caller, single use and valid 15 minutes, which GitHub hands back to the installation callback.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/integrations/github/install-link (the `CreateGithubInstallLink` operationId).
+func (c *ClientWithResponses) CreateGithubInstallLinkWithResponse(ctx context.Context, params *CreateGithubInstallLinkParams, reqEditors ...RequestEditorFn) (*CreateGithubInstallLinkResponse, error) {
+	rsp, err := c.CreateGithubInstallLink(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateGithubInstallLinkResponse(rsp)
 }
 
 // ListGithubInstallationsWithResponse List GitHub installations
@@ -42535,6 +42762,111 @@ func ParseGetGithubFileContentResponse(rsp *http.Response) (*GetGithubFileConten
 	return response, nil
 }
 
+// ParseCreateGithubInstallLinkResponse parses an HTTP response from a CreateGithubInstallLinkWithResponse call
+func ParseCreateGithubInstallLinkResponse(rsp *http.Response) (*CreateGithubInstallLinkResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateGithubInstallLinkResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Data struct {
+				// ExpiresAt When the state expires.
+				ExpiresAt time.Time `json:"expiresAt"`
+
+				// Url Where to install the app (GitHub's installation page with the state).
+				Url string `json:"url"`
+			} `json:"data"`
+
+			// Id The request's trace ID (also in the X-Request-ID header and the logs).
+			Id string `json:"id"`
+
+			// Message A short human-readable message.
+			Message string `json:"message"`
+
+			// Status `success` for completed requests, `accepted` for operations started asynchronously.
+			Status string `json:"status"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateGithubInstallLinkResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListGithubInstallationsResponse parses an HTTP response from a ListGithubInstallationsWithResponse call
 func ParseListGithubInstallationsResponse(rsp *http.Response) (*ListGithubInstallationsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -47587,247 +47919,250 @@ var swaggerSpec = []string{
 	"RKFOPiKFqtQjhwh2Ut8IRB+ZSn2QBl6Fp2iw+dx/IT6twadKNfd3jJbsSOzgmL5KdQXEGonThQ2V9n6Z",
 	"cslDHotDayizCEkFyjSi6UT6Ast0xr1pjg9FUARhEfTIR/8yuzhHkryTaKEmRwlJDQL3TdUrKB41OCwd",
 	"SV/jqkJVc35QcksXKrv/QmhbROA5Z5No4wxWavYKKw1jqgOZ1SKN2eLIbfAfxlwQoaczCTz7e3t7ecWu",
-	"qrBp3ejqOv3/7H2NbuNGsu6rFIwLjIQjy57ZzZ5dDxYHXttxfGYmY9ieZM/Z5EYtsiU1TLF52E1rlEmA",
-	"+zT3we6TXHRVN9mUSP3aE8kmECAzI5L9V/VVdf0mGBtNpX7+dAyq0THf/GWFhRBl3TjWf1lyiUC1ApTg",
-	"QXh89ujCKpLDpxVVkRxuIKiwmhgyX96LPZHEXbaAusEZlg65rvQTzMmo93K4KxLqWxmZ6ysuUcTFttWI",
-	"nwE+Xi2BaOwqATTTISRzxbsiTP3QEqtRUF96KkUZOtyMaKeqpqKp6m8xkUXNxOdncWuGTFL+IGRmj5gm",
-	"wNOxiJltnECHWzcF9/pBxZYv2IBbdxEzVITtBbSEIdfFLOrGk+HBWqebj1TQaeyaUlq3BH2zarT8nYOn",
-	"vJU9kX7xXg53RLswmINVWMsKRhd+tG6+HjFVbxWJzwbaVqnCziRY1bUR6I1AX1+gI9Y8rThPuZrGQX2e",
-	"xl0qhkPK4wUxHvNQMM3hUuiPCerI0zjIY/C8ATqQ8kDGgYhcl4Q82oaaPuS1XkOuREpA7rnXc39sIpXQ",
-	"Mp3OS+wbHHw/LV5PmgFCG7Mg7YMesIqSOvj9JfkELMl6roAGm5tskCcFdstuT+syPVIJD1aqXiNTMRTm",
-	"fuSFzzi3A8vvZnN4nik+yCJK4M5CYYtKQ8oP8xAoAvWxDCkQu4DAZfHXGO7zR921nrW/ogi+Wjc8pYIu",
-	"mKqPsGo8HM8mPtuVpi4d/qMrnnRjWmZJ+pjwuNaGhMUpnAGoMCbZu5i1hi1MEPHr13hkn6RySE0XRpxF",
-	"emQGJT+AotoWp+lQnp0D4nre9muJQcn2y91LmHsiAwBtydewAdg+umgEmC/h1iEbQZ11IBixeDhvG7jb",
-	"2vj//ECzueWvf8tXDhi2AVjsvXFILUeWqoETTGx3jWhk0e/HNUXyA+MmTGhXtwdH6cBkJGHMpvZfsCb2",
-	"mIBxhHbqeAgsFyOReOCqC99LbTRC7cbIQ63rlEMc65oW9ExSapbAor/idXJ28Q1ozXY2cykKBtZGTEGv",
-	"OOge8HGip03t/F1TwvzOQR4i+O1N1OLkmqyC72+5XsD0LdJ8XPukjpVO7WrONx/BtkE+AixmfjMCdfb8",
-	"9zejdhc+zvXfow4/a4HE7VOAxJPY5bw5XsXmfH4v9zvcpwSR7SAKjW7Ydqapj/LCy8t7zTqpHupMhdRS",
-	"PdTbrcCxonpKFgptw+5qlSVKd8S+bfYqier9QESap66/WsKGIp6tzmx2K01SoTj2WaMSqNhmFJs3VWcQ",
-	"m4FWi4u7ZkMOMTnoHbKewOt2nUOaDXl1MMDrTuGPf72KP/5K87HCK5H5qDf4N8cdGLPPJ+bWs2get+LX",
-	"mrlgD3722U7m+HjdqX2LxwL9qY0UM29A6/T66pd3F//VgbP3n27vLm46cHp9/f7q7PTu6uP3HeA66NZN",
-	"Fz+DvLlerEY+D0YX1NbZzcXp3UWHsgsuOvDp+hz/fnPxw8d3F3XD09ubjo3dCgrzwcy3za9X60YpaCOW",
-	"Meu2NYj4Z9GPsAfrmGl1Am+O3/z58Pj14etvOt6f746PT/C//1681eiIOaeC4WtM6SIOl0/oL96E/nL3",
-	"5k8n3/zt5Ju/LZkQj8NVpvMMLyE5ChmQWVXCf4w5AYIclACzAzGfGC0QrS/NXWO3Evl9ybakX4t5dG3B",
-	"evQF/2/T+SpFrLn01KS/FLMzeHZ1voV4veSedF0mXPGhWsurXVHjYvI2dJ2MmOJUG3/RfpsqPP60HLwN",
-	"YHw296H6cGL8uYxYIoaz2x9ApmSxJ8G/BUjQGGto4XZSNDC0DB92IFAPbTiEXC9G7qyL0sUO/JXK8IF9",
-	"j8dG//2X+2ugHsymrqEHNrpwows3uvC2Na48WbdSiavOgeaf9ZFh19K0Z7etUkaOmfV5luCOKWAQykkc",
-	"SRaeQM8N0IMWmvexwxKkcuK5MlM5KVKn2qjj9Ygo/m7epBI3iJ6u0z5ZOAxamtUZlczTD9275jh6BkBp",
-	"UNy+Mzq5w3OhMGBT0ImVV8e0ZsHISKO3MBARNwT2958OcJ2HNNDhT9nx8Z8CQ8n4J94N1MNPB9jSvWsG",
-	"bi+kw9+bG8ZuqAgVEnsL9UBptsBOV6gj5jmhtAhs16GYRVP8W2XH363vE7c4rSVqwp2gIAIhQ5yGN8fW",
-	"v4cd+NNx2IG/HYclteFPx3X5HvSlGq2BXnNKw7+bv9A//e04rFEcnunNhI5m1W6Ss8TjQoZosxu7xe5d",
-	"PGYO61FMFzSoiISeHmLrsoWeAaonmntywH/ddj6raphWbfv33r0TlMr2gkqIzqx+mzqi86fQcO9OWR0X",
-	"MYzPtnMcsVoc1BwPH30x/1vNBom9YUjJxcCEvsx0ySY5O+NKzWCWmpfFe85+tNb2SAtpTI/zeLEFPjRm",
-	"yP3WBua4x+Pg7fEkiGQWHrGJOioijlV9ruQZPQRTmaVw+uMtsAD7k4OSgHxGFUoChjXQH4QyMHPx7tYF",
-	"ZakueO0Yr04/4AUEE0DPzEy+dSur6JBIQ59O1CmNuaUK8VVLCi/k9onCtdtlLchqNBuOB5Zvu53PCtV4",
-	"dzDhEVd9lpPdJrmOXpj8glqzvcuLO1hI8UdfPGL7vdckTDb1aZ9NaJnDbB+uzcXNxcnmQE0l3p1AQe5c",
-	"6V5Zw1FigUp6NuLBPSUt5Z3gWQzzAFfB4JU66UQVQLJaGtJZaZyiFHWdcioaxXQWse1Gr9n3n7vQ54qz",
-	"bZTVFwNLRrldyO9zSUMbIVLKQx5rwaIFWq2Zija6XsrSKU2qeK2ElUVOQR0KeePtZrS+P8dlumb+4BqK",
-	"5i7ep8vnsipe1VHEswOpRtl7dqhawFlQQqRtsNR8MzJ396MvWt7zuF69M6K+fJ8H97Kv6eVY33FNZ7J4",
-	"mNnjhk8377FA/f9kIrg/pH7yEIn4HlqK6yz5lEZt6udMKdMzAwYyVjLiMOA6GHEFQufpgj4vw5WGkYyw",
-	"5CkoHqRcQwtdYxHTA5mOXylIUhEHImFRZ87b8UoB/0wEA1fn9LvZSvOWjEQguGqvnRnqK7N3dt+WemFH",
-	"PN/jVwrwgDpFMUPcMdy9bo3t1bywUMMds8/veTw0VIfZC7Ma77Ya7AwkVyuQdVTV+s/bj99vkezZ6HW1",
-	"CPRzRa3wMvu+UnXnsgLiJFk/EkEV5PyapXwTs6R5D1TWz59YaJ089ayTVIlOpvdG1MEVgoSewrc8tCxa",
-	"b5Y0g956Yz4b66RZ2Kr2Sdz5xkL5OBbKWfJvbJSNjfLZ2yjnsfspTJXzrLWJsbIC7VY1VyKoNgbLxmDZ",
-	"GCz362q9mOe3N1kSMpWNlrVBPZ7Nkua1mdUSwWiR3XIWh+irCDM1Ndvpke/piZWulN9QPnx+w1whCahC",
-	"WNQmwfhPrZsMQ+O4bikwTGWW1AzjHrq0z2wwylDUJlRRc4cb98gaHy+OF0JbgLqum3Pxc/F9/pkZDjw4",
-	"OXg9QvLQhpEPTg7+d+tfx4d/+/nfWj/91KU/tf+jFavfMvXbWP2mfhv/NvotbLf/7X8dvJTY7FlmWt/Y",
-	"PMvKz0/ENCr0k4qnR7f9olAial3N9st+hbP3V9boSD+WlebVLL9W3UYbrzX63uLHPqVRuwNKgtBozek7",
-	"My+1w0kzLK9PY5HafDviUQStIEsj+H//5//Cb9BnatReyfwrlMp4Wmn7VRnydGH3pY49gUxswTA9Esqs",
-	"Z30jMBqUiiWvYv+lv89Yf8vb9gdafzGh7/OhMidBM90gd7BEUi06w8bo+5WMvjO8a+jfO47tbb0zEHMk",
-	"rAF2Qe8O14JGaZ7UQMzMNE8MaKQ8kam2hXKp793VuWPMMYvZkIfghkeUQfdTCC379ZHEcrhCt3MEy7lv",
-	"BsoQqGquj4heDzwVA+rX7YbswilMUhkPvdnZ1/PefIRTuFXAP9sKvlirkNY1IKs1D30/vk4zhesWqoRl",
-	"6+HTDW4fboUzku8FPj2RedztAW3LUxQ/XE1jrYbMnIwnTGHPmjTcpjxh06vjOUE7kWwJewoMLQlbi4Db",
-	"oPwwSDbw512eXRtYM3rWQkfe5bsLL80AC8JmyWbevMsguaYRn4sb7zJIVnTime1uXHiP4sKboffGgdc4",
-	"8J67A88H6yfw3M1x1Np+O5jHtxWddgZCG5dd47JrXHZ7ZRNdyO9bO+wQkNbPMcBJbeStMyi06zkGpTku",
-	"UzWfSY7BzLms7faZoYgmx6DR9XYdVR/bz2SwdB0v05Bgfc7LRLz0VVxMj+Vcok4LaDeBez5Vlc4ml1+g",
-	"6EBzeWbeNWvBnjVrO5oug6RxMzVupl1xM80w7yP6mO6zPk9jrrk6fOCpchbI+uiqEYdIKGSjoqjTu/wr",
-	"4L5CBdqKKkr5XdfyNcEU/mvI0y58K1O4fHfRganMEFsGeSXflEecKY79GGMegTa4wYuR8o2k9vFMuycr",
-	"WfvWzbqY9A9u5SvdXN2ca8O8ZBZeF8/Us7Wr2MgmZuRhkBx0DtDnt1K152tvQzXVaK6sHFk8Zis5L5+Q",
-	"4tHgO6nIsM3vcXb35lV2r1aaG20UhW1BixrOswibSStX7tL9nDhDSMjTdm0E2frRXZfvLuYox9JUy/wm",
-	"42haPx6+d0avHVTt0c3pNRosbi4uP70/vTnoHNzenf7j/cU6lboHRPNwmmmZiEiaW9g4YRrrOOfkvXS2",
-	"zL1etUF9KSPO4udqGJlj4vdiva7XC0GsqSK4z+r4wqPdQiU38Hg4QnycNXNQC8WqDqxjDEGgNnhzVg4G",
-	"3jdzm0eep+o0Y3jAir+zQu0cB73NQXs/wpafHxZVnQCdzXqeNY84JhzDnw3xhI1rrIG7OrgjMqtEkY3M",
-	"EJ3FjaTL7qN1QK1SI6/gm1VdSQ18PSl8redo+nHE9ahMcsBS7gjEFca2R+JigblIYcw1M3OEVswfeGot",
-	"OkHKtWo3rqmXpbX5oFH4QVD1Wds11alxPN0ailRYsUGmlY6napUMDQwceByk08T8sEQ1w3FW1Mx2wUlV",
-	"OdUFzqpbf49stMPqHqvXzxEEK1U4i4CtnHDab5GQWKwmRn4h6PFgJClMebzzmNfEr+53Z21Dj4+nLpau",
-	"yPidQ9e3Wy30VmH7WBYXXb6xlJVMeKwwJQHDVhRMRkzDREQR9Ll91nBTrkjkoNuByUgCU/c8NH/ksfX1",
-	"4OEC/5yIlKs2Kh4jpoA623M4ghuO0Vn9TGuJCi7TcP3x9g7fD3mAJtQunMLlxZ1lVxZohc6wMRMRqKnS",
-	"fKxe0QpUwOKYpwrM/6XrYm6WOsU0hbX8UbcjObGabt6Kn5p7L1SOjcqbR/zk2vc2OvJSu6bfkr0+7Vim",
-	"w/UbGszkBTt6cc6zyszgdRxrb47//NeNPWsjPY42cKgFMh4IVx2KWqvLtGPVD6Qj8mawGGIJkYyHPDUc",
-	"kClD3oxeUWwq4iFMRtOSpvw4WRQG3LxUis5Wy8UVCQVjFhmVCdcQaZ6aP1A7H4nXB4+bWZRyFmIzx9Bo",
-	"asTBIQlPt3yDDyIYdT1t/BEO6HtZoBIliSCI5PcYoYqJzs5Hya4nJh+JWnD7zEz8TemA6zaUx1H6jxjk",
-	"Cuf3y83vpTpVDaLOh5YV550QvBbSjxIoFjhWay8aWX8stCpkHDcHlpK0cXLFcnzC41BgdtvMxLymdSwG",
-	"I9GPQXGFr2LrRpkOD+UkxlaQEe/+FH9nlE68RIthbKhEiXgY8cNMueQ4KxjKgrfVN5dU0HIu0qID88KW",
-	"OubRqtI25EqlKgnN/JqfP/pKQZClKY81ZQcLBcGIB/c8BDZkIla6KtCjOBwZiWD61mxF75+HeCs6PL2+",
-	"OnzHpz1Q5qvMQCWMM6Whz/HPWnonkIKWsphWfgpCURNNpnUq+plhddwJpuGeT18pbCnbhTv/nZQzLKRp",
-	"PjRhQiMUu3wI7N5po9ki+JRgp1bqtQkPLBIh0wbvbSakvQsggzINMg64UWEQEoVGttbsnsdd+EcqJ8po",
-	"Fy3K3DiBHFfaMMSAgZQrc19Gljc7yllojvw/bz9+b6hpgICKlEAmGuyvxsN55cOqSJYFPrrfGuXj6ZWP",
-	"+YEpPldLSHiKVofW6fX1zccfLo5uLv7z4uxuaSfl5b5/+0H0bJtPVvmzd8acObdj9V15NxS6OaPn7Af9",
-	"aYnbPSWgZ+bVm1dJdlUhI0mwjkbm6WBdz96wY2s7jWFGMFBqGndxgZguThDc9SwgO3hEucgqLgAUPMlI",
-	"dqJ0GrOpe7BGCd6V5RSEFEpOp8A/YzhZigxFtte4UL1r9OidutJsppObh0ZMAY/zzPOXZK8yoH6aiHd8",
-	"Wm2hsgtcoKWvp6BXmKiSVA5TruotVM7dmbChiLFohHvFlgxQwIJUKmoKm9dLtk6CsvpMoWcYpdifeqsx",
-	"ZEb1cdDK3K3sFGvXd+0mvET5+lj+Og1dpw+5Z2104GpcNKsOksl1XmMh0/niGeQ+nc2GLqzz8/16x0JD",
-	"nI37hn4GVidWNdOIzNMHMwqaGBut6PXxMbmE7V9zNUPEmg+peeBceKbRvEnAGkizJFRfYs5o6ndWZ3xx",
-	"yY0l6l4ngu+UbjhyMMeZHYj5xADIQKRKN4F8O9UO2EuApkNDZdPD0NWwvbJ1p316Aaangj9whSZWCmQ3",
-	"I3shgjmQu5pHVuN3vt5FEL1iDLmLD4erc2jx7rDbATZRHRgGSXtRIHdoewE/Q4RYqWm43eVteoXPmJXy",
-	"4igNQuwSQpQUKoMOWPWmptv/ChBRZ58950kkpwYMYj6pAAEy16EllTJZKNBhIIaZs82SDU5BX+oRfoU6",
-	"EUOLJcIGpR/dizg8Ml8g32PEhyyYwiBi2j1t1thnwf2EpWGeBoCNi7vwSXH4jzCd3mTx33WaGb3C2Q+5",
-	"37+HaREPydYfplNMx2ORknlht5aIgZszVm2zYDbm1vXIIgjMjk9kFoUwEHHoTI2n9NiIRwiDDELcMLp3",
-	"4tUFvj29en9x3oGz0+/PLt7jH8l0dHFu7jgX/7y+urk4t+se6LxSW5+PBF3GBynnlANov55yjdZuHIUE",
-	"egfueaKBKTi/eH9xd3He7lYEQpu3z3Jz40Ig/hG9w2nGO/leKlcdoTjeue1dwaJJJ1VCaZvzcnAyYJHi",
-	"ne2TM3amhtK7vyq74bT7C4KFXLQmHbKBjfJe72eOe2n1PxAlmcWsKJJ6Hl/3TnxHQMDSVDiaHPHgXuUu",
-	"CyzsmEQsfgu9h3zIa6YUD3vIUYbM8PEeMXxulZz6YRFlvu9jFAJ6BlAnwYeQ/YW1fVIeLXKvUK74GUrO",
-	"nSxzld8RNypw5UL+ivqA0LJBz9cX359ffX/Z9nxIiFu556dcBWvGFuQkSq798jhMpIi1asK+mgIHX0vN",
-	"IsCqVXxWU694KLSsvoEdfbF/uqJqVHWpUdc8HTMz+2hqM12UL2PJyRxFwJSSgaDSrTa9lNoKqC7c8KFQ",
-	"6LeAFhvyWB/2meJh27vKZUoDer+x5kFqX8hZzzlJuzXZVSsqFU7E1dWyyrfkSUta7YxyYLejXANmDm0/",
-	"2vzg2uI/SDooU/ehuOJWUoe4ZE6Q5JIHlV8jep6daGkKK75kWYRUzzaWQ0vT1qzNL+SaiYiHIOJB3peT",
-	"9c0Fz6tVUTmLubS1vRIJ++QI2EBLb3LE9pb3L7n2BL1hT7W2aS+rYHoKt8OISQwxMJfWCvte2doj4iDK",
-	"wplHbcmADsQytJ2ulA0fZENFAYF5HhjLtDS4Yu7VU1A8wu4EJKa1GLMIMooDVDplmg+ngKoqyNgJbnIM",
-	"mM9j2gNGR7J4iFkDn8ytPork5FxO4mHKQk4GQaMtpTKK+iy492olduE8nR6iHTAOYchj7H1wSPZAF9Gs",
-	"gEUTNjXXXJ2lMbw5PiZForAsuIN5azsvKKMuJzzQMGt9oJpdKR9EYjjSZ2S20NJ8gKdjEXMQgxmlRSjo",
-	"RzK4r4o+pENslO/tLHO0ix9YLAZLTHOWNp/WLLeCCKAZ36DDvmq+jqxbPUOGXZr2Gc66Swa1XpsCrZHS",
-	"7WOOAai+f69tLW0dspLndjG7CQVdnuTkXmFtQyPbDMX3unCax4HkmT2UNGCtexRsDH1GXfSySHcwHGqS",
-	"siRBBcVmmpJE3cjI9ggbfVfsx/ydxGGovZt8uj4/tXeTnsfGPbdWL+hF4u2FoFOxcWkfQI1YwoHRSwaN",
-	"aMuaG0xzg9lZLcYG91dqFY9qSjtC+9YqtYbQlWAepkJCDNLCSubUZjgnx9QJDDL0uHIWZ0kXfsQkBbSk",
-	"yTiaopJxgkXIQMtxX2kZVyQqfsrtai5dEef6R4ntGStTafK0uA7cc57kp0Z2/roY+nw3ntazt083NTzf",
-	"4tRzMbLy9Y3oUyjPJNsUOnpRuFmY4llchqvHNQBhIC99f67UPRUvxnlYBcXZT+nG5aEcICoAci+EWYqu",
-	"0PiQlL/SN7oLbEbIN5uXOHoafPQaceB9snpZqLhRv5KF4cTPNUxtVVRcv2gIEucrtRZ5NmavfTZ7ERzZ",
-	"Q6Yc4LVAb1lwm3OLqhxbyS8KOsNyuDKuNLl3sT+cspmq8TTXjwwhV/W93FznewJU22tPKW7ejcfqOMgC",
-	"g00JFp5PNNXcPqwZTnUCfjwVKZmx0iyKYGzNYHibeZtHIwoFCU+VwAoPBnBj6Rks0OShdjfSadttqwt4",
-	"cvFNJTLz+v25jL1im7V0AuwtmI2ZQg9/cNbHnqsu4Md3UK9A32bU3AEaY8/Oyu6buSsLStKniJw6Clgc",
-	"8GhBV1j8HfOBsziuLB8CLQpP7FhLbsdGmbShPwVli44wIAcNuqbEMMb8ypk+sDjUupUgCvMOyD9e4O/T",
-	"PYL2ez2jCr0TFVnHedkiygvIsTvNYoUNcsz4PFZFRRceh+i7yOP5Gyx+OdBG9GOATcR5gvQ8pDwuxo2E",
-	"0jKdLs3DpudEwCLPxz1bVrgLV6WyM1aZ8QooYDiA6iD1Y3g7i2TMMe2FrOZjqTDthIJSCSyLColY1YZp",
-	"fPUtJEyp3GvfgZl2Kx3Xj+oq7OTXeMNnyjckIVAZvSiS8h6yBHFZy5QNOUQyWGpO+s7u3+pInLvuzCLa",
-	"T2pX+kBZ1F4etnd2Wtqog5WTsnN7O3bC2s0U7UVdg07yRM8OYLMfaLnNBTHIiSyWGgYGsJalgx48XUeh",
-	"EywQapNgO8DvzbzvDU3fq21mXepGtPZGugZvhoo3mkPOkZuM7noabTTyCm2M9kk/cbCz/h3zlVc7cc8y",
-	"9RuT5kqRfMXlY5QLp+0y+ksaw33W52TtWqo0GIFePD6vLbjn3hy/ARexD5ORiLgLmLNBaqKwu0MLSye7",
-	"+gBuim2s/JPHzxXJpBRbhOV/Fsnxd8WqmqDip6od4G3yFlUEPIpCexme7LPLg7wsMYDSIopWYQObm4LF",
-	"PJ8fnr95slpkyygtwDRdo2b0OYxZyOlOP+ZKeaWQp5RKj0lyr1y8Ybv7goXRvY+ra9xb6/xqV7HQAoPL",
-	"vcPxhMWcjPmQc4jRIfOkxNbFu9sOdT09fXfbdgHYntwQ4zEPzVDR9C1UMlsRtf3GXjAR7Z2bHh4Eg8uL",
-	"uyqxQ8Gw+yx7nswPV+zGgnoG7yoPf+cb9n9dYbki6duo6Fxv8hjL1kJ+huL1tpKh0dfoUZSVppcXdy5J",
-	"BCOmDdM1ltnGS7bDEpgEzOzt64kcZatX83Taq01qysW1Z/Y19ziv4NN8Qf5rplQpLlBL0Ia6SomkXm1o",
-	"oS3GKVdOrrCFFK4x4A88BjbQvKRBoCfH2qE7BUjmn3+lnPcuopY5FMEtM+3PsVMUdJEDLOVUNmwLBQz+",
-	"/PrYPOIqHdEziy6tqxYlfXI/4IJwRi2xLH6p3GDelrz9lqx2lAW0cO+boMel1TvXuUTn5yFncgKfnVx7",
-	"vcJSLmXMX/AlLSlw5BENhe6rR0qnnI1rhcPHBDthwI+8fyuDe16KEqfyzOZ9BZF48MtrPGA2LNXKX+wy",
-	"nQ8lrxQZmNW4HInab/PKdEI/JrDf4jo3xvaviul0JnWw/geD9etHbI0wcxwXhuoq23FOhA4wnPE6lVoG",
-	"MlInzpzgiFkoyBJMHUcK9EjepmPy1HbgjTE4SIGMOTaYgUGKFw+/cC+mpvMOcBaMgGF/GSDYd6Deq5p8",
-	"D2hp0OqRp9F9sIdl76aOSjErbfYLPVAxS9RIarJ/od/ITs6mmrr+QqgMtbvwo8vtLfwS3Hn77YJprQwG",
-	"qEXR11DTsjM0x4JsRSm/QSQVtzHSNoL79fHx8VtbYJP6HmPDCeW+gL/0oM8H0nZnwo904QyT6mlMelMM",
-	"Y2wYyj+bG6WHSomIh+qFi8e/rLAIovAbhzUvS6wShs9X2X4QHrc/rpw18muFmtvle48Tejb2TJlLEvZm",
-	"mZz4JXft77YHlq06iZzXgX4qs+FIQ5ZglYm8wRaWzohYSQI7tAqhtbS6h9ma9qJrz61ZcOOle6xbRFGs",
-	"Ajd2o5CCCnLy4wwgYkoXoe1CQ8vrL47d5w3xYW9XMqrzsGk+/zwuFyXSeGTkm8bBIcMeNl9q87AOzVOj",
-	"VMbYHlHYfcKWiYb+gor8HdeF3l0M8iQsCQPxGcZCKYz2NnyGK+MKZJpreg9CT0EolXE1r+NP48BljGQI",
-	"SA2MPW7TueoEz0WnjVEEPpmEeT85vL6pEZVswgop1uPbmP9fkE43jQsMWERJG1vVMVLWysqjodCjrH/U",
-	"T1kcjPhyozqLIqCH0Q6RFz8qjOiXQn+X9bEikzJjTzuQKT7IIgq+lUkWUYF9+xkqnSapn5ZXMt5lMNS0",
-	"yrrEid/ko/zDrWAJyBVvwKeb97UBnIn8lEYvLKhqZkWbB035BNIoVvvdoKXgY+gXLOaQ58rDktV0qyr0",
-	"CRhVNKxFn+9YHEb2WvnRqDKQ8lCkPLBFRCzmkCWVYf/m2TbV9pHTJHEZwrZhn80GdpYo/0dXIWO2y1/F",
-	"fREXcuW9e+bWtASP7LyuysPW4JI/uV/EllbWW66zBE6DBZkQyjzyywpdhZcOdlfdoxztdqWmW5Bk2gmV",
-	"0llQ43K7XSOGyWsaW+m0u/APPpV5CrMtw9eh3rzYfDOWMGFTtMTzKILJSKrykZJZ3xtOoJnZt76TUcMe",
-	"K+lx2ESju6DfIT+o6QT9+vjNnzv7mRUwT+vryIbSJlPiIl3UNxcUjfb5eP1aS71ZrymypQ47c2ZYXSBU",
-	"dGmtFAhE8MvV0YGIqP0NSQMjpXissZ2OA+6heOAxRlEVhTqdSMvr4ilXrcATd6mUGsTAYAe9rQotd14C",
-	"UK/+Wa30zHLuH6iUlkf6R6GaQSv0Fm//bIV8nVONfl0voerabJ6BURH721sa3ex1bS4ZGSFeajoDkZQl",
-	"pItYp9NtVHPHHdZpl7NNo6bvrZpOyOOzVpCjzuPq6QZtV8rDCnkgQ+qgqDHKboAOV4PVesZcgNBKAe2D",
-	"LtxSIKaC/zr98L6DbmbKp04iZtAbvdPCXAXIEUSS6ZWC0+srUOJXDphJXOnQIUb6VkR8f1B5zES8Bhbn",
-	"SdMH5sWDFXKBzXbQGcwhdM2wZvuvCZJfuC9rnqDWagBELIJcYdf1/Pz9G0ZtvyznlU8Cj47ZvsK+mnm3",
-	"RttXeAOnYKJZg0jHa6jh8vYjORRxBwsMEISraRzYEJpFJt2r0oTnIPrZa3rli/Wj9b+uO9WmH/ZOmVvt",
-	"MYkZJnhCTEDHdr1P+5xr7GxTiwoYJJdKpQ5zy5sNl4tkwCJr31FFAr6FkRaLMJ0axtgIg3qs5nsDLRm7",
-	"MfsZNpPOHyzTL9WwT/kg5Wr0d2r0nPLDB54aBTMfbn7SKT+kGCNV6lRc9CbsVjrUnwilHj/FcX6iZvoL",
-	"8hypP6M6cZsJrb6UUfvg9/20StJq1ymq9p5IpUyIe4WWf0ya3AvqX2jAsNBmtkNrW8t+LbD+MuMC+n3V",
-	"DiF1NlxbNQ3daLNqnYXJB3mP/dWoWBkP6+AS5uz7KTf3UAUs0OKBQw7pdd13KzSgJXf0Gr9ZOXBpS7fZ",
-	"c725+nt3bhPfNvXkWDIih46hurCxKO57m9YKdFsb3JY16rCXRZuii954jHjEemEzt8bcpTMXbDSLagvs",
-	"fw247I9/uIGQ/W57UQQ1bwUlG91q5xSlozFL6q+5RvUv95CtU5ha1LYolnrE07K6hIHcCU8Vdrm32NbO",
-	"C+HbXLWy4YzHrI8FfDz/DQsCbPoyC2IfWNKA2N4FuVCm0wLraRPe/XJw8QNLqsDQkIVPEl/5EnmUg49Y",
-	"MQbcf2Hh/XLEFPQ5j2GYshh7riC4gZYdGIiI2lTaSimFXjcThbmqv+DGX0aDi0/vrChc5Nu4KuaIaSbK",
-	"LM4lYqMPPotYchefx3ZCMcTS8Iuy+izsUW7WYSQe6m+eBbzd8xhUIJNC5lMkYumCg7VCsF04vYAhH/el",
-	"FDJvrOsrDLlUIGPo8xGLBi6Oa9nllyp0zQOmK3PfIOUTaZCnSA60zSsi4mmJzmqJqwHD/a+YN6MCEi+u",
-	"CH4rZvYV18rDjXCuBs+YzeIoBVObGccY1CRTOLs6OjsHNVVGm7CdVDgPsYZ28VXrS5hNiRYRV8twrNA9",
-	"alBsd5ywM1Nd4IP1Yg5FPJDpeI97PD4SAi6QqB7xNaFzjSd3Ewj2zG5PA8APLBIh0/wQ9aVa9P3Bxasg",
-	"UtpoaZl6iS02dNrLZ6EGV1VpLX4wtgvCNowHrbnvUuDNmGtGpVEGVCVzHn1/sAspwl5tGPDOwq6Zn501",
-	"GgdWQV0MNqdkoWcBv+U9WBWBfxxxNG9jZmZBauSSE1oRMfmE0wBwA8DrALBDEwI6l57H5stHbGUOiKXO",
-	"ywGpo2DE4phHaqUclvyEwP8IhNxoJekU3MegxbvDbgf4mImoAypiwX2bUDxg5p6e67ZWMV6eTf5eKP29",
-	"N+iZm/deWQgrVrCNkbA4j7kj2Bh7iN2+Uo8XKWHM4qlrHKFczJVQEGBhyLeQcm1EUF4Qtndj/uHw1PxD",
-	"D0achVgALeQRI41371OM0U+cx1oGBaE7nvepaMWM4jLT+zrZSq4Nj12rOd//4gz33xL3b8bmJXjbTq1a",
-	"blE7tQIVh/sHZylPP9qKugcrG+Q+euu7Ot83F0bN3j9i0kUlyTQZFzsDRV8OTsOxiLE43sm/fjb0RKyQ",
-	"/8vPc06MEiaIMsuuClp5cFySVYDRLXNBu7OSbsZMZrEHQQcmvD+S8h4+3bw39zsEJEh5IBIjW1Q1KHWM",
-	"ohWxABO34mkR/aK4Nv93MXdGmbFToBrHWHeVbp1IAhBxnDWWSlGYrnHPEw0tFkNPjXXSg9RILYj4QLun",
-	"bKRouwu3PEi5pprIVJmTByPJQ6zv0gElgcH1pztbvFmP+Ji6zlFhaBlzW0HZxlvgiN2EKTWRadhzlWDG",
-	"bGr0sXwKWsI95wmpexTa7N5xjhVswUMzb+GfR1LpDhhNBK8/mTL0PObtLpzGdtM9okCTpwIG9jQiNj2h",
-	"cqUTty/YS7KoT/1KQev09u7m4y+3H+6uf/nu4+2drQEPMRf5pcz2UaKK78d5xfceEUgXvzwvcc6caKuD",
-	"vv2VOo9vQ6jZo6vYMG0F/nvPzFXq20PzQa10XENlZ+TBKvalpSyjj5m634Oyu03bqWcjvHPsq5Xg6wvw",
-	"lS4dR1+s6Fw5V2fptaMiEt6O0YWLXIRn/XwABZmiCndC5ZJ8IqIIYgmRjIc8dQOVRld1mTorC5CZEsOe",
-	"EgGtksmkpuawNRwsCidY0whBfLZ20MFLv1JZzO9LGXG2ZjRsQbhNgtBLxF6bUPR4wNtZbr+dL7JeBsyF",
-	"Vl2LTdgeENGpMqOoAcGXBoJPrDDvs6rcwOWjweUl10Xq1FfQVhF7jqjMr6oPUUA70yvb1oK53hP2bNDu",
-	"1FIcK+XaiAQyTLEkeaVyg1KbWv6cJkkqH8iFfMOxj1g/09poqnIALDZvpfKBRXnXezMnGPGUdwyYjw95",
-	"TAW0Wr2ELmC9DjBlxyQ7kdBtSkp3RqpxpjQ1HgO3GPeTEsOYaXM9aPX+eYi/Ht66f+t14OEYvvtwenZ4",
-	"+93pm2/+AtJoyr2H45OfsuPjPwVajLnSbJzgX7n9174Mp/QPPa+Za9lEbOcrhjGZ3QzPk5s9n4bd4cM7",
-	"N0jPFWv7BsYizjRX7bfehmP568lIQhCJ4J6HtOw+twVUKHxvzMd9nkIrtxiZVz8pnqqes33R1zySa+NX",
-	"RzIKVXFEPAVDZjjnDmRxhMFaI+xML4IpsCiSE0VN7d2hdpyN0LMg8rQL30sMcr7n05P8gIqD8YOizeHO",
-	"y+QbHnDxwPHVvLD1Qln8cPx3OqsR/1w+4AH8dLDkfFM2geKMfzooDrl8nvS7k+3kxiuk+xy1bVdL8FMs",
-	"PptxpeGAyYjHBUuU9ru7bD5zZLfWvFY2yn0+nEwmh8jSWRpZri6L77Istuw+j09OgqYscJ2hbAHJWVg4",
-	"AQa9fiSDe1vcXPXAftb2AjQ81BUGU3qas7H5IzGlff5fxz/3oGX/9gv+ahD3F8sTmAqK/5AiuHWg98Ci",
-	"jPfIeOuwzQb9j3iOcgacBEr7zsFYxK5c+JuKUo7eYfwr35Sf53SN8pM7ZX6cazhBzgj+i0zFUBiNseLe",
-	"WUz+F/ppTkyN5CTOk24NBBpORFCUcTQ1O8vjbGx2jScjPuYpi7x989pf8M+6msrQE2AYiscBx86P2MGn",
-	"Y/gtdcAZSXnv0lzs8WL/7s/IeouPE4f+eY3eaCK4x7t1OXGkNQei7RPwvAghD4Ry13J7B+IheiRsFz5b",
-	"494uI+VMyZj8Qa4Dp7/BrzCk+z6WE2jpERepL5Es5M8LoY7lABRIJF1iOStd9IhPATXhwpHlsL9T8kTx",
-	"z4nZRrMIWlYgjJ5gy421u67dErKz2egeKDYlF1GHgpDyo6XpBywGNZKTJlG3CYr7irExVpsB5mliqS2l",
-	"lPfkeLQ4mZK5eKtAmbLhudrtXNQL1TIRAVXkqwjsWhYzc1uadRM081WDZvzNf8SomRL9NNEyzydaRs0w",
-	"62OHy9QONtMMBCGnNvSlZDjuwinGtiiNUSZzdmJBFgSjcMyD1XVWi1VNpMUKmFIbauE/9NxiLcqgum6w",
-	"hU/1TXBFE1zxtYIrsJCyuXJlCWZ11ELxY5qtfXFy9AVRfbMYi2WygqzIpVpfM8ETqdPVI55qp/QKBfzB",
-	"pd6tEkmxWEKUF+O/R7Osdh66n56uHEMTGbFpZESJ7prQiCY04jHwcoXYiHrwWxY1YfGMFOjiEi+0okqG",
-	"RSSaWhoy0aDdcw6B2FiP3SMNtsHBrxDz8ETaI9kdV0sF5tjCzsO+PO/PdurvDpiIeNgBliRdKmnDw3IW",
-	"sF1Gn3wfBlmXBNrOmjrvaMJ7ay3E+W9jJrQ7L2NOHhm3oaBlkwH8TDKA4zk5/6jJwFmcU00t599hzYsh",
-	"x2rQYyaiVwq896gRuUx4rDoULGAIkoKXiOGvP97eEXB4r70FBpcXdza7jQVadeF7qSFhqXYBN3kDpYrO",
-	"QyM5+VR87ZoN+TKV6RbbrZemTvEGea8PXF1d+3JXDadek/Lamb85/vNfN2lnrvlnfTTS46jMZrMfqnZ6",
-	"G1XVVmjBA/NB4JHGwLMWCsYsGsh0jAhva9bK1Hmauy/aS2kos0RkCdHmujzbqYk6tE3IsQPNPB9i+EEH",
-	"QqFsGfUFQd6VVp5yvxulZCAwdCIP5Zrjn+5PMbYc6+HfehjpgAEWPLTYMMih4y3EEu75FPNAsXeZtnO1",
-	"Zij8BoZNJCIAGeNNyjkXWBziQ32JbdIweVWOhdY8fAtYf34iFOIUKjuvlN+OB9/+5yFeJg7928Th1Tl1",
-	"mq1s95OPp53EhRa2eKM5VQTCe7BUPus/2sWx1NF4dW642OxFniFsIyUxRJUiEV8paDkMRKqQmQZGB9eu",
-	"j6Gr3Pf1GqcvBnBHYkhzy0B8XdB+Wh+PRzELinJ5TzmN6eD3Z2bza5VszY7v5QCEbhu5Y7EibKprNYFE",
-	"j3z77nwpX8B9dkOAiWfAfAslXKbD+ps2tYqJhEI92IdoVSmQyyGOmULcnb86+9C7tBmA0achzjAC0WgG",
-	"CRuK2DmUq4DVKjkeropYjLPxwcnrHAkwcp4Kks2ZM2koZHQ+VpDw1OlNdaPdil/5LJLbEY+PO0vHf8at",
-	"CPyTfqwwJBvcyqKIp9DnkYyHahs7QxON9AQIl4h3fLpWOFL5iCmo2SKIg7cyblTYFX34qb+2WI84g5hP",
-	"5rXsJJUPFHlt9H0P5VKuZJYG3HbTnMc66PNAju3tofxdA/hd8OePuq3KtdosFv+TVRgXaK4fy/1ndrCq",
-	"qz9DmvMC9bG0N05/XB4d9Hr3vCplfNsMz9C7TO2uw7c+tglFJIjEs+ta5n6EqzcRRk+B3w5Q47pGWWsC",
-	"94x6ekT5J2rV+KHCxoSoXNk/mTA8YkoTf0HA4lgiFOeBHvMpjOYHfy0fcGK7j8g0T5r/omu9wloz2O/1",
-	"YF9S01YHXUq+LUJ53rp0I5F31jBCPou0Swp7pllFX8mn5rZcqKrsao/30Ig5z3+NMeLJS30TJHg4uSmA",
-	"52kAlRr3aRhabR6TC+PZeE098kAbPzmLvadhuL/AexqGK6IutfWnDdjDYPmKI9oEn20+aJ6FilqxoHRT",
-	"17O1MM3KmJOjp1Ka0zO2JzBVatn5m8SGW2d3Ji8gkZvlaA/M7jUC7Q8QaCUS9I6huQLtrFw0AsuJq+1E",
-	"4uxd5osIf18a2TbIoqgsI518KOJ6yTeaRCzuOIbHpuadshULS51oprPqoN/FlqXy7Ermq9pmk01/yUex",
-	"CjXxtXvcwKxszYb+lNhlVeio6JaTY4dvDKn32UWRxQRXs2te4S750Rbiwgc74h8DD/XewFbIByyL9Am8",
-	"bq/qC7SvoC9uPb/gVckb6A9+3F7HN1jM4LjzIhyF62m97wXeklZsRolHYUM0Z9QxS/8Njj4fHB3nQPQo",
-	"SGp0p4Uwir6YLE15rMuxQeZNclHOmbwXIum1GbHRsp7Y1ltYdc0BXp3XAIQ7WTzMluIcepcXd+DoxPyz",
-	"6jW1XZ8RfiTEfluDh0yHV+Hv5t8O7/l0oV/K5pCy2MWsVsGGURCFVnB1Tm4p9+hMInufA3aspU8ULjN0",
-	"Z90QGCg4zfToePbnmgR3cvOth0hhNSLhnjwyKC2MIn4i6y1tCW3PAqOtOaJ3fAp47uuFMeygGmbpYI2r",
-	"ak6iVJ2Q6yYQtvE9rR1mMBf3Oht4UJWPvwBIPXAnVWYbWD9K+YO85/VFtz+w9F75+QiAvmXzUghKgqAE",
-	"0wLA/TCHPNOQIN+8nfJApiHVrdJMxK62ZxYKDUmWJlJxtTbS3+CEGqSvAT3anoUNyLGwqjkJc7bBjtey",
-	"2jz7wYd0R8UtT5dOM95uyqw2QmG3hALxryPexxUAX+759GoFdw3WbUF3DHlaOpR+OiVXTGUao8tzZEVl",
-	"BbuEtQH+kus/Gt3L4xi9uM5wgTv61YXH89W/W5S0bm6PWMW+sVe8IOy75DonhFkf01rwh7aupR6lohTE",
-	"nDFUVeZ5Xdtftg7S2pt8JzTwbpHnNL+xTVrT3obFl8unODbZPiY+SUVgZOMqheBtTXr7Ck3ChidpPpSp",
-	"4FjsZEbJWFA4+ZLrazv+PkhWO9dz8+gafLjKtjV1jfa5rpH5DpqT3BkjNRXs6Yh8pSRqjLYKF0Vl+FcF",
-	"l08dRDKzkVrmXQ8rzM3Ali8rR3JhHSOhDEHqgUzH1aXJrvPpvCjZa1e9nfy19+/iWBoBvCv+PEwTrjgh",
-	"j2vPDEvlhLCa7us+c/TF/fEq/P0o5cOVu63YZ725+QxMNQfNZsxGZJcBYDEv39j5LKuWYB+Hq3NXB5FN",
-	"VAeGQdIB9muW8ppGtsXaX0ZkwUqQQpu+DaC4bcV2lsN96JrSXNAXA1AhpR3bkx3PnfRTotHRF/qD+acx",
-	"C0Yi5oeGENXRF/tX87dFJkuj+lAsOQ9BxEaHsIbJPhXPys2R9oNYIL/qFvCBfr+jn3cNlGbBeuhKLlQP",
-	"5LZ1u2E+eFu2YLDSUW034n/LGCOcWmKAHfzyLLoODERaotZfzaMYUdLHNJawLmrVPIjzemFR+z5Br4Hw",
-	"Pp802L7XwWL+UXp58F8Fzg3X1WubRvKoGSMsvlHRB4C+Sd0yyxpmpYL53zjwniB4nVtpU/x+xrqrOddt",
-	"NFfa0leK6KxBtueitRawwewZf1WIO/pC+sWMArsW8vk4XYWAbh4du0Dyw5txKxHQE/wvFggr1crqIXL9",
-	"cBtNmTKd4Oz6k/M1oIHEbumr16868Oqb4+PxqzotNUiyDyI+WFM//7xw1D+bUd8cLxuWfT7YaLFjPpbp",
-	"tHq9lwJX/PrNB1E79piPN17ygrH/SmP/+XLxyGuv2lemrNtkWrerxc+rOT48lj1z71bMwRw0S4OR0DzQ",
-	"WVpXw3PmkbWncOq/39zSvo5+U7quba7mlGUJNokYMx2QmXYgIt3kED4j5ad02tvpPeaX9fx9+Eap8RBT",
-	"tjnBTJmJPHkbMZqKirgqD+3u0prKNzi1l+T7MyveBgXoIMiqazavcfrtddRNucCs5YbtA28yZfhkzFfi",
-	"+vn6wK+UuZkMRMQ7ldw+Eonq0HTpxmKjUErPIgN+1pWBOWeU0fpJ8fSaBtqLGB1/vmvwLFXJLTa1kdLP",
-	"KPJ1Pl7HZmtjVaYkp27H1B4NbV0ZXAHLA2zcULmVoaLstxhgDbpQcoXq/ZRr4J+F0obNIfUwAf8VA8os",
-	"ycKZIeLQfFWOmflqFLlYLLoaRHIo4rq64C+E090ZuLqAuI1m12KXLZel1I4nGLF4aFNRd7LM35Y74JUK",
-	"L+oau0ZVQcTEuFFd9gXVSm0IHgXWKlSVIzUROhgdynRYn8h6y7VtikhaSpXeoSQGp5sTiSnrwGCVAlvO",
-	"yNxg8GYzU2RDBTLhlOKKS3T9DvIilbY2h2bpcEZxq+i0iGuZKVn3FKmh3rbnYy5IES0lVmkJtOeg5X5W",
-	"A9gWo1yQm6HrClJq6gQ0KaGPCKPEoLl+WFMOYE0g3egKytOHaqfRmN1zSDMznyyNDk4ORlonJ0dHkQxY",
-	"NJJKn/z1+K/HaHOx8/1SUW7knk+xmh9C+1xmKZb3tLZhl/s1b4k+LdBFgWuGDTLW0oWrlr5TPF3xreuI",
-	"BeRJwKLVtjuOgwHrYvTGq/5wDjTzc8W6B9jZu6qKof8582TVF4iiRCT0FLQw27ZoUt7Td+bhii+inRBY",
-	"gJVWzV085gF+pwOajxOZsnQ61+mT+pRHg0Nz1DyEByMwvYHxoxWDvcv6PI25uZC4WOJIDHgwDSJeep0O",
-	"ruILl0J/l/XhNEkACwmmszt3Vfxr1ft+PznXAlF1/G/RCv20NX9Ly/3o5r9fMsU4A6fqePk21hqXf7Fs",
-	"vKkgSkzOKCV1eG+7pI66g3VOWgiYZpEcQsu6sTvkNu+UDcjt2UP0UhCqepwuMgl5nyph1e8///7/AwAA",
-	"//8=",
+	"qrBp3ejqOv3/7H2NbuNGlu6rHBgXsISVZXdPMjvjxmDh2I7j7e60YbuT2Z3kRiWyJBVMsbisotVKp4H7",
+	"NPfB7pNc1DlVZFEi9Wt3LJvAANOxSNbv+c7/OQnGRlOpn78cgWpkzNd/XWEhdLOuHem/LL5EoFoBSnAv",
+	"PDp7cGYVyeHjsqpIDjdgVFhNDIkv78WeSKIuW0Dd4AxLh1xX+gnmeNQ7OXwqHOp7GRn1FZco4mLbatjP",
+	"AB+v5kA0dhUDmukQkrniXRGmfmiJ1SioLz2Vogwdbka0U1VT0VT1t5jIombi87O4MUMmKb8XMrNHTBPg",
+	"6VjEzDZOoMOtm4J7fa9iyxdswI1TxMwtwvYCWsKQ62IWdePJcG+t081HKu5p7JpSWrcEfbNqtPydvcfU",
+	"yh5Jvngnh09EujCYg1VYywJGF362br4eEVVvFY7PBtpWqcLOJFjVtWHoDUNfn6Ej1jwuO0+5msZBfZ7G",
+	"bSqGQ8rjBTEe81AwzeFC6A8JysjTOMhj8LwBOpDyQMaBiFyXhDzahpo+5LVeQ65ESkDuuddzf2wildAy",
+	"nc5z7GscfDctXo+aAUIbsyDtgx6wgpLa+/KSfAL2ynqugAabm2yQRwV2S26P6zI9VAkPVqpeI1MxFEY/",
+	"8sJnnNuB5brZHJ5nig+yiBK4s1DYotKQ8oM8BIpAfSxDCsQuIHBZ/DWG+/xZutaz9lcUwVfrhqdU3Aum",
+	"6iOsGg/Hs4nPdqWpS4f/4IInaUzLLEkfEh7X2pCwOIUzABXGJKuLWWvYwgQRv36Nd+2TVA6p6cKIs0iP",
+	"zKDkB1BU2+IkHcrTM0Bcz9t+LTEo2X65Owlzj2QAoC35GjYA20cXjQDzJdw6ZCOosw4EIxYP520Dt1sb",
+	"/58faDZa/vpavnLAsA3AYu+NA2o5slQMnGBiu2tEI4t+P64pkh8YN2FCu7o9OEoHJiMJYza1f8Ga2GMC",
+	"xhHaqeMhsJyNROKeqy78KLWRCLUbIw+1rhMOcawrWtAzSalZAov+itfJ2cU3oDXb2cylKBhYGzEFveKg",
+	"e8DHiZ42tfOfmhDmdw7yEMFvb6IWJ9dkFXR/w/UCom+R5OPaJ3Usd2pXU775CLYN8hFgMfGbEaiz57+/",
+	"HrW78GGu/x51+FkLJG4eAyQexS7nzfEyNufzpdzvcJcSRLaDKDS6YduZpj7KCy8v7zXrpHqoMxVSS/VQ",
+	"b7YCx4rqKVkotA27qxWWKN0R+7ZZVRLF+4GINE9df7WEDUU8W53Z7FaapEJx7LNGJVCxzSg2b6rOIDYD",
+	"rRYXd8WGHGJy0DtkPYZX7TqHNBvy6mCAV53CH/9qFX/8peZjhSqR+ag3+LdHHRizT8dG61k0jxvxe81c",
+	"sAc/+2Qnc3S07tS+x2OB/tRGipk3oHVydfnb2/P/6sDpu483t+fXHTi5unp3eXpye/nhxw5wHXTrpouf",
+	"QdpcL1YjnwcjBbV1en1+cnveoeyC8w58vDrD/74+/+nD2/O64entTcfGbgWF+WDm2+bXy3WjFLRhy5h1",
+	"2xpE/JPoR9iDdcy0OobXR6+/OTh6dfDq247379ujo2P8338v3mp0xJxRwfA1pnQeh8sn9FdvQn+9ff2X",
+	"42//fvzt35dMiMfhKtN5hkpIjkIGZFbl8B9iToAgByXA7EDMJ0YKROtLo2s8rUR+n7Mt6ddiHl2bsR5+",
+	"xv+36XyVLNYoPTXpL8XsDJ5dnm3BXi+4x12XMVd8qNbyalfUuJi8DV0nI6Y41cZftNumCo8+LQVvAxif",
+	"jD5UH06MP5cRS8RwevMTyJQs9sT4twAJGmMNKdxOigaGlqHDDgTqvg0HkMvFSJ11UbrYgb9SGN6z7/HY",
+	"yL//cv8ZqHuzqWvIgY0s3MjCjSy8bY0rj9etVOKqs6f5J31oyLU07dltq+SRY2Z9niW4YwoYhHISR5KF",
+	"x9BzA/SgheZ97LAEqZx4rsxUTorUqTbKeD26FP8wb1KJG0RP12mfLBwGLc3qjEjmyYfuXXMcPQOgNChu",
+	"3ymd3MGZUBiwKejEyqtjWrNgZLjRGxiIiJsL9o9f9nCdBzTQwS/Z0dFfAnOT8V+8G6j7X/awpXvXDNxe",
+	"eA+/NBrG0xARKjj2FuKB0myBna4QR8xzQmkR2K5DMYum+F+VHX+31iducFpLxIRbQUEEQoY4DW+OrX8P",
+	"O/CXo7ADfz8KS2LDX47q8j3oSzVSA73mhIZ/N/9Bf/r7UVgjODxTzYSOZtVukrOXx4UM0WY3dounp3jM",
+	"HNaDmC5oUBEJPT3A1mULPQNUTzT35ID/uu18VtUwrdr27717KyiV7QWVEJ1Z/TZ1ROdPoaHeJ2V1XEQw",
+	"PtnOUcRqcVBzNHz42fzfajZI7A1DQi4GJvRlpks2ydkZV0oGs7d5Wbzn7EdrbY+0kMb0OI8XW+BDY4bc",
+	"bWlgjno8Ct4eT4JIZuEhm6jDIuJY1edKntJDMJVZCic/3wALsD85KAlIZ1ShJGBYA/1eKAMz529vXFCW",
+	"6oLXjvHy5D0qIJgAempm8r1bWUWHRBr6ZKJOaMwtRYivWlJ4IbVPFK7dLmtBVqPZcDywfNvtfFaoxvsE",
+	"Ex5x1af5tdsk19ELk19Qa7Z3cX4LC2/84Wfvsn3pNQmTTX3aZxNa5jDbh2ujuLk42RyoqcS7YyhInSvp",
+	"lTUUJRaIpKcjHtxR0lLeCZ7FMA9wFQReKZNOVAEkq6UhnZbGKUpR1wmnohFMZxHbbvSaff+5C32uONtG",
+	"WH0xsGSE24X0Ppc0tBEipTzksRYsWiDVmqloI+ulLJ3SpIrXSlhZ5BTUoZA33tOM1vfnuEzWzB9cQ9B8",
+	"ivp0+VxWxau6G/HsQKoR9p4dqhZwFpQQaRssNd+MjO5++FnLOx7Xi3eG1Zf1eXAv+5JejvUd13Qmi4eZ",
+	"PW74eP0OC9T/TyaCuwPqJw+RiO+gpbjOko9p1KZ+zpQyPTNgIGMlIw4DroMRVyB0ni7o0zJcahjJCEue",
+	"guJByjW00DUWMT2Q6XhfQZKKOBAJizpz3o59BfwTXRi4PKPfzVaat2QkAsFVe+3MUF+YvbX7ttQLO+L5",
+	"Hu8rwAPqFMUMccdw97o1tlfzwkIJd8w+vePx0Nw6zF6YlXi3lWBnILlagKy7Va3/vPnw4xbJno1cV4tA",
+	"v1bUCi+T776qO5cVECfJ+pEIqiDn9yzlm5glzXugsn7+xELr5IlnnaRKdDK9M6wOLhEk9BS+56El0Xqz",
+	"pBn0xhvz2VgnzcJWtU/izjcWyoexUM5e/8ZG2dgon72Nch67H8NUOU9amxgrK9BuVXMlgmpjsGwMlo3B",
+	"crdU68U0v73JkpCpbLSsDerxbJY0r82slghGi+yWszhEX0WYqanZTo/8SE+spFJ+S/nwuYa5QhJQBbOo",
+	"TYLxn1o3GYbGcd1SYJjKLKkZxj10YZ/ZYJShqE2oouYO1+6RNT5eHC+EtgB1XTfn4ufi+/wTMxS4d7z3",
+	"aoTXQxtC3jve+9+tfx0d/P3Xf2v98kuX/tX+j1as/sjUH2P1h/pj/Mfoj7Dd/rf/tfdSYrNniWl9Y/Ms",
+	"KT8/FtOI0I/Knh7c9otMiW7rarZf9jucvru0Rkf6sSw0r2b5teI22nit0fcGP/YxjdodUBKERmtO35l5",
+	"qR1OmmF5fRqLxOabEY8iaAVZGsH/+z//F/6APlOj9krmX6FUxtNK26/KkKYLuy917AlkYguG6ZFQZj3r",
+	"G4HRoFQseRX7L/33jPW3vG1/ovUXE/o+HShzEjTTDXIHS1eqRWfYGH2/ktF3hnbN/feOY3tb7wzEHApr",
+	"gF3Qu8O1oFGaJzUQMzPNYwMaKU9kqm2hXOp7d3nmCHPMYjbkIbjhEWXQ/RRCy359JLEcrtDtHMFy6puB",
+	"MgSqGvUR0euep2JA/brdkF04gUkq46E3O/t63puPcAq3CvgnW8EXaxXSugZkteah78fXaaZw3UKVsGw9",
+	"fLrG7cOtcEbyncCnRzKPuz2gbXmM4oerSazVkJlf4wlT2LMmDbcpT9j06nhO0E5XtoQ9BYaWmK1FwG1Q",
+	"fhgkG/jzLk6vDKwZOWuhI+/i7bmXZoAFYbNkM2/eRZBc0YjPxY13ESQrOvHMdjcuvAdx4c3c98aB1zjw",
+	"nrsDzwfrR/DczVHU2n47mMe3FZ12BkIbl13jsmtcdjtlE11I71s77BCQ1s8xwElt5K0zKPTUcwxKc1wm",
+	"aj6THIOZc1nb7TNzI5ocg0bWe+qo+tB+JoOl63iZhgTrc14moqWv4mJ6KOcSdVpAuwnc8amqdDa5/AJF",
+	"B5rzM/OuWQv2rFnb0XQRJI2bqXEzPRU30wzxPqCP6S7r8zTmmquDe54qZ4Gsj64acYiEQjIqijq9zb8C",
+	"7itUoK2oopTrupauCabwryFPu/C9TOHi7XkHpjJDbBnklXxTHnGmOPZjjHkE2uAGL0bKN5LaxzPtnqwk",
+	"7Rs362LSP7mVr6S5ujnXhnnJLLwqnqkna1exkU3MyMMg2evsoc9vpWrPV96GaqrRXFk5snjMVnJePiHF",
+	"o8EPUpFhm9/h7O7Mq+xOrTQ32igK24IWNZxnETaTVq7cpfs5cYaQkKft2giy9aO7Lt6ez90ce6da5jcZ",
+	"R9P68fC9U3ptr2qPrk+u0GBxfX7x8d3J9V5n7+b25Lt35+tU6h7QnYeTTMtERNJoYeOEaazjnF/vpbNl",
+	"7vWqDepLGXEWP1fDyBwRvxPrdb1eCGJNFcFdFscXHu0WIrmBx4MR4uOsmYNaKFZ1YB1jCAK1wZuzcjDw",
+	"vpnbPPI8VScZwz1W/J1lamc46E0O2rsRtvz8sKjqBOhs1vOseZdjwjH82VyesHGNNXBXB3d0zSpRZCMz",
+	"RGdxI+my+2gdUKuUyCvoZlVXUgNfjwpf6zmafh5xPSpfOWApdxfEFca2R+JigblIYcw1M3OEVszveWot",
+	"OkHKtWo3rqmXJbX5oFH4QVD0Wds11alxPN2YG6mwYoNMKx1P1SIZGhg48DhIp4n5YYlohuOsKJk9BSdV",
+	"5VQXOKtu/D2y0Q6re6xePUcQrBThLAK28ovTfoMXicVqYvgXgh4PRpLClMdPHvOa+NXd7qxt7uPDiYsl",
+	"FRm/c+D6dquF3ipsH8vioss3lrKSCY8VpiRg2IqCyYhpmIgogj63zxpqygWJHHQ7MBlJYOqOh+afPLa+",
+	"Hjxc4J8SkXLVRsFjxBRQZ3sOh3DNMTqrn2ktUcBlGq4+3Nzi+yEP0ITahRO4OL+15MoCrdAZNmYiAjVV",
+	"mo/VPq1ABSyOearA/L90XczNUqeYprCWP+pmJCdW0s1b8VNz74XCsRF584ifXPreRkZeatf0W7LXpx3L",
+	"dLh+Q4OZvGB3X5zzrDIzeB3H2uujb/62sWdtpMfRBg61QMYD4apDUWt1mXas+IH3iLwZLIZYQiTjIU8N",
+	"BWTKXG9Gryg2FfEQJqNpSVJ+mCwKA25eKkVnq+XiioSCMYuMyIRriDRPzT+onY9E9cGjZhalnIXYzDE0",
+	"khpRcEjM0y3f4IMIRl1PGn+AA/pRFqhESSIIIrkeI1Qx0dn5KNn12OQD3RbcPjMTf1M64LoN5XGU/iMG",
+	"ucL5/XLze6lOVYOo86FlxXknBK8F96MEigWO1VpFI+uPhVYFj+PmwFLiNo6vWIpPeBwKzG6bmZjXtI7F",
+	"YDj6ESiu8FVs3SjT4YGcxNgKMuLdX+IfjNCJSrQYxuaWKBEPI36QKZccZxlDmfG2+kZJBS3nIi06MM9s",
+	"qWMerSptQy5UqhLTzNX8/NF9BUGWpjzWlB0sFAQjHtzxENiQiVjpqkCP4nBkJILpG7MVvX8eoFZ0cHJ1",
+	"efCWT3ugzFeZgUoYZ0pDn+O/tfROIAUtZTGt/BSEoiaaTOtU9DND6rgTTMMdn+4rbCnbhVv/nZQzLKRp",
+	"PjRhQiMUu3wI7N5po9ki+Jhgp1bqtQn3LBIh0wbvbSak1QWQQJkGGQfciDAIiUIjWWt2x+MufJfKiTLS",
+	"RYsyN44hx5U2DDFgIOXK6MtI8mZHOQvNkf/nzYcfzW0aIKDiTSATDfZX4+G88GFFJEsCH9xvjfDx+MLH",
+	"/MAUn6slJDxFq0Pr5Orq+sNP54fX5/95fnq7tJPyct+//SB6ts0nq/zZT8acObdj9V15N2S6OaHn5Af9",
+	"aYnaPSGgZ+bVmxdJnqpARpxgHYnMk8G6nr3hia3tJIYZxkCpadzFBWK6OEFw17OAPMEjyllWoQBQ8CQj",
+	"3oncacym7sEaIfipLKe4SKHkdAr8E4aTpUhQZHuNC9G7Ro5+UirNZjK5eWjEFPA4zzx/SfYqA+oniXjL",
+	"p9UWKrvABVL6egJ6hYkqSeUw5areQuXcnQkbihiLRrhXbMkABSxIpaKmsHm9ZOskKIvPFHqGUYr9qbca",
+	"c82oPg5ambuVnWLt+q7chJcIXx/KX6eh6+Qh96yNDlyNimbFQTK5zkssZDpfPIPcp7PZ0IV1fr5f71ho",
+	"iLNx39yfgZWJVc00IvP03oyAJsZGKnp1dEQuYfufuZghYs2H1DxwLjzTSN7EYA2k2StUX2LOSOq3VmZ8",
+	"ccmNpdu9TgTfCWk4cjBHmR2I+cQAyECkSjeBfE+qHbCXAE2HhsKmh6GrYXtl60779AJMTwW/5wpNrBTI",
+	"bkb2QgRzIHc1j6zE73y9iyB6xRhyFx8Ol2fQ4t1htwNsojowDJL2okDu0PYCfoYIsVLTcLvL2/QKnzEr",
+	"5cVRGoR4SghREqgMOmDVm5pu/ytARJ199ownkZwaMIj5pAIEyFyHllTKZKFAh4EYZs42SzY4BX2pR/gV",
+	"6kQMLZYIG5R+eCfi8NB8gXyPER+yYAqDiGn3tFljnwV3E5aGeRoANi7uwkfF4T/CdHqdxf/QaWbkCmc/",
+	"5H7/HqZFPCRbf5hOMR2PRUrmhd1aIgZuzli1zYLZmFvXI4sgMDs+kVkUwkDEoTM1ntBjIx4hDDIIccNI",
+	"70TVBb4/uXx3ftaB05MfT8/f4T/JdHR+ZnSc839eXV6fn9l1D3Reqa3PR4KU8UHKOeUA2q+nXKO1G0ch",
+	"ht6BO55oYArOzt+d356ftbsVgdDm7dPc3LgQiH9G73Ca8U6+l8pVRyiOd257V7Bo0kmVUNrmvOwdD1ik",
+	"eGf75IwnU0Pp7d+U3XDa/QXBQi5akw7ZwEZ5r3czx720+p/oJpnFrMiSeh5d9459R0DA0lS4OzniwZ3K",
+	"XRZY2DGJWPwGevf5kFdMKR72kKLMNcPHe0TwuVVy6odFlOm+j1EI6BlAmQQfQvIX1vZJebRIvUK54mfI",
+	"OZ9kmatcR9yowJUL+SvqA0LLBj1fnf94dvnjRdvzISFu5Z6fchWsGVuQ4yi59MvjMJEi1qoJ+2oKHHwt",
+	"MYsAq1bwWU284qHQsloDO/xs/3VJ1ajqUqOueDpmZvbR1Ga6KJ/HkpM5ioApJQNBpVtteim1FVBduOZD",
+	"odBvAS025LE+6DPFw7anymVKA3q/seZBal/ISc85Sbs12VUrChWOxdXVssq35FFLWj0Z4cBuR7kGzBza",
+	"frD5wbXFf/DqIE/dheKKW3EdopI5RpJzHhR+Det5dqylKaz4knkR3nq2MR9amrZmbX4h10xEPAQRD/K+",
+	"nKxvFDyvVkXlLObS1naKJeySI2ADKb3JEdtZ2r/g2mP0hjzV2qa9rILoKdwOIyYxxMAorRX2vbK1R8RB",
+	"lIUzj9qSAR2IZWg7XSkbPsiGigIC8zwwlmlpcMXo1VNQPMLuBMSmtRizCDKKA1Q6ZZoPp4CiKsjYMW5y",
+	"DJjPY9oDRkeyeIhZAx+NVh9FcnImJ/EwZSEng6CRllIZRX0W3Hm1Ertwlk4P0A4YhzDkMfY+OCB7oIto",
+	"VsCiCZsaNVdnaQyvj45IkCgsC+5g3tjOC8qIywkPNMxaH6hmV8oHkRiO9CmZLbQ0H+DpWMQcxGBGaBEK",
+	"+pEM7qqiD+kQG+F7O8sc7eJ7FovBEtOcvZuPa5ZbgQXQjK/RYV81X3etWz1zDbs07VOcdZcMar02BVrj",
+	"TbePOQKg+v69trW0dchKntvF7CYU9/I4v+4V1jY0ss3c+F4XTvI4kDyzh5IGrHWPgo2hz6iLXhbpDoZD",
+	"TVKWJCig2ExT4qgbGdkeYKNvi/2Y10kchlrd5OPV2YnVTXoeGffcWr2gF4naC0GnYuPSPoAasYQDo5cM",
+	"GtGWNRpMo8E8WSnGBvdXShUPako7RPvWKrWG0JVgHqZCQgzSwkrmxGY4I8fUMQwy9LhyFmdJF37GJAW0",
+	"pMk4mqKQcYxFyEDLcV9pGVckKn7M7WouXRHn+mex7RkrU2nytLgO3HGe5KdGdv66GPp8Nx7Xs7dLmhqe",
+	"b3HqORtZWX2j+ymUZ5JtCh29KNwsTPEsLsPVwxqAMJCXvj9X6p6KF+M8rIDi7KekcXkoB4gKgNQLYZai",
+	"KzQ+IOGv9I3uApsR0s3mJY4eBx+9RhyoT1YvCwU36leyMJz4uYaprYqK6xcNwcu5r9a6no3Za5fNXgRH",
+	"9pApB3gt0FsW3ObcoirHVvKLgs6wHK6MK03uXewPp2ymajzN5SNzkav6Xm4u8z0Cqu20pxQ379ojdRxk",
+	"gcGmBAvPJ5pqbh/WDKc6Bj+eioTMWGkWRTC2ZjDUZt7k0YhCQcJTJbDCgwHcWHoGCzR5qKcb6bTtttUF",
+	"PLn4ptI18/r9uYy9Ypu1dAzsDZiNmUIPf3DWx56rLuDHd1CvQN9m1OgAjbHnyfLu6zmVBTnpY0ROHQYs",
+	"Dni0oCss/o75wFkcV5YPgRaFJ3asJbdjo0za0J+CskVHGJCDBl1TYhhjfuVMH1gcat1KEIV5B+Sfz/B3",
+	"SY+g/V7PqELvREXWcV62iPICcuxOs1hhgxwzPo9VUdGFxyH6LvJ4/gaLXw600f0xwCbiPEF6HlIeFuNG",
+	"QmmZTpfmYdNzImCR5+OeLSvchctS2RkrzHgFFDAcQHXw9mN4O4tkzDHthazmY6kw7YSCUgksiwqJWNWG",
+	"aXz1DSRMqdxr34GZdisd14/qMuzkaryhM+UbkhCojFwUSXkHWYK4rGXKhhwiGSw1J/1g9291JM5dd2YR",
+	"7Ue1K72nLGovD9s7Oy1t1MHKSdm5vR07YT3NFO1FXYOO80TPDmCzH2i5zQUxyC9ZLDUMDGAtSwfde7yO",
+	"QsdYINQmwXaA35l535k7fae2mXWpG9HaG+kavJlbvNEccorcZHTX02ijkVdoY7RL8omDnfV1zH2vduKO",
+	"Zeo3Js2VIvkK5WOUM6ftMvpLEsNd1udk7VoqNBiGXjw+Ly24514fvQYXsQ+TkYi4C5izQWqisLtDC0sn",
+	"u/oAboptrPyTx88VyaQUW4Tlfxbx8bfFqpqg4seqHeBt8hZVBLwbhfYyPNlnlwd5USIApUUUrUIGNjcF",
+	"i3k+Pzx//Wi1yJbdtADTdI2Y0ecwZiEnnX7MlfJKIU8plR6T5PZdvGG7+4KZ0Z2Pq2vorXV+tctYaIHB",
+	"5d7heMxijse8zynEyJB5UmLr/O1Nh7qenry9absAbI9viPGYh2aoaPoGKomtiNp+bRVMRHvnpod7weDi",
+	"/LaK7VAw7C7znkfzwxW7saCewdvKw3/yDfu/LrNc8erbqOhcbvIIy9ZCfobs9aaSoNHX6N0oy00vzm9d",
+	"kghGTBuiayyzjZfsCXNgYjCz2tcjOcpWr+bppFeb1JSza8/sa/Q4r+DTfEH+K6ZUKS5QS9DmdpUSSb3a",
+	"0EJbjFOunFxhCylcY8DveQxsoHlJgkBPjrVDdwqQzD+/r5z3LqKWORTBLTPtz7FTFHSRAyzlVDZsCwUM",
+	"vnl1ZB5xlY7omUVK66pFSR/dD7ggnFFLLItfKjeYtyVvvyGrHWUBLdz7JuhxafXOdZTo/DzkTE7gs+Nr",
+	"r1ZYyoWM+QtW0pICRx7QUOi+eqh0ytm4ljl8SLATBvzM+zcyuOOlKHEqz2zeVxCJe7+8xj1mw1Kt/MUu",
+	"0/lQ8kqWgVmNy5Go/SavTCf0QwL7Da5zY2z/qphOZ1IH638yWL96wNYIM8dxbm5dZTvOidABhjNepVLL",
+	"QEbq2JkT3GUWCrIEU8fxBnpX3qZj8tR24I0xOEiBjDk2mIFBioqHX7gXU9N5BzgLRsCwvwwQ7DtQ71VN",
+	"vge0NGj1yNPoPtjDsndTd0sxK232Cz1QMUvUSGqyf6HfyE7Oppq6/kIoDLW78LPL7S38Etx5++2Caa0M",
+	"BihF0ddQ0rIzNMeCZEUpv0EkFbcx0jaC+9XR0dEbW2CT+h5jwwnlvoC/9KDPB9J2Z8KPdOEUk+ppTHpT",
+	"DGNsGMo/GY3SQ6VExEP1wtnjX1dYBN3wa4c1L4utEobPV9m+Fx61PyyfNfxrhZrbZb3HMT0be6aMkoS9",
+	"WSbHfsld+7vtgWWrTiLldaCfymw40pAlWGUib7CFpTMiVuLADq1CaC2t7mG2pr1I7bkxC268dA+lRRTF",
+	"KnBjNwopqLhOfpwBREzpIrRdaGh5/cWx+7y5fNjblYzqPGyazz8P5aJ0NR4Y+aZxcMCwh83n2jysA/PU",
+	"KJUxtkcUdp+wZaK5f0FF/o7rQu8UgzwJS8JAfIKxUAqjvQ2d4cq4Apnmkt690FMQSmVczcv40zhwGSMZ",
+	"AlIDYw/bdK46wXPRaWMUgX9NwryfHKpvakQlm7BCivX4Nub/FyTTTeMCAxbdpI2t6hgpa3nl4VDoUdY/",
+	"7KcsDkZ8uVGdRRHQw2iHyIsfFUb0C6F/yPpYkUmZsacdyBQfZBEF38oki6jAvv0MlU6T1E/LKxnvMhhq",
+	"WmVd4MSv81G+cytYAnLFG/Dx+l1tAGciP6bRCwuqmlnR5kFT/gVpBKvdbtBS0DH0CxJzyHPpYclqslUV",
+	"+gSMKhrWos8PLA4jq1Z+MKIMpDwUKQ9sERGLOWRJZdi/ebZNtX3kJElchrBt2GezgZ0lyv/RVciY7fJX",
+	"oS/iQi69d0/dmpbgkZ3XZXnYGlzyJ/eb2NLKesN1lsBJsCATQplHfluhq/DSwW6re5Sj3a7UdAuSTDum",
+	"UjoLalxut2vEMHlNYyuddhe+41OZpzDbMnwd6s2LzTdjCRM2RUs8jyKYjKQqHymZ9b3hBJqZfes7GTXs",
+	"sZIch000ugv6HfK9mk7Qr45ef9PZzayA+bu+Dm8obTIlLpKivjmjaKTPh+vXWurNekWRLXXYmRPD6gyh",
+	"oktrJUOgC79cHB2IiNrfEDcwXIrHGtvpOOAeinseYxRVUajTsbS8Lp5y1Qo8dpdKqUEMDHbQ26qQcuc5",
+	"APXqn5VKTy3l/olCaXmk7wrRDFqht3j7b8vk65xq9Ot6CVVXZvMMjIrY397S6Gava3PJyAjxUtMZ6ErZ",
+	"i3Qe63S6jWjuqMM67XKyacT0nRXTCXl80gpy1HlYOd2g7Up5WCEPZEgdFDVG2Q3Q4WqwWs+YCxBaKaB9",
+	"0IUbCsRU8F8n79910M1M+dRJxAx6o3daGFWAHEHEmfYVnFxdghK/c8BM4kqHDhHS9yLiu4PKYybiNbA4",
+	"T5reMy/urZALbLaDzmAOoWuGNdt/RZD8wn1Z8xdqrQZARCJIFXZdz8/fv2HU9styXvlX4MEx2wrsB0Z9",
+	"rvdcVenPRcqs+TOq35MRdxEtLIp46tQBVVLh932NASOiXYtLZm0AVu/vYziulbxntPHQG8aZDLCxm/kJ",
+	"q/PDq29hLOJMc+VU/ZJ1ANV0+/FKtWWeS5xizEFJwX1n9m2OUewmmJX/yj8lIuXqpOI65GFUdE72SbNf",
+	"1E1p79h8kx9ogdHdc4bjLI0qP5piS2NXoQ+LySWJM+rsq/IxYcf/oi0zRXhV8TSPD/0Lh+54a/t1DpE3",
+	"tFUYAmiahz+d0CeWamB1ponVYdQWlF4NRe1XVnGS1UxM4T3ilajX8doSueonkRyKuINlWkgQVtM4sIGI",
+	"ixxjl6UJPxP8WkNfLpsnN9eX/fPZr7WEqQYYnpTTyh6TmCGCR5Gs7B8NXdbLV2dcY3+wWlTAUONUKnWQ",
+	"y1826DiSAYuslVwVMpmFkRaLsCgFjLGdEHWqzvcGWjJ2Y/YzbMmfP1i+v9QJJOWDlKvRP6hdfsoP7nlq",
+	"1PR8uPlJp/yAIjVVqd970eG1WxmW9Ego9fCJ4vMTNdNfkC1OXW7VsdtMaPWljNp7X3bTt0OrXac05Tu6",
+	"KuWLuFNo+eckG7+gLrAGDAtpZju03kCAO/w840j/smqfpTpPmK09icEIlcpsyu/lHXappJKPPKyDS5jT",
+	"PFI+ZsLAbaDFPYcc0ut6mFdIQEssnTXRB+Xwzy2DD56r/c/fuzObPrypjmmvEbnFza0LG7/Mrje7rkC3",
+	"tcFtWbsjqyzaQgcY04Rx41h1cUZrzB3jcyGbs6i2wIvSgMvuRNk0ELLbzYOK1JCtoGQjrXZOUDocs6Re",
+	"zTWif7kTd53A1KLmb7HUI56WxSVMh0l4qiSmzhC2tfN2Ijbjt2w44zHrYxk0zwvOggBbZ82C2HuWNCC2",
+	"c6GClC+6wHraJMm8HFx8z5IqMDTXwr8SX1mJPMzBR6yYSeO/sFC/HDEFfc5jGKYsxs5VCG6gZQcGIqJm",
+	"v7beVCHXzcSyr+ovuPaX0eDi4zsrikCjbVwVc5dpxukd5xyxkQefRUaOi3JmT0IwxAYbi3KjLexRhutB",
+	"JO7rNc8C3u54DCqQScHzKZ67pOBgxSU9Eu4FDJy7KyXiemNdXWIEiAIZQ5+PWDRw0bDLlF+qczgPmK5Z",
+	"SIOUjyRBnuB1oG1eERFPSves9nI1YLj7dUdnRECixRXBb8X86EKtPNgI52rwjLnANj8lxcw4xtBQmcLp",
+	"5eHpGaipMtKE7UfFeYidCIqvWl/CbGEJEXG1DMcK2aMGxZ6OE3Zmqgt8sF7ktogpZG1nO+U+EAIu4Kje",
+	"5WsCkBtP7iYQ7JndHgeAMeKXaX6A8lIt+v7k4lUQKW3OiUy99ECbgOJlBVKbwKrkQD/+2aWyGMKD1tx3",
+	"KfBmzDWjAlMDqjU8j74/2YUUyQM2meLJwq6Zn501GgdWQV1M2aGUy2cBv+U9WBWBfx5xNG9jcHxx1cgl",
+	"J7Siy+RfnAaAGwBeB4AdmhDQuSRnNl+EZytzQCx1XlRNHQYjFsc8UitlAuYnBP5HIORGKkmn4D4GLd4d",
+	"djvAx0xEHVARC+7ahOIBM3p6LttawXh5TY53QukfvUFP3bx3ykJYsYJtjITFecwdwcbYQ+T2lTplSQlj",
+	"Fk9d+x3lYq6EggDL676BlGvDgvKy2r1r84eDE/OHHow4C7GMZMgjRhLvzhdqQD9xHmsZFBfd0bx/i1as",
+	"y1Amel8mW8m14ZFrNeX7X5yh/hui/s3IvARv24lVyy1qJ5ah4nDfcZby9IOtS763skHug7e+y7Ndc2HU",
+	"7P0DJl1UXpkm4+LJQNHnvZNwLGIsMXr8r1/NfSJSyP/y65wTo4QJokyyq4JWHhyXZBVgdMNc0O4sp5sx",
+	"k1nsQdCBCe+PpLyDj9fvjH6HgAQpD0RieIuqBqWOEbQiFmDiVjwtol8U1+b/XcydEWbsFKhSPFavJq0T",
+	"rwBEHGeNBacUpmvc8URDi8XQU2Od9CA1XAsiPtDuKRsp2u7CDQ9SrqmyPNU35sFI8hBTYTugJDC4+nhr",
+	"S+DrER9T704qry9jbuvQ23gLHLGbMKUmMg17Lsl2zKZGHsunoCXccZ7YLE0MbXbvOMcKNjKjmbfw3yOp",
+	"dAeMJILqT6bMfR7zdhdOYrvp3qVAk6cCBvY0IjY9pqLPE7cv2JG3qPK/r6B1cnN7/eG3m/e3V7/98OHm",
+	"1nbSgJiLXCmz3eiob8ZR3jejRxeki1+uyBJ2rK0O+naX6zy8DaFmjy5jQ7QV+O89M1fvdAfNB7XccQ2R",
+	"nZEHq9iXlrKEPmbqbgeKlzfN+54N886xr5aDr8/AV1I6Dj9b1rlyrs5StaMiEt6O0YXznIVn/XwABZmi",
+	"OqFC5Zx8IqIIYgmRjIc8dQOVRld1mTorM5CZQu2eEAGtksmkpnK7NRwsCidY0whBdLZ20MFLV6ks5vel",
+	"jDhbMxq2uLhNgtBLxF6bUPRwwNtZbr+db1VRBsyFVl2LTdhkFdGpMqOoAcGXBoKPLDDvsqjcwOWDweUF",
+	"10Xq1FeQVhF7DqlYuqoPUUA7075tDsRcBx97Nmh3aimO9cZtRAIZpliS7KvcoNSmxmknSZLKe3IhX3Ps",
+	"xtjPtDaSqhwAi81bqbxnkeskA2ZOMOIp7xgwHx/wmMoQtnoJKWC9DjBlxyQ7kdBtSkp3Rqpxpqik2xTc",
+	"YtxPSgxjpo160Or98wB/Pbhxf+t14P4Ifnh/cnpw88PJ62//CtJIyr37o+NfsqOjvwRajLnSbJzgf3L7",
+	"174Mp/SHntcSu2witvMVw5jMbobmyc2eT8Pu8MGtG6TnSl7mZeTab7wNxyYCk5GEIBLBHQ9p2X1uC6hQ",
+	"+N6Yj/s8hVZuMTKvflQ8VT1n+6KveVeujV8dyShUxRHxFMw1wzl3IIsjDNYamQOLRDAFFkVyYs4/Ghy4",
+	"Q+04G6FnQeRpF36UGOR8x6fH+QEVB+MHRZvDnefJ1zzg4p7jq3l7gIW8+P7oH3RWI/6pfMAD+GVvyfmm",
+	"bALFGf+y59V8K50n/e54O7nxCu4+d9u2q8j6MRafzLjSUMBkxOOCJEr73V02n7lrt9a8VjbKfTqYTCYH",
+	"SNJZGlmqLrPvMi+25D6PT46Dpixw/fVsGd5ZWDgGBr1+JIM72yJC9cB+1nZUNTTUFQZTepqzsfknEaV9",
+	"/l9Hv/agZf/rN/zVIO5vliYwFRT/kCK4daB3z6KM91zpQMI2G/Q/4jnKUb3JEOXNsYhd04XXy4oHuk2p",
+	"KBr45cmaH+eqL5Izgv8mUzEURmKs0DuLyf9GP82xqZGcxHnSrYFAQ4kIijKOpmZneZyNza7xZMTHPGWR",
+	"t29eEyH+SVffMvQEGILiccCxfy72QevYMqN02SIp71yaiz3efYWFoJfXgsShf12jw6QI7lC3LieOtOZA",
+	"tH0Mnhch5IFQTi23OhAP0SNhe5naTiF2GSlnSsbkD3J9jP0N3seQ7rtYTqClR1ykPkeykD/PhDqWApAh",
+	"EXeJ5Sx30SM+BZSEC0eWw/5OyRNFFTRDswhaViCMnGDLjbW7rmkdkrPZ6B4oNiUXUYeCkPKjpekHLAY1",
+	"kpMmUbcJivuKsTFWmgHmSWKpLaWUdzZ6sDiZkrl4q0CZsuG52u1c1AvVMhEBVeSrCOxaFjNzU5p1EzTz",
+	"VYNm/M1/wKiZ0v1pomWeT7SMmiHWhw6XqR1spqUSQk5t6EvJcNyFE4xtURqjTObsxIIsCEbgmAerq6wW",
+	"q5pIixUwpTbUwn/oucValEF13WAL/9Y3wRVNcMXXCq7AQspG5coSzOqoheKHNFv77OTwM6L6ZjEWy3gF",
+	"WZFLtb5mgidSJ6tHPNVO6BUK+L1LvVslkmIxhygvxn+PZlntPHQ/PV45hiYyYtPIiNK9a0IjmtCIh8DL",
+	"FWIj6sFvWdSExTMSoAslXmhFlQyLSDS1NGSiQbvnHAKxsRy7QxJsg4NfIebhkaRHsjuulgrMsRGoh315",
+	"3l8QZei6HjAR8bADLEm6VNKGh+UsYLuMPvk+DLIuCbSdNXXe0oR31lqI89/GTGh3XsacPDJuQ0HLJgP4",
+	"mWQAx3N8/kGTgbM4vzW1lH+LNS+GHKtBj5mI9hV471E/SZnwWHUoWMBcSApeIoK/+nBzS8DhvfYGGFyc",
+	"39rsNhZo1YUfpYaEpdoF3BQNLOc7D43k5GPxtSs25MtEphtqWOlPneIN8l4fuLpuTbdcVw2nXpIas095",
+	"fMLRN3/rVMeALMQqzT/pw5EeR2Uym/1QtdPbiKq2QgsemA8CDzQGnrVQMGbRQKZjRHhbs1amztPcfdFe",
+	"SnMzS5csobu5Ls12aqIOr8gUhx1o5ukQww86EAply6gvCPKutPKU+90oJQOBoRN5KNcc/XR/ibHlWA//",
+	"q4eRDq47LGHDIIeONxBLuONTzAPF3mXaztWaofAbGDaRiABkjJqUcy64XrJ9iW3SMHlVjoXWPHwDWH9+",
+	"IrCvLKCws6/8djz49j8PUJk48LWJg8sz6tdd27sWx9OO40ILW7zRnCoC4T1YKp/1n+3iWOpovDwzVGz2",
+	"Is8QtpGSGKJKkYj7CloOA/FWyEwDo4Nr18fQVe773lqRfIsB3F0x2951MYivC9qP6+PxbsyColzeU05i",
+	"2vvyzGx+rZKt2dG9HIDQbcN3LFaETXWtJpDogbXvzueyAu6TGwJMPAPmWwjhMh3Wa9rUKiYSCuVgH6JV",
+	"JUMuhzhmCnF3XnX2oXdpMwAjT0OcYQSikQwSNhSxcyhXAasVcjxcFbEYZ+O941c5EmDkPBUkmzNn0lBI",
+	"6HysIOGpk5vqRrsRv/NZJLcjHh11lo7/jFsR+Cf9UGFIymviD30eyXiotrEzNNFIj4BwiXjLp2uFI5WP",
+	"mIKaLYI4eCvjRoVd0YeferXFesQZxHwyL2UnqbynyGsj73sol3IlszTgtpvmPNZBnwdybLWH8ncN4HfB",
+	"nz/KtiqXarNY/E9WYVyguX4o9595glVd/RnSnBeIj6W9cfLj8uigV0/Pq1LGt83wDL3L1O46fONjm1B0",
+	"BfHyPHUpczfC1ZsIo8fAbweocV2jrDWBe0Y8PaT8E7Vq/FBhY0JUruyfTBgeMaWJviBgcSwRivNAj/kU",
+	"RvODv5b3OLGnj8g0T5r/IrVeYa0Z7Pe6tyupaauDLiXfFqE8b1y6kcg7axgmn0XaJYU906yir+RTc1su",
+	"VFV2tUd7aMScp7/GGPHopb4JEjyc3BTA8zSASon7JAytNI/JhfFsvKYeeaCNn5zF3pMw3F3gPQnDFVGX",
+	"2vrTBuxgsHzFEW2CzzYfNM9CRalYULqp69lamGZlzMnRU8nN6RnbE5gqtTx5TWLDrbM7kxeQyM1ytAdm",
+	"9xqG9icwtNIV9I6hUYGeLF80DMuxq+1Y4qwu81mEX5ZGtg2yKCrzSMcfirhe8o0mEYs7juCxqXmnbMXC",
+	"Uiea6aw66HexZak8u5L5qrbZZNNf8kGsQk187Q43MCtbs6E/JXJZFToquuXk2OEbQ+p9dlFkMcHV7JoX",
+	"uEt+tIW48N6O+OfAQ703sBXyAcsifQyv2qv6Au0r6Itbzy94WfIG+oMftdfxDRYzOOq8CEfhelLvO4Fa",
+	"0orNKPEobIjmjDhm73+Do88HR8c5ED0IkhrZaSGMoi8mS1Me63JskHmTXJRzJu+FSHplRmykrEe29RZW",
+	"XXOAl2c1AOFOFg+zpTiH3sX5Lbh7Yv6sek1t12eEHwmR39bgIdPhZfjF/O3gjk8X+qVsDimLXcxqFWwY",
+	"AVFoBZdn5JZyj84ksvc5YMda+kThMkN31jWBgYKTTI+OZn+uSXAnN996iBRWIxLuyQOD0sIo4key3tKW",
+	"0PYsMNqaI3rLp4Dnvl4YwxMUw+w9WENVza8oVSfkugmEbXxPa4cZzMW9zgYeVOXjLwBSD9xJlNkG1g9T",
+	"fi/veH3R7fcsvVN+PgKgb9m8FIKSICjBtABwP8whzzQkyDdvpzyQaUh1qzQTsavtmYVCQ5KliVRcrY30",
+	"1zihBulrQI+2Z2EDciysak7CnG3wxGtZbZ794EO6u8UtT5ZOM95uyqw2TOFpMQWiX3d5H5YBfL7j08sV",
+	"3DVYtwXdMeRp6VD66ZRcMZVpjC7PkRWVFewS1gb4C67/bHQvj2Pk4jrDBe7oV2cez1f+blHSutEesYp9",
+	"Y694Qdh3wXV+EWZ9TGvBH9q6lnqUilIQc8ZQVZnndWV/2TpIa2fyndDAu0We0/zGNmlNOxsWXy6f4shk",
+	"+5j4JBWB4Y2rFIK3NentKzQJG56k+VCmgmOxkxkhY0Hh5Auur+z4u8BZ7VzPzKNr0OEq29bUNdrlukbm",
+	"O2hOcmeMt6kgT3fJV0qixmircFFUhq8quHzqIJKZjdQy73pYYTQDW76sHMmFdYyEMhdSD2Q6ri5NdpVP",
+	"50XxXrvq7fiv1b+LY2kY8FPx52GacMUJeVR7akgqvwiryb7uM4ef3T8vwy+HKR+u3G3FPuvNzSdgqjlo",
+	"NmM2IrsMAItp+drOZ1m1BPs4XJ65OohsojowDJIOsN+zlNc0si3W/jIiC1aCFNr0bQDFbSu2sxzuQteU",
+	"RkFfDEAFl3ZkT3Y8d9KPiUaHn+kf5k9jFoxEzA/MRVSHn+1/mv9aZLI0og/FkvMQRGxkCGuY7FPxrNwc",
+	"aT+IBfKrtID39Pst/fzUQGkWrIeu5EL1QG5btxvmvbdlCwYrHdV2I/63jDHCqSUG2MEvz6LrwECkpdv6",
+	"u3kUI0r6mMYS1kWtmgdxXi8sat+/0GsgvE8nDbbvdLCYf5ReHvxXgXNDdfXSpuE8asYIi29U9AGgb1K3",
+	"zLKEWSlg/jcOvCMIXudW2hS/n7Hsas51G8mVtnRf0T1rkO25SK0FbDB7xl8V4g4/k3wxI8CuhXw+Tlch",
+	"oJtHxy6Q/PBm3EoE9Bj/iwXCSrGyeohcPtxGUqZMJzi9+uh8DWggsVu6/2q/A/vfHh2N9+uk1CDJ3ot4",
+	"b035/NPCUb8xo74+WjYs+7S30WLHfCzTafV6LwSu+NXr96J27DEfb7zkBWP/jcb+5mLxyGuv2hemrNtk",
+	"Wrerxc+rOT48kj1171bMwRw0S4OR0DzQWVpXw3PmkbWncOK/32hpX0e+Kalrm4s5ZV6CTSLGTAdkph2I",
+	"SDc5hM9I+Cmd9nZyj/llPX8fvlFqPMSUbU4wU2YiT95GjKaiIq7KQ7u7tKbyNU7tJfn+zIq3QQE6CLLq",
+	"ms1rnH47HXVTLjBrqWH7wJtMGToZ85Wofr4+8L4ymslARLxTSe0jkagOTZc0FhuFUnoWCfCTrgzMOaWM",
+	"1o+Kp1c00E7E6PjzXYNmqUpusakNl35Gka/z8To2WxurMiX57XZE7d2hrSuDK2B5gI0bKrcyVJT9FgOs",
+	"QRdKrlC8n3IN/JNQ2pA5pB4m4F8xoMxeWTg1lzg0X5VjZr4aRS4Wi1SDSA5FXFcX/IVQujsDVxcQt9Hs",
+	"Wuyy5bKU2vEEIxYPbSrqkyzzt+UOeKXCi7rGrlFVEDExbkSXXUG1UhuCB4G1ClHlUE2EDkYHMh3WJ7Le",
+	"cG2bIpKUUiV3KInB6eZEYso6MFilwJYzMhoMajYzRTZUIBNOKa64RNfvIC9SaWtzaJYOZwS3ik6LuJaZ",
+	"knWPkRrqbXs+5oIU0VJilZZAew5a7mY1gG0xygW5mXtdcZWaOgFNSugDwigRaC4f1pQDWBNIN1JBeXpf",
+	"7TQaszsOaWbmk6XR3vHeSOvk+PAwkgGLRlLp478d/e0IbS52vp8ryo3c8SlW80Non8ssxfKe1jbscr/m",
+	"LdEnBboocM2wQcZaunDV0neKpyu+dRWxgDwJWLTadsdxMGBdjN541R/OgWZ+rlj3ADt7V1Ux9D9nnqz6",
+	"At0oEQk9BS3Mti2alPf0rXm44otoJwQWYKVVo4vHPMDvdEDzcSJTlk7nOn1Sn/JocGCOmodwbximNzB+",
+	"tGKwt1mfpzE3ComLJY7EgAfTIOKl1+ngKr5wIfQPWR9OkgSwkGA6u3OXxV+r3vf7ybkWiKrjf4tW6Ket",
+	"+Vta7kc3//2SKcYZOFXHy7ex1rj8i2XjTcWlxOSMUlKH97ZL6qg7WOekhYBpFskhtKwbu0Nu807ZgNye",
+	"PUQvBaGqx+kik5D3qRJWffn1y/8PAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
