@@ -68,6 +68,19 @@ func TestGithubIntegration(t *testing.T) {
 		return m
 	}
 
+	// The install link carries a state the callback takes; a viewer gets none.
+	link := data(do("POST", base+"/install-link", e.key, nil))
+	lu, err := url.Parse(link["url"].(string))
+	must(t, err)
+	if lu.Host != "github.com" || lu.Path != "/apps/astro/installations/new" || lu.Query().Get("state") == "" {
+		t.Fatalf("install link %v", link)
+	}
+	linked := data(do("GET", base+"/callback?installation_id=8&setup_action=install&state="+url.QueryEscape(lu.Query().Get("state")), "", nil))
+	if linked["accountLogin"] != "globex" {
+		t.Fatalf("callback with the link's state: %v", linked)
+	}
+	data(do("DELETE", base+"/installations/8", e.key, nil))
+
 	// Callback: no state, forged state, the good state once, then its replay.
 	field(do("GET", base+"/callback?installation_id=7&setup_action=install", "", nil), 400, "state")
 	good, err := issuer.IssueState(e.orgID, e.userID)

@@ -786,3 +786,31 @@ func DepsFromEnv(signingKey string) (Deps, error) {
 	m.Write([]byte("astro github installation state key"))
 	return Deps{App: app, StateKey: m.Sum(nil), WebhookSecret: []byte(cfg.WebhookSecret)}, nil
 }
+
+// installLink is createGithubInstallLink's answer.
+type installLink struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// CreateGithubInstallLink answers where the caller installs the app for their
+// organization: GitHub's installation page with a state bound to both (beyond the
+// reference, which has no way to start an installation).
+func (s *Server) CreateGithubInstallLink(c echo.Context, _ api.CreateGithubInstallLinkParams) error {
+	if err := s.ready("createGithubInstallLink"); err != nil {
+		return err
+	}
+	p, err := httpx.MustPrincipal(c)
+	if err != nil {
+		return err
+	}
+	if p.OrgID == "" {
+		return httpx.Forbidden("an organization is required: use an API key of the organization, or join one")
+	}
+	u, err := s.InstallURL(p.OrgID, p.UserID)
+	if err != nil {
+		return err
+	}
+	return httpx.OK(c, installLink{URL: u, ExpiresAt: s.now().Add(StateLifetime).UTC().Truncate(time.Second)},
+		"install the GitHub App there within 15 minutes")
+}
