@@ -7,6 +7,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/astropulse/astroplane/ghapp"
 	"github.com/astropulse/astroplane/ghapp/ghfake"
@@ -87,6 +90,25 @@ func TestAppAgainstWireServer(t *testing.T) {
 	br, err := a.ListBranches(ctx, 7, "acme", "a")
 	if err != nil || strings.Join(br, ",") != "main,dev,x" {
 		t.Fatalf("branches %v %v", br, err)
+	}
+}
+
+func TestAppJWTClaims(t *testing.T) {
+	a, f := newApp(t)
+	now := time.Unix(1_800_000_000, 0)
+	a.SetClock(func() time.Time { return now })
+	raw, err := a.AppJWT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c jwt.RegisteredClaims
+	if _, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return &f.Key.PublicKey, nil },
+		jwt.WithValidMethods([]string{"RS256"}), jwt.WithTimeFunc(func() time.Time { return now })); err != nil {
+		t.Fatal(err)
+	}
+	if c.Issuer != "4242" || !c.IssuedAt.Equal(now.Add(-60*time.Second)) || c.ExpiresAt.Sub(now) > 10*time.Minute-time.Minute ||
+		c.ExpiresAt.Sub(c.IssuedAt.Time) > 10*time.Minute {
+		t.Fatalf("claims %+v", c)
 	}
 }
 

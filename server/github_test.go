@@ -200,6 +200,13 @@ func TestGithubIntegration(t *testing.T) {
 		t.Fatalf("primary rate limit: %d %s", a.Status, a.Body)
 	}
 
+	// An outage at GitHub is a 503 with Retry-After, never a 500.
+	f.Fail(1)
+	if a := do("GET", base+"/contents?repoUrl=acme/deploy", e.key, nil); a.Status != 503 || a.Header.Get("Retry-After") == "" ||
+		a.Error(t).Code != "SERVICE_UNAVAILABLE" {
+		t.Fatalf("GitHub outage: %d %s", a.Status, a.Body)
+	}
+
 	// Map: an admin of both organizations maps 7 into the second; nobody else can.
 	ctx := context.Background()
 	orgB := store.Organization{ID: store.NewID(), Name: "acme-two"}

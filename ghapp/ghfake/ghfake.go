@@ -66,6 +66,7 @@ type Server struct {
 	// limited: the next N requests answer a rate limit (primary or secondary).
 	limitedN   int
 	secondary  bool
+	failN      int
 	Requests   []string // "METHOD path" of every request
 	NotModifed int      // 304s answered
 }
@@ -101,6 +102,13 @@ func (s *Server) RateLimit(n int, secondary bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.limitedN, s.secondary = n, secondary
+}
+
+// Fail makes the next n requests answer 502, as GitHub does in an outage.
+func (s *Server) Fail(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failN = n
 }
 
 // Token returns what the fake knows of a token it issued.
@@ -139,6 +147,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	reset := time.Now().Add(time.Hour).Unix()
 	w.Header().Set("X-RateLimit-Limit", "5000")
 	w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(reset, 10))
+	if s.failN > 0 {
+		s.failN--
+		msg(w, http.StatusBadGateway, "Server Error")
+		return
+	}
 	if s.limitedN > 0 {
 		s.limitedN--
 		if s.secondary {
