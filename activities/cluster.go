@@ -65,15 +65,9 @@ type BeginOperationInput struct {
 // a non-retryable NotFound, and an operation the store has already closed (the API
 // recorded its start as failed) a non-retryable OperationClosed, so the workflow stops
 // before it changes anything.
-//
-// A cluster not found on the first attempts is retried: the API starts a new
-// cluster's deploy while it commits its records (see the clusters server's
-// startAlongside), so they may land just after this activity first looks.
 func (a *Cluster) BeginOperation(ctx context.Context, in BeginOperationInput) error {
 	err := a.Store.BeginOperation(ctx, in.OrgID, in.ClusterID, in.OperationID, in.ClusterStatus, in.Message)
 	switch {
-	case errors.Is(err, store.ErrNotFound) && activity.GetInfo(ctx).Attempt < recordGraceAttempts:
-		return fmt.Errorf("cluster %s not recorded yet: %w", in.ClusterID, err)
 	case errors.Is(err, store.ErrNotFound):
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("cluster %s not found", in.ClusterID), ErrTypeNotFound, err)
 	case errors.Is(err, store.ErrOperationClosed):
@@ -81,11 +75,6 @@ func (a *Cluster) BeginOperation(ctx context.Context, in BeginOperationInput) er
 	}
 	return err
 }
-
-// recordGraceAttempts is how many attempts BeginOperation gives records the API is
-// still committing: with the store activities' backoff (1 s, doubling) the last
-// looks about 3 s after the first.
-const recordGraceAttempts = 3
 
 // NetworkInput asks for a cluster's network.
 type NetworkInput struct {

@@ -98,7 +98,7 @@ func TestWaitControlPlaneActive(t *testing.T) {
 	}
 }
 
-func TestUnknownProviderIsNonRetryable(t *testing.T) {
+func TestUnknownProviderAndMissingClusterAreNonRetryable(t *testing.T) {
 	a, _ := newActivities(t, sim.New(0))
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
@@ -108,8 +108,10 @@ func TestUnknownProviderIsNonRetryable(t *testing.T) {
 	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeInvalidInput {
 		t.Fatalf("unknown provider: %v", err)
 	}
-	// A missing cluster's NotFound comes after BeginOperation's grace for records
-	// being committed: TestBeginOperationWaitsBrieflyForRecordsBeingCommitted.
+	_, err = env.ExecuteActivity(a.BeginOperation, activities.BeginOperationInput{OrgID: "o", ClusterID: "missing", ClusterStatus: store.ClusterProvisioning})
+	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeNotFound {
+		t.Fatalf("missing cluster: %v", err)
+	}
 }
 
 func TestFinishOperationRecordsOnceWithAudit(t *testing.T) {

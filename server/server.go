@@ -54,8 +54,6 @@ type Options struct {
 	Log      *slog.Logger
 	// TaskQueue is where workflows are started; default workflows.TaskQueue.
 	TaskQueue string
-	// Namespace is Temporal's namespace the client works in; default "default".
-	Namespace string
 	// LiveCatalog asks connected accounts' live catalogs through the worker;
 	// default one over Store and Temporal with livecatalog's defaults.
 	LiveCatalog *livecatalog.Lookup
@@ -181,9 +179,6 @@ func New(opts Options) (*Server, error) {
 	if opts.TaskQueue == "" {
 		return nil, fmt.Errorf("server: TaskQueue is required")
 	}
-	if opts.Namespace == "" {
-		opts.Namespace = "default"
-	}
 	ct, err := loadContract()
 	if err != nil {
 		return nil, err
@@ -205,7 +200,7 @@ func New(opts Options) (*Server, error) {
 		opts.LiveCatalog = livecatalog.New(opts.Store.ConnectedAccounts, opts.Temporal, opts.TaskQueue)
 	}
 	h := handlers{
-		clustersServer:  clusters.NewServer(opts.Store, opts.Temporal, opts.Namespace, opts.TaskQueue, opts.Log, audit, opts.Box).WithLiveCatalog(opts.LiveCatalog),
+		clustersServer:  clusters.NewServer(opts.Store, opts.Temporal, opts.TaskQueue, opts.Log, audit, opts.Box).WithLiveCatalog(opts.LiveCatalog),
 		approvalsServer: approvals.NewServer(opts.Store, opts.Temporal, opts.Signer, opts.Box, audit),
 		notificationsServer: notifications.NewServer(notifications.Deps{Store: opts.Store, Box: opts.Box, Guard: opts.Guard,
 			Signer: opts.Signer, SMTPHost: opts.ServerSMTPHost, Audit: audit}),

@@ -35,7 +35,6 @@ import (
 type Server struct {
 	store     *store.Store
 	temporal  client.Client
-	namespace string // temporal's, to delete discarded workflows (startAlongside)
 	taskQueue string
 	log       *slog.Logger
 	audit     httpx.Audit
@@ -51,11 +50,11 @@ type Server struct {
 }
 
 // NewServer returns the cluster handlers: records in st, workflows started on
-// taskQueue through tc, whose namespace is namespace (without a client, operations
-// that need Temporal answer 503), failures that cannot be answered logged to log,
-// changes recorded by audit, kubeconfigs opened with box.
-func NewServer(st *store.Store, tc client.Client, namespace, taskQueue string, log *slog.Logger, audit httpx.Audit, box *secrets.Box) *Server {
-	return &Server{store: st, temporal: tc, namespace: namespace, taskQueue: taskQueue, log: log, audit: audit, box: box}
+// taskQueue through tc (without a client, operations that need Temporal answer 503),
+// failures that cannot be answered logged to log, changes recorded by audit,
+// kubeconfigs opened with box.
+func NewServer(st *store.Store, tc client.Client, taskQueue string, log *slog.Logger, audit httpx.Audit, box *secrets.Box) *Server {
+	return &Server{store: st, temporal: tc, taskQueue: taskQueue, log: log, audit: audit, box: box}
 }
 
 // ListClusters lists the organization's clusters (DELETED ones are history, not listed).
@@ -201,30 +200,7 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 	resumed := func(prior store.Operation) {
 		op, cl.ID, cl.LastOperationID = prior, prior.ClusterID, prior.ID
 	}
-	gate, err := awaitGate()
-	if err != nil {
-		return err
-	}
-	fresh := !resume(prior)
-	if fresh && gate == nil && op.IdempotencyKey == "" {
-		// The common case: records and workflow start together (startAlongside). A
-		// conflict leaves nothing behind; the careful way below answers it, under
-		// new IDs, as the discarded workflow's ID cannot be started again. With an
-		// Idempotency-Key the records come first, so that a retry after this
-		// process died finds them and starts their workflow, rather than a second.
-		in := workflows.DeployClusterInput{Op: workflows.Operation{OrgID: p.OrgID, ClusterID: cl.ID, OperationID: op.ID}, Spec: cs}
-		done, err := s.startAlongside(ctx, op, cl.Provider, in, func() error { return create(nil) })
-		if err != nil || done {
-			if err != nil {
-				return err
-			}
-			return s.deployAccepted(c, warningLines(warnings), op, nil)
-		}
-		cl.ID = store.NewID()
-		op = newOperation(c, p, cl, workflows.OpDeploy, params.IdempotencyKey)
-		cl.LastOperationID = op.ID
-	}
-	if !fresh {
+	if resume(prior) {
 		resumed(prior)
 	} else if err = create(nil); errors.Is(err, store.ErrConflict) {
 		prior, ok, perr := s.priorOperation(c, op)
@@ -244,6 +220,10 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 	if err != nil {
 		return err
 	}
+	gate, err := awaitGate()
+	if err != nil {
+		return err
+	}
 	in := workflows.DeployClusterInput{Op: workflows.Operation{OrgID: p.OrgID, ClusterID: cl.ID, OperationID: op.ID}, Spec: cs, Approval: gate}
 	if notStarted, err := s.startWorkflow(ctx, op, cl.Provider, workflows.DeployCluster, in); err != nil {
 		if !notStarted {
@@ -255,15 +235,9 @@ func (s *Server) DeployCluster(c echo.Context, params api.DeployClusterParams) e
 		}
 		return err
 	}
-	return s.deployAccepted(c, warningLines(warnings), op, gate)
-}
-
-// deployAccepted answers a started deploy: 202 with its operation, what it waits
-// for, and the manifest's catalog warnings (as warningLines gives them).
-func (s *Server) deployAccepted(c echo.Context, warnings []string, op store.Operation, gate *workflows.ApprovalGate) error {
 	msg := startedMessage(workflows.OpDeploy, gate)
-	if len(warnings) > 0 {
-		msg += "; warnings: " + strings.Join(warnings, "; ")
+	if lines := warningLines(warnings); len(lines) > 0 {
+		msg += "; warnings: " + strings.Join(lines, "; ")
 	}
 	return httpx.Accepted(c, operationAccepted(op), msg)
 }

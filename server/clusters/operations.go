@@ -8,10 +8,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -182,60 +180,6 @@ func (s *Server) startWorkflow(ctx context.Context, op store.Operation, provider
 		return true, fmt.Errorf("start %s workflow: %w", op.Type, err)
 	}
 	return false, fmt.Errorf("start %s workflow: %w (and whether it started is unknown: %w)", op.Type, err, derr)
-}
-
-// startAlongside makes the records of a new cluster's deploy (create) while it
-// starts the deploy workflow, so a deploy costs the longer of the two round trips
-// rather than both. done is false, with nil error, when create found a conflict:
-// nothing was recorded and the workflow was discarded (the caller decides what the
-// conflict means). Otherwise it is done, and err is what the client must hear.
-//
-// Invariant: a workflow never acts without its records. Its first activity
-// (BeginOperation) waits a few seconds for records not yet committed, then stops
-// the workflow before it changes anything; a workflow whose records could not be
-// made is deleted here, so it neither runs nor shows in the cluster's history. Only
-// deploys that need no approval take this way (an approval request would be sent
-// before the records exist), and only without an Idempotency-Key (see DeployCluster).
-func (s *Server) startAlongside(ctx context.Context, op store.Operation, provider string, in workflows.DeployClusterInput, create func() error) (done bool, err error) {
-	made := make(chan error, 1)
-	go func() { made <- create() }()
-	notStarted, startErr := s.startWorkflow(ctx, op, provider, workflows.DeployCluster, in)
-	createErr := <-made
-	switch {
-	case createErr != nil:
-		if !notStarted {
-			s.discardWorkflow(ctx, op)
-		}
-		if errors.Is(createErr, store.ErrConflict) {
-			return false, nil
-		}
-		return true, createErr
-	case startErr != nil:
-		if notStarted {
-			// Nothing runs for this cluster: take the records back so the name stays free.
-			if err := s.store.DeleteClusterWithOperations(context.WithoutCancel(ctx), op.OrgID, op.ClusterID); err != nil {
-				s.log.ErrorContext(ctx, "roll back cluster after failed start", "err", err, "clusterID", op.ClusterID)
-			}
-		}
-		return true, startErr
-	}
-	return true, nil
-}
-
-// discardWorkflow deletes op's workflow, started alongside records that could not
-// be made: it has done nothing (its first activity finds no records), and deleting
-// it keeps it out of the cluster's history. If the delete fails the workflow ends
-// on its own, failed, once it has waited for its records.
-func (s *Server) discardWorkflow(ctx context.Context, op store.Operation) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startTimeout)
-	defer cancel()
-	_, err := s.temporal.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
-		Namespace: s.namespace, WorkflowExecution: &common.WorkflowExecution{WorkflowId: op.WorkflowID},
-	})
-	var notFound *serviceerror.NotFound
-	if err != nil && !errors.As(err, &notFound) {
-		s.log.WarnContext(ctx, "discard a workflow whose records were not made", "operationID", op.ID, "err", err)
-	}
 }
 
 // resumeStart starts the workflow of op, recorded by an earlier request whose start
