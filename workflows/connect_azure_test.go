@@ -108,3 +108,13 @@ func TestConnectAzureSubscriptionRefusedFailsAtOnce(t *testing.T) {
 	require.Equal(t, store.ConnectionFailed, last.Status)
 	require.Contains(t, last.Message, "AADSTS90002")
 }
+
+// Without a timeout or a poll interval the defaults apply: the deadline is an hour
+// and the first wait ten seconds.
+func TestConnectAzureSubscriptionDefaults(t *testing.T) {
+	env, records, attempts := azureEnv(t, 0, false)
+	env.ExecuteWorkflow(workflows.ConnectAzureSubscription, workflows.ConnectAzureSubscriptionInput{OrgID: "org-1", ConnectionID: "acme.prod.connect-azure.1"})
+	require.Error(t, env.GetWorkflowError())
+	require.Contains(t, (*records)[len(*records)-1].Message, "within 1h0m0s")
+	require.Equal(t, workflows.DefaultConnectPoll, (*attempts)[1].Sub((*attempts)[0]))
+}

@@ -125,3 +125,19 @@ func TestConnectGCPProjectRefusedOrCancelled(t *testing.T) {
 		t.Fatalf("last record %+v", last)
 	}
 }
+
+// Without a timeout or a poll interval the defaults apply: the deadline is an hour
+// and the first wait ten seconds.
+func TestConnectGCPProjectDefaults(t *testing.T) {
+	env, records, attempts := gcpConnectEnv(t, 0, false)
+	env.ExecuteWorkflow(workflows.ConnectGCPProject, workflows.ConnectGCPProjectInput{OrgID: "org-1", ConnectionID: "acme.prod.connect-gcp.1"})
+	if env.GetWorkflowError() == nil {
+		t.Fatal("no error")
+	}
+	if last := (*records)[len(*records)-1]; !contains(last.Message, "within 1h0m0s") {
+		t.Fatalf("last record %+v", last)
+	}
+	if gap := (*attempts)[1].Sub((*attempts)[0]); gap != workflows.DefaultConnectPoll {
+		t.Fatalf("first wait %s, want %s", gap, workflows.DefaultConnectPoll)
+	}
+}
