@@ -189,7 +189,9 @@ func TestApplicationsOnARealAPIServer(t *testing.T) {
 		// Without a controller the finalizer holds the Application: Delete waits.
 		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		defer cancel()
-		if err := w.Delete(short, "guestbook"); !errors.Is(err, context.DeadlineExceeded) {
+		// It ends when its context does: client-go's rate limiter may say so first,
+		// in its own words (seen once under load).
+		if err := w.Delete(short, "guestbook"); err == nil || !errors.Is(short.Err(), context.DeadlineExceeded) {
 			t.Fatalf("delete without a controller: %v", err)
 		}
 		if st, err := w.Get(ctx, "guestbook"); err != nil || !st.Deleting {
