@@ -58,27 +58,98 @@ type ConnectAWSAccountResult struct {
 // is recorded on the connection as it changes, which the status operation answers.
 // A failure or a cancel is recorded too, with its reason.
 func ConnectAWSAccount(ctx workflow.Context, in ConnectAWSAccountInput) (ConnectAWSAccountResult, error) {
-	if in.Timeout <= 0 {
-		in.Timeout = DefaultConnectTimeout
-	}
-	if in.Poll <= 0 {
-		in.Poll = DefaultConnectPoll
-	}
-	if in.MaxPoll < in.Poll {
-		in.MaxPoll = max(in.Poll, min(DefaultConnectMaxPoll, 12*in.Poll))
-	}
 	var a *activities.CloudAccounts
-	c := &connection{in: in, steps: []activities.ConnectionStep{
-		{Name: StepTemplate, Status: "PENDING"}, {Name: StepWaitForRole, Status: "PENDING"}, {Name: StepConnectRecord, Status: "PENDING"}}}
+	var prep activities.PrepareAWSConnectionResult
+	var verified activities.VerifyAWSRoleResult
+	f := connectFlow{orgID: in.OrgID, connectionID: in.ConnectionID,
+		prepareStep: StepTemplate, waitStep: StepWaitForRole,
+		preparing: "making the CloudFormation template", prepared: "template ready",
+		refused: activities.ErrTypeTrustPolicy,
+		prepare: func(sctx workflow.Context) (string, error) {
+			err := workflow.ExecuteActivity(sctx, a.PrepareAWSConnection, activities.PrepareAWSConnectionInput{OrgID: in.OrgID, ConnectionID: in.ConnectionID}).Get(sctx, &prep)
+			return fmt.Sprintf("waiting for the role %s in account %s: create the stack from the setup link", prep.RoleName, prep.AccountID), err
+		},
+		verify: func(vctx workflow.Context) (bool, string, error) {
+			err := workflow.ExecuteActivity(vctx, a.VerifyAWSRole, activities.VerifyAWSRoleInput{
+				AccountID: prep.AccountID, RoleName: prep.RoleName, ExternalID: prep.ExternalID}).Get(vctx, &verified)
+			return verified.Ready, verified.Reason, err
+		},
+		timedOut: func(timeout time.Duration, last string) error {
+			return fmt.Errorf("the role %s in account %s could not be assumed with your external ID within %s (last answer: %s); "+
+				"create the stack from the setup link, then connect again", prep.RoleName, prep.AccountID, timeout, last)
+		},
+		verified: func() string { return "assumed " + verified.RoleARN },
+		connected: func(rec *activities.RecordConnectionInput) string {
+			rec.RoleARN = verified.RoleARN
+			return fmt.Sprintf("connected: account %s through role %s", prep.AccountID, verified.RoleARN)
+		},
+	}
+	f.timeout, f.poll, f.max = connectTiming(in.Timeout, in.Poll, in.MaxPoll)
+	status, msg, err := f.run(ctx)
+	out := ConnectAWSAccountResult{Status: status, Message: msg}
+	if status == store.ConnectionConnected {
+		out.RoleARN = verified.RoleARN
+	}
+	return out, err
+}
+
+// connectFlow is what one cloud's connection workflow adds to the steps all three
+// share: prepare the customer's setup (step prepareStep), wait with backoff until
+// verify says the setup works or the deadline passes (step waitStep), and record the
+// connection (step record). The commands it issues are those ConnectAWSAccount
+// issued before the GCP and Azure workflows shared them: recorded histories replay.
+type connectFlow struct {
+	orgID, connectionID string
+	timeout, poll, max  time.Duration
+
+	prepareStep, waitStep string
+	preparing, prepared   string // the prepare step's running and end messages
+	// refused is the verify activity's own non-retryable error type.
+	refused string
+	// prepare runs the prepare activity and says what the wait step shows meanwhile.
+	prepare func(sctx workflow.Context) (waiting string, err error)
+	// verify asks once whether the setup works: ready, or why not yet.
+	verify func(vctx workflow.Context) (ready bool, why string, err error)
+	// timedOut is the failure once the deadline passed, last the last answer.
+	timedOut func(timeout time.Duration, last string) error
+	// verified is the wait step's end message; connected fills the connected record
+	// and answers its message.
+	verified  func() string
+	connected func(rec *activities.RecordConnectionInput) string
+}
+
+// connectTiming applies the defaults of a connection's timing: an hour's deadline, a
+// first wait of DefaultConnectPoll doubling up to 12 of them (at most
+// DefaultConnectMaxPoll), or a ceiling the caller gave above the first wait.
+func connectTiming(timeout, poll, maxPoll time.Duration) (time.Duration, time.Duration, time.Duration) {
+	if timeout <= 0 {
+		timeout = DefaultConnectTimeout
+	}
+	if poll <= 0 {
+		poll = DefaultConnectPoll
+	}
+	if maxPoll < poll {
+		maxPoll = max(poll, min(DefaultConnectMaxPoll, 12*poll))
+	}
+	return timeout, poll, maxPoll
+}
+
+// run runs the steps and answers how the connection ended (CONNECTED, FAILED or
+// CANCELLED) with its message; err is the cancel or a non-retryable
+// ConnectionFailed, so operators see a failed connection failed in Temporal too.
+func (f connectFlow) run(ctx workflow.Context) (status, msg string, err error) {
+	var a *activities.CloudAccounts
+	c := &connection{orgID: f.orgID, connectionID: f.connectionID, steps: []activities.ConnectionStep{
+		{Name: f.prepareStep, Status: "PENDING"}, {Name: f.waitStep, Status: "PENDING"}, {Name: StepConnectRecord, Status: "PENDING"}}}
 	sctx := storeOptions(ctx)
-	pctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	vctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
 			MaximumAttempts: 10, NonRetryableErrorTypes: append(append([]string{}, nonRetryable...),
-				activities.ErrTypeTrustPolicy, activities.ErrTypeNotConfigured, activities.ErrTypeNotConnected)},
+				f.refused, activities.ErrTypeNotConfigured, activities.ErrTypeNotConnected)},
 	})
 
-	fail := func(err error) (ConnectAWSAccountResult, error) {
+	fail := func(err error) (string, string, error) {
 		status, msg := store.ConnectionFailed, reason(err)
 		if cancelled(ctx, err) {
 			status, msg = store.ConnectionCancelled, "the connection was cancelled"
@@ -87,79 +158,73 @@ func ConnectAWSAccount(ctx workflow.Context, in ConnectAWSAccountInput) (Connect
 		// A cancelled workflow's context is done: record in a disconnected one.
 		dctx, cancel := workflow.NewDisconnectedContext(sctx)
 		defer cancel()
-		rec := c.record(dctx, status, msg)
+		rec := c.record(status, msg)
 		rec.Ended = true
 		if rerr := workflow.ExecuteActivity(dctx, a.RecordConnection, rec).Get(dctx, nil); rerr != nil {
 			workflow.GetLogger(ctx).Error("record the connection's end", "err", rerr)
 		}
 		if status == store.ConnectionCancelled {
-			return ConnectAWSAccountResult{Status: status, Message: msg}, err
+			return status, msg, err
 		}
-		// Failed in Temporal too, so operators see it; the record holds the reason.
-		return ConnectAWSAccountResult{Status: status, Message: msg},
-			temporal.NewNonRetryableApplicationError(msg, ErrTypeConnectionFailed, nil)
+		return status, msg, temporal.NewNonRetryableApplicationError(msg, ErrTypeConnectionFailed, nil)
 	}
 
-	// Step template.
-	c.start(ctx, StepTemplate)
-	if err := workflow.ExecuteActivity(sctx, a.RecordConnection, c.record(ctx, store.ConnectionRunning, "making the CloudFormation template")).Get(ctx, nil); err != nil {
+	// Step prepare.
+	c.start(ctx, f.prepareStep)
+	if err := workflow.ExecuteActivity(sctx, a.RecordConnection, c.record(store.ConnectionRunning, f.preparing)).Get(ctx, nil); err != nil {
 		return fail(err)
 	}
-	var prep activities.PrepareAWSConnectionResult
-	if err := workflow.ExecuteActivity(sctx, a.PrepareAWSConnection, activities.PrepareAWSConnectionInput{OrgID: in.OrgID, ConnectionID: in.ConnectionID}).Get(ctx, &prep); err != nil {
+	waiting, err := f.prepare(sctx)
+	if err != nil {
 		return fail(err)
 	}
-	c.end(ctx, StepTemplate, "SUCCEEDED", "template ready")
+	c.end(ctx, f.prepareStep, "SUCCEEDED", f.prepared)
 
-	// Step waitForRole.
-	deadline := workflow.Now(ctx).Add(in.Timeout)
-	c.start(ctx, StepWaitForRole)
-	waiting := fmt.Sprintf("waiting for the role %s in account %s: create the stack from the setup link", prep.RoleName, prep.AccountID)
-	rec := c.record(ctx, store.ConnectionWaitingForCustomer, waiting)
+	// Step wait.
+	deadline := workflow.Now(ctx).Add(f.timeout)
+	c.start(ctx, f.waitStep)
+	rec := c.record(store.ConnectionWaitingForCustomer, waiting)
 	rec.Deadline = &deadline
 	if err := workflow.ExecuteActivity(sctx, a.RecordConnection, rec).Get(ctx, nil); err != nil {
 		return fail(err)
 	}
-	var verified activities.VerifyAWSRoleResult
-	wait := in.Poll
+	wait := f.poll
 	for {
-		err := workflow.ExecuteActivity(pctx, a.VerifyAWSRole, activities.VerifyAWSRoleInput{
-			AccountID: prep.AccountID, RoleName: prep.RoleName, ExternalID: prep.ExternalID}).Get(ctx, &verified)
+		ready, why, err := f.verify(vctx)
 		if err != nil {
 			return fail(err)
 		}
-		if verified.Ready {
+		if ready {
 			break
 		}
 		left := deadline.Sub(workflow.Now(ctx))
 		if left <= 0 {
-			return fail(fmt.Errorf("the role %s in account %s could not be assumed with your external ID within %s (last answer: %s); "+
-				"create the stack from the setup link, then connect again", prep.RoleName, prep.AccountID, in.Timeout, verified.Reason))
+			return fail(f.timedOut(f.timeout, why))
 		}
 		if err := workflow.Sleep(ctx, min(wait, left)); err != nil {
 			return fail(err)
 		}
-		wait = min(2*wait, in.MaxPoll)
+		wait = min(2*wait, f.max)
 	}
-	c.end(ctx, StepWaitForRole, "SUCCEEDED", "assumed "+verified.RoleARN)
+	c.end(ctx, f.waitStep, "SUCCEEDED", f.verified())
 
 	// Step record.
 	c.start(ctx, StepConnectRecord)
 	c.end(ctx, StepConnectRecord, "SUCCEEDED", "")
 	now := workflow.Now(ctx)
-	msg := fmt.Sprintf("connected: account %s through role %s", prep.AccountID, verified.RoleARN)
-	rec = c.record(ctx, store.ConnectionConnected, msg)
-	rec.RoleARN, rec.ConnectedAt, rec.Ended = verified.RoleARN, &now, true
+	rec = c.record(store.ConnectionConnected, "")
+	msg = f.connected(&rec)
+	rec.Message, rec.ConnectedAt, rec.Ended = msg, &now, true
 	if err := workflow.ExecuteActivity(sctx, a.RecordConnection, rec).Get(ctx, nil); err != nil {
 		return fail(err)
 	}
-	return ConnectAWSAccountResult{Status: store.ConnectionConnected, Message: msg, RoleARN: verified.RoleARN}, nil
+	return store.ConnectionConnected, msg, nil
 }
 
-// connection is ConnectAWSAccount's record of its steps.
+// connection is a connection workflow's record of its steps.
 type connection struct {
-	in    ConnectAWSAccountInput
-	steps []activities.ConnectionStep
+	orgID, connectionID string
+	steps               []activities.ConnectionStep
 }
 
 func (c *connection) step(name string) *activities.ConnectionStep {
@@ -192,8 +257,9 @@ func (c *connection) endRunning(ctx workflow.Context, status, msg string) {
 	}
 }
 
-func (c *connection) record(_ workflow.Context, status, msg string) activities.RecordConnectionInput {
-	return activities.RecordConnectionInput{OrgID: c.in.OrgID, ConnectionID: c.in.ConnectionID, Status: status, Message: msg,
+// record is the connection's state to record: status, message and a copy of the steps.
+func (c *connection) record(status, msg string) activities.RecordConnectionInput {
+	return activities.RecordConnectionInput{OrgID: c.orgID, ConnectionID: c.connectionID, Status: status, Message: msg,
 		Steps: append([]activities.ConnectionStep(nil), c.steps...)}
 }
 

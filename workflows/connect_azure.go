@@ -46,101 +46,38 @@ type ConnectAzureSubscriptionResult struct {
 // record). Each step's state is recorded on the connection as it changes; a failure
 // or a cancel is recorded with its reason.
 func ConnectAzureSubscription(ctx workflow.Context, in ConnectAzureSubscriptionInput) (ConnectAzureSubscriptionResult, error) {
-	if in.Timeout <= 0 {
-		in.Timeout = DefaultConnectTimeout
-	}
-	if in.Poll <= 0 {
-		in.Poll = DefaultConnectPoll
-	}
-	if in.MaxPoll < in.Poll {
-		in.MaxPoll = max(in.Poll, min(DefaultConnectMaxPoll, 12*in.Poll))
-	}
 	var a *activities.CloudAccounts
-	c := &connection{in: ConnectAWSAccountInput{OrgID: in.OrgID, ConnectionID: in.ConnectionID}, steps: []activities.ConnectionStep{
-		{Name: StepSetupScript, Status: "PENDING"}, {Name: StepWaitForIdentity, Status: "PENDING"}, {Name: StepConnectRecord, Status: "PENDING"}}}
-	sctx := storeOptions(ctx)
-	vctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
-			MaximumAttempts: 10, NonRetryableErrorTypes: append(append([]string{}, nonRetryable...),
-				activities.ErrTypeAzureRefused, activities.ErrTypeNotConfigured, activities.ErrTypeNotConnected)},
-	})
-
-	fail := func(err error) (ConnectAzureSubscriptionResult, error) {
-		status, msg := store.ConnectionFailed, reason(err)
-		if cancelled(ctx, err) {
-			status, msg = store.ConnectionCancelled, "the connection was cancelled"
-		}
-		c.endRunning(ctx, status, msg)
-		// A cancelled workflow's context is done: record in a disconnected one.
-		dctx, cancel := workflow.NewDisconnectedContext(sctx)
-		defer cancel()
-		rec := c.record(dctx, status, msg)
-		rec.Ended = true
-		if rerr := workflow.ExecuteActivity(dctx, a.RecordConnection, rec).Get(dctx, nil); rerr != nil {
-			workflow.GetLogger(ctx).Error("record the connection's end", "err", rerr)
-		}
-		if status == store.ConnectionCancelled {
-			return ConnectAzureSubscriptionResult{Status: status, Message: msg}, err
-		}
-		return ConnectAzureSubscriptionResult{Status: status, Message: msg},
-			temporal.NewNonRetryableApplicationError(msg, ErrTypeConnectionFailed, nil)
-	}
-
-	// Step setupScript.
-	c.start(ctx, StepSetupScript)
-	if err := workflow.ExecuteActivity(sctx, a.RecordConnection, c.record(ctx, store.ConnectionRunning, "making the setup script")).Get(ctx, nil); err != nil {
-		return fail(err)
-	}
 	var prep activities.PrepareAzureConnectionResult
-	if err := workflow.ExecuteActivity(sctx, a.PrepareAzureConnection, activities.PrepareAzureConnectionInput{OrgID: in.OrgID, ConnectionID: in.ConnectionID}).Get(ctx, &prep); err != nil {
-		return fail(err)
-	}
-	c.end(ctx, StepSetupScript, "SUCCEEDED", "setup script ready")
-
-	// Step waitForIdentity.
-	deadline := workflow.Now(ctx).Add(in.Timeout)
-	c.start(ctx, StepWaitForIdentity)
-	waiting := fmt.Sprintf("waiting for the managed identity %s with the role %s on %s: run the setup script", prep.IdentityName, prep.Role, prep.Scope)
-	rec := c.record(ctx, store.ConnectionWaitingForCustomer, waiting)
-	rec.Deadline = &deadline
-	if err := workflow.ExecuteActivity(sctx, a.RecordConnection, rec).Get(ctx, nil); err != nil {
-		return fail(err)
-	}
 	var verified activities.VerifyAzureIdentityResult
-	wait := in.Poll
-	for {
-		err := workflow.ExecuteActivity(vctx, a.VerifyAzureIdentity, activities.VerifyAzureIdentityInput{
-			OrgID: in.OrgID, ConnectionID: in.ConnectionID}).Get(ctx, &verified)
-		if err != nil {
-			return fail(err)
-		}
-		if verified.Ready {
-			break
-		}
-		left := deadline.Sub(workflow.Now(ctx))
-		if left <= 0 {
-			return fail(fmt.Errorf("the managed identity %s could not sign in for your organization and read %s within %s "+
-				"(last answer: %s); run the setup script, then connect again", prep.IdentityName, prep.Scope, in.Timeout, verified.Reason))
-		}
-		if err := workflow.Sleep(ctx, min(wait, left)); err != nil {
-			return fail(err)
-		}
-		wait = min(2*wait, in.MaxPoll)
+	f := connectFlow{orgID: in.OrgID, connectionID: in.ConnectionID,
+		prepareStep: StepSetupScript, waitStep: StepWaitForIdentity,
+		preparing: "making the setup script", prepared: "setup script ready",
+		refused: activities.ErrTypeAzureRefused,
+		prepare: func(sctx workflow.Context) (string, error) {
+			err := workflow.ExecuteActivity(sctx, a.PrepareAzureConnection, activities.PrepareAzureConnectionInput{OrgID: in.OrgID, ConnectionID: in.ConnectionID}).Get(sctx, &prep)
+			return fmt.Sprintf("waiting for the managed identity %s with the role %s on %s: run the setup script", prep.IdentityName, prep.Role, prep.Scope), err
+		},
+		verify: func(vctx workflow.Context) (bool, string, error) {
+			err := workflow.ExecuteActivity(vctx, a.VerifyAzureIdentity, activities.VerifyAzureIdentityInput{
+				OrgID: in.OrgID, ConnectionID: in.ConnectionID}).Get(vctx, &verified)
+			return verified.Ready, verified.Reason, err
+		},
+		timedOut: func(timeout time.Duration, last string) error {
+			return fmt.Errorf("the managed identity %s could not sign in for your organization and read %s within %s "+
+				"(last answer: %s); run the setup script, then connect again", prep.IdentityName, prep.Scope, timeout, last)
+		},
+		verified: func() string { return fmt.Sprintf("signed in as %s and read %s", verified.ClientID, prep.Scope) },
+		connected: func(*activities.RecordConnectionInput) string {
+			return fmt.Sprintf("connected: subscription %s through managed identity %s (%s on %s)", prep.SubscriptionID, prep.IdentityName, prep.Role, prep.Scope)
+		},
 	}
-	c.end(ctx, StepWaitForIdentity, "SUCCEEDED", fmt.Sprintf("signed in as %s and read %s", verified.ClientID, prep.Scope))
-
-	// Step record.
-	c.start(ctx, StepConnectRecord)
-	c.end(ctx, StepConnectRecord, "SUCCEEDED", "")
-	now := workflow.Now(ctx)
-	msg := fmt.Sprintf("connected: subscription %s through managed identity %s (%s on %s)", prep.SubscriptionID, prep.IdentityName, prep.Role, prep.Scope)
-	rec = c.record(ctx, store.ConnectionConnected, msg)
-	rec.ConnectedAt, rec.Ended = &now, true
-	if err := workflow.ExecuteActivity(sctx, a.RecordConnection, rec).Get(ctx, nil); err != nil {
-		return fail(err)
+	f.timeout, f.poll, f.max = connectTiming(in.Timeout, in.Poll, in.MaxPoll)
+	status, msg, err := f.run(ctx)
+	out := ConnectAzureSubscriptionResult{Status: status, Message: msg}
+	if status == store.ConnectionConnected {
+		out.ClientID = verified.ClientID
 	}
-	return ConnectAzureSubscriptionResult{Status: store.ConnectionConnected, Message: msg, ClientID: verified.ClientID}, nil
+	return out, err
 }
 
 // IssueAzureCredentialsInput asks for a temporary access token of a connected

@@ -45,101 +45,39 @@ type ConnectGCPProjectResult struct {
 // state is recorded on the connection as it changes; a failure or a cancel is
 // recorded with its reason.
 func ConnectGCPProject(ctx workflow.Context, in ConnectGCPProjectInput) (ConnectGCPProjectResult, error) {
-	if in.Timeout <= 0 {
-		in.Timeout = DefaultConnectTimeout
-	}
-	if in.Poll <= 0 {
-		in.Poll = DefaultConnectPoll
-	}
-	if in.MaxPoll < in.Poll {
-		in.MaxPoll = max(in.Poll, min(DefaultConnectMaxPoll, 12*in.Poll))
-	}
 	var a *activities.CloudAccounts
-	c := &connection{in: ConnectAWSAccountInput{OrgID: in.OrgID, ConnectionID: in.ConnectionID}, steps: []activities.ConnectionStep{
-		{Name: StepSetupScript, Status: "PENDING"}, {Name: StepWaitForFederation, Status: "PENDING"}, {Name: StepConnectRecord, Status: "PENDING"}}}
-	sctx := storeOptions(ctx)
-	vctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
-			MaximumAttempts: 10, NonRetryableErrorTypes: append(append([]string{}, nonRetryable...),
-				activities.ErrTypeGCPCondition, activities.ErrTypeNotConfigured, activities.ErrTypeNotConnected)},
-	})
-
-	fail := func(err error) (ConnectGCPProjectResult, error) {
-		status, msg := store.ConnectionFailed, reason(err)
-		if cancelled(ctx, err) {
-			status, msg = store.ConnectionCancelled, "the connection was cancelled"
-		}
-		c.endRunning(ctx, status, msg)
-		dctx, cancel := workflow.NewDisconnectedContext(sctx)
-		defer cancel()
-		rec := c.record(dctx, status, msg)
-		rec.Ended = true
-		if rerr := workflow.ExecuteActivity(dctx, a.RecordConnection, rec).Get(dctx, nil); rerr != nil {
-			workflow.GetLogger(ctx).Error("record the connection's end", "err", rerr)
-		}
-		if status == store.ConnectionCancelled {
-			return ConnectGCPProjectResult{Status: status, Message: msg}, err
-		}
-		return ConnectGCPProjectResult{Status: status, Message: msg},
-			temporal.NewNonRetryableApplicationError(msg, ErrTypeConnectionFailed, nil)
-	}
-
-	// Step setupScript.
-	c.start(ctx, StepSetupScript)
-	if err := workflow.ExecuteActivity(sctx, a.RecordConnection, c.record(ctx, store.ConnectionRunning, "making the setup script")).Get(ctx, nil); err != nil {
-		return fail(err)
-	}
 	var prep activities.PrepareGCPConnectionResult
-	if err := workflow.ExecuteActivity(sctx, a.PrepareGCPConnection, activities.PrepareGCPConnectionInput{OrgID: in.OrgID, ConnectionID: in.ConnectionID}).Get(ctx, &prep); err != nil {
-		return fail(err)
+	f := connectFlow{orgID: in.OrgID, connectionID: in.ConnectionID,
+		prepareStep: StepSetupScript, waitStep: StepWaitForFederation,
+		preparing: "making the setup script", prepared: "setup script ready",
+		refused: activities.ErrTypeGCPCondition,
+		prepare: func(sctx workflow.Context) (string, error) {
+			err := workflow.ExecuteActivity(sctx, a.PrepareGCPConnection, activities.PrepareGCPConnectionInput{OrgID: in.OrgID, ConnectionID: in.ConnectionID}).Get(sctx, &prep)
+			return fmt.Sprintf("waiting for workload identity federation in project %s: run the setup script (it makes the service account %s)",
+				prep.ProjectID, prep.ServiceAccount), err
+		},
+		verify: func(vctx workflow.Context) (bool, string, error) {
+			var verified activities.VerifyGCPFederationResult
+			err := workflow.ExecuteActivity(vctx, a.VerifyGCPFederation, activities.VerifyGCPFederationInput{
+				OrgID: in.OrgID, ProjectNumber: prep.ProjectNumber, ServiceAccount: prep.ServiceAccount}).Get(vctx, &verified)
+			return verified.Ready, verified.Reason, err
+		},
+		timedOut: func(timeout time.Duration, last string) error {
+			return fmt.Errorf("the service account %s of project %s could not be impersonated through workload identity federation within %s "+
+				"(last answer: %s); run the setup script, then connect again", prep.ServiceAccount, prep.ProjectID, timeout, last)
+		},
+		verified: func() string { return "impersonated " + prep.ServiceAccount },
+		connected: func(*activities.RecordConnectionInput) string {
+			return fmt.Sprintf("connected: project %s through service account %s", prep.ProjectID, prep.ServiceAccount)
+		},
 	}
-	c.end(ctx, StepSetupScript, "SUCCEEDED", "setup script ready")
-
-	// Step waitForFederation.
-	deadline := workflow.Now(ctx).Add(in.Timeout)
-	c.start(ctx, StepWaitForFederation)
-	waiting := fmt.Sprintf("waiting for workload identity federation in project %s: run the setup script (it makes the service account %s)",
-		prep.ProjectID, prep.ServiceAccount)
-	rec := c.record(ctx, store.ConnectionWaitingForCustomer, waiting)
-	rec.Deadline = &deadline
-	if err := workflow.ExecuteActivity(sctx, a.RecordConnection, rec).Get(ctx, nil); err != nil {
-		return fail(err)
+	f.timeout, f.poll, f.max = connectTiming(in.Timeout, in.Poll, in.MaxPoll)
+	status, msg, err := f.run(ctx)
+	out := ConnectGCPProjectResult{Status: status, Message: msg}
+	if status == store.ConnectionConnected {
+		out.ServiceAccount = prep.ServiceAccount
 	}
-	var verified activities.VerifyGCPFederationResult
-	wait := in.Poll
-	for {
-		err := workflow.ExecuteActivity(vctx, a.VerifyGCPFederation, activities.VerifyGCPFederationInput{
-			OrgID: in.OrgID, ProjectNumber: prep.ProjectNumber, ServiceAccount: prep.ServiceAccount}).Get(ctx, &verified)
-		if err != nil {
-			return fail(err)
-		}
-		if verified.Ready {
-			break
-		}
-		left := deadline.Sub(workflow.Now(ctx))
-		if left <= 0 {
-			return fail(fmt.Errorf("the service account %s of project %s could not be impersonated through workload identity federation within %s "+
-				"(last answer: %s); run the setup script, then connect again", prep.ServiceAccount, prep.ProjectID, in.Timeout, verified.Reason))
-		}
-		if err := workflow.Sleep(ctx, min(wait, left)); err != nil {
-			return fail(err)
-		}
-		wait = min(2*wait, in.MaxPoll)
-	}
-	c.end(ctx, StepWaitForFederation, "SUCCEEDED", "impersonated "+prep.ServiceAccount)
-
-	// Step record.
-	c.start(ctx, StepConnectRecord)
-	c.end(ctx, StepConnectRecord, "SUCCEEDED", "")
-	now := workflow.Now(ctx)
-	msg := fmt.Sprintf("connected: project %s through service account %s", prep.ProjectID, prep.ServiceAccount)
-	rec = c.record(ctx, store.ConnectionConnected, msg)
-	rec.ConnectedAt, rec.Ended = &now, true
-	if err := workflow.ExecuteActivity(sctx, a.RecordConnection, rec).Get(ctx, nil); err != nil {
-		return fail(err)
-	}
-	return ConnectGCPProjectResult{Status: store.ConnectionConnected, Message: msg, ServiceAccount: prep.ServiceAccount}, nil
+	return out, err
 }
 
 // IssueGCPCredentialsInput asks for a temporary access token of a connected project,
