@@ -60,7 +60,8 @@ func UnregisterClusterAgent(ctx workflow.Context, in UnregisterClusterAgentInput
 	var a *activities.Agents
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 5},
+		// Five attempts a second apart, doubling: never long enough for a ceiling.
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 5},
 	})
 	var note string
 	if !in.AgentOnly {
