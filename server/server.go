@@ -22,6 +22,7 @@ import (
 	"github.com/astropulse/astroplane/internal/oidcauth"
 	"github.com/astropulse/astroplane/notify"
 	"github.com/astropulse/astroplane/secrets"
+	"github.com/astropulse/astroplane/server/about"
 	"github.com/astropulse/astroplane/server/agents"
 	"github.com/astropulse/astroplane/server/api"
 	"github.com/astropulse/astroplane/server/apikeys"
@@ -80,6 +81,9 @@ type Options struct {
 	// Verifier checks users' OIDC bearer tokens; without it bearer tokens are
 	// refused (401) and only API keys authenticate.
 	Verifier *oidcauth.Verifier
+	// SignIn is what GET /api/v1/auth/config tells clients about signing users in
+	// (the issuer and the device-flow client); nil: API keys only.
+	SignIn *about.SignIn
 	// Metrics, when set, record every request's duration and the cluster operations
 	// asked for (see NewMetrics); nil: none.
 	Metrics *Metrics
@@ -137,6 +141,7 @@ type (
 	appsServer          = apps.Server
 	agentsServer        = agents.Server
 	githubServer        = ghintegration.Server
+	aboutServer         = about.Server
 )
 
 // handlers composes the resource groups' handlers into the generated interface. Each
@@ -160,6 +165,7 @@ type handlers struct {
 	*appsServer
 	*agentsServer
 	*githubServer
+	*aboutServer
 	fallback
 }
 
@@ -224,6 +230,7 @@ func New(opts Options) (*Server, error) {
 	gd := opts.GitHub
 	gd.Store, gd.Audit, gd.Log = opts.Store, audit, opts.Log
 	h.githubServer = ghintegration.NewServer(gd)
+	h.aboutServer = about.NewServer(opts.SignIn)
 	h.SetStreamLimits(opts.Streams)
 	s := &Server{store: opts.Store, log: opts.Log, verifier: opts.Verifier, contract: ct, ruleFaults: h.RuleFaults}
 	s.keyAudit = newKeyAudit(opts.Store, audit)

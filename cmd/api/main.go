@@ -262,7 +262,7 @@ func run(ctx context.Context) error {
 	defer stopTunnel()
 	srv, err := server.New(server.Options{
 		Store: st, Temporal: tc, Log: log, TaskQueue: cfg.Temporal.TaskQueue, MaxBodyBytes: cfg.MaxBodyBytes,
-		Box: box, Signer: signer, Guard: guard, ServerSMTPHost: cfg.Relay.SMTPHost, Verifier: verifier,
+		Box: box, Signer: signer, Guard: guard, ServerSMTPHost: cfg.Relay.SMTPHost, Verifier: verifier, SignIn: cliSignIn(cfg.OIDC),
 		RateLimits:     &ratelimit.Limits{PerIP: cfg.Edge.RateIP, BurstIP: cfg.Edge.BurstIP, PerKey: cfg.Edge.RateKey, BurstKey: cfg.Edge.BurstKey},
 		TrustedProxies: proxies, Metrics: metrics, TracerProvider: tel.TracerProvider,
 		Streams:             clusters.StreamLimits{PerKey: cfg.StreamsPerKey, PerOrg: cfg.StreamsPerOrg},

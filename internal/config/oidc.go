@@ -28,6 +28,11 @@ type OIDC struct {
 	EmailClaim         string `env:"ASTRO_OIDC_EMAIL_CLAIM" envDefault:"email"`
 	EmailVerifiedClaim string `env:"ASTRO_OIDC_EMAIL_VERIFIED_CLAIM" envDefault:"email_verified"`
 	NameClaim          string `env:"ASTRO_OIDC_NAME_CLAIM" envDefault:"name"`
+	// CLIClientID is the public client (no secret) registered at the issuer with the
+	// device authorization grant, that astroctl auth login signs users in as (GET
+	// /api/v1/auth/config tells it); empty: astroctl logs in with API keys only. The
+	// development issuer's client is used when ASTRO_DEV_OIDC is set.
+	CLIClientID string `env:"ASTRO_OIDC_CLI_CLIENT_ID"`
 	// ClockSkew is the leeway on exp and nbf, at most 5m.
 	ClockSkew time.Duration `env:"ASTRO_OIDC_CLOCK_SKEW" envDefault:"1m"`
 	// KeysMaxAge is how long fetched signing keys are trusted before the JWKS is

@@ -133,6 +133,11 @@ func (Unimplemented) GetAuditStats(ctx echo.Context, _ api.GetAuditStatsParams) 
 	return NotImplemented("getAuditStats")
 }
 
+// GetAuthConfig answers 501.
+func (Unimplemented) GetAuthConfig(ctx echo.Context) error {
+	return NotImplemented("getAuthConfig")
+}
+
 // ListAvailabilityTiers answers 501.
 func (Unimplemented) ListAvailabilityTiers(ctx echo.Context, _ api.ListAvailabilityTiersParams) error {
 	return NotImplemented("listAvailabilityTiers")
@@ -561,4 +566,9 @@ func (Unimplemented) CreateUserProfile(ctx echo.Context) error {
 // SwitchOrganization answers 501.
 func (Unimplemented) SwitchOrganization(ctx echo.Context) error {
 	return NotImplemented("switchOrganization")
+}
+
+// GetServerVersion answers 501.
+func (Unimplemented) GetServerVersion(ctx echo.Context) error {
+	return NotImplemented("getServerVersion")
 }

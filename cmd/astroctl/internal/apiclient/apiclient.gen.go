@@ -3153,6 +3153,26 @@ type AuditStats struct {
 // AuditStatsPeriod Period covered.
 type AuditStatsPeriod string
 
+// AuthConfig defines model for AuthConfig.
+type AuthConfig struct {
+	Oidc *AuthConfigOIDC `json:"oidc,omitempty"`
+}
+
+// AuthConfigOIDC defines model for AuthConfigOIDC.
+type AuthConfigOIDC struct {
+	// Audience The audience the API requires in access tokens (Auth0 wants it as the device authorization request's `audience` parameter).
+	Audience *string `json:"audience,omitempty"`
+
+	// ClientId The public client (no secret) a command-line client signs in as with the device authorization grant.
+	ClientId string `json:"clientId"`
+
+	// Issuer The issuer URL; its discovery document is at /.well-known/openid-configuration under it.
+	Issuer string `json:"issuer"`
+
+	// Scopes The scopes to ask for.
+	Scopes []string `json:"scopes"`
+}
+
 // AvailabilityTier An availability tier for applications.
 type AvailabilityTier struct {
 	// Available The organization's plan includes this tier.
@@ -5187,6 +5207,33 @@ type SelfHostedProvisioner struct {
 
 	// NetworkId Existing network to deploy into (optional).
 	NetworkId *string `json:"networkId,omitempty"`
+}
+
+// ServerVersion defines model for ServerVersion.
+type ServerVersion struct {
+	// ApiVersion The version of the API contract it serves (openapi.yaml's info.version).
+	//
+	// Example: 1.0.0
+	ApiVersion string `json:"apiVersion"`
+
+	// GoVersion The Go toolchain the server was built with.
+	//
+	// Example: go1.26.0
+	GoVersion string `json:"goVersion"`
+
+	// Modified Whether the source tree had uncommitted changes (vcs.modified), when the build recorded it.
+	Modified *bool `json:"modified,omitempty"`
+
+	// Revision The source revision it was built from (vcs.revision), when the build recorded one.
+	Revision *string `json:"revision,omitempty"`
+
+	// RevisionTime When that revision was committed (vcs.time), when the build recorded it.
+	RevisionTime *time.Time `json:"revisionTime,omitempty"`
+
+	// Version The server's version (set at build time; `dev` when it was not).
+	//
+	// Example: v1.4.0
+	Version string `json:"version"`
 }
 
 // UserProfile defines model for UserProfile.
@@ -7318,6 +7365,13 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/audit/stats (the `GetAuditStats` operationId).
 	GetAuditStats(ctx context.Context, params *GetAuditStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetAuthConfig Get how users sign in
+	//
+	// How a command-line client signs a user in: the OIDC issuer whose tokens this API accepts, the public client ID to run the device authorization grant (RFC 8628) with, the audience and the scopes to ask for. Public: astroctl auth login reads it before anyone is signed in. `oidc` is absent when the server accepts API keys only.
+	//
+	// Corresponds with GET /api/v1/auth/config (the `GetAuthConfig` operationId).
+	GetAuthConfig(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListAvailabilityTiers List supported availability tiers
 	//
 	// Lists all supported availability tiers for the organization.
@@ -8197,6 +8251,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/users/me/switch-org (the `SwitchOrganization` operationId).
 	SwitchOrganization(ctx context.Context, body SwitchOrganizationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetServerVersion Get the server's version
+	//
+	// The API server's version, the Go toolchain it was built with, the source revision it was built from when the build recorded one, and the version of this contract (info.version). Public, as Kubernetes' /version is (astroctl version shows it before anyone signs in); it says nothing about any organization.
+	//
+	// Corresponds with GET /api/v1/version (the `GetServerVersion` operationId).
+	GetServerVersion(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // ListApiKeys List API keys for a user
@@ -8723,6 +8784,23 @@ func (c *Client) ExportAuditEvents(ctx context.Context, params *ExportAuditEvent
 // Corresponds with GET /api/v1/audit/stats (the `GetAuditStats` operationId).
 func (c *Client) GetAuditStats(ctx context.Context, params *GetAuditStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetAuditStatsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAuthConfig Get how users sign in
+//
+// How a command-line client signs a user in: the OIDC issuer whose tokens this API accepts, the public client ID to run the device authorization grant (RFC 8628) with, the audience and the scopes to ask for. Public: astroctl auth login reads it before anyone is signed in. `oidc` is absent when the server accepts API keys only.
+//
+// Corresponds with GET /api/v1/auth/config (the `GetAuthConfig` operationId).
+func (c *Client) GetAuthConfig(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAuthConfigRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -10723,6 +10801,23 @@ func (c *Client) SwitchOrganization(ctx context.Context, body SwitchOrganization
 	return c.Client.Do(req)
 }
 
+// GetServerVersion Get the server's version
+//
+// The API server's version, the Go toolchain it was built with, the source revision it was built from when the build recorded one, and the version of this contract (info.version). Public, as Kubernetes' /version is (astroctl version shows it before anyone signs in); it says nothing about any organization.
+//
+// Corresponds with GET /api/v1/version (the `GetServerVersion` operationId).
+func (c *Client) GetServerVersion(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetServerVersionRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // NewListApiKeysRequest constructs an http.Request for the ListApiKeys method
 func NewListApiKeysRequest(server string, params *ListApiKeysParams) (*http.Request, error) {
 	var err error
@@ -12236,6 +12331,33 @@ func NewGetAuditStatsRequest(server string, params *GetAuditStatsParams) (*http.
 			req.Header.Set("X-Astro-API-Key", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewGetAuthConfigRequest constructs an http.Request for the GetAuthConfig method
+func NewGetAuthConfigRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/auth/config")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -17540,6 +17662,33 @@ func NewSwitchOrganizationRequestWithBody(server string, contentType string, bod
 	return req, nil
 }
 
+// NewGetServerVersionRequest constructs an http.Request for the GetServerVersion method
+func NewGetServerVersionRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/version")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -17853,6 +18002,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v1/audit/stats (the `GetAuditStats` operationId).
 	GetAuditStatsWithResponse(ctx context.Context, params *GetAuditStatsParams, reqEditors ...RequestEditorFn) (*GetAuditStatsResponse, error)
+
+	// GetAuthConfigWithResponse Get how users sign in
+	//
+	// How a command-line client signs a user in: the OIDC issuer whose tokens this API accepts, the public client ID to run the device authorization grant (RFC 8628) with, the audience and the scopes to ask for. Public: astroctl auth login reads it before anyone is signed in. `oidc` is absent when the server accepts API keys only.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/auth/config (the `GetAuthConfig` operationId).
+	GetAuthConfigWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetAuthConfigResponse, error)
 
 	// ListAvailabilityTiersWithResponse List supported availability tiers
 	//
@@ -18855,6 +19013,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/users/me/switch-org (the `SwitchOrganization` operationId).
 	SwitchOrganizationWithResponse(ctx context.Context, body SwitchOrganizationJSONRequestBody, reqEditors ...RequestEditorFn) (*SwitchOrganizationResponse, error)
+
+	// GetServerVersionWithResponse Get the server's version
+	//
+	// The API server's version, the Go toolchain it was built with, the source revision it was built from when the build recorded one, and the version of this contract (info.version). Public, as Kubernetes' /version is (astroctl version shows it before anyone signs in); it says nothing about any organization.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/version (the `GetServerVersion` operationId).
+	GetServerVersionWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetServerVersionResponse, error)
 }
 
 // ListApiKeysResponse429Headers the declared response headers of an HTTP 429 response for ListApiKeys
@@ -21989,6 +22156,111 @@ func (r GetAuditStatsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetAuditStatsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetAuthConfigResponse429Headers the declared response headers of an HTTP 429 response for GetAuthConfig
+type GetAuthConfigResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetAuthConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Data AuthConfig `json:"data"`
+
+		// Id The request's trace ID (also in the X-Request-ID header and the logs).
+		Id string `json:"id"`
+
+		// Message A short human-readable message.
+		Message string `json:"message"`
+
+		// Status `success` for completed requests, `accepted` for operations started asynchronously.
+		Status string `json:"status"`
+	}
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON501 the response for an HTTP 501 `application/json` response
+	JSON501 *NotImplemented
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetAuthConfigResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAuthConfigResponse) GetJSON200() *struct {
+	Data AuthConfig `json:"data"`
+
+	// Id The request's trace ID (also in the X-Request-ID header and the logs).
+	Id string `json:"id"`
+
+	// Message A short human-readable message.
+	Message string `json:"message"`
+
+	// Status `success` for completed requests, `accepted` for operations started asynchronously.
+	Status string `json:"status"`
+} {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetAuthConfigResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetAuthConfigResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetAuthConfigResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON501 returns the response for an HTTP 501 `application/json` response
+func (r GetAuthConfigResponse) GetJSON501() *NotImplemented {
+	return r.JSON501
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetAuthConfigResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAuthConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAuthConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAuthConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAuthConfigResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -33217,6 +33489,111 @@ func (r SwitchOrganizationResponse) ContentType() string {
 	return ""
 }
 
+// GetServerVersionResponse429Headers the declared response headers of an HTTP 429 response for GetServerVersion
+type GetServerVersionResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetServerVersionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Data ServerVersion `json:"data"`
+
+		// Id The request's trace ID (also in the X-Request-ID header and the logs).
+		Id string `json:"id"`
+
+		// Message A short human-readable message.
+		Message string `json:"message"`
+
+		// Status `success` for completed requests, `accepted` for operations started asynchronously.
+		Status string `json:"status"`
+	}
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON501 the response for an HTTP 501 `application/json` response
+	JSON501 *NotImplemented
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetServerVersionResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetServerVersionResponse) GetJSON200() *struct {
+	Data ServerVersion `json:"data"`
+
+	// Id The request's trace ID (also in the X-Request-ID header and the logs).
+	Id string `json:"id"`
+
+	// Message A short human-readable message.
+	Message string `json:"message"`
+
+	// Status `success` for completed requests, `accepted` for operations started asynchronously.
+	Status string `json:"status"`
+} {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetServerVersionResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetServerVersionResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetServerVersionResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON501 returns the response for an HTTP 501 `application/json` response
+func (r GetServerVersionResponse) GetJSON501() *NotImplemented {
+	return r.JSON501
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetServerVersionResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetServerVersionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetServerVersionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetServerVersionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetServerVersionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListApiKeysWithResponse List API keys for a user
 //
 // Returns all active, expired, and revoked API keys owned by the authenticated user across all organizations. Requires Auth0 authentication.
@@ -33665,6 +34042,21 @@ func (c *ClientWithResponses) GetAuditStatsWithResponse(ctx context.Context, par
 		return nil, err
 	}
 	return ParseGetAuditStatsResponse(rsp)
+}
+
+// GetAuthConfigWithResponse Get how users sign in
+//
+// How a command-line client signs a user in: the OIDC issuer whose tokens this API accepts, the public client ID to run the device authorization grant (RFC 8628) with, the audience and the scopes to ask for. Public: astroctl auth login reads it before anyone is signed in. `oidc` is absent when the server accepts API keys only.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/auth/config (the `GetAuthConfig` operationId).
+func (c *ClientWithResponses) GetAuthConfigWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetAuthConfigResponse, error) {
+	rsp, err := c.GetAuthConfig(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAuthConfigResponse(rsp)
 }
 
 // ListAvailabilityTiersWithResponse List supported availability tiers
@@ -35333,6 +35725,21 @@ func (c *ClientWithResponses) SwitchOrganizationWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseSwitchOrganizationResponse(rsp)
+}
+
+// GetServerVersionWithResponse Get the server's version
+//
+// The API server's version, the Go toolchain it was built with, the source revision it was built from when the build recorded one, and the version of this contract (info.version). Public, as Kubernetes' /version is (astroctl version shows it before anyone signs in); it says nothing about any organization.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/version (the `GetServerVersion` operationId).
+func (c *ClientWithResponses) GetServerVersionWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetServerVersionResponse, error) {
+	rsp, err := c.GetServerVersion(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetServerVersionResponse(rsp)
 }
 
 // ParseListApiKeysResponse parses an HTTP response from a ListApiKeysWithResponse call
@@ -38001,6 +38408,91 @@ func ParseGetAuditStatsResponse(rsp *http.Response) (*GetAuditStatsResponse, err
 	switch {
 	case rsp.StatusCode == 429:
 		var headers GetAuditStatsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetAuthConfigResponse parses an HTTP response from a GetAuthConfigWithResponse call
+func ParseGetAuthConfigResponse(rsp *http.Response) (*GetAuthConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAuthConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Data AuthConfig `json:"data"`
+
+			// Id The request's trace ID (also in the X-Request-ID header and the logs).
+			Id string `json:"id"`
+
+			// Message A short human-readable message.
+			Message string `json:"message"`
+
+			// Status `success` for completed requests, `accepted` for operations started asynchronously.
+			Status string `json:"status"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetAuthConfigResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -47497,672 +47989,772 @@ func ParseSwitchOrganizationResponse(rsp *http.Response) (*SwitchOrganizationRes
 	return response, nil
 }
 
+// ParseGetServerVersionResponse parses an HTTP response from a GetServerVersionWithResponse call
+func ParseGetServerVersionResponse(rsp *http.Response) (*GetServerVersionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetServerVersionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Data ServerVersion `json:"data"`
+
+			// Id The request's trace ID (also in the X-Request-ID header and the logs).
+			Id string `json:"id"`
+
+			// Message A short human-readable message.
+			Message string `json:"message"`
+
+			// Status `success` for completed requests, `accepted` for operations started asynchronously.
+			Status string `json:"status"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetServerVersionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rcuO2mij6KiidtaulPZTadneyErt2TaltpaOJb9uyk8nEfVowCUkYUwAXAdqtJF21fk3V/jt1HuGc",
-	"ebA8ySl8AEiQBCnK3Z3LrMxUrbgpEpcPH7775adeyNcJZ4RJ0Tv8qZfgFK+JJCn8a5zJFU/pj1hSzl4R",
-	"nJJUPY6ICFOaqIe9Q3hpD+lfkeT3hPWCHlW/rAiOSNoLegyviXkzH64X9FLyt4ymJOodyjQjQU+EK7LG",
-	"aga5SdQHQqaULXvv3we+pVzACnD8MZfUtoRpRNYJl4SFm2/Ipj7rFUkIlpQtEUZqa0RI9EjlCskVQQKv",
-	"CbonG5QSmaVMwMMFTYW07z4TiCckhZUgyoQkOEJ8gYTEqRlVkJCzCHFGRk0bchY5VKt0t7TG704JW8pV",
-	"7/Bgby/wbPFfx0KmfHw59W5wfDmFLfTnWL329pe//9d8MEL2HA4RRpkg6TOB5iW4HpqjmOuzQP2L6cnx",
-	"AFENBBxLkjIs6QNBjyuSkgd1aCtSQOOZUDvPUio3KKZCCjOemmSEZoQZOGN05xx5gO64epgSFK5IeE8i",
-	"hFmE1pmQ6I7EnC2R5MXZqJUfwT/t2ckVYQiHUiCsVwp7p1Igni4xM5uDQVMek0HjmfzrEMA6HF9Oa2fS",
-	"dAYXzhTTk/pZXCsAuctQCwxxHOsVK6CrlU5PUB8L9HpyjZ7jhD5/2H/O06VAmIlHkgpE5QDxFF5Vix2h",
-	"qbQQghHNkT8r7/kIYcbliqTqDDF6ufdCfa1w1IDpmdgKDHeDw+nJTuTgvXpZJJwJAnTqFY6u9KGpf4Wc",
-	"ScLgT5wkMQ1hjuf/LhTgfnKG/UtKFr3D3v/1vKCBz/Wv4vkkTXk6YQ8k5gnRU9YPwGIKFWiN4wVP1yRS",
-	"4FxgGgv0gGMaGXjNIyLVwzmAWSCCwxVaUBJHCEu0wFksR733Qe+Ys0VMw199H4JnaajuYkpwtEHkHVwz",
-	"nuYH7ZAmgdKMMXXa6l963V/x9I5GEWG/7sIVwgPBURcQRZwIxLhEOI75I5Ir6pLUvj2DkUW0Kx6T+SBQ",
-	"22zASnNamJXvmgaJXGFWuST94pyBeujP80txiOb3ZOPOMQ9qj6bRfHBU0K45UYB4G/KIzNFXF1evpicn",
-	"k/MRqhKAZwIlMWYFECgL4yzS13hBsMxSgvpAcLOIShTzJWKERAIRJkmapFQQoMmlCS9Px+dvryb/+2Z6",
-	"NTkJNJnN4ajmmwP9q4H2Uv0EmPGaM/IrI0WcCUlSAH6EHrFAEYmJJBHql/Z2fHozu55cvT2ZnE6uJyeD",
-	"w9otLXEhdd4yH4pK1J/nv00jdZD5P683CSDWo8IBhRPwzVjOBwAtNawdxyxW8Uzz5zSaKzLsoK5AQlJF",
-	"2YFom0Nw5wZATxnw0Rhg9OtBfMxQxsi7hIRqOwBfzUbNakOcppQojhRvEEZLwkhKQ7QmQuAlyeEhUxwS",
-	"ND2BrZxz+RXPWPQbUcH8CgEZRLRgrnBQ7q2zy52uk5is1U36lRddossJTqUSGWG5nCmYSnSXSdjMXUZj",
-	"iTZEVq7B+cX12+nZ5enkbHKurgFs6RJvYo6ja85Pcbokvw1bvePAikKgUiCokfQBjiCma8N4ZiR9oCG5",
-	"YfgB0xjfxb/iWscoIglhkRK2NWkVkqeKLKNrJYWnOAaKmhWLU79FNNJcSl8QhV50TWA315yfYbYxwoz4",
-	"LZgpEkqelpyjNWYbexaigjTXFxdvz8bn3wNvmMyuZ4NDlJDUssIA/uFK43DR1cMwpmqC6WWgxAcl7G9Q",
-	"yjNJAgWnTLFNqTZJQM8Rlo1FIzS/IjLdDMcLqVQJgTcCrfijXqbWjISS6B+xQo3ACJ4AQ+fDuiQ9K3+K",
-	"7shCHWKqvqFsOSqrUJTRdbbuHe7n6hNlkixJqqD6PujdwB6U6vNrUoIzKgRly6AQQwOUkgd+r+VR8i5R",
-	"TBmFKYkUeHEsAN1uWJLyUFHiu5hMmKRy85sJ0I8kjodGhFYkK8QMqBZBsAbFvcloOVKyWEXHRSnJhOL0",
-	"oAMaeVXRjoHZpMiShKeSRGckovgaju03o2dUs5Z5dU7NxG+SZYojcpWrQr8eLfuO3M14eE+kvo4Ii3sD",
-	"VJ5JhJ3fM73ICkm4uXx9NT6Z5NLiwCsGzM0OD9EjuRMw3nyEjjljJMzV+GIqTS0q19kMUb/K+ZCtKjbs",
-	"3gAGrFz34jLlD1RQzjSBwFFEtU3jMlUMVlKlZy5wLEgNbj8quXr8zQwJIiVlS9B8E+ezn3rOtdt2Tsda",
-	"Bjx2vtDKLkgmr1OeJT7DkxFclup3zf2NDEyFuvRATSlTK3NsQF/uBYqe2X/u1wxCQU9kd/lE08hjEYLd",
-	"u2+BCBf01EXGsnfYyzIa9XympkLb/6E6TXXDb/Lv+d2/k1CqlY0T6rdRMUcdWxOJIyyx1pbuyUbp5BmB",
-	"OwhmJm2MIxHCijdoUIFU5zlCDCJ8fcbvlJBvzUNK2zDvlsAQYUmGis33PFA2H7zybGd6YuW5TCjRf8Xz",
-	"8zRTjnwjaoIvti7XvHeE8B2w/QVPFZNeY4WV6g3RuAuWxUbc0taa2hpo1Lad3JaoiKF0T2fg3REVl3Zd",
-	"HmNYmhGtbNmR9PGa7TkD3nEeE8zUiDEW8kZ0OFP1IipLJrmB9+ng0eaw6sRfZ2vMhinBEUiLMb4jsRce",
-	"PF36LuRF1SSoNqCtnUrCaRrq3LsY9dSeV1np8YySpGRB39UH+Qps3OEKK2WEpMIOCFIiYTxbrpTolZKQ",
-	"LxkVBFF5lK+cSkHihbqvIFlHRosUCKMVFiu1EPIOK92rd9jD929fLL4MfYvTstAVwYZpVumneo6W9IGw",
-	"Mhqp62zkqFHzuN3IgjPO0zBGk0TvTClpokCEKWn1h14Y017Qy6hDTJ2RJZaZqI98nKWpIgT6d+fk3JFx",
-	"KOkD6Vmio8k3bNUzV4XwA2/QqJyvIt9o+dIHDg1uZgjH8I5jDN6BlV9Zu7+lsUrWNHSqzhGiTOvdnjvM",
-	"H5F2L1gsNrbgQ4SR/QyJLFwpTL7t/fVgb3XbC9Bt78Xe+ranBHb1Z3TbQ/2MgWleBCgTAVqLAKn/BGgV",
-	"oAgsl4F1TqRkQVLCQoIUaASiMlDrN9oJCnnGwDbAMONWW+q/5s+E1j5PzLoO0cFnXx7sOf+nlq+WOBih",
-	"EwKWanTwcnWE7oh8JISh/TXodl/89fO9FepjtCE4HYzQdMnUjQ3gR0XkGSGR+jdcMOdkwQ+UZuDS4oxc",
-	"LHqHP/zkXGs1t4I+lpKkCr7/d/+HveGXb/6pf3s70n8N/rnPxM+Z+HktfhY/r39e/RwNBv/0F8+NdQau",
-	"7tO5lpTJz1/2glZt742PKQF4GtCrsmWMFjEGF9Qa35ecLQUHHqHpAmATlH5/pHFs7FPqxsFbesr6a/oV",
-	"I9+A4dEcNHylBhEJCemCqqPRhkl9xrmkBCP7WShrZhtUW82NaxCtPHwNpI2SLAAK3m3vePr8+ARd0oTE",
-	"lBF9NU55iGN0Qh5ue4OKHLvv8WU2Mkh4bF2PJaP+NAITwIqGq9KqChFai5EUPldyrTZmgkBwt4FvkhhL",
-	"hUUjdCNIfQoFLzXJkkj74xSo9DYxvIHyG7GfsgjkEqH9p2UkKNgBWqR8jfphTBWJyegAXa+ogM0o9Vmd",
-	"hnYNJFmacAF+jwip/Wl7m1pMJ4ZSIfI5fde72Ea84dBwHBtC0KYtGSVAXesycb73qQbXDlgAu4McA+cV",
-	"F+0caXVzhGZg0aMSMf54qP6b6w5ixR8ZwktMfQJRBQZqQfWNv6lr4Yw82kVqD67VYVASZ6IsKQdmDSAU",
-	"cRZqG6IGygn4Fz6YEWo3RSsjvCcb30X7hmymJ/aiZYz+TVETUGoXlKRVNSCfapQjpfp5eqKdpAGyagIO",
-	"ZYbj8jluvUH1w5hGLXh4ZkDu0S6Xy5Qs1Y0Afipy98WaQyBHqIg7CERUblzN7ZmwS/bYB7QEdaxG9FDT",
-	"bH2n4aVfy8fImdNenTnlwtjWQa1psNuoShU67qAKu+DoqhZvlX/V5FdbBG6cTwda2wfL3FuVRMw2jlws",
-	"PpGyqOB5BeA0Ro9OVLGzkmiQOeQPJG3Tc7Zik7U5d8MmySWOt44JYKUM4TgGRYRsHbly3d3rVbkYlZ2V",
-	"ltRMH66MNvmBtFVP/avQVj3VJ6GtCoStajW1+gn8S3FcWI2NFrJ7z9eWy4yKtoaYoTuiBRTJUZLyBxoR",
-	"uFLtw5VFxM/84W67MIVv82gev2RR6MjYRv6QqPlkfw8WugbsKox0TeZFv9x/CkL9lk8/ot2qyWox+2jW",
-	"iqAHJ9nF4Kj0Hc2fLdq6TCB3o/r0qAoi6inz7fkxMvcDeWQUFJEk5hvFeYr3PCZtG27ShgHWjwDkoRgN",
-	"pRkTqMESaL7ZblN80uAdpA93rCcZ5Mk7HUozDkMixHZ+m083KX/4HtxWsaJAtVNKlxwdnyD9u4WIs/Jn",
-	"Ig9IES4Cfw0fbHpB7zLly5SA47cX9E4IOMUU5swyAWEJ6m/jGe4FvRt2z/gj86K5D8edbRmnjlc6uiji",
-	"kNoQCeQijZiB2tiGhRALofWLPIrFO42JFfJRHJEbJ21AkTYiPK42CJv5IByTRIMdSJm7d/VGkHNZ1s0a",
-	"DvFjCfYp7d9kdyRlRKnr+Vue89+Jej7qcMztNnq+oDE537pn86L3NuXU5ZHKlZ8w5+aKjtdmpj9ooemn",
-	"dEHCTRhbPuveiMvJ+cn0/LW6A5PL04vv3b8nJ/AneKbVn1+Np6fm2enk2r4J8X9+y/iGhbOGNdkrDLgM",
-	"kqm7qtmGhXADLzJ5sVD/2nIH1TA2NqHC0DYsXKU8549rHpWmwpnkIO+wDMfesbMk2olqwm0NV5gtdyGb",
-	"WerJxbjM7mIaopur04JhulNRoWQcLrweFp+7AG5s4TVwcdrxIWxzFhQk+4Ew+VXqvRIXjDixCJbC1O8q",
-	"Ig/aTZISvK5zWsoeePxAogs9v1d8dKiCXibMocdVssUdzyTqO2/BT2Lg0Rko86kMlEV25bW5dqCMJZ9g",
-	"+8cN9O+8SvQah3nvOblGXlDxnJr3GrRZv8IyW/FUojUOV5SRYij9+hZKVxVn6ZIyu0E4qsOSgfiZAMqh",
-	"gxdR/zKLBYFMjOJs3BueqN97Qe8+/9V7zdXFFBKvk5ZrrlFqhZOEsF0ut/SSJrg94HHKrffnarhYW+2/",
-	"w6niTPofM01LU0ki/UCLMseazBi7/pZAEesZhNcKbHC3vu2+12S7HbT38sco5GxBl1lKdCRiM2lDVqKM",
-	"N6hvFdzCoQbBh1MG0px2MigwMnLbM9ow6MUs3mjNEpTAFYnXz1OScEElTzfI+ALA+efxVvI1pl5l4YGk",
-	"4P1BYSYkXyP9pnbBr7iQzHhzCl8HFmh+m+3tvQjVb/AXGeoHNNL/HOl/6rH0o3nZWW/+GoV87cM2O7Mv",
-	"XDNVSpZE5B0OZbzRaR75SvtO5txczz8flKdekTjmw0eextFoyzIKpDeevZ45pV7gcfo2n/8hurVf3vZQ",
-	"3ww30K5ec9J949FT7x/p07bnrB0x1bPWxN+SiGJhajy/V6btXnxN4vUsJ2e7RMAh9SlEeIBZSx0AjuM6",
-	"DqoN7Dg2hCVvHRje8Au1x/AxpLZtN2TBON+SVHj1aj3Ug/75yCg1EpI8FW3layplY5hIwm+uTj1Mq4Cc",
-	"c7xKVuqvpEzE4fPnCkd4SA+fPx/s6uew0wYOhHzUEQx9u5LCb+EjlGBhbHPSnlX9gHgu+Pgn0PYpD2j0",
-	"yhyYFov28yN7DfWHkEAFYT1H6NZ8e9vTnHiu/zk3WXgrHuskg7V7qcx0W12c8GsdtJ7z2Maepmu8JE+8",
-	"hyFnElNGUkTVKGD4zZjvIi6pkKnHRXqcj2DfAcpapp+REofTEeVNqK7R2GMNgFUVb1TCt4RMOQg6z9W9",
-	"YuFm+42VeNk0jcTL8vgP+6O90V6vy6UxG9hyVKd8+aF6Q8yXjVpDfpptx2QpW900QxnxaxpqTvVrkMd2",
-	"m/wrGlO2RIw8ql/99gPu0SwuedS8jC4SqZoOLAuPqSKhrKtMWjk4tbjAgZqBwZZDPMOMLnZ344wZmjuj",
-	"zNHajIP6jysskc6QD2WsjhuOfIOGizkShEU+pQ0ntJHx2CWCM8Hwn5JyYINOihs0ovz5w75XR/Crh/kc",
-	"6md3cNfU7LVaJCTcxdKjXq856IrNm/WZcbecXW56VOJ4slPkSP3TehAJTpLp0+yinS3gEqdLyHKA9z/A",
-	"QPnrGSFrZ5d43Wa10JYTLLH2jh3sHdisEIg5YiWSWMm3BV8ABPw+8vR+EfPHUQULLrUByJsKgOs2Td/d",
-	"y1/aHoNRvCtQJqzX0Rm73eVtEgFpTOXmmnrLqThvIEk1VtjbeIcFDbWZi0U41fYvsqbZ2ns5w5hn0aX2",
-	"maY73FID0uPS59vw+rqEy6hP3qnxqERJjEPIjR082aNj7dFP8ub4nBtmh00X+EPt7HbHnontT4rvY0mW",
-	"G43nCx7H/FHoGD1dG4bEkThEORgNYAN0p+i0BTPcKOMWT42euKScQVUDNQ4jOHU+KMeEw6NeFVGCnvnI",
-	"i1T55vJE8+qhbRDj+QIXVApr+jI7Z/wR9Y0/G3SnlAgwkB4XWUuCNKBLqw/DHuuTfDaVVfilJ9dnWezI",
-	"fAp2HMYfddDz42qDqNQ4u+JCKSHupqsw6pcBqxNcH1ebwQhdmZXpaEMnb5ZgXdRG/9O619SEemSBQr7W",
-	"Lukl9ximPThuz6DhZvjZ0bFTcqHp1HIiVP2UZ1GBwWXX8E7mW4V4YAyyYC0g3zDOkvrjVpbAiLatpMU5",
-	"YZbok19yp+7u9Pgq/7SjS8eSzae4c3y7K/tarAemxtNcAriDJ8bs8lUW339I9KoZRjgxpTXEdzYiGjwU",
-	"9vwT73BUkrWo1NT6bHs+5Rq/m+ovIWh9TZn9Z/4yTlO8qSs37oJ3h6MA42WNnWUSyAPwkLssvjcb1Nn7",
-	"jfKSKV2yBW62wImFXwlqDYZWu/mgx5wKIL5JgGeusQxXio46S+0+hbinSUKaZQOdp223cUdCnAlSFQBJ",
-	"bjLKJ24ULkWrGN8gTnbfT2fGuDNRNUzMAGw7JSyTiRZa2IryFs2Kk3LQotsVOK7KvzuQkdK3eZKMMDyh",
-	"xLMKqQsUGs2GQS5wfT3ThbURBzmHEiQmofUVRESSdE2ZTic5LmRtJcpZJd/m5wgvUevEY0uhA4+iF/SW",
-	"YaLo+I9ZSrwiXzdOWRo/N7tlYvhIhBwedEEbvf5uh/txLDdmsC0GHMtI/3sYcqzG/BHsOWaoj2rWqUg7",
-	"V0ps2dkWnqqvNGcrqtsJN/ThbxlmkqpBjpBR2nXpQ+2HCwmJ0Bq/U8/rx2x+8MEffkB9SJkaBAh75qxY",
-	"vg9e03KCoye/cf3z/c/f0J/Pfj6jP7/++TX9+frna/rz5c+X9OfJzxM6+Oe/eCPnrDGitkyz4b4JTO22",
-	"0P1PtND3OyHErp6qXOJ2qHiOEwZhFbUWeTqYawFDZvuH6Kfb3pqsebq57R2qvzUIb3uHtwowt73g1qIF",
-	"PDtQz96/r9v1k+zpor++DBAHszY+lg8aqBvkZ4Yo7CKF57qx5o72CKo2tH4pd/mZQIsYy1LFnCOEY8HR",
-	"XB3eHL7fQsEHI5TPfpiX1VOMdF5YpQaB+sVh8XPULxlW5IqkRBeHZIRCTaF+xZbiI/9e+54NHrDmu2aL",
-	"n/omL4xbtQQW4kRgxYBDdKtHve0NRuiCKZJ3iOBJgKyVMEDGSPhHMSW6so8BRtlSrjNpXenqGt8TofYZ",
-	"kgiy4PkDSVFZiAOzS15YUxBZyxKpKnAuqcPDH9/0fxji4Y+K1P3PH8wfDZS3izTu7i9xBHRNlSlkz+8P",
-	"P9tzqmcEJgLo5HwGrw5G6CtQ5g9RzB9JGmKlo8TJCrNsDYUW1fVbbZIVYSLQ/A0KSttSSzFROxyhiaVy",
-	"t5beD82SbnufDkofxxjSon5sETWucmfvk1zuVtgyZluMXlNZ8W9XRHTsywU4oSkJIfLDSNLrfNx+EmPK",
-	"0Pfjs9MAfQMRWvRHUAiwE3YzQJQJamq9lufvHotSXju6uTrtlPul62bVh3uVYhauAiTxUi035Ou1rexi",
-	"SwzcwSvbwmcaglq2nqzYsPCpOXo6PQH+7VG0FjwP+mwr+PCVek1Hh5MHwhBdgM0XzHBa24OSqUq5U2Dk",
-	"mShX8xQyC+/RjSCLLNZAyt8rVEwd46JfpQxpDVJXoYeQdH++URvknnQTZqZyKllQVqpD4HrgcCrpAocQ",
-	"0LwgMlzlNQkKekfX60zqSpmKioMbAJ1loqhnbNLr3IBH1IeAlwCC5QIHi4F9b/A69rBq9e4OZMeJj3sf",
-	"9GC+Hb52w3pqUTIdx6gRq8YoqFkBmqPCmWSpC5S7Bz6jg56oFEXxOjStHYArNeh9Bxp4pX0EPQVnr+wA",
-	"P3Tf5/d4HdsddouzKuPv7sLqdS31KiIC0uLhDn0EIdWVTj25oB8t3ay9Ikv1Qu4ubJyZ3gDGtaaECJ97",
-	"bQeh5BPKYJ2SEAxYvAERTda8AK3xO/T5CwdWDmwsgfIOabosOLZAnEk+LKKrcwcw9oR4OID6/EUNNAoU",
-	"n05C9cRSPAGB6uQF/fL3/8ep9mrcVKZikTupW53xE2HMh2SuldK3rMZnUrPq+VzqVV2jm8eitE3hyfZq",
-	"0PzU6CXFTz1QyMkyHOsaRLcmLey2V4SUSyKkad+AUUwfiC84YFtSWYUyG8dnJRurreJPAUPI2frQUEqT",
-	"BtoUTfkBwVycaUYifPHbkL2ryBnIecW7IISkpjSUyRRscRM1pjUd2xFbM5r8YkDxrfq9Y4JV1a3ULYH5",
-	"k2cof4y8r8Qsx6OBFUTevqSk6YSkoSk/nBt8reO2JcjrHziJtUu8r6bwHy0F7bsVLgU32LXnqaAGgzUc",
-	"eg4aBD2oX90xvD8wNGSHXLOiZkiTC14/136KKN0M04wZiaOxYEOryaxkS9LeRb9Z21v2QEGjxbrucULX",
-	"ckLMfnUjEKGIn9Y9ElxKFi/A1UlIq+Wh8yyOlLSQJ6M31Qh5Snhyx7IfJdlE16kpKm8InXfir5v4qNMi",
-	"dQxWRwe/t0rIFvxzNKndFKIpg6B8R4LNTVI+X5j5yc+9eYrWPPUPpiN7vx+fnaKIh9m6nEW9S65TsYgG",
-	"mKT8AceXPKbhxhOlEcf8cUbihX3RS75M16e8mosJv3Rjltd4o/Ai5Q9QNFCuyFqQ+KGpBrV5Nb3iMdkJ",
-	"G/IS39O2ArRFH0Il5Ym8VmwCYICgDl30uH/b++uBLUIb3fYGZUOd4q66Uu3qtld2Cf71YOUNoM17F5V2",
-	"ZWmzvic9G8UGEnJMpN8lXd15KfLtCaFsztpcMFZPYzseTVmSbbctfhCmrQlEnj+uuOnHYCLmO2Bcnmaq",
-	"K7geIkESbD7iCxRlaklB3jDDbl77CCIS0qhUir0Nays8TT1WSxZ2/aK0ynxdOFpTNihJxbn2oX5SxxNR",
-	"6eXQbcFzQU+bJ8zPMs3I0y7MIcKI6dh/JeJjlDEqAzQX8wDN1+p/VnNF3+bRHPUPXqIVz1IxCEq1nc2t",
-	"+nJvXVwvnfe7H+2rXwt4/PVgdYQ+WyPJ0Yu9aDBCk3DFlQaBw/sSR6leP0cbfnGw9TY2BzU7HccgwA76",
-	"4QDGGWQ9QmSdyA3SLUztU8QXC+8pPv2a+46w+Rp7r2oWUQnlCfxsSZe6hWoI/oqc/mg4rGPhItODtTiJ",
-	"46vJ+Hrio4UY6sd5tU9TaS8TYPpeQDXJvu7bGZgys+pfLX0RTMe63XJrASxDEw0RIjMG6pvCtiRMiSkt",
-	"UgMrAMxfpsaWGMljK+oVTCog0w34uuZs6FoTDVo6TcZR5Ffujm3HKYT1K6NWjuVN/Ci6SNo0pIGzvaJQ",
-	"nT3FD6p9Vx3UP5gO3m1nHxqPFT0Kofr6ETqZnE8nJ6YIuzSNCRZQX7Gf0uVKd/10OtaUigzMbo6PJ7OZ",
-	"0UFvriageaoRG+IGNSa0lwbDi4X2hNnXR22u4u1Jdd3GayrdcrzCjBV1DJ3SrTlvSiikzJj610qvFJKs",
-	"f/2KLCn2g/ba9FL07KFes0mQdLz0Uklzb6DxDF4aOukdYLLG1CPITIbquVsGuXEE3zZubMcbDKfZdypg",
-	"aoi7NZB26DNRkLDAEvqtOn3OTC69RijFUBJjmHQYi0dZ0s9LQnGrblpwMV/It3cxaolGbBltaWKgh5jR",
-	"Hz3DAOvVmQDGoNZgA9tvrO3blkkJwfuULR1IdagWrPYm2oZVa921QLA5EwNPByZ2G6XJG/FjJrFPB4bf",
-	"wLRGhaShsDqjS/VBxlKwpjyq48zdZpzLI1ssMw68fMzTFHq+2xjO4GXxd5uJy+Q/1owkLxXlnTXCNN40",
-	"MX0zikLGCG9a7Ojh1nrnHbEN5NW6nRhvUP/m+nhQo9JbSZB5KWysLV1T8Fl04l3EpKjkVmBMN5ahK2FO",
-	"chrUDiWjwxkhQn+7HXJ6TR6yBM91kfGypfaviiq/2FP/++Ve1NShKJV+cEBJsacCRPJEsRkPMM64kLak",
-	"r+JQItBV7c2jBU01R/3UiNjCX4FBEmCyuzNWrxxdwVkzwC5YC4SyM4KZ2IHi1Hag2gbPylN6ifP2nHvm",
-	"CbY1em8eqtwY7Bs3FFrxdWc3QUxCJ6ra9P66iaU0mlcLhaBYqvP0HmhE/FqN14pN8+N/YjAwFSfWw+3b",
-	"OCxLt2TVPRnccAGBGGcN/YTWlF0RgLhoTllIzRvADSoujXaZZJ3FkjZmd9uZdUBdonOrw5SLIpu6YdVq",
-	"2H/jvno7LWOWEO5HzppMxP6InhMqkhhvWhKueXRCRZrBB6+yaEkaDuuy/qJT6w+ihAkOV1B+I+Y4Kiex",
-	"51i4wvpgUR+jKMVUGyaF5Emeqw6g8IQ/rSkbN9+kHIT3JIFyIExnSabQOfCBxxmTON2gKN+EQH1YgQhs",
-	"p1ox2IYcVW+CuyR/FncTmubrLUGtVPwzh6/wFUBJMya247Jd7WWMPRTilD8SITXJAUueQ3dIlew4XDbG",
-	"2wqSQBh+2Yzz5ZejL/9HA3PlMV9uZoD4HvQzv9ubEXImpDo5KQrVVUMzUKyCpya7sCmIAr+b3ZPHBl7u",
-	"DGflSTXJIzclL7WROqKLRRe9ye7N24T2nEe2x5m7CbtP22alAKEdbVQUeB1R/lyRBR9g1dW7YUJpFAvq",
-	"vzYn/JzLWbgiURY7IVpQctI+HrPNoxJoEwhtTE2JdMsTSiP0gl75qw5OcwdCQX42vsXvnBrsllrArfd0",
-	"/CggB2QcwpF/eGNI06gaMzT+boawHvZpvno3uK6c19I9oO7ThcJFECRma2SpXfpEyRPPW5WUHQdOaHri",
-	"RrLtHwwjuqQS2bBQPftghMaZ5MM8Qh5CIi2E8n5oVLcvNOKPVpsrmYk/7R+892+usXmn7YNpNwHwVpRP",
-	"i5tAsB3rqCcwD+2vgqI55me6eOv+wWrQ0P5zf1X0/Fz/Rj0/X3xeafi5v1KnYJpA8kzm2SV3PFOjQAPL",
-	"l3t7Cgtt1QII9Gjq4rn/SXp4ltb9hAaekMlxkxTK/tZ8Dv0yuttA4dOi1gx5R4WEowhXJLzXneFgeCfZ",
-	"VLvBhDeaE6Yc+DtVkwcSl+NK15hpW1WF76s3C5rCMyVuQqlqGKMhjFQPVgokVXwKAkmN6c8yBWDkgZ3e",
-	"a/GGW3/VUDHg2vnVrlMRCKd8Qg4tG+/rrtrUGM+LCsCin0gt2tmXS8GbOEtOBz6Mr+iY3HXCUyXIKnA4",
-	"FOZP3vInb/mTt/wBecsHEUI3tfm3J2++sJEmeoX6s+sZGguRrckVj4kvSR5YUlNMhOZX92TT5OrHzSSj",
-	"TA/8Qa7vEtp0QYsQZWc/psl2Z5Nye7Ecv2+bx2ScMn8oVW1BjyRVtF1kOhzMr8lDDMfYAtrXRkG9YKWD",
-	"pm59gghBObvm98TXL0X/iqT6uUOpWOfY6yusTFY6KC+C/pil5JPpdmpwJLK7/NUPZ8Os3vnuE3LYzkwo",
-	"5xqK+xTdz12Ew6nhVS5H+t1yoZE5PYPagJxCpzlhYcL8BDqjYcoFX0g0YTLFCPqpikxbyNaorxsuYQYx",
-	"fToclqa2G+cFs9U5Nd5/cqb0u1VsbAccbMMoPlh5KVdaM4e4TDGTuo2K0kAUDl1Bg3bTQsVqMKh/zJlM",
-	"6V0meYpMOFWuUCxTniWQEq4xxIlIn5lOTJ7PXSowOMolsWLSETrn0rqycoTdTWuya3ytluhNEyl+rsrA",
-	"sJfyJsuE5cs9H2l3tuVjpbPS79453SHQ9MTlkFkGNrqPoR2a7cEzXVfAKei0sokgpsqod07CsF9cuDa/",
-	"2LmqREF/ifqRLdAxcKKq3N0HTsWD3MpP3tlaD4raLUhkfCqaXXqRBvU1BdbeFPSIoXuzbsEkB0e2WlXZ",
-	"we2H9a7yHrDTjhIfHEmrjqrvbYPccDHO5AodjPZKNBoYkB7aojs6gxuTNhTZp8R/rDbgMz8q3RtbbpoF",
-	"QkXTW+RBvUDz5qcVBbsRAn3N/TLbDhe7SUjedmUav1Nw8kcHAy7k4T8Fn3xFcAqSUBfhsSQbwpk14vLU",
-	"nPkV5OE+oSCEptZRjjyOXEhkliD9vluOviofdsbPTJB0iIWgSwZFB8sTj7oQ1iSlLKQJjr0RxrqjZD9/",
-	"adBwOXalKWaHvkMA0fxYi9SfrEVH55TIMF8IFJ9p0JpsIY4m1ZKzeKO7R9k3FRyhmf74DCkt7plAMs2E",
-	"tClWBlzig4qi1wu26lKtunCrN1xKYeiNrx3rKWX3GiJQTEonfTCobr2gjAot/WsM19yJpsaSHHImlD7a",
-	"H383O9Sl1XSZDwXVv2U0vB/qy2AxywJlEJgaTwyUIQah6GV0S2n38rDBFma2Q+uRwkYOioSDJaVuIxVc",
-	"bsqlVlRDF4yByTqMXWObj8KPeSZFw8toP8gY0ozw1x40b0NxUOv+lhHbC84NfzoC6xQ2qSWDDyjHX0E7",
-	"IXF4v5tNZXx1XkXQstyGwXYlGkfdnoFQGleStRraiqiiwdDSdGHb7lmsLzO2XEjkh4T6ELlTmh/L/O+b",
-	"NB5sv4AQDxbe+1lY/RiakAx+9ANtBt+BfFuQHdiVwnIumqClPmu6hd6lFQUXPLJODhP/JagMaN8PFEAx",
-	"QxlbZkQIqD5hiuZtpWs1bqkJeh1XQd5ovPw7iBg1aSbHj0IxKST6hlhC/el2/G+XZ5yjLslQDRGMQmRN",
-	"zVicbsoX05NjbcFJG3el6Zb4RHK3unYtFtzShjVshCWVOWSsySHkSUPWkvrFc4/U4zxmSk2pZ9Blq6ra",
-	"qm0NVLYZDJoJ0wy+9J8B/hEdn07L29ONJxVDkDS2nM+EF7XN0HgFy8DzXbuuk2UNPdhnWdF1vQV3Au2k",
-	"0gdHRTmLQ4mHvzOVzEdrPrLQrER36NTQ2orGyjwIyv40qtAsi00cqM5b9biOceTvbVlMZbOWXTH3mUAJ",
-	"TiXkUAuUJfpWODuU6vOForOD7gq+kr/rhVSPL5tJdpJydQ5Tf98RQMEGBDBf6hj65q+LxK+PYY4wHeqN",
-	"i6UhD8EaT62wWZKm6DohqeCsXfRpozBLLUj/QSiMjfi19odLzn01HmxccE76E87jgiI3xnXXhm/UIT0p",
-	"CMAk87YlNvlCTQxJ51hq2zcp6phBjQYpGojdoCPFcXwAHlcv/LqbubxrNbC8mBdPdUWi1vpgrSnghfrn",
-	"FN9wssGbb+2n0vElTjtTXfNyd8rWVMNsJh0Fv0Gnrdc0u7o5P9d/fTeeXk/PX7/96uLq7fHN7PriDAoA",
-	"HF+cn0+Or8vlzY7H58eT09OmqmaSJA1KuF3MM4HgrTx43NguChFe8YqvOFQyCcCdlUaDwITuKwEZauPa",
-	"qmidMnZrtgKSbI1ndhEvcA0d5hQ62NdgHm9esoLAkw0SwK1bUQyGb2fq3a9vntkEo0Y0Am+daaRYJCB2",
-	"7EqoYNJMSbvcH1jGp7k7auhtlwXKLUxOut8Kf1HOVizKs6EqqqXblXWXPqv1PkW5l9VpjFTvV46FvCjT",
-	"38ZTbi6ssQP5xY8iQMswgVr6itQeQf7HHTElbnQo6pIq8ChNwDbUtAFr5jo1E321VZL6nSHkXk1+TwKE",
-	"74E5CRIvvuZCkugIzYtp59pMuSRMDu+wcNbhog65hyZe95AOAX8Xw/WCXjHcluZeLYjcTvFgScYek392",
-	"VlzyembqB5bwchNAbFmHvN5jgbruRC3YD/UvrgBKTVEzY2001qn7cB4GOVLsjw6Cd9wWZY39t6H6HWVC",
-	"4ji24Y7w9REKcZpSIhBGnGnIlGZtDLzKdbyGW1HRAHcThK5XlVU4Hbs5Sngcl0p1ROnmKmOD0S6E0j0L",
-	"Y7ozod+u+DB+PTm/bnZDTrSPsJW+16FppeK8HdyOTt8Wt3tQQYpdMPIVjzxBfOppI04eurVfTDvpIq3O",
-	"BBwEupXI/JsvhJnandXtilc0xKNskWJ0/4XI6SMaLuaDciBUB4JR26SN4HsftH/vX2wOVwiA2jbHjlX7",
-	"0nBFJQllbqXNC3yvIwjIqjAX530nosnGVLk/j5DJpQZrIAxX64iSKwZmMpyuP3/Z0KapxbYTtucGjNCM",
-	"yKL+vFJ5EyxXKMEpXkOVdrpkXDFDusgjjdV9ueOR3+6l7359Ifq5kwab07wC4ZT4zTOJEiU06Hrl7oKV",
-	"WIgpPM5ZpCPS+nOpvaJIeWm1VxSkbNRjuXA/lbZrZ1gq3N/Wu9qRDOpzOz+aFuhQ0H2NJQ1xHG/QnbWd",
-	"pw8kbTsR9+Y3no4z3TGE8e1WRK72uWkn4jwvSszZ/iKonxJYvs52WGRwQzJB/NXmmixWaSlETOs1pRAx",
-	"F1WoQDEPIUijEkuvm+pwIehd3LU+uktYCheUh/m3SbtVerLzBX8iY89tV86v2+6HV1T/muBU3hEsd1EQ",
-	"CkF0968KwawDZ7F158syRl3TqkkTFUvEyXTm/vP64uzV7Pri3NXH3uwmARRCan4S28SAG2bhVhQR96Db",
-	"BfOVT1JPHer6iBWXWd8JyZlSNdxroq0f6rbck0T6Cah596ToAN74zpMwdMegRQsmU4fU4e1V2zgxJSuo",
-	"8cYVMqviIsJYfPOCpkssvY3PQxrthrzmk1cbLzCIK6J2vQ269HT0VcrXPsmWwyHrYsFKoLBFd8kaanwa",
-	"AbBiGOaPDHrY7NZAveVmjS8vry6+hYtyNfkXe4Em/3o5vWq6NE2ne4xZSOIm3G/Htq2KTIEHd0TJEiFM",
-	"1mRm2kkfzq0ZVjFuNfptt9Ec62YxlzFmu5ZzN58OE/UtYjwiAvULG0Fhyy/DVr2Y+8M77Nhd4Xn+bc0o",
-	"lf/ScbPn7jJ2ENrXOFxRRq43ybba6s2lpB2rUxsA8iUCqWoww5XW07b3chT2Duf8NX+shDJlcqWGCrWU",
-	"zQtxaYTm0YbhNQ3nEJAnEC48WxVLcV+7KnSUQIDmD0pdsZ8JCQKowqbhSqOTExkeoDlUPgznuTFDLeGe",
-	"bMAoP4+wxPOR+a8ODoQSxHpQylAYE6yrb+tfSFES20OgscQf0L4C4gRDziRUg3F8//dkM9TpqgmmqRih",
-	"K3O6uhgpbNDdtceUaIBdjZov40DQe0ypJJqVm7Ll/qYn0D7Kir/FQtdErjikyehF3fZgctv02En3EwG6",
-	"7ZlFmbfCkkMKwkiM0dFBI53m4/ZY0R2N9Ui9oAfI0bGlSsslUGfxFFL3HU/vlT7LIxPWIoqsCejqnmiz",
-	"1OtvJqBcJTTmsoX0iYbqPnZsXdKs3g7PUQI7uY1yCmJbkLTQpCaC2kpVdIujokNLq43TNDLRPrC5Vtf/",
-	"l0LI+dY8yJauMtVCy5BOdkc2nEUlm9szgcSGSfzOVKHXOT4xD+9NVwpYW/9vGZc4KFMbHUqI7wnbUZjp",
-	"YBpQ8sKDMQq4C3PavvR11zpjHoJ6A9ucwt3Umbxvtse10DbCZeX1AnVEcwMKX/FC0zEEdqz0fPck3A4B",
-	"fr2hxVerHbTOaLnPWk+WZqyh+FcXyMW4wQNrevzojtJYiCZt5mO16nEnarmlX1Nhu8LuIucy8g4qUzck",
-	"XKl5ERZQHPk6z7WCpGTyTsJj29nBRCAqHT+v+9y1u8suQnF3n3grVfsmuzM5qL4SrEySd7I9VPU+HwCZ",
-	"99uSxFqdCWR9R6KoLP/sXD3gvrSh+nVx1pt3TOp/Pz477VAF3Rm7E0ifZiv/45enCcsCeBfNx/nig0vA",
-	"VNDSAYnNuTcp9wcv/yz88rsr/NJq/nMxy0GTltt4ShaSP3iLFhfRglgJ6zG0CQqBaTIuUUrW/MFjxdI9",
-	"Dz1kDIJsiu/viBkiag2Yb3IQm6XFZCGDIpYq1y6gWlPqJNeaZiTGeQ9fDMqZooxIJRughyQc7uH9u4Pw",
-	"RdRrCAxr6HPE1wmB0pPgVyaJluOKwKJiMgvQoZl1K3GFWR2w1JtL1s72DCu8YZiF5DvKIv64I6VtJjOv",
-	"eU4U8pppL21/N0UQRui6dtUjHeWJhbnun7907ri59/3XvHzNoTQGFbqVMQ6hXYgwAU6p8c6ty6B92XBr",
-	"O95UHbh1Tb1lkTGNNzpgC5ap9vv114dnZ7c9JUPeXB+Xl7L34nBvr7aa/Tewop8PftgbvngzOPxhb/iZ",
-	"fvSXDmhgF9dy8IUU1NBJREhFvG2x48JIacL4ctWyMVhv5zi8babT5t+7qCHVfbu6CFizX20aytTzFNku",
-	"WXBXTTBe2Yi/Pb5v18C9j27fLYOri723Or43nDADiz5nnh5uTnDyLkG52nI/Pt0eftjRtF/fkMWYrW3i",
-	"Cpdh27i5klfTACpV9BsDCguCELqW8l6n+MqWI7xMySKmy5UEW8cOXb8VM9atkoni6aCvZFKRZipRRNuD",
-	"YC1Yja1iKLJEtyLvBcUzXYs54o8MKqQPoS8lvMJ4RIZg3hqCcav8SNAfq4+MSgEZcDFly6E+xuK5Zfp5",
-	"OMBQRyM1VcLxNhZQCKiNQJq96ElKmD2GzmTfja/ODcJ2jpA1kxYUsfVQm7qIX+bZBg1XMoC6qkWkSClO",
-	"3etyxI6RpktIVcUT+sEBAzuzFCXvvSIryqI2Nyx0hdBiF7Sbs143YwN6JpoFWt1OQELrKJqX3zjUMfsV",
-	"sVNuk/lAjXpcbbQ4ZM/rnhiTFE0LEUlpTBwBYTJT6/XogmG7GqZysd5jmPrNubJpe29K6ndue5+ssPCp",
-	"/FmaQmN99bNOu7OCjTqOZyJ3LIGgauTtAJVIcYAKgiN+H+zesWruZJI0ROIJiSENMkRxYHZJHahXS2fU",
-	"78jdjIf3EAvoWMryXKqiQXcnxRKCCnmK5mpJhzoNa95kFs8p645RPrIiUjg9/vP81B37/XcA4ikVnpCE",
-	"HBueghY+gvCrWnerkfawhw6waJLApEkZ7R5YCGk7JoHWEAWXaEADLioVk4B9rGwoGuorLW6dyCCPCDTc",
-	"AJhrQz/bj6kz7SxPfiDZ2jl3aPbN9PLyk2URXT4513EZJnnGY5ukX46e3bGglxteq/g+5PaZuNQRmrzD",
-	"oTTBctrXqPYdobuNplwQnaD75KqPUzcCoJzOo34ugmsGR/Z7aKy+oNJS0xwWFZHvfntX0HvhgkKh8faP",
-	"JrWPlvdbRYTX96TykZNatOXbWf5mZQj5FMfljiS6SWk+pQsSbsKYmLySmkmlfqeUPjydTS/MxbqajE++",
-	"7wW9m8uT8bV+dDI5nbh/7qQxN6jfLdfgGi9FW5iL4xY5+OzzYFvYy3GZWEq8FKgP3YuEYhivjy8HgRva",
-	"YFFXPFPvopiuqS6qkpM9RZkeaMqh/ogiZ+RBETKC173Dng1OAmKK37lL/2yv+UBts6gnXHxzus+EDguJ",
-	"8UYp0/25UkdH5sdZQsK5JwYurETd7RgGZ1qJ4l2+L0Jf2sIidb3ebYH7fruxk5bRVhfYBIsQoGjQS4yz",
-	"eHNkKqgJdLC3V5QR0ip0Q4c8/G6WpT5Dx+SdTLGJSIwyMBhrZwbP5JHrdrINcpWca3uSFH4gT3+Gf/of",
-	"fufeGr+7YS2dG8+5bpOGpQ3iyorXf5U1bj30yb3YNX9pTb/Ca9Ng11K48enB3sGLXqD+6AW9V1zKmKQg",
-	"+Svydpcxme0WqquX9/qe7Lq8TK54Sn8k0bnW/sric81X8NN+8OL97e1o8NOL98WD5/rHn3/YPzAG/Bc/",
-	"7A0P3gya8MDEVzlUJxe56VoJ097Qu9ffTDQdgXc8FU2PL2Zvjy/Or8fT88nViX9uj+OnA2WoO4yAK8YE",
-	"C2L61rsHPLsevzqdANd5fXM6vlJ/jS+nJ0851KsGs5wbNGbtJ9o0h/p3OAXFXaLHFCdJkZpE2AOJeULA",
-	"51ytgTwYoZN0M0wzBnTHJokNUyjkatOahK3jqIgQeSBMW5VAciPREcK5p8CspiBaByaszVGum8PaGuws",
-	"TUFt1nBrJqXCrmi3aLQdTEBtMe02Hzdv1WmWZUHTP9g7GOQNPU22bg55A3ADuAaN3TVwP0HpLdnHW3MM",
-	"dspAN30/bXPMDt/eOF8UAxTFg7sPYb75NSPMClx1jEK7hJ3dlOFVsQmlEZRA0JF6tsSfNr9ru6kWeJBO",
-	"L9BGUa7+ooynechkQlK04smRG5sLrSUMrHUqqYlwMSbiFU9MGGBM8APRvRnWHBL8oLVpSsw0At2B1Rn1",
-	"ndR619thQhgHgRNMviQS4RW05Fwg6gkDXqR83ZYK9yQLoAF2U1yi5M0zemIORIdzLdDYU27FFKkP0CM0",
-	"ihW2k66xjq/4o26aoRRXfE98ZSj1CCXLxw/1iNpDtD96sYd++Y//VH/sq3V3p4hOe99dLkrQI0LSNZYk",
-	"OqMsk6U8gKbuv3Y/5Vk9Q22HvN8qdodluCLCWy0SakCkJIlxSCC6z7wcoBVnXIufZRkWjsmK2A6Zdkzz",
-	"2xyhdp8PpDlI1y5KF9N6oKEUeXtj8UzL8H7xv8sRBFvv2r3xKVnppmRaGxoiUvZMeh+abVTcmiGOax+X",
-	"vZiuxxOcTr1AybicCWcepTwPczc2XtPhAuTu4pmh1UNrefIq+hDsbHpjtzUhhn4Z/iMrqKzSe/Fal3qY",
-	"l6Cmy8uUHimSKwKEo2jImQi0NUAhmBXucouZv/BGZ9qlt2iONd9KGVVLiNnx/lXMXLtZC8Zr/CNnaPLN",
-	"zLEMPiThVNPChyQ8np5coZCvCZJ8SeSKpKh/pzY43PAsHfJHhr69PIa2NFDyWiIcx0dIZHeMSF37XA+4",
-	"UynvvJthvaa3o2EevHj52ed//eLLvf2DXRoWlpTDorJFrh56sl+06qNR2zWaPVGl/AghtwbAbWaxTjx6",
-	"ci9mMNTWvMBaCVc4YCMeQdckRaq/vTxGd5t6t3/Ux1IJNUKiAzT+N2GKzlGWB8Xqega2c727lQMP2hvU",
-	"9JjeFcJqg7ZnbRUM2hvB/z/f/9wXovcx1G7AfZ8dyIGX5DYXhDLJvfervG43IvQl+WwBl6C8A/WKWh0e",
-	"Lt7801+6tBsxd7GBxhgk2c3OoSukFevWSDvcy28uvgsjsqgs3bzVtnqPAzS7iyEfL0npg+I83ZyeUMXN",
-	"u2WjsjfIB5lOLLSKvQ7SQP8yuzi3enomfKKjzdj0eGvwBgqkGqTVo4yKOnO+mGOwDEB/AhwSCDHGseDW",
-	"wvCvQxMWM5yeoBW0DwOqDh5RvhT+XK3GGK0xEiulH6/KJUfbCow21buaG/hZfmwc1rmtI0BzbJqg6FeK",
-	"5Jhcl8diw8JVqmRE4S1DXTlugHygK6nZPbY6+SZpytN2NNAlVitIoB+2Y4F29u7mJv6Kkjga6r7WZoAj",
-	"AE6h+Oq5BcJojRMddgWRZ7qukeTuYTnOC9cvoCOjeuC7uyMIo5Pz2XB//+AFAg9Jz2c4ywMhipue149X",
-	"QsGCZ8wbuQ4fvg15VLrKr8Ynb68m//tmMrvuBb1vx6fTk/H19OL8be5hujkf31x/fXE1/Tftebq4ejU9",
-	"OZmc94Le+cX1268ubs7BEXV6M7ueXL0tfFTHF+dfnU6Pr2GMy6uL48lsNn51Onk7Ob+eXn/fC3qX4+9P",
-	"L8Ynb68vLt6ejq9eT+DV2c3l5cXV9eTk7dnkZDp+e/39pfrhbHL99cXJWzXn+PT04juY4/J0fA7rN96u",
-	"m8vXV+OTiftIDX42Pv/ebnPWC3rT8+vJ1fn49O3k6uriyuxkenZ5OjmbnOvVzyZX306PJ29vzsffjqen",
-	"YOx84/IFd/NtbnT7wcu9l14xW5GTt1XiDU+Hn5HPF39dfrH6cnsDG4vlFkFK5+0YbvLpfLfwdZh8mqan",
-	"6PXxJTI1xv/bNjuN6YJAGUWztKLreqkT3ZbG27bj6Qrs19ZAPS46lCGIphV5DTPMyrWzTTYteScJi3Q0",
-	"4Z+JXL+/Dt6/VhNVwxq0iUB8gi6qeTmPvNy600m10kDVTHDoPBzsVJtda/KXzX0Orssv2LtZ9KoxTUYd",
-	"goT6ebsy82SALswdrbXNH6KY83vw/JS7pVeapCPd0+cQfT58sYdi/kjSEAuCYiJ1wimo3CJAq02yIkwc",
-	"6QgenV0ELiT9Zq9Ou3LS9dPL4OCL95Z+/aW3DV5N3R2u6y/lpDZbk5SGJXDpJhBF6qhT38MQ/AG6IjKl",
-	"5IGgB4oPbZMFM4BAevo7gi6vLv5lcnz9dnqChkN9hf7XbQ+ufr/UkmJw2/O5uP/ycdrAqt11bQL7EVED",
-	"CgdSzoa6Baz6y8KWjJYjRYSHIWEyxfH+wIMI/zTU/2mERWu6qA81moSCfJcfJhJA6GjOFRXUW/u8/ikX",
-	"/CkX/MPJBZ+Ew+U0qyuN+ihs54kk+CmL/bBSjyUS19qdukKzUJ/itftvz70cfJQG1i2FQ/zZyh/aXvrp",
-	"vaR+zU5QenOPWOj2fFFjI7Fft3l0Y472aypX2d247fyN6W8Y0wcSoddUfp3d1VChkhzToYBMCQ3AQbDm",
-	"QkIoxYpn6Q59yUw7gcYwoanzuzP1HYk5W6o9lKaydNGT8kXSNRXCeuWfWHfvshglJ5CVC+WWhE64oJKn",
-	"1OtAd35FfShr+hyqxbiVJoRusBghyY8US847YTtQeSZMDArERu0WvSX9WAPdEtvpRdUkX2533tDFQiPs",
-	"MWeSMDlhMt34MHZBY6IEBi3I8nSDlNi68ZS+88pyMG5zM50EK2mtnpkkV27keH52DW0SVx5fwGsqkd4r",
-	"mn099n9Hf/R1/6E/Eggp2kiFC2r/wnrTWrIY/fUW9fZzAmSUYTUmOKmhV9NmHVN23wNf5JpHWUw659YA",
-	"+ILmpAZ9xF/RmJhj9mNXREIOBaj0SzoqUy2yfsp3KWah58hewXPb3UvaotF53nJDC8iGRZ2YBQHymbfa",
-	"RvBT/5O8xD5QJPcENngd94LevwuIFoByX29+dfS8i/ndhyDnNqSsNkLXyGKB3owvLpX3kQTDuMZJUiJ9",
-	"jZEJp3xJmRcEhv/pEjGZqdvhqjYDFKuPvRAyHzZEW5cHr97AGwHs/8KZqim+AG9r9uXCAJBeXedd+n5t",
-	"47oN8DZCWgd2G2MhZxsW7rwRLCR6ICldUFNayZz90/uw5i23qrGijjpbWwu1MDUSRv2efnR5YpliJklk",
-	"ax/jJNGWG/TTrb1B4rZXmEPfD9qljs2MxNoQ5D0ACAiq7TvkDyQVWtSAXl+anLmiTCknMo51D69qgwC3",
-	"o7BIIHXVzwiqUM9fh4Su/Og9hTo3LJx1aV8HKKXerqJTnnzw/fmx9v/liXSzm5n6h85+A6+eb2ul3mCN",
-	"fZugVwEsQkdrRk9s0FS5s0GZ1pWJUwk83ciu0ymhclEyCVFkfKHrSOisIkMhSsen9+oxvRU67RV5UEq4",
-	"J5lJ2yr5wlbU1nE1EFfq6sSpHmC7dBQ17ec6zUiRZ2DOR0sO1RpyDrp9Yoq57aztbrqdpaK8TzOuanOJ",
-	"OEQpWaRErFBfwWDgK8ImjL0s2kAhNghc4AtkYCagOyCMAfnIVArIyUP3xCPJmze3+66uyBC4w8aSZxdS",
-	"wiSDmKjXBhTyne/7HcDqzy7SzxUAdM8euCUsAsKj/vbcF4+RuiXbb1raaE4cwXa11jlLhnO40kznai8e",
-	"OcyjL2qgb1scjhWH2vx6yzLo037bvQjzqB00QytyNCCHezcNDALnsJpvpRLc2yqZW0aMdaAPeF8h0QxX",
-	"ZPyddCJw3TZUw9RTbCOLzmr89NCvp1zbT9tW8DtWnvOuvrAJKhpU6K3KsgGyAVNX9HiqP8ziic5+hpUz",
-	"zXHUVetOuvVmBDRbEgQynhTZvicbsTMK6hrJkdMwUBdO174o/fHgoxloyn44jxE54d5++g7sbq5Ot45U",
-	"OWU77NZjLqbxF8d1DrAijmNmDHE+hyZnxLurr6+vL2cIfrfbygWQLKX+7k9wMK8aDvWkdG7eY1tkcex3",
-	"rha2Te+HK7mOvdv4jtx1XT5tlsgc6HbWXv2GRQdZGjcDe/XI0Opxi2HBhj43RAvn81KBzKsdGJXbejg/",
-	"nS5ICr6EDyZGH0iD5uZ25dJjg+DY+WYXvpiVlIk4fP58CfsehXz9HIdr8lzLi0Ue1VNogRe+5dI0u0H0",
-	"NefLmEAXmCLRZ64j7W1no7kpRedND/eXLKinXghkKmsqYp1CjoespsyW5LbfoNhB3gdnu6Ywtq8WDdFX",
-	"+IEgxlFe5qShdeCHZvgQpqTC70zG4RR+kuWcJV+Y+AQ+EyjhNlj89fElmo7PntwiViGNTWpWl/EIWsKq",
-	"882ETd2BkgxgmmAkfiYsi66k24xe7I0+Gy7vyWj/5csXe3v7/rOD3O7Lh5fHNEpfxVxXkm3r8KYQ7whh",
-	"9PzgC5tRdPXVMdr/cv8LJBIcVkuT/PVgtP85JP4cfLFD4s/BF15ky6/NljQfW8+9Kb9nF3+3G0kxPUF9",
-	"pb+ZWkVOQFwlbWi9GZrfhzoDpxyK9KIcivR5S7zF/2wNtahX6CiiOPMaHU8o2mGz3joU8bI5bVVXQg7R",
-	"Bgr7pDQn1lRNNuGRuMLMl03j9mTRQUc43aBUvQwxaerTtriEp45rPx89vdhz0Y5c99hqbEOat2vPo2Q0",
-	"b9Sd2p0e7EXfdUjaBXsrWeJwgxYxhhi9tS6k6nTMgmpWc9vnHdvYi0TH+waKQuOEGqL2/J6yaDBCr7hc",
-	"oTXBWvoX0AT8ht0zdQ3tSKDK/7tpmEzlqhbCte7e+b3YYtGtvXOzd90Z7U0J4vkwu1cF88Lb3+ceJ0m8",
-	"yZvcVys000ZOMb6cOl3EFYjHl9OcdziNXWx60W1eHW0Ey0iyWJAR5c8f9sth2I2vecnEvbcc8zeU5aFp",
-	"eRD6PdTQ8K2sAFd5KcVzP4lSp3a42xlXw3cKEOf54jBs+2102/5/HDxxRyxwxsrhJoDWXpuiw3eATMN7",
-	"zCJUbzC/xhskqNTVWiU3N3kbpj0NE6qNxwtGZFuPd29FXpSR84hRlWINfhj6kbVTE/Ld0Mqd9FOh2Mys",
-	"6GO1yjpTN4/8LcNxbjt7JkrdskafLnRal3/s3LTyVL/eEll47Pbo5w8kTWlEjqAFZ9GPny5AlJZeE+eO",
-	"AaMVmrLbvVefVPuTgfsDgrBNFwPTZcMuajBCxykXQjc3QGkW20Y4AC0UYqakUvIugSraiq8aey662xj5",
-	"JH0wOcm69haJoGoSDHiodPclEB4qvC1Nl2Hi1J09QnOn4O2opQQt6pN78ct//Cd+1FVsf/mP/1yGCdSy",
-	"VU9/zFIyOEJzp1DmKNf1GhdT6q9a+dqtqQkDaEGs1I76CI2/mTlFTEyjVSf5BtdSdgIAavEUx8kK2/QY",
-	"BVUbUbl/UGosZ5PAFzQVsjovyFliIyRZo4TzeJCzRM4issYsUiLTgkL7AqNbIKgws+JxpBTk/vw229t7",
-	"EX5/cXP19pe//xf8i8wHZdHKFxK/A7UopyUHtiOtsetWvUQlHeiT52GE5XvYQfXPi71208jrJb9Q/xbU",
-	"a50k4WL7M0C39eAoN5tXfrWqOjoz55z3T6lr75UaE/+skxLy7IRSnsIPw38CS814+G94+ONoqB7+5dN1",
-	"h93l66I0cxP5Hueke1GhHYIQNH89uUbPcUKfP+w/z8sDP//J/jmN3j/X34v5wOme3Ui8ypDOxJBgIYf7",
-	"230S0pRG7oJj6tX2/Kv8JMqQbWc3Ogf04wiceqxt6omp6qipjK0vpeilpjR/Ki5lcDapLybT98OVGD3Q",
-	"x5QznRGfLsjY4p+N4stltU+T7bfUn5N7MQ/QfHlf41smzu8x5WzZVtU+jvnjiW031cHQrN63PN6jNPVt",
-	"g6BBQ825++7lGG1N5fdBzyYHuRUTW5epy5rkVbBNJThbO7V/sLc3AOejKTIJ8ovl80ULq/r6O9TmrxVd",
-	"7tjGXOeemct8hLBprGuXDq7uflG/E0uETTNFoPwxZiiGgArwZqx4MjgC+789XJSxWEm48/KZz2vsc/+T",
-	"sM+Orfuh+AWEDioQ6L7xKyxRxIlAWlCnQiIcKWVefzNCx+oDXYExXFEGFaJFURgxr4G4W8t/Q3h8mSS7",
-	"sjMbPlnUhe+MQeYTb9TWN9vRalzISaguj3kdaFo5OObrBEvqDc96/c3kEGUCCispKaHufmq4/Sy6WMwk",
-	"ZhFOo5leV0M4qTBv2eUjwqJ6Dp7XPS5OLG34qandSEmkdIFRX3PZSyD8fqeKZ0kgvliQ1BIUZ/wcAy2f",
-	"004E161gPA1vgu0ZTQ87SN6VLhFG3vbKzu0a/kPOKAtIv+mCnLYtU7VCXzN6mjYgrsLsiwzJok/X4sbg",
-	"SDPZ7opSFUXC6aHiyxLNO+JUMyucPi+am2qeFEB/mjc755SaNHshjb4/6uoo23ID0ILGkqRgojeRhk/C",
-	"eIsI9UnNiYgAMfKoLbypkJ2pfJ10bq/m7SJa/Ridxfquw1nBmuqVh6v237aVOwON3c+URo8lWZrAq45D",
-	"HNtP1OdJVofzw/Hlje4+7V7Qv2UY/Pxl+nHgw56lHrXjel4nWRHj5FT1ejFak4hma38twLU32uwMnndc",
-	"+8vXtK17qy+KKSSXJP2aZ74YKDbUVih9ueBlaHU9Owl04Cl488oMjWd3scPStHNc6zlcjt1o6Tqb+pEz",
-	"X+Ltv6nH1jqQ2iuPpWZQuke4EZpyUvPEavcQgaVQKD+QLddgXEF6SyDeffH52y0+Dh8COyO8BnUhvszS",
-	"hAsFUSXMZJJcJJKu6Y9AOzVyuE/GYUhipWbw1H38+vJm2xpeaxSvtijKdO5lczyu00T/gUYUDyURMR7K",
-	"l926z1Tt/N16T33+YmvrKeeymNZM0HVKd59CYsMkfjfY2lqqdcldzKWoP/5mhhZZClHjuqEV0iE9+wcN",
-	"BmVR6HLWHA1G6EqMieHTw4Tz+NNZWPPdPsFEMIYq7iR1jN4jtId++T//r1IAQWOCv/E79Xdg/0C//J//",
-	"D+3XxSSItGWh0zzHehitvdxh0c4jRXq86P9kV5Sro3lotkOMKoTrmUAhljjmy9JZ/uAwh9beBa1low34",
-	"thd3N8AvvbjXFlfbCTxwHUCzpEx2L4udf3+tvttKok18rN1CsevKqbxpu7l6qt08qmSxUMM4JPqcz8IV",
-	"gWz8oHcJ0bKlR+d88o6EWYPh755sah31Xmy1QkMBpO3UsAI0NVdgd9AKmaIm4Q73/Fh3tVBEjTPykW77",
-	"J7qcVTuLuaW5oUXd1by3Qc3o8ueF7B68ds5lbgx29K56gxfzQ/uaamPZluIdGpAkMd6c1xrozmIc3m8P",
-	"BjAL7LjD60qxdALVjIKegMneeBlsMchUnXRRWe5jgyrsZLprWJA14lUqHnSrX6AjrBvaVJXSsp+QaG0B",
-	"U0yz7bDq2/IaRYogaw05WysPpDJBwpRIpXoIkzhXzXQIaUJJ9eZtNYgJumSULWcw/LGZ15cpOUaAwch8",
-	"YBYEOfk6I7sfkZBqGxQUUNOv45SghAtB72LS4OEAZHWubN1ppV64EST9kFoKejlQ0mN6Ipzk0zVRSqN4",
-	"huDyCG/VBLGWyddcSP/y1jK5xEI88jT6mvqqx5zBoaHZ2fUlSsyb/hhgNZQx8dbJsfpVgaFRw34kdyvO",
-	"77sco3kV3VydFmfoPx/z6k0at+7OGdE0O7eJNOqxGMEpQjaNDVV+fr23t/fL3//r+S9//y98FzbESu12",
-	"taYsyXaVtcp3pxLor5ACFW+gPqCJvayDEr/OqYmlwzvmr5Quo59ImFuVKIGhchX7AOF8ZYfqrZQ/4Nh2",
-	"BwBxg6EQp5B/JUkKLegJGsOLuv/WFfhD0V0mJWRAr7ggKIxpeC8cCqBLfyIqj+z1JyxMN3mzNd2WjoQr",
-	"TiJ0pw4enZKFRDyTAbS0hG+U+EYFuieJrIQAHuxVlMpa9+eg95hSSS5YvNH5Mh5K4qMA1twKjjKx4o+5",
-	"oT/kTPCYoL6TmoZjfwZHN5K0HR9aaVT/5pe//9egmVQdqtOBqFtFeiPi0N0RGutDg549DGXMjFJMARH5",
-	"6lczrFvMVWMOSVHKYxLo0LhFJkxhjWqv670GirkL61e0Ud/dEsVpOkXKQr6mbDl06VjlAnRGzW0ZpHVU",
-	"24EsdSNIjdKAG5Z4ZNF0QZc2PJsREulyKITlMQz2W0OrfvmP/3QoWIA0mNTTAtADfzfE31wCzHGiRabb",
-	"dhoFbu1+DG7A4TOBFLkANp6SGG90kekVQSWegPpcrkj6SE0SnY6GfSaCon6CCZBdYegvauqnWMnAkam2",
-	"YO4RinOiCsPqr/KBbLqQInV6wf0VFzJAph9uBIRAl5V06HC9dWg3YrYyElLVyODJ4dcLrAsxPqpufd5r",
-	"/E7rqp9/9tmLz4ItSi4YNa9PZ656lIvxQY+DDzVjVEjoLsU48xtOsmaBq6IYwPbNcrepBLPsrqRHem/e",
-	"Lkp04x2syhgfW52SPKGhVxr9UEVLjxwU0OiucbngfYpE+DEPoNlmE/R0cLP52aB7N2gXhgUTQDJaYBp3",
-	"qE9dg+o2WF7bKSsgcr1I1cVsFXV8mulH2tq2/dwwobHjjnQtYtDIF8v8wmHZEKtua4szZ/acSUiOsmIl",
-	"WnSb6lrjtudJFLivGLUax3ERNGP5jz3UZqCWVwqP81YG7vL0L57FfQD0L2yTt7Hp/eZxY2GJdejKwd6B",
-	"7bG2gHZrbhv4FZYozZjxrj/y9H4R88dde97v0Hh+emJ7zx8hCtaOfoJTifhCF2I21drjfC1NhcqLJl1b",
-	"usk6a/PC0i0QWr+UuxN3HTdQyL8ZjRoiBu5Iemw9tN3sxnXG7+3LXrQTqEhbwiHjEK/pD7bh8VYrtQu2",
-	"Kx4Ta6xuamSYBxSBfg0vNawxb9/iRuxcXl18O51NL851vcjx8fX020kv6OWN7ooKkt6oNSpj8kl4qlv0",
-	"Je/TVmDNNow7hjefRjb9VXPcniqlFiK6QlQRBr8//GyvlOykg31Pzmfw6qBIc9FMdeS0vmnMozINkYJa",
-	"QyTrBP+EmYn5IVfoj3qsG4xUGnIa1wKCD3PSXwJa3tdl4DGnPLEqgHv+Z8R2dap4K20Xhe1Kwr9zynaj",
-	"UI3UJC/du5V6fQiJUApAp2kqADXf2WWaRXSD8DiKnnbJmqsZF91bShhDofzMgrpNtgJ0czM9MUXKByXr",
-	"yBb4VgImeey/2+p1xVexEHRZTt24YATxxSF6oOSRpAEiEZXQ8ida6+JYlsTqF9QDeAN62K8pa9ThfGC5",
-	"ged5Wokg6UeBR61BvHP++WK6IYKNAC6fsrEDdtZOPFfYoxkmpjuwpzsGXpKZKa/oic3iEse+nypwsKs2",
-	"MznD2jG6weQKCvH+oe7H7wMBO2JeTvzqziPmucd9uHcO8BBUuRs89bJeGhmx2lm5XXtcECyz1BeCURTt",
-	"jMEQbjLB1JPLlEL1XZ0grXOBcoMZyAEQhioGlfApm7Oh9mF8LAJsSIUiJdojq6p3rxq9u0iJlxfqkL5t",
-	"912B8FS/6fDPYvSvvKM3ioo+hHGmqEH8f2dcYpuJEGN2ZJrPQIEeoY5AfejzYq/xu3FCvyEb4Sc18HsS",
-	"5zBueunYHlDTC2cFBfVQrfpuNaK4kbO7oSf1a6I5gnQi42YVU0nWPhyqn7MJ4t1JK9AredMMhBPT6d5r",
-	"DrKxkztsx42nr7GkGLOdBwQCsi2OSI8cuOtu2TOAvL7nLE0JCysmsJvZye5h8WVpuDGsPWNUlmd7OL68",
-	"Ga54lva6duiB6Vr26qe/O+11F2LdnUau6HIV0+VKNhlHGy7ZmjO5ijeXO8C58bA2BKe7DLUbTXVysir6",
-	"VZtNuMo7dJpWIwIWL47X+EfO0HfkDpl+d6JD9tUu97Gc79MpH6IdOm1JYF/zx1KdG6iGa78pJVRVs8AC",
-	"N0nMJ5MU3SVbCvJvPxm3/kOdtZsOvV68qx/ezQxNsJCofz5C39J0SRnFgw9k6ldGjduNt3WJEm1Srit9",
-	"cjwy1qFp1J3/GxyEu0hXXQ0dsxwHioKtO7U9UUg0XOnSPx/cbLi5iHSH1iVuSxTTw6CxeUlr4ZC2xiI+",
-	"eLW13MmMSFgCk57tmSgt2QTkPNhKs94mXj596tj2h9etf1OnlKoXlHdZeE+k/xx0lyBwqSP93qilJtAT",
-	"z7JLO6/aYeryTkXIXjczWjGMla/rltjcyG0iCYpvoMw/6usQBLkiNNXdkcVgt5aS92Tj7eOZuwDg0NVs",
-	"tb3jlCBBcGzLd/ZhSSlX53Rk+xJTXfNAfb/GkqS0KYJLB9JWWvE+MbZ0gsOVB2R6iqL/KZWmg9nLkiFb",
-	"Fw3T4b18gfYPFOKueUr8HbySJ2du65xtncG9S+KzW/KuwbnF0+4ECc5RA8sasa2j1xt/2qWPVu2OAJxN",
-	"msVTW2qVSaHZZFdKKJ5WIX/mEkfOmCJepiLnTpRwbH8qqv81kkbHALu9MFUbyXyV/2ZnFTUiWnHsdJhx",
-	"19b8bmXJXTxIn7Bu3EehMg5uQdl9TJl7tHklszLRHuom9gmmqShZ2meVELMjE1+WEpmlLO+h5i5xv4r7",
-	"vnCtBU9DUiR2tZcd+qp4GYppwnBCl6xRIpXmBiXZYIHURP6uQ42k0apW5dtQFH/zeCB0Fckw+Xh0tNyF",
-	"PnQLiXa/D/WO4IYElK5mUCFeLgaWysGZtbZTtae3p7g0VdKGa8zwkkToATMax6XqApyhb89EYB2vmmQY",
-	"YtGfvXj++ng2+AApsD/+bpb/Q8kZKSoX2R8gRW9t6Zlvz8TOoqKme2jF48gOY4kQ7GbUgSjs3keiS3sC",
-	"25pAclOiHVEmueMnHvWeiGE+jLkRUIcRWmHVdWXINbjwO2Cuay5CzfOK+jANjVafEs7Y3Vm9U3CMWNGk",
-	"u3HEgdVZ/nmbWbdul6FQCMJEyW/rgSQyfUxe0EN/dh1wA5eifzE9OYY2MnO/9PxR4lAs2F3wbUErB1Q1",
-	"BMt9e75AgfMmKD49NKDNzbtlG7NHKsPVRbr8QC/mLpxCf+Rb2L9xRj6ebQvvZP3W/Md7bj6UyV+v7wNa",
-	"aIRZSuVmps5N72IcrSkbZ76ecePLKeiJfAFRhi710S7NfuHIpOqDFcGaaerd9P51OBYy5cPx5XT4DeS8",
-	"27sLPiy1Pe3N8s9fajFtFqP12HuyeSbKKxIhT5Rg9EDSjasQPHVhrwhOSWoXdgf/+sre43/57rpXa/2q",
-	"KEJffbCH8iZ7pmPXAOkBNB3RVp5MaH0O7hDgDrxSrGUlZdJ7/x6a5y64jy5R4RZttboibA1BzW00LPef",
-	"0qX17O+6POstu2UTgFoeWglNRrL1GqebuZ1BB1XZEL88/tPstDymWs4tK/qVYRaBbi/xsqjman58JrR3",
-	"OUCC6+JBsGIcSqT+lwhI5DANEN1BY8oIuoNGtmSEZhm0+VtksQmOFXmPJsIeSMwTguY/RVjiANEosBl/",
-	"wS3TUX7v50eIpCk3381/iojENBaBfmr+8zaEUgn6k0Av8C2N3s9HKI/hBfvKLbvLaCzRhkgbrPvZ3r6W",
-	"4ObFUIfo/OL67fTs8nRyNjm/npzM4TjGFoGfCWQaQOKUQGRzXi6eMsgOfLm3F6C5WexcXQxdZd5Ukk9w",
-	"itdEaXO3rD//W0bSzQicy/MAzfWtGE0jsk64JCzcqMswHwQIXnQ+rhy6rZx5yyS+J8gOrMsSF+WI54co",
-	"0y1mBoHuVGdbZiyVaibdmvn9rNyMRnI+CG4ZZpG2/1hx0dZHFjqhZ0vt/UDRA5anFd0y85btsGuS9vJW",
-	"egB9xcDEoaEkxaZBUBWmRQ8W0hPpoXA8xHGsdGtoLEfZLZu/G0IF5KF6ZR4gwkABhFPStVejKCaP6oDv",
-	"yIKrc2YbtMIsUuNAMHcf22HvSMwfbxmVaEmkQC/3XhQVaQGtcmwfHKK5jiqZI7VZcYTmOrhkjnAsrLgr",
-	"AlOcVgCwFfxCEoui6RtU03dCCo7QHIi/GUWrLcKSZzDQQXaXCG6ZkVuCsm1FBJBba7LYzEHmqbgJj2m4",
-	"MQ+ziEoU8yVU7r9l2tguRmiOM7lSkn6ohKw5UmgoAG6CLhmJhpQZiBkMUIB20jfdo7tl6pL2Y6MQABCg",
-	"AQRblt4TAdBQEcBZK7gJAkYiaJkbqClM/htQPwWMwRGaJ9ldTEO7RMZLunq/2LaCYimdARouq0m11zm4",
-	"ZaZUEcA4z3CAlgY8oaEYQE6rxhMc2n7hTs/XEsLyhULXW2aZfJ+ngL8m49l9d3CEMINDbYztBvr0cu+l",
-	"Jl/F4VDODhXA5xWOO1dapuaBitmMTY9F84HmvXPNLW8ZCNtHNbZx29PM9pXDWm97A6UuV+8u5EUYy7c+",
-	"EEVbTF3jMtszEtJcRzspkBrWbdv+AGh9wcW3LN+lK7kMpydz09Oir7Vr9Y8jQMkiqE2vLU81VqcjbtnL",
-	"vReDAJFYFK8+8x6RWqc6xXxx0C/+sYrpCiMOUesy9R3Qp02Bwqix7eYhNV69csfl6pa5uLzCAp7aXieH",
-	"iFCNM4wgyrQtEUbczxtxbGzx9pizZc7jIboMwNKHrb/c2x/Y49fLgDR92CsWViAMbMZ9RTAEyqGuLFyP",
-	"wvTnZ2lwT518btRXswfG9EeXDHxKt6wX9GIaEiZIEbrfU3pJSonEKeSuKb0zb5ZaqoLvhLf36qJTzynD",
-	"29sf7Y32TFIOwwntHfZejPZGL0zXZJDhbUMGnNDhvfFdLYm3y77MUugwHxssChSr1OZf3Y3mgd+TyCHn",
-	"j6xoW1OiuvqEcJhyoQcsEcu894NA+pbiElGARnJullHvlAppQ9vU1qzo0dhprnjleYl8aHJwYew3vfdv",
-	"lFIkEs6EVngO9vZ0LUUmiak6VrC35/8utGFSCwqmnn2HfncTw3ahy10lPMDEg3WyeoxzBaTmo6+oc29A",
-	"NaibKgyRyE+wcEkChcidku+D3ksNCt96cpA9f4XzUHv4ZH/7JzesaJqrP3qx/aOveHpHo4iA8vzy4Mvt",
-	"X1xzfoaZ7cIIJr/PuuxoyiRJGY4nSmDSX3XY1DmXU6XKrwmTelufddmWCRy6YYW5wNXEAbFcXfOHNwqD",
-	"XLX4hzcKh40+Zm5KcbyLnJH2bBX5H5TmDhfpTdBzpU+FTu4V1p06fSW0dR6T4txWPrC5hiWmc21UT/XC",
-	"I41jyC4SuhaHO5NLvPNm9nXCtzPR0Ms0d+bjUw1Y7ysebXYiGNuvdzlLzHOPFUy/IZuiE5lZS8+1+Bh3",
-	"UoW47f82xK3rpqNdSFmOWlggY8c+QnM15eheyZArDqqiS9kCU7IGZF+Qe6kwGvjvneTtvexEhL7iGTNT",
-	"dKCRx5wtYqrNmC/3O6zpEm9ijqNrzk9xuiT6u8+6ACDvCnFGIoptQOOflLyZkhsq20JiO9F0kzyiFlOV",
-	"BJ+vicT2jraLhMtlSpZqOVpJR/2agGiEw0HeRg+CdlISEiat9kEfqCzKvmjdxpR0sUn7FR6yI8l/TYyY",
-	"eGZ39t9TWtxOUHMAdKSo4+oJa4EfTi8/OWPgrQiRf0qLf1ga85rkwiJaF1dmZ0nRR1xApzdhLK3EBRz+",
-	"kCAhK8UCcvNTjdrw1CE4YB/I9Xt4ZwOtqoTE60QbKYXgIQXN9IMIzLdmU59Cqgx+ahD0JEc5MBt9VnZl",
-	"jtuqLA0GDiGq+gr/QITN7BM6qHQXFr149d9O5vuT0jVSOns97Nl/MJVLhta6382gVtyf3C3gNRQHiLIw",
-	"zmwoFE2NL0ZBEEmae10Kgpb3viwVPm4youXLuLTL35WI/Svo5hpqfzwLWnX/H2JNqzg8fGf8p3D0G5OM",
-	"smXMd0QuKaijR7NG1W4eE6YSbHU6016SLCgjwr3bubssgGtevs3aAO/0vEGCSEnZ0tj4HB9sU7Nvv3Gs",
-	"tt+PQA2eZhnjjHQgBPUV5y2WFWnY7VPdm9erDnkOrnQg2nFZH9Jt0lx0+Q2gL3EAau4AQUUWUYsD0m7t",
-	"RYwlmqsX53lEhLRl6lBMHkg8Qq+4XEE9gLzgwuiPav2r0+Pu9NeejGMC/N3LdH8Ms9xBl4+TlIdEQFvW",
-	"CXS4+wfjKNYPUqcVu7IUU9ilScJ8fpfF90Md4AKhpl6+oyv7CLTOYkmTmPhlTsoQRoKyZZw7XaDld/5r",
-	"JiByzsQRFAzKpJ7dU6iErs1DRbiZacIOoKtzm1dZfK+TgT+RAPopnDHVhRabaHHOgJTBFzlp0rEdkEAA",
-	"p7edSu/9Eai0CwuRxbIr1f5uRcNVgYyQbGiypIMct/oaCwcQDsMlWigF9/dO2P90n3xSWqsQzmDKRxHi",
-	"dQWtRoL7k/lrGr3XhNaS3kqCFknXWO0l3pgiAcIGLFZX6BBZY+zUPkhDbjWdJeVwShuwepdfkjppbSKr",
-	"dapay+kDAgW9kcGmmGC5KiyKOQB2MiQGf1Trwa8jpJpTNH7qPHzePM5R5R/eF/2PQ9dOGknaEyla0MHZ",
-	"UmqQBv5aSlJk8gRyq2Thk/WRM7/v9U8q9DulQt4j/NP98QelGq+J/BgkwxsbUi4QuYtjQxRSjJNYUI8L",
-	"rmTnbfVU/MO6KD6Nb+JPn8TvzCdRuUX+W/wER8SJrllQ9kOM0I0g6J+jdHOVsf+lOKkbX5DnQembTNnS",
-	"p3Gon9ylbWHyus6Q4tn5PD5BpDa1FQkggbCQCfTSe64AUC2TUq/StiPJ2P6+kxj5q3s+nuLy6ObrcPxR",
-	"imjVvBy/Z/fG71tmK+JWdrOYnaQblGYM9efOlZ0PDk25NzsoSmHUI8S44rxLo25qdgwE/2Dv4HcNoHqf",
-	"ox24nSnPkvcRUruHhiRK2U54XM3o4ikSMiV4XTPX6EihP91If7qRfj0TgIdNdxYC/K6jXJh4/hNOko9g",
-	"xbRVGjxxR2KELli88WQRPzKSohAzj+FWdLBkbpMrXMYFFgKPAQF2/ysbD/5b01k4SD+dreIMFehkcjq5",
-	"np6/RhmTNAYMKqeFLzn70975D2jvfBqx22rjTCkBp7W2ZOqCydqMGZZQ09gn6gk1bTbNPyo9+n0Lxk+0",
-	"Yv5pvfxjWy+fRgC2WCyttPOcPGh0Axm/0Y45ERLfxVSsFDNC35G7GYdSlKZ0sLrHC8g0wTEU5iuREJjC",
-	"aBGULUfoJlmmOCICfX19fYkkdwZU0pN+U6DLLBYE9Y9PBtDInJoSWLamZLxxq3vqfdRlpRkM5sBqAi/u",
-	"RKFOPiKFqtQjhwh2Ut8IRB+ZSn2QBl6Fp2iw+dx/IT6twadKNfd3jJbsSOzgmL5KdQXEGonThQ2V9n6Z",
-	"cslDHotDayizCEkFyjSi6UT6Ast0xr1pjg9FUARhEfTIR/8yuzhHkryTaKEmRwlJDQL3TdUrKB41OCwd",
-	"SV/jqkJVc35QcksXKrv/QmhbROA5Z5No4wxWavYKKw1jqgOZ1SKN2eLIbfAfxlwQoaczCTz7e3t7ecWu",
-	"qrBp3ejqOv3/7H2NbuNGlu6rHBgXsISVZXdPMjvjxmDh2I7j7e60YbuT2Z3kRiWyJBVMsbisotVKp4H7",
-	"NPfB7pNc1DlVZFEi9Wt3LJvAANOxSNbv+c7/OQnGRlOpn78cgWpkzNd/XWEhdLOuHem/LL5EoFoBSnAv",
-	"PDp7cGYVyeHjsqpIDjdgVFhNDIkv78WeSKIuW0Dd4AxLh1xX+gnmeNQ7OXwqHOp7GRn1FZco4mLbatjP",
-	"AB+v5kA0dhUDmukQkrniXRGmfmiJ1SioLz2Vogwdbka0U1VT0VT1t5jIombi87O4MUMmKb8XMrNHTBPg",
-	"6VjEzDZOoMOtm4J7fa9iyxdswI1TxMwtwvYCWsKQ62IWdePJcG+t081HKu5p7JpSWrcEfbNqtPydvcfU",
-	"yh5Jvngnh09EujCYg1VYywJGF362br4eEVVvFY7PBtpWqcLOJFjVtWHoDUNfn6Ej1jwuO0+5msZBfZ7G",
-	"bSqGQ8rjBTEe81AwzeFC6A8JysjTOMhj8LwBOpDyQMaBiFyXhDzahpo+5LVeQ65ESkDuuddzf2wildAy",
-	"nc5z7GscfDctXo+aAUIbsyDtgx6wgpLa+/KSfAL2ynqugAabm2yQRwV2S26P6zI9VAkPVqpeI1MxFEY/",
-	"8sJnnNuB5brZHJ5nig+yiBK4s1DYotKQ8oM8BIpAfSxDCsQuIHBZ/DWG+/xZutaz9lcUwVfrhqdU3Aum",
-	"6iOsGg/Hs4nPdqWpS4f/4IInaUzLLEkfEh7X2pCwOIUzABXGJKuLWWvYwgQRv36Nd+2TVA6p6cKIs0iP",
-	"zKDkB1BU2+IkHcrTM0Bcz9t+LTEo2X65Owlzj2QAoC35GjYA20cXjQDzJdw6ZCOosw4EIxYP520Dt1sb",
-	"/58faDZa/vpavnLAsA3AYu+NA2o5slQMnGBiu2tEI4t+P64pkh8YN2FCu7o9OEoHJiMJYza1f8Ga2GMC",
-	"xhHaqeMhsJyNROKeqy78KLWRCLUbIw+1rhMOcawrWtAzSalZAov+itfJ2cU3oDXb2cylKBhYGzEFveKg",
-	"e8DHiZ42tfOfmhDmdw7yEMFvb6IWJ9dkFXR/w/UCom+R5OPaJ3Usd2pXU775CLYN8hFgMfGbEaiz57+/",
-	"HrW78GGu/x51+FkLJG4eAyQexS7nzfEyNufzpdzvcJcSRLaDKDS6YduZpj7KCy8v7zXrpHqoMxVSS/VQ",
-	"b7YCx4rqKVkotA27qxWWKN0R+7ZZVRLF+4GINE9df7WEDUU8W53Z7FaapEJx7LNGJVCxzSg2b6rOIDYD",
-	"rRYXd8WGHGJy0DtkPYZX7TqHNBvy6mCAV53CH/9qFX/8peZjhSqR+ag3+LdHHRizT8dG61k0jxvxe81c",
-	"sAc/+2Qnc3S07tS+x2OB/tRGipk3oHVydfnb2/P/6sDpu483t+fXHTi5unp3eXpye/nhxw5wHXTrpouf",
-	"QdpcL1YjnwcjBbV1en1+cnveoeyC8w58vDrD/74+/+nD2/O64entTcfGbgWF+WDm2+bXy3WjFLRhy5h1",
-	"2xpE/JPoR9iDdcy0OobXR6+/OTh6dfDq247379ujo2P8338v3mp0xJxRwfA1pnQeh8sn9FdvQn+9ff2X",
-	"42//fvzt35dMiMfhKtN5hkpIjkIGZFbl8B9iToAgByXA7EDMJ0YKROtLo2s8rUR+n7Mt6ddiHl2bsR5+",
-	"xv+36XyVLNYoPTXpL8XsDJ5dnm3BXi+4x12XMVd8qNbyalfUuJi8DV0nI6Y41cZftNumCo8+LQVvAxif",
-	"jD5UH06MP5cRS8RwevMTyJQs9sT4twAJGmMNKdxOigaGlqHDDgTqvg0HkMvFSJ11UbrYgb9SGN6z7/HY",
-	"yL//cv8ZqHuzqWvIgY0s3MjCjSy8bY0rj9etVOKqs6f5J31oyLU07dltq+SRY2Z9niW4YwoYhHISR5KF",
-	"x9BzA/SgheZ97LAEqZx4rsxUTorUqTbKeD26FP8wb1KJG0RP12mfLBwGLc3qjEjmyYfuXXMcPQOgNChu",
-	"3ymd3MGZUBiwKejEyqtjWrNgZLjRGxiIiJsL9o9f9nCdBzTQwS/Z0dFfAnOT8V+8G6j7X/awpXvXDNxe",
-	"eA+/NBrG0xARKjj2FuKB0myBna4QR8xzQmkR2K5DMYum+F+VHX+31iducFpLxIRbQUEEQoY4DW+OrX8P",
-	"O/CXo7ADfz8KS2LDX47q8j3oSzVSA73mhIZ/N/9Bf/r7UVgjODxTzYSOZtVukrOXx4UM0WY3dounp3jM",
-	"HNaDmC5oUBEJPT3A1mULPQNUTzT35ID/uu18VtUwrdr27717KyiV7QWVEJ1Z/TZ1ROdPoaHeJ2V1XEQw",
-	"PtnOUcRqcVBzNHz42fzfajZI7A1DQi4GJvRlpks2ydkZV0oGs7d5Wbzn7EdrbY+0kMb0OI8XW+BDY4bc",
-	"bWlgjno8Ct4eT4JIZuEhm6jDIuJY1edKntJDMJVZCic/3wALsD85KAlIZ1ShJGBYA/1eKAMz529vXFCW",
-	"6oLXjvHy5D0qIJgAempm8r1bWUWHRBr6ZKJOaMwtRYivWlJ4IbVPFK7dLmtBVqPZcDywfNvtfFaoxvsE",
-	"Ex5x1af5tdsk19ELk19Qa7Z3cX4LC2/84Wfvsn3pNQmTTX3aZxNa5jDbh2ujuLk42RyoqcS7YyhInSvp",
-	"lTUUJRaIpKcjHtxR0lLeCZ7FMA9wFQReKZNOVAEkq6UhnZbGKUpR1wmnohFMZxHbbvSaff+5C32uONtG",
-	"WH0xsGSE24X0Ppc0tBEipTzksRYsWiDVmqloI+ulLJ3SpIrXSlhZ5BTUoZA33tOM1vfnuEzWzB9cQ9B8",
-	"ivp0+VxWxau6G/HsQKoR9p4dqhZwFpQQaRssNd+MjO5++FnLOx7Xi3eG1Zf1eXAv+5JejvUd13Qmi4eZ",
-	"PW74eP0OC9T/TyaCuwPqJw+RiO+gpbjOko9p1KZ+zpQyPTNgIGMlIw4DroMRVyB0ni7o0zJcahjJCEue",
-	"guJByjW00DUWMT2Q6XhfQZKKOBAJizpz3o59BfwTXRi4PKPfzVaat2QkAsFVe+3MUF+YvbX7ttQLO+L5",
-	"Hu8rwAPqFMUMccdw97o1tlfzwkIJd8w+vePx0Nw6zF6YlXi3lWBnILlagKy7Va3/vPnw4xbJno1cV4tA",
-	"v1bUCi+T776qO5cVECfJ+pEIqiDn9yzlm5glzXugsn7+xELr5IlnnaRKdDK9M6wOLhEk9BS+56El0Xqz",
-	"pBn0xhvz2VgnzcJWtU/izjcWyoexUM5e/8ZG2dgon72Nch67H8NUOU9amxgrK9BuVXMlgmpjsGwMlo3B",
-	"crdU68U0v73JkpCpbLSsDerxbJY0r82slghGi+yWszhEX0WYqanZTo/8SE+spFJ+S/nwuYa5QhJQBbOo",
-	"TYLxn1o3GYbGcd1SYJjKLKkZxj10YZ/ZYJShqE2oouYO1+6RNT5eHC+EtgB1XTfn4ufi+/wTMxS4d7z3",
-	"aoTXQxtC3jve+9+tfx0d/P3Xf2v98kuX/tX+j1as/sjUH2P1h/pj/Mfoj7Dd/rf/tfdSYrNniWl9Y/Ms",
-	"KT8/FtOI0I/Knh7c9otMiW7rarZf9jucvru0Rkf6sSw0r2b5teI22nit0fcGP/YxjdodUBKERmtO35l5",
-	"qR1OmmF5fRqLxOabEY8iaAVZGsH/+z//F/6APlOj9krmX6FUxtNK26/KkKYLuy917AlkYguG6ZFQZj3r",
-	"G4HRoFQseRX7L/33jPW3vG1/ovUXE/o+HShzEjTTDXIHS1eqRWfYGH2/ktF3hnbN/feOY3tb7wzEHApr",
-	"gF3Qu8O1oFGaJzUQMzPNYwMaKU9kqm2hXOp7d3nmCHPMYjbkIbjhEWXQ/RRCy359JLEcrtDtHMFy6puB",
-	"MgSqGvUR0euep2JA/brdkF04gUkq46E3O/t63puPcAq3CvgnW8EXaxXSugZkteah78fXaaZw3UKVsGw9",
-	"fLrG7cOtcEbyncCnRzKPuz2gbXmM4oerSazVkJlf4wlT2LMmDbcpT9j06nhO0E5XtoQ9BYaWmK1FwG1Q",
-	"fhgkG/jzLk6vDKwZOWuhI+/i7bmXZoAFYbNkM2/eRZBc0YjPxY13ESQrOvHMdjcuvAdx4c3c98aB1zjw",
-	"nrsDzwfrR/DczVHU2n47mMe3FZ12BkIbl13jsmtcdjtlE11I71s77BCQ1s8xwElt5K0zKPTUcwxKc1wm",
-	"aj6THIOZc1nb7TNzI5ocg0bWe+qo+tB+JoOl63iZhgTrc14moqWv4mJ6KOcSdVpAuwnc8amqdDa5/AJF",
-	"B5rzM/OuWQv2rFnb0XQRJI2bqXEzPRU30wzxPqCP6S7r8zTmmquDe54qZ4Gsj64acYiEQjIqijq9zb8C",
-	"7itUoK2oopTrupauCabwryFPu/C9TOHi7XkHpjJDbBnklXxTHnGmOPZjjHkE2uAGL0bKN5LaxzPtnqwk",
-	"7Rs362LSP7mVr6S5ujnXhnnJLLwqnqkna1exkU3MyMMg2evsoc9vpWrPV96GaqrRXFk5snjMVnJePiHF",
-	"o8EPUpFhm9/h7O7Mq+xOrTQ32igK24IWNZxnETaTVq7cpfs5cYaQkKft2giy9aO7Lt6ez90ce6da5jcZ",
-	"R9P68fC9U3ptr2qPrk+u0GBxfX7x8d3J9V5n7+b25Lt35+tU6h7QnYeTTMtERNJoYeOEaazjnF/vpbNl",
-	"7vWqDepLGXEWP1fDyBwRvxPrdb1eCGJNFcFdFscXHu0WIrmBx4MR4uOsmYNaKFZ1YB1jCAK1wZuzcjDw",
-	"vpnbPPI8VScZwz1W/J1lamc46E0O2rsRtvz8sKjqBOhs1vOseZdjwjH82VyesHGNNXBXB3d0zSpRZCMz",
-	"RGdxI+my+2gdUKuUyCvoZlVXUgNfjwpf6zmafh5xPSpfOWApdxfEFca2R+JigblIYcw1M3OEVszveWot",
-	"OkHKtWo3rqmXJbX5oFH4QVD0Wds11alxPN2YG6mwYoNMKx1P1SIZGhg48DhIp4n5YYlohuOsKJk9BSdV",
-	"5VQXOKtu/D2y0Q6re6xePUcQrBThLAK28ovTfoMXicVqYvgXgh4PRpLClMdPHvOa+NXd7qxt7uPDiYsl",
-	"FRm/c+D6dquF3ipsH8vioss3lrKSCY8VpiRg2IqCyYhpmIgogj63zxpqygWJHHQ7MBlJYOqOh+afPLa+",
-	"Hjxc4J8SkXLVRsFjxBRQZ3sOh3DNMTqrn2ktUcBlGq4+3Nzi+yEP0ITahRO4OL+15MoCrdAZNmYiAjVV",
-	"mo/VPq1ABSyOearA/L90XczNUqeYprCWP+pmJCdW0s1b8VNz74XCsRF584ifXPreRkZeatf0W7LXpx3L",
-	"dLh+Q4OZvGB3X5zzrDIzeB3H2uujb/62sWdtpMfRBg61QMYD4apDUWt1mXas+IH3iLwZLIZYQiTjIU8N",
-	"BWTKXG9Gryg2FfEQJqNpSVJ+mCwKA25eKkVnq+XiioSCMYuMyIRriDRPzT+onY9E9cGjZhalnIXYzDE0",
-	"khpRcEjM0y3f4IMIRl1PGn+AA/pRFqhESSIIIrkeI1Qx0dn5KNn12OQD3RbcPjMTf1M64LoN5XGU/iMG",
-	"ucL5/XLze6lOVYOo86FlxXknBK8F96MEigWO1VpFI+uPhVYFj+PmwFLiNo6vWIpPeBwKzG6bmZjXtI7F",
-	"YDj6ESiu8FVs3SjT4YGcxNgKMuLdX+IfjNCJSrQYxuaWKBEPI36QKZccZxlDmfG2+kZJBS3nIi06MM9s",
-	"qWMerSptQy5UqhLTzNX8/NF9BUGWpjzWlB0sFAQjHtzxENiQiVjpqkCP4nBkJILpG7MVvX8eoFZ0cHJ1",
-	"efCWT3ugzFeZgUoYZ0pDn+O/tfROIAUtZTGt/BSEoiaaTOtU9DND6rgTTMMdn+4rbCnbhVv/nZQzLKRp",
-	"PjRhQiMUu3wI7N5po9ki+Jhgp1bqtQn3LBIh0wbvbSak1QWQQJkGGQfciDAIiUIjWWt2x+MufJfKiTLS",
-	"RYsyN44hx5U2DDFgIOXK6MtI8mZHOQvNkf/nzYcfzW0aIKDiTSATDfZX4+G88GFFJEsCH9xvjfDx+MLH",
-	"/MAUn6slJDxFq0Pr5Orq+sNP54fX5/95fnq7tJPyct+//SB6ts0nq/zZT8acObdj9V15N2S6OaHn5Af9",
-	"aYnaPSGgZ+bVmxdJnqpARpxgHYnMk8G6nr3hia3tJIYZxkCpadzFBWK6OEFw17OAPMEjyllWoQBQ8CQj",
-	"3oncacym7sEaIfipLKe4SKHkdAr8E4aTpUhQZHuNC9G7Ro5+UirNZjK5eWjEFPA4zzx/SfYqA+oniXjL",
-	"p9UWKrvABVL6egJ6hYkqSeUw5areQuXcnQkbihiLRrhXbMkABSxIpaKmsHm9ZOskKIvPFHqGUYr9qbca",
-	"c82oPg5ambuVnWLt+q7chJcIXx/KX6eh6+Qh96yNDlyNimbFQTK5zkssZDpfPIPcp7PZ0IV1fr5f71ho",
-	"iLNx39yfgZWJVc00IvP03oyAJsZGKnp1dEQuYfufuZghYs2H1DxwLjzTSN7EYA2k2StUX2LOSOq3VmZ8",
-	"ccmNpdu9TgTfCWk4cjBHmR2I+cQAyECkSjeBfE+qHbCXAE2HhsKmh6GrYXtl60779AJMTwW/5wpNrBTI",
-	"bkb2QgRzIHc1j6zE73y9iyB6xRhyFx8Ol2fQ4t1htwNsojowDJL2okDu0PYCfoYIsVLTcLvL2/QKnzEr",
-	"5cVRGoR4SghREqgMOmDVm5pu/ytARJ199ownkZwaMIj5pAIEyFyHllTKZKFAh4EYZs42SzY4BX2pR/gV",
-	"6kQMLZYIG5R+eCfi8NB8gXyPER+yYAqDiGn3tFljnwV3E5aGeRoANi7uwkfF4T/CdHqdxf/QaWbkCmc/",
-	"5H7/HqZFPCRbf5hOMR2PRUrmhd1aIgZuzli1zYLZmFvXI4sgMDs+kVkUwkDEoTM1ntBjIx4hDDIIccNI",
-	"70TVBb4/uXx3ftaB05MfT8/f4T/JdHR+ZnSc839eXV6fn9l1D3Reqa3PR4KU8UHKOeUA2q+nXKO1G0ch",
-	"ht6BO55oYArOzt+d356ftbsVgdDm7dPc3LgQiH9G73Ca8U6+l8pVRyiOd257V7Bo0kmVUNrmvOwdD1ik",
-	"eGf75IwnU0Pp7d+U3XDa/QXBQi5akw7ZwEZ5r3czx720+p/oJpnFrMiSeh5d9459R0DA0lS4OzniwZ3K",
-	"XRZY2DGJWPwGevf5kFdMKR72kKLMNcPHe0TwuVVy6odFlOm+j1EI6BlAmQQfQvIX1vZJebRIvUK54mfI",
-	"OZ9kmatcR9yowJUL+SvqA0LLBj1fnf94dvnjRdvzISFu5Z6fchWsGVuQ4yi59MvjMJEi1qoJ+2oKHHwt",
-	"MYsAq1bwWU284qHQsloDO/xs/3VJ1ajqUqOueDpmZvbR1Ga6KJ/HkpM5ioApJQNBpVtteim1FVBduOZD",
-	"odBvAS025LE+6DPFw7anymVKA3q/seZBal/ISc85Sbs12VUrChWOxdXVssq35FFLWj0Z4cBuR7kGzBza",
-	"frD5wbXFf/DqIE/dheKKW3EdopI5RpJzHhR+Det5dqylKaz4knkR3nq2MR9amrZmbX4h10xEPAQRD/K+",
-	"nKxvFDyvVkXlLObS1naKJeySI2ADKb3JEdtZ2r/g2mP0hjzV2qa9rILoKdwOIyYxxMAorRX2vbK1R8RB",
-	"lIUzj9qSAR2IZWg7XSkbPsiGigIC8zwwlmlpcMXo1VNQPMLuBMSmtRizCDKKA1Q6ZZoPp4CiKsjYMW5y",
-	"DJjPY9oDRkeyeIhZAx+NVh9FcnImJ/EwZSEng6CRllIZRX0W3Hm1Ertwlk4P0A4YhzDkMfY+OCB7oIto",
-	"VsCiCZsaNVdnaQyvj45IkCgsC+5g3tjOC8qIywkPNMxaH6hmV8oHkRiO9CmZLbQ0H+DpWMQcxGBGaBEK",
-	"+pEM7qqiD+kQG+F7O8sc7eJ7FovBEtOcvZuPa5ZbgQXQjK/RYV81X3etWz1zDbs07VOcdZcMar02BVrj",
-	"TbePOQKg+v69trW0dchKntvF7CYU9/I4v+4V1jY0ss3c+F4XTvI4kDyzh5IGrHWPgo2hz6iLXhbpDoZD",
-	"TVKWJCig2ExT4qgbGdkeYKNvi/2Y10kchlrd5OPV2YnVTXoeGffcWr2gF4naC0GnYuPSPoAasYQDo5cM",
-	"GtGWNRpMo8E8WSnGBvdXShUPako7RPvWKrWG0JVgHqZCQgzSwkrmxGY4I8fUMQwy9LhyFmdJF37GJAW0",
-	"pMk4mqKQcYxFyEDLcV9pGVckKn7M7WouXRHn+mex7RkrU2nytLgO3HGe5KdGdv66GPp8Nx7Xs7dLmhqe",
-	"b3HqORtZWX2j+ymUZ5JtCh29KNwsTPEsLsPVwxqAMJCXvj9X6p6KF+M8rIDi7KekcXkoB4gKgNQLYZai",
-	"KzQ+IOGv9I3uApsR0s3mJY4eBx+9RhyoT1YvCwU36leyMJz4uYaprYqK6xcNwcu5r9a6no3Za5fNXgRH",
-	"9pApB3gt0FsW3ObcoirHVvKLgs6wHK6MK03uXewPp2ymajzN5SNzkav6Xm4u8z0Cqu20pxQ379ojdRxk",
-	"gcGmBAvPJ5pqbh/WDKc6Bj+eioTMWGkWRTC2ZjDUZt7k0YhCQcJTJbDCgwHcWHoGCzR5qKcb6bTtttUF",
-	"PLn4ptI18/r9uYy9Ypu1dAzsDZiNmUIPf3DWx56rLuDHd1CvQN9m1OgAjbHnyfLu6zmVBTnpY0ROHQYs",
-	"Dni0oCss/o75wFkcV5YPgRaFJ3asJbdjo0za0J+CskVHGJCDBl1TYhhjfuVMH1gcat1KEIV5B+Sfz/B3",
-	"SY+g/V7PqELvREXWcV62iPICcuxOs1hhgxwzPo9VUdGFxyH6LvJ4/gaLXw600f0xwCbiPEF6HlIeFuNG",
-	"QmmZTpfmYdNzImCR5+OeLSvchctS2RkrzHgFFDAcQHXw9mN4O4tkzDHthazmY6kw7YSCUgksiwqJWNWG",
-	"aXz1DSRMqdxr34GZdisd14/qMuzkaryhM+UbkhCojFwUSXkHWYK4rGXKhhwiGSw1J/1g9291JM5dd2YR",
-	"7Ue1K72nLGovD9s7Oy1t1MHKSdm5vR07YT3NFO1FXYOO80TPDmCzH2i5zQUxyC9ZLDUMDGAtSwfde7yO",
-	"QsdYINQmwXaA35l535k7fae2mXWpG9HaG+kavJlbvNEccorcZHTX02ijkVdoY7RL8omDnfV1zH2vduKO",
-	"Zeo3Js2VIvkK5WOUM6ftMvpLEsNd1udk7VoqNBiGXjw+Ly24514fvQYXsQ+TkYi4C5izQWqisLtDC0sn",
-	"u/oAboptrPyTx88VyaQUW4Tlfxbx8bfFqpqg4seqHeBt8hZVBLwbhfYyPNlnlwd5USIApUUUrUIGNjcF",
-	"i3k+Pzx//Wi1yJbdtADTdI2Y0ecwZiEnnX7MlfJKIU8plR6T5PZdvGG7+4KZ0Z2Pq2vorXV+tctYaIHB",
-	"5d7heMxijse8zynEyJB5UmLr/O1Nh7qenry9absAbI9viPGYh2aoaPoGKomtiNp+bRVMRHvnpod7weDi",
-	"/LaK7VAw7C7znkfzwxW7saCewdvKw3/yDfu/LrNc8erbqOhcbvIIy9ZCfobs9aaSoNHX6N0oy00vzm9d",
-	"kghGTBuiayyzjZfsCXNgYjCz2tcjOcpWr+bppFeb1JSza8/sa/Q4r+DTfEH+K6ZUKS5QS9DmdpUSSb3a",
-	"0EJbjFOunFxhCylcY8DveQxsoHlJgkBPjrVDdwqQzD+/r5z3LqKWORTBLTPtz7FTFHSRAyzlVDZsCwUM",
-	"vnl1ZB5xlY7omUVK66pFSR/dD7ggnFFLLItfKjeYtyVvvyGrHWUBLdz7JuhxafXOdZTo/DzkTE7gs+Nr",
-	"r1ZYyoWM+QtW0pICRx7QUOi+eqh0ytm4ljl8SLATBvzM+zcyuOOlKHEqz2zeVxCJe7+8xj1mw1Kt/MUu",
-	"0/lQ8kqWgVmNy5Go/SavTCf0QwL7Da5zY2z/qphOZ1IH638yWL96wNYIM8dxbm5dZTvOidABhjNepVLL",
-	"QEbq2JkT3GUWCrIEU8fxBnpX3qZj8tR24I0xOEiBjDk2mIFBioqHX7gXU9N5BzgLRsCwvwwQ7DtQ71VN",
-	"vge0NGj1yNPoPtjDsndTd0sxK232Cz1QMUvUSGqyf6HfyE7Oppq6/kIoDLW78LPL7S38Etx5++2Caa0M",
-	"BihF0ddQ0rIzNMeCZEUpv0EkFbcx0jaC+9XR0dEbW2CT+h5jwwnlvoC/9KDPB9J2Z8KPdOEUk+ppTHpT",
-	"DGNsGMo/GY3SQ6VExEP1wtnjX1dYBN3wa4c1L4utEobPV9m+Fx61PyyfNfxrhZrbZb3HMT0be6aMkoS9",
-	"WSbHfsld+7vtgWWrTiLldaCfymw40pAlWGUib7CFpTMiVuLADq1CaC2t7mG2pr1I7bkxC268dA+lRRTF",
-	"KnBjNwopqLhOfpwBREzpIrRdaGh5/cWx+7y5fNjblYzqPGyazz8P5aJ0NR4Y+aZxcMCwh83n2jysA/PU",
-	"KJUxtkcUdp+wZaK5f0FF/o7rQu8UgzwJS8JAfIKxUAqjvQ2d4cq4Apnmkt690FMQSmVczcv40zhwGSMZ",
-	"AlIDYw/bdK46wXPRaWMUgX9NwryfHKpvakQlm7BCivX4Nub/FyTTTeMCAxbdpI2t6hgpa3nl4VDoUdY/",
-	"7KcsDkZ8uVGdRRHQw2iHyIsfFUb0C6F/yPpYkUmZsacdyBQfZBEF38oki6jAvv0MlU6T1E/LKxnvMhhq",
-	"WmVd4MSv81G+cytYAnLFG/Dx+l1tAGciP6bRCwuqmlnR5kFT/gVpBKvdbtBS0DH0CxJzyHPpYclqslUV",
-	"+gSMKhrWos8PLA4jq1Z+MKIMpDwUKQ9sERGLOWRJZdi/ebZNtX3kJElchrBt2GezgZ0lyv/RVciY7fJX",
-	"oS/iQi69d0/dmpbgkZ3XZXnYGlzyJ/eb2NLKesN1lsBJsCATQplHfluhq/DSwW6re5Sj3a7UdAuSTDum",
-	"UjoLalxut2vEMHlNYyuddhe+41OZpzDbMnwd6s2LzTdjCRM2RUs8jyKYjKQqHymZ9b3hBJqZfes7GTXs",
-	"sZIch000ugv6HfK9mk7Qr45ef9PZzayA+bu+Dm8obTIlLpKivjmjaKTPh+vXWurNekWRLXXYmRPD6gyh",
-	"oktrJUOgC79cHB2IiNrfEDcwXIrHGtvpOOAeinseYxRVUajTsbS8Lp5y1Qo8dpdKqUEMDHbQ26qQcuc5",
-	"APXqn5VKTy3l/olCaXmk7wrRDFqht3j7b8vk65xq9Ot6CVVXZvMMjIrY397S6Gava3PJyAjxUtMZ6ErZ",
-	"i3Qe63S6jWjuqMM67XKyacT0nRXTCXl80gpy1HlYOd2g7Up5WCEPZEgdFDVG2Q3Q4WqwWs+YCxBaKaB9",
-	"0IUbCsRU8F8n79910M1M+dRJxAx6o3daGFWAHEHEmfYVnFxdghK/c8BM4kqHDhHS9yLiu4PKYybiNbA4",
-	"T5reMy/urZALbLaDzmAOoWuGNdt/RZD8wn1Z8xdqrQZARCJIFXZdz8/fv2HU9styXvlX4MEx2wrsB0Z9",
-	"rvdcVenPRcqs+TOq35MRdxEtLIp46tQBVVLh932NASOiXYtLZm0AVu/vYziulbxntPHQG8aZDLCxm/kJ",
-	"q/PDq29hLOJMc+VU/ZJ1ANV0+/FKtWWeS5xizEFJwX1n9m2OUewmmJX/yj8lIuXqpOI65GFUdE72SbNf",
-	"1E1p79h8kx9ogdHdc4bjLI0qP5piS2NXoQ+LySWJM+rsq/IxYcf/oi0zRXhV8TSPD/0Lh+54a/t1DpE3",
-	"tFUYAmiahz+d0CeWamB1ponVYdQWlF4NRe1XVnGS1UxM4T3ilajX8doSueonkRyKuINlWkgQVtM4sIGI",
-	"ixxjl6UJPxP8WkNfLpsnN9eX/fPZr7WEqQYYnpTTyh6TmCGCR5Gs7B8NXdbLV2dcY3+wWlTAUONUKnWQ",
-	"y1826DiSAYuslVwVMpmFkRaLsCgFjLGdEHWqzvcGWjJ2Y/YzbMmfP1i+v9QJJOWDlKvRP6hdfsoP7nlq",
-	"1PR8uPlJp/yAIjVVqd970eG1WxmW9Ego9fCJ4vMTNdNfkC1OXW7VsdtMaPWljNp7X3bTt0OrXac05Tu6",
-	"KuWLuFNo+eckG7+gLrAGDAtpZju03kCAO/w840j/smqfpTpPmK09icEIlcpsyu/lHXappJKPPKyDS5jT",
-	"PFI+ZsLAbaDFPYcc0ut6mFdIQEssnTXRB+Xwzy2DD56r/c/fuzObPrypjmmvEbnFza0LG7/Mrje7rkC3",
-	"tcFtWbsjqyzaQgcY04Rx41h1cUZrzB3jcyGbs6i2wIvSgMvuRNk0ELLbzYOK1JCtoGQjrXZOUDocs6Re",
-	"zTWif7kTd53A1KLmb7HUI56WxSVMh0l4qiSmzhC2tfN2Ijbjt2w44zHrYxk0zwvOggBbZ82C2HuWNCC2",
-	"c6GClC+6wHraJMm8HFx8z5IqMDTXwr8SX1mJPMzBR6yYSeO/sFC/HDEFfc5jGKYsxs5VCG6gZQcGIqJm",
-	"v7beVCHXzcSyr+ovuPaX0eDi4zsrikCjbVwVc5dpxukd5xyxkQefRUaOi3JmT0IwxAYbi3KjLexRhutB",
-	"JO7rNc8C3u54DCqQScHzKZ67pOBgxSU9Eu4FDJy7KyXiemNdXWIEiAIZQ5+PWDRw0bDLlF+qczgPmK5Z",
-	"SIOUjyRBnuB1oG1eERFPSves9nI1YLj7dUdnRECixRXBb8X86EKtPNgI52rwjLnANj8lxcw4xtBQmcLp",
-	"5eHpGaipMtKE7UfFeYidCIqvWl/CbGEJEXG1DMcK2aMGxZ6OE3Zmqgt8sF7ktogpZG1nO+U+EAIu4Kje",
-	"5WsCkBtP7iYQ7JndHgeAMeKXaX6A8lIt+v7k4lUQKW3OiUy99ECbgOJlBVKbwKrkQD/+2aWyGMKD1tx3",
-	"KfBmzDWjAlMDqjU8j74/2YUUyQM2meLJwq6Zn501GgdWQV1M2aGUy2cBv+U9WBWBfx5xNG9jcHxx1cgl",
-	"J7Siy+RfnAaAGwBeB4AdmhDQuSRnNl+EZytzQCx1XlRNHQYjFsc8UitlAuYnBP5HIORGKkmn4D4GLd4d",
-	"djvAx0xEHVARC+7ahOIBM3p6LttawXh5TY53QukfvUFP3bx3ykJYsYJtjITFecwdwcbYQ+T2lTplSQlj",
-	"Fk9d+x3lYq6EggDL676BlGvDgvKy2r1r84eDE/OHHow4C7GMZMgjRhLvzhdqQD9xHmsZFBfd0bx/i1as",
-	"y1Amel8mW8m14ZFrNeX7X5yh/hui/s3IvARv24lVyy1qJ5ah4nDfcZby9IOtS763skHug7e+y7Ndc2HU",
-	"7P0DJl1UXpkm4+LJQNHnvZNwLGIsMXr8r1/NfSJSyP/y65wTo4QJokyyq4JWHhyXZBVgdMNc0O4sp5sx",
-	"k1nsQdCBCe+PpLyDj9fvjH6HgAQpD0RieIuqBqWOEbQiFmDiVjwtol8U1+b/XcydEWbsFKhSPFavJq0T",
-	"rwBEHGeNBacUpmvc8URDi8XQU2Od9CA1XAsiPtDuKRsp2u7CDQ9SrqmyPNU35sFI8hBTYTugJDC4+nhr",
-	"S+DrER9T704qry9jbuvQ23gLHLGbMKUmMg17Lsl2zKZGHsunoCXccZ7YLE0MbXbvOMcKNjKjmbfw3yOp",
-	"dAeMJILqT6bMfR7zdhdOYrvp3qVAk6cCBvY0IjY9pqLPE7cv2JG3qPK/r6B1cnN7/eG3m/e3V7/98OHm",
-	"1nbSgJiLXCmz3eiob8ZR3jejRxeki1+uyBJ2rK0O+naX6zy8DaFmjy5jQ7QV+O89M1fvdAfNB7XccQ2R",
-	"nZEHq9iXlrKEPmbqbgeKlzfN+54N886xr5aDr8/AV1I6Dj9b1rlyrs5StaMiEt6O0YXznIVn/XwABZmi",
-	"OqFC5Zx8IqIIYgmRjIc8dQOVRld1mTorM5CZQu2eEAGtksmkpnK7NRwsCidY0whBdLZ20MFLV6ks5vel",
-	"jDhbMxq2uLhNgtBLxF6bUPRwwNtZbr+db1VRBsyFVl2LTdhkFdGpMqOoAcGXBoKPLDDvsqjcwOWDweUF",
-	"10Xq1FeQVhF7DqlYuqoPUUA7075tDsRcBx97Nmh3aimO9cZtRAIZpliS7KvcoNSmxmknSZLKe3IhX3Ps",
-	"xtjPtDaSqhwAi81bqbxnkeskA2ZOMOIp7xgwHx/wmMoQtnoJKWC9DjBlxyQ7kdBtSkp3Rqpxpqik2xTc",
-	"YtxPSgxjpo160Or98wB/Pbhxf+t14P4Ifnh/cnpw88PJ62//CtJIyr37o+NfsqOjvwRajLnSbJzgf3L7",
-	"174Mp/SHntcSu2witvMVw5jMbobmyc2eT8Pu8MGtG6TnSl7mZeTab7wNxyYCk5GEIBLBHQ9p2X1uC6hQ",
-	"+N6Yj/s8hVZuMTKvflQ8VT1n+6KveVeujV8dyShUxRHxFMw1wzl3IIsjDNYamQOLRDAFFkVyYs4/Ghy4",
-	"Q+04G6FnQeRpF36UGOR8x6fH+QEVB+MHRZvDnefJ1zzg4p7jq3l7gIW8+P7oH3RWI/6pfMAD+GVvyfmm",
-	"bALFGf+y59V8K50n/e54O7nxCu4+d9u2q8j6MRafzLjSUMBkxOOCJEr73V02n7lrt9a8VjbKfTqYTCYH",
-	"SNJZGlmqLrPvMi+25D6PT46Dpixw/fVsGd5ZWDgGBr1+JIM72yJC9cB+1nZUNTTUFQZTepqzsfknEaV9",
-	"/l9Hv/agZf/rN/zVIO5vliYwFRT/kCK4daB3z6KM91zpQMI2G/Q/4jnKUb3JEOXNsYhd04XXy4oHuk2p",
-	"KBr45cmaH+eqL5Izgv8mUzEURmKs0DuLyf9GP82xqZGcxHnSrYFAQ4kIijKOpmZneZyNza7xZMTHPGWR",
-	"t29eEyH+SVffMvQEGILiccCxfy72QevYMqN02SIp71yaiz3efYWFoJfXgsShf12jw6QI7lC3LieOtOZA",
-	"tH0Mnhch5IFQTi23OhAP0SNhe5naTiF2GSlnSsbkD3J9jP0N3seQ7rtYTqClR1ykPkeykD/PhDqWApAh",
-	"EXeJ5Sx30SM+BZSEC0eWw/5OyRNFFTRDswhaViCMnGDLjbW7rmkdkrPZ6B4oNiUXUYeCkPKjpekHLAY1",
-	"kpMmUbcJivuKsTFWmgHmSWKpLaWUdzZ6sDiZkrl4q0CZsuG52u1c1AvVMhEBVeSrCOxaFjNzU5p1EzTz",
-	"VYNm/M1/wKiZ0v1pomWeT7SMmiHWhw6XqR1spqUSQk5t6EvJcNyFE4xtURqjTObsxIIsCEbgmAerq6wW",
-	"q5pIixUwpTbUwn/oucValEF13WAL/9Y3wRVNcMXXCq7AQspG5coSzOqoheKHNFv77OTwM6L6ZjEWy3gF",
-	"WZFLtb5mgidSJ6tHPNVO6BUK+L1LvVslkmIxhygvxn+PZlntPHQ/PV45hiYyYtPIiNK9a0IjmtCIh8DL",
-	"FWIj6sFvWdSExTMSoAslXmhFlQyLSDS1NGSiQbvnHAKxsRy7QxJsg4NfIebhkaRHsjuulgrMsRGoh315",
-	"3l8QZei6HjAR8bADLEm6VNKGh+UsYLuMPvk+DLIuCbSdNXXe0oR31lqI89/GTGh3XsacPDJuQ0HLJgP4",
-	"mWQAx3N8/kGTgbM4vzW1lH+LNS+GHKtBj5mI9hV471E/SZnwWHUoWMBcSApeIoK/+nBzS8DhvfYGGFyc",
-	"39rsNhZo1YUfpYaEpdoF3BQNLOc7D43k5GPxtSs25MtEphtqWOlPneIN8l4fuLpuTbdcVw2nXpIas095",
-	"fMLRN3/rVMeALMQqzT/pw5EeR2Uym/1QtdPbiKq2QgsemA8CDzQGnrVQMGbRQKZjRHhbs1amztPcfdFe",
-	"SnMzS5csobu5Ls12aqIOr8gUhx1o5ukQww86EAply6gvCPKutPKU+90oJQOBoRN5KNcc/XR/ibHlWA//",
-	"q4eRDq47LGHDIIeONxBLuONTzAPF3mXaztWaofAbGDaRiABkjJqUcy64XrJ9iW3SMHlVjoXWPHwDWH9+",
-	"IrCvLKCws6/8djz49j8PUJk48LWJg8sz6tdd27sWx9OO40ILW7zRnCoC4T1YKp/1n+3iWOpovDwzVGz2",
-	"Is8QtpGSGKJKkYj7CloOA/FWyEwDo4Nr18fQVe773lqRfIsB3F0x2951MYivC9qP6+PxbsyColzeU05i",
-	"2vvyzGx+rZKt2dG9HIDQbcN3LFaETXWtJpDogbXvzueyAu6TGwJMPAPmWwjhMh3Wa9rUKiYSCuVgH6JV",
-	"JUMuhzhmCnF3XnX2oXdpMwAjT0OcYQSikQwSNhSxcyhXAasVcjxcFbEYZ+O941c5EmDkPBUkmzNn0lBI",
-	"6HysIOGpk5vqRrsRv/NZJLcjHh11lo7/jFsR+Cf9UGFIymviD30eyXiotrEzNNFIj4BwiXjLp2uFI5WP",
-	"mIKaLYI4eCvjRoVd0YeferXFesQZxHwyL2UnqbynyGsj73sol3IlszTgtpvmPNZBnwdybLWH8ncN4HfB",
-	"nz/KtiqXarNY/E9WYVyguX4o9595glVd/RnSnBeIj6W9cfLj8uigV0/Pq1LGt83wDL3L1O46fONjm1B0",
-	"BfHyPHUpczfC1ZsIo8fAbweocV2jrDWBe0Y8PaT8E7Vq/FBhY0JUruyfTBgeMaWJviBgcSwRivNAj/kU",
-	"RvODv5b3OLGnj8g0T5r/IrVeYa0Z7Pe6tyupaauDLiXfFqE8b1y6kcg7axgmn0XaJYU906yir+RTc1su",
-	"VFV2tUd7aMScp7/GGPHopb4JEjyc3BTA8zSASon7JAytNI/JhfFsvKYeeaCNn5zF3pMw3F3gPQnDFVGX",
-	"2vrTBuxgsHzFEW2CzzYfNM9CRalYULqp69lamGZlzMnRU8nN6RnbE5gqtTx5TWLDrbM7kxeQyM1ytAdm",
-	"9xqG9icwtNIV9I6hUYGeLF80DMuxq+1Y4qwu81mEX5ZGtg2yKCrzSMcfirhe8o0mEYs7juCxqXmnbMXC",
-	"Uiea6aw66HexZak8u5L5qrbZZNNf8kGsQk187Q43MCtbs6E/JXJZFToquuXk2OEbQ+p9dlFkMcHV7JoX",
-	"uEt+tIW48N6O+OfAQ703sBXyAcsifQyv2qv6Au0r6Itbzy94WfIG+oMftdfxDRYzOOq8CEfhelLvO4Fa",
-	"0orNKPEobIjmjDhm73+Do88HR8c5ED0IkhrZaSGMoi8mS1Me63JskHmTXJRzJu+FSHplRmykrEe29RZW",
-	"XXOAl2c1AOFOFg+zpTiH3sX5Lbh7Yv6sek1t12eEHwmR39bgIdPhZfjF/O3gjk8X+qVsDimLXcxqFWwY",
-	"AVFoBZdn5JZyj84ksvc5YMda+kThMkN31jWBgYKTTI+OZn+uSXAnN996iBRWIxLuyQOD0sIo4key3tKW",
-	"0PYsMNqaI3rLp4Dnvl4YwxMUw+w9WENVza8oVSfkugmEbXxPa4cZzMW9zgYeVOXjLwBSD9xJlNkG1g9T",
-	"fi/veH3R7fcsvVN+PgKgb9m8FIKSICjBtABwP8whzzQkyDdvpzyQaUh1qzQTsavtmYVCQ5KliVRcrY30",
-	"1zihBulrQI+2Z2EDciysak7CnG3wxGtZbZ794EO6u8UtT5ZOM95uyqw2TOFpMQWiX3d5H5YBfL7j08sV",
-	"3DVYtwXdMeRp6VD66ZRcMZVpjC7PkRWVFewS1gb4C67/bHQvj2Pk4jrDBe7oV2cez1f+blHSutEesYp9",
-	"Y694Qdh3wXV+EWZ9TGvBH9q6lnqUilIQc8ZQVZnndWV/2TpIa2fyndDAu0We0/zGNmlNOxsWXy6f4shk",
-	"+5j4JBWB4Y2rFIK3NentKzQJG56k+VCmgmOxkxkhY0Hh5Auur+z4u8BZ7VzPzKNr0OEq29bUNdrlukbm",
-	"O2hOcmeMt6kgT3fJV0qixmircFFUhq8quHzqIJKZjdQy73pYYTQDW76sHMmFdYyEMhdSD2Q6ri5NdpVP",
-	"50XxXrvq7fiv1b+LY2kY8FPx52GacMUJeVR7akgqvwiryb7uM4ef3T8vwy+HKR+u3G3FPuvNzSdgqjlo",
-	"NmM2IrsMAItp+drOZ1m1BPs4XJ65OohsojowDJIOsN+zlNc0si3W/jIiC1aCFNr0bQDFbSu2sxzuQteU",
-	"RkFfDEAFl3ZkT3Y8d9KPiUaHn+kf5k9jFoxEzA/MRVSHn+1/mv9aZLI0og/FkvMQRGxkCGuY7FPxrNwc",
-	"aT+IBfKrtID39Pst/fzUQGkWrIeu5EL1QG5btxvmvbdlCwYrHdV2I/63jDHCqSUG2MEvz6LrwECkpdv6",
-	"u3kUI0r6mMYS1kWtmgdxXi8sat+/0GsgvE8nDbbvdLCYf5ReHvxXgXNDdfXSpuE8asYIi29U9AGgb1K3",
-	"zLKEWSlg/jcOvCMIXudW2hS/n7Hsas51G8mVtnRf0T1rkO25SK0FbDB7xl8V4g4/k3wxI8CuhXw+Tlch",
-	"oJtHxy6Q/PBm3EoE9Bj/iwXCSrGyeohcPtxGUqZMJzi9+uh8DWggsVu6/2q/A/vfHh2N9+uk1CDJ3ot4",
-	"b035/NPCUb8xo74+WjYs+7S30WLHfCzTafV6LwSu+NXr96J27DEfb7zkBWP/jcb+5mLxyGuv2hemrNtk",
-	"Wrerxc+rOT48kj1171bMwRw0S4OR0DzQWVpXw3PmkbWncOK/32hpX0e+Kalrm4s5ZV6CTSLGTAdkph2I",
-	"SDc5hM9I+Cmd9nZyj/llPX8fvlFqPMSUbU4wU2YiT95GjKaiIq7KQ7u7tKbyNU7tJfn+zIq3QQE6CLLq",
-	"ms1rnH47HXVTLjBrqWH7wJtMGToZ85Wofr4+8L4ymslARLxTSe0jkagOTZc0FhuFUnoWCfCTrgzMOaWM",
-	"1o+Kp1c00E7E6PjzXYNmqUpusakNl35Gka/z8To2WxurMiX57XZE7d2hrSuDK2B5gI0bKrcyVJT9FgOs",
-	"QRdKrlC8n3IN/JNQ2pA5pB4m4F8xoMxeWTg1lzg0X5VjZr4aRS4Wi1SDSA5FXFcX/IVQujsDVxcQt9Hs",
-	"Wuyy5bKU2vEEIxYPbSrqkyzzt+UOeKXCi7rGrlFVEDExbkSXXUG1UhuCB4G1ClHlUE2EDkYHMh3WJ7Le",
-	"cG2bIpKUUiV3KInB6eZEYso6MFilwJYzMhoMajYzRTZUIBNOKa64RNfvIC9SaWtzaJYOZwS3ik6LuJaZ",
-	"knWPkRrqbXs+5oIU0VJilZZAew5a7mY1gG0xygW5mXtdcZWaOgFNSugDwigRaC4f1pQDWBNIN1JBeXpf",
-	"7TQaszsOaWbmk6XR3vHeSOvk+PAwkgGLRlLp478d/e0IbS52vp8ryo3c8SlW80Non8ssxfKe1jbscr/m",
-	"LdEnBboocM2wQcZaunDV0neKpyu+dRWxgDwJWLTadsdxMGBdjN541R/OgWZ+rlj3ADt7V1Ux9D9nnqz6",
-	"At0oEQk9BS3Mti2alPf0rXm44otoJwQWYKVVo4vHPMDvdEDzcSJTlk7nOn1Sn/JocGCOmodwbximNzB+",
-	"tGKwt1mfpzE3ComLJY7EgAfTIOKl1+ngKr5wIfQPWR9OkgSwkGA6u3OXxV+r3vf7ybkWiKrjf4tW6Ket",
-	"+Vta7kc3//2SKcYZOFXHy7ex1rj8i2XjTcWlxOSMUlKH97ZL6qg7WOekhYBpFskhtKwbu0Nu807ZgNye",
-	"PUQvBaGqx+kik5D3qRJWffn1y/8PAAD//w==",
+	"7L1rc+M2mjD6V1A681ZL71Jq293JTOx6a0ttOx1tfHstO9lM3KcFkZCEMQVwCNBuJemq+bRV79et8xPO",
+	"2R+WX3IKDwASJEGKcnfnspPdqklbJHF58OC5X37shXydcEaYFL3DH3sJTvGaSJLCX+NMrnhKf8CScvaK",
+	"4JSk6ueIiDClifqxdwgv7SH9FEl+T1gv6FH1ZEVwRNJe0GN4Tcyb+XC9oJeSv2c0JVHvUKYZCXoiXJE1",
+	"VjPITaI+EDKlbNl7/z7wLeUSVoDjj7mktiVMIrJOuCQs3HxNNvVZr0lCsKRsiTBSWyNCokcqV0iuCBJ4",
+	"TdA92aCUyCxlAn5c0FRI++4zgXhCUlgJokxIgiPEF0hInJpRBQk5ixBnZNS0IWeRQ7VKd0tr/O6MsKVc",
+	"9Q4P9vYCzxb/fSxkysdXE+8Gx1cT2EJ/htVrb3/+x3/NBiNkz+EQYZQJkj4TaFaC66E5ipk+C9S/nJwc",
+	"DxDVQMCxJCnDkj4Q9LgiKXlQh7YiBTSeCbXzLKVyg2IqpDDjqUlGaEqYgTNGc+fIAzTn6seUoHBFwnsS",
+	"IcwitM6ERHMSc7ZEkhdno1Z+BH/as5MrwhAOpUBYrxT2TqVAPF1iZjYHg6Y8JoPGM/n3IYB1OL6a1M6k",
+	"6QwunSkmJ/WzuFEAcpehFhjiONYrVkBXK52coD4W6PXpDXqOE/r8Yf85T5cCYSYeSSoQlQPEU3hVLXaE",
+	"JtJCCEY0R/6svOcjhBmXK5KqM8To5d4L9bXCUQOmZ2IrMNwNDicnO5GD9+plkXAmCNCpVzi61oem/go5",
+	"k4TBP3GSxDSEOZ7/TSjA/egM+6eULHqHvf/reUEDn+un4vlpmvL0lD2QmCdET1k/AIspVKA1jhc8XZNI",
+	"gXOBaSzQA45pZOA1i4hUP84AzAIRHK7QgpI4QliiBc5iOeq9D3rHnC1iGv7i+xA8S0N1F1OCow0i7+Ca",
+	"8TQ/aIc0CZRmjKnTVn/pdX/J0zmNIsJ+2YUrhAeCoy4gijgRiHGJcBzzRyRX1CWpfXsGI4to1zwms0Gg",
+	"ttmAlea0MCvfNQ0SucKsckn6xTkD9dCf55fiEM3uycadYxbUfppEs8FRQbtmRAHibcgjMkNfXl6/mpyc",
+	"nF6MUJUAPBMoiTErgEBZGGeRvsYLgmWWEtQHgptFVKKYLxEjJBKIMEnSJKWCAE0uTXh1Nr54e336v28n",
+	"16cngSazORzVfDOgfzXQXqlHgBmvOSO/MFLEmZAkBeBH6BELFJGYSBKhfmlvx2e305vT67cnp2enN6cn",
+	"g8PaLS1xIXXeMh+KStSf5c8mkTrI/M+bTQKI9ahwQOEEfDOWswFASw1rxzGLVTzT/HMSzRQZdlBXICGp",
+	"ouxAtM0huHMDoCcM+GgMMPrlID5mKGPkXUJCtR2Ar2ajZrUhTlNKFEeKNwijJWEkpSFaEyHwkuTwkCkO",
+	"CZqcwFYuuPySZyz6lahgfoWADCJaMFc4KPfW2eVO1klM1uom/cKLLtHlBKdSiYywXM4UTCWaZxI2M89o",
+	"LNGGyMo1uLi8eTs5vzo7PT+9UNcAtnSFNzHH0Q3nZzhdkl+Hrc45sKIQqBQIaiR9gCOI6downilJH2hI",
+	"bhl+wDTG8/gXXOsYRSQhLFLCtiatQvJUkWV0o6TwFMdAUbNicepZRCPNpfQFUehF1wR2c8P5OWYbI8yI",
+	"X4OZIqHkack5WmO2sWchKkhzc3n59nx88R3whtPpzXRwiBKSWlYYwB+uNA4XXf0YxlRNMLkKlPighP0N",
+	"SnkmSaDglCm2KdUmCeg5wrKxaIRm10Smm+F4IZUqIfBGoBV/1MvUmpFQEv0jVqgRGMETYOh8WJekp+VP",
+	"0Zws1CGm6hvKlqOyCkUZXWfr3uF+rj5RJsmSpAqq74PeLexBqT6/JCU4p0JQtgwKMTRAKXng91oeJe8S",
+	"xZRRmJJIgRfHAtDtliUpDxUlnsfklEkqN7+aAP1I4nhoRGhFskLMgGoRBGtQ3JuMliMli1V0XJSSTChO",
+	"DzqgkVcV7RiYTYosSXgqSXROIopv4Nh+NXpGNWuZVefUTPw2WaY4Ite5KvTL0bJvyXzKw3si9XVEWNwb",
+	"oPJMIuw8z/QiKyTh9ur19fjkNJcWB14xYGZ2eIgeyVzAeLMROuaMkTBX44upNLWoXGczRP0q50O2qtiw",
+	"ewMYsHLdi6uUP1BBOdMEAkcR1TaNq1QxWEmVnrnAsSA1uP2g5Orx11MkiJSULUHzTZzPfuw5127bOR1r",
+	"GfDY+UIruyCZvE55lvgMT0ZwWarnmvsbGZgKdemBmlKmVubYgL7YCxQ9s3/u1wxCQU9k83yiSeSxCMHu",
+	"3bdAhAt66iJj2TvsZRmNej5TU6Htf1+dprrhN/n3fP43Ekq1snFC/TYq5qhjayJxhCXW2tI92SidPCNw",
+	"B8HMpI1xJEJY8QYNKpDqPEeIQYSvz/itEvKteUhpG+bdEhgiLMlQsfmeB8rmg1ee7UxOrDyXCSX6r3h+",
+	"nmbKkW9ETfDF1uWa944QngPbX/BUMek1Vlip3hCNu2BZbMQtba2prYFGbdvJbYmKGEr3dAbeHVFxZdfl",
+	"MYalGdHKlh1JH6/ZnjPgnPOYYKZGjLGQt6LDmaoXUVkyyQ28TwePNodVJ/4qW2M2TAmOQFqM8ZzEXnjw",
+	"dOm7kJdVk6DagLZ2KgmnaagL72LUr/a8ykqPZ5QkJQv6rj7Il2DjDldYKSMkFXZAkBIJ49lypUSvlIR8",
+	"yaggiMqjfOVUChIv1H0FyToyWqRAGK2wWKmFkHdY6V69wx6+f/ti8UXoW5yWha4JNkyzSj/V72hJHwgr",
+	"o5G6zkaOGjWP240sOOM8DWM0SfTOlJImCkSYkla/74Ux7QW9jDrE1BlZYpmJ+sjHWZoqQqCfOyfnjoxD",
+	"SR9IzxIdTb5hq565KoQfeING5XwV+UbLlz5waHAzQziGdxxj8A6s/Nra/S2NVbKmoVN1jhBlWu/23GH+",
+	"iLR7wWKxsQUfIozsZ0hk4Uph8l3vzwd7q7tegO56L/bWdz0lsKt/Rnc91M8YmOZFgDIRoLUIkPpPgFYB",
+	"isByGVjnREoWJCUsJEiBRiAqA7V+o52gkGcMbAMMM261pf5r/kxo7fPErOsQHXz2xcGe839q+WqJgxE6",
+	"IWCpRgcvV0doTuQjIQztr0G3+8ufP99boT5GG4LTwQhNlkzd2AAeKiLPCInU33DBnJMFP1CagUuLM3K5",
+	"6B1+/6NzrdXcCvpYSpIq+P7f/e/3hl+8+Zf+3d1I/2vwr30mfsrET2vxk/hp/dPqp2gw+Jc/eW6sM3B1",
+	"n861pEx+/rIXtGp7b3xMCcDTgF6VLWO0iDG4oNb4vuRsKTjwCE0WAJug9PyRxrGxT6kbB2/pKeuv6VeM",
+	"fAOGR3PQ8JUaRCQkpAuqjkYbJvUZ55ISjOxnoayZbVBtNTeuQbTy8DWQNkqyACh4d73jyfPjE3RFExJT",
+	"RvTVOOMhjtEJebjrDSpy7L7Hl9nIIOFn63osGfUnEZgAVjRclVZViNBajKTwuZJrtTETBIL5Br5JYiwV",
+	"Fo3QrSD1KRS81CRLIu3DCVDpbWJ4A+U3Yj9lEcglQvtPy0hQsAO0SPka9cOYKhKT0QG6WVEBm1HqszoN",
+	"7RpIsjThAvweEVL70/Y2tZhODKVC5HP6rnexjXjDoeE4NoSgTVsySoC61mXifO9TDW4csAB2BzkGziou",
+	"2hnS6uYITcGiRyVi/PFQ/TfXHcSKPzKEl5j6BKIKDNSC6ht/U9fCGXm0i9QeXKvDoCTORFlSDswaQCji",
+	"LNQ2RA2UE/AvfDAj1G6KVkZ4Tza+i/Y12UxO7EXLGP27oiag1C4oSatqQD7VKEdK9Xhyop2kAbJqAg5l",
+	"huPyOW69QfXDmEQteHhuQO7RLpfLlCzVjQB+KnL3xZpDIEeoiDsIRFRuXM3tmbBL9tgHtAR1rEb0UNNs",
+	"Pdfw0q/lY+TMaa/OnHJhbOug1jTYbVSlCh13UIVdcHRVi7fKv2ry6y0CN86nA63tg2XurUoiZhtHLhaf",
+	"SFlU8LwGcBqjRyeq2FlJNMgc8geStuk5W7HJ2py7YZPkEsdbxwSwUoZwHIMiQraOXLnu7vWqXIzKzkpL",
+	"aqYP10ab/EDaqqf+RWirnuqT0FYFwla1mlr9BP5SHBdWY6OF7N7zteUyo6KtIWZoTrSAIjlKUv5AIwJX",
+	"qn24soj4mT/cbRem8E0ezeOXLAodGdvIHxI1n+xvwULXgF2Fka7JvOiX+89AqN/y6Ue0WzVZLaYfzVoR",
+	"9OAkuxgclb6j+bNFW5cJ5G5Unx5VQUQ9Zb49P0bmfiCPjIIiksR8ozhP8Z7HpG3DTdowwPoRgDwUo6E0",
+	"YwI1WALNN9ttik8avIP04Y71JIM8eadDacZhSITYzm/z6U7LH74Ht1WsKFDtlNIlR8cnSD+3EHFW/kzk",
+	"ASnCReCv4INNL+hdpXyZEnD89oLeCQGnmMKcaSYgLEH923iGe0Hvlt0z/si8aO7DcWdbxqnjlY4uizik",
+	"NkQCuUgjZqA2tmEhxEJo/SKPYvFOY2KFfBRH5MZJG1CkjQiPqw3CZj4IxyTRYAdS5u5dvRHkXJZ1s4ZD",
+	"/FiCfUr719mcpIwodT1/y3P+O1HPRx2Oud1Gzxc0Jhdb92xe9N6mnLo8UrnyE+bcXNHx2kz1By00/Ywu",
+	"SLgJY8tn3RtxdXpxMrl4re7A6dXZ5Xfuv09P4J/gmVb//HI8OTO/nZ3e2Dch/s9vGd+wcNqwJnuFAZdB",
+	"MnVXNd2wEG7gZSYvF+qvLXdQDWNjEyoMbcPCVcpz/rjmUWkqnEkO8g7LcOwdO0uinagm3NZwhdlyF7KZ",
+	"pZ5cjKtsHtMQ3V6fFQzTnYoKJeNw4fWw+NwFcGMLr4GL044PYZuzoCDZD4TJL1PvlbhkxIlFsBSmflcR",
+	"edBukpTgdZ3TUvbA4wcSXer5veKjQxX0MmEOPa6SLeY8k6jvvAWPxMCjM1DmUxkoi+zKa3PtQBlLPsH2",
+	"jxvo30WV6DUO895zco28oOI5Ne81aLN+hWW64qlEaxyuKCPFUPr1LZSuKs7SJWV2g3BUhyUD8TMBlEMH",
+	"L6L+VRYLApkYxdm4NzxRz3tB7z5/6r3m6mIKiddJyzXXKLXCSULYLpdbekkT3B7wOOXW+ws1XKyt9t/i",
+	"VHEm/cdU09JUkkj/oEWZY01mjF1/S6CI9QzCawU2uFvfdt9rst0O2nv5YxRytqDLLCU6ErGZtCErUcYb",
+	"1LcKbuFQg+DDCQNpTjsZFBgZuesZbRj0YhZvtGYJSuCKxOvnKUm4oJKnG2R8AeD883gr+RpTr7LwQFLw",
+	"/qAwE5KvkX5Tu+BXXEhmvDmFrwMLNLvL9vZehOoZ/IsM9Q800n+O9J96LP3TrOysN/8ahXztwzY7sy9c",
+	"M1VKlkTkHQ5lvNFpHvlK+07m3EzPPxuUp16ROObDR57G0WjLMgqkN569njmlXuBx+jaf/yG6s1/e9VDf",
+	"DDfQrl5z0n3j0VPvH+nTtuesHTHVs9bE35KIYmFqPL9Xpu1efEXi9TQnZ7tEwCH1KUR4gFlLHQCO4zoO",
+	"qg3sODaEJW8dGN7wC7XH8DGktm03ZME435BUePVqPdSDfnxklBoJSZ6KtvI1lbIxTCTht9dnHqZVQM45",
+	"XiUr9VdSJuLw+XOFIzykh8+fD3b1c9hpAwdCPuoIhr5dSeE38BFKsDC2OWnPqn5APBd8/BNo+5QHNHpl",
+	"DkyLRfv5kb2G+kNIoIKwniN0Z76962lOPNN/zkwW3orHOslg7V4qM91WFyc8rYPWcx7b2NNkjZfkifcw",
+	"5ExiykiKqBoFDL8Z813EJRUy9bhIj/MR7DtAWcv0M1LicDqivAnVNRp7rAGwquKNSviWkCkHQee5ulcs",
+	"3Gy/sRIvm6aReFke/2F/tDfa63W5NGYDW47qjC8/VG+I+bJRa8hPs+2YLGWrm2YoI35NQ82pngZ5bLfJ",
+	"v6IxZUvEyKN66rcfcI9mccWj5mV0kUjVdGBZeEwVCWVdZdLKwanFBQ7UDAy2HOI5ZnSxuxtnzNDMGWWG",
+	"1mYc1H9cYYl0hnwoY3XccOQbNFzMkCAs8iltOKGNjMcuEZwJhv+UlAMbdFLcoBHlzx/2vTqCXz3M51CP",
+	"3cFdU7PXapGQcBdLj3q95qArNm/WZ8bdcna56VGJ48lOkSP1T+tBJDhJJk+zi3a2gEucLiHLAd7/AAPl",
+	"L2eErJ1d4nWb1UJbTrDE2jt2sHdgs0Ig5oiVSGIl3xZ8ARDw+8jT+0XMH0cVLLjSBiBvKgCu2zR9dy9/",
+	"aXsMRvGuQJmwXkdn7HaXt0kEpDGVmxvqLafivIEk1Vhhb+McCxpqMxeLcKrtX2RNs7X3coYxz6Ir7TNN",
+	"d7ilBqTHpc+34fVNCZdRn7xT41GJkhiHkBs7eLJHx9qjn+TN8Tk3zA6bLvCH2tntjj0T20eK72NJlhuN",
+	"5wsex/xR6Bg9XRuGxJE4RDkYDWADNFd02oIZbpRxi6dGT1xSzqCqgRqHEZw6H5RjwuGnXhVRgp75yItU",
+	"+ebyRPPqoW0Q4/kCF1QKa/oyO2f8EfWNPxt0p5QIMJAeF1lLgjSgS6sPwx7rk3w2lVX4pSfXZ1nsyHwK",
+	"dhzGH3XQ8+Nqg6jUOLviQikh7qarMOqXAasTXB9Xm8EIXZuV6WhDJ2+WYF3URv9p3WtqQj2yQCFfa5f0",
+	"knsM0x4ct2fQcDP87OjYKbnQdGo5Eap+yrOowOCya3gn861CPDAGWbAWkG8YZ0n9cStLYETbVtLinDBL",
+	"9MkvuVN3d3p8nX/a0aVjyeZT3Dm+3ZV9LdYDU+NpLgHcwRNjdvkqi+8/JHrVDCOcmNIa4jsbEQ0eCnv+",
+	"iXc4KslaVGpqfbY9n3KN3030lxC0vqbM/pm/jNMUb+rKjbvg3eEowHhZY2eZBPIAPGSexfdmgzp7v1Fe",
+	"MqVLtsDNFjix8CtBrcHQajcf9JhTAcQ3CfDMNZbhStFRZ6ndpxD3NElIs2yg87TtNuYkxJkgVQGQ5Caj",
+	"fOJG4VK0ivEN4mT3/XRmjDsTVcPEDMC2U8IymWihha0ob9GsOCkHLbpdgeOq/LsDGSl9myfJCMMTSjyr",
+	"kLpAodFsGOQC19czWVgbcZBzKEFiElpfQUQkSdeU6XSS40LWVqKcVfJtfo7wErVOPLYUOvAoekFvGSaK",
+	"jv+QpcQr8nXjlKXxc7NbJoaPRMjhQRe00evvdrgfx3JjBttiwLGM9L+HIcdqzB/BnmOG+qhmnYq0c63E",
+	"lp1t4an6SnO2orqdcEMf/p5hJqka5AgZpV2XPtR+uJCQCK3xO/V7/ZjNAx/84QHqQ8rUIEDYM2fF8n3w",
+	"mpYTHD35jeuf7n/6mv50/tM5/en1T6/pTzc/3dCfrn66oj+d/nRKB//6J2/knDVG1JZpNtw3gandFrr/",
+	"iRb6fieE2NVTlUvcDhXPccIgrKLWIk8Hcy1gyGz/EP1411uTNU83d71D9W8Nwrve4Z0CzF0vuLNoAb8d",
+	"qN/ev6/b9ZPs6aK/vgwQB7M2PpYPGqgb5KeGKOwihee6seaO9giqNrR+KXf5mUCLGMtSxZwjhGPB0Uwd",
+	"3gy+30LBByOUz36Yl9VTjHRWWKUGgXrisPgZ6pcMK3JFUqKLQzJCoaZQv2JL8ZF/r33PBg9Y812zxU99",
+	"kxfGrVoCC3EisGLAIbrTo971BiN0yRTJO0TwS4CslTBAxkj4ezElurKPAUbZUq4zaV3p6gbfE6H2GZII",
+	"suD5A0lRWYgDs0teWFMQWcsSqSpwLqnDwx/e9L8f4uEPitT9z+/NPxoobxdp3N1f4gjomipTyJ7fH362",
+	"51TPCEwE0MnFFF4djNCXoMwfopg/kjTESkeJkxVm2RoKLarrt9okK8JEoPkbFJS2pZZionY4QqeWyt1Z",
+	"ej80S7rrfToofRxjSIv6sUXUuM6dvU9yuVthy5htMXpNZcW/XRHRsS8X4ISmJITIDyNJr/Nx+0mMKUPf",
+	"jc/PAvQ1RGjRH0AhwE7YzQBRJqip9Vqev3ssSnnt6Pb6rFPul66bVR/uVYpZuAqQxEu13JCv17ayiy0x",
+	"MIdXtoXPNAS1bD1ZsWHhU3P0dHoC/O1RtBY8D/psK/jwpXpNR4eTB8IQXYDNF8xwWtuDkqlKuVNg5Jko",
+	"V/MUMgvv0a0giyzWQMrfK1RMHeOiX6UMaQ1SV6GHkHR/vlEb5J50E6amcipZUFaqQ+B64HAq6QKHENC8",
+	"IDJc5TUJCnpH1+tM6kqZioqDGwCdZ6KoZ2zS69yAR9SHgJcAguUCB4uBfW/wOvawavXuDmTHiY97H/Rg",
+	"vh2+dsN6alEyHceoEavGKKhpAZqjwplkqQuUuwc+o4OeqBRF8To0qR2AKzXofQcaeKV9BD0FZ6/sAA+6",
+	"7/M7vI7tDrvFWZXxd3dh9aaWehURAWnxcIc+gpDqSqeeXNCPlm7WXpGleiF3FzbOTW8A41pTQoTPvbaD",
+	"UPIJZbBOSQgGLN6AiCZrXoDW+B36/IUDKwc2lkB5hzRdFhxbIM4kHxbR1bkDGHtCPBxAff6iBhoFik8n",
+	"oXpiKZ6AQHXygn7+x//jVHs1bipTscid1K3O+Ikw5kMy10rpW1bjM6lZ9Xwu9aqu0c1jUdqm8GR7NWh+",
+	"avSS4qd+UMjJMhzrGkR3Ji3srleElEsipGnfgFFMH4gvOGBbUlmFMhvHZyUbq63iTwFDyNn60FBKkwba",
+	"FE35AcFcnGlGInzx25C9q8gZyHnFuyCEpKY0lMkUbHETNaY1HdsRWzOa/GJA8a163jHBqupW6pbA/Mkz",
+	"lD9G3ldiluPRwAoib19S0nRC0tCUH84NvtZx2xLk9U+cxNol3ldT+I+WgvbtCpeCG+za81RQg8EaDj0H",
+	"DYIe1K/uGN4fGBqyQ65ZUTOkyQWvf9d+iijdDNOMGYmjsWBDq8msZEvS3kW/Wdtb9kBBo8W67nFC13JC",
+	"zH51IxChiJ/WPRJcShYvwNVJSKvlofMsjpS0kCejN9UIeUp4cseyHyXZRNepKSpvCJ134q+b+KjTInUM",
+	"VkcHv7dKyBb8czSp3RSiCYOgfEeCzU1SPl+YeeTn3jxFa576B9ORvd+Nz89QxMNsXc6i3iXXqVhEA0xS",
+	"/oDjKx7TcOOJ0ohj/jgl8cK+6CVfputTXs3FhF+6MctrvFF4kfIHKBooV2QtSPzQVIPavJpe85jshA15",
+	"ie9JWwHaog+hkvJEXis2ATBAUIcuety/6/35wBahje56g7KhTnFXXal2ddcruwT/fLDyBtDmvYtKu7K0",
+	"Wd+Tno1iAwk5JtLvkq7uvBT59oRQNmdtLhirp7EdjyYsybbbFj8I09YEIs8fV9z0YzAR8x0wLk8z1RVc",
+	"D5EgCTYf8QWKMrWkIG+YYTevfQQRCWlUKsXehrUVnqZ+VksWdv2itMp8XThaUzYoScW59qEeqeOJqPRy",
+	"6LbguaCnzRPmsUwz8rQLc4gwYjr2X4n4GGWMygDNxCxAs7X6n9VM0bdZNEP9g5doxbNUDIJSbWdzq77Y",
+	"WxfXS+f97kf76mkBjz8frI7QZ2skOXqxFw1G6DRccaVB4PC+xFGq18/Rhl8cbL2NzUHNTscxCLCDfjiA",
+	"cQZZjxBZJ3KDdAtT+yvii4X3FJ9+zX1H2HyNvVc1i6iE8gR+tqRL3UI1BH9FTn80HNaxcJHpwVqcxPH1",
+	"6fjm1EcLMdSP82qfptJeJsD0vYBqkn3dtzMwZWbVXy19EUzHut1yawEsQxMNESIzBuqbwrYkTIkpLVID",
+	"KwDMX6bGlhjJYyvqFUwqINMN+LrmbOhaEw1aOk3GUeRX7o5txymE9SujVo7lTfwoukjaNKSBs72iUJ09",
+	"xQ+qfVcd1D+YDt5tZx8ajxU9CqH6+hE6Ob2YnJ6YIuzSNCZYQH3FfkqXK9310+lYUyoyML09Pj6dTo0O",
+	"ent9CpqnGrEhblBjQntpMLxYaE+YfX3U5irenlTXbbym0i3HK8xYUcfQKd2a86aEQsqMqX+t9EohyfqX",
+	"r8iSYj9ob0wvRc8e6jWbBEnHSy+VNPcGGs/gpaGT3gFO15h6BJnTofrdLYPcOIJvG7e24w2G0+w7FTA1",
+	"xN0aSDv0mShIWGAJ/VadPmcmV14jlGIoiTFMOozFoyzp30tCcatuWnAxX8i3dzFqiUZsGW1pYqCHmNIf",
+	"PMMA69WZAMag1mAD22+s7duWSQnB+5QtHUh1qBas9ibahlVr3bVAsDkTA08HJnYbpckb8WMqsU8Hhmdg",
+	"WqNC0lBYndGl+iBjKVhTHtVxZr4Z5/LIFsuMAy8f8zSFnucbwxm8LH6+OXWZ/MeakeSloryzRpjGmyam",
+	"b0ZRyBjhTYsdPdxa77wjtoG8WrcT4w3q394cD2pUeisJMi+FjbWlawo+i068izgtKrkVGNONZehKmKc5",
+	"DWqHktHhjBChv90OOb0mD1mC33WR8bKl9s+KKr/YU//7xV7U1KEolX5wQEmxpwJE8kSxGQ8wzrmQtqSv",
+	"4lAi0FXtzU8LmmqO+qkRsYW/AoMkwGR3Z6xeObqCs2aAXbAWCGVnBDOxA8Wp7UC1DZ6Vp/QTZ7k6hkpt",
+	"9WPiNNpuH86/v5ycHDfET5XfqRsYs4gSFjaUZLFP8wrmZp+67r2uNQdddAXqq5n20CMG8Elr0YsIFBK0",
+	"vWdNHWUt9z0TaGZnmKEEp3hNbPSyJ85XCX1eqVIdlC7maXr49hk3yuIAYYjwwywaguXYvCHokulNCB1w",
+	"2rjWZYobBEwqRNaUja2fodvrsyNQlCMqgL5sCnOyUj0lej6C/rLguHrOE8JoNLTV+/QCMhaBtu1XFkKe",
+	"kAbjiX6GJFjoFCffJW2vKqfqvTrHkM/txezt1SSYJ4zcWHTyIPzGMPa4AV9d2eWZQEkMjcYgPE/oFGxb",
+	"uKJuPCyN5rWvQLg31RmoDzQifn3d65+hOWF7Ypg7FSc2dsO3cViWbjasu424gTACMc4aOmWtKbsmAHHR",
+	"nIyTmjdAzqk469ql7XUWS9pYt8DOrENFE101IEy5KOoENKxaDftX7qsk1TJmCeF+4KzJ+eGPVTuhIonx",
+	"pqWUAI9OqEgz+OBVFi1Jw2Fd1V90qlgCOSI4XEFhmZjjqFyeIcfCFdYHi/oYRSmm2uQuJE/yKgwACk9g",
+	"35qycfNNykF4TxIodMN0/m8KPTEfeJwxiRUpyzchUB9WIALbg1kMtiFH1U/mLslfn6AJTfP1lqBWKmub",
+	"w1f4SvukGRPbcdmu9irGHgpxxh+JkJrkgI3aoTukSnYcAh7jbaV2IMGkbKD84ovRF/+jQWzkMV9upoD4",
+	"HvQzz+3NCDkTUp2cFIVRRkMzUOyRpyZvtik8CL+b3pPHBinVGc5qSmqSR26KuWr3S0QXiy4WAbs3b3vl",
+	"Cx7Z7n3uJuw+bQOhAoR2tFFRunhE+XNFFnyAVVfvlgmlKy+o/9qc8Asup+GKRFnsBB9CMVX785htHpWq",
+	"lkDQbmqK/1ueUBqhF/TKX3UIB3EgFORn41v8zknvbhER3HpPx48CspvGIRz5h7c8NS3YMUPjb6dK6lTD",
+	"Pi0KxQ0bLWdsdQ8V/XRBnhGEP9rqb2qXPnH3xPNWJRnNgROanLgxmvsHw4guqUQ24FnPPhihcSb5MM/9",
+	"gGBfC6G80x/VjTmN+KMNQpWc2x/3D977N9fYltZ2eLWbAHgryqcVKSDYjt3fE3KK9ldB0fb1M12WeP9g",
+	"NWhobLu/KrrZrn+lbrYvPq+0st1fqVMw7U15JvO8qTnP1CjQmvXl3p7CQluPA0KYmvrT7n+S7rSldT+h",
+	"NS3kKN0mhRlra6aSfhnNN1DSt6iiRN5RIeEowhUJ73XPQxjeSaPWDl7hjVOGKQf+HuzkgcTliOk1ZtoK",
+	"W+H76s2CpvAssooxjNEQIK0HK4VIKz4FIdLGqG2ZAjDywE7v9eXArb9uqIVx4zy161QEwikMkkPLRrK7",
+	"qzbV8/NyGbDoJ1KLdvblUvAmzpLTgQ/jKzrafJ3wVAmyChwOhfmDt/zBW/7gLb9D3vJBhNBN2v/1yZvP",
+	"ptdEr1B/ejNFYyGyNbnmMfGVfwCW1BTto/nVPdk0BbHgZpJRpgf+8O13CW26oEXwvbMf0z6+s7OkvQyU",
+	"P2qDx2ScMn+QYG1BjyQ1Nt3IGlLrmjwYnMcW0L4GIeoFKx009aEURAjK2Q2/J75OQPqpNrp3KILsHHt9",
+	"hZXJSgflRdAfspR8Mt1ODY5ENs9f/XA2zOo9HT8hh+3MhHKuobhP0dffRTicGl7lcqTfLBcamdMre4Qg",
+	"gQ8LE8Aq0DkNUy74QqJTJlOMoFOwyLSFbI36upUYZhCtqgO9aWr7zF4yW3dW4/0nZ0q/WcWm5B36KMpL",
+	"uYagOUTwe+kGQUoDUTh0TXBEUtMcyGowqH/MmUzpPJM8RSZQMFcolinPEih2oDHEybWYmh5jns9dKjA4",
+	"yiWxYtIRuuDSOmlzhN1Na7JrfK2W6E2AKh5XZWDYS3mTZcLyxZ6PtDvb8rHSaem5d053CDQ5cTlkloGN",
+	"7mNoh2Z78JuumOGUKlvZFCdTP9c7J2G4wVlrnti5qkRBf4n6kS09M3DiBd3dB04tj9zKT97ZKiaK2i1I",
+	"ZHwqml16kQb1NQXW3hT0iKEvuW4uJgdH1uNdDt3ww3pXeQ/YaUeJD46kVUfV97ZBbrgcZ3KFDkZ7JRoN",
+	"DEgPbdEdncONSXf0wdtQ5vyodNd3uWkWCBVNb5EH9QLNm59WFOxGCPQ198tsO1zsJiF525Vp/E7ByR/3",
+	"DriQB7YVfPIVwSlIQl2Ex5JsCGfWiMsTc+bXkGH+hFInmlpHOfI4ciGRWYL0+26jhap82Bk/M0HSIRaC",
+	"LhmU0yxPPOpCWJOUspAmOPbGzuteqf38pUHD5diVppgd+g4BRPNjLVJ/suYznZN9w3whUFapQWuyJWaa",
+	"VEvO4o3ui2bfVHBUf0/G50hpcc8EkmkmpE0etCFKH1Tuv16KWBch1iWJvYGACkNvfY2Gzyi71xCBMmk6",
+	"nYlBYM6CMiq09K8xXHMnmhpLcsiZUPpof/zt9FAXDdQFbBRU/57R8H6oL4PFLAuUQWCqlzFQhhgkWZTR",
+	"LaXdCx8HW5jZDk11Chs5KBIOlpT66FRwualKAMQ5SQOATmPX2Oaj8GOeST7yMtoPMoY0I/yNB83bUBzU",
+	"ur9nxHY5dMOfjsA6hW0c3Ac0mqignZA4vN/NpjK+vqgiaFluw2C7Eo2jbs+tKY0ryVoNbUVU0WBoabqw",
+	"bfcs1pcZWy4k8kNC/TyQMJ8fy/zft2k82H4BIR4svPezsPoxNCEZPPQDbQrfgXxbkB3YlcJyLpqgpT5r",
+	"uoXepRWlRDyyTg4T/yWoDGjfDxRAMUMZW2ZECKirYspBbqVrNW6pCXodV0HeaLz8O4gYNWkmx49CMSkk",
+	"+oZYQv3pdvxvl2ecoy7JUGLnwFanT/jl5OTYBro27UrTLfGJ5G517VosuKUNa9gISypzyFiTQ8gT0hxi",
+	"67lH6uc8ZkpNqWfQBdmq2qptelW2GQyaCdMUvmyIyv4BHZ9NytvTLVUVQ5A0tpzPhBe1zdB4BcvA8127",
+	"rpNleZPdmlYEMvIW3Am0k0ofHBXl/CQlHv7GVDIfrfnIQrMS3aEHSWuTJSvzICho1ahCsyw2caA6I9vj",
+	"OsaRv2trMZXNx3fF3GcCJTiVUB1AoCzRt8LZoVSfLxSdHXRX8JX8XS8RfHzVTLKTlKtzmPg76gAKNiCA",
+	"+VJnhzR/XaQ0fgxzhNB2UeNiaciwscZTK2yWpCm6TkgqOGsXfdoozFIL0r8TCmMjfq394YpzX/USGxec",
+	"k/6E87igyI1x3bXhG3VITwoCMMm8IY9NK1ITQzkFLLXtmxQV+qD6iBQNxG7QkeI4PgCPqxee7mYu71rn",
+	"Li9Tx1Nda6u18l1rcYNC/XPKyjh1Dppv7afS8SVOO1Nd83J3ytZUnW8qHQW/QaetV+u7vr240P/6djy5",
+	"mVy8fvvl5fXb49vpzeU5lLY4vry4OD2+KRfuOx5fHJ+enTXV65MkaVDC7WKeCQRv5cHjxnZRiPCKV3zJ",
+	"oUZPAO6sNBoEJnRfCchQ9dnW++uUi16zFZBkazyzi3iBa+gwp9DBvgbzeDPuFQSebJAAbt2KYjB8O1Pv",
+	"fn3zzCYYNaIReOtMi9AitbZjv00Fk2ZK2uX+wDI+zd1RQ2+7LFBI5PSk+63wl5ttxaI8G6qiWrr9hnfp",
+	"IFzvwJV7WZ2WX/VO/FjIyzL9bTzl5pIxO5Bf/CgCtAwT6BKhSO0R5H/MiSnepENRl1SBR2kCtlWsDVgz",
+	"16mZ6KutktTvDCH3avJ7EiB8D8xJkHjxFReSREdoVkw702bKJWFyOMfCWYeLOuQe2tPdQzoE/LsYrqfF",
+	"Pj3clrZ1LYjcTvFgScYek392Xlzyes71BxancxNAbMGSvJJpgbruRC3YD5VdrgFKTVEzY2001kUp4DwM",
+	"cqTYHx0E77jN9xo7y0NdR8qExHFswx3h6yMU4jSlRCCMONOQKc3aGHiV63gNt6KiAe4mCN2sKqtwetFz",
+	"lPA4LhWhidLNdcYGo10IpXsWxnRnQr9d8WH8+vTiptkNeap9hK30vQ5NKxXnjQ53dPq2uN2DClLsgpGv",
+	"eOQJ4lO/NuLkoVvVyDRKL9LqTMBBoJvkzL7+izBTu7O6/R6LVo+ULVKM7v8icvqIhovZoBwI1YFg1DZp",
+	"I/jeB+3f+xebwxUCoLbNsWM9yjRcUUlCmVtp89L16wgCsirMxXnfiWiyMVXu4xEyudQ6OV4NV+v1kysG",
+	"ZjKcrj9/2dCArMW2E7bnBozQlMiis4JSeRMsV7oWAvQfoEvGFTOkizzSWN2XOY/8di999+sL0b87abA5",
+	"zSsQTonfPJMoUUKDrsTvLliJhZjCzzmLdERafy61VxQpL632ioKUjXost6Sg0vajDUstKdq6sjuSQX1u",
+	"56Fp7g+tCtZY0hDH8QbNre08fSBp24m4N7/xdJzpisIf3csj1j43jXKc34viibZzDuqnBJavsx0WGdyQ",
+	"TBB/HcUmi1VaChHTek0pRMxFFSpQzEMI0qjE0ut2UVwIOo+7Vv53CUvhgvIw/zZpt0pPdr7gT2Tsue3K",
+	"ebrtfnhF9a8ITuWcYLmLglAIort/VQhmHTiL7ahQljHqmlZNmqhYIk4mU/fPm8vzV9ObywtXH3uzmwRQ",
+	"CKn5SWwTA26ZhVtRHt+DbpfMVxhM/epQ10esuMx6LiRnStVwr4m2fqjbck8S6Seg5t2Tord94ztPwtAd",
+	"gxYtmEyFXYe3V23jxJSsoMYbV8isiosIY/HNS/UujcWn2tI/pNFuyGs+ebXxAoO4ImrX26CLqkdfpnzt",
+	"k2w5HLIug60ECltOmqyheq0RACuGYf7IoDvTTq30227W+Orq+vIbuCjXp/9mL9Dpv19NrpsuTdPpHmMW",
+	"krgJ99uxbasiU+DBnChZIoTJmsxMO+nDuTXDKsatRr/tNppj3QbpKsZs10YF5tNhor5FjEdEoH5hIyhs",
+	"+WXYqhdzf3iHHbsrvMi/rRml8icdN3vhLmMHoX2NwxVl5GaTbOsa0Fwk3bE6tQEgXyKQqgYzXGk9bXsv",
+	"R2HvcM5f8cdKKFMmV2qoUEvZvBCXRmgWbRhe03AGAXkCapMZnlSxFPe1q0JHCQRo9qDUFfuZkCCAKmwa",
+	"rjQ6OZHhAZpBTc9wlhsz1BLuyQaM8rMISzwbmf/q4EAorq0HpQyFMcG6rrx+Qopi7x4CjSX+gMYsECcY",
+	"ciahGozj+78nm6FOV00wTcUIXZvT1WV2YYPurj2mRAPsatR8GQeC3mNKJdGs3BTk97fzgcZoVvwtFrom",
+	"csUhTUYv6q4Hk9t23k66nwjQXc8syrwVlhxSEEZijI4OGuk0H7d7kO7VrUfqBT1Ajo7NglougTqLp5C6",
+	"b3l6r/RZHpmwFlFkTSDyLiSJNku9/voUlKuExly2kD7RUN3Hjq1LmtUbPTpKYCe3UU5BbHOdFprURFBb",
+	"qYpu3lX0Hmq1cZoWPdoHNtPq+v9SCDnbmgfZ0i+pWkIc0snmZMNZVLK5PRNIbJjE70x/BZ3jE/Pw3lRG",
+	"hLX1/55xiYMytdGhhPiesB2FmQ6mASUvPBijgLswp6FRX/djNOYhqDewzSncTZ3JO8J7XAttI1xVXi9Q",
+	"RzS3VvEVLzS9cGDHSs93T8LtfeHXG1p8tdpB64yW+6z1ZGnGGop/dYFcjBs8sKZ7le6VjoVo0mY+VhMq",
+	"d6KWW/oVFbbf8S5yLiPvoOZ6Q8KVmhdhAWW/b/JcK0hKJu8k/Gx7lpgIRKXj5xXNu/Yt2kUo7u4Tb6Vq",
+	"X2dzk4PqKy7MJHkn20NV7/MBkHm/LUms1ZlA1nMSRWX5Z+fqAfelDdWvi7PevHhr/7vx+VmH+v7O2J1A",
+	"+jRb+e+/PE1YFsC7aD7OFx9cAqaClg5IbM69Sbk/ePlH4ZffXOGXVvOfi1kOmrTcxjOykPzBW7S4iBbE",
+	"SliPoQFWCEyTcYlSsuYPHiuW7ubpIWMQZFN8PydmiKg1YL7JQWyWFpOFDIpYqly7gGpNqZNca9rsGOc9",
+	"fDEoZ4oyIpVsgB6ScLiH9+cH4Yuo1xAY1tDBi68TAqUnwa9MEi3HFYFFxWQWoEMz61biCrM6YKm3Ta2d",
+	"7TlWeMMwC8m3lEX8cUdK20xmXvOcKOQ1017azoWKIIzQTe2qRzrKEwtz3T9/6dxxc+/7r3n5mkNpDCp0",
+	"k24cQiMcYQKcUuOdW5dB+7Lh1na8qTpw64Z6yyJjGm90wBYsU+33q68Oz8/vekqGvL05Li9l78Xh3l5t",
+	"NftvYEU/HXy/N3zxZnD4/d7wM/3TnzqggV1cy8EXUlBDjxwhFfG2xY4LI6UJ48tVy8ZgvZ3j8LaZTpuf",
+	"d1FDqvt2dRGwZr/aNDRg4Cmy/d/grppgvLIRf3t8366Bex/dvlsGVxd7b3V8bzhhBhZ9zjzdCZ3g5F2C",
+	"crXlfny2Pfywo2m/viGLMVsbIBYuw7ZxcyWvpgFUqug3BhQWBCF0LeW9TvGVLUd4lZJFTJcrCbaOHfrZ",
+	"K2asm4ATxdNBX8mgjQWVKKLtQbAWrMZWMRRZopvs94LiN12LOeKPDCqkD6HjKrzCeESGYN4agnGr/JOg",
+	"P1R/MioFZMDFlC2H+hiL3y3Tz8MBhjoaqakSjrexgEJAbQTS7EVPUsLsMfTc+3Z8fWEQtnOErJm0oIit",
+	"h9rUH/8qzzZouJIB1FUtIkVKcepelyN2jDRdQqoqntAPDhjYmaUoee8VWVEWtblhoSuEFrugkaL1uhkb",
+	"0DPRLNDqdgISmqLRvPzGoY7Zr4idcpvMB2rU42qjxSF7XvfEmKRoWohISmPiCAiTmVqvRxcM29UwlYv1",
+	"HsPUr86VE5KGptdhQzM7f0urFRY+lT9LU3Xq8Fin3VnBRh3HM5E7lkBQNfJ2gEqkOEAFwRG/DXbvWDV3",
+	"MkkaIvGExJAGGaI4MLukDtSrpefvt2Q+5eE9xAI6lrI8l6poPd9JsYSgQp6imVrSoU7DmjWZxXPKumOU",
+	"j6yIFPlQTn6qRyV7onPKznxGhSckIceGp6CFjyD8otbdaqQ97KEDLJokMGlSRrsHFkLajkmgNUTBJRrQ",
+	"Wo5KxSRgHysbiob6SotbJzLIIwINNwDm2tCp+WPqTDvLkx9ItnbOHZp+Pbm6+mRZRFdPznVchkme8dgm",
+	"6ZejZ3cs6OWG1yq+D7l9Ji51hE7f4VCaYDnta1T7jtB8oykXRCfoDtDq49SNACin86jHRXDN4Mh+v84g",
+	"Dl9aaprDoiLy3W/vd3svXFAoNN7+0Wnto+X9VhHh9T2pfOSkFm35dpq/WRlCPsVxuSOJblKaz+iChJsw",
+	"JiavpGZSqd8ppQ9PppNLc7GuT8cn3/WC3u3VyfhG/3Ryenbq/nMnjblB/W65Bjd4KdrCXBy3yMFnnwfb",
+	"wl6Oy8RS4qVAfeheJBTDeH18NQjc0AaLuuKZehfFdE11UZWc7CnK9EBTDvVHFDkjD4qQEbzuHfZscBIQ",
+	"U/zOXfpne80HaptFPeHim9N9JnRYSIw3Spnuz5Q6OjIPpwkJZ54YuLASdbdjGJxpkot3+b4IfWkLi9T1",
+	"ercF7vvtxk5aRltdYBMsQoCiQS8xzuLNkamgJtDB3l5RRkir0A0d8vC7aZb6DB2n72SKTURilIHBWDsz",
+	"eCaPXLeTbf2s5Fzbk6TwA3n6M/zL//A799b43S1r6dx4wXWbNCxtEFdWvP6LrHHroZ/ei13zl9b0S7w2",
+	"raMthRufHewdvOgF6h+9oPeKSxmTFCR/Rd7mGZPZbqG6enmv78muyzNNTkl0obW/svhc8xX8uB+8eH93",
+	"Nxr8+OJ98cNz/fCn7/cPjAH/xfd7w4M3gyY8MPFVDtXJRW66VsK0N/Tu9denmo7AO56KpseX07fHlxc3",
+	"48nF6fWJf26P46cDZag7jIArxgQLcrzCjOkqG/aApzfjV2enwHVe356Nr9W/xleTk6cc6nWDWc4NGrP2",
+	"E22aQ/05TkFxl+gxxUlSpCYR9kBinhDwOVdrIA9G6CTdDNOMAd2xSWLDFAq52rQmYes4KiJEHgjTViWQ",
+	"3Eh0hHDuKTCrKYjWgQlrc5Tr5rC2BjtLU1CbNdyaSamwK9otGm0HE1BbTLvNx81bdZplWdD0D/YOBnlD",
+	"T5Otm0PeANwArkFjdw3cT1B6S/bx1hyDnTLQTd9P2xyzw7e3zhfFAEXx4O5DmG9+yQizAlcdo9AuYWe3",
+	"ZXhVbEJpBCUQdKSeLfGnze/abqoFHqTTC7RRlKt/UcbTPGQyISla8eTIjc2F1hIG1jqV1ES4GBPxiicm",
+	"DDAm+IHo3gxrDgl+0No0JWYageZgdUZ9J7Xe9XaYEMZB4ASTL4lEeAUtORemqXWZCCxSvm5LhXuSBdAA",
+	"uykuUfLmGT0xB6LDuRZo7Cm3YorUB+gRGsUK20nXWMdX/FE3zVCKK74nvjKUeoSS5eP7ekTtIdofvdhD",
+	"P//Hf6p/7Kt1d6eITnvfXS5K0CNC0jWWJDqnLJOlPICm7r92P+VZPUNth7zfKjbHMlz5OqVfaw8adIzF",
+	"IYHoPvNygFaccS1+lmVYOCYrYjtk2jHNb3OE2n0+kOYgXbsoXUzrgYZS5O2NxTMtw/vF/y5HEGy9a/fG",
+	"p2Slm5JpbWiISNkz6f3RbKPi1gxxXPu47MV0PZ7gdOoFSsblTDjzKOV5mLux8ZoOFyB3F78ZWj20liev",
+	"og/BzqY3dlsTYuiX4T+ygsoqvRevdamHWQlqurxM6SdFckWAcBQNOROBtgYoBLPCXW4x8xfe6Ey79BbN",
+	"seZbKaNqCTE73r+KmWs3a8F4jX/gDJ1+PXUsgw9JONG08CEJjycn1yjka4IkXxK5Iinqz9UGhxuepUP+",
+	"yNA3V8fQlgZKXkuE4/gIiWzOiNS1z/WAO5XyzrsZ1mt6OxrmwYuXn33+5798sbd/sEvDwpJyWFS2yNVD",
+	"T/aLVn00artGsyeqlB8h5NYAuM0s1olHn96LKQy1NS+wVsIVDtiIR9A1SZHqb66O0XxT7/aP+lgqoUZI",
+	"dIDGfxWm6BxleVCsrmdgO9e7WznwoL1BTY/pXSGsNmh71lbBoL0R/P/z/c99IXofQ+0G3PfZgRx4SW5z",
+	"QSiT3Hu/yut2I0Jfks8WcAnKO1CvqNXh4eLNv/ypS7sRcxcbaIxBkt3sHLpCWrFujbTDvfzm4nkYkUVl",
+	"6eatttV7HKDZPIZ8vCSlD4rzdHN6QhU375aNyt4gH2Q6sdAq9jpIA/3b9PLC6umZ8ImONmPT463BGyiQ",
+	"apBWjzIq6sz5Yo7BMgD9CXBIIMQYx4JbC8O/D01YzHByglbQPgyoOnhE+VL4c7UaY7TGSKyUfrwqlxxt",
+	"KzDaVO9qZuBn+bFxWOe2jgDNsGmCol8pkmNyXR6LDQtXqZIRhbcMdeW4AfKBrqRm99jq5DtNU562o4Eu",
+	"sVpBAv1jOxZoZ+9ubuIvKYmjoe5rbQY4AuAUiq+eWyCM1jjRYVcQeabrGknuHpbjvHD9Ajoyqge+uzlB",
+	"GJ1cTIf7+wcvEHhIej7DWR4IUdz0vH68EgoWPGPeyHX48G3Io9JVfjU+eXt9+r9vT6c3vaD3zfhscjK+",
+	"mVxevM09TLcX49ubry6vJ3/VnqfL61eTk5PTi17Qu7i8efvl5e0FOKLObqc3p9dvCx/V8eXFl2eT4xsY",
+	"4+r68vh0Oh2/Ojt9e3pxM7n5rhf0rsbfnV2OT97eXF6+PRtfvz6FV6e3V1eX1zenJ2/PT08m47c3312p",
+	"B+enN19dnrxVc47Pzi6/hTmuzsYXsH7j7bq9en09Pjl1f1KDn48vvrPbnPaC3uTi5vT6Ynz29vT6+vLa",
+	"7GRyfnV2en56oVc/Pb3+ZnJ8+vb2YvzNeHIGxs43Ll9wN9/mRrcfvNx76RWzFTl5WyXe8OvwM/L54s/L",
+	"v6y+2N7AxmK5RZDSeTuGm3w63y18HSafpukpen18hUyN8f+2zU5juiBQRtEsrei6XupEt6Xxtu14ugL7",
+	"tTVQj4sOZQiiaUVewwyzcu1sk01L3knCIh1N+Eci12+vg/cv1UTVsAZtIhCfoItqXs4jL7fudFKtNFA1",
+	"Exw6Pw52qs2uNfmr5j4HN+UX7N0setWYJqMOQUL9vF2Z+WWALs0drbXNH6KY83vw/JS7pVeapCPd0+cQ",
+	"fT58sYdi/kjSEAuCYiJ1wimo3CJAq02yIkwc6QgenV0ELiT9Zq9Ou3LS9ePL4OAv7y39+lNvG7yaujvc",
+	"1F/KSW22JikNS+DSTSCK1FGnvoch+AN0TWRKyQNBDxQf2iYLZgCB9PRzgq6uL//t9Pjm7eQEDYf6Cv2v",
+	"ux5c/X6pJcXgrudzcf/p47SBVbvr2gT2I6IGFA6knA11C1j1LwtbMlqOFBEehoTJFMf7Aw8i/MtQ/6cR",
+	"Fq3poj7UaBIK8l1+mEgAoaM5V1RQb+3z+odc8Idc8E8nF3wSDpfTrK406qOwnSeS4Kcs9sNKPZZIXGt3",
+	"6grNQn2K1+7fnns5+CgNrFsKh/izlT+0vfTTe0n9kp2g9OYesdDt+aLGRmK/bPPoxhzt11Susvm47fyN",
+	"6W8Y0wcSoddUfpXNa6hQSY7pUECmhAbgIFhzISGUYsWzdIe+ZKadQGOY0MR57kw9JzFnS7WH0lSWLnpS",
+	"vki6pkJYr/wT6+5dFaPkBLJyodyS0AkXVPKUeh3ozlPUh7Kmz6FajFtpQugGixGS/Eix5LwTtgOVZ8LE",
+	"oEBs1G7RW9KPNdAtsZ1eVE3y5XbnDV0sNMIecyYJk6dMphsfxi5oTJTAoAVZnm6QEls3ntJ3XlkOxm1u",
+	"ppNgJa3VM5Pkyo0cz8+uoU3iyuMLeE0l0ntF06/G/u/oD77uP/QHAiFFG6lwQe1fWG9aSxajv96i3n5O",
+	"gIwyrMYEJzX0atqsY8rue+CLXPMoi0nn3BoAX9Cc1KCP+EsaE3PMfuyKSMihAJV+SUdlqkXWT3meYhZ6",
+	"juwV/G67e0lbNDrPW25oAdmwqBOzIEA+81bbCH7qf5KX2AeK5J7ABq/jXtD7m4BoASj39eYXR895zOcf",
+	"gpzbkLLaCF0jiwV6M764VN5HEgzjGidJifQ1Riac8SVlXhAY/qdLxGSmboer2gxQrD72Qsh82BBtXR68",
+	"egNvBbD/S2eqpvgCvK3ZlwsDQHp1nXfp+7WN6zbA2whpHdhtjIWcbli480awkOiBpHRBTWklc/ZP78Oa",
+	"t9yqxoo66mxtLdTC1EgY9Xv60eWJZYqZJJGtfYyTRFtu0I939gaJu15hDn0/aJc6NlMSa0OQ9wAgIKi2",
+	"75A/kFRoUQN6fWly5ooypZzIONY9vKoNAtyOwiKB1FU/I6hCPX8dErryo/cU6tywcNqlfR2glHq7ik55",
+	"8sF3F8fa/5cn0k1vp+oPnf0GXj3f1kq9wRr7NkGvAliEjtaMntigqXJngzKtKxOnEni6kV2nU0LlomQS",
+	"osj4QteR0FlFhkKUjk/v1WN6K3Taa/KglHBPMpO2VfKFrait42ogrtTViVM9wHbpKGraz02akSLPwJyP",
+	"lhyqNeQcdPvEFHPbWdvddDtLRXmfZlzV5hJxiFKySIlYob6CwcBXhE0Ye1m0gUJsELjAF8jATEB3QBgD",
+	"8pGpFJCTh+6JR5I3b273XV2TIXCHjSXPLqSESQYxUa8NKOQ73/c7gNWfXaR/VwDQPXvglrAICI/6t+e+",
+	"eIzULdl+k9JGc+IItqu1zlkynMOVZjpXe/HIYR59UQN92+JwrDjU5pdblkGf9tvuRZhH7aAZWpGjATnc",
+	"u2lgEDiH1XwrleDeVsncMmKsA33A+wqJZrgi4++kE4HrtqEapp5iG1l0VuOnh3495cZ+2raC37DynHf1",
+	"hU1Q0aBCb1WWDZANmLqix1P9YRZPdPYzrJxpjqOuWnfSrTcjoNmSIJDxpMj2PdmInVFQ10iOnIaBunC6",
+	"9kXpjwcfzUBT9sN5jMgJ9/bTd2B3e322daTKKdthtx5zMY2/OK5zgBVxHDNjiPM5NDkj3l19dXNzNUXw",
+	"3G4rF0CylPq7P8HBvGo41JPSuXmPbZHFsd+5Wtg2vR+u5Dr2buNbMu+6fNoskTnQ7ay9+g2LDrI0bgb2",
+	"6pGh1c8thgUb+twQLZzPSwUyr3ZgVG7r4fx0uiAp+BI+mBh9IA2amduVS48NgmPnm134YlZSJuLw+fMl",
+	"7HsU8vVzHK7Jcy0vFnlUT6EFXviWS9PsBtHXnC9jAl1gikSfmY60t52NZqYUnTc93F+yoJ56IZCprKmI",
+	"dQo5HrKaMluS236FYgd5H5ztmsLYvlo0RF/hB4IYR3mZk4bWgR+a4UOYkgq/NRmHE3gkyzlLvjDxU/hM",
+	"oITbYPHXx1doMj5/cotYhTQ2qVldxiNoCavONxM2dQdKMoBpgpH4mbAsupJuM3qxN/psuLwno/2XL1/s",
+	"7e37zw5yu68eXh7TKH0Vc11Jtq3Dm0K8I4TR84O/2Iyi6y+P0f4X+39BIsFhtTTJnw9G+59D4s/BX3ZI",
+	"/Dn4ixfZ8muzJc3H1nNvyu/Zxd/tRlJMTlBf6W+mVpETEFdJG1pvhub5UGfglEORXpRDkT5vibf4n62h",
+	"FvUKHUUUZ16j4wlFO2zWW4ciXjanrepKyCHaQGGflObEmqrJJjwS15j5smncniw66AinG5SqlyEmTX3a",
+	"Fpfw1HHt56OnF3su2pHrHluNbUjzdu15lIzmjbpTu9ODvei7Dkm7YG8lSxxu0CLGEKO31oVUnY5ZUM1q",
+	"Zvu8Yxt7keh430BRaJxQQ9Se31MWDUboFZcrtCZYS/8CmoDfsnumrqEdCVT5v5mGyVSuaiFc6+6d34st",
+	"Ft3aOzd7153R3pQgng+ze1UwL7z9fe5xksSbvMl9tUIzbeQU46uJ00VcgXh8Ncl5h9PYxaYX3eXV0Uaw",
+	"jCSLBRlR/vxhvxyG3fial0zce8sxf01ZHpqWB6HfQw0N38oKcJWXUvzuJ1Hq1A53O+Nq+E4B4jxfHIZt",
+	"v41u2/+PgyfuiAXOWDncBNDaa1N0+A6QaXiPWYTqDebXeIMElbpaq+TmJm/DtKdhQrXxeMGIbOvx7q3I",
+	"izJyHjGqUqzBD0M/snZqQr4bWrmTfioUm5oVfaxWWefq5pG/ZzjObWfPRKlb1ujThU7r8o+dm1ae6ddb",
+	"IguP3R79/IGkKY3IEbTgLPrx0wWI0tJr4twxYLRCU3a79+qTan8ycH9AELbpYmC6bNhFDUboOOVC6OYG",
+	"KM1i2wgHoIVCzJRUSt4lUEVb8VVjz0XzjZFP0geTk6xrb5EIqibBgIdKd18C4aHC29J0GSZO3dkjNHMK",
+	"3o5aStCiPrkXP//Hf+JHXcX25//4z2WYQC1b9esPWUoGR2jmFMoc5bpe42JK/VUrX7s1NWEALYiV2lEf",
+	"ofHXU6eIiWm06iTf4FrKTgBALX7FcbLCNj1GQdVGVO4flBrL2STwBU2FrM4LcpbYCEnWKOE8HuQskbOI",
+	"rDGLlMi0oNC+wOgWCCrMrHgcKQW5P7vL9vZehN9d3l6//fkf/wV/kdmgLFr5QuJ3oBbltOTAdqQ1dt2q",
+	"l6ikA33yPIywfA87qP55sdduGnm95Bfq34F6rZMkXGx/Bui2HhzlZvPKU6uqo3Nzznn/lLr2Xqkx8a86",
+	"KSHPTijlKXw//Bew1IyHf8XDH0ZD9eOfPl132F2+LkozN5HvcU66FxXaIQhBs9enN+g5Tujzh/3neXng",
+	"5z/af06i98/192I2cLpnNxKvMqQzMSRYyOH+dp+ENKWRu+CYerU9/yo/iTJk29mNzgH9OAKnHmubemKq",
+	"OmoqY+tLKXqpKc0fiksZnE3qi8n0/XAlRg/0MeVMZ8SnCzK2+Gej+HJV7dNk+y31Z+RezAI0W97X+JaJ",
+	"83tMOVu2VbWPY/54YttNdTA0q/ctj/coTX3bIGjQUHPuvns5RltT+X3Qs8lBbsXE1mXqsiZ5FWxTCc7W",
+	"Tu0f7O0NwPloikyC/GL5fNHCqr7+DrX5a0WXO7Yx17ln5jIfIWwa69qlg6u7X9TvxBJh00wRKH+MGYoh",
+	"oAK8GSueDI7A/m8PF2UsVhLurHzmsxr73P8k7LNj634ofgGhgwoEum/8CksUcSKQFtSpkAhHSpnX34zQ",
+	"sfpAV2AMV5RBhWhRFEbMayDu1vLfEB5fJsmu7MyGTxZ14TtjkPnEG7X19Xa0GhdyEqrLY14HmlYOjvk6",
+	"wZJ6w7Nef316iDIBhZWUlFB3PzXcfhZdLqYSswin0VSvqyGcVJi37PIRYVE9B8/rHhcnljb82NRupCRS",
+	"usCor7nsJRB+v1PFsyQQXyxIagmKM36OgZbPaSeC61YwnoY3wfaMpocdJO9Klwgjb3tl53YN/yFnlAWk",
+	"33RBTtuWqVqhrxk9TRsQV2H2RYZk0adrcWNwpJlsd0WpiiLh9FDxZYnmHXGqmRVOnxfNTTVPCqA/zZud",
+	"c0pNmr2QRt8fdXWUbbkBaEFjSVIw0ZtIwydhvEWE+qTmRESAGHnUFt5UyM5Uvk46t1fzdhGtfozOYn3X",
+	"4bxgTfXKw1X7b9vKnYHG7mdKo8eSLE3gVcchju0n6vMkq8P54fjqVnefdi/o3zMMfv4y/TjwYc9Sj9px",
+	"Pa+TrIhxcqp6vRitSUSztb8W4NobbXYOv3dc+8vXtK17qy+KKSRXJP2KZ74YKDbUVih9ueBlaHU9PQl0",
+	"4Cl488oMjWfz2GFp2jmu9Rwux260dJ1N/cCZL/H2r+pnax1I7ZXHUjMo3SPcCE05qXlitXuIwFIolB/I",
+	"lmswriC9JRDv/vL52y0+Dh8COyO8BnUhvsrShAsFUSXMZJJcJpKu6Q9AOzVyuL+Mw5DESs3gqfvz66vb",
+	"bWt4rVG82qIo07mXzfG4ThP9BxpRPJRExHgoX3brPlO183frPfX5i62tp5zLYlozQdcp3X0KiQ2T+N1g",
+	"a2up1iV3MZei/vjrKVpkKUSN64ZWSIf07B80GJRFoctZczQYoSsxJoZPDxPO409nYc13+wQTwRiquJPU",
+	"MXqP0B76+f/8v0oBBI0J/o3fqX8H9h/o5//z/6H9upgEkbYsdJrnWA+jtZc7LNr5SZEeL/o/2RXl6mge",
+	"mu0QowrheiZQiCWO+bJ0lt87zKG1d0Fr2WgDvu3F3Q3wSy/utcXVdgIPXAfQLCmT3cti59/fqO+2kmgT",
+	"H2u3UOy6cipv2m6unmo3jypZLNQwDom+4NNwRSAbP+hdQbRs6acLfvqOhFmD4e+ebGod9V5stUJDAaTt",
+	"1LACNDVXYHfQCpmiJuEO9/xYd7VQRI0z8pFu+ye6nFU7i7mluaFF3dW8t0HN6PLHhewevHbBZW4MdvSu",
+	"eoMX86B9TbWxbEvxDg1IkhhvLmoNdKcxDu+3BwOYBXbc4U2lWDqBakZBT8Bkb7wMthhkok66qCz3sUEV",
+	"djLdNSzIGvEqFQ+61S/QEdYNbapKadlPSLS2gCmm2XZY9W15jSJFkLWGnK2VB1KZIGFKpFI9hEmcq2Y6",
+	"hDShpHrzthrEBF0yypZTGP7YzOvLlBwjwGBkPjALgpx8nZHdj0hItQ0KCqjp13FKUMKFoPOYNHg4AFmd",
+	"K1t3WqkXbgVJP6SWgl4OlPSYnAgn+XRNlNIoniG4PMJbNUGsZfIVF9K/vLVMrrAQjzyNvqK+6jHncGho",
+	"en5zhRLzpj8GWA1lTLx1cqyeKjA0atiPZL7i/L7LMZpX0e31WXGG/vMxr96mcevunBFNs3ObSKN+FiM4",
+	"RcimsaHKz2/29vZ+/sd/Pf/5H/+F52FDrNRuV2vCkmxXWat8dyqB/gopUPEG6gOa2Ms6KPHrnJpYOrxj",
+	"/krpMvqJhLlViRIYKlexDxDOV3ao3kr5A45tdwAQNxgKcQr5V5Kk0IKeoDG8qPtvXYM/FM0zKSEDesUF",
+	"QWFMw3vhUABd+hNReWSvP2Fhusmbrem2dCRccRKhuTp4dEYWEvFMBtDSEr5R4hsV6J4kshICeLBXUSpr",
+	"3Z+D3mNKJblk8Ubny3goiY8CWHMrOMrEij/mhv6QM8FjgvpOahqO/Rkc3UjSdnxopVH925//8V+DZlJ1",
+	"qE4Hom4V6Y2IQ3dHaKwPDXr2MJQxM0oxBUTkq6dmWLeYq8YckqKUxyTQoXGLTJjCGtVe13sNFHMX1q9o",
+	"o767JYrTdIqUhXxN2XLo0rHKBeiMmtsySOuotgNZ6kaQGqUBNyzxyKLpgi5teDYjJNLlUAjLYxjst4ZW",
+	"/fwf/+lQsABpMKlfC0AP/N0Qf3UJMMeJFplu22kUuLX7MbgBh88EUuQC2HhKYrzRRaZXBJV4AupzuSLp",
+	"IzVJdDoa9pkIivoJJkB2haG/qKmfYiUDR6bagrlHKM6JKgyrv8oHsulCitTpBfdXXMgAmX64ERACXVbS",
+	"ocP11qHdiNnKSEhVI4Mnh18vsC7E+Ki69Xmv8Tutq37+2WcvPgu2KLlg1Lw5m7rqUS7GBz0OPtSMUSGh",
+	"uxTjzG84yZoFropiANs3y92mEkyzeUmP9N68XZToxjtYlTE+tjoleUJDrzT6oYqWHjkooNFd43LB+xSJ",
+	"8GMeQLPNJujp4Gbz2KB7N2gXhgUTQDJaYBp3qE9dg+o2WN7YKSsgcr1I1cVsFXV8mulH2tq2/dwyobFj",
+	"TroWMWjki2V+4bBsiFW3tcWZM3vOJCRHWbESLbpNdK1x2/MkCtxXjFqN47gImrH8xx5qM1DLK4Wf81YG",
+	"7vL0E8/iPgD6l7bJ29j0fvO4sbDEOnTlYO/A9lhbQLs1tw38CkuUZsx41x95er+I+eOuPe93aDw/ObG9",
+	"548QBWtHP8GpRHyhCzGbau1xvpamQuVFk64t3WSdtXlh6RYIrV/K3Ym7jhso5N+MRg0RA3OSHlsPbTe7",
+	"cZ3xe/uyF+0EKtKWcMg4xGv6g214vNVK7YLtmsfEGqubGhnmAUWgX8NLDWvM27e4ETtX15ffTKaTywtd",
+	"L3J8fDP55rQX9PJGd0UFSW/UGpUx+SQ81S36kvdpK7BmG8Ydw5tPI5v+qjluT5VSCxFdIaoIg98ffrZX",
+	"SnbSwb4nF1N4dVCkuWimOnJa3zTmUZmGSEGtIZJ1gn/CzMT8kCv0R/2sG4xUGnIa1wKCD3PSXwJa3tdl",
+	"4DGnPLEqgHv+58R2dap4K20Xhe1Kwt84ZbtRqEZqkpfu3Uq9PoREKAWg0zQVgJrv7DLNIrpBeBxFT7tk",
+	"zdWMi+4tJYyhUH5mQd0mWwG6vZ2cmCLlg5J1ZAt8KwGTPPbfbfW64qtYCLosp25cMoL44hA9UPJI0gCR",
+	"iEpo+ROtdXEsS2L1C+oHeAN62K8pa9ThfGC5hd/ztBJB0o8Cj1qDeOf888V0QwQbAVw+ZWMH7KydeK6w",
+	"RzNMTHdgT3cMvCRTU17RE5vFJY59jypwsKs2MznD2jG6weQaCvH+ru7HbwMBO2JeTvzqziPmucd9uHcO",
+	"8BBUuRs89bJeGRmx2lm5XXtcECyz1BeCURTtjMEQbjLB1C9XKYXquzpBWucC5QYzkAMgDFUMKuFTNmdD",
+	"7cP4WATYkApFSrRHVlXvXjV6d5ESLy/UIX3b7rsC4Zl+0+GfxehfekdvFBV9CONMUYP4/864xDYTIcbs",
+	"yDSfgQI9Qh2B+tDnxV7jd+OEfk02wk9q4HkS5zBueunYHlDTC+cFBfVQrfpuNaK4kbO7oSf1a6I5gnQi",
+	"42YVE0nWPhyqn7MJ4t1JK9AredMMhBPT6d5rDrKxkztsx42nr7GkGLOdBwQCsi2OSI8cuOtu2TOAvL7n",
+	"LE0JCysmsNvpye5h8WVpuDGsPWNUlmd7OL66Ha54lva6duiB6Vr26qe/O+11F2LdnUau6HIV0+VKNhlH",
+	"Gy7ZmjO5ijdXO8C58bA2BKe7DLUbTXVysir6VZtNuMo7dJpWIwIWL47X+AfO0Ldkjky/O9Eh+2qX+1jO",
+	"9+mUD9EOnbYksK/4Y6nODVTDtd+UEqqqWWCBmyTmk0mK7pItBfm3n4xb/6HO2k2HXi/e1Q/vdopOsZCo",
+	"fzFC39B0SRnFgw9k6tdGjduNt3WJEm1Srit9cjwy1qFp1J3/DQ7CXaSrroaOaY4DRcHWndqeKCQarnTp",
+	"nw9uNtxcRLpD6xK3JYrpYdDYvKS1cEhbYxEfvNpa7mRGJCyBSc/2TJSWbAJyHmylWW8TL58+dWz7w+vW",
+	"v6lTStULynkW3hPpPwfdJQhc6ki/N2qpCfTEs+zSzqt2mLq8UxGy182MVgxj5eu6JTY3cptIguIbKPOP",
+	"+joEQa4ITXV3ZDHYraXkPdl4+3jmLgA4dDVbbe84JUgQHNvynX1YUsrVOR3ZvsRU1zxQ36+xJCltiuDS",
+	"gbSVVrxPjC09xeHKAzI9RdH/lErTwexlyZCti4bp8F6+QPsHCnHXPCX+Dl7JkzO3dc62zuDeJfHZLXnX",
+	"4NziaXeCBOeogWWN2NbR640/7dJHq3ZHAM4mzeKpLbXKpNBssislFE+rkD91iSNnTBEvU5FzJ0o4to+K",
+	"6n+NpNExwG4vTNVGMl/lz+ysokZEK46dDjPu2prfrSy5iwfpE9aN+yhUxsEtKLuPKXOPNq9kVibaQ93E",
+	"PsE0FSVL+7QSYnZk4stSIrOU5T3U3CXuV3HfF6614GlIisSu9rJDXxYvQzFNGE7okjVKpNLcoCQbLJCa",
+	"yN91qJE0WtWqfBuK4m8eD4SuIhkmH4+OlrvQh24h0e73od4R3JCA0tUMKsTLxcBSOTiz1naq9vT2FFem",
+	"StpwjRlekgg9YEbjuFRdgDP0zbkIrONVkwxDLPrTF89fH08HHyAF9sffTvM/lJyRonKR/QFS9NaWnvnm",
+	"XOwsKmq6h1Y8juwwlgjBbkYdiMLufSS6tCewrQkkNyXaEWWSO37iUe+JGObHmPSBpE7ll+6F+m6Kqj9W",
+	"EhxfTXR7ERwq2UkHzQq1dsJwQkcbvI6fCWgkMzKfDqrVefZGe94KG7x1Ia85kpzH4QrTUrzuIxZontFY",
+	"BwmU51ry/dHB5/7p1jyCeK72Tqum/p9MCUErHKGMhXytqwibAl8C9R9CMbLDDZyIYrWsyLSrJBGisqk2",
+	"k77I/n2bFdiXFNCLLUP0Gcxvn7fMzxlpKIyjP72ha9IozmFZLEHNX4ABpley29atd9OJHtqwwMZtF+Ui",
+	"BZEISzOhGvMIzSLyMNNrMdBiXFbQ8GF/9HK0S5moUnHFAld9V+5WQOlT6D5Xv3CQ3nPp93ne1LzyWsws",
+	"SjI19DZ+SgRx9/iQneLRxIom3e2RDqzO88/bPCl1UyiF2ismMWVb2zGR6WPygl7ye2Ji3IAP9S8nJ8fQ",
+	"uWnmV1g/SuiXBbsLvi1o5YCqhmC5O90Xm3PRBMWnR+O0RVZs2cb0kcpwdZkuPzBwYBfhTH/kW9hfOSMf",
+	"z5yMd3I4aZHPe24+lMlfr+8DutaEWUrlZqrOTe9iHK0pG2e+No2Kpd8T3TumEkugowj6RewAVR+sCNZy",
+	"qt5N79+HYyFTPhxfTYZfQ5kJe3fBbay2px3I/vlLXd3NYrTp6J5snonyikTIE6WLPJB04+rgT13YK4JT",
+	"ktqFzeGvL+09/rdvb3q1bsuKIvTVB3so72tpmuQNkB5A0xFtWM2ENqHAHQLcgVeKtaykTHrv30O/6gX3",
+	"0SUq3DrJ1jwDW0NQ5h4Nyy3fdDVL+1xXRL5jd+wUoJZHM0Nfn2y9xulmZmfQcYw2qjYPuTY7LY+plnPH",
+	"ihaBmEVgTpN4WRRQNg+fCR3QESDBdb2uXIpU/0sE5E6ZnqPuoDFlBM2hdzQZoWkGnTUXWWzi0UXeFo2w",
+	"BxLzhKDZjxGWOEA0CmySbXDHdGDt+9kRImnKzXezHyMiMY1FoH81/3kbQnUS/UmgF/iWRu9nI5SHzYNM",
+	"cce0GLZRMoiOj/9sb18rTbNiqEN0cXnzdnJ+dXZ6fnpxc3oyg+MYWwR+JpDpuYpTAskEeYcGyiAh9+Xe",
+	"XqDEGljsTF0M3djBNG9IcIrXRJJU3LH+7O8ZSTcjiOeYBWimb8VoEpF1wiVh4UZdhtkgQPCi83Hl0G2x",
+	"2jsm8T1BdmBdCbyoAD47RJnu6jQIdHNI26VmiSkT0m1T0c/K/Z8k54PgjmEWaZOr1dBsSXKhc+i2tLsI",
+	"FD1gufB5x8xbtqm1yZPNu1cC9BUDE4eGkhSbBt1QmK5YWEhPcJXC8RDHMUlNL0fK7tjs3RCKjg/VK7MA",
+	"EQY2FzglXe44imLyqA54ThZcnTPboBVmkRoH8if62A47JzF/vGNUoiWRAr3ce1EUgQa0yrF9cIhmOpBr",
+	"htRmxRGa6XiuGcKxsBqmCEw9aAHAVvALSSyKPovQwMKJ4jlCMyD+ZhRtKRCWPINNHBIqRXDHjNwSlM2Z",
+	"IoB0dpM4ag4yz35PeEzDjfkxi6hEMV9Cs4w7pv1bYoRmOJMrpVyHSsiaIYWGAuAm6JKRaEiZgZjBAAVo",
+	"J2PaPbo7pi5pPzY6OAABeq6wZek9EQANFQGctYKbIGCXhS7VgZrCpJwC9VPAGByhWZLNYxraJTJeMo/1",
+	"i20rKJYyiKDHuZpUB3oEd8xUBwMY50lF0EWEJzQUA0gj13iCQ9ui32mzXEJYvlDoescsk+/zFPDXFBlw",
+	"3x0cIczgUBvTKYA+vdx7qclXcTiUs0MF8FmF484QTw0PVMxmbNqamg80751pbnnHQNg+qrGNu55mtq8c",
+	"1nrXGyDOancXtFTjbNIHomiLKSVeZntGQprpAEMFUsO6bactAK0vnv+O5bt0JZfh5GRm2sj0tUFL/XEE",
+	"KFnEkeq15dn96nTEHXu592IQIBKL4tVn3iNS61SnmC9OHaXCxfICFUYcotZl6jugT5sChVFj281DNQr1",
+	"ypzL1R1zcXmFBfxq2wsdIkI1zjCCKNPmexhxP+99s7H9EmLOljmPh4BOAEsftv5yb39gj18vAypjwF6x",
+	"sAJhYItcVARDoBzqysL1KKztfpYG99QpoYD6avbAWNvpkoEb906p+jENCROkyJbpKb0kpUTiFNJFld6Z",
+	"9ycuNZ5wMkp6ddGp55g6jFVM58ExnNDeYe/FaG/0wjQqBxne9kDBCR3eG3fx0leT5Bq8BdAc2GBRoFil",
+	"9rjoBlAP/J5EDjl/ZEWnqBLV1SeEw5QLPWCJWObtVgTStxSXiAL0bnQT+3pnVEgbTaq2ZkWPxuaOxSvP",
+	"S+RDk4NLYzLtvX+jlCKRcCa0wnOwt6fLlzJJTKG/gr09/5vQBiYtKJgWEh1aTJ4atguNJSsROSYEs5PV",
+	"Y5wrILWwmIo69wZUg7qpwhCJ/ASLKACgEHkcwPug91KDwreeHGTPX+E8uwU+2d/+yS0r+lTrj15s/+hL",
+	"ns5pFBFQnl8efLH9ixvOzzGzjU/Byv5Zlx1NmCQpw/GpEpj0Vx02dcHlRKnya8Kk3tZnXbZlYvVuWWEu",
+	"cDVxQCxX1/z+jcIgVy3+/o3CYaOPmZtSHO8iZ6Q927jhe6W5w0V6E/Rc6VOhk3uFdXNcX9V6nTqoOLeV",
+	"D2x6b4np3BjVU73wSOMYEvqELn/jzuQSb2HovEdn3Jlo6GWaO/PxqQas9xWPNjsRjO3Xu5yY6bnHCqZf",
+	"k03R/M+spedafIwHt0Lc9n8d4tZ109EupCxHLSyQsWMfoZmacnSvZMgVB1XRpWyBqRIFsi/IvVQYDfy3",
+	"TvL2XnYiQl/yjJkpOtDIY84WMdVmzJf7HdZ0hTcxx9EN52c4XRL93WddAJA3YjknEcU2hvgPSt5MyQ2V",
+	"bSGxnWi6yddSi6lKgs/XRGJ7R9tFwuUyJUu1HK2ko35NQDTC4SDvXAlxcikJCZNW+6APVBaVlrRuY7yy",
+	"tk5GhYfsSPJfEyMmntud/feUFrcT1BwAHSnquHrCWuCH08tPzhh4K0LkH9Li75bGvCa5sIjWxZXZWVL0",
+	"ERfQ6U3kWCtxgRgbyEmSlfocufmpRm146hAcsA/k+j28swGfvpB4nWgjpRA8pKCZfhCB+cZs6lNIlcGP",
+	"DYKe5CgHZqPPyq7McVuVpcHAIURVX+HviLCZfULTou7Cohev/tvJfH9QukZKZ6+HPfsPpnLJ0Fr3uxnU",
+	"ivuTuwW8huIAURbGmY0+pKnxxSgIIklzr0tB0PJ2s6Va401GtHwZV3b5uxKxfwfdXEPt92dBq+7/Q6xp",
+	"FYeH74z/EI5+ZZJRtoz5jsglBXX0aNao2s1jwhRfrk5nOrqSBWVEuHc7d5cFcM3Lt1kb4J02U0gQKSlb",
+	"Ghuf44Nt6q/vN47V9vsRqMHTLGOckQ6EoL7ivKu5Ig27farbYXvVIc/BlQ5EOy7rQ7p90YvYzwBagQeg",
+	"5g4QFEEStTgg7dZexFiimXpxlkdESFsZEsXkgcQj9IrLFZTgyGucjH6v1r86Pe5Of+3JOCbA37xM9/sw",
+	"yx10+ThJeUgEdEI+haaS/2QcxfpB6rRiV5Ziaik1SZjP51l8P9QBLhBq6uU7upiWQOssljSJiV/mpAxh",
+	"JChbxrnTBbrs508zAZFzJo6gYFAm2/OeQvMBbR4qws00JdOgq3ObV1l8r/PvP5EA+imcMdWFFptocc6A",
+	"lMEXOWnSsR2QswOnt51K7/0eqLQLC5HFsivV/nZFw1WBjJDfawoTBDlu9TUWDiAchku0UArub52w/+E+",
+	"+aS0ViGcwZSPIsTronWNBPdH869J9F4TWkt6KzmRJF1jtZd4Y+pyCBuwWF2hQ2SNsVP7IA251XSWlMMp",
+	"bcDqPL8kddLaRFbrVLWWRgsECtqRg00xwXJVWBRzAOxkSAx+r9aDX0ZINado/NR5+Lz5OUeVf3pf9D8P",
+	"XTtpJGlPpGhBB2dLqSch+GspSZHJE8itkoVP1kfO/L7XP6jQb5QKeY/wD/fH75RqvCbyY5AMb2xIuSbr",
+	"Lo4NUUgxTmJBPS64kp231VPxT+ui+DS+iT98Er8xn0TlFvlv8RMcESe6TEjZDzFCt4Kgf43SzXXG/pfi",
+	"pG58QZ4HpW8yZUufxqEeuUvbwuR1LQjFs/N5fIJIbWorEkACYSET6KX3XAGgWpmoXhhxR5Kx/X0nMfIX",
+	"93w8xeXRzdfh+KMU0ap5OX7L7o3ftsxWxK3sZjE7STcozRjqz5wrOxscmgqLdlCUwqhHiHHFeZdG3dTs",
+	"GAj+wd7BbxpA9dZiO3A7UxEpb92ldg89gJSynfC4mtHFUyRkSvC6Zq7RkUJ/uJH+f/beRbdxI9kffpWC",
+	"8QGWcGTZM5vsyXqwOPDajuOdm2F7kj1nky9qkS2pYYrNw25ao0wCfE/zPdj/Sf7oqm6yKZG62hPLJrDA",
+	"TiySfav6VXVdGzfS1zMBVIjplZWAatdRrkwcfmFJ8gBWTFeloSLuSHXhYxxNK7KIJzFPIWBxheFWrWDJ",
+	"XKZX+IILLQQVBgRc/Vc2HjxrnMWDrMbZWZoRCs7O353fXn64gCzWIkIKKqeFD7G8WGPvfGn2zs3AbqmN",
+	"MxUcndZkyaQa5WTGDEqkae0T8wk1i2yau4pHT1sx3tCK2Vgvd9t6uRkALLFYOm3nkN8TuaGOX2vHPFea",
+	"9SOhRkYYwU+8fyOx+qut1m34eICZJizCwnwlCMEh7C1CxMMufEqGKQu5gh9ub69AS++DRnuiJxVcZZHi",
+	"0Do9a2NZSmFLYLkyrtHUL6hL65jXlW7wY95eneODayHU2QMi1EwLAIxg5/MLwegjW6kP08Bn91PV2Hzu",
+	"vlOPa/CZRc1Xa0ZLrgh2eEzfp1QBcQ7iqLChub1fpVLLQEbq2BnKHEEKBRkRGiXSF1RGGfe2vi0WQVE8",
+	"DhWWWPnnzccPoPlnDQMzOCQ8tQTcslWvsHhU+7h0JC2iVUOq9vyw5BYVKrv7TpEtolNxzjbRxvtYqb8y",
+	"zjSIBAUym0las8Ubv0ZvEEnFFQ1nE3heHR0dFeViZ5RN50Y37JRgbDSV+vnLEahGx3z91xUWQpR17Vj/",
+	"ZcklAtUKUIJ74fHZgwurSA4fV1RFcriBoMJqYsh8TjZBIom7bM8CgzMsHXJd6SeYk1Hv5PCpSKjvZWSu",
+	"r7hEERfbViN+Bvh4tQSisasE0ExTnswV74ow9UNLrEZBxbipFGXocDOinaqaiqaqv8VEFvXvn5/FjRky",
+	"Sfm9kJk9YpoAT8ciZrZXCR1u3RTc63sVW75gA27cRcxQEXb00BKGXBezqBtPhntrnW4+UkGnsesDa90S",
+	"9M2q0fJ39h7zVvZI+sU7OXwi2oXBHKzCWlYwuvCTdfP1iKl6q0h8NtC2ShU2A8Kqro1AbwT6+gIdseZx",
+	"xXnK1TQO6vM0blMxHFIeL4jxmIeCaQ4XQn9MUEeexkEeg+cN0MG+CHEgIteYJI+2oT4rea3XkCuREpB7",
+	"7vXcH5tIJbRMp/MS+xoH302L16NmgNDGLEj7oAesoqT2/nhJPgFLsp4roMHmJhvkUYHdstvjukwPVcKD",
+	"larXyFQMhbkfeeEzzu3A8rvZHJ5nig+yiBK4s1DYotKQ8oM8BIpA3XUJ8oquL4u/xnCfP+uu9az9FUXw",
+	"1brhKRV0wVR9hFXj4Xg28dmuNHXp8B9c8aQb0zJL0seEx7U2JCxO4QxAhTHJ3sWsNWxhgohfv8Yj+ySV",
+	"Q2q6MOIs0iMzKPkBFNW2OEmH8vQMENfzTntLDEq2RfVOwtwjGQBoS76GDcC2rkYjwHwJtw7ZCOqsA9QE",
+	"b842cLu18f/5gWZzy1//lq8cMGwDsNh744BajixVAyeY2O4a0cii349riuQHxk2Y0K5uD47SgclIwphN",
+	"7V+wJvaYgHGEdup4CCwXI5G456oLH6Q2GqF2Y+Sh1nXKIY51RQt6Jik1S2DRX/E6Obv4BrRmO5u5FAUD",
+	"ayOmoFccdA/4ONHTpnb+U1PC/M5BHiL47U3U4uSarILvb7hewPQt0nxc+6SOlU7tas43H8G2QT4CLGZ+",
+	"MwJ19vzP16N2Fz7O9d+jDj9rgcTNY4DEo9jlvDlexuZ8/ij3O9ylBJHtIAqNbth2pqmP8sLLy3vNOqke",
+	"6kyF1FI91JutwLGiekoWCm3D7mqVJUp3xL5t9iqJ6v1ARJqnrr9awoYinq3ObHYrTVKhOPZZoxKo2GYU",
+	"mzdVZxCbgVaLi7tiQw4xOegdsh7Dq3adQ5oNeXUwwKtO4Y9/tYo//lLzscIrkfmoN/i3Rx0Ys8/H5taz",
+	"aB434reauXx71Nkbs892MkdH607tezwW6E9tpJh5A1onV5e/vj3/7w6cvvt0c3t+3YGTq6t3l6cnt5cf",
+	"P3SA66BbN138DPLmerEa+TwYXVBbp9fnJ7fnHcouOO/Ap6sz/O/r8x8/vj2vG57e3nRs7FZQmA9mvm1+",
+	"vVw3SkEbsYxZt61BxD+LfoQ9WMdMq2N4ffT6m4OjVwevvu14/749OjrG//3P4q1GR8wZFQxfY0rncbh8",
+	"Qn/1JvTX29d/Of72b8ff/m3JhHgcrjKdZ3gJyVHIgMyqEv5jzAkQ5KAEmB2I+cRogWh9ae4aTyuR35ds",
+	"S/q1mEfXFqyHX/D/bTpfpYg1l56a9JdidgbPLs+2EK8X3JOuy4QrPlRrebUralxM3oaukxFTnGrjL9pt",
+	"U4XHn5aDtwGMz+Y+VB9OjD+XEUvEcHrzI8iULPYk+LcACRpjDS3cTooGhpbhww4E6r4NB5DrxciddVG6",
+	"2IG/Uhnes+/x2Oi//3b/Gah7s6lr6IGNLtzowo0uvG2NK0/WrVTiqrOn+Wd9aNi1NO3ZbauUkWNmfZ4l",
+	"uGMKGIRyEkeShcfQcwP0oIXmfeywBKmceK7MVE6K1Kk26ng9Ioq/mzepxA2ip+u0TxYOg5ZmdUYl8/RD",
+	"9645jp4BUBoUt++UTu7gTCgM2BR0YuXVMa1ZMDLS6A0MRMQNgf395z1c5wENdPBzdnT0l8BQMv6LdwN1",
+	"//MetnTvmoHbC+nwj+aG8TRUhAqJvYV6oDRbYKcr1BHznFBaBLbrUMyiKf5XZcffre8TNzitJWrCraAg",
+	"AiFDnIY3x9Z/hh34y1HYgb8dhSW14S9Hdfke9KUarYFec0rDf5r/oD/97SisURye6c2EjmbVbpKzxONC",
+	"hmizG7vF07t4zBzWw5gu9OiQkhBqoeYHOQEGgRyPWRweYMKQywsWQ4xTs21iKUzp4+XZKQilMp7CZCQV",
+	"By3vOIbhCupIyjCCneKPIMn6kQjcFy/PQEsspkZZEpR777dkhGHKYg2t6+9P4bu/vv6ujeK7Y+uYhoLH",
+	"Nlsfw98CmVAeH1N3ZtO6cIXjHQNuTKAj/DpEckg5hqECoaHPBzI1n5kalUIoXCl20ehCT4owwLrgrK/M",
+	"nPNwJxsWZZdXtHhHL281oOrRKW3+boBMPt0VQcaQjiEO2kCzfZvCygtyE861fx3N7qLH6jdIcxW8TnxV",
+	"ZnYaUURCTw+wT+FCNyAVD87dtuC/btscVnVHrHb0ee/eCspbfUH1gmdWv03R4PlTaET1k3IxLGIYX0bP",
+	"ccRqQY9zPHz4xfzfag4HFGF0o8UopL7MdMkBMTvjSqk1S83LgrtnP1rraKCFNH6GebzYAh8an8Nuq/5z",
+	"3ONx8PZ4EkQyCw/ZRB0W6QWqPjH6lB6CqcxSOPnpxii7MjNXAQnIZ1SOKGDY8OBeKAMz529vXASm6oLX",
+	"e/Xy5D1aGzDb+9TM5Hu3sop2qDT0yUSd0JhbqhBftX74Qm6fKFy7XdaCFGaz4Xhg+bbb+axQevsJZjfj",
+	"qk9zstsksdnLiVlQWLp3cX4LCyn+8ItHbH/0muzophj1s4kjdZjtw7W5uLmg+ByoqZ+DEyjInSsZkWo4",
+	"SixQSU9HPLgjowkljsmBEQjzAFfB4JU66UQVQLJazuFpaZyi7nydcioaxXQWse1Gr4HXVAbF5jlUnG2j",
+	"rL4YWDLK7UJ+n8sQ3AiRUh7yWAsWLdBqzVS00fVSlk5pUsVrJawsEojqUMgb72mm5vhzXKZr5g+uoWg+",
+	"xft0+VxWxas6inh2INUoe88OVQs4C0qItA2Wmm9G5u5++AVdevXqnRH15fs8uJd9TS/H+o7rMJXFw8we",
+	"N3y6fofdKP43E8HdQUCd/CMR30FLcZ0ln9KoTc3byfE4M2AgYyUjDgOugxFHt57LDfZ5GS41jGSE9Y1B",
+	"8SDlGlromIyYHsh0vK8gSUUciIRFnTlvx74C/pkIBi7P6HezleYtGYlAcNVeOw3cV2Zv7b4tDbkY8XyP",
+	"9xX5XDtF5VLcMdy9bo3t1bywUMMds8/veDw0VIepSrMa77Ya7AwkVyuQdVTV+ufNxw9bZHY3et3q/sg5",
+	"9t1XdeeyAuJUOCot5PyWpXwTs6R5D1TWz59YaJ088ayTVHZSpndG1MElgoSewvc8tCxab5Y0g954Yz4b",
+	"66RZ2Kr2Sdz5xkL5MBbKWfJvbJSNjfLZ2yjnsfsxTJXzrLWJsbIC7VY1VyKoNgbLxmDZGCx362q9mOe3",
+	"N1kSMpWNlrVBPZ7Nkua1mdUSwWiR3XIWh+irCDM1DRrokQ/0xEpXym+p+EV+w1wh469CWNRmvPlPrZv5",
+	"RuO41kgwTGWW1AzjHrqwz2wwylDUZk9SJ5dr98gaHy+OF0Jbbb6udXvxc/F9/pkZDtw73ns1QvLQhpH3",
+	"jvf+39a/jw7+9st/tH7+uUv/av9XK1a/Z+r3sfpd/T7+ffR72G7/x/+z91ISMWaZaX1j8ywrPz8R06jQ",
+	"jyqeHtz2i0KJqHU12y/7DU7fXVqjI/1YVppXs/xadRttvNboe4Mf+5RG7Q4oCUKjNafvzLzU+yrNsJcG",
+	"jUVq882IRxG0giyN4P/8f/8//A59pkbtlcy/lMxSaftVGfJ0Yfel9lyBTGx1QEx6+XT9bn0jMBqUiiWv",
+	"Yv+l/56x/pa37U+0/mL27ucDZU6CZrpBonCJpFp0ho3R9ysZfWd419C/dxzb23pnIOZQWAPsgkY9rt+U",
+	"0jypgZiZaR4b0Eh5IlNtq2LnqWeWMccsZkMeghseUQbdTyG07NdHEmtfC93OESznvhkoQ6CquT4iet3z",
+	"VAyoOb8bsgsnMEllPPRmZ1/PG3ESTuFWAf9sy3VjYVJa14Cs1jz0/fg6zZS2uXg+lq2HT9e4fbgVzki+",
+	"E/j0SOZxtwe0LY9R6XQ1jbUaMnMynjCFDarScJtapE1jnucE7USyJewpMLQkbC0CboPywyDZwJ93cXpl",
+	"YM3oWQsdeRdvz700A6z+nCWbefMuguSKRnwubryLIFnRiWe2u3HhPYgLb4beGwde48B77g48H6wfwXM3",
+	"x1Fr++1gHt9WdNoZCG1cdo3LrnHZ7ZRNdCG/b+2wQ0BaP8cAJ7WRt86g0FPPMSjNcZmq+UxyDGbOZW23",
+	"zwxFNDkGja731FH1of1MBkvX8TINCdbnvEzES1/FxfRQziVqq0Kl0O74VFU6m1x+gaIDzeWZedesBRtU",
+	"re1ougiSxs3UuJmeiptphnkf0Md0l/V5GnPN1cE9T5WzQNZHV404REIhGxVFnd7mXwH3FarGWFRRyu+6",
+	"lq8JpvCvIU+78L1M4eLteQemMkNsGeRlu1MecaY4Nl+NeQTa4AYvRso30oAPdgK2T1ay9o2bdTHpH93K",
+	"V7q5ujnXhnnJLLwqnqlna1eelU3MyMMg2evsoc9vpdLuV96GairIXlkmtnjMlm1fPiHFo8EPUpFhm9/h",
+	"7O7Mq+xOrTQ32igK24KWxD+zCDvHK1fb1v2cOENIyNN2bQTZ+tFdF2/P5yjH0lTL/CbjaFo/Hr53Sq/t",
+	"Ve3R9ckVGiyuzy8+vTu53uvs3dye/OPd+Tpl+QdE83CSaZmISJpb2DhhGou25+S9dLbMvV61QX0pI87i",
+	"52oYmWPid2K9FvcLQaypIrjL6vjCo91CJTfweDBCfJw1c1C/1Kp2y2MMQaCel3NWDgbeN3ObR56n6jRj",
+	"uMfy3rNC7QwHvclBezfClp8fFlWdAJ3Nep41jzgmHMOfDfGEjWusgbs6uCMyq0SRjcwQncVd48vuo3VA",
+	"rVIjr+CbVV1JDXw9Knyt52j6acT1qExywFLuCMQVxrZH4mKBuUhhzDUzc4RWzO95ai06Qcq1ajeuqZel",
+	"tfmgUfhBUPVZ2zXVqXE83RiKVFixQaaVjqdqlUxQUwMeB+k0MT8sUc1wnBU1s6fgpKqc6gJn1Y2/Rzba",
+	"YXWP1avnCIKVKpxFwFZOOO031JwjVhMjvxD0eDCSFKY8fvKY18Sv7nYbfUOPD6culq7I+J0D16RfLfRW",
+	"Ya9oFhct/bGUlUx4rDAlAcNWFExGTMNERBH0uX3WcFOuSOSg24HJCPva8LBT9KCxiAT8cyJSrtqoeIyY",
+	"ghP6FBzCNcforH6mtUQFl2m4+nhza1vuBGhC7cIJXJzfWnZlgVboDBszEYGaKs3Hap9WoAIWxzxVYP5f",
+	"ajdnYPEU0xTW8kfdjOTEarondp+uqJP/QuXYqLx5xE+ufW+jIy+1a370fHP1accyHa7f0GAmL9jRi3Oe",
+	"VWYGr+NYe330zXcbe9ZGehxt4FDDHlOuOhSyQkumHat+IB2RN4PFEEuIZDzkqeGATBnyZvSKYlMRD2Ey",
+	"mpY05YfJojDg5qVSdLZaLq5IKBizyKhMuIZI89T8g3p3Sbw+eNzMopSzEDu3hkZTIw4OSXi65Rt8EMGo",
+	"62njD3BAH2SBSpQkgiCS32OEKiY6Ox8lu56YfCBqwe0zM/E3pQOu21AeR+k/YpArnN8vN7+X6lQ1iDof",
+	"Wlacd0LwWkg/SqBY4FitvWhk/bHQqpBx3BxYStLGyRXL8QmPQ4HZbTMT8zpUshiMRD8CxRW+in1aZTo8",
+	"kJMY+75GvPtz/INROvESjT3aOqBEPIz4QeY6zznBUBa8rb65pIKWc5EWHZgXttQek1aVtvOOdDbTzi0u",
+	"v+bnj+4rCLI05bGm7GChIBjx4I6HwIZMxEpXBXoUhyMjEUzfmK3o/esAb0UHJ1eXB2/5tAfYfI4ZqIRx",
+	"pjT0Of5bS+8EUtBSFtPKT0Eo6pjLtE5FPzOsjjvBNNzx6b7CfmNduPXfSTnDQprmQxMmNEKxy4fAVr02",
+	"mi2CTwm2ZabGunDPIhEybfDeZkLauwAyKNMg44AbFQYhUWhka83ueNyFf6Rygq3PWpS5cQw5rrRhiAED",
+	"KVfmvowsb3aUs9Ac+T9vPn4w1DRAQLU9CFlq+/HzcF75sCqSZYGP7rdG+Xh85WN+YIrP1RISnqLVoXVy",
+	"dXX98cfzw+vzf56f3i5tm77c928/iJ5t88kqf/aTMWfO7Vh9C+4NhW7O6Dn7QX9a4nZPCeiZefXmVZKn",
+	"qpCRJFhHI/N0sK5nb3hiazuJYUYwUGoad3GBmC5OENz1LCBP8IhykVVcACh4kpHsROk0ZlP3YI0S/FSW",
+	"UxBSKDmdAv+M4WQpMhTZXuNC9a7Ro5/UlWYzndw8NGIKeJxnnr8ke5UB9ZNEvOXTaguVXeACLX09Bb3C",
+	"RJWkcphyVW+hcu7OhA1FjEUj3Cu2ZIACFqRSUVPYvF6ydRKU1WcKPcMoxf7UW40hM6qPg1bmbmWnWLu+",
+	"KzfhJcrXx/LXaeg6fcg9a6MDV+OiWXWQTK7zGguZzhfPIPfpbDZ0YZ2f79c7FhribNw39DOwOrGqmUZk",
+	"nt6bUdDE2GhFr46OyCVs/zNXM0Ss+ZCaB86FZxrNmwSsgTRLQvUl5oymfmt1xheX3Fii7nUi+E7ohiMH",
+	"c5zZgZhPDIAMRKp0E8j3pNoBewnQdGiobHoYuhq2V7butE8vwPRU8Huu0MRKgexmZC9EMAdyV/PIavzO",
+	"17sIoleMIXfx4XB5Bi3eHXY7wCaqA8MgaS8K5A5tL+BniBArNQ23u7xNr/AZs1JeHKVBiKeEECWFyqAD",
+	"Vr2Zaam/BkTU2WfPeBLJqQGDmE8qQIDMdWhJpUwWCnQYiGHmbLNkg1PQl3qEX6FOxNBiibBB6Yd3Ig4P",
+	"zRfI9xjxIQumMIiYdk+bNfZZcDdhaZinAWDj4i58Uhz+K0yn11n8d51mRq9w9kPu9+9hWsRDsvWH6RTT",
+	"8VikZF7YrSVi4OaMVdssmI25dT2yCAKz4xOZRSEMRBw6U+MJPTbiEcIggxA3jO6deHWB708u352fdeD0",
+	"5MPp+Tv8J5mOzs/MHef8X1eX1+dndt0DnVdq6/ORoMv4IOWccgDt11Ou0dqNo5BA78AdTzQwBWfn785v",
+	"z8/a3YpAaPP2aW5uXAjEP6F3OM14J99L5aojFMc7t70rWDTppEoobXNe9o4HLFK8s31yxpOpofT2O2U3",
+	"nHZ/QbCQi9akQzawUd7r3cxxL63+R6Iks5gVRVLP4+vese8ICFiaCkeTIx7cqdxlgYUdk4jFb6B3nw95",
+	"xZTiYQ85ypAZPt4jhs+tklM/LKLM932MQkDPAOok+BCyv7C2T8qjRe4VyhU/Q8n5JMtc5XfEjQpcuZC/",
+	"oj4gtGzQ89X5h7PLDxdtz4eEuJV7fspVsGZsQU6i5Novj8NEilirJuyrKXDwtdQsAqxaxWc19YqHQsvq",
+	"G9jhF/uvS6pGVZcadcXTMTOzj6Y200X5MpaczFEETCkZCCrdatNLqa2A6sI1HwqFfgtosSGP9UGfKR62",
+	"vatcpjSg9xtrHqT2hZz1nJO0W5NdtaJS4URcXS2rfEsetaTVk1EO7HaUa8DMoe1Hmx9cW/wHSQdl6i4U",
+	"V9xK6hCXzAmSXPKg8mtEz7MTLU1hxZcsi5Dq2cZyaGnamrX5hVwzEfEQRDzI+3KyvrngebUqKmcxl7a2",
+	"UyJhlxwBG2jpTY7YzvL+BdeeoDfsqdY27WUVTE/hdhgxiSEG5tJaYd8rW3tEHERZOPOoLRnQgViGttOV",
+	"suGDbKgoIDDPA2OZlgZXzL16CopH2J2AxLQWYxZBRnGASqdM8+EUUFUFGTvBTY4B83lMe8DoSBYPMWvg",
+	"k7nVR5GcnMlJPExZyMkgaLSlVEZRnwV3Xq3ELpyl0wO0A8YhDHmMvQ8OyB7oIpoVsGjCpuaaq7M0htdH",
+	"R6RIFJYFdzBvbOcFZdTlhAcaZq0PVLMr5YNIDEf6lMwWWpoP8HQsYg5iMKO0CAX9SAZ3VdGHdIiN8r2d",
+	"ZY528T2LxWCJac7S5uOa5VYQATTja3TYV83XkXWrZ8iwS9M+xVl3yaDWa1OgNVK6fcwxANX377Wtpa1D",
+	"VvLcLmY3oaDL45zcK6xtaGSbofheF07yOJA8s4eSBqx1j4KNoc+oi14W6Q6GQ01SliSooNhMU5KoGxnZ",
+	"HmCjb4v9mL+TOAy1d5NPV2cn9m7S89i459bqBb1IvL0QdCo2Lu0DqBFLODB6yaARbVlzg2luME9Wi7HB",
+	"/ZVaxYOa0g7RvrVKrSF0JZiHqZAQg7Swkjm1Gc7IMXUMgww9rpzFWdKFnzBJAS1pMo6mqGQcYxEy0HLc",
+	"V1rGFYmKn3K7mktXxLn+WWJ7xspUmjwtrgN3nCf5qZGdvy6GPt+Nx/Xs7dJNDc+3OPVcjKx8fSP6FMoz",
+	"yTaFjl4UbhameBaX4ephDUAYyEvfnyt1T8WLcR5WQXH2U7pxeSgHiAqA3AthlqIrND4g5a/0je4CmxHy",
+	"zeYljh4HH71GHHifrF4WKm7Ur2RhOPFzDVNbFRXXLxqCxLmv1iLPxuy1y2YvgiN7yJQDvBboLQtuc25R",
+	"lWMr+UVBZ1gOV8aVJvcu9odTNlM1nub6kSHkqr6Xm+t8j4BqO+0pxc279lgdB1lgsCnBwvOJpprbhzXD",
+	"qY7Bj6ciJTNWmkURjK0ZDG8zb/JoRKEg4akSWOHBAG4sPYMFmjzU04102nbb6gKeXHxTicy8fn8uY6/Y",
+	"Zi2dAHsDZmOm0MMfnPWx56oL+PEd1CvQtxk1d4DG2PNkZff13JUFJeljRE4dBiwOeLSgKyz+jvnAWRxX",
+	"lg+BFoUndqwlt2OjTNrQn4KyRUcYkIMGXVNiGGN+5UwfWBxq3UoQhXkH5J8v8HfpHkH7vZ5Rhd6Jiqzj",
+	"vGwR5QXk2J1mscIGOWZ8HquioguPQ/Rd5PH8DRa/HGgj+jHAJuI8QXoeUh4W40ZCaZlOl+Zh03MiYJHn",
+	"454tK9yFy1LZGavMeAUUMBxAdZD6MbydRTLmmPZCVvOxVJh2QkGpBJZFhUSsasM0vvoGEqZU7rXvwEy7",
+	"lY7rR3UZdvJrvOEz5RuSEKiMXhRJeQdZgrisZcqGHCIZLDUn/WD3b3Ukzl13ZhHtR7Urvacsai8P2zs7",
+	"LW3UwcpJ2bm9HTthPc0U7UVdg47zRM8OYLMfaLnNBTHIiSyWGgYGsJalg+49XkehYywQapNgO8DvzLzv",
+	"DE3fqW1mXepGtPZGugZvhoo3mkPOkZuM7noabTTyCm2Mdkk/cbCz/h1z36uduGOZ+o1Jc6VIvuLyMcqF",
+	"03YZ/SWN4S7rc7J2LVUajEAvHp/XFtxzr49eg4vYh8lIRNwFzNkgNVHY3aGFpZNdfQA3xTZW/snj54pk",
+	"UootwvI/i+T422JVTVDxY9UO8DZ5iyoCHkWhvQxP9tnlQV6UGEBpEUWrsIHNTcFins8Pz18/Wi2yZZQW",
+	"YJquUTP6HMYs5HSnH3OlvFLIU0qlxyS5fRdv2O6+YGF05+PqGvfWOr/aZSy0wOBy73A8YTEnY97nHGJ0",
+	"yDwpsXX+9qZDXU9P3t60XQC2JzfEeMxDM1Q0fQOVzFZEbb+2F0xEe+emh3vB4OL8tkrsUDDsLsueR/PD",
+	"FbuxoJ7B28rDf/IN+7+usFyR9G1UdK43eYxlayE/Q/F6U8nQ6Gv0KMpK04vzW5ckghHThukay2zjJXvC",
+	"EpgEzOzt65EcZatX83Taq01qysW1Z/Y19ziv4NN8Qf4rplQpLlBL0Ia6SomkXm1ooS3GKVdOrrCFFK4x",
+	"4Pc8BjbQvKRBoCfH2qE7BUjmn99XznsXUcsciuCWmfbn2CkKusgBlnIqG7aFAgbfvDoyj7hKR/TMokvr",
+	"qkVJH90PuCCcUUssi18qN5i3JW+/IasdZQEt3Psm6HFp9c51LtH5eciZnMBnJ9derbCUCxnzF3xJSwoc",
+	"eUBDofvqodIpZ+Na4fAxwU4Y8BPv38jgjpeixKk8s3lfQSTu/fIa95gNS7XyF7tM50PJK0UGZjUuR6L2",
+	"m7wyndAPCew3uM6Nsf2rYjqdSR2s/8lg/eoBWyPMHMe5obrKdpwToQMMZ7xKpZaBjNSxMyc4YhYKsgRT",
+	"x5ECPZK36Zg8tR14YwwOUiBjjg1mYJDixcMv3Iup6bwDnAUjYNhfBgj2Haj3qibfA1oatHrkaXQf7GHZ",
+	"u6mjUsxKm/1CD1TMEjWSmuxf6Deyk7Oppq6/ECpD7S785HJ7C78Ed95+u2BaK4MBalH0NdS07AzNsSBb",
+	"UcpvEEnFbYy0jeB+dXR09MYW2KS+x9hwQrkv4C896POBtN2Z8CNdOMWkehqT3hTDGBuG8s/mRumhUiLi",
+	"oXrh4vGvKyyCKPzaYc3LEquE4fNVtu+Fx+0PK2eN/Fqh5nb53uOEno09U+aShL1ZJsd+yV37u+2BZatO",
+	"Iud1oJ/KbDjSkCVYZSJvsIWlMyJWksAOrUJoLa3uYbamvejac2MW3HjpHuoWURSrwI3dKKSggpz8OAOI",
+	"mNJFaLvQ0PL6i2P3eUN82NuVjOo8bJrPP4/LRYk0Hhj5pnFwwLCHzZfaPKwD89QolTG2RxR2n7BloqG/",
+	"oCJ/x3WhdxeDPAlLwkB8hrFQCqO9DZ/hyrgCmeaa3r3QUxBKZVzN6/jTOHAZIxkCUgNjD9t0rjrBc9Fp",
+	"YxSBTyZh3k8Or29qRCWbsEKK9fg25v8XpNNN4wIDFlHSxlZ1jJS1svJwKPQo6x/2UxYHI77cqM6iCOhh",
+	"tEPkxY8KI/qF0D9kfazIpMzY0w5kig+yiIJvZZJFVGDffoZKp0nqp+WVjHcZDDWtsi5w4tf5KP9wK1gC",
+	"csUb8On6XW0AZyI/pdELC6qaWdHmQVM+gTSK1W43aCn4GPoFiznkufSwZDXdqgp9AkYVDWvR5wcWh5G9",
+	"Vn40qgykPBQpD2wREYs5ZEll2L95tk21feQkSVyGsG3YZ7OBnSXK/9FVyJjt8ldxX8SFXHrvnro1LcEj",
+	"O6/L8rA1uORP7lexpZX1hussgZNgQSaEMo/8ukJX4aWD3Vb3KEe7XanpFiSZdkKldBbUuNxu14hh8prG",
+	"VjrtLvyDT2WewmzL8HWoNy8234wlTNgULfE8imAykqp8pGTW94YTaGb2re9k1LDHSnocNtHoLuh3yPdq",
+	"OkG/Onr9TWc3swLmaX0d2VDaZEpcpIv65oKi0T4frl9rqTfrFUW21GFnzgyrC4SKLq2VAoEIfrk6OhAR",
+	"tb8haWCkFI81ttNxwD0U9zzGKKqiUKcTaXldPOWqFXjiLpVSgxgY7KC3VaHlzksA6tU/q5WeWs79E5XS",
+	"8kj/KFQzaIXe4u2/rZCvc6rRr+slVF2ZzTMwKmJ/e0ujm72uzSUjI8RLTWcgkrKEdB7rdLqNau64wzrt",
+	"crZp1PSdVdMJeXzWCnLUeVg93aDtSnlYIQ9kSB0UNUbZDdDharBaz5gLEFopoH3QhRsKxFTw3yfv33XQ",
+	"zUz51EnEDHqjd1qYqwA5gkgy7Ss4uboEJX7jgJnElQ4dYqTvRcR3B5XHTMRrYHGeNL1nXtxbIRfYbAed",
+	"wRxC1wxrtv+KIPmF+7LmCWqtBkDEIsgVdl3Pz9+/YdT2y3Je+STw4JhtFfYDc32u91xV3Z+LlFnzZ7x+",
+	"T0bcRbSwKOKpuw6o0hV+378xYES0a3HJrA3A3vv7GI5rNe+Z23joDeNMBtjYzfyE1fnh1bcwFnGmuXJX",
+	"/ZJ1AK/p9uOV15Z5KXGKMQelC+47s29zgmI3waz8V/45ESlXJxXkkIdR0TnZJ81+UTelvWPzTX6gBUZ3",
+	"zxmOszSq/GiKLY1dhT4sJpckzqizr8rHhB3/i7bMFOFVJdM8OfRvHLrjre2XOUTe0FZhGKBpHv50Qp9Y",
+	"qoHVmSZWh1FbUHo1FLVfWcVJVjMxhXTEK1Gv47UlctVPIjkUcQfLtJAirKZxYAMRFznGLksTfib4tcZ9",
+	"uWye3Py+7J/Pfq0lTDXA8KScVvaYxAwTPIpmZf9o+LJevzrjGvuD1aIChhqnUqmDXP+yQceRDFhkreSq",
+	"0MksjLRYhEUpYIzthKhTdb430JKxG7OfYUv+/MEy/VInkJQPUq5Gf6d2+Sk/uOepuabnw81POuUHFKmp",
+	"Sv3eiw6v3cqwpEdCqYdPFJ+fqJn+gmxx6nKrjt1mQqsvZdTe+2M3fTu02nVKU74jUikT4k6h5Z+TbPyC",
+	"usAaMCy0me3QegMF7vDLjCP9j1X7LNV5wmztSQxGqLzMpvxe3mGXSir5yMM6uIS5m0fKx0wYuA20uOeQ",
+	"Q3pdD/MKDWiJpbMm+qAc/rll8MFztf/5e3dm04c3vWNaMiK3uKG6sPHL7Hqz6wp0WxvclrU7spdFW+gA",
+	"Y5owbhyrLs7cGnPH+FzI5iyqLfCiNOCyO1E2DYTsdvOgIjVkKyjZ6FY7pygdjllSf801qn+5E3edwtSi",
+	"5m+x1COeltUlTIdJeKokps4QtrXzdiI247dsOOMx62MZNM8LzoIAW2fNgth7ljQgtnOhgpQvusB62iTJ",
+	"vBxcfM+SKjA0ZOGTxFe+RB7m4CNWzKTxX1h4vxwxBX3OYximLMbOVQhuoGUHBiKiZr+23lSh183Esq/q",
+	"L7j2l9Hg4uM7K4pAo21cFXPENOP0jnOJ2OiDzyIjx0U5syehGGKDjUW50Rb2KMP1IBL39TfPAt7ueAwq",
+	"kEkh8ymeu3TBwYpLeiTcCxg4d1dKxPXGurrECBAFMoY+H7Fo4KJhl11+qc7hPGC6ZiENUj6SBnmC5EDb",
+	"vCIinpTorJa4GjDc/bqjMyog8eKK4LdifnRxrTzYCOdq8Iy5wDY/JcXMOMbQUJnC6eXh6RmoqTLahO1H",
+	"xXmInQiKr1pfwmxhCRFxtQzHCt2jBsWejhN2ZqoLfLBe5LaIKWRtZzvlPhACLpCoHvE1AciNJ3cTCPbM",
+	"bo8DwBjxyzQ/QH2pFn1/dPEqiJQ250SmXnqgTUDxsgKpTWBVcqAf/+xSWQzjQWvuuxR4M+aaUYGpAdUa",
+	"nkffH+1CiuQBm0zxZGHXzM/OGo0Dq6AupuxQyuWzgN/yHqyKwD+NOJq3MTi+IDVyyQmtiJh8wmkAuAHg",
+	"dQDYoQkBnUtyZvNFeLYyB8RS50XV1GEwYnHMI7VSJmB+QuB/BEJutJJ0Cu5j0OLdYbcDfMxE1AEVseCu",
+	"TSgeMHNPz3Vbqxgvr8nxTij9wRv01M17pyyEFSvYxkhYnMfcEWyMPcRuX6lTlpQwZvHUtd9RLuZKKAiw",
+	"vO4bSLk2Iigvq927Nn84ODF/6MGIsxDLSIY8YqTx7nyhBvQT57GWQUHojud9KlqxLkOZ6X2dbCXXhseu",
+	"1Zzvf3GG+2+I+zdj8xK8badWLbeonViBisP9g7OUpx9tXfK9lQ1yH731XZ7tmgujZu8fMOmikmSajIsn",
+	"A0Vf9k7CsYixxOjxv38x9ESskP/llzknRgkTRJllVwWtPDguySrA6Ia5oN1ZSTdjJrPYg6ADE94fSXkH",
+	"n67fmfsdAhKkPBCJkS2qGpQ6RtGKWICJW/G0iH5RXJv/dzF3RpmxU6BK8Vi9mm6dSAIQcZw1FpxSmK5x",
+	"xxMNLRZDT4110oPUSC2I+EC7p2ykaLsLNzxIuabK8lTfmAcjyUNMhe2AksDg6tOtLYGvR3xMvTupvL6M",
+	"ua1Db+MtcMRuwpSayDTsuSTbMZsafSyfgpZwx3liszQxtNm94xwr2MiMZt7Cf4+k0h0wmghefzJl6HnM",
+	"2104ie2me0SBJk8FDOxpRGx6TEWfJ25fsCNvUeV/X0Hr5Ob2+uOvN+9vr3794ePNre2kATEX+aXMdqOj",
+	"vhlHed+MHhFIF79ckSXsRFsd9O2u1Hl4G0LNHl3Ghmkr8N97Zq7e6Q6aD2ql4xoqOyMPVrEvLWUZfczU",
+	"3Q4UL2+a9z0b4Z1jX60EX1+Ar3TpOPxiRefKuTpLrx0VkfB2jC6c5yI86+cDKMgU1QkVKpfkExFFEEuI",
+	"ZDzkqRuoNLqqy9RZWYDMFGr3lAholUwmNZXbreFgUTjBmkYI4rO1gw5e+pXKYn5fyoizNaNhC8JtEoRe",
+	"IvbahKKHA97OcvvtfKuKMmAutOpabMImq4hOlRlFDQi+NBB8ZIV5l1XlBi4fDC4vuC5Sp76CtorYc0jF",
+	"0lV9iALamfZtcyDmOvjYs0G7U0txrDduIxLIMMWSZF/lBqU2NU47SZJU3pML+ZpjN8Z+prXRVOUAWGze",
+	"SuU9i1wnGTBzghFPeceA+fiAx1SGsNVL6ALW6wBTdkyyEwndpqR0Z6QaZ4pKuk3BLcb9pMQwZtpcD1q9",
+	"fx3grwc37m+9DtwfwQ/vT04Pbn44ef3tX0EaTbl3f3T8c3Z09JdAizFXmo0T/E9u/9qX4ZT+0PNaYpdN",
+	"xHa+YhiT2c3wPLnZ82nYHT64dYP0XMnLvIxc+4234dhEYDKSEEQiuOMhLbvPbQEVCt8b83Gfp9DKLUbm",
+	"1U+Kp6rnbF/0NY/k2vjVkYxCVRwRT8GQGc65A1kcYbDWyBxYJIIpsCiSE3P+0eDAHWrH2Qg9CyJPu/BB",
+	"YpDzHZ8e5wdUHIwfFG0Od14mX/OAi3uOr+btARbK4vujv9NZjfjn8gEP4Oe9JeebsgkUZ/zznlfzrXSe",
+	"9LuT7eTGK6T7HLVtV5H1Uyw+m3Gl4YDJiMcFS5T2u7tsPnNkt9a8VjbKfT6YTCYHyNJZGlmuLovvsiy2",
+	"7D6PT06Cpixw/fVsGd5ZWDgGBr1+JIM72yJC9cB+1nZUNTzUFQZTepqzsfknMaV9/t9Hv/SgZf/rV/zV",
+	"IO6vlicwFRT/kCK4daB3z6KM91zpQMI2G/Q/4jnKUb3JEPXNsYhd04XXy4oHuk2pKBr4x5M1P85VXyRn",
+	"BP9VpmIojMZYce8sJv8r/TQnpkZyEudJtwYCDSciKMo4mpqd5XE2NrvGkxEf85RF3r55TYT4Z11NZegJ",
+	"MAzF44Bj/1zsg9axZUaJ2CIp71yaiz3efYWFoJfXgsShf1mjw6QI7vBuXU4cac2BaPsYPC9CyAOh3LXc",
+	"3oF4iB4J28vUdgqxy0g5UzImf5DrY+xv8D6GdN/FcgItPeIi9SWShfx5IdSxHIACiaRLLGelix7xKaAm",
+	"XDiyHPZ3Sp4oqqAZmkXQsgJh9ARbbqzddU3rkJ3NRvdAsSm5iDoUhJQfLU0/YDGokZw0ibpNUNxXjI2x",
+	"2gwwTxNLbSmlvLPRg8XJlMzFWwXKlA3P1W7nol6olokIqCJfRWDXspiZm9Ksm6CZrxo042/+A0bNlOin",
+	"iZZ5PtEyaoZZHzpcpnawmZZKCDm1oS8lw3EXTjC2RWmMMpmzEwuyIBiFYx6srrJarGoiLVbAlNpQC/+h",
+	"5xZrUQbVdYMtfKpvgiua4IqvFVyBhZTNlStLMKujFoof0mzti5PDL4jqm8VYLJMVZEUu1fqaCZ5Ina4e",
+	"8VQ7pVco4Pcu9W6VSIrFEqK8GP89mmW189D99HjlGJrIiE0jI0p014RGNKERD4GXK8RG1IPfsqgJi2ek",
+	"QBeXeKEVVTIsItHU0pCJBu2ecwjExnrsDmmwDQ5+hZiHR9Ieye64Wiowx0agHvbleX9BlKHresBExMMO",
+	"sCTpUkkbHpazgO0y+uT7MMi6JNB21tR5SxPeWWshzn8bM6HdeRlz8si4DQUtmwzgZ5IBHM/J+QdNBs7i",
+	"nGpqOf8Wa14MOVaDHjMR7Svw3qN+kjLhsepQsIAhSApeIoa/+nhzS8DhvfYGGFyc39rsNhZo1YUPUkPC",
+	"Uu0CbooGlvOdh0Zy8qn42hUb8mUq0w01rPSnTvEGea8PXF23pluuq4ZTr0mN2ec8PuHom+861TEgC7FK",
+	"88/6cKTHUZnNZj9U7fQ2qqqt0IIH5oPAA42BZy0UjFk0kOkYEd7WrJWp8zR3X7SX0lBmicgSos11ebZT",
+	"E3V4RaY47EAzz4cYftCBUChbRn1BkHellafc70YpGQgMnchDueb4p/tzjC3HevhfPYx0cN1hCRsGOXS8",
+	"gVjCHZ9iHij2LtN2rtYMhd/AsIlEBCBjvEk554LrJduX2CYNk1flWGjNwzeA9ecnAvvKAio7+8pvx4Nv",
+	"/+sALxMH/m3i4PKM+nXX9q7F8bSTuNDCFm80p4pAeA+Wymf9Z7s4ljoaL88MF5u9yDOEbaQkhqhSJOK+",
+	"gpbDQKQKmWlgdHDt+hi6yn3fWyuSbzGAOxKz7V0Xg/i6oP24Ph6PYhYU5fKechrT3h/PzObXKtmaHd/L",
+	"AQjdNnLHYkXYVNdqAoke+Pbd+VK+gPvshgATz4D5Fkq4TIf1N21qFRMJhXqwD9GqUiCXQxwzhbg7f3X2",
+	"oXdpMwCjT0OcYQSi0QwSNhSxcyhXAatVcjxcFbEYZ+O941c5EmDkPBUkmzNn0lDI6HysIOGp05vqRrsR",
+	"v/FZJLcjHh11lo7/jFsR+Cf9UGFIymviD30eyXiotrEzNNFIj4BwiXjLp2uFI5WPmIKaLYI4eCvjRoVd",
+	"0Yef+muL9YgziPlkXstOUnlPkddG3/dQLuVKZmnAbTfNeayDPg/k2N4eyt81gN8Ff/6o26pcq81i8b9Z",
+	"hXGB5vqx3H/mCVZ19WdIc16gPpb2xumPy6ODXj09r0oZ3zbDM/QuU7vr8I2PbUIRCSLxPHUtczfC1ZsI",
+	"o8fAbweocV2jrDWBe0Y9PaT8E7Vq/FBhY0JUruyfTBgeMaWJvyBgcSwRivNAj/kURvODv5b3OLGnj8g0",
+	"T5r/omu9wloz2O91b1dS01YHXUq+LUJ53rh0I5F31jBCPou0Swp7pllFX8mn5rZcqKrsao/30Ig5z3+N",
+	"MeLRS30TJHg4uSmA52kAlRr3SRhabR6TC+PZeE098kAbPzmLvSdhuLvAexKGK6IutfWnDdjBYPmKI9oE",
+	"n20+aJ6FilqxoHRT17O1MM3KmJOjp1Ka0zO2JzBVannyN4kNt87uTF5AIjfL0R6Y3WsE2p8g0Eok6B1D",
+	"cwV6snLRCCwnrrYTibN3mS8i/GNpZNsgi6KyjHTyoYjrJd9oErG44xgem5p3ylYsLHWimc6qg34XW5bK",
+	"syuZr2qbTTb9JR/EKtTE1+5wA7OyNRv6U2KXVaGjoltOjh2+MaTeZxdFFhNcza55hbvkR1uIC+/tiH8O",
+	"PNR7A1shH7As0sfwqr2qL9C+gr649fyClyVvoD/4UXsd32Axg6POi3AUrqf1vhN4S1qxGSUehQ3RnFHH",
+	"LP03OPp8cHScA9GDIKnRnRbCKPpisjTlsS7HBpk3yUU5Z/JeiKRXZsRGy3pkW29h1TUHeHlWAxDuZPEw",
+	"W4pz6F2c34KjE/Nn1Wtquz4j/EiI/bYGD5kOL8M/zN8O7vh0oV/K5pCy2MWsVsGGURCFVnB5Rm4p9+hM",
+	"InufA3aspU8ULjN0Z10TGCg4yfToaPbnmgR3cvOth0hhNSLhnjwwKC2MIn4k6y1tCW3PAqOtOaK3fAp4",
+	"7uuFMTxBNczSwRpX1ZxEqToh100gbON7WjvMYC7udTbwoCoffwGQeuBOqsw2sH6Y8nt5x+uLbr9n6Z3y",
+	"8xEAfcvmpRCUBEEJpgWA+2EOeaYhQb55O+WBTEOqW6WZiF1tzywUGpIsTaTiam2kv8YJNUhfA3q0PQsb",
+	"kGNhVXMS5myDJ17LavPsBx/SHRW3PF06zXi7KbPaCIWnJRSIfx3xPqwA+HLHp5cruGuwbgu6Y8jT0qH0",
+	"0ym5YirTGF2eIysqK9glrA3wF1z/2eheHsfoxXWGC9zRry48nq/+3aKkdXN7xCr2jb3iBWHfBdc5Icz6",
+	"mNaCP7R1LfUoFaUg5oyhqjLP68r+snWQ1s7kO6GBd4s8p/mNbdKadjYsvlw+xbHJ9jHxSSoCIxtXKQRv",
+	"a9LbV2gSNjxJ86FMBcdiJzNKxoLCyRdcX9nxd0Gy2rmemUfX4MNVtq2pa7TLdY3Md9Cc5M4YqalgT0fk",
+	"KyVRY7RVuCgqw78quHzqIJKZjdQy73pYYW4GtnxZOZIL6xgJZQhSD2Q6ri5NdpVP50XJXrvq7eSvvX8X",
+	"x9II4Kfiz8M04YoT8rj21LBUTgir6b7uM4df3D8vwz8OUz5cuduKfdabm8/AVHPQbMZsRHYZABbz8rWd",
+	"z7JqCfZxuDxzdRDZRHVgGCQdYL9lKa9pZFus/WVEFqwEKbTp2wCK21ZsZzncha4pzQV9MQAVUtqxPdnx",
+	"3Ek/JhodfqF/mD+NWTASMT8whKgOv9j/NP+1yGRpVB+KJechiNjoENYw2afiWbk50n4QC+RX3QLe0++3",
+	"9PNTA6VZsB66kgvVA7lt3W6Y996WLRisdFTbjfg/MsYIp5YYYAe/PIuuAwORlqj1N/MoRpT0MY0lrIta",
+	"NQ/ivF5Y1L5P0GsgvM8nDbbvdLCYf5ReHvxXgXPDdfXappE8asYIi29U9AGgb1K3zLKGWalg/g8OvCMI",
+	"XudW2hS/n7Huas51G82VtnRfEZ01yPZctNYCNpg9468KcYdfSL+YUWDXQj4fp6sQ0M2jYxdIfngzbiUC",
+	"eoL/xQJhpVpZPUSuH26jKVOmE5xefXK+BjSQ2C3df7Xfgf1vj47G+3VaapBk70W8t6Z+/nnhqN+YUV8f",
+	"LRuWfd7baLFjPpbptHq9FwJX/Or1e1E79piPN17ygrG/o7G/uVg88tqr9pUp6zaZ1u1q8fNqjg+PZU/d",
+	"uxVzMAfN0mAkNA90ltbV8Jx5ZO0pnPjvN7e0r6PflK5rm6s5ZVmCTSLGTAdkph2ISDc5hM9I+Smd9nZ6",
+	"j/llPX8fvlFqPMSUbU4wU2YiT95GjKaiIq7KQ7u7tKbyNU7tJfn+zIq3QQE6CLLqms1rnH47HXVTLjBr",
+	"uWH7wJtMGT4Z85W4fr4+8L4yN5OBiHinkttHIlEdmi7dWGwUSulZZMDPujIw55QyWj8pnl7RQDsRo+PP",
+	"dw2epSq5xaY2UvoZRb7Ox+vYbG2sypTk1O2Y2qOhrSuDK2B5gI0bKrcyVJT9FgOsQRdKrlC9n3IN/LNQ",
+	"2rA5pB4m4F8xoMySLJwaIg7NV+WYma9GkYvFoqtBJIcirqsL/kI43Z2BqwuI22h2LXbZcllK7XiCEYuH",
+	"NhX1SZb523IHvFLhRV1j16gqiJgYN6rLrqBaqQ3Bg8BahapyqCZCB6MDmQ7rE1lvuLZNEUlLqdI7lMTg",
+	"dHMiMWUdGKxSYMsZmRsM3mxmimyoQCacUlxxia7fQV6k0tbm0CwdzihuFZ0WcS0zJeseIzXU2/Z8zAUp",
+	"oqXEKi2B9hy03M1qANtilAtyM3RdQUpNnYAmJfQBYZQYNNcPa8oBbAyk9zxVQsYLW9IaNFQ8vUfwtC90",
+	"kAUuJGgpo2DERAxCo/zuZyKiUFB6hrrKQMrztjPeYyjkJyMeU/fHTEShrRPAQ6N1dvLOkHZcAlSh8KKY",
+	"skBDS8QD2bU/t7twhfHrHWAK3mZ9nsZcc7UPbqVGo2rh5gQ6yr+qRnKizNT6fCBTDiyeGp1XiWGsQMTt",
+	"N+Y3xaaoAY+MimsDyuLpElC/4PoG9+5Hu9O7AJHlGa8TYD5DJltmkby8nrauLtvsRnq8ToezKHNjIwsT",
+	"frXKJzxmdxzSzEwhS6O9472R1snx4WEkAxaNpNLH3x19d4QmVTvFLxXVhO74FIt1ouY2lziO1Xut68el",
+	"ds47mk4KzlDget2DjLV00eil7xRPV3zrKmIBOQqxJr1tfuWkvI0g8Mar/nCuR8zPFcuaYOP+qiKl/ufM",
+	"k1VfIIIRkdBT0MJs26JJeU/fmocrvohuAGABFlI2CBrzAL/TAc3HiUxZOp1r5EvUGA0OzFHzEO6NPuwN",
+	"jB+tGKwA3zxVIBIDHkyDiJdep4Or+MKF0D9kfThJEsA6oenszl0Wf616328X6Tqcqo7/LVqhn5Xqb2m5",
+	"3eT890uWVue/UB0vnc4a2/Mvlm2zFUSJHFzK2fLedjlbdQfrYjAgYJpFcggtG6XSoaiYTtk/1J49RC/D",
+	"qEoNWGTx9T5VUkUqqBrlJopwghxo9flUWkLL+9C34YCy/p26YbYT+30jfhjBDMKnBYuKf/zyx/8NAAD/",
+	"/w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
