@@ -1,9 +1,7 @@
 package cloudaccounts
 
 import (
-	"context"
 	"crypto/ecdh"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,9 +11,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/azureconnect"
@@ -40,14 +35,7 @@ type azureConnectRequest struct {
 // parseAzureDuration reads a duration in either form clients send, between 15m and
 // 12h (absent: zero). It cannot set an Azure token's lifetime, which is Entra's.
 func parseAzureDuration(raw json.RawMessage) (time.Duration, error) {
-	d, given, err := httpx.ParseJSONDuration(raw)
-	if err != nil || !given {
-		return 0, err
-	}
-	if d < 15*time.Minute || d > 12*time.Hour {
-		return 0, fmt.Errorf("%s is outside 15m to 12h", d)
-	}
-	return d, nil
+	return parseDuration(raw, 0, 15*time.Minute, 12*time.Hour, "15m to 12h")
 }
 
 // ConnectAzureSubscription records an Azure connection and starts its workflow
@@ -118,18 +106,14 @@ func (s *Server) ConnectAzureSubscription(c echo.Context, _ api.ConnectAzureSubs
 		return err
 	}
 	if subscription == "" {
-		return &httpx.APIError{Status: http.StatusUnprocessableEntity, Code: httpx.CodeUnprocessable,
-			Message: fmt.Sprintf("the Azure subscription to connect is unknown: no Azure cluster %q names one; give subscriptionId", in.ClusterName),
-			Details: map[string]any{"subscriptionId": "required when the cluster does not name its Azure subscription"}}
+		return unknownTarget(azureTarget, "subscriptionId", in.ClusterName)
 	}
-	prior, err := s.d.Store.LatestCloudConnection(ctx, p.OrgID, "azure", in.ClusterName)
-	if err == nil {
-		prior = s.reconcile(ctx, prior)
-	} else if !errors.Is(err, store.ErrNotFound) {
+	prior, found, err := s.priorConnection(ctx, p.OrgID, azureTarget, in.ClusterName)
+	if err != nil {
 		return err
 	}
 	tenant := strings.ToLower(in.TenantID)
-	if err == nil && prior.AccountID == subscription {
+	if found && prior.AccountID == subscription {
 		// Connecting the same subscription again: the tenant and region stay unless given.
 		tenant = cmp(tenant, prior.AzureTenantID)
 		region = cmp(region, prior.Region)
@@ -140,71 +124,21 @@ func (s *Server) ConnectAzureSubscription(c echo.Context, _ api.ConnectAzureSubs
 	if s.d.Temporal == nil {
 		return httpx.ErrNoTemporal
 	}
-	switch {
-	case err == nil && prior.EndedAt == nil:
-		return httpx.Conflict(fmt.Sprintf("connection %s of cluster %q is still running", prior.ID, in.ClusterName),
-			map[string]any{"operationId": prior.ID})
-	case err == nil && prior.Status == store.ConnectionConnected && !in.ForceUpdate:
-		return httpx.Conflict(fmt.Sprintf("cluster %q is already connected to Azure subscription %s (connection %s); send forceUpdate to connect again",
-			in.ClusterName, prior.AccountID, prior.ID), map[string]any{"operationId": prior.ID, "forceUpdate": "false"})
-	}
-	org := p.OrgName
-	if org == "" {
-		org = p.OrgID
-	}
-	conn := store.CloudConnection{ID: workflows.OperationID(org, in.ClusterName, workflows.OpConnectAzure, randomSuffix()),
-		OrgID: p.OrgID, Provider: "azure", ClusterName: in.ClusterName, Level: in.Level, Status: store.ConnectionPending,
-		Message: "starting", AccountID: subscription, Region: cmp(region, azureconnect.DefaultLocation), AzureTenantID: tenant,
-		AzureResourceGroup: group, CreatedBy: p.UserID}
-	if err := s.d.Store.CreateCloudConnection(ctx, &conn); errors.Is(err, store.ErrConflict) {
-		return httpx.Conflict(fmt.Sprintf("a connection of cluster %q is already running", in.ClusterName), nil)
-	} else if err != nil {
+	if err := checkPrior(azureTarget, prior, found, in.ClusterName, in.ForceUpdate); err != nil {
 		return err
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	_, err = s.d.Temporal.ExecuteWorkflow(sctx, client.StartWorkflowOptions{
-		ID: conn.ID, TaskQueue: s.d.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.AttrOrgID.ValueSet(p.OrgID), workflows.AttrClusterName.ValueSet(in.ClusterName),
-			workflows.AttrOperationType.ValueSet(workflows.OpConnectAzure), workflows.AttrProvider.ValueSet("azure")),
-		StaticSummary: fmt.Sprintf("connect Azure subscription %s for cluster %s", subscription, in.ClusterName),
-		// A safety net past the workflow's own deadline: a connection never runs for ever.
-		WorkflowExecutionTimeout: cmpDuration(s.d.ConnectTimeout, workflows.DefaultConnectTimeout) + 15*time.Minute,
-	}, workflows.ConnectAzureSubscription, workflows.ConnectAzureSubscriptionInput{OrgID: p.OrgID, ConnectionID: conn.ID,
-		Timeout: s.d.ConnectTimeout, Poll: s.d.ConnectPoll})
-	if err != nil {
-		now := time.Now().UTC()
-		_ = s.d.Store.UpdateCloudConnection(sctx, p.OrgID, conn.ID, map[string]any{"status": store.ConnectionFailed,
-			"message": "the connection workflow could not be started", "ended_at": now})
-		return fmt.Errorf("start connection workflow: %w", err)
-	}
-	ev := httpx.NewAuditEvent(c, p, "CLOUD_ACCOUNT", "CONNECT", conn.ID, store.OutcomeSuccess)
-	ev.Details = httpx.MustJSON(map[string]any{"provider": "azure", "clusterName": in.ClusterName, "subscriptionId": subscription,
-		"tenantId": tenant, "resourceGroup": group, "level": in.Level, "region": conn.Region, "forceUpdate": in.ForceUpdate})
-	s.d.Audit.RecordEvent(c, ev)
-	return httpx.Accepted(c, map[string]any{"operationId": conn.ID, "status": store.ConnectionPending, "provider": "azure",
-		"clusterName": in.ClusterName}, fmt.Sprintf("connecting Azure subscription %s: poll GET /api/v1/cloud/azure/connections/%s for the setup script", subscription, conn.ID))
+	conn := newConnection(p, azureTarget, in.ClusterName, in.Level, subscription, cmp(region, azureconnect.DefaultLocation))
+	conn.AzureTenantID, conn.AzureResourceGroup = tenant, group
+	return s.startConnection(c, p, azureTarget, connectStart{conn: conn, forceUpdate: in.ForceUpdate,
+		workflow: workflows.ConnectAzureSubscription, input: workflows.ConnectAzureSubscriptionInput{OrgID: p.OrgID, ConnectionID: conn.ID,
+			Timeout: s.d.ConnectTimeout, Poll: s.d.ConnectPoll},
+		audit: map[string]any{"subscriptionId": subscription, "tenantId": tenant, "resourceGroup": group}, setup: "setup script"})
 }
 
 // GetAzureConnectionStatus answers an Azure connection's state, steps and setup
 // script.
 func (s *Server) GetAzureConnectionStatus(c echo.Context, id string, _ api.GetAzureConnectionStatusParams) error {
-	p, err := httpx.MustPrincipal(c)
-	if err != nil {
-		return err
-	}
-	conn, err := s.d.Store.GetCloudConnection(c.Request().Context(), p.OrgID, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && conn.Provider != "azure") {
-		return httpx.NotFound("Azure connection " + id)
-	}
-	if err != nil {
-		return err
-	}
-	conn = s.reconcile(c.Request().Context(), conn)
-	return httpx.OK(c, azureConnectionView(conn), conn.Message)
+	return s.connectionStatus(c, azureTarget, id, azureConnectionView)
 }
 
 func azureConnectionView(conn store.CloudConnection) map[string]any {
@@ -240,15 +174,7 @@ func scriptVar(script []byte, name string) string {
 // GetAzureSetupScript serves an Azure connection's setup script to whoever holds its
 // unguessable URL (curl … | bash in Azure Cloud Shell). It holds no secret.
 func (s *Server) GetAzureSetupScript(c echo.Context, token string) error {
-	conn, err := s.d.Store.CloudConnectionByTemplateToken(c.Request().Context(), token)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (conn.Provider != "azure" || len(conn.Template) == 0)) {
-		return httpx.NotFound("setup script")
-	}
-	if err != nil {
-		return err
-	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.Blob(http.StatusOK, "text/x-shellscript; charset=utf-8", conn.Template)
+	return s.setupScript(c, azureTarget, token)
 }
 
 // azureIdentityReport is AzureIdentityReport.
@@ -325,84 +251,35 @@ func (s *Server) GetAzureCredentials(c echo.Context, params api.GetAzureCredenti
 	if len(faults) > 0 {
 		return httpx.ValidationFailed(faults)
 	}
-	ctx := c.Request().Context()
-	conn, err := s.d.Store.LatestCloudConnection(ctx, p.OrgID, "azure", params.ClusterName, store.ConnectionConnected)
-	if errors.Is(err, store.ErrNotFound) {
-		return httpx.NotFound(fmt.Sprintf("connected Azure subscription of cluster %q (connect it: POST /api/v1/cloud/azure/connections)", params.ClusterName))
-	}
+	conn, err := s.connectedTo(c.Request().Context(), p.OrgID, azureTarget, params.ClusterName)
 	if err != nil {
 		return err
 	}
 	if v := params.SubscriptionId; v != nil && *v != "" && !strings.EqualFold(*v, conn.AccountID) {
-		return &httpx.APIError{Status: http.StatusUnprocessableEntity, Code: httpx.CodeUnprocessable,
-			Message: fmt.Sprintf("cluster %q is connected to Azure subscription %s, not %s", params.ClusterName, conn.AccountID, *v),
-			Details: map[string]any{"subscriptionId": "not the connected subscription"}}
+		return notConnectedTo(azureTarget, "subscriptionId", params.ClusterName, conn.AccountID, *v)
 	}
 	if v := params.ResourceGroup; v != nil && *v != "" && !strings.EqualFold(*v, conn.AzureResourceGroup) {
 		return &httpx.APIError{Status: http.StatusUnprocessableEntity, Code: httpx.CodeUnprocessable,
 			Message: fmt.Sprintf("cluster %q is connected on %s, not resource group %s", params.ClusterName, azureconnect.Scope(conn.AccountID, conn.AzureResourceGroup), *v),
 			Details: map[string]any{"resourceGroup": "not the connected resource group"}}
 	}
-	if s.d.Temporal == nil {
-		return httpx.ErrNoTemporal
-	}
-	key, err := ecdh.X25519().GenerateKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	org := p.OrgName
-	if org == "" {
-		org = p.OrgID
-	}
-	wctx, cancel := context.WithTimeout(ctx, s.d.CredentialsTimeout)
-	defer cancel()
-	run, err := s.d.Temporal.ExecuteWorkflow(wctx, client.StartWorkflowOptions{
-		ID: workflows.OperationID(org, params.ClusterName, "azure-credentials", randomSuffix()), TaskQueue: s.d.TaskQueue,
-		WorkflowExecutionTimeout: s.d.CredentialsTimeout,
-		StaticSummary:            fmt.Sprintf("temporary Azure credentials for cluster %s", params.ClusterName),
-	}, workflows.IssueAzureCredentials, workflows.IssueAzureCredentialsInput{OrgID: p.OrgID, ConnectionID: conn.ID,
-		RecipientKey: key.PublicKey().Bytes()})
-	if err != nil {
-		return fmt.Errorf("start credentials workflow: %w", err)
-	}
-	var res activities.IssueAzureCredentialsResult
-	if err := run.Get(wctx, &res); err != nil {
-		s.auditAzure(c, p, conn, d, time.Time{}, store.OutcomeFailure)
-		var app *temporal.ApplicationError
-		if errors.As(err, &app) && app.Type() == activities.ErrTypeNotConnected {
-			return &httpx.APIError{Status: http.StatusUnprocessableEntity, Code: httpx.CodeUnprocessable,
-				Message: fmt.Sprintf("the managed identity %s of cluster %q no longer signs in for your organization; connect the subscription again (forceUpdate)",
-					conn.AzureIdentityName, params.ClusterName)}
-		}
-		s.d.Log.ErrorContext(ctx, "temporary Azure credentials", "err", err, "operationID", run.GetID(), "traceID", httpx.TraceID(c))
-		return &httpx.APIError{Status: http.StatusServiceUnavailable, Code: httpx.CodeServiceUnavailable,
-			Message: "temporary credentials could not be issued now; retry later"}
-	}
-	tok, err := activities.OpenAzureToken(key, res.Sealed)
-	if err != nil {
-		return err
-	}
-	s.auditAzure(c, p, conn, d, tok.ExpiresOn, store.OutcomeSuccess)
-	c.Response().Header().Set("Cache-Control", "no-store")
-	out := map[string]any{"accessToken": tok.AccessToken, "tokenType": "Bearer", "expiresOn": tok.ExpiresOn.UTC(),
-		"tenantId": res.TenantID, "clientId": res.ClientID, "subscriptionId": res.SubscriptionID, "region": conn.Region}
-	if res.ResourceGroup != "" {
-		out["resourceGroup"] = res.ResourceGroup
-	}
-	return httpx.OK(c, out, "temporary credentials: they are not stored and cannot be shown again")
-}
-
-// auditAzure records an issue of Azure credentials: who, which identity; never the token.
-func (s *Server) auditAzure(c echo.Context, p httpx.Principal, conn store.CloudConnection, d time.Duration, expires time.Time, outcome string) {
-	ev := httpx.NewAuditEvent(c, p, "CLOUD_ACCOUNT", "ISSUE_CREDENTIALS", conn.ID, outcome)
-	details := map[string]any{"provider": "azure", "clusterName": conn.ClusterName, "subscriptionId": conn.AccountID,
-		"tenantId": conn.AzureTenantID, "clientId": conn.AzureClientID}
-	if d > 0 {
-		details["durationSeconds"] = int(d / time.Second)
-	}
-	if !expires.IsZero() {
-		details["expiration"] = expires.UTC()
-	}
-	ev.Details = httpx.MustJSON(details)
-	s.d.Audit.RecordEvent(c, ev)
+	return issueCredentials(s, c, p, azureTarget, issue{cluster: params.ClusterName, conn: conn, d: d,
+		workflow: workflows.IssueAzureCredentials, input: func(recipient []byte) any {
+			return workflows.IssueAzureCredentialsInput{OrgID: p.OrgID, ConnectionID: conn.ID, RecipientKey: recipient}
+		},
+		audit: map[string]any{"subscriptionId": conn.AccountID, "tenantId": conn.AzureTenantID, "clientId": conn.AzureClientID},
+		gone: fmt.Sprintf("the managed identity %s of cluster %q no longer signs in for your organization; connect the subscription again (forceUpdate)",
+			conn.AzureIdentityName, params.ClusterName)},
+		func(key *ecdh.PrivateKey, res activities.IssueAzureCredentialsResult) (map[string]any, time.Time, error) {
+			tok, err := activities.OpenAzureToken(key, res.Sealed)
+			if err != nil {
+				return nil, time.Time{}, err
+			}
+			out := map[string]any{"accessToken": tok.AccessToken, "tokenType": "Bearer", "expiresOn": tok.ExpiresOn.UTC(),
+				"tenantId": res.TenantID, "clientId": res.ClientID, "subscriptionId": res.SubscriptionID, "region": conn.Region}
+			if res.ResourceGroup != "" {
+				out["resourceGroup"] = res.ResourceGroup
+			}
+			return out, tok.ExpiresOn, nil
+		})
 }

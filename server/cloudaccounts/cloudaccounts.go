@@ -27,7 +27,6 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/awsconnect"
@@ -97,17 +96,8 @@ type credentialsRequest struct {
 // duration string such as "1h" or "30m", or an integer of nanoseconds): absent, the
 // default hour; outside 15m … 12h, an error naming the bounds.
 func ParseDuration(raw json.RawMessage) (time.Duration, error) {
-	d, given, err := httpx.ParseJSONDuration(raw)
-	if err != nil {
-		return 0, err
-	}
-	if !given {
-		return awsconnect.DefaultDuration, nil
-	}
-	if d < awsconnect.MinDuration || d > awsconnect.MaxDuration {
-		return 0, fmt.Errorf("%s is outside 15m to 12h (900 to 43200 seconds, as STS allows)", d)
-	}
-	return d, nil
+	return parseDuration(raw, awsconnect.DefaultDuration, awsconnect.MinDuration, awsconnect.MaxDuration,
+		"15m to 12h (900 to 43200 seconds, as STS allows)")
 }
 
 // ConnectAwsAccount records a connection and starts its workflow: 202 with the
@@ -137,83 +127,29 @@ func (s *Server) ConnectAwsAccount(c echo.Context, _ api.ConnectAwsAccountParams
 		return err
 	}
 	if account == "" {
-		return &httpx.APIError{Status: http.StatusUnprocessableEntity, Code: httpx.CodeUnprocessable,
-			Message: fmt.Sprintf("the AWS account to connect is unknown: no AWS cluster %q names one; give destinationAccountId", in.ClusterName),
-			Details: map[string]any{"destinationAccountId": "required when the cluster does not name its AWS account"}}
+		return unknownTarget(awsTarget, "destinationAccountId", in.ClusterName)
 	}
 	region = cmp(region, DefaultRegion)
 	if s.d.Temporal == nil {
 		return httpx.ErrNoTemporal
 	}
-	prior, err := s.d.Store.LatestCloudConnection(ctx, p.OrgID, "aws", in.ClusterName)
-	if err == nil {
-		prior = s.reconcile(ctx, prior)
-	}
-	switch {
-	case err == nil && prior.EndedAt == nil:
-		return httpx.Conflict(fmt.Sprintf("connection %s of cluster %q is still running", prior.ID, in.ClusterName),
-			map[string]any{"operationId": prior.ID})
-	case err == nil && prior.Status == store.ConnectionConnected && !in.ForceUpdate:
-		return httpx.Conflict(fmt.Sprintf("cluster %q is already connected to AWS account %s (connection %s); send forceUpdate to connect again",
-			in.ClusterName, prior.AccountID, prior.ID), map[string]any{"operationId": prior.ID, "forceUpdate": "false"})
-	case err != nil && !errors.Is(err, store.ErrNotFound):
-		return err
-	}
-	org := p.OrgName
-	if org == "" {
-		org = p.OrgID
-	}
-	conn := store.CloudConnection{ID: workflows.OperationID(org, in.ClusterName, workflows.OpConnectAWS, randomSuffix()),
-		OrgID: p.OrgID, Provider: "aws", ClusterName: in.ClusterName, Level: in.Level, Status: store.ConnectionPending,
-		Message: "starting", AccountID: account, Region: region, CreatedBy: p.UserID}
-	if err := s.d.Store.CreateCloudConnection(ctx, &conn); errors.Is(err, store.ErrConflict) {
-		return httpx.Conflict(fmt.Sprintf("a connection of cluster %q is already running", in.ClusterName), nil)
-	} else if err != nil {
-		return err
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	_, err = s.d.Temporal.ExecuteWorkflow(sctx, client.StartWorkflowOptions{
-		ID: conn.ID, TaskQueue: s.d.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.AttrOrgID.ValueSet(p.OrgID), workflows.AttrClusterName.ValueSet(in.ClusterName),
-			workflows.AttrOperationType.ValueSet(workflows.OpConnectAWS), workflows.AttrProvider.ValueSet("aws")),
-		StaticSummary: fmt.Sprintf("connect AWS account %s for cluster %s", account, in.ClusterName),
-		// A safety net past the workflow's own deadline: a connection never runs for ever.
-		WorkflowExecutionTimeout: cmpDuration(s.d.ConnectTimeout, workflows.DefaultConnectTimeout) + 15*time.Minute,
-	}, workflows.ConnectAWSAccount, workflows.ConnectAWSAccountInput{OrgID: p.OrgID, ConnectionID: conn.ID,
-		Timeout: s.d.ConnectTimeout, Poll: s.d.ConnectPoll})
+	prior, found, err := s.priorConnection(ctx, p.OrgID, awsTarget, in.ClusterName)
 	if err != nil {
-		now := time.Now().UTC()
-		_ = s.d.Store.UpdateCloudConnection(sctx, p.OrgID, conn.ID, map[string]any{"status": store.ConnectionFailed,
-			"message": "the connection workflow could not be started", "ended_at": now})
-		return fmt.Errorf("start connection workflow: %w", err)
+		return err
 	}
-	ev := httpx.NewAuditEvent(c, p, "CLOUD_ACCOUNT", "CONNECT", conn.ID, store.OutcomeSuccess)
-	ev.Details = httpx.MustJSON(map[string]any{"provider": "aws", "clusterName": in.ClusterName, "accountId": account,
-		"level": in.Level, "region": region, "forceUpdate": in.ForceUpdate})
-	s.d.Audit.RecordEvent(c, ev)
-	return httpx.Accepted(c, map[string]any{"operationId": conn.ID, "status": store.ConnectionPending, "provider": "aws",
-		"clusterName": in.ClusterName}, fmt.Sprintf("connecting AWS account %s: poll GET /api/v1/cloud/aws/connections/%s for the setup link", account, conn.ID))
+	if err := checkPrior(awsTarget, prior, found, in.ClusterName, in.ForceUpdate); err != nil {
+		return err
+	}
+	conn := newConnection(p, awsTarget, in.ClusterName, in.Level, account, region)
+	return s.startConnection(c, p, awsTarget, connectStart{conn: conn, forceUpdate: in.ForceUpdate,
+		workflow: workflows.ConnectAWSAccount, input: workflows.ConnectAWSAccountInput{OrgID: p.OrgID, ConnectionID: conn.ID,
+			Timeout: s.d.ConnectTimeout, Poll: s.d.ConnectPoll},
+		audit: map[string]any{"accountId": account}, setup: "setup link"})
 }
 
 // GetAwsConnectionStatus answers a connection's state, steps and setup link.
 func (s *Server) GetAwsConnectionStatus(c echo.Context, id string, _ api.GetAwsConnectionStatusParams) error {
-	p, err := httpx.MustPrincipal(c)
-	if err != nil {
-		return err
-	}
-	conn, err := s.d.Store.GetCloudConnection(c.Request().Context(), p.OrgID, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && conn.Provider != "aws") {
-		return httpx.NotFound("AWS connection " + id)
-	}
-	if err != nil {
-		return err
-	}
-	conn = s.reconcile(c.Request().Context(), conn)
-	return httpx.OK(c, connectionView(conn), conn.Message)
+	return s.connectionStatus(c, awsTarget, id, connectionView)
 }
 
 // reconcile closes a connection the store still shows running whose workflow has
@@ -348,74 +284,28 @@ func (s *Server) GetAwsCredentials(c echo.Context, _ api.GetAwsCredentialsParams
 	if err != nil {
 		return httpx.ValidationFailed(map[string]any{"duration": err.Error()})
 	}
-	ctx := c.Request().Context()
-	conn, err := s.d.Store.LatestCloudConnection(ctx, p.OrgID, "aws", in.ClusterName, store.ConnectionConnected)
-	if errors.Is(err, store.ErrNotFound) {
-		return httpx.NotFound(fmt.Sprintf("connected AWS account of cluster %q (connect it: POST /api/v1/cloud/aws/connections)", in.ClusterName))
-	}
+	conn, err := s.connectedTo(c.Request().Context(), p.OrgID, awsTarget, in.ClusterName)
 	if err != nil {
 		return err
 	}
 	if in.DestinationAccountID != "" && in.DestinationAccountID != conn.AccountID {
-		return &httpx.APIError{Status: http.StatusUnprocessableEntity, Code: httpx.CodeUnprocessable,
-			Message: fmt.Sprintf("cluster %q is connected to AWS account %s, not %s", in.ClusterName, conn.AccountID, in.DestinationAccountID),
-			Details: map[string]any{"destinationAccountId": "not the connected account"}}
+		return notConnectedTo(awsTarget, "destinationAccountId", in.ClusterName, conn.AccountID, in.DestinationAccountID)
 	}
-	if s.d.Temporal == nil {
-		return httpx.ErrNoTemporal
-	}
-	key, err := ecdh.X25519().GenerateKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	org := p.OrgName
-	if org == "" {
-		org = p.OrgID
-	}
-	wctx, cancel := context.WithTimeout(ctx, s.d.CredentialsTimeout)
-	defer cancel()
-	run, err := s.d.Temporal.ExecuteWorkflow(wctx, client.StartWorkflowOptions{
-		ID: workflows.OperationID(org, in.ClusterName, "aws-credentials", randomSuffix()), TaskQueue: s.d.TaskQueue,
-		WorkflowExecutionTimeout: s.d.CredentialsTimeout,
-		StaticSummary:            fmt.Sprintf("temporary AWS credentials for cluster %s", in.ClusterName),
-	}, workflows.IssueAWSCredentials, workflows.IssueAWSCredentialsInput{OrgID: p.OrgID, ConnectionID: conn.ID,
-		Duration: d, RecipientKey: key.PublicKey().Bytes()})
-	if err != nil {
-		return fmt.Errorf("start credentials workflow: %w", err)
-	}
-	var res activities.IssueAWSCredentialsResult
-	if err := run.Get(wctx, &res); err != nil {
-		s.audit(c, p, conn, d, time.Time{}, store.OutcomeFailure)
-		var app *temporal.ApplicationError
-		if errors.As(err, &app) && app.Type() == activities.ErrTypeNotConnected {
-			return &httpx.APIError{Status: http.StatusUnprocessableEntity, Code: httpx.CodeUnprocessable,
-				Message: fmt.Sprintf("the role %s of cluster %q can no longer be assumed; connect the account again (forceUpdate)", conn.RoleARN, in.ClusterName)}
-		}
-		s.d.Log.ErrorContext(ctx, "temporary AWS credentials", "err", err, "operationID", run.GetID(), "traceID", httpx.TraceID(c))
-		return &httpx.APIError{Status: http.StatusServiceUnavailable, Code: httpx.CodeServiceUnavailable,
-			Message: "temporary credentials could not be issued now; retry later"}
-	}
-	creds, err := activities.OpenCredentials(key, res.Sealed)
-	if err != nil {
-		return err
-	}
-	s.audit(c, p, conn, d, res.Expiration, store.OutcomeSuccess)
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return httpx.OK(c, map[string]any{"accessKeyId": creds.AccessKeyID, "secretAccessKey": creds.SecretAccessKey,
-		"sessionToken": creds.SessionToken, "expiration": creds.Expiration.UTC(), "accountId": res.AccountID,
-		"region": conn.Region, "roleArn": res.RoleARN}, "temporary credentials: they are not stored and cannot be shown again")
-}
-
-// audit records an issue of credentials: who, which role, how long; never them.
-func (s *Server) audit(c echo.Context, p httpx.Principal, conn store.CloudConnection, d time.Duration, expires time.Time, outcome string) {
-	ev := httpx.NewAuditEvent(c, p, "CLOUD_ACCOUNT", "ISSUE_CREDENTIALS", conn.ID, outcome)
-	details := map[string]any{"provider": "aws", "clusterName": conn.ClusterName, "accountId": conn.AccountID,
-		"roleArn": conn.RoleARN, "durationSeconds": int(d / time.Second)}
-	if !expires.IsZero() {
-		details["expiration"] = expires.UTC()
-	}
-	ev.Details = httpx.MustJSON(details)
-	s.d.Audit.RecordEvent(c, ev)
+	return issueCredentials(s, c, p, awsTarget, issue{cluster: in.ClusterName, conn: conn, d: d,
+		workflow: workflows.IssueAWSCredentials, input: func(recipient []byte) any {
+			return workflows.IssueAWSCredentialsInput{OrgID: p.OrgID, ConnectionID: conn.ID, Duration: d, RecipientKey: recipient}
+		},
+		audit: map[string]any{"accountId": conn.AccountID, "roleArn": conn.RoleARN},
+		gone:  fmt.Sprintf("the role %s of cluster %q can no longer be assumed; connect the account again (forceUpdate)", conn.RoleARN, in.ClusterName)},
+		func(key *ecdh.PrivateKey, res activities.IssueAWSCredentialsResult) (map[string]any, time.Time, error) {
+			creds, err := activities.OpenCredentials(key, res.Sealed)
+			if err != nil {
+				return nil, time.Time{}, err
+			}
+			return map[string]any{"accessKeyId": creds.AccessKeyID, "secretAccessKey": creds.SecretAccessKey,
+				"sessionToken": creds.SessionToken, "expiration": creds.Expiration.UTC(), "accountId": res.AccountID,
+				"region": conn.Region, "roleArn": res.RoleARN}, res.Expiration, nil
+		})
 }
 
 // vaultRequest is SelfHostedCredentialsRequest.

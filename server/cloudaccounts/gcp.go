@@ -1,9 +1,7 @@
 package cloudaccounts
 
 import (
-	"context"
 	"crypto/ecdh"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,9 +10,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/astropulse/astroplane/activities"
 	"github.com/astropulse/astroplane/gcpconnect"
@@ -47,17 +42,8 @@ type gcpCredentialsRequest struct {
 // absent, the default hour; outside 5m … 1h (generateAccessToken's bounds without
 // an organization policy extending them), an error naming the bounds.
 func ParseGCPDuration(raw json.RawMessage) (time.Duration, error) {
-	d, given, err := httpx.ParseJSONDuration(raw)
-	if err != nil {
-		return 0, err
-	}
-	if !given {
-		return gcpconnect.DefaultDuration, nil
-	}
-	if d < gcpconnect.MinDuration || d > gcpconnect.MaxDuration {
-		return 0, fmt.Errorf("%s is outside 5m to 1h (what generateAccessToken allows without an organization policy extending it)", d)
-	}
-	return d, nil
+	return parseDuration(raw, gcpconnect.DefaultDuration, gcpconnect.MinDuration, gcpconnect.MaxDuration,
+		"5m to 1h (what generateAccessToken allows without an organization policy extending it)")
 }
 
 // ConnectGcpProject records a GCP connection and starts its workflow: 202 with the
@@ -104,9 +90,7 @@ func (s *Server) ConnectGcpProject(c echo.Context, _ api.ConnectGcpProjectParams
 		return err
 	}
 	if project == "" {
-		return &httpx.APIError{Status: http.StatusUnprocessableEntity, Code: httpx.CodeUnprocessable,
-			Message: fmt.Sprintf("the GCP project to connect is unknown: no GCP cluster %q names one; give targetProjectId", in.ClusterName),
-			Details: map[string]any{"targetProjectId": "required when the cluster does not name its GCP project"}}
+		return unknownTarget(gcpTarget, "targetProjectId", in.ClusterName)
 	}
 	if err := gcpconnect.CheckProjectID(project); err != nil {
 		return &httpx.APIError{Status: http.StatusUnprocessableEntity, Code: httpx.CodeUnprocessable,
@@ -116,76 +100,27 @@ func (s *Server) ConnectGcpProject(c echo.Context, _ api.ConnectGcpProjectParams
 	if s.d.Temporal == nil {
 		return httpx.ErrNoTemporal
 	}
-	prior, err := s.d.Store.LatestCloudConnection(ctx, p.OrgID, "gcp", in.ClusterName)
-	if err == nil {
-		prior = s.reconcile(ctx, prior)
-	}
-	switch {
-	case err == nil && prior.EndedAt == nil:
-		return httpx.Conflict(fmt.Sprintf("connection %s of cluster %q is still running", prior.ID, in.ClusterName),
-			map[string]any{"operationId": prior.ID})
-	case err == nil && prior.Status == store.ConnectionConnected && !in.ForceUpdate:
-		return httpx.Conflict(fmt.Sprintf("cluster %q is already connected to GCP project %s (connection %s); send forceUpdate to connect again",
-			in.ClusterName, prior.AccountID, prior.ID), map[string]any{"operationId": prior.ID, "forceUpdate": "false"})
-	case err != nil && !errors.Is(err, store.ErrNotFound):
+	prior, found, err := s.priorConnection(ctx, p.OrgID, gcpTarget, in.ClusterName)
+	if err != nil {
 		return err
-	case err == nil:
+	}
+	if err := checkPrior(gcpTarget, prior, found, in.ClusterName, in.ForceUpdate); err != nil {
+		return err
+	}
+	if found {
 		region = cmp(region, prior.Region) // forceUpdate keeps what the request leaves out
 	}
-	org := p.OrgName
-	if org == "" {
-		org = p.OrgID
-	}
-	conn := store.CloudConnection{ID: workflows.OperationID(org, in.ClusterName, workflows.OpConnectGCP, randomSuffix()),
-		OrgID: p.OrgID, Provider: "gcp", ClusterName: in.ClusterName, Level: in.Level, Status: store.ConnectionPending,
-		Message: "starting", AccountID: project, GCPProjectNumber: in.TargetProjectNumber, Region: region, CreatedBy: p.UserID}
-	if err := s.d.Store.CreateCloudConnection(ctx, &conn); errors.Is(err, store.ErrConflict) {
-		return httpx.Conflict(fmt.Sprintf("a connection of cluster %q is already running", in.ClusterName), nil)
-	} else if err != nil {
-		return err
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	_, err = s.d.Temporal.ExecuteWorkflow(sctx, client.StartWorkflowOptions{
-		ID: conn.ID, TaskQueue: s.d.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.AttrOrgID.ValueSet(p.OrgID), workflows.AttrClusterName.ValueSet(in.ClusterName),
-			workflows.AttrOperationType.ValueSet(workflows.OpConnectGCP), workflows.AttrProvider.ValueSet("gcp")),
-		StaticSummary:            fmt.Sprintf("connect GCP project %s for cluster %s", project, in.ClusterName),
-		WorkflowExecutionTimeout: cmpDuration(s.d.ConnectTimeout, workflows.DefaultConnectTimeout) + 15*time.Minute,
-	}, workflows.ConnectGCPProject, workflows.ConnectGCPProjectInput{OrgID: p.OrgID, ConnectionID: conn.ID,
-		Timeout: s.d.ConnectTimeout, Poll: s.d.ConnectPoll})
-	if err != nil {
-		now := time.Now().UTC()
-		_ = s.d.Store.UpdateCloudConnection(sctx, p.OrgID, conn.ID, map[string]any{"status": store.ConnectionFailed,
-			"message": "the connection workflow could not be started", "ended_at": now})
-		return fmt.Errorf("start connection workflow: %w", err)
-	}
-	ev := httpx.NewAuditEvent(c, p, "CLOUD_ACCOUNT", "CONNECT", conn.ID, store.OutcomeSuccess)
-	ev.Details = httpx.MustJSON(map[string]any{"provider": "gcp", "clusterName": in.ClusterName, "projectId": project,
-		"projectNumber": in.TargetProjectNumber, "level": in.Level, "region": region, "forceUpdate": in.ForceUpdate})
-	s.d.Audit.RecordEvent(c, ev)
-	return httpx.Accepted(c, map[string]any{"operationId": conn.ID, "status": store.ConnectionPending, "provider": "gcp",
-		"clusterName": in.ClusterName}, fmt.Sprintf("connecting GCP project %s: poll GET /api/v1/cloud/gcp/connections/%s for the setup script", project, conn.ID))
+	conn := newConnection(p, gcpTarget, in.ClusterName, in.Level, project, region)
+	conn.GCPProjectNumber = in.TargetProjectNumber
+	return s.startConnection(c, p, gcpTarget, connectStart{conn: conn, forceUpdate: in.ForceUpdate,
+		workflow: workflows.ConnectGCPProject, input: workflows.ConnectGCPProjectInput{OrgID: p.OrgID, ConnectionID: conn.ID,
+			Timeout: s.d.ConnectTimeout, Poll: s.d.ConnectPoll},
+		audit: map[string]any{"projectId": project, "projectNumber": in.TargetProjectNumber}, setup: "setup script"})
 }
 
 // GetGcpConnectionStatus answers a GCP connection's state, steps and setup script.
 func (s *Server) GetGcpConnectionStatus(c echo.Context, id string, _ api.GetGcpConnectionStatusParams) error {
-	p, err := httpx.MustPrincipal(c)
-	if err != nil {
-		return err
-	}
-	conn, err := s.d.Store.GetCloudConnection(c.Request().Context(), p.OrgID, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && conn.Provider != "gcp") {
-		return httpx.NotFound("GCP connection " + id)
-	}
-	if err != nil {
-		return err
-	}
-	conn = s.reconcile(c.Request().Context(), conn)
-	return httpx.OK(c, gcpConnectionView(conn), conn.Message)
+	return s.connectionStatus(c, gcpTarget, id, gcpConnectionView)
 }
 
 func gcpConnectionView(conn store.CloudConnection) map[string]any {
@@ -216,15 +151,7 @@ func gcpConnectionView(conn store.CloudConnection) map[string]any {
 // GetGcpSetupScript serves a GCP connection's setup script to whoever holds its
 // unguessable URL (curl … | bash in Cloud Shell). It holds no secret.
 func (s *Server) GetGcpSetupScript(c echo.Context, token string) error {
-	conn, err := s.d.Store.CloudConnectionByTemplateToken(c.Request().Context(), token)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (conn.Provider != "gcp" || len(conn.Template) == 0)) {
-		return httpx.NotFound("setup script")
-	}
-	if err != nil {
-		return err
-	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.Blob(http.StatusOK, "text/x-shellscript; charset=utf-8", conn.Template)
+	return s.setupScript(c, gcpTarget, token)
 }
 
 // GetGcpCredentials answers a temporary access token of the cluster's connected
@@ -249,74 +176,26 @@ func (s *Server) GetGcpCredentials(c echo.Context, _ api.GetGcpCredentialsParams
 			return httpx.ValidationFailed(map[string]any{"targetProjectId": err.Error()})
 		}
 	}
-	ctx := c.Request().Context()
-	conn, err := s.d.Store.LatestCloudConnection(ctx, p.OrgID, "gcp", in.ClusterName, store.ConnectionConnected)
-	if errors.Is(err, store.ErrNotFound) {
-		return httpx.NotFound(fmt.Sprintf("connected GCP project of cluster %q (connect it: POST /api/v1/cloud/gcp/connections)", in.ClusterName))
-	}
+	conn, err := s.connectedTo(c.Request().Context(), p.OrgID, gcpTarget, in.ClusterName)
 	if err != nil {
 		return err
 	}
 	if in.TargetProjectID != "" && in.TargetProjectID != conn.AccountID {
-		return &httpx.APIError{Status: http.StatusUnprocessableEntity, Code: httpx.CodeUnprocessable,
-			Message: fmt.Sprintf("cluster %q is connected to GCP project %s, not %s", in.ClusterName, conn.AccountID, in.TargetProjectID),
-			Details: map[string]any{"targetProjectId": "not the connected project"}}
+		return notConnectedTo(gcpTarget, "targetProjectId", in.ClusterName, conn.AccountID, in.TargetProjectID)
 	}
-	if s.d.Temporal == nil {
-		return httpx.ErrNoTemporal
-	}
-	key, err := ecdh.X25519().GenerateKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	org := p.OrgName
-	if org == "" {
-		org = p.OrgID
-	}
-	wctx, cancel := context.WithTimeout(ctx, s.d.CredentialsTimeout)
-	defer cancel()
-	run, err := s.d.Temporal.ExecuteWorkflow(wctx, client.StartWorkflowOptions{
-		ID: workflows.OperationID(org, in.ClusterName, "gcp-credentials", randomSuffix()), TaskQueue: s.d.TaskQueue,
-		WorkflowExecutionTimeout: s.d.CredentialsTimeout,
-		StaticSummary:            fmt.Sprintf("temporary GCP credentials for cluster %s", in.ClusterName),
-	}, workflows.IssueGCPCredentials, workflows.IssueGCPCredentialsInput{OrgID: p.OrgID, ConnectionID: conn.ID,
-		Duration: d, RecipientKey: key.PublicKey().Bytes()})
-	if err != nil {
-		return fmt.Errorf("start credentials workflow: %w", err)
-	}
-	var res activities.IssueGCPCredentialsResult
-	if err := run.Get(wctx, &res); err != nil {
-		s.auditGCP(c, p, conn, d, time.Time{}, store.OutcomeFailure)
-		var app *temporal.ApplicationError
-		if errors.As(err, &app) && app.Type() == activities.ErrTypeNotConnected {
-			return &httpx.APIError{Status: http.StatusUnprocessableEntity, Code: httpx.CodeUnprocessable,
-				Message: fmt.Sprintf("the service account %s of cluster %q can no longer be impersonated; connect the project again (forceUpdate)",
-					conn.GCPServiceAccount, in.ClusterName)}
-		}
-		s.d.Log.ErrorContext(ctx, "temporary GCP credentials", "err", err, "operationID", run.GetID(), "traceID", httpx.TraceID(c))
-		return &httpx.APIError{Status: http.StatusServiceUnavailable, Code: httpx.CodeServiceUnavailable,
-			Message: "temporary credentials could not be issued now; retry later"}
-	}
-	tok, err := activities.OpenGCPToken(key, res.Sealed)
-	if err != nil {
-		return err
-	}
-	s.auditGCP(c, p, conn, d, tok.ExpireTime, store.OutcomeSuccess)
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return httpx.OK(c, map[string]any{"accessToken": tok.AccessToken, "tokenType": "Bearer", "expireTime": tok.ExpireTime.UTC(),
-		"projectId": res.ProjectID, "region": conn.Region, "serviceAccountEmail": res.ServiceAccount},
-		"temporary credentials: they are not stored and cannot be shown again")
-}
-
-// auditGCP records an issue of a GCP token: who, which service account, how long;
-// never the token.
-func (s *Server) auditGCP(c echo.Context, p httpx.Principal, conn store.CloudConnection, d time.Duration, expires time.Time, outcome string) {
-	ev := httpx.NewAuditEvent(c, p, "CLOUD_ACCOUNT", "ISSUE_CREDENTIALS", conn.ID, outcome)
-	details := map[string]any{"provider": "gcp", "clusterName": conn.ClusterName, "projectId": conn.AccountID,
-		"serviceAccountEmail": conn.GCPServiceAccount, "durationSeconds": int(d / time.Second)}
-	if !expires.IsZero() {
-		details["expiration"] = expires.UTC()
-	}
-	ev.Details = httpx.MustJSON(details)
-	s.d.Audit.RecordEvent(c, ev)
+	return issueCredentials(s, c, p, gcpTarget, issue{cluster: in.ClusterName, conn: conn, d: d,
+		workflow: workflows.IssueGCPCredentials, input: func(recipient []byte) any {
+			return workflows.IssueGCPCredentialsInput{OrgID: p.OrgID, ConnectionID: conn.ID, Duration: d, RecipientKey: recipient}
+		},
+		audit: map[string]any{"projectId": conn.AccountID, "serviceAccountEmail": conn.GCPServiceAccount},
+		gone: fmt.Sprintf("the service account %s of cluster %q can no longer be impersonated; connect the project again (forceUpdate)",
+			conn.GCPServiceAccount, in.ClusterName)},
+		func(key *ecdh.PrivateKey, res activities.IssueGCPCredentialsResult) (map[string]any, time.Time, error) {
+			tok, err := activities.OpenGCPToken(key, res.Sealed)
+			if err != nil {
+				return nil, time.Time{}, err
+			}
+			return map[string]any{"accessToken": tok.AccessToken, "tokenType": "Bearer", "expireTime": tok.ExpireTime.UTC(),
+				"projectId": res.ProjectID, "region": conn.Region, "serviceAccountEmail": res.ServiceAccount}, tok.ExpireTime, nil
+		})
 }
