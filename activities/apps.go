@@ -56,6 +56,10 @@ type Apps struct {
 	// Poll is how often WaitApplication and DeleteArgoApplication read the
 	// Application; default 2 s.
 	Poll time.Duration
+	// GitHub mints the tokens of repositories of organizations' linked GitHub
+	// installations (apprepo.go); nil: no GitHub App on this worker, and such a
+	// repository does not deploy.
+	GitHub GitHubApp
 }
 
 // AppRef names an application of an organization.
@@ -71,6 +75,9 @@ type AppTarget struct {
 // AppOnCluster names an application and the cluster its Application is on.
 type AppOnCluster struct {
 	OrgID, AppID, ClusterID string
+	// RepoURL, when set, is the repository URL WriteApplication writes instead of
+	// the source's: the https URL its repository credential names.
+	RepoURL string `json:",omitempty"`
 }
 
 // AppHealth is an Application's sync and health status as Argo CD reports them.
@@ -225,6 +232,11 @@ func (a *Apps) WriteApplication(ctx context.Context, in AppOnCluster) error {
 	w, err := a.writer(ctx, in.OrgID, in.ClusterID)
 	if err != nil {
 		return err
+	}
+	if in.RepoURL != "" && spec.Source.Repository != nil {
+		repo := *spec.Source.Repository
+		repo.RepoURL = in.RepoURL
+		spec.Source.Repository = &repo
 	}
 	if _, err := w.Apply(ctx, argocd.App{Name: spec.Name, OrgID: in.OrgID, AppID: app.ID, Namespace: spec.Namespace,
 		Source: spec.Source, Manifests: objs, ManualSync: spec.ManualSync}); err != nil {

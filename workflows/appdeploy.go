@@ -58,6 +58,7 @@ type AppDeployResult struct {
 }
 
 // DeployApplication validates the application, resolves its profile to a cluster,
+// writes the credential of a private repository source (writeRepoCredential),
 // creates or updates its Argo CD Application there, waits until Argo CD reports it
 // Synced and Healthy, and records it DEPLOYED. A failure or cancel records it FAILED
 // with where and why; the Application written stays (a later deploy updates it, a
@@ -95,7 +96,17 @@ func DeployApplication(ctx workflow.Context, in AppOperationInput) (AppDeployRes
 		{name: StepResolveProfile, run: func() error {
 			return workflow.ExecuteActivity(sctx, a.ResolveAppProfile, ref).Get(ctx, &target)
 		}, done: func() string { return target.ClusterName + ": " + target.Reason }},
-		{name: StepWriteApplication, run: func() error { return workflow.ExecuteActivity(kctx, a.WriteApplication, on()).Get(ctx, nil) }},
+		{name: StepWriteApplication, run: func() error {
+			write := on()
+			if workflow.GetVersion(ctx, appRepoCredentialsChange, workflow.DefaultVersion, 1) >= 1 {
+				url, err := writeRepoCredential(ctx, kctx, ref, target.ClusterID)
+				if err != nil {
+					return err
+				}
+				write.RepoURL = url
+			}
+			return workflow.ExecuteActivity(kctx, a.WriteApplication, write).Get(ctx, nil)
+		}},
 		{name: StepWaitHealthy, skip: manualSkip(in.ManualSync), run: func() error {
 			return workflow.ExecuteActivity(wctx, a.WaitApplication, on()).Get(ctx, &health)
 		}, done: func() string { return health.Sync + "/" + health.Health }},

@@ -65,6 +65,7 @@ func RegisterWorkflows(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(DeployApplication, workflow.RegisterOptions{Name: "DeployApplication"})
 	w.RegisterWorkflowWithOptions(DeleteApplication, workflow.RegisterOptions{Name: "DeleteApplication"})
 	w.RegisterWorkflowWithOptions(ResyncApplication, workflow.RegisterOptions{Name: "ResyncApplication"})
+	w.RegisterWorkflowWithOptions(RefreshRepoCredentials, workflow.RegisterOptions{Name: "RefreshRepoCredentials"})
 	w.RegisterWorkflowWithOptions(LookupCatalog, workflow.RegisterOptions{Name: "LookupCatalog"})
 	w.RegisterWorkflowWithOptions(RegisterClusterAgent, workflow.RegisterOptions{Name: "RegisterClusterAgent"})
 	w.RegisterWorkflowWithOptions(UnregisterClusterAgent, workflow.RegisterOptions{Name: "UnregisterClusterAgent"})

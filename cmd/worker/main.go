@@ -224,6 +224,9 @@ func run(ctx context.Context) error {
 		clusters.Registered = reach
 	}
 	apps := &activities.Apps{Store: st, Clusters: clusters, ChartRepoURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/charts"}
+	if apps.GitHub, err = githubApp(); err != nil { // ASTRO_GITHUB_*: private repositories' tokens
+		return err
+	}
 	// Live catalogs of connected accounts (LookupCatalog).
 	liveCatalog := &activities.Catalog{Credentials: creds, Live: map[string]activities.LiveFactory{
 		"aws": activities.AWSCatalog(activities.AWSCatalogOptions{}), "gcp": activities.GCPCatalog(activities.GCPCatalogOptions{}),
