@@ -99,33 +99,19 @@ func (a *app) appCommand() *cobra.Command {
 }
 
 func (a *app) getApps(cmd *cobra.Command, args []string) error {
-	if err := a.checkOutput(); err != nil {
-		return err
-	}
-	s, err := a.session()
-	if err != nil {
-		return err
-	}
-	if len(args) == 1 {
-		resp, err := s.client.GetApplicationWithResponse(cmd.Context(), args[0], &apiclient.GetApplicationParams{})
+	return getOrList(a, cmd, args, func(ctx context.Context, s *session, name string) (response, []byte, error) {
+		r, err := s.client.GetApplicationWithResponse(ctx, name, &apiclient.GetApplicationParams{})
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		app, raw, err := decode[apiclient.Application](resp, resp.Body, nil)
+		return r, r.Body, nil
+	}, func(ctx context.Context, s *session) (response, []byte, error) {
+		r, err := s.client.ListApplicationsWithResponse(ctx, &apiclient.ListApplicationsParams{})
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		return a.print(raw, appTable(app))
-	}
-	resp, err := s.client.ListApplicationsWithResponse(cmd.Context(), &apiclient.ListApplicationsParams{})
-	if err != nil {
-		return err
-	}
-	list, raw, err := decode[[]apiclient.Application](resp, resp.Body, nil)
-	if err != nil {
-		return err
-	}
-	return a.print(raw, appTable(list...))
+		return r, r.Body, nil
+	}, appTable)
 }
 
 func appTable(list ...apiclient.Application) table {
@@ -162,33 +148,19 @@ func (a *app) profileCommand() *cobra.Command {
 		Example: "  astroctl app profile get\n  astroctl app profile get profile3 -o yaml",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
-			s, err := a.session()
-			if err != nil {
-				return err
-			}
-			if len(args) == 1 {
-				resp, err := s.client.GetApplicationProfileWithResponse(cmd.Context(), args[0], &apiclient.GetApplicationProfileParams{})
+			return getOrList(a, cmd, args, func(ctx context.Context, s *session, name string) (response, []byte, error) {
+				r, err := s.client.GetApplicationProfileWithResponse(ctx, name, &apiclient.GetApplicationProfileParams{})
 				if err != nil {
-					return err
+					return nil, nil, err
 				}
-				p, raw, err := decode[apiclient.ApplicationProfile](resp, resp.Body, nil)
+				return r, r.Body, nil
+			}, func(ctx context.Context, s *session) (response, []byte, error) {
+				r, err := s.client.ListApplicationProfilesWithResponse(ctx, &apiclient.ListApplicationProfilesParams{})
 				if err != nil {
-					return err
+					return nil, nil, err
 				}
-				return a.print(raw, profileTable(p))
-			}
-			resp, err := s.client.ListApplicationProfilesWithResponse(cmd.Context(), &apiclient.ListApplicationProfilesParams{})
-			if err != nil {
-				return err
-			}
-			list, raw, err := decode[[]apiclient.ApplicationProfile](resp, resp.Body, nil)
-			if err != nil {
-				return err
-			}
-			return a.print(raw, profileTable(list...))
+				return r, r.Body, nil
+			}, profileTable)
 		},
 	}
 	del := &cobra.Command{
@@ -291,68 +263,47 @@ func (a *app) applyApp(cmd *cobra.Command, s *session, d manifest.Doc, wf waitFl
 	if err != nil {
 		return fmt.Errorf("%s: app/%s: %w", d.Source, d.Name, err)
 	}
-	fmt.Fprintf(a.stdout, "app/%s: deploy started on cluster %s\n", d.Name, str(op.ClusterName))
-	if wf.noWait {
-		fmt.Fprintf(a.stderr, "Its state: astroctl app status %s\n", d.Name)
-		return nil
-	}
-	return a.waitApp(cmd.Context(), s, d.Name, wf.timeout)
+	return a.accepted(fmt.Sprintf("app/%s: deploy started on cluster %s", d.Name, str(op.ClusterName)),
+		"Its state: astroctl app status "+d.Name, wf,
+		func(timeout time.Duration) error { return a.waitApp(cmd.Context(), s, d.Name, timeout) })
 }
 
 // waitApp polls the application until it is DEPLOYED (exit 0) or FAILED or DEGRADED
 // (exit 1), printing each change of status, sync and health.
 func (a *app) waitApp(ctx context.Context, s *session, name string, timeout time.Duration) error {
-	parent := ctx
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
 	last := ""
-	for {
+	return a.pollUntil(ctx, timeout, "Stopped waiting; the deploy carries on. Its state: astroctl app status "+name, func(ctx context.Context) (bool, error) {
 		resp, err := s.client.GetApplicationWithResponse(ctx, name, &apiclient.GetApplicationParams{})
-		if err == nil {
-			x, _, err := decode[apiclient.Application](resp, resp.Body, nil)
-			if err != nil {
-				return err
-			}
-			line := string(x.Status)
-			if x.SyncStatus != nil {
-				line += " · " + string(*x.SyncStatus)
-			}
-			if x.Health != nil {
-				line += " · " + string(*x.Health)
-			}
-			if m := str(x.Message); m != "" {
-				line += " · " + m
-			}
-			if line != last {
-				last = line
-				fmt.Fprintf(a.stdout, "  %s\n", line)
-			}
-			switch x.Status {
-			case apiclient.ApplicationStatusDEPLOYED:
-				msg := fmt.Sprintf("app/%s: %s", name, a.statusColor("DEPLOYED"))
-				if u := str(x.Url); u != "" {
-					msg += " at " + u
-				}
-				fmt.Fprintln(a.stdout, msg)
-				return nil
-			case apiclient.ApplicationStatusFAILED, apiclient.ApplicationStatusDEGRADED:
-				fmt.Fprintf(a.stderr, "app/%s: %s: %s\nEvents: astroctl app events %s -k\n", name, a.statusColor(string(x.Status)), str(x.Message), name)
-				return &silentError{exitFailed}
-			}
-		} else if ctx.Err() == nil {
-			return err
+		if err != nil {
+			return false, err
 		}
-		select {
-		case <-ctx.Done():
-			fmt.Fprintf(a.stderr, "Stopped waiting; the deploy carries on. Its state: astroctl app status %s\n", name)
-			if parent.Err() != nil {
-				return &silentError{exitDetached}
-			}
-			return &silentError{exitRunning}
-		case <-time.After(pollInterval):
+		x, _, err := decode[apiclient.Application](resp, resp.Body, nil)
+		if err != nil {
+			return true, err
 		}
-	}
+		line := string(x.Status)
+		if x.SyncStatus != nil {
+			line += " · " + string(*x.SyncStatus)
+		}
+		if x.Health != nil {
+			line += " · " + string(*x.Health)
+		}
+		if m := str(x.Message); m != "" {
+			line += " · " + m
+		}
+		a.showChange(&last, line)
+		switch x.Status {
+		case apiclient.ApplicationStatusDEPLOYED:
+			msg := fmt.Sprintf("app/%s: %s", name, a.statusColor("DEPLOYED"))
+			if u := str(x.Url); u != "" {
+				msg += " at " + u
+			}
+			fmt.Fprintln(a.stdout, msg)
+			return true, nil
+		case apiclient.ApplicationStatusFAILED, apiclient.ApplicationStatusDEGRADED:
+			fmt.Fprintf(a.stderr, "app/%s: %s: %s\nEvents: astroctl app events %s -k\n", name, a.statusColor(string(x.Status)), str(x.Message), name)
+			return true, &silentError{exitFailed}
+		}
+		return false, nil
+	})
 }

@@ -214,10 +214,7 @@ Azure: ` + "`bash astro-<provider>-setup-NAME.sh`" + `). Then waits until the co
 		Example: "  astroctl cloud " + p.name + " status " + p.name + "-connect-… --watch",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
-			s, err := a.session()
+			s, err := a.outputSession()
 			if err != nil {
 				return err
 			}
@@ -339,62 +336,44 @@ func (w *connWatch) showScript(script, cluster string) error {
 
 func (w *connWatch) wait(ctx context.Context, timeout time.Duration) error {
 	a := w.a
-	parent := ctx
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
 	last := ""
-	for {
+	stopped := fmt.Sprintf("Stopped waiting; the connection carries on. Follow it: astroctl cloud %s status %s --watch", w.p.name, w.id)
+	return a.pollUntil(ctx, timeout, stopped, func(ctx context.Context) (bool, error) {
 		resp, b, err := w.p.status(ctx, w.s, w.id)
-		if err == nil {
-			st, _, err := decode[apiclient.CloudConnectionStatus](resp, b, nil)
-			if err != nil {
-				return err
-			}
-			if link, ext, script := setupOf(st); !w.shown && st.Status != "CONNECTED" {
-				cluster := w.cluster
-				if cluster == "" {
-					cluster = str(st.ClusterName)
-				}
-				switch {
-				case link != "" && w.p.script == "":
-					w.showLink(link, ext)
-				case script != "" && w.p.script != "":
-					if err := w.showScript(script, cluster); err != nil {
-						return err
-					}
-				}
-			}
-			if w.untilSetup && w.shown {
-				fmt.Fprintf(a.stderr, "Follow it with: astroctl cloud %s status %s --watch\n", w.p.name, w.id)
-				return nil
-			}
-			line := fmt.Sprintf("%s %s", st.Status, str(st.Message))
-			if line != last {
-				last = line
-				fmt.Fprintf(a.stdout, "  %s\n", line)
-			}
-			switch st.Status {
-			case "CONNECTED":
-				fmt.Fprintf(a.stdout, "%s connection %s: %s\n", w.p.name, w.id, a.statusColor("CONNECTED"))
-				return nil
-			case "FAILED", "CANCELLED":
-				fmt.Fprintf(a.stderr, "%s connection %s: %s: %s\n", w.p.name, w.id, a.statusColor(string(st.Status)), str(st.Message))
-				return &silentError{exitFailed}
-			}
-		} else if ctx.Err() == nil {
-			return err
+		if err != nil {
+			return false, err
 		}
-		select {
-		case <-ctx.Done():
-			fmt.Fprintf(a.stderr, "Stopped waiting; the connection carries on. Follow it: astroctl cloud %s status %s --watch\n", w.p.name, w.id)
-			if parent.Err() != nil {
-				return &silentError{exitDetached}
-			}
-			return &silentError{exitRunning}
-		case <-time.After(pollInterval):
+		st, _, err := decode[apiclient.CloudConnectionStatus](resp, b, nil)
+		if err != nil {
+			return true, err
 		}
-	}
+		if link, ext, script := setupOf(st); !w.shown && st.Status != "CONNECTED" {
+			cluster := w.cluster
+			if cluster == "" {
+				cluster = str(st.ClusterName)
+			}
+			switch {
+			case link != "" && w.p.script == "":
+				w.showLink(link, ext)
+			case script != "" && w.p.script != "":
+				if err := w.showScript(script, cluster); err != nil {
+					return true, err
+				}
+			}
+		}
+		if w.untilSetup && w.shown {
+			fmt.Fprintf(a.stderr, "Follow it with: astroctl cloud %s status %s --watch\n", w.p.name, w.id)
+			return true, nil
+		}
+		a.showChange(&last, fmt.Sprintf("%s %s", st.Status, str(st.Message)))
+		switch st.Status {
+		case "CONNECTED":
+			fmt.Fprintf(a.stdout, "%s connection %s: %s\n", w.p.name, w.id, a.statusColor("CONNECTED"))
+			return true, nil
+		case "FAILED", "CANCELLED":
+			fmt.Fprintf(a.stderr, "%s connection %s: %s: %s\n", w.p.name, w.id, a.statusColor(string(st.Status)), str(st.Message))
+			return true, &silentError{exitFailed}
+		}
+		return false, nil
+	})
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -86,33 +87,19 @@ Ctrl-C detaches and says how to re-attach or cancel.`,
 		Example: "  astroctl clusters get\n  astroctl clusters get prod -o yaml\n  astroctl clusters get -o wide",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
-			s, err := a.session()
-			if err != nil {
-				return err
-			}
-			if len(args) == 1 {
-				resp, err := s.client.GetClusterWithResponse(cmd.Context(), args[0], &apiclient.GetClusterParams{})
+			return getOrList(a, cmd, args, func(ctx context.Context, s *session, name string) (response, []byte, error) {
+				r, err := s.client.GetClusterWithResponse(ctx, name, &apiclient.GetClusterParams{})
 				if err != nil {
-					return err
+					return nil, nil, err
 				}
-				cl, raw, err := decode[apiclient.Cluster](resp, resp.Body, nil)
+				return r, r.Body, nil
+			}, func(ctx context.Context, s *session) (response, []byte, error) {
+				r, err := s.client.ListClustersWithResponse(ctx, &apiclient.ListClustersParams{})
 				if err != nil {
-					return err
+					return nil, nil, err
 				}
-				return a.print(raw, clusterTable(cl))
-			}
-			resp, err := s.client.ListClustersWithResponse(cmd.Context(), &apiclient.ListClustersParams{})
-			if err != nil {
-				return err
-			}
-			list, raw, err := decode[[]apiclient.Cluster](resp, resp.Body, nil)
-			if err != nil {
-				return err
-			}
-			return a.print(raw, clusterTable(list...))
+				return r, r.Body, nil
+			}, clusterTable)
 		},
 	}
 
@@ -148,10 +135,7 @@ Ctrl-C detaches and says how to re-attach or cancel.`,
 		Example: "  astroctl clusters progress prod\n  astroctl clusters progress prod --watch\n  astroctl clusters progress prod --operation deploy-prod-… -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
-			s, err := a.session()
+			s, err := a.outputSession()
 			if err != nil {
 				return err
 			}
@@ -197,10 +181,7 @@ Ctrl-C detaches and says how to re-attach or cancel.`,
 		Example: "  astroctl clusters history prod",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
-			s, err := a.session()
+			s, err := a.outputSession()
 			if err != nil {
 				return err
 			}
@@ -272,13 +253,9 @@ func clusterTable(list ...apiclient.Cluster) table {
 
 // started reports an operation the API accepted, and waits for it unless --no-wait.
 func (a *app) started(cmd *cobra.Command, s *session, cluster, what, opID string, wf waitFlags) error {
-	if wf.noWait {
-		fmt.Fprintf(a.stdout, "cluster/%s: %s started, operation %s\n", cluster, what, opID)
-		fmt.Fprintf(a.stderr, "Follow it with: astroctl clusters progress %s --watch --operation %s\n", cluster, opID)
-		return nil
-	}
-	fmt.Fprintf(a.stdout, "cluster/%s: %s started, operation %s\n", cluster, what, opID)
-	return a.wait(cmd.Context(), s, cluster, opID, wf.timeout)
+	return a.accepted(fmt.Sprintf("cluster/%s: %s started, operation %s", cluster, what, opID),
+		fmt.Sprintf("Follow it with: astroctl clusters progress %s --watch --operation %s", cluster, opID), wf,
+		func(timeout time.Duration) error { return a.wait(cmd.Context(), s, cluster, opID, timeout) })
 }
 
 // applyCluster deploys a K8sCluster, or updates the cluster when it exists.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 )
 
@@ -24,6 +26,15 @@ func (a *app) checkOutput() error {
 		return nil
 	}
 	return withCode(exitValidation, fmt.Errorf("-o %s: one of table, wide, json, yaml", a.output))
+}
+
+// outputSession checks -o, then opens the session: what a command that prints an
+// answer does first.
+func (a *app) outputSession() (*session, error) {
+	if err := a.checkOutput(); err != nil {
+		return nil, err
+	}
+	return a.session()
 }
 
 // print writes raw (the API's data, JSON) as -o asks: json and yaml as the API answered
@@ -50,6 +61,30 @@ func (a *app) print(raw json.RawMessage, t table) error {
 		return err
 	}
 	return a.printTable(a.stdout, t)
+}
+
+// getOrList prints the resource args name (one's answer), or when args name none the
+// list (list's answer), as -o asks; show makes the table of either.
+func getOrList[T any](a *app, cmd *cobra.Command, args []string,
+	one func(ctx context.Context, s *session, name string) (response, []byte, error),
+	list func(ctx context.Context, s *session) (response, []byte, error),
+	show func(...T) table) error {
+	s, err := a.outputSession()
+	if err != nil {
+		return err
+	}
+	if len(args) == 1 {
+		x, raw, err := decode[T](one(cmd.Context(), s, args[0]))
+		if err != nil {
+			return err
+		}
+		return a.print(raw, show(x))
+	}
+	xs, raw, err := decode[[]T](list(cmd.Context(), s))
+	if err != nil {
+		return err
+	}
+	return a.print(raw, show(xs...))
 }
 
 func (a *app) printTable(w io.Writer, t table) error {

@@ -35,11 +35,8 @@ func terminal(s apiclient.ClusterOperationStatus) bool {
 // (ctx cancelled) and timeout detach without cancelling.
 func (a *app) wait(ctx context.Context, s *session, cluster, opID string, timeout time.Duration) error {
 	parent := ctx
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
+	ctx, cancel := bounded(ctx, timeout)
+	defer cancel()
 	r := &renderer{a: a, live: isTerminal(a.stdout)}
 	var p *apiclient.ClusterProgress
 	err := errors.New("ASTROCTL_PROGRESS=poll")
@@ -64,15 +61,77 @@ func (a *app) wait(ctx context.Context, s *session, cluster, opID string, timeou
 		how := fmt.Sprintf("Re-attach: astroctl clusters progress %s --watch --operation %s\nCancel:    astroctl clusters cancel %s", cluster, op, cluster)
 		if parent.Err() != nil {
 			fmt.Fprintf(a.stderr, "\nDetached: operation %s on cluster %s carries on.\n%s\n", op, cluster, how)
-			return &silentError{exitDetached}
+		} else {
+			fmt.Fprintf(a.stderr, "Stopped waiting after %s: operation %s on cluster %s carries on.\n%s\n", timeout, op, cluster, how)
 		}
-		fmt.Fprintf(a.stderr, "Stopped waiting after %s: operation %s on cluster %s carries on.\n%s\n", timeout, op, cluster, how)
-		return &silentError{exitRunning}
+		return stoppedCode(parent)
 	}
 	if err != nil {
 		return err
 	}
 	return a.outcome(cluster, p)
+}
+
+// bounded is ctx bounded by timeout; 0: not bounded.
+func bounded(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout > 0 {
+		return context.WithTimeout(ctx, timeout)
+	}
+	return ctx, func() {}
+}
+
+// stoppedCode is the exit of a wait that stopped while its operation carries on:
+// Ctrl-C (parent, the command's context, ended) detached; else --timeout passed.
+func stoppedCode(parent context.Context) error {
+	if parent.Err() != nil {
+		return &silentError{exitDetached}
+	}
+	return &silentError{exitRunning}
+}
+
+// pollUntil calls check every pollInterval, for timeout at most (0: no bound), until
+// it says done, and returns what it returned then. A check that is not done returns
+// the error of a read that failed: the wait ends with it, unless the wait has stopped
+// meanwhile. When the wait stops first (Ctrl-C, timeout), stopped is said on stderr and
+// the exit code tells which (stoppedCode).
+func (a *app) pollUntil(ctx context.Context, timeout time.Duration, stopped string, check func(ctx context.Context) (done bool, err error)) error {
+	parent := ctx
+	ctx, cancel := bounded(ctx, timeout)
+	defer cancel()
+	for {
+		done, err := check(ctx)
+		if done {
+			return err
+		}
+		if err != nil && ctx.Err() == nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(a.stderr, stopped)
+			return stoppedCode(parent)
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// showChange prints line, indented, unless it is *last; then it is *last.
+func (a *app) showChange(last *string, line string) {
+	if line != *last {
+		*last = line
+		fmt.Fprintf(a.stdout, "  %s\n", line)
+	}
+}
+
+// accepted reports an operation the API accepted (line, on stdout) and waits for it,
+// unless --no-wait: then follow says on stderr how to follow it.
+func (a *app) accepted(line, follow string, wf waitFlags, wait func(timeout time.Duration) error) error {
+	fmt.Fprintln(a.stdout, line)
+	if wf.noWait {
+		fmt.Fprintln(a.stderr, follow)
+		return nil
+	}
+	return wait(wf.timeout)
 }
 
 // outcome reports a final progress and returns its exit code.
