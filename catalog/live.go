@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -29,8 +30,33 @@ type Live interface {
 // transient or the account's, and fall back too, but say so.
 var ErrLiveUnavailable = errors.New("the live catalog cannot answer this")
 
-// Cache keeps a Live's answers for a TTL: per region for machine types, once for
-// versions. Errors are not kept, so a failed lookup is retried by the next caller.
+// Zones is a Live that also lists a region's zones (EC2 DescribeAvailabilityZones,
+// Compute Engine zones.list, the zones of Azure's resource SKUs). It is a separate
+// interface so a Live without it still is one; callers ask it with LiveZones.
+type Zones interface {
+	// Zones returns the region's zones in the provider's form ("us-east-1a",
+	// "us-central1-a", "1"), sorted; empty for a region without zones (some Azure
+	// regions). An error wrapping ErrUnknownRegion means the provider says the
+	// region does not exist (for this account).
+	Zones(ctx context.Context, region string) ([]string, error)
+}
+
+// ErrUnknownRegion is wrapped by a live catalog's errors when the provider itself
+// says the region does not exist: unlike other errors, it refuses the region.
+var ErrUnknownRegion = errors.New("the provider does not know this region")
+
+// LiveZones asks live for the region's zones; an error wrapping ErrLiveUnavailable
+// when live does not list zones.
+func LiveZones(ctx context.Context, live Live, region string) ([]string, error) {
+	z, ok := live.(Zones)
+	if !ok {
+		return nil, fmt.Errorf("this live catalog lists no zones: %w", ErrLiveUnavailable)
+	}
+	return z.Zones(ctx, region)
+}
+
+// Cache keeps a Live's answers for a TTL: per region for machine types and zones,
+// once for versions. Errors are not kept, so a failed lookup is retried by the next caller.
 // Concurrent callers of a missing entry share one lookup. A Cache is itself a Live.
 type Cache struct {
 	live Live
@@ -39,6 +65,7 @@ type Cache struct {
 
 	mu       sync.Mutex
 	types    map[string]*entry[[]MachineTypeInfo]
+	zones    map[string]*entry[[]string]
 	versions *entry[[]Version]
 }
 
@@ -58,7 +85,8 @@ func NewCache(live Live, ttl time.Duration) *Cache {
 	if ttl <= 0 {
 		ttl = DefaultLiveTTL
 	}
-	return &Cache{live: live, ttl: ttl, now: time.Now, types: map[string]*entry[[]MachineTypeInfo]{}}
+	return &Cache{live: live, ttl: ttl, now: time.Now, types: map[string]*entry[[]MachineTypeInfo]{},
+		zones: map[string]*entry[[]string]{}}
 }
 
 // MachineTypes returns live's machine types of the region, from the cache while
@@ -94,6 +122,26 @@ func (c *Cache) MachineType(ctx context.Context, region, name string) (m Machine
 		}
 	}
 	return MachineTypeInfo{}, false, nil
+}
+
+// Zones returns live's zones of the region (LiveZones), from the cache while they
+// are fresh. The slice is the caller's.
+func (c *Cache) Zones(ctx context.Context, region string) ([]string, error) {
+	c.mu.Lock()
+	e := c.zones[region]
+	if e == nil || c.stale(e.ready, e.fetched, e.err) {
+		e = &entry[[]string]{ready: make(chan struct{})}
+		c.zones[region] = e
+		c.mu.Unlock()
+		val, err := LiveZones(ctx, c.live, region)
+		c.finish(func() { e.val, e.err, e.fetched = val, err, c.now() }, e.ready)
+	} else {
+		c.mu.Unlock()
+	}
+	if err := wait(ctx, e.ready); err != nil {
+		return nil, err
+	}
+	return slices.Clone(e.val), e.err
 }
 
 // KubernetesVersions returns live's versions, from the cache while they are fresh.
@@ -147,4 +195,7 @@ func wait(ctx context.Context, ready chan struct{}) error {
 	}
 }
 
-var _ Live = (*Cache)(nil)
+var (
+	_ Live  = (*Cache)(nil)
+	_ Zones = (*Cache)(nil)
+)

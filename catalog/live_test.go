@@ -130,3 +130,47 @@ func TestCacheSharesALookup(t *testing.T) {
 	}
 	close(c2.live.(*countingLive).gate)
 }
+
+// zonedLive is a countingLive that lists zones too; mars1 is a region it does not
+// know.
+type zonedLive struct {
+	countingLive
+	zoneCalls atomic.Int32
+}
+
+func (l *zonedLive) Zones(_ context.Context, region string) ([]string, error) {
+	l.zoneCalls.Add(1)
+	if region == "mars1" {
+		return nil, ErrUnknownRegion
+	}
+	return []string{region + "a", region + "b"}, nil
+}
+
+// Zones are kept per region like machine types; a Live that lists none answers
+// ErrLiveUnavailable, and a region the provider does not know is an error, not kept.
+func TestCacheKeepsZones(t *testing.T) {
+	live := &zonedLive{}
+	c := NewCache(live, time.Hour)
+	ctx := t.Context()
+	for range 2 {
+		zs, err := c.Zones(ctx, "us-east-1")
+		if err != nil || len(zs) != 2 || zs[0] != "us-east-1a" {
+			t.Fatalf("zones %v, %v", zs, err)
+		}
+		zs[0] = "changed"
+	}
+	if n := live.zoneCalls.Load(); n != 1 {
+		t.Errorf("%d zone lookups for one region within the TTL, want 1", n)
+	}
+	for range 2 {
+		if _, err := c.Zones(ctx, "mars1"); !errors.Is(err, ErrUnknownRegion) {
+			t.Fatalf("unknown region: %v", err)
+		}
+	}
+	if n := live.zoneCalls.Load(); n != 3 {
+		t.Errorf("%d zone lookups, want the unknown region asked each time", n)
+	}
+	if _, err := NewCache(&countingLive{}, 0).Zones(ctx, "us-east-1"); !errors.Is(err, ErrLiveUnavailable) {
+		t.Errorf("a live catalog without zones: %v", err)
+	}
+}

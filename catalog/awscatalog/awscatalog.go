@@ -1,7 +1,9 @@
 // Package awscatalog is the live catalog of a connected AWS account: the EC2
 // instance types a region offers (DescribeInstanceTypeOfferings and
 // DescribeInstanceTypes) and the Kubernetes versions EKS supports
-// (DescribeClusterVersions), through aws-sdk-go-v2.
+// (DescribeClusterVersions), through aws-sdk-go-v2, and the zones of a region
+// (DescribeAvailabilityZones; DescribeRegions settles whether a region that
+// answers no zones exists).
 //
 // Types are described as the static tables describe them (catalog/internal/rules),
 // with the static table's price where it has one. An endpoint that does not
@@ -18,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -33,6 +36,8 @@ import (
 type EC2 interface {
 	ec2.DescribeInstanceTypesAPIClient
 	ec2.DescribeInstanceTypeOfferingsAPIClient
+	DescribeAvailabilityZones(ctx context.Context, in *ec2.DescribeAvailabilityZonesInput, optFns ...func(*ec2.Options)) (*ec2.DescribeAvailabilityZonesOutput, error)
+	DescribeRegions(ctx context.Context, in *ec2.DescribeRegionsInput, optFns ...func(*ec2.Options)) (*ec2.DescribeRegionsOutput, error)
 }
 
 // EKS is the part of the EKS API the catalog calls; *eks.Client implements it.
@@ -43,6 +48,7 @@ type EKS interface {
 var (
 	_ EKS = (*eks.Client)(nil)
 	_ EC2 = (*ec2.Client)(nil)
+	_     = catalog.Zones((*Catalog)(nil))
 )
 
 // Catalog answers catalog.Live for one AWS account, with credentials the clients
@@ -110,6 +116,61 @@ func (c *Catalog) MachineTypes(ctx context.Context, region string) ([]catalog.Ma
 		return strings.Compare(a.Name, b.Name)
 	})
 	return out, nil
+}
+
+// Zones returns the region's zones (availability, local and wavelength zones, opted
+// in or not: every zone the region has), asked of the region's endpoint. When that
+// fails or lists none, DescribeRegions (every region of the partition, asked of
+// its home region) settles whether the region exists: an error wrapping
+// catalog.ErrUnknownRegion when it does not; else the first error.
+func (c *Catalog) Zones(ctx context.Context, region string) ([]string, error) {
+	out, err := c.ec2.DescribeAvailabilityZones(ctx, &ec2.DescribeAvailabilityZonesInput{AllAvailabilityZones: aws.Bool(true),
+		Filters: []ec2types.Filter{{Name: strPtr("region-name"), Values: []string{region}}}}, func(o *ec2.Options) { o.Region = region })
+	var zones []string
+	if err == nil {
+		for _, z := range out.AvailabilityZones {
+			if z.ZoneName != nil && !slices.Contains(zones, *z.ZoneName) {
+				zones = append(zones, *z.ZoneName)
+			}
+		}
+		if len(zones) > 0 {
+			slices.Sort(zones)
+			return zones, nil
+		}
+		err = fmt.Errorf("describe availability zones of %s: none listed: %w", region, catalog.ErrLiveUnavailable)
+	} else {
+		err = fmt.Errorf("describe availability zones of %s: %w", region, classify(err))
+	}
+	home := homeRegion(region)
+	if home == "" {
+		return nil, err
+	}
+	regions, rerr := c.ec2.DescribeRegions(ctx, &ec2.DescribeRegionsInput{AllRegions: aws.Bool(true)}, func(o *ec2.Options) { o.Region = home })
+	if rerr != nil || len(regions.Regions) == 0 {
+		return nil, err
+	}
+	for _, r := range regions.Regions {
+		if deref(r.RegionName) == region {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("%s is not a region of this AWS account's partition (DescribeRegions in %s lists %d others): %w",
+		region, home, len(regions.Regions), catalog.ErrUnknownRegion)
+}
+
+// homeRegion is the region asked for the partition's list of regions: us-east-1,
+// cn-north-1 or us-gov-west-1 by the region's prefix; "" for partitions this does
+// not know (the isolated ones), which are never declared unknown.
+func homeRegion(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "cn-north-1"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "us-gov-west-1"
+	case strings.HasPrefix(region, "us-iso"), strings.HasPrefix(region, "eu-isoe-"):
+		return ""
+	}
+	return "us-east-1"
 }
 
 // describe turns DescribeInstanceTypes' answer into the catalog's form.

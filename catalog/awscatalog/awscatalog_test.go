@@ -180,3 +180,63 @@ func TestVersionsFromEKS(t *testing.T) {
 		t.Errorf("queries = %q, want two pages", queries)
 	}
 }
+
+// A region's zones are EC2's own (moto's data of eu-west-3), asked of that region's
+// endpoint; a region EC2 does not know is catalog.ErrUnknownRegion, settled by
+// DescribeRegions in us-east-1, and one it knows but that fails is not.
+func TestZonesFromEC2(t *testing.T) {
+	moto := testmoto.Start(t)
+	live, rec := newCatalog(moto.URL)
+	got, err := live.Zones(t.Context(), "eu-west-3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"eu-west-3a", "eu-west-3b", "eu-west-3c"}; !slices.Equal(got, want) {
+		t.Errorf("eu-west-3 zones = %v, want %v", got, want)
+	}
+	if rec.count("DescribeAvailabilityZones@eu-west-3") != 1 || rec.count("DescribeRegions@us-east-1") != 0 {
+		t.Errorf("calls = %v, want one DescribeAvailabilityZones of eu-west-3 and nothing else", rec.calls)
+	}
+
+	_, err = live.Zones(t.Context(), "us-fake-9")
+	if !errors.Is(err, catalog.ErrUnknownRegion) {
+		t.Fatalf("us-fake-9: %v, want ErrUnknownRegion", err)
+	}
+	if rec.count("DescribeRegions@us-east-1") != 1 {
+		t.Errorf("calls = %v, want DescribeRegions asked of us-east-1", rec.calls)
+	}
+	if !strings.Contains(err.Error(), "us-fake-9") {
+		t.Errorf("the error does not name the region: %v", err)
+	}
+}
+
+// A region DescribeRegions lists whose own endpoint fails is not declared unknown:
+// the error is the endpoint's, for the caller to fall back on.
+func TestZonesOfAFailingKnownRegion(t *testing.T) {
+	moto := testmoto.Start(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(b), "Action=DescribeAvailabilityZones") {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`<Response><Errors><Error><Code>Unavailable</Code><Message>try later</Message></Error></Errors></Response>`))
+			return
+		}
+		r.Body = io.NopCloser(strings.NewReader(string(b)))
+		u, _ := url.Parse(moto.URL)
+		r.URL.Scheme, r.URL.Host, r.RequestURI = u.Scheme, u.Host, ""
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	defer srv.Close()
+	live, rec := newCatalog(srv.URL)
+	_, err := live.Zones(t.Context(), "eu-west-3")
+	if err == nil || errors.Is(err, catalog.ErrUnknownRegion) || rec.count("DescribeRegions@us-east-1") != 1 {
+		t.Fatalf("err = %v after %v; want the endpoint's error, DescribeRegions asked", err, rec.calls)
+	}
+}

@@ -1,6 +1,7 @@
 // Package azurecatalog is the live catalog of a connected Azure subscription: the
 // VM sizes a region offers the subscription (the Microsoft.Compute resource SKUs
-// list, filtered by location) and the Kubernetes versions AKS offers there
+// list, filtered by location), the region's availability zones (the zones those
+// SKUs list in their locationInfo) and the Kubernetes versions AKS offers there
 // (ManagedClusters ListKubernetesVersions), through the official Azure SDK (azcore's
 // ARM pipeline and armcontainerservice/v6).
 //
@@ -19,6 +20,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
@@ -38,6 +41,9 @@ type Catalog struct {
 	location string
 	arm      *arm.Client
 	aks      *armcontainerservice.ManagedClustersClient
+
+	mu    sync.Mutex
+	scans map[string]skuScan // by region
 }
 
 // New returns the live catalog of the subscription; versions are those AKS offers
@@ -55,7 +61,10 @@ func New(subscriptionID, location string, cred azcore.TokenCredential, opts *arm
 	return &Catalog{sub: subscriptionID, location: location, arm: a, aks: aks}, nil
 }
 
-var _ catalog.Live = (*Catalog)(nil)
+var (
+	_ catalog.Live  = (*Catalog)(nil)
+	_ catalog.Zones = (*Catalog)(nil)
+)
 
 // sku is the part of a resource SKU the catalog reads.
 type sku struct {
@@ -72,6 +81,10 @@ type sku struct {
 		Values     []string `json:"values"`
 		ReasonCode string   `json:"reasonCode"`
 	} `json:"restrictions"`
+	LocationInfo []struct {
+		Location string   `json:"location"`
+		Zones    []string `json:"zones"`
+	} `json:"locationInfo"`
 }
 
 type skuPage struct {
@@ -81,17 +94,80 @@ type skuPage struct {
 
 // MachineTypes returns the VM sizes the region offers the subscription.
 func (c *Catalog) MachineTypes(ctx context.Context, region string) ([]catalog.MachineTypeInfo, error) {
+	sc, err := c.scan(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(sc.types), nil
+}
+
+// Zones returns the availability zones of the region ("1", "2", "3"): those the
+// region's virtual-machine SKUs list in their locationInfo. A region without
+// zones answers none. A region whose SKU list is empty (Azure lists every SKU of
+// a region, restricted ones included, to every subscription) does not exist: an
+// error wrapping catalog.ErrUnknownRegion.
+func (c *Catalog) Zones(ctx context.Context, region string) ([]string, error) {
+	sc, err := c.scan(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	if !sc.listed {
+		return nil, fmt.Errorf("%s is not an Azure region: the resource SKUs list of subscription %s has nothing there: %w", region, c.sub, catalog.ErrUnknownRegion)
+	}
+	return slices.Clone(sc.zones), nil
+}
+
+// skuScan is what one listing of a region's resource SKUs says: its sizes, its
+// zones, and whether it lists any SKU at all.
+type skuScan struct {
+	types  []catalog.MachineTypeInfo
+	zones  []string
+	listed bool
+	at     time.Time
+}
+
+// scanTTL is how long a listing serves both MachineTypes and Zones: the list is
+// megabytes, and a lookup asks the two one after the other.
+const scanTTL = time.Minute
+
+// scan lists the region's resource SKUs, or returns the listing of less than
+// scanTTL ago.
+func (c *Catalog) scan(ctx context.Context, region string) (skuScan, error) {
+	c.mu.Lock()
+	sc, ok := c.scans[region]
+	c.mu.Unlock()
+	if ok && time.Since(sc.at) < scanTTL {
+		return sc, nil
+	}
 	q := url.Values{"api-version": {skusAPIVersion}, "$filter": {"location eq '" + region + "'"}}
 	next := runtime.JoinPaths(c.arm.Endpoint(), "/subscriptions/"+url.PathEscape(c.sub)+"/providers/Microsoft.Compute/skus") + "?" + q.Encode()
 	seen := map[string]bool{}
-	var out []catalog.MachineTypeInfo
+	sc = skuScan{at: time.Now()}
+	out := []catalog.MachineTypeInfo{}
 	for next != "" {
 		page, err := c.skuPage(ctx, next)
 		if err != nil {
-			return nil, fmt.Errorf("list resource skus in %s: %w", region, err)
+			return skuScan{}, fmt.Errorf("list resource skus in %s: %w", region, err)
 		}
 		for _, s := range page.Value {
-			if s.ResourceType != "virtualMachines" || seen[strings.ToLower(s.Name)] || !offered(s, region) {
+			if !slices.ContainsFunc(s.Locations, func(l string) bool { return strings.EqualFold(l, region) }) {
+				continue
+			}
+			sc.listed = true
+			if s.ResourceType != "virtualMachines" {
+				continue
+			}
+			for _, li := range s.LocationInfo {
+				if !strings.EqualFold(li.Location, region) {
+					continue
+				}
+				for _, z := range li.Zones {
+					if !slices.Contains(sc.zones, z) {
+						sc.zones = append(sc.zones, z)
+					}
+				}
+			}
+			if seen[strings.ToLower(s.Name)] || !offered(s, region) {
 				continue
 			}
 			seen[strings.ToLower(s.Name)] = true
@@ -99,6 +175,7 @@ func (c *Catalog) MachineTypes(ctx context.Context, region string) ([]catalog.Ma
 		}
 		next = page.NextLink
 	}
+	slices.Sort(sc.zones)
 	slices.SortFunc(out, func(a, b catalog.MachineTypeInfo) int {
 		if fa, fb := rules.FamilyKey("azure", a.Name), rules.FamilyKey("azure", b.Name); fa != fb {
 			return strings.Compare(fa, fb)
@@ -108,7 +185,14 @@ func (c *Catalog) MachineTypes(ctx context.Context, region string) ([]catalog.Ma
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
-	return out, nil
+	sc.types = out
+	c.mu.Lock()
+	if c.scans == nil {
+		c.scans = map[string]skuScan{}
+	}
+	c.scans[region] = sc
+	c.mu.Unlock()
+	return sc, nil
 }
 
 // skuPage gets one page of the resource SKUs list through the ARM pipeline.

@@ -3,6 +3,7 @@ package azurecatalog_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -53,14 +54,17 @@ func (a *azure) Do(req *http.Request) (*http.Response, error) {
 	if req.URL.Query().Get("page") == "" {
 		restricted := vm("Standard_NC6s_v3", "standardNCSv3Family", []string{"uksouth"}, capability("vCPUs", "6"), capability("MemoryGB", "112"), capability("GPUs", "1"))
 		restricted["restrictions"] = []any{map[string]any{"type": "Location", "values": []string{"uksouth"}, "reasonCode": "NotAvailableForSubscription"}}
+		restricted["locationInfo"] = []any{map[string]any{"location": "uksouth", "zones": []string{"2", "1"}}}
 		page = map[string]any{"value": []any{
 			vm("Standard_D2s_v5", "standardDSv5Family", []string{"uksouth"}, capability("vCPUs", "2"), capability("MemoryGB", "8")),
 			restricted,
 			map[string]any{"resourceType": "disks", "name": "Premium_LRS", "locations": []string{"uksouth"}},
 		}, "nextLink": "https://management.azure.com/subscriptions/" + sub + "/providers/Microsoft.Compute/skus?api-version=2021-07-01&page=2"}
 	} else {
+		zoned := vm("Standard_D4ps_v6", "standardDpsv6Family", []string{"uksouth"}, capability("vCPUs", "4"), capability("MemoryGB", "16"), capability("CpuArchitectureType", "Arm64"))
+		zoned["locationInfo"] = []any{map[string]any{"location": "UKSouth", "zones": []string{"3", "1"}}}
 		page = map[string]any{"value": []any{
-			vm("Standard_D4ps_v6", "standardDpsv6Family", []string{"uksouth"}, capability("vCPUs", "4"), capability("MemoryGB", "16"), capability("CpuArchitectureType", "Arm64")),
+			zoned,
 			vm("Standard_ND96isr_H100_v5", "standardNDSH100v5Family", []string{"uksouth"}, capability("vCPUs", "96"), capability("MemoryGB", "1900"), capability("GPUs", "8")),
 			vm("Standard_Z9s_v9", "standardZSv9Family", []string{"uksouth"}, capability("vCPUs", "9"), capability("MemoryGB", "0.5")),
 		}}
@@ -128,6 +132,26 @@ func TestMachineTypesFromResourceSKUs(t *testing.T) {
 	}
 	if errs, _ := validate.Check(spec); errs[field] != "" {
 		t.Errorf("the static check refused it: %v", errs)
+	}
+}
+
+// A region's zones are those its virtual-machine SKUs list in locationInfo
+// (restricted sizes' too: the zone exists), from the same listing as the sizes; a
+// region the list has nothing in is catalog.ErrUnknownRegion.
+func TestZonesFromResourceSKUs(t *testing.T) {
+	live, a := newCatalog(t)
+	got, err := live.Zones(t.Context(), "uksouth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"1", "2", "3"}; !slices.Equal(got, want) {
+		t.Errorf("zones = %v, want %v", got, want)
+	}
+	if _, err := live.MachineTypes(t.Context(), "uksouth"); err != nil || len(a.requests) != 2 {
+		t.Errorf("machine types after zones: %v, %d requests; want the listing's two pages once", err, len(a.requests))
+	}
+	if _, err := live.Zones(t.Context(), "marsnorth"); !errors.Is(err, catalog.ErrUnknownRegion) {
+		t.Errorf("marsnorth: %v, want ErrUnknownRegion", err)
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package gcpcatalog is the live catalog of a connected GCP project: the machine
 // types of a region's zones (Compute Engine regions.get and machineTypes.list) and
-// the GKE versions of a location (projects.locations.getServerConfig), through the
-// official google.golang.org/api clients.
+// the GKE versions of a location (projects.locations.getServerConfig), and the
+// zones of a region (zones.list), through the official google.golang.org/api
+// clients.
 //
 // Types are described as the static tables describe them (catalog/internal/rules),
 // with the static table's price where it has one; a GKE build's minor, channels and
@@ -11,7 +12,9 @@ package gcpcatalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"path"
 	"regexp"
 	"slices"
@@ -20,6 +23,7 @@ import (
 
 	"google.golang.org/api/compute/v1"
 	"google.golang.org/api/container/v1"
+	"google.golang.org/api/googleapi"
 
 	"github.com/astropulse/astroplane/catalog"
 	"github.com/astropulse/astroplane/catalog/internal/rules"
@@ -40,7 +44,39 @@ func New(computeSvc *compute.Service, containerSvc *container.Service, project, 
 	return &Catalog{compute: computeSvc, container: containerSvc, project: project, location: location}
 }
 
-var _ catalog.Live = (*Catalog)(nil)
+var (
+	_ catalog.Live  = (*Catalog)(nil)
+	_ catalog.Zones = (*Catalog)(nil)
+)
+
+// Zones returns the region's zones, from zones.list (every zone of every region,
+// pages followed; the region is matched here, as the list is small) less those
+// DELETED. Google lists every public zone to every project, so a region none of
+// them is in does not exist: an error wrapping catalog.ErrUnknownRegion. A zone
+// that is DOWN is still a zone of the region.
+func (c *Catalog) Zones(ctx context.Context, region string) ([]string, error) {
+	var zones []string
+	err := c.compute.Zones.List(c.project).Context(ctx).Pages(ctx, func(page *compute.ZoneList) error {
+		for _, z := range page.Items {
+			if path.Base(z.Region) == region && (z.Deprecated == nil || z.Deprecated.State != "DELETED") {
+				zones = append(zones, z.Name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		var ge *googleapi.Error
+		if errors.As(err, &ge) && ge.Code == http.StatusNotImplemented {
+			err = fmt.Errorf("%w: %w", catalog.ErrLiveUnavailable, err)
+		}
+		return nil, fmt.Errorf("list zones of project %s: %w", c.project, err)
+	}
+	if len(zones) == 0 {
+		return nil, fmt.Errorf("%s is not a Compute Engine region: no zone of project %s lies in it: %w", region, c.project, catalog.ErrUnknownRegion)
+	}
+	slices.Sort(zones)
+	return zones, nil
+}
 
 // MachineTypes returns every machine type some zone of the region offers
 // (OBSOLETE and DELETED ones left out).

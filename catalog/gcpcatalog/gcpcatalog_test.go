@@ -2,6 +2,7 @@ package gcpcatalog_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/astropulse/astroplane/catalog"
 	"github.com/astropulse/astroplane/catalog/gcpcatalog"
+	"github.com/astropulse/astroplane/cloud/gcp/gkefake"
 )
 
 // gce is a wire server speaking the Compute Engine and GKE REST shapes the catalog
@@ -140,5 +142,39 @@ func TestVersionsFromServerConfig(t *testing.T) {
 	}
 	if vs[3].AutopilotCompatible || len(vs[3].Channels) != 0 {
 		t.Errorf("1.30, in no channel = %+v", vs[3])
+	}
+}
+
+// A region's zones come from zones.list of gkefake (Compute Engine's REST shape):
+// the region's alone, sorted, a DOWN zone kept; a region no zone lies in is
+// catalog.ErrUnknownRegion, and a list that fails is an error of its own.
+func TestZonesFromComputeEngine(t *testing.T) {
+	fake := gkefake.New()
+	fake.SetZones(gkefake.Zone{Name: "us-central1-b", Region: "us-central1"}, gkefake.Zone{Name: "us-central1-a", Region: "us-central1"},
+		gkefake.Zone{Name: "us-central1-f", Region: "us-central1", Status: "DOWN"}, gkefake.Zone{Name: "us-central2-a", Region: "us-central2"},
+		gkefake.Zone{Name: "europe-west4-a", Region: "europe-west4"})
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	cs, err := compute.NewService(t.Context(), option.WithEndpoint(srv.URL+"/compute/v1/"), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := gcpcatalog.New(cs, nil, "p-1", "us-central1")
+	got, err := live.Zones(t.Context(), "us-central1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"us-central1-a", "us-central1-b", "us-central1-f"}; !slices.Equal(got, want) {
+		t.Errorf("zones = %v, want %v", got, want)
+	}
+	if calls := fake.Calls("zones.list"); len(calls) != 1 || calls[0].Name != "projects/p-1/zones" {
+		t.Errorf("zones.list calls = %+v", calls)
+	}
+	if _, err := live.Zones(t.Context(), "mars1"); !errors.Is(err, catalog.ErrUnknownRegion) {
+		t.Errorf("mars1: %v, want ErrUnknownRegion", err)
+	}
+	fake.Inject(gkefake.Fault{Method: "zones.list", Err: gkefake.Throttled(0)})
+	if _, err := live.Zones(t.Context(), "us-central1"); err == nil || errors.Is(err, catalog.ErrUnknownRegion) {
+		t.Errorf("a throttled list: %v, want an error that is not ErrUnknownRegion", err)
 	}
 }

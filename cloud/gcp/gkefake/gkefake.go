@@ -2,8 +2,9 @@
 // http.Handler (serve it with httptest) speaking the REST shapes of the GKE API
 // (container/v1: projects.locations.clusters, their nodePools and the location's
 // operations) and the few Compute Engine calls a cluster's network needs (global
-// networks and global operations), with its state in memory. The official Go
-// clients (google.golang.org/api/container/v1 and compute/v1) work against it
+// networks and global operations) and the live catalog's zones.list, with its
+// state in memory. The official Go clients (google.golang.org/api/container/v1 and
+// compute/v1) work against it
 // unchanged: point them at it with option.WithEndpoint(srv.URL+"/") and
 // option.WithEndpoint(srv.URL+"/compute/v1/").
 //
@@ -55,6 +56,7 @@ type Server struct {
 	requestIDs map[string]string           // compute requestId → operation name
 	faults     []*fault
 	requests   []Request
+	zones      []Zone // zones.list's answer
 }
 
 type cluster struct {
@@ -96,6 +98,7 @@ func New() *Server {
 		PollsToDone: 2,
 		clusters:    map[string]*cluster{}, ops: map[string]*operation{},
 		networks: map[string]*compute.Network{}, requestIDs: map[string]string{},
+		zones: zoneList(defaultZones),
 	}
 }
 
@@ -294,6 +297,8 @@ func (q *request) serve() (any, *Error) {
 		return q.s.deleteNetwork(q)
 	case "globalOperations.get":
 		return q.s.getOperation(q.rt.name)
+	case "zones.list":
+		return q.s.listZones(q)
 	}
 	return nil, &Error{Code: 501, Status: "UNIMPLEMENTED", Message: q.rt.method + " is not implemented by the fake"}
 }
@@ -335,6 +340,9 @@ func containerRoute(httpMethod, path string) route {
 // computeRoute names a compute/v1 request (path without "compute/v1/").
 func computeRoute(httpMethod, path string) route {
 	seg := strings.Split(path, "/")
+	if len(seg) == 3 && seg[0] == "projects" && seg[2] == "zones" && httpMethod == http.MethodGet {
+		return route{method: "zones.list", name: path, parent: strings.Join(seg[:2], "/"), http: httpMethod}
+	}
 	if len(seg) < 4 || seg[0] != "projects" || seg[2] != "global" {
 		return route{}
 	}

@@ -116,3 +116,36 @@ func TestOperationsRunThenEnd(t *testing.T) {
 		t.Fatalf("insert with another request ID: %v", err)
 	}
 }
+
+// zones.list answers Compute Engine's shape through the official client: every
+// zone with its region's URL and status, pages of maxResults, a filter refused.
+func TestZonesList(t *testing.T) {
+	fake := gkefake.New()
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	cs, err := compute.NewService(t.Context(), option.WithEndpoint(srv.URL+"/compute/v1/"), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	pages := 0
+	err = cs.Zones.List("p-1").MaxResults(4).Pages(t.Context(), func(l *compute.ZoneList) error {
+		pages++
+		for _, z := range l.Items {
+			names = append(names, z.Name)
+			if z.Name == "europe-west4-b" && (z.Region != "https://www.googleapis.com/compute/v1/projects/p-1/regions/europe-west4" || z.Status != "UP") {
+				t.Errorf("zone %+v", z)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 10 || pages != 3 || names[0] != "europe-west4-a" {
+		t.Errorf("%d pages of %v", pages, names)
+	}
+	if _, err := cs.Zones.List("p-1").Filter(`name = "us-central1-a"`).Do(); err == nil {
+		t.Error("a filter was answered as if applied")
+	}
+}
