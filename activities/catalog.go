@@ -80,6 +80,14 @@ type LookupCatalogResult struct {
 	// Unavailable means the provider cannot answer these questions at all (its
 	// endpoint does not implement them, or this worker has no live catalog of it).
 	MachineTypesUnavailable, VersionsUnavailable bool `json:",omitempty"`
+	// Zones are the region's zones, sorted, when ZonesError is empty (none for an
+	// Azure region without zones).
+	Zones            []string `json:"z,omitempty"`
+	ZonesError       string   `json:"ze,omitempty"`
+	ZonesUnavailable bool     `json:"zu,omitempty"`
+	// RegionUnknown means the provider itself says the region does not exist (for
+	// this account); ZonesError says how, and the other questions are not asked.
+	RegionUnknown bool `json:"ru,omitempty"`
 }
 
 // LiveFactory builds the live catalog of one account and region from credentials
@@ -119,8 +127,8 @@ type liveEntry struct {
 	used  time.Time
 }
 
-// LookupCatalog answers an account's machine types and Kubernetes versions in a
-// region from the provider's own APIs (cached). Failures of the provider are in
+// LookupCatalog answers an account's zones, machine types and Kubernetes versions
+// in a region from the provider's own APIs (cached). Failures of the provider are in
 // the result, not returned: the caller falls back to the static tables. It fails
 // only on a malformed input.
 func (a *Catalog) LookupCatalog(ctx context.Context, in LookupCatalogInput) (LookupCatalogResult, error) {
@@ -130,11 +138,22 @@ func (a *Catalog) LookupCatalog(ctx context.Context, in LookupCatalogInput) (Loo
 	var out LookupCatalogResult
 	if a.Live[in.Account.Provider] == nil {
 		msg := fmt.Sprintf("this worker has no live catalog of %s", in.Account.Provider)
-		out.MachineTypesError, out.VersionsError = msg, msg
-		out.MachineTypesUnavailable, out.VersionsUnavailable = true, true
+		out.MachineTypesError, out.VersionsError, out.ZonesError = msg, msg, msg
+		out.MachineTypesUnavailable, out.VersionsUnavailable, out.ZonesUnavailable = true, true, true
 		return out, nil
 	}
 	live := a.entry(in)
+	zones, err := live.Zones(ctx, in.Region)
+	switch {
+	case errors.Is(err, catalog.ErrUnknownRegion):
+		out.ZonesError, out.RegionUnknown = err.Error(), true
+		out.MachineTypesError, out.VersionsError = err.Error(), err.Error()
+		return out, nil
+	case err != nil:
+		out.ZonesError, out.ZonesUnavailable = err.Error(), errors.Is(err, catalog.ErrLiveUnavailable)
+	default:
+		out.Zones = zones
+	}
 	types, err := live.MachineTypes(ctx, in.Region)
 	if err != nil {
 		out.MachineTypesError, out.MachineTypesUnavailable = err.Error(), errors.Is(err, catalog.ErrLiveUnavailable)
@@ -242,6 +261,14 @@ func (r *refreshingLive) MachineTypes(ctx context.Context, region string) ([]cat
 		return nil, err
 	}
 	return live.MachineTypes(ctx, region)
+}
+
+func (r *refreshingLive) Zones(ctx context.Context, region string) ([]string, error) {
+	live, err := r.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return catalog.LiveZones(ctx, live, region)
 }
 
 func (r *refreshingLive) KubernetesVersions(ctx context.Context) ([]catalog.Version, error) {

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +21,7 @@ import (
 	"google.golang.org/api/container/v1"
 
 	"github.com/astropulse/astroplane/activities"
+	"github.com/astropulse/astroplane/catalog"
 	"github.com/astropulse/astroplane/cloud"
 )
 
@@ -34,6 +38,9 @@ func TestGCPCatalogUsesTheAccountsToken(t *testing.T) {
 		switch r.URL.Path {
 		case "/compute/v1/projects/p-1/regions/europe-west4":
 			body = compute.Region{Name: "europe-west4", Zones: []string{"https://www.googleapis.com/compute/v1/projects/p-1/zones/europe-west4-a"}}
+		case "/compute/v1/projects/p-1/zones":
+			body = compute.ZoneList{Items: []*compute.Zone{{Name: "europe-west4-a", Region: "https://www.googleapis.com/compute/v1/projects/p-1/regions/europe-west4"},
+				{Name: "us-east1-b", Region: "https://www.googleapis.com/compute/v1/projects/p-1/regions/us-east1"}}}
 		case "/compute/v1/projects/p-1/zones/europe-west4-a/machineTypes":
 			body = compute.MachineTypeList{Items: []*compute.MachineType{{Name: "c4a-standard-8", GuestCpus: 8, MemoryMb: 32768, Architecture: "ARM64"}}}
 		case "/v1/projects/p-1/locations/europe-west4/serverConfig":
@@ -61,10 +68,13 @@ func TestGCPCatalogUsesTheAccountsToken(t *testing.T) {
 	if out.VersionsError != "" || len(out.Versions) != 1 || out.Versions[0].Minor != "1.33" || !out.Versions[0].Default {
 		t.Errorf("versions: %+v (error %q)", out.Versions, out.VersionsError)
 	}
+	if out.ZonesError != "" || len(out.Zones) != 1 || out.Zones[0] != "europe-west4-a" || out.RegionUnknown {
+		t.Errorf("zones: %v (error %q)", out.Zones, out.ZonesError)
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(auth) != 3 {
-		t.Errorf("requests %v, want region, machine types and server config", auth)
+	if len(auth) != 4 {
+		t.Errorf("requests %v, want zones, region, machine types and server config", auth)
 	}
 	for path, h := range auth {
 		if h != "Bearer ya29.catalog-test" {
@@ -146,5 +156,93 @@ func TestAzureCatalogUsesTheAccountsToken(t *testing.T) {
 	}
 	if len(wire.auth) != 0 {
 		t.Errorf("an expired token was sent: %v", wire.auth)
+	}
+}
+
+// zonesLive is a provider's live catalog that counts its calls: us-east-1 has
+// three zones, us-fake-9 does not exist, and eu-west-1's zones fail (throttled).
+type zonesLive struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (z *zonesLive) called(c string) {
+	z.mu.Lock()
+	z.calls = append(z.calls, c)
+	z.mu.Unlock()
+}
+
+func (z *zonesLive) Zones(_ context.Context, region string) ([]string, error) {
+	z.called("zones " + region)
+	switch region {
+	case "us-fake-9":
+		return nil, fmt.Errorf("us-fake-9 is not a region: %w", catalog.ErrUnknownRegion)
+	case "eu-west-1":
+		return nil, errors.New("RequestLimitExceeded")
+	}
+	return []string{region + "a", region + "b", region + "c"}, nil
+}
+
+func (z *zonesLive) MachineTypes(_ context.Context, region string) ([]catalog.MachineTypeInfo, error) {
+	z.called("types " + region)
+	return []catalog.MachineTypeInfo{{Name: "t3.medium"}}, nil
+}
+
+func (z *zonesLive) KubernetesVersions(context.Context) ([]catalog.Version, error) {
+	z.called("versions")
+	return []catalog.Version{{Minor: "1.33", Default: true}}, nil
+}
+
+// LookupCatalog answers the region's zones with the rest, kept in the same cache; a
+// region the provider says does not exist is RegionUnknown, and nothing else is
+// asked of it; zones that fail are an error of their own, the rest answered.
+func TestLookupCatalogZones(t *testing.T) {
+	live := &zonesLive{}
+	a := &activities.Catalog{Live: map[string]activities.LiveFactory{"aws": func(context.Context, cloud.AccountRef, cloud.Credentials, string) (catalog.Live, error) {
+		return live, nil
+	}}}
+	ask := func(region string) activities.LookupCatalogResult {
+		t.Helper()
+		out, err := a.LookupCatalog(t.Context(), activities.LookupCatalogInput{Account: cloud.AccountRef{OrgID: "org-1", Provider: "aws", AccountID: "123456789012"}, Region: region})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for range 2 {
+		out := ask("us-east-1")
+		if !slices.Equal(out.Zones, []string{"us-east-1a", "us-east-1b", "us-east-1c"}) || out.ZonesError != "" || out.RegionUnknown || len(out.MachineTypes) != 1 {
+			t.Errorf("us-east-1: %+v", out)
+		}
+	}
+	if want := []string{"zones us-east-1", "types us-east-1", "versions"}; !slices.Equal(live.calls, want) {
+		t.Errorf("calls %v, want %v (the second lookup from the cache)", live.calls, want)
+	}
+
+	live.calls = nil
+	out := ask("us-fake-9")
+	if !out.RegionUnknown || !strings.Contains(out.ZonesError, "us-fake-9 is not a region") || out.ZonesUnavailable ||
+		out.MachineTypesError == "" || out.VersionsError == "" || len(out.MachineTypes) != 0 {
+		t.Errorf("us-fake-9: %+v", out)
+	}
+	if want := []string{"zones us-fake-9"}; !slices.Equal(live.calls, want) {
+		t.Errorf("calls %v, want %v", live.calls, want)
+	}
+
+	out = ask("eu-west-1")
+	if out.RegionUnknown || out.ZonesUnavailable || out.ZonesError != "RequestLimitExceeded" || out.MachineTypesError != "" || len(out.Versions) != 1 {
+		t.Errorf("eu-west-1: %+v", out)
+	}
+
+	// A worker without a live catalog of the provider: every question unavailable.
+	out, err := a.LookupCatalog(t.Context(), activities.LookupCatalogInput{Account: cloud.AccountRef{OrgID: "org-1", Provider: "gcp"}, Region: "us-central1"})
+	if err != nil || !out.ZonesUnavailable || out.ZonesError == "" || !out.MachineTypesUnavailable {
+		t.Errorf("no live catalog of gcp: %+v, %v", out, err)
+	}
+
+	// The short JSON names travel in the workflow's history.
+	b, _ := json.Marshal(activities.LookupCatalogResult{Zones: []string{"1"}, ZonesError: "e", ZonesUnavailable: true, RegionUnknown: true})
+	if string(b) != `{"z":["1"],"ze":"e","zu":true,"ru":true}` {
+		t.Errorf("JSON %s", b)
 	}
 }

@@ -132,6 +132,12 @@ type Answer struct {
 	// Versions are the supported minors, newest first, when VersionsError is empty.
 	Versions      []catalog.Version
 	VersionsError string
+	// Zones are the region's zones when ZonesError is empty.
+	Zones      []string
+	ZonesError string
+	// RegionUnknown means the provider says the region does not exist (ZonesError
+	// says how); the other questions were not asked.
+	RegionUnknown bool
 }
 
 // Source names the answer's source for users: "the live catalog of aws account
@@ -140,11 +146,14 @@ func (a Answer) Source() string {
 	return fmt.Sprintf("the live catalog of %s account %s", a.Account.Provider, a.Account.AccountID)
 }
 
-// Live is the answer as a catalog.Live of its region, for validate.CheckLive: a
-// question the provider could not answer is an error, and the static tables decide.
+// Live is the answer as a catalog.Live (and catalog.Zones) of its region, for
+// validate.CheckLive: a question the provider could not answer is an error, and the
+// static tables decide.
 func (a Answer) Live() catalog.Live { return answerLive{a: a} }
 
 type answerLive struct{ a Answer }
+
+var _ catalog.Zones = answerLive{}
 
 func (l answerLive) MachineTypes(_ context.Context, region string) ([]catalog.MachineTypeInfo, error) {
 	a := l.a
@@ -155,6 +164,21 @@ func (l answerLive) MachineTypes(_ context.Context, region string) ([]catalog.Ma
 		return nil, errors.New(a.MachineTypesError)
 	}
 	return a.MachineTypes, nil
+}
+
+// Zones answers the region's zones; an error wrapping catalog.ErrUnknownRegion when
+// the provider said the region does not exist.
+func (l answerLive) Zones(_ context.Context, region string) ([]string, error) {
+	a := l.a
+	switch {
+	case region != a.Region:
+		return nil, fmt.Errorf("the live catalog was asked for %s, not %s: %w", a.Region, region, catalog.ErrLiveUnavailable)
+	case a.RegionUnknown:
+		return nil, fmt.Errorf("%s: %w", a.ZonesError, catalog.ErrUnknownRegion)
+	case a.ZonesError != "":
+		return nil, errors.New(a.ZonesError)
+	}
+	return a.Zones, nil
 }
 
 func (l answerLive) KubernetesVersions(context.Context) ([]catalog.Version, error) {
@@ -204,7 +228,8 @@ func (l *Lookup) Region(ctx context.Context, account cloud.AccountRef, region st
 		}
 		return Answer{}, fmt.Errorf("%w: %w", ErrNoAnswer, err)
 	}
-	a := Answer{Account: account, Region: region, MachineTypesError: res.MachineTypesError, Versions: res.Versions, VersionsError: res.VersionsError}
+	a := Answer{Account: account, Region: region, MachineTypesError: res.MachineTypesError, Versions: res.Versions, VersionsError: res.VersionsError,
+		Zones: res.Zones, ZonesError: res.ZonesError, RegionUnknown: res.RegionUnknown}
 	if res.MachineTypesError == "" {
 		a.MachineTypes = make([]catalog.MachineTypeInfo, len(res.MachineTypes))
 		for i, m := range res.MachineTypes {
@@ -213,8 +238,9 @@ func (l *Lookup) Region(ctx context.Context, account cloud.AccountRef, region st
 	}
 	// An answer with a half that failed for a passing reason (throttling, network,
 	// permissions) is not kept: the next caller asks again. "Cannot answer this at
-	// all" is an answer, and kept.
-	if (a.MachineTypesError == "" || res.MachineTypesUnavailable) && (a.VersionsError == "" || res.VersionsUnavailable) {
+	// all" is an answer, and kept; so is "no such region".
+	if res.RegionUnknown || (a.MachineTypesError == "" || res.MachineTypesUnavailable) && (a.VersionsError == "" || res.VersionsUnavailable) &&
+		(a.ZonesError == "" || res.ZonesUnavailable) {
 		l.mu.Lock()
 		if l.answers == nil || len(l.answers) >= maxEntries {
 			l.answers = prune(l.answers, func(e answerEntry) bool { return now.Sub(e.fetched) < ttl })
