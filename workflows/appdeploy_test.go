@@ -110,6 +110,8 @@ func newAppRun(t *testing.T) *appRun {
 		call("ResolveAppProfile")
 		return activities.AppTarget{ClusterID: "c-1", ClusterName: "prod", Reason: "profile web"}, nil
 	})
+	// A public source (apprepo_test.go covers private repositories).
+	env.OnActivity(a.ResolveAppRepository, mock.Anything, mock.Anything).Return(activities.AppRepository{}, nil)
 	env.OnActivity(a.WriteApplication, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.AppOnCluster) error {
 		call("WriteApplication")
 		if in.ClusterID != "c-1" || in.AppID != "app-1" || in.OrgID != "org-1" {
