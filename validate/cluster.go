@@ -33,7 +33,10 @@ func Check(spec api.K8sClusterSpec) (errs, warnings Errors) {
 // provider (a catalog.Cache around catalog/awscatalog, say): a machine type it does
 // not list in the spec's region is a fault naming the region, and one it lists is
 // no warning even when the static catalog lacks it; likewise a Kubernetes version
-// whose minor it does not list. It asks live once per question, for the spec's
+// whose minor it does not list, and an availability zone of EKS subnets. When live
+// lists zones (catalog.Zones), a region the provider says does not exist is a
+// fault of spec.region (and nothing is checked against it), one it lists zones of
+// is no warning. It asks live once per question, for the spec's
 // region; when live cannot answer one (an error), the static catalog decides that
 // one as in Check.
 func CheckLive(ctx context.Context, spec api.K8sClusterSpec, live catalog.Live) (errs, warnings Errors) {
@@ -157,12 +160,25 @@ func (c *clusterCheck) region() {
 	if c.where.provider == "" {
 		return
 	}
+	// The connected account's own catalog settles whether the region exists; when
+	// it cannot answer, the static catalog decides as without one.
+	var liveKnows bool
+	if live := c.where.live; live != nil {
+		_, answered, unknown := live.zonesOf(region)
+		if unknown {
+			c.errs.addf(path, "%q is not a region of %s: the connected %s account's catalog says so (%v)", region, c.where.provider, c.where.provider, live.zonesErr)
+			return
+		}
+		liveKnows = answered
+	}
 	if _, ok := catalog.Region(c.where.provider, region); !ok {
 		if !catalog.LooksLikeRegion(c.where.provider, region) {
 			c.errs.addf(path, "%q is not a region of %s (see GET /api/v1/providers/%s/regions)", region, c.where.provider, c.where.provider)
 			return
 		}
-		c.warns.addf(path, "%q is not in the catalog of %s regions (GET /api/v1/providers/%s/regions), but has the shape of one: the cloud will say whether it exists", region, c.where.provider, c.where.provider)
+		if !liveKnows {
+			c.warns.addf(path, "%q is not in the catalog of %s regions (GET /api/v1/providers/%s/regions), but has the shape of one: the cloud will say whether it exists", region, c.where.provider, c.where.provider)
+		}
 		c.where.unlisted = true
 	}
 	c.where.region = region
@@ -271,17 +287,28 @@ func (c *clusterCheck) eksSubnets(path string, subnets map[string][]api.EksSubne
 		c.errs.addf(path, "EKS needs subnets in at least 2 availability zones; got %d", len(subnets))
 	}
 	var zones []string
+	var live bool
 	if c.where.provider == catalog.AWS && c.where.region != "" {
 		r, _ := catalog.Region(catalog.AWS, c.where.region)
 		zones = r.Zones
+		if c.where.live != nil {
+			// The connected account's own zones settle it; when it cannot answer,
+			// the static catalog decides as without one.
+			if zs, answered, _ := c.where.live.zonesOf(c.where.region); answered {
+				zones, live = zs, true
+			}
+		}
 	}
 	first := map[string]string{}
 	for _, az := range sortedKeys(subnets) {
 		p := join(path, az)
 		if zones != nil && !slices.Contains(zones, az) {
-			if zoneOfRegion(az, c.where.region) {
+			switch {
+			case live:
+				c.errs.addf(p, "%q is not an availability zone of %s: the connected aws account's catalog lists %s", az, c.where.region, strings.Join(zones, ", "))
+			case zoneOfRegion(az, c.where.region):
 				c.warns.addf(p, "%q is not in the catalog's zones of %s (%s): the cloud will say whether it exists", az, c.where.region, strings.Join(zones, ", "))
-			} else {
+			default:
 				c.errs.addf(p, "%q is not an availability zone of %s; its zones are %s", az, c.where.region, strings.Join(zones, ", "))
 			}
 		}

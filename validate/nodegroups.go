@@ -2,6 +2,7 @@ package validate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -42,6 +43,24 @@ type liveTypes struct {
 	versionsAsked bool
 	versions      []catalog.Version
 	versionsErr   error
+
+	zonesAsked bool
+	zones      []string
+	zonesErr   error
+}
+
+// zonesOf returns the live catalog's zones of region: answered is false when it
+// could not answer or listed none (a live catalog that lists no zones says
+// nothing of them); unknown means the provider says the region does not exist.
+func (l *liveTypes) zonesOf(region string) (zones []string, answered, unknown bool) {
+	if !l.zonesAsked {
+		l.zonesAsked = true
+		l.zones, l.zonesErr = catalog.LiveZones(l.ctx, l.source, region)
+	}
+	if l.zonesErr != nil {
+		return nil, false, errors.Is(l.zonesErr, catalog.ErrUnknownRegion)
+	}
+	return l.zones, len(l.zones) > 0, false
 }
 
 // version returns the live catalog's answer for the minor v names: offered (ok),

@@ -20,7 +20,9 @@
 // but not in the region. Those are warnings (Check), for the cloud to settle; a
 // value that cannot be right (another provider's name, a retired version) is a fault.
 // With the connected account's own catalog (CheckLive), the cloud settles machine
-// types at once: one it does not offer in the region is a fault naming the region.
+// types at once: one it does not offer in the region is a fault naming the region;
+// likewise an EKS subnet's zone it does not list, and a region it says does not
+// exist (a fault of spec.region).
 //
 // Messages never echo credential data. Checks that need the store or a cloud (name
 // uniqueness, connected accounts, the current version of an updated cluster) are the
