@@ -20,6 +20,7 @@ import (
 	"github.com/astropulse/astroplane/cloud/sim"
 	"github.com/astropulse/astroplane/internal/testtemporal"
 	"github.com/astropulse/astroplane/server"
+	"github.com/astropulse/astroplane/server/httpx"
 	"github.com/astropulse/astroplane/server/livecatalog"
 	"github.com/astropulse/astroplane/store"
 	"github.com/astropulse/astroplane/workflows"
@@ -60,6 +61,20 @@ func (r regionLive) MachineTypes(ctx context.Context, region string) ([]catalog.
 		{Name: "t3.medium", CPUMillicores: 2000, MemoryMiB: 4096, Category: catalog.CategoryGeneralPurpose, Architecture: catalog.ArchX8664},
 		{Name: "m9i.48xlarge", CPUMillicores: 192000, MemoryMiB: 786432, Category: catalog.CategoryGeneralPurpose, Architecture: catalog.ArchX8664},
 	}, nil
+}
+
+// Zones: us-east-1 has three zones (not us-east-1f, which the built-in catalog
+// lists); us-west-9 does not exist; eu-central-1 refuses; ap-south-1 cannot say.
+func (r regionLive) Zones(_ context.Context, region string) ([]string, error) {
+	switch region {
+	case "us-west-9":
+		return nil, fmt.Errorf("DescribeRegions does not list us-west-9: %w", catalog.ErrUnknownRegion)
+	case "ap-south-1":
+		return nil, fmt.Errorf("DescribeAvailabilityZones: %w", catalog.ErrLiveUnavailable)
+	case "eu-central-1":
+		return nil, errors.New("UnauthorizedOperation: not authorized to perform ec2:DescribeAvailabilityZones")
+	}
+	return []string{region + "a", region + "b", region + "c"}, nil
 }
 
 func (regionLive) KubernetesVersions(context.Context) ([]catalog.Version, error) {
@@ -220,6 +235,62 @@ func TestDeployChecksTheLiveCatalog(t *testing.T) {
 		if n := lookups.Load() - before; n != tc.asks {
 			t.Errorf("%s: two dry runs made %d look-ups, want %d", tc.region, n, tc.asks)
 		}
+	}
+
+	// Zones and regions: the account's zones of the region decide an EKS subnet's
+	// zone (a real one passes, one it does not list is a 400 naming the field);
+	// a region it says does not exist is a 400 naming spec.region; a look-up that
+	// fails falls back to the built-in catalog with a warning.
+	withSubnets := func(name, region string, zones ...string) map[string]any {
+		m := manifest(name, region, "t3.medium")
+		eks := m["spec"].(map[string]any)["provisioner"].(map[string]any)["eks"].(map[string]any)
+		subnets := map[string]any{}
+		for i, z := range zones {
+			subnets[z] = []any{map[string]any{"id": fmt.Sprintf("subnet-0123456789abcdef%d", i), "type": "private"}}
+		}
+		eks["vpcId"], eks["vpcCIDR"], eks["subnets"] = "vpc-0a1b2c3d4e5f67890", "10.0.0.0/16", subnets
+		return m
+	}
+	const subnets = "spec.provisioner.eks.subnets."
+	a = e.do(http.MethodPost, "/api/v1/clusters?dryRun=true", key, withSubnets("zones", "us-east-1", "us-east-1a", "us-east-1b"))
+	if a.Status != http.StatusOK || e.data(a)["validationPassed"] != true || strings.Contains(warningsOf(a), subnets) {
+		t.Errorf("subnets in the account's zones: %d %s", a.Status, a.Body)
+	}
+	for _, dry := range []string{"?dryRun=true", ""} {
+		a = e.do(http.MethodPost, "/api/v1/clusters"+dry, key, withSubnets("zones", "us-east-1", "us-east-1a", "us-east-1f"))
+		if a.Status != http.StatusBadRequest || a.Error(t).Code != httpx.CodeValidationFailed ||
+			!strings.Contains(fmt.Sprint(a.Error(t).Details[subnets+"us-east-1f"]), "not an availability zone of us-east-1: the connected aws account's catalog lists us-east-1a, us-east-1b, us-east-1c") {
+			t.Errorf("deploy%s with a zone the account does not list: %d %s", dry, a.Status, a.Body)
+		}
+		a = e.do(http.MethodPost, "/api/v1/clusters"+dry, key, manifest("nowhere", "us-west-9", "t3.medium"))
+		if a.Status != http.StatusBadRequest || !strings.Contains(fmt.Sprint(a.Error(t).Details["spec.region"]), `"us-west-9" is not a region of aws: the connected aws account's catalog says so`) {
+			t.Errorf("deploy%s in a region the account does not know: %d %s", dry, a.Status, a.Body)
+		}
+	}
+	// The unconnected organization: us-west-9 has the shape of a region, a warning.
+	if a := e.do(http.MethodPost, "/api/v1/clusters?dryRun=true", e.key, manifest("nowhere", "us-west-9", "t3.medium")); a.Status != http.StatusOK ||
+		!strings.Contains(warningsOf(a), "spec.region: ") {
+		t.Errorf("unconnected dry run in us-west-9: %d %s", a.Status, a.Body)
+	}
+	a = e.do(http.MethodPost, "/api/v1/clusters?dryRun=true", key, withSubnets("zones", "eu-central-1", "eu-central-1a", "eu-central-1x"))
+	if w := warningsOf(a); a.Status != http.StatusOK || !strings.Contains(w, subnets+"eu-central-1x: ") ||
+		!strings.Contains(w, "spec.region: the live catalog of connected aws account 123456789012") {
+		t.Errorf("zones that cannot be looked up: %d %s", a.Status, a.Body)
+	}
+	a = e.do(http.MethodGet, "/api/v1/providers/aws/regions/us-east-1/zones", key, nil)
+	if a.Status != http.StatusOK || !strings.Contains(a.Envelope(t).Message, "3 zones (from the live catalog of aws account 123456789012)") {
+		t.Errorf("connected zone listing: %d %.300s", a.Status, a.Body)
+	}
+	if a := e.do(http.MethodGet, "/api/v1/providers/aws/regions/us-west-9/zones", key, nil); a.Status != http.StatusNotFound {
+		t.Errorf("zones of a region the account does not know: %d %.300s", a.Status, a.Body)
+	}
+	if a := e.do(http.MethodGet, "/api/v1/providers/aws/regions/eu-central-1/zones", key, nil); a.Status != http.StatusOK ||
+		!strings.Contains(a.Envelope(t).Message, "(from the built-in catalog: the live catalog could not answer: UnauthorizedOperation") {
+		t.Errorf("zones that cannot be looked up: %d %.300s", a.Status, a.Body)
+	}
+	if a := e.do(http.MethodGet, "/api/v1/providers/aws/regions/us-east-1/zones", e.key, nil); a.Status != http.StatusOK ||
+		a.Envelope(t).Message != "6 zones" {
+		t.Errorf("unconnected zone listing: %d %.300s", a.Status, a.Body)
 	}
 
 	// The listing answers from the live catalog and says so; the unconnected

@@ -94,17 +94,37 @@ func (s *Server) ListProviderRegions(c echo.Context, providerID string, _ api.Li
 	return httpx.OK(c, out, httpx.Count(len(out), "region", "regions"))
 }
 
-// ListZones lists a region's zones.
+// ListZones lists a region's zones: for an organization with a connected account
+// of the provider, the account's own (and then a region the built-in catalog lacks
+// is listed when the provider knows it, and one the provider says does not exist
+// is a 404), saying which catalog answered.
 func (s *Server) ListZones(c echo.Context, providerID, regionID string, _ api.ListZonesParams) error {
-	r, err := regionOr404(providerID, regionID)
-	if err != nil {
+	if err := providerOr404(providerID); err != nil {
 		return err
 	}
-	out := []api.Zone{}
-	for _, z := range r.Zones {
-		out = append(out, api.Zone{Id: z, Name: ptr(z), RegionId: r.ID, Available: ptr(true)})
+	r, listed := catalog.Region(providerID, regionID)
+	zones, note := r.Zones, ""
+	if listed || catalog.LooksLikeRegion(providerID, regionID) {
+		a, ok, n := s.liveRegion(c, providerID, regionID)
+		switch {
+		case ok && a.RegionUnknown:
+			return httpx.NotFound(fmt.Sprintf("region %q of %s (%s does not know it)", regionID, providerID, a.Source()))
+		case ok && a.ZonesError == "" && len(a.Zones) > 0:
+			zones, note, listed = a.Zones, n, true
+		case ok && a.ZonesError != "":
+			note = fallbackNote(n, ok, a.ZonesError)
+		case !ok:
+			note = n
+		}
 	}
-	return httpx.OK(c, out, httpx.Count(len(out), "zone", "zones"))
+	if !listed {
+		return httpx.NotFound(fmt.Sprintf("region %q of %s", regionID, providerID))
+	}
+	out := []api.Zone{}
+	for _, z := range zones {
+		out = append(out, api.Zone{Id: z, Name: ptr(z), RegionId: regionID, Available: ptr(true)})
+	}
+	return httpx.OK(c, out, httpx.Count(len(out), "zone", "zones")+note)
 }
 
 // ListMachineTypes lists the machine types of a region's zone, filtered by CPU and
@@ -116,9 +136,6 @@ func (s *Server) ListMachineTypes(c echo.Context, providerID, regionID, zoneID s
 	}
 	if params.ZoneId != nil && *params.ZoneId != "" {
 		zoneID = *params.ZoneId
-	}
-	if !slices.Contains(r.Zones, zoneID) {
-		return httpx.NotFound(fmt.Sprintf("zone %q of %s", zoneID, regionID))
 	}
 	bounds := map[string]*string{"query.cpuMin": params.CpuMin, "query.cpuMax": params.CpuMax, "query.memMin": params.MemMin, "query.memMax": params.MemMax}
 	limits := map[string]int64{}
@@ -150,11 +167,18 @@ func (s *Server) ListMachineTypes(c echo.Context, providerID, regionID, zoneID s
 		}
 		return true
 	}
-	types, note := catalog.MachineTypes(providerID, regionID), ""
-	if a, ok, n := s.liveRegion(c, providerID, regionID); ok && a.MachineTypesError == "" {
+	types, note, zones := catalog.MachineTypes(providerID, regionID), "", r.Zones
+	a, ok, n := s.liveRegion(c, providerID, regionID)
+	if ok && a.MachineTypesError == "" {
 		types, note = a.MachineTypes, n
 	} else if n != "" {
 		note = fallbackNote(n, ok, a.MachineTypesError)
+	}
+	if ok && a.ZonesError == "" && len(a.Zones) > 0 {
+		zones = a.Zones // the account's own zones of the region
+	}
+	if !slices.Contains(zones, zoneID) {
+		return httpx.NotFound(fmt.Sprintf("zone %q of %s", zoneID, regionID))
 	}
 	out := []api.MachineType{}
 	for _, m := range types {
@@ -165,7 +189,7 @@ func (s *Server) ListMachineTypes(c echo.Context, providerID, regionID, zoneID s
 			params.Architecture != nil && string(*params.Architecture) != string(m.Architecture):
 			continue
 		}
-		out = append(out, machineTypeView(m, r.Zones))
+		out = append(out, machineTypeView(m, zones))
 	}
 	return httpx.OK(c, out, httpx.Count(len(out), "machine type", "machine types")+note)
 }

@@ -39,6 +39,10 @@ func (s *Server) liveCatalog(ctx context.Context, orgID, provider, accountID, re
 		return nil, "", fmt.Sprintf("the live catalog of connected %s account %s could not be asked (%v); machine types and versions were checked against the built-in catalog",
 			provider, account.AccountID, err)
 	}
+	if a.RegionUnknown {
+		// The provider says the region does not exist: validate refuses spec.region.
+		return a.Live(), a.Source(), ""
+	}
 	var partial string
 	switch {
 	case a.MachineTypesError != "" && a.VersionsError != "":
@@ -49,15 +53,19 @@ func (s *Server) liveCatalog(ctx context.Context, orgID, provider, accountID, re
 	case a.VersionsError != "":
 		partial = ", Kubernetes versions against the built-in catalog"
 	}
+	if a.ZonesError != "" {
+		partial += ", regions and zones against the built-in catalog"
+	}
 	return a.Live(), a.Source() + partial, ""
 }
 
 // checkDeploy is the validation of a deploy spec beyond its schema: the manifest
 // rules of package validate, with the live catalog of a connected account of the
 // spec's provider when the organization has one (a machine type or version the
-// provider does not offer in the region is then a fault; without one, or when the
-// look-up fails, a type the built-in catalog lacks is a warning), and the fault
-// tags' step names. source says which catalog decided, when a live one did.
+// provider does not offer in the region, an EKS subnet's zone it does not list,
+// or a region it says does not exist is then a fault; without one, or when the
+// look-up fails, a type, zone or region the built-in catalog lacks is a
+// warning), and the fault tags' step names. source says which catalog decided, when a live one did.
 func (s *Server) checkDeploy(ctx context.Context, orgID string, spec api.K8sClusterSpec) (errs, warnings validate.Errors, source string) {
 	errs, warnings = validate.Check(spec)
 	if _, bad := errs["spec.provider"]; !bad {
