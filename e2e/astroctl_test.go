@@ -146,7 +146,7 @@ func TestAstroctlAgainstTheRealStack(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(c.dir, "audit.csv")); (r.code == 0) != (err == nil) || (r.code != 0 && !strings.Contains(r.stderr, "PLAN_REQUIRED")) {
 		t.Fatalf("audit export: exit %d\n%s", r.code, r.stderr)
 	}
-	if r := c.ok("version"); !strings.Contains(r.stdout, "healthy") {
+	if r := c.ok("version", "--server-required"); !strings.Contains(r.stdout, s.URL()) {
 		t.Fatalf("version: %s", r.stdout)
 	}
 

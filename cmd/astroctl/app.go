@@ -106,25 +106,48 @@ func (a *app) session() (*session, error) {
 	if a.org != "" {
 		cur.Org = a.org
 	}
-	if cur.APIKey == "" {
-		return nil, withCode(exitAuth, fmt.Errorf("context %q has no API key: astroctl auth login --api-key KEY", cur.Name))
+	if cur.APIKey == "" && cur.OIDC == nil {
+		return nil, withCode(exitAuth, fmt.Errorf("context %q has no credentials: astroctl auth login", cur.Name))
+	}
+	if cur.APIKey == "" && cur.OIDC.Expired(time.Now(), tokenLeeway) {
+		if err := a.refresh(&cur, path); err != nil {
+			return nil, err
+		}
 	}
 	return a.clientFor(cur)
 }
 
-// clientFor builds a client of cur's server sending cur's key.
+// clientFor builds a client of cur's server sending cur's key, or else its user's
+// access token (with the organization to act for, when the context names one).
 func (a *app) clientFor(cur config.Context) (*session, error) {
 	hc := &http.Client{Timeout: a.timeout}
 	c, err := apiclient.NewClientWithResponses(strings.TrimRight(cur.Server, "/"), apiclient.WithHTTPClient(hc),
 		apiclient.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
-			req.Header.Set("X-Astro-API-Key", cur.APIKey)
-			req.Header.Set("User-Agent", "astroctl/"+version)
+			for k, v := range (&session{ctx: cur}).headers() {
+				req.Header[k] = v
+			}
 			return nil
 		}))
 	if err != nil {
 		return nil, err
 	}
 	return &session{ctx: cur, client: c, http: hc}, nil
+}
+
+// headers are the credential (and organization) headers of the session's requests,
+// for the WebSocket streams the generated client does not open.
+func (s *session) headers() http.Header {
+	h := http.Header{"User-Agent": {"astroctl/" + version}}
+	switch {
+	case s.ctx.APIKey != "":
+		h.Set("X-Astro-API-Key", s.ctx.APIKey)
+	case s.ctx.OIDC != nil:
+		h.Set("Authorization", "Bearer "+s.ctx.OIDC.AccessToken)
+		if s.ctx.Org != "" {
+			h.Set("X-Astro-Organization-ID", s.ctx.Org)
+		}
+	}
+	return h
 }
 
 func (a *app) key() string {

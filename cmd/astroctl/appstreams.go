@@ -133,7 +133,7 @@ func (a *app) follow(ctx context.Context, s *session, req *http.Request, idle ti
 	u := *req.URL
 	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
 	conn, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{
-		HTTPHeader: http.Header{"X-Astro-API-Key": {s.ctx.APIKey}, "User-Agent": {"astroctl/" + version}},
+		HTTPHeader: s.headers(),
 	})
 	if err != nil {
 		if resp != nil && resp.StatusCode >= 400 {

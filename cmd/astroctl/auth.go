@@ -3,9 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
-	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,37 +16,58 @@ func (a *app) authCommand() *cobra.Command {
 	auth := &cobra.Command{Use: "auth", Short: "Log in and out"}
 	var contextName string
 	login := &cobra.Command{
-		Use:   "login --api-key KEY --server URL [--org ORG] [--context NAME]",
-		Short: "Save an API key for a server as a named context and make it current",
-		Long: `Checks the API key against the server, then saves the server, organization and key as a
-context (named --context, default: the server's host) in astroctl's configuration file
-(os.UserConfigDir()/astroctl/config.yaml, or $ASTROCTL_CONFIG; readable by you only, 0600),
-and makes it the current context.
+		Use:   "login [--server URL] [--api-key KEY] [--org ORG] [--context NAME]",
+		Short: "Sign in to a server (in a browser, or with an API key) as a named context and make it current",
+		Long: `Without --api-key, signs you in with the OIDC device flow (RFC 8628): astroctl asks the
+server which OIDC issuer and client to use (GET /api/v1/auth/config), prints a URL and a code,
+and waits while you open the URL on any device, enter the code and sign in. The tokens (access,
+refresh, expiry) are saved; later commands send the access token and refresh it when it expires
+(issuers that give no refresh token: run auth login again). --server defaults to the current
+context's server.
 
-Only API keys for now: the OIDC device flow (log in with a browser, no key to copy) is not
-implemented yet. Create a key in the console or with astroctl apikeys create.`,
-		Example: `  astroctl auth login --api-key astro_… --server https://astro.example.com
+With --api-key, checks the key against the server and saves it instead.
+
+Either way the server, organization and credential are saved as a context (named --context,
+default: the server's host) in astroctl's configuration file (os.UserConfigDir()/astroctl/
+config.yaml, or $ASTROCTL_CONFIG; readable by you only, 0600), and the context becomes current.`,
+		Example: `  astroctl auth login --server https://astro.example.com
+  astroctl auth login            # again, for the current context's server
+  astroctl auth login --api-key astro_… --server https://astro.example.com
   astroctl auth login --api-key "$ASTRO_KEY" --server http://localhost:8080 --context dev --org acme`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if a.key() == "" || a.server == "" {
-				return withCode(exitValidation, fmt.Errorf("--api-key and --server are required (the OIDC device flow is not implemented yet)"))
+			server := a.server
+			if server == "" && a.key() == "" {
+				if _, cfg, err := loadConfig(); err == nil {
+					if cur, err := cfg.Current(""); err == nil {
+						server = cur.Server
+						if contextName == "" {
+							contextName = cur.Name
+						}
+					}
+				}
 			}
-			u, err := url.Parse(a.server)
+			if server == "" {
+				return withCode(exitValidation, fmt.Errorf("--server is required (the API's URL, such as https://astro.example.com)"))
+			}
+			u, err := url.Parse(server)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return withCode(exitValidation, fmt.Errorf("--server %q: an http(s) URL such as https://astro.example.com", a.server))
+				return withCode(exitValidation, fmt.Errorf("--server %q: an http(s) URL such as https://astro.example.com", server))
 			}
 			name := contextName
 			if name == "" {
 				name = u.Host
 			}
-			s, err := a.sessionFor(config.Context{Name: name, Server: a.server, Org: a.org, APIKey: a.key()})
+			if a.key() == "" {
+				return a.deviceLogin(cmd, server, name)
+			}
+			s, err := a.sessionFor(config.Context{Name: name, Server: server, Org: a.org, APIKey: a.key()})
 			if err != nil {
 				return err
 			}
 			who, err := s.whoami(cmd)
 			if err != nil {
-				return fmt.Errorf("check the key against %s: %w", a.server, err)
+				return fmt.Errorf("check the key against %s: %w", server, err)
 			}
 			if !who.Valid {
 				return withCode(exitAuth, fmt.Errorf("the API key is %s", who.Status))
@@ -77,8 +97,8 @@ implemented yet. Create a key in the console or with astroctl apikeys create.`,
 	login.Flags().StringVar(&contextName, "context", "", "name of the context to save (default: the server's host)")
 	logout := &cobra.Command{
 		Use:     "logout [CONTEXT]",
-		Short:   "Forget a context's credentials (the current one by default)",
-		Example: `  astroctl auth logout dev`,
+		Short:   "Forget a context and its credentials: API key or tokens (the current one by default)",
+		Example: "  astroctl auth logout\n  astroctl auth logout dev",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			path, cfg, err := loadConfig()
@@ -128,7 +148,7 @@ func (s *session) whoami(cmd *cobra.Command) (apiclient.ApiKeyValidation, error)
 func (a *app) whoamiCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:     "whoami",
-		Short:   "Show the current context, its server, organization and API key",
+		Short:   "Show the current context, its server, organization and who you are (API key, or signed-in user)",
 		Example: "  astroctl whoami\n  astroctl whoami -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -138,6 +158,9 @@ func (a *app) whoamiCommand() *cobra.Command {
 			s, err := a.session()
 			if err != nil {
 				return err
+			}
+			if s.ctx.APIKey == "" {
+				return a.whoamiUser(cmd, s)
 			}
 			who, err := s.whoami(cmd)
 			if err != nil {
@@ -159,6 +182,42 @@ func (a *app) whoamiCommand() *cobra.Command {
 			})
 		},
 	}
+}
+
+// whoamiUser shows the user a device-flow sign-in is for, from the API's profile of
+// them (GET /api/v1/users/me), and their role in the context's organization.
+func (a *app) whoamiUser(cmd *cobra.Command, s *session) error {
+	resp, err := s.client.GetCurrentUserProfileWithResponse(cmd.Context())
+	var prof apiclient.UserProfile
+	if err == nil {
+		prof, _, err = decode[apiclient.UserProfile](resp, resp.Body, nil)
+	}
+	if err != nil {
+		return err
+	}
+	org := s.ctx.Org
+	if org == "" {
+		org = str(prof.ActiveOrgId)
+	}
+	role, orgName := "", ""
+	for _, m := range prof.Memberships {
+		if m.OrgId == org || str(m.OrgName) == org {
+			role, orgName = string(m.Role), str(m.OrgName)
+		}
+	}
+	expires := "unknown"
+	out := map[string]any{"context": s.ctx.Name, "server": s.ctx.Server, "user": string(prof.Email), "userId": prof.Id.String(),
+		"name": str(prof.Name), "organization": org, "organizationName": orgName, "role": role, "issuer": s.ctx.OIDC.Issuer,
+		"refreshable": s.ctx.OIDC.RefreshToken != ""}
+	if !s.ctx.OIDC.Expiry.IsZero() {
+		out["tokenExpiresAt"] = s.ctx.OIDC.Expiry
+		expires = s.ctx.OIDC.Expiry.Format(time.RFC3339)
+	}
+	raw, _ := json.Marshal(out)
+	return a.print(raw, table{
+		header: []string{"CONTEXT", "SERVER", "USER", "ORGANIZATION", "ROLE", "TOKEN EXPIRES"},
+		rows:   [][]string{{s.ctx.Name, s.ctx.Server, string(prof.Email), org, role, expires}},
+	})
 }
 
 func loadConfig() (string, *config.Config, error) {
@@ -239,55 +298,4 @@ func (a *app) configCommand() *cobra.Command {
 	}
 	cfg.AddCommand(use, get, current)
 	return cfg
-}
-
-func (a *app) versionCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print astroctl's version, the API contract it was built from, and whether the server answers",
-		Long: `Prints astroctl's version and the version of the API contract (openapi.yaml) its client was
-generated from. The API has no version endpoint yet, so for the server it says whether the
-current context's server answers its health probe (/healthz); with no context, the client only.`,
-		Example: "  astroctl version\n  astroctl version -o json",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
-			out := map[string]any{"client": version, "apiContract": contractVersion()}
-			server := "(no context)"
-			if s, err := a.session(); err == nil {
-				out["server"] = s.ctx.Server
-				server = s.ctx.Server + ": " + s.health(cmd)
-				out["serverHealth"] = s.health(cmd)
-			}
-			raw, _ := json.Marshal(out)
-			return a.print(raw, table{header: []string{"CLIENT", "API CONTRACT", "SERVER"}, rows: [][]string{{version, contractVersion(), server}}})
-		},
-	}
-}
-
-// contractVersion is info.version of the openapi.yaml the client was generated from.
-func contractVersion() string {
-	sw, err := apiclient.GetSpec()
-	if err != nil || sw.Info == nil {
-		return "unknown"
-	}
-	return sw.Info.Version
-}
-
-func (s *session) health(cmd *cobra.Command) string {
-	req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, strings.TrimRight(s.ctx.Server, "/")+"/healthz", nil)
-	if err != nil {
-		return "unreachable"
-	}
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return "unreachable"
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Sprintf("unhealthy (HTTP %d)", resp.StatusCode)
-	}
-	return "healthy"
 }

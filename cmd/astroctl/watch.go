@@ -170,7 +170,7 @@ func (a *app) stream(ctx context.Context, s *session, cluster, opID string, r *r
 		u.RawQuery = url.Values{"operationId": {opID}}.Encode()
 	}
 	conn, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{
-		HTTPHeader: http.Header{"X-Astro-API-Key": {s.ctx.APIKey}, "User-Agent": {"astroctl/" + version}},
+		HTTPHeader: s.headers(),
 	})
 	if err != nil {
 		if resp != nil && resp.StatusCode >= 400 && resp.StatusCode != http.StatusUpgradeRequired && resp.StatusCode != http.StatusNotImplemented {

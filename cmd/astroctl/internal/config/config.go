@@ -1,6 +1,7 @@
 // Package config reads and writes astroctl's configuration: named contexts (an API
-// URL, an organization and an API key each) and the current one, in a YAML file only
-// its owner can read (0600), like kubectl's kubeconfig.
+// URL, an organization and a credential each: an API key, or a user's OIDC tokens from
+// the device flow) and the current one, in a YAML file only its owner can read (0600),
+// like kubectl's kubeconfig.
 package config
 
 import (
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -22,6 +24,27 @@ type Context struct {
 	Server string `json:"server"`
 	Org    string `json:"org,omitempty"`
 	APIKey string `json:"apiKey,omitempty"`
+	// OIDC is a user's sign-in with the device flow (auth login without --api-key);
+	// an API key, when there is one, is used instead.
+	OIDC *OIDCLogin `json:"oidc,omitempty"`
+}
+
+// OIDCLogin is a user's tokens from an OIDC issuer, and what refreshing them needs.
+type OIDCLogin struct {
+	Issuer   string   `json:"issuer"`
+	ClientID string   `json:"clientId"`
+	Scopes   []string `json:"scopes,omitempty"`
+	// User is who signed in (their email), for display.
+	User         string `json:"user,omitempty"`
+	AccessToken  string `json:"accessToken"`
+	RefreshToken string `json:"refreshToken,omitempty"`
+	// Expiry is when AccessToken expires; zero when the issuer did not say.
+	Expiry time.Time `json:"expiry,omitzero"`
+}
+
+// Expired reports whether the access token expires within leeway of now.
+func (l *OIDCLogin) Expired(now time.Time, leeway time.Duration) bool {
+	return !l.Expiry.IsZero() && !now.Add(leeway).Before(l.Expiry)
 }
 
 // Config is the whole file.
@@ -41,7 +64,7 @@ type KubeContext struct {
 }
 
 // ErrNoContext is returned when no context is selected or none exists.
-var ErrNoContext = errors.New("no context: log in first with `astroctl auth login --api-key KEY --server URL`")
+var ErrNoContext = errors.New("no context: log in first with `astroctl auth login --server URL` (or --api-key KEY --server URL)")
 
 // Path is where the file is: $ASTROCTL_CONFIG, else astroctl/config.yaml under the
 // user's configuration directory.
