@@ -146,13 +146,13 @@ func TestVersionsFromServerConfig(t *testing.T) {
 }
 
 // A region's zones come from zones.list of gkefake (Compute Engine's REST shape):
-// the region's alone, sorted, a DOWN zone kept; a region no zone lies in is
+// the region's alone, sorted, a DOWN zone kept, a DELETED one left out; a region no zone lies in is
 // catalog.ErrUnknownRegion, and a list that fails is an error of its own.
 func TestZonesFromComputeEngine(t *testing.T) {
 	fake := gkefake.New()
 	fake.SetZones(gkefake.Zone{Name: "us-central1-b", Region: "us-central1"}, gkefake.Zone{Name: "us-central1-a", Region: "us-central1"},
 		gkefake.Zone{Name: "us-central1-f", Region: "us-central1", Status: "DOWN"}, gkefake.Zone{Name: "us-central2-a", Region: "us-central2"},
-		gkefake.Zone{Name: "europe-west4-a", Region: "europe-west4"})
+		gkefake.Zone{Name: "europe-west4-a", Region: "europe-west4"}, gkefake.Zone{Name: "us-central1-d", Region: "us-central1", Deprecated: "DELETED"})
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	cs, err := compute.NewService(t.Context(), option.WithEndpoint(srv.URL+"/compute/v1/"), option.WithoutAuthentication())

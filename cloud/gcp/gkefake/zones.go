@@ -16,10 +16,11 @@ var defaultZones = map[string]string{
 	"europe-west4-a": "europe-west4", "europe-west4-b": "europe-west4", "europe-west4-c": "europe-west4",
 }
 
-// Zone is a Compute Engine zone the fake lists: its name, its region's name and its
-// status (UP or DOWN; empty is UP).
+// Zone is a Compute Engine zone the fake lists: its name, its region's name, its
+// status (UP or DOWN; empty is UP) and, when set, its deprecation state
+// (DEPRECATED, OBSOLETE or DELETED).
 type Zone struct {
-	Name, Region, Status string
+	Name, Region, Status, Deprecated string
 }
 
 // SetZones replaces the zones zones.list answers (by default a few of Google's:
@@ -79,6 +80,9 @@ func (s *Server) listZones(q *request) (any, *Error) {
 		out.Items = append(out.Items, &compute.Zone{Kind: "compute#zone", Id: uint64(2000 + i), Name: z.Name, Description: z.Name,
 			Status: status, Region: base + "/regions/" + z.Region, SelfLink: base + "/zones/" + z.Name,
 			CreationTimestamp: "1969-12-31T16:00:00.000-08:00"})
+		if z.Deprecated != "" {
+			out.Items[len(out.Items)-1].Deprecated = &compute.DeprecationStatus{State: z.Deprecated}
+		}
 	}
 	if start+size < len(zones) {
 		out.NextPageToken = strconv.Itoa(start + size)
