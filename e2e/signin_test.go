@@ -98,6 +98,9 @@ func TestNewcomerSignsInAndRolesHold(t *testing.T) {
 	code, body = s.call(http.MethodGet, "/api/v1/clusters/team-prod", nil)
 	requireStatus(t, http.StatusNotFound, code, body)
 	t.Logf("alice (admin of alice-team, by bearer token) deployed %s; bob's viewer key was refused: %v", opID, details)
+
+	// astroctl signs bob in the same way (the device flow, issuer from the API).
+	astroctlDeviceLogin(t, s, "bob", "alice-team", "viewer")
 }
 
 // devToken signs name in through the development issuer with scripts/dev-token.sh
