@@ -208,12 +208,12 @@ func TestZonesFromEC2(t *testing.T) {
 	if !strings.Contains(err.Error(), "us-fake-9") {
 		t.Errorf("the error does not name the region: %v", err)
 	}
+	t.Run("a known region that fails", func(t *testing.T) { zonesOfAFailingKnownRegion(t, moto) })
 }
 
 // A region DescribeRegions lists whose own endpoint fails is not declared unknown:
 // the error is the endpoint's, for the caller to fall back on.
-func TestZonesOfAFailingKnownRegion(t *testing.T) {
-	moto := testmoto.Start(t)
+func zonesOfAFailingKnownRegion(t *testing.T, moto *testmoto.Server) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		if strings.Contains(string(b), "Action=DescribeAvailabilityZones") {
