@@ -14,6 +14,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/astropulse/astroplane/cloud"
 	"github.com/astropulse/astroplane/secrets"
@@ -219,7 +220,32 @@ func (a *Cluster) VerifyKubeconfig(ctx context.Context, in ControlPlaneInput) (K
 	if kc == "" {
 		return KubeconfigResult{}, fmt.Errorf("provider returned an empty kubeconfig")
 	}
-	return KubeconfigResult{Endpoint: in.Ref.Endpoint}, nil
+	return KubeconfigResult{Endpoint: kubeconfigServer(kc, in.Ref.Endpoint)}, nil
+}
+
+// kubeconfigServer is the endpoint known from the create step or, when that was
+// empty, the API server the kubeconfig's current context (or its only cluster)
+// points at: a real EKS cluster has no endpoint until it is ACTIVE.
+func kubeconfigServer(kc, known string) string {
+	if known != "" {
+		return known
+	}
+	cfg, err := clientcmd.Load([]byte(kc))
+	if err != nil {
+		return known
+	}
+	name := ""
+	if c, ok := cfg.Contexts[cfg.CurrentContext]; ok {
+		name = c.Cluster
+	} else if len(cfg.Clusters) == 1 {
+		for n := range cfg.Clusters {
+			name = n
+		}
+	}
+	if c, ok := cfg.Clusters[name]; ok && c.Server != "" {
+		return c.Server
+	}
+	return known
 }
 
 // NodeGroupsInput names node groups of a cluster.

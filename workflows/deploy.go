@@ -116,7 +116,13 @@ func (d *deployment) run(ctx workflow.Context) error {
 		}},
 		{name: StepKubeconfig, run: func() error {
 			var kc activities.KubeconfigResult
-			return workflow.ExecuteActivity(providerOptions(ctx, "VerifyKubeconfig"), a.VerifyKubeconfig, cp(StepKubeconfig)).Get(ctx, &kc)
+			if err := workflow.ExecuteActivity(providerOptions(ctx, "VerifyKubeconfig"), a.VerifyKubeconfig, cp(StepKubeconfig)).Get(ctx, &kc); err != nil {
+				return err
+			}
+			if workflow.GetVersion(ctx, endpointFromKubeconfigChange, workflow.DefaultVersion, 1) >= 1 && kc.Endpoint != "" {
+				d.ref.Endpoint = kc.Endpoint
+			}
+			return nil
 		}},
 		{name: StepRecord, run: func() error {
 			return workflow.ExecuteActivity(sctx, a.FinishOperation, activities.FinishOperationInput{
@@ -131,6 +137,10 @@ func (d *deployment) run(ctx workflow.Context) error {
 	}
 	return d.runner.run(ctx, steps)
 }
+
+// endpointFromKubeconfigChange versions recording the endpoint the kubeconfig step
+// found: a real EKS cluster's create step sees none (it has one once ACTIVE).
+const endpointFromKubeconfigChange = "endpoint-from-kubeconfig"
 
 // rollbackLeftoversChange versions what a rollback records when a compensation fails
 // for good: from version 1 it names each resource left behind (in the outcome's

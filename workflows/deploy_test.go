@@ -39,6 +39,9 @@ type fakeCloud struct {
 	slow     time.Duration    // how long slowAt takes
 	failUndo map[string]error // activities that always fail with the given error
 	settings []activities.ClusterSettingsInput
+	// lateEndpoint: the control plane has no endpoint when created (as real EKS);
+	// the kubeconfig step finds this one.
+	lateEndpoint string
 }
 
 func (f *fakeCloud) record(name string) error {
@@ -73,6 +76,9 @@ func (f *fakeCloud) install(env *testsuite.TestWorkflowEnvironment) {
 		if in.Network.ID != "net-1" {
 			return activities.ClusterRef{}, errors.New("control plane created without the network")
 		}
+		if f.lateEndpoint != "" {
+			return activities.ClusterRef{Provider: "aws", ExternalID: "cp-1"}, f.record("CreateControlPlane")
+		}
 		return activities.ClusterRef{Provider: "aws", ExternalID: "cp-1", Endpoint: "https://prod"}, f.record("CreateControlPlane")
 	})
 	env.OnActivity(a.WaitControlPlaneActive, mock.Anything, mock.Anything).After(delay("WaitControlPlaneActive")).Return(func(context.Context, activities.ControlPlaneInput) error {
@@ -91,6 +97,9 @@ func (f *fakeCloud) install(env *testsuite.TestWorkflowEnvironment) {
 		return f.record("InstallAddons")
 	})
 	env.OnActivity(a.VerifyKubeconfig, mock.Anything, mock.Anything).After(delay("VerifyKubeconfig")).Return(func(context.Context, activities.ControlPlaneInput) (activities.KubeconfigResult, error) {
+		if f.lateEndpoint != "" {
+			return activities.KubeconfigResult{Endpoint: f.lateEndpoint}, f.record("VerifyKubeconfig")
+		}
 		return activities.KubeconfigResult{Endpoint: "https://prod"}, f.record("VerifyKubeconfig")
 	})
 	env.OnActivity(a.UpgradeControlPlane, mock.Anything, mock.Anything).After(delay("UpgradeControlPlane")).Return(func(_ context.Context, in activities.ControlPlaneInput) error {
@@ -163,6 +172,21 @@ func queryProgress(t *testing.T, env *testsuite.TestWorkflowEnvironment) workflo
 		t.Fatal(err)
 	}
 	return p
+}
+
+// A control plane created without an endpoint (real EKS has one only once ACTIVE)
+// is recorded with the endpoint its kubeconfig names.
+func TestDeployRecordsTheEndpointTheKubeconfigFound(t *testing.T) {
+	f := &fakeCloud{lateEndpoint: "https://ABCD.gr7.us-east-1.eks.amazonaws.com"}
+	env := newEnv(f)
+	env.ExecuteWorkflow(workflows.DeployCluster, workflows.DeployClusterInput{Op: op, Spec: spec})
+	var res workflows.DeployClusterResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if fin := f.lastFinish(t); fin.Ref == nil || fin.Ref.Endpoint != f.lateEndpoint || res.Endpoint != f.lateEndpoint {
+		t.Fatalf("recorded %+v, result %+v; want the endpoint %s", fin.Ref, res, f.lateEndpoint)
+	}
 }
 
 func TestDeployHappyPath(t *testing.T) {
