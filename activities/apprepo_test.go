@@ -112,17 +112,6 @@ func (f *repoFixture) repoApp(t *testing.T, name, repoURL string) store.Applicat
 	return a
 }
 
-// scoped returns the tokens the fake minted scoped to repository id.
-func (f *repoFixture) scoped(id int64) map[string]ghfake.IssuedToken {
-	out := map[string]ghfake.IssuedToken{}
-	for tok, it := range f.gh.Issued() {
-		if slices.Contains(it.Repos, id) {
-			out[tok] = it
-		}
-	}
-	return out
-}
-
 // A private repository's application, end to end on a real Temporal dev server,
 // kube-apiserver and the fake GitHub: the deploy writes Argo CD's repository
 // credential (a token of that repository only, contents read-only, its expiry
@@ -173,14 +162,14 @@ func TestPrivateRepositoryCredential(t *testing.T) {
 	if repo, _, _ := unstructured.NestedString(u.Object, "spec", "source", "repoURL"); repo != url {
 		t.Fatalf("the Application names %q, its credential %q", repo, url)
 	}
-	if !sec.CreationTimestamp.Time.After(time.Time{}) || sec.CreationTimestamp.After(u.GetCreationTimestamp().Time) {
+	if sec.CreationTimestamp.IsZero() || sec.CreationTimestamp.After(u.GetCreationTimestamp().Time) {
 		t.Fatalf("the credential (%s) was not written before the Application (%s)", sec.CreationTimestamp, u.GetCreationTimestamp())
 	}
 	refresher := workflows.RepoCredentialWorkflowID(f.org.ID, f.cluster.ID, url)
-	desc, err := tc.DescribeWorkflowExecution(f.ctx, refresher, "")
+	desc, err := tc.DescribeWorkflow(f.ctx, refresher, "")
 	must(t, err)
-	if desc.WorkflowExecutionInfo.Status != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		t.Fatalf("refresher %s is %s", refresher, desc.WorkflowExecutionInfo.Status)
+	if st := desc.RawResponse.GetWorkflowExecutionInfo().GetStatus(); st != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		t.Fatalf("refresher %s is %s", refresher, st)
 	}
 	for _, id := range []string{"deploy-web", refresher} {
 		assertNoSecretInHistory(t, tc, id, token)

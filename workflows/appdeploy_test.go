@@ -60,6 +60,12 @@ type appRun struct {
 	// attempts holds when each attempt started.
 	failures map[string]int
 	attempts map[string][]time.Time
+	// repo is what ResolveAppRepository answers (resolved counts its calls);
+	// writes are WriteApplication's inputs.
+	repo     activities.AppRepository
+	repoErr  error
+	resolved int
+	writes   []activities.AppOnCluster
 }
 
 // flaky records an attempt of name and fails it while failures last.
@@ -110,10 +116,18 @@ func newAppRun(t *testing.T) *appRun {
 		call("ResolveAppProfile")
 		return activities.AppTarget{ClusterID: "c-1", ClusterName: "prod", Reason: "profile web"}, nil
 	})
-	// A public source (apprepo_test.go covers private repositories).
-	env.OnActivity(a.ResolveAppRepository, mock.Anything, mock.Anything).Return(activities.AppRepository{}, nil)
+	// A public source unless repo says otherwise (apprepo_test.go).
+	env.OnActivity(a.ResolveAppRepository, mock.Anything, mock.Anything).Return(func(context.Context, activities.AppRef) (activities.AppRepository, error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.resolved++
+		return r.repo, r.repoErr
+	})
 	env.OnActivity(a.WriteApplication, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.AppOnCluster) error {
 		call("WriteApplication")
+		r.mu.Lock()
+		r.writes = append(r.writes, in)
+		r.mu.Unlock()
 		if in.ClusterID != "c-1" || in.AppID != "app-1" || in.OrgID != "org-1" {
 			t.Errorf("WriteApplication(%+v)", in)
 		}
