@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
 	corev1 "k8s.io/api/core/v1"
@@ -118,8 +119,9 @@ func (f *repoFixture) repoApp(t *testing.T, name, repoURL string) store.Applicat
 // annotated) before the Application, which names the repository's https URL
 // whatever form the source gave; the refresher is started by its fixed ID; the
 // token is in no event of either history; a public repository deploys as before;
-// a refresh re-mints (password and expiry change); once the last application is
-// deleted the refresh removes the Secret and says so.
+// a refresh re-mints (password and expiry change); the refresher workflow, its
+// time driven by the test environment, re-mints at 45 minutes and, the last
+// application deleted, removes the Secret at 90 and ends saying why.
 func TestPrivateRepositoryCredential(t *testing.T) {
 	f := newRepoFixture(t, true)
 	f.link(t, f.org.ID)
@@ -207,20 +209,32 @@ func TestPrivateRepositoryCredential(t *testing.T) {
 		t.Fatalf("after refresh: same token %v, scope %+v, expiry %q want %s", fresh == token, it, sec.Annotations[argocd.AnnotationExpiresAt], st.ExpiresAt)
 	}
 
-	// The last application from it deleted: the refresh deletes the credential.
-	if err := run("delete-web", workflows.DeleteApplication, workflows.AppOperationInput{OrgID: f.org.ID, AppID: web.ID, OperationID: "op-del", ClusterID: f.cluster.ID}); err != nil {
-		t.Fatal(err)
-	}
+	// The refresher itself, its time driven by the test environment, with the real
+	// activities: at 45 minutes it re-mints; the last application from the
+	// repository is deleted; at 90 minutes it deletes the credential and ends.
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(workflows.RefreshRepoCredentials)
+	env.RegisterActivity(f.apps)
+	env.SetTestTimeout(time.Minute)
 	minted := len(f.gh.Issued())
-	st, err = f.apps.RefreshRepoCredential(f.ctx, ref)
-	if err != nil || st.Written || !strings.Contains(st.Reason, "no application") {
-		t.Fatalf("refresh after delete %+v %v", st, err)
+	var afterFirst int
+	env.RegisterDelayedCallback(func() {
+		afterFirst = len(f.gh.Issued())
+		if err := run("delete-web", workflows.DeleteApplication, workflows.AppOperationInput{OrgID: f.org.ID, AppID: web.ID, OperationID: "op-del", ClusterID: f.cluster.ID}); err != nil {
+			t.Error(err)
+		}
+	}, time.Hour)
+	env.ExecuteWorkflow(workflows.RefreshRepoCredentials, workflows.RepoCredentialInput{OrgID: f.org.ID, ClusterID: f.cluster.ID, RepoURL: url})
+	var reason string
+	if err := env.GetWorkflowResult(&reason); err != nil || !strings.Contains(reason, "no application") {
+		t.Fatalf("refresher ended with %q %v", reason, err)
+	}
+	if afterFirst != minted+1 || len(f.gh.Issued()) != afterFirst {
+		t.Fatalf("tokens minted: %d before, %d after the first refresh, %d at the end", minted, afterFirst, len(f.gh.Issued()))
 	}
 	if _, err := secrets.Get(f.ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("the credential after the last application's delete: %v", err)
-	}
-	if n := len(f.gh.Issued()); n != minted {
-		t.Fatalf("%d tokens minted for a repository no application uses", n-minted)
 	}
 }
 
