@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/astropulse/astroplane/activities"
@@ -18,7 +19,7 @@ import (
 
 // The wait for the agent may last the whole deadline and a minute more (its own
 // Until ends it first); recording the outcome is retried from a second on,
-// doubling up to 30 s, until the store answers; a failed wait is recorded as the
+// doubling up to 30 s, until the store answers (the wait itself again after 5 s); a failed wait is recorded as the
 // registration's failure, in the activity's own words.
 func TestRegisterClusterAgentOptions(t *testing.T) {
 	var ts testsuite.WorkflowTestSuite
@@ -29,7 +30,16 @@ func TestRegisterClusterAgentOptions(t *testing.T) {
 	var mu sync.Mutex
 	var finishes []time.Time
 	var fin activities.FinishRegistrationInput
-	env.OnActivity(a.AwaitAgent, mock.Anything, mock.Anything).Return(activities.AgentFacts{}, errors.New("the agent did not connect before its deadline"))
+	var awaits []time.Time
+	env.OnActivity(a.AwaitAgent, mock.Anything, mock.Anything).Return(func(context.Context, activities.AwaitAgentInput) (activities.AgentFacts, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		awaits = append(awaits, env.Now())
+		if len(awaits) == 1 {
+			return activities.AgentFacts{}, errors.New("database is locked")
+		}
+		return activities.AgentFacts{}, temporal.NewNonRetryableApplicationError("the agent did not connect before its deadline", "AgentAbsent", nil)
+	})
 	env.OnActivity(a.FinishRegistration, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FinishRegistrationInput) error {
 		mu.Lock()
 		defer mu.Unlock()
@@ -46,6 +56,9 @@ func TestRegisterClusterAgentOptions(t *testing.T) {
 	}
 	if got := options("AwaitAgent"); got.limit != 11*time.Minute || got.heartbeat != time.Minute {
 		t.Fatalf("AwaitAgent ran with %+v, want 11m and a minute's heartbeat", got)
+	}
+	if len(awaits) != 2 || awaits[1].Sub(awaits[0]).Round(time.Second) != 5*time.Second {
+		t.Fatalf("the wait for the agent ran at %v, want twice 5 s apart", awaits)
 	}
 	var gaps []time.Duration
 	for i := 1; i < len(finishes); i++ {
