@@ -51,7 +51,8 @@ standard input. Placeholders left in a manifest (<YOUR_REGION>, ${NAME}) are ref
 anything is sent, naming the field; --set NAME=VALUE fills them.
 
 ` + exitCodesHelp,
-		Example: `  astroctl auth login --api-key astro_… --server https://astro.example.com
+		Example: `  astroctl auth login --server https://astro.example.com
+  astroctl auth login --api-key astro_… --server https://astro.example.com
   astroctl clusters apply -f eks.yaml --set YOUR_CLUSTER_NAME=prod
   astroctl clusters get
   astroctl apply -f manifests/`,
