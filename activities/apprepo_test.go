@@ -118,7 +118,8 @@ func (f *repoFixture) repoApp(t *testing.T, name, repoURL string) store.Applicat
 // credential (a token of that repository only, contents read-only, its expiry
 // annotated) before the Application, which names the repository's https URL
 // whatever form the source gave; the refresher is started by its fixed ID; the
-// token is in no event of either history; a public repository deploys as before;
+// token is in no event of either history; a second application from the
+// repository signals the running refresher; a public repository deploys as before;
 // a refresh re-mints (password and expiry change); the refresher workflow, its
 // time driven by the test environment, re-mints at 45 minutes and, the last
 // application deleted, removes the Secret at 90 and ends saying why.
@@ -180,6 +181,32 @@ func TestPrivateRepositoryCredential(t *testing.T) {
 		t.Fatal("no token minted")
 	}
 
+	// A second application from the same repository (another form of its URL):
+	// the running refresher is signalled, not started again; the one Secret is
+	// rewritten with a new token.
+	web2 := f.repoApp(t, "web2", "https://github.com/acme/web")
+	if err := run("deploy-web2", workflows.DeployApplication, workflows.AppOperationInput{OrgID: f.org.ID, AppID: web2.ID, OperationID: "op-web2", Wait: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	desc2, err := tc.DescribeWorkflow(f.ctx, refresher, "")
+	must(t, err)
+	if desc2.RawResponse.GetWorkflowExecutionInfo().GetExecution().GetRunId() != desc.RawResponse.GetWorkflowExecutionInfo().GetExecution().GetRunId() ||
+		desc2.RawResponse.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		t.Fatalf("the refresher was replaced or ended: %v", desc2.RawResponse.GetWorkflowExecutionInfo())
+	}
+	if !historyHas(t, tc, "deploy-web2", enums.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED) {
+		t.Fatal("the second deploy did not signal the running refresher")
+	}
+	sec, err = secrets.Get(f.ctx, name, metav1.GetOptions{})
+	must(t, err)
+	if token2 := string(sec.Data["password"]); token2 == token {
+		t.Fatal("the second deploy did not write a fresh token")
+	} else {
+		for _, id := range []string{"deploy-web2", refresher} {
+			assertNoSecretInHistory(t, tc, id, token2)
+		}
+	}
+
 	// A repository of no linked installation: no credential, the URL as given.
 	public := f.repoApp(t, "public", "https://github.com/argoproj/argocd-example-apps")
 	if err := run("deploy-public", workflows.DeployApplication, workflows.AppOperationInput{OrgID: f.org.ID, AppID: public.ID, OperationID: "op-public", Wait: time.Minute}); err != nil {
@@ -218,24 +245,45 @@ func TestPrivateRepositoryCredential(t *testing.T) {
 	env.RegisterActivity(f.apps)
 	env.SetTestTimeout(time.Minute)
 	minted := len(f.gh.Issued())
-	var afterFirst int
+	var afterFirst, afterSecond int
 	env.RegisterDelayedCallback(func() {
 		afterFirst = len(f.gh.Issued())
 		if err := run("delete-web", workflows.DeleteApplication, workflows.AppOperationInput{OrgID: f.org.ID, AppID: web.ID, OperationID: "op-del", ClusterID: f.cluster.ID}); err != nil {
 			t.Error(err)
 		}
 	}, time.Hour)
+	env.RegisterDelayedCallback(func() {
+		afterSecond = len(f.gh.Issued())
+		if err := run("delete-web2", workflows.DeleteApplication, workflows.AppOperationInput{OrgID: f.org.ID, AppID: web2.ID, OperationID: "op-del2", ClusterID: f.cluster.ID}); err != nil {
+			t.Error(err)
+		}
+	}, 100*time.Minute)
 	env.ExecuteWorkflow(workflows.RefreshRepoCredentials, workflows.RepoCredentialInput{OrgID: f.org.ID, ClusterID: f.cluster.ID, RepoURL: url})
 	var reason string
 	if err := env.GetWorkflowResult(&reason); err != nil || !strings.Contains(reason, "no application") {
 		t.Fatalf("refresher ended with %q %v", reason, err)
 	}
-	if afterFirst != minted+1 || len(f.gh.Issued()) != afterFirst {
-		t.Fatalf("tokens minted: %d before, %d after the first refresh, %d at the end", minted, afterFirst, len(f.gh.Issued()))
+	// Minted at 45 minutes, at 90 (web2 still there), none at 135.
+	if afterFirst != minted+1 || afterSecond != minted+2 || len(f.gh.Issued()) != afterSecond {
+		t.Fatalf("tokens minted: %d before, %d at 1 h, %d at 100 min, %d at the end", minted, afterFirst, afterSecond, len(f.gh.Issued()))
 	}
 	if _, err := secrets.Get(f.ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("the credential after the last application's delete: %v", err)
 	}
+}
+
+// historyHas reports whether workflow id's history has an event of type typ.
+func historyHas(t *testing.T, tc client.Client, id string, typ enums.EventType) bool {
+	t.Helper()
+	it := tc.GetWorkflowHistory(context.Background(), id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		must(t, err)
+		if ev.EventType == typ {
+			return true
+		}
+	}
+	return false
 }
 
 func waitNextSecond(after time.Time) {
