@@ -119,16 +119,16 @@ HISTORIES := workflows/testdata/$(RELEASE)
 # deploys (plain, failed and rolled back, cancelled, left-behind rollbacks), approval
 # gates (approved, rejected, expired, cancelled while waiting), updates (done,
 # cancelled) and deletes, kubeconfigs and AWS, GCP and Azure connections (connected, past their
-# deadline), applications (deploy, resync, delete) and a live catalog look-up; and, in
+# deadline), applications (deploy, resync, delete; from a private repository) and a live catalog look-up; and, in
 # workflows, every path of the three workflows with stub activities (each step failing, cancels, every gate outcome).
-RECORD_TESTS := TestRecordEveryPath|TestClusterLifecycleThroughTheRealAPI|TestCancelAndFailureRollBack|TestDecisionsCheckTheApproverWhenTaken|TestApprovalExpiresWhenThePolicySays|TestApprovalByEmailAndSlack|TestUpdateAnswersAsDocumented|TestProgressShowsWhatARollbackLeftBehind|TestApprovalCancelledWhileWaiting|TestKubeconfigIsHandedToWhoAskedOnly|TestAWSConnectionAndVaultThroughTheAPI|TestGCPConnectionThroughTheAPI|TestAzureConnectionThroughTheAPI|TestApplicationsThroughTheAPI|TestDeployChecksTheLiveCatalog|TestRegisteredClusterThroughTheAPI
+RECORD_TESTS := TestRecordEveryPath|TestClusterLifecycleThroughTheRealAPI|TestCancelAndFailureRollBack|TestDecisionsCheckTheApproverWhenTaken|TestApprovalExpiresWhenThePolicySays|TestApprovalByEmailAndSlack|TestUpdateAnswersAsDocumented|TestProgressShowsWhatARollbackLeftBehind|TestApprovalCancelledWhileWaiting|TestKubeconfigIsHandedToWhoAskedOnly|TestAWSConnectionAndVaultThroughTheAPI|TestGCPConnectionThroughTheAPI|TestAzureConnectionThroughTheAPI|TestApplicationsThroughTheAPI|TestDeployChecksTheLiveCatalog|TestRegisteredClusterThroughTheAPI|TestPrivateRepositoryCredential
 
 .PHONY: record-histories
 record-histories: $(BIN)/temporal chromium ## Record this release's workflow histories into a new folder, workflows/testdata/$(RELEASE) (date by default); replaces nothing.
 	@test ! -e $(HISTORIES) || { echo "$(HISTORIES) exists: recorded histories are never replaced; record into another folder with RELEASE=<name>"; exit 1; }
 	rm -rf $(HISTORIES).tmp && mkdir -p $(HISTORIES).tmp
 	ASTRO_TEST_SKIP_INTEGRATION= ASTRO_RECORD_HISTORIES=$(CURDIR)/$(HISTORIES).tmp ASTRO_TEMPORAL_CLI=$(BIN)/temporal \
-		$(GO) test -count=1 -p 1 -timeout 20m -run '^($(RECORD_TESTS))$$' ./workflows/ ./server/...
+		$(GO) test -count=1 -p 1 -timeout 20m -run '^($(RECORD_TESTS))$$' ./workflows/ ./server/... ./activities/
 	mv $(HISTORIES).tmp $(HISTORIES)
 	cd workflows/testdata && sha256sum $(RELEASE)/*.json >> SHA256SUMS
 	$(GO) test -count=1 -run 'TestReplayRecordedHistories|TestRecordedHistoriesAreKept' ./workflows/

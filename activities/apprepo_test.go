@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -177,6 +178,7 @@ func TestPrivateRepositoryCredential(t *testing.T) {
 	for _, id := range []string{"deploy-web", refresher} {
 		assertNoSecretInHistory(t, tc, id, token)
 	}
+	recordHistory(t, tc, "deploy-web", "app-deploy-private-repo")
 	if n := len(f.gh.Issued()); n == 0 {
 		t.Fatal("no token minted")
 	}
@@ -205,6 +207,7 @@ func TestPrivateRepositoryCredential(t *testing.T) {
 		for _, id := range []string{"deploy-web2", refresher} {
 			assertNoSecretInHistory(t, tc, id, token2)
 		}
+		recordHistory(t, tc, "deploy-web2", "app-deploy-private-repo-refresher-running")
 	}
 
 	// A repository of no linked installation: no credential, the URL as given.
@@ -270,6 +273,32 @@ func TestPrivateRepositoryCredential(t *testing.T) {
 	if _, err := secrets.Get(f.ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("the credential after the last application's delete: %v", err)
 	}
+}
+
+// recordHistory writes workflow id's (closed) history as name.json into
+// $ASTRO_RECORD_HISTORIES, as make record-histories does (server/record_test.go);
+// unset, nothing.
+func recordHistory(t *testing.T, tc client.Client, id, name string) {
+	t.Helper()
+	dir := os.Getenv("ASTRO_RECORD_HISTORIES")
+	if dir == "" {
+		return
+	}
+	var events []*history.HistoryEvent
+	it := tc.GetWorkflowHistory(context.Background(), id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		must(t, err)
+		events = append(events, ev)
+	}
+	raw, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&history.History{Events: events})
+	must(t, err)
+	f, err := os.OpenFile(filepath.Join(dir, name+".json"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		t.Fatalf("record %s (recorded histories are never overwritten): %v", name, err)
+	}
+	_, err = f.Write(raw)
+	must(t, errors.Join(err, f.Close()))
 }
 
 // historyHas reports whether workflow id's history has an event of type typ.
