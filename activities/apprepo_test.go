@@ -273,6 +273,28 @@ func TestPrivateRepositoryCredential(t *testing.T) {
 	if _, err := secrets.Get(f.ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("the credential after the last application's delete: %v", err)
 	}
+
+	// An application deploying from it, not placed yet, keeps it (a deploy about to
+	// write it); the installation unlinked, the refresh removes it; the cluster
+	// gone, the refresh ends without touching it.
+	web3 := f.repoApp(t, "web3", "acme/web")
+	must(t, f.st.UpdateApplication(f.ctx, f.org.ID, web3.ID, map[string]any{"status": store.AppDeploying}))
+	if st, err := f.apps.RefreshRepoCredential(f.ctx, ref); err != nil || !st.Written {
+		t.Fatalf("refresh with an application deploying: %+v %v", st, err)
+	}
+	must(t, f.st.DeleteGithubInstallation(f.ctx, f.org.ID, 42))
+	if st, err := f.apps.RefreshRepoCredential(f.ctx, ref); err != nil || st.Written || !strings.Contains(st.Reason, "no GitHub installation") {
+		t.Fatalf("refresh after the unlink: %+v %v", st, err)
+	}
+	if _, err := secrets.Get(f.ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the credential after the installation's unlink: %v", err)
+	}
+	f.link(t, f.org.ID)
+	must(t, f.st.SetClusterStatus(f.ctx, f.org.ID, f.cluster.ID, store.ClusterDeleting, ""))
+	minted = len(f.gh.Issued())
+	if st, err := f.apps.RefreshRepoCredential(f.ctx, ref); err != nil || st.Written || st.Reason != "the cluster is gone" || len(f.gh.Issued()) != minted {
+		t.Fatalf("refresh on a deleting cluster: %+v %v", st, err)
+	}
 }
 
 // recordHistory writes workflow id's (closed) history as name.json into
