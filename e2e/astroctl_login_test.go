@@ -26,9 +26,29 @@ func astroctlDeviceLogin(t *testing.T, s *stack, name, org, role string) {
 	cfgPath := filepath.Join(t.TempDir(), "astroctl", "config.yaml")
 	c := &cli{t: t, bin: bin, env: append(os.Environ(), "ASTROCTL_CONFIG="+cfgPath, "ASTROCTL_API_KEY=", "NO_COLOR=1"), dir: t.TempDir()}
 
+	page, code := deviceLogin(t, c, s.URL(), "sso", name)
+	if fi, err := os.Stat(cfgPath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("config file: %v %v", fi, err)
+	}
+	var who map[string]any
+	if err := json.Unmarshal([]byte(c.ok("whoami", "-o", "json").stdout), &who); err != nil ||
+		who["user"] != name+"@localhost" || who["organizationName"] != org || who["role"] != role {
+		t.Fatalf("whoami after the device flow: %v %v", who, err)
+	}
+	c.ok("auth", "logout")
+	c.expect(3, "auth login", "whoami")
+	t.Logf("astroctl signed %s in with the device flow (code %s at %s); whoami: %s in %s", name, code, page, role, org)
+}
+
+// deviceLogin runs `astroctl auth login --server server --context contextName` (the
+// OIDC device flow), approves the user code it prints on the development issuer's
+// /device page as name, as a person would in a browser, and waits for the login to
+// say it is done as NAME@localhost. It returns the page and the code.
+func deviceLogin(t *testing.T, c *cli, server, contextName, name string) (page, code string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	login := exec.CommandContext(ctx, bin, "auth", "login", "--server", s.URL(), "--context", "sso")
+	login := exec.CommandContext(ctx, c.bin, "auth", "login", "--server", server, "--context", contextName)
 	login.Env, login.Dir = c.env, c.dir
 	var out strings.Builder
 	login.Stdout = &out
@@ -40,7 +60,6 @@ func astroctlDeviceLogin(t *testing.T, s *stack, name, org, role string) {
 		t.Fatal(err)
 	}
 	shown := regexp.MustCompile(`open (\S+) and enter the code (\S+)`)
-	var page, code string
 	var said []string
 	lines := bufio.NewScanner(stderr)
 	for page == "" && lines.Scan() {
@@ -68,15 +87,5 @@ func astroctlDeviceLogin(t *testing.T, s *stack, name, org, role string) {
 	if err := login.Wait(); err != nil || !strings.Contains(out.String(), "as "+name+"@localhost") {
 		t.Fatalf("astroctl auth login: %v\n%s", err, out.String())
 	}
-	if fi, err := os.Stat(cfgPath); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("config file: %v %v", fi, err)
-	}
-	var who map[string]any
-	if err := json.Unmarshal([]byte(c.ok("whoami", "-o", "json").stdout), &who); err != nil ||
-		who["user"] != name+"@localhost" || who["organizationName"] != org || who["role"] != role {
-		t.Fatalf("whoami after the device flow: %v %v", who, err)
-	}
-	c.ok("auth", "logout")
-	c.expect(3, "auth login", "whoami")
-	t.Logf("astroctl signed %s in with the device flow (code %s at %s); whoami: %s in %s", name, code, page, role, org)
+	return page, code
 }
