@@ -36,6 +36,11 @@ require (
 )
 
 require (
+	github.com/google/go-github/v75 v75.0.0
+	github.com/google/go-querystring v1.2.0 // indirect
+)
+
+require (
 	cloud.google.com/go/auth v0.24.1-0.20261001053825-dbc26066f70a // indirect
 	cloud.google.com/go/auth/oauth2adapt v0.3.1 // indirect
 	cloud.google.com/go/compute/metadata v0.10.0 // indirect

@@ -2,13 +2,15 @@
 // signs the app's JWTs (RS256, iat backdated 60 s, exp 9 minutes ahead), mints
 // installation access tokens and caches the unscoped ones until shortly before they
 // expire, and reads installations, repositories, branches and contents through
-// GitHub's REST API. GitHub's rate limits come back as *RateLimitError (primary:
-// X-RateLimit-Remaining 0 and X-RateLimit-Reset; secondary: Retry-After), its
-// outages as *UnavailableError; listings are conditional requests (ETag,
-// If-None-Match) and a 304 answers from the cached page.
+// GitHub's REST API with go-github (github.com/google/go-github). GitHub's rate
+// limits come back as *RateLimitError (primary: X-RateLimit-Remaining 0 and
+// X-RateLimit-Reset; secondary: Retry-After), its outages as *UnavailableError;
+// listings are conditional requests (ETag, If-None-Match, added by a transport of
+// ghapp's own under go-github) and a 304 answers from the cached page.
 //
 // The private key is read once from a file the configuration names; neither it nor
-// any token is ever logged or put in an error.
+// any token is ever logged or put in an error (go-github's errors, which quote
+// request URLs and answers, are mapped onto ghapp's and never passed on).
 package ghapp
 
 import (
@@ -22,13 +24,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/go-github/v75/github"
 )
 
 // DefaultAPIURL is github.com's REST API.
@@ -83,7 +85,7 @@ type App struct {
 	key  *rsa.PrivateKey
 	base string
 	web  string
-	hc   *http.Client
+	gh   *github.Client // unauthenticated; see client
 	now  func() time.Time
 
 	mu     sync.Mutex
@@ -92,9 +94,9 @@ type App struct {
 }
 
 type cachedResult struct {
-	etag string
-	body []byte
-	next string
+	etag   string
+	body   []byte
+	header http.Header
 }
 
 // New returns the App cfg configures, reading its private key file.
@@ -125,8 +127,23 @@ func NewWithKey(cfg Config, pemBytes []byte, hc *http.Client) (*App, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	return &App{id: cfg.AppID, slug: cfg.Slug, key: key, base: base, web: strings.ToLower(cfg.WebHost), hc: hc, now: time.Now,
-		tokens: map[int64]Token{}, etags: map[string]cachedResult{}}, nil
+	a := &App{id: cfg.AppID, slug: cfg.Slug, key: key, base: base, web: strings.ToLower(cfg.WebHost), now: time.Now,
+		tokens: map[int64]Token{}, etags: map[string]cachedResult{}}
+	next := hc.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	c := *hc
+	c.Transport = etagTransport{a: a, next: next}
+	a.gh = github.NewClient(&c)
+	if base != DefaultAPIURL {
+		// APIURL is the whole base (an Enterprise Server's https://HOST/api/v3, or
+		// any other): it is set as go-github's BaseURL as given, since
+		// WithEnterpriseURLs would append /api/v3/ to a base without it.
+		u, _ := url.Parse(base + "/")
+		a.gh.BaseURL = u
+	}
+	return a, nil
 }
 
 // WebHost is the host of the GitHub the app talks to: github.com for
@@ -200,71 +217,112 @@ type StatusError struct {
 
 func (e *StatusError) Error() string { return fmt.Sprintf("github: HTTP %d: %s", e.Status, e.Message) }
 
-// call is one request; token is "Bearer <jwt>" or "token <installation token>".
-// answer is what call keeps of a response (its body is read and closed).
-type answer struct {
-	StatusCode int
-	Header     http.Header
+// maxBody caps how much of an answer is read.
+const maxBody = 16 << 20
+
+// cacheKey is the context key naming a listing's ETag cache (its installation).
+type cacheKey struct{}
+
+// etagTransport is what go-github does not do: a GET whose context carries a
+// cacheKey is sent with the ETag of the last answer for its URL (If-None-Match),
+// and a 304 is answered from that cached answer (body and headers, Link included,
+// so go-github's pagination goes on as if GitHub had answered 200). Every answer's
+// body is capped at maxBody.
+type etagTransport struct {
+	a    *App
+	next http.RoundTripper
 }
 
-func (a *App) call(ctx context.Context, method, path, auth string, body any, hdr http.Header) (answer, []byte, error) {
-	u := path
-	if !strings.HasPrefix(path, "http://") && !strings.HasPrefix(path, "https://") {
-		u = a.base + path
+func (t etagTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	prefix, cached := req.Context().Value(cacheKey{}).(string)
+	cached = cached && req.Method == http.MethodGet
+	key := prefix + req.URL.String()
+	var old cachedResult
+	var have bool
+	if cached {
+		t.a.mu.Lock()
+		old, have = t.a.etags[key]
+		t.a.mu.Unlock()
+		if have {
+			req = req.Clone(req.Context())
+			req.Header.Set("If-None-Match", old.etag)
+		}
 	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if have && resp.StatusCode == http.StatusNotModified {
+		_ = resp.Body.Close()
+		h := old.header.Clone()
+		h.Set("X-From-Cache", "1") // go-github then leaves its rate-limit bookkeeping alone
+		return &http.Response{Status: "200 OK", StatusCode: http.StatusOK, Proto: resp.Proto, ProtoMajor: resp.ProtoMajor,
+			ProtoMinor: resp.ProtoMinor, Header: h, Body: io.NopCloser(bytes.NewReader(old.body)),
+			ContentLength: int64(len(old.body)), Request: req}, nil
+	}
+	body := io.LimitReader(resp.Body, maxBody)
+	if et := resp.Header.Get("ETag"); cached && et != "" && resp.StatusCode == http.StatusOK {
+		b, err := io.ReadAll(body)
+		_ = resp.Body.Close()
 		if err != nil {
-			return answer{}, nil, err
+			return nil, err
 		}
-		rd = bytes.NewReader(b)
+		t.a.mu.Lock()
+		t.a.etags[key] = cachedResult{etag: et, body: b, header: resp.Header.Clone()}
+		t.a.mu.Unlock()
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+		return resp, nil
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return answer{}, nil, err
-	}
-	req.Header.Set("Accept", "application/vnd.github+json")
-	req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
-	req.Header.Set("Authorization", auth)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range hdr {
-		req.Header[k] = v
-	}
-	resp, err := a.hc.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return answer{}, nil, ctx.Err()
-		}
-		return answer{}, nil, &UnavailableError{}
-	}
-	defer func() { _ = resp.Body.Close() }()
-	ans := answer{StatusCode: resp.StatusCode, Header: resp.Header}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return ans, nil, &UnavailableError{Status: resp.StatusCode}
-	}
-	if err := a.statusErr(ans, b); err != nil {
-		return ans, nil, err
-	}
-	return ans, b, nil
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{body, resp.Body}
+	return resp, nil
 }
 
-func (a *App) statusErr(resp answer, b []byte) error {
-	st := resp.StatusCode
-	if st < 300 || st == http.StatusNotModified {
+// ghErr maps go-github's errors onto ghapp's. None of go-github's errors is
+// passed on: they quote request URLs and answers, ghapp's name only the status.
+func (a *App) ghErr(ctx context.Context, resp *github.Response, err error) error {
+	if err == nil {
 		return nil
 	}
-	if ra := resp.Header.Get("Retry-After"); ra != "" && (st == http.StatusForbidden || st == http.StatusTooManyRequests) {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var rl *github.RateLimitError
+	var ab *github.AbuseRateLimitError
+	var er *github.ErrorResponse
+	switch {
+	case errors.As(err, &rl):
+		return &RateLimitError{RetryAfter: max(rl.Rate.Reset.Sub(a.now()), time.Second)}
+	case errors.As(err, &ab):
+		return &RateLimitError{Secondary: true, RetryAfter: max(ab.GetRetryAfter(), time.Second)}
+	case errors.Is(err, github.ErrPathForbidden):
+		return ErrNotFound // a path with ".." names nothing in a repository
+	case errors.As(err, &er) && er.Response != nil:
+		return a.statusErr(er.Response.StatusCode, er.Response.Header, er.Message)
+	case resp != nil && resp.Response != nil && resp.StatusCode >= 300:
+		return a.statusErr(resp.StatusCode, resp.Header, "")
+	case resp != nil && resp.Response != nil:
+		return errors.New("github: unreadable answer")
+	}
+	return &UnavailableError{}
+}
+
+// statusErr classifies an error answer go-github did not: a secondary limit
+// without go-github's documentation URL (403 or 429 with Retry-After), a primary
+// one answered 429, 404, 401 and 5xx.
+func (a *App) statusErr(st int, h http.Header, message string) error {
+	if st < 300 {
+		return nil
+	}
+	if ra := h.Get("Retry-After"); ra != "" && (st == http.StatusForbidden || st == http.StatusTooManyRequests) {
 		secs, _ := strconv.Atoi(ra)
 		return &RateLimitError{Secondary: true, RetryAfter: time.Duration(max(secs, 1)) * time.Second}
 	}
-	if (st == http.StatusForbidden || st == http.StatusTooManyRequests) && resp.Header.Get("X-RateLimit-Remaining") == "0" {
-		reset, _ := strconv.ParseInt(resp.Header.Get("X-RateLimit-Reset"), 10, 64)
-		wait := time.Unix(reset, 0).Sub(a.now())
-		return &RateLimitError{RetryAfter: max(wait, time.Second)}
+	if (st == http.StatusForbidden || st == http.StatusTooManyRequests) && h.Get("X-RateLimit-Remaining") == "0" {
+		reset, _ := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64)
+		return &RateLimitError{RetryAfter: max(time.Unix(reset, 0).Sub(a.now()), time.Second)}
 	}
 	switch {
 	case st == http.StatusNotFound:
@@ -274,11 +332,7 @@ func (a *App) statusErr(resp answer, b []byte) error {
 	case st >= 500:
 		return &UnavailableError{Status: st}
 	}
-	var m struct {
-		Message string `json:"message"`
-	}
-	_ = json.Unmarshal(b, &m)
-	return &StatusError{Status: st, Message: m.Message}
+	return &StatusError{Status: st, Message: message}
 }
 
 // Account is an installation's account.
@@ -298,40 +352,125 @@ type Installation struct {
 	SuspendedAt         *time.Time        `json:"suspended_at"`
 }
 
-func (a *App) appAuth() (string, error) {
+// client is go-github's client authenticated with token (an app JWT or an
+// installation token); GitHub's own answers decide rate limits (per installation),
+// so go-github's client-side check is bypassed.
+func (a *App) client(ctx context.Context, token string) (context.Context, *github.Client) {
+	return context.WithValue(ctx, github.BypassRateLimitCheck, true), a.gh.WithAuthToken(token)
+}
+
+func (a *App) appClient(ctx context.Context) (context.Context, *github.Client, error) {
 	j, err := a.AppJWT()
-	return "Bearer " + j, err
+	if err != nil {
+		return ctx, nil, err
+	}
+	ctx, c := a.client(ctx, j)
+	return ctx, c, nil
+}
+
+func (a *App) instClient(ctx context.Context, id int64) (context.Context, *github.Client, error) {
+	t, err := a.InstallationToken(ctx, id, nil)
+	if err != nil {
+		return ctx, nil, err
+	}
+	ctx, c := a.client(ctx, t.Token)
+	return ctx, c, nil
+}
+
+// maxPages bounds a listing.
+const maxPages = 100
+
+// pages calls list for page 1 and every next page GitHub names (Response.NextPage).
+func (a *App) pages(ctx context.Context, list func(github.ListOptions) (*github.Response, error)) error {
+	opt := github.ListOptions{PerPage: 100}
+	for range maxPages {
+		resp, err := list(opt)
+		if err != nil {
+			return a.ghErr(ctx, resp, err)
+		}
+		if resp.NextPage == 0 {
+			return nil
+		}
+		opt.Page = resp.NextPage
+	}
+	return nil
+}
+
+// conditional makes ctx's GETs conditional, cached under installation id.
+func conditional(ctx context.Context, id int64) context.Context {
+	return context.WithValue(ctx, cacheKey{}, strconv.FormatInt(id, 10)+" ")
+}
+
+func permsMap(p *github.InstallationPermissions) map[string]string {
+	if p == nil {
+		return nil
+	}
+	b, _ := json.Marshal(p)
+	var m map[string]string
+	_ = json.Unmarshal(b, &m)
+	return m
+}
+
+// ghPerms is m as go-github's permissions; a name go-github does not know is
+// refused rather than dropped (dropping the only one would widen the token).
+func ghPerms(m map[string]string) (*github.InstallationPermissions, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	b, _ := json.Marshal(m)
+	var p github.InstallationPermissions
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, &StatusError{Status: http.StatusUnprocessableEntity, Message: "unreadable permissions"}
+	}
+	back := permsMap(&p)
+	for k, v := range m {
+		if back[k] != v {
+			return nil, &StatusError{Status: http.StatusUnprocessableEntity, Message: fmt.Sprintf("unknown permission %q", k)}
+		}
+	}
+	return &p, nil
+}
+
+func account(u *github.User) Account {
+	return Account{Login: u.GetLogin(), ID: u.GetID(), Type: u.GetType()}
+}
+
+func installation(in *github.Installation) Installation {
+	out := Installation{ID: in.GetID(), AppID: in.GetAppID(), Account: account(in.Account),
+		RepositorySelection: in.GetRepositorySelection(), Permissions: permsMap(in.Permissions)}
+	if in.SuspendedAt != nil {
+		t := in.SuspendedAt.Time
+		out.SuspendedAt = &t
+	}
+	return out
 }
 
 // GetInstallation reads installation id as the app (GET /app/installations/{id}).
 func (a *App) GetInstallation(ctx context.Context, id int64) (Installation, error) {
-	var in Installation
-	auth, err := a.appAuth()
+	ctx, c, err := a.appClient(ctx)
 	if err != nil {
-		return in, err
+		return Installation{}, err
 	}
-	_, b, err := a.call(ctx, http.MethodGet, fmt.Sprintf("/app/installations/%d", id), auth, nil, nil)
+	in, resp, err := c.Apps.GetInstallation(ctx, id)
 	if err != nil {
-		return in, err
+		return Installation{}, a.ghErr(ctx, resp, err)
 	}
-	err = json.Unmarshal(b, &in)
-	return in, err
+	return installation(in), nil
 }
 
 // ListInstallations lists the app's installations (GET /app/installations, every page).
 func (a *App) ListInstallations(ctx context.Context) ([]Installation, error) {
-	auth, err := a.appAuth()
+	ctx, c, err := a.appClient(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []Installation
-	err = a.pages(ctx, "/app/installations?per_page=100", auth, func(b []byte) error {
-		var page []Installation
-		if err := json.Unmarshal(b, &page); err != nil {
-			return err
+	err = a.pages(ctx, func(opt github.ListOptions) (*github.Response, error) {
+		page, resp, err := c.Apps.ListInstallations(ctx, &opt)
+		for _, in := range page {
+			out = append(out, installation(in))
 		}
-		out = append(out, page...)
-		return nil
+		return resp, err
 	})
 	return out, err
 }
@@ -371,20 +510,29 @@ func (a *App) InstallationToken(ctx context.Context, id int64, opts *TokenOption
 			return t, nil
 		}
 	}
-	auth, err := a.appAuth()
-	if err != nil {
-		return Token{}, err
-	}
-	var body any = struct{}{}
+	req := &github.InstallationTokenOptions{}
 	if scoped {
-		body = opts
+		perms, err := ghPerms(opts.Permissions)
+		if err != nil {
+			return Token{}, err
+		}
+		req = &github.InstallationTokenOptions{Repositories: opts.Repositories, RepositoryIDs: opts.RepositoryIDs, Permissions: perms}
 	}
-	_, b, err := a.call(ctx, http.MethodPost, fmt.Sprintf("/app/installations/%d/access_tokens", id), auth, body, nil)
+	ctx, c, err := a.appClient(ctx)
 	if err != nil {
 		return Token{}, err
 	}
-	var t Token
-	if err := json.Unmarshal(b, &t); err != nil {
+	it, resp, err := c.Apps.CreateInstallationToken(ctx, id, req)
+	if err != nil {
+		return Token{}, a.ghErr(ctx, resp, err)
+	}
+	t := Token{Token: it.GetToken(), ExpiresAt: it.GetExpiresAt().Time, Permissions: permsMap(it.Permissions)}
+	for _, r := range it.Repositories {
+		t.Repositories = append(t.Repositories, struct {
+			FullName string `json:"full_name"`
+		}{r.GetFullName()})
+	}
+	if t.Token == "" {
 		return Token{}, errors.New("github: unreadable access token answer")
 	}
 	if !fresh {
@@ -408,52 +556,6 @@ func (a *App) Forget(id int64) {
 	}
 }
 
-var linkNext = regexp.MustCompile(`<([^>]+)>;\s*rel="next"`)
-
-// pages GETs url and every next page its Link headers name, conditionally with the
-// ETag of the last answer for that page (a 304 reuses the cached body); cacheKey
-// empty: no conditional requests.
-func (a *App) pages(ctx context.Context, u, auth string, each func([]byte) error) error {
-	return a.pagesCached(ctx, "", u, auth, each)
-}
-
-func (a *App) pagesCached(ctx context.Context, cacheKey, u, auth string, each func([]byte) error) error {
-	for n := 0; u != "" && n < 100; n++ {
-		var hdr http.Header
-		a.mu.Lock()
-		cached, have := a.etags[cacheKey+u]
-		a.mu.Unlock()
-		if cacheKey != "" && have {
-			hdr = http.Header{"If-None-Match": {cached.etag}}
-		}
-		resp, b, err := a.call(ctx, http.MethodGet, u, auth, nil, hdr)
-		if err != nil {
-			return err
-		}
-		next := ""
-		if resp.StatusCode == http.StatusNotModified && have {
-			b, next = cached.body, cached.next
-		} else {
-			if m := linkNext.FindStringSubmatch(resp.Header.Get("Link")); m != nil {
-				next = m[1]
-			}
-			if et := resp.Header.Get("ETag"); cacheKey != "" && et != "" {
-				a.mu.Lock()
-				a.etags[cacheKey+u] = cachedResult{etag: et, body: b, next: next}
-				a.mu.Unlock()
-			}
-		}
-		if err := each(b); err != nil {
-			return err
-		}
-		if next != "" && !strings.HasPrefix(next, a.base+"/") {
-			return errors.New("github: a Link header points outside the API")
-		}
-		u = next
-	}
-	return nil
-}
-
 // Repository is GitHub's repository object (the fields the platform shows).
 type Repository struct {
 	ID            int64   `json:"id"`
@@ -466,66 +568,76 @@ type Repository struct {
 	DefaultBranch string  `json:"default_branch"`
 }
 
-func (a *App) instAuth(ctx context.Context, id int64) (string, error) {
-	t, err := a.InstallationToken(ctx, id, nil)
-	return "token " + t.Token, err
+func repository(r *github.Repository) Repository {
+	return Repository{ID: r.GetID(), Name: r.GetName(), FullName: r.GetFullName(), Owner: account(r.Owner),
+		Private: r.GetPrivate(), HTMLURL: r.GetHTMLURL(), CloneURL: r.GetCloneURL(), DefaultBranch: r.GetDefaultBranch()}
+}
+
+// validRepo: go-github puts owner and name into the path unescaped, so a name
+// that is not a GitHub name (or is a dot segment) is refused before it is sent.
+func validRepo(owner, name string) bool {
+	for _, s := range []string{owner, name} {
+		if !ghName.MatchString(s) || s == "." || s == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // ListRepositories lists what installation id can reach (GET
 // /installation/repositories, every page, conditionally).
 func (a *App) ListRepositories(ctx context.Context, id int64) ([]Repository, error) {
-	auth, err := a.instAuth(ctx, id)
+	ctx, c, err := a.instClient(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	ctx = conditional(ctx, id)
 	var out []Repository
-	err = a.pagesCached(ctx, strconv.FormatInt(id, 10)+" ", "/installation/repositories?per_page=100", auth, func(b []byte) error {
-		var page struct {
-			Repositories []Repository `json:"repositories"`
+	err = a.pages(ctx, func(opt github.ListOptions) (*github.Response, error) {
+		page, resp, err := c.Apps.ListRepos(ctx, &opt)
+		if page != nil {
+			for _, r := range page.Repositories {
+				out = append(out, repository(r))
+			}
 		}
-		if err := json.Unmarshal(b, &page); err != nil {
-			return err
-		}
-		out = append(out, page.Repositories...)
-		return nil
+		return resp, err
 	})
 	return out, err
 }
 
 // GetRepository reads owner/name with installation id's token.
 func (a *App) GetRepository(ctx context.Context, id int64, owner, name string) (Repository, error) {
-	var r Repository
-	auth, err := a.instAuth(ctx, id)
-	if err != nil {
-		return r, err
+	if !validRepo(owner, name) {
+		return Repository{}, ErrNotFound
 	}
-	_, b, err := a.call(ctx, http.MethodGet, "/repos/"+url.PathEscape(owner)+"/"+url.PathEscape(name), auth, nil, nil)
+	ctx, c, err := a.instClient(ctx, id)
 	if err != nil {
-		return r, err
+		return Repository{}, err
 	}
-	err = json.Unmarshal(b, &r)
-	return r, err
+	r, resp, err := c.Repositories.Get(ctx, owner, name)
+	if err != nil {
+		return Repository{}, a.ghErr(ctx, resp, err)
+	}
+	return repository(r), nil
 }
 
 // ListBranches lists owner/name's branch names (every page, conditionally).
 func (a *App) ListBranches(ctx context.Context, id int64, owner, name string) ([]string, error) {
-	auth, err := a.instAuth(ctx, id)
+	if !validRepo(owner, name) {
+		return nil, ErrNotFound
+	}
+	ctx, c, err := a.instClient(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	ctx = conditional(ctx, id)
 	var out []string
-	u := "/repos/" + url.PathEscape(owner) + "/" + url.PathEscape(name) + "/branches?per_page=100"
-	err = a.pagesCached(ctx, strconv.FormatInt(id, 10)+" ", u, auth, func(b []byte) error {
-		var page []struct {
-			Name string `json:"name"`
+	err = a.pages(ctx, func(opt github.ListOptions) (*github.Response, error) {
+		page, resp, err := c.Repositories.ListBranches(ctx, owner, name, &github.BranchListOptions{ListOptions: opt})
+		for _, b := range page {
+			out = append(out, b.GetName())
 		}
-		if err := json.Unmarshal(b, &page); err != nil {
-			return err
-		}
-		for _, br := range page {
-			out = append(out, br.Name)
-		}
-		return nil
+		return resp, err
 	})
 	return out, err
 }
@@ -541,33 +653,34 @@ type Content struct {
 	Content  string `json:"content,omitempty"`
 }
 
+func content(c *github.RepositoryContent) Content {
+	out := Content{Type: c.GetType(), Name: c.GetName(), Path: c.GetPath(), SHA: c.GetSHA(), Size: c.GetSize(), Encoding: c.GetEncoding()}
+	if c.Content != nil {
+		out.Content = *c.Content // base64, as GitHub sends it
+	}
+	return out
+}
+
 // GetContents reads path at ref ("" the default branch): a file (one entry, its
 // content base64 as GitHub sends it) or a directory's entries (dir true).
 func (a *App) GetContents(ctx context.Context, id int64, owner, name, path, ref string) (entries []Content, dir bool, err error) {
-	auth, err := a.instAuth(ctx, id)
+	if !validRepo(owner, name) {
+		return nil, false, ErrNotFound
+	}
+	ctx, c, err := a.instClient(ctx, id)
 	if err != nil {
 		return nil, false, err
 	}
-	p := strings.Trim(path, "/")
-	segs := strings.Split(p, "/")
-	for i := range segs {
-		segs[i] = url.PathEscape(segs[i])
-	}
-	u := "/repos/" + url.PathEscape(owner) + "/" + url.PathEscape(name) + "/contents/" + strings.Join(segs, "/")
-	if ref != "" {
-		u += "?ref=" + url.QueryEscape(ref)
-	}
-	_, b, err := a.call(ctx, http.MethodGet, u, auth, nil, nil)
+	file, list, resp, err := c.Repositories.GetContents(ctx, owner, name, strings.Trim(path, "/"), &github.RepositoryContentGetOptions{Ref: ref})
 	if err != nil {
-		return nil, false, err
+		return nil, false, a.ghErr(ctx, resp, err)
 	}
-	if len(bytes.TrimSpace(b)) > 0 && bytes.TrimSpace(b)[0] == '[' {
-		err = json.Unmarshal(b, &entries)
-		return entries, true, err
+	if file != nil {
+		return []Content{content(file)}, false, nil
 	}
-	var one Content
-	if err := json.Unmarshal(b, &one); err != nil {
-		return nil, false, err
+	entries = make([]Content, 0, len(list))
+	for _, e := range list {
+		entries = append(entries, content(e))
 	}
-	return []Content{one}, false, nil
+	return entries, true, nil
 }
