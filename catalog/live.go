@@ -55,6 +55,26 @@ func LiveZones(ctx context.Context, live Live, region string) ([]string, error) 
 	return z.Zones(ctx, region)
 }
 
+// RegionLister is a Live that also lists the regions the account can use (EC2
+// DescribeRegions of the regions enabled for the account, Compute Engine
+// regions.list of the project). A separate interface, as Zones; callers ask it
+// with LiveRegions.
+type RegionLister interface {
+	// Regions returns the account's regions in the provider's form ("us-east-1",
+	// "us-central1"), sorted.
+	Regions(ctx context.Context) ([]string, error)
+}
+
+// LiveRegions asks live for the account's regions; an error wrapping
+// ErrLiveUnavailable when live does not list regions.
+func LiveRegions(ctx context.Context, live Live) ([]string, error) {
+	r, ok := live.(RegionLister)
+	if !ok {
+		return nil, fmt.Errorf("this live catalog lists no regions: %w", ErrLiveUnavailable)
+	}
+	return r.Regions(ctx)
+}
+
 // Cache keeps a Live's answers for a TTL: per region for machine types and zones,
 // once for versions. Errors are not kept, so a failed lookup is retried by the next caller.
 // Concurrent callers of a missing entry share one lookup. A Cache is itself a Live.
@@ -67,6 +87,7 @@ type Cache struct {
 	types    map[string]*entry[[]MachineTypeInfo]
 	zones    map[string]*entry[[]string]
 	versions *entry[[]Version]
+	regions  *entry[[]string]
 }
 
 type entry[T any] struct {
@@ -167,6 +188,26 @@ func (c *Cache) KubernetesVersions(ctx context.Context) ([]Version, error) {
 	return out, e.err
 }
 
+// Regions returns live's regions (LiveRegions), from the cache while they are
+// fresh. The slice is the caller's.
+func (c *Cache) Regions(ctx context.Context) ([]string, error) {
+	c.mu.Lock()
+	e := c.regions
+	if e == nil || c.stale(e.ready, e.fetched, e.err) {
+		e = &entry[[]string]{ready: make(chan struct{})}
+		c.regions = e
+		c.mu.Unlock()
+		val, err := LiveRegions(ctx, c.live)
+		c.finish(func() { e.val, e.err, e.fetched = val, err, c.now() }, e.ready)
+	} else {
+		c.mu.Unlock()
+	}
+	if err := wait(ctx, e.ready); err != nil {
+		return nil, err
+	}
+	return slices.Clone(e.val), e.err
+}
+
 // stale reports whether an entry must be fetched again: it failed, or it is older
 // than the TTL. An entry still being fetched is never stale. Called with c.mu held.
 func (c *Cache) stale(ready chan struct{}, fetched time.Time, err error) bool {
@@ -196,6 +237,7 @@ func wait(ctx context.Context, ready chan struct{}) error {
 }
 
 var (
-	_ Live  = (*Cache)(nil)
-	_ Zones = (*Cache)(nil)
+	_ Live         = (*Cache)(nil)
+	_ Zones        = (*Cache)(nil)
+	_ RegionLister = (*Cache)(nil)
 )

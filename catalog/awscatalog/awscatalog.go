@@ -49,6 +49,7 @@ var (
 	_ EKS = (*eks.Client)(nil)
 	_ EC2 = (*ec2.Client)(nil)
 	_     = catalog.Zones((*Catalog)(nil))
+	_     = catalog.RegionLister((*Catalog)(nil))
 )
 
 // Catalog answers catalog.Live for one AWS account, with credentials the clients
@@ -156,6 +157,27 @@ func (c *Catalog) Zones(ctx context.Context, region string) ([]string, error) {
 	}
 	return nil, fmt.Errorf("%s is not a region of this AWS account's partition (DescribeRegions in %s lists %d others): %w",
 		region, home, len(regions.Regions), catalog.ErrUnknownRegion)
+}
+
+// Regions returns the regions enabled for the account (DescribeRegions with
+// AllRegions false: opt-in regions the account has not enabled are left out),
+// asked of the client's own region.
+func (c *Catalog) Regions(ctx context.Context) ([]string, error) {
+	out, err := c.ec2.DescribeRegions(ctx, &ec2.DescribeRegionsInput{AllRegions: aws.Bool(false)})
+	if err != nil {
+		return nil, fmt.Errorf("describe regions: %w", classify(err))
+	}
+	var regions []string
+	for _, r := range out.Regions {
+		if n := deref(r.RegionName); n != "" && !slices.Contains(regions, n) {
+			regions = append(regions, n)
+		}
+	}
+	if len(regions) == 0 {
+		return nil, fmt.Errorf("describe regions: none listed: %w", catalog.ErrLiveUnavailable)
+	}
+	slices.Sort(regions)
+	return regions, nil
 }
 
 // homeRegion is the region asked for the partition's list of regions: us-east-1,

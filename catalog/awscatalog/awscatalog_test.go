@@ -240,3 +240,44 @@ func zonesOfAFailingKnownRegion(t *testing.T, moto *testmoto.Server) {
 		t.Fatalf("err = %v after %v; want the endpoint's error, DescribeRegions asked", err, rec.calls)
 	}
 }
+
+// The account's regions are EC2's DescribeRegions (moto's data), asked without
+// AllRegions (so opt-in regions the account has not enabled are left out), sorted.
+func TestRegionsFromEC2(t *testing.T) {
+	moto := testmoto.Start(t)
+	var bodies []string
+	var mu sync.Mutex
+	rec := &recorder{next: roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		b, _ := io.ReadAll(req.Body)
+		req.Body = io.NopCloser(strings.NewReader(string(b)))
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		return http.DefaultTransport.RoundTrip(req)
+	})}
+	cfg := config(moto.URL, rec)
+	live := awscatalog.New(ec2.NewFromConfig(cfg), eks.NewFromConfig(cfg))
+	got, err := live.Regions(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("regions: %v", got)
+	for _, want := range []string{"us-east-1", "eu-west-3", "ca-central-1"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("regions %v lack %s", got, want)
+		}
+	}
+	if !slices.IsSorted(got) || len(slices.Compact(slices.Clone(got))) != len(got) {
+		t.Errorf("regions %v are not sorted and unique", got)
+	}
+	if rec.count("DescribeRegions@us-east-1") != 1 || len(rec.calls) != 1 {
+		t.Errorf("calls = %v, want one DescribeRegions", rec.calls)
+	}
+	if len(bodies) != 1 || !strings.Contains(bodies[0], "AllRegions=false") {
+		t.Errorf("request = %q, want AllRegions=false", bodies)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
