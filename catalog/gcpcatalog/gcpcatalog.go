@@ -45,9 +45,36 @@ func New(computeSvc *compute.Service, containerSvc *container.Service, project, 
 }
 
 var (
-	_ catalog.Live  = (*Catalog)(nil)
-	_ catalog.Zones = (*Catalog)(nil)
+	_ catalog.Live         = (*Catalog)(nil)
+	_ catalog.Zones        = (*Catalog)(nil)
+	_ catalog.RegionLister = (*Catalog)(nil)
 )
+
+// Regions returns the project's Compute Engine regions, from regions.list (pages
+// followed) less those DELETED, sorted. A region that is DOWN is still listed.
+func (c *Catalog) Regions(ctx context.Context) ([]string, error) {
+	var regions []string
+	err := c.compute.Regions.List(c.project).Context(ctx).Pages(ctx, func(page *compute.RegionList) error {
+		for _, r := range page.Items {
+			if r.Name != "" && (r.Deprecated == nil || r.Deprecated.State != "DELETED") {
+				regions = append(regions, r.Name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		var ge *googleapi.Error
+		if errors.As(err, &ge) && ge.Code == http.StatusNotImplemented {
+			err = fmt.Errorf("%w: %w", catalog.ErrLiveUnavailable, err)
+		}
+		return nil, fmt.Errorf("list regions of project %s: %w", c.project, err)
+	}
+	if len(regions) == 0 {
+		return nil, fmt.Errorf("list regions of project %s: none listed: %w", c.project, catalog.ErrLiveUnavailable)
+	}
+	slices.Sort(regions)
+	return slices.Compact(regions), nil
+}
 
 // Zones returns the region's zones, from zones.list (every zone of every region,
 // pages followed; the region is matched here, as the list is small) less those

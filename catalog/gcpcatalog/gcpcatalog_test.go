@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -176,5 +177,34 @@ func TestZonesFromComputeEngine(t *testing.T) {
 	fake.Inject(gkefake.Fault{Method: "zones.list", Err: gkefake.Throttled(0)})
 	if _, err := live.Zones(t.Context(), "us-central1"); err == nil || errors.Is(err, catalog.ErrUnknownRegion) {
 		t.Errorf("a throttled list: %v, want an error that is not ErrUnknownRegion", err)
+	}
+}
+
+// The project's regions come from regions.list of gkefake (Compute Engine's REST
+// shape), every page followed, sorted; a list that fails is an error.
+func TestRegionsFromComputeEngine(t *testing.T) {
+	fake := gkefake.New()
+	fake.SetZones(gkefake.Zone{Name: "us-central1-b", Region: "us-central1"}, gkefake.Zone{Name: "us-east1-b", Region: "us-east1"},
+		gkefake.Zone{Name: "europe-west4-a", Region: "europe-west4"}, gkefake.Zone{Name: "asia-south1-a", Region: "asia-south1"})
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	cs, err := compute.NewService(t.Context(), option.WithEndpoint(srv.URL+"/compute/v1/"), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := gcpcatalog.New(cs, nil, "p-1", "us-central1")
+	got, err := live.Regions(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"asia-south1", "europe-west4", "us-central1", "us-east1"}; !slices.Equal(got, want) {
+		t.Errorf("regions = %v, want %v", got, want)
+	}
+	if calls := fake.Calls("regions.list"); len(calls) != 1 || calls[0].Name != "projects/p-1/regions" {
+		t.Errorf("regions.list calls = %+v", calls)
+	}
+	fake.Inject(gkefake.Fault{Method: "regions.list", Err: gkefake.Throttled(0)})
+	if _, err := live.Regions(t.Context()); err == nil || !strings.Contains(err.Error(), "p-1") {
+		t.Errorf("a throttled list: %v, want an error naming the project", err)
 	}
 }

@@ -2,7 +2,7 @@
 // http.Handler (serve it with httptest) speaking the REST shapes of the GKE API
 // (container/v1: projects.locations.clusters, their nodePools and the location's
 // operations) and the few Compute Engine calls a cluster's network needs (global
-// networks and global operations) and the live catalog's zones.list, with its
+// networks and global operations) and the live catalog's zones.list and regions.list, with its
 // state in memory. The official Go clients (google.golang.org/api/container/v1 and
 // compute/v1) work against it
 // unchanged: point them at it with option.WithEndpoint(srv.URL+"/") and
@@ -299,6 +299,8 @@ func (q *request) serve() (any, *Error) {
 		return q.s.getOperation(q.rt.name)
 	case "zones.list":
 		return q.s.listZones(q)
+	case "regions.list":
+		return q.s.listRegions(q)
 	}
 	return nil, &Error{Code: 501, Status: "UNIMPLEMENTED", Message: q.rt.method + " is not implemented by the fake"}
 }
@@ -342,6 +344,9 @@ func computeRoute(httpMethod, path string) route {
 	seg := strings.Split(path, "/")
 	if len(seg) == 3 && seg[0] == "projects" && seg[2] == "zones" && httpMethod == http.MethodGet {
 		return route{method: "zones.list", name: path, parent: strings.Join(seg[:2], "/"), http: httpMethod}
+	}
+	if len(seg) == 3 && seg[0] == "projects" && seg[2] == "regions" && httpMethod == http.MethodGet {
+		return route{method: "regions.list", name: path, parent: strings.Join(seg[:2], "/"), http: httpMethod}
 	}
 	if len(seg) < 4 || seg[0] != "projects" || seg[2] != "global" {
 		return route{}

@@ -3,6 +3,7 @@ package gkefake_test
 import (
 	"errors"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -146,6 +147,44 @@ func TestZonesList(t *testing.T) {
 		t.Errorf("%d pages of %v", pages, names)
 	}
 	if _, err := cs.Zones.List("p-1").Filter(`name = "us-central1-a"`).Do(); err == nil {
+		t.Error("a filter was answered as if applied")
+	}
+}
+
+// regions.list answers Compute Engine's shape through the official client: the
+// regions of the fake's zones, each UP with its zones' URLs, pages of maxResults,
+// a filter refused.
+func TestRegionsList(t *testing.T) {
+	fake := gkefake.New()
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	cs, err := compute.NewService(t.Context(), option.WithEndpoint(srv.URL+"/compute/v1/"), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	pages := 0
+	err = cs.Regions.List("p-1").MaxResults(2).Pages(t.Context(), func(l *compute.RegionList) error {
+		pages++
+		for _, r := range l.Items {
+			names = append(names, r.Name)
+			if r.Name == "us-east1" && (r.Status != "UP" || len(r.Zones) != 3 ||
+				r.Zones[0] != "https://www.googleapis.com/compute/v1/projects/p-1/zones/us-east1-b") {
+				t.Errorf("region %+v", r)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"europe-west4", "us-central1", "us-east1"}; pages != 2 || !slices.Equal(names, want) {
+		t.Errorf("%d pages of %v, want 2 of %v", pages, names, want)
+	}
+	if _, err := cs.Regions.List("p-1").MaxResults(501).Do(); err == nil {
+		t.Error("maxResults 501 was answered")
+	}
+	if _, err := cs.Regions.List("p-1").Filter(`name = "us-east1"`).Do(); err == nil {
 		t.Error("a filter was answered as if applied")
 	}
 }
