@@ -31,8 +31,9 @@ import (
 	"github.com/astropulse/astroplane/cloud"
 )
 
-// LookupCatalogInput asks a connected account's live catalog of one region. It names
-// the account and how the worker gets its credentials, never the credentials.
+// LookupCatalogInput asks a connected account's live catalog of one region, or,
+// with no Region, the account's list of regions. It names the account and how the
+// worker gets its credentials, never the credentials.
 type LookupCatalogInput struct {
 	Account cloud.AccountRef
 	Region  string
@@ -88,6 +89,11 @@ type LookupCatalogResult struct {
 	// RegionUnknown means the provider itself says the region does not exist (for
 	// this account); ZonesError says how, and the other questions are not asked.
 	RegionUnknown bool `json:"ru,omitempty"`
+	// Regions are the account's regions, sorted, when RegionsError is empty: the
+	// answer of a lookup without a Region (which asks nothing else).
+	Regions            []string `json:"r,omitempty"`
+	RegionsError       string   `json:"re,omitempty"`
+	RegionsUnavailable bool     `json:"rn,omitempty"`
 }
 
 // LiveFactory builds the live catalog of one account and region from credentials
@@ -128,21 +134,35 @@ type liveEntry struct {
 }
 
 // LookupCatalog answers an account's zones, machine types and Kubernetes versions
-// in a region from the provider's own APIs (cached). Failures of the provider are in
+// in a region from the provider's own APIs (cached); without a Region, the
+// account's regions alone (cached per account). Failures of the provider are in
 // the result, not returned: the caller falls back to the static tables. It fails
 // only on a malformed input.
 func (a *Catalog) LookupCatalog(ctx context.Context, in LookupCatalogInput) (LookupCatalogResult, error) {
-	if in.Account.OrgID == "" || in.Account.Provider == "" || in.Region == "" {
-		return LookupCatalogResult{}, temporal.NewNonRetryableApplicationError("a catalog lookup needs an organization, a provider and a region", ErrTypeInvalidInput, nil)
+	if in.Account.OrgID == "" || in.Account.Provider == "" {
+		return LookupCatalogResult{}, temporal.NewNonRetryableApplicationError("a catalog lookup needs an organization and a provider", ErrTypeInvalidInput, nil)
 	}
 	var out LookupCatalogResult
 	if a.Live[in.Account.Provider] == nil {
 		msg := fmt.Sprintf("this worker has no live catalog of %s", in.Account.Provider)
+		if in.Region == "" {
+			out.RegionsError, out.RegionsUnavailable = msg, true
+			return out, nil
+		}
 		out.MachineTypesError, out.VersionsError, out.ZonesError = msg, msg, msg
 		out.MachineTypesUnavailable, out.VersionsUnavailable, out.ZonesUnavailable = true, true, true
 		return out, nil
 	}
 	live := a.entry(in)
+	if in.Region == "" {
+		regions, err := live.Regions(ctx)
+		if err != nil {
+			out.RegionsError, out.RegionsUnavailable = err.Error(), errors.Is(err, catalog.ErrLiveUnavailable)
+		} else {
+			out.Regions = regions
+		}
+		return out, nil
+	}
 	zones, err := live.Zones(ctx, in.Region)
 	switch {
 	case errors.Is(err, catalog.ErrUnknownRegion):
@@ -271,6 +291,14 @@ func (r *refreshingLive) Zones(ctx context.Context, region string) ([]string, er
 	return catalog.LiveZones(ctx, live, region)
 }
 
+func (r *refreshingLive) Regions(ctx context.Context) ([]string, error) {
+	live, err := r.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return catalog.LiveRegions(ctx, live)
+}
+
 func (r *refreshingLive) KubernetesVersions(ctx context.Context) ([]catalog.Version, error) {
 	live, err := r.current(ctx)
 	if err != nil {
@@ -288,9 +316,13 @@ type AWSCatalogOptions struct {
 
 // AWSCatalog is the LiveFactory of AWS: catalog/awscatalog with the account's keys
 // (accessKeyId, secretAccessKey, sessionToken, as the credential source gives
-// them), EKS versions asked in the region looked up.
+// them), EKS versions asked in the region looked up (the account's regions asked
+// of us-east-1 when none is).
 func AWSCatalog(opts AWSCatalogOptions) LiveFactory {
 	return func(ctx context.Context, account cloud.AccountRef, creds cloud.Credentials, region string) (catalog.Live, error) {
+		if region == "" {
+			region = "us-east-1"
+		}
 		v := creds.Values
 		if v["accessKeyId"] == "" || v["secretAccessKey"] == "" {
 			return nil, cloud.Errorf(cloud.ErrInvalid, "no AWS access keys for %s", account)

@@ -246,3 +246,77 @@ func TestLookupCatalogZones(t *testing.T) {
 		t.Errorf("JSON %s", b)
 	}
 }
+
+// regionsLive is zonesLive that also lists the account's regions, failing while
+// fail is set.
+type regionsLive struct {
+	zonesLive
+	fail bool
+}
+
+func (r *regionsLive) Regions(context.Context) ([]string, error) {
+	r.called("regions")
+	if r.fail {
+		return nil, errors.New("UnauthorizedOperation")
+	}
+	return []string{"eu-west-3", "us-east-1"}, nil
+}
+
+// A lookup without a region answers the account's regions alone, cached per
+// account; a failed listing is an error of its own and not kept; a live catalog
+// that lists no regions, or a worker without one, answers RegionsUnavailable.
+func TestLookupCatalogRegions(t *testing.T) {
+	live := &regionsLive{fail: true}
+	var asked []string
+	a := &activities.Catalog{Live: map[string]activities.LiveFactory{
+		"aws": func(_ context.Context, _ cloud.AccountRef, _ cloud.Credentials, region string) (catalog.Live, error) {
+			asked = append(asked, region)
+			return live, nil
+		},
+		"gcp": func(context.Context, cloud.AccountRef, cloud.Credentials, string) (catalog.Live, error) {
+			return &zonesLive{}, nil
+		},
+	}}
+	ask := func(provider string) activities.LookupCatalogResult {
+		t.Helper()
+		out, err := a.LookupCatalog(t.Context(), activities.LookupCatalogInput{Account: cloud.AccountRef{OrgID: "org-1", Provider: provider, AccountID: "123456789012"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	out := ask("aws")
+	if out.RegionsError != "UnauthorizedOperation" || out.RegionsUnavailable || len(out.Regions) != 0 {
+		t.Errorf("failing: %+v", out)
+	}
+	live.fail = false
+	for range 2 {
+		out = ask("aws")
+		if !slices.Equal(out.Regions, []string{"eu-west-3", "us-east-1"}) || out.RegionsError != "" || len(out.Zones)+len(out.MachineTypes)+len(out.Versions) != 0 {
+			t.Errorf("aws: %+v", out)
+		}
+	}
+	if want := []string{"regions", "regions"}; !slices.Equal(live.calls, want) {
+		t.Errorf("calls %v, want %v (the failure not kept, the answer kept)", live.calls, want)
+	}
+	if !slices.Equal(asked, []string{""}) {
+		t.Errorf("the factory was asked for regions %q, want one without a region", asked)
+	}
+
+	out = ask("gcp")
+	if !out.RegionsUnavailable || !strings.Contains(out.RegionsError, "lists no regions") {
+		t.Errorf("a live catalog without regions: %+v", out)
+	}
+	out = ask("azure")
+	if !out.RegionsUnavailable || out.RegionsError == "" || out.ZonesError != "" {
+		t.Errorf("no live catalog of azure: %+v", out)
+	}
+	if _, err := a.LookupCatalog(t.Context(), activities.LookupCatalogInput{Account: cloud.AccountRef{OrgID: "org-1"}}); err == nil {
+		t.Error("a lookup without a provider was answered")
+	}
+
+	b, _ := json.Marshal(activities.LookupCatalogResult{Regions: []string{"r1"}, RegionsError: "e", RegionsUnavailable: true})
+	if string(b) != `{"r":["r1"],"re":"e","rn":true}` {
+		t.Errorf("JSON %s", b)
+	}
+}
