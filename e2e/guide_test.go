@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -238,33 +237,14 @@ func TestUsersGuideAgainstMakeRun(t *testing.T) {
 		}
 		c.expect(4, "", "clusters", "get", name)
 	}
-	// A registered cluster is not deleted but unregistered, which astroctl has no
-	// command for yet: it says so and names the API call, which the test makes with
-	// the key make run printed.
-	c.expect(1, "unregister it (DELETE /api/v1/clusters/my-existing-cluster/agent", "clusters", "delete", "my-existing-cluster")
-	key := regexp.MustCompile(`API key +(astro_\S+)`).FindStringSubmatch(out.String())
-	if key == nil {
-		t.Fatalf("make run printed no API key:\n%s", out)
+	// A registered cluster is not deleted but unregistered: delete says so, and
+	// unregister waits for the cleanup, after which the cluster is gone.
+	c.expect(1, "unregister it", "clusters", "delete", "my-existing-cluster")
+	if r := c.ok("clusters", "unregister", "my-existing-cluster"); !strings.Contains(r.stdout, "cluster/my-existing-cluster: unregister started") ||
+		!strings.Contains(r.stdout, "SUCCEEDED") {
+		t.Fatalf("clusters unregister:\n%s", r.stdout)
 	}
-	req, _ := http.NewRequest(http.MethodDelete, server+"/api/v1/clusters/my-existing-cluster/agent", nil)
-	req.Header.Set("X-Astro-API-Key", key[1])
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("unregister: HTTP %d", resp.StatusCode)
-	}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
-		r := c.run("", "clusters", "get", "my-existing-cluster")
-		if r.code == 4 {
-			break
-		}
-		if r.code != 0 || time.Now().After(deadline) {
-			t.Fatalf("clusters get after unregister: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-		}
-	}
+	c.expect(4, "", "clusters", "get", "my-existing-cluster")
 	if r := c.ok("clusters", "get", "-o", "json"); strings.TrimSpace(r.stdout) != "[]" {
 		t.Fatalf("clusters left:\n%s", r.stdout)
 	}

@@ -231,7 +231,7 @@ Ctrl-C detaches and says how to re-attach or cancel.`,
 	}
 	c.AddCommand(apply, update, get, del, progress, history, cancel)
 	c.AddCommand(a.setContextCommands()...)
-	c.AddCommand(a.registerCommand())
+	c.AddCommand(a.registerCommand(), a.unregisterCommand())
 	completeArgs(c, a.completeNames(clusterNames))
 	return c
 }

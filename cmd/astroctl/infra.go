@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/astropulse/astroplane/cmd/astroctl/internal/apiclient"
 	"github.com/astropulse/astroplane/cmd/astroctl/internal/manifest"
 )
 
@@ -67,5 +69,46 @@ prints the agent's install manifest on stdout, with a one-time registration toke
 	}
 	mf.add(cmd)
 	cmd.Flags().StringVar(&name, "cluster-name", "", "the name the cluster gets in the platform (instead of -f)")
+	return cmd
+}
+
+// unregisterCommand is `clusters unregister NAME [--agent-only]`: the way out of a
+// registration, as `clusters delete` is of a cluster the platform made.
+func (a *app) unregisterCommand() *cobra.Command {
+	var agentOnly bool
+	var wf waitFlags
+	cmd := &cobra.Command{
+		Use:   "unregister NAME [--agent-only]",
+		Short: "Unregister a registered cluster: remove the agent from it and forget it, waiting for the cleanup",
+		Long: `Unregisters a cluster registered with an agent. By default the platform removes what it
+installed in the cluster (the astro-agent namespace and binding, through the agent's
+tunnel) and forgets the cluster. With --agent-only the cluster's record stays and its
+agent is refused from then on. The cluster itself is never deleted: it is yours.`,
+		Example: "  astroctl clusters unregister my-existing-cluster\n  astroctl infra k8s unregister my-existing-cluster --agent-only --no-wait",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.session()
+			if err != nil {
+				return err
+			}
+			resp, err := s.client.UnregisterClusterAgentWithResponse(cmd.Context(), args[0], &apiclient.UnregisterClusterAgentParams{AgentOnly: &agentOnly})
+			if err != nil {
+				return err
+			}
+			if _, _, err := decode[apiclient.ClusterAgentUnregisterResult](resp, resp.Body, nil); err != nil {
+				return err
+			}
+			// The answer names the operation in its message only ("unregistering:
+			// operation ID"); without it, the cluster's latest operation is followed.
+			op := ""
+			if resp.JSON200 != nil {
+				op, _ = strings.CutPrefix(resp.JSON200.Message, "unregistering: operation ")
+				op = strings.TrimSpace(op)
+			}
+			return a.started(cmd, s, args[0], "unregister", op, wf)
+		},
+	}
+	cmd.Flags().BoolVar(&agentOnly, "agent-only", false, "keep the cluster's record; only refuse its agent from now on")
+	wf.add(cmd)
 	return cmd
 }
