@@ -82,16 +82,43 @@ func regionOr404(provider, region string) (catalog.RegionInfo, error) {
 	return r, nil
 }
 
-// ListProviderRegions lists a provider's regions.
+// ListProviderRegions lists a provider's regions: for an organization with a
+// connected account of the provider, the account's own (described from the
+// built-in catalog where it knows them), saying which catalog answered.
 func (s *Server) ListProviderRegions(c echo.Context, providerID string, _ api.ListProviderRegionsParams) error {
 	if err := providerOr404(providerID); err != nil {
 		return err
 	}
-	out := []api.Region{}
-	for _, r := range catalog.Regions(providerID) {
-		out = append(out, api.Region{Id: r.ID, Name: r.Name, Location: ptr(r.Location), Available: ptr(true)})
+	regions, note := catalog.Regions(providerID), ""
+	p, _ := httpx.PrincipalOf(c)
+	ctx := c.Request().Context()
+	if account, connected := s.live.Account(ctx, p.OrgID, providerID, ""); connected {
+		a, err := s.live.Regions(ctx, account)
+		switch {
+		case err != nil:
+			note = fmt.Sprintf(" (%s: the live catalog of %s account %s did not answer)", builtIn, providerID, account.AccountID)
+		case a.RegionsError != "":
+			note = fallbackNote("", true, a.RegionsError)
+		case len(a.Regions) > 0:
+			regions, note = make([]catalog.RegionInfo, 0, len(a.Regions)), " (from "+a.Source()+")"
+			for _, id := range a.Regions {
+				r, ok := catalog.Region(providerID, id)
+				if !ok {
+					r = catalog.RegionInfo{ID: id, Name: id}
+				}
+				regions = append(regions, r)
+			}
+		}
 	}
-	return httpx.OK(c, out, httpx.Count(len(out), "region", "regions"))
+	out := []api.Region{}
+	for _, r := range regions {
+		reg := api.Region{Id: r.ID, Name: r.Name, Available: ptr(true)}
+		if r.Location != "" {
+			reg.Location = ptr(r.Location)
+		}
+		out = append(out, reg)
+	}
+	return httpx.OK(c, out, httpx.Count(len(out), "region", "regions")+note)
 }
 
 // ListZones lists a region's zones: for an organization with a connected account

@@ -138,6 +138,10 @@ type Answer struct {
 	// RegionUnknown means the provider says the region does not exist (ZonesError
 	// says how); the other questions were not asked.
 	RegionUnknown bool
+	// Regions are the account's regions when RegionsError is empty: the answer of
+	// Regions (Region is then empty, and nothing else was asked).
+	Regions      []string
+	RegionsError string
 }
 
 // Source names the answer's source for users: "the live catalog of aws account
@@ -194,7 +198,8 @@ func (l answerLive) KubernetesVersions(context.Context) ([]catalog.Version, erro
 var ErrNoAnswer = errors.New("the live catalog did not answer")
 
 // Region returns account's live catalog of region: kept from an earlier call for
-// TTL, else from a LookupCatalog workflow awaited for Wait. An error wraps
+// TTL, else from a LookupCatalog workflow awaited for Wait. An empty region asks
+// the account's list of regions instead (see Regions). An error wraps
 // ErrNoAnswer; it is never the caller's fault.
 func (l *Lookup) Region(ctx context.Context, account cloud.AccountRef, region string) (Answer, error) {
 	if l == nil || l.temporal == nil {
@@ -216,7 +221,7 @@ func (l *Lookup) Region(ctx context.Context, account cloud.AccountRef, region st
 		TaskQueue: l.taskQueue,
 		// A lookup nobody took within a minute is of no use to anyone.
 		WorkflowExecutionTimeout: time.Minute,
-		StaticSummary:            fmt.Sprintf("catalog of %s account %s in %s", account.Provider, account.AccountID, region),
+		StaticSummary:            summary(account, region),
 	}, workflows.LookupCatalog, activities.LookupCatalogInput{Account: account, Region: region})
 	if err != nil {
 		return Answer{}, fmt.Errorf("%w: start LookupCatalog: %w", ErrNoAnswer, err)
@@ -229,7 +234,7 @@ func (l *Lookup) Region(ctx context.Context, account cloud.AccountRef, region st
 		return Answer{}, fmt.Errorf("%w: %w", ErrNoAnswer, err)
 	}
 	a := Answer{Account: account, Region: region, MachineTypesError: res.MachineTypesError, Versions: res.Versions, VersionsError: res.VersionsError,
-		Zones: res.Zones, ZonesError: res.ZonesError, RegionUnknown: res.RegionUnknown}
+		Zones: res.Zones, ZonesError: res.ZonesError, RegionUnknown: res.RegionUnknown, Regions: res.Regions, RegionsError: res.RegionsError}
 	if res.MachineTypesError == "" {
 		a.MachineTypes = make([]catalog.MachineTypeInfo, len(res.MachineTypes))
 		for i, m := range res.MachineTypes {
@@ -240,7 +245,7 @@ func (l *Lookup) Region(ctx context.Context, account cloud.AccountRef, region st
 	// permissions) is not kept: the next caller asks again. "Cannot answer this at
 	// all" is an answer, and kept; so is "no such region".
 	if res.RegionUnknown || (a.MachineTypesError == "" || res.MachineTypesUnavailable) && (a.VersionsError == "" || res.VersionsUnavailable) &&
-		(a.ZonesError == "" || res.ZonesUnavailable) {
+		(a.ZonesError == "" || res.ZonesUnavailable) && (a.RegionsError == "" || res.RegionsUnavailable) {
 		l.mu.Lock()
 		if l.answers == nil || len(l.answers) >= maxEntries {
 			l.answers = prune(l.answers, func(e answerEntry) bool { return now.Sub(e.fetched) < ttl })
@@ -249,6 +254,12 @@ func (l *Lookup) Region(ctx context.Context, account cloud.AccountRef, region st
 		l.mu.Unlock()
 	}
 	return a, nil
+}
+
+// Regions returns account's list of regions, as Region does for one region's
+// catalog (a LookupCatalog workflow without a region, the answer kept for TTL).
+func (l *Lookup) Regions(ctx context.Context, account cloud.AccountRef) (Answer, error) {
+	return l.Region(ctx, account, "")
 }
 
 // prune returns m without the entries keep refuses; empty when still full.
@@ -262,6 +273,14 @@ func prune[K comparable, V any](m map[K]V, keep func(V) bool) map[K]V {
 		return map[K]V{}
 	}
 	return m
+}
+
+// summary is the workflow's summary: which account's catalog of which region.
+func summary(account cloud.AccountRef, region string) string {
+	if region == "" {
+		return fmt.Sprintf("regions of %s account %s", account.Provider, account.AccountID)
+	}
+	return fmt.Sprintf("catalog of %s account %s in %s", account.Provider, account.AccountID, region)
 }
 
 func (l *Lookup) now() time.Time {
