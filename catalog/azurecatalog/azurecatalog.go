@@ -2,8 +2,9 @@
 // VM sizes a region offers the subscription (the Microsoft.Compute resource SKUs
 // list, filtered by location), the region's availability zones (the zones those
 // SKUs list in their locationInfo) and the Kubernetes versions AKS offers there
-// (ManagedClusters ListKubernetesVersions), through the official Azure SDK (azcore's
-// ARM pipeline and armcontainerservice/v6).
+// (ManagedClusters ListKubernetesVersions) and the subscription's regions (its
+// locations list), through the official Azure SDK (azcore's ARM pipeline and
+// armcontainerservice/v6).
 //
 // The resource SKUs list is called through azcore's ARM pipeline (authentication,
 // retries, throttling) rather than armcompute, a module the project does not
@@ -31,6 +32,11 @@ import (
 	"github.com/astropulse/astroplane/catalog"
 	"github.com/astropulse/astroplane/catalog/internal/rules"
 )
+
+// locationsAPIVersion is the Resource Manager API version of the subscription's
+// locations list (armsubscriptions' Client.NewListLocationsPager, called through
+// the ARM pipeline as the SKUs list is).
+const locationsAPIVersion = "2022-12-01"
 
 // skusAPIVersion is the Microsoft.Compute API version of the resource SKUs list.
 const skusAPIVersion = "2021-07-01"
@@ -62,8 +68,9 @@ func New(subscriptionID, location string, cred azcore.TokenCredential, opts *arm
 }
 
 var (
-	_ catalog.Live  = (*Catalog)(nil)
-	_ catalog.Zones = (*Catalog)(nil)
+	_ catalog.Live         = (*Catalog)(nil)
+	_ catalog.Zones        = (*Catalog)(nil)
+	_ catalog.RegionLister = (*Catalog)(nil)
 )
 
 // sku is the part of a resource SKU the catalog reads.
@@ -195,23 +202,63 @@ func (c *Catalog) scan(ctx context.Context, region string) (skuScan, error) {
 	return sc, nil
 }
 
+// Regions returns the subscription's physical regions (GET
+// /subscriptions/{id}/locations; logical locations such as "global" or "europe"
+// and edge zones left out), pages followed, sorted.
+func (c *Catalog) Regions(ctx context.Context) ([]string, error) {
+	q := url.Values{"api-version": {locationsAPIVersion}}
+	next := runtime.JoinPaths(c.arm.Endpoint(), "/subscriptions/"+url.PathEscape(c.sub)+"/locations") + "?" + q.Encode()
+	var regions []string
+	for next != "" {
+		var page struct {
+			Value []struct {
+				Name     string `json:"name"`
+				Type     string `json:"type"`
+				Metadata struct {
+					RegionType string `json:"regionType"`
+				} `json:"metadata"`
+			} `json:"value"`
+			NextLink string `json:"nextLink"`
+		}
+		if err := c.get(ctx, next, &page); err != nil {
+			return nil, fmt.Errorf("list locations of subscription %s: %w", c.sub, err)
+		}
+		for _, l := range page.Value {
+			if l.Name != "" && (l.Type == "" || l.Type == "Region") && l.Metadata.RegionType != "Logical" && !slices.Contains(regions, l.Name) {
+				regions = append(regions, l.Name)
+			}
+		}
+		next = page.NextLink
+	}
+	if len(regions) == 0 {
+		return nil, fmt.Errorf("list locations of subscription %s: none listed: %w", c.sub, catalog.ErrLiveUnavailable)
+	}
+	slices.Sort(regions)
+	return regions, nil
+}
+
 // skuPage gets one page of the resource SKUs list through the ARM pipeline.
 func (c *Catalog) skuPage(ctx context.Context, u string) (skuPage, error) {
 	var page skuPage
+	err := c.get(ctx, u, &page)
+	return page, err
+}
+
+// get GETs u through the ARM pipeline into out.
+func (c *Catalog) get(ctx context.Context, u string, out any) error {
 	req, err := runtime.NewRequest(ctx, http.MethodGet, u)
 	if err != nil {
-		return page, err
+		return err
 	}
 	resp, err := c.arm.Pipeline().Do(req)
 	if err != nil {
-		return page, err
+		return err
 	}
 	defer resp.Body.Close()
 	if !runtime.HasStatusCode(resp, http.StatusOK) {
-		return page, runtime.NewResponseError(resp)
+		return runtime.NewResponseError(resp)
 	}
-	err = runtime.UnmarshalAsJSON(resp, &page)
-	return page, err
+	return runtime.UnmarshalAsJSON(resp, out)
 }
 
 // offered reports whether the SKU is listed in the region and not restricted there

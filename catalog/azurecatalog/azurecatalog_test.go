@@ -44,6 +44,9 @@ func vm(name, family string, locations []string, caps ...map[string]string) map[
 }
 
 func (a *azure) Do(req *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(req.URL.Path, "/subscriptions/"+sub+"/locations") {
+		return a.locations(req)
+	}
 	if !strings.HasSuffix(req.URL.Path, "/providers/Microsoft.Compute/skus") {
 		return a.aks.Do(req)
 	}
@@ -171,3 +174,41 @@ func TestVersionsFromAKS(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// locations answers the subscription's locations list in Resource Manager's shape
+// (physical regions, logical ones and an edge zone), in two pages.
+func (a *azure) locations(req *http.Request) (*http.Response, error) {
+	a.mu.Lock()
+	a.requests = append(a.requests, req.URL.Path+"?"+req.URL.RawQuery)
+	a.mu.Unlock()
+	loc := func(name, typ, regionType string) map[string]any {
+		return map[string]any{"id": "/subscriptions/" + sub + "/locations/" + name, "name": name, "type": typ, "displayName": name,
+			"metadata": map[string]any{"regionType": regionType, "regionCategory": "Recommended"}}
+	}
+	var page map[string]any
+	if req.URL.Query().Get("page") == "" {
+		page = map[string]any{"value": []any{loc("uksouth", "Region", "Physical"), loc("europe", "Region", "Logical"), loc("eastus", "Region", "Physical")},
+			"nextLink": "https://management.azure.com/subscriptions/" + sub + "/locations?api-version=2022-12-01&page=2"}
+	} else {
+		page = map[string]any{"value": []any{loc("global", "Region", "Logical"), loc("losangeles", "EdgeZone", "Physical"), loc("brazilsouth", "Region", "Physical")}}
+	}
+	b, _ := json.Marshal(page)
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(string(b))), Request: req}, nil
+}
+
+// The subscription's regions are its physical locations, pages followed, sorted;
+// logical locations and edge zones are not regions.
+func TestRegionsFromLocations(t *testing.T) {
+	live, a := newCatalog(t)
+	got, err := live.Regions(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"brazilsouth", "eastus", "uksouth"}; !slices.Equal(got, want) {
+		t.Errorf("regions = %v, want %v", got, want)
+	}
+	if len(a.requests) != 2 || !strings.Contains(a.requests[0], "/subscriptions/"+sub+"/locations?api-version=2022-12-01") {
+		t.Errorf("requests %v, want the locations list's two pages", a.requests)
+	}
+}
