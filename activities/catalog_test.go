@@ -38,6 +38,8 @@ func TestGCPCatalogUsesTheAccountsToken(t *testing.T) {
 		switch r.URL.Path {
 		case "/compute/v1/projects/p-1/regions/europe-west4":
 			body = compute.Region{Name: "europe-west4", Zones: []string{"https://www.googleapis.com/compute/v1/projects/p-1/zones/europe-west4-a"}}
+		case "/compute/v1/projects/p-1/regions":
+			body = compute.RegionList{Items: []*compute.Region{{Name: "us-east1", Status: "UP"}, {Name: "europe-west4", Status: "UP"}}}
 		case "/compute/v1/projects/p-1/zones":
 			body = compute.ZoneList{Items: []*compute.Zone{{Name: "europe-west4-a", Region: "https://www.googleapis.com/compute/v1/projects/p-1/regions/europe-west4"},
 				{Name: "us-east1-b", Region: "https://www.googleapis.com/compute/v1/projects/p-1/regions/us-east1"}}}
@@ -71,10 +73,16 @@ func TestGCPCatalogUsesTheAccountsToken(t *testing.T) {
 	if out.ZonesError != "" || len(out.Zones) != 1 || out.Zones[0] != "europe-west4-a" || out.RegionUnknown {
 		t.Errorf("zones: %v (error %q)", out.Zones, out.ZonesError)
 	}
+	// Without a region: the project's regions (regions.list), nothing else.
+	out, err = a.LookupCatalog(t.Context(), activities.LookupCatalogInput{
+		Account: cloud.AccountRef{OrgID: "org-1", Provider: "gcp", AccountID: "p-1", CredentialsType: "dynamic"}})
+	if err != nil || out.RegionsError != "" || !slices.Equal(out.Regions, []string{"europe-west4", "us-east1"}) || len(out.MachineTypes) != 0 {
+		t.Errorf("regions: %+v, %v", out, err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(auth) != 4 {
-		t.Errorf("requests %v, want zones, region, machine types and server config", auth)
+	if len(auth) != 5 {
+		t.Errorf("requests %v, want zones, region, machine types, server config and regions", auth)
 	}
 	for path, h := range auth {
 		if h != "Bearer ya29.catalog-test" {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -110,6 +111,13 @@ func TestLookupCatalogAgainstMoto(t *testing.T) {
 	if n := activities.CachedCatalogs(a); n != 1 {
 		t.Errorf("cache holds %d accounts and regions, want MaxEntries 1", n)
 	}
+
+	// Without a region: the account's enabled regions (DescribeRegions), nothing else.
+	in.Region = ""
+	if r := lookup(in); r.RegionsError != "" || !slices.Contains(r.Regions, "ca-west-1") || !slices.Contains(r.Regions, "us-east-1") || len(r.MachineTypes) != 0 {
+		t.Errorf("regions: %v, error %q, %d types", r.Regions, r.RegionsError, len(r.MachineTypes))
+	}
+	in.Region = "us-east-1"
 
 	// A provider this worker has no live catalog of answers "unavailable", not an error.
 	in.Account.Provider = "gcp"
