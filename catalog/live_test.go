@@ -174,3 +174,49 @@ func TestCacheKeepsZones(t *testing.T) {
 		t.Errorf("a live catalog without zones: %v", err)
 	}
 }
+
+// regionedLive is a countingLive that lists the account's regions.
+type regionedLive struct {
+	countingLive
+	regionCalls atomic.Int32
+}
+
+func (l *regionedLive) Regions(context.Context) ([]string, error) {
+	l.regionCalls.Add(1)
+	if l.fail.Load() {
+		return nil, errors.New("throttled")
+	}
+	return []string{"eu-west-3", "us-east-1"}, nil
+}
+
+// Regions are kept for the TTL, a copy each time; a failure is not kept; a Live
+// that lists none answers ErrLiveUnavailable.
+func TestCacheKeepsRegions(t *testing.T) {
+	live := &regionedLive{}
+	now := time.Unix(0, 0)
+	c := NewCache(live, time.Hour)
+	c.now = func() time.Time { return now }
+	ctx := t.Context()
+	live.fail.Store(true)
+	if _, err := c.Regions(ctx); err == nil {
+		t.Fatal("a failing listing answered")
+	}
+	live.fail.Store(false)
+	for range 2 {
+		rs, err := c.Regions(ctx)
+		if err != nil || len(rs) != 2 || rs[0] != "eu-west-3" {
+			t.Fatalf("regions %v, %v", rs, err)
+		}
+		rs[0] = "changed"
+	}
+	if n := live.regionCalls.Load(); n != 2 {
+		t.Errorf("%d region lookups, want 2 (the failure not kept, then cached)", n)
+	}
+	now = now.Add(time.Hour)
+	if _, err := c.Regions(ctx); err != nil || live.regionCalls.Load() != 3 {
+		t.Errorf("after the TTL: %v, %d lookups, want asked again", err, live.regionCalls.Load())
+	}
+	if _, err := NewCache(&countingLive{}, 0).Regions(ctx); !errors.Is(err, ErrLiveUnavailable) {
+		t.Errorf("a live catalog without regions: %v", err)
+	}
+}

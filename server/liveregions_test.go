@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,9 +45,10 @@ func TestRegionListingFromTheLiveCatalog(t *testing.T) {
 	dev := testtemporal.Start(t)
 	tc := dev.Client()
 	var st *store.Store
+	var lookups atomic.Int32
 	live := livecatalog.New(func(ctx context.Context, orgID string) ([]store.ConnectedAccountRef, error) {
 		return st.ConnectedAccounts(ctx, orgID)
-	}, tc, workflows.TaskQueue)
+	}, startsCounted{Client: tc, n: &lookups}, workflows.TaskQueue)
 	live.Wait = 5 * time.Second
 	e := newEnvWith(t, tc, server.Options{LiveCatalog: live})
 	st = e.store
@@ -108,8 +110,16 @@ func TestRegionListingFromTheLiveCatalog(t *testing.T) {
 		t.Errorf("names %v", names)
 	}
 
-	// The account's listing fails: the built-in catalog, and why.
+	if _, _, again := list(key, "aws"); again != msg || lookups.Load() != 1 {
+		t.Errorf("second aws listing %q after %d look-ups, want the API's cached answer", again, lookups.Load())
+	}
+
+	// The account's listing fails: the built-in catalog, and why; not kept.
+	list(key, "gcp")
 	ids, _, msg = list(key, "gcp")
+	if lookups.Load() != 3 {
+		t.Errorf("%d look-ups, want the failed gcp listing asked again", lookups.Load())
+	}
 	if len(ids) != len(catalog.Regions("gcp")) || !strings.Contains(msg, "(from the built-in catalog: the live catalog could not answer: ") ||
 		!strings.Contains(msg, "compute.regions.list") {
 		t.Errorf("failing gcp listing: %d regions, %q", len(ids), msg)
