@@ -14,7 +14,8 @@ import (
 func CatalogWorkflowID(orgID, suffix string) string { return "catalog-" + orgID + "-" + suffix }
 
 // LookupCatalog asks a connected account's live catalog of one region (machine
-// types and Kubernetes versions) on the worker, which holds the credentials and
+// types, Kubernetes versions and zones) or, with no region, the account's regions, on
+// the worker, which holds the credentials and
 // caches the answers. The API awaits it for a moment when it validates a manifest
 // or lists the catalog, and falls back to the static tables when it does not
 // answer in time. Nothing secret is in its input or result.
