@@ -86,8 +86,8 @@ type Cache struct {
 	mu       sync.Mutex
 	types    map[string]*entry[[]MachineTypeInfo]
 	zones    map[string]*entry[[]string]
-	versions *entry[[]Version]
-	regions  *entry[[]string]
+	versions map[string]*entry[[]Version] // one entry, under ""
+	regions  map[string]*entry[[]string]  // one entry, under ""
 }
 
 type entry[T any] struct {
@@ -107,27 +107,15 @@ func NewCache(live Live, ttl time.Duration) *Cache {
 		ttl = DefaultLiveTTL
 	}
 	return &Cache{live: live, ttl: ttl, now: time.Now, types: map[string]*entry[[]MachineTypeInfo]{},
-		zones: map[string]*entry[[]string]{}}
+		zones: map[string]*entry[[]string]{}, versions: map[string]*entry[[]Version]{}, regions: map[string]*entry[[]string]{}}
 }
 
 // MachineTypes returns live's machine types of the region, from the cache while
 // they are fresh. The slice is the caller's.
 func (c *Cache) MachineTypes(ctx context.Context, region string) ([]MachineTypeInfo, error) {
-	c.mu.Lock()
-	e := c.types[region]
-	if e == nil || c.stale(e.ready, e.fetched, e.err) {
-		e = &entry[[]MachineTypeInfo]{ready: make(chan struct{})}
-		c.types[region] = e
-		c.mu.Unlock()
-		val, err := c.live.MachineTypes(ctx, region)
-		c.finish(func() { e.val, e.err, e.fetched = val, err, c.now() }, e.ready)
-	} else {
-		c.mu.Unlock()
-	}
-	if err := wait(ctx, e.ready); err != nil {
-		return nil, err
-	}
-	return slices.Clone(e.val), e.err
+	val, err := cached(ctx, c, c.types, region,
+		func() ([]MachineTypeInfo, error) { return c.live.MachineTypes(ctx, region) })
+	return slices.Clone(val), err
 }
 
 // MachineType returns the named machine type if live lists it in the region; ok is
@@ -148,64 +136,50 @@ func (c *Cache) MachineType(ctx context.Context, region, name string) (m Machine
 // Zones returns live's zones of the region (LiveZones), from the cache while they
 // are fresh. The slice is the caller's.
 func (c *Cache) Zones(ctx context.Context, region string) ([]string, error) {
-	c.mu.Lock()
-	e := c.zones[region]
-	if e == nil || c.stale(e.ready, e.fetched, e.err) {
-		e = &entry[[]string]{ready: make(chan struct{})}
-		c.zones[region] = e
-		c.mu.Unlock()
-		val, err := LiveZones(ctx, c.live, region)
-		c.finish(func() { e.val, e.err, e.fetched = val, err, c.now() }, e.ready)
-	} else {
-		c.mu.Unlock()
-	}
-	if err := wait(ctx, e.ready); err != nil {
-		return nil, err
-	}
-	return slices.Clone(e.val), e.err
+	val, err := cached(ctx, c, c.zones, region,
+		func() ([]string, error) { return LiveZones(ctx, c.live, region) })
+	return slices.Clone(val), err
 }
 
 // KubernetesVersions returns live's versions, from the cache while they are fresh.
 func (c *Cache) KubernetesVersions(ctx context.Context) ([]Version, error) {
-	c.mu.Lock()
-	e := c.versions
-	if e == nil || c.stale(e.ready, e.fetched, e.err) {
-		e = &entry[[]Version]{ready: make(chan struct{})}
-		c.versions = e
-		c.mu.Unlock()
-		val, err := c.live.KubernetesVersions(ctx)
-		c.finish(func() { e.val, e.err, e.fetched = val, err, c.now() }, e.ready)
-	} else {
-		c.mu.Unlock()
-	}
-	if err := wait(ctx, e.ready); err != nil {
-		return nil, err
-	}
-	out := make([]Version, len(e.val))
-	for i, v := range e.val {
+	val, err := cached(ctx, c, c.versions, "",
+		func() ([]Version, error) { return c.live.KubernetesVersions(ctx) })
+	out := make([]Version, len(val))
+	for i, v := range val {
 		out[i] = v.clone()
 	}
-	return out, e.err
+	return out, err
 }
 
 // Regions returns live's regions (LiveRegions), from the cache while they are
 // fresh. The slice is the caller's.
 func (c *Cache) Regions(ctx context.Context) ([]string, error) {
+	val, err := cached(ctx, c, c.regions, "",
+		func() ([]string, error) { return LiveRegions(ctx, c.live) })
+	return slices.Clone(val), err
+}
+
+// cached answers key's entry of m, fetching it anew when there is none or it is
+// stale; callers of a fetch in flight wait for it. The value is shared: callers
+// copy it.
+func cached[T any](ctx context.Context, c *Cache, m map[string]*entry[T], key string, fetch func() (T, error)) (T, error) {
 	c.mu.Lock()
-	e := c.regions
+	e := m[key]
 	if e == nil || c.stale(e.ready, e.fetched, e.err) {
-		e = &entry[[]string]{ready: make(chan struct{})}
-		c.regions = e
+		e = &entry[T]{ready: make(chan struct{})}
+		m[key] = e
 		c.mu.Unlock()
-		val, err := LiveRegions(ctx, c.live)
+		val, err := fetch()
 		c.finish(func() { e.val, e.err, e.fetched = val, err, c.now() }, e.ready)
 	} else {
 		c.mu.Unlock()
 	}
 	if err := wait(ctx, e.ready); err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	return slices.Clone(e.val), e.err
+	return e.val, e.err
 }
 
 // stale reports whether an entry must be fetched again: it failed, or it is older
