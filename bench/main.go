@@ -11,7 +11,9 @@
 //
 //	(a) deploys through the REST API vs raw StartWorkflow calls making the very
 //	    request the API makes (options, search attributes and input recorded from
-//	    an API deploy of the warm-up, only the workflow ID changed);
+//	    an API deploy of the warm-up, only the workflow ID changed), and the CPU
+//	    each path costs per start in this process, the dev server and PostgreSQL
+//	    (cpuMeter): on two CPUs shared by all three, throughput follows it;
 //	(b) progress GETs with operations in flight vs a raw workflow query and vs
 //	    DescribeWorkflowExecution;
 //	(c) concurrent deploys on the simulated cloud with zero step delay, run by a
@@ -148,6 +150,14 @@ type storeResults struct {
 		P99        spread `json:"p99"`
 		Throughput spread `json:"throughput"`
 	} `json:"a_ratios"`
+	// StartCPU is each path's CPU per start over all rounds (cpuMeter).
+	StartCPU struct {
+		API cpuCost `json:"api"`
+		SDK cpuCost `json:"sdk"`
+		// PostgresMeasured: the benchmark started the PostgreSQL server, so its CPU
+		// counts (not for -postgres's server, which may run elsewhere).
+		PostgresMeasured bool `json:"postgresMeasured"`
+	} `json:"a_cpu"`
 	Progress struct {
 		API      path `json:"api"`
 		Query    path `json:"sdkQuery"`

@@ -16,6 +16,7 @@ import (
 // docker-compose.yml runs it), or one named by -postgres.
 type postgres struct {
 	adminURL string // database "postgres"
+	pid      int    // the postmaster's, for the CPU it costs; 0 for a server we do not own
 	stop     func()
 	made     []string // databases created, dropped at close on a server we do not own
 }
@@ -32,7 +33,12 @@ func startPostgres(ctx context.Context, binDir string) (*postgres, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w; or name them with -pg-bin, pass a server with -postgres URL, or run -stores sqlite", err)
 	}
-	return &postgres{adminURL: srv.URL, stop: srv.Stop}, nil
+	pid, err := srv.PID()
+	if err != nil {
+		srv.Stop()
+		return nil, fmt.Errorf("postgres server's PID: %w", err)
+	}
+	return &postgres{adminURL: srv.URL, pid: pid, stop: srv.Stop}, nil
 }
 
 // existingPostgres uses a server the caller runs; url names any database on it.

@@ -80,6 +80,7 @@ func markdown(w io.Writer, res results) {
 			fmt.Fprintf(w, "| %-32s | %6.2f | %4.2f–%-6.2f | %4.2f–%-6.2f | %-6s | %s\n",
 				row.name, row.s.Median, row.s.Q1, row.s.Q3, row.s.Min, row.s.Max, row.target, strings.Join(each, " "))
 		}
+		cpuTable(w, sr)
 		if c := sr.Concurrent; c.Deploys > 0 {
 			fmt.Fprintf(w, "\n(c) %d concurrent deploys (zero step delay): %.1f s wall, %.1f deploys/s, worker peak RSS %.0f MB\n",
 				c.Deploys, c.WallSeconds, c.PerSecond, c.WorkerRSSMB)
@@ -89,6 +90,34 @@ func markdown(w io.Writer, res results) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// cpuTable writes (a)'s CPU per start by process, and the API's cost over the SDK's.
+func cpuTable(w io.Writer, sr *storeResults) {
+	api, sdk := sr.StartCPU.API, sr.StartCPU.SDK
+	if sdk.Total == 0 {
+		return
+	}
+	pg := func(c cpuCost) string {
+		switch {
+		case sr.Store != "postgres":
+			return "–"
+		case !sr.StartCPU.PostgresMeasured:
+			return "not measured"
+		}
+		return fmt.Sprintf("%.2f", c.Postgres)
+	}
+	fmt.Fprintln(w, "\n(a) CPU per start, all rounds, in ms (this process runs the API, its store driver and both paths' clients):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| path | this process | Temporal | PostgreSQL | total |")
+	fmt.Fprintln(w, "|------|-------------:|---------:|-----------:|------:|")
+	for _, row := range []struct {
+		name string
+		c    cpuCost
+	}{{"API", api}, {"SDK", sdk}} {
+		fmt.Fprintf(w, "| %s  | %12.2f | %8.2f | %10s | %5.2f |\n", row.name, row.c.Process, row.c.Temporal, pg(row.c), row.c.Total)
+	}
+	fmt.Fprintf(w, "\nCPU per start, API/SDK: %.2f (the API costs %.2f ms more per start).\n", api.Total/sdk.Total, api.Total-sdk.Total)
 }
 
 // historyHeader names the columns of the history file; each ratio cell is

@@ -128,11 +128,29 @@ func (b *storeBench) starts(ctx context.Context, dev *devServer) error {
 	if _, err := sdkBatch("w", b.cfg.warmup); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
+	meter := cpuMeter{temporalPID: dev.cmd.Process.Pid}
+	if b.kind == "postgres" {
+		meter.postgresPID = b.pg.pid
+		b.res.StartCPU.PostgresMeasured = b.pg.pid != 0
+	}
+	var apiCPU, sdkCPU cpuTally
 	for r := range b.cfg.rounds {
 		tag := fmt.Sprint(r)
 		steps := []func() error{
-			func() error { x, err := apiBatch(tag, b.cfg.starts); b.res.Starts.API.add(x); return err },
-			func() error { x, err := sdkBatch(tag, b.cfg.starts); b.res.Starts.SDK.add(x); return err },
+			func() error {
+				return apiCPU.during(meter, b.cfg.starts, func() error {
+					x, err := apiBatch(tag, b.cfg.starts)
+					b.res.Starts.API.add(x)
+					return err
+				})
+			},
+			func() error {
+				return sdkCPU.during(meter, b.cfg.starts, func() error {
+					x, err := sdkBatch(tag, b.cfg.starts)
+					b.res.Starts.SDK.add(x)
+					return err
+				})
+			},
 		}
 		if err := inTurn(steps, r); err != nil {
 			return err
@@ -142,6 +160,7 @@ func (b *storeBench) starts(ctx context.Context, dev *devServer) error {
 	b.res.StartRatios.P50 = ratios(api, sdk, p50)
 	b.res.StartRatios.P99 = ratios(api, sdk, p99)
 	b.res.StartRatios.Throughput = ratios(api, sdk, throughput)
+	b.res.StartCPU.API, b.res.StartCPU.SDK = apiCPU.perStart(), sdkCPU.perStart()
 	return nil
 }
 

@@ -13,6 +13,8 @@ import (
 	"os/user"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
@@ -116,6 +118,17 @@ func (s *Server) remove() {
 	if s.removeDir {
 		_ = os.RemoveAll(s.dir)
 	}
+}
+
+// PID is the process ID of the running server's postmaster (its backends are its
+// children), from the first line of postmaster.pid in the data directory.
+func (s *Server) PID() (int, error) {
+	raw, err := os.ReadFile(filepath.Join(s.dir, "data", "postmaster.pid"))
+	if err != nil {
+		return 0, err
+	}
+	first, _, _ := strings.Cut(string(raw), "\n")
+	return strconv.Atoi(strings.TrimSpace(first))
 }
 
 // URLOf is the connection URL of database name on the server.

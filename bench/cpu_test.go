@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// A server's CPU counts with its descendants': a grandchild that burns CPU counts
+// under the shell that started it, and under this process.
+func TestProcessTreeCountsDescendants(t *testing.T) {
+	if os.Getenv("BENCH_BURN_CPU") != "" {
+		burn(500 * time.Millisecond)
+		time.Sleep(30 * time.Second)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", `"$0" -test.run='^TestProcessTreeCountsDescendants$' & wait`, os.Args[0])
+	cmd.Env = append(os.Environ(), "BENCH_BURN_CPU=1")
+	require.NoError(t, cmd.Start())
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	require.Eventually(t, func() bool {
+		return readProcessTable().cpu(cmd.Process.Pid) >= 0.3
+	}, 20*time.Second, 50*time.Millisecond, "the grandchild's CPU is counted under the shell")
+
+	table := readProcessTable()
+	require.GreaterOrEqual(t, table.cpu(os.Getpid()), table.cpu(cmd.Process.Pid), "and under this process, its ancestor")
+	require.Less(t, table.cpu(cmd.Process.Pid), 5.0, "not the whole machine's")
+	require.Zero(t, table.cpu(0), "no server, no CPU")
+}
+
+// burn keeps one CPU busy for d.
+func burn(d time.Duration) {
+	for end := time.Now().Add(d); time.Now().Before(end); { //nolint:revive // burning CPU is the point
+	}
+}
+
+// A tally is per start and in milliseconds, each process apart and in total.
+func TestCPUTallyPerStart(t *testing.T) {
+	var c cpuTally
+	require.Equal(t, cpuCost{}, c.perStart(), "no batch yet: nothing, not NaN")
+	require.NoError(t, c.during(cpuMeter{}, 100, func() error { burn(200 * time.Millisecond); return nil }))
+	cost := c.perStart()
+	require.InDelta(t, 2.0, cost.Process, 0.6, "about 200 ms of CPU over 100 starts") // ms per start
+	require.Zero(t, cost.Temporal)
+	require.Zero(t, cost.Postgres)
+	require.InDelta(t, cost.Process, cost.Total, 1e-9)
+}
+
+func TestCPUTableExplainsTheRatio(t *testing.T) {
+	sr := &storeResults{Store: "postgres"}
+	sr.StartCPU.API = cpuCost{Process: 1.4, Temporal: 5.5, Postgres: 0.5, Total: 7.4}
+	sr.StartCPU.SDK = cpuCost{Process: 0.6, Temporal: 5.4, Total: 6.0}
+	var out strings.Builder
+	cpuTable(&out, sr)
+	require.Contains(t, out.String(), "| API  |         1.40 |     5.50 | not measured |  7.40 |")
+	sr.StartCPU.PostgresMeasured = true
+	out.Reset()
+	cpuTable(&out, sr)
+	require.Contains(t, out.String(), "| API  |         1.40 |     5.50 |       0.50 |  7.40 |")
+	require.Contains(t, out.String(), "CPU per start, API/SDK: 1.23 (the API costs 1.40 ms more per start)")
+}
