@@ -209,20 +209,12 @@ func TestUsersGuideAgainstMakeRun(t *testing.T) {
 	}
 
 	// Delete everything, and it is gone.
-	// `app delete` returns once the delete is requested (unlike clusters delete, it does
-	// not wait): the user looks again until the application is gone (exit 4).
-	if r := c.ok("app", "delete", "hello-world"); r.stdout != "app/hello-world: delete requested\n" {
-		t.Fatalf("app delete: %q", r.stdout)
+	// `app delete` waits until the application is gone, like clusters delete.
+	if r := c.ok("app", "delete", "hello-world", "--timeout", "2m"); !strings.HasPrefix(r.stdout, "app/hello-world: delete requested\n") ||
+		!strings.HasSuffix(r.stdout, "app/hello-world: deleted\n") {
+		t.Fatalf("app delete:\n%s\n%s", r.stdout, r.stderr)
 	}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
-		r := c.run("", "app", "status", "hello-world")
-		if r.code == 4 {
-			break
-		}
-		if r.code != 0 || time.Now().After(deadline) {
-			t.Fatalf("app status after delete: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-		}
-	}
+	c.expect(4, "", "app", "status", "hello-world")
 	for _, name := range []string{"profile3", "azure-apps"} {
 		c.ok("app", "profile", "delete", name)
 		c.expect(4, "", "app", "profile", "get", name)

@@ -51,27 +51,30 @@ func (a *app) appCommand() *cobra.Command {
 			return a.getApps(cmd, args)
 		},
 	}
+	var delWait waitFlags
 	del := &cobra.Command{
 		Use:     "delete NAME",
-		Short:   "Delete an application (its resources are removed from the cluster)",
-		Example: "  astroctl app delete hello-world",
+		Short:   "Delete an application (its resources are removed from the cluster), waiting until it is gone",
+		Example: "  astroctl app delete hello-world\n  astroctl app delete hello-world --no-wait",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := a.session()
 			if err != nil {
 				return err
 			}
-			resp, err := s.client.DeleteApplicationWithResponse(cmd.Context(), args[0], &apiclient.DeleteApplicationParams{})
+			name := args[0]
+			resp, err := s.client.DeleteApplicationWithResponse(cmd.Context(), name, &apiclient.DeleteApplicationParams{})
 			if err != nil {
 				return err
 			}
 			if _, err := data(resp, resp.Body, nil); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "app/%s: delete requested\n", args[0])
-			return nil
+			return a.accepted(fmt.Sprintf("app/%s: delete requested", name), "Its state: astroctl app status "+name+" (not found once deleted)", delWait,
+				func(timeout time.Duration) error { return a.waitAppGone(cmd.Context(), s, name, timeout) })
 		},
 	}
+	delWait.add(del)
 	resync := &cobra.Command{
 		Use:     "resync NAME",
 		Short:   "Sync an application with its source again",
@@ -266,6 +269,36 @@ func (a *app) applyApp(cmd *cobra.Command, s *session, d manifest.Doc, wf waitFl
 	return a.accepted(fmt.Sprintf("app/%s: deploy started on cluster %s", d.Name, str(op.ClusterName)),
 		"Its state: astroctl app status "+d.Name, wf,
 		func(timeout time.Duration) error { return a.waitApp(cmd.Context(), s, d.Name, timeout) })
+}
+
+// waitAppGone polls a deleted application until it is gone (exit 0) or its delete
+// FAILED (exit 1, with the message and where to look), printing each change.
+func (a *app) waitAppGone(ctx context.Context, s *session, name string, timeout time.Duration) error {
+	last := ""
+	return a.pollUntil(ctx, timeout, "Stopped waiting; the delete carries on. Its state: astroctl app status "+name, func(ctx context.Context) (bool, error) {
+		resp, err := s.client.GetApplicationWithResponse(ctx, name, &apiclient.GetApplicationParams{})
+		if err != nil {
+			return false, err
+		}
+		if resp.StatusCode() == http.StatusNotFound {
+			fmt.Fprintf(a.stdout, "app/%s: deleted\n", name)
+			return true, nil
+		}
+		x, _, err := decode[apiclient.Application](resp, resp.Body, nil)
+		if err != nil {
+			return true, err
+		}
+		line := string(x.Status)
+		if m := str(x.Message); m != "" {
+			line += " · " + m
+		}
+		a.showChange(&last, line)
+		if x.Status == apiclient.ApplicationStatusFAILED {
+			fmt.Fprintf(a.stderr, "app/%s: delete %s: %s\nEvents: astroctl app events %s -k\n", name, a.statusColor("FAILED"), str(x.Message), name)
+			return true, &silentError{exitFailed}
+		}
+		return false, nil
+	})
 }
 
 // waitApp polls the application until it is DEPLOYED (exit 0) or FAILED or DEGRADED

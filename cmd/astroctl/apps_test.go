@@ -53,3 +53,64 @@ func TestAppApplyWaitsForTheDeploy(t *testing.T) {
 		})
 	}
 }
+
+// TestAppDeleteWaitsUntilGone deletes an application and waits: gone (404) is exit 0,
+// a FAILED delete exit 1 with its message; --no-wait returns once it is requested.
+func TestAppDeleteWaitsUntilGone(t *testing.T) {
+	for _, tc := range []struct {
+		name, final string
+		args        []string
+		want, polls int
+	}{
+		{name: "gone", final: "gone", want: exitOK, polls: 3},
+		{name: "failed", final: "FAILED", want: exitFailed, polls: 3},
+		{name: "no-wait", final: "gone", args: []string{"--no-wait"}, want: exitOK, polls: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			isolate(t)
+			polls, deletes := 0, 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case r.Method == http.MethodDelete && r.URL.Path == "/api/v1/applications/hello-world":
+					deletes++
+					w.WriteHeader(http.StatusAccepted)
+					fmt.Fprint(w, `{"data":{"appId":"a1","name":"hello-world","operationId":"op","status":"DELETING"},"id":"t","message":"deleting hello-world","status":"accepted"}`)
+				case r.Method == http.MethodGet && r.URL.Path == "/api/v1/applications/hello-world":
+					polls++
+					status, message := "DELETING", "deleting"
+					if polls == 3 && tc.final == "gone" {
+						w.WriteHeader(http.StatusNotFound)
+						fmt.Fprint(w, `{"code":"NOT_FOUND","message":"application hello-world not found","status":404,"id":"t"}`)
+						return
+					}
+					if polls == 3 {
+						status, message = tc.final, "delete failed at delete-application: cluster unreachable"
+					}
+					fmt.Fprintf(w, `{"data":{"id":"a1","orgId":"o","name":"hello-world","profileName":"profile3","status":%q,"message":%q,"createdAt":"2026-11-30T10:00:00Z"},"id":"t","message":"","status":"success"}`, status, message)
+				default:
+					t.Errorf("unexpected %s %s", r.Method, r.URL)
+				}
+			}))
+			defer srv.Close()
+			out, errOut, code := astroctl(t, "", append([]string{"app", "delete", "hello-world", "--server", srv.URL, "--api-key", "k"}, tc.args...)...)
+			if code != tc.want || deletes != 1 || polls != tc.polls {
+				t.Fatalf("exit %d (want %d), %d deletes, %d polls (want %d)\n%s\n%s", code, tc.want, deletes, polls, tc.polls, out, errOut)
+			}
+			switch tc.name {
+			case "gone":
+				if out != "app/hello-world: delete requested\n  DELETING · deleting\napp/hello-world: deleted\n" {
+					t.Fatalf("stdout: %q", out)
+				}
+			case "failed":
+				if !strings.Contains(errOut, "app/hello-world: delete FAILED: delete failed at delete-application: cluster unreachable") ||
+					!strings.Contains(errOut, "astroctl app events hello-world -k") {
+					t.Fatalf("stderr: %q", errOut)
+				}
+			case "no-wait":
+				if out != "app/hello-world: delete requested\n" || !strings.Contains(errOut, "astroctl app status hello-world") {
+					t.Fatalf("stdout %q, stderr %q", out, errOut)
+				}
+			}
+		})
+	}
+}
