@@ -209,7 +209,7 @@ func (a *Apps) RefreshRepoCredential(ctx context.Context, in RepoCredentialRef) 
 	if err != nil {
 		return RepoCredentialState{}, err
 	}
-	used, err := a.repoInUse(ctx, in)
+	used, err := a.repoInUse(ctx, in, "")
 	if err != nil {
 		return RepoCredentialState{}, err
 	}
@@ -234,15 +234,50 @@ func (a *Apps) RefreshRepoCredential(ctx context.Context, in RepoCredentialRef) 
 	return RepoCredentialState{Reason: reason}, nil
 }
 
+// ReleaseRepoCredential deletes, from the cluster, the repository credential of an
+// application being deleted when no other application of the organization uses
+// that repository there (or deploys from it anywhere): the credential goes with the
+// last application, not at its refresher's next round (which then finds it gone and
+// ends). Nothing is minted and GitHub is not asked; an application that is gone or
+// does not deploy from a repository leaves everything as it is.
+func (a *Apps) ReleaseRepoCredential(ctx context.Context, in AppOnCluster) error {
+	app, err := a.Store.GetApplication(ctx, in.OrgID, in.AppID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var spec AppSpec
+	_ = json.Unmarshal(app.Desired, &spec) // unreadable: no source, nothing released (the refresher decides)
+	if spec.Source.Type != argocd.SourceRepository || spec.Source.Repository == nil {
+		return nil
+	}
+	url, _, _ := repoURL(spec.Source.Repository.RepoURL, a.webHost())
+	if url == "" {
+		return nil
+	}
+	used, err := a.repoInUse(ctx, RepoCredentialRef{OrgID: in.OrgID, ClusterID: in.ClusterID, Repo: AppRepository{URL: url}}, app.ID)
+	if err != nil || used {
+		return err
+	}
+	w, err := a.writer(ctx, in.OrgID, in.ClusterID)
+	if err != nil {
+		return err
+	}
+	return w.DeleteRepoCredential(ctx, url)
+}
+
 // repoInUse: an application of the organization on the cluster, or deploying
-// anywhere, has in.Repo as its source.
-func (a *Apps) repoInUse(ctx context.Context, in RepoCredentialRef) (bool, error) {
+// anywhere, has in.Repo as its source; the application named by except (being
+// deleted) does not count.
+func (a *Apps) repoInUse(ctx context.Context, in RepoCredentialRef, except string) (bool, error) {
 	list, err := a.Store.ListApplications(ctx, in.OrgID)
 	if err != nil {
 		return false, err
 	}
 	for _, app := range list {
-		if app.ClusterID != in.ClusterID && app.Status != store.AppDeploying {
+		if app.ID == except || (app.ClusterID != in.ClusterID && app.Status != store.AppDeploying) {
 			continue
 		}
 		var spec AppSpec

@@ -240,8 +240,11 @@ func TestPrivateRepositoryCredential(t *testing.T) {
 	}
 
 	// The refresher itself, its time driven by the test environment, with the real
-	// activities: at 45 minutes it re-mints; the last application from the
-	// repository is deleted; at 90 minutes it deletes the credential and ends.
+	// activities: at 45 minutes it re-mints; at an hour web is deleted and the
+	// credential stays (web2 uses it); at 90 minutes it re-mints; at 100 minutes web2,
+	// the last application from the repository, is deleted and its delete removes
+	// the credential at once; at 135 minutes the refresher finds nothing to keep and
+	// ends.
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(workflows.RefreshRepoCredentials)
@@ -254,12 +257,20 @@ func TestPrivateRepositoryCredential(t *testing.T) {
 		if err := run("delete-web", workflows.DeleteApplication, workflows.AppOperationInput{OrgID: f.org.ID, AppID: web.ID, OperationID: "op-del", ClusterID: f.cluster.ID}); err != nil {
 			t.Error(err)
 		}
+		if _, err := secrets.Get(f.ctx, name, metav1.GetOptions{}); err != nil {
+			t.Errorf("the credential after deleting web, web2 still using it: %v", err)
+		}
+		recordHistory(t, tc, "delete-web", "app-delete-private-repo-still-used")
 	}, time.Hour)
 	env.RegisterDelayedCallback(func() {
 		afterSecond = len(f.gh.Issued())
 		if err := run("delete-web2", workflows.DeleteApplication, workflows.AppOperationInput{OrgID: f.org.ID, AppID: web2.ID, OperationID: "op-del2", ClusterID: f.cluster.ID}); err != nil {
 			t.Error(err)
 		}
+		if _, err := secrets.Get(f.ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the credential right after the last application's delete: %v", err)
+		}
+		recordHistory(t, tc, "delete-web2", "app-delete-private-repo-last")
 	}, 100*time.Minute)
 	env.ExecuteWorkflow(workflows.RefreshRepoCredentials, workflows.RepoCredentialInput{OrgID: f.org.ID, ClusterID: f.cluster.ID, RepoURL: url})
 	var reason string
@@ -427,4 +438,63 @@ func TestResolveAppRepository(t *testing.T) {
 		Repo: activities.AppRepository{URL: "https://github.com/acme/web.git", Installation: 42, RepoID: 1001}}); !errors.As(err, &ae) || ae.Type() != activities.ErrTypeNotConfigured {
 		t.Fatalf("writing a credential without a GitHub App: %v", err)
 	}
+}
+
+// An application's delete releases its repository's credential only when it was the
+// last application using it: another on the cluster, or one deploying from it
+// anywhere, keeps it; a source on another host, or an application already gone,
+// changes nothing; releasing twice is no error.
+func TestReleaseRepoCredential(t *testing.T) {
+	f := newRepoFixture(t, true)
+	f.link(t, f.org.ID)
+	secrets := f.typed.CoreV1().Secrets("argocd")
+	name := argocd.RepoCredentialName("https://github.com/acme/web.git")
+	present := func() bool {
+		t.Helper()
+		_, err := secrets.Get(f.ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false
+		}
+		must(t, err)
+		return true
+	}
+	placed := func(a store.Application) store.Application {
+		t.Helper()
+		must(t, f.st.UpdateApplication(f.ctx, f.org.ID, a.ID, map[string]any{"cluster_id": f.cluster.ID, "status": store.AppDeployed}))
+		return a
+	}
+	release := func(appID string) {
+		t.Helper()
+		must(t, f.apps.ReleaseRepoCredential(f.ctx, activities.AppOnCluster{OrgID: f.org.ID, AppID: appID, ClusterID: f.cluster.ID}))
+	}
+	web := placed(f.repoApp(t, "web", "git@github.com:Acme/Web.git"))
+	web2 := placed(f.repoApp(t, "web2", "https://github.com/acme/web"))
+	repo, err := f.apps.ResolveAppRepository(f.ctx, activities.AppRef{OrgID: f.org.ID, AppID: web.ID})
+	must(t, err)
+	_, err = f.apps.WriteRepoCredential(f.ctx, activities.RepoCredentialRef{OrgID: f.org.ID, ClusterID: f.cluster.ID, Repo: repo})
+	must(t, err)
+
+	release(web.ID)
+	if !present() {
+		t.Fatal("released while web2 still uses it")
+	}
+	must(t, f.st.DeleteApplication(f.ctx, f.org.ID, web.ID))
+	deploying := f.repoApp(t, "web3", "acme/web") // not placed yet
+	must(t, f.st.UpdateApplication(f.ctx, f.org.ID, deploying.ID, map[string]any{"status": store.AppDeploying}))
+	release(web2.ID)
+	if !present() {
+		t.Fatal("released while an application deploys from it")
+	}
+	must(t, f.st.DeleteApplication(f.ctx, f.org.ID, deploying.ID))
+	elsewhere := placed(f.repoApp(t, "mirror", "https://gitlab.com/acme/web.git"))
+	release(elsewhere.ID)
+	release("no-such-app")
+	if !present() {
+		t.Fatal("released by an application of another host, or by none")
+	}
+	release(web2.ID)
+	if present() {
+		t.Fatal("the last application's release left the credential")
+	}
+	release(web2.ID)
 }

@@ -194,9 +194,25 @@ func ResyncApplication(ctx workflow.Context, in AppOperationInput) (AppDeployRes
 	return AppDeployResult{ClusterID: in.ClusterID, Sync: health.Sync, Health: health.Health}, nil
 }
 
+// appDeleteReleasesCredentialChange: from version 1 an application's delete removes
+// its private repository's credential from the cluster when it was the last
+// application using it (ReleaseRepoCredential), before it forgets the application.
+const appDeleteReleasesCredentialChange = "app-delete-releases-repo-credential" //nolint:gosec // a change ID, not a credential
+
+// releaseOptions bound ReleaseRepoCredential: a store read and one call to the
+// cluster's API, tried three times; the delete goes on without it.
+func releaseOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second, MaximumAttempts: 3,
+			NonRetryableErrorTypes: nonRetryable},
+	})
+}
+
 // DeleteApplication deletes the application's Argo CD Application with cascade,
-// waits until it is gone, and forgets the application. A failure records it FAILED,
-// to be deleted again.
+// waits until it is gone, releases its private repository's credential when it was
+// the last application using it, and forgets the application. A failure records it
+// FAILED, to be deleted again.
 func DeleteApplication(ctx workflow.Context, in AppOperationInput) (string, error) {
 	op := Operation{OrgID: in.OrgID, ClusterID: in.ClusterID, OperationID: in.OperationID}
 	t, err := newTracker(ctx, op, OpAppDelete, AppDeleteSteps...)
@@ -214,6 +230,13 @@ func DeleteApplication(ctx workflow.Context, in AppOperationInput) (string, erro
 			return workflow.ExecuteActivity(dctx, a.DeleteArgoApplication, activities.AppOnCluster{OrgID: in.OrgID, AppID: in.AppID, ClusterID: in.ClusterID}).Get(ctx, nil)
 		}},
 		{name: StepRecord, run: func() error {
+			if workflow.GetVersion(ctx, appDeleteReleasesCredentialChange, workflow.DefaultVersion, 1) >= 1 {
+				// Best effort: the repository's refresher removes a credential left here.
+				err := workflow.ExecuteActivity(releaseOptions(ctx), a.ReleaseRepoCredential, activities.AppOnCluster{OrgID: in.OrgID, AppID: in.AppID, ClusterID: in.ClusterID}).Get(ctx, nil)
+				if err != nil {
+					workflow.GetLogger(ctx).Warn("repository credential not released; its refresher removes it", "appID", in.AppID, "error", err)
+				}
+			}
 			return workflow.ExecuteActivity(storeOptions(ctx), a.ForgetApplication, ref).Get(ctx, nil)
 		}},
 	}

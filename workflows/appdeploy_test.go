@@ -66,6 +66,8 @@ type appRun struct {
 	repoErr  error
 	resolved int
 	writes   []activities.AppOnCluster
+	// released are ReleaseRepoCredential's inputs.
+	released []activities.AppOnCluster
 }
 
 // flaky records an attempt of name and fails it while failures last.
@@ -157,6 +159,13 @@ func newAppRun(t *testing.T) *appRun {
 	env.OnActivity(a.DeleteArgoApplication, mock.Anything, mock.Anything).Return(func(context.Context, activities.AppOnCluster) error {
 		call("DeleteArgoApplication")
 		return r.deleteErr
+	})
+	env.OnActivity(a.ReleaseRepoCredential, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.AppOnCluster) error {
+		call("ReleaseRepoCredential")
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.released = append(r.released, in)
+		return r.flakyLocked("ReleaseRepoCredential")
 	})
 	env.OnActivity(a.ForgetApplication, mock.Anything, mock.Anything).Return(func(context.Context, activities.AppRef) error {
 		call("ForgetApplication")
@@ -373,8 +382,33 @@ func TestResyncApplication(t *testing.T) {
 	}
 }
 
-// A delete removes the Application (waiting up to 15 minutes for the cascade) and
-// forgets the application; a failed delete records it FAILED, to delete again.
+// A credential that cannot be released is tried three times, a second apart, and
+// the delete goes on: the application is forgotten all the same (its repository's
+// refresher removes the credential at its next round).
+func TestDeleteApplicationGoesOnWithoutReleasingTheCredential(t *testing.T) {
+	r := newAppRun(t)
+	r.failures["ReleaseRepoCredential"] = 100
+	in := appIn
+	in.ClusterID = "c-1"
+	r.env.ExecuteWorkflow(workflows.DeleteApplication, in)
+	var res string
+	if err := r.env.GetWorkflowResult(&res); err != nil || res != "DELETED" {
+		t.Fatalf("result %q, %v", res, err)
+	}
+	if got := r.gaps("ReleaseRepoCredential"); !slices.Equal(got, []time.Duration{time.Second, 2 * time.Second}) {
+		t.Fatalf("waits between releases %v, want 1s 2s", got)
+	}
+	if !strings.HasSuffix(strings.Join(r.calls, " "), "ReleaseRepoCredential ForgetApplication") {
+		t.Fatalf("calls %v", r.calls)
+	}
+	if p := r.progress(t); p.Status != workflows.StatusSucceeded {
+		t.Fatalf("progress %+v", p)
+	}
+}
+
+// A delete removes the Application (waiting up to 15 minutes for the cascade),
+// releases its repository's credential and forgets the application; a failed
+// delete records it FAILED, to delete again.
 func TestDeleteApplication(t *testing.T) {
 	r := newAppRun(t)
 	in := appIn
@@ -384,11 +418,17 @@ func TestDeleteApplication(t *testing.T) {
 	if err := r.env.GetWorkflowResult(&res); err != nil || res != "DELETED" {
 		t.Fatalf("result %q, %v", res, err)
 	}
-	if got := strings.Join(r.calls, " "); got != "DeleteArgoApplication ForgetApplication" {
+	if got := strings.Join(r.calls, " "); got != "DeleteArgoApplication ReleaseRepoCredential ForgetApplication" {
 		t.Fatalf("calls %s", got)
 	}
 	if del := r.options("DeleteArgoApplication"); del.limit != 15*time.Minute || del.heartbeat != time.Minute {
 		t.Fatalf("DeleteArgoApplication ran with %+v", del)
+	}
+	if want := (activities.AppOnCluster{OrgID: "org-1", AppID: "app-1", ClusterID: "c-1"}); !slices.Equal(r.released, []activities.AppOnCluster{want}) {
+		t.Fatalf("ReleaseRepoCredential(%+v), want %+v", r.released, want)
+	}
+	if rel := r.options("ReleaseRepoCredential"); rel.limit != time.Minute {
+		t.Fatalf("ReleaseRepoCredential ran with %+v", rel)
 	}
 
 	r = newAppRun(t)
