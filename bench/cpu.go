@@ -102,12 +102,17 @@ func (c *cpuTally) during(m cpuMeter, n int, batch func() error) error {
 	before := m.read()
 	err := batch()
 	after := m.read()
-	c.sum.process += after.process - before.process
-	c.sum.temporal += after.temporal - before.temporal
-	c.sum.postgres += after.postgres - before.postgres
+	c.sum.process += spent(before.process, after.process)
+	c.sum.temporal += spent(before.temporal, after.temporal)
+	c.sum.postgres += spent(before.postgres, after.postgres)
 	c.starts += n
 	return err
 }
+
+// spent is the CPU time between two readings of a process tree; a process that
+// exited in between takes its time with it, which can make the second reading the
+// smaller: that counts as nothing, not as a negative cost.
+func spent(before, after float64) float64 { return max(after-before, 0) }
 
 // cpuCost is a path's CPU per start, in milliseconds.
 type cpuCost struct {

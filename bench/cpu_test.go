@@ -66,3 +66,9 @@ func TestCPUTableExplainsTheRatio(t *testing.T) {
 	require.Contains(t, out.String(), "| API  |         1.40 |     5.50 |       0.50 |  7.40 |")
 	require.Contains(t, out.String(), "CPU per start, API/SDK: 1.23 (the API costs 1.40 ms more per start)")
 }
+
+// A tree that lost an exited process's time between two readings spent nothing.
+func TestSpentIsNeverNegative(t *testing.T) {
+	require.InDelta(t, 0.25, spent(1.0, 1.25), 1e-9)
+	require.Zero(t, spent(1.25, 1.0))
+}
