@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,8 +24,9 @@ func TestProcessTreeCountsDescendants(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", "-c", `"$0" -test.run='^TestProcessTreeCountsDescendants$' & wait`, os.Args[0])
 	cmd.Env = append(os.Environ(), "BENCH_BURN_CPU=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the grandchild goes with the shell
 	require.NoError(t, cmd.Start())
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() }()
 	require.Eventually(t, func() bool {
 		return readProcessTable().cpu(cmd.Process.Pid) >= 0.3
 	}, 20*time.Second, 50*time.Millisecond, "the grandchild's CPU is counted under the shell")
