@@ -238,9 +238,13 @@ func (a *Apps) RefreshRepoCredential(ctx context.Context, in RepoCredentialRef) 
 // application being deleted when no other application of the organization uses
 // that repository there (or deploys from it anywhere): the credential goes with the
 // last application, not at its refresher's next round (which then finds it gone and
-// ends). Nothing is minted and GitHub is not asked; an application that is gone or
-// does not deploy from a repository leaves everything as it is.
+// ends). Nothing is minted and GitHub is not asked; an application that is gone,
+// was never placed on a cluster or does not deploy from a repository leaves
+// everything as it is.
 func (a *Apps) ReleaseRepoCredential(ctx context.Context, in AppOnCluster) error {
+	if in.ClusterID == "" {
+		return nil
+	}
 	app, err := a.Store.GetApplication(ctx, in.OrgID, in.AppID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil

@@ -442,8 +442,8 @@ func TestResolveAppRepository(t *testing.T) {
 
 // An application's delete releases its repository's credential only when it was the
 // last application using it: another on the cluster, or one deploying from it
-// anywhere, keeps it; a source on another host, or an application already gone,
-// changes nothing; releasing twice is no error.
+// anywhere, keeps it; a source on another host, an application already gone, or one
+// never placed, changes nothing; releasing twice is no error.
 func TestReleaseRepoCredential(t *testing.T) {
 	f := newRepoFixture(t, true)
 	f.link(t, f.org.ID)
@@ -489,6 +489,7 @@ func TestReleaseRepoCredential(t *testing.T) {
 	elsewhere := placed(f.repoApp(t, "mirror", "https://gitlab.com/acme/web.git"))
 	release(elsewhere.ID)
 	release("no-such-app")
+	must(t, f.apps.ReleaseRepoCredential(f.ctx, activities.AppOnCluster{OrgID: f.org.ID, AppID: web2.ID})) // never placed: no cluster to ask
 	if !present() {
 		t.Fatal("released by an application of another host, or by none")
 	}
