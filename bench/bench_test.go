@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/astropulse/astroplane/internal/testreq"
 )
 
 // The dev server gets make run's start-dev arguments, flag for flag, with the
@@ -71,4 +75,40 @@ func TestSpread(t *testing.T) {
 	even := spreadOf([]float64{2, 1})
 	require.InDelta(t, 1.5, even.Median, 1e-9)
 	require.Zero(t, spreadOf(nil).Median)
+}
+
+// A -pg-setting is name=value that pg_ctl's option line can carry (it splits on
+// spaces); it reaches the server the benchmark starts, which otherwise keeps
+// PostgreSQL's durable defaults.
+func TestPGSettingsReachTheServer(t *testing.T) {
+	var c config
+	for _, bad := range []string{"fsync", "=off", "fsync=o ff", "a='b'", `a="b"`, "a=\tb"} {
+		require.Error(t, c.addPGSetting(bad), bad)
+	}
+	require.NoError(t, c.addPGSetting("fsync=off"))
+	require.NoError(t, c.addPGSetting("work_mem=7MB"))
+	require.Equal(t, []string{"fsync=off", "work_mem=7MB"}, c.pgSettings)
+
+	show := func(pg *postgres, name string) string {
+		db, err := sql.Open("pgx", pg.adminURL)
+		require.NoError(t, err)
+		defer db.Close()
+		var v string
+		require.NoError(t, db.QueryRowContext(t.Context(), "SHOW "+name).Scan(&v))
+		return v
+	}
+	bin := os.Getenv("ASTRO_TEST_POSTGRES_BIN")
+	pg, err := startPostgres(t.Context(), bin, c.pgSettings)
+	if err != nil {
+		testreq.Missing(t, "PostgreSQL not available: "+err.Error(), "install its server binaries (`make tools`)")
+	}
+	defer pg.close(context.WithoutCancel(t.Context()))
+	require.Equal(t, "off", show(pg, "fsync"))
+	require.Equal(t, "7MB", show(pg, "work_mem"))
+
+	durable, err := startPostgres(t.Context(), bin, nil)
+	require.NoError(t, err)
+	defer durable.close(context.WithoutCancel(t.Context()))
+	require.Equal(t, "on", show(durable, "fsync"), "no setting: PostgreSQL's durable default")
+	require.Equal(t, "on", show(durable, "synchronous_commit"))
 }

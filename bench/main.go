@@ -32,6 +32,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -53,6 +54,7 @@ type config struct {
 	streams                                                      int
 	streamWindow                                                 time.Duration
 	cpuProfile                                                   string
+	pgSettings                                                   []string // over PostgreSQL's defaults: diagnosis only
 }
 
 func main() {
@@ -77,7 +79,15 @@ func main() {
 	flag.StringVar(&cfg.history, "history", "bench/history.tsv", "file to append one line per store to; empty: none")
 	flag.StringVar(&cfg.commit, "commit", "", "the commit measured, for a copy outside git (default: git's HEAD, +dirty with uncommitted changes)")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (the API runs in this process) to this file")
+	flag.Func("pg-setting", "a server setting over PostgreSQL's defaults for the server the benchmark starts, name=value (e.g. fsync=off), repeatable: to diagnose where the time goes; such a run is not comparable and adds no history line", cfg.addPGSetting)
 	flag.Parse()
+	if len(cfg.pgSettings) > 0 {
+		if cfg.postgresURL != "" {
+			fmt.Fprintln(os.Stderr, "bench: -pg-setting is for the server the benchmark starts; set an existing server's settings on it")
+			os.Exit(2)
+		}
+		cfg.history = "" // not the durable defaults every history line is measured on
+	}
 	cfg.stores = strings.Split(stores, ",")
 	cfg.warmup = max(cfg.warmup, 1) // the baseline replays a request recorded in the warm-up
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -91,6 +101,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// addPGSetting takes one -pg-setting: name=value, passed to the server as -c
+// name=value on pg_ctl's option line, which splits on spaces.
+func (c *config) addPGSetting(v string) error {
+	name, _, ok := strings.Cut(v, "=")
+	if !ok || name == "" || strings.ContainsAny(v, " \t'\"") {
+		return errors.New("want name=value, without spaces or quotes")
+	}
+	c.pgSettings = append(c.pgSettings, v)
+	return nil
 }
 
 // startCPUProfile profiles the process into path until the returned func is called;
@@ -208,9 +229,14 @@ func run(ctx context.Context, cfg config) error {
 			pg, err = existingPostgres(ctx, cfg.postgresURL)
 			res.Settings.Postgres = "an existing server (-postgres)"
 		} else {
-			fmt.Fprintln(os.Stderr, "starting PostgreSQL (default settings: fsync and synchronous_commit on)…")
-			pg, err = startPostgres(ctx, cfg.pgBin)
+			starting := "starting PostgreSQL (default settings: fsync and synchronous_commit on)…"
 			res.Settings.Postgres = "started by the benchmark from the machine's binaries, PostgreSQL's default settings (fsync, synchronous_commit, full_page_writes on)"
+			if set := strings.Join(cfg.pgSettings, " "); set != "" {
+				starting = "starting PostgreSQL with " + set + " over its defaults (a diagnostic run: no history line)…"
+				res.Settings.Postgres = "started by the benchmark from the machine's binaries with " + set + " over PostgreSQL's defaults: a diagnostic run, not comparable with the default-settings runs"
+			}
+			fmt.Fprintln(os.Stderr, starting)
+			pg, err = startPostgres(ctx, cfg.pgBin, cfg.pgSettings)
 		}
 		if err != nil {
 			return fmt.Errorf("postgres: %w", err)

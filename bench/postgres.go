@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/astropulse/astroplane/internal/pgserver"
 )
 
@@ -23,13 +25,13 @@ type postgres struct {
 
 // startPostgres starts a throwaway server (pgserver) with PostgreSQL's default,
 // durable settings: not internal/testpg's fsync=off and friends, which only tests
-// may use.
-func startPostgres(ctx context.Context, binDir string) (*postgres, error) {
+// may use. settings ("name=value", -pg-setting) change them, to diagnose only.
+func startPostgres(ctx context.Context, binDir string, settings []string) (*postgres, error) {
 	port, err := freePort(ctx)
 	if err != nil {
 		return nil, err
 	}
-	srv, err := pgserver.Start(ctx, pgserver.Options{BinDir: binDir, Port: port})
+	srv, err := pgserver.Start(ctx, pgserver.Options{BinDir: binDir, Port: port, Settings: settings})
 	if err != nil {
 		return nil, fmt.Errorf("%w; or name them with -pg-bin, pass a server with -postgres URL, or run -stores sqlite", err)
 	}
@@ -57,7 +59,7 @@ func (pg *postgres) newDatabase(ctx context.Context, name string) (string, error
 		return "", err
 	}
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		return "", fmt.Errorf("create database: %w", err)
 	}
 	pg.made = append(pg.made, name)
@@ -81,6 +83,6 @@ func (pg *postgres) close(ctx context.Context) {
 	}
 	defer db.Close()
 	for _, name := range pg.made {
-		_, _ = db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		_, _ = db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)") //nolint:gosec // a name newDatabase made, quoted as an identifier
 	}
 }
